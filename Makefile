@@ -1,0 +1,101 @@
+# doormat: build, test and install.
+#   make            build/doormat and build/libdoormat.a
+#   make check      every test (installs missing Debian packages first)
+#   make demo       the classroom walkthrough
+#   make sanitize   the whole suite under ASan + UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+PKGS := libsodium libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+OPT      ?= -O2
+HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
+CFLAGS   ?=
+CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
+            -D_GNU_SOURCE $(HARDEN) -Iinclude -Ivault -Iescrow $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS  ?=
+LDFLAGS  += -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
+LDLIBS   := $(PKG_LIBS) -lpthread -lm
+
+LIB_SRC  := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
+
+.PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
+        bench bench-compare check-report memcheck fuzz
+
+all: $(BUILD)/doormat $(BUILD)/libdoormat.a
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libdoormat.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
+
+# deps: install what is missing (Debian). Run by check and demo.
+DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age
+deps:
+	@./tools/deps.sh $(DEB_PKGS)
+
+unit: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@./tests/run-unit.sh $(BUILD)
+
+e2e: deps
+	@$(MAKE) --no-print-directory all
+	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@./tests/run-unit.sh $(BUILD)
+	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=build-san CC=clang OPT=-O1 \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+demo: deps all
+	@./demo/classroom.sh $(DEMO_FLAGS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
+	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
+	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
+	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
+	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
+	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
+	rm -rf $(DESTDIR)$(PREFIX)/include/doormat
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
+
+clean:
+	rm -rf build build-san build-fuzz

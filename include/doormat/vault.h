@@ -1,0 +1,290 @@
+/* doormat vault: age v1 (c2sp.org/age) file encryption with no back door.
+ *
+ * The vault knows recipients and identities only through the dm_recipient and
+ * dm_identity interfaces below; it never knows that escrow exists. Anything
+ * that wants to read the file key (an escrow authority, for instance) is just
+ * another recipient that wraps it into stanzas.
+ */
+#ifndef DOORMAT_VAULT_H
+#define DOORMAT_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DM_VERSION "0.1.0"
+
+#define DM_FILE_KEY_LEN 16
+#define DM_MAC_LEN 32
+#define DM_NONCE_LEN 16
+#define DM_CHUNK_SIZE 65536
+#define DM_TAG_LEN 16
+#define DM_SCRYPT_DEFAULT_LOG_N 18
+#define DM_SCRYPT_MAX_LOG_N 22
+/* An id that names one file: derived from its header (see dm_header_file_id). */
+#define DM_FILE_ID_LEN 16
+
+/* Error classes. Every public function returns DM_OK or one of these.
+ * dm_exit_code() maps them to the command's documented exit codes. */
+typedef enum dm_err {
+    DM_OK = 0,
+    DM_ERR_IO,          /* read/write failure                      -> exit 1 */
+    DM_ERR_NOMEM,       /* out of memory                           -> exit 1 */
+    DM_ERR_INTERNAL,    /* a library call failed unexpectedly      -> exit 1 */
+    DM_ERR_USAGE,       /* bad argument, bad key string            -> exit 2 */
+    DM_ERR_HEADER,      /* malformed header                        -> exit 3 */
+    DM_ERR_ARMOR,       /* malformed ASCII armor                   -> exit 3 */
+    DM_ERR_NO_MATCH,    /* no identity unwrapped a stanza          -> exit 4 */
+    DM_ERR_HMAC,        /* header MAC mismatch                     -> exit 5 */
+    DM_ERR_PAYLOAD,     /* payload authentication failed/truncated -> exit 6 */
+    DM_ERR_POLICY,      /* escrow policy violated                  -> exit 7 */
+    DM_ERR_DENIED,      /* access not authorised                   -> exit 8 */
+    DM_ERR__COUNT
+} dm_err;
+
+/* Exit codes of the doormat command. */
+enum {
+    DM_EXIT_OK = 0,
+    DM_EXIT_FAILURE = 1,
+    DM_EXIT_USAGE = 2,
+    DM_EXIT_MALFORMED = 3,
+    DM_EXIT_NO_MATCH = 4,
+    DM_EXIT_HMAC = 5,
+    DM_EXIT_PAYLOAD = 6,
+    DM_EXIT_POLICY = 7,
+    DM_EXIT_DENIED = 8
+};
+
+const char *dm_strerror(int err);
+int dm_exit_code(int err);
+
+/* Details of the last failure in this thread ("stanza body line 2 is longer
+ * than 64 columns"); never contains secret material. Empty when none. */
+const char *dm_err_detail(void);
+/* Sets the detail text for this thread and returns err, for `return dm_fail(...)`. */
+int dm_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Must be called once before anything else (initialises libsodium). */
+int dm_init(void);
+
+/* ---------------------------------------------------------------- stanzas */
+
+typedef struct dm_stanza {
+    char *type;
+    char **args;
+    size_t nargs;
+    uint8_t *body;
+    size_t body_len;
+} dm_stanza;
+
+typedef struct dm_stanza_list {
+    dm_stanza *items;
+    size_t len;
+    size_t cap;
+} dm_stanza_list;
+
+/* Appends a copy of the given stanza (strings and body are copied). */
+int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
+                       size_t nargs, const uint8_t *body, size_t body_len);
+void dm_stanza_list_free(dm_stanza_list *list);
+
+/* ------------------------------------------------------- recipients, identities */
+
+/* A recipient wraps the file key into one or more stanzas. */
+typedef struct dm_recipient {
+    const char *type; /* "X25519", "scrypt", or an extension's own */
+    int (*wrap)(const struct dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
+                dm_stanza_list *out);
+    void (*destroy)(struct dm_recipient *self);
+    void *ctx;
+    /* DM_RCPT_ALONE: its stanzas must be the only ones in the header
+     * (age's rule for scrypt), except for stanza types listed in
+     * dm_encrypt_opts.alone_companions. */
+    unsigned flags;
+} dm_recipient;
+
+#define DM_RCPT_ALONE 1u
+
+/* An identity tries to unwrap the file key from the header's stanzas.
+ * Returns DM_OK with file_key filled, DM_ERR_NO_MATCH when none of the
+ * stanzas is for it, or another error (a malformed stanza of its type is
+ * DM_ERR_HEADER) which stops decryption. */
+typedef struct dm_identity {
+    int (*unwrap)(const struct dm_identity *self, const dm_stanza_list *stanzas,
+                  uint8_t file_key[DM_FILE_KEY_LEN]);
+    void (*destroy)(struct dm_identity *self);
+    void *ctx;
+} dm_identity;
+
+void dm_recipient_free(dm_recipient *r);
+void dm_identity_free(dm_identity *id);
+
+/* X25519. Secret strings (AGE-SECRET-KEY-1...) are returned in sodium_malloc'd
+ * memory: release them with dm_secret_free. */
+int dm_x25519_keygen(char **secret_out, char **public_out);
+int dm_x25519_recipient_parse(const char *age1, dm_recipient **out);
+int dm_x25519_identity_parse(const char *secret, dm_identity **out);
+/* Writes the age1... recipient of an AGE-SECRET-KEY-1... string (malloc'd). */
+int dm_x25519_identity_to_recipient(const char *secret, char **public_out);
+
+/* scrypt passphrase recipient (log_n 0 means DM_SCRYPT_DEFAULT_LOG_N) and
+ * identity (refuses work factors above max_log_n; 0 means DM_SCRYPT_MAX_LOG_N). */
+int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out);
+int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out);
+
+/* Identity file text: age-keygen format, '#' comments, blank lines, one or
+ * more AGE-SECRET-KEY-1 lines. On error, *line_out names the bad line (1-based). */
+int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
+                           size_t *n_out, size_t *line_out);
+/* Recipients file text (-R): one recipient per line, '#' comments, blank lines. */
+int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out,
+                            size_t *n_out, size_t *line_out);
+
+/* ------------------------------------------------------------------ header */
+
+typedef struct dm_header {
+    dm_stanza_list stanzas;
+    uint8_t mac[DM_MAC_LEN];
+    size_t len; /* bytes of the header, up to and including the MAC line's '\n' */
+} dm_header;
+
+/* Parses a binary (de-armored) header at the start of buf. Returns
+ * DM_ERR_HEADER when malformed, DM_ERR_IO ("need more") never: give it the
+ * whole header. */
+int dm_header_parse(const uint8_t *buf, size_t len, dm_header *out);
+/* Encodes stanzas + "---" and the MAC computed with file_key; sets hdr->mac
+ * and hdr->len. *out is malloc'd. */
+int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], uint8_t **out,
+                     size_t *out_len);
+/* Constant-time check of hdr->mac against the MAC of its encoding. */
+int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
+/* SHA-256 of the encoded header (MAC line included), first DM_FILE_ID_LEN bytes. */
+int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]);
+void dm_header_free(dm_header *hdr);
+
+/* ------------------------------------------------------ sources and sinks */
+
+/* Reads up to n bytes; returns bytes read, 0 at EOF, -1 on error. Short reads are fine. */
+typedef ssize_t (*dm_read_fn)(void *ctx, uint8_t *buf, size_t n);
+/* Writes all n bytes; returns 0 or -1 on error. */
+typedef int (*dm_write_fn)(void *ctx, const uint8_t *buf, size_t n);
+
+typedef struct dm_source {
+    dm_read_fn read;
+    void *ctx;
+} dm_source;
+
+typedef struct dm_sink {
+    dm_write_fn write;
+    void *ctx;
+} dm_sink;
+
+/* File descriptor source/sink (ctx points at an int fd). */
+dm_source dm_source_fd(int *fd);
+dm_sink dm_sink_fd(int *fd);
+
+/* In-memory source over a buffer, and a growing memory sink. */
+typedef struct dm_membuf {
+    const uint8_t *data; /* for sources */
+    uint8_t *buf;        /* for sinks: malloc'd, grows */
+    size_t len;
+    size_t pos;
+    size_t cap;
+} dm_membuf;
+dm_source dm_source_mem(dm_membuf *m);
+dm_sink dm_sink_mem(dm_membuf *m);
+/* A sink that throws everything away (for benchmarks). */
+dm_sink dm_sink_null(void);
+
+/* ------------------------------------------------------- encrypt, decrypt */
+
+/* Which library seals and opens payload chunks. */
+typedef enum dm_aead_backend { DM_AEAD_OPENSSL = 0, DM_AEAD_SODIUM = 1 } dm_aead_backend;
+
+typedef struct dm_encrypt_opts {
+    int armor;                            /* ASCII armor the output */
+    unsigned threads;                     /* 0: online CPUs; 1: sequential */
+    dm_aead_backend backend;
+    const char *const *alone_companions;  /* stanza types allowed beside an ALONE recipient */
+    size_t n_alone_companions;
+} dm_encrypt_opts;
+
+/* Called after the header MAC verified, before any payload is released. */
+typedef int (*dm_policy_fn)(void *ctx, const dm_header *hdr,
+                            const uint8_t file_key[DM_FILE_KEY_LEN]);
+
+typedef struct dm_decrypt_opts {
+    unsigned threads;                     /* 0: online CPUs; 1: sequential */
+    dm_aead_backend backend;
+    const char *const *alone_companions;  /* stanza types allowed beside a scrypt stanza */
+    size_t n_alone_companions;
+    dm_policy_fn policy;
+    void *policy_ctx;
+    /* If set, receives a copy of the unwrapped file key (caller-owned, secure memory). */
+    uint8_t *file_key_out;
+} dm_decrypt_opts;
+
+int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
+               const dm_encrypt_opts *opts);
+/* Payload chunks are released to out only after each is authenticated; on a
+ * failure, what was already released was authentic but the whole is not. */
+int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
+               const dm_decrypt_opts *opts);
+
+/* A ready identity that "unwraps" to a known file key (recovery, tests). */
+int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out);
+
+/* What `doormat inspect` shows; reads the header and walks the payload without keys. */
+typedef struct dm_inspect_info {
+    int armored;
+    dm_header header;     /* parsed stanzas and MAC */
+    uint64_t header_size; /* bytes, binary */
+    uint64_t payload_size;/* bytes of binary payload incl. nonce and tags */
+    uint64_t chunks;      /* number of STREAM chunks implied by payload_size */
+    uint64_t plaintext_size; /* implied plaintext size */
+    uint8_t file_id[DM_FILE_ID_LEN];
+} dm_inspect_info;
+int dm_inspect(dm_source in, dm_inspect_info *info);
+void dm_inspect_free(dm_inspect_info *info);
+
+/* ------------------------------------ building blocks for other recipient types */
+
+/* Canonical, unpadded standard base64 (as in age headers). Strict decode:
+ * rejects padding, non-canonical trailing bits, any other character. */
+size_t dm_b64_encoded_len(size_t n);
+int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
+int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t *out_len);
+
+/* Bech32 (BIP 173), lower-case output; decode accepts all-lower or all-upper. */
+int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out,
+                     size_t out_cap);
+int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
+                     size_t data_cap, size_t *data_len);
+
+/* HKDF-SHA-256 (OpenSSL EVP_KDF). */
+int dm_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                   const char *info, size_t info_len, uint8_t *out, size_t out_len);
+/* HMAC-SHA-256 and SHA-256. */
+int dm_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
+                   uint8_t out[32]);
+int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
+
+/* ChaCha20-Poly1305 (RFC 8439) with a 12-byte nonce; out gets n + 16 bytes
+ * (seal) or n - 16 bytes (open). open returns DM_ERR_PAYLOAD on a bad tag. */
+int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
+                 uint8_t *out);
+int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
+                 uint8_t *out);
+
+/* Guarded memory for secrets. */
+void *dm_secret_alloc(size_t n);
+void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
