@@ -1,0 +1,39 @@
+/* Internal interfaces between the vault's modules (not installed). */
+#ifndef DOORMAT_VAULT_INTERNAL_H
+#define DOORMAT_VAULT_INTERNAL_H
+
+#include "doormat/vault.h"
+
+#define DM_INTRO "age-encryption.org/v1\n"
+#define DM_ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----"
+#define DM_ARMOR_END "-----END AGE ENCRYPTED FILE-----"
+/* Hostile input bound: a header larger than this is rejected as malformed. */
+#define DM_MAX_HEADER_LEN (8u << 20)
+
+/* ---- armor.c: strict ASCII armor (c2sp.org/age, "ASCII armor") ----
+ * The reader wraps a source whose first prefix_len bytes were already read
+ * (the decryptor peeks to detect armor) and yields the binary age file.
+ * Its read returns -1 on failure; dm_armor_reader_err() then says
+ * DM_ERR_ARMOR (malformed armor, with dm_err_detail set) or DM_ERR_IO.
+ * Memory stays bounded (line by line); trailing data after the END line
+ * other than whitespace is an armor failure, detected before the reader
+ * reports EOF. */
+typedef struct dm_armor_reader dm_armor_reader;
+int dm_armor_reader_new(dm_source inner, const uint8_t *prefix, size_t prefix_len,
+                        dm_armor_reader **out);
+dm_source dm_armor_reader_source(dm_armor_reader *r);
+int dm_armor_reader_err(const dm_armor_reader *r);
+void dm_armor_reader_free(dm_armor_reader *r);
+
+/* The writer encodes everything written to its sink as armor: BEGIN line,
+ * 64-column base64 lines, END line, '\n' line endings. */
+typedef struct dm_armor_writer dm_armor_writer;
+int dm_armor_writer_new(dm_sink inner, dm_armor_writer **out);
+dm_sink dm_armor_writer_sink(dm_armor_writer *w);
+int dm_armor_writer_finish(dm_armor_writer *w);
+void dm_armor_writer_free(dm_armor_writer *w);
+
+/* True when the bytes (possibly preceded by whitespace) begin an armored file. */
+int dm_armor_detect(const uint8_t *buf, size_t len);
+
+#endif
