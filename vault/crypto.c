@@ -9,7 +9,7 @@
 #include <openssl/kdf.h>
 #include <sodium.h>
 
-#include "doormat/vault.h"
+#include "internal.h"
 
 /* Fetching an algorithm walks OpenSSL's provider tables and takes locks; the
  * payload path seals one chunk per 64 KiB, so fetch each algorithm once. */
@@ -117,8 +117,31 @@ static int dm_cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in
     return 1;
 }
 
+/* Associated data goes in through an update with a NULL output buffer. */
+static int dm_cipher_aad(EVP_CIPHER_CTX *ctx, const uint8_t *ad, size_t ad_len)
+{
+    if (ad_len == 0)
+        return 1;
+    if (ad_len > INT_MAX)
+        return 0;
+    int got = 0;
+    return EVP_CipherUpdate(ctx, NULL, &got, ad, (int)ad_len) == 1;
+}
+
 int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
                  uint8_t *out)
+{
+    return dm_aead_seal_ad(key, nonce, NULL, 0, in, n, out);
+}
+
+int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
+                 uint8_t *out)
+{
+    return dm_aead_open_ad(key, nonce, NULL, 0, in, n, out);
+}
+
+int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out)
 {
     if (!dm_algs_ready())
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
@@ -127,7 +150,7 @@ int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
         return dm_fail(DM_ERR_NOMEM, "cipher context");
     int fin = 0;
     int ok = EVP_EncryptInit_ex2(ctx, dm_alg_chacha, key, nonce, NULL) == 1 &&
-             dm_cipher_update(ctx, out, in, n) &&
+             dm_cipher_aad(ctx, ad, ad_len) && dm_cipher_update(ctx, out, in, n) &&
              EVP_EncryptFinal_ex(ctx, out + n, &fin) == 1 && fin == 0 &&
              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, DM_TAG_LEN, out + n) == 1;
     EVP_CIPHER_CTX_free(ctx);
@@ -138,8 +161,8 @@ int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
     return DM_OK;
 }
 
-int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
-                 uint8_t *out)
+int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out)
 {
     if (n < DM_TAG_LEN)
         return dm_fail(DM_ERR_PAYLOAD, "ciphertext shorter than its tag");
@@ -156,7 +179,7 @@ int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
     int fin = 0;
     int setup = EVP_DecryptInit_ex2(ctx, dm_alg_chacha, key, nonce, NULL) == 1 &&
                 EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, DM_TAG_LEN, tag) == 1 &&
-                dm_cipher_update(ctx, out, in, pt_len);
+                dm_cipher_aad(ctx, ad, ad_len) && dm_cipher_update(ctx, out, in, pt_len);
     /* OpenSSL compares the tag in constant time inside DecryptFinal. */
     int authentic = setup && EVP_DecryptFinal_ex(ctx, out + pt_len, &fin) == 1 && fin == 0;
     EVP_CIPHER_CTX_free(ctx);

@@ -10,6 +10,13 @@
 /* Hostile input bound: a header larger than this is rejected as malformed. */
 #define DM_MAX_HEADER_LEN (8u << 20)
 
+/* ---- crypto.c: ChaCha20-Poly1305 with associated data (dm_aead_seal/open
+ * are these with none; age itself uses none, RFC 8439's vectors need it). */
+int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out);
+int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out);
+
 /* ---- armor.c: strict ASCII armor (c2sp.org/age, "ASCII armor") ----
  * The reader wraps a source whose first prefix_len bytes were already read
  * (the decryptor peeks to detect armor) and yields the binary age file.
