@@ -1,0 +1,127 @@
+/* Sources and sinks: file descriptors, memory, and a bit bucket. */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "doormat/vault.h"
+
+/* Larger single transfers gain nothing and some kernels cap them anyway. */
+#define DM_IO_MAX ((size_t)1 << 30)
+
+static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n)
+{
+    int fd = *(const int *)ctx;
+    if (n > DM_IO_MAX)
+        n = DM_IO_MAX;
+    for (;;) {
+        ssize_t got = read(fd, buf, n);
+        if (got >= 0)
+            return got;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+static int fd_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    int fd = *(const int *)ctx;
+    while (n > 0) {
+        ssize_t put = write(fd, buf, n > DM_IO_MAX ? DM_IO_MAX : n);
+        if (put < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        /* A zero-byte write of a non-empty buffer would spin forever. */
+        if (put == 0) {
+            errno = EIO;
+            return -1;
+        }
+        buf += put;
+        n -= (size_t)put;
+    }
+    return 0;
+}
+
+dm_source dm_source_fd(int *fd)
+{
+    dm_source s = {fd_read, fd};
+    return s;
+}
+
+dm_sink dm_sink_fd(int *fd)
+{
+    dm_sink s = {fd_write, fd};
+    return s;
+}
+
+static ssize_t mem_read(void *ctx, uint8_t *buf, size_t n)
+{
+    dm_membuf *m = ctx;
+    if (m->pos >= m->len)
+        return 0;
+    size_t left = m->len - m->pos;
+    if (n > left)
+        n = left;
+    if (n > (size_t)SSIZE_MAX)
+        n = (size_t)SSIZE_MAX;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (ssize_t)n;
+}
+
+static int mem_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    dm_membuf *m = ctx;
+    if (n == 0)
+        return 0;
+    if (n > SIZE_MAX - m->len)
+        return -1;
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + n) {
+            if (cap > SIZE_MAX / 2) {
+                cap = m->len + n;
+                break;
+            }
+            cap *= 2;
+        }
+        uint8_t *grown = realloc(m->buf, cap);
+        if (grown == NULL)
+            return -1;
+        m->buf = grown;
+        m->cap = cap;
+    }
+    memcpy(m->buf + m->len, buf, n);
+    m->len += n;
+    return 0;
+}
+
+dm_source dm_source_mem(dm_membuf *m)
+{
+    dm_source s = {mem_read, m};
+    return s;
+}
+
+dm_sink dm_sink_mem(dm_membuf *m)
+{
+    dm_sink s = {mem_write, m};
+    return s;
+}
+
+static int null_write(void *ctx, const uint8_t *buf, size_t n)
+{
+    (void)ctx;
+    (void)buf;
+    (void)n;
+    return 0;
+}
+
+dm_sink dm_sink_null(void)
+{
+    dm_sink s = {null_write, NULL};
+    return s;
+}
