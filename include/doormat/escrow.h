@@ -1,0 +1,288 @@
+/* doormat escrow: the "exceptional access" variant beside the vault.
+ *
+ * An escrow authority (n named agents, a threshold k, a court that signs
+ * warrants) is just another recipient of the file key: it plugs into the
+ * vault through dm_recipient and the dm_decrypt_opts.policy hook, nothing
+ * more. The wire formats (authority file, key files, "doormat-escrow"
+ * stanzas, warrants, shares, audit log) are specified in docs/escrow-format.md.
+ *
+ * Every function returns DM_OK or a dm_err class from vault.h, with
+ * dm_err_detail() saying why. Classes used here:
+ *   DM_ERR_USAGE     bad argument, malformed authority/key/warrant/share/log
+ *                    text (detail names the line), key for another authority
+ *   DM_ERR_HEADER    malformed doormat-escrow stanza
+ *   DM_ERR_NO_MATCH  no stanza for this agent; fewer than k valid shares
+ *                    (detail says how many are needed)
+ *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
+ *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
+ *
+ * Secrets (agent keys, the court key, shares, key-file text) live in
+ * sodium guarded memory and are zeroed on free.
+ */
+#ifndef DOORMAT_ESCROW_H
+#define DOORMAT_ESCROW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "doormat/vault.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DM_ESCROW_STANZA_TYPE "doormat-escrow"
+#define DM_ESCROW_ID_LEN 16       /* authority id, shown as 32 hex digits */
+#define DM_ESCROW_MAX_AGENTS 64
+#define DM_ESCROW_MAX_NAME 64     /* authority name: [A-Za-z0-9._-], 1..64 */
+#define DM_ESCROW_MAX_AGENT_NAME 32 /* agent name: [a-z0-9][a-z0-9_-]*, 1..32 */
+#define DM_ESCROW_DIGEST_LEN 32   /* warrant digest, audit chain hashes */
+
+/* ------------------------------------------------------------ Shamir, GF(2^8)
+ * Constant time: carry-less multiplication with masks, inversion by
+ * exponentiation (x^254); no table is indexed by a secret. The field is
+ * GF(2^8) with the AES polynomial x^8+x^4+x^3+x+1 (0x11b), as libgfshare. */
+uint8_t dm_gf256_mul(uint8_t a, uint8_t b);
+uint8_t dm_gf256_inv(uint8_t a); /* inv(0) = 0 */
+
+/* Splits secret (len bytes) into n shares with threshold k (1 <= k <= n <= 255).
+ * coeffs holds (k-1)*len bytes: coefficient j (1..k-1) of byte i is
+ * coeffs[(j-1)*len + i] (random, or derived as escrow does). Share i (0-based)
+ * is the polynomial at x = i+1, written to shares[i*len .. i*len+len). */
+int dm_shamir_split(const uint8_t *secret, size_t len, unsigned k, unsigned n,
+                    const uint8_t *coeffs, uint8_t *shares);
+/* Lagrange interpolation at 0 from k shares: xs[i] distinct and non-zero,
+ * ys[i] of len bytes each. DM_ERR_USAGE on repeated or zero x. */
+int dm_shamir_combine(const uint8_t *xs, const uint8_t *const *ys, size_t k, size_t len,
+                      uint8_t *secret);
+
+/* ------------------------------------------------------------------ authority */
+
+typedef struct dm_escrow_authority dm_escrow_authority;  /* public part */
+typedef struct dm_escrow_agent_key dm_escrow_agent_key;  /* one agent's secret */
+typedef struct dm_escrow_court_key dm_escrow_court_key;  /* the warrant signing key */
+
+/* Creates a fresh authority in memory. agents NULL (n_agents 0) means one
+ * agent named "master", the single key under the doormat; threshold 0 means 1.
+ * *agent_keys_out receives an array of n_agents keys, in authority order
+ * (free each with dm_escrow_agent_key_free, then free() the array). */
+int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
+                            unsigned threshold, dm_escrow_authority **auth_out,
+                            dm_escrow_agent_key ***agent_keys_out,
+                            dm_escrow_court_key **court_out);
+void dm_escrow_authority_free(dm_escrow_authority *auth);
+void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
+void dm_escrow_court_key_free(dm_escrow_court_key *key);
+
+const char *dm_escrow_authority_name(const dm_escrow_authority *auth);
+const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth);
+const uint8_t *dm_escrow_authority_id(const dm_escrow_authority *auth); /* 16 bytes */
+unsigned dm_escrow_authority_threshold(const dm_escrow_authority *auth);
+size_t dm_escrow_authority_agents(const dm_escrow_authority *auth);
+const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i);
+/* The agent's X25519 key as an age1... string (owned by auth). */
+const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i);
+/* Index of an agent by name, or -1. */
+int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
+const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
+
+/* Text forms (docs/escrow-format.md). format returns malloc'd text for the
+ * public authority and sodium-guarded text (free with dm_secret_free) for
+ * keys. parse: on DM_ERR_USAGE, *line_out (if non-NULL) is the 1-based bad
+ * line, 0 when the problem is the file as a whole. A key is parsed against its
+ * authority: a key of another authority, or of an agent not in it, or whose
+ * public half does not match, is refused. */
+int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len);
+int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority **out,
+                              size_t *line_out);
+int dm_escrow_agent_key_format(const dm_escrow_agent_key *key, char **text, size_t *len);
+int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                              dm_escrow_agent_key **out, size_t *line_out);
+int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size_t *len);
+int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                              dm_escrow_court_key **out, size_t *line_out);
+
+/* Directory layout of `doormat escrow init`: DIR/authority.pub, DIR/court.key
+ * and DIR/agents/<agent>.key (0600), empty DIR/audit.log. Refuses (DM_ERR_USAGE)
+ * when DIR/authority.pub exists; on failure removes what it wrote. */
+int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
+                                  dm_escrow_agent_key *const *agent_keys,
+                                  const dm_escrow_court_key *court);
+/* File loaders: like parse, with dm_err_detail naming "path:line: ...". */
+int dm_escrow_authority_load(const char *path, dm_escrow_authority **out);
+int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
+                             dm_escrow_agent_key **out);
+int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
+                             dm_escrow_court_key **out);
+
+/* ------------------------------------------------------- stanzas, recipient */
+
+/* How the file key reaches the agents. Only SHAMIR is implemented here;
+ * LEAF (Clipper-style: randomly wrapped material plus a leaf_bits checksum
+ * bound to the file key) and CRUMPLE (recovery costs a crumple_bits
+ * brute-force search) are reserved: the mode is the stanza's first argument,
+ * so they slot in without changing the stanza grammar. Asking for an
+ * unimplemented mode is DM_ERR_USAGE. */
+typedef enum dm_escrow_mode {
+    DM_ESCROW_MODE_SHAMIR = 0,
+    DM_ESCROW_MODE_LEAF = 1,
+    DM_ESCROW_MODE_CRUMPLE = 2
+} dm_escrow_mode;
+
+typedef struct dm_escrow_opts {
+    dm_escrow_mode mode;
+    unsigned leaf_bits;    /* LEAF only */
+    unsigned crumple_bits; /* CRUMPLE only */
+} dm_escrow_opts;
+
+/* Mode names as they appear in stanzas ("shamir", "leaf", "crumple"). */
+const char *dm_escrow_mode_name(dm_escrow_mode mode);
+
+/* Appends the authority's n escrow stanzas for file_key, derived
+ * deterministically from it (opts NULL: SHAMIR). */
+int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
+
+/* A dm_recipient that wraps the file key into the authority's stanzas
+ * (type DM_ESCROW_STANZA_TYPE). It keeps a reference to auth: keep auth alive
+ * until the recipient is freed (dm_recipient_free). */
+int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                            dm_recipient **out);
+
+/* Stanza types that may stand beside a scrypt stanza when escrow is used
+ * (pass to dm_encrypt_opts/dm_decrypt_opts.alone_companions). A documented
+ * doormat extension: age refuses such files. */
+extern const char *const dm_escrow_alone_companions[];
+#define DM_ESCROW_N_ALONE_COMPANIONS 1
+
+/* The compliant client's check: the header holds exactly one stanza per agent
+ * of this authority, each byte for byte as derived from file_key.
+ * DM_ERR_POLICY (with the reason) otherwise. */
+int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
+
+/* dm_policy_fn for dm_decrypt_opts.policy: ctx is a dm_escrow_policy. */
+typedef struct dm_escrow_policy {
+    const dm_escrow_authority *auth;
+    const dm_escrow_opts *opts; /* NULL: SHAMIR */
+} dm_escrow_policy;
+int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
+                           const uint8_t file_key[DM_FILE_KEY_LEN]);
+
+/* Convenience: dm_encrypt with the authority added to rcpts (and the escrow
+ * stanza type allowed beside scrypt). eopts NULL: SHAMIR; opts may be NULL. */
+int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
+                      const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
+                      const dm_encrypt_opts *opts);
+
+/* What `doormat inspect` says about escrow: malloc'd text, one or more lines
+ * ending in '\n' ("escrow: authority NAME (ID), 2-of-3: doj, court, vendor"
+ * and "who can decrypt: the holder of the X25519 identity, or any 2 of doj,
+ * court, vendor"), or *text = NULL when the header has no escrow stanza.
+ * Malformed escrow stanzas are DM_ERR_HEADER. */
+int dm_escrow_describe(const dm_header *hdr, char **text);
+
+/* ------------------------------------------------------------------ warrants */
+
+typedef struct dm_escrow_warrant dm_escrow_warrant;
+
+/* Dates are "YYYY-MM-DD" (UTC). Issues a warrant signed by the court key:
+ * malloc'd text. issued NULL means the UTC date of now. */
+int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
+                            const char *case_ref, const char *issued, const char *expires,
+                            const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files,
+                            char **text, size_t *len);
+/* Parses the grammar only (DM_ERR_USAGE with *line_out); the signature and
+ * everything else are checked by dm_escrow_warrant_check. */
+int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **out,
+                            size_t *line_out);
+int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out);
+void dm_escrow_warrant_free(dm_escrow_warrant *w);
+/* Checks signature (court key of auth), authority, scope (file_id listed) and
+ * dates (issued <= today <= expires, today the UTC date of now).
+ * DM_ERR_DENIED with the reason in dm_err_detail(). */
+int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
+                            const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
+/* SHA-256 of the warrant's exact text (what the audit log records). */
+void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
+const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
+const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
+
+/* "YYYY-MM-DD" of a time (UTC) into out[11]; and the reverse (noon UTC). */
+int dm_escrow_date(time_t t, char out[11]);
+int dm_escrow_parse_date(const char *s, time_t *out);
+
+/* --------------------------------------------------------- shares, recovery */
+
+typedef struct dm_escrow_share dm_escrow_share; /* secret: one agent's share */
+
+/* The agent's side of a release: checks the warrant for this header's file id
+ * (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH if
+ * none), appends a signed entry to the audit log at log_path (NULL: no log,
+ * for in-memory labs), and returns the share, signed by the agent. Nothing is
+ * appended when any check fails. */
+int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
+                     time_t now, dm_escrow_share **out);
+void dm_escrow_share_free(dm_escrow_share *s);
+/* Share text is secret (sodium-guarded, free with dm_secret_free). parse
+ * checks grammar, authority and the agent's signature. */
+int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len);
+int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                          dm_escrow_share **out, size_t *line_out);
+int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
+                         dm_escrow_share **out);
+const char *dm_escrow_share_agent(const dm_escrow_share *s);
+
+/* Combines shares into the file key of the file whose header is hdr: each
+ * share must be for this authority and this file (DM_ERR_USAGE otherwise);
+ * repeated agents count once; fewer than k is DM_ERR_NO_MATCH saying how many
+ * are needed. The result is checked against the header MAC (DM_ERR_HMAC). */
+int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
+                      dm_escrow_share *const *shares, size_t n_shares,
+                      uint8_t file_key[DM_FILE_KEY_LEN]);
+
+/* ----------------------------------------------------------------- audit log */
+
+/* Builds the next entry (one line, '\n'-terminated, malloc'd) for a log whose
+ * current text is log/log_len, after verifying that text; refuses to extend a
+ * log that does not verify. */
+int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const char *log, size_t log_len,
+                         const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
+                         const uint8_t file_id[DM_FILE_ID_LEN], time_t now, char **entry,
+                         size_t *entry_len);
+/* Appends under an exclusive lock (O_APPEND, fsync). */
+int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
+                           const dm_escrow_agent_key *agent,
+                           const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
+                           const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
+/* Verifies the whole chain. On failure returns DM_ERR_HMAC (an integrity
+ * failure, exit 5) and *bad_entry is the 1-based number (= line) of the first
+ * entry that was edited, removed, reordered, forged or malformed, with the
+ * reason in dm_err_detail(). *entries gets the number of entries; head (if non-NULL)
+ * the hash of the last entry (the anchor to keep elsewhere: truncating the
+ * tail of a log is only detectable against a kept head). */
+int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
+                           size_t *entries, size_t *bad_entry,
+                           uint8_t head[DM_ESCROW_DIGEST_LEN]);
+
+/* ------------------------------------------------------- testing / teaching */
+
+/* A rogue sender's tools, for tests and the "strip" lab: rewrite a binary age
+ * file's header with the file key (so the header MAC is valid again). STRIP
+ * removes every doormat-escrow stanza; CORRUPT replaces them with stanzas
+ * derived from a random key (well-formed, useless to the agents); the payload
+ * is kept as is. Armored input is DM_ERR_USAGE. */
+typedef enum dm_escrow_tamper_mode {
+    DM_ESCROW_TAMPER_STRIP = 1,
+    DM_ESCROW_TAMPER_CORRUPT = 2
+} dm_escrow_tamper_mode;
+int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
+                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
