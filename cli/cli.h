@@ -40,9 +40,35 @@ typedef struct cli_output {
     char *path;     /* final path, NULL for stdout/direct */
     char *tmp_path; /* temporary file, NULL when writing directly */
     int is_tty;
+    int no_replace; /* commit fails with EEXIST rather than replace an existing path */
 } cli_output;
 int cli_output_open(cli_output *o, const char *path, int mode);
 int cli_output_commit(cli_output *o);
 void cli_output_abort(cli_output *o);
+
+/* The exit-code table that closes every --help text. */
+extern const char cli_exit_codes_help[];
+/* Prints a command's help text followed by the exit-code table on stdout; returns 0. */
+int cli_help(const char *text);
+/* Reports a getopt failure for argv (unknown option, missing argument) as a usage error. */
+int cli_bad_option(const char *cmd, char **argv, int optopt_seen);
+
+/* No core dumps and no ptrace-readable memory: secrets must not land on disk. */
+void cli_harden(void);
+/* dm_init once, reporting a failure as cli_fail does (returns 0 or an exit code). */
+int cli_init(void);
+
+/* Opens IN for reading ("-" or NULL: stdin); returns the fd or -1 after printing one line. */
+int cli_open_input(const char *path);
+/* Refuses (DM_ERR_USAGE, detail set) an identity file readable by group or others. */
+int cli_check_secret_perms(int fd, const char *path);
+/* Reads a passphrase from /dev/tty without echo into guarded memory. With confirm,
+ * asks twice and fails (DM_ERR_USAGE) if they differ. Empty passphrases are refused. */
+int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len);
+/* The first line (without its newline) of a file, into guarded memory. */
+int cli_read_passphrase_file(const char *path, char **out, size_t *len);
+/* Parses a --threads argument (0..CLI_MAX_THREADS). */
+int cli_parse_threads(const char *arg, unsigned *out);
+#define CLI_MAX_THREADS 1024u
 
 #endif

@@ -1,0 +1,82 @@
+/* doormat: the command. Finds the command group and hands it the rest of argv;
+ * nothing is initialised here that a one-kilobyte encryption does not need. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+/* Later command groups add their line here (escrow, bench, lab, report). */
+static const command commands[] = {
+    {"keygen", cmd_keygen, "make a new identity, or print an identity's recipient (-y)"},
+    {"encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase"},
+    {"decrypt", cmd_decrypt, "decrypt a file with identities or a passphrase"},
+    {"inspect", cmd_inspect, "show who can open a file, without any key"},
+};
+
+static const char usage_head[] =
+    "doormat - age v1 file encryption, and what exceptional access would do to it\n"
+    "\n"
+    "Usage:\n"
+    "  doormat keygen [-o FILE] [--force]\n"
+    "  doormat keygen -y [-o FILE] [FILE]\n"
+    "  doormat encrypt (-r RECIPIENT | -R FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat decrypt [-i FILE]... [--passphrase-file FILE] [-o OUT] [--threads N] [IN]\n"
+    "  doormat inspect [--json] [IN]\n"
+    "  doormat --help | doormat COMMAND --help | doormat --version\n"
+    "\n"
+    "Files are in the age v1 format (c2sp.org/age): anything doormat encrypts, age\n"
+    "decrypts, and the other way round. IN defaults to standard input and OUT to\n"
+    "standard output. With -o, the output is written to a temporary file next to OUT\n"
+    "and renamed into place only when everything succeeded, so a failure never\n"
+    "leaves a partial or unauthenticated file at OUT.\n"
+    "\n"
+    "Commands:\n";
+
+static const char usage_tail[] =
+    "\n"
+    "Examples:\n"
+    "  doormat keygen -o key.txt                  # prints \"Public key: age1...\"\n"
+    "  doormat encrypt -r age1... -o notes.age notes.txt\n"
+    "  doormat decrypt -i key.txt -o notes.txt notes.age\n"
+    "  doormat encrypt -p -a secret.txt > secret.txt.age\n"
+    "  doormat inspect notes.age\n"
+    "\n"
+    "Every failure prints one line, \"doormat: <what failed>\", on standard error.\n";
+
+static int usage(FILE *to)
+{
+    fputs(usage_head, to);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs(usage_tail, to);
+    fputs(cli_exit_codes_help, to);
+    return fflush(to) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+    cli_harden();
+    if (argc < 2) {
+        return cli_usage_error("missing command (see doormat --help)");
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)
+        return usage(stdout);
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("doormat %s\n", DM_VERSION);
+        return fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(name, commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    if (name[0] == '-')
+        return cli_usage_error("unknown option %s (see doormat --help)", name);
+    return cli_usage_error("unknown command \"%s\" (see doormat --help)", name);
+}
