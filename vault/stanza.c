@@ -1,0 +1,84 @@
+/* Recipient stanzas: owned, deep-copied lists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The header grammar's argument = 1*VCHAR: checked here so that whatever a
+ * recipient adds can always be encoded into a header the parser accepts. */
+static int dm_is_argument(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
+static void dm_stanza_clear(dm_stanza *st)
+{
+    free(st->type);
+    for (size_t i = 0; i < st->nargs; i++)
+        free(st->args[i]);
+    free(st->args);
+    free(st->body);
+    memset(st, 0, sizeof *st);
+}
+
+int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
+                       size_t nargs, const uint8_t *body, size_t body_len)
+{
+    if (!dm_is_argument(type))
+        return dm_fail(DM_ERR_USAGE, "stanza type is empty or not printable ASCII");
+    for (size_t i = 0; i < nargs; i++)
+        if (!dm_is_argument(args[i]))
+            return dm_fail(DM_ERR_USAGE, "stanza argument %zu is empty or not printable ASCII",
+                           i + 1);
+
+    if (list->len == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 4;
+        if (cap > SIZE_MAX / sizeof(dm_stanza))
+            return dm_fail(DM_ERR_NOMEM, "too many stanzas");
+        dm_stanza *items = realloc(list->items, cap * sizeof(dm_stanza));
+        if (items == NULL)
+            return dm_fail(DM_ERR_NOMEM, "stanza list");
+        list->items = items;
+        list->cap = cap;
+    }
+
+    dm_stanza st = {0};
+    st.type = strdup(type);
+    /* Never NULL, even when empty, so callers may index and memcpy freely. */
+    st.args = calloc(nargs ? nargs : 1, sizeof(char *));
+    st.body = malloc(body_len ? body_len : 1);
+    if (st.type == NULL || st.args == NULL || st.body == NULL)
+        goto nomem;
+    for (size_t i = 0; i < nargs; i++) {
+        st.args[i] = strdup(args[i]);
+        if (st.args[i] == NULL)
+            goto nomem;
+        st.nargs = i + 1;
+    }
+    if (body_len)
+        memcpy(st.body, body, body_len);
+    st.body_len = body_len;
+    list->items[list->len++] = st;
+    return DM_OK;
+
+nomem:
+    dm_stanza_clear(&st);
+    return dm_fail(DM_ERR_NOMEM, "stanza copy");
+}
+
+void dm_stanza_list_free(dm_stanza_list *list)
+{
+    if (list == NULL)
+        return;
+    for (size_t i = 0; i < list->len; i++)
+        dm_stanza_clear(&list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->len = 0;
+    list->cap = 0;
+}
