@@ -1,0 +1,719 @@
+/* The escrow authority: its public description (authority.pub), the agents'
+ * and the court's secret keys, and the directory `doormat escrow init` writes.
+ *
+ * The authority id is a hash of everything else in authority.pub, so an
+ * edited authority file (a swapped agent key, a lowered threshold) no longer
+ * matches its own id, and every stanza and warrant names the id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "escrow_internal.h"
+
+#define AUTHORITY_MAGIC "doormat-escrow-authority/v1"
+#define AGENT_KEY_MAGIC "doormat-escrow-agent-key/v1"
+#define COURT_KEY_MAGIC "doormat-escrow-court-key/v1"
+#define ID_LABEL "doormat/v1/escrow/authority-id"
+#define AGENT_BOX_LABEL "doormat/v1/escrow/agent-x25519"
+#define AGENT_SIGN_LABEL "doormat/v1/escrow/agent-ed25519"
+#define DEFAULT_AGENT "master"
+
+/* ------------------------------------------------------------ accessors */
+
+const char *dm_escrow_authority_name(const dm_escrow_authority *auth) { return auth->name; }
+const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth) { return auth->id_hex; }
+const uint8_t *dm_escrow_authority_id(const dm_escrow_authority *auth) { return auth->id; }
+unsigned dm_escrow_authority_threshold(const dm_escrow_authority *auth)
+{
+    return auth->threshold;
+}
+size_t dm_escrow_authority_agents(const dm_escrow_authority *auth) { return auth->n_agents; }
+
+const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i)
+{
+    return i < auth->n_agents ? auth->agents[i].name : NULL;
+}
+
+const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i)
+{
+    return i < auth->n_agents ? auth->agents[i].recipient : NULL;
+}
+
+int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name)
+{
+    for (size_t i = 0; i < auth->n_agents; i++)
+        if (strcmp(auth->agents[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key) { return key->name; }
+
+void dm_escrow_authority_free(dm_escrow_authority *auth) { free(auth); }
+void dm_escrow_agent_key_free(dm_escrow_agent_key *key) { dm_secret_free(key); }
+void dm_escrow_court_key_free(dm_escrow_court_key *key) { dm_secret_free(key); }
+
+/* ------------------------------------------------------------ derivation */
+
+int dm_escrow_agent_key_derive(dm_escrow_agent_key *key)
+{
+    uint8_t sign_seed[32];
+    int err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_BOX_LABEL,
+                             strlen(AGENT_BOX_LABEL), key->box_sk, sizeof key->box_sk);
+    if (!err)
+        err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_SIGN_LABEL,
+                             strlen(AGENT_SIGN_LABEL), sign_seed, sizeof sign_seed);
+    if (!err && crypto_scalarmult_base(key->box_pk, key->box_sk) != 0)
+        err = dm_fail(DM_ERR_INTERNAL, "X25519 failed");
+    if (!err && crypto_sign_seed_keypair(key->sign_pk, key->sign_sk, sign_seed) != 0)
+        err = dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
+    sodium_memzero(sign_seed, sizeof sign_seed);
+    return err;
+}
+
+static int court_key_derive(dm_escrow_court_key *key)
+{
+    if (crypto_sign_seed_keypair(key->sign_pk, key->sign_sk, key->seed) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
+    return DM_OK;
+}
+
+static int agent_recipient(const uint8_t pk[32], char out[DM_ESCROW_RECIPIENT_MAX])
+{
+    return dm_bech32_encode("age", pk, 32, out, DM_ESCROW_RECIPIENT_MAX);
+}
+
+/* The public text without comments; with_id false gives what the id hashes. */
+static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_escrow_buf *b)
+{
+    char key64[DM_ESCROW_KEY_B64_LEN + 1];
+    dm_escrow_buf_printf(b, "%s\nname: %s\n", AUTHORITY_MAGIC, auth->name);
+    if (with_id)
+        dm_escrow_buf_printf(b, "id: %s\n", auth->id_hex);
+    dm_escrow_buf_printf(b, "threshold: %u\n", auth->threshold);
+    for (size_t i = 0; i < auth->n_agents; i++) {
+        dm_escrow_b64(auth->agents[i].sign_pk, 32, key64, sizeof key64);
+        dm_escrow_buf_printf(b, "agent: %s %s %s\n", auth->agents[i].name,
+                             auth->agents[i].recipient, key64);
+    }
+    dm_escrow_b64(auth->court_pk, 32, key64, sizeof key64);
+    dm_escrow_buf_printf(b, "court: %s\n", key64);
+}
+
+static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN])
+{
+    dm_escrow_buf b = {0};
+    dm_escrow_buf_str(&b, ID_LABEL "\n");
+    authority_body(auth, false, &b);
+    char *text;
+    size_t len;
+    int err = dm_escrow_buf_take(&b, &text, &len);
+    if (err)
+        return err;
+    uint8_t digest[32];
+    err = dm_sha256((const uint8_t *)text, len, digest);
+    free(text);
+    memcpy(id, digest, DM_ESCROW_ID_LEN);
+    return err;
+}
+
+int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
+                            unsigned threshold, dm_escrow_authority **auth_out,
+                            dm_escrow_agent_key ***agent_keys_out,
+                            dm_escrow_court_key **court_out)
+{
+    static const char *const default_agents[] = {DEFAULT_AGENT};
+    *auth_out = NULL;
+    *agent_keys_out = NULL;
+    *court_out = NULL;
+    if (!name || !dm_escrow_valid_name(name, strlen(name)))
+        return dm_fail(DM_ERR_USAGE,
+                       "authority name must be 1 to %d of A-Z a-z 0-9 . _ - (got \"%s\")",
+                       DM_ESCROW_MAX_NAME, name ? name : "");
+    if (n_agents == 0) {
+        agents = default_agents;
+        n_agents = 1;
+    }
+    if (threshold == 0)
+        threshold = 1;
+    if (n_agents > DM_ESCROW_MAX_AGENTS)
+        return dm_fail(DM_ERR_USAGE, "at most %d agents", DM_ESCROW_MAX_AGENTS);
+    if (threshold > n_agents)
+        return dm_fail(DM_ERR_USAGE, "threshold %u is more than the %zu agents", threshold,
+                       n_agents);
+    for (size_t i = 0; i < n_agents; i++) {
+        if (!dm_escrow_valid_agent_name(agents[i], strlen(agents[i])))
+            return dm_fail(DM_ERR_USAGE,
+                           "agent name \"%s\" must be 1 to %d of a-z 0-9 _ - "
+                           "(starting with a letter or digit)",
+                           agents[i], DM_ESCROW_MAX_AGENT_NAME);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(agents[i], agents[j]) == 0)
+                return dm_fail(DM_ERR_USAGE, "agent \"%s\" named twice", agents[i]);
+    }
+
+    dm_escrow_authority *auth = calloc(1, sizeof *auth);
+    dm_escrow_agent_key **keys = calloc(n_agents, sizeof *keys);
+    dm_escrow_court_key *court = dm_secret_alloc(sizeof *court);
+    int err = DM_OK;
+    if (!auth || !keys || !court) {
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    snprintf(auth->name, sizeof auth->name, "%s", name);
+    auth->threshold = threshold;
+    auth->n_agents = n_agents;
+    for (size_t i = 0; i < n_agents && !err; i++) {
+        keys[i] = dm_secret_alloc(sizeof *keys[i]);
+        if (!keys[i]) {
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+            break;
+        }
+        memset(keys[i], 0, sizeof *keys[i]);
+        snprintf(keys[i]->name, sizeof keys[i]->name, "%s", agents[i]);
+        keys[i]->index = i;
+        randombytes_buf(keys[i]->seed, sizeof keys[i]->seed);
+        err = dm_escrow_agent_key_derive(keys[i]);
+        if (err)
+            break;
+        dm_escrow_agent_pub *a = &auth->agents[i];
+        snprintf(a->name, sizeof a->name, "%s", agents[i]);
+        memcpy(a->box_pk, keys[i]->box_pk, 32);
+        memcpy(a->sign_pk, keys[i]->sign_pk, 32);
+        err = agent_recipient(a->box_pk, a->recipient);
+    }
+    if (err)
+        goto fail;
+    memset(court, 0, sizeof *court);
+    randombytes_buf(court->seed, sizeof court->seed);
+    err = court_key_derive(court);
+    if (err)
+        goto fail;
+    memcpy(auth->court_pk, court->sign_pk, 32);
+    err = authority_compute_id(auth, auth->id);
+    if (err)
+        goto fail;
+    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
+    for (size_t i = 0; i < n_agents; i++)
+        memcpy(keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
+    *auth_out = auth;
+    *agent_keys_out = keys;
+    *court_out = court;
+    return DM_OK;
+
+fail:
+    if (keys)
+        for (size_t i = 0; i < n_agents; i++)
+            dm_escrow_agent_key_free(keys[i]);
+    free(keys);
+    free(auth);
+    dm_escrow_court_key_free(court);
+    return err;
+}
+
+/* ------------------------------------------------------------ text forms */
+
+int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len)
+{
+    dm_escrow_buf b = {0};
+    dm_escrow_buf_printf(&b, "# doormat escrow authority \"%s\": public, safe to publish.\n",
+                         auth->name);
+    dm_escrow_buf_printf(&b, "# Files encrypted with --escrow to it can be opened by ");
+    if (auth->n_agents == 1)
+        dm_escrow_buf_printf(&b, "its single agent, %s.\n", auth->agents[0].name);
+    else {
+        dm_escrow_buf_printf(&b, "any %u of:", auth->threshold);
+        for (size_t i = 0; i < auth->n_agents; i++)
+            dm_escrow_buf_printf(&b, "%s %s", i ? "," : "", auth->agents[i].name);
+        dm_escrow_buf_str(&b, ".\n");
+    }
+    authority_body(auth, true, &b);
+    return dm_escrow_buf_take(&b, text, len);
+}
+
+static bool has_control(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* Next line that is not blank or a '#' comment; false at the end. */
+static bool next_content(dm_escrow_lines *it, const char **line, size_t *len, int *err)
+{
+    bool nl;
+    while (dm_escrow_next_line(it, line, len, &nl)) {
+        if (has_control(*line, *len)) {
+            *err = dm_fail(DM_ERR_USAGE, "control character (CR, tab...) in line");
+            return false;
+        }
+        if (*len == 0 || (*line)[0] == '#')
+            continue;
+        return true;
+    }
+    return false;
+}
+
+static int parse_agent_line(const char *v, size_t vlen, dm_escrow_agent_pub *a)
+{
+    const char *sp1 = memchr(v, ' ', vlen);
+    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', vlen - (size_t)(sp1 + 1 - v)) : NULL;
+    if (!sp1 || !sp2)
+        return dm_fail(DM_ERR_USAGE, "agent line must be \"agent: NAME age1... AUDITKEY\"");
+    size_t nlen = (size_t)(sp1 - v);
+    const char *r = sp1 + 1;
+    size_t rlen = (size_t)(sp2 - r);
+    const char *k = sp2 + 1;
+    size_t klen = vlen - (size_t)(k - v);
+    if (!dm_escrow_valid_agent_name(v, nlen))
+        return dm_fail(DM_ERR_USAGE, "bad agent name \"%.*s\"", (int)nlen, v);
+    memcpy(a->name, v, nlen);
+    a->name[nlen] = '\0';
+    char rec[DM_ESCROW_RECIPIENT_MAX];
+    char hrp[16];
+    size_t got = 0;
+    if (rlen >= sizeof rec)
+        return dm_fail(DM_ERR_USAGE, "agent %s: recipient too long", a->name);
+    memcpy(rec, r, rlen);
+    rec[rlen] = '\0';
+    if (dm_bech32_decode(rec, hrp, sizeof hrp, a->box_pk, sizeof a->box_pk, &got) != DM_OK ||
+        strcmp(hrp, "age") != 0 || got != 32)
+        return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not an age1... X25519 recipient",
+                       a->name, rec);
+    if (agent_recipient(a->box_pk, a->recipient) != DM_OK || strcmp(a->recipient, rec) != 0)
+        return dm_fail(DM_ERR_USAGE, "agent %s: recipient is not in canonical lower case",
+                       a->name);
+    if (!dm_escrow_unb64(k, klen, a->sign_pk, 32))
+        return dm_fail(DM_ERR_USAGE, "agent %s: audit key is not 32 bytes of base64", a->name);
+    return DM_OK;
+}
+
+int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority **out,
+                              size_t *line_out)
+{
+    *out = NULL;
+    if (line_out)
+        *line_out = 0;
+    dm_escrow_authority *auth = calloc(1, sizeof *auth);
+    if (!auth)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    dm_escrow_lines it = {.text = text, .len = len};
+    const char *line, *v;
+    size_t llen, vlen;
+    int err = DM_OK;
+    size_t id_line = 0;
+    uint8_t claimed_id[DM_ESCROW_ID_LEN];
+
+#define NEXT_OR(msg)                                                     \
+    do {                                                                 \
+        if (!next_content(&it, &line, &llen, &err)) {                    \
+            if (!err)                                                    \
+                err = dm_fail(DM_ERR_USAGE, "file ends early: %s", msg); \
+            goto done;                                                   \
+        }                                                                \
+    } while (0)
+
+    NEXT_OR("no \"" AUTHORITY_MAGIC "\" line");
+    if (llen != strlen(AUTHORITY_MAGIC) || memcmp(line, AUTHORITY_MAGIC, llen) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "not a doormat authority file (want \"%s\")",
+                      AUTHORITY_MAGIC);
+        goto done;
+    }
+    NEXT_OR("missing \"name:\"");
+    if (!dm_escrow_field(line, llen, "name", &v, &vlen) || !dm_escrow_valid_name(v, vlen)) {
+        err = dm_fail(DM_ERR_USAGE, "want \"name: NAME\" (A-Z a-z 0-9 . _ -, 1 to %d)",
+                      DM_ESCROW_MAX_NAME);
+        goto done;
+    }
+    memcpy(auth->name, v, vlen);
+    NEXT_OR("missing \"id:\"");
+    if (!dm_escrow_field(line, llen, "id", &v, &vlen) ||
+        !dm_escrow_unhex(v, vlen, claimed_id, DM_ESCROW_ID_LEN)) {
+        err = dm_fail(DM_ERR_USAGE, "want \"id: \" and 32 lower-case hex digits");
+        goto done;
+    }
+    id_line = it.lineno;
+    NEXT_OR("missing \"threshold:\"");
+    if (!dm_escrow_field(line, llen, "threshold", &v, &vlen) ||
+        !dm_escrow_parse_uint(v, vlen, DM_ESCROW_MAX_AGENTS, &auth->threshold) ||
+        auth->threshold == 0) {
+        err = dm_fail(DM_ERR_USAGE, "want \"threshold: K\" with 1 <= K <= %d",
+                      DM_ESCROW_MAX_AGENTS);
+        goto done;
+    }
+    NEXT_OR("no agents");
+    while (dm_escrow_field(line, llen, "agent", &v, &vlen)) {
+        if (auth->n_agents == DM_ESCROW_MAX_AGENTS) {
+            err = dm_fail(DM_ERR_USAGE, "more than %d agents", DM_ESCROW_MAX_AGENTS);
+            goto done;
+        }
+        dm_escrow_agent_pub *a = &auth->agents[auth->n_agents];
+        err = parse_agent_line(v, vlen, a);
+        if (err)
+            goto done;
+        for (size_t j = 0; j < auth->n_agents; j++)
+            if (strcmp(auth->agents[j].name, a->name) == 0) {
+                err = dm_fail(DM_ERR_USAGE, "agent \"%s\" appears twice", a->name);
+                goto done;
+            }
+        auth->n_agents++;
+        NEXT_OR("missing \"court:\"");
+    }
+    if (auth->n_agents == 0) {
+        err = dm_fail(DM_ERR_USAGE, "want \"agent: NAME age1... AUDITKEY\"");
+        goto done;
+    }
+    if (!dm_escrow_field(line, llen, "court", &v, &vlen) ||
+        !dm_escrow_unb64(v, vlen, auth->court_pk, 32)) {
+        err = dm_fail(DM_ERR_USAGE, "want \"court: \" and a base64 Ed25519 key");
+        goto done;
+    }
+    if (next_content(&it, &line, &llen, &err) || err) {
+        if (!err)
+            err = dm_fail(DM_ERR_USAGE, "unexpected line after \"court:\"");
+        goto done;
+    }
+    if (auth->threshold > auth->n_agents) {
+        err = dm_fail(DM_ERR_USAGE, "threshold %u is more than the %zu agents", auth->threshold,
+                      auth->n_agents);
+        it.lineno = 0;
+        goto done;
+    }
+    err = authority_compute_id(auth, auth->id);
+    if (err)
+        goto done;
+    if (sodium_memcmp(auth->id, claimed_id, DM_ESCROW_ID_LEN) != 0) {
+        it.lineno = id_line;
+        err = dm_fail(DM_ERR_USAGE,
+                      "the id does not match the authority's contents (the file was edited)");
+        goto done;
+    }
+    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+#undef NEXT_OR
+done:
+    if (err) {
+        if (line_out)
+            *line_out = it.lineno;
+        free(auth);
+        return err;
+    }
+    *out = auth;
+    return DM_OK;
+}
+
+static int key_text(const char *magic, const char *comment, const uint8_t id[DM_ESCROW_ID_LEN],
+                    const char *agent, const uint8_t seed[32], char **text, size_t *len)
+{
+    char id_hex[2 * DM_ESCROW_ID_LEN + 1];
+    char seed64[DM_ESCROW_KEY_B64_LEN + 1];
+    dm_escrow_hex(id, DM_ESCROW_ID_LEN, id_hex);
+    int err = dm_escrow_b64(seed, 32, seed64, sizeof seed64);
+    if (err)
+        return err;
+    dm_escrow_buf b = {.secret = true};
+    dm_escrow_buf_printf(&b, "# %s\n%s\nauthority: %s\n", comment, magic, id_hex);
+    if (agent)
+        dm_escrow_buf_printf(&b, "agent: %s\n", agent);
+    dm_escrow_buf_printf(&b, "seed: %s\n", seed64);
+    sodium_memzero(seed64, sizeof seed64);
+    return dm_escrow_buf_take(&b, text, len);
+}
+
+int dm_escrow_agent_key_format(const dm_escrow_agent_key *key, char **text, size_t *len)
+{
+    return key_text(AGENT_KEY_MAGIC,
+                    "doormat escrow agent key: SECRET. It releases shares of escrowed files.",
+                    key->authority_id, key->name, key->seed, text, len);
+}
+
+int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size_t *len)
+{
+    return key_text(COURT_KEY_MAGIC, "doormat escrow court key: SECRET. It signs warrants.",
+                    key->authority_id, NULL, key->seed, text, len);
+}
+
+/* Shared grammar of both key files; agent_out NULL for the court key. */
+static int key_parse(const dm_escrow_authority *auth, const char *magic, const char *text,
+                     size_t len, char *agent_out, uint8_t seed[32], size_t *line_out)
+{
+    dm_escrow_lines it = {.text = text, .len = len};
+    const char *line, *v;
+    size_t llen, vlen;
+    int err = DM_OK;
+    uint8_t id[DM_ESCROW_ID_LEN];
+    if (!next_content(&it, &line, &llen, &err)) {
+        if (!err)
+            err = dm_fail(DM_ERR_USAGE, "empty key file");
+        goto done;
+    }
+    if (llen != strlen(magic) || memcmp(line, magic, llen) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "not a %s file (want \"%s\")",
+                      agent_out ? "agent key" : "court key", magic);
+        goto done;
+    }
+    if (!next_content(&it, &line, &llen, &err) ||
+        !dm_escrow_field(line, llen, "authority", &v, &vlen) ||
+        !dm_escrow_unhex(v, vlen, id, DM_ESCROW_ID_LEN)) {
+        if (!err)
+            err = dm_fail(DM_ERR_USAGE, "want \"authority: \" and 32 lower-case hex digits");
+        goto done;
+    }
+    if (memcmp(id, auth->id, DM_ESCROW_ID_LEN) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "key belongs to authority %.*s, not %s (%s)", (int)vlen, v,
+                      auth->id_hex, auth->name);
+        goto done;
+    }
+    if (agent_out) {
+        if (!next_content(&it, &line, &llen, &err) ||
+            !dm_escrow_field(line, llen, "agent", &v, &vlen) ||
+            !dm_escrow_valid_agent_name(v, vlen)) {
+            if (!err)
+                err = dm_fail(DM_ERR_USAGE, "want \"agent: NAME\"");
+            goto done;
+        }
+        memcpy(agent_out, v, vlen);
+        agent_out[vlen] = '\0';
+        if (dm_escrow_authority_find_agent(auth, agent_out) < 0) {
+            err = dm_fail(DM_ERR_USAGE, "agent \"%s\" is not in authority %s", agent_out,
+                          auth->name);
+            goto done;
+        }
+    }
+    if (!next_content(&it, &line, &llen, &err) ||
+        !dm_escrow_field(line, llen, "seed", &v, &vlen) || !dm_escrow_unb64(v, vlen, seed, 32)) {
+        if (!err)
+            err = dm_fail(DM_ERR_USAGE, "want \"seed: \" and 32 bytes of base64");
+        goto done;
+    }
+    if (next_content(&it, &line, &llen, &err) || err) {
+        if (!err)
+            err = dm_fail(DM_ERR_USAGE, "unexpected line after \"seed:\"");
+        goto done;
+    }
+done:
+    if (err && line_out)
+        *line_out = it.lineno;
+    return err;
+}
+
+int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                              dm_escrow_agent_key **out, size_t *line_out)
+{
+    *out = NULL;
+    if (line_out)
+        *line_out = 0;
+    dm_escrow_agent_key *key = dm_secret_alloc(sizeof *key);
+    if (!key)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memset(key, 0, sizeof *key);
+    int err = key_parse(auth, AGENT_KEY_MAGIC, text, len, key->name, key->seed, line_out);
+    if (!err)
+        err = dm_escrow_agent_key_derive(key);
+    if (!err) {
+        int idx = dm_escrow_authority_find_agent(auth, key->name);
+        key->index = (size_t)idx;
+        memcpy(key->authority_id, auth->id, DM_ESCROW_ID_LEN);
+        if (sodium_memcmp(key->box_pk, auth->agents[idx].box_pk, 32) != 0 ||
+            sodium_memcmp(key->sign_pk, auth->agents[idx].sign_pk, 32) != 0)
+            err = dm_fail(DM_ERR_USAGE, "key does not match agent %s's keys in authority %s",
+                          key->name, auth->name);
+    }
+    if (err) {
+        dm_escrow_agent_key_free(key);
+        return err;
+    }
+    *out = key;
+    return DM_OK;
+}
+
+int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                              dm_escrow_court_key **out, size_t *line_out)
+{
+    *out = NULL;
+    if (line_out)
+        *line_out = 0;
+    dm_escrow_court_key *key = dm_secret_alloc(sizeof *key);
+    if (!key)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memset(key, 0, sizeof *key);
+    int err = key_parse(auth, COURT_KEY_MAGIC, text, len, NULL, key->seed, line_out);
+    if (!err)
+        err = court_key_derive(key);
+    if (!err) {
+        memcpy(key->authority_id, auth->id, DM_ESCROW_ID_LEN);
+        if (sodium_memcmp(key->sign_pk, auth->court_pk, 32) != 0)
+            err = dm_fail(DM_ERR_USAGE, "key is not the court key of authority %s", auth->name);
+    }
+    if (err) {
+        dm_escrow_court_key_free(key);
+        return err;
+    }
+    *out = key;
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------ files */
+
+int dm_escrow_authority_load(const char *path, dm_escrow_authority **out)
+{
+    char *text;
+    size_t len, line = 0;
+    int err = dm_escrow_read_file(path, false, &text, &len);
+    if (err)
+        return err;
+    err = dm_escrow_authority_parse(text, len, out, &line);
+    free(text);
+    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
+}
+
+int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
+                             dm_escrow_agent_key **out)
+{
+    char *text;
+    size_t len, line = 0;
+    int err = dm_escrow_read_file(path, true, &text, &len);
+    if (err)
+        return err;
+    err = dm_escrow_agent_key_parse(auth, text, len, out, &line);
+    dm_secret_free(text);
+    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
+}
+
+int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
+                             dm_escrow_court_key **out)
+{
+    char *text;
+    size_t len, line = 0;
+    int err = dm_escrow_read_file(path, true, &text, &len);
+    if (err)
+        return err;
+    err = dm_escrow_court_key_parse(auth, text, len, out, &line);
+    dm_secret_free(text);
+    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
+}
+
+static int write_new_file(const char *path, const char *text, size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path,
+                       strerror(errno));
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int ok = done == len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        unlink(path);
+        return dm_fail(DM_ERR_IO, "%s: write failed", path);
+    }
+    return DM_OK;
+}
+
+int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
+                                  dm_escrow_agent_key *const *agent_keys,
+                                  const dm_escrow_court_key *court)
+{
+    enum { MAXP = 4096 };
+    char pub[MAXP], court_path[MAXP], log_path[MAXP], agents_dir[MAXP];
+    if (snprintf(pub, MAXP, "%s/authority.pub", dir) >= MAXP ||
+        snprintf(court_path, MAXP, "%s/court.key", dir) >= MAXP ||
+        snprintf(log_path, MAXP, "%s/audit.log", dir) >= MAXP ||
+        snprintf(agents_dir, MAXP, "%s/agents", dir) >= MAXP)
+        return dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
+    struct stat st;
+    if (lstat(pub, &st) == 0)
+        return dm_fail(DM_ERR_USAGE, "%s exists: refusing to overwrite an existing authority",
+                       pub);
+    bool made_dir = false, made_agents = false;
+    if (mkdir(dir, 0755) == 0)
+        made_dir = true;
+    else if (errno != EEXIST)
+        return dm_fail(DM_ERR_IO, "%s: %s", dir, strerror(errno));
+    if (mkdir(agents_dir, 0700) == 0)
+        made_agents = true;
+    else if (errno != EEXIST) {
+        int e = errno;
+        if (made_dir)
+            rmdir(dir);
+        return dm_fail(DM_ERR_IO, "%s: %s", agents_dir, strerror(e));
+    }
+
+    /* Everything is created with O_EXCL; what we created is listed so that a
+     * failure halfway removes exactly that and nothing else. */
+    char (*written)[MAXP] = calloc(DM_ESCROW_MAX_AGENTS + 3, MAXP);
+    size_t n_written = 0;
+    if (!written) {
+        if (made_agents)
+            rmdir(agents_dir);
+        if (made_dir)
+            rmdir(dir);
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    char *text = NULL;
+    size_t len = 0;
+    int err = DM_OK;
+    for (size_t i = 0; i < auth->n_agents && !err; i++) {
+        if (snprintf(written[n_written], MAXP, "%s/%s.key", agents_dir,
+                     auth->agents[i].name) >= MAXP) {
+            err = dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
+            break;
+        }
+        err = dm_escrow_agent_key_format(agent_keys[i], &text, &len);
+        if (!err) {
+            err = write_new_file(written[n_written], text, len, 0600);
+            dm_secret_free(text);
+        }
+        if (!err)
+            n_written++;
+    }
+    if (!err) {
+        err = dm_escrow_court_key_format(court, &text, &len);
+        if (!err) {
+            err = write_new_file(court_path, text, len, 0600);
+            dm_secret_free(text);
+        }
+        if (!err)
+            snprintf(written[n_written++], MAXP, "%s", court_path);
+    }
+    if (!err) {
+        err = write_new_file(log_path, "", 0, 0644);
+        if (!err)
+            snprintf(written[n_written++], MAXP, "%s", log_path);
+    }
+    if (!err) {
+        /* Last: its presence is what marks a complete authority. */
+        err = dm_escrow_authority_format(auth, &text, &len);
+        if (!err) {
+            err = write_new_file(pub, text, len, 0644);
+            free(text);
+        }
+    }
+    if (err) {
+        for (size_t i = 0; i < n_written; i++)
+            unlink(written[i]);
+        if (made_agents)
+            rmdir(agents_dir);
+        if (made_dir)
+            rmdir(dir);
+    }
+    free(written);
+    return err;
+}

@@ -1,0 +1,128 @@
+/* Internal interfaces between the escrow modules (not installed). */
+#ifndef DOORMAT_ESCROW_INTERNAL_H
+#define DOORMAT_ESCROW_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "doormat/escrow.h"
+
+#define DM_ESCROW_KEY_LEN 32
+#define DM_ESCROW_SIG_LEN 64
+#define DM_ESCROW_SIG_B64_LEN 86
+#define DM_ESCROW_KEY_B64_LEN 43
+#define DM_ESCROW_RECIPIENT_MAX 100
+/* Bound on every escrow text file we read (authority, keys, warrants, shares, log). */
+#define DM_ESCROW_MAX_TEXT (16u << 20)
+
+typedef struct dm_escrow_agent_pub {
+    char name[DM_ESCROW_MAX_AGENT_NAME + 1];
+    uint8_t box_pk[DM_ESCROW_KEY_LEN];  /* X25519: shares are wrapped to it */
+    uint8_t sign_pk[DM_ESCROW_KEY_LEN]; /* Ed25519: signs shares and audit entries */
+    char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+} dm_escrow_agent_pub;
+
+struct dm_escrow_authority {
+    char name[DM_ESCROW_MAX_NAME + 1];
+    uint8_t id[DM_ESCROW_ID_LEN];
+    char id_hex[2 * DM_ESCROW_ID_LEN + 1];
+    unsigned threshold;
+    size_t n_agents;
+    dm_escrow_agent_pub agents[DM_ESCROW_MAX_AGENTS];
+    uint8_t court_pk[DM_ESCROW_KEY_LEN];
+};
+
+/* Lives in sodium guarded memory as a whole. */
+struct dm_escrow_agent_key {
+    uint8_t authority_id[DM_ESCROW_ID_LEN];
+    char name[DM_ESCROW_MAX_AGENT_NAME + 1];
+    size_t index;
+    uint8_t seed[DM_ESCROW_KEY_LEN];
+    uint8_t box_sk[DM_ESCROW_KEY_LEN];
+    uint8_t box_pk[DM_ESCROW_KEY_LEN];
+    uint8_t sign_sk[64];
+    uint8_t sign_pk[DM_ESCROW_KEY_LEN];
+};
+
+struct dm_escrow_court_key {
+    uint8_t authority_id[DM_ESCROW_ID_LEN];
+    uint8_t seed[DM_ESCROW_KEY_LEN];
+    uint8_t sign_sk[64];
+    uint8_t sign_pk[DM_ESCROW_KEY_LEN];
+};
+
+/* ---- util.c ---- */
+
+/* Line iteration: *line and *line_len get the next line without its '\n';
+ * *had_newline says whether it was terminated. Returns false at the end. */
+typedef struct dm_escrow_lines {
+    const char *text;
+    size_t len;
+    size_t pos;
+    size_t lineno; /* 1-based number of the line last returned */
+} dm_escrow_lines;
+bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_len,
+                         bool *had_newline);
+
+/* If line is "key: value" returns true with *value and *value_len set. */
+bool dm_escrow_field(const char *line, size_t line_len, const char *key, const char **value,
+                     size_t *value_len);
+
+/* Lower-case hex. decode is strict: exactly 2*n lower-case hex digits. */
+void dm_escrow_hex(const uint8_t *in, size_t n, char *out /* 2n+1 */);
+bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n);
+
+/* Canonical unpadded base64 of exactly n bytes (via the vault's codec). */
+bool dm_escrow_unb64(const char *in, size_t in_len, uint8_t *out, size_t n);
+int dm_escrow_b64(const uint8_t *in, size_t n, char *out, size_t out_cap);
+
+/* Decimal without sign or leading zeros, up to max. */
+bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned *out);
+
+bool dm_escrow_valid_name(const char *s, size_t len);       /* authority */
+bool dm_escrow_valid_agent_name(const char *s, size_t len); /* agent */
+
+/* Growing text buffer (malloc'd, or guarded when secret). */
+typedef struct dm_escrow_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool secret;
+    bool failed;
+} dm_escrow_buf;
+void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n);
+void dm_escrow_buf_str(dm_escrow_buf *b, const char *s);
+void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Hands over the NUL-terminated text; DM_ERR_NOMEM if any step failed. */
+int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len);
+void dm_escrow_buf_free(dm_escrow_buf *b);
+
+/* Reads a whole file (NUL-terminated); secret: into guarded memory. */
+int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len);
+/* Rewrites dm_err_detail() as "PATH: line N: <detail>" (line 0: no line). */
+int dm_escrow_fail_at(int err, const char *path, size_t line);
+
+/* Ed25519 with a domain label: the signed message is label || '\n' || msg. */
+int dm_escrow_sign(const uint8_t sk[64], const char *label, const uint8_t *msg, size_t len,
+                   uint8_t sig[DM_ESCROW_SIG_LEN]);
+bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg,
+                          size_t len, const uint8_t sig[DM_ESCROW_SIG_LEN]);
+
+/* HKDF-SHA-256 with info = label || id || extra (extra may be NULL). */
+int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                  const char *label, const uint8_t id[DM_ESCROW_ID_LEN], const uint8_t *extra,
+                  size_t extra_len, uint8_t *out, size_t out_len);
+
+/* ---- authority.c ---- */
+/* Derives the agent key's X25519 and Ed25519 halves from its seed. */
+int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
+
+/* ---- stanza.c ---- */
+/* Unwraps the agent's share from the header's stanzas. */
+int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
+
+/* ---- warrant.c ---- */
+bool dm_escrow_valid_date(const char *s, size_t len);
+
+#endif

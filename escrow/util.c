@@ -1,0 +1,333 @@
+/* Small helpers shared by the escrow modules: strict parsing of the
+ * line-oriented text formats, hex and base64, files, labelled signatures and
+ * domain-separated HKDF. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "escrow_internal.h"
+
+bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_len,
+                         bool *had_newline)
+{
+    if (it->pos >= it->len)
+        return false;
+    const char *start = it->text + it->pos;
+    const char *nl = memchr(start, '\n', it->len - it->pos);
+    size_t n = nl ? (size_t)(nl - start) : it->len - it->pos;
+    *line = start;
+    *line_len = n;
+    *had_newline = nl != NULL;
+    it->pos += n + (nl ? 1 : 0);
+    it->lineno++;
+    return true;
+}
+
+bool dm_escrow_field(const char *line, size_t line_len, const char *key, const char **value,
+                     size_t *value_len)
+{
+    size_t k = strlen(key);
+    if (line_len < k + 2 || memcmp(line, key, k) != 0 || line[k] != ':' || line[k + 1] != ' ')
+        return false;
+    *value = line + k + 2;
+    *value_len = line_len - k - 2;
+    return true;
+}
+
+void dm_escrow_hex(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n)
+{
+    if (in_len != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(in[2 * i]), lo = hex_digit(in[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+bool dm_escrow_unb64(const char *in, size_t in_len, uint8_t *out, size_t n)
+{
+    size_t got = 0;
+    if (in_len != dm_b64_encoded_len(n))
+        return false;
+    return dm_b64_decode(in, in_len, out, n, &got) == DM_OK && got == n;
+}
+
+int dm_escrow_b64(const uint8_t *in, size_t n, char *out, size_t out_cap)
+{
+    if (dm_b64_encoded_len(n) + 1 > out_cap)
+        return dm_fail(DM_ERR_INTERNAL, "base64 buffer too small");
+    return dm_b64_encode(in, n, out, out_cap);
+}
+
+bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned *out)
+{
+    if (in_len == 0 || in_len > 10 || (in_len > 1 && in[0] == '0'))
+        return false;
+    unsigned long v = 0;
+    for (size_t i = 0; i < in_len; i++) {
+        if (in[i] < '0' || in[i] > '9')
+            return false;
+        v = v * 10 + (unsigned long)(in[i] - '0');
+    }
+    if (v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+bool dm_escrow_valid_name(const char *s, size_t len)
+{
+    if (len < 1 || len > DM_ESCROW_MAX_NAME)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool dm_escrow_valid_agent_name(const char *s, size_t len)
+{
+    if (len < 1 || len > DM_ESCROW_MAX_AGENT_NAME)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '_' || c == '-'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ text buffer */
+
+static void buf_reserve(dm_escrow_buf *b, size_t extra)
+{
+    if (b->failed)
+        return;
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *p = b->secret ? dm_secret_alloc(cap) : malloc(cap);
+    if (!p) {
+        b->failed = true;
+        return;
+    }
+    if (b->data) {
+        memcpy(p, b->data, b->len);
+        if (b->secret) {
+            dm_secret_free(b->data);
+        } else {
+            free(b->data);
+        }
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n)
+{
+    buf_reserve(b, n);
+    if (b->failed)
+        return;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void dm_escrow_buf_str(dm_escrow_buf *b, const char *s)
+{
+    dm_escrow_buf_add(b, s, strlen(s));
+}
+
+void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        b->failed = true;
+        return;
+    }
+    dm_escrow_buf_add(b, tmp, (size_t)n);
+    sodium_memzero(tmp, sizeof tmp);
+}
+
+int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len)
+{
+    buf_reserve(b, 0);
+    if (b->failed) {
+        dm_escrow_buf_free(b);
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    b->data[b->len] = '\0';
+    *text = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return DM_OK;
+}
+
+void dm_escrow_buf_free(dm_escrow_buf *b)
+{
+    if (b->data) {
+        if (b->secret) {
+            dm_secret_free(b->data);
+        } else {
+            free(b->data);
+        }
+    }
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ------------------------------------------------------------------ files */
+
+int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return dm_fail(DM_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > DM_ESCROW_MAX_TEXT) {
+        close(fd);
+        return dm_fail(DM_ERR_USAGE, "%s: larger than %u bytes", path, DM_ESCROW_MAX_TEXT);
+    }
+    size_t cap = (size_t)st.st_size + 1;
+    char *p = secret ? dm_secret_alloc(cap) : malloc(cap);
+    if (!p) {
+        close(fd);
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    size_t got = 0;
+    while (got < cap - 1) {
+        ssize_t r = read(fd, p + got, cap - 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != cap - 1) {
+        if (secret) {
+            dm_secret_free(p);
+        } else {
+            free(p);
+        }
+        return dm_fail(DM_ERR_IO, "%s: short read", path);
+    }
+    p[got] = '\0';
+    *buf = p;
+    *len = got;
+    return DM_OK;
+}
+
+int dm_escrow_fail_at(int err, const char *path, size_t line)
+{
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", dm_err_detail());
+    if (line > 0)
+        return dm_fail(err, "%s: line %zu: %s", path, line, detail);
+    return dm_fail(err, "%s: %s", path, detail);
+}
+
+/* ----------------------------------------------------------------- crypto */
+
+static int labelled(const char *label, const uint8_t *msg, size_t len, uint8_t **out,
+                    size_t *out_len)
+{
+    size_t l = strlen(label);
+    uint8_t *m = malloc(l + 1 + len + 1);
+    if (!m)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memcpy(m, label, l);
+    m[l] = '\n';
+    if (len)
+        memcpy(m + l + 1, msg, len);
+    *out = m;
+    *out_len = l + 1 + len;
+    return DM_OK;
+}
+
+int dm_escrow_sign(const uint8_t sk[64], const char *label, const uint8_t *msg, size_t len,
+                   uint8_t sig[DM_ESCROW_SIG_LEN])
+{
+    uint8_t *m;
+    size_t mlen;
+    int err = labelled(label, msg, len, &m, &mlen);
+    if (err)
+        return err;
+    int rc = crypto_sign_detached(sig, NULL, m, mlen, sk);
+    free(m);
+    return rc == 0 ? DM_OK : dm_fail(DM_ERR_INTERNAL, "Ed25519 signing failed");
+}
+
+bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg,
+                          size_t len, const uint8_t sig[DM_ESCROW_SIG_LEN])
+{
+    uint8_t *m;
+    size_t mlen;
+    if (labelled(label, msg, len, &m, &mlen) != DM_OK)
+        return false;
+    int rc = crypto_sign_verify_detached(sig, m, mlen, pk);
+    free(m);
+    return rc == 0;
+}
+
+int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
+                  const char *label, const uint8_t id[DM_ESCROW_ID_LEN], const uint8_t *extra,
+                  size_t extra_len, uint8_t *out, size_t out_len)
+{
+    char info[256];
+    size_t l = strlen(label);
+    if (l + DM_ESCROW_ID_LEN + extra_len > sizeof info)
+        return dm_fail(DM_ERR_INTERNAL, "HKDF info too long");
+    memcpy(info, label, l);
+    memcpy(info + l, id, DM_ESCROW_ID_LEN);
+    if (extra_len)
+        memcpy(info + l + DM_ESCROW_ID_LEN, extra, extra_len);
+    return dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, info, l + DM_ESCROW_ID_LEN + extra_len,
+                          out, out_len);
+}
