@@ -197,8 +197,8 @@ static int add_recipients_file(rcpt_list *l, const char *path)
     err = dm_recipient_file_parse(text, len, &rs, &n, &bad_line);
     free(text);
     if (err != DM_OK) {
-        if (bad_line > 0)
-            return cli_fail(err, "encrypt: recipients file %s, line %zu", path, bad_line);
+        /* The detail already names the line (bad_line); the line itself is not echoed. */
+        (void)bad_line;
         return cli_fail(err, "encrypt: recipients file %s", path);
     }
     size_t i = 0;
@@ -439,8 +439,7 @@ static int add_identity_file(ident_list *l, const char *path)
     err = dm_identity_file_parse(text, len, &ids, &n, &bad_line);
     dm_secret_free(text);
     if (err != DM_OK) {
-        if (bad_line > 0)
-            return cli_fail(err, "decrypt: identity file %s, line %zu", name, bad_line);
+        (void)bad_line; /* the detail names the line; a secret line is never echoed */
         return cli_fail(err, "decrypt: identity file %s", name);
     }
     size_t i = 0;

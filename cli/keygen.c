@@ -159,8 +159,7 @@ static int print_recipients(const keygen_args *a)
     err = dm_identity_file_parse(text, len, &ids, &n_ids, &bad_line);
     if (err != DM_OK) {
         dm_secret_free(text);
-        if (bad_line > 0)
-            return cli_fail(err, "keygen -y: identity file %s, line %zu", name, bad_line);
+        (void)bad_line; /* the detail names the line; a secret line is never echoed */
         return cli_fail(err, "keygen -y: identity file %s", name);
     }
     free_identities(ids, n_ids);

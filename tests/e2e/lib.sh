@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Small assertion helpers for the end-to-end tests; source it, don't run it.
+# (tests/run-e2e.sh runs every tests/e2e/*.sh, so run directly this file does nothing.)
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then exit 0; fi
+
+set -u
+: "${DOORMAT:?set DOORMAT to the doormat binary}"
+
+E2E_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/doormat-$E2E_NAME.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+umask 022
+checks=0
+failures=0
+
+ok() { checks=$((checks + 1)); }
+fail() {
+  checks=$((checks + 1)); failures=$((failures + 1))
+  echo "  FAIL: $*" >&2
+  if [ -s "$T/err" ]; then sed 's/^/    stderr: /' "$T/err" | head -5 >&2; fi
+}
+
+# run CMD...: runs it with stdout in $T/out and stderr in $T/err, status in $rc.
+# Standard input is whatever the caller redirects into run.
+run() {
+  "$@" >"$T/out" 2>"$T/err"
+  rc=$?
+}
+
+# assert_exit N WHAT: the last run exited with N.
+assert_exit() {
+  if [ "$rc" -eq "$1" ]; then ok; else fail "$2: exit $rc, want $1"; fi
+}
+
+# assert_same FILE1 FILE2 WHAT: byte-identical.
+assert_same() {
+  if cmp -s "$1" "$2"; then ok; else fail "$3: $1 and $2 differ"; fi
+}
+
+# assert_err_line REGEX WHAT: stderr of the last run is exactly one line matching REGEX.
+assert_err_line() {
+  local lines
+  lines=$(wc -l <"$T/err")
+  if [ "$lines" -ne 1 ] || [ -n "$(tail -c1 "$T/err")" ]; then
+    fail "$2: stderr has $lines lines, want exactly 1"; return
+  fi
+  if grep -Eq -- "$1" "$T/err"; then ok; else fail "$2: stderr does not match /$1/"; fi
+}
+
+# assert_fails N REGEX WHAT: exit N, and one "doormat: ..." line matching REGEX.
+assert_fails() {
+  assert_exit "$1" "$3"
+  assert_err_line "^doormat: .*$2" "$3"
+}
+
+# assert_no_stderr WHAT
+assert_no_stderr() {
+  if [ -s "$T/err" ]; then fail "$1: unexpected stderr"; else ok; fi
+}
+
+# assert_true WHAT CMD...: CMD succeeds.
+assert_true() {
+  local what=$1; shift
+  if "$@"; then ok; else fail "$what"; fi
+}
+
+# assert_absent PATH WHAT
+assert_absent() {
+  if [ -e "$1" ]; then fail "$2: $1 exists"; else ok; fi
+}
+
+# assert_eq GOT WANT WHAT
+assert_eq() {
+  if [ "$1" = "$2" ]; then ok; else fail "$3: got '$1', want '$2'"; fi
+}
+
+# assert_match TEXT REGEX WHAT
+assert_match() {
+  if printf '%s' "$1" | grep -Eq -- "$2"; then ok; else fail "$3: '$1' does not match /$2/"; fi
+}
+
+# make_file PATH SIZE: SIZE random bytes.
+make_file() {
+  head -c "$2" /dev/urandom >"$1"
+}
+
+# finish: prints the tally; the script's exit status says whether all passed.
+finish() {
+  echo "$E2E_NAME: $checks checks, $failures failed"
+  [ "$failures" -eq 0 ]
+  exit $?
+}
+
+# put_byte FILE OFFSET DECIMAL: overwrites one byte in place.
+put_byte() {
+  printf "$(printf '\\%03o' "$3")" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+
+# get_byte FILE OFFSET: the byte's decimal value.
+get_byte() {
+  od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n'
+}
+
+# mac_offset FILE: offset of the first base64 character of the header MAC.
+mac_offset() {
+  local line
+  line=$(grep -boa -- '^--- ' "$1" | head -1 | cut -d: -f1)
+  echo $((line + 4))
+}
