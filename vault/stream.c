@@ -1,0 +1,547 @@
+/* The STREAM payload: 64 KiB chunks, ChaCha20-Poly1305, nonce = 11-byte
+ * big-endian counter || last-chunk flag (c2sp.org/age, "Payload").
+ *
+ * Input is read in batches of whole chunks plus one byte of look-ahead, so
+ * a chunk is known to be the last one without a second read. A batch is
+ * sealed or opened by the calling thread alone or, for big inputs, by a pool
+ * of threads; output is written in order, one write per batch, and only up
+ * to the first chunk that failed. Memory is fixed by the batch size. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sodium.h>
+
+#include "internal.h"
+#include "stream.h"
+
+#define CHUNK DM_CHUNK_SIZE
+#define CT_CHUNK (DM_CHUNK_SIZE + DM_TAG_LEN)
+#define PAYLOAD_INFO "payload"
+/* Chunks per batch: big enough to amortise calls and syscalls, small enough
+ * to stay in cache. */
+#define SEQ_BATCH 16
+#define CHUNKS_PER_THREAD 4
+#define MAX_BATCH 128
+#define MAX_THREADS 64
+/* Up to this many chunks the whole job is smaller than waking a thread. */
+#define SMALL_BATCH 2
+
+enum chunk_status {
+    CHUNK_OK,        /* authentic, with the flag its position implies */
+    CHUNK_OTHER_END, /* authentic, but its final flag contradicts its position */
+    CHUNK_BAD_TAG,
+    CHUNK_SHORT,     /* shorter than a tag */
+    CHUNK_EMPTY_END, /* empty final chunk after other chunks */
+    CHUNK_ERROR      /* the library failed */
+};
+
+typedef struct engine engine;
+
+typedef struct worker {
+    engine *e;
+    unsigned index;
+    pthread_t tid;
+} worker;
+
+struct engine {
+    int sealing;
+    dm_aead_backend backend;
+    uint8_t *key; /* payload key, guarded memory */
+    EVP_CIPHER_CTX *ctx[MAX_THREADS]; /* one per participant, keyed once */
+    unsigned participants;            /* wanted: caller + workers */
+
+    /* The batch in flight. */
+    const uint8_t *in;
+    uint8_t *out;
+    size_t n;         /* chunks */
+    size_t last_len;  /* input bytes of the batch's last chunk */
+    int last_final;   /* that chunk ends the stream */
+    uint64_t counter; /* of the batch's first chunk */
+    uint8_t *status;
+
+    /* The pool, started on the first batch big enough to need it. */
+    worker workers[MAX_THREADS];
+    unsigned n_workers;
+    int pool_tried;
+    pthread_mutex_t mu;
+    pthread_cond_t go, done;
+    unsigned long generation;
+    unsigned finished;
+    int quit;
+    atomic_size_t next;
+};
+
+static pthread_once_t cipher_once = PTHREAD_ONCE_INIT;
+static EVP_CIPHER *cipher_alg;
+
+static void cipher_fetch(void)
+{
+    cipher_alg = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+}
+
+static void make_nonce(uint8_t nonce[12], uint64_t counter, int final)
+{
+    nonce[0] = nonce[1] = nonce[2] = 0;
+    for (int b = 0; b < 8; b++)
+        nonce[10 - b] = (uint8_t)(counter >> (8 * b));
+    nonce[11] = final ? 1 : 0;
+}
+
+static int ctx_new(engine *e, unsigned t)
+{
+    if (e->backend == DM_AEAD_SODIUM)
+        return DM_OK;
+    e->ctx[t] = EVP_CIPHER_CTX_new();
+    if (e->ctx[t] == NULL)
+        return dm_fail(DM_ERR_NOMEM, "cipher context");
+    if (EVP_CipherInit_ex2(e->ctx[t], cipher_alg, e->key, NULL, e->sealing, NULL) != 1)
+        return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 key setup failed");
+    return DM_OK;
+}
+
+/* Returns 1 on success, 0 on a library failure. */
+static int seal_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in, size_t len,
+                    uint8_t *out)
+{
+    if (e->backend == DM_AEAD_SODIUM)
+        return crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+                   out, out + len, NULL, in, len, NULL, 0, NULL, nonce, e->key) == 0;
+    EVP_CIPHER_CTX *c = e->ctx[t];
+    int got = 0, fin = 0;
+    if (EVP_EncryptInit_ex2(c, NULL, NULL, nonce, NULL) != 1)
+        return 0;
+    if (len > 0 && (EVP_EncryptUpdate(c, out, &got, in, (int)len) != 1 || (size_t)got != len))
+        return 0;
+    return EVP_EncryptFinal_ex(c, out + len, &fin) == 1 && fin == 0 &&
+           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, DM_TAG_LEN, out + len) == 1;
+}
+
+/* Returns 1 when authentic, 0 when not, -1 on a library failure. The tag is
+ * compared in constant time by both libraries. */
+static int open_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in,
+                    size_t ct_len, uint8_t *out)
+{
+    size_t len = ct_len - DM_TAG_LEN;
+    const uint8_t *tag = in + len;
+    if (e->backend == DM_AEAD_SODIUM)
+        return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, NULL,
+                                                                  0, nonce, e->key) == 0;
+    EVP_CIPHER_CTX *c = e->ctx[t];
+    int got = 0, fin = 0;
+    if (EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DM_TAG_LEN, (void *)tag) != 1)
+        return -1;
+    if (len > 0 && (EVP_DecryptUpdate(c, out, &got, in, (int)len) != 1 || (size_t)got != len))
+        return -1;
+    return EVP_DecryptFinal_ex(c, out + len, &fin) == 1 && fin == 0;
+}
+
+static void process(engine *e, unsigned t, size_t i)
+{
+    uint64_t counter = e->counter + i;
+    int last = i == e->n - 1;
+    int final = last && e->last_final;
+    uint8_t nonce[12];
+
+    if (e->sealing) {
+        size_t len = last ? e->last_len : CHUNK;
+        make_nonce(nonce, counter, final);
+        e->status[i] = seal_one(e, t, nonce, e->in + i * CHUNK, len, e->out + i * CT_CHUNK)
+                           ? CHUNK_OK
+                           : CHUNK_ERROR;
+        return;
+    }
+
+    size_t len = last ? e->last_len : CT_CHUNK;
+    const uint8_t *in = e->in + i * CT_CHUNK;
+    uint8_t *out = e->out + i * CHUNK;
+    if (len < DM_TAG_LEN) {
+        e->status[i] = CHUNK_SHORT;
+        return;
+    }
+    if (final && len == DM_TAG_LEN && counter > 0) {
+        e->status[i] = CHUNK_EMPTY_END;
+        return;
+    }
+    make_nonce(nonce, counter, final);
+    int r = open_one(e, t, nonce, in, len, out);
+    /* Only a full chunk can be either kind; trying the other flag tells a
+     * truncated or extended stream from a forged chunk, and releases what
+     * age itself releases in those cases. */
+    enum chunk_status ok = CHUNK_OK;
+    if (r == 0 && len == CT_CHUNK) {
+        make_nonce(nonce, counter, !final);
+        r = open_one(e, t, nonce, in, len, out);
+        ok = CHUNK_OTHER_END;
+    }
+    e->status[i] = r == 1 ? ok : r == 0 ? CHUNK_BAD_TAG : CHUNK_ERROR;
+    if (r != 1)
+        sodium_memzero(out, len - DM_TAG_LEN);
+}
+
+static void run_share(engine *e, unsigned t)
+{
+    size_t i;
+    while ((i = atomic_fetch_add_explicit(&e->next, 1, memory_order_relaxed)) < e->n)
+        process(e, t, i);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    engine *e = w->e;
+    unsigned long seen = 0;
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->quit && e->generation == seen)
+            pthread_cond_wait(&e->go, &e->mu);
+        if (e->quit)
+            break;
+        seen = e->generation;
+        pthread_mutex_unlock(&e->mu);
+        run_share(e, w->index);
+        pthread_mutex_lock(&e->mu);
+        if (++e->finished == e->n_workers)
+            pthread_cond_signal(&e->done);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return NULL;
+}
+
+/* Starts up to participants - 1 workers; fewer (even none) is still correct. */
+static void pool_start(engine *e)
+{
+    e->pool_tried = 1;
+    if (pthread_mutex_init(&e->mu, NULL) != 0)
+        return;
+    if (pthread_cond_init(&e->go, NULL) != 0) {
+        pthread_mutex_destroy(&e->mu);
+        return;
+    }
+    if (pthread_cond_init(&e->done, NULL) != 0) {
+        pthread_cond_destroy(&e->go);
+        pthread_mutex_destroy(&e->mu);
+        return;
+    }
+    for (unsigned t = 1; t < e->participants; t++) {
+        if (ctx_new(e, t) != DM_OK)
+            break;
+        worker *w = &e->workers[e->n_workers];
+        w->e = e;
+        w->index = t;
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
+            break;
+        e->n_workers++;
+    }
+}
+
+static void pool_stop(engine *e)
+{
+    if (!e->pool_tried)
+        return;
+    pthread_mutex_lock(&e->mu);
+    e->quit = 1;
+    pthread_cond_broadcast(&e->go);
+    pthread_mutex_unlock(&e->mu);
+    for (unsigned i = 0; i < e->n_workers; i++)
+        pthread_join(e->workers[i].tid, NULL);
+    pthread_cond_destroy(&e->done);
+    pthread_cond_destroy(&e->go);
+    pthread_mutex_destroy(&e->mu);
+}
+
+static void run_batch(engine *e)
+{
+    atomic_store_explicit(&e->next, 0, memory_order_relaxed);
+    if (e->n > SMALL_BATCH && e->participants > 1 && !e->pool_tried)
+        pool_start(e);
+    if (e->n <= SMALL_BATCH || e->n_workers == 0) {
+        run_share(e, 0);
+        return;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->finished = 0;
+    e->generation++;
+    pthread_cond_broadcast(&e->go);
+    pthread_mutex_unlock(&e->mu);
+    run_share(e, 0);
+    pthread_mutex_lock(&e->mu);
+    while (e->finished < e->n_workers)
+        pthread_cond_wait(&e->done, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static unsigned resolve_threads(unsigned threads)
+{
+    if (threads == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (unsigned)online : 1;
+    }
+    return threads > MAX_THREADS ? MAX_THREADS : threads;
+}
+
+static size_t batch_chunks(unsigned participants)
+{
+    size_t b = (size_t)participants * CHUNKS_PER_THREAD;
+    if (b < SEQ_BATCH)
+        b = SEQ_BATCH;
+    return b > MAX_BATCH ? MAX_BATCH : b;
+}
+
+static int engine_init(engine *e, int sealing, dm_aead_backend backend,
+                       const uint8_t file_key[DM_FILE_KEY_LEN], const uint8_t nonce[DM_NONCE_LEN],
+                       unsigned threads)
+{
+    memset(e, 0, sizeof *e);
+    e->sealing = sealing;
+    if (backend != DM_AEAD_OPENSSL && backend != DM_AEAD_SODIUM)
+        return dm_fail(DM_ERR_USAGE, "unknown AEAD backend %d", (int)backend);
+    e->backend = backend;
+    e->participants = resolve_threads(threads);
+    if (backend == DM_AEAD_OPENSSL &&
+        (pthread_once(&cipher_once, cipher_fetch) != 0 || cipher_alg == NULL))
+        return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
+    if ((e->key = sodium_malloc(32)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "payload key");
+    int err = dm_hkdf_sha256(file_key, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
+                             sizeof PAYLOAD_INFO - 1, e->key, 32);
+    if (err != DM_OK)
+        return err;
+    return ctx_new(e, 0);
+}
+
+static void engine_free(engine *e)
+{
+    pool_stop(e);
+    for (unsigned t = 0; t < MAX_THREADS; t++)
+        EVP_CIPHER_CTX_free(e->ctx[t]);
+    sodium_free(e->key);
+}
+
+/* Reads until the buffer is full or the source ends. */
+static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof)
+{
+    while (*have < cap && !*eof) {
+        ssize_t got = in.read(in.ctx, buf + *have, cap - *have);
+        if (got < 0)
+            return dm_fail(DM_ERR_IO, "read failed");
+        if (got == 0)
+            *eof = 1;
+        else
+            *have += (size_t)got;
+    }
+    return DM_OK;
+}
+
+/* The batch buffers; plaintext is wiped before they are released. */
+typedef struct buffers {
+    uint8_t *in, *out, *status;
+    size_t in_cap, out_cap;
+} buffers;
+
+static int buffers_new(buffers *b, size_t in_cap, size_t out_cap, size_t chunks)
+{
+    b->in_cap = in_cap;
+    b->out_cap = out_cap;
+    b->in = malloc(in_cap);
+    b->out = malloc(out_cap);
+    b->status = malloc(chunks);
+    if (b->in == NULL || b->out == NULL || b->status == NULL)
+        return dm_fail(DM_ERR_NOMEM, "payload buffers");
+    return DM_OK;
+}
+
+static void buffers_free(buffers *b, size_t wipe_in, size_t wipe_out)
+{
+    if (b->in)
+        sodium_memzero(b->in, wipe_in < b->in_cap ? wipe_in : b->in_cap);
+    if (b->out)
+        sodium_memzero(b->out, wipe_out < b->out_cap ? wipe_out : b->out_cap);
+    free(b->in);
+    free(b->out);
+    free(b->status);
+}
+
+int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
+                   unsigned threads, dm_aead_backend backend)
+{
+    uint8_t nonce[DM_NONCE_LEN];
+    randombytes_buf(nonce, sizeof nonce);
+    engine e;
+    buffers b = {0};
+    size_t used_in = 0;
+    int err = engine_init(&e, 1, backend, file_key, nonce, threads);
+    size_t batch = batch_chunks(e.participants);
+    if (err == DM_OK)
+        err = buffers_new(&b, batch * CHUNK + 1, batch * CT_CHUNK, batch);
+    if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
+        err = dm_fail(DM_ERR_IO, "write failed");
+
+    size_t have = 0;
+    uint64_t counter = 0;
+    int eof = 0;
+    while (err == DM_OK) {
+        if ((err = fill(in, b.in, b.in_cap, &have, &eof)) != DM_OK)
+            break;
+        if (have > used_in)
+            used_in = have;
+        e.in = b.in;
+        e.out = b.out;
+        e.status = b.status;
+        e.counter = counter;
+        if (eof) {
+            /* The last chunk is full when the plaintext is a multiple of
+             * 64 KiB, and empty only when the whole plaintext is. */
+            e.n = have == 0 ? 1 : (have + CHUNK - 1) / CHUNK;
+            e.last_len = have - (e.n - 1) * CHUNK;
+            e.last_final = 1;
+        } else {
+            e.n = batch;
+            e.last_len = CHUNK;
+            e.last_final = 0;
+        }
+        run_batch(&e);
+        for (size_t i = 0; i < e.n && err == DM_OK; i++)
+            if (e.status[i] != CHUNK_OK)
+                err = dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 seal failed");
+        if (err != DM_OK)
+            break;
+        size_t out_len = (e.n - 1) * CT_CHUNK + e.last_len + DM_TAG_LEN;
+        if (out.write(out.ctx, b.out, out_len) != 0) {
+            err = dm_fail(DM_ERR_IO, "write failed");
+            break;
+        }
+        if (eof)
+            break;
+        /* Keep the look-ahead byte. */
+        b.in[0] = b.in[e.n * CHUNK];
+        have = 1;
+        counter += e.n;
+    }
+    buffers_free(&b, used_in, 0);
+    engine_free(&e);
+    return err;
+}
+
+/* A source that yields the bytes the header reader already consumed first. */
+typedef struct prefixed {
+    dm_source inner;
+    const uint8_t *p;
+    size_t n;
+} prefixed;
+
+static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n)
+{
+    prefixed *s = ctx;
+    if (s->n == 0)
+        return s->inner.read(s->inner.ctx, buf, n);
+    if (n > s->n)
+        n = s->n;
+    memcpy(buf, s->p, n);
+    s->p += n;
+    s->n -= n;
+    return (ssize_t)n;
+}
+
+static int chunk_failure(enum chunk_status st, uint64_t counter, int final)
+{
+    switch (st) {
+    case CHUNK_OTHER_END:
+        return final ? dm_fail(DM_ERR_PAYLOAD, "file is truncated: chunk %llu is not the last one",
+                               (unsigned long long)counter)
+                     : dm_fail(DM_ERR_PAYLOAD, "data after the final chunk %llu",
+                               (unsigned long long)counter);
+    case CHUNK_SHORT:
+        return dm_fail(DM_ERR_PAYLOAD, "chunk %llu is shorter than its tag",
+                       (unsigned long long)counter);
+    case CHUNK_EMPTY_END:
+        return dm_fail(DM_ERR_PAYLOAD, "final chunk %llu is empty", (unsigned long long)counter);
+    case CHUNK_ERROR:
+        return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 open failed");
+    case CHUNK_BAD_TAG:
+    default:
+        return dm_fail(DM_ERR_PAYLOAD, "chunk %llu failed authentication",
+                       (unsigned long long)counter);
+    }
+}
+
+int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
+                   const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
+                   dm_aead_backend backend)
+{
+    prefixed src_ctx = {in, prefix, prefix_len};
+    dm_source src = {prefixed_read, &src_ctx};
+
+    uint8_t nonce[DM_NONCE_LEN];
+    size_t got = 0;
+    int eof = 0;
+    int err = fill(src, nonce, sizeof nonce, &got, &eof);
+    if (err != DM_OK)
+        return err;
+    if (got < sizeof nonce)
+        return dm_fail(DM_ERR_HEADER, "payload nonce is missing or truncated");
+
+    engine e;
+    buffers b = {0};
+    size_t used_out = 0;
+    err = engine_init(&e, 0, backend, file_key, nonce, threads);
+    size_t batch = batch_chunks(e.participants);
+    if (err == DM_OK)
+        err = buffers_new(&b, batch * CT_CHUNK + 1, batch * CHUNK, batch);
+
+    size_t have = 0;
+    uint64_t counter = 0;
+    while (err == DM_OK) {
+        if ((err = fill(src, b.in, b.in_cap, &have, &eof)) != DM_OK)
+            break;
+        e.in = b.in;
+        e.out = b.out;
+        e.status = b.status;
+        e.counter = counter;
+        if (eof) {
+            /* The look-ahead byte guarantees data here unless nothing followed the nonce. */
+            if (have == 0) {
+                err = dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
+                break;
+            }
+            e.n = (have + CT_CHUNK - 1) / CT_CHUNK;
+            e.last_len = have - (e.n - 1) * CT_CHUNK;
+            e.last_final = 1;
+        } else {
+            e.n = batch;
+            e.last_len = CT_CHUNK;
+            e.last_final = 0;
+        }
+        if (e.n * CHUNK > used_out)
+            used_out = e.n * CHUNK;
+        run_batch(&e);
+
+        size_t released = 0;
+        for (size_t i = 0; i < e.n; i++) {
+            enum chunk_status st = e.status[i];
+            if (st == CHUNK_OK || st == CHUNK_OTHER_END)
+                released++;
+            if (st != CHUNK_OK) {
+                err = chunk_failure(st, counter + i, e.last_final && i == e.n - 1);
+                break;
+            }
+        }
+        size_t bytes = released * CHUNK;
+        if (released == e.n && e.last_final)
+            bytes = (e.n - 1) * CHUNK + e.last_len - DM_TAG_LEN;
+        if (bytes > 0 && out.write(out.ctx, b.out, bytes) != 0 && err == DM_OK)
+            err = dm_fail(DM_ERR_IO, "write failed");
+        if (err != DM_OK || eof)
+            break;
+        b.in[0] = b.in[e.n * CT_CHUNK];
+        have = 1;
+        counter += e.n;
+    }
+    buffers_free(&b, 0, used_out);
+    engine_free(&e);
+    return err;
+}

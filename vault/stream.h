@@ -1,0 +1,21 @@
+/* The STREAM payload (c2sp.org/age, "Payload"): nonce, then 64 KiB chunks
+ * sealed with ChaCha20-Poly1305, sequentially or on a pool of threads. */
+#ifndef DOORMAT_VAULT_STREAM_H
+#define DOORMAT_VAULT_STREAM_H
+
+#include "doormat/vault.h"
+
+/* Writes a fresh nonce and every chunk of in's plaintext to out. */
+int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
+                   unsigned threads, dm_aead_backend backend);
+
+/* Reads the payload (nonce first) and writes the plaintext of each chunk to
+ * out only after its tag verified. The first prefix_len payload bytes were
+ * already read from in by the header reader. A missing or short nonce is
+ * DM_ERR_HEADER (as the testkit classes it); every other payload fault is
+ * DM_ERR_PAYLOAD; a failing source is DM_ERR_IO. */
+int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
+                   const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
+                   dm_aead_backend backend);
+
+#endif

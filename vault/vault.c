@@ -1,0 +1,467 @@
+/* dm_encrypt, dm_decrypt, dm_inspect: the header around the STREAM payload,
+ * optional ASCII armor, and the recipient/identity plumbing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "internal.h"
+#include "stream.h"
+
+#define READ_BLOCK 65536
+#define SCRYPT_TYPE "scrypt"
+
+void dm_recipient_free(dm_recipient *r)
+{
+    if (r == NULL)
+        return;
+    if (r->destroy)
+        r->destroy(r);
+    free(r);
+}
+
+void dm_identity_free(dm_identity *id)
+{
+    if (id == NULL)
+        return;
+    if (id->destroy)
+        id->destroy(id);
+    free(id);
+}
+
+static int is_companion(const char *type, const char *const *companions, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (companions[i] != NULL && strcmp(type, companions[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------- encrypt */
+
+int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
+               const dm_encrypt_opts *opts)
+{
+    static const dm_encrypt_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    if (n_rcpts == 0 || rcpts == NULL)
+        return dm_fail(DM_ERR_USAGE, "no recipients");
+    for (size_t i = 0; i < n_rcpts; i++)
+        if (rcpts[i] == NULL || rcpts[i]->wrap == NULL)
+            return dm_fail(DM_ERR_USAGE, "recipient %zu is not usable", i + 1);
+
+    uint8_t *file_key = sodium_malloc(DM_FILE_KEY_LEN);
+    if (file_key == NULL)
+        return dm_fail(DM_ERR_NOMEM, "file key");
+    randombytes_buf(file_key, DM_FILE_KEY_LEN);
+
+    dm_header hdr;
+    memset(&hdr, 0, sizeof hdr);
+    size_t *first = calloc(n_rcpts + 1, sizeof *first);
+    uint8_t *hdr_bytes = NULL;
+    size_t hdr_len = 0;
+    dm_armor_writer *armor = NULL;
+    int err = first ? DM_OK : dm_fail(DM_ERR_NOMEM, "recipient list");
+
+    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
+        first[i] = hdr.stanzas.len;
+        err = rcpts[i]->wrap(rcpts[i], file_key, &hdr.stanzas);
+    }
+    if (err == DM_OK)
+        first[n_rcpts] = hdr.stanzas.len;
+
+    /* An ALONE recipient's stanzas must be the only ones but for companions. */
+    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
+        if (!(rcpts[i]->flags & DM_RCPT_ALONE))
+            continue;
+        for (size_t s = 0; s < hdr.stanzas.len; s++) {
+            if (s >= first[i] && s < first[i + 1])
+                continue;
+            if (!is_companion(hdr.stanzas.items[s].type, opts->alone_companions,
+                              opts->n_alone_companions)) {
+                err = dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
+                              rcpts[i]->type ? rcpts[i]->type : "stand-alone");
+                break;
+            }
+        }
+    }
+
+    if (err == DM_OK)
+        err = dm_header_encode(&hdr, file_key, &hdr_bytes, &hdr_len);
+    dm_sink sink = out;
+    if (err == DM_OK && opts->armor) {
+        err = dm_armor_writer_new(out, &armor);
+        if (err == DM_OK)
+            sink = dm_armor_writer_sink(armor);
+    }
+    if (err == DM_OK && sink.write(sink.ctx, hdr_bytes, hdr_len) != 0)
+        err = dm_fail(DM_ERR_IO, "write failed");
+    if (err == DM_OK)
+        err = dm_stream_seal(in, sink, file_key, opts->threads, opts->backend);
+    if (err == DM_OK && armor)
+        err = dm_armor_writer_finish(armor);
+
+    if (armor)
+        dm_armor_writer_free(armor);
+    free(hdr_bytes);
+    free(first);
+    dm_header_free(&hdr);
+    sodium_free(file_key);
+    return err;
+}
+
+/* ------------------------------------------------------- reading a file */
+
+/* The input side of decrypt and inspect: the caller's source, de-armored
+ * when it is armored, and the header bytes read from it so far. */
+typedef struct input {
+    dm_source raw;
+    dm_armor_reader *armor;
+    dm_source src; /* raw or de-armored */
+    int read_failed;
+    uint8_t *peek; /* bytes read to detect armor; the armor reader may refer to them */
+    uint8_t *buf;  /* binary header bytes (and whatever followed them) */
+    size_t len, cap;
+    size_t hdr_len; /* bytes of buf up to and including the MAC line */
+} input;
+
+static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n)
+{
+    input *in = ctx;
+    ssize_t got = in->src.read(in->src.ctx, buf, n);
+    if (got < 0)
+        in->read_failed = 1;
+    return got;
+}
+
+static dm_source input_source(input *in)
+{
+    dm_source s = {tracked_read, in};
+    return s;
+}
+
+/* Turns a failed read into its class: malformed armor, or plain I/O. */
+static int input_error(const input *in)
+{
+    if (in->armor != NULL && dm_armor_reader_err(in->armor) == DM_ERR_ARMOR)
+        return DM_ERR_ARMOR; /* the armor reader set the detail */
+    return dm_fail(DM_ERR_IO, "read failed");
+}
+
+static int ensure_room(input *in, size_t want)
+{
+    if (in->cap - in->len >= want)
+        return DM_OK;
+    size_t cap = in->cap ? in->cap : READ_BLOCK;
+    while (cap - in->len < want)
+        cap *= 2;
+    uint8_t *grown = realloc(in->buf, cap);
+    if (grown == NULL)
+        return dm_fail(DM_ERR_NOMEM, "header buffer");
+    in->buf = grown;
+    in->cap = cap;
+    return DM_OK;
+}
+
+static int is_space(uint8_t c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Reads enough to tell armor from binary, then sets up in->src. */
+static int input_open(input *in, dm_source raw)
+{
+    memset(in, 0, sizeof *in);
+    in->raw = raw;
+    const size_t want = sizeof DM_ARMOR_BEGIN - 1;
+    size_t cap = READ_BLOCK, len = 0, ws = 0;
+    int eof = 0;
+    if ((in->peek = malloc(cap)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "input buffer");
+    for (;;) {
+        while (ws < len && is_space(in->peek[ws]))
+            ws++;
+        if (eof || (len > ws && len - ws >= want) || len >= DM_MAX_HEADER_LEN)
+            break;
+        if (len == cap) {
+            uint8_t *grown = realloc(in->peek, cap * 2);
+            if (grown == NULL)
+                return dm_fail(DM_ERR_NOMEM, "input buffer");
+            in->peek = grown;
+            cap *= 2;
+        }
+        ssize_t got = raw.read(raw.ctx, in->peek + len, cap - len);
+        if (got < 0)
+            return dm_fail(DM_ERR_IO, "read failed");
+        if (got == 0)
+            eof = 1;
+        len += (size_t)got;
+    }
+    if (dm_armor_detect(in->peek, len)) {
+        int err = dm_armor_reader_new(raw, in->peek, len, &in->armor);
+        if (err == DM_OK)
+            err = ensure_room(in, READ_BLOCK);
+        if (err != DM_OK)
+            return err;
+        in->src = dm_armor_reader_source(in->armor);
+        return DM_OK;
+    }
+    in->src = raw;
+    int err = ensure_room(in, len > READ_BLOCK ? len : READ_BLOCK);
+    if (err != DM_OK)
+        return err;
+    if (len > 0)
+        memcpy(in->buf, in->peek, len);
+    in->len = len;
+    return DM_OK;
+}
+
+static void input_close(input *in)
+{
+    if (in->armor)
+        dm_armor_reader_free(in->armor);
+    free(in->peek);
+    if (in->buf)
+        sodium_memzero(in->buf, in->len);
+    free(in->buf);
+}
+
+/* Reads up to the end of the MAC line ("---" line) and parses the header. */
+static int input_header(input *in, dm_header *hdr)
+{
+    static const char intro[] = DM_INTRO;
+    const size_t intro_len = sizeof intro - 1;
+    size_t line = 0, scan = 0;
+    int eof = 0;
+    dm_source src = input_source(in);
+    for (;;) {
+        /* Walk the complete lines read so far. */
+        int stop = 0;
+        while (!stop) {
+            uint8_t *nl = memchr(in->buf + scan, '\n', in->len - scan);
+            if (nl == NULL) {
+                scan = in->len;
+                break;
+            }
+            size_t end = (size_t)(nl - in->buf) + 1;
+            if (line > 0 && end - line >= 3 && memcmp(in->buf + line, "---", 3) == 0) {
+                in->hdr_len = end;
+                stop = 1;
+            }
+            line = scan = end;
+        }
+        if (stop)
+            break;
+        /* Not an age v1 file at all: let the parser say why, without
+         * reading megabytes of something else. */
+        size_t cmp = in->len < intro_len ? in->len : intro_len;
+        if (memcmp(in->buf, intro, cmp) != 0 || eof || in->len >= DM_MAX_HEADER_LEN)
+            break;
+        int err = ensure_room(in, READ_BLOCK);
+        if (err != DM_OK)
+            return err;
+        ssize_t got = src.read(src.ctx, in->buf + in->len, READ_BLOCK);
+        if (got < 0)
+            return input_error(in);
+        if (got == 0)
+            eof = 1;
+        in->len += (size_t)got;
+    }
+    if (in->hdr_len == 0) {
+        if (in->len >= DM_MAX_HEADER_LEN)
+            return dm_fail(DM_ERR_HEADER, "header is larger than %u bytes",
+                           (unsigned)DM_MAX_HEADER_LEN);
+        /* Incomplete or foreign: the parser names the first fault. */
+        int err = dm_header_parse(in->buf, in->len, hdr);
+        if (err == DM_OK) {
+            dm_header_free(hdr);
+            err = dm_fail(DM_ERR_HEADER, "header is truncated");
+        }
+        return err == DM_ERR_HEADER ? err : dm_fail(DM_ERR_HEADER, "malformed header");
+    }
+    if (in->hdr_len > DM_MAX_HEADER_LEN)
+        return dm_fail(DM_ERR_HEADER, "header is larger than %u bytes",
+                       (unsigned)DM_MAX_HEADER_LEN);
+    int err = dm_header_parse(in->buf, in->hdr_len, hdr);
+    if (err != DM_OK)
+        return err;
+    if (hdr->len != in->hdr_len) {
+        dm_header_free(hdr);
+        return dm_fail(DM_ERR_HEADER, "header ends before its MAC line");
+    }
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------- decrypt */
+
+/* age's rule for passphrases: a scrypt stanza stands alone, so whoever knows
+ * the passphrase knows no one else could have written the file. */
+static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts)
+{
+    size_t scrypts = 0, others = 0;
+    for (size_t i = 0; i < hdr->stanzas.len; i++) {
+        const char *type = hdr->stanzas.items[i].type;
+        if (strcmp(type, SCRYPT_TYPE) == 0)
+            scrypts++;
+        else if (!is_companion(type, opts->alone_companions, opts->n_alone_companions))
+            others++;
+    }
+    if (scrypts > 1 || (scrypts == 1 && others > 0))
+        return dm_fail(DM_ERR_HEADER, "an scrypt stanza must be alone in the header");
+    return DM_OK;
+}
+
+int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
+               const dm_decrypt_opts *opts)
+{
+    static const dm_decrypt_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    for (size_t i = 0; i < n_ids; i++)
+        if (ids[i] == NULL || ids[i]->unwrap == NULL)
+            return dm_fail(DM_ERR_USAGE, "identity %zu is not usable", i + 1);
+
+    input inp;
+    dm_header hdr;
+    memset(&hdr, 0, sizeof hdr);
+    int have_hdr = 0;
+    uint8_t *file_key = NULL;
+    int err = input_open(&inp, in);
+    if (err == DM_OK && (err = input_header(&inp, &hdr)) == DM_OK)
+        have_hdr = 1;
+    if (err == DM_OK)
+        err = check_scrypt_alone(&hdr, opts);
+    if (err == DM_OK && (file_key = sodium_malloc(DM_FILE_KEY_LEN)) == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "file key");
+
+    if (err == DM_OK) {
+        err = DM_ERR_NO_MATCH;
+        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++)
+            err = ids[i]->unwrap(ids[i], &hdr.stanzas, file_key);
+        if (err == DM_ERR_NO_MATCH)
+            dm_fail(err, "none of %zu identities unwrapped any of %zu recipient stanzas", n_ids,
+                    hdr.stanzas.len);
+    }
+    if (err == DM_OK && dm_header_verify_mac(&hdr, file_key) != DM_OK)
+        err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
+    if (err == DM_OK && opts->policy != NULL)
+        err = opts->policy(opts->policy_ctx, &hdr, file_key);
+    if (err == DM_OK && opts->file_key_out != NULL)
+        memcpy(opts->file_key_out, file_key, DM_FILE_KEY_LEN);
+    if (err == DM_OK) {
+        err = dm_stream_open(input_source(&inp), inp.buf + inp.hdr_len, inp.len - inp.hdr_len, out,
+                             file_key, opts->threads, opts->backend);
+        if (err == DM_ERR_IO && inp.read_failed)
+            err = input_error(&inp);
+    }
+
+    sodium_free(file_key);
+    if (have_hdr)
+        dm_header_free(&hdr);
+    input_close(&inp);
+    return err;
+}
+
+/* ------------------------------------------------------------- inspect */
+
+int dm_inspect(dm_source in, dm_inspect_info *info)
+{
+    memset(info, 0, sizeof *info);
+    input inp;
+    int err = input_open(&inp, in);
+    if (err == DM_OK)
+        err = input_header(&inp, &info->header);
+    if (err != DM_OK) {
+        input_close(&inp);
+        return err;
+    }
+    info->armored = inp.armor != NULL;
+    info->header_size = inp.hdr_len;
+    uint64_t payload = inp.len - inp.hdr_len;
+    dm_source src = input_source(&inp);
+    uint8_t *scratch = malloc(READ_BLOCK);
+    if (scratch == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "read buffer");
+    while (err == DM_OK) {
+        ssize_t got = src.read(src.ctx, scratch, READ_BLOCK);
+        if (got < 0)
+            err = input_error(&inp);
+        else if (got == 0)
+            break;
+        else
+            payload += (uint64_t)got;
+    }
+    free(scratch);
+    if (err == DM_OK)
+        err = dm_header_file_id(&info->header, info->file_id);
+    info->payload_size = payload;
+    if (err == DM_OK) {
+        /* Sizes alone show a payload that can't be valid: no room for the
+         * nonce and one tag, a last chunk shorter than a tag, or an empty
+         * last chunk after full ones. */
+        const uint64_t ct_chunk = DM_CHUNK_SIZE + DM_TAG_LEN;
+        if (payload < DM_NONCE_LEN + DM_TAG_LEN) {
+            err = dm_fail(DM_ERR_PAYLOAD, "payload of %llu bytes is too short",
+                          (unsigned long long)payload);
+        } else {
+            uint64_t body = payload - DM_NONCE_LEN;
+            uint64_t chunks = (body + ct_chunk - 1) / ct_chunk;
+            uint64_t last = body - (chunks - 1) * ct_chunk;
+            info->chunks = chunks;
+            if (last < DM_TAG_LEN || (last == DM_TAG_LEN && chunks > 1)) {
+                err = dm_fail(DM_ERR_PAYLOAD, "payload size %llu can't end in a valid chunk",
+                              (unsigned long long)payload);
+            } else {
+                info->plaintext_size = body - chunks * DM_TAG_LEN;
+            }
+        }
+    }
+    input_close(&inp);
+    if (err != DM_OK && err != DM_ERR_PAYLOAD) {
+        dm_header_free(&info->header);
+        memset(info, 0, sizeof *info);
+    }
+    return err;
+}
+
+void dm_inspect_free(dm_inspect_info *info)
+{
+    if (info == NULL)
+        return;
+    dm_header_free(&info->header);
+    memset(info, 0, sizeof *info);
+}
+
+/* ------------------------------------------------- file key identity */
+
+static int file_key_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
+                           uint8_t file_key[DM_FILE_KEY_LEN])
+{
+    (void)stanzas;
+    memcpy(file_key, self->ctx, DM_FILE_KEY_LEN);
+    return DM_OK;
+}
+
+static void file_key_destroy(dm_identity *self)
+{
+    sodium_free(self->ctx);
+    self->ctx = NULL;
+}
+
+int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out)
+{
+    dm_identity *id = calloc(1, sizeof *id);
+    uint8_t *key = sodium_malloc(DM_FILE_KEY_LEN);
+    if (id == NULL || key == NULL) {
+        free(id);
+        sodium_free(key);
+        return dm_fail(DM_ERR_NOMEM, "file key identity");
+    }
+    memcpy(key, file_key, DM_FILE_KEY_LEN);
+    id->unwrap = file_key_unwrap;
+    id->destroy = file_key_destroy;
+    id->ctx = key;
+    *out = id;
+    return DM_OK;
+}
