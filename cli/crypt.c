@@ -406,8 +406,7 @@ static void prompt_destroy(dm_identity *self)
     prompt_ctx *ctx = self->ctx;
     if (ctx != NULL && ctx->scrypt != NULL)
         dm_identity_free(ctx->scrypt);
-    free(ctx);
-    free(self);
+    free(ctx); /* dm_identity_free frees the identity itself */
 }
 
 static int prompt_identity_new(dm_identity **out)
