@@ -234,6 +234,7 @@ int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, siz
 int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
                          dm_escrow_share **out);
 const char *dm_escrow_share_agent(const dm_escrow_share *s);
+const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_LEN bytes */
 
 /* Combines shares into the file key of the file whose header is hdr: each
  * share must be for this authority and this file (DM_ERR_USAGE otherwise);

@@ -1,0 +1,258 @@
+/* Releasing and combining shares.
+ *
+ * An agent releases a share only under a warrant that checks out, and only
+ * after the release is in the audit log. The share file it hands over is
+ * signed with the agent's key, so that recovery can tell a genuine share from
+ * a corrupted or invented one before combining anything.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "escrow_internal.h"
+
+#define SHARE_MAGIC "doormat-escrow-share/v1"
+#define SHARE_SIG_LABEL "doormat/v1/escrow/share"
+
+/* Lives in guarded memory as a whole. */
+struct dm_escrow_share {
+    uint8_t authority_id[DM_ESCROW_ID_LEN];
+    char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
+    uint8_t file_id[DM_FILE_ID_LEN];
+    unsigned x, threshold;
+    uint8_t warrant[DM_ESCROW_DIGEST_LEN];
+    uint8_t value[DM_FILE_KEY_LEN];
+    uint8_t sig[DM_ESCROW_SIG_LEN];
+};
+
+void dm_escrow_share_free(dm_escrow_share *s) { dm_secret_free(s); }
+const char *dm_escrow_share_agent(const dm_escrow_share *s) { return s->agent; }
+const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s) { return s->file_id; }
+
+/* The signed part: every line but the signature. */
+static int share_body(const dm_escrow_share *s, dm_escrow_buf *b)
+{
+    char id[2 * DM_ESCROW_ID_LEN + 1], file[2 * DM_FILE_ID_LEN + 1];
+    char warrant[2 * DM_ESCROW_DIGEST_LEN + 1], value[32];
+    dm_escrow_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
+    dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, file);
+    dm_escrow_hex(s->warrant, DM_ESCROW_DIGEST_LEN, warrant);
+    int err = dm_escrow_b64(s->value, DM_FILE_KEY_LEN, value, sizeof value);
+    if (err)
+        return err;
+    dm_escrow_buf_printf(b,
+                         "%s\nauthority: %s\nagent: %s\nfile: %s\nx: %u\nthreshold: %u\n"
+                         "warrant: %s\nshare: %s\n",
+                         SHARE_MAGIC, id, s->agent, file, s->x, s->threshold, warrant, value);
+    sodium_memzero(value, sizeof value);
+    return b->failed ? dm_fail(DM_ERR_NOMEM, "out of memory") : DM_OK;
+}
+
+int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len)
+{
+    dm_escrow_buf b = {.secret = true};
+    int err = share_body(s, &b);
+    char sig64[DM_ESCROW_SIG_B64_LEN + 1];
+    if (!err)
+        err = dm_escrow_b64(s->sig, sizeof s->sig, sig64, sizeof sig64);
+    if (err) {
+        dm_escrow_buf_free(&b);
+        return err;
+    }
+    dm_escrow_buf_printf(&b, "signature: %s\n", sig64);
+    return dm_escrow_buf_take(&b, text, len);
+}
+
+int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
+                          dm_escrow_share **out, size_t *line_out)
+{
+    *out = NULL;
+    if (line_out)
+        *line_out = 0;
+    dm_escrow_share *s = dm_secret_alloc(sizeof *s);
+    if (!s)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memset(s, 0, sizeof *s);
+    dm_escrow_lines it = {.text = text, .len = len};
+    const char *line, *v;
+    size_t llen, vlen;
+    bool nl;
+    int err = DM_OK;
+    int idx = -1;
+
+#define FIELD(key, ok, msg)                                                         \
+    do {                                                                            \
+        if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl) {                  \
+            err = dm_fail(DM_ERR_USAGE, "the share ends early (want \"%s:\")", key); \
+            goto done;                                                              \
+        }                                                                           \
+        if (!dm_escrow_field(line, llen, key, &v, &vlen) || !(ok)) {                \
+            err = dm_fail(DM_ERR_USAGE, msg);                                       \
+            goto done;                                                              \
+        }                                                                           \
+    } while (0)
+
+    if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl ||
+        llen != strlen(SHARE_MAGIC) || memcmp(line, SHARE_MAGIC, llen) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "not a doormat share (want \"%s\")", SHARE_MAGIC);
+        goto done;
+    }
+    FIELD("authority", dm_escrow_unhex(v, vlen, s->authority_id, DM_ESCROW_ID_LEN),
+          "want \"authority: \" and 32 lower-case hex digits");
+    if (memcmp(s->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "the share is for authority %.*s, not %s (%s)", (int)vlen, v,
+                      auth->name, auth->id_hex);
+        goto done;
+    }
+    FIELD("agent", dm_escrow_valid_agent_name(v, vlen), "want \"agent: NAME\"");
+    memcpy(s->agent, v, vlen);
+    idx = dm_escrow_authority_find_agent(auth, s->agent);
+    if (idx < 0) {
+        err = dm_fail(DM_ERR_USAGE, "agent \"%s\" is not in authority %s", s->agent, auth->name);
+        goto done;
+    }
+    FIELD("file", dm_escrow_unhex(v, vlen, s->file_id, DM_FILE_ID_LEN),
+          "want \"file: \" and 32 lower-case hex digits");
+    FIELD("x", dm_escrow_parse_uint(v, vlen, 255, &s->x) && s->x == (unsigned)idx + 1,
+          "the share's x does not match the agent's place in the authority");
+    FIELD("threshold",
+          dm_escrow_parse_uint(v, vlen, 255, &s->threshold) && s->threshold == auth->threshold,
+          "the share's threshold is not the authority's");
+    FIELD("warrant", dm_escrow_unhex(v, vlen, s->warrant, DM_ESCROW_DIGEST_LEN),
+          "want \"warrant: \" and 64 lower-case hex digits");
+    FIELD("share", dm_escrow_unb64(v, vlen, s->value, DM_FILE_KEY_LEN),
+          "want \"share: \" and 16 bytes of base64");
+    size_t signed_len = it.pos;
+    FIELD("signature", dm_escrow_unb64(v, vlen, s->sig, DM_ESCROW_SIG_LEN),
+          "want \"signature: \" and 64 bytes of base64");
+    if (!dm_escrow_verify_sig(auth->agents[idx].sign_pk, SHARE_SIG_LABEL, (const uint8_t *)text,
+                              signed_len, s->sig)) {
+        err = dm_fail(DM_ERR_USAGE,
+                      "the signature does not verify with agent %s's key (edited or forged)",
+                      s->agent);
+        goto done;
+    }
+    if (it.pos != len) {
+        it.lineno++;
+        err = dm_fail(DM_ERR_USAGE, "unexpected text after the signature");
+    }
+#undef FIELD
+done:
+    if (err) {
+        if (line_out)
+            *line_out = it.lineno;
+        dm_escrow_share_free(s);
+        return err;
+    }
+    *out = s;
+    return DM_OK;
+}
+
+int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
+                         dm_escrow_share **out)
+{
+    char *text;
+    size_t len, line = 0;
+    int err = dm_escrow_read_file(path, true, &text, &len);
+    if (err)
+        return err;
+    err = dm_escrow_share_parse(auth, text, len, out, &line);
+    dm_secret_free(text);
+    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
+}
+
+int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
+                     time_t now, dm_escrow_share **out)
+{
+    *out = NULL;
+    if (memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
+        agent->index >= auth->n_agents ||
+        strcmp(auth->agents[agent->index].name, agent->name) != 0)
+        return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
+                       auth->name);
+    uint8_t file_id[DM_FILE_ID_LEN];
+    int err = dm_header_file_id(hdr, file_id);
+    if (err)
+        return err;
+    err = dm_escrow_warrant_check(w, auth, file_id, now);
+    if (err)
+        return err;
+    dm_escrow_share *s = dm_secret_alloc(sizeof *s);
+    if (!s)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memset(s, 0, sizeof *s);
+    memcpy(s->authority_id, auth->id, DM_ESCROW_ID_LEN);
+    snprintf(s->agent, sizeof s->agent, "%s", agent->name);
+    memcpy(s->file_id, file_id, DM_FILE_ID_LEN);
+    s->x = (unsigned)agent->index + 1;
+    s->threshold = auth->threshold;
+    dm_escrow_warrant_digest(w, s->warrant);
+    err = dm_escrow_unwrap_share(auth, agent, hdr, s->value);
+    dm_escrow_buf b = {.secret = true};
+    if (!err)
+        err = share_body(s, &b);
+    if (!err)
+        err = dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len,
+                             s->sig);
+    dm_escrow_buf_free(&b);
+    /* Logged last, once nothing else can fail: the log records releases. */
+    if (!err && log_path)
+        err = dm_escrow_audit_append(log_path, auth, agent, s->warrant, file_id, now);
+    if (err) {
+        dm_escrow_share_free(s);
+        return err;
+    }
+    *out = s;
+    return DM_OK;
+}
+
+int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
+                      dm_escrow_share *const *shares, size_t n_shares,
+                      uint8_t file_key[DM_FILE_KEY_LEN])
+{
+    uint8_t file_id[DM_FILE_ID_LEN];
+    int err = dm_header_file_id(hdr, file_id);
+    if (err)
+        return err;
+    char want_hex[2 * DM_FILE_ID_LEN + 1];
+    dm_escrow_hex(file_id, DM_FILE_ID_LEN, want_hex);
+    uint8_t xs[DM_ESCROW_MAX_AGENTS];
+    const uint8_t *ys[DM_ESCROW_MAX_AGENTS];
+    size_t have = 0;
+    for (size_t i = 0; i < n_shares; i++) {
+        const dm_escrow_share *s = shares[i];
+        if (memcmp(s->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0)
+            return dm_fail(DM_ERR_USAGE, "the share from agent %s is for another authority",
+                           s->agent);
+        if (memcmp(s->file_id, file_id, DM_FILE_ID_LEN) != 0) {
+            char hex[2 * DM_FILE_ID_LEN + 1];
+            dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, hex);
+            return dm_fail(DM_ERR_USAGE, "the share from agent %s is for file %s, not %s",
+                           s->agent, hex, want_hex);
+        }
+        bool dup = false;
+        for (size_t j = 0; j < have; j++)
+            dup = dup || xs[j] == s->x;
+        if (dup || s->x == 0 || s->x > auth->n_agents)
+            continue;
+        xs[have] = (uint8_t)s->x;
+        ys[have++] = s->value;
+    }
+    if (have < auth->threshold)
+        return dm_fail(DM_ERR_NO_MATCH,
+                       "%zu valid share%s from distinct agents, authority %s needs %u of %zu",
+                       have, have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
+    /* Any k shares determine the polynomial; the header MAC then says whether
+     * the agents were given the real file key. */
+    err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
+    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK) {
+        sodium_memzero(file_key, DM_FILE_KEY_LEN);
+        err = dm_fail(DM_ERR_HMAC,
+                      "the recovered key does not match the header MAC: the escrow stanzas did "
+                      "not hold this file's key (a rogue sender?)");
+    }
+    return err;
+}
