@@ -152,6 +152,13 @@ static void ident_list_free(ident_list *l)
     free(l->items);
 }
 
+/* Standard input can feed only one of IN, a key file or a passphrase file.
+ * IN is stdin when absent; the others only when they are "-". */
+static int is_stdin_arg(const char *arg, int absent_is_stdin)
+{
+    return arg == NULL ? absent_is_stdin : strcmp(arg, "-") == 0;
+}
+
 /* ------------------------------------------------------------ encrypt */
 
 /* A -r or -R, kept in command-line order so the header lists them as given. */
@@ -349,7 +356,12 @@ int cmd_encrypt(int argc, char **argv)
                                  "(see doormat encrypt --help)");
         else {
             a.input = optind < argc ? argv[optind] : NULL;
-            rc = run_encrypt(&a);
+            int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
+            for (size_t i = 0; i < a.n_specs; i++)
+                stdin_users += a.specs[i].is_file && is_stdin_arg(a.specs[i].value, 0);
+            rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
+                                                   "than one thing (IN, -R -, --passphrase-file -)")
+                                 : run_encrypt(&a);
         }
     }
     free(a.specs);
@@ -563,7 +575,12 @@ int cmd_decrypt(int argc, char **argv)
                                  argv[optind], argv[optind + 1]);
         else {
             a.input = optind < argc ? argv[optind] : NULL;
-            rc = run_decrypt(&a);
+            int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
+            for (size_t i = 0; i < a.n_identity_files; i++)
+                stdin_users += is_stdin_arg(a.identity_files[i], 0);
+            rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
+                                                   "than one thing (IN, -i -, --passphrase-file -)")
+                                 : run_decrypt(&a);
         }
     }
     free(a.identity_files);

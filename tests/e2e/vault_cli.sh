@@ -142,6 +142,12 @@ assert_same "$T/out" plain "two-key identity file round trip"
 run "$D" keygen -y both.txt
 assert_eq "$(cat "$T/out")" "$(printf '%s\n%s' "$pub1" "$pub3")" "keygen -y prints every key's recipient"
 
+run "$D" decrypt -i - <k1.txt
+assert_fails 2 "standard input is used for more than one thing" "-i - with IN on stdin"
+run "$D" decrypt -i - plain.age <k1.txt
+assert_exit 0 "identity on stdin (-i -) with IN named"
+assert_same "$T/out" plain "-i - round trip"
+
 # identity file readable by others is refused
 cp k1.txt open.txt
 chmod 644 open.txt
