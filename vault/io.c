@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "doormat/vault.h"
+#include "stream.h"
 
 /* Larger single transfers gain nothing and some kernels cap them anyway. */
 #define DM_IO_MAX ((size_t)1 << 30)
@@ -124,4 +125,9 @@ dm_sink dm_sink_null(void)
 {
     dm_sink s = {null_write, NULL};
     return s;
+}
+
+dm_membuf *dm_source_mem_of(dm_source s)
+{
+    return s.read == mem_read ? s.ctx : NULL;
 }

@@ -23,7 +23,7 @@
 #define PAYLOAD_INFO "payload"
 /* Chunks per batch: big enough to amortise calls and syscalls, small enough
  * to stay in cache. */
-#define SEQ_BATCH 16
+#define SEQ_BATCH 4
 #define CHUNKS_PER_THREAD 4
 #define MAX_BATCH 128
 #define MAX_THREADS 64
@@ -337,33 +337,66 @@ static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof)
     return DM_OK;
 }
 
-/* The batch buffers; plaintext is wiped before they are released. */
-typedef struct buffers {
-    uint8_t *in, *out, *status;
-    size_t in_cap, out_cap;
-} buffers;
+/* The input of one batch: `want` bytes (whole chunks plus the look-ahead
+ * byte) or, at the end, whatever is left. A memory source is used in place;
+ * any other is copied into buf. */
+typedef struct window {
+    dm_source src;
+    dm_membuf *mem;
+    uint8_t *buf; /* NULL when in place */
+    size_t want;
+    const uint8_t *data;
+    size_t have;
+    int eof;
+    size_t high; /* bytes of buf ever used, to wipe */
+} window;
 
-static int buffers_new(buffers *b, size_t in_cap, size_t out_cap, size_t chunks)
+static int window_new(window *w, dm_source src, size_t want)
 {
-    b->in_cap = in_cap;
-    b->out_cap = out_cap;
-    b->in = malloc(in_cap);
-    b->out = malloc(out_cap);
-    b->status = malloc(chunks);
-    if (b->in == NULL || b->out == NULL || b->status == NULL)
-        return dm_fail(DM_ERR_NOMEM, "payload buffers");
+    memset(w, 0, sizeof *w);
+    w->src = src;
+    w->want = want;
+    w->mem = dm_source_mem_of(src);
+    if (w->mem != NULL)
+        return DM_OK;
+    if ((w->buf = malloc(want)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "payload buffer");
+    w->data = w->buf;
     return DM_OK;
 }
 
-static void buffers_free(buffers *b, size_t wipe_in, size_t wipe_out)
+static int window_fill(window *w)
 {
-    if (b->in)
-        sodium_memzero(b->in, wipe_in < b->in_cap ? wipe_in : b->in_cap);
-    if (b->out)
-        sodium_memzero(b->out, wipe_out < b->out_cap ? wipe_out : b->out_cap);
-    free(b->in);
-    free(b->out);
-    free(b->status);
+    if (w->mem != NULL) {
+        size_t left = w->mem->pos < w->mem->len ? w->mem->len - w->mem->pos : 0;
+        w->data = w->mem->data + w->mem->pos;
+        w->eof = left < w->want;
+        w->have = w->eof ? left : w->want;
+        return DM_OK;
+    }
+    int err = fill(w->src, w->buf, w->want, &w->have, &w->eof);
+    if (w->have > w->high)
+        w->high = w->have;
+    return err;
+}
+
+/* Drops the first n bytes, keeping the look-ahead byte for the next batch. */
+static void window_consume(window *w, size_t n)
+{
+    if (w->mem != NULL) {
+        w->mem->pos += n;
+        w->have = 0;
+        return;
+    }
+    memmove(w->buf, w->buf + n, w->have - n);
+    w->have -= n;
+}
+
+static void window_free(window *w, int wipe)
+{
+    if (w->buf != NULL && wipe)
+        sodium_memzero(w->buf, w->high);
+    free(w->buf);
 }
 
 int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
@@ -372,32 +405,31 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
     uint8_t nonce[DM_NONCE_LEN];
     randombytes_buf(nonce, sizeof nonce);
     engine e;
-    buffers b = {0};
-    size_t used_in = 0;
+    window w = {0};
+    uint8_t *outbuf = NULL, *status = NULL;
     int err = engine_init(&e, 1, backend, file_key, nonce, threads);
     size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
-        err = buffers_new(&b, batch * CHUNK + 1, batch * CT_CHUNK, batch);
+        err = window_new(&w, in, batch * CHUNK + 1);
+    if (err == DM_OK && ((outbuf = malloc(batch * CT_CHUNK)) == NULL ||
+                         (status = malloc(batch)) == NULL))
+        err = dm_fail(DM_ERR_NOMEM, "payload buffers");
     if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
         err = dm_fail(DM_ERR_IO, "write failed");
 
-    size_t have = 0;
     uint64_t counter = 0;
-    int eof = 0;
     while (err == DM_OK) {
-        if ((err = fill(in, b.in, b.in_cap, &have, &eof)) != DM_OK)
+        if ((err = window_fill(&w)) != DM_OK)
             break;
-        if (have > used_in)
-            used_in = have;
-        e.in = b.in;
-        e.out = b.out;
-        e.status = b.status;
+        e.in = w.data;
+        e.out = outbuf;
+        e.status = status;
         e.counter = counter;
-        if (eof) {
+        if (w.eof) {
             /* The last chunk is full when the plaintext is a multiple of
              * 64 KiB, and empty only when the whole plaintext is. */
-            e.n = have == 0 ? 1 : (have + CHUNK - 1) / CHUNK;
-            e.last_len = have - (e.n - 1) * CHUNK;
+            e.n = w.have == 0 ? 1 : (w.have + CHUNK - 1) / CHUNK;
+            e.last_len = w.have - (e.n - 1) * CHUNK;
             e.last_final = 1;
         } else {
             e.n = batch;
@@ -411,18 +443,20 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
         if (err != DM_OK)
             break;
         size_t out_len = (e.n - 1) * CT_CHUNK + e.last_len + DM_TAG_LEN;
-        if (out.write(out.ctx, b.out, out_len) != 0) {
+        if (out.write(out.ctx, outbuf, out_len) != 0) {
             err = dm_fail(DM_ERR_IO, "write failed");
             break;
         }
-        if (eof)
+        if (w.eof) {
+            window_consume(&w, w.have);
             break;
-        /* Keep the look-ahead byte. */
-        b.in[0] = b.in[e.n * CHUNK];
-        have = 1;
+        }
+        window_consume(&w, e.n * CHUNK);
         counter += e.n;
     }
-    buffers_free(&b, used_in, 0);
+    window_free(&w, 1);
+    free(outbuf);
+    free(status);
     engine_free(&e);
     return err;
 }
@@ -474,7 +508,11 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
                    dm_aead_backend backend)
 {
     prefixed src_ctx = {in, prefix, prefix_len};
-    dm_source src = {prefixed_read, &src_ctx};
+    dm_source src = in;
+    if (prefix_len > 0) {
+        src.read = prefixed_read;
+        src.ctx = &src_ctx;
+    }
 
     uint8_t nonce[DM_NONCE_LEN];
     size_t got = 0;
@@ -486,30 +524,33 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         return dm_fail(DM_ERR_HEADER, "payload nonce is missing or truncated");
 
     engine e;
-    buffers b = {0};
+    window w = {0};
+    uint8_t *outbuf = NULL, *status = NULL;
     size_t used_out = 0;
     err = engine_init(&e, 0, backend, file_key, nonce, threads);
     size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
-        err = buffers_new(&b, batch * CT_CHUNK + 1, batch * CHUNK, batch);
+        err = window_new(&w, src, batch * CT_CHUNK + 1);
+    if (err == DM_OK &&
+        ((outbuf = malloc(batch * CHUNK)) == NULL || (status = malloc(batch)) == NULL))
+        err = dm_fail(DM_ERR_NOMEM, "payload buffers");
 
-    size_t have = 0;
     uint64_t counter = 0;
     while (err == DM_OK) {
-        if ((err = fill(src, b.in, b.in_cap, &have, &eof)) != DM_OK)
+        if ((err = window_fill(&w)) != DM_OK)
             break;
-        e.in = b.in;
-        e.out = b.out;
-        e.status = b.status;
+        e.in = w.data;
+        e.out = outbuf;
+        e.status = status;
         e.counter = counter;
-        if (eof) {
+        if (w.eof) {
             /* The look-ahead byte guarantees data here unless nothing followed the nonce. */
-            if (have == 0) {
+            if (w.have == 0) {
                 err = dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
                 break;
             }
-            e.n = (have + CT_CHUNK - 1) / CT_CHUNK;
-            e.last_len = have - (e.n - 1) * CT_CHUNK;
+            e.n = (w.have + CT_CHUNK - 1) / CT_CHUNK;
+            e.last_len = w.have - (e.n - 1) * CT_CHUNK;
             e.last_final = 1;
         } else {
             e.n = batch;
@@ -533,15 +574,22 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         size_t bytes = released * CHUNK;
         if (released == e.n && e.last_final)
             bytes = (e.n - 1) * CHUNK + e.last_len - DM_TAG_LEN;
-        if (bytes > 0 && out.write(out.ctx, b.out, bytes) != 0 && err == DM_OK)
+        if (bytes > 0 && out.write(out.ctx, outbuf, bytes) != 0 && err == DM_OK)
             err = dm_fail(DM_ERR_IO, "write failed");
-        if (err != DM_OK || eof)
+        if (err != DM_OK)
             break;
-        b.in[0] = b.in[e.n * CT_CHUNK];
-        have = 1;
+        if (w.eof) {
+            window_consume(&w, w.have);
+            break;
+        }
+        window_consume(&w, e.n * CT_CHUNK);
         counter += e.n;
     }
-    buffers_free(&b, 0, used_out);
+    if (outbuf != NULL)
+        sodium_memzero(outbuf, used_out);
+    window_free(&w, 0);
+    free(outbuf);
+    free(status);
     engine_free(&e);
     return err;
 }

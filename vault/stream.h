@@ -18,4 +18,8 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
                    const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
                    dm_aead_backend backend);
 
+/* io.c: the buffer behind a dm_source_mem source, or NULL for any other
+ * source; lets the payload engine seal and open in place, without copying. */
+dm_membuf *dm_source_mem_of(dm_source s);
+
 #endif

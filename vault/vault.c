@@ -198,7 +198,12 @@ static int input_open(input *in, dm_source raw)
             eof = 1;
         len += (size_t)got;
     }
-    if (dm_armor_detect(in->peek, len)) {
+    /* Junk before a BEGIN line is malformed armor, not a malformed header. */
+    static const char intro[] = DM_INTRO;
+    int binary = len >= ws + 3 && memcmp(in->peek + ws, intro, 3) == 0;
+    int armored = dm_armor_detect(in->peek, len) ||
+                  (!binary && memmem(in->peek, len, DM_ARMOR_BEGIN, sizeof DM_ARMOR_BEGIN - 1));
+    if (armored) {
         int err = dm_armor_reader_new(raw, in->peek, len, &in->armor);
         if (err == DM_OK)
             err = ensure_room(in, READ_BLOCK);
@@ -350,8 +355,18 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (err == DM_OK && opts->file_key_out != NULL)
         memcpy(opts->file_key_out, file_key, DM_FILE_KEY_LEN);
     if (err == DM_OK) {
-        err = dm_stream_open(input_source(&inp), inp.buf + inp.hdr_len, inp.len - inp.hdr_len, out,
-                             file_key, opts->threads, opts->backend);
+        dm_source payload = input_source(&inp);
+        size_t ahead = inp.len - inp.hdr_len;
+        /* A binary file in memory is opened in place: hand back what the
+         * header reader read ahead instead of copying it. */
+        dm_membuf *mem = inp.armor == NULL ? dm_source_mem_of(in) : NULL;
+        if (mem != NULL && mem->pos >= ahead) {
+            mem->pos -= ahead;
+            payload = in;
+            ahead = 0;
+        }
+        err = dm_stream_open(payload, inp.buf + inp.hdr_len, ahead, out, file_key, opts->threads,
+                             opts->backend);
         if (err == DM_ERR_IO && inp.read_failed)
             err = input_error(&inp);
     }
