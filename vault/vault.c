@@ -198,11 +198,14 @@ static int input_open(input *in, dm_source raw)
             eof = 1;
         len += (size_t)got;
     }
-    /* Junk before a BEGIN line is malformed armor, not a malformed header. */
+    /* What looks like a PEM block (a dashed line first, or a BEGIN line after
+     * junk) but is not quite one is malformed armor, not a malformed header. */
     static const char intro[] = DM_INTRO;
     int binary = len >= ws + 3 && memcmp(in->peek + ws, intro, 3) == 0;
+    int dashed = len >= ws + 5 && memcmp(in->peek + ws, "-----", 5) == 0;
     int armored = dm_armor_detect(in->peek, len) ||
-                  (!binary && memmem(in->peek, len, DM_ARMOR_BEGIN, sizeof DM_ARMOR_BEGIN - 1));
+                  (!binary && (dashed || memmem(in->peek, len, DM_ARMOR_BEGIN,
+                                                sizeof DM_ARMOR_BEGIN - 1) != NULL));
     if (armored) {
         int err = dm_armor_reader_new(raw, in->peek, len, &in->armor);
         if (err == DM_OK)
