@@ -137,10 +137,11 @@ static int escrow_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
     return dm_escrow_build_stanzas(r->auth, &r->opts, file_key, out);
 }
 
+/* dm_recipient_free frees the struct itself; destroy owns only ctx. */
 static void escrow_destroy(dm_recipient *self)
 {
     free(self->ctx);
-    free(self);
+    self->ctx = NULL;
 }
 
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
