@@ -25,8 +25,7 @@ typedef struct chunked {
     int fail_at_end; /* report an I/O error instead of EOF */
 } chunked;
 
-static ssize_t chunked_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t chunked_read(void *ctx, uint8_t *buf, size_t n) {
     chunked *c = ctx;
     if (c->pos == c->len)
         return c->fail_at_end ? -1 : 0;
@@ -46,8 +45,7 @@ typedef struct membuf {
     int fail;
 } membuf;
 
-static int membuf_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int membuf_write(void *ctx, const uint8_t *buf, size_t n) {
     membuf *m = ctx;
     if (m->fail)
         return -1;
@@ -70,8 +68,7 @@ static int membuf_write(void *ctx, const uint8_t *buf, size_t n)
  * the rest comes `step` bytes per inner read, and the caller reads `rsize`
  * bytes at a time. Returns the reader's error class; *out gets the bytes. */
 static int dearmor(const uint8_t *text, size_t len, size_t prefix, size_t step, size_t rsize,
-                   membuf *out)
-{
+                   membuf *out) {
     if (prefix > len)
         prefix = len;
     chunked c = {text + prefix, len - prefix, 0, step, 0};
@@ -108,13 +105,11 @@ static int dearmor(const uint8_t *text, size_t len, size_t prefix, size_t step, 
     return result;
 }
 
-static int dearmor_str(const char *text, membuf *out)
-{
+static int dearmor_str(const char *text, membuf *out) {
     return dearmor((const uint8_t *)text, strlen(text), 0, 0, 4096, out);
 }
 
-static void armor_bytes(const uint8_t *data, size_t len, size_t wstep, membuf *out)
-{
+static void armor_bytes(const uint8_t *data, size_t len, size_t wstep, membuf *out) {
     memset(out, 0, sizeof *out);
     dm_sink inner = {membuf_write, out};
     dm_armor_writer *w;
@@ -131,8 +126,7 @@ static void armor_bytes(const uint8_t *data, size_t len, size_t wstep, membuf *o
 
 /* Canonical form of tolerated armor: outer whitespace gone, LF endings,
  * a final LF. */
-static size_t normalize(const uint8_t *in, size_t len, uint8_t *out)
-{
+static size_t normalize(const uint8_t *in, size_t len, uint8_t *out) {
     size_t a = 0, b = len;
     while (a < b && strchr(" \t\r\n\v\f", in[a]) && in[a])
         a++;
@@ -148,8 +142,7 @@ static size_t normalize(const uint8_t *in, size_t len, uint8_t *out)
 
 /* ------------------------------------------------------ testkit vectors */
 
-static void test_testkit_armor(void **state)
-{
+static void test_testkit_armor(void **state) {
     (void)state;
     size_t n = 0;
     char **names = tk_list(&n);
@@ -157,8 +150,8 @@ static void test_testkit_armor(void **state)
         fail_msg("cannot list testkit vectors in %s", tk_dir());
     size_t ok = 0, rejected = 0, rearmored = 0;
     static const size_t shapes[][3] = {
-        {0, 0, 65536}, {0, 1, 1}, {0, 7, 47}, {0, 64, 48}, {1, 3, 4096},
-        {35, 0, 100},  {100, 5, 49}, {SIZE_MAX, 0, 4096},
+        {0, 0, 65536}, {0, 1, 1},    {0, 7, 47},   {0, 64, 48},
+        {1, 3, 4096},  {35, 0, 100}, {100, 5, 49}, {SIZE_MAX, 0, 4096},
     };
     for (size_t i = 0; i < n; i++) {
         if (strncmp(names[i], "armor_", 6) != 0)
@@ -224,8 +217,7 @@ static void test_testkit_armor(void **state)
 }
 
 /* armor_x25519 is the x25519 vector armored: the decoded bytes are exact. */
-static void test_decodes_exact_bytes(void **state)
-{
+static void test_decodes_exact_bytes(void **state) {
     (void)state;
     tk_vector a, x;
     assert_int_equal(tk_load("armor_x25519", &a), 0);
@@ -247,8 +239,7 @@ static void test_decodes_exact_bytes(void **state)
 
 /* ----------------------------------------------------------- round trips */
 
-static void round_trip(const uint8_t *data, size_t len, size_t wstep)
-{
+static void round_trip(const uint8_t *data, size_t len, size_t wstep) {
     membuf text, back;
     armor_bytes(data, len, wstep, &text);
     /* Shape: BEGIN, full 64-column lines, a shorter padded last line, END. */
@@ -273,8 +264,7 @@ static void round_trip(const uint8_t *data, size_t len, size_t wstep)
     free(text.buf);
 }
 
-static void test_round_trip_lengths(void **state)
-{
+static void test_round_trip_lengths(void **state) {
     (void)state;
     uint8_t *data = malloc(48 * 3000 + 2);
     assert_non_null(data);
@@ -291,8 +281,7 @@ static void test_round_trip_lengths(void **state)
     free(data);
 }
 
-static void test_known_text(void **state)
-{
+static void test_known_text(void **state) {
     (void)state;
     membuf text;
     armor_bytes(NULL, 0, 1, &text);
@@ -320,8 +309,7 @@ static void test_known_text(void **state)
 #define E DM_ARMOR_END "\n"
 #define FULL "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
 
-static void expect_armor_error(const char *text, const char *detail)
-{
+static void expect_armor_error(const char *text, const char *detail) {
     membuf got;
     int err = dearmor_str(text, &got);
     free(got.buf);
@@ -331,8 +319,7 @@ static void expect_armor_error(const char *text, const char *detail)
         fail_msg("detail \"%s\" lacks \"%s\"", dm_err_detail(), detail);
 }
 
-static void expect_armor_ok(const char *text, size_t want_len)
-{
+static void expect_armor_ok(const char *text, size_t want_len) {
     membuf got;
     int err = dearmor_str(text, &got);
     if (err != DM_OK)
@@ -341,8 +328,7 @@ static void expect_armor_ok(const char *text, size_t want_len)
     free(got.buf);
 }
 
-static void test_strict_rules(void **state)
-{
+static void test_strict_rules(void **state) {
     (void)state;
     expect_armor_ok(B "QQ==\n" E, 1);
     expect_armor_ok(B "QUE=\n" E, 2);
@@ -393,8 +379,7 @@ static void test_strict_rules(void **state)
     free(s);
 }
 
-static void test_whitespace_limits(void **state)
-{
+static void test_whitespace_limits(void **state) {
     (void)state;
     char *s = malloc(4096);
     assert_non_null(s);
@@ -417,8 +402,7 @@ static void test_whitespace_limits(void **state)
     free(s);
 }
 
-static void test_io_errors(void **state)
-{
+static void test_io_errors(void **state) {
     (void)state;
     /* An inner read failure is I/O, not malformed armor. */
     const char *text = B "QQ==\n";
@@ -467,31 +451,29 @@ static void test_io_errors(void **state)
     free(m.buf);
 }
 
-static void test_detect(void **state)
-{
+static void test_detect(void **state) {
     (void)state;
     const char *yes[] = {DM_ARMOR_BEGIN, B, " \t\r\n" B, "\n\n" DM_ARMOR_BEGIN "\r\n"};
-    const char *no[] = {"", "age-encryption.org/v1\n", "-----BEGIN AGE ENCRYPTED", "x" B,
-                        "-----BEGIN age ENCRYPTED FILE-----\n", "\n\n\n"};
+    const char *no[] = {"",
+                        "age-encryption.org/v1\n",
+                        "-----BEGIN AGE ENCRYPTED",
+                        "x" B,
+                        "-----BEGIN age ENCRYPTED FILE-----\n",
+                        "\n\n\n"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
         assert_true(dm_armor_detect((const uint8_t *)yes[i], strlen(yes[i])));
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
         assert_false(dm_armor_detect((const uint8_t *)no[i], strlen(no[i])));
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_testkit_armor),
-        cmocka_unit_test(test_decodes_exact_bytes),
-        cmocka_unit_test(test_round_trip_lengths),
-        cmocka_unit_test(test_known_text),
-        cmocka_unit_test(test_strict_rules),
-        cmocka_unit_test(test_whitespace_limits),
-        cmocka_unit_test(test_io_errors),
-        cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_testkit_armor),      cmocka_unit_test(test_decodes_exact_bytes),
+        cmocka_unit_test(test_round_trip_lengths), cmocka_unit_test(test_known_text),
+        cmocka_unit_test(test_strict_rules),       cmocka_unit_test(test_whitespace_limits),
+        cmocka_unit_test(test_io_errors),          cmocka_unit_test(test_detect),
     };
     return cmocka_run_group_tests_name("armor", tests, NULL, NULL);
 }

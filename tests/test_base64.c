@@ -17,12 +17,11 @@ struct pair {
 };
 
 static const struct pair rfc4648[] = {
-    {"", ""},         {"f", "Zg"},          {"fo", "Zm8"},       {"foo", "Zm9v"},
+    {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
     {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
 };
 
-static void test_rfc4648_encode(void **state)
-{
+static void test_rfc4648_encode(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof rfc4648 / sizeof rfc4648[0]; i++) {
         size_t n = strlen(rfc4648[i].raw);
@@ -34,8 +33,7 @@ static void test_rfc4648_encode(void **state)
     }
 }
 
-static void test_rfc4648_decode(void **state)
-{
+static void test_rfc4648_decode(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof rfc4648 / sizeof rfc4648[0]; i++) {
         uint8_t out[16];
@@ -47,8 +45,7 @@ static void test_rfc4648_decode(void **state)
     }
 }
 
-static void test_all_byte_values(void **state)
-{
+static void test_all_byte_values(void **state) {
     (void)state;
     uint8_t raw[256], back[256];
     for (int i = 0; i < 256; i++)
@@ -66,8 +63,7 @@ static void test_all_byte_values(void **state)
     assert_memory_equal(back, raw, 256);
 }
 
-static void test_round_trip_lengths(void **state)
-{
+static void test_round_trip_lengths(void **state) {
     (void)state;
     uint8_t raw[300], back[300];
     char enc[401];
@@ -84,8 +80,7 @@ static void test_round_trip_lengths(void **state)
     }
 }
 
-static void expect_reject(const char *s)
-{
+static void expect_reject(const char *s) {
     uint8_t out[64];
     size_t got = 12345;
     assert_int_equal(dm_b64_decode(s, strlen(s), out, sizeof out, &got), DM_ERR_HEADER);
@@ -93,8 +88,7 @@ static void expect_reject(const char *s)
     assert_true(strlen(dm_err_detail()) > 0);
 }
 
-static void test_rejects_padding(void **state)
-{
+static void test_rejects_padding(void **state) {
     (void)state;
     expect_reject("Zg==");
     expect_reject("Zm8=");
@@ -103,20 +97,18 @@ static void test_rejects_padding(void **state)
     expect_reject("Zm9v====");
 }
 
-static void test_rejects_noncanonical(void **state)
-{
+static void test_rejects_noncanonical(void **state) {
     (void)state;
     /* "f" is Zg; Zh..Zv set trailing bits the decoder would otherwise drop. */
     expect_reject("Zh");
     expect_reject("Zv");
-    expect_reject("Zm9");   /* "fo" is Zm8 */
+    expect_reject("Zm9"); /* "fo" is Zm8 */
     expect_reject("Zm/");
     expect_reject("Z");     /* 6 bits cannot make a byte */
     expect_reject("Zm9vY"); /* length 5 = 1 mod 4 */
 }
 
-static void test_rejects_foreign_characters(void **state)
-{
+static void test_rejects_foreign_characters(void **state) {
     (void)state;
     expect_reject("Zm9v\n");
     expect_reject("Zm9v\r");
@@ -135,8 +127,7 @@ static void test_rejects_foreign_characters(void **state)
     assert_int_equal(dm_b64_decode("Zm\0v", 4, out, sizeof out, &got), DM_ERR_HEADER);
 }
 
-static void test_capacity(void **state)
-{
+static void test_capacity(void **state) {
     (void)state;
     uint8_t out[5];
     size_t got = 0;
@@ -157,8 +148,7 @@ static void test_capacity(void **state)
     assert_int_equal(dm_b64_encode((const uint8_t *)"foobar", 6, enc, 7), DM_ERR_INTERNAL);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {

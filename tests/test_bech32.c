@@ -12,8 +12,7 @@
 
 #include "doormat/vault.h"
 
-static void hex_of(const uint8_t *b, size_t n, char *out)
-{
+static void hex_of(const uint8_t *b, size_t n, char *out) {
     for (size_t i = 0; i < n; i++)
         sprintf(out + 2 * i, "%02x", b[i]);
     out[2 * n] = '\0';
@@ -47,8 +46,7 @@ static const struct valid bip173_valid[] = {
     {"a1qqqqtk27v5", "a", "0000"},
 };
 
-static void test_bip173_valid(void **state)
-{
+static void test_bip173_valid(void **state) {
     (void)state;
     for (size_t i = 0; i < sizeof bip173_valid / sizeof bip173_valid[0]; i++) {
         const struct valid *v = &bip173_valid[i];
@@ -65,8 +63,7 @@ static void test_bip173_valid(void **state)
     }
 }
 
-static void expect_invalid(const char *s)
-{
+static void expect_invalid(const char *s) {
     char hrp[128];
     uint8_t data[64];
     size_t n = 777;
@@ -75,26 +72,28 @@ static void expect_invalid(const char *s)
     assert_true(strlen(dm_err_detail()) > 0);
 }
 
-static void test_bip173_invalid(void **state)
-{
+static void test_bip173_invalid(void **state) {
     (void)state;
-    expect_invalid("\x20" "1nwldj5");     /* HRP character out of range */
-    expect_invalid("\x7f" "1axkwrx");     /* HRP character out of range */
-    expect_invalid("\x80" "1eym55h");     /* HRP character out of range */
-    expect_invalid("pzry9x0s0muk");       /* no separator */
-    expect_invalid("1pzry9x0s0muk");      /* empty HRP */
-    expect_invalid("x1b4n0q5v");          /* invalid data character */
-    expect_invalid("li1dgmt3");           /* too short checksum */
-    expect_invalid("de1lg7wt" "\xff");    /* invalid character in checksum */
-    expect_invalid("A1G7SGD8");           /* checksum over the upper-case HRP */
-    expect_invalid("10a06t8");            /* empty HRP */
-    expect_invalid("1qzzfhee");           /* empty HRP */
-    expect_invalid("a12UEL5L");           /* mixed case */
-    expect_invalid("A12uEL5L");           /* mixed case */
+    expect_invalid("\x20"
+                   "1nwldj5"); /* HRP character out of range */
+    expect_invalid("\x7f"
+                   "1axkwrx"); /* HRP character out of range */
+    expect_invalid("\x80"
+                   "1eym55h");       /* HRP character out of range */
+    expect_invalid("pzry9x0s0muk");  /* no separator */
+    expect_invalid("1pzry9x0s0muk"); /* empty HRP */
+    expect_invalid("x1b4n0q5v");     /* invalid data character */
+    expect_invalid("li1dgmt3");      /* too short checksum */
+    expect_invalid("de1lg7wt"
+                   "\xff");     /* invalid character in checksum */
+    expect_invalid("A1G7SGD8"); /* checksum over the upper-case HRP */
+    expect_invalid("10a06t8");  /* empty HRP */
+    expect_invalid("1qzzfhee"); /* empty HRP */
+    expect_invalid("a12UEL5L"); /* mixed case */
+    expect_invalid("A12uEL5L"); /* mixed case */
 }
 
-static void test_padding_and_checksum(void **state)
-{
+static void test_padding_and_checksum(void **state) {
     (void)state;
     expect_invalid("a1lmyple6");  /* five leftover bits: a whole unused group */
     expect_invalid("a1qpamnt9j"); /* leftover bits not zero */
@@ -111,8 +110,7 @@ static const char age_secret[] =
     "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX";
 static const char age_public[] = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
 
-static void test_age_key_round_trip(void **state)
-{
+static void test_age_key_round_trip(void **state) {
     (void)state;
     char hrp[32], out[128];
     uint8_t sk[32], pk[32], derived[32];
@@ -139,7 +137,7 @@ static void test_age_key_round_trip(void **state)
     char lower[sizeof age_secret];
     for (size_t i = 0; i < sizeof age_secret; i++)
         lower[i] = (char)((age_secret[i] >= 'A' && age_secret[i] <= 'Z') ? age_secret[i] + 32
-                                                                          : age_secret[i]);
+                                                                         : age_secret[i]);
     assert_int_equal(dm_bech32_decode(lower, hrp, sizeof hrp, sk, sizeof sk, &n), DM_OK);
     assert_string_equal(hrp, "age-secret-key-");
 
@@ -152,8 +150,7 @@ static void test_age_key_round_trip(void **state)
     }
 }
 
-static void test_random_round_trips(void **state)
-{
+static void test_random_round_trips(void **state) {
     (void)state;
     uint8_t data[200], back[200];
     char s[512], hrp[16];
@@ -168,8 +165,7 @@ static void test_random_round_trips(void **state)
     }
 }
 
-static void test_capacities_and_bad_hrp(void **state)
-{
+static void test_capacities_and_bad_hrp(void **state) {
     (void)state;
     uint8_t key[32] = {0};
     char out[128], hrp[4];
@@ -190,17 +186,13 @@ static void test_capacities_and_bad_hrp(void **state)
     assert_int_equal(dm_bech32_decode(age_public, hrp, 4, key, sizeof key, &n), DM_OK);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bip173_valid),
-        cmocka_unit_test(test_bip173_invalid),
-        cmocka_unit_test(test_padding_and_checksum),
-        cmocka_unit_test(test_age_key_round_trip),
-        cmocka_unit_test(test_random_round_trips),
-        cmocka_unit_test(test_capacities_and_bad_hrp),
+        cmocka_unit_test(test_bip173_valid),         cmocka_unit_test(test_bip173_invalid),
+        cmocka_unit_test(test_padding_and_checksum), cmocka_unit_test(test_age_key_round_trip),
+        cmocka_unit_test(test_random_round_trips),   cmocka_unit_test(test_capacities_and_bad_hrp),
     };
     return cmocka_run_group_tests_name("bech32", tests, NULL, NULL);
 }

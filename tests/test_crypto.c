@@ -13,8 +13,7 @@
 #include "doormat/vault.h"
 #include "internal.h"
 
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
+static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
     size_t n = strlen(hex) / 2;
     assert_true(n <= cap);
     for (size_t i = 0; i < n; i++) {
@@ -25,14 +24,12 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap)
     return n;
 }
 
-static void fill_range(uint8_t *buf, unsigned from, unsigned to)
-{
+static void fill_range(uint8_t *buf, unsigned from, unsigned to) {
     for (unsigned v = from; v < to; v++)
         buf[v - from] = (uint8_t)v;
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return dm_init() == DM_OK ? 0 : -1;
 }
@@ -40,21 +37,18 @@ static int setup(void **state)
 /* ------------------------------------------------------------ RFC 5869 */
 
 static void check_hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-                       const uint8_t *info, size_t info_len, const char *okm_hex)
-{
+                       const uint8_t *info, size_t info_len, const char *okm_hex) {
     uint8_t want[128], got[128];
     size_t n = unhex(okm_hex, want, sizeof want);
     memset(got, 0xee, sizeof got);
-    assert_int_equal(dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, (const char *)info, info_len,
-                                    got, n),
-                     DM_OK);
+    assert_int_equal(
+        dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, (const char *)info, info_len, got, n), DM_OK);
     assert_memory_equal(got, want, n);
     /* The derivation writes exactly n bytes. */
     assert_int_equal(got[n], 0xee);
 }
 
-static void test_hkdf_rfc5869_case1(void **state)
-{
+static void test_hkdf_rfc5869_case1(void **state) {
     (void)state;
     uint8_t ikm[22], salt[13], info[10];
     memset(ikm, 0x0b, sizeof ikm);
@@ -65,8 +59,7 @@ static void test_hkdf_rfc5869_case1(void **state)
                "34007208d5b887185865");
 }
 
-static void test_hkdf_rfc5869_case2(void **state)
-{
+static void test_hkdf_rfc5869_case2(void **state) {
     (void)state;
     uint8_t ikm[80], salt[80], info[80];
     fill_range(ikm, 0x00, 0x50);
@@ -78,8 +71,7 @@ static void test_hkdf_rfc5869_case2(void **state)
                "cc30c58179ec3e87c14c01d5c1f3434f1d87");
 }
 
-static void test_hkdf_rfc5869_case3(void **state)
-{
+static void test_hkdf_rfc5869_case3(void **state) {
     (void)state;
     uint8_t ikm[22];
     memset(ikm, 0x0b, sizeof ikm);
@@ -91,16 +83,14 @@ static void test_hkdf_rfc5869_case3(void **state)
 /* ------------------------------------------------------------ RFC 4231 */
 
 static void check_hmac(const uint8_t *key, size_t key_len, const void *msg, size_t msg_len,
-                       const char *mac_hex)
-{
+                       const char *mac_hex) {
     uint8_t want[32], got[32];
     size_t n = unhex(mac_hex, want, sizeof want);
     assert_int_equal(dm_hmac_sha256(key, key_len, msg, msg_len, got), DM_OK);
     assert_memory_equal(got, want, n);
 }
 
-static void test_hmac_rfc4231(void **state)
-{
+static void test_hmac_rfc4231(void **state) {
     (void)state;
     uint8_t key[131], data[50];
 
@@ -136,8 +126,7 @@ static void test_hmac_rfc4231(void **state)
                "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2");
 }
 
-static void test_sha256_fips180(void **state)
-{
+static void test_sha256_fips180(void **state) {
     (void)state;
     uint8_t want[32], got[32];
     unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
@@ -152,20 +141,18 @@ static void test_sha256_fips180(void **state)
 
 static const char rfc8439_pt[] = "Ladies and Gentlemen of the class of '99: If I could offer you "
                                  "only one tip for the future, sunscreen would be it.";
-static const char rfc8439_ct[] =
-    "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
-    "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
-    "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
-    "3ff4def08e4b7a9de576d26586cec64b6116"
-    "1ae10b594f09e26a7e902ecbd0600691";
+static const char rfc8439_ct[] = "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
+                                 "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
+                                 "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+                                 "3ff4def08e4b7a9de576d26586cec64b6116"
+                                 "1ae10b594f09e26a7e902ecbd0600691";
 
 struct rfc8439 {
     uint8_t key[32], nonce[12], aad[12], ct[130];
     size_t pt_len, ct_len;
 };
 
-static void rfc8439_load(struct rfc8439 *v)
-{
+static void rfc8439_load(struct rfc8439 *v) {
     fill_range(v->key, 0x80, 0xa0);
     unhex("070000004041424344454647", v->nonce, sizeof v->nonce);
     unhex("50515253c0c1c2c3c4c5c6c7", v->aad, sizeof v->aad);
@@ -175,8 +162,7 @@ static void rfc8439_load(struct rfc8439 *v)
     assert_int_equal(v->ct_len, 114 + DM_TAG_LEN);
 }
 
-static void test_aead_rfc8439_seal(void **state)
-{
+static void test_aead_rfc8439_seal(void **state) {
     (void)state;
     struct rfc8439 v;
     rfc8439_load(&v);
@@ -187,8 +173,7 @@ static void test_aead_rfc8439_seal(void **state)
     assert_memory_equal(out, v.ct, v.ct_len);
 }
 
-static void test_aead_rfc8439_open(void **state)
-{
+static void test_aead_rfc8439_open(void **state) {
     (void)state;
     struct rfc8439 v;
     rfc8439_load(&v);
@@ -204,8 +189,7 @@ static void test_aead_rfc8439_open(void **state)
 }
 
 /* age uses no associated data: same keystream as the RFC vector, different tag. */
-static void test_aead_no_ad(void **state)
-{
+static void test_aead_no_ad(void **state) {
     (void)state;
     struct rfc8439 v;
     rfc8439_load(&v);
@@ -220,8 +204,7 @@ static void test_aead_no_ad(void **state)
     assert_memory_equal(back, rfc8439_pt, v.pt_len);
 }
 
-static void test_aead_tamper(void **state)
-{
+static void test_aead_tamper(void **state) {
     (void)state;
     struct rfc8439 v;
     rfc8439_load(&v);
@@ -253,8 +236,7 @@ static void test_aead_tamper(void **state)
     assert_int_equal(dm_aead_open(v.key, v.nonce, sealed, v.ct_len, out), DM_OK);
 }
 
-static void test_aead_in_place_and_empty(void **state)
-{
+static void test_aead_in_place_and_empty(void **state) {
     (void)state;
     uint8_t key[32] = {1}, nonce[12] = {2};
     uint8_t buf[64 + DM_TAG_LEN];
@@ -274,8 +256,7 @@ static void test_aead_in_place_and_empty(void **state)
 
 /* ------------------------------------------------------ memory, errors */
 
-static void test_secret_memory(void **state)
-{
+static void test_secret_memory(void **state) {
     (void)state;
     uint8_t *p = dm_secret_alloc(DM_FILE_KEY_LEN);
     assert_non_null(p);
@@ -284,8 +265,7 @@ static void test_secret_memory(void **state)
     dm_secret_free(NULL);
 }
 
-static void test_errors(void **state)
-{
+static void test_errors(void **state) {
     (void)state;
     assert_int_equal(dm_init(), DM_OK);
     assert_int_equal(dm_init(), DM_OK);
@@ -325,21 +305,14 @@ static void test_errors(void **state)
     assert_true(strlen(dm_err_detail()) > 100);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hkdf_rfc5869_case1),
-        cmocka_unit_test(test_hkdf_rfc5869_case2),
-        cmocka_unit_test(test_hkdf_rfc5869_case3),
-        cmocka_unit_test(test_hmac_rfc4231),
-        cmocka_unit_test(test_sha256_fips180),
-        cmocka_unit_test(test_aead_rfc8439_seal),
-        cmocka_unit_test(test_aead_rfc8439_open),
-        cmocka_unit_test(test_aead_no_ad),
-        cmocka_unit_test(test_aead_tamper),
-        cmocka_unit_test(test_aead_in_place_and_empty),
-        cmocka_unit_test(test_secret_memory),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hkdf_rfc5869_case1), cmocka_unit_test(test_hkdf_rfc5869_case2),
+        cmocka_unit_test(test_hkdf_rfc5869_case3), cmocka_unit_test(test_hmac_rfc4231),
+        cmocka_unit_test(test_sha256_fips180),     cmocka_unit_test(test_aead_rfc8439_seal),
+        cmocka_unit_test(test_aead_rfc8439_open),  cmocka_unit_test(test_aead_no_ad),
+        cmocka_unit_test(test_aead_tamper),        cmocka_unit_test(test_aead_in_place_and_empty),
+        cmocka_unit_test(test_secret_memory),      cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup, NULL);
 }

@@ -20,8 +20,7 @@ static const uint8_t key_a[DM_FILE_KEY_LEN] = "YELLOW SUBMARINE";
 static const uint8_t key_b[DM_FILE_KEY_LEN] = "yellow submarine";
 
 static void add(dm_stanza_list *l, const char *type, const char *a1, const char *a2,
-                size_t body_len, uint8_t fill)
-{
+                size_t body_len, uint8_t fill) {
     const char *args[2] = {a1, a2};
     size_t nargs = a2 ? 2 : a1 ? 1 : 0;
     uint8_t *body = malloc(body_len + 1);
@@ -32,8 +31,7 @@ static void add(dm_stanza_list *l, const char *type, const char *a1, const char 
     free(body);
 }
 
-static void assert_same_stanzas(const dm_stanza_list *a, const dm_stanza_list *b)
-{
+static void assert_same_stanzas(const dm_stanza_list *a, const dm_stanza_list *b) {
     assert_int_equal(a->len, b->len);
     for (size_t i = 0; i < a->len; i++) {
         const dm_stanza *x = &a->items[i], *y = &b->items[i];
@@ -49,16 +47,14 @@ static void assert_same_stanzas(const dm_stanza_list *a, const dm_stanza_list *b
 
 /* --------------------------------------------------------- round trips */
 
-static void test_exact_encoding(void **state)
-{
+static void test_exact_encoding(void **state) {
     (void)state;
     /* The spec's example stanza, with the testkit's file key. */
     dm_header h = {0};
     uint8_t body[32];
     size_t got;
-    assert_int_equal(dm_b64_decode("hjabGXwSLQ9c3S6Lw2i+S2Tu2fiwQHHslbBN6B41FLE", 43, body, 32,
-                                   &got),
-                     DM_OK);
+    assert_int_equal(
+        dm_b64_decode("hjabGXwSLQ9c3S6Lw2i+S2Tu2fiwQHHslbBN6B41FLE", 43, body, 32, &got), DM_OK);
     const char *args[] = {"TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc"};
     assert_int_equal(dm_stanza_list_add(&h.stanzas, "X25519", args, 1, body, 32), DM_OK);
     uint8_t *enc;
@@ -78,8 +74,7 @@ static void test_exact_encoding(void **state)
     dm_header_free(&h);
 }
 
-static void round_trip(dm_header *h)
-{
+static void round_trip(dm_header *h) {
     uint8_t *enc, *enc2;
     size_t n, n2;
     assert_int_equal(dm_header_encode(h, key_a, &enc, &n), DM_OK);
@@ -120,8 +115,7 @@ static void round_trip(dm_header *h)
     dm_header_free(&p);
 }
 
-static void test_round_trips(void **state)
-{
+static void test_round_trips(void **state) {
     (void)state;
     static const size_t lens[] = {0, 1, 2, 3, 16, 32, 46, 47, 48, 49, 95, 96, 97, 200, 1000};
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
@@ -140,8 +134,7 @@ static void test_round_trips(void **state)
 }
 
 /* Encoded bodies: 48 bytes fill a line, so an empty final line follows. */
-static void test_body_wrapping(void **state)
-{
+static void test_body_wrapping(void **state) {
     (void)state;
     dm_header h = {0};
     add(&h.stanzas, "t", NULL, NULL, 48, 0);
@@ -163,8 +156,7 @@ static void test_body_wrapping(void **state)
     dm_header_free(&e);
 }
 
-static void test_encode_refuses(void **state)
-{
+static void test_encode_refuses(void **state) {
     (void)state;
     dm_header h = {0};
     uint8_t *enc = NULL;
@@ -187,8 +179,7 @@ static const char good_stanza[] = "-> X25519 TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7K
 static const char good_mac[] = "--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcNg\n";
 
 /* Parses text; checks the class and that the detail starts with `detail`. */
-static void expect_header_error(const char *text, const char *detail)
-{
+static void expect_header_error(const char *text, const char *detail) {
     dm_header h;
     memset(&h, 0x5a, sizeof h);
     assert_int_equal(dm_header_parse((const uint8_t *)text, strlen(text), &h), DM_ERR_HEADER);
@@ -200,8 +191,7 @@ static void expect_header_error(const char *text, const char *detail)
     assert_int_equal(h.len, 0);
 }
 
-static char *cat3(const char *a, const char *b, const char *c)
-{
+static char *cat3(const char *a, const char *b, const char *c) {
     size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
     char *s = malloc(n);
     assert_non_null(s);
@@ -209,15 +199,13 @@ static char *cat3(const char *a, const char *b, const char *c)
     return s;
 }
 
-static void expect3(const char *a, const char *b, const char *c, const char *detail)
-{
+static void expect3(const char *a, const char *b, const char *c, const char *detail) {
     char *s = cat3(a, b, c);
     expect_header_error(s, detail);
     free(s);
 }
 
-static void test_version_line(void **state)
-{
+static void test_version_line(void **state) {
     (void)state;
     const char *rest = "-> X25519 TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc\n"
                        "hjabGXwSLQ9c3S6Lw2i+S2Tu2fiwQHHslbBN6B41FLE\n"
@@ -237,8 +225,7 @@ static void test_version_line(void **state)
     expect_header_error("age-encryption.org/v1\n", "header line 2: unexpected end");
 }
 
-static void test_stanza_lines(void **state)
-{
+static void test_stanza_lines(void **state) {
     (void)state;
     const char *v = DM_INTRO;
     /* stanza_bad_start */
@@ -262,8 +249,7 @@ static void test_stanza_lines(void **state)
     expect3(v, "", good_mac, "header line 2: no recipient stanzas");
 }
 
-static void test_stanza_bodies(void **state)
-{
+static void test_stanza_bodies(void **state) {
     (void)state;
     const char *v = DM_INTRO;
     const char *a64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n";
@@ -293,8 +279,7 @@ static void test_stanza_bodies(void **state)
     expect3(v, "-> stanza\nAAAA \n", good_mac, "header line 3: stanza body is not canonical");
 }
 
-static void test_mac_line(void **state)
-{
+static void test_mac_line(void **state) {
     (void)state;
     const char *v = DM_INTRO;
     const char *cases[][2] = {
@@ -312,8 +297,10 @@ static void test_mac_line(void **state)
         /* hmac_truncated */
         {"--- WyJp\n", "header line 4: MAC must be 43 base64 characters, found 4"},
         /* hmac_not_canonical */
-        {"--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcNh\n", "header line 4: MAC is not canonical"},
-        {"--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcN=\n", "header line 4: MAC is not canonical"},
+        {"--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcNh\n",
+         "header line 4: MAC is not canonical"},
+        {"--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcN=\n",
+         "header line 4: MAC is not canonical"},
         /* header_crlf's last line */
         {"--- WyJp9F/9FOZh7gJdheq2WIJcwHgYc8NIVh3ddwhrcNg\r\n", "header line 4: carriage return"},
         /* no final newline: the header cannot be known to have ended */
@@ -333,8 +320,7 @@ static void test_mac_line(void **state)
     free(s);
 }
 
-static void test_crlf_everywhere(void **state)
-{
+static void test_crlf_everywhere(void **state) {
     (void)state;
     expect_header_error("age-encryption.org/v1\r\n"
                         "-> X25519 TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc\r\n"
@@ -347,8 +333,7 @@ static void test_crlf_everywhere(void **state)
             good_mac, "header line 2: carriage return");
 }
 
-static void test_size_limit(void **state)
-{
+static void test_size_limit(void **state) {
     (void)state;
     /* Endless small stanzas: rejected once past the bound, not read forever. */
     size_t n = DM_MAX_HEADER_LEN + 64;
@@ -380,8 +365,7 @@ static void test_size_limit(void **state)
 
 /* Vectors whose failure is in the header grammar itself (as opposed to a
  * recipient rejecting its own stanza, which the identity reports). */
-static int is_grammar_failure(const char *name)
-{
+static int is_grammar_failure(const char *name) {
     static const char *const prefixes[] = {"header_", "hmac_", "stanza_", "version_", "empty"};
     if (strcmp(name, "hmac_bad") == 0)
         return 0;
@@ -394,8 +378,7 @@ static int is_grammar_failure(const char *name)
     return 0;
 }
 
-static void test_testkit_headers(void **state)
-{
+static void test_testkit_headers(void **state) {
     (void)state;
     size_t n = 0;
     char **names = tk_list(&n);
@@ -475,21 +458,15 @@ static void test_testkit_headers(void **state)
     assert_int_equal(round_trips, 86);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_encoding),
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_body_wrapping),
-        cmocka_unit_test(test_encode_refuses),
-        cmocka_unit_test(test_version_line),
-        cmocka_unit_test(test_stanza_lines),
-        cmocka_unit_test(test_stanza_bodies),
-        cmocka_unit_test(test_mac_line),
-        cmocka_unit_test(test_crlf_everywhere),
-        cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_exact_encoding),  cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_body_wrapping),   cmocka_unit_test(test_encode_refuses),
+        cmocka_unit_test(test_version_line),    cmocka_unit_test(test_stanza_lines),
+        cmocka_unit_test(test_stanza_bodies),   cmocka_unit_test(test_mac_line),
+        cmocka_unit_test(test_crlf_everywhere), cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_testkit_headers),
     };
     return cmocka_run_group_tests_name("header", tests, NULL, NULL);

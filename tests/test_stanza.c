@@ -10,8 +10,7 @@
 
 #include "doormat/vault.h"
 
-static void test_deep_copy(void **state)
-{
+static void test_deep_copy(void **state) {
     (void)state;
     dm_stanza_list list = {0};
     char type[] = "X25519";
@@ -39,8 +38,7 @@ static void test_deep_copy(void **state)
     dm_stanza_list_free(NULL);
 }
 
-static void test_many_and_empty(void **state)
-{
+static void test_many_and_empty(void **state) {
     (void)state;
     dm_stanza_list list = {0};
     for (size_t i = 0; i < 100; i++) {
@@ -71,8 +69,7 @@ static void test_many_and_empty(void **state)
     dm_stanza_list_free(&list);
 }
 
-static void test_rejects_unencodable(void **state)
-{
+static void test_rejects_unencodable(void **state) {
     (void)state;
     dm_stanza_list list = {0};
     const char *sp[] = {"has space"};
@@ -92,8 +89,7 @@ static void test_rejects_unencodable(void **state)
     dm_stanza_list_free(&list);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deep_copy),
         cmocka_unit_test(test_many_and_empty),

@@ -15,24 +15,22 @@
 
 typedef struct tk_vector {
     char name[128];
-    char expect[32];     /* "success", "header failure", "armor failure", ... */
-    char file_key[33];   /* hex, may be empty */
+    char expect[32];   /* "success", "header failure", "armor failure", ... */
+    char file_key[33]; /* hex, may be empty */
     int armored;
     int compressed;
-    uint8_t *body;       /* the age file, inflated; malloc'd */
+    uint8_t *body; /* the age file, inflated; malloc'd */
     size_t body_len;
 } tk_vector;
 
 /* The directory of the vectors: $DM_TESTKIT_DIR, else tests/testkit/age
  * relative to the repository root (where run-unit.sh runs the tests). */
-static inline const char *tk_dir(void)
-{
+static inline const char *tk_dir(void) {
     const char *d = getenv("DM_TESTKIT_DIR");
     return d && *d ? d : "tests/testkit/age";
 }
 
-static inline int tk_inflate(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len)
-{
+static inline int tk_inflate(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit(&zs) != Z_OK)
@@ -73,8 +71,7 @@ static inline int tk_inflate(const uint8_t *in, size_t n, uint8_t **out, size_t 
 }
 
 /* Returns 0 and fills v, or -1 when the file cannot be read or parsed. */
-static inline int tk_load(const char *name, tk_vector *v)
-{
+static inline int tk_load(const char *name, tk_vector *v) {
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%s", name);
     char path[512];
@@ -142,20 +139,17 @@ static inline int tk_load(const char *name, tk_vector *v)
     return 0;
 }
 
-static inline void tk_free(tk_vector *v)
-{
+static inline void tk_free(tk_vector *v) {
     free(v->body);
     v->body = NULL;
 }
 
-static inline int tk_name_cmp(const void *a, const void *b)
-{
+static inline int tk_name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /* Sorted names of every vector; *n_out of them. Free with tk_free_names. */
-static inline char **tk_list(size_t *n_out)
-{
+static inline char **tk_list(size_t *n_out) {
     DIR *d = opendir(tk_dir());
     if (d == NULL)
         return NULL;
@@ -181,15 +175,13 @@ static inline char **tk_list(size_t *n_out)
     return names;
 }
 
-static inline void tk_free_names(char **names, size_t n)
-{
+static inline void tk_free_names(char **names, size_t n) {
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
 }
 
-static inline int tk_unhex(const char *hex, uint8_t *out, size_t n)
-{
+static inline int tk_unhex(const char *hex, uint8_t *out, size_t n) {
     if (strlen(hex) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {

@@ -22,13 +22,11 @@
 #define DM_ARMOR_MAX_LINE (DM_ARMOR_MAX_WHITESPACE + 2)
 #define DM_ARMOR_READ_BLOCK 65536
 
-static int dm_is_ws(uint8_t c)
-{
+static int dm_is_ws(uint8_t c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-int dm_armor_detect(const uint8_t *buf, size_t len)
-{
+int dm_armor_detect(const uint8_t *buf, size_t len) {
     size_t i = 0;
     while (i < len && dm_is_ws(buf[i]))
         i++;
@@ -61,8 +59,7 @@ struct dm_armor_reader {
 
 /* Records a sticky failure; the detail is kept so every later read can
  * report it again in whatever thread asks. */
-static int dm_armor_set_err(dm_armor_reader *r, int err, const char *detail)
-{
+static int dm_armor_set_err(dm_armor_reader *r, int err, const char *detail) {
     r->err = err;
     size_t n = strlen(detail);
     if (n >= sizeof r->detail)
@@ -73,8 +70,7 @@ static int dm_armor_set_err(dm_armor_reader *r, int err, const char *detail)
     return -1;
 }
 
-static int dm_armor_bad(dm_armor_reader *r, const char *what)
-{
+static int dm_armor_bad(dm_armor_reader *r, const char *what) {
     char msg[160];
     if (r->lineno > 0)
         snprintf(msg, sizeof msg, "armor line %zu: %s", r->lineno, what);
@@ -84,8 +80,7 @@ static int dm_armor_bad(dm_armor_reader *r, const char *what)
 }
 
 /* Makes more raw input available; 0 on success (possibly hitting EOF). */
-static int dm_armor_fill(dm_armor_reader *r)
-{
+static int dm_armor_fill(dm_armor_reader *r) {
     if (r->in_pos > 0) {
         memmove(r->in, r->in + r->in_pos, r->in_len - r->in_pos);
         r->in_len -= r->in_pos;
@@ -102,8 +97,7 @@ static int dm_armor_fill(dm_armor_reader *r)
 
 /* Next line without its "\n" or "\r\n". Returns 1 with a line, 0 at EOF
  * (nothing left), -1 on failure. The last line may lack its line ending. */
-static int dm_armor_line(dm_armor_reader *r, const uint8_t **line, size_t *n)
-{
+static int dm_armor_line(dm_armor_reader *r, const uint8_t **line, size_t *n) {
     for (;;) {
         size_t avail = r->in_len - r->in_pos;
         const uint8_t *start = r->in + r->in_pos;
@@ -129,13 +123,11 @@ static int dm_armor_line(dm_armor_reader *r, const uint8_t **line, size_t *n)
     }
 }
 
-static int dm_line_is(const uint8_t *line, size_t n, const char *text)
-{
+static int dm_line_is(const uint8_t *line, size_t n, const char *text) {
     return n == strlen(text) && memcmp(line, text, n) == 0;
 }
 
-static int dm_all_ws(const uint8_t *p, size_t n)
-{
+static int dm_all_ws(const uint8_t *p, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!dm_is_ws(p[i]))
             return 0;
@@ -143,8 +135,7 @@ static int dm_all_ws(const uint8_t *p, size_t n)
 }
 
 /* After END: the rest of the input must be a little whitespace. */
-static int dm_armor_drain(dm_armor_reader *r)
-{
+static int dm_armor_drain(dm_armor_reader *r) {
     size_t total = 0;
     for (;;) {
         size_t avail = r->in_len - r->in_pos;
@@ -163,8 +154,7 @@ static int dm_armor_drain(dm_armor_reader *r)
 
 /* Decodes one padded base64 data line (1..64 columns) into out. */
 static int dm_armor_decode_line(dm_armor_reader *r, const uint8_t *line, size_t n, uint8_t *out,
-                                size_t *got)
-{
+                                size_t *got) {
     if (n % 4 != 0)
         return dm_armor_bad(r, "base64 line length is not a multiple of 4 (missing padding?)");
     /* With the length a multiple of 4, at most two trailing '=' leave 2 or 3
@@ -180,8 +170,7 @@ static int dm_armor_decode_line(dm_armor_reader *r, const uint8_t *line, size_t 
 
 /* Processes lines until one yields data (into out, room for a full line),
  * or the armor ends. Returns bytes produced (0 at the end) or -1. */
-static ssize_t dm_armor_step(dm_armor_reader *r, uint8_t *out)
-{
+static ssize_t dm_armor_step(dm_armor_reader *r, uint8_t *out) {
     for (;;) {
         const uint8_t *line = NULL;
         size_t n = 0;
@@ -239,8 +228,7 @@ static ssize_t dm_armor_step(dm_armor_reader *r, uint8_t *out)
     }
 }
 
-static ssize_t dm_armor_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t dm_armor_read(void *ctx, uint8_t *buf, size_t n) {
     dm_armor_reader *r = ctx;
     size_t out = 0;
     while (out < n) {
@@ -278,8 +266,7 @@ static ssize_t dm_armor_read(void *ctx, uint8_t *buf, size_t n)
 }
 
 int dm_armor_reader_new(dm_source inner, const uint8_t *prefix, size_t prefix_len,
-                        dm_armor_reader **out)
-{
+                        dm_armor_reader **out) {
     dm_armor_reader *r = calloc(1, sizeof *r);
     if (r == NULL)
         return dm_fail(DM_ERR_NOMEM, "armor reader");
@@ -300,19 +287,16 @@ int dm_armor_reader_new(dm_source inner, const uint8_t *prefix, size_t prefix_le
     return DM_OK;
 }
 
-dm_source dm_armor_reader_source(dm_armor_reader *r)
-{
+dm_source dm_armor_reader_source(dm_armor_reader *r) {
     dm_source s = {dm_armor_read, r};
     return s;
 }
 
-int dm_armor_reader_err(const dm_armor_reader *r)
-{
+int dm_armor_reader_err(const dm_armor_reader *r) {
     return r->err;
 }
 
-void dm_armor_reader_free(dm_armor_reader *r)
-{
+void dm_armor_reader_free(dm_armor_reader *r) {
     if (r == NULL)
         return;
     free(r->in);
@@ -334,8 +318,7 @@ struct dm_armor_writer {
     size_t stage_len;
 };
 
-static int dm_armor_flush(dm_armor_writer *w)
-{
+static int dm_armor_flush(dm_armor_writer *w) {
     if (w->stage_len == 0)
         return 0;
     if (w->inner.write(w->inner.ctx, (const uint8_t *)w->stage, w->stage_len) != 0) {
@@ -347,15 +330,13 @@ static int dm_armor_flush(dm_armor_writer *w)
     return 0;
 }
 
-static int dm_armor_room(dm_armor_writer *w, size_t need)
-{
+static int dm_armor_room(dm_armor_writer *w, size_t need) {
     if (DM_ARMOR_STAGE_CAP - w->stage_len >= need)
         return 0;
     return dm_armor_flush(w);
 }
 
-static int dm_armor_stage_text(dm_armor_writer *w, const char *text)
-{
+static int dm_armor_stage_text(dm_armor_writer *w, const char *text) {
     size_t n = strlen(text);
     if (dm_armor_room(w, n + 1) < 0)
         return -1;
@@ -365,8 +346,7 @@ static int dm_armor_stage_text(dm_armor_writer *w, const char *text)
     return 0;
 }
 
-static int dm_armor_start(dm_armor_writer *w)
-{
+static int dm_armor_start(dm_armor_writer *w) {
     if (w->started)
         return 0;
     w->started = 1;
@@ -374,8 +354,7 @@ static int dm_armor_start(dm_armor_writer *w)
 }
 
 /* One line of base64 for up to 48 bytes, '='-padded, with its '\n'. */
-static int dm_armor_stage_line(dm_armor_writer *w, const uint8_t *bytes, size_t n)
-{
+static int dm_armor_stage_line(dm_armor_writer *w, const uint8_t *bytes, size_t n) {
     if (dm_armor_room(w, DM_ARMOR_COLUMNS + 1) < 0)
         return -1;
     char *o = w->stage + w->stage_len;
@@ -388,8 +367,7 @@ static int dm_armor_stage_line(dm_armor_writer *w, const uint8_t *bytes, size_t 
     return 0;
 }
 
-static int dm_armor_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int dm_armor_write(void *ctx, const uint8_t *buf, size_t n) {
     dm_armor_writer *w = ctx;
     if (w->finished || w->failed) {
         dm_fail(DM_ERR_INTERNAL, "write to a finished or failed armor writer");
@@ -423,8 +401,7 @@ static int dm_armor_write(void *ctx, const uint8_t *buf, size_t n)
     return 0;
 }
 
-int dm_armor_writer_new(dm_sink inner, dm_armor_writer **out)
-{
+int dm_armor_writer_new(dm_sink inner, dm_armor_writer **out) {
     dm_armor_writer *w = calloc(1, sizeof *w);
     if (w == NULL)
         return dm_fail(DM_ERR_NOMEM, "armor writer");
@@ -438,14 +415,12 @@ int dm_armor_writer_new(dm_sink inner, dm_armor_writer **out)
     return DM_OK;
 }
 
-dm_sink dm_armor_writer_sink(dm_armor_writer *w)
-{
+dm_sink dm_armor_writer_sink(dm_armor_writer *w) {
     dm_sink s = {dm_armor_write, w};
     return s;
 }
 
-int dm_armor_writer_finish(dm_armor_writer *w)
-{
+int dm_armor_writer_finish(dm_armor_writer *w) {
     if (w->failed)
         return dm_fail(DM_ERR_IO, "armor writer failed earlier");
     if (w->finished)
@@ -461,8 +436,7 @@ int dm_armor_writer_finish(dm_armor_writer *w)
     return DM_OK;
 }
 
-void dm_armor_writer_free(dm_armor_writer *w)
-{
+void dm_armor_writer_free(dm_armor_writer *w) {
     if (w == NULL)
         return;
     free(w->stage);

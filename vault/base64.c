@@ -30,13 +30,11 @@ static const uint8_t dm_b64_value[256] = {
 };
 #undef X
 
-size_t dm_b64_encoded_len(size_t n)
-{
+size_t dm_b64_encoded_len(size_t n) {
     return n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
 }
 
-int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
-{
+int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap) {
     size_t need = dm_b64_encoded_len(n);
     if (need > out_cap)
         return dm_fail(DM_ERR_INTERNAL, "base64 output buffer too small");
@@ -67,16 +65,14 @@ int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap)
     return DM_OK;
 }
 
-int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t *out_len)
-{
+int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t *out_len) {
     const unsigned char *s = (const unsigned char *)in;
     size_t rem = n % 4;
     if (rem == 1)
         return dm_fail(DM_ERR_HEADER, "base64 of impossible length %zu", n);
     size_t need = n / 4 * 3 + (rem ? rem - 1 : 0);
     if (need > out_cap)
-        return dm_fail(DM_ERR_HEADER, "base64 decodes to %zu bytes, more than %zu", need,
-                       out_cap);
+        return dm_fail(DM_ERR_HEADER, "base64 decodes to %zu bytes, more than %zu", need, out_cap);
 
     /* Invalid characters are OR-ed into `bad` and checked once per call:
      * a flag, not a branch per character. */
@@ -111,8 +107,8 @@ int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t
         memset(out, 0, need);
         for (size_t j = 0; j < n; j++)
             if (dm_b64_value[s[j]] & 0x80)
-                return dm_fail(DM_ERR_HEADER, "invalid base64 character 0x%02x at offset %zu",
-                               s[j], j);
+                return dm_fail(DM_ERR_HEADER, "invalid base64 character 0x%02x at offset %zu", s[j],
+                               j);
     }
     /* RFC 4648 3.5: unused trailing bits must be zero, or one value would
      * have several encodings (a malleability the age format forbids). */

@@ -12,8 +12,7 @@
 static const char dm_bech32_charset[33] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 /* Value of each (lower-case) data character, 0xff outside the charset. */
-static uint8_t dm_bech32_value(unsigned char c)
-{
+static uint8_t dm_bech32_value(unsigned char c) {
     static const int8_t rev[128] = {
         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, /* 0x00 */
         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, /* 0x10 */
@@ -29,10 +28,8 @@ static uint8_t dm_bech32_value(unsigned char c)
     return (uint8_t)rev[c];
 }
 
-static uint32_t dm_bech32_polymod_step(uint32_t chk, uint8_t v)
-{
-    static const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd,
-                                    0x2a1462b3};
+static uint32_t dm_bech32_polymod_step(uint32_t chk, uint8_t v) {
+    static const uint32_t gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3};
     uint32_t top = chk >> 25;
     chk = (chk & 0x1ffffff) << 5 ^ v;
     for (int i = 0; i < 5; i++)
@@ -40,19 +37,16 @@ static uint32_t dm_bech32_polymod_step(uint32_t chk, uint8_t v)
     return chk;
 }
 
-static unsigned char dm_lower(unsigned char c)
-{
+static unsigned char dm_lower(unsigned char c) {
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-static unsigned char dm_upper(unsigned char c)
-{
+static unsigned char dm_upper(unsigned char c) {
     return (c >= 'a' && c <= 'z') ? (unsigned char)(c - 32) : c;
 }
 
 /* Checksum state after the expanded (lower-case) HRP. */
-static uint32_t dm_bech32_hrp_state(const char *hrp, size_t hrp_len)
-{
+static uint32_t dm_bech32_hrp_state(const char *hrp, size_t hrp_len) {
     uint32_t chk = 1;
     for (size_t i = 0; i < hrp_len; i++)
         chk = dm_bech32_polymod_step(chk, dm_lower((unsigned char)hrp[i]) >> 5);
@@ -64,8 +58,7 @@ static uint32_t dm_bech32_hrp_state(const char *hrp, size_t hrp_len)
 
 /* 0: invalid character, 1: only lower/none, 2: upper-case letters present;
  * -1: both cases (BIP 173 forbids mixing). */
-static int dm_bech32_scan_case(const char *s, size_t n)
-{
+static int dm_bech32_scan_case(const char *s, size_t n) {
     int lower = 0, upper = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -79,9 +72,7 @@ static int dm_bech32_scan_case(const char *s, size_t n)
     return upper ? 2 : 1;
 }
 
-int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out,
-                     size_t out_cap)
-{
+int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out, size_t out_cap) {
     size_t hrp_len = strlen(hrp);
     if (hrp_len == 0)
         return dm_fail(DM_ERR_USAGE, "Bech32: empty human-readable part");
@@ -136,8 +127,7 @@ int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out
 }
 
 int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
-                     size_t data_cap, size_t *data_len)
-{
+                     size_t data_cap, size_t *data_len) {
     size_t n = strlen(s);
     int scase = dm_bech32_scan_case(s, n);
     if (scase == 0)

@@ -19,24 +19,21 @@ static EVP_MAC *dm_alg_hmac;
 static EVP_KDF *dm_alg_hkdf;
 static EVP_MD *dm_alg_sha256;
 
-static void dm_algs_fetch(void)
-{
+static void dm_algs_fetch(void) {
     dm_alg_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
     dm_alg_hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     dm_alg_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     dm_alg_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static int dm_algs_ready(void)
-{
+static int dm_algs_ready(void) {
     if (pthread_once(&dm_algs_once, dm_algs_fetch) != 0)
         return 0;
     return dm_alg_chacha && dm_alg_hmac && dm_alg_hkdf && dm_alg_sha256;
 }
 
 int dm_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-                   const char *info, size_t info_len, uint8_t *out, size_t out_len)
-{
+                   const char *info, size_t info_len, uint8_t *out, size_t out_len) {
     if (!dm_algs_ready())
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks HKDF");
     EVP_KDF_CTX *kctx = EVP_KDF_CTX_new(dm_alg_hkdf);
@@ -67,8 +64,7 @@ int dm_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size
 }
 
 int dm_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
-                   uint8_t out[32])
-{
+                   uint8_t out[32]) {
     if (!dm_algs_ready())
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks HMAC");
     EVP_MAC_CTX *mctx = EVP_MAC_CTX_new(dm_alg_hmac);
@@ -90,8 +86,7 @@ int dm_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_
     return DM_OK;
 }
 
-int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32])
-{
+int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]) {
     if (!dm_algs_ready())
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks SHA-256");
     unsigned int got = 0;
@@ -102,8 +97,7 @@ int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32])
 }
 
 /* EVP's update takes an int length; feed larger buffers in slices. */
-static int dm_cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t n)
-{
+static int dm_cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t n) {
     const size_t slice = (size_t)1 << 30;
     while (n > 0) {
         int take = (int)(n < slice ? n : slice);
@@ -118,8 +112,7 @@ static int dm_cipher_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in
 }
 
 /* Associated data goes in through an update with a NULL output buffer. */
-static int dm_cipher_aad(EVP_CIPHER_CTX *ctx, const uint8_t *ad, size_t ad_len)
-{
+static int dm_cipher_aad(EVP_CIPHER_CTX *ctx, const uint8_t *ad, size_t ad_len) {
     if (ad_len == 0)
         return 1;
     if (ad_len > INT_MAX)
@@ -129,20 +122,17 @@ static int dm_cipher_aad(EVP_CIPHER_CTX *ctx, const uint8_t *ad, size_t ad_len)
 }
 
 int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
-                 uint8_t *out)
-{
+                 uint8_t *out) {
     return dm_aead_seal_ad(key, nonce, NULL, 0, in, n, out);
 }
 
 int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
-                 uint8_t *out)
-{
+                 uint8_t *out) {
     return dm_aead_open_ad(key, nonce, NULL, 0, in, n, out);
 }
 
 int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
-                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out)
-{
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out) {
     if (!dm_algs_ready())
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -162,8 +152,7 @@ int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_
 }
 
 int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
-                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out)
-{
+                    size_t ad_len, const uint8_t *in, size_t n, uint8_t *out) {
     if (n < DM_TAG_LEN)
         return dm_fail(DM_ERR_PAYLOAD, "ciphertext shorter than its tag");
     if (!dm_algs_ready())
@@ -193,13 +182,11 @@ int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_
     return DM_OK;
 }
 
-void *dm_secret_alloc(size_t n)
-{
+void *dm_secret_alloc(size_t n) {
     return sodium_malloc(n);
 }
 
-void dm_secret_free(void *p)
-{
+void dm_secret_free(void *p) {
     /* sodium_free zeroes the region before unmapping it and ignores NULL. */
     sodium_free(p);
 }

@@ -41,28 +41,24 @@ static const int dm_err_exits[DM_ERR__COUNT] = {
     [DM_ERR_DENIED] = DM_EXIT_DENIED,
 };
 
-const char *dm_strerror(int err)
-{
+const char *dm_strerror(int err) {
     if (err < 0 || err >= DM_ERR__COUNT)
         return "unknown error";
     return dm_err_words[err];
 }
 
-int dm_exit_code(int err)
-{
+int dm_exit_code(int err) {
     /* An unknown code is still a failure: never let it read as success. */
     if (err < 0 || err >= DM_ERR__COUNT)
         return DM_EXIT_FAILURE;
     return dm_err_exits[err];
 }
 
-const char *dm_err_detail(void)
-{
+const char *dm_err_detail(void) {
     return dm_detail;
 }
 
-int dm_fail(int err, const char *fmt, ...)
-{
+int dm_fail(int err, const char *fmt, ...) {
     if (fmt == NULL) {
         dm_detail[0] = '\0';
         return err;
@@ -76,8 +72,7 @@ int dm_fail(int err, const char *fmt, ...)
     return err;
 }
 
-int dm_init(void)
-{
+int dm_init(void) {
     /* sodium_init returns 1 when already initialised: that is success too. */
     if (sodium_init() < 0)
         return dm_fail(DM_ERR_INTERNAL, "libsodium failed to initialise");

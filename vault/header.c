@@ -30,8 +30,7 @@ typedef struct dm_cursor {
 
 /* Yields the next line without its '\n'. Every header line ends in '\n';
  * a missing one means a truncated (or oversized) header. */
-static int dm_next_line(dm_cursor *c, const char **line, size_t *n)
-{
+static int dm_next_line(dm_cursor *c, const char **line, size_t *n) {
     c->lineno++;
     if (c->pos >= c->len) {
         if (c->capped)
@@ -54,26 +53,23 @@ static int dm_next_line(dm_cursor *c, const char **line, size_t *n)
 
 /* A CR is the most likely foreign byte (a file that went through a text
  * mode transfer); name it rather than report a generic bad character. */
-static int dm_has_cr(const char *line, size_t n)
-{
+static int dm_has_cr(const char *line, size_t n) {
     return memchr(line, '\r', n) != NULL;
 }
 
-static int dm_fail_cr(const dm_cursor *c)
-{
-    return dm_fail(DM_ERR_HEADER, "header line %zu: carriage return (CRLF line endings are not "
-                                  "allowed)",
+static int dm_fail_cr(const dm_cursor *c) {
+    return dm_fail(DM_ERR_HEADER,
+                   "header line %zu: carriage return (CRLF line endings are not "
+                   "allowed)",
                    c->lineno);
 }
 
-static int dm_starts_with(const char *line, size_t n, const char *prefix)
-{
+static int dm_starts_with(const char *line, size_t n, const char *prefix) {
     size_t k = strlen(prefix);
     return n >= k && memcmp(line, prefix, k) == 0;
 }
 
-static int dm_parse_version(dm_cursor *c)
-{
+static int dm_parse_version(dm_cursor *c) {
     if (c->len == 0)
         return dm_fail(DM_ERR_HEADER, "empty input: not an age file");
     size_t plen = strlen(DM_VERSION_PREFIX);
@@ -103,21 +99,20 @@ static int dm_parse_version(dm_cursor *c)
 
 /* "-> arg1 arg2 ..." with every argument 1*VCHAR and single spaces. */
 static int dm_parse_arg_line(const dm_cursor *c, const char *line, size_t n, char ***args_out,
-                             size_t *nargs_out)
-{
+                             size_t *nargs_out) {
     if (n == strlen(DM_STANZA_MARK))
         return dm_fail(DM_ERR_HEADER, "header line %zu: stanza has no arguments", c->lineno);
     if (line[2] != ' ')
-        return dm_fail(DM_ERR_HEADER, "header line %zu: stanza must start with \"-> \"",
-                       c->lineno);
+        return dm_fail(DM_ERR_HEADER, "header line %zu: stanza must start with \"-> \"", c->lineno);
     const char *p = line + 3, *end = line + n;
     size_t nargs = 1;
     for (const char *q = p; q < end; q++) {
         unsigned char ch = (unsigned char)*q;
         if (ch == ' ') {
             if (q == p || q[-1] == ' ' || q + 1 == end)
-                return dm_fail(DM_ERR_HEADER, "header line %zu: empty stanza argument (extra "
-                                              "space)",
+                return dm_fail(DM_ERR_HEADER,
+                               "header line %zu: empty stanza argument (extra "
+                               "space)",
                                c->lineno);
             nargs++;
         } else if (ch < 0x21 || ch > 0x7e) {
@@ -152,16 +147,14 @@ static int dm_parse_arg_line(const dm_cursor *c, const char *line, size_t n, cha
     return DM_OK;
 }
 
-static void dm_free_args(char **args, size_t nargs)
-{
+static void dm_free_args(char **args, size_t nargs) {
     for (size_t i = 0; i < nargs; i++)
         free(args[i]);
     free(args);
 }
 
 /* Body lines: full 64-column lines, then one shorter (possibly empty) line. */
-static int dm_parse_body(dm_cursor *c, uint8_t **body_out, size_t *body_len_out)
-{
+static int dm_parse_body(dm_cursor *c, uint8_t **body_out, size_t *body_len_out) {
     uint8_t *body = NULL;
     size_t len = 0, cap = 0;
     int err = DM_OK;
@@ -172,9 +165,8 @@ static int dm_parse_body(dm_cursor *c, uint8_t **body_out, size_t *body_len_out)
         if (err)
             break;
         if (n > DM_BODY_COLUMNS) {
-            err = dm_fail(DM_ERR_HEADER,
-                          "header line %zu: stanza body line longer than %d columns", c->lineno,
-                          DM_BODY_COLUMNS);
+            err = dm_fail(DM_ERR_HEADER, "header line %zu: stanza body line longer than %d columns",
+                          c->lineno, DM_BODY_COLUMNS);
             break;
         }
         if (dm_has_cr(line, n)) {
@@ -193,9 +185,9 @@ static int dm_parse_body(dm_cursor *c, uint8_t **body_out, size_t *body_len_out)
         }
         size_t got = 0;
         if (dm_b64_decode(line, n, body + len, cap - len, &got) != DM_OK) {
-            err = dm_fail(DM_ERR_HEADER,
-                          "header line %zu: stanza body is not canonical unpadded base64",
-                          c->lineno);
+            err =
+                dm_fail(DM_ERR_HEADER,
+                        "header line %zu: stanza body is not canonical unpadded base64", c->lineno);
             break;
         }
         len += got;
@@ -212,8 +204,7 @@ static int dm_parse_body(dm_cursor *c, uint8_t **body_out, size_t *body_len_out)
 }
 
 static int dm_parse_mac_line(const dm_cursor *c, const char *line, size_t n,
-                             uint8_t mac[DM_MAC_LEN])
-{
+                             uint8_t mac[DM_MAC_LEN]) {
     if (dm_has_cr(line, n))
         return dm_fail_cr(c);
     if (n < 4 || line[3] != ' ')
@@ -231,8 +222,7 @@ static int dm_parse_mac_line(const dm_cursor *c, const char *line, size_t n,
     return DM_OK;
 }
 
-int dm_header_parse(const uint8_t *buf, size_t len, dm_header *out)
-{
+int dm_header_parse(const uint8_t *buf, size_t len, dm_header *out) {
     memset(out, 0, sizeof *out);
     dm_cursor c = {.buf = buf, .len = len, .pos = 0, .lineno = 0, .capped = 0};
     if (c.len > DM_MAX_HEADER_LEN) {
@@ -292,8 +282,7 @@ fail:
 
 /* ---------------------------------------------------------------- encoder */
 
-static int dm_is_vchar_string(const char *s)
-{
+static int dm_is_vchar_string(const char *s) {
     if (s == NULL || *s == '\0')
         return 0;
     for (; *s; s++)
@@ -302,8 +291,7 @@ static int dm_is_vchar_string(const char *s)
     return 1;
 }
 
-static size_t dm_body_encoded_len(size_t body_len)
-{
+static size_t dm_body_encoded_len(size_t body_len) {
     size_t b64 = dm_b64_encoded_len(body_len);
     /* Every line has its '\n', and a body whose base64 fills its last line
      * (or is empty) still needs the short final line, empty. */
@@ -311,16 +299,14 @@ static size_t dm_body_encoded_len(size_t body_len)
 }
 
 /* Length of the header up to and including "---" (what the MAC covers). */
-static int dm_header_mac_input_len(const dm_header *hdr, size_t *out)
-{
+static int dm_header_mac_input_len(const dm_header *hdr, size_t *out) {
     if (hdr->stanzas.len == 0)
         return dm_fail(DM_ERR_USAGE, "a header needs at least one recipient stanza");
     size_t total = strlen(DM_INTRO);
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
         if (!dm_is_vchar_string(st->type))
-            return dm_fail(DM_ERR_USAGE, "stanza %zu: type is empty or not printable ASCII",
-                           i + 1);
+            return dm_fail(DM_ERR_USAGE, "stanza %zu: type is empty or not printable ASCII", i + 1);
         total += 3 + strlen(st->type);
         for (size_t j = 0; j < st->nargs; j++) {
             if (!dm_is_vchar_string(st->args[j]))
@@ -335,16 +321,14 @@ static int dm_header_mac_input_len(const dm_header *hdr, size_t *out)
     return DM_OK;
 }
 
-static char *dm_put(char *o, const char *s)
-{
+static char *dm_put(char *o, const char *s) {
     size_t n = strlen(s);
     memcpy(o, s, n);
     return o + n;
 }
 
 /* Writes the header through "---" into out (sized by dm_header_mac_input_len). */
-static void dm_header_write_mac_input(const dm_header *hdr, char *out)
-{
+static void dm_header_write_mac_input(const dm_header *hdr, char *out) {
     char *o = dm_put(out, DM_INTRO);
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
@@ -372,8 +356,7 @@ static void dm_header_write_mac_input(const dm_header *hdr, char *out)
 }
 
 static int dm_header_mac(const uint8_t *bytes, size_t n, const uint8_t file_key[DM_FILE_KEY_LEN],
-                         uint8_t mac[DM_MAC_LEN])
-{
+                         uint8_t mac[DM_MAC_LEN]) {
     uint8_t *key = dm_secret_alloc(32);
     if (key == NULL)
         return dm_fail(DM_ERR_NOMEM, "header MAC key");
@@ -386,8 +369,7 @@ static int dm_header_mac(const uint8_t *bytes, size_t n, const uint8_t file_key[
 
 /* The full encoding with hdr->mac as the MAC line. */
 static int dm_header_encode_with_mac(const dm_header *hdr, const uint8_t *mac_override,
-                                     uint8_t **out, size_t *out_len, size_t *mac_input_len)
-{
+                                     uint8_t **out, size_t *out_len, size_t *mac_input_len) {
     size_t n;
     int err = dm_header_mac_input_len(hdr, &n);
     if (err)
@@ -398,8 +380,7 @@ static int dm_header_encode_with_mac(const dm_header *hdr, const uint8_t *mac_ov
         return dm_fail(DM_ERR_NOMEM, "header encoding");
     dm_header_write_mac_input(hdr, buf);
     buf[n] = ' ';
-    dm_b64_encode(mac_override ? mac_override : hdr->mac, DM_MAC_LEN, buf + n + 1,
-                  DM_MAC_B64_LEN);
+    dm_b64_encode(mac_override ? mac_override : hdr->mac, DM_MAC_LEN, buf + n + 1, DM_MAC_B64_LEN);
     buf[total - 1] = '\n';
     buf[total] = '\0';
     *out = (uint8_t *)buf;
@@ -410,8 +391,7 @@ static int dm_header_encode_with_mac(const dm_header *hdr, const uint8_t *mac_ov
 }
 
 int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], uint8_t **out,
-                     size_t *out_len)
-{
+                     size_t *out_len) {
     static const uint8_t zero_mac[DM_MAC_LEN];
     uint8_t *buf;
     size_t total, n;
@@ -432,8 +412,7 @@ int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], ui
     return DM_OK;
 }
 
-int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN])
-{
+int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]) {
     size_t n;
     int err = dm_header_mac_input_len(hdr, &n);
     if (err)
@@ -454,8 +433,7 @@ int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KE
     return DM_OK;
 }
 
-int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN])
-{
+int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]) {
     uint8_t *buf;
     size_t total;
     int err = dm_header_encode_with_mac(hdr, NULL, &buf, &total, NULL);
@@ -470,8 +448,7 @@ int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN])
     return DM_OK;
 }
 
-void dm_header_free(dm_header *hdr)
-{
+void dm_header_free(dm_header *hdr) {
     if (hdr == NULL)
         return;
     dm_stanza_list_free(&hdr->stanzas);

@@ -6,8 +6,7 @@
 
 /* The header grammar's argument = 1*VCHAR: checked here so that whatever a
  * recipient adds can always be encoded into a header the parser accepts. */
-static int dm_is_argument(const char *s)
-{
+static int dm_is_argument(const char *s) {
     if (s == NULL || *s == '\0')
         return 0;
     for (; *s; s++)
@@ -16,8 +15,7 @@ static int dm_is_argument(const char *s)
     return 1;
 }
 
-static void dm_stanza_clear(dm_stanza *st)
-{
+static void dm_stanza_clear(dm_stanza *st) {
     free(st->type);
     for (size_t i = 0; i < st->nargs; i++)
         free(st->args[i]);
@@ -27,8 +25,7 @@ static void dm_stanza_clear(dm_stanza *st)
 }
 
 int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
-                       size_t nargs, const uint8_t *body, size_t body_len)
-{
+                       size_t nargs, const uint8_t *body, size_t body_len) {
     if (!dm_is_argument(type))
         return dm_fail(DM_ERR_USAGE, "stanza type is empty or not printable ASCII");
     for (size_t i = 0; i < nargs; i++)
@@ -71,8 +68,7 @@ nomem:
     return dm_fail(DM_ERR_NOMEM, "stanza copy");
 }
 
-void dm_stanza_list_free(dm_stanza_list *list)
-{
+void dm_stanza_list_free(dm_stanza_list *list) {
     if (list == NULL)
         return;
     for (size_t i = 0; i < list->len; i++)
