@@ -125,8 +125,9 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
 
 /* ------------------------------------------------------------ recipient */
 
+/* A copy of the authority, so the recipient outlives whatever loaded it. */
 typedef struct escrow_rcpt {
-    const dm_escrow_authority *auth;
+    dm_escrow_authority auth;
     dm_escrow_opts opts;
 } escrow_rcpt;
 
@@ -134,7 +135,7 @@ static int escrow_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
                        dm_stanza_list *out)
 {
     const escrow_rcpt *r = self->ctx;
-    return dm_escrow_build_stanzas(r->auth, &r->opts, file_key, out);
+    return dm_escrow_build_stanzas(&r->auth, &r->opts, file_key, out);
 }
 
 /* dm_recipient_free frees the struct itself; destroy owns only ctx. */
@@ -158,7 +159,7 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
         free(ctx);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
-    ctx->auth = auth;
+    ctx->auth = *auth;
     if (opts)
         ctx->opts = *opts;
     r->type = DM_ESCROW_STANZA_TYPE;

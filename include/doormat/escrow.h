@@ -145,8 +145,8 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
                             const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
 
 /* A dm_recipient that wraps the file key into the authority's stanzas
- * (type DM_ESCROW_STANZA_TYPE). It keeps a reference to auth: keep auth alive
- * until the recipient is freed (dm_recipient_free). */
+ * (type DM_ESCROW_STANZA_TYPE). It keeps its own copy of auth and opts;
+ * free it with dm_recipient_free. */
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             dm_recipient **out);
 
