@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_escrow.h"
 
 static const char encrypt_usage[] =
     "Usage:\n"
@@ -26,6 +27,11 @@ static const char encrypt_usage[] =
     "                              without echo, asked twice (scrypt, work factor 2^18)\n"
     "      --passphrase-file FILE  encrypt with the first line of FILE as the passphrase\n"
     "                              (a passphrase can't be combined with -r or -R)\n"
+    "      --escrow FILE           also escrow the file key to the authority in FILE\n"
+    "                              (DIR/authority.pub of doormat escrow init): one\n"
+    "                              doormat-escrow stanza per agent; plain age ignores\n"
+    "                              them. Allowed beside a passphrase: a doormat\n"
+    "                              extension that age refuses (see docs/escrow-format.md)\n"
     "  -a, --armor                 write PEM-style ASCII armor instead of binary\n"
     "  -o, --output OUT            write to OUT (atomically: a temporary file renamed\n"
     "                              into place on success) instead of standard output\n"
@@ -55,6 +61,9 @@ static const char decrypt_usage[] =
     "                              or more AGE-SECRET-KEY-1 lines); repeatable. FILE\n"
     "                              must not be readable by group or others (exit 2)\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
+    "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
+    "                              stanzas for the authority in FILE are all there and\n"
+    "                              exactly as derived from the file key\n"
     "  -o, --output OUT            write to OUT instead of standard output\n"
     "      --threads N             open payload chunks on N threads (0: one per CPU)\n"
     "  -h, --help                  this text\n"
@@ -67,7 +76,7 @@ static const char decrypt_usage[] =
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
     "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n";
 
-enum { OPT_PASSPHRASE_FILE = 256, OPT_THREADS };
+enum { OPT_PASSPHRASE_FILE = 256, OPT_THREADS, OPT_ESCROW, OPT_REQUIRE_ESCROW };
 
 /* Extensions (escrow) add their flags here and a case in the parser below. */
 static const struct option encrypt_longopts[] = {
@@ -76,6 +85,7 @@ static const struct option encrypt_longopts[] = {
     {"passphrase", no_argument, NULL, 'p'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"armor", no_argument, NULL, 'a'},
+    {"escrow", required_argument, NULL, OPT_ESCROW},
     {"output", required_argument, NULL, 'o'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"help", no_argument, NULL, 'h'},
@@ -85,6 +95,7 @@ static const struct option encrypt_longopts[] = {
 static const struct option decrypt_longopts[] = {
     {"identity", required_argument, NULL, 'i'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
+    {"require-escrow", required_argument, NULL, OPT_REQUIRE_ESCROW},
     {"output", required_argument, NULL, 'o'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"help", no_argument, NULL, 'h'},
@@ -176,6 +187,7 @@ typedef struct encrypt_args {
     const char *output;
     const char *input;
     unsigned threads;
+    const char *escrow;
 } encrypt_args;
 
 static int add_recipient_string(rcpt_list *l, const char *s)
@@ -255,6 +267,12 @@ static int run_encrypt(const encrypt_args *a)
                                  : add_recipient_string(&rcpts, a->specs[i].value);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
+    if (rc == DM_EXIT_OK && a->escrow != NULL) {
+        dm_recipient *escrow = NULL;
+        rc = cli_escrow_recipient(a->escrow, &escrow);
+        if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
+            rc = cli_fail(DM_ERR_NOMEM, "encrypt");
+    }
     if (rc != DM_EXIT_OK) {
         rcpt_list_free(&rcpts);
         return rc;
@@ -281,6 +299,10 @@ static int run_encrypt(const encrypt_args *a)
     dm_encrypt_opts opts = {0};
     opts.armor = a->armor;
     opts.threads = a->threads;
+    if (a->escrow != NULL) {
+        opts.alone_companions = dm_escrow_alone_companions;
+        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+    }
     err = dm_encrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), rcpts.items, rcpts.len, &opts);
     if (err != DM_OK) {
         cli_output_abort(&out);
@@ -323,6 +345,11 @@ int cmd_encrypt(int argc, char **argv)
             break;
         case 'a':
             a.armor = 1;
+            break;
+        case OPT_ESCROW:
+            if (a.escrow != NULL)
+                rc = cli_usage_error("encrypt: --escrow given twice");
+            a.escrow = optarg;
             break;
         case 'o':
             a.output = optarg;
@@ -377,6 +404,7 @@ typedef struct decrypt_args {
     const char *output;
     const char *input;
     unsigned threads;
+    const char *require_escrow;
 } decrypt_args;
 
 /* With no identity given, age asks for a passphrase only once it has seen that
@@ -499,6 +527,9 @@ static int run_decrypt(const decrypt_args *a)
         if (err != DM_OK)
             rc = cli_fail(err, "decrypt");
     }
+    cli_escrow_policy escrow = {0};
+    if (rc == DM_EXIT_OK)
+        rc = cli_escrow_policy_load(a->require_escrow, &escrow);
     if (rc != DM_EXIT_OK) {
         ident_list_free(&ids);
         return rc;
@@ -507,6 +538,7 @@ static int run_decrypt(const decrypt_args *a)
     int in_fd = cli_open_input(a->input);
     if (in_fd < 0) {
         ident_list_free(&ids);
+        cli_escrow_policy_free(&escrow);
         return DM_EXIT_FAILURE;
     }
     cli_output out;
@@ -517,6 +549,7 @@ static int run_decrypt(const decrypt_args *a)
     }
     dm_decrypt_opts opts = {0};
     opts.threads = a->threads;
+    cli_escrow_decrypt_opts(&escrow, &opts);
     err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
     if (err != DM_OK) {
         cli_output_abort(&out);
@@ -529,6 +562,7 @@ done:
     if (in_fd != STDIN_FILENO)
         close(in_fd);
     ident_list_free(&ids);
+    cli_escrow_policy_free(&escrow);
     return rc;
 }
 
@@ -551,6 +585,11 @@ int cmd_decrypt(int argc, char **argv)
             if (a.passphrase_file != NULL)
                 rc = cli_usage_error("decrypt: --passphrase-file given twice");
             a.passphrase_file = optarg;
+            break;
+        case OPT_REQUIRE_ESCROW:
+            if (a.require_escrow != NULL)
+                rc = cli_usage_error("decrypt: --require-escrow given twice");
+            a.require_escrow = optarg;
             break;
         case 'o':
             a.output = optarg;

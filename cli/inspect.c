@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_escrow.h"
 
 static const char inspect_usage[] =
     "Usage:\n"
@@ -137,6 +138,13 @@ static int print_info(const dm_inspect_info *info, int json)
     }
     if (n_types == 0)
         snprintf(who, cap, "nobody (the header has no stanza)");
+    /* Escrowed files: the authority, k-of-n and agents, and who can decrypt in words. */
+    char *escrow_lines = NULL, *escrow_who = NULL;
+    cli_escrow_describe(&info->header, &escrow_lines, &escrow_who);
+    if (escrow_who != NULL) {
+        free(who);
+        who = escrow_who;
+    }
 
     char id[2 * DM_FILE_ID_LEN + 1];
     hex(info->file_id, DM_FILE_ID_LEN, id);
@@ -150,6 +158,10 @@ static int print_info(const dm_inspect_info *info, int json)
         }
         printf("],\"can_be_opened_by\":");
         json_string(stdout, who);
+        if (escrow_lines != NULL) {
+            printf(",\"escrow\":");
+            json_string(stdout, escrow_lines);
+        }
         printf(",\"header_bytes\":%" PRIu64 ",\"payload_bytes\":%" PRIu64
                ",\"chunks\":%" PRIu64 ",\"plaintext_bytes\":%" PRIu64 ",\"file_id\":\"%s\"}\n",
                info->header_size, info->payload_size, info->chunks, info->plaintext_size, id);
@@ -158,6 +170,8 @@ static int print_info(const dm_inspect_info *info, int json)
         printf("armor: %s\n", info->armored ? "yes" : "no");
         for (size_t i = 0; i < n_types; i++)
             printf("stanza: %s x%zu\n", types[i].type, types[i].count);
+        if (escrow_lines != NULL)
+            fputs(escrow_lines, stdout);
         printf("can be opened by: %s\n", who);
         printf("header bytes: %" PRIu64 "\n", info->header_size);
         printf("payload bytes: %" PRIu64 "\n", info->payload_size);
@@ -165,6 +179,7 @@ static int print_info(const dm_inspect_info *info, int json)
         printf("plaintext bytes: %" PRIu64 "\n", info->plaintext_size);
         printf("file id: %s\n", id);
     }
+    free(escrow_lines);
     free(who);
     free(types);
     if (fflush(stdout) != 0 || ferror(stdout))

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase"},
     {"decrypt", cmd_decrypt, "decrypt a file with identities or a passphrase"},
     {"inspect", cmd_inspect, "show who can open a file, without any key"},
+    {"escrow", cmd_escrow, "exceptional access: authority, warrants, shares, audit log"},
 };
 
 static const char usage_head[] =
@@ -29,6 +30,10 @@ static const char usage_head[] =
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "  doormat decrypt [-i FILE]... [--passphrase-file FILE] [-o OUT] [--threads N] [IN]\n"
     "  doormat inspect [--json] [IN]\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
+    "  doormat encrypt ... --escrow DIR/authority.pub\n"
+    "  doormat decrypt ... [--require-escrow DIR/authority.pub]\n"
+    "  doormat escrow warrant|unwrap|recover|audit verify|tamper ... (doormat escrow --help)\n"
     "  doormat --help | doormat COMMAND --help | doormat --version\n"
     "\n"
     "Files are in the age v1 format (c2sp.org/age): anything doormat encrypts, age\n"

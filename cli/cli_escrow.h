@@ -1,0 +1,28 @@
+/* The escrow pieces that encrypt, decrypt and inspect borrow from cli/escrow.c. */
+#ifndef DOORMAT_CLI_ESCROW_H
+#define DOORMAT_CLI_ESCROW_H
+
+#include "doormat/escrow.h"
+
+/* encrypt --escrow FILE: a recipient for the authority in FILE. Prints the
+ * failure and returns its exit code, or DM_EXIT_OK. */
+int cli_escrow_recipient(const char *authority_path, dm_recipient **out);
+
+/* decrypt: always lets doormat-escrow stanzas stand beside a scrypt stanza
+ * (the documented doormat extension), and with --require-escrow FILE checks
+ * the escrow for that authority before any plaintext is released. */
+typedef struct cli_escrow_policy {
+    dm_escrow_authority *auth;
+    dm_escrow_policy policy;
+} cli_escrow_policy;
+/* Loads FILE (NULL: no policy). Prints the failure and returns its exit code. */
+int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p);
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts);
+void cli_escrow_policy_free(cli_escrow_policy *p);
+
+/* inspect: the "escrow: ..." lines (malloc'd, NULL when the header has no
+ * escrow stanza) and the sentence saying who can decrypt (malloc'd, NULL then
+ * too). A malformed escrow stanza gives a line saying so. */
+void cli_escrow_describe(const dm_header *hdr, char **lines, char **who);
+
+#endif

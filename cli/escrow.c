@@ -1,0 +1,775 @@
+/* doormat escrow: the exceptional-access side. Creating an authority, issuing
+ * warrants, the agents' share release (with its audit entry), recovery, the
+ * audit check, and a rogue sender's tamper tool for tests and classes. The
+ * work is all in the escrow library; this file only parses flags, reads and
+ * writes files, and turns errors into one line and an exit code. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_escrow.h"
+
+static const char escrow_usage[] =
+    "Usage:\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
+    "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
+    "                         --case TEXT --expires YYYY-MM-DD -o WARRANT FILE...\n"
+    "  doormat escrow unwrap --authority DIR/authority.pub --agent DIR/agents/A.key\n"
+    "                        --warrant WARRANT --log DIR/audit.log -o SHARE FILE\n"
+    "  doormat escrow recover --authority DIR/authority.pub --share SHARE... [-o OUT] FILE\n"
+    "  doormat escrow audit verify --authority DIR/authority.pub DIR/audit.log\n"
+    "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "\n"
+    "An escrow authority is the exceptional-access path built as well as its\n"
+    "proponents would build it: n agents, any k of whom can recover a file's key\n"
+    "(the default is one agent, \"master\": a single key under the doormat), and a\n"
+    "court key that signs warrants. \"doormat encrypt --escrow DIR/authority.pub\"\n"
+    "adds one doormat-escrow stanza per agent, each holding a Shamir share of the\n"
+    "file key; plain age ignores them. \"doormat decrypt --require-escrow\" refuses\n"
+    "(exit 7) a file whose escrow stanzas are missing or not derived from its key.\n"
+    "\n"
+    "Commands:\n"
+    "  init      create an authority: DIR/authority.pub (public), DIR/court.key and\n"
+    "            DIR/agents/<agent>.key (secret, 0600), an empty DIR/audit.log;\n"
+    "            never overwrites an existing authority\n"
+    "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
+    "            doormat inspect), valid from today to --expires (UTC dates)\n"
+    "  unwrap    one agent's release: checks the warrant (signature, authority,\n"
+    "            file, dates; exit 8 with the reason), appends a signed entry to the\n"
+    "            audit log, and writes the agent's signed share (0600)\n"
+    "  recover   combine k shares into the file key and decrypt FILE (exit 4, saying\n"
+    "            how many are needed, with fewer than k)\n"
+    "  audit verify\n"
+    "            check the whole hash chain and every signature of the log; names\n"
+    "            the first entry edited, removed, reordered or forged (exit 5)\n"
+    "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
+    "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
+    "            the escrow stanzas, --corrupt fills them with random bytes\n"
+    "\n"
+    "Set DOORMAT_TODAY=YYYY-MM-DD to make warrant, unwrap and the audit log use that\n"
+    "date instead of today (classroom time travel; tests of expiry).\n"
+    "\n"
+    "Example (a 2-of-3 authority):\n"
+    "  doormat escrow init --name FBI --agents doj,court,vendor --threshold 2 -o fbi\n"
+    "  doormat encrypt -r age1... --escrow fbi/authority.pub -o memo.age memo.txt\n"
+    "  doormat escrow warrant --court fbi/court.key --authority fbi/authority.pub \\\n"
+    "      --case \"26-cr-42\" --expires 2026-12-31 -o w.txt memo.age\n"
+    "  doormat escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key \\\n"
+    "      --warrant w.txt --log fbi/audit.log -o doj.share memo.age\n"
+    "  (the same for vendor)\n"
+    "  doormat escrow recover --authority fbi/authority.pub --share doj.share \\\n"
+    "      --share vendor.share -o memo.txt memo.age\n"
+    "  doormat escrow audit verify --authority fbi/authority.pub fbi/audit.log\n";
+
+enum {
+    OPT_NAME = 256,
+    OPT_AGENTS,
+    OPT_THRESHOLD,
+    OPT_COURT,
+    OPT_AUTHORITY,
+    OPT_CASE,
+    OPT_EXPIRES,
+    OPT_AGENT,
+    OPT_WARRANT,
+    OPT_LOG,
+    OPT_SHARE,
+    OPT_STRIP,
+    OPT_CORRUPT,
+};
+
+static const struct option escrow_longopts[] = {
+    {"name", required_argument, NULL, OPT_NAME},
+    {"agents", required_argument, NULL, OPT_AGENTS},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"court", required_argument, NULL, OPT_COURT},
+    {"authority", required_argument, NULL, OPT_AUTHORITY},
+    {"case", required_argument, NULL, OPT_CASE},
+    {"expires", required_argument, NULL, OPT_EXPIRES},
+    {"agent", required_argument, NULL, OPT_AGENT},
+    {"warrant", required_argument, NULL, OPT_WARRANT},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"share", required_argument, NULL, OPT_SHARE},
+    {"strip", no_argument, NULL, OPT_STRIP},
+    {"corrupt", no_argument, NULL, OPT_CORRUPT},
+    {"identity", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Every subcommand takes the same option table; each says which it accepts. */
+typedef struct escrow_args {
+    const char *cmd; /* "escrow init", ... for messages */
+    const char *name, *agents, *threshold, *court, *authority, *case_ref, *expires, *agent,
+        *warrant, *log, *identity, *output;
+    const char **shares;
+    size_t n_shares;
+    int strip, corrupt;
+    char **rest; /* positional arguments */
+    int n_rest;
+} escrow_args;
+
+/* Parses argv (argv[0] is the subcommand word); allowed lists the accepted
+ * options by their enum value or short letter. Returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, const char *cmd, const int *allowed,
+                      escrow_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    a->shares = calloc((size_t)argc + 1, sizeof *a->shares);
+    if (a->shares == NULL)
+        return cli_fail(DM_ERR_NOMEM, "%s", cmd);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":i:o:h", escrow_longopts, NULL)) != -1) {
+        if (c == 'h')
+            return cli_help(escrow_usage);
+        int ok = 0;
+        for (const int *p = allowed; *p; p++)
+            ok = ok || *p == c;
+        if (!ok) {
+            if (c == '?' || c == ':')
+                return cli_bad_option(cmd, argv, c);
+            return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",
+                                   cmd, argv[optind - 1]);
+        }
+        const char **slot = NULL;
+        switch (c) {
+        case OPT_NAME: slot = &a->name; break;
+        case OPT_AGENTS: slot = &a->agents; break;
+        case OPT_THRESHOLD: slot = &a->threshold; break;
+        case OPT_COURT: slot = &a->court; break;
+        case OPT_AUTHORITY: slot = &a->authority; break;
+        case OPT_CASE: slot = &a->case_ref; break;
+        case OPT_EXPIRES: slot = &a->expires; break;
+        case OPT_AGENT: slot = &a->agent; break;
+        case OPT_WARRANT: slot = &a->warrant; break;
+        case OPT_LOG: slot = &a->log; break;
+        case 'i': slot = &a->identity; break;
+        case 'o': slot = &a->output; break;
+        case OPT_SHARE:
+            a->shares[a->n_shares++] = optarg;
+            break;
+        case OPT_STRIP:
+            a->strip = 1;
+            break;
+        case OPT_CORRUPT:
+            a->corrupt = 1;
+            break;
+        default:
+            return cli_bad_option(cmd, argv, c);
+        }
+        if (slot != NULL) {
+            if (*slot != NULL)
+                return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
+            *slot = optarg;
+        }
+    }
+    a->rest = argv + optind;
+    a->n_rest = argc - optind;
+    return -1;
+}
+
+static int need(const escrow_args *a, const char *value, const char *flag)
+{
+    if (value == NULL)
+        return cli_usage_error("%s: missing %s (see doormat escrow --help)", a->cmd, flag);
+    return DM_EXIT_OK;
+}
+
+/* The date the escrow commands live on: today (UTC), or DOORMAT_TODAY. */
+static int escrow_now(const char *cmd, time_t *now)
+{
+    const char *today = getenv("DOORMAT_TODAY");
+    if (today == NULL || today[0] == '\0') {
+        *now = time(NULL);
+        return DM_EXIT_OK;
+    }
+    if (dm_escrow_parse_date(today, now) != DM_OK)
+        return cli_usage_error("%s: DOORMAT_TODAY=\"%s\" is not a date YYYY-MM-DD", cmd, today);
+    return DM_EXIT_OK;
+}
+
+static int load_authority(const escrow_args *a, dm_escrow_authority **auth)
+{
+    int rc = need(a, a->authority, "--authority DIR/authority.pub");
+    if (rc != DM_EXIT_OK)
+        return rc;
+    int err = dm_escrow_authority_load(a->authority, auth);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: authority", a->cmd);
+}
+
+/* Secret key files must be private, as identity files are. */
+static int check_private(const escrow_args *a, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
+    if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
+        return cli_usage_error("%s: key file %s is readable by others; run chmod 600 %s", a->cmd,
+                               path, path);
+    return DM_EXIT_OK;
+}
+
+/* The header and file id of an age file (binary or armored). */
+static int read_header(const escrow_args *a, const char *path, dm_inspect_info *info)
+{
+    memset(info, 0, sizeof *info);
+    if (strcmp(path, "-") == 0)
+        return cli_usage_error("%s: FILE must be a file, not standard input", a->cmd);
+    int fd = cli_open_input(path);
+    if (fd < 0)
+        return DM_EXIT_FAILURE;
+    int err = dm_inspect(dm_source_fd(&fd), info);
+    close(fd);
+    if (err != DM_OK) {
+        dm_inspect_free(info);
+        return cli_fail(err, "%s: %s", a->cmd, path);
+    }
+    return DM_EXIT_OK;
+}
+
+static int write_output(const escrow_args *a, const char *path, const char *text, size_t len,
+                        int mode)
+{
+    cli_output out;
+    int err = cli_output_open(&out, path, mode);
+    if (err != DM_OK)
+        return cli_fail(err, "%s: output", a->cmd);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(out.fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            cli_output_abort(&out);
+            return cli_fail(dm_fail(DM_ERR_IO, "%s", strerror(errno)), "%s: output", a->cmd);
+        }
+        done += (size_t)w;
+    }
+    err = cli_output_commit(&out);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: output", a->cmd);
+}
+
+/* ------------------------------------------------------------ init */
+
+static int escrow_init(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, 'o', 0};
+    escrow_args a;
+    int rc = parse_args(argc, argv, "escrow init", allowed, &a);
+    if (rc < 0 && a.n_rest > 0)
+        rc = cli_usage_error("escrow init: unexpected argument \"%s\"", a.rest[0]);
+    if (rc < 0 && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
+        rc = need(&a, a.output, "-o DIR");
+    char *list = NULL;
+    const char **names = NULL;
+    size_t n = 0;
+    unsigned k = 0;
+    if (rc == DM_EXIT_OK && a.threshold != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(a.threshold, &end, 10);
+        if (errno != 0 || end == a.threshold || *end != '\0' || v < 1 ||
+            v > DM_ESCROW_MAX_AGENTS || a.threshold[0] == '-')
+            rc = cli_usage_error("escrow init: --threshold wants a number from 1 to %d, not \"%s\"",
+                                 DM_ESCROW_MAX_AGENTS, a.threshold);
+        k = (unsigned)v;
+    }
+    if (rc == DM_EXIT_OK && a.agents != NULL) {
+        list = strdup(a.agents);
+        names = calloc(strlen(a.agents) + 1, sizeof *names);
+        if (list == NULL || names == NULL)
+            rc = cli_fail(DM_ERR_NOMEM, "escrow init");
+        for (char *p = list; rc == DM_EXIT_OK;) {
+            char *comma = strchr(p, ',');
+            if (comma)
+                *comma = '\0';
+            if (*p == '\0')
+                rc = cli_usage_error("escrow init: --agents has an empty name (\"%s\")", a.agents);
+            names[n++] = p;
+            if (!comma)
+                break;
+            p = comma + 1;
+        }
+    }
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    if (rc == DM_EXIT_OK) {
+        dm_escrow_authority *auth = NULL;
+        dm_escrow_agent_key **keys = NULL;
+        dm_escrow_court_key *court = NULL;
+        int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
+        if (err == DM_OK)
+            err = dm_escrow_authority_write_dir(a.output, auth, keys, court);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "escrow init");
+        } else {
+            size_t agents = dm_escrow_authority_agents(auth);
+            printf("authority: %s\nid: %s\nthreshold: %u of %zu\n", dm_escrow_authority_name(auth),
+                   dm_escrow_authority_id_hex(auth), dm_escrow_authority_threshold(auth), agents);
+            for (size_t i = 0; i < agents; i++)
+                printf("agent: %s (%s/agents/%s.key)\n", dm_escrow_authority_agent_name(auth, i),
+                       a.output, dm_escrow_authority_agent_name(auth, i));
+            printf("public: %s/authority.pub\n", a.output);
+            rc = fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+        }
+        if (keys != NULL)
+            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
+                dm_escrow_agent_key_free(keys[i]);
+        free(keys);
+        dm_escrow_court_key_free(court);
+        dm_escrow_authority_free(auth);
+    }
+    free(names);
+    free(list);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ warrant */
+
+static int escrow_warrant(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_COURT, OPT_AUTHORITY, OPT_CASE, OPT_EXPIRES, 'o', 0};
+    escrow_args a;
+    int rc = parse_args(argc, argv, "escrow warrant", allowed, &a);
+    if (rc < 0 && (rc = need(&a, a.court, "--court DIR/court.key")) == DM_EXIT_OK &&
+        (rc = need(&a, a.case_ref, "--case TEXT")) == DM_EXIT_OK &&
+        (rc = need(&a, a.expires, "--expires YYYY-MM-DD")) == DM_EXIT_OK &&
+        (rc = need(&a, a.output, "-o WARRANT")) == DM_EXIT_OK && a.n_rest == 0)
+        rc = cli_usage_error("escrow warrant: name the FILE(s) the warrant covers");
+    time_t now = 0;
+    if (rc == DM_EXIT_OK)
+        rc = escrow_now(a.cmd, &now);
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    dm_escrow_authority *auth = NULL;
+    dm_escrow_court_key *court = NULL;
+    uint8_t(*ids)[DM_FILE_ID_LEN] = NULL;
+    if (rc == DM_EXIT_OK)
+        rc = load_authority(&a, &auth);
+    if (rc == DM_EXIT_OK)
+        rc = check_private(&a, a.court);
+    if (rc == DM_EXIT_OK) {
+        int err = dm_escrow_court_key_load(auth, a.court, &court);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow warrant: court key");
+    }
+    if (rc == DM_EXIT_OK && (ids = calloc((size_t)a.n_rest, sizeof *ids)) == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "escrow warrant");
+    for (int i = 0; rc == DM_EXIT_OK && i < a.n_rest; i++) {
+        dm_inspect_info info;
+        rc = read_header(&a, a.rest[i], &info);
+        if (rc == DM_EXIT_OK) {
+            memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+            dm_inspect_free(&info);
+        }
+    }
+    if (rc == DM_EXIT_OK) {
+        char today[11];
+        char *text = NULL;
+        size_t len = 0;
+        int err = dm_escrow_date(now, today);
+        if (err == DM_OK)
+            err = dm_escrow_warrant_issue(auth, court, a.case_ref, today, a.expires,
+                                          (const uint8_t(*)[DM_FILE_ID_LEN])ids,
+                                          (size_t)a.n_rest, &text, &len);
+        rc = err == DM_OK ? write_output(&a, a.output, text, len, 0644)
+                          : cli_fail(err, "escrow warrant");
+        free(text);
+    }
+    free(ids);
+    dm_escrow_court_key_free(court);
+    dm_escrow_authority_free(auth);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ unwrap */
+
+static int escrow_unwrap(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_WARRANT, OPT_LOG, 'o', 0};
+    escrow_args a;
+    int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
+    if (rc < 0 && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
+        (rc = need(&a, a.warrant, "--warrant WARRANT")) == DM_EXIT_OK &&
+        (rc = need(&a, a.log, "--log DIR/audit.log")) == DM_EXIT_OK &&
+        (rc = need(&a, a.output, "-o SHARE")) == DM_EXIT_OK && a.n_rest != 1)
+        rc = cli_usage_error("escrow unwrap: name exactly one FILE");
+    time_t now = 0;
+    if (rc == DM_EXIT_OK)
+        rc = escrow_now(a.cmd, &now);
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    dm_escrow_authority *auth = NULL;
+    dm_escrow_agent_key *agent = NULL;
+    dm_escrow_warrant *w = NULL;
+    dm_escrow_share *share = NULL;
+    dm_inspect_info info;
+    int have_info = 0;
+    if (rc == DM_EXIT_OK)
+        rc = load_authority(&a, &auth);
+    if (rc == DM_EXIT_OK)
+        rc = check_private(&a, a.agent);
+    if (rc == DM_EXIT_OK) {
+        int err = dm_escrow_agent_key_load(auth, a.agent, &agent);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow unwrap: agent key");
+    }
+    if (rc == DM_EXIT_OK) {
+        int err = dm_escrow_warrant_load(a.warrant, &w);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow unwrap: warrant");
+    }
+    if (rc == DM_EXIT_OK && (rc = read_header(&a, a.rest[0], &info)) == DM_EXIT_OK)
+        have_info = 1;
+    if (rc == DM_EXIT_OK) {
+        /* The share is written through a temporary file opened first, so the
+         * release is logged only once there is somewhere to put it. */
+        cli_output out;
+        int err = cli_output_open(&out, a.output, 0600);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "escrow unwrap: output");
+        } else {
+            err = dm_escrow_unwrap(auth, agent, w, &info.header, a.log, now, &share);
+            char *text = NULL;
+            size_t len = 0;
+            if (err == DM_OK)
+                err = dm_escrow_share_format(share, &text, &len);
+            size_t done = 0;
+            while (err == DM_OK && done < len) {
+                ssize_t n = write(out.fd, text + done, len - done);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    err = dm_fail(DM_ERR_IO, "%s", strerror(errno));
+                else
+                    done += (size_t)n;
+            }
+            dm_secret_free(text);
+            if (err == DM_OK)
+                err = cli_output_commit(&out);
+            else
+                cli_output_abort(&out);
+            rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "escrow unwrap");
+        }
+    }
+    if (rc == DM_EXIT_OK)
+        cli_msg("released agent %s's share of %s under warrant \"%s\" (logged in %s)",
+                dm_escrow_agent_key_name(agent), a.rest[0], dm_escrow_warrant_case(w), a.log);
+    if (have_info)
+        dm_inspect_free(&info);
+    dm_escrow_share_free(share);
+    dm_escrow_warrant_free(w);
+    dm_escrow_agent_key_free(agent);
+    dm_escrow_authority_free(auth);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ recover */
+
+static int escrow_recover(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_AUTHORITY, OPT_SHARE, 'o', 0};
+    escrow_args a;
+    int rc = parse_args(argc, argv, "escrow recover", allowed, &a);
+    /* "--share A B FILE": every positional but the last is a share too. */
+    if (rc < 0) {
+        if (a.n_rest < 1)
+            rc = cli_usage_error("escrow recover: name the FILE to recover");
+        else {
+            for (int i = 0; i + 1 < a.n_rest; i++)
+                a.shares[a.n_shares++] = a.rest[i];
+            rc = a.n_shares == 0 ? cli_usage_error("escrow recover: give at least one --share")
+                                 : DM_EXIT_OK;
+        }
+    }
+    const char *file = rc == DM_EXIT_OK ? a.rest[a.n_rest - 1] : NULL;
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    dm_escrow_authority *auth = NULL;
+    dm_escrow_share **shares = NULL;
+    size_t n_loaded = 0;
+    dm_inspect_info info;
+    int have_info = 0;
+    uint8_t *key = NULL;
+    if (rc == DM_EXIT_OK)
+        rc = load_authority(&a, &auth);
+    if (rc == DM_EXIT_OK && (rc = read_header(&a, file, &info)) == DM_EXIT_OK)
+        have_info = 1;
+    if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
+    for (size_t i = 0; rc == DM_EXIT_OK && i < a.n_shares; i++) {
+        int err = dm_escrow_share_load(auth, a.shares[i], &shares[i]);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "escrow recover: share");
+            break;
+        }
+        n_loaded++;
+        if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
+            rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
+                                 a.shares[i], dm_escrow_share_agent(shares[i]), file);
+    }
+    if (rc == DM_EXIT_OK && (key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
+    if (rc == DM_EXIT_OK) {
+        int err = dm_escrow_recover(auth, &info.header, shares, n_loaded, key);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow recover");
+    }
+    if (rc == DM_EXIT_OK) {
+        dm_identity *id = NULL;
+        int fd = -1;
+        cli_output out;
+        int err = dm_file_key_identity_new(key, &id);
+        if (err == DM_OK && (fd = cli_open_input(file)) < 0)
+            rc = DM_EXIT_FAILURE;
+        if (err == DM_OK && rc == DM_EXIT_OK) {
+            err = cli_output_open(&out, a.output, 0666);
+            if (err == DM_OK) {
+                dm_decrypt_opts opts = {0};
+                opts.alone_companions = dm_escrow_alone_companions;
+                opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+                err = dm_decrypt(dm_source_fd(&fd), dm_sink_fd(&out.fd), &id, 1, &opts);
+                if (err == DM_OK)
+                    err = cli_output_commit(&out);
+                else
+                    cli_output_abort(&out);
+            }
+        }
+        if (rc == DM_EXIT_OK && err != DM_OK)
+            rc = cli_fail(err, "escrow recover");
+        if (fd >= 0)
+            close(fd);
+        dm_identity_free(id);
+    }
+    dm_secret_free(key);
+    for (size_t i = 0; i < n_loaded; i++)
+        dm_escrow_share_free(shares[i]);
+    free(shares);
+    if (have_info)
+        dm_inspect_free(&info);
+    dm_escrow_authority_free(auth);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ audit */
+
+static int escrow_audit(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
+        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+            return cli_help(escrow_usage);
+        return cli_usage_error("escrow audit: the only subcommand is \"verify\" (doormat escrow "
+                               "audit verify --authority DIR/authority.pub LOG)");
+    }
+    static const int allowed[] = {OPT_AUTHORITY, 0};
+    escrow_args a;
+    int rc = parse_args(argc - 1, argv + 1, "escrow audit verify", allowed, &a);
+    if (rc < 0)
+        rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit verify: name one LOG");
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    dm_escrow_authority *auth = NULL;
+    if (rc == DM_EXIT_OK)
+        rc = load_authority(&a, &auth);
+    if (rc == DM_EXIT_OK) {
+        const char *path = a.rest[0];
+        char *text = NULL;
+        size_t len = 0, n = 0, bad = 0;
+        uint8_t head[DM_ESCROW_DIGEST_LEN];
+        int err = cli_read_file(path, &text, &len);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "escrow audit verify");
+        } else if ((err = dm_escrow_audit_verify(auth, text, len, &n, &bad, head)) != DM_OK) {
+            /* Not "header MAC mismatch": say what failed, in the log's terms. */
+            cli_msg("escrow audit verify: %s: the log does not verify: %s", path,
+                    dm_err_detail());
+            rc = dm_exit_code(err);
+        } else {
+            static const char digits[] = "0123456789abcdef";
+            char hex[2 * DM_ESCROW_DIGEST_LEN + 1];
+            for (size_t i = 0; i < DM_ESCROW_DIGEST_LEN; i++) {
+                hex[2 * i] = digits[head[i] >> 4];
+                hex[2 * i + 1] = digits[head[i] & 15];
+            }
+            hex[2 * DM_ESCROW_DIGEST_LEN] = '\0';
+            printf("%s: OK, %zu entr%s, every signature and link verified\n", path, n,
+                   n == 1 ? "y" : "ies");
+            printf("head: %s\n", hex);
+            printf("(keep the head elsewhere: entries cut from the end show only against it)\n");
+            rc = fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+        }
+        free(text);
+    }
+    dm_escrow_authority_free(auth);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ tamper */
+
+static int escrow_tamper(int argc, char **argv)
+{
+    static const int allowed[] = {OPT_STRIP, OPT_CORRUPT, 'i', 'o', 0};
+    escrow_args a;
+    int rc = parse_args(argc, argv, "escrow tamper", allowed, &a);
+    if (rc < 0 && a.strip == a.corrupt)
+        rc = cli_usage_error("escrow tamper: give exactly one of --strip and --corrupt");
+    if (rc < 0 && (rc = need(&a, a.identity, "-i IDENTITY")) == DM_EXIT_OK &&
+        (rc = need(&a, a.output, "-o OUT")) == DM_EXIT_OK && a.n_rest != 1)
+        rc = cli_usage_error("escrow tamper: name exactly one FILE");
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    char *file = NULL, *secret = NULL;
+    size_t file_len = 0, secret_len = 0;
+    dm_identity **ids = NULL;
+    size_t n_ids = 0;
+    uint8_t *key = NULL, *forged = NULL;
+    size_t forged_len = 0;
+    if (rc == DM_EXIT_OK) {
+        int err = cli_read_secret_file(a.identity, &secret, &secret_len);
+        size_t line = 0;
+        if (err == DM_OK)
+            err = dm_identity_file_parse(secret, secret_len, &ids, &n_ids, &line);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow tamper: identity file %s", a.identity);
+    }
+    if (rc == DM_EXIT_OK) {
+        int err = cli_read_file(a.rest[0], &file, &file_len);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow tamper");
+    }
+    if (rc == DM_EXIT_OK && (key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "escrow tamper");
+    if (rc == DM_EXIT_OK) {
+        dm_membuf in = {.data = (const uint8_t *)file, .len = file_len};
+        dm_decrypt_opts opts = {0};
+        opts.alone_companions = dm_escrow_alone_companions;
+        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        opts.file_key_out = key;
+        int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
+        if (err == DM_OK)
+            err = dm_escrow_tamper((const uint8_t *)file, file_len, key,
+                                   a.strip ? DM_ESCROW_TAMPER_STRIP : DM_ESCROW_TAMPER_CORRUPT,
+                                   &forged, &forged_len);
+        rc = err == DM_OK ? write_output(&a, a.output, (const char *)forged, forged_len, 0644)
+                          : cli_fail(err, "escrow tamper");
+    }
+    free(forged);
+    dm_secret_free(key);
+    for (size_t i = 0; i < n_ids; i++)
+        dm_identity_free(ids[i]);
+    free(ids);
+    dm_secret_free(secret);
+    free(file);
+    free(a.shares);
+    return rc;
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+int cmd_escrow(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error("escrow: missing subcommand (init, warrant, unwrap, recover, "
+                               "audit verify, tamper; see doormat escrow --help)");
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
+        return cli_help(escrow_usage);
+    if (strcmp(sub, "init") == 0)
+        return escrow_init(argc - 1, argv + 1);
+    if (strcmp(sub, "warrant") == 0)
+        return escrow_warrant(argc - 1, argv + 1);
+    if (strcmp(sub, "unwrap") == 0)
+        return escrow_unwrap(argc - 1, argv + 1);
+    if (strcmp(sub, "recover") == 0)
+        return escrow_recover(argc - 1, argv + 1);
+    if (strcmp(sub, "audit") == 0)
+        return escrow_audit(argc - 1, argv + 1);
+    if (strcmp(sub, "tamper") == 0)
+        return escrow_tamper(argc - 1, argv + 1);
+    return cli_usage_error("escrow: unknown subcommand \"%s\" (see doormat escrow --help)", sub);
+}
+
+/* ------------------------------------------------ pieces for encrypt, decrypt, inspect */
+
+int cli_escrow_recipient(const char *authority_path, dm_recipient **out)
+{
+    dm_escrow_authority *auth = NULL;
+    int err = dm_escrow_authority_load(authority_path, &auth);
+    if (err == DM_OK)
+        err = dm_escrow_recipient_new(auth, NULL, out);
+    dm_escrow_authority_free(auth);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: --escrow");
+}
+
+int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p)
+{
+    memset(p, 0, sizeof *p);
+    if (authority_path == NULL)
+        return DM_EXIT_OK;
+    int err = dm_escrow_authority_load(authority_path, &p->auth);
+    if (err != DM_OK)
+        return cli_fail(err, "decrypt: --require-escrow");
+    p->policy.auth = p->auth;
+    p->policy.opts = NULL;
+    return DM_EXIT_OK;
+}
+
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts)
+{
+    opts->alone_companions = dm_escrow_alone_companions;
+    opts->n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+    if (p != NULL && p->auth != NULL) {
+        opts->policy = dm_escrow_policy_check;
+        opts->policy_ctx = &p->policy;
+    }
+}
+
+void cli_escrow_policy_free(cli_escrow_policy *p)
+{
+    dm_escrow_authority_free(p->auth);
+    p->auth = NULL;
+}
+
+void cli_escrow_describe(const dm_header *hdr, char **lines, char **who)
+{
+    *lines = NULL;
+    *who = NULL;
+    char *text = NULL;
+    int err = dm_escrow_describe(hdr, &text);
+    if (err != DM_OK) {
+        char buf[400];
+        snprintf(buf, sizeof buf, "escrow: unreadable doormat-escrow stanzas (%s)\n",
+                 dm_err_detail());
+        *lines = strdup(buf);
+        return;
+    }
+    if (text == NULL)
+        return;
+    /* The last line is "who can decrypt: ..."; everything before it is "escrow: ..." lines. */
+    static const char tag[] = "who can decrypt: ";
+    char *at = strstr(text, tag);
+    if (at != NULL) {
+        *who = strdup(at + sizeof tag - 1);
+        if (*who != NULL) {
+            size_t n = strlen(*who);
+            if (n > 0 && (*who)[n - 1] == '\n')
+                (*who)[n - 1] = '\0';
+        }
+        *at = '\0';
+    }
+    *lines = text;
+}
