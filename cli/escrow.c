@@ -524,8 +524,13 @@ static int escrow_recover(int argc, char **argv)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     if (rc == DM_EXIT_OK) {
         int err = dm_escrow_recover(auth, &info.header, shares, n_loaded, key);
-        if (err != DM_OK)
+        if (err == DM_ERR_NO_MATCH) {
+            /* Exit 4 as for "no identity matched", in words that fit shares. */
+            cli_msg("escrow recover: not enough shares: %s", dm_err_detail());
+            rc = dm_exit_code(err);
+        } else if (err != DM_OK) {
             rc = cli_fail(err, "escrow recover");
+        }
     }
     if (rc == DM_EXIT_OK) {
         dm_identity *id = NULL;

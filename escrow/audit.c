@@ -151,7 +151,9 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
     if (err) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", dm_err_detail());
-        return dm_fail(err, "refusing to extend an audit log that does not verify: %s", detail);
+        /* No release without a sound log: the refusal is an access decision. */
+        return dm_fail(DM_ERR_DENIED, "refusing to extend an audit log that does not verify: %s",
+                       detail);
     }
     struct tm tm;
     char when[32];

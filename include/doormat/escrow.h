@@ -248,7 +248,7 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
 
 /* Builds the next entry (one line, '\n'-terminated, malloc'd) for a log whose
  * current text is log/log_len, after verifying that text; refuses to extend a
- * log that does not verify. */
+ * log that does not verify (DM_ERR_DENIED: no release without a sound log). */
 int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                          const char *log, size_t log_len,
                          const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The escrow contract end to end: a 2-of-3 authority; plain age still opens an
+# escrowed file for its recipient; a rogue sender's stripped or altered escrow
+# stanzas (header MAC recomputed with the file key) still open with age but
+# fail --require-escrow (exit 7, no output); two agents' shares under a valid
+# warrant recover the exact plaintext, one share does not (exit 4); expired or
+# out-of-scope warrants are refused (exit 8); audit verify catches an edited log.
+. "$(dirname "$0")/lib.sh"
+D=$DOORMAT
+AGE=${AGE:-/usr/bin/age}
+AGE_KEYGEN=${AGE_KEYGEN:-/usr/bin/age-keygen}
+cd "$T" || exit 1
+unset DOORMAT_TODAY
+
+# ---- an authority
+run "$D" escrow init --name FBI --agents doj,court,vendor --threshold 2 -o fbi
+assert_exit 0 "init"
+ID=$(sed -n 's/^id: //p' fbi/authority.pub)
+assert_match "$ID" '^[0-9a-f]{32}$' "authority id"
+assert_eq "$(stat -c %a fbi/court.key fbi/agents/doj.key fbi/agents/court.key fbi/agents/vendor.key | sort -u)" "600" "secret key modes"
+assert_eq "$(stat -c %s fbi/audit.log)" "0" "empty audit log"
+assert_true "authority lists agents" grep -q '^agent: vendor age1' fbi/authority.pub
+cp fbi/authority.pub pub.before
+run "$D" escrow init --name FBI2 -o fbi
+assert_fails 2 "refusing to overwrite an existing authority" "init over an authority"
+assert_same fbi/authority.pub pub.before "authority untouched"
+
+# ---- encrypt with escrow; plain age opens it for the recipient
+"$AGE_KEYGEN" -o key.txt 2>/dev/null
+R=$("$AGE_KEYGEN" -y key.txt)
+make_file msg.bin 150000
+run "$D" encrypt -r "$R" --escrow fbi/authority.pub -o msg.age msg.bin
+assert_exit 0 "encrypt --escrow"
+run "$AGE" -d -i key.txt -o age.out msg.age
+assert_exit 0 "age decrypts an escrowed file"
+assert_same age.out msg.bin "age plaintext"
+run "$D" decrypt -i key.txt --require-escrow fbi/authority.pub -o dm.out msg.age
+assert_exit 0 "compliant decrypt"
+assert_same dm.out msg.bin "compliant plaintext"
+run "$D" inspect msg.age
+assert_exit 0 "inspect"
+assert_true "inspect names authority, k-of-n, agents" \
+  grep -qx "escrow: authority FBI ($ID), 2-of-3 shamir: doj, court, vendor" "$T/out"
+assert_true "inspect says who can decrypt" \
+  grep -qx "can be opened by: the holder of the X25519 identity, or any 2 of doj, court, vendor" "$T/out"
+FID=$(sed -n 's/^file id: //p' "$T/out")
+assert_match "$FID" '^[0-9a-f]{32}$' "file id"
+
+# ---- a rogue sender strips or alters the escrow stanzas
+for mode in strip corrupt; do
+  run "$D" escrow tamper --$mode -i key.txt -o rogue-$mode.age msg.age
+  assert_exit 0 "tamper --$mode"
+  run "$AGE" -d -i key.txt -o rogue.out rogue-$mode.age
+  assert_exit 0 "age opens the $mode file"
+  assert_same rogue.out msg.bin "age plaintext of the $mode file"
+  run "$D" decrypt -i key.txt rogue-$mode.age
+  assert_exit 0 "non-compliant doormat decrypt of the $mode file"
+  run "$D" decrypt -i key.txt --require-escrow fbi/authority.pub rogue-$mode.age
+  assert_fails 7 "escrow policy violated" "--require-escrow on the $mode file"
+  assert_eq "$(stat -c %s "$T/out")" "0" "no output on stdout ($mode)"
+  run "$D" decrypt -i key.txt --require-escrow fbi/authority.pub -o rogue-out.bin rogue-$mode.age
+  assert_exit 7 "--require-escrow -o on the $mode file"
+  assert_absent rogue-out.bin "no output file ($mode)"
+done
+run "$D" inspect rogue-strip.age
+assert_true "stripped file shows no escrow" bash -c "! grep -q '^escrow:' '$T/out'"
+
+# ---- warrant, two shares, recovery
+run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+  --case "SDNY 26-cr-42" --expires 2999-12-31 -o warrant.txt msg.age
+assert_exit 0 "warrant"
+assert_true "warrant names the file" grep -qx "file: $FID" warrant.txt
+assert_true "warrant names the case" grep -qx "case: SDNY 26-cr-42" warrant.txt
+for a in doj vendor; do
+  run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/$a.key \
+    --warrant warrant.txt --log fbi/audit.log -o $a.share msg.age
+  assert_exit 0 "unwrap by $a"
+  assert_eq "$(stat -c %a $a.share)" "600" "$a share mode"
+done
+assert_eq "$(wc -l <fbi/audit.log)" "2" "two releases logged"
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share vendor.share \
+  -o recovered.bin msg.age
+assert_exit 0 "recover with two shares"
+assert_same recovered.bin msg.bin "recovered plaintext"
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share vendor.share msg.age
+assert_exit 0 "recover, shares listed after one --share"
+cmp -s "$T/out" msg.bin && ok || fail "recovered plaintext on stdout"
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share -o one.bin msg.age
+assert_fails 4 "needs 2 of 3" "recover with one share"
+assert_absent one.bin "no output with one share"
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share doj.share msg.age
+assert_fails 4 "needs 2 of 3" "the same share twice counts once"
+
+# ---- refused warrants (exit 8), nothing released, nothing logged
+cp fbi/audit.log log.before
+DOORMAT_TODAY=2020-01-01 "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+  --case old --expires 2020-01-31 -o expired.txt msg.age 2>/dev/null
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant expired.txt --log fbi/audit.log -o court.share msg.age
+assert_fails 8 "expired on 2020-01-31" "expired warrant"
+assert_absent court.share "no share under an expired warrant"
+"$D" encrypt -r "$R" --escrow fbi/authority.pub -o other.age msg.bin
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant warrant.txt --log fbi/audit.log -o court.share other.age
+assert_fails 8 "does not cover file" "warrant naming another file"
+assert_absent court.share "no share for another file"
+sed 's/^case: SDNY 26-cr-42$/case: SDNY 26-cr-43/' warrant.txt >edited.txt
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant edited.txt --log fbi/audit.log -o court.share msg.age
+assert_fails 8 "signature does not verify" "edited warrant"
+"$D" escrow init --name NSA --agents a,b -o nsa >/dev/null
+"$D" escrow warrant --court nsa/court.key --authority nsa/authority.pub --case x \
+  --expires 2999-01-01 -o nsa-warrant.txt msg.age
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant nsa-warrant.txt --log fbi/audit.log -o court.share msg.age
+assert_fails 8 "is for authority NSA" "warrant of another authority"
+assert_same fbi/audit.log log.before "refusals are not logged as releases"
+
+# ---- shares and keys that do not belong
+run "$D" escrow unwrap --authority fbi/authority.pub --agent nsa/agents/a.key \
+  --warrant warrant.txt --log fbi/audit.log -o x.share msg.age
+assert_fails 2 "nsa/agents/a.key: line 3: key belongs to authority" "agent key of another authority"
+assert_absent x.share "no share for a foreign agent key"
+"$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case y \
+  --expires 2999-01-01 -o w2.txt other.age
+"$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant w2.txt --log fbi/audit.log -o other-court.share other.age 2>/dev/null
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share \
+  --share other-court.share -o mixed.bin msg.age
+assert_fails 2 "other-court.share \(agent court\) is for another file" "share for another file"
+assert_absent mixed.bin "no output with a foreign share"
+run "$D" escrow recover --authority nsa/authority.pub --share doj.share --share vendor.share msg.age
+assert_fails 2 "doj.share: line 2: the share is for authority" "share of another authority"
+sed 's/^share: ./share: A/; s/^share: AA/share: AB/' vendor.share >bad.share
+run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share bad.share msg.age
+assert_fails 2 "bad.share: line 9: the signature does not verify" "edited share"
+
+# ---- the audit log
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/audit.log
+assert_exit 0 "audit verify"
+assert_true "audit verify counts" grep -q "OK, 3 entries" "$T/out"
+sed '2s/ vendor / court /' fbi/audit.log >edited.log
+run "$D" escrow audit verify --authority fbi/authority.pub edited.log
+assert_fails 5 "entry 2 \(line 2\): the signature of agent court does not verify: edited or forged" "edited log"
+sed '1d' fbi/audit.log >removed.log
+run "$D" escrow audit verify --authority fbi/authority.pub removed.log
+assert_fails 5 "entry 1 \(line 1\): sequence number 2 where 1 was expected: entries were removed" "removed entry"
+{ sed -n 2p fbi/audit.log; sed -n 1p fbi/audit.log; sed -n 3p fbi/audit.log; } >reordered.log
+run "$D" escrow audit verify --authority fbi/authority.pub reordered.log
+assert_fails 5 "entry 1 \(line 1\):.*reordered" "reordered entries"
+run "$D" escrow audit verify --authority nsa/authority.pub fbi/audit.log
+assert_fails 5 "entry 1 \(line 1\): forged|entry 1 \(line 1\): the signature" "log checked against another authority"
+cp edited.log tampered-live.log
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant warrant.txt --log tampered-live.log -o late.share msg.age
+assert_fails 8 "refusing to extend an audit log that does not verify" "no append to a tampered log"
+assert_absent late.share "no share when the log is tampered"
+
+finish
