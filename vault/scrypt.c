@@ -25,7 +25,12 @@ typedef struct scrypt_ctx {
 
 static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n)
 {
-    scrypt_ctx *c = sodium_malloc(sizeof *c + len + 1);
+    /* sodium_malloc puts the end of the block against a guard page, so
+     * only a size that is a multiple of 16 gives an aligned struct. */
+    size_t size = (sizeof(scrypt_ctx) + len + 1 + 15) & ~(size_t)15;
+    if (size < len)
+        return NULL;
+    scrypt_ctx *c = sodium_malloc(size);
     if (c == NULL)
         return NULL;
     c->log_n = log_n;
