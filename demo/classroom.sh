@@ -163,10 +163,108 @@ step_vault_tamper() {
       "written. Encryption here protects integrity as well as secrecy."
 }
 
+# ------------------------------------------------------------ escrow steps
+
+step_escrow_intro() {
+  title "Escrow: the same vault, plus exceptional access"
+  say "Now we build what 'lawful access' proposals ask for, as well as it can be built:" \
+      "an escrow authority with three agents (the Justice Department, a court, the" \
+      "software vendor), any two of whom can recover a file's key, and a court key that" \
+      "signs warrants. Every release is written to a signed, hash-chained audit log."
+}
+
+step_escrow_init() {
+  title "Escrow 1: the authority is created"
+  expect_exit 0 "$DOORMAT" escrow init --name FBI --agents doj,court,vendor --threshold 2 \
+    -o fbi || return
+  say "" "authority.pub is public: every sender's software would carry it."
+  show cat fbi/authority.pub
+  say "" "The secret keys: one per agent, and the court's. Whoever holds two agent keys" \
+      "holds every escrowed file ever written."
+  show ls -l fbi fbi/agents
+}
+
+step_escrow_encrypt() {
+  title "Escrow 2: Alice's letter, now with escrow"
+  expect_exit 0 "$DOORMAT" encrypt -r "$BOB_PUB" -r "$ALICE_PUB" --escrow fbi/authority.pub \
+    -o escrowed.age letter.txt || return
+  expect_exit 0 "$DOORMAT" inspect escrowed.age || return
+  say "" "Three more stanzas: one share of the file key for each agent. Bob still opens it," \
+      "and his compliant client checks that the escrow is really there:"
+  expect_exit 0 "$DOORMAT" decrypt -i bob.key --require-escrow fbi/authority.pub \
+    -o escrowed-for-bob.txt escrowed.age || return
+  cmp -s letter.txt escrowed-for-bob.txt || die "Bob's copy differs"
+  if command -v age >/dev/null; then
+    say "" "The standard age tool opens it too, and never notices the escrow:"
+    expect_exit 0 age -d -i bob.key escrowed.age || return
+  fi
+}
+
+step_escrow_warrant() {
+  title "Escrow 3: a warrant, and two agents release their shares"
+  local fid
+  fid=$("$DOORMAT" inspect escrowed.age | sed -n 's/^file id: //p')
+  say "The court names the file by its id ($fid), a case and an expiry date:"
+  expect_exit 0 "$DOORMAT" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+    --case "SDNY 26-cr-42" --expires 2999-12-31 -o warrant.txt escrowed.age || return
+  show cat warrant.txt
+  for agent in doj vendor; do
+    expect_exit 0 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
+      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/audit.log \
+      -o $agent.share escrowed.age || return
+  done
+  say "" "Each release is now in the audit log, signed by the agent that made it:"
+  show cat fbi/audit.log
+}
+
+step_escrow_recover() {
+  title "Escrow 4: one share is not enough; two are"
+  expect_exit 4 "$DOORMAT" escrow recover --authority fbi/authority.pub --share doj.share \
+    escrowed.age || return
+  expect_exit 0 "$DOORMAT" escrow recover --authority fbi/authority.pub --share doj.share \
+    --share vendor.share -o recovered.txt escrowed.age || return
+  show cat recovered.txt
+  cmp -s letter.txt recovered.txt || die "the recovered letter differs"
+  say "" "Nobody asked Alice or Bob. The only protection left is procedure."
+}
+
+step_escrow_procedure() {
+  title "Escrow 5: the procedure, checked by machines"
+  say "A warrant that expired is refused (here dated back to January 2020):"
+  DOORMAT_TODAY=2020-01-01 "$DOORMAT" escrow warrant --court fbi/court.key \
+    --authority fbi/authority.pub --case old --expires 2020-01-31 -o expired.txt \
+    escrowed.age || die "warrant failed"
+  expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
+    --agent fbi/agents/court.key --warrant expired.txt --log fbi/audit.log \
+    -o late.share escrowed.age || return
+  say "" "The log verifies; edit one entry, and the edit is named:"
+  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/audit.log || return
+  sed '1s/ doj / court /' fbi/audit.log >edited.log
+  expect_exit 5 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited.log || return
+  say "" "But a log can only prove what is in it: entries cut from its end leave no" \
+      "trace unless someone kept the head hash elsewhere."
+}
+
+step_escrow_rogue() {
+  title "Escrow 6: a sender who will not comply"
+  say "Alice holds the file key, so she can strip the escrow out and fix the header's" \
+      "MAC herself. The file is perfectly valid:"
+  expect_exit 0 "$DOORMAT" escrow tamper --strip -i alice.key -o stripped.age escrowed.age || return
+  expect_exit 0 "$DOORMAT" decrypt -i bob.key -o stripped-for-bob.txt stripped.age || return
+  say "" "Only a client that insists on escrow notices, and refuses to show the letter:"
+  expect_exit 7 "$DOORMAT" decrypt -i bob.key --require-escrow fbi/authority.pub \
+    -o refused.txt stripped.age || return
+  [ ! -e refused.txt ] || die "output left behind"
+  say "" "Escrow binds only those who choose to be bound. Everyone else, including" \
+      "anyone with something to hide, just uses the plain vault."
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
        step_vault_decrypt step_vault_wrong_key step_vault_tamper)
+STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warrant
+       step_escrow_recover step_escrow_procedure step_escrow_rogue)
 
 for step in "${STEPS[@]}"; do
   "$step" || die "$step failed"
