@@ -254,12 +254,18 @@ void dm_inspect_free(dm_inspect_info *info);
 /* ------------------------------------ building blocks for other recipient types */
 
 /* Canonical, unpadded standard base64 (as in age headers). Strict decode:
- * rejects padding, non-canonical trailing bits, any other character. */
+ * rejects padding, non-canonical trailing bits, any other character, and
+ * input that would decode to more than out_cap bytes, all as DM_ERR_HEADER.
+ * Encode writes dm_b64_encoded_len(n) characters, plus a NUL if out_cap has
+ * room for it; a smaller out_cap is DM_ERR_INTERNAL. */
 size_t dm_b64_encoded_len(size_t n);
 int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
 int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t *out_len);
 
-/* Bech32 (BIP 173), lower-case output; decode accepts all-lower or all-upper. */
+/* Bech32 (BIP 173), no length limit. Output is lower-case, or upper-case when
+ * hrp is (as age writes AGE-SECRET-KEY-1...), NUL-terminated. Decode accepts
+ * all-lower or all-upper and returns the HRP as written ("AGE-SECRET-KEY-",
+ * "age"): compare it exactly, as age does. Bad strings are DM_ERR_USAGE. */
 int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out,
                      size_t out_cap);
 int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
