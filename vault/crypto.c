@@ -12,7 +12,8 @@
 #include "internal.h"
 
 /* Fetching an algorithm walks OpenSSL's provider tables and takes locks; the
- * payload path seals one chunk per 64 KiB, so fetch each algorithm once. */
+ * payload path seals one chunk per 64 KiB, so fetch each algorithm once and
+ * keep it for the life of the process (they are never freed on purpose). */
 static pthread_once_t dm_algs_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *dm_alg_chacha;
 static EVP_MAC *dm_alg_hmac;
