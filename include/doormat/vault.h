@@ -120,6 +120,8 @@ typedef struct dm_identity {
     void *ctx;
 } dm_identity;
 
+/* Call destroy (which releases ctx, and may be NULL), then free() the struct
+ * itself: recipients and identities are malloc'd. Both accept NULL. */
 void dm_recipient_free(dm_recipient *r);
 void dm_identity_free(dm_identity *id);
 
@@ -248,6 +250,9 @@ typedef struct dm_inspect_info {
     uint64_t plaintext_size; /* implied plaintext size */
     uint8_t file_id[DM_FILE_ID_LEN];
 } dm_inspect_info;
+/* DM_ERR_PAYLOAD when the payload's size can't be a valid STREAM (info is
+ * still filled in); any other error leaves info empty. Always safe to
+ * dm_inspect_free afterwards. */
 int dm_inspect(dm_source in, dm_inspect_info *info);
 void dm_inspect_free(dm_inspect_info *info);
 
