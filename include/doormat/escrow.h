@@ -8,13 +8,17 @@
  *
  * Every function returns DM_OK or a dm_err class from vault.h, with
  * dm_err_detail() saying why. Classes used here:
- *   DM_ERR_USAGE     bad argument, malformed authority/key/warrant/share/log
- *                    text (detail names the line), key for another authority
+ *   DM_ERR_USAGE     bad argument, malformed authority/key/warrant/share
+ *                    text (detail names the line), key or share of another
+ *                    authority or agent, share for another file
  *   DM_ERR_HEADER    malformed doormat-escrow stanza
- *   DM_ERR_NO_MATCH  no stanza for this agent; fewer than k valid shares
- *                    (detail says how many are needed)
+ *   DM_ERR_NO_MATCH  no stanza for this agent (or one that does not open);
+ *                    fewer than k valid shares (detail says how many are needed)
+ *   DM_ERR_HMAC      recovered key does not match the header MAC; an audit
+ *                    log that does not verify (detail names the entry)
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
- *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
+ *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry);
+ *                    no release on an audit log that does not verify
  *
  * Secrets (agent keys, the court key, shares, key-file text) live in
  * sodium guarded memory and are zeroed on free.
@@ -176,10 +180,11 @@ int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, siz
                       const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
                       const dm_encrypt_opts *opts);
 
-/* What `doormat inspect` says about escrow: malloc'd text, one or more lines
- * ending in '\n' ("escrow: authority NAME (ID), 2-of-3: doj, court, vendor"
- * and "who can decrypt: the holder of the X25519 identity, or any 2 of doj,
- * court, vendor"), or *text = NULL when the header has no escrow stanza.
+/* What `doormat inspect` says about escrow: malloc'd text, one line per
+ * authority ("escrow: authority NAME (ID), 2-of-3 shamir: doj, court, vendor")
+ * then "who can decrypt: the holder of the X25519 identity, or any 2 of doj,
+ * court, vendor", each ending in '\n'; *text = NULL when the header has no
+ * escrow stanza.
  * Malformed escrow stanzas are DM_ERR_HEADER. */
 int dm_escrow_describe(const dm_header *hdr, char **text);
 
@@ -273,9 +278,10 @@ int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, siz
 
 /* A rogue sender's tools, for tests and the "strip" lab: rewrite a binary age
  * file's header with the file key (so the header MAC is valid again). STRIP
- * removes every doormat-escrow stanza; CORRUPT replaces them with stanzas
- * derived from a random key (well-formed, useless to the agents); the payload
- * is kept as is. Armored input is DM_ERR_USAGE. */
+ * removes every doormat-escrow stanza; CORRUPT keeps their arguments but fills
+ * their bodies with random bytes (well-formed, useless to the agents); the
+ * payload is kept as is. The header MAC must verify with file_key first
+ * (DM_ERR_HMAC otherwise). Armored input is DM_ERR_USAGE. */
 typedef enum dm_escrow_tamper_mode {
     DM_ESCROW_TAMPER_STRIP = 1,
     DM_ESCROW_TAMPER_CORRUPT = 2
