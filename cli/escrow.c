@@ -129,8 +129,12 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":i:o:h", escrow_longopts, NULL)) != -1) {
-        if (c == 'h')
-            return cli_help(escrow_usage);
+        if (c == 'h') {
+            /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
+            free(a->shares);
+            a->shares = NULL;
+            exit(cli_help(escrow_usage));
+        }
         int ok = 0;
         for (const int *p = allowed; *p; p++)
             ok = ok || *p == c;
