@@ -16,22 +16,19 @@
 #define ID_B "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
 #define ID_C "AGE-SECRET-KEY-143WN7DCXU4G8R5AXQSSYD9AEPYDNT3HXSLWSPK36CDU6E8M59SSSAGZ3KG"
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return dm_init() == DM_OK ? 0 : -1;
 }
 
-static char *recipient_of(const char *secret)
-{
+static char *recipient_of(const char *secret) {
     char *r = NULL;
     assert_int_equal(dm_x25519_identity_to_recipient(secret, &r), DM_OK);
     return r;
 }
 
 /* Wraps a fresh key to `rcpt` and checks that exactly identity `which` of ids opens it. */
-static void check_opens(dm_identity **ids, size_t n, const char *rcpt, size_t which)
-{
+static void check_opens(dm_identity **ids, size_t n, const char *rcpt, size_t which) {
     dm_recipient *r = NULL;
     assert_int_equal(dm_x25519_recipient_parse(rcpt, &r), DM_OK);
     uint8_t key[16] = "sixteen byte key", got[16];
@@ -50,15 +47,13 @@ static void check_opens(dm_identity **ids, size_t n, const char *rcpt, size_t wh
     dm_recipient_free(r);
 }
 
-static void free_ids(dm_identity **ids, size_t n)
-{
+static void free_ids(dm_identity **ids, size_t n) {
     for (size_t i = 0; i < n; i++)
         dm_identity_free(ids[i]);
     free(ids);
 }
 
-static void test_identity_file(void **state)
-{
+static void test_identity_file(void **state) {
     (void)state;
     static const char text[] = "# created: 2024-01-01T00:00:00Z\n"
                                "# public key: " RCPT_A "\n" ID_A "\n"
@@ -78,18 +73,17 @@ static void test_identity_file(void **state)
     free_ids(ids, n);
 }
 
-static void test_identity_file_bad_lines(void **state)
-{
+static void test_identity_file_bad_lines(void **state) {
     (void)state;
     struct {
         const char *text;
         size_t line;
     } cases[] = {
         {"# c\n\n" ID_A "\nbogus\n", 4},
-        {ID_A "\n " ID_B "\n", 2},                    /* leading space */
-        {ID_A "\n" ID_B " \n", 2},                    /* trailing space */
+        {ID_A "\n " ID_B "\n", 2}, /* leading space */
+        {ID_A "\n" ID_B " \n", 2}, /* trailing space */
         {"age-secret-key-1gfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpyysjzgfpq4egaex\n", 1},
-        {"#ok\n" RCPT_A "\n", 2},                     /* a recipient is not an identity */
+        {"#ok\n" RCPT_A "\n", 2}, /* a recipient is not an identity */
         {"AGE-SECRET-KEY-PQ-1XX76JRALNLXDMEW0CRK45QMCCH4X06SE84UN3VPM33W6HWDX0H3SK3ZQFR\n", 1},
         {"\n\n\nAGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEY", 4},
     };
@@ -119,15 +113,13 @@ static void test_identity_file_bad_lines(void **state)
     static const char *empties[] = {"", "\n\n", "# nothing here\n"};
     for (size_t i = 0; i < 3; i++) {
         line = 7;
-        assert_int_equal(
-            dm_identity_file_parse(empties[i], strlen(empties[i]), &ids, &n, &line),
-            DM_ERR_USAGE);
+        assert_int_equal(dm_identity_file_parse(empties[i], strlen(empties[i]), &ids, &n, &line),
+                         DM_ERR_USAGE);
         assert_int_equal(line, 0);
     }
 }
 
-static void test_recipient_file(void **state)
-{
+static void test_recipient_file(void **state) {
     (void)state;
     char *rb = recipient_of(ID_B);
     char text[512];
@@ -171,8 +163,7 @@ static void test_recipient_file(void **state)
     free(rb);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_file),
         cmocka_unit_test(test_identity_file_bad_lines),

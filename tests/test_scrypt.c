@@ -21,21 +21,18 @@
 #define TK_FILE_KEY "YELLOW SUBMARINE"
 #define LOW 10
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return dm_init() == DM_OK ? 0 : -1;
 }
 
-static void b64(const char *s, uint8_t *out, size_t want)
-{
+static void b64(const char *s, uint8_t *out, size_t want) {
     size_t n = 0;
     assert_int_equal(dm_b64_decode(s, strlen(s), out, want, &n), DM_OK);
     assert_int_equal(n, want);
 }
 
-static int unwrap_with(const char *pass, int max_log_n, const dm_stanza_list *l, uint8_t key[16])
-{
+static int unwrap_with(const char *pass, int max_log_n, const dm_stanza_list *l, uint8_t key[16]) {
     dm_identity *id = NULL;
     assert_int_equal(dm_scrypt_identity_new(pass, strlen(pass), max_log_n, &id), DM_OK);
     int err = id->unwrap(id, l, key);
@@ -43,8 +40,7 @@ static int unwrap_with(const char *pass, int max_log_n, const dm_stanza_list *l,
     return err;
 }
 
-static void known_stanza(dm_stanza_list *l, const char *salt, const char *log_n, size_t body_len)
-{
+static void known_stanza(dm_stanza_list *l, const char *salt, const char *log_n, size_t body_len) {
     uint8_t body[33] = {0};
     b64(TK_BODY, body, 32);
     const char *args[2] = {salt, log_n};
@@ -52,8 +48,7 @@ static void known_stanza(dm_stanza_list *l, const char *salt, const char *log_n,
     assert_int_equal(dm_stanza_list_add(l, "scrypt", args, 2, body, body_len), DM_OK);
 }
 
-static void test_round_trip(void **state)
-{
+static void test_round_trip(void **state) {
     (void)state;
     dm_recipient *r = NULL;
     const char *pass = "correct horse battery staple";
@@ -98,8 +93,7 @@ static void test_round_trip(void **state)
     dm_recipient_free(r);
 }
 
-static void test_default_work_factor(void **state)
-{
+static void test_default_work_factor(void **state) {
     (void)state;
     dm_recipient *r = NULL;
     assert_int_equal(dm_scrypt_recipient_new("pw", 2, 0, &r), DM_OK);
@@ -118,8 +112,7 @@ static void test_default_work_factor(void **state)
     assert_int_equal(dm_scrypt_identity_new("pw", 2, -3, &id), DM_ERR_USAGE);
 }
 
-static void test_known_stanza(void **state)
-{
+static void test_known_stanza(void **state) {
     (void)state;
     dm_stanza_list l;
     uint8_t got[16];
@@ -139,13 +132,13 @@ static void test_known_stanza(void **state)
     dm_stanza_list_free(&l);
 }
 
-static void test_work_factor_syntax(void **state)
-{
+static void test_work_factor_syntax(void **state) {
     (void)state;
     /* Only ^[1-9][0-9]*$ within the limit; all of these are malformed headers. */
     static const char *bad[] = {
-        "010", "+10", "0x0a", "0xa", "10a", "a10", "-10", "0", "00", "1e1", "10.0",
-        "99999999999999999999999999", "23", "4294967306", "012",
+        "010", "+10",        "0x0a", "0xa", "10a",  "a10",
+        "-10", "0",          "00",   "1e1", "10.0", "99999999999999999999999999",
+        "23",  "4294967306", "012",
     };
     uint8_t got[16];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -162,8 +155,7 @@ static void test_work_factor_syntax(void **state)
     dm_stanza_list_free(&l);
 }
 
-static void test_malformed_stanzas(void **state)
-{
+static void test_malformed_stanzas(void **state) {
     (void)state;
     uint8_t body[32], got[16];
     b64(TK_BODY, body, 32);
@@ -183,7 +175,9 @@ static void test_malformed_stanzas(void **state)
 
     /* Salt: 15 and 17 bytes, non-canonical, padded. */
     static const char *salts[] = {
-        "rF0/NwblUHHTpgQgRpe5",   "rF0/NwblUHHTpgQgRpe5CQA", "rF0/NwblUHHTpgQgRpe5CR",
+        "rF0/NwblUHHTpgQgRpe5",
+        "rF0/NwblUHHTpgQgRpe5CQA",
+        "rF0/NwblUHHTpgQgRpe5CR",
         "rF0/NwblUHHTpgQgRpe5CQ==",
     };
     for (size_t i = 0; i < sizeof salts / sizeof salts[0]; i++) {
@@ -204,16 +198,14 @@ static void test_malformed_stanzas(void **state)
 /* ------------------------------------------ scrypt stands alone, end to end */
 
 static int encrypt_to(dm_recipient *const *rs, size_t n, const dm_encrypt_opts *opts,
-                      dm_membuf *out)
-{
+                      dm_membuf *out) {
     static const uint8_t msg[] = "attack at dawn";
     dm_membuf in = {.data = msg, .len = sizeof msg - 1};
     memset(out, 0, sizeof *out);
     return dm_encrypt(dm_source_mem(&in), dm_sink_mem(out), rs, n, opts);
 }
 
-static void test_alone_on_encrypt(void **state)
-{
+static void test_alone_on_encrypt(void **state) {
     (void)state;
     dm_recipient *s1 = NULL, *s2 = NULL, *x = NULL;
     char *sec = NULL, *pub = NULL;
@@ -249,8 +241,7 @@ static void test_alone_on_encrypt(void **state)
     assert_int_equal(plain.len, 0);
     dm_decrypt_opts dopts = {.alone_companions = companions, .n_alone_companions = 1};
     in.pos = 0;
-    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&plain), &sid, 1, &dopts),
-                     DM_OK);
+    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&plain), &sid, 1, &dopts), DM_OK);
     assert_int_equal(plain.len, 14);
     assert_memory_equal(plain.buf, "attack at dawn", 14);
     free(plain.buf);
@@ -275,15 +266,11 @@ static void test_alone_on_encrypt(void **state)
     free(pub);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_default_work_factor),
-        cmocka_unit_test(test_known_stanza),
-        cmocka_unit_test(test_work_factor_syntax),
-        cmocka_unit_test(test_malformed_stanzas),
-        cmocka_unit_test(test_alone_on_encrypt),
+        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_default_work_factor),
+        cmocka_unit_test(test_known_stanza),      cmocka_unit_test(test_work_factor_syntax),
+        cmocka_unit_test(test_malformed_stanzas), cmocka_unit_test(test_alone_on_encrypt),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

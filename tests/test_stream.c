@@ -32,29 +32,25 @@
 static uint8_t rng_seed[crypto_stream_chacha20_KEYBYTES];
 static uint64_t rng_calls;
 
-static void rng_reseed(uint8_t tag)
-{
+static void rng_reseed(uint8_t tag) {
     memset(rng_seed, tag, sizeof rng_seed);
     rng_calls = 0;
 }
 
-static void rng_buf(void *buf, size_t n)
-{
+static void rng_buf(void *buf, size_t n) {
     uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
     uint64_t c = rng_calls++;
     memcpy(nonce, &c, sizeof c);
     crypto_stream_chacha20(buf, n, nonce, rng_seed);
 }
 
-static uint32_t rng_random(void)
-{
+static uint32_t rng_random(void) {
     uint32_t v;
     rng_buf(&v, sizeof v);
     return v;
 }
 
-static const char *rng_name(void)
-{
+static const char *rng_name(void) {
     return "doormat-test-chacha20";
 }
 
@@ -70,8 +66,7 @@ static char *g_secret, *g_public;
 static dm_recipient *g_rcpt;
 static dm_identity *g_id;
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     rng_reseed(1);
     if (dm_x25519_keygen(&g_secret, &g_public) != DM_OK ||
@@ -81,8 +76,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     (void)state;
     dm_recipient_free(g_rcpt);
     dm_identity_free(g_id);
@@ -91,8 +85,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static uint8_t *make_plain(size_t n)
-{
+static uint8_t *make_plain(size_t n) {
     uint8_t *p = malloc(n ? n : 1);
     assert_non_null(p);
     static const uint8_t seed[randombytes_SEEDBYTES] = "doormat plaintext seed 32 bytes";
@@ -100,14 +93,12 @@ static uint8_t *make_plain(size_t n)
     return p;
 }
 
-static size_t chunks_for(size_t n)
-{
+static size_t chunks_for(size_t n) {
     return n == 0 ? 1 : (n + CHUNK - 1) / CHUNK;
 }
 
 static void encrypt_buf(const uint8_t *pt, size_t n, unsigned threads, dm_aead_backend be,
-                        int armor, dm_membuf *ct)
-{
+                        int armor, dm_membuf *ct) {
     dm_membuf in = {.data = pt, .len = n};
     memset(ct, 0, sizeof *ct);
     dm_encrypt_opts opts = {.threads = threads, .backend = be, .armor = armor};
@@ -115,16 +106,14 @@ static void encrypt_buf(const uint8_t *pt, size_t n, unsigned threads, dm_aead_b
 }
 
 static int decrypt_buf(const uint8_t *ct, size_t len, unsigned threads, dm_aead_backend be,
-                       dm_membuf *pt)
-{
+                       dm_membuf *pt) {
     dm_membuf in = {.data = ct, .len = len};
     memset(pt, 0, sizeof *pt);
     dm_decrypt_opts opts = {.threads = threads, .backend = be};
     return dm_decrypt(dm_source_mem(&in), dm_sink_mem(pt), &g_id, 1, &opts);
 }
 
-static size_t header_len(const uint8_t *ct, size_t len)
-{
+static size_t header_len(const uint8_t *ct, size_t len) {
     dm_membuf in = {.data = ct, .len = len};
     dm_inspect_info info;
     int err = dm_inspect(dm_source_mem(&in), &info);
@@ -134,13 +123,11 @@ static size_t header_len(const uint8_t *ct, size_t len)
     return h;
 }
 
-static const size_t sizes[] = {0,      1,      65535,  65536, 65537,
-                               131072, 131073, 3 * 1048576 + 7};
+static const size_t sizes[] = {0, 1, 65535, 65536, 65537, 131072, 131073, 3 * 1048576 + 7};
 
 /* ---------------------------------------------------------- round trips */
 
-static void test_round_trips(void **state)
-{
+static void test_round_trips(void **state) {
     (void)state;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
@@ -166,8 +153,7 @@ static void test_round_trips(void **state)
 }
 
 /* Every chunk checked by hand with the file key: counter, last flag, sizes. */
-static void test_stream_layout(void **state)
-{
+static void test_stream_layout(void **state) {
     (void)state;
     static const size_t layout_sizes[] = {0, 1, 65536, 131072, 131073};
     for (size_t s = 0; s < sizeof layout_sizes / sizeof layout_sizes[0]; s++) {
@@ -181,8 +167,7 @@ static void test_stream_layout(void **state)
         dm_membuf in = {.data = ct.buf, .len = ct.len};
         memset(&out, 0, sizeof out);
         dm_decrypt_opts opts = {.threads = 1, .file_key_out = file_key};
-        assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &g_id, 1, &opts),
-                         DM_OK);
+        assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &g_id, 1, &opts), DM_OK);
         free(out.buf);
 
         size_t h = header_len(ct.buf, ct.len);
@@ -223,15 +208,13 @@ static void test_stream_layout(void **state)
 
 /* ------------------------------------------------ truncation and extension */
 
-static void check_released(const dm_membuf *out, const uint8_t *pt, size_t chunks)
-{
+static void check_released(const dm_membuf *out, const uint8_t *pt, size_t chunks) {
     assert_int_equal(out->len, chunks * CHUNK);
     if (out->len)
         assert_memory_equal(out->buf, pt, out->len);
 }
 
-static void truncations(size_t n)
-{
+static void truncations(size_t n) {
     uint8_t *pt = make_plain(n);
     dm_membuf ct;
     encrypt_buf(pt, n, 1, DM_AEAD_OPENSSL, 0, &ct);
@@ -291,28 +274,24 @@ static void truncations(size_t n)
     free(pt);
 }
 
-static void test_truncation_short_final(void **state)
-{
+static void test_truncation_short_final(void **state) {
     (void)state;
     truncations(3 * CHUNK + 1000);
 }
 
-static void test_truncation_full_final(void **state)
-{
+static void test_truncation_full_final(void **state) {
     (void)state;
     truncations(2 * CHUNK);
 }
 
-static void test_truncation_tiny(void **state)
-{
+static void test_truncation_tiny(void **state) {
     (void)state;
     truncations(0);
     truncations(1);
 }
 
 /* Payloads no honest encoder writes, sealed by hand with the real payload key. */
-static void test_forged_layouts(void **state)
-{
+static void test_forged_layouts(void **state) {
     (void)state;
     uint8_t *pt = make_plain(CHUNK);
     dm_membuf ct;
@@ -324,8 +303,8 @@ static void test_forged_layouts(void **state)
     free(out.buf);
     size_t h = header_len(ct.buf, ct.len);
     uint8_t payload_key[32];
-    assert_int_equal(dm_hkdf_sha256(file_key, DM_FILE_KEY_LEN, ct.buf + h, DM_NONCE_LEN,
-                                    "payload", 7, payload_key, 32),
+    assert_int_equal(dm_hkdf_sha256(file_key, DM_FILE_KEY_LEN, ct.buf + h, DM_NONCE_LEN, "payload",
+                                    7, payload_key, 32),
                      DM_OK);
 
     /* {flags of chunk 0, of chunk 1, plaintext length of chunk 1, chunks released} */
@@ -345,13 +324,11 @@ static void test_forged_layouts(void **state)
         memcpy(file, ct.buf, h + DM_NONCE_LEN);
         uint8_t cn[12] = {0};
         cn[11] = (uint8_t)forged[f].last0;
-        assert_int_equal(dm_aead_seal(payload_key, cn, pt, CHUNK, file + h + DM_NONCE_LEN),
-                         DM_OK);
+        assert_int_equal(dm_aead_seal(payload_key, cn, pt, CHUNK, file + h + DM_NONCE_LEN), DM_OK);
         cn[10] = 1;
         cn[11] = (uint8_t)forged[f].last1;
         assert_int_equal(
-            dm_aead_seal(payload_key, cn, pt, forged[f].len1, file + h + DM_NONCE_LEN + CT),
-            DM_OK);
+            dm_aead_seal(payload_key, cn, pt, forged[f].len1, file + h + DM_NONCE_LEN + CT), DM_OK);
         size_t len = h + DM_NONCE_LEN + CT + forged[f].len1 + DM_TAG_LEN;
         for (unsigned threads = 1; threads <= 4; threads += 3) {
             assert_int_equal(decrypt_buf(file, len, threads, DM_AEAD_OPENSSL, &out),
@@ -367,9 +344,9 @@ static void test_forged_layouts(void **state)
     cn[10] = 1;
     cn[11] = 1;
     assert_int_equal(dm_aead_seal(payload_key, cn, pt, 10, file + h + DM_NONCE_LEN + CT), DM_OK);
-    assert_int_equal(decrypt_buf(file, h + DM_NONCE_LEN + CT + 10 + DM_TAG_LEN, 1,
-                                 DM_AEAD_OPENSSL, &out),
-                     DM_OK);
+    assert_int_equal(
+        decrypt_buf(file, h + DM_NONCE_LEN + CT + 10 + DM_TAG_LEN, 1, DM_AEAD_OPENSSL, &out),
+        DM_OK);
     assert_int_equal(out.len, CHUNK + 10);
     free(out.buf);
     free(file);
@@ -380,8 +357,7 @@ static void test_forged_layouts(void **state)
 
 /* ------------------------------------------------------------- tampering */
 
-static void test_bit_flips(void **state)
-{
+static void test_bit_flips(void **state) {
     (void)state;
     size_t n = 5 * CHUNK - 77, chunks = 5;
     uint8_t *pt = make_plain(n);
@@ -442,11 +418,9 @@ static void test_bit_flips(void **state)
 
 /* ------------------------------------------------------------- parallel */
 
-static void test_parallel_identical(void **state)
-{
+static void test_parallel_identical(void **state) {
     (void)state;
-    static const size_t psizes[] = {0, 1000, 2 * CHUNK, 3 * CHUNK, 40 * CHUNK + 123,
-                                    300 * CHUNK};
+    static const size_t psizes[] = {0, 1000, 2 * CHUNK, 3 * CHUNK, 40 * CHUNK + 123, 300 * CHUNK};
     for (size_t s = 0; s < sizeof psizes / sizeof psizes[0]; s++) {
         size_t n = psizes[s];
         uint8_t *pt = make_plain(n);
@@ -475,8 +449,7 @@ static void test_parallel_identical(void **state)
     rng_reseed(99);
 }
 
-static void test_parallel_first_bad_chunk(void **state)
-{
+static void test_parallel_first_bad_chunk(void **state) {
     (void)state;
     size_t chunks = 300, n = chunks * CHUNK - 5;
     uint8_t *pt = make_plain(n);
@@ -511,8 +484,7 @@ typedef struct thread_probe {
     size_t writes, max_write, total;
 } thread_probe;
 
-static int count_threads(void)
-{
+static int count_threads(void) {
     DIR *d = opendir("/proc/self/task");
     if (d == NULL)
         return -1;
@@ -525,8 +497,7 @@ static int count_threads(void)
     return n;
 }
 
-static int probe_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int probe_write(void *ctx, const uint8_t *buf, size_t n) {
     (void)buf;
     thread_probe *t = ctx;
     int now = count_threads();
@@ -539,8 +510,7 @@ static int probe_write(void *ctx, const uint8_t *buf, size_t n)
     return 0;
 }
 
-static void probe_encrypt(size_t n, unsigned threads, thread_probe *t)
-{
+static void probe_encrypt(size_t n, unsigned threads, thread_probe *t) {
     uint8_t *pt = make_plain(n);
     dm_membuf in = {.data = pt, .len = n};
     memset(t, 0, sizeof *t);
@@ -550,8 +520,7 @@ static void probe_encrypt(size_t n, unsigned threads, thread_probe *t)
     free(pt);
 }
 
-static void test_threads_only_when_worth_it(void **state)
-{
+static void test_threads_only_when_worth_it(void **state) {
     (void)state;
     if (count_threads() != 1)
         skip(); /* needs /proc and a single-threaded start */
@@ -576,8 +545,7 @@ typedef struct odd_source {
     long fail_at; /* byte offset at which to fail, or -1 */
 } odd_source;
 
-static ssize_t odd_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t odd_read(void *ctx, uint8_t *buf, size_t n) {
     odd_source *s = ctx;
     if (n > s->max_request)
         s->max_request = n;
@@ -594,8 +562,7 @@ static ssize_t odd_read(void *ctx, uint8_t *buf, size_t n)
     return (ssize_t)want;
 }
 
-static void test_bounded_memory_and_short_reads(void **state)
-{
+static void test_bounded_memory_and_short_reads(void **state) {
     (void)state;
     size_t n = 20 * 1048576 + 3;
     uint8_t *pt = make_plain(n);
@@ -633,8 +600,7 @@ static void test_bounded_memory_and_short_reads(void **state)
 
 /* ------------------------------------------------------------ I/O errors */
 
-static int failing_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int failing_write(void *ctx, const uint8_t *buf, size_t n) {
     (void)buf;
     size_t *budget = ctx;
     if (n > *budget)
@@ -643,8 +609,7 @@ static int failing_write(void *ctx, const uint8_t *buf, size_t n)
     return 0;
 }
 
-static void test_io_errors(void **state)
-{
+static void test_io_errors(void **state) {
     (void)state;
     size_t n = 10 * CHUNK;
     uint8_t *pt = make_plain(n);
@@ -682,8 +647,7 @@ static void test_io_errors(void **state)
     free(pt);
 }
 
-static void test_fd_source_and_sink(void **state)
-{
+static void test_fd_source_and_sink(void **state) {
     (void)state;
     size_t n = 3 * CHUNK + 11;
     uint8_t *pt = make_plain(n);
@@ -735,8 +699,7 @@ typedef struct policy_seen {
     int verdict;
 } policy_seen;
 
-static int policy(void *ctx, const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN])
-{
+static int policy(void *ctx, const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]) {
     policy_seen *p = ctx;
     p->calls++;
     p->stanzas = hdr->stanzas.len;
@@ -744,8 +707,7 @@ static int policy(void *ctx, const dm_header *hdr, const uint8_t file_key[DM_FIL
     return p->verdict;
 }
 
-static void test_policy_and_file_key(void **state)
-{
+static void test_policy_and_file_key(void **state) {
     (void)state;
     size_t n = 2 * CHUNK + 1;
     uint8_t *pt = make_plain(n);
@@ -788,8 +750,7 @@ static void test_policy_and_file_key(void **state)
     assert_int_equal(dm_file_key_identity_new(key, &fk), DM_OK);
     in.pos = 0;
     memset(&out, 0, sizeof out);
-    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &fk, 1, NULL),
-                     DM_ERR_HMAC);
+    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &fk, 1, NULL), DM_ERR_HMAC);
     assert_int_equal(out.len, 0);
     dm_identity_free(fk);
 
@@ -826,8 +787,7 @@ static void test_policy_and_file_key(void **state)
     free(pt);
 }
 
-static void test_armor_and_inspect(void **state)
-{
+static void test_armor_and_inspect(void **state) {
     (void)state;
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t n = sizes[s];
@@ -890,8 +850,7 @@ static void test_armor_and_inspect(void **state)
     free(pt);
 }
 
-int main(void)
-{
+int main(void) {
     /* Before dm_init: libsodium takes its generator at initialisation. */
     randombytes_set_implementation(&rng_impl);
     if (dm_init() != DM_OK)

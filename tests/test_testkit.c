@@ -45,14 +45,12 @@ typedef struct vector {
     size_t body_len;
 } vector;
 
-static int is_dir(const char *p)
-{
+static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int locate_testkit(const char *arg)
-{
+static int locate_testkit(const char *arg) {
     const char *env = getenv("DM_TESTKIT_DIR");
     if (env && *env && is_dir(env)) {
         snprintf(testkit_dir, sizeof testkit_dir, "%s", env);
@@ -81,8 +79,7 @@ static int locate_testkit(const char *arg)
     return -1;
 }
 
-static int inflate_all(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len)
-{
+static int inflate_all(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len) {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit(&zs) != Z_OK)
@@ -118,8 +115,7 @@ static int inflate_all(const uint8_t *in, size_t n, uint8_t **out, size_t *out_l
     return 0;
 }
 
-static uint8_t *read_whole(const char *path, size_t *len_out)
-{
+static uint8_t *read_whole(const char *path, size_t *len_out) {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return NULL;
@@ -142,8 +138,7 @@ static uint8_t *read_whole(const char *path, size_t *len_out)
     return buf;
 }
 
-static void vector_free(vector *v)
-{
+static void vector_free(vector *v) {
     for (size_t i = 0; i < v->n_identities; i++)
         free(v->identities[i]);
     for (size_t i = 0; i < v->n_passphrases; i++)
@@ -152,8 +147,7 @@ static void vector_free(vector *v)
     memset(v, 0, sizeof *v);
 }
 
-static void load_vector(const char *name, vector *v)
-{
+static void load_vector(const char *name, vector *v) {
     memset(v, 0, sizeof *v);
     snprintf(v->name, sizeof v->name, "%s", name);
     char path[PATH_MAX + 256];
@@ -209,16 +203,14 @@ static void load_vector(const char *name, vector *v)
     free(raw);
 }
 
-static int is_hybrid(const vector *v)
-{
+static int is_hybrid(const vector *v) {
     for (size_t i = 0; i < v->n_identities; i++)
         if (strncmp(v->identities[i], "AGE-SECRET-KEY-PQ-1", 19) == 0)
             return 1;
     return 0;
 }
 
-static const char *outcome(int err)
-{
+static const char *outcome(int err) {
     switch (err) {
     case DM_OK:
         return "success";
@@ -243,8 +235,7 @@ typedef struct hash_sink {
     size_t bytes;
 } hash_sink;
 
-static int hash_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int hash_write(void *ctx, const uint8_t *buf, size_t n) {
     hash_sink *h = ctx;
     crypto_hash_sha256_update(&h->st, buf, n);
     h->bytes += n;
@@ -263,8 +254,7 @@ static const run_config configs[] = {
 };
 
 /* Returns 1 when the vector behaves as expected under cfg; prints why not. */
-static int run_vector(const vector *v, const run_config *cfg)
-{
+static int run_vector(const vector *v, const run_config *cfg) {
     dm_identity *ids[2 * MAX_KEYS];
     size_t n_ids = 0;
     for (size_t i = 0; i < v->n_identities; i++) {
@@ -276,8 +266,8 @@ static int run_vector(const vector *v, const run_config *cfg)
         n_ids++;
     }
     for (size_t i = 0; i < v->n_passphrases; i++) {
-        int err = dm_scrypt_identity_new(v->passphrases[i], strlen(v->passphrases[i]), 0,
-                                         &ids[n_ids]);
+        int err =
+            dm_scrypt_identity_new(v->passphrases[i], strlen(v->passphrases[i]), 0, &ids[n_ids]);
         assert_int_equal(err, DM_OK);
         n_ids++;
     }
@@ -318,8 +308,7 @@ static int run_vector(const vector *v, const run_config *cfg)
 }
 
 /* dm_inspect must read every header the decryptor reads, armored or not. */
-static int inspect_vector(const vector *v)
-{
+static int inspect_vector(const vector *v) {
     if (strcmp(v->expect, "success") != 0)
         return 1;
     dm_membuf in = {.data = v->body, .len = v->body_len};
@@ -334,13 +323,11 @@ static int inspect_vector(const vector *v)
     return ok;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
+static int name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void test_testkit(void **state)
-{
+static void test_testkit(void **state) {
     (void)state;
     DIR *d = opendir(testkit_dir);
     assert_non_null(d);
@@ -384,8 +371,7 @@ static void test_testkit(void **state)
     assert_int_equal(passed, EXPECTED_VECTORS - EXPECTED_SKIPPED);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (dm_init() != DM_OK) {
         fprintf(stderr, "test_testkit: dm_init failed\n");
         return 1;

@@ -23,29 +23,25 @@
 #define SPEC_RECIPIENT "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 #define OTHER_IDENTITY "AGE-SECRET-KEY-143WN7DCXU4G8R5AXQSSYD9AEPYDNT3HXSLWSPK36CDU6E8M59SSSAGZ3KG"
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     (void)state;
     return dm_init() == DM_OK ? 0 : -1;
 }
 
-static void b64(const char *s, uint8_t *out, size_t want)
-{
+static void b64(const char *s, uint8_t *out, size_t want) {
     size_t n = 0;
     assert_int_equal(dm_b64_decode(s, strlen(s), out, want, &n), DM_OK);
     assert_int_equal(n, want);
 }
 
 /* A one-stanza list with the given X25519 argument(s) and body. */
-static void one_stanza(dm_stanza_list *l, const char *type, const char *const *args,
-                       size_t nargs, const uint8_t *body, size_t body_len)
-{
+static void one_stanza(dm_stanza_list *l, const char *type, const char *const *args, size_t nargs,
+                       const uint8_t *body, size_t body_len) {
     memset(l, 0, sizeof *l);
     assert_int_equal(dm_stanza_list_add(l, type, args, nargs, body, body_len), DM_OK);
 }
 
-static int unwrap_with(const char *identity, const dm_stanza_list *l, uint8_t key[16])
-{
+static int unwrap_with(const char *identity, const dm_stanza_list *l, uint8_t key[16]) {
     dm_identity *id = NULL;
     assert_int_equal(dm_x25519_identity_parse(identity, &id), DM_OK);
     int err = id->unwrap(id, l, key);
@@ -53,8 +49,7 @@ static int unwrap_with(const char *identity, const dm_stanza_list *l, uint8_t ke
     return err;
 }
 
-static void test_keygen_round_trip(void **state)
-{
+static void test_keygen_round_trip(void **state) {
     (void)state;
     char *secret = NULL, *public = NULL;
     assert_int_equal(dm_x25519_keygen(&secret, &public), DM_OK);
@@ -110,8 +105,7 @@ static void test_keygen_round_trip(void **state)
     free(p3);
 }
 
-static void test_spec_example_key(void **state)
-{
+static void test_spec_example_key(void **state) {
     (void)state;
     char *public = NULL;
     assert_int_equal(dm_x25519_identity_to_recipient(SPEC_IDENTITY, &public), DM_OK);
@@ -119,8 +113,7 @@ static void test_spec_example_key(void **state)
     free(public);
 }
 
-static void test_known_stanza(void **state)
-{
+static void test_known_stanza(void **state) {
     (void)state;
     uint8_t body[32], got[16];
     b64(TK_BODY, body, sizeof body);
@@ -151,8 +144,7 @@ static void test_known_stanza(void **state)
     dm_stanza_list_free(&l);
 }
 
-static void test_low_order_shares_rejected(void **state)
-{
+static void test_low_order_shares_rejected(void **state) {
     (void)state;
     /* The identity point, and points of order 1, 2, 4 and 8 (RFC 7748 / libsodium's blacklist). */
     static const char *shares[] = {
@@ -175,8 +167,7 @@ static void test_low_order_shares_rejected(void **state)
     }
 }
 
-static void test_malformed_stanzas(void **state)
-{
+static void test_malformed_stanzas(void **state) {
     (void)state;
     uint8_t body[33] = {0}, got[16];
     b64(TK_BODY, body, 32);
@@ -218,8 +209,7 @@ static void test_malformed_stanzas(void **state)
     dm_stanza_list_free(&l);
 }
 
-static void test_bad_key_strings(void **state)
-{
+static void test_bad_key_strings(void **state) {
     (void)state;
     dm_recipient *r = NULL;
     dm_identity *id = NULL;
@@ -263,8 +253,7 @@ static void test_bad_key_strings(void **state)
     }
 }
 
-static void test_recipient_string_round_trip(void **state)
-{
+static void test_recipient_string_round_trip(void **state) {
     (void)state;
     /* Encrypting to the spec's recipient is opened by the spec's identity. */
     dm_recipient *r = NULL;
@@ -278,8 +267,7 @@ static void test_recipient_string_round_trip(void **state)
     dm_recipient_free(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keygen_round_trip),
         cmocka_unit_test(test_spec_example_key),

@@ -12,8 +12,7 @@
 /* Larger single transfers gain nothing and some kernels cap them anyway. */
 #define DM_IO_MAX ((size_t)1 << 30)
 
-static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n) {
     int fd = *(const int *)ctx;
     if (n > DM_IO_MAX)
         n = DM_IO_MAX;
@@ -26,8 +25,7 @@ static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n)
     }
 }
 
-static int fd_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int fd_write(void *ctx, const uint8_t *buf, size_t n) {
     int fd = *(const int *)ctx;
     while (n > 0) {
         ssize_t put = write(fd, buf, n > DM_IO_MAX ? DM_IO_MAX : n);
@@ -47,20 +45,17 @@ static int fd_write(void *ctx, const uint8_t *buf, size_t n)
     return 0;
 }
 
-dm_source dm_source_fd(int *fd)
-{
+dm_source dm_source_fd(int *fd) {
     dm_source s = {fd_read, fd};
     return s;
 }
 
-dm_sink dm_sink_fd(int *fd)
-{
+dm_sink dm_sink_fd(int *fd) {
     dm_sink s = {fd_write, fd};
     return s;
 }
 
-static ssize_t mem_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t mem_read(void *ctx, uint8_t *buf, size_t n) {
     dm_membuf *m = ctx;
     if (m->pos >= m->len)
         return 0;
@@ -74,8 +69,7 @@ static ssize_t mem_read(void *ctx, uint8_t *buf, size_t n)
     return (ssize_t)n;
 }
 
-static int mem_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int mem_write(void *ctx, const uint8_t *buf, size_t n) {
     dm_membuf *m = ctx;
     if (n == 0)
         return 0;
@@ -101,33 +95,28 @@ static int mem_write(void *ctx, const uint8_t *buf, size_t n)
     return 0;
 }
 
-dm_source dm_source_mem(dm_membuf *m)
-{
+dm_source dm_source_mem(dm_membuf *m) {
     dm_source s = {mem_read, m};
     return s;
 }
 
-dm_sink dm_sink_mem(dm_membuf *m)
-{
+dm_sink dm_sink_mem(dm_membuf *m) {
     dm_sink s = {mem_write, m};
     return s;
 }
 
-static int null_write(void *ctx, const uint8_t *buf, size_t n)
-{
+static int null_write(void *ctx, const uint8_t *buf, size_t n) {
     (void)ctx;
     (void)buf;
     (void)n;
     return 0;
 }
 
-dm_sink dm_sink_null(void)
-{
+dm_sink dm_sink_null(void) {
     dm_sink s = {null_write, NULL};
     return s;
 }
 
-dm_membuf *dm_source_mem_of(dm_source s)
-{
+dm_membuf *dm_source_mem_of(dm_source s) {
     return s.read == mem_read ? s.ctx : NULL;
 }

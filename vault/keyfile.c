@@ -13,8 +13,7 @@ typedef struct line_iter {
     size_t number;
 } line_iter;
 
-static int next_line(line_iter *it, const char **line, size_t *len)
-{
+static int next_line(line_iter *it, const char **line, size_t *len) {
     if (it->p >= it->end)
         return 0;
     const char *nl = memchr(it->p, '\n', (size_t)(it->end - it->p));
@@ -28,15 +27,13 @@ static int next_line(line_iter *it, const char **line, size_t *len)
     return 1;
 }
 
-static int skippable(const char *line, size_t len)
-{
+static int skippable(const char *line, size_t len) {
     return len == 0 || line[0] == '#';
 }
 
 /* Makes room for one more element in a growing array: returns the array
  * (perhaps moved) or NULL when out of memory, leaving the old one intact. */
-static void *grow(void *arr, size_t elem, size_t n, size_t *cap)
-{
+static void *grow(void *arr, size_t elem, size_t n, size_t *cap) {
     if (n < *cap)
         return arr;
     size_t ncap = *cap ? *cap * 2 : 4;
@@ -47,8 +44,7 @@ static void *grow(void *arr, size_t elem, size_t n, size_t *cap)
 }
 
 int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out, size_t *n_out,
-                           size_t *line_out)
-{
+                           size_t *line_out) {
     if (line_out)
         *line_out = 0;
     if (text == NULL && len > 0)
@@ -77,8 +73,7 @@ int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
         memcpy(buf, line, line_len);
         buf[line_len] = '\0';
         dm_identity *id = NULL;
-        if (memchr(buf, '\0', line_len) != NULL ||
-            dm_x25519_identity_parse(buf, &id) != DM_OK) {
+        if (memchr(buf, '\0', line_len) != NULL || dm_x25519_identity_parse(buf, &id) != DM_OK) {
             /* Never echo the line: it may be a mistyped secret. */
             err = dm_fail(DM_ERR_USAGE, "malformed secret key at line %zu", it.number);
             if (line_out)
@@ -108,9 +103,8 @@ int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
     return DM_OK;
 }
 
-int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out,
-                            size_t *n_out, size_t *line_out)
-{
+int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
+                            size_t *line_out) {
     if (line_out)
         *line_out = 0;
     if (text == NULL && len > 0)

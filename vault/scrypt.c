@@ -23,8 +23,7 @@ typedef struct scrypt_ctx {
     char passphrase[]; /* the struct lives in guarded memory */
 } scrypt_ctx;
 
-static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n)
-{
+static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n) {
     /* sodium_malloc puts the end of the block against a guard page, so
      * only a size that is a multiple of 16 gives an aligned struct. */
     size_t size = (sizeof(scrypt_ctx) + len + 1 + 15) & ~(size_t)15;
@@ -42,8 +41,7 @@ static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n)
 }
 
 static int derive_wrap_key(const scrypt_ctx *c, const uint8_t salt[SALT_LEN], int log_n,
-                           uint8_t wrap_key[32])
-{
+                           uint8_t wrap_key[32]) {
     uint8_t full_salt[SCRYPT_LABEL_LEN + SALT_LEN];
     memcpy(full_salt, SCRYPT_LABEL, SCRYPT_LABEL_LEN);
     memcpy(full_salt + SCRYPT_LABEL_LEN, salt, SALT_LEN);
@@ -57,8 +55,7 @@ static int derive_wrap_key(const scrypt_ctx *c, const uint8_t salt[SALT_LEN], in
 /* ------------------------------------------------------------ recipient */
 
 static int scrypt_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
-                       dm_stanza_list *out)
-{
+                       dm_stanza_list *out) {
     const scrypt_ctx *c = self->ctx;
     uint8_t salt[SALT_LEN], body[BODY_LEN];
     char salt_b64[32], log_n_str[8];
@@ -79,14 +76,12 @@ static int scrypt_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
     return dm_stanza_list_add(out, SCRYPT_TYPE, args, 2, body, sizeof body);
 }
 
-static void scrypt_destroy_recipient(dm_recipient *self)
-{
+static void scrypt_destroy_recipient(dm_recipient *self) {
     sodium_free(self->ctx);
     self->ctx = NULL;
 }
 
-int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out)
-{
+int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out) {
     if (log_n == 0)
         log_n = DM_SCRYPT_DEFAULT_LOG_N;
     if (log_n < 1 || log_n > LOG_N_LIMIT)
@@ -117,8 +112,7 @@ int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_re
 /* The work factor must be canonical decimal, ^[1-9][0-9]*$: "018", "+18",
  * "0x12" are all refused. Returns -1 when malformed, or a value above
  * LOG_N_LIMIT (clamped) when too large to care about the exact number. */
-static int parse_log_n(const char *s)
-{
+static int parse_log_n(const char *s) {
     if (s[0] < '1' || s[0] > '9')
         return -1;
     int v = 0;
@@ -132,8 +126,7 @@ static int parse_log_n(const char *s)
 }
 
 static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
-                         uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                         uint8_t file_key[DM_FILE_KEY_LEN]) {
     const scrypt_ctx *c = self->ctx;
     uint8_t *wrap_key = sodium_malloc(32);
     if (wrap_key == NULL)
@@ -184,19 +177,17 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void scrypt_destroy_identity(dm_identity *self)
-{
+static void scrypt_destroy_identity(dm_identity *self) {
     sodium_free(self->ctx);
     self->ctx = NULL;
 }
 
-int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out)
-{
+int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out) {
     if (max_log_n == 0)
         max_log_n = DM_SCRYPT_MAX_LOG_N;
     if (max_log_n < 1 || max_log_n > LOG_N_LIMIT)
-        return dm_fail(DM_ERR_USAGE, "scrypt work factor limit %d is out of range 1..%d",
-                       max_log_n, LOG_N_LIMIT);
+        return dm_fail(DM_ERR_USAGE, "scrypt work factor limit %d is out of range 1..%d", max_log_n,
+                       LOG_N_LIMIT);
     if (passphrase == NULL && len > 0)
         return dm_fail(DM_ERR_USAGE, "no passphrase");
     dm_identity *id = calloc(1, sizeof *id);

@@ -50,7 +50,7 @@ typedef struct worker {
 struct engine {
     int sealing;
     dm_aead_backend backend;
-    uint8_t *key; /* payload key, guarded memory */
+    uint8_t *key;                     /* payload key, guarded memory */
     EVP_CIPHER_CTX *ctx[MAX_THREADS]; /* one per participant, keyed once */
     unsigned participants;            /* wanted: caller + workers */
 
@@ -78,21 +78,18 @@ struct engine {
 static pthread_once_t cipher_once = PTHREAD_ONCE_INIT;
 static EVP_CIPHER *cipher_alg;
 
-static void cipher_fetch(void)
-{
+static void cipher_fetch(void) {
     cipher_alg = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
 }
 
-static void make_nonce(uint8_t nonce[12], uint64_t counter, int final)
-{
+static void make_nonce(uint8_t nonce[12], uint64_t counter, int final) {
     nonce[0] = nonce[1] = nonce[2] = 0;
     for (int b = 0; b < 8; b++)
         nonce[10 - b] = (uint8_t)(counter >> (8 * b));
     nonce[11] = final ? 1 : 0;
 }
 
-static int ctx_new(engine *e, unsigned t)
-{
+static int ctx_new(engine *e, unsigned t) {
     if (e->backend == DM_AEAD_SODIUM)
         return DM_OK;
     e->ctx[t] = EVP_CIPHER_CTX_new();
@@ -105,8 +102,7 @@ static int ctx_new(engine *e, unsigned t)
 
 /* Returns 1 on success, 0 on a library failure. */
 static int seal_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in, size_t len,
-                    uint8_t *out)
-{
+                    uint8_t *out) {
     if (e->backend == DM_AEAD_SODIUM)
         return crypto_aead_chacha20poly1305_ietf_encrypt_detached(
                    out, out + len, NULL, in, len, NULL, 0, NULL, nonce, e->key) == 0;
@@ -123,13 +119,12 @@ static int seal_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_
 /* Returns 1 when authentic, 0 when not, -1 on a library failure. The tag is
  * compared in constant time by both libraries. */
 static int open_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in,
-                    size_t ct_len, uint8_t *out)
-{
+                    size_t ct_len, uint8_t *out) {
     size_t len = ct_len - DM_TAG_LEN;
     const uint8_t *tag = in + len;
     if (e->backend == DM_AEAD_SODIUM)
-        return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, NULL,
-                                                                  0, nonce, e->key) == 0;
+        return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, NULL, 0,
+                                                                  nonce, e->key) == 0;
     EVP_CIPHER_CTX *c = e->ctx[t];
     int got = 0, fin = 0;
     if (EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) != 1 ||
@@ -140,8 +135,7 @@ static int open_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_
     return EVP_DecryptFinal_ex(c, out + len, &fin) == 1 && fin == 0;
 }
 
-static void process(engine *e, unsigned t, size_t i)
-{
+static void process(engine *e, unsigned t, size_t i) {
     uint64_t counter = e->counter + i;
     int last = i == e->n - 1;
     int final = last && e->last_final;
@@ -183,15 +177,13 @@ static void process(engine *e, unsigned t, size_t i)
         sodium_memzero(out, len - DM_TAG_LEN);
 }
 
-static void run_share(engine *e, unsigned t)
-{
+static void run_share(engine *e, unsigned t) {
     size_t i;
     while ((i = atomic_fetch_add_explicit(&e->next, 1, memory_order_relaxed)) < e->n)
         process(e, t, i);
 }
 
-static void *worker_main(void *arg)
-{
+static void *worker_main(void *arg) {
     worker *w = arg;
     engine *e = w->e;
     unsigned long seen = 0;
@@ -213,8 +205,7 @@ static void *worker_main(void *arg)
 }
 
 /* Starts up to participants - 1 workers; fewer (even none) is still correct. */
-static void pool_start(engine *e)
-{
+static void pool_start(engine *e) {
     e->pool_tried = 1;
     if (pthread_mutex_init(&e->mu, NULL) != 0)
         return;
@@ -239,8 +230,7 @@ static void pool_start(engine *e)
     }
 }
 
-static void pool_stop(engine *e)
-{
+static void pool_stop(engine *e) {
     if (!e->pool_tried)
         return;
     pthread_mutex_lock(&e->mu);
@@ -254,8 +244,7 @@ static void pool_stop(engine *e)
     pthread_mutex_destroy(&e->mu);
 }
 
-static void run_batch(engine *e)
-{
+static void run_batch(engine *e) {
     atomic_store_explicit(&e->next, 0, memory_order_relaxed);
     if (e->n > SMALL_BATCH && e->participants > 1 && !e->pool_tried)
         pool_start(e);
@@ -275,8 +264,7 @@ static void run_batch(engine *e)
     pthread_mutex_unlock(&e->mu);
 }
 
-static unsigned resolve_threads(unsigned threads)
-{
+static unsigned resolve_threads(unsigned threads) {
     if (threads == 0) {
         long online = sysconf(_SC_NPROCESSORS_ONLN);
         threads = online > 0 ? (unsigned)online : 1;
@@ -284,8 +272,7 @@ static unsigned resolve_threads(unsigned threads)
     return threads > MAX_THREADS ? MAX_THREADS : threads;
 }
 
-static size_t batch_chunks(unsigned participants)
-{
+static size_t batch_chunks(unsigned participants) {
     size_t b = (size_t)participants * CHUNKS_PER_THREAD;
     if (b < SEQ_BATCH)
         b = SEQ_BATCH;
@@ -294,8 +281,7 @@ static size_t batch_chunks(unsigned participants)
 
 static int engine_init(engine *e, int sealing, dm_aead_backend backend,
                        const uint8_t file_key[DM_FILE_KEY_LEN], const uint8_t nonce[DM_NONCE_LEN],
-                       unsigned threads)
-{
+                       unsigned threads) {
     memset(e, 0, sizeof *e);
     e->sealing = sealing;
     if (backend != DM_AEAD_OPENSSL && backend != DM_AEAD_SODIUM)
@@ -314,8 +300,7 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
     return ctx_new(e, 0);
 }
 
-static void engine_free(engine *e)
-{
+static void engine_free(engine *e) {
     pool_stop(e);
     for (unsigned t = 0; t < MAX_THREADS; t++)
         EVP_CIPHER_CTX_free(e->ctx[t]);
@@ -323,8 +308,7 @@ static void engine_free(engine *e)
 }
 
 /* Reads until the buffer is full or the source ends. */
-static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof)
-{
+static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof) {
     while (*have < cap && !*eof) {
         ssize_t got = in.read(in.ctx, buf + *have, cap - *have);
         if (got < 0)
@@ -351,8 +335,7 @@ typedef struct window {
     size_t high; /* bytes of buf ever used, to wipe */
 } window;
 
-static int window_new(window *w, dm_source src, size_t want)
-{
+static int window_new(window *w, dm_source src, size_t want) {
     memset(w, 0, sizeof *w);
     w->src = src;
     w->want = want;
@@ -365,8 +348,7 @@ static int window_new(window *w, dm_source src, size_t want)
     return DM_OK;
 }
 
-static int window_fill(window *w)
-{
+static int window_fill(window *w) {
     if (w->mem != NULL) {
         size_t left = w->mem->pos < w->mem->len ? w->mem->len - w->mem->pos : 0;
         w->data = w->mem->data + w->mem->pos;
@@ -381,8 +363,7 @@ static int window_fill(window *w)
 }
 
 /* Drops the first n bytes, keeping the look-ahead byte for the next batch. */
-static void window_consume(window *w, size_t n)
-{
+static void window_consume(window *w, size_t n) {
     if (w->mem != NULL) {
         w->mem->pos += n;
         w->have = 0;
@@ -392,16 +373,14 @@ static void window_consume(window *w, size_t n)
     w->have -= n;
 }
 
-static void window_free(window *w, int wipe)
-{
+static void window_free(window *w, int wipe) {
     if (w->buf != NULL && wipe)
         sodium_memzero(w->buf, w->high);
     free(w->buf);
 }
 
 int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
-                   unsigned threads, dm_aead_backend backend)
-{
+                   unsigned threads, dm_aead_backend backend) {
     uint8_t nonce[DM_NONCE_LEN];
     randombytes_buf(nonce, sizeof nonce);
     engine e;
@@ -411,8 +390,8 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
     size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
         err = window_new(&w, in, batch * CHUNK + 1);
-    if (err == DM_OK && ((outbuf = malloc(batch * CT_CHUNK)) == NULL ||
-                         (status = malloc(batch)) == NULL))
+    if (err == DM_OK &&
+        ((outbuf = malloc(batch * CT_CHUNK)) == NULL || (status = malloc(batch)) == NULL))
         err = dm_fail(DM_ERR_NOMEM, "payload buffers");
     if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
         err = dm_fail(DM_ERR_IO, "write failed");
@@ -468,8 +447,7 @@ typedef struct prefixed {
     size_t n;
 } prefixed;
 
-static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n) {
     prefixed *s = ctx;
     if (s->n == 0)
         return s->inner.read(s->inner.ctx, buf, n);
@@ -481,8 +459,7 @@ static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n)
     return (ssize_t)n;
 }
 
-static int chunk_failure(enum chunk_status st, uint64_t counter, int final)
-{
+static int chunk_failure(enum chunk_status st, uint64_t counter, int final) {
     switch (st) {
     case CHUNK_OTHER_END:
         return final ? dm_fail(DM_ERR_PAYLOAD, "file is truncated: chunk %llu is not the last one",
@@ -505,8 +482,7 @@ static int chunk_failure(enum chunk_status st, uint64_t counter, int final)
 
 int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
                    const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
-                   dm_aead_backend backend)
-{
+                   dm_aead_backend backend) {
     prefixed src_ctx = {in, prefix, prefix_len};
     dm_source src = in;
     if (prefix_len > 0) {

@@ -11,8 +11,7 @@
 #define READ_BLOCK 65536
 #define SCRYPT_TYPE "scrypt"
 
-void dm_recipient_free(dm_recipient *r)
-{
+void dm_recipient_free(dm_recipient *r) {
     if (r == NULL)
         return;
     if (r->destroy)
@@ -20,8 +19,7 @@ void dm_recipient_free(dm_recipient *r)
     free(r);
 }
 
-void dm_identity_free(dm_identity *id)
-{
+void dm_identity_free(dm_identity *id) {
     if (id == NULL)
         return;
     if (id->destroy)
@@ -29,8 +27,7 @@ void dm_identity_free(dm_identity *id)
     free(id);
 }
 
-static int is_companion(const char *type, const char *const *companions, size_t n)
-{
+static int is_companion(const char *type, const char *const *companions, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (companions[i] != NULL && strcmp(type, companions[i]) == 0)
             return 1;
@@ -40,8 +37,7 @@ static int is_companion(const char *type, const char *const *companions, size_t 
 /* ------------------------------------------------------------- encrypt */
 
 int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
-               const dm_encrypt_opts *opts)
-{
+               const dm_encrypt_opts *opts) {
     static const dm_encrypt_opts defaults = {0};
     if (opts == NULL)
         opts = &defaults;
@@ -80,8 +76,9 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
                 continue;
             if (!is_companion(hdr.stanzas.items[s].type, opts->alone_companions,
                               opts->n_alone_companions)) {
-                err = dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
-                              rcpts[i]->type ? rcpts[i]->type : "stand-alone");
+                err =
+                    dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
+                            rcpts[i]->type ? rcpts[i]->type : "stand-alone");
                 break;
             }
         }
@@ -126,8 +123,7 @@ typedef struct input {
     size_t hdr_len; /* bytes of buf up to and including the MAC line */
 } input;
 
-static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n)
-{
+static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n) {
     input *in = ctx;
     ssize_t got = in->src.read(in->src.ctx, buf, n);
     if (got < 0)
@@ -135,22 +131,19 @@ static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n)
     return got;
 }
 
-static dm_source input_source(input *in)
-{
+static dm_source input_source(input *in) {
     dm_source s = {tracked_read, in};
     return s;
 }
 
 /* Turns a failed read into its class: malformed armor, or plain I/O. */
-static int input_error(const input *in)
-{
+static int input_error(const input *in) {
     if (in->armor != NULL && dm_armor_reader_err(in->armor) == DM_ERR_ARMOR)
         return DM_ERR_ARMOR; /* the armor reader set the detail */
     return dm_fail(DM_ERR_IO, "read failed");
 }
 
-static int ensure_room(input *in, size_t want)
-{
+static int ensure_room(input *in, size_t want) {
     if (in->cap - in->len >= want)
         return DM_OK;
     size_t cap = in->cap ? in->cap : READ_BLOCK;
@@ -164,14 +157,12 @@ static int ensure_room(input *in, size_t want)
     return DM_OK;
 }
 
-static int is_space(uint8_t c)
-{
+static int is_space(uint8_t c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 /* Reads enough to tell armor from binary, then sets up in->src. */
-static int input_open(input *in, dm_source raw)
-{
+static int input_open(input *in, dm_source raw) {
     memset(in, 0, sizeof *in);
     in->raw = raw;
     const size_t want = sizeof DM_ARMOR_BEGIN - 1;
@@ -225,8 +216,7 @@ static int input_open(input *in, dm_source raw)
     return DM_OK;
 }
 
-static void input_close(input *in)
-{
+static void input_close(input *in) {
     if (in->armor)
         dm_armor_reader_free(in->armor);
     free(in->peek);
@@ -236,8 +226,7 @@ static void input_close(input *in)
 }
 
 /* Reads up to the end of the MAC line ("---" line) and parses the header. */
-static int input_header(input *in, dm_header *hdr)
-{
+static int input_header(input *in, dm_header *hdr) {
     static const char intro[] = DM_INTRO;
     const size_t intro_len = sizeof intro - 1;
     size_t line = 0, scan = 0;
@@ -305,8 +294,7 @@ static int input_header(input *in, dm_header *hdr)
 
 /* age's rule for passphrases: a scrypt stanza stands alone, so whoever knows
  * the passphrase knows no one else could have written the file. */
-static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts)
-{
+static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts) {
     size_t scrypts = 0, others = 0;
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const char *type = hdr->stanzas.items[i].type;
@@ -321,8 +309,7 @@ static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts)
 }
 
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
-               const dm_decrypt_opts *opts)
-{
+               const dm_decrypt_opts *opts) {
     static const dm_decrypt_opts defaults = {0};
     if (opts == NULL)
         opts = &defaults;
@@ -383,8 +370,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
 
 /* ------------------------------------------------------------- inspect */
 
-int dm_inspect(dm_source in, dm_inspect_info *info)
-{
+int dm_inspect(dm_source in, dm_inspect_info *info) {
     memset(info, 0, sizeof *info);
     input inp;
     int err = input_open(&inp, in);
@@ -443,8 +429,7 @@ int dm_inspect(dm_source in, dm_inspect_info *info)
     return err;
 }
 
-void dm_inspect_free(dm_inspect_info *info)
-{
+void dm_inspect_free(dm_inspect_info *info) {
     if (info == NULL)
         return;
     dm_header_free(&info->header);
@@ -454,21 +439,18 @@ void dm_inspect_free(dm_inspect_info *info)
 /* ------------------------------------------------- file key identity */
 
 static int file_key_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
-                           uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                           uint8_t file_key[DM_FILE_KEY_LEN]) {
     (void)stanzas;
     memcpy(file_key, self->ctx, DM_FILE_KEY_LEN);
     return DM_OK;
 }
 
-static void file_key_destroy(dm_identity *self)
-{
+static void file_key_destroy(dm_identity *self) {
     sodium_free(self->ctx);
     self->ctx = NULL;
 }
 
-int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out)
-{
+int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out) {
     dm_identity *id = calloc(1, sizeof *id);
     uint8_t *key = sodium_malloc(DM_FILE_KEY_LEN);
     if (id == NULL || key == NULL) {

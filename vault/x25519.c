@@ -31,8 +31,7 @@ typedef struct x25519_identity {
  * the case: age writes recipients in lower case and secret keys in upper case,
  * and so do we. */
 static int decode_key(const char *s, const char *prefix, const char *hrp, uint8_t *out,
-                      const char *what)
-{
+                      const char *what) {
     size_t plen = strlen(prefix);
     if (s == NULL || strncmp(s, prefix, plen) != 0)
         return dm_fail(DM_ERR_USAGE, "%s does not start with %s", what, prefix);
@@ -58,8 +57,7 @@ static int decode_key(const char *s, const char *prefix, const char *hrp, uint8_
 
 /* Writes the Bech32 string of a key; upper case for secrets, as age-keygen prints them. */
 static int encode_key(const char *hrp, const uint8_t key[X25519_LEN], int upper, char *out,
-                      size_t cap)
-{
+                      size_t cap) {
     int err = dm_bech32_encode(hrp, key, X25519_LEN, out, cap);
     if (err != DM_OK)
         return err;
@@ -72,8 +70,7 @@ static int encode_key(const char *hrp, const uint8_t key[X25519_LEN], int upper,
 
 /* wrap key = HKDF(shared, share || recipient, info); the caller owns secrets. */
 static int derive_wrap_key(const uint8_t shared[X25519_LEN], const uint8_t share[X25519_LEN],
-                           const uint8_t recipient[X25519_LEN], uint8_t wrap_key[32])
-{
+                           const uint8_t recipient[X25519_LEN], uint8_t wrap_key[32]) {
     uint8_t salt[2 * X25519_LEN];
     memcpy(salt, share, X25519_LEN);
     memcpy(salt + X25519_LEN, recipient, X25519_LEN);
@@ -84,8 +81,7 @@ static int derive_wrap_key(const uint8_t shared[X25519_LEN], const uint8_t share
 /* ------------------------------------------------------------ recipient */
 
 static int x25519_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
-                       dm_stanza_list *out)
-{
+                       dm_stanza_list *out) {
     const uint8_t *recipient = self->ctx;
     /* ephemeral secret, shared secret, wrap key */
     uint8_t *sec = sodium_malloc(3 * 32);
@@ -97,8 +93,8 @@ static int x25519_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
     int err = DM_OK;
 
     randombytes_buf(eph, X25519_LEN);
-    if (crypto_scalarmult_base(share, eph) != 0 ||
-        crypto_scalarmult(shared, eph, recipient) != 0 || sodium_is_zero(shared, X25519_LEN)) {
+    if (crypto_scalarmult_base(share, eph) != 0 || crypto_scalarmult(shared, eph, recipient) != 0 ||
+        sodium_is_zero(shared, X25519_LEN)) {
         err = dm_fail(DM_ERR_USAGE, "X25519 recipient is a low-order point");
         goto out;
     }
@@ -115,14 +111,12 @@ out:
     return err;
 }
 
-static void x25519_recipient_destroy(dm_recipient *self)
-{
+static void x25519_recipient_destroy(dm_recipient *self) {
     free(self->ctx);
     self->ctx = NULL;
 }
 
-static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out)
-{
+static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out) {
     dm_recipient *r = calloc(1, sizeof *r);
     uint8_t *key = malloc(X25519_LEN);
     if (r == NULL || key == NULL) {
@@ -140,8 +134,7 @@ static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out)
     return DM_OK;
 }
 
-int dm_x25519_recipient_parse(const char *age1, dm_recipient **out)
-{
+int dm_x25519_recipient_parse(const char *age1, dm_recipient **out) {
     uint8_t public[X25519_LEN];
     int err = decode_key(age1, PUBLIC_PREFIX, PUBLIC_HRP, public, "X25519 recipient");
     if (err != DM_OK)
@@ -161,8 +154,7 @@ int dm_x25519_recipient_parse(const char *age1, dm_recipient **out)
 /* ------------------------------------------------------------- identity */
 
 static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
-                         uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                         uint8_t file_key[DM_FILE_KEY_LEN]) {
     const x25519_identity *id = self->ctx;
     uint8_t *sec = sodium_malloc(2 * 32);
     if (sec == NULL)
@@ -213,26 +205,26 @@ static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void x25519_identity_destroy(dm_identity *self)
-{
+static void x25519_identity_destroy(dm_identity *self) {
     sodium_free(self->ctx);
     self->ctx = NULL;
 }
 
-int dm_x25519_identity_parse(const char *secret, dm_identity **out)
-{
+int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
     x25519_identity *id = sodium_malloc(sizeof *id);
     if (id == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     int err = decode_key(secret, SECRET_PREFIX, SECRET_HRP, id->secret, "X25519 identity");
     if (err == DM_OK && crypto_scalarmult_base(id->public, id->secret) != 0)
         err = dm_fail(DM_ERR_USAGE, "X25519 identity is unusable");
-    dm_identity *ident = NULL;
-    if (err == DM_OK && (ident = calloc(1, sizeof *ident)) == NULL)
-        err = dm_fail(DM_ERR_NOMEM, "X25519 identity");
     if (err != DM_OK) {
         sodium_free(id);
         return err;
+    }
+    dm_identity *ident = calloc(1, sizeof *ident);
+    if (ident == NULL) {
+        sodium_free(id);
+        return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     }
     ident->unwrap = x25519_unwrap;
     ident->destroy = x25519_identity_destroy;
@@ -241,8 +233,7 @@ int dm_x25519_identity_parse(const char *secret, dm_identity **out)
     return DM_OK;
 }
 
-int dm_x25519_identity_to_recipient(const char *secret, char **public_out)
-{
+int dm_x25519_identity_to_recipient(const char *secret, char **public_out) {
     uint8_t *sec = sodium_malloc(X25519_LEN);
     if (sec == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
@@ -264,8 +255,7 @@ int dm_x25519_identity_to_recipient(const char *secret, char **public_out)
     return DM_OK;
 }
 
-int dm_x25519_keygen(char **secret_out, char **public_out)
-{
+int dm_x25519_keygen(char **secret_out, char **public_out) {
     uint8_t *sec = sodium_malloc(X25519_LEN);
     char *secret_str = sodium_malloc(SECRET_STR_LEN + 1);
     char *public_str = malloc(PUBLIC_STR_LEN + 1);
