@@ -252,6 +252,15 @@ run "$D" encrypt -r "$pub1" -o /dev/null plain
 assert_exit 0 "encrypt to /dev/null (not a regular file)"
 assert_true "/dev/null still a device" test -c /dev/null
 
+mkfifo fifo.out
+cat fifo.out >from-fifo &
+cat_pid=$!
+run "$D" decrypt -i k1.txt -o fifo.out plain.age
+wait "$cat_pid"
+assert_exit 0 "decrypt into a FIFO"
+assert_same from-fifo plain "a FIFO is written directly"
+assert_true "the FIFO is still a FIFO" test -p fifo.out
+
 # A signal during the write removes the temporary file.
 mkdir sig
 mkfifo sig/in.fifo
