@@ -39,8 +39,7 @@ const char cli_exit_codes_help[] =
 
 /* Formats "doormat: ..." into one buffer and writes it with one call, with any
  * newline inside turned into a space: every failure must stay one line. */
-static void emit_line(const char *text)
-{
+static void emit_line(const char *text) {
     char line[1024];
     int n = snprintf(line, sizeof line - 1, "doormat: %s", text);
     if (n < 0)
@@ -54,8 +53,7 @@ static void emit_line(const char *text)
     fwrite(line, 1, len, stderr);
 }
 
-void cli_msg(const char *fmt, ...)
-{
+void cli_msg(const char *fmt, ...) {
     char text[900];
     va_list ap;
     va_start(ap, fmt);
@@ -64,8 +62,7 @@ void cli_msg(const char *fmt, ...)
     emit_line(text);
 }
 
-int cli_fail(int err, const char *fmt, ...)
-{
+int cli_fail(int err, const char *fmt, ...) {
     char what[512];
     char text[900];
     va_list ap;
@@ -82,8 +79,7 @@ int cli_fail(int err, const char *fmt, ...)
     return code == DM_EXIT_OK ? DM_EXIT_FAILURE : code;
 }
 
-int cli_usage_error(const char *fmt, ...)
-{
+int cli_usage_error(const char *fmt, ...) {
     char text[900];
     va_list ap;
     va_start(ap, fmt);
@@ -93,37 +89,32 @@ int cli_usage_error(const char *fmt, ...)
     return DM_EXIT_USAGE;
 }
 
-int cli_help(const char *text)
-{
+int cli_help(const char *text) {
     fputs(text, stdout);
     fputs(cli_exit_codes_help, stdout);
     return fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
 }
 
-int cli_bad_option(const char *cmd, char **argv, int c)
-{
+int cli_bad_option(const char *cmd, char **argv, int c) {
     /* optopt is 0 for an unknown long option; the offending word is then the last one read. */
     const char *word = argv[optind - 1];
     if (c == ':')
-        return cli_usage_error("%s: option %s needs an argument (see doormat %s --help)", cmd,
-                               word, cmd);
-    if (optopt != 0)
-        return cli_usage_error("%s: unknown option -%c (see doormat %s --help)", cmd, optopt,
+        return cli_usage_error("%s: option %s needs an argument (see doormat %s --help)", cmd, word,
                                cmd);
+    if (optopt != 0)
+        return cli_usage_error("%s: unknown option -%c (see doormat %s --help)", cmd, optopt, cmd);
     return cli_usage_error("%s: unknown option %s (see doormat %s --help)", cmd, word, cmd);
 }
 
 /* ------------------------------------------------------------ start-up */
 
-void cli_harden(void)
-{
+void cli_harden(void) {
     struct rlimit none = {0, 0};
     (void)setrlimit(RLIMIT_CORE, &none);
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-int cli_init(void)
-{
+int cli_init(void) {
     int err = dm_init();
     if (err != DM_OK)
         return cli_fail(err, "initialising");
@@ -140,8 +131,7 @@ static struct termios sig_tty_saved;
 static volatile sig_atomic_t sig_tty_fd = -1;
 static int sig_installed;
 
-static void on_fatal_signal(int sig)
-{
+static void on_fatal_signal(int sig) {
     int saved_errno = errno;
     if (sig_tmp_armed)
         (void)unlink(sig_tmp_path);
@@ -153,8 +143,7 @@ static void on_fatal_signal(int sig)
     errno = saved_errno;
 }
 
-static void install_signal_handlers(void)
-{
+static void install_signal_handlers(void) {
     if (sig_installed)
         return;
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
@@ -174,8 +163,7 @@ static void install_signal_handlers(void)
     sig_installed = 1;
 }
 
-static void block_fatal_signals(sigset_t *old)
-{
+static void block_fatal_signals(sigset_t *old) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -187,8 +175,7 @@ static void block_fatal_signals(sigset_t *old)
 
 /* ------------------------------------------------------------- input */
 
-int cli_open_input(const char *path)
-{
+int cli_open_input(const char *path) {
     if (path == NULL || strcmp(path, "-") == 0)
         return STDIN_FILENO;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -208,16 +195,14 @@ int cli_open_input(const char *path)
 typedef void *(*alloc_fn)(size_t);
 typedef void (*free_fn)(void *);
 
-static void *plain_alloc(size_t n)
-{
+static void *plain_alloc(size_t n) {
     return malloc(n);
 }
 
 /* Reads a whole fd; secret buffers grow by copying so no secret byte is left
  * behind in a freed, unzeroed block (realloc would leave one). */
 static int read_all(int fd, const char *name, size_t max, alloc_fn alloc, free_fn release,
-                    char **buf_out, size_t *len_out)
-{
+                    char **buf_out, size_t *len_out) {
     size_t cap = 4096, len = 0;
     char *buf = alloc(cap);
     if (buf == NULL)
@@ -257,9 +242,8 @@ static int read_all(int fd, const char *name, size_t max, alloc_fn alloc, free_f
     return DM_OK;
 }
 
-static int read_path(const char *path, size_t max, alloc_fn alloc, free_fn release,
-                     int check_perms, char **buf, size_t *len)
-{
+static int read_path(const char *path, size_t max, alloc_fn alloc, free_fn release, int check_perms,
+                     char **buf, size_t *len) {
     int use_stdin = path == NULL || strcmp(path, "-") == 0;
     const char *name = use_stdin ? "standard input" : path;
     int fd = STDIN_FILENO;
@@ -281,18 +265,15 @@ static int read_path(const char *path, size_t max, alloc_fn alloc, free_fn relea
     return err;
 }
 
-int cli_read_file(const char *path, char **buf, size_t *len)
-{
+int cli_read_file(const char *path, char **buf, size_t *len) {
     return read_path(path, CLI_MAX_TEXT_FILE, plain_alloc, free, 0, buf, len);
 }
 
-int cli_read_secret_file(const char *path, char **buf, size_t *len)
-{
+int cli_read_secret_file(const char *path, char **buf, size_t *len) {
     return read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 1, buf, len);
 }
 
-int cli_check_secret_perms(int fd, const char *path)
-{
+int cli_check_secret_perms(int fd, const char *path) {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return dm_fail(DM_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
@@ -305,8 +286,7 @@ int cli_check_secret_perms(int fd, const char *path)
 
 /* --------------------------------------------------------- passphrases */
 
-static int read_tty_line(int fd, char *buf, size_t cap, size_t *len)
-{
+static int read_tty_line(int fd, char *buf, size_t cap, size_t *len) {
     size_t n = 0;
     for (;;) {
         char c;
@@ -328,8 +308,7 @@ static int read_tty_line(int fd, char *buf, size_t cap, size_t *len)
     return DM_OK;
 }
 
-static int prompt_once(int fd, const char *prompt, char *buf, size_t cap, size_t *len)
-{
+static int prompt_once(int fd, const char *prompt, char *buf, size_t cap, size_t *len) {
     struct termios saved, quiet;
     int have_termios = tcgetattr(fd, &saved) == 0;
     if (have_termios) {
@@ -351,8 +330,7 @@ static int prompt_once(int fd, const char *prompt, char *buf, size_t cap, size_t
     return err;
 }
 
-int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len)
-{
+int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len) {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return dm_fail(DM_ERR_USAGE,
@@ -391,13 +369,12 @@ done:
     return err;
 }
 
-int cli_read_passphrase_file(const char *path, char **out, size_t *len)
-{
+int cli_read_passphrase_file(const char *path, char **out, size_t *len) {
     char *text = NULL;
     size_t text_len = 0;
     int use_stdin = strcmp(path, "-") == 0;
-    int err = read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 0, &text,
-                        &text_len);
+    int err =
+        read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 0, &text, &text_len);
     if (err != DM_OK)
         return err;
     size_t n = 0;
@@ -417,8 +394,7 @@ int cli_read_passphrase_file(const char *path, char **out, size_t *len)
     return DM_OK;
 }
 
-int cli_parse_threads(const char *arg, unsigned *out)
-{
+int cli_parse_threads(const char *arg, unsigned *out) {
     if (arg[0] < '0' || arg[0] > '9')
         return DM_ERR_USAGE;
     char *end = NULL;
@@ -432,8 +408,7 @@ int cli_parse_threads(const char *arg, unsigned *out)
 
 /* -------------------------------------------------------------- output */
 
-static int split_dir(const char *path, char *dir, size_t cap, const char **base)
-{
+static int split_dir(const char *path, char *dir, size_t cap, const char **base) {
     const char *slash = strrchr(path, '/');
     if (slash == NULL) {
         if (cap < 2)
@@ -453,8 +428,7 @@ static int split_dir(const char *path, char *dir, size_t cap, const char **base)
     return 0;
 }
 
-int cli_output_open(cli_output *o, const char *path, int mode)
-{
+int cli_output_open(cli_output *o, const char *path, int mode) {
     memset(o, 0, sizeof *o);
     o->fd = -1;
     if (path == NULL || strcmp(path, "-") == 0) {
@@ -497,7 +471,8 @@ int cli_output_open(cli_output *o, const char *path, int mode)
         free(final);
         return dm_fail(DM_ERR_USAGE, "output path %s is too long", path);
     }
-    /* Built by hand: the lengths are checked above, and snprintf's truncation warning can't see that. */
+    /* Built by hand: the lengths are checked above, and snprintf's truncation warning can't see
+     * that. */
     size_t dl = strlen(dir), bl = strlen(base);
     memcpy(tmp, dir, dl);
     tmp[dl] = '/';
@@ -537,16 +512,14 @@ int cli_output_open(cli_output *o, const char *path, int mode)
     return DM_OK;
 }
 
-static void disarm(void)
-{
+static void disarm(void) {
     sigset_t old;
     block_fatal_signals(&old);
     sig_tmp_armed = 0;
     sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-static void release(cli_output *o)
-{
+static void release(cli_output *o) {
     free(o->path);
     free(o->tmp_path);
     o->path = NULL;
@@ -554,8 +527,7 @@ static void release(cli_output *o)
     o->fd = -1;
 }
 
-static void sync_dir(const char *path)
-{
+static void sync_dir(const char *path) {
     char dir[PATH_MAX];
     const char *base = NULL;
     if (split_dir(path, dir, sizeof dir, &base) != 0)
@@ -567,8 +539,7 @@ static void sync_dir(const char *path)
     }
 }
 
-int cli_output_commit(cli_output *o)
-{
+int cli_output_commit(cli_output *o) {
     if (o->tmp_path == NULL) {
         int err = DM_OK;
         if (o->fd > STDERR_FILENO && close(o->fd) != 0)
@@ -610,8 +581,7 @@ int cli_output_commit(cli_output *o)
     return DM_OK;
 }
 
-void cli_output_abort(cli_output *o)
-{
+void cli_output_abort(cli_output *o) {
     if (o->tmp_path != NULL) {
         if (o->fd >= 0)
             close(o->fd);

@@ -51,8 +51,7 @@ typedef struct keygen_args {
     const char *input;
 } keygen_args;
 
-static int write_all(int fd, const char *buf, size_t n)
-{
+static int write_all(int fd, const char *buf, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, buf, n);
         if (w < 0 && errno == EINTR)
@@ -66,16 +65,14 @@ static int write_all(int fd, const char *buf, size_t n)
 }
 
 /* RFC 3339 in UTC: what age-keygen writes, without needing the time zone database. */
-static void rfc3339_now(char out[32])
-{
+static void rfc3339_now(char out[32]) {
     time_t now = time(NULL);
     struct tm tm;
     if (gmtime_r(&now, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         strcpy(out, "1970-01-01T00:00:00Z");
 }
 
-static int generate(const keygen_args *a)
-{
+static int generate(const keygen_args *a) {
     if (a->output != NULL && !a->force && strcmp(a->output, "-") != 0) {
         struct stat st;
         if (lstat(a->output, &st) == 0) {
@@ -133,20 +130,17 @@ done:
     return rc;
 }
 
-static void free_identities(dm_identity **ids, size_t n)
-{
+static void free_identities(dm_identity **ids, size_t n) {
     for (size_t i = 0; i < n; i++)
         dm_identity_free(ids[i]);
     free(ids);
 }
 
-static int print_recipients(const keygen_args *a)
-{
+static int print_recipients(const keygen_args *a) {
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
-    const char *name = a->input != NULL && strcmp(a->input, "-") != 0 ? a->input
-                                                                         : "standard input";
+    const char *name = a->input != NULL && strcmp(a->input, "-") != 0 ? a->input : "standard input";
     char *text = NULL;
     size_t len = 0;
     int err = cli_read_secret_file(a->input, &text, &len);
@@ -209,8 +203,7 @@ static int print_recipients(const keygen_args *a)
     return DM_EXIT_OK;
 }
 
-int cmd_keygen(int argc, char **argv)
-{
+int cmd_keygen(int argc, char **argv) {
     keygen_args a = {0};
     int c;
     optind = 1;
