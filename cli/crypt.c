@@ -114,8 +114,7 @@ typedef struct ident_list {
     size_t len, cap;
 } ident_list;
 
-static int grow(void **items, size_t *cap, size_t len, size_t elem)
-{
+static int grow(void **items, size_t *cap, size_t len, size_t elem) {
     if (len < *cap)
         return DM_OK;
     size_t ncap = *cap ? *cap * 2 : 8;
@@ -127,8 +126,7 @@ static int grow(void **items, size_t *cap, size_t len, size_t elem)
     return DM_OK;
 }
 
-static int rcpt_push(rcpt_list *l, dm_recipient *r)
-{
+static int rcpt_push(rcpt_list *l, dm_recipient *r) {
     int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items);
     if (err != DM_OK) {
         dm_recipient_free(r);
@@ -138,8 +136,7 @@ static int rcpt_push(rcpt_list *l, dm_recipient *r)
     return DM_OK;
 }
 
-static int ident_push(ident_list *l, dm_identity *id)
-{
+static int ident_push(ident_list *l, dm_identity *id) {
     int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items);
     if (err != DM_OK) {
         dm_identity_free(id);
@@ -149,15 +146,13 @@ static int ident_push(ident_list *l, dm_identity *id)
     return DM_OK;
 }
 
-static void rcpt_list_free(rcpt_list *l)
-{
+static void rcpt_list_free(rcpt_list *l) {
     for (size_t i = 0; i < l->len; i++)
         dm_recipient_free(l->items[i]);
     free(l->items);
 }
 
-static void ident_list_free(ident_list *l)
-{
+static void ident_list_free(ident_list *l) {
     for (size_t i = 0; i < l->len; i++)
         dm_identity_free(l->items[i]);
     free(l->items);
@@ -165,8 +160,7 @@ static void ident_list_free(ident_list *l)
 
 /* Standard input can feed only one of IN, a key file or a passphrase file.
  * IN is stdin when absent; the others only when they are "-". */
-static int is_stdin_arg(const char *arg, int absent_is_stdin)
-{
+static int is_stdin_arg(const char *arg, int absent_is_stdin) {
     return arg == NULL ? absent_is_stdin : strcmp(arg, "-") == 0;
 }
 
@@ -190,8 +184,7 @@ typedef struct encrypt_args {
     const char *escrow;
 } encrypt_args;
 
-static int add_recipient_string(rcpt_list *l, const char *s)
-{
+static int add_recipient_string(rcpt_list *l, const char *s) {
     /* A secret key pasted where a recipient belongs must not be echoed back. */
     if (strncmp(s, "AGE-SECRET-KEY-", 15) == 0)
         return cli_usage_error("encrypt: -r was given a secret key; give its recipient (age1..., "
@@ -204,8 +197,7 @@ static int add_recipient_string(rcpt_list *l, const char *s)
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt");
 }
 
-static int add_recipients_file(rcpt_list *l, const char *path)
-{
+static int add_recipients_file(rcpt_list *l, const char *path) {
     char *text = NULL;
     size_t len = 0;
     int err = cli_read_file(path, &text, &len);
@@ -233,13 +225,11 @@ static int add_recipients_file(rcpt_list *l, const char *path)
     return DM_EXIT_OK;
 }
 
-static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a)
-{
+static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
     char *pass = NULL;
     size_t len = 0;
-    int err = a->passphrase_tty
-                  ? cli_read_passphrase_tty("Enter passphrase: ", 1, &pass, &len)
-                  : cli_read_passphrase_file(a->passphrase_file, &pass, &len);
+    int err = a->passphrase_tty ? cli_read_passphrase_tty("Enter passphrase: ", 1, &pass, &len)
+                                : cli_read_passphrase_file(a->passphrase_file, &pass, &len);
     if (err != DM_OK)
         return cli_fail(err, "encrypt: passphrase");
     dm_recipient *r = NULL;
@@ -250,8 +240,7 @@ static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a)
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: passphrase");
 }
 
-static int run_encrypt(const encrypt_args *a)
-{
+static int run_encrypt(const encrypt_args *a) {
     /* Refuse early, before asking for a passphrase, when stdout is a terminal. */
     int to_stdout = a->output == NULL || strcmp(a->output, "-") == 0;
     if (!a->armor && to_stdout && isatty(STDOUT_FILENO))
@@ -318,8 +307,7 @@ done:
     return rc;
 }
 
-int cmd_encrypt(int argc, char **argv)
-{
+int cmd_encrypt(int argc, char **argv) {
     encrypt_args a = {0};
     a.specs = calloc((size_t)argc, sizeof *a.specs);
     if (a.specs == NULL)
@@ -414,8 +402,7 @@ typedef struct prompt_ctx {
 } prompt_ctx;
 
 static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
-                         uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                         uint8_t file_key[DM_FILE_KEY_LEN]) {
     prompt_ctx *ctx = self->ctx;
     int has_scrypt = 0;
     for (size_t i = 0; i < stanzas->len; i++)
@@ -441,16 +428,14 @@ static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void prompt_destroy(dm_identity *self)
-{
+static void prompt_destroy(dm_identity *self) {
     prompt_ctx *ctx = self->ctx;
     if (ctx != NULL && ctx->scrypt != NULL)
         dm_identity_free(ctx->scrypt);
     free(ctx); /* dm_identity_free frees the identity itself */
 }
 
-static int prompt_identity_new(dm_identity **out)
-{
+static int prompt_identity_new(dm_identity **out) {
     dm_identity *id = calloc(1, sizeof *id);
     prompt_ctx *ctx = calloc(1, sizeof *ctx);
     if (id == NULL || ctx == NULL) {
@@ -465,8 +450,7 @@ static int prompt_identity_new(dm_identity **out)
     return DM_OK;
 }
 
-static int add_identity_file(ident_list *l, const char *path)
-{
+static int add_identity_file(ident_list *l, const char *path) {
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
     char *text = NULL;
     size_t len = 0;
@@ -494,8 +478,7 @@ static int add_identity_file(ident_list *l, const char *path)
     return DM_EXIT_OK;
 }
 
-static int add_passphrase_identity(ident_list *l, const char *path)
-{
+static int add_passphrase_identity(ident_list *l, const char *path) {
     char *pass = NULL;
     size_t len = 0;
     int err = cli_read_passphrase_file(path, &pass, &len);
@@ -509,8 +492,7 @@ static int add_passphrase_identity(ident_list *l, const char *path)
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: passphrase");
 }
 
-static int run_decrypt(const decrypt_args *a)
-{
+static int run_decrypt(const decrypt_args *a) {
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
@@ -566,8 +548,7 @@ done:
     return rc;
 }
 
-int cmd_decrypt(int argc, char **argv)
-{
+int cmd_decrypt(int argc, char **argv) {
     decrypt_args a = {0};
     a.identity_files = calloc((size_t)argc, sizeof *a.identity_files);
     if (a.identity_files == NULL)

@@ -51,8 +51,7 @@ typedef struct type_count {
 } type_count;
 
 /* Distinct stanza types in header order, with how often each appears. */
-static size_t count_types(const dm_stanza_list *l, type_count *out)
-{
+static size_t count_types(const dm_stanza_list *l, type_count *out) {
     size_t n = 0;
     for (size_t i = 0; i < l->len; i++) {
         size_t j = 0;
@@ -69,8 +68,7 @@ static size_t count_types(const dm_stanza_list *l, type_count *out)
 }
 
 /* Plain words for one stanza type; extensions (escrow) add their phrase here. */
-static void describe_type(const type_count *t, char *buf, size_t cap)
-{
+static void describe_type(const type_count *t, char *buf, size_t cap) {
     if (strcmp(t->type, "X25519") == 0) {
         if (t->count == 1)
             snprintf(buf, cap, "the holder of one X25519 identity");
@@ -87,8 +85,7 @@ static void describe_type(const type_count *t, char *buf, size_t cap)
 
 /* age puts random "grease" stanzas in headers; types are printable ASCII, but
  * a hostile file may still hold anything a JSON string needs escaped. */
-static void json_string(FILE *f, const char *s)
-{
+static void json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
@@ -102,8 +99,7 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
+static void hex(const uint8_t *b, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = digits[b[i] >> 4];
@@ -112,8 +108,7 @@ static void hex(const uint8_t *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int print_info(const dm_inspect_info *info, int json)
-{
+static int print_info(const dm_inspect_info *info, int json) {
     const dm_stanza_list *st = &info->header.stanzas;
     type_count *types = calloc(st->len ? st->len : 1, sizeof *types);
     if (types == NULL)
@@ -150,7 +145,8 @@ static int print_info(const dm_inspect_info *info, int json)
     hex(info->file_id, DM_FILE_ID_LEN, id);
 
     if (json) {
-        printf("{\"format\":\"age v1\",\"armor\":%s,\"stanzas\":[", info->armored ? "true" : "false");
+        printf("{\"format\":\"age v1\",\"armor\":%s,\"stanzas\":[",
+               info->armored ? "true" : "false");
         for (size_t i = 0; i < n_types; i++) {
             printf("%s{\"type\":", i ? "," : "");
             json_string(stdout, types[i].type);
@@ -162,8 +158,8 @@ static int print_info(const dm_inspect_info *info, int json)
             printf(",\"escrow\":");
             json_string(stdout, escrow_lines);
         }
-        printf(",\"header_bytes\":%" PRIu64 ",\"payload_bytes\":%" PRIu64
-               ",\"chunks\":%" PRIu64 ",\"plaintext_bytes\":%" PRIu64 ",\"file_id\":\"%s\"}\n",
+        printf(",\"header_bytes\":%" PRIu64 ",\"payload_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
+               ",\"plaintext_bytes\":%" PRIu64 ",\"file_id\":\"%s\"}\n",
                info->header_size, info->payload_size, info->chunks, info->plaintext_size, id);
     } else {
         printf("format: age v1\n");
@@ -187,8 +183,7 @@ static int print_info(const dm_inspect_info *info, int json)
     return DM_EXIT_OK;
 }
 
-int cmd_inspect(int argc, char **argv)
-{
+int cmd_inspect(int argc, char **argv) {
     int json = 0;
     int c;
     optind = 1;

@@ -56,8 +56,7 @@ static const char usage_tail[] =
     "\n"
     "Every failure prints one line, \"doormat: <what failed>\", on standard error.\n";
 
-static int usage(FILE *to)
-{
+static int usage(FILE *to) {
     fputs(usage_head, to);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(to, "  %-9s %s\n", commands[i].name, commands[i].summary);
@@ -79,8 +78,7 @@ static int usage(FILE *to)
  * 8% of the instructions of a one-kilobyte decryption, for memory the kernel
  * reclaims anyway (secrets were already zeroed by their owners). Sanitizer
  * builds exit normally so that the leak checker still runs. */
-static int leave(int rc)
-{
+static int leave(int rc) {
 #ifdef CLI_LEAK_CHECKED
     return rc;
 #else
@@ -90,8 +88,7 @@ static int leave(int rc)
 #endif
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     cli_harden();
     if (argc < 2) {
         return cli_usage_error("missing command (see doormat --help)");
