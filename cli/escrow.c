@@ -117,9 +117,7 @@ typedef struct escrow_args {
 
 /* Parses argv (argv[0] is the subcommand word); allowed lists the accepted
  * options by their enum value or short letter. Returns -1 to go on, or an exit code. */
-static int parse_args(int argc, char **argv, const char *cmd, const int *allowed,
-                      escrow_args *a)
-{
+static int parse_args(int argc, char **argv, const char *cmd, const int *allowed, escrow_args *a) {
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     a->shares = calloc((size_t)argc + 1, sizeof *a->shares);
@@ -146,18 +144,42 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
         }
         const char **slot = NULL;
         switch (c) {
-        case OPT_NAME: slot = &a->name; break;
-        case OPT_AGENTS: slot = &a->agents; break;
-        case OPT_THRESHOLD: slot = &a->threshold; break;
-        case OPT_COURT: slot = &a->court; break;
-        case OPT_AUTHORITY: slot = &a->authority; break;
-        case OPT_CASE: slot = &a->case_ref; break;
-        case OPT_EXPIRES: slot = &a->expires; break;
-        case OPT_AGENT: slot = &a->agent; break;
-        case OPT_WARRANT: slot = &a->warrant; break;
-        case OPT_LOG: slot = &a->log; break;
-        case 'i': slot = &a->identity; break;
-        case 'o': slot = &a->output; break;
+        case OPT_NAME:
+            slot = &a->name;
+            break;
+        case OPT_AGENTS:
+            slot = &a->agents;
+            break;
+        case OPT_THRESHOLD:
+            slot = &a->threshold;
+            break;
+        case OPT_COURT:
+            slot = &a->court;
+            break;
+        case OPT_AUTHORITY:
+            slot = &a->authority;
+            break;
+        case OPT_CASE:
+            slot = &a->case_ref;
+            break;
+        case OPT_EXPIRES:
+            slot = &a->expires;
+            break;
+        case OPT_AGENT:
+            slot = &a->agent;
+            break;
+        case OPT_WARRANT:
+            slot = &a->warrant;
+            break;
+        case OPT_LOG:
+            slot = &a->log;
+            break;
+        case 'i':
+            slot = &a->identity;
+            break;
+        case 'o':
+            slot = &a->output;
+            break;
         case OPT_SHARE:
             a->shares[a->n_shares++] = optarg;
             break;
@@ -181,16 +203,14 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     return -1;
 }
 
-static int need(const escrow_args *a, const char *value, const char *flag)
-{
+static int need(const escrow_args *a, const char *value, const char *flag) {
     if (value == NULL)
         return cli_usage_error("%s: missing %s (see doormat escrow --help)", a->cmd, flag);
     return DM_EXIT_OK;
 }
 
 /* The date the escrow commands live on: today (UTC), or DOORMAT_TODAY. */
-static int escrow_now(const char *cmd, time_t *now)
-{
+static int escrow_now(const char *cmd, time_t *now) {
     const char *today = getenv("DOORMAT_TODAY");
     if (today == NULL || today[0] == '\0') {
         *now = time(NULL);
@@ -201,8 +221,7 @@ static int escrow_now(const char *cmd, time_t *now)
     return DM_EXIT_OK;
 }
 
-static int load_authority(const escrow_args *a, dm_escrow_authority **auth)
-{
+static int load_authority(const escrow_args *a, dm_escrow_authority **auth) {
     int rc = need(a, a->authority, "--authority DIR/authority.pub");
     if (rc != DM_EXIT_OK)
         return rc;
@@ -211,8 +230,7 @@ static int load_authority(const escrow_args *a, dm_escrow_authority **auth)
 }
 
 /* Secret key files must be private, as identity files are. */
-static int check_private(const escrow_args *a, const char *path)
-{
+static int check_private(const escrow_args *a, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0)
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
@@ -223,8 +241,7 @@ static int check_private(const escrow_args *a, const char *path)
 }
 
 /* The header and file id of an age file (binary or armored). */
-static int read_header(const escrow_args *a, const char *path, dm_inspect_info *info)
-{
+static int read_header(const escrow_args *a, const char *path, dm_inspect_info *info) {
     memset(info, 0, sizeof *info);
     if (strcmp(path, "-") == 0)
         return cli_usage_error("%s: FILE must be a file, not standard input", a->cmd);
@@ -241,8 +258,7 @@ static int read_header(const escrow_args *a, const char *path, dm_inspect_info *
 }
 
 static int write_output(const escrow_args *a, const char *path, const char *text, size_t len,
-                        int mode)
-{
+                        int mode) {
     cli_output out;
     int err = cli_output_open(&out, path, mode);
     if (err != DM_OK)
@@ -264,8 +280,7 @@ static int write_output(const escrow_args *a, const char *path, const char *text
 
 /* ------------------------------------------------------------ init */
 
-static int escrow_init(int argc, char **argv)
-{
+static int escrow_init(int argc, char **argv) {
     static const int allowed[] = {OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
@@ -281,8 +296,8 @@ static int escrow_init(int argc, char **argv)
         char *end = NULL;
         errno = 0;
         unsigned long v = strtoul(a.threshold, &end, 10);
-        if (errno != 0 || end == a.threshold || *end != '\0' || v < 1 ||
-            v > DM_ESCROW_MAX_AGENTS || a.threshold[0] == '-')
+        if (errno != 0 || end == a.threshold || *end != '\0' || v < 1 || v > DM_ESCROW_MAX_AGENTS ||
+            a.threshold[0] == '-')
             rc = cli_usage_error("escrow init: --threshold wants a number from 1 to %d, not \"%s\"",
                                  DM_ESCROW_MAX_AGENTS, a.threshold);
         k = (unsigned)v;
@@ -340,8 +355,7 @@ static int escrow_init(int argc, char **argv)
 
 /* ------------------------------------------------------------ warrant */
 
-static int escrow_warrant(int argc, char **argv)
-{
+static int escrow_warrant(int argc, char **argv) {
     static const int allowed[] = {OPT_COURT, OPT_AUTHORITY, OPT_CASE, OPT_EXPIRES, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow warrant", allowed, &a);
@@ -384,8 +398,8 @@ static int escrow_warrant(int argc, char **argv)
         int err = dm_escrow_date(now, today);
         if (err == DM_OK)
             err = dm_escrow_warrant_issue(auth, court, a.case_ref, today, a.expires,
-                                          (const uint8_t(*)[DM_FILE_ID_LEN])ids,
-                                          (size_t)a.n_rest, &text, &len);
+                                          (const uint8_t(*)[DM_FILE_ID_LEN])ids, (size_t)a.n_rest,
+                                          &text, &len);
         rc = err == DM_OK ? write_output(&a, a.output, text, len, 0644)
                           : cli_fail(err, "escrow warrant");
         free(text);
@@ -399,8 +413,7 @@ static int escrow_warrant(int argc, char **argv)
 
 /* ------------------------------------------------------------ unwrap */
 
-static int escrow_unwrap(int argc, char **argv)
-{
+static int escrow_unwrap(int argc, char **argv) {
     static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_WARRANT, OPT_LOG, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
@@ -482,8 +495,7 @@ static int escrow_unwrap(int argc, char **argv)
 
 /* ------------------------------------------------------------ recover */
 
-static int escrow_recover(int argc, char **argv)
-{
+static int escrow_recover(int argc, char **argv) {
     static const int allowed[] = {OPT_AUTHORITY, OPT_SHARE, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow recover", allowed, &a);
@@ -575,8 +587,7 @@ static int escrow_recover(int argc, char **argv)
 
 /* ------------------------------------------------------------ audit */
 
-static int escrow_audit(int argc, char **argv)
-{
+static int escrow_audit(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
             return cli_help(escrow_usage);
@@ -603,8 +614,7 @@ static int escrow_audit(int argc, char **argv)
             rc = cli_fail(err, "escrow audit verify");
         } else if ((err = dm_escrow_audit_verify(auth, text, len, &n, &bad, head)) != DM_OK) {
             /* Not "header MAC mismatch": say what failed, in the log's terms. */
-            cli_msg("escrow audit verify: %s: the log does not verify: %s", path,
-                    dm_err_detail());
+            cli_msg("escrow audit verify: %s: the log does not verify: %s", path, dm_err_detail());
             rc = dm_exit_code(err);
         } else {
             static const char digits[] = "0123456789abcdef";
@@ -629,8 +639,7 @@ static int escrow_audit(int argc, char **argv)
 
 /* ------------------------------------------------------------ tamper */
 
-static int escrow_tamper(int argc, char **argv)
-{
+static int escrow_tamper(int argc, char **argv) {
     static const int allowed[] = {OPT_STRIP, OPT_CORRUPT, 'i', 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow tamper", allowed, &a);
@@ -689,8 +698,7 @@ static int escrow_tamper(int argc, char **argv)
 
 /* ------------------------------------------------------------ dispatch */
 
-int cmd_escrow(int argc, char **argv)
-{
+int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
         return cli_usage_error("escrow: missing subcommand (init, warrant, unwrap, recover, "
                                "audit verify, tamper; see doormat escrow --help)");
@@ -714,8 +722,7 @@ int cmd_escrow(int argc, char **argv)
 
 /* ------------------------------------------------ pieces for encrypt, decrypt, inspect */
 
-int cli_escrow_recipient(const char *authority_path, dm_recipient **out)
-{
+int cli_escrow_recipient(const char *authority_path, dm_recipient **out) {
     dm_escrow_authority *auth = NULL;
     int err = dm_escrow_authority_load(authority_path, &auth);
     if (err == DM_OK)
@@ -724,8 +731,7 @@ int cli_escrow_recipient(const char *authority_path, dm_recipient **out)
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: --escrow");
 }
 
-int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p)
-{
+int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p) {
     memset(p, 0, sizeof *p);
     if (authority_path == NULL)
         return DM_EXIT_OK;
@@ -737,8 +743,7 @@ int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p)
     return DM_EXIT_OK;
 }
 
-void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts)
-{
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts) {
     opts->alone_companions = dm_escrow_alone_companions;
     opts->n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
     if (p != NULL && p->auth != NULL) {
@@ -747,14 +752,12 @@ void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts)
     }
 }
 
-void cli_escrow_policy_free(cli_escrow_policy *p)
-{
+void cli_escrow_policy_free(cli_escrow_policy *p) {
     dm_escrow_authority_free(p->auth);
     p->auth = NULL;
 }
 
-void cli_escrow_describe(const dm_header *hdr, char **lines, char **who)
-{
+void cli_escrow_describe(const dm_header *hdr, char **lines, char **who) {
     *lines = NULL;
     *who = NULL;
     char *text = NULL;

@@ -28,16 +28,14 @@
 #define N_FIELDS 7
 #define MAX_ENTRIES 10000000u
 
-static int genesis(const dm_escrow_authority *auth, uint8_t out[32])
-{
+static int genesis(const dm_escrow_authority *auth, uint8_t out[32]) {
     uint8_t msg[sizeof GENESIS_LABEL + DM_ESCROW_ID_LEN];
     memcpy(msg, GENESIS_LABEL "\n", sizeof GENESIS_LABEL);
     memcpy(msg + sizeof GENESIS_LABEL, auth->id, DM_ESCROW_ID_LEN);
     return dm_sha256(msg, sizeof msg, out);
 }
 
-static bool valid_time(const char *s, size_t len)
-{
+static bool valid_time(const char *s, size_t len) {
     /* YYYY-MM-DDTHH:MM:SSZ */
     if (len != 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' ||
         !dm_escrow_valid_date(s, 10))
@@ -50,8 +48,7 @@ static bool valid_time(const char *s, size_t len)
 
 /* Checks one entry against the chain so far; the reason goes to dm_err_detail. */
 static int verify_entry(const dm_escrow_authority *auth, const char *line, size_t llen,
-                        size_t expect_seq, const uint8_t prev[32])
-{
+                        size_t expect_seq, const uint8_t prev[32]) {
     const char *f[N_FIELDS];
     size_t fl[N_FIELDS];
     size_t nf = 0;
@@ -101,9 +98,7 @@ static int verify_entry(const dm_escrow_authority *auth, const char *line, size_
 }
 
 int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
-                           size_t *entries, size_t *bad_entry,
-                           uint8_t head[DM_ESCROW_DIGEST_LEN])
-{
+                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]) {
     *entries = 0;
     *bad_entry = 0;
     uint8_t prev[32];
@@ -139,8 +134,7 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
                          const char *log, size_t log_len,
                          const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
                          const uint8_t file_id[DM_FILE_ID_LEN], time_t now, char **entry,
-                         size_t *entry_len)
-{
+                         size_t *entry_len) {
     *entry = NULL;
     if (memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0)
         return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
@@ -164,8 +158,8 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);
     dm_escrow_hex(head, 32, head_hex);
     dm_escrow_buf b = {0};
-    dm_escrow_buf_printf(&b, "%zu %s %s %s %s %s", n + 1, when, agent->name, digest_hex,
-                         file_hex, head_hex);
+    dm_escrow_buf_printf(&b, "%zu %s %s %s %s %s", n + 1, when, agent->name, digest_hex, file_hex,
+                         head_hex);
     if (b.failed) {
         dm_escrow_buf_free(&b);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
@@ -186,8 +180,7 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
 int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
                            const dm_escrow_agent_key *agent,
                            const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
-                           const uint8_t file_id[DM_FILE_ID_LEN], time_t now)
-{
+                           const uint8_t file_id[DM_FILE_ID_LEN], time_t now) {
     /* The log must already exist (escrow init creates it): a missing log is
      * itself something to investigate, not something to paper over. */
     int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
@@ -201,8 +194,7 @@ int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
     char *log = NULL, *entry = NULL;
     size_t entry_len = 0;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > DM_ESCROW_MAX_TEXT) {
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > DM_ESCROW_MAX_TEXT) {
         err = dm_fail(DM_ERR_IO, "%s: not a regular file of at most %u bytes", path,
                       DM_ESCROW_MAX_TEXT);
         goto out;

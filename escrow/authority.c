@@ -27,43 +27,54 @@
 
 /* ------------------------------------------------------------ accessors */
 
-const char *dm_escrow_authority_name(const dm_escrow_authority *auth) { return auth->name; }
-const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth) { return auth->id_hex; }
-const uint8_t *dm_escrow_authority_id(const dm_escrow_authority *auth) { return auth->id; }
-unsigned dm_escrow_authority_threshold(const dm_escrow_authority *auth)
-{
+const char *dm_escrow_authority_name(const dm_escrow_authority *auth) {
+    return auth->name;
+}
+const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth) {
+    return auth->id_hex;
+}
+const uint8_t *dm_escrow_authority_id(const dm_escrow_authority *auth) {
+    return auth->id;
+}
+unsigned dm_escrow_authority_threshold(const dm_escrow_authority *auth) {
     return auth->threshold;
 }
-size_t dm_escrow_authority_agents(const dm_escrow_authority *auth) { return auth->n_agents; }
+size_t dm_escrow_authority_agents(const dm_escrow_authority *auth) {
+    return auth->n_agents;
+}
 
-const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i)
-{
+const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i) {
     return i < auth->n_agents ? auth->agents[i].name : NULL;
 }
 
-const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i)
-{
+const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i) {
     return i < auth->n_agents ? auth->agents[i].recipient : NULL;
 }
 
-int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name)
-{
+int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name) {
     for (size_t i = 0; i < auth->n_agents; i++)
         if (strcmp(auth->agents[i].name, name) == 0)
             return (int)i;
     return -1;
 }
 
-const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key) { return key->name; }
+const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key) {
+    return key->name;
+}
 
-void dm_escrow_authority_free(dm_escrow_authority *auth) { free(auth); }
-void dm_escrow_agent_key_free(dm_escrow_agent_key *key) { dm_secret_free(key); }
-void dm_escrow_court_key_free(dm_escrow_court_key *key) { dm_secret_free(key); }
+void dm_escrow_authority_free(dm_escrow_authority *auth) {
+    free(auth);
+}
+void dm_escrow_agent_key_free(dm_escrow_agent_key *key) {
+    dm_secret_free(key);
+}
+void dm_escrow_court_key_free(dm_escrow_court_key *key) {
+    dm_secret_free(key);
+}
 
 /* ------------------------------------------------------------ derivation */
 
-int dm_escrow_agent_key_derive(dm_escrow_agent_key *key)
-{
+int dm_escrow_agent_key_derive(dm_escrow_agent_key *key) {
     uint8_t sign_seed[32];
     int err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_BOX_LABEL,
                              strlen(AGENT_BOX_LABEL), key->box_sk, sizeof key->box_sk);
@@ -78,21 +89,18 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key)
     return err;
 }
 
-static int court_key_derive(dm_escrow_court_key *key)
-{
+static int court_key_derive(dm_escrow_court_key *key) {
     if (crypto_sign_seed_keypair(key->sign_pk, key->sign_sk, key->seed) != 0)
         return dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
     return DM_OK;
 }
 
-static int agent_recipient(const uint8_t pk[32], char out[DM_ESCROW_RECIPIENT_MAX])
-{
+static int agent_recipient(const uint8_t pk[32], char out[DM_ESCROW_RECIPIENT_MAX]) {
     return dm_bech32_encode("age", pk, 32, out, DM_ESCROW_RECIPIENT_MAX);
 }
 
 /* The public text without comments; with_id false gives what the id hashes. */
-static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_escrow_buf *b)
-{
+static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_escrow_buf *b) {
     char key64[DM_ESCROW_KEY_B64_LEN + 1];
     dm_escrow_buf_printf(b, "%s\nname: %s\n", AUTHORITY_MAGIC, auth->name);
     if (with_id)
@@ -107,8 +115,7 @@ static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_esc
     dm_escrow_buf_printf(b, "court: %s\n", key64);
 }
 
-static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN])
-{
+static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN]) {
     dm_escrow_buf b = {0};
     dm_escrow_buf_str(&b, ID_LABEL "\n");
     authority_body(auth, false, &b);
@@ -127,8 +134,7 @@ static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_E
 int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
                             unsigned threshold, dm_escrow_authority **auth_out,
                             dm_escrow_agent_key ***agent_keys_out,
-                            dm_escrow_court_key **court_out)
-{
+                            dm_escrow_court_key **court_out) {
     static const char *const default_agents[] = {DEFAULT_AGENT};
     *auth_out = NULL;
     *agent_keys_out = NULL;
@@ -221,8 +227,7 @@ fail:
 
 /* ------------------------------------------------------------ text forms */
 
-int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len)
-{
+int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len) {
     dm_escrow_buf b = {0};
     dm_escrow_buf_printf(&b, "# doormat escrow authority \"%s\": public, safe to publish.\n",
                          auth->name);
@@ -239,8 +244,7 @@ int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, siz
     return dm_escrow_buf_take(&b, text, len);
 }
 
-static bool has_control(const char *line, size_t len)
-{
+static bool has_control(const char *line, size_t len) {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)line[i];
         if (c < 0x20 || c == 0x7f)
@@ -250,8 +254,7 @@ static bool has_control(const char *line, size_t len)
 }
 
 /* Next line that is not blank or a '#' comment; false at the end. */
-static bool next_content(dm_escrow_lines *it, const char **line, size_t *len, int *err)
-{
+static bool next_content(dm_escrow_lines *it, const char **line, size_t *len, int *err) {
     bool nl;
     while (dm_escrow_next_line(it, line, len, &nl)) {
         if (has_control(*line, *len)) {
@@ -265,8 +268,7 @@ static bool next_content(dm_escrow_lines *it, const char **line, size_t *len, in
     return false;
 }
 
-static int parse_agent_line(const char *v, size_t vlen, dm_escrow_agent_pub *a)
-{
+static int parse_agent_line(const char *v, size_t vlen, dm_escrow_agent_pub *a) {
     const char *sp1 = memchr(v, ' ', vlen);
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', vlen - (size_t)(sp1 + 1 - v)) : NULL;
     if (!sp1 || !sp2)
@@ -289,19 +291,17 @@ static int parse_agent_line(const char *v, size_t vlen, dm_escrow_agent_pub *a)
     rec[rlen] = '\0';
     if (dm_bech32_decode(rec, hrp, sizeof hrp, a->box_pk, sizeof a->box_pk, &got) != DM_OK ||
         strcmp(hrp, "age") != 0 || got != 32)
-        return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not an age1... X25519 recipient",
-                       a->name, rec);
+        return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not an age1... X25519 recipient", a->name,
+                       rec);
     if (agent_recipient(a->box_pk, a->recipient) != DM_OK || strcmp(a->recipient, rec) != 0)
-        return dm_fail(DM_ERR_USAGE, "agent %s: recipient is not in canonical lower case",
-                       a->name);
+        return dm_fail(DM_ERR_USAGE, "agent %s: recipient is not in canonical lower case", a->name);
     if (!dm_escrow_unb64(k, klen, a->sign_pk, 32))
         return dm_fail(DM_ERR_USAGE, "agent %s: audit key is not 32 bytes of base64", a->name);
     return DM_OK;
 }
 
 int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority **out,
-                              size_t *line_out)
-{
+                              size_t *line_out) {
     *out = NULL;
     if (line_out)
         *line_out = 0;
@@ -315,19 +315,18 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
     size_t id_line = 0;
     uint8_t claimed_id[DM_ESCROW_ID_LEN];
 
-#define NEXT_OR(msg)                                                     \
-    do {                                                                 \
-        if (!next_content(&it, &line, &llen, &err)) {                    \
-            if (!err)                                                    \
-                err = dm_fail(DM_ERR_USAGE, "file ends early: %s", msg); \
-            goto done;                                                   \
-        }                                                                \
+#define NEXT_OR(msg)                                                                               \
+    do {                                                                                           \
+        if (!next_content(&it, &line, &llen, &err)) {                                              \
+            if (!err)                                                                              \
+                err = dm_fail(DM_ERR_USAGE, "file ends early: %s", msg);                           \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
     NEXT_OR("no \"" AUTHORITY_MAGIC "\" line");
     if (llen != strlen(AUTHORITY_MAGIC) || memcmp(line, AUTHORITY_MAGIC, llen) != 0) {
-        err = dm_fail(DM_ERR_USAGE, "not a doormat authority file (want \"%s\")",
-                      AUTHORITY_MAGIC);
+        err = dm_fail(DM_ERR_USAGE, "not a doormat authority file (want \"%s\")", AUTHORITY_MAGIC);
         goto done;
     }
     NEXT_OR("missing \"name:\"");
@@ -348,8 +347,8 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
     if (!dm_escrow_field(line, llen, "threshold", &v, &vlen) ||
         !dm_escrow_parse_uint(v, vlen, DM_ESCROW_MAX_AGENTS, &auth->threshold) ||
         auth->threshold == 0) {
-        err = dm_fail(DM_ERR_USAGE, "want \"threshold: K\" with 1 <= K <= %d",
-                      DM_ESCROW_MAX_AGENTS);
+        err =
+            dm_fail(DM_ERR_USAGE, "want \"threshold: K\" with 1 <= K <= %d", DM_ESCROW_MAX_AGENTS);
         goto done;
     }
     NEXT_OR("no agents");
@@ -413,8 +412,7 @@ done:
 }
 
 static int key_text(const char *magic, const char *comment, const uint8_t id[DM_ESCROW_ID_LEN],
-                    const char *agent, const uint8_t seed[32], char **text, size_t *len)
-{
+                    const char *agent, const uint8_t seed[32], char **text, size_t *len) {
     char id_hex[2 * DM_ESCROW_ID_LEN + 1];
     char seed64[DM_ESCROW_KEY_B64_LEN + 1];
     dm_escrow_hex(id, DM_ESCROW_ID_LEN, id_hex);
@@ -430,23 +428,20 @@ static int key_text(const char *magic, const char *comment, const uint8_t id[DM_
     return dm_escrow_buf_take(&b, text, len);
 }
 
-int dm_escrow_agent_key_format(const dm_escrow_agent_key *key, char **text, size_t *len)
-{
+int dm_escrow_agent_key_format(const dm_escrow_agent_key *key, char **text, size_t *len) {
     return key_text(AGENT_KEY_MAGIC,
                     "doormat escrow agent key: SECRET. It releases shares of escrowed files.",
                     key->authority_id, key->name, key->seed, text, len);
 }
 
-int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size_t *len)
-{
+int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size_t *len) {
     return key_text(COURT_KEY_MAGIC, "doormat escrow court key: SECRET. It signs warrants.",
                     key->authority_id, NULL, key->seed, text, len);
 }
 
 /* Shared grammar of both key files; agent_out NULL for the court key. */
 static int key_parse(const dm_escrow_authority *auth, const char *magic, const char *text,
-                     size_t len, char *agent_out, uint8_t seed[32], size_t *line_out)
-{
+                     size_t len, char *agent_out, uint8_t seed[32], size_t *line_out) {
     dm_escrow_lines it = {.text = text, .len = len};
     const char *line, *v;
     size_t llen, vlen;
@@ -485,13 +480,13 @@ static int key_parse(const dm_escrow_authority *auth, const char *magic, const c
         memcpy(agent_out, v, vlen);
         agent_out[vlen] = '\0';
         if (dm_escrow_authority_find_agent(auth, agent_out) < 0) {
-            err = dm_fail(DM_ERR_USAGE, "agent \"%s\" is not in authority %s", agent_out,
-                          auth->name);
+            err =
+                dm_fail(DM_ERR_USAGE, "agent \"%s\" is not in authority %s", agent_out, auth->name);
             goto done;
         }
     }
-    if (!next_content(&it, &line, &llen, &err) ||
-        !dm_escrow_field(line, llen, "seed", &v, &vlen) || !dm_escrow_unb64(v, vlen, seed, 32)) {
+    if (!next_content(&it, &line, &llen, &err) || !dm_escrow_field(line, llen, "seed", &v, &vlen) ||
+        !dm_escrow_unb64(v, vlen, seed, 32)) {
         if (!err)
             err = dm_fail(DM_ERR_USAGE, "want \"seed: \" and 32 bytes of base64");
         goto done;
@@ -508,8 +503,7 @@ done:
 }
 
 int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
-                              dm_escrow_agent_key **out, size_t *line_out)
-{
+                              dm_escrow_agent_key **out, size_t *line_out) {
     *out = NULL;
     if (line_out)
         *line_out = 0;
@@ -538,8 +532,7 @@ int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text,
 }
 
 int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
-                              dm_escrow_court_key **out, size_t *line_out)
-{
+                              dm_escrow_court_key **out, size_t *line_out) {
     *out = NULL;
     if (line_out)
         *line_out = 0;
@@ -565,8 +558,7 @@ int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text,
 
 /* ------------------------------------------------------------ files */
 
-int dm_escrow_authority_load(const char *path, dm_escrow_authority **out)
-{
+int dm_escrow_authority_load(const char *path, dm_escrow_authority **out) {
     char *text;
     size_t len, line = 0;
     int err = dm_escrow_read_file(path, false, &text, &len);
@@ -578,8 +570,7 @@ int dm_escrow_authority_load(const char *path, dm_escrow_authority **out)
 }
 
 int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
-                             dm_escrow_agent_key **out)
-{
+                             dm_escrow_agent_key **out) {
     char *text;
     size_t len, line = 0;
     int err = dm_escrow_read_file(path, true, &text, &len);
@@ -591,8 +582,7 @@ int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
 }
 
 int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
-                             dm_escrow_court_key **out)
-{
+                             dm_escrow_court_key **out) {
     char *text;
     size_t len, line = 0;
     int err = dm_escrow_read_file(path, true, &text, &len);
@@ -603,12 +593,10 @@ int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
     return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }
 
-static int write_new_file(const char *path, const char *text, size_t len, mode_t mode)
-{
+static int write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
     size_t done = 0;
     while (done < len) {
         ssize_t w = write(fd, text + done, len - done);
@@ -629,8 +617,7 @@ static int write_new_file(const char *path, const char *text, size_t len, mode_t
 
 int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
                                   dm_escrow_agent_key *const *agent_keys,
-                                  const dm_escrow_court_key *court)
-{
+                                  const dm_escrow_court_key *court) {
     enum { MAXP = 4096 };
     char pub[MAXP], court_path[MAXP], log_path[MAXP], agents_dir[MAXP];
     if (snprintf(pub, MAXP, "%s/authority.pub", dir) >= MAXP ||
@@ -640,8 +627,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         return dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
     struct stat st;
     if (lstat(pub, &st) == 0)
-        return dm_fail(DM_ERR_USAGE, "%s exists: refusing to overwrite an existing authority",
-                       pub);
+        return dm_fail(DM_ERR_USAGE, "%s exists: refusing to overwrite an existing authority", pub);
     bool made_dir = false, made_agents = false;
     if (mkdir(dir, 0755) == 0)
         made_dir = true;
@@ -658,7 +644,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
 
     /* Everything is created with O_EXCL; what we created is listed so that a
      * failure halfway removes exactly that and nothing else. */
-    char (*written)[MAXP] = calloc(DM_ESCROW_MAX_AGENTS + 3, MAXP);
+    char(*written)[MAXP] = calloc(DM_ESCROW_MAX_AGENTS + 3, MAXP);
     size_t n_written = 0;
     if (!written) {
         if (made_agents)
@@ -671,8 +657,8 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
     size_t len = 0;
     int err = DM_OK;
     for (size_t i = 0; i < auth->n_agents && !err; i++) {
-        if (snprintf(written[n_written], MAXP, "%s/%s.key", agents_dir,
-                     auth->agents[i].name) >= MAXP) {
+        if (snprintf(written[n_written], MAXP, "%s/%s.key", agents_dir, auth->agents[i].name) >=
+            MAXP) {
             err = dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
             break;
         }

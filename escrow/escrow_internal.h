@@ -16,8 +16,8 @@
 
 typedef struct dm_escrow_agent_pub {
     char name[DM_ESCROW_MAX_AGENT_NAME + 1];
-    uint8_t box_pk[DM_ESCROW_KEY_LEN];  /* X25519: shares are wrapped to it */
-    uint8_t sign_pk[DM_ESCROW_KEY_LEN]; /* Ed25519: signs shares and audit entries */
+    uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
+    uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
     char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
 } dm_escrow_agent_pub;
 
@@ -105,8 +105,8 @@ int dm_escrow_fail_at(int err, const char *path, size_t line);
 /* Ed25519 with a domain label: the signed message is label || '\n' || msg. */
 int dm_escrow_sign(const uint8_t sk[64], const char *label, const uint8_t *msg, size_t len,
                    uint8_t sig[DM_ESCROW_SIG_LEN]);
-bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg,
-                          size_t len, const uint8_t sig[DM_ESCROW_SIG_LEN]);
+bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg, size_t len,
+                          const uint8_t sig[DM_ESCROW_SIG_LEN]);
 
 /* HKDF-SHA-256 with info = label || id || extra (extra may be NULL). */
 int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,

@@ -14,8 +14,7 @@
 
 #define GF_REDUCE 0x1d /* x^8 = x^4+x^3+x^2+1 */
 
-uint8_t dm_gf256_mul(uint8_t a, uint8_t b)
-{
+uint8_t dm_gf256_mul(uint8_t a, uint8_t b) {
     uint8_t r = 0;
     for (int i = 0; i < 8; i++) {
         r ^= (uint8_t)(-(b & 1u)) & a;
@@ -26,8 +25,7 @@ uint8_t dm_gf256_mul(uint8_t a, uint8_t b)
     return r;
 }
 
-uint8_t dm_gf256_inv(uint8_t a)
-{
+uint8_t dm_gf256_inv(uint8_t a) {
     /* a^254 = a^-1 for a != 0 (the multiplicative group has order 255), and
      * 0 for a == 0: a^2 * a^4 * ... * a^128. */
     uint8_t square = a;
@@ -40,8 +38,7 @@ uint8_t dm_gf256_inv(uint8_t a)
 }
 
 int dm_shamir_split(const uint8_t *secret, size_t len, unsigned k, unsigned n,
-                    const uint8_t *coeffs, uint8_t *shares)
-{
+                    const uint8_t *coeffs, uint8_t *shares) {
     if (!secret || !shares || k < 1 || n < k || n > 255 || (k > 1 && !coeffs))
         return dm_fail(DM_ERR_USAGE, "Shamir: need 1 <= k <= n <= 255 (k=%u, n=%u)", k, n);
     for (unsigned s = 0; s < n; s++) {
@@ -59,8 +56,7 @@ int dm_shamir_split(const uint8_t *secret, size_t len, unsigned k, unsigned n,
 }
 
 int dm_shamir_combine(const uint8_t *xs, const uint8_t *const *ys, size_t k, size_t len,
-                      uint8_t *secret)
-{
+                      uint8_t *secret) {
     if (!xs || !ys || !secret || k < 1 || k > 255)
         return dm_fail(DM_ERR_USAGE, "Shamir: need between 1 and 255 shares");
     for (size_t i = 0; i < k; i++) {

@@ -27,13 +27,18 @@ struct dm_escrow_share {
     uint8_t sig[DM_ESCROW_SIG_LEN];
 };
 
-void dm_escrow_share_free(dm_escrow_share *s) { dm_secret_free(s); }
-const char *dm_escrow_share_agent(const dm_escrow_share *s) { return s->agent; }
-const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s) { return s->file_id; }
+void dm_escrow_share_free(dm_escrow_share *s) {
+    dm_secret_free(s);
+}
+const char *dm_escrow_share_agent(const dm_escrow_share *s) {
+    return s->agent;
+}
+const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s) {
+    return s->file_id;
+}
 
 /* The signed part: every line but the signature. */
-static int share_body(const dm_escrow_share *s, dm_escrow_buf *b)
-{
+static int share_body(const dm_escrow_share *s, dm_escrow_buf *b) {
     char id[2 * DM_ESCROW_ID_LEN + 1], file[2 * DM_FILE_ID_LEN + 1];
     char warrant[2 * DM_ESCROW_DIGEST_LEN + 1], value[32];
     dm_escrow_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
@@ -50,8 +55,7 @@ static int share_body(const dm_escrow_share *s, dm_escrow_buf *b)
     return b->failed ? dm_fail(DM_ERR_NOMEM, "out of memory") : DM_OK;
 }
 
-int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len)
-{
+int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len) {
     dm_escrow_buf b = {.secret = true};
     int err = share_body(s, &b);
     char sig64[DM_ESCROW_SIG_B64_LEN + 1];
@@ -66,8 +70,7 @@ int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len)
 }
 
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
-                          dm_escrow_share **out, size_t *line_out)
-{
+                          dm_escrow_share **out, size_t *line_out) {
     *out = NULL;
     if (line_out)
         *line_out = 0;
@@ -82,20 +85,20 @@ int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, siz
     int err = DM_OK;
     int idx = -1;
 
-#define FIELD(key, ok, msg)                                                         \
-    do {                                                                            \
-        if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl) {                  \
-            err = dm_fail(DM_ERR_USAGE, "the share ends early (want \"%s:\")", key); \
-            goto done;                                                              \
-        }                                                                           \
-        if (!dm_escrow_field(line, llen, key, &v, &vlen) || !(ok)) {                \
-            err = dm_fail(DM_ERR_USAGE, msg);                                       \
-            goto done;                                                              \
-        }                                                                           \
+#define FIELD(key, ok, msg)                                                                        \
+    do {                                                                                           \
+        if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl) {                                 \
+            err = dm_fail(DM_ERR_USAGE, "the share ends early (want \"%s:\")", key);               \
+            goto done;                                                                             \
+        }                                                                                          \
+        if (!dm_escrow_field(line, llen, key, &v, &vlen) || !(ok)) {                               \
+            err = dm_fail(DM_ERR_USAGE, msg);                                                      \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
-    if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl ||
-        llen != strlen(SHARE_MAGIC) || memcmp(line, SHARE_MAGIC, llen) != 0) {
+    if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl || llen != strlen(SHARE_MAGIC) ||
+        memcmp(line, SHARE_MAGIC, llen) != 0) {
         err = dm_fail(DM_ERR_USAGE, "not a doormat share (want \"%s\")", SHARE_MAGIC);
         goto done;
     }
@@ -150,9 +153,7 @@ done:
     return DM_OK;
 }
 
-int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
-                         dm_escrow_share **out)
-{
+int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_escrow_share **out) {
     char *text;
     size_t len, line = 0;
     int err = dm_escrow_read_file(path, true, &text, &len);
@@ -165,12 +166,10 @@ int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
 
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                      const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
-                     time_t now, dm_escrow_share **out)
-{
+                     time_t now, dm_escrow_share **out) {
     *out = NULL;
     if (memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
-        agent->index >= auth->n_agents ||
-        strcmp(auth->agents[agent->index].name, agent->name) != 0)
+        agent->index >= auth->n_agents || strcmp(auth->agents[agent->index].name, agent->name) != 0)
         return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
                        auth->name);
     uint8_t file_id[DM_FILE_ID_LEN];
@@ -195,8 +194,8 @@ int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key 
     if (!err)
         err = share_body(s, &b);
     if (!err)
-        err = dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len,
-                             s->sig);
+        err =
+            dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len, s->sig);
     dm_escrow_buf_free(&b);
     /* Logged last, once nothing else can fail: the log records releases. */
     if (!err && log_path)
@@ -211,8 +210,7 @@ int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key 
 
 int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
-                      uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                      uint8_t file_key[DM_FILE_KEY_LEN]) {
     uint8_t file_id[DM_FILE_ID_LEN];
     int err = dm_header_file_id(hdr, file_id);
     if (err)
@@ -230,8 +228,8 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
         if (memcmp(s->file_id, file_id, DM_FILE_ID_LEN) != 0) {
             char hex[2 * DM_FILE_ID_LEN + 1];
             dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, hex);
-            return dm_fail(DM_ERR_USAGE, "the share from agent %s is for file %s, not %s",
-                           s->agent, hex, want_hex);
+            return dm_fail(DM_ERR_USAGE, "the share from agent %s is for file %s, not %s", s->agent,
+                           hex, want_hex);
         }
         bool dup = false;
         for (size_t j = 0; j < have; j++)
@@ -243,8 +241,8 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
     }
     if (have < auth->threshold)
         return dm_fail(DM_ERR_NO_MATCH,
-                       "%zu valid share%s from distinct agents, authority %s needs %u of %zu",
-                       have, have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
+                       "%zu valid share%s from distinct agents, authority %s needs %u of %zu", have,
+                       have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
     /* Any k shares determine the polynomial; the header MAC then says whether
      * the agents were given the real file key. */
     err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);

@@ -29,8 +29,7 @@ enum { ARG_MODE, ARG_ID, ARG_NAME, ARG_KN, ARG_X, ARG_AGENT, ARG_EPHEMERAL };
 
 const char *const dm_escrow_alone_companions[] = {DM_ESCROW_STANZA_TYPE};
 
-const char *dm_escrow_mode_name(dm_escrow_mode mode)
-{
+const char *dm_escrow_mode_name(dm_escrow_mode mode) {
     switch (mode) {
     case DM_ESCROW_MODE_SHAMIR:
         return "shamir";
@@ -42,8 +41,7 @@ const char *dm_escrow_mode_name(dm_escrow_mode mode)
     return "unknown";
 }
 
-static int check_opts(const dm_escrow_opts *opts)
-{
+static int check_opts(const dm_escrow_opts *opts) {
     if (opts && opts->mode != DM_ESCROW_MODE_SHAMIR)
         return dm_fail(DM_ERR_USAGE, "escrow mode \"%s\" is not implemented",
                        dm_escrow_mode_name(opts->mode));
@@ -53,8 +51,7 @@ static int check_opts(const dm_escrow_opts *opts)
 /* The wrap key binds everything a stanza's arguments claim (authority,
  * threshold, position, agent) so that editing an argument breaks the AEAD. */
 static int wrap_key(const dm_escrow_authority *auth, size_t agent, const uint8_t shared[32],
-                    const uint8_t eph_pk[32], uint8_t key[32])
-{
+                    const uint8_t eph_pk[32], uint8_t key[32]) {
     const dm_escrow_agent_pub *a = &auth->agents[agent];
     uint8_t salt[64];
     uint8_t extra[3 + DM_ESCROW_MAX_AGENT_NAME];
@@ -65,13 +62,12 @@ static int wrap_key(const dm_escrow_authority *auth, size_t agent, const uint8_t
     extra[1] = (uint8_t)auth->threshold;
     extra[2] = (uint8_t)auth->n_agents;
     memcpy(extra + 3, a->name, nlen);
-    return dm_escrow_kdf(shared, 32, salt, sizeof salt, WRAP_LABEL, auth->id, extra, 3 + nlen,
-                         key, 32);
+    return dm_escrow_kdf(shared, 32, salt, sizeof salt, WRAP_LABEL, auth->id, extra, 3 + nlen, key,
+                         32);
 }
 
 int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out)
-{
+                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out) {
     int err = check_opts(opts);
     if (err)
         return err;
@@ -109,8 +105,8 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
         }
         err = wrap_key(auth, i, s->shared, eph_pk, s->key);
         if (!err)
-            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN,
-                               DM_FILE_KEY_LEN, body);
+            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN, DM_FILE_KEY_LEN,
+                               body);
         if (!err)
             err = dm_escrow_b64(eph_pk, 32, eph64, sizeof eph64);
         if (err)
@@ -132,22 +128,19 @@ typedef struct escrow_rcpt {
 } escrow_rcpt;
 
 static int escrow_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
-                       dm_stanza_list *out)
-{
+                       dm_stanza_list *out) {
     const escrow_rcpt *r = self->ctx;
     return dm_escrow_build_stanzas(&r->auth, &r->opts, file_key, out);
 }
 
 /* dm_recipient_free frees the struct itself; destroy owns only ctx. */
-static void escrow_destroy(dm_recipient *self)
-{
+static void escrow_destroy(dm_recipient *self) {
     free(self->ctx);
     self->ctx = NULL;
 }
 
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            dm_recipient **out)
-{
+                            dm_recipient **out) {
     *out = NULL;
     int err = check_opts(opts);
     if (err)
@@ -173,8 +166,7 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
 
 int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
                       const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
-                      const dm_encrypt_opts *opts)
-{
+                      const dm_encrypt_opts *opts) {
     dm_recipient *escrow;
     int err = dm_escrow_recipient_new(auth, eopts, &escrow);
     if (err)
@@ -200,18 +192,15 @@ int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, siz
 
 /* ------------------------------------------------------------ verification */
 
-static bool is_escrow(const dm_stanza *st)
-{
+static bool is_escrow(const dm_stanza *st) {
     return strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0;
 }
 
-static bool claims_authority(const dm_stanza *st, const dm_escrow_authority *auth)
-{
+static bool claims_authority(const dm_stanza *st, const dm_escrow_authority *auth) {
     return is_escrow(st) && st->nargs > ARG_ID && strcmp(st->args[ARG_ID], auth->id_hex) == 0;
 }
 
-static bool same_stanza(const dm_stanza *a, const dm_stanza *b)
-{
+static bool same_stanza(const dm_stanza *a, const dm_stanza *b) {
     if (strcmp(a->type, b->type) != 0 || a->nargs != b->nargs || a->body_len != b->body_len)
         return false;
     for (size_t i = 0; i < a->nargs; i++)
@@ -221,8 +210,7 @@ static bool same_stanza(const dm_stanza *a, const dm_stanza *b)
 }
 
 int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]) {
     dm_stanza_list want = {0};
     int err = dm_escrow_build_stanzas(auth, opts, file_key, &want);
     if (err) {
@@ -236,12 +224,12 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
         if (!claims_authority(st, auth))
             continue;
         claimed++;
-        int idx = st->nargs > ARG_AGENT ? dm_escrow_authority_find_agent(auth, st->args[ARG_AGENT])
-                                        : -1;
+        int idx =
+            st->nargs > ARG_AGENT ? dm_escrow_authority_find_agent(auth, st->args[ARG_AGENT]) : -1;
         if (idx < 0) {
             err = dm_fail(DM_ERR_POLICY,
-                          "escrow stanza %zu names an agent that authority %s does not have",
-                          i + 1, auth->name);
+                          "escrow stanza %zu names an agent that authority %s does not have", i + 1,
+                          auth->name);
         } else if (seen[idx]) {
             err = dm_fail(DM_ERR_POLICY, "two escrow stanzas for agent %s", auth->agents[idx].name);
         } else {
@@ -265,8 +253,7 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
 }
 
 int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
-                           const uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                           const uint8_t file_key[DM_FILE_KEY_LEN]) {
     const dm_escrow_policy *p = ctx;
     return dm_escrow_verify_header(p->auth, p->opts, hdr, file_key);
 }
@@ -274,16 +261,15 @@ int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
 /* ------------------------------------------------------------ agent side */
 
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN])
-{
+                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]) {
     const dm_stanza *mine = NULL;
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
         if (!claims_authority(st, auth))
             continue;
         if (st->nargs != N_ARGS)
-            return dm_fail(DM_ERR_HEADER, "escrow stanza with %zu arguments, want %d",
-                           st->nargs, N_ARGS);
+            return dm_fail(DM_ERR_HEADER, "escrow stanza with %zu arguments, want %d", st->nargs,
+                           N_ARGS);
         if (strcmp(st->args[ARG_AGENT], agent->name) != 0)
             continue;
         if (mine)
@@ -300,16 +286,16 @@ int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agen
     snprintf(kn, sizeof kn, "%u-of-%zu", auth->threshold, auth->n_agents);
     snprintf(x, sizeof x, "%zu", agent->index + 1);
     if (strcmp(mine->args[ARG_KN], kn) != 0 || strcmp(mine->args[ARG_X], x) != 0)
-        return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s says %s share %s, want %s share %s",
-                       agent->name, mine->args[ARG_KN], mine->args[ARG_X], kn, x);
+        return dm_fail(DM_ERR_HEADER,
+                       "escrow stanza for agent %s says %s share %s, want %s share %s", agent->name,
+                       mine->args[ARG_KN], mine->args[ARG_X], kn, x);
     uint8_t eph_pk[32];
-    if (!dm_escrow_unb64(mine->args[ARG_EPHEMERAL], strlen(mine->args[ARG_EPHEMERAL]), eph_pk,
-                         32))
+    if (!dm_escrow_unb64(mine->args[ARG_EPHEMERAL], strlen(mine->args[ARG_EPHEMERAL]), eph_pk, 32))
         return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: bad ephemeral share",
                        agent->name);
     if (mine->body_len != BODY_LEN)
-        return dm_fail(DM_ERR_HEADER, "escrow stanza body is %zu bytes, want %d",
-                       mine->body_len, BODY_LEN);
+        return dm_fail(DM_ERR_HEADER, "escrow stanza body is %zu bytes, want %d", mine->body_len,
+                       BODY_LEN);
     struct {
         uint8_t shared[32];
         uint8_t key[32];
@@ -340,8 +326,7 @@ typedef struct group {
     size_t n;
 } group;
 
-int dm_escrow_describe(const dm_header *hdr, char **text)
-{
+int dm_escrow_describe(const dm_header *hdr, char **text) {
     *text = NULL;
     enum { MAX_GROUPS = 8 };
     group *groups = calloc(MAX_GROUPS, sizeof *groups);
@@ -366,8 +351,8 @@ int dm_escrow_describe(const dm_header *hdr, char **text)
             !dm_escrow_parse_uint(st->args[ARG_KN], (size_t)(of - st->args[ARG_KN]), 255, &k) ||
             !dm_escrow_parse_uint(of + 4, strlen(of + 4), 255, &n) ||
             !dm_escrow_parse_uint(st->args[ARG_X], strlen(st->args[ARG_X]), 255, &x)) {
-            err = dm_fail(DM_ERR_HEADER, "malformed %s stanza (stanza %zu)",
-                          DM_ESCROW_STANZA_TYPE, i + 1);
+            err = dm_fail(DM_ERR_HEADER, "malformed %s stanza (stanza %zu)", DM_ESCROW_STANZA_TYPE,
+                          i + 1);
             break;
         }
         group *g = NULL;

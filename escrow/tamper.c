@@ -11,16 +11,15 @@
 #include "escrow_internal.h"
 
 int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len)
-{
+                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
     if (mode != DM_ESCROW_TAMPER_STRIP && mode != DM_ESCROW_TAMPER_CORRUPT)
         return dm_fail(DM_ERR_USAGE, "unknown tamper mode");
     static const char armor[] = "-----BEGIN";
     size_t skip = 0;
-    while (skip < len && (file[skip] == ' ' || file[skip] == '\n' || file[skip] == '\r' ||
-                          file[skip] == '\t'))
+    while (skip < len &&
+           (file[skip] == ' ' || file[skip] == '\n' || file[skip] == '\r' || file[skip] == '\t'))
         skip++;
     if (len - skip >= sizeof armor - 1 && memcmp(file + skip, armor, sizeof armor - 1) == 0)
         return dm_fail(DM_ERR_USAGE, "armored input: tamper works on binary age files");

@@ -15,8 +15,7 @@
 #include "escrow_internal.h"
 
 bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_len,
-                         bool *had_newline)
-{
+                         bool *had_newline) {
     if (it->pos >= it->len)
         return false;
     const char *start = it->text + it->pos;
@@ -31,8 +30,7 @@ bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_le
 }
 
 bool dm_escrow_field(const char *line, size_t line_len, const char *key, const char **value,
-                     size_t *value_len)
-{
+                     size_t *value_len) {
     size_t k = strlen(key);
     if (line_len < k + 2 || memcmp(line, key, k) != 0 || line[k] != ':' || line[k + 1] != ' ')
         return false;
@@ -41,8 +39,7 @@ bool dm_escrow_field(const char *line, size_t line_len, const char *key, const c
     return true;
 }
 
-void dm_escrow_hex(const uint8_t *in, size_t n, char *out)
-{
+void dm_escrow_hex(const uint8_t *in, size_t n, char *out) {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = digits[in[i] >> 4];
@@ -51,8 +48,7 @@ void dm_escrow_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hex_digit(char c)
-{
+static int hex_digit(char c) {
     if (c >= '0' && c <= '9')
         return c - '0';
     if (c >= 'a' && c <= 'f')
@@ -60,8 +56,7 @@ static int hex_digit(char c)
     return -1;
 }
 
-bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n)
-{
+bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n) {
     if (in_len != 2 * n)
         return false;
     for (size_t i = 0; i < n; i++) {
@@ -73,23 +68,20 @@ bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n)
     return true;
 }
 
-bool dm_escrow_unb64(const char *in, size_t in_len, uint8_t *out, size_t n)
-{
+bool dm_escrow_unb64(const char *in, size_t in_len, uint8_t *out, size_t n) {
     size_t got = 0;
     if (in_len != dm_b64_encoded_len(n))
         return false;
     return dm_b64_decode(in, in_len, out, n, &got) == DM_OK && got == n;
 }
 
-int dm_escrow_b64(const uint8_t *in, size_t n, char *out, size_t out_cap)
-{
+int dm_escrow_b64(const uint8_t *in, size_t n, char *out, size_t out_cap) {
     if (dm_b64_encoded_len(n) + 1 > out_cap)
         return dm_fail(DM_ERR_INTERNAL, "base64 buffer too small");
     return dm_b64_encode(in, n, out, out_cap);
 }
 
-bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned *out)
-{
+bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned *out) {
     if (in_len == 0 || in_len > 10 || (in_len > 1 && in[0] == '0'))
         return false;
     unsigned long v = 0;
@@ -104,8 +96,7 @@ bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned 
     return true;
 }
 
-bool dm_escrow_valid_name(const char *s, size_t len)
-{
+bool dm_escrow_valid_name(const char *s, size_t len) {
     if (len < 1 || len > DM_ESCROW_MAX_NAME)
         return false;
     for (size_t i = 0; i < len; i++) {
@@ -117,14 +108,13 @@ bool dm_escrow_valid_name(const char *s, size_t len)
     return true;
 }
 
-bool dm_escrow_valid_agent_name(const char *s, size_t len)
-{
+bool dm_escrow_valid_agent_name(const char *s, size_t len) {
     if (len < 1 || len > DM_ESCROW_MAX_AGENT_NAME)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '_' || c == '-'));
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
         if (!ok)
             return false;
     }
@@ -133,8 +123,7 @@ bool dm_escrow_valid_agent_name(const char *s, size_t len)
 
 /* ------------------------------------------------------------ text buffer */
 
-static void buf_reserve(dm_escrow_buf *b, size_t extra)
-{
+static void buf_reserve(dm_escrow_buf *b, size_t extra) {
     if (b->failed)
         return;
     if (b->len + extra + 1 <= b->cap)
@@ -159,8 +148,7 @@ static void buf_reserve(dm_escrow_buf *b, size_t extra)
     b->cap = cap;
 }
 
-void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n)
-{
+void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n) {
     buf_reserve(b, n);
     if (b->failed)
         return;
@@ -169,13 +157,11 @@ void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void dm_escrow_buf_str(dm_escrow_buf *b, const char *s)
-{
+void dm_escrow_buf_str(dm_escrow_buf *b, const char *s) {
     dm_escrow_buf_add(b, s, strlen(s));
 }
 
-void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...)
-{
+void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...) {
     char tmp[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -189,8 +175,7 @@ void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...)
     sodium_memzero(tmp, sizeof tmp);
 }
 
-int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len)
-{
+int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len) {
     buf_reserve(b, 0);
     if (b->failed) {
         dm_escrow_buf_free(b);
@@ -205,8 +190,7 @@ int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len)
     return DM_OK;
 }
 
-void dm_escrow_buf_free(dm_escrow_buf *b)
-{
+void dm_escrow_buf_free(dm_escrow_buf *b) {
     if (b->data) {
         if (b->secret) {
             dm_secret_free(b->data);
@@ -220,8 +204,7 @@ void dm_escrow_buf_free(dm_escrow_buf *b)
 
 /* ------------------------------------------------------------------ files */
 
-int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len)
-{
+int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
@@ -264,8 +247,7 @@ int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len)
     return DM_OK;
 }
 
-int dm_escrow_fail_at(int err, const char *path, size_t line)
-{
+int dm_escrow_fail_at(int err, const char *path, size_t line) {
     char detail[512];
     snprintf(detail, sizeof detail, "%s", dm_err_detail());
     if (line > 0)
@@ -276,8 +258,7 @@ int dm_escrow_fail_at(int err, const char *path, size_t line)
 /* ----------------------------------------------------------------- crypto */
 
 static int labelled(const char *label, const uint8_t *msg, size_t len, uint8_t **out,
-                    size_t *out_len)
-{
+                    size_t *out_len) {
     size_t l = strlen(label);
     uint8_t *m = malloc(l + 1 + len + 1);
     if (!m)
@@ -292,8 +273,7 @@ static int labelled(const char *label, const uint8_t *msg, size_t len, uint8_t *
 }
 
 int dm_escrow_sign(const uint8_t sk[64], const char *label, const uint8_t *msg, size_t len,
-                   uint8_t sig[DM_ESCROW_SIG_LEN])
-{
+                   uint8_t sig[DM_ESCROW_SIG_LEN]) {
     uint8_t *m;
     size_t mlen;
     int err = labelled(label, msg, len, &m, &mlen);
@@ -304,9 +284,8 @@ int dm_escrow_sign(const uint8_t sk[64], const char *label, const uint8_t *msg, 
     return rc == 0 ? DM_OK : dm_fail(DM_ERR_INTERNAL, "Ed25519 signing failed");
 }
 
-bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg,
-                          size_t len, const uint8_t sig[DM_ESCROW_SIG_LEN])
-{
+bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t *msg, size_t len,
+                          const uint8_t sig[DM_ESCROW_SIG_LEN]) {
     uint8_t *m;
     size_t mlen;
     if (labelled(label, msg, len, &m, &mlen) != DM_OK)
@@ -318,8 +297,7 @@ bool dm_escrow_verify_sig(const uint8_t pk[32], const char *label, const uint8_t
 
 int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                   const char *label, const uint8_t id[DM_ESCROW_ID_LEN], const uint8_t *extra,
-                  size_t extra_len, uint8_t *out, size_t out_len)
-{
+                  size_t extra_len, uint8_t *out, size_t out_len) {
     char info[256];
     size_t l = strlen(label);
     if (l + DM_ESCROW_ID_LEN + extra_len > sizeof info)
@@ -328,6 +306,6 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
     memcpy(info + l, id, DM_ESCROW_ID_LEN);
     if (extra_len)
         memcpy(info + l + DM_ESCROW_ID_LEN, extra, extra_len);
-    return dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, info, l + DM_ESCROW_ID_LEN + extra_len,
-                          out, out_len);
+    return dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, info, l + DM_ESCROW_ID_LEN + extra_len, out,
+                          out_len);
 }

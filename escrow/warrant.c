@@ -32,10 +32,11 @@ struct dm_escrow_warrant {
 
 /* ------------------------------------------------------------ dates */
 
-static bool leap(unsigned y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+static bool leap(unsigned y) {
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
-bool dm_escrow_valid_date(const char *s, size_t len)
-{
+bool dm_escrow_valid_date(const char *s, size_t len) {
     if (len != 10 || s[4] != '-' || s[7] != '-')
         return false;
     unsigned y, m, d;
@@ -53,16 +54,14 @@ bool dm_escrow_valid_date(const char *s, size_t len)
     return d <= mdays[m - 1] + (m == 2 && leap(y) ? 1u : 0u);
 }
 
-int dm_escrow_date(time_t t, char out[11])
-{
+int dm_escrow_date(time_t t, char out[11]) {
     struct tm tm;
     if (!gmtime_r(&t, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10)
         return dm_fail(DM_ERR_INTERNAL, "cannot format the date");
     return DM_OK;
 }
 
-int dm_escrow_parse_date(const char *s, time_t *out)
-{
+int dm_escrow_parse_date(const char *s, time_t *out) {
     if (!s || !dm_escrow_valid_date(s, strlen(s)))
         return dm_fail(DM_ERR_USAGE, "\"%s\" is not a date YYYY-MM-DD", s ? s : "");
     struct tm tm = {0};
@@ -76,8 +75,7 @@ int dm_escrow_parse_date(const char *s, time_t *out)
 
 /* ------------------------------------------------------------ accessors */
 
-void dm_escrow_warrant_free(dm_escrow_warrant *w)
-{
+void dm_escrow_warrant_free(dm_escrow_warrant *w) {
     if (!w)
         return;
     free(w->text);
@@ -85,16 +83,18 @@ void dm_escrow_warrant_free(dm_escrow_warrant *w)
     free(w);
 }
 
-void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN])
-{
+void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]) {
     dm_sha256((const uint8_t *)w->text, w->len, out);
 }
 
-const char *dm_escrow_warrant_case(const dm_escrow_warrant *w) { return w->case_ref; }
-const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) { return w->expires; }
+const char *dm_escrow_warrant_case(const dm_escrow_warrant *w) {
+    return w->case_ref;
+}
+const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) {
+    return w->expires;
+}
 
-static bool valid_case(const char *s, size_t len)
-{
+static bool valid_case(const char *s, size_t len) {
     if (len < 1 || len > MAX_CASE)
         return false;
     for (size_t i = 0; i < len; i++) {
@@ -109,9 +109,8 @@ static bool valid_case(const char *s, size_t len)
 
 int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
                             const char *case_ref, const char *issued, const char *expires,
-                            const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files,
-                            char **text, size_t *len)
-{
+                            const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files, char **text,
+                            size_t *len) {
     *text = NULL;
     char today[11];
     if (memcmp(court->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
@@ -154,8 +153,8 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     }
     uint8_t sig[DM_ESCROW_SIG_LEN];
     char sig64[DM_ESCROW_SIG_B64_LEN + 1];
-    int err = dm_escrow_sign(court->sign_sk, WARRANT_SIG_LABEL, (const uint8_t *)b.data, b.len,
-                             sig);
+    int err =
+        dm_escrow_sign(court->sign_sk, WARRANT_SIG_LABEL, (const uint8_t *)b.data, b.len, sig);
     if (!err)
         err = dm_escrow_b64(sig, sizeof sig, sig64, sizeof sig64);
     if (err) {
@@ -169,8 +168,7 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
 /* ------------------------------------------------------------ parse */
 
 int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **out,
-                            size_t *line_out)
-{
+                            size_t *line_out) {
     *out = NULL;
     if (line_out)
         *line_out = 0;
@@ -189,21 +187,21 @@ int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **ou
     int err = DM_OK;
     size_t cap = 0;
 
-#define NEXT(what)                                                                \
-    do {                                                                          \
-        if (!dm_escrow_next_line(&it, &line, &llen, &nl)) {                       \
-            err = dm_fail(DM_ERR_USAGE, "the warrant ends before %s", what);      \
-            goto done;                                                            \
-        }                                                                         \
-        if (!nl) {                                                                \
-            err = dm_fail(DM_ERR_USAGE, "the last line does not end with newline"); \
-            goto done;                                                            \
-        }                                                                         \
+#define NEXT(what)                                                                                 \
+    do {                                                                                           \
+        if (!dm_escrow_next_line(&it, &line, &llen, &nl)) {                                        \
+            err = dm_fail(DM_ERR_USAGE, "the warrant ends before %s", what);                       \
+            goto done;                                                                             \
+        }                                                                                          \
+        if (!nl) {                                                                                 \
+            err = dm_fail(DM_ERR_USAGE, "the last line does not end with newline");                \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
-#define FAIL(...)                                   \
-    do {                                            \
-        err = dm_fail(DM_ERR_USAGE, __VA_ARGS__);   \
-        goto done;                                  \
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        err = dm_fail(DM_ERR_USAGE, __VA_ARGS__);                                                  \
+        goto done;                                                                                 \
     } while (0)
 
     NEXT("its first line");
@@ -214,8 +212,7 @@ int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **ou
         !dm_escrow_unhex(v, vlen, w->authority_id, DM_ESCROW_ID_LEN))
         FAIL("want \"authority: \" and 32 lower-case hex digits");
     NEXT("\"authority-name:\"");
-    if (!dm_escrow_field(line, llen, "authority-name", &v, &vlen) ||
-        !dm_escrow_valid_name(v, vlen))
+    if (!dm_escrow_field(line, llen, "authority-name", &v, &vlen) || !dm_escrow_valid_name(v, vlen))
         FAIL("want \"authority-name: NAME\"");
     memcpy(w->authority_name, v, vlen);
     NEXT("\"case:\"");
@@ -276,8 +273,7 @@ done:
     return DM_OK;
 }
 
-int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out)
-{
+int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out) {
     char *text;
     size_t len, line = 0;
     int err = dm_escrow_read_file(path, false, &text, &len);
@@ -291,8 +287,7 @@ int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out)
 /* ------------------------------------------------------------ check */
 
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
-                            const uint8_t file_id[DM_FILE_ID_LEN], time_t now)
-{
+                            const uint8_t file_id[DM_FILE_ID_LEN], time_t now) {
     if (memcmp(w->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0) {
         char hex[2 * DM_ESCROW_ID_LEN + 1];
         dm_escrow_hex(w->authority_id, DM_ESCROW_ID_LEN, hex);
@@ -310,16 +305,14 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
     if (err)
         return err;
     if (strcmp(today, w->issued) < 0)
-        return dm_fail(DM_ERR_DENIED, "the warrant is not valid before %s (today is %s)",
-                       w->issued, today);
-    if (strcmp(today, w->expires) > 0)
-        return dm_fail(DM_ERR_DENIED, "the warrant expired on %s (today is %s)", w->expires,
+        return dm_fail(DM_ERR_DENIED, "the warrant is not valid before %s (today is %s)", w->issued,
                        today);
+    if (strcmp(today, w->expires) > 0)
+        return dm_fail(DM_ERR_DENIED, "the warrant expired on %s (today is %s)", w->expires, today);
     for (size_t i = 0; i < w->n_files; i++)
         if (memcmp(w->files[i], file_id, DM_FILE_ID_LEN) == 0)
             return DM_OK;
     char hex[2 * DM_FILE_ID_LEN + 1];
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, hex);
-    return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", w->case_ref,
-                   hex);
+    return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", w->case_ref, hex);
 }

@@ -31,24 +31,22 @@ typedef struct world {
 
 static const char *const agents[] = {"doj", "court", "vendor"};
 
-static void append(world *w, const dm_escrow_agent_key *agent, time_t when)
-{
+static void append(world *w, const dm_escrow_agent_key *agent, time_t when) {
     uint8_t digest[32], file[DM_FILE_ID_LEN];
     randombytes_buf(digest, sizeof digest);
     randombytes_buf(file, sizeof file);
     char *entry;
     size_t elen;
-    assert_int_equal(dm_escrow_audit_next(w->auth, agent, w->log, w->len, digest, file, when,
-                                          &entry, &elen),
-                     DM_OK);
+    assert_int_equal(
+        dm_escrow_audit_next(w->auth, agent, w->log, w->len, digest, file, when, &entry, &elen),
+        DM_OK);
     w->log = realloc(w->log, w->len + elen + 1);
     memcpy(w->log + w->len, entry, elen + 1);
     w->len += elen;
     free(entry);
 }
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
     if (dm_escrow_authority_new("FBI", agents, 3, 2, &w->auth, &w->keys, &w->court) ||
         dm_escrow_authority_new("FBI", agents, 3, 2, &w->other, &w->other_keys, &w->other_court))
@@ -57,8 +55,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     world *w = *state;
     for (int i = 0; i < 3; i++) {
         dm_escrow_agent_key_free(w->keys[i]);
@@ -76,8 +73,7 @@ static int teardown(void **state)
 }
 
 /* A fresh log of N_ENTRIES entries, split into lines for editing. */
-static void build(world *w)
-{
+static void build(world *w) {
     free(w->log);
     w->log = calloc(1, 1);
     w->len = 0;
@@ -86,8 +82,7 @@ static void build(world *w)
 }
 
 /* Joins lines[order[0..n)] (each with its '\n'). */
-static char *join(char **lines, const int *order, size_t n, size_t *len)
-{
+static char *join(char **lines, const int *order, size_t n, size_t *len) {
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += strlen(lines[order[i]]) + 1;
@@ -103,8 +98,7 @@ static char *join(char **lines, const int *order, size_t n, size_t *len)
     return out;
 }
 
-static void split(world *w, char **lines)
-{
+static void split(world *w, char **lines) {
     char *copy = strdup(w->log);
     size_t i = 0;
     for (char *tok = strtok(copy, "\n"); tok; tok = strtok(NULL, "\n"))
@@ -113,22 +107,19 @@ static void split(world *w, char **lines)
     free(copy);
 }
 
-static void free_lines(char **lines)
-{
+static void free_lines(char **lines) {
     for (int i = 0; i < N_ENTRIES; i++)
         free(lines[i]);
 }
 
-static size_t verify_bad(world *w, const char *log, size_t len)
-{
+static size_t verify_bad(world *w, const char *log, size_t len) {
     size_t n, bad;
     assert_int_equal(dm_escrow_audit_verify(w->auth, log, len, &n, &bad, NULL), DM_ERR_HMAC);
     assert_true(bad > 0);
     return bad;
 }
 
-static void test_intact(void **state)
-{
+static void test_intact(void **state) {
     world *w = *state;
     build(w);
     size_t n, bad;
@@ -146,13 +137,11 @@ static void test_intact(void **state)
     assert_int_equal(strncmp(lines[4], "5 2025-11-26T00:04:00Z court ", 29), 0);
     free_lines(lines);
     /* Another authority's verifier rejects the very first entry. */
-    assert_int_equal(dm_escrow_audit_verify(w->other, w->log, w->len, &n, &bad, NULL),
-                     DM_ERR_HMAC);
+    assert_int_equal(dm_escrow_audit_verify(w->other, w->log, w->len, &n, &bad, NULL), DM_ERR_HMAC);
     assert_int_equal(bad, 1);
 }
 
-static void test_edited(void **state)
-{
+static void test_edited(void **state) {
     world *w = *state;
     build(w);
     char *lines[N_ENTRIES];
@@ -180,8 +169,7 @@ static void test_edited(void **state)
     free_lines(lines);
 }
 
-static void test_removed(void **state)
-{
+static void test_removed(void **state) {
     world *w = *state;
     build(w);
     char *lines[N_ENTRIES];
@@ -201,8 +189,7 @@ static void test_removed(void **state)
     free_lines(lines);
 }
 
-static void test_tail_truncation_needs_the_head(void **state)
-{
+static void test_tail_truncation_needs_the_head(void **state) {
     world *w = *state;
     build(w);
     size_t n, bad;
@@ -222,8 +209,7 @@ static void test_tail_truncation_needs_the_head(void **state)
     free_lines(lines);
 }
 
-static void test_reordered(void **state)
-{
+static void test_reordered(void **state) {
     world *w = *state;
     build(w);
     char *lines[N_ENTRIES];
@@ -255,8 +241,7 @@ static void test_reordered(void **state)
     free_lines(lines);
 }
 
-static void test_forged(void **state)
-{
+static void test_forged(void **state) {
     world *w = *state;
     build(w);
     /* An entry signed by an agent of the same name in another authority. */
@@ -304,15 +289,14 @@ static void test_forged(void **state)
     total = snprintf(log, w->len + 1024, "%s\n", w->log);
     assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
     /* Appending on top of a broken log is refused. */
-    assert_int_equal(dm_escrow_audit_next(w->auth, w->keys[0], log, (size_t)total, digest, file,
-                                          0, &entry, &elen),
+    assert_int_equal(dm_escrow_audit_next(w->auth, w->keys[0], log, (size_t)total, digest, file, 0,
+                                          &entry, &elen),
                      DM_ERR_DENIED);
     assert_non_null(strstr(dm_err_detail(), "refusing"));
     free(log);
 }
 
-static void test_file_append(void **state)
-{
+static void test_file_append(void **state) {
     world *w = *state;
     char path[] = "/tmp/doormat-audit-XXXXXX";
     int fd = mkstemp(path);
@@ -320,9 +304,8 @@ static void test_file_append(void **state)
     close(fd);
     uint8_t digest[32] = {9}, file[DM_FILE_ID_LEN] = {8};
     for (int i = 0; i < 3; i++)
-        assert_int_equal(dm_escrow_audit_append(path, w->auth, w->keys[i], digest, file,
-                                                1764115200 + i),
-                         DM_OK);
+        assert_int_equal(
+            dm_escrow_audit_append(path, w->auth, w->keys[i], digest, file, 1764115200 + i), DM_OK);
     char *text;
     size_t len, n, bad;
     assert_int_equal(dm_escrow_read_file(path, false, &text, &len), DM_OK);
@@ -334,22 +317,17 @@ static void test_file_append(void **state)
                      DM_ERR_USAGE);
     /* A missing log is not silently created. */
     unlink(path);
-    assert_int_equal(dm_escrow_audit_append(path, w->auth, w->keys[0], digest, file, 0),
-                     DM_ERR_IO);
+    assert_int_equal(dm_escrow_audit_append(path, w->auth, w->keys[0], digest, file, 0), DM_ERR_IO);
     assert_int_equal(access(path, F_OK), -1);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_intact),
-        cmocka_unit_test(test_edited),
-        cmocka_unit_test(test_removed),
-        cmocka_unit_test(test_tail_truncation_needs_the_head),
-        cmocka_unit_test(test_reordered),
-        cmocka_unit_test(test_forged),
+        cmocka_unit_test(test_intact),      cmocka_unit_test(test_edited),
+        cmocka_unit_test(test_removed),     cmocka_unit_test(test_tail_truncation_needs_the_head),
+        cmocka_unit_test(test_reordered),   cmocka_unit_test(test_forged),
         cmocka_unit_test(test_file_append),
     };
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);

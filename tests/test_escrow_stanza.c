@@ -25,8 +25,7 @@ typedef struct fixture {
 
 static const char *const three[] = {"doj", "court", "vendor"};
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     f->n = 3;
     if (dm_escrow_authority_new("FBI", three, 3, 2, &f->auth, &f->keys, &f->court) != DM_OK)
@@ -35,8 +34,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     fixture *f = *state;
     for (size_t i = 0; i < f->n; i++)
         dm_escrow_agent_key_free(f->keys[i]);
@@ -47,8 +45,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void header_with(fixture *f, const uint8_t key[DM_FILE_KEY_LEN], dm_header *hdr)
-{
+static void header_with(fixture *f, const uint8_t key[DM_FILE_KEY_LEN], dm_header *hdr) {
     memset(hdr, 0, sizeof *hdr);
     const char *args[1] = {"AAAA"};
     uint8_t body[32] = {7};
@@ -56,8 +53,7 @@ static void header_with(fixture *f, const uint8_t key[DM_FILE_KEY_LEN], dm_heade
     assert_int_equal(dm_escrow_build_stanzas(f->auth, NULL, key, &hdr->stanzas), DM_OK);
 }
 
-static void test_deterministic(void **state)
-{
+static void test_deterministic(void **state) {
     fixture *f = *state;
     uint8_t key[DM_FILE_KEY_LEN];
     randombytes_buf(key, sizeof key);
@@ -91,8 +87,7 @@ static void test_deterministic(void **state)
     dm_stanza_list_free(&c);
 }
 
-static void test_authorities_are_domain_separated(void **state)
-{
+static void test_authorities_are_domain_separated(void **state) {
     fixture *f = *state;
     dm_escrow_authority *other;
     dm_escrow_agent_key **keys;
@@ -114,8 +109,7 @@ static void test_authorities_are_domain_separated(void **state)
     dm_escrow_authority_free(other);
 }
 
-static void test_every_byte_change_detected(void **state)
-{
+static void test_every_byte_change_detected(void **state) {
     fixture *f = *state;
     uint8_t key[DM_FILE_KEY_LEN];
     randombytes_buf(key, sizeof key);
@@ -137,8 +131,7 @@ static void test_every_byte_change_detected(void **state)
                 /* Another character of the same class, so the stanza stays
                  * well-formed and only the content differs. */
                 st->args[a][c] = saved == 'A' ? 'B' : saved == '1' ? '2' : saved == 'a' ? 'b' : 'A';
-                assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &hdr, key),
-                                 DM_ERR_POLICY);
+                assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &hdr, key), DM_ERR_POLICY);
                 st->args[a][c] = saved;
                 changes++;
             }
@@ -160,8 +153,7 @@ static void test_every_byte_change_detected(void **state)
     dm_header_free(&hdr);
 }
 
-static void test_missing_incomplete_duplicate(void **state)
-{
+static void test_missing_incomplete_duplicate(void **state) {
     fixture *f = *state;
     uint8_t key[DM_FILE_KEY_LEN];
     randombytes_buf(key, sizeof key);
@@ -180,9 +172,8 @@ static void test_missing_incomplete_duplicate(void **state)
     /* Two of three agents: incomplete, naming the missing agent. */
     for (size_t i = 1; i <= 2; i++) {
         const dm_stanza *st = &full.stanzas.items[i];
-        assert_int_equal(dm_stanza_list_add(&none.stanzas, st->type,
-                                            (const char *const *)st->args, st->nargs, st->body,
-                                            st->body_len),
+        assert_int_equal(dm_stanza_list_add(&none.stanzas, st->type, (const char *const *)st->args,
+                                            st->nargs, st->body, st->body_len),
                          DM_OK);
     }
     assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &none, key), DM_ERR_POLICY);
@@ -204,8 +195,7 @@ static void test_missing_incomplete_duplicate(void **state)
     dm_header_free(&full);
 }
 
-static void test_unimplemented_modes(void **state)
-{
+static void test_unimplemented_modes(void **state) {
     fixture *f = *state;
     dm_escrow_opts leaf = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 16};
     dm_recipient *r = NULL;
@@ -216,8 +206,7 @@ static void test_unimplemented_modes(void **state)
 
 /* ------------------------------------------------ authority and key files */
 
-static void test_authority_text(void **state)
-{
+static void test_authority_text(void **state) {
     fixture *f = *state;
     char *text;
     size_t len;
@@ -260,8 +249,7 @@ static void test_authority_text(void **state)
     free(text);
 }
 
-static void test_key_files(void **state)
-{
+static void test_key_files(void **state) {
     fixture *f = *state;
     char *text;
     size_t len, line;
@@ -287,13 +275,11 @@ static void test_key_files(void **state)
     memcpy(renamed, text, head);
     memcpy(renamed + head, "agent: doj", 10);
     memcpy(renamed + head + 10, at + 12, len - head - 12);
-    assert_int_equal(dm_escrow_agent_key_parse(f->auth, renamed, len - 2, &k, &line),
-                     DM_ERR_USAGE);
+    assert_int_equal(dm_escrow_agent_key_parse(f->auth, renamed, len - 2, &k, &line), DM_ERR_USAGE);
     assert_non_null(strstr(dm_err_detail(), "does not match"));
     /* An agent that is not in the authority. */
     memcpy(renamed + head, "agent: fbi", 10);
-    assert_int_equal(dm_escrow_agent_key_parse(f->auth, renamed, len - 2, &k, &line),
-                     DM_ERR_USAGE);
+    assert_int_equal(dm_escrow_agent_key_parse(f->auth, renamed, len - 2, &k, &line), DM_ERR_USAGE);
     assert_int_equal(line, 4);
     dm_secret_free(renamed);
     dm_secret_free(text);
@@ -311,8 +297,7 @@ static void test_key_files(void **state)
     dm_escrow_authority_free(other);
 }
 
-static void test_bad_names(void **state)
-{
+static void test_bad_names(void **state) {
     (void)state;
     dm_escrow_authority *a;
     dm_escrow_agent_key **k;
@@ -337,23 +322,19 @@ static void test_bad_names(void **state)
 /* ------------------------------------------------ the whole flow, in memory */
 
 static void encrypt_mem(const dm_escrow_authority *auth, dm_recipient *r, const char *msg,
-                        dm_membuf *out)
-{
+                        dm_membuf *out) {
     dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
     memset(out, 0, sizeof *out);
     dm_encrypt_opts eo = {.threads = 1};
-    assert_int_equal(dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(out), &r, 1, auth, NULL,
-                                       &eo),
-                     DM_OK);
+    assert_int_equal(
+        dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(out), &r, 1, auth, NULL, &eo), DM_OK);
 }
 
-static void read_header(const dm_membuf *file, dm_header *hdr)
-{
+static void read_header(const dm_membuf *file, dm_header *hdr) {
     assert_int_equal(dm_header_parse(file->buf, file->len, hdr), DM_OK);
 }
 
-static void test_flow(void **state)
-{
+static void test_flow(void **state) {
     fixture *f = *state;
     char *sk, *pk;
     assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
@@ -453,8 +434,7 @@ static void test_flow(void **state)
     assert_non_null(strstr(dm_err_detail(), "is for file"));
     /* And the warrant does not cover it. */
     dm_escrow_share *s;
-    assert_int_equal(dm_escrow_unwrap(f->auth, f->keys[0], w, &hdr2, NULL, now, &s),
-                     DM_ERR_DENIED);
+    assert_int_equal(dm_escrow_unwrap(f->auth, f->keys[0], w, &hdr2, NULL, now, &s), DM_ERR_DENIED);
 
     for (size_t i = 0; i < 3; i++)
         dm_escrow_share_free(shares[i]);
@@ -470,8 +450,7 @@ static void test_flow(void **state)
     free(pk);
 }
 
-static void test_rogue_sender(void **state)
-{
+static void test_rogue_sender(void **state) {
     fixture *f = *state;
     char *sk, *pk;
     assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
@@ -499,13 +478,12 @@ static void test_rogue_sender(void **state)
         /* Still opens for the recipient; fails the compliant check. */
         dm_membuf in2 = {.data = bad, .len = bad_len}, out = {0};
         dm_decrypt_opts plain = {.threads = 1};
-        assert_int_equal(dm_decrypt(dm_source_mem(&in2), dm_sink_mem(&out), &id, 1, &plain),
-                         DM_OK);
+        assert_int_equal(dm_decrypt(dm_source_mem(&in2), dm_sink_mem(&out), &id, 1, &plain), DM_OK);
         assert_memory_equal(out.buf, "nothing to see", 14);
         free(out.buf);
         dm_escrow_policy pol = {.auth = f->auth};
-        dm_decrypt_opts strict = {.threads = 1, .policy = dm_escrow_policy_check,
-                                  .policy_ctx = &pol};
+        dm_decrypt_opts strict = {
+            .threads = 1, .policy = dm_escrow_policy_check, .policy_ctx = &pol};
         dm_membuf in3 = {.data = bad, .len = bad_len}, out3 = {0};
         assert_int_equal(dm_decrypt(dm_source_mem(&in3), dm_sink_mem(&out3), &id, 1, &strict),
                          DM_ERR_POLICY);
@@ -540,8 +518,7 @@ static void test_rogue_sender(void **state)
     free(pk);
 }
 
-static void test_passphrase_extension(void **state)
-{
+static void test_passphrase_extension(void **state) {
     fixture *f = *state;
     dm_recipient *r;
     dm_identity *id;
@@ -580,8 +557,7 @@ static void test_passphrase_extension(void **state)
     dm_identity_free(id);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {

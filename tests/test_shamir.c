@@ -18,8 +18,7 @@
 
 /* Schoolbook multiplication with full polynomial reduction by 0x11d: slow,
  * branchy and obviously right, which is all a reference needs to be. */
-static uint8_t ref_mul(uint8_t a, uint8_t b)
-{
+static uint8_t ref_mul(uint8_t a, uint8_t b) {
     unsigned prod = 0;
     for (int i = 0; i < 8; i++)
         if (b & (1u << i))
@@ -30,8 +29,7 @@ static uint8_t ref_mul(uint8_t a, uint8_t b)
     return (uint8_t)prod;
 }
 
-static void test_field(void **state)
-{
+static void test_field(void **state) {
     (void)state;
     for (unsigned a = 0; a < 256; a++)
         for (unsigned b = 0; b < 256; b++)
@@ -50,8 +48,7 @@ static void test_field(void **state)
 
 /* Calls fn for every subset of {0..n-1} of size k (as an index array). */
 static void for_subsets(unsigned n, unsigned k, void (*fn)(const unsigned *, unsigned, void *),
-                        void *ctx)
-{
+                        void *ctx) {
     unsigned idx[8];
     if (k == 0)
         return;
@@ -77,8 +74,7 @@ typedef struct split_case {
     unsigned subsets;
 } split_case;
 
-static void combine_subset(const unsigned *idx, unsigned k, void *ctx)
-{
+static void combine_subset(const unsigned *idx, unsigned k, void *ctx) {
     split_case *c = ctx;
     uint8_t xs[8], out[LEN];
     const uint8_t *ys[8];
@@ -94,16 +90,14 @@ static void combine_subset(const unsigned *idx, unsigned k, void *ctx)
     c->subsets++;
 }
 
-static unsigned binom(unsigned n, unsigned k)
-{
+static unsigned binom(unsigned n, unsigned k) {
     unsigned r = 1;
     for (unsigned i = 1; i <= k; i++)
         r = r * (n - k + i) / i;
     return r;
 }
 
-static void test_every_k_of_n(void **state)
-{
+static void test_every_k_of_n(void **state) {
     (void)state;
     for (unsigned n = 1; n <= 7; n++) {
         for (unsigned k = 1; k <= n && k <= 5; k++) {
@@ -131,8 +125,7 @@ static void test_every_k_of_n(void **state)
 
 /* k-1 shares say nothing: for another secret there is a polynomial of the
  * same degree through the same k-1 shares (here 2 of a 3-of-5 split). */
-static void test_k_minus_1_fit_any_secret(void **state)
-{
+static void test_k_minus_1_fit_any_secret(void **state) {
     (void)state;
     uint8_t secret[LEN], coeffs[2 * LEN], shares[5 * LEN];
     randombytes_buf(secret, LEN);
@@ -156,8 +149,7 @@ static void test_k_minus_1_fit_any_secret(void **state)
     assert_memory_not_equal(other_shares + 2 * LEN, shares + 2 * LEN, LEN);
 }
 
-static void test_arguments(void **state)
-{
+static void test_arguments(void **state) {
     (void)state;
     uint8_t secret[LEN] = {1}, coeffs[LEN] = {2}, shares[3 * LEN], out[LEN];
     assert_int_equal(dm_shamir_split(secret, LEN, 0, 3, coeffs, shares), DM_ERR_USAGE);
@@ -195,14 +187,17 @@ typedef struct gfshare_api {
     void (*extract)(gfshare_ctx *, unsigned char *);
 } gfshare_api;
 
-static void sodium_fill(unsigned char *buf, unsigned int n) { randombytes_buf(buf, n); }
+static void sodium_fill(unsigned char *buf, unsigned int n) {
+    randombytes_buf(buf, n);
+}
 
-static void load_gfshare(gfshare_api *g)
-{
+static void load_gfshare(gfshare_api *g) {
     g->lib = dlopen("libgfshare.so.2", RTLD_NOW);
     if (!g->lib)
         fail_msg("libgfshare.so.2 not found (Debian package libgfshare2): %s", dlerror());
-#define SYM(field, name) *(void **)(&g->field) = dlsym(g->lib, name); assert_non_null(g->field)
+#define SYM(field, name)                                                                           \
+    *(void **)(&g->field) = dlsym(g->lib, name);                                                   \
+    assert_non_null(g->field)
     SYM(fill_rand, "gfshare_fill_rand");
     SYM(init_enc, "gfshare_ctx_init_enc");
     SYM(init_dec, "gfshare_ctx_init_dec");
@@ -215,8 +210,7 @@ static void load_gfshare(gfshare_api *g)
     *g->fill_rand = sodium_fill;
 }
 
-static void test_libgfshare_cross_check(void **state)
-{
+static void test_libgfshare_cross_check(void **state) {
     (void)state;
     gfshare_api g;
     load_gfshare(&g);
@@ -261,8 +255,7 @@ static void test_libgfshare_cross_check(void **state)
     dlclose(g.lib);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {

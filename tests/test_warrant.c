@@ -24,8 +24,7 @@ typedef struct world {
 
 static const char *const agents[] = {"doj", "court", "vendor"};
 
-static int setup(void **state)
-{
+static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
     if (dm_escrow_authority_new("FBI", agents, 3, 2, &w->auth, &w->keys, &w->court) ||
         dm_escrow_authority_new("FBI", agents, 3, 2, &w->other, &w->other_keys, &w->other_court))
@@ -35,8 +34,7 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     world *w = *state;
     for (int i = 0; i < 3; i++) {
         dm_escrow_agent_key_free(w->keys[i]);
@@ -52,15 +50,13 @@ static int teardown(void **state)
     return 0;
 }
 
-static time_t day(const char *d)
-{
+static time_t day(const char *d) {
     time_t t;
     assert_int_equal(dm_escrow_parse_date(d, &t), DM_OK);
     return t;
 }
 
-static size_t sig_offset(const char *text)
-{
+static size_t sig_offset(const char *text) {
     size_t i = 0;
     while (text[i] && strncmp(text + i, "\nsignature: ", 12) != 0)
         i++;
@@ -68,19 +64,16 @@ static size_t sig_offset(const char *text)
     return i + 1;
 }
 
-static char *issue(world *w, const char *issued, const char *expires, size_t *len)
-{
+static char *issue(world *w, const char *issued, const char *expires, size_t *len) {
     char *text;
     assert_int_equal(dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-0042 (Doe)", issued,
-                                             expires,
-                                             (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0], 1,
-                                             &text, len),
+                                             expires, (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0],
+                                             1, &text, len),
                      DM_OK);
     return text;
 }
 
-static int check_text(world *w, const char *text, size_t len, const uint8_t *file, time_t now)
-{
+static int check_text(world *w, const char *text, size_t len, const uint8_t *file, time_t now) {
     dm_escrow_warrant *wr;
     size_t line;
     int err = dm_escrow_warrant_parse(text, len, &wr, &line);
@@ -91,8 +84,7 @@ static int check_text(world *w, const char *text, size_t len, const uint8_t *fil
     return err;
 }
 
-static void test_valid_and_text(void **state)
-{
+static void test_valid_and_text(void **state) {
     world *w = *state;
     size_t len;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -123,8 +115,7 @@ static void test_valid_and_text(void **state)
     free(text);
 }
 
-static void test_dates(void **state)
-{
+static void test_dates(void **state) {
     world *w = *state;
     size_t len;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -155,8 +146,7 @@ static void test_dates(void **state)
     assert_string_equal(d, "2026-11-26");
 }
 
-static void test_other_file(void **state)
-{
+static void test_other_file(void **state) {
     world *w = *state;
     size_t len;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -174,38 +164,33 @@ static void test_other_file(void **state)
     free(t);
 }
 
-static void test_other_authority(void **state)
-{
+static void test_other_authority(void **state) {
     world *w = *state;
     char *text;
     size_t len;
-    assert_int_equal(dm_escrow_warrant_issue(w->other, w->other_court, "c", "2026-01-10",
-                                             "2026-02-10",
-                                             (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0], 1,
-                                             &text, &len),
-                     DM_OK);
+    assert_int_equal(
+        dm_escrow_warrant_issue(w->other, w->other_court, "c", "2026-01-10", "2026-02-10",
+                                (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0], 1, &text, &len),
+        DM_OK);
     assert_int_equal(check_text(w, text, len, w->files[0], day("2026-01-20")), DM_ERR_DENIED);
     assert_non_null(strstr(dm_err_detail(), "is for authority"));
     free(text);
     /* The library will not sign with a court key of another authority. */
-    assert_int_equal(dm_escrow_warrant_issue(w->auth, w->other_court, "c", "2026-01-10",
-                                             "2026-02-10",
-                                             (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0], 1,
-                                             &text, &len),
-                     DM_ERR_USAGE);
+    assert_int_equal(
+        dm_escrow_warrant_issue(w->auth, w->other_court, "c", "2026-01-10", "2026-02-10",
+                                (const uint8_t(*)[DM_FILE_ID_LEN])w->files[0], 1, &text, &len),
+        DM_ERR_USAGE);
 }
 
 /* Re-signs the text before "signature: " with sk: a forger's warrant. */
-static char *resign(const char *text, size_t len, const uint8_t sk[64], size_t *out_len)
-{
+static char *resign(const char *text, size_t len, const uint8_t sk[64], size_t *out_len) {
     const char *sig = strstr(text, "signature: ");
     assert_non_null(sig);
     size_t body = (size_t)(sig - text);
     uint8_t s[64];
     char s64[90];
-    assert_int_equal(dm_escrow_sign(sk, "doormat/v1/escrow/warrant", (const uint8_t *)text, body,
-                                    s),
-                     DM_OK);
+    assert_int_equal(
+        dm_escrow_sign(sk, "doormat/v1/escrow/warrant", (const uint8_t *)text, body, s), DM_OK);
     assert_int_equal(dm_escrow_b64(s, 64, s64, sizeof s64), DM_OK);
     char *out = malloc(len + 1);
     memcpy(out, text, body);
@@ -214,8 +199,7 @@ static char *resign(const char *text, size_t len, const uint8_t sk[64], size_t *
     return out;
 }
 
-static void test_wrong_court_key(void **state)
-{
+static void test_wrong_court_key(void **state) {
     world *w = *state;
     size_t len, flen;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -236,8 +220,7 @@ static void test_wrong_court_key(void **state)
     free(text);
 }
 
-static void test_edited(void **state)
-{
+static void test_edited(void **state) {
     world *w = *state;
     size_t len;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -276,8 +259,7 @@ static void test_edited(void **state)
     free(text);
 }
 
-static void test_grammar(void **state)
-{
+static void test_grammar(void **state) {
     world *w = *state;
     size_t len, line;
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
@@ -313,14 +295,13 @@ static void test_grammar(void **state)
     free(text);
 }
 
-int main(void)
-{
+int main(void) {
     if (dm_init() != DM_OK)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_and_text),   cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_other_file),       cmocka_unit_test(test_other_authority),
-        cmocka_unit_test(test_wrong_court_key),  cmocka_unit_test(test_edited),
+        cmocka_unit_test(test_valid_and_text),  cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_other_file),      cmocka_unit_test(test_other_authority),
+        cmocka_unit_test(test_wrong_court_key), cmocka_unit_test(test_edited),
         cmocka_unit_test(test_grammar),
     };
     return cmocka_run_group_tests_name("warrant", tests, setup, teardown);

@@ -37,11 +37,11 @@ extern "C" {
 #endif
 
 #define DM_ESCROW_STANZA_TYPE "doormat-escrow"
-#define DM_ESCROW_ID_LEN 16       /* authority id, shown as 32 hex digits */
+#define DM_ESCROW_ID_LEN 16 /* authority id, shown as 32 hex digits */
 #define DM_ESCROW_MAX_AGENTS 64
-#define DM_ESCROW_MAX_NAME 64     /* authority name: [A-Za-z0-9._-], 1..64 */
+#define DM_ESCROW_MAX_NAME 64       /* authority name: [A-Za-z0-9._-], 1..64 */
 #define DM_ESCROW_MAX_AGENT_NAME 32 /* agent name: [a-z0-9][a-z0-9_-]*, 1..32 */
-#define DM_ESCROW_DIGEST_LEN 32   /* warrant digest, audit chain hashes */
+#define DM_ESCROW_DIGEST_LEN 32     /* warrant digest, audit chain hashes */
 
 /* ------------------------------------------------------------ Shamir, GF(2^8)
  * Constant time: carry-less multiplication with masks, inversion by
@@ -63,9 +63,9 @@ int dm_shamir_combine(const uint8_t *xs, const uint8_t *const *ys, size_t k, siz
 
 /* ------------------------------------------------------------------ authority */
 
-typedef struct dm_escrow_authority dm_escrow_authority;  /* public part */
-typedef struct dm_escrow_agent_key dm_escrow_agent_key;  /* one agent's secret */
-typedef struct dm_escrow_court_key dm_escrow_court_key;  /* the warrant signing key */
+typedef struct dm_escrow_authority dm_escrow_authority; /* public part */
+typedef struct dm_escrow_agent_key dm_escrow_agent_key; /* one agent's secret */
+typedef struct dm_escrow_court_key dm_escrow_court_key; /* the warrant signing key */
 
 /* Creates a fresh authority in memory. agents NULL (n_agents 0) means one
  * agent named "master", the single key under the doormat; threshold 0 means 1.
@@ -73,8 +73,7 @@ typedef struct dm_escrow_court_key dm_escrow_court_key;  /* the warrant signing 
  * (free each with dm_escrow_agent_key_free, then free() the array). */
 int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
                             unsigned threshold, dm_escrow_authority **auth_out,
-                            dm_escrow_agent_key ***agent_keys_out,
-                            dm_escrow_court_key **court_out);
+                            dm_escrow_agent_key ***agent_keys_out, dm_escrow_court_key **court_out);
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
@@ -196,8 +195,8 @@ typedef struct dm_escrow_warrant dm_escrow_warrant;
  * malloc'd text. issued NULL means the UTC date of now. */
 int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
                             const char *case_ref, const char *issued, const char *expires,
-                            const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files,
-                            char **text, size_t *len);
+                            const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files, char **text,
+                            size_t *len);
 /* Parses the grammar only (DM_ERR_USAGE with *line_out); the signature and
  * everything else are checked by dm_escrow_warrant_check. */
 int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **out,
@@ -236,8 +235,7 @@ void dm_escrow_share_free(dm_escrow_share *s);
 int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len);
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                           dm_escrow_share **out, size_t *line_out);
-int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path,
-                         dm_escrow_share **out);
+int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_escrow_share **out);
 const char *dm_escrow_share_agent(const dm_escrow_share *s);
 const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_LEN bytes */
 
@@ -271,8 +269,7 @@ int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
  * the hash of the last entry (the anchor to keep elsewhere: truncating the
  * tail of a log is only detectable against a kept head). */
 int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
-                           size_t *entries, size_t *bad_entry,
-                           uint8_t head[DM_ESCROW_DIGEST_LEN]);
+                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]);
 
 /* ------------------------------------------------------- testing / teaching */
 
