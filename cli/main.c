@@ -19,6 +19,7 @@ static const command commands[] = {
     {"decrypt", cmd_decrypt, "decrypt a file with identities or a passphrase"},
     {"inspect", cmd_inspect, "show who can open a file, without any key"},
     {"escrow", cmd_escrow, "exceptional access: authority, warrants, shares, audit log"},
+    {"report", cmd_report, "write the policy briefing (HTML, Markdown) from fresh measurements"},
 };
 
 static const char usage_head[] =
@@ -35,6 +36,7 @@ static const char usage_head[] =
     "  doormat encrypt ... --escrow DIR/authority.pub\n"
     "  doormat decrypt ... [--require-escrow DIR/authority.pub]\n"
     "  doormat escrow warrant|unwrap|recover|audit verify|tamper ... (doormat escrow --help)\n"
+    "  doormat report [--quick] -o DIR\n"
     "  doormat --help | doormat COMMAND --help | doormat --version\n"
     "\n"
     "Files are in the age v1 format (c2sp.org/age): anything doormat encrypts, age\n"
