@@ -117,7 +117,7 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
 /* Derives the agent key's X25519 and Ed25519 halves from its seed. */
 int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 
-/* ---- stanza.c ---- */
+/* ---- escrow_stanza.c ---- */
 /* Unwraps the agent's share from the header's stanzas. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
