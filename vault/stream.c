@@ -67,6 +67,7 @@ struct engine {
     worker workers[MAX_THREADS];
     unsigned n_workers;
     int pool_tried;
+    int pool_ready; /* mutex and conditions initialised */
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     unsigned long generation;
@@ -218,6 +219,7 @@ static void pool_start(engine *e) {
         pthread_mutex_destroy(&e->mu);
         return;
     }
+    e->pool_ready = 1;
     for (unsigned t = 1; t < e->participants; t++) {
         if (ctx_new(e, t) != DM_OK)
             break;
@@ -231,7 +233,7 @@ static void pool_start(engine *e) {
 }
 
 static void pool_stop(engine *e) {
-    if (!e->pool_tried)
+    if (!e->pool_ready)
         return;
     pthread_mutex_lock(&e->mu);
     e->quit = 1;
