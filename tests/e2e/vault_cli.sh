@@ -175,6 +175,30 @@ assert_fails 2 "use -i" "no identity for an X25519 file"
 run setsid -w "$D" decrypt pass.age </dev/null
 assert_fails 2 "no terminal" "passphrase prompt without a terminal"
 
+# -p on a pseudo-terminal: asked twice, without echo; a mismatch is a usage error.
+cat >tty.exp <<'EXP'
+set timeout 30
+log_user 0
+log_file -a -noappend [lindex $argv 0]
+spawn -noecho {*}[lrange $argv 3 end]
+expect "Enter passphrase: "
+send -- "[lindex $argv 1]\r"
+expect "Confirm passphrase: "
+send -- "[lindex $argv 2]\r"
+expect eof
+exit [lindex [wait] 3]
+EXP
+expect tty.exp tty.log 'sw0rdfish-typed' 'sw0rdfish-typed' "$D" encrypt -p -o typed.age plain
+assert_eq "$?" 0 "encrypt -p on a terminal"
+assert_true "the passphrase is not echoed" sh -c '! grep -q sw0rdfish-typed tty.log'
+printf 'sw0rdfish-typed\n' >typed.txt
+run "$D" decrypt --passphrase-file typed.txt typed.age
+assert_same "$T/out" plain "encrypt -p round trip"
+expect tty.exp tty.log 'one-thing' 'another' "$D" encrypt -p -o mismatch.age plain
+assert_eq "$?" 2 "encrypt -p with mismatched passphrases (exit 2)"
+assert_true "mismatch is reported" grep -q 'doormat: encrypt: passphrase: .*did not match' tty.log
+assert_absent mismatch.age "no output after a passphrase mismatch"
+
 # ---------------------------------------------------------------- failures 1, 3, 4, 5, 6
 run "$D" decrypt -i k1.txt does-not-exist.age
 assert_fails 1 "cannot open does-not-exist.age" "missing input (exit 1)"
