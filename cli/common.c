@@ -445,7 +445,14 @@ int cli_output_open(cli_output *o, const char *path, int mode) {
         final = strdup(path);
     if (final == NULL)
         return dm_fail(DM_ERR_NOMEM, "output path");
-    if (stat(final, &st) == 0 && !S_ISREG(st.st_mode)) {
+    int exists = stat(final, &st) == 0;
+    /* Renaming would replace a file we may not write to; opening it would not. */
+    if (exists && S_ISREG(st.st_mode) && access(final, W_OK) != 0) {
+        int e = errno;
+        free(final);
+        return dm_fail(DM_ERR_IO, "cannot write %s: %s", path, strerror(e));
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
         if (S_ISDIR(st.st_mode)) {
             free(final);
             return dm_fail(DM_ERR_IO, "%s is a directory", path);
