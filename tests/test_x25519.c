@@ -1,5 +1,6 @@
 /* x25519.c: key encodings, wrap/unwrap round trips, the testkit's known
  * stanza, and every malformed-stanza rule of the spec. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +268,46 @@ static void test_recipient_string_round_trip(void **state) {
     dm_recipient_free(r);
 }
 
+/* One recipient and one identity shared by several threads at once. */
+typedef struct shared_keys {
+    dm_recipient *r;
+    dm_identity *id;
+    int failures;
+} shared_keys;
+
+static void *wrap_unwrap_many(void *arg) {
+    shared_keys *k = arg;
+    for (int i = 0; i < 100; i++) {
+        uint8_t key[16], got[16];
+        randombytes_buf(key, sizeof key);
+        dm_stanza_list l = {0};
+        if (k->r->wrap(k->r, key, &l) != DM_OK || k->id->unwrap(k->id, &l, got) != DM_OK ||
+            memcmp(got, key, 16) != 0)
+            __atomic_add_fetch(&k->failures, 1, __ATOMIC_RELAXED);
+        dm_stanza_list_free(&l);
+    }
+    return NULL;
+}
+
+static void test_concurrent_use(void **state) {
+    (void)state;
+    char *secret = NULL, *public = NULL;
+    assert_int_equal(dm_x25519_keygen(&secret, &public), DM_OK);
+    shared_keys k = {0};
+    assert_int_equal(dm_x25519_recipient_parse(public, &k.r), DM_OK);
+    assert_int_equal(dm_x25519_identity_parse(secret, &k.id), DM_OK);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, wrap_unwrap_many, &k), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(k.failures, 0);
+    dm_recipient_free(k.r);
+    dm_identity_free(k.id);
+    dm_secret_free(secret);
+    free(public);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keygen_round_trip),
@@ -276,6 +317,7 @@ int main(void) {
         cmocka_unit_test(test_malformed_stanzas),
         cmocka_unit_test(test_bad_key_strings),
         cmocka_unit_test(test_recipient_string_round_trip),
+        cmocka_unit_test(test_concurrent_use),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

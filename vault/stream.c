@@ -282,7 +282,7 @@ static size_t batch_chunks(unsigned participants) {
 }
 
 static int engine_init(engine *e, int sealing, dm_aead_backend backend,
-                       const uint8_t file_key[DM_FILE_KEY_LEN], const uint8_t nonce[DM_NONCE_LEN],
+                       uint8_t secrets[DM_STREAM_SECRETS_LEN], const uint8_t nonce[DM_NONCE_LEN],
                        unsigned threads) {
     memset(e, 0, sizeof *e);
     e->sealing = sealing;
@@ -293,9 +293,10 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
     if (backend == DM_AEAD_OPENSSL &&
         (pthread_once(&cipher_once, cipher_fetch) != 0 || cipher_alg == NULL))
         return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
-    if ((e->key = sodium_malloc(32)) == NULL)
-        return dm_fail(DM_ERR_NOMEM, "payload key");
-    int err = dm_hkdf_sha256(file_key, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
+    /* The payload key lives in the caller's guarded block, after the file key:
+     * one guarded allocation per file rather than one per key. */
+    e->key = secrets + DM_FILE_KEY_LEN;
+    int err = dm_hkdf_sha256(secrets, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
                              sizeof PAYLOAD_INFO - 1, e->key, 32);
     if (err != DM_OK)
         return err;
@@ -306,7 +307,8 @@ static void engine_free(engine *e) {
     pool_stop(e);
     for (unsigned t = 0; t < MAX_THREADS; t++)
         EVP_CIPHER_CTX_free(e->ctx[t]);
-    sodium_free(e->key);
+    if (e->key != NULL)
+        sodium_memzero(e->key, 32);
 }
 
 /* Reads until the buffer is full or the source ends. */
@@ -381,19 +383,18 @@ static void window_free(window *w, int wipe) {
     free(w->buf);
 }
 
-int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
+int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
                    unsigned threads, dm_aead_backend backend) {
     uint8_t nonce[DM_NONCE_LEN];
     randombytes_buf(nonce, sizeof nonce);
     engine e;
     window w = {0};
     uint8_t *outbuf = NULL, *status = NULL;
-    int err = engine_init(&e, 1, backend, file_key, nonce, threads);
+    int err = engine_init(&e, 1, backend, secrets, nonce, threads);
     size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
         err = window_new(&w, in, batch * CHUNK + 1);
-    if (err == DM_OK &&
-        ((outbuf = malloc(batch * CT_CHUNK)) == NULL || (status = malloc(batch)) == NULL))
+    if (err == DM_OK && (status = malloc(batch)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "payload buffers");
     if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
         err = dm_fail(DM_ERR_IO, "write failed");
@@ -403,7 +404,6 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
         if ((err = window_fill(&w)) != DM_OK)
             break;
         e.in = w.data;
-        e.out = outbuf;
         e.status = status;
         e.counter = counter;
         if (w.eof) {
@@ -417,6 +417,12 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
             e.last_len = CHUNK;
             e.last_final = 0;
         }
+        /* Sized by the first batch: a small file maps no big buffer. */
+        if (outbuf == NULL && (outbuf = malloc((w.eof ? e.n : batch) * CT_CHUNK)) == NULL) {
+            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
+            break;
+        }
+        e.out = outbuf;
         run_batch(&e);
         for (size_t i = 0; i < e.n && err == DM_OK; i++)
             if (e.status[i] != CHUNK_OK)
@@ -483,7 +489,7 @@ static int chunk_failure(enum chunk_status st, uint64_t counter, int final) {
 }
 
 int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
-                   const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
+                   uint8_t secrets[DM_STREAM_SECRETS_LEN], unsigned threads,
                    dm_aead_backend backend) {
     prefixed src_ctx = {in, prefix, prefix_len};
     dm_source src = in;
@@ -505,12 +511,11 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
     window w = {0};
     uint8_t *outbuf = NULL, *status = NULL;
     size_t used_out = 0;
-    err = engine_init(&e, 0, backend, file_key, nonce, threads);
+    err = engine_init(&e, 0, backend, secrets, nonce, threads);
     size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
         err = window_new(&w, src, batch * CT_CHUNK + 1);
-    if (err == DM_OK &&
-        ((outbuf = malloc(batch * CHUNK)) == NULL || (status = malloc(batch)) == NULL))
+    if (err == DM_OK && (status = malloc(batch)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "payload buffers");
 
     uint64_t counter = 0;
@@ -518,7 +523,6 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         if ((err = window_fill(&w)) != DM_OK)
             break;
         e.in = w.data;
-        e.out = outbuf;
         e.status = status;
         e.counter = counter;
         if (w.eof) {
@@ -537,6 +541,11 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         }
         if (e.n * CHUNK > used_out)
             used_out = e.n * CHUNK;
+        if (outbuf == NULL && (outbuf = malloc((w.eof ? e.n : batch) * CHUNK)) == NULL) {
+            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
+            break;
+        }
+        e.out = outbuf;
         run_batch(&e);
 
         size_t released = 0;

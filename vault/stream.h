@@ -5,8 +5,12 @@
 
 #include "doormat/vault.h"
 
+/* The caller's guarded block: the file key, then room for the payload key
+ * (one guarded allocation per file instead of one per key). */
+#define DM_STREAM_SECRETS_LEN (DM_FILE_KEY_LEN + 32)
+
 /* Writes a fresh nonce and every chunk of in's plaintext to out. */
-int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY_LEN],
+int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
                    unsigned threads, dm_aead_backend backend);
 
 /* Reads the payload (nonce first) and writes the plaintext of each chunk to
@@ -15,7 +19,7 @@ int dm_stream_seal(dm_source in, dm_sink out, const uint8_t file_key[DM_FILE_KEY
  * DM_ERR_HEADER (as the testkit classes it); every other payload fault is
  * DM_ERR_PAYLOAD; a failing source is DM_ERR_IO. */
 int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
-                   const uint8_t file_key[DM_FILE_KEY_LEN], unsigned threads,
+                   uint8_t secrets[DM_STREAM_SECRETS_LEN], unsigned threads,
                    dm_aead_backend backend);
 
 /* io.c: the buffer behind a dm_source_mem source, or NULL for any other

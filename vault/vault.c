@@ -47,7 +47,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
         if (rcpts[i] == NULL || rcpts[i]->wrap == NULL)
             return dm_fail(DM_ERR_USAGE, "recipient %zu is not usable", i + 1);
 
-    uint8_t *file_key = sodium_malloc(DM_FILE_KEY_LEN);
+    uint8_t *file_key = sodium_malloc(DM_STREAM_SECRETS_LEN);
     if (file_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "file key");
     randombytes_buf(file_key, DM_FILE_KEY_LEN);
@@ -327,7 +327,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
         have_hdr = 1;
     if (err == DM_OK)
         err = check_scrypt_alone(&hdr, opts);
-    if (err == DM_OK && (file_key = sodium_malloc(DM_FILE_KEY_LEN)) == NULL)
+    if (err == DM_OK && (file_key = sodium_malloc(DM_STREAM_SECRETS_LEN)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "file key");
 
     if (err == DM_OK) {

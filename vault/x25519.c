@@ -1,4 +1,5 @@
 /* X25519 recipients and identities (c2sp.org/age, "The X25519 recipient type"). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,10 +23,27 @@
 
 static const uint8_t zero_nonce[12];
 
+/* Both contexts carry guarded scratch for the per-file secrets, so a wrap
+ * or unwrap costs no guarded allocation (each is several system calls); the
+ * lock keeps concurrent use of one recipient or identity correct. */
+typedef struct x25519_recipient {
+    pthread_mutex_t lock;
+    uint8_t public[X25519_LEN];
+    uint8_t scratch[3 * 32]; /* ephemeral secret, shared secret, wrap key */
+} x25519_recipient;
+
 typedef struct x25519_identity {
+    pthread_mutex_t lock;
     uint8_t secret[X25519_LEN];
     uint8_t public[X25519_LEN];
+    uint8_t scratch[2 * 32]; /* shared secret, wrap key */
 } x25519_identity;
+
+/* sodium_malloc puts the end of a block against its guard page: only a size
+ * that is a multiple of 16 leaves the start aligned for a struct. */
+static void *guarded_struct(size_t n) {
+    return sodium_malloc((n + 15) & ~(size_t)15);
+}
 
 /* Decodes "<prefix>..." Bech32 into 32 bytes; the prefix check also fixes
  * the case: age writes recipients in lower case and secret keys in upper case,
@@ -82,12 +100,11 @@ static int derive_wrap_key(const uint8_t shared[X25519_LEN], const uint8_t share
 
 static int x25519_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                        dm_stanza_list *out) {
-    const uint8_t *recipient = self->ctx;
-    /* ephemeral secret, shared secret, wrap key */
-    uint8_t *sec = sodium_malloc(3 * 32);
-    if (sec == NULL)
-        return dm_fail(DM_ERR_NOMEM, "X25519 wrap");
-    uint8_t *eph = sec, *shared = sec + 32, *wrap_key = sec + 64;
+    x25519_recipient *rc = self->ctx;
+    const uint8_t *recipient = rc->public;
+    if (pthread_mutex_lock(&rc->lock) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "X25519 recipient lock");
+    uint8_t *eph = rc->scratch, *shared = rc->scratch + 32, *wrap_key = rc->scratch + 64;
     uint8_t share[X25519_LEN], body[BODY_LEN];
     char share_b64[64];
     int err = DM_OK;
@@ -107,28 +124,38 @@ static int x25519_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
     const char *args[1] = {share_b64};
     err = dm_stanza_list_add(out, X25519_TYPE, args, 1, body, sizeof body);
 out:
-    sodium_free(sec);
+    sodium_memzero(rc->scratch, sizeof rc->scratch);
+    pthread_mutex_unlock(&rc->lock);
     return err;
 }
 
 static void x25519_recipient_destroy(dm_recipient *self) {
-    free(self->ctx);
+    x25519_recipient *rc = self->ctx;
+    if (rc != NULL) {
+        pthread_mutex_destroy(&rc->lock);
+        sodium_free(rc);
+    }
     self->ctx = NULL;
 }
 
 static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out) {
     dm_recipient *r = calloc(1, sizeof *r);
-    uint8_t *key = malloc(X25519_LEN);
-    if (r == NULL || key == NULL) {
+    x25519_recipient *rc = guarded_struct(sizeof *rc);
+    if (r == NULL || rc == NULL) {
         free(r);
-        free(key);
+        sodium_free(rc);
         return dm_fail(DM_ERR_NOMEM, "X25519 recipient");
     }
-    memcpy(key, public, X25519_LEN);
+    if (pthread_mutex_init(&rc->lock, NULL) != 0) {
+        free(r);
+        sodium_free(rc);
+        return dm_fail(DM_ERR_INTERNAL, "X25519 recipient lock");
+    }
+    memcpy(rc->public, public, X25519_LEN);
     r->type = X25519_TYPE;
     r->wrap = x25519_wrap;
     r->destroy = x25519_recipient_destroy;
-    r->ctx = key;
+    r->ctx = rc;
     r->flags = 0;
     *out = r;
     return DM_OK;
@@ -155,11 +182,10 @@ int dm_x25519_recipient_parse(const char *age1, dm_recipient **out) {
 
 static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                          uint8_t file_key[DM_FILE_KEY_LEN]) {
-    const x25519_identity *id = self->ctx;
-    uint8_t *sec = sodium_malloc(2 * 32);
-    if (sec == NULL)
-        return dm_fail(DM_ERR_NOMEM, "X25519 unwrap");
-    uint8_t *shared = sec, *wrap_key = sec + 32;
+    x25519_identity *id = self->ctx;
+    if (pthread_mutex_lock(&id->lock) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "X25519 identity lock");
+    uint8_t *shared = id->scratch, *wrap_key = id->scratch + 32;
     int err = DM_ERR_NO_MATCH;
 
     for (size_t i = 0; i < stanzas->len; i++) {
@@ -199,19 +225,24 @@ static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         /* Not ours: another recipient's stanza. */
         err = DM_ERR_NO_MATCH;
     }
-    sodium_free(sec);
+    sodium_memzero(id->scratch, sizeof id->scratch);
+    pthread_mutex_unlock(&id->lock);
     if (err == DM_ERR_NO_MATCH)
         dm_fail(err, NULL);
     return err;
 }
 
 static void x25519_identity_destroy(dm_identity *self) {
-    sodium_free(self->ctx);
+    x25519_identity *id = self->ctx;
+    if (id != NULL) {
+        pthread_mutex_destroy(&id->lock);
+        sodium_free(id);
+    }
     self->ctx = NULL;
 }
 
 int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
-    x25519_identity *id = sodium_malloc(sizeof *id);
+    x25519_identity *id = guarded_struct(sizeof *id);
     if (id == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     int err = decode_key(secret, SECRET_PREFIX, SECRET_HRP, id->secret, "X25519 identity");
@@ -222,7 +253,8 @@ int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
         return err;
     }
     dm_identity *ident = calloc(1, sizeof *ident);
-    if (ident == NULL) {
+    if (ident == NULL || pthread_mutex_init(&id->lock, NULL) != 0) {
+        free(ident);
         sodium_free(id);
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     }
