@@ -53,7 +53,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
 
 # deps: install what is missing (Debian). Run by check and demo.
-DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2
+DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 python3-cryptography
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
