@@ -6,17 +6,25 @@
 
 /* encrypt --escrow FILE: a recipient for the authority in FILE. Prints the
  * failure and returns its exit code, or DM_EXIT_OK. */
-int cli_escrow_recipient(const char *authority_path, dm_recipient **out);
+int cli_escrow_recipient(const char *authority_path, const dm_escrow_opts *opts,
+                         dm_recipient **out);
+
+/* --leaf-bits N (leaf nonzero) or --crumple-bits C into opts; -1 to go on, or
+ * the usage error's exit code (a bad number, both modes, a flag twice). */
+int cli_escrow_mode_flag(const char *cmd, int leaf, const char *arg, dm_escrow_opts *opts);
 
 /* decrypt: always lets doormat-escrow stanzas stand beside a scrypt stanza
  * (the documented doormat extension), and with --require-escrow FILE checks
  * the escrow for that authority before any plaintext is released. */
 typedef struct cli_escrow_policy {
     dm_escrow_authority *auth;
+    dm_escrow_opts opts;
     dm_escrow_policy policy;
 } cli_escrow_policy;
-/* Loads FILE (NULL: no policy). Prints the failure and returns its exit code. */
-int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p);
+/* Loads FILE (NULL: no policy); opts (NULL: shamir) is the mode the check
+ * requires. Prints the failure and returns its exit code. */
+int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opts,
+                           cli_escrow_policy *p);
 void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts);
 void cli_escrow_policy_free(cli_escrow_policy *p);
 

@@ -32,6 +32,10 @@ static const char encrypt_usage[] =
     "                              doormat-escrow stanza per agent; plain age ignores\n"
     "                              them. Allowed beside a passphrase: a doormat\n"
     "                              extension that age refuses (see docs/escrow-format.md)\n"
+    "      --leaf-bits N           with --escrow: Clipper mode, an N-bit LEAF checksum\n"
+    "                              (1-64) is all a compliant client can check (labs)\n"
+    "      --crumple-bits C        with --escrow: crumple zone, each recovery by the\n"
+    "                              authority costs a 2^C search (1-48; labs)\n"
     "  -a, --armor                 write PEM-style ASCII armor instead of binary\n"
     "  -o, --output OUT            write to OUT (atomically: a temporary file renamed\n"
     "                              into place on success) instead of standard output\n"
@@ -64,6 +68,9 @@ static const char decrypt_usage[] =
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
     "                              stanzas for the authority in FILE are all there and\n"
     "                              exactly as derived from the file key\n"
+    "      --leaf-bits N           with --require-escrow: accept Clipper mode (LEAF with\n"
+    "                              an N-bit checksum) instead, checking the checksum only\n"
+    "      --crumple-bits C        with --require-escrow: require crumple mode (C bits)\n"
     "  -o, --output OUT            write to OUT instead of standard output\n"
     "      --threads N             open payload chunks on N threads (0: one per CPU)\n"
     "  -h, --help                  this text\n"
@@ -76,7 +83,14 @@ static const char decrypt_usage[] =
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
     "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n";
 
-enum { OPT_PASSPHRASE_FILE = 256, OPT_THREADS, OPT_ESCROW, OPT_REQUIRE_ESCROW };
+enum {
+    OPT_PASSPHRASE_FILE = 256,
+    OPT_THREADS,
+    OPT_ESCROW,
+    OPT_REQUIRE_ESCROW,
+    OPT_LEAF_BITS,
+    OPT_CRUMPLE_BITS
+};
 
 /* Extensions (escrow) add their flags here and a case in the parser below. */
 static const struct option encrypt_longopts[] = {
@@ -86,6 +100,8 @@ static const struct option encrypt_longopts[] = {
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"armor", no_argument, NULL, 'a'},
     {"escrow", required_argument, NULL, OPT_ESCROW},
+    {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
+    {"crumple-bits", required_argument, NULL, OPT_CRUMPLE_BITS},
     {"output", required_argument, NULL, 'o'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"help", no_argument, NULL, 'h'},
@@ -96,6 +112,8 @@ static const struct option decrypt_longopts[] = {
     {"identity", required_argument, NULL, 'i'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"require-escrow", required_argument, NULL, OPT_REQUIRE_ESCROW},
+    {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
+    {"crumple-bits", required_argument, NULL, OPT_CRUMPLE_BITS},
     {"output", required_argument, NULL, 'o'},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"help", no_argument, NULL, 'h'},
@@ -182,6 +200,7 @@ typedef struct encrypt_args {
     const char *input;
     unsigned threads;
     const char *escrow;
+    dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
 } encrypt_args;
 
 static int add_recipient_string(rcpt_list *l, const char *s) {
@@ -258,7 +277,7 @@ static int run_encrypt(const encrypt_args *a) {
         rc = add_passphrase_recipient(&rcpts, a);
     if (rc == DM_EXIT_OK && a->escrow != NULL) {
         dm_recipient *escrow = NULL;
-        rc = cli_escrow_recipient(a->escrow, &escrow);
+        rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
         if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
             rc = cli_fail(DM_ERR_NOMEM, "encrypt");
     }
@@ -339,6 +358,10 @@ int cmd_encrypt(int argc, char **argv) {
                 rc = cli_usage_error("encrypt: --escrow given twice");
             a.escrow = optarg;
             break;
+        case OPT_LEAF_BITS:
+        case OPT_CRUMPLE_BITS:
+            rc = cli_escrow_mode_flag("encrypt", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
+            break;
         case 'o':
             a.output = optarg;
             break;
@@ -369,6 +392,8 @@ int cmd_encrypt(int argc, char **argv) {
         else if (!passphrase && a.n_specs == 0)
             rc = cli_usage_error("encrypt: no recipients: use -r, -R, -p or --passphrase-file "
                                  "(see doormat encrypt --help)");
+        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
+            rc = cli_usage_error("encrypt: --leaf-bits and --crumple-bits need --escrow");
         else {
             a.input = optind < argc ? argv[optind] : NULL;
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
@@ -393,6 +418,7 @@ typedef struct decrypt_args {
     const char *input;
     unsigned threads;
     const char *require_escrow;
+    dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
 } decrypt_args;
 
 /* With no identity given, age asks for a passphrase only once it has seen that
@@ -511,7 +537,7 @@ static int run_decrypt(const decrypt_args *a) {
     }
     cli_escrow_policy escrow = {0};
     if (rc == DM_EXIT_OK)
-        rc = cli_escrow_policy_load(a->require_escrow, &escrow);
+        rc = cli_escrow_policy_load(a->require_escrow, &a->escrow_opts, &escrow);
     if (rc != DM_EXIT_OK) {
         ident_list_free(&ids);
         return rc;
@@ -572,6 +598,10 @@ int cmd_decrypt(int argc, char **argv) {
                 rc = cli_usage_error("decrypt: --require-escrow given twice");
             a.require_escrow = optarg;
             break;
+        case OPT_LEAF_BITS:
+        case OPT_CRUMPLE_BITS:
+            rc = cli_escrow_mode_flag("decrypt", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
+            break;
         case 'o':
             a.output = optarg;
             break;
@@ -593,6 +623,8 @@ int cmd_decrypt(int argc, char **argv) {
             rc = cli_usage_error("decrypt: more than one input (\"%s\", \"%s\"); see doormat "
                                  "decrypt --help",
                                  argv[optind], argv[optind + 1]);
+        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.require_escrow == NULL)
+            rc = cli_usage_error("decrypt: --leaf-bits and --crumple-bits need --require-escrow");
         else {
             a.input = optind < argc ? argv[optind] : NULL;
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);

@@ -722,24 +722,48 @@ int cmd_escrow(int argc, char **argv) {
 
 /* ------------------------------------------------ pieces for encrypt, decrypt, inspect */
 
-int cli_escrow_recipient(const char *authority_path, dm_recipient **out) {
+int cli_escrow_mode_flag(const char *cmd, int leaf, const char *arg, dm_escrow_opts *opts) {
+    const char *flag = leaf ? "--leaf-bits" : "--crumple-bits";
+    unsigned max = leaf ? DM_ESCROW_MAX_LEAF_BITS : DM_ESCROW_MAX_CRUMPLE_BITS;
+    if (opts->mode != DM_ESCROW_MODE_SHAMIR)
+        return cli_usage_error("%s: give one of --leaf-bits and --crumple-bits, once", cmd);
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || arg[0] == '+' || v < 1 ||
+        v > max)
+        return cli_usage_error("%s: %s wants a number from 1 to %u, not \"%s\"", cmd, flag, max,
+                               arg);
+    opts->mode = leaf ? DM_ESCROW_MODE_LEAF : DM_ESCROW_MODE_CRUMPLE;
+    if (leaf)
+        opts->leaf_bits = (unsigned)v;
+    else
+        opts->crumple_bits = (unsigned)v;
+    return -1;
+}
+
+int cli_escrow_recipient(const char *authority_path, const dm_escrow_opts *opts,
+                         dm_recipient **out) {
     dm_escrow_authority *auth = NULL;
     int err = dm_escrow_authority_load(authority_path, &auth);
     if (err == DM_OK)
-        err = dm_escrow_recipient_new(auth, NULL, out);
+        err = dm_escrow_recipient_new(auth, opts, out);
     dm_escrow_authority_free(auth);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: --escrow");
 }
 
-int cli_escrow_policy_load(const char *authority_path, cli_escrow_policy *p) {
+int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opts,
+                           cli_escrow_policy *p) {
     memset(p, 0, sizeof *p);
+    if (opts != NULL)
+        p->opts = *opts;
     if (authority_path == NULL)
         return DM_EXIT_OK;
     int err = dm_escrow_authority_load(authority_path, &p->auth);
     if (err != DM_OK)
         return cli_fail(err, "decrypt: --require-escrow");
     p->policy.auth = p->auth;
-    p->policy.opts = NULL;
+    p->policy.opts = &p->opts;
     return DM_EXIT_OK;
 }
 

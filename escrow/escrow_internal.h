@@ -122,6 +122,24 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
 
+/* ---- modes.c (LEAF and crumple) ---- */
+int dm_escrow_mode_check(const dm_escrow_opts *opts);
+/* The stanza's mode argument: "shamir", "leaf-N", "crumple-C". */
+int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap);
+bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out);
+int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                         const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
+int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                          const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
+/* The agent's share from its (already located and checked) leaf or crumple stanza. */
+int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                          const dm_stanza *st, uint8_t share[DM_FILE_KEY_LEN]);
+/* If the authority's stanzas in hdr are crumple, key holds the combined
+ * (locked) value: searches the puzzle and replaces it with the file key
+ * (DM_ERR_HMAC when no candidate fits). Otherwise leaves key alone. */
+int dm_escrow_crumple_solve(const dm_escrow_authority *auth, const dm_header *hdr,
+                            uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries);
+
 /* ---- warrant.c ---- */
 bool dm_escrow_valid_date(const char *s, size_t len);
 

@@ -41,11 +41,9 @@ const char *dm_escrow_mode_name(dm_escrow_mode mode) {
     return "unknown";
 }
 
+/* LEAF and crumple live in modes.c. */
 static int check_opts(const dm_escrow_opts *opts) {
-    if (opts && opts->mode != DM_ESCROW_MODE_SHAMIR)
-        return dm_fail(DM_ERR_USAGE, "escrow mode \"%s\" is not implemented",
-                       dm_escrow_mode_name(opts->mode));
-    return DM_OK;
+    return dm_escrow_mode_check(opts);
 }
 
 /* The wrap key binds everything a stanza's arguments claim (authority,
@@ -71,6 +69,8 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
     int err = check_opts(opts);
     if (err)
         return err;
+    if (opts && opts->mode != DM_ESCROW_MODE_SHAMIR)
+        return dm_escrow_mode_build(auth, opts, file_key, out);
     const size_t k = auth->threshold, n = auth->n_agents;
     /* One guarded block for every secret of the derivation. */
     struct secrets {
@@ -211,6 +211,9 @@ static bool same_stanza(const dm_stanza *a, const dm_stanza *b) {
 
 int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]) {
+    /* A LEAF is random: all a Clipper-style check can do is its checksum. */
+    if (opts && opts->mode == DM_ESCROW_MODE_LEAF)
+        return dm_escrow_leaf_verify(auth, opts, hdr, file_key);
     dm_stanza_list want = {0};
     int err = dm_escrow_build_stanzas(auth, opts, file_key, &want);
     if (err) {
@@ -234,7 +237,13 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
             err = dm_fail(DM_ERR_POLICY, "two escrow stanzas for agent %s", auth->agents[idx].name);
         } else {
             seen[idx] = true;
-            if (!same_stanza(st, &want.items[idx]))
+            if (st->nargs > ARG_MODE &&
+                strcmp(st->args[ARG_MODE], want.items[idx].args[ARG_MODE]) != 0)
+                err = dm_fail(DM_ERR_POLICY,
+                              "the escrow stanza for agent %s is mode %s, the check wants %s",
+                              auth->agents[idx].name, st->args[ARG_MODE],
+                              want.items[idx].args[ARG_MODE]);
+            else if (!same_stanza(st, &want.items[idx]))
                 err = dm_fail(DM_ERR_POLICY,
                               "the escrow stanza for agent %s is not the one derived from the "
                               "file key (altered by the sender?)",
@@ -279,9 +288,6 @@ int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agen
     if (!mine)
         return dm_fail(DM_ERR_NO_MATCH, "the file has no escrow stanza for agent %s of %s",
                        agent->name, auth->name);
-    if (strcmp(mine->args[ARG_MODE], "shamir") != 0)
-        return dm_fail(DM_ERR_HEADER, "escrow mode \"%s\" is not implemented",
-                       mine->args[ARG_MODE]);
     char kn[48], x[24];
     snprintf(kn, sizeof kn, "%u-of-%zu", auth->threshold, auth->n_agents);
     snprintf(x, sizeof x, "%zu", agent->index + 1);
@@ -289,6 +295,8 @@ int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agen
         return dm_fail(DM_ERR_HEADER,
                        "escrow stanza for agent %s says %s share %s, want %s share %s", agent->name,
                        mine->args[ARG_KN], mine->args[ARG_X], kn, x);
+    if (strcmp(mine->args[ARG_MODE], "shamir") != 0)
+        return dm_escrow_mode_unwrap(auth, agent, mine, share);
     uint8_t eph_pk[32];
     if (!dm_escrow_unb64(mine->args[ARG_EPHEMERAL], strlen(mine->args[ARG_EPHEMERAL]), eph_pk, 32))
         return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: bad ephemeral share",

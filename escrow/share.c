@@ -246,6 +246,8 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
     /* Any k shares determine the polynomial; the header MAC then says whether
      * the agents were given the real file key. */
     err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
+    if (!err) /* crumple: the shares hold a locked key, and the search begins */
+        err = dm_escrow_crumple_solve(auth, hdr, file_key, NULL);
     if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK) {
         sodium_memzero(file_key, DM_FILE_KEY_LEN);
         err = dm_fail(DM_ERR_HMAC,

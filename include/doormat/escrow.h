@@ -121,12 +121,16 @@ int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
 
 /* ------------------------------------------------------- stanzas, recipient */
 
-/* How the file key reaches the agents. Only SHAMIR is implemented here;
- * LEAF (Clipper-style: randomly wrapped material plus a leaf_bits checksum
- * bound to the file key) and CRUMPLE (recovery costs a crumple_bits
- * brute-force search) are reserved: the mode is the stanza's first argument,
- * so they slot in without changing the stanza grammar. Asking for an
- * unimplemented mode is DM_ERR_USAGE. */
+/* How the file key reaches the agents (the stanza's first argument:
+ * "shamir", "leaf-N", "crumple-C"; docs/escrow-format.md, "Modes").
+ * SHAMIR: fully derived from the file key, checked byte for byte.
+ * LEAF (Clipper-style): randomly wrapped material plus a leaf_bits checksum
+ * bound to the file key; the compliant check verifies only the checksum.
+ * CRUMPLE: derived like SHAMIR, but the agents' shares hold the file key
+ * locked under a key with crumple_bits withheld: each recovery is a
+ * 2^crumple_bits search. Bits out of range are DM_ERR_USAGE. */
+#define DM_ESCROW_MAX_LEAF_BITS 64
+#define DM_ESCROW_MAX_CRUMPLE_BITS 48
 typedef enum dm_escrow_mode {
     DM_ESCROW_MODE_SHAMIR = 0,
     DM_ESCROW_MODE_LEAF = 1,
@@ -285,6 +289,39 @@ typedef enum dm_escrow_tamper_mode {
 } dm_escrow_tamper_mode;
 int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
                      dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len);
+
+/* What whoever holds agent keys can do (a thief, or an authority that skips
+ * its own procedure; the blast-radius and crumple labs): unwrap the given
+ * agents' shares straight from the header -- no warrant, no log entry --
+ * combine them, search a crumple puzzle, and check the header MAC.
+ * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
+ * the result is not this file's key. *tries (may be NULL) gets the number of
+ * crumple candidates tried (0 for other modes). */
+int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
+                                dm_escrow_agent_key *const *keys, size_t n_keys,
+                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
+                                uint64_t *tries);
+
+/* Blaze's attack on a LEAF-mode file (binary, not armored), for the leaf-forge
+ * lab: replaces the authority's stanzas with ones that wrap a random decoy key
+ * (random_bytes fill the checksum fields), then draws random checksums,
+ * asking dm_escrow_verify_header -- the check decrypt --require-escrow runs --
+ * until it passes, at most max_tries times. The forger never computes a
+ * checksum: it uses the check as an oracle, as Blaze used the chip. On success
+ * *out is the forged file (header MAC recomputed with file_key, payload kept;
+ * malloc'd) and decoy (may be NULL) the key the agents will recover. *tries
+ * gets the checks made. DM_ERR_NO_MATCH when none passed. */
+int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                         const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
+                         uint64_t max_tries, uint8_t **out, size_t *out_len,
+                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries);
+
+/* The same attack on any mode: each try fills the bodies of the authority's
+ * stanzas in hdr with random bytes and runs dm_escrow_verify_header; *passed
+ * counts the tries that passed (for SHAMIR, one in about 2^128 per stanza). */
+int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
+                            uint64_t tries, uint64_t *passed);
 
 #ifdef __cplusplus
 }
