@@ -10,12 +10,15 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -690,6 +693,88 @@ static void test_fd_source_and_sink(void **state) {
     free(pt);
 }
 
+/* Reads and writes interrupted by signals (no SA_RESTART) and cut short by
+ * pipes are retried: a slow writer feeds the decryptor through one pipe,
+ * a slow reader drains its output through another, while a timer fires. */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig) {
+    (void)sig;
+    alarms++;
+}
+
+static void test_fd_eintr_and_short_io(void **state) {
+    (void)state;
+    size_t n = 6 * CHUNK + 321;
+    uint8_t *pt = make_plain(n);
+    dm_membuf ct;
+    encrypt_buf(pt, n, 1, DM_AEAD_OPENSSL, 0, &ct);
+
+    int in_pipe[2], out_pipe[2];
+    assert_int_equal(pipe(in_pipe), 0);
+    assert_int_equal(pipe(out_pipe), 0);
+    pid_t feeder = fork();
+    assert_true(feeder >= 0);
+    if (feeder == 0) {
+        close(in_pipe[0]);
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        for (size_t off = 0; off < ct.len; off += 7000) {
+            size_t len = ct.len - off < 7000 ? ct.len - off : 7000;
+            if (write(in_pipe[1], ct.buf + off, len) != (ssize_t)len)
+                _exit(1);
+            usleep(200);
+        }
+        _exit(0);
+    }
+    pid_t drainer = fork();
+    assert_true(drainer >= 0);
+    if (drainer == 0) {
+        close(in_pipe[0]);
+        close(in_pipe[1]);
+        close(out_pipe[1]);
+        /* Check what arrives against the plaintext; exit 0 only if all of it matches. */
+        uint8_t buf[5000];
+        size_t got_total = 0;
+        ssize_t got;
+        while ((got = read(out_pipe[0], buf, sizeof buf)) > 0) {
+            if (got_total + (size_t)got > n || memcmp(buf, pt + got_total, (size_t)got) != 0)
+                _exit(2);
+            got_total += (size_t)got;
+            usleep(100);
+        }
+        _exit(got_total == n ? 0 : 3);
+    }
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+
+    struct sigaction sa, old_sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm; /* no SA_RESTART: blocked reads and writes see EINTR */
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGALRM, &sa, &old_sa), 0);
+    struct itimerval tick = {{0, 300}, {0, 300}}, off = {{0, 0}, {0, 0}};
+    alarms = 0;
+    assert_int_equal(setitimer(ITIMER_REAL, &tick, NULL), 0);
+    dm_decrypt_opts opts = {.threads = 1};
+    int err = dm_decrypt(dm_source_fd(&in_pipe[0]), dm_sink_fd(&out_pipe[1]), &g_id, 1, &opts);
+    setitimer(ITIMER_REAL, &off, NULL);
+    sigaction(SIGALRM, &old_sa, NULL);
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+
+    int feeder_status = 0, drainer_status = 0;
+    waitpid(feeder, &feeder_status, 0);
+    waitpid(drainer, &drainer_status, 0);
+    assert_int_equal(err, DM_OK);
+    assert_true(alarms > 0);
+    assert_true(WIFEXITED(feeder_status) && WEXITSTATUS(feeder_status) == 0);
+    assert_true(WIFEXITED(drainer_status));
+    assert_int_equal(WEXITSTATUS(drainer_status), 0);
+    free(ct.buf);
+    free(pt);
+}
+
 /* ------------------------------------------------ policy, keys, armor, inspect */
 
 typedef struct policy_seen {
@@ -869,6 +954,7 @@ int main(void) {
         cmocka_unit_test(test_bounded_memory_and_short_reads),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_fd_source_and_sink),
+        cmocka_unit_test(test_fd_eintr_and_short_io),
         cmocka_unit_test(test_policy_and_file_key),
         cmocka_unit_test(test_armor_and_inspect),
     };
