@@ -91,6 +91,17 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat
 
+# bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
+bench: all
+	@$(BUILD)/doormat bench $(BENCH_FLAGS)
+
+# bench-compare: doormat beside age, gpg and openssl speed, whole processes
+# (bench/compare); prints every figure and rewrites the results section of
+# docs/benchmarks.md. COMPARE_FLAGS=--quick for a smoke run.
+bench-compare: all
+	@./tools/deps.sh $(DEB_PKGS) hyperfine gpg
+	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
+
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
 
