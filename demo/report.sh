@@ -1,0 +1,992 @@
+#!/usr/bin/env bash
+# demo/report.sh: assembles doormat's policy briefing. `doormat report` runs it:
+#
+#   report.sh --doormat BIN -o DIR [--quick]     measure with BIN, then write DIR
+#   report.sh --doormat BIN -o DIR --from OLD    redraw from OLD/data (no measuring)
+#
+# It runs `doormat bench` and `doormat lab ...` (their JSON schemas are in
+# docs/benchmarks.md and docs/labs.md), keeps their raw JSON in DIR/data, draws
+# the charts with gnuplot's SVG terminal into DIR/charts, and writes
+# DIR/briefing.html (self-contained: the SVG is inline, no external request)
+# and DIR/briefing.md. Every number in the briefing is read from DIR/data; a
+# figure whose measurement is missing says "not measured". What it contains and
+# how each figure is made: docs/report.md.
+#
+# Exit codes: 0 written; 1 a measurement failed, a tool is missing, or DIR could
+# not be written (one line on stderr each); 2 bad arguments.
+set -u
+set -o pipefail
+# "&" in a ${s//x/y} replacement means the match in bash 5.2: not here.
+shopt -u patsub_replacement 2>/dev/null || true
+
+DOORMAT=""
+OUT=""
+QUICK=0
+FROM=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --doormat) DOORMAT=${2-}; shift ;;
+    -o|--output) OUT=${2-}; shift ;;
+    --quick) QUICK=1 ;;
+    --from) FROM=${2-}; shift ;;
+    -h|--help) sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) echo "doormat: report: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$OUT" ] || { echo "doormat: report: missing -o DIR" >&2; exit 2; }
+[ -n "$DOORMAT" ] || DOORMAT=$(command -v doormat || true)
+[ -x "$DOORMAT" ] || { echo "doormat: report: no doormat binary (--doormat BIN)" >&2; exit 2; }
+if [ -n "$FROM" ] && [ ! -d "$FROM/data" ]; then
+  echo "doormat: report: --from $FROM: no data directory $FROM/data (not an earlier report)" >&2
+  exit 2
+fi
+
+fail() { echo "doormat: report: $*" >&2; exit 1; }
+for tool in jq gnuplot; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    fail "$tool is not installed (Debian: apt-get install jq gnuplot-nox, or make report-deps)"
+done
+
+mkdir -p "$OUT" 2>/dev/null || fail "cannot create $OUT"
+OUT=$(cd "$OUT" && pwd) || fail "cannot enter $OUT"
+STAGE=$(mktemp -d "$OUT/.briefing.XXXXXX" 2>/dev/null) || fail "cannot write in $OUT"
+trap 'rm -rf "$STAGE"' EXIT
+trap 'exit 130' INT TERM
+DATA=$STAGE/data
+CHARTS=$STAGE/charts
+mkdir -p "$DATA" "$CHARTS" || fail "cannot write in $OUT"
+if [ -n "$FROM" ]; then
+  FROM=$(cd "$FROM" && pwd) || fail "cannot enter $FROM"
+fi
+
+# ------------------------------------------------------------------ progress
+
+TTY=0
+[ -t 2 ] && TTY=1
+progress() {
+  [ "$TTY" -eq 1 ] && printf '\r\033[Kdoormat report: %s' "$*" >&2
+  return 0
+}
+progress_done() {
+  [ "$TTY" -eq 1 ] && printf '\r\033[K' >&2
+  return 0
+}
+
+# ------------------------------------------------------------------ measurements
+#
+# Each measurement is one command whose standard output is JSON. It lands in
+# data/NAME.json; data/manifest.json records the exact command, its exit
+# code, how long it ran and whether this build has the command at all.
+
+MODE=full
+[ "$QUICK" -eq 1 ] && MODE=quick
+
+# The commands, quick and full. The labs' fast settings are their own
+# defaults under --quick; the full mode takes their publication defaults.
+bench_cmd() {
+  if [ "$QUICK" -eq 1 ]; then
+    echo "bench --quick --json"
+  else
+    echo "bench --json"
+  fi
+}
+lab_cmd() {
+  if [ "$QUICK" -eq 1 ]; then
+    echo "lab $1 --quick --json"
+  else
+    echo "lab $1 --json"
+  fi
+}
+
+MEASURES=(bench blast-radius leaf-forge strip crumple passcode)
+measure_cmd() {
+  case $1 in
+    bench) bench_cmd ;;
+    *) lab_cmd "$1" ;;
+  esac
+}
+# The word that must be a command of this build for NAME to be measurable.
+measure_probe() {
+  case $1 in
+    bench) echo "bench --help" ;;
+    *) echo "lab $1 --help" ;;
+  esac
+}
+
+FAILED=()
+UNAVAILABLE=()
+: >"$STAGE/manifest.lines"
+run_measure() {
+  local name=$1 i=$2 n=$3 cmd probe start end rc status
+  cmd=$(measure_cmd "$name")
+  probe=$(measure_probe "$name")
+  progress "measuring $i/$n: doormat $cmd"
+  # shellcheck disable=SC2086 # the command words are ours, split on purpose
+  if ! "$DOORMAT" $probe >/dev/null 2>&1; then
+    status=unavailable
+    rc=-1
+    UNAVAILABLE+=("$name")
+    start=$(date +%s.%N); end=$start
+  else
+    start=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    "$DOORMAT" $cmd >"$DATA/$name.json" 2>"$DATA/$name.stderr"
+    rc=$?
+    end=$(date +%s.%N)
+    if [ "$rc" -eq 0 ] && jq -e 'type == "object"' "$DATA/$name.json" >/dev/null 2>&1; then
+      status=measured
+    else
+      status=failed
+      FAILED+=("$name")
+      rm -f "$DATA/$name.json"
+    fi
+    [ -s "$DATA/$name.stderr" ] || rm -f "$DATA/$name.stderr"
+  fi
+  jq -cn --arg name "$name" --arg cmd "doormat $cmd" --arg status "$status" \
+    --argjson rc "$rc" --arg t0 "$start" --arg t1 "$end" \
+    '{name: $name, command: $cmd, status: $status, exit: $rc,
+      seconds: (($t1 | tonumber) - ($t0 | tonumber) | . * 1000 | round / 1000)}' \
+    >>"$STAGE/manifest.lines"
+}
+
+machine_facts() {
+  local cpu mem
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+  mem=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)
+  ver() { "$@" 2>/dev/null | head -n 1 || true; }
+  jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg mode "$MODE" \
+    --arg kernel "$(uname -sr)" --arg arch "$(uname -m)" --arg cpu "$cpu" \
+    --arg cpus "$(nproc 2>/dev/null || echo 0)" --arg mem_kib "${mem:-0}" \
+    --arg doormat "$(ver "$DOORMAT" --version)" --arg openssl "$(ver openssl version)" \
+    --arg age "$(ver age --version)" --arg gnuplot "$(ver gnuplot --version)" \
+    --arg jq "$(ver jq --version)" --arg os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")" \
+    '{date_utc: $date, mode: $mode, os: $os, kernel: $kernel, arch: $arch, cpu_model: $cpu,
+      cpus_online: ($cpus | tonumber), mem_bytes: (($mem_kib | tonumber) * 1024),
+      versions: {doormat: $doormat, openssl: $openssl, age: $age, gnuplot: $gnuplot, jq: $jq}}'
+}
+
+if [ -n "$FROM" ]; then
+  progress "reading the measurements in $FROM/data"
+  for f in "$FROM"/data/*.json; do
+    [ -f "$f" ] && cp "$f" "$DATA/"
+  done
+  [ -f "$DATA/manifest.json" ] || fail "--from $FROM: no data/manifest.json"
+  [ -f "$DATA/machine.json" ] || fail "--from $FROM: no data/machine.json"
+else
+  machine_facts >"$DATA/machine.json" || fail "cannot record the machine facts"
+  i=0
+  for m in "${MEASURES[@]}"; do
+    i=$((i + 1))
+    run_measure "$m" "$i" "${#MEASURES[@]}"
+  done
+  jq -s '{schema: "doormat-report-manifest/1", measurements: .}' "$STAGE/manifest.lines" \
+    >"$DATA/manifest.json" || fail "cannot write the manifest"
+fi
+rm -f "$STAGE/manifest.lines"
+progress "drawing the charts"
+
+# Every later step reads only data/: the same code serves fresh runs and --from.
+have() { [ -f "$DATA/$1.json" ]; }
+B=$DATA/bench.json
+MACHINE=$DATA/machine.json
+MAN=$DATA/manifest.json
+# q FILE FILTER: one raw value, or the empty string when it is missing or null.
+q() { jq -r "($2) // empty" "$1" 2>/dev/null | head -n 1; }
+cmd_of() { jq -r --arg n "$1" '.measurements[] | select(.name == $n) | .command' "$MAN"; }
+status_of() {
+  local s
+  s=$(jq -r --arg n "$1" '.measurements[] | select(.name == $n) | .status' "$MAN")
+  echo "${s:-unavailable}"
+}
+
+# ------------------------------------------------------------------ numbers in words
+
+# dur SECONDS: a duration a reader can picture ("41 µs", "2.3 hours", "5 million years").
+dur() {
+  awk -v s="$1" 'function g(x) { return (x >= 100 ? sprintf("%.0f", x) : x >= 10 ? sprintf("%.1f", x) : sprintf("%.2f", x)) }
+  BEGIN {
+    if (s == "" ) { print "not measured"; exit }
+    s += 0
+    y = 365.25 * 86400
+    if (s < 1e-3) print g(s * 1e6) " µs"
+    else if (s < 1) print g(s * 1e3) " ms"
+    else if (s < 120) print g(s) " seconds"
+    else if (s < 7200) print g(s / 60) " minutes"
+    else if (s < 2 * 86400) print g(s / 3600) " hours"
+    else if (s < y) print g(s / 86400) " days"
+    else if (s < 1e3 * y) print g(s / y) " years"
+    else if (s < 1e6 * y) print g(s / y / 1e3) " thousand years"
+    else if (s < 1e9 * y) print g(s / y / 1e6) " million years"
+    else if (s < 1e12 * y) print g(s / y / 1e9) " billion years"
+    else printf "%.1e years\n", s / y
+  }'
+}
+# num X: three significant figures, thousands grouped ("1,234", "0.0512").
+num() {
+  awk -v x="$1" 'BEGIN {
+    if (x == "") { print "not measured"; exit }
+    x += 0
+    a = x < 0 ? -x : x
+    if (a >= 1000) { s = sprintf("%.0f", x); n = ""; neg = ""
+      if (substr(s, 1, 1) == "-") { neg = "-"; s = substr(s, 2) }
+      while (length(s) > 3) { n = "," substr(s, length(s) - 2) n; s = substr(s, 1, length(s) - 3) }
+      print neg s n }
+    else if (a >= 100) printf "%.0f\n", x
+    else if (a >= 10) printf "%.1f\n", x
+    else if (a >= 1) printf "%.2f\n", x
+    else if (a == 0) print "0"
+    else printf "%.3g\n", x
+  }'
+}
+# size BYTES: "1 KiB", "64 MiB".
+size() {
+  awk -v b="$1" 'BEGIN { b += 0
+    if (b >= 2^30) printf "%g GiB\n", b / 2^30
+    else if (b >= 2^20) printf "%g MiB\n", b / 2^20
+    else if (b >= 2^10) printf "%g KiB\n", b / 2^10
+    else printf "%d bytes\n", b }'
+}
+esc() {
+  local s=$1
+  s=${s//&/&amp;}
+  s=${s//</&lt;}
+  s=${s//>/&gt;}
+  s=${s//\"/&quot;}
+  printf '%s' "$s"
+}
+
+# ------------------------------------------------------------------ charts
+#
+# chart NAME: data/NAME.tsv and a gnuplot program on stdin -> charts/NAME.svg.
+# The SVG gets ids prefixed with NAME so that several can live in one page.
+
+GP_HEAD='set terminal svg size 760,380 dynamic enhanced font "DejaVu Sans,12" background "#ffffff"
+set border 3 lc rgb "#444444"
+set tics nomirror textcolor rgb "#333333"
+set grid ytics lc rgb "#dddddd" lt 1
+set key top left textcolor rgb "#222222" box lc rgb "#cccccc" opaque
+set style line 1 lc rgb "#1b6ca8" lw 2.5 pt 7 ps 0.8
+set style line 2 lc rgb "#6fa8dc" lw 2.5 pt 5 ps 0.8 dt 2
+set style line 3 lc rgb "#c0392b" lw 2.5 pt 9 ps 0.9
+set style line 4 lc rgb "#e8998d" lw 2.5 pt 11 ps 0.9 dt 2
+set style line 5 lc rgb "#7d3c98" lw 2.5 pt 13 ps 0.9
+set style line 6 lc rgb "#b39ddb" lw 2.5 pt 15 ps 0.9 dt 2
+set key Left reverse'
+
+# Log-scale time axes are labelled in words, not powers of ten.
+TIME_TICS='set ytics ("1 µs" 1e-6, "1 ms" 1e-3, "1 second" 1, "1 minute" 60, "1 hour" 3600, "1 day" 86400, "1 year" 31557600, "100 years" 3.15576e9, "10,000 years" 3.15576e11, "1 million years" 3.15576e13, "100 million years" 3.15576e15, "10 billion years" 3.15576e17)
+set mytics 1'
+chart() {
+  local name=$1 out=$CHARTS/$1.svg
+  {
+    printf '%s\n' "$GP_HEAD"
+    printf 'set output "%s"\n' "$out"
+    cat
+  } >"$STAGE/$name.gp"
+  if ! (cd "$STAGE" && gnuplot "$name.gp" 2>"$STAGE/$name.gperr"); then
+    echo "doormat: report: gnuplot failed on the $name chart: $(head -n 3 "$STAGE/$name.gperr" | tr '\n' ' ')" >&2
+    FAILED+=("chart-$name")
+    rm -f "$out"
+    return 1
+  fi
+  sed -i -e "s/id='gp/id='$name-gp/g; s/#gp/#$name-gp/g; s/id=\"gnuplot_canvas\"/id=\"$name-canvas\"/" \
+    -e '/^<?xml/d; /^<!DOCTYPE/d; /^ *"http:\/\/www.w3.org\/Graphics/d' "$out"
+  rm -f "$STAGE/$name.gp" "$STAGE/$name.gperr"
+}
+# not_measured NAME REASON: a placeholder in place of the chart.
+not_measured() {
+  local name=$1 reason=$2
+  {
+    printf '<svg class="not-measured" viewBox="0 0 760 90" xmlns="http://www.w3.org/2000/svg">\n'
+    printf '<rect x="1" y="1" width="758" height="88" fill="#f6f6f6" stroke="#bbbbbb" stroke-dasharray="6 4"/>\n'
+    printf '<text x="380" y="42" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="18" fill="#555555">Not measured</text>\n'
+    printf '<text x="380" y="66" text-anchor="middle" font-family="DejaVu Sans, sans-serif" font-size="13" fill="#777777">%s</text>\n' "$(esc "$reason")"
+    printf '</svg>\n'
+  } >"$CHARTS/$name.svg"
+  MISSING_FIGURES+=("$name")
+}
+MISSING_FIGURES=()
+why_missing() {
+  case $(status_of "$1") in
+    unavailable) echo "this build of doormat cannot run \"doormat $(measure_probe "$1" | sed 's/ --help//')\"" ;;
+    failed) echo "the measurement \"$(cmd_of "$1")\" failed" ;;
+    *) echo "the measurement did not produce this figure" ;;
+  esac
+}
+
+# mode_name MODE: how the briefing names a benchmark mode.
+mode_name() {
+  case $1 in
+    vault) echo "Vault (no escrow)" ;;
+    escrow-1of1) echo "Escrow, one master key" ;;
+    escrow-2of3) echo "Escrow, 2 of 3 agents" ;;
+    vault-passphrase) echo "Vault, passphrase" ;;
+    *) echo "$1" ;;
+  esac
+}
+op_name() {
+  case $1 in
+    encrypt) echo "encrypt" ;;
+    decrypt) echo "decrypt" ;;
+    decrypt-compliant) echo "decrypt, checking escrow" ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# --- 1. throughput against file size (bench)
+chart_throughput() {
+  have bench && jq -e '.results | length > 0' "$B" >/dev/null 2>&1 ||
+    { not_measured throughput "$(why_missing bench)"; return; }
+  local plot="" idx=0 style=0 mode op title
+  : >"$STAGE/throughput.tsv"
+  for series in vault:encrypt vault:decrypt escrow-2of3:encrypt escrow-2of3:decrypt-compliant \
+    escrow-1of1:encrypt escrow-1of1:decrypt-compliant; do
+    mode=${series%%:*}; op=${series#*:}
+    style=$((style + 1))
+    jq -e --arg m "$mode" --arg o "$op" 'any(.results[]; .mode == $m and .op == $o)' "$B" \
+      >/dev/null 2>&1 || continue
+    jq -r --arg m "$mode" --arg o "$op" \
+      '.results[] | select(.mode == $m and .op == $o) | "\(.size)\t\(.mib_per_s)"' "$B" \
+      >>"$STAGE/throughput.tsv"
+    printf '\n\n' >>"$STAGE/throughput.tsv"
+    title="$(mode_name "$mode"), $(op_name "$op")"
+    plot+="${plot:+, }\"throughput.tsv\" index $idx using 1:2 with linespoints ls $style title \"$title\""
+    idx=$((idx + 1))
+  done
+  local tics
+  tics=$(jq -r '[.results[].size] | unique | map("\"\(. as $b | if $b >= 1073741824 then "\($b / 1073741824) GiB" elif $b >= 1048576 then "\($b / 1048576) MiB" elif $b >= 1024 then "\($b / 1024) KiB" else "\($b) B" end)\" \(.)") | join(", ")' "$B")
+  chart throughput <<GP
+set logscale x 2
+set xtics ($tics)
+set xlabel "file size"
+set ylabel "MiB per second (higher is faster)"
+set yrange [0:*]
+set offsets graph 0.03, graph 0.03, 0, 0
+set key bottom right
+plot $plot
+GP
+}
+
+# --- 2. fixed cost per file: the smallest size's time per file (bench)
+chart_fixed_cost() {
+  have bench && jq -e '.results | length > 0' "$B" >/dev/null 2>&1 ||
+    { not_measured fixed-cost "$(why_missing bench)"; return; }
+  local small
+  small=$(jq -r '[.results[].size] | min' "$B")
+  {
+    for mode in vault escrow-1of1 escrow-2of3; do
+      jq -e --arg m "$mode" 'any(.results[]; .mode == $m)' "$B" >/dev/null 2>&1 || continue
+      printf '"%s"' "$(mode_name "$mode" | sed 's/ (/\\n(/; s/, /:\\n/')"
+      for op in encrypt decrypt decrypt-compliant; do
+        v=$(jq -r --arg m "$mode" --arg o "$op" --argjson s "$small" \
+          '[.results[] | select(.mode == $m and .op == $o and .size == $s) | .per_file_us][0] // "?"' "$B")
+        printf '\t%s' "$v"
+      done
+      printf '\n'
+    done
+  } >"$STAGE/fixed-cost.tsv"
+  chart fixed-cost <<GP
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border -1
+set boxwidth 0.9
+set xrange [-0.6:$(($(wc -l <"$STAGE/fixed-cost.tsv") - 1)).6]
+set yrange [0:*]
+set bmargin 5
+set ylabel "microseconds per $(size "$small") file (lower is cheaper)"
+set key outside right top
+plot "fixed-cost.tsv" using 2:xtic(1) title "encrypt" lc rgb "#1b6ca8", \
+     "" using 3 title "decrypt" lc rgb "#6fa8dc", \
+     "" using 4 title "decrypt, checking escrow" lc rgb "#c0392b"
+GP
+}
+
+# --- 3. blast radius of a stolen key (lab blast-radius)
+BR=$DATA/blast-radius.json
+chart_blast_radius() {
+  have blast-radius && jq -e '.rows | length > 0' "$BR" >/dev/null 2>&1 ||
+    { not_measured blast-radius "$(why_missing blast-radius)"; return; }
+  {
+    jq -r 'def wrap: reduce (split(" ")[]) as $w ([""]; if (.[-1] | length) == 0 then .[:-1] + [$w] elif (.[-1] | length) + ($w | length) < 16 then .[:-1] + [.[-1] + " " + $w] else . + [$w] end) | join("\\n");
+      .rows[] | "\"\(.label | wrap)\"\t\(.by_population.vault // 0)\t\(.by_population["escrow-1of1"] // 0)\t\(.by_population["escrow-2of3"] // 0)"' "$BR"
+  } >"$STAGE/blast-radius.tsv"
+  local total
+  total=$(q "$BR" '.population_files')
+  chart blast-radius <<GP
+set style data histograms
+set style histogram rowstacked
+set style fill solid 0.9 border -1
+set boxwidth 0.6
+set xrange [-0.6:$(($(jq '.rows | length' "$BR") - 1)).6]
+set yrange [0:${total:-*}]
+set ylabel "files the thief decrypted (of ${total:-all})"
+set key top left
+set bmargin 5
+plot "blast-radius.tsv" using 2:xtic(1) title "vault users' files" lc rgb "#1b6ca8", \
+     "" using 3 title "files escrowed to one master key" lc rgb "#c0392b", \
+     "" using 4 title "files escrowed to 2 of 3 agents" lc rgb "#7d3c98"
+GP
+}
+
+# --- 4. LEAF forgery time against checksum bits (lab leaf-forge), log scale
+LF=$DATA/leaf-forge.json
+chart_leaf() {
+  have leaf-forge && jq -e '.rows | length > 0' "$LF" >/dev/null 2>&1 ||
+    { not_measured leaf-forge "$(why_missing leaf-forge)"; return; }
+  {
+    jq -r '.rows[] | select(.measured == true and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
+    printf '\n\n'
+    jq -r '(.rows + (.beyond // []))[] | select(.measured != true and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
+    printf '\n\n'
+    jq -r '.forgery | select(.bits != null and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
+  } >"$STAGE/leaf-forge.tsv"
+  chart leaf-forge <<GP
+set logscale y 10
+$TIME_TICS
+set xlabel "bits of the checksum that protects the escrow field (Clipper: 16)"
+set ylabel "time to forge a field that passes"
+set arrow from 16, graph 0 to 16, graph 1 nohead lc rgb "#999999" dt 3
+set key bottom right
+plot "leaf-forge.tsv" index 0 using 1:2 with linespoints ls 1 title "measured", \
+     "" index 1 using 1:2 with linespoints ls 2 title "extrapolated from the measured rate", \
+     "" index 2 using 1:2 with points pt 7 ps 1.8 lc rgb "#c0392b" title "the forgery demonstrated in this run"
+GP
+}
+
+# --- 5. crumple zones: recovery cost against puzzle bits (lab crumple), log scale
+CR=$DATA/crumple.json
+chart_crumple() {
+  have crumple && jq -e '.rows | length > 0' "$CR" >/dev/null 2>&1 ||
+    { not_measured crumple "$(why_missing crumple)"; return; }
+  {
+    jq -r '.rows[] | select(.expected_seconds != null) | "\(.bits)\t\(.expected_seconds)"' "$CR"
+    printf '\n\n'
+    jq -r '.rows[] | select(.measured == true and .seconds != null) | "\(.bits)\t\(.seconds)"' "$CR"
+    printf '\n\n'
+    jq -r '.rows[] | select(.population_seconds != null) | "\(.bits)\t\(.population_seconds)"' "$CR"
+  } >"$STAGE/crumple.tsv"
+  local pop
+  pop=$(num "$(q "$CR" '.population_files')")
+  chart crumple <<GP
+set logscale y 10
+$TIME_TICS
+set xlabel "puzzle size in bits (the cost dial of a crumple zone)"
+set ylabel "computing time to recover"
+set key bottom right
+plot "crumple.tsv" index 0 using 1:2 with linespoints ls 2 title "one file, expected (from the measured rate)", \
+     "" index 1 using 1:2 with points pt 7 ps 1.4 lc rgb "#1b6ca8" title "one file, recovered for real in this run", \
+     "" index 2 using 1:2 with linespoints ls 3 title "all $pop files of a population (extrapolated)"
+GP
+}
+
+# --- 6. passcode exhaustion times (lab passcode)
+PC=$DATA/passcode.json
+chart_passcode() {
+  have passcode && jq -e '.rows | length > 0' "$PC" >/dev/null 2>&1 ||
+    { not_measured passcode "$(why_missing passcode)"; return; }
+  : >"$STAGE/passcode.tsv"
+  local i=0 space avg worst
+  while IFS=$'\t' read -r space avg worst; do
+    printf '%d\t"%s"\t%s\t%s\t"%s"\n' "$i" "$space" "$avg" "$worst" "$(dur "$worst")" >>"$STAGE/passcode.tsv"
+    i=$((i + 1))
+  done < <(jq -r '.rows[] | select(.seconds_worst != null) | "\(.space)\t\(.seconds_average)\t\(.seconds_worst)"' "$PC")
+  chart passcode <<GP
+set logscale y 10
+$TIME_TICS
+set style fill solid 0.9 border -1
+set boxwidth 0.35
+set ylabel "time to try every passcode"
+set xrange [-0.6:$((i - 1)).6]
+set yrange [1:*]
+set key top left
+set xtics noenhanced
+plot "passcode.tsv" using (\$1-0.18):3 with boxes lc rgb "#6fa8dc" title "on average (half the passcodes)", \
+     "" using (\$1+0.18):4:xtic(2) with boxes lc rgb "#1b6ca8" title "at worst (every passcode)", \
+     "" using (\$1+0.18):(\$4*2.2):5 with labels noenhanced font ",11" notitle
+GP
+}
+
+chart_throughput
+chart_fixed_cost
+chart_blast_radius
+chart_leaf
+chart_crumple
+chart_passcode
+
+# ------------------------------------------------------------------ the figures
+#
+# Each headline figure is read from data/ here, once; an empty value means
+# "not measured" and is printed so.
+progress "writing the briefing"
+
+SMALL="" LARGE="" V_ENC_SMALL="" E_ENC_SMALL="" E11_ENC_SMALL="" V_DEC_SMALL="" E_DEC_SMALL=""
+FIX23_ENC="" FIX23_DEC="" FIX23_CHECK="" FIX11_ENC="" V_MIBS_LARGE="" E_MIBS_LARGE="" V_DEC_MIBS_LARGE=""
+PER_GIB="" VAULT_PER_GIB="" BENCH_REPS="" BENCH_THREADS="" BENCH_SIZES=""
+if have bench; then
+  SMALL=$(q "$B" '[.results[].size] | min')
+  LARGE=$(q "$B" '[.results[].size] | max')
+  bench_val() { # MODE OP SIZE FIELD
+    jq -r --arg m "$1" --arg o "$2" --argjson s "${3:-0}" --arg f "$4" \
+      '[.results[] | select(.mode == $m and .op == $o and .size == $s) | .[$f]][0] // empty' "$B"
+  }
+  V_ENC_SMALL=$(bench_val vault encrypt "$SMALL" per_file_us)
+  V_DEC_SMALL=$(bench_val vault decrypt "$SMALL" per_file_us)
+  E_ENC_SMALL=$(bench_val escrow-2of3 encrypt "$SMALL" per_file_us)
+  E_DEC_SMALL=$(bench_val escrow-2of3 decrypt-compliant "$SMALL" per_file_us)
+  E11_ENC_SMALL=$(bench_val escrow-1of1 encrypt "$SMALL" per_file_us)
+  V_MIBS_LARGE=$(bench_val vault encrypt "$LARGE" mib_per_s)
+  V_DEC_MIBS_LARGE=$(bench_val vault decrypt "$LARGE" mib_per_s)
+  E_MIBS_LARGE=$(bench_val escrow-2of3 encrypt "$LARGE" mib_per_s)
+  FIX23_ENC=$(q "$B" '.escrow_fixed_cost_us[] | select(.mode == "escrow-2of3") | .encrypt')
+  FIX23_DEC=$(q "$B" '.escrow_fixed_cost_us[] | select(.mode == "escrow-2of3") | .decrypt')
+  FIX23_CHECK=$(q "$B" '.escrow_fixed_cost_us[] | select(.mode == "escrow-2of3") | .check')
+  FIX11_ENC=$(q "$B" '.escrow_fixed_cost_us[] | select(.mode == "escrow-1of1") | .encrypt')
+  v=$(bench_val vault encrypt "$LARGE" median_s)
+  e=$(bench_val escrow-2of3 encrypt "$LARGE" median_s)
+  if [ -n "$v" ] && [ -n "$e" ]; then
+    PER_GIB=$(awk -v v="$v" -v e="$e" -v n="$LARGE" 'BEGIN { printf "%.9g", (e - v) * 2^30 / n }')
+    VAULT_PER_GIB=$(awk -v v="$v" -v n="$LARGE" 'BEGIN { printf "%.9g", v * 2^30 / n }')
+  fi
+  BENCH_REPS=$(q "$B" '.config.reps')
+  BENCH_THREADS=$(q "$B" '.config.threads')
+  BENCH_SIZES=$(jq -r '[.config.sizes[]?] | length' "$B" 2>/dev/null)
+fi
+us() { [ -n "$1" ] && dur "$(awk -v u="$1" 'BEGIN { printf "%.9g", u / 1e6 }')" || echo "not measured"; }
+
+BR_TOTAL="" BR_USER="" BR_MASTER="" BR_MASTER_S="" BR_ONE="" BR_TWO="" BR_ESC11="" BR_USERS="" BR_FPU=""
+if have blast-radius; then
+  BR_TOTAL=$(q "$BR" '.population_files')
+  BR_USERS=$(q "$BR" '.users')
+  BR_FPU=$(q "$BR" '.files_per_user')
+  BR_USER=$(q "$BR" '.rows[] | select(.stolen == "user") | .files_exposed')
+  BR_MASTER=$(q "$BR" '.rows[] | select(.stolen == "master") | .files_exposed')
+  BR_MASTER_S=$(q "$BR" '.rows[] | select(.stolen == "master") | .seconds')
+  BR_ONE=$(q "$BR" '.rows[] | select(.stolen == "one-agent") | .files_exposed')
+  BR_TWO=$(q "$BR" '.rows[] | select(.stolen == "two-agents") | .files_exposed')
+  BR_ESC11=$(q "$BR" '.populations[] | select(.name == "escrow-1of1") | .files')
+fi
+
+LF_BITS="" LF_TRIES="" LF_S="" LF_PASSES="" LF_REC="" LF_PER_TRY="" SH_TRIES="" SH_PASSED=""
+if have leaf-forge; then
+  LF_BITS=$(q "$LF" '.forgery.bits')
+  LF_TRIES=$(q "$LF" '.forgery.tries')
+  LF_S=$(q "$LF" '.forgery.seconds')
+  LF_PASSES=$(q "$LF" '.forgery.passes_require_escrow | tostring')
+  LF_REC=$(q "$LF" '.forgery.recovery_exit')
+  LF_PER_TRY=$(q "$LF" '.seconds_per_try')
+  SH_TRIES=$(q "$LF" '.shamir.tries')
+  SH_PASSED=$(q "$LF" '.shamir.passed')
+fi
+
+CR_MBITS="" CR_MS="" CR_TOPBITS="" CR_TOPEXP="" CR_TOPPOP="" CR_TOPMEAS="" CR_POP="" CR_ENC="" CR_CHECK=""
+if have crumple; then
+  CR_MBITS=$(q "$CR" '[.rows[] | select(.measured == true and .found == true)] | max_by(.bits) | .bits')
+  CR_MS=$(q "$CR" '[.rows[] | select(.measured == true and .found == true)] | max_by(.bits) | .seconds')
+  CR_TOPBITS=$(q "$CR" '.rows | max_by(.bits) | .bits')
+  CR_TOPEXP=$(q "$CR" '.rows | max_by(.bits) | .expected_seconds')
+  CR_TOPPOP=$(q "$CR" '.rows | max_by(.bits) | .population_seconds')
+  CR_TOPMEAS=$(q "$CR" '.rows | max_by(.bits) | .measured | tostring')
+  CR_POP=$(q "$CR" '.population_files')
+  CR_ENC=$(q "$CR" '.encrypt_seconds')
+  CR_CHECK=$(q "$CR" '.check_seconds')
+fi
+
+PC_MS="" PC_CRACK_S="" PC_CRACK_D="" PC_CRACK_TRIES="" PC_CRACK_KDF="" PC_LIMIT="" PC_ERASED="" PC_LIMIT_FOUND=""
+if have passcode; then
+  PC_MS=$(q "$PC" '.calibrated.ms_per_try')
+  PC_CRACK_S=$(q "$PC" '.crack.seconds')
+  PC_CRACK_D=$(q "$PC" '.crack.digits')
+  PC_CRACK_TRIES=$(q "$PC" '.crack.tries')
+  PC_CRACK_KDF=$(q "$PC" '.crack.kdf')
+  PC_CRACK_MS=$(q "$PC" '(if .crack.kdf == "calibrated" then .calibrated else .fast end).ms_per_try')
+  PC_LIMIT=$(q "$PC" '.retry_limit.limit')
+  PC_ERASED=$(q "$PC" '.retry_limit.erased | tostring')
+  PC_LIMIT_FOUND=$(q "$PC" '.retry_limit.found | tostring')
+fi
+pc_row() { q "$PC" ".rows[] | select(.space == \"$1\") | .$2"; }
+
+ST_AGE="" ST_REQ="" ST_REC="" ST_C_REQ="" ST_C_REC=""
+if have strip; then
+  ST_AGE=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .age_exit')
+  ST_REQ=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .require_escrow_exit')
+  ST_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .recovery')
+  ST_C_REQ=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .require_escrow_exit')
+  ST_C_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .recovery')
+fi
+
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "?"; else printf "%.0f%%\n", 100 * a / b }'; }
+NM="not measured"
+
+# ------------------------------------------------------------------ the writer
+#
+# Every block goes to both files: HTML (escaped; **x** becomes <strong>) and Markdown.
+HTML=$STAGE/briefing.html
+MD=$STAGE/briefing.md
+: >"$HTML"
+: >"$MD"
+H() { printf '%s\n' "$@" >>"$HTML"; }
+M() { printf '%s\n' "$@" >>"$MD"; }
+inline() { esc "$1" | sed -e 's/\*\*\([^*]*\)\*\*/<strong>\1<\/strong>/g' -e 's/`\([^`]*\)`/<code>\1<\/code>/g'; }
+para() { H "<p>$(inline "$*")</p>"; M "$*" ""; }
+note() { H "<p class=\"note\">$(inline "$*")</p>"; M "*$**" ""; }
+section() { # ID TITLE
+  [ -n "${IN_SECTION:-}" ] && H "</section>"
+  IN_SECTION=1
+  H "<section id=\"$1\">" "<h2>$(esc "$2")</h2>"
+  M "## $2" ""
+}
+sub() { H "<h3>$(esc "$1")</h3>"; M "### $1" ""; }
+bullets() {
+  local it
+  H "<ul>"
+  for it in "$@"; do
+    H "<li>$(inline "$it")</li>"
+    M "- $it"
+  done
+  H "</ul>"
+  M ""
+}
+cards_start() { H '<div class="cards">'; }
+cards_end() { H '</div>'; M ""; }
+card() { # VALUE WHAT DETAIL
+  local cls=card
+  [ "$1" = "$NM" ] && cls="card missing"
+  H "<div class=\"$cls\"><div class=\"value\">$(esc "$1")</div><div class=\"what\">$(inline "$2")</div><div class=\"detail\">$(inline "$3")</div></div>"
+  M "- **$1** — $2. $3"
+}
+table_start() { # CLASS HEADER...
+  local cls=$1 h
+  shift
+  H "<table class=\"$cls\"><thead><tr>"
+  for h in "$@"; do H "<th>$(inline "$h")</th>"; done
+  H "</tr></thead><tbody>"
+  local line="|" sep="|"
+  for h in "$@"; do line+=" $h |"; sep+=" --- |"; done
+  M "$line" "$sep"
+}
+table_row() {
+  local c line="|" first=1
+  H "<tr>"
+  for c in "$@"; do
+    if [ "$first" -eq 1 ]; then H "<th scope=\"row\">$(inline "$c")</th>"; first=0
+    else H "<td>$(inline "$c")</td>"; fi
+    line+=" ${c//|/\\|} |"
+  done
+  H "</tr>"
+  M "$line"
+}
+table_end() { H "</tbody></table>"; M ""; }
+figure() { # NAME TITLE CAPTION SOURCE
+  local name=$1 title=$2 caption=$3 source=$4 cls=""
+  [[ " ${MISSING_FIGURES[*]:-} " == *" $name "* ]] && cls=" class=\"missing\""
+  H "<figure id=\"chart-$name\"$cls>" "<h3>$(esc "$title")</h3>"
+  sed 's/^<svg /<svg role="img" aria-label="'"$(esc "$title" | sed 's/[\/&]/\\&/g')"'" /' "$CHARTS/$name.svg" >>"$HTML"
+  H "<figcaption>$(inline "$caption") <span class=\"source\">Source: $(inline "$source")</span></figcaption>" "</figure>"
+  M "### $title" "" "![$title](charts/$name.svg)" "" "$caption *Source: $source*" ""
+}
+src() { # NAME: where a figure came from
+  local c
+  c=$(cmd_of "$1")
+  if [ "$(status_of "$1")" = measured ]; then echo "\`$c\` → data/$1.json"
+  else echo "not measured ($(why_missing "$1"))"; fi
+}
+
+# ------------------------------------------------------------------ the page
+M_DATE=$(q "$MACHINE" '.date_utc')
+M_WHEN=$(date -u -d "$M_DATE" '+%-d %B %Y at %H:%M UTC' 2>/dev/null || echo "$M_DATE")
+M_CPU=$(q "$MACHINE" '.cpu_model')
+M_CPUS=$(q "$MACHINE" '.cpus_online')
+M_OS=$(q "$MACHINE" '.os')
+M_MODE=$(q "$MACHINE" '.mode')
+M_MEM=$(q "$MACHINE" '.mem_bytes / 1073741824 | . * 10 | round / 10')
+MODE_WORDS="quick (classroom) measurements: small files, few repetitions"
+[ "$M_MODE" = full ] && MODE_WORDS="full measurements (publication settings)"
+[ -n "$FROM" ] && MODE_WORDS="$MODE_WORDS; redrawn from the data of an earlier run"
+
+H '<!DOCTYPE html>' '<html lang="en">' '<head>' '<meta charset="utf-8">' \
+  '<meta name="viewport" content="width=device-width, initial-scale=1">' \
+  "<title>Exceptional access, measured — doormat briefing ${M_DATE%%T*}</title>" '<style>'
+H "$(cat <<'CSS'
+:root { --ink: #1d2733; --muted: #5b6673; --line: #d8dde3; --accent: #1b6ca8; --warn: #c0392b; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #eef1f4; color: var(--ink);
+  font: 17px/1.55 "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; }
+main { max-width: 960px; margin: 0 auto; background: #fff; padding: 48px 56px 64px; }
+header.cover { border-bottom: 4px solid var(--accent); padding-bottom: 18px; margin-bottom: 8px; }
+header.cover .kicker { text-transform: uppercase; letter-spacing: .08em; color: var(--accent); font-size: 14px; font-weight: bold; }
+h1 { font-size: 38px; line-height: 1.15; margin: 6px 0 10px; }
+header.cover .sub { font-size: 20px; color: var(--muted); margin: 0 0 12px; }
+header.cover .meta { font-size: 14px; color: var(--muted); margin: 0; }
+h2 { font-size: 27px; margin: 44px 0 12px; padding-top: 10px; border-top: 1px solid var(--line); }
+h3 { font-size: 19px; margin: 26px 0 8px; }
+p, li { max-width: 46em; }
+.note { color: var(--muted); font-size: 15px; }
+.cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 14px; margin: 18px 0 22px; }
+.card { border: 1px solid var(--line); border-top: 5px solid var(--accent); border-radius: 6px; padding: 12px 14px; background: #fbfcfd; }
+.card:nth-child(n+3) { border-top-color: var(--warn); }
+.card .value { font-size: 27px; font-weight: bold; line-height: 1.2; }
+.card .what { font-size: 15px; font-weight: bold; margin: 4px 0; }
+.card .detail { font-size: 13.5px; color: var(--muted); line-height: 1.4; }
+.card.missing .value { color: #999; font-size: 20px; }
+table { border-collapse: collapse; width: 100%; margin: 12px 0 18px; font-size: 14.5px; }
+th, td { border: 1px solid var(--line); padding: 7px 9px; text-align: left; vertical-align: top; }
+thead th { background: #f0f3f6; }
+tbody th { background: #f7f9fa; width: 17%; }
+table.compare td { width: 16.6%; }
+figure { margin: 22px 0 30px; padding: 0; break-inside: avoid; page-break-inside: avoid; }
+figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figcaption { font-size: 15px; color: var(--muted); margin-top: 8px; }
+figcaption .source { display: block; font-size: 13px; margin-top: 4px; }
+code { font-family: "DejaVu Sans Mono", monospace; font-size: .88em; background: #f0f3f6; padding: 1px 4px; border-radius: 3px; }
+footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 10px; }
+@media (max-width: 760px) { main { padding: 20px; } .cards { grid-template-columns: 1fr; } }
+@page { size: A4; margin: 16mm 14mm; }
+@media print {
+  body { background: #fff; font-size: 11pt; }
+  main { max-width: none; padding: 0; }
+  section { break-before: page; page-break-before: always; }
+  section#summary { break-before: auto; page-break-before: auto; }
+  h2 { border-top: none; margin-top: 0; }
+  .cards { gap: 8px; }
+  .card .value { font-size: 19pt; }
+  figure, table, tr, .card { break-inside: avoid; page-break-inside: avoid; }
+  figure svg { width: 100%; max-height: 118mm; }
+  a { color: inherit; text-decoration: none; }
+}
+CSS
+)"
+H '</style>' '</head>' '<body>' '<main>'
+H '<header class="cover">' '<div class="kicker">doormat policy briefing</div>' \
+  '<h1>Exceptional access, measured</h1>' \
+  '<p class="sub">What happens to encryption when the authorities are given a way in: built, run and timed, not argued.</p>' \
+  "<p class=\"meta\">Measured on $(esc "${M_WHEN:-an unknown date}") on $(esc "${M_CPU:-an unknown processor}") (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory, $(esc "${M_OS:-unknown system}")). $(esc "${MODE_WORDS^}").</p>" \
+  '</header>'
+M "# Exceptional access, measured" "" \
+  "*doormat policy briefing: what happens to encryption when the authorities are given a way in: built, run and timed, not argued.*" "" \
+  "Measured on ${M_WHEN:-an unknown date} on ${M_CPU:-an unknown processor} (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory, ${M_OS:-unknown system}). ${MODE_WORDS^}." ""
+
+# ---- summary
+section summary "Summary"
+para "We built two versions of the same file-encryption tool and measured them on this computer." \
+  "The **vault** is ordinary strong encryption, in the open \"age\" file format: only the people a file" \
+  "is addressed to can open it, and nobody else, not even the maker of the software." \
+  "The **escrow** version adds \"exceptional access\" the way policy proposals describe it: an authority" \
+  "can also open every file, but only when enough of its officials (here any 2 of 3) release their" \
+  "part of the key under a signed warrant, and every release is written to a tamper-evident log." \
+  "We also rebuilt two historical designs, the 1993 Clipper chip's escrow field and the 2018" \
+  "\"crumple zones\" proposal, and a phone passcode attack like the one at the centre of the 2016" \
+  "dispute between Apple and the FBI."
+cards_start
+if [ -n "$FIX23_ENC" ]; then
+  card "$(us "$FIX23_ENC")" "extra computer time per file to add 2-of-3 escrow" \
+    "Encrypting a $(size "${SMALL:-0}") file took $(us "$V_ENC_SMALL") without escrow and $(us "$E_ENC_SMALL") with it. Checking the escrow on receipt: $(us "$FIX23_CHECK")."
+else
+  card "$NM" "extra computer time per file to add escrow" "$(why_missing bench)."
+fi
+if [ -n "$PER_GIB" ]; then
+  if awk -v p="$PER_GIB" -v v="$VAULT_PER_GIB" 'BEGIN { exit !(p <= 0.01 * v) }'; then
+    card "no measurable cost" "extra time per GiB of data, with escrow" \
+      "In $(size "$LARGE") files escrow changed the time to encrypt 1 GiB by $(dur "${PER_GIB#-}") ($(awk -v p="$PER_GIB" 'BEGIN { print (p < 0 ? "faster" : "slower") }'), within measurement noise), against $(dur "$VAULT_PER_GIB") for the encryption itself. Escrow costs per file, not per byte."
+  else
+    card "$(dur "$PER_GIB")" "extra time per GiB of data, with escrow" \
+      "In $(size "$LARGE") files, on top of $(dur "$VAULT_PER_GIB") for the encryption itself. Escrow costs per file, not per byte."
+  fi
+else
+  card "$NM" "extra time per GiB of data, with escrow" "$(why_missing bench)."
+fi
+if [ -n "$BR_MASTER" ]; then
+  card "$BR_MASTER of $BR_TOTAL files" "opened by a thief who steals the one escrow master key" \
+    "That is every file escrowed to it$( [ -n "$BR_ESC11" ] && echo " ($BR_ESC11)"), opened in $(dur "$BR_MASTER_S"). One user's stolen key opened ${BR_USER:-?}; one of the 2-of-3 agents' keys ${BR_ONE:-?}; two of them ${BR_TWO:-?}."
+else
+  card "$NM" "files opened with a stolen master key" "$(why_missing blast-radius)."
+fi
+if [ -n "$LF_S" ]; then
+  card "$(dur "$LF_S")" "to forge a Clipper-style escrow field (${LF_BITS}-bit check)" \
+    "Found after $(num "$LF_TRIES") random tries. The forged file $( [ "$LF_PASSES" = true ] && echo "passed" || echo "did not pass") the compliance check, yet the authority recovered only a useless key."
+else
+  card "$NM" "to forge a Clipper-style escrow field" "$(why_missing leaf-forge)."
+fi
+if [ -n "$CR_MS" ]; then
+  card "$(dur "$CR_MS")" "to recover one file's key from a ${CR_MBITS}-bit crumple zone" \
+    "Really recovered in this run. At ${CR_TOPBITS} bits: $(dur "$CR_TOPEXP") per file$( [ "$CR_TOPMEAS" = true ] || echo " (extrapolated)"), $(dur "$CR_TOPPOP") for $(num "$CR_POP") files."
+else
+  card "$NM" "to recover one file's key from a crumple zone" "$(why_missing crumple)."
+fi
+if [ -n "$(pc_row "4-digit PIN" seconds_worst 2>/dev/null)" ]; then
+  card "$(dur "$(pc_row "4-digit PIN" seconds_worst)")" "to try every 4-digit PIN on a phone-like device" \
+    "At $(num "$PC_MS") ms per guess (measured). 6 digits: $(dur "$(pc_row "6-digit PIN" seconds_worst)"); 6 letters and digits: $(dur "$(pc_row "6-char lowercase alphanumeric" seconds_worst)"). With a ${PC_LIMIT:-10}-try erase limit the attack $( [ "$PC_LIMIT_FOUND" = false ] && echo "failed" || echo "succeeded")."
+else
+  card "$NM" "to try every passcode" "$(why_missing passcode)."
+fi
+cards_end
+sub "What the measurements show"
+takeaways=()
+[ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it ($BR_MASTER of the $BR_TOTAL files in our test), without a warrant and without leaving a trace in the log. Splitting it among 2 of 3 agents means one stolen agent key opened ${BR_ONE:-?} files, but two opened ${BR_TWO:-?}.")
+[ -n "$ST_REQ" ] && takeaways+=("**Escrow binds only those who want to be bound.** A sender who removed the escrow from a file still had a perfectly valid file: the standard age tool opened it (exit code ${ST_AGE:-not measured}). Only software that insists on escrow refused it (exit code $ST_REQ), and the authority recovered nothing (\"$ST_REC\").")
+[ -n "$LF_S" ] && takeaways+=("**A short check is no check.** Clipper protected its escrow field with a 16-bit checksum. Our reconstruction found a forged field that passes in $(dur "$LF_S"). With the escrow stanzas derived from the file key, as doormat does, $(num "${SH_TRIES:-0}") random forgeries all failed (${SH_PASSED:-?} passed).")
+[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file: a ${CR_MBITS}-bit puzzle took $(dur "$CR_MS") here. Whether a setting is affordable for one file but not for millions depends on the attacker's hardware, which grows faster than laws change.")
+[ -n "$PC_MS" ] && takeaways+=("**Passcodes alone do not protect a phone; the retry limit does.** A 4-digit PIN falls in $(dur "$(pc_row "4-digit PIN" seconds_worst)") once guessing is unlimited. This is what the FBI asked Apple to switch off in 2016.")
+[ -n "$FIX23_ENC" ] && takeaways+=("**The cost of escrow is not speed but risk.** Escrow added $(us "$FIX23_ENC") per file on this computer; the costs that matter are the ones above.")
+if [ ${#takeaways[@]} -gt 0 ]; then bullets "${takeaways[@]}"
+else para "No measurement was available in this run, so there is nothing to summarise: see the method section."; fi
+
+# ---- side by side
+section comparison "The designs side by side"
+para "Five ways to build encryption, from no exceptional access at all to the historical designs." \
+  "**Bold** figures were measured in this run (the method section says how); the rest describes how each design works."
+fig() { [ -n "$1" ] && echo "**$2**" || echo "$NM"; }
+table_start compare "" "Vault (no escrow)" "Escrow: one master key" "Escrow: 2 of 3 agents" "Clipper-style LEAF (1993)" "Crumple zones (2018)"
+table_row "Who can decrypt" \
+  "Only the people the file is addressed to." \
+  "The addressees, and whoever holds the one master key." \
+  "The addressees, and any 2 of the 3 agents acting together." \
+  "The addressees, and the escrow agents, if the escrow field is genuine." \
+  "The addressees, and anyone willing to pay the computing cost of the puzzle, file by file."
+table_row "Single points of failure" \
+  "None shared: a stolen key opens only its owner's files ($(fig "$BR_USER" "$BR_USER of ${BR_TOTAL:-?} files")). Lose the key and the files are lost." \
+  "The master key: stolen, it opened $(fig "$BR_MASTER" "$BR_MASTER of ${BR_TOTAL:-?} files (all it escrowed)")." \
+  "No single one: one agent's key opened $(fig "$BR_ONE" "$BR_ONE files"), but two opened $(fig "$BR_TWO" "$BR_TWO files"). The agents' keys and the court's warrant key become targets." \
+  "The agents' database of device keys, and the short checksum that protects the escrow field." \
+  "No master key. The only brake on mass decryption is the cost per file."
+table_row "Enforceable against a sender who will not comply?" \
+  "Not applicable: there is nothing to enforce." \
+  "No. A stripped file still opened in standard software (exit code $(fig "$ST_AGE" "$ST_AGE")); only escrow-checking software refused it (exit code $(fig "$ST_REQ" "$ST_REQ"))." \
+  "No, the same: the sender holds the file key and can remove or spoil the escrow; recovery then got $(fig "$ST_C_REC" "\"$ST_C_REC\"") from a spoiled file." \
+  "No: a forged field passed the check after $(fig "$LF_TRIES" "$(num "$LF_TRIES") tries, in $(dur "$LF_S")") (Blaze, 1994)." \
+  "No: the puzzle is made by the sender's software, which the sender controls."
+table_row "Abuse detectable?" \
+  "Not applicable: there is no access path to abuse." \
+  "Releases through the procedure are logged; a thief with the key leaves no trace." \
+  "Every release is a signed, chained log entry whose edits are detected; a log cut at its end is not, unless its last hash was kept elsewhere. Stolen keys leave no trace." \
+  "No: decryption by the agency leaves no trace the user can see." \
+  "No: a recovery leaves no trace; the cost is the only signal."
+table_row "Measured performance cost" \
+  "Baseline: $(fig "$V_ENC_SMALL" "$(us "$V_ENC_SMALL") per $(size "${SMALL:-0}") file"); $(fig "$V_MIBS_LARGE" "$(num "$V_MIBS_LARGE") MiB/s in $(size "${LARGE:-0}") files")." \
+  "$(fig "$FIX11_ENC" "+$(us "$FIX11_ENC") per file") to encrypt." \
+  "$(fig "$FIX23_ENC" "+$(us "$FIX23_ENC") per file") to encrypt; $(fig "$FIX23_CHECK" "$(us "$FIX23_CHECK")") to check on receipt." \
+  "$(fig "$LF_PER_TRY" "$(dur "$LF_PER_TRY") per escrow-field check") (our reconstruction)." \
+  "$(fig "$CR_ENC" "$(dur "$CR_ENC") per file") to encrypt, $(fig "$CR_CHECK" "$(dur "$CR_CHECK")") to check; recovery as in the chart below."
+table_end
+
+# ---- charts
+section charts "The measurements in pictures"
+para "Every chart is drawn from the raw measurements kept next to this page (the data folder), by the gnuplot program."
+figure throughput "How fast files are encrypted, by file size" \
+  "Higher is faster. Small files are dominated by fixed costs (reading keys, building the header); large files by the encryption of the data itself, where escrow adds nothing. Median of ${BENCH_REPS:-several} runs, ${BENCH_THREADS:-all} threads." \
+  "$(src bench)"
+figure fixed-cost "Fixed cost per file" \
+  "Computer time for one small file. The red bars are the escrow-checking (compliant) client, which rebuilds the escrow to compare it. Escrow's cost is paid once per file." \
+  "$(src bench)"
+figure blast-radius "Blast radius: what one stolen key opens" \
+  "${BR_USERS:-Several} users with ${BR_FPU:-a few} files each, in three populations (vault, one master key, 2 of 3 agents). The thief tried every file with the stolen keys; a file counts when its content came out intact." \
+  "$(src blast-radius)"
+figure leaf-forge "Forging a Clipper-style escrow field" \
+  "How long a rogue sender needs to find a fake escrow field that passes the check, against the size of the check (logarithmic scale: each line is 10 to 100 times the one below). Solid: measured; dashed: computed from the measured rate of tries." \
+  "$(src leaf-forge)"
+figure crumple "Crumple zones: the price of recovering a key" \
+  "Computing time to recover keys by solving each file's puzzle, by puzzle size (logarithmic scale). Each added bit doubles the cost; the red line is a whole population of files." \
+  "$(src crumple)"
+figure passcode "Guessing a phone passcode" \
+  "Time to try passcodes at the measured cost of one guess on a device that slows guessing to about 80 ms, with no limit on the number of tries (logarithmic scale). A limit of ${PC_LIMIT:-10} tries followed by erasing the key stops the attack." \
+  "$(src passcode)"
+
+# ---- background
+section background "Background: the debate in four dates"
+para "These are historical facts, cited from the public record; they were not measured here."
+bullets \
+  "**1993 to 1996, the Clipper chip.** The US government proposed a chip for phones whose keys were escrowed with two government agencies. Every call carried a Law Enforcement Access Field (LEAF) protected by a 16-bit checksum. In 1994 Matt Blaze (\"Protocol Failure in the Escrowed Encryption Standard\") showed that a forged LEAF passing the check could be found by trial, about 2^16 attempts, so the encryption worked while the escrow silently did not. The programme was abandoned by 1996." \
+  "**July 2015, \"Keys Under Doormats\".** Fifteen security researchers (Abelson, Anderson, Bellovin, Benaloh, Blaze, Diffie, Gilmore, Green, Landau, Neumann, Rivest, Schiller, Schneier, Specter, Weitzner; MIT technical report) argued that any exceptional access adds complexity, undoes protections like forward secrecy and creates a concentrated target whose compromise opens everything." \
+  "**February to March 2016, Apple and the FBI.** After the San Bernardino shooting a court ordered Apple to write software switching off the passcode protections (escalating delays and erase-after-ten-failures) of the shooter's iPhone 5C so the passcode could be guessed. Apple refused; the case ended when the FBI said an outside party had unlocked the phone." \
+  "**2018, \"Crumple zones\".** Wright and Varia proposed making each file's key recoverable only by a costly computation, so that access is possible for a few targets but too expensive for mass surveillance."
+sub "Words used in this briefing"
+bullets \
+  "**Key**: the secret number that locks and unlocks a file. **Recipient**: a person a file is encrypted for." \
+  "**Escrow**: a copy of each file's key, locked for an authority, carried inside the file." \
+  "**Compliant client**: software that refuses to show a file whose escrow is missing or wrong." \
+  "**Blast radius**: how many files one stolen key opens." \
+  "**GiB, MiB, KiB**: about a billion, a million, a thousand bytes. A byte is one character of text."
+
+# ---- method
+section method "Method, machine and limits"
+para "Everything in this briefing was measured by the doormat program on the machine below, in the run that wrote this page, unless it is marked extrapolated (computed from a rate measured in the same run) or historical. Each measurement is one command; its raw output is kept in the data folder next to this page."
+table_start provenance "Measurement" "Command" "Result" "Run time" "Raw data"
+while IFS=$'\t' read -r name command status secs; do
+  case $status in
+    measured) result="measured" ;;
+    unavailable) result="not measured: this build has no such command" ;;
+    *) result="not measured: the command failed" ;;
+  esac
+  raw="data/$name.json"
+  [ "$status" = measured ] || raw="none"
+  table_row "$name" "\`$command\`" "$result" "$(dur "$secs")" "$raw"
+done < <(jq -r '.measurements[] | "\(.name)\t\(.command)\t\(.status)\t\(.seconds)"' "$MAN")
+table_end
+sub "How each figure is made"
+bullets \
+  "**Speed and fixed cost** (\`doormat bench\`): whole encryptions and decryptions inside one process, from memory to nowhere, after a warm-up; the median of ${BENCH_REPS:-several} timed runs per file size. The escrow cost per file is the median time of building the escrow; the cost per GiB is the difference between escrow and vault at the largest size, scaled to 1 GiB. The method is in docs/benchmarks.md." \
+  "**Blast radius** (\`doormat lab blast-radius\`): real files encrypted to real keys; the thief's count is of files actually decrypted and compared with the original." \
+  "**LEAF forgery** (\`doormat lab leaf-forge\`): random escrow fields tried against a checksum of N bits until one passes the same check that escrow-checking software runs; larger N computed from the measured time per try." \
+  "**Crumple zones** (\`doormat lab crumple\`): keys really recovered by search for the sizes that fit in the time budget; larger sizes and whole populations computed from the measured time per try." \
+  "**Passcodes** (\`doormat lab passcode\`): the key-stretching setting that costs about 80 ms per guess on this machine is found and timed; the exhaustion times are that time multiplied by the number of passcodes. A real PIN is cracked live with a fast setting, and a retry limit is tested."
+sub "The machine"
+table_start machine "Fact" "Value"
+table_row "Date (UTC)" "${M_DATE:-$NM}"
+table_row "Processor" "${M_CPU:-$NM}"
+table_row "Cores online" "${M_CPUS:-$NM}"
+table_row "Memory" "${M_MEM:-?} GiB"
+table_row "Operating system" "${M_OS:-$NM}, $(q "$MACHINE" '.kernel') ($(q "$MACHINE" '.arch'))"
+table_row "Measurement mode" "$MODE_WORDS"
+while IFS=$'\t' read -r k v; do
+  table_row "Version: $k" "${v:-not installed}"
+done < <(jq -r '.versions | to_entries[] | "\(.key)\t\(.value)"' "$MACHINE")
+[ -n "$(q "$B" '.machine.libsodium')" ] && table_row "Version: libsodium" "$(q "$B" '.machine.libsodium')"
+table_end
+sub "Limits of what was measured"
+limits=("One machine, one run: other computers, and a busy computer, give other numbers. Repeat the run to see the spread; the benchmark's raw data records it."
+  "Speeds are of the encryption inside the program, not of disks or networks."
+  "Extrapolated figures assume the measured rate stays constant; real attackers use many machines and special hardware, so the times to forge or to exhaust are upper bounds for a determined attacker."
+  "The historical designs are reconstructions of their logic on today's code, not the original hardware or protocols."
+  "Nothing here measures the human side: who guards the keys, how warrants are reviewed, or how often procedures fail.")
+[ "$M_MODE" = quick ] && limits=("Quick mode: small files and few repetitions, for a classroom. Run \`doormat report\` without --quick for publication figures." "${limits[@]}")
+[ ${#MISSING_FIGURES[@]} -gt 0 ] && limits=("Not measured in this run: ${MISSING_FIGURES[*]}." "${limits[@]}")
+bullets "${limits[@]}"
+H "</section>"
+H "<footer>Written by <code>doormat report</code>$( [ -n "$M_MODE" ] && echo " ($M_MODE mode)") on $(esc "${M_DATE:-?}"). doormat implements the age v1 format (c2sp.org/age) and an escrow variant for teaching and policy analysis.</footer>"
+H '</main>' '</body>' '</html>'
+M "---" "" "*Written by doormat report (${M_MODE:-?} mode) on ${M_DATE:-?}.*"
+
+# ------------------------------------------------------------------ self-check
+# The page must be self-contained: no src or href that leaves the file.
+if grep -Eiq '(src|href)[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*(https?:|//|ftp:)' "$HTML"; then
+  fail "internal error: the briefing would load something from the network"
+fi
+
+# ------------------------------------------------------------------ publish
+publish() {
+  progress "writing $OUT"
+  mkdir -p "$OUT/data" "$OUT/charts" || fail "cannot write in $OUT"
+  rm -f "$OUT"/data/*.json "$OUT"/data/*.stderr "$OUT"/charts/*.svg
+  local f
+  for f in "$DATA"/* "$CHARTS"/*; do
+    [ -e "$f" ] || continue
+    mv -f "$f" "$OUT/${f#"$STAGE"/}" || fail "cannot write $OUT/${f#"$STAGE"/}"
+  done
+  for f in briefing.md briefing.html; do
+    [ -f "$STAGE/$f" ] || continue
+    mv -f "$STAGE/$f" "$OUT/$f" || fail "cannot write $OUT/$f"
+  done
+  progress_done
+}
+publish
+if [ ${#UNAVAILABLE[@]} -gt 0 ]; then
+  words=()
+  for m in "${UNAVAILABLE[@]}"; do words+=("doormat $(measure_probe "$m" | sed 's/ --help//')"); done
+  echo "doormat: report: briefing written to $OUT; not measured, as this build has no such command: $(IFS=,; echo "${words[*]}" | sed 's/,/, /g')" >&2
+fi
+if [ ${#FAILED[@]} -gt 0 ]; then
+  echo "doormat: report: briefing written to $OUT, but these failed: ${FAILED[*]} (details in $OUT/data/*.stderr)" >&2
+  exit 1
+fi
+exit 0
