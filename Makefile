@@ -1,7 +1,8 @@
 # doormat: build, test and install.
 #   make            build/doormat and build/libdoormat.a
 #   make check      every test (installs missing Debian packages first)
-#   make demo       the classroom walkthrough
+#   make demo       the classroom walkthrough, ending with the policy briefing
+#   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
 #   make sanitize   the whole suite under ASan + UBSan
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -32,6 +33,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
 
+.PHONY: report-deps
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
         bench bench-compare check-report memcheck fuzz
 
@@ -75,7 +77,18 @@ sanitize: deps
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
 
-demo: deps all
+# The briefing (doormat report) needs jq and gnuplot; its check needs Chromium and a font.
+REPORT_PKGS       := jq gnuplot-nox
+REPORT_CHECK_PKGS := chromium fonts-dejavu-core
+report-deps:
+	@./tools/deps.sh $(REPORT_PKGS)
+
+check-report: deps
+	@./tools/deps.sh $(REPORT_PKGS) $(REPORT_CHECK_PKGS)
+	@$(MAKE) --no-print-directory all
+	@./tests/check-report.sh $(BUILD)
+
+demo: deps report-deps all
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
 install: all
@@ -85,11 +98,13 @@ install: all
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
+	install -d $(DESTDIR)$(PREFIX)/share/doormat
+	install -m 0755 demo/report.sh $(DESTDIR)$(PREFIX)/share/doormat/report.sh
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
-	rm -rf $(DESTDIR)$(PREFIX)/include/doormat
+	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all

@@ -836,7 +836,7 @@ else para "No measurement was available in this run, so there is nothing to summ
 section comparison "The designs side by side"
 para "Five ways to build encryption, from no exceptional access at all to the historical designs." \
   "**Bold** figures were measured in this run (the method section says how); the rest describes how each design works."
-fig() { [ -n "$1" ] && echo "**$2**" || echo "$NM"; }
+fig() { [ -n "$1" ] && echo "**$2**" || echo "($NM)"; }
 table_start compare "" "Vault (no escrow)" "Escrow: one master key" "Escrow: 2 of 3 agents" "Clipper-style LEAF (1993)" "Crumple zones (2018)"
 table_row "Who can decrypt" \
   "Only the people the file is addressed to." \
