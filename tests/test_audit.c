@@ -276,6 +276,41 @@ static void test_forged(void **state) {
     dm_escrow_b64(sig, 64, sig64, sizeof sig64);
     total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
     assert_int_equal(dm_escrow_audit_verify(w->auth, log, (size_t)total, &n, &bad, NULL), DM_OK);
+    /* An insider with a real agent key: a wrong sequence number on the right
+     * chain, and the right number chained to the wrong entry. */
+    bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z doj %s %s %s", N_ENTRIES + 2, d_hex,
+                  f_hex, head_hex);
+    assert_int_equal(dm_escrow_sign(w->keys[0]->sign_sk, "doormat/v1/escrow/audit",
+                                    (const uint8_t *)body, (size_t)bl, sig),
+                     DM_OK);
+    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
+    assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
+    assert_non_null(strstr(dm_err_detail(), "sequence number"));
+    char genesis_hex[65];
+    uint8_t genesis[32];
+    uint8_t gmsg[sizeof "doormat/v1/escrow/audit-genesis\n" - 1 + DM_ESCROW_ID_LEN];
+    memcpy(gmsg, "doormat/v1/escrow/audit-genesis\n", sizeof gmsg - DM_ESCROW_ID_LEN);
+    memcpy(gmsg + sizeof gmsg - DM_ESCROW_ID_LEN, dm_escrow_authority_id(w->auth),
+           DM_ESCROW_ID_LEN);
+    dm_sha256(gmsg, sizeof gmsg, genesis);
+    dm_escrow_hex(genesis, 32, genesis_hex);
+    bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z doj %s %s %s", N_ENTRIES + 1, d_hex,
+                  f_hex, genesis_hex);
+    assert_int_equal(dm_escrow_sign(w->keys[0]->sign_sk, "doormat/v1/escrow/audit",
+                                    (const uint8_t *)body, (size_t)bl, sig),
+                     DM_OK);
+    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
+    assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
+    assert_non_null(strstr(dm_err_detail(), "does not chain"));
+    /* The genesis value is what the first entry chains to. */
+    assert_int_equal(
+        strncmp(strchr(strchr(strchr(strchr(strchr(w->log, ' ') + 1, ' ') + 1, ' ') + 1, ' ') + 1,
+                       ' ') +
+                    1,
+                genesis_hex, 64),
+        0);
     /* An agent the authority does not have. */
     bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z fbi %s %s %s", N_ENTRIES + 1, d_hex,
                   f_hex, head_hex);
