@@ -246,20 +246,28 @@ static void pool_stop(engine *e) {
     pthread_mutex_destroy(&e->mu);
 }
 
-static void run_batch(engine *e) {
+/* Wakes the workers on the batch set up in e and returns at once, or returns
+ * 0 when the batch is not worth them (or there are none): then the caller
+ * runs it alone. */
+static int batch_wake(engine *e) {
     atomic_store_explicit(&e->next, 0, memory_order_relaxed);
     if (e->n > SMALL_BATCH && e->participants > 1 && !e->pool_tried)
         pool_start(e);
-    if (e->n <= SMALL_BATCH || e->n_workers == 0) {
-        run_share(e, 0);
-        return;
-    }
+    if (e->n <= SMALL_BATCH || e->n_workers == 0)
+        return 0;
     pthread_mutex_lock(&e->mu);
     e->finished = 0;
     e->generation++;
     pthread_cond_broadcast(&e->go);
     pthread_mutex_unlock(&e->mu);
+    return 1;
+}
+
+/* The caller's share of the batch, then the wait for the workers' shares. */
+static void batch_join(engine *e, int woken) {
     run_share(e, 0);
+    if (!woken)
+        return;
     pthread_mutex_lock(&e->mu);
     while (e->finished < e->n_workers)
         pthread_cond_wait(&e->done, &e->mu);
@@ -366,86 +374,27 @@ static int window_fill(window *w) {
     return err;
 }
 
-/* Drops the first n bytes, keeping the look-ahead byte for the next batch. */
-static void window_consume(window *w, size_t n) {
-    if (w->mem != NULL) {
-        w->mem->pos += n;
-        w->have = 0;
+/* Moves the bytes after the first n of `from` (the look-ahead byte) to the
+ * start of `to`, which may be the same window. */
+static void window_handoff(window *from, size_t n, window *to) {
+    if (from->mem != NULL) {
+        from->mem->pos += n;
+        to->have = 0;
+        to->eof = 0;
         return;
     }
-    memmove(w->buf, w->buf + n, w->have - n);
-    w->have -= n;
+    size_t tail = from->have - n;
+    memmove(to->buf, from->data + n, tail);
+    to->have = tail;
+    to->eof = 0;
+    if (from != to)
+        from->have = n;
 }
 
 static void window_free(window *w, int wipe) {
     if (w->buf != NULL && wipe)
         sodium_memzero(w->buf, w->high);
     free(w->buf);
-}
-
-int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
-                   unsigned threads, dm_aead_backend backend) {
-    uint8_t nonce[DM_NONCE_LEN];
-    randombytes_buf(nonce, sizeof nonce);
-    engine e;
-    window w = {0};
-    uint8_t *outbuf = NULL, *status = NULL;
-    int err = engine_init(&e, 1, backend, secrets, nonce, threads);
-    size_t batch = batch_chunks(e.participants);
-    if (err == DM_OK)
-        err = window_new(&w, in, batch * CHUNK + 1);
-    if (err == DM_OK && (status = malloc(batch)) == NULL)
-        err = dm_fail(DM_ERR_NOMEM, "payload buffers");
-    if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
-        err = dm_fail(DM_ERR_IO, "write failed");
-
-    uint64_t counter = 0;
-    while (err == DM_OK) {
-        if ((err = window_fill(&w)) != DM_OK)
-            break;
-        e.in = w.data;
-        e.status = status;
-        e.counter = counter;
-        if (w.eof) {
-            /* The last chunk is full when the plaintext is a multiple of
-             * 64 KiB, and empty only when the whole plaintext is. */
-            e.n = w.have == 0 ? 1 : (w.have + CHUNK - 1) / CHUNK;
-            e.last_len = w.have - (e.n - 1) * CHUNK;
-            e.last_final = 1;
-        } else {
-            e.n = batch;
-            e.last_len = CHUNK;
-            e.last_final = 0;
-        }
-        /* Sized by the first batch: a small file maps no big buffer. */
-        if (outbuf == NULL && (outbuf = malloc((w.eof ? e.n : batch) * CT_CHUNK)) == NULL) {
-            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
-            break;
-        }
-        e.out = outbuf;
-        run_batch(&e);
-        for (size_t i = 0; i < e.n && err == DM_OK; i++)
-            if (e.status[i] != CHUNK_OK)
-                err = dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 seal failed");
-        if (err != DM_OK)
-            break;
-        size_t out_len = (e.n - 1) * CT_CHUNK + e.last_len + DM_TAG_LEN;
-        if (out.write(out.ctx, outbuf, out_len) != 0) {
-            err = dm_fail(DM_ERR_IO, "write failed");
-            break;
-        }
-        if (w.eof) {
-            window_consume(&w, w.have);
-            break;
-        }
-        window_consume(&w, e.n * CHUNK);
-        counter += e.n;
-    }
-    window_free(&w, 1);
-    free(outbuf);
-    free(status);
-    engine_free(&e);
-    return err;
 }
 
 /* A source that yields the bytes the header reader already consumed first. */
@@ -488,6 +437,154 @@ static int chunk_failure(enum chunk_status st, uint64_t counter, int final) {
     }
 }
 
+/* Sets e up for the batch in w: how many chunks, the last one's length,
+ * and whether it ends the stream. */
+static int batch_layout(engine *e, const window *w, size_t batch, uint64_t counter) {
+    size_t in_slot = e->sealing ? CHUNK : CT_CHUNK;
+    e->in = w->data;
+    e->counter = counter;
+    if (!w->eof) {
+        e->n = batch;
+        e->last_len = in_slot;
+        e->last_final = 0;
+        return DM_OK;
+    }
+    if (e->sealing) {
+        /* The last chunk is full when the plaintext is a multiple of 64 KiB,
+         * and empty only when the whole plaintext is. */
+        e->n = w->have == 0 ? 1 : (w->have + CHUNK - 1) / CHUNK;
+    } else {
+        /* The look-ahead byte guarantees data here unless nothing followed the nonce. */
+        if (w->have == 0)
+            return dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
+        e->n = (w->have + CT_CHUNK - 1) / CT_CHUNK;
+    }
+    e->last_len = w->have - (e->n - 1) * in_slot;
+    e->last_final = 1;
+    return DM_OK;
+}
+
+/* Writes what the batch may release: all of it when sealing; when opening,
+ * the chunks before the first one that failed (and a chunk that is authentic
+ * but in the wrong place, as age does). */
+static int batch_release(engine *e, dm_sink out) {
+    if (e->sealing) {
+        for (size_t i = 0; i < e->n; i++)
+            if (e->status[i] != CHUNK_OK)
+                return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 seal failed");
+        size_t len = (e->n - 1) * CT_CHUNK + e->last_len + DM_TAG_LEN;
+        if (out.write(out.ctx, e->out, len) != 0)
+            return dm_fail(DM_ERR_IO, "write failed");
+        return DM_OK;
+    }
+    int err = DM_OK;
+    size_t released = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        enum chunk_status st = e->status[i];
+        if (st == CHUNK_OK || st == CHUNK_OTHER_END)
+            released++;
+        if (st != CHUNK_OK) {
+            err = chunk_failure(st, e->counter + i, e->last_final && i == e->n - 1);
+            break;
+        }
+    }
+    size_t bytes = released * CHUNK;
+    if (released == e->n && e->last_final)
+        bytes = (e->n - 1) * CHUNK + e->last_len - DM_TAG_LEN;
+    if (bytes > 0 && out.write(out.ctx, e->out, bytes) != 0 && err == DM_OK)
+        err = dm_fail(DM_ERR_IO, "write failed");
+    return err;
+}
+
+/* One batch's buffers. With workers, two of them take turns: the next batch
+ * is read while this one is sealed or opened. */
+typedef struct slot {
+    window w;
+    int ready;
+    uint8_t *out;
+    size_t out_used;
+} slot;
+
+static int stream_run(engine *e, dm_source src, dm_sink out, size_t batch) {
+    const size_t in_slot = e->sealing ? CHUNK : CT_CHUNK;
+    const size_t out_slot = e->sealing ? CT_CHUNK : CHUNK;
+    slot sl[2];
+    memset(sl, 0, sizeof sl);
+    uint8_t *status = malloc(batch);
+    int err = status ? window_new(&sl[0].w, src, batch * in_slot + 1)
+                     : dm_fail(DM_ERR_NOMEM, "payload buffers");
+    sl[0].ready = err == DM_OK;
+    if (err == DM_OK)
+        err = window_fill(&sl[0].w);
+
+    int cur = 0;
+    uint64_t counter = 0;
+    while (err == DM_OK) {
+        slot *s = &sl[cur];
+        if ((err = batch_layout(e, &s->w, batch, counter)) != DM_OK)
+            break;
+        /* Sized by the first batch: a small file maps no big buffer. */
+        if (s->out == NULL && (s->out = malloc((s->w.eof ? e->n : batch) * out_slot)) == NULL) {
+            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
+            break;
+        }
+        if (e->n * out_slot > s->out_used)
+            s->out_used = e->n * out_slot;
+        e->out = s->out;
+        e->status = status;
+
+        int woken = batch_wake(e);
+        int next = cur, read_err = DM_OK;
+        if (woken && !s->w.eof) {
+            next = !cur;
+            if (!sl[next].ready) {
+                read_err = window_new(&sl[next].w, src, batch * in_slot + 1);
+                sl[next].ready = read_err == DM_OK;
+            }
+            if (read_err == DM_OK) {
+                window_handoff(&s->w, e->n * in_slot, &sl[next].w);
+                read_err = window_fill(&sl[next].w);
+            }
+        }
+        batch_join(e, woken);
+        /* Release this batch before reporting a failed read of the next:
+         * exactly what the sequential order would have released. */
+        if ((err = batch_release(e, out)) != DM_OK || s->w.eof)
+            break;
+        if (next == cur) {
+            window_handoff(&s->w, e->n * in_slot, &s->w);
+            read_err = window_fill(&s->w);
+        }
+        if ((err = read_err) != DM_OK)
+            break;
+        counter += e->n;
+        cur = next;
+    }
+    for (int i = 0; i < 2; i++) {
+        /* Plaintext: the input when sealing, the output when opening. */
+        window_free(&sl[i].w, e->sealing);
+        if (sl[i].out != NULL && !e->sealing)
+            sodium_memzero(sl[i].out, sl[i].out_used);
+        free(sl[i].out);
+    }
+    free(status);
+    return err;
+}
+
+int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
+                   unsigned threads, dm_aead_backend backend) {
+    uint8_t nonce[DM_NONCE_LEN];
+    randombytes_buf(nonce, sizeof nonce);
+    engine e;
+    int err = engine_init(&e, 1, backend, secrets, nonce, threads);
+    if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
+        err = dm_fail(DM_ERR_IO, "write failed");
+    if (err == DM_OK)
+        err = stream_run(&e, in, out, batch_chunks(e.participants));
+    engine_free(&e);
+    return err;
+}
+
 int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
                    uint8_t secrets[DM_STREAM_SECRETS_LEN], unsigned threads,
                    dm_aead_backend backend) {
@@ -508,75 +605,9 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         return dm_fail(DM_ERR_HEADER, "payload nonce is missing or truncated");
 
     engine e;
-    window w = {0};
-    uint8_t *outbuf = NULL, *status = NULL;
-    size_t used_out = 0;
     err = engine_init(&e, 0, backend, secrets, nonce, threads);
-    size_t batch = batch_chunks(e.participants);
     if (err == DM_OK)
-        err = window_new(&w, src, batch * CT_CHUNK + 1);
-    if (err == DM_OK && (status = malloc(batch)) == NULL)
-        err = dm_fail(DM_ERR_NOMEM, "payload buffers");
-
-    uint64_t counter = 0;
-    while (err == DM_OK) {
-        if ((err = window_fill(&w)) != DM_OK)
-            break;
-        e.in = w.data;
-        e.status = status;
-        e.counter = counter;
-        if (w.eof) {
-            /* The look-ahead byte guarantees data here unless nothing followed the nonce. */
-            if (w.have == 0) {
-                err = dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
-                break;
-            }
-            e.n = (w.have + CT_CHUNK - 1) / CT_CHUNK;
-            e.last_len = w.have - (e.n - 1) * CT_CHUNK;
-            e.last_final = 1;
-        } else {
-            e.n = batch;
-            e.last_len = CT_CHUNK;
-            e.last_final = 0;
-        }
-        if (e.n * CHUNK > used_out)
-            used_out = e.n * CHUNK;
-        if (outbuf == NULL && (outbuf = malloc((w.eof ? e.n : batch) * CHUNK)) == NULL) {
-            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
-            break;
-        }
-        e.out = outbuf;
-        run_batch(&e);
-
-        size_t released = 0;
-        for (size_t i = 0; i < e.n; i++) {
-            enum chunk_status st = e.status[i];
-            if (st == CHUNK_OK || st == CHUNK_OTHER_END)
-                released++;
-            if (st != CHUNK_OK) {
-                err = chunk_failure(st, counter + i, e.last_final && i == e.n - 1);
-                break;
-            }
-        }
-        size_t bytes = released * CHUNK;
-        if (released == e.n && e.last_final)
-            bytes = (e.n - 1) * CHUNK + e.last_len - DM_TAG_LEN;
-        if (bytes > 0 && out.write(out.ctx, outbuf, bytes) != 0 && err == DM_OK)
-            err = dm_fail(DM_ERR_IO, "write failed");
-        if (err != DM_OK)
-            break;
-        if (w.eof) {
-            window_consume(&w, w.have);
-            break;
-        }
-        window_consume(&w, e.n * CT_CHUNK);
-        counter += e.n;
-    }
-    if (outbuf != NULL)
-        sodium_memzero(outbuf, used_out);
-    window_free(&w, 0);
-    free(outbuf);
-    free(status);
+        err = stream_run(&e, src, out, batch_chunks(e.participants));
     engine_free(&e);
     return err;
 }
