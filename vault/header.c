@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "internal.h"
@@ -427,7 +426,7 @@ int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KE
     if (err)
         return err;
     /* Constant time: a timing difference would let an attacker forge the MAC byte by byte. */
-    if (CRYPTO_memcmp(mac, hdr->mac, DM_MAC_LEN) != 0)
+    if (sodium_memcmp(mac, hdr->mac, DM_MAC_LEN) != 0)
         return dm_fail(DM_ERR_HMAC, "header MAC does not match (wrong file key or altered "
                                     "header)");
     return DM_OK;
