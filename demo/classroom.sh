@@ -266,7 +266,23 @@ STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
 STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warrant
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
 
-for step in "${STEPS[@]}"; do
+# ------------------------------------------------------------ the briefing
+# Always the last step, after every section's STEPS: the same story, measured on
+# this computer and written up for readers who never open a terminal. Kept after
+# the walkthrough: DIR/briefing with --dir, else build/briefing in the source tree.
+step_briefing() {
+  title "Last step: the policy briefing"
+  local out=$ROOT/build/briefing
+  [ -n "$DIR" ] && out=$WORK/briefing
+  say "doormat now measures what we just saw (speed, stolen keys, forged escrow fields," \
+      "crumple zones, passcodes) and writes it up as a web page with charts."
+  expect_exit 0 "$DOORMAT" report --quick -o "$out" || return
+  [ -s "$out/briefing.html" ] || die "no briefing was written"
+  say "" "Open $out/briefing.html in a web browser, or print it (it is laid out for A4)." \
+      "Every number in it comes from the measurements in $out/data."
+}
+
+for step in "${STEPS[@]}" step_briefing; do
   "$step" || die "$step failed"
   pause
 done
