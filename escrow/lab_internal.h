@@ -1,0 +1,36 @@
+/* Helpers shared by the lab cores (escrow/lab_*.c); not installed. */
+#ifndef DOORMAT_LAB_INTERNAL_H
+#define DOORMAT_LAB_INTERNAL_H
+
+#include "doormat/labs.h"
+
+/* DIR/NAME, or DM_ERR_USAGE when it does not fit. */
+int dm_lab_path(char *out, size_t cap, const char *dir, const char *name);
+/* mkdir DIR/NAME (0700); an existing directory is fine. */
+int dm_lab_mkdir(const char *dir, const char *name);
+/* Writes DIR/NAME whole (mode 0600 or 0644), replacing it. */
+int dm_lab_write(const char *dir, const char *name, const void *data, size_t len, int mode);
+/* Writes an X25519 identity file (0600) for secret. */
+int dm_lab_write_identity(const char *dir, const char *name, const char *secret);
+
+/* Encrypts plain to rcpts, plus auth's escrow when auth is non-NULL. */
+int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,
+                   const dm_escrow_opts *eo, const uint8_t *plain, size_t len, dm_membuf *out);
+/* Decrypts file with one identity (escrow stanzas allowed beside scrypt, no
+ * policy unless pol is non-NULL); plain (may be NULL) is malloc'd; fk (may be
+ * NULL) receives the file key. */
+int dm_lab_decrypt(const uint8_t *file, size_t len, dm_identity *id, const dm_escrow_policy *pol,
+                   uint8_t **plain, size_t *plain_len, uint8_t fk[DM_FILE_KEY_LEN]);
+/* Same, with a known file key. */
+int dm_lab_decrypt_with_key(const uint8_t *file, size_t len, const uint8_t fk[DM_FILE_KEY_LEN],
+                            uint8_t **plain, size_t *plain_len);
+/* True when plain is exactly want. */
+bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, size_t want_len);
+
+/* A warrant for one file, issued by court and parsed back. */
+int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
+                   const dm_header *hdr, dm_escrow_warrant **out);
+/* The share value inside a share (through its text form, as a person would read it). */
+int dm_lab_share_value(const dm_escrow_share *s, uint8_t value[DM_FILE_KEY_LEN]);
+
+#endif
