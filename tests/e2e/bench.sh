@@ -68,7 +68,8 @@ for r in rows:
     need(abs(r["mib_per_s"] - r["size"] / r["median_s"] / 1048576) <= 0.01 * r["mib_per_s"] + 0.01,
          "mib_per_s is size / median")
     need(abs(r["per_file_us"] - r["median_s"] * 1e6) < 0.01, "per_file_us is the median")
-    need(abs(r["spread_pct"] - (r["max_s"] - r["min_s"]) / r["median_s"] * 100) < 0.01, "spread")
+    spread = (r["max_s"] - r["min_s"]) / r["median_s"] * 100  # from times rounded to 1 ns
+    need(abs(r["spread_pct"] - spread) <= 0.01 + 0.001 * spread, "spread")
     need(r["threads"] == 2 and r["backend"] == "openssl", "row threads/backend")
 fc = d["escrow_fixed_cost_us"]
 need(len(fc) == 1 and fc[0]["mode"] == "escrow-2of3", "one fixed-cost row")
@@ -77,10 +78,12 @@ ov = d["escrow_overhead"]
 need([(o["size"], o["op"]) for o in ov] ==
      [(s, o) for s in (1024, 65536) for o in ("encrypt", "decrypt", "decrypt-compliant")],
      "overhead rows")
-need(all(o["fixed_share_pct"] > 0 for o in ov), "fixed share")
+# The decrypt difference of two medians may fall below zero within noise; the wrap can't.
+need(all(isinstance(o["fixed_share_pct"], (int, float)) for o in ov), "fixed share")
+need(all(o["fixed_share_pct"] > 0 for o in ov if o["op"] != "decrypt"), "fixed share of a wrap")
 print("ok")
 EOF
-  assert_exit 0 "bench JSON has the documented shape"
+  assert_exit 0 "bench JSON has the documented shape: $(cat "$T/err")"
   assert_eq "$(cat "$T/out")" "ok" "bench JSON checker"
 else
   assert_true "bench JSON names its schema" grep -q '"schema": "doormat-bench/1"' "$T/bench.json"
