@@ -670,7 +670,8 @@ int cmd_lab(int argc, char **argv) {
     int rc = -1, c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, NULL)) != -1) {
+    int li = -1;
+    while (rc < 0 && (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, &li)) != -1) {
         int ok = c == OPT_DIR || c == OPT_JSON || c == 'h' || c == '?' || c == ':' ||
                  (is_blast && (c == OPT_USERS || c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_leaf && (c == OPT_BITS || c == OPT_SHAMIR_TRIES)) ||
@@ -678,12 +679,13 @@ int cmd_lab(int argc, char **argv) {
                  (is_crumple && (c == OPT_MIN || c == OPT_MAX || c == OPT_POPULATION)) ||
                  (is_pass && (c == OPT_DIGITS || c == OPT_REAL));
         if (!ok) {
-            rc = cli_usage_error("lab %s: option %s does not apply to this lab (see doormat lab "
+            rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
                                  "--help)",
-                                 lab->name, argv[optind]); /* argv + 1 shifts by one */
+                                 lab->name, li >= 0 ? lab_longopts[li].name : "?");
             break;
         }
         unsigned long v = 0;
+        li = -1;
         switch (c) {
         case OPT_DIR:
             a.dir = optarg;
@@ -775,7 +777,7 @@ int cmd_lab(int argc, char **argv) {
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/authority", a.dir);
         int taken = access(probe, F_OK) == 0;
-        snprintf(probe, sizeof probe, "%s/escrow-1of1", a.dir);
+        snprintf(probe, sizeof probe, "%s/authority-1of1", a.dir);
         taken = taken || access(probe, F_OK) == 0;
         if (taken)
             return cli_usage_error("lab %s: --dir %s already holds a lab; give a new or empty "

@@ -120,7 +120,7 @@ int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r)
                                       &b.court[1]);
     char path[4096];
     for (int a = 0; a < 2 && !err; a++) {
-        err = dm_lab_path(path, sizeof path, o->dir, a == 0 ? "escrow-1of1" : "escrow-2of3");
+        err = dm_lab_path(path, sizeof path, o->dir, a == 0 ? "authority-1of1" : "authority-2of3");
         if (!err)
             err = dm_escrow_authority_write_dir(path, b.auth[a], b.keys[a], b.court[a]);
     }

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# doormat lab: every lab's --json with tiny parameters (well-formed, schema 1,
+# the figures each lab claims); the forged LEAF file through the real command
+# (decrypt --require-escrow --leaf-bits passes, the authority's recover exits
+# 5, the default check exits 7); crumple and LEAF escrow through encrypt,
+# decrypt and escrow recover; bad arguments (exit 2, one line).
+. "$(dirname "$0")/lib.sh"
+D=$DOORMAT
+cd "$T" || exit 1
+unset DOORMAT_TODAY
+command -v python3 >/dev/null || { echo "labs.sh: python3 is needed to read the JSON" >&2; exit 1; }
+
+# jget FILE EXPR: evaluates a Python expression over the JSON object j.
+jget() {
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+# one_json: the last run printed exactly one JSON object and nothing on stderr.
+one_json() {
+  if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null &&
+     [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else fail "$1: stdout is not one JSON object"; fi
+  assert_no_stderr "$1"
+}
+
+# ---- the command
+run "$D" lab list
+assert_exit 0 "lab list"
+assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode " "lab names"
+run "$D" lab
+assert_fails 2 "name a lab" "no lab"
+run "$D" lab nope
+assert_fails 2 "unknown lab \"nope\"" "unknown lab"
+run "$D" lab strip --users 3
+assert_fails 2 "option --users does not apply" "option of another lab"
+run "$D" lab crumple --min 9 --max 8
+assert_fails 2 "--min 9 is above --max 8" "min above max"
+run "$D" lab leaf-forge --bits 0
+assert_fails 2 "wants a number from 1 to 32" "bits 0"
+run "$D" lab passcode --digits x
+assert_fails 2 "wants a number from 1 to 8" "digits x"
+run "$D" lab --help
+assert_exit 0 "lab --help"
+assert_true "help lists crumple" grep -q 'crumple' "$T/out"
+
+# ---- blast-radius
+run "$D" lab blast-radius --users 2 --files 2 --bytes 64 --json
+assert_exit 0 "blast-radius"
+one_json "blast-radius json"
+cp "$T/out" blast.json
+assert_eq "$(jget blast.json 'j["lab"], j["schema"], j["quick"], j["population_files"]')" "('blast-radius', 1, False, 12)" "blast header"
+assert_eq "$(jget blast.json '[(r["stolen"], r["files_exposed"]) for r in j["rows"]]')" \
+  "[('user', 6), ('master', 4), ('one-agent', 0), ('two-agents', 4)]" "files exposed per stolen set"
+assert_eq "$(jget blast.json '[r["by_population"]["escrow-2of3"] for r in j["rows"]]')" "[2, 0, 0, 4]" "2-of-3 population"
+assert_eq "$(jget blast.json 'abs(j["rows"][1]["share"] - 4/12) < 1e-5')" "True" "share"
+
+# ---- leaf-forge, kept in a directory, then the real command on its files
+run "$D" lab leaf-forge --bits 8 --budget 0.01 --shamir-tries 16 --json --dir leaf
+assert_exit 0 "leaf-forge"
+one_json "leaf-forge json"
+cp "$T/out" leaf.json
+assert_eq "$(jget leaf.json '[r["bits"] for r in j["rows"]]')" "[8, 12, 16, 20, 24]" "leaf rows"
+assert_eq "$(jget leaf.json 'j["rows"][0]["measured"], j["rows"][4]["measured"], j["rows"][4]["tries"]')" "(True, False, None)" "measured and extrapolated rows"
+assert_eq "$(jget leaf.json 'abs(j["rows"][4]["seconds"] - 2**24 * j["seconds_per_try"]) < 1e-6 * j["rows"][4]["seconds"]')" "True" "extrapolation from the measured rate"
+assert_eq "$(jget leaf.json 'j["forgery"]["passes_require_escrow"], j["forgery"]["recovery_exit"]')" "(True, 5)" "forgery passes, recovery fails"
+assert_eq "$(jget leaf.json 'j["forgery"]["authority_key_hex"] != j["forgery"]["file_key_hex"]')" "True" "authority gets garbage"
+assert_eq "$(jget leaf.json 'j["shamir"]["tries"], j["shamir"]["passed"]')" "(16, 0)" "default escrow not forged"
+run "$D" decrypt -i leaf/user.key --require-escrow leaf/authority/authority.pub --leaf-bits 8 \
+  -o forged.txt leaf/forged-leaf-8.age
+assert_exit 0 "forged LEAF passes decrypt --require-escrow --leaf-bits 8"
+assert_same forged.txt leaf/message.txt "forged LEAF plaintext"
+run "$D" decrypt -i leaf/user.key --require-escrow leaf/authority/authority.pub -o x.txt leaf/forged-leaf-8.age
+assert_fails 7 "mode leaf-8, the check wants shamir" "default check refuses a LEAF"
+assert_absent x.txt "no output on exit 7"
+run "$D" escrow warrant --court leaf/authority/court.key --authority leaf/authority/authority.pub \
+  --case lab --expires 2999-12-31 -o w.txt leaf/forged-leaf-8.age
+assert_exit 0 "warrant for the forged file"
+run "$D" escrow unwrap --authority leaf/authority/authority.pub --agent leaf/authority/agents/master.key \
+  --warrant w.txt --log leaf/authority/audit.log -o m.share leaf/forged-leaf-8.age
+assert_exit 0 "agent unwraps the forged LEAF"
+run "$D" escrow recover --authority leaf/authority/authority.pub --share m.share -o rec.txt leaf/forged-leaf-8.age
+assert_fails 5 "does not match the header MAC" "authority recovers garbage"
+assert_absent rec.txt "no recovered output"
+run "$D" lab leaf-forge --dir leaf --bits 8
+assert_fails 2 "already holds a lab" "--dir reused"
+
+# ---- strip
+run "$D" lab strip --json
+assert_exit 0 "strip"
+one_json "strip json"
+cp "$T/out" strip.json
+assert_eq "$(jget strip.json '[(r["file"], r["require_escrow_exit"], r["recovery"]) for r in j["rows"]]')" \
+  "[('original', 0, 'ok'), ('stripped', 7, 'no-stanza'), ('corrupted', 7, 'unopenable')]" "strip outcomes"
+if [ -x /usr/bin/age ]; then
+  assert_eq "$(jget strip.json 'j["age_available"], [(r["age_exit"], r["age_plaintext_matches"]) for r in j["rows"]]')" \
+    "(True, [(0, True), (0, True), (0, True)])" "plain age decrypts all three"
+else
+  assert_eq "$(jget strip.json 'j["age_available"], j["rows"][1]["age_exit"]')" "(False, None)" "age absent"
+fi
+
+# ---- crumple
+run "$D" lab crumple --min 4 --max 8 --budget 100 --population 10 --json
+assert_exit 0 "crumple"
+one_json "crumple json"
+cp "$T/out" crumple.json
+assert_eq "$(jget crumple.json '[(r["bits"], r["measured"], r["found"]) for r in j["rows"]]')" \
+  "[(4, True, True), (5, True, True), (6, True, True), (7, True, True), (8, True, True)]" "crumple rows all found"
+assert_eq "$(jget crumple.json 'all(1 <= r["tries"] <= 2**r["bits"] for r in j["rows"])')" "True" "tries within the space"
+assert_eq "$(jget crumple.json 'all(abs(r["population_seconds"] - 10 * r["expected_seconds"]) <= 1e-9 * r["population_seconds"] for r in j["rows"])')" "True" "population cost"
+
+# ---- passcode
+run "$D" lab passcode --digits 2 --json
+assert_exit 0 "passcode"
+one_json "passcode json"
+cp "$T/out" pass.json
+assert_eq "$(jget pass.json 'j["crack"]["found"], j["crack"]["digits"], j["crack"]["kdf"]')" "(True, 2, 'fast')" "PIN cracked"
+assert_eq "$(jget pass.json '70 <= j["calibrated"]["ms_per_try"] <= 95')" "True" "calibrated near 80 ms ($(jget pass.json 'j["calibrated"]["ms_per_try"]'))"
+assert_eq "$(jget pass.json 'j["retry_limit"]["limit"], j["retry_limit"]["erased"] or j["retry_limit"]["found"]')" "(10, True)" "retry limit"
+assert_eq "$(jget pass.json '[r["candidates"] for r in j["rows"]]')" "[10000, 1000000, 2176782336]" "passcode spaces"
+
+# ---- the escrow modes through the command
+"$D" keygen -o k.txt 2>/dev/null
+P=$("$D" keygen -y k.txt)
+"$D" escrow init --name Z --agents a,b,c --threshold 2 -o z >/dev/null
+printf 'crumpled\n' >m.txt
+run "$D" encrypt -r "$P" --escrow z/authority.pub --crumple-bits 10 -o c.age m.txt
+assert_exit 0 "encrypt --crumple-bits"
+assert_true "inspect shows the mode" sh -c "'$D' inspect c.age | grep -q '2-of-3 crumple-10: a, b, c'"
+run "$D" decrypt -i k.txt --require-escrow z/authority.pub --crumple-bits 10 -o c.txt c.age
+assert_exit 0 "crumple check passes"
+assert_same c.txt m.txt "crumple plaintext"
+run "$D" decrypt -i k.txt --require-escrow z/authority.pub --crumple-bits 11 c.age
+assert_fails 7 "mode crumple-10, the check wants crumple-11" "wrong crumple bits"
+"$D" escrow warrant --court z/court.key --authority z/authority.pub --case c --expires 2999-01-01 -o cw.txt c.age
+for ag in a c; do
+  "$D" escrow unwrap --authority z/authority.pub --agent z/agents/$ag.key --warrant cw.txt \
+    --log z/audit.log -o $ag.share c.age 2>/dev/null
+done
+run "$D" escrow recover --authority z/authority.pub --share a.share --share c.share -o cr.txt c.age
+assert_exit 0 "crumple recovery searches and finds the key"
+assert_same cr.txt m.txt "crumple recovered plaintext"
+run "$D" encrypt -r "$P" --escrow z/authority.pub --leaf-bits 16 -o l.age m.txt
+assert_exit 0 "encrypt --leaf-bits"
+run "$D" decrypt -i k.txt --require-escrow z/authority.pub --leaf-bits 16 -o l.txt l.age
+assert_exit 0 "LEAF check passes"
+run "$D" encrypt -r "$P" --escrow z/authority.pub --leaf-bits 0 m.txt
+assert_fails 2 "--leaf-bits wants a number from 1 to 64" "leaf bits 0"
+run "$D" encrypt -r "$P" --escrow z/authority.pub --crumple-bits 49 m.txt
+assert_fails 2 "--crumple-bits wants a number from 1 to 48" "crumple bits 49"
+run "$D" encrypt -r "$P" --leaf-bits 8 -o y.age m.txt
+assert_fails 2 "need --escrow" "leaf bits without escrow"
+run "$D" encrypt -r "$P" --escrow z/authority.pub --leaf-bits 8 --crumple-bits 8 -o y.age m.txt
+assert_fails 2 "one of --leaf-bits and --crumple-bits" "both modes"
+run "$D" decrypt -i k.txt --crumple-bits 8 c.age
+assert_fails 2 "need --require-escrow" "crumple bits without require-escrow"
+
+finish
