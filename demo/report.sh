@@ -102,7 +102,6 @@ lab_cmd() {
     blast-radius) echo "lab blast-radius --users 32 --files 16 --json" ;;
     leaf-forge) echo "lab leaf-forge --all --json" ;;
     crumple) echo "lab crumple --all --json" ;;
-    passcode) echo "lab passcode --real --json" ;;
     *) echo "lab $1 --json" ;;
   esac
 }
@@ -364,13 +363,13 @@ chart_throughput() {
   done
   local tics
   tics=$(jq -r '[.results[].size] | unique | map("\"\(. as $b | if $b >= 1073741824 then "\($b / 1073741824) GiB" elif $b >= 1048576 then "\($b / 1048576) MiB" elif $b >= 1024 then "\($b / 1024) KiB" else "\($b) B" end)\" \(.)") | join(", ")' "$B")
-  CHART_SIZE="760,470" chart throughput <<GP
+  CHART_SIZE="760,440" chart throughput <<GP
 set logscale x 2
 set xtics ($tics)
 set ylabel "MiB per second (higher is faster)"
 set yrange [0:*]
 set offsets graph 0.03, graph 0.03, 0, 0
-set key below horizontal maxcols 2 spacing 1.1
+set key outside top center horizontal maxrows 3
 plot $plot
 GP
 }
@@ -449,13 +448,13 @@ chart_leaf() {
     printf '\n\n'
     jq -r '.forgery | select(.bits != null and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
   } >"$STAGE/leaf-forge.tsv"
-  chart leaf-forge <<GP
+  CHART_SIZE="760,420" chart leaf-forge <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "bits of the checksum that protects the escrow field (Clipper: 16)"
 set ylabel "time to forge a field that passes"
 set arrow from 16, graph 0 to 16, graph 1 nohead lc rgb "#999999" dt 3
-set key bottom right
+set key outside top center horizontal maxrows 3
 plot "leaf-forge.tsv" index 0 using 1:2 with linespoints ls 1 title "measured", \
      "" index 1 using 1:2 with linespoints ls 2 title "extrapolated from the measured rate", \
      "" index 2 using 1:2 with points pt 7 ps 1.8 lc rgb "#c0392b" title "the forgery demonstrated in this run"
@@ -476,12 +475,12 @@ chart_crumple() {
   } >"$STAGE/crumple.tsv"
   local pop
   pop=$(num "$(q "$CR" '.population_files')")
-  chart crumple <<GP
+  CHART_SIZE="760,420" chart crumple <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "puzzle size in bits (the cost dial of a crumple zone)"
 set ylabel "computing time to recover"
-set key bottom right
+set key outside top center horizontal maxrows 2
 plot "crumple.tsv" index 0 using 1:2 with linespoints ls 2 title "one file, expected (from the measured rate)", \
      "" index 1 using 1:2 with points pt 7 ps 1.4 lc rgb "#1b6ca8" title "one file, recovered for real in this run", \
      "" index 2 using 1:2 with linespoints ls 3 title "all $pop files of a population (extrapolated)"
@@ -627,6 +626,17 @@ if have strip; then
   ST_C_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .recovery')
 fi
 
+# Outcomes in words: an exit code of the age tool or of doormat's compliant client,
+# and what the authority recovered.
+opened_words() { case $1 in "") echo "";; 0) echo "opened it";; *) echo "refused it (exit code $1)";; esac; }
+refused_words() { case $1 in "") echo "";; 7) echo "refused it";; 0) echo "accepted it";; *) echo "stopped with exit code $1";; esac; }
+recovered_words() {
+  case $1 in
+    "") echo "" ;; ok) echo "the file" ;; no-stanza) echo "nothing (the escrow was gone)" ;;
+    garbage) echo "only a useless key" ;; unopenable) echo "nothing (the escrow could not be opened)" ;;
+    *) echo "\"$1\"" ;;
+  esac
+}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "?"; else printf "%.0f%%\n", 100 * a / b }'; }
 NM="not measured"
 
@@ -835,9 +845,9 @@ cards_end
 sub "What the measurements show"
 takeaways=()
 [ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it ($BR_MASTER of the $BR_TOTAL files in our test), without a warrant and without leaving a trace in the log. Splitting it among 2 of 3 agents means one stolen agent key opened ${BR_ONE:-?} files, but two opened ${BR_TWO:-?}.")
-[ -n "$ST_REQ" ] && takeaways+=("**Escrow binds only those who want to be bound.** A sender who removed the escrow from a file still had a perfectly valid file: the standard age tool opened it (exit code ${ST_AGE:-not measured}). Only software that insists on escrow refused it (exit code $ST_REQ), and the authority recovered nothing (\"$ST_REC\").")
+[ -n "$ST_REQ" ] && takeaways+=("**Escrow binds only those who want to be bound.** A sender removed the escrow from a file. The standard age tool $(opened_words "$ST_AGE" | sed 's/^$/was not available to try it/'); only software that insists on escrow $(refused_words "$ST_REQ"); the authority, with a warrant and its agents' keys, recovered $(recovered_words "$ST_REC").")
 [ -n "$LF_S" ] && takeaways+=("**A short check is no check.** Clipper protected its escrow field with a 16-bit checksum. Our reconstruction found a forged field that passes in $(dur "$LF_S"). With the escrow stanzas derived from the file key, as doormat does, $(num "${SH_TRIES:-0}") random forgeries all failed (${SH_PASSED:-?} passed).")
-[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file: a ${CR_MBITS}-bit puzzle took $(dur "$CR_MS") here. Whether a setting is affordable for one file but not for millions depends on the attacker's hardware, which grows faster than laws change.")
+[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file: a ${CR_MBITS}-bit puzzle took $(dur "$CR_MS") here. Whether a setting is affordable for one file but not for a million ($(dur "$CR_TOPPOP") at ${CR_TOPBITS} bits) depends on the attacker's hardware, and hardware keeps getting faster.")
 [ -n "$PC_MS" ] && takeaways+=("**Passcodes alone do not protect a phone; the retry limit does.** A 4-digit PIN falls in $(dur "$(pc_row "4-digit PIN" seconds_worst)") once guessing is unlimited. This is what the FBI asked Apple to switch off in 2016.")
 [ -n "$FIX23_ENC" ] && takeaways+=("**The cost of escrow is not speed but risk.** Escrow added $(us "$FIX23_ENC") per file on this computer; the costs that matter are the ones above.")
 if [ ${#takeaways[@]} -gt 0 ]; then bullets "${takeaways[@]}"
@@ -863,8 +873,8 @@ table_row "Single points of failure" \
   "No master key. The only brake on mass decryption is the cost per file."
 table_row "Enforceable against a sender who will not comply?" \
   "Not applicable: there is nothing to enforce." \
-  "No. A stripped file still opened in standard software (exit code $(fig "$ST_AGE" "$ST_AGE")); only escrow-checking software refused it (exit code $(fig "$ST_REQ" "$ST_REQ"))." \
-  "No, the same: the sender holds the file key and can remove or spoil the escrow; recovery then got $(fig "$ST_C_REC" "\"$ST_C_REC\"") from a spoiled file." \
+  "No. With the escrow stripped out, standard software $(fig "$ST_AGE" "$(opened_words "$ST_AGE")"); only escrow-checking software $(fig "$ST_REQ" "$(refused_words "$ST_REQ")")." \
+  "No, the same: the sender holds the file key and can remove or spoil the escrow; from a spoiled escrow the authority recovered $(fig "$ST_C_REC" "$(recovered_words "$ST_C_REC")")." \
   "No: a forged field passed the check after $(fig "$LF_TRIES" "$(num "$LF_TRIES") tries, in $(dur "$LF_S")") (Blaze, 1994)." \
   "No: the puzzle is made by the sender's software, which the sender controls."
 table_row "Abuse detectable?" \
