@@ -4,8 +4,10 @@
  * Input is read in batches of whole chunks plus one byte of look-ahead, so
  * a chunk is known to be the last one without a second read. A batch is
  * sealed or opened by the calling thread alone or, for big inputs, by a pool
- * of threads; output is written in order, one write per batch, and only up
- * to the first chunk that failed. Memory is fixed by the batch size. */
+ * of threads while the calling thread reads the next batch into a second
+ * buffer; output is written in order, one write per batch, and only up to
+ * the first chunk that failed. Memory is fixed by the batch size. A memory
+ * source is read in place, without copying. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
