@@ -259,12 +259,51 @@ step_escrow_rogue() {
       "anyone with something to hide, just uses the plain vault."
 }
 
+# ------------------------------------------------------------ lab steps
+
+step_labs_intro() {
+  title "The labs: how exceptional access fails, measured"
+  say "Each lab does the real thing with the same vault and escrow code, on this" \
+      "computer, and prints what it measured. Figures that were not run for real are" \
+      "extrapolated from a rate measured in the same run, and say so."
+}
+
+step_lab_blast() {
+  title "Lab 1: the blast radius of a stolen key"
+  expect_exit 0 "$DOORMAT" lab blast-radius --dir lab-blast || return
+}
+
+step_lab_leaf() {
+  title "Lab 2: Clipper's LEAF, forged (Blaze, 1994)"
+  expect_exit 0 "$DOORMAT" lab leaf-forge --dir lab-leaf || return
+  say "" "The forged file really passes Bob's compliant client:"
+  expect_exit 0 "$DOORMAT" decrypt -i lab-leaf/user.key --require-escrow \
+    lab-leaf/authority/authority.pub --leaf-bits 16 lab-leaf/forged-leaf-16.age || return
+}
+
+step_lab_strip() {
+  title "Lab 3: stripping the escrow"
+  expect_exit 0 "$DOORMAT" lab strip --dir lab-strip || return
+}
+
+step_lab_crumple() {
+  title "Lab 4: crumple zones, priced"
+  expect_exit 0 "$DOORMAT" lab crumple --dir lab-crumple || return
+}
+
+step_lab_passcode() {
+  title "Lab 5: the San Bernardino passcode"
+  expect_exit 0 "$DOORMAT" lab passcode --dir lab-passcode || return
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
        step_vault_decrypt step_vault_wrong_key step_vault_tamper)
 STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warrant
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
+STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
+       step_lab_passcode)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on
