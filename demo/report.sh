@@ -895,7 +895,7 @@ table_end
 section charts "The measurements in pictures"
 para "Every chart is drawn from the raw measurements kept next to this page (the data folder), by the gnuplot program."
 figure throughput "How fast files are encrypted, by file size" \
-  "Higher is faster. Small files are dominated by fixed costs (reading keys, building the header); large files by the encryption of the data itself, where escrow adds nothing. Each point is the median of at least ${BENCH_REPS:-several} runs, on ${BENCH_THREADS:-all} threads." \
+  "Higher is faster. Small files are dominated by fixed costs (reading keys, building the header); large files by the encryption of the data itself, over which escrow's fixed cost is spread. Each point is the median of at least ${BENCH_REPS:-several} runs, on ${BENCH_THREADS:-all} threads." \
   "$(src bench)"
 figure fixed-cost "Fixed cost per file" \
   "Computer time for one small file. The red bars are the escrow-checking (compliant) client, which rebuilds the escrow to compare it. Escrow's cost is paid once per file." \
