@@ -762,18 +762,35 @@ figcaption { font-size: 15px; color: var(--muted); margin-top: 8px; }
 figcaption .source { display: block; font-size: 13px; margin-top: 4px; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: .88em; background: #f0f3f6; padding: 1px 4px; border-radius: 3px; }
 footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 10px; }
-@media (max-width: 760px) { main { padding: 20px; } .cards { grid-template-columns: 1fr; } }
-@page { size: A4; margin: 16mm 14mm; }
+@media screen and (max-width: 760px) { main { padding: 20px; } .cards { grid-template-columns: 1fr; } }
+@page { size: A4; margin: 11mm 13mm; }
 @media print {
-  body { background: #fff; font-size: 11pt; }
+  body { background: #fff; font-size: 9.5pt; line-height: 1.35; }
   main { max-width: none; padding: 0; }
+  h1 { font-size: 22pt; margin: 2px 0 4px; }
+  header.cover { padding-bottom: 8px; }
+  header.cover .sub { font-size: 12pt; margin-bottom: 6px; }
+  .cards { margin: 10px 0 10px; }
+  p { margin: 6px 0; }
+  ul { margin: 6px 0; }
+  h2 { font-size: 15pt; margin-bottom: 6px; padding-top: 0; }
+  h3 { font-size: 12pt; margin: 14px 0 6px; break-after: avoid; page-break-after: avoid; }
+  p, li { max-width: none; }
+  .card { padding: 7px 9px; }
+  .card .what { font-size: 9.5pt; }
+  .card .detail { font-size: 8.5pt; }
+  table { font-size: 8.5pt; }
+  th, td { padding: 4px 5px; }
+  figcaption { font-size: 9pt; }
+  figcaption .source { font-size: 8pt; }
   section { break-before: page; page-break-before: always; }
   section#summary { break-before: auto; page-break-before: auto; }
   h2 { border-top: none; margin-top: 0; }
   .cards { gap: 8px; }
-  .card .value { font-size: 19pt; }
+  .card .value { font-size: 16pt; }
   figure, table, tr, .card { break-inside: avoid; page-break-inside: avoid; }
-  figure svg { width: 100%; max-height: 118mm; }
+  figure { margin: 10px 0 16px; }
+  figure svg { width: 100%; max-height: 100mm; }
   a { color: inherit; text-decoration: none; }
 }
 CSS
@@ -844,12 +861,11 @@ fi
 cards_end
 sub "What the measurements show"
 takeaways=()
-[ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it ($BR_MASTER of the $BR_TOTAL files in our test), without a warrant and without leaving a trace in the log. Splitting it among 2 of 3 agents means one stolen agent key opened ${BR_ONE:-?} files, but two opened ${BR_TWO:-?}.")
+[ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it ($BR_MASTER of the $BR_TOTAL files in our test), with no warrant and no trace in the log. Split among 2 of 3 agents, one stolen agent key opened ${BR_ONE:-?} files, two opened ${BR_TWO:-?}.")
 [ -n "$ST_REQ" ] && takeaways+=("**Escrow binds only those who want to be bound.** A sender removed the escrow from a file. The standard age tool $(opened_words "$ST_AGE" | sed 's/^$/was not available to try it/'); only software that insists on escrow $(refused_words "$ST_REQ"); the authority, with a warrant and its agents' keys, recovered $(recovered_words "$ST_REC").")
 [ -n "$LF_S" ] && takeaways+=("**A short check is no check.** Clipper protected its escrow field with a 16-bit checksum. Our reconstruction found a forged field that passes in $(dur "$LF_S"). With the escrow stanzas derived from the file key, as doormat does, $(num "${SH_TRIES:-0}") random forgeries all failed (${SH_PASSED:-?} passed).")
-[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file: a ${CR_MBITS}-bit puzzle took $(dur "$CR_MS") here. Whether a setting is affordable for one file but not for a million ($(dur "$CR_TOPPOP") at ${CR_TOPBITS} bits) depends on the attacker's hardware, and hardware keeps getting faster.")
+[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file (${CR_MBITS} bits: $(dur "$CR_MS") here). Affordable for one file but not for a million ($(dur "$CR_TOPPOP") at ${CR_TOPBITS} bits) holds only until hardware gets faster.")
 [ -n "$PC_MS" ] && takeaways+=("**Passcodes alone do not protect a phone; the retry limit does.** A 4-digit PIN falls in $(dur "$(pc_row "4-digit PIN" seconds_worst)") once guessing is unlimited. This is what the FBI asked Apple to switch off in 2016.")
-[ -n "$FIX23_ENC" ] && takeaways+=("**The cost of escrow is not speed but risk.** Escrow added $(us "$FIX23_ENC") per file on this computer; the costs that matter are the ones above.")
 if [ ${#takeaways[@]} -gt 0 ]; then bullets "${takeaways[@]}"
 else para "No measurement was available in this run, so there is nothing to summarise: see the method section."; fi
 
