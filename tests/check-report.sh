@@ -174,5 +174,61 @@ else
   bad "Chromium did not print the page to PDF"
 fi
 
+# ---- 6. robustness: missing figures say "not measured", failures are exit 1
+RB=$ART/robust
+mkdir -p "$RB/old/data"
+cp "$ART"/briefing/data/*.json "$RB/old/data/"
+rm -f "$RB/old/data/crumple.json"
+jq 'del(.forgery)' "$ART/briefing/data/leaf-forge.json" >"$RB/old/data/leaf-forge.json"
+"$DOORMAT" report --from "$RB/old" -o "$RB/a" 2>"$RB/a.stderr"
+rc=$?
+[ "$rc" -eq 0 ] && ok "--from with a lab missing: exit 0" || bad "--from with a lab missing: exit $rc"
+grep -q '<figure id="chart-crumple" class="missing"' "$RB/a/briefing.html" &&
+  ok "a missing lab's chart is a 'not measured' placeholder" || bad "crumple chart not marked missing"
+grep -q 'not measured.*to recover one file' "$RB/a/briefing.html" &&
+  ok "a missing lab's card says not measured" || bad "crumple card does not say not measured"
+grep -q 'not measured.*to forge a Clipper' "$RB/a/briefing.html" &&
+  ok "a missing field's card says not measured" || bad "LEAF card without .forgery does not say not measured"
+words=$(sed 's/<[^>]*>/ /g' "$RB/a/briefing.html" | grep -Eiow 'null|nan|-?inf|undefined' | sort -u | tr '\n' ' ')
+[ -z "$words" ] && ok "no null, NaN or inf in the text" || bad "the text shows: $words"
+
+# A measurement that fails: the briefing is still written, the exit code is 1,
+# and one line on stderr names what failed.
+cat >"$RB/doormat" <<EOF
+#!/usr/bin/env bash
+if [ "\${1-}" = lab ] && [ "\${2-}" = crumple ] && [ "\${3-}" != --help ]; then
+  echo "doormat: lab crumple: simulated failure" >&2; exit 1
+fi
+exec "$DOORMAT" "\$@"
+EOF
+chmod +x "$RB/doormat"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+bash "$ROOT/demo/report.sh" --doormat "$RB/doormat" --quick -o "$RB/b" 2>"$RB/b.stderr"
+rc=$?
+[ "$rc" -eq 1 ] && ok "a failed measurement: exit 1" || bad "a failed measurement: exit $rc"
+[ -s "$RB/b/briefing.html" ] && ok "the briefing is written all the same" || bad "no briefing after a failed measurement"
+[ "$(wc -l <"$RB/b.stderr")" -eq 1 ] && grep -q 'failed: crumple' "$RB/b.stderr" &&
+  ok "one line names the failed measurement" || bad "stderr: $(tr '\n' ' ' <"$RB/b.stderr")"
+[ "$(jq -r '.measurements[] | select(.name == "crumple") | .status' "$RB/b/data/manifest.json")" = failed ] &&
+  ok "the manifest records the failure" || bad "manifest does not record the failure"
+grep -q 'simulated failure' "$RB/b/data/crumple.stderr" 2>/dev/null &&
+  ok "its stderr is kept in data/crumple.stderr" || bad "data/crumple.stderr missing"
+
+# The progress line: on a terminal only.
+if grep -q 'doormat report:' "$ART/report.stderr"; then bad "progress text off a terminal"
+else ok "no progress line off a terminal"; fi
+if command -v script >/dev/null; then
+  script -qec "'$DOORMAT' report --from '$RB/old' -o '$RB/c'" /dev/null >"$RB/tty.out" 2>&1
+  grep -q 'doormat report: drawing the charts' "$RB/tty.out" &&
+    ok "a progress line on a terminal" || bad "no progress line on a terminal"
+fi
+
+# Bad output directory: one line, exit 1.
+: >"$RB/plainfile"
+bash "$ROOT/demo/report.sh" --doormat "$DOORMAT" --from "$RB/old" -o "$RB/plainfile/sub" 2>"$RB/d.stderr"
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(wc -l <"$RB/d.stderr")" -eq 1 ] && ok "an unwritable DIR: exit 1, one line" ||
+  bad "an unwritable DIR: exit $rc, $(tr '\n' ' ' <"$RB/d.stderr")"
+
 echo "check-report: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
