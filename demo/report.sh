@@ -742,6 +742,7 @@ header.cover .sub { font-size: 20px; color: var(--muted); margin: 0 0 12px; }
 header.cover .meta { font-size: 14px; color: var(--muted); margin: 0; }
 h2 { font-size: 27px; margin: 44px 0 12px; padding-top: 10px; border-top: 1px solid var(--line); }
 h3 { font-size: 19px; margin: 26px 0 8px; }
+section#summary h2 { border-top: none; margin-top: 22px; padding-top: 0; }
 p, li { max-width: 46em; }
 .note { color: var(--muted); font-size: 15px; }
 .cards { display: grid; grid-template-columns: repeat(3, 1fr); gap: 14px; margin: 18px 0 22px; }
@@ -943,7 +944,8 @@ bullets \
   "**Escrow**: a copy of each file's key, locked for an authority, carried inside the file." \
   "**Compliant client**: software that refuses to show a file whose escrow is missing or wrong." \
   "**Blast radius**: how many files one stolen key opens." \
-  "**GiB, MiB, KiB**: about a billion, a million, a thousand bytes. A byte is one character of text."
+  "**GiB, MiB, KiB**: about a billion, a million, a thousand bytes. A byte is one character of text." \
+  "**ms, µs**: a millisecond is a thousandth of a second; a microsecond (µs) a millionth. A blink of an eye takes about 100 ms."
 
 # ---- method
 section method "Method, machine and limits"
