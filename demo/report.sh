@@ -945,7 +945,7 @@ bullets \
   "**Compliant client**: software that refuses to show a file whose escrow is missing or wrong." \
   "**Blast radius**: how many files one stolen key opens." \
   "**GiB, MiB, KiB**: about a billion, a million, a thousand bytes. A byte is one character of text." \
-  "**ms, µs**: a millisecond is a thousandth of a second; a microsecond (µs) a millionth. A blink of an eye takes about 100 ms."
+  "**ms, µs**: a millisecond is a thousandth of a second; a microsecond (µs) a millionth. A blink of an eye takes a few hundred ms."
 
 # ---- method
 section method "Method, machine and limits"
