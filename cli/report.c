@@ -65,14 +65,12 @@ static const struct option report_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int is_regular(const char *path)
-{
+static int is_regular(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static int is_dir(const char *path)
-{
+static int is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
@@ -80,8 +78,7 @@ static int is_dir(const char *path)
 /* The assembly script: $DOORMAT_REPORT_SCRIPT, else next to the binary in the
  * source tree (BUILD/doormat -> demo/report.sh) or the installed tree
  * (PREFIX/bin/doormat -> PREFIX/share/doormat/report.sh). */
-static int find_script(const char *exe, char *out, size_t cap)
-{
+static int find_script(const char *exe, char *out, size_t cap) {
     const char *env = getenv("DOORMAT_REPORT_SCRIPT");
     if (env != NULL && env[0] != '\0') {
         if (!is_regular(env)) {
@@ -110,8 +107,7 @@ static int find_script(const char *exe, char *out, size_t cap)
     return -1;
 }
 
-int cmd_report(int argc, char **argv)
-{
+int cmd_report(int argc, char **argv) {
     const char *out_dir = NULL, *from = NULL;
     int quick = 0;
     optind = 1;
