@@ -4,6 +4,8 @@
 #   make demo       the classroom walkthrough, ending with the policy briefing
 #   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
 #   make sanitize   the whole suite under ASan + UBSan
+#   make memcheck   the end-to-end tests with the command under valgrind memcheck
+#   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX  ?= /usr/local
@@ -35,7 +37,7 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.
 
 .PHONY: report-deps
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare check-report memcheck fuzz
+        bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
 
 all: $(BUILD)/doormat $(BUILD)/libdoormat.a
 
@@ -55,7 +57,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
 
 # deps: install what is missing (Debian). Run by check and demo.
-DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 python3-cryptography
+DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+            valgrind python3-cryptography
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -76,6 +79,36 @@ sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san CC=clang OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
+
+# memcheck: tests/run-e2e.sh with DOORMAT pointing at a wrapper that runs the
+# command under valgrind; any memory error or definite leak fails the run.
+memcheck: deps
+	@$(MAKE) --no-print-directory all
+	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+
+# fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
+FUZZ_PKGS    := clang libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+                -U_FORTIFY_SOURCE
+
+fuzz-build:
+	@./tools/deps.sh $(DEB_PKGS) $(FUZZ_PKGS)
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+
+fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/%: fuzz/%.c fuzz/escrow_fixture.h $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ifuzz -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+
+fuzz: fuzz-build
+	@./tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
 # The briefing (doormat report) needs jq and gnuplot; its check needs Chromium and a font.
 REPORT_PKGS       := jq gnuplot-nox
