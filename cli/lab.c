@@ -61,7 +61,8 @@ static const char lab_usage[] =
     "                    most S seconds (2 and 3); others are extrapolated\n"
     "  --all             leaf-forge, crumple: run every row for real (N = 24 and C = 24\n"
     "                    take a minute or more)\n"
-    "  --shamir-tries T  leaf-forge: random fields tried against the default escrow (4096)\n"
+    "  --shamir-tries T  leaf-forge: random fields tried against the default escrow\n"
+    "                    (4096; 65536 with --all)\n"
     "  --min C, --max C  crumple: the range of puzzle bits (12 to 24)\n"
     "  --population P    crumple: files in the population priced (1000000)\n"
     "  --digits D        passcode: length of the PIN cracked live (4)\n"
@@ -663,7 +664,7 @@ int cmd_lab(int argc, char **argv) {
                   .shamir_tries = 4096,
                   .population = 1e6,
                   .quick = 1};
-    int budget_set = 0;
+    int budget_set = 0, shamir_set = 0;
     /* Which options each lab takes. */
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
               is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode;
@@ -719,6 +720,7 @@ int cmd_lab(int argc, char **argv) {
         case OPT_SHAMIR_TRIES:
             rc = parse_ulong("--shamir-tries", optarg, 1, 1ul << 32, &v);
             a.shamir_tries = v;
+            shamir_set = 1;
             break;
         case OPT_MIN:
             rc = parse_ulong("--min", optarg, 1, DM_ESCROW_MAX_CRUMPLE_BITS, &a.min);
@@ -752,6 +754,8 @@ int cmd_lab(int argc, char **argv) {
         return cli_usage_error("lab crumple: --min %lu is above --max %lu", a.min, a.max);
     if (!budget_set)
         a.budget = is_crumple ? 3.0 : 2.0;
+    if (a.all && !shamir_set)
+        a.shamir_tries = 65536; /* publication size: 2^16 random fields */
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
 
