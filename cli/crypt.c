@@ -307,6 +307,7 @@ static int run_encrypt(const encrypt_args *a) {
     dm_encrypt_opts opts = {0};
     opts.armor = a->armor;
     opts.threads = a->threads;
+    opts.backend = DM_AEAD_AUTO;
     if (a->escrow != NULL) {
         opts.alone_companions = dm_escrow_alone_companions;
         opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
@@ -557,6 +558,7 @@ static int run_decrypt(const decrypt_args *a) {
     }
     dm_decrypt_opts opts = {0};
     opts.threads = a->threads;
+    opts.backend = DM_AEAD_AUTO;
     cli_escrow_decrypt_opts(&escrow, &opts);
     err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
     if (err != DM_OK) {

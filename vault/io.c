@@ -120,3 +120,7 @@ dm_sink dm_sink_null(void) {
 dm_membuf *dm_source_mem_of(dm_source s) {
     return s.read == mem_read ? s.ctx : NULL;
 }
+
+int *dm_source_fd_of(dm_source s) {
+    return s.read == fd_read ? s.ctx : NULL;
+}

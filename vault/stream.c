@@ -1,17 +1,36 @@
 /* The STREAM payload: 64 KiB chunks, ChaCha20-Poly1305, nonce = 11-byte
  * big-endian counter || last-chunk flag (c2sp.org/age, "Payload").
  *
- * Input is read in batches of whole chunks plus one byte of look-ahead, so
- * a chunk is known to be the last one without a second read. A batch is
- * sealed or opened by the calling thread alone or, for big inputs, by a pool
- * of threads while the calling thread reads the next batch into a second
- * buffer; output is written in order, one write per batch, and only up to
- * the first chunk that failed. Memory is fixed by the batch size. A memory
- * source is read in place, without copying. */
+ * The payload is cut into jobs of JOB_CHUNKS chunks. Every participant (the
+ * calling thread and, for inputs bigger than one job, a pool of workers) takes
+ * the next job, reads its input, seals or opens its chunks and marks it done;
+ * whoever finishes the job next in line writes it, and the jobs after it that
+ * are done, with one write per job. So reading, sealing and writing overlap
+ * across threads, the output stays in order, and memory is fixed by the
+ * number of job slots (participants + 2), never by the file's size.
+ *
+ * Input comes in place from a memory source; from a regular file, mapped job
+ * by job when sealing (no copy at all) and by pread(2) at each job's own
+ * offset when opening (so the workers read in parallel); or in order from any
+ * other source. Each job's input ends one byte past its chunks (the
+ * look-ahead), which tells whether its last chunk ends the stream.
+ *
+ * Why opening never maps its input: the mapping is shared with whoever can
+ * write the file, so the bytes could change between the tag check and the
+ * decryption, releasing plaintext that was never authenticated. A private
+ * copy (pread) cannot change. Sealing authenticates nothing it reads.
+ *
+ * When opening, a job's plaintext is written only up to its first chunk that
+ * failed, and no job after a failed one is ever written: nothing after the
+ * first bad chunk is released, whatever the number of threads. */
+#include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -23,14 +42,13 @@
 #define CHUNK DM_CHUNK_SIZE
 #define CT_CHUNK (DM_CHUNK_SIZE + DM_TAG_LEN)
 #define PAYLOAD_INFO "payload"
-/* Chunks per batch: big enough to amortise calls and syscalls, small enough
- * to stay in cache. */
-#define SEQ_BATCH 4
-#define CHUNKS_PER_THREAD 4
-#define MAX_BATCH 128
+/* Chunks per job: 512 KiB in and out, a slot stays in a core's L2, and a
+ * 1 GiB file is 2048 jobs (as many reads and writes). */
+#define JOB_CHUNKS 8
 #define MAX_THREADS 64
-/* Up to this many chunks the whole job is smaller than waking a thread. */
-#define SMALL_BATCH 2
+/* Spare slots beyond one per participant, so a thread never waits for the
+ * writer to free a slot while the others are busy. */
+#define SPARE_SLOTS 2
 
 enum chunk_status {
     CHUNK_OK,        /* authentic, with the flag its position implies */
@@ -40,6 +58,35 @@ enum chunk_status {
     CHUNK_EMPTY_END, /* empty final chunk after other chunks */
     CHUNK_ERROR      /* the library failed */
 };
+
+enum job_state { JOB_FREE, JOB_BUSY, JOB_DONE };
+
+typedef enum src_kind {
+    SRC_MEM,   /* a dm_source_mem buffer, used in place */
+    SRC_FILE,  /* a regular file: pread at each job's offset */
+    SRC_STREAM /* anything else: read in order */
+} src_kind;
+
+/* One job slot: a job's input (unless in place), its output and chunk results. */
+typedef struct job {
+    uint64_t index;
+    enum job_state state;
+    uint8_t *inbuf; /* FILE and STREAM: JOB_CHUNKS input units + look-ahead */
+    uint8_t *out;
+    size_t out_cap;
+    size_t in_high, out_high; /* bytes ever used, to wipe */
+    const uint8_t *in;
+    size_t have;   /* input bytes of this job's chunks */
+    int final;     /* this job ends the stream */
+    int read_err;  /* the source failed */
+    int read_errno;
+    size_t n;      /* chunks */
+    size_t last_len;
+    uint8_t status[JOB_CHUNKS];
+    uint8_t *map; /* SRC_FILE when sealing: this job's mapped input */
+    size_t map_len;
+    int cut_short; /* the mapped file lost pages while being read (SIGBUS) */
+} job;
 
 typedef struct engine engine;
 
@@ -51,31 +98,41 @@ typedef struct worker {
 
 struct engine {
     int sealing;
-    dm_aead_backend backend;
-    uint8_t *key;                     /* payload key, guarded memory */
+    dm_aead_backend backend;          /* resolved: OPENSSL or SODIUM */
+    const uint8_t *key;               /* payload key, in the caller's guarded block */
     EVP_CIPHER_CTX *ctx[MAX_THREADS]; /* one per participant, keyed once */
     unsigned participants;            /* wanted: caller + workers */
+    size_t in_unit, out_unit;         /* CHUNK and CT_CHUNK, one way or the other */
+    size_t job_in;                    /* JOB_CHUNKS * in_unit */
 
-    /* The batch in flight. */
-    const uint8_t *in;
-    uint8_t *out;
-    size_t n;         /* chunks */
-    size_t last_len;  /* input bytes of the batch's last chunk */
-    int last_final;   /* that chunk ends the stream */
-    uint64_t counter; /* of the batch's first chunk */
-    uint8_t *status;
+    src_kind kind;
+    const uint8_t *mem;  /* SRC_MEM: the payload */
+    size_t mem_len;
+    int fd;              /* SRC_FILE */
+    off_t file_base;     /* offset of the payload's first chunk */
+    int64_t known_len;   /* payload bytes when known up front, else -1 */
+    int mapped;          /* SRC_FILE, sealing: jobs map their input */
+    dm_source src;       /* SRC_STREAM */
+    uint8_t carry;       /* SRC_STREAM: the look-ahead byte of the previous job */
+    int have_carry, src_done;
+    dm_sink out;
 
-    /* The pool, started on the first batch big enough to need it. */
+    job *jobs;
+    unsigned n_jobs;
+
+    /* Under mu. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_ready;
+    uint64_t next_job, next_write;
+    int final_known;
+    uint64_t final_job;
+    int stop, writing, err;
+    int pool_open; /* every worker is started: they may take jobs */
+    char err_detail[256]; /* dm_err_detail is per thread: the writer's, for the caller */
+
     worker workers[MAX_THREADS];
     unsigned n_workers;
-    int pool_tried;
-    int pool_ready; /* mutex and conditions initialised */
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned long generation;
-    unsigned finished;
-    int quit;
-    atomic_size_t next;
 };
 
 static pthread_once_t cipher_once = PTHREAD_ONCE_INIT;
@@ -93,7 +150,7 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter, int final) {
 }
 
 static int ctx_new(engine *e, unsigned t) {
-    if (e->backend == DM_AEAD_SODIUM)
+    if (e->backend == DM_AEAD_SODIUM || e->ctx[t] != NULL)
         return DM_OK;
     e->ctx[t] = EVP_CIPHER_CTX_new();
     if (e->ctx[t] == NULL)
@@ -101,6 +158,19 @@ static int ctx_new(engine *e, unsigned t) {
     if (EVP_CipherInit_ex2(e->ctx[t], cipher_alg, e->key, NULL, e->sealing, NULL) != 1)
         return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 key setup failed");
     return DM_OK;
+}
+
+/* DM_AEAD_AUTO: a payload that fits in one job is sealed or opened by
+ * libsodium, since OpenSSL's first use costs more CPU (about 1.2 ms, its
+ * provider tables) than such a payload's cryptography; anything bigger by
+ * OpenSSL, about three times faster per byte here. The bytes are the same. */
+static int backend_resolve(engine *e, int one_job) {
+    if (e->backend == DM_AEAD_AUTO)
+        e->backend = one_job ? DM_AEAD_SODIUM : DM_AEAD_OPENSSL;
+    if (e->backend == DM_AEAD_OPENSSL &&
+        (pthread_once(&cipher_once, cipher_fetch) != 0 || cipher_alg == NULL))
+        return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
+    return ctx_new(e, 0);
 }
 
 /* Returns 1 on success, 0 on a library failure. */
@@ -138,30 +208,30 @@ static int open_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_
     return EVP_DecryptFinal_ex(c, out + len, &fin) == 1 && fin == 0;
 }
 
-static void process(engine *e, unsigned t, size_t i) {
-    uint64_t counter = e->counter + i;
-    int last = i == e->n - 1;
-    int final = last && e->last_final;
+static void process(engine *e, unsigned t, job *jb, size_t i) {
+    uint64_t counter = jb->index * JOB_CHUNKS + i;
+    int last = i == jb->n - 1;
+    int final = last && jb->final;
     uint8_t nonce[12];
 
     if (e->sealing) {
-        size_t len = last ? e->last_len : CHUNK;
+        size_t len = last ? jb->last_len : CHUNK;
         make_nonce(nonce, counter, final);
-        e->status[i] = seal_one(e, t, nonce, e->in + i * CHUNK, len, e->out + i * CT_CHUNK)
-                           ? CHUNK_OK
-                           : CHUNK_ERROR;
+        jb->status[i] = seal_one(e, t, nonce, jb->in + i * CHUNK, len, jb->out + i * CT_CHUNK)
+                            ? CHUNK_OK
+                            : CHUNK_ERROR;
         return;
     }
 
-    size_t len = last ? e->last_len : CT_CHUNK;
-    const uint8_t *in = e->in + i * CT_CHUNK;
-    uint8_t *out = e->out + i * CHUNK;
+    size_t len = last ? jb->last_len : CT_CHUNK;
+    const uint8_t *in = jb->in + i * CT_CHUNK;
+    uint8_t *out = jb->out + i * CHUNK;
     if (len < DM_TAG_LEN) {
-        e->status[i] = CHUNK_SHORT;
+        jb->status[i] = CHUNK_SHORT;
         return;
     }
     if (final && len == DM_TAG_LEN && counter > 0) {
-        e->status[i] = CHUNK_EMPTY_END;
+        jb->status[i] = CHUNK_EMPTY_END;
         return;
     }
     make_nonce(nonce, counter, final);
@@ -175,247 +245,9 @@ static void process(engine *e, unsigned t, size_t i) {
         r = open_one(e, t, nonce, in, len, out);
         ok = CHUNK_OTHER_END;
     }
-    e->status[i] = r == 1 ? ok : r == 0 ? CHUNK_BAD_TAG : CHUNK_ERROR;
+    jb->status[i] = r == 1 ? ok : r == 0 ? CHUNK_BAD_TAG : CHUNK_ERROR;
     if (r != 1)
         sodium_memzero(out, len - DM_TAG_LEN);
-}
-
-static void run_share(engine *e, unsigned t) {
-    size_t i;
-    while ((i = atomic_fetch_add_explicit(&e->next, 1, memory_order_relaxed)) < e->n)
-        process(e, t, i);
-}
-
-static void *worker_main(void *arg) {
-    worker *w = arg;
-    engine *e = w->e;
-    unsigned long seen = 0;
-    pthread_mutex_lock(&e->mu);
-    for (;;) {
-        while (!e->quit && e->generation == seen)
-            pthread_cond_wait(&e->go, &e->mu);
-        if (e->quit)
-            break;
-        seen = e->generation;
-        pthread_mutex_unlock(&e->mu);
-        run_share(e, w->index);
-        pthread_mutex_lock(&e->mu);
-        if (++e->finished == e->n_workers)
-            pthread_cond_signal(&e->done);
-    }
-    pthread_mutex_unlock(&e->mu);
-    return NULL;
-}
-
-/* Starts up to participants - 1 workers; fewer (even none) is still correct. */
-static void pool_start(engine *e) {
-    e->pool_tried = 1;
-    if (pthread_mutex_init(&e->mu, NULL) != 0)
-        return;
-    if (pthread_cond_init(&e->go, NULL) != 0) {
-        pthread_mutex_destroy(&e->mu);
-        return;
-    }
-    if (pthread_cond_init(&e->done, NULL) != 0) {
-        pthread_cond_destroy(&e->go);
-        pthread_mutex_destroy(&e->mu);
-        return;
-    }
-    e->pool_ready = 1;
-    for (unsigned t = 1; t < e->participants; t++) {
-        if (ctx_new(e, t) != DM_OK)
-            break;
-        worker *w = &e->workers[e->n_workers];
-        w->e = e;
-        w->index = t;
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
-            break;
-        e->n_workers++;
-    }
-}
-
-static void pool_stop(engine *e) {
-    if (!e->pool_ready)
-        return;
-    pthread_mutex_lock(&e->mu);
-    e->quit = 1;
-    pthread_cond_broadcast(&e->go);
-    pthread_mutex_unlock(&e->mu);
-    for (unsigned i = 0; i < e->n_workers; i++)
-        pthread_join(e->workers[i].tid, NULL);
-    pthread_cond_destroy(&e->done);
-    pthread_cond_destroy(&e->go);
-    pthread_mutex_destroy(&e->mu);
-}
-
-/* Wakes the workers on the batch set up in e and returns at once, or returns
- * 0 when the batch is not worth them (or there are none): then the caller
- * runs it alone. */
-static int batch_wake(engine *e) {
-    atomic_store_explicit(&e->next, 0, memory_order_relaxed);
-    if (e->n > SMALL_BATCH && e->participants > 1 && !e->pool_tried)
-        pool_start(e);
-    if (e->n <= SMALL_BATCH || e->n_workers == 0)
-        return 0;
-    pthread_mutex_lock(&e->mu);
-    e->finished = 0;
-    e->generation++;
-    pthread_cond_broadcast(&e->go);
-    pthread_mutex_unlock(&e->mu);
-    return 1;
-}
-
-/* The caller's share of the batch, then the wait for the workers' shares. */
-static void batch_join(engine *e, int woken) {
-    run_share(e, 0);
-    if (!woken)
-        return;
-    pthread_mutex_lock(&e->mu);
-    while (e->finished < e->n_workers)
-        pthread_cond_wait(&e->done, &e->mu);
-    pthread_mutex_unlock(&e->mu);
-}
-
-static unsigned resolve_threads(unsigned threads) {
-    if (threads == 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (unsigned)online : 1;
-    }
-    return threads > MAX_THREADS ? MAX_THREADS : threads;
-}
-
-static size_t batch_chunks(unsigned participants) {
-    size_t b = (size_t)participants * CHUNKS_PER_THREAD;
-    if (b < SEQ_BATCH)
-        b = SEQ_BATCH;
-    return b > MAX_BATCH ? MAX_BATCH : b;
-}
-
-static int engine_init(engine *e, int sealing, dm_aead_backend backend,
-                       uint8_t secrets[DM_STREAM_SECRETS_LEN], const uint8_t nonce[DM_NONCE_LEN],
-                       unsigned threads) {
-    memset(e, 0, sizeof *e);
-    e->sealing = sealing;
-    if (backend != DM_AEAD_OPENSSL && backend != DM_AEAD_SODIUM)
-        return dm_fail(DM_ERR_USAGE, "unknown AEAD backend %d", (int)backend);
-    e->backend = backend;
-    e->participants = resolve_threads(threads);
-    if (backend == DM_AEAD_OPENSSL &&
-        (pthread_once(&cipher_once, cipher_fetch) != 0 || cipher_alg == NULL))
-        return dm_fail(DM_ERR_INTERNAL, "OpenSSL lacks ChaCha20-Poly1305");
-    /* The payload key lives in the caller's guarded block, after the file key:
-     * one guarded allocation per file rather than one per key. */
-    e->key = secrets + DM_FILE_KEY_LEN;
-    int err = dm_hkdf_sha256(secrets, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
-                             sizeof PAYLOAD_INFO - 1, e->key, 32);
-    if (err != DM_OK)
-        return err;
-    return ctx_new(e, 0);
-}
-
-static void engine_free(engine *e) {
-    pool_stop(e);
-    for (unsigned t = 0; t < MAX_THREADS; t++)
-        EVP_CIPHER_CTX_free(e->ctx[t]);
-    if (e->key != NULL)
-        sodium_memzero(e->key, 32);
-}
-
-/* Reads until the buffer is full or the source ends. */
-static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof) {
-    while (*have < cap && !*eof) {
-        ssize_t got = in.read(in.ctx, buf + *have, cap - *have);
-        if (got < 0)
-            return dm_fail(DM_ERR_IO, "read failed");
-        if (got == 0)
-            *eof = 1;
-        else
-            *have += (size_t)got;
-    }
-    return DM_OK;
-}
-
-/* The input of one batch: `want` bytes (whole chunks plus the look-ahead
- * byte) or, at the end, whatever is left. A memory source is used in place;
- * any other is copied into buf. */
-typedef struct window {
-    dm_source src;
-    dm_membuf *mem;
-    uint8_t *buf; /* NULL when in place */
-    size_t want;
-    const uint8_t *data;
-    size_t have;
-    int eof;
-    size_t high; /* bytes of buf ever used, to wipe */
-} window;
-
-static int window_new(window *w, dm_source src, size_t want) {
-    memset(w, 0, sizeof *w);
-    w->src = src;
-    w->want = want;
-    w->mem = dm_source_mem_of(src);
-    if (w->mem != NULL)
-        return DM_OK;
-    if ((w->buf = malloc(want)) == NULL)
-        return dm_fail(DM_ERR_NOMEM, "payload buffer");
-    w->data = w->buf;
-    return DM_OK;
-}
-
-static int window_fill(window *w) {
-    if (w->mem != NULL) {
-        size_t left = w->mem->pos < w->mem->len ? w->mem->len - w->mem->pos : 0;
-        w->data = w->mem->data + w->mem->pos;
-        w->eof = left < w->want;
-        w->have = w->eof ? left : w->want;
-        return DM_OK;
-    }
-    int err = fill(w->src, w->buf, w->want, &w->have, &w->eof);
-    if (w->have > w->high)
-        w->high = w->have;
-    return err;
-}
-
-/* Moves the bytes after the first n of `from` (the look-ahead byte) to the
- * start of `to`, which may be the same window. */
-static void window_handoff(window *from, size_t n, window *to) {
-    if (from->mem != NULL) {
-        from->mem->pos += n;
-        to->have = 0;
-        to->eof = 0;
-        return;
-    }
-    size_t tail = from->have - n;
-    memmove(to->buf, from->data + n, tail);
-    to->have = tail;
-    to->eof = 0;
-    if (from != to)
-        from->have = n;
-}
-
-static void window_free(window *w, int wipe) {
-    if (w->buf != NULL && wipe)
-        sodium_memzero(w->buf, w->high);
-    free(w->buf);
-}
-
-/* A source that yields the bytes the header reader already consumed first. */
-typedef struct prefixed {
-    dm_source inner;
-    const uint8_t *p;
-    size_t n;
-} prefixed;
-
-static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n) {
-    prefixed *s = ctx;
-    if (s->n == 0)
-        return s->inner.read(s->inner.ctx, buf, n);
-    if (n > s->n)
-        n = s->n;
-    memcpy(buf, s->p, n);
-    s->p += n;
-    s->n -= n;
-    return (ssize_t)n;
 }
 
 static int chunk_failure(enum chunk_status st, uint64_t counter, int final) {
@@ -439,138 +271,571 @@ static int chunk_failure(enum chunk_status st, uint64_t counter, int final) {
     }
 }
 
-/* Sets e up for the batch in w: how many chunks, the last one's length,
- * and whether it ends the stream. */
-static int batch_layout(engine *e, const window *w, size_t batch, uint64_t counter) {
-    size_t in_slot = e->sealing ? CHUNK : CT_CHUNK;
-    e->in = w->data;
-    e->counter = counter;
-    if (!w->eof) {
-        e->n = batch;
-        e->last_len = in_slot;
-        e->last_final = 0;
-        return DM_OK;
+/* ------------------------------------------------------------ reading */
+
+/* Reads until the buffer is full or the source ends. */
+static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof) {
+    while (*have < cap && !*eof) {
+        ssize_t got = in.read(in.ctx, buf + *have, cap - *have);
+        if (got < 0)
+            return dm_fail(DM_ERR_IO, "read failed");
+        if (got == 0)
+            *eof = 1;
+        else
+            *have += (size_t)got;
     }
-    if (e->sealing) {
-        /* The last chunk is full when the plaintext is a multiple of 64 KiB,
-         * and empty only when the whole plaintext is. */
-        e->n = w->have == 0 ? 1 : (w->have + CHUNK - 1) / CHUNK;
-    } else {
-        /* The look-ahead byte guarantees data here unless nothing followed the nonce. */
-        if (w->have == 0)
-            return dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
-        e->n = (w->have + CT_CHUNK - 1) / CT_CHUNK;
-    }
-    e->last_len = w->have - (e->n - 1) * in_slot;
-    e->last_final = 1;
     return DM_OK;
 }
 
-/* Writes what the batch may release: all of it when sealing; when opening,
- * the chunks before the first one that failed (and a chunk that is authentic
- * but in the wrong place, as age does). */
-static int batch_release(engine *e, dm_sink out) {
+static ssize_t pread_full(int fd, uint8_t *buf, size_t n, off_t off) {
+    size_t done = 0;
+    while (done < n) {
+        ssize_t got = pread(fd, buf + done, n - done, off + (off_t)done);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/* ------------------------------------------------- mapped input, SIGBUS */
+
+/* A file mapped for sealing can be cut short by another process meanwhile;
+ * touching a page past its new end raises SIGBUS. While any engine maps
+ * input, a handler turns that fault in a job's thread into a jump back to the
+ * job, which then fails with DM_ERR_IO; in any other thread it falls back to
+ * the default action. The handler is installed only over the default
+ * disposition: a program with its own SIGBUS handler gets pread instead. */
+static pthread_mutex_t bus_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned bus_users;
+static struct sigaction bus_saved;
+static _Thread_local sigjmp_buf *bus_jump;
+
+static void on_sigbus(int sig) {
+    if (bus_jump != NULL)
+        siglongjmp(*bus_jump, 1);
+    /* Not a fault of ours: returning re-runs the access with the default action. */
+    signal(sig, SIG_DFL);
+}
+
+static int bus_guard_on(void) {
+    int ok = 0;
+    pthread_mutex_lock(&bus_mu);
+    if (bus_users > 0) {
+        ok = 1;
+    } else if (sigaction(SIGBUS, NULL, &bus_saved) == 0 && !(bus_saved.sa_flags & SA_SIGINFO) &&
+               bus_saved.sa_handler == SIG_DFL) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigbus;
+        sigemptyset(&sa.sa_mask);
+        ok = sigaction(SIGBUS, &sa, NULL) == 0;
+    }
+    if (ok)
+        bus_users++;
+    pthread_mutex_unlock(&bus_mu);
+    return ok;
+}
+
+static void bus_guard_off(void) {
+    pthread_mutex_lock(&bus_mu);
+    if (--bus_users == 0)
+        sigaction(SIGBUS, &bus_saved, NULL);
+    pthread_mutex_unlock(&bus_mu);
+}
+
+/* Maps `got` bytes of the file at pos (plus the page offset before it). */
+static int job_map(engine *e, job *jb, uint64_t pos, size_t got) {
+    static long page;
+    if (page == 0)
+        page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
+    uint64_t aligned = pos - pos % (uint64_t)page;
+    size_t delta = (size_t)(pos - aligned);
+    void *m = mmap(NULL, got + delta, PROT_READ, MAP_SHARED | MAP_POPULATE, e->fd, (off_t)aligned);
+    if (m == MAP_FAILED)
+        return 0;
+    jb->map = m;
+    jb->map_len = got + delta;
+    jb->in = jb->map + delta;
+    return 1;
+}
+
+static void job_unmap(job *jb) {
+    if (jb->map != NULL)
+        munmap(jb->map, jb->map_len);
+    jb->map = NULL;
+}
+
+/* Allocates a slot's input buffer the first time it needs one. */
+static int job_inbuf(engine *e, job *jb) {
+    if (jb->inbuf == NULL && (jb->inbuf = malloc(e->job_in + 1)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "payload buffer");
+    return DM_OK;
+}
+
+/* Reads job jb->index's input: `got` bytes of the job_in + 1 asked for. With
+ * SRC_STREAM the caller holds mu, so jobs read in order. Sets read_err when
+ * the source failed. */
+static void job_read(engine *e, job *jb) {
+    size_t want = e->job_in + 1, got = 0;
+    uint64_t off = jb->index * (uint64_t)e->job_in;
+    jb->read_err = 0;
+    jb->read_errno = 0;
+    jb->cut_short = 0;
+    switch (e->kind) {
+    case SRC_MEM:
+        got = off < e->mem_len ? e->mem_len - (size_t)off : 0;
+        if (got > want)
+            got = want;
+        jb->in = e->mem + (off < e->mem_len ? (size_t)off : e->mem_len);
+        break;
+    case SRC_FILE: {
+        if (e->mapped) {
+            /* The file as long as it was when sealing began. */
+            got = off < (uint64_t)e->known_len ? (size_t)((uint64_t)e->known_len - off) : 0;
+            if (got > want)
+                got = want;
+            /* The look-ahead byte is implied by the length: map the chunks only. */
+            if (got == 0 || job_map(e, jb, (uint64_t)e->file_base + off, got > e->job_in ? e->job_in : got))
+                break;
+        }
+        if (job_inbuf(e, jb) != DM_OK) {
+            jb->read_err = DM_ERR_NOMEM;
+            break;
+        }
+        ssize_t r = pread_full(e->fd, jb->inbuf, want, e->file_base + (off_t)off);
+        if (r < 0) {
+            jb->read_err = DM_ERR_IO;
+            jb->read_errno = errno;
+            break;
+        }
+        got = (size_t)r;
+        jb->in = jb->inbuf;
+        break;
+    }
+    case SRC_STREAM:
+    default: {
+        if (job_inbuf(e, jb) != DM_OK) {
+            jb->read_err = DM_ERR_NOMEM;
+            break;
+        }
+        if (e->have_carry)
+            jb->inbuf[got++] = e->carry;
+        int eof = e->src_done;
+        if (fill(e->src, jb->inbuf, want, &got, &eof) != DM_OK) {
+            jb->read_err = DM_ERR_IO;
+            e->src_done = 1;
+            break;
+        }
+        e->src_done = eof;
+        e->have_carry = got == want;
+        if (e->have_carry)
+            e->carry = jb->inbuf[e->job_in];
+        jb->in = jb->inbuf;
+        break;
+    }
+    }
+    if (jb->read_err) {
+        jb->have = 0;
+        jb->final = 1;
+        return;
+    }
+    jb->final = got < want;
+    jb->have = jb->final ? got : e->job_in;
+    if (jb->inbuf != NULL && jb->in == jb->inbuf && got > jb->in_high)
+        jb->in_high = got;
+    if (got == 0)
+        jb->in = NULL;
+}
+
+/* Chunks of a job read in full; 0 for a job past the end. */
+static size_t job_layout(engine *e, job *jb) {
+    if (!jb->final) {
+        jb->last_len = e->in_unit;
+        return jb->n = JOB_CHUNKS;
+    }
+    if (jb->have == 0) {
+        /* Only the very first job may be empty: a sealed empty plaintext is
+         * one empty chunk. Anything else is past the end of the input. */
+        if (jb->index == 0 && e->sealing) {
+            jb->last_len = 0;
+            return jb->n = 1;
+        }
+        jb->last_len = 0;
+        return jb->n = 0;
+    }
+    jb->n = (jb->have + e->in_unit - 1) / e->in_unit;
+    jb->last_len = jb->have - (jb->n - 1) * e->in_unit;
+    return jb->n;
+}
+
+static void job_chunks(engine *e, unsigned t, job *jb) {
+    for (size_t i = 0; i < jb->n; i++)
+        process(e, t, jb, i);
+}
+
+/* Seals a mapped job's chunks; a page lost meanwhile fails the job. */
+static void job_chunks_mapped(engine *e, unsigned t, job *jb) {
+    sigjmp_buf env;
+    if (sigsetjmp(env, 1) == 0) {
+        bus_jump = &env;
+        job_chunks(e, t, jb);
+    } else {
+        jb->cut_short = 1;
+    }
+    bus_jump = NULL;
+}
+
+/* Seals or opens every chunk of the job. */
+static void job_run(engine *e, unsigned t, job *jb) {
+    if (jb->read_err || job_layout(e, jb) == 0) {
+        job_unmap(jb);
+        return;
+    }
+    size_t need = jb->n * e->out_unit;
+    if (jb->out_cap < need) {
+        /* Sized by the first job in the slot: a small file maps no big buffer. */
+        size_t cap = jb->final && jb->index == 0 ? need : JOB_CHUNKS * e->out_unit;
+        uint8_t *grown = realloc(jb->out, cap);
+        if (grown == NULL) {
+            jb->read_err = DM_ERR_NOMEM;
+            job_unmap(jb);
+            return;
+        }
+        jb->out = grown;
+        jb->out_cap = cap;
+    }
+    if (need > jb->out_high)
+        jb->out_high = need;
+    if (jb->map != NULL) {
+        job_chunks_mapped(e, t, jb);
+        job_unmap(jb);
+    } else {
+        job_chunks(e, t, jb);
+    }
+}
+
+/* ------------------------------------------------------------ writing */
+
+/* Writes what the job may release: all of it when sealing; when opening, the
+ * chunks before the first one that failed (and a chunk that is authentic but
+ * in the wrong place, as age does). Sets *done when the stream is over. */
+static int job_emit(engine *e, job *jb, int *done) {
+    *done = 1;
+    if (jb->read_err == DM_ERR_NOMEM)
+        return dm_fail(DM_ERR_NOMEM, "payload buffer");
+    if (jb->read_err)
+        return jb->read_errno ? dm_fail(DM_ERR_IO, "reading the input: %s", strerror(jb->read_errno))
+                              : dm_fail(DM_ERR_IO, "read failed");
+    if (jb->cut_short)
+        return dm_fail(DM_ERR_IO, "the input file was cut short while it was being read");
+    if (jb->n == 0) {
+        if (!e->sealing && jb->index == 0)
+            return dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
+        /* A job past the end that was never preceded by the final one: the
+         * input ended between two reads (a file cut short meanwhile). */
+        return dm_fail(DM_ERR_IO, "input ended while it was being read");
+    }
     if (e->sealing) {
-        for (size_t i = 0; i < e->n; i++)
-            if (e->status[i] != CHUNK_OK)
+        for (size_t i = 0; i < jb->n; i++)
+            if (jb->status[i] != CHUNK_OK)
                 return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 seal failed");
-        size_t len = (e->n - 1) * CT_CHUNK + e->last_len + DM_TAG_LEN;
-        if (out.write(out.ctx, e->out, len) != 0)
-            return dm_fail(DM_ERR_IO, "write failed");
+        size_t len = (jb->n - 1) * CT_CHUNK + jb->last_len + DM_TAG_LEN;
+        if (e->out.write(e->out.ctx, jb->out, len) != 0)
+            return dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+        *done = jb->final;
         return DM_OK;
     }
     int err = DM_OK;
     size_t released = 0;
-    for (size_t i = 0; i < e->n; i++) {
-        enum chunk_status st = e->status[i];
+    for (size_t i = 0; i < jb->n; i++) {
+        enum chunk_status st = jb->status[i];
         if (st == CHUNK_OK || st == CHUNK_OTHER_END)
             released++;
         if (st != CHUNK_OK) {
-            err = chunk_failure(st, e->counter + i, e->last_final && i == e->n - 1);
+            err = chunk_failure(st, jb->index * JOB_CHUNKS + i, jb->final && i == jb->n - 1);
             break;
         }
     }
     size_t bytes = released * CHUNK;
-    if (released == e->n && e->last_final)
-        bytes = (e->n - 1) * CHUNK + e->last_len - DM_TAG_LEN;
-    if (bytes > 0 && out.write(out.ctx, e->out, bytes) != 0 && err == DM_OK)
-        err = dm_fail(DM_ERR_IO, "write failed");
+    if (released == jb->n && jb->final)
+        bytes = (jb->n - 1) * CHUNK + jb->last_len - DM_TAG_LEN;
+    if (bytes > 0 && e->out.write(e->out.ctx, jb->out, bytes) != 0 && err == DM_OK)
+        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    *done = err != DM_OK || jb->final;
     return err;
 }
 
-/* One batch's buffers. With workers, two of them take turns: the next batch
- * is read while this one is sealed or opened. */
-typedef struct slot {
-    window w;
-    int ready;
-    uint8_t *out;
-    size_t out_used;
-} slot;
-
-static int stream_run(engine *e, dm_source src, dm_sink out, size_t batch) {
-    const size_t in_slot = e->sealing ? CHUNK : CT_CHUNK;
-    const size_t out_slot = e->sealing ? CT_CHUNK : CHUNK;
-    slot sl[2];
-    memset(sl, 0, sizeof sl);
-    uint8_t *status = malloc(batch);
-    int err = status ? window_new(&sl[0].w, src, batch * in_slot + 1)
-                     : dm_fail(DM_ERR_NOMEM, "payload buffers");
-    sl[0].ready = err == DM_OK;
-    if (err == DM_OK)
-        err = window_fill(&sl[0].w);
-
-    int cur = 0;
-    uint64_t counter = 0;
-    while (err == DM_OK) {
-        slot *s = &sl[cur];
-        if ((err = batch_layout(e, &s->w, batch, counter)) != DM_OK)
-            break;
-        /* Sized by the first batch: a small file maps no big buffer. */
-        if (s->out == NULL && (s->out = malloc((s->w.eof ? e->n : batch) * out_slot)) == NULL) {
-            err = dm_fail(DM_ERR_NOMEM, "payload buffer");
-            break;
+/* Writes, in order, every job that is done and next in line. Called with mu
+ * held; only one thread writes at a time, without the lock. */
+static void drain(engine *e) {
+    while (!e->writing && !e->stop) {
+        job *jb = &e->jobs[e->next_write % e->n_jobs];
+        if (jb->state != JOB_DONE || jb->index != e->next_write)
+            return;
+        e->writing = 1;
+        pthread_mutex_unlock(&e->mu);
+        int done = 0;
+        int err = job_emit(e, jb, &done);
+        pthread_mutex_lock(&e->mu);
+        e->writing = 0;
+        jb->state = JOB_FREE;
+        e->next_write++;
+        if (err != DM_OK) {
+            e->err = err;
+            snprintf(e->err_detail, sizeof e->err_detail, "%s", dm_err_detail());
         }
-        if (e->n * out_slot > s->out_used)
-            s->out_used = e->n * out_slot;
-        e->out = s->out;
-        e->status = status;
-
-        int woken = batch_wake(e);
-        int next = cur, read_err = DM_OK;
-        if (woken && !s->w.eof) {
-            next = !cur;
-            if (!sl[next].ready) {
-                read_err = window_new(&sl[next].w, src, batch * in_slot + 1);
-                sl[next].ready = read_err == DM_OK;
-            }
-            if (read_err == DM_OK) {
-                window_handoff(&s->w, e->n * in_slot, &sl[next].w);
-                read_err = window_fill(&sl[next].w);
-            }
-        }
-        batch_join(e, woken);
-        /* Release this batch before reporting a failed read of the next:
-         * exactly what the sequential order would have released. */
-        if ((err = batch_release(e, out)) != DM_OK || s->w.eof)
-            break;
-        if (next == cur) {
-            window_handoff(&s->w, e->n * in_slot, &s->w);
-            read_err = window_fill(&s->w);
-        }
-        if ((err = read_err) != DM_OK)
-            break;
-        counter += e->n;
-        cur = next;
+        if (done)
+            e->stop = 1;
+        pthread_cond_broadcast(&e->cv);
     }
-    for (int i = 0; i < 2; i++) {
+}
+
+/* ------------------------------------------------------------ the jobs */
+
+static int no_more_jobs(const engine *e) {
+    return e->stop || (e->final_known && e->next_job > e->final_job);
+}
+
+/* Takes jobs until there are none left (or max_jobs were taken). */
+static void work(engine *e, unsigned t, uint64_t max_jobs) {
+    pthread_mutex_lock(&e->mu);
+    for (uint64_t taken = 0; taken < max_jobs && !no_more_jobs(e);) {
+        job *jb = &e->jobs[e->next_job % e->n_jobs];
+        if (jb->state != JOB_FREE) {
+            pthread_cond_wait(&e->cv, &e->mu);
+            continue;
+        }
+        jb->index = e->next_job++;
+        jb->state = JOB_BUSY;
+        taken++;
+        if (e->kind == SRC_STREAM)
+            job_read(e, jb); /* in order, under the lock */
+        pthread_mutex_unlock(&e->mu);
+        if (e->kind != SRC_STREAM)
+            job_read(e, jb);
+        if (jb->final) {
+            pthread_mutex_lock(&e->mu);
+            if (!e->final_known || jb->index < e->final_job) {
+                e->final_known = 1;
+                e->final_job = jb->index;
+            }
+            pthread_cond_broadcast(&e->cv);
+            pthread_mutex_unlock(&e->mu);
+        }
+        job_run(e, t, jb);
+        pthread_mutex_lock(&e->mu);
+        jb->state = JOB_DONE;
+        drain(e);
+    }
+    /* Stay until the last job is written (or the run failed): the writer
+     * may be anyone, and the pool keeps its size for the whole run. */
+    while (!e->stop)
+        pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    engine *e = w->e;
+    /* Start together: a small file must not be done before the pool exists. */
+    pthread_mutex_lock(&e->mu);
+    while (!e->pool_open && !e->stop)
+        pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
+    work(e, w->index, UINT64_MAX);
+    return NULL;
+}
+
+/* Starts up to participants - 1 workers; fewer (even none) is still correct. */
+static void pool_start(engine *e) {
+    for (unsigned t = 1; t < e->participants; t++) {
+        if (ctx_new(e, t) != DM_OK)
+            break;
+        worker *w = &e->workers[e->n_workers];
+        w->e = e;
+        w->index = t;
+        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
+            break;
+        e->n_workers++;
+    }
+    pthread_mutex_lock(&e->mu);
+    e->pool_open = 1;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+}
+
+static void pool_join(engine *e) {
+    for (unsigned i = 0; i < e->n_workers; i++)
+        pthread_join(e->workers[i].tid, NULL);
+    e->n_workers = 0;
+}
+
+static unsigned resolve_threads(unsigned threads) {
+    if (threads == 0) {
+        long online = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = online > 0 ? (unsigned)online : 1;
+    }
+    return threads > MAX_THREADS ? MAX_THREADS : threads;
+}
+
+/* ------------------------------------------------------------ the engine */
+
+static int engine_init(engine *e, int sealing, dm_aead_backend backend,
+                       uint8_t secrets[DM_STREAM_SECRETS_LEN], const uint8_t nonce[DM_NONCE_LEN],
+                       unsigned threads, dm_sink out) {
+    memset(e, 0, sizeof *e);
+    e->sealing = sealing;
+    e->fd = -1;
+    e->known_len = -1;
+    e->out = out;
+    if (backend != DM_AEAD_OPENSSL && backend != DM_AEAD_SODIUM && backend != DM_AEAD_AUTO)
+        return dm_fail(DM_ERR_USAGE, "unknown AEAD backend %d", (int)backend);
+    e->backend = backend;
+    e->participants = resolve_threads(threads);
+    e->in_unit = sealing ? CHUNK : CT_CHUNK;
+    e->out_unit = sealing ? CT_CHUNK : CHUNK;
+    e->job_in = JOB_CHUNKS * e->in_unit;
+    /* The payload key lives in the caller's guarded block, after the file key:
+     * one guarded allocation per file rather than one per key. */
+    uint8_t *key = secrets + DM_FILE_KEY_LEN;
+    e->key = key;
+    int err = dm_hkdf_sha256(secrets, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
+                             sizeof PAYLOAD_INFO - 1, key, 32);
+    if (err != DM_OK)
+        return err;
+    if (pthread_mutex_init(&e->mu, NULL) != 0)
+        return dm_fail(DM_ERR_NOMEM, "payload lock");
+    if (pthread_cond_init(&e->cv, NULL) != 0) {
+        pthread_mutex_destroy(&e->mu);
+        return dm_fail(DM_ERR_NOMEM, "payload condition");
+    }
+    e->sync_ready = 1;
+    return DM_OK;
+}
+
+static void engine_free(engine *e, uint8_t secrets[DM_STREAM_SECRETS_LEN]) {
+    pool_join(e);
+    if (e->mapped)
+        bus_guard_off();
+    for (unsigned t = 0; t < MAX_THREADS; t++)
+        EVP_CIPHER_CTX_free(e->ctx[t]);
+    for (unsigned i = 0; i < e->n_jobs; i++) {
+        job *jb = &e->jobs[i];
         /* Plaintext: the input when sealing, the output when opening. */
-        window_free(&sl[i].w, e->sealing);
-        if (sl[i].out != NULL && !e->sealing)
-            sodium_memzero(sl[i].out, sl[i].out_used);
-        free(sl[i].out);
+        if (jb->inbuf != NULL && e->sealing)
+            sodium_memzero(jb->inbuf, jb->in_high);
+        if (jb->out != NULL && !e->sealing)
+            sodium_memzero(jb->out, jb->out_high);
+        free(jb->inbuf);
+        free(jb->out);
     }
-    free(status);
-    return err;
+    free(e->jobs);
+    if (e->sync_ready) {
+        pthread_cond_destroy(&e->cv);
+        pthread_mutex_destroy(&e->mu);
+    }
+    sodium_memzero(secrets + DM_FILE_KEY_LEN, 32);
+}
+
+/* Where the payload's first chunk comes from: src itself when it is memory
+ * (with nothing read ahead) or a regular file (`ahead` bytes before its
+ * offset belong to the payload), else `stream`, read in order. */
+static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stream) {
+    dm_membuf *m = dm_source_mem_of(src);
+    if (m != NULL && ahead == 0) {
+        e->kind = SRC_MEM;
+        e->mem = m->pos < m->len ? m->data + m->pos : m->data + m->len;
+        e->mem_len = m->pos < m->len ? m->len - m->pos : 0;
+        e->known_len = (int64_t)e->mem_len;
+        return;
+    }
+    int *fdp = dm_source_fd_of(src);
+    struct stat st;
+    if (fdp != NULL && fstat(*fdp, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t cur = lseek(*fdp, 0, SEEK_CUR);
+        if (cur >= 0 && (uint64_t)cur >= ahead) {
+            e->kind = SRC_FILE;
+            e->fd = *fdp;
+            e->file_base = cur - (off_t)ahead;
+            e->known_len = st.st_size > e->file_base ? (int64_t)(st.st_size - e->file_base) : 0;
+            /* Worth a mapping per job only beyond one job. */
+            e->mapped = e->sealing && (uint64_t)e->known_len > e->job_in && bus_guard_on();
+            return;
+        }
+    }
+    e->kind = SRC_STREAM;
+    e->src = stream;
+}
+
+/* Leaves a memory or file source just after what the payload consumed (all
+ * of it, when it succeeded), as a sequential reader would have. */
+static void engine_source_done(engine *e, dm_source src) {
+    uint64_t consumed = e->next_write * (uint64_t)e->job_in;
+    if (e->kind == SRC_MEM) {
+        dm_membuf *m = dm_source_mem_of(src);
+        size_t used = consumed < e->mem_len ? (size_t)consumed : e->mem_len;
+        m->pos = (size_t)(e->mem - m->data) + used;
+    } else if (e->kind == SRC_FILE) {
+        int64_t used = e->known_len >= 0 && (int64_t)consumed > e->known_len ? e->known_len
+                                                                              : (int64_t)consumed;
+        (void)lseek(e->fd, e->file_base + (off_t)used, SEEK_SET);
+    }
+}
+
+static int stream_run(engine *e) {
+    int one_job = e->known_len >= 0 && (uint64_t)e->known_len <= e->job_in;
+    e->n_jobs = e->participants > 1 && !one_job ? e->participants + SPARE_SLOTS : 1;
+    if ((e->jobs = calloc(e->n_jobs, sizeof *e->jobs)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "payload slots");
+    int err = DM_OK;
+    if (e->known_len >= 0) {
+        if ((err = backend_resolve(e, one_job)) != DM_OK)
+            return err;
+        if (!one_job && e->n_jobs > 1)
+            pool_start(e);
+    } else {
+        /* Unknown length: the first job alone tells whether the input is small
+         * (then no thread is started and OpenSSL is never touched). */
+        pthread_mutex_lock(&e->mu);
+        job *jb = &e->jobs[0];
+        jb->index = e->next_job++;
+        jb->state = JOB_BUSY;
+        job_read(e, jb);
+        if (jb->final) {
+            e->final_known = 1;
+            e->final_job = 0;
+        }
+        pthread_mutex_unlock(&e->mu);
+        if ((err = backend_resolve(e, jb->final)) != DM_OK)
+            return err;
+        job_run(e, 0, jb);
+        pthread_mutex_lock(&e->mu);
+        jb->state = JOB_DONE;
+        drain(e);
+        int more = !no_more_jobs(e);
+        pthread_mutex_unlock(&e->mu);
+        if (more && e->participants > 1) {
+            /* Now worth the slots and the threads. */
+            job *grown = realloc(e->jobs, (e->participants + SPARE_SLOTS) * sizeof *grown);
+            if (grown != NULL) {
+                memset(grown + 1, 0, (e->participants + SPARE_SLOTS - 1) * sizeof *grown);
+                /* Job 1 must land in slot 1: keep slot 0 as it is (free). */
+                e->jobs = grown;
+                e->n_jobs = e->participants + SPARE_SLOTS;
+                pool_start(e);
+            }
+        }
+    }
+    work(e, 0, UINT64_MAX);
+    pool_join(e);
+    /* The failure's detail was set in whichever thread wrote; say it here. */
+    return e->err == DM_OK ? DM_OK : dm_fail(e->err, "%s", e->err_detail);
 }
 
 int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
@@ -578,13 +843,35 @@ int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_
     uint8_t nonce[DM_NONCE_LEN];
     randombytes_buf(nonce, sizeof nonce);
     engine e;
-    int err = engine_init(&e, 1, backend, secrets, nonce, threads);
+    int err = engine_init(&e, 1, backend, secrets, nonce, threads, out);
     if (err == DM_OK && out.write(out.ctx, nonce, sizeof nonce) != 0)
-        err = dm_fail(DM_ERR_IO, "write failed");
-    if (err == DM_OK)
-        err = stream_run(&e, in, out, batch_chunks(e.participants));
-    engine_free(&e);
+        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    if (err == DM_OK) {
+        engine_source(&e, in, 0, in);
+        err = stream_run(&e);
+        engine_source_done(&e, in);
+    }
+    engine_free(&e, secrets);
     return err;
+}
+
+/* A source that yields the bytes the header reader already consumed first. */
+typedef struct prefixed {
+    dm_source inner;
+    const uint8_t *p;
+    size_t n;
+} prefixed;
+
+static ssize_t prefixed_read(void *ctx, uint8_t *buf, size_t n) {
+    prefixed *s = ctx;
+    if (s->n == 0)
+        return s->inner.read(s->inner.ctx, buf, n);
+    if (n > s->n)
+        n = s->n;
+    memcpy(buf, s->p, n);
+    s->p += n;
+    s->n -= n;
+    return (ssize_t)n;
 }
 
 int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_sink out,
@@ -607,9 +894,14 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
         return dm_fail(DM_ERR_HEADER, "payload nonce is missing or truncated");
 
     engine e;
-    err = engine_init(&e, 0, backend, secrets, nonce, threads);
-    if (err == DM_OK)
-        err = stream_run(&e, src, out, batch_chunks(e.participants));
-    engine_free(&e);
+    err = engine_init(&e, 0, backend, secrets, nonce, threads, out);
+    if (err == DM_OK) {
+        /* What is left of the prefix is the file's bytes just before its
+         * current offset: a file source reads them again in place. */
+        engine_source(&e, in, src_ctx.n, src);
+        err = stream_run(&e);
+        engine_source_done(&e, in);
+    }
+    engine_free(&e, secrets);
     return err;
 }

@@ -25,5 +25,8 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
 /* io.c: the buffer behind a dm_source_mem source, or NULL for any other
  * source; lets the payload engine seal and open in place, without copying. */
 dm_membuf *dm_source_mem_of(dm_source s);
+/* io.c: the descriptor behind a dm_source_fd source, or NULL for any other
+ * source; lets the payload engine pread a regular file from several threads. */
+int *dm_source_fd_of(dm_source s);
 
 #endif

@@ -355,6 +355,11 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
             payload = in;
             ahead = 0;
         }
+        /* A binary file on a descriptor goes to the engine as it is, with
+         * what was read ahead: a regular file is then read by every worker
+         * at its own offset (the bytes read ahead are read again). */
+        if (inp.armor == NULL && dm_source_fd_of(in) != NULL)
+            payload = in;
         err = dm_stream_open(payload, inp.buf + inp.hdr_len, ahead, out, file_key, opts->threads,
                              opts->backend);
         if (err == DM_ERR_IO && inp.read_failed)

@@ -25,7 +25,7 @@ assert_fails 2 "--reps wants a number" "zero reps"
 run "$D" bench --reps many --no-progress
 assert_fails 2 "--reps wants a number" "non-numeric reps"
 run "$D" bench --backend gcrypt --no-progress
-assert_fails 2 '--backend wants openssl or sodium' "unknown backend"
+assert_fails 2 '--backend wants openssl, sodium or auto' "unknown backend"
 run "$D" bench --sink disk --no-progress
 assert_fails 2 '--sink wants null, memory or devnull' "unknown sink"
 run "$D" bench --threads -1 --no-progress
@@ -110,9 +110,9 @@ assert_true "table names the sink" grep -q 'memory to memory sink' "$T/out"
 assert_true "table has the compliant decrypt" grep -Eq '^escrow-1of1 +decrypt-compliant +64 KiB ' "$T/out"
 assert_true "table has the fixed cost" grep -Eq '^escrow-1of1 +[0-9.]+ +-?[0-9.]+ +[0-9.]+$' "$T/out"
 
-run "$D" bench --sizes 1KiB --modes vault --reps 1 --sink devnull --threads 1 --no-progress
+run "$D" bench --sizes 1KiB --modes vault --reps 1 --sink devnull --threads 1 --backend auto --no-progress
 assert_exit 0 "bench to /dev/null"
-assert_true "one thread" grep -q '1 payload thread,' "$T/out"
+assert_true "one thread" grep -q '1 payload thread, auto ChaCha20-Poly1305' "$T/out"
 
 # No progress line when standard error is not a terminal, even without --no-progress.
 run "$D" bench --sizes 1KiB --modes vault --reps 1

@@ -1,0 +1,371 @@
+/* The payload engine on file descriptors: a regular file is mapped job by job
+ * when sealing and read with pread by every worker when opening. The output
+ * must be byte for byte what the sequential memory path gives, for every
+ * thread count from 1 to 8 and every backend (auto included); opening must
+ * stop at the first bad chunk; a file cut short while it is sealed must fail
+ * with DM_ERR_IO, not kill the process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "doormat/vault.h"
+
+#define CHUNK DM_CHUNK_SIZE
+#define CT (DM_CHUNK_SIZE + DM_TAG_LEN)
+/* The engine's job: 8 chunks (vault/stream.c). Sizes around it matter. */
+#define JOB (8 * CHUNK)
+
+/* ------------------------------------------------ deterministic randomness */
+
+static uint8_t rng_seed[crypto_stream_chacha20_KEYBYTES];
+static uint64_t rng_calls;
+
+static void rng_reseed(uint8_t tag) {
+    memset(rng_seed, tag, sizeof rng_seed);
+    rng_calls = 0;
+}
+
+static void rng_buf(void *buf, size_t n) {
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = {0};
+    uint64_t c = rng_calls++;
+    memcpy(nonce, &c, sizeof c);
+    crypto_stream_chacha20(buf, n, nonce, rng_seed);
+}
+
+static uint32_t rng_random(void) {
+    uint32_t v;
+    rng_buf(&v, sizeof v);
+    return v;
+}
+
+static const char *rng_name(void) {
+    return "doormat-test-chacha20";
+}
+
+static struct randombytes_implementation rng_impl = {
+    .implementation_name = rng_name,
+    .random = rng_random,
+    .buf = rng_buf,
+};
+
+/* ------------------------------------------------------------- fixtures */
+
+static char *g_secret, *g_public;
+static dm_recipient *g_rcpt;
+static dm_identity *g_id;
+
+static int setup(void **state) {
+    (void)state;
+    rng_reseed(1);
+    if (dm_x25519_keygen(&g_secret, &g_public) != DM_OK ||
+        dm_x25519_recipient_parse(g_public, &g_rcpt) != DM_OK ||
+        dm_x25519_identity_parse(g_secret, &g_id) != DM_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    dm_recipient_free(g_rcpt);
+    dm_identity_free(g_id);
+    dm_secret_free(g_secret);
+    free(g_public);
+    return 0;
+}
+
+static uint8_t *make_plain(size_t n) {
+    uint8_t *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    static const uint8_t seed[randombytes_SEEDBYTES] = "doormat plaintext seed 32 bytes";
+    randombytes_buf_deterministic(p, n, seed);
+    return p;
+}
+
+/* A temporary regular file holding `skip` bytes of junk, then data. */
+static int temp_file(const uint8_t *data, size_t n, size_t skip, char path[64]) {
+    strcpy(path, "/tmp/dm_test_stream_file_XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    uint8_t junk[100];
+    memset(junk, 'j', sizeof junk);
+    assert_true(skip <= sizeof junk);
+    assert_int_equal(write(fd, junk, skip), (ssize_t)skip);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t put = write(fd, data + done, n - done);
+        assert_true(put > 0);
+        done += (size_t)put;
+    }
+    assert_int_equal(lseek(fd, (off_t)skip, SEEK_SET), (off_t)skip);
+    return fd;
+}
+
+static void close_temp(int fd, const char *path) {
+    close(fd);
+    unlink(path);
+}
+
+static void encrypt_mem(const uint8_t *pt, size_t n, dm_membuf *ct) {
+    dm_membuf in = {.data = pt, .len = n};
+    memset(ct, 0, sizeof *ct);
+    dm_encrypt_opts opts = {.threads = 1, .backend = DM_AEAD_OPENSSL};
+    assert_int_equal(dm_encrypt(dm_source_mem(&in), dm_sink_mem(ct), &g_rcpt, 1, &opts), DM_OK);
+}
+
+static int decrypt_fd(int fd, unsigned threads, dm_aead_backend be, dm_membuf *pt) {
+    memset(pt, 0, sizeof *pt);
+    dm_decrypt_opts opts = {.threads = threads, .backend = be};
+    return dm_decrypt(dm_source_fd(&fd), dm_sink_mem(pt), &g_id, 1, &opts);
+}
+
+static size_t header_len(const uint8_t *ct, size_t len) {
+    dm_membuf in = {.data = ct, .len = len};
+    dm_inspect_info info;
+    assert_int_equal(dm_inspect(dm_source_mem(&in), &info), DM_OK);
+    size_t h = (size_t)info.header_size;
+    dm_inspect_free(&info);
+    return h;
+}
+
+static const dm_aead_backend backends[] = {DM_AEAD_OPENSSL, DM_AEAD_SODIUM, DM_AEAD_AUTO};
+
+/* CMocka catches SIGBUS itself, and the engine maps its input only over the
+ * default disposition: these tests put the default back so that the mapped
+ * path is the one tested, and CMocka's handler afterwards. */
+static struct sigaction cmocka_bus;
+
+static void sigbus_default(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGBUS, &sa, &cmocka_bus), 0);
+}
+
+static void sigbus_restore(void) {
+    assert_int_equal(sigaction(SIGBUS, &cmocka_bus, NULL), 0);
+}
+
+/* --------------------------------------------------------------- tests */
+
+static void test_file_identical_every_thread_count(void **state) {
+    (void)state;
+    sigbus_default();
+    static const size_t fsizes[] = {0, 1000, JOB - 1, JOB, JOB + 1, 5 * JOB + 77, 40 * CHUNK + 123};
+    for (size_t s = 0; s < sizeof fsizes / sizeof fsizes[0]; s++) {
+        size_t n = fsizes[s];
+        uint8_t *pt = make_plain(n);
+        dm_membuf ref;
+        rng_reseed(7);
+        encrypt_mem(pt, n, &ref);
+        /* The plaintext after 37 bytes of something else: the payload starts
+         * at the descriptor's offset, not at the start of the file. */
+        char ppath[64], cpath[64];
+        int pfd = temp_file(pt, n, 37, ppath);
+        int cfd = temp_file(ref.buf, ref.len, 0, cpath);
+        for (unsigned threads = 1; threads <= 8; threads++) {
+            for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
+                dm_membuf ct = {0};
+                assert_int_equal(lseek(pfd, 37, SEEK_SET), 37);
+                rng_reseed(7);
+                dm_encrypt_opts opts = {.threads = threads, .backend = backends[b]};
+                assert_int_equal(dm_encrypt(dm_source_fd(&pfd), dm_sink_mem(&ct), &g_rcpt, 1, &opts),
+                                 DM_OK);
+                assert_int_equal(ct.len, ref.len);
+                assert_memory_equal(ct.buf, ref.buf, ref.len);
+                /* Left where a sequential reader would be: at the end. */
+                assert_int_equal(lseek(pfd, 0, SEEK_CUR), (off_t)(37 + n));
+                free(ct.buf);
+
+                dm_membuf out;
+                assert_int_equal(lseek(cfd, 0, SEEK_SET), 0);
+                assert_int_equal(decrypt_fd(cfd, threads, backends[b], &out), DM_OK);
+                assert_int_equal(out.len, n);
+                if (n)
+                    assert_memory_equal(out.buf, pt, n);
+                assert_int_equal(lseek(cfd, 0, SEEK_CUR), (off_t)ref.len);
+                free(out.buf);
+            }
+        }
+        close_temp(pfd, ppath);
+        close_temp(cfd, cpath);
+        free(ref.buf);
+        free(pt);
+    }
+    sigbus_restore();
+    rng_reseed(99);
+}
+
+static void test_file_first_bad_chunk(void **state) {
+    (void)state;
+    size_t chunks = 50, n = chunks * CHUNK - 9;
+    uint8_t *pt = make_plain(n);
+    dm_membuf ct;
+    encrypt_mem(pt, n, &ct);
+    size_t p = header_len(ct.buf, ct.len) + DM_NONCE_LEN;
+    static const size_t bad[] = {0, 7, 8, 9, 23, 47, 49};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        ct.buf[p + bad[b] * CT + 33] ^= 0x80;
+        /* A second bad chunk later must not matter. */
+        if (bad[b] + 2 < chunks)
+            ct.buf[p + (bad[b] + 2) * CT + 1] ^= 1;
+        char path[64];
+        int fd = temp_file(ct.buf, ct.len, 0, path);
+        for (unsigned threads = 1; threads <= 8; threads++) {
+            for (size_t k = 0; k < sizeof backends / sizeof backends[0]; k++) {
+                dm_membuf out;
+                assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+                assert_int_equal(decrypt_fd(fd, threads, backends[k], &out), DM_ERR_PAYLOAD);
+                /* Exactly the chunks before the bad one, and they are right. */
+                assert_int_equal(out.len, bad[b] * CHUNK);
+                if (out.len)
+                    assert_memory_equal(out.buf, pt, out.len);
+                assert_non_null(strstr(dm_err_detail(), "failed authentication"));
+                free(out.buf);
+            }
+        }
+        close_temp(fd, path);
+        ct.buf[p + bad[b] * CT + 33] ^= 0x80;
+        if (bad[b] + 2 < chunks)
+            ct.buf[p + (bad[b] + 2) * CT + 1] ^= 1;
+    }
+    free(ct.buf);
+    free(pt);
+}
+
+/* A sink that cuts the input file short when the first payload job is
+ * written (the header and the nonce come first), while the engine still has
+ * most of the file to read. */
+typedef struct cutting_sink {
+    int fd;
+    off_t cut_to;
+    int cut;
+    size_t writes, written;
+} cutting_sink;
+
+static int cutting_write(void *ctx, const uint8_t *buf, size_t n) {
+    (void)buf;
+    cutting_sink *c = ctx;
+    if (!c->cut && c->writes == 2) {
+        assert_int_equal(ftruncate(c->fd, c->cut_to), 0);
+        c->cut = 1;
+    }
+    c->writes++;
+    c->written += n;
+    return 0;
+}
+
+static void test_file_cut_short_while_sealing(void **state) {
+    (void)state;
+    sigbus_default();
+    size_t n = 200 * CHUNK; /* 25 jobs: most are read after the cut */
+    uint8_t *pt = make_plain(n);
+    for (unsigned threads = 1; threads <= 8; threads++) {
+        char path[64];
+        int fd = temp_file(pt, n, 0, path);
+        cutting_sink c = {.fd = fd, .cut_to = 3 * CHUNK + 5};
+        dm_sink sink = {cutting_write, &c};
+        dm_encrypt_opts opts = {.threads = threads};
+        assert_int_equal(dm_encrypt(dm_source_fd(&fd), sink, &g_rcpt, 1, &opts), DM_ERR_IO);
+        assert_true(c.cut);
+        /* Mapped: the pages past the new end fault, and the job says so. */
+        assert_non_null(strstr(dm_err_detail(), "cut short while it was being read"));
+        close_temp(fd, path);
+    }
+    /* The engine's SIGBUS handler is gone afterwards. */
+    struct sigaction now;
+    assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+    assert_true(now.sa_handler == SIG_DFL);
+    sigbus_restore();
+    free(pt);
+}
+
+static void test_file_cut_short_while_opening(void **state) {
+    (void)state;
+    size_t n = 200 * CHUNK;
+    uint8_t *pt = make_plain(n);
+    dm_membuf ct;
+    encrypt_mem(pt, n, &ct);
+    for (unsigned threads = 1; threads <= 8; threads++) {
+        char path[64];
+        int fd = temp_file(ct.buf, ct.len, 0, path);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        cutting_sink c = {.fd = fd, .cut_to = (off_t)(ct.len / 3)};
+        dm_sink sink = {cutting_write, &c};
+        dm_decrypt_opts opts = {.threads = threads};
+        int err = dm_decrypt(dm_source_fd(&fd), sink, &g_id, 1, &opts);
+        /* A truncated payload (or one that ends between two reads): never success. */
+        assert_true(err == DM_ERR_PAYLOAD || err == DM_ERR_IO);
+        assert_true(c.written < n);
+        close_temp(fd, path);
+    }
+    free(ct.buf);
+    free(pt);
+}
+
+static void own_sigbus(int sig) {
+    (void)sig;
+}
+
+/* A program with its own SIGBUS handler keeps it: the engine reads instead of
+ * mapping, with the same bytes out. */
+static void test_own_sigbus_handler_kept(void **state) {
+    (void)state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = own_sigbus;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGBUS, &sa, &old), 0);
+
+    size_t n = 3 * JOB + 5;
+    uint8_t *pt = make_plain(n);
+    dm_membuf ref;
+    rng_reseed(8);
+    encrypt_mem(pt, n, &ref);
+    char path[64];
+    int fd = temp_file(pt, n, 0, path);
+    for (unsigned threads = 1; threads <= 8; threads += 7) {
+        dm_membuf ct = {0};
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        rng_reseed(8);
+        dm_encrypt_opts opts = {.threads = threads};
+        assert_int_equal(dm_encrypt(dm_source_fd(&fd), dm_sink_mem(&ct), &g_rcpt, 1, &opts), DM_OK);
+        assert_int_equal(ct.len, ref.len);
+        assert_memory_equal(ct.buf, ref.buf, ref.len);
+        free(ct.buf);
+    }
+    struct sigaction now;
+    assert_int_equal(sigaction(SIGBUS, NULL, &now), 0);
+    assert_true(now.sa_handler == own_sigbus);
+    assert_int_equal(sigaction(SIGBUS, &old, NULL), 0);
+    close_temp(fd, path);
+    free(ref.buf);
+    free(pt);
+    rng_reseed(99);
+}
+
+int main(void) {
+    /* Before dm_init: libsodium takes its generator at initialisation. */
+    randombytes_set_implementation(&rng_impl);
+    if (dm_init() != DM_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_file_identical_every_thread_count),
+        cmocka_unit_test(test_file_first_bad_chunk),
+        cmocka_unit_test(test_file_cut_short_while_sealing),
+        cmocka_unit_test(test_file_cut_short_while_opening),
+        cmocka_unit_test(test_own_sigbus_handler_kept),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
