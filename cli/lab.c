@@ -184,7 +184,9 @@ static void json_head(const lab_args *a) {
            a->quick ? "true" : "false", dm_lab_now() - a->t_start);
 }
 
-static const char *jbool(bool b) { return b ? "true" : "false"; }
+static const char *jbool(bool b) {
+    return b ? "true" : "false";
+}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;
@@ -249,8 +251,8 @@ static int lab_blast(lab_args *a) {
         return cli_fail(err, "lab blast-radius");
     if (a->json) {
         json_head(a);
-        printf(",\"users\":%u,\"files_per_user\":%u,\"file_bytes\":%zu,\"populations\":[",
-               o.users, o.files_per_user, o.file_bytes);
+        printf(",\"users\":%u,\"files_per_user\":%u,\"file_bytes\":%zu,\"populations\":[", o.users,
+               o.files_per_user, o.file_bytes);
         for (int p = 0; p < DM_LAB_N_POPS; p++)
             printf("%s{\"name\":\"%s\",\"files\":%zu}", p ? "," : "", dm_lab_pop_names[p],
                    r.pop_files[p]);
@@ -285,9 +287,9 @@ static int lab_blast(lab_args *a) {
         const dm_lab_blast_row *w = &r.rows[s];
         char frac[32];
         snprintf(frac, sizeof frac, "%zu/%zu", w->exposed, r.total_files);
-        printf("%-30s %7zu %12zu %12zu %11s %6.1f%% %10s\n", dm_lab_stolen_labels[s],
-               w->by_pop[0], w->by_pop[1], w->by_pop[2], frac,
-               100.0 * (double)w->exposed / (double)r.total_files, H(w->seconds));
+        printf("%-30s %7zu %12zu %12zu %11s %6.1f%% %10s\n", dm_lab_stolen_labels[s], w->by_pop[0],
+               w->by_pop[1], w->by_pop[2], frac, 100.0 * (double)w->exposed / (double)r.total_files,
+               H(w->seconds));
     }
     printf("\nOne user's key opens that user's files, nothing more. The master key opens\n"
            "every escrowed file of every user, with no warrant and no trace in any audit\n"
@@ -330,8 +332,7 @@ static int lab_leaf(lab_args *a) {
         printf("],\"beyond\":[");
         for (int i = 0; i < DM_LAB_LEAF_BEYOND; i++)
             printf("%s{\"bits\":%u,\"expected_tries\":%.17g,\"seconds\":%.6g,\"measured\":false}",
-                   i ? "," : "", r.beyond[i].bits, r.beyond[i].expected_tries,
-                   r.beyond[i].seconds);
+                   i ? "," : "", r.beyond[i].bits, r.beyond[i].expected_tries, r.beyond[i].seconds);
         printf("],\"forgery\":{\"bits\":%u,\"tries\":%llu,\"seconds\":%.6g,"
                "\"passes_require_escrow\":%s,\"recovery_exit\":%d,\"authority_key_hex\":\"%s\","
                "\"file_key_hex\":\"%s\"}",
@@ -419,8 +420,8 @@ static int lab_strip(lab_args *a) {
             age_same[t] = age_exit[t] == 0 && same_file(out, msg);
             remove(out);
         }
-        char *argv[] = {self, "decrypt", "-i", key, "--require-escrow", auth, "-o", "/dev/null",
-                        r.paths[t], NULL};
+        char *argv[] = {self, "decrypt", "-i",        key,        "--require-escrow",
+                        auth, "-o",      "/dev/null", r.paths[t], NULL};
         doormat_exit[t] = run_process(argv, NULL);
     }
     /* The claims, checked against the real processes. */
@@ -453,8 +454,8 @@ static int lab_strip(lab_args *a) {
            "holds the file key, so she can rewrite the header as she likes and recompute\n"
            "its MAC: stripped.age has no escrow stanza left, corrupted.age has escrow\n"
            "stanzas full of random bytes (doormat escrow tamper --strip / --corrupt).\n\n");
-    printf("%-12s %-22s %-30s %s\n", "file", "age -d (plain age)", "doormat decrypt --require-escrow",
-           "the FBI, with a warrant");
+    printf("%-12s %-22s %-30s %s\n", "file", "age -d (plain age)",
+           "doormat decrypt --require-escrow", "the FBI, with a warrant");
     for (int t = 0; t < DM_LAB_STRIP_N; t++) {
         char agecol[40];
         if (have_age)
@@ -593,8 +594,8 @@ static int lab_passcode(lab_args *a) {
     printf("Calibrated on this machine: scrypt N=2^%d, r=%u, p=%u costs %.1f ms of CPU\n"
            "time a try (measured; target %.0f ms). Fast classroom setting: N=2^%d, r=%u:\n"
            "%.3f ms a try.\n\n",
-           r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try,
-           r.target_ms, r.fast.log_n, r.fast.r, r.fast.ms_per_try);
+           r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try, r.target_ms,
+           r.fast.log_n, r.fast.r, r.fast.ms_per_try);
     printf("With the retry limit (%s setting): %llu wrong PINs, then the device %s.\n%s",
            r.crack_real ? "calibrated" : "fast", (unsigned long long)r.limited_tries,
            r.erased ? "erased its key" : "opened (the PIN was among the first tries)",

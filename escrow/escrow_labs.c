@@ -10,11 +10,9 @@
 
 #include "escrow_internal.h"
 
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
-                                dm_escrow_agent_key *const *keys, size_t n_keys,
-                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
-                                uint64_t *tries)
-{
+int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
+                                size_t n_keys, const dm_header *hdr,
+                                uint8_t file_key[DM_FILE_KEY_LEN], uint64_t *tries) {
     if (tries)
         *tries = 0;
     struct {
@@ -65,16 +63,14 @@ int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
     return err;
 }
 
-static bool is_authority_stanza(const dm_stanza *st, const dm_escrow_authority *auth)
-{
+static bool is_authority_stanza(const dm_stanza *st, const dm_escrow_authority *auth) {
     return strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0 && st->nargs > 1 &&
            strcmp(st->args[1], auth->id_hex) == 0;
 }
 
 /* The header's stanzas, with the authority's replaced by the given ones. */
 static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
-                          const dm_stanza_list *escrow, dm_header *out)
-{
+                          const dm_stanza_list *escrow, dm_header *out) {
     memset(out, 0, sizeof *out);
     int err = DM_OK;
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {
@@ -85,8 +81,8 @@ static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
     }
     for (size_t i = 0; i < escrow->len && !err; i++) {
         const dm_stanza *st = &escrow->items[i];
-        err = dm_stanza_list_add(&out->stanzas, st->type, (const char *const *)st->args,
-                                 st->nargs, st->body, st->body_len);
+        err = dm_stanza_list_add(&out->stanzas, st->type, (const char *const *)st->args, st->nargs,
+                                 st->body, st->body_len);
     }
     return err;
 }
@@ -94,8 +90,7 @@ static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
 int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                          const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
                          uint64_t max_tries, uint8_t **out, size_t *out_len,
-                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries)
-{
+                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries) {
     *out = NULL;
     *out_len = 0;
     *tries = 0;
@@ -171,8 +166,7 @@ int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *
 
 int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            uint64_t tries, uint64_t *passed)
-{
+                            uint64_t tries, uint64_t *passed) {
     *passed = 0;
     dm_header h = {0};
     dm_stanza_list none = {0};
@@ -181,8 +175,8 @@ int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opt
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
         if (is_authority_stanza(st, auth))
-            err = dm_stanza_list_add(&h.stanzas, st->type, (const char *const *)st->args,
-                                     st->nargs, st->body, st->body_len);
+            err = dm_stanza_list_add(&h.stanzas, st->type, (const char *const *)st->args, st->nargs,
+                                     st->body, st->body_len);
     }
     for (uint64_t t = 0; t < tries && !err; t++) {
         for (size_t i = 0; i < h.stanzas.len; i++) {

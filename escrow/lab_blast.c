@@ -29,8 +29,7 @@ typedef struct blast {
     dm_escrow_court_key *court[2];
 } blast;
 
-static void blast_free(blast *b)
-{
+static void blast_free(blast *b) {
     for (size_t i = 0; b->plain && i < b->n_files; i++)
         free(b->plain[i]);
     free(b->plain);
@@ -57,8 +56,7 @@ static void blast_free(blast *b)
 
 /* Tries one file with the stolen set; true when it decrypted to its plaintext. */
 static int steal_one(blast *b, int set, dm_identity *user, const dm_membuf *file, size_t idx,
-                     const dm_lab_blast_opts *o, bool *opened)
-{
+                     const dm_lab_blast_opts *o, bool *opened) {
     *opened = false;
     uint8_t *plain = NULL;
     size_t plain_len = 0;
@@ -92,11 +90,10 @@ static int steal_one(blast *b, int set, dm_identity *user, const dm_membuf *file
     return err == DM_ERR_NO_MATCH ? DM_OK : err;
 }
 
-int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r)
-{
+int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r) {
     memset(r, 0, sizeof *r);
-    if (o->users < 1 || o->users > 10000 || o->files_per_user < 1 ||
-        o->files_per_user > 10000 || o->file_bytes < 1 || o->file_bytes > (1u << 20) ||
+    if (o->users < 1 || o->users > 10000 || o->files_per_user < 1 || o->files_per_user > 10000 ||
+        o->file_bytes < 1 || o->file_bytes > (1u << 20) ||
         (size_t)o->users * o->files_per_user > 1000000)
         return dm_fail(DM_ERR_USAGE, "blast-radius wants 1-10000 users, 1-10000 files each (at "
                                      "most 1000000 in all), 1 byte to 1 MiB per file");
@@ -116,8 +113,8 @@ int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r)
     if (!err)
         err = dm_escrow_authority_new("Master", NULL, 0, 0, &b.auth[0], &b.keys[0], &b.court[0]);
     if (!err)
-        err = dm_escrow_authority_new("Agencies", agents, 3, 2, &b.auth[1], &b.keys[1],
-                                      &b.court[1]);
+        err =
+            dm_escrow_authority_new("Agencies", agents, 3, 2, &b.auth[1], &b.keys[1], &b.court[1]);
     char path[4096];
     for (int a = 0; a < 2 && !err; a++) {
         err = dm_lab_path(path, sizeof path, o->dir, a == 0 ? "authority-1of1" : "authority-2of3");

@@ -27,8 +27,7 @@ typedef struct crumple_lab {
 /* Encrypts a crumple-C file, then has the agent recover it: tries, time, and
  * whether the key found opened the file to its message. */
 static int recover_once(crumple_lab *L, const char *dir, unsigned bits, uint64_t *tries,
-                        double *secs, bool *found)
-{
+                        double *secs, bool *found) {
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = bits};
     dm_membuf file = {0};
     dm_header hdr = {0};
@@ -67,13 +66,13 @@ static int recover_once(crumple_lab *L, const char *dir, unsigned bits, uint64_t
     return err;
 }
 
-int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r)
-{
+int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r) {
     memset(r, 0, sizeof *r);
-    if (o->min_bits < 1 || o->max_bits > DM_ESCROW_MAX_CRUMPLE_BITS ||
-        o->min_bits > o->max_bits || !(o->budget > 0) || !(o->population >= 1))
-        return dm_fail(DM_ERR_USAGE, "crumple wants 1 <= --min <= --max <= %d, a positive "
-                                     "--budget and a --population of at least 1",
+    if (o->min_bits < 1 || o->max_bits > DM_ESCROW_MAX_CRUMPLE_BITS || o->min_bits > o->max_bits ||
+        !(o->budget > 0) || !(o->population >= 1))
+        return dm_fail(DM_ERR_USAGE,
+                       "crumple wants 1 <= --min <= --max <= %d, a positive "
+                       "--budget and a --population of at least 1",
                        DM_ESCROW_MAX_CRUMPLE_BITS);
     crumple_lab L = {0};
     int err = dm_escrow_authority_new("CrumpleZone", NULL, 0, 0, &L.auth, &L.keys, &L.court);

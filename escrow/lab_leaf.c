@@ -34,10 +34,9 @@ static const char message[] =
 
 /* A LEAF-mode (or default, eo NULL) file and its file key. */
 static int make_file(leaf_lab *L, const dm_escrow_opts *eo, dm_membuf *file,
-                     uint8_t fk[DM_FILE_KEY_LEN])
-{
-    int err = dm_lab_encrypt(&L->rcpt, 1, L->auth, eo, (const uint8_t *)message,
-                             sizeof message - 1, file);
+                     uint8_t fk[DM_FILE_KEY_LEN]) {
+    int err = dm_lab_encrypt(&L->rcpt, 1, L->auth, eo, (const uint8_t *)message, sizeof message - 1,
+                             file);
     if (!err)
         err = dm_lab_decrypt(file->buf, file->len, L->id, NULL, NULL, NULL, fk);
     return err;
@@ -45,8 +44,7 @@ static int make_file(leaf_lab *L, const dm_escrow_opts *eo, dm_membuf *file,
 
 static int forge_row(leaf_lab *L, const char *dir, unsigned bits, uint64_t *tries, double *secs,
                      uint8_t **forged, size_t *forged_len, uint8_t decoy[DM_FILE_KEY_LEN],
-                     uint8_t fk[DM_FILE_KEY_LEN])
-{
+                     uint8_t fk[DM_FILE_KEY_LEN]) {
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = bits};
     dm_membuf file = {0};
     int err = make_file(L, &eo, &file, fk);
@@ -66,8 +64,7 @@ static int forge_row(leaf_lab *L, const char *dir, unsigned bits, uint64_t *trie
     return err;
 }
 
-int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r)
-{
+int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
     memset(r, 0, sizeof *r);
     if (o->forge_bits < 1 || o->forge_bits > 32 || !(o->budget > 0) || o->shamir_tries < 1 ||
         o->shamir_tries > (UINT64_C(1) << 32))
@@ -165,8 +162,9 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r)
         if (r->recovery_err != DM_ERR_HMAC ||
             sodium_memcmp(r->authority_key, decoy, DM_FILE_KEY_LEN) != 0 ||
             sodium_memcmp(r->authority_key, r->file_key, DM_FILE_KEY_LEN) == 0)
-            err = dm_fail(DM_ERR_INTERNAL, "the authority's recovery of the forged file did not "
-                                           "fail as it should (%s)",
+            err = dm_fail(DM_ERR_INTERNAL,
+                          "the authority's recovery of the forged file did not "
+                          "fail as it should (%s)",
                           dm_strerror(r->recovery_err));
     }
     dm_escrow_share_free(share);

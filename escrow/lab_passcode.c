@@ -17,8 +17,8 @@
 
 #include "lab_internal.h"
 
-const char *const dm_lab_passcode_spaces[DM_LAB_PASSCODE_ROWS] = {
-    "4-digit PIN", "6-digit PIN", "6-char lowercase alphanumeric"};
+const char *const dm_lab_passcode_spaces[DM_LAB_PASSCODE_ROWS] = {"4-digit PIN", "6-digit PIN",
+                                                                  "6-char lowercase alphanumeric"};
 const double dm_lab_passcode_candidates[DM_LAB_PASSCODE_ROWS] = {1e4, 1e6, 2176782336.0};
 
 #define DEVICE_UID_LEN 32
@@ -41,8 +41,7 @@ struct dm_lab_device {
 
 /* The passcode key: scrypt(HMAC(uid, pin), salt). Without the uid -- inside
  * the device -- nobody can even start guessing. */
-static int passcode_key(const dm_lab_device *d, const char *pin, uint8_t key[32])
-{
+static int passcode_key(const dm_lab_device *d, const char *pin, uint8_t key[32]) {
     uint8_t pre[32];
     int err = dm_hmac_sha256(d->uid, sizeof d->uid, (const uint8_t *)pin, strlen(pin), pre);
     if (!err && crypto_pwhash_scryptsalsa208sha256_ll(pre, sizeof pre, d->salt, sizeof d->salt,
@@ -53,18 +52,15 @@ static int passcode_key(const dm_lab_device *d, const char *pin, uint8_t key[32]
     return err;
 }
 
-static int check_kdf(const dm_lab_kdf *kdf)
-{
-    if (kdf->log_n < 1 || kdf->log_n > 22 || kdf->r < 1 || kdf->r > 64 || kdf->p < 1 ||
-        kdf->p > 16)
+static int check_kdf(const dm_lab_kdf *kdf) {
+    if (kdf->log_n < 1 || kdf->log_n > 22 || kdf->r < 1 || kdf->r > 64 || kdf->p < 1 || kdf->p > 16)
         return dm_fail(DM_ERR_USAGE, "scrypt setting out of range (log N %d, r %u, p %u)",
                        kdf->log_n, kdf->r, kdf->p);
     return DM_OK;
 }
 
-int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit,
-                      const uint8_t *file, size_t file_len, dm_lab_device **out)
-{
+int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit, const uint8_t *file,
+                      size_t file_len, dm_lab_device **out) {
     *out = NULL;
     int err = check_kdf(kdf);
     if (err)
@@ -105,8 +101,7 @@ int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit,
     return DM_OK;
 }
 
-int dm_lab_device_set_file(dm_lab_device *d, const uint8_t *file, size_t len)
-{
+int dm_lab_device_set_file(dm_lab_device *d, const uint8_t *file, size_t len) {
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
@@ -117,19 +112,21 @@ int dm_lab_device_set_file(dm_lab_device *d, const uint8_t *file, size_t len)
     return DM_OK;
 }
 
-const char *dm_lab_device_recipient(const dm_lab_device *d) { return d->recipient; }
-bool dm_lab_device_erased(const dm_lab_device *d) { return d->erased; }
+const char *dm_lab_device_recipient(const dm_lab_device *d) {
+    return d->recipient;
+}
+bool dm_lab_device_erased(const dm_lab_device *d) {
+    return d->erased;
+}
 
-void dm_lab_device_free(dm_lab_device *d)
-{
+void dm_lab_device_free(dm_lab_device *d) {
     if (!d)
         return;
     free(d->file);
     dm_secret_free(d);
 }
 
-int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, size_t *plain_len)
-{
+int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, size_t *plain_len) {
     *plain = NULL;
     *plain_len = 0;
     if (d->erased)
@@ -144,8 +141,8 @@ int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, siz
     memset(s, 0, sizeof *s);
     static const uint8_t zero_nonce[12];
     int err = passcode_key(d, pin, s->key);
-    if (!err && dm_aead_open(s->key, zero_nonce, d->keybag, d->keybag_len, (uint8_t *)s->sk) !=
-                    DM_OK) {
+    if (!err &&
+        dm_aead_open(s->key, zero_nonce, d->keybag, d->keybag_len, (uint8_t *)s->sk) != DM_OK) {
         d->failures++;
         if (d->limit && d->failures >= d->limit) {
             /* Really erase: without the uid and the sealed identity the file
@@ -168,8 +165,7 @@ int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, siz
     return err;
 }
 
-int dm_lab_kdf_measure(dm_lab_kdf *kdf, unsigned runs)
-{
+int dm_lab_kdf_measure(dm_lab_kdf *kdf, unsigned runs) {
     int err = check_kdf(kdf);
     if (err)
         return err;
@@ -189,8 +185,7 @@ int dm_lab_kdf_measure(dm_lab_kdf *kdf, unsigned runs)
     return DM_OK;
 }
 
-int dm_lab_kdf_calibrate(double target_ms, dm_lab_kdf *out)
-{
+int dm_lab_kdf_calibrate(double target_ms, dm_lab_kdf *out) {
     if (!(target_ms > 0) || target_ms > 10000)
         return dm_fail(DM_ERR_USAGE, "calibration target must be 0 to 10000 ms");
     /* Scale N by powers of two with r = 8, then r for the last factor. */
@@ -215,13 +210,11 @@ int dm_lab_kdf_calibrate(double target_ms, dm_lab_kdf *out)
     return err;
 }
 
-static void format_pin(char out[9], unsigned digits, uint64_t v)
-{
+static void format_pin(char out[9], unsigned digits, uint64_t v) {
     snprintf(out, 9, "%0*llu", (int)digits, (unsigned long long)v);
 }
 
-int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r)
-{
+int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r) {
     memset(r, 0, sizeof *r);
     if (o->digits < 1 || o->digits > 8)
         return dm_fail(DM_ERR_USAGE, "passcode wants --digits 1 to 8");
@@ -269,8 +262,8 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r)
             r->crack_found = strcmp(guess, r->pin) == 0 &&
                              dm_lab_same(plain, plen, (const uint8_t *)photo, sizeof photo - 1);
             if (!r->crack_found)
-                err = dm_fail(DM_ERR_INTERNAL, "PIN %s unlocked the device to the wrong file",
-                              guess);
+                err =
+                    dm_fail(DM_ERR_INTERNAL, "PIN %s unlocked the device to the wrong file", guess);
         } else if (e != DM_ERR_NO_MATCH) {
             err = e;
         }

@@ -17,16 +17,14 @@ const char *const dm_lab_strip_names[DM_LAB_STRIP_N] = {"original", "stripped", 
 
 static const char message[] = "Meet me at the docks at midnight. Come alone.\n";
 
-static bool has_escrow(const dm_header *hdr)
-{
+static bool has_escrow(const dm_header *hdr) {
     for (size_t i = 0; i < hdr->stanzas.len; i++)
         if (strcmp(hdr->stanzas.items[i].type, DM_ESCROW_STANZA_TYPE) == 0)
             return true;
     return false;
 }
 
-int dm_lab_strip(const char *dir, dm_lab_strip_result *r)
-{
+int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
     memset(r, 0, sizeof *r);
     dm_escrow_authority *auth = NULL;
     dm_escrow_agent_key **keys = NULL;
@@ -95,7 +93,7 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r)
             if (e2 == DM_OK)
                 e2 = dm_escrow_recover(auth, &hdr, &share, 1, fk + DM_FILE_KEY_LEN);
             r->recovery_err[t] = e2;
-            r->recovery[t] = e2 == DM_OK                                 ? "ok"
+            r->recovery[t] = e2 == DM_OK                                  ? "ok"
                              : e2 == DM_ERR_NO_MATCH && !has_escrow(&hdr) ? "no-stanza"
                              : e2 == DM_ERR_NO_MATCH                      ? "unopenable"
                              : e2 == DM_ERR_HMAC                          ? "garbage"

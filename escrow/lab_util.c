@@ -13,23 +13,20 @@
 
 #include "lab_internal.h"
 
-double dm_lab_now(void)
-{
+double dm_lab_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int dm_lab_path(char *out, size_t cap, const char *dir, const char *name)
-{
+int dm_lab_path(char *out, size_t cap, const char *dir, const char *name) {
     int n = snprintf(out, cap, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= cap)
         return dm_fail(DM_ERR_USAGE, "path too long: %s/%s", dir, name);
     return DM_OK;
 }
 
-int dm_lab_mkdir(const char *dir, const char *name)
-{
+int dm_lab_mkdir(const char *dir, const char *name) {
     char p[4096];
     int err = dm_lab_path(p, sizeof p, dir, name);
     if (err)
@@ -39,8 +36,7 @@ int dm_lab_mkdir(const char *dir, const char *name)
     return DM_OK;
 }
 
-int dm_lab_write(const char *dir, const char *name, const void *data, size_t len, int mode)
-{
+int dm_lab_write(const char *dir, const char *name, const void *data, size_t len, int mode) {
     char p[4096];
     int err = dm_lab_path(p, sizeof p, dir, name);
     if (err)
@@ -66,8 +62,7 @@ int dm_lab_write(const char *dir, const char *name, const void *data, size_t len
     return DM_OK;
 }
 
-int dm_lab_write_identity(const char *dir, const char *name, const char *secret)
-{
+int dm_lab_write_identity(const char *dir, const char *name, const char *secret) {
     size_t n = strlen(secret);
     char *text = dm_secret_alloc(n + 2);
     if (!text)
@@ -80,8 +75,7 @@ int dm_lab_write_identity(const char *dir, const char *name, const char *secret)
 }
 
 int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,
-                   const dm_escrow_opts *eo, const uint8_t *plain, size_t len, dm_membuf *out)
-{
+                   const dm_escrow_opts *eo, const uint8_t *plain, size_t len, dm_membuf *out) {
     dm_membuf in = {.data = plain, .len = len};
     memset(out, 0, sizeof *out);
     dm_encrypt_opts o = {.threads = 1};
@@ -95,8 +89,7 @@ int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authori
 }
 
 int dm_lab_decrypt(const uint8_t *file, size_t len, dm_identity *id, const dm_escrow_policy *pol,
-                   uint8_t **plain, size_t *plain_len, uint8_t fk[DM_FILE_KEY_LEN])
-{
+                   uint8_t **plain, size_t *plain_len, uint8_t fk[DM_FILE_KEY_LEN]) {
     dm_membuf src = {.data = file, .len = len}, out = {0};
     dm_decrypt_opts d = {.threads = 1,
                          .alone_companions = dm_escrow_alone_companions,
@@ -106,8 +99,8 @@ int dm_lab_decrypt(const uint8_t *file, size_t len, dm_identity *id, const dm_es
         d.policy = dm_escrow_policy_check;
         d.policy_ctx = (void *)pol;
     }
-    int err = dm_decrypt(dm_source_mem(&src), plain ? dm_sink_mem(&out) : dm_sink_null(), &id, 1,
-                         &d);
+    int err =
+        dm_decrypt(dm_source_mem(&src), plain ? dm_sink_mem(&out) : dm_sink_null(), &id, 1, &d);
     if (err || !plain) {
         free(out.buf);
         return err;
@@ -118,8 +111,7 @@ int dm_lab_decrypt(const uint8_t *file, size_t len, dm_identity *id, const dm_es
 }
 
 int dm_lab_decrypt_with_key(const uint8_t *file, size_t len, const uint8_t fk[DM_FILE_KEY_LEN],
-                            uint8_t **plain, size_t *plain_len)
-{
+                            uint8_t **plain, size_t *plain_len) {
     dm_identity *id = NULL;
     int err = dm_file_key_identity_new(fk, &id);
     if (!err)
@@ -128,14 +120,12 @@ int dm_lab_decrypt_with_key(const uint8_t *file, size_t len, const uint8_t fk[DM
     return err;
 }
 
-bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, size_t want_len)
-{
+bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, size_t want_len) {
     return plain_len == want_len && (want_len == 0 || memcmp(plain, want, want_len) == 0);
 }
 
 int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
-                   const dm_header *hdr, dm_escrow_warrant **out)
-{
+                   const dm_header *hdr, dm_escrow_warrant **out) {
     uint8_t fid[DM_FILE_ID_LEN];
     int err = dm_header_file_id(hdr, fid);
     char *text = NULL;
@@ -149,8 +139,7 @@ int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *c
     return err;
 }
 
-int dm_lab_share_value(const dm_escrow_share *s, uint8_t value[DM_FILE_KEY_LEN])
-{
+int dm_lab_share_value(const dm_escrow_share *s, uint8_t value[DM_FILE_KEY_LEN]) {
     char *text = NULL;
     size_t len = 0;
     int err = dm_escrow_share_format(s, &text, &len);

@@ -41,10 +41,11 @@ enum { ARG_MODE, ARG_ID, ARG_NAME, ARG_KN, ARG_X, ARG_AGENT, ARG_EPHEMERAL };
 #define CRUMPLE_CHECK_LEN 16
 #define CRUMPLE_BODY_LEN (WRAPPED_LEN + CRUMPLE_SALT_LEN + CRUMPLE_CHECK_LEN)
 
-static unsigned leaf_tag_len(unsigned bits) { return (bits + 7) / 8; }
+static unsigned leaf_tag_len(unsigned bits) {
+    return (bits + 7) / 8;
+}
 
-int dm_escrow_mode_check(const dm_escrow_opts *opts)
-{
+int dm_escrow_mode_check(const dm_escrow_opts *opts) {
     if (!opts)
         return DM_OK;
     switch (opts->mode) {
@@ -64,8 +65,7 @@ int dm_escrow_mode_check(const dm_escrow_opts *opts)
     return dm_fail(DM_ERR_USAGE, "unknown escrow mode %d", (int)opts->mode);
 }
 
-int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap)
-{
+int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap) {
     int n;
     if (!opts || opts->mode == DM_ESCROW_MODE_SHAMIR)
         n = snprintf(out, cap, "shamir");
@@ -76,8 +76,7 @@ int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? DM_OK : dm_fail(DM_ERR_INTERNAL, "mode name too long");
 }
 
-bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out)
-{
+bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out) {
     memset(out, 0, sizeof *out);
     if (strcmp(arg, "shamir") == 0)
         return true;
@@ -99,8 +98,7 @@ bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out)
 
 /* As shamir's wrap key, under the mode's own label. */
 static int wrap_key(const char *label, const dm_escrow_authority *auth, size_t agent,
-                    const uint8_t shared[32], const uint8_t eph_pk[32], uint8_t key[32])
-{
+                    const uint8_t shared[32], const uint8_t eph_pk[32], uint8_t key[32]) {
     const dm_escrow_agent_pub *a = &auth->agents[agent];
     uint8_t salt[64];
     uint8_t extra[3 + DM_ESCROW_MAX_AGENT_NAME];
@@ -116,8 +114,7 @@ static int wrap_key(const char *label, const dm_escrow_authority *auth, size_t a
 
 /* ------------------------------------------------------------ LEAF */
 
-static int leaf_family_key(const dm_escrow_authority *auth, uint8_t key[32])
-{
+static int leaf_family_key(const dm_escrow_authority *auth, uint8_t key[32]) {
     return dm_escrow_kdf(auth->id, DM_ESCROW_ID_LEN, NULL, 0, LEAF_FAMILY_LABEL, auth->id, NULL, 0,
                          key, 32);
 }
@@ -127,8 +124,7 @@ static int leaf_family_key(const dm_escrow_authority *auth, uint8_t key[32])
 static int leaf_checksum(const uint8_t family[32], unsigned bits,
                          const uint8_t file_key[DM_FILE_KEY_LEN], size_t x, const char *agent,
                          const uint8_t eph_pk[32], const uint8_t wrapped[WRAPPED_LEN],
-                         uint8_t *tag)
-{
+                         uint8_t *tag) {
     uint8_t msg[sizeof LEAF_CHECK_LABEL + DM_FILE_KEY_LEN + 1 + DM_ESCROW_MAX_AGENT_NAME + 32 +
                 WRAPPED_LEN];
     size_t n = 0, l = strlen(LEAF_CHECK_LABEL), al = strlen(agent);
@@ -161,14 +157,13 @@ static int leaf_checksum(const uint8_t family[32], unsigned bits,
 /* The C-bit puzzle solution and the per-file salt, both from the file key. */
 static int crumple_puzzle(const dm_escrow_authority *auth, unsigned bits,
                           const uint8_t file_key[DM_FILE_KEY_LEN], uint64_t *solution,
-                          uint8_t salt[CRUMPLE_SALT_LEN])
-{
+                          uint8_t salt[CRUMPLE_SALT_LEN]) {
     uint8_t r[8];
     int err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_PUZZLE_LABEL, auth->id,
                             NULL, 0, r, sizeof r);
     if (!err)
-        err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_SALT_LABEL, auth->id,
-                            NULL, 0, salt, CRUMPLE_SALT_LEN);
+        err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_SALT_LABEL, auth->id, NULL,
+                            0, salt, CRUMPLE_SALT_LEN);
     uint64_t v = 0;
     for (size_t i = 0; i < 8; i++)
         v = (v << 8) | r[i];
@@ -186,8 +181,7 @@ typedef struct crumple_key {
 } crumple_key;
 
 static int crumple_candidate(const dm_escrow_authority *auth, const uint8_t salt[CRUMPLE_SALT_LEN],
-                             uint64_t r, crumple_key *k)
-{
+                             uint64_t r, crumple_key *k) {
     uint8_t be[8];
     for (size_t i = 0; i < 8; i++)
         be[i] = (uint8_t)(r >> (56 - 8 * i));
@@ -196,8 +190,7 @@ static int crumple_candidate(const dm_escrow_authority *auth, const uint8_t salt
 }
 
 static int crumple_check(const crumple_key *k, const uint8_t locked[DM_FILE_KEY_LEN],
-                         uint8_t check[CRUMPLE_CHECK_LEN])
-{
+                         uint8_t check[CRUMPLE_CHECK_LEN]) {
     uint8_t mac[32];
     int err = dm_hmac_sha256(k->mk, sizeof k->mk, locked, DM_FILE_KEY_LEN, mac);
     memcpy(check, mac, CRUMPLE_CHECK_LEN);
@@ -208,8 +201,7 @@ static int crumple_check(const crumple_key *k, const uint8_t locked[DM_FILE_KEY_
 /* ------------------------------------------------------------ building */
 
 int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                         const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out)
-{
+                         const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out) {
     int err = dm_escrow_mode_check(opts);
     if (err)
         return err;
@@ -246,8 +238,8 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
         if (!err)
             err = crumple_check(&s->ck, s->secret, check);
         if (!err && k > 1)
-            err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_SHAMIR_LABEL,
-                                auth->id, NULL, 0, s->coeffs, (k - 1) * DM_FILE_KEY_LEN);
+            err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_SHAMIR_LABEL, auth->id,
+                                NULL, 0, s->coeffs, (k - 1) * DM_FILE_KEY_LEN);
     }
     if (!err)
         err = dm_shamir_split(s->secret, DM_FILE_KEY_LEN, (unsigned)k, (unsigned)n, s->coeffs,
@@ -258,15 +250,14 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
     snprintf(kn, sizeof kn, "%zu-of-%zu", k, n);
     for (size_t i = 0; i < n && !err; i++) {
         const dm_escrow_agent_pub *a = &auth->agents[i];
-        uint8_t eph_pk[32], body[CRUMPLE_BODY_LEN > WRAPPED_LEN + 8 ? CRUMPLE_BODY_LEN
-                                                                      : WRAPPED_LEN + 8];
+        uint8_t eph_pk[32],
+            body[CRUMPLE_BODY_LEN > WRAPPED_LEN + 8 ? CRUMPLE_BODY_LEN : WRAPPED_LEN + 8];
         size_t body_len;
         if (leaf)
             randombytes_buf(s->eph_sk, 32);
         else
             err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_EPHEMERAL_LABEL,
-                                auth->id, (const uint8_t *)a->name, strlen(a->name), s->eph_sk,
-                                32);
+                                auth->id, (const uint8_t *)a->name, strlen(a->name), s->eph_sk, 32);
         if (err)
             break;
         if (crypto_scalarmult_base(eph_pk, s->eph_sk) != 0 ||
@@ -277,8 +268,8 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
         err = wrap_key(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, i, s->shared, eph_pk,
                        s->key);
         if (!err)
-            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN,
-                               DM_FILE_KEY_LEN, body);
+            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN, DM_FILE_KEY_LEN,
+                               body);
         if (err)
             break;
         if (leaf) {
@@ -305,8 +296,7 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
 /* ------------------------------------------------------------ LEAF check */
 
 int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                          const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN])
-{
+                          const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]) {
     int err = dm_escrow_mode_check(opts);
     if (err)
         return err;
@@ -327,12 +317,12 @@ int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts 
             strcmp(st->args[ARG_ID], auth->id_hex) != 0)
             continue;
         claimed++;
-        int idx = st->nargs == N_ARGS ? dm_escrow_authority_find_agent(auth, st->args[ARG_AGENT])
-                                      : -1;
+        int idx =
+            st->nargs == N_ARGS ? dm_escrow_authority_find_agent(auth, st->args[ARG_AGENT]) : -1;
         if (idx < 0) {
             err = dm_fail(DM_ERR_POLICY,
-                          "escrow stanza %zu names an agent that authority %s does not have",
-                          i + 1, auth->name);
+                          "escrow stanza %zu names an agent that authority %s does not have", i + 1,
+                          auth->name);
             break;
         }
         const dm_escrow_agent_pub *a = &auth->agents[idx];
@@ -344,8 +334,9 @@ int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts 
         snprintf(x, sizeof x, "%d", idx + 1);
         uint8_t eph_pk[32], tag[8];
         if (strcmp(st->args[ARG_MODE], mode) != 0) {
-            err = dm_fail(DM_ERR_POLICY, "the escrow stanza for agent %s is mode %s, the check wants %s",
-                          a->name, st->args[ARG_MODE], mode);
+            err = dm_fail(DM_ERR_POLICY,
+                          "the escrow stanza for agent %s is mode %s, the check wants %s", a->name,
+                          st->args[ARG_MODE], mode);
         } else if (strcmp(st->args[ARG_NAME], auth->name) != 0 ||
                    strcmp(st->args[ARG_KN], kn) != 0 || strcmp(st->args[ARG_X], x) != 0 ||
                    st->body_len != WRAPPED_LEN + tag_len ||
@@ -374,8 +365,7 @@ int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts 
 /* ------------------------------------------------------------ agent side */
 
 int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                          const dm_stanza *st, uint8_t share[DM_FILE_KEY_LEN])
-{
+                          const dm_stanza *st, uint8_t share[DM_FILE_KEY_LEN]) {
     dm_escrow_opts o;
     if (!dm_escrow_mode_parse(st->args[ARG_MODE], &o) || o.mode == DM_ESCROW_MODE_SHAMIR)
         return dm_fail(DM_ERR_HEADER, "escrow mode \"%s\" is not known", st->args[ARG_MODE]);
@@ -413,8 +403,7 @@ int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent
 /* ------------------------------------------------------------ recovery */
 
 int dm_escrow_crumple_solve(const dm_escrow_authority *auth, const dm_header *hdr,
-                            uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries)
-{
+                            uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries) {
     if (tries)
         *tries = 0;
     const dm_stanza *st = NULL;
@@ -425,8 +414,7 @@ int dm_escrow_crumple_solve(const dm_escrow_authority *auth, const dm_header *hd
             st = c;
     }
     dm_escrow_opts o;
-    if (!st || !dm_escrow_mode_parse(st->args[ARG_MODE], &o) ||
-        o.mode != DM_ESCROW_MODE_CRUMPLE)
+    if (!st || !dm_escrow_mode_parse(st->args[ARG_MODE], &o) || o.mode != DM_ESCROW_MODE_CRUMPLE)
         return DM_OK; /* nothing to solve: the shares combine to the file key */
     if (st->body_len != CRUMPLE_BODY_LEN)
         return dm_fail(DM_ERR_HEADER, "crumple escrow stanza body is %zu bytes, want %d",

@@ -35,8 +35,7 @@ static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     if (dm_init() != DM_OK ||
         dm_escrow_authority_new("FBI", three, 3, 2, &f->auth, &f->keys, &f->court) != DM_OK ||
-        dm_escrow_authority_new("NSA", NULL, 0, 0, &f->one, &f->one_keys, &f->one_court) !=
-            DM_OK ||
+        dm_escrow_authority_new("NSA", NULL, 0, 0, &f->one, &f->one_keys, &f->one_court) != DM_OK ||
         dm_x25519_keygen(&f->sk, &f->pk) != DM_OK)
         return -1;
     *state = f;
@@ -84,8 +83,8 @@ static void encrypt_file(fixture *f, const dm_escrow_authority *auth, const dm_e
 }
 
 /* decrypt --require-escrow's code path: dm_decrypt with the policy hook. */
-static int compliant_decrypt(fixture *f, const dm_escrow_authority *auth,
-                             const dm_escrow_opts *eo, const uint8_t *file, size_t len) {
+static int compliant_decrypt(fixture *f, const dm_escrow_authority *auth, const dm_escrow_opts *eo,
+                             const uint8_t *file, size_t len) {
     dm_identity *id;
     assert_int_equal(dm_x25519_identity_parse(f->sk, &id), DM_OK);
     dm_escrow_policy pol = {.auth = auth, .opts = eo};
@@ -255,8 +254,8 @@ static void test_leaf_forgery(void **state) {
     assert_int_equal(tries, 100);
     assert_null(forged);
     /* Not a LEAF file: refused. */
-    assert_int_equal(dm_escrow_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged,
-                                          &flen, NULL, &tries),
+    assert_int_equal(dm_escrow_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen,
+                                          NULL, &tries),
                      DM_ERR_USAGE);
     free(file64.buf);
     free(file.buf);
@@ -336,8 +335,8 @@ static void test_crumple(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bits_range),   cmocka_unit_test(test_leaf_stanzas),
-        cmocka_unit_test(test_leaf_flow),    cmocka_unit_test(test_leaf_forgery),
+        cmocka_unit_test(test_bits_range),    cmocka_unit_test(test_leaf_stanzas),
+        cmocka_unit_test(test_leaf_flow),     cmocka_unit_test(test_leaf_forgery),
         cmocka_unit_test(test_random_fields), cmocka_unit_test(test_crumple),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -53,7 +53,8 @@ static void test_blast(void **state) {
     for (int p = 0; p < DM_LAB_N_POPS; p++)
         assert_int_equal(r.pop_files[p], 6);
     /* What each stolen set opened, file by file, population by population. */
-    const size_t want[DM_LAB_N_STOLEN][DM_LAB_N_POPS] = {{2, 2, 2}, {0, 6, 0}, {0, 0, 0}, {0, 0, 6}};
+    const size_t want[DM_LAB_N_STOLEN][DM_LAB_N_POPS] = {
+        {2, 2, 2}, {0, 6, 0}, {0, 0, 0}, {0, 0, 6}};
     for (int s = 0; s < DM_LAB_N_STOLEN; s++) {
         size_t sum = 0;
         for (int p = 0; p < DM_LAB_N_POPS; p++) {

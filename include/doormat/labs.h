@@ -30,10 +30,15 @@ double dm_lab_now(void);
 /* ------------------------------------------------------------ blast-radius */
 
 enum { DM_LAB_POP_VAULT, DM_LAB_POP_ESCROW_1OF1, DM_LAB_POP_ESCROW_2OF3, DM_LAB_N_POPS };
-enum { DM_LAB_STOLEN_USER, DM_LAB_STOLEN_MASTER, DM_LAB_STOLEN_ONE_AGENT,
-       DM_LAB_STOLEN_TWO_AGENTS, DM_LAB_N_STOLEN };
+enum {
+    DM_LAB_STOLEN_USER,
+    DM_LAB_STOLEN_MASTER,
+    DM_LAB_STOLEN_ONE_AGENT,
+    DM_LAB_STOLEN_TWO_AGENTS,
+    DM_LAB_N_STOLEN
+};
 
-extern const char *const dm_lab_pop_names[DM_LAB_N_POPS];      /* "vault", "escrow-1of1", ... */
+extern const char *const dm_lab_pop_names[DM_LAB_N_POPS];       /* "vault", "escrow-1of1", ... */
 extern const char *const dm_lab_stolen_names[DM_LAB_N_STOLEN];  /* "user", "master", ... */
 extern const char *const dm_lab_stolen_labels[DM_LAB_N_STOLEN]; /* "one user's key", ... */
 
@@ -61,7 +66,7 @@ int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r);
 
 /* ------------------------------------------------------------ leaf-forge */
 
-#define DM_LAB_LEAF_ROWS 5 /* N = 8, 12, 16, 20, 24 */
+#define DM_LAB_LEAF_ROWS 5   /* N = 8, 12, 16, 20, 24 */
 #define DM_LAB_LEAF_BEYOND 4 /* N = 32, 40, 64, 80 (extrapolated) */
 extern const unsigned dm_lab_leaf_bits[DM_LAB_LEAF_ROWS];
 extern const unsigned dm_lab_leaf_beyond_bits[DM_LAB_LEAF_BEYOND];
@@ -90,8 +95,8 @@ typedef struct dm_lab_leaf_result {
     unsigned forge_bits;
     uint64_t forge_tries;
     double forge_seconds;
-    bool forged_passes_check;   /* dm_decrypt with the --require-escrow policy: plaintext out */
-    int recovery_err;           /* dm_escrow_recover through the warrant path (DM_ERR_HMAC) */
+    bool forged_passes_check; /* dm_decrypt with the --require-escrow policy: plaintext out */
+    int recovery_err;         /* dm_escrow_recover through the warrant path (DM_ERR_HMAC) */
     uint8_t authority_key[DM_FILE_KEY_LEN]; /* what the agent's share held */
     uint8_t file_key[DM_FILE_KEY_LEN];
     /* the same attack on the default escrow */
@@ -109,7 +114,7 @@ typedef struct dm_lab_crumple_opts {
     unsigned min_bits, max_bits; /* 1 <= min <= max <= 48 */
     double budget;               /* run a row for real if its worst case fits */
     bool all;
-    double population;           /* files, for the population cost */
+    double population; /* files, for the population cost */
     const char *dir;
 } dm_lab_crumple_opts;
 
@@ -141,9 +146,9 @@ typedef struct dm_lab_kdf {
 } dm_lab_kdf;
 
 typedef struct dm_lab_passcode_opts {
-    unsigned digits;    /* PIN length for the live crack (1..8) */
-    bool real;          /* crack with the calibrated (~80 ms) setting, not the fast one */
-    double target_ms;   /* calibration target; 0: 80 */
+    unsigned digits;  /* PIN length for the live crack (1..8) */
+    bool real;        /* crack with the calibrated (~80 ms) setting, not the fast one */
+    double target_ms; /* calibration target; 0: 80 */
     const char *dir;
 } dm_lab_passcode_opts;
 
@@ -174,8 +179,8 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r);
  * scrypt, guarding a vault identity; erases its secret after `limit`
  * consecutive failures (0: no limit). */
 typedef struct dm_lab_device dm_lab_device;
-int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit,
-                      const uint8_t *file, size_t file_len, dm_lab_device **out);
+int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit, const uint8_t *file,
+                      size_t file_len, dm_lab_device **out);
 /* DM_OK and the plaintext (malloc'd) for the right PIN; DM_ERR_NO_MATCH for a
  * wrong one; DM_ERR_DENIED once the device has erased itself. */
 int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, size_t *plain_len);
@@ -192,15 +197,16 @@ int dm_lab_kdf_calibrate(double target_ms, dm_lab_kdf *out);
 /* ------------------------------------------------------------ strip */
 
 enum { DM_LAB_STRIP_ORIGINAL, DM_LAB_STRIP_STRIPPED, DM_LAB_STRIP_CORRUPTED, DM_LAB_STRIP_N };
-extern const char *const dm_lab_strip_names[DM_LAB_STRIP_N]; /* "original", "stripped", "corrupted" */
+extern const char
+    *const dm_lab_strip_names[DM_LAB_STRIP_N]; /* "original", "stripped", "corrupted" */
 
 typedef struct dm_lab_strip_result {
     /* Files written: DIR/{original,stripped,corrupted}.age, DIR/message.txt,
      * DIR/user.key, DIR/authority/ (authority.pub, court.key, agents/, audit.log). */
     char paths[DM_LAB_STRIP_N][4096];
-    int policy_err[DM_LAB_STRIP_N];   /* in-process compliance check: DM_OK or DM_ERR_POLICY */
-    bool plain_decrypts[DM_LAB_STRIP_N]; /* the vault alone (no policy) gives the message */
-    int recovery_err[DM_LAB_STRIP_N]; /* warrant path: DM_OK, DM_ERR_NO_MATCH, ... */
+    int policy_err[DM_LAB_STRIP_N];       /* in-process compliance check: DM_OK or DM_ERR_POLICY */
+    bool plain_decrypts[DM_LAB_STRIP_N];  /* the vault alone (no policy) gives the message */
+    int recovery_err[DM_LAB_STRIP_N];     /* warrant path: DM_OK, DM_ERR_NO_MATCH, ... */
     const char *recovery[DM_LAB_STRIP_N]; /* "ok", "no-stanza", "unopenable", "garbage", "failed" */
 } dm_lab_strip_result;
 
