@@ -40,6 +40,10 @@ assert_fails 2 "wants a number from 1 to 8" "digits x"
 run "$D" lab --help
 assert_exit 0 "lab --help"
 assert_true "help lists crumple" grep -q 'crumple' "$T/out"
+run "$D" lab passcode --help
+assert_exit 0 "lab passcode --help"
+run "$D" --help
+assert_true "doormat --help lists lab" grep -q '^  lab  *classroom labs' "$T/out"
 
 # ---- blast-radius
 run "$D" lab blast-radius --users 2 --files 2 --bytes 64 --json
