@@ -50,6 +50,9 @@ void cli_output_abort(cli_output *o);
 extern const char cli_exit_codes_help[];
 /* Prints a command's help text followed by the exit-code table on stdout; returns 0. */
 int cli_help(const char *text);
+/* Flushes stdout; on failure (a full disk, a closed pipe) prints one line saying
+ * what could not be written and returns DM_EXIT_FAILURE. */
+int cli_flush_stdout(const char *what);
 /* Reports a getopt failure for argv (unknown option, missing argument) as a usage error. */
 int cli_bad_option(const char *cmd, char **argv, int optopt_seen);
 

@@ -92,7 +92,14 @@ int cli_usage_error(const char *fmt, ...) {
 int cli_help(const char *text) {
     fputs(text, stdout);
     fputs(cli_exit_codes_help, stdout);
-    return fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+    return cli_flush_stdout("the help");
+}
+
+int cli_flush_stdout(const char *what) {
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return DM_EXIT_OK;
+    cli_msg("writing %s to standard output: %s", what, strerror(errno));
+    return DM_EXIT_FAILURE;
 }
 
 int cli_bad_option(const char *cmd, char **argv, int c) {

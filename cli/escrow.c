@@ -343,7 +343,7 @@ static int escrow_init(int argc, char **argv) {
                 printf("agent: %s (%s/agents/%s.key)\n", dm_escrow_authority_agent_name(auth, i),
                        a.output, dm_escrow_authority_agent_name(auth, i));
             printf("public: %s/authority.pub\n", a.output);
-            rc = fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+            rc = cli_flush_stdout("the authority's summary");
         }
         if (keys != NULL)
             for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
@@ -633,7 +633,7 @@ static int escrow_audit(int argc, char **argv) {
                    n == 1 ? "y" : "ies");
             printf("head: %s\n", hex);
             printf("(keep the head elsewhere: entries cut from the end show only against it)\n");
-            rc = fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+            rc = cli_flush_stdout("the result");
         }
         free(text);
     }

@@ -68,7 +68,7 @@ static int usage(FILE *to) {
         fprintf(to, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs(usage_tail, to);
     fputs(cli_exit_codes_help, to);
-    return fflush(to) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+    return cli_flush_stdout("the help");
 }
 
 #if defined(__has_feature)
@@ -104,7 +104,7 @@ int main(int argc, char **argv) {
         return usage(stdout);
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
         printf("doormat %s\n", DM_VERSION);
-        return fflush(stdout) == 0 ? DM_EXIT_OK : DM_EXIT_FAILURE;
+        return cli_flush_stdout("the version");
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)

@@ -14,6 +14,10 @@ command -v valgrind >/dev/null || { echo "memcheck: valgrind is missing (make de
 work=$(mktemp -d "${TMPDIR:-/tmp}/doormat-memcheck.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/logs"
+# faults.sh runs the command as nobody (a read-only directory that holds for
+# root too): the wrapper must be reachable and the logs writable by anyone.
+chmod 755 "$work"
+chmod 1777 "$work/logs"
 cat >"$work/doormat" <<WRAP
 #!/bin/sh
 exec valgrind --quiet --tool=memcheck --error-exitcode=99 --leak-check=full \\

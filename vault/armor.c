@@ -9,6 +9,7 @@
  * padding, non-canonical trailing bits, spaces), because armor that admits
  * several encodings of one file makes the file malleable. */
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -323,7 +324,7 @@ static int dm_armor_flush(dm_armor_writer *w) {
         return 0;
     if (w->inner.write(w->inner.ctx, (const uint8_t *)w->stage, w->stage_len) != 0) {
         w->failed = 1;
-        dm_fail(DM_ERR_IO, "write failed");
+        dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
         return -1;
     }
     w->stage_len = 0;

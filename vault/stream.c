@@ -449,8 +449,11 @@ static void job_read(engine *e, job *jb) {
     jb->have = jb->final ? got : e->job_in;
     if (jb->inbuf != NULL && jb->in == jb->inbuf && got > jb->in_high)
         jb->in_high = got;
+    /* Never NULL, even with nothing to read: an empty chunk is still sealed
+     * from a pointer, and NULL + 0 is undefined behaviour. */
+    static const uint8_t nothing[1];
     if (got == 0)
-        jb->in = NULL;
+        jb->in = nothing;
 }
 
 /* Chunks of a job read in full; 0 for a job past the end. */

@@ -1,5 +1,6 @@
 /* dm_encrypt, dm_decrypt, dm_inspect: the header around the STREAM payload,
  * optional ASCII armor, and the recipient/identity plumbing. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
             sink = dm_armor_writer_sink(armor);
     }
     if (err == DM_OK && sink.write(sink.ctx, hdr_bytes, hdr_len) != 0)
-        err = dm_fail(DM_ERR_IO, "write failed");
+        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
     if (err == DM_OK)
         err = dm_stream_seal(in, sink, file_key, opts->threads, opts->backend);
     if (err == DM_OK && armor)
