@@ -159,6 +159,9 @@ int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, siz
         err = dm_x25519_identity_parse(s->sk, &id);
         if (!err)
             err = dm_lab_decrypt(d->file, d->file_len, id, NULL, plain, plain_len, NULL);
+        /* The passcode was right: a file that does not open is not a wrong guess. */
+        if (err == DM_ERR_NO_MATCH)
+            err = dm_fail(DM_ERR_INTERNAL, "the device's identity does not open its file");
         dm_identity_free(id);
     }
     dm_secret_free(s);
@@ -210,6 +213,23 @@ int dm_lab_kdf_calibrate(double target_ms, dm_lab_kdf *out) {
     return err;
 }
 
+static const char photo[] = "IMG_0412.HEIC (the file on the phone)\n";
+
+/* A device and its file: the photo, encrypted to the identity inside it. */
+static int make_device(const char *pin, const dm_lab_kdf *kdf, unsigned limit, dm_lab_device **dev,
+                       dm_membuf *file) {
+    dm_recipient *rc = NULL;
+    int err = dm_lab_device_new(pin, kdf, limit, NULL, 0, dev);
+    if (!err)
+        err = dm_x25519_recipient_parse(dm_lab_device_recipient(*dev), &rc);
+    if (!err)
+        err = dm_lab_encrypt(&rc, 1, NULL, NULL, (const uint8_t *)photo, sizeof photo - 1, file);
+    dm_recipient_free(rc);
+    if (!err)
+        err = dm_lab_device_set_file(*dev, file->buf, file->len);
+    return err;
+}
+
 static void format_pin(char out[9], unsigned digits, uint64_t v) {
     snprintf(out, 9, "%0*llu", (int)digits, (unsigned long long)v);
 }
@@ -232,20 +252,10 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r) {
     const uint64_t space = (uint64_t)llround(pow(10.0, o->digits));
     const dm_lab_kdf *kdf = o->real ? &r->calibrated : &r->fast;
     format_pin(r->pin, o->digits, randombytes_uniform((uint32_t)space));
-    static const char photo[] = "IMG_0412.HEIC (the file on the phone)\n";
     dm_lab_device *dev = NULL;
     dm_membuf file = {0};
-    /* The device's file: encrypted to the identity inside it. */
     if (!err)
-        err = dm_lab_device_new(r->pin, kdf, 0, NULL, 0, &dev);
-    dm_recipient *rc = NULL;
-    if (!err)
-        err = dm_x25519_recipient_parse(dm_lab_device_recipient(dev), &rc);
-    if (!err)
-        err = dm_lab_encrypt(&rc, 1, NULL, NULL, (const uint8_t *)photo, sizeof photo - 1, &file);
-    dm_recipient_free(rc);
-    if (!err)
-        err = dm_lab_device_set_file(dev, file.buf, file.len);
+        err = make_device(r->pin, kdf, 0, &dev, &file);
     if (!err)
         err = dm_lab_write(o->dir, "device-file.age", file.buf, file.len, 0644);
 
@@ -275,21 +285,28 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r) {
     dm_lab_device_free(dev);
     dev = NULL;
 
-    /* With it: the same attack, against a device that erases itself. */
+    /* With it: the same attack, against a device (its own secret, identity
+     * and file) that erases itself. */
+    free(file.buf);
+    memset(&file, 0, sizeof file);
     if (!err)
-        err = dm_lab_device_new(r->pin, kdf, r->limit, file.buf, file.len, &dev);
+        err = make_device(r->pin, kdf, r->limit, &dev, &file);
     for (uint64_t g = 0; g < space && !err && !r->limited_found; g++) {
         char guess[9];
         format_pin(guess, o->digits, g);
         uint8_t *plain = NULL;
         size_t plen = 0;
         int e = dm_lab_device_unlock(dev, guess, &plain, &plen);
+        bool opened = e == DM_OK && strcmp(guess, r->pin) == 0 &&
+                      dm_lab_same(plain, plen, (const uint8_t *)photo, sizeof photo - 1);
         free(plain);
         if (e == DM_ERR_DENIED)
             break;
         r->limited_tries++;
-        if (e == DM_OK)
+        if (opened)
             r->limited_found = true;
+        else if (e == DM_OK)
+            err = dm_fail(DM_ERR_INTERNAL, "PIN %s unlocked the device to the wrong file", guess);
         else if (e != DM_ERR_NO_MATCH)
             err = e;
     }

@@ -196,6 +196,15 @@ static void test_passcode(void **state) {
         assert_true(r.limited_found);
     }
     assert_true(r.rows_worst[0] == 1e4 * r.calibrated.ms_per_try / 1000);
+    /* One digit: the PIN is always among the first 10 tries, so the device
+     * with the limit opens too, at the same try, and is not erased. */
+    o.digits = 1;
+    assert_int_equal(dm_lab_passcode(&o, &r), DM_OK);
+    assert_true(r.crack_found);
+    assert_true(r.limited_found);
+    assert_false(r.erased);
+    assert_int_equal(r.limited_tries, r.crack_tries);
+    assert_int_equal(r.crack_tries, (uint64_t)atoi(r.pin) + 1);
     o.digits = 0;
     assert_int_equal(dm_lab_passcode(&o, &r), DM_ERR_USAGE);
 }
