@@ -196,9 +196,11 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 }
 
 static int finish(int rc) {
-    if (fflush(stdout) != 0 && rc == DM_EXIT_OK)
-        rc = DM_EXIT_FAILURE;
-    return rc;
+    if (rc != DM_EXIT_OK) {
+        fflush(stdout);
+        return rc;
+    }
+    return cli_flush_stdout("the lab's results");
 }
 
 /* Runs argv with stdout to out_path (NULL: /dev/null) and stderr to /dev/null;
