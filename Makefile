@@ -24,7 +24,9 @@ CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
             -D_GNU_SOURCE $(HARDEN) -Iinclude -Ivault -Iescrow $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
-LDFLAGS  += -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
+# --as-needed: libcrypto is loaded by the vault only when a payload needs it
+# (vault/stream.c), so nothing should make every process map it at start.
+LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))

@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -708,6 +707,12 @@ static unsigned resolved_threads(const settings *set, const machine *mc)
     return mc->cpus > 0 ? (unsigned)mc->cpus : 1;
 }
 
+static const char *openssl_version(void)
+{
+    const char *v = dm_openssl_version();
+    return v != NULL ? v : "OpenSSL (not loadable)";
+}
+
 static const char *backend_name(dm_aead_backend b)
 {
     return b == DM_AEAD_SODIUM ? "sodium" : b == DM_AEAD_AUTO ? "auto" : "openssl";
@@ -760,7 +765,7 @@ static void print_json(FILE *o, const settings *set, const machine *mc, const re
     fprintf(o, ",\n    \"kernel\": ");
     json_string(o, mc->kernel);
     fprintf(o, ",\n    \"openssl\": ");
-    json_string(o, OpenSSL_version(OPENSSL_VERSION));
+    json_string(o, openssl_version());
     fprintf(o, ",\n    \"libsodium\": ");
     json_string(o, sodium_version_string());
     fprintf(o, "\n  },\n  \"config\": {\n    \"quick\": %s,\n    \"sizes\": [",
@@ -869,7 +874,7 @@ static void table_rows(FILE *o, const results *res, int passphrase)
 static void print_table(FILE *o, const settings *set, const machine *mc, const results *res)
 {
     fprintf(o, "doormat %s bench: %ld CPUs (%s), %s, libsodium %s\n", DM_VERSION, mc->cpus,
-            mc->cpu_model, OpenSSL_version(OPENSSL_VERSION), sodium_version_string());
+            mc->cpu_model, openssl_version(), sodium_version_string());
     fprintf(o,
             "in-process, memory to %s sink; %u payload thread%s, %s ChaCha20-Poly1305; "
             "median of the runs after %u warm-up run%s\n\n",

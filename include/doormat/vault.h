@@ -215,6 +215,11 @@ typedef enum dm_aead_backend {
     DM_AEAD_AUTO = 2
 } dm_aead_backend;
 
+/* OpenSSL's version text ("OpenSSL 3.0.19 27 Jan 2026"), loading libcrypto if
+ * it is not loaded yet (the vault loads it only for payloads that need it),
+ * or NULL when it can't be loaded. */
+const char *dm_openssl_version(void);
+
 typedef struct dm_encrypt_opts {
     int armor;                            /* ASCII armor the output */
     unsigned threads;                     /* 0: online CPUs; 1: sequential */
