@@ -49,6 +49,7 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a
