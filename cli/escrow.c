@@ -234,13 +234,14 @@ static int load_authority(const escrow_args *a, dm_escrow_authority **auth) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: authority", a->cmd);
 }
 
-/* Secret key files must be private, as identity files are. */
+/* Secret key files and shares must be private, as identity files are. */
 static int check_private(const escrow_args *a, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0)
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
-        return cli_usage_error("%s: key file %s is readable by others; run chmod 600 %s", a->cmd,
+        return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
                                path, path);
     return DM_EXIT_OK;
 }
@@ -531,6 +532,9 @@ static int escrow_recover(int argc, char **argv) {
     if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     for (size_t i = 0; rc == DM_EXIT_OK && i < a.n_shares; i++) {
+        /* A share is a secret like a key: one left readable by others is refused. */
+        if ((rc = check_private(&a, a.shares[i])) != DM_EXIT_OK)
+            break;
         int err = dm_escrow_share_load(auth, a.shares[i], &shares[i]);
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow recover: share");

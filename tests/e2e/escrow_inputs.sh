@@ -157,9 +157,11 @@ assert_absent s.share "no share written"
 "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant w.txt \
   --log fbi/audit.log -o s.share f.age 2>/dev/null
 sed 's/^x: 1$/x: 2/' s.share >bad-x.share
+chmod 600 bad-x.share # shares are secrets: recover refuses one readable by others
 run "$D" escrow recover --authority fbi/authority.pub --share bad-x.share --share s.share f.age
 assert_fails 2 "bad-x.share: line 5:" "share with a wrong x"
 printf 'doormat-escrow-share/v1\n' >short.share
+chmod 600 short.share
 run "$D" escrow recover --authority fbi/authority.pub --share short.share f.age
 assert_fails 2 "short.share: line 1: the share ends early" "truncated share"
 cp fbi/audit.log garbage.log

@@ -22,9 +22,58 @@ fail() {
 
 # run CMD...: runs it with stdout in $T/out and stderr in $T/err, status in $rc.
 # Standard input is whatever the caller redirects into run.
+# Every run's stderr is also kept in $E2E_ALL_ERR, and every secret the run was
+# given (key, share and passphrase files, secret keys as arguments) or printed
+# (keygen) is noted in $E2E_SECRETS: finish checks that no message ever held one.
 run() {
   "$@" >"$T/out" 2>"$T/err"
   rc=$?
+  cat "$T/err" >>"$E2E_ALL_ERR"
+  note_secrets "$@"
+}
+
+E2E_ALL_ERR=$T/.all-stderr
+E2E_SECRETS=$T/.secrets
+: >"$E2E_ALL_ERR"
+: >"$E2E_SECRETS"
+SECRET_KEY_RE='AGE-SECRET-KEY-(PQ-)?1[0-9A-Z]{20,}'
+
+# secret_tokens FILE...: the secrets written in key, share and escrow key files
+# (AGE-SECRET-KEY-1..., and the base64 of "seed:" and "share:" lines).
+secret_tokens() {
+  grep -ahoE -- "$SECRET_KEY_RE" "$@" 2>/dev/null
+  grep -ahoE -- '^(seed|share): [A-Za-z0-9+/]{20,}' "$@" 2>/dev/null | sed 's/^[a-z]*: //'
+  return 0
+}
+
+# note_secrets ARG...: notes the secrets in the files named after -i, --agent,
+# --court, --share and --passphrase-file (its first line, when 8 bytes or more:
+# shorter words could match ordinary text), in the arguments, and in $T/out.
+note_secrets() {
+  local prev="" a
+  for a in "$@"; do
+    if [ -f "$a" ] && [ -r "$a" ]; then
+      case $prev in
+        -i | --identity | --agent | --court | --share) secret_tokens "$a" >>"$E2E_SECRETS" ;;
+        --passphrase-file) head -n 1 "$a" | tr -d '\r' | awk 'length >= 8' >>"$E2E_SECRETS" ;;
+      esac
+    fi
+    prev=$a
+  done
+  printf '%s\n' "$@" | grep -oE -- "$SECRET_KEY_RE" >>"$E2E_SECRETS"
+  secret_tokens "$T/out" >>"$E2E_SECRETS"
+}
+
+# secret_leaks ERRORS SECRETS: prints (the start of) every secret listed in
+# the file SECRETS that occurs in the file ERRORS; fails if there is any.
+secret_leaks() {
+  sort -u "$2" | grep -v '^$' >"$2.sorted"
+  [ -s "$2.sorted" ] || return 0
+  local found
+  found=$(grep -aoFf "$2.sorted" "$1" | sort -u | cut -c1-16)
+  [ -z "$found" ] && return 0
+  printf '%s...\n' $found
+  return 1
 }
 
 # assert_exit N WHAT: the last run exited with N.
@@ -86,6 +135,16 @@ make_file() {
 
 # finish: prints the tally; the script's exit status says whether all passed.
 finish() {
+  # Keys made along the way count as secrets too, wherever they were written.
+  grep -rahoE --exclude=.all-stderr --exclude='.secrets*' -- "$SECRET_KEY_RE" "$T" >>"$E2E_SECRETS"
+  grep -rahoE --exclude=.all-stderr --exclude='.secrets*' -- '^(seed|share): [A-Za-z0-9+/]{20,}' "$T" |
+    sed 's/^[a-z]*: //' >>"$E2E_SECRETS"
+  local leaked
+  if leaked=$(secret_leaks "$E2E_ALL_ERR" "$E2E_SECRETS"); then
+    ok
+  else
+    fail "a secret appeared on standard error:" $leaked
+  fi
   echo "$E2E_NAME: $checks checks, $failures failed"
   [ "$failures" -eq 0 ]
   exit $?
