@@ -74,10 +74,9 @@ typedef enum src_kind {
 typedef struct job {
     uint64_t index;
     enum job_state state;
-    uint8_t *inbuf; /* FILE and STREAM: JOB_CHUNKS input units + look-ahead */
     uint8_t *out;
     size_t out_cap;
-    size_t in_high, out_high; /* bytes ever used, to wipe */
+    size_t out_high; /* bytes ever used, to wipe */
     const uint8_t *in;
     size_t have;   /* input bytes of this job's chunks */
     int final;     /* this job ends the stream */
@@ -122,6 +121,11 @@ struct engine {
 
     job *jobs;
     unsigned n_jobs;
+    /* Each participant's input buffer (FILE read by pread, STREAM): the
+     * thread that reads a job also seals or opens it, so its input never
+     * leaves that thread, and the buffer stays in that core's cache. */
+    uint8_t *inbuf[MAX_THREADS];
+    size_t in_high[MAX_THREADS];
 
     /* Under mu. */
     pthread_mutex_t mu;
@@ -445,8 +449,8 @@ static void job_unmap(job *jb) {
 }
 
 /* Allocates a slot's input buffer the first time it needs one. */
-static int job_inbuf(engine *e, job *jb) {
-    if (jb->inbuf == NULL && (jb->inbuf = malloc(e->job_in + 1)) == NULL)
+static int job_inbuf(engine *e, unsigned t) {
+    if (e->inbuf[t] == NULL && (e->inbuf[t] = malloc(e->job_in + 1)) == NULL)
         return dm_fail(DM_ERR_NOMEM, "payload buffer");
     return DM_OK;
 }
@@ -454,7 +458,7 @@ static int job_inbuf(engine *e, job *jb) {
 /* Reads job jb->index's input: `got` bytes of the job_in + 1 asked for. With
  * SRC_STREAM the caller holds mu, so jobs read in order. Sets read_err when
  * the source failed. */
-static void job_read(engine *e, job *jb) {
+static void job_read(engine *e, unsigned t, job *jb) {
     size_t want = e->job_in + 1, got = 0;
     uint64_t off = jb->index * (uint64_t)e->job_in;
     jb->read_err = 0;
@@ -477,30 +481,30 @@ static void job_read(engine *e, job *jb) {
             if (got == 0 || job_map(e, jb, (uint64_t)e->file_base + off, got > e->job_in ? e->job_in : got))
                 break;
         }
-        if (job_inbuf(e, jb) != DM_OK) {
+        if (job_inbuf(e, t) != DM_OK) {
             jb->read_err = DM_ERR_NOMEM;
             break;
         }
-        ssize_t r = pread_full(e->fd, jb->inbuf, want, e->file_base + (off_t)off);
+        ssize_t r = pread_full(e->fd, e->inbuf[t], want, e->file_base + (off_t)off);
         if (r < 0) {
             jb->read_err = DM_ERR_IO;
             jb->read_errno = errno;
             break;
         }
         got = (size_t)r;
-        jb->in = jb->inbuf;
+        jb->in = e->inbuf[t];
         break;
     }
     case SRC_STREAM:
     default: {
-        if (job_inbuf(e, jb) != DM_OK) {
+        if (job_inbuf(e, t) != DM_OK) {
             jb->read_err = DM_ERR_NOMEM;
             break;
         }
         if (e->have_carry)
-            jb->inbuf[got++] = e->carry;
+            e->inbuf[t][got++] = e->carry;
         int eof = e->src_done;
-        if (fill(e->src, jb->inbuf, want, &got, &eof) != DM_OK) {
+        if (fill(e->src, e->inbuf[t], want, &got, &eof) != DM_OK) {
             jb->read_err = DM_ERR_IO;
             e->src_done = 1;
             break;
@@ -508,8 +512,8 @@ static void job_read(engine *e, job *jb) {
         e->src_done = eof;
         e->have_carry = got == want;
         if (e->have_carry)
-            e->carry = jb->inbuf[e->job_in];
-        jb->in = jb->inbuf;
+            e->carry = e->inbuf[t][e->job_in];
+        jb->in = e->inbuf[t];
         break;
     }
     }
@@ -520,8 +524,8 @@ static void job_read(engine *e, job *jb) {
     }
     jb->final = got < want;
     jb->have = jb->final ? got : e->job_in;
-    if (jb->inbuf != NULL && jb->in == jb->inbuf && got > jb->in_high)
-        jb->in_high = got;
+    if (e->inbuf[t] != NULL && jb->in == e->inbuf[t] && got > e->in_high[t])
+        e->in_high[t] = got;
     /* Never NULL, even with nothing to read: an empty chunk is still sealed
      * from a pointer, and NULL + 0 is undefined behaviour. */
     static const uint8_t nothing[1];
@@ -691,10 +695,10 @@ static void work(engine *e, unsigned t, uint64_t max_jobs) {
         jb->state = JOB_BUSY;
         taken++;
         if (e->kind == SRC_STREAM)
-            job_read(e, jb); /* in order, under the lock */
+            job_read(e, t, jb); /* in order, under the lock */
         pthread_mutex_unlock(&e->mu);
         if (e->kind != SRC_STREAM)
-            job_read(e, jb);
+            job_read(e, t, jb);
         if (jb->final) {
             pthread_mutex_lock(&e->mu);
             if (!e->final_known || jb->index < e->final_job) {
@@ -804,15 +808,18 @@ static void engine_free(engine *e, uint8_t secrets[DM_STREAM_SECRETS_LEN]) {
             ossl.ctx_free(e->ctx[t]);
     for (unsigned i = 0; i < e->n_jobs; i++) {
         job *jb = &e->jobs[i];
-        /* Plaintext: the input when sealing, the output when opening. */
-        if (jb->inbuf != NULL && e->sealing)
-            sodium_memzero(jb->inbuf, jb->in_high);
+        /* Plaintext: the output when opening. */
         if (jb->out != NULL && !e->sealing)
             sodium_memzero(jb->out, jb->out_high);
-        free(jb->inbuf);
         free(jb->out);
     }
     free(e->jobs);
+    for (unsigned t = 0; t < MAX_THREADS; t++) {
+        /* Plaintext: the input when sealing. */
+        if (e->inbuf[t] != NULL && e->sealing)
+            sodium_memzero(e->inbuf[t], e->in_high[t]);
+        free(e->inbuf[t]);
+    }
     if (e->sync_ready) {
         pthread_cond_destroy(&e->cv);
         pthread_mutex_destroy(&e->mu);
@@ -883,7 +890,7 @@ static int stream_run(engine *e) {
         job *jb = &e->jobs[0];
         jb->index = e->next_job++;
         jb->state = JOB_BUSY;
-        job_read(e, jb);
+        job_read(e, 0, jb);
         if (jb->final) {
             e->final_known = 1;
             e->final_job = 0;
