@@ -48,8 +48,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(text);
     }
 
-    /* With and without the escrow policy; size's low bit picks, so both are seen. */
-    dm_escrow_policy policy = {auth, NULL};
+    /* With and without the escrow policy (size's low bit picks, so both are
+     * seen), in the Shamir, LEAF and crumple modes. */
+    static const dm_escrow_opts modes[] = {
+        {DM_ESCROW_MODE_SHAMIR, 0, 0},
+        {DM_ESCROW_MODE_LEAF, 16, 0},
+        {DM_ESCROW_MODE_CRUMPLE, 0, 4},
+    };
+    dm_escrow_policy policy = {auth, &modes[(size >> 1) % 3]};
     dm_decrypt_opts opts = {0};
     opts.threads = 1;
     opts.alone_companions = dm_escrow_alone_companions;
