@@ -150,7 +150,10 @@ held() { # WHAT CMD...: runs CMD in the background until it blocks on in.fifo, t
 }
 "${AS_USER[@]}" sleep 30 &
 control=$!
-sleep 0.2
+for _ in $(seq 100); do # until setpriv has become sleep
+  [ "$(cat "/proc/$control/comm" 2>/dev/null)" = sleep ] && break
+  sleep 0.05
+done
 assert_eq "$(stat -c %u "/proc/$control/status")" "$me" "control: an ordinary process's /proc/PID/status is its user's"
 kill "$control"
 wait "$control" 2>/dev/null
