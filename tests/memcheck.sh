@@ -18,11 +18,13 @@ mkdir "$work/logs"
 # root too): the wrapper must be reachable and the logs writable by anyone.
 chmod 755 "$work"
 chmod 1777 "$work/logs"
+# A copy of the binary, so that nobody can run it even from a clone under /root.
+cp "$bin" "$work/doormat.bin"
 cat >"$work/doormat" <<WRAP
 #!/bin/sh
 exec valgrind --quiet --tool=memcheck --error-exitcode=99 --leak-check=full \\
   --errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=30 \\
-  --log-file="$work/logs/vg.%p.log" "$bin" "\$@"
+  --log-file="$work/logs/vg.%p.log" "$work/doormat.bin" "\$@"
 WRAP
 chmod 755 "$work/doormat"
 start=$(date +%s)
