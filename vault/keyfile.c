@@ -43,20 +43,27 @@ static void *grow(void *arr, size_t elem, size_t n, size_t *cap) {
     return grown;
 }
 
-int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out, size_t *n_out,
+/* What tells an identity file from a recipients file: the words of its
+ * messages, and take(), which parses one NUL-terminated line and keeps the
+ * key in ctx's list. take() returns DM_ERR_USAGE for a line that is not a
+ * key (the caller says which line) and any other error as it is. */
+typedef struct key_file_kind {
+    const char *no_text, *line_what, *malformed, *none_found;
+    int (*take)(void *ctx, const char *line);
+} key_file_kind;
+
+static int parse_key_lines(const key_file_kind *kind, const char *text, size_t len, void *ctx,
                            size_t *line_out) {
     if (line_out)
         *line_out = 0;
     if (text == NULL && len > 0)
-        return dm_fail(DM_ERR_USAGE, "no identity file text");
-    dm_identity **ids = NULL;
-    size_t n = 0, cap = 0;
-    /* Each line is a secret: copy it NUL-terminated into guarded memory. */
+        return dm_fail(DM_ERR_USAGE, "%s", kind->no_text);
+    /* A line may be a secret: copy it NUL-terminated into guarded memory. */
     char *buf = NULL;
     size_t buf_cap = 0;
     line_iter it = {text, text + len, 0};
     const char *line;
-    size_t line_len;
+    size_t line_len, taken = 0;
     int err = DM_OK;
 
     while (err == DM_OK && next_line(&it, &line, &line_len)) {
@@ -66,97 +73,110 @@ int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
             sodium_free(buf);
             buf_cap = line_len + 1;
             if ((buf = sodium_malloc(buf_cap)) == NULL) {
-                err = dm_fail(DM_ERR_NOMEM, "identity file line");
+                err = dm_fail(DM_ERR_NOMEM, "%s", kind->line_what);
                 break;
             }
         }
         memcpy(buf, line, line_len);
         buf[line_len] = '\0';
-        dm_identity *id = NULL;
-        if (memchr(buf, '\0', line_len) != NULL || dm_x25519_identity_parse(buf, &id) != DM_OK) {
+        err = memchr(buf, '\0', line_len) != NULL ? DM_ERR_USAGE : kind->take(ctx, buf);
+        if (err == DM_OK)
+            taken++;
+        else if (err == DM_ERR_USAGE) {
             /* Never echo the line: it may be a mistyped secret. */
-            err = dm_fail(DM_ERR_USAGE, "malformed secret key at line %zu", it.number);
+            err = dm_fail(DM_ERR_USAGE, "%s at line %zu", kind->malformed, it.number);
             if (line_out)
                 *line_out = it.number;
-            break;
         }
-        dm_identity **grown = grow(ids, sizeof *ids, n, &cap);
-        if (grown == NULL) {
-            dm_identity_free(id);
-            err = dm_fail(DM_ERR_NOMEM, "identity list");
-            break;
-        }
-        ids = grown;
-        ids[n++] = id;
     }
     sodium_free(buf);
-    if (err == DM_OK && n == 0)
-        err = dm_fail(DM_ERR_USAGE, "no secret keys found in the identity file");
-    if (err != DM_OK) {
-        for (size_t i = 0; i < n; i++)
-            dm_identity_free(ids[i]);
-        free(ids);
-        return err;
+    if (err == DM_OK && taken == 0)
+        err = dm_fail(DM_ERR_USAGE, "%s", kind->none_found);
+    return err;
+}
+
+typedef struct identity_list {
+    dm_identity **ids;
+    size_t n, cap;
+} identity_list;
+
+static int take_identity(void *ctx, const char *line) {
+    identity_list *l = ctx;
+    dm_identity *id = NULL;
+    if (dm_x25519_identity_parse(line, &id) != DM_OK)
+        return DM_ERR_USAGE;
+    dm_identity **grown = grow(l->ids, sizeof *l->ids, l->n, &l->cap);
+    if (grown == NULL) {
+        dm_identity_free(id);
+        return dm_fail(DM_ERR_NOMEM, "identity list");
     }
-    *ids_out = ids;
-    *n_out = n;
+    l->ids = grown;
+    l->ids[l->n++] = id;
     return DM_OK;
 }
 
-int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
-                            size_t *line_out) {
-    if (line_out)
-        *line_out = 0;
-    if (text == NULL && len > 0)
-        return dm_fail(DM_ERR_USAGE, "no recipients file text");
-    dm_recipient **rcpts = NULL;
-    size_t n = 0, cap = 0;
-    char *buf = NULL;
-    size_t buf_cap = 0;
-    line_iter it = {text, text + len, 0};
-    const char *line;
-    size_t line_len;
-    int err = DM_OK;
+static const key_file_kind identity_file = {
+    .no_text = "no identity file text",
+    .line_what = "identity file line",
+    .malformed = "malformed secret key",
+    .none_found = "no secret keys found in the identity file",
+    .take = take_identity,
+};
 
-    while (err == DM_OK && next_line(&it, &line, &line_len)) {
-        if (skippable(line, line_len))
-            continue;
-        if (line_len + 1 > buf_cap) {
-            free(buf);
-            buf_cap = line_len + 1;
-            if ((buf = malloc(buf_cap)) == NULL) {
-                err = dm_fail(DM_ERR_NOMEM, "recipients file line");
-                break;
-            }
-        }
-        memcpy(buf, line, line_len);
-        buf[line_len] = '\0';
-        dm_recipient *r = NULL;
-        if (memchr(buf, '\0', line_len) != NULL || dm_x25519_recipient_parse(buf, &r) != DM_OK) {
-            err = dm_fail(DM_ERR_USAGE, "malformed recipient at line %zu", it.number);
-            if (line_out)
-                *line_out = it.number;
-            break;
-        }
-        dm_recipient **grown = grow(rcpts, sizeof *rcpts, n, &cap);
-        if (grown == NULL) {
-            dm_recipient_free(r);
-            err = dm_fail(DM_ERR_NOMEM, "recipient list");
-            break;
-        }
-        rcpts = grown;
-        rcpts[n++] = r;
-    }
-    free(buf);
-    if (err == DM_OK && n == 0)
-        err = dm_fail(DM_ERR_USAGE, "no recipients found in the recipients file");
+int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out, size_t *n_out,
+                           size_t *line_out) {
+    identity_list l = {0};
+    int err = parse_key_lines(&identity_file, text, len, &l, line_out);
     if (err != DM_OK) {
-        for (size_t i = 0; i < n; i++)
-            dm_recipient_free(rcpts[i]);
-        free(rcpts);
+        for (size_t i = 0; i < l.n; i++)
+            dm_identity_free(l.ids[i]);
+        free(l.ids);
         return err;
     }
-    *rcpts_out = rcpts;
-    *n_out = n;
+    *ids_out = l.ids;
+    *n_out = l.n;
+    return DM_OK;
+}
+
+typedef struct recipient_list {
+    dm_recipient **rcpts;
+    size_t n, cap;
+} recipient_list;
+
+static int take_recipient(void *ctx, const char *line) {
+    recipient_list *l = ctx;
+    dm_recipient *r = NULL;
+    if (dm_x25519_recipient_parse(line, &r) != DM_OK)
+        return DM_ERR_USAGE;
+    dm_recipient **grown = grow(l->rcpts, sizeof *l->rcpts, l->n, &l->cap);
+    if (grown == NULL) {
+        dm_recipient_free(r);
+        return dm_fail(DM_ERR_NOMEM, "recipient list");
+    }
+    l->rcpts = grown;
+    l->rcpts[l->n++] = r;
+    return DM_OK;
+}
+
+static const key_file_kind recipients_file = {
+    .no_text = "no recipients file text",
+    .line_what = "recipients file line",
+    .malformed = "malformed recipient",
+    .none_found = "no recipients found in the recipients file",
+    .take = take_recipient,
+};
+
+int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
+                            size_t *line_out) {
+    recipient_list l = {0};
+    int err = parse_key_lines(&recipients_file, text, len, &l, line_out);
+    if (err != DM_OK) {
+        for (size_t i = 0; i < l.n; i++)
+            dm_recipient_free(l.rcpts[i]);
+        free(l.rcpts);
+        return err;
+    }
+    *rcpts_out = l.rcpts;
+    *n_out = l.n;
     return DM_OK;
 }
