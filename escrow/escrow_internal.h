@@ -118,6 +118,24 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
 int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 
 /* ---- escrow_stanza.c ---- */
+/* A share sealed to an agent: ChaCha20-Poly1305 under the wrap key. */
+#define DM_ESCROW_WRAPPED_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
+/* The secrets of wrapping one share, in the caller's guarded memory. */
+typedef struct dm_escrow_wrap_scratch {
+    uint8_t shared[32];
+    uint8_t key[32];
+} dm_escrow_wrap_scratch;
+/* Seals share to agent number agent, under the mode's wrap label, from the
+ * ephemeral scalar eph_sk: eph_pk and body are what the stanza carries. */
+int dm_escrow_seal_share(const char *label, const dm_escrow_authority *auth, size_t agent,
+                         const uint8_t eph_sk[32], const uint8_t share[DM_FILE_KEY_LEN],
+                         dm_escrow_wrap_scratch *s, uint8_t eph_pk[32],
+                         uint8_t body[DM_ESCROW_WRAPPED_LEN]);
+/* Opens the share sealed in the first DM_ESCROW_WRAPPED_LEN bytes of a stanza's body. */
+int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
+                         const dm_escrow_agent_key *agent, const uint8_t eph_pk[32],
+                         const uint8_t body[DM_ESCROW_WRAPPED_LEN],
+                         uint8_t share[DM_FILE_KEY_LEN]);
 /* Unwraps the agent's share from the header's stanzas. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);

@@ -23,7 +23,6 @@
 #define EPHEMERAL_LABEL "doormat/v1/escrow/ephemeral"
 #define WRAP_LABEL "doormat/v1/escrow/wrap"
 #define N_ARGS 7
-#define BODY_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
 
 enum { ARG_MODE, ARG_ID, ARG_NAME, ARG_KN, ARG_X, ARG_AGENT, ARG_EPHEMERAL };
 
@@ -47,9 +46,10 @@ static int check_opts(const dm_escrow_opts *opts) {
 }
 
 /* The wrap key binds everything a stanza's arguments claim (authority,
- * threshold, position, agent) so that editing an argument breaks the AEAD. */
-static int wrap_key(const dm_escrow_authority *auth, size_t agent, const uint8_t shared[32],
-                    const uint8_t eph_pk[32], uint8_t key[32]) {
+ * threshold, position, agent) so that editing an argument breaks the AEAD;
+ * each mode has its own label. */
+static int wrap_key(const char *label, const dm_escrow_authority *auth, size_t agent,
+                    const uint8_t shared[32], const uint8_t eph_pk[32], uint8_t key[32]) {
     const dm_escrow_agent_pub *a = &auth->agents[agent];
     uint8_t salt[64];
     uint8_t extra[3 + DM_ESCROW_MAX_AGENT_NAME];
@@ -60,8 +60,44 @@ static int wrap_key(const dm_escrow_authority *auth, size_t agent, const uint8_t
     extra[1] = (uint8_t)auth->threshold;
     extra[2] = (uint8_t)auth->n_agents;
     memcpy(extra + 3, a->name, nlen);
-    return dm_escrow_kdf(shared, 32, salt, sizeof salt, WRAP_LABEL, auth->id, extra, 3 + nlen, key,
-                         32);
+    return dm_escrow_kdf(shared, 32, salt, sizeof salt, label, auth->id, extra, 3 + nlen, key, 32);
+}
+
+int dm_escrow_seal_share(const char *label, const dm_escrow_authority *auth, size_t agent,
+                         const uint8_t eph_sk[32], const uint8_t share[DM_FILE_KEY_LEN],
+                         dm_escrow_wrap_scratch *s, uint8_t eph_pk[32],
+                         uint8_t body[DM_ESCROW_WRAPPED_LEN]) {
+    static const uint8_t zero_nonce[12];
+    const dm_escrow_agent_pub *a = &auth->agents[agent];
+    if (crypto_scalarmult_base(eph_pk, eph_sk) != 0 ||
+        crypto_scalarmult(s->shared, eph_sk, a->box_pk) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "X25519 failed for agent %s", a->name);
+    int err = wrap_key(label, auth, agent, s->shared, eph_pk, s->key);
+    if (!err)
+        err = dm_aead_seal(s->key, zero_nonce, share, DM_FILE_KEY_LEN, body);
+    return err;
+}
+
+int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
+                         const dm_escrow_agent_key *agent, const uint8_t eph_pk[32],
+                         const uint8_t body[DM_ESCROW_WRAPPED_LEN],
+                         uint8_t share[DM_FILE_KEY_LEN]) {
+    dm_escrow_wrap_scratch *s = dm_secret_alloc(sizeof *s);
+    if (!s)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    static const uint8_t zero_nonce[12];
+    int err = DM_OK;
+    if (crypto_scalarmult(s->shared, agent->box_sk, eph_pk) != 0)
+        err = dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: low-order ephemeral share",
+                      agent->name);
+    if (!err)
+        err = wrap_key(label, auth, agent->index, s->shared, eph_pk, s->key);
+    if (!err && dm_aead_open(s->key, zero_nonce, body, DM_ESCROW_WRAPPED_LEN, share) != DM_OK)
+        err = dm_fail(DM_ERR_NO_MATCH,
+                      "the escrow stanza for agent %s does not open with its key (altered?)",
+                      agent->name);
+    dm_secret_free(s);
+    return err;
 }
 
 int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
@@ -77,8 +113,7 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
         uint8_t coeffs[(DM_ESCROW_MAX_AGENTS - 1) * DM_FILE_KEY_LEN];
         uint8_t shares[DM_ESCROW_MAX_AGENTS * DM_FILE_KEY_LEN];
         uint8_t eph_sk[32];
-        uint8_t shared[32];
-        uint8_t key[32];
+        dm_escrow_wrap_scratch wrap;
     } *s = dm_secret_alloc(sizeof *s);
     if (!s)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
@@ -92,21 +127,12 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
     snprintf(kn, sizeof kn, "%zu-of-%zu", k, n);
     for (size_t i = 0; i < n && !err; i++) {
         const dm_escrow_agent_pub *a = &auth->agents[i];
-        uint8_t eph_pk[32], body[BODY_LEN];
-        static const uint8_t zero_nonce[12];
+        uint8_t eph_pk[32], body[DM_ESCROW_WRAPPED_LEN];
         err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, EPHEMERAL_LABEL, auth->id,
                             (const uint8_t *)a->name, strlen(a->name), s->eph_sk, 32);
-        if (err)
-            break;
-        if (crypto_scalarmult_base(eph_pk, s->eph_sk) != 0 ||
-            crypto_scalarmult(s->shared, s->eph_sk, a->box_pk) != 0) {
-            err = dm_fail(DM_ERR_INTERNAL, "X25519 failed for agent %s", a->name);
-            break;
-        }
-        err = wrap_key(auth, i, s->shared, eph_pk, s->key);
         if (!err)
-            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN, DM_FILE_KEY_LEN,
-                               body);
+            err = dm_escrow_seal_share(WRAP_LABEL, auth, i, s->eph_sk,
+                                       s->shares + i * DM_FILE_KEY_LEN, &s->wrap, eph_pk, body);
         if (!err)
             err = dm_escrow_b64(eph_pk, 32, eph64, sizeof eph64);
         if (err)
@@ -301,28 +327,10 @@ int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agen
     if (!dm_escrow_unb64(mine->args[ARG_EPHEMERAL], strlen(mine->args[ARG_EPHEMERAL]), eph_pk, 32))
         return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: bad ephemeral share",
                        agent->name);
-    if (mine->body_len != BODY_LEN)
+    if (mine->body_len != DM_ESCROW_WRAPPED_LEN)
         return dm_fail(DM_ERR_HEADER, "escrow stanza body is %zu bytes, want %d", mine->body_len,
-                       BODY_LEN);
-    struct {
-        uint8_t shared[32];
-        uint8_t key[32];
-    } *s = dm_secret_alloc(sizeof *s);
-    if (!s)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    static const uint8_t zero_nonce[12];
-    int err = DM_OK;
-    if (crypto_scalarmult(s->shared, agent->box_sk, eph_pk) != 0)
-        err = dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: low-order ephemeral share",
-                      agent->name);
-    if (!err)
-        err = wrap_key(auth, agent->index, s->shared, eph_pk, s->key);
-    if (!err && dm_aead_open(s->key, zero_nonce, mine->body, mine->body_len, share) != DM_OK)
-        err = dm_fail(DM_ERR_NO_MATCH,
-                      "the escrow stanza for agent %s does not open with its key (altered?)",
-                      agent->name);
-    dm_secret_free(s);
-    return err;
+                       DM_ESCROW_WRAPPED_LEN);
+    return dm_escrow_open_share(WRAP_LABEL, auth, agent, eph_pk, mine->body, share);
 }
 
 /* ------------------------------------------------------------ inspect */

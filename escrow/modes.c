@@ -36,7 +36,7 @@
 
 #define N_ARGS 7
 enum { ARG_MODE, ARG_ID, ARG_NAME, ARG_KN, ARG_X, ARG_AGENT, ARG_EPHEMERAL };
-#define WRAPPED_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
+#define WRAPPED_LEN DM_ESCROW_WRAPPED_LEN
 #define CRUMPLE_SALT_LEN 16
 #define CRUMPLE_CHECK_LEN 16
 #define CRUMPLE_BODY_LEN (WRAPPED_LEN + CRUMPLE_SALT_LEN + CRUMPLE_CHECK_LEN)
@@ -94,22 +94,6 @@ bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out) {
         return true;
     }
     return false;
-}
-
-/* As shamir's wrap key, under the mode's own label. */
-static int wrap_key(const char *label, const dm_escrow_authority *auth, size_t agent,
-                    const uint8_t shared[32], const uint8_t eph_pk[32], uint8_t key[32]) {
-    const dm_escrow_agent_pub *a = &auth->agents[agent];
-    uint8_t salt[64];
-    uint8_t extra[3 + DM_ESCROW_MAX_AGENT_NAME];
-    size_t nlen = strlen(a->name);
-    memcpy(salt, eph_pk, 32);
-    memcpy(salt + 32, a->box_pk, 32);
-    extra[0] = (uint8_t)(agent + 1);
-    extra[1] = (uint8_t)auth->threshold;
-    extra[2] = (uint8_t)auth->n_agents;
-    memcpy(extra + 3, a->name, nlen);
-    return dm_escrow_kdf(shared, 32, salt, sizeof salt, label, auth->id, extra, 3 + nlen, key, 32);
 }
 
 /* ------------------------------------------------------------ LEAF */
@@ -212,8 +196,7 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
         uint8_t shares[DM_ESCROW_MAX_AGENTS * DM_FILE_KEY_LEN];
         uint8_t secret[DM_FILE_KEY_LEN]; /* what is shared: FK (leaf) or locked FK */
         uint8_t eph_sk[32];
-        uint8_t shared[32];
-        uint8_t key[32];
+        dm_escrow_wrap_scratch wrap;
         uint8_t family[32];
         crumple_key ck;
         uint64_t solution;
@@ -258,18 +241,10 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
         else
             err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, CRUMPLE_EPHEMERAL_LABEL,
                                 auth->id, (const uint8_t *)a->name, strlen(a->name), s->eph_sk, 32);
-        if (err)
-            break;
-        if (crypto_scalarmult_base(eph_pk, s->eph_sk) != 0 ||
-            crypto_scalarmult(s->shared, s->eph_sk, a->box_pk) != 0) {
-            err = dm_fail(DM_ERR_INTERNAL, "X25519 failed for agent %s", a->name);
-            break;
-        }
-        err = wrap_key(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, i, s->shared, eph_pk,
-                       s->key);
         if (!err)
-            err = dm_aead_seal(s->key, zero_nonce, s->shares + i * DM_FILE_KEY_LEN, DM_FILE_KEY_LEN,
-                               body);
+            err = dm_escrow_seal_share(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, i,
+                                       s->eph_sk, s->shares + i * DM_FILE_KEY_LEN, &s->wrap,
+                                       eph_pk, body);
         if (err)
             break;
         if (leaf) {
@@ -378,26 +353,8 @@ int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent
     if (!dm_escrow_unb64(st->args[ARG_EPHEMERAL], strlen(st->args[ARG_EPHEMERAL]), eph_pk, 32))
         return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: bad ephemeral share",
                        agent->name);
-    struct {
-        uint8_t shared[32];
-        uint8_t key[32];
-    } *s = dm_secret_alloc(sizeof *s);
-    if (!s)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    static const uint8_t zero_nonce[12];
-    int err = DM_OK;
-    if (crypto_scalarmult(s->shared, agent->box_sk, eph_pk) != 0)
-        err = dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: low-order ephemeral share",
-                      agent->name);
-    if (!err)
-        err = wrap_key(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, agent->index, s->shared,
-                       eph_pk, s->key);
-    if (!err && dm_aead_open(s->key, zero_nonce, st->body, WRAPPED_LEN, share) != DM_OK)
-        err = dm_fail(DM_ERR_NO_MATCH,
-                      "the escrow stanza for agent %s does not open with its key (altered?)",
-                      agent->name);
-    dm_secret_free(s);
-    return err;
+    return dm_escrow_open_share(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, agent, eph_pk,
+                                st->body, share);
 }
 
 /* ------------------------------------------------------------ recovery */
