@@ -77,8 +77,7 @@ static void *run(void *arg) {
         }
     } else if (pread_fd >= 0) {
         for (size_t i = s->from; s->ok && i < s->to; i++) {
-            s->ok = pread(pread_fd, in, CHUNK, (off_t)(i * CHUNK)) == CHUNK &&
-                    seal(c, i, in, out);
+            s->ok = pread(pread_fd, in, CHUNK, (off_t)(i * CHUNK)) == CHUNK && seal(c, i, in, out);
             s->bytes += CHUNK;
         }
     } else {
@@ -140,8 +139,8 @@ int main(int argc, char **argv) {
     memset(s, 0, sizeof s);
     double t0 = now();
     if (strcmp(argv[1], "file") == 0) {
-        void *m = mmap(NULL, src_len, PROT_READ, MAP_SHARED | MAP_POPULATE, open(argv[3], O_RDONLY),
-                       0);
+        void *m =
+            mmap(NULL, src_len, PROT_READ, MAP_SHARED | MAP_POPULATE, open(argv[3], O_RDONLY), 0);
         if (m == MAP_FAILED) {
             fprintf(stderr, "aead-ceiling: can't map %s\n", argv[3]);
             return 1;

@@ -150,8 +150,7 @@ typedef struct results {
     int have_fixed[M__COUNT];
 } results;
 
-static int results_add(results *r, const result *x)
-{
+static int results_add(results *r, const result *x) {
     if (r->len == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 32;
         result *n = realloc(r->items, cap * sizeof *n);
@@ -164,8 +163,7 @@ static int results_add(results *r, const result *x)
     return DM_OK;
 }
 
-static const result *results_find(const results *r, mode m, op o, size_t size)
-{
+static const result *results_find(const results *r, mode m, op o, size_t size) {
     for (size_t i = 0; i < r->len; i++)
         if (r->items[i].m == m && r->items[i].o == o && r->items[i].size == size)
             return &r->items[i];
@@ -174,8 +172,7 @@ static const result *results_find(const results *r, mode m, op o, size_t size)
 
 /* ------------------------------------------------------------ parsing */
 
-static int parse_unsigned(const char *s, unsigned long max, unsigned long *out)
-{
+static int parse_unsigned(const char *s, unsigned long max, unsigned long *out) {
     if (s[0] < '0' || s[0] > '9')
         return -1;
     char *end = NULL;
@@ -188,8 +185,7 @@ static int parse_unsigned(const char *s, unsigned long max, unsigned long *out)
 }
 
 /* "64KiB", "1GiB", "4096", "2M": 1024-based. */
-static int parse_size(const char *s, size_t len, size_t *out)
-{
+static int parse_size(const char *s, size_t len, size_t *out) {
     char word[32];
     if (len == 0 || len >= sizeof word)
         return -1;
@@ -219,8 +215,7 @@ static int parse_size(const char *s, size_t len, size_t *out)
     return 0;
 }
 
-static int parse_sizes(const char *arg, settings *s)
-{
+static int parse_sizes(const char *arg, settings *s) {
     s->n_sizes = 0;
     const char *p = arg;
     for (;;) {
@@ -235,8 +230,7 @@ static int parse_sizes(const char *arg, settings *s)
     }
 }
 
-static int parse_modes(const char *arg, settings *s)
-{
+static int parse_modes(const char *arg, settings *s) {
     memset(s->modes, 0, sizeof s->modes);
     const char *p = arg;
     for (;;) {
@@ -256,21 +250,18 @@ static int parse_modes(const char *arg, settings *s)
 
 /* ------------------------------------------------------------ timing */
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static double median_of(double *v, size_t n)
-{
+static double median_of(double *v, size_t n) {
     qsort(v, n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
@@ -295,13 +286,11 @@ typedef struct fixture {
     int progress_shown;
 } fixture;
 
-static int is_escrow(mode m)
-{
+static int is_escrow(mode m) {
     return m == M_ESCROW_1OF1 || m == M_ESCROW_2OF3;
 }
 
-static void fill_pattern(uint8_t *p, size_t n)
-{
+static void fill_pattern(uint8_t *p, size_t n) {
     /* Content does not change the cost of ChaCha20-Poly1305; xorshift is just cheap. */
     uint64_t x = 0x9e3779b97f4a7c15ull;
     size_t i = 0;
@@ -315,8 +304,7 @@ static void fill_pattern(uint8_t *p, size_t n)
         p[i] = (uint8_t)(x >> (8 * (i % 8)));
 }
 
-static int fixture_open(fixture *f, const settings *set)
-{
+static int fixture_open(fixture *f, const settings *set) {
     memset(f, 0, sizeof *f);
     f->set = set;
     f->devnull = -1;
@@ -370,8 +358,7 @@ static int fixture_open(fixture *f, const settings *set)
     return err;
 }
 
-static void fixture_close(fixture *f)
-{
+static void fixture_close(fixture *f) {
     free(f->plain);
     dm_recipient_free(f->x25519);
     dm_identity_free(f->x25519_id);
@@ -386,8 +373,7 @@ static void fixture_close(fixture *f)
         close(f->devnull);
 }
 
-static size_t mode_recipients(const fixture *f, mode m, dm_recipient *out[2])
-{
+static size_t mode_recipients(const fixture *f, mode m, dm_recipient *out[2]) {
     if (m == M_PASSPHRASE) {
         out[0] = f->scrypt;
         return 1;
@@ -400,8 +386,7 @@ static size_t mode_recipients(const fixture *f, mode m, dm_recipient *out[2])
     return 1;
 }
 
-static dm_sink bench_sink(fixture *f)
-{
+static dm_sink bench_sink(fixture *f) {
     switch (f->set->sink) {
     case SINK_MEMORY:
         f->memsink.len = 0;
@@ -415,8 +400,7 @@ static dm_sink bench_sink(fixture *f)
 }
 
 /* Grows the memory sink once, outside the timed runs. */
-static int reserve_sink(fixture *f, size_t n)
-{
+static int reserve_sink(fixture *f, size_t n) {
     if (f->set->sink != SINK_MEMORY || f->memsink.cap >= n)
         return DM_OK;
     uint8_t *b = realloc(f->memsink.buf, n);
@@ -429,8 +413,7 @@ static int reserve_sink(fixture *f, size_t n)
     return DM_OK;
 }
 
-static int do_encrypt(fixture *f, mode m, size_t size, dm_sink sink)
-{
+static int do_encrypt(fixture *f, mode m, size_t size, dm_sink sink) {
     dm_recipient *r[2];
     size_t n = mode_recipients(f, m, r);
     dm_membuf in = {.data = f->plain, .len = size};
@@ -443,8 +426,7 @@ static int do_encrypt(fixture *f, mode m, size_t size, dm_sink sink)
 }
 
 static int do_decrypt(fixture *f, mode m, const dm_membuf *ct, int compliant, dm_sink sink,
-                      uint8_t *file_key_out)
-{
+                      uint8_t *file_key_out) {
     dm_identity *id = m == M_PASSPHRASE ? f->scrypt_id : f->x25519_id;
     dm_membuf in = {.data = ct->buf, .len = ct->len};
     dm_decrypt_opts opts = {.threads = f->set->threads, .backend = f->set->backend};
@@ -460,8 +442,7 @@ static int do_decrypt(fixture *f, mode m, const dm_membuf *ct, int compliant, dm
     return dm_decrypt(dm_source_mem(&in), sink, &id, 1, &opts);
 }
 
-static void human_size(size_t n, char *out, size_t cap)
-{
+static void human_size(size_t n, char *out, size_t cap) {
     if (n >= ((size_t)1 << 30) && n % ((size_t)1 << 30) == 0)
         snprintf(out, cap, "%zu GiB", n >> 30);
     else if (n >= ((size_t)1 << 20) && n % ((size_t)1 << 20) == 0)
@@ -472,8 +453,7 @@ static void human_size(size_t n, char *out, size_t cap)
         snprintf(out, cap, "%zu B", n);
 }
 
-static void progress(fixture *f, mode m, op o, size_t size, unsigned rep, unsigned reps)
-{
+static void progress(fixture *f, mode m, op o, size_t size, unsigned rep, unsigned reps) {
     if (!f->set->progress)
         return;
     char sz[32];
@@ -484,8 +464,7 @@ static void progress(fixture *f, mode m, op o, size_t size, unsigned rep, unsign
     f->progress_shown = 1;
 }
 
-static void progress_clear(fixture *f)
-{
+static void progress_clear(fixture *f) {
     if (f->progress_shown) {
         fputs("\r\033[K", stderr);
         fflush(stderr);
@@ -493,8 +472,7 @@ static void progress_clear(fixture *f)
     }
 }
 
-static unsigned reps_for(const settings *set, mode m, size_t size)
-{
+static unsigned reps_for(const settings *set, mode m, size_t size) {
     unsigned reps = set->reps;
     if (m != M_PASSPHRASE && size < SMALL_SIZE && reps < SMALL_MIN_REPS)
         reps = SMALL_MIN_REPS;
@@ -502,8 +480,7 @@ static unsigned reps_for(const settings *set, mode m, size_t size)
 }
 
 /* Times one (mode, op, size): warm-up runs, then reps timed runs. */
-static int measure(fixture *f, mode m, op o, size_t size, const dm_membuf *ct, result *out)
-{
+static int measure(fixture *f, mode m, op o, size_t size, const dm_membuf *ct, result *out) {
     unsigned reps = reps_for(f->set, m, size);
     unsigned warmup = m == M_PASSPHRASE ? 0 : f->set->warmup;
     double *t = malloc(reps * sizeof *t);
@@ -536,16 +513,14 @@ static int measure(fixture *f, mode m, op o, size_t size, const dm_membuf *ct, r
 }
 
 /* The ciphertext a decrypt run reads: made once, outside the timing. */
-static int make_ciphertext(fixture *f, mode m, size_t size, dm_membuf *ct)
-{
+static int make_ciphertext(fixture *f, mode m, size_t size, dm_membuf *ct) {
     memset(ct, 0, sizeof *ct);
     return do_encrypt(f, m, size, dm_sink_mem(ct));
 }
 
 /* ------------------------------------------------ escrow fixed cost per file */
 
-static int fixed_costs(fixture *f, mode m, fixed_cost *fc)
-{
+static int fixed_costs(fixture *f, mode m, fixed_cost *fc) {
     const unsigned n = FIXED_COST_REPS;
     double *a = malloc(n * sizeof *a);
     uint8_t *file_key = dm_secret_alloc(DM_FILE_KEY_LEN);
@@ -617,8 +592,8 @@ static int fixed_costs(fixture *f, mode m, fixed_cost *fc)
 
 /* ------------------------------------------------------------ the run */
 
-static int run_all(fixture *f, results *res)
-{
+static int run_all(fixture *f, results *res) {
+    static const dm_membuf no_ciphertext; /* encrypt reads the plaintext */
     const settings *set = f->set;
     f->steps = 0;
     for (size_t s = 0; s < set->n_sizes; s++)
@@ -637,7 +612,7 @@ static int run_all(fixture *f, results *res)
             result r;
             if (err == DM_OK) {
                 f->step++;
-                err = measure(f, m, OP_ENCRYPT, size, NULL, &r);
+                err = measure(f, m, OP_ENCRYPT, size, &no_ciphertext, &r);
             }
             if (err == DM_OK)
                 err = results_add(res, &r);
@@ -672,8 +647,7 @@ typedef struct machine {
     char kernel[160];
 } machine;
 
-static void machine_facts(machine *mc)
-{
+static void machine_facts(machine *mc) {
     memset(mc, 0, sizeof *mc);
     mc->cpus = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(mc->cpu_model, sizeof mc->cpu_model, "unknown");
@@ -700,28 +674,24 @@ static void machine_facts(machine *mc)
         snprintf(mc->kernel, sizeof mc->kernel, "%s %s", u.sysname, u.release);
 }
 
-static unsigned resolved_threads(const settings *set, const machine *mc)
-{
+static unsigned resolved_threads(const settings *set, const machine *mc) {
     if (set->threads != 0)
         return set->threads;
     return mc->cpus > 0 ? (unsigned)mc->cpus : 1;
 }
 
-static const char *openssl_version(void)
-{
+static const char *openssl_version(void) {
     const char *v = dm_openssl_version();
     return v != NULL ? v : "OpenSSL (not loadable)";
 }
 
-static const char *backend_name(dm_aead_backend b)
-{
+static const char *backend_name(dm_aead_backend b) {
     return b == DM_AEAD_SODIUM ? "sodium" : b == DM_AEAD_AUTO ? "auto" : "openssl";
 }
 
 /* ------------------------------------------------------------ output */
 
-static void json_string(FILE *o, const char *s)
-{
+static void json_string(FILE *o, const char *s) {
     fputc('"', o);
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -735,19 +705,16 @@ static void json_string(FILE *o, const char *s)
     fputc('"', o);
 }
 
-static double mib_per_s(const result *r)
-{
+static double mib_per_s(const result *r) {
     return r->median > 0 ? (double)r->size / r->median / 1048576.0 : 0;
 }
 
-static double spread_pct(const result *r)
-{
+static double spread_pct(const result *r) {
     return r->median > 0 ? (r->max - r->min) / r->median * 100.0 : 0;
 }
 
 /* (escrow - vault) / vault for the same op and size, when both were measured. */
-static int overhead_pct(const results *res, const result *r, double *pct)
-{
+static int overhead_pct(const results *res, const result *r, double *pct) {
     op base_op = r->o == OP_DECRYPT_COMPLIANT ? OP_DECRYPT : r->o;
     const result *v = results_find(res, M_VAULT, base_op, r->size);
     if (v == NULL || v->median <= 0)
@@ -756,8 +723,7 @@ static int overhead_pct(const results *res, const result *r, double *pct)
     return 1;
 }
 
-static void print_json(FILE *o, const settings *set, const machine *mc, const results *res)
-{
+static void print_json(FILE *o, const settings *set, const machine *mc, const results *res) {
     fprintf(o, "{\n  \"schema\": \"doormat-bench/1\",\n  \"doormat\": ");
     json_string(o, DM_VERSION);
     fprintf(o, ",\n  \"machine\": {\n    \"cpus_online\": %ld,\n    \"cpu_model\": ", mc->cpus);
@@ -791,9 +757,9 @@ static void print_json(FILE *o, const settings *set, const machine *mc, const re
                 "\"backend\": \"%s\", \"reps\": %u, \"median_s\": %.9f, \"min_s\": %.9f, "
                 "\"max_s\": %.9f, \"spread_pct\": %.2f, \"mib_per_s\": %.2f, "
                 "\"per_file_us\": %.3f}",
-                i ? "," : "", mode_names[r->m], op_names[r->o], r->size,
-                resolved_threads(set, mc), backend_name(set->backend), r->reps, r->median, r->min,
-                r->max, spread_pct(r), mib_per_s(r), r->median * 1e6);
+                i ? "," : "", mode_names[r->m], op_names[r->o], r->size, resolved_threads(set, mc),
+                backend_name(set->backend), r->reps, r->median, r->min, r->max, spread_pct(r),
+                mib_per_s(r), r->median * 1e6);
     }
     fprintf(o, "%s],\n  \"escrow_fixed_cost_us\": [", res->len ? "\n  " : "");
     first = 1;
@@ -814,8 +780,8 @@ static void print_json(FILE *o, const settings *set, const machine *mc, const re
         double pct;
         if (!is_escrow(r->m) || !overhead_pct(res, r, &pct))
             continue;
-        const result *v = results_find(res, M_VAULT, r->o == OP_ENCRYPT ? OP_ENCRYPT : OP_DECRYPT,
-                                       r->size);
+        const result *v =
+            results_find(res, M_VAULT, r->o == OP_ENCRYPT ? OP_ENCRYPT : OP_DECRYPT, r->size);
         const fixed_cost *fc = &res->fixed[r->m];
         double fixed_us = r->o == OP_ENCRYPT   ? fc->encrypt_us
                           : r->o == OP_DECRYPT ? fc->decrypt_us
@@ -830,21 +796,18 @@ static void print_json(FILE *o, const settings *set, const machine *mc, const re
     fprintf(o, "%s]\n}\n", first ? "" : "\n  ");
 }
 
-static void print_csv(FILE *o, const settings *set, const machine *mc, const results *res)
-{
+static void print_csv(FILE *o, const settings *set, const machine *mc, const results *res) {
     fprintf(o, "mode,op,size,threads,backend,reps,median_s,min_s,max_s,spread_pct,mib_per_s,"
                "per_file_us\n");
     for (size_t i = 0; i < res->len; i++) {
         const result *r = &res->items[i];
         fprintf(o, "%s,%s,%zu,%u,%s,%u,%.9f,%.9f,%.9f,%.2f,%.2f,%.3f\n", mode_names[r->m],
                 op_names[r->o], r->size, resolved_threads(set, mc), backend_name(set->backend),
-                r->reps, r->median, r->min, r->max, spread_pct(r), mib_per_s(r),
-                r->median * 1e6);
+                r->reps, r->median, r->min, r->max, spread_pct(r), mib_per_s(r), r->median * 1e6);
     }
 }
 
-static void human_time(double s, char *out, size_t cap)
-{
+static void human_time(double s, char *out, size_t cap) {
     if (s >= 1.0)
         snprintf(out, cap, "%.3f s", s);
     else if (s >= 1e-3)
@@ -853,8 +816,7 @@ static void human_time(double s, char *out, size_t cap)
         snprintf(out, cap, "%.1f us", s * 1e6);
 }
 
-static void table_rows(FILE *o, const results *res, int passphrase)
-{
+static void table_rows(FILE *o, const results *res, int passphrase) {
     fprintf(o, "%-17s %-18s %8s %11s %11s %11s %7s %10s %5s\n", "mode", "op", "size", "median",
             "min", "max", "spread", "MiB/s", "runs");
     for (size_t i = 0; i < res->len; i++) {
@@ -871,8 +833,7 @@ static void table_rows(FILE *o, const results *res, int passphrase)
     }
 }
 
-static void print_table(FILE *o, const settings *set, const machine *mc, const results *res)
-{
+static void print_table(FILE *o, const settings *set, const machine *mc, const results *res) {
     fprintf(o, "doormat %s bench: %ld CPUs (%s), %s, libsodium %s\n", DM_VERSION, mc->cpus,
             mc->cpu_model, openssl_version(), sodium_version_string());
     fprintf(o,
@@ -899,8 +860,7 @@ static void print_table(FILE *o, const settings *set, const machine *mc, const r
     for (int m = 0; m < M__COUNT; m++)
         any_fixed |= res->have_fixed[m];
     if (any_fixed) {
-        fprintf(o, "\nEscrow fixed cost per file, microseconds (median of %u):\n",
-                FIXED_COST_REPS);
+        fprintf(o, "\nEscrow fixed cost per file, microseconds (median of %u):\n", FIXED_COST_REPS);
         fprintf(o, "%-17s %12s %12s %12s\n", "mode", "encrypt", "decrypt", "check");
         for (int m = 0; m < M__COUNT; m++)
             if (res->have_fixed[m])
@@ -926,8 +886,7 @@ static void print_table(FILE *o, const settings *set, const machine *mc, const r
 
 /* ------------------------------------------------------------ the command */
 
-static void settings_defaults(settings *s)
-{
+static void settings_defaults(settings *s) {
     memset(s, 0, sizeof *s);
     static const size_t sizes[] = {(size_t)1 << 10, (size_t)64 << 10, (size_t)1 << 20,
                                    (size_t)64 << 20, (size_t)1 << 30};
@@ -941,8 +900,7 @@ static void settings_defaults(settings *s)
     s->sink = SINK_NULL;
 }
 
-int cmd_bench(int argc, char **argv)
-{
+int cmd_bench(int argc, char **argv) {
     settings set;
     settings_defaults(&set);
     int have_sizes = 0, have_modes = 0, have_reps = 0, no_progress = 0;
@@ -992,8 +950,8 @@ int cmd_bench(int argc, char **argv)
             else if (strcmp(optarg, "auto") == 0)
                 set.backend = DM_AEAD_AUTO;
             else
-                return cli_usage_error(
-                    "bench: --backend wants openssl, sodium or auto, not \"%s\"", optarg);
+                return cli_usage_error("bench: --backend wants openssl, sodium or auto, not \"%s\"",
+                                       optarg);
             break;
         case OPT_SINK: {
             int found = 0;

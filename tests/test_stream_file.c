@@ -180,8 +180,8 @@ static void test_file_identical_every_thread_count(void **state) {
                 assert_int_equal(lseek(pfd, 37, SEEK_SET), 37);
                 rng_reseed(7);
                 dm_encrypt_opts opts = {.threads = threads, .backend = backends[b]};
-                assert_int_equal(dm_encrypt(dm_source_fd(&pfd), dm_sink_mem(&ct), &g_rcpt, 1, &opts),
-                                 DM_OK);
+                assert_int_equal(
+                    dm_encrypt(dm_source_fd(&pfd), dm_sink_mem(&ct), &g_rcpt, 1, &opts), DM_OK);
                 assert_int_equal(ct.len, ref.len);
                 assert_memory_equal(ct.buf, ref.buf, ref.len);
                 /* Left where a sequential reader would be: at the end. */

@@ -78,11 +78,11 @@ typedef struct job {
     size_t out_cap;
     size_t out_high; /* bytes ever used, to wipe */
     const uint8_t *in;
-    size_t have;   /* input bytes of this job's chunks */
-    int final;     /* this job ends the stream */
-    int read_err;  /* the source failed */
+    size_t have;  /* input bytes of this job's chunks */
+    int final;    /* this job ends the stream */
+    int read_err; /* the source failed */
     int read_errno;
-    size_t n;      /* chunks */
+    size_t n; /* chunks */
     size_t last_len;
     uint8_t status[JOB_CHUNKS];
     uint8_t *map; /* SRC_FILE when sealing: this job's mapped input */
@@ -108,14 +108,14 @@ struct engine {
     size_t job_in;                    /* JOB_CHUNKS * in_unit */
 
     src_kind kind;
-    const uint8_t *mem;  /* SRC_MEM: the payload */
+    const uint8_t *mem; /* SRC_MEM: the payload */
     size_t mem_len;
-    int fd;              /* SRC_FILE */
-    off_t file_base;     /* offset of the payload's first chunk */
-    int64_t known_len;   /* payload bytes when known up front, else -1 */
-    int mapped;          /* SRC_FILE, sealing: jobs map their input */
-    dm_source src;       /* SRC_STREAM */
-    uint8_t carry;       /* SRC_STREAM: the look-ahead byte of the previous job */
+    int fd;            /* SRC_FILE */
+    off_t file_base;   /* offset of the payload's first chunk */
+    int64_t known_len; /* payload bytes when known up front, else -1 */
+    int mapped;        /* SRC_FILE, sealing: jobs map their input */
+    dm_source src;     /* SRC_STREAM */
+    uint8_t carry;     /* SRC_STREAM: the look-ahead byte of the previous job */
     int have_carry, src_done;
     dm_sink out;
 
@@ -135,7 +135,7 @@ struct engine {
     int final_known;
     uint64_t final_job;
     int stop, writing, err;
-    int pool_open; /* every worker is started: they may take jobs */
+    int pool_open;        /* every worker is started: they may take jobs */
     char err_detail[256]; /* dm_err_detail is per thread: the writer's, for the caller */
 
     worker workers[MAX_THREADS];
@@ -478,7 +478,8 @@ static void job_read(engine *e, unsigned t, job *jb) {
             if (got > want)
                 got = want;
             /* The look-ahead byte is implied by the length: map the chunks only. */
-            if (got == 0 || job_map(e, jb, (uint64_t)e->file_base + off, got > e->job_in ? e->job_in : got))
+            if (got == 0 ||
+                job_map(e, jb, (uint64_t)e->file_base + off, got > e->job_in ? e->job_in : got))
                 break;
         }
         if (job_inbuf(e, t) != DM_OK) {
@@ -610,8 +611,9 @@ static int job_emit(engine *e, job *jb, int *done) {
     if (jb->read_err == DM_ERR_NOMEM)
         return dm_fail(DM_ERR_NOMEM, "payload buffer");
     if (jb->read_err)
-        return jb->read_errno ? dm_fail(DM_ERR_IO, "reading the input: %s", strerror(jb->read_errno))
-                              : dm_fail(DM_ERR_IO, "read failed");
+        return jb->read_errno
+                   ? dm_fail(DM_ERR_IO, "reading the input: %s", strerror(jb->read_errno))
+                   : dm_fail(DM_ERR_IO, "read failed");
     if (jb->cut_short)
         return dm_fail(DM_ERR_IO, "the input file was cut short while it was being read");
     if (jb->n == 0) {
@@ -867,7 +869,7 @@ static void engine_source_done(engine *e, dm_source src) {
         m->pos = (size_t)(e->mem - m->data) + used;
     } else if (e->kind == SRC_FILE) {
         int64_t used = e->known_len >= 0 && (int64_t)consumed > e->known_len ? e->known_len
-                                                                              : (int64_t)consumed;
+                                                                             : (int64_t)consumed;
         (void)lseek(e->fd, e->file_base + (off_t)used, SEEK_SET);
     }
 }
