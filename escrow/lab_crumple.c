@@ -15,18 +15,9 @@
 
 static const char message[] = "A crumple-zone file: one warrant, one search.\n";
 
-typedef struct crumple_lab {
-    dm_escrow_authority *auth;
-    dm_escrow_agent_key **keys;
-    dm_escrow_court_key *court;
-    char *sk, *pk;
-    dm_recipient *rcpt;
-    dm_identity *id;
-} crumple_lab;
-
 /* Encrypts a crumple-C file, then has the agent recover it: tries, time, and
  * whether the key found opened the file to its message. */
-static int recover_once(crumple_lab *L, const char *dir, unsigned bits, uint64_t *tries,
+static int recover_once(dm_lab_cast *L, const char *dir, unsigned bits, uint64_t *tries,
                         double *secs, bool *found) {
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = bits};
     dm_membuf file = {0};
@@ -74,23 +65,10 @@ int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r) {
                        "crumple wants 1 <= --min <= --max <= %d, a positive "
                        "--budget and a --population of at least 1",
                        DM_ESCROW_MAX_CRUMPLE_BITS);
-    crumple_lab L = {0};
-    int err = dm_escrow_authority_new("CrumpleZone", NULL, 0, 0, &L.auth, &L.keys, &L.court);
-    char path[4096];
+    dm_lab_cast L = {0};
+    int err = dm_lab_cast_authority(&L, "CrumpleZone", o->dir);
     if (!err)
-        err = dm_lab_path(path, sizeof path, o->dir, "authority");
-    if (!err)
-        err = dm_escrow_authority_write_dir(path, L.auth, L.keys, L.court);
-    if (!err)
-        err = dm_x25519_keygen(&L.sk, &L.pk);
-    if (!err)
-        err = dm_lab_write_identity(o->dir, "user.key", L.sk);
-    if (!err)
-        err = dm_lab_write(o->dir, "message.txt", message, sizeof message - 1, 0644);
-    if (!err)
-        err = dm_x25519_recipient_parse(L.pk, &L.rcpt);
-    if (!err)
-        err = dm_x25519_identity_parse(L.sk, &L.id);
+        err = dm_lab_cast_user(&L, o->dir, message, sizeof message - 1);
 
     /* A first rate, from a full search of a 12-bit puzzle's worth of
      * candidates (a few files, so that a lucky early hit does not mislead). */
@@ -145,14 +123,6 @@ int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r) {
         dm_header_free(&hdr);
         sodium_memzero(fk, sizeof fk);
     }
-    dm_identity_free(L.id);
-    dm_recipient_free(L.rcpt);
-    dm_secret_free(L.sk);
-    free(L.pk);
-    if (L.keys)
-        dm_escrow_agent_key_free(L.keys[0]);
-    free(L.keys);
-    dm_escrow_court_key_free(L.court);
-    dm_escrow_authority_free(L.auth);
+    dm_lab_cast_free(&L);
     return err;
 }

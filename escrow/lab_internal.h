@@ -13,6 +13,22 @@ int dm_lab_write(const char *dir, const char *name, const void *data, size_t len
 /* Writes an X25519 identity file (0600) for secret. */
 int dm_lab_write_identity(const char *dir, const char *name, const char *secret);
 
+/* A lab's cast: a one-agent authority and one user with an X25519 key. */
+typedef struct dm_lab_cast {
+    dm_escrow_authority *auth;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    char *sk, *pk;
+    dm_recipient *rcpt;
+    dm_identity *id;
+} dm_lab_cast;
+/* A new one-agent authority called name, written to DIR/authority. */
+int dm_lab_cast_authority(dm_lab_cast *c, const char *name, const char *dir);
+/* The user's key pair, its identity in DIR/user.key, and message in DIR/message.txt. */
+int dm_lab_cast_user(dm_lab_cast *c, const char *dir, const char *message, size_t len);
+/* Frees what the cast holds (a zeroed or partly built cast is fine). */
+void dm_lab_cast_free(dm_lab_cast *c);
+
 /* Encrypts plain to rcpts, plus auth's escrow when auth is non-NULL. */
 int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,
                    const dm_escrow_opts *eo, const uint8_t *plain, size_t len, dm_membuf *out);

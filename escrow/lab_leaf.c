@@ -19,21 +19,11 @@
 const unsigned dm_lab_leaf_bits[DM_LAB_LEAF_ROWS] = {8, 12, 16, 20, 24};
 const unsigned dm_lab_leaf_beyond_bits[DM_LAB_LEAF_BEYOND] = {32, 40, 64, 80};
 
-typedef struct leaf_lab {
-    dm_escrow_authority *auth;
-    dm_escrow_agent_key **keys;
-    dm_escrow_court_key *court;
-    char *sk, *pk;
-    dm_recipient *rcpt;
-    dm_identity *id;
-    char log[4096];
-} leaf_lab;
-
 static const char message[] =
     "Attack at dawn. (A file whose escrow field will give the government nothing.)\n";
 
 /* A LEAF-mode (or default, eo NULL) file and its file key. */
-static int make_file(leaf_lab *L, const dm_escrow_opts *eo, dm_membuf *file,
+static int make_file(dm_lab_cast *L, const dm_escrow_opts *eo, dm_membuf *file,
                      uint8_t fk[DM_FILE_KEY_LEN]) {
     int err = dm_lab_encrypt(&L->rcpt, 1, L->auth, eo, (const uint8_t *)message, sizeof message - 1,
                              file);
@@ -42,7 +32,7 @@ static int make_file(leaf_lab *L, const dm_escrow_opts *eo, dm_membuf *file,
     return err;
 }
 
-static int forge_row(leaf_lab *L, const char *dir, unsigned bits, uint64_t *tries, double *secs,
+static int forge_row(dm_lab_cast *L, const char *dir, unsigned bits, uint64_t *tries, double *secs,
                      uint8_t **forged, size_t *forged_len, uint8_t decoy[DM_FILE_KEY_LEN],
                      uint8_t fk[DM_FILE_KEY_LEN]) {
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = bits};
@@ -70,25 +60,13 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
         o->shamir_tries > (UINT64_C(1) << 32))
         return dm_fail(DM_ERR_USAGE, "leaf-forge wants --bits 1 to 32, a positive --budget and "
                                      "1 to 2^32 --shamir-tries");
-    leaf_lab L = {0};
-    int err = dm_escrow_authority_new("Clipper", NULL, 0, 0, &L.auth, &L.keys, &L.court);
-    char path[4096];
+    dm_lab_cast L = {0};
+    char log[4096];
+    int err = dm_lab_cast_authority(&L, "Clipper", o->dir);
     if (!err)
-        err = dm_lab_path(path, sizeof path, o->dir, "authority");
+        err = dm_lab_path(log, sizeof log, o->dir, "authority/audit.log");
     if (!err)
-        err = dm_escrow_authority_write_dir(path, L.auth, L.keys, L.court);
-    if (!err)
-        err = dm_lab_path(L.log, sizeof L.log, path, "audit.log");
-    if (!err)
-        err = dm_x25519_keygen(&L.sk, &L.pk);
-    if (!err)
-        err = dm_lab_write_identity(o->dir, "user.key", L.sk);
-    if (!err)
-        err = dm_lab_write(o->dir, "message.txt", message, sizeof message - 1, 0644);
-    if (!err)
-        err = dm_x25519_recipient_parse(L.pk, &L.rcpt);
-    if (!err)
-        err = dm_x25519_identity_parse(L.sk, &L.id);
+        err = dm_lab_cast_user(&L, o->dir, message, sizeof message - 1);
 
     /* The table: measured while the expected time fits the budget. */
     uint64_t total_tries = 0;
@@ -154,7 +132,7 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
     if (!err)
         err = dm_lab_warrant(L.auth, L.court, &hdr, &w);
     if (!err)
-        err = dm_escrow_unwrap(L.auth, L.keys[0], w, &hdr, L.log, time(NULL), &share);
+        err = dm_escrow_unwrap(L.auth, L.keys[0], w, &hdr, log, time(NULL), &share);
     if (!err)
         err = dm_lab_share_value(share, r->authority_key);
     if (!err) {
@@ -192,14 +170,6 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
         dm_header_free(&h);
         free(file.buf);
     }
-    dm_identity_free(L.id);
-    dm_recipient_free(L.rcpt);
-    dm_secret_free(L.sk);
-    free(L.pk);
-    if (L.keys)
-        dm_escrow_agent_key_free(L.keys[0]);
-    free(L.keys);
-    dm_escrow_court_key_free(L.court);
-    dm_escrow_authority_free(L.auth);
+    dm_lab_cast_free(&L);
     return err;
 }

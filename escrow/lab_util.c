@@ -74,6 +74,41 @@ int dm_lab_write_identity(const char *dir, const char *name, const char *secret)
     return err;
 }
 
+int dm_lab_cast_authority(dm_lab_cast *c, const char *name, const char *dir) {
+    int err = dm_escrow_authority_new(name, NULL, 0, 0, &c->auth, &c->keys, &c->court);
+    char path[4096];
+    if (!err)
+        err = dm_lab_path(path, sizeof path, dir, "authority");
+    if (!err)
+        err = dm_escrow_authority_write_dir(path, c->auth, c->keys, c->court);
+    return err;
+}
+
+int dm_lab_cast_user(dm_lab_cast *c, const char *dir, const char *message, size_t len) {
+    int err = dm_x25519_keygen(&c->sk, &c->pk);
+    if (!err)
+        err = dm_lab_write_identity(dir, "user.key", c->sk);
+    if (!err)
+        err = dm_lab_write(dir, "message.txt", message, len, 0644);
+    if (!err)
+        err = dm_x25519_recipient_parse(c->pk, &c->rcpt);
+    if (!err)
+        err = dm_x25519_identity_parse(c->sk, &c->id);
+    return err;
+}
+
+void dm_lab_cast_free(dm_lab_cast *c) {
+    dm_identity_free(c->id);
+    dm_recipient_free(c->rcpt);
+    dm_secret_free(c->sk);
+    free(c->pk);
+    if (c->keys)
+        dm_escrow_agent_key_free(c->keys[0]);
+    free(c->keys);
+    dm_escrow_court_key_free(c->court);
+    dm_escrow_authority_free(c->auth);
+}
+
 int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,
                    const dm_escrow_opts *eo, const uint8_t *plain, size_t len, dm_membuf *out) {
     dm_membuf in = {.data = plain, .len = len};
