@@ -138,25 +138,10 @@ int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *
     if (!err && !passed)
         err = dm_fail(DM_ERR_NO_MATCH, "no forged LEAF passed the check in %llu tries",
                       (unsigned long long)t);
-    uint8_t *head = NULL;
-    size_t head_len = 0;
     if (!err)
-        err = dm_header_encode(&forged, file_key, &head, &head_len);
-    if (!err) {
-        size_t payload = len - hdr.len;
-        uint8_t *buf = malloc(head_len + payload);
-        if (!buf) {
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        } else {
-            memcpy(buf, head, head_len);
-            memcpy(buf + head_len, file + hdr.len, payload);
-            *out = buf;
-            *out_len = head_len + payload;
-            if (decoy)
-                memcpy(decoy, bogus, DM_FILE_KEY_LEN);
-        }
-    }
-    free(head);
+        err = dm_escrow_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
+    if (!err && decoy)
+        memcpy(decoy, bogus, DM_FILE_KEY_LEN);
     dm_secret_free(bogus);
     dm_stanza_list_free(&fake);
     dm_header_free(&forged);

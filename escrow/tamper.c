@@ -10,6 +10,28 @@
 
 #include "escrow_internal.h"
 
+int dm_escrow_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
+                            const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
+                            size_t *out_len) {
+    uint8_t *head = NULL;
+    size_t head_len = 0;
+    int err = dm_header_encode(forged, file_key, &head, &head_len);
+    if (!err) {
+        size_t payload = len - header_len;
+        uint8_t *buf = malloc(head_len + payload);
+        if (!buf) {
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        } else {
+            memcpy(buf, head, head_len);
+            memcpy(buf + head_len, file + header_len, payload);
+            *out = buf;
+            *out_len = head_len + payload;
+        }
+    }
+    free(head);
+    return err;
+}
+
 int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
                      dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len) {
     *out = NULL;
@@ -62,23 +84,8 @@ int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_
                       DM_ESCROW_STANZA_TYPE);
     if (!err && forged.stanzas.len == 0)
         err = dm_fail(DM_ERR_USAGE, "stripping would leave no recipient at all");
-    uint8_t *head = NULL;
-    size_t head_len = 0;
     if (!err)
-        err = dm_header_encode(&forged, file_key, &head, &head_len);
-    if (!err) {
-        size_t payload = len - hdr.len;
-        uint8_t *buf = malloc(head_len + payload);
-        if (!buf) {
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        } else {
-            memcpy(buf, head, head_len);
-            memcpy(buf + head_len, file + hdr.len, payload);
-            *out = buf;
-            *out_len = head_len + payload;
-        }
-    }
-    free(head);
+        err = dm_escrow_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
     dm_header_free(&forged);
     dm_header_free(&hdr);
     return err;
