@@ -52,6 +52,10 @@
 /* Spare slots beyond one per participant, so a thread never waits for the
  * writer to free a slot while the others are busy. */
 #define SPARE_SLOTS 2
+/* Up to this many jobs (2 MiB) a file is sealed or opened by the calling
+ * thread alone: starting a worker and waiting for it cost more than it saved
+ * (1 MiB in-process: 0.39 ms on one thread, 0.87 ms on two). */
+#define POOL_MIN_JOBS 4
 
 enum chunk_status {
     CHUNK_OK,        /* authentic, with the flag its position implies */
@@ -876,14 +880,15 @@ static void engine_source_done(engine *e, dm_source src) {
 
 static int stream_run(engine *e) {
     int one_job = e->known_len >= 0 && (uint64_t)e->known_len <= e->job_in;
-    e->n_jobs = e->participants > 1 && !one_job ? e->participants + SPARE_SLOTS : 1;
+    int few_jobs = e->known_len >= 0 && (uint64_t)e->known_len <= POOL_MIN_JOBS * e->job_in;
+    e->n_jobs = e->participants > 1 && !few_jobs ? e->participants + SPARE_SLOTS : 1;
     if ((e->jobs = calloc(e->n_jobs, sizeof *e->jobs)) == NULL)
         return dm_fail(DM_ERR_NOMEM, "payload slots");
     int err = DM_OK;
     if (e->known_len >= 0) {
         if ((err = backend_resolve(e, one_job)) != DM_OK)
             return err;
-        if (!one_job && e->n_jobs > 1)
+        if (e->n_jobs > 1)
             pool_start(e);
     } else {
         /* Unknown length: the first job alone tells whether the input is small
