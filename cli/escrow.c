@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,32 @@ typedef struct escrow_args {
     int n_rest;
 } escrow_args;
 
+/* The options given once, each a string: where parse_args keeps each. */
+static const struct {
+    int opt;
+    size_t offset;
+} string_options[] = {
+    {OPT_NAME, offsetof(escrow_args, name)},
+    {OPT_AGENTS, offsetof(escrow_args, agents)},
+    {OPT_THRESHOLD, offsetof(escrow_args, threshold)},
+    {OPT_COURT, offsetof(escrow_args, court)},
+    {OPT_AUTHORITY, offsetof(escrow_args, authority)},
+    {OPT_CASE, offsetof(escrow_args, case_ref)},
+    {OPT_EXPIRES, offsetof(escrow_args, expires)},
+    {OPT_AGENT, offsetof(escrow_args, agent)},
+    {OPT_WARRANT, offsetof(escrow_args, warrant)},
+    {OPT_LOG, offsetof(escrow_args, log)},
+    {'i', offsetof(escrow_args, identity)},
+    {'o', offsetof(escrow_args, output)},
+};
+
+static const char **string_slot(escrow_args *a, int opt) {
+    for (size_t i = 0; i < sizeof string_options / sizeof string_options[0]; i++)
+        if (string_options[i].opt == opt)
+            return (const char **)((char *)a + string_options[i].offset);
+    return NULL;
+}
+
 /* Parses argv (argv[0] is the subcommand word); allowed lists the accepted
  * options by their enum value or short letter. Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, const char *cmd, const int *allowed, escrow_args *a) {
@@ -147,60 +174,19 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",
                                    cmd, argv[optind - 1]);
         }
-        const char **slot = NULL;
-        switch (c) {
-        case OPT_NAME:
-            slot = &a->name;
-            break;
-        case OPT_AGENTS:
-            slot = &a->agents;
-            break;
-        case OPT_THRESHOLD:
-            slot = &a->threshold;
-            break;
-        case OPT_COURT:
-            slot = &a->court;
-            break;
-        case OPT_AUTHORITY:
-            slot = &a->authority;
-            break;
-        case OPT_CASE:
-            slot = &a->case_ref;
-            break;
-        case OPT_EXPIRES:
-            slot = &a->expires;
-            break;
-        case OPT_AGENT:
-            slot = &a->agent;
-            break;
-        case OPT_WARRANT:
-            slot = &a->warrant;
-            break;
-        case OPT_LOG:
-            slot = &a->log;
-            break;
-        case 'i':
-            slot = &a->identity;
-            break;
-        case 'o':
-            slot = &a->output;
-            break;
-        case OPT_SHARE:
-            a->shares[a->n_shares++] = optarg;
-            break;
-        case OPT_STRIP:
-            a->strip = 1;
-            break;
-        case OPT_CORRUPT:
-            a->corrupt = 1;
-            break;
-        default:
-            return cli_bad_option(cmd, argv, c);
-        }
+        const char **slot = string_slot(a, c);
         if (slot != NULL) {
             if (*slot != NULL)
                 return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
             *slot = optarg;
+        } else if (c == OPT_SHARE) {
+            a->shares[a->n_shares++] = optarg;
+        } else if (c == OPT_STRIP) {
+            a->strip = 1;
+        } else if (c == OPT_CORRUPT) {
+            a->corrupt = 1;
+        } else {
+            return cli_bad_option(cmd, argv, c);
         }
     }
     a->rest = argv + optind;
@@ -226,12 +212,27 @@ static int escrow_now(const char *cmd, time_t *now) {
     return DM_EXIT_OK;
 }
 
+/* The exit code for loading what ("authority", "warrant", ...). */
+static int loaded(const escrow_args *a, int err, const char *what) {
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: %s", a->cmd, what);
+}
+
 static int load_authority(const escrow_args *a, dm_escrow_authority **auth) {
     int rc = need(a, a->authority, "--authority DIR/authority.pub");
     if (rc != DM_EXIT_OK)
         return rc;
-    int err = dm_escrow_authority_load(a->authority, auth);
-    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: authority", a->cmd);
+    return loaded(a, dm_escrow_authority_load(a->authority, auth), "authority");
+}
+
+/* How every subcommand that acts for an authority begins: the date (when
+ * now is non-NULL), the library, then --authority. */
+static int start_with_authority(const escrow_args *a, time_t *now, dm_escrow_authority **auth) {
+    int rc = now != NULL ? escrow_now(a->cmd, now) : DM_EXIT_OK;
+    if (rc == DM_EXIT_OK)
+        rc = cli_init();
+    if (rc == DM_EXIT_OK)
+        rc = load_authority(a, auth);
+    return rc;
 }
 
 /* Secret key files and shares must be private, as identity files are. */
@@ -263,22 +264,29 @@ static int read_header(const escrow_args *a, const char *path, dm_inspect_info *
     return DM_EXIT_OK;
 }
 
+static int write_all(int fd, const char *text, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return dm_fail(DM_ERR_IO, "%s", strerror(errno));
+        done += (size_t)w;
+    }
+    return DM_OK;
+}
+
 static int write_output(const escrow_args *a, const char *path, const char *text, size_t len,
                         int mode) {
     cli_output out;
     int err = cli_output_open(&out, path, mode);
     if (err != DM_OK)
         return cli_fail(err, "%s: output", a->cmd);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(out.fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            cli_output_abort(&out);
-            return cli_fail(dm_fail(DM_ERR_IO, "%s", strerror(errno)), "%s: output", a->cmd);
-        }
-        done += (size_t)w;
+    err = write_all(out.fd, text, len);
+    if (err != DM_OK) {
+        cli_output_abort(&out);
+        return cli_fail(err, "%s: output", a->cmd);
     }
     err = cli_output_commit(&out);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: output", a->cmd);
@@ -371,22 +379,13 @@ static int escrow_warrant(int argc, char **argv) {
         (rc = need(&a, a.output, "-o WARRANT")) == DM_EXIT_OK && a.n_rest == 0)
         rc = cli_usage_error("escrow warrant: name the FILE(s) the warrant covers");
     time_t now = 0;
-    if (rc == DM_EXIT_OK)
-        rc = escrow_now(a.cmd, &now);
-    if (rc == DM_EXIT_OK)
-        rc = cli_init();
     dm_escrow_authority *auth = NULL;
     dm_escrow_court_key *court = NULL;
     uint8_t(*ids)[DM_FILE_ID_LEN] = NULL;
     if (rc == DM_EXIT_OK)
-        rc = load_authority(&a, &auth);
-    if (rc == DM_EXIT_OK)
-        rc = check_private(&a, a.court);
-    if (rc == DM_EXIT_OK) {
-        int err = dm_escrow_court_key_load(auth, a.court, &court);
-        if (err != DM_OK)
-            rc = cli_fail(err, "escrow warrant: court key");
-    }
+        rc = start_with_authority(&a, &now, &auth);
+    if (rc == DM_EXIT_OK && (rc = check_private(&a, a.court)) == DM_EXIT_OK)
+        rc = loaded(&a, dm_escrow_court_key_load(auth, a.court, &court), "court key");
     if (rc == DM_EXIT_OK && (ids = calloc((size_t)a.n_rest, sizeof *ids)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow warrant");
     for (int i = 0; rc == DM_EXIT_OK && i < a.n_rest; i++) {
@@ -429,10 +428,6 @@ static int escrow_unwrap(int argc, char **argv) {
         (rc = need(&a, a.output, "-o SHARE")) == DM_EXIT_OK && a.n_rest != 1)
         rc = cli_usage_error("escrow unwrap: name exactly one FILE");
     time_t now = 0;
-    if (rc == DM_EXIT_OK)
-        rc = escrow_now(a.cmd, &now);
-    if (rc == DM_EXIT_OK)
-        rc = cli_init();
     dm_escrow_authority *auth = NULL;
     dm_escrow_agent_key *agent = NULL;
     dm_escrow_warrant *w = NULL;
@@ -440,19 +435,11 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_inspect_info info;
     int have_info = 0;
     if (rc == DM_EXIT_OK)
-        rc = load_authority(&a, &auth);
+        rc = start_with_authority(&a, &now, &auth);
+    if (rc == DM_EXIT_OK && (rc = check_private(&a, a.agent)) == DM_EXIT_OK)
+        rc = loaded(&a, dm_escrow_agent_key_load(auth, a.agent, &agent), "agent key");
     if (rc == DM_EXIT_OK)
-        rc = check_private(&a, a.agent);
-    if (rc == DM_EXIT_OK) {
-        int err = dm_escrow_agent_key_load(auth, a.agent, &agent);
-        if (err != DM_OK)
-            rc = cli_fail(err, "escrow unwrap: agent key");
-    }
-    if (rc == DM_EXIT_OK) {
-        int err = dm_escrow_warrant_load(a.warrant, &w);
-        if (err != DM_OK)
-            rc = cli_fail(err, "escrow unwrap: warrant");
-    }
+        rc = loaded(&a, dm_escrow_warrant_load(a.warrant, &w), "warrant");
     if (rc == DM_EXIT_OK && (rc = read_header(&a, a.rest[0], &info)) == DM_EXIT_OK)
         have_info = 1;
     if (rc == DM_EXIT_OK) {
@@ -468,16 +455,8 @@ static int escrow_unwrap(int argc, char **argv) {
             size_t len = 0;
             if (err == DM_OK)
                 err = dm_escrow_share_format(share, &text, &len);
-            size_t done = 0;
-            while (err == DM_OK && done < len) {
-                ssize_t n = write(out.fd, text + done, len - done);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                if (n <= 0)
-                    err = dm_fail(DM_ERR_IO, "%s", strerror(errno));
-                else
-                    done += (size_t)n;
-            }
+            if (err == DM_OK)
+                err = write_all(out.fd, text, len);
             dm_secret_free(text);
             if (err == DM_OK)
                 err = cli_output_commit(&out);
@@ -517,8 +496,6 @@ static int escrow_recover(int argc, char **argv) {
         }
     }
     const char *file = rc == DM_EXIT_OK ? a.rest[a.n_rest - 1] : NULL;
-    if (rc == DM_EXIT_OK)
-        rc = cli_init();
     dm_escrow_authority *auth = NULL;
     dm_escrow_share **shares = NULL;
     size_t n_loaded = 0;
@@ -526,7 +503,7 @@ static int escrow_recover(int argc, char **argv) {
     int have_info = 0;
     uint8_t *key = NULL;
     if (rc == DM_EXIT_OK)
-        rc = load_authority(&a, &auth);
+        rc = start_with_authority(&a, NULL, &auth);
     if (rc == DM_EXIT_OK && (rc = read_header(&a, file, &info)) == DM_EXIT_OK)
         have_info = 1;
     if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
@@ -535,11 +512,9 @@ static int escrow_recover(int argc, char **argv) {
         /* A share is a secret like a key: one left readable by others is refused. */
         if ((rc = check_private(&a, a.shares[i])) != DM_EXIT_OK)
             break;
-        int err = dm_escrow_share_load(auth, a.shares[i], &shares[i]);
-        if (err != DM_OK) {
-            rc = cli_fail(err, "escrow recover: share");
+        if ((rc = loaded(&a, dm_escrow_share_load(auth, a.shares[i], &shares[i]), "share")) !=
+            DM_EXIT_OK)
             break;
-        }
         n_loaded++;
         if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
@@ -568,8 +543,7 @@ static int escrow_recover(int argc, char **argv) {
             err = cli_output_open(&out, a.output, 0666);
             if (err == DM_OK) {
                 dm_decrypt_opts opts = {0};
-                opts.alone_companions = dm_escrow_alone_companions;
-                opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+                cli_escrow_decrypt_opts(NULL, &opts);
                 err = dm_decrypt(dm_source_fd(&fd), dm_sink_fd(&out.fd), &id, 1, &opts);
                 if (err == DM_OK)
                     err = cli_output_commit(&out);
@@ -608,11 +582,9 @@ static int escrow_audit(int argc, char **argv) {
     int rc = parse_args(argc - 1, argv + 1, "escrow audit verify", allowed, &a);
     if (rc < 0)
         rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit verify: name one LOG");
-    if (rc == DM_EXIT_OK)
-        rc = cli_init();
     dm_escrow_authority *auth = NULL;
     if (rc == DM_EXIT_OK)
-        rc = load_authority(&a, &auth);
+        rc = start_with_authority(&a, NULL, &auth);
     if (rc == DM_EXIT_OK) {
         const char *path = a.rest[0];
         char *text = NULL;
@@ -683,8 +655,7 @@ static int escrow_tamper(int argc, char **argv) {
     if (rc == DM_EXIT_OK) {
         dm_membuf in = {.data = (const uint8_t *)file, .len = file_len};
         dm_decrypt_opts opts = {0};
-        opts.alone_companions = dm_escrow_alone_companions;
-        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        cli_escrow_decrypt_opts(NULL, &opts);
         opts.file_key_out = key;
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)
