@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "doormat/escrow.h"
+#include "escrow_fixture.h"
 #include "escrow_internal.h"
 
 #define N_ENTRIES 6
@@ -28,8 +29,6 @@ typedef struct world {
     char *lines[N_ENTRIES];
     uint8_t head[32];
 } world;
-
-static const char *const agents[] = {"doj", "court", "vendor"};
 
 static void append(world *w, const dm_escrow_agent_key *agent, time_t when) {
     uint8_t digest[32], file[DM_FILE_ID_LEN];
@@ -48,8 +47,8 @@ static void append(world *w, const dm_escrow_agent_key *agent, time_t when) {
 
 static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
-    if (dm_escrow_authority_new("FBI", agents, 3, 2, &w->auth, &w->keys, &w->court) ||
-        dm_escrow_authority_new("FBI", agents, 3, 2, &w->other, &w->other_keys, &w->other_court))
+    if (authority_of_three("FBI", &w->auth, &w->keys, &w->court) ||
+        authority_of_three("FBI", &w->other, &w->other_keys, &w->other_court))
         return -1;
     *state = w;
     return 0;
@@ -57,16 +56,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     world *w = *state;
-    for (int i = 0; i < 3; i++) {
-        dm_escrow_agent_key_free(w->keys[i]);
-        dm_escrow_agent_key_free(w->other_keys[i]);
-    }
-    free(w->keys);
-    free(w->other_keys);
-    dm_escrow_court_key_free(w->court);
-    dm_escrow_court_key_free(w->other_court);
-    dm_escrow_authority_free(w->auth);
-    dm_escrow_authority_free(w->other);
+    authority_free_all(w->auth, w->keys, w->court);
+    authority_free_all(w->other, w->other_keys, w->other_court);
     free(w->log);
     free(w);
     return 0;
@@ -119,6 +110,15 @@ static size_t verify_bad(world *w, const char *log, size_t len) {
     return bad;
 }
 
+/* The log of lines[order[0..n)], which must not verify: the number of the first bad entry. */
+static size_t bad_in(world *w, char **lines, const int *order, size_t n) {
+    size_t len;
+    char *log = join(lines, order, n, &len);
+    size_t bad = verify_bad(w, log, len);
+    free(log);
+    return bad;
+}
+
 static void test_intact(void **state) {
     world *w = *state;
     build(w);
@@ -154,18 +154,12 @@ static void test_edited(void **state) {
         if (saved == ' ')
             continue;
         lines[2][c] = saved == '1' ? '2' : saved == 'a' ? 'b' : saved == 'A' ? 'B' : '1';
-        size_t len;
-        char *log = join(lines, order, N_ENTRIES, &len);
-        assert_int_equal(verify_bad(w, log, len), 3);
-        free(log);
+        assert_int_equal(bad_in(w, lines, order, N_ENTRIES), 3);
         lines[2][c] = saved;
     }
     /* And the signature itself. */
     lines[2][sig_at + 5] ^= 1;
-    size_t len;
-    char *log = join(lines, order, N_ENTRIES, &len);
-    assert_int_equal(verify_bad(w, log, len), 3);
-    free(log);
+    assert_int_equal(bad_in(w, lines, order, N_ENTRIES), 3);
     free_lines(lines);
 }
 
@@ -180,11 +174,8 @@ static void test_removed(void **state) {
         for (int i = 0; i < N_ENTRIES; i++)
             if (i != gone)
                 order[n++] = i;
-        size_t len;
-        char *log = join(lines, order, n, &len);
-        assert_int_equal(verify_bad(w, log, len), (size_t)gone + 1);
+        assert_int_equal(bad_in(w, lines, order, n), (size_t)gone + 1);
         assert_non_null(strstr(dm_err_detail(), "removed"));
-        free(log);
     }
     free_lines(lines);
 }
@@ -217,27 +208,19 @@ static void test_reordered(void **state) {
     int swaps[][N_ENTRIES] = {{0, 2, 1, 3, 4, 5}, {1, 0, 2, 3, 4, 5}, {0, 1, 2, 3, 5, 4}};
     size_t want[] = {2, 1, 5};
     for (size_t s = 0; s < 3; s++) {
-        size_t len;
-        char *log = join(lines, swaps[s], N_ENTRIES, &len);
-        assert_int_equal(verify_bad(w, log, len), want[s]);
+        assert_int_equal(bad_in(w, lines, swaps[s], N_ENTRIES), want[s]);
         assert_non_null(strstr(dm_err_detail(), "reordered"));
-        free(log);
     }
     /* Renumbered to hide the swap: the signatures no longer verify. */
     int swap[N_ENTRIES] = {0, 2, 1, 3, 4, 5};
     lines[2][0] = '2';
     lines[1][0] = '3';
-    size_t len;
-    char *log = join(lines, swap, N_ENTRIES, &len);
-    assert_int_equal(verify_bad(w, log, len), 2);
-    free(log);
+    assert_int_equal(bad_in(w, lines, swap, N_ENTRIES), 2);
     /* A duplicated entry. */
     lines[2][0] = '3';
     lines[1][0] = '2';
     int dup[N_ENTRIES] = {0, 1, 1, 2, 3, 4};
-    log = join(lines, dup, N_ENTRIES, &len);
-    assert_int_equal(verify_bad(w, log, len), 3);
-    free(log);
+    assert_int_equal(bad_in(w, lines, dup, N_ENTRIES), 3);
     free_lines(lines);
 }
 

@@ -17,6 +17,7 @@
 
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
+#include "escrow_fixture.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth; /* 2-of-3 */
@@ -34,7 +35,7 @@ static const char msg[] = "the package is under the third bench";
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     if (dm_init() != DM_OK ||
-        dm_escrow_authority_new("FBI", three, 3, 2, &f->auth, &f->keys, &f->court) != DM_OK ||
+        authority_of_three("FBI", &f->auth, &f->keys, &f->court) != DM_OK ||
         dm_escrow_authority_new("NSA", NULL, 0, 0, &f->one, &f->one_keys, &f->one_court) != DM_OK ||
         dm_x25519_keygen(&f->sk, &f->pk) != DM_OK)
         return -1;
@@ -44,15 +45,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    for (size_t i = 0; i < 3; i++)
-        dm_escrow_agent_key_free(f->keys[i]);
-    free(f->keys);
-    dm_escrow_agent_key_free(f->one_keys[0]);
-    free(f->one_keys);
-    dm_escrow_court_key_free(f->court);
-    dm_escrow_court_key_free(f->one_court);
-    dm_escrow_authority_free(f->auth);
-    dm_escrow_authority_free(f->one);
+    authority_free_all(f->auth, f->keys, f->court);
+    authority_free_all(f->one, f->one_keys, f->one_court);
     dm_secret_free(f->sk);
     free(f->pk);
     free(f);

@@ -15,20 +15,19 @@
 
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
+#include "escrow_fixture.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth;
     dm_escrow_agent_key **keys;
     dm_escrow_court_key *court;
-    size_t n;
 } fixture;
 
 static const char *const three[] = {"doj", "court", "vendor"};
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    f->n = 3;
-    if (dm_escrow_authority_new("FBI", three, 3, 2, &f->auth, &f->keys, &f->court) != DM_OK)
+    if (authority_of_three("FBI", &f->auth, &f->keys, &f->court) != DM_OK)
         return -1;
     *state = f;
     return 0;
@@ -36,11 +35,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    for (size_t i = 0; i < f->n; i++)
-        dm_escrow_agent_key_free(f->keys[i]);
-    free(f->keys);
-    dm_escrow_court_key_free(f->court);
-    dm_escrow_authority_free(f->auth);
+    authority_free_all(f->auth, f->keys, f->court);
     free(f);
     return 0;
 }
@@ -92,7 +87,7 @@ static void test_authorities_are_domain_separated(void **state) {
     dm_escrow_authority *other;
     dm_escrow_agent_key **keys;
     dm_escrow_court_key *court;
-    assert_int_equal(dm_escrow_authority_new("FBI", three, 3, 2, &other, &keys, &court), DM_OK);
+    assert_int_equal(authority_of_three("FBI", &other, &keys, &court), DM_OK);
     assert_string_not_equal(dm_escrow_authority_id_hex(f->auth), dm_escrow_authority_id_hex(other));
     uint8_t key[DM_FILE_KEY_LEN] = "same file key!!";
     dm_header hdr;
@@ -102,11 +97,7 @@ static void test_authorities_are_domain_separated(void **state) {
     assert_int_equal(dm_escrow_verify_header(other, NULL, &hdr, key), DM_ERR_POLICY);
     assert_non_null(strstr(dm_err_detail(), "missing"));
     dm_header_free(&hdr);
-    for (int i = 0; i < 3; i++)
-        dm_escrow_agent_key_free(keys[i]);
-    free(keys);
-    dm_escrow_court_key_free(court);
-    dm_escrow_authority_free(other);
+    authority_free_all(other, keys, court);
 }
 
 static void test_every_byte_change_detected(void **state) {
@@ -265,7 +256,7 @@ static void test_key_files(void **state) {
     dm_escrow_authority *other;
     dm_escrow_agent_key **keys;
     dm_escrow_court_key *court;
-    assert_int_equal(dm_escrow_authority_new("NSA", three, 3, 2, &other, &keys, &court), DM_OK);
+    assert_int_equal(authority_of_three("NSA", &other, &keys, &court), DM_OK);
     assert_int_equal(dm_escrow_agent_key_parse(other, text, len, &k, &line), DM_ERR_USAGE);
     assert_int_equal(line, 3);
     assert_non_null(strstr(dm_err_detail(), "belongs to authority"));
@@ -292,11 +283,7 @@ static void test_key_files(void **state) {
     dm_escrow_court_key_free(c);
     assert_int_equal(dm_escrow_court_key_parse(other, text, len, &c, &line), DM_ERR_USAGE);
     dm_secret_free(text);
-    for (int i = 0; i < 3; i++)
-        dm_escrow_agent_key_free(keys[i]);
-    free(keys);
-    dm_escrow_court_key_free(court);
-    dm_escrow_authority_free(other);
+    authority_free_all(other, keys, court);
 }
 
 static void test_bad_names(void **state) {

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/escrow.h"
+#include "escrow_fixture.h"
 #include "escrow_internal.h"
 
 typedef struct world {
@@ -22,12 +23,10 @@ typedef struct world {
     uint8_t files[2][DM_FILE_ID_LEN];
 } world;
 
-static const char *const agents[] = {"doj", "court", "vendor"};
-
 static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
-    if (dm_escrow_authority_new("FBI", agents, 3, 2, &w->auth, &w->keys, &w->court) ||
-        dm_escrow_authority_new("FBI", agents, 3, 2, &w->other, &w->other_keys, &w->other_court))
+    if (authority_of_three("FBI", &w->auth, &w->keys, &w->court) ||
+        authority_of_three("FBI", &w->other, &w->other_keys, &w->other_court))
         return -1;
     randombytes_buf(w->files, sizeof w->files);
     *state = w;
@@ -36,16 +35,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     world *w = *state;
-    for (int i = 0; i < 3; i++) {
-        dm_escrow_agent_key_free(w->keys[i]);
-        dm_escrow_agent_key_free(w->other_keys[i]);
-    }
-    free(w->keys);
-    free(w->other_keys);
-    dm_escrow_court_key_free(w->court);
-    dm_escrow_court_key_free(w->other_court);
-    dm_escrow_authority_free(w->auth);
-    dm_escrow_authority_free(w->other);
+    authority_free_all(w->auth, w->keys, w->court);
+    authority_free_all(w->other, w->other_keys, w->other_court);
     free(w);
     return 0;
 }
