@@ -259,6 +259,16 @@ static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: passphrase");
 }
 
+/* Keeps the output when the run went well (err is DM_OK), drops it otherwise. */
+static int finish_output(cli_output *out, int err, const char *cmd) {
+    if (err != DM_OK) {
+        cli_output_abort(out);
+        return cli_fail(err, "%s", cmd);
+    }
+    err = cli_output_commit(out);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
+}
+
 static int run_encrypt(const encrypt_args *a) {
     /* Refuse early, before asking for a passphrase, when stdout is a terminal. */
     int to_stdout = a->output == NULL || strcmp(a->output, "-") == 0;
@@ -313,13 +323,7 @@ static int run_encrypt(const encrypt_args *a) {
         opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
     }
     err = dm_encrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), rcpts.items, rcpts.len, &opts);
-    if (err != DM_OK) {
-        cli_output_abort(&out);
-        rc = cli_fail(err, "encrypt");
-        goto done;
-    }
-    err = cli_output_commit(&out);
-    rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt");
+    rc = finish_output(&out, err, "encrypt");
 done:
     if (in_fd != STDIN_FILENO)
         close(in_fd);
@@ -561,13 +565,7 @@ static int run_decrypt(const decrypt_args *a) {
     opts.backend = DM_AEAD_AUTO;
     cli_escrow_decrypt_opts(&escrow, &opts);
     err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
-    if (err != DM_OK) {
-        cli_output_abort(&out);
-        rc = cli_fail(err, "decrypt");
-        goto done;
-    }
-    err = cli_output_commit(&out);
-    rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt");
+    rc = finish_output(&out, err, "decrypt");
 done:
     if (in_fd != STDIN_FILENO)
         close(in_fd);
