@@ -224,6 +224,16 @@ static void test_reordered(void **state) {
     free_lines(lines);
 }
 
+/* Signs an audit entry's body as agent key would; sig64 gets the signature in base64. */
+static void sign_entry(const dm_escrow_agent_key *key, const char *body, int bl, char *sig64,
+                       size_t cap) {
+    uint8_t sig[64];
+    assert_int_equal(dm_escrow_sign(key->sign_sk, "doormat/v1/escrow/audit", (const uint8_t *)body,
+                                    (size_t)bl, sig),
+                     DM_OK);
+    dm_escrow_b64(sig, 64, sig64, cap);
+}
+
 static void test_forged(void **state) {
     world *w = *state;
     build(w);
@@ -242,31 +252,21 @@ static void test_forged(void **state) {
     char body[512];
     int bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z doj %s %s %s", N_ENTRIES + 1,
                       d_hex, f_hex, head_hex);
-    uint8_t sig[64];
     char sig64[90];
-    assert_int_equal(dm_escrow_sign(w->other_keys[0]->sign_sk, "doormat/v1/escrow/audit",
-                                    (const uint8_t *)body, (size_t)bl, sig),
-                     DM_OK);
-    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    sign_entry(w->other_keys[0], body, bl, sig64, sizeof sig64);
     char *log = malloc(w->len + 1024);
     int total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
     assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
     assert_non_null(strstr(dm_err_detail(), "forged"));
     /* Signed with the real doj key, the same entry is fine. */
-    assert_int_equal(dm_escrow_sign(w->keys[0]->sign_sk, "doormat/v1/escrow/audit",
-                                    (const uint8_t *)body, (size_t)bl, sig),
-                     DM_OK);
-    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    sign_entry(w->keys[0], body, bl, sig64, sizeof sig64);
     total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
     assert_int_equal(dm_escrow_audit_verify(w->auth, log, (size_t)total, &n, &bad, NULL), DM_OK);
     /* An insider with a real agent key: a wrong sequence number on the right
      * chain, and the right number chained to the wrong entry. */
     bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z doj %s %s %s", N_ENTRIES + 2, d_hex,
                   f_hex, head_hex);
-    assert_int_equal(dm_escrow_sign(w->keys[0]->sign_sk, "doormat/v1/escrow/audit",
-                                    (const uint8_t *)body, (size_t)bl, sig),
-                     DM_OK);
-    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    sign_entry(w->keys[0], body, bl, sig64, sizeof sig64);
     total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
     assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
     assert_non_null(strstr(dm_err_detail(), "sequence number"));
@@ -280,10 +280,7 @@ static void test_forged(void **state) {
     dm_escrow_hex(genesis, 32, genesis_hex);
     bl = snprintf(body, sizeof body, "%d 2025-11-27T00:00:00Z doj %s %s %s", N_ENTRIES + 1, d_hex,
                   f_hex, genesis_hex);
-    assert_int_equal(dm_escrow_sign(w->keys[0]->sign_sk, "doormat/v1/escrow/audit",
-                                    (const uint8_t *)body, (size_t)bl, sig),
-                     DM_OK);
-    dm_escrow_b64(sig, 64, sig64, sizeof sig64);
+    sign_entry(w->keys[0], body, bl, sig64, sizeof sig64);
     total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
     assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
     assert_non_null(strstr(dm_err_detail(), "does not chain"));
