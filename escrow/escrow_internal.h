@@ -134,8 +134,7 @@ int dm_escrow_seal_share(const char *label, const dm_escrow_authority *auth, siz
 /* Opens the share sealed in the first DM_ESCROW_WRAPPED_LEN bytes of a stanza's body. */
 int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
                          const dm_escrow_agent_key *agent, const uint8_t eph_pk[32],
-                         const uint8_t body[DM_ESCROW_WRAPPED_LEN],
-                         uint8_t share[DM_FILE_KEY_LEN]);
+                         const uint8_t body[DM_ESCROW_WRAPPED_LEN], uint8_t share[DM_FILE_KEY_LEN]);
 /* Unwraps the agent's share from the header's stanzas. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);

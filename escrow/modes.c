@@ -243,8 +243,8 @@ int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *
                                 auth->id, (const uint8_t *)a->name, strlen(a->name), s->eph_sk, 32);
         if (!err)
             err = dm_escrow_seal_share(leaf ? LEAF_WRAP_LABEL : CRUMPLE_WRAP_LABEL, auth, i,
-                                       s->eph_sk, s->shares + i * DM_FILE_KEY_LEN, &s->wrap,
-                                       eph_pk, body);
+                                       s->eph_sk, s->shares + i * DM_FILE_KEY_LEN, &s->wrap, eph_pk,
+                                       body);
         if (err)
             break;
         if (leaf) {

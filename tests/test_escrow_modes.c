@@ -34,8 +34,7 @@ static const char msg[] = "the package is under the third bench";
 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
-    if (dm_init() != DM_OK ||
-        authority_of_three("FBI", &f->auth, &f->keys, &f->court) != DM_OK ||
+    if (dm_init() != DM_OK || authority_of_three("FBI", &f->auth, &f->keys, &f->court) != DM_OK ||
         dm_escrow_authority_new("NSA", NULL, 0, 0, &f->one, &f->one_keys, &f->one_court) != DM_OK ||
         dm_x25519_keygen(&f->sk, &f->pk) != DM_OK)
         return -1;
