@@ -289,7 +289,7 @@ int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out
 int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
                      size_t data_cap, size_t *data_len);
 
-/* HKDF-SHA-256 (OpenSSL EVP_KDF). */
+/* HKDF-SHA-256 (RFC 5869, over libsodium's HMAC-SHA-256). */
 int dm_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                    const char *info, size_t info_len, uint8_t *out, size_t out_len);
 /* HMAC-SHA-256 and SHA-256. */
