@@ -28,16 +28,7 @@ run "$D" inspect pp.age
 assert_true "inspect: passphrase or agents" \
   grep -qx "can be opened by: anyone who knows the passphrase, or any 2 of doj, court, vendor" "$T/out"
 if command -v expect >/dev/null; then
-  cat >pty.exp <<'EXP'
-set timeout 60
-log_user 1
-spawn -noecho {*}$argv
-expect {
-  -re {passphrase[^\n]*: $} { send -- "$env(PW)\r"; exp_continue }
-  eof
-}
-exit [lindex [wait] 3]
-EXP
+  write_pty_script pty.exp 1
   PW="correct horse battery staple" expect pty.exp "$AGE" -d -o age-pp.out pp.age >age.log 2>&1
   rc=$?
   assert_true "age refuses scrypt beside escrow (exit $rc)" [ "$rc" -ne 0 ]

@@ -166,3 +166,21 @@ mac_offset() {
   line=$(grep -boa -- '^--- ' "$1" | head -1 | cut -d: -f1)
   echo $((line + 4))
 }
+
+# write_pty_script FILE [LOG_USER]: an expect script that runs its arguments on a
+# pseudo-terminal (age reads passphrases only from a terminal), types $PW at each
+# passphrase prompt and exits with the command's status. LOG_USER 1 echoes the session.
+write_pty_script() {
+  {
+    echo "set timeout 60"
+    echo "log_user ${2:-0}"
+    cat <<'EXP'
+spawn -noecho {*}$argv
+expect {
+  -re {passphrase[^\n]*: $} { send -- "$env(PW)\r"; exp_continue }
+  eof
+}
+exit [lindex [wait] 3]
+EXP
+  } >"$1"
+}

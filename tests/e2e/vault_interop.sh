@@ -16,16 +16,7 @@ cd "$T" || exit 1
 
 # age reads passphrases only from a terminal: expect gives every command here a
 # pseudo-terminal and types PW at each passphrase prompt. Exits with the command's status.
-cat >pty.exp <<'EXP'
-set timeout 60
-log_user 0
-spawn -noecho {*}$argv
-expect {
-  -re {passphrase[^\n]*: $} { send -- "$env(PW)\r"; exp_continue }
-  eof
-}
-exit [lindex [wait] 3]
-EXP
+write_pty_script pty.exp 0
 pty() { PW=$1 expect pty.exp "${@:2}"; }
 
 # ---------------------------------------------------------------- keys
