@@ -61,6 +61,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 
 # deps: install what is missing (Debian). Run by check and demo.
 DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+            hyperfine gpg gpg-agent \
             valgrind python3-cryptography
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
