@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/compare, smoke only (speed is never asserted here): a tiny run side by
+# bench/compare and bench/feed.c, smoke only (speed is never asserted here): a tiny run side by
 # side with age, gpg and the cipher-alone floor, the shape of every table and
 # verdict, --update-docs rewriting exactly the results section, and usage errors.
 . "$(dirname "$0")/lib.sh"
@@ -73,5 +73,24 @@ assert_true "the text around the results is kept" cmp -s "$T/bench.outside" <(ou
 assert_true "the results section was not empty before" test -n "$(inside "$ROOT/docs/benchmarks.md")"
 assert_true "the results section is the printed report" cmp -s <(inside "$T/bench.md") "$R"
 assert_true "the scratch directory is gone" test -z "$(ls -d "$T"/doormat-compare.* 2>/dev/null)"
+
+# ---------------------------------------------------------------- bench/feed.c
+# Builds, refuses bad arguments (2), and every way seals the whole file.
+if cc -std=c17 -O2 -Wall -Werror -o "$T/feed" "$ROOT/bench/feed.c" -lcrypto -lpthread 2>"$T/err"; then ok; else fail "bench/feed.c builds"; fi
+make_file "$T/feed.in" $((4 * 1048576 + 100))
+for bad in "0 pread 512" "2 frob 512" "2 pread 100" "2 pread 32"; do
+  run "$T/feed" $bad "$T/feed.in"
+  assert_exit 2 "feed $bad"
+  assert_err_line '^usage: feed THREADS WAY JOB_KIB PATH' "feed $bad"
+done
+run "$T/feed" 2 pread 512 "$T/none"
+assert_exit 1 "feed on a missing file"
+assert_err_line "^feed: can't read $T/none\$" "feed on a missing file"
+for way in pread preadv window window-willneed window-fault window-prefetch job-map map-keep; do
+  run "$T/feed" 2 "$way" 512 "$T/feed.in"
+  assert_exit 0 "feed $way"
+  assert_true "feed $way prints its figures" \
+    grep -Eq "^$way, 2 threads, 512 KiB jobs: [0-9.]+ ms, [0-9]+ MiB/s, peak RSS [0-9]+ KiB\$" "$T/out"
+done
 
 finish
