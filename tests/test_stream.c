@@ -52,6 +52,17 @@ static int decrypt_buf(const uint8_t *ct, size_t len, unsigned threads, dm_aead_
     return dm_decrypt(dm_source_mem(&in), dm_sink_mem(pt), &g_id, 1, &opts);
 }
 
+/* Decrypts ct and asserts it is exactly the n bytes of pt. */
+static void assert_opens_to(const uint8_t *ct, size_t len, unsigned threads, dm_aead_backend be,
+                            const uint8_t *pt, size_t n) {
+    dm_membuf out;
+    assert_int_equal(decrypt_buf(ct, len, threads, be, &out), DM_OK);
+    assert_int_equal(out.len, n);
+    if (n)
+        assert_memory_equal(out.buf, pt, n);
+    free(out.buf);
+}
+
 static size_t header_len(const uint8_t *ct, size_t len) {
     dm_membuf in = {.data = ct, .len = len};
     dm_inspect_info info;
@@ -73,17 +84,12 @@ static void test_round_trips(void **state) {
         uint8_t *pt = make_plain(n);
         for (int be = 0; be < 2; be++) {
             for (unsigned threads = 1; threads <= 3; threads += 2) {
-                dm_membuf ct, out;
+                dm_membuf ct;
                 encrypt_buf(pt, n, threads, (dm_aead_backend)be, 0, &ct);
                 size_t h = header_len(ct.buf, ct.len);
                 assert_int_equal(ct.len, h + DM_NONCE_LEN + n + DM_TAG_LEN * chunks_for(n));
                 /* Open with the other backend: they must agree on the format. */
-                assert_int_equal(decrypt_buf(ct.buf, ct.len, threads, (dm_aead_backend)!be, &out),
-                                 DM_OK);
-                assert_int_equal(out.len, n);
-                if (n)
-                    assert_memory_equal(out.buf, pt, n);
-                free(out.buf);
+                assert_opens_to(ct.buf, ct.len, threads, (dm_aead_backend)!be, pt, n);
                 free(ct.buf);
             }
         }
@@ -375,12 +381,7 @@ static void test_parallel_identical(void **state) {
                 assert_memory_equal(ct.buf, ref.buf, ref.len);
                 free(ct.buf);
             }
-            dm_membuf out;
-            assert_int_equal(decrypt_buf(ref.buf, ref.len, threads, DM_AEAD_OPENSSL, &out), DM_OK);
-            assert_int_equal(out.len, n);
-            if (n)
-                assert_memory_equal(out.buf, pt, n);
-            free(out.buf);
+            assert_opens_to(ref.buf, ref.len, threads, DM_AEAD_OPENSSL, pt, n);
         }
         free(ref.buf);
         free(pt);
@@ -527,11 +528,7 @@ static void test_bounded_memory_and_short_reads(void **state) {
         assert_true(csrc.max_request <= 8 * 1048576 + MAX_BATCH_CHUNKS * CT + 1);
 
         /* And the output is right. */
-        dm_membuf out;
-        assert_int_equal(decrypt_buf(ct.buf, ct.len, threads, DM_AEAD_OPENSSL, &out), DM_OK);
-        assert_int_equal(out.len, n);
-        assert_memory_equal(out.buf, pt, n);
-        free(out.buf);
+        assert_opens_to(ct.buf, ct.len, threads, DM_AEAD_OPENSSL, pt, n);
         free(ct.buf);
     }
     free(pt);
@@ -931,7 +928,7 @@ static void test_armor_and_inspect(void **state) {
         size_t n = sizes[s];
         uint8_t *pt = make_plain(n);
         for (int armor = 0; armor < 2; armor++) {
-            dm_membuf ct, out;
+            dm_membuf ct;
             encrypt_buf(pt, n, 2, DM_AEAD_OPENSSL, armor, &ct);
             if (armor) {
                 static const char begin[] = "-----BEGIN AGE ENCRYPTED FILE-----\n";
@@ -954,11 +951,7 @@ static void test_armor_and_inspect(void **state) {
                 assert_int_equal(info.header_size + info.payload_size, ct.len);
             dm_inspect_free(&info);
 
-            assert_int_equal(decrypt_buf(ct.buf, ct.len, 2, DM_AEAD_SODIUM, &out), DM_OK);
-            assert_int_equal(out.len, n);
-            if (n)
-                assert_memory_equal(out.buf, pt, n);
-            free(out.buf);
+            assert_opens_to(ct.buf, ct.len, 2, DM_AEAD_SODIUM, pt, n);
             free(ct.buf);
         }
         free(pt);
