@@ -134,9 +134,10 @@ fuzz: fuzz-build
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-# The briefing (doormat report) needs jq and gnuplot; its check needs Chromium and a font.
+# The briefing (doormat report) needs jq and gnuplot (and Chromium for its PDF); its check
+# needs Chromium, a font and poppler-utils (pdftoppm, pdftotext) to look at the printed pages.
 REPORT_PKGS       := jq gnuplot-nox
-REPORT_CHECK_PKGS := chromium fonts-dejavu-core
+REPORT_CHECK_PKGS := chromium fonts-dejavu-core poppler-utils python3
 report-deps:
 	@./tools/deps.sh $(REPORT_PKGS)
 

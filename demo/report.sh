@@ -7,8 +7,9 @@
 # It runs `doormat bench` and `doormat lab ...` (their JSON schemas are in
 # docs/benchmarks.md and docs/labs.md), keeps their raw JSON in DIR/data, draws
 # the charts with gnuplot's SVG terminal into DIR/charts, and writes
-# DIR/briefing.html (self-contained: the SVG is inline, no external request)
-# and DIR/briefing.md. Every number in the briefing is read from DIR/data; a
+# DIR/briefing.html (self-contained: the SVG is inline, no external request),
+# DIR/briefing.md and, when Chromium is installed, DIR/briefing.pdf (A4).
+# Every number in the briefing is read from DIR/data; a
 # figure whose measurement is missing says "not measured". What it contains and
 # how each figure is made: docs/report.md.
 #
@@ -699,8 +700,14 @@ table_row() {
   M "$line"
 }
 table_end() { H "</tbody></table>"; M ""; }
+# Figures are numbered: "Figure N." opens each title, once in the whole page,
+# and every caption ends with its source line; make check-report finds both
+# on one printed page to prove that no chart is cut across pages.
+FIG_N=0
 figure() { # NAME TITLE CAPTION SOURCE
   local name=$1 title=$2 caption=$3 source=$4 cls=""
+  FIG_N=$((FIG_N + 1))
+  title="Figure $FIG_N. $title"
   [[ " ${MISSING_FIGURES[*]:-} " == *" $name "* ]] && cls=" class=\"missing\""
   H "<figure id=\"chart-$name\"$cls>" "<h3>$(esc "$title")</h3>"
   sed 's/^<svg /<svg role="img" aria-label="'"$(esc "$title" | sed 's/[\/&]/\\&/g')"'" /' "$CHARTS/$name.svg" >>"$HTML"
@@ -1002,6 +1009,36 @@ if grep -Eiq '(src|href)[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*(https?:|/
   fail "internal error: the briefing would load something from the network"
 fi
 
+# ------------------------------------------------------------------ the PDF
+# Briefings travel as PDFs: headless Chromium prints the page (A4, from the
+# page's own @page rule) when it is installed. A fresh profile, no network
+# (a proxy that leads nowhere, background services off), a bounded run.
+CHROMIUM=${DOORMAT_CHROMIUM:-chromium}
+PDF_NOTE=""
+print_pdf() {
+  if ! command -v "$CHROMIUM" >/dev/null 2>&1; then
+    PDF_NOTE="briefing.pdf not written: $CHROMIUM is not installed (Debian: chromium)"
+    return 0
+  fi
+  progress "printing briefing.pdf"
+  local profile
+  profile=$(mktemp -d "$STAGE/.chromium.XXXXXX") || fail "cannot write in $OUT"
+  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --disable-extensions \
+    --disable-default-apps --no-pings --disable-domain-reliability --disable-quic \
+    --proxy-server=socks5://127.0.0.1:9 --user-data-dir="$profile" --no-pdf-header-footer \
+    --print-to-pdf="$STAGE/briefing.pdf" "file://$HTML" >"$STAGE/chromium.log" 2>&1
+  local rc=$?
+  rm -rf "$profile"
+  if [ "$rc" -ne 0 ] || [ "$(head -c 5 "$STAGE/briefing.pdf" 2>/dev/null)" != "%PDF-" ]; then
+    { echo "$CHROMIUM --print-to-pdf exited $rc"; cat "$STAGE/chromium.log"; } >"$DATA/pdf.stderr"
+    rm -f "$STAGE/briefing.pdf"
+    FAILED+=("pdf")
+  fi
+  rm -f "$STAGE/chromium.log"
+}
+print_pdf
+
 # ------------------------------------------------------------------ publish
 publish() {
   progress "writing $OUT"
@@ -1012,13 +1049,15 @@ publish() {
     [ -e "$f" ] || continue
     mv -f "$f" "$OUT/${f#"$STAGE"/}" || fail "cannot write $OUT/${f#"$STAGE"/}"
   done
-  for f in briefing.md briefing.html; do
+  rm -f "$OUT/briefing.pdf"
+  for f in briefing.md briefing.html briefing.pdf; do
     [ -f "$STAGE/$f" ] || continue
     mv -f "$STAGE/$f" "$OUT/$f" || fail "cannot write $OUT/$f"
   done
   progress_done
 }
 publish
+[ -n "$PDF_NOTE" ] && echo "doormat: report: $PDF_NOTE" >&2
 if [ ${#UNAVAILABLE[@]} -gt 0 ]; then
   words=()
   for m in "${UNAVAILABLE[@]}"; do words+=("doormat $(measure_probe "$m" | sed 's/ --help//')"); done
