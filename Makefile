@@ -1,5 +1,6 @@
 # doormat: build, test and install.
-#   make            build/doormat and build/libdoormat.a
+#   make            build/doormat, build/libdoormat.a (the installed library:
+#                   vault and escrow), build/libdoormat-labs.a and build/libdoormat-bench.a
 #   make check      every test (installs missing Debian packages first)
 #   make demo       the classroom walkthrough, ending with the policy briefing
 #   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
@@ -33,20 +34,32 @@ OPT      ?= -O2
 HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
 CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-            -D_GNU_SOURCE $(HARDEN) -Iinclude -Ivault -Iescrow $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
 # --as-needed: libcrypto is loaded by the vault only when a payload needs it
 # (vault/stream.c), so nothing should make every process map it at start.
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
-CLI_SRC  := $(sort $(wildcard cli/*.c))
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
+# The rooms and their arrows: cli -> labs, bench -> escrow -> vault, never
+# back. Each room sees include/doormat/ (the public headers) and its own
+# directory; only the unit tests also look inside vault/ and escrow/.
+# libdoormat.a (vault and escrow) is what make install ships; the labs (the
+# teaching and attack code) and the benchmark engine are archives of their own.
+LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
+LABS_SRC  := $(sort $(wildcard labs/*.c))
+BENCH_SRC := bench/engine.c
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h cli/*.h \
+               tests/*.h)
+LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
+ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
@@ -55,23 +68,51 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.
 all: build-deps
 	@$(INNER) binaries
 
-binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a
+binaries: $(BUILD)/doormat $(LIBS_ALL)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# Each room's include path: its own directory and include/ only.
+$(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -Ivault -c $< -o $@
+
+$(BUILD)/obj/escrow/%.o: escrow/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iescrow -c $< -o $@
+
+$(BUILD)/obj/labs/%.o: labs/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilabs -c $< -o $@
+
+$(BUILD)/obj/bench/%.o: bench/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: cli/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icli -Ilabs -Ibench -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat.a $(LDLIBS)
-
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
+$(BUILD)/libdoormat-labs.a: $(LABS_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBS_ALL) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(ROOM_INC) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(CMOCKA_LIBS) -lz \
+	  $(LDLIBS)
 
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
@@ -91,12 +132,12 @@ unit: deps
 
 e2e: deps
 	@$(INNER) binaries
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -108,7 +149,7 @@ sanitize: deps
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
 	@$(INNER) binaries
-	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+	@DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
 FUZZ_PKGS    := clang libclang-rt-14-dev
@@ -126,7 +167,8 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/escrow_fixture.h $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifuzz -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Ifuzz -Ivault -Iescrow -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libdoormat.a $(LDLIBS)
 
 fuzz: fuzz-build
 	@./tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -177,11 +219,13 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(CLI_SRC) $(TEST_SRC) \
+	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
+	  vault escrow labs bench/engine.c cli
 
 clean:
 	rm -rf build build-san build-fuzz

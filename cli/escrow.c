@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
+#include "labs.h"
 
 static const char escrow_usage[] =
     "Usage:\n"
@@ -659,8 +660,8 @@ static int escrow_tamper(int argc, char **argv) {
         opts.file_key_out = key;
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)
-            err = dm_escrow_tamper((const uint8_t *)file, file_len, key,
-                                   a.strip ? DM_ESCROW_TAMPER_STRIP : DM_ESCROW_TAMPER_CORRUPT,
+            err = dm_lab_tamper((const uint8_t *)file, file_len, key,
+                                   a.strip ? DM_LAB_TAMPER_STRIP : DM_LAB_TAMPER_CORRUPT,
                                    &forged, &forged_len);
         rc = err == DM_OK ? write_output(&a, a.output, (const char *)forged, forged_len, 0644)
                           : cli_fail(err, "escrow tamper");

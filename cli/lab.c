@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "doormat/labs.h"
+#include "labs.h"
 
 static const char lab_usage[] =
     "Usage:\n"

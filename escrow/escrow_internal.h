@@ -139,13 +139,6 @@ int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
 
-/* ---- tamper.c ---- */
-/* A rogue sender's rewrite: forged (encoded with a fresh MAC under
- * file_key) in place of file's first header_len bytes, the payload as it was. */
-int dm_escrow_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
-                            size_t *out_len);
-
 /* ---- modes.c (LEAF and crumple) ---- */
 int dm_escrow_mode_check(const dm_escrow_opts *opts);
 /* The stanza's mode argument: "shamir", "leaf-N", "crumple-C". */

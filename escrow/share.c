@@ -164,14 +164,32 @@ int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_e
     return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }
 
+static bool key_of(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent) {
+    return memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) == 0 &&
+           agent->index < auth->n_agents &&
+           strcmp(auth->agents[agent->index].name, agent->name) == 0;
+}
+
+static int not_key_of(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent) {
+    return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
+                   auth->name);
+}
+
+int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x) {
+    if (!key_of(auth, agent))
+        return not_key_of(auth, agent);
+    if (x)
+        *x = (unsigned)agent->index + 1;
+    return dm_escrow_unwrap_share(auth, agent, hdr, share);
+}
+
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                      const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
                      time_t now, dm_escrow_share **out) {
     *out = NULL;
-    if (memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
-        agent->index >= auth->n_agents || strcmp(auth->agents[agent->index].name, agent->name) != 0)
-        return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
-                       auth->name);
+    if (!key_of(auth, agent))
+        return not_key_of(auth, agent);
     uint8_t file_id[DM_FILE_ID_LEN];
     int err = dm_header_file_id(hdr, file_id);
     if (err)
@@ -243,16 +261,27 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
         return dm_fail(DM_ERR_NO_MATCH,
                        "%zu valid share%s from distinct agents, authority %s needs %u of %zu", have,
                        have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
+    return dm_escrow_combine(auth, hdr, xs, ys, have, file_key, NULL);
+}
+
+int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
+                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
+                      uint64_t *tries) {
+    if (tries)
+        *tries = 0;
+    if (n_shares < auth->threshold)
+        return dm_fail(DM_ERR_NO_MATCH, "%zu share%s, authority %s needs %u", n_shares,
+                       n_shares == 1 ? "" : "s", auth->name, auth->threshold);
     /* Any k shares determine the polynomial; the header MAC then says whether
      * the agents were given the real file key. */
-    err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
+    int err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
     if (!err) /* crumple: the shares hold a locked key, and the search begins */
-        err = dm_escrow_crumple_solve(auth, hdr, file_key, NULL);
-    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK) {
-        sodium_memzero(file_key, DM_FILE_KEY_LEN);
+        err = dm_escrow_crumple_solve(auth, hdr, file_key, tries);
+    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK)
         err = dm_fail(DM_ERR_HMAC,
                       "the recovered key does not match the header MAC: the escrow stanzas did "
                       "not hold this file's key (a rogue sender?)");
-    }
+    if (err)
+        sodium_memzero(file_key, DM_FILE_KEY_LEN);
     return err;
 }

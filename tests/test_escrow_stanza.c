@@ -16,6 +16,7 @@
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
 #include "escrow_fixture.h"
+#include "labs.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth;
@@ -454,11 +455,11 @@ static void test_rogue_sender(void **state) {
     dm_membuf in = {.data = file.buf, .len = file.len};
     assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_null(), &id, 1, &get), DM_OK);
 
-    dm_escrow_tamper_mode modes[2] = {DM_ESCROW_TAMPER_STRIP, DM_ESCROW_TAMPER_CORRUPT};
+    dm_lab_tamper_mode modes[2] = {DM_LAB_TAMPER_STRIP, DM_LAB_TAMPER_CORRUPT};
     for (int m = 0; m < 2; m++) {
         uint8_t *bad;
         size_t bad_len;
-        assert_int_equal(dm_escrow_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len),
+        assert_int_equal(dm_lab_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len),
                          DM_OK);
         dm_header hdr;
         assert_int_equal(dm_header_parse(bad, bad_len, &hdr), DM_OK);

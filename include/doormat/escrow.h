@@ -251,6 +251,24 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
 
+/* What the holder of an agent key can read in a header: the share in that
+ * agent's stanza (the step of dm_escrow_unwrap after the warrant check, with
+ * no warrant, signature or log entry: a key opens its stanza whoever holds
+ * it). DM_ERR_USAGE for a key of another authority; DM_ERR_NO_MATCH when the
+ * header has no stanza for this agent. *x (may be NULL) gets the share's
+ * x coordinate (agent index + 1). */
+int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x);
+
+/* The last step of recovery from share values: combines k of them (xs
+ * distinct, 1..n), searches a crumple puzzle when the header's stanzas are
+ * crumple, and checks the result against the header MAC (DM_ERR_HMAC).
+ * n_shares below the threshold is DM_ERR_NO_MATCH. *tries (may be NULL) gets
+ * the crumple candidates tried (0 for other modes). */
+int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
+                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
+                      uint64_t *tries);
+
 /* ----------------------------------------------------------------- audit log */
 
 /* Builds the next entry (one line, '\n'-terminated, malloc'd) for a log whose
@@ -274,54 +292,6 @@ int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
  * tail of a log is only detectable against a kept head). */
 int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
                            size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]);
-
-/* ------------------------------------------------------- testing / teaching */
-
-/* A rogue sender's tools, for tests and the "strip" lab: rewrite a binary age
- * file's header with the file key (so the header MAC is valid again). STRIP
- * removes every doormat-escrow stanza; CORRUPT keeps their arguments but fills
- * their bodies with random bytes (well-formed, useless to the agents); the
- * payload is kept as is. The header MAC must verify with file_key first
- * (DM_ERR_HMAC otherwise). Armored input is DM_ERR_USAGE. */
-typedef enum dm_escrow_tamper_mode {
-    DM_ESCROW_TAMPER_STRIP = 1,
-    DM_ESCROW_TAMPER_CORRUPT = 2
-} dm_escrow_tamper_mode;
-int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len);
-
-/* What whoever holds agent keys can do (a thief, or an authority that skips
- * its own procedure; the blast-radius and crumple labs): unwrap the given
- * agents' shares straight from the header -- no warrant, no log entry --
- * combine them, search a crumple puzzle, and check the header MAC.
- * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
- * the result is not this file's key. *tries (may be NULL) gets the number of
- * crumple candidates tried (0 for other modes). */
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
-                                dm_escrow_agent_key *const *keys, size_t n_keys,
-                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
-                                uint64_t *tries);
-
-/* Blaze's attack on a LEAF-mode file (binary, not armored), for the leaf-forge
- * lab: replaces the authority's stanzas with ones that wrap a random decoy key
- * (random_bytes fill the checksum fields), then draws random checksums,
- * asking dm_escrow_verify_header -- the check decrypt --require-escrow runs --
- * until it passes, at most max_tries times. The forger never computes a
- * checksum: it uses the check as an oracle, as Blaze used the chip. On success
- * *out is the forged file (header MAC recomputed with file_key, payload kept;
- * malloc'd) and decoy (may be NULL) the key the agents will recover. *tries
- * gets the checks made. DM_ERR_NO_MATCH when none passed. */
-int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                         const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                         uint64_t max_tries, uint8_t **out, size_t *out_len,
-                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries);
-
-/* The same attack on any mode: each try fills the bodies of the authority's
- * stanzas in hdr with random bytes and runs dm_escrow_verify_header; *passed
- * counts the tries that passed (for SHAMIR, one in about 2^128 per stanza). */
-int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            uint64_t tries, uint64_t *passed);
 
 #ifdef __cplusplus
 }

@@ -8,11 +8,11 @@
 
 #include <sodium.h>
 
-#include "escrow_internal.h"
+#include "lab_internal.h"
 
-int dm_escrow_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
-                            size_t *out_len) {
+int dm_lab_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
+                         const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
+                         size_t *out_len) {
     uint8_t *head = NULL;
     size_t head_len = 0;
     int err = dm_header_encode(forged, file_key, &head, &head_len);
@@ -32,11 +32,11 @@ int dm_escrow_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KE
     return err;
 }
 
-int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len) {
+int dm_lab_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
+                  dm_lab_tamper_mode mode, uint8_t **out, size_t *out_len) {
     *out = NULL;
     *out_len = 0;
-    if (mode != DM_ESCROW_TAMPER_STRIP && mode != DM_ESCROW_TAMPER_CORRUPT)
+    if (mode != DM_LAB_TAMPER_STRIP && mode != DM_LAB_TAMPER_CORRUPT)
         return dm_fail(DM_ERR_USAGE, "unknown tamper mode");
     static const char armor[] = "-----BEGIN";
     size_t skip = 0;
@@ -61,7 +61,7 @@ int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_
         bool escrow = strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0;
         if (escrow)
             touched++;
-        if (escrow && mode == DM_ESCROW_TAMPER_STRIP)
+        if (escrow && mode == DM_LAB_TAMPER_STRIP)
             continue;
         if (escrow) {
             /* Same shape, useless content: the agents get a random "share". */
@@ -85,7 +85,7 @@ int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_
     if (!err && forged.stanzas.len == 0)
         err = dm_fail(DM_ERR_USAGE, "stripping would leave no recipient at all");
     if (!err)
-        err = dm_escrow_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
+        err = dm_lab_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
     dm_header_free(&forged);
     dm_header_free(&hdr);
     return err;

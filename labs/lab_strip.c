@@ -61,10 +61,10 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
         err = dm_lab_decrypt(files[0].buf, files[0].len, id, NULL, NULL, NULL, fk);
     /* The rogue sender at work. */
     for (int t = DM_LAB_STRIP_STRIPPED; t < DM_LAB_STRIP_N && !err; t++)
-        err = dm_escrow_tamper(files[0].buf, files[0].len, fk,
-                               t == DM_LAB_STRIP_STRIPPED ? DM_ESCROW_TAMPER_STRIP
-                                                          : DM_ESCROW_TAMPER_CORRUPT,
-                               &files[t].buf, &files[t].len);
+        err =
+            dm_lab_tamper(files[0].buf, files[0].len, fk,
+                          t == DM_LAB_STRIP_STRIPPED ? DM_LAB_TAMPER_STRIP : DM_LAB_TAMPER_CORRUPT,
+                          &files[t].buf, &files[t].len);
     dm_escrow_policy pol = {.auth = auth};
     for (int t = 0; t < DM_LAB_STRIP_N && !err; t++) {
         char name[64];

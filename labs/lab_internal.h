@@ -1,8 +1,14 @@
-/* Helpers shared by the lab cores (escrow/lab_*.c); not installed. */
+/* Helpers shared by the lab cores (labs/lab_*.c) and the rogue's tools; not installed. */
 #ifndef DOORMAT_LAB_INTERNAL_H
 #define DOORMAT_LAB_INTERNAL_H
 
-#include "doormat/labs.h"
+#include "labs.h"
+
+/* A rogue sender's rewrite: forged (encoded with a fresh MAC under
+ * file_key) in place of file's first header_len bytes, the payload as it was. */
+int dm_lab_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
+                         const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
+                         size_t *out_len);
 
 /* DIR/NAME, or DM_ERR_USAGE when it does not fit. */
 int dm_lab_path(char *out, size_t cap, const char *dir, const char *name);

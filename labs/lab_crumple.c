@@ -39,7 +39,7 @@ static int recover_once(dm_lab_cast *L, const char *dir, unsigned bits, uint64_t
         err = dm_header_parse(file.buf, file.len, &hdr);
     double t0 = dm_lab_now();
     if (!err)
-        err = dm_escrow_recover_with_keys(L->auth, L->keys, 1, &hdr, got, tries);
+        err = dm_lab_recover_with_keys(L->auth, L->keys, 1, &hdr, got, tries);
     *secs = dm_lab_now() - t0;
     uint8_t *plain = NULL;
     size_t plen = 0;

@@ -73,7 +73,7 @@ static int steal_one(blast *b, int set, dm_identity *user, const dm_membuf *file
             return dm_fail(DM_ERR_NOMEM, "out of memory");
         err = dm_header_parse(file->buf, file->len, &hdr);
         if (!err)
-            err = dm_escrow_recover_with_keys(b->auth[a], stolen, n_stolen, &hdr, fk, NULL);
+            err = dm_lab_recover_with_keys(b->auth[a], stolen, n_stolen, &hdr, fk, NULL);
         if (!err)
             err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &plain, &plain_len);
         dm_header_free(&hdr);

@@ -8,11 +8,11 @@
 
 #include <sodium.h>
 
-#include "escrow_internal.h"
+#include "lab_internal.h"
 
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
-                                size_t n_keys, const dm_header *hdr,
-                                uint8_t file_key[DM_FILE_KEY_LEN], uint64_t *tries) {
+int dm_lab_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
+                             size_t n_keys, const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
+                             uint64_t *tries) {
     if (tries)
         *tries = 0;
     struct {
@@ -20,43 +20,34 @@ int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent
     } *s = dm_secret_alloc(sizeof *s);
     if (!s)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
+    const unsigned k = dm_escrow_authority_threshold(auth);
     uint8_t xs[DM_ESCROW_MAX_AGENTS];
     const uint8_t *ys[DM_ESCROW_MAX_AGENTS];
     size_t have = 0;
     int err = DM_OK;
-    for (size_t i = 0; i < n_keys && have < auth->threshold && !err; i++) {
-        const dm_escrow_agent_key *k = keys[i];
-        if (memcmp(k->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
-            k->index >= auth->n_agents) {
-            err = dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", k->name,
-                          auth->name);
-            break;
-        }
-        bool dup = false;
-        for (size_t j = 0; j < have; j++)
-            dup = dup || xs[j] == (uint8_t)(k->index + 1);
-        if (dup)
-            continue;
-        int e = dm_escrow_unwrap_share(auth, k, hdr, s->ys[have]);
+    for (size_t i = 0; i < n_keys && have < k && !err; i++) {
+        unsigned x = 0;
+        int e = dm_escrow_agent_open(auth, keys[i], hdr, s->ys[have], &x);
         if (e == DM_ERR_NO_MATCH)
             continue; /* this file has no (opening) stanza for that agent */
         if (e) {
             err = e;
             break;
         }
-        xs[have] = (uint8_t)(k->index + 1);
+        bool dup = false;
+        for (size_t j = 0; j < have; j++)
+            dup = dup || xs[j] == (uint8_t)x;
+        if (dup)
+            continue;
+        xs[have] = (uint8_t)x;
         ys[have] = s->ys[have];
         have++;
     }
-    if (!err && have < auth->threshold)
+    if (!err && have < k)
         err = dm_fail(DM_ERR_NO_MATCH, "the keys open %zu share%s, authority %s needs %u", have,
-                      have == 1 ? "" : "s", auth->name, auth->threshold);
+                      have == 1 ? "" : "s", dm_escrow_authority_name(auth), k);
     if (!err)
-        err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
-    if (!err)
-        err = dm_escrow_crumple_solve(auth, hdr, file_key, tries);
-    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK)
-        err = dm_fail(DM_ERR_HMAC, "the recovered key does not match the header MAC");
+        err = dm_escrow_combine(auth, hdr, xs, ys, have, file_key, tries);
     if (err)
         sodium_memzero(file_key, DM_FILE_KEY_LEN);
     dm_secret_free(s);
@@ -65,7 +56,7 @@ int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent
 
 static bool is_authority_stanza(const dm_stanza *st, const dm_escrow_authority *auth) {
     return strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0 && st->nargs > 1 &&
-           strcmp(st->args[1], auth->id_hex) == 0;
+           strcmp(st->args[1], dm_escrow_authority_id_hex(auth)) == 0;
 }
 
 /* The header's stanzas, with the authority's replaced by the given ones. */
@@ -87,30 +78,27 @@ static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
     return err;
 }
 
-int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                         const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                         uint64_t max_tries, uint8_t **out, size_t *out_len,
-                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries) {
+int dm_lab_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                      const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
+                      uint64_t max_tries, uint8_t **out, size_t *out_len,
+                      uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries) {
     *out = NULL;
     *out_len = 0;
     *tries = 0;
     if (!opts || opts->mode != DM_ESCROW_MODE_LEAF)
         return dm_fail(DM_ERR_USAGE, "LEAF forgery needs a leaf-mode escrow");
-    int err = dm_escrow_mode_check(opts);
-    if (err)
-        return err;
     dm_header hdr = {0}, forged = {0};
     dm_stanza_list fake = {0};
     uint8_t *bogus = dm_secret_alloc(DM_FILE_KEY_LEN);
     if (!bogus)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
-    err = dm_header_parse(file, len, &hdr);
+    int err = dm_header_parse(file, len, &hdr);
     if (!err)
         err = dm_header_verify_mac(&hdr, file_key);
     /* Well-formed LEAFs for a random decoy key: what the agents will get. */
     randombytes_buf(bogus, DM_FILE_KEY_LEN);
     if (!err)
-        err = dm_escrow_mode_build(auth, opts, bogus, &fake);
+        err = dm_escrow_build_stanzas(auth, opts, bogus, &fake);
     if (!err)
         err = replace_escrow(&hdr, auth, &fake, &forged);
     const size_t tag_len = (opts->leaf_bits + 7) / 8;
@@ -139,7 +127,7 @@ int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *
         err = dm_fail(DM_ERR_NO_MATCH, "no forged LEAF passed the check in %llu tries",
                       (unsigned long long)t);
     if (!err)
-        err = dm_escrow_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
+        err = dm_lab_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
     if (!err && decoy)
         memcpy(decoy, bogus, DM_FILE_KEY_LEN);
     dm_secret_free(bogus);
@@ -149,9 +137,9 @@ int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *
     return err;
 }
 
-int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            uint64_t tries, uint64_t *passed) {
+int dm_lab_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
+                         const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
+                         uint64_t tries, uint64_t *passed) {
     *passed = 0;
     dm_header h = {0};
     dm_stanza_list none = {0};

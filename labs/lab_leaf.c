@@ -44,8 +44,8 @@ static int forge_row(dm_lab_cast *L, const char *dir, unsigned bits, uint64_t *t
         err = dm_lab_write(dir, name, file.buf, file.len, 0644);
     double t0 = dm_lab_now();
     if (!err)
-        err = dm_escrow_leaf_forge(L->auth, &eo, file.buf, file.len, fk, UINT64_MAX, forged,
-                                   forged_len, decoy, tries);
+        err = dm_lab_leaf_forge(L->auth, &eo, file.buf, file.len, fk, UINT64_MAX, forged,
+                                forged_len, decoy, tries);
     *secs = dm_lab_now() - t0;
     snprintf(name, sizeof name, "forged-leaf-%u.age", bits);
     if (!err)
@@ -163,7 +163,7 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
             err = dm_header_parse(file.buf, file.len, &h);
         double t0 = dm_lab_now();
         if (!err)
-            err = dm_escrow_random_fields(L.auth, NULL, &h, fk, o->shamir_tries, &r->shamir_passed);
+            err = dm_lab_random_fields(L.auth, NULL, &h, fk, o->shamir_tries, &r->shamir_passed);
         r->shamir_seconds = dm_lab_now() - t0;
         r->shamir_tries = o->shamir_tries;
         sodium_memzero(fk, sizeof fk);
