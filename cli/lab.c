@@ -26,6 +26,9 @@ static const char lab_usage[] =
     "  doormat lab strip [common options]\n"
     "  doormat lab crumple [--min C] [--max C] [--budget S] [--all] [--population P] [common]\n"
     "  doormat lab passcode [--digits D] [--real] [common options]\n"
+    "  doormat lab substitution [--files F] [common options]\n"
+    "  doormat lab ghost [--files F] [common options]\n"
+    "  doormat lab clear [--devices D] [--digits D] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -45,6 +48,13 @@ static const char lab_usage[] =
     "                whole population (Wright and Varia, 2018)\n"
     "  passcode      a PIN entangled with a device key through scrypt at ~80 ms a try,\n"
     "                with and without the erase-after-10 limit (San Bernardino, 2016)\n"
+    "  substitution  a sender's authority.pub swapped for the attacker's (same name,\n"
+    "                agents, threshold): files opened without a warrant, who notices,\n"
+    "                pinning the authority's id (PGP's ADK flaw, 2000)\n"
+    "  ghost         a client silently adds one more recipient to every file: what the\n"
+    "                ghost opens, what the receiver and doormat inspect see (GCHQ, 2018)\n"
+    "  clear         devices whose passcodes are encrypted to one vendor key: time to\n"
+    "                open one and all, against brute force (Ozzie's CLEAR, 2018)\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -56,6 +66,8 @@ static const char lab_usage[] =
     "  --users U, --files F, --bytes B\n"
     "                    blast-radius population: U users (8) with F files (4) of B bytes\n"
     "                    (1024) each\n"
+    "  --files F         substitution, ghost: messages sent (8)\n"
+    "  --devices D       clear: devices in the population (100)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
     "                    most S seconds (2 and 3); others are extrapolated\n"
@@ -65,7 +77,8 @@ static const char lab_usage[] =
     "                    (4096; 65536 with --all)\n"
     "  --min C, --max C  crumple: the range of puzzle bits (12 to 24)\n"
     "  --population P    crumple: files in the population priced (1000000)\n"
-    "  --digits D        passcode: length of the PIN cracked live (4)\n"
+    "  --digits D        passcode: length of the PIN cracked live (4); clear: of the\n"
+    "                    devices' PINs (4)\n"
     "  --real            passcode: crack with the calibrated ~80 ms setting, not the fast\n"
     "                    one (a 4-digit PIN then takes up to about 13 minutes)\n"
     "\n"
@@ -89,6 +102,7 @@ enum {
     OPT_POPULATION,
     OPT_DIGITS,
     OPT_REAL,
+    OPT_DEVICES,
 };
 
 static const struct option lab_longopts[] = {
@@ -106,6 +120,7 @@ static const struct option lab_longopts[] = {
     {"population", required_argument, NULL, OPT_POPULATION},
     {"digits", required_argument, NULL, OPT_DIGITS},
     {"real", no_argument, NULL, OPT_REAL},
+    {"devices", required_argument, NULL, OPT_DEVICES},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,7 +129,7 @@ typedef struct lab_args {
     const char *name;
     const char *dir;
     int json;
-    unsigned long users, files, bytes, bits, min, max, digits;
+    unsigned long users, files, bytes, bits, min, max, digits, devices;
     unsigned long long shamir_tries;
     double budget, population;
     int all, real;
@@ -674,6 +689,298 @@ static int lab_passcode(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ ghost */
+
+/* `doormat inspect FILE` as a separate process: the number N of its
+ * "stanza: X25519 xN" line, or -1. */
+static long inspect_x25519(const char *self, const char *file, const char *tmp) {
+    char *argv[] = {(char *)self, "inspect", (char *)file, NULL};
+    long n = -1;
+    if (run_process(argv, tmp) == 0) {
+        char *text = NULL;
+        size_t len = 0;
+        if (cli_read_file(tmp, &text, &len) == DM_OK) {
+            const char *line = strstr(text, "stanza: X25519 x");
+            if (line)
+                n = strtol(line + strlen("stanza: X25519 x"), NULL, 10);
+        }
+        free(text);
+    }
+    remove(tmp);
+    return n;
+}
+
+static int lab_ghost(lab_args *a) {
+    dm_lab_ghost_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_ghost_result r;
+    int err = dm_lab_ghost(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab ghost");
+    static const char age_bin[] = "/usr/bin/age";
+    const bool have_age = access(age_bin, X_OK) == 0;
+    char self[4096], key[4096], msg[4096], out[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab ghost");
+    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
+    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
+    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
+    /* What the receiver's tools say about the first file of each kind, as
+     * separate processes: plain age, doormat decrypt, doormat inspect. */
+    int age_exit[DM_LAB_GHOST_N], dec_exit[DM_LAB_GHOST_N];
+    long inspected[DM_LAB_GHOST_N];
+    bool age_same[DM_LAB_GHOST_N];
+    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+        age_exit[p] = -1;
+        age_same[p] = false;
+        if (have_age) {
+            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.sample[p], NULL};
+            age_exit[p] = run_process(argv, out);
+            age_same[p] = age_exit[p] == 0 && same_file(out, msg);
+            remove(out);
+        }
+        char *argv[] = {self, "decrypt", "-i", key, "-o", out, r.sample[p], NULL};
+        dec_exit[p] = run_process(argv, NULL);
+        if (dec_exit[p] == 0 && !same_file(out, msg))
+            dec_exit[p] = -1;
+        remove(out);
+        inspected[p] = inspect_x25519(self, r.sample[p], out);
+    }
+    for (int p = 0; p < DM_LAB_GHOST_N; p++)
+        if (dec_exit[p] != 0 || (have_age && !age_same[p]) ||
+            inspected[p] != (long)r.rows[p].stanzas)
+            return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                    "unexpected outcome on the %s file: decrypt exit %d, age "
+                                    "exit %d, inspect counts %ld stanzas",
+                                    dm_lab_ghost_names[p], dec_exit[p], age_exit[p], inspected[p]),
+                            "lab ghost");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%u,\"age_available\":%s,\"ghost_stanza_same_shape\":%s,\"rows\":[",
+               o.files, jbool(have_age), jbool(r.ghost_stanza_same_shape));
+        for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+            const dm_lab_ghost_row *w = &r.rows[p];
+            printf("%s{\"client\":\"%s\",\"files\":%zu,\"addressed\":%zu,\"stanzas\":%zu,"
+                   "\"receiver_opened\":%zu,\"ghost_opened\":%zu,\"counted_flags\":%zu,"
+                   "\"encrypt_seconds\":%.6g,\"inspect_stanzas\":%ld,\"decrypt_exit\":%d,",
+                   p ? "," : "", dm_lab_ghost_names[p], w->files, w->addressed, w->stanzas,
+                   w->receiver_opened, w->ghost_opened, w->counted_flags, w->encrypt_seconds,
+                   inspected[p], dec_exit[p]);
+            if (have_age)
+                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s}", age_exit[p],
+                       jbool(age_same[p]));
+            else
+                printf("\"age_exit\":null,\"age_plaintext_matches\":null}");
+        }
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("The ghost user\n\n"
+           "History: Ian Levy and Crispin Robinson of GCHQ (\"Principles for a More Informed\n"
+           "Exceptional Access Debate\", Lawfare, November 2018) proposed that a provider\n"
+           "silently add a law-enforcement participant to a conversation. The open letter\n"
+           "in reply (47 signatories, 30 May 2019) said this requires suppressing\n"
+           "notifications and undermines authentication.\n\n"
+           "Here a sender writes %u messages to a receiver (and to herself) three ways:\n"
+           "an honest client; an honest sender who adds a blind copy on purpose; and a\n"
+           "client that silently adds one more X25519 recipient, the ghost, to every file.\n\n",
+           o.files);
+    printf("%-9s %9s %8s %11s %10s %13s %14s\n", "client", "addressed", "stanzas", "receiver",
+           "ghost", "plain age", "count flags");
+    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+        const dm_lab_ghost_row *w = &r.rows[p];
+        char rcv[32], gh[32], agecol[32], fl[32];
+        snprintf(rcv, sizeof rcv, "%zu/%zu", w->receiver_opened, w->files);
+        snprintf(gh, sizeof gh, "%zu/%zu", w->ghost_opened, w->files);
+        snprintf(fl, sizeof fl, "%zu/%zu", w->counted_flags, w->files);
+        if (have_age)
+            snprintf(agecol, sizeof agecol, "exit %d%s", age_exit[p], age_same[p] ? ", opens" : "");
+        else
+            snprintf(agecol, sizeof agecol, "(no age)");
+        printf("%-9s %9zu %8zu %11s %10s %13s %14s\n", dm_lab_ghost_names[p], w->addressed,
+               w->stanzas, rcv, gh, agecol, fl);
+    }
+    printf("\n\"receiver\" and \"ghost\": files each really decrypted. The receiver's doormat\n"
+           "decrypt and plain age open every file without a word. Each stanza is an\n"
+           "ephemeral key and a wrapped file key that name nobody (a privacy feature of\n"
+           "age): the ghost's stanza has %s shape as the receiver's. Only counting the\n"
+           "stanzas (doormat inspect: %ld, %ld, %ld) against the people the sender meant\n"
+           "to address shows that someone was added -- \"count flags\" -- and counting\n"
+           "cannot tell a ghost from a blind copy the sender chose. Somebody has to count,\n"
+           "and know what to expect: the ghost works because nobody does.\n",
+           r.ghost_stanza_same_shape ? "the same" : "a different", inspected[0], inspected[1],
+           inspected[2]);
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ clear */
+
+static int lab_clear(lab_args *a) {
+    dm_lab_clear_opts o = {
+        .devices = (unsigned)a->devices, .digits = (unsigned)a->digits, .dir = a->dir};
+    dm_lab_clear_result r;
+    int err = dm_lab_clear(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab clear");
+    if (a->json) {
+        json_head(a);
+        printf(",\"devices\":%u,\"digits\":%u,\"candidates\":%.17g", r.devices, r.digits,
+               pow(10.0, r.digits));
+        printf(",\"device_kdf\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
+               r.device_kdf.log_n, r.device_kdf.r, r.device_kdf.p, r.device_kdf.ms_per_try);
+        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
+               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try);
+        printf(",\"vendor\":{\"opened\":%zu,\"bricked\":%zu,\"first_seconds\":%.6g,"
+               "\"all_seconds\":%.6g,\"decrypt_seconds\":%.6g}",
+               r.vendor_opened, r.bricked, r.vendor_first_seconds, r.vendor_all_seconds,
+               r.vendor_decrypt_seconds);
+        printf(",\"brute_force\":{\"tries\":%llu,\"seconds\":%.6g,\"found\":%s}",
+               (unsigned long long)r.brute_tries, r.brute_seconds, jbool(r.brute_found));
+        printf(",\"blast_radius\":{\"one_passcode\":%zu,\"vendor_key\":%zu}",
+               r.opened_by_one_passcode, r.opened_by_vendor_key);
+        printf(",\"rows\":["
+               "{\"method\":\"vendor-key\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key\",\"target\":\"all\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key-real-device\",\"target\":\"one\",\"measured\":false,"
+               "\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key-real-device\",\"target\":\"all\",\"measured\":false,"
+               "\"seconds\":%.6g},"
+               "{\"method\":\"brute-force\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"brute-force-real-device\",\"target\":\"one\",\"measured\":false,"
+               "\"seconds\":%.6g,\"seconds_worst\":%.6g},"
+               "{\"method\":\"brute-force-real-device\",\"target\":\"all\",\"measured\":false,"
+               "\"seconds\":%.6g}]}\n",
+               r.vendor_first_seconds, r.vendor_all_seconds, r.vendor_one_real, r.vendor_all_real,
+               r.brute_seconds, r.brute_one_average, r.brute_one_worst, r.brute_all_average);
+        return finish(DM_EXIT_OK);
+    }
+    printf("Ozzie's CLEAR: one vendor key for every device\n\n"
+           "History: Ray Ozzie's CLEAR (2018): the device encrypts its passcode to the\n"
+           "vendor's public key; under a warrant, with physical possession, the vendor\n"
+           "decrypts it and the device is bricked. Critics (Matthew Green, Steven\n"
+           "Bellovin, Eran Tromer) said it is a master key for every device, whose theft\n"
+           "cannot be detected.\n\n"
+           "Here: %u phone-like devices of the passcode lab (a %u-digit PIN entangled with\n"
+           "a device secret through scrypt, erase after 10 failures), each with its PIN\n"
+           "encrypted to one vendor X25519 key with the vault.\n\n",
+           r.devices, r.digits);
+    printf("%-48s %14s %14s\n", "", "one device", "all devices");
+    printf("%-48s %14s %14s\n", "vendor key (measured, classroom devices)",
+           H(r.vendor_first_seconds), H(r.vendor_all_seconds));
+    printf("%-48s %14s %14s\n", "vendor key, at ~80 ms a try (extrapolated)", H(r.vendor_one_real),
+           H(r.vendor_all_real));
+    printf("%-48s %14s %14s\n", "brute force (measured, classroom devices)", H(r.brute_seconds),
+           "-");
+    printf("%-48s %14s %14s\n", "brute force, at ~80 ms a try (extrapolated)",
+           H(r.brute_one_average), H(r.brute_all_average));
+    printf("\nThe classroom devices cost %.3f ms a try (scrypt N=2^%d, r=%u); a real one\n"
+           "about 80 ms (calibrated here: %.1f ms). The vendor's part, decrypting one\n"
+           "passcode, took %s. The brute force found the PIN after %llu tries; every PIN\n"
+           "takes %s at 80 ms a try, %s for half of them on average.\n\n",
+           r.device_kdf.ms_per_try, r.device_kdf.log_n, r.device_kdf.r, r.calibrated.ms_per_try,
+           H(r.vendor_decrypt_seconds), (unsigned long long)r.brute_tries, H(r.brute_one_worst),
+           H(r.brute_one_average));
+    printf("Blast radius: one device's passcode opened %zu of %u devices; the vendor key\n"
+           "opened %zu of %u (%zu bricked, as the design wants). The passcode's retry limit,\n"
+           "which the passcode lab shows is what protects a phone, does not apply to the\n"
+           "vendor: one try per device. Whoever copies the vendor key opens every device\n"
+           "they can hold, and nothing tells the vendor that its key was used.\n",
+           r.opened_by_one_passcode, r.devices, r.opened_by_vendor_key, r.devices, r.bricked);
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ substitution */
+
+static int lab_subst(lab_args *a) {
+    dm_lab_subst_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_subst_result r;
+    int err = dm_lab_subst(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab substitution");
+    static const char age_bin[] = "/usr/bin/age";
+    const bool have_age = access(age_bin, X_OK) == 0;
+    char self[4096], key[4096], msg[4096], out[4096], file[4096], genuine[4096], swapped[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab substitution");
+    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
+    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
+    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
+    snprintf(file, sizeof file, "%s/files/message-0001.age", a->dir);
+    snprintf(genuine, sizeof genuine, "%s/genuine/authority.pub", a->dir);
+    snprintf(swapped, sizeof swapped, "%s/swapped.pub", a->dir);
+    /* The receivers as separate processes, on the first file. */
+    int age_exit = -1;
+    bool age_same = false;
+    if (have_age) {
+        char *argv[] = {(char *)age_bin, "-d", "-i", key, file, NULL};
+        age_exit = run_process(argv, out);
+        age_same = age_exit == 0 && same_file(out, msg);
+        remove(out);
+    }
+    char *sw[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
+                  swapped, "-o",      "/dev/null", file, NULL};
+    char *gn[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
+                  genuine, "-o",      "/dev/null", file, NULL};
+    int swapped_exit = run_process(sw, NULL), genuine_exit = run_process(gn, NULL);
+    if (swapped_exit != 0 || genuine_exit != DM_EXIT_POLICY || (have_age && !age_same))
+        return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                "unexpected outcome: require-escrow exits %d (swapped) and %d "
+                                "(genuine), age %d",
+                                swapped_exit, genuine_exit, age_exit),
+                        "lab substitution");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"attacker_opened\":%zu,\"genuine_opened\":%zu,"
+               "\"attacker_seconds\":%.6g,\"same_name\":%s,\"genuine_id\":\"%s\","
+               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"age_available\":%s,"
+               "\"age_exit\":",
+               r.files, r.attacker_opened, r.genuine_opened, r.attacker_seconds, jbool(r.same_name),
+               r.genuine_id, r.swapped_id, r.pinned_exposed, jbool(have_age));
+        if (have_age)
+            printf("%d", age_exit);
+        else
+            printf("null");
+        printf(",\"require_escrow_swapped_exit\":%d,\"require_escrow_genuine_exit\":%d,\"rows\":[",
+               swapped_exit, genuine_exit);
+        for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
+            printf("%s{\"client\":\"%s\",\"accepted\":%zu,\"refused\":%zu,\"notices\":%s}",
+                   k ? "," : "", dm_lab_subst_names[k], r.accepted[k], r.refused[k],
+                   jbool(r.refused[k] == r.files));
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("The swapped authority\n\n"
+           "History: PGP 5.5.x to 6.5.3 honoured Additional Decryption Keys placed in the\n"
+           "unsigned part of a public key, so anyone could add a decryption key to someone\n"
+           "else's key (Ralf Senderek, August 2000; CERT VU#747124, October 2000).\n\n"
+           "Here a sender's authority.pub is swapped, as a tampered update would do, for one\n"
+           "with the same name (FBI), agents (doj, court, vendor) and threshold (2 of 3),\n"
+           "whose agents are the attacker's. The sender then writes %zu files.\n\n",
+           r.files);
+    printf("The attacker's agents, without any warrant, opened %zu of %zu files (%s);\n"
+           "the genuine FBI's agents opened %zu.\n\n",
+           r.attacker_opened, r.files, H(r.attacker_seconds), r.genuine_opened);
+    static const char *const labels[DM_LAB_SUBST_N_RECEIVERS] = {
+        "plain age / doormat decrypt", "compliant client, swapped authority.pub",
+        "compliant client, genuine authority.pub", "sender pinning the genuine id"};
+    printf("%-42s %9s %9s   %s\n", "who", "accepted", "refused", "notices?");
+    for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
+        printf("%-42s %9zu %9zu   %s\n", labels[k], r.accepted[k], r.refused[k],
+               r.refused[k] == r.files ? "yes" : "no");
+    printf("\nAs separate processes, on the first file:\n"
+           "  age -d                                       %s\n"
+           "  doormat decrypt --require-escrow swapped.pub  exit %d\n"
+           "  doormat decrypt --require-escrow genuine/authority.pub  exit %d\n\n"
+           "The two authorities differ only in their ids:\n"
+           "  genuine %s\n  swapped %s\n"
+           "Whoever checks the escrow against the genuine authority notices; a sender\n"
+           "whose client pins the genuine id refuses to send (%zu files exposed). A name on\n"
+           "a key is not a key: the defence is to pin the authority by its id, or to accept\n"
+           "only an authority published in a log that everyone can check.\n",
+           have_age ? (age_same ? "exit 0, the message" : "failed") : "(age not installed)",
+           swapped_exit, genuine_exit, r.genuine_id, r.swapped_id, r.pinned_exposed);
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -688,6 +995,9 @@ static const lab_entry lab_table[] = {
     {"strip", lab_strip, "a rogue sender strips the escrow: age decrypts, doormat refuses"},
     {"crumple", lab_crumple, "what each recovery costs with crumple zones (Wright, Varia 2018)"},
     {"passcode", lab_passcode, "the San Bernardino PIN, with and without the retry limit"},
+    {"substitution", lab_subst, "a swapped authority.pub: who opens, who notices (ADK 2000)"},
+    {"ghost", lab_ghost, "a client silently adds a recipient: who sees it (GCHQ 2018)"},
+    {"clear", lab_clear, "one vendor key opens every device's passcode (Ozzie 2018)"},
 };
 
 int cmd_lab(int argc, char **argv) {
@@ -716,13 +1026,16 @@ int cmd_lab(int argc, char **argv) {
                   .min = 12,
                   .max = 24,
                   .digits = 4,
+                  .devices = 100,
                   .shamir_tries = 4096,
                   .population = 1e6,
                   .quick = 1};
-    int budget_set = 0, shamir_set = 0;
+    int budget_set = 0, shamir_set = 0, files_set = 0;
     /* Which options each lab takes. */
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
-              is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode;
+              is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode,
+              is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
+              is_clear = lab->run == lab_clear;
     int rc = -1, c;
     optind = 1;
     opterr = 0;
@@ -733,7 +1046,9 @@ int cmd_lab(int argc, char **argv) {
                  (is_leaf && (c == OPT_BITS || c == OPT_SHAMIR_TRIES)) ||
                  ((is_leaf || is_crumple) && (c == OPT_BUDGET || c == OPT_ALL)) ||
                  (is_crumple && (c == OPT_MIN || c == OPT_MAX || c == OPT_POPULATION)) ||
-                 (is_pass && (c == OPT_DIGITS || c == OPT_REAL));
+                 (is_pass && (c == OPT_DIGITS || c == OPT_REAL)) ||
+                 ((is_ghost || is_subst) && c == OPT_FILES) ||
+                 (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
                                  "--help)",
@@ -755,6 +1070,11 @@ int cmd_lab(int argc, char **argv) {
             break;
         case OPT_FILES:
             rc = parse_ulong("--files", optarg, 1, 10000, &a.files);
+            files_set = 1;
+            a.quick = 0;
+            break;
+        case OPT_DEVICES:
+            rc = parse_ulong("--devices", optarg, 1, 100000, &a.devices);
             a.quick = 0;
             break;
         case OPT_BYTES:
@@ -809,6 +1129,8 @@ int cmd_lab(int argc, char **argv) {
         return cli_usage_error("lab crumple: --min %lu is above --max %lu", a.min, a.max);
     if (!budget_set)
         a.budget = is_crumple ? 3.0 : 2.0;
+    if ((is_ghost || is_subst) && !files_set)
+        a.files = 8;
     if (a.all && !shamir_set)
         a.shamir_tries = 65536; /* publication size: 2^16 random fields */
     if ((rc = cli_init()) != DM_EXIT_OK)
@@ -836,8 +1158,12 @@ int cmd_lab(int argc, char **argv) {
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/authority", a.dir);
         int taken = access(probe, F_OK) == 0;
-        snprintf(probe, sizeof probe, "%s/authority-1of1", a.dir);
-        taken = taken || access(probe, F_OK) == 0;
+        static const char *const marks[] = {"authority-1of1", "receiver.key", "vendor.key",
+                                            "genuine"};
+        for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+            snprintf(probe, sizeof probe, "%s/%s", a.dir, marks[m]);
+            taken = taken || access(probe, F_OK) == 0;
+        }
         if (taken)
             return cli_usage_error("lab %s: --dir %s already holds a lab; give a new or empty "
                                    "directory",

@@ -259,6 +259,117 @@ typedef struct dm_lab_strip_result {
 
 int dm_lab_strip(const char *dir, dm_lab_strip_result *r);
 
+/* ------------------------------------------------------------ ghost */
+
+/* GCHQ's "ghost user" (Levy and Robinson, 2018): a client that silently adds
+ * one more X25519 recipient -- the ghost -- to every file it sends. Beside it,
+ * an honest client, and an honest sender who adds a blind copy on purpose. */
+typedef struct dm_lab_ghost_opts {
+    unsigned files; /* messages sent by each client, 1..100000 */
+    const char *dir;
+} dm_lab_ghost_opts;
+
+enum { DM_LAB_GHOST_HONEST, DM_LAB_GHOST_BCC, DM_LAB_GHOST_GHOSTED, DM_LAB_GHOST_N };
+extern const char *const dm_lab_ghost_names[DM_LAB_GHOST_N]; /* "honest", "bcc", "ghosted" */
+
+typedef struct dm_lab_ghost_row {
+    size_t files;
+    size_t addressed;       /* recipients the sender chose (the receiver and herself, + a bcc) */
+    size_t stanzas;         /* X25519 stanzas in each file's header (the same for every file) */
+    size_t receiver_opened; /* files the receiver decrypted to the message, without a warning */
+    size_t ghost_opened;    /* files the ghost's key decrypted to the message */
+    size_t counted_flags;   /* files a monitor that counts stanzas against the 2 expected flags */
+    double encrypt_seconds; /* sending all the files */
+} dm_lab_ghost_row;
+
+typedef struct dm_lab_ghost_result {
+    dm_lab_ghost_row rows[DM_LAB_GHOST_N];
+    /* A ghost's stanza looks like any other: same type, arguments, body size. */
+    bool ghost_stanza_same_shape;
+    /* Files written: DIR/{honest,bcc,ghosted}/message-NNNN.age, DIR/receiver.key,
+     * DIR/sender.key, DIR/ghost.key, DIR/bcc.key, DIR/message-0001.txt (the
+     * first message); one of each kept for the
+     * command's outside checks: */
+    char sample[DM_LAB_GHOST_N][4096];
+} dm_lab_ghost_result;
+
+int dm_lab_ghost(const dm_lab_ghost_opts *o, dm_lab_ghost_result *r);
+
+/* ------------------------------------------------------------ clear */
+
+/* Ray Ozzie's CLEAR (2018): each device encrypts its passcode to the
+ * vendor's public key; under a warrant, with the device in hand, the vendor
+ * decrypts the passcode (and the device bricks itself). A population of the
+ * passcode lab's devices, each with its passcode so escrowed. */
+typedef struct dm_lab_clear_opts {
+    unsigned devices; /* 1..100000 */
+    unsigned digits;  /* passcode length, 1..8 (4) */
+    const char *dir;
+} dm_lab_clear_opts;
+
+typedef struct dm_lab_clear_result {
+    unsigned devices, digits;
+    dm_lab_kdf device_kdf; /* the classroom devices' passcode setting (measured) */
+    dm_lab_kdf calibrated; /* ~80 ms a try: what a real device costs (measured) */
+    /* The vendor key: every device opened, one by one (recovery mode, then
+     * the passcode decrypted with the vendor key, then one passcode try). */
+    size_t vendor_opened, bricked;
+    double vendor_first_seconds;   /* the first device */
+    double vendor_all_seconds;     /* all of them */
+    double vendor_decrypt_seconds; /* the vendor's part alone, per device (measured) */
+    /* Brute force of one device with the passcode lab's method (no retry limit). */
+    uint64_t brute_tries;
+    double brute_seconds;
+    bool brute_found;
+    /* Extrapolated at calibrated.ms_per_try: */
+    double brute_one_average, brute_one_worst, brute_all_average;
+    double vendor_one_real, vendor_all_real; /* vendor decrypt + one 80 ms try per device */
+    /* Blast radius: what each key opens of the population. */
+    size_t opened_by_one_passcode, opened_by_vendor_key;
+} dm_lab_clear_result;
+
+int dm_lab_clear(const dm_lab_clear_opts *o, dm_lab_clear_result *r);
+
+/* ------------------------------------------------------------ substitution */
+
+/* PGP's Additional Decryption Key flaw (VU#747124, 2000), today: a sender's
+ * authority.pub swapped for one with the same name, agents and threshold but
+ * the attacker's keys. */
+typedef struct dm_lab_subst_opts {
+    unsigned files; /* 1..100000 */
+    const char *dir;
+} dm_lab_subst_opts;
+
+enum {
+    DM_LAB_SUBST_PLAIN,         /* the vault alone, as plain age reads the file */
+    DM_LAB_SUBST_SWAPPED_CHECK, /* a compliant client given the same swapped authority.pub */
+    DM_LAB_SUBST_GENUINE_CHECK, /* a compliant client with the genuine authority.pub */
+    DM_LAB_SUBST_PINNED_SENDER, /* a sender whose client pins the genuine authority's id */
+    DM_LAB_SUBST_N_RECEIVERS
+};
+extern const char *const dm_lab_subst_names[DM_LAB_SUBST_N_RECEIVERS];
+
+typedef struct dm_lab_subst_result {
+    size_t files;
+    size_t attacker_opened; /* files the attacker's agents decrypted, no warrant */
+    size_t genuine_opened;  /* files the genuine authority's agents could decrypt */
+    double attacker_seconds;
+    bool same_name; /* the swapped authority shows the genuine name and agents */
+    /* Per receiver: files it opened without a word, and files it refused (DM_ERR_POLICY). */
+    size_t accepted[DM_LAB_SUBST_N_RECEIVERS], refused[DM_LAB_SUBST_N_RECEIVERS];
+    /* With the pin, the files that reached the attacker (0) */
+    size_t pinned_exposed;
+    char genuine_id[2 * DM_ESCROW_ID_LEN + 1], swapped_id[2 * DM_ESCROW_ID_LEN + 1];
+    /* Files written: DIR/genuine/ (the real authority), DIR/attacker/ (the
+     * attacker's, with its agents' keys), DIR/swapped.pub (what the sender
+     * was given), DIR/files/message-NNNN.age, DIR/message-0001.txt (the first
+     * message), DIR/receiver.key. */
+} dm_lab_subst_result;
+
+int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r);
+/* The pin: DM_OK when auth's id is pinned_hex, DM_ERR_POLICY otherwise. */
+int dm_lab_authority_pinned(const dm_escrow_authority *auth, const char *pinned_hex);
+
 #ifdef __cplusplus
 }
 #endif
