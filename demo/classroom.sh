@@ -296,6 +296,35 @@ step_lab_passcode() {
   expect_exit 0 "$DOORMAT" lab passcode --dir lab-passcode || return
 }
 
+# ------------------------------------------------------------ the access system
+
+step_access_intro() {
+  title "The access system: who can swap a key, add a reader, or hold a master key"
+  say "The labs so far broke exceptional access in its cryptography. Since 2016 the" \
+      "debate has turned on how it fails as a system: who can swap or add a key, what" \
+      "an insider can do unseen, and whether a vendor-held key is any different."
+}
+
+step_lab_subst() {
+  title "Lab 6: the swapped authority (PGP's ADK flaw, 2000)"
+  expect_exit 0 "$DOORMAT" lab substitution --dir lab-subst || return
+  say "" "Bob's compliant client, given the genuine authority, refuses the file:"
+  expect_exit 7 "$DOORMAT" decrypt -i lab-subst/receiver.key --require-escrow \
+    lab-subst/genuine/authority.pub -o /dev/null lab-subst/files/message-0001.age || return
+}
+
+step_lab_ghost() {
+  title "Lab 7: the ghost user (GCHQ, 2018)"
+  expect_exit 0 "$DOORMAT" lab ghost --dir lab-ghost || return
+  say "" "What the receiver sees of a ghosted file is a count, and nothing more:"
+  expect_exit 0 "$DOORMAT" inspect lab-ghost/ghosted/message-0001.age || return
+}
+
+step_lab_clear() {
+  title "Lab 8: Ozzie's CLEAR, one vendor key for every device"
+  expect_exit 0 "$DOORMAT" lab clear --dir lab-clear || return
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
@@ -304,6 +333,7 @@ STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warra
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
+STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on
