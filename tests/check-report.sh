@@ -32,8 +32,8 @@ fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }
 bad() { echo "FAILED: $*" >&2; fail=$((fail + 1)); }
 
-SECTIONS=(summary comparison charts background method)
-CHARTS=(throughput fixed-cost blast-radius leaf-forge crumple passcode)
+SECTIONS=(summary comparison charts access background method)
+CHARTS=(throughput fixed-cost blast-radius leaf-forge crumple passcode exposed clear service monitor)
 
 PROFILE=$(mktemp -d "${TMPDIR:-/tmp}/doormat-chromium.XXXXXX") || exit 1
 trap 'rm -rf "$PROFILE"' EXIT
@@ -176,8 +176,14 @@ while IFS=$'\t' read -r name status; do
     *) bad "measurement $name: $status" ;;
   esac
   if [ "$status" = measured ]; then
-    figs=$name
-    [ "$name" = bench ] && figs="throughput fixed-cost"
+    case $name in
+      bench) figs="throughput fixed-cost" ;;
+      substitution | ghost) figs=exposed ;;
+      volume) figs=service ;;
+      insider) figs="monitor" ;;
+      retroactive) figs="" ;;
+      *) figs=$name ;;
+    esac
     for f in $figs; do
       if grep -q "<figure id=\"chart-$f\" class=\"missing\"" "$ART/dom.html"; then
         bad "chart $f says not measured although $name was measured"
@@ -185,7 +191,7 @@ while IFS=$'\t' read -r name status; do
     done
   fi
 done < <(jq -r '.measurements[] | "\(.name)\t\(.status)"' "$MAN" 2>/dev/null)
-[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 6 ] || bad "the manifest does not list the 6 measurements"
+[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 12 ] || bad "the manifest does not list the 12 measurements"
 
 # ---- 4. no network request when loaded
 if [ -s "$ART/netlog.json" ]; then
