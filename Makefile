@@ -13,7 +13,7 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS := libsodium libcrypto
+PKGS := libsodium libcrypto libssh
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
@@ -60,7 +60,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
 
 # deps: install what is missing (Debian). Run by check and demo.
-DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+DEB_PKGS := libsodium-dev libssl-dev libssh-dev openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography
 deps:

@@ -67,6 +67,9 @@ int cli_open_input(const char *path);
 int cli_check_secret_perms(int fd, const char *path);
 /* Reads a passphrase from /dev/tty without echo into guarded memory. With confirm,
  * asks twice and fails (DM_ERR_USAGE) if they differ. Empty passphrases are refused. */
+/* confirm CLI_PASS_AUTOGENERATE: asks twice, and an empty first answer makes
+ * (and shows on the terminal) a passphrase of ten random BIP 39 words, as age does. */
+#define CLI_PASS_AUTOGENERATE 2
 int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len);
 /* The first line (without its newline) of a file, into guarded memory. */
 int cli_read_passphrase_file(const char *path, char **out, size_t *len);

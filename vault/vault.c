@@ -1,6 +1,7 @@
 /* dm_encrypt, dm_decrypt, dm_inspect: the header around the STREAM payload,
  * optional ASCII armor, and the recipient/identity plumbing. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -293,6 +294,13 @@ static int input_header(input *in, dm_header *hdr) {
 
 /* ------------------------------------------------------------- decrypt */
 
+static int has_stanza(const dm_header *hdr, const char *type) {
+    for (size_t i = 0; i < hdr->stanzas.len; i++)
+        if (strcmp(hdr->stanzas.items[i].type, type) == 0)
+            return 1;
+    return 0;
+}
+
 /* age's rule for passphrases: a scrypt stanza stands alone, so whoever knows
  * the passphrase knows no one else could have written the file. */
 static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts) {
@@ -332,10 +340,20 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
         err = dm_fail(DM_ERR_NOMEM, "file key");
 
     if (err == DM_OK) {
+        /* An identity that explains its no-match ("incorrect passphrase") is heard. */
+        char why[160] = "";
         err = DM_ERR_NO_MATCH;
-        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++)
+        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++) {
             err = ids[i]->unwrap(ids[i], &hdr.stanzas, file_key);
-        if (err == DM_ERR_NO_MATCH)
+            if (err == DM_ERR_NO_MATCH && dm_err_detail()[0] != '\0' && why[0] == '\0')
+                snprintf(why, sizeof why, "%s", dm_err_detail());
+        }
+        if (err == DM_ERR_NO_MATCH && why[0] != '\0')
+            dm_fail(err, "%s", why);
+        else if (err == DM_ERR_NO_MATCH && has_stanza(&hdr, SCRYPT_TYPE))
+            dm_fail(err, "the file is encrypted with a passphrase, not to an identity: leave out "
+                         "-i to be asked for it (or use --passphrase-file)");
+        else if (err == DM_ERR_NO_MATCH)
             dm_fail(err, "none of %zu identities unwrapped any of %zu recipient stanzas", n_ids,
                     hdr.stanzas.len);
     }
