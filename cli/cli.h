@@ -13,6 +13,9 @@ int cmd_keygen(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+/* age's own command line (doormat -d -i key file, doormat -r age1... -o out in). */
+int cmd_age(int argc, char **argv);
+int cmd_rekey(int argc, char **argv);
 int cmd_escrow(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_lab(int argc, char **argv);

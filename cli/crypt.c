@@ -810,3 +810,174 @@ int cmd_decrypt(int argc, char **argv) {
     free(a.identity_files);
     return rc;
 }
+
+/* ------------------------------------------------------- age's command line */
+
+static const char age_usage[] =
+    "Usage:\n"
+    "  doormat [-e] (-r RECIPIENT | -R PATH | -i PATH)... [-a] [-o OUTPUT] [INPUT]\n"
+    "  doormat [-e] -p [-a] [-o OUTPUT] [INPUT]\n"
+    "  doormat -d [-i PATH]... [-o OUTPUT] [INPUT]\n"
+    "\n"
+    "age's own command line, for scripts written for age 1.1.1: the same flags\n"
+    "(long ones with one dash or two), the same keys and files. doormat keeps its\n"
+    "own safer output (a temporary file renamed into place) and its exit codes.\n"
+    "\n"
+    "Options:\n"
+    "  -e, --encrypt               encrypt (the default)\n"
+    "  -d, --decrypt               decrypt\n"
+    "  -o, --output OUTPUT         write to OUTPUT (\"-o -\": standard output, even a\n"
+    "                              terminal)\n"
+    "  -a, --armor                 write PEM-style ASCII armor\n"
+    "  -p, --passphrase            encrypt with a passphrase (asked twice; an empty\n"
+    "                              answer autogenerates ten words and shows them)\n"
+    "  -r, --recipient RECIPIENT   age1..., \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\"\n"
+    "  -R, --recipients-file PATH  one recipient per line (authorized_keys works)\n"
+    "  -i, --identity PATH         an identity file: age-keygen's, an OpenSSH private key,\n"
+    "                              or a passphrase-encrypted age file of either kind;\n"
+    "                              with -e, encrypt to its recipients\n"
+    "  -j NAME                     an age plugin without data (age-plugin-NAME)\n";
+
+enum { OPT_AGE_VERSION = 300 };
+
+static const struct option age_longopts[] = {
+    {"encrypt", no_argument, NULL, 'e'},
+    {"decrypt", no_argument, NULL, 'd'},
+    {"output", required_argument, NULL, 'o'},
+    {"armor", no_argument, NULL, 'a'},
+    {"passphrase", no_argument, NULL, 'p'},
+    {"recipient", required_argument, NULL, 'r'},
+    {"recipients-file", required_argument, NULL, 'R'},
+    {"identity", required_argument, NULL, 'i'},
+    {"plugin", required_argument, NULL, 'j'},
+    {"version", no_argument, NULL, OPT_AGE_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_age(int argc, char **argv) {
+    rcpt_spec *specs = calloc((size_t)argc + 1, sizeof *specs);
+    const char **ids = calloc((size_t)argc + 1, sizeof *ids);
+    if (specs == NULL || ids == NULL) {
+        free(specs);
+        free(ids);
+        return cli_fail(DM_ERR_NOMEM, "age");
+    }
+    size_t n_specs = 0, n_ids = 0, n_r = 0, n_R = 0, n_j = 0;
+    int enc = 0, dec = 0, pass = 0, armor = 0, rc = -1, c;
+    const char *output = NULL;
+    optind = 1;
+    opterr = 0;
+    /* "+": like Go's flag package, options stop at the first other word. */
+    while (rc < 0 &&
+           (c = getopt_long_only(argc, argv, "+:edo:apr:R:i:j:h", age_longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            enc = 1;
+            break;
+        case 'd':
+            dec = 1;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'a':
+            armor = 1;
+            break;
+        case 'p':
+            pass = 1;
+            break;
+        case 'r':
+        case 'R':
+        case 'i':
+        case 'j':
+            specs[n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
+                                     : c == 'i' ? SPEC_IDENTITY_FILE
+                                     : c == 'j' ? SPEC_PLUGIN
+                                                : SPEC_RECIPIENT;
+            specs[n_specs++].value = optarg;
+            n_r += c == 'r';
+            n_R += c == 'R';
+            n_j += c == 'j';
+            if (c == 'i')
+                ids[n_ids++] = optarg;
+            break;
+        case OPT_AGE_VERSION:
+            printf("doormat %s\n", DM_VERSION);
+            rc = cli_flush_stdout("the version");
+            break;
+        case 'h':
+            rc = cli_help(age_usage);
+            break;
+        default:
+            rc = cli_bad_option("age", argv, c);
+            break;
+        }
+    }
+    size_t n_i = n_ids;
+    if (rc >= 0) {
+        /* done: help, version or a bad option */
+    } else if (argc - optind > 1) {
+        rc = cli_usage_error(
+            "too many INPUT arguments: \"%s\", \"%s\" (%s)", argv[optind], argv[optind + 1],
+            argv[optind + 1][0] == '-' ? "the input file must be specified after all flags"
+                                       : "only a single input file may be specified at a time");
+    } else if (dec && enc) {
+        rc = cli_usage_error("-e/--encrypt can't be used with -d/--decrypt");
+    } else if (dec && armor) {
+        rc = cli_usage_error("-a/--armor can't be used with -d/--decrypt (armored files are "
+                             "detected automatically)");
+    } else if (dec && pass) {
+        rc = cli_usage_error("-p/--passphrase can't be used with -d/--decrypt "
+                             "(passphrase-protected files are detected automatically)");
+    } else if (dec && (n_r > 0 || n_R > 0)) {
+        rc = cli_usage_error("%s can't be used with -d/--decrypt (did you mean to use "
+                             "-i/--identity to specify a private key?)",
+                             n_r > 0 ? "-r/--recipient" : "-R/--recipients-file");
+    } else if (dec && n_j > 0) {
+        rc = cli_usage_error("-j %s: age plugins are not available in this build", specs[0].value);
+    } else if (!dec && (n_i > 0 || n_j > 0) && !enc) {
+        rc = cli_usage_error("-i/--identity and -j can't be used in encryption mode unless "
+                             "symmetric encryption is explicitly selected with -e/--encrypt "
+                             "(did you forget to specify -d/--decrypt?)");
+    } else if (!dec && n_specs == 0 && !pass) {
+        rc = cli_usage_error("missing recipients (did you forget to specify -r/--recipient, "
+                             "-R/--recipients-file or -p/--passphrase?)");
+    } else if (!dec && pass && n_r > 0) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -r/--recipient");
+    } else if (!dec && pass && n_R > 0) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -R/--recipients-file");
+    } else if (!dec && pass && (n_i > 0 || n_j > 0)) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -i/--identity and -j");
+    } else {
+        const char *input = optind < argc ? argv[optind] : NULL;
+        int stdin_users = is_stdin_arg(input, 1);
+        for (size_t i = 0; i < n_specs; i++)
+            stdin_users += (specs[i].is_file == SPEC_RECIPIENTS_FILE ||
+                            specs[i].is_file == SPEC_IDENTITY_FILE) &&
+                           is_stdin_arg(specs[i].value, 0);
+        if (stdin_users > 1) {
+            rc =
+                cli_usage_error("standard input is used for multiple purposes (INPUT, -R -, -i -)");
+        } else if (dec) {
+            decrypt_args d = {0};
+            d.identity_files = ids;
+            d.n_identity_files = n_ids;
+            d.output = output;
+            d.input = input;
+            rc = run_decrypt(&d);
+        } else {
+            encrypt_args e = {0};
+            e.specs = specs;
+            e.n_specs = n_specs;
+            e.passphrase_tty = pass;
+            e.armor = armor;
+            e.output = output;
+            e.input = input;
+            rc = run_encrypt(&e);
+        }
+    }
+    free(specs);
+    free(ids);
+    return rc;
+}

@@ -109,7 +109,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)
             return leave(commands[i].run(argc - 1, argv + 1));
+    /* Flags first and no command: age's command line (doormat -d -i key file). */
     if (name[0] == '-')
-        return cli_usage_error("unknown option %s (see doormat --help)", name);
+        return leave(cmd_age(argc, argv));
     return cli_usage_error("unknown command \"%s\" (see doormat --help)", name);
 }
