@@ -981,3 +981,212 @@ int cmd_age(int argc, char **argv) {
     free(ids);
     return rc;
 }
+
+/* --------------------------------------------------------------- rekey */
+
+static const char rekey_usage[] =
+    "Usage:\n"
+    "  doormat rekey [-i FILE]... [--old-passphrase-file FILE]\n"
+    "                (-r RECIPIENT | -R FILE)... [--escrow FILE] [-a] [-o OUT] [IN]\n"
+    "  doormat rekey [-i FILE]... (-p | --passphrase-file FILE) [-a] [-o OUT] [IN]\n"
+    "\n"
+    "Re-addresses an age file without re-encrypting it: opens its file key with the\n"
+    "identities (-i) or the passphrase (asked on the terminal when no -i is given),\n"
+    "writes a new header for the new recipients, and copies the payload bytes as\n"
+    "they are. The new recipients are given exactly as to encrypt.\n"
+    "\n"
+    "What it cannot do: take access away. The file key does not change, so whoever\n"
+    "could open the file before (with an old key, an old copy, or the file key\n"
+    "itself) can still read this one. To revoke, decrypt and encrypt again.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --identity FILE             an identity that opens IN (as decrypt -i)\n"
+    "      --old-passphrase-file FILE  IN's passphrase, from the first line of FILE\n"
+    "  -r, --recipient RECIPIENT       a new recipient (age1..., ssh-ed25519, ssh-rsa)\n"
+    "  -R, --recipients-file FILE      new recipients, one per line\n"
+    "  -p, --passphrase                a new passphrase, asked on the terminal\n"
+    "      --passphrase-file FILE      a new passphrase from the first line of FILE\n"
+    "      --escrow FILE               also escrow the file key (as encrypt --escrow)\n"
+    "      --leaf-bits N, --crumple-bits C   escrow modes, as encrypt\n"
+    "  -a, --armor                     armor the output (an armored IN is read either way)\n"
+    "  -o, --output OUT                write to OUT atomically (may be IN itself)\n"
+    "  -h, --help                      this text\n"
+    "\n"
+    "On any failure (a wrong identity, a damaged header) nothing is written and an\n"
+    "existing OUT is left as it was.\n"
+    "\n"
+    "Example:\n"
+    "  doormat rekey -i old.txt -r age1... -o notes.age notes.age\n";
+
+enum { OPT_OLD_PASSPHRASE_FILE = 400 };
+
+static const struct option rekey_longopts[] = {
+    {"identity", required_argument, NULL, 'i'},
+    {"old-passphrase-file", required_argument, NULL, OPT_OLD_PASSPHRASE_FILE},
+    {"recipient", required_argument, NULL, 'r'},
+    {"recipients-file", required_argument, NULL, 'R'},
+    {"passphrase", no_argument, NULL, 'p'},
+    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
+    {"escrow", required_argument, NULL, OPT_ESCROW},
+    {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
+    {"crumple-bits", required_argument, NULL, OPT_CRUMPLE_BITS},
+    {"armor", no_argument, NULL, 'a'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
+    int to_stdout = a->output == NULL;
+    if (!a->armor && to_stdout && isatty(STDOUT_FILENO))
+        return cli_usage_error("rekey: refusing to write binary ciphertext to a terminal; "
+                               "use -a (--armor) or -o FILE (\"-o -\" forces it)");
+    int rc = cli_init();
+    if (rc != DM_EXIT_OK)
+        return rc;
+    ident_list ids = {0};
+    rcpt_list rcpts = {0};
+    for (size_t i = 0; i < d->n_identity_files && rc == DM_EXIT_OK; i++)
+        rc = add_identity_file(&ids, d->identity_files[i]);
+    if (rc == DM_EXIT_OK && d->passphrase_file != NULL)
+        rc = add_passphrase_identity(&ids, d->passphrase_file);
+    if (rc == DM_EXIT_OK && ids.len == 0) {
+        dm_identity *prompt = NULL;
+        int err = prompt_identity_new(&prompt);
+        if (err == DM_OK)
+            err = ident_push(&ids, prompt);
+        if (err != DM_OK)
+            rc = cli_fail(err, "rekey");
+    }
+    for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
+        rc = a->specs[i].is_file == SPEC_RECIPIENTS_FILE
+                 ? add_recipients_file(&rcpts, a->specs[i].value)
+                 : add_recipient_string(&rcpts, a->specs[i].value);
+    if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
+        rc = add_passphrase_recipient(&rcpts, a);
+    if (rc == DM_EXIT_OK && a->escrow != NULL) {
+        dm_recipient *escrow = NULL;
+        rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
+        if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
+            rc = cli_fail(DM_ERR_NOMEM, "rekey");
+    }
+    int in_fd = -1;
+    if (rc == DM_EXIT_OK && (in_fd = cli_open_input(a->input)) < 0)
+        rc = DM_EXIT_FAILURE;
+    if (rc != DM_EXIT_OK) {
+        ident_list_free(&ids);
+        rcpt_list_free(&rcpts);
+        return rc;
+    }
+    cli_output out;
+    int err = cli_output_open(&out, a->output, 0666);
+    if (err != DM_OK) {
+        rc = cli_fail(err, "rekey: output");
+    } else {
+        dm_rekey_opts opts = {0};
+        opts.encrypt.armor = a->armor;
+        /* Escrow stanzas may stand beside a passphrase, in the old file and the new. */
+        opts.old_alone_companions = dm_escrow_alone_companions;
+        opts.n_old_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        if (a->escrow != NULL) {
+            opts.encrypt.alone_companions = dm_escrow_alone_companions;
+            opts.encrypt.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        }
+        err = dm_rekey(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, rcpts.items,
+                       rcpts.len, &opts);
+        if (err == DM_ERR_NO_MATCH) {
+            cli_output_abort(&out);
+            rc = fail_plainly(err, "rekey", NULL);
+        } else {
+            rc = finish_output(&out, err, "rekey");
+        }
+    }
+    if (in_fd != STDIN_FILENO)
+        close(in_fd);
+    ident_list_free(&ids);
+    rcpt_list_free(&rcpts);
+    return rc;
+}
+
+int cmd_rekey(int argc, char **argv) {
+    encrypt_args a = {0};
+    decrypt_args d = {0};
+    a.specs = calloc((size_t)argc, sizeof *a.specs);
+    d.identity_files = calloc((size_t)argc, sizeof *d.identity_files);
+    int rc = -1, c;
+    if (a.specs == NULL || d.identity_files == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "rekey");
+    optind = 1;
+    opterr = 0;
+    while (rc < 0 && (c = getopt_long(argc, argv, ":i:r:R:pao:h", rekey_longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            d.identity_files[d.n_identity_files++] = optarg;
+            break;
+        case OPT_OLD_PASSPHRASE_FILE:
+            d.passphrase_file = optarg;
+            break;
+        case 'r':
+        case 'R':
+            a.specs[a.n_specs].is_file = c == 'R' ? SPEC_RECIPIENTS_FILE : SPEC_RECIPIENT;
+            a.specs[a.n_specs++].value = optarg;
+            break;
+        case 'p':
+            a.passphrase_tty = 1;
+            break;
+        case OPT_PASSPHRASE_FILE:
+            a.passphrase_file = optarg;
+            break;
+        case OPT_ESCROW:
+            a.escrow = optarg;
+            break;
+        case OPT_LEAF_BITS:
+        case OPT_CRUMPLE_BITS:
+            rc = cli_escrow_mode_flag("rekey", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
+            break;
+        case 'a':
+            a.armor = 1;
+            break;
+        case 'o':
+            a.output = optarg;
+            break;
+        case 'h':
+            rc = cli_help(rekey_usage);
+            break;
+        default:
+            rc = cli_bad_option("rekey", argv, c);
+            break;
+        }
+    }
+    if (rc < 0) {
+        int passphrase = a.passphrase_tty || a.passphrase_file != NULL;
+        a.input = optind < argc ? argv[optind] : NULL;
+        int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0) +
+                          is_stdin_arg(d.passphrase_file, 0);
+        for (size_t i = 0; i < d.n_identity_files; i++)
+            stdin_users += is_stdin_arg(d.identity_files[i], 0);
+        for (size_t i = 0; i < a.n_specs; i++)
+            stdin_users +=
+                a.specs[i].is_file == SPEC_RECIPIENTS_FILE && is_stdin_arg(a.specs[i].value, 0);
+        if (argc - optind > 1)
+            rc = cli_usage_error("rekey: more than one input (\"%s\", \"%s\")", argv[optind],
+                                 argv[optind + 1]);
+        else if (a.passphrase_tty && a.passphrase_file != NULL)
+            rc = cli_usage_error("rekey: -p and --passphrase-file can't be used together");
+        else if (passphrase && a.n_specs > 0)
+            rc = cli_usage_error("rekey: a passphrase can't be combined with -r or -R "
+                                 "(a passphrase stanza must stand alone)");
+        else if (!passphrase && a.n_specs == 0)
+            rc = cli_usage_error("rekey: no new recipients: use -r, -R, -p or --passphrase-file "
+                                 "(see doormat rekey --help)");
+        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
+            rc = cli_usage_error("rekey: --leaf-bits and --crumple-bits need --escrow");
+        else if (stdin_users > 1)
+            rc = cli_usage_error("rekey: standard input is used for more than one thing");
+        else
+            rc = run_rekey(&a, &d);
+    }
+    free(a.specs);
+    free(d.identity_files);
+    return rc;
+}

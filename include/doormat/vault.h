@@ -296,6 +296,22 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
                const dm_decrypt_opts *opts);
 
+/* Rekeying: the file key opened with ids (its header MAC checked), wrapped
+ * again for rcpts into a new header, and the payload copied byte for byte.
+ * Nothing is re-encrypted, so this cannot take anything away: whoever had
+ * the file key (or a copy of the old file and an old identity) still has it.
+ * encrypt.armor armors the output; an armored input is de-armored;
+ * encrypt.alone_companions apply to the new header, old_alone_companions to
+ * the old one (as dm_decrypt_opts.alone_companions). The payload is not
+ * authenticated on the way: decrypting the output does that. */
+typedef struct dm_rekey_opts {
+    dm_encrypt_opts encrypt;
+    const char *const *old_alone_companions;
+    size_t n_old_alone_companions;
+} dm_rekey_opts;
+int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
+             dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *opts);
+
 /* A ready identity that "unwraps" to a known file key (recovery, tests). */
 int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out);
 
