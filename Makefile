@@ -19,7 +19,7 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-PKGS := libsodium libcrypto
+PKGS := libsodium libcrypto libssh
 ifdef DM_INNER
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
@@ -116,8 +116,8 @@ $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
 
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
-BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev
-DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev
+DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography
 deps:
