@@ -29,6 +29,7 @@ static const char lab_usage[] =
     "  doormat lab substitution [--files F] [common options]\n"
     "  doormat lab ghost [--files F] [common options]\n"
     "  doormat lab clear [--devices D] [--digits D] [common options]\n"
+    "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -55,6 +56,8 @@ static const char lab_usage[] =
     "                ghost opens, what the receiver and doormat inspect see (GCHQ, 2018)\n"
     "  clear         devices whose passcodes are encrypted to one vendor key: time to\n"
     "                open one and all, against brute force (Ozzie's CLEAR, 2018)\n"
+    "  retroactive   an archive written before a mandate gets escrow added with rekey:\n"
+    "                files per second, header bytes rewritten against the archive\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -66,7 +69,9 @@ static const char lab_usage[] =
     "  --users U, --files F, --bytes B\n"
     "                    blast-radius population: U users (8) with F files (4) of B bytes\n"
     "                    (1024) each\n"
-    "  --files F         substitution, ghost: messages sent (8)\n"
+    "  --files F         substitution, ghost: messages sent (8); retroactive: files in\n"
+    "                    the archive (32)\n"
+    "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
     "  --devices D       clear: devices in the population (100)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
@@ -981,6 +986,85 @@ static int lab_subst(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ retroactive */
+
+static int lab_retro(lab_args *a) {
+    dm_lab_retro_opts o = {.files = (unsigned)a->files, .file_bytes = a->bytes, .dir = a->dir};
+    dm_lab_retro_result r;
+    int err = dm_lab_retro(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab retroactive");
+    /* The same through the real command, as separate processes: doormat rekey
+     * --escrow on the first archived file, then the compliant check on both. */
+    char self[4096], key[4096], pub[4096], old[4096], out[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab retroactive");
+    snprintf(key, sizeof key, "%s/user.key", a->dir);
+    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
+    snprintf(old, sizeof old, "%s/archive/file-0001.age", a->dir);
+    snprintf(out, sizeof out, "%s/rekeyed-by-command.age", a->dir);
+    char *rk[] = {self,       "rekey", "-i", key, "-r", r.user_recipient,
+                  "--escrow", pub,     "-o", out, old,  NULL};
+    char *ck_new[] = {self, "decrypt", "-i",        key, "--require-escrow",
+                      pub,  "-o",      "/dev/null", out, NULL};
+    char *ck_old[] = {self, "decrypt", "-i",        key, "--require-escrow",
+                      pub,  "-o",      "/dev/null", old, NULL};
+    int rekey_exit = run_process(rk, NULL);
+    int new_exit = rekey_exit == 0 ? run_process(ck_new, NULL) : -1;
+    int old_exit = run_process(ck_old, NULL);
+    if (rekey_exit != 0 || new_exit != 0 || old_exit != DM_EXIT_POLICY)
+        return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                "unexpected outcome: rekey exit %d, require-escrow %d (rekeyed) "
+                                "and %d (archived)",
+                                rekey_exit, new_exit, old_exit),
+                        "lab retroactive");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"file_bytes\":%zu,\"archive_bytes\":%llu,\"bytes_rewritten\":%llu,"
+               "\"bytes_copied\":%llu,\"header_bytes_before\":%llu,\"rewritten_share\":%.6g,"
+               "\"seconds\":%.6g,\"files_per_second\":%.6g,\"payloads_identical\":%s,"
+               "\"authority_opened_before\":%zu,\"authority_opened_after\":%zu,"
+               "\"user_opened_after\":%zu,\"rekey_exit\":%d,\"require_escrow_exit_before\":%d,"
+               "\"require_escrow_exit_after\":%d,\"rows\":["
+               "{\"archive\":\"before\",\"authority_opened\":%zu,\"require_escrow_exit\":%d},"
+               "{\"archive\":\"after\",\"authority_opened\":%zu,\"require_escrow_exit\":%d}]}\n",
+               r.files, o.file_bytes, (unsigned long long)r.archive_bytes,
+               (unsigned long long)r.bytes_rewritten, (unsigned long long)r.bytes_copied,
+               (unsigned long long)r.header_bytes_before,
+               (double)r.bytes_rewritten / (double)r.archive_bytes, r.seconds, r.files_per_second,
+               jbool(r.payloads_identical), r.authority_opened_before, r.authority_opened_after,
+               r.user_opened_after, rekey_exit, old_exit, new_exit, r.authority_opened_before,
+               old_exit, r.authority_opened_after, new_exit);
+        return finish(DM_EXIT_OK);
+    }
+    printf("Escrow after the fact\n\n"
+           "An archive of %zu vault files (%zu random bytes each), encrypted to their owner\n"
+           "alone before any mandate. The owner's software holds the owner's key, so it\n"
+           "can reach every file key: when a mandate arrives, it rewrites each header for\n"
+           "the owner and a 2-of-3 authority (doormat rekey --escrow), and copies the\n"
+           "encrypted contents as they are.\n\n",
+           r.files, o.file_bytes);
+    printf("%-34s %14s %14s\n", "", "before", "after");
+    printf("%-34s %14zu %14zu\n", "files the authority's agents open", r.authority_opened_before,
+           r.authority_opened_after);
+    printf("%-34s %14s %14s\n", "doormat decrypt --require-escrow",
+           old_exit == DM_EXIT_POLICY ? "exit 7" : "?", new_exit == 0 ? "exit 0" : "?");
+    printf("%-34s %14s %14zu\n\n", "files the owner opens", "all", r.user_opened_after);
+    printf("Rewritten: %zu files in %s, %.0f files a second.\n"
+           "Header bytes written: %llu, for an archive of %llu bytes (%.3g%%);\n"
+           "payload bytes copied: %llu, %s.\n\n",
+           r.files, H(r.seconds), r.files_per_second, (unsigned long long)r.bytes_rewritten,
+           (unsigned long long)r.archive_bytes,
+           100.0 * (double)r.bytes_rewritten / (double)r.archive_bytes,
+           (unsigned long long)r.bytes_copied,
+           r.payloads_identical ? "byte for byte" : "changed (!)");
+    printf("The cost of a retroactive mandate is the headers, not the data: a few hundred\n"
+           "bytes a file, less of the archive the larger its files. A mandate can reach\n"
+           "every file encrypted before it existed, wherever software holds the keys --\n"
+           "and nothing in a rewritten file says when its escrow was added.\n");
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -998,6 +1082,7 @@ static const lab_entry lab_table[] = {
     {"substitution", lab_subst, "a swapped authority.pub: who opens, who notices (ADK 2000)"},
     {"ghost", lab_ghost, "a client silently adds a recipient: who sees it (GCHQ 2018)"},
     {"clear", lab_clear, "one vendor key opens every device's passcode (Ozzie 2018)"},
+    {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
 };
 
 int cmd_lab(int argc, char **argv) {
@@ -1030,12 +1115,12 @@ int cmd_lab(int argc, char **argv) {
                   .shamir_tries = 4096,
                   .population = 1e6,
                   .quick = 1};
-    int budget_set = 0, shamir_set = 0, files_set = 0;
+    int budget_set = 0, shamir_set = 0, files_set = 0, bytes_set = 0;
     /* Which options each lab takes. */
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
               is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode,
               is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
-              is_clear = lab->run == lab_clear;
+              is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro;
     int rc = -1, c;
     optind = 1;
     opterr = 0;
@@ -1048,6 +1133,7 @@ int cmd_lab(int argc, char **argv) {
                  (is_crumple && (c == OPT_MIN || c == OPT_MAX || c == OPT_POPULATION)) ||
                  (is_pass && (c == OPT_DIGITS || c == OPT_REAL)) ||
                  ((is_ghost || is_subst) && c == OPT_FILES) ||
+                 (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
@@ -1078,7 +1164,8 @@ int cmd_lab(int argc, char **argv) {
             a.quick = 0;
             break;
         case OPT_BYTES:
-            rc = parse_ulong("--bytes", optarg, 1, 1u << 20, &a.bytes);
+            rc = parse_ulong("--bytes", optarg, 1, is_retro ? 64u << 20 : 1u << 20, &a.bytes);
+            bytes_set = 1;
             a.quick = 0;
             break;
         case OPT_BITS:
@@ -1131,6 +1218,10 @@ int cmd_lab(int argc, char **argv) {
         a.budget = is_crumple ? 3.0 : 2.0;
     if ((is_ghost || is_subst) && !files_set)
         a.files = 8;
+    if (is_retro && !files_set)
+        a.files = 32;
+    if (is_retro && !bytes_set)
+        a.bytes = 64 * 1024;
     if (a.all && !shamir_set)
         a.shamir_tries = 65536; /* publication size: 2^16 random fields */
     if ((rc = cli_init()) != DM_EXIT_OK)

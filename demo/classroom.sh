@@ -325,6 +325,18 @@ step_lab_clear() {
   expect_exit 0 "$DOORMAT" lab clear --dir lab-clear || return
 }
 
+step_lab_retro() {
+  title "Lab 9: escrow after the fact"
+  expect_exit 0 "$DOORMAT" lab retroactive --dir lab-retro || return
+  say "" "The payload of an archived file, after its header was rewritten, is the same:"
+  local old new
+  old=$("$DOORMAT" inspect --json lab-retro/archive/file-0001.age | sed -n 's/.*"payload_bytes":\([0-9]*\).*/\1/p')
+  new=$("$DOORMAT" inspect --json lab-retro/escrowed/file-0001.age | sed -n 's/.*"payload_bytes":\([0-9]*\).*/\1/p')
+  show cmp <(tail -c "$old" lab-retro/archive/file-0001.age) <(tail -c "$new" lab-retro/escrowed/file-0001.age) ||
+    die "the payload changed"
+  say "(no difference: only the header was rewritten)"
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
@@ -333,7 +345,7 @@ STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warra
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
-STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear)
+STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on

@@ -370,6 +370,37 @@ int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r);
 /* The pin: DM_OK when auth's id is pinned_hex, DM_ERR_POLICY otherwise. */
 int dm_lab_authority_pinned(const dm_escrow_authority *auth, const char *pinned_hex);
 
+/* ------------------------------------------------------------ retroactive */
+
+/* An archive of vault files whose file keys the software can reach (it holds
+ * the user's identity) gets escrow added afterwards with dm_rekey: headers
+ * rewritten, payloads untouched. */
+typedef struct dm_lab_retro_opts {
+    unsigned files;    /* 1..100000 */
+    size_t file_bytes; /* 1..64 MiB each */
+    const char *dir;
+} dm_lab_retro_opts;
+
+typedef struct dm_lab_retro_result {
+    size_t files;
+    uint64_t archive_bytes;   /* the encrypted archive, before */
+    uint64_t bytes_rewritten; /* header bytes written (new headers) */
+    uint64_t bytes_copied;    /* payload bytes copied unchanged */
+    uint64_t header_bytes_before;
+    double seconds;          /* rekeying the whole archive */
+    double files_per_second; /* files / seconds */
+    bool payloads_identical; /* every payload byte for byte as before */
+    /* The authority (2 of 3) before and after: files its agents open. */
+    size_t authority_opened_before, authority_opened_after;
+    size_t user_opened_after; /* the owner still opens every file */
+    size_t compliant_after;   /* files that pass decrypt --require-escrow's check */
+    char user_recipient[128]; /* the user's age1... key, for the command's own rekey */
+    /* Files written: DIR/archive/file-NNNN.age (before), DIR/escrowed/file-NNNN.age
+     * (after), DIR/user.key, DIR/authority/ (2 of 3). */
+} dm_lab_retro_result;
+
+int dm_lab_retro(const dm_lab_retro_opts *o, dm_lab_retro_result *r);
+
 #ifdef __cplusplus
 }
 #endif

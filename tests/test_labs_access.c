@@ -3,7 +3,8 @@
  * and really opens it with the ghost's key; the swapped authority really has
  * the genuine one's name and not its id, and the attacker's agent keys really
  * open the sender's files; the vendor key really decrypts every device's
- * passcode. */
+ * passcode; escrow added to an archive really rewrites headers only and
+ * really lets the authority in. */
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -237,11 +238,58 @@ static void test_clear(void **state) {
     assert_int_equal(dm_lab_clear(&o, &r), DM_ERR_USAGE);
 }
 
+static void test_retro(void **state) {
+    const char *dir = *state;
+    dm_lab_retro_opts o = {.files = 3, .file_bytes = 70000, .dir = dir};
+    dm_lab_retro_result r;
+    assert_int_equal(dm_lab_retro(&o, &r), DM_OK);
+    assert_int_equal(r.files, 3);
+    assert_int_equal(r.authority_opened_before, 0);
+    assert_int_equal(r.authority_opened_after, 3);
+    assert_int_equal(r.user_opened_after, 3);
+    assert_int_equal(r.compliant_after, 3);
+    assert_true(r.payloads_identical);
+    assert_true(r.seconds > 0 && r.files_per_second > 0);
+    /* The bytes, read back from disk: every archived and escrowed file, the
+     * new headers' sum, the payloads unchanged after the header. */
+    uint64_t archive = 0, rewritten = 0, copied = 0;
+    for (int f = 1; f <= 3; f++) {
+        char a[64], e[64];
+        snprintf(a, sizeof a, "archive/file-%04d.age", f);
+        snprintf(e, sizeof e, "escrowed/file-%04d.age", f);
+        size_t al, el;
+        uint8_t *before = slurp(dir, a, &al), *after = slurp(dir, e, &el);
+        dm_header hb = {0}, ha = {0};
+        assert_int_equal(dm_header_parse(before, al, &hb), DM_OK);
+        assert_int_equal(dm_header_parse(after, el, &ha), DM_OK);
+        assert_int_equal(al - hb.len, el - ha.len);
+        assert_memory_equal(before + hb.len, after + ha.len, al - hb.len);
+        /* One X25519 stanza before; the user's and three escrow stanzas after. */
+        assert_int_equal(hb.stanzas.len, 1);
+        assert_int_equal(ha.stanzas.len, 4);
+        assert_string_equal(ha.stanzas.items[1].type, DM_ESCROW_STANZA_TYPE);
+        archive += al;
+        rewritten += ha.len;
+        copied += el - ha.len;
+        dm_header_free(&hb);
+        dm_header_free(&ha);
+        free(before);
+        free(after);
+    }
+    assert_int_equal(r.archive_bytes, archive);
+    assert_int_equal(r.bytes_rewritten, rewritten);
+    assert_int_equal(r.bytes_copied, copied);
+    assert_true(rewritten < archive / 50);
+    o.file_bytes = 0;
+    assert_int_equal(dm_lab_retro(&o, &r), DM_ERR_USAGE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retro, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

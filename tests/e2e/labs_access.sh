@@ -19,7 +19,7 @@ one_json() {
 
 run "$D" lab list
 assert_exit 0 "lab list"
-for l in substitution ghost clear; do
+for l in substitution ghost clear retroactive; do
   assert_true "lab list names $l" grep -q "^$l " "$T/out"
 done
 run "$D" lab ghost --devices 3
@@ -102,5 +102,27 @@ assert_eq "$(jget clear.json 'abs(j["rows"][6]["seconds"] - 4 * j["rows"][5]["se
 run "$D" decrypt -i clear/vendor.key clear/devices/device-0003-passcode.age
 assert_exit 0 "the vendor key decrypts a device's passcode"
 assert_true "a two-digit passcode" grep -Eqx '[0-9]{2}' "$T/out"
+
+# ---- retroactive
+run "$D" lab retroactive --files 3 --bytes 5000 --json --dir retro
+assert_exit 0 "retroactive"
+one_json "retroactive json"
+cp "$T/out" retro.json
+assert_eq "$(jget retro.json 'j["files"], j["authority_opened_before"], j["authority_opened_after"], j["user_opened_after"], j["payloads_identical"], j["rekey_exit"], j["require_escrow_exit_before"], j["require_escrow_exit_after"]')" \
+  "(3, 0, 3, 3, True, 0, 7, 0)" "escrow reaches the archive"
+archive=$(cat retro/archive/*.age | wc -c)
+assert_eq "$(jget retro.json 'j["archive_bytes"]')" "$archive" "archive bytes"
+assert_eq "$(jget retro.json 'j["bytes_rewritten"] + j["bytes_copied"]')" "$(cat retro/escrowed/*.age | wc -c)" "rewritten and copied bytes"
+assert_eq "$(jget retro.json 'abs(j["files_per_second"] * j["seconds"] - 3) < 1e-3')" "True" "files per second"
+run "$D" inspect retro/escrowed/file-0002.age
+assert_true "the rekeyed file carries the escrow" grep -q '^escrow: authority FBI' "$T/out"
+run "$D" inspect retro/archive/file-0002.age
+assert_true "the archived file does not" sh -c "! grep -q '^escrow:' '$T/out'"
+run "$D" decrypt -i retro/user.key --require-escrow retro/authority/authority.pub -o r2.txt retro/escrowed/file-0002.age
+assert_exit 0 "the owner's compliant client accepts the rekeyed file"
+run "$D" decrypt -i retro/user.key -o a2.txt retro/archive/file-0002.age
+assert_same r2.txt a2.txt "same contents before and after"
+run "$D" lab retroactive --bytes 0
+assert_fails 2 "wants a number from 1 to 67108864" "retroactive --bytes 0"
 
 finish
