@@ -39,9 +39,14 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.
 
 .PHONY: report-deps
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-tlog check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
 
-all: $(BUILD)/doormat $(BUILD)/libdoormat.a
+all: $(BUILD)/doormat $(BUILD)/libdoormat.a $(BUILD)/bench/tlog-bench
+
+# The transparency log's benchmark (and the large logs of tests/e2e/go_verifier.sh).
+$(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -62,7 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 # deps: install what is missing (Debian). Run by check and demo.
 DEB_PKGS := libsodium-dev libssl-dev libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -72,12 +77,12 @@ unit: deps
 
 e2e: deps
 	@$(MAKE) --no-print-directory all
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 check: deps
 	@$(MAKE) --no-print-directory all $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 sanitize: deps
 	@$(MAKE) --no-print-directory BUILD=build-san CC=clang OPT=-O1 \
@@ -88,7 +93,7 @@ sanitize: deps
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
 	@$(MAKE) --no-print-directory all
-	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+	@TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
 FUZZ_PKGS    := clang libclang-rt-14-dev
@@ -143,6 +148,10 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
+# bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).
+bench-tlog: all
+	@./bench/tlog.sh $(BUILD) $(TLOG_BENCH_FLAGS)
+
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
@@ -155,7 +164,7 @@ bench-compare: all
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) bench/tlog-bench.c $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
