@@ -63,12 +63,17 @@ ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-tlog check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
 
 all: build-deps
 	@$(INNER) binaries
 
-binaries: $(BUILD)/doormat $(LIBS_ALL)
+# The transparency log's benchmark (and the large logs of tests/e2e/go_verifier.sh).
+$(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+
+binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/bench/tlog-bench
 
 # Each room's include path: its own directory and include/ only.
 $(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
@@ -119,7 +124,7 @@ $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
 BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -132,12 +137,14 @@ unit: deps
 
 e2e: deps
 	@$(INNER) binaries
-	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -149,7 +156,8 @@ sanitize: deps
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
 	@$(INNER) binaries
-	@DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+	@DOORMAT_BUILD=$(abspath $(BUILD)) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) \
+	  ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
 FUZZ_PKGS    := clang libclang-rt-14-dev
@@ -207,6 +215,10 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
+# bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).
+bench-tlog: all
+	@./bench/tlog.sh $(BUILD) $(TLOG_BENCH_FLAGS)
+
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
@@ -219,7 +231,7 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(CLI_SRC) $(TEST_SRC) \
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) bench/tlog-bench.c $(CLI_SRC) $(TEST_SRC) \
 	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h cli/*.h)
 
 lint:

@@ -346,7 +346,7 @@ static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit
     snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
     snprintf(court, sizeof court, "%s/authority/court.key", a->dir);
     snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(log, sizeof log, "%s/authority/audit.log", a->dir);
+    snprintf(log, sizeof log, "%s/authority/logs/master", a->dir);
     snprintf(forged, sizeof forged, "%s/forged-leaf-%u.age", a->dir, bits);
     snprintf(warrant, sizeof warrant, "%s/warrant.txt", a->dir);
     snprintf(share, sizeof share, "%s/master.share", a->dir);
@@ -936,10 +936,12 @@ static int lab_subst(lab_args *a) {
         json_head(a);
         printf(",\"files\":%zu,\"attacker_opened\":%zu,\"genuine_opened\":%zu,"
                "\"attacker_seconds\":%.6g,\"same_name\":%s,\"genuine_id\":\"%s\","
-               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"age_available\":%s,"
+               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"logged_exposed\":%zu,"
+               "\"genuine_in_log\":%s,\"age_available\":%s,"
                "\"age_exit\":",
                r.files, r.attacker_opened, r.genuine_opened, r.attacker_seconds, jbool(r.same_name),
-               r.genuine_id, r.swapped_id, r.pinned_exposed, jbool(have_age));
+               r.genuine_id, r.swapped_id, r.pinned_exposed, r.logged_exposed,
+               jbool(r.genuine_in_log), jbool(have_age));
         if (have_age)
             printf("%d", age_exit);
         else
@@ -966,7 +968,8 @@ static int lab_subst(lab_args *a) {
            r.attacker_opened, r.files, H(r.attacker_seconds), r.genuine_opened);
     static const char *const labels[DM_LAB_SUBST_N_RECEIVERS] = {
         "plain age / doormat decrypt", "compliant client, swapped authority.pub",
-        "compliant client, genuine authority.pub", "sender pinning the genuine id"};
+        "compliant client, genuine authority.pub", "sender pinning the genuine id",
+        "sender wanting it in the witnessed log"};
     printf("%-42s %9s %9s   %s\n", "who", "accepted", "refused", "notices?");
     for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
         printf("%-42s %9zu %9zu   %s\n", labels[k], r.accepted[k], r.refused[k],
@@ -978,11 +981,13 @@ static int lab_subst(lab_args *a) {
            "The two authorities differ only in their ids:\n"
            "  genuine %s\n  swapped %s\n"
            "Whoever checks the escrow against the genuine authority notices; a sender\n"
-           "whose client pins the genuine id refuses to send (%zu files exposed). A name on\n"
-           "a key is not a key: the defence is to pin the authority by its id, or to accept\n"
-           "only an authority published in a log that everyone can check.\n",
+           "whose client pins the genuine id refuses to send (%zu files exposed), and so\n"
+           "does one that accepts only an authority file published in a transparency log\n"
+           "whose checkpoint a witness cosigned (%zu exposed: the swapped file is not the\n"
+           "logged entry; the genuine one's receipt %s). A name on a key is not a key.\n",
            have_age ? (age_same ? "exit 0, the message" : "failed") : "(age not installed)",
-           swapped_exit, genuine_exit, r.genuine_id, r.swapped_id, r.pinned_exposed);
+           swapped_exit, genuine_exit, r.genuine_id, r.swapped_id, r.pinned_exposed,
+           r.logged_exposed, r.genuine_in_log ? "verifies" : "does NOT verify");
     return finish(DM_EXIT_OK);
 }
 

@@ -9,13 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "lab_internal.h"
 
 const char *const dm_lab_subst_names[DM_LAB_SUBST_N_RECEIVERS] = {
-    "plain", "compliant-swapped", "compliant-genuine", "pinned-sender"};
+    "plain", "compliant-swapped", "compliant-genuine", "pinned-sender", "logged-sender"};
 
 static const char *const agents[] = {"doj", "court", "vendor"};
 
@@ -25,6 +26,105 @@ int dm_lab_authority_pinned(const dm_escrow_authority *auth, const char *pinned_
         return dm_fail(DM_ERR_POLICY, "authority %s has id %s, the pinned id is %s",
                        dm_escrow_authority_name(auth), id, pinned_hex);
     return DM_OK;
+}
+
+int dm_lab_authority_published(const char *auth_text, size_t auth_len, const char *receipt,
+                               size_t receipt_len, const dm_tlog_verifier *log_key,
+                               const dm_tlog_verifier *witness) {
+    dm_tlog_proof p = {0};
+    int err = dm_tlog_proof_parse(receipt, receipt_len, &p);
+    if (!err) {
+        dm_tlog_hash leaf;
+        dm_tlog_leaf_hash((const uint8_t *)auth_text, auth_len, leaf);
+        err = dm_tlog_proof_verify(&p, leaf, log_key, witness, 1, 1, NULL);
+    }
+    dm_tlog_proof_clear(&p);
+    return err;
+}
+
+/* The genuine authority.pub published: the only entry of a tiled log, whose
+ * checkpoint a witness cosigns, and its receipt. */
+typedef struct publication {
+    dm_tlog_signer *log, *witness;
+    char *receipt;
+    size_t receipt_len;
+} publication;
+
+static void publication_free(publication *p) {
+    dm_tlog_signer_free(p->log);
+    dm_tlog_signer_free(p->witness);
+    free(p->receipt);
+}
+
+static int keypair(const char *dir, const char *name, uint8_t type, const char *file,
+                   dm_tlog_signer **out) {
+    char *skey = NULL, *vkey = NULL;
+    int err = dm_tlog_key_generate(name, type, &skey, &vkey);
+    if (!err)
+        err = dm_tlog_signer_parse(skey, strlen(skey), out);
+    if (!err) {
+        size_t n = strlen(vkey);
+        vkey[n] = '\n'; /* the terminator's place: written, not read back */
+        err = dm_lab_write(dir, file, vkey, n + 1, 0644);
+        vkey[n] = '\0';
+    }
+    dm_secret_free(skey);
+    free(vkey);
+    return err;
+}
+
+static int publish(const char *dir, const char *text, size_t len, publication *p) {
+    char path[4096];
+    dm_tlog_log *l = NULL;
+    dm_tlog_note *note = NULL;
+    char *line = NULL;
+    size_t line_len = 0;
+    dm_tlog_proof proof = {0};
+    uint64_t index = 0;
+    int err = keypair(dir, "authorities.example/log", DM_TLOG_SIG_ED25519, "log.vkey", &p->log);
+    if (!err)
+        err = keypair(dir, "witness.example", DM_TLOG_SIG_COSIGNATURE, "witness.vkey", &p->witness);
+    if (!err)
+        err = dm_lab_path(path, sizeof path, dir, "publication-log");
+    if (!err)
+        err = dm_lab_mkdir(dir, "publication-log");
+    if (!err)
+        err = dm_tlog_log_create(path, p->log);
+    if (!err)
+        err = dm_tlog_log_open(path, p->log, &l);
+    if (!err)
+        err = dm_tlog_log_append(l, (const uint8_t *)text, len, &index);
+    if (!err)
+        err = dm_tlog_log_commit(l);
+    /* The witness cosigns the checkpoint it is shown. */
+    if (!err) {
+        const char *cp = dm_tlog_log_checkpoint(l);
+        err = dm_tlog_note_parse(cp, strlen(cp), &note);
+    }
+    if (!err)
+        err = dm_tlog_cosign(note->text, note->text_len, p->witness, (uint64_t)time(NULL), &line,
+                             &line_len);
+    if (!err)
+        err = dm_tlog_log_add_cosignatures(l, line, line_len);
+    if (!err) {
+        proof.index = index;
+        err = dm_tlog_log_prove_inclusion(l, index, dm_tlog_log_size(l), proof.path, &proof.n);
+    }
+    if (!err) {
+        proof.checkpoint = strdup(dm_tlog_log_checkpoint(l));
+        proof.checkpoint_len = proof.checkpoint ? strlen(proof.checkpoint) : 0;
+        if (!proof.checkpoint)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    if (!err)
+        err = dm_tlog_proof_format(&proof, &p->receipt, &p->receipt_len);
+    if (!err)
+        err = dm_lab_write(dir, "genuine/authority.proof", p->receipt, p->receipt_len, 0644);
+    dm_tlog_proof_clear(&proof);
+    free(line);
+    dm_tlog_note_free(note);
+    dm_tlog_log_close(l);
+    return err;
 }
 
 typedef struct side {
@@ -101,6 +201,19 @@ int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r) {
         err = dm_lab_path(path, sizeof path, o->dir, "attacker");
     if (!err)
         err = dm_escrow_authority_write_dir(path, attacker.auth, attacker.keys, attacker.court);
+    /* The genuine authority, published in a witnessed log. */
+    publication pub = {0};
+    char *gtext = NULL;
+    size_t gtext_len = 0;
+    if (!err)
+        err = dm_escrow_authority_format(genuine.auth, &gtext, &gtext_len);
+    if (!err)
+        err = publish(o->dir, gtext, gtext_len, &pub);
+    if (!err)
+        r->genuine_in_log =
+            dm_lab_authority_published(gtext, gtext_len, pub.receipt, pub.receipt_len,
+                                       dm_tlog_signer_verifier(pub.log),
+                                       dm_tlog_signer_verifier(pub.witness)) == DM_OK;
     /* The tampered update: the attacker's authority.pub where the sender's
      * software looks for the authority. */
     if (!err)
@@ -173,10 +286,25 @@ int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r) {
             else
                 err = e;
         }
+        /* Or one that wants the authority file it was given in the log: the
+         * swapped file, shown with the genuine one's receipt (the only one
+         * there is), is not the entry the receipt proves. */
+        if (!err) {
+            int e = dm_lab_authority_published(text, text_len, pub.receipt, pub.receipt_len,
+                                               dm_tlog_signer_verifier(pub.log),
+                                               dm_tlog_signer_verifier(pub.witness));
+            if (e == DM_ERR_LOG)
+                r->refused[DM_LAB_SUBST_LOGGED_SENDER]++;
+            else if (e == DM_OK)
+                r->accepted[DM_LAB_SUBST_LOGGED_SENDER]++;
+            else
+                err = e;
+        }
         free(file.buf);
     }
     /* A pinned sender sends nothing the attacker could open. */
     r->pinned_exposed = r->accepted[DM_LAB_SUBST_PINNED_SENDER];
+    r->logged_exposed = r->accepted[DM_LAB_SUBST_LOGGED_SENDER];
     const size_t n = o->files;
     if (!err &&
         !(r->same_name && r->attacker_opened == n && r->genuine_opened == 0 &&
@@ -186,6 +314,8 @@ int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r) {
           dm_lab_authority_pinned(genuine.auth, r->genuine_id) == DM_OK))
         err = dm_fail(DM_ERR_INTERNAL, "the substitution lab's outcomes are not what it claims");
     free(text);
+    free(gtext);
+    publication_free(&pub);
     dm_identity_free(id);
     dm_recipient_free(rc);
     dm_secret_free(sk);

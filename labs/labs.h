@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "doormat/escrow.h"
+#include "doormat/tlog.h"
 #include "doormat/vault.h"
 
 #ifdef __cplusplus
@@ -345,6 +346,7 @@ enum {
     DM_LAB_SUBST_SWAPPED_CHECK, /* a compliant client given the same swapped authority.pub */
     DM_LAB_SUBST_GENUINE_CHECK, /* a compliant client with the genuine authority.pub */
     DM_LAB_SUBST_PINNED_SENDER, /* a sender whose client pins the genuine authority's id */
+    DM_LAB_SUBST_LOGGED_SENDER, /* a sender whose client wants the authority in a witnessed log */
     DM_LAB_SUBST_N_RECEIVERS
 };
 extern const char *const dm_lab_subst_names[DM_LAB_SUBST_N_RECEIVERS];
@@ -357,18 +359,29 @@ typedef struct dm_lab_subst_result {
     bool same_name; /* the swapped authority shows the genuine name and agents */
     /* Per receiver: files it opened without a word, and files it refused (DM_ERR_POLICY). */
     size_t accepted[DM_LAB_SUBST_N_RECEIVERS], refused[DM_LAB_SUBST_N_RECEIVERS];
-    /* With the pin, the files that reached the attacker (0) */
-    size_t pinned_exposed;
+    /* With the pin, and with the log, the files that reached the attacker (0) */
+    size_t pinned_exposed, logged_exposed;
+    bool genuine_in_log; /* the genuine authority.pub's receipt verifies */
     char genuine_id[2 * DM_ESCROW_ID_LEN + 1], swapped_id[2 * DM_ESCROW_ID_LEN + 1];
     /* Files written: DIR/genuine/ (the real authority), DIR/attacker/ (the
      * attacker's, with its agents' keys), DIR/swapped.pub (what the sender
      * was given), DIR/files/message-NNNN.age, DIR/message-0001.txt (the first
-     * message), DIR/receiver.key. */
+     * message), DIR/receiver.key; the publication: DIR/publication-log/ (a
+     * tiled transparency log holding the genuine authority.pub),
+     * DIR/genuine/authority.proof (its receipt, c2sp.org/tlog-proof, with a
+     * witness's cosignature), DIR/log.vkey and DIR/witness.vkey. */
 } dm_lab_subst_result;
 
 int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r);
 /* The pin: DM_OK when auth's id is pinned_hex, DM_ERR_POLICY otherwise. */
 int dm_lab_authority_pinned(const dm_escrow_authority *auth, const char *pinned_hex);
+/* The log: DM_OK when the authority file's exact text is the entry that the
+ * receipt (tlog-proof text) proves, in a checkpoint signed by log_key and
+ * cosigned by witness; DM_ERR_LOG (or DM_ERR_USAGE for a malformed receipt)
+ * otherwise. */
+int dm_lab_authority_published(const char *auth_text, size_t auth_len, const char *receipt,
+                               size_t receipt_len, const dm_tlog_verifier *log_key,
+                               const dm_tlog_verifier *witness);
 
 /* ------------------------------------------------------------ retroactive */
 

@@ -151,13 +151,15 @@ static void test_subst(void **state) {
     assert_int_equal(r.genuine_opened, 0);
     assert_true(r.same_name);
     assert_string_not_equal(r.genuine_id, r.swapped_id);
-    const size_t acc[DM_LAB_SUBST_N_RECEIVERS] = {3, 3, 0, 0},
-                 ref[DM_LAB_SUBST_N_RECEIVERS] = {0, 0, 3, 3};
+    const size_t acc[DM_LAB_SUBST_N_RECEIVERS] = {3, 3, 0, 0, 0},
+                 ref[DM_LAB_SUBST_N_RECEIVERS] = {0, 0, 3, 3, 3};
     for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++) {
         assert_int_equal(r.accepted[k], acc[k]);
         assert_int_equal(r.refused[k], ref[k]);
     }
     assert_int_equal(r.pinned_exposed, 0);
+    assert_int_equal(r.logged_exposed, 0);
+    assert_true(r.genuine_in_log);
     /* The authorities on disk: same name, different ids. */
     char p[4096];
     dm_escrow_authority *gen = NULL, *sw = NULL, *att = NULL;
@@ -176,6 +178,40 @@ static void test_subst(void **state) {
     assert_int_equal(dm_lab_authority_pinned(gen, r.genuine_id), DM_OK);
     assert_int_equal(dm_lab_authority_pinned(sw, r.genuine_id), DM_ERR_POLICY);
     assert_int_equal(dm_lab_authority_pinned(gen, "00"), DM_ERR_POLICY);
+    /* The publication, from the files on disk: the genuine authority.pub is
+     * the entry its receipt proves, under the log key and the witness; the
+     * swapped one is not; a receipt with one byte of its proof changed fails. */
+    size_t glen, slen, rlen, llen, wlen;
+    char *gtext = (char *)slurp(dir, "genuine/authority.pub", &glen),
+         *stext = (char *)slurp(dir, "swapped.pub", &slen),
+         *receipt = (char *)slurp(dir, "genuine/authority.proof", &rlen),
+         *lkey = (char *)slurp(dir, "log.vkey", &llen),
+         *wkey = (char *)slurp(dir, "witness.vkey", &wlen);
+    dm_tlog_verifier lv, wv;
+    assert_int_equal(dm_tlog_verifier_parse(lkey, strcspn(lkey, "\n"), &lv), DM_OK);
+    assert_int_equal(dm_tlog_verifier_parse(wkey, strcspn(wkey, "\n"), &wv), DM_OK);
+    assert_int_equal(dm_lab_authority_published(gtext, glen, receipt, rlen, &lv, &wv), DM_OK);
+    assert_int_equal(dm_lab_authority_published(stext, slen, receipt, rlen, &lv, &wv), DM_ERR_LOG);
+    /* Another witness of the same name did not cosign it: not enough. */
+    char *osk = NULL, *ovk = NULL;
+    dm_tlog_verifier other;
+    assert_int_equal(dm_tlog_key_generate("witness.example", DM_TLOG_SIG_COSIGNATURE, &osk, &ovk),
+                     DM_OK);
+    assert_int_equal(dm_tlog_verifier_parse(ovk, strlen(ovk), &other), DM_OK);
+    assert_int_equal(dm_lab_authority_published(gtext, glen, receipt, rlen, &lv, &other),
+                     DM_ERR_LOG);
+    dm_secret_free(osk);
+    free(ovk);
+    char *cut = strstr(receipt, "\n\n");
+    assert_non_null(cut);
+    *cut = '\0'; /* the checkpoint gone */
+    assert_int_not_equal(
+        dm_lab_authority_published(gtext, glen, receipt, strlen(receipt), &lv, &wv), DM_OK);
+    free(gtext);
+    free(stext);
+    free(receipt);
+    free(lkey);
+    free(wkey);
     /* The attacker's agents' key files open a file through the real unwrap:
      * the file's doj stanza belongs to the attacker's authority. */
     size_t len;

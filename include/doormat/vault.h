@@ -32,17 +32,18 @@ extern "C" {
  * dm_exit_code() maps them to the command's documented exit codes. */
 typedef enum dm_err {
     DM_OK = 0,
-    DM_ERR_IO,       /* read/write failure                      -> exit 1 */
-    DM_ERR_NOMEM,    /* out of memory                           -> exit 1 */
-    DM_ERR_INTERNAL, /* a library call failed unexpectedly      -> exit 1 */
-    DM_ERR_USAGE,    /* bad argument, bad key string            -> exit 2 */
-    DM_ERR_HEADER,   /* malformed header                        -> exit 3 */
-    DM_ERR_ARMOR,    /* malformed ASCII armor                   -> exit 3 */
-    DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
-    DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
-    DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,   /* escrow policy violated                  -> exit 7 */
-    DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
+    DM_ERR_IO,          /* read/write failure                      -> exit 1 */
+    DM_ERR_NOMEM,       /* out of memory                           -> exit 1 */
+    DM_ERR_INTERNAL,    /* a library call failed unexpectedly      -> exit 1 */
+    DM_ERR_USAGE,       /* bad argument, bad key string            -> exit 2 */
+    DM_ERR_HEADER,      /* malformed header                        -> exit 3 */
+    DM_ERR_ARMOR,       /* malformed ASCII armor                   -> exit 3 */
+    DM_ERR_NO_MATCH,    /* no identity unwrapped a stanza          -> exit 4 */
+    DM_ERR_HMAC,        /* header MAC mismatch                     -> exit 5 */
+    DM_ERR_PAYLOAD,     /* payload authentication failed/truncated -> exit 6 */
+    DM_ERR_POLICY,      /* escrow policy violated                  -> exit 7 */
+    DM_ERR_DENIED,      /* access not authorised                   -> exit 8 */
+    DM_ERR_LOG,         /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR__COUNT
 } dm_err;
 
@@ -56,7 +57,8 @@ enum {
     DM_EXIT_HMAC = 5,
     DM_EXIT_PAYLOAD = 6,
     DM_EXIT_POLICY = 7,
-    DM_EXIT_DENIED = 8
+    DM_EXIT_DENIED = 8,
+    DM_EXIT_LOG = 9
 };
 
 const char *dm_strerror(int err);

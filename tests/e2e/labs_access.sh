@@ -41,8 +41,11 @@ cp "$T/out" subst.json
 assert_eq "$(jget subst.json 'j["lab"], j["schema"], j["quick"], j["files"], j["attacker_opened"], j["genuine_opened"], j["same_name"]')" \
   "('substitution', 1, False, 3, 3, 0, True)" "attacker opens every file, the genuine FBI none"
 assert_eq "$(jget subst.json '[(r["client"], r["accepted"], r["refused"], r["notices"]) for r in j["rows"]]')" \
-  "[('plain', 3, 0, False), ('compliant-swapped', 3, 0, False), ('compliant-genuine', 0, 3, True), ('pinned-sender', 0, 3, True)]" "who notices"
-assert_eq "$(jget subst.json 'j["require_escrow_swapped_exit"], j["require_escrow_genuine_exit"], j["pinned_exposed"]')" "(0, 7, 0)" "exit codes"
+  "[('plain', 3, 0, False), ('compliant-swapped', 3, 0, False), ('compliant-genuine', 0, 3, True), ('pinned-sender', 0, 3, True), ('logged-sender', 0, 3, True)]" "who notices"
+assert_eq "$(jget subst.json 'j["require_escrow_swapped_exit"], j["require_escrow_genuine_exit"], j["pinned_exposed"], j["logged_exposed"], j["genuine_in_log"]')" "(0, 7, 0, 0, True)" "exit codes"
+assert_true "the publication log has its checkpoint" test -s subst/publication-log/checkpoint
+assert_true "the receipt names the log" grep -q '^authorities.example/log$' subst/genuine/authority.proof
+assert_true "the receipt carries the witness's cosignature" grep -q '^— witness.example ' subst/genuine/authority.proof
 assert_eq "$(jget subst.json 'j["genuine_id"] != j["swapped_id"] and len(j["genuine_id"]) == 32')" "True" "ids differ"
 # The kept files, through the real command.
 run "$D" decrypt -i subst/receiver.key --require-escrow subst/genuine/authority.pub -o x.txt subst/files/message-0002.age
@@ -58,7 +61,7 @@ assert_true "inspect names the swapped id" grep -q "$(jget subst.json 'j["swappe
   --case x --expires 2999-01-01 -o w.txt subst/files/message-0003.age 2>/dev/null
 for ag in doj court; do
   "$D" escrow unwrap --authority subst/attacker/authority.pub --agent subst/attacker/agents/$ag.key \
-    --warrant w.txt --log subst/attacker/audit.log -o $ag.share subst/files/message-0003.age 2>/dev/null
+    --warrant w.txt --log subst/attacker/logs/$ag -o $ag.share subst/files/message-0003.age 2>/dev/null
 done
 run "$D" escrow recover --authority subst/attacker/authority.pub --share doj.share --share court.share \
   -o rec.txt subst/files/message-0003.age
