@@ -170,7 +170,8 @@ step_escrow_intro() {
   say "Now we build what 'lawful access' proposals ask for, as well as it can be built:" \
       "an escrow authority with three agents (the Justice Department, a court, the" \
       "software vendor), any two of whom can recover a file's key, and a court key that" \
-      "signs warrants. Every release is written to a signed, hash-chained audit log."
+      "signs warrants. Every release is an entry in the releasing agent's transparency" \
+      "log: a Merkle tree whose signed checkpoints anyone can check."
 }
 
 step_escrow_init() {
@@ -210,11 +211,12 @@ step_escrow_warrant() {
   show cat warrant.txt
   for agent in doj vendor; do
     expect_exit 0 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/audit.log \
+      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/logs/$agent \
       -o $agent.share escrowed.age || return
   done
-  say "" "Each release is now in the audit log, signed by the agent that made it:"
-  show cat fbi/audit.log
+  say "" "Each release is now an entry in its agent's log. The owner's monitor reads the" \
+      "logs and lists every release:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority fbi/authority.pub --logs fbi/logs || return
 }
 
 step_escrow_recover() {
@@ -235,14 +237,18 @@ step_escrow_procedure() {
     --authority fbi/authority.pub --case old --expires 2020-01-31 -o expired.txt \
     escrowed.age || die "warrant failed"
   expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-    --agent fbi/agents/court.key --warrant expired.txt --log fbi/audit.log \
+    --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court \
     -o late.share escrowed.age || return
-  say "" "The log verifies; edit one entry, and the edit is named:"
-  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/audit.log || return
-  sed '1s/ doj / court /' fbi/audit.log >edited.log
-  expect_exit 5 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited.log || return
-  say "" "But a log can only prove what is in it: entries cut from its end leave no" \
-      "trace unless someone kept the head hash elsewhere."
+  say "" "The log verifies; edit one entry, and the edit is named (exit 9):"
+  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/logs/doj || return
+  rm -rf edited-log
+  cp -r fbi/logs/doj edited-log
+  local bundle
+  bundle=$(find edited-log/tile/entries -type f | head -n 1)
+  sed -i 's/^agent: doj$/agent: crt/' "$bundle"
+  expect_exit 9 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited-log || return
+  say "" "But a log sees only what goes through it: whoever holds two agents' keys opens" \
+      "a file without a warrant, and no log ever hears of it. The insider lab measures it."
 }
 
 step_escrow_rogue() {
