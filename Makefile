@@ -19,11 +19,20 @@ CC      ?= cc
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
 PKGS := libsodium libcrypto
+# The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
+# libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
+# clients (docs/operating.md says why). The vault and escrow library never link them.
+SVC_PKGS := libevent libevent_openssl libssl libcurl
 ifdef DM_INNER
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 ifeq ($(strip $(PKG_LIBS)),)
 $(error pkg-config knows none of: $(PKGS); run `make deps` (or any public target) first)
+endif
+SVC_CFLAGS := $(shell pkg-config --cflags $(SVC_PKGS))
+SVC_LIBS   := $(shell pkg-config --libs $(SVC_PKGS))
+ifeq ($(strip $(SVC_LIBS)),)
+$(error pkg-config knows none of: $(SVC_PKGS); run `make deps` (or any public target) first)
 endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 endif
@@ -41,12 +50,14 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC  := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
+SVC_SRC  := $(sort $(wildcard service/*.c))
 CLI_SRC  := $(sort $(wildcard cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SVC_OBJ  := $(SVC_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
+HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/*.h tests/*.h)
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
@@ -55,27 +66,45 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.
 all: build-deps
 	@$(INNER) binaries
 
-binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a
+binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a $(BUILD)/libdoormat-service.a
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/service/%.o: service/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservice $(SVC_CFLAGS) -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat.a $(LDLIBS)
+$(BUILD)/libdoormat-service.a: $(SVC_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a \
+	  $(SVC_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
 
+# Unit tests of the service room link its archive and libraries too.
+$(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.a \
+                              $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Iservice $(SVC_CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(SVC_LIBS) $(LDLIBS)
+
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
-BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev
+BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libevent-dev \
+              libcurl4-openssl-dev
 DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography
@@ -153,6 +182,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
+	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -161,6 +191,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
@@ -176,11 +207,11 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(SVC_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow -Iservice vault escrow service cli
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -15,10 +15,13 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
+#include "cli_service.h"
+#include "doormat/service.h"
 
 static const char escrow_usage[] =
     "Usage:\n"
-    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K]\n"
+    "                      [--url AGENT=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
     "                         --case TEXT --expires YYYY-MM-DD -o WARRANT FILE...\n"
     "  doormat escrow unwrap --authority DIR/authority.pub --agent DIR/agents/A.key\n"
@@ -26,6 +29,10 @@ static const char escrow_usage[] =
     "  doormat escrow recover --authority DIR/authority.pub --share SHARE... [-o OUT] FILE\n"
     "  doormat escrow audit verify --authority DIR/authority.pub DIR/audit.log\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
+    "                       --log DIR --listen HOST:PORT      (see escrow serve --help)\n"
+    "  doormat escrow request --authority DIR/authority.pub --warrant WARRANT\n"
+    "                         --identity KEY [-o OUT] FILE    (see escrow request --help)\n"
     "\n"
     "An escrow authority is the exceptional-access path built as well as its\n"
     "proponents would build it: n agents, any k of whom can recover a file's key\n"
@@ -43,7 +50,10 @@ static const char escrow_usage[] =
     "Commands:\n"
     "  init      create an authority: DIR/authority.pub (public), DIR/court.key and\n"
     "            DIR/agents/<agent>.key (secret, 0600), an empty DIR/audit.log;\n"
-    "            never overwrites an existing authority\n"
+    "            never overwrites an existing authority. Each agent also gets a TLS\n"
+    "            key and self-signed certificate, DIR/agents/<agent>.tls.pem (secret),\n"
+    "            whose pin (\"tls:\" line) authority.pub lists; --url AGENT=URL\n"
+    "            (repeatable) adds where the agent answers (\"url:\" line)\n"
     "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
     "            doormat inspect), valid from today to --expires (UTC dates)\n"
     "  unwrap    one agent's release: checks the warrant (signature, authority,\n"
@@ -54,6 +64,9 @@ static const char escrow_usage[] =
     "  audit verify\n"
     "            check the whole hash chain and every signature of the log; names\n"
     "            the first entry edited, removed, reordered or forged (exit 5)\n"
+    "  serve     run one agent as an HTTPS service (doormat escrow serve --help)\n"
+    "  request   the investigator's client: ask the agents over HTTPS and decrypt\n"
+    "            (doormat escrow request --help)\n"
     "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
@@ -87,6 +100,7 @@ enum {
     OPT_SHARE,
     OPT_STRIP,
     OPT_CORRUPT,
+    OPT_URL,
 };
 
 static const struct option escrow_longopts[] = {
@@ -103,6 +117,7 @@ static const struct option escrow_longopts[] = {
     {"share", required_argument, NULL, OPT_SHARE},
     {"strip", no_argument, NULL, OPT_STRIP},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
+    {"url", required_argument, NULL, OPT_URL},
     {"identity", required_argument, NULL, 'i'},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
@@ -116,6 +131,8 @@ typedef struct escrow_args {
         *warrant, *log, *identity, *output;
     const char **shares;
     size_t n_shares;
+    const char **urls;
+    size_t n_urls;
     int strip, corrupt;
     char **rest; /* positional arguments */
     int n_rest;
@@ -153,7 +170,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     a->shares = calloc((size_t)argc + 1, sizeof *a->shares);
-    if (a->shares == NULL)
+    a->urls = calloc((size_t)argc + 1, sizeof *a->urls);
+    if (a->shares == NULL || a->urls == NULL)
         return cli_fail(DM_ERR_NOMEM, "%s", cmd);
     optind = 1;
     opterr = 0;
@@ -163,6 +181,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
             free(a->shares);
             a->shares = NULL;
+            free(a->urls);
+            a->urls = NULL;
             exit(cli_help(escrow_usage));
         }
         int ok = 0;
@@ -181,6 +201,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             *slot = optarg;
         } else if (c == OPT_SHARE) {
             a->shares[a->n_shares++] = optarg;
+        } else if (c == OPT_URL) {
+            a->urls[a->n_urls++] = optarg;
         } else if (c == OPT_STRIP) {
             a->strip = 1;
         } else if (c == OPT_CORRUPT) {
@@ -242,8 +264,8 @@ static int check_private(const escrow_args *a, const char *path) {
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
-                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
-                               path, path);
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file", path,
+                               path);
     return DM_EXIT_OK;
 }
 
@@ -294,8 +316,75 @@ static int write_output(const escrow_args *a, const char *path, const char *text
 
 /* ------------------------------------------------------------ init */
 
+/* Every agent's TLS identity (made in memory, written after the authority)
+ * and the --url AGENT=URL flags, into the authority's network section. */
+static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char ***tls,
+                          size_t **tls_len) {
+    size_t n = dm_escrow_authority_agents(auth);
+    for (size_t u = 0; u < a->n_urls; u++) {
+        const char *eq = strchr(a->urls[u], '=');
+        if (eq == NULL || eq == a->urls[u])
+            return dm_fail(DM_ERR_USAGE, "--url wants AGENT=https://HOST:PORT, not \"%s\"",
+                           a->urls[u]);
+        char name[DM_ESCROW_MAX_AGENT_NAME + 1];
+        size_t nlen = (size_t)(eq - a->urls[u]);
+        if (nlen >= sizeof name)
+            return dm_fail(DM_ERR_USAGE, "--url %s: no such agent", a->urls[u]);
+        memcpy(name, a->urls[u], nlen);
+        name[nlen] = '\0';
+        int i = dm_escrow_authority_find_agent(auth, name);
+        if (i < 0)
+            return dm_fail(DM_ERR_USAGE, "--url %s: no agent \"%s\" in this authority", a->urls[u],
+                           name);
+        if (dm_escrow_authority_agent_url(auth, (size_t)i) != NULL)
+            return dm_fail(DM_ERR_USAGE, "--url: agent \"%s\" given twice", name);
+        int err = dm_escrow_authority_set_agent_endpoint(auth, (size_t)i, NULL, eq + 1);
+        if (err != DM_OK)
+            return err;
+    }
+    *tls = calloc(n, sizeof **tls);
+    *tls_len = calloc(n, sizeof **tls_len);
+    if (*tls == NULL || *tls_len == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char pin[DM_ESCROW_TLS_PIN_LEN + 1];
+        char cn[DM_ESCROW_MAX_AGENT_NAME + DM_ESCROW_MAX_NAME + 16];
+        snprintf(cn, sizeof cn, "%s.%s.doormat-escrow", dm_escrow_authority_agent_name(auth, i),
+                 dm_escrow_authority_name(auth));
+        int err = dm_service_tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
+        if (err == DM_OK)
+            err = dm_escrow_authority_set_agent_endpoint(auth, i, pin, NULL);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
+static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char **tls,
+                          const size_t *tls_len) {
+    for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++) {
+        size_t plen = strlen(dir) + DM_ESCROW_MAX_AGENT_NAME + 32;
+        char *path = malloc(plen);
+        if (path == NULL)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int err = fd < 0 ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)) : DM_OK;
+        if (err == DM_OK)
+            err = write_all(fd, tls[i], tls_len[i]);
+        if (err == DM_OK && fsync(fd) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
 static int escrow_init(int argc, char **argv) {
-    static const int allowed[] = {OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, 'o', 0};
+    static const int allowed[] = {OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_URL, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
     if (rc < 0 && a.n_rest > 0)
@@ -340,17 +429,33 @@ static int escrow_init(int argc, char **argv) {
         dm_escrow_agent_key **keys = NULL;
         dm_escrow_court_key *court = NULL;
         int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
+        char **tls = NULL;
+        size_t *tls_len = NULL;
+        if (err == DM_OK)
+            err = init_endpoints(&a, auth, &tls, &tls_len);
         if (err == DM_OK)
             err = dm_escrow_authority_write_dir(a.output, auth, keys, court);
+        if (err == DM_OK)
+            err = init_write_tls(a.output, auth, tls, tls_len);
+        if (tls != NULL)
+            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
+                dm_secret_free(tls[i]);
+        free(tls);
+        free(tls_len);
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow init");
         } else {
             size_t agents = dm_escrow_authority_agents(auth);
             printf("authority: %s\nid: %s\nthreshold: %u of %zu\n", dm_escrow_authority_name(auth),
                    dm_escrow_authority_id_hex(auth), dm_escrow_authority_threshold(auth), agents);
-            for (size_t i = 0; i < agents; i++)
+            for (size_t i = 0; i < agents; i++) {
                 printf("agent: %s (%s/agents/%s.key)\n", dm_escrow_authority_agent_name(auth, i),
                        a.output, dm_escrow_authority_agent_name(auth, i));
+                if (dm_escrow_authority_agent_url(auth, i) != NULL)
+                    printf("  serves at %s (TLS %s/agents/%s.tls.pem)\n",
+                           dm_escrow_authority_agent_url(auth, i), a.output,
+                           dm_escrow_authority_agent_name(auth, i));
+            }
             printf("public: %s/authority.pub\n", a.output);
             rc = cli_flush_stdout("the authority's summary");
         }
@@ -364,6 +469,7 @@ static int escrow_init(int argc, char **argv) {
     free(names);
     free(list);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -413,6 +519,7 @@ static int escrow_warrant(int argc, char **argv) {
     dm_escrow_court_key_free(court);
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -475,6 +582,7 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_escrow_agent_key_free(agent);
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -565,6 +673,7 @@ static int escrow_recover(int argc, char **argv) {
         dm_inspect_free(&info);
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -615,6 +724,7 @@ static int escrow_audit(int argc, char **argv) {
     }
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -673,6 +783,7 @@ static int escrow_tamper(int argc, char **argv) {
     dm_secret_free(secret);
     free(file);
     free(a.shares);
+    free(a.urls);
     return rc;
 }
 
@@ -681,7 +792,7 @@ static int escrow_tamper(int argc, char **argv) {
 int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
         return cli_usage_error("escrow: missing subcommand (init, warrant, unwrap, recover, "
-                               "audit verify, tamper; see doormat escrow --help)");
+                               "audit verify, tamper, serve, request; see doormat escrow --help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
         return cli_help(escrow_usage);
@@ -697,6 +808,10 @@ int cmd_escrow(int argc, char **argv) {
         return escrow_audit(argc - 1, argv + 1);
     if (strcmp(sub, "tamper") == 0)
         return escrow_tamper(argc - 1, argv + 1);
+    if (strcmp(sub, "serve") == 0)
+        return cmd_escrow_serve(argc - 1, argv + 1);
+    if (strcmp(sub, "request") == 0)
+        return cmd_escrow_request(argc - 1, argv + 1);
     return cli_usage_error("escrow: unknown subcommand \"%s\" (see doormat escrow --help)", sub);
 }
 

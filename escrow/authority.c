@@ -51,6 +51,57 @@ const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth,
     return i < auth->n_agents ? auth->agents[i].recipient : NULL;
 }
 
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents && auth->agents[i].tls_pin[0] ? auth->agents[i].tls_pin : NULL;
+}
+
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents && auth->agents[i].url[0] ? auth->agents[i].url : NULL;
+}
+
+static bool valid_tls_pin(const char *s, size_t len) {
+    static const char prefix[] = "sha256//";
+    if (len != DM_ESCROW_TLS_PIN_LEN || memcmp(s, prefix, sizeof prefix - 1) != 0)
+        return false;
+    uint8_t digest[32];
+    size_t got = 0;
+    const char *b64 = s + sizeof prefix - 1;
+    size_t blen = len - (sizeof prefix - 1);
+    return sodium_base642bin(digest, sizeof digest, b64, blen, NULL, &got, NULL,
+                             sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           got == sizeof digest;
+}
+
+static bool valid_url(const char *s, size_t len) {
+    static const char scheme[] = "https://";
+    if (len <= sizeof scheme - 1 || len > DM_ESCROW_MAX_URL ||
+        memcmp(s, scheme, sizeof scheme - 1) != 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+int dm_escrow_authority_set_agent_endpoint(dm_escrow_authority *auth, size_t i, const char *tls_pin,
+                                           const char *url) {
+    if (i >= auth->n_agents)
+        return dm_fail(DM_ERR_USAGE, "no agent number %zu", i + 1);
+    dm_escrow_agent_pub *a = &auth->agents[i];
+    if (tls_pin && !valid_tls_pin(tls_pin, strlen(tls_pin)))
+        return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not a pin sha256//BASE64", a->name,
+                       tls_pin);
+    if (url && !valid_url(url, strlen(url)))
+        return dm_fail(DM_ERR_USAGE,
+                       "agent %s: \"%s\" is not an https:// URL of at most %d printable bytes",
+                       a->name, url, DM_ESCROW_MAX_URL);
+    if (tls_pin)
+        snprintf(a->tls_pin, sizeof a->tls_pin, "%s", tls_pin);
+    if (url)
+        snprintf(a->url, sizeof a->url, "%s", url);
+    return DM_OK;
+}
+
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name) {
     for (size_t i = 0; i < auth->n_agents; i++)
         if (strcmp(auth->agents[i].name, name) == 0)
@@ -241,7 +292,49 @@ int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, siz
         dm_escrow_buf_str(&b, ".\n");
     }
     authority_body(auth, true, &b);
+    /* The network section, outside the id (dm_escrow_authority_agent_url). */
+    for (size_t i = 0; i < auth->n_agents; i++) {
+        if (auth->agents[i].tls_pin[0])
+            dm_escrow_buf_printf(&b, "tls: %s %s\n", auth->agents[i].name, auth->agents[i].tls_pin);
+        if (auth->agents[i].url[0])
+            dm_escrow_buf_printf(&b, "url: %s %s\n", auth->agents[i].name, auth->agents[i].url);
+    }
     return dm_escrow_buf_take(&b, text, len);
+}
+
+/* "tls: AGENT PIN" or "url: AGENT URL", after "court:". */
+static int parse_endpoint_line(dm_escrow_authority *auth, const char *line, size_t llen) {
+    const char *v;
+    size_t vlen;
+    bool tls = dm_escrow_field(line, llen, "tls", &v, &vlen);
+    if (!tls && !dm_escrow_field(line, llen, "url", &v, &vlen))
+        return dm_fail(DM_ERR_USAGE, "unexpected line after \"court:\" (only \"tls:\" and "
+                                     "\"url:\" lines may follow)");
+    const char *sp = memchr(v, ' ', vlen);
+    if (!sp)
+        return dm_fail(DM_ERR_USAGE, "want \"%s: AGENT %s\"", tls ? "tls" : "url",
+                       tls ? "sha256//BASE64" : "https://...");
+    size_t nlen = (size_t)(sp - v);
+    int found = -1;
+    for (size_t i = 0; i < auth->n_agents; i++)
+        if (strlen(auth->agents[i].name) == nlen && memcmp(auth->agents[i].name, v, nlen) == 0)
+            found = (int)i;
+    if (found < 0)
+        return dm_fail(DM_ERR_USAGE, "\"%.*s\" is not an agent of this authority", (int)nlen, v);
+    dm_escrow_agent_pub *a = &auth->agents[found];
+    const char *val = sp + 1;
+    size_t val_len = vlen - nlen - 1;
+    if ((tls ? a->tls_pin[0] : a->url[0]) != '\0')
+        return dm_fail(DM_ERR_USAGE, "agent %s: a second \"%s:\" line", a->name,
+                       tls ? "tls" : "url");
+    if (tls ? !valid_tls_pin(val, val_len) : !valid_url(val, val_len))
+        return dm_fail(DM_ERR_USAGE,
+                       tls ? "agent %s: want \"sha256//\" and the base64 SHA-256 of a public key"
+                           : "agent %s: want an https:// URL of at most 255 printable bytes",
+                       a->name);
+    memcpy(tls ? a->tls_pin : a->url, val, val_len);
+    (tls ? a->tls_pin : a->url)[val_len] = '\0';
+    return DM_OK;
 }
 
 static bool has_control(const char *line, size_t len) {
@@ -378,11 +471,13 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
         err = dm_fail(DM_ERR_USAGE, "want \"court: \" and a base64 Ed25519 key");
         goto done;
     }
-    if (next_content(&it, &line, &llen, &err) || err) {
-        if (!err)
-            err = dm_fail(DM_ERR_USAGE, "unexpected line after \"court:\"");
-        goto done;
+    while (next_content(&it, &line, &llen, &err)) {
+        err = parse_endpoint_line(auth, line, llen);
+        if (err)
+            goto done;
     }
+    if (err)
+        goto done;
     if (auth->threshold > auth->n_agents) {
         err = dm_fail(DM_ERR_USAGE, "threshold %u is more than the %zu agents", auth->threshold,
                       auth->n_agents);

@@ -19,6 +19,8 @@ typedef struct dm_escrow_agent_pub {
     uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
     char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+    char tls_pin[DM_ESCROW_TLS_PIN_LEN + 1]; /* "sha256//BASE64", "" when none */
+    char url[DM_ESCROW_MAX_URL + 1];         /* "https://...", "" when none */
 } dm_escrow_agent_pub;
 
 struct dm_escrow_authority {

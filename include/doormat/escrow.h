@@ -86,6 +86,20 @@ size_t dm_escrow_authority_agents(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i);
 /* The agent's X25519 key as an age1... string (owned by auth). */
 const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i);
+/* Where the agent answers over HTTPS (doormat escrow serve) and the pin of
+ * its TLS key: "sha256//" and the base64 SHA-256 of its SubjectPublicKeyInfo,
+ * the form of curl's CURLOPT_PINNEDPUBLICKEY. NULL when authority.pub has
+ * none. Neither is part of the authority id: a machine may move without the
+ * authority changing, and the pin guards the connection, not the shares
+ * (every share comes with a receipt checked against the log keys). */
+#define DM_ESCROW_TLS_PIN_LEN 52 /* "sha256//" + 44 base64 characters */
+#define DM_ESCROW_MAX_URL 255
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i);
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i);
+/* Sets either (NULL leaves it as is). DM_ERR_USAGE for a pin not of the form
+ * above or a URL that is not https://, printable and at most 255 bytes. */
+int dm_escrow_authority_set_agent_endpoint(dm_escrow_authority *auth, size_t i, const char *tls_pin,
+                                           const char *url);
 /* Index of an agent by name, or -1. */
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
@@ -297,10 +311,9 @@ int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_
  * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
  * the result is not this file's key. *tries (may be NULL) gets the number of
  * crumple candidates tried (0 for other modes). */
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
-                                dm_escrow_agent_key *const *keys, size_t n_keys,
-                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
-                                uint64_t *tries);
+int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
+                                size_t n_keys, const dm_header *hdr,
+                                uint8_t file_key[DM_FILE_KEY_LEN], uint64_t *tries);
 
 /* Blaze's attack on a LEAF-mode file (binary, not armored), for the leaf-forge
  * lab: replaces the authority's stanzas with ones that wrap a random decoy key
