@@ -303,6 +303,8 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
             return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
+    signal(SIGXFSZ, SIG_IGN);
     char host[256];
     uint16_t port = 0;
     int err = split_listen(o->listen ? o->listen : "", host, sizeof host, &port);
