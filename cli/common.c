@@ -33,7 +33,9 @@ const char cli_exit_codes_help[] =
     "  5  header MAC mismatch (the header was altered)\n"
     "  6  payload authentication failed or payload truncated\n"
     "  7  escrow policy violated\n"
-    "  8  access not authorised\n";
+    "  8  access not authorised\n"
+    "  9  a transparency log is inconsistent (fork, rollback, bad signature,\n"
+    "     missing cosignature)\n";
 
 /* ------------------------------------------------------------- messages */
 

@@ -43,6 +43,7 @@ typedef enum dm_err {
     DM_ERR_PAYLOAD,     /* payload authentication failed/truncated -> exit 6 */
     DM_ERR_POLICY,      /* escrow policy violated                  -> exit 7 */
     DM_ERR_DENIED,      /* access not authorised                   -> exit 8 */
+    DM_ERR_LOG,         /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR__COUNT
 } dm_err;
 
@@ -56,7 +57,8 @@ enum {
     DM_EXIT_HMAC = 5,
     DM_EXIT_PAYLOAD = 6,
     DM_EXIT_POLICY = 7,
-    DM_EXIT_DENIED = 8
+    DM_EXIT_DENIED = 8,
+    DM_EXIT_LOG = 9
 };
 
 const char *dm_strerror(int err);
