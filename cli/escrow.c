@@ -338,7 +338,7 @@ static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char 
                            name);
         if (dm_escrow_authority_agent_url(auth, (size_t)i) != NULL)
             return dm_fail(DM_ERR_USAGE, "--url: agent \"%s\" given twice", name);
-        int err = dm_escrow_authority_set_agent_endpoint(auth, (size_t)i, NULL, eq + 1);
+        int err = dm_escrow_authority_set_endpoint(auth, name, NULL, eq + 1);
         if (err != DM_OK)
             return err;
     }
@@ -353,7 +353,8 @@ static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char 
                  dm_escrow_authority_name(auth));
         int err = dm_service_tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
         if (err == DM_OK)
-            err = dm_escrow_authority_set_agent_endpoint(auth, i, pin, NULL);
+            err = dm_escrow_authority_set_endpoint(auth, dm_escrow_authority_agent_name(auth, i),
+                                                   pin, NULL);
         if (err != DM_OK)
             return err;
     }

@@ -51,12 +51,37 @@ const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth,
     return i < auth->n_agents ? auth->agents[i].recipient : NULL;
 }
 
+static const dm_escrow_endpoint *endpoint_of(const dm_escrow_authority *auth, const char *name) {
+    for (size_t i = 0; name && i < auth->n_endpoints; i++)
+        if (strcmp(auth->endpoints[i].name, name) == 0)
+            return &auth->endpoints[i];
+    return NULL;
+}
+
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->tls_pin[0] ? e->tls_pin : NULL;
+}
+
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->url[0] ? e->url : NULL;
+}
+
 const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i) {
-    return i < auth->n_agents && auth->agents[i].tls_pin[0] ? auth->agents[i].tls_pin : NULL;
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_pin(auth, auth->agents[i].name) : NULL;
 }
 
 const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i) {
-    return i < auth->n_agents && auth->agents[i].url[0] ? auth->agents[i].url : NULL;
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_url(auth, auth->agents[i].name) : NULL;
+}
+
+/* Agents and witnesses are the names an endpoint may have. */
+static bool endpoint_name_known(const dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_agents; i++)
+        if (strlen(auth->agents[i].name) == len && memcmp(auth->agents[i].name, name, len) == 0)
+            return true;
+    return false;
 }
 
 static bool valid_tls_pin(const char *s, size_t len) {
@@ -83,22 +108,37 @@ static bool valid_url(const char *s, size_t len) {
     return true;
 }
 
-int dm_escrow_authority_set_agent_endpoint(dm_escrow_authority *auth, size_t i, const char *tls_pin,
-                                           const char *url) {
-    if (i >= auth->n_agents)
-        return dm_fail(DM_ERR_USAGE, "no agent number %zu", i + 1);
-    dm_escrow_agent_pub *a = &auth->agents[i];
+/* The endpoint slot of name (known), made when missing; NULL when full. */
+static dm_escrow_endpoint *endpoint_slot(dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_endpoints; i++)
+        if (strlen(auth->endpoints[i].name) == len &&
+            memcmp(auth->endpoints[i].name, name, len) == 0)
+            return &auth->endpoints[i];
+    if (auth->n_endpoints == DM_ESCROW_MAX_ENDPOINTS || len > DM_ESCROW_MAX_ENDPOINT_NAME)
+        return NULL;
+    dm_escrow_endpoint *e = &auth->endpoints[auth->n_endpoints++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->name, name, len);
+    return e;
+}
+
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url) {
+    if (!endpoint_name_known(auth, name, strlen(name)))
+        return dm_fail(DM_ERR_USAGE, "\"%s\" is not an agent or a witness of this authority", name);
     if (tls_pin && !valid_tls_pin(tls_pin, strlen(tls_pin)))
-        return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not a pin sha256//BASE64", a->name,
-                       tls_pin);
+        return dm_fail(DM_ERR_USAGE, "%s: \"%s\" is not a pin sha256//BASE64", name, tls_pin);
     if (url && !valid_url(url, strlen(url)))
         return dm_fail(DM_ERR_USAGE,
-                       "agent %s: \"%s\" is not an https:// URL of at most %d printable bytes",
-                       a->name, url, DM_ESCROW_MAX_URL);
+                       "%s: \"%s\" is not an https:// URL of at most %d printable bytes", name, url,
+                       DM_ESCROW_MAX_URL);
+    dm_escrow_endpoint *e = endpoint_slot(auth, name, strlen(name));
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
     if (tls_pin)
-        snprintf(a->tls_pin, sizeof a->tls_pin, "%s", tls_pin);
+        snprintf(e->tls_pin, sizeof e->tls_pin, "%s", tls_pin);
     if (url)
-        snprintf(a->url, sizeof a->url, "%s", url);
+        snprintf(e->url, sizeof e->url, "%s", url);
     return DM_OK;
 }
 
@@ -292,48 +332,47 @@ int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, siz
         dm_escrow_buf_str(&b, ".\n");
     }
     authority_body(auth, true, &b);
-    /* The network section, outside the id (dm_escrow_authority_agent_url). */
-    for (size_t i = 0; i < auth->n_agents; i++) {
-        if (auth->agents[i].tls_pin[0])
-            dm_escrow_buf_printf(&b, "tls: %s %s\n", auth->agents[i].name, auth->agents[i].tls_pin);
-        if (auth->agents[i].url[0])
-            dm_escrow_buf_printf(&b, "url: %s %s\n", auth->agents[i].name, auth->agents[i].url);
+    /* The network section, outside the id (dm_escrow_authority_endpoint_url). */
+    for (size_t i = 0; i < auth->n_endpoints; i++) {
+        const dm_escrow_endpoint *e = &auth->endpoints[i];
+        if (e->tls_pin[0])
+            dm_escrow_buf_printf(&b, "tls: %s %s\n", e->name, e->tls_pin);
+        if (e->url[0])
+            dm_escrow_buf_printf(&b, "url: %s %s\n", e->name, e->url);
     }
     return dm_escrow_buf_take(&b, text, len);
 }
 
-/* "tls: AGENT PIN" or "url: AGENT URL", after "court:". */
+/* "tls: NAME PIN" or "url: NAME URL" (NAME an agent or a witness), at the end. */
 static int parse_endpoint_line(dm_escrow_authority *auth, const char *line, size_t llen) {
     const char *v;
     size_t vlen;
     bool tls = dm_escrow_field(line, llen, "tls", &v, &vlen);
     if (!tls && !dm_escrow_field(line, llen, "url", &v, &vlen))
-        return dm_fail(DM_ERR_USAGE, "unexpected line after \"court:\" (only \"tls:\" and "
-                                     "\"url:\" lines may follow)");
+        return dm_fail(DM_ERR_USAGE, "unexpected line (only \"tls:\" and \"url:\" lines may "
+                                     "come last)");
     const char *sp = memchr(v, ' ', vlen);
     if (!sp)
-        return dm_fail(DM_ERR_USAGE, "want \"%s: AGENT %s\"", tls ? "tls" : "url",
+        return dm_fail(DM_ERR_USAGE, "want \"%s: NAME %s\"", tls ? "tls" : "url",
                        tls ? "sha256//BASE64" : "https://...");
     size_t nlen = (size_t)(sp - v);
-    int found = -1;
-    for (size_t i = 0; i < auth->n_agents; i++)
-        if (strlen(auth->agents[i].name) == nlen && memcmp(auth->agents[i].name, v, nlen) == 0)
-            found = (int)i;
-    if (found < 0)
-        return dm_fail(DM_ERR_USAGE, "\"%.*s\" is not an agent of this authority", (int)nlen, v);
-    dm_escrow_agent_pub *a = &auth->agents[found];
+    if (!endpoint_name_known(auth, v, nlen))
+        return dm_fail(DM_ERR_USAGE, "\"%.*s\" is not an agent or a witness of this authority",
+                       (int)nlen, v);
+    dm_escrow_endpoint *e = endpoint_slot(auth, v, nlen);
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
     const char *val = sp + 1;
     size_t val_len = vlen - nlen - 1;
-    if ((tls ? a->tls_pin[0] : a->url[0]) != '\0')
-        return dm_fail(DM_ERR_USAGE, "agent %s: a second \"%s:\" line", a->name,
-                       tls ? "tls" : "url");
+    if ((tls ? e->tls_pin[0] : e->url[0]) != '\0')
+        return dm_fail(DM_ERR_USAGE, "%s: a second \"%s:\" line", e->name, tls ? "tls" : "url");
     if (tls ? !valid_tls_pin(val, val_len) : !valid_url(val, val_len))
         return dm_fail(DM_ERR_USAGE,
-                       tls ? "agent %s: want \"sha256//\" and the base64 SHA-256 of a public key"
-                           : "agent %s: want an https:// URL of at most 255 printable bytes",
-                       a->name);
-    memcpy(tls ? a->tls_pin : a->url, val, val_len);
-    (tls ? a->tls_pin : a->url)[val_len] = '\0';
+                       tls ? "%s: want \"sha256//\" and the base64 SHA-256 of a public key"
+                           : "%s: want an https:// URL of at most 255 printable bytes",
+                       e->name);
+    memcpy(tls ? e->tls_pin : e->url, val, val_len);
+    (tls ? e->tls_pin : e->url)[val_len] = '\0';
     return DM_OK;
 }
 

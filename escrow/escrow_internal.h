@@ -19,9 +19,16 @@ typedef struct dm_escrow_agent_pub {
     uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
     char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+} dm_escrow_agent_pub;
+
+/* Where an agent or a witness answers, and its TLS key's pin (the network
+ * section of authority.pub, outside the id). */
+#define DM_ESCROW_MAX_ENDPOINTS (DM_ESCROW_MAX_AGENTS + 16)
+typedef struct dm_escrow_endpoint {
+    char name[DM_ESCROW_MAX_ENDPOINT_NAME + 1];
     char tls_pin[DM_ESCROW_TLS_PIN_LEN + 1]; /* "sha256//BASE64", "" when none */
     char url[DM_ESCROW_MAX_URL + 1];         /* "https://...", "" when none */
-} dm_escrow_agent_pub;
+} dm_escrow_endpoint;
 
 struct dm_escrow_authority {
     char name[DM_ESCROW_MAX_NAME + 1];
@@ -31,6 +38,8 @@ struct dm_escrow_authority {
     size_t n_agents;
     dm_escrow_agent_pub agents[DM_ESCROW_MAX_AGENTS];
     uint8_t court_pk[DM_ESCROW_KEY_LEN];
+    size_t n_endpoints;
+    dm_escrow_endpoint endpoints[DM_ESCROW_MAX_ENDPOINTS];
 };
 
 /* Lives in sodium guarded memory as a whole. */

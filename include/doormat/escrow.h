@@ -86,20 +86,26 @@ size_t dm_escrow_authority_agents(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i);
 /* The agent's X25519 key as an age1... string (owned by auth). */
 const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i);
-/* Where the agent answers over HTTPS (doormat escrow serve) and the pin of
- * its TLS key: "sha256//" and the base64 SHA-256 of its SubjectPublicKeyInfo,
- * the form of curl's CURLOPT_PINNEDPUBLICKEY. NULL when authority.pub has
- * none. Neither is part of the authority id: a machine may move without the
- * authority changing, and the pin guards the connection, not the shares
- * (every share comes with a receipt checked against the log keys). */
+/* Where an agent (or a witness, by its key name) answers over HTTPS, and the
+ * pin of its TLS key: "sha256//" and the base64 SHA-256 of its
+ * SubjectPublicKeyInfo, the form of curl's CURLOPT_PINNEDPUBLICKEY. NULL
+ * when authority.pub has none ("url:" and "tls:" lines). Neither is part of
+ * the authority id: a machine may move without the authority changing, and
+ * the pin guards the connection, not the shares (every share comes with a
+ * receipt checked against the log keys). */
 #define DM_ESCROW_TLS_PIN_LEN 52 /* "sha256//" + 44 base64 characters */
 #define DM_ESCROW_MAX_URL 255
+#define DM_ESCROW_MAX_ENDPOINT_NAME 255
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name);
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name);
+/* The same for agent number i. */
 const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i);
 const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i);
-/* Sets either (NULL leaves it as is). DM_ERR_USAGE for a pin not of the form
- * above or a URL that is not https://, printable and at most 255 bytes. */
-int dm_escrow_authority_set_agent_endpoint(dm_escrow_authority *auth, size_t i, const char *tls_pin,
-                                           const char *url);
+/* Sets either (NULL leaves it as is) for an agent or a witness of the
+ * authority. DM_ERR_USAGE for another name, a pin not of the form above, or a
+ * URL that is not https://, printable and at most 255 bytes. */
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url);
 /* Index of an agent by name, or -1. */
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);

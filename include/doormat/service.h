@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "doormat/escrow.h"
+#include "doormat/tlog.h"
 #include "doormat/vault.h"
 
 #ifdef __cplusplus
@@ -78,6 +79,13 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
                        size_t warrant_len, const uint8_t *hdr_bytes, size_t hdr_len,
                        const char *identity_text, size_t identity_len, unsigned timeout_s,
                        uint8_t *file_key, dm_service_answer *answers);
+
+/* A tile fetcher over HTTPS for the monitor (dm_tlog_fetcher): paths are
+ * read from base_url ("https://host:port/log") pinned to pin. 404 is
+ * DM_ERR_NO_MATCH. Free with dm_service_fetcher_free. */
+int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
+                           dm_tlog_fetcher *out);
+void dm_service_fetcher_free(dm_tlog_fetcher *f);
 
 #ifdef __cplusplus
 }
