@@ -326,7 +326,7 @@ static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit
     snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
     snprintf(court, sizeof court, "%s/authority/court.key", a->dir);
     snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(log, sizeof log, "%s/authority/audit.log", a->dir);
+    snprintf(log, sizeof log, "%s/authority/logs/master", a->dir);
     snprintf(forged, sizeof forged, "%s/forged-leaf-%u.age", a->dir, bits);
     snprintf(warrant, sizeof warrant, "%s/warrant.txt", a->dir);
     snprintf(share, sizeof share, "%s/master.share", a->dir);

@@ -79,6 +79,37 @@ static const char request_usage[] =
     "Options:\n"
     "  --timeout SECONDS   for each agent [10]\n";
 
+static const char witness_usage[] =
+    "Usage:\n"
+    "  doormat escrow witness serve --key W.key --trust DIR/authority.pub...\n"
+    "                               --state DIR --listen HOST:PORT [--tls PEM]\n"
+    "                               [--log-file FILE] [--port-file FILE] [--max-body BYTES]\n"
+    "                               [--timeout SECONDS] [--max-connections N]\n"
+    "\n"
+    "Runs a witness (c2sp.org/tlog-witness) over HTTPS until SIGTERM or SIGINT.\n"
+    "It trusts the log keys of every agent of the authorities given with --trust\n"
+    "(repeatable), keeps in --state the last checkpoint it cosigned for each log,\n"
+    "and cosigns a new checkpoint only with a valid consistency proof from it:\n"
+    "\n"
+    "  POST /add-checkpoint   200 and the cosignature line(s); 400 malformed\n"
+    "                         request; 403 no valid signature of a trusted log\n"
+    "                         key; 404 unknown log; 409 the old size is not the\n"
+    "                         size it cosigned last (the body is that size,\n"
+    "                         Content-Type text/x.tlog.size); 422 a bad proof, or\n"
+    "                         another root for a size it cosigned (a fork)\n"
+    "\n"
+    "Wrong methods are 405, unknown paths 404, bodies over --max-body 413, more\n"
+    "connections than --max-connections 429 -- each with its reason.\n"
+    "\n"
+    "Options:\n"
+    "  --key FILE          the witness's key (PRIVATE+KEY+NAME+...; keep it secret)\n"
+    "  --trust FILE        an authority.pub whose agents' logs it witnesses\n"
+    "  --state DIR         where the cosigned checkpoints are kept (back it up)\n"
+    "  --tls PEM           TLS key and certificate [the key's path with .tls.pem\n"
+    "                      for .key]; agents pin its key from authority.pub\n"
+    "  --listen, --log-file, --port-file, --max-body, --timeout, --max-connections\n"
+    "                      as for doormat escrow serve\n";
+
 enum {
     OPT_AUTHORITY = 256,
     OPT_AGENT,
@@ -92,6 +123,9 @@ enum {
     OPT_MAX_CONNS,
     OPT_WARRANT,
     OPT_IDENTITY,
+    OPT_KEY,
+    OPT_TRUST,
+    OPT_STATE,
 };
 
 static const struct option longopts[] = {
@@ -107,6 +141,9 @@ static const struct option longopts[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
     {"warrant", required_argument, NULL, OPT_WARRANT},
     {"identity", required_argument, NULL, OPT_IDENTITY},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"trust", required_argument, NULL, OPT_TRUST},
+    {"state", required_argument, NULL, OPT_STATE},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -114,7 +151,9 @@ static const struct option longopts[] = {
 
 typedef struct svc_args {
     const char *authority, *agent, *log, *listen, *tls, *log_file, *port_file, *max_body, *timeout,
-        *max_conns, *warrant, *identity, *output;
+        *max_conns, *warrant, *identity, *output, *key, *state;
+    const char *trust[16];
+    size_t n_trust;
     char **rest;
     int n_rest;
 } svc_args;
@@ -147,6 +186,10 @@ static const char **slot(svc_args *a, int c) {
         return &a->identity;
     case 'o':
         return &a->output;
+    case OPT_KEY:
+        return &a->key;
+    case OPT_STATE:
+        return &a->state;
     }
     return NULL;
 }
@@ -169,6 +212,12 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, cons
         if (!ok)
             return cli_usage_error("%s: option %s does not apply here (see doormat %s --help)", cmd,
                                    argv[optind - 1], cmd);
+        if (c == OPT_TRUST) {
+            if (a->n_trust == sizeof a->trust / sizeof a->trust[0])
+                return cli_usage_error("%s: at most 16 --trust", cmd);
+            a->trust[a->n_trust++] = optarg;
+            continue;
+        }
         const char **s = slot(a, c);
         if (*s != NULL)
             return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
@@ -303,7 +352,9 @@ int cmd_escrow_request(int argc, char **argv) {
                                  (unsigned)timeout, key, answers);
         for (size_t i = 0; i < n; i++)
             if (answers[i].ok)
-                cli_msg("%s: agent %s: share received and checked", cmd, answers[i].agent);
+                cli_msg("%s: agent %s: share received, its receipt verified (entry %llu of its "
+                        "log)",
+                        cmd, answers[i].agent, (unsigned long long)answers[i].index);
             else if (answers[i].reason[0])
                 cli_msg("%s: agent %s: %s", cmd, answers[i].agent, answers[i].reason);
         if (err == DM_ERR_NO_MATCH) {
@@ -339,4 +390,30 @@ int cmd_escrow_request(int argc, char **argv) {
     free(warrant);
     dm_escrow_authority_free(auth);
     return rc;
+}
+
+int cmd_escrow_witness_serve(int argc, char **argv) {
+    static const int allowed[] = {
+        OPT_KEY,       OPT_TRUST,    OPT_STATE,   OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
+        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    const char *cmd = "escrow witness serve";
+    svc_args a;
+    int rc = parse(argc, argv, cmd, witness_usage, allowed, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.n_rest > 0)
+        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
+    if ((rc = need(cmd, a.key, "--key W.key")) || (rc = need(cmd, a.state, "--state DIR")) ||
+        (rc = need(cmd, a.listen, "--listen HOST:PORT")))
+        return rc;
+    if (a.n_trust == 0)
+        return cli_usage_error("%s: missing --trust DIR/authority.pub (see doormat %s --help)", cmd,
+                               cmd);
+    dm_service_opts o;
+    if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
+        return rc;
+    if ((rc = cli_init()) != DM_EXIT_OK)
+        return rc;
+    int err = dm_service_witness_run(&o, a.key, a.trust, a.n_trust, a.state);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }

@@ -64,7 +64,7 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
     char log[4096];
     int err = dm_lab_cast_authority(&L, "Clipper", o->dir);
     if (!err)
-        err = dm_lab_path(log, sizeof log, o->dir, "authority/audit.log");
+        err = dm_lab_path(log, sizeof log, o->dir, "authority/logs/master");
     if (!err)
         err = dm_lab_cast_user(&L, o->dir, message, sizeof message - 1);
 

@@ -43,7 +43,7 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
     if (!err)
         err = dm_escrow_authority_write_dir(adir, auth, keys, court);
     if (!err)
-        err = dm_lab_path(log, sizeof log, adir, "audit.log");
+        err = dm_lab_path(log, sizeof log, adir, "logs/master");
     if (!err)
         err = dm_x25519_keygen(&sk, &pk);
     if (!err)

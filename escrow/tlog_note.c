@@ -16,7 +16,7 @@ static const char em_dash[] = "\xe2\x80\x94 "; /* U+2014 and a space */
 
 struct dm_tlog_signer {
     dm_tlog_verifier v;
-    uint8_t sk[64];
+    uint8_t sk[64]; /* libsodium's: seed || public key */
 };
 
 /* ------------------------------------------------------------ small pieces */
@@ -235,6 +235,37 @@ int dm_tlog_signer_parse(const char *skey, size_t len, dm_tlog_signer **out) {
         err = dm_fail(DM_ERR_USAGE, "signer key: the key ID does not match the key");
     }
     return err;
+}
+
+int dm_tlog_signer_from_seed(const char *name, uint8_t type, const uint8_t seed[32],
+                             dm_tlog_signer **out) {
+    *out = NULL;
+    if (!valid_name(name, strlen(name)))
+        return dm_fail(DM_ERR_USAGE, "key name \"%s\" is empty or has a space or '+'", name);
+    if (type != DM_TLOG_SIG_ED25519 && type != DM_TLOG_SIG_COSIGNATURE)
+        return dm_fail(DM_ERR_USAGE, "unsupported key type");
+    return signer_from_seed(name, strlen(name), type, seed, out);
+}
+
+int dm_tlog_signer_format(const dm_tlog_signer *s, char **skey) {
+    uint8_t *raw = dm_secret_alloc(33);
+    char *b = dm_secret_alloc(64);
+    size_t cap = strlen(s->v.name) + 96;
+    char *out = dm_secret_alloc(cap);
+    if (!raw || !b || !out) {
+        dm_secret_free(raw);
+        dm_secret_free(b);
+        dm_secret_free(out);
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    raw[0] = s->v.type;
+    memcpy(raw + 1, s->sk, 32);
+    sodium_bin2base64(b, 64, raw, 33, sodium_base64_VARIANT_ORIGINAL);
+    snprintf(out, cap, "PRIVATE+KEY+%s+%08" PRIx32 "+%s\n", s->v.name, s->v.id, b);
+    dm_secret_free(raw);
+    dm_secret_free(b);
+    *skey = out;
+    return DM_OK;
 }
 
 void dm_tlog_signer_free(dm_tlog_signer *s) {

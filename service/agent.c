@@ -1,11 +1,15 @@
 /* doormat escrow serve: one escrow agent as an HTTPS service.
  *
  *   POST /release    a release request (docs/escrow-format.md): the warrant
- *                    is checked and the share unwrapped by dm_escrow_unwrap,
- *                    exactly as `escrow unwrap` does; the release is logged
- *                    durably before anything is answered, and the share
- *                    leaves only sealed (age) to the requester's recipient.
- *   GET  /log/...    the agent's log, read-only, as files of its directory.
+ *                    is checked and the share unwrapped by the same function
+ *                    as `escrow unwrap` (dm_escrow_share_prepare, through
+ *                    dm_escrow_release_add); its entry is appended to the
+ *                    agent's transparency log; the requests that arrive
+ *                    together are committed together (one fsync, one
+ *                    checkpoint, one round of witness cosignatures); only
+ *                    then does each share leave, with its receipt, sealed
+ *                    (age) to the requester's recipient.
+ *   GET  /log/...    the agent's log, read-only (c2sp.org/tlog-tiles paths).
  *   GET  /           what this is.
  */
 #include <errno.h>
@@ -20,14 +24,30 @@
 
 #define MAX_LOG_FILE (16u << 20)
 
+/* A release waiting for the commit of its batch. */
+typedef struct pending {
+    struct evhttp_request *req;
+    struct agent *a;
+    dm_escrow_share *share;
+    uint64_t index;
+    char recipient[DM_SVC_MAX_RECIPIENT + 1];
+    char case_ref[80];
+    int gone; /* the client hung up */
+    struct pending *next;
+} pending;
+
 typedef struct agent {
     dm_svc svc;
     dm_escrow_authority *auth;
     dm_escrow_agent_key *key;
     const char *log_dir;
-    char *audit_path;
+    dm_escrow_releaser *rel;
+    dm_svc_cosigners cosigners;
+    pending *head, **tail;
+    size_t n_pending;
+    struct event *flush_ev;
     char name[DM_ESCROW_MAX_AGENT_NAME + 16];
-    unsigned long released, refused;
+    unsigned long released, refused, batches;
 } agent;
 
 /* The status a refused release gets, by the error class. */
@@ -42,6 +62,8 @@ static int status_of(int err) {
         return 400;
     case DM_ERR_IO:
         return 507;
+    case DM_ERR_LOG:
+        return 503;
     default:
         return 503;
     }
@@ -69,6 +91,86 @@ static int seal(const char *recipient, const char *text, size_t len, uint8_t **o
     return DM_OK;
 }
 
+static void connection_closed(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    pending *p = arg;
+    p->gone = 1;
+}
+
+static void schedule_flush(agent *a) {
+    if (a->n_pending == 1)
+        event_active(a->flush_ev, EV_TIMEOUT, 1);
+}
+
+/* Answers one release of a committed batch (or refuses it with why). */
+static void answer(agent *a, pending *p, int commit_err, const char *commit_why) {
+    if (!p->gone) {
+        struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
+        if (evcon)
+            evhttp_connection_set_closecb(evcon, NULL, NULL);
+    }
+    char *share_text = NULL, *body = NULL;
+    size_t share_len = 0, body_len = 0;
+    uint8_t *sealed = NULL;
+    size_t sealed_len = 0;
+    int err = commit_err;
+    if (err == DM_OK)
+        err = dm_escrow_release_receipt(a->rel, p->share, p->index);
+    if (err == DM_OK)
+        err = dm_escrow_share_format(p->share, &share_text, &share_len);
+    if (err == DM_OK)
+        err = seal(p->recipient, share_text, share_len, &sealed, &sealed_len);
+    if (err == DM_OK)
+        err = dm_svc_release_format(dm_escrow_agent_key_name(a->key), sealed, sealed_len, "", 0,
+                                    &body, &body_len);
+    if (p->gone) {
+        /* Logged and cosigned, never delivered: the log shows a release the
+         * requester did not get, which errs on the side of disclosure. */
+        fprintf(a->svc.log, "%s: the requester of entry %llu hung up before its answer\n",
+                a->svc.name, (unsigned long long)p->index);
+    } else if (err == DM_OK) {
+        char why[160];
+        snprintf(why, sizeof why, "released entry %llu, case \"%s\"", (unsigned long long)p->index,
+                 p->case_ref);
+        dm_svc_reply(&a->svc, p->req, 200, "text/plain; charset=utf-8", body, body_len, why);
+        a->released++;
+    } else {
+        a->refused++;
+        dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_strerror(err),
+                     commit_err ? commit_why : dm_err_detail());
+    }
+    free(body);
+    free(sealed);
+    dm_secret_free(share_text);
+}
+
+/* Commits every release added since the last flush, then answers them all. */
+static void flush(agent *a) {
+    if (a->head == NULL)
+        return;
+    int err = dm_escrow_release_commit(a->rel, a->cosigners.list, a->cosigners.n);
+    char why[512] = "";
+    if (err != DM_OK)
+        snprintf(why, sizeof why, "%s", dm_err_detail());
+    a->batches++;
+    pending *p = a->head;
+    a->head = NULL;
+    a->tail = &a->head;
+    a->n_pending = 0;
+    while (p != NULL) {
+        pending *next = p->next;
+        answer(a, p, err, why);
+        dm_escrow_share_free(p->share);
+        free(p);
+        p = next;
+    }
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    flush(arg);
+}
+
 static void release(agent *a, struct evhttp_request *req) {
     char *body = NULL;
     size_t len = 0;
@@ -78,11 +180,7 @@ static void release(agent *a, struct evhttp_request *req) {
     memset(&hdr, 0, sizeof hdr);
     int have_hdr = 0;
     dm_escrow_warrant *w = NULL;
-    dm_escrow_share *share = NULL;
-    char *share_text = NULL, *answer = NULL;
-    size_t share_len = 0, answer_len = 0;
-    uint8_t *sealed = NULL;
-    size_t sealed_len = 0;
+    pending *p = NULL;
     int err = dm_svc_body(req, &body, &len);
     int code = 0;
     if (err == DM_OK && (err = dm_svc_release_req_parse(body, len, &r)) != DM_OK)
@@ -109,31 +207,36 @@ static void release(agent *a, struct evhttp_request *req) {
         }
         dm_recipient_free(to);
     }
+    if (err == DM_OK && a->svc.stopping) {
+        err = dm_fail(DM_ERR_IO, "the agent is stopping");
+        code = 503;
+    }
+    if (err == DM_OK && (p = calloc(1, sizeof *p)) == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
     if (err == DM_OK) {
-        err = dm_escrow_unwrap(a->auth, a->key, w, &hdr, a->audit_path, time(NULL), &share);
+        /* The requester named in the entry is the recipient the share is sealed to. */
+        err = dm_escrow_release_add(a->rel, w, &hdr, r.recipient, time(NULL), &p->share, &p->index);
         if (err != DM_OK)
             code = status_of(err);
     }
-    if (err == DM_OK)
-        err = dm_escrow_share_format(share, &share_text, &share_len);
-    if (err == DM_OK)
-        err = seal(r.recipient, share_text, share_len, &sealed, &sealed_len);
-    if (err == DM_OK)
-        err = dm_svc_release_format(dm_escrow_agent_key_name(a->key), sealed, sealed_len, "", 0,
-                                    &answer, &answer_len);
     if (err == DM_OK) {
-        char why[160];
-        snprintf(why, sizeof why, "released case \"%s\"", dm_escrow_warrant_case(w));
-        dm_svc_reply(&a->svc, req, 200, "text/plain; charset=utf-8", answer, answer_len, why);
-        a->released++;
+        p->req = req;
+        p->a = a;
+        snprintf(p->recipient, sizeof p->recipient, "%s", r.recipient);
+        snprintf(p->case_ref, sizeof p->case_ref, "%s", dm_escrow_warrant_case(w));
+        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+        if (evcon)
+            evhttp_connection_set_closecb(evcon, connection_closed, p);
+        *a->tail = p;
+        a->tail = &p->next;
+        a->n_pending++;
+        p = NULL;
+        schedule_flush(a);
     } else {
         a->refused++;
         dm_svc_error(&a->svc, req, code ? code : 503, "%s: %s", dm_strerror(err), dm_err_detail());
     }
-    free(answer);
-    free(sealed);
-    dm_secret_free(share_text);
-    dm_escrow_share_free(share);
+    free(p);
     dm_escrow_warrant_free(w);
     if (have_hdr)
         dm_header_free(&hdr);
@@ -230,60 +333,36 @@ static void handle(dm_svc *svc, struct evhttp_request *req, void *ctx) {
 
 static void on_stop(dm_svc *svc, void *ctx) {
     agent *a = ctx;
-    fprintf(svc->log, "%s: %lu released, %lu refused\n", svc->name, a->released, a->refused);
-}
-
-static int read_text(const char *path, char **out, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-    dm_svc_text t = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && t.len <= MAX_LOG_FILE)
-        dm_svc_text_add(&t, buf, n);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(t.data);
-        return dm_fail(DM_ERR_IO, "%s: read error", path);
-    }
-    if (t.data == NULL)
-        dm_svc_text_add(&t, "", 0);
-    return dm_svc_text_take(&t, out, len);
-}
-
-/* A log that does not verify stops the agent before it answers anyone. */
-static int check_log(agent *a) {
-    char *text = NULL;
-    size_t len = 0, n = 0, bad = 0;
-    int err = read_text(a->audit_path, &text, &len);
-    if (err == DM_OK)
-        err = dm_escrow_audit_verify(a->auth, text, len, &n, &bad, NULL);
-    free(text);
-    if (err != DM_OK)
-        return dm_fail(err, "the log %s does not verify, so nothing will be released: %s",
-                       a->audit_path, dm_err_detail());
-    return DM_OK;
+    flush(a); /* the releases in flight: durable, cosigned, answered */
+    fprintf(svc->log, "%s: %lu released, %lu refused, %lu commits; log size %llu\n", svc->name,
+            a->released, a->refused, a->batches,
+            (unsigned long long)dm_escrow_releaser_size(a->rel));
 }
 
 int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
                          const char *agent_key_path, const char *log_dir) {
-    agent a;
-    memset(&a, 0, sizeof a);
-    a.log_dir = log_dir;
-    int err = dm_escrow_authority_load(authority_path, &a.auth);
+    agent *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    a->log_dir = log_dir;
+    a->tail = &a->head;
+    int err = dm_escrow_authority_load(authority_path, &a->auth);
     if (err == DM_OK)
-        err = dm_escrow_agent_key_load(a.auth, agent_key_path, &a.key);
-    if (err == DM_OK) {
-        size_t n = strlen(log_dir) + sizeof "/audit.log";
-        if ((a.audit_path = malloc(n)) == NULL)
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        else
-            snprintf(a.audit_path, n, "%s/audit.log", log_dir);
+        err = dm_escrow_agent_key_load(a->auth, agent_key_path, &a->key);
+    /* A log that does not verify stops the agent before it answers anyone. */
+    if (err == DM_OK &&
+        (err = dm_escrow_releaser_open(a->auth, a->key, log_dir, &a->rel)) != DM_OK) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", dm_err_detail());
+        err = dm_fail(err, "%s; nothing will be released", why);
     }
     if (err == DM_OK)
-        err = check_log(&a);
+        err = dm_svc_cosigners_new(a->auth, o->timeout_s ? o->timeout_s : 10, &a->cosigners);
+    if (err == DM_OK && a->cosigners.n < dm_escrow_authority_witness_threshold(a->auth))
+        err = dm_fail(DM_ERR_USAGE,
+                      "the authority needs %u witness cosignatures, and authority.pub gives a URL "
+                      "and TLS pin for %zu witnesses (url: and tls: lines)",
+                      dm_escrow_authority_witness_threshold(a->auth), a->cosigners.n);
     char *tls = NULL;
     dm_service_opts opts = *o;
     if (err == DM_OK && opts.tls_path == NULL) {
@@ -292,15 +371,38 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
         opts.tls_path = tls;
     }
     if (err == DM_OK) {
-        snprintf(a.name, sizeof a.name, "agent %s", dm_escrow_agent_key_name(a.key));
-        err = dm_svc_start(&a.svc, &opts, a.name, handle, on_stop, &a);
+        snprintf(a->name, sizeof a->name, "agent %s", dm_escrow_agent_key_name(a->key));
+        err = dm_svc_start(&a->svc, &opts, a->name, handle, on_stop, a);
     }
-    if (err == DM_OK)
-        err = dm_svc_run(&a.svc);
-    dm_svc_close(&a.svc);
+    if (err == DM_OK) {
+        /* The flush runs after every request the loop has read this round. */
+        a->flush_ev = event_new(a->svc.base, -1, 0, on_flush, a);
+        if (a->flush_ev == NULL || event_priority_set(a->flush_ev, 2) != 0)
+            err = dm_fail(DM_ERR_INTERNAL, "cannot make the commit event");
+    }
+    if (err == DM_OK) {
+        /* The checkpoint the agent starts on gets its cosignatures too (a
+         * new log's empty tree, or one a crash left uncosigned), so that a
+         * monitor sees a cosigned log before any release. Witnesses that are
+         * down now only delay that: releases will ask them again. */
+        if (dm_escrow_release_commit(a->rel, a->cosigners.list, a->cosigners.n) == DM_OK)
+            fprintf(a->svc.log, "%s: log at size %llu, checkpoint cosigned\n", a->svc.name,
+                    (unsigned long long)dm_escrow_releaser_size(a->rel));
+        else
+            fprintf(a->svc.log, "%s: log at size %llu; not cosigned yet: %s\n", a->svc.name,
+                    (unsigned long long)dm_escrow_releaser_size(a->rel), dm_err_detail());
+        fflush(a->svc.log);
+        err = dm_svc_run(&a->svc);
+    }
+    flush(a);
+    if (a->flush_ev)
+        event_free(a->flush_ev);
+    dm_svc_close(&a->svc);
     free(tls);
-    free(a.audit_path);
-    dm_escrow_agent_key_free(a.key);
-    dm_escrow_authority_free(a.auth);
+    dm_svc_cosigners_free(&a->cosigners);
+    dm_escrow_releaser_close(a->rel);
+    dm_escrow_agent_key_free(a->key);
+    dm_escrow_authority_free(a->auth);
+    free(a);
     return err;
 }

@@ -111,11 +111,16 @@ static int ask_agent(const dm_escrow_authority *auth, size_t i, const char *body
     } else if (strcmp(dm_escrow_share_agent(*share), ans->agent) != 0 ||
                memcmp(dm_escrow_share_file_id(*share), file_id, DM_FILE_ID_LEN) != 0) {
         snprintf(ans->reason, sizeof ans->reason, "the share is another agent's or another file's");
-        dm_escrow_share_free(*share);
-        *share = NULL;
         err = DM_ERR_USAGE;
+    } else if ((err = dm_escrow_share_check_receipt(auth, *share, NULL, &ans->index)) != DM_OK) {
+        /* No share is used before its release is shown to be logged and cosigned. */
+        snprintf(ans->reason, sizeof ans->reason, "%s", dm_err_detail());
     } else {
         ans->ok = 1;
+    }
+    if (err != DM_OK && *share != NULL) {
+        dm_escrow_share_free(*share);
+        *share = NULL;
     }
     dm_secret_free(text);
     dm_svc_release_clear(&rel);
@@ -169,7 +174,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
         err = dm_fail(DM_ERR_NO_MATCH, "%zu good share%s of the %u needed", got,
                       got == 1 ? "" : "s", k);
     if (err == DM_OK)
-        err = dm_escrow_recover(auth, &hdr, shares, got, file_key);
+        err = dm_escrow_recover_ex(auth, &hdr, shares, got, file_key, NULL);
     for (size_t i = 0; i < got; i++)
         dm_escrow_share_free(shares[i]);
     free(shares);

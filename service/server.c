@@ -11,6 +11,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -322,6 +324,10 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (svc->ssl == NULL)
         return DM_ERR_USAGE;
     svc->base = event_base_new();
+    /* Three priorities: the server's own events at 1 (the default), work
+     * that should wait for a round of requests (an agent's commit) at 2. */
+    if (svc->base != NULL && event_base_priority_init(svc->base, 3) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "cannot set event priorities");
     svc->http = svc->base ? evhttp_new(svc->base) : NULL;
     if (svc->http == NULL)
         return dm_fail(DM_ERR_INTERNAL, "cannot start the event loop");
@@ -352,7 +358,18 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
         return dm_fail(DM_ERR_INTERNAL, "cannot catch SIGTERM");
     if (o->port_file != NULL && (err = write_port_file(o->port_file, bound_port)) != DM_OK)
         return err;
-    fprintf(svc->log, "%s: listening on https://%s:%u\n", svc->name, host, bound_port);
+    char pin[DM_ESCROW_TLS_PIN_LEN + 1] = "?";
+    FILE *pf = fopen(o->tls_path, "r");
+    if (pf != NULL) {
+        char pem[16384];
+        size_t n = fread(pem, 1, sizeof pem, pf);
+        fclose(pf);
+        if (dm_service_tls_pin(pem, n, pin) != DM_OK)
+            snprintf(pin, sizeof pin, "?");
+        sodium_memzero(pem, sizeof pem);
+    }
+    fprintf(svc->log, "%s: listening on https://%s:%u (TLS key pin %s)\n", svc->name, host,
+            bound_port, pin);
     fflush(svc->log);
     return DM_OK;
 }

@@ -130,3 +130,19 @@ void dm_svc_text_add(dm_svc_text *t, const void *s, size_t n);
 void dm_svc_text_printf(dm_svc_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void dm_svc_text_b64(dm_svc_text *t, const uint8_t *data, size_t n);
 int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
+
+/* ------------------------------------------------- witnesses, over HTTPS */
+
+/* The authority's witnesses that authority.pub gives a URL and pin for, as
+ * dm_escrow_cosigners (POST <url>/add-checkpoint). A witness that cannot be
+ * reached answers status 503 with the reason as its body, so one witness
+ * down is one cosignature missing, not an error. */
+typedef struct dm_svc_cosigners {
+    dm_escrow_cosigner *list;
+    dm_svc_client **clients;
+    char (*names)[DM_TLOG_MAX_NAME + 1];
+    size_t n;
+} dm_svc_cosigners;
+int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
+                         dm_svc_cosigners *out);
+void dm_svc_cosigners_free(dm_svc_cosigners *c);

@@ -4,7 +4,8 @@
  * warrants) is just another recipient of the file key: it plugs into the
  * vault through dm_recipient and the dm_decrypt_opts.policy hook, nothing
  * more. The wire formats (authority file, key files, "doormat-escrow"
- * stanzas, warrants, shares, audit log) are specified in docs/escrow-format.md.
+ * stanzas, warrants, shares, log entries, receipts) are specified in
+ * docs/escrow-format.md.
  *
  * Every function returns DM_OK or a dm_err class from vault.h, with
  * dm_err_detail() saying why. Classes used here:
@@ -14,11 +15,11 @@
  *   DM_ERR_HEADER    malformed doormat-escrow stanza
  *   DM_ERR_NO_MATCH  no stanza for this agent (or one that does not open);
  *                    fewer than k valid shares (detail says how many are needed)
- *   DM_ERR_HMAC      recovered key does not match the header MAC; an audit
- *                    log that does not verify (detail names the entry)
+ *   DM_ERR_HMAC      recovered key does not match the header MAC
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
- *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry);
- *                    no release on an audit log that does not verify
+ *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
+ *   DM_ERR_LOG       a transparency log or a receipt that does not verify,
+ *                    too few witness cosignatures
  *
  * Secrets (agent keys, the court key, shares, key-file text) live in
  * sodium guarded memory and are zeroed on free.
@@ -30,6 +31,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "doormat/tlog.h"
 #include "doormat/vault.h"
 
 #ifdef __cplusplus
@@ -41,7 +43,8 @@ extern "C" {
 #define DM_ESCROW_MAX_AGENTS 64
 #define DM_ESCROW_MAX_NAME 64       /* authority name: [A-Za-z0-9._-], 1..64 */
 #define DM_ESCROW_MAX_AGENT_NAME 32 /* agent name: [a-z0-9][a-z0-9_-]*, 1..32 */
-#define DM_ESCROW_DIGEST_LEN 32     /* warrant digest, audit chain hashes */
+#define DM_ESCROW_DIGEST_LEN 32     /* warrant digest, case digest */
+#define DM_ESCROW_MAX_WITNESSES 16
 
 /* ------------------------------------------------------------ Shamir, GF(2^8)
  * Constant time: carry-less multiplication with masks, inversion by
@@ -126,9 +129,29 @@ int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size
 int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_court_key **out, size_t *line_out);
 
-/* Directory layout of `doormat escrow init`: DIR/authority.pub, DIR/court.key
- * and DIR/agents/<agent>.key (0600), empty DIR/audit.log. Refuses (DM_ERR_USAGE)
- * when DIR/authority.pub exists; on failure removes what it wrote. */
+/* The transparency logs (docs/escrow-format.md, "The transparency log"):
+ * agent i's log key, whose name is the log's origin
+ * "doormat-escrow/NAME/AGENT/HEX8"; the witnesses (Ed25519 cosignature keys)
+ * and how many of them must cosign a release's checkpoint (0: none). */
+const dm_tlog_verifier *dm_escrow_authority_log_key(const dm_escrow_authority *auth, size_t i);
+size_t dm_escrow_authority_witnesses(const dm_escrow_authority *auth);
+const dm_tlog_verifier *dm_escrow_authority_witness(const dm_escrow_authority *auth, size_t i);
+unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth);
+/* Names the witness policy of a new authority (before it is written): the
+ * authority id commits to it, so the keys' copies of the id follow. */
+int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
+                                      dm_escrow_agent_key *const *agent_keys,
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold);
+/* The agent's log signing key, derived from its agent key (guarded). */
+int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
+                               dm_tlog_signer **out);
+
+/* Directory layout of `doormat escrow init`: DIR/authority.pub, DIR/court.key,
+ * DIR/agents/<agent>.key and DIR/agents/<agent>.logkey (0600), and each
+ * agent's log DIR/logs/<agent>/ (a tiled log at size 0). Refuses
+ * (DM_ERR_USAGE) when DIR/authority.pub exists; on failure removes what it
+ * wrote. */
 int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
                                   dm_escrow_agent_key *const *agent_keys,
                                   const dm_escrow_court_key *court);
@@ -245,17 +268,17 @@ int dm_escrow_parse_date(const char *s, time_t *out);
 
 typedef struct dm_escrow_share dm_escrow_share; /* secret: one agent's share */
 
-/* The agent's side of a release: checks the warrant for this header's file id
- * (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH if
- * none), appends a signed entry to the audit log at log_path (NULL: no log,
- * for in-memory labs), and returns the share, signed by the agent. Nothing is
+/* dm_escrow_release with a log directory (NULL: no log, for in-memory labs)
+ * and no witnesses: returns the share, signed by the agent. Nothing is
  * appended when any check fails. */
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
                      time_t now, dm_escrow_share **out);
 void dm_escrow_share_free(dm_escrow_share *s);
-/* Share text is secret (sodium-guarded, free with dm_secret_free). parse
- * checks grammar, authority and the agent's signature. */
+/* Share text is secret (sodium-guarded, free with dm_secret_free); the
+ * receipt, when there is one, follows the signature line. parse checks
+ * grammar, authority and the agent's signature, and keeps the receipt text
+ * (checked by dm_escrow_share_check_receipt). */
 int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len);
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                           dm_escrow_share **out, size_t *line_out);
@@ -271,29 +294,100 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
 
-/* ----------------------------------------------------------------- audit log */
+/* ------------------------------------------------ the transparency log of releases
+ * Every release is an entry in the releasing agent's tiled log
+ * (include/doormat/tlog.h; docs/escrow-format.md, "The transparency log"). */
 
-/* Builds the next entry (one line, '\n'-terminated, malloc'd) for a log whose
- * current text is log/log_len, after verifying that text; refuses to extend a
- * log that does not verify (DM_ERR_DENIED: no release without a sound log). */
-int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                         const char *log, size_t log_len,
-                         const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
-                         const uint8_t file_id[DM_FILE_ID_LEN], time_t now, char **entry,
-                         size_t *entry_len);
-/* Appends under an exclusive lock (O_APPEND, fsync). */
-int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
-                           const dm_escrow_agent_key *agent,
-                           const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
-                           const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
-/* Verifies the whole chain. On failure returns DM_ERR_HMAC (an integrity
- * failure, exit 5) and *bad_entry is the 1-based number (= line) of the first
- * entry that was edited, removed, reordered, forged or malformed, with the
- * reason in dm_err_detail(). *entries gets the number of entries; head (if non-NULL)
- * the hash of the last entry (the anchor to keep elsewhere: truncating the
- * tail of a log is only detectable against a kept head). */
-int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
-                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]);
+#define DM_ESCROW_MAX_REQUESTER 200
+#define DM_ESCROW_MAX_COMBINATIONS 100000 /* share sets recovery tries at most */
+
+/* One release: its canonical text is the log entry. */
+typedef struct dm_escrow_entry {
+    char time[21]; /* YYYY-MM-DDTHH:MM:SSZ, UTC */
+    uint8_t authority_id[DM_ESCROW_ID_LEN];
+    char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
+    uint8_t warrant[DM_ESCROW_DIGEST_LEN];     /* SHA-256 of the warrant text */
+    uint8_t case_digest[DM_ESCROW_DIGEST_LEN]; /* SHA-256 of the warrant's case reference */
+    uint8_t file_id[DM_FILE_ID_LEN];
+    char requester[DM_ESCROW_MAX_REQUESTER + 1];
+} dm_escrow_entry;
+int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len);
+int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out);
+
+/* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
+ * add-checkpoint request body and gets the HTTP status and response body
+ * (malloc'd). dm_tlog_witness_add_checkpoint on a directory is one; an
+ * HTTPS client is another. */
+typedef struct dm_escrow_cosigner {
+    int (*add_checkpoint)(void *ctx, const char *body, size_t len, int *status, char **response,
+                          size_t *response_len);
+    void *ctx;
+} dm_escrow_cosigner;
+
+typedef struct dm_escrow_release_opts {
+    const char *log_dir;   /* the agent's log (NULL: no log, no receipt: labs, tests) */
+    const char *requester; /* who asked for the release (NULL: "unspecified") */
+    const dm_escrow_cosigner *cosigners;
+    size_t n_cosigners;
+} dm_escrow_release_opts;
+
+/* The agent's side of a release: checks the warrant for this header's file
+ * id (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH
+ * if none); then, with a log, appends the entry to the agent's log and
+ * commits it durably (no release without its entry), asks every cosigner
+ * to cosign the new checkpoint, and needs the authority's witness
+ * threshold of valid cosignatures (DM_ERR_LOG otherwise: the entry stays,
+ * nothing is released). The share comes with its receipt. */
+int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                      const dm_escrow_warrant *w, const dm_header *hdr,
+                      const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out);
+
+/* Releases in batches, for a long-running agent (doormat escrow serve): the
+ * log stays open (and locked) between releases, and one commit (one fsync,
+ * one checkpoint, one round of cosignatures) covers every release added
+ * since the last. A release is exactly dm_escrow_release's: the same checks
+ * (dm_escrow_release_add), its entry durable and cosigned before its share
+ * gets a receipt (dm_escrow_release_receipt after a commit that succeeded). */
+typedef struct dm_escrow_releaser dm_escrow_releaser;
+/* Opens the agent's log and verifies it whole (every tile and entry against
+ * its signed checkpoint): an agent does not start on a log that does not
+ * verify (DM_ERR_LOG). */
+int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const char *log_dir, dm_escrow_releaser **out);
+void dm_escrow_releaser_close(dm_escrow_releaser *r);
+/* Checks and unwraps; appends the entry (not durable yet). *index gets its
+ * place in the log; *share has no receipt yet. */
+int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
+                          const char *requester, time_t now, dm_escrow_share **share,
+                          uint64_t *index);
+/* Makes every added entry durable, then asks the cosigners (stopping at the
+ * witness threshold) and adds their cosignatures to the checkpoint.
+ * DM_ERR_IO when the log cannot be written (the added entries are dropped),
+ * DM_ERR_LOG when the witness threshold is not met (the entries stay in the
+ * log; no share may be released), with the reason. */
+int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
+                             size_t n_cosigners);
+/* The receipt of the release at index, after a commit that succeeded. */
+int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
+uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
+
+/* The receipt of a share (its c2sp.org/tlog-proof text), NULL when none. */
+const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len);
+const uint8_t *dm_escrow_share_warrant(const dm_escrow_share *s); /* digest */
+/* Checks a share's receipt: its entry is this release (authority, agent,
+ * file, warrant), the checkpoint is signed by the agent's log key and
+ * cosigned by the witness threshold, and the entry is in it. DM_ERR_LOG when
+ * missing or not valid. entry and index (may be NULL) get what it logs. */
+int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escrow_share *s,
+                                  dm_escrow_entry *entry, uint64_t *index);
+
+/* dm_escrow_recover that survives wrong shares: when the first k do not
+ * give the file's key it tries the other combinations (at most
+ * DM_ESCROW_MAX_COMBINATIONS); misfit (n_shares bytes, may be NULL) then
+ * marks the shares that do not fit the key found. */
+int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
+                         dm_escrow_share *const *shares, size_t n_shares,
+                         uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);
 
 /* ------------------------------------------------------- testing / teaching */
 

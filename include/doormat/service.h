@@ -59,12 +59,19 @@ typedef struct dm_service_opts {
 int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
                          const char *agent_key_path, const char *log_dir);
 
+/* doormat escrow witness serve: a c2sp.org/tlog-witness for the agents'
+ * logs of the authorities in trust (n_trust authority.pub paths), with its
+ * key at key_path and its state in state_dir. Runs until SIGTERM or SIGINT. */
+int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const char *const *trust,
+                           size_t n_trust, const char *state_dir);
+
 /* ------------------------------------------------------------- the clients */
 
 /* One agent's answer to a release request, as the investigator's client saw it. */
 typedef struct dm_service_answer {
     char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
-    int ok;           /* a share that passed every check */
+    int ok;           /* a share that passed every check, its receipt included */
+    uint64_t index;   /* its entry in the agent's log */
     long status;      /* HTTP status, 0 when no answer */
     char reason[256]; /* why not, in words */
 } dm_service_answer;

@@ -110,6 +110,11 @@ int dm_tlog_key_generate(const char *name, uint8_t type, char **skey, char **vke
 int dm_tlog_verifier_parse(const char *vkey, size_t len, dm_tlog_verifier *out);
 int dm_tlog_verifier_format(const dm_tlog_verifier *v, char **vkey);
 int dm_tlog_signer_parse(const char *skey, size_t len, dm_tlog_signer **out);
+/* A signer from a 32-byte Ed25519 seed (a key derived elsewhere). */
+int dm_tlog_signer_from_seed(const char *name, uint8_t type, const uint8_t seed[32],
+                             dm_tlog_signer **out);
+/* Its PRIVATE+KEY+... text (guarded, dm_secret_free). */
+int dm_tlog_signer_format(const dm_tlog_signer *s, char **skey);
 void dm_tlog_signer_free(dm_tlog_signer *s);
 const dm_tlog_verifier *dm_tlog_signer_verifier(const dm_tlog_signer *s);
 

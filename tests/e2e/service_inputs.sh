@@ -20,7 +20,7 @@ pin=$(openssl x509 -in fbi/agents/doj.tls.pem -pubkey -noout | openssl pkey -pub
 assert_true "the pin is the SHA-256 of the key's SubjectPublicKeyInfo" \
   grep -qx "tls: doj sha256//$pin" fbi/authority.pub
 run "$D" escrow init --name X --agents a,b --url c=https://127.0.0.1:1 -o x
-assert_fails 2 'no agent "c"' "init --url for an unknown agent"
+assert_fails 2 '"c" is not an agent or a witness' "init --url for an unknown agent"
 run "$D" escrow init --name X --agents a,b --url a=http://127.0.0.1:1 -o x
 assert_fails 2 "https://" "init --url that is not https"
 
@@ -36,10 +36,10 @@ run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --ca
 assert_exit 0 "warrant"
 
 svc_start doj "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key \
-  --log fbi --listen 127.0.0.1:0 --max-body 4096 --timeout 2 --max-connections 4
+  --log fbi/logs/doj --listen 127.0.0.1:0 --max-body 4096 --timeout 2 --max-connections 4
 assert_true "agent doj starts" test -n "${doj_port:-}"
 U=https://127.0.0.1:${doj_port:-1}
-entries() { wc -l <fbi/audit.log; }
+entries() { sed -n 2p fbi/logs/doj/checkpoint; }
 before=$(entries)
 
 hcurl "$U/"
@@ -125,6 +125,7 @@ sed -n 's/^sealed: //p' "$T/body" | base64 -d >sealed.age
 run "$D" decrypt -i inv.key -o share.txt sealed.age
 assert_exit 0 "the sealed share opens with the investigator's key"
 assert_true "it holds doj's share" grep -q '^agent: doj$' share.txt
+assert_true "and its receipt" grep -qx 'c2sp.org/tlog-proof@v1' share.txt
 run "$D" decrypt -i owner.key -o /dev/null sealed.age
 assert_exit 4 "the sealed share does not open with another key"
 
@@ -135,14 +136,14 @@ assert_exit 4 "the sealed share does not open with another key"
   echo "url: vendor https://127.0.0.1:2"; } >net.pub
 run "$D" escrow request --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
 assert_exit 4 "request with one agent up"
-assert_true "doj's share is counted" grep -q "agent doj: share received and checked" "$T/err"
+assert_true "doj's share is counted" grep -q "agent doj: share received, its receipt verified" "$T/err"
 assert_true "court is named as down" grep -q "agent court: no answer: .*onnect" "$T/err"
 assert_true "vendor is named as down" grep -q "agent vendor: no answer" "$T/err"
 assert_true "the shortfall is said" grep -q "not enough shares: 1 good share of the 2 needed" "$T/err"
 assert_absent out.txt "no output with fewer than k shares"
 
 svc_start court "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --log fbi --listen 127.0.0.1:0
+  --log fbi/logs/court --listen 127.0.0.1:0
 sed -i "s|^url: court .*|url: court https://127.0.0.1:${court_port:-1}|" net.pub
 run "$D" escrow request --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
 assert_exit 0 "request with two agents up"
@@ -161,13 +162,14 @@ assert_true "a pin mismatch is reported" grep -q "agent doj: no answer: .*not th
 svc_stop "${doj_pid:-0}"
 assert_true "SIGTERM: the agent exits 0 (rc $svc_rc)" test "$svc_rc" = 0
 assert_true "one log line per request" grep -q 'POST /release 200 ' "$T/doj.stderr"
-cp fbi/audit.log audit.bak
-sed -i '1s/doj/vendor/' fbi/audit.log
-run "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi \
+bundle=$(find fbi/logs/doj/tile/entries -type f | head -1)
+cp "$bundle" bundle.bak
+sed -i 's/requester: age1/requester: age2/' "$bundle"
+run "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi/logs/doj \
   --listen 127.0.0.1:0
-assert_exit 5 "an agent on a log that does not verify"
-assert_true "it says why" grep -q "does not verify, so nothing will be released" "$T/err"
-cp audit.bak fbi/audit.log
+assert_exit 9 "an agent on a log that does not verify"
+assert_true "it says why" grep -q "transparency log is inconsistent: fbi/logs/doj: .*nothing will be released" "$T/err"
+cp bundle.bak "$bundle"
 
 run "$D" escrow serve --help
 assert_exit 0 "serve --help"
