@@ -71,3 +71,37 @@ assert_status() {
     fail "$3: HTTP $status (want $1), body: $(head -c 200 "$T/body")"
   fi
 }
+
+# svc_authority DIR AGENTS K WITNESSES WK: an authority in DIR (agents "a,b,c",
+# threshold K) with WITNESSES witnesses w1..wN in $T/wN (WK must cosign; 0: none).
+svc_authority() {
+  local dir=$1 agents=$2 k=$3 nw=$4 wk=$5 i args=()
+  for i in $(seq 1 "$nw"); do
+    "$DOORMAT" escrow witness init --name "witness.test/w$i" -o "$T/w$i" >/dev/null || return 1
+    args+=(--witness "$T/w$i/witness.vkey")
+  done
+  [ "$nw" -gt 0 ] && args+=(--witness-threshold "$wk")
+  "$DOORMAT" escrow init --name FBI --agents "$agents" --threshold "$k" "${args[@]}" -o "$dir" >/dev/null
+}
+
+# svc_start_witness I DIR: starts witness wI for DIR/authority.pub; adds its
+# url: and tls: lines to DIR/authority.pub (once).
+svc_start_witness() {
+  local i=$1 dir=$2 pin
+  svc_start "w$i" "$DOORMAT" escrow witness serve --key "$T/w$i/witness.key" \
+    --trust "$dir/authority.pub" --state "$T/w$i/state" --listen 127.0.0.1:0 || return 1
+  pin=$(grep -o 'sha256//[A-Za-z0-9+/=]*' "$T/w$i.stderr" | tail -1)
+  sed -i "\|^url: witness.test/w$i |d; \|^tls: witness.test/w$i |d" "$dir/authority.pub"
+  printf 'url: witness.test/w%s https://127.0.0.1:%s\ntls: witness.test/w%s %s\n' "$i" "$port" \
+    "$i" "$pin" >>"$dir/authority.pub"
+}
+
+# svc_start_agent NAME DIR [ARGS...]: starts agent NAME of DIR on its log; adds
+# or replaces its url: line in DIR/authority.pub.
+svc_start_agent() {
+  local a=$1 dir=$2; shift 2
+  svc_start "$a" "$DOORMAT" escrow serve --authority "$dir/authority.pub" \
+    --agent "$dir/agents/$a.key" --log "$dir/logs/$a" --listen 127.0.0.1:0 "$@" || return 1
+  sed -i "\|^url: $a |d" "$dir/authority.pub"
+  echo "url: $a https://127.0.0.1:$port" >>"$dir/authority.pub"
+}
