@@ -61,7 +61,7 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-service check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
 
 all: build-deps
 	@$(INNER) binaries
@@ -198,6 +198,17 @@ uninstall:
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
+
+# bench-service: one escrow agent over loopback HTTPS with 2-of-3 witness
+# cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each).
+SERVICE_SECONDS ?= 10
+bench-service: all
+	@$(INNER) $(BUILD)/bench/service_load
+	@./bench/service.sh $(BUILD) $(SERVICE_SECONDS)
+
+$(BUILD)/bench/service_load: bench/service_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SVC_LIBS)
 
 # bench-compare: doormat beside age, gpg and openssl speed, whole processes
 # (bench/compare); prints every figure and rewrites the results section of

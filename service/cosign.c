@@ -5,17 +5,28 @@
  * the escrow library's. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "service_internal.h"
 
 #define MAX_COSIGNATURES 65536
 
+typedef struct cosigner {
+    dm_svc_client *client;
+    double *seconds;
+} cosigner;
+
 static int add_checkpoint(void *ctx, const char *body, size_t len, int *status, char **response,
                           size_t *response_len) {
-    dm_svc_client *c = ctx;
+    cosigner *cs = ctx;
+    dm_svc_client *c = cs->client;
     long st = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int err = dm_svc_client_call(c, "/add-checkpoint", body, len, MAX_COSIGNATURES, &st, response,
                                  response_len);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *cs->seconds += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (err != DM_OK) {
         /* Down, slow or not the pinned key: a missing cosignature, said so. */
         char why[300];
@@ -38,7 +49,9 @@ int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
     out->list = calloc(n, sizeof *out->list);
     out->clients = calloc(n, sizeof *out->clients);
     out->names = calloc(n, sizeof *out->names);
-    if (!out->list || !out->clients || !out->names) {
+    cosigner *ctxs = calloc(n, sizeof *ctxs);
+    out->ctxs = ctxs;
+    if (!out->list || !out->clients || !out->names || !ctxs) {
         dm_svc_cosigners_free(out);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
@@ -54,7 +67,9 @@ int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
             return err;
         }
         out->list[out->n].add_checkpoint = add_checkpoint;
-        out->list[out->n].ctx = out->clients[out->n];
+        ctxs[out->n].client = out->clients[out->n];
+        ctxs[out->n].seconds = &out->seconds;
+        out->list[out->n].ctx = &ctxs[out->n];
         snprintf(out->names[out->n], sizeof out->names[out->n], "%s", w->name);
         out->n++;
     }
@@ -65,6 +80,7 @@ void dm_svc_cosigners_free(dm_svc_cosigners *c) {
     for (size_t i = 0; c->clients && i < c->n; i++)
         dm_svc_client_free(c->clients[i]);
     free(c->clients);
+    free(c->ctxs);
     free(c->list);
     free(c->names);
     memset(c, 0, sizeof *c);

@@ -140,8 +140,10 @@ int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
 typedef struct dm_svc_cosigners {
     dm_escrow_cosigner *list;
     dm_svc_client **clients;
+    void *ctxs;
     char (*names)[DM_TLOG_MAX_NAME + 1];
     size_t n;
+    double seconds; /* spent waiting for witnesses, all told */
 } dm_svc_cosigners;
 int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
                          dm_svc_cosigners *out);
