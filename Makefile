@@ -61,12 +61,19 @@ HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare bench-service check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-service bench-tlog check-report memcheck fuzz fuzz-build \
+        fuzz-bins fuzz-smoke
 
 all: build-deps
 	@$(INNER) binaries
 
-binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a $(BUILD)/libdoormat-service.a
+binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a $(BUILD)/libdoormat-service.a \
+          $(BUILD)/bench/tlog-bench
+
+# The transparency log's benchmark (and the large logs of tests/e2e/go_verifier.sh).
+$(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -107,7 +114,7 @@ BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libevent-dev \
               libcurl4-openssl-dev
 DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography curl
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -120,12 +127,12 @@ unit: deps
 
 e2e: deps
 	@$(INNER) binaries
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -137,7 +144,7 @@ sanitize: deps
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
 	@$(INNER) binaries
-	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+	@TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
 FUZZ_PKGS    := clang libclang-rt-14-dev
@@ -195,6 +202,10 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
+# bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).
+bench-tlog: all
+	@./bench/tlog.sh $(BUILD) $(TLOG_BENCH_FLAGS)
+
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
@@ -218,7 +229,8 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(SVC_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(SVC_SRC) $(CLI_SRC) $(TEST_SRC) bench/tlog-bench.c bench/service_load.c \
+	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck

@@ -76,7 +76,9 @@ static int make_parents(const char *dir, const char *rel) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        if (mkdir(path, 0755) == 0)
+            chmod(path, 0755); /* public, whatever the umask */
+        else if (errno != EEXIST)
             return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
         *p = '/';
     }
@@ -112,7 +114,7 @@ static int write_durable(const char *dir, const char *rel, const uint8_t *data, 
     }
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int ok = fchmod(fd, 0644) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
@@ -203,7 +205,9 @@ int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key) {
     struct stat st;
     if (lstat(path, &st) == 0)
         return dm_fail(DM_ERR_USAGE, "%s exists: refusing to start a log over another", path);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0755) == 0)
+        chmod(dir, 0755);
+    else if (errno != EEXIST)
         return dm_fail(DM_ERR_IO, "%s: %s", dir, strerror(errno));
     dm_tlog_checkpoint c = {0};
     snprintf(c.origin, sizeof c.origin, "%s", v->name);
@@ -219,8 +223,11 @@ int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key) {
         int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
             err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-        else
+        else {
+            if (fchmod(fd, 0644) != 0)
+                err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
             close(fd);
+        }
     }
     if (!err)
         err = publish_checkpoint(&l, note, len);

@@ -217,6 +217,8 @@ int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w,
     if (err)
         return err;
     err = f.fetch(f.ctx, path, data, len);
+    char first[64];
+    memcpy(first, path, sizeof first);
     if (err == DM_ERR_NO_MATCH && w < DM_TLOG_TILE_WIDTH) {
         dm_tlog_tile_path(level, index, DM_TLOG_TILE_WIDTH, path);
         err = f.fetch(f.ctx, path, data, len);
@@ -240,6 +242,8 @@ int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w,
             *len = pos;
         }
     }
+    if (err == DM_ERR_NO_MATCH && strcmp(first, path) != 0)
+        return dm_fail(DM_ERR_LOG, "the log lacks %s (and %s)", first, path);
     if (err)
         return err == DM_ERR_NO_MATCH ? dm_fail(DM_ERR_LOG, "the log lacks %s", path) : err;
     if (level >= 0 && *len != (size_t)w * DM_TLOG_HASH_LEN) {
