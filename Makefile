@@ -20,11 +20,20 @@ CC      ?= cc
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
 PKGS := libsodium libcrypto libssh
+# The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
+# libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
+# clients (docs/operating.md says why). The vault and escrow library never link them.
+SVC_PKGS := libevent libevent_openssl libssl libcurl
 ifdef DM_INNER
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 ifeq ($(strip $(PKG_LIBS)),)
 $(error pkg-config knows none of: $(PKGS); run `make deps` (or any public target) first)
+endif
+SVC_CFLAGS := $(shell pkg-config --cflags $(SVC_PKGS))
+SVC_LIBS   := $(shell pkg-config --libs $(SVC_PKGS))
+ifeq ($(strip $(SVC_LIBS)),)
+$(error pkg-config knows none of: $(SVC_PKGS); run `make deps` (or any public target) first)
 endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 endif
@@ -44,11 +53,15 @@ LDLIBS   := $(PKG_LIBS) -lpthread -lm
 # The rooms and their arrows: cli -> labs, bench -> escrow -> vault, never
 # back. Each room sees include/doormat/ (the public headers) and its own
 # directory; only the unit tests also look inside vault/ and escrow/.
-# libdoormat.a (vault and escrow) is what make install ships; the labs (the
-# teaching and attack code) and the benchmark engine are archives of their own.
+# libdoormat.a (vault and escrow) is what make install ships, with
+# libdoormat-service.a (the services, the only room that speaks HTTP and TLS);
+# the labs (the teaching and attack code) and the benchmark engine are
+# archives of their own.
 LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
 LABS_SRC  := $(sort $(wildcard labs/*.c))
 BENCH_SRC := bench/engine.c
+SVC_SRC   := $(sort $(wildcard service/*.c))
+SVC_OBJ   := $(SVC_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC   := $(sort $(wildcard cli/*.c))
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -56,14 +69,15 @@ LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h cli/*.h \
-               tests/*.h)
+HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h \
+               service/*.h cli/*.h tests/*.h)
 LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
 ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare bench-tlog check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-service bench-tlog check-report memcheck fuzz fuzz-build \
+        fuzz-bins fuzz-smoke
 
 all: build-deps
 	@$(INNER) binaries
@@ -73,7 +87,7 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
-binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/bench/tlog-bench
+binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/bench/tlog-bench
 
 # Each room's include path: its own directory and include/ only.
 $(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
@@ -96,7 +110,16 @@ $(BUILD)/obj/cli/%.o: cli/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Icli -Ilabs -Ibench -c $< -o $@
 
+$(BUILD)/obj/service/%.o: service/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservice $(SVC_CFLAGS) -c $< -o $@
+
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdoormat-service.a: $(SVC_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -111,20 +134,30 @@ $(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBS_ALL) $(LDLIBS)
+$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a \
+	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(SVC_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(ROOM_INC) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(CMOCKA_LIBS) -lz \
 	  $(LDLIBS)
 
+# Unit tests of the service room link its archive and libraries too.
+$(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.a \
+                              $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Iservice $(SVC_CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(SVC_LIBS) $(LDLIBS)
+
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
-BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev
-DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev libevent-dev \
+              libcurl4-openssl-dev
+DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
+            libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography golang-go golang-golang-x-mod-dev
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -204,6 +237,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
+	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -212,6 +246,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
@@ -223,6 +258,17 @@ bench-tlog: all
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
 
+# bench-service: one escrow agent over loopback HTTPS with 2-of-3 witness
+# cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each).
+SERVICE_SECONDS ?= 10
+bench-service: all
+	@$(INNER) $(BUILD)/bench/service_load
+	@./bench/service.sh $(BUILD) $(SERVICE_SECONDS)
+
+$(BUILD)/bench/service_load: bench/service_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SVC_LIBS)
+
 # bench-compare: doormat beside age, gpg and openssl speed, whole processes
 # (bench/compare); prints every figure and rewrites the results section of
 # docs/benchmarks.md. COMPARE_FLAGS=--quick for a smoke run.
@@ -231,13 +277,14 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) bench/tlog-bench.c $(CLI_SRC) $(TEST_SRC) \
-	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c \
+	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
+	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
-	  vault escrow labs bench/engine.c cli
+	  -Iservice vault escrow labs bench/engine.c service cli
 
 clean:
 	rm -rf build build-san build-fuzz

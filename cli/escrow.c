@@ -16,11 +16,14 @@
 #include "cli.h"
 #include "cli_escrow.h"
 #include "labs.h"
+#include "cli_service.h"
+#include "doormat/service.h"
 
 const char cli_escrow_usage[] =
     "Usage:\n"
     "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K]\n"
-    "                      [--witness VKEY... [--witness-threshold K]] -o DIR\n"
+    "                      [--witness VKEY... [--witness-threshold K]]\n"
+    "                      [--url NAME=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
     "                         --case TEXT --expires YYYY-MM-DD -o WARRANT FILE...\n"
     "  doormat escrow unwrap --authority DIR/authority.pub --agent DIR/agents/A.key\n"
@@ -32,9 +35,15 @@ const char cli_escrow_usage[] =
     "  doormat escrow witness init --name NAME -o WDIR\n"
     "  doormat escrow witness add-checkpoint --witness WDIR --authority DIR/authority.pub\n"
     "                                        [REQUEST]\n"
-    "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR] [--state SDIR]\n"
-    "                         [FILE...]\n"
+    "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR|https]\n"
+    "                         [--state SDIR] [FILE...]\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
+    "                       --log DIR/logs/A --listen HOST:PORT (escrow serve --help)\n"
+    "  doormat escrow witness serve --key WDIR/witness.key --trust DIR/authority.pub\n"
+    "                       --state WDIR/state --listen HOST:PORT (witness serve --help)\n"
+    "  doormat escrow request --authority DIR/authority.pub --warrant WARRANT\n"
+    "                       --identity KEY [-o OUT] FILE   (escrow request --help)\n"
     "\n"
     "An escrow authority is the exceptional-access path built as well as its\n"
     "proponents would build it: n agents, any k of whom can recover a file's key\n"
@@ -91,11 +100,20 @@ const char cli_escrow_usage[] =
     "            standard input) for the authority's logs: cosign, and print the\n"
     "            cosignature line, only a checkpoint consistent with the last one it\n"
     "            cosigned for that log (exit 2 for 400/404, 9 for 403/409/422)\n"
-    "  monitor   read every agent's log (--logs DIR, default: beside authority.pub),\n"
+    "  monitor   read every agent's log (--logs DIR, default: beside authority.pub;\n"
+    "            --logs https: from each agent over HTTPS, its url: and tls: lines),\n"
     "            verify it and its witness cosignatures, check that it extends the\n"
     "            checkpoint kept in --state SDIR, and list every access (or those to\n"
     "            the FILEs given); a fork, a rollback, a bad signature or a missing\n"
     "            cosignature is exit 9\n"
+    "  serve     run one agent as an HTTPS service (doormat escrow serve --help)\n"
+    "  request   the investigator's client: ask the agents over HTTPS, check every\n"
+    "            receipt, decrypt (doormat escrow request --help)\n"
+    "  witness serve\n"
+    "            a witness as an HTTPS service (doormat escrow witness serve --help)\n"
+    "  init --url NAME=URL (repeatable) says where an agent or a witness answers;\n"
+    "            init also gives every agent a TLS key and self-signed certificate,\n"
+    "            DIR/agents/<agent>.tls.pem (secret), pinned in authority.pub\n"
     "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
@@ -132,6 +150,7 @@ enum {
     OPT_WITNESS,
     OPT_WITNESS_THRESHOLD,
     OPT_REQUESTER,
+    OPT_URL,
 };
 
 static const struct option escrow_longopts[] = {
@@ -149,6 +168,7 @@ static const struct option escrow_longopts[] = {
     {"witness", required_argument, NULL, OPT_WITNESS},
     {"witness-threshold", required_argument, NULL, OPT_WITNESS_THRESHOLD},
     {"requester", required_argument, NULL, OPT_REQUESTER},
+    {"url", required_argument, NULL, OPT_URL},
     {"strip", no_argument, NULL, OPT_STRIP},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
     {"identity", required_argument, NULL, 'i'},
@@ -162,8 +182,8 @@ typedef struct escrow_args {
     const char *cmd; /* "escrow init", ... for messages */
     const char *name, *agents, *threshold, *court, *authority, *case_ref, *expires, *agent,
         *warrant, *log, *identity, *output, *witness_threshold, *requester;
-    const char **shares, **witnesses;
-    size_t n_shares, n_witnesses;
+    const char **shares, **witnesses, **urls;
+    size_t n_shares, n_witnesses, n_urls;
     int strip, corrupt;
     char **rest; /* positional arguments */
     int n_rest;
@@ -204,7 +224,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     a->cmd = cmd;
     a->shares = calloc((size_t)argc + 1, sizeof *a->shares);
     a->witnesses = calloc((size_t)argc + 1, sizeof *a->witnesses);
-    if (a->shares == NULL || a->witnesses == NULL)
+    a->urls = calloc((size_t)argc + 1, sizeof *a->urls);
+    if (a->shares == NULL || a->witnesses == NULL || a->urls == NULL)
         return cli_fail(DM_ERR_NOMEM, "%s", cmd);
     optind = 1;
     opterr = 0;
@@ -214,6 +235,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
             free(a->shares);
             free(a->witnesses);
+            free(a->urls);
             a->shares = NULL;
             exit(cli_help(cli_escrow_usage));
         }
@@ -233,6 +255,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             *slot = optarg;
         } else if (c == OPT_SHARE) {
             a->shares[a->n_shares++] = optarg;
+        } else if (c == OPT_URL) {
+            a->urls[a->n_urls++] = optarg;
         } else if (c == OPT_WITNESS) {
             a->witnesses[a->n_witnesses++] = optarg;
         } else if (c == OPT_STRIP) {
@@ -371,8 +395,8 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
         }
         int err = dm_tlog_verifier_parse(text ? text : arg, len, &v[i]);
         if (err == DM_OK && v[i].type != DM_TLOG_SIG_COSIGNATURE)
-            err = dm_fail(DM_ERR_USAGE, "%s is not a witness key (cosignature type 0x04)",
-                          v[i].name);
+            err =
+                dm_fail(DM_ERR_USAGE, "%s is not a witness key (cosignature type 0x04)", v[i].name);
         free(text);
         if (err != DM_OK) {
             free(v);
@@ -385,7 +409,8 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
         errno = 0;
         unsigned long t = strtoul(a->witness_threshold, &end, 10);
         if (errno != 0 || end == a->witness_threshold || *end != '\0' || t < 1 ||
-            t > a->n_witnesses || a->witness_threshold[0] == '-' || a->witness_threshold[0] == '+') {
+            t > a->n_witnesses || a->witness_threshold[0] == '-' ||
+            a->witness_threshold[0] == '+') {
             free(v);
             return cli_usage_error("%s: --witness-threshold wants a number from 1 to %zu, not "
                                    "\"%s\"",
@@ -399,9 +424,84 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
 
 /* ------------------------------------------------------------ init */
 
+/* Every agent's TLS identity (made in memory, written after the authority)
+ * and the --url NAME=URL flags, into the authority's network section. */
+static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char ***tls,
+                          size_t **tls_len) {
+    size_t n = dm_escrow_authority_agents(auth);
+    for (size_t u = 0; u < a->n_urls; u++) {
+        const char *eq = strchr(a->urls[u], '=');
+        if (eq == NULL || eq == a->urls[u])
+            return dm_fail(DM_ERR_USAGE, "--url wants NAME=https://HOST:PORT, not \"%s\"",
+                           a->urls[u]);
+        char name[DM_ESCROW_MAX_ENDPOINT_NAME + 1];
+        size_t nlen = (size_t)(eq - a->urls[u]);
+        if (nlen >= sizeof name)
+            return dm_fail(DM_ERR_USAGE, "--url %s: no such agent or witness", a->urls[u]);
+        memcpy(name, a->urls[u], nlen);
+        name[nlen] = '\0';
+        if (dm_escrow_authority_endpoint_url(auth, name) != NULL)
+            return dm_fail(DM_ERR_USAGE, "--url: \"%s\" given twice", name);
+        int err = dm_escrow_authority_set_endpoint(auth, name, NULL, eq + 1);
+        if (err != DM_OK) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", dm_err_detail());
+            return dm_fail(err, "--url %s: %s", a->urls[u], why);
+        }
+    }
+    *tls = calloc(n, sizeof **tls);
+    *tls_len = calloc(n, sizeof **tls_len);
+    if (*tls == NULL || *tls_len == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char pin[DM_ESCROW_TLS_PIN_LEN + 1];
+        char cn[DM_ESCROW_MAX_AGENT_NAME + DM_ESCROW_MAX_NAME + 32];
+        snprintf(cn, sizeof cn, "%s.%s.doormat-escrow", dm_escrow_authority_agent_name(auth, i),
+                 dm_escrow_authority_name(auth));
+        int err = dm_service_tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
+        if (err == DM_OK)
+            err = dm_escrow_authority_set_endpoint(auth, dm_escrow_authority_agent_name(auth, i),
+                                                   pin, NULL);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
+static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char **tls,
+                          const size_t *tls_len) {
+    for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++) {
+        size_t plen = strlen(dir) + DM_ESCROW_MAX_AGENT_NAME + 32;
+        char *path = malloc(plen);
+        if (path == NULL)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int err = fd < 0 ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)) : DM_OK;
+        size_t done = 0;
+        while (err == DM_OK && done < tls_len[i]) {
+            ssize_t w = write(fd, tls[i] + done, tls_len[i] - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+            else
+                done += (size_t)w;
+        }
+        if (err == DM_OK && fsync(fd) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
 static int escrow_init(int argc, char **argv) {
-    static const int allowed[] = {OPT_NAME, OPT_AGENTS,  OPT_THRESHOLD, OPT_WITNESS,
-                                  OPT_WITNESS_THRESHOLD, 'o', 0};
+    static const int allowed[] = {
+        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
     dm_tlog_verifier *wits = NULL;
@@ -455,8 +555,19 @@ static int escrow_init(int argc, char **argv) {
         int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
         if (err == DM_OK && a.n_witnesses > 0)
             err = dm_escrow_authority_set_witnesses(auth, keys, court, wits, a.n_witnesses, wk);
+        char **tls = NULL;
+        size_t *tls_len = NULL;
+        if (err == DM_OK)
+            err = init_endpoints(&a, auth, &tls, &tls_len);
         if (err == DM_OK)
             err = dm_escrow_authority_write_dir(a.output, auth, keys, court);
+        if (err == DM_OK)
+            err = init_write_tls(a.output, auth, tls, tls_len);
+        if (tls != NULL)
+            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
+                dm_secret_free(tls[i]);
+        free(tls);
+        free(tls_len);
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow init");
         } else {
@@ -468,6 +579,12 @@ static int escrow_init(int argc, char **argv) {
                        dm_escrow_authority_agent_name(auth, i), a.output,
                        dm_escrow_authority_agent_name(auth, i), a.output,
                        dm_escrow_authority_agent_name(auth, i));
+            for (size_t i = 0; i < agents; i++)
+                if (dm_escrow_authority_agent_url(auth, i) != NULL)
+                    printf("agent %s serves at %s (TLS key %s/agents/%s.tls.pem)\n",
+                           dm_escrow_authority_agent_name(auth, i),
+                           dm_escrow_authority_agent_url(auth, i), a.output,
+                           dm_escrow_authority_agent_name(auth, i));
             for (size_t i = 0; i < dm_escrow_authority_witnesses(auth); i++)
                 printf("witness: %s\n", dm_escrow_authority_witness(auth, i)->name);
             if (dm_escrow_authority_witnesses(auth) > 0)
@@ -489,6 +606,7 @@ static int escrow_init(int argc, char **argv) {
     free(list);
     free(a.shares);
     free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -539,6 +657,7 @@ static int escrow_warrant(int argc, char **argv) {
     dm_escrow_authority_free(auth);
     free(a.shares);
     free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -586,8 +705,8 @@ static int write_share_file(const char *path, const char *text, size_t len) {
 }
 
 static int escrow_unwrap(int argc, char **argv) {
-    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_WARRANT, OPT_LOG,
-                                  OPT_REQUESTER, OPT_WITNESS, 'o', 0};
+    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT,   OPT_WARRANT, OPT_LOG,
+                                  OPT_REQUESTER, OPT_WITNESS, 'o',         0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
     if (rc < 0 && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
@@ -636,10 +755,8 @@ static int escrow_unwrap(int argc, char **argv) {
         }
     }
     if (rc == DM_EXIT_OK) {
-        dm_escrow_release_opts opts = {.log_dir = a.log,
-                                       .requester = a.requester,
-                                       .cosigners = cos,
-                                       .n_cosigners = n_wits};
+        dm_escrow_release_opts opts = {
+            .log_dir = a.log, .requester = a.requester, .cosigners = cos, .n_cosigners = n_wits};
         int err = dm_escrow_release(auth, agent, w, &info.header, &opts, now, &share);
         char *text = NULL;
         size_t len = 0;
@@ -665,6 +782,7 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_escrow_authority_free(auth);
     free(a.shares);
     free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -710,8 +828,8 @@ static int escrow_recover(int argc, char **argv) {
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
         /* No share is used unless its release is shown to be logged. */
-        int err = rc == DM_EXIT_OK ? dm_escrow_share_check_receipt(auth, shares[i], NULL, NULL)
-                                   : DM_OK;
+        int err =
+            rc == DM_EXIT_OK ? dm_escrow_share_check_receipt(auth, shares[i], NULL, NULL) : DM_OK;
         if (err != DM_OK)
             rc = cli_fail(err, "escrow recover: %s", a.shares[i]);
     }
@@ -771,6 +889,7 @@ static int escrow_recover(int argc, char **argv) {
     dm_escrow_authority_free(auth);
     free(a.shares);
     free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -830,6 +949,7 @@ static int escrow_tamper(int argc, char **argv) {
     free(file);
     free(a.shares);
     free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -837,8 +957,9 @@ static int escrow_tamper(int argc, char **argv) {
 
 int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
-        return cli_usage_error("escrow: missing subcommand (init, warrant, unwrap, recover, "
-                               "audit, witness, monitor, tamper; see doormat escrow --help)");
+        return cli_usage_error(
+            "escrow: missing subcommand (init, warrant, unwrap, recover, "
+            "audit, witness, monitor, serve, request, tamper; see doormat escrow --help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
         return cli_help(cli_escrow_usage);
@@ -852,8 +973,14 @@ int cmd_escrow(int argc, char **argv) {
         return escrow_recover(argc - 1, argv + 1);
     if (strcmp(sub, "audit") == 0)
         return cli_escrow_audit(argc - 1, argv + 1);
+    if (strcmp(sub, "witness") == 0 && argc >= 3 && strcmp(argv[2], "serve") == 0)
+        return cmd_escrow_witness_serve(argc - 2, argv + 2);
     if (strcmp(sub, "witness") == 0)
         return cli_escrow_witness(argc - 1, argv + 1);
+    if (strcmp(sub, "serve") == 0)
+        return cmd_escrow_serve(argc - 1, argv + 1);
+    if (strcmp(sub, "request") == 0)
+        return cmd_escrow_request(argc - 1, argv + 1);
     if (strcmp(sub, "monitor") == 0)
         return cli_escrow_monitor(argc - 1, argv + 1);
     if (strcmp(sub, "tamper") == 0)

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
+#include "doormat/service.h"
 
 enum {
     O_AUTHORITY = 256,
@@ -221,8 +222,8 @@ static int audit_verify(int argc, char **argv) {
     if (rc == DM_EXIT_OK)
         rc = read_checkpoint(&a, f, dir, auth, &text, &len, &agent);
     dm_tlog_checkpoint c, old;
-    const dm_tlog_verifier *key = rc == DM_EXIT_OK ? dm_escrow_authority_log_key(auth, agent)
-                                                   : NULL;
+    const dm_tlog_verifier *key =
+        rc == DM_EXIT_OK ? dm_escrow_authority_log_key(auth, agent) : NULL;
     if (rc == DM_EXIT_OK) {
         int err = dm_tlog_checkpoint_open(text, len, key, NULL, 0, 0, &c);
         if (err != DM_OK)
@@ -233,8 +234,7 @@ static int audit_verify(int argc, char **argv) {
         int err = cli_read_file(a.since, &old_text, &old_len);
         if (err != DM_OK)
             rc = cli_fail(err, "escrow audit verify: --since");
-        else if ((err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old)) !=
-                 DM_OK)
+        else if ((err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old)) != DM_OK)
             rc = cli_fail(DM_ERR_LOG, "escrow audit verify: --since %s: %s", a.since,
                           dm_err_detail());
     }
@@ -252,8 +252,7 @@ static int audit_verify(int argc, char **argv) {
                dir, dm_escrow_authority_agent_name(auth, agent), c.origin, c.size,
                c.size == 1 ? "y" : "ies");
         printf("witness cosignatures: %u valid (the authority asks for %u)\n",
-               cosignatures(auth, agent, text, len),
-               dm_escrow_authority_witness_threshold(auth));
+               cosignatures(auth, agent, text, len), dm_escrow_authority_witness_threshold(auth));
         if (a.since != NULL)
             printf("consistent with %s (size %" PRIu64 "): nothing was removed or rewritten\n",
                    a.since, old.size);
@@ -378,8 +377,7 @@ int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *sta
 static int write_new(const char *path, const char *text, size_t len, mode_t mode) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
     size_t done = 0;
     while (done < len) {
         ssize_t n = write(fd, text + done, len - done);
@@ -538,13 +536,43 @@ static int save_state(const char *path, const char *text, size_t len) {
     return err;
 }
 
+static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, size_t agent,
+                           dm_tlog_fetcher f, const uint8_t (*files)[DM_FILE_ID_LEN],
+                           size_t n_files);
+
+/* The log of one agent, from its directory under logs or, with --logs https,
+ * from the agent over HTTPS (its url: and tls: lines; service/fetch.c). */
 static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_t agent,
                        const char *logs, const uint8_t (*files)[DM_FILE_ID_LEN], size_t n_files) {
     const char *name = dm_escrow_authority_agent_name(auth, agent);
+    dm_tlog_fetcher f;
+    if (strcmp(logs, "https") != 0) {
+        char dir[4096];
+        if ((size_t)snprintf(dir, sizeof dir, "%s/%s", logs, name) >= sizeof dir)
+            return cli_usage_error("%s: %s: path too long", a->cmd, logs);
+        return monitor_fetched(a, auth, agent, dm_tlog_dir_fetcher(dir), files, n_files);
+    }
+    const char *url = dm_escrow_authority_agent_url(auth, agent);
+    const char *pin = dm_escrow_authority_agent_tls_pin(auth, agent);
+    char base[DM_ESCROW_MAX_URL + 8];
+    if (url == NULL || pin == NULL)
+        return cli_usage_error("%s: --logs https: authority.pub gives no %s for agent %s", a->cmd,
+                               url == NULL ? "url:" : "tls:", name);
+    snprintf(base, sizeof base, "%s/log", url);
+    int err = dm_service_fetcher_new(base, pin, 10, &f);
+    if (err != DM_OK)
+        return cli_fail(err, "%s: log of agent %s", a->cmd, name);
+    int rc = monitor_fetched(a, auth, agent, f, files, n_files);
+    dm_service_fetcher_free(&f);
+    return rc;
+}
+
+static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, size_t agent,
+                           dm_tlog_fetcher f, const uint8_t (*files)[DM_FILE_ID_LEN],
+                           size_t n_files) {
+    const char *name = dm_escrow_authority_agent_name(auth, agent);
     const dm_tlog_verifier *key = dm_escrow_authority_log_key(auth, agent);
-    char dir[4096], state[4096] = "";
-    if ((size_t)snprintf(dir, sizeof dir, "%s/%s", logs, name) >= sizeof dir)
-        return cli_usage_error("%s: %s: path too long", a->cmd, logs);
+    char state[4096] = "";
     if (a->state != NULL) {
         uint8_t h[32];
         char hex[65];
@@ -553,7 +581,6 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
         if ((size_t)snprintf(state, sizeof state, "%s/%s", a->state, hex) >= sizeof state)
             return cli_usage_error("%s: %s: path too long", a->cmd, a->state);
     }
-    dm_tlog_fetcher f = dm_tlog_dir_fetcher(dir);
     uint8_t *data = NULL;
     size_t len = 0;
     int err = f.fetch(f.ctx, "checkpoint", &data, &len);
@@ -561,12 +588,10 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
         return cli_fail(err == DM_ERR_NO_MATCH ? DM_ERR_IO : err, "%s: log of agent %s", a->cmd,
                         name);
     dm_tlog_checkpoint c, old;
-    err = dm_tlog_checkpoint_open((const char *)data, len, key,
-                                  dm_escrow_authority_witnesses(auth)
-                                      ? dm_escrow_authority_witness(auth, 0)
-                                      : NULL,
-                                  dm_escrow_authority_witnesses(auth),
-                                  dm_escrow_authority_witness_threshold(auth), &c);
+    err = dm_tlog_checkpoint_open(
+        (const char *)data, len, key,
+        dm_escrow_authority_witnesses(auth) ? dm_escrow_authority_witness(auth, 0) : NULL,
+        dm_escrow_authority_witnesses(auth), dm_escrow_authority_witness_threshold(auth), &c);
     if (err != DM_OK) {
         free(data);
         return cli_fail(DM_ERR_LOG, "%s: log of agent %s: %s", a->cmd, name, dm_err_detail());

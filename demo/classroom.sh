@@ -265,6 +265,79 @@ step_escrow_rogue() {
       "anyone with something to hide, just uses the plain vault."
 }
 
+# ------------------------------------------------------------ escrow over the network
+
+# Services started by the demo, stopped at the end and on Ctrl-C.
+DEMO_PIDS=()
+demo_stop_services() {
+  local p n
+  for p in "${DEMO_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${DEMO_PIDS[@]}"; do
+    n=0
+    while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  DEMO_PIDS=()
+}
+
+# demo_start NAME CMD...: starts a service in the background (log in NAME.log,
+# port in NAME.port); sets $demo_port.
+demo_start() {
+  local name=$1 n=0; shift
+  "$@" --listen 127.0.0.1:0 --port-file "$name.port" --log-file "$name.log" \
+    >>"$name.log" 2>&1 </dev/null &
+  DEMO_PIDS+=("$!")
+  while [ ! -s "$name.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+  [ -s "$name.port" ] || die "$name did not start: $(tail -1 "$name.log")"
+  demo_port=$(cat "$name.port")
+}
+
+step_escrow_network() {
+  title "Escrow 7: the authority as running services"
+  trap 'demo_stop_services; if [ -z "$DIR" ]; then rm -rf "$WORK"; fi' EXIT
+  trap 'exit 130' INT TERM
+  say "Real proposals end in an online system: agents that answer warrant requests" \
+      "over the network, log every release, and have each log checkpoint cosigned by" \
+      "an independent witness. Three agents and one witness, on this computer:"
+  expect_exit 0 "$DOORMAT" escrow witness init --name witness.example/w1 -o wit >/dev/null || return
+  expect_exit 0 "$DOORMAT" escrow init --name FBI-online --agents doj,court,vendor --threshold 2 \
+    --witness wit/witness.vkey -o online || return
+  local pin a
+  demo_start wit "$DOORMAT" escrow witness serve --key wit/witness.key \
+    --trust online/authority.pub --state wit/state
+  pin=$(grep -o 'sha256//[A-Za-z0-9+/=]*' wit.log | head -1)
+  printf 'url: witness.example/w1 https://127.0.0.1:%s\ntls: witness.example/w1 %s\n' \
+    "$demo_port" "$pin" >>online/authority.pub
+  for a in doj court vendor; do
+    demo_start "$a" "$DOORMAT" escrow serve --authority online/authority.pub \
+      --agent "online/agents/$a.key" --log "online/logs/$a"
+    echo "url: $a https://127.0.0.1:$demo_port" >>online/authority.pub
+  done
+  say "" "authority.pub now says where each one answers, and pins its TLS key:"
+  show grep -E '^(url|tls):' online/authority.pub
+  expect_exit 0 "$DOORMAT" encrypt -r "$BOB_PUB" --escrow online/authority.pub -o online.age \
+    letter.txt || return
+  expect_exit 0 "$DOORMAT" escrow warrant --court online/court.key \
+    --authority online/authority.pub --case "SDNY 26-cr-43" --expires 2999-12-31 \
+    -o online-warrant.txt online.age || return
+  say "" "The investigator asks over HTTPS; each share comes sealed to her key, with a" \
+      "receipt proving its release is in the agent's log and cosigned by the witness:"
+  "$DOORMAT" keygen -o investigator.key 2>/dev/null || die "keygen failed"
+  expect_exit 0 "$DOORMAT" escrow request --authority online/authority.pub \
+    --warrant online-warrant.txt --identity investigator.key -o online-recovered.txt \
+    online.age || return
+  cmp -s letter.txt online-recovered.txt || die "the recovered letter differs"
+  say "" "Alice (or anyone) reads the agents' logs over HTTPS and sees her letter opened:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority online/authority.pub --logs https \
+    online.age || return
+  say "" "One line per request in each service's log:"
+  show tail -n 2 doj.log
+  demo_stop_services
+  say "" "Everything is stopped. The log catches an access after the fact; it does not" \
+      "stop one, and the agents' keys still open every file ever escrowed."
+}
+
 # ------------------------------------------------------------ lab steps
 
 step_labs_intro() {
@@ -349,6 +422,7 @@ STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
        step_vault_decrypt step_vault_wrong_key step_vault_tamper)
 STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warrant
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
+STEPS+=(step_escrow_network)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
 STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro)

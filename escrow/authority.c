@@ -52,6 +52,101 @@ const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth,
     return i < auth->n_agents ? auth->agents[i].recipient : NULL;
 }
 
+static const dm_escrow_endpoint *endpoint_of(const dm_escrow_authority *auth, const char *name) {
+    for (size_t i = 0; name && i < auth->n_endpoints; i++)
+        if (strcmp(auth->endpoints[i].name, name) == 0)
+            return &auth->endpoints[i];
+    return NULL;
+}
+
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->tls_pin[0] ? e->tls_pin : NULL;
+}
+
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->url[0] ? e->url : NULL;
+}
+
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_pin(auth, auth->agents[i].name) : NULL;
+}
+
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_url(auth, auth->agents[i].name) : NULL;
+}
+
+/* Agents and witnesses are the names an endpoint may have. */
+static bool endpoint_name_known(const dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_agents; i++)
+        if (strlen(auth->agents[i].name) == len && memcmp(auth->agents[i].name, name, len) == 0)
+            return true;
+    for (size_t i = 0; i < auth->n_witnesses; i++)
+        if (strlen(auth->witnesses[i].name) == len &&
+            memcmp(auth->witnesses[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+static bool valid_tls_pin(const char *s, size_t len) {
+    static const char prefix[] = "sha256//";
+    if (len != DM_ESCROW_TLS_PIN_LEN || memcmp(s, prefix, sizeof prefix - 1) != 0)
+        return false;
+    uint8_t digest[32];
+    size_t got = 0;
+    const char *b64 = s + sizeof prefix - 1;
+    size_t blen = len - (sizeof prefix - 1);
+    return sodium_base642bin(digest, sizeof digest, b64, blen, NULL, &got, NULL,
+                             sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           got == sizeof digest;
+}
+
+static bool valid_url(const char *s, size_t len) {
+    static const char scheme[] = "https://";
+    if (len <= sizeof scheme - 1 || len > DM_ESCROW_MAX_URL ||
+        memcmp(s, scheme, sizeof scheme - 1) != 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* The endpoint slot of name (known), made when missing; NULL when full. */
+static dm_escrow_endpoint *endpoint_slot(dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_endpoints; i++)
+        if (strlen(auth->endpoints[i].name) == len &&
+            memcmp(auth->endpoints[i].name, name, len) == 0)
+            return &auth->endpoints[i];
+    if (auth->n_endpoints == DM_ESCROW_MAX_ENDPOINTS || len > DM_ESCROW_MAX_ENDPOINT_NAME)
+        return NULL;
+    dm_escrow_endpoint *e = &auth->endpoints[auth->n_endpoints++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->name, name, len);
+    return e;
+}
+
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url) {
+    if (!endpoint_name_known(auth, name, strlen(name)))
+        return dm_fail(DM_ERR_USAGE, "\"%s\" is not an agent or a witness of this authority", name);
+    if (tls_pin && !valid_tls_pin(tls_pin, strlen(tls_pin)))
+        return dm_fail(DM_ERR_USAGE, "%s: \"%s\" is not a pin sha256//BASE64", name, tls_pin);
+    if (url && !valid_url(url, strlen(url)))
+        return dm_fail(DM_ERR_USAGE,
+                       "%s: \"%s\" is not an https:// URL of at most %d printable bytes", name, url,
+                       DM_ESCROW_MAX_URL);
+    dm_escrow_endpoint *e = endpoint_slot(auth, name, strlen(name));
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
+    if (tls_pin)
+        snprintf(e->tls_pin, sizeof e->tls_pin, "%s", tls_pin);
+    if (url)
+        snprintf(e->url, sizeof e->url, "%s", url);
+    return DM_OK;
+}
+
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name) {
     for (size_t i = 0; i < auth->n_agents; i++)
         if (strcmp(auth->agents[i].name, name) == 0)
@@ -303,9 +398,8 @@ fail:
 
 int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
                                       dm_escrow_agent_key *const *agent_keys,
-                                      dm_escrow_court_key *court,
-                                      const dm_tlog_verifier *witnesses, size_t n,
-                                      unsigned threshold) {
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold) {
     if (n > DM_ESCROW_MAX_WITNESSES)
         return dm_fail(DM_ERR_USAGE, "at most %d witnesses", DM_ESCROW_MAX_WITNESSES);
     if ((n == 0) != (threshold == 0) || threshold > n)
@@ -350,7 +444,48 @@ int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, siz
         dm_escrow_buf_str(&b, ".\n");
     }
     authority_body(auth, true, &b);
+    /* The network section, outside the id (dm_escrow_authority_endpoint_url). */
+    for (size_t i = 0; i < auth->n_endpoints; i++) {
+        const dm_escrow_endpoint *e = &auth->endpoints[i];
+        if (e->tls_pin[0])
+            dm_escrow_buf_printf(&b, "tls: %s %s\n", e->name, e->tls_pin);
+        if (e->url[0])
+            dm_escrow_buf_printf(&b, "url: %s %s\n", e->name, e->url);
+    }
     return dm_escrow_buf_take(&b, text, len);
+}
+
+/* "tls: NAME PIN" or "url: NAME URL" (NAME an agent or a witness), at the end. */
+static int parse_endpoint_line(dm_escrow_authority *auth, const char *line, size_t llen) {
+    const char *v;
+    size_t vlen;
+    bool tls = dm_escrow_field(line, llen, "tls", &v, &vlen);
+    if (!tls && !dm_escrow_field(line, llen, "url", &v, &vlen))
+        return dm_fail(DM_ERR_USAGE, "unexpected line (only \"tls:\" and \"url:\" lines may "
+                                     "come last)");
+    const char *sp = memchr(v, ' ', vlen);
+    if (!sp)
+        return dm_fail(DM_ERR_USAGE, "want \"%s: NAME %s\"", tls ? "tls" : "url",
+                       tls ? "sha256//BASE64" : "https://...");
+    size_t nlen = (size_t)(sp - v);
+    if (!endpoint_name_known(auth, v, nlen))
+        return dm_fail(DM_ERR_USAGE, "\"%.*s\" is not an agent or a witness of this authority",
+                       (int)nlen, v);
+    dm_escrow_endpoint *e = endpoint_slot(auth, v, nlen);
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
+    const char *val = sp + 1;
+    size_t val_len = vlen - nlen - 1;
+    if ((tls ? e->tls_pin[0] : e->url[0]) != '\0')
+        return dm_fail(DM_ERR_USAGE, "%s: a second \"%s:\" line", e->name, tls ? "tls" : "url");
+    if (tls ? !valid_tls_pin(val, val_len) : !valid_url(val, val_len))
+        return dm_fail(DM_ERR_USAGE,
+                       tls ? "%s: want \"sha256//\" and the base64 SHA-256 of a public key"
+                           : "%s: want an https:// URL of at most 255 printable bytes",
+                       e->name);
+    memcpy(tls ? e->tls_pin : e->url, val, val_len);
+    (tls ? e->tls_pin : e->url)[val_len] = '\0';
+    return DM_OK;
 }
 
 static bool has_control(const char *line, size_t len) {
@@ -533,8 +668,7 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
     }
     if (auth->n_witnesses > 0) {
         if (!more || !dm_escrow_field(line, llen, "witness-threshold", &v, &vlen) ||
-            !dm_escrow_parse_uint(v, vlen, (unsigned)auth->n_witnesses,
-                                  &auth->witness_threshold) ||
+            !dm_escrow_parse_uint(v, vlen, (unsigned)auth->n_witnesses, &auth->witness_threshold) ||
             auth->witness_threshold == 0) {
             if (!more)
                 it.lineno++;
@@ -544,11 +678,14 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
         }
         more = next_content(&it, &line, &llen, &err);
     }
-    if (more || err) {
+    /* The network section (tls:, url:) comes last, outside the id. */
+    while (more && !err) {
+        err = parse_endpoint_line(auth, line, llen);
         if (!err)
-            err = dm_fail(DM_ERR_USAGE, "unexpected line after the authority's last line");
-        goto done;
+            more = next_content(&it, &line, &llen, &err);
     }
+    if (err)
+        goto done;
     if (auth->threshold > auth->n_agents) {
         err = dm_fail(DM_ERR_USAGE, "threshold %u is more than the %zu agents", auth->threshold,
                       auth->n_agents);

@@ -23,6 +23,15 @@ typedef struct dm_escrow_agent_pub {
     dm_tlog_verifier log;                    /* the key that signs its log's checkpoints */
 } dm_escrow_agent_pub;
 
+/* Where an agent or a witness answers, and its TLS key's pin (the network
+ * section of authority.pub, outside the id). */
+#define DM_ESCROW_MAX_ENDPOINTS (DM_ESCROW_MAX_AGENTS + 16)
+typedef struct dm_escrow_endpoint {
+    char name[DM_ESCROW_MAX_ENDPOINT_NAME + 1];
+    char tls_pin[DM_ESCROW_TLS_PIN_LEN + 1]; /* "sha256//BASE64", "" when none */
+    char url[DM_ESCROW_MAX_URL + 1];         /* "https://...", "" when none */
+} dm_escrow_endpoint;
+
 struct dm_escrow_authority {
     char name[DM_ESCROW_MAX_NAME + 1];
     uint8_t id[DM_ESCROW_ID_LEN];
@@ -34,6 +43,8 @@ struct dm_escrow_authority {
     size_t n_witnesses;
     dm_tlog_verifier witnesses[DM_ESCROW_MAX_WITNESSES];
     unsigned witness_threshold; /* cosignatures a release needs (0: none) */
+    size_t n_endpoints;
+    dm_escrow_endpoint endpoints[DM_ESCROW_MAX_ENDPOINTS];
 };
 
 /* Lives in sodium guarded memory as a whole. */
@@ -174,6 +185,15 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
                             const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
                             dm_escrow_share **out);
 int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len);
+
+/* ---- release.c ---- */
+int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
+                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
+                          size_t why_cap, uint64_t *known);
+/* The log entry of a release of share s under w (malloc'd canonical text). */
+int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_escrow_share *s,
+                            const char *requester, time_t now, char **entry, size_t *entry_len);
 
 /* ---- warrant.c ---- */
 bool dm_escrow_valid_date(const char *s, size_t len);

@@ -97,12 +97,13 @@ int dm_escrow_entry_parse(const uint8_t *data, size_t len, dm_escrow_entry *out)
 
 /* ------------------------------------------------------------ cosignatures */
 
-/* Asks one cosigner: first with the size it is thought to have (0), then,
- * on 409, from the size it says it has. Cosignature lines that verify with
- * a witness of the authority are appended to lines; ok[] marks the witnesses. */
-static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
-                       const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok,
-                       char *why, size_t why_cap) {
+/* Asks one cosigner: first with the size it is thought to have (*known, or
+ * 0), then, on 409, from the size it says it has. Cosignature lines that
+ * verify with a witness of the authority are appended to lines; ok[] marks
+ * the witnesses; *known (may be NULL) gets the size the witness now has. */
+int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
+                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
+                          size_t why_cap, uint64_t *known) {
     const char *cp = dm_tlog_log_checkpoint(l);
     /* Only the log's own signature goes to the witness. */
     dm_tlog_note *note = NULL;
@@ -113,7 +114,7 @@ static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
     dm_escrow_buf_add(&plain, note->text, note->text_len);
     dm_escrow_buf_add(&plain, "\n", 1);
     dm_escrow_buf_add(&plain, note->sigs[0].line, note->sigs[0].line_len);
-    uint64_t size = dm_tlog_log_size(l), old = 0;
+    uint64_t size = dm_tlog_log_size(l), old = known && *known <= size ? *known : 0;
     int status = 0;
     char *resp = NULL;
     size_t resp_len = 0;
@@ -141,14 +142,17 @@ static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
         while (p && *p >= '0' && *p <= '9' && had < UINT64_MAX / 10)
             had = had * 10 + (uint64_t)(*p++ - '0');
         if (!resp || p == resp || *p != '\n' || had > size) {
-            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours",
-                     had);
+            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours", had);
             status = 0;
             break;
         }
         old = had;
+        if (known)
+            *known = had;
     }
     if (!err && status == 200) {
+        if (known)
+            *known = size;
         /* Checked here, not trusted: the lines must verify over our checkpoint. */
         dm_escrow_buf all = {0};
         dm_escrow_buf_add(&all, plain.data, plain.len);
@@ -209,7 +213,8 @@ static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_ke
     dm_escrow_buf lines = {0};
     char why[200] = "";
     for (size_t i = 0; !err && i < opts->n_cosigners; i++)
-        err = ask_witness(auth, l, &opts->cosigners[i], &lines, ok, why, sizeof why);
+        err =
+            dm_escrow_ask_witness(auth, l, &opts->cosigners[i], &lines, ok, why, sizeof why, NULL);
     unsigned have = 0;
     for (size_t k = 0; k < auth->n_witnesses; k++)
         have += ok[k];
@@ -239,6 +244,33 @@ static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_ke
     return err;
 }
 
+int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_escrow_share *s,
+                            const char *requester, time_t now, char **entry, size_t *entry_len) {
+    int err = DM_OK;
+    dm_escrow_entry e = {0};
+    struct tm tm;
+    if (!gmtime_r(&now, &tm) || strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+        err = dm_fail(DM_ERR_INTERNAL, "cannot format the time");
+    memcpy(e.authority_id, auth->id, DM_ESCROW_ID_LEN);
+    snprintf(e.agent, sizeof e.agent, "%s", agent->name);
+    dm_escrow_warrant_digest(w, e.warrant);
+    const char *case_ref = dm_escrow_warrant_case(w);
+    crypto_hash_sha256(e.case_digest, (const uint8_t *)case_ref, strlen(case_ref));
+    memcpy(e.file_id, dm_escrow_share_file_id(s), DM_FILE_ID_LEN);
+    const char *req = requester ? requester : DEFAULT_REQUESTER;
+    if (!valid_requester(req, strlen(req)))
+        err = dm_fail(DM_ERR_USAGE,
+                      "the requester must be 1 to %d bytes without control "
+                      "characters",
+                      DM_ESCROW_MAX_REQUESTER);
+    else
+        snprintf(e.requester, sizeof e.requester, "%s", req);
+    if (!err)
+        err = dm_escrow_entry_format(&e, entry, entry_len);
+    return err;
+}
+
 int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                       const dm_escrow_warrant *w, const dm_header *hdr,
                       const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out) {
@@ -250,27 +282,9 @@ int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key
             *out = s;
         return err;
     }
-    dm_escrow_entry e = {0};
-    struct tm tm;
-    if (!gmtime_r(&now, &tm) || strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
-        err = dm_fail(DM_ERR_INTERNAL, "cannot format the time");
-    memcpy(e.authority_id, auth->id, DM_ESCROW_ID_LEN);
-    snprintf(e.agent, sizeof e.agent, "%s", agent->name);
-    dm_escrow_warrant_digest(w, e.warrant);
-    const char *case_ref = dm_escrow_warrant_case(w);
-    crypto_hash_sha256(e.case_digest, (const uint8_t *)case_ref, strlen(case_ref));
-    memcpy(e.file_id, dm_escrow_share_file_id(s), DM_FILE_ID_LEN);
-    const char *req = opts->requester ? opts->requester : DEFAULT_REQUESTER;
-    if (!valid_requester(req, strlen(req)))
-        err = dm_fail(DM_ERR_USAGE, "the requester must be 1 to %d bytes without control "
-                                    "characters",
-                      DM_ESCROW_MAX_REQUESTER);
-    else
-        snprintf(e.requester, sizeof e.requester, "%s", req);
     char *entry = NULL, *receipt = NULL;
     size_t entry_len = 0, receipt_len = 0;
-    if (!err)
-        err = dm_escrow_entry_format(&e, &entry, &entry_len);
+    err = dm_escrow_release_entry(auth, agent, w, s, opts->requester, now, &entry, &entry_len);
     if (!err)
         err = log_release(auth, agent, opts, entry, entry_len, &receipt, &receipt_len);
     free(entry);
@@ -310,8 +324,8 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
         return dm_fail(DM_ERR_LOG, "the receipt of agent %s's share: %s", agent, dm_err_detail());
     dm_escrow_entry e;
     if (!p.extra || dm_escrow_entry_parse(p.extra, p.extra_len, &e) != DM_OK)
-        err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share carries no release entry",
-                      agent);
+        err =
+            dm_fail(DM_ERR_LOG, "the receipt of agent %s's share carries no release entry", agent);
     int idx = dm_escrow_authority_find_agent(auth, agent);
     if (!err && (idx < 0 || memcmp(e.authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
                  strcmp(e.agent, agent) != 0 ||
@@ -329,8 +343,8 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
         if (err) {
             char d[300];
             snprintf(d, sizeof d, "%s", dm_err_detail());
-            err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share does not verify: %s",
-                          agent, d);
+            err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share does not verify: %s", agent,
+                          d);
         }
     }
     if (!err && entry_out)

@@ -163,8 +163,12 @@ def main():
         check(kid.hex() == vid, f"{aname}: log key id")
         log_keys[aname] = (origin, kid, raw[1:])
     rest = lines[i + 1 + n:]
+    # The network section (url:, tls:) comes last and is not in the id.
+    net = [r for r in rest if r.startswith(("url: ", "tls: "))]
+    check(rest[len(rest) - len(net):] == net, "the network section comes last")
+    rest = rest[:len(rest) - len(net)]
     check(all(r.startswith("witness") for r in rest), "only witness lines follow the logs")
-    body = "".join(l + "\n" for l in lines if not l.startswith("id: "))
+    body = "".join(l + "\n" for l in lines[:len(lines) - len(net)] if not l.startswith("id: "))
     auth_id = hashlib.sha256(b"doormat/v1/escrow/authority-id\n" + body.encode()).digest()[:16]
     check(auth_id.hex() == id_hex, "authority id = SHA-256 of its contents")
     print(f"authority {name} {id_hex}: {k}-of-{n}, id recomputed")

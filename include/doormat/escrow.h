@@ -89,6 +89,26 @@ size_t dm_escrow_authority_agents(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i);
 /* The agent's X25519 key as an age1... string (owned by auth). */
 const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i);
+/* Where an agent (or a witness, by its key name) answers over HTTPS, and the
+ * pin of its TLS key: "sha256//" and the base64 SHA-256 of its
+ * SubjectPublicKeyInfo, the form of curl's CURLOPT_PINNEDPUBLICKEY. NULL
+ * when authority.pub has none ("url:" and "tls:" lines). Neither is part of
+ * the authority id: a machine may move without the authority changing, and
+ * the pin guards the connection, not the shares (every share comes with a
+ * receipt checked against the log keys). */
+#define DM_ESCROW_TLS_PIN_LEN 52 /* "sha256//" + 44 base64 characters */
+#define DM_ESCROW_MAX_URL 255
+#define DM_ESCROW_MAX_ENDPOINT_NAME 255
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name);
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name);
+/* The same for agent number i. */
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i);
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i);
+/* Sets either (NULL leaves it as is) for an agent or a witness of the
+ * authority. DM_ERR_USAGE for another name, a pin not of the form above, or a
+ * URL that is not https://, printable and at most 255 bytes. */
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url);
 /* Index of an agent by name, or -1. */
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
@@ -121,9 +141,8 @@ unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth);
  * authority id commits to it, so the keys' copies of the id follow. */
 int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
                                       dm_escrow_agent_key *const *agent_keys,
-                                      dm_escrow_court_key *court,
-                                      const dm_tlog_verifier *witnesses, size_t n,
-                                      unsigned threshold);
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold);
 /* The agent's log signing key, derived from its agent key (guarded). */
 int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
                                dm_tlog_signer **out);
@@ -340,6 +359,35 @@ typedef struct dm_escrow_release_opts {
 int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                       const dm_escrow_warrant *w, const dm_header *hdr,
                       const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out);
+
+/* Releases in batches, for a long-running agent (doormat escrow serve): the
+ * log stays open (and locked) between releases, and one commit (one fsync,
+ * one checkpoint, one round of cosignatures) covers every release added
+ * since the last. A release is exactly dm_escrow_release's: the same checks
+ * (dm_escrow_release_add), its entry durable and cosigned before its share
+ * gets a receipt (dm_escrow_release_receipt after a commit that succeeded). */
+typedef struct dm_escrow_releaser dm_escrow_releaser;
+/* Opens the agent's log and verifies it whole (every tile and entry against
+ * its signed checkpoint): an agent does not start on a log that does not
+ * verify (DM_ERR_LOG). */
+int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const char *log_dir, dm_escrow_releaser **out);
+void dm_escrow_releaser_close(dm_escrow_releaser *r);
+/* Checks and unwraps; appends the entry (not durable yet). *index gets its
+ * place in the log; *share has no receipt yet. */
+int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
+                          const char *requester, time_t now, dm_escrow_share **share,
+                          uint64_t *index);
+/* Makes every added entry durable, then asks the cosigners (stopping at the
+ * witness threshold) and adds their cosignatures to the checkpoint.
+ * DM_ERR_IO when the log cannot be written (the added entries are dropped),
+ * DM_ERR_LOG when the witness threshold is not met (the entries stay in the
+ * log; no share may be released), with the reason. */
+int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
+                             size_t n_cosigners);
+/* The receipt of the release at index, after a commit that succeeded. */
+int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
+uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
 
 /* The receipt of a share (its c2sp.org/tlog-proof text), NULL when none. */
 const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len);
