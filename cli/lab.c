@@ -8,14 +8,17 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "doormat/service.h"
 #include "labs.h"
 
 static const char lab_usage[] =
@@ -30,6 +33,7 @@ static const char lab_usage[] =
     "  doormat lab ghost [--files F] [common options]\n"
     "  doormat lab clear [--devices D] [--digits D] [common options]\n"
     "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
+    "  doormat lab volume [--requests N] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -58,6 +62,8 @@ static const char lab_usage[] =
     "                open one and all, against brute force (Ozzie's CLEAR, 2018)\n"
     "  retroactive   an archive written before a mandate gets escrow added with rekey:\n"
     "                files per second, header bytes rewritten against the archive\n"
+    "  volume        an agent's HTTPS service on loopback, timed: its release rate\n"
+    "                against the FBI's 7,800 claimed and 1,200-2,000 actual devices\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -73,6 +79,7 @@ static const char lab_usage[] =
     "                    the archive (32)\n"
     "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
     "  --devices D       clear: devices in the population (100)\n"
+    "  --requests N      volume: release requests timed (20)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
     "                    most S seconds (2 and 3); others are extrapolated\n"
@@ -108,6 +115,7 @@ enum {
     OPT_DIGITS,
     OPT_REAL,
     OPT_DEVICES,
+    OPT_REQUESTS,
 };
 
 static const struct option lab_longopts[] = {
@@ -126,6 +134,7 @@ static const struct option lab_longopts[] = {
     {"digits", required_argument, NULL, OPT_DIGITS},
     {"real", no_argument, NULL, OPT_REAL},
     {"devices", required_argument, NULL, OPT_DEVICES},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -134,7 +143,7 @@ typedef struct lab_args {
     const char *name;
     const char *dir;
     int json;
-    unsigned long users, files, bytes, bits, min, max, digits, devices;
+    unsigned long users, files, bytes, bits, min, max, digits, devices, requests;
     unsigned long long shamir_tries;
     double budget, population;
     int all, real;
@@ -1070,6 +1079,230 @@ static int lab_retro(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ volume */
+
+/* Starts argv in the background, its standard output and error to log_path;
+ * returns the pid, or -1. */
+static pid_t spawn_process(char *const argv[], const char *log_path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (null < 0 || log < 0)
+            _exit(127);
+        dup2(null, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM, then at most 10 seconds for it to finish, then SIGKILL. */
+static void stop_process(pid_t pid) {
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Waits (at most 15 seconds) for the port the service writes once listening. */
+static long wait_port(pid_t pid, const char *port_file) {
+    for (int i = 0; i < 300; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (cli_read_file(port_file, &text, &len) == DM_OK && len > 0) {
+            long port = strtol(text, NULL, 10);
+            free(text);
+            if (port > 0 && port < 65536)
+                return port;
+        } else {
+            free(text);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+typedef struct volume_run {
+    dm_escrow_authority *auth;
+    dm_escrow_court_key *court;
+    dm_recipient *rc;
+    dm_membuf *files;
+    size_t n;
+    char *warrant;
+    size_t warrant_len;
+    char *inv_sk;
+    double *latency;
+    size_t released;
+} volume_run;
+
+static void volume_run_free(volume_run *v) {
+    for (size_t i = 0; v->files && i < v->n; i++)
+        free(v->files[i].buf);
+    free(v->files);
+    free(v->warrant);
+    free(v->latency);
+    dm_secret_free(v->inv_sk);
+    dm_recipient_free(v->rc);
+    dm_escrow_court_key_free(v->court);
+    dm_escrow_authority_free(v->auth);
+}
+
+/* The files, the warrant naming them, and the requests, timed one by one. */
+static int volume_requests(volume_run *v, const char *dir, const char *pub) {
+    char path[4096], *pk = NULL, *user_sk = NULL, *user_pk = NULL;
+    int err = dm_escrow_authority_load(pub, &v->auth);
+    snprintf(path, sizeof path, "%s/authority/court.key", dir);
+    if (!err)
+        err = dm_escrow_court_key_load(v->auth, path, &v->court);
+    if (!err)
+        err = dm_x25519_keygen(&user_sk, &user_pk);
+    if (!err)
+        err = dm_x25519_recipient_parse(user_pk, &v->rc);
+    if (!err)
+        err = dm_x25519_keygen(&v->inv_sk, &pk);
+    v->files = calloc(v->n, sizeof *v->files);
+    v->latency = calloc(v->n, sizeof *v->latency);
+    uint8_t(*ids)[DM_FILE_ID_LEN] = calloc(v->n, sizeof *ids);
+    if (!err && (!v->files || !v->latency || !ids))
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < v->n && !err; i++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "Seized device %zu: its file key, escrowed.\n", i + 1);
+        dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
+        dm_encrypt_opts eo = {.threads = 1};
+        err = dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(&v->files[i]), &v->rc, 1, v->auth,
+                                NULL, &eo);
+        dm_header hdr = {0};
+        if (!err)
+            err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
+        if (!err)
+            err = dm_header_file_id(&hdr, ids[i]);
+        dm_header_free(&hdr);
+    }
+    if (!err)
+        err = dm_escrow_warrant_issue(v->auth, v->court, "doormat lab volume", NULL, "2999-12-31",
+                                      (const uint8_t(*)[DM_FILE_ID_LEN])ids, v->n, &v->warrant,
+                                      &v->warrant_len);
+    free(ids);
+    for (size_t i = 0; i < v->n && !err; i++) {
+        dm_header hdr = {0};
+        dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
+        uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
+        err = fk ? dm_header_parse(v->files[i].buf, v->files[i].len, &hdr)
+                 : dm_fail(DM_ERR_NOMEM, "out of memory");
+        double t1 = dm_lab_now();
+        if (!err)
+            err = dm_service_request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
+                                     v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
+        v->latency[i] = dm_lab_now() - t1;
+        if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
+            v->released++;
+        dm_header_free(&hdr);
+        dm_secret_free(fk);
+    }
+    free(pk);
+    free(user_pk);
+    dm_secret_free(user_sk);
+    return err;
+}
+
+static int lab_volume(lab_args *a) {
+    char self[4096], pub[4096], agent[4096], logd[4096], portf[4096], slog[4096], adir[4096];
+    int err = self_path(self, sizeof self);
+    if (err != DM_OK)
+        return cli_fail(err, "lab volume");
+    snprintf(adir, sizeof adir, "%s/authority", a->dir);
+    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
+    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
+    snprintf(logd, sizeof logd, "%s/authority/logs/master", a->dir);
+    snprintf(portf, sizeof portf, "%s/service.port", a->dir);
+    snprintf(slog, sizeof slog, "%s/service.log", a->dir);
+    /* The authority as escrow init makes it (TLS key and pin included), its
+     * one agent as an HTTPS service on loopback. */
+    char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
+    if (run_process(init, NULL) != 0)
+        return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
+    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,           "--agent",
+                     agent, "--log",      logd,    "--listen",    "127.0.0.1:0", "--port-file",
+                     portf, "--log-file", slog,    NULL};
+    pid_t pid = spawn_process(serve, slog);
+    long port = pid > 0 ? wait_port(pid, portf) : -1;
+    if (port < 0) {
+        stop_process(pid);
+        return cli_fail(dm_fail(DM_ERR_IO, "the agent service did not start (see %s)", slog),
+                        "lab volume");
+    }
+    FILE *f = fopen(pub, "a");
+    if (!f || fprintf(f, "url: master https://127.0.0.1:%ld\n", port) < 0 || fclose(f) != 0) {
+        stop_process(pid);
+        return cli_fail(dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub), "lab volume");
+    }
+    volume_run v = {.n = a->requests};
+    err = volume_requests(&v, a->dir, pub);
+    stop_process(pid);
+    dm_lab_volume_stats s;
+    if (!err && v.released != v.n)
+        err = dm_fail(DM_ERR_INTERNAL, "%zu of %zu releases gave the file's key", v.released, v.n);
+    /* The rate counts the requests alone, not making the files. */
+    double req_seconds = 0;
+    for (size_t i = 0; !err && i < v.n; i++)
+        req_seconds += v.latency[i];
+    if (!err)
+        err = dm_lab_volume_compute(v.latency, v.n, req_seconds, &s);
+    volume_run_free(&v);
+    if (err != DM_OK)
+        return cli_fail(err, "lab volume");
+    if (a->json) {
+        json_head(a);
+        printf(",\"requests\":%zu,\"clients\":1,\"seconds\":%.6g,\"releases_per_second\":%.6g,"
+               "\"latency_ms\":{\"p50\":%.6g,\"p90\":%.6g,\"p99\":%.6g,\"max\":%.6g},\"rows\":[",
+               s.requests, s.seconds, s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms,
+               s.max_ms);
+        for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
+            printf("%s{\"label\":\"%s\",\"per_year\":%.17g,\"cited\":%s,\"measured\":false,"
+                   "\"service_seconds\":%.6g,\"share_of_year\":%.6g}",
+                   i ? "," : "", s.rows[i].label, s.rows[i].per_year, jbool(s.rows[i].cited),
+                   s.rows[i].service_seconds, s.rows[i].share_of_year);
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("Request volume: is capacity a brake?\n\n"
+           "History: Director Wray cited nearly 7,800 locked devices in 2017; the Washington\n"
+           "Post reported on 22 May 2018 that the real number was probably 1,200 to 2,000.\n\n"
+           "Here one escrow agent runs as its HTTPS service on loopback (doormat escrow\n"
+           "serve) and answers %zu release requests, one after another, from the\n"
+           "investigator's client (doormat escrow request's code): each a warrant checked,\n"
+           "a release logged durably in the agent's transparency log, a share sealed to\n"
+           "the investigator, the file key recovered and checked.\n\n",
+           s.requests);
+    printf("Measured: %.1f releases a second; latency %.1f ms median, %.1f ms at the 90th\n"
+           "percentile, %.1f ms at the 99th, %.1f ms at most.\n\n",
+           s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
+    printf("%-38s %12s %14s %12s\n", "volume", "devices/year", "service time", "of a year");
+    for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
+        printf("%-38s %12.0f %14s %11.3g%%\n", s.rows[i].label, s.rows[i].per_year,
+               H(s.rows[i].service_seconds), 100 * s.rows[i].share_of_year);
+    printf("\nThe service times are computed from the measured rate (one client, one agent,\n"
+           "this machine). A year of the FBI's claimed volume is minutes of one agent's\n"
+           "time: capacity is no brake on use. Only the procedure -- who signs the\n"
+           "warrants, who reads the logs -- and the cost per access are.\n");
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -1088,6 +1321,7 @@ static const lab_entry lab_table[] = {
     {"ghost", lab_ghost, "a client silently adds a recipient: who sees it (GCHQ 2018)"},
     {"clear", lab_clear, "one vendor key opens every device's passcode (Ozzie 2018)"},
     {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
+    {"volume", lab_volume, "an agent service's release rate against the FBI's device counts"},
 };
 
 int cmd_lab(int argc, char **argv) {
@@ -1117,6 +1351,7 @@ int cmd_lab(int argc, char **argv) {
                   .max = 24,
                   .digits = 4,
                   .devices = 100,
+                  .requests = 20,
                   .shamir_tries = 4096,
                   .population = 1e6,
                   .quick = 1};
@@ -1125,7 +1360,8 @@ int cmd_lab(int argc, char **argv) {
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
               is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode,
               is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
-              is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro;
+              is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro,
+              is_volume = lab->run == lab_volume;
     int rc = -1, c;
     optind = 1;
     opterr = 0;
@@ -1139,6 +1375,7 @@ int cmd_lab(int argc, char **argv) {
                  (is_pass && (c == OPT_DIGITS || c == OPT_REAL)) ||
                  ((is_ghost || is_subst) && c == OPT_FILES) ||
                  (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
+                 (is_volume && c == OPT_REQUESTS) ||
                  (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
@@ -1162,6 +1399,10 @@ int cmd_lab(int argc, char **argv) {
         case OPT_FILES:
             rc = parse_ulong("--files", optarg, 1, 10000, &a.files);
             files_set = 1;
+            a.quick = 0;
+            break;
+        case OPT_REQUESTS:
+            rc = parse_ulong("--requests", optarg, 1, 10000, &a.requests);
             a.quick = 0;
             break;
         case OPT_DEVICES:

@@ -414,6 +414,76 @@ typedef struct dm_lab_retro_result {
 
 int dm_lab_retro(const dm_lab_retro_opts *o, dm_lab_retro_result *r);
 
+/* ------------------------------------------------------------ volume */
+
+/* The agent service's measured release rate against yearly volumes of
+ * requests: the FBI's count for 2017 (7,800 claimed; 1,200 to 2,000 actual,
+ * Washington Post, 22 May 2018) and larger hypothetical volumes. The
+ * releases are made by the command (an agent service run on loopback); the
+ * figures are computed here. */
+#define DM_LAB_VOLUME_ROWS 6
+typedef struct dm_lab_volume_row {
+    const char *label;
+    double per_year;        /* devices (requests) a year */
+    bool cited;             /* a cited figure (else a hypothetical volume) */
+    double service_seconds; /* of the measured service's time, sequential */
+    double share_of_year;   /* service_seconds / one year */
+} dm_lab_volume_row;
+
+typedef struct dm_lab_volume_stats {
+    size_t requests;
+    double seconds;             /* all requests, one after another */
+    double releases_per_second; /* requests / seconds */
+    double p50_ms, p90_ms, p99_ms, max_ms, min_ms;
+    dm_lab_volume_row rows[DM_LAB_VOLUME_ROWS];
+} dm_lab_volume_stats;
+
+/* From the latencies of n requests (seconds each, in any order; n >= 1) and
+ * their total wall time: the rate, percentiles (nearest rank) and rows. */
+int dm_lab_volume_compute(const double *latency, size_t n, double seconds, dm_lab_volume_stats *s);
+
+/* ------------------------------------------------------------ insider */
+
+/* An insider at an escrow agency, for a single-key authority and for 2 of 3:
+ * one who uses agent key files directly, and one who goes through the
+ * agents' procedure (a warrant, a release logged in the agent's
+ * transparency log, as escrow serve makes it). Files: DIR/files/, the user's
+ * key, DIR/authority-1of1/ and DIR/authority-2of3/ with their logs. */
+typedef struct dm_lab_insider_opts {
+    unsigned files; /* 1..10000 */
+    const char *dir;
+} dm_lab_insider_opts;
+
+enum {
+    DM_LAB_INSIDER_1_KEY,     /* 1-of-1, the master key file */
+    DM_LAB_INSIDER_1_SERVICE, /* 1-of-1, through the procedure */
+    DM_LAB_INSIDER_3_KEY,     /* 2-of-3, one agent's key file */
+    DM_LAB_INSIDER_3_KEYS,    /* 2-of-3, two agents' key files (two insiders) */
+    DM_LAB_INSIDER_3_SERVICE, /* 2-of-3, through the procedure */
+    DM_LAB_INSIDER_N
+};
+extern const char *const dm_lab_insider_authority[DM_LAB_INSIDER_N]; /* "1-of-1", ... */
+extern const char *const dm_lab_insider_path[DM_LAB_INSIDER_N];      /* "key-file", ... */
+
+typedef struct dm_lab_insider_row {
+    size_t accesses;    /* files the insider went after */
+    size_t opened;      /* files really decrypted */
+    size_t monitor_saw; /* of those, files whose release is in the agents' logs */
+    size_t log_entries; /* entries the logs gained */
+    double seconds;
+} dm_lab_insider_row;
+
+typedef struct dm_lab_insider_result {
+    dm_lab_insider_row rows[DM_LAB_INSIDER_N];
+    char file_ids[16][2 * DM_FILE_ID_LEN + 1]; /* the first files' ids, for the command */
+} dm_lab_insider_result;
+
+int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r);
+/* The owner's monitor, in process: the file ids (hex) that the releases
+ * logged in log_dir name, counted against want (n_want ids, hex). */
+int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_LEN + 1],
+                         size_t n_want, size_t *seen, size_t *entries);
+
 #ifdef __cplusplus
 }
 #endif

@@ -320,12 +320,37 @@ static void test_retro(void **state) {
     assert_int_equal(dm_lab_retro(&o, &r), DM_ERR_USAGE);
 }
 
+static void test_volume(void **state) {
+    (void)state;
+    /* Ten latencies, shuffled: 10..100 ms. */
+    const double lat[10] = {0.05, 0.01, 0.1, 0.03, 0.07, 0.02, 0.09, 0.04, 0.08, 0.06};
+    dm_lab_volume_stats s;
+    assert_int_equal(dm_lab_volume_compute(lat, 10, 2.0, &s), DM_OK);
+    assert_int_equal(s.requests, 10);
+    assert_true(s.releases_per_second == 5.0);
+    assert_true(s.min_ms > 9.999 && s.min_ms < 10.001);
+    assert_true(s.p50_ms > 49.999 && s.p50_ms < 50.001);
+    assert_true(s.p90_ms > 89.999 && s.p90_ms < 90.001);
+    assert_true(s.p99_ms > 99.999 && s.p99_ms < 100.001);
+    assert_true(s.max_ms > 99.999 && s.max_ms < 100.001);
+    /* The cited volumes, and the time at 5 releases a second. */
+    assert_true(s.rows[0].per_year == 1200 && s.rows[0].cited);
+    assert_true(s.rows[1].per_year == 2000 && s.rows[1].cited);
+    assert_true(s.rows[2].per_year == 7800 && s.rows[2].cited);
+    assert_false(s.rows[3].cited);
+    assert_true(s.rows[2].service_seconds == 7800 / 5.0);
+    assert_true(s.rows[2].share_of_year == 7800 / 5.0 / (365.25 * 86400));
+    assert_int_equal(dm_lab_volume_compute(lat, 0, 2.0, &s), DM_ERR_USAGE);
+    assert_int_equal(dm_lab_volume_compute(lat, 10, 0, &s), DM_ERR_USAGE);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_subst, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retro, setup, teardown),
+        cmocka_unit_test(test_volume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ one_json() {
 
 run "$D" lab list
 assert_exit 0 "lab list"
-for l in substitution ghost clear retroactive; do
+for l in substitution ghost clear retroactive volume; do
   assert_true "lab list names $l" grep -q "^$l " "$T/out"
 done
 run "$D" lab ghost --devices 3
@@ -127,5 +127,25 @@ run "$D" decrypt -i retro/user.key -o a2.txt retro/archive/file-0002.age
 assert_same r2.txt a2.txt "same contents before and after"
 run "$D" lab retroactive --bytes 0
 assert_fails 2 "wants a number from 1 to 67108864" "retroactive --bytes 0"
+
+# ---- volume: an agent service on loopback, timed (stopped by the lab itself)
+run "$D" lab volume --requests 3 --json --dir volume
+assert_exit 0 "volume"
+one_json "volume json"
+cp "$T/out" volume.json
+assert_eq "$(jget volume.json 'j["requests"], j["clients"], [r["per_year"] for r in j["rows"][:3]], [r["cited"] for r in j["rows"]]')" \
+  "(3, 1, [1200, 2000, 7800], [True, True, True, False, False, False])" "volume rows"
+assert_eq "$(jget volume.json 'abs(j["releases_per_second"] * j["seconds"] - 3) < 1e-3 and j["latency_ms"]["p50"] <= j["latency_ms"]["p99"] <= j["latency_ms"]["max"]')" "True" "rate and latency"
+assert_eq "$(jget volume.json 'all(abs(r["service_seconds"] * j["releases_per_second"] - r["per_year"]) < 1e-4 * r["per_year"] for r in j["rows"])')" "True" "service time from the rate"
+assert_eq "$(grep -c 'POST /release 200' volume/service.log)" "3" "the service answered 3 releases"
+run "$D" escrow audit verify --authority volume/authority/authority.pub volume/authority/logs/master
+assert_exit 0 "the agent's log verifies"
+assert_true "3 entries in the agent's log" grep -q ', 3 entries' "$T/out"
+if [ -s volume/service.port ]; then
+  vport=$(cat volume/service.port)
+  if curl -sk --max-time 3 "https://127.0.0.1:$vport/log/checkpoint" >/dev/null 2>&1; then
+    fail "the lab left its service running on port $vport"
+  else ok; fi
+fi
 
 finish
