@@ -33,6 +33,7 @@ static const char lab_usage[] =
     "  doormat lab ghost [--files F] [common options]\n"
     "  doormat lab clear [--devices D] [--digits D] [common options]\n"
     "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
+    "  doormat lab insider [--files F] [common options]\n"
     "  doormat lab volume [--requests N] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
@@ -62,6 +63,9 @@ static const char lab_usage[] =
     "                open one and all, against brute force (Ozzie's CLEAR, 2018)\n"
     "  retroactive   an archive written before a mandate gets escrow added with rekey:\n"
     "                files per second, header bytes rewritten against the archive\n"
+    "  insider       agents log every release; an insider uses key files directly or\n"
+    "                goes through the procedure, for 1-of-1 and 2 of 3: what the\n"
+    "                owner's monitor sees\n"
     "  volume        an agent's HTTPS service on loopback, timed: its release rate\n"
     "                against the FBI's 7,800 claimed and 1,200-2,000 actual devices\n"
     "\n"
@@ -75,7 +79,8 @@ static const char lab_usage[] =
     "  --users U, --files F, --bytes B\n"
     "                    blast-radius population: U users (8) with F files (4) of B bytes\n"
     "                    (1024) each\n"
-    "  --files F         substitution, ghost: messages sent (8); retroactive: files in\n"
+    "  --files F         substitution, ghost: messages sent (8); insider: files per row\n"
+    "                    (4, at most 64); retroactive: files in\n"
     "                    the archive (32)\n"
     "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
     "  --devices D       clear: devices in the population (100)\n"
@@ -1303,6 +1308,97 @@ static int lab_volume(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ insider */
+
+/* `doormat escrow monitor` on an authority of the lab, as a separate
+ * process: how many of ids its listing names, or -1. */
+static long monitor_process(const char *self, const char *dir, const char *name,
+                            const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n) {
+    char pub[4096], logs[4096], out[4096];
+    snprintf(pub, sizeof pub, "%s/%s/authority.pub", dir, name);
+    snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
+    snprintf(out, sizeof out, "%s/monitor-%s.txt", dir, name);
+    char *argv[] = {(char *)self, "escrow", "monitor", "--authority", pub, "--logs", logs, NULL};
+    if (run_process(argv, out) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    long seen = 0;
+    if (cli_read_file(out, &text, &len) != DM_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        seen += strstr(text, ids[i]) != NULL;
+    free(text);
+    return seen;
+}
+
+static int lab_insider(lab_args *a) {
+    dm_lab_insider_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_insider_result *r = malloc(sizeof *r);
+    if (!r)
+        return cli_fail(dm_fail(DM_ERR_NOMEM, "out of memory"), "lab insider");
+    int err = dm_lab_insider(&o, r);
+    char self[4096];
+    if (!err)
+        err = self_path(self, sizeof self);
+    /* The owner's monitor, the real command, must see what the lab counted. */
+    long seen[DM_LAB_INSIDER_N];
+    for (int i = 0; i < DM_LAB_INSIDER_N && !err; i++) {
+        seen[i] = monitor_process(self, a->dir,
+                                  i < DM_LAB_INSIDER_3_KEY ? "authority-1of1" : "authority-2of3",
+                                  (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[i].ids, r->files);
+        if (seen[i] != (long)r->rows[i].monitor_saw)
+            err = dm_fail(DM_ERR_INTERNAL,
+                          "doormat escrow monitor saw %ld files of row %d, the lab counted %zu",
+                          seen[i], i, r->rows[i].monitor_saw);
+    }
+    if (err != DM_OK) {
+        free(r);
+        return cli_fail(err, "lab insider");
+    }
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"rows\":[", r->files);
+        for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
+            const dm_lab_insider_row *w = &r->rows[i];
+            printf("%s{\"authority\":\"%s\",\"path\":\"%s\",\"accesses\":%zu,\"opened\":%zu,"
+                   "\"monitor_saw\":%zu,\"log_entries\":%zu,\"seconds\":%.6g,"
+                   "\"monitor_command_saw\":%ld}",
+                   i ? "," : "", dm_lab_insider_authority[i], dm_lab_insider_path[i], w->accesses,
+                   w->opened, w->monitor_saw, w->log_entries, w->seconds, seen[i]);
+        }
+        printf("]}\n");
+        free(r);
+        return finish(DM_EXIT_OK);
+    }
+    printf("The insider, and what the log sees\n\n"
+           "Two authorities whose agents log every release in their transparency logs, as\n"
+           "escrow serve does: one master key (1-of-1), and 2 of 3 agents. The owner runs\n"
+           "a monitor over the logs (doormat escrow monitor). An insider at an agency goes\n"
+           "after %zu of the owner's files per row: through the procedure (a warrant and\n"
+           "a logged release by each agent needed), or with agents' key files directly.\n\n",
+           r->files);
+    static const char *const labels[DM_LAB_INSIDER_N] = {
+        "1-of-1, the master key file", "1-of-1, through the procedure",
+        "2-of-3, one agent's key file", "2-of-3, two agents' key files",
+        "2-of-3, through the procedure"};
+    printf("%-32s %8s %8s %14s %12s\n", "insider", "tried", "opened", "monitor saw", "log entries");
+    for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
+        const dm_lab_insider_row *w = &r->rows[i];
+        printf("%-32s %8zu %8zu %14zu %12zu\n", labels[i], w->accesses, w->opened, w->monitor_saw,
+               w->log_entries);
+    }
+    printf("\nThe log sees the procedure, not the key: every file opened through the\n"
+           "procedure is in the monitor's listing (%zu and %zu), every file opened with\n"
+           "key files is not (%zu and %zu opened, %zu and %zu seen). 2 of 3 raises the bar\n"
+           "-- one agent's key file opened %zu -- but two colluding insiders, or one thief\n"
+           "with two key files, leave no trace at all.\n",
+           r->rows[1].monitor_saw, r->rows[4].monitor_saw, r->rows[0].opened, r->rows[3].opened,
+           r->rows[0].monitor_saw, r->rows[3].monitor_saw, r->rows[2].opened);
+    free(r);
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -1321,6 +1417,7 @@ static const lab_entry lab_table[] = {
     {"ghost", lab_ghost, "a client silently adds a recipient: who sees it (GCHQ 2018)"},
     {"clear", lab_clear, "one vendor key opens every device's passcode (Ozzie 2018)"},
     {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
+    {"insider", lab_insider, "an insider with key files or through the logged procedure"},
     {"volume", lab_volume, "an agent service's release rate against the FBI's device counts"},
 };
 
@@ -1361,7 +1458,7 @@ int cmd_lab(int argc, char **argv) {
               is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode,
               is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
               is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro,
-              is_volume = lab->run == lab_volume;
+              is_volume = lab->run == lab_volume, is_insider = lab->run == lab_insider;
     int rc = -1, c;
     optind = 1;
     opterr = 0;
@@ -1373,7 +1470,7 @@ int cmd_lab(int argc, char **argv) {
                  ((is_leaf || is_crumple) && (c == OPT_BUDGET || c == OPT_ALL)) ||
                  (is_crumple && (c == OPT_MIN || c == OPT_MAX || c == OPT_POPULATION)) ||
                  (is_pass && (c == OPT_DIGITS || c == OPT_REAL)) ||
-                 ((is_ghost || is_subst) && c == OPT_FILES) ||
+                 ((is_ghost || is_subst || is_insider) && c == OPT_FILES) ||
                  (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_volume && c == OPT_REQUESTS) ||
                  (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
@@ -1466,6 +1563,10 @@ int cmd_lab(int argc, char **argv) {
         a.files = 8;
     if (is_retro && !files_set)
         a.files = 32;
+    if (is_insider && !files_set)
+        a.files = 4;
+    if (is_insider && a.files > DM_LAB_INSIDER_MAX_FILES)
+        return cli_usage_error("lab insider: wants --files from 1 to %d", DM_LAB_INSIDER_MAX_FILES);
     if (is_retro && !bytes_set)
         a.bytes = 64 * 1024;
     if (a.all && !shamir_set)

@@ -416,6 +416,19 @@ step_lab_retro() {
   say "(no difference: only the header was rewritten)"
 }
 
+step_lab_insider() {
+  title "Lab 10: the insider, and what the log sees"
+  expect_exit 0 "$DOORMAT" lab insider --dir lab-insider || return
+  say "" "The owner's monitor lists the releases made through the procedure, and only those:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority lab-insider/authority-2of3/authority.pub \
+    --logs lab-insider/authority-2of3/logs || return
+}
+
+step_lab_volume() {
+  title "Lab 11: request volume, against the FBI's count"
+  expect_exit 0 "$DOORMAT" lab volume --dir lab-volume || return
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
@@ -425,7 +438,8 @@ STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warra
 STEPS+=(step_escrow_network)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
-STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro)
+STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro
+       step_lab_insider step_lab_volume)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on

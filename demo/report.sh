@@ -555,7 +555,7 @@ chart_exposed() {
   if have insider; then
     while IFS=$'\t' read -r label got of; do
       add_bar "$label" "$got" "$of"
-    done < <(jq -r '.rows[] | select(.opened != null) | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
+    done < <(jq -r '.rows[] | select(.opened != null) | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
   fi
   [ "$i" -gt 0 ] || { not_measured exposed "$(why_missing substitution)"; return; }
   CHART_SIZE="760,400" chart exposed <<GP
@@ -622,7 +622,7 @@ GP
 chart_monitor() {
   have insider && jq -e '.rows | length > 0' "$IN" >/dev/null 2>&1 ||
     { not_measured monitor "$(why_missing insider)"; return; }
-  jq -r '.rows | to_entries[] | "\(.key)\t\"\(.value.authority),\\n\(if .value.path == "service" then "through the service" else "with a key file" end)\"\t\(.value.opened)\t\(.value.monitor_saw)"' \
+  jq -r '.rows | to_entries[] | "\(.key)\t\"\(.value.authority),\\n\(if .value.path == "service" then "through the service" elif .value.path == "two-key-files" then "two key files" else "one key file" end)\"\t\(.value.opened)\t\(.value.monitor_saw)"' \
     "$IN" >"$STAGE/monitor.tsv"
   local n
   n=$(wc -l <"$STAGE/monitor.tsv")

@@ -450,9 +450,10 @@ int dm_lab_volume_compute(const double *latency, size_t n, double seconds, dm_la
  * transparency log, as escrow serve makes it). Files: DIR/files/, the user's
  * key, DIR/authority-1of1/ and DIR/authority-2of3/ with their logs. */
 typedef struct dm_lab_insider_opts {
-    unsigned files; /* 1..10000 */
+    unsigned files; /* per row, 1..DM_LAB_INSIDER_MAX_FILES */
     const char *dir;
 } dm_lab_insider_opts;
+#define DM_LAB_INSIDER_MAX_FILES 64
 
 enum {
     DM_LAB_INSIDER_1_KEY,     /* 1-of-1, the master key file */
@@ -466,23 +467,26 @@ extern const char *const dm_lab_insider_authority[DM_LAB_INSIDER_N]; /* "1-of-1"
 extern const char *const dm_lab_insider_path[DM_LAB_INSIDER_N];      /* "key-file", ... */
 
 typedef struct dm_lab_insider_row {
-    size_t accesses;    /* files the insider went after */
+    size_t accesses;    /* files the insider went after (each row its own files) */
     size_t opened;      /* files really decrypted */
-    size_t monitor_saw; /* of those, files whose release is in the agents' logs */
-    size_t log_entries; /* entries the logs gained */
+    size_t monitor_saw; /* of the row's files, those whose release is in the agents' logs */
+    size_t log_entries; /* entries the agents' logs gained during the row */
     double seconds;
+    char ids[DM_LAB_INSIDER_MAX_FILES][2 * DM_FILE_ID_LEN + 1]; /* the row's files (hex) */
 } dm_lab_insider_row;
 
 typedef struct dm_lab_insider_result {
+    size_t files;
     dm_lab_insider_row rows[DM_LAB_INSIDER_N];
-    char file_ids[16][2 * DM_FILE_ID_LEN + 1]; /* the first files' ids, for the command */
 } dm_lab_insider_result;
 
 int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r);
-/* The owner's monitor, in process: the file ids (hex) that the releases
- * logged in log_dir name, counted against want (n_want ids, hex). */
+/* The owner's monitor, in process, on one agent's log directory: seen[i] is
+ * set when a logged release names want[i] (n_want file ids, hex); *entries
+ * gets the log's size. The checkpoint is read as published (doormat escrow
+ * monitor is the monitor that also verifies signatures and tiles). */
 int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_LEN + 1],
-                         size_t n_want, size_t *seen, size_t *entries);
+                         size_t n_want, bool *seen, size_t *entries);
 
 #ifdef __cplusplus
 }

@@ -344,6 +344,56 @@ static void test_volume(void **state) {
     assert_int_equal(dm_lab_volume_compute(lat, 10, 0, &s), DM_ERR_USAGE);
 }
 
+static void test_insider(void **state) {
+    const char *dir = *state;
+    dm_lab_insider_opts o = {.files = 2, .dir = dir};
+    dm_lab_insider_result *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(dm_lab_insider(&o, r), DM_OK);
+    /* opened, monitor saw, log entries, per row */
+    const size_t want[DM_LAB_INSIDER_N][3] = {
+        {2, 0, 0}, {2, 2, 2}, {0, 0, 0}, {2, 0, 0}, {2, 2, 4}};
+    for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
+        assert_int_equal(r->rows[i].accesses, 2);
+        assert_int_equal(r->rows[i].opened, want[i][0]);
+        assert_int_equal(r->rows[i].monitor_saw, want[i][1]);
+        assert_int_equal(r->rows[i].log_entries, want[i][2]);
+    }
+    assert_string_equal(dm_lab_insider_path[DM_LAB_INSIDER_3_SERVICE], "service");
+    /* The logs on disk, counted again: the 2-of-3 procedure's files are in
+     * the doj and vendor logs, none of the key-file rows' files anywhere. */
+    char logs[4096];
+    bool seen[2] = {false, false};
+    size_t entries = 0;
+    snprintf(logs, sizeof logs, "%s/authority-2of3/logs/vendor", dir);
+    assert_int_equal(dm_lab_monitor_count(logs,
+                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[4].ids, 2,
+                                          seen, &entries),
+                     DM_OK);
+    assert_int_equal(entries, 2);
+    assert_true(seen[0] && seen[1]);
+    seen[0] = seen[1] = false;
+    snprintf(logs, sizeof logs, "%s/authority-2of3/logs/court", dir);
+    assert_int_equal(dm_lab_monitor_count(logs,
+                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[4].ids, 2,
+                                          seen, &entries),
+                     DM_OK);
+    assert_int_equal(entries, 0);
+    assert_false(seen[0] || seen[1]);
+    snprintf(logs, sizeof logs, "%s/authority-1of1/logs/master", dir);
+    assert_int_equal(dm_lab_monitor_count(logs,
+                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[0].ids, 2,
+                                          seen, &entries),
+                     DM_OK);
+    assert_int_equal(entries, 2);
+    assert_false(seen[0] || seen[1]);
+    free(r);
+    o.files = DM_LAB_INSIDER_MAX_FILES + 1;
+    dm_lab_insider_result *r2 = malloc(sizeof *r2);
+    assert_int_equal(dm_lab_insider(&o, r2), DM_ERR_USAGE);
+    free(r2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
@@ -351,6 +401,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retro, setup, teardown),
         cmocka_unit_test(test_volume),
+        cmocka_unit_test_setup_teardown(test_insider, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,7 @@ one_json() {
 # ---- the command
 run "$D" lab list
 assert_exit 0 "lab list"
-assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive volume " "lab names"
+assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive insider volume " "lab names"
 run "$D" lab
 assert_fails 2 "name a lab" "no lab"
 run "$D" lab nope

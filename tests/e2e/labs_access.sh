@@ -19,7 +19,7 @@ one_json() {
 
 run "$D" lab list
 assert_exit 0 "lab list"
-for l in substitution ghost clear retroactive volume; do
+for l in substitution ghost clear retroactive insider volume; do
   assert_true "lab list names $l" grep -q "^$l " "$T/out"
 done
 run "$D" lab ghost --devices 3
@@ -147,5 +147,20 @@ if [ -s volume/service.port ]; then
     fail "the lab left its service running on port $vport"
   else ok; fi
 fi
+
+# ---- insider
+run "$D" lab insider --files 2 --json --dir insider
+assert_exit 0 "insider"
+one_json "insider json"
+cp "$T/out" insider.json
+assert_eq "$(jget insider.json '[(r["authority"], r["path"], r["accesses"], r["opened"], r["monitor_saw"], r["log_entries"], r["monitor_command_saw"]) for r in j["rows"]]')" \
+  "[('1-of-1', 'key-file', 2, 2, 0, 0, 0), ('1-of-1', 'service', 2, 2, 2, 2, 2), ('2-of-3', 'key-file', 2, 0, 0, 0, 0), ('2-of-3', 'two-key-files', 2, 2, 0, 0, 0), ('2-of-3', 'service', 2, 2, 2, 4, 2)]" "insider rows"
+run "$D" escrow monitor --authority insider/authority-2of3/authority.pub --logs insider/authority-2of3/logs
+assert_exit 0 "the owner's monitor verifies the 2-of-3 logs"
+assert_eq "$(grep -c ' file ' "$T/out")" "4" "it lists the 4 releases of the procedure"
+run "$D" escrow audit verify --authority insider/authority-1of1/authority.pub insider/authority-1of1/logs/master
+assert_exit 0 "the master's log verifies"
+run "$D" lab insider --files 65
+assert_fails 2 "wants --files from 1 to 64" "insider --files 65"
 
 finish
