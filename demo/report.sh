@@ -253,9 +253,9 @@ num() {
 # size BYTES: "1 KiB", "64 MiB".
 size() {
   awk -v b="$1" 'BEGIN { b += 0
-    if (b >= 2^30) printf "%g GiB\n", b / 2^30
-    else if (b >= 2^20) printf "%g MiB\n", b / 2^20
-    else if (b >= 2^10) printf "%g KiB\n", b / 2^10
+    if (b >= 2^30) printf "%.3g GiB\n", b / 2^30
+    else if (b >= 2^20) printf "%.3g MiB\n", b / 2^20
+    else if (b >= 2^10) printf "%.3g KiB\n", b / 2^10
     else printf "%d bytes\n", b }'
 }
 esc() {
@@ -555,7 +555,7 @@ chart_exposed() {
   if have insider; then
     while IFS=$'\t' read -r label got of; do
       add_bar "$label" "$got" "$of"
-    done < <(jq -r '.rows[] | select(.opened != null) | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
+    done < <(jq -r '.rows[] | select(.opened != null and .path != "service") | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
   fi
   [ "$i" -gt 0 ] || { not_measured exposed "$(why_missing substitution)"; return; }
   CHART_SIZE="760,400" chart exposed <<GP
@@ -591,7 +591,8 @@ $TIME_TICS
 set style fill solid 0.9 border -1
 set boxwidth 0.3
 set xrange [-0.6:1.6]
-set ylabel "time (at ~80 ms a try)" offset -1,0
+set ylabel "time (at ~80 ms a try)"
+set lmargin 14
 set key top left
 plot "clear.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "with the vendor key (one try per device)", \
      "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "by brute force, no retry limit (half the PINs on average)"
@@ -612,6 +613,7 @@ set boxwidth 0.55
 set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
 set ylabel "milliseconds per release"
+set offsets 0, 0, graph 0.12, 0
 unset key
 plot "service.tsv" using 1:3:xtic(2) with boxes lc rgb "#7d3c98", \
      "" using 1:3:(sprintf("%.1f ms", \$3)) with labels offset 0,0.8 font ",11"
@@ -633,7 +635,8 @@ set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
 set ylabel "files"
 set bmargin 5
-set key top right
+set offsets 0, 0, graph 0.1, 0
+set key outside top center horizontal
 plot "monitor.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "opened by the insider", \
      "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "seen by the owner's monitor"
 GP
@@ -794,8 +797,8 @@ if have retroactive; then
 fi
 IN_KEY_SEEN="" IN_KEY_OPEN="" IN_SVC_SEEN="" IN_SVC_OPEN=""
 if have insider; then
-  IN_KEY_OPEN=$(q "$IN" '[.rows[] | select(.path == "key-file") | .opened] | add')
-  IN_KEY_SEEN=$(q "$IN" '[.rows[] | select(.path == "key-file") | .monitor_saw] | add')
+  IN_KEY_OPEN=$(q "$IN" '[.rows[] | select(.path != "service") | .opened] | add')
+  IN_KEY_SEEN=$(q "$IN" '[.rows[] | select(.path != "service") | .monitor_saw] | add')
   IN_SVC_OPEN=$(q "$IN" '[.rows[] | select(.path == "service") | .opened] | add')
   IN_SVC_SEEN=$(q "$IN" '[.rows[] | select(.path == "service") | .monitor_saw] | add')
 fi
@@ -1155,7 +1158,7 @@ else
   access+=("**Escrow added after the fact**: $NM ($(why_missing retroactive)).")
 fi
 if [ -n "$IN_SVC_SEEN" ]; then
-  access+=("**The log sees the procedure, not the key.** An insider who went through the agents' services was seen by the owner's monitor for $IN_SVC_SEEN of $IN_SVC_OPEN files; one who used an agent's key file directly opened $IN_KEY_OPEN files and was seen for $IN_KEY_SEEN.")
+  access+=("**The log sees the procedure, not the key.** An insider who went through the agents' procedure (a warrant, a release logged by each agent) was seen by the owner's monitor for $IN_SVC_SEEN of the $IN_SVC_OPEN files opened; insiders who used agents' key files directly opened $IN_KEY_OPEN files and were seen for $IN_KEY_SEEN. With 2 of 3, one agent's key file opened $(q "$IN" '.rows[] | select(.authority == "2-of-3" and .path == "key-file") | .opened'); two opened $(q "$IN" '.rows[] | select(.path == "two-key-files") | .opened').")
 else
   access+=("**Insiders and the log**: $NM ($(why_missing insider)).")
 fi
