@@ -1,5 +1,6 @@
 # doormat: build, test and install.
-#   make            build/doormat and build/libdoormat.a
+#   make            build/doormat, build/libdoormat.a (the installed library:
+#                   vault and escrow), build/libdoormat-labs.a and build/libdoormat-bench.a
 #   make check      every test (installs missing Debian packages first)
 #   make demo       the classroom walkthrough, ending with the policy briefing
 #   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
@@ -18,12 +19,21 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-PKGS := libsodium libcrypto
+PKGS := libsodium libcrypto libssh
+# The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
+# libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
+# clients (docs/operating.md says why). The vault and escrow library never link them.
+SVC_PKGS := libevent libevent_openssl libssl libcurl
 ifdef DM_INNER
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 ifeq ($(strip $(PKG_LIBS)),)
 $(error pkg-config knows none of: $(PKGS); run `make deps` (or any public target) first)
+endif
+SVC_CFLAGS := $(shell pkg-config --cflags $(SVC_PKGS))
+SVC_LIBS   := $(shell pkg-config --libs $(SVC_PKGS))
+ifeq ($(strip $(SVC_LIBS)),)
+$(error pkg-config knows none of: $(SVC_PKGS); run `make deps` (or any public target) first)
 endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 endif
@@ -33,52 +43,121 @@ OPT      ?= -O2
 HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
 CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-            -D_GNU_SOURCE $(HARDEN) -Iinclude -Ivault -Iescrow $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
 # --as-needed: libcrypto is loaded by the vault only when a payload needs it
 # (vault/stream.c), so nothing should make every process map it at start.
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
-LIB_SRC  := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
-CLI_SRC  := $(sort $(wildcard cli/*.c))
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
+# The rooms and their arrows: cli -> labs, bench -> escrow -> vault, never
+# back. Each room sees include/doormat/ (the public headers) and its own
+# directory; only the unit tests also look inside vault/ and escrow/.
+# libdoormat.a (vault and escrow) is what make install ships, with
+# libdoormat-service.a (the services, the only room that speaks HTTP and TLS);
+# the labs (the teaching and attack code) and the benchmark engine are
+# archives of their own.
+LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
+LABS_SRC  := $(sort $(wildcard labs/*.c))
+BENCH_SRC := bench/engine.c
+SVC_SRC   := $(sort $(wildcard service/*.c))
+SVC_OBJ   := $(SVC_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC   := $(sort $(wildcard cli/*.c))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
+BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h \
+               service/*.h cli/*.h tests/*.h)
+LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
+ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
-        bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
+        bench bench-compare bench-service bench-tlog check-report memcheck fuzz fuzz-build \
+        fuzz-bins fuzz-smoke
 
 all: build-deps
 	@$(INNER) binaries
 
-binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a
-
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# The transparency log's benchmark (and the large logs of tests/e2e/go_verifier.sh).
+$(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+
+binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/bench/tlog-bench
+
+# Each room's include path: its own directory and include/ only.
+$(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ivault -c $< -o $@
+
+$(BUILD)/obj/escrow/%.o: escrow/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iescrow -c $< -o $@
+
+$(BUILD)/obj/labs/%.o: labs/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ilabs -c $< -o $@
+
+$(BUILD)/obj/bench/%.o: bench/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ibench -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: cli/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Icli -Ilabs -Ibench -c $< -o $@
+
+$(BUILD)/obj/service/%.o: service/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservice $(SVC_CFLAGS) -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat.a $(LDLIBS)
-
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
+$(BUILD)/libdoormat-service.a: $(SVC_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdoormat-labs.a: $(LABS_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a \
+	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(SVC_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $(ROOM_INC) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(CMOCKA_LIBS) -lz \
+	  $(LDLIBS)
+
+# Unit tests of the service room link its archive and libraries too.
+$(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.a \
+                              $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Iservice $(SVC_CFLAGS) $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(SVC_LIBS) $(LDLIBS)
 
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
-BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev
-DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev libevent-dev \
+              libcurl4-openssl-dev
+DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
+            libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -91,12 +170,14 @@ unit: deps
 
 e2e: deps
 	@$(INNER) binaries
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -108,7 +189,8 @@ sanitize: deps
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
 	@$(INNER) binaries
-	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
+	@DOORMAT_BUILD=$(abspath $(BUILD)) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) \
+	  ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
 FUZZ_PKGS    := clang libclang-rt-14-dev
@@ -126,7 +208,8 @@ fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/%: fuzz/%.c fuzz/escrow_fixture.h $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ifuzz -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+	$(CC) $(CFLAGS) -Ifuzz -Ivault -Iescrow -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
+	  $(BUILD)/libdoormat.a $(LDLIBS)
 
 fuzz: fuzz-build
 	@./tools/fuzz.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
@@ -134,9 +217,10 @@ fuzz: fuzz-build
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-# The briefing (doormat report) needs jq and gnuplot; its check needs Chromium and a font.
+# The briefing (doormat report) needs jq and gnuplot (and Chromium for its PDF); its check
+# needs Chromium, a font and poppler-utils (pdftoppm, pdftotext) to look at the printed pages.
 REPORT_PKGS       := jq gnuplot-nox
-REPORT_CHECK_PKGS := chromium fonts-dejavu-core
+REPORT_CHECK_PKGS := chromium fonts-dejavu-core poppler-utils python3
 report-deps:
 	@./tools/deps.sh $(REPORT_PKGS)
 
@@ -153,6 +237,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
+	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -161,12 +246,28 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
+
+# bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).
+bench-tlog: all
+	@./bench/tlog.sh $(BUILD) $(TLOG_BENCH_FLAGS)
 
 # bench: doormat bench, in-process, every mode and size (BENCH_FLAGS="--quick" etc.).
 bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
+
+# bench-service: one escrow agent over loopback HTTPS with 2-of-3 witness
+# cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each).
+SERVICE_SECONDS ?= 10
+bench-service: all
+	@$(INNER) $(BUILD)/bench/service_load
+	@./bench/service.sh $(BUILD) $(SERVICE_SECONDS)
+
+$(BUILD)/bench/service_load: bench/service_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(SVC_LIBS)
 
 # bench-compare: doormat beside age, gpg and openssl speed, whole processes
 # (bench/compare); prints every figure and rewrites the results section of
@@ -176,11 +277,14 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c \
+	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
+	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
+	  -Iservice vault escrow labs bench/engine.c service cli
 
 clean:
 	rm -rf build build-san build-fuzz

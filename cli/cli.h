@@ -13,6 +13,9 @@ int cmd_keygen(int argc, char **argv);
 int cmd_encrypt(int argc, char **argv);
 int cmd_decrypt(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+/* age's own command line (doormat -d -i key file, doormat -r age1... -o out in). */
+int cmd_age(int argc, char **argv);
+int cmd_rekey(int argc, char **argv);
 int cmd_escrow(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
@@ -67,6 +70,9 @@ int cli_open_input(const char *path);
 int cli_check_secret_perms(int fd, const char *path);
 /* Reads a passphrase from /dev/tty without echo into guarded memory. With confirm,
  * asks twice and fails (DM_ERR_USAGE) if they differ. Empty passphrases are refused. */
+/* confirm CLI_PASS_AUTOGENERATE: asks twice, and an empty first answer makes
+ * (and shows on the terminal) a passphrase of ten random BIP 39 words, as age does. */
+#define CLI_PASS_AUTOGENERATE 2
 int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len);
 /* The first line (without its newline) of a file, into guarded memory. */
 int cli_read_passphrase_file(const char *path, char **out, size_t *len);

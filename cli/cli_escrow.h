@@ -3,6 +3,31 @@
 #define DOORMAT_CLI_ESCROW_H
 
 #include "doormat/escrow.h"
+#include "doormat/tlog.h"
+
+/* doormat escrow --help (cli/escrow.c). */
+extern const char cli_escrow_usage[];
+
+/* The transparency-log commands (cli/escrow_log.c): "audit verify|prove",
+ * "witness init|add-checkpoint", "monitor"; argv[0] is the subcommand word. */
+int cli_escrow_audit(int argc, char **argv);
+int cli_escrow_witness(int argc, char **argv);
+int cli_escrow_monitor(int argc, char **argv);
+
+/* A witness kept in a directory (WDIR/witness.key, WDIR/state/), trusting the
+ * log keys of one authority: a dm_escrow_cosigner on files. open prints the
+ * failure and returns its exit code. */
+typedef struct cli_witness {
+    char state[4096];
+    dm_tlog_signer *key;
+    dm_tlog_verifier logs[DM_ESCROW_MAX_AGENTS];
+    size_t n_logs;
+} cli_witness;
+int cli_witness_open(const char *cmd, const char *wdir, const dm_escrow_authority *auth,
+                     cli_witness *w);
+void cli_witness_close(cli_witness *w);
+int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *status,
+                               char **response, size_t *response_len);
 
 /* encrypt --escrow FILE: a recipient for the authority in FILE. Prints the
  * failure and returns its exit code, or DM_EXIT_OK. */

@@ -1,6 +1,7 @@
 /* doormat encrypt and doormat decrypt: flags become recipients or identities,
  * then the vault streams IN to a safe OUT. */
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,7 @@ enum {
 static const struct option encrypt_longopts[] = {
     {"recipient", required_argument, NULL, 'r'},
     {"recipients-file", required_argument, NULL, 'R'},
+    {"identity", required_argument, NULL, 'i'},
     {"passphrase", no_argument, NULL, 'p'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"armor", no_argument, NULL, 'a'},
@@ -184,9 +186,11 @@ static int is_stdin_arg(const char *arg, int absent_is_stdin) {
 
 /* ------------------------------------------------------------ encrypt */
 
-/* A -r or -R, kept in command-line order so the header lists them as given. */
+/* A -r, -R, -i (encrypt to an identity's recipient) or -j, kept in
+ * command-line order so the header lists them as given. */
+enum { SPEC_RECIPIENT = 0, SPEC_RECIPIENTS_FILE = 1, SPEC_IDENTITY_FILE = 2, SPEC_PLUGIN = 3 };
 typedef struct rcpt_spec {
-    int is_file;
+    int is_file; /* one of SPEC_* */
     const char *value;
 } rcpt_spec;
 
@@ -209,11 +213,142 @@ static int add_recipient_string(rcpt_list *l, const char *s) {
         return cli_usage_error("encrypt: -r was given a secret key; give its recipient (age1..., "
                                "see doormat keygen -y)");
     dm_recipient *r = NULL;
-    int err = dm_x25519_recipient_parse(s, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "encrypt: recipient \"%s\"", s);
+    int err = dm_recipient_parse(s, &r);
+    if (err != DM_OK) {
+        /* An SSH key is long: name it by its start. */
+        int shown = (int)strnlen(s, 40);
+        return cli_fail(err, "encrypt: recipient \"%.*s%s\"", shown, s, s[shown] ? "..." : "");
+    }
     err = rcpt_push(l, r);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt");
+}
+
+/* age's words: an authorized_keys file may hold keys of types age can't use. */
+static void warn_skipped(void *ctx, size_t line, const char *type) {
+    cli_msg("warning: recipients file \"%s\": ignoring unsupported SSH key of type \"%s\" at "
+            "line %zu",
+            (const char *)ctx, type, line);
+}
+
+/* ----------------------------------------------------- identity files */
+
+/* A key file's passphrase, asked as age asks it. ctx is the file's path. */
+static int ask_key_passphrase(void *ctx, char **pass, size_t *len) {
+    char prompt[PATH_MAX + 64];
+    snprintf(prompt, sizeof prompt, "Enter passphrase for \"%s\": ", (const char *)ctx);
+    return cli_read_passphrase_tty(prompt, 0, pass, len);
+}
+
+/* An identity file that is an age file: asks for its passphrase and decrypts
+ * it into guarded memory. */
+static int open_encrypted_identity_file(const char *path, const char *text, size_t len,
+                                        char **plain, size_t *plain_len) {
+    char prompt[PATH_MAX + 64];
+    snprintf(prompt, sizeof prompt, "Enter passphrase for identity file \"%s\": ", path);
+    char *pass = NULL;
+    size_t pass_len = 0;
+    int err = cli_read_passphrase_tty(prompt, 0, &pass, &pass_len);
+    if (err != DM_OK)
+        return err;
+    err = dm_identity_file_decrypt((const uint8_t *)text, len, pass, pass_len, plain, plain_len);
+    dm_secret_free(pass);
+    return err;
+}
+
+/* What an identity file holds, in guarded memory: its own text, or the text
+ * of the age file it is (decrypted); *is_ssh for an SSH private key. */
+static int read_identity_text(const char *path, char **text, size_t *len, int *is_ssh) {
+    int err = cli_read_secret_file(path, text, len);
+    if (err != DM_OK)
+        return err;
+    *is_ssh = dm_ssh_is_private_key(*text, *len);
+    if (!*is_ssh && dm_is_age_file((const uint8_t *)*text, *len)) {
+        char *plain = NULL;
+        size_t plain_len = 0;
+        err = open_encrypted_identity_file(path, *text, *len, &plain, &plain_len);
+        dm_secret_free(*text);
+        *text = NULL;
+        if (err != DM_OK)
+            return err;
+        *text = plain;
+        *len = plain_len;
+    }
+    return DM_OK;
+}
+
+/* The message of a failure that has its own words ("incorrect passphrase",
+ * a passphrase-encrypted file opened with -i): said without the generic
+ * "no identity matched" in front. */
+static int fail_plainly(int err, const char *cmd, const char *path) {
+    const char *detail = dm_err_detail();
+    if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
+        if (path != NULL)
+            cli_msg("%s: identity file %s: %s", cmd, path, detail);
+        else
+            cli_msg("%s: %s", cmd, detail);
+        return DM_EXIT_NO_MATCH;
+    }
+    if (path != NULL)
+        return cli_fail(err, "%s: identity file %s", cmd, path);
+    return cli_fail(err, "%s", cmd);
+}
+
+/* Adds the recipients of every identity in an identity file (encrypt -i). */
+static int add_identity_recipients(rcpt_list *l, const char *path) {
+    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
+    char *text = NULL;
+    size_t len = 0;
+    int is_ssh = 0;
+    int err = read_identity_text(path, &text, &len, &is_ssh);
+    if (err != DM_OK)
+        return fail_plainly(err, "encrypt", name);
+    if (is_ssh) {
+        char *line = NULL;
+        dm_recipient *r = NULL;
+        err = dm_ssh_identity_public(text, len, ask_key_passphrase, (void *)path, &line);
+        dm_secret_free(text);
+        if (err == DM_OK)
+            err = dm_ssh_recipient_parse(line, &r);
+        free(line);
+        if (err == DM_OK)
+            err = rcpt_push(l, r);
+        return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
+    }
+    /* Checked whole first, so a bad line is reported as decrypt reports it. */
+    dm_identity **ids = NULL;
+    size_t n = 0, bad_line = 0;
+    err = dm_identity_file_parse(text, len, &ids, &n, &bad_line);
+    for (size_t i = 0; err == DM_OK && i < n; i++)
+        dm_identity_free(ids[i]);
+    free(ids);
+    const char *p = text, *end = text + len;
+    while (err == DM_OK && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n_line = (size_t)((nl ? nl : end) - p);
+        if (n_line > 0 && p[n_line - 1] == '\r')
+            n_line--;
+        if (n_line > 0 && p[0] != '#') {
+            char *secret = dm_secret_alloc(n_line + 1);
+            char *public = NULL;
+            dm_recipient *r = NULL;
+            if (secret == NULL) {
+                err = dm_fail(DM_ERR_NOMEM, "identity");
+                break;
+            }
+            memcpy(secret, p, n_line);
+            secret[n_line] = '\0';
+            err = dm_x25519_identity_to_recipient(secret, &public);
+            dm_secret_free(secret);
+            if (err == DM_OK)
+                err = dm_x25519_recipient_parse(public, &r);
+            free(public);
+            if (err == DM_OK)
+                err = rcpt_push(l, r);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    dm_secret_free(text);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
 }
 
 static int add_recipients_file(rcpt_list *l, const char *path) {
@@ -224,7 +359,8 @@ static int add_recipients_file(rcpt_list *l, const char *path) {
         return cli_fail(err, "encrypt: recipients file");
     dm_recipient **rs = NULL;
     size_t n = 0, bad_line = 0;
-    err = dm_recipient_file_parse(text, len, &rs, &n, &bad_line);
+    err =
+        dm_recipient_file_parse_skipping(text, len, &rs, &n, &bad_line, warn_skipped, (void *)path);
     free(text);
     if (err != DM_OK) {
         /* The detail already names the line (bad_line); the line itself is not echoed. */
@@ -247,8 +383,11 @@ static int add_recipients_file(rcpt_list *l, const char *path) {
 static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
     char *pass = NULL;
     size_t len = 0;
-    int err = a->passphrase_tty ? cli_read_passphrase_tty("Enter passphrase: ", 1, &pass, &len)
-                                : cli_read_passphrase_file(a->passphrase_file, &pass, &len);
+    int err = a->passphrase_tty
+                  ? cli_read_passphrase_tty("Enter passphrase (leave empty to autogenerate a "
+                                            "secure one): ",
+                                            CLI_PASS_AUTOGENERATE, &pass, &len)
+                  : cli_read_passphrase_file(a->passphrase_file, &pass, &len);
     if (err != DM_OK)
         return cli_fail(err, "encrypt: passphrase");
     dm_recipient *r = NULL;
@@ -271,18 +410,32 @@ static int finish_output(cli_output *out, int err, const char *cmd) {
 
 static int run_encrypt(const encrypt_args *a) {
     /* Refuse early, before asking for a passphrase, when stdout is a terminal. */
-    int to_stdout = a->output == NULL || strcmp(a->output, "-") == 0;
-    if (!a->armor && to_stdout && isatty(STDOUT_FILENO))
+    /* "-o -" asks for binary on the terminal on purpose, as with age. */
+    int forced = a->output != NULL && strcmp(a->output, "-") == 0;
+    if (!a->armor && a->output == NULL && isatty(STDOUT_FILENO))
         return cli_usage_error("encrypt: refusing to write binary ciphertext to a terminal; "
-                               "use -a (--armor) or -o FILE");
+                               "use -a (--armor) or -o FILE (\"-o -\" forces it)");
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
 
     rcpt_list rcpts = {0};
-    for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
-        rc = a->specs[i].is_file ? add_recipients_file(&rcpts, a->specs[i].value)
-                                 : add_recipient_string(&rcpts, a->specs[i].value);
+    for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++) {
+        const char *v = a->specs[i].value;
+        switch (a->specs[i].is_file) {
+        case SPEC_RECIPIENTS_FILE:
+            rc = add_recipients_file(&rcpts, v);
+            break;
+        case SPEC_IDENTITY_FILE:
+            rc = add_identity_recipients(&rcpts, v);
+            break;
+        case SPEC_PLUGIN:
+            rc = cli_usage_error("encrypt: -j %s: age plugins are not available in this build", v);
+            break;
+        default:
+            rc = add_recipient_string(&rcpts, v);
+        }
+    }
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
     if (rc == DM_EXIT_OK && a->escrow != NULL) {
@@ -307,7 +460,7 @@ static int run_encrypt(const encrypt_args *a) {
         rc = cli_fail(err, "encrypt: output");
         goto done;
     }
-    if (!a->armor && out.is_tty) {
+    if (!a->armor && out.is_tty && !forced) {
         cli_output_abort(&out);
         rc = cli_usage_error("encrypt: refusing to write binary ciphertext to a terminal; "
                              "use -a (--armor)");
@@ -340,11 +493,14 @@ int cmd_encrypt(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":r:R:pao:h", encrypt_longopts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, ":r:R:i:pao:h", encrypt_longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
         case 'R':
-            a.specs[a.n_specs].is_file = c == 'R';
+        case 'i':
+            a.specs[a.n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
+                                         : c == 'i' ? SPEC_IDENTITY_FILE
+                                                    : SPEC_RECIPIENT;
             a.specs[a.n_specs++].value = optarg;
             break;
         case 'p':
@@ -392,10 +548,10 @@ int cmd_encrypt(int argc, char **argv) {
         else if (a.passphrase_tty && a.passphrase_file != NULL)
             rc = cli_usage_error("encrypt: -p and --passphrase-file can't be used together");
         else if (passphrase && a.n_specs > 0)
-            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r or -R "
+            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r, -R or -i "
                                  "(a passphrase stanza must stand alone)");
         else if (!passphrase && a.n_specs == 0)
-            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -p or --passphrase-file "
+            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -i, -p or --passphrase-file "
                                  "(see doormat encrypt --help)");
         else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
             rc = cli_usage_error("encrypt: --leaf-bits and --crumple-bits need --escrow");
@@ -403,7 +559,9 @@ int cmd_encrypt(int argc, char **argv) {
             a.input = optind < argc ? argv[optind] : NULL;
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
             for (size_t i = 0; i < a.n_specs; i++)
-                stdin_users += a.specs[i].is_file && is_stdin_arg(a.specs[i].value, 0);
+                stdin_users += a.specs[i].is_file != SPEC_RECIPIENT &&
+                               a.specs[i].is_file != SPEC_PLUGIN &&
+                               is_stdin_arg(a.specs[i].value, 0);
             rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
                                                    "than one thing (IN, -R -, --passphrase-file -)")
                                  : run_encrypt(&a);
@@ -485,9 +643,18 @@ static int add_identity_file(ident_list *l, const char *path) {
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
     char *text = NULL;
     size_t len = 0;
-    int err = cli_read_secret_file(path, &text, &len);
+    int is_ssh = 0;
+    int err = read_identity_text(path, &text, &len, &is_ssh);
     if (err != DM_OK)
-        return cli_fail(err, "decrypt");
+        return fail_plainly(err, "decrypt", name);
+    if (is_ssh) {
+        dm_identity *id = NULL;
+        err = dm_ssh_identity_parse(text, len, ask_key_passphrase, (void *)path, &id);
+        dm_secret_free(text);
+        if (err == DM_OK)
+            err = ident_push(l, id);
+        return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: identity file %s", name);
+    }
     dm_identity **ids = NULL;
     size_t n = 0, bad_line = 0;
     err = dm_identity_file_parse(text, len, &ids, &n, &bad_line);
@@ -565,7 +732,12 @@ static int run_decrypt(const decrypt_args *a) {
     opts.backend = DM_AEAD_AUTO;
     cli_escrow_decrypt_opts(&escrow, &opts);
     err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
-    rc = finish_output(&out, err, "decrypt");
+    if (err == DM_ERR_NO_MATCH) {
+        cli_output_abort(&out);
+        rc = fail_plainly(err, "decrypt", NULL);
+    } else {
+        rc = finish_output(&out, err, "decrypt");
+    }
 done:
     if (in_fd != STDIN_FILENO)
         close(in_fd);
@@ -636,5 +808,385 @@ int cmd_decrypt(int argc, char **argv) {
         }
     }
     free(a.identity_files);
+    return rc;
+}
+
+/* ------------------------------------------------------- age's command line */
+
+static const char age_usage[] =
+    "Usage:\n"
+    "  doormat [-e] (-r RECIPIENT | -R PATH | -i PATH)... [-a] [-o OUTPUT] [INPUT]\n"
+    "  doormat [-e] -p [-a] [-o OUTPUT] [INPUT]\n"
+    "  doormat -d [-i PATH]... [-o OUTPUT] [INPUT]\n"
+    "\n"
+    "age's own command line, for scripts written for age 1.1.1: the same flags\n"
+    "(long ones with one dash or two), the same keys and files. doormat keeps its\n"
+    "own safer output (a temporary file renamed into place) and its exit codes.\n"
+    "\n"
+    "Options:\n"
+    "  -e, --encrypt               encrypt (the default)\n"
+    "  -d, --decrypt               decrypt\n"
+    "  -o, --output OUTPUT         write to OUTPUT (\"-o -\": standard output, even a\n"
+    "                              terminal)\n"
+    "  -a, --armor                 write PEM-style ASCII armor\n"
+    "  -p, --passphrase            encrypt with a passphrase (asked twice; an empty\n"
+    "                              answer autogenerates ten words and shows them)\n"
+    "  -r, --recipient RECIPIENT   age1..., \"ssh-ed25519 AAAA...\" or \"ssh-rsa AAAA...\"\n"
+    "  -R, --recipients-file PATH  one recipient per line (authorized_keys works)\n"
+    "  -i, --identity PATH         an identity file: age-keygen's, an OpenSSH private key,\n"
+    "                              or a passphrase-encrypted age file of either kind;\n"
+    "                              with -e, encrypt to its recipients\n"
+    "  -j NAME                     an age plugin without data (age-plugin-NAME)\n";
+
+enum { OPT_AGE_VERSION = 300 };
+
+static const struct option age_longopts[] = {
+    {"encrypt", no_argument, NULL, 'e'},
+    {"decrypt", no_argument, NULL, 'd'},
+    {"output", required_argument, NULL, 'o'},
+    {"armor", no_argument, NULL, 'a'},
+    {"passphrase", no_argument, NULL, 'p'},
+    {"recipient", required_argument, NULL, 'r'},
+    {"recipients-file", required_argument, NULL, 'R'},
+    {"identity", required_argument, NULL, 'i'},
+    {"plugin", required_argument, NULL, 'j'},
+    {"version", no_argument, NULL, OPT_AGE_VERSION},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+int cmd_age(int argc, char **argv) {
+    rcpt_spec *specs = calloc((size_t)argc + 1, sizeof *specs);
+    const char **ids = calloc((size_t)argc + 1, sizeof *ids);
+    if (specs == NULL || ids == NULL) {
+        free(specs);
+        free(ids);
+        return cli_fail(DM_ERR_NOMEM, "age");
+    }
+    size_t n_specs = 0, n_ids = 0, n_r = 0, n_R = 0, n_j = 0;
+    int enc = 0, dec = 0, pass = 0, armor = 0, rc = -1, c;
+    const char *output = NULL;
+    optind = 1;
+    opterr = 0;
+    /* "+": like Go's flag package, options stop at the first other word. */
+    while (rc < 0 &&
+           (c = getopt_long_only(argc, argv, "+:edo:apr:R:i:j:h", age_longopts, NULL)) != -1) {
+        switch (c) {
+        case 'e':
+            enc = 1;
+            break;
+        case 'd':
+            dec = 1;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'a':
+            armor = 1;
+            break;
+        case 'p':
+            pass = 1;
+            break;
+        case 'r':
+        case 'R':
+        case 'i':
+        case 'j':
+            specs[n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
+                                     : c == 'i' ? SPEC_IDENTITY_FILE
+                                     : c == 'j' ? SPEC_PLUGIN
+                                                : SPEC_RECIPIENT;
+            specs[n_specs++].value = optarg;
+            n_r += c == 'r';
+            n_R += c == 'R';
+            n_j += c == 'j';
+            if (c == 'i')
+                ids[n_ids++] = optarg;
+            break;
+        case OPT_AGE_VERSION:
+            printf("doormat %s\n", DM_VERSION);
+            rc = cli_flush_stdout("the version");
+            break;
+        case 'h':
+            rc = cli_help(age_usage);
+            break;
+        default:
+            rc = cli_bad_option("age", argv, c);
+            break;
+        }
+    }
+    size_t n_i = n_ids;
+    if (rc >= 0) {
+        /* done: help, version or a bad option */
+    } else if (argc - optind > 1) {
+        rc = cli_usage_error(
+            "too many INPUT arguments: \"%s\", \"%s\" (%s)", argv[optind], argv[optind + 1],
+            argv[optind + 1][0] == '-' ? "the input file must be specified after all flags"
+                                       : "only a single input file may be specified at a time");
+    } else if (dec && enc) {
+        rc = cli_usage_error("-e/--encrypt can't be used with -d/--decrypt");
+    } else if (dec && armor) {
+        rc = cli_usage_error("-a/--armor can't be used with -d/--decrypt (armored files are "
+                             "detected automatically)");
+    } else if (dec && pass) {
+        rc = cli_usage_error("-p/--passphrase can't be used with -d/--decrypt "
+                             "(passphrase-protected files are detected automatically)");
+    } else if (dec && (n_r > 0 || n_R > 0)) {
+        rc = cli_usage_error("%s can't be used with -d/--decrypt (did you mean to use "
+                             "-i/--identity to specify a private key?)",
+                             n_r > 0 ? "-r/--recipient" : "-R/--recipients-file");
+    } else if (dec && n_j > 0) {
+        rc = cli_usage_error("-j %s: age plugins are not available in this build", specs[0].value);
+    } else if (!dec && (n_i > 0 || n_j > 0) && !enc) {
+        rc = cli_usage_error("-i/--identity and -j can't be used in encryption mode unless "
+                             "symmetric encryption is explicitly selected with -e/--encrypt "
+                             "(did you forget to specify -d/--decrypt?)");
+    } else if (!dec && n_specs == 0 && !pass) {
+        rc = cli_usage_error("missing recipients (did you forget to specify -r/--recipient, "
+                             "-R/--recipients-file or -p/--passphrase?)");
+    } else if (!dec && pass && n_r > 0) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -r/--recipient");
+    } else if (!dec && pass && n_R > 0) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -R/--recipients-file");
+    } else if (!dec && pass && (n_i > 0 || n_j > 0)) {
+        rc = cli_usage_error("-p/--passphrase can't be combined with -i/--identity and -j");
+    } else {
+        const char *input = optind < argc ? argv[optind] : NULL;
+        int stdin_users = is_stdin_arg(input, 1);
+        for (size_t i = 0; i < n_specs; i++)
+            stdin_users += (specs[i].is_file == SPEC_RECIPIENTS_FILE ||
+                            specs[i].is_file == SPEC_IDENTITY_FILE) &&
+                           is_stdin_arg(specs[i].value, 0);
+        if (stdin_users > 1) {
+            rc =
+                cli_usage_error("standard input is used for multiple purposes (INPUT, -R -, -i -)");
+        } else if (dec) {
+            decrypt_args d = {0};
+            d.identity_files = ids;
+            d.n_identity_files = n_ids;
+            d.output = output;
+            d.input = input;
+            rc = run_decrypt(&d);
+        } else {
+            encrypt_args e = {0};
+            e.specs = specs;
+            e.n_specs = n_specs;
+            e.passphrase_tty = pass;
+            e.armor = armor;
+            e.output = output;
+            e.input = input;
+            rc = run_encrypt(&e);
+        }
+    }
+    free(specs);
+    free(ids);
+    return rc;
+}
+
+/* --------------------------------------------------------------- rekey */
+
+static const char rekey_usage[] =
+    "Usage:\n"
+    "  doormat rekey [-i FILE]... [--old-passphrase-file FILE]\n"
+    "                (-r RECIPIENT | -R FILE)... [--escrow FILE] [-a] [-o OUT] [IN]\n"
+    "  doormat rekey [-i FILE]... (-p | --passphrase-file FILE) [-a] [-o OUT] [IN]\n"
+    "\n"
+    "Re-addresses an age file without re-encrypting it: opens its file key with the\n"
+    "identities (-i) or the passphrase (asked on the terminal when no -i is given),\n"
+    "writes a new header for the new recipients, and copies the payload bytes as\n"
+    "they are. The new recipients are given exactly as to encrypt.\n"
+    "\n"
+    "What it cannot do: take access away. The file key does not change, so whoever\n"
+    "could open the file before (with an old key, an old copy, or the file key\n"
+    "itself) can still read this one. To revoke, decrypt and encrypt again.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --identity FILE             an identity that opens IN (as decrypt -i)\n"
+    "      --old-passphrase-file FILE  IN's passphrase, from the first line of FILE\n"
+    "  -r, --recipient RECIPIENT       a new recipient (age1..., ssh-ed25519, ssh-rsa)\n"
+    "  -R, --recipients-file FILE      new recipients, one per line\n"
+    "  -p, --passphrase                a new passphrase, asked on the terminal\n"
+    "      --passphrase-file FILE      a new passphrase from the first line of FILE\n"
+    "      --escrow FILE               also escrow the file key (as encrypt --escrow)\n"
+    "      --leaf-bits N, --crumple-bits C   escrow modes, as encrypt\n"
+    "  -a, --armor                     armor the output (an armored IN is read either way)\n"
+    "  -o, --output OUT                write to OUT atomically (may be IN itself)\n"
+    "  -h, --help                      this text\n"
+    "\n"
+    "On any failure (a wrong identity, a damaged header) nothing is written and an\n"
+    "existing OUT is left as it was.\n"
+    "\n"
+    "Example:\n"
+    "  doormat rekey -i old.txt -r age1... -o notes.age notes.age\n";
+
+enum { OPT_OLD_PASSPHRASE_FILE = 400 };
+
+static const struct option rekey_longopts[] = {
+    {"identity", required_argument, NULL, 'i'},
+    {"old-passphrase-file", required_argument, NULL, OPT_OLD_PASSPHRASE_FILE},
+    {"recipient", required_argument, NULL, 'r'},
+    {"recipients-file", required_argument, NULL, 'R'},
+    {"passphrase", no_argument, NULL, 'p'},
+    {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
+    {"escrow", required_argument, NULL, OPT_ESCROW},
+    {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
+    {"crumple-bits", required_argument, NULL, OPT_CRUMPLE_BITS},
+    {"armor", no_argument, NULL, 'a'},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
+    int to_stdout = a->output == NULL;
+    if (!a->armor && to_stdout && isatty(STDOUT_FILENO))
+        return cli_usage_error("rekey: refusing to write binary ciphertext to a terminal; "
+                               "use -a (--armor) or -o FILE (\"-o -\" forces it)");
+    int rc = cli_init();
+    if (rc != DM_EXIT_OK)
+        return rc;
+    ident_list ids = {0};
+    rcpt_list rcpts = {0};
+    for (size_t i = 0; i < d->n_identity_files && rc == DM_EXIT_OK; i++)
+        rc = add_identity_file(&ids, d->identity_files[i]);
+    if (rc == DM_EXIT_OK && d->passphrase_file != NULL)
+        rc = add_passphrase_identity(&ids, d->passphrase_file);
+    if (rc == DM_EXIT_OK && ids.len == 0) {
+        dm_identity *prompt = NULL;
+        int err = prompt_identity_new(&prompt);
+        if (err == DM_OK)
+            err = ident_push(&ids, prompt);
+        if (err != DM_OK)
+            rc = cli_fail(err, "rekey");
+    }
+    for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
+        rc = a->specs[i].is_file == SPEC_RECIPIENTS_FILE
+                 ? add_recipients_file(&rcpts, a->specs[i].value)
+                 : add_recipient_string(&rcpts, a->specs[i].value);
+    if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
+        rc = add_passphrase_recipient(&rcpts, a);
+    if (rc == DM_EXIT_OK && a->escrow != NULL) {
+        dm_recipient *escrow = NULL;
+        rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
+        if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
+            rc = cli_fail(DM_ERR_NOMEM, "rekey");
+    }
+    int in_fd = -1;
+    if (rc == DM_EXIT_OK && (in_fd = cli_open_input(a->input)) < 0)
+        rc = DM_EXIT_FAILURE;
+    if (rc != DM_EXIT_OK) {
+        ident_list_free(&ids);
+        rcpt_list_free(&rcpts);
+        return rc;
+    }
+    cli_output out;
+    int err = cli_output_open(&out, a->output, 0666);
+    if (err != DM_OK) {
+        rc = cli_fail(err, "rekey: output");
+    } else {
+        dm_rekey_opts opts = {0};
+        opts.encrypt.armor = a->armor;
+        /* Escrow stanzas may stand beside a passphrase, in the old file and the new. */
+        opts.old_alone_companions = dm_escrow_alone_companions;
+        opts.n_old_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        if (a->escrow != NULL) {
+            opts.encrypt.alone_companions = dm_escrow_alone_companions;
+            opts.encrypt.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+        }
+        err = dm_rekey(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, rcpts.items,
+                       rcpts.len, &opts);
+        if (err == DM_ERR_NO_MATCH) {
+            cli_output_abort(&out);
+            rc = fail_plainly(err, "rekey", NULL);
+        } else {
+            rc = finish_output(&out, err, "rekey");
+        }
+    }
+    if (in_fd != STDIN_FILENO)
+        close(in_fd);
+    ident_list_free(&ids);
+    rcpt_list_free(&rcpts);
+    return rc;
+}
+
+int cmd_rekey(int argc, char **argv) {
+    encrypt_args a = {0};
+    decrypt_args d = {0};
+    a.specs = calloc((size_t)argc, sizeof *a.specs);
+    d.identity_files = calloc((size_t)argc, sizeof *d.identity_files);
+    int rc = -1, c;
+    if (a.specs == NULL || d.identity_files == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "rekey");
+    optind = 1;
+    opterr = 0;
+    while (rc < 0 && (c = getopt_long(argc, argv, ":i:r:R:pao:h", rekey_longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            d.identity_files[d.n_identity_files++] = optarg;
+            break;
+        case OPT_OLD_PASSPHRASE_FILE:
+            d.passphrase_file = optarg;
+            break;
+        case 'r':
+        case 'R':
+            a.specs[a.n_specs].is_file = c == 'R' ? SPEC_RECIPIENTS_FILE : SPEC_RECIPIENT;
+            a.specs[a.n_specs++].value = optarg;
+            break;
+        case 'p':
+            a.passphrase_tty = 1;
+            break;
+        case OPT_PASSPHRASE_FILE:
+            a.passphrase_file = optarg;
+            break;
+        case OPT_ESCROW:
+            a.escrow = optarg;
+            break;
+        case OPT_LEAF_BITS:
+        case OPT_CRUMPLE_BITS:
+            rc = cli_escrow_mode_flag("rekey", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
+            break;
+        case 'a':
+            a.armor = 1;
+            break;
+        case 'o':
+            a.output = optarg;
+            break;
+        case 'h':
+            rc = cli_help(rekey_usage);
+            break;
+        default:
+            rc = cli_bad_option("rekey", argv, c);
+            break;
+        }
+    }
+    if (rc < 0) {
+        int passphrase = a.passphrase_tty || a.passphrase_file != NULL;
+        a.input = optind < argc ? argv[optind] : NULL;
+        int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0) +
+                          is_stdin_arg(d.passphrase_file, 0);
+        for (size_t i = 0; i < d.n_identity_files; i++)
+            stdin_users += is_stdin_arg(d.identity_files[i], 0);
+        for (size_t i = 0; i < a.n_specs; i++)
+            stdin_users +=
+                a.specs[i].is_file == SPEC_RECIPIENTS_FILE && is_stdin_arg(a.specs[i].value, 0);
+        if (argc - optind > 1)
+            rc = cli_usage_error("rekey: more than one input (\"%s\", \"%s\")", argv[optind],
+                                 argv[optind + 1]);
+        else if (a.passphrase_tty && a.passphrase_file != NULL)
+            rc = cli_usage_error("rekey: -p and --passphrase-file can't be used together");
+        else if (passphrase && a.n_specs > 0)
+            rc = cli_usage_error("rekey: a passphrase can't be combined with -r or -R "
+                                 "(a passphrase stanza must stand alone)");
+        else if (!passphrase && a.n_specs == 0)
+            rc = cli_usage_error("rekey: no new recipients: use -r, -R, -p or --passphrase-file "
+                                 "(see doormat rekey --help)");
+        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
+            rc = cli_usage_error("rekey: --leaf-bits and --crumple-bits need --escrow");
+        else if (stdin_users > 1)
+            rc = cli_usage_error("rekey: standard input is used for more than one thing");
+        else
+            rc = run_rekey(&a, &d);
+    }
+    free(a.specs);
+    free(d.identity_files);
     return rc;
 }

@@ -15,17 +15,35 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
+#include "labs.h"
+#include "cli_service.h"
+#include "doormat/service.h"
 
-static const char escrow_usage[] =
+const char cli_escrow_usage[] =
     "Usage:\n"
-    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K]\n"
+    "                      [--witness VKEY... [--witness-threshold K]]\n"
+    "                      [--url NAME=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
     "                         --case TEXT --expires YYYY-MM-DD -o WARRANT FILE...\n"
     "  doormat escrow unwrap --authority DIR/authority.pub --agent DIR/agents/A.key\n"
-    "                        --warrant WARRANT --log DIR/audit.log -o SHARE FILE\n"
+    "                        --warrant WARRANT --log DIR/logs/A [--requester TEXT]\n"
+    "                        [--witness WDIR...] -o SHARE FILE\n"
     "  doormat escrow recover --authority DIR/authority.pub --share SHARE... [-o OUT] FILE\n"
-    "  doormat escrow audit verify --authority DIR/authority.pub DIR/audit.log\n"
+    "  doormat escrow audit verify --authority DIR/authority.pub [--since CHECKPOINT] LOGDIR\n"
+    "  doormat escrow audit prove --authority DIR/authority.pub (--index N | --since N) LOGDIR\n"
+    "  doormat escrow witness init --name NAME -o WDIR\n"
+    "  doormat escrow witness add-checkpoint --witness WDIR --authority DIR/authority.pub\n"
+    "                                        [REQUEST]\n"
+    "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR|https]\n"
+    "                         [--state SDIR] [FILE...]\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
+    "                       --log DIR/logs/A --listen HOST:PORT (escrow serve --help)\n"
+    "  doormat escrow witness serve --key WDIR/witness.key --trust DIR/authority.pub\n"
+    "                       --state WDIR/state --listen HOST:PORT (witness serve --help)\n"
+    "  doormat escrow request --authority DIR/authority.pub --warrant WARRANT\n"
+    "                       --identity KEY [-o OUT] FILE   (escrow request --help)\n"
     "\n"
     "An escrow authority is the exceptional-access path built as well as its\n"
     "proponents would build it: n agents, any k of whom can recover a file's key\n"
@@ -40,26 +58,68 @@ static const char escrow_usage[] =
     "takes the same flag to accept that mode, and unwrap and recover read the mode\n"
     "from the stanzas (doormat lab leaf-forge, doormat lab crumple).\n"
     "\n"
+    "Every release is an entry in the releasing agent's transparency log: an RFC\n"
+    "6962 Merkle tree stored as C2SP tlog-tiles in DIR/logs/<agent>/ (any static\n"
+    "web server can publish it), with checkpoints signed by the agent's log key\n"
+    "and cosigned by the witnesses authority.pub names (C2SP tlog-cosignature).\n"
+    "Each share carries a receipt (a C2SP tlog-proof of its entry); recover\n"
+    "uses no share whose receipt does not verify.\n"
+    "\n"
     "Commands:\n"
-    "  init      create an authority: DIR/authority.pub (public), DIR/court.key and\n"
-    "            DIR/agents/<agent>.key (secret, 0600), an empty DIR/audit.log;\n"
-    "            never overwrites an existing authority\n"
+    "  init      create an authority: DIR/authority.pub (public), DIR/court.key,\n"
+    "            DIR/agents/<agent>.key and <agent>.logkey (secret, 0600), and each\n"
+    "            agent's empty log DIR/logs/<agent>/; --witness VKEY (repeatable;\n"
+    "            a witness.vkey file or its text) names the witnesses, of which\n"
+    "            --witness-threshold K (default: all) must cosign every release;\n"
+    "            none by default. Never overwrites an existing authority\n"
     "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
     "            doormat inspect), valid from today to --expires (UTC dates)\n"
     "  unwrap    one agent's release: checks the warrant (signature, authority,\n"
-    "            file, dates; exit 8 with the reason), appends a signed entry to the\n"
-    "            audit log, and writes the agent's signed share (0600)\n"
-    "  recover   combine k shares into the file key and decrypt FILE (exit 4, saying\n"
-    "            how many are needed, with fewer than k)\n"
+    "            file, dates; exit 8 with the reason), appends the entry to --log\n"
+    "            and makes it durable, has each --witness cosign the checkpoint\n"
+    "            (exit 9 with fewer than the authority needs), and only then writes\n"
+    "            the agent's signed share and its receipt (0600; never over an\n"
+    "            existing file, never visible before it is whole)\n"
+    "  recover   check every share's receipt against the authority's log keys and\n"
+    "            witness policy (exit 9 for one missing or invalid), combine k shares\n"
+    "            into the file key and decrypt FILE (exit 4, saying how many are\n"
+    "            needed, with fewer than k); a wrong share is passed over when other\n"
+    "            shares make up k, and its agent is named\n"
     "  audit verify\n"
-    "            check the whole hash chain and every signature of the log; names\n"
-    "            the first entry edited, removed, reordered or forged (exit 5)\n"
+    "            verify a log from nothing: every entry, every tile, the checkpoint\n"
+    "            signature; with --since CHECKPOINT (a checkpoint file kept from\n"
+    "            before) also that the log still extends it (exit 9 otherwise)\n"
+    "  audit prove\n"
+    "            print a C2SP tlog-proof of entry N (--index) or an add-checkpoint\n"
+    "            request body from size N to the current checkpoint (--since)\n"
+    "  witness init\n"
+    "            create a witness: WDIR/witness.key (secret), WDIR/witness.vkey (its\n"
+    "            public key, for escrow init --witness) and WDIR/state/\n"
+    "  witness add-checkpoint\n"
+    "            answer a C2SP tlog-witness add-checkpoint request (REQUEST or\n"
+    "            standard input) for the authority's logs: cosign, and print the\n"
+    "            cosignature line, only a checkpoint consistent with the last one it\n"
+    "            cosigned for that log (exit 2 for 400/404, 9 for 403/409/422)\n"
+    "  monitor   read every agent's log (--logs DIR, default: beside authority.pub;\n"
+    "            --logs https: from each agent over HTTPS, its url: and tls: lines),\n"
+    "            verify it and its witness cosignatures, check that it extends the\n"
+    "            checkpoint kept in --state SDIR, and list every access (or those to\n"
+    "            the FILEs given); a fork, a rollback, a bad signature or a missing\n"
+    "            cosignature is exit 9\n"
+    "  serve     run one agent as an HTTPS service (doormat escrow serve --help)\n"
+    "  request   the investigator's client: ask the agents over HTTPS, check every\n"
+    "            receipt, decrypt (doormat escrow request --help)\n"
+    "  witness serve\n"
+    "            a witness as an HTTPS service (doormat escrow witness serve --help)\n"
+    "  init --url NAME=URL (repeatable) says where an agent or a witness answers;\n"
+    "            init also gives every agent a TLS key and self-signed certificate,\n"
+    "            DIR/agents/<agent>.tls.pem (secret), pinned in authority.pub\n"
     "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
     "\n"
-    "Set DOORMAT_TODAY=YYYY-MM-DD to make warrant, unwrap and the audit log use that\n"
-    "date instead of today (classroom time travel; tests of expiry).\n"
+    "Set DOORMAT_TODAY=YYYY-MM-DD to make warrant and unwrap use that date instead\n"
+    "of today (classroom time travel; tests of expiry).\n"
     "\n"
     "Example (a 2-of-3 authority):\n"
     "  doormat escrow init --name FBI --agents doj,court,vendor --threshold 2 -o fbi\n"
@@ -67,11 +127,11 @@ static const char escrow_usage[] =
     "  doormat escrow warrant --court fbi/court.key --authority fbi/authority.pub \\\n"
     "      --case \"26-cr-42\" --expires 2026-12-31 -o w.txt memo.age\n"
     "  doormat escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key \\\n"
-    "      --warrant w.txt --log fbi/audit.log -o doj.share memo.age\n"
+    "      --warrant w.txt --log fbi/logs/doj -o doj.share memo.age\n"
     "  (the same for vendor)\n"
     "  doormat escrow recover --authority fbi/authority.pub --share doj.share \\\n"
     "      --share vendor.share -o memo.txt memo.age\n"
-    "  doormat escrow audit verify --authority fbi/authority.pub fbi/audit.log\n";
+    "  doormat escrow monitor --authority fbi/authority.pub --state seen memo.age\n";
 
 enum {
     OPT_NAME = 256,
@@ -87,6 +147,10 @@ enum {
     OPT_SHARE,
     OPT_STRIP,
     OPT_CORRUPT,
+    OPT_WITNESS,
+    OPT_WITNESS_THRESHOLD,
+    OPT_REQUESTER,
+    OPT_URL,
 };
 
 static const struct option escrow_longopts[] = {
@@ -101,6 +165,10 @@ static const struct option escrow_longopts[] = {
     {"warrant", required_argument, NULL, OPT_WARRANT},
     {"log", required_argument, NULL, OPT_LOG},
     {"share", required_argument, NULL, OPT_SHARE},
+    {"witness", required_argument, NULL, OPT_WITNESS},
+    {"witness-threshold", required_argument, NULL, OPT_WITNESS_THRESHOLD},
+    {"requester", required_argument, NULL, OPT_REQUESTER},
+    {"url", required_argument, NULL, OPT_URL},
     {"strip", no_argument, NULL, OPT_STRIP},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
     {"identity", required_argument, NULL, 'i'},
@@ -113,9 +181,9 @@ static const struct option escrow_longopts[] = {
 typedef struct escrow_args {
     const char *cmd; /* "escrow init", ... for messages */
     const char *name, *agents, *threshold, *court, *authority, *case_ref, *expires, *agent,
-        *warrant, *log, *identity, *output;
-    const char **shares;
-    size_t n_shares;
+        *warrant, *log, *identity, *output, *witness_threshold, *requester;
+    const char **shares, **witnesses, **urls;
+    size_t n_shares, n_witnesses, n_urls;
     int strip, corrupt;
     char **rest; /* positional arguments */
     int n_rest;
@@ -136,6 +204,8 @@ static const struct {
     {OPT_AGENT, offsetof(escrow_args, agent)},
     {OPT_WARRANT, offsetof(escrow_args, warrant)},
     {OPT_LOG, offsetof(escrow_args, log)},
+    {OPT_WITNESS_THRESHOLD, offsetof(escrow_args, witness_threshold)},
+    {OPT_REQUESTER, offsetof(escrow_args, requester)},
     {'i', offsetof(escrow_args, identity)},
     {'o', offsetof(escrow_args, output)},
 };
@@ -153,7 +223,9 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
     a->shares = calloc((size_t)argc + 1, sizeof *a->shares);
-    if (a->shares == NULL)
+    a->witnesses = calloc((size_t)argc + 1, sizeof *a->witnesses);
+    a->urls = calloc((size_t)argc + 1, sizeof *a->urls);
+    if (a->shares == NULL || a->witnesses == NULL || a->urls == NULL)
         return cli_fail(DM_ERR_NOMEM, "%s", cmd);
     optind = 1;
     opterr = 0;
@@ -162,8 +234,10 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
         if (c == 'h') {
             /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
             free(a->shares);
+            free(a->witnesses);
+            free(a->urls);
             a->shares = NULL;
-            exit(cli_help(escrow_usage));
+            exit(cli_help(cli_escrow_usage));
         }
         int ok = 0;
         for (const int *p = allowed; *p; p++)
@@ -181,6 +255,10 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             *slot = optarg;
         } else if (c == OPT_SHARE) {
             a->shares[a->n_shares++] = optarg;
+        } else if (c == OPT_URL) {
+            a->urls[a->n_urls++] = optarg;
+        } else if (c == OPT_WITNESS) {
+            a->witnesses[a->n_witnesses++] = optarg;
         } else if (c == OPT_STRIP) {
             a->strip = 1;
         } else if (c == OPT_CORRUPT) {
@@ -242,8 +320,8 @@ static int check_private(const escrow_args *a, const char *path) {
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
-                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
-                               path, path);
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file", path,
+                               path);
     return DM_EXIT_OK;
 }
 
@@ -292,16 +370,151 @@ static int write_output(const escrow_args *a, const char *path, const char *text
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: output", a->cmd);
 }
 
+/* --witness VKEY (a witness.vkey file, or the key's text) and
+ * --witness-threshold K (default: all of them). */
+static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigned *k) {
+    *out = NULL;
+    if (a->n_witnesses > DM_ESCROW_MAX_WITNESSES)
+        return cli_usage_error("%s: at most %d witnesses", a->cmd, DM_ESCROW_MAX_WITNESSES);
+    dm_tlog_verifier *v = calloc(a->n_witnesses, sizeof *v);
+    if (v == NULL)
+        return cli_fail(DM_ERR_NOMEM, "%s", a->cmd);
+    for (size_t i = 0; i < a->n_witnesses; i++) {
+        const char *arg = a->witnesses[i];
+        char *text = NULL;
+        size_t len = strlen(arg);
+        struct stat st;
+        if (strchr(arg, '+') == NULL || stat(arg, &st) == 0) {
+            int err = cli_read_file(arg, &text, &len);
+            if (err != DM_OK) {
+                free(v);
+                return cli_fail(err, "%s: --witness %s", a->cmd, arg);
+            }
+            while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+                len--;
+        }
+        int err = dm_tlog_verifier_parse(text ? text : arg, len, &v[i]);
+        if (err == DM_OK && v[i].type != DM_TLOG_SIG_COSIGNATURE)
+            err =
+                dm_fail(DM_ERR_USAGE, "%s is not a witness key (cosignature type 0x04)", v[i].name);
+        free(text);
+        if (err != DM_OK) {
+            free(v);
+            return cli_fail(err, "%s: --witness %s", a->cmd, arg);
+        }
+    }
+    *k = (unsigned)a->n_witnesses;
+    if (a->witness_threshold != NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long t = strtoul(a->witness_threshold, &end, 10);
+        if (errno != 0 || end == a->witness_threshold || *end != '\0' || t < 1 ||
+            t > a->n_witnesses || a->witness_threshold[0] == '-' ||
+            a->witness_threshold[0] == '+') {
+            free(v);
+            return cli_usage_error("%s: --witness-threshold wants a number from 1 to %zu, not "
+                                   "\"%s\"",
+                                   a->cmd, a->n_witnesses, a->witness_threshold);
+        }
+        *k = (unsigned)t;
+    }
+    *out = v;
+    return DM_EXIT_OK;
+}
+
 /* ------------------------------------------------------------ init */
 
+/* Every agent's TLS identity (made in memory, written after the authority)
+ * and the --url NAME=URL flags, into the authority's network section. */
+static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char ***tls,
+                          size_t **tls_len) {
+    size_t n = dm_escrow_authority_agents(auth);
+    for (size_t u = 0; u < a->n_urls; u++) {
+        const char *eq = strchr(a->urls[u], '=');
+        if (eq == NULL || eq == a->urls[u])
+            return dm_fail(DM_ERR_USAGE, "--url wants NAME=https://HOST:PORT, not \"%s\"",
+                           a->urls[u]);
+        char name[DM_ESCROW_MAX_ENDPOINT_NAME + 1];
+        size_t nlen = (size_t)(eq - a->urls[u]);
+        if (nlen >= sizeof name)
+            return dm_fail(DM_ERR_USAGE, "--url %s: no such agent or witness", a->urls[u]);
+        memcpy(name, a->urls[u], nlen);
+        name[nlen] = '\0';
+        if (dm_escrow_authority_endpoint_url(auth, name) != NULL)
+            return dm_fail(DM_ERR_USAGE, "--url: \"%s\" given twice", name);
+        int err = dm_escrow_authority_set_endpoint(auth, name, NULL, eq + 1);
+        if (err != DM_OK) {
+            char why[400];
+            snprintf(why, sizeof why, "%s", dm_err_detail());
+            return dm_fail(err, "--url %s: %s", a->urls[u], why);
+        }
+    }
+    *tls = calloc(n, sizeof **tls);
+    *tls_len = calloc(n, sizeof **tls_len);
+    if (*tls == NULL || *tls_len == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        char pin[DM_ESCROW_TLS_PIN_LEN + 1];
+        char cn[DM_ESCROW_MAX_AGENT_NAME + DM_ESCROW_MAX_NAME + 32];
+        snprintf(cn, sizeof cn, "%s.%s.doormat-escrow", dm_escrow_authority_agent_name(auth, i),
+                 dm_escrow_authority_name(auth));
+        int err = dm_service_tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
+        if (err == DM_OK)
+            err = dm_escrow_authority_set_endpoint(auth, dm_escrow_authority_agent_name(auth, i),
+                                                   pin, NULL);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
+static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char **tls,
+                          const size_t *tls_len) {
+    for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++) {
+        size_t plen = strlen(dir) + DM_ESCROW_MAX_AGENT_NAME + 32;
+        char *path = malloc(plen);
+        if (path == NULL)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int err = fd < 0 ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)) : DM_OK;
+        size_t done = 0;
+        while (err == DM_OK && done < tls_len[i]) {
+            ssize_t w = write(fd, tls[i] + done, tls_len[i] - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+            else
+                done += (size_t)w;
+        }
+        if (err == DM_OK && fsync(fd) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(path);
+        if (err != DM_OK)
+            return err;
+    }
+    return DM_OK;
+}
+
 static int escrow_init(int argc, char **argv) {
-    static const int allowed[] = {OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, 'o', 0};
+    static const int allowed[] = {
+        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
+    dm_tlog_verifier *wits = NULL;
+    unsigned wk = 0;
+    if (rc < 0 && a.witness_threshold != NULL && a.n_witnesses == 0)
+        rc = cli_usage_error("escrow init: --witness-threshold without --witness");
+
     if (rc < 0 && a.n_rest > 0)
         rc = cli_usage_error("escrow init: unexpected argument \"%s\"", a.rest[0]);
     if (rc < 0 && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
         rc = need(&a, a.output, "-o DIR");
+    if (rc == DM_EXIT_OK && a.n_witnesses > 0)
+        rc = parse_witnesses(&a, &wits, &wk);
     char *list = NULL;
     const char **names = NULL;
     size_t n = 0;
@@ -340,8 +553,21 @@ static int escrow_init(int argc, char **argv) {
         dm_escrow_agent_key **keys = NULL;
         dm_escrow_court_key *court = NULL;
         int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
+        if (err == DM_OK && a.n_witnesses > 0)
+            err = dm_escrow_authority_set_witnesses(auth, keys, court, wits, a.n_witnesses, wk);
+        char **tls = NULL;
+        size_t *tls_len = NULL;
+        if (err == DM_OK)
+            err = init_endpoints(&a, auth, &tls, &tls_len);
         if (err == DM_OK)
             err = dm_escrow_authority_write_dir(a.output, auth, keys, court);
+        if (err == DM_OK)
+            err = init_write_tls(a.output, auth, tls, tls_len);
+        if (tls != NULL)
+            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
+                dm_secret_free(tls[i]);
+        free(tls);
+        free(tls_len);
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow init");
         } else {
@@ -349,8 +575,22 @@ static int escrow_init(int argc, char **argv) {
             printf("authority: %s\nid: %s\nthreshold: %u of %zu\n", dm_escrow_authority_name(auth),
                    dm_escrow_authority_id_hex(auth), dm_escrow_authority_threshold(auth), agents);
             for (size_t i = 0; i < agents; i++)
-                printf("agent: %s (%s/agents/%s.key)\n", dm_escrow_authority_agent_name(auth, i),
-                       a.output, dm_escrow_authority_agent_name(auth, i));
+                printf("agent: %s (%s/agents/%s.key, log %s/logs/%s)\n",
+                       dm_escrow_authority_agent_name(auth, i), a.output,
+                       dm_escrow_authority_agent_name(auth, i), a.output,
+                       dm_escrow_authority_agent_name(auth, i));
+            for (size_t i = 0; i < agents; i++)
+                if (dm_escrow_authority_agent_url(auth, i) != NULL)
+                    printf("agent %s serves at %s (TLS key %s/agents/%s.tls.pem)\n",
+                           dm_escrow_authority_agent_name(auth, i),
+                           dm_escrow_authority_agent_url(auth, i), a.output,
+                           dm_escrow_authority_agent_name(auth, i));
+            for (size_t i = 0; i < dm_escrow_authority_witnesses(auth); i++)
+                printf("witness: %s\n", dm_escrow_authority_witness(auth, i)->name);
+            if (dm_escrow_authority_witnesses(auth) > 0)
+                printf("witness threshold: %u of %zu\n",
+                       dm_escrow_authority_witness_threshold(auth),
+                       dm_escrow_authority_witnesses(auth));
             printf("public: %s/authority.pub\n", a.output);
             rc = cli_flush_stdout("the authority's summary");
         }
@@ -361,9 +601,12 @@ static int escrow_init(int argc, char **argv) {
         dm_escrow_court_key_free(court);
         dm_escrow_authority_free(auth);
     }
+    free(wits);
     free(names);
     free(list);
     free(a.shares);
+    free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -413,20 +656,66 @@ static int escrow_warrant(int argc, char **argv) {
     dm_escrow_court_key_free(court);
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
 /* ------------------------------------------------------------ unwrap */
 
+/* Writes a share so that nothing of it is ever visible before it is whole
+ * and durable: an unnamed O_TMPFILE in the target directory, linked into
+ * place at the end. A process killed half way leaves no file at all (a
+ * named temporary file would be left behind with the secret in it). An
+ * existing file is never replaced. Returns DM_OK, or an error with the
+ * detail set. */
+static int write_share_file(const char *path, const char *text, size_t len) {
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return dm_fail(DM_ERR_IO, "%s: cannot create an unnamed file (%s)", dir, strerror(errno));
+    int err = write_all(fd, text, len);
+    if (err == DM_OK && (fchmod(fd, 0600) != 0 || fsync(fd) != 0))
+        err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    if (err == DM_OK) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+            err = dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path,
+                          errno == EEXIST ? "exists; a share is never written over a file"
+                                          : strerror(errno));
+    }
+    close(fd);
+    if (err == DM_OK) {
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+    }
+    return err;
+}
+
 static int escrow_unwrap(int argc, char **argv) {
-    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_WARRANT, OPT_LOG, 'o', 0};
+    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT,   OPT_WARRANT, OPT_LOG,
+                                  OPT_REQUESTER, OPT_WITNESS, 'o',         0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
     if (rc < 0 && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
         (rc = need(&a, a.warrant, "--warrant WARRANT")) == DM_EXIT_OK &&
-        (rc = need(&a, a.log, "--log DIR/audit.log")) == DM_EXIT_OK &&
+        (rc = need(&a, a.log, "--log DIR/logs/AGENT")) == DM_EXIT_OK &&
         (rc = need(&a, a.output, "-o SHARE")) == DM_EXIT_OK && a.n_rest != 1)
         rc = cli_usage_error("escrow unwrap: name exactly one FILE");
+    if (rc == DM_EXIT_OK && strcmp(a.output, "-") == 0)
+        rc = cli_usage_error("escrow unwrap: -o SHARE must be a file (a share is a secret)");
     time_t now = 0;
     dm_escrow_authority *auth = NULL;
     dm_escrow_agent_key *agent = NULL;
@@ -434,6 +723,9 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_escrow_share *share = NULL;
     dm_inspect_info info;
     int have_info = 0;
+    cli_witness *wits = NULL;
+    dm_escrow_cosigner *cos = NULL;
+    size_t n_wits = 0;
     if (rc == DM_EXIT_OK)
         rc = start_with_authority(&a, &now, &auth);
     if (rc == DM_EXIT_OK && (rc = check_private(&a, a.agent)) == DM_EXIT_OK)
@@ -443,31 +735,45 @@ static int escrow_unwrap(int argc, char **argv) {
     if (rc == DM_EXIT_OK && (rc = read_header(&a, a.rest[0], &info)) == DM_EXIT_OK)
         have_info = 1;
     if (rc == DM_EXIT_OK) {
-        /* The share is written through a temporary file opened first, so the
-         * release is logged only once there is somewhere to put it. */
-        cli_output out;
-        int err = cli_output_open(&out, a.output, 0600);
-        if (err != DM_OK) {
-            rc = cli_fail(err, "escrow unwrap: output");
-        } else {
-            err = dm_escrow_unwrap(auth, agent, w, &info.header, a.log, now, &share);
-            char *text = NULL;
-            size_t len = 0;
-            if (err == DM_OK)
-                err = dm_escrow_share_format(share, &text, &len);
-            if (err == DM_OK)
-                err = write_all(out.fd, text, len);
-            dm_secret_free(text);
-            if (err == DM_OK)
-                err = cli_output_commit(&out);
-            else
-                cli_output_abort(&out);
-            rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "escrow unwrap");
+        /* Refused before anything is logged; linkat refuses again at the end. */
+        struct stat st;
+        if (lstat(a.output, &st) == 0)
+            rc = cli_usage_error("escrow unwrap: %s exists; a share is never written over a file",
+                                 a.output);
+    }
+    if (rc == DM_EXIT_OK && a.n_witnesses > 0) {
+        wits = calloc(a.n_witnesses, sizeof *wits);
+        cos = calloc(a.n_witnesses, sizeof *cos);
+        if (wits == NULL || cos == NULL)
+            rc = cli_fail(DM_ERR_NOMEM, "escrow unwrap");
+        for (; rc == DM_EXIT_OK && n_wits < a.n_witnesses; n_wits++) {
+            rc = cli_witness_open("escrow unwrap", a.witnesses[n_wits], auth, &wits[n_wits]);
+            if (rc != DM_EXIT_OK)
+                break;
+            cos[n_wits].add_checkpoint = cli_witness_add_checkpoint;
+            cos[n_wits].ctx = &wits[n_wits];
         }
+    }
+    if (rc == DM_EXIT_OK) {
+        dm_escrow_release_opts opts = {
+            .log_dir = a.log, .requester = a.requester, .cosigners = cos, .n_cosigners = n_wits};
+        int err = dm_escrow_release(auth, agent, w, &info.header, &opts, now, &share);
+        char *text = NULL;
+        size_t len = 0;
+        if (err == DM_OK)
+            err = dm_escrow_share_format(share, &text, &len);
+        if (err == DM_OK)
+            err = write_share_file(a.output, text, len);
+        dm_secret_free(text);
+        rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "escrow unwrap");
     }
     if (rc == DM_EXIT_OK)
         cli_msg("released agent %s's share of %s under warrant \"%s\" (logged in %s)",
                 dm_escrow_agent_key_name(agent), a.rest[0], dm_escrow_warrant_case(w), a.log);
+    for (size_t i = 0; i < n_wits; i++)
+        cli_witness_close(&wits[i]);
+    free(wits);
+    free(cos);
     if (have_info)
         dm_inspect_free(&info);
     dm_escrow_share_free(share);
@@ -475,6 +781,8 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_escrow_agent_key_free(agent);
     dm_escrow_authority_free(auth);
     free(a.shares);
+    free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -519,11 +827,25 @@ static int escrow_recover(int argc, char **argv) {
         if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
+        /* No share is used unless its release is shown to be logged. */
+        int err =
+            rc == DM_EXIT_OK ? dm_escrow_share_check_receipt(auth, shares[i], NULL, NULL) : DM_OK;
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow recover: %s", a.shares[i]);
     }
+    uint8_t *misfit = NULL;
+    if (rc == DM_EXIT_OK && (misfit = calloc(n_loaded + 1, 1)) == NULL)
+        rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     if (rc == DM_EXIT_OK && (key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     if (rc == DM_EXIT_OK) {
-        int err = dm_escrow_recover(auth, &info.header, shares, n_loaded, key);
+        int err = dm_escrow_recover_ex(auth, &info.header, shares, n_loaded, key, misfit);
+        for (size_t i = 0; err == DM_OK && i < n_loaded; i++)
+            if (misfit[i])
+                cli_msg("escrow recover: warning: the share of agent %s (%s) does not fit the "
+                        "others: it was signed by that agent but holds a wrong value; the file "
+                        "was recovered without it",
+                        dm_escrow_share_agent(shares[i]), a.shares[i]);
         if (err == DM_ERR_NO_MATCH) {
             /* Exit 4 as for "no identity matched", in words that fit shares. */
             cli_msg("escrow recover: not enough shares: %s", dm_err_detail());
@@ -558,6 +880,7 @@ static int escrow_recover(int argc, char **argv) {
         dm_identity_free(id);
     }
     dm_secret_free(key);
+    free(misfit);
     for (size_t i = 0; i < n_loaded; i++)
         dm_escrow_share_free(shares[i]);
     free(shares);
@@ -565,56 +888,8 @@ static int escrow_recover(int argc, char **argv) {
         dm_inspect_free(&info);
     dm_escrow_authority_free(auth);
     free(a.shares);
-    return rc;
-}
-
-/* ------------------------------------------------------------ audit */
-
-static int escrow_audit(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "verify") != 0) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
-            return cli_help(escrow_usage);
-        return cli_usage_error("escrow audit: the only subcommand is \"verify\" (doormat escrow "
-                               "audit verify --authority DIR/authority.pub LOG)");
-    }
-    static const int allowed[] = {OPT_AUTHORITY, 0};
-    escrow_args a;
-    int rc = parse_args(argc - 1, argv + 1, "escrow audit verify", allowed, &a);
-    if (rc < 0)
-        rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit verify: name one LOG");
-    dm_escrow_authority *auth = NULL;
-    if (rc == DM_EXIT_OK)
-        rc = start_with_authority(&a, NULL, &auth);
-    if (rc == DM_EXIT_OK) {
-        const char *path = a.rest[0];
-        char *text = NULL;
-        size_t len = 0, n = 0, bad = 0;
-        uint8_t head[DM_ESCROW_DIGEST_LEN];
-        int err = cli_read_file(path, &text, &len);
-        if (err != DM_OK) {
-            rc = cli_fail(err, "escrow audit verify");
-        } else if ((err = dm_escrow_audit_verify(auth, text, len, &n, &bad, head)) != DM_OK) {
-            /* Not "header MAC mismatch": say what failed, in the log's terms. */
-            cli_msg("escrow audit verify: %s: the log does not verify: %s", path, dm_err_detail());
-            rc = dm_exit_code(err);
-        } else {
-            static const char digits[] = "0123456789abcdef";
-            char hex[2 * DM_ESCROW_DIGEST_LEN + 1];
-            for (size_t i = 0; i < DM_ESCROW_DIGEST_LEN; i++) {
-                hex[2 * i] = digits[head[i] >> 4];
-                hex[2 * i + 1] = digits[head[i] & 15];
-            }
-            hex[2 * DM_ESCROW_DIGEST_LEN] = '\0';
-            printf("%s: OK, %zu entr%s, every signature and link verified\n", path, n,
-                   n == 1 ? "y" : "ies");
-            printf("head: %s\n", hex);
-            printf("(keep the head elsewhere: entries cut from the end show only against it)\n");
-            rc = cli_flush_stdout("the result");
-        }
-        free(text);
-    }
-    dm_escrow_authority_free(auth);
-    free(a.shares);
+    free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -659,8 +934,8 @@ static int escrow_tamper(int argc, char **argv) {
         opts.file_key_out = key;
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)
-            err = dm_escrow_tamper((const uint8_t *)file, file_len, key,
-                                   a.strip ? DM_ESCROW_TAMPER_STRIP : DM_ESCROW_TAMPER_CORRUPT,
+            err = dm_lab_tamper((const uint8_t *)file, file_len, key,
+                                   a.strip ? DM_LAB_TAMPER_STRIP : DM_LAB_TAMPER_CORRUPT,
                                    &forged, &forged_len);
         rc = err == DM_OK ? write_output(&a, a.output, (const char *)forged, forged_len, 0644)
                           : cli_fail(err, "escrow tamper");
@@ -673,6 +948,8 @@ static int escrow_tamper(int argc, char **argv) {
     dm_secret_free(secret);
     free(file);
     free(a.shares);
+    free(a.witnesses);
+    free(a.urls);
     return rc;
 }
 
@@ -680,11 +957,12 @@ static int escrow_tamper(int argc, char **argv) {
 
 int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
-        return cli_usage_error("escrow: missing subcommand (init, warrant, unwrap, recover, "
-                               "audit verify, tamper; see doormat escrow --help)");
+        return cli_usage_error(
+            "escrow: missing subcommand (init, warrant, unwrap, recover, "
+            "audit, witness, monitor, serve, request, tamper; see doormat escrow --help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
-        return cli_help(escrow_usage);
+        return cli_help(cli_escrow_usage);
     if (strcmp(sub, "init") == 0)
         return escrow_init(argc - 1, argv + 1);
     if (strcmp(sub, "warrant") == 0)
@@ -694,7 +972,17 @@ int cmd_escrow(int argc, char **argv) {
     if (strcmp(sub, "recover") == 0)
         return escrow_recover(argc - 1, argv + 1);
     if (strcmp(sub, "audit") == 0)
-        return escrow_audit(argc - 1, argv + 1);
+        return cli_escrow_audit(argc - 1, argv + 1);
+    if (strcmp(sub, "witness") == 0 && argc >= 3 && strcmp(argv[2], "serve") == 0)
+        return cmd_escrow_witness_serve(argc - 2, argv + 2);
+    if (strcmp(sub, "witness") == 0)
+        return cli_escrow_witness(argc - 1, argv + 1);
+    if (strcmp(sub, "serve") == 0)
+        return cmd_escrow_serve(argc - 1, argv + 1);
+    if (strcmp(sub, "request") == 0)
+        return cmd_escrow_request(argc - 1, argv + 1);
+    if (strcmp(sub, "monitor") == 0)
+        return cli_escrow_monitor(argc - 1, argv + 1);
     if (strcmp(sub, "tamper") == 0)
         return escrow_tamper(argc - 1, argv + 1);
     return cli_usage_error("escrow: unknown subcommand \"%s\" (see doormat escrow --help)", sub);

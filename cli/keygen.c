@@ -109,6 +109,11 @@ static int generate(const keygen_args *a) {
         goto done;
     }
     out.no_replace = !a->force;
+    /* As age-keygen does: "doormat keygen > key.txt" leaves the secret in a file
+     * the umask made readable by everyone. */
+    struct stat out_st;
+    if (fstat(out.fd, &out_st) == 0 && S_ISREG(out_st.st_mode) && (out_st.st_mode & S_IROTH))
+        cli_msg("keygen: warning: writing secret key to a world-readable file");
     err = write_all(out.fd, text, (size_t)n);
     if (err != DM_OK) {
         cli_output_abort(&out);

@@ -8,15 +8,18 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "doormat/labs.h"
+#include "doormat/service.h"
+#include "labs.h"
 
 static const char lab_usage[] =
     "Usage:\n"
@@ -26,6 +29,12 @@ static const char lab_usage[] =
     "  doormat lab strip [common options]\n"
     "  doormat lab crumple [--min C] [--max C] [--budget S] [--all] [--population P] [common]\n"
     "  doormat lab passcode [--digits D] [--real] [common options]\n"
+    "  doormat lab substitution [--files F] [common options]\n"
+    "  doormat lab ghost [--files F] [common options]\n"
+    "  doormat lab clear [--devices D] [--digits D] [common options]\n"
+    "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
+    "  doormat lab insider [--files F] [common options]\n"
+    "  doormat lab volume [--requests N] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -45,6 +54,20 @@ static const char lab_usage[] =
     "                whole population (Wright and Varia, 2018)\n"
     "  passcode      a PIN entangled with a device key through scrypt at ~80 ms a try,\n"
     "                with and without the erase-after-10 limit (San Bernardino, 2016)\n"
+    "  substitution  a sender's authority.pub swapped for the attacker's (same name,\n"
+    "                agents, threshold): files opened without a warrant, who notices,\n"
+    "                pinning the authority's id (PGP's ADK flaw, 2000)\n"
+    "  ghost         a client silently adds one more recipient to every file: what the\n"
+    "                ghost opens, what the receiver and doormat inspect see (GCHQ, 2018)\n"
+    "  clear         devices whose passcodes are encrypted to one vendor key: time to\n"
+    "                open one and all, against brute force (Ozzie's CLEAR, 2018)\n"
+    "  retroactive   an archive written before a mandate gets escrow added with rekey:\n"
+    "                files per second, header bytes rewritten against the archive\n"
+    "  insider       agents log every release; an insider uses key files directly or\n"
+    "                goes through the procedure, for 1-of-1 and 2 of 3: what the\n"
+    "                owner's monitor sees\n"
+    "  volume        an agent's HTTPS service on loopback, timed: its release rate\n"
+    "                against the FBI's 7,800 claimed and 1,200-2,000 actual devices\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -56,6 +79,12 @@ static const char lab_usage[] =
     "  --users U, --files F, --bytes B\n"
     "                    blast-radius population: U users (8) with F files (4) of B bytes\n"
     "                    (1024) each\n"
+    "  --files F         substitution, ghost: messages sent (8); insider: files per row\n"
+    "                    (4, at most 64); retroactive: files in\n"
+    "                    the archive (32)\n"
+    "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
+    "  --devices D       clear: devices in the population (100)\n"
+    "  --requests N      volume: release requests timed (20)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
     "                    most S seconds (2 and 3); others are extrapolated\n"
@@ -65,7 +94,8 @@ static const char lab_usage[] =
     "                    (4096; 65536 with --all)\n"
     "  --min C, --max C  crumple: the range of puzzle bits (12 to 24)\n"
     "  --population P    crumple: files in the population priced (1000000)\n"
-    "  --digits D        passcode: length of the PIN cracked live (4)\n"
+    "  --digits D        passcode: length of the PIN cracked live (4); clear: of the\n"
+    "                    devices' PINs (4)\n"
     "  --real            passcode: crack with the calibrated ~80 ms setting, not the fast\n"
     "                    one (a 4-digit PIN then takes up to about 13 minutes)\n"
     "\n"
@@ -89,6 +119,8 @@ enum {
     OPT_POPULATION,
     OPT_DIGITS,
     OPT_REAL,
+    OPT_DEVICES,
+    OPT_REQUESTS,
 };
 
 static const struct option lab_longopts[] = {
@@ -106,6 +138,8 @@ static const struct option lab_longopts[] = {
     {"population", required_argument, NULL, OPT_POPULATION},
     {"digits", required_argument, NULL, OPT_DIGITS},
     {"real", no_argument, NULL, OPT_REAL},
+    {"devices", required_argument, NULL, OPT_DEVICES},
+    {"requests", required_argument, NULL, OPT_REQUESTS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -114,7 +148,7 @@ typedef struct lab_args {
     const char *name;
     const char *dir;
     int json;
-    unsigned long users, files, bytes, bits, min, max, digits;
+    unsigned long users, files, bytes, bits, min, max, digits, devices, requests;
     unsigned long long shamir_tries;
     double budget, population;
     int all, real;
@@ -326,7 +360,7 @@ static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit
     snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
     snprintf(court, sizeof court, "%s/authority/court.key", a->dir);
     snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(log, sizeof log, "%s/authority/audit.log", a->dir);
+    snprintf(log, sizeof log, "%s/authority/logs/master", a->dir);
     snprintf(forged, sizeof forged, "%s/forged-leaf-%u.age", a->dir, bits);
     snprintf(warrant, sizeof warrant, "%s/warrant.txt", a->dir);
     snprintf(share, sizeof share, "%s/master.share", a->dir);
@@ -674,6 +708,697 @@ static int lab_passcode(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ ghost */
+
+/* `doormat inspect FILE` as a separate process: the number N of its
+ * "stanza: X25519 xN" line, or -1. */
+static long inspect_x25519(const char *self, const char *file, const char *tmp) {
+    char *argv[] = {(char *)self, "inspect", (char *)file, NULL};
+    long n = -1;
+    if (run_process(argv, tmp) == 0) {
+        char *text = NULL;
+        size_t len = 0;
+        if (cli_read_file(tmp, &text, &len) == DM_OK) {
+            const char *line = strstr(text, "stanza: X25519 x");
+            if (line)
+                n = strtol(line + strlen("stanza: X25519 x"), NULL, 10);
+        }
+        free(text);
+    }
+    remove(tmp);
+    return n;
+}
+
+static int lab_ghost(lab_args *a) {
+    dm_lab_ghost_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_ghost_result r;
+    int err = dm_lab_ghost(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab ghost");
+    static const char age_bin[] = "/usr/bin/age";
+    const bool have_age = access(age_bin, X_OK) == 0;
+    char self[4096], key[4096], msg[4096], out[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab ghost");
+    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
+    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
+    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
+    /* What the receiver's tools say about the first file of each kind, as
+     * separate processes: plain age, doormat decrypt, doormat inspect. */
+    int age_exit[DM_LAB_GHOST_N], dec_exit[DM_LAB_GHOST_N];
+    long inspected[DM_LAB_GHOST_N];
+    bool age_same[DM_LAB_GHOST_N];
+    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+        age_exit[p] = -1;
+        age_same[p] = false;
+        if (have_age) {
+            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.sample[p], NULL};
+            age_exit[p] = run_process(argv, out);
+            age_same[p] = age_exit[p] == 0 && same_file(out, msg);
+            remove(out);
+        }
+        char *argv[] = {self, "decrypt", "-i", key, "-o", out, r.sample[p], NULL};
+        dec_exit[p] = run_process(argv, NULL);
+        if (dec_exit[p] == 0 && !same_file(out, msg))
+            dec_exit[p] = -1;
+        remove(out);
+        inspected[p] = inspect_x25519(self, r.sample[p], out);
+    }
+    for (int p = 0; p < DM_LAB_GHOST_N; p++)
+        if (dec_exit[p] != 0 || (have_age && !age_same[p]) ||
+            inspected[p] != (long)r.rows[p].stanzas)
+            return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                    "unexpected outcome on the %s file: decrypt exit %d, age "
+                                    "exit %d, inspect counts %ld stanzas",
+                                    dm_lab_ghost_names[p], dec_exit[p], age_exit[p], inspected[p]),
+                            "lab ghost");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%u,\"age_available\":%s,\"ghost_stanza_same_shape\":%s,\"rows\":[",
+               o.files, jbool(have_age), jbool(r.ghost_stanza_same_shape));
+        for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+            const dm_lab_ghost_row *w = &r.rows[p];
+            printf("%s{\"client\":\"%s\",\"files\":%zu,\"addressed\":%zu,\"stanzas\":%zu,"
+                   "\"receiver_opened\":%zu,\"ghost_opened\":%zu,\"counted_flags\":%zu,"
+                   "\"encrypt_seconds\":%.6g,\"inspect_stanzas\":%ld,\"decrypt_exit\":%d,",
+                   p ? "," : "", dm_lab_ghost_names[p], w->files, w->addressed, w->stanzas,
+                   w->receiver_opened, w->ghost_opened, w->counted_flags, w->encrypt_seconds,
+                   inspected[p], dec_exit[p]);
+            if (have_age)
+                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s}", age_exit[p],
+                       jbool(age_same[p]));
+            else
+                printf("\"age_exit\":null,\"age_plaintext_matches\":null}");
+        }
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("The ghost user\n\n"
+           "History: Ian Levy and Crispin Robinson of GCHQ (\"Principles for a More Informed\n"
+           "Exceptional Access Debate\", Lawfare, November 2018) proposed that a provider\n"
+           "silently add a law-enforcement participant to a conversation. The open letter\n"
+           "in reply (47 signatories, 30 May 2019) said this requires suppressing\n"
+           "notifications and undermines authentication.\n\n"
+           "Here a sender writes %u messages to a receiver (and to herself) three ways:\n"
+           "an honest client; an honest sender who adds a blind copy on purpose; and a\n"
+           "client that silently adds one more X25519 recipient, the ghost, to every file.\n\n",
+           o.files);
+    printf("%-9s %9s %8s %11s %10s %13s %14s\n", "client", "addressed", "stanzas", "receiver",
+           "ghost", "plain age", "count flags");
+    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
+        const dm_lab_ghost_row *w = &r.rows[p];
+        char rcv[32], gh[32], agecol[32], fl[32];
+        snprintf(rcv, sizeof rcv, "%zu/%zu", w->receiver_opened, w->files);
+        snprintf(gh, sizeof gh, "%zu/%zu", w->ghost_opened, w->files);
+        snprintf(fl, sizeof fl, "%zu/%zu", w->counted_flags, w->files);
+        if (have_age)
+            snprintf(agecol, sizeof agecol, "exit %d%s", age_exit[p], age_same[p] ? ", opens" : "");
+        else
+            snprintf(agecol, sizeof agecol, "(no age)");
+        printf("%-9s %9zu %8zu %11s %10s %13s %14s\n", dm_lab_ghost_names[p], w->addressed,
+               w->stanzas, rcv, gh, agecol, fl);
+    }
+    printf("\n\"receiver\" and \"ghost\": files each really decrypted. The receiver's doormat\n"
+           "decrypt and plain age open every file without a word. Each stanza is an\n"
+           "ephemeral key and a wrapped file key that name nobody (a privacy feature of\n"
+           "age): the ghost's stanza has %s shape as the receiver's. Only counting the\n"
+           "stanzas (doormat inspect: %ld, %ld, %ld) against the people the sender meant\n"
+           "to address shows that someone was added -- \"count flags\" -- and counting\n"
+           "cannot tell a ghost from a blind copy the sender chose. Somebody has to count,\n"
+           "and know what to expect: the ghost works because nobody does.\n",
+           r.ghost_stanza_same_shape ? "the same" : "a different", inspected[0], inspected[1],
+           inspected[2]);
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ clear */
+
+static int lab_clear(lab_args *a) {
+    dm_lab_clear_opts o = {
+        .devices = (unsigned)a->devices, .digits = (unsigned)a->digits, .dir = a->dir};
+    dm_lab_clear_result r;
+    int err = dm_lab_clear(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab clear");
+    if (a->json) {
+        json_head(a);
+        printf(",\"devices\":%u,\"digits\":%u,\"candidates\":%.17g", r.devices, r.digits,
+               pow(10.0, r.digits));
+        printf(",\"device_kdf\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
+               r.device_kdf.log_n, r.device_kdf.r, r.device_kdf.p, r.device_kdf.ms_per_try);
+        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
+               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try);
+        printf(",\"vendor\":{\"opened\":%zu,\"bricked\":%zu,\"first_seconds\":%.6g,"
+               "\"all_seconds\":%.6g,\"decrypt_seconds\":%.6g}",
+               r.vendor_opened, r.bricked, r.vendor_first_seconds, r.vendor_all_seconds,
+               r.vendor_decrypt_seconds);
+        printf(",\"brute_force\":{\"tries\":%llu,\"seconds\":%.6g,\"found\":%s}",
+               (unsigned long long)r.brute_tries, r.brute_seconds, jbool(r.brute_found));
+        printf(",\"blast_radius\":{\"one_passcode\":%zu,\"vendor_key\":%zu}",
+               r.opened_by_one_passcode, r.opened_by_vendor_key);
+        printf(",\"rows\":["
+               "{\"method\":\"vendor-key\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key\",\"target\":\"all\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key-real-device\",\"target\":\"one\",\"measured\":false,"
+               "\"seconds\":%.6g},"
+               "{\"method\":\"vendor-key-real-device\",\"target\":\"all\",\"measured\":false,"
+               "\"seconds\":%.6g},"
+               "{\"method\":\"brute-force\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
+               "{\"method\":\"brute-force-real-device\",\"target\":\"one\",\"measured\":false,"
+               "\"seconds\":%.6g,\"seconds_worst\":%.6g},"
+               "{\"method\":\"brute-force-real-device\",\"target\":\"all\",\"measured\":false,"
+               "\"seconds\":%.6g}]}\n",
+               r.vendor_first_seconds, r.vendor_all_seconds, r.vendor_one_real, r.vendor_all_real,
+               r.brute_seconds, r.brute_one_average, r.brute_one_worst, r.brute_all_average);
+        return finish(DM_EXIT_OK);
+    }
+    printf("Ozzie's CLEAR: one vendor key for every device\n\n"
+           "History: Ray Ozzie's CLEAR (2018): the device encrypts its passcode to the\n"
+           "vendor's public key; under a warrant, with physical possession, the vendor\n"
+           "decrypts it and the device is bricked. Critics (Matthew Green, Steven\n"
+           "Bellovin, Eran Tromer) said it is a master key for every device, whose theft\n"
+           "cannot be detected.\n\n"
+           "Here: %u phone-like devices of the passcode lab (a %u-digit PIN entangled with\n"
+           "a device secret through scrypt, erase after 10 failures), each with its PIN\n"
+           "encrypted to one vendor X25519 key with the vault.\n\n",
+           r.devices, r.digits);
+    printf("%-48s %14s %14s\n", "", "one device", "all devices");
+    printf("%-48s %14s %14s\n", "vendor key (measured, classroom devices)",
+           H(r.vendor_first_seconds), H(r.vendor_all_seconds));
+    printf("%-48s %14s %14s\n", "vendor key, at ~80 ms a try (extrapolated)", H(r.vendor_one_real),
+           H(r.vendor_all_real));
+    printf("%-48s %14s %14s\n", "brute force (measured, classroom devices)", H(r.brute_seconds),
+           "-");
+    printf("%-48s %14s %14s\n", "brute force, at ~80 ms a try (extrapolated)",
+           H(r.brute_one_average), H(r.brute_all_average));
+    printf("\nThe classroom devices cost %.3f ms a try (scrypt N=2^%d, r=%u); a real one\n"
+           "about 80 ms (calibrated here: %.1f ms). The vendor's part, decrypting one\n"
+           "passcode, took %s. The brute force found the PIN after %llu tries; every PIN\n"
+           "takes %s at 80 ms a try, %s for half of them on average.\n\n",
+           r.device_kdf.ms_per_try, r.device_kdf.log_n, r.device_kdf.r, r.calibrated.ms_per_try,
+           H(r.vendor_decrypt_seconds), (unsigned long long)r.brute_tries, H(r.brute_one_worst),
+           H(r.brute_one_average));
+    printf("Blast radius: one device's passcode opened %zu of %u devices; the vendor key\n"
+           "opened %zu of %u (%zu bricked, as the design wants). The passcode's retry limit,\n"
+           "which the passcode lab shows is what protects a phone, does not apply to the\n"
+           "vendor: one try per device. Whoever copies the vendor key opens every device\n"
+           "they can hold, and nothing tells the vendor that its key was used.\n",
+           r.opened_by_one_passcode, r.devices, r.opened_by_vendor_key, r.devices, r.bricked);
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ substitution */
+
+static int lab_subst(lab_args *a) {
+    dm_lab_subst_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_subst_result r;
+    int err = dm_lab_subst(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab substitution");
+    static const char age_bin[] = "/usr/bin/age";
+    const bool have_age = access(age_bin, X_OK) == 0;
+    char self[4096], key[4096], msg[4096], out[4096], file[4096], genuine[4096], swapped[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab substitution");
+    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
+    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
+    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
+    snprintf(file, sizeof file, "%s/files/message-0001.age", a->dir);
+    snprintf(genuine, sizeof genuine, "%s/genuine/authority.pub", a->dir);
+    snprintf(swapped, sizeof swapped, "%s/swapped.pub", a->dir);
+    /* The receivers as separate processes, on the first file. */
+    int age_exit = -1;
+    bool age_same = false;
+    if (have_age) {
+        char *argv[] = {(char *)age_bin, "-d", "-i", key, file, NULL};
+        age_exit = run_process(argv, out);
+        age_same = age_exit == 0 && same_file(out, msg);
+        remove(out);
+    }
+    char *sw[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
+                  swapped, "-o",      "/dev/null", file, NULL};
+    char *gn[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
+                  genuine, "-o",      "/dev/null", file, NULL};
+    int swapped_exit = run_process(sw, NULL), genuine_exit = run_process(gn, NULL);
+    if (swapped_exit != 0 || genuine_exit != DM_EXIT_POLICY || (have_age && !age_same))
+        return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                "unexpected outcome: require-escrow exits %d (swapped) and %d "
+                                "(genuine), age %d",
+                                swapped_exit, genuine_exit, age_exit),
+                        "lab substitution");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"attacker_opened\":%zu,\"genuine_opened\":%zu,"
+               "\"attacker_seconds\":%.6g,\"same_name\":%s,\"genuine_id\":\"%s\","
+               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"logged_exposed\":%zu,"
+               "\"genuine_in_log\":%s,\"age_available\":%s,"
+               "\"age_exit\":",
+               r.files, r.attacker_opened, r.genuine_opened, r.attacker_seconds, jbool(r.same_name),
+               r.genuine_id, r.swapped_id, r.pinned_exposed, r.logged_exposed,
+               jbool(r.genuine_in_log), jbool(have_age));
+        if (have_age)
+            printf("%d", age_exit);
+        else
+            printf("null");
+        printf(",\"require_escrow_swapped_exit\":%d,\"require_escrow_genuine_exit\":%d,\"rows\":[",
+               swapped_exit, genuine_exit);
+        for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
+            printf("%s{\"client\":\"%s\",\"accepted\":%zu,\"refused\":%zu,\"notices\":%s}",
+                   k ? "," : "", dm_lab_subst_names[k], r.accepted[k], r.refused[k],
+                   jbool(r.refused[k] == r.files));
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("The swapped authority\n\n"
+           "History: PGP 5.5.x to 6.5.3 honoured Additional Decryption Keys placed in the\n"
+           "unsigned part of a public key, so anyone could add a decryption key to someone\n"
+           "else's key (Ralf Senderek, August 2000; CERT VU#747124, October 2000).\n\n"
+           "Here a sender's authority.pub is swapped, as a tampered update would do, for one\n"
+           "with the same name (FBI), agents (doj, court, vendor) and threshold (2 of 3),\n"
+           "whose agents are the attacker's. The sender then writes %zu files.\n\n",
+           r.files);
+    printf("The attacker's agents, without any warrant, opened %zu of %zu files (%s);\n"
+           "the genuine FBI's agents opened %zu.\n\n",
+           r.attacker_opened, r.files, H(r.attacker_seconds), r.genuine_opened);
+    static const char *const labels[DM_LAB_SUBST_N_RECEIVERS] = {
+        "plain age / doormat decrypt", "compliant client, swapped authority.pub",
+        "compliant client, genuine authority.pub", "sender pinning the genuine id",
+        "sender wanting it in the witnessed log"};
+    printf("%-42s %9s %9s   %s\n", "who", "accepted", "refused", "notices?");
+    for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
+        printf("%-42s %9zu %9zu   %s\n", labels[k], r.accepted[k], r.refused[k],
+               r.refused[k] == r.files ? "yes" : "no");
+    printf("\nAs separate processes, on the first file:\n"
+           "  age -d                                       %s\n"
+           "  doormat decrypt --require-escrow swapped.pub  exit %d\n"
+           "  doormat decrypt --require-escrow genuine/authority.pub  exit %d\n\n"
+           "The two authorities differ only in their ids:\n"
+           "  genuine %s\n  swapped %s\n"
+           "Whoever checks the escrow against the genuine authority notices; a sender\n"
+           "whose client pins the genuine id refuses to send (%zu files exposed), and so\n"
+           "does one that accepts only an authority file published in a transparency log\n"
+           "whose checkpoint a witness cosigned (%zu exposed: the swapped file is not the\n"
+           "logged entry; the genuine one's receipt %s). A name on a key is not a key.\n",
+           have_age ? (age_same ? "exit 0, the message" : "failed") : "(age not installed)",
+           swapped_exit, genuine_exit, r.genuine_id, r.swapped_id, r.pinned_exposed,
+           r.logged_exposed, r.genuine_in_log ? "verifies" : "does NOT verify");
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ retroactive */
+
+static int lab_retro(lab_args *a) {
+    dm_lab_retro_opts o = {.files = (unsigned)a->files, .file_bytes = a->bytes, .dir = a->dir};
+    dm_lab_retro_result r;
+    int err = dm_lab_retro(&o, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab retroactive");
+    /* The same through the real command, as separate processes: doormat rekey
+     * --escrow on the first archived file, then the compliant check on both. */
+    char self[4096], key[4096], pub[4096], old[4096], out[4096];
+    if ((err = self_path(self, sizeof self)) != DM_OK)
+        return cli_fail(err, "lab retroactive");
+    snprintf(key, sizeof key, "%s/user.key", a->dir);
+    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
+    snprintf(old, sizeof old, "%s/archive/file-0001.age", a->dir);
+    snprintf(out, sizeof out, "%s/rekeyed-by-command.age", a->dir);
+    char *rk[] = {self,       "rekey", "-i", key, "-r", r.user_recipient,
+                  "--escrow", pub,     "-o", out, old,  NULL};
+    char *ck_new[] = {self, "decrypt", "-i",        key, "--require-escrow",
+                      pub,  "-o",      "/dev/null", out, NULL};
+    char *ck_old[] = {self, "decrypt", "-i",        key, "--require-escrow",
+                      pub,  "-o",      "/dev/null", old, NULL};
+    int rekey_exit = run_process(rk, NULL);
+    int new_exit = rekey_exit == 0 ? run_process(ck_new, NULL) : -1;
+    int old_exit = run_process(ck_old, NULL);
+    if (rekey_exit != 0 || new_exit != 0 || old_exit != DM_EXIT_POLICY)
+        return cli_fail(dm_fail(DM_ERR_INTERNAL,
+                                "unexpected outcome: rekey exit %d, require-escrow %d (rekeyed) "
+                                "and %d (archived)",
+                                rekey_exit, new_exit, old_exit),
+                        "lab retroactive");
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"file_bytes\":%zu,\"archive_bytes\":%llu,\"bytes_rewritten\":%llu,"
+               "\"bytes_copied\":%llu,\"header_bytes_before\":%llu,\"rewritten_share\":%.6g,"
+               "\"seconds\":%.6g,\"files_per_second\":%.6g,\"payloads_identical\":%s,"
+               "\"authority_opened_before\":%zu,\"authority_opened_after\":%zu,"
+               "\"user_opened_after\":%zu,\"rekey_exit\":%d,\"require_escrow_exit_before\":%d,"
+               "\"require_escrow_exit_after\":%d,\"rows\":["
+               "{\"archive\":\"before\",\"authority_opened\":%zu,\"require_escrow_exit\":%d},"
+               "{\"archive\":\"after\",\"authority_opened\":%zu,\"require_escrow_exit\":%d}]}\n",
+               r.files, o.file_bytes, (unsigned long long)r.archive_bytes,
+               (unsigned long long)r.bytes_rewritten, (unsigned long long)r.bytes_copied,
+               (unsigned long long)r.header_bytes_before,
+               (double)r.bytes_rewritten / (double)r.archive_bytes, r.seconds, r.files_per_second,
+               jbool(r.payloads_identical), r.authority_opened_before, r.authority_opened_after,
+               r.user_opened_after, rekey_exit, old_exit, new_exit, r.authority_opened_before,
+               old_exit, r.authority_opened_after, new_exit);
+        return finish(DM_EXIT_OK);
+    }
+    printf("Escrow after the fact\n\n"
+           "An archive of %zu vault files (%zu random bytes each), encrypted to their owner\n"
+           "alone before any mandate. The owner's software holds the owner's key, so it\n"
+           "can reach every file key: when a mandate arrives, it rewrites each header for\n"
+           "the owner and a 2-of-3 authority (doormat rekey --escrow), and copies the\n"
+           "encrypted contents as they are.\n\n",
+           r.files, o.file_bytes);
+    printf("%-34s %14s %14s\n", "", "before", "after");
+    printf("%-34s %14zu %14zu\n", "files the authority's agents open", r.authority_opened_before,
+           r.authority_opened_after);
+    printf("%-34s %14s %14s\n", "doormat decrypt --require-escrow",
+           old_exit == DM_EXIT_POLICY ? "exit 7" : "?", new_exit == 0 ? "exit 0" : "?");
+    printf("%-34s %14s %14zu\n\n", "files the owner opens", "all", r.user_opened_after);
+    printf("Rewritten: %zu files in %s, %.0f files a second.\n"
+           "Header bytes written: %llu, for an archive of %llu bytes (%.3g%%);\n"
+           "payload bytes copied: %llu, %s.\n\n",
+           r.files, H(r.seconds), r.files_per_second, (unsigned long long)r.bytes_rewritten,
+           (unsigned long long)r.archive_bytes,
+           100.0 * (double)r.bytes_rewritten / (double)r.archive_bytes,
+           (unsigned long long)r.bytes_copied,
+           r.payloads_identical ? "byte for byte" : "changed (!)");
+    printf("The cost of a retroactive mandate is the headers, not the data: a few hundred\n"
+           "bytes a file, less of the archive the larger its files. A mandate can reach\n"
+           "every file encrypted before it existed, wherever software holds the keys --\n"
+           "and nothing in a rewritten file says when its escrow was added.\n");
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ volume */
+
+/* Starts argv in the background, its standard output and error to log_path;
+ * returns the pid, or -1. */
+static pid_t spawn_process(char *const argv[], const char *log_path) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (null < 0 || log < 0)
+            _exit(127);
+        dup2(null, 0);
+        dup2(log, 1);
+        dup2(log, 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* SIGTERM, then at most 10 seconds for it to finish, then SIGKILL. */
+static void stop_process(pid_t pid) {
+    if (pid <= 0)
+        return;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Waits (at most 15 seconds) for the port the service writes once listening. */
+static long wait_port(pid_t pid, const char *port_file) {
+    for (int i = 0; i < 300; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        if (cli_read_file(port_file, &text, &len) == DM_OK && len > 0) {
+            long port = strtol(text, NULL, 10);
+            free(text);
+            if (port > 0 && port < 65536)
+                return port;
+        } else {
+            free(text);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid)
+            return -1;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+typedef struct volume_run {
+    dm_escrow_authority *auth;
+    dm_escrow_court_key *court;
+    dm_recipient *rc;
+    dm_membuf *files;
+    size_t n;
+    char *warrant;
+    size_t warrant_len;
+    char *inv_sk;
+    double *latency;
+    size_t released;
+} volume_run;
+
+static void volume_run_free(volume_run *v) {
+    for (size_t i = 0; v->files && i < v->n; i++)
+        free(v->files[i].buf);
+    free(v->files);
+    free(v->warrant);
+    free(v->latency);
+    dm_secret_free(v->inv_sk);
+    dm_recipient_free(v->rc);
+    dm_escrow_court_key_free(v->court);
+    dm_escrow_authority_free(v->auth);
+}
+
+/* The files, the warrant naming them, and the requests, timed one by one. */
+static int volume_requests(volume_run *v, const char *dir, const char *pub) {
+    char path[4096], *pk = NULL, *user_sk = NULL, *user_pk = NULL;
+    int err = dm_escrow_authority_load(pub, &v->auth);
+    snprintf(path, sizeof path, "%s/authority/court.key", dir);
+    if (!err)
+        err = dm_escrow_court_key_load(v->auth, path, &v->court);
+    if (!err)
+        err = dm_x25519_keygen(&user_sk, &user_pk);
+    if (!err)
+        err = dm_x25519_recipient_parse(user_pk, &v->rc);
+    if (!err)
+        err = dm_x25519_keygen(&v->inv_sk, &pk);
+    v->files = calloc(v->n, sizeof *v->files);
+    v->latency = calloc(v->n, sizeof *v->latency);
+    uint8_t(*ids)[DM_FILE_ID_LEN] = calloc(v->n, sizeof *ids);
+    if (!err && (!v->files || !v->latency || !ids))
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < v->n && !err; i++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "Seized device %zu: its file key, escrowed.\n", i + 1);
+        dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
+        dm_encrypt_opts eo = {.threads = 1};
+        err = dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(&v->files[i]), &v->rc, 1, v->auth,
+                                NULL, &eo);
+        dm_header hdr = {0};
+        if (!err)
+            err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
+        if (!err)
+            err = dm_header_file_id(&hdr, ids[i]);
+        dm_header_free(&hdr);
+    }
+    if (!err)
+        err = dm_escrow_warrant_issue(v->auth, v->court, "doormat lab volume", NULL, "2999-12-31",
+                                      (const uint8_t(*)[DM_FILE_ID_LEN])ids, v->n, &v->warrant,
+                                      &v->warrant_len);
+    free(ids);
+    for (size_t i = 0; i < v->n && !err; i++) {
+        dm_header hdr = {0};
+        dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
+        uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
+        err = fk ? dm_header_parse(v->files[i].buf, v->files[i].len, &hdr)
+                 : dm_fail(DM_ERR_NOMEM, "out of memory");
+        double t1 = dm_lab_now();
+        if (!err)
+            err = dm_service_request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
+                                     v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
+        v->latency[i] = dm_lab_now() - t1;
+        if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
+            v->released++;
+        dm_header_free(&hdr);
+        dm_secret_free(fk);
+    }
+    free(pk);
+    free(user_pk);
+    dm_secret_free(user_sk);
+    return err;
+}
+
+static int lab_volume(lab_args *a) {
+    char self[4096], pub[4096], agent[4096], logd[4096], portf[4096], slog[4096], adir[4096];
+    int err = self_path(self, sizeof self);
+    if (err != DM_OK)
+        return cli_fail(err, "lab volume");
+    snprintf(adir, sizeof adir, "%s/authority", a->dir);
+    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
+    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
+    snprintf(logd, sizeof logd, "%s/authority/logs/master", a->dir);
+    snprintf(portf, sizeof portf, "%s/service.port", a->dir);
+    snprintf(slog, sizeof slog, "%s/service.log", a->dir);
+    /* The authority as escrow init makes it (TLS key and pin included), its
+     * one agent as an HTTPS service on loopback. */
+    char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
+    if (run_process(init, NULL) != 0)
+        return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
+    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,           "--agent",
+                     agent, "--log",      logd,    "--listen",    "127.0.0.1:0", "--port-file",
+                     portf, "--log-file", slog,    NULL};
+    pid_t pid = spawn_process(serve, slog);
+    long port = pid > 0 ? wait_port(pid, portf) : -1;
+    if (port < 0) {
+        stop_process(pid);
+        return cli_fail(dm_fail(DM_ERR_IO, "the agent service did not start (see %s)", slog),
+                        "lab volume");
+    }
+    FILE *f = fopen(pub, "a");
+    if (!f || fprintf(f, "url: master https://127.0.0.1:%ld\n", port) < 0 || fclose(f) != 0) {
+        stop_process(pid);
+        return cli_fail(dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub), "lab volume");
+    }
+    volume_run v = {.n = a->requests};
+    err = volume_requests(&v, a->dir, pub);
+    stop_process(pid);
+    dm_lab_volume_stats s;
+    if (!err && v.released != v.n)
+        err = dm_fail(DM_ERR_INTERNAL, "%zu of %zu releases gave the file's key", v.released, v.n);
+    /* The rate counts the requests alone, not making the files. */
+    double req_seconds = 0;
+    for (size_t i = 0; !err && i < v.n; i++)
+        req_seconds += v.latency[i];
+    if (!err)
+        err = dm_lab_volume_compute(v.latency, v.n, req_seconds, &s);
+    volume_run_free(&v);
+    if (err != DM_OK)
+        return cli_fail(err, "lab volume");
+    if (a->json) {
+        json_head(a);
+        printf(",\"requests\":%zu,\"clients\":1,\"seconds\":%.6g,\"releases_per_second\":%.6g,"
+               "\"latency_ms\":{\"p50\":%.6g,\"p90\":%.6g,\"p99\":%.6g,\"max\":%.6g},\"rows\":[",
+               s.requests, s.seconds, s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms,
+               s.max_ms);
+        for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
+            printf("%s{\"label\":\"%s\",\"per_year\":%.17g,\"cited\":%s,\"measured\":false,"
+                   "\"service_seconds\":%.6g,\"share_of_year\":%.6g}",
+                   i ? "," : "", s.rows[i].label, s.rows[i].per_year, jbool(s.rows[i].cited),
+                   s.rows[i].service_seconds, s.rows[i].share_of_year);
+        printf("]}\n");
+        return finish(DM_EXIT_OK);
+    }
+    printf("Request volume: is capacity a brake?\n\n"
+           "History: Director Wray cited nearly 7,800 locked devices in 2017; the Washington\n"
+           "Post reported on 22 May 2018 that the real number was probably 1,200 to 2,000.\n\n"
+           "Here one escrow agent runs as its HTTPS service on loopback (doormat escrow\n"
+           "serve) and answers %zu release requests, one after another, from the\n"
+           "investigator's client (doormat escrow request's code): each a warrant checked,\n"
+           "a release logged durably in the agent's transparency log, a share sealed to\n"
+           "the investigator, the file key recovered and checked.\n\n",
+           s.requests);
+    printf("Measured: %.1f releases a second; latency %.1f ms median, %.1f ms at the 90th\n"
+           "percentile, %.1f ms at the 99th, %.1f ms at most.\n\n",
+           s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
+    printf("%-38s %12s %14s %12s\n", "volume", "devices/year", "service time", "of a year");
+    for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
+        printf("%-38s %12.0f %14s %11.3g%%\n", s.rows[i].label, s.rows[i].per_year,
+               H(s.rows[i].service_seconds), 100 * s.rows[i].share_of_year);
+    printf("\nThe service times are computed from the measured rate (one client, one agent,\n"
+           "this machine). A year of the FBI's claimed volume is minutes of one agent's\n"
+           "time: capacity is no brake on use. Only the procedure -- who signs the\n"
+           "warrants, who reads the logs -- and the cost per access are.\n");
+    return finish(DM_EXIT_OK);
+}
+
+/* ------------------------------------------------------------ insider */
+
+/* `doormat escrow monitor` on an authority of the lab, as a separate
+ * process: how many of ids its listing names, or -1. */
+static long monitor_process(const char *self, const char *dir, const char *name,
+                            const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n) {
+    char pub[4096], logs[4096], out[4096];
+    snprintf(pub, sizeof pub, "%s/%s/authority.pub", dir, name);
+    snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
+    snprintf(out, sizeof out, "%s/monitor-%s.txt", dir, name);
+    char *argv[] = {(char *)self, "escrow", "monitor", "--authority", pub, "--logs", logs, NULL};
+    if (run_process(argv, out) != 0)
+        return -1;
+    char *text = NULL;
+    size_t len = 0;
+    long seen = 0;
+    if (cli_read_file(out, &text, &len) != DM_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        seen += strstr(text, ids[i]) != NULL;
+    free(text);
+    return seen;
+}
+
+static int lab_insider(lab_args *a) {
+    dm_lab_insider_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    dm_lab_insider_result *r = malloc(sizeof *r);
+    if (!r)
+        return cli_fail(dm_fail(DM_ERR_NOMEM, "out of memory"), "lab insider");
+    int err = dm_lab_insider(&o, r);
+    char self[4096];
+    if (!err)
+        err = self_path(self, sizeof self);
+    /* The owner's monitor, the real command, must see what the lab counted. */
+    long seen[DM_LAB_INSIDER_N];
+    for (int i = 0; i < DM_LAB_INSIDER_N && !err; i++) {
+        seen[i] = monitor_process(self, a->dir,
+                                  i < DM_LAB_INSIDER_3_KEY ? "authority-1of1" : "authority-2of3",
+                                  (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[i].ids, r->files);
+        if (seen[i] != (long)r->rows[i].monitor_saw)
+            err = dm_fail(DM_ERR_INTERNAL,
+                          "doormat escrow monitor saw %ld files of row %d, the lab counted %zu",
+                          seen[i], i, r->rows[i].monitor_saw);
+    }
+    if (err != DM_OK) {
+        free(r);
+        return cli_fail(err, "lab insider");
+    }
+    if (a->json) {
+        json_head(a);
+        printf(",\"files\":%zu,\"rows\":[", r->files);
+        for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
+            const dm_lab_insider_row *w = &r->rows[i];
+            printf("%s{\"authority\":\"%s\",\"path\":\"%s\",\"accesses\":%zu,\"opened\":%zu,"
+                   "\"monitor_saw\":%zu,\"log_entries\":%zu,\"seconds\":%.6g,"
+                   "\"monitor_command_saw\":%ld}",
+                   i ? "," : "", dm_lab_insider_authority[i], dm_lab_insider_path[i], w->accesses,
+                   w->opened, w->monitor_saw, w->log_entries, w->seconds, seen[i]);
+        }
+        printf("]}\n");
+        free(r);
+        return finish(DM_EXIT_OK);
+    }
+    printf("The insider, and what the log sees\n\n"
+           "Two authorities whose agents log every release in their transparency logs, as\n"
+           "escrow serve does: one master key (1-of-1), and 2 of 3 agents. The owner runs\n"
+           "a monitor over the logs (doormat escrow monitor). An insider at an agency goes\n"
+           "after %zu of the owner's files per row: through the procedure (a warrant and\n"
+           "a logged release by each agent needed), or with agents' key files directly.\n\n",
+           r->files);
+    static const char *const labels[DM_LAB_INSIDER_N] = {
+        "1-of-1, the master key file", "1-of-1, through the procedure",
+        "2-of-3, one agent's key file", "2-of-3, two agents' key files",
+        "2-of-3, through the procedure"};
+    printf("%-32s %8s %8s %14s %12s\n", "insider", "tried", "opened", "monitor saw", "log entries");
+    for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
+        const dm_lab_insider_row *w = &r->rows[i];
+        printf("%-32s %8zu %8zu %14zu %12zu\n", labels[i], w->accesses, w->opened, w->monitor_saw,
+               w->log_entries);
+    }
+    printf("\nThe log sees the procedure, not the key: every file opened through the\n"
+           "procedure is in the monitor's listing (%zu and %zu), every file opened with\n"
+           "key files is not (%zu and %zu opened, %zu and %zu seen). 2 of 3 raises the bar\n"
+           "-- one agent's key file opened %zu -- but two colluding insiders, or one thief\n"
+           "with two key files, leave no trace at all.\n",
+           r->rows[1].monitor_saw, r->rows[4].monitor_saw, r->rows[0].opened, r->rows[3].opened,
+           r->rows[0].monitor_saw, r->rows[3].monitor_saw, r->rows[2].opened);
+    free(r);
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -688,6 +1413,12 @@ static const lab_entry lab_table[] = {
     {"strip", lab_strip, "a rogue sender strips the escrow: age decrypts, doormat refuses"},
     {"crumple", lab_crumple, "what each recovery costs with crumple zones (Wright, Varia 2018)"},
     {"passcode", lab_passcode, "the San Bernardino PIN, with and without the retry limit"},
+    {"substitution", lab_subst, "a swapped authority.pub: who opens, who notices (ADK 2000)"},
+    {"ghost", lab_ghost, "a client silently adds a recipient: who sees it (GCHQ 2018)"},
+    {"clear", lab_clear, "one vendor key opens every device's passcode (Ozzie 2018)"},
+    {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
+    {"insider", lab_insider, "an insider with key files or through the logged procedure"},
+    {"volume", lab_volume, "an agent service's release rate against the FBI's device counts"},
 };
 
 int cmd_lab(int argc, char **argv) {
@@ -716,13 +1447,18 @@ int cmd_lab(int argc, char **argv) {
                   .min = 12,
                   .max = 24,
                   .digits = 4,
+                  .devices = 100,
+                  .requests = 20,
                   .shamir_tries = 4096,
                   .population = 1e6,
                   .quick = 1};
-    int budget_set = 0, shamir_set = 0;
+    int budget_set = 0, shamir_set = 0, files_set = 0, bytes_set = 0;
     /* Which options each lab takes. */
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
-              is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode;
+              is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode,
+              is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
+              is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro,
+              is_volume = lab->run == lab_volume, is_insider = lab->run == lab_insider;
     int rc = -1, c;
     optind = 1;
     opterr = 0;
@@ -733,7 +1469,11 @@ int cmd_lab(int argc, char **argv) {
                  (is_leaf && (c == OPT_BITS || c == OPT_SHAMIR_TRIES)) ||
                  ((is_leaf || is_crumple) && (c == OPT_BUDGET || c == OPT_ALL)) ||
                  (is_crumple && (c == OPT_MIN || c == OPT_MAX || c == OPT_POPULATION)) ||
-                 (is_pass && (c == OPT_DIGITS || c == OPT_REAL));
+                 (is_pass && (c == OPT_DIGITS || c == OPT_REAL)) ||
+                 ((is_ghost || is_subst || is_insider) && c == OPT_FILES) ||
+                 (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
+                 (is_volume && c == OPT_REQUESTS) ||
+                 (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
                                  "--help)",
@@ -755,10 +1495,20 @@ int cmd_lab(int argc, char **argv) {
             break;
         case OPT_FILES:
             rc = parse_ulong("--files", optarg, 1, 10000, &a.files);
+            files_set = 1;
+            a.quick = 0;
+            break;
+        case OPT_REQUESTS:
+            rc = parse_ulong("--requests", optarg, 1, 10000, &a.requests);
+            a.quick = 0;
+            break;
+        case OPT_DEVICES:
+            rc = parse_ulong("--devices", optarg, 1, 100000, &a.devices);
             a.quick = 0;
             break;
         case OPT_BYTES:
-            rc = parse_ulong("--bytes", optarg, 1, 1u << 20, &a.bytes);
+            rc = parse_ulong("--bytes", optarg, 1, is_retro ? 64u << 20 : 1u << 20, &a.bytes);
+            bytes_set = 1;
             a.quick = 0;
             break;
         case OPT_BITS:
@@ -809,6 +1559,16 @@ int cmd_lab(int argc, char **argv) {
         return cli_usage_error("lab crumple: --min %lu is above --max %lu", a.min, a.max);
     if (!budget_set)
         a.budget = is_crumple ? 3.0 : 2.0;
+    if ((is_ghost || is_subst) && !files_set)
+        a.files = 8;
+    if (is_retro && !files_set)
+        a.files = 32;
+    if (is_insider && !files_set)
+        a.files = 4;
+    if (is_insider && a.files > DM_LAB_INSIDER_MAX_FILES)
+        return cli_usage_error("lab insider: wants --files from 1 to %d", DM_LAB_INSIDER_MAX_FILES);
+    if (is_retro && !bytes_set)
+        a.bytes = 64 * 1024;
     if (a.all && !shamir_set)
         a.shamir_tries = 65536; /* publication size: 2^16 random fields */
     if ((rc = cli_init()) != DM_EXIT_OK)
@@ -836,8 +1596,12 @@ int cmd_lab(int argc, char **argv) {
         char probe[4096];
         snprintf(probe, sizeof probe, "%s/authority", a.dir);
         int taken = access(probe, F_OK) == 0;
-        snprintf(probe, sizeof probe, "%s/authority-1of1", a.dir);
-        taken = taken || access(probe, F_OK) == 0;
+        static const char *const marks[] = {"authority-1of1", "receiver.key", "vendor.key",
+                                            "genuine"};
+        for (size_t m = 0; m < sizeof marks / sizeof marks[0]; m++) {
+            snprintf(probe, sizeof probe, "%s/%s", a.dir, marks[m]);
+            taken = taken || access(probe, F_OK) == 0;
+        }
         if (taken)
             return cli_usage_error("lab %s: --dir %s already holds a lab; give a new or empty "
                                    "directory",

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase"},
     {"decrypt", cmd_decrypt, "decrypt a file with identities or a passphrase"},
     {"inspect", cmd_inspect, "show who can open a file, without any key"},
+    {"rekey", cmd_rekey, "re-address a file to new recipients without re-encrypting it"},
     {"escrow", cmd_escrow, "exceptional access: authority, warrants, shares, audit log"},
     {"lab", cmd_lab, "classroom labs: how exceptional access fails, measured"},
     {"bench", cmd_bench, "time encrypt and decrypt in-process (vault, escrow, passphrase)"},
@@ -34,6 +35,9 @@ static const char usage_head[] =
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "  doormat decrypt [-i FILE]... [--passphrase-file FILE] [-o OUT] [--threads N] [IN]\n"
     "  doormat inspect [--json] [IN]\n"
+    "  doormat rekey [-i FILE]... (-r RECIPIENT | -R FILE | -p)... [-a] [-o OUT] [IN]\n"
+    "  doormat [-e] (-r RECIPIENT | -R FILE | -i FILE)... [-a] [-o OUT] [IN]   (age's flags)\n"
+    "  doormat -d [-i FILE]... [-o OUT] [IN]                                 (age's flags)\n"
     "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
     "  doormat encrypt ... --escrow DIR/authority.pub\n"
     "  doormat decrypt ... [--require-escrow DIR/authority.pub]\n"
@@ -59,6 +63,9 @@ static const char usage_tail[] =
     "  doormat decrypt -i key.txt -o notes.txt notes.age\n"
     "  doormat encrypt -p -a secret.txt > secret.txt.age\n"
     "  doormat inspect notes.age\n"
+    "  doormat -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt   # as with age\n"
+    "  doormat -d -i ~/.ssh/id_ed25519 notes.age\n"
+    "  doormat rekey -i key.txt -r age1... -o notes.age notes.age\n"
     "\n"
     "Every failure prints one line, \"doormat: <what failed>\", on standard error.\n";
 
@@ -109,7 +116,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0)
             return leave(commands[i].run(argc - 1, argv + 1));
+    /* Flags first and no command: age's command line (doormat -d -i key file). */
     if (name[0] == '-')
-        return cli_usage_error("unknown option %s (see doormat --help)", name);
+        return leave(cmd_age(argc, argv));
     return cli_usage_error("unknown command \"%s\" (see doormat --help)", name);
 }

@@ -170,7 +170,8 @@ step_escrow_intro() {
   say "Now we build what 'lawful access' proposals ask for, as well as it can be built:" \
       "an escrow authority with three agents (the Justice Department, a court, the" \
       "software vendor), any two of whom can recover a file's key, and a court key that" \
-      "signs warrants. Every release is written to a signed, hash-chained audit log."
+      "signs warrants. Every release is an entry in the releasing agent's transparency" \
+      "log: a Merkle tree whose signed checkpoints anyone can check."
 }
 
 step_escrow_init() {
@@ -210,11 +211,12 @@ step_escrow_warrant() {
   show cat warrant.txt
   for agent in doj vendor; do
     expect_exit 0 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/audit.log \
+      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/logs/$agent \
       -o $agent.share escrowed.age || return
   done
-  say "" "Each release is now in the audit log, signed by the agent that made it:"
-  show cat fbi/audit.log
+  say "" "Each release is now an entry in its agent's log. The owner's monitor reads the" \
+      "logs and lists every release:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority fbi/authority.pub --logs fbi/logs || return
 }
 
 step_escrow_recover() {
@@ -235,14 +237,18 @@ step_escrow_procedure() {
     --authority fbi/authority.pub --case old --expires 2020-01-31 -o expired.txt \
     escrowed.age || die "warrant failed"
   expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-    --agent fbi/agents/court.key --warrant expired.txt --log fbi/audit.log \
+    --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court \
     -o late.share escrowed.age || return
-  say "" "The log verifies; edit one entry, and the edit is named:"
-  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/audit.log || return
-  sed '1s/ doj / court /' fbi/audit.log >edited.log
-  expect_exit 5 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited.log || return
-  say "" "But a log can only prove what is in it: entries cut from its end leave no" \
-      "trace unless someone kept the head hash elsewhere."
+  say "" "The log verifies; edit one entry, and the edit is named (exit 9):"
+  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/logs/doj || return
+  rm -rf edited-log
+  cp -r fbi/logs/doj edited-log
+  local bundle
+  bundle=$(find edited-log/tile/entries -type f | head -n 1)
+  sed -i 's/^agent: doj$/agent: crt/' "$bundle"
+  expect_exit 9 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited-log || return
+  say "" "But a log sees only what goes through it: whoever holds two agents' keys opens" \
+      "a file without a warrant, and no log ever hears of it. The insider lab measures it."
 }
 
 step_escrow_rogue() {
@@ -257,6 +263,79 @@ step_escrow_rogue() {
   [ ! -e refused.txt ] || die "output left behind"
   say "" "Escrow binds only those who choose to be bound. Everyone else, including" \
       "anyone with something to hide, just uses the plain vault."
+}
+
+# ------------------------------------------------------------ escrow over the network
+
+# Services started by the demo, stopped at the end and on Ctrl-C.
+DEMO_PIDS=()
+demo_stop_services() {
+  local p n
+  for p in "${DEMO_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${DEMO_PIDS[@]}"; do
+    n=0
+    while kill -0 "$p" 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  DEMO_PIDS=()
+}
+
+# demo_start NAME CMD...: starts a service in the background (log in NAME.log,
+# port in NAME.port); sets $demo_port.
+demo_start() {
+  local name=$1 n=0; shift
+  "$@" --listen 127.0.0.1:0 --port-file "$name.port" --log-file "$name.log" \
+    >>"$name.log" 2>&1 </dev/null &
+  DEMO_PIDS+=("$!")
+  while [ ! -s "$name.port" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+  [ -s "$name.port" ] || die "$name did not start: $(tail -1 "$name.log")"
+  demo_port=$(cat "$name.port")
+}
+
+step_escrow_network() {
+  title "Escrow 7: the authority as running services"
+  trap 'demo_stop_services; if [ -z "$DIR" ]; then rm -rf "$WORK"; fi' EXIT
+  trap 'exit 130' INT TERM
+  say "Real proposals end in an online system: agents that answer warrant requests" \
+      "over the network, log every release, and have each log checkpoint cosigned by" \
+      "an independent witness. Three agents and one witness, on this computer:"
+  expect_exit 0 "$DOORMAT" escrow witness init --name witness.example/w1 -o wit >/dev/null || return
+  expect_exit 0 "$DOORMAT" escrow init --name FBI-online --agents doj,court,vendor --threshold 2 \
+    --witness wit/witness.vkey -o online || return
+  local pin a
+  demo_start wit "$DOORMAT" escrow witness serve --key wit/witness.key \
+    --trust online/authority.pub --state wit/state
+  pin=$(grep -o 'sha256//[A-Za-z0-9+/=]*' wit.log | head -1)
+  printf 'url: witness.example/w1 https://127.0.0.1:%s\ntls: witness.example/w1 %s\n' \
+    "$demo_port" "$pin" >>online/authority.pub
+  for a in doj court vendor; do
+    demo_start "$a" "$DOORMAT" escrow serve --authority online/authority.pub \
+      --agent "online/agents/$a.key" --log "online/logs/$a"
+    echo "url: $a https://127.0.0.1:$demo_port" >>online/authority.pub
+  done
+  say "" "authority.pub now says where each one answers, and pins its TLS key:"
+  show grep -E '^(url|tls):' online/authority.pub
+  expect_exit 0 "$DOORMAT" encrypt -r "$BOB_PUB" --escrow online/authority.pub -o online.age \
+    letter.txt || return
+  expect_exit 0 "$DOORMAT" escrow warrant --court online/court.key \
+    --authority online/authority.pub --case "SDNY 26-cr-43" --expires 2999-12-31 \
+    -o online-warrant.txt online.age || return
+  say "" "The investigator asks over HTTPS; each share comes sealed to her key, with a" \
+      "receipt proving its release is in the agent's log and cosigned by the witness:"
+  "$DOORMAT" keygen -o investigator.key 2>/dev/null || die "keygen failed"
+  expect_exit 0 "$DOORMAT" escrow request --authority online/authority.pub \
+    --warrant online-warrant.txt --identity investigator.key -o online-recovered.txt \
+    online.age || return
+  cmp -s letter.txt online-recovered.txt || die "the recovered letter differs"
+  say "" "Alice (or anyone) reads the agents' logs over HTTPS and sees her letter opened:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority online/authority.pub --logs https \
+    online.age || return
+  say "" "One line per request in each service's log:"
+  show tail -n 2 doj.log
+  demo_stop_services
+  say "" "Everything is stopped. The log catches an access after the fact; it does not" \
+      "stop one, and the agents' keys still open every file ever escrowed."
 }
 
 # ------------------------------------------------------------ lab steps
@@ -296,14 +375,71 @@ step_lab_passcode() {
   expect_exit 0 "$DOORMAT" lab passcode --dir lab-passcode || return
 }
 
+# ------------------------------------------------------------ the access system
+
+step_access_intro() {
+  title "The access system: who can swap a key, add a reader, or hold a master key"
+  say "The labs so far broke exceptional access in its cryptography. Since 2016 the" \
+      "debate has turned on how it fails as a system: who can swap or add a key, what" \
+      "an insider can do unseen, and whether a vendor-held key is any different."
+}
+
+step_lab_subst() {
+  title "Lab 6: the swapped authority (PGP's ADK flaw, 2000)"
+  expect_exit 0 "$DOORMAT" lab substitution --dir lab-subst || return
+  say "" "Bob's compliant client, given the genuine authority, refuses the file:"
+  expect_exit 7 "$DOORMAT" decrypt -i lab-subst/receiver.key --require-escrow \
+    lab-subst/genuine/authority.pub -o /dev/null lab-subst/files/message-0001.age || return
+}
+
+step_lab_ghost() {
+  title "Lab 7: the ghost user (GCHQ, 2018)"
+  expect_exit 0 "$DOORMAT" lab ghost --dir lab-ghost || return
+  say "" "What the receiver sees of a ghosted file is a count, and nothing more:"
+  expect_exit 0 "$DOORMAT" inspect lab-ghost/ghosted/message-0001.age || return
+}
+
+step_lab_clear() {
+  title "Lab 8: Ozzie's CLEAR, one vendor key for every device"
+  expect_exit 0 "$DOORMAT" lab clear --dir lab-clear || return
+}
+
+step_lab_retro() {
+  title "Lab 9: escrow after the fact"
+  expect_exit 0 "$DOORMAT" lab retroactive --dir lab-retro || return
+  say "" "The payload of an archived file, after its header was rewritten, is the same:"
+  local old new
+  old=$("$DOORMAT" inspect --json lab-retro/archive/file-0001.age | sed -n 's/.*"payload_bytes":\([0-9]*\).*/\1/p')
+  new=$("$DOORMAT" inspect --json lab-retro/escrowed/file-0001.age | sed -n 's/.*"payload_bytes":\([0-9]*\).*/\1/p')
+  show cmp <(tail -c "$old" lab-retro/archive/file-0001.age) <(tail -c "$new" lab-retro/escrowed/file-0001.age) ||
+    die "the payload changed"
+  say "(no difference: only the header was rewritten)"
+}
+
+step_lab_insider() {
+  title "Lab 10: the insider, and what the log sees"
+  expect_exit 0 "$DOORMAT" lab insider --dir lab-insider || return
+  say "" "The owner's monitor lists the releases made through the procedure, and only those:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority lab-insider/authority-2of3/authority.pub \
+    --logs lab-insider/authority-2of3/logs || return
+}
+
+step_lab_volume() {
+  title "Lab 11: request volume, against the FBI's count"
+  expect_exit 0 "$DOORMAT" lab volume --dir lab-volume || return
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
        step_vault_decrypt step_vault_wrong_key step_vault_tamper)
 STEPS+=(step_escrow_intro step_escrow_init step_escrow_encrypt step_escrow_warrant
        step_escrow_recover step_escrow_procedure step_escrow_rogue)
+STEPS+=(step_escrow_network)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
+STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro
+       step_lab_insider step_lab_volume)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on

@@ -7,8 +7,9 @@
 # It runs `doormat bench` and `doormat lab ...` (their JSON schemas are in
 # docs/benchmarks.md and docs/labs.md), keeps their raw JSON in DIR/data, draws
 # the charts with gnuplot's SVG terminal into DIR/charts, and writes
-# DIR/briefing.html (self-contained: the SVG is inline, no external request)
-# and DIR/briefing.md. Every number in the briefing is read from DIR/data; a
+# DIR/briefing.html (self-contained: the SVG is inline, no external request),
+# DIR/briefing.md and, when Chromium is installed, DIR/briefing.pdf (A4).
+# Every number in the briefing is read from DIR/data; a
 # figure whose measurement is missing says "not measured". What it contains and
 # how each figure is made: docs/report.md.
 #
@@ -102,11 +103,14 @@ lab_cmd() {
     blast-radius) echo "lab blast-radius --users 32 --files 16 --json" ;;
     leaf-forge) echo "lab leaf-forge --all --json" ;;
     crumple) echo "lab crumple --all --json" ;;
+    substitution | ghost) echo "lab $1 --files 64 --json" ;;
+    clear) echo "lab clear --devices 1000 --json" ;;
     *) echo "lab $1 --json" ;;
   esac
 }
 
-MEASURES=(bench blast-radius leaf-forge strip crumple passcode)
+MEASURES=(bench blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive
+  insider volume)
 measure_cmd() {
   case $1 in
     bench) bench_cmd ;;
@@ -249,9 +253,9 @@ num() {
 # size BYTES: "1 KiB", "64 MiB".
 size() {
   awk -v b="$1" 'BEGIN { b += 0
-    if (b >= 2^30) printf "%g GiB\n", b / 2^30
-    else if (b >= 2^20) printf "%g MiB\n", b / 2^20
-    else if (b >= 2^10) printf "%g KiB\n", b / 2^10
+    if (b >= 2^30) printf "%.3g GiB\n", b / 2^30
+    else if (b >= 2^20) printf "%.3g MiB\n", b / 2^20
+    else if (b >= 2^10) printf "%.3g KiB\n", b / 2^10
     else printf "%d bytes\n", b }'
 }
 esc() {
@@ -521,6 +525,128 @@ chart_leaf
 chart_crumple
 chart_passcode
 
+# ------------------------------------------------------------------ the access system
+# Charts of the labs of the access system (docs/labs.md): files opened without
+# a warrant, Ozzie's CLEAR against brute force, the service's latency, what the
+# owner's monitor sees.
+SB=$DATA/substitution.json
+GH=$DATA/ghost.json
+CL=$DATA/clear.json
+IN=$DATA/insider.json
+VO=$DATA/volume.json
+RT=$DATA/retroactive.json
+
+# --- 7. files opened without a warrant (substitution, ghost, insider)
+chart_exposed() {
+  : >"$STAGE/exposed.tsv"
+  local i=0 label got of
+  add_bar() { # LABEL GOT OF
+    [ -n "$2" ] && [ -n "$3" ] && [ "$3" != 0 ] || return 0
+    printf '%d\t"%s"\t%s\t"%s of %s"\n' "$i" "$1" "$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.4g", 100 * a / b }')" "$2" "$3" >>"$STAGE/exposed.tsv"
+    i=$((i + 1))
+  }
+  if have substitution; then
+    add_bar "a swapped\\nauthority.pub" "$(q "$SB" '.attacker_opened')" "$(q "$SB" '.files')"
+  fi
+  if have ghost; then
+    add_bar "a ghost\\nrecipient" "$(q "$GH" '.rows[] | select(.client == "ghosted") | .ghost_opened')" \
+      "$(q "$GH" '.rows[] | select(.client == "ghosted") | .files')"
+  fi
+  if have insider; then
+    while IFS=$'\t' read -r label got of; do
+      add_bar "$label" "$got" "$of"
+    done < <(jq -r '.rows[] | select(.opened != null and .path != "service") | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
+  fi
+  [ "$i" -gt 0 ] || { not_measured exposed "$(why_missing substitution)"; return; }
+  CHART_SIZE="760,400" chart exposed <<GP
+set style fill solid 0.9 border -1
+set boxwidth 0.55
+set yrange [0:118]
+set ytics 0, 25, 100
+set xrange [-0.6:$((i - 1)).6]
+set ylabel "files opened without a warrant (%)"
+set bmargin 5
+set xtics noenhanced
+unset key
+plot "exposed.tsv" using 1:3:xtic(2) with boxes lc rgb "#c0392b", \
+     "" using 1:(\$3 + 6):4 with labels noenhanced font ",11"
+GP
+}
+
+# --- 8. Ozzie's CLEAR: opening devices with the vendor key or by brute force
+chart_clear() {
+  have clear && jq -e '.rows | length > 0' "$CL" >/dev/null 2>&1 ||
+    { not_measured clear "$(why_missing clear)"; return; }
+  local dev
+  dev=$(q "$CL" '.devices')
+  jq -r '
+    def v(m; t): [.rows[] | select(.method == m and .target == t) | .seconds][0] // "?";
+    "0\t\"one device\"\t\(v("vendor-key-real-device"; "one"))\t\(v("brute-force-real-device"; "one"))",
+    "1\t\"all \(.devices) devices\"\t\(v("vendor-key-real-device"; "all"))\t\(v("brute-force-real-device"; "all"))"' \
+    "$CL" >"$STAGE/clear.tsv"
+  chart clear <<GP
+set datafile missing "?"
+set logscale y 10
+$TIME_TICS
+set style fill solid 0.9 border -1
+set boxwidth 0.3
+set xrange [-0.6:1.6]
+set ylabel "time (at ~80 ms a try)"
+set lmargin 14
+set key top left
+plot "clear.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "with the vendor key (one try per device)", \
+     "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "by brute force, no retry limit (half the PINs on average)"
+GP
+}
+
+# --- 9. the agent service's latency (volume)
+chart_service() {
+  have volume && jq -e '.latency_ms | type == "object"' "$VO" >/dev/null 2>&1 ||
+    { not_measured service "$(why_missing volume)"; return; }
+  jq -r '.latency_ms | to_entries | to_entries[] | "\(.key)\t\"\(.value.key)\"\t\(.value.value)"' "$VO" \
+    >"$STAGE/service.tsv"
+  local n
+  n=$(wc -l <"$STAGE/service.tsv")
+  chart service <<GP
+set style fill solid 0.9 border -1
+set boxwidth 0.55
+set yrange [0:*]
+set xrange [-0.6:$((n - 1)).6]
+set ylabel "milliseconds per release"
+set offsets 0, 0, graph 0.12, 0
+unset key
+plot "service.tsv" using 1:3:xtic(2) with boxes lc rgb "#7d3c98", \
+     "" using 1:3:(sprintf("%.1f ms", \$3)) with labels offset 0,0.8 font ",11"
+GP
+}
+
+# --- 10. what the owner's monitor sees (insider)
+chart_monitor() {
+  have insider && jq -e '.rows | length > 0' "$IN" >/dev/null 2>&1 ||
+    { not_measured monitor "$(why_missing insider)"; return; }
+  jq -r '.rows | to_entries[] | "\(.key)\t\"\(.value.authority),\\n\(if .value.path == "service" then "through the service" elif .value.path == "two-key-files" then "two key files" else "one key file" end)\"\t\(.value.opened)\t\(.value.monitor_saw)"' \
+    "$IN" >"$STAGE/monitor.tsv"
+  local n
+  n=$(wc -l <"$STAGE/monitor.tsv")
+  chart monitor <<GP
+set style fill solid 0.9 border -1
+set boxwidth 0.3
+set yrange [0:*]
+set xrange [-0.6:$((n - 1)).6]
+set ylabel "files"
+set bmargin 5
+set offsets 0, 0, graph 0.1, 0
+set key outside top center horizontal
+plot "monitor.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "opened by the insider", \
+     "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "seen by the owner's monitor"
+GP
+}
+
+chart_exposed
+chart_clear
+chart_service
+chart_monitor
+
 # ------------------------------------------------------------------ the figures
 #
 # Each headline figure is read from data/ here, once; an empty value means
@@ -626,6 +752,63 @@ if have strip; then
   ST_C_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .recovery')
 fi
 
+# The access system.
+SB_FILES="" SB_ATT="" SB_GEN="" SB_AGE="" SB_SW="" SB_GN="" SB_PIN=""
+if have substitution; then
+  SB_FILES=$(q "$SB" '.files')
+  SB_ATT=$(q "$SB" '.attacker_opened')
+  SB_GEN=$(q "$SB" '.genuine_opened')
+  SB_AGE=$(q "$SB" '.age_exit')
+  SB_SW=$(q "$SB" '.require_escrow_swapped_exit')
+  SB_GN=$(q "$SB" '.require_escrow_genuine_exit')
+  SB_PIN=$(q "$SB" '.pinned_exposed')
+fi
+GH_FILES="" GH_OPEN="" GH_RCV="" GH_ST_H="" GH_ST_B="" GH_ST_G="" GH_SHAPE="" GH_AGE=""
+if have ghost; then
+  GH_FILES=$(q "$GH" '.rows[] | select(.client == "ghosted") | .files')
+  GH_OPEN=$(q "$GH" '.rows[] | select(.client == "ghosted") | .ghost_opened')
+  GH_RCV=$(q "$GH" '.rows[] | select(.client == "ghosted") | .receiver_opened')
+  GH_ST_H=$(q "$GH" '.rows[] | select(.client == "honest") | .inspect_stanzas')
+  GH_ST_B=$(q "$GH" '.rows[] | select(.client == "bcc") | .inspect_stanzas')
+  GH_ST_G=$(q "$GH" '.rows[] | select(.client == "ghosted") | .inspect_stanzas')
+  GH_SHAPE=$(q "$GH" '.ghost_stanza_same_shape | tostring')
+  GH_AGE=$(q "$GH" '.rows[] | select(.client == "ghosted") | .age_exit')
+fi
+CL_DEV="" CL_VOPEN="" CL_BRICK="" CL_V1="" CL_VALL="" CL_B1="" CL_BALL="" CL_BW="" CL_MS="" CL_ONE=""
+if have clear; then
+  CL_DEV=$(q "$CL" '.devices')
+  CL_VOPEN=$(q "$CL" '.vendor.opened')
+  CL_BRICK=$(q "$CL" '.vendor.bricked')
+  CL_ONE=$(q "$CL" '.blast_radius.one_passcode')
+  CL_MS=$(q "$CL" '.calibrated.ms_per_try')
+  CL_V1=$(q "$CL" '.rows[] | select(.method == "vendor-key-real-device" and .target == "one") | .seconds')
+  CL_VALL=$(q "$CL" '.rows[] | select(.method == "vendor-key-real-device" and .target == "all") | .seconds')
+  CL_B1=$(q "$CL" '.rows[] | select(.method == "brute-force-real-device" and .target == "one") | .seconds')
+  CL_BW=$(q "$CL" '.rows[] | select(.method == "brute-force-real-device" and .target == "one") | .seconds_worst')
+  CL_BALL=$(q "$CL" '.rows[] | select(.method == "brute-force-real-device" and .target == "all") | .seconds')
+fi
+RT_FILES="" RT_FPS="" RT_REWRITTEN="" RT_ARCHIVE="" RT_S=""
+if have retroactive; then
+  RT_FILES=$(q "$RT" '.files')
+  RT_FPS=$(q "$RT" '.files_per_second')
+  RT_REWRITTEN=$(q "$RT" '.bytes_rewritten')
+  RT_ARCHIVE=$(q "$RT" '.archive_bytes')
+  RT_S=$(q "$RT" '.seconds')
+fi
+IN_KEY_SEEN="" IN_KEY_OPEN="" IN_SVC_SEEN="" IN_SVC_OPEN=""
+if have insider; then
+  IN_KEY_OPEN=$(q "$IN" '[.rows[] | select(.path != "service") | .opened] | add')
+  IN_KEY_SEEN=$(q "$IN" '[.rows[] | select(.path != "service") | .monitor_saw] | add')
+  IN_SVC_OPEN=$(q "$IN" '[.rows[] | select(.path == "service") | .opened] | add')
+  IN_SVC_SEEN=$(q "$IN" '[.rows[] | select(.path == "service") | .monitor_saw] | add')
+fi
+VO_RPS="" VO_P50="" VO_P99=""
+if have volume; then
+  VO_RPS=$(q "$VO" '.releases_per_second')
+  VO_P50=$(q "$VO" '.latency_ms.p50')
+  VO_P99=$(q "$VO" '.latency_ms.p99')
+fi
+
 # Outcomes in words: an exit code of the age tool or of doormat's compliant client,
 # and what the authority recovered.
 opened_words() { case $1 in "") echo "";; 0) echo "opened it";; *) echo "refused it (exit code $1)";; esac; }
@@ -699,8 +882,14 @@ table_row() {
   M "$line"
 }
 table_end() { H "</tbody></table>"; M ""; }
+# Figures are numbered: "Figure N." opens each title, once in the whole page,
+# and every caption ends with its source line; make check-report finds both
+# on one printed page to prove that no chart is cut across pages.
+FIG_N=0
 figure() { # NAME TITLE CAPTION SOURCE
   local name=$1 title=$2 caption=$3 source=$4 cls=""
+  FIG_N=$((FIG_N + 1))
+  title="Figure $FIG_N. $title"
   [[ " ${MISSING_FIGURES[*]:-} " == *" $name "* ]] && cls=" class=\"missing\""
   H "<figure id=\"chart-$name\"$cls>" "<h3>$(esc "$title")</h3>"
   sed 's/^<svg /<svg role="img" aria-label="'"$(esc "$title" | sed 's/[\/&]/\\&/g')"'" /' "$CHARTS/$name.svg" >>"$HTML"
@@ -756,7 +945,8 @@ table { border-collapse: collapse; width: 100%; margin: 12px 0 18px; font-size: 
 th, td { border: 1px solid var(--line); padding: 7px 9px; text-align: left; vertical-align: top; }
 thead th { background: #f0f3f6; }
 tbody th { background: #f7f9fa; width: 17%; }
-table.compare td { width: 16.6%; }
+table.compare td { width: 12%; }
+table.compare { font-size: 13px; }
 figure { margin: 22px 0 30px; padding: 0; break-inside: avoid; page-break-inside: avoid; }
 figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { font-size: 15px; color: var(--muted); margin-top: 8px; }
@@ -781,6 +971,8 @@ footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px
   .card .what { font-size: 9.5pt; }
   .card .detail { font-size: 8.5pt; }
   table { font-size: 8.5pt; }
+  table.compare { font-size: 7pt; }
+  table.compare th, table.compare td { padding: 3px 3px; }
   th, td { padding: 4px 5px; }
   figcaption { font-size: 9pt; }
   figcaption .source { font-size: 8pt; }
@@ -872,40 +1064,50 @@ else para "No measurement was available in this run, so there is nothing to summ
 
 # ---- side by side
 section comparison "The designs side by side"
-para "Five ways to build encryption, from no exceptional access at all to the historical designs." \
+para "Seven ways to build encryption, from no exceptional access at all to the historical designs and two later proposals." \
   "**Bold** figures were measured in this run (the method section says how); the rest describes how each design works."
 fig() { [ -n "$1" ] && echo "**$2**" || echo "($NM)"; }
-table_start compare "" "Vault (no escrow)" "Escrow: one master key" "Escrow: 2 of 3 agents" "Clipper-style LEAF (1993)" "Crumple zones (2018)"
+table_start compare "" "Vault (no escrow)" "Escrow: one master key" "Escrow: 2 of 3 agents" "Clipper-style LEAF (1993)" "Crumple zones (2018)" "Ozzie's CLEAR (2018)" "2 of 3 with a witnessed transparency log"
 table_row "Who can decrypt" \
   "Only the people the file is addressed to." \
   "The addressees, and whoever holds the one master key." \
   "The addressees, and any 2 of the 3 agents acting together." \
   "The addressees, and the escrow agents, if the escrow field is genuine." \
-  "The addressees, and anyone willing to pay the computing cost of the puzzle, file by file."
+  "The addressees, and anyone willing to pay the computing cost of the puzzle, file by file." \
+  "The device's owner; and the vendor, for every device it holds in its hands, with the one vendor key." \
+  "The addressees, and any 2 of the 3 agents; each release through the agents' services is an entry in a public log that witnesses cosign."
 table_row "Single points of failure" \
   "None shared: a stolen key opens only its owner's files ($(fig "$BR_USER" "$BR_USER of ${BR_TOTAL:-?} files")). Lose the key and the files are lost." \
   "The master key: stolen, it opened $(fig "$BR_MASTER" "$BR_MASTER of ${BR_TOTAL:-?} files (all it escrowed)")." \
   "No single one: one agent's key opened $(fig "$BR_ONE" "$BR_ONE files"), but two opened $(fig "$BR_TWO" "$BR_TWO files"). The agents' keys and the court's warrant key become targets." \
   "The agents' database of device keys, and the short checksum that protects the escrow field." \
-  "No master key. The only brake on mass decryption is the cost per file."
+  "No master key. The only brake on mass decryption is the cost per file." \
+  "The vendor key: it opened $(fig "$CL_VOPEN" "$CL_VOPEN of ${CL_DEV:-?} devices"), one device's own passcode $(fig "$CL_ONE" "$CL_ONE")." \
+  "As 2 of 3: two agents' keys open everything. The authority's public file too: swapped, it let an attacker open $(fig "$SB_ATT" "$SB_ATT of ${SB_FILES:-?} files") unless pinned by its id or checked against the log."
 table_row "Enforceable against a sender who will not comply?" \
   "Not applicable: there is nothing to enforce." \
   "No. With the escrow stripped out, standard software $(fig "$ST_AGE" "$(opened_words "$ST_AGE")"); only escrow-checking software $(fig "$ST_REQ" "$(refused_words "$ST_REQ")")." \
   "No, the same: the sender holds the file key and can remove or spoil the escrow; from a spoiled escrow the authority recovered $(fig "$ST_C_REC" "$(recovered_words "$ST_C_REC")")." \
   "No: a forged field passed the check after $(fig "$LF_TRIES" "$(num "$LF_TRIES") tries, in $(dur "$LF_S")") (Blaze, 1994)." \
-  "No: the puzzle is made by the sender's software, which the sender controls."
+  "No: the puzzle is made by the sender's software, which the sender controls." \
+  "Built into the device by its maker, so the owner cannot remove it; it covers the device's passcode, not what apps encrypt on it (not measured here)." \
+  "No, as any escrow: the sender holds the file key and can strip the escrow (see the strip lab)."
 table_row "Abuse detectable?" \
   "Not applicable: there is no access path to abuse." \
   "Releases through the procedure are logged; a thief with the key leaves no trace." \
   "Every release is a signed, chained log entry whose edits are detected; a log cut at its end is not, unless its last hash was kept elsewhere. Stolen keys leave no trace." \
   "No: decryption by the agency leaves no trace the user can see." \
-  "No: a recovery leaves no trace; the cost is the only signal."
+  "No: a recovery leaves no trace; the cost is the only signal." \
+  "The device bricks itself, so its owner learns of a lawful access; a copy of the vendor key, used on seized devices, leaves no trace with the vendor (bricked in this run: $(fig "$CL_BRICK" "$CL_BRICK of ${CL_DEV:-?}"))." \
+  "Releases through the services: $(fig "$IN_SVC_SEEN" "$IN_SVC_SEEN of ${IN_SVC_OPEN:-?} seen by the owner's monitor"). Keys used directly: $(fig "$IN_KEY_SEEN" "$IN_KEY_SEEN of ${IN_KEY_OPEN:-?} seen"). The log sees the procedure, not the key."
 table_row "Measured performance cost" \
   "Baseline: $(fig "$V_ENC_SMALL" "$(us "$V_ENC_SMALL") per $(size "${SMALL:-0}") file"); $(fig "$V_MIBS_LARGE" "$(num "$V_MIBS_LARGE") MiB/s in $(size "${LARGE:-0}") files")." \
   "$(fig "$FIX11_ENC" "+$(us "$FIX11_ENC") per file") to encrypt." \
   "$(fig "$FIX23_ENC" "+$(us "$FIX23_ENC") per file") to encrypt; $(fig "$FIX23_CHECK" "$(us "$FIX23_CHECK")") to check on receipt." \
   "$(fig "$LF_PER_TRY" "$(dur "$LF_PER_TRY") per escrow-field check") (our reconstruction)." \
-  "$(fig "$CR_ENC" "$(dur "$CR_ENC") per file") to encrypt, $(fig "$CR_CHECK" "$(dur "$CR_CHECK")") to check; recovery as in the chart below."
+  "$(fig "$CR_ENC" "$(dur "$CR_ENC") per file") to encrypt, $(fig "$CR_CHECK" "$(dur "$CR_CHECK")") to check; recovery as in the chart below." \
+  "With the vendor key $(fig "$CL_V1" "$(dur "$CL_V1") per device") at 80 ms a passcode try; by brute force $(fig "$CL_B1" "$(dur "$CL_B1") on average")." \
+  "$(fig "$VO_RPS" "$(num "$VO_RPS") releases per second") from one agent's service ($(fig "$VO_P50" "$(num "$VO_P50") ms") each, median)."
 table_end
 
 # ---- charts
@@ -929,6 +1131,61 @@ figure crumple "Crumple zones: the price of recovering a key" \
 figure passcode "Guessing a phone passcode" \
   "Time to try passcodes at the measured cost of one guess on a device that slows guessing to about 80 ms, with no limit on the number of tries (logarithmic scale). A limit of ${PC_LIMIT:-10} tries followed by erasing the key stops the attack." \
   "$(src passcode)"
+
+# ---- the access system
+section access "The access system"
+para "The labs above break exceptional access in its cryptography. Since 2016 the debate has turned on how it fails as a system: who can swap or add a key, what an insider can do unseen, whether access can be imposed on files written before it existed, and whether a key held by a device's vendor is any different. Each lab below does the real thing with the same vault, escrow and service code."
+sub "What the labs found"
+access=()
+if [ -n "$SB_ATT" ]; then
+  access+=("**A swapped authority file opens everything, and almost nobody notices.** The sender's authority.pub was replaced by one with the same name, agents and threshold, whose agents are an attacker's. The attacker then opened $SB_ATT of $SB_FILES files without any warrant; the genuine authority opened ${SB_GEN:-?}. The standard age tool $(opened_words "$SB_AGE" | sed 's/^$/was not available to try it/'); a compliant client given the same swapped file $(refused_words "$SB_SW"); only one checking against the genuine authority $(refused_words "$SB_GN") (exit code ${SB_GN:-?}). A sender whose software pins the genuine authority by its id sent ${SB_PIN:-?} files the attacker could open.")
+else
+  access+=("**A swapped authority file**: $NM ($(why_missing substitution)).")
+fi
+if [ -n "$GH_OPEN" ]; then
+  access+=("**A ghost is invisible to the people it watches.** A client silently added one more recipient to every file: the ghost opened $GH_OPEN of $GH_FILES files, and the receiver opened all $GH_RCV without a warning. The ghost's entry in the file $( [ "$GH_SHAPE" = true ] && echo "has exactly the shape of the receiver's" || echo "differs from the receiver's"); only counting the entries (doormat inspect: ${GH_ST_H:-?} for an honest file, ${GH_ST_G:-?} with the ghost) shows one, and a blind copy the sender chose on purpose counts the same (${GH_ST_B:-?}).")
+else
+  access+=("**A ghost recipient**: $NM ($(why_missing ghost)).")
+fi
+if [ -n "$CL_V1" ]; then
+  access+=("**A vendor key is a master key.** With Ozzie's CLEAR, the vendor key opened $CL_VOPEN of $CL_DEV devices; one device's own passcode opened ${CL_ONE:-?}. At a real device's ~80 ms per passcode try (measured here: $(num "$CL_MS") ms), the vendor needs $(dur "$CL_V1") per device and $(dur "$CL_VALL") for all of them; brute force needs $(dur "$CL_B1") per device on average, $(dur "$CL_BALL") for all (extrapolated from the measured rate).")
+else
+  access+=("**Ozzie's CLEAR**: $NM ($(why_missing clear)).")
+fi
+if [ -n "$RT_FPS" ]; then
+  access+=("**A mandate reaches files written before it.** Escrow was added to an archive of $RT_FILES files after the fact, at $(num "$RT_FPS") files per second: $(size "$RT_REWRITTEN") of headers rewritten for an archive of $(size "$RT_ARCHIVE"); the encrypted contents were not touched.")
+else
+  access+=("**Escrow added after the fact**: $NM ($(why_missing retroactive)).")
+fi
+if [ -n "$IN_SVC_SEEN" ]; then
+  access+=("**The log sees the procedure, not the key.** An insider who went through the agents' procedure (a warrant, a release logged by each agent) was seen by the owner's monitor for $IN_SVC_SEEN of the $IN_SVC_OPEN files opened; insiders who used agents' key files directly opened $IN_KEY_OPEN files and were seen for $IN_KEY_SEEN. With 2 of 3, one agent's key file opened $(q "$IN" '.rows[] | select(.authority == "2-of-3" and .path == "key-file") | .opened'); two opened $(q "$IN" '.rows[] | select(.path == "two-key-files") | .opened').")
+else
+  access+=("**Insiders and the log**: $NM ($(why_missing insider)).")
+fi
+if [ -n "$VO_RPS" ]; then
+  access+=("**Capacity is no brake.** One agent's service released $(num "$VO_RPS") shares per second ($(num "$VO_P50") ms each, median; $(num "$VO_P99") ms at the 99th percentile). The FBI's 7,800 devices of 2017 would take it $(dur "$(awk -v r="$VO_RPS" 'BEGIN { printf "%.6g", 7800 / r }')"): only the procedure and the cost per access limit how often access is used.")
+else
+  access+=("**Request volume**: $NM ($(why_missing volume)).")
+fi
+bullets "${access[@]}"
+figure exposed "Files opened without a warrant" \
+  "Share of the files each attack opened, with no warrant and no log entry: a sender's authority.pub swapped for an attacker's, a client that adds a ghost recipient, and insiders. Every file counted was really decrypted and compared with its plaintext." \
+  "$(src substitution); $(src ghost); $(src insider)"
+figure clear "Ozzie's CLEAR: the vendor key against brute force" \
+  "Time to open one device and all ${CL_DEV:-the} devices of the lab at a real device's cost of about 80 ms per passcode try (logarithmic scale): with the vendor key, one try per device; without it, by guessing with no retry limit. Both computed from rates measured in this run." \
+  "$(src clear)"
+figure service "The agent service: time per release" \
+  "Latency of one share release by an agent's HTTPS service, measured on this machine over loopback; the service released ${VO_RPS:+$(num "$VO_RPS") }shares per second." \
+  "$(src volume)"
+figure monitor "What the owner's monitor sees" \
+  "Files an insider opened, and how many of those accesses the monitor that reads the agents' transparency logs saw: through the service, or with an agent's key file, for one key and for 2 of 3." \
+  "$(src insider)"
+sub "The record (cited, not measured)"
+bullets \
+  "**2000, PGP's Additional Decryption Key flaw.** PGP 5.5.x to 6.5.3 honoured ADKs placed in the unsigned part of a public key, so anyone could add a decryption key to someone else's key; found by Ralf Senderek in August 2000, CERT vulnerability note VU#747124 (October 2000)." \
+  "**November 2018, the \"ghost user\".** Ian Levy and Crispin Robinson (GCHQ), \"Principles for a More Informed Exceptional Access Debate\", Lawfare: a provider silently adds a law-enforcement participant. The open letter in reply (47 signatories, published 30 May 2019) said this requires suppressing notifications and undermines authentication." \
+  "**2018, Ray Ozzie's CLEAR.** The device encrypts its passcode to the vendor's public key; under a warrant, with physical possession, the vendor decrypts it and the device is bricked. Critics (Matthew Green, Steven Bellovin, Eran Tromer) said it is a master key for every device, whose theft cannot be detected." \
+  "**2017 to 2018, the FBI's count.** Director Wray cited nearly 7,800 locked devices in 2017; the Washington Post reported on 22 May 2018 that the real number was probably 1,200 to 2,000."
 
 # ---- background
 section background "Background: the debate in four dates"
@@ -968,6 +1225,7 @@ bullets \
   "**Blast radius** (\`doormat lab blast-radius\`): real files encrypted to real keys; the thief's count is of files actually decrypted and compared with the original." \
   "**LEAF forgery** (\`doormat lab leaf-forge\`): random escrow fields tried against a checksum of N bits until one passes the same check that escrow-checking software runs; larger N computed from the measured time per try." \
   "**Crumple zones** (\`doormat lab crumple\`): keys really recovered by search for the sizes that fit in the time budget; larger sizes and whole populations computed from the measured time per try." \
+  "**The access system** (\`doormat lab substitution\`, \`ghost\`, \`clear\`, \`retroactive\`, \`insider\`, \`volume\`): every file counted as opened was decrypted and compared with its plaintext; the receivers' reactions are the exit codes of the real commands (\`age\`, \`doormat decrypt --require-escrow\`, \`doormat inspect\`) run as separate processes; CLEAR's times for a real device multiply the measured ~80 ms passcode try; the service's rate and latency are measured over loopback on this machine." \
   "**Passcodes** (\`doormat lab passcode\`): the key-stretching setting that costs about 80 ms per guess on this machine is found and timed; the exhaustion times are that time multiplied by the number of passcodes. A real PIN is cracked live with a fast setting, and a retry limit is tested."
 sub "The machine"
 table_start machine "Fact" "Value"
@@ -1002,6 +1260,36 @@ if grep -Eiq '(src|href)[[:space:]]*=[[:space:]]*["'"'"']?[[:space:]]*(https?:|/
   fail "internal error: the briefing would load something from the network"
 fi
 
+# ------------------------------------------------------------------ the PDF
+# Briefings travel as PDFs: headless Chromium prints the page (A4, from the
+# page's own @page rule) when it is installed. A fresh profile, no network
+# (a proxy that leads nowhere, background services off), a bounded run.
+CHROMIUM=${DOORMAT_CHROMIUM:-chromium}
+PDF_NOTE=""
+print_pdf() {
+  if ! command -v "$CHROMIUM" >/dev/null 2>&1; then
+    PDF_NOTE="briefing.pdf not written: $CHROMIUM is not installed (Debian: chromium)"
+    return 0
+  fi
+  progress "printing briefing.pdf"
+  local profile
+  profile=$(mktemp -d "$STAGE/.chromium.XXXXXX") || fail "cannot write in $OUT"
+  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --disable-component-update --disable-sync --no-first-run --disable-extensions \
+    --disable-default-apps --no-pings --disable-domain-reliability --disable-quic \
+    --proxy-server=socks5://127.0.0.1:9 --user-data-dir="$profile" --no-pdf-header-footer \
+    --print-to-pdf="$STAGE/briefing.pdf" "file://$HTML" >"$STAGE/chromium.log" 2>&1
+  local rc=$?
+  rm -rf "$profile"
+  if [ "$rc" -ne 0 ] || [ "$(head -c 5 "$STAGE/briefing.pdf" 2>/dev/null)" != "%PDF-" ]; then
+    { echo "$CHROMIUM --print-to-pdf exited $rc"; cat "$STAGE/chromium.log"; } >"$DATA/pdf.stderr"
+    rm -f "$STAGE/briefing.pdf"
+    FAILED+=("pdf")
+  fi
+  rm -f "$STAGE/chromium.log"
+}
+print_pdf
+
 # ------------------------------------------------------------------ publish
 publish() {
   progress "writing $OUT"
@@ -1012,13 +1300,15 @@ publish() {
     [ -e "$f" ] || continue
     mv -f "$f" "$OUT/${f#"$STAGE"/}" || fail "cannot write $OUT/${f#"$STAGE"/}"
   done
-  for f in briefing.md briefing.html; do
+  rm -f "$OUT/briefing.pdf"
+  for f in briefing.md briefing.html briefing.pdf; do
     [ -f "$STAGE/$f" ] || continue
     mv -f "$STAGE/$f" "$OUT/$f" || fail "cannot write $OUT/$f"
   done
   progress_done
 }
 publish
+[ -n "$PDF_NOTE" ] && echo "doormat: report: $PDF_NOTE" >&2
 if [ ${#UNAVAILABLE[@]} -gt 0 ]; then
   words=()
   for m in "${UNAVAILABLE[@]}"; do words+=("doormat $(measure_probe "$m" | sed 's/ --help//')"); done

@@ -23,6 +23,7 @@
 #define ID_LABEL "doormat/v1/escrow/authority-id"
 #define AGENT_BOX_LABEL "doormat/v1/escrow/agent-x25519"
 #define AGENT_SIGN_LABEL "doormat/v1/escrow/agent-ed25519"
+#define AGENT_LOG_LABEL "doormat/v1/escrow/agent-log"
 #define DEFAULT_AGENT "master"
 
 /* ------------------------------------------------------------ accessors */
@@ -51,6 +52,101 @@ const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth,
     return i < auth->n_agents ? auth->agents[i].recipient : NULL;
 }
 
+static const dm_escrow_endpoint *endpoint_of(const dm_escrow_authority *auth, const char *name) {
+    for (size_t i = 0; name && i < auth->n_endpoints; i++)
+        if (strcmp(auth->endpoints[i].name, name) == 0)
+            return &auth->endpoints[i];
+    return NULL;
+}
+
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->tls_pin[0] ? e->tls_pin : NULL;
+}
+
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name) {
+    const dm_escrow_endpoint *e = endpoint_of(auth, name);
+    return e && e->url[0] ? e->url : NULL;
+}
+
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_pin(auth, auth->agents[i].name) : NULL;
+}
+
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents ? dm_escrow_authority_endpoint_url(auth, auth->agents[i].name) : NULL;
+}
+
+/* Agents and witnesses are the names an endpoint may have. */
+static bool endpoint_name_known(const dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_agents; i++)
+        if (strlen(auth->agents[i].name) == len && memcmp(auth->agents[i].name, name, len) == 0)
+            return true;
+    for (size_t i = 0; i < auth->n_witnesses; i++)
+        if (strlen(auth->witnesses[i].name) == len &&
+            memcmp(auth->witnesses[i].name, name, len) == 0)
+            return true;
+    return false;
+}
+
+static bool valid_tls_pin(const char *s, size_t len) {
+    static const char prefix[] = "sha256//";
+    if (len != DM_ESCROW_TLS_PIN_LEN || memcmp(s, prefix, sizeof prefix - 1) != 0)
+        return false;
+    uint8_t digest[32];
+    size_t got = 0;
+    const char *b64 = s + sizeof prefix - 1;
+    size_t blen = len - (sizeof prefix - 1);
+    return sodium_base642bin(digest, sizeof digest, b64, blen, NULL, &got, NULL,
+                             sodium_base64_VARIANT_ORIGINAL) == 0 &&
+           got == sizeof digest;
+}
+
+static bool valid_url(const char *s, size_t len) {
+    static const char scheme[] = "https://";
+    if (len <= sizeof scheme - 1 || len > DM_ESCROW_MAX_URL ||
+        memcmp(s, scheme, sizeof scheme - 1) != 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
+/* The endpoint slot of name (known), made when missing; NULL when full. */
+static dm_escrow_endpoint *endpoint_slot(dm_escrow_authority *auth, const char *name, size_t len) {
+    for (size_t i = 0; i < auth->n_endpoints; i++)
+        if (strlen(auth->endpoints[i].name) == len &&
+            memcmp(auth->endpoints[i].name, name, len) == 0)
+            return &auth->endpoints[i];
+    if (auth->n_endpoints == DM_ESCROW_MAX_ENDPOINTS || len > DM_ESCROW_MAX_ENDPOINT_NAME)
+        return NULL;
+    dm_escrow_endpoint *e = &auth->endpoints[auth->n_endpoints++];
+    memset(e, 0, sizeof *e);
+    memcpy(e->name, name, len);
+    return e;
+}
+
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url) {
+    if (!endpoint_name_known(auth, name, strlen(name)))
+        return dm_fail(DM_ERR_USAGE, "\"%s\" is not an agent or a witness of this authority", name);
+    if (tls_pin && !valid_tls_pin(tls_pin, strlen(tls_pin)))
+        return dm_fail(DM_ERR_USAGE, "%s: \"%s\" is not a pin sha256//BASE64", name, tls_pin);
+    if (url && !valid_url(url, strlen(url)))
+        return dm_fail(DM_ERR_USAGE,
+                       "%s: \"%s\" is not an https:// URL of at most %d printable bytes", name, url,
+                       DM_ESCROW_MAX_URL);
+    dm_escrow_endpoint *e = endpoint_slot(auth, name, strlen(name));
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
+    if (tls_pin)
+        snprintf(e->tls_pin, sizeof e->tls_pin, "%s", tls_pin);
+    if (url)
+        snprintf(e->url, sizeof e->url, "%s", url);
+    return DM_OK;
+}
+
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name) {
     for (size_t i = 0; i < auth->n_agents; i++)
         if (strcmp(auth->agents[i].name, name) == 0)
@@ -60,6 +156,32 @@ int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *
 
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key) {
     return key->name;
+}
+
+const dm_tlog_verifier *dm_escrow_authority_log_key(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_agents ? &auth->agents[i].log : NULL;
+}
+
+size_t dm_escrow_authority_witnesses(const dm_escrow_authority *auth) {
+    return auth->n_witnesses;
+}
+
+const dm_tlog_verifier *dm_escrow_authority_witness(const dm_escrow_authority *auth, size_t i) {
+    return i < auth->n_witnesses ? &auth->witnesses[i] : NULL;
+}
+
+unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth) {
+    return auth->witness_threshold;
+}
+
+int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
+                               dm_tlog_signer **out) {
+    *out = NULL;
+    if (key->index >= auth->n_agents || memcmp(key->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0)
+        return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", key->name,
+                       auth->name);
+    return dm_tlog_signer_from_seed(auth->agents[key->index].log.name, DM_TLOG_SIG_ED25519,
+                                    key->log_seed, out);
 }
 
 void dm_escrow_authority_free(dm_escrow_authority *auth) {
@@ -85,8 +207,36 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key) {
         err = dm_fail(DM_ERR_INTERNAL, "X25519 failed");
     if (!err && crypto_sign_seed_keypair(key->sign_pk, key->sign_sk, sign_seed) != 0)
         err = dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
+    if (!err)
+        err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_LOG_LABEL,
+                             strlen(AGENT_LOG_LABEL), key->log_seed, sizeof key->log_seed);
+    if (!err) {
+        uint8_t sk[64];
+        if (crypto_sign_seed_keypair(key->log_pk, sk, key->log_seed) != 0)
+            err = dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
+        sodium_memzero(sk, sizeof sk);
+    }
     sodium_memzero(sign_seed, sizeof sign_seed);
     return err;
+}
+
+void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
+                          char out[DM_TLOG_MAX_NAME + 1]) {
+    uint8_t h[32];
+    char hex[9];
+    crypto_hash_sha256(h, sign_pk, 32);
+    dm_escrow_hex(h, 4, hex);
+    snprintf(out, DM_TLOG_MAX_NAME + 1, "doormat-escrow/%s/%s/%s", auth_name, agent, hex);
+}
+
+/* The public log key of agent i (its name is the log's origin). */
+static void agent_log_verifier(const char *auth_name, dm_escrow_agent_pub *a,
+                               const uint8_t log_pk[32]) {
+    memset(&a->log, 0, sizeof a->log);
+    dm_escrow_log_origin(auth_name, a->name, a->sign_pk, a->log.name);
+    a->log.type = DM_TLOG_SIG_ED25519;
+    memcpy(a->log.pk, log_pk, 32);
+    a->log.id = dm_tlog_key_id(a->log.name, a->log.type, a->log.pk);
 }
 
 static int court_key_derive(dm_escrow_court_key *key) {
@@ -113,6 +263,26 @@ static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_esc
     }
     dm_escrow_b64(auth->court_pk, 32, key64, sizeof key64);
     dm_escrow_buf_printf(b, "court: %s\n", key64);
+    for (size_t i = 0; i < auth->n_agents; i++) {
+        char *vkey = NULL;
+        if (dm_tlog_verifier_format(&auth->agents[i].log, &vkey) != DM_OK) {
+            b->failed = true;
+            return;
+        }
+        dm_escrow_buf_printf(b, "log: %s %s\n", auth->agents[i].name, vkey);
+        free(vkey);
+    }
+    for (size_t i = 0; i < auth->n_witnesses; i++) {
+        char *vkey = NULL;
+        if (dm_tlog_verifier_format(&auth->witnesses[i], &vkey) != DM_OK) {
+            b->failed = true;
+            return;
+        }
+        dm_escrow_buf_printf(b, "witness: %s\n", vkey);
+        free(vkey);
+    }
+    if (auth->n_witnesses > 0)
+        dm_escrow_buf_printf(b, "witness-threshold: %u\n", auth->witness_threshold);
 }
 
 static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN]) {
@@ -193,6 +363,7 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
         snprintf(a->name, sizeof a->name, "%s", agents[i]);
         memcpy(a->box_pk, keys[i]->box_pk, 32);
         memcpy(a->sign_pk, keys[i]->sign_pk, 32);
+        agent_log_verifier(name, a, keys[i]->log_pk);
         err = agent_recipient(a->box_pk, a->recipient);
     }
     if (err)
@@ -225,6 +396,38 @@ fail:
     return err;
 }
 
+int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
+                                      dm_escrow_agent_key *const *agent_keys,
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold) {
+    if (n > DM_ESCROW_MAX_WITNESSES)
+        return dm_fail(DM_ERR_USAGE, "at most %d witnesses", DM_ESCROW_MAX_WITNESSES);
+    if ((n == 0) != (threshold == 0) || threshold > n)
+        return dm_fail(DM_ERR_USAGE, "a witness threshold of %u with %zu witnesses", threshold, n);
+    for (size_t i = 0; i < n; i++) {
+        if (witnesses[i].type != DM_TLOG_SIG_COSIGNATURE)
+            return dm_fail(DM_ERR_USAGE, "witness %s: not an Ed25519 cosignature key (type 0x04)",
+                           witnesses[i].name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(witnesses[i].name, witnesses[j].name) == 0 ||
+                memcmp(witnesses[i].pk, witnesses[j].pk, 32) == 0)
+                return dm_fail(DM_ERR_USAGE, "witness %s given twice", witnesses[i].name);
+    }
+    auth->n_witnesses = n;
+    if (n)
+        memcpy(auth->witnesses, witnesses, n * sizeof *witnesses);
+    auth->witness_threshold = threshold;
+    /* The id commits to the policy: everything that holds it follows. */
+    int err = authority_compute_id(auth, auth->id);
+    if (err)
+        return err;
+    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    for (size_t i = 0; i < auth->n_agents; i++)
+        memcpy(agent_keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
+    memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
+    return DM_OK;
+}
+
 /* ------------------------------------------------------------ text forms */
 
 int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len) {
@@ -241,7 +444,48 @@ int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, siz
         dm_escrow_buf_str(&b, ".\n");
     }
     authority_body(auth, true, &b);
+    /* The network section, outside the id (dm_escrow_authority_endpoint_url). */
+    for (size_t i = 0; i < auth->n_endpoints; i++) {
+        const dm_escrow_endpoint *e = &auth->endpoints[i];
+        if (e->tls_pin[0])
+            dm_escrow_buf_printf(&b, "tls: %s %s\n", e->name, e->tls_pin);
+        if (e->url[0])
+            dm_escrow_buf_printf(&b, "url: %s %s\n", e->name, e->url);
+    }
     return dm_escrow_buf_take(&b, text, len);
+}
+
+/* "tls: NAME PIN" or "url: NAME URL" (NAME an agent or a witness), at the end. */
+static int parse_endpoint_line(dm_escrow_authority *auth, const char *line, size_t llen) {
+    const char *v;
+    size_t vlen;
+    bool tls = dm_escrow_field(line, llen, "tls", &v, &vlen);
+    if (!tls && !dm_escrow_field(line, llen, "url", &v, &vlen))
+        return dm_fail(DM_ERR_USAGE, "unexpected line (only \"tls:\" and \"url:\" lines may "
+                                     "come last)");
+    const char *sp = memchr(v, ' ', vlen);
+    if (!sp)
+        return dm_fail(DM_ERR_USAGE, "want \"%s: NAME %s\"", tls ? "tls" : "url",
+                       tls ? "sha256//BASE64" : "https://...");
+    size_t nlen = (size_t)(sp - v);
+    if (!endpoint_name_known(auth, v, nlen))
+        return dm_fail(DM_ERR_USAGE, "\"%.*s\" is not an agent or a witness of this authority",
+                       (int)nlen, v);
+    dm_escrow_endpoint *e = endpoint_slot(auth, v, nlen);
+    if (!e)
+        return dm_fail(DM_ERR_USAGE, "more than %d endpoints", DM_ESCROW_MAX_ENDPOINTS);
+    const char *val = sp + 1;
+    size_t val_len = vlen - nlen - 1;
+    if ((tls ? e->tls_pin[0] : e->url[0]) != '\0')
+        return dm_fail(DM_ERR_USAGE, "%s: a second \"%s:\" line", e->name, tls ? "tls" : "url");
+    if (tls ? !valid_tls_pin(val, val_len) : !valid_url(val, val_len))
+        return dm_fail(DM_ERR_USAGE,
+                       tls ? "%s: want \"sha256//\" and the base64 SHA-256 of a public key"
+                           : "%s: want an https:// URL of at most 255 printable bytes",
+                       e->name);
+    memcpy(tls ? e->tls_pin : e->url, val, val_len);
+    (tls ? e->tls_pin : e->url)[val_len] = '\0';
+    return DM_OK;
 }
 
 static bool has_control(const char *line, size_t len) {
@@ -378,11 +622,70 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
         err = dm_fail(DM_ERR_USAGE, "want \"court: \" and a base64 Ed25519 key");
         goto done;
     }
-    if (next_content(&it, &line, &llen, &err) || err) {
-        if (!err)
-            err = dm_fail(DM_ERR_USAGE, "unexpected line after \"court:\"");
-        goto done;
+    /* One log key per agent, in agent order, named by the log's origin. */
+    for (size_t i = 0; i < auth->n_agents; i++) {
+        dm_escrow_agent_pub *a = &auth->agents[i];
+        char origin[DM_TLOG_MAX_NAME + 1];
+        size_t nl = strlen(a->name);
+        NEXT_OR("missing \"log:\" lines (one per agent)");
+        if (!dm_escrow_field(line, llen, "log", &v, &vlen) || vlen < nl + 2 ||
+            memcmp(v, a->name, nl) != 0 || v[nl] != ' ') {
+            err = dm_fail(DM_ERR_USAGE, "want \"log: %s VKEY\" (one per agent, in agent order)",
+                          a->name);
+            goto done;
+        }
+        err = dm_tlog_verifier_parse(v + nl + 1, vlen - nl - 1, &a->log);
+        dm_escrow_log_origin(auth->name, a->name, a->sign_pk, origin);
+        if (!err && (a->log.type != DM_TLOG_SIG_ED25519 || strcmp(a->log.name, origin) != 0))
+            err = dm_fail(DM_ERR_USAGE, "the log key of agent %s must be an Ed25519 key named %s",
+                          a->name, origin);
+        if (err)
+            goto done;
     }
+    bool more = next_content(&it, &line, &llen, &err);
+    if (err)
+        goto done;
+    while (more && dm_escrow_field(line, llen, "witness", &v, &vlen)) {
+        if (auth->n_witnesses == DM_ESCROW_MAX_WITNESSES) {
+            err = dm_fail(DM_ERR_USAGE, "more than %d witnesses", DM_ESCROW_MAX_WITNESSES);
+            goto done;
+        }
+        dm_tlog_verifier *w = &auth->witnesses[auth->n_witnesses];
+        err = dm_tlog_verifier_parse(v, vlen, w);
+        if (!err && w->type != DM_TLOG_SIG_COSIGNATURE)
+            err = dm_fail(DM_ERR_USAGE, "witness %s: not an Ed25519 cosignature key (type 0x04)",
+                          w->name);
+        for (size_t j = 0; !err && j < auth->n_witnesses; j++)
+            if (strcmp(auth->witnesses[j].name, w->name) == 0 ||
+                memcmp(auth->witnesses[j].pk, w->pk, 32) == 0)
+                err = dm_fail(DM_ERR_USAGE, "witness %s appears twice", w->name);
+        if (err)
+            goto done;
+        auth->n_witnesses++;
+        more = next_content(&it, &line, &llen, &err);
+        if (err)
+            goto done;
+    }
+    if (auth->n_witnesses > 0) {
+        if (!more || !dm_escrow_field(line, llen, "witness-threshold", &v, &vlen) ||
+            !dm_escrow_parse_uint(v, vlen, (unsigned)auth->n_witnesses, &auth->witness_threshold) ||
+            auth->witness_threshold == 0) {
+            if (!more)
+                it.lineno++;
+            err = dm_fail(DM_ERR_USAGE, "want \"witness-threshold: K\" with 1 <= K <= %zu",
+                          auth->n_witnesses);
+            goto done;
+        }
+        more = next_content(&it, &line, &llen, &err);
+    }
+    /* The network section (tls:, url:) comes last, outside the id. */
+    while (more && !err) {
+        err = parse_endpoint_line(auth, line, llen);
+        if (!err)
+            more = next_content(&it, &line, &llen, &err);
+    }
+    if (err)
+        goto done;
     if (auth->threshold > auth->n_agents) {
         err = dm_fail(DM_ERR_USAGE, "threshold %u is more than the %zu agents", auth->threshold,
                       auth->n_agents);
@@ -519,7 +822,8 @@ int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text,
         key->index = (size_t)idx;
         memcpy(key->authority_id, auth->id, DM_ESCROW_ID_LEN);
         if (sodium_memcmp(key->box_pk, auth->agents[idx].box_pk, 32) != 0 ||
-            sodium_memcmp(key->sign_pk, auth->agents[idx].sign_pk, 32) != 0)
+            sodium_memcmp(key->sign_pk, auth->agents[idx].sign_pk, 32) != 0 ||
+            sodium_memcmp(key->log_pk, auth->agents[idx].log.pk, 32) != 0)
             err = dm_fail(DM_ERR_USAGE, "key does not match agent %s's keys in authority %s",
                           key->name, auth->name);
     }
@@ -619,10 +923,10 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
                                   dm_escrow_agent_key *const *agent_keys,
                                   const dm_escrow_court_key *court) {
     enum { MAXP = 4096 };
-    char pub[MAXP], court_path[MAXP], log_path[MAXP], agents_dir[MAXP];
+    char pub[MAXP], court_path[MAXP], logs_dir[MAXP], agents_dir[MAXP];
     if (snprintf(pub, MAXP, "%s/authority.pub", dir) >= MAXP ||
         snprintf(court_path, MAXP, "%s/court.key", dir) >= MAXP ||
-        snprintf(log_path, MAXP, "%s/audit.log", dir) >= MAXP ||
+        snprintf(logs_dir, MAXP, "%s/logs", dir) >= MAXP ||
         snprintf(agents_dir, MAXP, "%s/agents", dir) >= MAXP)
         return dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
     struct stat st;
@@ -644,8 +948,9 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
 
     /* Everything is created with O_EXCL; what we created is listed so that a
      * failure halfway removes exactly that and nothing else. */
-    char(*written)[MAXP] = calloc(DM_ESCROW_MAX_AGENTS + 3, MAXP);
-    size_t n_written = 0;
+    char(*written)[MAXP] = calloc(2 * DM_ESCROW_MAX_AGENTS + 3, MAXP);
+    size_t n_written = 0, n_logs = 0;
+    bool made_logs = false;
     if (!written) {
         if (made_agents)
             rmdir(agents_dir);
@@ -679,10 +984,37 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         if (!err)
             snprintf(written[n_written++], MAXP, "%s", court_path);
     }
+    /* Each agent's transparency log: its key (also derivable from the agent
+     * key, written apart for a log server that must not hold the agent key)
+     * and its directory, started with the signed empty checkpoint. */
     if (!err) {
-        err = write_new_file(log_path, "", 0, 0644);
+        if (mkdir(logs_dir, 0755) == 0)
+            made_logs = true;
+        else if (errno != EEXIST)
+            err = dm_fail(DM_ERR_IO, "%s: %s", logs_dir, strerror(errno));
+    }
+    for (size_t i = 0; i < auth->n_agents && !err; i++) {
+        dm_tlog_signer *signer = NULL;
+        char path[MAXP];
+        err = dm_escrow_agent_log_signer(agent_keys[i], auth, &signer);
+        if (!err && snprintf(written[n_written], MAXP, "%s/%s.logkey", agents_dir,
+                             auth->agents[i].name) >= MAXP)
+            err = dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
         if (!err)
-            snprintf(written[n_written++], MAXP, "%s", log_path);
+            err = dm_tlog_signer_format(signer, &text);
+        if (!err) {
+            err = write_new_file(written[n_written], text, strlen(text), 0600);
+            dm_secret_free(text);
+            if (!err)
+                n_written++;
+        }
+        if (!err && snprintf(path, MAXP, "%s/%s", logs_dir, auth->agents[i].name) >= MAXP)
+            err = dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
+        if (!err)
+            err = dm_tlog_log_create(path, signer);
+        if (!err)
+            n_logs++;
+        dm_tlog_signer_free(signer);
     }
     if (!err) {
         /* Last: its presence is what marks a complete authority. */
@@ -695,6 +1027,19 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
     if (err) {
         for (size_t i = 0; i < n_written; i++)
             unlink(written[i]);
+        for (size_t i = 0; i < n_logs; i++) {
+            char path[MAXP + 64];
+            static const char *const parts[] = {"checkpoint", "lock", ""};
+            for (size_t k = 0; k < 3; k++) {
+                snprintf(path, sizeof path, "%s/%s/%s", logs_dir, auth->agents[i].name, parts[k]);
+                if (k < 2)
+                    unlink(path);
+                else
+                    rmdir(path);
+            }
+        }
+        if (made_logs)
+            rmdir(logs_dir);
         if (made_agents)
             rmdir(agents_dir);
         if (made_dir)

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "doormat/escrow.h"
+#include "doormat/tlog.h"
 
 #define DM_ESCROW_KEY_LEN 32
 #define DM_ESCROW_SIG_LEN 64
@@ -19,7 +20,17 @@ typedef struct dm_escrow_agent_pub {
     uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
     char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+    dm_tlog_verifier log;                    /* the key that signs its log's checkpoints */
 } dm_escrow_agent_pub;
+
+/* Where an agent or a witness answers, and its TLS key's pin (the network
+ * section of authority.pub, outside the id). */
+#define DM_ESCROW_MAX_ENDPOINTS (DM_ESCROW_MAX_AGENTS + 16)
+typedef struct dm_escrow_endpoint {
+    char name[DM_ESCROW_MAX_ENDPOINT_NAME + 1];
+    char tls_pin[DM_ESCROW_TLS_PIN_LEN + 1]; /* "sha256//BASE64", "" when none */
+    char url[DM_ESCROW_MAX_URL + 1];         /* "https://...", "" when none */
+} dm_escrow_endpoint;
 
 struct dm_escrow_authority {
     char name[DM_ESCROW_MAX_NAME + 1];
@@ -29,6 +40,11 @@ struct dm_escrow_authority {
     size_t n_agents;
     dm_escrow_agent_pub agents[DM_ESCROW_MAX_AGENTS];
     uint8_t court_pk[DM_ESCROW_KEY_LEN];
+    size_t n_witnesses;
+    dm_tlog_verifier witnesses[DM_ESCROW_MAX_WITNESSES];
+    unsigned witness_threshold; /* cosignatures a release needs (0: none) */
+    size_t n_endpoints;
+    dm_escrow_endpoint endpoints[DM_ESCROW_MAX_ENDPOINTS];
 };
 
 /* Lives in sodium guarded memory as a whole. */
@@ -41,6 +57,8 @@ struct dm_escrow_agent_key {
     uint8_t box_pk[DM_ESCROW_KEY_LEN];
     uint8_t sign_sk[64];
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];
+    uint8_t log_seed[DM_ESCROW_KEY_LEN]; /* Ed25519 seed of the log key */
+    uint8_t log_pk[DM_ESCROW_KEY_LEN];
 };
 
 struct dm_escrow_court_key {
@@ -114,8 +132,12 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
                   size_t extra_len, uint8_t *out, size_t out_len);
 
 /* ---- authority.c ---- */
-/* Derives the agent key's X25519 and Ed25519 halves from its seed. */
+/* Derives the agent key's X25519, Ed25519 and log key halves from its seed. */
 int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
+/* The origin (and key name) of an agent's log:
+ * "doormat-escrow/NAME/AGENT/HEX8", HEX8 the first 4 bytes of SHA-256(sign_pk). */
+void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
+                          char out[DM_TLOG_MAX_NAME + 1]);
 
 /* ---- escrow_stanza.c ---- */
 /* A share sealed to an agent: ChaCha20-Poly1305 under the wrap key. */
@@ -139,13 +161,6 @@ int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
 
-/* ---- tamper.c ---- */
-/* A rogue sender's rewrite: forged (encoded with a fresh MAC under
- * file_key) in place of file's first header_len bytes, the payload as it was. */
-int dm_escrow_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
-                            size_t *out_len);
-
 /* ---- modes.c (LEAF and crumple) ---- */
 int dm_escrow_mode_check(const dm_escrow_opts *opts);
 /* The stanza's mode argument: "shamir", "leaf-N", "crumple-C". */
@@ -163,6 +178,22 @@ int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent
  * (DM_ERR_HMAC when no candidate fits). Otherwise leaves key alone. */
 int dm_escrow_crumple_solve(const dm_escrow_authority *auth, const dm_header *hdr,
                             uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries);
+
+/* ---- share.c ---- */
+/* Checks the warrant and unwraps the agent's share, signed (no log). */
+int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
+                            dm_escrow_share **out);
+int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len);
+
+/* ---- release.c ---- */
+int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
+                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
+                          size_t why_cap, uint64_t *known);
+/* The log entry of a release of share s under w (malloc'd canonical text). */
+int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_escrow_share *s,
+                            const char *requester, time_t now, char **entry, size_t *entry_len);
 
 /* ---- warrant.c ---- */
 bool dm_escrow_valid_date(const char *s, size_t len);

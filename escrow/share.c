@@ -1,7 +1,7 @@
 /* Releasing and combining shares.
  *
  * An agent releases a share only under a warrant that checks out, and only
- * after the release is in the audit log. The share file it hands over is
+ * after the release is in its transparency log (release.c). The share file it hands over is
  * signed with the agent's key, so that recovery can tell a genuine share from
  * a corrupted or invented one before combining anything.
  */
@@ -25,10 +25,36 @@ struct dm_escrow_share {
     uint8_t warrant[DM_ESCROW_DIGEST_LEN];
     uint8_t value[DM_FILE_KEY_LEN];
     uint8_t sig[DM_ESCROW_SIG_LEN];
+    char *receipt; /* the tlog-proof of its release (public, malloc'd), or NULL */
+    size_t receipt_len;
 };
 
 void dm_escrow_share_free(dm_escrow_share *s) {
+    if (s)
+        free(s->receipt);
     dm_secret_free(s);
+}
+
+const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len) {
+    if (len)
+        *len = s->receipt_len;
+    return s->receipt;
+}
+
+const uint8_t *dm_escrow_share_warrant(const dm_escrow_share *s) {
+    return s->warrant;
+}
+
+int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len) {
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memcpy(copy, receipt, len);
+    copy[len] = '\0';
+    free(s->receipt);
+    s->receipt = copy;
+    s->receipt_len = len;
+    return DM_OK;
 }
 const char *dm_escrow_share_agent(const dm_escrow_share *s) {
     return s->agent;
@@ -66,6 +92,8 @@ int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len) {
         return err;
     }
     dm_escrow_buf_printf(&b, "signature: %s\n", sig64);
+    if (s->receipt)
+        dm_escrow_buf_add(&b, s->receipt, s->receipt_len);
     return dm_escrow_buf_take(&b, text, len);
 }
 
@@ -137,9 +165,17 @@ int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, siz
                       s->agent);
         goto done;
     }
+    /* What follows the signature can only be the release's receipt, checked
+     * on its own (dm_escrow_share_check_receipt). */
+    static const char proof_magic[] = "c2sp.org/tlog-proof@v1\n";
     if (it.pos != len) {
-        it.lineno++;
-        err = dm_fail(DM_ERR_USAGE, "unexpected text after the signature");
+        if (len - it.pos < sizeof proof_magic - 1 ||
+            memcmp(text + it.pos, proof_magic, sizeof proof_magic - 1) != 0) {
+            it.lineno++;
+            err = dm_fail(DM_ERR_USAGE, "unexpected text after the signature (not a receipt)");
+        } else {
+            err = dm_escrow_share_set_receipt(s, text + it.pos, len - it.pos);
+        }
     }
 #undef FIELD
 done:
@@ -164,14 +200,32 @@ int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_e
     return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }
 
-int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
-                     time_t now, dm_escrow_share **out) {
+static bool key_of(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent) {
+    return memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) == 0 &&
+           agent->index < auth->n_agents &&
+           strcmp(auth->agents[agent->index].name, agent->name) == 0;
+}
+
+static int not_key_of(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent) {
+    return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
+                   auth->name);
+}
+
+int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x) {
+    if (!key_of(auth, agent))
+        return not_key_of(auth, agent);
+    if (x)
+        *x = (unsigned)agent->index + 1;
+    return dm_escrow_unwrap_share(auth, agent, hdr, share);
+}
+
+int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
+                            dm_escrow_share **out) {
     *out = NULL;
-    if (memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
-        agent->index >= auth->n_agents || strcmp(auth->agents[agent->index].name, agent->name) != 0)
-        return dm_fail(DM_ERR_USAGE, "agent key %s is not a key of authority %s", agent->name,
-                       auth->name);
+    if (!key_of(auth, agent))
+        return not_key_of(auth, agent);
     uint8_t file_id[DM_FILE_ID_LEN];
     int err = dm_header_file_id(hdr, file_id);
     if (err)
@@ -197,9 +251,6 @@ int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key 
         err =
             dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len, s->sig);
     dm_escrow_buf_free(&b);
-    /* Logged last, once nothing else can fail: the log records releases. */
-    if (!err && log_path)
-        err = dm_escrow_audit_append(log_path, auth, agent, s->warrant, file_id, now);
     if (err) {
         dm_escrow_share_free(s);
         return err;
@@ -208,17 +259,49 @@ int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key 
     return DM_OK;
 }
 
-int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
-                      dm_escrow_share *const *shares, size_t n_shares,
-                      uint8_t file_key[DM_FILE_KEY_LEN]) {
+/* Next k-combination of {0..n-1} in lexicographic order; false after the last. */
+static bool next_combination(size_t *c, size_t k, size_t n) {
+    size_t i = k;
+    while (i > 0 && c[i - 1] == n - k + i - 1)
+        i--;
+    if (i == 0)
+        return false;
+    c[i - 1]++;
+    for (size_t j = i; j < k; j++)
+        c[j] = c[j - 1] + 1;
+    return true;
+}
+
+static int combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
+                   const uint8_t *const *ys, const size_t *pick, uint8_t *key) {
+    uint8_t px[DM_ESCROW_MAX_AGENTS];
+    const uint8_t *py[DM_ESCROW_MAX_AGENTS];
+    for (size_t i = 0; i < auth->threshold; i++) {
+        px[i] = xs[pick[i]];
+        py[i] = ys[pick[i]];
+    }
+    int err = dm_shamir_combine(px, py, auth->threshold, DM_FILE_KEY_LEN, key);
+    if (!err) /* crumple: the shares hold a locked key, and the search begins */
+        err = dm_escrow_crumple_solve(auth, hdr, key, NULL);
+    if (!err && dm_header_verify_mac(hdr, key) != DM_OK)
+        err = DM_ERR_HMAC;
+    return err;
+}
+
+int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
+                         dm_escrow_share *const *shares, size_t n_shares,
+                         uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit) {
     uint8_t file_id[DM_FILE_ID_LEN];
     int err = dm_header_file_id(hdr, file_id);
     if (err)
         return err;
+    if (misfit)
+        memset(misfit, 0, n_shares);
     char want_hex[2 * DM_FILE_ID_LEN + 1];
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, want_hex);
     uint8_t xs[DM_ESCROW_MAX_AGENTS];
     const uint8_t *ys[DM_ESCROW_MAX_AGENTS];
+    size_t from[DM_ESCROW_MAX_AGENTS]; /* which share each point came from */
     size_t have = 0;
     for (size_t i = 0; i < n_shares; i++) {
         const dm_escrow_share *s = shares[i];
@@ -237,22 +320,104 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
         if (dup || s->x == 0 || s->x > auth->n_agents)
             continue;
         xs[have] = (uint8_t)s->x;
+        from[have] = i;
         ys[have++] = s->value;
     }
-    if (have < auth->threshold)
+    size_t k = auth->threshold;
+    if (have < k)
         return dm_fail(DM_ERR_NO_MATCH,
                        "%zu valid share%s from distinct agents, authority %s needs %u of %zu", have,
                        have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
+    /* Any k shares determine the polynomial and the header MAC says whether
+     * they were the real ones. One wrong share (a rogue agent) spoils every
+     * combination it is in, so the others are tried in turn. */
+    size_t pick[DM_ESCROW_MAX_AGENTS];
+    for (size_t i = 0; i < k; i++)
+        pick[i] = i;
+    uint64_t tries = 0;
+    do {
+        err = combine(auth, hdr, xs, ys, pick, file_key);
+        tries++;
+    } while (err == DM_ERR_HMAC && tries < DM_ESCROW_MAX_COMBINATIONS &&
+             next_combination(pick, k, have));
+    if (err == DM_ERR_HMAC) {
+        sodium_memzero(file_key, DM_FILE_KEY_LEN);
+        if (have == k)
+            return dm_fail(DM_ERR_HMAC,
+                           "the recovered key does not match the header MAC: the escrow stanzas "
+                           "did not hold this file's key (a rogue sender?), or a share is wrong");
+        return dm_fail(DM_ERR_HMAC,
+                       "no %zu of the %zu shares give this file's key (%llu combinations tried): "
+                       "the stanzas did not hold it (a rogue sender?), or fewer than %zu shares "
+                       "are right",
+                       k, have, (unsigned long long)tries, k);
+    }
+    if (err) {
+        sodium_memzero(file_key, DM_FILE_KEY_LEN);
+        return err;
+    }
+    /* A share fits when it can stand in for a member of the working set. */
+    if (misfit && have > k) {
+        uint8_t *probe = dm_secret_alloc(DM_FILE_KEY_LEN);
+        if (!probe)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        for (size_t j = 0; j < have; j++) {
+            bool member = false;
+            for (size_t i = 0; i < k; i++)
+                member = member || pick[i] == j;
+            if (member)
+                continue;
+            size_t alt[DM_ESCROW_MAX_AGENTS];
+            memcpy(alt, pick, k * sizeof *alt);
+            alt[0] = j;
+            uint8_t px[DM_ESCROW_MAX_AGENTS];
+            const uint8_t *py[DM_ESCROW_MAX_AGENTS];
+            for (size_t i = 0; i < k; i++) {
+                px[i] = xs[alt[i]];
+                py[i] = ys[alt[i]];
+            }
+            if (dm_shamir_combine(px, py, k, DM_FILE_KEY_LEN, probe) != DM_OK)
+                continue;
+            /* Compared with the combination that worked, before any crumple search. */
+            uint8_t base[DM_FILE_KEY_LEN];
+            for (size_t i = 0; i < k; i++) {
+                px[i] = xs[pick[i]];
+                py[i] = ys[pick[i]];
+            }
+            if (dm_shamir_combine(px, py, k, DM_FILE_KEY_LEN, base) == DM_OK &&
+                sodium_memcmp(base, probe, DM_FILE_KEY_LEN) != 0)
+                misfit[from[j]] = 1;
+            sodium_memzero(base, sizeof base);
+        }
+        dm_secret_free(probe);
+    }
+    return DM_OK;
+}
+
+int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
+                      dm_escrow_share *const *shares, size_t n_shares,
+                      uint8_t file_key[DM_FILE_KEY_LEN]) {
+    return dm_escrow_recover_ex(auth, hdr, shares, n_shares, file_key, NULL);
+}
+
+int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
+                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
+                      uint64_t *tries) {
+    if (tries)
+        *tries = 0;
+    if (n_shares < auth->threshold)
+        return dm_fail(DM_ERR_NO_MATCH, "%zu share%s, authority %s needs %u", n_shares,
+                       n_shares == 1 ? "" : "s", auth->name, auth->threshold);
     /* Any k shares determine the polynomial; the header MAC then says whether
      * the agents were given the real file key. */
-    err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
+    int err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
     if (!err) /* crumple: the shares hold a locked key, and the search begins */
-        err = dm_escrow_crumple_solve(auth, hdr, file_key, NULL);
-    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK) {
-        sodium_memzero(file_key, DM_FILE_KEY_LEN);
+        err = dm_escrow_crumple_solve(auth, hdr, file_key, tries);
+    if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK)
         err = dm_fail(DM_ERR_HMAC,
                       "the recovered key does not match the header MAC: the escrow stanzas did "
                       "not hold this file's key (a rogue sender?)");
-    }
+    if (err)
+        sodium_memzero(file_key, DM_FILE_KEY_LEN);
     return err;
 }

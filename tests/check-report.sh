@@ -10,17 +10,20 @@
 # measurement this build can make was made; (4) loading it makes no network
 # request: Chromium's net log holds no request initiated by the page (the
 # browser's own background requests, initiator "not an origin", to Google's
-# update and account hosts, are listed and ignored); (5) it prints on A4.
-# The checker is first run on a page that does load from the network and must
-# catch it. Artifacts (the briefing, briefing.png, briefing.pdf, the net log) are
-# kept in BUILD_DIR/report-check/.
+# update and account hosts, are listed and ignored); (5) doormat report wrote
+# briefing.pdf on A4, pdftoppm renders every page, and every chart is whole on
+# one page (tests/pdf_figures.py). Each checker is first run on a page it must
+# catch: one that loads from the network, and a print with a chart cut across
+# pages, one missing and one blank. Artifacts (the briefing, briefing.png, the
+# rendered pages, the net log) are kept in BUILD_DIR/report-check/.
 set -u
 BUILD=${1:-build}
 DOORMAT=$(cd "$BUILD" 2>/dev/null && pwd)/doormat
 [ -x "$DOORMAT" ] || { echo "check-report: $DOORMAT not built" >&2; exit 1; }
-for tool in chromium jq gnuplot; do
+for tool in chromium jq gnuplot pdftoppm pdftotext pdfinfo python3; do
   command -v "$tool" >/dev/null || { echo "check-report: $tool is not installed (make report-deps)" >&2; exit 1; }
 done
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ART=$(cd "$BUILD" && pwd)/report-check
 rm -rf "$ART"
 mkdir -p "$ART" || exit 1
@@ -29,8 +32,8 @@ fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }
 bad() { echo "FAILED: $*" >&2; fail=$((fail + 1)); }
 
-SECTIONS=(summary comparison charts background method)
-CHARTS=(throughput fixed-cost blast-radius leaf-forge crumple passcode)
+SECTIONS=(summary comparison charts access background method)
+CHARTS=(throughput fixed-cost blast-radius leaf-forge crumple passcode exposed clear service monitor)
 
 PROFILE=$(mktemp -d "${TMPDIR:-/tmp}/doormat-chromium.XXXXXX") || exit 1
 trap 'rm -rf "$PROFILE"' EXIT
@@ -85,6 +88,48 @@ else
   bad "the static check missed external src/href"
 fi
 
+# ---- 0b. the figure check catches a chart cut across pages, one missing from
+# the print and one left blank (tests/pdf_figures.py, on an A4 print like the
+# briefing's)
+cat >"$ART/negative/cut.html" <<'EOF'
+<!DOCTYPE html><html><head><meta charset="utf-8"><style>
+@page { size: A4; margin: 11mm 13mm; }
+body { font: 10pt "DejaVu Sans", sans-serif; }
+.spacer { height: 100mm; }
+figure { margin: 0; }
+figure svg { display: block; width: 100%; height: 120mm; border: 1px solid #444; }
+@media print { #chart-hidden { display: none; } }
+</style></head><body>
+<figure><h3>Figure 1. A chart that fits</h3>
+<svg viewBox="0 0 100 60" xmlns="http://www.w3.org/2000/svg"><rect x="5" y="5" width="90" height="50" fill="#1b6ca8"/></svg>
+<figcaption>A caption. <span>Source: a test</span></figcaption></figure>
+<div class="spacer"></div>
+<figure style="break-inside: auto"><h3>Figure 2. A chart cut across two pages</h3>
+<svg viewBox="0 0 100 60" xmlns="http://www.w3.org/2000/svg"><rect x="5" y="5" width="90" height="50" fill="#c0392b"/></svg>
+<figcaption>A caption. <span>Source: a test</span></figcaption></figure>
+<figure id="chart-hidden"><h3>Figure 3. A chart missing from the print</h3>
+<svg viewBox="0 0 100 60" xmlns="http://www.w3.org/2000/svg"><rect x="5" y="5" width="90" height="50"/></svg>
+<figcaption>A caption. <span>Source: a test</span></figcaption></figure>
+<figure><h3>Figure 4. A blank chart</h3>
+<svg viewBox="0 0 100 60" xmlns="http://www.w3.org/2000/svg" style="border: none; height: 60mm"></svg>
+<figcaption>A caption. <span>Source: a test</span></figcaption></figure>
+</body></html>
+EOF
+chrome "$PROFILE/cut" --no-pdf-header-footer --print-to-pdf="$ART/negative/cut.pdf" \
+  "file://$ART/negative/cut.html" >/dev/null
+mkdir -p "$ART/negative/bands"
+python3 "$ROOT/tests/pdf_figures.py" "$ART/negative/cut.pdf" 4 "$ART/negative/bands" \
+  >"$ART/negative/figures.txt"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q '^ok: Figure 1 whole' "$ART/negative/figures.txt" &&
+  grep -q '^FAILED: Figure 2 is cut across pages' "$ART/negative/figures.txt" &&
+  grep -q '^FAILED: Figure 3\. is printed 0 times' "$ART/negative/figures.txt" &&
+  grep -q '^FAILED: Figure 4 .*blank' "$ART/negative/figures.txt"; then
+  ok "the figure check catches a cut, a missing and a blank chart"
+else
+  bad "the figure check on a faulty print: exit $rc, $(tr '\n' ' ' <"$ART/negative/figures.txt")"
+fi
+
 # ---- 1. a quick briefing
 start=$(date +%s)
 "$DOORMAT" report --quick -o "$ART/briefing" 2>"$ART/report.stderr"
@@ -131,8 +176,14 @@ while IFS=$'\t' read -r name status; do
     *) bad "measurement $name: $status" ;;
   esac
   if [ "$status" = measured ]; then
-    figs=$name
-    [ "$name" = bench ] && figs="throughput fixed-cost"
+    case $name in
+      bench) figs="throughput fixed-cost" ;;
+      substitution | ghost) figs=exposed ;;
+      volume) figs=service ;;
+      insider) figs="monitor" ;;
+      retroactive) figs="" ;;
+      *) figs=$name ;;
+    esac
     for f in $figs; do
       if grep -q "<figure id=\"chart-$f\" class=\"missing\"" "$ART/dom.html"; then
         bad "chart $f says not measured although $name was measured"
@@ -140,7 +191,7 @@ while IFS=$'\t' read -r name status; do
     done
   fi
 done < <(jq -r '.measurements[] | "\(.name)\t\(.status)"' "$MAN" 2>/dev/null)
-[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 6 ] || bad "the manifest does not list the 6 measurements"
+[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 12 ] || bad "the manifest does not list the 12 measurements"
 
 # ---- 4. no network request when loaded
 if [ -s "$ART/netlog.json" ]; then
@@ -160,18 +211,34 @@ if [ -s "$ART/briefing.png" ] && [ "$(head -c 8 "$ART/briefing.png" | od -An -tx
 else
   bad "no screenshot"
 fi
-chrome "$PROFILE/pdf" --no-pdf-header-footer --print-to-pdf="$ART/briefing.pdf" "file://$HTML" >/dev/null
-if [ -s "$ART/briefing.pdf" ]; then
-  pages=$(grep -ao '/Type */Pages*' "$ART/briefing.pdf" | grep -c 'Page$')
-  if grep -aq 'MediaBox *\[ *0 0 59[45][.0-9]* 84[12]' "$ART/briefing.pdf"; then
-    ok "prints on A4 ($pages pages, $ART/briefing.pdf)"
+PDF=$ART/briefing/briefing.pdf
+if [ "$(head -c 5 "$PDF" 2>/dev/null)" = "%PDF-" ]; then
+  ok "doormat report wrote briefing.pdf"
+  pages=$(pdfinfo "$PDF" 2>/dev/null | sed -n 's/^Pages: *//p')
+  if pdfinfo "$PDF" 2>/dev/null | grep -q '^Page size:.*(A4)'; then
+    ok "briefing.pdf is A4 (${pages:-?} pages)"
   else
-    bad "the PDF print is not A4 ($(grep -ao 'MediaBox *\[[^]]*\]' "$ART/briefing.pdf" | head -n 1))"
+    bad "briefing.pdf is not A4 ($(pdfinfo "$PDF" 2>/dev/null | grep '^Page size'))"
   fi
-  [ "$pages" -ge "${#SECTIONS[@]}" ] && ok "each section starts a page" ||
-    bad "$pages printed pages for ${#SECTIONS[@]} sections"
+  [ "${pages:-0}" -ge "${#SECTIONS[@]}" ] && ok "each section starts a page" ||
+    bad "${pages:-0} printed pages for ${#SECTIONS[@]} sections"
+  # Every page rendered (kept as pages/page-N.png to look at), then every chart
+  # found whole on one page.
+  mkdir -p "$ART/pages"
+  if pdftoppm -r 50 -png "$PDF" "$ART/pages/page" 2>"$ART/pdftoppm.stderr" &&
+    [ "$(ls "$ART/pages" | wc -l)" -eq "${pages:-0}" ]; then
+    ok "pdftoppm rendered the ${pages:-0} pages ($ART/pages)"
+  else
+    bad "pdftoppm did not render every page: $(head -n 1 "$ART/pdftoppm.stderr")"
+  fi
+  mkdir -p "$ART/bands"
+  if python3 "$ROOT/tests/pdf_figures.py" "$PDF" "${#CHARTS[@]}" "$ART/bands" >"$ART/figures.txt"; then
+    ok "every chart is whole on one printed page ($(grep -c '^ok:' "$ART/figures.txt") figures)"
+  else
+    bad "charts in briefing.pdf: $(grep FAILED "$ART/figures.txt" | head -n 3 | tr '\n' ' ')"
+  fi
 else
-  bad "Chromium did not print the page to PDF"
+  bad "doormat report did not write briefing.pdf"
 fi
 
 # ---- 6. robustness: missing figures say "not measured", failures are exit 1
@@ -180,9 +247,16 @@ mkdir -p "$RB/old/data"
 cp "$ART"/briefing/data/*.json "$RB/old/data/"
 rm -f "$RB/old/data/crumple.json"
 jq 'del(.forgery)' "$ART/briefing/data/leaf-forge.json" >"$RB/old/data/leaf-forge.json"
-"$DOORMAT" report --from "$RB/old" -o "$RB/a" 2>"$RB/a.stderr"
+# (and without a browser: no PDF, one line saying so, still exit 0)
+DOORMAT_CHROMIUM=doormat-no-such-browser "$DOORMAT" report --from "$RB/old" -o "$RB/a" 2>"$RB/a.stderr"
 rc=$?
 [ "$rc" -eq 0 ] && ok "--from with a lab missing: exit 0" || bad "--from with a lab missing: exit $rc"
+if [ ! -e "$RB/a/briefing.pdf" ] && [ "$(wc -l <"$RB/a.stderr")" -eq 1 ] &&
+  grep -q 'briefing.pdf not written: doormat-no-such-browser is not installed' "$RB/a.stderr"; then
+  ok "no browser: no PDF, one line says so"
+else
+  bad "no browser: $(ls "$RB/a") / $(tr '\n' ' ' <"$RB/a.stderr")"
+fi
 grep -q '<figure id="chart-crumple" class="missing"' "$RB/a/briefing.html" &&
   ok "a missing lab's chart is a 'not measured' placeholder" || bad "crumple chart not marked missing"
 grep -q 'not measured.*to recover one file' "$RB/a/briefing.html" &&
@@ -202,7 +276,6 @@ fi
 exec "$DOORMAT" "\$@"
 EOF
 chmod +x "$RB/doormat"
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
 bash "$ROOT/demo/report.sh" --doormat "$RB/doormat" --quick -o "$RB/b" 2>"$RB/b.stderr"
 rc=$?
 [ "$rc" -eq 1 ] && ok "a failed measurement: exit 1" || bad "a failed measurement: exit $rc"

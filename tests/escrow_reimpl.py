@@ -3,13 +3,15 @@
 alone, with Python's cryptography package instead of libsodium and OpenSSL.
 
 Given what doormat produced (an authority directory, an escrowed age file, the
-recipient's age identity, a warrant, shares and the audit log) it recomputes
-everything the document specifies and checks that doormat's bytes are exactly
-those: the authority id, the agents' and court's keys, every doormat-escrow
-stanza (derived from the file key), each agent's share, Shamir recombination,
-the file id, and the signatures and chain of the warrant, shares and log.
+recipient's age identity, a warrant and shares with their receipts) it
+recomputes everything the document specifies and checks that doormat's bytes
+are exactly those: the authority id, the agents', log and court keys, every
+doormat-escrow stanza (derived from the file key), each agent's share, Shamir
+recombination, the file id, the signatures of the warrant and shares, and each
+share's receipt: its release entry, the RFC 6962 inclusion proof, the signed
+checkpoint, and the entry in the agent's published log (DIR/logs/AGENT).
 
-  escrow_reimpl.py DIR FILE.age IDENTITY WARRANT LOG SHARE...
+  escrow_reimpl.py DIR FILE.age IDENTITY WARRANT SHARE...
 
 Prints one line per check; exits 1 at the first difference.
 """
@@ -130,8 +132,8 @@ def ed_verify(pk, label, msg, sig, what):
 
 
 def main():
-    d, file_path, identity_path, warrant_path, log_path = sys.argv[1:6]
-    share_paths = sys.argv[6:]
+    d, file_path, identity_path, warrant_path = sys.argv[1:5]
+    share_paths = sys.argv[5:]
 
     # ---- authority.pub and the id
     lines = content_lines(open(f"{d}/authority.pub").read())
@@ -140,15 +142,33 @@ def main():
     id_hex = field(lines[2], "id")
     k = int(field(lines[3], "threshold"))
     agents = []
-    for line in lines[4:-1]:
-        aname, rec, audit = field(line, "agent").split(" ")
+    i = 4
+    while lines[i].startswith("agent: "):
+        aname, rec, audit = field(lines[i], "agent").split(" ")
         hrp, box_pk = bech32_decode(rec)
         check(hrp == "age" and len(box_pk) == 32, f"agent {aname} recipient")
-        agents.append((aname, box_pk, unb64(audit), line))
-    court_pk = unb64(field(lines[-1], "court"))
+        agents.append((aname, box_pk, unb64(audit), lines[i]))
+        i += 1
+    court_pk = unb64(field(lines[i], "court"))
     n = len(agents)
-    body = (lines[0] + "\n" + lines[1] + "\n" + lines[3] + "\n"
-            + "".join(a[3] + "\n" for a in agents) + lines[-1] + "\n")
+    log_keys = {}
+    for j, (aname, _, sign_pk, _) in enumerate(agents):
+        lname, vkey = field(lines[i + 1 + j], "log").split(" ")
+        check(lname == aname, f"log line {j + 1} names agent {aname}")
+        origin = f"doormat-escrow/{name}/{aname}/{hashlib.sha256(sign_pk).digest()[:4].hex()}"
+        vname, vid, vb64 = vkey.split("+", 2)
+        raw = base64.b64decode(vb64, validate=True)
+        check(vname == origin and raw[0] == 1 and len(raw) == 33, f"{aname}: log key named {origin}")
+        kid = hashlib.sha256(origin.encode() + b"\n" + raw).digest()[:4]
+        check(kid.hex() == vid, f"{aname}: log key id")
+        log_keys[aname] = (origin, kid, raw[1:])
+    rest = lines[i + 1 + n:]
+    # The network section (url:, tls:) comes last and is not in the id.
+    net = [r for r in rest if r.startswith(("url: ", "tls: "))]
+    check(rest[len(rest) - len(net):] == net, "the network section comes last")
+    rest = rest[:len(rest) - len(net)]
+    check(all(r.startswith("witness") for r in rest), "only witness lines follow the logs")
+    body = "".join(l + "\n" for l in lines[:len(lines) - len(net)] if not l.startswith("id: "))
     auth_id = hashlib.sha256(b"doormat/v1/escrow/authority-id\n" + body.encode()).digest()[:16]
     check(auth_id.hex() == id_hex, "authority id = SHA-256 of its contents")
     print(f"authority {name} {id_hex}: {k}-of-{n}, id recomputed")
@@ -164,6 +184,8 @@ def main():
         sign_seed = hkdf(seed, b"", b"doormat/v1/escrow/agent-ed25519", 32)
         check(x25519_pub(box_sk) == box_pk, f"{aname}: box_pk from the seed")
         check(ed_pub(sign_seed) == sign_pk, f"{aname}: audit key from the seed")
+        log_seed = hkdf(seed, b"", b"doormat/v1/escrow/agent-log", 32)
+        check(ed_pub(log_seed) == log_keys[aname][2], f"{aname}: log key from the seed")
         keys[aname] = box_sk
     cl = content_lines(open(f"{d}/court.key").read())
     check(cl[0] == "doormat-escrow-court-key/v1" and field(cl[1], "authority") == id_hex, "court key")
@@ -243,10 +265,12 @@ def main():
     ed_verify(court_pk, "doormat/v1/escrow/warrant", wtext[:sig_at],
               unb64(wtext[sig_at + 11:].decode().rstrip("\n")), "warrant signature")
     digest = hashlib.sha256(wtext).hexdigest()
+    case_ref = [field(l, "case") for l in wl if l.startswith("case: ")][0]
     print("warrant: signed by the court, names the file")
 
     # ---- shares: signature, value, recombination
     points = []
+    receipts = []
     for path in share_paths:
         text = open(path, "rb").read()
         sl = text.decode().split("\n")
@@ -260,6 +284,7 @@ def main():
         cut = text.index(b"\nsignature: ") + 1
         ed_verify(agents[x - 1][2], "doormat/v1/escrow/share", text[:cut], unb64(sl[8][11:]), f"{aname}'s share signature")
         points.append((x, value))
+        receipts.append((aname, "\n".join(sl[9:]).encode()))
     check(len(points) >= k, "enough shares to recombine")
     pts = points[:k]
     secret = bytearray(16)
@@ -275,21 +300,69 @@ def main():
     check(bytes(secret) == fk, "Lagrange at 0 gives the file key")
     print(f"shares: {len(points)} signed shares, recombined to the file key")
 
-    # ---- the audit log
-    prev = hashlib.sha256(b"doormat/v1/escrow/audit-genesis\n" + auth_id).digest()
-    raw = open(log_path, "rb").read()
-    check(raw.endswith(b"\n"), "log ends with a newline")
-    entries = raw[:-1].split(b"\n")
-    for i, line in enumerate(entries, start=1):
-        f = line.decode().split(" ")
-        check(len(f) == 7 and int(f[0]) == i, f"entry {i}: fields and sequence")
-        signer = [a for a in agents if a[0] == f[2]]
-        check(len(signer) == 1, f"entry {i}: agent in the authority")
-        check(bytes.fromhex(f[5]) == prev, f"entry {i}: chains to the previous entry")
-        cut = line.rindex(b" ")
-        ed_verify(signer[0][2], "doormat/v1/escrow/audit", line[:cut], unb64(f[6]), f"entry {i}: signature")
-        prev = hashlib.sha256(line).digest()
-    print(f"audit log: {len(entries)} entries, chain and signatures verified; head {prev.hex()}")
+    # ---- receipts: c2sp.org/tlog-proof of each release, against the published log
+    for aname, r in receipts:
+        origin, kid, log_pk = log_keys[aname]
+        rl = r.decode().split("\n")
+        check(rl[0] == "c2sp.org/tlog-proof@v1" and rl[1].startswith("extra "), f"{aname}: receipt header")
+        entry = base64.b64decode(rl[1][6:], validate=True)
+        check(rl[2].startswith("index "), f"{aname}: receipt index")
+        index = int(rl[2][6:])
+        blank = rl.index("", 3)
+        proof = [base64.b64decode(h, validate=True) for h in rl[3:blank]]
+        cp = "\n".join(rl[blank + 1:]).encode()
+        text, sigs = cp.split(b"\n\n", 1)
+        text += b"\n"
+        cl = text.decode().split("\n")
+        check(cl[0] == origin, f"{aname}: checkpoint origin")
+        size, root = int(cl[1]), base64.b64decode(cl[2], validate=True)
+        signed = False
+        for sl_ in sigs.decode().split("\n"):
+            if not sl_:
+                continue
+            check(sl_.startswith("\u2014 "), f"{aname}: signature line")
+            kname, sig64 = sl_[2:].split(" ")
+            raw = base64.b64decode(sig64, validate=True)
+            if kname == origin and raw[:4] == kid:
+                Ed25519PublicKey.from_public_bytes(log_pk).verify(raw[4:], text)
+                signed = True
+        check(signed, f"{aname}: checkpoint signed by the log key")
+        want = (f"doormat-escrow-release/v1\ntime: ")
+        el = entry.decode().split("\n")
+        check(entry.decode().startswith(want) and field(el[2], "authority") == id_hex
+              and field(el[3], "agent") == aname and field(el[4], "warrant") == digest
+              and field(el[5], "case") == hashlib.sha256(case_ref.encode()).hexdigest()
+              and field(el[6], "file") == file_id.hex() and len(el) == 9 and el[8] == "",
+              f"{aname}: the release entry")
+        # RFC 9162 2.1.3.2
+        h = hashlib.sha256(b"\x00" + entry).digest()
+        fn, sn = index, size - 1
+        for p in proof:
+            check(sn != 0, f"{aname}: proof length")
+            if fn & 1 or fn == sn:
+                h = hashlib.sha256(b"\x01" + p + h).digest()
+                while not fn & 1 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+            else:
+                h = hashlib.sha256(b"\x01" + h + p).digest()
+            fn >>= 1
+            sn >>= 1
+        check(sn == 0 and h == root, f"{aname}: inclusion proof of entry {index} in the tree of {size}")
+        # The entry is where the receipt says, in the published bundle.
+        import os
+        bundle_path = f"{d}/logs/{aname}/tile/entries/{index // 256:03d}"
+        w = size % 256 if size // 256 == index // 256 else 256
+        if w != 256 and os.path.exists(bundle_path + f".p/{w}"):
+            bundle_path += f".p/{w}"
+        b = open(bundle_path, "rb").read()
+        pos, found = 0, []
+        while pos < len(b):
+            ln = int.from_bytes(b[pos:pos + 2], "big")
+            found.append(b[pos + 2:pos + 2 + ln])
+            pos += 2 + ln
+        check(found[index % 256] == entry, f"{aname}: the published log holds the entry")
+    print(f"receipts: {len(receipts)} release entries proven in their agents' signed logs")
     print(f"escrow_reimpl: {checks} checks, all equal")
 
 

@@ -18,6 +18,7 @@
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
 #include "escrow_fixture.h"
+#include "labs.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth; /* 2-of-3 */
@@ -192,11 +193,11 @@ static void test_leaf_flow(void **state) {
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 99;
-    assert_int_equal(dm_escrow_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
                      DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_int_equal(tries, 0);
-    assert_int_equal(dm_escrow_recover_with_keys(f->auth, f->keys, 1, &hdr, got, NULL),
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 1, &hdr, got, NULL),
                      DM_ERR_NO_MATCH);
     /* A changed checksum bit is caught by the check. */
     for (size_t i = 0; i < hdr.stanzas.len; i++)
@@ -219,7 +220,7 @@ static void test_leaf_forgery(void **state) {
     uint8_t *forged;
     size_t flen;
     uint64_t tries;
-    assert_int_equal(dm_escrow_leaf_forge(f->one, &eo, file.buf, file.len, key, 1u << 20, &forged,
+    assert_int_equal(dm_lab_leaf_forge(f->one, &eo, file.buf, file.len, key, 1u << 20, &forged,
                                           &flen, decoy, &tries),
                      DM_OK);
     assert_true(tries >= 1);
@@ -233,7 +234,7 @@ static void test_leaf_forgery(void **state) {
                      DM_ERR_HMAC);
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(forged, flen, &hdr), DM_OK);
-    assert_int_equal(dm_escrow_recover_with_keys(f->one, f->one_keys, 1, &hdr, got, NULL),
+    assert_int_equal(dm_lab_recover_with_keys(f->one, f->one_keys, 1, &hdr, got, NULL),
                      DM_ERR_HMAC);
     dm_header_free(&hdr);
     /* A budget too small to succeed says so. */
@@ -241,13 +242,13 @@ static void test_leaf_forgery(void **state) {
     dm_escrow_opts wide = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 64};
     dm_membuf file64;
     encrypt_file(f, f->one, &wide, &file64, key);
-    assert_int_equal(dm_escrow_leaf_forge(f->one, &wide, file64.buf, file64.len, key, 100, &forged,
+    assert_int_equal(dm_lab_leaf_forge(f->one, &wide, file64.buf, file64.len, key, 100, &forged,
                                           &flen, NULL, &tries),
                      DM_ERR_NO_MATCH);
     assert_int_equal(tries, 100);
     assert_null(forged);
     /* Not a LEAF file: refused. */
-    assert_int_equal(dm_escrow_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen,
+    assert_int_equal(dm_lab_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen,
                                           NULL, &tries),
                      DM_ERR_USAGE);
     free(file64.buf);
@@ -263,7 +264,7 @@ static void test_random_fields(void **state) {
     /* The default escrow: a random field never passes. */
     encrypt_file(f, f->one, NULL, &file, key);
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
-    assert_int_equal(dm_escrow_random_fields(f->one, NULL, &hdr, key, 512, &passed), DM_OK);
+    assert_int_equal(dm_lab_random_fields(f->one, NULL, &hdr, key, 512, &passed), DM_OK);
     assert_int_equal(passed, 0);
     dm_header_free(&hdr);
     free(file.buf);
@@ -272,7 +273,7 @@ static void test_random_fields(void **state) {
     encrypt_file(f, f->one, &eo, &file, key);
     memset(&hdr, 0, sizeof hdr);
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
-    assert_int_equal(dm_escrow_random_fields(f->one, &eo, &hdr, key, 4096, &passed), DM_OK);
+    assert_int_equal(dm_lab_random_fields(f->one, &eo, &hdr, key, 4096, &passed), DM_OK);
     assert_in_range(passed, 1, 48);
     dm_header_free(&hdr);
     free(file.buf);
@@ -307,19 +308,19 @@ static void test_crumple(void **state) {
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 0;
     memset(got, 0, sizeof got);
-    assert_int_equal(dm_escrow_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
                      DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_in_range(tries, 1, 1024);
     /* The same file, escrowed again: same puzzle, same number of tries. */
     uint64_t again = 0;
-    assert_int_equal(dm_escrow_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &again), DM_OK);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &again), DM_OK);
     assert_int_equal(again, tries);
     /* A check value that fits no candidate: the whole space is searched. */
     for (size_t i = 0; i < hdr.stanzas.len; i++)
         if (strcmp(hdr.stanzas.items[i].type, DM_ESCROW_STANZA_TYPE) == 0)
             hdr.stanzas.items[i].body[63] ^= 0x80;
-    assert_int_equal(dm_escrow_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries),
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries),
                      DM_ERR_HMAC);
     assert_int_equal(tries, 1024);
     dm_header_free(&hdr);

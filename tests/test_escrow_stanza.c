@@ -16,6 +16,7 @@
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
 #include "escrow_fixture.h"
+#include "labs.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth;
@@ -231,15 +232,76 @@ static void test_authority_text(void **state) {
     assert_int_equal(line, 7);
     free(edited);
 
-    /* A line after court: */
+    /* A line after the last log line (comments 1-2, header 3-6, agents 7-9,
+     * court 10, logs 11-13). */
     size_t big = len + 20;
     edited = malloc(big);
     memcpy(edited, text, len);
     memcpy(edited + len, "threshold: 1\n", 13);
     assert_int_equal(dm_escrow_authority_parse(edited, len + 13, &back, &line), DM_ERR_USAGE);
+    assert_int_equal(line, 14);
+    free(edited);
+
+    /* A log key that is not the agent's (here: another agent's) breaks the line. */
+    edited = strdup(text);
+    t = strstr(edited, "log: doj doormat-escrow/FBI/doj/");
+    assert_non_null(t);
+    char *court_log = strstr(edited, "log: court ");
+    memcpy(t + 9, court_log + 11, 20); /* another key name in doj's place */
+    assert_int_equal(dm_escrow_authority_parse(edited, len, &back, &line), DM_ERR_USAGE);
     assert_int_equal(line, 11);
     free(edited);
     free(text);
+}
+
+/* Witnesses: the policy is in the id; a lowered threshold or a dropped
+ * witness is an edited authority. */
+static void test_authority_witnesses(void **state) {
+    (void)state;
+    dm_escrow_authority *auth, *back;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    assert_int_equal(authority_of_three("FBI", &auth, &keys, &court), DM_OK);
+    dm_tlog_verifier w[3];
+    for (int i = 0; i < 3; i++) {
+        char name[32], *sk, *vk;
+        snprintf(name, sizeof name, "w%d.example", i);
+        assert_int_equal(dm_tlog_key_generate(name, DM_TLOG_SIG_COSIGNATURE, &sk, &vk), DM_OK);
+        assert_int_equal(dm_tlog_verifier_parse(vk, strlen(vk), &w[i]), DM_OK);
+        dm_secret_free(sk);
+        free(vk);
+    }
+    char old_id[33];
+    snprintf(old_id, sizeof old_id, "%s", dm_escrow_authority_id_hex(auth));
+    assert_int_equal(dm_escrow_authority_set_witnesses(auth, keys, court, w, 3, 4), DM_ERR_USAGE);
+    assert_int_equal(dm_escrow_authority_set_witnesses(auth, keys, court, w, 3, 2), DM_OK);
+    assert_string_not_equal(old_id, dm_escrow_authority_id_hex(auth));
+    char *text;
+    size_t len, line = 0;
+    assert_int_equal(dm_escrow_authority_format(auth, &text, &len), DM_OK);
+    assert_non_null(strstr(text, "witness-threshold: 2\n"));
+    assert_int_equal(dm_escrow_authority_parse(text, len, &back, &line), DM_OK);
+    assert_int_equal(dm_escrow_authority_witnesses(back), 3);
+    assert_int_equal(dm_escrow_authority_witness_threshold(back), 2);
+    dm_escrow_authority_free(back);
+    /* The agent keys follow the new id. */
+    char *kt;
+    size_t kl;
+    dm_escrow_agent_key *k;
+    assert_int_equal(dm_escrow_agent_key_format(keys[0], &kt, &kl), DM_OK);
+    assert_int_equal(dm_escrow_agent_key_parse(auth, kt, kl, &k, &line), DM_OK);
+    dm_escrow_agent_key_free(k);
+    dm_secret_free(kt);
+    char *t = strstr(text, "witness-threshold: 2");
+    t[19] = '1';
+    assert_int_equal(dm_escrow_authority_parse(text, len, &back, &line), DM_ERR_USAGE);
+    assert_non_null(strstr(dm_err_detail(), "id does not match"));
+    free(text);
+    for (int i = 0; i < 3; i++)
+        dm_escrow_agent_key_free(keys[i]);
+    free(keys);
+    dm_escrow_court_key_free(court);
+    dm_escrow_authority_free(auth);
 }
 
 static void test_key_files(void **state) {
@@ -454,11 +516,11 @@ static void test_rogue_sender(void **state) {
     dm_membuf in = {.data = file.buf, .len = file.len};
     assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_null(), &id, 1, &get), DM_OK);
 
-    dm_escrow_tamper_mode modes[2] = {DM_ESCROW_TAMPER_STRIP, DM_ESCROW_TAMPER_CORRUPT};
+    dm_lab_tamper_mode modes[2] = {DM_LAB_TAMPER_STRIP, DM_LAB_TAMPER_CORRUPT};
     for (int m = 0; m < 2; m++) {
         uint8_t *bad;
         size_t bad_len;
-        assert_int_equal(dm_escrow_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len),
+        assert_int_equal(dm_lab_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len),
                          DM_OK);
         dm_header hdr;
         assert_int_equal(dm_header_parse(bad, bad_len, &hdr), DM_OK);
@@ -556,6 +618,7 @@ int main(void) {
         cmocka_unit_test(test_missing_incomplete_duplicate),
         cmocka_unit_test(test_unimplemented_modes),
         cmocka_unit_test(test_authority_text),
+        cmocka_unit_test(test_authority_witnesses),
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_flow),

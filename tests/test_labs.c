@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "doormat/labs.h"
+#include "labs.h"
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
     (void)st;

@@ -8,8 +8,8 @@
  * rejected (short lines before the last, empty lines, missing or misplaced
  * padding, non-canonical trailing bits, spaces), because armor that admits
  * several encodings of one file makes the file malleable. */
-#include <stdio.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +294,9 @@ dm_source dm_armor_reader_source(dm_armor_reader *r) {
 }
 
 int dm_armor_reader_err(const dm_armor_reader *r) {
+    /* Said again: whoever read through the armor may have written its own detail since. */
+    if (r->err != DM_OK)
+        dm_fail(r->err, "%s", r->detail);
     return r->err;
 }
 

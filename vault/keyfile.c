@@ -4,7 +4,12 @@
 
 #include <sodium.h>
 
-#include "internal.h"
+#include "ssh.h"
+
+/* take() returns this when it reported the line itself (dm_fail with the line). */
+#define TAKE_REPORTED DM_ERR__COUNT
+/* take() returns this for a line it passed over on purpose. */
+#define DM_OK_SKIPPED (DM_ERR__COUNT + 1)
 
 /* age's key files are line-oriented: '\n' ends a line and a '\r' before it
  * is tolerated, as Go's bufio.Scanner does. */
@@ -49,7 +54,8 @@ static void *grow(void *arr, size_t elem, size_t n, size_t *cap) {
  * key (the caller says which line) and any other error as it is. */
 typedef struct key_file_kind {
     const char *no_text, *line_what, *malformed, *none_found;
-    int (*take)(void *ctx, const char *line);
+    size_t *(*skipped)(void *ctx); /* lines passed over, when the kind skips any */
+    int (*take)(void *ctx, const char *line, size_t number);
 } key_file_kind;
 
 static int parse_key_lines(const key_file_kind *kind, const char *text, size_t len, void *ctx,
@@ -79,10 +85,16 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
         }
         memcpy(buf, line, line_len);
         buf[line_len] = '\0';
-        err = memchr(buf, '\0', line_len) != NULL ? DM_ERR_USAGE : kind->take(ctx, buf);
+        err = memchr(buf, '\0', line_len) != NULL ? DM_ERR_USAGE : kind->take(ctx, buf, it.number);
         if (err == DM_OK)
             taken++;
-        else if (err == DM_ERR_USAGE) {
+        else if (err == DM_OK_SKIPPED)
+            err = DM_OK;
+        else if (err == TAKE_REPORTED) {
+            err = DM_ERR_USAGE;
+            if (line_out)
+                *line_out = it.number;
+        } else if (err == DM_ERR_USAGE) {
             /* Never echo the line: it may be a mistyped secret. */
             err = dm_fail(DM_ERR_USAGE, "%s at line %zu", kind->malformed, it.number);
             if (line_out)
@@ -90,7 +102,9 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
         }
     }
     sodium_free(buf);
-    if (err == DM_OK && taken == 0)
+    if (err == DM_OK && taken == 0 && kind->skipped != NULL && *kind->skipped(ctx) > 0)
+        err = dm_fail(DM_ERR_USAGE, "%s (only unsupported SSH keys)", kind->none_found);
+    else if (err == DM_OK && taken == 0)
         err = dm_fail(DM_ERR_USAGE, "%s", kind->none_found);
     return err;
 }
@@ -100,9 +114,32 @@ typedef struct identity_list {
     size_t n, cap;
 } identity_list;
 
-static int take_identity(void *ctx, const char *line) {
+/* Keys this build can't use are named, not called malformed. */
+static int unsupported_identity(const char *line, size_t number) {
+    if (strncmp(line, "AGE-PLUGIN-", 11) == 0)
+        return dm_fail(DM_ERR_USAGE,
+                       "unsupported identity type at line %zu: a plugin identity "
+                       "(AGE-PLUGIN-...)",
+                       number);
+    if (strncmp(line, "AGE-SECRET-KEY-PQ-1", 19) == 0)
+        return dm_fail(DM_ERR_USAGE,
+                       "unsupported identity type at line %zu: an ML-KEM hybrid "
+                       "identity (AGE-SECRET-KEY-PQ-1...)",
+                       number);
+    char type[32];
+    if (dm_ssh_line_type(line, type))
+        return dm_fail(DM_ERR_USAGE,
+                       "line %zu is an SSH public key (%s); -i wants the private "
+                       "key file",
+                       number, type);
+    return DM_OK;
+}
+
+static int take_identity(void *ctx, const char *line, size_t number) {
     identity_list *l = ctx;
     dm_identity *id = NULL;
+    if (unsupported_identity(line, number) != DM_OK)
+        return TAKE_REPORTED;
     if (dm_x25519_identity_parse(line, &id) != DM_OK)
         return DM_ERR_USAGE;
     dm_identity **grown = grow(l->ids, sizeof *l->ids, l->n, &l->cap);
@@ -141,12 +178,33 @@ int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
 typedef struct recipient_list {
     dm_recipient **rcpts;
     size_t n, cap;
+    dm_skipped_fn skipped;
+    void *skipped_ctx;
+    size_t n_skipped;
 } recipient_list;
 
-static int take_recipient(void *ctx, const char *line) {
+static size_t *recipients_skipped(void *ctx) {
+    return &((recipient_list *)ctx)->n_skipped;
+}
+
+static int take_recipient(void *ctx, const char *line, size_t number) {
     recipient_list *l = ctx;
     dm_recipient *r = NULL;
-    if (dm_x25519_recipient_parse(line, &r) != DM_OK)
+    char type[32];
+    int err = dm_recipient_parse(line, &r);
+    if (err != DM_OK && dm_ssh_line_type(line, type) && !dm_ssh_type_supported(type)) {
+        /* As age does: an authorized_keys file may hold keys of other types. */
+        if (l->skipped != NULL) {
+            l->skipped(l->skipped_ctx, number, type);
+            l->n_skipped++;
+            return DM_OK_SKIPPED;
+        }
+        return dm_fail(DM_ERR_USAGE, "unsupported SSH key type \"%s\" at line %zu", type, number),
+               TAKE_REPORTED;
+    }
+    if (err == DM_ERR_NOMEM || err == DM_ERR_INTERNAL)
+        return err;
+    if (err != DM_OK)
         return DM_ERR_USAGE;
     dm_recipient **grown = grow(l->rcpts, sizeof *l->rcpts, l->n, &l->cap);
     if (grown == NULL) {
@@ -163,12 +221,21 @@ static const key_file_kind recipients_file = {
     .line_what = "recipients file line",
     .malformed = "malformed recipient",
     .none_found = "no recipients found in the recipients file",
+    .skipped = recipients_skipped,
     .take = take_recipient,
 };
 
 int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
                             size_t *line_out) {
+    return dm_recipient_file_parse_skipping(text, len, rcpts_out, n_out, line_out, NULL, NULL);
+}
+
+int dm_recipient_file_parse_skipping(const char *text, size_t len, dm_recipient ***rcpts_out,
+                                     size_t *n_out, size_t *line_out, dm_skipped_fn skipped,
+                                     void *skipped_ctx) {
     recipient_list l = {0};
+    l.skipped = skipped;
+    l.skipped_ctx = skipped_ctx;
     int err = parse_key_lines(&recipients_file, text, len, &l, line_out);
     if (err != DM_OK) {
         for (size_t i = 0; i < l.n; i++)
@@ -178,5 +245,79 @@ int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_
     }
     *rcpts_out = l.rcpts;
     *n_out = l.n;
+    return DM_OK;
+}
+
+/* ------------------------------------------------ encrypted identity files */
+
+int dm_is_age_file(const uint8_t *buf, size_t len) {
+    static const char intro[] = DM_INTRO;
+    size_t i = 0;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    if (len - i >= sizeof intro - 1 && memcmp(buf + i, intro, sizeof intro - 1) == 0)
+        return 1;
+    return dm_armor_detect(buf, len);
+}
+
+/* A sink into guarded memory that grows by copying (realloc would leave
+ * a copy of the secret behind in the old block). */
+typedef struct secret_sink {
+    char *buf;
+    size_t len, cap;
+} secret_sink;
+
+static int secret_write(void *ctx, const uint8_t *data, size_t n) {
+    secret_sink *s = ctx;
+    if (n > (16u << 20) - s->len)
+        return -1;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->len + n + 1)
+            cap *= 2;
+        char *grown = dm_secret_alloc(cap);
+        if (grown == NULL)
+            return -1;
+        if (s->len > 0)
+            memcpy(grown, s->buf, s->len);
+        dm_secret_free(s->buf);
+        s->buf = grown;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    s->buf[s->len] = '\0';
+    return 0;
+}
+
+int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passphrase,
+                             size_t pass_len, char **text_out, size_t *len_out) {
+    dm_identity *id = NULL;
+    int err = dm_scrypt_identity_new(passphrase, pass_len, 0, &id);
+    if (err != DM_OK)
+        return err;
+    dm_membuf in = {0};
+    in.data = file;
+    in.len = len;
+    secret_sink out = {0};
+    dm_sink sink = {secret_write, &out};
+    dm_decrypt_opts opts = {0};
+    opts.threads = 1;
+    opts.backend = DM_AEAD_SODIUM;
+    err = dm_decrypt(dm_source_mem(&in), sink, &id, 1, &opts);
+    dm_identity_free(id);
+    if (err == DM_ERR_NO_MATCH && strcmp(dm_err_detail(), "incorrect passphrase") != 0)
+        err = dm_fail(DM_ERR_USAGE, "the identity file is encrypted with age but not with a "
+                                    "passphrase");
+    if (err != DM_OK) {
+        dm_secret_free(out.buf);
+        return err;
+    }
+    if (out.buf == NULL && (out.buf = dm_secret_alloc(1)) != NULL)
+        out.buf[0] = '\0';
+    if (out.buf == NULL)
+        return dm_fail(DM_ERR_NOMEM, "identity file");
+    *text_out = out.buf;
+    *len_out = out.len;
     return DM_OK;
 }

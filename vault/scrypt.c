@@ -132,10 +132,12 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     if (wrap_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "scrypt unwrap");
     int err = DM_ERR_NO_MATCH;
+    int seen = 0;
     for (size_t i = 0; i < stanzas->len; i++) {
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, SCRYPT_TYPE) != 0)
             continue;
+        seen = 1;
         if (st->nargs != 2) {
             err = dm_fail(DM_ERR_HEADER, "scrypt stanza has %zu arguments, want 2", st->nargs);
             break;
@@ -172,8 +174,11 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         err = DM_ERR_NO_MATCH;
     }
     sodium_free(wrap_key);
-    if (err == DM_ERR_NO_MATCH)
-        dm_fail(err, "the passphrase did not unlock the file");
+    /* Said plainly, since dm_decrypt keeps an identity's own explanation. */
+    if (err == DM_ERR_NO_MATCH && seen)
+        dm_fail(err, "incorrect passphrase");
+    else if (err == DM_ERR_NO_MATCH)
+        dm_fail(err, NULL);
     return err;
 }
 

@@ -1,6 +1,7 @@
 /* dm_encrypt, dm_decrypt, dm_inspect: the header around the STREAM payload,
  * optional ASCII armor, and the recipient/identity plumbing. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,37 @@ static int is_companion(const char *type, const char *const *companions, size_t 
     return 0;
 }
 
+/* Every recipient wraps the file key into hdr; an ALONE recipient's stanzas
+ * must then be the only ones but for companions. first has n_rcpts + 1 slots. */
+static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *file_key,
+                    const dm_encrypt_opts *opts, size_t *first, dm_header *hdrp) {
+    int err = DM_OK;
+    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
+        first[i] = hdrp->stanzas.len;
+        err = rcpts[i]->wrap(rcpts[i], file_key, &hdrp->stanzas);
+    }
+    if (err == DM_OK)
+        first[n_rcpts] = hdrp->stanzas.len;
+
+    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
+        if (!(rcpts[i]->flags & DM_RCPT_ALONE))
+            continue;
+        for (size_t s = 0; s < hdrp->stanzas.len; s++) {
+            if (s >= first[i] && s < first[i + 1])
+                continue;
+            if (!is_companion(hdrp->stanzas.items[s].type, opts->alone_companions,
+                              opts->n_alone_companions)) {
+                err =
+                    dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
+                            rcpts[i]->type ? rcpts[i]->type : "stand-alone");
+                break;
+            }
+        }
+    }
+
+    return err;
+}
+
 /* ------------------------------------------------------------- encrypt */
 
 int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
@@ -61,29 +93,8 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
     dm_armor_writer *armor = NULL;
     int err = first ? DM_OK : dm_fail(DM_ERR_NOMEM, "recipient list");
 
-    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
-        first[i] = hdr.stanzas.len;
-        err = rcpts[i]->wrap(rcpts[i], file_key, &hdr.stanzas);
-    }
     if (err == DM_OK)
-        first[n_rcpts] = hdr.stanzas.len;
-
-    /* An ALONE recipient's stanzas must be the only ones but for companions. */
-    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
-        if (!(rcpts[i]->flags & DM_RCPT_ALONE))
-            continue;
-        for (size_t s = 0; s < hdr.stanzas.len; s++) {
-            if (s >= first[i] && s < first[i + 1])
-                continue;
-            if (!is_companion(hdr.stanzas.items[s].type, opts->alone_companions,
-                              opts->n_alone_companions)) {
-                err =
-                    dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
-                            rcpts[i]->type ? rcpts[i]->type : "stand-alone");
-                break;
-            }
-        }
-    }
+        err = wrap_all(rcpts, n_rcpts, file_key, opts, first, &hdr);
 
     if (err == DM_OK)
         err = dm_header_encode(&hdr, file_key, &hdr_bytes, &hdr_len);
@@ -293,6 +304,13 @@ static int input_header(input *in, dm_header *hdr) {
 
 /* ------------------------------------------------------------- decrypt */
 
+static int has_stanza(const dm_header *hdr, const char *type) {
+    for (size_t i = 0; i < hdr->stanzas.len; i++)
+        if (strcmp(hdr->stanzas.items[i].type, type) == 0)
+            return 1;
+    return 0;
+}
+
 /* age's rule for passphrases: a scrypt stanza stands alone, so whoever knows
  * the passphrase knows no one else could have written the file. */
 static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts) {
@@ -307,6 +325,28 @@ static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts)
     if (scrypts > 1 || (scrypts == 1 && others > 0))
         return dm_fail(DM_ERR_HEADER, "an scrypt stanza must be alone in the header");
     return DM_OK;
+}
+
+/* The first identity that unwraps a stanza gives the file key. An identity
+ * that explains its no-match ("incorrect passphrase") is heard. */
+static int unwrap_any(const dm_header *hdrp, dm_identity *const *ids, size_t n_ids,
+                      uint8_t *file_key) {
+    char why[160] = "";
+    int err = DM_ERR_NO_MATCH;
+    for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++) {
+        err = ids[i]->unwrap(ids[i], &hdrp->stanzas, file_key);
+        if (err == DM_ERR_NO_MATCH && dm_err_detail()[0] != '\0' && why[0] == '\0')
+            snprintf(why, sizeof why, "%s", dm_err_detail());
+    }
+    if (err == DM_ERR_NO_MATCH && why[0] != '\0')
+        dm_fail(err, "%s", why);
+    else if (err == DM_ERR_NO_MATCH && has_stanza(hdrp, SCRYPT_TYPE))
+        dm_fail(err, "the file is encrypted with a passphrase, not to an identity: leave out "
+                     "-i to be asked for it (or use --passphrase-file)");
+    else if (err == DM_ERR_NO_MATCH)
+        dm_fail(err, "none of %zu identities unwrapped any of %zu recipient stanzas", n_ids,
+                hdrp->stanzas.len);
+    return err;
 }
 
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
@@ -332,12 +372,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
         err = dm_fail(DM_ERR_NOMEM, "file key");
 
     if (err == DM_OK) {
-        err = DM_ERR_NO_MATCH;
-        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++)
-            err = ids[i]->unwrap(ids[i], &hdr.stanzas, file_key);
-        if (err == DM_ERR_NO_MATCH)
-            dm_fail(err, "none of %zu identities unwrapped any of %zu recipient stanzas", n_ids,
-                    hdr.stanzas.len);
+        err = unwrap_any(&hdr, ids, n_ids, file_key);
     }
     if (err == DM_OK && dm_header_verify_mac(&hdr, file_key) != DM_OK)
         err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
@@ -371,6 +406,86 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (have_hdr)
         dm_header_free(&hdr);
     input_close(&inp);
+    return err;
+}
+
+/* --------------------------------------------------------------- rekey */
+
+int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
+             dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *ropts) {
+    static const dm_rekey_opts defaults = {0};
+    if (ropts == NULL)
+        ropts = &defaults;
+    if (n_rcpts == 0 || rcpts == NULL)
+        return dm_fail(DM_ERR_USAGE, "no recipients");
+    /* Open the file key exactly as decryption does (header MAC checked). */
+    uint8_t *file_key = sodium_malloc(DM_FILE_KEY_LEN);
+    if (file_key == NULL)
+        return dm_fail(DM_ERR_NOMEM, "file key");
+    dm_decrypt_opts dopts = {0};
+    dopts.alone_companions = ropts->old_alone_companions;
+    dopts.n_alone_companions = ropts->n_old_alone_companions;
+    input inp;
+    dm_header old_hdr, new_hdr;
+    memset(&old_hdr, 0, sizeof old_hdr);
+    memset(&new_hdr, 0, sizeof new_hdr);
+    int have_hdr = 0;
+    size_t *first = calloc(n_rcpts + 1, sizeof *first);
+    uint8_t *hdr_bytes = NULL, *scratch = NULL;
+    size_t hdr_len = 0;
+    dm_armor_writer *armor = NULL;
+    int err = first ? input_open(&inp, in) : dm_fail(DM_ERR_NOMEM, "recipient list");
+    if (first == NULL)
+        memset(&inp, 0, sizeof inp);
+    if (err == DM_OK && (err = input_header(&inp, &old_hdr)) == DM_OK)
+        have_hdr = 1;
+    if (err == DM_OK)
+        err = check_scrypt_alone(&old_hdr, &dopts);
+    if (err == DM_OK)
+        err = unwrap_any(&old_hdr, ids, n_ids, file_key);
+    if (err == DM_OK && dm_header_verify_mac(&old_hdr, file_key) != DM_OK)
+        err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
+    /* The same file key under new stanzas: the payload stays valid as it is. */
+    if (err == DM_OK)
+        err = wrap_all(rcpts, n_rcpts, file_key, &ropts->encrypt, first, &new_hdr);
+    if (err == DM_OK)
+        err = dm_header_encode(&new_hdr, file_key, &hdr_bytes, &hdr_len);
+    dm_sink sink = out;
+    if (err == DM_OK && ropts->encrypt.armor) {
+        err = dm_armor_writer_new(out, &armor);
+        if (err == DM_OK)
+            sink = dm_armor_writer_sink(armor);
+    }
+    if (err == DM_OK && sink.write(sink.ctx, hdr_bytes, hdr_len) != 0)
+        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    /* The payload bytes, copied unchanged: what was read ahead, then the rest. */
+    if (err == DM_OK && inp.len > inp.hdr_len &&
+        sink.write(sink.ctx, inp.buf + inp.hdr_len, inp.len - inp.hdr_len) != 0)
+        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    if (err == DM_OK && (scratch = malloc(READ_BLOCK)) == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "copy buffer");
+    dm_source src = input_source(&inp);
+    while (err == DM_OK) {
+        ssize_t got = src.read(src.ctx, scratch, READ_BLOCK);
+        if (got < 0)
+            err = input_error(&inp);
+        else if (got == 0)
+            break;
+        else if (sink.write(sink.ctx, scratch, (size_t)got) != 0)
+            err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    }
+    if (err == DM_OK && armor)
+        err = dm_armor_writer_finish(armor);
+    if (armor)
+        dm_armor_writer_free(armor);
+    free(scratch);
+    free(hdr_bytes);
+    free(first);
+    dm_header_free(&new_hdr);
+    if (have_hdr)
+        dm_header_free(&old_hdr);
+    input_close(&inp);
+    sodium_free(file_key);
     return err;
 }
 

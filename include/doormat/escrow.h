@@ -4,7 +4,8 @@
  * warrants) is just another recipient of the file key: it plugs into the
  * vault through dm_recipient and the dm_decrypt_opts.policy hook, nothing
  * more. The wire formats (authority file, key files, "doormat-escrow"
- * stanzas, warrants, shares, audit log) are specified in docs/escrow-format.md.
+ * stanzas, warrants, shares, log entries, receipts) are specified in
+ * docs/escrow-format.md.
  *
  * Every function returns DM_OK or a dm_err class from vault.h, with
  * dm_err_detail() saying why. Classes used here:
@@ -14,11 +15,11 @@
  *   DM_ERR_HEADER    malformed doormat-escrow stanza
  *   DM_ERR_NO_MATCH  no stanza for this agent (or one that does not open);
  *                    fewer than k valid shares (detail says how many are needed)
- *   DM_ERR_HMAC      recovered key does not match the header MAC; an audit
- *                    log that does not verify (detail names the entry)
+ *   DM_ERR_HMAC      recovered key does not match the header MAC
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
- *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry);
- *                    no release on an audit log that does not verify
+ *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
+ *   DM_ERR_LOG       a transparency log or a receipt that does not verify,
+ *                    too few witness cosignatures
  *
  * Secrets (agent keys, the court key, shares, key-file text) live in
  * sodium guarded memory and are zeroed on free.
@@ -30,6 +31,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "doormat/tlog.h"
 #include "doormat/vault.h"
 
 #ifdef __cplusplus
@@ -41,7 +43,8 @@ extern "C" {
 #define DM_ESCROW_MAX_AGENTS 64
 #define DM_ESCROW_MAX_NAME 64       /* authority name: [A-Za-z0-9._-], 1..64 */
 #define DM_ESCROW_MAX_AGENT_NAME 32 /* agent name: [a-z0-9][a-z0-9_-]*, 1..32 */
-#define DM_ESCROW_DIGEST_LEN 32     /* warrant digest, audit chain hashes */
+#define DM_ESCROW_DIGEST_LEN 32     /* warrant digest, case digest */
+#define DM_ESCROW_MAX_WITNESSES 16
 
 /* ------------------------------------------------------------ Shamir, GF(2^8)
  * Constant time: carry-less multiplication with masks, inversion by
@@ -86,6 +89,26 @@ size_t dm_escrow_authority_agents(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_agent_name(const dm_escrow_authority *auth, size_t i);
 /* The agent's X25519 key as an age1... string (owned by auth). */
 const char *dm_escrow_authority_agent_recipient(const dm_escrow_authority *auth, size_t i);
+/* Where an agent (or a witness, by its key name) answers over HTTPS, and the
+ * pin of its TLS key: "sha256//" and the base64 SHA-256 of its
+ * SubjectPublicKeyInfo, the form of curl's CURLOPT_PINNEDPUBLICKEY. NULL
+ * when authority.pub has none ("url:" and "tls:" lines). Neither is part of
+ * the authority id: a machine may move without the authority changing, and
+ * the pin guards the connection, not the shares (every share comes with a
+ * receipt checked against the log keys). */
+#define DM_ESCROW_TLS_PIN_LEN 52 /* "sha256//" + 44 base64 characters */
+#define DM_ESCROW_MAX_URL 255
+#define DM_ESCROW_MAX_ENDPOINT_NAME 255
+const char *dm_escrow_authority_endpoint_pin(const dm_escrow_authority *auth, const char *name);
+const char *dm_escrow_authority_endpoint_url(const dm_escrow_authority *auth, const char *name);
+/* The same for agent number i. */
+const char *dm_escrow_authority_agent_tls_pin(const dm_escrow_authority *auth, size_t i);
+const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_t i);
+/* Sets either (NULL leaves it as is) for an agent or a witness of the
+ * authority. DM_ERR_USAGE for another name, a pin not of the form above, or a
+ * URL that is not https://, printable and at most 255 bytes. */
+int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
+                                     const char *tls_pin, const char *url);
 /* Index of an agent by name, or -1. */
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
@@ -106,9 +129,29 @@ int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size
 int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_court_key **out, size_t *line_out);
 
-/* Directory layout of `doormat escrow init`: DIR/authority.pub, DIR/court.key
- * and DIR/agents/<agent>.key (0600), empty DIR/audit.log. Refuses (DM_ERR_USAGE)
- * when DIR/authority.pub exists; on failure removes what it wrote. */
+/* The transparency logs (docs/escrow-format.md, "The transparency log"):
+ * agent i's log key, whose name is the log's origin
+ * "doormat-escrow/NAME/AGENT/HEX8"; the witnesses (Ed25519 cosignature keys)
+ * and how many of them must cosign a release's checkpoint (0: none). */
+const dm_tlog_verifier *dm_escrow_authority_log_key(const dm_escrow_authority *auth, size_t i);
+size_t dm_escrow_authority_witnesses(const dm_escrow_authority *auth);
+const dm_tlog_verifier *dm_escrow_authority_witness(const dm_escrow_authority *auth, size_t i);
+unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth);
+/* Names the witness policy of a new authority (before it is written): the
+ * authority id commits to it, so the keys' copies of the id follow. */
+int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
+                                      dm_escrow_agent_key *const *agent_keys,
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold);
+/* The agent's log signing key, derived from its agent key (guarded). */
+int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
+                               dm_tlog_signer **out);
+
+/* Directory layout of `doormat escrow init`: DIR/authority.pub, DIR/court.key,
+ * DIR/agents/<agent>.key and DIR/agents/<agent>.logkey (0600), and each
+ * agent's log DIR/logs/<agent>/ (a tiled log at size 0). Refuses
+ * (DM_ERR_USAGE) when DIR/authority.pub exists; on failure removes what it
+ * wrote. */
 int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
                                   dm_escrow_agent_key *const *agent_keys,
                                   const dm_escrow_court_key *court);
@@ -225,17 +268,17 @@ int dm_escrow_parse_date(const char *s, time_t *out);
 
 typedef struct dm_escrow_share dm_escrow_share; /* secret: one agent's share */
 
-/* The agent's side of a release: checks the warrant for this header's file id
- * (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH if
- * none), appends a signed entry to the audit log at log_path (NULL: no log,
- * for in-memory labs), and returns the share, signed by the agent. Nothing is
+/* dm_escrow_release with a log directory (NULL: no log, for in-memory labs)
+ * and no witnesses: returns the share, signed by the agent. Nothing is
  * appended when any check fails. */
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_path,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
                      time_t now, dm_escrow_share **out);
 void dm_escrow_share_free(dm_escrow_share *s);
-/* Share text is secret (sodium-guarded, free with dm_secret_free). parse
- * checks grammar, authority and the agent's signature. */
+/* Share text is secret (sodium-guarded, free with dm_secret_free); the
+ * receipt, when there is one, follows the signature line. parse checks
+ * grammar, authority and the agent's signature, and keeps the receipt text
+ * (checked by dm_escrow_share_check_receipt). */
 int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len);
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                           dm_escrow_share **out, size_t *line_out);
@@ -251,77 +294,118 @@ int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
 
-/* ----------------------------------------------------------------- audit log */
+/* What the holder of an agent key can read in a header: the share in that
+ * agent's stanza (the step of dm_escrow_unwrap after the warrant check, with
+ * no warrant, signature or log entry: a key opens its stanza whoever holds
+ * it). DM_ERR_USAGE for a key of another authority; DM_ERR_NO_MATCH when the
+ * header has no stanza for this agent. *x (may be NULL) gets the share's
+ * x coordinate (agent index + 1). */
+int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x);
 
-/* Builds the next entry (one line, '\n'-terminated, malloc'd) for a log whose
- * current text is log/log_len, after verifying that text; refuses to extend a
- * log that does not verify (DM_ERR_DENIED: no release without a sound log). */
-int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                         const char *log, size_t log_len,
-                         const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
-                         const uint8_t file_id[DM_FILE_ID_LEN], time_t now, char **entry,
-                         size_t *entry_len);
-/* Appends under an exclusive lock (O_APPEND, fsync). */
-int dm_escrow_audit_append(const char *path, const dm_escrow_authority *auth,
-                           const dm_escrow_agent_key *agent,
-                           const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
-                           const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
-/* Verifies the whole chain. On failure returns DM_ERR_HMAC (an integrity
- * failure, exit 5) and *bad_entry is the 1-based number (= line) of the first
- * entry that was edited, removed, reordered, forged or malformed, with the
- * reason in dm_err_detail(). *entries gets the number of entries; head (if non-NULL)
- * the hash of the last entry (the anchor to keep elsewhere: truncating the
- * tail of a log is only detectable against a kept head). */
-int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
-                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]);
+/* The last step of recovery from share values: combines k of them (xs
+ * distinct, 1..n), searches a crumple puzzle when the header's stanzas are
+ * crumple, and checks the result against the header MAC (DM_ERR_HMAC).
+ * n_shares below the threshold is DM_ERR_NO_MATCH. *tries (may be NULL) gets
+ * the crumple candidates tried (0 for other modes). */
+int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
+                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
+                      uint64_t *tries);
 
-/* ------------------------------------------------------- testing / teaching */
+/* ------------------------------------------------ the transparency log of releases
+ * Every release is an entry in the releasing agent's tiled log
+ * (include/doormat/tlog.h; docs/escrow-format.md, "The transparency log"). */
 
-/* A rogue sender's tools, for tests and the "strip" lab: rewrite a binary age
- * file's header with the file key (so the header MAC is valid again). STRIP
- * removes every doormat-escrow stanza; CORRUPT keeps their arguments but fills
- * their bodies with random bytes (well-formed, useless to the agents); the
- * payload is kept as is. The header MAC must verify with file_key first
- * (DM_ERR_HMAC otherwise). Armored input is DM_ERR_USAGE. */
-typedef enum dm_escrow_tamper_mode {
-    DM_ESCROW_TAMPER_STRIP = 1,
-    DM_ESCROW_TAMPER_CORRUPT = 2
-} dm_escrow_tamper_mode;
-int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                     dm_escrow_tamper_mode mode, uint8_t **out, size_t *out_len);
+#define DM_ESCROW_MAX_REQUESTER 200
+#define DM_ESCROW_MAX_COMBINATIONS 100000 /* share sets recovery tries at most */
 
-/* What whoever holds agent keys can do (a thief, or an authority that skips
- * its own procedure; the blast-radius and crumple labs): unwrap the given
- * agents' shares straight from the header -- no warrant, no log entry --
- * combine them, search a crumple puzzle, and check the header MAC.
- * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
- * the result is not this file's key. *tries (may be NULL) gets the number of
- * crumple candidates tried (0 for other modes). */
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
-                                dm_escrow_agent_key *const *keys, size_t n_keys,
-                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
-                                uint64_t *tries);
+/* One release: its canonical text is the log entry. */
+typedef struct dm_escrow_entry {
+    char time[21]; /* YYYY-MM-DDTHH:MM:SSZ, UTC */
+    uint8_t authority_id[DM_ESCROW_ID_LEN];
+    char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
+    uint8_t warrant[DM_ESCROW_DIGEST_LEN];     /* SHA-256 of the warrant text */
+    uint8_t case_digest[DM_ESCROW_DIGEST_LEN]; /* SHA-256 of the warrant's case reference */
+    uint8_t file_id[DM_FILE_ID_LEN];
+    char requester[DM_ESCROW_MAX_REQUESTER + 1];
+} dm_escrow_entry;
+int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len);
+int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out);
 
-/* Blaze's attack on a LEAF-mode file (binary, not armored), for the leaf-forge
- * lab: replaces the authority's stanzas with ones that wrap a random decoy key
- * (random_bytes fill the checksum fields), then draws random checksums,
- * asking dm_escrow_verify_header -- the check decrypt --require-escrow runs --
- * until it passes, at most max_tries times. The forger never computes a
- * checksum: it uses the check as an oracle, as Blaze used the chip. On success
- * *out is the forged file (header MAC recomputed with file_key, payload kept;
- * malloc'd) and decoy (may be NULL) the key the agents will recover. *tries
- * gets the checks made. DM_ERR_NO_MATCH when none passed. */
-int dm_escrow_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                         const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
-                         uint64_t max_tries, uint8_t **out, size_t *out_len,
-                         uint8_t decoy[DM_FILE_KEY_LEN], uint64_t *tries);
+/* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
+ * add-checkpoint request body and gets the HTTP status and response body
+ * (malloc'd). dm_tlog_witness_add_checkpoint on a directory is one; an
+ * HTTPS client is another. */
+typedef struct dm_escrow_cosigner {
+    int (*add_checkpoint)(void *ctx, const char *body, size_t len, int *status, char **response,
+                          size_t *response_len);
+    void *ctx;
+} dm_escrow_cosigner;
 
-/* The same attack on any mode: each try fills the bodies of the authority's
- * stanzas in hdr with random bytes and runs dm_escrow_verify_header; *passed
- * counts the tries that passed (for SHAMIR, one in about 2^128 per stanza). */
-int dm_escrow_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                            const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN],
-                            uint64_t tries, uint64_t *passed);
+typedef struct dm_escrow_release_opts {
+    const char *log_dir;   /* the agent's log (NULL: no log, no receipt: labs, tests) */
+    const char *requester; /* who asked for the release (NULL: "unspecified") */
+    const dm_escrow_cosigner *cosigners;
+    size_t n_cosigners;
+} dm_escrow_release_opts;
+
+/* The agent's side of a release: checks the warrant for this header's file
+ * id (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH
+ * if none); then, with a log, appends the entry to the agent's log and
+ * commits it durably (no release without its entry), asks every cosigner
+ * to cosign the new checkpoint, and needs the authority's witness
+ * threshold of valid cosignatures (DM_ERR_LOG otherwise: the entry stays,
+ * nothing is released). The share comes with its receipt. */
+int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                      const dm_escrow_warrant *w, const dm_header *hdr,
+                      const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out);
+
+/* Releases in batches, for a long-running agent (doormat escrow serve): the
+ * log stays open (and locked) between releases, and one commit (one fsync,
+ * one checkpoint, one round of cosignatures) covers every release added
+ * since the last. A release is exactly dm_escrow_release's: the same checks
+ * (dm_escrow_release_add), its entry durable and cosigned before its share
+ * gets a receipt (dm_escrow_release_receipt after a commit that succeeded). */
+typedef struct dm_escrow_releaser dm_escrow_releaser;
+/* Opens the agent's log and verifies it whole (every tile and entry against
+ * its signed checkpoint): an agent does not start on a log that does not
+ * verify (DM_ERR_LOG). */
+int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const char *log_dir, dm_escrow_releaser **out);
+void dm_escrow_releaser_close(dm_escrow_releaser *r);
+/* Checks and unwraps; appends the entry (not durable yet). *index gets its
+ * place in the log; *share has no receipt yet. */
+int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
+                          const char *requester, time_t now, dm_escrow_share **share,
+                          uint64_t *index);
+/* Makes every added entry durable, then asks the cosigners (stopping at the
+ * witness threshold) and adds their cosignatures to the checkpoint.
+ * DM_ERR_IO when the log cannot be written (the added entries are dropped),
+ * DM_ERR_LOG when the witness threshold is not met (the entries stay in the
+ * log; no share may be released), with the reason. */
+int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
+                             size_t n_cosigners);
+/* The receipt of the release at index, after a commit that succeeded. */
+int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
+uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
+
+/* The receipt of a share (its c2sp.org/tlog-proof text), NULL when none. */
+const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len);
+const uint8_t *dm_escrow_share_warrant(const dm_escrow_share *s); /* digest */
+/* Checks a share's receipt: its entry is this release (authority, agent,
+ * file, warrant), the checkpoint is signed by the agent's log key and
+ * cosigned by the witness threshold, and the entry is in it. DM_ERR_LOG when
+ * missing or not valid. entry and index (may be NULL) get what it logs. */
+int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escrow_share *s,
+                                  dm_escrow_entry *entry, uint64_t *index);
+
+/* dm_escrow_recover that survives wrong shares: when the first k do not
+ * give the file's key it tries the other combinations (at most
+ * DM_ESCROW_MAX_COMBINATIONS); misfit (n_shares bytes, may be NULL) then
+ * marks the shares that do not fit the key found. */
+int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
+                         dm_escrow_share *const *shares, size_t n_shares,
+                         uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,7 @@ typedef enum dm_err {
     DM_ERR_PAYLOAD,     /* payload authentication failed/truncated -> exit 6 */
     DM_ERR_POLICY,      /* escrow policy violated                  -> exit 7 */
     DM_ERR_DENIED,      /* access not authorised                   -> exit 8 */
+    DM_ERR_LOG,         /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR__COUNT
 } dm_err;
 
@@ -56,7 +57,8 @@ enum {
     DM_EXIT_HMAC = 5,
     DM_EXIT_PAYLOAD = 6,
     DM_EXIT_POLICY = 7,
-    DM_EXIT_DENIED = 8
+    DM_EXIT_DENIED = 8,
+    DM_EXIT_LOG = 9
 };
 
 const char *dm_strerror(int err);
@@ -140,11 +142,57 @@ int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm
 
 /* Identity file text: age-keygen format, '#' comments, blank lines, one or
  * more AGE-SECRET-KEY-1 lines. On error, *line_out names the bad line (1-based). */
-int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out,
-                           size_t *n_out, size_t *line_out);
+int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out, size_t *n_out,
+                           size_t *line_out);
 /* Recipients file text (-R): one recipient per line, '#' comments, blank lines. */
-int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out,
-                            size_t *n_out, size_t *line_out);
+int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
+                            size_t *line_out);
+
+/* Asks for a passphrase (the command asks on the terminal): puts it,
+ * NUL-terminated, in memory from dm_secret_alloc. DM_OK or an error. */
+typedef int (*dm_passphrase_fn)(void *ctx, char **pass_out, size_t *len_out);
+
+/* Any recipient string the vault knows: age1... (X25519), or an SSH public
+ * key line "ssh-ed25519 AAAA... [comment]" / "ssh-rsa AAAA... [comment]" as
+ * in authorized_keys. Other SSH key types (ssh-dss, ecdsa-..., sk-...) are
+ * DM_ERR_USAGE with the detail "unsupported SSH key type ...". */
+int dm_recipient_parse(const char *s, dm_recipient **out);
+
+/* SSH recipients (age's ssh-ed25519 and ssh-rsa types; see docs/format.md).
+ * The SSH files are read with libssh and the RSA arithmetic is OpenSSL's;
+ * both libraries are loaded the first time an SSH key is used. */
+int dm_ssh_recipient_parse(const char *line, dm_recipient **out);
+/* An OpenSSH private key file (or a PEM RSA key). A key protected by a
+ * passphrase is opened lazily: ask is called the first time a stanza
+ * carries the key's tag (an OpenSSH file names its public key in clear), or
+ * at once for a PEM file, whose public key is encrypted too. */
+int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                          dm_identity **out);
+/* The public key line ("ssh-ed25519 AAAA...") of a private key file, for
+ * encrypting to one's own key; asks for a passphrase only for a PEM file. */
+int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                           char **line_out);
+/* 1 when text looks like an SSH/PEM private key file ("-----BEGIN ..."). */
+int dm_ssh_is_private_key(const char *text, size_t len);
+
+/* An identity file that is itself an age file (age -p of a keygen file):
+ * decrypts it with the passphrase into guarded memory (*text_out, release
+ * with dm_secret_free). DM_ERR_NO_MATCH (detail "incorrect passphrase")
+ * when the passphrase is wrong; DM_ERR_USAGE when the file is encrypted to
+ * something other than a passphrase. */
+int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passphrase,
+                             size_t pass_len, char **text_out, size_t *len_out);
+/* 1 when the bytes begin an age file, binary or armored. */
+int dm_is_age_file(const uint8_t *buf, size_t len);
+
+/* Like dm_recipient_file_parse, but SSH keys of unsupported types (ssh-dss,
+ * ecdsa-..., as an authorized_keys file may hold) are passed over, as age
+ * does, each reported to skipped(ctx, line, type); without it they are
+ * errors ("unsupported SSH key type ... at line N"). */
+typedef void (*dm_skipped_fn)(void *ctx, size_t line, const char *type);
+int dm_recipient_file_parse_skipping(const char *text, size_t len, dm_recipient ***rcpts_out,
+                                     size_t *n_out, size_t *line_out, dm_skipped_fn skipped,
+                                     void *skipped_ctx);
 
 /* ------------------------------------------------------------------ header */
 
@@ -221,10 +269,10 @@ typedef enum dm_aead_backend {
 const char *dm_openssl_version(void);
 
 typedef struct dm_encrypt_opts {
-    int armor;                            /* ASCII armor the output */
-    unsigned threads;                     /* 0: online CPUs; 1: sequential */
+    int armor;        /* ASCII armor the output */
+    unsigned threads; /* 0: online CPUs; 1: sequential */
     dm_aead_backend backend;
-    const char *const *alone_companions;  /* stanza types allowed beside an ALONE recipient */
+    const char *const *alone_companions; /* stanza types allowed beside an ALONE recipient */
     size_t n_alone_companions;
 } dm_encrypt_opts;
 
@@ -233,9 +281,9 @@ typedef int (*dm_policy_fn)(void *ctx, const dm_header *hdr,
                             const uint8_t file_key[DM_FILE_KEY_LEN]);
 
 typedef struct dm_decrypt_opts {
-    unsigned threads;                     /* 0: online CPUs; 1: sequential */
+    unsigned threads; /* 0: online CPUs; 1: sequential */
     dm_aead_backend backend;
-    const char *const *alone_companions;  /* stanza types allowed beside a scrypt stanza */
+    const char *const *alone_companions; /* stanza types allowed beside a scrypt stanza */
     size_t n_alone_companions;
     dm_policy_fn policy;
     void *policy_ctx;
@@ -250,16 +298,32 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
                const dm_decrypt_opts *opts);
 
+/* Rekeying: the file key opened with ids (its header MAC checked), wrapped
+ * again for rcpts into a new header, and the payload copied byte for byte.
+ * Nothing is re-encrypted, so this cannot take anything away: whoever had
+ * the file key (or a copy of the old file and an old identity) still has it.
+ * encrypt.armor armors the output; an armored input is de-armored;
+ * encrypt.alone_companions apply to the new header, old_alone_companions to
+ * the old one (as dm_decrypt_opts.alone_companions). The payload is not
+ * authenticated on the way: decrypting the output does that. */
+typedef struct dm_rekey_opts {
+    dm_encrypt_opts encrypt;
+    const char *const *old_alone_companions;
+    size_t n_old_alone_companions;
+} dm_rekey_opts;
+int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
+             dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *opts);
+
 /* A ready identity that "unwraps" to a known file key (recovery, tests). */
 int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out);
 
 /* What `doormat inspect` shows; reads the header and walks the payload without keys. */
 typedef struct dm_inspect_info {
     int armored;
-    dm_header header;     /* parsed stanzas and MAC */
-    uint64_t header_size; /* bytes, binary */
-    uint64_t payload_size;/* bytes of binary payload incl. nonce and tags */
-    uint64_t chunks;      /* number of STREAM chunks implied by payload_size */
+    dm_header header;        /* parsed stanzas and MAC */
+    uint64_t header_size;    /* bytes, binary */
+    uint64_t payload_size;   /* bytes of binary payload incl. nonce and tags */
+    uint64_t chunks;         /* number of STREAM chunks implied by payload_size */
     uint64_t plaintext_size; /* implied plaintext size */
     uint8_t file_id[DM_FILE_ID_LEN];
 } dm_inspect_info;
@@ -284,8 +348,7 @@ int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t
  * hrp is (as age writes AGE-SECRET-KEY-1...), NUL-terminated. Decode accepts
  * all-lower or all-upper and returns the HRP as written ("AGE-SECRET-KEY-",
  * "age"): compare it exactly, as age does. Bad strings are DM_ERR_USAGE. */
-int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out,
-                     size_t out_cap);
+int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out, size_t out_cap);
 int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
                      size_t data_cap, size_t *data_len);
 

@@ -4,7 +4,8 @@
 # stanzas (header MAC recomputed with the file key) still open with age but
 # fail --require-escrow (exit 7, no output); two agents' shares under a valid
 # warrant recover the exact plaintext, one share does not (exit 4); expired or
-# out-of-scope warrants are refused (exit 8); audit verify catches an edited log.
+# out-of-scope warrants are refused (exit 8); every release is in the agent's
+# transparency log, whose tampering audit verify catches (exit 9).
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 AGE=${AGE:-/usr/bin/age}
@@ -18,7 +19,9 @@ assert_exit 0 "init"
 ID=$(sed -n 's/^id: //p' fbi/authority.pub)
 assert_match "$ID" '^[0-9a-f]{32}$' "authority id"
 assert_eq "$(stat -c %a fbi/court.key fbi/agents/doj.key fbi/agents/court.key fbi/agents/vendor.key | sort -u)" "600" "secret key modes"
-assert_eq "$(stat -c %s fbi/audit.log)" "0" "empty audit log"
+assert_eq "$(sed -n 2p fbi/logs/doj/checkpoint)" "0" "empty log"
+assert_eq "$(stat -c %a fbi/agents/doj.logkey)" "600" "log key mode"
+assert_true "authority lists log keys" grep -q '^log: doj doormat-escrow/FBI/doj/' fbi/authority.pub
 assert_true "authority lists agents" grep -q '^agent: vendor age1' fbi/authority.pub
 cp fbi/authority.pub pub.before
 run "$D" escrow init --name FBI2 -o fbi
@@ -73,11 +76,16 @@ assert_true "warrant names the file" grep -qx "file: $FID" warrant.txt
 assert_true "warrant names the case" grep -qx "case: SDNY 26-cr-42" warrant.txt
 for a in doj vendor; do
   run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/$a.key \
-    --warrant warrant.txt --log fbi/audit.log -o $a.share msg.age
+    --warrant warrant.txt --log fbi/logs/$a -o $a.share msg.age
   assert_exit 0 "unwrap by $a"
   assert_eq "$(stat -c %a $a.share)" "600" "$a share mode"
 done
-assert_eq "$(wc -l <fbi/audit.log)" "2" "two releases logged"
+assert_eq "$(sed -n 2p fbi/logs/doj/checkpoint) $(sed -n 2p fbi/logs/vendor/checkpoint) $(sed -n 2p fbi/logs/court/checkpoint)" "1 1 0" "two releases logged"
+assert_true "the share carries its receipt" grep -qx "c2sp.org/tlog-proof@v1" doj.share
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key \
+  --warrant warrant.txt --log fbi/logs/doj -o doj.share msg.age
+assert_fails 2 "doj.share exists; a share is never written over a file" "no share over a file"
+assert_eq "$(sed -n 2p fbi/logs/doj/checkpoint)" "1" "a refused output is not logged"
 run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share vendor.share \
   -o recovered.bin msg.age
 assert_exit 0 "recover with two shares"
@@ -92,39 +100,39 @@ run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share 
 assert_fails 4 "needs 2 of 3" "the same share twice counts once"
 
 # ---- refused warrants (exit 8), nothing released, nothing logged
-cp fbi/audit.log log.before
+cp fbi/logs/court/checkpoint log.before
 DOORMAT_TODAY=2020-01-01 "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
   --case old --expires 2020-01-31 -o expired.txt msg.age 2>/dev/null
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant expired.txt --log fbi/audit.log -o court.share msg.age
+  --warrant expired.txt --log fbi/logs/court -o court.share msg.age
 assert_fails 8 "expired on 2020-01-31" "expired warrant"
 assert_absent court.share "no share under an expired warrant"
 "$D" encrypt -r "$R" --escrow fbi/authority.pub -o other.age msg.bin
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant warrant.txt --log fbi/audit.log -o court.share other.age
+  --warrant warrant.txt --log fbi/logs/court -o court.share other.age
 assert_fails 8 "does not cover file" "warrant naming another file"
 assert_absent court.share "no share for another file"
 sed 's/^case: SDNY 26-cr-42$/case: SDNY 26-cr-43/' warrant.txt >edited.txt
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant edited.txt --log fbi/audit.log -o court.share msg.age
+  --warrant edited.txt --log fbi/logs/court -o court.share msg.age
 assert_fails 8 "signature does not verify" "edited warrant"
 "$D" escrow init --name NSA --agents a,b -o nsa >/dev/null
 "$D" escrow warrant --court nsa/court.key --authority nsa/authority.pub --case x \
   --expires 2999-01-01 -o nsa-warrant.txt msg.age
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant nsa-warrant.txt --log fbi/audit.log -o court.share msg.age
+  --warrant nsa-warrant.txt --log fbi/logs/court -o court.share msg.age
 assert_fails 8 "is for authority NSA" "warrant of another authority"
-assert_same fbi/audit.log log.before "refusals are not logged as releases"
+assert_same fbi/logs/court/checkpoint log.before "refusals are not logged as releases"
 
 # ---- shares and keys that do not belong
 run "$D" escrow unwrap --authority fbi/authority.pub --agent nsa/agents/a.key \
-  --warrant warrant.txt --log fbi/audit.log -o x.share msg.age
+  --warrant warrant.txt --log fbi/logs/court -o x.share msg.age
 assert_fails 2 "nsa/agents/a.key: line 3: key belongs to authority" "agent key of another authority"
 assert_absent x.share "no share for a foreign agent key"
 "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case y \
   --expires 2999-01-01 -o w2.txt other.age
 "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant w2.txt --log fbi/audit.log -o other-court.share other.age 2>/dev/null
+  --warrant w2.txt --log fbi/logs/court -o other-court.share other.age 2>/dev/null
 run "$D" escrow recover --authority fbi/authority.pub --share doj.share \
   --share other-court.share -o mixed.bin msg.age
 assert_fails 2 "other-court.share \(agent court\) is for another file" "share for another file"
@@ -137,25 +145,46 @@ chmod 600 bad.share # shares are secrets: recover refuses one readable by others
 run "$D" escrow recover --authority fbi/authority.pub --share doj.share --share bad.share msg.age
 assert_fails 2 "bad.share: line 9: the signature does not verify" "edited share"
 
-# ---- the audit log
-run "$D" escrow audit verify --authority fbi/authority.pub fbi/audit.log
+# ---- the transparency log
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/court
 assert_exit 0 "audit verify"
-assert_true "audit verify counts" grep -q "OK, 3 entries" "$T/out"
-sed '2s/ vendor / court /' fbi/audit.log >edited.log
-run "$D" escrow audit verify --authority fbi/authority.pub edited.log
-assert_fails 5 "entry 2 \(line 2\): the signature of agent court does not verify: edited or forged" "edited log"
-sed '1d' fbi/audit.log >removed.log
-run "$D" escrow audit verify --authority fbi/authority.pub removed.log
-assert_fails 5 "entry 1 \(line 1\): sequence number 2 where 1 was expected: entries were removed" "removed entry"
-{ sed -n 2p fbi/audit.log; sed -n 1p fbi/audit.log; sed -n 3p fbi/audit.log; } >reordered.log
-run "$D" escrow audit verify --authority fbi/authority.pub reordered.log
-assert_fails 5 "entry 1 \(line 1\):.*reordered" "reordered entries"
-run "$D" escrow audit verify --authority nsa/authority.pub fbi/audit.log
-assert_fails 5 "entry 1 \(line 1\): forged|entry 1 \(line 1\): the signature" "log checked against another authority"
-cp edited.log tampered-live.log
+assert_true "audit verify counts" grep -q "OK, log of agent court .*, 1 entry" "$T/out"
+cp fbi/logs/court/checkpoint court-1.cp
+"$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case z \
+  --expires 2999-01-01 -o w3.txt msg.age
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
-  --warrant warrant.txt --log tampered-live.log -o late.share msg.age
-assert_fails 8 "refusing to extend an audit log that does not verify" "no append to a tampered log"
+  --warrant w3.txt --log fbi/logs/court --requester "SA Jones" -o court.share msg.age
+assert_exit 0 "a second release by court"
+run "$D" escrow audit verify --authority fbi/authority.pub --since court-1.cp fbi/logs/court
+assert_exit 0 "audit verify --since"
+assert_true "consistent with the kept checkpoint" grep -q "consistent with court-1.cp (size 1)" "$T/out"
+run "$D" escrow monitor --authority fbi/authority.pub
+assert_exit 0 "monitor"
+assert_eq "$(grep -c " file $FID " "$T/out")" "3" "monitor lists the three releases of msg.age"
+assert_true "monitor names the requester" grep -q "court #1 file $FID .*requester SA Jones" "$T/out"
+cp -r fbi/logs/court court-log.good
+# One flipped byte in the entries: caught (exit 9).
+printf 'X' | dd of=fbi/logs/court/tile/entries/000.p/2 bs=1 seek=40 conv=notrunc 2>/dev/null
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/court
+assert_fails 9 "a transparency log is inconsistent" "edited entry"
+rm -rf fbi/logs/court && cp -r court-log.good fbi/logs/court
+# A rollback to the earlier checkpoint: caught against the kept one.
+cp fbi/logs/court/checkpoint court-2.cp
+cp court-1.cp fbi/logs/court/checkpoint
+run "$D" escrow audit verify --authority fbi/authority.pub --since court-2.cp fbi/logs/court
+assert_fails 9 "rollback" "rollback"
+cp court-2.cp fbi/logs/court/checkpoint
+# A checkpoint signed by another key: refused.
+run "$D" escrow audit verify --authority nsa/authority.pub fbi/logs/court
+assert_fails 9 "not a log of NSA" "log checked against another authority"
+# An edited checkpoint: the signature fails.
+sed '2s/^2$/3/' court-2.cp >fbi/logs/court/checkpoint
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/court
+assert_fails 9 "does not verify" "edited checkpoint"
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
+  --warrant warrant.txt --log fbi/logs/court -o late.share msg.age
+assert_fails 9 "does not verify" "no release on a tampered log"
 assert_absent late.share "no share when the log is tampered"
+cp court-2.cp fbi/logs/court/checkpoint
 
 finish

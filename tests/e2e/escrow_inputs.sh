@@ -54,7 +54,7 @@ assert_absent no.age "nothing written"
   --expires 2999-01-01 -o pp-w.txt pp.age
 for a in court vendor; do
   "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/$a.key --warrant pp-w.txt \
-    --log fbi/audit.log -o pp-$a.share pp.age 2>/dev/null
+    --log fbi/logs/$a -o pp-$a.share pp.age 2>/dev/null
 done
 run "$D" escrow recover --authority fbi/authority.pub --share pp-court.share --share pp-vendor.share -o pp-rec.txt pp.age
 assert_exit 0 "recover a passphrase file"
@@ -75,7 +75,7 @@ assert_true "inspect: single agent" \
 "$D" escrow warrant --court solo/court.key --authority solo/authority.pub --case s \
   --expires 2999-01-01 -o solo-w.txt solo.age
 "$D" escrow unwrap --authority solo/authority.pub --agent solo/agents/master.key \
-  --warrant solo-w.txt --log solo/audit.log -o master.share solo.age 2>/dev/null
+  --warrant solo-w.txt --log solo/logs/master -o master.share solo.age 2>/dev/null
 run "$D" escrow recover --authority solo/authority.pub --share master.share -o solo.txt solo.age
 assert_exit 0 "one master share is enough (1-of-1)"
 assert_same solo.txt msg.txt "recovered with the master key"
@@ -108,7 +108,7 @@ sed '7s/age1/agx1/' fbi/authority.pub >garbled.pub
 run "$D" decrypt -i key.txt --require-escrow garbled.pub pp.age
 assert_fails 2 "garbled.pub: line 7: agent doj" "authority with a garbled recipient"
 printf 'hello\n' >notauth.pub
-run "$D" escrow audit verify --authority notauth.pub fbi/audit.log
+run "$D" escrow audit verify --authority notauth.pub fbi/logs/doj
 assert_fails 2 "notauth.pub: line 1: not a doormat authority file" "not an authority"
 run "$D" encrypt -r "$R" --escrow missing.pub -o no.age msg.txt
 assert_fails 1 "missing.pub" "missing authority"
@@ -127,26 +127,26 @@ assert_fails 2 "expiry date" "impossible expiry date"
 assert_absent w-bad.txt "no warrant written"
 chmod 644 fbi/agents/doj.key
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant w.txt \
-  --log fbi/audit.log -o s.share f.age
+  --log fbi/logs/doj -o s.share f.age
 assert_fails 2 "readable by others" "agent key readable by others"
 chmod 600 fbi/agents/doj.key
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant fbi/authority.pub \
-  --log fbi/audit.log -o s.share f.age
+  --log fbi/logs/doj -o s.share f.age
 assert_fails 2 "authority.pub: line 1: not a doormat warrant" "authority given as a warrant"
 head -c 100 w.txt >cut.txt
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant cut.txt \
-  --log fbi/audit.log -o s.share f.age
+  --log fbi/logs/doj -o s.share f.age
 assert_fails 2 "cut.txt: line [0-9]+:" "truncated warrant"
 assert_absent s.share "no share written"
 "$D" escrow tamper --strip -i key.txt -o stripped.age f.age
 "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case c \
   --expires 2999-01-01 -o ws.txt stripped.age
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant ws.txt \
-  --log fbi/audit.log -o s.share stripped.age
+  --log fbi/logs/doj -o s.share stripped.age
 assert_fails 4 "no escrow stanza for agent doj" "nothing to unwrap in a stripped file"
 assert_absent s.share "no share written"
 "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant w.txt \
-  --log fbi/audit.log -o s.share f.age 2>/dev/null
+  --log fbi/logs/doj -o s.share f.age 2>/dev/null
 sed 's/^x: 1$/x: 2/' s.share >bad-x.share
 chmod 600 bad-x.share # shares are secrets: recover refuses one readable by others
 run "$D" escrow recover --authority fbi/authority.pub --share bad-x.share --share s.share f.age
@@ -155,15 +155,31 @@ printf 'doormat-escrow-share/v1\n' >short.share
 chmod 600 short.share
 run "$D" escrow recover --authority fbi/authority.pub --share short.share f.age
 assert_fails 2 "short.share: line 1: the share ends early" "truncated share"
-cp fbi/audit.log garbage.log
-printf 'not an entry\n' >>garbage.log
-n=$(wc -l <garbage.log)
-run "$D" escrow audit verify --authority fbi/authority.pub garbage.log
-assert_fails 5 "entry $n \(line $n\): malformed entry" "garbage at the end of the log"
-head -c -1 fbi/audit.log >cut.log
-n=$(wc -l <fbi/audit.log)
-run "$D" escrow audit verify --authority fbi/authority.pub cut.log
-assert_fails 5 "entry $n \(line $n\): the last entry is cut short" "log cut mid-entry"
+cp -r fbi/logs/doj garbage-log
+n=$(sed -n 2p garbage-log/checkpoint)
+printf 'not an entry' >>"garbage-log/tile/entries/000.p/$n"
+run "$D" escrow audit verify --authority fbi/authority.pub garbage-log
+assert_fails 9 "entry bundle 0" "garbage at the end of the entries"
+cp -r fbi/logs/doj cut-log
+head -c -1 fbi/logs/doj/checkpoint >cut-log/checkpoint
+run "$D" escrow audit verify --authority fbi/authority.pub cut-log
+assert_fails 9 "checkpoint" "checkpoint cut short"
+rm "cut-log/tile/0/000.p/$n"
+cp fbi/logs/doj/checkpoint cut-log/checkpoint
+run "$D" escrow audit verify --authority fbi/authority.pub cut-log
+assert_fails 9 "the log lacks tile/0/000.p/$n" "a missing tile"
+run "$D" escrow audit verify --authority fbi/authority.pub no-such-log
+assert_fails 1 "no-such-log" "no log there"
+run "$D" escrow audit prove --authority fbi/authority.pub --index 99 fbi/logs/doj
+assert_fails 2 "the log has $n entries" "proof of an entry not in the log"
+run "$D" escrow audit prove --authority fbi/authority.pub --index 0 --since 0 fbi/logs/doj
+assert_fails 2 "give one of --index N and --since N" "prove wants one of --index and --since"
+run "$D" escrow witness add-checkpoint --authority fbi/authority.pub
+assert_fails 2 "missing --witness WDIR" "witness without its directory"
+run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/doj.key --warrant w.txt \
+  --log fbi/logs/doj --requester "$(printf 'a\tb')" -o s2.share f.age
+assert_fails 2 "requester" "a requester with a control character"
+assert_absent s2.share "no share written"
 run "$D" escrow frobnicate
 assert_fails 2 "unknown subcommand" "unknown subcommand"
 run "$D" escrow recover --authority fbi/authority.pub --court fbi/court.key --share s.share f.age

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docs/escrow-format.md, reimplemented independently (tests/escrow_reimpl.py,
 # Python's cryptography package): every byte doormat writes for an authority,
-# an escrowed file, a warrant, shares and the audit log must be exactly what
+# an escrowed file, a warrant, shares and their receipts must be exactly what
 # the document says, for a 2-of-3, a 3-of-5 and the 1-of-1 default.
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
@@ -31,11 +31,11 @@ scenario() { # NAME INIT-ARGS... ; then the agents releasing
   local shares=()
   for a in $agents; do
     "$D" escrow unwrap --authority "$dir/authority.pub" --agent "$dir/agents/$a.key" \
-      --warrant "$dir.warrant" --log "$dir/audit.log" -o "$dir-$a.share" "$dir.age" 2>/dev/null ||
+      --warrant "$dir.warrant" --log "$dir/logs/$a" -o "$dir-$a.share" "$dir.age" 2>/dev/null ||
       { fail "$dir: unwrap $a"; return; }
     shares+=("$dir-$a.share")
   done
-  run "$PY" "$HERE/escrow_reimpl.py" "$dir" "$dir.age" key.txt "$dir.warrant" "$dir/audit.log" "${shares[@]}"
+  run "$PY" "$HERE/escrow_reimpl.py" "$dir" "$dir.age" key.txt "$dir.warrant" "${shares[@]}"
   assert_exit 0 "$dir: the independent implementation agrees"
   sed 's/^/    /' "$T/out"
 }
@@ -45,7 +45,7 @@ scenario solo "master"
 
 # And it notices a difference: a rogue sender's altered stanzas.
 "$D" escrow tamper --corrupt -i key.txt -o rogue.age fbi.age
-run "$PY" "$HERE/escrow_reimpl.py" fbi rogue.age key.txt fbi.warrant fbi/audit.log fbi-doj.share fbi-vendor.share
+run "$PY" "$HERE/escrow_reimpl.py" fbi rogue.age key.txt fbi.warrant fbi-doj.share fbi-vendor.share
 assert_exit 1 "the reimplementation rejects altered stanzas"
 assert_true "it says which" grep -q "MISMATCH: stanza for doj byte for byte" "$T/out"
 finish

@@ -41,7 +41,7 @@ printf 'the plaintext\n' >msg
   --expires 2026-12-31 -o w.txt msg.age
 for a in a b; do
   run "$D" escrow unwrap --authority auth/authority.pub --agent auth/agents/$a.key --warrant w.txt \
-    --log auth/audit.log -o $a.share msg.age
+    --log auth/logs/$a -o $a.share msg.age
   assert_exit 0 "escrow unwrap $a under umask 000"
   assert_eq "$(stat -c %a $a.share)" 600 "share $a: 0600 under umask 000"
 done
@@ -73,18 +73,22 @@ assert_exit 2 "escrow init has no --force: an authority is never replaced"
 # Each secret input, at 0640 (group) and 0604 (others): exit 2, a message that
 # names the file and says "run chmod 600 FILE", and nothing written.
 "$D" escrow unwrap --authority auth/authority.pub --agent auth/agents/a.key --warrant w.txt \
-  --log auth/audit.log -o a.share msg.age 2>/dev/null
+  --log auth/logs/a -o a.share msg.age 2>/dev/null
 for mode in 640 604; do
   cp k.txt open.txt && chmod $mode open.txt
   run "$D" decrypt -i open.txt -o never.out msg.age
-  assert_fails 2 "identity file open.txt is readable by others; run chmod 600 open.txt" "decrypt -i at $mode"
+  case $mode in
+    640) want="identity file open.txt is group-readable \\(mode 0640\\); run chmod 600 open.txt" ;;
+    *) want="identity file open.txt is readable by others \\(mode 0604\\); run chmod 600 open.txt" ;;
+  esac
+  assert_fails 2 "$want" "decrypt -i at $mode"
   run "$D" keygen -y open.txt
   assert_fails 2 "run chmod 600 open.txt" "keygen -y at $mode"
   run "$D" escrow tamper --strip -i open.txt -o never.out msg.age
   assert_fails 2 "run chmod 600 open.txt" "escrow tamper -i at $mode"
   cp auth/agents/a.key open.key && chmod $mode open.key
   run "$D" escrow unwrap --authority auth/authority.pub --agent open.key --warrant w.txt \
-    --log auth/audit.log -o never.out msg.age
+    --log auth/logs/a -o never.out msg.age
   assert_fails 2 "key file open.key is readable by others; run chmod 600 open.key" "agent key at $mode"
   cp auth/court.key open.key && chmod $mode open.key
   run "$D" escrow warrant --court open.key --authority auth/authority.pub --case c \

@@ -24,7 +24,7 @@ one_json() {
 # ---- the command
 run "$D" lab list
 assert_exit 0 "lab list"
-assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode " "lab names"
+assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive insider volume " "lab names"
 run "$D" lab
 assert_fails 2 "name a lab" "no lab"
 run "$D" lab nope
@@ -78,7 +78,7 @@ run "$D" escrow warrant --court leaf/authority/court.key --authority leaf/author
   --case lab --expires 2999-12-31 -o w.txt leaf/forged-leaf-8.age
 assert_exit 0 "warrant for the forged file"
 run "$D" escrow unwrap --authority leaf/authority/authority.pub --agent leaf/authority/agents/master.key \
-  --warrant w.txt --log leaf/authority/audit.log -o m.share leaf/forged-leaf-8.age
+  --warrant w.txt --log leaf/authority/logs/master -o m.share leaf/forged-leaf-8.age
 assert_exit 0 "agent unwraps the forged LEAF"
 run "$D" escrow recover --authority leaf/authority/authority.pub --share m.share -o rec.txt leaf/forged-leaf-8.age
 assert_fails 5 "does not match the header MAC" "authority recovers garbage"
@@ -143,7 +143,7 @@ assert_fails 7 "mode crumple-10, the check wants crumple-11" "wrong crumple bits
 "$D" escrow warrant --court z/court.key --authority z/authority.pub --case c --expires 2999-01-01 -o cw.txt c.age
 for ag in a c; do
   "$D" escrow unwrap --authority z/authority.pub --agent z/agents/$ag.key --warrant cw.txt \
-    --log z/audit.log -o $ag.share c.age 2>/dev/null
+    --log z/logs/$ag -o $ag.share c.age 2>/dev/null
 done
 run "$D" escrow recover --authority z/authority.pub --share a.share --share c.share -o cr.txt c.age
 assert_exit 0 "crumple recovery searches and finds the key"

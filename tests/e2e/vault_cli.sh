@@ -152,7 +152,7 @@ assert_same "$T/out" plain "-i - round trip"
 cp k1.txt open.txt
 chmod 644 open.txt
 run "$D" decrypt -i open.txt plain.age
-assert_fails 2 "identity file open.txt is readable by others; run chmod 600 open.txt" "group/other-readable identity"
+assert_fails 2 "identity file open.txt is readable by others \\(mode 0644\\); run chmod 600 open.txt" "group/other-readable identity"
 
 # passphrase file
 printf 'correct horse battery staple\nsecond line ignored\n' >pass.txt

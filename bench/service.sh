@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# bench/service.sh: releases per second of one escrow agent over loopback
+# HTTPS, keep-alive, durable logging, 2-of-3 witness cosigning, at 1, 8 and
+# 64 concurrent clients (bench/service_load.c); median and 99th-percentile
+# latency; CPU per release and where the agent's time goes. Not a test: the
+# figures are recorded in docs/benchmarks.md.
+#   bench/service.sh BUILD_DIR [SECONDS] [CLIENTS...]     (make bench-service)
+set -u
+build=${1:?usage: bench/service.sh BUILD_DIR [SECONDS] [CLIENTS...]}
+secs=${2:-10}
+shift 2 2>/dev/null || shift $#
+levels=${*:-1 8 64}
+D=$(cd "$build" && pwd)/doormat
+LOAD=$(cd "$build" && pwd)/bench/service_load
+T=$(mktemp -d "${TMPDIR:-/tmp}/doormat-bench-service.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cd "$T" || exit 1
+
+wait_port() { local n=0; while [ ! -s "$1" ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done; cat "$1"; }
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+tck=$(getconf CLK_TCK)
+
+for i in 1 2 3; do "$D" escrow witness init --name "witness.bench/w$i" -o "w$i" >/dev/null; done
+"$D" escrow init --name FBI --agents doj,court,vendor --threshold 2 --witness w1/witness.vkey \
+  --witness w2/witness.vkey --witness w3/witness.vkey --witness-threshold 2 -o fbi >/dev/null
+WPIDS=()
+for i in 1 2 3; do
+  "$D" escrow witness serve --key "w$i/witness.key" --trust fbi/authority.pub --state "w$i/state" \
+    --listen 127.0.0.1:0 --port-file "w$i.port" --log-file /dev/null 2>"w$i.err" &
+  PIDS+=("$!"); WPIDS+=("$!")
+  p=$(wait_port "w$i.port")
+  sleep 0.2
+  pin=$(grep -o 'sha256//[A-Za-z0-9+/=]*' "w$i.err" | head -1)
+  [ -n "$pin" ] || pin=$(openssl x509 -in "w$i/witness.tls.pem" -pubkey -noout |
+    openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64 | sed 's|^|sha256//|')
+  printf 'url: witness.bench/w%s https://127.0.0.1:%s\ntls: witness.bench/w%s %s\n' "$i" "$p" "$i" "$pin" >>fbi/authority.pub
+done
+"$D" keygen -o inv.key 2>/dev/null
+inv=$(grep -o 'age1[0-9a-z]*' inv.key | head -1)
+printf 'the memo\n' >memo.txt
+"$D" encrypt -r "$inv" --escrow fbi/authority.pub -o memo.age memo.txt
+"$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case bench \
+  --expires 2099-12-31 -o w.txt memo.age
+python3 - "$inv" <<'PY' >req
+import base64, sys
+d = open("memo.age", "rb").read(); i = d.index(b"\n---"); j = d.index(b"\n", i + 1)
+w = open("w.txt", "rb").read()
+sys.stdout.write("doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n" % (
+    sys.argv[1], base64.b64encode(w).decode(), base64.b64encode(d[:j + 1]).decode()))
+PY
+pin=$(grep '^tls: doj ' fbi/authority.pub | cut -d' ' -f3)
+
+echo "# bench/service.sh: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), ${secs}s per level"
+echo "| clients | releases/s | p50 ms | p90 ms | p99 ms | max ms | failed | commits | agent CPU ms/release | witnesses CPU ms/release |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for c in $levels; do
+  rm -f doj.port
+  "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi/logs/doj \
+    --listen 127.0.0.1:0 --port-file doj.port --max-connections 1024 --log-file "doj.$c.err" 2>/dev/null &
+  apid=$!; PIDS+=("$apid")
+  p=$(wait_port doj.port)
+  sleep 0.3
+  a0=$(cpu_of "$apid"); w0=0; for w in "${WPIDS[@]}"; do w0=$((w0 + $(cpu_of "$w"))); done
+  line=$("$LOAD" "https://127.0.0.1:$p/release" "$pin" req "$c" "$secs")
+  a1=$(cpu_of "$apid"); w1=0; for w in "${WPIDS[@]}"; do w1=$((w1 + $(cpu_of "$w"))); done
+  kill -TERM "$apid"; wait "$apid"
+  ok=$(echo "$line" | awk '{print $6}')
+  commits=$(grep -o '[0-9]* commits' "doj.$c.err" | awk '{print $1}')
+  awk -v l="$line" -v a=$((a1 - a0)) -v w=$((w1 - w0)) -v ok="$ok" -v t="$tck" -v cm="$commits" 'BEGIN {
+    split(l, f, " "); ok = ok > 0 ? ok : 1
+    printf "| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %s | %s | %.3f | %.3f |\n",
+      f[2], f[12], f[14], f[16], f[18], f[20], f[8], cm, a * 1000 / t / ok, w * 1000 / t / ok }'
+  grep 'seconds: cpu' "doj.$c.err" | sed "s/^/    ($c clients) /" >>phases
+done
+echo
+echo "Where the agent's time went (seconds over each run; the rest of its CPU is TLS, HTTP and the event loop):"
+cat phases

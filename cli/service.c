@@ -1,0 +1,419 @@
+/* doormat escrow serve, request (and witness serve): the escrow agents and
+ * witnesses as HTTPS services and the investigator's client. This file parses
+ * flags and prints; the services are in service/ (libdoormat-service.a). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_escrow.h"
+#include "cli_service.h"
+#include "doormat/escrow.h"
+#include "doormat/service.h"
+
+static const char serve_usage[] =
+    "Usage:\n"
+    "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
+    "                       --log DIR --listen HOST:PORT [--tls PEM] [--log-file FILE]\n"
+    "                       [--port-file FILE] [--max-body BYTES] [--timeout SECONDS]\n"
+    "                       [--max-connections N]\n"
+    "\n"
+    "Runs escrow agent A as an HTTPS service until SIGTERM or SIGINT.\n"
+    "\n"
+    "  POST /release     a release request (docs/escrow-format.md, \"Over the\n"
+    "                    network\"): a warrant, the file's header and the requester's\n"
+    "                    age1... recipient. The warrant is checked exactly as\n"
+    "                    \"escrow unwrap\" checks it; the release is written to the\n"
+    "                    log and made durable before the answer; the share leaves\n"
+    "                    only sealed to the requester's recipient (an age file).\n"
+    "  GET /log/checkpoint, GET /log/tile/...\n"
+    "                    the agent's log, read-only (c2sp.org/tlog-tiles paths)\n"
+    "\n"
+    "Refusals are 4xx with the reason as the body's one line: 400 malformed\n"
+    "request, 403 warrant refused, 404 unknown path, 405 wrong method, 413 body\n"
+    "too large, 422 no share of this agent in the header, 429 too many\n"
+    "connections. 503 and 507 say the agent cannot log (a log that does not\n"
+    "verify, a full disk): then nothing is released.\n"
+    "\n"
+    "Options:\n"
+    "  --authority FILE      the authority's public file\n"
+    "  --agent FILE          this agent's secret key (0600)\n"
+    "  --log DIR             the authority directory holding the log (audit.log);\n"
+    "                        a log that does not verify stops the agent at start\n"
+    "  --listen HOST:PORT    where to listen (PORT 0: any free port, see --port-file)\n"
+    "  --tls PEM             TLS key and certificate [the agent key's path with\n"
+    "                        .tls.pem for .key, as escrow init writes it]\n"
+    "  --log-file FILE       one line per request, appended [standard error]\n"
+    "  --port-file FILE      write the port once listening (for PORT 0)\n"
+    "  --max-body BYTES      largest request body [65536]; more is 413\n"
+    "  --timeout SECONDS     idle read/write timeout of a connection [10]\n"
+    "  --max-connections N   connections at once [256]; more are answered 429,\n"
+    "                        and past twice as many the agent stops accepting\n"
+    "\n"
+    "A log line: TIME SERVICE PEER METHOD PATH STATUS BYTES [REASON].\n"
+    "SIGTERM: stop accepting, finish the release in flight (its entry durable),\n"
+    "answer, exit 0.\n";
+
+static const char request_usage[] =
+    "Usage:\n"
+    "  doormat escrow request --authority DIR/authority.pub --warrant WARRANT\n"
+    "                         --identity KEY [-o OUT] [--timeout SECONDS] FILE\n"
+    "\n"
+    "The investigator's client. Asks the authority's agents, in authority order,\n"
+    "over HTTPS (each pinned to the TLS key authority.pub names; no certificate\n"
+    "authority is trusted) for their shares of FILE under WARRANT, sealed to the\n"
+    "X25519 identity in KEY (an age identity file). Each answer is opened and\n"
+    "checked (the agent's signature, this authority, this file) before it\n"
+    "counts; the client stops at k good shares, recovers the file key, checks it\n"
+    "against the header MAC and decrypts FILE to OUT (standard output without -o)\n"
+    "with the same output safety as decrypt: nothing is left at OUT unless the\n"
+    "whole file authenticated.\n"
+    "\n"
+    "Each agent that is down or refuses is named on standard error with its\n"
+    "reason (\"agent doj: refused (HTTP 403): ...\"). Fewer than k good shares\n"
+    "is exit 4.\n"
+    "\n"
+    "Options:\n"
+    "  --timeout SECONDS   for each agent [10]\n";
+
+static const char witness_usage[] =
+    "Usage:\n"
+    "  doormat escrow witness serve --key W.key --trust DIR/authority.pub...\n"
+    "                               --state DIR --listen HOST:PORT [--tls PEM]\n"
+    "                               [--log-file FILE] [--port-file FILE] [--max-body BYTES]\n"
+    "                               [--timeout SECONDS] [--max-connections N]\n"
+    "\n"
+    "Runs a witness (c2sp.org/tlog-witness) over HTTPS until SIGTERM or SIGINT.\n"
+    "It trusts the log keys of every agent of the authorities given with --trust\n"
+    "(repeatable), keeps in --state the last checkpoint it cosigned for each log,\n"
+    "and cosigns a new checkpoint only with a valid consistency proof from it:\n"
+    "\n"
+    "  POST /add-checkpoint   200 and the cosignature line(s); 400 malformed\n"
+    "                         request; 403 no valid signature of a trusted log\n"
+    "                         key; 404 unknown log; 409 the old size is not the\n"
+    "                         size it cosigned last (the body is that size,\n"
+    "                         Content-Type text/x.tlog.size); 422 a bad proof, or\n"
+    "                         another root for a size it cosigned (a fork)\n"
+    "\n"
+    "Wrong methods are 405, unknown paths 404, bodies over --max-body 413, more\n"
+    "connections than --max-connections 429 -- each with its reason.\n"
+    "\n"
+    "Options:\n"
+    "  --key FILE          the witness's key (PRIVATE+KEY+NAME+...; keep it secret)\n"
+    "  --trust FILE        an authority.pub whose agents' logs it witnesses\n"
+    "  --state DIR         where the cosigned checkpoints are kept (back it up)\n"
+    "  --tls PEM           TLS key and certificate [the key's path with .tls.pem\n"
+    "                      for .key]; agents pin its key from authority.pub\n"
+    "  --listen, --log-file, --port-file, --max-body, --timeout, --max-connections\n"
+    "                      as for doormat escrow serve\n";
+
+enum {
+    OPT_AUTHORITY = 256,
+    OPT_AGENT,
+    OPT_LOG,
+    OPT_LISTEN,
+    OPT_TLS,
+    OPT_LOG_FILE,
+    OPT_PORT_FILE,
+    OPT_MAX_BODY,
+    OPT_TIMEOUT,
+    OPT_MAX_CONNS,
+    OPT_WARRANT,
+    OPT_IDENTITY,
+    OPT_KEY,
+    OPT_TRUST,
+    OPT_STATE,
+};
+
+static const struct option longopts[] = {
+    {"authority", required_argument, NULL, OPT_AUTHORITY},
+    {"agent", required_argument, NULL, OPT_AGENT},
+    {"log", required_argument, NULL, OPT_LOG},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"tls", required_argument, NULL, OPT_TLS},
+    {"log-file", required_argument, NULL, OPT_LOG_FILE},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"warrant", required_argument, NULL, OPT_WARRANT},
+    {"identity", required_argument, NULL, OPT_IDENTITY},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"trust", required_argument, NULL, OPT_TRUST},
+    {"state", required_argument, NULL, OPT_STATE},
+    {"output", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct svc_args {
+    const char *authority, *agent, *log, *listen, *tls, *log_file, *port_file, *max_body, *timeout,
+        *max_conns, *warrant, *identity, *output, *key, *state;
+    const char *trust[16];
+    size_t n_trust;
+    char **rest;
+    int n_rest;
+} svc_args;
+
+static const char **slot(svc_args *a, int c) {
+    switch (c) {
+    case OPT_AUTHORITY:
+        return &a->authority;
+    case OPT_AGENT:
+        return &a->agent;
+    case OPT_LOG:
+        return &a->log;
+    case OPT_LISTEN:
+        return &a->listen;
+    case OPT_TLS:
+        return &a->tls;
+    case OPT_LOG_FILE:
+        return &a->log_file;
+    case OPT_PORT_FILE:
+        return &a->port_file;
+    case OPT_MAX_BODY:
+        return &a->max_body;
+    case OPT_TIMEOUT:
+        return &a->timeout;
+    case OPT_MAX_CONNS:
+        return &a->max_conns;
+    case OPT_WARRANT:
+        return &a->warrant;
+    case OPT_IDENTITY:
+        return &a->identity;
+    case 'o':
+        return &a->output;
+    case OPT_KEY:
+        return &a->key;
+    case OPT_STATE:
+        return &a->state;
+    }
+    return NULL;
+}
+
+/* -1: go on; otherwise an exit code (help printed: 0). */
+static int parse(int argc, char **argv, const char *cmd, const char *usage, const int *allowed,
+                 svc_args *a) {
+    memset(a, 0, sizeof *a);
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (c == 'h')
+            return cli_help(usage);
+        int ok = 0;
+        for (const int *p = allowed; *p; p++)
+            ok = ok || *p == c;
+        if (c == '?' || c == ':')
+            return cli_bad_option(cmd, argv, c);
+        if (!ok)
+            return cli_usage_error("%s: option %s does not apply here (see doormat %s --help)", cmd,
+                                   argv[optind - 1], cmd);
+        if (c == OPT_TRUST) {
+            if (a->n_trust == sizeof a->trust / sizeof a->trust[0])
+                return cli_usage_error("%s: at most 16 --trust", cmd);
+            a->trust[a->n_trust++] = optarg;
+            continue;
+        }
+        const char **s = slot(a, c);
+        if (*s != NULL)
+            return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
+        *s = optarg;
+    }
+    a->rest = argv + optind;
+    a->n_rest = argc - optind;
+    return -1;
+}
+
+static int need(const char *cmd, const char *value, const char *flag) {
+    if (value == NULL)
+        return cli_usage_error("%s: missing %s (see doormat %s --help)", cmd, flag, cmd);
+    return DM_EXIT_OK;
+}
+
+static int number(const char *cmd, const char *flag, const char *text, unsigned long max,
+                  unsigned long *out) {
+    if (text == NULL)
+        return DM_EXIT_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || text[0] == '+' || v < 1 || v > max)
+        return cli_usage_error("%s: %s wants a number from 1 to %lu, not \"%s\"", cmd, flag, max,
+                               text);
+    *out = v;
+    return DM_EXIT_OK;
+}
+
+static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->listen = a->listen;
+    o->tls_path = a->tls;
+    o->log_file = a->log_file;
+    o->port_file = a->port_file;
+    unsigned long body = 0, timeout = 0, conns = 0;
+    int rc = number(cmd, "--max-body", a->max_body, 16ul << 20, &body);
+    if (rc == DM_EXIT_OK)
+        rc = number(cmd, "--timeout", a->timeout, 3600, &timeout);
+    if (rc == DM_EXIT_OK)
+        rc = number(cmd, "--max-connections", a->max_conns, 100000, &conns);
+    o->max_body = body;
+    o->timeout_s = (unsigned)timeout;
+    o->max_conns = (unsigned)conns;
+    return rc;
+}
+
+int cmd_escrow_serve(int argc, char **argv) {
+    static const int allowed[] = {
+        OPT_AUTHORITY, OPT_AGENT,    OPT_LOG,     OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
+        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    const char *cmd = "escrow serve";
+    svc_args a;
+    int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.n_rest > 0)
+        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
+    if ((rc = need(cmd, a.authority, "--authority DIR/authority.pub")) ||
+        (rc = need(cmd, a.agent, "--agent DIR/agents/A.key")) ||
+        (rc = need(cmd, a.log, "--log DIR")) || (rc = need(cmd, a.listen, "--listen HOST:PORT")))
+        return rc;
+    dm_service_opts o;
+    if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
+        return rc;
+    if ((rc = cli_init()) != DM_EXIT_OK)
+        return rc;
+    int err = dm_service_agent_run(&o, a.authority, a.agent, a.log);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
+}
+
+int cmd_escrow_request(int argc, char **argv) {
+    static const int allowed[] = {OPT_AUTHORITY, OPT_WARRANT, OPT_IDENTITY, OPT_TIMEOUT, 'o', 0};
+    const char *cmd = "escrow request";
+    svc_args a;
+    int rc = parse(argc, argv, cmd, request_usage, allowed, &a);
+    if (rc >= 0)
+        return rc;
+    if ((rc = need(cmd, a.authority, "--authority DIR/authority.pub")) ||
+        (rc = need(cmd, a.warrant, "--warrant WARRANT")) ||
+        (rc = need(cmd, a.identity, "--identity KEY")))
+        return rc;
+    if (a.n_rest != 1)
+        return cli_usage_error("%s: name exactly one FILE", cmd);
+    unsigned long timeout = 10;
+    if ((rc = number(cmd, "--timeout", a.timeout, 3600, &timeout)) != DM_EXIT_OK)
+        return rc;
+    if ((rc = cli_init()) != DM_EXIT_OK)
+        return rc;
+    rc = -1; /* below: -1 while all is well, then the exit code */
+    const char *file = a.rest[0];
+    dm_escrow_authority *auth = NULL;
+    char *warrant = NULL, *identity = NULL;
+    size_t warrant_len = 0, identity_len = 0;
+    dm_inspect_info info;
+    memset(&info, 0, sizeof info);
+    int have_info = 0;
+    char *filebuf = NULL;
+    size_t file_len = 0;
+    uint8_t *key = NULL;
+    dm_service_answer *answers = NULL;
+    int err = dm_escrow_authority_load(a.authority, &auth);
+    if (err != DM_OK)
+        rc = cli_fail(err, "%s: authority", cmd);
+    if (rc < 0 && (err = cli_read_file(a.warrant, &warrant, &warrant_len)) != DM_OK)
+        rc = cli_fail(err, "%s: warrant", cmd);
+    if (rc < 0 && (err = cli_read_secret_file(a.identity, &identity, &identity_len)) != DM_OK)
+        rc = cli_fail(err, "%s: identity file %s", cmd, a.identity);
+    if (rc < 0 && strcmp(file, "-") == 0)
+        rc = cli_usage_error("%s: FILE must be a file, not standard input", cmd);
+    if (rc < 0 && (err = cli_read_file(file, &filebuf, &file_len)) != DM_OK)
+        rc = cli_fail(err, "%s", cmd);
+    if (rc < 0) {
+        dm_membuf in = {.data = (const uint8_t *)filebuf, .len = file_len};
+        err = dm_inspect(dm_source_mem(&in), &info);
+        have_info = 1;
+        if (err != DM_OK && err != DM_ERR_PAYLOAD)
+            rc = cli_fail(err, "%s: %s", cmd, file);
+        else if (info.armored)
+            rc = cli_usage_error("%s: %s is armored; the agents need the binary header "
+                                 "(dearmor it first)",
+                                 cmd, file);
+    }
+    size_t n = auth ? dm_escrow_authority_agents(auth) : 0;
+    if (rc < 0 && ((key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL ||
+                   (answers = calloc(n, sizeof *answers)) == NULL))
+        rc = cli_fail(DM_ERR_NOMEM, "%s", cmd);
+    if (rc < 0) {
+        err = dm_service_request(auth, warrant, warrant_len, (const uint8_t *)filebuf,
+                                 (size_t)info.header_size, identity, identity_len,
+                                 (unsigned)timeout, key, answers);
+        for (size_t i = 0; i < n; i++)
+            if (answers[i].ok)
+                cli_msg("%s: agent %s: share received, its receipt verified (entry %llu of its "
+                        "log)",
+                        cmd, answers[i].agent, (unsigned long long)answers[i].index);
+            else if (answers[i].reason[0])
+                cli_msg("%s: agent %s: %s", cmd, answers[i].agent, answers[i].reason);
+        if (err == DM_ERR_NO_MATCH) {
+            cli_msg("%s: not enough shares: %s", cmd, dm_err_detail());
+            rc = dm_exit_code(err);
+        } else if (err != DM_OK) {
+            rc = cli_fail(err, "%s", cmd);
+        }
+    }
+    if (rc < 0) {
+        dm_identity *id = NULL;
+        cli_output out;
+        dm_membuf in = {.data = (const uint8_t *)filebuf, .len = file_len};
+        err = dm_file_key_identity_new(key, &id);
+        if (err == DM_OK && (err = cli_output_open(&out, a.output, 0666)) == DM_OK) {
+            dm_decrypt_opts opts = {0};
+            cli_escrow_decrypt_opts(NULL, &opts);
+            err = dm_decrypt(dm_source_mem(&in), dm_sink_fd(&out.fd), &id, 1, &opts);
+            if (err == DM_OK)
+                err = cli_output_commit(&out);
+            else
+                cli_output_abort(&out);
+        }
+        dm_identity_free(id);
+        rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
+    }
+    free(answers);
+    dm_secret_free(key);
+    if (have_info)
+        dm_inspect_free(&info);
+    free(filebuf);
+    dm_secret_free(identity);
+    free(warrant);
+    dm_escrow_authority_free(auth);
+    return rc;
+}
+
+int cmd_escrow_witness_serve(int argc, char **argv) {
+    static const int allowed[] = {
+        OPT_KEY,       OPT_TRUST,    OPT_STATE,   OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
+        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    const char *cmd = "escrow witness serve";
+    svc_args a;
+    int rc = parse(argc, argv, cmd, witness_usage, allowed, &a);
+    if (rc >= 0)
+        return rc;
+    if (a.n_rest > 0)
+        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
+    if ((rc = need(cmd, a.key, "--key W.key")) || (rc = need(cmd, a.state, "--state DIR")) ||
+        (rc = need(cmd, a.listen, "--listen HOST:PORT")))
+        return rc;
+    if (a.n_trust == 0)
+        return cli_usage_error("%s: missing --trust DIR/authority.pub (see doormat %s --help)", cmd,
+                               cmd);
+    dm_service_opts o;
+    if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
+        return rc;
+    if ((rc = cli_init()) != DM_EXIT_OK)
+        return rc;
+    int err = dm_service_witness_run(&o, a.key, a.trust, a.n_trust, a.state);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
+}

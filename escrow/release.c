@@ -1,0 +1,356 @@
+/* Every release in the agent's transparency log.
+ *
+ * A release appends one entry (who, when, under which warrant and case, for
+ * which file, asked by whom) to the agent's tiled log and makes it durable,
+ * gets the new checkpoint cosigned by the witnesses the authority names, and
+ * hands the share over with a receipt: a c2sp.org/tlog-proof whose extra
+ * data is the entry, so that whoever combines shares can check that each was
+ * logged in a tree the witnesses have seen, before using it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "escrow_internal.h"
+
+#define ENTRY_MAGIC "doormat-escrow-release/v1"
+#define DEFAULT_REQUESTER "unspecified"
+
+/* ------------------------------------------------------------------ entries */
+
+static bool valid_requester(const char *s, size_t len) {
+    if (len < 1 || len > DM_ESCROW_MAX_REQUESTER)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+static bool valid_time(const char *s, size_t len) {
+    /* YYYY-MM-DDTHH:MM:SSZ */
+    if (len != 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' ||
+        !dm_escrow_valid_date(s, 10))
+        return false;
+    for (int i = 11; i < 19; i++)
+        if (i != 13 && i != 16 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    return (s[11] - '0') * 10 + (s[12] - '0') < 24 && s[14] < '6' && s[17] < '6';
+}
+
+int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len) {
+    *text = NULL;
+    if (!valid_time(e->time, strlen(e->time)) ||
+        !dm_escrow_valid_agent_name(e->agent, strlen(e->agent)) ||
+        !valid_requester(e->requester, strlen(e->requester)))
+        return dm_fail(DM_ERR_USAGE, "a release entry needs a time, an agent and a requester "
+                                     "(1 to 200 bytes, no control characters)");
+    char id[2 * DM_ESCROW_ID_LEN + 1], w[65], c[65], f[2 * DM_FILE_ID_LEN + 1];
+    dm_escrow_hex(e->authority_id, DM_ESCROW_ID_LEN, id);
+    dm_escrow_hex(e->warrant, DM_ESCROW_DIGEST_LEN, w);
+    dm_escrow_hex(e->case_digest, DM_ESCROW_DIGEST_LEN, c);
+    dm_escrow_hex(e->file_id, DM_FILE_ID_LEN, f);
+    dm_escrow_buf b = {0};
+    dm_escrow_buf_printf(&b,
+                         "%s\ntime: %s\nauthority: %s\nagent: %s\nwarrant: %s\ncase: %s\nfile: %s\n"
+                         "requester: %s\n",
+                         ENTRY_MAGIC, e->time, id, e->agent, w, c, f, e->requester);
+    return dm_escrow_buf_take(&b, text, len);
+}
+
+int dm_escrow_entry_parse(const uint8_t *data, size_t len, dm_escrow_entry *out) {
+    memset(out, 0, sizeof *out);
+    dm_escrow_lines it = {.text = (const char *)data, .len = len};
+    const char *line, *v;
+    size_t llen, vlen;
+    bool nl;
+#define LINE(key, ok)                                                                              \
+    do {                                                                                           \
+        if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl ||                                 \
+            !dm_escrow_field(line, llen, key, &v, &vlen) || !(ok))                                 \
+            return dm_fail(DM_ERR_USAGE, "release entry: line %zu is not a valid \"%s:\"",         \
+                           it.lineno, key);                                                        \
+    } while (0)
+    if (!dm_escrow_next_line(&it, &line, &llen, &nl) || !nl || llen != strlen(ENTRY_MAGIC) ||
+        memcmp(line, ENTRY_MAGIC, llen) != 0)
+        return dm_fail(DM_ERR_USAGE, "not a release entry (want \"%s\")", ENTRY_MAGIC);
+    LINE("time", valid_time(v, vlen));
+    memcpy(out->time, v, vlen);
+    LINE("authority", dm_escrow_unhex(v, vlen, out->authority_id, DM_ESCROW_ID_LEN));
+    LINE("agent", dm_escrow_valid_agent_name(v, vlen));
+    memcpy(out->agent, v, vlen);
+    LINE("warrant", dm_escrow_unhex(v, vlen, out->warrant, DM_ESCROW_DIGEST_LEN));
+    LINE("case", dm_escrow_unhex(v, vlen, out->case_digest, DM_ESCROW_DIGEST_LEN));
+    LINE("file", dm_escrow_unhex(v, vlen, out->file_id, DM_FILE_ID_LEN));
+    LINE("requester", valid_requester(v, vlen));
+    memcpy(out->requester, v, vlen);
+#undef LINE
+    if (it.pos != len)
+        return dm_fail(DM_ERR_USAGE, "release entry: text after \"requester:\"");
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------ cosignatures */
+
+/* Asks one cosigner: first with the size it is thought to have (*known, or
+ * 0), then, on 409, from the size it says it has. Cosignature lines that
+ * verify with a witness of the authority are appended to lines; ok[] marks
+ * the witnesses; *known (may be NULL) gets the size the witness now has. */
+int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
+                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
+                          size_t why_cap, uint64_t *known) {
+    const char *cp = dm_tlog_log_checkpoint(l);
+    /* Only the log's own signature goes to the witness. */
+    dm_tlog_note *note = NULL;
+    int err = dm_tlog_note_parse(cp, strlen(cp), &note);
+    if (err)
+        return err;
+    dm_escrow_buf plain = {0};
+    dm_escrow_buf_add(&plain, note->text, note->text_len);
+    dm_escrow_buf_add(&plain, "\n", 1);
+    dm_escrow_buf_add(&plain, note->sigs[0].line, note->sigs[0].line_len);
+    uint64_t size = dm_tlog_log_size(l), old = known && *known <= size ? *known : 0;
+    int status = 0;
+    char *resp = NULL;
+    size_t resp_len = 0;
+    for (int attempt = 0; !err && attempt < 2; attempt++) {
+        dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
+        size_t n = 0;
+        char *body = NULL;
+        size_t blen = 0;
+        if (old > 0 && old < size)
+            err = dm_tlog_log_prove_consistency(l, old, size, proof, &n);
+        if (!err && plain.failed)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        if (!err)
+            err = dm_tlog_witness_request(old, proof, n, plain.data, plain.len, &body, &blen);
+        if (!err) {
+            free(resp);
+            resp = NULL;
+            err = c->add_checkpoint(c->ctx, body, blen, &status, &resp, &resp_len);
+        }
+        free(body);
+        if (err || status != 409)
+            break;
+        uint64_t had = 0;
+        const char *p = resp;
+        while (p && *p >= '0' && *p <= '9' && had < UINT64_MAX / 10)
+            had = had * 10 + (uint64_t)(*p++ - '0');
+        if (!resp || p == resp || *p != '\n' || had > size) {
+            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours", had);
+            status = 0;
+            break;
+        }
+        old = had;
+        if (known)
+            *known = had;
+    }
+    if (!err && status == 200) {
+        if (known)
+            *known = size;
+        /* Checked here, not trusted: the lines must verify over our checkpoint. */
+        dm_escrow_buf all = {0};
+        dm_escrow_buf_add(&all, plain.data, plain.len);
+        dm_escrow_buf_add(&all, resp, resp_len);
+        dm_tlog_note *cn = NULL;
+        if (all.failed)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        if (!err && dm_tlog_note_parse(all.data, all.len, &cn) == DM_OK) {
+            for (size_t i = 1; i < cn->n_sigs; i++) {
+                uint8_t one[DM_ESCROW_MAX_WITNESSES];
+                dm_tlog_note probe = *cn;
+                probe.sigs[0] = cn->sigs[i];
+                probe.n_sigs = 1;
+                if (dm_tlog_note_verify(&probe, auth->witnesses, auth->n_witnesses, one, NULL) !=
+                    DM_OK)
+                    continue;
+                for (size_t k = 0; k < auth->n_witnesses; k++)
+                    if (one[k] && !ok[k]) {
+                        ok[k] = 1;
+                        dm_escrow_buf_add(lines, cn->sigs[i].line, cn->sigs[i].line_len);
+                    }
+            }
+        } else if (!err) {
+            snprintf(why, why_cap, "a witness answered with malformed cosignatures");
+        }
+        dm_tlog_note_free(cn);
+        dm_escrow_buf_free(&all);
+    } else if (!err && status != 0) {
+        snprintf(why, why_cap, "a witness refused with status %d: %.*s", status,
+                 (int)(resp_len > 120 ? 120 : resp_len), resp ? resp : "");
+        for (char *q = why; *q; q++)
+            if (*q == '\n')
+                *q = ' ';
+    }
+    free(resp);
+    dm_escrow_buf_free(&plain);
+    dm_tlog_note_free(note);
+    return err;
+}
+
+/* -------------------------------------------------------------- releasing */
+
+static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                       const dm_escrow_release_opts *opts, const char *entry, size_t entry_len,
+                       char **receipt, size_t *receipt_len) {
+    dm_tlog_signer *signer = NULL;
+    dm_tlog_log *l = NULL;
+    int err = dm_escrow_agent_log_signer(agent, auth, &signer);
+    if (!err)
+        err = dm_tlog_log_open(opts->log_dir, signer, &l);
+    uint64_t index = 0;
+    /* Durable before anything else happens: no release without its entry. */
+    if (!err)
+        err = dm_tlog_log_append(l, (const uint8_t *)entry, entry_len, &index);
+    if (!err)
+        err = dm_tlog_log_commit(l);
+    uint8_t ok[DM_ESCROW_MAX_WITNESSES] = {0};
+    dm_escrow_buf lines = {0};
+    char why[200] = "";
+    for (size_t i = 0; !err && i < opts->n_cosigners; i++)
+        err =
+            dm_escrow_ask_witness(auth, l, &opts->cosigners[i], &lines, ok, why, sizeof why, NULL);
+    unsigned have = 0;
+    for (size_t k = 0; k < auth->n_witnesses; k++)
+        have += ok[k];
+    if (!err && lines.failed)
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    if (!err && lines.len > 0)
+        err = dm_tlog_log_add_cosignatures(l, lines.data, lines.len);
+    if (!err && have < auth->witness_threshold)
+        err = dm_fail(DM_ERR_LOG,
+                      "entry %" PRIu64 " is logged, but %u of the witnesses cosigned its "
+                      "checkpoint and the authority needs %u%s%s: no share is released",
+                      index, have, auth->witness_threshold, why[0] ? "; " : "", why);
+    dm_tlog_proof p = {0};
+    if (!err) {
+        p.index = index;
+        p.extra = (uint8_t *)entry;
+        p.extra_len = entry_len;
+        p.checkpoint = (char *)dm_tlog_log_checkpoint(l);
+        p.checkpoint_len = strlen(p.checkpoint);
+        err = dm_tlog_log_prove_inclusion(l, index, dm_tlog_log_size(l), p.path, &p.n);
+    }
+    if (!err)
+        err = dm_tlog_proof_format(&p, receipt, receipt_len);
+    dm_escrow_buf_free(&lines);
+    dm_tlog_log_close(l);
+    dm_tlog_signer_free(signer);
+    return err;
+}
+
+int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const dm_escrow_warrant *w, const dm_escrow_share *s,
+                            const char *requester, time_t now, char **entry, size_t *entry_len) {
+    int err = DM_OK;
+    dm_escrow_entry e = {0};
+    struct tm tm;
+    if (!gmtime_r(&now, &tm) || strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
+        err = dm_fail(DM_ERR_INTERNAL, "cannot format the time");
+    memcpy(e.authority_id, auth->id, DM_ESCROW_ID_LEN);
+    snprintf(e.agent, sizeof e.agent, "%s", agent->name);
+    dm_escrow_warrant_digest(w, e.warrant);
+    const char *case_ref = dm_escrow_warrant_case(w);
+    crypto_hash_sha256(e.case_digest, (const uint8_t *)case_ref, strlen(case_ref));
+    memcpy(e.file_id, dm_escrow_share_file_id(s), DM_FILE_ID_LEN);
+    const char *req = requester ? requester : DEFAULT_REQUESTER;
+    if (!valid_requester(req, strlen(req)))
+        err = dm_fail(DM_ERR_USAGE,
+                      "the requester must be 1 to %d bytes without control "
+                      "characters",
+                      DM_ESCROW_MAX_REQUESTER);
+    else
+        snprintf(e.requester, sizeof e.requester, "%s", req);
+    if (!err)
+        err = dm_escrow_entry_format(&e, entry, entry_len);
+    return err;
+}
+
+int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                      const dm_escrow_warrant *w, const dm_header *hdr,
+                      const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out) {
+    *out = NULL;
+    dm_escrow_share *s = NULL;
+    int err = dm_escrow_share_prepare(auth, agent, w, hdr, now, &s);
+    if (err || !opts || !opts->log_dir) {
+        if (!err)
+            *out = s;
+        return err;
+    }
+    char *entry = NULL, *receipt = NULL;
+    size_t entry_len = 0, receipt_len = 0;
+    err = dm_escrow_release_entry(auth, agent, w, s, opts->requester, now, &entry, &entry_len);
+    if (!err)
+        err = log_release(auth, agent, opts, entry, entry_len, &receipt, &receipt_len);
+    free(entry);
+    if (!err)
+        err = dm_escrow_share_set_receipt(s, receipt, receipt_len);
+    free(receipt);
+    if (err) {
+        dm_escrow_share_free(s);
+        return err;
+    }
+    *out = s;
+    return DM_OK;
+}
+
+int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
+                     time_t now, dm_escrow_share **out) {
+    dm_escrow_release_opts opts = {.log_dir = log_dir};
+    return dm_escrow_release(auth, agent, w, hdr, &opts, now, out);
+}
+
+/* ---------------------------------------------------------------- receipts */
+
+int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escrow_share *s,
+                                  dm_escrow_entry *entry_out, uint64_t *index_out) {
+    size_t rlen = 0;
+    const char *r = dm_escrow_share_receipt(s, &rlen);
+    const char *agent = dm_escrow_share_agent(s);
+    if (!r)
+        return dm_fail(DM_ERR_LOG,
+                       "the share of agent %s has no receipt: its release is not shown to be "
+                       "logged",
+                       agent);
+    dm_tlog_proof p;
+    int err = dm_tlog_proof_parse(r, rlen, &p);
+    if (err)
+        return dm_fail(DM_ERR_LOG, "the receipt of agent %s's share: %s", agent, dm_err_detail());
+    dm_escrow_entry e;
+    if (!p.extra || dm_escrow_entry_parse(p.extra, p.extra_len, &e) != DM_OK)
+        err =
+            dm_fail(DM_ERR_LOG, "the receipt of agent %s's share carries no release entry", agent);
+    int idx = dm_escrow_authority_find_agent(auth, agent);
+    if (!err && (idx < 0 || memcmp(e.authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
+                 strcmp(e.agent, agent) != 0 ||
+                 memcmp(e.file_id, dm_escrow_share_file_id(s), DM_FILE_ID_LEN) != 0 ||
+                 memcmp(e.warrant, dm_escrow_share_warrant(s), DM_ESCROW_DIGEST_LEN) != 0))
+        err = dm_fail(DM_ERR_LOG,
+                      "the receipt of agent %s's share logs another release (authority, agent, "
+                      "file or warrant differ)",
+                      agent);
+    if (!err) {
+        dm_tlog_hash leaf;
+        dm_tlog_leaf_hash(p.extra, p.extra_len, leaf);
+        err = dm_tlog_proof_verify(&p, leaf, &auth->agents[idx].log, auth->witnesses,
+                                   auth->n_witnesses, auth->witness_threshold, NULL);
+        if (err) {
+            char d[300];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share does not verify: %s", agent,
+                          d);
+        }
+    }
+    if (!err && entry_out)
+        *entry_out = e;
+    if (!err && index_out)
+        *index_out = p.index;
+    dm_tlog_proof_clear(&p);
+    return err;
+}

@@ -1,0 +1,20 @@
+/* Internal interfaces between the transparency-log modules (not installed). */
+#ifndef DOORMAT_TLOG_INTERNAL_H
+#define DOORMAT_TLOG_INTERNAL_H
+
+#include "doormat/tlog.h"
+
+/* Bound on any resource read from a log: a full bundle of the longest entries. */
+#define DM_TLOG_MAX_RESOURCE (DM_TLOG_TILE_WIDTH * (DM_TLOG_MAX_ENTRY + 2))
+
+/* Width of tile (level, index) in a tree of size leaves (level -1: entries);
+ * 0 when the tree has no such tile. */
+unsigned dm_tlog_tile_width(int level, uint64_t index, uint64_t size);
+/* Fetches a tile of width w, falling back to the full tile when a partial
+ * one was pruned; checks its length (DM_ERR_LOG when missing or wrong). */
+int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w, uint8_t **data,
+                       size_t *len);
+/* MTH of n = 2^k consecutive hashes. */
+void dm_tlog_subtree_hash(const uint8_t *hashes, size_t n, dm_tlog_hash out);
+
+#endif

@@ -1,0 +1,596 @@
+/* Writing a tiled log in a directory.
+ *
+ * The writer keeps the right edge of the tree in memory: the partial tile of
+ * every level and the partial entry bundle (at most 8 x 8 KiB and 256
+ * entries), read back from the directory when the log is opened. An append
+ * touches only them, writing a full tile when one fills: O(log n), and
+ * nothing ever re-reads the log.
+ *
+ * Durability: commit writes every new tile through a temporary file that is
+ * fsync'd and renamed, fsyncs the directories, and only then publishes the
+ * signed checkpoint (checkpoint.new, fsync, rename, fsync). A crash before
+ * the rename leaves the old checkpoint in force; a signed checkpoint.new
+ * left by a crash is finished at the next open (its tiles are all durable),
+ * so the log never signs two different trees of one size. An exclusive
+ * flock on DIR/lock serialises processes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "tlog_internal.h"
+
+#define MAX_DIRS 64
+
+struct dm_tlog_log {
+    char *dir;
+    int lock_fd;
+    const dm_tlog_signer *key;
+    dm_tlog_checkpoint cp; /* committed */
+    char *cp_text;         /* committed, signed (with any cosignatures) */
+    size_t cp_len;
+    /* working state, ahead of cp after appends */
+    dm_tlog_edge edge;
+    dm_tlog_hash level[8][DM_TLOG_TILE_WIDTH];
+    unsigned count[8];
+    uint8_t *bundle; /* the partial entry bundle */
+    size_t bundle_len, bundle_cap;
+    char dirs[MAX_DIRS][96]; /* directories to fsync, relative to dir */
+    size_t n_dirs;
+    int dirs_overflow; /* more than MAX_DIRS: syncfs instead */
+};
+
+/* ------------------------------------------------------------- file system */
+
+static int path_join(char *out, size_t cap, const char *dir, const char *rel) {
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, rel) >= cap)
+        return dm_fail(DM_ERR_USAGE, "%s: path too long", dir);
+    return DM_OK;
+}
+
+static int fsync_dir(const char *path) {
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    close(fd);
+    return rc == 0 ? DM_OK : dm_fail(DM_ERR_IO, "%s: fsync: %s", path, strerror(errno));
+}
+
+/* mkdir -p of rel's parent directories under dir. */
+static int make_parents(const char *dir, const char *rel) {
+    char path[4096];
+    int err = path_join(path, sizeof path, dir, rel);
+    if (err)
+        return err;
+    size_t base = strlen(dir) + 1;
+    for (char *p = path + base; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0755) == 0)
+            chmod(path, 0755); /* public, whatever the umask */
+        else if (errno != EEXIST)
+            return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+        *p = '/';
+    }
+    return DM_OK;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len) {
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes rel (under dir) through rel.tmp, fsync'd, renamed. */
+static int write_durable(const char *dir, const char *rel, const uint8_t *data, size_t len) {
+    char path[4096], tmp[4200];
+    int err = path_join(path, sizeof path, dir, rel);
+    if (err)
+        return err;
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        err = make_parents(dir, rel);
+        if (err)
+            return err;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
+    if (fd < 0)
+        return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
+    int ok = fchmod(fd, 0644) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(e));
+    }
+    return DM_OK;
+}
+
+static void note_dir(dm_tlog_log *l, const char *rel) {
+    char d[96];
+    snprintf(d, sizeof d, "%s", rel);
+    char *slash = strrchr(d, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    for (size_t i = 0; i < l->n_dirs; i++)
+        if (strcmp(l->dirs[i], d) == 0)
+            return;
+    if (l->n_dirs < MAX_DIRS)
+        memcpy(l->dirs[l->n_dirs++], d, sizeof d);
+    else
+        l->dirs_overflow = 1;
+}
+
+static int write_tile(dm_tlog_log *l, int level, uint64_t index, unsigned w, const uint8_t *data,
+                      size_t len) {
+    char rel[64];
+    int err = dm_tlog_tile_path(level, index, w, rel);
+    if (!err)
+        err = write_durable(l->dir, rel, data, len);
+    if (!err)
+        note_dir(l, rel);
+    return err;
+}
+
+/* Removes the partial tiles of a tile that is now full (tile/L/N.p/). */
+static void prune(dm_tlog_log *l, int level, uint64_t index) {
+    char rel[64], p[4096];
+    dm_tlog_tile_path(level, index, 1, rel);
+    char *slash = strrchr(rel, '/');
+    *slash = '\0'; /* ".../N.p" */
+    if (path_join(p, sizeof p, l->dir, rel) != DM_OK)
+        return;
+    size_t base = strlen(p);
+    for (unsigned w = 1; w < DM_TLOG_TILE_WIDTH; w++) {
+        snprintf(p + base, sizeof p - base, "/%u", w);
+        unlink(p);
+    }
+    p[base] = '\0';
+    rmdir(p);
+}
+
+/* ------------------------------------------------------------ the checkpoint */
+
+static int publish_checkpoint(dm_tlog_log *l, const char *text, size_t len) {
+    int err = write_durable(l->dir, "checkpoint.new", (const uint8_t *)text, len);
+    char from[4096], to[4096];
+    if (!err)
+        err = path_join(from, sizeof from, l->dir, "checkpoint.new");
+    if (!err)
+        err = path_join(to, sizeof to, l->dir, "checkpoint");
+    if (!err && rename(from, to) != 0)
+        err = dm_fail(DM_ERR_IO, "%s: %s", to, strerror(errno));
+    if (!err)
+        err = fsync_dir(l->dir);
+    return err;
+}
+
+static int sign_checkpoint(const dm_tlog_signer *key, const dm_tlog_checkpoint *c, char **note,
+                           size_t *len) {
+    char *text;
+    size_t tlen;
+    int err = dm_tlog_checkpoint_format(c, &text, &tlen);
+    if (err)
+        return err;
+    err = dm_tlog_note_sign(text, tlen, key, note, len);
+    free(text);
+    return err;
+}
+
+int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key) {
+    const dm_tlog_verifier *v = dm_tlog_signer_verifier(key);
+    char path[4096];
+    int err = path_join(path, sizeof path, dir, "checkpoint");
+    if (err)
+        return err;
+    struct stat st;
+    if (lstat(path, &st) == 0)
+        return dm_fail(DM_ERR_USAGE, "%s exists: refusing to start a log over another", path);
+    if (mkdir(dir, 0755) == 0)
+        chmod(dir, 0755);
+    else if (errno != EEXIST)
+        return dm_fail(DM_ERR_IO, "%s: %s", dir, strerror(errno));
+    dm_tlog_checkpoint c = {0};
+    snprintf(c.origin, sizeof c.origin, "%s", v->name);
+    dm_tlog_empty_root(c.root);
+    char *note;
+    size_t len;
+    err = sign_checkpoint(key, &c, &note, &len);
+    if (err)
+        return err;
+    dm_tlog_log l = {.dir = (char *)dir, .key = key};
+    err = path_join(path, sizeof path, dir, "lock");
+    if (!err) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+        else {
+            if (fchmod(fd, 0644) != 0)
+                err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+            close(fd);
+        }
+    }
+    if (!err)
+        err = publish_checkpoint(&l, note, len);
+    free(note);
+    return err;
+}
+
+/* ------------------------------------------------------------------ opening */
+
+static int read_rel(const char *dir, const char *rel, uint8_t **data, size_t *len) {
+    dm_tlog_fetcher f = dm_tlog_dir_fetcher(dir);
+    return f.fetch(f.ctx, rel, data, len);
+}
+
+static int load_checkpoint(const char *dir, const char *rel, const dm_tlog_verifier *v,
+                           dm_tlog_checkpoint *c, char **text, size_t *len) {
+    uint8_t *data;
+    size_t n;
+    int err = read_rel(dir, rel, &data, &n);
+    if (err)
+        return err;
+    err = dm_tlog_checkpoint_open((const char *)data, n, v, NULL, 0, 0, c);
+    if (err) {
+        free(data);
+        return err;
+    }
+    *text = (char *)data;
+    *len = n;
+    return DM_OK;
+}
+
+/* Reads the right edge of the committed tree into l. */
+static int load_edge(dm_tlog_log *l) {
+    uint64_t size = l->cp.size;
+    dm_tlog_fetcher f = dm_tlog_dir_fetcher(l->dir);
+    dm_tlog_reader *r = NULL;
+    int err = dm_tlog_reader_new(f, size, &r);
+    if (!err)
+        err = dm_tlog_edge_load(&l->edge, dm_tlog_reader_hash, r, size);
+    dm_tlog_reader_free(r);
+    if (err)
+        return err;
+    dm_tlog_hash root;
+    dm_tlog_edge_root(&l->edge, root);
+    if (sodium_memcmp(root, l->cp.root, DM_TLOG_HASH_LEN) != 0)
+        return dm_fail(DM_ERR_LOG, "%s: the tiles do not give the checkpoint's root", l->dir);
+    for (unsigned lv = 0; lv < 8; lv++) {
+        unsigned sh = 8 * (lv + 1);
+        uint64_t idx = sh >= 64 ? 0 : size >> sh;
+        unsigned w = dm_tlog_tile_width((int)lv, idx, size);
+        l->count[lv] = w;
+        if (w == 0)
+            continue;
+        uint8_t *data;
+        size_t len;
+        err = dm_tlog_fetch_tile(f, (int)lv, idx, w, &data, &len);
+        if (err)
+            return err;
+        memcpy(l->level[lv], data, len);
+        free(data);
+    }
+    unsigned w0 = l->count[0];
+    if (w0 > 0) {
+        uint8_t *data;
+        size_t len;
+        err = dm_tlog_fetch_tile(f, -1, size >> 8, w0, &data, &len);
+        if (err)
+            return err;
+        /* The bundle must hash to the level-0 tile the root was built from. */
+        size_t pos = 0;
+        for (unsigned i = 0; !err && i < w0; i++) {
+            size_t n = pos + 2 <= len ? ((size_t)data[pos] << 8 | data[pos + 1]) : SIZE_MAX;
+            dm_tlog_hash h;
+            if (n == SIZE_MAX || n > len - pos - 2) {
+                err = dm_fail(DM_ERR_LOG, "%s: the last entry bundle is malformed", l->dir);
+                break;
+            }
+            dm_tlog_leaf_hash(data + pos + 2, n, h);
+            if (memcmp(h, l->level[0][i], DM_TLOG_HASH_LEN) != 0)
+                err = dm_fail(DM_ERR_LOG, "%s: entry %" PRIu64 " does not match its tile",
+                              l->dir, (size >> 8 << 8) + i);
+            pos += 2 + n;
+        }
+        if (!err && pos != len)
+            err = dm_fail(DM_ERR_LOG, "%s: the last entry bundle is malformed", l->dir);
+        if (err) {
+            free(data);
+            return err;
+        }
+        l->bundle = data;
+        l->bundle_len = l->bundle_cap = len;
+    }
+    return DM_OK;
+}
+
+/* A checkpoint.new left by a crash: finished if it is a signed, consistent
+ * extension whose tiles are all in place, removed otherwise. */
+static int recover_pending(dm_tlog_log *l) {
+    char path[4096];
+    int err = path_join(path, sizeof path, l->dir, "checkpoint.new");
+    if (err)
+        return err;
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return DM_OK;
+    dm_tlog_checkpoint c;
+    char *text = NULL;
+    size_t len;
+    const dm_tlog_verifier *v = dm_tlog_signer_verifier(l->key);
+    int ok = load_checkpoint(l->dir, "checkpoint.new", v, &c, &text, &len) == DM_OK &&
+             c.size > l->cp.size;
+    if (ok) {
+        dm_tlog_fetcher f = dm_tlog_dir_fetcher(l->dir);
+        dm_tlog_reader *r = NULL;
+        dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
+        size_t n = 0;
+        dm_tlog_edge e;
+        dm_tlog_hash root;
+        ok = dm_tlog_reader_new(f, c.size, &r) == DM_OK &&
+             dm_tlog_edge_load(&e, dm_tlog_reader_hash, r, c.size) == DM_OK;
+        if (ok) {
+            dm_tlog_edge_root(&e, root);
+            ok = sodium_memcmp(root, c.root, DM_TLOG_HASH_LEN) == 0 &&
+                 (l->cp.size == 0 ||
+                  (dm_tlog_prove_consistency(dm_tlog_reader_hash, r, l->cp.size, c.size, proof,
+                                           &n) == DM_OK &&
+                 dm_tlog_verify_consistency(l->cp.size, c.size, l->cp.root, c.root, proof, n) ==
+                     DM_OK));
+        }
+        dm_tlog_reader_free(r);
+    }
+    if (ok) {
+        char to[4096];
+        err = path_join(to, sizeof to, l->dir, "checkpoint");
+        if (!err && rename(path, to) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", to, strerror(errno));
+        if (!err)
+            err = fsync_dir(l->dir);
+        if (!err) {
+            free(l->cp_text);
+            l->cp = c;
+            l->cp_text = text;
+            l->cp_len = len;
+            text = NULL;
+        }
+    } else if (unlink(path) != 0) {
+        err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    free(text);
+    return err;
+}
+
+int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **out) {
+    *out = NULL;
+    dm_tlog_log *l = calloc(1, sizeof *l);
+    if (!l)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    l->lock_fd = -1;
+    l->key = key;
+    l->dir = strdup(dir);
+    char path[4096];
+    int err = l->dir ? path_join(path, sizeof path, dir, "lock")
+                     : dm_fail(DM_ERR_NOMEM, "out of memory");
+    if (!err) {
+        l->lock_fd = open(path, O_RDWR | O_CLOEXEC);
+        if (l->lock_fd < 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s (not a log made by escrow init?)", path,
+                          strerror(errno));
+        else if (flock(l->lock_fd, LOCK_EX) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+    }
+    if (!err)
+        err = load_checkpoint(dir, "checkpoint", dm_tlog_signer_verifier(key), &l->cp,
+                              &l->cp_text, &l->cp_len);
+    if (err == DM_ERR_LOG || err == DM_ERR_USAGE) {
+        char d[256];
+        snprintf(d, sizeof d, "%s", dm_err_detail());
+        err = dm_fail(DM_ERR_LOG, "%s/checkpoint: %s", dir, d);
+    }
+    if (!err)
+        err = recover_pending(l);
+    if (!err)
+        err = load_edge(l);
+    if (err) {
+        dm_tlog_log_close(l);
+        return err;
+    }
+    *out = l;
+    return DM_OK;
+}
+
+void dm_tlog_log_close(dm_tlog_log *l) {
+    if (!l)
+        return;
+    if (l->lock_fd >= 0)
+        close(l->lock_fd); /* releases the flock */
+    free(l->cp_text);
+    free(l->bundle);
+    free(l->dir);
+    free(l);
+}
+
+uint64_t dm_tlog_log_size(const dm_tlog_log *l) {
+    return l->cp.size;
+}
+
+const char *dm_tlog_log_checkpoint(const dm_tlog_log *l) {
+    return l->cp_text;
+}
+
+/* ---------------------------------------------------------------- appending */
+
+static int push_hash(dm_tlog_log *l, unsigned lv, uint64_t tile_index, const dm_tlog_hash h) {
+    memcpy(l->level[lv][l->count[lv]++], h, DM_TLOG_HASH_LEN);
+    if (l->count[lv] < DM_TLOG_TILE_WIDTH)
+        return DM_OK;
+    int err = write_tile(l, (int)lv, tile_index, DM_TLOG_TILE_WIDTH, (const uint8_t *)l->level[lv],
+                         sizeof l->level[lv]);
+    if (err)
+        return err;
+    dm_tlog_hash up;
+    dm_tlog_subtree_hash((const uint8_t *)l->level[lv], DM_TLOG_TILE_WIDTH, up);
+    l->count[lv] = 0;
+    if (lv + 1 >= 8)
+        return dm_fail(DM_ERR_USAGE, "the log is full");
+    return push_hash(l, lv + 1, tile_index >> 8, up);
+}
+
+int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_t *index) {
+    if (len == 0 || len > DM_TLOG_MAX_ENTRY)
+        return dm_fail(DM_ERR_USAGE, "a log entry has 1 to %d bytes", DM_TLOG_MAX_ENTRY);
+    if (l->bundle_len + 2 + len > l->bundle_cap) {
+        size_t cap = l->bundle_cap ? l->bundle_cap * 2 : 4096;
+        while (cap < l->bundle_len + 2 + len)
+            cap *= 2;
+        uint8_t *b = realloc(l->bundle, cap);
+        if (!b)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        l->bundle = b;
+        l->bundle_cap = cap;
+    }
+    uint64_t i = l->edge.size;
+    l->bundle[l->bundle_len] = (uint8_t)(len >> 8);
+    l->bundle[l->bundle_len + 1] = (uint8_t)len;
+    memcpy(l->bundle + l->bundle_len + 2, entry, len);
+    l->bundle_len += 2 + len;
+    dm_tlog_hash h;
+    dm_tlog_leaf_hash(entry, len, h);
+    int err = DM_OK;
+    if (l->count[0] + 1 == DM_TLOG_TILE_WIDTH) {
+        err = write_tile(l, -1, i >> 8, DM_TLOG_TILE_WIDTH, l->bundle, l->bundle_len);
+    }
+    if (!err)
+        err = push_hash(l, 0, i >> 8, h);
+    if (err) {
+        l->bundle_len -= 2 + len; /* the entry is not in */
+        return err;
+    }
+    if (l->count[0] == 0)
+        l->bundle_len = 0;
+    dm_tlog_edge_append(&l->edge, h);
+    if (index)
+        *index = i;
+    return DM_OK;
+}
+
+int dm_tlog_log_commit(dm_tlog_log *l) {
+    uint64_t size = l->edge.size;
+    if (size == l->cp.size)
+        return DM_OK;
+    int err = DM_OK;
+    for (unsigned lv = 0; !err && lv < 8; lv++)
+        if (l->count[lv] > 0)
+            err = write_tile(l, (int)lv, (8 * (lv + 1) >= 64 ? 0 : size >> (8 * (lv + 1))),
+                             l->count[lv], (const uint8_t *)l->level[lv],
+                             (size_t)l->count[lv] * DM_TLOG_HASH_LEN);
+    if (!err && l->count[0] > 0)
+        err = write_tile(l, -1, size >> 8, l->count[0], l->bundle, l->bundle_len);
+    for (size_t i = 0; !err && i < l->n_dirs; i++) {
+        char p[4096];
+        err = path_join(p, sizeof p, l->dir, l->dirs[i]);
+        if (!err)
+            err = fsync_dir(p);
+    }
+    if (!err && l->dirs_overflow && syncfs(l->lock_fd) != 0)
+        err = dm_fail(DM_ERR_IO, "%s: syncfs: %s", l->dir, strerror(errno));
+    dm_tlog_checkpoint c = {0};
+    snprintf(c.origin, sizeof c.origin, "%s", l->cp.origin);
+    c.size = size;
+    dm_tlog_edge_root(&l->edge, c.root);
+    char *note = NULL;
+    size_t len = 0;
+    if (!err)
+        err = sign_checkpoint(l->key, &c, &note, &len);
+    if (!err)
+        err = publish_checkpoint(l, note, len);
+    if (err) {
+        free(note);
+        return err;
+    }
+    /* Only the tile that was partial at the last commit can have partial
+     * files; once it is full they go (tlog-tiles allows it). */
+    for (int lv = -1; lv < 8; lv++) {
+        unsigned sh = 8 * (unsigned)(lv < 0 ? 1 : lv + 1);
+        uint64_t before = sh >= 64 ? 0 : l->cp.size >> sh, now = sh >= 64 ? 0 : size >> sh;
+        if (now > before)
+            prune(l, lv, before);
+    }
+    free(l->cp_text);
+    l->cp = c;
+    l->cp_text = note;
+    l->cp_len = len;
+    l->n_dirs = 0;
+    l->dirs_overflow = 0;
+    return DM_OK;
+}
+
+int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len) {
+    size_t total = l->cp_len + len;
+    char *text = malloc(total + 1);
+    if (!text)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    memcpy(text, l->cp_text, l->cp_len);
+    memcpy(text + l->cp_len, lines, len);
+    text[total] = '\0';
+    dm_tlog_note *n = NULL;
+    int err = dm_tlog_note_parse(text, total, &n);
+    dm_tlog_note_free(n);
+    if (!err)
+        err = publish_checkpoint(l, text, total);
+    if (err) {
+        free(text);
+        return err;
+    }
+    free(l->cp_text);
+    l->cp_text = text;
+    l->cp_len = total;
+    return DM_OK;
+}
+
+static int log_reader(dm_tlog_log *l, uint64_t size, dm_tlog_reader **r) {
+    if (size > l->cp.size)
+        return dm_fail(DM_ERR_USAGE, "size %" PRIu64 " is beyond the committed %" PRIu64, size,
+                       l->cp.size);
+    return dm_tlog_reader_new(dm_tlog_dir_fetcher(l->dir), l->cp.size, r);
+}
+
+int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size,
+                                dm_tlog_hash *proof, size_t *n) {
+    dm_tlog_reader *r = NULL;
+    int err = log_reader(l, size, &r);
+    if (!err)
+        err = dm_tlog_prove_inclusion(dm_tlog_reader_hash, r, index, size, proof, n);
+    dm_tlog_reader_free(r);
+    return err;
+}
+
+int dm_tlog_log_prove_consistency(dm_tlog_log *l, uint64_t size1, uint64_t size2,
+                                  dm_tlog_hash *proof, size_t *n) {
+    dm_tlog_reader *r = NULL;
+    int err = log_reader(l, size2, &r);
+    if (!err)
+        err = dm_tlog_prove_consistency(dm_tlog_reader_hash, r, size1, size2, proof, n);
+    dm_tlog_reader_free(r);
+    return err;
+}

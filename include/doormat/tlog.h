@@ -1,0 +1,306 @@
+/* doormat tlog: a transparency log, as the Internet's logs build them.
+ *
+ *   - RFC 6962 Merkle tree over SHA-256 (leaf 0x00, node 0x01), inclusion and
+ *     consistency proofs as RFC 9162 section 2.1 defines them;
+ *   - C2SP signed-note (Ed25519, key ID = SHA-256(name || 0x0A || type ||
+ *     key)[:4], verifier keys NAME+KEYID+BASE64) and tlog-checkpoint;
+ *   - C2SP tlog-cosignature (Ed25519 cosignature/v1, timestamped);
+ *   - C2SP tlog-tiles in a directory (checkpoint, tile/<L>/<N>[.p/<W>],
+ *     tile/entries/<N>[.p/<W>]), so a static web server can publish it;
+ *   - C2SP tlog-witness add-checkpoint on a state directory;
+ *   - C2SP tlog-proof (offline receipts).
+ *
+ * Nothing here knows escrow: entries are opaque bytes. Every function returns
+ * DM_OK or a dm_err class (vault.h) with dm_err_detail() saying why:
+ *   DM_ERR_USAGE   malformed key, note, checkpoint, proof or request text
+ *   DM_ERR_LOG     a proof that does not verify, a signature that fails, a
+ *                  checkpoint or tile inconsistent with what was seen before
+ *   DM_ERR_IO      the file system failed
+ */
+#ifndef DOORMAT_TLOG_H
+#define DOORMAT_TLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "doormat/vault.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DM_TLOG_HASH_LEN 32
+#define DM_TLOG_MAX_PROOF 64     /* hashes in any proof of a tree below 2^64 */
+#define DM_TLOG_TILE_HEIGHT 8    /* tiles are 2^8 = 256 hashes wide */
+#define DM_TLOG_TILE_WIDTH 256
+#define DM_TLOG_MAX_ENTRY 65535  /* entry bundles carry uint16 lengths */
+#define DM_TLOG_MAX_NAME 255     /* key names and origins */
+#define DM_TLOG_MAX_NOTE 65536   /* bytes of a signed note we accept */
+#define DM_TLOG_MAX_SIGS 64      /* signature lines of a note we accept (>= 16) */
+#define DM_TLOG_SIG_ED25519 0x01 /* signed-note signature types */
+#define DM_TLOG_SIG_COSIGNATURE 0x04
+
+typedef uint8_t dm_tlog_hash[DM_TLOG_HASH_LEN];
+
+/* ------------------------------------------------------------- Merkle tree */
+
+void dm_tlog_leaf_hash(const uint8_t *entry, size_t len, dm_tlog_hash out);
+void dm_tlog_node_hash(const dm_tlog_hash left, const dm_tlog_hash right, dm_tlog_hash out);
+void dm_tlog_empty_root(dm_tlog_hash out); /* SHA-256 of nothing */
+
+/* RFC 9162 2.1.3.2 and 2.1.4.2: DM_OK, or DM_ERR_LOG saying what fails. */
+int dm_tlog_verify_inclusion(uint64_t index, uint64_t size, const dm_tlog_hash leaf,
+                             const dm_tlog_hash *proof, size_t n, const dm_tlog_hash root);
+int dm_tlog_verify_consistency(uint64_t size1, uint64_t size2, const dm_tlog_hash root1,
+                               const dm_tlog_hash root2, const dm_tlog_hash *proof, size_t n);
+/* The same with roots as opaque byte strings (as RFC 9162 states it: two
+ * trees of equal size are consistent when their roots are the same bytes);
+ * any other case needs 32-byte roots. */
+int dm_tlog_verify_consistency_bytes(uint64_t size1, uint64_t size2, const uint8_t *root1,
+                                     size_t root1_len, const uint8_t *root2, size_t root2_len,
+                                     const dm_tlog_hash *proof, size_t n);
+
+/* Stored hashes: the hash of the complete subtree at height `level` whose
+ * leaves are [index << level, (index + 1) << level). */
+typedef int (*dm_tlog_hash_fn)(void *ctx, unsigned level, uint64_t index, dm_tlog_hash out);
+
+int dm_tlog_tree_hash(dm_tlog_hash_fn fn, void *ctx, uint64_t size, dm_tlog_hash root);
+/* Proof generation (RFC 9162 2.1.3.1, 2.1.4.1); proof has room for
+ * DM_TLOG_MAX_PROOF hashes, *n gets how many were written. */
+int dm_tlog_prove_inclusion(dm_tlog_hash_fn fn, void *ctx, uint64_t index, uint64_t size,
+                            dm_tlog_hash *proof, size_t *n);
+int dm_tlog_prove_consistency(dm_tlog_hash_fn fn, void *ctx, uint64_t size1, uint64_t size2,
+                              dm_tlog_hash *proof, size_t *n);
+
+/* The right edge of a tree: the complete subtrees of its binary
+ * decomposition, all that appending and the root need (O(log n)). */
+typedef struct dm_tlog_edge {
+    uint64_t size;
+    dm_tlog_hash at[64]; /* at[h] is meaningful when bit h of size is set */
+} dm_tlog_edge;
+void dm_tlog_edge_append(dm_tlog_edge *e, const dm_tlog_hash leaf);
+void dm_tlog_edge_root(const dm_tlog_edge *e, dm_tlog_hash root);
+/* Reads the edge of a tree of `size` leaves through fn. */
+int dm_tlog_edge_load(dm_tlog_edge *e, dm_tlog_hash_fn fn, void *ctx, uint64_t size);
+
+/* Standard base64 with padding (RFC 4648 section 4), strict: a hash is
+ * exactly 32 bytes. */
+int dm_tlog_hash_decode(const char *b64, size_t len, dm_tlog_hash out);
+void dm_tlog_hash_encode(const dm_tlog_hash h, char out[45]);
+
+/* ------------------------------------------------------------ signed notes */
+
+typedef struct dm_tlog_verifier {
+    char name[DM_TLOG_MAX_NAME + 1];
+    uint32_t id;
+    uint8_t type; /* DM_TLOG_SIG_ED25519 or DM_TLOG_SIG_COSIGNATURE */
+    uint8_t pk[32];
+} dm_tlog_verifier;
+
+/* The secret half, in guarded memory (free with dm_tlog_signer_free). */
+typedef struct dm_tlog_signer dm_tlog_signer;
+
+/* Key ID: SHA-256(name || 0x0A || type || pk)[:4], big-endian. */
+uint32_t dm_tlog_key_id(const char *name, uint8_t type, const uint8_t pk[32]);
+/* A fresh key: *skey gets "PRIVATE+KEY+NAME+KEYID+base64(type || seed)"
+ * (guarded, dm_secret_free) and *vkey "NAME+KEYID+base64(type || pk)"
+ * (malloc'd), the encodings of golang.org/x/mod/sumdb/note. */
+int dm_tlog_key_generate(const char *name, uint8_t type, char **skey, char **vkey);
+int dm_tlog_verifier_parse(const char *vkey, size_t len, dm_tlog_verifier *out);
+int dm_tlog_verifier_format(const dm_tlog_verifier *v, char **vkey);
+int dm_tlog_signer_parse(const char *skey, size_t len, dm_tlog_signer **out);
+/* A signer from a 32-byte Ed25519 seed (a key derived elsewhere). */
+int dm_tlog_signer_from_seed(const char *name, uint8_t type, const uint8_t seed[32],
+                             dm_tlog_signer **out);
+/* Its PRIVATE+KEY+... text (guarded, dm_secret_free). */
+int dm_tlog_signer_format(const dm_tlog_signer *s, char **skey);
+void dm_tlog_signer_free(dm_tlog_signer *s);
+const dm_tlog_verifier *dm_tlog_signer_verifier(const dm_tlog_signer *s);
+
+/* Signs text (which must end in '\n') with an Ed25519 note signature:
+ * *note = text "\n" "— NAME base64(id || sig)\n" (malloc'd). */
+int dm_tlog_note_sign(const char *text, size_t len, const dm_tlog_signer *s, char **note,
+                      size_t *note_len);
+/* One cosignature/v1 line ("— NAME base64(id || be64(time) || sig)\n") over a
+ * checkpoint's note text. */
+int dm_tlog_cosign(const char *text, size_t len, const dm_tlog_signer *s, uint64_t timestamp,
+                   char **line, size_t *line_len);
+
+typedef struct dm_tlog_note_sig {
+    char name[DM_TLOG_MAX_NAME + 1];
+    uint32_t id;
+    uint8_t sig[8 + 64]; /* Ed25519: 64 bytes; cosignature: timestamp || 64 */
+    size_t sig_len;
+    const char *line; /* the whole line in the parsed note, '\n' included */
+    size_t line_len;
+} dm_tlog_note_sig;
+
+typedef struct dm_tlog_note {
+    char *text; /* the note text, final '\n' included (malloc'd) */
+    size_t text_len;
+    char *raw; /* the whole note as given (malloc'd) */
+    size_t raw_len;
+    dm_tlog_note_sig sigs[DM_TLOG_MAX_SIGS];
+    size_t n_sigs;
+} dm_tlog_note;
+
+/* Strict grammar of c2sp.org/signed-note: UTF-8 without control characters
+ * but '\n', text, the last empty line, signature lines. DM_ERR_USAGE. */
+int dm_tlog_note_parse(const char *msg, size_t len, dm_tlog_note **out);
+void dm_tlog_note_free(dm_tlog_note *n);
+/* Checks the signatures from known keys (name and id both match): any that
+ * fails rejects the note; none at all rejects it (DM_ERR_LOG). ok[i] (may be
+ * NULL) is set to 1 for each verifier with a valid signature, and times[i]
+ * (may be NULL) to its cosignature timestamp. */
+int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_t n_vs,
+                        uint8_t *ok, uint64_t *times);
+
+/* ------------------------------------------------------------- checkpoints */
+
+typedef struct dm_tlog_checkpoint {
+    char origin[DM_TLOG_MAX_NAME + 1];
+    uint64_t size;
+    dm_tlog_hash root;
+} dm_tlog_checkpoint;
+
+/* The note text "ORIGIN\nSIZE\nBASE64(ROOT)\n" (malloc'd). */
+int dm_tlog_checkpoint_format(const dm_tlog_checkpoint *c, char **text, size_t *len);
+/* Parses a checkpoint's note text (extension lines are allowed and ignored). */
+int dm_tlog_checkpoint_parse(const char *text, size_t len, dm_tlog_checkpoint *out);
+/* Parses a signed checkpoint, checks the signature of the log key (whose
+ * name must be the origin), then the cosignatures: at least `needed` of the
+ * witnesses must have signed it (DM_ERR_LOG otherwise, naming how many). */
+int dm_tlog_checkpoint_open(const char *note, size_t len, const dm_tlog_verifier *log_key,
+                            const dm_tlog_verifier *witnesses, size_t n_witnesses,
+                            unsigned needed, dm_tlog_checkpoint *out);
+
+/* ---------------------------------------------------------- reading a log */
+
+/* Reads a resource of a tiled log by its path ("checkpoint", "tile/0/x001/234",
+ * "tile/entries/000.p/5"): DM_OK with *data (malloc'd), DM_ERR_NO_MATCH when
+ * it does not exist, or another error. A directory and, later, an HTTPS
+ * client implement it. */
+typedef struct dm_tlog_fetcher {
+    int (*fetch)(void *ctx, const char *path, uint8_t **data, size_t *len);
+    void *ctx;
+} dm_tlog_fetcher;
+/* A fetcher over a directory; dir must outlive it. */
+dm_tlog_fetcher dm_tlog_dir_fetcher(const char *dir);
+
+/* Path of a tile: level 0..63 (or -1 for an entry bundle), index, width
+ * (256 for a full tile). out needs 64 bytes. */
+int dm_tlog_tile_path(int level, uint64_t index, unsigned width, char out[64]);
+/* Parses a tile path back (strict, for a server that serves by path). */
+int dm_tlog_tile_path_parse(const char *path, int *level, uint64_t *index, unsigned *width);
+/* Splits an entry bundle into entries: calls fn for each (DM_ERR_USAGE when
+ * malformed, or when count entries are not exactly what it holds). */
+int dm_tlog_bundle_parse(const uint8_t *data, size_t len, size_t count,
+                         int (*fn)(void *ctx, const uint8_t *entry, size_t len), void *ctx);
+
+/* A reader of a tree of a given size through a fetcher: a dm_tlog_hash_fn
+ * over its tiles (falling back to the full tile when a partial one was
+ * pruned), and the entries. */
+typedef struct dm_tlog_reader dm_tlog_reader;
+int dm_tlog_reader_new(dm_tlog_fetcher f, uint64_t size, dm_tlog_reader **out);
+void dm_tlog_reader_free(dm_tlog_reader *r);
+int dm_tlog_reader_hash(void *reader, unsigned level, uint64_t index, dm_tlog_hash out);
+/* Entry number index (malloc'd copy). */
+int dm_tlog_reader_entry(dm_tlog_reader *r, uint64_t index, uint8_t **entry, size_t *len);
+
+/* What a verifier learns of a log. */
+typedef int (*dm_tlog_entry_fn)(void *ctx, uint64_t index, const uint8_t *entry, size_t len);
+
+/* Verifies a whole log from nothing against a checkpoint already opened:
+ * every entry bundle and every tile (full and partial) is recomputed from
+ * the entries and must be what the log serves, and the root must be the
+ * checkpoint's. fn (may be NULL) sees every entry in order. */
+int dm_tlog_verify_log(dm_tlog_fetcher f, const dm_tlog_checkpoint *c, dm_tlog_entry_fn fn,
+                       void *ctx);
+/* Catches up from an earlier checkpoint `old` to `c`: the old tree is read
+ * back from the tiles and must have old's root, the new entries are hashed
+ * onto it, and the result must be c's root (a fork or a rollback is
+ * DM_ERR_LOG). fn sees the entries old->size .. c->size - 1. */
+int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_tlog_checkpoint *c,
+                     dm_tlog_entry_fn fn, void *ctx);
+
+/* ---------------------------------------------------------- writing a log */
+
+typedef struct dm_tlog_log dm_tlog_log;
+
+/* Creates DIR (which must not hold a checkpoint yet) with the checkpoint of
+ * the empty tree, signed by key; the origin is the key's name. */
+int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key);
+/* Opens a log for appending: takes an exclusive lock (DIR/lock, flock) held
+ * until close, so concurrent processes take turns; verifies the checkpoint
+ * with the key's verifier and reads back the right edge (O(log n) tiles),
+ * which must give the checkpoint's root. A checkpoint whose writing was cut
+ * short by a crash is finished (if it is complete and its tiles agree) or
+ * discarded. */
+int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **out);
+void dm_tlog_log_close(dm_tlog_log *l);
+/* Appends an entry (1..DM_TLOG_MAX_ENTRY bytes); *index gets its number.
+ * Nothing is visible or durable until commit. */
+int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_t *index);
+/* Makes every appended entry durable and visible: writes the tiles and
+ * bundles, fsyncs them and their directories, then signs the new
+ * checkpoint and renames it into place (and fsyncs the directory). One
+ * commit covers any number of appends. */
+int dm_tlog_log_commit(dm_tlog_log *l);
+uint64_t dm_tlog_log_size(const dm_tlog_log *l);       /* committed size */
+const char *dm_tlog_log_checkpoint(const dm_tlog_log *l); /* signed text */
+/* Adds cosignature lines (each "— ...\n") to the published checkpoint,
+ * which is rewritten atomically; the lines must be signatures over it. */
+int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len);
+/* Proofs over the committed tree. */
+int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size,
+                                dm_tlog_hash *proof, size_t *n);
+int dm_tlog_log_prove_consistency(dm_tlog_log *l, uint64_t size1, uint64_t size2,
+                                  dm_tlog_hash *proof, size_t *n);
+
+/* -------------------------------------------------------------- witness */
+
+/* The add-checkpoint request body of c2sp.org/tlog-witness. */
+int dm_tlog_witness_request(uint64_t old_size, const dm_tlog_hash *proof, size_t n,
+                            const char *checkpoint, size_t len, char **body, size_t *body_len);
+
+/* A witness on a state directory (one file per log origin, holding the last
+ * checkpoint it cosigned): checks the request as tlog-witness says and, when
+ * every check passes, records the checkpoint (under a lock, atomically) and
+ * answers with its cosignature line. *status is the HTTP status of the spec:
+ * 200 (response = cosignature lines), 400 (malformed), 403 (no valid log
+ * signature), 404 (unknown origin), 409 (old size is not the cosigned one;
+ * response = "SIZE\n"), 422 (bad proof or inconsistent). The return value is
+ * DM_OK whenever a status was decided, an error when the state could not be
+ * read or written. */
+int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *key,
+                                   const dm_tlog_verifier *logs, size_t n_logs, const char *body,
+                                   size_t len, uint64_t now, int *status, char **response,
+                                   size_t *response_len);
+
+/* ------------------------------------------------------------ tlog-proof */
+
+typedef struct dm_tlog_proof {
+    uint8_t *extra; /* may be NULL */
+    size_t extra_len;
+    uint64_t index;
+    dm_tlog_hash path[DM_TLOG_MAX_PROOF];
+    size_t n;
+    char *checkpoint; /* the signed checkpoint, verbatim */
+    size_t checkpoint_len;
+} dm_tlog_proof;
+
+int dm_tlog_proof_format(const dm_tlog_proof *p, char **text, size_t *len);
+int dm_tlog_proof_parse(const char *text, size_t len, dm_tlog_proof *out);
+void dm_tlog_proof_clear(dm_tlog_proof *p);
+/* Steps 2-4 of tlog-proof verification: the checkpoint is signed by
+ * log_key (the origin its name), at least `needed` witnesses cosigned it, and
+ * leaf is at p->index in it. *c (may be NULL) gets the checkpoint. */
+int dm_tlog_proof_verify(const dm_tlog_proof *p, const dm_tlog_hash leaf,
+                         const dm_tlog_verifier *log_key, const dm_tlog_verifier *witnesses,
+                         size_t n_witnesses, unsigned needed, dm_tlog_checkpoint *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

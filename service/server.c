@@ -1,0 +1,400 @@
+/* The HTTPS server frame of every doormat service: libevent's evhttp over
+ * OpenSSL bufferevents, with the limits a service on a network needs (body
+ * and header size, idle timeouts, a connection limit), one log line per
+ * request, and a clean stop on SIGTERM. HTTP parsing is libevent's. */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "service_internal.h"
+
+/* Each TLS connection's SSL object carries the server (index conn_idx, freed
+ * with the connection: that is where the count goes down) and a mark when it
+ * came in over the limit (over_idx). */
+static int conn_idx = -1, over_idx = -1;
+
+static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                       void *argp) {
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    dm_svc *svc = ptr;
+    if (svc == NULL || svc->closing)
+        return;
+    if (svc->conns > 0)
+        svc->conns--;
+    if (svc->paused && svc->conns < 2 * svc->max_conns && svc->bound != NULL && !svc->stopping) {
+        evconnlistener_enable(evhttp_bound_socket_get_listener(svc->bound));
+        svc->paused = 0;
+    }
+}
+
+static struct bufferevent *new_connection(struct event_base *base, void *arg) {
+    dm_svc *svc = arg;
+    SSL *ssl = SSL_new(svc->ssl);
+    if (ssl == NULL)
+        return NULL;
+    svc->conns++;
+    SSL_set_ex_data(ssl, conn_idx, svc);
+    if (svc->conns > svc->max_conns)
+        SSL_set_ex_data(ssl, over_idx, svc);
+    /* Past twice the limit, stop accepting until some close: the kernel
+     * queue holds the rest, and answering them would cost a handshake each. */
+    if (svc->conns >= 2 * svc->max_conns && !svc->paused) {
+        evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
+        svc->paused = 1;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(
+        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* A client that just closes the socket is no error worth a log line. */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
+int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
+    (void)svc;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    return ssl != NULL && SSL_get_ex_data(ssl, over_idx) != NULL;
+}
+
+const char *dm_svc_method(struct evhttp_request *req) {
+    switch (evhttp_request_get_command(req)) {
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+        return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+        return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+        return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+        return "PATCH";
+    }
+    return "?";
+}
+
+const char *dm_svc_path(struct evhttp_request *req) {
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    return uri ? evhttp_uri_get_path(uri) : NULL;
+}
+
+static void log_line(dm_svc *svc, struct evhttp_request *req, int code, size_t len,
+                     const char *reason) {
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    const char *uri = evhttp_request_get_uri(req);
+    /* The path as sent may hold anything; the log line shows it printable. */
+    char shown[128];
+    size_t j = 0;
+    for (size_t i = 0; uri && uri[i] && j + 1 < sizeof shown; i++)
+        shown[j++] = (uri[i] > 0x20 && uri[i] < 0x7f) ? uri[i] : '?';
+    shown[j] = '\0';
+    fprintf(svc->log, "%s %s %s:%u %s %s %d %zu%s%s\n", when, svc->name, peer ? peer : "-",
+            (unsigned)port, dm_svc_method(req), j ? shown : "-", code, len, reason ? " " : "",
+            reason ? reason : "");
+    fflush(svc->log);
+}
+
+void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char *content_type,
+                  const void *body, size_t len, const char *reason) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    /* Over the limit, or stopping: answer, then hang up. */
+    if (svc->stopping || dm_svc_over_limit(svc, req))
+        evhttp_add_header(h, "Connection", "close");
+    struct evbuffer *buf = evbuffer_new();
+    if (buf != NULL && len > 0)
+        evbuffer_add(buf, body, len);
+    const char *phrase = NULL;
+    switch (code) {
+    case 200:
+        phrase = "OK";
+        break;
+    case 400:
+        phrase = "Bad Request";
+        break;
+    case 403:
+        phrase = "Forbidden";
+        break;
+    case 404:
+        phrase = "Not Found";
+        break;
+    case 405:
+        phrase = "Method Not Allowed";
+        break;
+    case 409:
+        phrase = "Conflict";
+        break;
+    case 413:
+        phrase = "Payload Too Large";
+        break;
+    case 422:
+        phrase = "Unprocessable Entity";
+        break;
+    case 429:
+        phrase = "Too Many Requests";
+        break;
+    case 503:
+        phrase = "Service Unavailable";
+        break;
+    case 507:
+        phrase = "Insufficient Storage";
+        break;
+    default:
+        phrase = code < 500 ? "Client Error" : "Server Error";
+    }
+    evhttp_send_reply(req, code, phrase, buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+    log_line(svc, req, code, len, reason);
+}
+
+void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char *fmt, ...) {
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(reason, sizeof reason - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n > sizeof reason - 2)
+        n = (int)sizeof reason - 2;
+    for (int i = 0; i < n; i++)
+        if (reason[i] == '\n' || reason[i] == '\r')
+            reason[i] = ' ';
+    reason[n] = '\n';
+    reason[n + 1] = '\0';
+    char shown[512];
+    memcpy(shown, reason, (size_t)n);
+    shown[n] = '\0';
+    dm_svc_reply(svc, req, code, "text/plain; charset=utf-8", reason, (size_t)n + 1, shown);
+}
+
+int dm_svc_body(struct evhttp_request *req, char **body, size_t *len) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    if (n > 0 && evbuffer_copyout(in, copy, n) != (ev_ssize_t)n) {
+        free(copy);
+        return dm_fail(DM_ERR_IO, "cannot read the request body");
+    }
+    copy[n] = '\0';
+    *body = copy;
+    *len = n;
+    return DM_OK;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    dm_svc *svc = arg;
+    if (dm_svc_over_limit(svc, req)) {
+        dm_svc_error(svc, req, 429, "too many connections (at most %u at once); try again later",
+                     svc->max_conns);
+        return;
+    }
+    if (dm_svc_path(req) == NULL) {
+        dm_svc_error(svc, req, 400, "malformed request URI");
+        return;
+    }
+    svc->handler(svc, req, svc->ctx);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) {
+    (void)sig, (void)what;
+    dm_svc *svc = arg;
+    if (svc->stopping)
+        return;
+    svc->stopping = 1;
+    fprintf(svc->log, "%s: stopping (signal %d): finishing the work in flight\n", svc->name,
+            (int)sig);
+    fflush(svc->log);
+    if (svc->bound != NULL && !svc->paused)
+        evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
+    if (svc->on_stop)
+        svc->on_stop(svc, svc->ctx);
+    /* A moment for the replies just queued to leave, then out. */
+    struct timeval grace = {0, 300000};
+    event_base_loopexit(svc->base, &grace);
+}
+
+static int split_listen(const char *listen, char *host, size_t host_cap, uint16_t *port) {
+    const char *colon = strrchr(listen, ':');
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= host_cap)
+        return dm_fail(DM_ERR_USAGE, "--listen wants HOST:PORT, not \"%s\"", listen);
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    char *end = NULL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno || end == colon + 1 || *end || p > 65535 || colon[1] == '-' || colon[1] == '+')
+        return dm_fail(DM_ERR_USAGE, "--listen: \"%s\" is not a port number", colon + 1);
+    *port = (uint16_t)p;
+    return DM_OK;
+}
+
+static int write_port_file(const char *path, unsigned port) {
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+        return dm_fail(DM_ERR_USAGE, "port file path too long");
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
+    int ok = fprintf(f, "%u\n", port) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    }
+    return DM_OK;
+}
+
+int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc_handler handler,
+                 dm_svc_stop_fn on_stop, void *ctx) {
+    memset(svc, 0, sizeof *svc);
+    svc->name = name;
+    svc->handler = handler;
+    svc->on_stop = on_stop;
+    svc->ctx = ctx;
+    svc->max_conns = o->max_conns ? o->max_conns : DM_SVC_DEFAULT_MAX_CONNS;
+    svc->log = stderr;
+    if (conn_idx < 0) {
+        conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_freed);
+        over_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+        if (conn_idx < 0 || over_idx < 0)
+            return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
+    signal(SIGXFSZ, SIG_IGN);
+    char host[256];
+    uint16_t port = 0;
+    int err = split_listen(o->listen ? o->listen : "", host, sizeof host, &port);
+    if (err)
+        return err;
+    if (o->log_file != NULL) {
+        svc->log = fopen(o->log_file, "a");
+        if (svc->log == NULL) {
+            svc->log = stderr;
+            return dm_fail(DM_ERR_IO, "--log-file %s: %s", o->log_file, strerror(errno));
+        }
+        svc->own_log = 1;
+    }
+    svc->ssl = dm_svc_server_ctx(o->tls_path);
+    if (svc->ssl == NULL)
+        return DM_ERR_USAGE;
+    svc->base = event_base_new();
+    /* Three priorities: the server's own events at 1 (the default), work
+     * that should wait for a round of requests (an agent's commit) at 2. */
+    if (svc->base != NULL && event_base_priority_init(svc->base, 3) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "cannot set event priorities");
+    svc->http = svc->base ? evhttp_new(svc->base) : NULL;
+    if (svc->http == NULL)
+        return dm_fail(DM_ERR_INTERNAL, "cannot start the event loop");
+    evhttp_set_bevcb(svc->http, new_connection, svc);
+    evhttp_set_gencb(svc->http, on_request, svc);
+    evhttp_set_max_body_size(svc->http,
+                             (ev_ssize_t)(o->max_body ? o->max_body : DM_SVC_DEFAULT_MAX_BODY));
+    evhttp_set_max_headers_size(svc->http, DM_SVC_MAX_HEADERS);
+    evhttp_set_timeout(svc->http, (int)(o->timeout_s ? o->timeout_s : DM_SVC_DEFAULT_TIMEOUT));
+    /* Every method reaches the handler, which names the allowed ones. */
+    evhttp_set_allowed_methods(svc->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                              EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    svc->bound = evhttp_bind_socket_with_handle(svc->http, host, port);
+    if (svc->bound == NULL)
+        return dm_fail(DM_ERR_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+    struct sockaddr_storage ss;
+    socklen_t slen = sizeof ss;
+    unsigned bound_port = port;
+    if (getsockname(evhttp_bound_socket_get_fd(svc->bound), (struct sockaddr *)&ss, &slen) == 0)
+        bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                              : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    svc->sig_term = evsignal_new(svc->base, SIGTERM, on_signal, svc);
+    svc->sig_int = evsignal_new(svc->base, SIGINT, on_signal, svc);
+    if (!svc->sig_term || !svc->sig_int || evsignal_add(svc->sig_term, NULL) != 0 ||
+        evsignal_add(svc->sig_int, NULL) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "cannot catch SIGTERM");
+    if (o->port_file != NULL && (err = write_port_file(o->port_file, bound_port)) != DM_OK)
+        return err;
+    char pin[DM_ESCROW_TLS_PIN_LEN + 1] = "?";
+    FILE *pf = fopen(o->tls_path, "r");
+    if (pf != NULL) {
+        char pem[16384];
+        size_t n = fread(pem, 1, sizeof pem, pf);
+        fclose(pf);
+        if (dm_service_tls_pin(pem, n, pin) != DM_OK)
+            snprintf(pin, sizeof pin, "?");
+        sodium_memzero(pem, sizeof pem);
+    }
+    fprintf(svc->log, "%s: listening on https://%s:%u (TLS key pin %s)\n", svc->name, host,
+            bound_port, pin);
+    fflush(svc->log);
+    return DM_OK;
+}
+
+int dm_svc_run(dm_svc *svc) {
+    if (event_base_dispatch(svc->base) < 0)
+        return dm_fail(DM_ERR_INTERNAL, "event loop failed");
+    fprintf(svc->log, "%s: stopped\n", svc->name);
+    fflush(svc->log);
+    return DM_OK;
+}
+
+void dm_svc_close(dm_svc *svc) {
+    svc->closing = 1;
+    if (svc->sig_term)
+        event_free(svc->sig_term);
+    if (svc->sig_int)
+        event_free(svc->sig_int);
+    if (svc->http)
+        evhttp_free(svc->http);
+    if (svc->base)
+        event_base_free(svc->base);
+    if (svc->ssl)
+        SSL_CTX_free(svc->ssl);
+    if (svc->own_log)
+        fclose(svc->log);
+    memset(svc, 0, sizeof *svc);
+}

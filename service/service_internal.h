@@ -1,0 +1,150 @@
+/* What the service room shares inside itself: the HTTPS server frame every
+ * service runs on, and the pinned HTTPS client. */
+#ifndef DOORMAT_SERVICE_INTERNAL_H
+#define DOORMAT_SERVICE_INTERNAL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#include "doormat/service.h"
+
+#define DM_SVC_DEFAULT_MAX_BODY 65536
+#define DM_SVC_DEFAULT_TIMEOUT 10
+#define DM_SVC_DEFAULT_MAX_CONNS 256
+#define DM_SVC_MAX_HEADERS 16384
+
+SSL_CTX *dm_svc_server_ctx(const char *tls_path);
+
+typedef struct dm_svc dm_svc;
+/* Handles one complete request (body read, within the limits). */
+typedef void (*dm_svc_handler)(dm_svc *svc, struct evhttp_request *req, void *ctx);
+/* Called once when the server is asked to stop, before it stops: finish
+ * the work in flight. */
+typedef void (*dm_svc_stop_fn)(dm_svc *svc, void *ctx);
+
+struct dm_svc {
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    SSL_CTX *ssl;
+    struct event *sig_term, *sig_int;
+    FILE *log;
+    int own_log;
+    unsigned conns, max_conns;
+    int paused;       /* accepting stopped at the hard cap */
+    int stopping;     /* SIGTERM seen */
+    int closing;      /* being freed: connection counts no longer matter */
+    const char *name; /* "agent doj", "witness w1" for log lines */
+    dm_svc_handler handler;
+    dm_svc_stop_fn on_stop;
+    void *ctx;
+};
+
+/* Binds, loads TLS, opens the log; the server does not run yet. */
+int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc_handler handler,
+                 dm_svc_stop_fn on_stop, void *ctx);
+/* Runs until stopped (SIGTERM, SIGINT). */
+int dm_svc_run(dm_svc *svc);
+void dm_svc_close(dm_svc *svc);
+
+/* Sends a reply and writes the request's log line (reason may be NULL). */
+void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char *content_type,
+                  const void *body, size_t len, const char *reason);
+/* A text/plain error whose body is the reason, one line. */
+void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The request body, NUL-terminated copy (malloc'd). */
+int dm_svc_body(struct evhttp_request *req, char **body, size_t *len);
+/* True when the connection of req came in over the connection limit. */
+int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req);
+/* The request path without query, or NULL when the URI is malformed. */
+const char *dm_svc_path(struct evhttp_request *req);
+const char *dm_svc_method(struct evhttp_request *req);
+
+/* ------------------------------------------------------- the HTTPS client */
+
+typedef struct dm_svc_client dm_svc_client; /* a keep-alive connection to one server */
+
+/* base_url "https://host:port" (no trailing slash); pin "sha256//..." */
+int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
+                      dm_svc_client **out);
+void dm_svc_client_free(dm_svc_client *c);
+/* GET (body NULL) or POST path; *status the HTTP status (0 with an error when
+ * no answer: the detail says why: refused, timeout, pin mismatch); *resp is
+ * the response body (malloc'd, NUL-terminated), capped at max_resp bytes. */
+int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                       size_t max_resp, long *status, char **resp, size_t *resp_len);
+
+#endif
+
+/* ------------------------------------------------------- the wire format */
+
+#define DM_SVC_REQUEST_MAGIC "doormat-escrow-release-request/v1"
+#define DM_SVC_RELEASE_MAGIC "doormat-escrow-release/v1"
+#define DM_SVC_MAX_RECIPIENT 128
+
+/* A release request as the agent reads it (docs/escrow-format.md). */
+typedef struct dm_svc_release_req {
+    char recipient[DM_SVC_MAX_RECIPIENT + 1];
+    char *warrant; /* NUL-terminated */
+    size_t warrant_len;
+    uint8_t *header;
+    size_t header_len;
+} dm_svc_release_req;
+
+int dm_svc_release_req_format(const char *recipient, const char *warrant, size_t warrant_len,
+                              const uint8_t *header, size_t header_len, char **body,
+                              size_t *body_len);
+/* Strict: exactly the four lines, canonical padded base64. DM_ERR_USAGE saying what is wrong. */
+int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *out);
+void dm_svc_release_req_clear(dm_svc_release_req *r);
+
+/* The agent's answer: its name, the share sealed to the requester (an age
+ * file), and the receipt (c2sp.org/tlog-proof text; empty when the log has none). */
+typedef struct dm_svc_release {
+    char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
+    uint8_t *sealed;
+    size_t sealed_len;
+    char *receipt;
+    size_t receipt_len;
+} dm_svc_release;
+
+int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
+                          const char *receipt, size_t receipt_len, char **body, size_t *body_len);
+int dm_svc_release_parse(const char *body, size_t len, dm_svc_release *out);
+void dm_svc_release_clear(dm_svc_release *r);
+
+/* A growing text (malloc'd); on allocation failure it stays failed. */
+typedef struct dm_svc_text {
+    char *data;
+    size_t len, cap;
+    int failed;
+} dm_svc_text;
+void dm_svc_text_add(dm_svc_text *t, const void *s, size_t n);
+void dm_svc_text_printf(dm_svc_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dm_svc_text_b64(dm_svc_text *t, const uint8_t *data, size_t n);
+int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
+
+/* ------------------------------------------------- witnesses, over HTTPS */
+
+/* The authority's witnesses that authority.pub gives a URL and pin for, as
+ * dm_escrow_cosigners (POST <url>/add-checkpoint). A witness that cannot be
+ * reached answers status 503 with the reason as its body, so one witness
+ * down is one cosignature missing, not an error. */
+typedef struct dm_svc_cosigners {
+    dm_escrow_cosigner *list;
+    dm_svc_client **clients;
+    void *ctxs;
+    char (*names)[DM_TLOG_MAX_NAME + 1];
+    size_t n;
+    double seconds; /* spent waiting for witnesses, all told */
+} dm_svc_cosigners;
+int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
+                         dm_svc_cosigners *out);
+void dm_svc_cosigners_free(dm_svc_cosigners *c);

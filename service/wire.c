@@ -1,0 +1,218 @@
+/* The text a release request and its answer travel in (docs/escrow-format.md,
+ * "Over the network"): a magic line and "key: value" lines, binary values in
+ * standard padded base64, parsed strictly -- one form per message. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "service_internal.h"
+
+void dm_svc_text_add(dm_svc_text *t, const void *s, size_t n) {
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *d = realloc(t->data, cap);
+        if (d == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->data = d;
+        t->cap = cap;
+    }
+    memcpy(t->data + t->len, s, n);
+    t->len += n;
+    t->data[t->len] = '\0';
+}
+
+void dm_svc_text_printf(dm_svc_text *t, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof buf)
+        t->failed = 1;
+    else
+        dm_svc_text_add(t, buf, (size_t)n);
+}
+
+void dm_svc_text_b64(dm_svc_text *t, const uint8_t *data, size_t n) {
+    size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
+    char *b = malloc(cap);
+    if (b == NULL) {
+        t->failed = 1;
+        return;
+    }
+    sodium_bin2base64(b, cap, data, n, sodium_base64_VARIANT_ORIGINAL);
+    dm_svc_text_add(t, b, strlen(b));
+    free(b);
+}
+
+int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len) {
+    if (t->failed || t->data == NULL) {
+        free(t->data);
+        memset(t, 0, sizeof *t);
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    *out = t->data;
+    *len = t->len;
+    memset(t, 0, sizeof *t);
+    return DM_OK;
+}
+
+/* The next line of text at *pos (without its '\n'); false at the end or
+ * when the line has no '\n'. */
+static int next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *llen) {
+    if (*pos >= len)
+        return 0;
+    const char *nl = memchr(text + *pos, '\n', len - *pos);
+    if (nl == NULL)
+        return 0;
+    *line = text + *pos;
+    *llen = (size_t)(nl - *line);
+    *pos = (size_t)(nl - text) + 1;
+    return 1;
+}
+
+/* "key: value" with exactly that key. */
+static int field(const char *line, size_t llen, const char *key, const char **v, size_t *vlen) {
+    size_t k = strlen(key);
+    if (llen < k + 2 || memcmp(line, key, k) != 0 || line[k] != ':' || line[k + 1] != ' ')
+        return 0;
+    *v = line + k + 2;
+    *vlen = llen - k - 2;
+    return 1;
+}
+
+/* Canonical padded base64 of at most max bytes into malloc'd memory. */
+static int unb64(const char *v, size_t vlen, size_t max, uint8_t **out, size_t *out_len) {
+    size_t cap = vlen / 4 * 3 + 3;
+    if (vlen == 0 || vlen % 4 != 0 || cap > max + 3)
+        return 0;
+    uint8_t *buf = malloc(cap + 1);
+    size_t got = 0;
+    const char *end = NULL;
+    if (buf == NULL ||
+        sodium_base642bin(buf, cap, v, vlen, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
+        end != v + vlen || got == 0 || got > max) {
+        free(buf);
+        return 0;
+    }
+    /* Canonical: the text must be exactly what encoding the bytes gives. */
+    size_t ecap = sodium_base64_ENCODED_LEN(got, sodium_base64_VARIANT_ORIGINAL);
+    char *again = malloc(ecap);
+    int same = again != NULL &&
+               sodium_bin2base64(again, ecap, buf, got, sodium_base64_VARIANT_ORIGINAL) != NULL &&
+               strlen(again) == vlen && memcmp(again, v, vlen) == 0;
+    free(again);
+    if (!same) {
+        free(buf);
+        return 0;
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *out_len = got;
+    return 1;
+}
+
+int dm_svc_release_req_format(const char *recipient, const char *warrant, size_t warrant_len,
+                              const uint8_t *header, size_t header_len, char **body,
+                              size_t *body_len) {
+    dm_svc_text t = {0};
+    dm_svc_text_printf(&t, "%s\nrecipient: %s\nwarrant: ", DM_SVC_REQUEST_MAGIC, recipient);
+    dm_svc_text_b64(&t, (const uint8_t *)warrant, warrant_len);
+    dm_svc_text_add(&t, "\nheader: ", 9);
+    dm_svc_text_b64(&t, header, header_len);
+    dm_svc_text_add(&t, "\n", 1);
+    return dm_svc_text_take(&t, body, body_len);
+}
+
+void dm_svc_release_req_clear(dm_svc_release_req *r) {
+    free(r->warrant);
+    free(r->header);
+    memset(r, 0, sizeof *r);
+}
+
+int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *out) {
+    memset(out, 0, sizeof *out);
+    size_t pos = 0, llen = 0, vlen = 0;
+    const char *line = NULL, *v = NULL;
+    if (!next_line(body, len, &pos, &line, &llen) || llen != strlen(DM_SVC_REQUEST_MAGIC) ||
+        memcmp(line, DM_SVC_REQUEST_MAGIC, llen) != 0)
+        return dm_fail(DM_ERR_USAGE, "not a release request (want a first line \"%s\")",
+                       DM_SVC_REQUEST_MAGIC);
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "recipient", &v, &vlen) ||
+        vlen == 0 || vlen > DM_SVC_MAX_RECIPIENT)
+        return dm_fail(DM_ERR_USAGE, "line 2: want \"recipient: age1...\"");
+    memcpy(out->recipient, v, vlen);
+    out->recipient[vlen] = '\0';
+    uint8_t *w = NULL;
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "warrant", &v, &vlen) ||
+        !unb64(v, vlen, len, &w, &out->warrant_len))
+        return dm_fail(DM_ERR_USAGE, "line 3: want \"warrant: \" and canonical base64");
+    out->warrant = (char *)w;
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "header", &v, &vlen) ||
+        !unb64(v, vlen, len, &out->header, &out->header_len)) {
+        dm_svc_release_req_clear(out);
+        return dm_fail(DM_ERR_USAGE, "line 4: want \"header: \" and canonical base64");
+    }
+    if (pos != len) {
+        dm_svc_release_req_clear(out);
+        return dm_fail(DM_ERR_USAGE, "unexpected bytes after the \"header:\" line");
+    }
+    return DM_OK;
+}
+
+int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
+                          const char *receipt, size_t receipt_len, char **body, size_t *body_len) {
+    dm_svc_text t = {0};
+    dm_svc_text_printf(&t, "%s\nagent: %s\nsealed: ", DM_SVC_RELEASE_MAGIC, agent);
+    dm_svc_text_b64(&t, sealed, sealed_len);
+    dm_svc_text_add(&t, "\nreceipt: ", 10);
+    if (receipt_len > 0)
+        dm_svc_text_b64(&t, (const uint8_t *)receipt, receipt_len);
+    dm_svc_text_add(&t, "\n", 1);
+    return dm_svc_text_take(&t, body, body_len);
+}
+
+void dm_svc_release_clear(dm_svc_release *r) {
+    free(r->sealed);
+    free(r->receipt);
+    memset(r, 0, sizeof *r);
+}
+
+int dm_svc_release_parse(const char *body, size_t len, dm_svc_release *out) {
+    memset(out, 0, sizeof *out);
+    size_t pos = 0, llen = 0, vlen = 0;
+    const char *line = NULL, *v = NULL;
+    if (!next_line(body, len, &pos, &line, &llen) || llen != strlen(DM_SVC_RELEASE_MAGIC) ||
+        memcmp(line, DM_SVC_RELEASE_MAGIC, llen) != 0)
+        return dm_fail(DM_ERR_USAGE, "not a release (want a first line \"%s\")",
+                       DM_SVC_RELEASE_MAGIC);
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "agent", &v, &vlen) ||
+        vlen == 0 || vlen > DM_ESCROW_MAX_AGENT_NAME)
+        return dm_fail(DM_ERR_USAGE, "line 2: want \"agent: NAME\"");
+    memcpy(out->agent, v, vlen);
+    out->agent[vlen] = '\0';
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "sealed", &v, &vlen) ||
+        !unb64(v, vlen, len, &out->sealed, &out->sealed_len))
+        return dm_fail(DM_ERR_USAGE, "line 3: want \"sealed: \" and canonical base64");
+    uint8_t *r = NULL;
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "receipt", &v, &vlen) ||
+        (vlen == 0 ? (r = calloc(1, 1)) == NULL : !unb64(v, vlen, len, &r, &out->receipt_len))) {
+        free(r);
+        dm_svc_release_clear(out);
+        return dm_fail(DM_ERR_USAGE, "line 4: want \"receipt: \" and canonical base64");
+    }
+    out->receipt = (char *)r;
+    if (pos != len) {
+        dm_svc_release_clear(out);
+        return dm_fail(DM_ERR_USAGE, "unexpected bytes after the \"receipt:\" line");
+    }
+    return DM_OK;
+}

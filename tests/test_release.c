@@ -1,0 +1,319 @@
+/* release.c: every release is an entry in the agent's transparency log,
+ * cosigned by the authority's witnesses, with a receipt that recovery
+ * checks; entries parse strictly; recovery passes over a wrong share signed
+ * by a rogue agent and names it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "doormat/escrow.h"
+#include "doormat/tlog.h"
+#include "escrow_fixture.h"
+#include "escrow_internal.h"
+
+typedef struct world {
+    char dir[64], logs[3][256], wstate[128];
+    dm_escrow_authority *auth;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    dm_tlog_signer *witness;
+    dm_header hdr;
+    dm_membuf file;
+    dm_escrow_warrant *w;
+} world;
+
+static int setup(void **state) {
+    world *w = calloc(1, sizeof *w);
+    snprintf(w->dir, sizeof w->dir, "/tmp/doormat-test-release.XXXXXX");
+    if (!mkdtemp(w->dir) || authority_of_three("FBI", &w->auth, &w->keys, &w->court))
+        return -1;
+    char *sk, *vk;
+    dm_tlog_verifier v;
+    if (dm_tlog_key_generate("witness.example/w1", DM_TLOG_SIG_COSIGNATURE, &sk, &vk) ||
+        dm_tlog_signer_parse(sk, strlen(sk), &w->witness) ||
+        dm_tlog_verifier_parse(vk, strlen(vk), &v) ||
+        dm_escrow_authority_set_witnesses(w->auth, w->keys, w->court, &v, 1, 1))
+        return -1;
+    dm_secret_free(sk);
+    free(vk);
+    char adir[128];
+    snprintf(adir, sizeof adir, "%s/fbi", w->dir);
+    if (dm_escrow_authority_write_dir(adir, w->auth, w->keys, w->court))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        snprintf(w->logs[i], sizeof w->logs[i], "%s/logs/%s", adir,
+                 dm_escrow_authority_agent_name(w->auth, (size_t)i));
+    snprintf(w->wstate, sizeof w->wstate, "%s/wstate", w->dir);
+    if (mkdir(w->wstate, 0700))
+        return -1;
+    /* A file escrowed to the authority, and a warrant for it. */
+    char *xs, *xp;
+    dm_recipient *r;
+    if (dm_x25519_keygen(&xs, &xp) || dm_x25519_recipient_parse(xp, &r))
+        return -1;
+    const char *msg = "the plans";
+    dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
+    dm_encrypt_opts eo = {.threads = 1};
+    if (dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(&w->file), &r, 1, w->auth, NULL, &eo) ||
+        dm_header_parse(w->file.buf, w->file.len, &w->hdr))
+        return -1;
+    dm_recipient_free(r);
+    dm_secret_free(xs);
+    free(xp);
+    uint8_t id[DM_FILE_ID_LEN];
+    char *wt;
+    size_t wl;
+    if (dm_header_file_id(&w->hdr, id) ||
+        dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-42", NULL, "2999-12-31",
+                                (const uint8_t(*)[DM_FILE_ID_LEN])id, 1, &wt, &wl) ||
+        dm_escrow_warrant_parse(wt, wl, &w->w, NULL))
+        return -1;
+    free(wt);
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state) {
+    world *w = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
+    int rc = system(cmd);
+    dm_escrow_warrant_free(w->w);
+    dm_header_free(&w->hdr);
+    free(w->file.buf);
+    dm_tlog_signer_free(w->witness);
+    authority_free_all(w->auth, w->keys, w->court);
+    free(w);
+    return rc == 0 ? 0 : -1;
+}
+
+/* The witness on a directory, as a cosigner; refuse makes it answer 503. */
+typedef struct dir_witness {
+    world *w;
+    int refuse, calls;
+} dir_witness;
+
+static int witness_add(void *ctx, const char *body, size_t len, int *status, char **resp,
+                       size_t *resp_len) {
+    dir_witness *d = ctx;
+    d->calls++;
+    if (d->refuse) {
+        *status = 503;
+        *resp = strdup("down\n");
+        *resp_len = 5;
+        return DM_OK;
+    }
+    dm_tlog_verifier logs[3];
+    for (size_t i = 0; i < 3; i++)
+        logs[i] = *dm_escrow_authority_log_key(d->w->auth, i);
+    return dm_tlog_witness_add_checkpoint(d->w->wstate, d->w->witness, logs, 3, body, len,
+                                          (uint64_t)time(NULL), status, resp, resp_len);
+}
+
+static uint64_t log_size(const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "r");
+    char line[300];
+    unsigned long long n = 0;
+    if (f && fgets(line, sizeof line, f) && fgets(line, sizeof line, f))
+        n = strtoull(line, NULL, 10);
+    if (f)
+        fclose(f);
+    return n;
+}
+
+static void test_release_with_witness(void **state) {
+    world *w = *state;
+    dir_witness d = {.w = w};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_release_opts opts = {
+        .log_dir = w->logs[0], .requester = "SA Jones", .cosigners = &c, .n_cosigners = 1};
+    dm_escrow_share *s[3] = {0};
+    time_t now = time(NULL);
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, &opts, now, &s[0]),
+                     DM_OK);
+    assert_int_equal(log_size(w->logs[0]), 1);
+    /* Its receipt checks out, and logs exactly this release. */
+    dm_escrow_entry e;
+    uint64_t index = 99;
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s[0], &e, &index), DM_OK);
+    assert_true(index == 0);
+    assert_string_equal(e.agent, "doj");
+    assert_string_equal(e.requester, "SA Jones");
+    uint8_t cd[32];
+    crypto_hash_sha256(cd, (const uint8_t *)"SDNY 26-cr-42", 13);
+    assert_memory_equal(e.case_digest, cd, 32);
+    assert_memory_equal(e.file_id, dm_escrow_share_file_id(s[0]), DM_FILE_ID_LEN);
+
+    /* A second release by doj: the witness is asked from the size it has (409, then 200). */
+    d.calls = 0;
+    dm_escrow_share *again = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, &opts, now, &again),
+                     DM_OK);
+    assert_int_equal(d.calls, 2);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, again, NULL, &index), DM_OK);
+    assert_true(index == 1);
+    dm_escrow_share_free(again);
+
+    /* Without the witness's cosignature: logged, refused, no share. */
+    d.refuse = 1;
+    dm_escrow_share *none = NULL;
+    opts.log_dir = w->logs[1];
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &none),
+                     DM_ERR_LOG);
+    assert_null(none);
+    assert_non_null(strstr(dm_err_detail(), "0 of the witnesses cosigned"));
+    assert_non_null(strstr(dm_err_detail(), "status 503"));
+    assert_int_equal(log_size(w->logs[1]), 1);
+    d.refuse = 0;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s[1]),
+                     DM_OK);
+
+    /* A receipt that does not verify: refused; a share without one: refused. */
+    char *text;
+    size_t len;
+    assert_int_equal(dm_escrow_share_format(s[1], &text, &len), DM_OK);
+    /* court's log holds the refused release (index 0) and this one (1);
+     * one changed letter of the inclusion proof. */
+    char *idx = strstr(text, "\nindex 1\n");
+    assert_non_null(idx);
+    idx[9] = idx[9] == 'A' ? 'B' : 'A';
+    dm_escrow_share *edited;
+    assert_int_equal(dm_escrow_share_parse(w->auth, text, len, &edited, NULL), DM_OK);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, edited, NULL, NULL), DM_ERR_LOG);
+    dm_escrow_share_free(edited);
+    char *cut = strstr(text, "c2sp.org/tlog-proof@v1\n");
+    assert_int_equal(dm_escrow_share_parse(w->auth, text, (size_t)(cut - text), &edited, NULL),
+                     DM_OK);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, edited, NULL, NULL), DM_ERR_LOG);
+    assert_non_null(strstr(dm_err_detail(), "has no receipt"));
+    dm_escrow_share_free(edited);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s[1], NULL, NULL), DM_OK);
+    /* doj's receipt on court's share: it logs another release. */
+    size_t rl;
+    const char *doj_receipt = dm_escrow_share_receipt(s[0], &rl);
+    dm_escrow_share *swapped;
+    assert_int_equal(dm_escrow_share_parse(w->auth, text, (size_t)(cut - text), &swapped, NULL),
+                     DM_OK);
+    assert_int_equal(dm_escrow_share_set_receipt(swapped, doj_receipt, rl), DM_OK);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, swapped, NULL, NULL), DM_ERR_LOG);
+    assert_non_null(strstr(dm_err_detail(), "logs another release"));
+    dm_escrow_share_free(swapped);
+    dm_secret_free(text);
+
+    uint8_t key[DM_FILE_KEY_LEN];
+    assert_int_equal(dm_escrow_recover(w->auth, &w->hdr, s, 2, key), DM_OK);
+    dm_escrow_share_free(s[0]);
+    dm_escrow_share_free(s[1]);
+}
+
+/* A rogue agent's share: signed by the agent, wrong value, given first. */
+static void test_recover_survives_a_bad_share(void **state) {
+    world *w = *state;
+    dm_escrow_share *s[3];
+    time_t now = time(NULL);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(dm_escrow_unwrap(w->auth, w->keys[i], w->w, &w->hdr, NULL, now, &s[i]),
+                         DM_OK);
+    /* Rewrite vendor's share value and sign it again with vendor's key. */
+    char *text;
+    size_t len;
+    assert_int_equal(dm_escrow_share_format(s[2], &text, &len), DM_OK);
+    char *v = strstr(text, "\nshare: ") + 8;
+    v[0] = v[0] == 'A' ? 'B' : 'A';
+    char *sig = strstr(text, "signature: ");
+    uint8_t raw[64];
+    char b64[100];
+    assert_int_equal(dm_escrow_sign(w->keys[2]->sign_sk, "doormat/v1/escrow/share",
+                                    (const uint8_t *)text, (size_t)(sig - text), raw),
+                     DM_OK);
+    assert_int_equal(dm_escrow_b64(raw, 64, b64, sizeof b64), DM_OK);
+    char forged[2048];
+    snprintf(forged, sizeof forged, "%.*ssignature: %s\n", (int)(sig - text), text, b64);
+    dm_secret_free(text);
+    dm_escrow_share *rogue;
+    assert_int_equal(dm_escrow_share_parse(w->auth, forged, strlen(forged), &rogue, NULL), DM_OK);
+
+    uint8_t key[DM_FILE_KEY_LEN], misfit[3];
+    /* Rogue first, then doj: no 2 of them fit. */
+    dm_escrow_share *two[2] = {rogue, s[0]};
+    assert_int_equal(dm_escrow_recover_ex(w->auth, &w->hdr, two, 2, key, misfit), DM_ERR_HMAC);
+    /* Rogue first, then doj and court: the others are tried; vendor is named. */
+    dm_escrow_share *three[3] = {rogue, s[0], s[1]};
+    assert_int_equal(dm_escrow_recover_ex(w->auth, &w->hdr, three, 3, key, misfit), DM_OK);
+    assert_int_equal(dm_header_verify_mac(&w->hdr, key), DM_OK);
+    assert_int_equal(misfit[0], 1);
+    assert_int_equal(misfit[1], 0);
+    assert_int_equal(misfit[2], 0);
+    /* All three honest: nobody is named. */
+    assert_int_equal(dm_escrow_recover_ex(w->auth, &w->hdr, s, 3, key, misfit), DM_OK);
+    assert_int_equal(misfit[0] + misfit[1] + misfit[2], 0);
+    dm_escrow_share_free(rogue);
+    for (int i = 0; i < 3; i++)
+        dm_escrow_share_free(s[i]);
+}
+
+static void test_entry_grammar(void **state) {
+    (void)state;
+    dm_escrow_entry e = {0};
+    snprintf(e.time, sizeof e.time, "2026-11-29T18:00:00Z");
+    snprintf(e.agent, sizeof e.agent, "doj");
+    snprintf(e.requester, sizeof e.requester, "SA Jones");
+    memset(e.file_id, 0xab, sizeof e.file_id);
+    char *text;
+    size_t len;
+    assert_int_equal(dm_escrow_entry_format(&e, &text, &len), DM_OK);
+    assert_string_equal(text, "doormat-escrow-release/v1\n"
+                              "time: 2026-11-29T18:00:00Z\n"
+                              "authority: 00000000000000000000000000000000\n"
+                              "agent: doj\n"
+                              "warrant: 0000000000000000000000000000000000000000000000000000000000"
+                              "000000\n"
+                              "case: 00000000000000000000000000000000000000000000000000000000000000"
+                              "00\n"
+                              "file: abababababababababababababababab\n"
+                              "requester: SA Jones\n");
+    dm_escrow_entry back;
+    assert_int_equal(dm_escrow_entry_parse((const uint8_t *)text, len, &back), DM_OK);
+    assert_memory_equal(&back, &e, sizeof e);
+    /* cut short, a trailing line, a bad time, upper-case hex */
+    assert_int_equal(dm_escrow_entry_parse((const uint8_t *)text, len - 1, &back), DM_ERR_USAGE);
+    char *more = malloc(len + 8);
+    memcpy(more, text, len);
+    memcpy(more + len, "extra\n", 6);
+    assert_int_equal(dm_escrow_entry_parse((const uint8_t *)more, len + 6, &back), DM_ERR_USAGE);
+    free(more);
+    char *t = strstr(text, "T18");
+    t[1] = '2';
+    t[2] = '5';
+    assert_int_equal(dm_escrow_entry_parse((const uint8_t *)text, len, &back), DM_ERR_USAGE);
+    t[1] = '1';
+    t[2] = '8';
+    char *f = strstr(text, "file: ab");
+    f[6] = 'A';
+    assert_int_equal(dm_escrow_entry_parse((const uint8_t *)text, len, &back), DM_ERR_USAGE);
+    free(text);
+    snprintf(e.requester, sizeof e.requester, "a\tb");
+    assert_int_equal(dm_escrow_entry_format(&e, &text, &len), DM_ERR_USAGE);
+}
+
+int main(void) {
+    if (dm_init() != DM_OK)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_entry_grammar),
+        cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,116 @@
+/* Shared pieces of the ssh-ed25519 and ssh-rsa recipient types (not installed):
+ * SSH wire-format reading, the key tag, the OpenSSH key container, and the
+ * libraries they need, loaded on first use (see ssh_common.c). */
+#ifndef DOORMAT_VAULT_SSH_H
+#define DOORMAT_VAULT_SSH_H
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/pem.h>
+
+#include "internal.h"
+
+#define DM_SSH_TAG_LEN 4
+#define DM_SSH_TAG_B64_LEN 6
+#define DM_SSH_ED25519 "ssh-ed25519"
+#define DM_SSH_RSA "ssh-rsa"
+
+/* libcrypto's functions for RSA-OAEP, resolved at first use: most runs of the
+ * command never touch an ssh-rsa key, and mapping libcrypto at start-up costs
+ * more than a small file's cryptography (see stream.c). */
+typedef struct dm_ssh_crypto {
+    __typeof__(&EVP_PKEY_CTX_new_from_name) ctx_new_from_name;
+    __typeof__(&EVP_PKEY_CTX_new_from_pkey) ctx_new_from_pkey;
+    __typeof__(&EVP_PKEY_CTX_free) ctx_free;
+    __typeof__(&EVP_PKEY_fromdata_init) fromdata_init;
+    __typeof__(&EVP_PKEY_fromdata) fromdata;
+    __typeof__(&EVP_PKEY_free) pkey_free;
+    __typeof__(&EVP_PKEY_encrypt_init_ex) encrypt_init;
+    __typeof__(&EVP_PKEY_encrypt) encrypt;
+    __typeof__(&EVP_PKEY_decrypt_init_ex) decrypt_init;
+    __typeof__(&EVP_PKEY_decrypt) decrypt;
+    __typeof__(&EVP_PKEY_get_bits) get_bits;
+    __typeof__(&EVP_PKEY_get_base_id) get_base_id;
+    __typeof__(&EVP_PKEY_get_bn_param) get_bn_param;
+    __typeof__(&BN_bn2bin) bn2bin;
+    __typeof__(&BN_num_bits) bn_num_bits;
+    __typeof__(&BN_clear_free) bn_free;
+    __typeof__(&BIO_new_mem_buf) bio_new_mem_buf;
+    __typeof__(&BIO_free) bio_free;
+    __typeof__(&PEM_read_bio_PrivateKey) pem_read_private;
+} dm_ssh_crypto;
+
+/* NULL (with the detail set) when libcrypto can't be loaded. */
+const dm_ssh_crypto *dm_ssh_crypto_get(void);
+
+/* Big-endian SSH wire reading (RFC 4251, section 5). */
+typedef struct dm_wire {
+    const uint8_t *p;
+    size_t n;
+} dm_wire;
+int dm_wire_u32(dm_wire *w, uint32_t *out);
+int dm_wire_string(dm_wire *w, const uint8_t **s, size_t *len);
+/* An mpint that must be positive: its bytes without the sign octet. */
+int dm_wire_mpint(dm_wire *w, const uint8_t **s, size_t *len);
+
+/* 1 when the line's first word names an SSH key type (ssh-..., ecdsa-...,
+ * sk-...), copied into type; and whether the vault supports that type. */
+int dm_ssh_line_type(const char *line, char type[32]);
+int dm_ssh_type_supported(const char *type);
+
+/* The stanza's key tag: base64 of the first 4 bytes of SHA-256 of the
+ * public key in SSH wire format (out gets 7 bytes with the NUL). */
+int dm_ssh_tag(const uint8_t *blob, size_t len, char out[DM_SSH_TAG_B64_LEN + 1]);
+
+/* A public key blob checked by libssh (its type must be the one named, and
+ * libssh must accept it), then read: the type and the key's fields. */
+typedef struct dm_ssh_public {
+    char type[32];
+    uint8_t *blob; /* malloc'd wire format */
+    size_t blob_len;
+    const uint8_t *ed25519; /* 32 bytes inside blob */
+    const uint8_t *rsa_e, *rsa_n;
+    size_t rsa_e_len, rsa_n_len;
+} dm_ssh_public;
+int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out);
+void dm_ssh_public_free(dm_ssh_public *pub);
+
+/* The private numbers of a key, in guarded memory. */
+typedef struct dm_ssh_private {
+    dm_ssh_public pub;
+    uint8_t *secret; /* ed25519: 64 bytes (seed || public); rsa: unused */
+    void *rsa;       /* EVP_PKEY * for ssh-rsa */
+} dm_ssh_private;
+void dm_ssh_private_free(dm_ssh_private *priv);
+
+/* Reads a private key file (OpenSSH or PEM). With a passphrase (NULL for a
+ * clear key) opens it completely; without one, a key that needs one yields
+ * only its public part and *needs_passphrase = 1. */
+int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
+                        int *needs_passphrase);
+
+/* An OpenSSL EVP_PKEY for an ssh-rsa public key. */
+int dm_ssh_rsa_public_key(const dm_ssh_public *pub, void **out);
+
+/* Identity constructors of the two types from a loaded key (taking it over),
+ * or from a file that waits for its passphrase until a stanza names it. */
+typedef struct dm_ssh_pending dm_ssh_pending;
+int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out);
+int dm_ssh_rsa_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out);
+int dm_ssh_ed25519_recipient_new(const dm_ssh_public *pub, dm_recipient **out);
+int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out);
+
+/* A key file still locked by its passphrase: opened (once) the first time a
+ * stanza carries its tag. */
+struct dm_ssh_pending {
+    char *text; /* guarded copy of the file */
+    size_t len;
+    dm_passphrase_fn ask;
+    void *ask_ctx;
+};
+/* Asks for the passphrase and opens the key into priv. */
+int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv);
+void dm_ssh_pending_free(dm_ssh_pending *p);
+
+#endif

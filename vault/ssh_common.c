@@ -1,0 +1,794 @@
+/* What the ssh-ed25519 and ssh-rsa recipient types share: SSH wire format,
+ * the key tag, reading key files, and the libraries that do the work.
+ *
+ * Key files are read by libssh (ssh_pki_import_privkey_base64 runs the
+ * OpenSSH format's bcrypt KDF and cipher); what libssh does not hand out
+ * through its API, the private numbers, is read from the clear key that
+ * libssh exports again (ssh_pki_export_privkey_base64), or, for a clear
+ * OpenSSH RSA key, from the file itself once libssh accepted it. libssh and
+ * libcrypto are loaded on first use: a run without SSH keys maps neither. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+#include <sodium.h>
+
+#include "ssh.h"
+
+#define DM_STR_(x) #x
+#define DM_STR(x) DM_STR_(x)
+#define LIBCRYPTO_SONAME "libcrypto.so." DM_STR(OPENSSL_SHLIB_VERSION)
+#define LIBSSH_SONAME "libssh.so.4"
+
+#define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
+#define OPENSSH_END "-----END OPENSSH PRIVATE KEY-----"
+#define OPENSSH_MAGIC "openssh-key-v1"
+/* An SSH key file is small; anything bigger is not one (age: 16 KiB). */
+#define MAX_KEY_FILE (16u << 10)
+
+/* ------------------------------------------------------------ libraries */
+
+static struct {
+    __typeof__(&ssh_pki_import_privkey_base64) import_priv;
+    __typeof__(&ssh_pki_export_privkey_base64) export_priv;
+    __typeof__(&ssh_pki_import_pubkey_base64) import_pub;
+    __typeof__(&ssh_key_free) key_free;
+    __typeof__(&ssh_key_type) key_type;
+    __typeof__(&ssh_key_type_from_name) type_from_name;
+    int ready;
+    char why[160];
+} sshlib;
+static pthread_once_t sshlib_once = PTHREAD_ONCE_INIT;
+
+static dm_ssh_crypto crypto;
+static int crypto_ready;
+static char crypto_why[160];
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
+
+/* POSIX guarantees that dlsym's object pointer converts to a function pointer. */
+#define LOAD_SYM(lib, dst, name)                                                                   \
+    do {                                                                                           \
+        void *sym_ = dlsym(lib, name);                                                             \
+        if (sym_ == NULL)                                                                          \
+            goto missing;                                                                          \
+        memcpy(&(dst), &sym_, sizeof sym_);                                                        \
+    } while (0)
+
+static void sshlib_load(void) {
+    void *lib = dlopen(LIBSSH_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        const char *why = dlerror();
+        snprintf(sshlib.why, sizeof sshlib.why, "%s", why ? why : LIBSSH_SONAME " not found");
+        return;
+    }
+    LOAD_SYM(lib, sshlib.import_priv, "ssh_pki_import_privkey_base64");
+    LOAD_SYM(lib, sshlib.export_priv, "ssh_pki_export_privkey_base64");
+    LOAD_SYM(lib, sshlib.import_pub, "ssh_pki_import_pubkey_base64");
+    LOAD_SYM(lib, sshlib.key_free, "ssh_key_free");
+    LOAD_SYM(lib, sshlib.key_type, "ssh_key_type");
+    LOAD_SYM(lib, sshlib.type_from_name, "ssh_key_type_from_name");
+    sshlib.ready = 1;
+    return;
+missing:
+    snprintf(sshlib.why, sizeof sshlib.why, "%s lacks a key function", LIBSSH_SONAME);
+}
+
+static int sshlib_get(void) {
+    if (pthread_once(&sshlib_once, sshlib_load) != 0 || !sshlib.ready)
+        return dm_fail(DM_ERR_INTERNAL, "libssh is not available: %s", sshlib.why);
+    return DM_OK;
+}
+
+static void crypto_load(void) {
+    void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        const char *why = dlerror();
+        snprintf(crypto_why, sizeof crypto_why, "%s", why ? why : LIBCRYPTO_SONAME " not found");
+        return;
+    }
+    LOAD_SYM(lib, crypto.ctx_new_from_name, "EVP_PKEY_CTX_new_from_name");
+    LOAD_SYM(lib, crypto.ctx_new_from_pkey, "EVP_PKEY_CTX_new_from_pkey");
+    LOAD_SYM(lib, crypto.ctx_free, "EVP_PKEY_CTX_free");
+    LOAD_SYM(lib, crypto.fromdata_init, "EVP_PKEY_fromdata_init");
+    LOAD_SYM(lib, crypto.fromdata, "EVP_PKEY_fromdata");
+    LOAD_SYM(lib, crypto.pkey_free, "EVP_PKEY_free");
+    LOAD_SYM(lib, crypto.encrypt_init, "EVP_PKEY_encrypt_init_ex");
+    LOAD_SYM(lib, crypto.encrypt, "EVP_PKEY_encrypt");
+    LOAD_SYM(lib, crypto.decrypt_init, "EVP_PKEY_decrypt_init_ex");
+    LOAD_SYM(lib, crypto.decrypt, "EVP_PKEY_decrypt");
+    LOAD_SYM(lib, crypto.get_bits, "EVP_PKEY_get_bits");
+    LOAD_SYM(lib, crypto.get_base_id, "EVP_PKEY_get_base_id");
+    LOAD_SYM(lib, crypto.get_bn_param, "EVP_PKEY_get_bn_param");
+    LOAD_SYM(lib, crypto.bn2bin, "BN_bn2bin");
+    LOAD_SYM(lib, crypto.bn_num_bits, "BN_num_bits");
+    LOAD_SYM(lib, crypto.bn_free, "BN_clear_free");
+    LOAD_SYM(lib, crypto.bio_new_mem_buf, "BIO_new_mem_buf");
+    LOAD_SYM(lib, crypto.bio_free, "BIO_free");
+    LOAD_SYM(lib, crypto.pem_read_private, "PEM_read_bio_PrivateKey");
+    crypto_ready = 1;
+    return;
+missing:
+    snprintf(crypto_why, sizeof crypto_why, "%s lacks an EVP function", LIBCRYPTO_SONAME);
+}
+
+const dm_ssh_crypto *dm_ssh_crypto_get(void) {
+    if (pthread_once(&crypto_once, crypto_load) != 0 || !crypto_ready) {
+        dm_fail(DM_ERR_INTERNAL, "OpenSSL is not available: %s", crypto_why);
+        return NULL;
+    }
+    return &crypto;
+}
+
+/* ----------------------------------------------------------- wire format */
+
+int dm_wire_u32(dm_wire *w, uint32_t *out) {
+    if (w->n < 4)
+        return DM_ERR_USAGE;
+    *out = (uint32_t)w->p[0] << 24 | (uint32_t)w->p[1] << 16 | (uint32_t)w->p[2] << 8 | w->p[3];
+    w->p += 4;
+    w->n -= 4;
+    return DM_OK;
+}
+
+int dm_wire_string(dm_wire *w, const uint8_t **s, size_t *len) {
+    uint32_t n = 0;
+    if (dm_wire_u32(w, &n) != DM_OK || n > w->n)
+        return DM_ERR_USAGE;
+    *s = w->p;
+    *len = n;
+    w->p += n;
+    w->n -= n;
+    return DM_OK;
+}
+
+int dm_wire_mpint(dm_wire *w, const uint8_t **s, size_t *len) {
+    if (dm_wire_string(w, s, len) != DM_OK || *len == 0 || ((*s)[0] & 0x80) != 0)
+        return DM_ERR_USAGE;
+    /* One leading zero only when the next byte has its top bit set. */
+    if ((*s)[0] == 0) {
+        if (*len < 2 || ((*s)[1] & 0x80) == 0)
+            return DM_ERR_USAGE;
+        (*s)++;
+        (*len)--;
+    }
+    return DM_OK;
+}
+
+static int wire_is(const uint8_t *s, size_t len, const char *want) {
+    return len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+int dm_ssh_tag(const uint8_t *blob, size_t len, char out[DM_SSH_TAG_B64_LEN + 1]) {
+    uint8_t digest[32];
+    int err = dm_sha256(blob, len, digest);
+    if (err == DM_OK)
+        err = dm_b64_encode(digest, DM_SSH_TAG_LEN, out, DM_SSH_TAG_B64_LEN + 1);
+    return err;
+}
+
+/* Copies a type name for messages, printable characters only. */
+static void safe_name(const uint8_t *s, size_t len, char *out, size_t cap) {
+    size_t n = 0;
+    for (size_t i = 0; i < len && n + 1 < cap; i++)
+        out[n++] = s[i] >= 0x21 && s[i] <= 0x7e ? (char)s[i] : '?';
+    out[n] = '\0';
+}
+
+/* ------------------------------------------------------------ public keys */
+
+void dm_ssh_public_free(dm_ssh_public *pub) {
+    free(pub->blob);
+    memset(pub, 0, sizeof *pub);
+}
+
+int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out) {
+    memset(out, 0, sizeof *out);
+    dm_wire w = {blob, len};
+    const uint8_t *type;
+    size_t type_len;
+    if (dm_wire_string(&w, &type, &type_len) != DM_OK || type_len == 0)
+        return dm_fail(DM_ERR_USAGE, "malformed SSH public key");
+    safe_name(type, type_len, out->type, sizeof out->type);
+    if (!wire_is(type, type_len, DM_SSH_ED25519) && !wire_is(type, type_len, DM_SSH_RSA))
+        return dm_fail(DM_ERR_USAGE,
+                       "unsupported SSH key type \"%s\" (only ssh-ed25519 and "
+                       "ssh-rsa are)",
+                       out->type);
+    if ((out->blob = malloc(len)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH public key");
+    memcpy(out->blob, blob, len);
+    out->blob_len = len;
+    w.p = out->blob + (w.p - blob);
+    int bad;
+    if (strcmp(out->type, DM_SSH_ED25519) == 0) {
+        const uint8_t *pk;
+        size_t pk_len;
+        bad = dm_wire_string(&w, &pk, &pk_len) != DM_OK || pk_len != 32 || w.n != 0;
+        out->ed25519 = pk;
+    } else {
+        bad = dm_wire_mpint(&w, &out->rsa_e, &out->rsa_e_len) != DM_OK ||
+              dm_wire_mpint(&w, &out->rsa_n, &out->rsa_n_len) != DM_OK || w.n != 0;
+    }
+    if (bad) {
+        char type_copy[32];
+        snprintf(type_copy, sizeof type_copy, "%s", out->type);
+        dm_ssh_public_free(out);
+        return dm_fail(DM_ERR_USAGE, "malformed %s public key", type_copy);
+    }
+    /* libssh's word too: it must accept the key as what it claims to be. */
+    int err = sshlib_get();
+    if (err != DM_OK) {
+        dm_ssh_public_free(out);
+        return err;
+    }
+    size_t b64_cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *b64 = malloc(b64_cap);
+    if (b64 == NULL) {
+        dm_ssh_public_free(out);
+        return dm_fail(DM_ERR_NOMEM, "SSH public key");
+    }
+    sodium_bin2base64(b64, b64_cap, blob, len, sodium_base64_VARIANT_ORIGINAL);
+    ssh_key key = NULL;
+    int rc = sshlib.import_pub(b64, sshlib.type_from_name(out->type), &key);
+    free(b64);
+    if (key != NULL)
+        sshlib.key_free(key);
+    if (rc != SSH_OK) {
+        char type_copy[32];
+        snprintf(type_copy, sizeof type_copy, "%s", out->type);
+        dm_ssh_public_free(out);
+        return dm_fail(DM_ERR_USAGE, "malformed %s public key", type_copy);
+    }
+    return DM_OK;
+}
+
+/* Types that name SSH keys, supported or not: their lines are SSH keys,
+ * so an unknown one is "unsupported", not "malformed". */
+static int looks_like_ssh_type(const char *s, size_t len) {
+    static const char *const prefixes[] = {"ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (len > n && strncmp(s, prefixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int dm_ssh_line_type(const char *line, char type[32]) {
+    size_t type_len = strcspn(line, " \t");
+    if (!looks_like_ssh_type(line, type_len))
+        return 0;
+    safe_name((const uint8_t *)line, type_len < 31 ? type_len : 31, type, 32);
+    return 1;
+}
+
+int dm_ssh_type_supported(const char *type) {
+    return strcmp(type, DM_SSH_ED25519) == 0 || strcmp(type, DM_SSH_RSA) == 0;
+}
+
+int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
+    if (line == NULL)
+        return dm_fail(DM_ERR_USAGE, "no SSH public key");
+    const char *p = line;
+    size_t type_len = strcspn(p, " \t");
+    char type[32];
+    safe_name((const uint8_t *)p, type_len < 31 ? type_len : 31, type, sizeof type);
+    if (p[type_len] == '\0')
+        return dm_fail(DM_ERR_USAGE, "SSH public key \"%s\" has no key after its type", type);
+    if (!wire_is((const uint8_t *)p, type_len, DM_SSH_ED25519) &&
+        !wire_is((const uint8_t *)p, type_len, DM_SSH_RSA))
+        return dm_fail(DM_ERR_USAGE,
+                       "unsupported SSH key type \"%s\" (only ssh-ed25519 and "
+                       "ssh-rsa are)",
+                       type);
+    p += type_len;
+    p += strspn(p, " \t");
+    size_t b64_len = strcspn(p, " \t\r\n");
+    uint8_t *blob = malloc(b64_len + 1);
+    if (blob == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH public key");
+    size_t blob_len = 0;
+    if (b64_len == 0 || sodium_base642bin(blob, b64_len + 1, p, b64_len, NULL, &blob_len, NULL,
+                                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(blob);
+        return dm_fail(DM_ERR_USAGE, "malformed %s public key (bad base64)", type);
+    }
+    dm_ssh_public pub;
+    int err = dm_ssh_public_from_blob(blob, blob_len, &pub);
+    free(blob);
+    if (err != DM_OK)
+        return err;
+    if (strcmp(pub.type, type) != 0) {
+        dm_ssh_public_free(&pub);
+        return dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
+                       type, pub.type);
+    }
+    err = strcmp(type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
+                                            : dm_ssh_rsa_recipient_new(&pub, out);
+    dm_ssh_public_free(&pub);
+    return err;
+}
+
+int dm_recipient_parse(const char *s, dm_recipient **out) {
+    if (s == NULL)
+        return dm_fail(DM_ERR_USAGE, "no recipient");
+    if (strncmp(s, "age1", 4) == 0)
+        return dm_x25519_recipient_parse(s, out);
+    size_t type_len = strcspn(s, " \t");
+    if (looks_like_ssh_type(s, type_len))
+        return dm_ssh_recipient_parse(s, out);
+    char shown[24];
+    safe_name((const uint8_t *)s, type_len < 16 ? type_len : 16, shown, sizeof shown);
+    return dm_fail(DM_ERR_USAGE,
+                   "unknown recipient type \"%s%s\" (want age1..., ssh-ed25519 or "
+                   "ssh-rsa)",
+                   shown, type_len > 16 ? "..." : "");
+}
+
+/* ------------------------------------------------------------ private keys */
+
+void dm_ssh_private_free(dm_ssh_private *priv) {
+    dm_ssh_public_free(&priv->pub);
+    dm_secret_free(priv->secret);
+    priv->secret = NULL;
+    if (priv->rsa != NULL) {
+        const dm_ssh_crypto *c = dm_ssh_crypto_get();
+        if (c != NULL)
+            c->pkey_free(priv->rsa);
+        priv->rsa = NULL;
+    }
+}
+
+int dm_ssh_is_private_key(const char *text, size_t len) {
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
+        i++;
+    return len - i >= 11 && memcmp(text + i, "-----BEGIN ", 11) == 0;
+}
+
+/* The base64 between an OpenSSH key's BEGIN and END lines, decoded into
+ * guarded memory (the body of a clear key is secret). */
+static int openssh_body(const char *text, size_t len, uint8_t **out, size_t *out_len) {
+    const char *begin = memmem(text, len, OPENSSH_BEGIN, sizeof OPENSSH_BEGIN - 1);
+    if (begin == NULL)
+        return dm_fail(DM_ERR_USAGE, "not an OpenSSH private key");
+    const char *b64 = begin + sizeof OPENSSH_BEGIN - 1;
+    const char *end = memmem(b64, len - (size_t)(b64 - text), OPENSSH_END, sizeof OPENSSH_END - 1);
+    if (end == NULL)
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key (no END line)");
+    size_t b64_len = (size_t)(end - b64);
+    uint8_t *bin = dm_secret_alloc(b64_len + 1);
+    if (bin == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH private key");
+    size_t n = 0;
+    const char *b64_end = NULL;
+    if (sodium_base642bin(bin, b64_len + 1, b64, b64_len, " \t\r\n", &n, &b64_end,
+                          sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        b64_end != end) {
+        dm_secret_free(bin);
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key (bad base64)");
+    }
+    *out = bin;
+    *out_len = n;
+    return DM_OK;
+}
+
+/* The parts of an openssh-key-v1 container (OpenSSH's PROTOCOL.key). */
+typedef struct openssh_container {
+    const uint8_t *cipher, *kdf, *pub, *priv;
+    size_t cipher_len, kdf_len, pub_len, priv_len;
+} openssh_container;
+
+static int openssh_parse(const uint8_t *bin, size_t len, openssh_container *c) {
+    const size_t magic_len = sizeof OPENSSH_MAGIC; /* with its NUL */
+    if (len < magic_len || memcmp(bin, OPENSSH_MAGIC, magic_len) != 0)
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key (no openssh-key-v1 magic)");
+    dm_wire w = {bin + magic_len, len - magic_len};
+    const uint8_t *kdf_opts;
+    size_t kdf_opts_len;
+    uint32_t nkeys = 0;
+    if (dm_wire_string(&w, &c->cipher, &c->cipher_len) != DM_OK ||
+        dm_wire_string(&w, &c->kdf, &c->kdf_len) != DM_OK ||
+        dm_wire_string(&w, &kdf_opts, &kdf_opts_len) != DM_OK || dm_wire_u32(&w, &nkeys) != DM_OK)
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key");
+    if (nkeys != 1)
+        return dm_fail(DM_ERR_USAGE, "OpenSSH private key file holds %u keys, want 1", nkeys);
+    if (dm_wire_string(&w, &c->pub, &c->pub_len) != DM_OK ||
+        dm_wire_string(&w, &c->priv, &c->priv_len) != DM_OK || w.n != 0)
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key");
+    return DM_OK;
+}
+
+/* Builds an RSA EVP_PKEY from big-endian n, e and d. */
+static int rsa_from_numbers(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
+                            const uint8_t *d, size_t d_len, void **out) {
+    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    if (c == NULL)
+        return DM_ERR_INTERNAL;
+    /* OSSL_PARAM integers are in native byte order. */
+    size_t total = n_len + e_len + d_len;
+    uint8_t *le = dm_secret_alloc(total ? total : 1);
+    if (le == NULL)
+        return dm_fail(DM_ERR_NOMEM, "RSA key");
+    const uint16_t probe = 1;
+    int little = *(const uint8_t *)&probe == 1;
+    const uint8_t *src[3] = {n, e, d};
+    size_t lens[3] = {n_len, e_len, d_len};
+    uint8_t *dst[3] = {le, le + n_len, le + n_len + e_len};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < lens[k]; i++)
+            dst[k][i] = little ? src[k][lens[k] - 1 - i] : src[k][i];
+    OSSL_PARAM params[4] = {
+        {OSSL_PKEY_PARAM_RSA_N, OSSL_PARAM_UNSIGNED_INTEGER, dst[0], n_len, 0},
+        {OSSL_PKEY_PARAM_RSA_E, OSSL_PARAM_UNSIGNED_INTEGER, dst[1], e_len, 0},
+        {d ? OSSL_PKEY_PARAM_RSA_D : NULL, OSSL_PARAM_UNSIGNED_INTEGER, dst[2], d_len, 0},
+        {NULL, 0, NULL, 0, 0},
+    };
+    EVP_PKEY_CTX *ctx = c->ctx_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *pkey = NULL;
+    int ok = ctx != NULL && c->fromdata_init(ctx) == 1 &&
+             c->fromdata(ctx, &pkey, d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1;
+    c->ctx_free(ctx);
+    dm_secret_free(le);
+    if (!ok)
+        return dm_fail(DM_ERR_USAGE, "OpenSSL refused the RSA key");
+    *out = pkey;
+    return DM_OK;
+}
+
+int dm_ssh_rsa_public_key(const dm_ssh_public *pub, void **out) {
+    return rsa_from_numbers(pub->rsa_n, pub->rsa_n_len, pub->rsa_e, pub->rsa_e_len, NULL, 0, out);
+}
+
+/* The clear private section of an OpenSSH container: checkints, then the key. */
+static int openssh_clear_private(const openssh_container *oc, dm_ssh_private *out) {
+    dm_wire w = {oc->priv, oc->priv_len};
+    uint32_t check1 = 0, check2 = 0;
+    const uint8_t *type;
+    size_t type_len;
+    if (dm_wire_u32(&w, &check1) != DM_OK || dm_wire_u32(&w, &check2) != DM_OK ||
+        check1 != check2 || dm_wire_string(&w, &type, &type_len) != DM_OK ||
+        !wire_is(type, type_len, out->pub.type))
+        return dm_fail(DM_ERR_USAGE, "malformed OpenSSH private key (private part)");
+    if (strcmp(out->pub.type, DM_SSH_ED25519) == 0) {
+        const uint8_t *pk, *sk;
+        size_t pk_len, sk_len;
+        if (dm_wire_string(&w, &pk, &pk_len) != DM_OK || pk_len != 32 ||
+            dm_wire_string(&w, &sk, &sk_len) != DM_OK || sk_len != 64 ||
+            sodium_memcmp(pk, out->pub.ed25519, 32) != 0 || sodium_memcmp(sk + 32, pk, 32) != 0)
+            return dm_fail(DM_ERR_USAGE, "malformed ssh-ed25519 private key");
+        if ((out->secret = dm_secret_alloc(64)) == NULL)
+            return dm_fail(DM_ERR_NOMEM, "SSH private key");
+        memcpy(out->secret, sk, 64);
+        return DM_OK;
+    }
+    const uint8_t *n, *e, *d, *iqmp, *p, *q;
+    size_t n_len, e_len, d_len, iqmp_len, p_len, q_len;
+    if (dm_wire_mpint(&w, &n, &n_len) != DM_OK || dm_wire_mpint(&w, &e, &e_len) != DM_OK ||
+        dm_wire_mpint(&w, &d, &d_len) != DM_OK || dm_wire_mpint(&w, &iqmp, &iqmp_len) != DM_OK ||
+        dm_wire_mpint(&w, &p, &p_len) != DM_OK || dm_wire_mpint(&w, &q, &q_len) != DM_OK ||
+        n_len != out->pub.rsa_n_len || memcmp(n, out->pub.rsa_n, n_len) != 0 ||
+        e_len != out->pub.rsa_e_len || memcmp(e, out->pub.rsa_e, e_len) != 0)
+        return dm_fail(DM_ERR_USAGE, "malformed ssh-rsa private key");
+    return rsa_from_numbers(n, n_len, e, e_len, d, d_len, &out->rsa);
+}
+
+static int deny_prompt(const char *prompt, char *buf, size_t len, int echo, int verify,
+                       void *userdata) {
+    (void)prompt, (void)buf, (void)len, (void)echo, (void)verify, (void)userdata;
+    return -1;
+}
+
+/* libssh's verdict on the file (with the passphrase, if any), and, when
+ * export_clear is set, the clear key it writes back (guarded copy). */
+static int libssh_open(const char *text, size_t len, const char *passphrase, int export_clear,
+                       char **clear_out) {
+    int err = sshlib_get();
+    if (err != DM_OK)
+        return err;
+    char *z = dm_secret_alloc(len + 1);
+    if (z == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH private key");
+    memcpy(z, text, len);
+    z[len] = '\0';
+    ssh_key key = NULL;
+    int rc = sshlib.import_priv(z, passphrase, deny_prompt, NULL, &key);
+    dm_secret_free(z);
+    if (rc != SSH_OK || key == NULL) {
+        if (key != NULL)
+            sshlib.key_free(key);
+        return passphrase != NULL
+                   ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
+                   : dm_fail(DM_ERR_USAGE, "malformed SSH private key (libssh refused it)");
+    }
+    if (!export_clear) {
+        sshlib.key_free(key);
+        return DM_OK;
+    }
+    char *clear = NULL;
+    rc = sshlib.export_priv(key, NULL, NULL, NULL, &clear);
+    sshlib.key_free(key);
+    if (rc != SSH_OK || clear == NULL) {
+        free(clear);
+        return dm_fail(DM_ERR_USAGE,
+                       "libssh opened the key but can't give back its private numbers (libssh "
+                       "0.10 can't for a passphrase-protected ssh-rsa key in OpenSSH format): "
+                       "convert it with ssh-keygen -p -m PEM");
+    }
+    size_t n = strlen(clear);
+    char *copy = dm_secret_alloc(n + 1);
+    if (copy != NULL)
+        memcpy(copy, clear, n + 1);
+    sodium_memzero(clear, n);
+    free(clear);
+    if (copy == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH private key");
+    *clear_out = copy;
+    return DM_OK;
+}
+
+static int pem_password(char *buf, int size, int rwflag, void *u) {
+    (void)rwflag;
+    const char *pass = u;
+    if (pass == NULL)
+        return -1;
+    size_t n = strlen(pass);
+    if (n > (size_t)size)
+        return -1;
+    memcpy(buf, pass, n);
+    return (int)n;
+}
+
+/* An RSA public blob from OpenSSL's numbers: string "ssh-rsa", mpint e, mpint n. */
+static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size_t *blob_len) {
+    BIGNUM *bn[2] = {NULL, NULL};
+    const char *names[2] = {OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_N};
+    int err = DM_OK;
+    for (int i = 0; i < 2 && err == DM_OK; i++)
+        if (c->get_bn_param(pkey, names[i], &bn[i]) != 1)
+            err = dm_fail(DM_ERR_USAGE, "OpenSSL can't read the RSA key");
+    size_t cap = 4 + 7 + 2 * 5 +
+                 (err == DM_OK ? (size_t)(c->bn_num_bits(bn[0]) + 7) / 8 +
+                                     (size_t)(c->bn_num_bits(bn[1]) + 7) / 8
+                               : 0);
+    uint8_t *out = err == DM_OK ? malloc(cap) : NULL;
+    if (err == DM_OK && out == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "SSH public key");
+    size_t pos = 0;
+    if (err == DM_OK) {
+        static const char t[] = DM_SSH_RSA;
+        out[0] = out[1] = out[2] = 0;
+        out[3] = 7;
+        memcpy(out + 4, t, 7);
+        pos = 11;
+        for (int i = 0; i < 2; i++) {
+            size_t n = (size_t)(c->bn_num_bits(bn[i]) + 7) / 8;
+            uint8_t *lenp = out + pos;
+            pos += 4;
+            size_t body = n;
+            c->bn2bin(bn[i], out + pos);
+            if (n > 0 && (out[pos] & 0x80)) {
+                memmove(out + pos + 1, out + pos, n);
+                out[pos] = 0;
+                body++;
+            }
+            pos += body;
+            lenp[0] = (uint8_t)(body >> 24);
+            lenp[1] = (uint8_t)(body >> 16);
+            lenp[2] = (uint8_t)(body >> 8);
+            lenp[3] = (uint8_t)body;
+        }
+        *blob = out;
+        *blob_len = pos;
+    }
+    for (int i = 0; i < 2; i++)
+        if (bn[i] != NULL)
+            c->bn_free(bn[i]);
+    return err;
+}
+
+/* A PEM private key (PKCS#1 "RSA PRIVATE KEY", PKCS#8), read by OpenSSL. */
+static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
+                    int *needs_passphrase) {
+    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    if (c == NULL)
+        return DM_ERR_INTERNAL;
+    int encrypted = memmem(text, len, "ENCRYPTED", 9) != NULL;
+    if (encrypted && passphrase == NULL) {
+        *needs_passphrase = 1;
+        return DM_OK;
+    }
+    BIO *bio = c->bio_new_mem_buf(text, (int)len);
+    if (bio == NULL)
+        return dm_fail(DM_ERR_NOMEM, "SSH private key");
+    EVP_PKEY *pkey = c->pem_read_private(bio, NULL, pem_password, (void *)passphrase);
+    c->bio_free(bio);
+    if (pkey == NULL)
+        return encrypted ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
+                         : dm_fail(DM_ERR_USAGE, "malformed or unsupported PEM private key");
+    if (c->get_base_id(pkey) != EVP_PKEY_RSA) {
+        c->pkey_free(pkey);
+        return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA PEM keys are; "
+                                     "Ed25519 keys come in OpenSSH format)");
+    }
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    int err = rsa_blob(c, pkey, &blob, &blob_len);
+    if (err == DM_OK)
+        err = dm_ssh_public_from_blob(blob, blob_len, &out->pub);
+    free(blob);
+    if (err != DM_OK) {
+        c->pkey_free(pkey);
+        return err;
+    }
+    out->rsa = pkey;
+    return DM_OK;
+}
+
+int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
+                        int *needs_passphrase) {
+    memset(out, 0, sizeof *out);
+    *needs_passphrase = 0;
+    if (len > MAX_KEY_FILE)
+        return dm_fail(DM_ERR_USAGE, "SSH private key file is larger than %u bytes", MAX_KEY_FILE);
+    if (memmem(text, len, OPENSSH_BEGIN, sizeof OPENSSH_BEGIN - 1) == NULL) {
+        if (memmem(text, len, "PRIVATE KEY-----", 16) == NULL)
+            return dm_fail(DM_ERR_USAGE, "not an SSH private key");
+        int err = pem_load(text, len, passphrase, out, needs_passphrase);
+        if (err != DM_OK)
+            dm_ssh_private_free(out);
+        return err;
+    }
+    uint8_t *bin = NULL;
+    size_t bin_len = 0;
+    openssh_container oc;
+    int err = openssh_body(text, len, &bin, &bin_len);
+    if (err == DM_OK)
+        err = openssh_parse(bin, bin_len, &oc);
+    if (err == DM_OK)
+        err = dm_ssh_public_from_blob(oc.pub, oc.pub_len, &out->pub);
+    int clear = err == DM_OK && wire_is(oc.cipher, oc.cipher_len, "none");
+    if (err == DM_OK && !clear && passphrase == NULL) {
+        *needs_passphrase = 1;
+    } else if (err == DM_OK && clear) {
+        /* libssh must accept the file; the numbers are then read from it. */
+        err = libssh_open(text, len, NULL, 0, NULL);
+        if (err == DM_OK)
+            err = openssh_clear_private(&oc, out);
+    } else if (err == DM_OK) {
+        char *clear_text = NULL;
+        err = libssh_open(text, len, passphrase, 1, &clear_text);
+        if (err == DM_OK) {
+            dm_ssh_private inner;
+            int again = 0;
+            /* What libssh writes back is clear: an OpenSSH file or PEM. */
+            err = dm_ssh_private_load(clear_text, strlen(clear_text), NULL, &inner, &again);
+            if (err == DM_OK && (again || strcmp(inner.pub.type, out->pub.type) != 0 ||
+                                 inner.pub.blob_len != out->pub.blob_len ||
+                                 memcmp(inner.pub.blob, out->pub.blob, inner.pub.blob_len) != 0)) {
+                dm_ssh_private_free(&inner);
+                err = dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
+            }
+            if (err == DM_OK) {
+                out->secret = inner.secret;
+                out->rsa = inner.rsa;
+                inner.secret = NULL;
+                inner.rsa = NULL;
+                dm_ssh_private_free(&inner);
+            }
+            dm_secret_free(clear_text);
+        }
+    }
+    dm_secret_free(bin);
+    if (err != DM_OK)
+        dm_ssh_private_free(out);
+    return err;
+}
+
+/* ------------------------------------------------------------- pending keys */
+
+int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv) {
+    if (p->ask == NULL)
+        return dm_fail(DM_ERR_USAGE, "the SSH key is protected by a passphrase and none can be "
+                                     "asked for");
+    char *pass = NULL;
+    size_t pass_len = 0;
+    int err = p->ask(p->ask_ctx, &pass, &pass_len);
+    if (err != DM_OK)
+        return err;
+    int again = 0;
+    err = dm_ssh_private_load(p->text, p->len, pass, priv, &again);
+    dm_secret_free(pass);
+    if (err == DM_OK && again) {
+        dm_ssh_private_free(priv);
+        err = dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key");
+    }
+    return err;
+}
+
+void dm_ssh_pending_free(dm_ssh_pending *p) {
+    if (p == NULL)
+        return;
+    dm_secret_free(p->text);
+    free(p);
+}
+
+static int pending_new(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                       dm_ssh_pending **out) {
+    dm_ssh_pending *p = calloc(1, sizeof *p);
+    char *copy = dm_secret_alloc(len + 1);
+    if (p == NULL || copy == NULL) {
+        free(p);
+        dm_secret_free(copy);
+        return dm_fail(DM_ERR_NOMEM, "SSH private key");
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    p->text = copy;
+    p->len = len;
+    p->ask = ask;
+    p->ask_ctx = ask_ctx;
+    *out = p;
+    return DM_OK;
+}
+
+int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                          dm_identity **out) {
+    if (text == NULL)
+        return dm_fail(DM_ERR_USAGE, "no SSH private key");
+    dm_ssh_private priv;
+    int needs = 0;
+    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
+    if (err != DM_OK)
+        return err;
+    dm_ssh_pending *pending = NULL;
+    if (needs && priv.pub.blob == NULL) {
+        /* A PEM file hides its public key too: ask now. */
+        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx};
+        err = dm_ssh_pending_open(&tmp, &priv);
+        if (err != DM_OK)
+            return err;
+    } else if (needs) {
+        err = pending_new(text, len, ask, ask_ctx, &pending);
+        if (err != DM_OK) {
+            dm_ssh_private_free(&priv);
+            return err;
+        }
+    }
+    err = strcmp(priv.pub.type, DM_SSH_ED25519) == 0
+              ? dm_ssh_ed25519_identity_new(&priv, pending, out)
+              : dm_ssh_rsa_identity_new(&priv, pending, out);
+    return err;
+}
+
+int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                           char **line_out) {
+    dm_ssh_private priv;
+    int needs = 0;
+    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
+    if (err != DM_OK)
+        return err;
+    if (needs && priv.pub.blob == NULL) {
+        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx};
+        if ((err = dm_ssh_pending_open(&tmp, &priv)) != DM_OK)
+            return err;
+    }
+    size_t b64_cap = sodium_base64_ENCODED_LEN(priv.pub.blob_len, sodium_base64_VARIANT_ORIGINAL);
+    size_t cap = strlen(priv.pub.type) + 1 + b64_cap;
+    char *line = malloc(cap);
+    if (line == NULL) {
+        dm_ssh_private_free(&priv);
+        return dm_fail(DM_ERR_NOMEM, "SSH public key");
+    }
+    size_t tl = strlen(priv.pub.type);
+    memcpy(line, priv.pub.type, tl);
+    line[tl] = ' ';
+    sodium_bin2base64(line + tl + 1, b64_cap, priv.pub.blob, priv.pub.blob_len,
+                      sodium_base64_VARIANT_ORIGINAL);
+    dm_ssh_private_free(&priv);
+    *line_out = line;
+    return DM_OK;
+}

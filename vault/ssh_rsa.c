@@ -1,0 +1,246 @@
+/* The ssh-rsa recipient type (age's agessh): the file key encrypted with
+ * RSAES-OAEP (SHA-256, MGF1-SHA-256, label "age-encryption.org/v1/ssh-rsa")
+ * to an SSH RSA key of at least 2048 bits, and a 4-byte key tag:
+ *
+ *   -> ssh-rsa TAG
+ *   body = RSA-OAEP(file key)
+ *
+ * TAG is the base64 of the first 4 bytes of SHA-256 of the SSH public key
+ * in wire format. All of the RSA is OpenSSL's (EVP_PKEY_encrypt/decrypt). */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ssh.h"
+
+#define LABEL "age-encryption.org/v1/ssh-rsa"
+#define MIN_BITS 2048
+
+typedef struct rsa_key {
+    char tag[DM_SSH_TAG_B64_LEN + 1];
+    uint8_t *blob;
+    size_t blob_len;
+    EVP_PKEY *pkey; /* public (recipient) or private (identity, once opened) */
+} rsa_key;
+
+static void rsa_key_clear(rsa_key *k) {
+    free(k->blob);
+    k->blob = NULL;
+    if (k->pkey != NULL) {
+        const dm_ssh_crypto *c = dm_ssh_crypto_get();
+        if (c != NULL)
+            c->pkey_free(k->pkey);
+        k->pkey = NULL;
+    }
+}
+
+static int rsa_key_init(rsa_key *k, const dm_ssh_public *pub) {
+    if ((k->blob = malloc(pub->blob_len)) == NULL)
+        return dm_fail(DM_ERR_NOMEM, "ssh-rsa key");
+    memcpy(k->blob, pub->blob, pub->blob_len);
+    k->blob_len = pub->blob_len;
+    return dm_ssh_tag(pub->blob, pub->blob_len, k->tag);
+}
+
+/* The OAEP parameters; OpenSSL copies them (the label included). */
+static void oaep_params(OSSL_PARAM params[5]) {
+    static char pad[] = OSSL_PKEY_RSA_PAD_MODE_OAEP;
+    static char digest[] = "SHA256";
+    static char label[] = LABEL;
+    OSSL_PARAM p[5] = {
+        {OSSL_ASYM_CIPHER_PARAM_PAD_MODE, OSSL_PARAM_UTF8_STRING, pad, sizeof pad - 1, 0},
+        {OSSL_ASYM_CIPHER_PARAM_OAEP_DIGEST, OSSL_PARAM_UTF8_STRING, digest, sizeof digest - 1, 0},
+        {OSSL_ASYM_CIPHER_PARAM_MGF1_DIGEST, OSSL_PARAM_UTF8_STRING, digest, sizeof digest - 1, 0},
+        {OSSL_ASYM_CIPHER_PARAM_OAEP_LABEL, OSSL_PARAM_OCTET_STRING, label, sizeof label - 1, 0},
+        {NULL, 0, NULL, 0, 0},
+    };
+    memcpy(params, p, sizeof p);
+}
+
+/* ------------------------------------------------------------ recipient */
+
+static int rsa_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
+                    dm_stanza_list *out) {
+    const rsa_key *k = self->ctx;
+    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    if (c == NULL)
+        return DM_ERR_INTERNAL;
+    OSSL_PARAM params[5];
+    oaep_params(params);
+    EVP_PKEY_CTX *ctx = c->ctx_new_from_pkey(NULL, k->pkey, NULL);
+    size_t len = 0;
+    uint8_t *body = NULL;
+    int err = DM_OK;
+    if (ctx == NULL || c->encrypt_init(ctx, params) != 1 ||
+        c->encrypt(ctx, NULL, &len, file_key, DM_FILE_KEY_LEN) != 1)
+        err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP setup failed");
+    if (err == DM_OK && (body = malloc(len)) == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "ssh-rsa wrap");
+    if (err == DM_OK && c->encrypt(ctx, body, &len, file_key, DM_FILE_KEY_LEN) != 1)
+        err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP encryption failed");
+    c->ctx_free(ctx);
+    if (err == DM_OK) {
+        const char *args[1] = {k->tag};
+        err = dm_stanza_list_add(out, DM_SSH_RSA, args, 1, body, len);
+    }
+    free(body);
+    return err;
+}
+
+static void rsa_recipient_destroy(dm_recipient *self) {
+    rsa_key *k = self->ctx;
+    if (k != NULL) {
+        rsa_key_clear(k);
+        free(k);
+    }
+    self->ctx = NULL;
+}
+
+int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out) {
+    dm_recipient *r = calloc(1, sizeof *r);
+    rsa_key *k = calloc(1, sizeof *k);
+    int err = r && k ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa recipient");
+    if (err == DM_OK)
+        err = rsa_key_init(k, pub);
+    void *pkey = NULL;
+    if (err == DM_OK)
+        err = dm_ssh_rsa_public_key(pub, &pkey);
+    if (err == DM_OK) {
+        k->pkey = pkey;
+        const dm_ssh_crypto *c = dm_ssh_crypto_get();
+        int bits = c->get_bits(k->pkey);
+        if (bits < MIN_BITS)
+            err = dm_fail(DM_ERR_USAGE, "ssh-rsa key of %d bits is too small (at least %d)", bits,
+                          MIN_BITS);
+    }
+    if (err != DM_OK) {
+        if (k != NULL)
+            rsa_key_clear(k);
+        free(k);
+        free(r);
+        return err;
+    }
+    r->type = DM_SSH_RSA;
+    r->wrap = rsa_wrap;
+    r->destroy = rsa_recipient_destroy;
+    r->ctx = k;
+    *out = r;
+    return DM_OK;
+}
+
+/* ------------------------------------------------------------- identity */
+
+typedef struct rsa_identity {
+    rsa_key key; /* pkey NULL until the file is opened */
+    dm_ssh_pending *pending;
+} rsa_identity;
+
+static int rsa_open(rsa_identity *id) {
+    dm_ssh_private priv;
+    int err = dm_ssh_pending_open(id->pending, &priv);
+    if (err != DM_OK)
+        return err;
+    if (priv.rsa == NULL || priv.pub.blob_len != id->key.blob_len ||
+        memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
+        err = dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
+    if (err == DM_OK) {
+        id->key.pkey = priv.rsa;
+        priv.rsa = NULL;
+        dm_ssh_pending_free(id->pending);
+        id->pending = NULL;
+    }
+    dm_ssh_private_free(&priv);
+    return err;
+}
+
+/* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
+static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[DM_FILE_KEY_LEN]) {
+    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    if (c == NULL)
+        return DM_ERR_INTERNAL;
+    OSSL_PARAM params[5];
+    oaep_params(params);
+    EVP_PKEY_CTX *ctx = c->ctx_new_from_pkey(NULL, k->pkey, NULL);
+    size_t cap = st->body_len;
+    uint8_t *out = sodium_malloc(cap ? cap : 1);
+    int err = DM_OK;
+    if (ctx == NULL || out == NULL || c->decrypt_init(ctx, params) != 1)
+        err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP setup failed");
+    size_t len = cap;
+    if (err == DM_OK &&
+        (c->decrypt(ctx, out, &len, st->body, st->body_len) != 1 || len != DM_FILE_KEY_LEN))
+        err = DM_ERR_NO_MATCH;
+    if (err == DM_OK)
+        memcpy(file_key, out, DM_FILE_KEY_LEN);
+    c->ctx_free(ctx);
+    sodium_free(out);
+    return err;
+}
+
+static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
+                      uint8_t file_key[DM_FILE_KEY_LEN]) {
+    rsa_identity *id = self->ctx;
+    int err = DM_ERR_NO_MATCH;
+    for (size_t i = 0; i < stanzas->len; i++) {
+        const dm_stanza *st = &stanzas->items[i];
+        if (strcmp(st->type, DM_SSH_RSA) != 0)
+            continue;
+        uint8_t tag[DM_SSH_TAG_LEN + 1];
+        size_t tag_len = 0;
+        if (st->nargs != 1 ||
+            dm_b64_decode(st->args[0], strlen(st->args[0]), tag, sizeof tag, &tag_len) != DM_OK ||
+            tag_len != DM_SSH_TAG_LEN) {
+            err = dm_fail(DM_ERR_HEADER, "ssh-rsa stanza must have one argument, a 4-byte tag in "
+                                         "canonical base64");
+            break;
+        }
+        if (strcmp(st->args[0], id->key.tag) != 0)
+            continue;
+        if (id->key.pkey == NULL && (err = rsa_open(id)) != DM_OK)
+            break;
+        err = rsa_decrypt(&id->key, st, file_key);
+        if (err != DM_ERR_NO_MATCH)
+            break;
+    }
+    if (err == DM_ERR_NO_MATCH)
+        dm_fail(err, NULL);
+    return err;
+}
+
+static void rsa_identity_destroy(dm_identity *self) {
+    rsa_identity *id = self->ctx;
+    if (id != NULL) {
+        rsa_key_clear(&id->key);
+        dm_ssh_pending_free(id->pending);
+        free(id);
+    }
+    self->ctx = NULL;
+}
+
+int dm_ssh_rsa_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out) {
+    dm_identity *ident = calloc(1, sizeof *ident);
+    rsa_identity *id = calloc(1, sizeof *id);
+    int err = ident && id ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa identity");
+    if (err == DM_OK)
+        err = rsa_key_init(&id->key, &priv->pub);
+    if (err == DM_OK && pending == NULL) {
+        id->key.pkey = priv->rsa;
+        priv->rsa = NULL;
+    }
+    dm_ssh_private_free(priv);
+    if (err != DM_OK) {
+        if (id != NULL)
+            rsa_key_clear(&id->key);
+        free(id);
+        free(ident);
+        dm_ssh_pending_free(pending);
+        return err;
+    }
+    id->pending = pending;
+    ident->unwrap = rsa_unwrap;
+    ident->destroy = rsa_identity_destroy;
+    ident->ctx = id;
+    *out = ident;
+    return DM_OK;
+}
