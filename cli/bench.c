@@ -232,20 +232,6 @@ static const char *backend_name(dm_aead_backend b) {
 
 /* ------------------------------------------------------------ output */
 
-static void json_string(FILE *o, const char *s) {
-    fputc('"', o);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(o, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(o, "\\u%04x", c);
-        else
-            fputc(c, o);
-    }
-    fputc('"', o);
-}
-
 static double mib_per_s(const dm_bench_result *r) {
     return r->median > 0 ? (double)r->size / r->median / 1048576.0 : 0;
 }
@@ -267,15 +253,15 @@ static int overhead_pct(const dm_bench_results *res, const dm_bench_result *r, d
 static void print_json(FILE *o, const settings *set, const dm_bench_machine *mc,
                        const dm_bench_results *res) {
     fprintf(o, "{\n  \"schema\": \"doormat-bench/1\",\n  \"doormat\": ");
-    json_string(o, DM_VERSION);
+    cli_json_string(o, DM_VERSION);
     fprintf(o, ",\n  \"machine\": {\n    \"cpus_online\": %ld,\n    \"cpu_model\": ", mc->cpus);
-    json_string(o, mc->cpu_model);
+    cli_json_string(o, mc->cpu_model);
     fprintf(o, ",\n    \"kernel\": ");
-    json_string(o, mc->kernel);
+    cli_json_string(o, mc->kernel);
     fprintf(o, ",\n    \"openssl\": ");
-    json_string(o, openssl_version());
+    cli_json_string(o, openssl_version());
     fprintf(o, ",\n    \"libsodium\": ");
-    json_string(o, sodium_version_string());
+    cli_json_string(o, sodium_version_string());
     fprintf(o, "\n  },\n  \"config\": {\n    \"quick\": %s,\n    \"sizes\": [",
             set->quick ? "true" : "false");
     for (size_t i = 0; i < set->run.n_sizes; i++)

@@ -170,15 +170,6 @@ static const char *human(double s, char *buf, size_t cap) {
 }
 #define H(s) human((s), (char[32]){0}, 32)
 
-static void hex(const uint8_t *b, size_t n, char *out) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static void json_head(const lab_args *a) {
     printf("{\"lab\":\"%s\",\"schema\":1,\"quick\":%s,\"seconds_total\":%.6g", a->name,
            a->quick ? "true" : "false", dm_lab_now() - a->t_start);
@@ -368,8 +359,8 @@ static int lab_leaf(lab_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
     char akey[33], fkey[33];
-    hex(r.authority_key, DM_FILE_KEY_LEN, akey);
-    hex(r.file_key, DM_FILE_KEY_LEN, fkey);
+    cli_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
+    cli_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
         json_head(a);
         printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rows\":[", o.budget,

@@ -48,7 +48,7 @@ static bool valid_time(const char *s, size_t len) {
 
 /* Checks one entry against the chain so far; the reason goes to dm_err_detail. */
 static int verify_entry(const dm_escrow_authority *auth, const char *line, size_t llen,
-                        size_t expect_seq, const uint8_t prev[32]) {
+                        size_t expect_seq, const uint8_t prev[32], char last_time[21]) {
     const char *f[N_FIELDS];
     size_t fl[N_FIELDS];
     size_t nf = 0;
@@ -94,11 +94,21 @@ static int verify_entry(const dm_escrow_authority *auth, const char *line, size_
         return dm_fail(DM_ERR_HMAC,
                        "it does not chain to the entry before it: entries were removed, "
                        "reordered or replaced");
+    /* Fixed-width UTC times compare as strings. */
+    if (memcmp(f[1], last_time, 20) < 0)
+        return dm_fail(DM_ERR_HMAC,
+                       "its time %.20s is before the entry before it (%s): the time went "
+                       "backwards (a backdated entry?)",
+                       f[1], last_time);
+    memcpy(last_time, f[1], 20);
     return DM_OK;
 }
 
-int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
-                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]) {
+/* dm_escrow_audit_verify, and the time of the last entry ("" when none). */
+static int verify_log(const dm_escrow_authority *auth, const char *log, size_t log_len,
+                      size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN],
+                      char last_time[21]) {
+    memset(last_time, 0, 21);
     *entries = 0;
     *bad_entry = 0;
     uint8_t prev[32];
@@ -113,7 +123,7 @@ int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, siz
         if (!nl)
             err = dm_fail(DM_ERR_HMAC, "the last entry is cut short (no newline)");
         else
-            err = verify_entry(auth, line, llen, it.lineno, prev);
+            err = verify_entry(auth, line, llen, it.lineno, prev, last_time);
         if (err) {
             char detail[512];
             snprintf(detail, sizeof detail, "%s", dm_err_detail());
@@ -130,6 +140,12 @@ int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, siz
     return DM_OK;
 }
 
+int dm_escrow_audit_verify(const dm_escrow_authority *auth, const char *log, size_t log_len,
+                           size_t *entries, size_t *bad_entry, uint8_t head[DM_ESCROW_DIGEST_LEN]) {
+    char last_time[21];
+    return verify_log(auth, log, log_len, entries, bad_entry, head, last_time);
+}
+
 int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                          const char *log, size_t log_len,
                          const uint8_t warrant_digest[DM_ESCROW_DIGEST_LEN],
@@ -141,7 +157,8 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
                        auth->name);
     size_t n, bad;
     uint8_t head[32];
-    int err = dm_escrow_audit_verify(auth, log, log_len, &n, &bad, head);
+    char last_time[21];
+    int err = verify_log(auth, log, log_len, &n, &bad, head, last_time);
     if (err) {
         char detail[512];
         snprintf(detail, sizeof detail, "%s", dm_err_detail());
@@ -153,6 +170,11 @@ int dm_escrow_audit_next(const dm_escrow_authority *auth, const dm_escrow_agent_
     char when[32];
     if (!gmtime_r(&now, &tm) || strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20)
         return dm_fail(DM_ERR_INTERNAL, "cannot format the time");
+    if (strcmp(when, last_time) < 0)
+        return dm_fail(DM_ERR_DENIED,
+                       "refusing to log a release at %s, before the last entry (%s): is the "
+                       "clock right?",
+                       when, last_time);
     char digest_hex[65], file_hex[2 * DM_FILE_ID_LEN + 1], head_hex[65];
     dm_escrow_hex(warrant_digest, 32, digest_hex);
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);

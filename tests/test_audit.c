@@ -311,6 +311,53 @@ static void test_forged(void **state) {
     free(log);
 }
 
+/* Times never go backwards: verify names a backdated entry, and the
+ * library refuses to append one (same-second entries are fine). */
+static void test_time_goes_forward(void **state) {
+    world *w = *state;
+    build(w); /* entries at 2025-11-26T00:00:00Z .. 00:05:00Z */
+    size_t n, bad;
+    uint8_t head[32];
+    assert_int_equal(dm_escrow_audit_verify(w->auth, w->log, w->len, &n, &bad, head), DM_OK);
+    char head_hex[65], d_hex[65], f_hex[33];
+    uint8_t digest[32] = {3}, file[DM_FILE_ID_LEN] = {4};
+    dm_escrow_hex(head, 32, head_hex);
+    dm_escrow_hex(digest, 32, d_hex);
+    dm_escrow_hex(file, DM_FILE_ID_LEN, f_hex);
+    char body[512], sig64[90];
+    char *log = malloc(w->len + 1024);
+    /* Signed by a real agent, chained and numbered right, but dated earlier. */
+    int bl = snprintf(body, sizeof body, "%d 2025-11-26T00:04:59Z doj %s %s %s", N_ENTRIES + 1,
+                      d_hex, f_hex, head_hex);
+    sign_entry(w->keys[0], body, bl, sig64, sizeof sig64);
+    int total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
+    assert_int_equal(verify_bad(w, log, (size_t)total), N_ENTRIES + 1);
+    assert_string_equal(dm_err_detail(),
+                        "entry 7 (line 7): its time 2025-11-26T00:04:59Z is before the entry "
+                        "before it (2025-11-26T00:05:00Z): the time went backwards (a backdated "
+                        "entry?)");
+    /* The same second as the entry before it verifies. */
+    bl = snprintf(body, sizeof body, "%d 2025-11-26T00:05:00Z doj %s %s %s", N_ENTRIES + 1, d_hex,
+                  f_hex, head_hex);
+    sign_entry(w->keys[0], body, bl, sig64, sizeof sig64);
+    total = snprintf(log, w->len + 1024, "%s%s %s\n", w->log, body, sig64);
+    assert_int_equal(dm_escrow_audit_verify(w->auth, log, (size_t)total, &n, &bad, NULL), DM_OK);
+    free(log);
+    /* The library will not write a backdated entry either. */
+    char *entry = NULL;
+    size_t elen;
+    const time_t last = 1764115200 + (N_ENTRIES - 1) * 60;
+    assert_int_equal(dm_escrow_audit_next(w->auth, w->keys[1], w->log, w->len, digest, file,
+                                          last - 1, &entry, &elen),
+                     DM_ERR_DENIED);
+    assert_null(entry);
+    assert_non_null(strstr(dm_err_detail(), "before the last entry (2025-11-26T00:05:00Z)"));
+    assert_int_equal(dm_escrow_audit_next(w->auth, w->keys[1], w->log, w->len, digest, file, last,
+                                          &entry, &elen),
+                     DM_OK);
+    free(entry);
+}
+
 static void test_file_append(void **state) {
     world *w = *state;
     char path[] = "/tmp/doormat-audit-XXXXXX";
@@ -343,7 +390,7 @@ int main(void) {
         cmocka_unit_test(test_intact),      cmocka_unit_test(test_edited),
         cmocka_unit_test(test_removed),     cmocka_unit_test(test_tail_truncation_needs_the_head),
         cmocka_unit_test(test_reordered),   cmocka_unit_test(test_forged),
-        cmocka_unit_test(test_file_append),
+        cmocka_unit_test(test_file_append), cmocka_unit_test(test_time_goes_forward),
     };
     return cmocka_run_group_tests_name("audit", tests, setup, teardown);
 }

@@ -26,6 +26,7 @@
 #ifndef DOORMAT_ESCROW_H
 #define DOORMAT_ESCROW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -183,13 +184,28 @@ int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, siz
                       const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
                       const dm_encrypt_opts *opts);
 
-/* What `doormat inspect` says about escrow: malloc'd text, one line per
- * authority ("escrow: authority NAME (ID), 2-of-3 shamir: doj, court, vendor")
- * then "who can decrypt: the holder of the X25519 identity, or any 2 of doj,
- * court, vendor", each ending in '\n'; *text = NULL when the header has no
- * escrow stanza.
- * Malformed escrow stanzas are DM_ERR_HEADER. */
-int dm_escrow_describe(const dm_header *hdr, char **text);
+/* True when st is a doormat-escrow stanza of this authority. */
+bool dm_escrow_stanza_is_for(const dm_stanza *st, const dm_escrow_authority *auth);
+
+/* Who can decrypt, as far as a header's escrow stanzas say (what `doormat
+ * inspect` words): one entry per authority, in header order. Strings point
+ * into the header's stanzas and live as long as it does. */
+#define DM_ESCROW_MAX_DESCRIBED 8
+typedef struct dm_escrow_holders {
+    const char *id_hex; /* the authority id, 32 hex digits */
+    const char *name;   /* the authority's name */
+    const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
+    unsigned k, n;      /* any k of the n agents */
+    size_t n_agents;    /* the agents that have a stanza, in share order */
+    const char *agents[DM_ESCROW_MAX_AGENTS];
+} dm_escrow_holders;
+typedef struct dm_escrow_description {
+    size_t n_authorities; /* 0: the header has no escrow stanza */
+    dm_escrow_holders authorities[DM_ESCROW_MAX_DESCRIBED];
+} dm_escrow_description;
+/* Fills out from hdr. Malformed escrow stanzas, or more than
+ * DM_ESCROW_MAX_DESCRIBED authorities, are DM_ERR_HEADER. */
+int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
 
 /* ------------------------------------------------------------------ warrants */
 
