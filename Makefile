@@ -109,6 +109,12 @@ $(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
 $(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBS_ALL) $(LDLIBS)
 
+# The command's small helpers (cli/util.c) have a unit test of their own.
+$(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(LIBS_ALL) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Icli $(LDFLAGS) -o $@ $< $(BUILD)/obj/cli/util.o $(LIBS_ALL) \
+	  $(CMOCKA_LIBS) $(LDLIBS)
+
 $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(ROOM_INC) $(LDFLAGS) -o $@ $< $(LIBS_ALL) $(CMOCKA_LIBS) -lz \

@@ -107,18 +107,6 @@ typedef struct settings {
 
 /* ------------------------------------------------------------ parsing */
 
-static int parse_unsigned(const char *s, unsigned long max, unsigned long *out) {
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "64KiB", "1GiB", "4096", "2M": 1024-based. */
 static int parse_size(const char *s, size_t len, size_t *out) {
     char word[32];
@@ -460,14 +448,14 @@ int cmd_bench(int argc, char **argv) {
             have_modes = 1;
             break;
         case OPT_REPS:
-            if (parse_unsigned(optarg, MAX_REPS, &v) != 0 || v == 0)
+            if (cli_parse_ulong(optarg, 0, MAX_REPS, &v) != DM_OK || v == 0)
                 return cli_usage_error("bench: --reps wants a number from 1 to %u, not \"%s\"",
                                        MAX_REPS, optarg);
             set.run.reps = (unsigned)v;
             have_reps = 1;
             break;
         case OPT_WARMUP:
-            if (parse_unsigned(optarg, MAX_WARMUP, &v) != 0)
+            if (cli_parse_ulong(optarg, 0, MAX_WARMUP, &v) != DM_OK)
                 return cli_usage_error("bench: --warmup wants a number from 0 to %u, not \"%s\"",
                                        MAX_WARMUP, optarg);
             set.run.warmup = (unsigned)v;

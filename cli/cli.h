@@ -85,5 +85,8 @@ void cli_hex(const uint8_t *in, size_t n, char *out);
 /* The command's one clock: the real time. Nothing in the environment moves
  * it; tests give the library a time through its `now` parameters. */
 time_t cli_now(void);
+/* A decimal number from lo to hi, digits only: DM_OK, or DM_ERR_USAGE
+ * (the caller words the message; *out untouched). */
+int cli_parse_ulong(const char *arg, unsigned long lo, unsigned long hi, unsigned long *out);
 
 #endif

@@ -124,17 +124,13 @@ typedef struct lab_args {
 
 /* ------------------------------------------------------------ helpers */
 
+/* DM_EXIT_OK, or the usage error's exit code. */
 static int parse_ulong(const char *name, const char *arg, unsigned long lo, unsigned long hi,
                        unsigned long *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(arg, &end, 10);
-    if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || arg[0] == '+' || v < lo ||
-        v > hi)
+    if (cli_parse_ulong(arg, lo, hi, out) != DM_OK)
         return cli_usage_error("lab %s: wants a number from %lu to %lu, not \"%s\"", name, lo, hi,
                                arg);
-    *out = v;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 static int parse_double(const char *name, const char *arg, double lo, double hi, double *out) {
@@ -145,7 +141,7 @@ static int parse_double(const char *name, const char *arg, double lo, double hi,
         return cli_usage_error("lab %s: wants a number from %g to %g, not \"%s\"", name, lo, hi,
                                arg);
     *out = v;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 /* "0.42 s", "3.1 min", "2.5 h", "4.1 days", "3.2 years". */
@@ -714,11 +710,12 @@ int cmd_lab(int argc, char **argv) {
     /* Which options each lab takes. */
     const int is_blast = lab->run == lab_blast, is_leaf = lab->run == lab_leaf,
               is_crumple = lab->run == lab_crumple, is_pass = lab->run == lab_passcode;
-    int rc = -1, c;
+    int rc = DM_EXIT_OK, c;
     optind = 1;
     opterr = 0;
     int li = -1;
-    while (rc < 0 && (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, &li)) != -1) {
+    while (rc == DM_EXIT_OK &&
+           (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, &li)) != -1) {
         int ok = c == OPT_DIR || c == OPT_JSON || c == 'h' || c == '?' || c == ':' ||
                  (is_blast && (c == OPT_USERS || c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_leaf && (c == OPT_BITS || c == OPT_SHAMIR_TRIES)) ||
@@ -785,14 +782,13 @@ int cmd_lab(int argc, char **argv) {
             a.quick = 0;
             break;
         case 'h':
-            rc = cli_help(lab_usage);
-            break;
+            return cli_help(lab_usage);
         default:
             rc = cli_bad_option("lab", argv + 1, c);
             break;
         }
     }
-    if (rc >= 0)
+    if (rc != DM_EXIT_OK)
         return rc;
     if (optind < argc - 1)
         return cli_usage_error("lab %s: unexpected argument \"%s\"", lab->name, argv[optind + 1]);

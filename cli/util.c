@@ -1,6 +1,8 @@
 /* Small helpers every command group shares (cli.h, "util.c"). */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "cli.h"
@@ -30,4 +32,16 @@ void cli_hex(const uint8_t *in, size_t n, char *out) {
 
 time_t cli_now(void) {
     return time(NULL);
+}
+
+int cli_parse_ulong(const char *arg, unsigned long lo, unsigned long hi, unsigned long *out) {
+    if (arg[0] < '0' || arg[0] > '9')
+        return DM_ERR_USAGE; /* no sign, no space: strtoul would take both */
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = strtoul(arg, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return DM_ERR_USAGE;
+    *out = v;
+    return DM_OK;
 }

@@ -195,7 +195,30 @@ static void test_unimplemented_modes(void **state) {
     dm_recipient *r = NULL;
     assert_int_equal(dm_escrow_recipient_new(f->auth, &leaf, &r), DM_ERR_USAGE);
     assert_null(r);
+    assert_string_equal(dm_err_detail(), "LEAF checksum bits must be 1 to 64, not 0");
+    dm_escrow_opts crumple = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 49};
+    assert_int_equal(dm_escrow_recipient_new(f->auth, &crumple, &r), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "crumple bits must be 1 to 48, not 49");
+    dm_escrow_opts unknown = {.mode = (dm_escrow_mode)7};
+    assert_int_equal(dm_escrow_recipient_new(f->auth, &unknown, &r), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "unknown escrow mode 7");
+    /* The names; in a stanza, leaf and crumple carry their bits after the name. */
+    assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_SHAMIR), "shamir");
+    assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_LEAF), "leaf");
     assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_CRUMPLE), "crumple");
+    assert_string_equal(dm_escrow_mode_name((dm_escrow_mode)7), "unknown");
+    static const uint8_t key[DM_FILE_KEY_LEN] = {9};
+    dm_escrow_opts modes[3] = {{.mode = DM_ESCROW_MODE_SHAMIR},
+                               {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 16},
+                               {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 3}};
+    const char *args[3] = {"shamir", "leaf-16", "crumple-3"};
+    for (size_t m = 0; m < 3; m++) {
+        dm_stanza_list l = {0};
+        assert_int_equal(dm_escrow_build_stanzas(f->auth, &modes[m], key, &l), DM_OK);
+        assert_int_equal(l.len, 3);
+        assert_string_equal(l.items[0].args[0], args[m]);
+        dm_stanza_list_free(&l);
+    }
 }
 
 /* ------------------------------------------------ authority and key files */

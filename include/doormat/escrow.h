@@ -144,7 +144,9 @@ typedef struct dm_escrow_opts {
     unsigned crumple_bits; /* CRUMPLE only */
 } dm_escrow_opts;
 
-/* Mode names as they appear in stanzas ("shamir", "leaf", "crumple"). */
+/* The mode's name: "shamir", "leaf" or "crumple" ("unknown" for any other
+ * value). A stanza's MODE argument is the name alone only for shamir; leaf
+ * and crumple carry their bits there ("leaf-16", "crumple-20"). */
 const char *dm_escrow_mode_name(dm_escrow_mode mode);
 
 /* Appends the authority's n escrow stanzas for file_key, derived
