@@ -7,7 +7,8 @@
 #   make sanitize   the whole suite under ASan + UBSan
 #   make memcheck   the end-to-end tests with the command under valgrind memcheck
 #   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the command, libdoormat.a, its headers,
+#                   doormat.pc for pkg-config, the man page)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -138,12 +139,14 @@ unit: deps
 
 e2e: deps
 	@$(INNER) binaries
-	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
-	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) ./tests/run-e2e.sh
+	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
+	  DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -197,10 +200,17 @@ demo: deps report-deps
 	@$(INNER) binaries
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
+# The version of the library, for doormat.pc (read from the public header).
+VERSION := $(shell sed -n 's/^\#define DM_VERSION "\(.*\)"$$/\1/p' include/doormat/vault.h)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
+	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -209,6 +219,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
