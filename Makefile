@@ -71,38 +71,22 @@ all: build-deps
 
 binaries: $(BUILD)/doormat $(LIBS_ALL)
 
-# Each room's include path: its own directory and include/ only.
-$(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivault -c $< -o $@
+# Each room's include path: include/ and its own directory; the command also
+# sees the labs' and the bench engine's headers (cli -> labs, bench).
+ROOM_INC_vault  := -Ivault
+ROOM_INC_escrow := -Iescrow
+ROOM_INC_labs   := -Ilabs
+ROOM_INC_bench  := -Ibench
+ROOM_INC_cli    := -Icli -Ilabs -Ibench
 
-$(BUILD)/obj/escrow/%.o: escrow/%.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iescrow -c $< -o $@
-
-$(BUILD)/obj/labs/%.o: labs/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilabs -c $< -o $@
-
-$(BUILD)/obj/bench/%.o: bench/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibench -c $< -o $@
-
-$(BUILD)/obj/cli/%.o: cli/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icli -Ilabs -Ibench -c $< -o $@
+	$(CC) $(CFLAGS) $(ROOM_INC_$(firstword $(subst /, ,$*))) -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(BUILD)/libdoormat-labs.a: $(LABS_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
+$(LIBS_ALL):
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^

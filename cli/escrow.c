@@ -358,12 +358,7 @@ static int escrow_init(int argc, char **argv) {
             printf("public: %s/authority.pub\n", a.output);
             rc = cli_flush_stdout("the authority's summary");
         }
-        if (keys != NULL)
-            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
-                dm_escrow_agent_key_free(keys[i]);
-        free(keys);
-        dm_escrow_court_key_free(court);
-        dm_escrow_authority_free(auth);
+        dm_escrow_authority_free_all(auth, keys, court);
     }
     free(names);
     free(list);

@@ -78,6 +78,10 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
+/* Frees all that dm_escrow_authority_new gave: the authority, its array of
+ * agent keys and the court key (any may be NULL). */
+void dm_escrow_authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **agent_keys,
+                                  dm_escrow_court_key *court);
 
 const char *dm_escrow_authority_name(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth);
