@@ -475,6 +475,56 @@ static void test_flow(void **state) {
     free(pk);
 }
 
+/* What an agent key opens by itself, and the last step of recovery. */
+static void test_agent_open_and_combine(void **state) {
+    fixture *f = *state;
+    char *sk, *pk;
+    assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
+    dm_recipient *r;
+    assert_int_equal(dm_x25519_recipient_parse(pk, &r), DM_OK);
+    dm_membuf file;
+    encrypt_mem(f->auth, r, "open and combine", &file);
+    dm_header hdr;
+    read_header(&file, &hdr);
+    uint8_t ys[3][DM_FILE_KEY_LEN], xs[3], fk[DM_FILE_KEY_LEN], fk2[DM_FILE_KEY_LEN];
+    const uint8_t *yp[3];
+    for (size_t i = 0; i < 3; i++) {
+        unsigned x = 0;
+        assert_int_equal(dm_escrow_agent_open(f->auth, f->keys[i], &hdr, ys[i], &x), DM_OK);
+        assert_int_equal(x, i + 1);
+        xs[i] = (uint8_t)x;
+        yp[i] = ys[i];
+    }
+    uint64_t tries = 99;
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs + 1, yp + 1, 2, fk, &tries), DM_OK);
+    assert_int_equal(tries, 0);
+    assert_int_equal(dm_header_verify_mac(&hdr, fk), DM_OK);
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 2, fk2, NULL), DM_OK);
+    assert_memory_equal(fk, fk2, DM_FILE_KEY_LEN);
+    /* Fewer than k. */
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 1, fk2, NULL), DM_ERR_NO_MATCH);
+    assert_string_equal(dm_err_detail(), "1 share, authority FBI needs 2");
+    /* A wrong share: not this file's key, and nothing is left in the output. */
+    ys[0][0] ^= 1;
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 2, fk2, NULL), DM_ERR_HMAC);
+    static const uint8_t zero[DM_FILE_KEY_LEN];
+    assert_memory_equal(fk2, zero, DM_FILE_KEY_LEN);
+    /* Another authority's key is refused; its own finds no stanza here. */
+    dm_escrow_authority *other;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    assert_int_equal(authority_of_three("FBI", &other, &keys, &court), DM_OK);
+    assert_int_equal(dm_escrow_agent_open(f->auth, keys[0], &hdr, ys[0], NULL), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "agent key doj is not a key of authority FBI");
+    assert_int_equal(dm_escrow_agent_open(other, keys[0], &hdr, ys[0], NULL), DM_ERR_NO_MATCH);
+    authority_free_all(other, keys, court);
+    dm_header_free(&hdr);
+    free(file.buf);
+    dm_recipient_free(r);
+    dm_secret_free(sk);
+    free(pk);
+}
+
 static void test_rogue_sender(void **state) {
     fixture *f = *state;
     char *sk, *pk;
@@ -595,6 +645,7 @@ int main(void) {
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_flow),
+        cmocka_unit_test(test_agent_open_and_combine),
         cmocka_unit_test(test_rogue_sender),
         cmocka_unit_test(test_passphrase_extension),
     };
