@@ -7,7 +7,8 @@
 #   make sanitize   the whole suite under ASan + UBSan
 #   make memcheck   the end-to-end tests with the command under valgrind memcheck
 #   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (the command, libdoormat.a, its headers,
+#                   doormat.pc for pkg-config, the man page)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -89,47 +90,24 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/bench/tlog-bench
 
-# Each room's include path: its own directory and include/ only.
-$(BUILD)/obj/vault/%.o: vault/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ivault -c $< -o $@
+# Each room's include path: include/ and its own directory; the command also
+# sees the labs' and the bench engine's headers (cli -> labs, bench).
+ROOM_INC_vault  := -Ivault
+ROOM_INC_escrow := -Iescrow
+ROOM_INC_labs   := -Ilabs
+ROOM_INC_bench  := -Ibench
+ROOM_INC_cli    := -Icli -Ilabs -Ibench
+ROOM_INC_service := -Iservice $(SVC_CFLAGS)
 
-$(BUILD)/obj/escrow/%.o: escrow/%.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iescrow -c $< -o $@
-
-$(BUILD)/obj/labs/%.o: labs/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ilabs -c $< -o $@
-
-$(BUILD)/obj/bench/%.o: bench/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Ibench -c $< -o $@
-
-$(BUILD)/obj/cli/%.o: cli/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Icli -Ilabs -Ibench -c $< -o $@
-
-$(BUILD)/obj/service/%.o: service/%.c $(HEADERS)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iservice $(SVC_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(ROOM_INC_$(firstword $(subst /, ,$*))) -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(BUILD)/libdoormat-service.a: $(SVC_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(BUILD)/libdoormat-labs.a: $(LABS_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@
-	$(AR) rcs $@ $^
-
 $(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
+$(LIBS_ALL) $(BUILD)/libdoormat-service.a:
 	@mkdir -p $(dir $@)
 	rm -f $@
 	$(AR) rcs $@ $^
@@ -137,6 +115,12 @@ $(BUILD)/libdoormat-bench.a: $(BENCH_OBJ)
 $(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a \
 	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(SVC_LIBS) $(LDLIBS)
+
+# The command's small helpers (cli/util.c) have a unit test of their own.
+$(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(LIBS_ALL) $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -Icli $(LDFLAGS) -o $@ $< $(BUILD)/obj/cli/util.o $(LIBS_ALL) \
+	  $(CMOCKA_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -171,13 +155,15 @@ unit: deps
 e2e: deps
 	@$(INNER) binaries
 	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
-	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" \
+	  ./tests/run-e2e.sh
 
 check: deps
 	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
 	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
-	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) ./tests/run-e2e.sh
+	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" \
+	  ./tests/run-e2e.sh
 
 sanitize: deps
 	@./tools/deps.sh $(FUZZ_PKGS)
@@ -233,11 +219,18 @@ demo: deps report-deps
 	@$(INNER) binaries
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
+# The version of the library, for doormat.pc (read from the public header).
+VERSION := $(shell sed -n 's/^\#define DM_VERSION "\(.*\)"$$/\1/p' include/doormat/vault.h)
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
+	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
+	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -247,6 +240,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 

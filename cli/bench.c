@@ -107,18 +107,6 @@ typedef struct settings {
 
 /* ------------------------------------------------------------ parsing */
 
-static int parse_unsigned(const char *s, unsigned long max, unsigned long *out) {
-    if (s[0] < '0' || s[0] > '9')
-        return -1;
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* "64KiB", "1GiB", "4096", "2M": 1024-based. */
 static int parse_size(const char *s, size_t len, size_t *out) {
     char word[32];
@@ -232,20 +220,6 @@ static const char *backend_name(dm_aead_backend b) {
 
 /* ------------------------------------------------------------ output */
 
-static void json_string(FILE *o, const char *s) {
-    fputc('"', o);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(o, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(o, "\\u%04x", c);
-        else
-            fputc(c, o);
-    }
-    fputc('"', o);
-}
-
 static double mib_per_s(const dm_bench_result *r) {
     return r->median > 0 ? (double)r->size / r->median / 1048576.0 : 0;
 }
@@ -267,15 +241,15 @@ static int overhead_pct(const dm_bench_results *res, const dm_bench_result *r, d
 static void print_json(FILE *o, const settings *set, const dm_bench_machine *mc,
                        const dm_bench_results *res) {
     fprintf(o, "{\n  \"schema\": \"doormat-bench/1\",\n  \"doormat\": ");
-    json_string(o, DM_VERSION);
+    cli_json_string(o, DM_VERSION);
     fprintf(o, ",\n  \"machine\": {\n    \"cpus_online\": %ld,\n    \"cpu_model\": ", mc->cpus);
-    json_string(o, mc->cpu_model);
+    cli_json_string(o, mc->cpu_model);
     fprintf(o, ",\n    \"kernel\": ");
-    json_string(o, mc->kernel);
+    cli_json_string(o, mc->kernel);
     fprintf(o, ",\n    \"openssl\": ");
-    json_string(o, openssl_version());
+    cli_json_string(o, openssl_version());
     fprintf(o, ",\n    \"libsodium\": ");
-    json_string(o, sodium_version_string());
+    cli_json_string(o, sodium_version_string());
     fprintf(o, "\n  },\n  \"config\": {\n    \"quick\": %s,\n    \"sizes\": [",
             set->quick ? "true" : "false");
     for (size_t i = 0; i < set->run.n_sizes; i++)
@@ -474,14 +448,14 @@ int cmd_bench(int argc, char **argv) {
             have_modes = 1;
             break;
         case OPT_REPS:
-            if (parse_unsigned(optarg, MAX_REPS, &v) != 0 || v == 0)
+            if (cli_parse_ulong(optarg, 0, MAX_REPS, &v) != DM_OK || v == 0)
                 return cli_usage_error("bench: --reps wants a number from 1 to %u, not \"%s\"",
                                        MAX_REPS, optarg);
             set.run.reps = (unsigned)v;
             have_reps = 1;
             break;
         case OPT_WARMUP:
-            if (parse_unsigned(optarg, MAX_WARMUP, &v) != 0)
+            if (cli_parse_ulong(optarg, 0, MAX_WARMUP, &v) != DM_OK)
                 return cli_usage_error("bench: --warmup wants a number from 0 to %u, not \"%s\"",
                                        MAX_WARMUP, optarg);
             set.run.warmup = (unsigned)v;

@@ -4,7 +4,9 @@
 #define DOORMAT_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "doormat/vault.h"
 
@@ -79,5 +81,18 @@ int cli_read_passphrase_file(const char *path, char **out, size_t *len);
 /* Parses a --threads argument (0..CLI_MAX_THREADS). */
 int cli_parse_threads(const char *arg, unsigned *out);
 #define CLI_MAX_THREADS 1024u
+
+/* ---- util.c: one helper for each small job ---- */
+/* s as a JSON string, quotes included; control characters, '"', '\\' and
+ * every byte outside printable ASCII escaped (headers are hostile input). */
+void cli_json_string(FILE *f, const char *s);
+/* Lower-case hex of n bytes into out[2n+1]. */
+void cli_hex(const uint8_t *in, size_t n, char *out);
+/* The command's one clock: the real time. Nothing in the environment moves
+ * it; tests give the library a time through its `now` parameters. */
+time_t cli_now(void);
+/* A decimal number from lo to hi, digits only: DM_OK, or DM_ERR_USAGE
+ * (the caller words the message; *out untouched). */
+int cli_parse_ulong(const char *arg, unsigned long lo, unsigned long hi, unsigned long *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* The escrow pieces that encrypt, decrypt and inspect borrow from cli/escrow.c. */
+/* The escrow pieces that encrypt and decrypt borrow from cli/escrow.c. */
 #ifndef DOORMAT_CLI_ESCROW_H
 #define DOORMAT_CLI_ESCROW_H
 
@@ -52,10 +52,5 @@ int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opt
                            cli_escrow_policy *p);
 void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts);
 void cli_escrow_policy_free(cli_escrow_policy *p);
-
-/* inspect: the "escrow: ..." lines (malloc'd, NULL when the header has no
- * escrow stanza) and the sentence saying who can decrypt (malloc'd, NULL then
- * too). A malformed escrow stanza gives a line saying so. */
-void cli_escrow_describe(const dm_header *hdr, char **lines, char **who);
 
 #endif

@@ -134,20 +134,20 @@ typedef struct ident_list {
     size_t len, cap;
 } ident_list;
 
-static int grow(void **items, size_t *cap, size_t len, size_t elem) {
+static int grow(void **items, size_t *cap, size_t len, size_t elem, const char *what) {
     if (len < *cap)
         return DM_OK;
     size_t ncap = *cap ? *cap * 2 : 8;
     void *n = realloc(*items, ncap * elem);
     if (n == NULL)
-        return dm_fail(DM_ERR_NOMEM, "recipient list");
+        return dm_fail(DM_ERR_NOMEM, "%s", what);
     *items = n;
     *cap = ncap;
     return DM_OK;
 }
 
 static int rcpt_push(rcpt_list *l, dm_recipient *r) {
-    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items);
+    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "recipient list");
     if (err != DM_OK) {
         dm_recipient_free(r);
         return err;
@@ -157,7 +157,7 @@ static int rcpt_push(rcpt_list *l, dm_recipient *r) {
 }
 
 static int ident_push(ident_list *l, dm_identity *id) {
-    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items);
+    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "identity list");
     if (err != DM_OK) {
         dm_identity_free(id);
         return err;

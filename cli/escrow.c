@@ -15,9 +15,9 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
-#include "labs.h"
 #include "cli_service.h"
 #include "doormat/service.h"
+#include "labs.h"
 
 const char cli_escrow_usage[] =
     "Usage:\n"
@@ -25,7 +25,8 @@ const char cli_escrow_usage[] =
     "                      [--witness VKEY... [--witness-threshold K]]\n"
     "                      [--url NAME=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
-    "                         --case TEXT --expires YYYY-MM-DD -o WARRANT FILE...\n"
+    "                         --case TEXT [--issued YYYY-MM-DD] --expires YYYY-MM-DD\n"
+    "                         -o WARRANT FILE...\n"
     "  doormat escrow unwrap --authority DIR/authority.pub --agent DIR/agents/A.key\n"
     "                        --warrant WARRANT --log DIR/logs/A [--requester TEXT]\n"
     "                        [--witness WDIR...] -o SHARE FILE\n"
@@ -73,7 +74,8 @@ const char cli_escrow_usage[] =
     "            --witness-threshold K (default: all) must cosign every release;\n"
     "            none by default. Never overwrites an existing authority\n"
     "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
-    "            doormat inspect), valid from today to --expires (UTC dates)\n"
+    "            doormat inspect), valid from --issued (default today) to --expires\n"
+    "            (UTC dates)\n"
     "  unwrap    one agent's release: checks the warrant (signature, authority,\n"
     "            file, dates; exit 8 with the reason), appends the entry to --log\n"
     "            and makes it durable, has each --witness cosign the checkpoint\n"
@@ -118,8 +120,8 @@ const char cli_escrow_usage[] =
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
     "\n"
-    "Set DOORMAT_TODAY=YYYY-MM-DD to make warrant and unwrap use that date instead\n"
-    "of today (classroom time travel; tests of expiry).\n"
+    "Dates are checked against the real clock (UTC); nothing in the environment\n"
+    "moves it.\n"
     "\n"
     "Example (a 2-of-3 authority):\n"
     "  doormat escrow init --name FBI --agents doj,court,vendor --threshold 2 -o fbi\n"
@@ -141,6 +143,7 @@ enum {
     OPT_AUTHORITY,
     OPT_CASE,
     OPT_EXPIRES,
+    OPT_ISSUED,
     OPT_AGENT,
     OPT_WARRANT,
     OPT_LOG,
@@ -161,6 +164,7 @@ static const struct option escrow_longopts[] = {
     {"authority", required_argument, NULL, OPT_AUTHORITY},
     {"case", required_argument, NULL, OPT_CASE},
     {"expires", required_argument, NULL, OPT_EXPIRES},
+    {"issued", required_argument, NULL, OPT_ISSUED},
     {"agent", required_argument, NULL, OPT_AGENT},
     {"warrant", required_argument, NULL, OPT_WARRANT},
     {"log", required_argument, NULL, OPT_LOG},
@@ -180,7 +184,7 @@ static const struct option escrow_longopts[] = {
 /* Every subcommand takes the same option table; each says which it accepts. */
 typedef struct escrow_args {
     const char *cmd; /* "escrow init", ... for messages */
-    const char *name, *agents, *threshold, *court, *authority, *case_ref, *expires, *agent,
+    const char *name, *agents, *threshold, *court, *authority, *case_ref, *expires, *issued, *agent,
         *warrant, *log, *identity, *output, *witness_threshold, *requester;
     const char **shares, **witnesses, **urls;
     size_t n_shares, n_witnesses, n_urls;
@@ -201,6 +205,7 @@ static const struct {
     {OPT_AUTHORITY, offsetof(escrow_args, authority)},
     {OPT_CASE, offsetof(escrow_args, case_ref)},
     {OPT_EXPIRES, offsetof(escrow_args, expires)},
+    {OPT_ISSUED, offsetof(escrow_args, issued)},
     {OPT_AGENT, offsetof(escrow_args, agent)},
     {OPT_WARRANT, offsetof(escrow_args, warrant)},
     {OPT_LOG, offsetof(escrow_args, log)},
@@ -278,15 +283,12 @@ static int need(const escrow_args *a, const char *value, const char *flag) {
     return DM_EXIT_OK;
 }
 
-/* The date the escrow commands live on: today (UTC), or DOORMAT_TODAY. */
+/* The time the escrow commands live on: the real clock, and nothing else
+ * (an agent's operator must not be able to honour an expired warrant or
+ * backdate the transparency log). */
 static int escrow_now(const char *cmd, time_t *now) {
-    const char *today = getenv("DOORMAT_TODAY");
-    if (today == NULL || today[0] == '\0') {
-        *now = time(NULL);
-        return DM_EXIT_OK;
-    }
-    if (dm_escrow_parse_date(today, now) != DM_OK)
-        return cli_usage_error("%s: DOORMAT_TODAY=\"%s\" is not a date YYYY-MM-DD", cmd, today);
+    (void)cmd;
+    *now = cli_now();
     return DM_EXIT_OK;
 }
 
@@ -594,12 +596,7 @@ static int escrow_init(int argc, char **argv) {
             printf("public: %s/authority.pub\n", a.output);
             rc = cli_flush_stdout("the authority's summary");
         }
-        if (keys != NULL)
-            for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
-                dm_escrow_agent_key_free(keys[i]);
-        free(keys);
-        dm_escrow_court_key_free(court);
-        dm_escrow_authority_free(auth);
+        dm_escrow_authority_free_all(auth, keys, court);
     }
     free(wits);
     free(names);
@@ -613,7 +610,8 @@ static int escrow_init(int argc, char **argv) {
 /* ------------------------------------------------------------ warrant */
 
 static int escrow_warrant(int argc, char **argv) {
-    static const int allowed[] = {OPT_COURT, OPT_AUTHORITY, OPT_CASE, OPT_EXPIRES, 'o', 0};
+    static const int allowed[] = {OPT_COURT,  OPT_AUTHORITY, OPT_CASE, OPT_EXPIRES,
+                                  OPT_ISSUED, 'o',           0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow warrant", allowed, &a);
     if (rc < 0 && (rc = need(&a, a.court, "--court DIR/court.key")) == DM_EXIT_OK &&
@@ -645,9 +643,9 @@ static int escrow_warrant(int argc, char **argv) {
         size_t len = 0;
         int err = dm_escrow_date(now, today);
         if (err == DM_OK)
-            err = dm_escrow_warrant_issue(auth, court, a.case_ref, today, a.expires,
-                                          (const uint8_t(*)[DM_FILE_ID_LEN])ids, (size_t)a.n_rest,
-                                          &text, &len);
+            err = dm_escrow_warrant_issue(auth, court, a.case_ref, a.issued ? a.issued : today,
+                                          a.expires, (const uint8_t(*)[DM_FILE_ID_LEN])ids,
+                                          (size_t)a.n_rest, &text, &len);
         rc = err == DM_OK ? write_output(&a, a.output, text, len, 0644)
                           : cli_fail(err, "escrow warrant");
         free(text);
@@ -935,8 +933,8 @@ static int escrow_tamper(int argc, char **argv) {
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)
             err = dm_lab_tamper((const uint8_t *)file, file_len, key,
-                                   a.strip ? DM_LAB_TAMPER_STRIP : DM_LAB_TAMPER_CORRUPT,
-                                   &forged, &forged_len);
+                                a.strip ? DM_LAB_TAMPER_STRIP : DM_LAB_TAMPER_CORRUPT, &forged,
+                                &forged_len);
         rc = err == DM_OK ? write_output(&a, a.output, (const char *)forged, forged_len, 0644)
                           : cli_fail(err, "escrow tamper");
     }
@@ -1047,33 +1045,4 @@ void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts) {
 void cli_escrow_policy_free(cli_escrow_policy *p) {
     dm_escrow_authority_free(p->auth);
     p->auth = NULL;
-}
-
-void cli_escrow_describe(const dm_header *hdr, char **lines, char **who) {
-    *lines = NULL;
-    *who = NULL;
-    char *text = NULL;
-    int err = dm_escrow_describe(hdr, &text);
-    if (err != DM_OK) {
-        char buf[400];
-        snprintf(buf, sizeof buf, "escrow: unreadable doormat-escrow stanzas (%s)\n",
-                 dm_err_detail());
-        *lines = strdup(buf);
-        return;
-    }
-    if (text == NULL)
-        return;
-    /* The last line is "who can decrypt: ..."; everything before it is "escrow: ..." lines. */
-    static const char tag[] = "who can decrypt: ";
-    char *at = strstr(text, tag);
-    if (at != NULL) {
-        *who = strdup(at + sizeof tag - 1);
-        if (*who != NULL) {
-            size_t n = strlen(*who);
-            if (n > 0 && (*who)[n - 1] == '\n')
-                (*who)[n - 1] = '\0';
-        }
-        *at = '\0';
-    }
-    *lines = text;
 }

@@ -172,6 +172,7 @@ typedef struct lister {
     size_t n_files;
     int print;
     uint64_t shown, seen;
+    char last_time[21]; /* of the entry before, "" at first */
 } lister;
 
 static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len) {
@@ -187,6 +188,11 @@ static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t le
                        "entry %" PRIu64 " of agent %s's log records a release by %s of another "
                        "authority or agent",
                        index, agent, e.agent);
+    if (dm_escrow_entry_in_order(&e, index, l->last_time) != DM_OK) {
+        char why[400];
+        snprintf(why, sizeof why, "%s", dm_err_detail());
+        return dm_fail(DM_ERR_LOG, "agent %s's log: %s", agent, why);
+    }
     l->seen++;
     int match = l->n_files == 0;
     for (size_t i = 0; !match && i < l->n_files; i++)

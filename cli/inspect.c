@@ -2,13 +2,14 @@
  * key: that is the point, a header tells everyone which keys open the file. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "cli_escrow.h"
+#include "doormat/escrow.h"
 
 static const char inspect_usage[] =
     "Usage:\n"
@@ -67,45 +68,72 @@ static size_t count_types(const dm_stanza_list *l, type_count *out) {
     return n;
 }
 
-/* Plain words for one stanza type; extensions (escrow) add their phrase here. */
-static void describe_type(const type_count *t, char *buf, size_t cap) {
-    if (strcmp(t->type, "X25519") == 0) {
-        if (t->count == 1)
-            snprintf(buf, cap, "the holder of one X25519 identity");
-        else
-            snprintf(buf, cap, "the holder of any of %zu X25519 identities", t->count);
-    } else if (strcmp(t->type, "scrypt") == 0) {
-        snprintf(buf, cap, "anyone with the passphrase");
-    } else if (t->count == 1) {
-        snprintf(buf, cap, "the holder of one %s identity", t->type);
-    } else {
-        snprintf(buf, cap, "the holder of any of %zu %s identities", t->count, t->type);
+/* A growing line of text; on running out of memory it stays NULL. */
+typedef struct words {
+    char *text;
+    size_t len;
+    int failed;
+} words;
+
+static void say(words *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(words *w, const char *fmt, ...) {
+    if (w->failed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *t = n < 0 ? NULL : realloc(w->text, w->len + (size_t)n + 1);
+    if (t == NULL) {
+        free(w->text);
+        *w = (words){.failed = 1};
+        return;
     }
+    w->text = t;
+    va_start(ap, fmt);
+    vsnprintf(w->text + w->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    w->len += (size_t)n;
 }
 
-/* age puts random "grease" stanzas in headers; types are printable ASCII, but
- * a hostile file may still hold anything a JSON string needs escaped. */
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20 || c >= 0x7f)
-            fprintf(f, "\\u%04x", c);
+/* Who can open the file, in words, from the header's stanza types and the
+ * escrow's description: one phrase per way in, joined by "; or ". The one
+ * place the command words it. */
+static char *who_can_open(const type_count *types, size_t n_types,
+                          const dm_escrow_description *escrow) {
+    words w = {0};
+    const char *sep = "";
+    for (size_t i = 0; i < n_types; i++) {
+        const type_count *t = &types[i];
+        if (strcmp(t->type, DM_ESCROW_STANZA_TYPE) == 0)
+            continue; /* worded per authority below */
+        say(&w, "%s", sep);
+        sep = "; or ";
+        if (strcmp(t->type, "scrypt") == 0)
+            say(&w, "anyone with the passphrase");
+        else if (t->count == 1)
+            say(&w, "the holder of one %s identity", t->type);
         else
-            fputc(c, f);
+            say(&w, "the holder of any of %zu %s identities", t->count, t->type);
     }
-    fputc('"', f);
-}
-
-static void hex(const uint8_t *b, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[b[i] >> 4];
-        out[2 * i + 1] = digits[b[i] & 15];
+    for (size_t i = 0; i < escrow->n_authorities; i++) {
+        const dm_escrow_holders *g = &escrow->authorities[i];
+        say(&w, "%s", sep);
+        sep = "; or ";
+        if (g->n_agents == 1)
+            say(&w, "agent %s", g->agents[0]);
+        else if (g->k >= g->n_agents)
+            say(&w, "all %zu of", g->n_agents);
+        else
+            say(&w, "any %u of", g->k);
+        for (size_t a = 0; g->n_agents > 1 && a < g->n_agents; a++)
+            say(&w, "%s %s", a ? "," : "", g->agents[a]);
+        if (escrow->n_authorities > 1)
+            say(&w, " (authority %s)", g->name);
     }
-    out[2 * n] = '\0';
+    if (w.len == 0 && !w.failed)
+        say(&w, "nobody (the header has no stanza)");
+    return w.text;
 }
 
 static int print_info(const dm_inspect_info *info, int json) {
@@ -114,49 +142,54 @@ static int print_info(const dm_inspect_info *info, int json) {
     if (types == NULL)
         return cli_fail(DM_ERR_NOMEM, "inspect");
     size_t n_types = count_types(st, types);
-
-    /* "can be opened by" joins one phrase per type with "; or ". */
-    size_t cap = 64 + n_types * 160;
-    char *who = malloc(cap);
+    /* Escrowed files: the authority, k-of-n and agents. Unreadable escrow
+     * stanzas do not stop inspect: it says so, and words the rest. */
+    dm_escrow_description escrow;
+    char unreadable[300] = "";
+    if (dm_escrow_describe(&info->header, &escrow) != DM_OK) {
+        snprintf(unreadable, sizeof unreadable, "unreadable %s stanzas (%s)", DM_ESCROW_STANZA_TYPE,
+                 dm_err_detail());
+        memset(&escrow, 0, sizeof escrow);
+    }
+    char *who = who_can_open(types, n_types, &escrow);
     if (who == NULL) {
         free(types);
         return cli_fail(DM_ERR_NOMEM, "inspect");
     }
-    who[0] = '\0';
-    size_t used = 0;
-    for (size_t i = 0; i < n_types; i++) {
-        char phrase[160];
-        describe_type(&types[i], phrase, sizeof phrase);
-        int w = snprintf(who + used, cap - used, "%s%s", i ? "; or " : "", phrase);
-        if (w > 0)
-            used += (size_t)w < cap - used ? (size_t)w : cap - used - 1;
-    }
-    if (n_types == 0)
-        snprintf(who, cap, "nobody (the header has no stanza)");
-    /* Escrowed files: the authority, k-of-n and agents, and who can decrypt in words. */
-    char *escrow_lines = NULL, *escrow_who = NULL;
-    cli_escrow_describe(&info->header, &escrow_lines, &escrow_who);
-    if (escrow_who != NULL) {
-        free(who);
-        who = escrow_who;
-    }
-
     char id[2 * DM_FILE_ID_LEN + 1];
-    hex(info->file_id, DM_FILE_ID_LEN, id);
+    cli_hex(info->file_id, DM_FILE_ID_LEN, id);
 
     if (json) {
         printf("{\"format\":\"age v1\",\"armor\":%s,\"stanzas\":[",
                info->armored ? "true" : "false");
         for (size_t i = 0; i < n_types; i++) {
             printf("%s{\"type\":", i ? "," : "");
-            json_string(stdout, types[i].type);
+            cli_json_string(stdout, types[i].type);
             printf(",\"count\":%zu}", types[i].count);
         }
         printf("],\"can_be_opened_by\":");
-        json_string(stdout, who);
-        if (escrow_lines != NULL) {
-            printf(",\"escrow\":");
-            json_string(stdout, escrow_lines);
+        cli_json_string(stdout, who);
+        if (escrow.n_authorities > 0) {
+            printf(",\"escrow\":[");
+            for (size_t i = 0; i < escrow.n_authorities; i++) {
+                const dm_escrow_holders *g = &escrow.authorities[i];
+                printf("%s{\"authority\":", i ? "," : "");
+                cli_json_string(stdout, g->name);
+                printf(",\"id\":");
+                cli_json_string(stdout, g->id_hex);
+                printf(",\"mode\":");
+                cli_json_string(stdout, g->mode);
+                printf(",\"threshold\":%u,\"agents_total\":%u,\"agents\":[", g->k, g->n);
+                for (size_t a = 0; a < g->n_agents; a++) {
+                    printf("%s", a ? "," : "");
+                    cli_json_string(stdout, g->agents[a]);
+                }
+                printf("]}");
+            }
+            printf("]");
+        } else if (unreadable[0] != '\0') {
+            printf(",\"escrow_error\":");
+            cli_json_string(stdout, unreadable);
         }
         printf(",\"header_bytes\":%" PRIu64 ",\"payload_bytes\":%" PRIu64 ",\"chunks\":%" PRIu64
                ",\"plaintext_bytes\":%" PRIu64 ",\"file_id\":\"%s\"}\n",
@@ -166,8 +199,16 @@ static int print_info(const dm_inspect_info *info, int json) {
         printf("armor: %s\n", info->armored ? "yes" : "no");
         for (size_t i = 0; i < n_types; i++)
             printf("stanza: %s x%zu\n", types[i].type, types[i].count);
-        if (escrow_lines != NULL)
-            fputs(escrow_lines, stdout);
+        for (size_t i = 0; i < escrow.n_authorities; i++) {
+            const dm_escrow_holders *g = &escrow.authorities[i];
+            printf("escrow: authority %s (%s), %u-of-%u %s:", g->name, g->id_hex, g->k, g->n,
+                   g->mode);
+            for (size_t a = 0; a < g->n_agents; a++)
+                printf("%s %s", a ? "," : "", g->agents[a]);
+            printf("\n");
+        }
+        if (unreadable[0] != '\0')
+            printf("escrow: %s\n", unreadable);
         printf("can be opened by: %s\n", who);
         printf("header bytes: %" PRIu64 "\n", info->header_size);
         printf("payload bytes: %" PRIu64 "\n", info->payload_size);
@@ -175,7 +216,6 @@ static int print_info(const dm_inspect_info *info, int json) {
         printf("plaintext bytes: %" PRIu64 "\n", info->plaintext_size);
         printf("file id: %s\n", id);
     }
-    free(escrow_lines);
     free(who);
     free(types);
     if (fflush(stdout) != 0 || ferror(stdout))

@@ -66,7 +66,7 @@ static int write_all(int fd, const char *buf, size_t n) {
 
 /* RFC 3339 in UTC: what age-keygen writes, without needing the time zone database. */
 static void rfc3339_now(char out[32]) {
-    time_t now = time(NULL);
+    time_t now = cli_now();
     struct tm tm;
     if (gmtime_r(&now, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
         strcpy(out, "1970-01-01T00:00:00Z");

@@ -158,17 +158,13 @@ typedef struct lab_args {
 
 /* ------------------------------------------------------------ helpers */
 
+/* DM_EXIT_OK, or the usage error's exit code. */
 static int parse_ulong(const char *name, const char *arg, unsigned long lo, unsigned long hi,
                        unsigned long *out) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = strtoul(arg, &end, 10);
-    if (errno != 0 || end == arg || *end != '\0' || arg[0] == '-' || arg[0] == '+' || v < lo ||
-        v > hi)
+    if (cli_parse_ulong(arg, lo, hi, out) != DM_OK)
         return cli_usage_error("lab %s: wants a number from %lu to %lu, not \"%s\"", name, lo, hi,
                                arg);
-    *out = v;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 static int parse_double(const char *name, const char *arg, double lo, double hi, double *out) {
@@ -179,7 +175,7 @@ static int parse_double(const char *name, const char *arg, double lo, double hi,
         return cli_usage_error("lab %s: wants a number from %g to %g, not \"%s\"", name, lo, hi,
                                arg);
     *out = v;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 /* "0.42 s", "3.1 min", "2.5 h", "4.1 days", "3.2 years". */
@@ -203,15 +199,6 @@ static const char *human(double s, char *buf, size_t cap) {
     return buf;
 }
 #define H(s) human((s), (char[32]){0}, 32)
-
-static void hex(const uint8_t *b, size_t n, char *out) {
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static void json_head(const lab_args *a) {
     printf("{\"lab\":\"%s\",\"schema\":1,\"quick\":%s,\"seconds_total\":%.6g", a->name,
@@ -402,8 +389,8 @@ static int lab_leaf(lab_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
     char akey[33], fkey[33];
-    hex(r.authority_key, DM_FILE_KEY_LEN, akey);
-    hex(r.file_key, DM_FILE_KEY_LEN, fkey);
+    cli_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
+    cli_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
         json_head(a);
         printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rows\":[", o.budget,
@@ -1459,11 +1446,12 @@ int cmd_lab(int argc, char **argv) {
               is_ghost = lab->run == lab_ghost, is_subst = lab->run == lab_subst,
               is_clear = lab->run == lab_clear, is_retro = lab->run == lab_retro,
               is_volume = lab->run == lab_volume, is_insider = lab->run == lab_insider;
-    int rc = -1, c;
+    int rc = DM_EXIT_OK, c;
     optind = 1;
     opterr = 0;
     int li = -1;
-    while (rc < 0 && (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, &li)) != -1) {
+    while (rc == DM_EXIT_OK &&
+           (c = getopt_long(argc - 1, argv + 1, ":h", lab_longopts, &li)) != -1) {
         int ok = c == OPT_DIR || c == OPT_JSON || c == 'h' || c == '?' || c == ':' ||
                  (is_blast && (c == OPT_USERS || c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_leaf && (c == OPT_BITS || c == OPT_SHAMIR_TRIES)) ||
@@ -1544,14 +1532,13 @@ int cmd_lab(int argc, char **argv) {
             a.quick = 0;
             break;
         case 'h':
-            rc = cli_help(lab_usage);
-            break;
+            return cli_help(lab_usage);
         default:
             rc = cli_bad_option("lab", argv + 1, c);
             break;
         }
     }
-    if (rc >= 0)
+    if (rc != DM_EXIT_OK)
         return rc;
     if (optind < argc - 1)
         return cli_usage_error("lab %s: unexpected argument \"%s\"", lab->name, argv[optind + 1]);

@@ -12,7 +12,7 @@ typedef struct command {
     const char *summary;
 } command;
 
-/* Later command groups add their line here (escrow, bench, lab, report). */
+/* Every command group, in the order the usage lists them. */
 static const command commands[] = {
     {"keygen", cmd_keygen, "make a new identity, or print an identity's recipient (-y)"},
     {"encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase"},

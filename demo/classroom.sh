@@ -233,8 +233,8 @@ step_escrow_recover() {
 step_escrow_procedure() {
   title "Escrow 5: the procedure, checked by machines"
   say "A warrant that expired is refused (here dated back to January 2020):"
-  DOORMAT_TODAY=2020-01-01 "$DOORMAT" escrow warrant --court fbi/court.key \
-    --authority fbi/authority.pub --case old --expires 2020-01-31 -o expired.txt \
+  "$DOORMAT" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+    --case old --issued 2020-01-01 --expires 2020-01-31 -o expired.txt \
     escrowed.age || die "warrant failed"
   expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
     --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court \

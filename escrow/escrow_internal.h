@@ -139,45 +139,94 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
                           char out[DM_TLOG_MAX_NAME + 1]);
 
-/* ---- escrow_stanza.c ---- */
+/* ---- the doormat-escrow stanza ----
+ *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL
+ *   base64(sealed share || what the mode appends) */
+#define DM_ESCROW_N_ARGS 7
+enum {
+    DM_ESCROW_ARG_MODE,
+    DM_ESCROW_ARG_ID,
+    DM_ESCROW_ARG_NAME,
+    DM_ESCROW_ARG_KN,
+    DM_ESCROW_ARG_X,
+    DM_ESCROW_ARG_AGENT,
+    DM_ESCROW_ARG_EPHEMERAL
+};
 /* A share sealed to an agent: ChaCha20-Poly1305 under the wrap key. */
 #define DM_ESCROW_WRAPPED_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
-/* The secrets of wrapping one share, in the caller's guarded memory. */
-typedef struct dm_escrow_wrap_scratch {
-    uint8_t shared[32];
-    uint8_t key[32];
-} dm_escrow_wrap_scratch;
-/* Seals share to agent number agent, under the mode's wrap label, from the
- * ephemeral scalar eph_sk: eph_pk and body are what the stanza carries. */
-int dm_escrow_seal_share(const char *label, const dm_escrow_authority *auth, size_t agent,
-                         const uint8_t eph_sk[32], const uint8_t share[DM_FILE_KEY_LEN],
-                         dm_escrow_wrap_scratch *s, uint8_t eph_pk[32],
-                         uint8_t body[DM_ESCROW_WRAPPED_LEN]);
-/* Opens the share sealed in the first DM_ESCROW_WRAPPED_LEN bytes of a stanza's body. */
-int dm_escrow_open_share(const char *label, const dm_escrow_authority *auth,
-                         const dm_escrow_agent_key *agent, const uint8_t eph_pk[32],
-                         const uint8_t body[DM_ESCROW_WRAPPED_LEN], uint8_t share[DM_FILE_KEY_LEN]);
+/* The longest body any mode writes. */
+#define DM_ESCROW_MAX_BODY_LEN (DM_ESCROW_WRAPPED_LEN + 64)
+
+/* ---- seal.c: sealing shares to agents, shared by every mode ---- */
+
+/* What a mode appends to agent's sealed share (body holds the
+ * DM_ESCROW_WRAPPED_LEN bytes of it): writes at body + *len, advances *len. */
+typedef int (*dm_escrow_tail_fn)(void *ctx, size_t agent, const uint8_t eph_pk[32],
+                                 uint8_t body[DM_ESCROW_MAX_BODY_LEN], size_t *len);
+
+/* How one mode seals: the secret to share, where the Shamir coefficients and
+ * each agent's ephemeral scalar come from (derived from the file key under
+ * a label, or fresh randomness when the label is NULL), the wrap label, and
+ * the tail (may be NULL). */
+typedef struct dm_escrow_seal_plan {
+    const char *mode_arg; /* the stanza's MODE argument */
+    const uint8_t *secret;
+    const char *coeff_label;
+    const char *ephemeral_label;
+    const char *wrap_label;
+    dm_escrow_tail_fn tail;
+    void *tail_ctx;
+} dm_escrow_seal_plan;
+
+/* Appends the authority's n stanzas: the secret split k-of-n, share i sealed
+ * to agent i. */
+int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal_plan *plan,
+                           const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
+/* Opens the share sealed at the start of st's body (the agent's own stanza). */
+int dm_escrow_open_stanza(const char *wrap_label, const dm_escrow_authority *auth,
+                          const dm_escrow_agent_key *agent, const dm_stanza *st,
+                          uint8_t share[DM_FILE_KEY_LEN]);
+
+/* ---- mode_*.c, modes.c: one entry per mode ---- */
+typedef struct dm_escrow_mode_ops {
+    dm_escrow_mode mode;
+    const char *name;      /* the MODE argument, or its prefix before "-BITS" */
+    unsigned max_bits;     /* 0: the argument is the bare name */
+    size_t bits_at;        /* offsetof the bits in dm_escrow_opts (max_bits > 0) */
+    const char *bits_what; /* how errors name the bits */
+    const char *wrap_label;
+    size_t (*body_len)(const dm_escrow_opts *opts);
+    /* Appends the n stanzas for file_key (arg: the MODE argument). */
+    int (*build)(const dm_escrow_authority *auth, const dm_escrow_opts *opts, const char *arg,
+                 const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
+    /* The compliant check of the stanza for agent (its MODE already matched):
+     * DM_ERR_POLICY when it fails. NULL: every stanza is derived from the
+     * file key, and the check compares it with build's byte for byte. */
+    int (*verify)(const dm_escrow_authority *auth, const dm_escrow_opts *opts, size_t agent,
+                  const dm_stanza *st, const uint8_t file_key[DM_FILE_KEY_LEN]);
+    /* Turns the combined shares (key) into the file key, given one of the
+     * authority's stanzas; *tries counts candidates. NULL: they are the file key. */
+    int (*solve)(const dm_escrow_authority *auth, const dm_escrow_opts *opts, const dm_stanza *st,
+                 uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries);
+} dm_escrow_mode_ops;
+extern const dm_escrow_mode_ops dm_escrow_mode_shamir, dm_escrow_mode_leaf, dm_escrow_mode_crumple;
+
+/* modes.c: the table. opts NULL means shamir. */
+int dm_escrow_mode_check(const dm_escrow_opts *opts);
+const dm_escrow_mode_ops *dm_escrow_mode_ops_of(const dm_escrow_opts *opts);
+/* The MODE argument: "shamir", "leaf-N", "crumple-C". */
+int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap);
+bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out);
+
+/* ---- escrow_stanza.c ---- */
 /* Unwraps the agent's share from the header's stanzas. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                            const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
-
-/* ---- modes.c (LEAF and crumple) ---- */
-int dm_escrow_mode_check(const dm_escrow_opts *opts);
-/* The stanza's mode argument: "shamir", "leaf-N", "crumple-C". */
-int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap);
-bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out);
-int dm_escrow_mode_build(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                         const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
-int dm_escrow_leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
-                          const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
-/* The agent's share from its (already located and checked) leaf or crumple stanza. */
-int dm_escrow_mode_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                          const dm_stanza *st, uint8_t share[DM_FILE_KEY_LEN]);
-/* If the authority's stanzas in hdr are crumple, key holds the combined
- * (locked) value: searches the puzzle and replaces it with the file key
- * (DM_ERR_HMAC when no candidate fits). Otherwise leaves key alone. */
-int dm_escrow_crumple_solve(const dm_escrow_authority *auth, const dm_header *hdr,
-                            uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries);
+/* key holds the combined shares: when the authority's mode locks them
+ * (crumple) searches for the file key (DM_ERR_HMAC when no candidate fits);
+ * otherwise leaves key alone. */
+int dm_escrow_solve_key(const dm_escrow_authority *auth, const dm_header *hdr,
+                        uint8_t key[DM_FILE_KEY_LEN], uint64_t *tries);
 
 /* ---- share.c ---- */
 /* Checks the warrant and unwraps the agent's share, signed (no log). */

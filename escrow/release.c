@@ -95,6 +95,17 @@ int dm_escrow_entry_parse(const uint8_t *data, size_t len, dm_escrow_entry *out)
     return DM_OK;
 }
 
+int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char last[21]) {
+    /* Fixed-width UTC times compare as strings. */
+    if (last[0] != '\0' && strcmp(e->time, last) < 0)
+        return dm_fail(DM_ERR_LOG,
+                       "entry %" PRIu64 " is dated %s, before the entry before it (%s): the time "
+                       "went backwards (a backdated entry?)",
+                       index, e->time, last);
+    memcpy(last, e->time, sizeof e->time);
+    return DM_OK;
+}
+
 /* ------------------------------------------------------------ cosignatures */
 
 /* Asks one cosigner: first with the size it is thought to have (*known, or

@@ -282,7 +282,7 @@ static int combine(const dm_escrow_authority *auth, const dm_header *hdr, const 
     }
     int err = dm_shamir_combine(px, py, auth->threshold, DM_FILE_KEY_LEN, key);
     if (!err) /* crumple: the shares hold a locked key, and the search begins */
-        err = dm_escrow_crumple_solve(auth, hdr, key, NULL);
+        err = dm_escrow_solve_key(auth, hdr, key, NULL);
     if (!err && dm_header_verify_mac(hdr, key) != DM_OK)
         err = DM_ERR_HMAC;
     return err;
@@ -412,7 +412,7 @@ int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, con
      * the agents were given the real file key. */
     int err = dm_shamir_combine(xs, ys, auth->threshold, DM_FILE_KEY_LEN, file_key);
     if (!err) /* crumple: the shares hold a locked key, and the search begins */
-        err = dm_escrow_crumple_solve(auth, hdr, file_key, tries);
+        err = dm_escrow_solve_key(auth, hdr, file_key, tries);
     if (!err && dm_header_verify_mac(hdr, file_key) != DM_OK)
         err = dm_fail(DM_ERR_HMAC,
                       "the recovered key does not match the header MAC: the escrow stanzas did "

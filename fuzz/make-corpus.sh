@@ -57,13 +57,12 @@ printf 'a12uel5l' >"$C/keys/bech32_short"
 # Escrow: a 2-of-3 authority, its keys, a file, a warrant, two shares, a log.
 (
   cd "$T"
-  export DOORMAT_TODAY=2026-01-15
   "$D" escrow init --name FUZZ --agents doj,court,vendor --threshold 2 -o auth >/dev/null
   "$D" encrypt -r "$RCPT" --escrow auth/authority.pub -o esc.age msg
   "$D" encrypt -r "$RCPT" --escrow auth/authority.pub --leaf-bits 16 -o leaf.age msg
   "$D" encrypt -r "$RCPT" --escrow auth/authority.pub --crumple-bits 4 -o crumple.age msg
   "$D" escrow warrant --court auth/court.key --authority auth/authority.pub --case "fuzz 1" \
-    --expires 2030-01-01 -o warrant.txt esc.age
+    --issued 2026-01-15 --expires 2030-01-01 -o warrant.txt esc.age
   for a in doj vendor; do
     "$D" escrow unwrap --authority auth/authority.pub --agent auth/agents/$a.key \
       --warrant warrant.txt --log auth/audit.log -o $a.share esc.age 2>/dev/null

@@ -54,11 +54,6 @@ int dm_lab_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_ke
     return err;
 }
 
-static bool is_authority_stanza(const dm_stanza *st, const dm_escrow_authority *auth) {
-    return strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0 && st->nargs > 1 &&
-           strcmp(st->args[1], dm_escrow_authority_id_hex(auth)) == 0;
-}
-
 /* The header's stanzas, with the authority's replaced by the given ones. */
 static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
                           const dm_stanza_list *escrow, dm_header *out) {
@@ -66,7 +61,7 @@ static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
     int err = DM_OK;
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
-        if (!is_authority_stanza(st, auth))
+        if (!dm_escrow_stanza_is_for(st, auth))
             err = dm_stanza_list_add(&out->stanzas, st->type, (const char *const *)st->args,
                                      st->nargs, st->body, st->body_len);
     }
@@ -109,7 +104,7 @@ int dm_lab_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opt
     while (!err && !passed && t < max_tries) {
         for (size_t i = 0; i < forged.stanzas.len; i++) {
             dm_stanza *st = &forged.stanzas.items[i];
-            if (!is_authority_stanza(st, auth) || st->body_len != wrapped + tag_len)
+            if (!dm_escrow_stanza_is_for(st, auth) || st->body_len != wrapped + tag_len)
                 continue;
             randombytes_buf(st->body + wrapped, tag_len);
             if (top)
@@ -147,14 +142,14 @@ int dm_lab_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *
     int err = replace_escrow(hdr, auth, &none, &h);
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
-        if (is_authority_stanza(st, auth))
+        if (dm_escrow_stanza_is_for(st, auth))
             err = dm_stanza_list_add(&h.stanzas, st->type, (const char *const *)st->args, st->nargs,
                                      st->body, st->body_len);
     }
     for (uint64_t t = 0; t < tries && !err; t++) {
         for (size_t i = 0; i < h.stanzas.len; i++) {
             dm_stanza *st = &h.stanzas.items[i];
-            if (is_authority_stanza(st, auth))
+            if (dm_escrow_stanza_is_for(st, auth))
                 randombytes_buf(st->body, st->body_len);
         }
         int e = dm_escrow_verify_header(auth, opts, &h, file_key);

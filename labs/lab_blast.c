@@ -45,12 +45,7 @@ static void blast_free(blast *b) {
     free(b->sk);
     free(b->pk);
     for (int a = 0; a < 2; a++) {
-        if (b->keys[a])
-            for (size_t i = 0; i < dm_escrow_authority_agents(b->auth[a]); i++)
-                dm_escrow_agent_key_free(b->keys[a][i]);
-        free(b->keys[a]);
-        dm_escrow_court_key_free(b->court[a]);
-        dm_escrow_authority_free(b->auth[a]);
+        dm_escrow_authority_free_all(b->auth[a], b->keys[a], b->court[a]);
     }
 }
 

@@ -102,11 +102,7 @@ void dm_lab_cast_free(dm_lab_cast *c) {
     dm_recipient_free(c->rcpt);
     dm_secret_free(c->sk);
     free(c->pk);
-    if (c->keys)
-        dm_escrow_agent_key_free(c->keys[0]);
-    free(c->keys);
-    dm_escrow_court_key_free(c->court);
-    dm_escrow_authority_free(c->auth);
+    dm_escrow_authority_free_all(c->auth, c->keys, c->court);
 }
 
 int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,

@@ -14,14 +14,6 @@ static inline int authority_of_three(const char *name, dm_escrow_authority **aut
 }
 
 /* Frees an authority with every agent key and the court key that came with it. */
-static inline void authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **keys,
-                                      dm_escrow_court_key *court) {
-    if (keys != NULL)
-        for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
-            dm_escrow_agent_key_free(keys[i]);
-    free(keys);
-    dm_escrow_court_key_free(court);
-    dm_escrow_authority_free(auth);
-}
+#define authority_free_all dm_escrow_authority_free_all
 
 #endif

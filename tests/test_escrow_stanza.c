@@ -195,7 +195,30 @@ static void test_unimplemented_modes(void **state) {
     dm_recipient *r = NULL;
     assert_int_equal(dm_escrow_recipient_new(f->auth, &leaf, &r), DM_ERR_USAGE);
     assert_null(r);
+    assert_string_equal(dm_err_detail(), "LEAF checksum bits must be 1 to 64, not 0");
+    dm_escrow_opts crumple = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 49};
+    assert_int_equal(dm_escrow_recipient_new(f->auth, &crumple, &r), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "crumple bits must be 1 to 48, not 49");
+    dm_escrow_opts unknown = {.mode = (dm_escrow_mode)7};
+    assert_int_equal(dm_escrow_recipient_new(f->auth, &unknown, &r), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "unknown escrow mode 7");
+    /* The names; in a stanza, leaf and crumple carry their bits after the name. */
+    assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_SHAMIR), "shamir");
+    assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_LEAF), "leaf");
     assert_string_equal(dm_escrow_mode_name(DM_ESCROW_MODE_CRUMPLE), "crumple");
+    assert_string_equal(dm_escrow_mode_name((dm_escrow_mode)7), "unknown");
+    static const uint8_t key[DM_FILE_KEY_LEN] = {9};
+    dm_escrow_opts modes[3] = {{.mode = DM_ESCROW_MODE_SHAMIR},
+                               {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 16},
+                               {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 3}};
+    const char *args[3] = {"shamir", "leaf-16", "crumple-3"};
+    for (size_t m = 0; m < 3; m++) {
+        dm_stanza_list l = {0};
+        assert_int_equal(dm_escrow_build_stanzas(f->auth, &modes[m], key, &l), DM_OK);
+        assert_int_equal(l.len, 3);
+        assert_string_equal(l.items[0].args[0], args[m]);
+        dm_stanza_list_free(&l);
+    }
 }
 
 /* ------------------------------------------------ authority and key files */
@@ -406,19 +429,31 @@ static void test_flow(void **state) {
     assert_memory_equal(out.buf, msg, out.len);
     free(out.buf);
 
-    /* inspect's text. */
+    /* What inspect words: data, not sentences. */
     dm_header hdr;
     read_header(&file, &hdr);
-    char *text;
-    assert_int_equal(dm_escrow_describe(&hdr, &text), DM_OK);
-    char want[512];
-    snprintf(want, sizeof want,
-             "escrow: authority FBI (%s), 2-of-3 shamir: doj, court, vendor\n"
-             "who can decrypt: the holder of the X25519 identity, or any 2 of doj, court, "
-             "vendor\n",
-             dm_escrow_authority_id_hex(f->auth));
-    assert_string_equal(text, want);
-    free(text);
+    dm_escrow_description d;
+    assert_int_equal(dm_escrow_describe(&hdr, &d), DM_OK);
+    assert_int_equal(d.n_authorities, 1);
+    const dm_escrow_holders *g = &d.authorities[0];
+    assert_string_equal(g->name, "FBI");
+    assert_string_equal(g->id_hex, dm_escrow_authority_id_hex(f->auth));
+    assert_string_equal(g->mode, "shamir");
+    assert_int_equal(g->k, 2);
+    assert_int_equal(g->n, 3);
+    assert_int_equal(g->n_agents, 3);
+    assert_string_equal(g->agents[0], "doj");
+    assert_string_equal(g->agents[1], "court");
+    assert_string_equal(g->agents[2], "vendor");
+    /* Stanzas in any order still list the agents in share order. */
+    dm_stanza tmp = hdr.stanzas.items[1];
+    hdr.stanzas.items[1] = hdr.stanzas.items[3];
+    hdr.stanzas.items[3] = tmp;
+    assert_int_equal(dm_escrow_describe(&hdr, &d), DM_OK);
+    assert_string_equal(d.authorities[0].agents[0], "doj");
+    assert_string_equal(d.authorities[0].agents[2], "vendor");
+    hdr.stanzas.items[3] = hdr.stanzas.items[1];
+    hdr.stanzas.items[1] = tmp;
 
     /* The agents, under a warrant. */
     uint8_t fid[DM_FILE_ID_LEN];
@@ -501,6 +536,56 @@ static void test_flow(void **state) {
     free(pk);
 }
 
+/* What an agent key opens by itself, and the last step of recovery. */
+static void test_agent_open_and_combine(void **state) {
+    fixture *f = *state;
+    char *sk, *pk;
+    assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
+    dm_recipient *r;
+    assert_int_equal(dm_x25519_recipient_parse(pk, &r), DM_OK);
+    dm_membuf file;
+    encrypt_mem(f->auth, r, "open and combine", &file);
+    dm_header hdr;
+    read_header(&file, &hdr);
+    uint8_t ys[3][DM_FILE_KEY_LEN], xs[3], fk[DM_FILE_KEY_LEN], fk2[DM_FILE_KEY_LEN];
+    const uint8_t *yp[3];
+    for (size_t i = 0; i < 3; i++) {
+        unsigned x = 0;
+        assert_int_equal(dm_escrow_agent_open(f->auth, f->keys[i], &hdr, ys[i], &x), DM_OK);
+        assert_int_equal(x, i + 1);
+        xs[i] = (uint8_t)x;
+        yp[i] = ys[i];
+    }
+    uint64_t tries = 99;
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs + 1, yp + 1, 2, fk, &tries), DM_OK);
+    assert_int_equal(tries, 0);
+    assert_int_equal(dm_header_verify_mac(&hdr, fk), DM_OK);
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 2, fk2, NULL), DM_OK);
+    assert_memory_equal(fk, fk2, DM_FILE_KEY_LEN);
+    /* Fewer than k. */
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 1, fk2, NULL), DM_ERR_NO_MATCH);
+    assert_string_equal(dm_err_detail(), "1 share, authority FBI needs 2");
+    /* A wrong share: not this file's key, and nothing is left in the output. */
+    ys[0][0] ^= 1;
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 2, fk2, NULL), DM_ERR_HMAC);
+    static const uint8_t zero[DM_FILE_KEY_LEN];
+    assert_memory_equal(fk2, zero, DM_FILE_KEY_LEN);
+    /* Another authority's key is refused; its own finds no stanza here. */
+    dm_escrow_authority *other;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    assert_int_equal(authority_of_three("FBI", &other, &keys, &court), DM_OK);
+    assert_int_equal(dm_escrow_agent_open(f->auth, keys[0], &hdr, ys[0], NULL), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "agent key doj is not a key of authority FBI");
+    assert_int_equal(dm_escrow_agent_open(other, keys[0], &hdr, ys[0], NULL), DM_ERR_NO_MATCH);
+    authority_free_all(other, keys, court);
+    dm_header_free(&hdr);
+    free(file.buf);
+    dm_recipient_free(r);
+    dm_secret_free(sk);
+    free(pk);
+}
+
 static void test_rogue_sender(void **state) {
     fixture *f = *state;
     char *sk, *pk;
@@ -520,8 +605,7 @@ static void test_rogue_sender(void **state) {
     for (int m = 0; m < 2; m++) {
         uint8_t *bad;
         size_t bad_len;
-        assert_int_equal(dm_lab_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len),
-                         DM_OK);
+        assert_int_equal(dm_lab_tamper(file.buf, file.len, key, modes[m], &bad, &bad_len), DM_OK);
         dm_header hdr;
         assert_int_equal(dm_header_parse(bad, bad_len, &hdr), DM_OK);
         assert_int_equal(dm_header_verify_mac(&hdr, key), DM_OK);
@@ -580,10 +664,11 @@ static void test_passphrase_extension(void **state) {
     dm_header hdr;
     read_header(&file, &hdr);
     assert_int_equal(hdr.stanzas.len, 4);
-    char *text;
-    assert_int_equal(dm_escrow_describe(&hdr, &text), DM_OK);
-    assert_non_null(strstr(text, "who can decrypt: anyone who knows the passphrase, or any 2 of"));
-    free(text);
+    dm_escrow_description d;
+    assert_int_equal(dm_escrow_describe(&hdr, &d), DM_OK);
+    assert_int_equal(d.n_authorities, 1);
+    assert_int_equal(d.authorities[0].k, 2);
+    assert_int_equal(d.authorities[0].n_agents, 3);
     dm_header_free(&hdr);
 
     /* With the companion list: opens (and complies). */
@@ -622,6 +707,7 @@ int main(void) {
         cmocka_unit_test(test_key_files),
         cmocka_unit_test(test_bad_names),
         cmocka_unit_test(test_flow),
+        cmocka_unit_test(test_agent_open_and_combine),
         cmocka_unit_test(test_rogue_sender),
         cmocka_unit_test(test_passphrase_extension),
     };

@@ -263,6 +263,63 @@ static void test_recover_survives_a_bad_share(void **state) {
         dm_escrow_share_free(s[i]);
 }
 
+/* The entries of a log are in time order: verifying with
+ * dm_escrow_entry_in_order names an entry dated before the one before it. */
+static int entries_in_order(void *ctx, uint64_t index, const uint8_t *entry, size_t len) {
+    dm_escrow_entry e;
+    int err = dm_escrow_entry_parse(entry, len, &e);
+    return err != DM_OK ? err : dm_escrow_entry_in_order(&e, index, ctx);
+}
+
+static int verify_times(world *w, size_t agent) {
+    char path[300], *text = NULL;
+    snprintf(path, sizeof path, "%s/checkpoint", w->logs[agent]);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    text = calloc(1, 4096);
+    size_t len = fread(text, 1, 4095, f);
+    fclose(f);
+    dm_tlog_checkpoint c;
+    assert_int_equal(dm_tlog_checkpoint_open(text, len, dm_escrow_authority_log_key(w->auth, agent),
+                                             NULL, 0, 0, &c),
+                     DM_OK);
+    free(text);
+    char last[21] = "";
+    return dm_tlog_verify_log(dm_tlog_dir_fetcher(w->logs[agent]), &c, entries_in_order, last);
+}
+
+static void test_backdated_entry(void **state) {
+    world *w = *state;
+    dir_witness d = {.w = w};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_release_opts opts = {
+        .log_dir = w->logs[2], .requester = "SA Jones", .cosigners = &c, .n_cosigners = 1};
+    /* Within the warrant's dates: today (the warrant's issue date) and an hour on. */
+    time_t now = time(NULL), later = now + 3600;
+    char t_now[32], t_later[32], want[200];
+    struct tm tm;
+    strftime(t_now, sizeof t_now, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    strftime(t_later, sizeof t_later, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&later, &tm));
+    dm_escrow_share *s = NULL;
+    /* The same second twice is in order. */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(dm_escrow_release(w->auth, w->keys[2], w->w, &w->hdr, &opts, later, &s),
+                         DM_OK);
+        dm_escrow_share_free(s);
+        s = NULL;
+    }
+    assert_int_equal(verify_times(w, 2), DM_OK);
+    /* One entry dated an hour earlier: the log itself is valid, its times are not. */
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[2], w->w, &w->hdr, &opts, now, &s), DM_OK);
+    dm_escrow_share_free(s);
+    assert_int_equal(verify_times(w, 2), DM_ERR_LOG);
+    snprintf(want, sizeof want,
+             "entry 2 is dated %s, before the entry before it (%s): the time went backwards (a "
+             "backdated entry?)",
+             t_now, t_later);
+    assert_string_equal(dm_err_detail(), want);
+}
+
 static void test_entry_grammar(void **state) {
     (void)state;
     dm_escrow_entry e = {0};
@@ -314,6 +371,7 @@ int main(void) {
         cmocka_unit_test(test_entry_grammar),
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

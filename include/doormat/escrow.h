@@ -27,6 +27,7 @@
 #ifndef DOORMAT_ESCROW_H
 #define DOORMAT_ESCROW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -80,6 +81,10 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
+/* Frees all that dm_escrow_authority_new gave: the authority, its array of
+ * agent keys and the court key (any may be NULL). */
+void dm_escrow_authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **agent_keys,
+                                  dm_escrow_court_key *court);
 
 const char *dm_escrow_authority_name(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth);
@@ -186,7 +191,9 @@ typedef struct dm_escrow_opts {
     unsigned crumple_bits; /* CRUMPLE only */
 } dm_escrow_opts;
 
-/* Mode names as they appear in stanzas ("shamir", "leaf", "crumple"). */
+/* The mode's name: "shamir", "leaf" or "crumple" ("unknown" for any other
+ * value). A stanza's MODE argument is the name alone only for shamir; leaf
+ * and crumple carry their bits there ("leaf-16", "crumple-20"). */
 const char *dm_escrow_mode_name(dm_escrow_mode mode);
 
 /* Appends the authority's n escrow stanzas for file_key, derived
@@ -226,13 +233,28 @@ int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, siz
                       const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
                       const dm_encrypt_opts *opts);
 
-/* What `doormat inspect` says about escrow: malloc'd text, one line per
- * authority ("escrow: authority NAME (ID), 2-of-3 shamir: doj, court, vendor")
- * then "who can decrypt: the holder of the X25519 identity, or any 2 of doj,
- * court, vendor", each ending in '\n'; *text = NULL when the header has no
- * escrow stanza.
- * Malformed escrow stanzas are DM_ERR_HEADER. */
-int dm_escrow_describe(const dm_header *hdr, char **text);
+/* True when st is a doormat-escrow stanza of this authority. */
+bool dm_escrow_stanza_is_for(const dm_stanza *st, const dm_escrow_authority *auth);
+
+/* Who can decrypt, as far as a header's escrow stanzas say (what `doormat
+ * inspect` words): one entry per authority, in header order. Strings point
+ * into the header's stanzas and live as long as it does. */
+#define DM_ESCROW_MAX_DESCRIBED 8
+typedef struct dm_escrow_holders {
+    const char *id_hex; /* the authority id, 32 hex digits */
+    const char *name;   /* the authority's name */
+    const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
+    unsigned k, n;      /* any k of the n agents */
+    size_t n_agents;    /* the agents that have a stanza, in share order */
+    const char *agents[DM_ESCROW_MAX_AGENTS];
+} dm_escrow_holders;
+typedef struct dm_escrow_description {
+    size_t n_authorities; /* 0: the header has no escrow stanza */
+    dm_escrow_holders authorities[DM_ESCROW_MAX_DESCRIBED];
+} dm_escrow_description;
+/* Fills out from hdr. Malformed escrow stanzas, or more than
+ * DM_ESCROW_MAX_DESCRIBED authorities, are DM_ERR_HEADER. */
+int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
 
 /* ------------------------------------------------------------------ warrants */
 
@@ -331,6 +353,11 @@ typedef struct dm_escrow_entry {
 } dm_escrow_entry;
 int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len);
 int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out);
+/* Entries of one log are in time order: entry index (e) may not be dated
+ * before the entry before it, whose time is last ("" for the first entry
+ * read). A backdated entry is DM_ERR_LOG, naming both times; otherwise last
+ * becomes e's time. */
+int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char last[21]);
 
 /* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
  * add-checkpoint request body and gets the HTTP status and response body

@@ -45,7 +45,7 @@ assert_exit 0 "inspect"
 assert_true "inspect names authority, k-of-n, agents" \
   grep -qx "escrow: authority FBI ($ID), 2-of-3 shamir: doj, court, vendor" "$T/out"
 assert_true "inspect says who can decrypt" \
-  grep -qx "can be opened by: the holder of the X25519 identity, or any 2 of doj, court, vendor" "$T/out"
+  grep -qx "can be opened by: the holder of one X25519 identity; or any 2 of doj, court, vendor" "$T/out"
 FID=$(sed -n 's/^file id: //p' "$T/out")
 assert_match "$FID" '^[0-9a-f]{32}$' "file id"
 
@@ -101,12 +101,25 @@ assert_fails 4 "needs 2 of 3" "the same share twice counts once"
 
 # ---- refused warrants (exit 8), nothing released, nothing logged
 cp fbi/logs/court/checkpoint log.before
-DOORMAT_TODAY=2020-01-01 "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
-  --case old --expires 2020-01-31 -o expired.txt msg.age 2>/dev/null
+run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+  --case old --issued 2020-01-01 --expires 2020-01-31 -o expired.txt msg.age
+assert_exit 0 "a warrant issued in the past (--issued)"
+assert_true "--issued is the warrant's issue date" grep -qx "issued: 2020-01-01" expired.txt
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
   --warrant expired.txt --log fbi/logs/court -o court.share msg.age
 assert_fails 8 "expired on 2020-01-31" "expired warrant"
 assert_absent court.share "no share under an expired warrant"
+# The shipped command has one clock, the real one: a date in the environment
+# neither honours an expired warrant nor backdates the log.
+DOORMAT_TODAY=2020-01-15 run "$D" escrow unwrap --authority fbi/authority.pub \
+  --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court -o court.share msg.age
+assert_fails 8 "expired on 2020-01-31 \(today is $(date -u +%Y-%m-%d)\)" \
+  "DOORMAT_TODAY does not move the clock"
+assert_absent court.share "no share with DOORMAT_TODAY set"
+run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
+  --case bad --issued 2020-13-01 --expires 2020-12-31 -o bad-issued.txt msg.age
+assert_fails 2 'issue date "2020-13-01" is not YYYY-MM-DD' "--issued must be a date"
+assert_absent bad-issued.txt "no warrant with a bad --issued"
 "$D" encrypt -r "$R" --escrow fbi/authority.pub -o other.age msg.bin
 run "$D" escrow unwrap --authority fbi/authority.pub --agent fbi/agents/court.key \
   --warrant warrant.txt --log fbi/logs/court -o court.share other.age

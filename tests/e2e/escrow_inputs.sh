@@ -26,7 +26,7 @@ assert_exit 0 "doormat opens scrypt + escrow"
 assert_same pp.out msg.txt "passphrase plaintext"
 run "$D" inspect pp.age
 assert_true "inspect: passphrase or agents" \
-  grep -qx "can be opened by: anyone who knows the passphrase, or any 2 of doj, court, vendor" "$T/out"
+  grep -qx "can be opened by: anyone with the passphrase; or any 2 of doj, court, vendor" "$T/out"
 if command -v expect >/dev/null; then
   write_pty_script pty.exp 1
   PW="correct horse battery staple" expect pty.exp "$AGE" -d -o age-pp.out pp.age >age.log 2>&1
@@ -71,7 +71,7 @@ assert_exit 0 "age opens an armored escrowed file"
 assert_same "$T/out" msg.txt "age plaintext (armored)"
 run "$D" inspect solo.age
 assert_true "inspect: single agent" \
-  grep -qx "can be opened by: the holder of the X25519 identity, or agent master" "$T/out"
+  grep -qx "can be opened by: the holder of one X25519 identity; or agent master" "$T/out"
 "$D" escrow warrant --court solo/court.key --authority solo/authority.pub --case s \
   --expires 2999-01-01 -o solo-w.txt solo.age
 "$D" escrow unwrap --authority solo/authority.pub --agent solo/agents/master.key \

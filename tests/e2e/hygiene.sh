@@ -9,7 +9,6 @@
 D=$DOORMAT
 cd "$T" || exit 1
 chmod 755 "$T"
-export DOORMAT_TODAY=2026-03-01
 
 # ---------------------------------------------------------------- the leak check itself
 printf 'AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\nhunter2hunter2\n' >fake.secrets
@@ -38,7 +37,7 @@ R=$("$D" keygen -y k.txt)
 printf 'the plaintext\n' >msg
 "$D" encrypt -r "$R" --escrow auth/authority.pub -o msg.age msg
 "$D" escrow warrant --court auth/court.key --authority auth/authority.pub --case c \
-  --expires 2026-12-31 -o w.txt msg.age
+  --expires 2999-12-31 -o w.txt msg.age
 for a in a b; do
   run "$D" escrow unwrap --authority auth/authority.pub --agent auth/agents/$a.key --warrant w.txt \
     --log auth/logs/$a -o $a.share msg.age
@@ -92,7 +91,7 @@ for mode in 640 604; do
   assert_fails 2 "key file open.key is readable by others; run chmod 600 open.key" "agent key at $mode"
   cp auth/court.key open.key && chmod $mode open.key
   run "$D" escrow warrant --court open.key --authority auth/authority.pub --case c \
-    --expires 2026-12-31 -o never.out msg.age
+    --expires 2999-12-31 -o never.out msg.age
   assert_fails 2 "key file open.key is readable by others; run chmod 600 open.key" "court key at $mode"
   cp b.share open.share && chmod $mode open.share
   run "$D" escrow recover --authority auth/authority.pub --share a.share --share open.share \

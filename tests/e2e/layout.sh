@@ -3,7 +3,8 @@
 # (build/libdoormat.a: the vault and the escrow variant) defines no lab,
 # attack or benchmark symbol; those live in build/libdoormat-labs.a and
 # build/libdoormat-bench.a, which the command links and make install leaves
-# out. Every global symbol of each archive carries its room's prefix.
+# out. Every global symbol of each archive carries its room's prefix, and
+# no two files of escrow/ call each other (one table of modes, not a circle).
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${DOORMAT_BUILD:-$(dirname "$DOORMAT")}
@@ -50,4 +51,27 @@ assert_eq "$(grep -lE '#include "(labs|lab_internal|engine|cli)\.h"' "$ROOT"/esc
 assert_eq "$(grep -hoE '#include "[^"]+"' "$ROOT"/labs/*.[ch] "$ROOT"/bench/engine.[ch] |
   grep -vE '"(doormat/[a-z]+|labs|lab_internal|engine)\.h"' | sort -u | tr '\n' ' ')" "" \
   "labs/ and bench/ include only public headers and their own"
+# No two escrow objects call each other: for every pair, at most one uses
+# what the other defines.
+mkdir -p objs
+for o in "$B"/obj/escrow/*.o; do
+  n=$(basename "$o" .o)
+  nm --defined-only -g "$o" | awk 'NF == 3 { print $3 }' | sort -u >"objs/$n.def"
+  nm -u "$o" | awk '{ print $NF }' | sort -u >"objs/$n.use"
+done
+assert_true "escrow objects to look at" test -s objs/escrow_stanza.def
+circles=""
+for a in objs/*.def; do
+  for b in objs/*.def; do
+    [ "$a" \< "$b" ] || continue
+    ua=${a%.def}.use ub=${b%.def}.use
+    if [ -n "$(comm -12 "$ua" "$b")" ] && [ -n "$(comm -12 "$ub" "$a")" ]; then
+      circles="$circles $(basename "$a" .def)<->$(basename "$b" .def)"
+    fi
+  done
+done
+assert_eq "$circles" "" "no two escrow files call each other"
+# The check sees a circle where there is one: two objects that call each other.
+printf 'f\n' >objs/x.def; printf 'g\n' >objs/x.use; printf 'g\n' >objs/y.def; printf 'f\n' >objs/y.use
+assert_true "the circle check can fail" test -n "$(comm -12 objs/x.use objs/y.def)$(comm -12 objs/y.use objs/x.def)"
 finish
