@@ -261,8 +261,9 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
     int err = cli_read_secret_file(path, text, len);
     if (err != DM_OK)
         return err;
-    *is_ssh = dm_ssh_is_private_key(*text, *len);
-    if (!*is_ssh && dm_is_age_file((const uint8_t *)*text, *len)) {
+    /* An armored age file begins "-----BEGIN" too: it is looked for first. */
+    *is_ssh = 0;
+    if (dm_is_age_file((const uint8_t *)*text, *len)) {
         char *plain = NULL;
         size_t plain_len = 0;
         err = open_encrypted_identity_file(path, *text, *len, &plain, &plain_len);
@@ -272,7 +273,9 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
             return err;
         *text = plain;
         *len = plain_len;
+        return DM_OK;
     }
+    *is_ssh = dm_ssh_is_private_key(*text, *len);
     return DM_OK;
 }
 
