@@ -654,10 +654,10 @@ int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm
     if (err == DM_OK && !clear && passphrase == NULL) {
         *needs_passphrase = 1;
     } else if (err == DM_OK && clear) {
-        /* libssh must accept the file; the numbers are then read from it. */
-        err = libssh_open(text, len, NULL, 0, NULL);
+        /* The numbers are read from the file, and libssh must accept it too. */
+        err = openssh_clear_private(&oc, out);
         if (err == DM_OK)
-            err = openssh_clear_private(&oc, out);
+            err = libssh_open(text, len, NULL, 0, NULL);
     } else if (err == DM_OK) {
         char *clear_text = NULL;
         err = libssh_open(text, len, passphrase, 1, &clear_text);
