@@ -302,9 +302,10 @@ int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
     if (err != DM_OK)
         return err;
     if (strcmp(pub.type, type) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
+                      type, pub.type);
         dm_ssh_public_free(&pub);
-        return dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
-                       type, pub.type);
+        return err;
     }
     err = strcmp(type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
                                             : dm_ssh_rsa_recipient_new(&pub, out);
