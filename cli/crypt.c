@@ -12,7 +12,7 @@
 
 static const char encrypt_usage[] =
     "Usage:\n"
-    "  doormat encrypt (-r RECIPIENT | -R FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat encrypt (-r RECIPIENT | -R FILE | -i FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "\n"
     "Encrypts IN (standard input if none or \"-\") to every recipient given, in the\n"
@@ -20,12 +20,19 @@ static const char encrypt_usage[] =
     "else can, not even whoever made it.\n"
     "\n"
     "Options:\n"
-    "  -r, --recipient RECIPIENT   encrypt to an X25519 recipient (age1...); repeatable\n"
+    "  -r, --recipient RECIPIENT   encrypt to RECIPIENT: an age key (age1...) or an SSH\n"
+    "                              public key (\"ssh-ed25519 AAAA...\", \"ssh-rsa AAAA...\");\n"
+    "                              repeatable\n"
     "  -R, --recipients-file FILE  encrypt to every recipient in FILE: one per line,\n"
-    "                              '#' comments and blank lines allowed; repeatable,\n"
-    "                              and may be mixed with -r\n"
+    "                              '#' comments and blank lines allowed (an\n"
+    "                              authorized_keys file works: other SSH key types are\n"
+    "                              passed over with a warning); repeatable, mixes with -r\n"
+    "  -i, --identity FILE         encrypt to the recipients of the identities in FILE\n"
+    "                              (an age-keygen file, an SSH private key, or either\n"
+    "                              encrypted with age -p); repeatable\n"
     "  -p, --passphrase            encrypt with a passphrase read from the terminal\n"
-    "                              without echo, asked twice (scrypt, work factor 2^18)\n"
+    "                              without echo, asked twice (scrypt, work factor 2^18);\n"
+    "                              an empty answer makes and shows one of ten random words\n"
     "      --passphrase-file FILE  encrypt with the first line of FILE as the passphrase\n"
     "                              (a passphrase can't be combined with -r or -R)\n"
     "      --escrow FILE           also escrow the file key to the authority in FILE\n"
@@ -43,14 +50,15 @@ static const char encrypt_usage[] =
     "      --threads N             seal payload chunks on N threads (0: one per CPU)\n"
     "  -h, --help                  this text\n"
     "\n"
-    "Binary ciphertext is never written to a terminal (exit 2): use -a, -o or a\n"
-    "redirection.\n"
+    "Binary ciphertext is not written to a terminal (exit 2) unless asked for with\n"
+    "\"-o -\": use -a, -o FILE or a redirection.\n"
     "\n"
     "Examples:\n"
     "  doormat encrypt -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \\\n"
     "      -o report.pdf.age report.pdf\n"
     "  doormat encrypt -R team.txt -a < notes.txt > notes.txt.age\n"
-    "  doormat encrypt -p -o diary.age diary.txt\n";
+    "  doormat encrypt -p -o diary.age diary.txt\n"
+    "  doormat encrypt -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt\n";
 
 static const char decrypt_usage[] =
     "Usage:\n"
@@ -62,9 +70,13 @@ static const char decrypt_usage[] =
     "OUT is left untouched.\n"
     "\n"
     "Options:\n"
-    "  -i, --identity FILE         try the identities in FILE (age-keygen format, one\n"
-    "                              or more AGE-SECRET-KEY-1 lines); repeatable. FILE\n"
-    "                              must not be readable by group or others (exit 2)\n"
+    "  -i, --identity FILE         try the identities in FILE: an age-keygen file (one\n"
+    "                              or more AGE-SECRET-KEY-1 lines), an OpenSSH private\n"
+    "                              key (ssh-ed25519, ssh-rsa; its passphrase is asked\n"
+    "                              only when the file names the key), or either\n"
+    "                              encrypted with age -p (its passphrase is asked);\n"
+    "                              repeatable. FILE must not be readable by group or\n"
+    "                              others (exit 2)\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
     "                              stanzas for the authority in FILE are all there and\n"
@@ -82,7 +94,8 @@ static const char decrypt_usage[] =
     "Examples:\n"
     "  doormat decrypt -i key.txt -o report.pdf report.pdf.age\n"
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
-    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n";
+    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n"
+    "  doormat decrypt -i ~/.ssh/id_ed25519 -o notes.txt notes.age\n";
 
 enum {
     OPT_PASSPHRASE_FILE = 256,
