@@ -304,7 +304,9 @@ static int fail_plainly(int err, const char *cmd, const char *path) {
             cli_msg("%s: %s", cmd, detail);
         return DM_EXIT_NO_MATCH;
     }
-    if (path != NULL)
+    /* A detail that already names the file ("identity file k.txt is group-readable") is
+     * not prefixed with it again. */
+    if (path != NULL && strstr(detail, path) == NULL)
         return cli_fail(err, "%s: identity file %s", cmd, path);
     return cli_fail(err, "%s", cmd);
 }

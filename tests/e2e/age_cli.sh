@@ -143,7 +143,7 @@ assert_says 4 'doormat: decrypt: the file is encrypted with a passphrase, not to
 # 5. a group-readable identity file is called group-readable
 cp k.txt group.txt && chmod 640 group.txt
 run "$D" -d -i group.txt a.age
-assert_says 2 'doormat: decrypt: identity file group.txt: invalid argument: identity file group.txt is group-readable (mode 0640); run chmod 600 group.txt' "0640 is group-readable"
+assert_says 2 'doormat: decrypt: invalid argument: identity file group.txt is group-readable (mode 0640); run chmod 600 group.txt' "0640 is group-readable"
 assert_absent never.out "no output from any refused run"
 
 finish
