@@ -13,10 +13,21 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
+# Every public target first installs what is missing (tools/deps.sh), then
+# builds in an inner make run (DM_INNER=1). Only that inner run asks
+# pkg-config for flags: on a bare machine neither pkg-config nor the libraries
+# exist until the packages are installed, so flags read when this file is
+# first parsed would be empty.
 PKGS := libsodium libcrypto libssh
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ifdef DM_INNER
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+ifeq ($(strip $(PKG_LIBS)),)
+$(error pkg-config knows none of: $(PKGS); run `make deps` (or any public target) first)
+endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+endif
+INNER := $(MAKE) --no-print-directory DM_INNER=1
 
 OPT      ?= -O2
 HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
@@ -37,11 +48,14 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS  := $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h tests/*.h)
 
-.PHONY: report-deps
+.PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
         bench bench-compare check-report memcheck fuzz fuzz-build fuzz-bins fuzz-smoke
 
-all: $(BUILD)/doormat $(BUILD)/libdoormat.a
+all: build-deps
+	@$(INNER) binaries
+
+binaries: $(BUILD)/doormat $(BUILD)/libdoormat.a
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -59,27 +73,33 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(CMOCKA_LIBS) -lz $(LDLIBS)
 
-# deps: install what is missing (Debian). Run by check and demo.
-DEB_PKGS := libsodium-dev libssl-dev libssh-dev openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
+# build-deps: what building needs (the compiler included); deps: that and
+# every peer and tool the tests, the demo and the benchmarks use (Debian).
+BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev
+DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age openssh-client expect time libgfshare2 \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
+build-deps:
+	@./tools/deps.sh $(BUILD_PKGS)
+
 unit: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
 
 e2e: deps
-	@$(MAKE) --no-print-directory all
+	@$(INNER) binaries
 	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(TEST_BIN)
+	@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
 	@DOORMAT=$(abspath $(BUILD)/doormat) ./tests/run-e2e.sh
 
 sanitize: deps
+	@./tools/deps.sh $(FUZZ_PKGS)
 	@$(MAKE) --no-print-directory BUILD=build-san CC=clang OPT=-O1 \
 	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE" \
 	  EXTRA_LDFLAGS="-fsanitize=address,undefined" check
@@ -87,7 +107,7 @@ sanitize: deps
 # memcheck: tests/run-e2e.sh with DOORMAT pointing at a wrapper that runs the
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
-	@$(MAKE) --no-print-directory all
+	@$(INNER) binaries
 	@./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
 # fuzz: libFuzzer (clang), each target in fuzz/ for FUZZ_SECONDS, one at a time, nice'd.
@@ -99,7 +119,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 
 fuzz-build:
 	@./tools/deps.sh $(DEB_PKGS) $(FUZZ_PKGS)
-	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT=-O1 \
+	@$(INNER) BUILD=build-fuzz CC=clang OPT=-O1 \
 	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-bins
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
@@ -122,10 +142,11 @@ report-deps:
 
 check-report: deps
 	@./tools/deps.sh $(REPORT_PKGS) $(REPORT_CHECK_PKGS)
-	@$(MAKE) --no-print-directory all
+	@$(INNER) binaries
 	@./tests/check-report.sh $(BUILD)
 
-demo: deps report-deps all
+demo: deps report-deps
+	@$(INNER) binaries
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
 install: all
@@ -150,14 +171,15 @@ bench: all
 # bench-compare: doormat beside age, gpg and openssl speed, whole processes
 # (bench/compare); prints every figure and rewrites the results section of
 # docs/benchmarks.md. COMPARE_FLAGS=--quick for a smoke run.
-bench-compare: all
-	@./tools/deps.sh $(DEB_PKGS) hyperfine gpg
+bench-compare: deps
+	@$(INNER) binaries
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(wildcard include/doormat/*.h vault/*.h escrow/*.h cli/*.h)
 
 lint:
+	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Ivault -Iescrow vault escrow cli
 
 clean:
