@@ -249,7 +249,12 @@ static void warn_skipped(void *ctx, size_t line, const char *type) {
 static int ask_key_passphrase(void *ctx, char **pass, size_t *len) {
     char prompt[PATH_MAX + 64];
     snprintf(prompt, sizeof prompt, "Enter passphrase for \"%s\": ", (const char *)ctx);
-    return cli_read_passphrase_tty(prompt, 0, pass, len);
+    int err = cli_read_passphrase_tty(prompt, 0, pass, len);
+    /* --passphrase-file is the file's passphrase, not the key's: don't suggest it. */
+    if (err == DM_ERR_USAGE && strncmp(dm_err_detail(), "no terminal", 11) == 0)
+        err = dm_fail(err, "no terminal to ask for the passphrase of the SSH key \"%s\"",
+                      (const char *)ctx);
+    return err;
 }
 
 /* An identity file that is an age file: asks for its passphrase and decrypts
@@ -261,6 +266,8 @@ static int open_encrypted_identity_file(const char *path, const char *text, size
     char *pass = NULL;
     size_t pass_len = 0;
     int err = cli_read_passphrase_tty(prompt, 0, &pass, &pass_len);
+    if (err == DM_ERR_USAGE && strncmp(dm_err_detail(), "no terminal", 11) == 0)
+        err = dm_fail(err, "no terminal to ask for the passphrase of identity file \"%s\"", path);
     if (err != DM_OK)
         return err;
     err = dm_identity_file_decrypt((const uint8_t *)text, len, pass, pass_len, plain, plain_len);

@@ -115,6 +115,9 @@ pty wrong-pass "$D" decrypt -i edp -o never.out d.edp.age
 assert_exit 2 "wrong SSH key passphrase"
 assert_eq "$(tr -d '\r' <"$T/pty.log" | tail -1)" "doormat: decrypt: invalid argument: incorrect passphrase for the SSH key" "wrong SSH key passphrase, word for word"
 assert_absent never.out "nothing written after a wrong key passphrase"
+# without a terminal (a cron job, CI), what is missing is said plainly
+run setsid -w "$D" decrypt -i edp -o never.out d.edp.age </dev/null
+assert_eq "$rc:$(cat "$T/err")" '2:doormat: decrypt: invalid argument: no terminal to ask for the passphrase of the SSH key "edp"' "protected SSH key, no terminal"
 # libssh 0.10 can't hand back an encrypted OpenSSH-format RSA key's numbers: said plainly.
 run "$D" encrypt -r "$(cat rsap.pub)" -o d.rsap.age small.txt
 pty rsa-secret "$D" decrypt -i rsap -o never.out d.rsap.age
@@ -151,6 +154,8 @@ pty 'not-it' "$D" decrypt -i id.age -o never.out toid.age
 assert_exit 4 "wrong identity file passphrase"
 assert_eq "$(tr -d '\r' <"$T/pty.log" | tail -1)" "doormat: decrypt: identity file id.age: incorrect passphrase" "wrong identity passphrase, word for word"
 assert_absent never.out "nothing written"
+run setsid -w "$D" decrypt -i id.age -o never.out toid.age </dev/null
+assert_eq "$rc:$(cat "$T/err")" '2:doormat: decrypt: invalid argument: no terminal to ask for the passphrase of identity file "id.age"' "encrypted identity file, no terminal"
 # an identity file encrypted to a key, not a passphrase
 age -r "$(age-keygen -y x.txt)" -o id-to-key.age id.txt
 chmod 600 id-to-key.age
