@@ -376,6 +376,19 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
 }
 
+/* -j NAME: the recipient and the identity of an age plugin without data
+ * (age-plugin-NAME). The plugin protocol lives elsewhere; these are where it
+ * plugs into the command line. */
+static int add_plugin_recipient(rcpt_list *l, const char *name) {
+    (void)l;
+    return cli_usage_error("-j %s: age plugins are not available in this build", name);
+}
+
+static int add_plugin_identity(ident_list *l, const char *name) {
+    (void)l;
+    return cli_usage_error("-j %s: age plugins are not available in this build", name);
+}
+
 static int add_recipients_file(rcpt_list *l, const char *path) {
     char *text = NULL;
     size_t len = 0;
@@ -455,7 +468,7 @@ static int run_encrypt(const encrypt_args *a) {
             rc = add_identity_recipients(&rcpts, v);
             break;
         case SPEC_PLUGIN:
-            rc = cli_usage_error("encrypt: -j %s: age plugins are not available in this build", v);
+            rc = add_plugin_recipient(&rcpts, v);
             break;
         default:
             rc = add_recipient_string(&rcpts, v);
@@ -607,6 +620,8 @@ typedef struct decrypt_args {
     unsigned threads;
     const char *require_escrow;
     dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
+    const char **plugins;       /* -j NAME (age's command line) */
+    size_t n_plugins;
 } decrypt_args;
 
 /* With no identity given, age asks for a passphrase only once it has seen that
@@ -722,6 +737,8 @@ static int run_decrypt(const decrypt_args *a) {
     ident_list ids = {0};
     for (size_t i = 0; i < a->n_identity_files && rc == DM_EXIT_OK; i++)
         rc = add_identity_file(&ids, a->identity_files[i]);
+    for (size_t i = 0; i < a->n_plugins && rc == DM_EXIT_OK; i++)
+        rc = add_plugin_identity(&ids, a->plugins[i]);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
     if (rc == DM_EXIT_OK && ids.len == 0) {
@@ -959,8 +976,6 @@ int cmd_age(int argc, char **argv) {
         rc = cli_usage_error("%s can't be used with -d/--decrypt (did you mean to use "
                              "-i/--identity to specify a private key?)",
                              n_r > 0 ? "-r/--recipient" : "-R/--recipients-file");
-    } else if (dec && n_j > 0) {
-        rc = cli_usage_error("-j %s: age plugins are not available in this build", specs[0].value);
     } else if (!dec && (n_i > 0 || n_j > 0) && !enc) {
         rc = cli_usage_error("-i/--identity and -j can't be used in encryption mode unless "
                              "symmetric encryption is explicitly selected with -e/--encrypt "
@@ -988,9 +1003,15 @@ int cmd_age(int argc, char **argv) {
             decrypt_args d = {0};
             d.identity_files = ids;
             d.n_identity_files = n_ids;
+            const char **plugins = calloc(n_j + 1, sizeof *plugins);
+            for (size_t i = 0; plugins != NULL && i < n_specs; i++)
+                if (specs[i].is_file == SPEC_PLUGIN)
+                    plugins[d.n_plugins++] = specs[i].value;
+            d.plugins = plugins;
             d.output = output;
             d.input = input;
-            rc = run_decrypt(&d);
+            rc = plugins == NULL ? cli_fail(DM_ERR_NOMEM, "age") : run_decrypt(&d);
+            free(plugins);
         } else {
             encrypt_args e = {0};
             e.specs = specs;
