@@ -305,10 +305,14 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
 static int fail_plainly(int err, const char *cmd, const char *path) {
     const char *detail = dm_err_detail();
     if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
+        /* The vault says what; the command says what to do about it. */
+        const char *hint = strstr(detail, "encrypted with a passphrase, not to an identity")
+                               ? ": leave out -i to be asked for it (or use --passphrase-file)"
+                               : "";
         if (path != NULL)
-            cli_msg("%s: identity file %s: %s", cmd, path, detail);
+            cli_msg("%s: identity file %s: %s%s", cmd, path, detail, hint);
         else
-            cli_msg("%s: %s", cmd, detail);
+            cli_msg("%s: %s%s", cmd, detail, hint);
         return DM_EXIT_NO_MATCH;
     }
     /* A detail that already names the file ("identity file k.txt is group-readable") is

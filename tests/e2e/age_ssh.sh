@@ -91,7 +91,7 @@ assert_exit 2 "only unsupported keys"
 assert_eq "$(tail -1 "$T/err")" "doormat: encrypt: recipients file dss.keys: invalid argument: no recipients found in the recipients file (only unsupported SSH keys)" "only unsupported keys, word for word"
 cp ed.pub edpub.txt && chmod 600 edpub.txt
 run "$D" decrypt -i edpub.txt d.ed.age
-assert_fails 2 'line 1 is an SSH public key \(ssh-ed25519\); -i wants the private key file$' "-i with a public key"
+assert_fails 2 'line 1 is an SSH public key \(ssh-ed25519\), not an identity: give the private key file$' "-i with a public key"
 assert_absent never.out "nothing written"
 
 # ---------------------------------------------- keys with a passphrase
