@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "doormat/tlog.h"
+#include "tlog_internal.h"
 
 void dm_tlog_leaf_hash(const uint8_t *entry, size_t len, dm_tlog_hash out) {
     crypto_hash_sha256_state st;
@@ -310,7 +310,7 @@ int dm_tlog_edge_load(dm_tlog_edge *e, dm_tlog_hash_fn fn, void *ctx, uint64_t s
 int dm_tlog_hash_decode(const char *b64, size_t len, dm_tlog_hash out) {
     size_t got = 0;
     const char *end = NULL;
-    if (len != 44 ||
+    if (len != 44 || !dm_tlog_b64_chars(b64, len) ||
         sodium_base642bin(out, DM_TLOG_HASH_LEN, b64, len, NULL, &got, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         got != DM_TLOG_HASH_LEN || end != b64 + len)

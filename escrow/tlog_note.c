@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "doormat/tlog.h"
+#include "tlog_internal.h"
 
 static const char em_dash[] = "\xe2\x80\x94 "; /* U+2014 and a space */
 #define EM_DASH_LEN 4
@@ -23,7 +23,8 @@ struct dm_tlog_signer {
 
 static int b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *got) {
     const char *end = NULL;
-    if (len == 0 || sodium_base642bin(out, cap, in, len, NULL, got, &end,
+    if (len == 0 || !dm_tlog_b64_chars(in, len) ||
+        sodium_base642bin(out, cap, in, len, NULL, got, &end,
                                       sodium_base64_VARIANT_ORIGINAL) != 0 ||
         end != in + len)
         return -1;

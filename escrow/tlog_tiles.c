@@ -23,7 +23,7 @@ static uint64_t shr(uint64_t x, unsigned s) {
 int dm_tlog_tile_path(int level, uint64_t index, unsigned width, char out[64]) {
     if (level < -1 || level > 63 || width < 1 || width > DM_TLOG_TILE_WIDTH)
         return dm_fail(DM_ERR_USAGE, "no such tile");
-    char groups[32];
+    char groups[48]; /* up to 7 groups of "xNNN/" */
     unsigned parts[8];
     int np = 0;
     uint64_t n = index;
@@ -40,10 +40,14 @@ int dm_tlog_tile_path(int level, uint64_t index, unsigned width, char out[64]) {
         snprintf(lvl, sizeof lvl, "entries");
     else
         snprintf(lvl, sizeof lvl, "%d", level);
+    char full[96]; /* at most 13 + 35 + 7 bytes: always fits in out[64] */
     if (width == DM_TLOG_TILE_WIDTH)
-        snprintf(out, 64, "tile/%s/%s", lvl, groups);
+        snprintf(full, sizeof full, "tile/%s/%s", lvl, groups);
     else
-        snprintf(out, 64, "tile/%s/%s.p/%u", lvl, groups, width);
+        snprintf(full, sizeof full, "tile/%s/%s.p/%u", lvl, groups, width);
+    if (strlen(full) >= 64)
+        return dm_fail(DM_ERR_INTERNAL, "tile path too long");
+    memcpy(out, full, strlen(full) + 1);
     return DM_OK;
 }
 

@@ -389,7 +389,8 @@ int dm_tlog_proof_parse(const char *text, size_t len, dm_tlog_proof *out) {
         out->extra = malloc(cap);
         if (!out->extra)
             return dm_fail(DM_ERR_NOMEM, "out of memory");
-        if (sodium_base642bin(out->extra, cap, line + 6, ll - 6, NULL, &got, &end,
+        if (!dm_tlog_b64_chars(line + 6, ll - 6) ||
+            sodium_base642bin(out->extra, cap, line + 6, ll - 6, NULL, &got, &end,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != line + ll || got == 0) {
             err = dm_fail(DM_ERR_USAGE, "tlog proof: the extra line is not base64");

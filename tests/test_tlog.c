@@ -357,6 +357,12 @@ static void test_note_grammar(void **state) {
     assert_int_equal(dm_tlog_checkpoint_parse("o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF==\n",
                                               51, &c),
                      DM_ERR_USAGE);
+    /* Only base64's own characters: a byte above 0x7f is not a letter. */
+    dm_tlog_hash h;
+    char b64[] = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    assert_int_equal(dm_tlog_hash_decode(b64, 44, h), DM_OK);
+    b64[12] = (char)0xc0;
+    assert_int_equal(dm_tlog_hash_decode(b64, 44, h), DM_ERR_USAGE);
     free(note);
     dm_tlog_signer_free(s);
     dm_secret_free(sk);
@@ -809,6 +815,11 @@ static void test_tile_paths(void **state) {
     assert_int_equal(dm_tlog_tile_path_parse("tile/entries/005.p/17", &level, &index, &width),
                      DM_OK);
     assert_true(level == -1 && index == 5 && width == 17);
+    /* The largest index: seven groups. */
+    assert_int_equal(dm_tlog_tile_path(0, UINT64_MAX, 256, p), DM_OK);
+    assert_string_equal(p, "tile/0/x018/x446/x744/x073/x709/x551/615");
+    assert_int_equal(dm_tlog_tile_path_parse(p, &level, &index, &width), DM_OK);
+    assert_true(index == UINT64_MAX);
     const char *bad[] = {"tile/0/x000/067", "tile/00/000", "tile/0/67",     "tile/0/000.p/0",
                          "tile/0/000.p/256", "tile/0/000.p/07", "tile/64/000", "tile/0/000/",
                          "tile/0/x001",      "checkpoint",      "tile/0/000.p/"};
