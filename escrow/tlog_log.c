@@ -499,11 +499,17 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
     if (size == l->cp.size)
         return DM_OK;
     int err = DM_OK;
-    for (unsigned lv = 0; !err && lv < 8; lv++)
+    for (unsigned lv = 0; !err && lv < 8; lv++) {
+        /* A level whose width did not change since the last commit already
+         * has this very partial tile on disk (the last checkpoint covers it). */
+        unsigned sh = 8 * lv;
+        if (lv > 0 && (sh >= 64 ? 0 : l->cp.size >> sh) == (sh >= 64 ? 0 : size >> sh))
+            continue;
         if (l->count[lv] > 0)
             err = write_tile(l, (int)lv, (8 * (lv + 1) >= 64 ? 0 : size >> (8 * (lv + 1))),
                              l->count[lv], (const uint8_t *)l->level[lv],
                              (size_t)l->count[lv] * DM_TLOG_HASH_LEN);
+    }
     if (!err && l->count[0] > 0)
         err = write_tile(l, -1, size >> 8, l->count[0], l->bundle, l->bundle_len);
     for (size_t i = 0; !err && i < l->n_dirs; i++) {
