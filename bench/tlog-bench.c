@@ -40,8 +40,8 @@ static size_t entry(uint64_t i, char *buf, size_t cap) {
     return (size_t)snprintf(buf, cap,
                             "doormat-escrow-release/v1\ntime: 2026-11-29T18:00:00Z\n"
                             "authority: 64e71520e7dc6faa96340939e04ac67d\nagent: doj\n"
-                            "warrant: %064" PRIx64 "\ncase: %064" PRIx64
-                            "\nfile: %032" PRIx64 "\nrequester: bench\n",
+                            "warrant: %064" PRIx64 "\ncase: %064" PRIx64 "\nfile: %032" PRIx64
+                            "\nrequester: bench\n",
                             i, i * 7, i * 13);
 }
 

@@ -295,8 +295,8 @@ static int check_private(const escrow_args *a, const char *path) {
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
-                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
-                               path, path);
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file", path,
+                               path);
     return DM_EXIT_OK;
 }
 
@@ -370,8 +370,8 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
         }
         int err = dm_tlog_verifier_parse(text ? text : arg, len, &v[i]);
         if (err == DM_OK && v[i].type != DM_TLOG_SIG_COSIGNATURE)
-            err = dm_fail(DM_ERR_USAGE, "%s is not a witness key (cosignature type 0x04)",
-                          v[i].name);
+            err =
+                dm_fail(DM_ERR_USAGE, "%s is not a witness key (cosignature type 0x04)", v[i].name);
         free(text);
         if (err != DM_OK) {
             free(v);
@@ -384,7 +384,8 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
         errno = 0;
         unsigned long t = strtoul(a->witness_threshold, &end, 10);
         if (errno != 0 || end == a->witness_threshold || *end != '\0' || t < 1 ||
-            t > a->n_witnesses || a->witness_threshold[0] == '-' || a->witness_threshold[0] == '+') {
+            t > a->n_witnesses || a->witness_threshold[0] == '-' ||
+            a->witness_threshold[0] == '+') {
             free(v);
             return cli_usage_error("%s: --witness-threshold wants a number from 1 to %zu, not "
                                    "\"%s\"",
@@ -399,8 +400,8 @@ static int parse_witnesses(const escrow_args *a, dm_tlog_verifier **out, unsigne
 /* ------------------------------------------------------------ init */
 
 static int escrow_init(int argc, char **argv) {
-    static const int allowed[] = {OPT_NAME, OPT_AGENTS,  OPT_THRESHOLD, OPT_WITNESS,
-                                  OPT_WITNESS_THRESHOLD, 'o', 0};
+    static const int allowed[] = {
+        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
     dm_tlog_verifier *wits = NULL;
@@ -585,8 +586,8 @@ static int write_share_file(const char *path, const char *text, size_t len) {
 }
 
 static int escrow_unwrap(int argc, char **argv) {
-    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_WARRANT, OPT_LOG,
-                                  OPT_REQUESTER, OPT_WITNESS, 'o', 0};
+    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT,   OPT_WARRANT, OPT_LOG,
+                                  OPT_REQUESTER, OPT_WITNESS, 'o',         0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
     if (rc < 0 && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
@@ -635,10 +636,8 @@ static int escrow_unwrap(int argc, char **argv) {
         }
     }
     if (rc == DM_EXIT_OK) {
-        dm_escrow_release_opts opts = {.log_dir = a.log,
-                                       .requester = a.requester,
-                                       .cosigners = cos,
-                                       .n_cosigners = n_wits};
+        dm_escrow_release_opts opts = {
+            .log_dir = a.log, .requester = a.requester, .cosigners = cos, .n_cosigners = n_wits};
         int err = dm_escrow_release(auth, agent, w, &info.header, &opts, now, &share);
         char *text = NULL;
         size_t len = 0;
@@ -709,8 +708,8 @@ static int escrow_recover(int argc, char **argv) {
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
         /* No share is used unless its release is shown to be logged. */
-        int err = rc == DM_EXIT_OK ? dm_escrow_share_check_receipt(auth, shares[i], NULL, NULL)
-                                   : DM_OK;
+        int err =
+            rc == DM_EXIT_OK ? dm_escrow_share_check_receipt(auth, shares[i], NULL, NULL) : DM_OK;
         if (err != DM_OK)
             rc = cli_fail(err, "escrow recover: %s", a.shares[i]);
     }

@@ -221,8 +221,8 @@ static int audit_verify(int argc, char **argv) {
     if (rc == DM_EXIT_OK)
         rc = read_checkpoint(&a, f, dir, auth, &text, &len, &agent);
     dm_tlog_checkpoint c, old;
-    const dm_tlog_verifier *key = rc == DM_EXIT_OK ? dm_escrow_authority_log_key(auth, agent)
-                                                   : NULL;
+    const dm_tlog_verifier *key =
+        rc == DM_EXIT_OK ? dm_escrow_authority_log_key(auth, agent) : NULL;
     if (rc == DM_EXIT_OK) {
         int err = dm_tlog_checkpoint_open(text, len, key, NULL, 0, 0, &c);
         if (err != DM_OK)
@@ -233,8 +233,7 @@ static int audit_verify(int argc, char **argv) {
         int err = cli_read_file(a.since, &old_text, &old_len);
         if (err != DM_OK)
             rc = cli_fail(err, "escrow audit verify: --since");
-        else if ((err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old)) !=
-                 DM_OK)
+        else if ((err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old)) != DM_OK)
             rc = cli_fail(DM_ERR_LOG, "escrow audit verify: --since %s: %s", a.since,
                           dm_err_detail());
     }
@@ -252,8 +251,7 @@ static int audit_verify(int argc, char **argv) {
                dir, dm_escrow_authority_agent_name(auth, agent), c.origin, c.size,
                c.size == 1 ? "y" : "ies");
         printf("witness cosignatures: %u valid (the authority asks for %u)\n",
-               cosignatures(auth, agent, text, len),
-               dm_escrow_authority_witness_threshold(auth));
+               cosignatures(auth, agent, text, len), dm_escrow_authority_witness_threshold(auth));
         if (a.since != NULL)
             printf("consistent with %s (size %" PRIu64 "): nothing was removed or rewritten\n",
                    a.since, old.size);
@@ -378,8 +376,7 @@ int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *sta
 static int write_new(const char *path, const char *text, size_t len, mode_t mode) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path,
-                       strerror(errno));
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
     size_t done = 0;
     while (done < len) {
         ssize_t n = write(fd, text + done, len - done);
@@ -561,12 +558,14 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
         return cli_fail(err == DM_ERR_NO_MATCH ? DM_ERR_IO : err, "%s: log of agent %s", a->cmd,
                         name);
     dm_tlog_checkpoint c, old;
-    err = dm_tlog_checkpoint_open((const char *)data, len, key,
-                                  dm_escrow_authority_witnesses(auth)
-                                      ? dm_escrow_authority_witness(auth, 0)
-                                      : NULL,
-                                  dm_escrow_authority_witnesses(auth),
-                                  dm_escrow_authority_witness_threshold(auth), &c);
+    /* The empty tree a log starts with was never cosigned (escrow init makes
+     * it without the witnesses); every larger one must be. */
+    err = dm_tlog_checkpoint_open((const char *)data, len, key, NULL, 0, 0, &c);
+    if (err == DM_OK && c.size > 0)
+        err = dm_tlog_checkpoint_open(
+            (const char *)data, len, key,
+            dm_escrow_authority_witnesses(auth) ? dm_escrow_authority_witness(auth, 0) : NULL,
+            dm_escrow_authority_witnesses(auth), dm_escrow_authority_witness_threshold(auth), &c);
     if (err != DM_OK) {
         free(data);
         return cli_fail(DM_ERR_LOG, "%s: log of agent %s: %s", a->cmd, name, dm_err_detail());
@@ -591,16 +590,15 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
     if (err == DM_OK && state[0])
         err = save_state(state, (const char *)data, len);
     int rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: log of agent %s", a->cmd, name);
+    /* The summary goes with the listing on standard output: standard error
+     * carries failures only, one line each. */
     if (rc == DM_EXIT_OK && have_old)
-        fprintf(stderr,
-                "doormat: %s: log of agent %s: OK at size %" PRIu64 ", consistent with the kept "
-                "size %" PRIu64 " (%" PRIu64 " new entr%s, %" PRIu64 " listed)\n",
-                a->cmd, name, c.size, old.size, l.seen, l.seen == 1 ? "y" : "ies", l.shown);
+        printf("log %s: OK at size %" PRIu64 ", consistent with the kept size %" PRIu64 " (%" PRIu64
+               " new entr%s, %" PRIu64 " listed)\n",
+               name, c.size, old.size, l.seen, l.seen == 1 ? "y" : "ies", l.shown);
     else if (rc == DM_EXIT_OK)
-        fprintf(stderr,
-                "doormat: %s: log of agent %s: OK at size %" PRIu64 ", verified from nothing "
-                "(%" PRIu64 " listed)\n",
-                a->cmd, name, c.size, l.shown);
+        printf("log %s: OK at size %" PRIu64 ", verified from nothing (%" PRIu64 " listed)\n", name,
+               c.size, l.shown);
     free(old_text);
     free(data);
     return rc;

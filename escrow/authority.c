@@ -303,9 +303,8 @@ fail:
 
 int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
                                       dm_escrow_agent_key *const *agent_keys,
-                                      dm_escrow_court_key *court,
-                                      const dm_tlog_verifier *witnesses, size_t n,
-                                      unsigned threshold) {
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold) {
     if (n > DM_ESCROW_MAX_WITNESSES)
         return dm_fail(DM_ERR_USAGE, "at most %d witnesses", DM_ESCROW_MAX_WITNESSES);
     if ((n == 0) != (threshold == 0) || threshold > n)
@@ -533,8 +532,7 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
     }
     if (auth->n_witnesses > 0) {
         if (!more || !dm_escrow_field(line, llen, "witness-threshold", &v, &vlen) ||
-            !dm_escrow_parse_uint(v, vlen, (unsigned)auth->n_witnesses,
-                                  &auth->witness_threshold) ||
+            !dm_escrow_parse_uint(v, vlen, (unsigned)auth->n_witnesses, &auth->witness_threshold) ||
             auth->witness_threshold == 0) {
             if (!more)
                 it.lineno++;

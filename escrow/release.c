@@ -100,9 +100,8 @@ int dm_escrow_entry_parse(const uint8_t *data, size_t len, dm_escrow_entry *out)
 /* Asks one cosigner: first with the size it is thought to have (0), then,
  * on 409, from the size it says it has. Cosignature lines that verify with
  * a witness of the authority are appended to lines; ok[] marks the witnesses. */
-static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
-                       const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok,
-                       char *why, size_t why_cap) {
+static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l, const dm_escrow_cosigner *c,
+                       dm_escrow_buf *lines, uint8_t *ok, char *why, size_t why_cap) {
     const char *cp = dm_tlog_log_checkpoint(l);
     /* Only the log's own signature goes to the witness. */
     dm_tlog_note *note = NULL;
@@ -141,8 +140,7 @@ static int ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
         while (p && *p >= '0' && *p <= '9' && had < UINT64_MAX / 10)
             had = had * 10 + (uint64_t)(*p++ - '0');
         if (!resp || p == resp || *p != '\n' || had > size) {
-            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours",
-                     had);
+            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours", had);
             status = 0;
             break;
         }
@@ -262,8 +260,9 @@ int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key
     memcpy(e.file_id, dm_escrow_share_file_id(s), DM_FILE_ID_LEN);
     const char *req = opts->requester ? opts->requester : DEFAULT_REQUESTER;
     if (!valid_requester(req, strlen(req)))
-        err = dm_fail(DM_ERR_USAGE, "the requester must be 1 to %d bytes without control "
-                                    "characters",
+        err = dm_fail(DM_ERR_USAGE,
+                      "the requester must be 1 to %d bytes without control "
+                      "characters",
                       DM_ESCROW_MAX_REQUESTER);
     else
         snprintf(e.requester, sizeof e.requester, "%s", req);
@@ -310,8 +309,8 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
         return dm_fail(DM_ERR_LOG, "the receipt of agent %s's share: %s", agent, dm_err_detail());
     dm_escrow_entry e;
     if (!p.extra || dm_escrow_entry_parse(p.extra, p.extra_len, &e) != DM_OK)
-        err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share carries no release entry",
-                      agent);
+        err =
+            dm_fail(DM_ERR_LOG, "the receipt of agent %s's share carries no release entry", agent);
     int idx = dm_escrow_authority_find_agent(auth, agent);
     if (!err && (idx < 0 || memcmp(e.authority_id, auth->id, DM_ESCROW_ID_LEN) != 0 ||
                  strcmp(e.agent, agent) != 0 ||
@@ -329,8 +328,8 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
         if (err) {
             char d[300];
             snprintf(d, sizeof d, "%s", dm_err_detail());
-            err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share does not verify: %s",
-                          agent, d);
+            err = dm_fail(DM_ERR_LOG, "the receipt of agent %s's share does not verify: %s", agent,
+                          d);
         }
     }
     if (!err && entry_out)

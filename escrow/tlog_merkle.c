@@ -215,14 +215,14 @@ int dm_tlog_prove_inclusion(dm_tlog_hash_fn fn, void *ctx, uint64_t index, uint6
                             dm_tlog_hash *proof, size_t *n) {
     *n = 0;
     if (index >= size)
-        return dm_fail(DM_ERR_USAGE, "no entry %llu in a tree of %llu",
-                       (unsigned long long)index, (unsigned long long)size);
+        return dm_fail(DM_ERR_USAGE, "no entry %llu in a tree of %llu", (unsigned long long)index,
+                       (unsigned long long)size);
     return path(fn, ctx, index, 0, size, proof, n);
 }
 
 /* SUBPROOF(m, D[a:b], complete). */
-static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b,
-                    int complete, dm_tlog_hash *proof, size_t *n) {
+static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b, int complete,
+                    dm_tlog_hash *proof, size_t *n) {
     dm_tlog_hash h;
     int err;
     if (m == b - a) {

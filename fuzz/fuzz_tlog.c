@@ -29,15 +29,14 @@ static const dm_tlog_verifier *log_key;
 static dm_tlog_signer *witness;
 static char state[64];
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     char *sk, *vk;
     snprintf(state, sizeof state, "/tmp/doormat-fuzz-tlog.XXXXXX");
     if (dm_init() != DM_OK ||
-        dm_escrow_authority_parse(fuzz_authority_text, strlen(fuzz_authority_text), &auth,
-                                  NULL) != DM_OK ||
+        dm_escrow_authority_parse(fuzz_authority_text, strlen(fuzz_authority_text), &auth, NULL) !=
+            DM_OK ||
         dm_tlog_key_generate("witness.fuzz/w", DM_TLOG_SIG_COSIGNATURE, &sk, &vk) != DM_OK ||
         dm_tlog_signer_parse(sk, strlen(sk), &witness) != DM_OK || !mkdtemp(state))
         abort();
@@ -47,20 +46,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-static void expect(int err, int a, int b)
-{
+static void expect(int err, int a, int b) {
     if (err != DM_OK && err != a && err != b && err != DM_ERR_NOMEM)
         abort();
 }
 
-static void fuzz_checkpoint(const char *text, size_t len)
-{
+static void fuzz_checkpoint(const char *text, size_t len) {
     dm_tlog_checkpoint c;
     expect(dm_tlog_checkpoint_open(text, len, log_key, NULL, 0, 0, &c), DM_ERR_USAGE, DM_ERR_LOG);
 }
 
-static void fuzz_note(const char *text, size_t len)
-{
+static void fuzz_note(const char *text, size_t len) {
     dm_tlog_note *n = NULL;
     int err = dm_tlog_note_parse(text, len, &n);
     expect(err, DM_ERR_USAGE, DM_ERR_USAGE);
@@ -72,8 +68,7 @@ static void fuzz_note(const char *text, size_t len)
     dm_tlog_note_free(n);
 }
 
-static void fuzz_path(const char *text, size_t len)
-{
+static void fuzz_path(const char *text, size_t len) {
     char path[128], again[64];
     if (len >= sizeof path)
         return;
@@ -90,8 +85,7 @@ static void fuzz_path(const char *text, size_t len)
         abort(); /* one path per tile */
 }
 
-static int count_entry(void *ctx, const uint8_t *e, size_t len)
-{
+static int count_entry(void *ctx, const uint8_t *e, size_t len) {
     (void)e;
     if (len > DM_TLOG_MAX_ENTRY)
         abort();
@@ -99,8 +93,7 @@ static int count_entry(void *ctx, const uint8_t *e, size_t len)
     return DM_OK;
 }
 
-static void fuzz_bundle(const uint8_t *data, size_t len)
-{
+static void fuzz_bundle(const uint8_t *data, size_t len) {
     if (len < 1)
         return;
     size_t want = data[0], seen = 0;
@@ -110,8 +103,7 @@ static void fuzz_bundle(const uint8_t *data, size_t len)
         abort();
 }
 
-static void fuzz_proof(const char *text, size_t len)
-{
+static void fuzz_proof(const char *text, size_t len) {
     dm_tlog_proof p;
     int err = dm_tlog_proof_parse(text, len, &p);
     expect(err, DM_ERR_USAGE, DM_ERR_USAGE);
@@ -130,8 +122,7 @@ static void fuzz_proof(const char *text, size_t len)
     dm_tlog_proof_clear(&p);
 }
 
-static void fuzz_witness(const char *text, size_t len)
-{
+static void fuzz_witness(const char *text, size_t len) {
     int status = 0;
     char *resp = NULL;
     size_t resp_len = 0;
@@ -152,8 +143,7 @@ static void fuzz_witness(const char *text, size_t len)
     }
 }
 
-static void fuzz_vkey(const char *text, size_t len)
-{
+static void fuzz_vkey(const char *text, size_t len) {
     dm_tlog_verifier v;
     int err = dm_tlog_verifier_parse(text, len, &v);
     expect(err, DM_ERR_USAGE, DM_ERR_USAGE);
@@ -167,8 +157,7 @@ static void fuzz_vkey(const char *text, size_t len)
     free(again);
 }
 
-static void fuzz_tile(const uint8_t *data, size_t len)
-{
+static void fuzz_tile(const uint8_t *data, size_t len) {
     size_t n = len / DM_TLOG_HASH_LEN;
     if (n < 1 || n > 64)
         return;
@@ -192,21 +181,36 @@ static void fuzz_tile(const uint8_t *data, size_t len)
            DM_ERR_LOG);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
         return 0;
     const char *text = (const char *)data + 1;
     size_t len = size - 1;
     switch (data[0] % 8) {
-    case 0: fuzz_checkpoint(text, len); break;
-    case 1: fuzz_note(text, len); break;
-    case 2: fuzz_path(text, len); break;
-    case 3: fuzz_bundle(data + 1, len); break;
-    case 4: fuzz_proof(text, len); break;
-    case 5: fuzz_witness(text, len); break;
-    case 6: fuzz_vkey(text, len); break;
-    default: fuzz_tile(data + 1, len); break;
+    case 0:
+        fuzz_checkpoint(text, len);
+        break;
+    case 1:
+        fuzz_note(text, len);
+        break;
+    case 2:
+        fuzz_path(text, len);
+        break;
+    case 3:
+        fuzz_bundle(data + 1, len);
+        break;
+    case 4:
+        fuzz_proof(text, len);
+        break;
+    case 5:
+        fuzz_witness(text, len);
+        break;
+    case 6:
+        fuzz_vkey(text, len);
+        break;
+    default:
+        fuzz_tile(data + 1, len);
+        break;
     }
     return 0;
 }

@@ -121,9 +121,8 @@ unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth);
  * authority id commits to it, so the keys' copies of the id follow. */
 int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
                                       dm_escrow_agent_key *const *agent_keys,
-                                      dm_escrow_court_key *court,
-                                      const dm_tlog_verifier *witnesses, size_t n,
-                                      unsigned threshold);
+                                      dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
+                                      size_t n, unsigned threshold);
 /* The agent's log signing key, derived from its agent key (guarded). */
 int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
                                dm_tlog_signer **out);
@@ -236,7 +235,7 @@ void dm_escrow_warrant_free(dm_escrow_warrant *w);
  * DM_ERR_DENIED with the reason in dm_err_detail(). */
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
-/* SHA-256 of the warrant's exact text (what the audit log records). */
+/* SHA-256 of the warrant's exact text (what the log entry records). */
 void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
@@ -363,10 +362,9 @@ int dm_escrow_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_
  * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
  * the result is not this file's key. *tries (may be NULL) gets the number of
  * crumple candidates tried (0 for other modes). */
-int dm_escrow_recover_with_keys(const dm_escrow_authority *auth,
-                                dm_escrow_agent_key *const *keys, size_t n_keys,
-                                const dm_header *hdr, uint8_t file_key[DM_FILE_KEY_LEN],
-                                uint64_t *tries);
+int dm_escrow_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
+                                size_t n_keys, const dm_header *hdr,
+                                uint8_t file_key[DM_FILE_KEY_LEN], uint64_t *tries);
 
 /* Blaze's attack on a LEAF-mode file (binary, not armored), for the leaf-forge
  * lab: replaces the authority's stanzas with ones that wrap a random decoy key
