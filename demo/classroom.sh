@@ -170,14 +170,17 @@ step_escrow_intro() {
   say "Now we build what 'lawful access' proposals ask for, as well as it can be built:" \
       "an escrow authority with three agents (the Justice Department, a court, the" \
       "software vendor), any two of whom can recover a file's key, and a court key that" \
-      "signs warrants. Every release is an entry in the releasing agent's transparency" \
-      "log: a Merkle tree whose signed checkpoints anyone can check."
+      "signs warrants. Every release is an entry in a transparency log that an outside" \
+      "witness cosigns and anyone can monitor."
 }
 
 step_escrow_init() {
   title "Escrow 1: the authority is created"
+  say "First, an outside witness (a newspaper, a civil-liberties group), with its own key:"
+  expect_exit 0 "$DOORMAT" escrow witness init --name witness.example/press -o press || return
   expect_exit 0 "$DOORMAT" escrow init --name FBI --agents doj,court,vendor --threshold 2 \
-    -o fbi || return
+    --witness press/witness.vkey -o fbi || return
+  cp fbi/logs/doj/checkpoint doj-empty.checkpoint # the empty log, signed: for later
   say "" "authority.pub is public: every sender's software would carry it."
   show cat fbi/authority.pub
   say "" "The secret keys: one per agent, and the court's. Whoever holds two agent keys" \
@@ -212,11 +215,14 @@ step_escrow_warrant() {
   for agent in doj vendor; do
     expect_exit 0 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
       --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/logs/$agent \
-      -o $agent.share escrowed.age || return
+      --witness press --requester "SA Jones" -o $agent.share escrowed.age || return
   done
-  say "" "Each release is now an entry in its agent's log. The owner's monitor reads the" \
-      "logs and lists every release:"
-  expect_exit 0 "$DOORMAT" escrow monitor --authority fbi/authority.pub --logs fbi/logs || return
+  say "" "Each release is now an entry in the agent's log; its checkpoint is signed by the" \
+      "agent and cosigned by the witness:"
+  show cat fbi/logs/doj/checkpoint
+  say "" "Anyone can monitor the logs. Alice, who has her own letter, sees that it was opened:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority fbi/authority.pub --state alice-seen \
+    escrowed.age || return
 }
 
 step_escrow_recover() {
@@ -238,15 +244,15 @@ step_escrow_procedure() {
     escrowed.age || die "warrant failed"
   expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
     --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court \
-    -o late.share escrowed.age || return
-  say "" "The log verifies; edit one entry, and the edit is named (exit 9):"
+    --witness press -o late.share escrowed.age || return
+  say "" "The log verifies; roll it back to hide the releases, and the monitor who kept" \
+      "the last checkpoint sees it (exit 9):"
   expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/logs/doj || return
-  rm -rf edited-log
-  cp -r fbi/logs/doj edited-log
-  local bundle
-  bundle=$(find edited-log/tile/entries -type f | head -n 1)
-  sed -i 's/^agent: doj$/agent: crt/' "$bundle"
-  expect_exit 9 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited-log || return
+  cp fbi/logs/doj/checkpoint doj-checkpoint.saved
+  cp doj-empty.checkpoint fbi/logs/doj/checkpoint
+  expect_exit 9 "$DOORMAT" escrow audit verify --authority fbi/authority.pub \
+    --since doj-checkpoint.saved fbi/logs/doj || return
+  cp doj-checkpoint.saved fbi/logs/doj/checkpoint
   say "" "But a log sees only what goes through it: whoever holds two agents' keys opens" \
       "a file without a warrant, and no log ever hears of it. The insider lab measures it."
 }

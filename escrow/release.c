@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -95,14 +96,26 @@ int dm_escrow_entry_parse(const uint8_t *data, size_t len, dm_escrow_entry *out)
     return DM_OK;
 }
 
-int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char last[21]) {
-    /* Fixed-width UTC times compare as strings. */
-    if (last[0] != '\0' && strcmp(e->time, last) < 0)
+/* Seconds since the epoch of a valid entry time (YYYY-MM-DDTHH:MM:SSZ). */
+static time_t entry_seconds(const char *t) {
+    struct tm tm = {0};
+    if (sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return timegm(&tm);
+}
+
+int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char latest[21]) {
+    if (latest[0] != '\0' && entry_seconds(e->time) + DM_ESCROW_ENTRY_SKEW < entry_seconds(latest))
         return dm_fail(DM_ERR_LOG,
-                       "entry %" PRIu64 " is dated %s, before the entry before it (%s): the time "
-                       "went backwards (a backdated entry?)",
-                       index, e->time, last);
-    memcpy(last, e->time, sizeof e->time);
+                       "entry %" PRIu64 " is dated %s, more than %d minutes before an entry "
+                       "before it (%s): the time went backwards (a backdated entry?)",
+                       index, e->time, DM_ESCROW_ENTRY_SKEW / 60, latest);
+    /* Fixed-width UTC times compare as strings. */
+    if (latest[0] == '\0' || strcmp(e->time, latest) > 0)
+        memcpy(latest, e->time, sizeof e->time);
     return DM_OK;
 }
 

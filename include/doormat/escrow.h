@@ -277,7 +277,7 @@ void dm_escrow_warrant_free(dm_escrow_warrant *w);
  * DM_ERR_DENIED with the reason in dm_err_detail(). */
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
-/* SHA-256 of the warrant's exact text (what the audit log records). */
+/* SHA-256 of the warrant's exact text (what the log entry records). */
 void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
@@ -353,11 +353,14 @@ typedef struct dm_escrow_entry {
 } dm_escrow_entry;
 int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len);
 int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out);
-/* Entries of one log are in time order: entry index (e) may not be dated
- * before the entry before it, whose time is last ("" for the first entry
- * read). A backdated entry is DM_ERR_LOG, naming both times; otherwise last
- * becomes e's time. */
-int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char last[21]);
+/* Entries of one log are in time order. Each release reads the clock before
+ * it waits for the log's lock (and, under it, for the witnesses), so
+ * concurrent releases may land a little out of order: an entry may be
+ * dated up to DM_ESCROW_ENTRY_SKEW seconds before the latest entry before it,
+ * and no more (a backdated entry: DM_ERR_LOG, naming both times). latest
+ * holds the latest time read so far ("" before the first entry). */
+#define DM_ESCROW_ENTRY_SKEW 600
+int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char latest[21]);
 
 /* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
  * add-checkpoint request body and gets the HTTP status and response body
