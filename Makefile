@@ -114,7 +114,7 @@ BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libevent-dev \
               libcurl4-openssl-dev
 DEB_PKGS := $(BUILD_PKGS) libcmocka-dev zlib1g-dev pkg-config age expect time libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
