@@ -81,7 +81,14 @@ $(BUILD)/obj/%.o: %.c $(HEADERS)
 
 $(BUILD)/obj/service/%.o: service/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iservice $(SVC_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -fPIC -Iservice $(SVC_CFLAGS) -c $< -o $@
+
+# Where the command finds libdoormat-service.so (cli/service_lib.c): beside
+# itself, in this build directory, or where make install puts it.
+$(BUILD)/obj/cli/service_lib.o: cli/service_lib.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DDM_SERVICE_BUILD_DIR='"$(abspath $(BUILD))"' \
+	  -DDM_SERVICE_LIB_DIR='"$(PREFIX)/lib/doormat"' -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -93,9 +100,17 @@ $(BUILD)/libdoormat-service.a: $(SVC_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a \
-	  $(SVC_LIBS) $(LDLIBS)
+# The services are a shared object the command loads only when a service
+# command runs: libssl, libcrypto, libevent and libcurl are mapped by no other
+# command. It binds to the vault and escrow functions the command exports
+# (the whole archive, -rdynamic).
+$(BUILD)/libdoormat-service.so: $(SVC_OBJ)
+	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS) -o $@ $(SVC_OBJ) \
+	  $(SVC_LIBS) $(PKG_LIBS)
+
+$(BUILD)/doormat: $(CLI_OBJ) $(BUILD)/libdoormat.a $(BUILD)/libdoormat-service.so
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(BUILD)/libdoormat.a \
+	  -Wl,--no-whole-archive $(LDLIBS) -ldl
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -190,6 +205,8 @@ install: all
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
+	install -d $(DESTDIR)$(PREFIX)/lib/doormat
+	install -m 0755 $(BUILD)/libdoormat-service.so $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -199,6 +216,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
+	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 

@@ -286,7 +286,10 @@ int cmd_escrow_serve(int argc, char **argv) {
         return rc;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
-    int err = dm_service_agent_run(&o, a.authority, a.agent, a.log);
+    const cli_service_api *svc = cli_service(cmd);
+    if (svc == NULL)
+        return DM_EXIT_FAILURE;
+    int err = svc->agent_run(&o, a.authority, a.agent, a.log);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
 
@@ -346,10 +349,13 @@ int cmd_escrow_request(int argc, char **argv) {
     if (rc < 0 && ((key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL ||
                    (answers = calloc(n, sizeof *answers)) == NULL))
         rc = cli_fail(DM_ERR_NOMEM, "%s", cmd);
+    const cli_service_api *svc = rc < 0 ? cli_service(cmd) : NULL;
+    if (rc < 0 && svc == NULL)
+        rc = DM_EXIT_FAILURE;
     if (rc < 0) {
-        err = dm_service_request(auth, warrant, warrant_len, (const uint8_t *)filebuf,
-                                 (size_t)info.header_size, identity, identity_len,
-                                 (unsigned)timeout, key, answers);
+        err = svc->request(auth, warrant, warrant_len, (const uint8_t *)filebuf,
+                           (size_t)info.header_size, identity, identity_len, (unsigned)timeout, key,
+                           answers);
         for (size_t i = 0; i < n; i++)
             if (answers[i].ok)
                 cli_msg("%s: agent %s: share received, its receipt verified (entry %llu of its "
@@ -414,6 +420,9 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
         return rc;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
-    int err = dm_service_witness_run(&o, a.key, a.trust, a.n_trust, a.state);
+    const cli_service_api *svc = cli_service(cmd);
+    if (svc == NULL)
+        return DM_EXIT_FAILURE;
+    int err = svc->witness_run(&o, a.key, a.trust, a.n_trust, a.state);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
