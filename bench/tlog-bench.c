@@ -40,8 +40,8 @@ static size_t entry(uint64_t i, char *buf, size_t cap) {
     return (size_t)snprintf(buf, cap,
                             "doormat-escrow-release/v1\ntime: 2026-11-29T18:00:00Z\n"
                             "authority: 64e71520e7dc6faa96340939e04ac67d\nagent: doj\n"
-                            "warrant: %064" PRIx64 "\ncase: %064" PRIx64
-                            "\nfile: %032" PRIx64 "\nrequester: bench\n",
+                            "warrant: %064" PRIx64 "\ncase: %064" PRIx64 "\nfile: %032" PRIx64
+                            "\nrequester: bench\n",
                             i, i * 7, i * 13);
 }
 
@@ -111,6 +111,8 @@ static int cmd_append(const char *dir, uint64_t n, uint64_t batch) {
     err = dm_tlog_log_open(dir, key, &l);
     if (err)
         die("open", err);
+    if (n < dm_tlog_log_size(l))
+        n = dm_tlog_log_size(l);
     uint64_t start = dm_tlog_log_size(l), marks[] = {1000, 10000, 100000, 1000000, 10000000};
     double t0 = now(), tm = t0;
     uint64_t last = start;
@@ -143,7 +145,7 @@ static int cmd_append(const char *dir, uint64_t n, uint64_t batch) {
     dm_tlog_log_close(l);
     uint64_t bytes = du(dir);
     printf("appended %" PRIu64 " entries in %.2f s (%.0f/s); log of %" PRIu64 "\n", n - start,
-           total, (double)(n - start) / total, size);
+           total, n > start ? (double)(n - start) / total : 0.0, size);
     printf("inclusion proof: %zu hashes (%zu bytes); consistency proof: %zu hashes\n", np, np * 32,
            nc);
     printf("storage: %" PRIu64 " bytes, %.1f bytes per entry (entries of %zu bytes)\n", bytes,

@@ -591,10 +591,14 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
         return cli_fail(err == DM_ERR_NO_MATCH ? DM_ERR_IO : err, "%s: log of agent %s", a->cmd,
                         name);
     dm_tlog_checkpoint c, old;
-    err = dm_tlog_checkpoint_open(
-        (const char *)data, len, key,
-        dm_escrow_authority_witnesses(auth) ? dm_escrow_authority_witness(auth, 0) : NULL,
-        dm_escrow_authority_witnesses(auth), dm_escrow_authority_witness_threshold(auth), &c);
+    /* The empty tree a log starts with was never cosigned (escrow init makes
+     * it without the witnesses); every larger one must be. */
+    err = dm_tlog_checkpoint_open((const char *)data, len, key, NULL, 0, 0, &c);
+    if (err == DM_OK && c.size > 0)
+        err = dm_tlog_checkpoint_open(
+            (const char *)data, len, key,
+            dm_escrow_authority_witnesses(auth) ? dm_escrow_authority_witness(auth, 0) : NULL,
+            dm_escrow_authority_witnesses(auth), dm_escrow_authority_witness_threshold(auth), &c);
     if (err != DM_OK) {
         free(data);
         return cli_fail(DM_ERR_LOG, "%s: log of agent %s: %s", a->cmd, name, dm_err_detail());
@@ -619,16 +623,15 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
     if (err == DM_OK && state[0])
         err = save_state(state, (const char *)data, len);
     int rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: log of agent %s", a->cmd, name);
+    /* The summary goes with the listing on standard output: standard error
+     * carries failures only, one line each. */
     if (rc == DM_EXIT_OK && have_old)
-        fprintf(stderr,
-                "doormat: %s: log of agent %s: OK at size %" PRIu64 ", consistent with the kept "
-                "size %" PRIu64 " (%" PRIu64 " new entr%s, %" PRIu64 " listed)\n",
-                a->cmd, name, c.size, old.size, l.seen, l.seen == 1 ? "y" : "ies", l.shown);
+        printf("log %s: OK at size %" PRIu64 ", consistent with the kept size %" PRIu64 " (%" PRIu64
+               " new entr%s, %" PRIu64 " listed)\n",
+               name, c.size, old.size, l.seen, l.seen == 1 ? "y" : "ies", l.shown);
     else if (rc == DM_EXIT_OK)
-        fprintf(stderr,
-                "doormat: %s: log of agent %s: OK at size %" PRIu64 ", verified from nothing "
-                "(%" PRIu64 " listed)\n",
-                a->cmd, name, c.size, l.shown);
+        printf("log %s: OK at size %" PRIu64 ", verified from nothing (%" PRIu64 " listed)\n", name,
+               c.size, l.shown);
     free(old_text);
     free(data);
     return rc;

@@ -18,7 +18,7 @@ static const command commands[] = {
     {"encrypt", cmd_encrypt, "encrypt a file to recipients or a passphrase"},
     {"decrypt", cmd_decrypt, "decrypt a file with identities or a passphrase"},
     {"inspect", cmd_inspect, "show who can open a file, without any key"},
-    {"escrow", cmd_escrow, "exceptional access: authority, warrants, shares, audit log"},
+    {"escrow", cmd_escrow, "exceptional access: authority, warrants, shares, transparency log"},
     {"lab", cmd_lab, "classroom labs: how exceptional access fails, measured"},
     {"bench", cmd_bench, "time encrypt and decrypt in-process (vault, escrow, passphrase)"},
     {"report", cmd_report, "write the policy briefing (HTML, Markdown) from fresh measurements"},
@@ -37,7 +37,8 @@ static const char usage_head[] =
     "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] -o DIR\n"
     "  doormat encrypt ... --escrow DIR/authority.pub\n"
     "  doormat decrypt ... [--require-escrow DIR/authority.pub]\n"
-    "  doormat escrow warrant|unwrap|recover|audit verify|tamper ... (doormat escrow --help)\n"
+    "  doormat escrow warrant|unwrap|recover|audit|witness|monitor|tamper ... (doormat escrow "
+    "--help)\n"
     "  doormat lab list | doormat lab NAME [--dir DIR] [--json] ... (doormat lab --help)\n"
     "  doormat bench [--quick] [--sizes LIST] [--modes LIST] [--json | --csv] ...\n"
     "  doormat report [--quick] -o DIR\n"

@@ -170,13 +170,17 @@ step_escrow_intro() {
   say "Now we build what 'lawful access' proposals ask for, as well as it can be built:" \
       "an escrow authority with three agents (the Justice Department, a court, the" \
       "software vendor), any two of whom can recover a file's key, and a court key that" \
-      "signs warrants. Every release is written to a signed, hash-chained audit log."
+      "signs warrants. Every release is an entry in a transparency log that an outside" \
+      "witness cosigns and anyone can monitor."
 }
 
 step_escrow_init() {
   title "Escrow 1: the authority is created"
+  say "First, an outside witness (a newspaper, a civil-liberties group), with its own key:"
+  expect_exit 0 "$DOORMAT" escrow witness init --name witness.example/press -o press || return
   expect_exit 0 "$DOORMAT" escrow init --name FBI --agents doj,court,vendor --threshold 2 \
-    -o fbi || return
+    --witness press/witness.vkey -o fbi || return
+  cp fbi/logs/doj/checkpoint doj-empty.checkpoint # the empty log, signed: for later
   say "" "authority.pub is public: every sender's software would carry it."
   show cat fbi/authority.pub
   say "" "The secret keys: one per agent, and the court's. Whoever holds two agent keys" \
@@ -210,11 +214,15 @@ step_escrow_warrant() {
   show cat warrant.txt
   for agent in doj vendor; do
     expect_exit 0 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/audit.log \
-      -o $agent.share escrowed.age || return
+      --agent fbi/agents/$agent.key --warrant warrant.txt --log fbi/logs/$agent \
+      --witness press --requester "SA Jones" -o $agent.share escrowed.age || return
   done
-  say "" "Each release is now in the audit log, signed by the agent that made it:"
-  show cat fbi/audit.log
+  say "" "Each release is now an entry in the agent's log; its checkpoint is signed by the" \
+      "agent and cosigned by the witness:"
+  show cat fbi/logs/doj/checkpoint
+  say "" "Anyone can monitor the logs. Alice, who has her own letter, sees that it was opened:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority fbi/authority.pub --state alice-seen \
+    escrowed.age || return
 }
 
 step_escrow_recover() {
@@ -235,14 +243,18 @@ step_escrow_procedure() {
     --authority fbi/authority.pub --case old --expires 2020-01-31 -o expired.txt \
     escrowed.age || die "warrant failed"
   expect_exit 8 "$DOORMAT" escrow unwrap --authority fbi/authority.pub \
-    --agent fbi/agents/court.key --warrant expired.txt --log fbi/audit.log \
-    -o late.share escrowed.age || return
-  say "" "The log verifies; edit one entry, and the edit is named:"
-  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/audit.log || return
-  sed '1s/ doj / court /' fbi/audit.log >edited.log
-  expect_exit 5 "$DOORMAT" escrow audit verify --authority fbi/authority.pub edited.log || return
-  say "" "But a log can only prove what is in it: entries cut from its end leave no" \
-      "trace unless someone kept the head hash elsewhere."
+    --agent fbi/agents/court.key --warrant expired.txt --log fbi/logs/court \
+    --witness press -o late.share escrowed.age || return
+  say "" "The log verifies; roll it back to hide the releases, and the monitor who kept" \
+      "the last checkpoint sees it (exit 9):"
+  expect_exit 0 "$DOORMAT" escrow audit verify --authority fbi/authority.pub fbi/logs/doj || return
+  cp fbi/logs/doj/checkpoint doj-checkpoint.saved
+  cp doj-empty.checkpoint fbi/logs/doj/checkpoint
+  expect_exit 9 "$DOORMAT" escrow audit verify --authority fbi/authority.pub \
+    --since doj-checkpoint.saved fbi/logs/doj || return
+  cp doj-checkpoint.saved fbi/logs/doj/checkpoint
+  say "" "But a log can only show what went through it: whoever holds two agent keys can" \
+      "decrypt without ever calling escrow unwrap."
 }
 
 step_escrow_rogue() {

@@ -14,6 +14,18 @@ unsigned dm_tlog_tile_width(int level, uint64_t index, uint64_t size);
  * one was pruned; checks its length (DM_ERR_LOG when missing or wrong). */
 int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w, uint8_t **data,
                        size_t *len);
+/* Only the characters of standard base64 (libsodium's decoder is given
+ * nothing else: it reads some bytes above 0x7f as letters). */
+static inline int dm_tlog_b64_chars(const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '+' || c == '/' || c == '='))
+            return 0;
+    }
+    return 1;
+}
+
 /* MTH of n = 2^k consecutive hashes. */
 void dm_tlog_subtree_hash(const uint8_t *hashes, size_t n, dm_tlog_hash out);
 

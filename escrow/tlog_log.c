@@ -307,8 +307,8 @@ static int load_edge(dm_tlog_log *l) {
             }
             dm_tlog_leaf_hash(data + pos + 2, n, h);
             if (memcmp(h, l->level[0][i], DM_TLOG_HASH_LEN) != 0)
-                err = dm_fail(DM_ERR_LOG, "%s: entry %" PRIu64 " does not match its tile",
-                              l->dir, (size >> 8 << 8) + i);
+                err = dm_fail(DM_ERR_LOG, "%s: entry %" PRIu64 " does not match its tile", l->dir,
+                              (size >> 8 << 8) + i);
             pos += 2 + n;
         }
         if (!err && pos != len)
@@ -351,11 +351,10 @@ static int recover_pending(dm_tlog_log *l) {
         if (ok) {
             dm_tlog_edge_root(&e, root);
             ok = sodium_memcmp(root, c.root, DM_TLOG_HASH_LEN) == 0 &&
-                 (l->cp.size == 0 ||
-                  (dm_tlog_prove_consistency(dm_tlog_reader_hash, r, l->cp.size, c.size, proof,
-                                           &n) == DM_OK &&
-                 dm_tlog_verify_consistency(l->cp.size, c.size, l->cp.root, c.root, proof, n) ==
-                     DM_OK));
+                 (l->cp.size == 0 || (dm_tlog_prove_consistency(dm_tlog_reader_hash, r, l->cp.size,
+                                                                c.size, proof, &n) == DM_OK &&
+                                      dm_tlog_verify_consistency(l->cp.size, c.size, l->cp.root,
+                                                                 c.root, proof, n) == DM_OK));
         }
         dm_tlog_reader_free(r);
     }
@@ -389,8 +388,8 @@ int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **o
     l->key = key;
     l->dir = strdup(dir);
     char path[4096];
-    int err = l->dir ? path_join(path, sizeof path, dir, "lock")
-                     : dm_fail(DM_ERR_NOMEM, "out of memory");
+    int err =
+        l->dir ? path_join(path, sizeof path, dir, "lock") : dm_fail(DM_ERR_NOMEM, "out of memory");
     if (!err) {
         l->lock_fd = open(path, O_RDWR | O_CLOEXEC);
         if (l->lock_fd < 0)
@@ -400,8 +399,8 @@ int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **o
             err = dm_fail(DM_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
     }
     if (!err)
-        err = load_checkpoint(dir, "checkpoint", dm_tlog_signer_verifier(key), &l->cp,
-                              &l->cp_text, &l->cp_len);
+        err = load_checkpoint(dir, "checkpoint", dm_tlog_signer_verifier(key), &l->cp, &l->cp_text,
+                              &l->cp_len);
     if (err == DM_ERR_LOG || err == DM_ERR_USAGE) {
         char d[256];
         snprintf(d, sizeof d, "%s", dm_err_detail());
@@ -499,11 +498,17 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
     if (size == l->cp.size)
         return DM_OK;
     int err = DM_OK;
-    for (unsigned lv = 0; !err && lv < 8; lv++)
+    for (unsigned lv = 0; !err && lv < 8; lv++) {
+        /* A level whose width did not change since the last commit already
+         * has this very partial tile on disk (the last checkpoint covers it). */
+        unsigned sh = 8 * lv;
+        if (lv > 0 && (sh >= 64 ? 0 : l->cp.size >> sh) == (sh >= 64 ? 0 : size >> sh))
+            continue;
         if (l->count[lv] > 0)
             err = write_tile(l, (int)lv, (8 * (lv + 1) >= 64 ? 0 : size >> (8 * (lv + 1))),
                              l->count[lv], (const uint8_t *)l->level[lv],
                              (size_t)l->count[lv] * DM_TLOG_HASH_LEN);
+    }
     if (!err && l->count[0] > 0)
         err = write_tile(l, -1, size >> 8, l->count[0], l->bundle, l->bundle_len);
     for (size_t i = 0; !err && i < l->n_dirs; i++) {
@@ -575,8 +580,8 @@ static int log_reader(dm_tlog_log *l, uint64_t size, dm_tlog_reader **r) {
     return dm_tlog_reader_new(dm_tlog_dir_fetcher(l->dir), l->cp.size, r);
 }
 
-int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size,
-                                dm_tlog_hash *proof, size_t *n) {
+int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size, dm_tlog_hash *proof,
+                                size_t *n) {
     dm_tlog_reader *r = NULL;
     int err = log_reader(l, size, &r);
     if (!err)

@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#include "doormat/tlog.h"
+#include "tlog_internal.h"
 
 void dm_tlog_leaf_hash(const uint8_t *entry, size_t len, dm_tlog_hash out) {
     crypto_hash_sha256_state st;
@@ -215,14 +215,14 @@ int dm_tlog_prove_inclusion(dm_tlog_hash_fn fn, void *ctx, uint64_t index, uint6
                             dm_tlog_hash *proof, size_t *n) {
     *n = 0;
     if (index >= size)
-        return dm_fail(DM_ERR_USAGE, "no entry %llu in a tree of %llu",
-                       (unsigned long long)index, (unsigned long long)size);
+        return dm_fail(DM_ERR_USAGE, "no entry %llu in a tree of %llu", (unsigned long long)index,
+                       (unsigned long long)size);
     return path(fn, ctx, index, 0, size, proof, n);
 }
 
 /* SUBPROOF(m, D[a:b], complete). */
-static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b,
-                    int complete, dm_tlog_hash *proof, size_t *n) {
+static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b, int complete,
+                    dm_tlog_hash *proof, size_t *n) {
     dm_tlog_hash h;
     int err;
     if (m == b - a) {
@@ -310,7 +310,7 @@ int dm_tlog_edge_load(dm_tlog_edge *e, dm_tlog_hash_fn fn, void *ctx, uint64_t s
 int dm_tlog_hash_decode(const char *b64, size_t len, dm_tlog_hash out) {
     size_t got = 0;
     const char *end = NULL;
-    if (len != 44 ||
+    if (len != 44 || !dm_tlog_b64_chars(b64, len) ||
         sodium_base642bin(out, DM_TLOG_HASH_LEN, b64, len, NULL, &got, &end,
                           sodium_base64_VARIANT_ORIGINAL) != 0 ||
         got != DM_TLOG_HASH_LEN || end != b64 + len)

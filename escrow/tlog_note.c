@@ -9,7 +9,7 @@
 
 #include <sodium.h>
 
-#include "doormat/tlog.h"
+#include "tlog_internal.h"
 
 static const char em_dash[] = "\xe2\x80\x94 "; /* U+2014 and a space */
 #define EM_DASH_LEN 4
@@ -23,8 +23,9 @@ struct dm_tlog_signer {
 
 static int b64_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *got) {
     const char *end = NULL;
-    if (len == 0 || sodium_base642bin(out, cap, in, len, NULL, got, &end,
-                                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+    if (len == 0 || !dm_tlog_b64_chars(in, len) ||
+        sodium_base642bin(out, cap, in, len, NULL, got, &end, sodium_base64_VARIANT_ORIGINAL) !=
+            0 ||
         end != in + len)
         return -1;
     return 0;
@@ -156,8 +157,8 @@ int dm_tlog_verifier_format(const dm_tlog_verifier *v, char **vkey) {
 }
 
 /* NAME+KEYID+BASE64: names have no '+', base64 may. */
-static int split_key(const char *s, size_t len, size_t *name_len, const char **id,
-                     const char **b64, size_t *b64_len) {
+static int split_key(const char *s, size_t len, size_t *name_len, const char **id, const char **b64,
+                     size_t *b64_len) {
     const char *p1 = memchr(s, '+', len);
     if (!p1 || (size_t)(s + len - p1) < 10 || p1[9] != '+')
         return -1;
@@ -174,9 +175,8 @@ int dm_tlog_verifier_parse(const char *vkey, size_t len, dm_tlog_verifier *out) 
     const char *id, *b64;
     uint8_t raw[40];
     uint32_t kid;
-    if (split_key(vkey, len, &name_len, &id, &b64, &b64_len) != 0 ||
-        !valid_name(vkey, name_len) || hex8(id, 8, &kid) != 0 ||
-        b64_decode(b64, b64_len, raw, sizeof raw, &got) != 0 || got != 33)
+    if (split_key(vkey, len, &name_len, &id, &b64, &b64_len) != 0 || !valid_name(vkey, name_len) ||
+        hex8(id, 8, &kid) != 0 || b64_decode(b64, b64_len, raw, sizeof raw, &got) != 0 || got != 33)
         return dm_fail(DM_ERR_USAGE, "not a verifier key NAME+KEYID+BASE64 of an Ed25519 key");
     if (raw[0] != DM_TLOG_SIG_ED25519 && raw[0] != DM_TLOG_SIG_COSIGNATURE)
         return dm_fail(DM_ERR_USAGE, "verifier key of unsupported type 0x%02x", raw[0]);
@@ -190,8 +190,8 @@ int dm_tlog_verifier_parse(const char *vkey, size_t len, dm_tlog_verifier *out) 
     return DM_OK;
 }
 
-static int signer_from_seed(const char *name, size_t name_len, uint8_t type,
-                            const uint8_t seed[32], dm_tlog_signer **out) {
+static int signer_from_seed(const char *name, size_t name_len, uint8_t type, const uint8_t seed[32],
+                            dm_tlog_signer **out) {
     dm_tlog_signer *s = dm_secret_alloc(sizeof *s);
     if (!s)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
@@ -314,8 +314,8 @@ int dm_tlog_key_generate(const char *name, uint8_t type, char **skey, char **vke
 
 /* ------------------------------------------------------------------ signing */
 
-static int sig_line(const char *name, uint32_t id, const uint8_t *sig, size_t sig_len,
-                    char **line, size_t *line_len) {
+static int sig_line(const char *name, uint32_t id, const uint8_t *sig, size_t sig_len, char **line,
+                    size_t *line_len) {
     uint8_t raw[4 + 72];
     raw[0] = (uint8_t)(id >> 24);
     raw[1] = (uint8_t)(id >> 16);
@@ -455,7 +455,8 @@ int dm_tlog_note_parse(const char *msg, size_t len, dm_tlog_note **out) {
             err = dm_fail(DM_ERR_USAGE, "more than %d signatures", DM_TLOG_MAX_SIGS);
             break;
         }
-        const char *sp = ll > EM_DASH_LEN ? memchr(line + EM_DASH_LEN, ' ', ll - EM_DASH_LEN) : NULL;
+        const char *sp =
+            ll > EM_DASH_LEN ? memchr(line + EM_DASH_LEN, ' ', ll - EM_DASH_LEN) : NULL;
         if (ll <= EM_DASH_LEN || memcmp(line, em_dash, EM_DASH_LEN) != 0 || !sp) {
             err = dm_fail(DM_ERR_USAGE, "signature line %zu is not \"— NAME SIGNATURE\"",
                           n->n_sigs + 1);
@@ -466,8 +467,8 @@ int dm_tlog_note_parse(const char *msg, size_t len, dm_tlog_note **out) {
         size_t b_len = (size_t)(line + ll - (sp + 1));
         size_t got = 0;
         dm_tlog_note_sig *s = &n->sigs[n->n_sigs];
-        if (!valid_name(name, name_len) ||
-            b64_decode(sp + 1, b_len, raw, len, &got) != 0 || got < 5) {
+        if (!valid_name(name, name_len) || b64_decode(sp + 1, b_len, raw, len, &got) != 0 ||
+            got < 5) {
             err = dm_fail(DM_ERR_USAGE, "signature line %zu: bad key name or signature",
                           n->n_sigs + 1);
             break;
@@ -490,8 +491,8 @@ int dm_tlog_note_parse(const char *msg, size_t len, dm_tlog_note **out) {
     return DM_OK;
 }
 
-int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_t n_vs,
-                        uint8_t *ok, uint64_t *times) {
+int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_t n_vs, uint8_t *ok,
+                        uint64_t *times) {
     if (ok)
         memset(ok, 0, n_vs);
     size_t verified = 0;
@@ -519,9 +520,9 @@ int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_
                 }
             }
             if (!good)
-                return dm_fail(DM_ERR_LOG, "the signature of %s (key %08" PRIx32
-                                           ") does not verify",
-                               v->name, v->id);
+                return dm_fail(DM_ERR_LOG,
+                               "the signature of %s (key %08" PRIx32 ") does not verify", v->name,
+                               v->id);
             if (ok)
                 ok[k] = 1;
             if (times)
@@ -582,8 +583,8 @@ int dm_tlog_checkpoint_parse(const char *text, size_t len, dm_tlog_checkpoint *o
 }
 
 int dm_tlog_checkpoint_open(const char *note, size_t len, const dm_tlog_verifier *log_key,
-                            const dm_tlog_verifier *witnesses, size_t n_witnesses,
-                            unsigned needed, dm_tlog_checkpoint *out) {
+                            const dm_tlog_verifier *witnesses, size_t n_witnesses, unsigned needed,
+                            dm_tlog_checkpoint *out) {
     dm_tlog_note *n = NULL;
     int err = dm_tlog_note_parse(note, len, &n);
     if (err)

@@ -23,7 +23,7 @@ static uint64_t shr(uint64_t x, unsigned s) {
 int dm_tlog_tile_path(int level, uint64_t index, unsigned width, char out[64]) {
     if (level < -1 || level > 63 || width < 1 || width > DM_TLOG_TILE_WIDTH)
         return dm_fail(DM_ERR_USAGE, "no such tile");
-    char groups[32];
+    char groups[48]; /* up to 7 groups of "xNNN/" */
     unsigned parts[8];
     int np = 0;
     uint64_t n = index;
@@ -40,10 +40,14 @@ int dm_tlog_tile_path(int level, uint64_t index, unsigned width, char out[64]) {
         snprintf(lvl, sizeof lvl, "entries");
     else
         snprintf(lvl, sizeof lvl, "%d", level);
+    char full[96]; /* at most 13 + 35 + 7 bytes: always fits in out[64] */
     if (width == DM_TLOG_TILE_WIDTH)
-        snprintf(out, 64, "tile/%s/%s", lvl, groups);
+        snprintf(full, sizeof full, "tile/%s/%s", lvl, groups);
     else
-        snprintf(out, 64, "tile/%s/%s.p/%u", lvl, groups, width);
+        snprintf(full, sizeof full, "tile/%s/%s.p/%u", lvl, groups, width);
+    if (strlen(full) >= 64)
+        return dm_fail(DM_ERR_INTERNAL, "tile path too long");
+    memcpy(out, full, strlen(full) + 1);
     return DM_OK;
 }
 
@@ -315,8 +319,8 @@ static int reader_tile(dm_tlog_reader *r, int level, uint64_t index, const uint8
     }
     unsigned w = dm_tlog_tile_width(level, index, r->size);
     if (w == 0)
-        return dm_fail(DM_ERR_USAGE, "tile %d/%" PRIu64 " is beyond the tree size %" PRIu64,
-                       level, index, r->size);
+        return dm_fail(DM_ERR_USAGE, "tile %d/%" PRIu64 " is beyond the tree size %" PRIu64, level,
+                       index, r->size);
     uint8_t *d;
     size_t n;
     int err = dm_tlog_fetch_tile(r->f, level, index, w, &d, &n);
@@ -374,8 +378,7 @@ static int pick(void *ctx, const uint8_t *entry, size_t len) {
 int dm_tlog_reader_entry(dm_tlog_reader *r, uint64_t index, uint8_t **entry, size_t *len) {
     *entry = NULL;
     if (index >= r->size)
-        return dm_fail(DM_ERR_USAGE, "no entry %" PRIu64 " in a tree of %" PRIu64, index,
-                       r->size);
+        return dm_fail(DM_ERR_USAGE, "no entry %" PRIu64 " in a tree of %" PRIu64, index, r->size);
     const uint8_t *data;
     size_t n;
     int err = reader_tile(r, -1, index >> 8, &data, &n);
@@ -537,8 +540,8 @@ int dm_tlog_verify_log(dm_tlog_fetcher f, const dm_tlog_checkpoint *c, dm_tlog_e
     for (unsigned l = 1; !err && l < 8; l++) {
         unsigned want = dm_tlog_tile_width((int)l, shr(c->size, 8 * (l + 1)), c->size);
         if (want != (w.count[l] == 0 ? 0 : w.count[l]))
-            err = dm_fail(DM_ERR_INTERNAL, "tile level %u: %u hashes, %u expected", l,
-                          w.count[l], want);
+            err = dm_fail(DM_ERR_INTERNAL, "tile level %u: %u hashes, %u expected", l, w.count[l],
+                          want);
         else if (want > 0)
             err = compare_tile(&w, (int)l, w.tile_index[l], w.level[l], want);
     }
@@ -564,8 +567,8 @@ int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_
                        c->origin, old->size, c->size);
     if (c->size == old->size) {
         if (sodium_memcmp(old->root, c->root, DM_TLOG_HASH_LEN) != 0)
-            return dm_fail(DM_ERR_LOG, "fork: log %s shows two roots for size %" PRIu64,
-                           c->origin, c->size);
+            return dm_fail(DM_ERR_LOG, "fork: log %s shows two roots for size %" PRIu64, c->origin,
+                           c->size);
         return DM_OK;
     }
     walk w;

@@ -128,8 +128,8 @@ static int read_small(const char *path, char **text, size_t *len) {
     *text = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? DM_ERR_NO_MATCH : dm_fail(DM_ERR_IO, "%s: %s", path,
-                                                           strerror(errno));
+        return errno == ENOENT ? DM_ERR_NO_MATCH
+                               : dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = malloc(DM_TLOG_MAX_NOTE + 1);
     size_t got = 0;
     int err = buf ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
@@ -209,8 +209,9 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
         return answer(status, 400, response, response_len, "malformed old size line\n");
     for (;;) {
         if (!next_line(body, len, &pos, &line, &ll))
-            return answer(status, 400, response, response_len, "no empty line before the "
-                                                               "checkpoint\n");
+            return answer(status, 400, response, response_len,
+                          "no empty line before the "
+                          "checkpoint\n");
         if (ll == 0)
             break;
         if (n == 63 || dm_tlog_hash_decode(line, ll, proof[n]) != DM_OK)
@@ -245,10 +246,8 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
         goto out;
     }
     if (old > c.size) {
-        err = answer(status, 400, response, response_len, "old size %" PRIu64
-                                                          " is above the checkpoint's %" PRIu64
-                                                          "\n",
-                     old, c.size);
+        err = answer(status, 400, response, response_len,
+                     "old size %" PRIu64 " is above the checkpoint's %" PRIu64 "\n", old, c.size);
         goto out;
     }
     /* Checking the old size and recording the new checkpoint are one step. */
@@ -300,7 +299,8 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
         err = answer(status, 422, response, response_len, "a proof from the empty tree\n");
         goto out;
     }
-    if (old > 0 && dm_tlog_verify_consistency(old, c.size, stored.root, c.root, proof, n) != DM_OK) {
+    if (old > 0 &&
+        dm_tlog_verify_consistency(old, c.size, stored.root, c.root, proof, n) != DM_OK) {
         err = answer(status, 422, response, response_len, "%s\n", dm_err_detail());
         goto out;
     }
@@ -389,7 +389,8 @@ int dm_tlog_proof_parse(const char *text, size_t len, dm_tlog_proof *out) {
         out->extra = malloc(cap);
         if (!out->extra)
             return dm_fail(DM_ERR_NOMEM, "out of memory");
-        if (sodium_base642bin(out->extra, cap, line + 6, ll - 6, NULL, &got, &end,
+        if (!dm_tlog_b64_chars(line + 6, ll - 6) ||
+            sodium_base642bin(out->extra, cap, line + 6, ll - 6, NULL, &got, &end,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             end != line + ll || got == 0) {
             err = dm_fail(DM_ERR_USAGE, "tlog proof: the extra line is not base64");

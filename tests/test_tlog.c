@@ -133,8 +133,8 @@ static void inclusion_case(const char *path, tally *t) {
     p = json_value(json, "leafHash");
     ok = json_hash(&p, leaf) == 0 && ok;
     ok = json_proof(json, proof, &n) == 0 && ok;
-    ok = ok && dm_tlog_verify_inclusion(json_u64(json, "leafIdx"), json_u64(json, "treeSize"),
-                                        leaf, proof, n, root) == DM_OK;
+    ok = ok && dm_tlog_verify_inclusion(json_u64(json, "leafIdx"), json_u64(json, "treeSize"), leaf,
+                                        proof, n, root) == DM_OK;
     int want_err = json_bool(json, "wantErr");
     t->files++;
     if (ok)
@@ -321,8 +321,7 @@ static void test_note_vectors(void **state) {
 static void test_note_grammar(void **state) {
     (void)state;
     char *sk, *vk;
-    assert_int_equal(dm_tlog_key_generate("example.com/log", DM_TLOG_SIG_ED25519, &sk, &vk),
-                     DM_OK);
+    assert_int_equal(dm_tlog_key_generate("example.com/log", DM_TLOG_SIG_ED25519, &sk, &vk), DM_OK);
     dm_tlog_signer *s;
     assert_int_equal(dm_tlog_signer_parse(sk, strlen(sk), &s), DM_OK);
     char *note;
@@ -351,12 +350,18 @@ static void test_note_grammar(void **state) {
                      DM_OK);
     assert_true(c.size == 0);
     /* a size with a leading zero, a root of 31 bytes */
-    assert_int_equal(dm_tlog_checkpoint_parse("o\n01\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
-                                              52, &c),
-                     DM_ERR_USAGE);
-    assert_int_equal(dm_tlog_checkpoint_parse("o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF==\n",
-                                              51, &c),
-                     DM_ERR_USAGE);
+    assert_int_equal(
+        dm_tlog_checkpoint_parse("o\n01\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n", 52, &c),
+        DM_ERR_USAGE);
+    assert_int_equal(
+        dm_tlog_checkpoint_parse("o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuF==\n", 51, &c),
+        DM_ERR_USAGE);
+    /* Only base64's own characters: a byte above 0x7f is not a letter. */
+    dm_tlog_hash h;
+    char b64[] = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    assert_int_equal(dm_tlog_hash_decode(b64, 44, h), DM_OK);
+    b64[12] = (char)0xc0;
+    assert_int_equal(dm_tlog_hash_decode(b64, 44, h), DM_ERR_USAGE);
     free(note);
     dm_tlog_signer_free(s);
     dm_secret_free(sk);
@@ -422,9 +427,9 @@ static void test_proofs_small_trees(void **state) {
                 dm_tlog_verify_inclusion(i, size, t.leaves[(i + 1) % t.n], proof, n, root),
                 DM_ERR_LOG);
             if (size > 1)
-                assert_int_equal(dm_tlog_verify_inclusion((i + 1) % size, size, t.leaves[i], proof,
-                                                          n, root),
-                                 DM_ERR_LOG);
+                assert_int_equal(
+                    dm_tlog_verify_inclusion((i + 1) % size, size, t.leaves[i], proof, n, root),
+                    DM_ERR_LOG);
         }
         for (uint64_t old = 0; old <= size; old++) {
             dm_tlog_hash proof[DM_TLOG_MAX_PROOF], oroot;
@@ -556,9 +561,8 @@ static void test_log_on_disk(void **state) {
     /* Catching up from each earlier checkpoint sees exactly the new entries. */
     for (size_t k = 0; k + 1 < 8; k++) {
         seen s = {.next = cps[k].size};
-        assert_int_equal(dm_tlog_catch_up(dm_tlog_dir_fetcher(logdir), &cps[k], &cps[7],
-                                          see_entry, &s),
-                         DM_OK);
+        assert_int_equal(
+            dm_tlog_catch_up(dm_tlog_dir_fetcher(logdir), &cps[k], &cps[7], see_entry, &s), DM_OK);
         assert_true(s.next == 700);
         assert_int_equal(s.bad, 0);
     }
@@ -693,8 +697,8 @@ static void test_witness_and_receipt(void **state) {
         const char *cp = dm_tlog_log_checkpoint(l);
         dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
         size_t n;
-        assert_int_equal(dm_tlog_log_prove_consistency(l, witnessed, dm_tlog_log_size(l), proof, &n),
-                         DM_OK);
+        assert_int_equal(
+            dm_tlog_log_prove_consistency(l, witnessed, dm_tlog_log_size(l), proof, &n), DM_OK);
         char *body, *resp;
         size_t blen, rlen;
         int status;
@@ -809,8 +813,13 @@ static void test_tile_paths(void **state) {
     assert_int_equal(dm_tlog_tile_path_parse("tile/entries/005.p/17", &level, &index, &width),
                      DM_OK);
     assert_true(level == -1 && index == 5 && width == 17);
-    const char *bad[] = {"tile/0/x000/067", "tile/00/000", "tile/0/67",     "tile/0/000.p/0",
-                         "tile/0/000.p/256", "tile/0/000.p/07", "tile/64/000", "tile/0/000/",
+    /* The largest index: seven groups. */
+    assert_int_equal(dm_tlog_tile_path(0, UINT64_MAX, 256, p), DM_OK);
+    assert_string_equal(p, "tile/0/x018/x446/x744/x073/x709/x551/615");
+    assert_int_equal(dm_tlog_tile_path_parse(p, &level, &index, &width), DM_OK);
+    assert_true(index == UINT64_MAX);
+    const char *bad[] = {"tile/0/x000/067",  "tile/00/000",     "tile/0/67",    "tile/0/000.p/0",
+                         "tile/0/000.p/256", "tile/0/000.p/07", "tile/64/000",  "tile/0/000/",
                          "tile/0/x001",      "checkpoint",      "tile/0/000.p/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(dm_tlog_tile_path_parse(bad[i], &level, &index, &width), DM_ERR_USAGE);

@@ -255,7 +255,7 @@ void dm_escrow_warrant_free(dm_escrow_warrant *w);
  * DM_ERR_DENIED with the reason in dm_err_detail(). */
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
-/* SHA-256 of the warrant's exact text (what the audit log records). */
+/* SHA-256 of the warrant's exact text (what the log entry records). */
 void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);

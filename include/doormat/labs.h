@@ -202,7 +202,7 @@ extern const char
 
 typedef struct dm_lab_strip_result {
     /* Files written: DIR/{original,stripped,corrupted}.age, DIR/message.txt,
-     * DIR/user.key, DIR/authority/ (authority.pub, court.key, agents/, audit.log). */
+     * DIR/user.key, DIR/authority/ (authority.pub, court.key, agents/, logs/). */
     char paths[DM_LAB_STRIP_N][4096];
     int policy_err[DM_LAB_STRIP_N];       /* in-process compliance check: DM_OK or DM_ERR_POLICY */
     bool plain_decrypts[DM_LAB_STRIP_N];  /* the vault alone (no policy) gives the message */

@@ -31,8 +31,8 @@ extern "C" {
 #endif
 
 #define DM_TLOG_HASH_LEN 32
-#define DM_TLOG_MAX_PROOF 64     /* hashes in any proof of a tree below 2^64 */
-#define DM_TLOG_TILE_HEIGHT 8    /* tiles are 2^8 = 256 hashes wide */
+#define DM_TLOG_MAX_PROOF 64  /* hashes in any proof of a tree below 2^64 */
+#define DM_TLOG_TILE_HEIGHT 8 /* tiles are 2^8 = 256 hashes wide */
 #define DM_TLOG_TILE_WIDTH 256
 #define DM_TLOG_MAX_ENTRY 65535  /* entry bundles carry uint16 lengths */
 #define DM_TLOG_MAX_NAME 255     /* key names and origins */
@@ -153,8 +153,8 @@ void dm_tlog_note_free(dm_tlog_note *n);
  * fails rejects the note; none at all rejects it (DM_ERR_LOG). ok[i] (may be
  * NULL) is set to 1 for each verifier with a valid signature, and times[i]
  * (may be NULL) to its cosignature timestamp. */
-int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_t n_vs,
-                        uint8_t *ok, uint64_t *times);
+int dm_tlog_note_verify(const dm_tlog_note *n, const dm_tlog_verifier *vs, size_t n_vs, uint8_t *ok,
+                        uint64_t *times);
 
 /* ------------------------------------------------------------- checkpoints */
 
@@ -172,8 +172,8 @@ int dm_tlog_checkpoint_parse(const char *text, size_t len, dm_tlog_checkpoint *o
  * name must be the origin), then the cosignatures: at least `needed` of the
  * witnesses must have signed it (DM_ERR_LOG otherwise, naming how many). */
 int dm_tlog_checkpoint_open(const char *note, size_t len, const dm_tlog_verifier *log_key,
-                            const dm_tlog_verifier *witnesses, size_t n_witnesses,
-                            unsigned needed, dm_tlog_checkpoint *out);
+                            const dm_tlog_verifier *witnesses, size_t n_witnesses, unsigned needed,
+                            dm_tlog_checkpoint *out);
 
 /* ---------------------------------------------------------- reading a log */
 
@@ -247,14 +247,14 @@ int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_
  * checkpoint and renames it into place (and fsyncs the directory). One
  * commit covers any number of appends. */
 int dm_tlog_log_commit(dm_tlog_log *l);
-uint64_t dm_tlog_log_size(const dm_tlog_log *l);       /* committed size */
+uint64_t dm_tlog_log_size(const dm_tlog_log *l);          /* committed size */
 const char *dm_tlog_log_checkpoint(const dm_tlog_log *l); /* signed text */
 /* Adds cosignature lines (each "— ...\n") to the published checkpoint,
  * which is rewritten atomically; the lines must be signatures over it. */
 int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len);
 /* Proofs over the committed tree. */
-int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size,
-                                dm_tlog_hash *proof, size_t *n);
+int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size, dm_tlog_hash *proof,
+                                size_t *n);
 int dm_tlog_log_prove_consistency(dm_tlog_log *l, uint64_t size1, uint64_t size2,
                                   dm_tlog_hash *proof, size_t *n);
 
