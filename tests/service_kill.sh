@@ -29,7 +29,7 @@ for i in 1 2 3; do
   PORT[w$i]=$port
 done
 for a in doj court vendor; do
-  svc_start_agent $a fbi --timeout 5 || { echo "agent $a did not start" >&2; exit 1; }
+  svc_start_agent $a fbi || { echo "agent $a did not start" >&2; exit 1; }
   PORT[$a]=$port
 done
 "$D" keygen -o inv.key 2>/dev/null
@@ -48,7 +48,7 @@ restart() {
       w*) "$D" escrow witness serve --key "$T/$n/witness.key" --trust fbi/authority.pub \
             --state "$T/$n/state" --listen "127.0.0.1:$p" --port-file "$T/$n.port" 2>>"$T/$n.stderr" & ;;
       *) "$D" escrow serve --authority fbi/authority.pub --agent "fbi/agents/$n.key" \
-           --log "fbi/logs/$n" --listen "127.0.0.1:$p" --timeout 5 --port-file "$T/$n.port" \
+           --log "fbi/logs/$n" --listen "127.0.0.1:$p" --timeout $((10 * SVC_SLOW)) --port-file "$T/$n.port" \
            2>>"$T/$n.stderr" & ;;
     esac
     pid=$!
@@ -73,7 +73,7 @@ client() {
   local c=$1 n=0
   while [ $n -lt $REQUEST_CAP ] && [ "$(date +%s)" -lt "$deadline" ] && [ ! -e "$T/stop" ]; do
     "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
-      --timeout 5 -o "$T/out.$c" memo.age 2>"$T/client.$c.err" >/dev/null
+      --timeout $((10 * SVC_SLOW)) -o "$T/out.$c" memo.age 2>"$T/client.$c.err" >/dev/null
     if [ $? = 0 ] && ! cmp -s "$T/out.$c" memo.txt; then echo "client $c: wrong plaintext" >>"$T/bad"; fi
     grep -o 'agent [a-z]*: share received, its receipt verified (entry [0-9]*' "$T/client.$c.err" |
       sed 's/agent \([a-z]*\): .*entry \([0-9]*\)/\1 \2/' >>"$T/received.$c"
