@@ -36,7 +36,7 @@ run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --ca
 assert_exit 0 "warrant"
 
 svc_start doj "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key \
-  --log fbi/logs/doj --listen 127.0.0.1:0 --max-body 4096 --timeout 2 --max-connections 4
+  --log fbi/logs/doj --listen 127.0.0.1:0 --max-body 4096 --timeout $((2 * SVC_SLOW)) --max-connections 4
 assert_true "agent doj starts" test -n "${doj_port:-}"
 U=https://127.0.0.1:${doj_port:-1}
 entries() { sed -n 2p fbi/logs/doj/checkpoint; }
