@@ -20,7 +20,7 @@ D=$DOORMAT
 cd "$T" || exit 1
 CLIENTS=${SERVICE_KILL_CLIENTS:-3}
 REQUEST_CAP=$((KILLS * 20 + 50)) # requests per client at most
-deadline=$(($(date +%s) + KILLS * 3 * SVC_SLOW + 120))
+deadline=$(($(date +%s) + 600 * SVC_SLOW)) # set again once everything runs
 
 svc_authority fbi doj,court,vendor 2 3 2 || { echo "setup failed" >&2; exit 1; }
 declare -A PORT CMD
@@ -82,6 +82,12 @@ client() {
 }
 CLIENT_PIDS=()
 for c in $(seq 1 "$CLIENTS"); do client "$c" & CLIENT_PIDS+=("$!"); done
+# The kills begin once a first share has been received (a bounded wait).
+n=0
+while [ -z "$(cat "$T"/received.* 2>/dev/null)" ] && [ $n -lt $((300 * SVC_SLOW)) ]; do
+  sleep 0.2; n=$((n + 1))
+done
+deadline=$(($(date +%s) + KILLS * 5 * SVC_SLOW + 60))
 
 names=(doj court vendor w1 w2 w3)
 kills=0
