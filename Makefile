@@ -1,6 +1,7 @@
 # doormat: build, test and install.
 #   make            build/doormat, build/libdoormat.a (the installed library:
-#                   vault and escrow), build/libdoormat-labs.a and build/libdoormat-bench.a
+#                   vault and escrow), build/libdoormat-service.{a,so}, build/libdoormat-labs.a
+#                   and build/libdoormat-bench.a
 #   make check      every test (installs missing Debian packages first)
 #   make demo       the classroom walkthrough, ending with the policy briefing
 #   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
@@ -55,8 +56,9 @@ LDLIBS   := $(PKG_LIBS) -lpthread -lm
 # back. Each room sees include/doormat/ (the public headers) and its own
 # directory; only the unit tests also look inside vault/ and escrow/.
 # libdoormat.a (vault and escrow) is what make install ships, with
-# libdoormat-service.a (the services, the only room that speaks HTTP and TLS);
-# the labs (the teaching and attack code) and the benchmark engine are
+# libdoormat-service.a and libdoormat-service.so (the services, the only room
+# that speaks HTTP and TLS; the command loads the .so when a service command
+# runs); the labs (the teaching and attack code) and the benchmark engine are
 # archives of their own.
 LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
 LABS_SRC  := $(sort $(wildcard labs/*.c))
@@ -88,7 +90,8 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
-binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/bench/tlog-bench
+binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
+          $(BUILD)/bench/tlog-bench
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
@@ -97,11 +100,19 @@ ROOM_INC_escrow := -Iescrow
 ROOM_INC_labs   := -Ilabs
 ROOM_INC_bench  := -Ibench
 ROOM_INC_cli    := -Icli -Ilabs -Ibench
-ROOM_INC_service := -Iservice $(SVC_CFLAGS)
+# (the service room is built position-independent, for its shared object)
+ROOM_INC_service := -fPIC -Iservice $(SVC_CFLAGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ROOM_INC_$(firstword $(subst /, ,$*))) -c $< -o $@
+
+# Where the command finds libdoormat-service.so (cli/service_lib.c): beside
+# itself, in this build directory, or where make install puts it.
+$(BUILD)/obj/cli/service_lib.o: cli/service_lib.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(ROOM_INC_cli) -DDM_SERVICE_BUILD_DIR='"$(abspath $(BUILD))"' \
+	  -DDM_SERVICE_LIB_DIR='"$(PREFIX)/lib/doormat"' -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 $(BUILD)/libdoormat-service.a: $(SVC_OBJ)
@@ -112,9 +123,18 @@ $(LIBS_ALL) $(BUILD)/libdoormat-service.a:
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a \
-	  $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a $(SVC_LIBS) $(LDLIBS)
+# The services are a shared object the command loads only when a service
+# command runs: libssl, libcrypto, libevent and libcurl are mapped by no other
+# command. It binds to the vault and escrow functions the command exports
+# (the whole archive, -rdynamic).
+$(BUILD)/libdoormat-service.so: $(SVC_OBJ)
+	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS) -o $@ $(SVC_OBJ) \
+	  $(SVC_LIBS) $(PKG_LIBS)
+
+$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.so
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a \
+	  $(BUILD)/libdoormat-bench.a -Wl,--whole-archive $(BUILD)/libdoormat.a \
+	  -Wl,--no-whole-archive $(LDLIBS) -ldl
 
 # The command's small helpers (cli/util.c) have a unit test of their own.
 $(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(LIBS_ALL) $(HEADERS)
@@ -141,7 +161,7 @@ BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev lib
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
             libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -231,6 +251,8 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
 	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
 	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/doormat
+	install -m 0755 $(BUILD)/libdoormat-service.so $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
@@ -241,6 +263,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
+	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 

@@ -451,6 +451,9 @@ static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char 
             return dm_fail(err, "--url %s: %s", a->urls[u], why);
         }
     }
+    const cli_service_api *svc = cli_service(a->cmd);
+    if (svc == NULL)
+        return dm_fail(DM_ERR_IO, "the TLS keys need the service library");
     *tls = calloc(n, sizeof **tls);
     *tls_len = calloc(n, sizeof **tls_len);
     if (*tls == NULL || *tls_len == NULL)
@@ -460,7 +463,7 @@ static int init_endpoints(const escrow_args *a, dm_escrow_authority *auth, char 
         char cn[DM_ESCROW_MAX_AGENT_NAME + DM_ESCROW_MAX_NAME + 32];
         snprintf(cn, sizeof cn, "%s.%s.doormat-escrow", dm_escrow_authority_agent_name(auth, i),
                  dm_escrow_authority_name(auth));
-        int err = dm_service_tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
+        int err = svc->tls_new(cn, &(*tls)[i], &(*tls_len)[i], pin);
         if (err == DM_OK)
             err = dm_escrow_authority_set_endpoint(auth, dm_escrow_authority_agent_name(auth, i),
                                                    pin, NULL);

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "cli_escrow.h"
-#include "doormat/service.h"
+#include "cli_service.h"
 
 enum {
     O_AUTHORITY = 256,
@@ -565,11 +565,14 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
         return cli_usage_error("%s: --logs https: authority.pub gives no %s for agent %s", a->cmd,
                                url == NULL ? "url:" : "tls:", name);
     snprintf(base, sizeof base, "%s/log", url);
-    int err = dm_service_fetcher_new(base, pin, 10, &f);
+    const cli_service_api *svc = cli_service(a->cmd);
+    if (svc == NULL)
+        return DM_EXIT_FAILURE;
+    int err = svc->fetcher_new(base, pin, 10, &f);
     if (err != DM_OK)
         return cli_fail(err, "%s: log of agent %s", a->cmd, name);
     int rc = monitor_fetched(a, auth, agent, f, files, n_files);
-    dm_service_fetcher_free(&f);
+    svc->fetcher_free(&f);
     return rc;
 }
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "doormat/service.h"
+#include "cli_service.h"
 #include "labs.h"
 
 static const char lab_usage[] =
@@ -1190,6 +1190,10 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
                                       (const uint8_t(*)[DM_FILE_ID_LEN])ids, v->n, &v->warrant,
                                       &v->warrant_len);
     free(ids);
+    /* The agents are real HTTPS services: the client is the service room's. */
+    const cli_service_api *svc = err ? NULL : cli_service("lab volume");
+    if (!err && svc == NULL)
+        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
     for (size_t i = 0; i < v->n && !err; i++) {
         dm_header hdr = {0};
         dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
@@ -1198,8 +1202,8 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
                  : dm_fail(DM_ERR_NOMEM, "out of memory");
         double t1 = dm_lab_now();
         if (!err)
-            err = dm_service_request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
-                                     v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
+            err = svc->request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
+                               v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
         v->latency[i] = dm_lab_now() - t1;
         if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
             v->released++;

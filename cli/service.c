@@ -17,7 +17,7 @@
 static const char serve_usage[] =
     "Usage:\n"
     "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
-    "                       --log DIR --listen HOST:PORT [--tls PEM] [--log-file FILE]\n"
+    "                       --log DIR/logs/A --listen HOST:PORT [--tls PEM] [--log-file FILE]\n"
     "                       [--port-file FILE] [--max-body BYTES] [--timeout SECONDS]\n"
     "                       [--max-connections N]\n"
     "\n"
@@ -26,23 +26,29 @@ static const char serve_usage[] =
     "  POST /release     a release request (docs/escrow-format.md, \"Over the\n"
     "                    network\"): a warrant, the file's header and the requester's\n"
     "                    age1... recipient. The warrant is checked exactly as\n"
-    "                    \"escrow unwrap\" checks it; the release is written to the\n"
-    "                    log and made durable before the answer; the share leaves\n"
-    "                    only sealed to the requester's recipient (an age file).\n"
+    "                    \"escrow unwrap\" checks it; the release's entry is appended\n"
+    "                    to the agent's transparency log; the releases that arrive\n"
+    "                    together are committed together (one fsync, one checkpoint)\n"
+    "                    and cosigned by the witnesses authority.pub requires (POST\n"
+    "                    add-checkpoint to their url: lines); only then does each\n"
+    "                    share leave, with its receipt, sealed to the requester's\n"
+    "                    recipient (an age file).\n"
     "  GET /log/checkpoint, GET /log/tile/...\n"
     "                    the agent's log, read-only (c2sp.org/tlog-tiles paths)\n"
     "\n"
     "Refusals are 4xx with the reason as the body's one line: 400 malformed\n"
     "request, 403 warrant refused, 404 unknown path, 405 wrong method, 413 body\n"
     "too large, 422 no share of this agent in the header, 429 too many\n"
-    "connections. 503 and 507 say the agent cannot log (a log that does not\n"
-    "verify, a full disk): then nothing is released.\n"
+    "connections. 503 says the witnesses did not cosign (the entry stays in the\n"
+    "log) and 507 that the log cannot be written (a full disk): then nothing is\n"
+    "released.\n"
     "\n"
     "Options:\n"
     "  --authority FILE      the authority's public file\n"
     "  --agent FILE          this agent's secret key (0600)\n"
-    "  --log DIR             the authority directory holding the log (audit.log);\n"
-    "                        a log that does not verify stops the agent at start\n"
+    "  --log DIR             the agent's transparency log (DIR/logs/A from escrow\n"
+    "                        init); verified whole at start: a log that does not\n"
+    "                        verify stops the agent (exit 9)\n"
     "  --listen HOST:PORT    where to listen (PORT 0: any free port, see --port-file)\n"
     "  --tls PEM             TLS key and certificate [the agent key's path with\n"
     "                        .tls.pem for .key, as escrow init writes it]\n"
@@ -286,7 +292,10 @@ int cmd_escrow_serve(int argc, char **argv) {
         return rc;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
-    int err = dm_service_agent_run(&o, a.authority, a.agent, a.log);
+    const cli_service_api *svc = cli_service(cmd);
+    if (svc == NULL)
+        return DM_EXIT_FAILURE;
+    int err = svc->agent_run(&o, a.authority, a.agent, a.log);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
 
@@ -346,10 +355,13 @@ int cmd_escrow_request(int argc, char **argv) {
     if (rc < 0 && ((key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL ||
                    (answers = calloc(n, sizeof *answers)) == NULL))
         rc = cli_fail(DM_ERR_NOMEM, "%s", cmd);
+    const cli_service_api *svc = rc < 0 ? cli_service(cmd) : NULL;
+    if (rc < 0 && svc == NULL)
+        rc = DM_EXIT_FAILURE;
     if (rc < 0) {
-        err = dm_service_request(auth, warrant, warrant_len, (const uint8_t *)filebuf,
-                                 (size_t)info.header_size, identity, identity_len,
-                                 (unsigned)timeout, key, answers);
+        err = svc->request(auth, warrant, warrant_len, (const uint8_t *)filebuf,
+                           (size_t)info.header_size, identity, identity_len, (unsigned)timeout, key,
+                           answers);
         for (size_t i = 0; i < n; i++)
             if (answers[i].ok)
                 cli_msg("%s: agent %s: share received, its receipt verified (entry %llu of its "
@@ -414,6 +426,9 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
         return rc;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
-    int err = dm_service_witness_run(&o, a.key, a.trust, a.n_trust, a.state);
+    const cli_service_api *svc = cli_service(cmd);
+    if (svc == NULL)
+        return DM_EXIT_FAILURE;
+    int err = svc->witness_run(&o, a.key, a.trust, a.n_trust, a.state);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }

@@ -20,7 +20,7 @@ D=$DOORMAT
 cd "$T" || exit 1
 CLIENTS=${SERVICE_KILL_CLIENTS:-3}
 REQUEST_CAP=$((KILLS * 20 + 50)) # requests per client at most
-deadline=$(($(date +%s) + KILLS * 3 * SVC_SLOW + 120))
+deadline=$(($(date +%s) + 600 * SVC_SLOW)) # set again once everything runs
 
 svc_authority fbi doj,court,vendor 2 3 2 || { echo "setup failed" >&2; exit 1; }
 declare -A PORT CMD
@@ -29,7 +29,7 @@ for i in 1 2 3; do
   PORT[w$i]=$port
 done
 for a in doj court vendor; do
-  svc_start_agent $a fbi --timeout 5 || { echo "agent $a did not start" >&2; exit 1; }
+  svc_start_agent $a fbi || { echo "agent $a did not start" >&2; exit 1; }
   PORT[$a]=$port
 done
 "$D" keygen -o inv.key 2>/dev/null
@@ -48,7 +48,7 @@ restart() {
       w*) "$D" escrow witness serve --key "$T/$n/witness.key" --trust fbi/authority.pub \
             --state "$T/$n/state" --listen "127.0.0.1:$p" --port-file "$T/$n.port" 2>>"$T/$n.stderr" & ;;
       *) "$D" escrow serve --authority fbi/authority.pub --agent "fbi/agents/$n.key" \
-           --log "fbi/logs/$n" --listen "127.0.0.1:$p" --timeout 5 --port-file "$T/$n.port" \
+           --log "fbi/logs/$n" --listen "127.0.0.1:$p" --timeout $((10 * SVC_SLOW)) --port-file "$T/$n.port" \
            2>>"$T/$n.stderr" & ;;
     esac
     pid=$!
@@ -73,7 +73,7 @@ client() {
   local c=$1 n=0
   while [ $n -lt $REQUEST_CAP ] && [ "$(date +%s)" -lt "$deadline" ] && [ ! -e "$T/stop" ]; do
     "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
-      --timeout 5 -o "$T/out.$c" memo.age 2>"$T/client.$c.err" >/dev/null
+      --timeout $((10 * SVC_SLOW)) -o "$T/out.$c" memo.age 2>"$T/client.$c.err" >/dev/null
     if [ $? = 0 ] && ! cmp -s "$T/out.$c" memo.txt; then echo "client $c: wrong plaintext" >>"$T/bad"; fi
     grep -o 'agent [a-z]*: share received, its receipt verified (entry [0-9]*' "$T/client.$c.err" |
       sed 's/agent \([a-z]*\): .*entry \([0-9]*\)/\1 \2/' >>"$T/received.$c"
@@ -82,6 +82,12 @@ client() {
 }
 CLIENT_PIDS=()
 for c in $(seq 1 "$CLIENTS"); do client "$c" & CLIENT_PIDS+=("$!"); done
+# The kills begin once a first share has been received (a bounded wait).
+n=0
+while [ -z "$(cat "$T"/received.* 2>/dev/null)" ] && [ $n -lt $((300 * SVC_SLOW)) ]; do
+  sleep 0.2; n=$((n + 1))
+done
+deadline=$(($(date +%s) + KILLS * 5 * SVC_SLOW + 60))
 
 names=(doj court vendor w1 w2 w3)
 kills=0

@@ -101,7 +101,8 @@ svc_start_witness() {
 svc_start_agent() {
   local a=$1 dir=$2; shift 2
   svc_start "$a" "$DOORMAT" escrow serve --authority "$dir/authority.pub" \
-    --agent "$dir/agents/$a.key" --log "$dir/logs/$a" --listen 127.0.0.1:0 "$@" || return 1
+    --agent "$dir/agents/$a.key" --log "$dir/logs/$a" --listen 127.0.0.1:0 \
+    --timeout $((10 * SVC_SLOW)) "$@" || return 1
   sed -i "\|^url: $a |d" "$dir/authority.pub"
   echo "url: $a https://127.0.0.1:$port" >>"$dir/authority.pub"
 }

@@ -30,7 +30,7 @@ run "$D" encrypt -r "$owner" --escrow fbi/authority.pub -o memo.age memo.txt
 run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9 \
   --expires 2099-12-31 -o w.txt memo.age
 
-run "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
   -o out.txt memo.age
 assert_exit 0 "request over HTTPS with witnesses"
 assert_same out.txt memo.txt "the recovered file"
@@ -79,7 +79,7 @@ assert_status 404 "no such endpoint" "witness: unknown path"
 before=$(sed -n 2p fbi/logs/doj/checkpoint)
 svc_stop "${w2_pid:-0}"
 svc_stop "${w3_pid:-0}"
-run "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
   -o out2.txt memo.age
 assert_exit 4 "request with 2 of 3 witnesses down"
 assert_true "the client names the refusal" \
@@ -92,7 +92,7 @@ svc_start_witness 2 fbi
 svc_start_witness 3 fbi
 # The agents read authority.pub at start: restart them to learn the new witness ports.
 for a in doj court vendor; do svc_stop "$(eval echo \${${a}_pid})"; svc_start_agent $a fbi; done
-run "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
   -o out3.txt memo.age
 assert_exit 0 "witnesses back: released again"
 
@@ -108,7 +108,7 @@ sed -i "\|^url: doj |d" fbi/authority.pub
 echo "url: doj https://127.0.0.1:$port" >>fbi/authority.pub
 n=0; full=0
 while [ $n -lt 12 ] && [ $full = 0 ]; do
-  run "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+  run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
     -o out4.txt memo.age
   grep -q "agent doj: refused (HTTP 507): .*cannot be written" "$T/err" && full=1
   n=$((n + 1))
@@ -128,7 +128,7 @@ assert_exit 0 "monitor before the fork"
 svc_stop "${doj_pid:-0}"
 cp -r fbi/logs/doj forked
 svc_start_agent doj fbi
-run "$D" escrow request --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
   -o out5.txt memo.age
 assert_exit 0 "the honest agent goes on"
 cp fbi/authority.pub fork.pub
@@ -136,7 +136,7 @@ svc_start fork "$D" escrow serve --authority fbi/authority.pub --agent fbi/agent
   --log forked --listen 127.0.0.1:0
 sed -i "\|^url: doj |d" fork.pub
 echo "url: doj https://127.0.0.1:${fork_port:-1}" >>fork.pub
-run "$D" escrow request --authority fork.pub --warrant w.txt --identity inv.key -o out6.txt memo.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fork.pub --warrant w.txt --identity inv.key -o out6.txt memo.age
 assert_true "the witnesses refuse the fork's checkpoint" \
   grep -q "agent doj: refused (HTTP 503): .*witness" "$T/err"
 assert_true "the witnesses say why" grep -q "POST /add-checkpoint 4[02][29]" "$T/w1.stderr"

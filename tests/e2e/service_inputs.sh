@@ -36,7 +36,7 @@ run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --ca
 assert_exit 0 "warrant"
 
 svc_start doj "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key \
-  --log fbi/logs/doj --listen 127.0.0.1:0 --max-body 4096 --timeout 2 --max-connections 4
+  --log fbi/logs/doj --listen 127.0.0.1:0 --max-body 4096 --timeout $((2 * SVC_SLOW)) --max-connections 4
 assert_true "agent doj starts" test -n "${doj_port:-}"
 U=https://127.0.0.1:${doj_port:-1}
 entries() { sed -n 2p fbi/logs/doj/checkpoint; }
@@ -134,7 +134,7 @@ assert_exit 4 "the sealed share does not open with another key"
   echo "url: doj $U"
   echo "url: court https://127.0.0.1:1"
   echo "url: vendor https://127.0.0.1:2"; } >net.pub
-run "$D" escrow request --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
 assert_exit 4 "request with one agent up"
 assert_true "doj's share is counted" grep -q "agent doj: share received, its receipt verified" "$T/err"
 assert_true "court is named as down" grep -q "agent court: no answer: .*onnect" "$T/err"
@@ -145,17 +145,17 @@ assert_absent out.txt "no output with fewer than k shares"
 svc_start court "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/court.key \
   --log fbi/logs/court --listen 127.0.0.1:0
 sed -i "s|^url: court .*|url: court https://127.0.0.1:${court_port:-1}|" net.pub
-run "$D" escrow request --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority net.pub --warrant w.txt --identity inv.key -o out.txt memo.age
 assert_exit 0 "request with two agents up"
 assert_same out.txt memo.txt "the file recovered over the network"
-run "$D" escrow request --authority net.pub --warrant w.txt --identity inv.key -o other-out.txt other.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority net.pub --warrant w.txt --identity inv.key -o other-out.txt other.age
 assert_exit 4 "a warrant for another file"
 assert_true "the refusal is the agent's reason" grep -q "agent doj: refused (HTTP 403): access not authorised" "$T/err"
 assert_absent other-out.txt "no output when refused"
 
 # A wrong pin: the client refuses to talk.
 sed "s|^tls: doj .*|tls: doj sha256//$(printf '%032d' 0 | base64 -w0 | head -c 43)=|" net.pub >badpin.pub
-run "$D" escrow request --authority badpin.pub --warrant w.txt --identity inv.key -o out2.txt memo.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority badpin.pub --warrant w.txt --identity inv.key -o out2.txt memo.age
 assert_true "a pin mismatch is reported" grep -q "agent doj: no answer: .*not the one authority.pub pins" "$T/err"
 
 # A clean stop, and a log that does not verify stops the agent at start.
