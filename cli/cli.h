@@ -68,6 +68,13 @@ int cli_check_secret_perms(int fd, const char *path);
 /* Reads a passphrase from /dev/tty without echo into guarded memory. With confirm,
  * asks twice and fails (DM_ERR_USAGE) if they differ. Empty passphrases are refused. */
 int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len);
+/* One line from /dev/tty after PROMPT, echoed or not, into guarded memory
+ * (empty lines allowed). */
+int cli_read_tty_value(const char *prompt, int echo, char **out, size_t *len);
+/* The plugin host of the command: messages on standard error, requests on
+ * the terminal, the timeout from DOORMAT_PLUGIN_TIMEOUT (seconds; 0: none).
+ * Returns 0, or the exit code after printing why the variable is bad. */
+int cli_plugin_host(dm_plugin_host *host);
 /* The first line (without its newline) of a file, into guarded memory. */
 int cli_read_passphrase_file(const char *path, char **out, size_t *len);
 /* Parses a --threads argument (0..CLI_MAX_THREADS). */

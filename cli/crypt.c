@@ -11,7 +11,8 @@
 
 static const char encrypt_usage[] =
     "Usage:\n"
-    "  doormat encrypt (-r RECIPIENT | -R FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat encrypt (-r RECIPIENT | -R FILE | -j NAME)... [-a] [-o OUT]\n"
+    "                  [--threads N] [IN]\n"
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "\n"
     "Encrypts IN (standard input if none or \"-\") to every recipient given, in the\n"
@@ -19,10 +20,14 @@ static const char encrypt_usage[] =
     "else can, not even whoever made it.\n"
     "\n"
     "Options:\n"
-    "  -r, --recipient RECIPIENT   encrypt to an X25519 recipient (age1...); repeatable\n"
+    "  -r, --recipient RECIPIENT   encrypt to an X25519 recipient (age1...) or a plugin\n"
+    "                              recipient (age1NAME1..., runs age-plugin-NAME);\n"
+    "                              repeatable\n"
     "  -R, --recipients-file FILE  encrypt to every recipient in FILE: one per line,\n"
     "                              '#' comments and blank lines allowed; repeatable,\n"
     "                              and may be mixed with -r\n"
+    "  -j, --plugin NAME           encrypt to the default identity of age-plugin-NAME\n"
+    "                              (found on $PATH; see \"Plugins\" in the README)\n"
     "  -p, --passphrase            encrypt with a passphrase read from the terminal\n"
     "                              without echo, asked twice (scrypt, work factor 2^18)\n"
     "      --passphrase-file FILE  encrypt with the first line of FILE as the passphrase\n"
@@ -45,6 +50,11 @@ static const char encrypt_usage[] =
     "Binary ciphertext is never written to a terminal (exit 2): use -a, -o or a\n"
     "redirection.\n"
     "\n"
+    "Plugins run age-plugin-NAME from $PATH: its messages appear on standard error,\n"
+    "its questions on the terminal. A plugin missing from $PATH is exit 2; one that\n"
+    "crashes, gives no answer for DOORMAT_PLUGIN_TIMEOUT seconds (default 60; 0: no\n"
+    "limit), breaks the protocol or reports an error is exit 1. Nothing is written then.\n"
+    "\n"
     "Examples:\n"
     "  doormat encrypt -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \\\n"
     "      -o report.pdf.age report.pdf\n"
@@ -53,7 +63,8 @@ static const char encrypt_usage[] =
 
 static const char decrypt_usage[] =
     "Usage:\n"
-    "  doormat decrypt [-i FILE]... [--passphrase-file FILE] [-o OUT] [--threads N] [IN]\n"
+    "  doormat decrypt [-i FILE | -j NAME]... [--passphrase-file FILE] [-o OUT]\n"
+    "                  [--threads N] [IN]\n"
     "\n"
     "Decrypts IN (standard input if none or \"-\"), binary or ASCII-armored. Nothing\n"
     "unauthenticated is ever released: with -o, OUT appears only if the whole file\n"
@@ -62,8 +73,10 @@ static const char decrypt_usage[] =
     "\n"
     "Options:\n"
     "  -i, --identity FILE         try the identities in FILE (age-keygen format, one\n"
-    "                              or more AGE-SECRET-KEY-1 lines); repeatable. FILE\n"
-    "                              must not be readable by group or others (exit 2)\n"
+    "                              or more AGE-SECRET-KEY-1 or AGE-PLUGIN-NAME-1 lines);\n"
+    "                              repeatable. FILE must not be readable by group or\n"
+    "                              others (exit 2)\n"
+    "  -j, --plugin NAME           use the default identity of age-plugin-NAME\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
     "                              stanzas for the authority in FILE are all there and\n"
@@ -77,6 +90,12 @@ static const char decrypt_usage[] =
     "\n"
     "With neither -i nor --passphrase-file, a passphrase-encrypted file makes doormat\n"
     "ask for the passphrase on the terminal, as age does.\n"
+    "\n"
+    "Plugins (age1NAME1... recipients, AGE-PLUGIN-NAME-1... identities, -j NAME) run\n"
+    "age-plugin-NAME from $PATH: its messages appear on standard error, its questions\n"
+    "on the terminal. A plugin missing from $PATH is exit 2; one that crashes, gives\n"
+    "no answer for DOORMAT_PLUGIN_TIMEOUT seconds (default 60; 0: no limit), breaks\n"
+    "the protocol or reports an error is exit 1. Nothing is written then.\n"
     "\n"
     "Examples:\n"
     "  doormat decrypt -i key.txt -o report.pdf report.pdf.age\n"
@@ -96,6 +115,7 @@ enum {
 static const struct option encrypt_longopts[] = {
     {"recipient", required_argument, NULL, 'r'},
     {"recipients-file", required_argument, NULL, 'R'},
+    {"plugin", required_argument, NULL, 'j'},
     {"passphrase", no_argument, NULL, 'p'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"armor", no_argument, NULL, 'a'},
@@ -110,6 +130,7 @@ static const struct option encrypt_longopts[] = {
 
 static const struct option decrypt_longopts[] = {
     {"identity", required_argument, NULL, 'i'},
+    {"plugin", required_argument, NULL, 'j'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"require-escrow", required_argument, NULL, OPT_REQUIRE_ESCROW},
     {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
@@ -187,6 +208,7 @@ static int is_stdin_arg(const char *arg, int absent_is_stdin) {
 /* A -r or -R, kept in command-line order so the header lists them as given. */
 typedef struct rcpt_spec {
     int is_file;
+    int is_plugin; /* -j NAME */
     const char *value;
 } rcpt_spec;
 
@@ -208,8 +230,11 @@ static int add_recipient_string(rcpt_list *l, const char *s) {
     if (strncmp(s, "AGE-SECRET-KEY-", 15) == 0)
         return cli_usage_error("encrypt: -r was given a secret key; give its recipient (age1..., "
                                "see doormat keygen -y)");
+    if (dm_is_plugin_identity(s))
+        return cli_usage_error("encrypt: -r was given a plugin identity; give its recipient "
+                               "(age1NAME1...) or use -j NAME");
     dm_recipient *r = NULL;
-    int err = dm_x25519_recipient_parse(s, &r);
+    int err = dm_recipient_parse(s, &r);
     if (err != DM_OK)
         return cli_fail(err, "encrypt: recipient \"%s\"", s);
     err = rcpt_push(l, r);
@@ -242,6 +267,18 @@ static int add_recipients_file(rcpt_list *l, const char *path) {
     if (n == 0)
         return cli_usage_error("encrypt: recipients file %s holds no recipient", path);
     return DM_EXIT_OK;
+}
+
+static int add_plugin_recipient(rcpt_list *l, const char *name) {
+    dm_identity *id = NULL;
+    dm_recipient *r = NULL;
+    int err = dm_plugin_identity_default(name, NULL, &id);
+    if (err == DM_OK)
+        err = dm_plugin_identity_to_recipient(id, &r);
+    dm_identity_free(id);
+    if (err == DM_OK)
+        err = rcpt_push(l, r);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: -j %s", name);
 }
 
 static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
@@ -279,10 +316,15 @@ static int run_encrypt(const encrypt_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
 
+    dm_plugin_host host;
+    if ((rc = cli_plugin_host(&host)) != DM_EXIT_OK)
+        return rc;
     rcpt_list rcpts = {0};
     for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
-        rc = a->specs[i].is_file ? add_recipients_file(&rcpts, a->specs[i].value)
-                                 : add_recipient_string(&rcpts, a->specs[i].value);
+        rc = a->specs[i].is_plugin ? add_plugin_recipient(&rcpts, a->specs[i].value)
+             : a->specs[i].is_file ? add_recipients_file(&rcpts, a->specs[i].value)
+                                   : add_recipient_string(&rcpts, a->specs[i].value);
+    dm_plugin_recipients_set_host(rcpts.items, rcpts.len, &host);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
     if (rc == DM_EXIT_OK && a->escrow != NULL) {
@@ -340,11 +382,13 @@ int cmd_encrypt(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":r:R:pao:h", encrypt_longopts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, ":r:R:j:pao:h", encrypt_longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
         case 'R':
+        case 'j':
             a.specs[a.n_specs].is_file = c == 'R';
+            a.specs[a.n_specs].is_plugin = c == 'j';
             a.specs[a.n_specs++].value = optarg;
             break;
         case 'p':
@@ -392,10 +436,10 @@ int cmd_encrypt(int argc, char **argv) {
         else if (a.passphrase_tty && a.passphrase_file != NULL)
             rc = cli_usage_error("encrypt: -p and --passphrase-file can't be used together");
         else if (passphrase && a.n_specs > 0)
-            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r or -R "
+            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r, -R or -j "
                                  "(a passphrase stanza must stand alone)");
         else if (!passphrase && a.n_specs == 0)
-            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -p or --passphrase-file "
+            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -j, -p or --passphrase-file "
                                  "(see doormat encrypt --help)");
         else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
             rc = cli_usage_error("encrypt: --leaf-bits and --crumple-bits need --escrow");
@@ -417,6 +461,7 @@ int cmd_encrypt(int argc, char **argv) {
 
 typedef struct decrypt_args {
     const char **identity_files;
+    unsigned char *is_plugin; /* identity_files[i] is the NAME of -j NAME */
     size_t n_identity_files;
     const char *passphrase_file;
     const char *output;
@@ -509,6 +554,14 @@ static int add_identity_file(ident_list *l, const char *path) {
     return DM_EXIT_OK;
 }
 
+static int add_plugin_identity(ident_list *l, const char *name) {
+    dm_identity *id = NULL;
+    int err = dm_plugin_identity_default(name, NULL, &id);
+    if (err == DM_OK)
+        err = ident_push(l, id);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: -j %s", name);
+}
+
 static int add_passphrase_identity(ident_list *l, const char *path) {
     char *pass = NULL;
     size_t len = 0;
@@ -527,9 +580,14 @@ static int run_decrypt(const decrypt_args *a) {
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
+    dm_plugin_host host;
+    if ((rc = cli_plugin_host(&host)) != DM_EXIT_OK)
+        return rc;
     ident_list ids = {0};
     for (size_t i = 0; i < a->n_identity_files && rc == DM_EXIT_OK; i++)
-        rc = add_identity_file(&ids, a->identity_files[i]);
+        rc = a->is_plugin[i] ? add_plugin_identity(&ids, a->identity_files[i])
+                             : add_identity_file(&ids, a->identity_files[i]);
+    dm_plugin_identities_set_host(ids.items, ids.len, &host);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
     if (rc == DM_EXIT_OK && ids.len == 0) {
@@ -577,15 +635,21 @@ done:
 int cmd_decrypt(int argc, char **argv) {
     decrypt_args a = {0};
     a.identity_files = calloc((size_t)argc, sizeof *a.identity_files);
-    if (a.identity_files == NULL)
+    a.is_plugin = calloc((size_t)argc, 1);
+    if (a.identity_files == NULL || a.is_plugin == NULL) {
+        free(a.identity_files);
+        free(a.is_plugin);
         return cli_fail(DM_ERR_NOMEM, "decrypt");
+    }
     int rc = -1;
     int c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":i:o:h", decrypt_longopts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, ":i:j:o:h", decrypt_longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
+        case 'j':
+            a.is_plugin[a.n_identity_files] = c == 'j';
             a.identity_files[a.n_identity_files++] = optarg;
             break;
         case OPT_PASSPHRASE_FILE:
@@ -629,12 +693,13 @@ int cmd_decrypt(int argc, char **argv) {
             a.input = optind < argc ? argv[optind] : NULL;
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
             for (size_t i = 0; i < a.n_identity_files; i++)
-                stdin_users += is_stdin_arg(a.identity_files[i], 0);
+                stdin_users += !a.is_plugin[i] && is_stdin_arg(a.identity_files[i], 0);
             rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
                                                    "than one thing (IN, -i -, --passphrase-file -)")
                                  : run_decrypt(&a);
         }
     }
     free(a.identity_files);
+    free(a.is_plugin);
     return rc;
 }

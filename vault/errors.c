@@ -24,6 +24,7 @@ static const char *const dm_err_words[DM_ERR__COUNT] = {
     [DM_ERR_PAYLOAD] = "payload authentication failed",
     [DM_ERR_POLICY] = "escrow policy violated",
     [DM_ERR_DENIED] = "access not authorised",
+    [DM_ERR_PLUGIN] = "plugin failed",
 };
 
 static const int dm_err_exits[DM_ERR__COUNT] = {
@@ -39,6 +40,7 @@ static const int dm_err_exits[DM_ERR__COUNT] = {
     [DM_ERR_PAYLOAD] = DM_EXIT_PAYLOAD,
     [DM_ERR_POLICY] = DM_EXIT_POLICY,
     [DM_ERR_DENIED] = DM_EXIT_DENIED,
+    [DM_ERR_PLUGIN] = DM_EXIT_FAILURE,
 };
 
 const char *dm_strerror(int err) {

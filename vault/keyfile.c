@@ -95,6 +95,18 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
     return err;
 }
 
+int dm_recipient_parse(const char *s, dm_recipient **out) {
+    if (dm_is_plugin_recipient(s))
+        return dm_plugin_recipient_parse(s, NULL, out);
+    return dm_x25519_recipient_parse(s, out);
+}
+
+int dm_identity_parse(const char *s, dm_identity **out) {
+    if (dm_is_plugin_identity(s))
+        return dm_plugin_identity_parse(s, NULL, out);
+    return dm_x25519_identity_parse(s, out);
+}
+
 typedef struct identity_list {
     dm_identity **ids;
     size_t n, cap;
@@ -103,7 +115,7 @@ typedef struct identity_list {
 static int take_identity(void *ctx, const char *line) {
     identity_list *l = ctx;
     dm_identity *id = NULL;
-    if (dm_x25519_identity_parse(line, &id) != DM_OK)
+    if (dm_identity_parse(line, &id) != DM_OK)
         return DM_ERR_USAGE;
     dm_identity **grown = grow(l->ids, sizeof *l->ids, l->n, &l->cap);
     if (grown == NULL) {
@@ -146,7 +158,7 @@ typedef struct recipient_list {
 static int take_recipient(void *ctx, const char *line) {
     recipient_list *l = ctx;
     dm_recipient *r = NULL;
-    if (dm_x25519_recipient_parse(line, &r) != DM_OK)
+    if (dm_recipient_parse(line, &r) != DM_OK)
         return DM_ERR_USAGE;
     dm_recipient **grown = grow(l->rcpts, sizeof *l->rcpts, l->n, &l->cap);
     if (grown == NULL) {
