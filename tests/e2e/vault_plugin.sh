@@ -206,14 +206,14 @@ for cmd in encrypt decrypt; do
   rm -f plugin.pid
   start=$(date +%s)
   if [ $cmd = encrypt ]; then
-    DOORMATTEST_MODE=hang DOORMATTEST_PIDFILE=$T/plugin.pid DOORMAT_PLUGIN_TIMEOUT=1 \
+    DOORMATTEST_MODE=hang DOORMATTEST_PIDFILE=$T/plugin.pid DOORMAT_PLUGIN_TIMEOUT=2 \
       run "$D" encrypt -r "$rcpt1" -o keep.txt p
   else
-    DOORMATTEST_MODE=hang DOORMATTEST_PIDFILE=$T/plugin.pid DOORMAT_PLUGIN_TIMEOUT=1 \
+    DOORMATTEST_MODE=hang DOORMATTEST_PIDFILE=$T/plugin.pid DOORMAT_PLUGIN_TIMEOUT=2 \
       run "$D" decrypt -i pid1.txt -o new.txt d.age
   fi
   took=$(($(date +%s) - start))
-  assert_fails 1 "$cmd: plugin failed: age-plugin-doormattest gave no answer within 1 s$" "a hanging plugin ($cmd)"
+  assert_fails 1 "$cmd: plugin failed: age-plugin-doormattest gave no answer within 2 s$" "a hanging plugin ($cmd)"
   assert_true "a hanging plugin is given up on quickly ($cmd, ${took}s)" [ "$took" -lt 20 ]
   pid=$(cat plugin.pid 2>/dev/null)
   assert_match "$pid" '^[0-9]+$' "the hanging plugin wrote its pid ($cmd)"
@@ -276,8 +276,8 @@ assert_eq "$?" 0 "request-secret answered on the terminal (encrypt)"
 run "$AGE" -d -i pid1.txt -o out s.age
 assert_same out p "the file made after a PIN opens in age"
 # The timeout counts the plugin's silences, not the user's.
-DOORMATTEST_MODE=secret DOORMATTEST_PIN=4321 DOORMAT_PLUGIN_TIMEOUT=3 \
-  pty "$PIN_PROMPT" 4321 5 "$D" decrypt -i pid1.txt -o out d.age
+DOORMATTEST_MODE=secret DOORMATTEST_PIN=4321 DOORMAT_PLUGIN_TIMEOUT=4 \
+  pty "$PIN_PROMPT" 4321 6 "$D" decrypt -i pid1.txt -o out d.age
 assert_eq "$?" 0 "typing slower than DOORMAT_PLUGIN_TIMEOUT is fine"
 # No terminal: the request fails, and the plugin says what that means.
 DOORMATTEST_MODE=secret DOORMATTEST_PIN=4321 run setsid -w "$D" decrypt -i pid1.txt -o new.txt d.age
