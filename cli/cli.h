@@ -71,10 +71,12 @@ int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t 
 /* One line from /dev/tty after PROMPT, echoed or not, into guarded memory
  * (empty lines allowed). */
 int cli_read_tty_value(const char *prompt, int echo, char **out, size_t *len);
-/* The plugin host of the command: messages on standard error, requests on
- * the terminal, the timeout from DOORMAT_PLUGIN_TIMEOUT (seconds; 0: none).
+/* Gives the plugin recipients and identities among these the command's plugin
+ * host: messages on standard error, requests on the terminal, the timeout from
+ * DOORMAT_PLUGIN_TIMEOUT (seconds; 0: none), read only when there is a plugin.
  * Returns 0, or the exit code after printing why the variable is bad. */
-int cli_plugin_host(dm_plugin_host *host);
+int cli_plugin_attach(dm_recipient *const *rcpts, size_t n_rcpts, dm_identity *const *ids,
+                      size_t n_ids);
 /* The first line (without its newline) of a file, into guarded memory. */
 int cli_read_passphrase_file(const char *path, char **out, size_t *len);
 /* Parses a --threads argument (0..CLI_MAX_THREADS). */

@@ -316,15 +316,13 @@ static int run_encrypt(const encrypt_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
 
-    dm_plugin_host host;
-    if ((rc = cli_plugin_host(&host)) != DM_EXIT_OK)
-        return rc;
     rcpt_list rcpts = {0};
     for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
         rc = a->specs[i].is_plugin ? add_plugin_recipient(&rcpts, a->specs[i].value)
              : a->specs[i].is_file ? add_recipients_file(&rcpts, a->specs[i].value)
                                    : add_recipient_string(&rcpts, a->specs[i].value);
-    dm_plugin_recipients_set_host(rcpts.items, rcpts.len, &host);
+    if (rc == DM_EXIT_OK)
+        rc = cli_plugin_attach(rcpts.items, rcpts.len, NULL, 0);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
     if (rc == DM_EXIT_OK && a->escrow != NULL) {
@@ -580,14 +578,12 @@ static int run_decrypt(const decrypt_args *a) {
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
-    dm_plugin_host host;
-    if ((rc = cli_plugin_host(&host)) != DM_EXIT_OK)
-        return rc;
     ident_list ids = {0};
     for (size_t i = 0; i < a->n_identity_files && rc == DM_EXIT_OK; i++)
         rc = a->is_plugin[i] ? add_plugin_identity(&ids, a->identity_files[i])
                              : add_identity_file(&ids, a->identity_files[i]);
-    dm_plugin_identities_set_host(ids.items, ids.len, &host);
+    if (rc == DM_EXIT_OK)
+        rc = cli_plugin_attach(NULL, 0, ids.items, ids.len);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
     if (rc == DM_EXIT_OK && ids.len == 0) {

@@ -52,7 +52,7 @@ static int ui_confirm(void *ctx, const char *name, const char *prompt, const cha
     return DM_ERR_USAGE;
 }
 
-int cli_plugin_host(dm_plugin_host *host) {
+static int plugin_host(dm_plugin_host *host) {
     memset(host, 0, sizeof *host);
     host->message = ui_message;
     host->request = ui_request;
@@ -68,5 +68,23 @@ int cli_plugin_host(dm_plugin_host *host) {
                                "limit) to %ld, not \"%s\"",
                                MAX_TIMEOUT_S, env);
     host->timeout_ms = s == 0 ? -1 : (int)(s * 1000);
+    return DM_EXIT_OK;
+}
+
+int cli_plugin_attach(dm_recipient *const *rcpts, size_t n_rcpts, dm_identity *const *ids,
+                      size_t n_ids) {
+    int any = 0;
+    for (size_t i = 0; i < n_rcpts; i++)
+        any |= dm_plugin_recipient_name(rcpts[i]) != NULL;
+    for (size_t i = 0; i < n_ids; i++)
+        any |= dm_plugin_identity_name(ids[i]) != NULL;
+    if (!any)
+        return DM_EXIT_OK;
+    dm_plugin_host host;
+    int rc = plugin_host(&host);
+    if (rc != DM_EXIT_OK)
+        return rc;
+    dm_plugin_recipients_set_host(rcpts, n_rcpts, &host);
+    dm_plugin_identities_set_host(ids, n_ids, &host);
     return DM_EXIT_OK;
 }

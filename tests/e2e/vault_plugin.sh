@@ -223,6 +223,9 @@ assert_same keep.txt keep.orig "a hang leaves the existing output untouched"
 assert_absent new.txt "a hang writes no output"
 run env DOORMAT_PLUGIN_TIMEOUT=soon "$D" encrypt -r "$rcpt1" -o new.age p
 assert_fails 2 "DOORMAT_PLUGIN_TIMEOUT wants a number of seconds" "a bad DOORMAT_PLUGIN_TIMEOUT"
+assert_absent new.age "no output for a bad DOORMAT_PLUGIN_TIMEOUT"
+run env DOORMAT_PLUGIN_TIMEOUT=soon "$D" encrypt -r "$xpub" -o x2.age p
+assert_exit 0 "DOORMAT_PLUGIN_TIMEOUT is not read when no plugin runs"
 
 # ---------------------------------------------------------------- well-behaved oddities
 DOORMATTEST_MODE=msg run "$D" decrypt -i pid1.txt -o out d.age
