@@ -55,7 +55,8 @@ DOORMATTEST_DEFAULT_IDENTITY=$(grep '^AGE-PLUGIN-' pid2.txt)
 grep -h '^AGE-PLUGIN-' pid1.txt pid2.txt >>"$E2E_SECRETS"
 assert_match "$rcpt1" '^age1doormattest1[02-9ac-hj-np-z]{58}$' "the plugin's recipient"
 
-size=70000 # two chunks
+size=70000 # two chunks; one under valgrind (make memcheck), where every byte is slow
+[ "${DOORMAT_MEMCHECK:-0}" = 1 ] && size=5000
 make_file p $size
 
 # ---------------------------------------------------------------- both ways
