@@ -59,7 +59,8 @@ static const char encrypt_usage[] =
     "  doormat encrypt -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \\\n"
     "      -o report.pdf.age report.pdf\n"
     "  doormat encrypt -R team.txt -a < notes.txt > notes.txt.age\n"
-    "  doormat encrypt -p -o diary.age diary.txt\n";
+    "  doormat encrypt -p -o diary.age diary.txt\n"
+    "  doormat encrypt -r age1yubikey1q... -o notes.age notes.txt   # a plugin\n";
 
 static const char decrypt_usage[] =
     "Usage:\n"
@@ -73,9 +74,9 @@ static const char decrypt_usage[] =
     "\n"
     "Options:\n"
     "  -i, --identity FILE         try the identities in FILE (age-keygen format, one\n"
-    "                              or more AGE-SECRET-KEY-1 or AGE-PLUGIN-NAME-1 lines);\n"
-    "                              repeatable. FILE must not be readable by group or\n"
-    "                              others (exit 2)\n"
+    "                              or more AGE-SECRET-KEY-1 lines, or plugin identities\n"
+    "                              AGE-PLUGIN-NAME-1...); repeatable. FILE must not be\n"
+    "                              readable by group or others (exit 2)\n"
     "  -j, --plugin NAME           use the default identity of age-plugin-NAME\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
@@ -100,7 +101,8 @@ static const char decrypt_usage[] =
     "Examples:\n"
     "  doormat decrypt -i key.txt -o report.pdf report.pdf.age\n"
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
-    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n";
+    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n"
+    "  doormat decrypt -j yubikey -o notes.txt notes.age\n";
 
 enum {
     OPT_PASSPHRASE_FILE = 256,
