@@ -76,6 +76,15 @@ int cli_check_secret_perms(int fd, const char *path);
  * (and shows on the terminal) a passphrase of ten random BIP 39 words, as age does. */
 #define CLI_PASS_AUTOGENERATE 2
 int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t *len);
+/* One line from /dev/tty after PROMPT, echoed or not, into guarded memory
+ * (empty lines allowed). */
+int cli_read_tty_value(const char *prompt, int echo, char **out, size_t *len);
+/* Gives the plugin recipients and identities among these the command's plugin
+ * host: messages on standard error, requests on the terminal, the timeout from
+ * DOORMAT_PLUGIN_TIMEOUT (seconds; 0: none), read only when there is a plugin.
+ * Returns 0, or the exit code after printing why the variable is bad. */
+int cli_plugin_attach(dm_recipient *const *rcpts, size_t n_rcpts, dm_identity *const *ids,
+                      size_t n_ids);
 /* The first line (without its newline) of a file, into guarded memory. */
 int cli_read_passphrase_file(const char *path, char **out, size_t *len);
 /* Parses a --threads argument (0..CLI_MAX_THREADS). */

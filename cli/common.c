@@ -29,8 +29,9 @@ const char cli_exit_codes_help[] =
     "\n"
     "Exit codes:\n"
     "  0  success\n"
-    "  1  other failure (input/output, resources)\n"
-    "  2  usage error (bad option, bad key or recipient, bad passphrase input)\n"
+    "  1  other failure (input/output, resources, a plugin that failed)\n"
+    "  2  usage error (bad option, bad key or recipient, bad passphrase input,\n"
+    "     a plugin missing from $PATH)\n"
     "  3  malformed header or ASCII armor\n"
     "  4  no identity matched any of the file's recipients\n"
     "  5  header MAC mismatch (the header was altered)\n"
@@ -409,6 +410,29 @@ done:
     dm_secret_free(second);
     close(fd);
     return err;
+}
+
+int cli_read_tty_value(const char *prompt, int echo, char **out, size_t *len) {
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return dm_fail(DM_ERR_USAGE, "no terminal to ask on");
+    char *buf = dm_secret_alloc(CLI_MAX_PASSPHRASE);
+    int err = DM_OK;
+    if (buf == NULL) {
+        err = dm_fail(DM_ERR_NOMEM, "terminal input");
+    } else if (echo) {
+        (void)!write(fd, prompt, strlen(prompt));
+        err = read_tty_line(fd, buf, CLI_MAX_PASSPHRASE, len);
+    } else {
+        err = prompt_once(fd, prompt, buf, CLI_MAX_PASSPHRASE, len);
+    }
+    close(fd);
+    if (err != DM_OK) {
+        dm_secret_free(buf);
+        return err;
+    }
+    *out = buf;
+    return DM_OK;
 }
 
 int cli_read_passphrase_file(const char *path, char **out, size_t *len) {

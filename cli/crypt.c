@@ -12,7 +12,8 @@
 
 static const char encrypt_usage[] =
     "Usage:\n"
-    "  doormat encrypt (-r RECIPIENT | -R FILE | -i FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat encrypt (-r RECIPIENT | -R FILE | -i FILE | -j NAME)... [-a] [-o OUT]\n"
+    "                  [--threads N] [IN]\n"
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "\n"
     "Encrypts IN (standard input if none or \"-\") to every recipient given, in the\n"
@@ -20,16 +21,19 @@ static const char encrypt_usage[] =
     "else can, not even whoever made it.\n"
     "\n"
     "Options:\n"
-    "  -r, --recipient RECIPIENT   encrypt to RECIPIENT: an age key (age1...) or an SSH\n"
-    "                              public key (\"ssh-ed25519 AAAA...\", \"ssh-rsa AAAA...\");\n"
-    "                              repeatable\n"
+    "  -r, --recipient RECIPIENT   encrypt to RECIPIENT: an age key (age1...), a plugin\n"
+    "                              recipient (age1NAME1..., runs age-plugin-NAME) or an\n"
+    "                              SSH public key (\"ssh-ed25519 AAAA...\", \"ssh-rsa\n"
+    "                              AAAA...\"); repeatable\n"
     "  -R, --recipients-file FILE  encrypt to every recipient in FILE: one per line,\n"
     "                              '#' comments and blank lines allowed (an\n"
     "                              authorized_keys file works: other SSH key types are\n"
     "                              passed over with a warning); repeatable, mixes with -r\n"
     "  -i, --identity FILE         encrypt to the recipients of the identities in FILE\n"
-    "                              (an age-keygen file, an SSH private key, or either\n"
-    "                              encrypted with age -p); repeatable\n"
+    "                              (an age-keygen file, plugin identities, an SSH private\n"
+    "                              key, or either encrypted with age -p); repeatable\n"
+    "  -j, --plugin NAME           encrypt to the default identity of age-plugin-NAME\n"
+    "                              (found on $PATH; see \"Plugins\" in the README)\n"
     "  -p, --passphrase            encrypt with a passphrase read from the terminal\n"
     "                              without echo, asked twice (scrypt, work factor 2^18);\n"
     "                              an empty answer makes and shows one of ten random words\n"
@@ -53,16 +57,23 @@ static const char encrypt_usage[] =
     "Binary ciphertext is not written to a terminal (exit 2) unless asked for with\n"
     "\"-o -\": use -a, -o FILE or a redirection.\n"
     "\n"
+    "Plugins run age-plugin-NAME from $PATH: its messages appear on standard error,\n"
+    "its questions on the terminal. A plugin missing from $PATH is exit 2; one that\n"
+    "crashes, gives no answer for DOORMAT_PLUGIN_TIMEOUT seconds (default 60; 0: no\n"
+    "limit), breaks the protocol or reports an error is exit 1. Nothing is written then.\n"
+    "\n"
     "Examples:\n"
     "  doormat encrypt -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \\\n"
     "      -o report.pdf.age report.pdf\n"
     "  doormat encrypt -R team.txt -a < notes.txt > notes.txt.age\n"
     "  doormat encrypt -p -o diary.age diary.txt\n"
-    "  doormat encrypt -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt\n";
+    "  doormat encrypt -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt\n"
+    "  doormat encrypt -r age1yubikey1q... -o notes.age notes.txt   # a plugin\n";
 
 static const char decrypt_usage[] =
     "Usage:\n"
-    "  doormat decrypt [-i FILE]... [--passphrase-file FILE] [-o OUT] [--threads N] [IN]\n"
+    "  doormat decrypt [-i FILE | -j NAME]... [--passphrase-file FILE] [-o OUT]\n"
+    "                  [--threads N] [IN]\n"
     "\n"
     "Decrypts IN (standard input if none or \"-\"), binary or ASCII-armored. Nothing\n"
     "unauthenticated is ever released: with -o, OUT appears only if the whole file\n"
@@ -71,12 +82,14 @@ static const char decrypt_usage[] =
     "\n"
     "Options:\n"
     "  -i, --identity FILE         try the identities in FILE: an age-keygen file (one\n"
-    "                              or more AGE-SECRET-KEY-1 lines), an OpenSSH private\n"
+    "                              or more AGE-SECRET-KEY-1 lines, or plugin identities\n"
+    "                              AGE-PLUGIN-NAME-1...), an OpenSSH private\n"
     "                              key (ssh-ed25519, ssh-rsa; its passphrase is asked\n"
     "                              only when the file names the key), or either\n"
     "                              encrypted with age -p (its passphrase is asked);\n"
     "                              repeatable. FILE must not be readable by group or\n"
     "                              others (exit 2)\n"
+    "  -j, --plugin NAME           use the default identity of age-plugin-NAME\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
     "                              stanzas for the authority in FILE are all there and\n"
@@ -91,11 +104,18 @@ static const char decrypt_usage[] =
     "With neither -i nor --passphrase-file, a passphrase-encrypted file makes doormat\n"
     "ask for the passphrase on the terminal, as age does.\n"
     "\n"
+    "Plugins (age1NAME1... recipients, AGE-PLUGIN-NAME-1... identities, -j NAME) run\n"
+    "age-plugin-NAME from $PATH: its messages appear on standard error, its questions\n"
+    "on the terminal. A plugin missing from $PATH is exit 2; one that crashes, gives\n"
+    "no answer for DOORMAT_PLUGIN_TIMEOUT seconds (default 60; 0: no limit), breaks\n"
+    "the protocol or reports an error is exit 1. Nothing is written then.\n"
+    "\n"
     "Examples:\n"
     "  doormat decrypt -i key.txt -o report.pdf report.pdf.age\n"
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
     "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n"
-    "  doormat decrypt -i ~/.ssh/id_ed25519 -o notes.txt notes.age\n";
+    "  doormat decrypt -i ~/.ssh/id_ed25519 -o notes.txt notes.age\n"
+    "  doormat decrypt -j yubikey -o notes.txt notes.age\n";
 
 enum {
     OPT_PASSPHRASE_FILE = 256,
@@ -111,6 +131,7 @@ static const struct option encrypt_longopts[] = {
     {"recipient", required_argument, NULL, 'r'},
     {"recipients-file", required_argument, NULL, 'R'},
     {"identity", required_argument, NULL, 'i'},
+    {"plugin", required_argument, NULL, 'j'},
     {"passphrase", no_argument, NULL, 'p'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"armor", no_argument, NULL, 'a'},
@@ -125,6 +146,7 @@ static const struct option encrypt_longopts[] = {
 
 static const struct option decrypt_longopts[] = {
     {"identity", required_argument, NULL, 'i'},
+    {"plugin", required_argument, NULL, 'j'},
     {"passphrase-file", required_argument, NULL, OPT_PASSPHRASE_FILE},
     {"require-escrow", required_argument, NULL, OPT_REQUIRE_ESCROW},
     {"leaf-bits", required_argument, NULL, OPT_LEAF_BITS},
@@ -225,6 +247,9 @@ static int add_recipient_string(rcpt_list *l, const char *s) {
     if (strncmp(s, "AGE-SECRET-KEY-", 15) == 0)
         return cli_usage_error("encrypt: -r was given a secret key; give its recipient (age1..., "
                                "see doormat keygen -y)");
+    if (dm_is_plugin_identity(s))
+        return cli_usage_error("encrypt: -r was given a plugin identity; give its recipient "
+                               "(age1NAME1...) or use -j NAME");
     dm_recipient *r = NULL;
     int err = dm_recipient_parse(s, &r);
     if (err != DM_OK) {
@@ -366,10 +391,19 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
             }
             memcpy(secret, p, n_line);
             secret[n_line] = '\0';
-            err = dm_x25519_identity_to_recipient(secret, &public);
+            if (dm_is_plugin_identity(secret)) {
+                /* recipient-v1's add-identity: the plugin encrypts to it. */
+                dm_identity *id = NULL;
+                err = dm_plugin_identity_parse(secret, NULL, &id);
+                if (err == DM_OK)
+                    err = dm_plugin_identity_to_recipient(id, &r);
+                dm_identity_free(id);
+            } else {
+                err = dm_x25519_identity_to_recipient(secret, &public);
+                if (err == DM_OK)
+                    err = dm_x25519_recipient_parse(public, &r);
+            }
             dm_secret_free(secret);
-            if (err == DM_OK)
-                err = dm_x25519_recipient_parse(public, &r);
             free(public);
             if (err == DM_OK)
                 err = rcpt_push(l, r);
@@ -378,19 +412,6 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     }
     dm_secret_free(text);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
-}
-
-/* -j NAME: the recipient and the identity of an age plugin without data
- * (age-plugin-NAME). The plugin protocol lives elsewhere; these are where it
- * plugs into the command line. */
-static int add_plugin_recipient(rcpt_list *l, const char *name) {
-    (void)l;
-    return cli_usage_error("-j %s: age plugins are not available in this build", name);
-}
-
-static int add_plugin_identity(ident_list *l, const char *name) {
-    (void)l;
-    return cli_usage_error("-j %s: age plugins are not available in this build", name);
 }
 
 static int add_recipients_file(rcpt_list *l, const char *path) {
@@ -420,6 +441,18 @@ static int add_recipients_file(rcpt_list *l, const char *path) {
     if (n == 0)
         return cli_usage_error("encrypt: recipients file %s holds no recipient", path);
     return DM_EXIT_OK;
+}
+
+static int add_plugin_recipient(rcpt_list *l, const char *name) {
+    dm_identity *id = NULL;
+    dm_recipient *r = NULL;
+    int err = dm_plugin_identity_default(name, NULL, &id);
+    if (err == DM_OK)
+        err = dm_plugin_identity_to_recipient(id, &r);
+    dm_identity_free(id);
+    if (err == DM_OK)
+        err = rcpt_push(l, r);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: -j %s", name);
 }
 
 static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
@@ -478,6 +511,8 @@ static int run_encrypt(const encrypt_args *a) {
             rc = add_recipient_string(&rcpts, v);
         }
     }
+    if (rc == DM_EXIT_OK)
+        rc = cli_plugin_attach(rcpts.items, rcpts.len, NULL, 0);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
     if (rc == DM_EXIT_OK && a->escrow != NULL) {
@@ -535,13 +570,16 @@ int cmd_encrypt(int argc, char **argv) {
     int c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":r:R:i:pao:h", encrypt_longopts, NULL)) != -1) {
+    while (rc < 0 &&
+           (c = getopt_long(argc, argv, ":r:R:i:j:pao:h", encrypt_longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
         case 'R':
         case 'i':
+        case 'j':
             a.specs[a.n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
                                          : c == 'i' ? SPEC_IDENTITY_FILE
+                                         : c == 'j' ? SPEC_PLUGIN
                                                     : SPEC_RECIPIENT;
             a.specs[a.n_specs++].value = optarg;
             break;
@@ -590,10 +628,11 @@ int cmd_encrypt(int argc, char **argv) {
         else if (a.passphrase_tty && a.passphrase_file != NULL)
             rc = cli_usage_error("encrypt: -p and --passphrase-file can't be used together");
         else if (passphrase && a.n_specs > 0)
-            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r, -R or -i "
+            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r, -R, -i or -j "
                                  "(a passphrase stanza must stand alone)");
         else if (!passphrase && a.n_specs == 0)
-            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -i, -p or --passphrase-file "
+            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -i, -j, -p or "
+                                 "--passphrase-file "
                                  "(see doormat encrypt --help)");
         else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
             rc = cli_usage_error("encrypt: --leaf-bits and --crumple-bits need --escrow");
@@ -617,6 +656,7 @@ int cmd_encrypt(int argc, char **argv) {
 
 typedef struct decrypt_args {
     const char **identity_files;
+    unsigned char *is_plugin; /* identity_files[i] is the NAME of -j NAME (NULL: none is) */
     size_t n_identity_files;
     const char *passphrase_file;
     const char *output;
@@ -624,8 +664,6 @@ typedef struct decrypt_args {
     unsigned threads;
     const char *require_escrow;
     dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
-    const char **plugins;       /* -j NAME (age's command line) */
-    size_t n_plugins;
 } decrypt_args;
 
 /* With no identity given, age asks for a passphrase only once it has seen that
@@ -720,6 +758,14 @@ static int add_identity_file(ident_list *l, const char *path) {
     return DM_EXIT_OK;
 }
 
+static int add_plugin_identity(ident_list *l, const char *name) {
+    dm_identity *id = NULL;
+    int err = dm_plugin_identity_default(name, NULL, &id);
+    if (err == DM_OK)
+        err = ident_push(l, id);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: -j %s", name);
+}
+
 static int add_passphrase_identity(ident_list *l, const char *path) {
     char *pass = NULL;
     size_t len = 0;
@@ -740,9 +786,11 @@ static int run_decrypt(const decrypt_args *a) {
         return rc;
     ident_list ids = {0};
     for (size_t i = 0; i < a->n_identity_files && rc == DM_EXIT_OK; i++)
-        rc = add_identity_file(&ids, a->identity_files[i]);
-    for (size_t i = 0; i < a->n_plugins && rc == DM_EXIT_OK; i++)
-        rc = add_plugin_identity(&ids, a->plugins[i]);
+        rc = a->is_plugin != NULL && a->is_plugin[i]
+                 ? add_plugin_identity(&ids, a->identity_files[i])
+                 : add_identity_file(&ids, a->identity_files[i]);
+    if (rc == DM_EXIT_OK)
+        rc = cli_plugin_attach(NULL, 0, ids.items, ids.len);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
     if (rc == DM_EXIT_OK && ids.len == 0) {
@@ -795,15 +843,21 @@ done:
 int cmd_decrypt(int argc, char **argv) {
     decrypt_args a = {0};
     a.identity_files = calloc((size_t)argc, sizeof *a.identity_files);
-    if (a.identity_files == NULL)
+    a.is_plugin = calloc((size_t)argc, 1);
+    if (a.identity_files == NULL || a.is_plugin == NULL) {
+        free(a.identity_files);
+        free(a.is_plugin);
         return cli_fail(DM_ERR_NOMEM, "decrypt");
+    }
     int rc = -1;
     int c;
     optind = 1;
     opterr = 0;
-    while (rc < 0 && (c = getopt_long(argc, argv, ":i:o:h", decrypt_longopts, NULL)) != -1) {
+    while (rc < 0 && (c = getopt_long(argc, argv, ":i:j:o:h", decrypt_longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
+        case 'j':
+            a.is_plugin[a.n_identity_files] = c == 'j';
             a.identity_files[a.n_identity_files++] = optarg;
             break;
         case OPT_PASSPHRASE_FILE:
@@ -847,13 +901,14 @@ int cmd_decrypt(int argc, char **argv) {
             a.input = optind < argc ? argv[optind] : NULL;
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
             for (size_t i = 0; i < a.n_identity_files; i++)
-                stdin_users += is_stdin_arg(a.identity_files[i], 0);
+                stdin_users += !a.is_plugin[i] && is_stdin_arg(a.identity_files[i], 0);
             rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
                                                    "than one thing (IN, -i -, --passphrase-file -)")
                                  : run_decrypt(&a);
         }
     }
     free(a.identity_files);
+    free(a.is_plugin);
     return rc;
 }
 
@@ -1004,18 +1059,23 @@ int cmd_age(int argc, char **argv) {
             rc =
                 cli_usage_error("standard input is used for multiple purposes (INPUT, -R -, -i -)");
         } else if (dec) {
+            /* -i and -j in command-line order, as decrypt takes them. */
             decrypt_args d = {0};
-            d.identity_files = ids;
-            d.n_identity_files = n_ids;
-            const char **plugins = calloc(n_j + 1, sizeof *plugins);
-            for (size_t i = 0; plugins != NULL && i < n_specs; i++)
-                if (specs[i].is_file == SPEC_PLUGIN)
-                    plugins[d.n_plugins++] = specs[i].value;
-            d.plugins = plugins;
+            unsigned char *is_plugin = calloc(n_specs + 1, 1);
+            const char **files = calloc(n_specs + 1, sizeof *files);
+            for (size_t i = 0; is_plugin != NULL && files != NULL && i < n_specs; i++)
+                if (specs[i].is_file == SPEC_IDENTITY_FILE || specs[i].is_file == SPEC_PLUGIN) {
+                    is_plugin[d.n_identity_files] = specs[i].is_file == SPEC_PLUGIN;
+                    files[d.n_identity_files++] = specs[i].value;
+                }
+            d.identity_files = files;
+            d.is_plugin = is_plugin;
             d.output = output;
             d.input = input;
-            rc = plugins == NULL ? cli_fail(DM_ERR_NOMEM, "age") : run_decrypt(&d);
-            free(plugins);
+            rc = is_plugin == NULL || files == NULL ? cli_fail(DM_ERR_NOMEM, "age")
+                                                    : run_decrypt(&d);
+            free(is_plugin);
+            free(files);
         } else {
             encrypt_args e = {0};
             e.specs = specs;
@@ -1120,6 +1180,8 @@ static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
         if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
             rc = cli_fail(DM_ERR_NOMEM, "rekey");
     }
+    if (rc == DM_EXIT_OK)
+        rc = cli_plugin_attach(rcpts.items, rcpts.len, ids.items, ids.len);
     int in_fd = -1;
     if (rc == DM_EXIT_OK && (in_fd = cli_open_input(a->input)) < 0)
         rc = DM_EXIT_FAILURE;

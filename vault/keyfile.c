@@ -109,6 +109,24 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
     return err;
 }
 
+/* The one dispatcher of recipient strings: a plugin's (age1NAME1...: a
+ * second '1', which X25519's Bech32 data never holds), X25519's, SSH's. */
+int dm_recipient_parse(const char *s, dm_recipient **out) {
+    if (s == NULL)
+        return dm_fail(DM_ERR_USAGE, "no recipient");
+    if (dm_is_plugin_recipient(s))
+        return dm_plugin_recipient_parse(s, NULL, out);
+    if (strncmp(s, "age1", 4) == 0)
+        return dm_x25519_recipient_parse(s, out);
+    return dm_ssh_recipient_or_unknown(s, out);
+}
+
+int dm_identity_parse(const char *s, dm_identity **out) {
+    if (dm_is_plugin_identity(s))
+        return dm_plugin_identity_parse(s, NULL, out);
+    return dm_x25519_identity_parse(s, out);
+}
+
 typedef struct identity_list {
     dm_identity **ids;
     size_t n, cap;
@@ -116,11 +134,6 @@ typedef struct identity_list {
 
 /* Keys this build can't use are named, not called malformed. */
 static int unsupported_identity(const char *line, size_t number) {
-    if (strncmp(line, "AGE-PLUGIN-", 11) == 0)
-        return dm_fail(DM_ERR_USAGE,
-                       "unsupported identity type at line %zu: a plugin identity "
-                       "(AGE-PLUGIN-...)",
-                       number);
     if (strncmp(line, "AGE-SECRET-KEY-PQ-1", 19) == 0)
         return dm_fail(DM_ERR_USAGE,
                        "unsupported identity type at line %zu: an ML-KEM hybrid "
@@ -140,7 +153,7 @@ static int take_identity(void *ctx, const char *line, size_t number) {
     dm_identity *id = NULL;
     if (unsupported_identity(line, number) != DM_OK)
         return TAKE_REPORTED;
-    if (dm_x25519_identity_parse(line, &id) != DM_OK)
+    if (dm_identity_parse(line, &id) != DM_OK)
         return DM_ERR_USAGE;
     dm_identity **grown = grow(l->ids, sizeof *l->ids, l->n, &l->cap);
     if (grown == NULL) {

@@ -58,6 +58,10 @@ int dm_wire_mpint(dm_wire *w, const uint8_t **s, size_t *len);
  * sk-...), copied into type; and whether the vault supports that type. */
 int dm_ssh_line_type(const char *line, char type[32]);
 int dm_ssh_type_supported(const char *type);
+/* An SSH public key line as a recipient, or (not an SSH key type at all) the
+ * error naming an unknown recipient type: the last branch of
+ * dm_recipient_parse (vault/keyfile.c). */
+int dm_ssh_recipient_or_unknown(const char *s, dm_recipient **out);
 
 /* The stanza's key tag: base64 of the first 4 bytes of SHA-256 of the
  * public key in SSH wire format (out gets 7 bytes with the NUL). */

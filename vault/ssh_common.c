@@ -313,11 +313,7 @@ int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
     return err;
 }
 
-int dm_recipient_parse(const char *s, dm_recipient **out) {
-    if (s == NULL)
-        return dm_fail(DM_ERR_USAGE, "no recipient");
-    if (strncmp(s, "age1", 4) == 0)
-        return dm_x25519_recipient_parse(s, out);
+int dm_ssh_recipient_or_unknown(const char *s, dm_recipient **out) {
     size_t type_len = strcspn(s, " \t");
     if (looks_like_ssh_type(s, type_len))
         return dm_ssh_recipient_parse(s, out);

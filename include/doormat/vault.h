@@ -32,18 +32,20 @@ extern "C" {
  * dm_exit_code() maps them to the command's documented exit codes. */
 typedef enum dm_err {
     DM_OK = 0,
-    DM_ERR_IO,          /* read/write failure                      -> exit 1 */
-    DM_ERR_NOMEM,       /* out of memory                           -> exit 1 */
-    DM_ERR_INTERNAL,    /* a library call failed unexpectedly      -> exit 1 */
-    DM_ERR_USAGE,       /* bad argument, bad key string            -> exit 2 */
-    DM_ERR_HEADER,      /* malformed header                        -> exit 3 */
-    DM_ERR_ARMOR,       /* malformed ASCII armor                   -> exit 3 */
-    DM_ERR_NO_MATCH,    /* no identity unwrapped a stanza          -> exit 4 */
-    DM_ERR_HMAC,        /* header MAC mismatch                     -> exit 5 */
-    DM_ERR_PAYLOAD,     /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,      /* escrow policy violated                  -> exit 7 */
-    DM_ERR_DENIED,      /* access not authorised                   -> exit 8 */
-    DM_ERR_LOG,         /* a transparency log is inconsistent      -> exit 9 */
+    DM_ERR_IO,       /* read/write failure                      -> exit 1 */
+    DM_ERR_NOMEM,    /* out of memory                           -> exit 1 */
+    DM_ERR_INTERNAL, /* a library call failed unexpectedly      -> exit 1 */
+    DM_ERR_USAGE,    /* bad argument, bad key string            -> exit 2 */
+    DM_ERR_HEADER,   /* malformed header                        -> exit 3 */
+    DM_ERR_ARMOR,    /* malformed ASCII armor                   -> exit 3 */
+    DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
+    DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
+    DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
+    DM_ERR_POLICY,   /* escrow policy violated                  -> exit 7 */
+    DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
+    DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
+    DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
+                        or reported an error                    -> exit 1 */
     DM_ERR__COUNT
 } dm_err;
 
@@ -152,12 +154,6 @@ int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_
  * NUL-terminated, in memory from dm_secret_alloc. DM_OK or an error. */
 typedef int (*dm_passphrase_fn)(void *ctx, char **pass_out, size_t *len_out);
 
-/* Any recipient string the vault knows: age1... (X25519), or an SSH public
- * key line "ssh-ed25519 AAAA... [comment]" / "ssh-rsa AAAA... [comment]" as
- * in authorized_keys. Other SSH key types (ssh-dss, ecdsa-..., sk-...) are
- * DM_ERR_USAGE with the detail "unsupported SSH key type ...". */
-int dm_recipient_parse(const char *s, dm_recipient **out);
-
 /* SSH recipients (age's ssh-ed25519 and ssh-rsa types; see docs/format.md).
  * The SSH files are read with libssh and the RSA arithmetic is OpenSSL's;
  * both libraries are loaded the first time an SSH key is used. */
@@ -193,6 +189,78 @@ typedef void (*dm_skipped_fn)(void *ctx, size_t line, const char *type);
 int dm_recipient_file_parse_skipping(const char *text, size_t len, dm_recipient ***rcpts_out,
                                      size_t *n_out, size_t *line_out, dm_skipped_fn skipped,
                                      void *skipped_ctx);
+
+/* Any recipient string the vault knows: age1... (X25519), age1NAME1...
+ * (a plugin), or an SSH public key line "ssh-ed25519 AAAA... [comment]" /
+ * "ssh-rsa AAAA... [comment]" as in authorized_keys. Other SSH key types
+ * (ssh-dss, ecdsa-..., sk-...) are DM_ERR_USAGE with the detail "unsupported
+ * SSH key type ...". Any identity string: AGE-SECRET-KEY-1... (X25519) or
+ * AGE-PLUGIN-NAME-1... (a plugin; SSH identities are files, see
+ * dm_ssh_identity_parse). Plugin ones are made with no host (see
+ * dm_plugin_recipients_set_host). */
+int dm_recipient_parse(const char *s, dm_recipient **out);
+int dm_identity_parse(const char *s, dm_identity **out);
+
+/* ----------------------------------------------------------------- plugins */
+
+/* The client side of the age plugin protocol (c2sp.org/age-plugin): a plugin
+ * recipient or identity runs age-plugin-NAME, found on $PATH (absolute
+ * directories only), with --age-plugin=recipient-v1 or identity-v1, and talks
+ * to it over its standard input and output. Its standard error is kept (the
+ * last line is quoted when it fails) and otherwise discarded, as age does.
+ *
+ * The library does no terminal I/O: what the plugin asks of the user goes to
+ * the host's callbacks. Texts handed to them have every control character
+ * replaced by '?'. A NULL callback, or one that returns an error, makes the
+ * client answer "fail", and the plugin decides what that means. */
+typedef struct dm_plugin_host {
+    /* Shows a message of plugin NAME. */
+    int (*message)(void *ctx, const char *name, const char *text);
+    /* Asks for a value (secret: without echo). *value is NUL-terminated and
+     * dm_secret_alloc'd; the client frees it. */
+    int (*request)(void *ctx, const char *name, const char *prompt, int secret, char **value,
+                   size_t *value_len);
+    /* Asks to choose between yes and no (no is NULL when yes is the only
+     * choice); *chose_yes is 1 for yes, 0 for no. */
+    int (*confirm)(void *ctx, const char *name, const char *prompt, const char *yes, const char *no,
+                   int *chose_yes);
+    void *ctx;
+    /* How long to wait for each message of the plugin, in milliseconds: 0
+     * means DM_PLUGIN_DEFAULT_TIMEOUT_MS, a negative value forever. Time spent
+     * in the callbacks (the user typing) does not count. */
+    int timeout_ms;
+} dm_plugin_host;
+
+#define DM_PLUGIN_DEFAULT_TIMEOUT_MS 60000
+/* Longest plugin name accepted (NAME = 1*(ALPHA / DIGIT / "-" / "_" / "." / "+")). */
+#define DM_PLUGIN_MAX_NAME 64
+
+/* Cheap tests of a string's shape: "age1" with a second '1' (a plugin
+ * recipient), "AGE-PLUGIN-" (a plugin identity). */
+int dm_is_plugin_recipient(const char *s);
+int dm_is_plugin_identity(const char *s);
+
+/* age1NAME1... recipients and AGE-PLUGIN-NAME-1... identities (strict
+ * Bech32; the identity string is kept in guarded memory). host may be NULL
+ * (no user interface, default timeout); the struct is copied. */
+int dm_plugin_recipient_parse(const char *s, const dm_plugin_host *host, dm_recipient **out);
+int dm_plugin_identity_parse(const char *s, const dm_plugin_host *host, dm_identity **out);
+/* -j NAME: the plugin's default identity, AGE-PLUGIN-NAME-1 with no data. */
+int dm_plugin_identity_default(const char *name, const dm_plugin_host *host, dm_identity **out);
+/* Writes that identity's string (upper case, NUL-terminated) into out. */
+int dm_plugin_default_identity_string(const char *name, char *out, size_t out_cap);
+/* The recipient that encrypts to a plugin identity (recipient-v1's
+ * add-identity): age -e -j NAME, or a plugin identity in an identity file.
+ * DM_ERR_USAGE when id is not a plugin identity. */
+int dm_plugin_identity_to_recipient(const dm_identity *id, dm_recipient **out);
+/* Gives the host to every plugin recipient or identity in the list (others
+ * are left alone): key files are parsed without one. */
+void dm_plugin_recipients_set_host(dm_recipient *const *rcpts, size_t n,
+                                   const dm_plugin_host *host);
+void dm_plugin_identities_set_host(dm_identity *const *ids, size_t n, const dm_plugin_host *host);
+/* The plugin name of a plugin recipient or identity, NULL for others. */
+const char *dm_plugin_recipient_name(const dm_recipient *r);
+const char *dm_plugin_identity_name(const dm_identity *id);
 
 /* ------------------------------------------------------------------ header */
 
