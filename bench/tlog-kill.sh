@@ -44,8 +44,9 @@ for i in $(seq 1 "$KILLS"); do
     2>/dev/null &
   pid=$!
   # A random point in the release: 0 to 89 ms (a release takes about 100 ms
-  # on a disk that honours fsync).
-  sleep "0.$(printf '%03d' $((RANDOM % 90)))"
+  # on a disk that honours fsync; KILL_WINDOW_MS widens it for slow runs).
+  ms=$((RANDOM % ${KILL_WINDOW_MS:-90}))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
   wait "$pid" 2>/dev/null
   record auth/logs/master/checkpoint

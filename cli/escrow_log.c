@@ -611,8 +611,11 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
         err = cli_read_file(state, &old_text, &old_len);
         if (err == DM_OK) {
             err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old);
-            if (err != DM_OK)
-                err = dm_fail(DM_ERR_LOG, "the kept checkpoint %s: %s", state, dm_err_detail());
+            if (err != DM_OK) {
+                char d[256];
+                snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
+                err = dm_fail(DM_ERR_LOG, "the kept checkpoint %s: %s", state, d);
+            }
             have_old = err == DM_OK;
         }
     }

@@ -320,8 +320,11 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
                        agent);
     dm_tlog_proof p;
     int err = dm_tlog_proof_parse(r, rlen, &p);
-    if (err)
-        return dm_fail(DM_ERR_LOG, "the receipt of agent %s's share: %s", agent, dm_err_detail());
+    if (err) {
+        char d[300];
+        snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
+        return dm_fail(DM_ERR_LOG, "the receipt of agent %s's share: %s", agent, d);
+    }
     dm_escrow_entry e;
     if (!p.extra || dm_escrow_entry_parse(p.extra, p.extra_len, &e) != DM_OK)
         err =

@@ -172,7 +172,7 @@ static void prune(dm_tlog_log *l, int level, uint64_t index) {
 
 static int publish_checkpoint(dm_tlog_log *l, const char *text, size_t len) {
     int err = write_durable(l->dir, "checkpoint.new", (const uint8_t *)text, len);
-    char from[4096], to[4096];
+    char from[4096] = "", to[4096] = "";
     if (!err)
         err = path_join(from, sizeof from, l->dir, "checkpoint.new");
     if (!err)

@@ -485,8 +485,11 @@ static int walk_entries(walk *w, uint64_t end) {
         if (!err)
             err = dm_tlog_bundle_parse(data + pos, len - pos, width - skip, walk_entry, w);
         free(data);
-        if (err == DM_ERR_USAGE)
-            err = dm_fail(DM_ERR_LOG, "entry bundle %" PRIu64 ": %s", n, dm_err_detail());
+        if (err == DM_ERR_USAGE) {
+            char d[256];
+            snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
+            err = dm_fail(DM_ERR_LOG, "entry bundle %" PRIu64 ": %s", n, d);
+        }
         if (err)
             break;
         if (w->check_tiles && skip == 0) {

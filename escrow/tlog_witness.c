@@ -444,8 +444,11 @@ int dm_tlog_proof_verify(const dm_tlog_proof *p, const dm_tlog_hash leaf,
     dm_tlog_checkpoint cp;
     int err = dm_tlog_checkpoint_open(p->checkpoint, p->checkpoint_len, log_key, witnesses,
                                       n_witnesses, needed, &cp);
-    if (err == DM_ERR_USAGE)
-        err = dm_fail(DM_ERR_LOG, "the receipt's checkpoint is malformed: %s", dm_err_detail());
+    if (err == DM_ERR_USAGE) {
+        char d[256];
+        snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
+        err = dm_fail(DM_ERR_LOG, "the receipt's checkpoint is malformed: %s", d);
+    }
     if (!err)
         err = dm_tlog_verify_inclusion(p->index, cp.size, leaf, p->path, p->n, cp.root);
     if (!err && c)

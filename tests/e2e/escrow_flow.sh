@@ -187,4 +187,38 @@ assert_fails 9 "does not verify" "no release on a tampered log"
 assert_absent late.share "no share when the log is tampered"
 cp court-2.cp fbi/logs/court/checkpoint
 
+# ---- a rogue agent: vendor signs a share with a wrong value (Python's
+# cryptography package plays vendor, with vendor's own key)
+/usr/bin/python3 - fbi/agents/vendor.key vendor.share rogue.share <<'PY'
+import base64, sys
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+key, share, out = sys.argv[1:]
+seed = [l for l in open(key).read().split("\n") if l.startswith("seed: ")][0][6:]
+seed = base64.b64decode(seed + "=" * (-len(seed) % 4))
+sk = Ed25519PrivateKey.from_private_bytes(HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+    info=b"doormat/v1/escrow/agent-ed25519").derive(seed))
+text = open(share).read()
+head, rest = text.split("signature: ", 1)
+receipt = rest.split("\n", 1)[1]
+lines = head.split("\n")
+i = [n for n, l in enumerate(lines) if l.startswith("share: ")][0]
+v = bytearray(base64.b64decode(lines[i][7:] + "=="))
+v[0] ^= 1
+lines[i] = "share: " + base64.b64encode(bytes(v)).decode().rstrip("=")
+head = "\n".join(lines)
+sig = sk.sign(b"doormat/v1/escrow/share\n" + head.encode())
+open(out, "w").write(head + "signature: " + base64.b64encode(sig).decode().rstrip("=") + "\n" + receipt)
+PY
+chmod 600 rogue.share
+run "$D" escrow recover --authority fbi/authority.pub --share rogue.share --share doj.share -o r.bin msg.age
+assert_fails 5 "no 2 of the 2 shares|does not match the header MAC" "a rogue share and one honest share"
+assert_absent r.bin "nothing written"
+run "$D" escrow recover --authority fbi/authority.pub --share rogue.share --share doj.share \
+  --share court.share -o r.bin msg.age
+assert_exit 0 "recovery passes over the rogue share"
+assert_same r.bin msg.bin "recovered plaintext despite the rogue share"
+assert_true "the rogue agent is named" grep -q "the share of agent vendor (rogue.share) does not fit" "$T/err"
+
 finish
