@@ -568,7 +568,7 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
     const cli_service_api *svc = cli_service(a->cmd);
     if (svc == NULL)
         return DM_EXIT_FAILURE;
-    int err = svc->fetcher_new(base, pin, 10, &f);
+    int err = svc->fetcher_new(base, pin, 30, &f);
     if (err != DM_OK)
         return cli_fail(err, "%s: log of agent %s", a->cmd, name);
     int rc = monitor_fetched(a, auth, agent, f, files, n_files);
