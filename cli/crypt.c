@@ -1011,7 +1011,14 @@ int cmd_age(int argc, char **argv) {
             rc = cli_help(age_usage);
             break;
         default:
-            rc = cli_bad_option("age", argv, c);
+            /* No "age" command to point at: the help is doormat's own. */
+            if (c == ':')
+                rc = cli_usage_error("option %s needs an argument (see doormat -e --help)",
+                                     argv[optind - 1]);
+            else if (optopt != 0)
+                rc = cli_usage_error("unknown option -%c (see doormat --help)", optopt);
+            else
+                rc = cli_usage_error("unknown option %s (see doormat --help)", argv[optind - 1]);
             break;
         }
     }

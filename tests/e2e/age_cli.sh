@@ -74,6 +74,11 @@ want='doormat: too many INPUT arguments: "small.txt", "-o" (the input file must 
 check_usage -r "$K" small.txt -o x.age
 assert_absent x.age "nothing written by a usage error"
 
+run "$D" --bogus small.txt
+assert_says 2 'doormat: unknown option --bogus (see doormat --help)' "an unknown flag with no command"
+run "$D" -d -i
+assert_says 2 'doormat: option -i needs an argument (see doormat -e --help)' "a flag without its argument"
+
 # ------------------------------------------------- binary and the terminal
 printf 'set timeout 30\nlog_user 1\nspawn -noecho {*}$argv\nexpect eof\nexit [lindex [wait] 3]\n' >tty.exp
 expect tty.exp "$D" -r "$K" small.txt >tty.log 2>&1
