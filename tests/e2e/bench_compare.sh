@@ -47,8 +47,10 @@ for row in "encrypt 4 MiB, tmpfs to /dev/null" "decrypt 4 MiB, tmpfs to /dev/nul
 done
 assert_true "the one-thread cached figure" \
   grep -Eq '^\| one thread, in-process \(`doormat bench`, 8 MiB: stays in the cache\) \| [0-9.]+ MiB/s \| [0-9.]+ MiB/s \|$' "$R"
+# The decrypt cost is a difference of two medians of a few microseconds:
+# on a noisy machine it can come out below zero, and is printed as measured.
 assert_true "escrow fixed cost in microseconds" \
-  grep -Eq '^\| escrow 2-of-3 fixed cost per file \(in-process\) \| [0-9.]+ us \| [0-9.]+ us \+ check [0-9.]+ us \|$' "$R"
+  grep -Eq '^\| escrow 2-of-3 fixed cost per file \(in-process\) \| [0-9.]+ us \| -?[0-9.]+ us \+ check [0-9.]+ us \|$' "$R"
 assert_true "openssl speed, one thread and all" \
   grep -Eq '^\| `openssl speed -evp chacha20-poly1305 -bytes 65536` \(`-multi [0-9]+`\) \| [0-9.]+ \| [0-9.]+ \|$' "$R"
 for c in "one hot 64 KiB buffer" "4 MiB from memory" "opening 4 MiB from memory" \
