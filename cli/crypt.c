@@ -12,7 +12,7 @@
 
 static const char encrypt_usage[] =
     "Usage:\n"
-    "  doormat encrypt (-r RECIPIENT | -R FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
+    "  doormat encrypt (-r RECIPIENT | -R FILE | -i FILE)... [-a] [-o OUT] [--threads N] [IN]\n"
     "  doormat encrypt (-p | --passphrase-file FILE) [-a] [-o OUT] [--threads N] [IN]\n"
     "\n"
     "Encrypts IN (standard input if none or \"-\") to every recipient given, in the\n"
@@ -20,12 +20,19 @@ static const char encrypt_usage[] =
     "else can, not even whoever made it.\n"
     "\n"
     "Options:\n"
-    "  -r, --recipient RECIPIENT   encrypt to an X25519 recipient (age1...); repeatable\n"
+    "  -r, --recipient RECIPIENT   encrypt to RECIPIENT: an age key (age1...) or an SSH\n"
+    "                              public key (\"ssh-ed25519 AAAA...\", \"ssh-rsa AAAA...\");\n"
+    "                              repeatable\n"
     "  -R, --recipients-file FILE  encrypt to every recipient in FILE: one per line,\n"
-    "                              '#' comments and blank lines allowed; repeatable,\n"
-    "                              and may be mixed with -r\n"
+    "                              '#' comments and blank lines allowed (an\n"
+    "                              authorized_keys file works: other SSH key types are\n"
+    "                              passed over with a warning); repeatable, mixes with -r\n"
+    "  -i, --identity FILE         encrypt to the recipients of the identities in FILE\n"
+    "                              (an age-keygen file, an SSH private key, or either\n"
+    "                              encrypted with age -p); repeatable\n"
     "  -p, --passphrase            encrypt with a passphrase read from the terminal\n"
-    "                              without echo, asked twice (scrypt, work factor 2^18)\n"
+    "                              without echo, asked twice (scrypt, work factor 2^18);\n"
+    "                              an empty answer makes and shows one of ten random words\n"
     "      --passphrase-file FILE  encrypt with the first line of FILE as the passphrase\n"
     "                              (a passphrase can't be combined with -r or -R)\n"
     "      --escrow FILE           also escrow the file key to the authority in FILE\n"
@@ -43,14 +50,15 @@ static const char encrypt_usage[] =
     "      --threads N             seal payload chunks on N threads (0: one per CPU)\n"
     "  -h, --help                  this text\n"
     "\n"
-    "Binary ciphertext is never written to a terminal (exit 2): use -a, -o or a\n"
-    "redirection.\n"
+    "Binary ciphertext is not written to a terminal (exit 2) unless asked for with\n"
+    "\"-o -\": use -a, -o FILE or a redirection.\n"
     "\n"
     "Examples:\n"
     "  doormat encrypt -r age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p \\\n"
     "      -o report.pdf.age report.pdf\n"
     "  doormat encrypt -R team.txt -a < notes.txt > notes.txt.age\n"
-    "  doormat encrypt -p -o diary.age diary.txt\n";
+    "  doormat encrypt -p -o diary.age diary.txt\n"
+    "  doormat encrypt -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt\n";
 
 static const char decrypt_usage[] =
     "Usage:\n"
@@ -62,9 +70,13 @@ static const char decrypt_usage[] =
     "OUT is left untouched.\n"
     "\n"
     "Options:\n"
-    "  -i, --identity FILE         try the identities in FILE (age-keygen format, one\n"
-    "                              or more AGE-SECRET-KEY-1 lines); repeatable. FILE\n"
-    "                              must not be readable by group or others (exit 2)\n"
+    "  -i, --identity FILE         try the identities in FILE: an age-keygen file (one\n"
+    "                              or more AGE-SECRET-KEY-1 lines), an OpenSSH private\n"
+    "                              key (ssh-ed25519, ssh-rsa; its passphrase is asked\n"
+    "                              only when the file names the key), or either\n"
+    "                              encrypted with age -p (its passphrase is asked);\n"
+    "                              repeatable. FILE must not be readable by group or\n"
+    "                              others (exit 2)\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
     "                              stanzas for the authority in FILE are all there and\n"
@@ -82,7 +94,8 @@ static const char decrypt_usage[] =
     "Examples:\n"
     "  doormat decrypt -i key.txt -o report.pdf report.pdf.age\n"
     "  doormat decrypt -i mine.txt -i backup.txt < notes.txt.age\n"
-    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n";
+    "  doormat decrypt diary.age > diary.txt      # asks for the passphrase\n"
+    "  doormat decrypt -i ~/.ssh/id_ed25519 -o notes.txt notes.age\n";
 
 enum {
     OPT_PASSPHRASE_FILE = 256,
@@ -236,7 +249,12 @@ static void warn_skipped(void *ctx, size_t line, const char *type) {
 static int ask_key_passphrase(void *ctx, char **pass, size_t *len) {
     char prompt[PATH_MAX + 64];
     snprintf(prompt, sizeof prompt, "Enter passphrase for \"%s\": ", (const char *)ctx);
-    return cli_read_passphrase_tty(prompt, 0, pass, len);
+    int err = cli_read_passphrase_tty(prompt, 0, pass, len);
+    /* --passphrase-file is the file's passphrase, not the key's: don't suggest it. */
+    if (err == DM_ERR_USAGE && strncmp(dm_err_detail(), "no terminal", 11) == 0)
+        err = dm_fail(err, "no terminal to ask for the passphrase of the SSH key \"%s\"",
+                      (const char *)ctx);
+    return err;
 }
 
 /* An identity file that is an age file: asks for its passphrase and decrypts
@@ -248,6 +266,8 @@ static int open_encrypted_identity_file(const char *path, const char *text, size
     char *pass = NULL;
     size_t pass_len = 0;
     int err = cli_read_passphrase_tty(prompt, 0, &pass, &pass_len);
+    if (err == DM_ERR_USAGE && strncmp(dm_err_detail(), "no terminal", 11) == 0)
+        err = dm_fail(err, "no terminal to ask for the passphrase of identity file \"%s\"", path);
     if (err != DM_OK)
         return err;
     err = dm_identity_file_decrypt((const uint8_t *)text, len, pass, pass_len, plain, plain_len);
@@ -261,8 +281,9 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
     int err = cli_read_secret_file(path, text, len);
     if (err != DM_OK)
         return err;
-    *is_ssh = dm_ssh_is_private_key(*text, *len);
-    if (!*is_ssh && dm_is_age_file((const uint8_t *)*text, *len)) {
+    /* An armored age file begins "-----BEGIN" too: it is looked for first. */
+    *is_ssh = 0;
+    if (dm_is_age_file((const uint8_t *)*text, *len)) {
         char *plain = NULL;
         size_t plain_len = 0;
         err = open_encrypted_identity_file(path, *text, *len, &plain, &plain_len);
@@ -272,7 +293,9 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
             return err;
         *text = plain;
         *len = plain_len;
+        return DM_OK;
     }
+    *is_ssh = dm_ssh_is_private_key(*text, *len);
     return DM_OK;
 }
 
@@ -282,13 +305,19 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
 static int fail_plainly(int err, const char *cmd, const char *path) {
     const char *detail = dm_err_detail();
     if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
+        /* The vault says what; the command says what to do about it. */
+        const char *hint = strstr(detail, "encrypted with a passphrase, not to an identity")
+                               ? ": leave out -i to be asked for it (or use --passphrase-file)"
+                               : "";
         if (path != NULL)
-            cli_msg("%s: identity file %s: %s", cmd, path, detail);
+            cli_msg("%s: identity file %s: %s%s", cmd, path, detail, hint);
         else
-            cli_msg("%s: %s", cmd, detail);
+            cli_msg("%s: %s%s", cmd, detail, hint);
         return DM_EXIT_NO_MATCH;
     }
-    if (path != NULL)
+    /* A detail that already names the file ("identity file k.txt is group-readable") is
+     * not prefixed with it again. */
+    if (path != NULL && strstr(detail, path) == NULL)
         return cli_fail(err, "%s: identity file %s", cmd, path);
     return cli_fail(err, "%s", cmd);
 }
@@ -349,6 +378,19 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     }
     dm_secret_free(text);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
+}
+
+/* -j NAME: the recipient and the identity of an age plugin without data
+ * (age-plugin-NAME). The plugin protocol lives elsewhere; these are where it
+ * plugs into the command line. */
+static int add_plugin_recipient(rcpt_list *l, const char *name) {
+    (void)l;
+    return cli_usage_error("-j %s: age plugins are not available in this build", name);
+}
+
+static int add_plugin_identity(ident_list *l, const char *name) {
+    (void)l;
+    return cli_usage_error("-j %s: age plugins are not available in this build", name);
 }
 
 static int add_recipients_file(rcpt_list *l, const char *path) {
@@ -430,7 +472,7 @@ static int run_encrypt(const encrypt_args *a) {
             rc = add_identity_recipients(&rcpts, v);
             break;
         case SPEC_PLUGIN:
-            rc = cli_usage_error("encrypt: -j %s: age plugins are not available in this build", v);
+            rc = add_plugin_recipient(&rcpts, v);
             break;
         default:
             rc = add_recipient_string(&rcpts, v);
@@ -582,6 +624,8 @@ typedef struct decrypt_args {
     unsigned threads;
     const char *require_escrow;
     dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
+    const char **plugins;       /* -j NAME (age's command line) */
+    size_t n_plugins;
 } decrypt_args;
 
 /* With no identity given, age asks for a passphrase only once it has seen that
@@ -697,6 +741,8 @@ static int run_decrypt(const decrypt_args *a) {
     ident_list ids = {0};
     for (size_t i = 0; i < a->n_identity_files && rc == DM_EXIT_OK; i++)
         rc = add_identity_file(&ids, a->identity_files[i]);
+    for (size_t i = 0; i < a->n_plugins && rc == DM_EXIT_OK; i++)
+        rc = add_plugin_identity(&ids, a->plugins[i]);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
     if (rc == DM_EXIT_OK && ids.len == 0) {
@@ -910,7 +956,14 @@ int cmd_age(int argc, char **argv) {
             rc = cli_help(age_usage);
             break;
         default:
-            rc = cli_bad_option("age", argv, c);
+            /* No "age" command to point at: the help is doormat's own. */
+            if (c == ':')
+                rc = cli_usage_error("option %s needs an argument (see doormat -e --help)",
+                                     argv[optind - 1]);
+            else if (optopt != 0)
+                rc = cli_usage_error("unknown option -%c (see doormat --help)", optopt);
+            else
+                rc = cli_usage_error("unknown option %s (see doormat --help)", argv[optind - 1]);
             break;
         }
     }
@@ -934,8 +987,6 @@ int cmd_age(int argc, char **argv) {
         rc = cli_usage_error("%s can't be used with -d/--decrypt (did you mean to use "
                              "-i/--identity to specify a private key?)",
                              n_r > 0 ? "-r/--recipient" : "-R/--recipients-file");
-    } else if (dec && n_j > 0) {
-        rc = cli_usage_error("-j %s: age plugins are not available in this build", specs[0].value);
     } else if (!dec && (n_i > 0 || n_j > 0) && !enc) {
         rc = cli_usage_error("-i/--identity and -j can't be used in encryption mode unless "
                              "symmetric encryption is explicitly selected with -e/--encrypt "
@@ -963,9 +1014,15 @@ int cmd_age(int argc, char **argv) {
             decrypt_args d = {0};
             d.identity_files = ids;
             d.n_identity_files = n_ids;
+            const char **plugins = calloc(n_j + 1, sizeof *plugins);
+            for (size_t i = 0; plugins != NULL && i < n_specs; i++)
+                if (specs[i].is_file == SPEC_PLUGIN)
+                    plugins[d.n_plugins++] = specs[i].value;
+            d.plugins = plugins;
             d.output = output;
             d.input = input;
-            rc = run_decrypt(&d);
+            rc = plugins == NULL ? cli_fail(DM_ERR_NOMEM, "age") : run_decrypt(&d);
+            free(plugins);
         } else {
             encrypt_args e = {0};
             e.specs = specs;

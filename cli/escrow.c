@@ -320,8 +320,8 @@ static int check_private(const escrow_args *a, const char *path) {
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
-                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file", path,
-                               path);
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
+                               path, path);
     return DM_EXIT_OK;
 }
 

@@ -129,8 +129,8 @@ static int unsupported_identity(const char *line, size_t number) {
     char type[32];
     if (dm_ssh_line_type(line, type))
         return dm_fail(DM_ERR_USAGE,
-                       "line %zu is an SSH public key (%s); -i wants the private "
-                       "key file",
+                       "line %zu is an SSH public key (%s), not an identity: give "
+                       "the private key file",
                        number, type);
     return DM_OK;
 }

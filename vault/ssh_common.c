@@ -302,9 +302,10 @@ int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
     if (err != DM_OK)
         return err;
     if (strcmp(pub.type, type) != 0) {
+        err = dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
+                      type, pub.type);
         dm_ssh_public_free(&pub);
-        return dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
-                       type, pub.type);
+        return err;
     }
     err = strcmp(type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
                                             : dm_ssh_rsa_recipient_new(&pub, out);
@@ -654,10 +655,10 @@ int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm
     if (err == DM_OK && !clear && passphrase == NULL) {
         *needs_passphrase = 1;
     } else if (err == DM_OK && clear) {
-        /* libssh must accept the file; the numbers are then read from it. */
-        err = libssh_open(text, len, NULL, 0, NULL);
+        /* The numbers are read from the file, and libssh must accept it too. */
+        err = openssh_clear_private(&oc, out);
         if (err == DM_OK)
-            err = openssh_clear_private(&oc, out);
+            err = libssh_open(text, len, NULL, 0, NULL);
     } else if (err == DM_OK) {
         char *clear_text = NULL;
         err = libssh_open(text, len, passphrase, 1, &clear_text);

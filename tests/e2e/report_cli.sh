@@ -64,7 +64,7 @@ fi
 # The man page names every command and every long option of every --help.
 MAN=$ROOT/docs/doormat.1
 if [ -f "$MAN" ]; then
-  for cmd in "" keygen encrypt decrypt inspect escrow "escrow init" "escrow warrant" \
+  for cmd in "" keygen encrypt decrypt inspect rekey -e escrow "escrow init" "escrow warrant" \
     "escrow unwrap" "escrow recover" "escrow audit verify" "escrow tamper" bench lab report; do
     # shellcheck disable=SC2086
     "$D" $cmd --help >"$T/help" 2>/dev/null || continue

@@ -39,14 +39,22 @@ assert_fails 2 "more than one input" "two inputs"
 
 # ---------------------------------------------------------------- keygen
 cd "$T" || exit 1
+# $T/out is made under umask 022: world-readable, and keygen says so (as age-keygen does).
 run "$D" keygen
 assert_exit 0 "keygen to stdout"
-assert_no_stderr "keygen to stdout"
+assert_err_line '^doormat: keygen: warning: writing secret key to a world-readable file$' \
+  "keygen to a world-readable file warns"
+(umask 077 && "$D" keygen >private.txt 2>keygen.err)
+assert_eq "$(stat -c %a private.txt):$(wc -c <keygen.err | tr -d ' ')" "600:0" \
+  "keygen to a private file: no warning"
+(umask 027 && "$D" keygen >group.txt 2>keygen.err)
+assert_eq "$(wc -c <keygen.err | tr -d ' ')" 0 "keygen to a group-readable file: no warning (as age)"
+run "$D" keygen
 assert_eq "$(wc -l <"$T/out" | tr -d ' ')" 3 "keygen prints three lines"
 assert_match "$(sed -n 1p "$T/out")" '^# created: [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2})$' "created line"
 assert_match "$(sed -n 2p "$T/out")" '^# public key: age1[02-9ac-hj-np-z]{58}$' "public key line"
 assert_match "$(sed -n 3p "$T/out")" '^AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}$' "secret key line"
-assert_true "secret key never on stderr" test ! -s "$T/err"
+assert_true "secret key never on stderr" test -z "$(grep -E 'AGE-SECRET-KEY' "$T/err")"
 
 run "$D" keygen -o k1.txt
 assert_exit 0 "keygen -o"
