@@ -1299,6 +1299,134 @@ static int lab_volume(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* The insider lab's procedure over the network: the authority's agents run
+ * as HTTPS services on 127.0.0.1 (started on first use, stopped by the lab),
+ * and the investigator's client asks them, as doormat escrow request does. */
+typedef struct insider_services {
+    const char *self, *dir;
+    char started[2][4096];
+    size_t n_started;
+    pid_t pids[8];
+    size_t n_pids;
+    char *inv_sk, *inv_pk;
+} insider_services;
+
+static void insider_services_stop(insider_services *s) {
+    for (size_t i = 0; i < s->n_pids; i++)
+        stop_process(s->pids[i]);
+    s->n_pids = 0;
+    dm_secret_free(s->inv_sk);
+    free(s->inv_pk);
+    s->inv_sk = s->inv_pk = NULL;
+}
+
+/* Starts agent i of the authority in adir and adds its url: line. */
+static int insider_start_agent(insider_services *s, const char *adir, const char *agent) {
+    char pub[4096], key[4096], logd[4096], portf[4096], slog[4096];
+    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
+    snprintf(key, sizeof key, "%s/agents/%s.key", adir, agent);
+    snprintf(logd, sizeof logd, "%s/logs/%s", adir, agent);
+    snprintf(portf, sizeof portf, "%s/service-%s.port", adir, agent);
+    snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
+    char *serve[] = {(char *)s->self,
+                     "escrow",
+                     "serve",
+                     "--authority",
+                     pub,
+                     "--agent",
+                     key,
+                     "--log",
+                     logd,
+                     "--listen",
+                     "127.0.0.1:0",
+                     "--port-file",
+                     portf,
+                     "--log-file",
+                     slog,
+                     NULL};
+    if (s->n_pids >= sizeof s->pids / sizeof s->pids[0])
+        return dm_fail(DM_ERR_INTERNAL, "too many services");
+    /* The lab's authorities come from the library, without the TLS identity
+     * escrow init gives each agent: make one, and pin it in authority.pub. */
+    char tls[4096], pin[DM_ESCROW_TLS_PIN_LEN + 1];
+    snprintf(tls, sizeof tls, "%s/agents/%s.tls.pem", adir, agent);
+    char *pem = NULL;
+    size_t pem_len = 0;
+    const cli_service_api *svc = cli_service("lab insider");
+    int err = svc == NULL ? dm_fail(DM_ERR_IO, "the service library could not be loaded")
+                          : svc->tls_new(agent, &pem, &pem_len, pin);
+    if (!err) {
+        int fd = open(tls, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || write(fd, pem, pem_len) != (ssize_t)pem_len || close(fd) != 0)
+            err = dm_fail(DM_ERR_IO, "%s: %s", tls, strerror(errno));
+    }
+    dm_secret_free(pem);
+    FILE *f = err ? NULL : fopen(pub, "a");
+    if (!err && (!f || fprintf(f, "tls: %s %s\n", agent, pin) < 0 || fclose(f) != 0))
+        err = dm_fail(DM_ERR_IO, "%s: cannot add the tls line", pub);
+    if (err)
+        return err;
+    pid_t pid = spawn_process(serve, slog);
+    if (pid > 0)
+        s->pids[s->n_pids++] = pid;
+    long port = pid > 0 ? wait_port(pid, portf) : -1;
+    if (port < 0)
+        return dm_fail(DM_ERR_IO, "agent %s did not start (see %s)", agent, slog);
+    f = fopen(pub, "a");
+    if (!f || fprintf(f, "url: %s https://127.0.0.1:%ld\n", agent, port) < 0 || fclose(f) != 0)
+        return dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub);
+    return DM_OK;
+}
+
+static int insider_procedure(void *ctx, const char *adir, const char *warrant, size_t warrant_len,
+                             const uint8_t *file, size_t file_len,
+                             uint8_t file_key[DM_FILE_KEY_LEN]) {
+    insider_services *s = ctx;
+    char pub[4096];
+    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
+    dm_escrow_authority *auth = NULL;
+    int err = DM_OK;
+    if (!s->inv_sk)
+        err = dm_x25519_keygen(&s->inv_sk, &s->inv_pk);
+    bool started = false;
+    for (size_t i = 0; i < s->n_started; i++)
+        started = started || strcmp(s->started[i], adir) == 0;
+    if (!err && !started) {
+        /* The agents the procedure needs: the first, and for k > 1 the last. */
+        err = dm_escrow_authority_load(pub, &auth);
+        size_t n = auth ? dm_escrow_authority_agents(auth) : 0;
+        if (!err)
+            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, 0));
+        if (!err && dm_escrow_authority_threshold(auth) > 1)
+            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, n - 1));
+        if (!err && s->n_started < 2)
+            snprintf(s->started[s->n_started++], sizeof s->started[0], "%s", adir);
+        dm_escrow_authority_free(auth);
+        auth = NULL;
+    }
+    dm_header hdr = {0};
+    dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
+    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
+    if (!err && !fk)
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    if (!err)
+        err = dm_escrow_authority_load(pub, &auth);
+    if (!err)
+        err = dm_header_parse(file, file_len, &hdr);
+    const cli_service_api *svc = err ? NULL : cli_service("lab insider");
+    if (!err && svc == NULL)
+        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
+    if (!err)
+        err = svc->request(auth, warrant, warrant_len, file, hdr.len, s->inv_sk, strlen(s->inv_sk),
+                           10, fk, answers);
+    if (!err)
+        memcpy(file_key, fk, DM_FILE_KEY_LEN);
+    dm_secret_free(fk);
+    dm_header_free(&hdr);
+    dm_escrow_authority_free(auth);
+    return err;
+}
+
 /* ------------------------------------------------------------ insider */
 
 /* `doormat escrow monitor` on an authority of the lab, as a separate
@@ -1324,14 +1452,20 @@ static long monitor_process(const char *self, const char *dir, const char *name,
 }
 
 static int lab_insider(lab_args *a) {
-    dm_lab_insider_opts o = {.files = (unsigned)a->files, .dir = a->dir};
+    char self[4096];
+    int err = self_path(self, sizeof self);
+    if (err != DM_OK)
+        return cli_fail(err, "lab insider");
+    insider_services svc = {.self = self, .dir = a->dir};
+    dm_lab_insider_opts o = {.files = (unsigned)a->files,
+                             .dir = a->dir,
+                             .procedure = insider_procedure,
+                             .procedure_ctx = &svc};
     dm_lab_insider_result *r = malloc(sizeof *r);
     if (!r)
         return cli_fail(dm_fail(DM_ERR_NOMEM, "out of memory"), "lab insider");
-    int err = dm_lab_insider(&o, r);
-    char self[4096];
-    if (!err)
-        err = self_path(self, sizeof self);
+    err = dm_lab_insider(&o, r);
+    insider_services_stop(&svc);
     /* The owner's monitor, the real command, must see what the lab counted. */
     long seen[DM_LAB_INSIDER_N];
     for (int i = 0; i < DM_LAB_INSIDER_N && !err; i++) {
@@ -1363,9 +1497,10 @@ static int lab_insider(lab_args *a) {
         return finish(DM_EXIT_OK);
     }
     printf("The insider, and what the log sees\n\n"
-           "Two authorities whose agents log every release in their transparency logs, as\n"
-           "escrow serve does: one master key (1-of-1), and 2 of 3 agents. The owner runs\n"
-           "a monitor over the logs (doormat escrow monitor). An insider at an agency goes\n"
+           "Two authorities whose agents run as HTTPS services on this machine (doormat\n"
+           "escrow serve) and log every release in their transparency logs: one master key\n"
+           "(1-of-1), and 2 of 3 agents. The owner runs a monitor over the logs (doormat\n"
+           "escrow monitor). An insider at an agency goes\n"
            "after %zu of the owner's files per row: through the procedure (a warrant and\n"
            "a logged release by each agent needed), or with agents' key files directly.\n\n",
            r->files);

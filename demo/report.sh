@@ -753,7 +753,7 @@ if have strip; then
 fi
 
 # The access system.
-SB_FILES="" SB_ATT="" SB_GEN="" SB_AGE="" SB_SW="" SB_GN="" SB_PIN=""
+SB_FILES="" SB_ATT="" SB_GEN="" SB_AGE="" SB_SW="" SB_GN="" SB_PIN="" SB_LOG=""
 if have substitution; then
   SB_FILES=$(q "$SB" '.files')
   SB_ATT=$(q "$SB" '.attacker_opened')
@@ -762,6 +762,7 @@ if have substitution; then
   SB_SW=$(q "$SB" '.require_escrow_swapped_exit')
   SB_GN=$(q "$SB" '.require_escrow_genuine_exit')
   SB_PIN=$(q "$SB" '.pinned_exposed')
+  SB_LOG=$(q "$SB" '.logged_exposed')
 fi
 GH_FILES="" GH_OPEN="" GH_RCV="" GH_ST_H="" GH_ST_B="" GH_ST_G="" GH_SHAPE="" GH_AGE=""
 if have ghost; then
@@ -1138,7 +1139,7 @@ para "The labs above break exceptional access in its cryptography. Since 2016 th
 sub "What the labs found"
 access=()
 if [ -n "$SB_ATT" ]; then
-  access+=("**A swapped authority file opens everything, and almost nobody notices.** The sender's authority.pub was replaced by one with the same name, agents and threshold, whose agents are an attacker's. The attacker then opened $SB_ATT of $SB_FILES files without any warrant; the genuine authority opened ${SB_GEN:-?}. The standard age tool $(opened_words "$SB_AGE" | sed 's/^$/was not available to try it/'); a compliant client given the same swapped file $(refused_words "$SB_SW"); only one checking against the genuine authority $(refused_words "$SB_GN") (exit code ${SB_GN:-?}). A sender whose software pins the genuine authority by its id sent ${SB_PIN:-?} files the attacker could open.")
+  access+=("**A swapped authority file opens everything, and almost nobody notices.** The sender's authority.pub was replaced by one with the same name, agents and threshold, whose agents are an attacker's. The attacker then opened $SB_ATT of $SB_FILES files without any warrant; the genuine authority opened ${SB_GEN:-?}. The standard age tool $(opened_words "$SB_AGE" | sed 's/^$/was not available to try it/'); a compliant client given the same swapped file $(refused_words "$SB_SW"); only one checking against the genuine authority $(refused_words "$SB_GN") (exit code ${SB_GN:-?}). A sender whose software pins the genuine authority by its id sent ${SB_PIN:-?} files the attacker could open; one that accepts only an authority file published in a transparency log, with a witness's cosignature on its receipt, sent ${SB_LOG:-?}.")
 else
   access+=("**A swapped authority file**: $NM ($(why_missing substitution)).")
 fi

@@ -128,34 +128,57 @@ static int monitor(const authority *a, const char (*ids)[2 * DM_FILE_ID_LEN + 1]
 }
 
 /* One access: the row's insider goes after one file. */
-static int access_file(const authority *a, int row, const dm_membuf *file, const uint8_t *plain,
-                       size_t len, bool *opened) {
+/* The procedure in process: each needed agent (the first and the last)
+ * releases its share into its log, as escrow serve would. */
+static int release_in_process(const authority *a, const char *warrant, size_t warrant_len,
+                              const dm_header *hdr, uint8_t *fk) {
+    dm_escrow_warrant *w = NULL;
+    dm_escrow_share *shares[2] = {NULL, NULL};
+    size_t k = dm_escrow_authority_threshold(a->auth);
+    int err = dm_escrow_warrant_parse(warrant, warrant_len, &w, NULL);
+    for (size_t i = 0; i < k && !err; i++) {
+        size_t agent = i == 0 ? 0 : dm_escrow_authority_agents(a->auth) - 1;
+        char logs[4096], dir[4096];
+        err = dm_lab_path(logs, sizeof logs, a->dir, "logs");
+        if (!err)
+            err =
+                dm_lab_path(dir, sizeof dir, logs, dm_escrow_authority_agent_name(a->auth, agent));
+        dm_escrow_release_opts ro = {.log_dir = dir, .requester = "doormat lab insider"};
+        if (!err)
+            err = dm_escrow_release(a->auth, a->keys[agent], w, hdr, &ro, time(NULL), &shares[i]);
+    }
+    if (!err)
+        err = dm_escrow_recover(a->auth, hdr, shares, k, fk);
+    for (int i = 0; i < 2; i++)
+        dm_escrow_share_free(shares[i]);
+    dm_escrow_warrant_free(w);
+    return err;
+}
+
+/* One access: the row's insider goes after one file. */
+static int access_file(const authority *a, int row, const dm_lab_insider_opts *o,
+                       const dm_membuf *file, const uint8_t *plain, size_t len, bool *opened) {
     *opened = false;
     dm_header hdr = {0};
     uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN), *out = NULL;
     size_t out_len = 0;
-    dm_escrow_warrant *w = NULL;
-    dm_escrow_share *shares[2] = {NULL, NULL};
     int err =
         fk ? dm_header_parse(file->buf, file->len, &hdr) : dm_fail(DM_ERR_NOMEM, "out of memory");
     if (!err && (row == DM_LAB_INSIDER_1_SERVICE || row == DM_LAB_INSIDER_3_SERVICE)) {
-        /* The procedure: a warrant, and each needed agent's logged release. */
-        size_t k = dm_escrow_authority_threshold(a->auth);
-        err = dm_lab_warrant(a->auth, a->court, &hdr, &w);
-        for (size_t i = 0; i < k && !err; i++) {
-            size_t agent = i == 0 ? 0 : dm_escrow_authority_agents(a->auth) - 1;
-            char logs[4096], dir[4096];
-            err = dm_lab_path(logs, sizeof logs, a->dir, "logs");
-            if (!err)
-                err = dm_lab_path(dir, sizeof dir, logs,
-                                  dm_escrow_authority_agent_name(a->auth, agent));
-            dm_escrow_release_opts ro = {.log_dir = dir, .requester = "doormat lab insider"};
-            if (!err)
-                err = dm_escrow_release(a->auth, a->keys[agent], w, &hdr, &ro, time(NULL),
-                                        &shares[i]);
-        }
+        /* The procedure: a warrant for this file, and the agents' logged releases. */
+        uint8_t fid[DM_FILE_ID_LEN];
+        char *warrant = NULL;
+        size_t warrant_len = 0;
+        err = dm_header_file_id(&hdr, fid);
         if (!err)
-            err = dm_escrow_recover(a->auth, &hdr, shares, k, fk);
+            err = dm_escrow_warrant_issue(a->auth, a->court, "doormat lab insider", NULL,
+                                          "2999-12-31", (const uint8_t(*)[DM_FILE_ID_LEN])fid, 1,
+                                          &warrant, &warrant_len);
+        if (!err)
+            err = o->procedure ? o->procedure(o->procedure_ctx, a->dir, warrant, warrant_len,
+                                              file->buf, file->len, fk)
+                               : release_in_process(a, warrant, warrant_len, &hdr, fk);
+        free(warrant);
     } else if (!err) {
         /* The key files, straight on the header: no warrant, no release. */
         size_t n = row == DM_LAB_INSIDER_3_KEYS ? 2 : 1;
@@ -171,9 +194,6 @@ static int access_file(const authority *a, int row, const dm_membuf *file, const
             err = dm_fail(DM_ERR_INTERNAL, "a file decrypted to something else");
     }
     free(out);
-    for (int i = 0; i < 2; i++)
-        dm_escrow_share_free(shares[i]);
-    dm_escrow_warrant_free(w);
     dm_secret_free(fk);
     dm_header_free(&hdr);
     return err == DM_ERR_NO_MATCH ? DM_OK : err;
@@ -232,7 +252,7 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r) {
                 err = dm_lab_write(o->dir, name, file.buf, file.len, 0644);
             bool opened = false;
             if (!err)
-                err = access_file(a, row, &file, (const uint8_t *)msg, strlen(msg), &opened);
+                err = access_file(a, row, o, &file, (const uint8_t *)msg, strlen(msg), &opened);
             w->accesses++;
             w->opened += opened;
             free(file.buf);

@@ -449,9 +449,20 @@ int dm_lab_volume_compute(const double *latency, size_t n, double seconds, dm_la
  * agents' procedure (a warrant, a release logged in the agent's
  * transparency log, as escrow serve makes it). Files: DIR/files/, the user's
  * key, DIR/authority-1of1/ and DIR/authority-2of3/ with their logs. */
+/* The procedure: the file key of file under the warrant (text), released by
+ * the authority in authority_dir (DIR/authority.pub, DIR/agents/, DIR/logs/),
+ * each agent logging its release. The command passes one that asks the
+ * agents running as HTTPS services (doormat escrow serve); NULL is the same
+ * release code in process (dm_escrow_release on the agents' logs). */
+typedef int (*dm_lab_procedure_fn)(void *ctx, const char *authority_dir, const char *warrant,
+                                   size_t warrant_len, const uint8_t *file, size_t file_len,
+                                   uint8_t file_key[DM_FILE_KEY_LEN]);
+
 typedef struct dm_lab_insider_opts {
     unsigned files; /* per row, 1..DM_LAB_INSIDER_MAX_FILES */
     const char *dir;
+    dm_lab_procedure_fn procedure; /* NULL: in process */
+    void *procedure_ctx;
 } dm_lab_insider_opts;
 #define DM_LAB_INSIDER_MAX_FILES 64
 

@@ -160,6 +160,14 @@ assert_exit 0 "the owner's monitor verifies the 2-of-3 logs"
 assert_eq "$(grep -c ' file ' "$T/out")" "4" "it lists the 4 releases of the procedure"
 run "$D" escrow audit verify --authority insider/authority-1of1/authority.pub insider/authority-1of1/logs/master
 assert_exit 0 "the master's log verifies"
+assert_eq "$(grep -c 'POST /release 200' insider/authority-2of3/service-doj.log) $(grep -c 'POST /release 200' insider/authority-2of3/service-vendor.log) $(grep -c 'POST /release 200' insider/authority-1of1/service-master.log)" \
+  "2 2 2" "the agents' services answered the procedure's releases"
+for a in master doj vendor; do
+  f=$(ls insider/authority-*/service-$a.port)
+  if curl -sk --max-time 3 "https://127.0.0.1:$(cat "$f")/log/checkpoint" >/dev/null 2>&1; then
+    fail "the lab left agent $a running"
+  else ok; fi
+done
 run "$D" lab insider --files 65
 assert_fails 2 "wants --files from 1 to 64" "insider --files 65"
 
