@@ -83,7 +83,7 @@ ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
         fuzz-bins fuzz-smoke
 
 all: build-deps
-	@$(INNER) binaries
+	+@$(INNER) binaries
 
 # The transparency log's benchmark (and the large logs of tests/e2e/go_verifier.sh).
 $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
@@ -169,17 +169,17 @@ build-deps:
 	@./tools/deps.sh $(BUILD_PKGS)
 
 unit: deps
-	@$(INNER) binaries $(TEST_BIN)
+	+@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
 
 e2e: deps
-	@$(INNER) binaries
+	+@$(INNER) binaries
 	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
 	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" \
 	  ./tests/run-e2e.sh
 
 check: deps
-	@$(INNER) binaries $(TEST_BIN)
+	+@$(INNER) binaries $(TEST_BIN)
 	@./tests/run-unit.sh $(BUILD)
 	@DOORMAT=$(abspath $(BUILD)/doormat) DOORMAT_BUILD=$(abspath $(BUILD)) \
 	  TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) DOORMAT_CC="$(CC) $(EXTRA_LDFLAGS)" \
@@ -194,7 +194,7 @@ sanitize: deps
 # memcheck: tests/run-e2e.sh with DOORMAT pointing at a wrapper that runs the
 # command under valgrind; any memory error or definite leak fails the run.
 memcheck: deps
-	@$(INNER) binaries
+	+@$(INNER) binaries
 	@DOORMAT_BUILD=$(abspath $(BUILD)) TLOG_BENCH=$(abspath $(BUILD)/bench/tlog-bench) \
 	  ./tests/memcheck.sh $(abspath $(BUILD)/doormat)
 
@@ -207,7 +207,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 
 fuzz-build:
 	@./tools/deps.sh $(DEB_PKGS) $(FUZZ_PKGS)
-	@$(INNER) BUILD=build-fuzz CC=clang OPT=-O1 \
+	+@$(INNER) BUILD=build-fuzz CC=clang OPT=-O1 \
 	  EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" EXTRA_LDFLAGS="$(FUZZ_SAN)" fuzz-bins
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
@@ -232,11 +232,11 @@ report-deps:
 
 check-report: deps
 	@./tools/deps.sh $(REPORT_PKGS) $(REPORT_CHECK_PKGS)
-	@$(INNER) binaries
+	+@$(INNER) binaries
 	@./tests/check-report.sh $(BUILD)
 
 demo: deps report-deps
-	@$(INNER) binaries
+	+@$(INNER) binaries
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
 # The version of the library, for doormat.pc (read from the public header).
@@ -279,7 +279,7 @@ bench: all
 # cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each).
 SERVICE_SECONDS ?= 10
 bench-service: all
-	@$(INNER) $(BUILD)/bench/service_load
+	+@$(INNER) $(BUILD)/bench/service_load
 	@./bench/service.sh $(BUILD) $(SERVICE_SECONDS)
 
 $(BUILD)/bench/service_load: bench/service_load.c
@@ -290,7 +290,7 @@ $(BUILD)/bench/service_load: bench/service_load.c
 # (bench/compare); prints every figure and rewrites the results section of
 # docs/benchmarks.md. COMPARE_FLAGS=--quick for a smoke run.
 bench-compare: deps
-	@$(INNER) binaries
+	+@$(INNER) binaries
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
