@@ -28,7 +28,9 @@ exec valgrind --quiet --tool=memcheck --error-exitcode=99 --leak-check=full \\
 WRAP
 chmod 755 "$work/doormat"
 start=$(date +%s)
-DOORMAT="$work/doormat" DOORMAT_MEMCHECK=1 ./tests/run-e2e.sh
+# As many tests at a time as there are cores: each test runs its commands one
+# by one, and valgrind keeps a command on one core.
+DOORMAT="$work/doormat" DOORMAT_MEMCHECK=1 E2E_JOBS=${E2E_JOBS:-$(nproc)} ./tests/run-e2e.sh
 rc=$?
 runs=$(find "$work/logs" -name 'vg.*.log' | wc -l)
 # --quiet logs nothing for a clean run; a process killed by a signal (the
