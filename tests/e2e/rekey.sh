@@ -69,7 +69,9 @@ assert_same f3.age f3.keep "the file is untouched"
 assert_eq "$(ls -a | grep -c '\.doormat-')" 0 "no temporary file left"
 # a tampered header changes nothing either
 cp f.orig t.age
-sed -i '2s/^-> X25519 ./-> X25519 A/' t.age
+# The first stanza's share gets another first character (A, or B where it was A).
+sed -i '2{s/^-> X25519 A/-> X25519 B/;t;s/^-> X25519 ./-> X25519 A/}' t.age
+assert_true "the header was changed" sh -c '! cmp -s f.orig t.age'
 cp t.age t.keep
 run "$D" rekey -i other.txt -r "$NEW" -o t.age t.age
 assert_exit 5 "a header that doesn't verify is not rekeyed"

@@ -63,7 +63,9 @@ assert_match "$(cat "$T/out")" '^— w2.example/w [A-Za-z0-9+/=]+$' "one cosigna
 { printf 'old 0\n\n'; cat a-2.cp; } >at2.body
 run "$D" escrow witness add-checkpoint --witness w5 --authority auth/authority.pub at2.body
 assert_exit 0 "w5 cosigns size 2"
-sed '2s/^\(.\)./\1A/' from2.body >bad.body
+# The proof's second character becomes another one (A, or B where it was A).
+sed '2{s/^\(.\)A/\1B/;t;s/^\(.\)./\1A/}' from2.body >bad.body
+assert_true "the proof was changed" sh -c '! cmp -s from2.body bad.body'
 run "$D" escrow witness add-checkpoint --witness w5 --authority auth/authority.pub bad.body
 assert_fails 9 "refused \(422\)" "a bad consistency proof: 422"
 run "$D" escrow witness add-checkpoint --witness w5 --authority auth/authority.pub from2.body
