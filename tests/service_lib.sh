@@ -20,7 +20,7 @@ svc_stop_all() {
   done
   SVC_PIDS=()
 }
-trap 'svc_stop_all; rm -rf "$T"' EXIT
+trap 'svc_stop_all; e2e_cleanup' EXIT
 trap 'exit 130' INT TERM
 
 # svc_wait_port FILE PID: waits (bounded) for the port file; prints the port.

@@ -8,7 +8,11 @@ set -u
 
 E2E_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "${TMPDIR:-/tmp}/doormat-$E2E_NAME.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+# E2E_KEEP=1 keeps the test's directory (its path on stderr) for a post-mortem.
+e2e_cleanup() {
+  if [ -n "${E2E_KEEP:-}" ]; then echo "kept: $T" >&2; else rm -rf "$T"; fi
+}
+trap e2e_cleanup EXIT
 umask 022
 checks=0
 failures=0

@@ -136,7 +136,15 @@ svc_start fork "$D" escrow serve --authority fbi/authority.pub --agent fbi/agent
   --log forked --listen 127.0.0.1:0
 sed -i "\|^url: doj |d" fork.pub
 echo "url: doj https://127.0.0.1:${fork_port:-1}" >>fork.pub
-run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fork.pub --warrant w.txt --identity inv.key -o out6.txt memo.age
+# Another case, so that the fork's entry differs from the honest one even
+# within the same second (an identical entry would give the same root: no fork).
+run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-10 \
+  --expires 2099-12-31 -o w2.txt memo.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fork.pub --warrant w2.txt --identity inv.key -o out6.txt memo.age
+assert_true "the fork's log and the honest one have one size" \
+  test "$(sed -n 2p forked/checkpoint)" = "$(sed -n 2p fbi/logs/doj/checkpoint)"
+assert_true "and two roots" \
+  test "$(sed -n 3p forked/checkpoint)" != "$(sed -n 3p fbi/logs/doj/checkpoint)"
 assert_true "the witnesses refuse the fork's checkpoint" \
   grep -q "agent doj: refused (HTTP 503): .*witness" "$T/err"
 assert_true "the witnesses say why" grep -q "POST /add-checkpoint 4[02][29]" "$T/w1.stderr"
