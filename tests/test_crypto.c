@@ -265,6 +265,48 @@ static void test_secret_memory(void **state) {
     dm_secret_free(NULL);
 }
 
+/* Freed blocks are kept for reuse: a block handed out again holds zeros,
+ * never the secret it held before; a size that is a multiple of 16 gives a
+ * 16-aligned block; more blocks than the pool keeps, and sizes it never
+ * keeps, come and go as well. */
+static void test_secret_memory_reused(void **state) {
+    (void)state;
+    enum { KEPT = 48, MANY = 200 };
+    uint8_t *blocks[MANY];
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < KEPT; i++) {
+            size_t n = 16 * (1 + i % 5);
+            blocks[i] = dm_secret_alloc(n);
+            assert_non_null(blocks[i]);
+            assert_int_equal((uintptr_t)blocks[i] % 16, 0);
+            for (size_t j = 0; round > 0 && j < n; j++)
+                assert_int_equal(blocks[i][j], 0); /* reused, and zeroed */
+            memset(blocks[i], 0xA5, n);
+        }
+        for (size_t i = 0; i < KEPT; i++)
+            dm_secret_free(blocks[i]);
+    }
+    for (size_t i = 0; i < MANY; i++) { /* more than the pool keeps */
+        blocks[i] = dm_secret_alloc(16 + i);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 0x11, 16 + i);
+    }
+    for (size_t i = 0; i < MANY; i++)
+        dm_secret_free(blocks[i]);
+    uint8_t *big = dm_secret_alloc(1u << 20); /* larger than a kept block */
+    assert_non_null(big);
+    memset(big, 0x5A, 1u << 20);
+    dm_secret_free(big);
+    uint8_t *odd = dm_secret_alloc(33);
+    assert_non_null(odd);
+    memset(odd, 0x33, 33);
+    dm_secret_free(odd);
+    odd = dm_secret_alloc(33);
+    for (size_t j = 0; j < 33; j++)
+        assert_int_equal(odd[j], 0);
+    dm_secret_free(odd);
+}
+
 static void test_errors(void **state) {
     (void)state;
     assert_int_equal(dm_init(), DM_OK);
@@ -307,12 +349,19 @@ static void test_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hkdf_rfc5869_case1), cmocka_unit_test(test_hkdf_rfc5869_case2),
-        cmocka_unit_test(test_hkdf_rfc5869_case3), cmocka_unit_test(test_hmac_rfc4231),
-        cmocka_unit_test(test_sha256_fips180),     cmocka_unit_test(test_aead_rfc8439_seal),
-        cmocka_unit_test(test_aead_rfc8439_open),  cmocka_unit_test(test_aead_no_ad),
-        cmocka_unit_test(test_aead_tamper),        cmocka_unit_test(test_aead_in_place_and_empty),
-        cmocka_unit_test(test_secret_memory),      cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_hkdf_rfc5869_case1),
+        cmocka_unit_test(test_hkdf_rfc5869_case2),
+        cmocka_unit_test(test_hkdf_rfc5869_case3),
+        cmocka_unit_test(test_hmac_rfc4231),
+        cmocka_unit_test(test_sha256_fips180),
+        cmocka_unit_test(test_aead_rfc8439_seal),
+        cmocka_unit_test(test_aead_rfc8439_open),
+        cmocka_unit_test(test_aead_no_ad),
+        cmocka_unit_test(test_aead_tamper),
+        cmocka_unit_test(test_aead_in_place_and_empty),
+        cmocka_unit_test(test_secret_memory),
+        cmocka_unit_test(test_secret_memory_reused),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("crypto", tests, setup, NULL);
 }

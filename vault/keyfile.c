@@ -76,9 +76,9 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
         if (skippable(line, line_len))
             continue;
         if (line_len + 1 > buf_cap) {
-            sodium_free(buf);
+            dm_secret_free(buf);
             buf_cap = line_len + 1;
-            if ((buf = sodium_malloc(buf_cap)) == NULL) {
+            if ((buf = dm_secret_alloc(buf_cap)) == NULL) {
                 err = dm_fail(DM_ERR_NOMEM, "%s", kind->line_what);
                 break;
             }
@@ -101,7 +101,7 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
                 *line_out = it.number;
         }
     }
-    sodium_free(buf);
+    dm_secret_free(buf);
     if (err == DM_OK && taken == 0 && kind->skipped != NULL && *kind->skipped(ctx) > 0)
         err = dm_fail(DM_ERR_USAGE, "%s (only unsupported SSH keys)", kind->none_found);
     else if (err == DM_OK && taken == 0)

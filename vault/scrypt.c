@@ -29,7 +29,7 @@ static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n) {
     size_t size = (sizeof(scrypt_ctx) + len + 1 + 15) & ~(size_t)15;
     if (size < len)
         return NULL;
-    scrypt_ctx *c = sodium_malloc(size);
+    scrypt_ctx *c = dm_secret_alloc(size);
     if (c == NULL)
         return NULL;
     c->log_n = log_n;
@@ -59,14 +59,14 @@ static int scrypt_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
     const scrypt_ctx *c = self->ctx;
     uint8_t salt[SALT_LEN], body[BODY_LEN];
     char salt_b64[32], log_n_str[8];
-    uint8_t *wrap_key = sodium_malloc(32);
+    uint8_t *wrap_key = dm_secret_alloc(32);
     if (wrap_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "scrypt wrap");
     randombytes_buf(salt, sizeof salt);
     int err = derive_wrap_key(c, salt, c->log_n, wrap_key);
     if (err == DM_OK)
         err = dm_aead_seal(wrap_key, zero_nonce, file_key, DM_FILE_KEY_LEN, body);
-    sodium_free(wrap_key);
+    dm_secret_free(wrap_key);
     if (err == DM_OK)
         err = dm_b64_encode(salt, sizeof salt, salt_b64, sizeof salt_b64);
     if (err != DM_OK)
@@ -77,7 +77,7 @@ static int scrypt_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
 }
 
 static void scrypt_destroy_recipient(dm_recipient *self) {
-    sodium_free(self->ctx);
+    dm_secret_free(self->ctx);
     self->ctx = NULL;
 }
 
@@ -93,7 +93,7 @@ int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_re
     scrypt_ctx *c = ctx_new(passphrase, len, log_n);
     if (r == NULL || c == NULL) {
         free(r);
-        sodium_free(c);
+        dm_secret_free(c);
         return dm_fail(DM_ERR_NOMEM, "scrypt recipient");
     }
     r->type = SCRYPT_TYPE;
@@ -128,7 +128,7 @@ static int parse_log_n(const char *s) {
 static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                          uint8_t file_key[DM_FILE_KEY_LEN]) {
     const scrypt_ctx *c = self->ctx;
-    uint8_t *wrap_key = sodium_malloc(32);
+    uint8_t *wrap_key = dm_secret_alloc(32);
     if (wrap_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "scrypt unwrap");
     int err = DM_ERR_NO_MATCH;
@@ -173,7 +173,7 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         /* Wrong passphrase (or wrong work factor): try any other scrypt stanza. */
         err = DM_ERR_NO_MATCH;
     }
-    sodium_free(wrap_key);
+    dm_secret_free(wrap_key);
     /* Said plainly, since dm_decrypt keeps an identity's own explanation. */
     if (err == DM_ERR_NO_MATCH && seen)
         dm_fail(err, "incorrect passphrase");
@@ -183,7 +183,7 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
 }
 
 static void scrypt_destroy_identity(dm_identity *self) {
-    sodium_free(self->ctx);
+    dm_secret_free(self->ctx);
     self->ctx = NULL;
 }
 
@@ -199,7 +199,7 @@ int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm
     scrypt_ctx *c = ctx_new(passphrase, len, max_log_n);
     if (id == NULL || c == NULL) {
         free(id);
-        sodium_free(c);
+        dm_secret_free(c);
         return dm_fail(DM_ERR_NOMEM, "scrypt identity");
     }
     id->unwrap = scrypt_unwrap;

@@ -63,7 +63,7 @@ static int derive(const ed_key *k, uint8_t shared[32], const uint8_t share[32],
 static int ed_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                    dm_stanza_list *out) {
     const ed_key *k = self->ctx;
-    uint8_t *scratch = sodium_malloc(4 * 32); /* ephemeral, shared, tweak, wrap key */
+    uint8_t *scratch = dm_secret_alloc(4 * 32); /* ephemeral, shared, tweak, wrap key */
     if (scratch == NULL)
         return dm_fail(DM_ERR_NOMEM, "ssh-ed25519 wrap");
     uint8_t *eph = scratch, *shared = scratch + 32, *tweak = scratch + 64, *wrap_key = scratch + 96;
@@ -84,7 +84,7 @@ static int ed_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_
         const char *args[2] = {k->tag, share_b64};
         err = dm_stanza_list_add(out, DM_SSH_ED25519, args, 2, body, sizeof body);
     }
-    sodium_free(scratch);
+    dm_secret_free(scratch);
     return err;
 }
 
@@ -136,7 +136,7 @@ static int ed_open(ed_identity *id) {
     if (priv.secret == NULL || priv.pub.blob_len != id->key.blob_len ||
         memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
         err = dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
-    if (err == DM_OK && (id->secret = sodium_malloc(32)) == NULL)
+    if (err == DM_OK && (id->secret = dm_secret_alloc(32)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
     if (err == DM_OK && crypto_sign_ed25519_sk_to_curve25519(id->secret, priv.secret) != 0)
         err = dm_fail(DM_ERR_USAGE, "ssh-ed25519 private key is unusable");
@@ -181,7 +181,7 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
             continue;
         if (id->secret == NULL && (err = ed_open(id)) != DM_OK)
             break;
-        if (scratch == NULL && (scratch = sodium_malloc(3 * 32)) == NULL) {
+        if (scratch == NULL && (scratch = dm_secret_alloc(3 * 32)) == NULL) {
             err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 unwrap");
             break;
         }
@@ -200,7 +200,7 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         /* A 4-byte tag can collide: a stanza that doesn't open is someone else's. */
         err = DM_ERR_NO_MATCH;
     }
-    sodium_free(scratch);
+    dm_secret_free(scratch);
     if (err == DM_ERR_NO_MATCH)
         dm_fail(err, NULL);
     return err;
@@ -210,7 +210,7 @@ static void ed_identity_destroy(dm_identity *self) {
     ed_identity *id = self->ctx;
     if (id != NULL) {
         free(id->key.blob);
-        sodium_free(id->secret);
+        dm_secret_free(id->secret);
         dm_ssh_pending_free(id->pending);
         free(id);
     }
@@ -224,7 +224,7 @@ int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, d
     if (err == DM_OK)
         err = ed_key_init(&id->key, &priv->pub);
     if (err == DM_OK && pending == NULL) {
-        if ((id->secret = sodium_malloc(32)) == NULL)
+        if ((id->secret = dm_secret_alloc(32)) == NULL)
             err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
         else if (priv->secret == NULL ||
                  crypto_sign_ed25519_sk_to_curve25519(id->secret, priv->secret) != 0)
@@ -234,7 +234,7 @@ int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, d
     if (err != DM_OK) {
         if (id != NULL) {
             free(id->key.blob);
-            sodium_free(id->secret);
+            dm_secret_free(id->secret);
         }
         free(id);
         free(ident);

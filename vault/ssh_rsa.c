@@ -163,7 +163,7 @@ static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[D
     oaep_params(params);
     EVP_PKEY_CTX *ctx = c->ctx_new_from_pkey(NULL, k->pkey, NULL);
     size_t cap = st->body_len;
-    uint8_t *out = sodium_malloc(cap ? cap : 1);
+    uint8_t *out = dm_secret_alloc(cap ? cap : 1);
     int err = DM_OK;
     if (ctx == NULL || out == NULL || c->decrypt_init(ctx, params) != 1)
         err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP setup failed");
@@ -174,7 +174,7 @@ static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[D
     if (err == DM_OK)
         memcpy(file_key, out, DM_FILE_KEY_LEN);
     c->ctx_free(ctx);
-    sodium_free(out);
+    dm_secret_free(out);
     return err;
 }
 

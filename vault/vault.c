@@ -80,7 +80,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
         if (rcpts[i] == NULL || rcpts[i]->wrap == NULL)
             return dm_fail(DM_ERR_USAGE, "recipient %zu is not usable", i + 1);
 
-    uint8_t *file_key = sodium_malloc(DM_STREAM_SECRETS_LEN);
+    uint8_t *file_key = dm_secret_alloc(DM_STREAM_SECRETS_LEN);
     if (file_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "file key");
     randombytes_buf(file_key, DM_FILE_KEY_LEN);
@@ -116,7 +116,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
     free(hdr_bytes);
     free(first);
     dm_header_free(&hdr);
-    sodium_free(file_key);
+    dm_secret_free(file_key);
     return err;
 }
 
@@ -367,7 +367,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
         have_hdr = 1;
     if (err == DM_OK)
         err = check_scrypt_alone(&hdr, opts);
-    if (err == DM_OK && (file_key = sodium_malloc(DM_STREAM_SECRETS_LEN)) == NULL)
+    if (err == DM_OK && (file_key = dm_secret_alloc(DM_STREAM_SECRETS_LEN)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "file key");
 
     if (err == DM_OK) {
@@ -401,7 +401,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
             err = input_error(&inp);
     }
 
-    sodium_free(file_key);
+    dm_secret_free(file_key);
     if (have_hdr)
         dm_header_free(&hdr);
     input_close(&inp);
@@ -418,7 +418,7 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (n_rcpts == 0 || rcpts == NULL)
         return dm_fail(DM_ERR_USAGE, "no recipients");
     /* Open the file key exactly as decryption does (header MAC checked). */
-    uint8_t *file_key = sodium_malloc(DM_FILE_KEY_LEN);
+    uint8_t *file_key = dm_secret_alloc(DM_FILE_KEY_LEN);
     if (file_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "file key");
     dm_decrypt_opts dopts = {0};
@@ -484,7 +484,7 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (have_hdr)
         dm_header_free(&old_hdr);
     input_close(&inp);
-    sodium_free(file_key);
+    dm_secret_free(file_key);
     return err;
 }
 
@@ -566,16 +566,16 @@ static int file_key_unwrap(const dm_identity *self, const dm_stanza_list *stanza
 }
 
 static void file_key_destroy(dm_identity *self) {
-    sodium_free(self->ctx);
+    dm_secret_free(self->ctx);
     self->ctx = NULL;
 }
 
 int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out) {
     dm_identity *id = calloc(1, sizeof *id);
-    uint8_t *key = sodium_malloc(DM_FILE_KEY_LEN);
+    uint8_t *key = dm_secret_alloc(DM_FILE_KEY_LEN);
     if (id == NULL || key == NULL) {
         free(id);
-        sodium_free(key);
+        dm_secret_free(key);
         return dm_fail(DM_ERR_NOMEM, "file key identity");
     }
     memcpy(key, file_key, DM_FILE_KEY_LEN);

@@ -42,7 +42,7 @@ typedef struct x25519_identity {
 /* sodium_malloc puts the end of a block against its guard page: only a size
  * that is a multiple of 16 leaves the start aligned for a struct. */
 static void *guarded_struct(size_t n) {
-    return sodium_malloc((n + 15) & ~(size_t)15);
+    return dm_secret_alloc((n + 15) & ~(size_t)15);
 }
 
 /* Decodes "<prefix>..." Bech32 into 32 bytes; the prefix check also fixes
@@ -57,7 +57,7 @@ static int decode_key(const char *s, const char *prefix, const char *hrp, uint8_
         return dm_fail(DM_ERR_USAGE, "%s has the wrong length", what);
     char got_hrp[32];
     /* Room for more than 32 bytes so that a longer payload fails the length check. */
-    uint8_t *data = sodium_malloc(64);
+    uint8_t *data = dm_secret_alloc(64);
     if (data == NULL)
         return dm_fail(DM_ERR_NOMEM, "decoding %s", what);
     size_t n = 0;
@@ -66,7 +66,7 @@ static int decode_key(const char *s, const char *prefix, const char *hrp, uint8_
         err = DM_ERR_USAGE;
     if (err == DM_OK)
         memcpy(out, data, X25519_LEN);
-    sodium_free(data);
+    dm_secret_free(data);
     if (err != DM_OK)
         return dm_fail(err == DM_ERR_NOMEM ? err : DM_ERR_USAGE, "%s is not valid Bech32 of a key",
                        what);
@@ -133,7 +133,7 @@ static void x25519_recipient_destroy(dm_recipient *self) {
     x25519_recipient *rc = self->ctx;
     if (rc != NULL) {
         pthread_mutex_destroy(&rc->lock);
-        sodium_free(rc);
+        dm_secret_free(rc);
     }
     self->ctx = NULL;
 }
@@ -143,12 +143,12 @@ static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out) {
     x25519_recipient *rc = guarded_struct(sizeof *rc);
     if (r == NULL || rc == NULL) {
         free(r);
-        sodium_free(rc);
+        dm_secret_free(rc);
         return dm_fail(DM_ERR_NOMEM, "X25519 recipient");
     }
     if (pthread_mutex_init(&rc->lock, NULL) != 0) {
         free(r);
-        sodium_free(rc);
+        dm_secret_free(rc);
         return dm_fail(DM_ERR_INTERNAL, "X25519 recipient lock");
     }
     memcpy(rc->public, public, X25519_LEN);
@@ -236,7 +236,7 @@ static void x25519_identity_destroy(dm_identity *self) {
     x25519_identity *id = self->ctx;
     if (id != NULL) {
         pthread_mutex_destroy(&id->lock);
-        sodium_free(id);
+        dm_secret_free(id);
     }
     self->ctx = NULL;
 }
@@ -249,13 +249,13 @@ int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
     if (err == DM_OK && crypto_scalarmult_base(id->public, id->secret) != 0)
         err = dm_fail(DM_ERR_USAGE, "X25519 identity is unusable");
     if (err != DM_OK) {
-        sodium_free(id);
+        dm_secret_free(id);
         return err;
     }
     dm_identity *ident = calloc(1, sizeof *ident);
     if (ident == NULL || pthread_mutex_init(&id->lock, NULL) != 0) {
         free(ident);
-        sodium_free(id);
+        dm_secret_free(id);
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     }
     ident->unwrap = x25519_unwrap;
@@ -266,14 +266,14 @@ int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
 }
 
 int dm_x25519_identity_to_recipient(const char *secret, char **public_out) {
-    uint8_t *sec = sodium_malloc(X25519_LEN);
+    uint8_t *sec = dm_secret_alloc(X25519_LEN);
     if (sec == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     uint8_t public[X25519_LEN];
     int err = decode_key(secret, SECRET_PREFIX, SECRET_HRP, sec, "X25519 identity");
     if (err == DM_OK && crypto_scalarmult_base(public, sec) != 0)
         err = dm_fail(DM_ERR_USAGE, "X25519 identity is unusable");
-    sodium_free(sec);
+    dm_secret_free(sec);
     if (err != DM_OK)
         return err;
     char *s = malloc(PUBLIC_STR_LEN + 1);
@@ -288,8 +288,8 @@ int dm_x25519_identity_to_recipient(const char *secret, char **public_out) {
 }
 
 int dm_x25519_keygen(char **secret_out, char **public_out) {
-    uint8_t *sec = sodium_malloc(X25519_LEN);
-    char *secret_str = sodium_malloc(SECRET_STR_LEN + 1);
+    uint8_t *sec = dm_secret_alloc(X25519_LEN);
+    char *secret_str = dm_secret_alloc(SECRET_STR_LEN + 1);
     char *public_str = malloc(PUBLIC_STR_LEN + 1);
     uint8_t public[X25519_LEN];
     int err = DM_OK;
@@ -305,13 +305,13 @@ int dm_x25519_keygen(char **secret_out, char **public_out) {
     if ((err = encode_key(SECRET_HRP, sec, 1, secret_str, SECRET_STR_LEN + 1)) != DM_OK ||
         (err = encode_key(PUBLIC_HRP, public, 0, public_str, PUBLIC_STR_LEN + 1)) != DM_OK)
         goto fail;
-    sodium_free(sec);
+    dm_secret_free(sec);
     *secret_out = secret_str;
     *public_out = public_str;
     return DM_OK;
 fail:
-    sodium_free(sec);
-    sodium_free(secret_str);
+    dm_secret_free(sec);
+    dm_secret_free(secret_str);
     free(public_str);
     return err;
 }
