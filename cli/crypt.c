@@ -242,6 +242,90 @@ typedef struct encrypt_args {
     dm_escrow_opts escrow_opts; /* --leaf-bits, --crumple-bits */
 } encrypt_args;
 
+/* The flag parsers below return FLAG_OK when the flag was theirs and fine,
+ * FLAG_NOT_MINE when it was not theirs, or an exit code (a usage error). */
+enum { FLAG_OK = -1, FLAG_NOT_MINE = -2 };
+
+static void push_spec(rcpt_spec *specs, size_t *n, int c, const char *value) {
+    specs[*n].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
+                        : c == 'i' ? SPEC_IDENTITY_FILE
+                        : c == 'j' ? SPEC_PLUGIN
+                                   : SPEC_RECIPIENT;
+    specs[(*n)++].value = value;
+}
+
+/* A flag that may be given once. */
+static int flag_once(const char *cmd, const char *flag, const char **slot, const char *value) {
+    if (*slot != NULL)
+        return cli_usage_error("%s: %s given twice", cmd, flag);
+    *slot = value;
+    return FLAG_OK;
+}
+
+static int flag_threads(const char *cmd, const char *value, unsigned *threads) {
+    if (cli_parse_threads(value, threads) != DM_OK)
+        return cli_usage_error("%s: --threads wants a number from 0 to %u, not \"%s\"", cmd,
+                               CLI_MAX_THREADS, value);
+    return FLAG_OK;
+}
+
+/* The flags of the new file's side, shared by encrypt and rekey. */
+static int encrypt_flag(const char *cmd, int c, const char *value, encrypt_args *a) {
+    switch (c) {
+    case 'r':
+    case 'R':
+    case 'i':
+    case 'j':
+        push_spec(a->specs, &a->n_specs, c, value);
+        return FLAG_OK;
+    case 'p':
+        a->passphrase_tty = 1;
+        return FLAG_OK;
+    case OPT_PASSPHRASE_FILE:
+        return flag_once(cmd, "--passphrase-file", &a->passphrase_file, value);
+    case 'a':
+        a->armor = 1;
+        return FLAG_OK;
+    case OPT_ESCROW:
+        return flag_once(cmd, "--escrow", &a->escrow, value);
+    case OPT_LEAF_BITS:
+    case OPT_CRUMPLE_BITS:
+        return cli_escrow_mode_flag(cmd, c == OPT_LEAF_BITS, value, &a->escrow_opts);
+    case 'o':
+        a->output = value;
+        return FLAG_OK;
+    case OPT_THREADS:
+        return flag_threads(cmd, value, &a->threads);
+    default:
+        return FLAG_NOT_MINE;
+    }
+}
+
+/* What encrypt and rekey check once the flags are read; rcpt_any and
+ * rcpt_all name the command's recipient flags ("-r, -R, -i or -j", "-r, -R,
+ * -i, -j"), new_ is "new " where the recipients are a file's new ones.
+ * FLAG_OK or an exit code. */
+static int encrypt_args_check(const char *cmd, const encrypt_args *a, int argc, char **argv,
+                              const char *rcpt_any, const char *rcpt_all, const char *new_) {
+    int passphrase = a->passphrase_tty || a->passphrase_file != NULL;
+    if (argc - optind > 1)
+        return cli_usage_error("%s: more than one input (\"%s\", \"%s\"); see doormat %s --help",
+                               cmd, argv[optind], argv[optind + 1], cmd);
+    if (a->passphrase_tty && a->passphrase_file != NULL)
+        return cli_usage_error("%s: -p and --passphrase-file can't be used together", cmd);
+    if (passphrase && a->n_specs > 0)
+        return cli_usage_error("%s: a passphrase can't be combined with %s (a passphrase stanza "
+                               "must stand alone)",
+                               cmd, rcpt_any);
+    if (!passphrase && a->n_specs == 0)
+        return cli_usage_error("%s: no %srecipients: use %s, -p or --passphrase-file (see "
+                               "doormat %s --help)",
+                               cmd, new_, rcpt_all, cmd);
+    if (a->escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a->escrow == NULL)
+        return cli_usage_error("%s: --leaf-bits and --crumple-bits need --escrow", cmd);
+    return FLAG_OK;
+}
+
 static int add_recipient_string(rcpt_list *l, const char *s) {
     /* A secret key pasted where a recipient belongs must not be echoed back. */
     if (strncmp(s, "AGE-SECRET-KEY-", 15) == 0)
@@ -572,81 +656,21 @@ int cmd_encrypt(int argc, char **argv) {
     opterr = 0;
     while (rc < 0 &&
            (c = getopt_long(argc, argv, ":r:R:i:j:pao:h", encrypt_longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-        case 'R':
-        case 'i':
-        case 'j':
-            a.specs[a.n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
-                                         : c == 'i' ? SPEC_IDENTITY_FILE
-                                         : c == 'j' ? SPEC_PLUGIN
-                                                    : SPEC_RECIPIENT;
-            a.specs[a.n_specs++].value = optarg;
-            break;
-        case 'p':
-            a.passphrase_tty = 1;
-            break;
-        case OPT_PASSPHRASE_FILE:
-            if (a.passphrase_file != NULL)
-                rc = cli_usage_error("encrypt: --passphrase-file given twice");
-            a.passphrase_file = optarg;
-            break;
-        case 'a':
-            a.armor = 1;
-            break;
-        case OPT_ESCROW:
-            if (a.escrow != NULL)
-                rc = cli_usage_error("encrypt: --escrow given twice");
-            a.escrow = optarg;
-            break;
-        case OPT_LEAF_BITS:
-        case OPT_CRUMPLE_BITS:
-            rc = cli_escrow_mode_flag("encrypt", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
-            break;
-        case 'o':
-            a.output = optarg;
-            break;
-        case OPT_THREADS:
-            if (cli_parse_threads(optarg, &a.threads) != DM_OK)
-                rc = cli_usage_error("encrypt: --threads wants a number from 0 to %u, not \"%s\"",
-                                     CLI_MAX_THREADS, optarg);
-            break;
-        case 'h':
+        if (c == 'h')
             rc = cli_help(encrypt_usage);
-            break;
-        default:
+        else if ((rc = encrypt_flag("encrypt", c, optarg, &a)) == FLAG_NOT_MINE)
             rc = cli_bad_option("encrypt", argv, c);
-            break;
-        }
     }
-    if (rc < 0) {
-        int passphrase = a.passphrase_tty || a.passphrase_file != NULL;
-        if (argc - optind > 1)
-            rc = cli_usage_error("encrypt: more than one input (\"%s\", \"%s\"); see doormat "
-                                 "encrypt --help",
-                                 argv[optind], argv[optind + 1]);
-        else if (a.passphrase_tty && a.passphrase_file != NULL)
-            rc = cli_usage_error("encrypt: -p and --passphrase-file can't be used together");
-        else if (passphrase && a.n_specs > 0)
-            rc = cli_usage_error("encrypt: a passphrase can't be combined with -r, -R, -i or -j "
-                                 "(a passphrase stanza must stand alone)");
-        else if (!passphrase && a.n_specs == 0)
-            rc = cli_usage_error("encrypt: no recipients: use -r, -R, -i, -j, -p or "
-                                 "--passphrase-file "
-                                 "(see doormat encrypt --help)");
-        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
-            rc = cli_usage_error("encrypt: --leaf-bits and --crumple-bits need --escrow");
-        else {
-            a.input = optind < argc ? argv[optind] : NULL;
-            int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
-            for (size_t i = 0; i < a.n_specs; i++)
-                stdin_users += a.specs[i].is_file != SPEC_RECIPIENT &&
-                               a.specs[i].is_file != SPEC_PLUGIN &&
-                               is_stdin_arg(a.specs[i].value, 0);
-            rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
-                                                   "than one thing (IN, -R -, --passphrase-file -)")
-                                 : run_encrypt(&a);
-        }
+    if (rc < 0 && (rc = encrypt_args_check("encrypt", &a, argc, argv, "-r, -R, -i or -j",
+                                           "-r, -R, -i, -j", "")) < 0) {
+        a.input = optind < argc ? argv[optind] : NULL;
+        int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
+        for (size_t i = 0; i < a.n_specs; i++)
+            stdin_users += a.specs[i].is_file != SPEC_RECIPIENT &&
+                           a.specs[i].is_file != SPEC_PLUGIN && is_stdin_arg(a.specs[i].value, 0);
+        rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
+                                               "than one thing (IN, -R -, --passphrase-file -)")
+                             : run_encrypt(&a);
     }
     free(a.specs);
     return rc;
@@ -861,14 +885,10 @@ int cmd_decrypt(int argc, char **argv) {
             a.identity_files[a.n_identity_files++] = optarg;
             break;
         case OPT_PASSPHRASE_FILE:
-            if (a.passphrase_file != NULL)
-                rc = cli_usage_error("decrypt: --passphrase-file given twice");
-            a.passphrase_file = optarg;
+            rc = flag_once("decrypt", "--passphrase-file", &a.passphrase_file, optarg);
             break;
         case OPT_REQUIRE_ESCROW:
-            if (a.require_escrow != NULL)
-                rc = cli_usage_error("decrypt: --require-escrow given twice");
-            a.require_escrow = optarg;
+            rc = flag_once("decrypt", "--require-escrow", &a.require_escrow, optarg);
             break;
         case OPT_LEAF_BITS:
         case OPT_CRUMPLE_BITS:
@@ -878,9 +898,7 @@ int cmd_decrypt(int argc, char **argv) {
             a.output = optarg;
             break;
         case OPT_THREADS:
-            if (cli_parse_threads(optarg, &a.threads) != DM_OK)
-                rc = cli_usage_error("decrypt: --threads wants a number from 0 to %u, not \"%s\"",
-                                     CLI_MAX_THREADS, optarg);
+            rc = flag_threads("decrypt", optarg, &a.threads);
             break;
         case 'h':
             rc = cli_help(decrypt_usage);
@@ -992,11 +1010,7 @@ int cmd_age(int argc, char **argv) {
         case 'R':
         case 'i':
         case 'j':
-            specs[n_specs].is_file = c == 'R'   ? SPEC_RECIPIENTS_FILE
-                                     : c == 'i' ? SPEC_IDENTITY_FILE
-                                     : c == 'j' ? SPEC_PLUGIN
-                                                : SPEC_RECIPIENT;
-            specs[n_specs++].value = optarg;
+            push_spec(specs, &n_specs, c, optarg);
             n_r += c == 'r';
             n_R += c == 'R';
             n_j += c == 'j';
@@ -1238,47 +1252,17 @@ int cmd_rekey(int argc, char **argv) {
     optind = 1;
     opterr = 0;
     while (rc < 0 && (c = getopt_long(argc, argv, ":i:r:R:pao:h", rekey_longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i':
+        if (c == 'i') /* the old file's identities; -r, -R and the rest are the new file's */
             d.identity_files[d.n_identity_files++] = optarg;
-            break;
-        case OPT_OLD_PASSPHRASE_FILE:
-            d.passphrase_file = optarg;
-            break;
-        case 'r':
-        case 'R':
-            a.specs[a.n_specs].is_file = c == 'R' ? SPEC_RECIPIENTS_FILE : SPEC_RECIPIENT;
-            a.specs[a.n_specs++].value = optarg;
-            break;
-        case 'p':
-            a.passphrase_tty = 1;
-            break;
-        case OPT_PASSPHRASE_FILE:
-            a.passphrase_file = optarg;
-            break;
-        case OPT_ESCROW:
-            a.escrow = optarg;
-            break;
-        case OPT_LEAF_BITS:
-        case OPT_CRUMPLE_BITS:
-            rc = cli_escrow_mode_flag("rekey", c == OPT_LEAF_BITS, optarg, &a.escrow_opts);
-            break;
-        case 'a':
-            a.armor = 1;
-            break;
-        case 'o':
-            a.output = optarg;
-            break;
-        case 'h':
+        else if (c == OPT_OLD_PASSPHRASE_FILE)
+            rc = flag_once("rekey", "--old-passphrase-file", &d.passphrase_file, optarg);
+        else if (c == 'h')
             rc = cli_help(rekey_usage);
-            break;
-        default:
+        else if ((rc = encrypt_flag("rekey", c, optarg, &a)) == FLAG_NOT_MINE)
             rc = cli_bad_option("rekey", argv, c);
-            break;
-        }
     }
-    if (rc < 0) {
-        int passphrase = a.passphrase_tty || a.passphrase_file != NULL;
+    if (rc < 0 &&
+        (rc = encrypt_args_check("rekey", &a, argc, argv, "-r or -R", "-r, -R", "new ")) < 0) {
         a.input = optind < argc ? argv[optind] : NULL;
         int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0) +
                           is_stdin_arg(d.passphrase_file, 0);
@@ -1287,23 +1271,9 @@ int cmd_rekey(int argc, char **argv) {
         for (size_t i = 0; i < a.n_specs; i++)
             stdin_users +=
                 a.specs[i].is_file == SPEC_RECIPIENTS_FILE && is_stdin_arg(a.specs[i].value, 0);
-        if (argc - optind > 1)
-            rc = cli_usage_error("rekey: more than one input (\"%s\", \"%s\")", argv[optind],
-                                 argv[optind + 1]);
-        else if (a.passphrase_tty && a.passphrase_file != NULL)
-            rc = cli_usage_error("rekey: -p and --passphrase-file can't be used together");
-        else if (passphrase && a.n_specs > 0)
-            rc = cli_usage_error("rekey: a passphrase can't be combined with -r or -R "
-                                 "(a passphrase stanza must stand alone)");
-        else if (!passphrase && a.n_specs == 0)
-            rc = cli_usage_error("rekey: no new recipients: use -r, -R, -p or --passphrase-file "
-                                 "(see doormat rekey --help)");
-        else if (a.escrow_opts.mode != DM_ESCROW_MODE_SHAMIR && a.escrow == NULL)
-            rc = cli_usage_error("rekey: --leaf-bits and --crumple-bits need --escrow");
-        else if (stdin_users > 1)
-            rc = cli_usage_error("rekey: standard input is used for more than one thing");
-        else
-            rc = run_rekey(&a, &d);
+        rc = stdin_users > 1
+                 ? cli_usage_error("rekey: standard input is used for more than one thing")
+                 : run_rekey(&a, &d);
     }
     free(a.specs);
     free(d.identity_files);

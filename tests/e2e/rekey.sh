@@ -92,5 +92,14 @@ assert_exit 2 "a passphrase can't stand beside a recipient"
 assert_eq "$assert_says_usage" "doormat: rekey: a passphrase can't be combined with -r or -R (a passphrase stanza must stand alone)" "its words"
 run "$D" rekey -i old.txt f.orig
 assert_exit 2 "no new recipients"
+assert_eq "$(cat "$T/err")" "doormat: rekey: no new recipients: use -r, -R, -p or --passphrase-file (see doormat rekey --help)" "its words"
+run "$D" rekey -i old.txt -r "$NEW" f.orig f.orig
+assert_fails 2 "rekey: more than one input .*; see doormat rekey --help" "two inputs"
+run "$D" rekey -i old.txt --passphrase-file pw.txt --passphrase-file pw.txt f.orig
+assert_fails 2 "rekey: --passphrase-file given twice" "--passphrase-file twice"
+run "$D" rekey --old-passphrase-file pw.txt --old-passphrase-file pw.txt -r "$NEW" pw.age
+assert_fails 2 "rekey: --old-passphrase-file given twice" "--old-passphrase-file twice"
+run "$D" rekey -i old.txt -r "$NEW" --leaf-bits 16 f.orig
+assert_fails 2 "rekey: --leaf-bits and --crumple-bits need --escrow" "--leaf-bits alone"
 
 finish
