@@ -322,8 +322,8 @@ static int check_private(const escrow_args *a, const char *path) {
         return cli_fail(dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)), "%s", a->cmd);
     if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s %s is readable by others; run chmod 600 %s", a->cmd,
-                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file",
-                               path, path);
+                               strcmp(a->cmd, "escrow recover") == 0 ? "share" : "key file", path,
+                               path);
     return DM_EXIT_OK;
 }
 
@@ -481,22 +481,7 @@ static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char
         if (path == NULL)
             return dm_fail(DM_ERR_NOMEM, "out of memory");
         snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        int err = fd < 0 ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno)) : DM_OK;
-        size_t done = 0;
-        while (err == DM_OK && done < tls_len[i]) {
-            ssize_t w = write(fd, tls[i] + done, tls_len[i] - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-            else
-                done += (size_t)w;
-        }
-        if (err == DM_OK && fsync(fd) != 0)
-            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+        int err = dm_escrow_write_new_file(path, tls[i], tls_len[i], 0600);
         free(path);
         if (err != DM_OK)
             return err;

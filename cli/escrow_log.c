@@ -380,28 +380,6 @@ int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *sta
                                           (uint64_t)time(NULL), status, response, response_len);
 }
 
-static int write_new(const char *path, const char *text, size_t len, mode_t mode) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    int ok = done == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        unlink(path);
-        return dm_fail(DM_ERR_IO, "%s: write failed", path);
-    }
-    return DM_OK;
-}
-
 static int witness_init(int argc, char **argv) {
     static const int allowed[] = {O_NAME, 'o', 0};
     log_args a;
@@ -429,13 +407,13 @@ static int witness_init(int argc, char **argv) {
         if (err == DM_OK) {
             char line[4200];
             int n = snprintf(line, sizeof line, "%s\n", sk);
-            err = write_new(key, line, (size_t)n, 0600);
+            err = dm_escrow_write_new_file(key, line, (size_t)n, 0600);
             sodium_memzero(line, sizeof line);
         }
         if (err == DM_OK) {
             char line[600];
             int n = snprintf(line, sizeof line, "%s\n", vk);
-            err = write_new(pub, line, (size_t)n, 0644);
+            err = dm_escrow_write_new_file(pub, line, (size_t)n, 0644);
             if (err != DM_OK)
                 unlink(key);
         }
@@ -534,7 +512,7 @@ static int save_state(const char *path, const char *text, size_t len) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     unlink(tmp);
-    int err = write_new(tmp, text, len, 0644);
+    int err = dm_escrow_write_new_file(tmp, text, len, 0644);
     if (err == DM_OK && rename(tmp, path) != 0) {
         err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
         unlink(tmp);

@@ -1356,9 +1356,7 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
     int err = svc == NULL ? dm_fail(DM_ERR_IO, "the service library could not be loaded")
                           : svc->tls_new(agent, &pem, &pem_len, pin);
     if (!err) {
-        int fd = open(tls, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd < 0 || write(fd, pem, pem_len) != (ssize_t)pem_len || close(fd) != 0)
-            err = dm_fail(DM_ERR_IO, "%s: %s", tls, strerror(errno));
+        err = dm_escrow_write_new_file(tls, pem, pem_len, 0600);
     }
     dm_secret_free(pem);
     FILE *f = err ? NULL : fopen(pub, "a");

@@ -905,28 +905,6 @@ int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
     return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }
 
-static int write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int ok = done == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        unlink(path);
-        return dm_fail(DM_ERR_IO, "%s: write failed", path);
-    }
-    return DM_OK;
-}
-
 int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
                                   dm_escrow_agent_key *const *agent_keys,
                                   const dm_escrow_court_key *court) {
@@ -977,7 +955,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         }
         err = dm_escrow_agent_key_format(agent_keys[i], &text, &len);
         if (!err) {
-            err = write_new_file(written[n_written], text, len, 0600);
+            err = dm_escrow_write_new_file(written[n_written], text, len, 0600);
             dm_secret_free(text);
         }
         if (!err)
@@ -986,7 +964,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
     if (!err) {
         err = dm_escrow_court_key_format(court, &text, &len);
         if (!err) {
-            err = write_new_file(court_path, text, len, 0600);
+            err = dm_escrow_write_new_file(court_path, text, len, 0600);
             dm_secret_free(text);
         }
         if (!err)
@@ -1011,7 +989,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         if (!err)
             err = dm_tlog_signer_format(signer, &text);
         if (!err) {
-            err = write_new_file(written[n_written], text, strlen(text), 0600);
+            err = dm_escrow_write_new_file(written[n_written], text, strlen(text), 0600);
             dm_secret_free(text);
             if (!err)
                 n_written++;
@@ -1028,7 +1006,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         /* Last: its presence is what marks a complete authority. */
         err = dm_escrow_authority_format(auth, &text, &len);
         if (!err) {
-            err = write_new_file(pub, text, len, 0644);
+            err = dm_escrow_write_new_file(pub, text, len, 0644);
             free(text);
         }
     }

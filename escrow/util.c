@@ -309,3 +309,25 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
     return dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, info, l + DM_ESCROW_ID_LEN + extra_len, out,
                           out_len);
 }
+
+int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0)
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, text + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        done += (size_t)w;
+    }
+    int ok = done == len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+        unlink(path);
+        return dm_fail(DM_ERR_IO, "%s: write failed", path);
+    }
+    return DM_OK;
+}

@@ -128,15 +128,8 @@ static int ensure_tls(const char *path, const char *name) {
     size_t len = 0;
     char pin[DM_ESCROW_TLS_PIN_LEN + 1];
     int err = dm_service_tls_new(name, &pem, &len, pin);
-    int fd = err == DM_OK ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
-    if (err == DM_OK && fd < 0)
-        err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-    if (err == DM_OK && (write(fd, pem, len) != (ssize_t)len || fsync(fd) != 0))
-        err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    if (err != DM_OK && fd >= 0)
-        unlink(path);
+    if (err == DM_OK)
+        err = dm_escrow_write_new_file(path, pem, len, 0600);
     dm_secret_free(pem);
     return err;
 }

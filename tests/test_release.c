@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -322,6 +323,33 @@ static void test_backdated_entry(void **state) {
     assert_string_equal(dm_err_detail(), want);
 }
 
+/* The one writer of new files: O_EXCL, the mode asked, fsynced; an existing
+ * file is a usage error and is left as it was. */
+static void test_write_new_file(void **state) {
+    (void)state;
+    char dir[] = "/tmp/doormat-test-write.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    assert_int_equal(dm_escrow_write_new_file(path, "one\n", 4, 0600), DM_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(st.st_size, 4);
+    assert_int_equal(dm_escrow_write_new_file(path, "two, longer\n", 12, 0644), DM_ERR_USAGE);
+    FILE *f = fopen(path, "rb");
+    char got[16] = {0};
+    assert_non_null(f);
+    assert_int_equal(fread(got, 1, sizeof got, f), 4);
+    fclose(f);
+    assert_memory_equal(got, "one\n", 4);
+    char missing[96];
+    snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
+    assert_int_equal(dm_escrow_write_new_file(missing, "x", 1, 0600), DM_ERR_IO);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_entry_grammar(void **state) {
     (void)state;
     dm_escrow_entry e = {0};
@@ -371,6 +399,7 @@ int main(void) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_grammar),
+        cmocka_unit_test(test_write_new_file),
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
