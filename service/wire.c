@@ -138,34 +138,53 @@ void dm_svc_release_req_clear(dm_svc_release_req *r) {
     memset(r, 0, sizeof *r);
 }
 
-int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *out) {
-    memset(out, 0, sizeof *out);
+/* Both messages have one shape: a magic line, "NAME: text" (1 to max1
+ * bytes), and two "NAME: base64" lines, canonical; the last may be empty
+ * when last_may_be_empty. Each decoded field gets a NUL after it. */
+typedef struct msg_shape {
+    const char *magic, *what; /* "a release request" */
+    const char *f1, *f1_hint; /* "recipient", "recipient: age1..." */
+    size_t max1;
+    const char *f2, *f3;
+    int last_may_be_empty;
+} msg_shape;
+
+static int parse_msg(const msg_shape *m, const char *body, size_t len, char *text1, uint8_t **b2,
+                     size_t *b2_len, uint8_t **b3, size_t *b3_len) {
     size_t pos = 0, llen = 0, vlen = 0;
     const char *line = NULL, *v = NULL;
-    if (!next_line(body, len, &pos, &line, &llen) || llen != strlen(DM_SVC_REQUEST_MAGIC) ||
-        memcmp(line, DM_SVC_REQUEST_MAGIC, llen) != 0)
-        return dm_fail(DM_ERR_USAGE, "not a release request (want a first line \"%s\")",
-                       DM_SVC_REQUEST_MAGIC);
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "recipient", &v, &vlen) ||
-        vlen == 0 || vlen > DM_SVC_MAX_RECIPIENT)
-        return dm_fail(DM_ERR_USAGE, "line 2: want \"recipient: age1...\"");
-    memcpy(out->recipient, v, vlen);
-    out->recipient[vlen] = '\0';
-    uint8_t *w = NULL;
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "warrant", &v, &vlen) ||
-        !unb64(v, vlen, len, &w, &out->warrant_len))
-        return dm_fail(DM_ERR_USAGE, "line 3: want \"warrant: \" and canonical base64");
-    out->warrant = (char *)w;
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "header", &v, &vlen) ||
-        !unb64(v, vlen, len, &out->header, &out->header_len)) {
-        dm_svc_release_req_clear(out);
-        return dm_fail(DM_ERR_USAGE, "line 4: want \"header: \" and canonical base64");
-    }
-    if (pos != len) {
-        dm_svc_release_req_clear(out);
-        return dm_fail(DM_ERR_USAGE, "unexpected bytes after the \"header:\" line");
-    }
+    if (!next_line(body, len, &pos, &line, &llen) || llen != strlen(m->magic) ||
+        memcmp(line, m->magic, llen) != 0)
+        return dm_fail(DM_ERR_USAGE, "not %s (want a first line \"%s\")", m->what, m->magic);
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, m->f1, &v, &vlen) ||
+        vlen == 0 || vlen > m->max1)
+        return dm_fail(DM_ERR_USAGE, "line 2: want \"%s\"", m->f1_hint);
+    memcpy(text1, v, vlen);
+    text1[vlen] = '\0';
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, m->f2, &v, &vlen) ||
+        !unb64(v, vlen, len, b2, b2_len))
+        return dm_fail(DM_ERR_USAGE, "line 3: want \"%s: \" and canonical base64", m->f2);
+    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, m->f3, &v, &vlen) ||
+        (vlen == 0 && m->last_may_be_empty ? (*b3 = calloc(1, 1)) == NULL
+                                           : !unb64(v, vlen, len, b3, b3_len)))
+        return dm_fail(DM_ERR_USAGE, "line 4: want \"%s: \" and canonical base64", m->f3);
+    if (pos != len)
+        return dm_fail(DM_ERR_USAGE, "unexpected bytes after the \"%s:\" line", m->f3);
     return DM_OK;
+}
+
+int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *out) {
+    static const msg_shape shape = {
+        DM_SVC_REQUEST_MAGIC, "a release request", "recipient", "recipient: age1...",
+        DM_SVC_MAX_RECIPIENT, "warrant",           "header",    0};
+    memset(out, 0, sizeof *out);
+    uint8_t *w = NULL;
+    int err = parse_msg(&shape, body, len, out->recipient, &w, &out->warrant_len, &out->header,
+                        &out->header_len);
+    out->warrant = (char *)w;
+    if (err != DM_OK)
+        dm_svc_release_req_clear(out);
+    return err;
 }
 
 int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
@@ -187,32 +206,14 @@ void dm_svc_release_clear(dm_svc_release *r) {
 }
 
 int dm_svc_release_parse(const char *body, size_t len, dm_svc_release *out) {
+    static const msg_shape shape = {DM_SVC_RELEASE_MAGIC,     "a release", "agent",   "agent: NAME",
+                                    DM_ESCROW_MAX_AGENT_NAME, "sealed",    "receipt", 1};
     memset(out, 0, sizeof *out);
-    size_t pos = 0, llen = 0, vlen = 0;
-    const char *line = NULL, *v = NULL;
-    if (!next_line(body, len, &pos, &line, &llen) || llen != strlen(DM_SVC_RELEASE_MAGIC) ||
-        memcmp(line, DM_SVC_RELEASE_MAGIC, llen) != 0)
-        return dm_fail(DM_ERR_USAGE, "not a release (want a first line \"%s\")",
-                       DM_SVC_RELEASE_MAGIC);
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "agent", &v, &vlen) ||
-        vlen == 0 || vlen > DM_ESCROW_MAX_AGENT_NAME)
-        return dm_fail(DM_ERR_USAGE, "line 2: want \"agent: NAME\"");
-    memcpy(out->agent, v, vlen);
-    out->agent[vlen] = '\0';
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "sealed", &v, &vlen) ||
-        !unb64(v, vlen, len, &out->sealed, &out->sealed_len))
-        return dm_fail(DM_ERR_USAGE, "line 3: want \"sealed: \" and canonical base64");
     uint8_t *r = NULL;
-    if (!next_line(body, len, &pos, &line, &llen) || !field(line, llen, "receipt", &v, &vlen) ||
-        (vlen == 0 ? (r = calloc(1, 1)) == NULL : !unb64(v, vlen, len, &r, &out->receipt_len))) {
-        free(r);
-        dm_svc_release_clear(out);
-        return dm_fail(DM_ERR_USAGE, "line 4: want \"receipt: \" and canonical base64");
-    }
+    int err = parse_msg(&shape, body, len, out->agent, &out->sealed, &out->sealed_len, &r,
+                        &out->receipt_len);
     out->receipt = (char *)r;
-    if (pos != len) {
+    if (err != DM_OK)
         dm_svc_release_clear(out);
-        return dm_fail(DM_ERR_USAGE, "unexpected bytes after the \"receipt:\" line");
-    }
-    return DM_OK;
+    return err;
 }
