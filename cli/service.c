@@ -76,7 +76,8 @@ static const char request_usage[] =
     "counts; the client stops at k good shares, recovers the file key, checks it\n"
     "against the header MAC and decrypts FILE to OUT (standard output without -o)\n"
     "with the same output safety as decrypt: nothing is left at OUT unless the\n"
-    "whole file authenticated.\n"
+    "whole file authenticated. FILE may be binary or ASCII-armored (the agents\n"
+    "are sent the binary header either way).\n"
     "\n"
     "Each agent that is down or refuses is named on standard error with its\n"
     "reason (\"agent doj: refused (HTTP 403): ...\"). Fewer than k good shares\n"
@@ -340,16 +341,29 @@ int cmd_escrow_request(int argc, char **argv) {
         rc = cli_usage_error("%s: FILE must be a file, not standard input", cmd);
     if (rc < 0 && (err = cli_read_file(file, &filebuf, &file_len)) != DM_OK)
         rc = cli_fail(err, "%s", cmd);
-    if (rc < 0) {
+    for (int pass = 0; rc < 0 && pass < 2; pass++) {
         dm_membuf in = {.data = (const uint8_t *)filebuf, .len = file_len};
+        if (have_info)
+            dm_inspect_free(&info);
         err = dm_inspect(dm_source_mem(&in), &info);
         have_info = 1;
-        if (err != DM_OK && err != DM_ERR_PAYLOAD)
+        if (err != DM_OK && err != DM_ERR_PAYLOAD) {
             rc = cli_fail(err, "%s: %s", cmd, file);
-        else if (info.armored)
-            rc = cli_usage_error("%s: %s is armored; the agents need the binary header "
-                                 "(dearmor it first)",
-                                 cmd, file);
+        } else if (info.armored && pass == 0) {
+            /* The agents are sent the binary header: an armored file is
+             * read through its armor, in memory, and looked at again. */
+            uint8_t *bin = NULL;
+            size_t bin_len = 0;
+            if ((err = dm_dearmor((const uint8_t *)filebuf, file_len, &bin, &bin_len)) != DM_OK) {
+                rc = cli_fail(err, "%s: %s", cmd, file);
+            } else {
+                free(filebuf);
+                filebuf = (char *)bin;
+                file_len = bin_len;
+            }
+        } else {
+            break;
+        }
     }
     size_t n = auth ? dm_escrow_authority_agents(auth) : 0;
     if (rc < 0 && ((key = dm_secret_alloc(DM_FILE_KEY_LEN)) == NULL ||

@@ -303,6 +303,30 @@ static void test_known_text(void **state) {
     free(got.buf);
 }
 
+/* dm_dearmor, the whole-buffer form: the same bytes as the reader, the same
+ * strictness, and nothing handed back on failure. */
+static void test_dearmor_buffer(void **state) {
+    (void)state;
+    const char *want = DM_ARMOR_BEGIN "\nZm9vYmFyIQ==\n" DM_ARMOR_END "\n";
+    uint8_t *out = (uint8_t *)"untouched";
+    size_t out_len = 99;
+    assert_int_equal(dm_dearmor((const uint8_t *)want, strlen(want), &out, &out_len), DM_OK);
+    assert_int_equal(out_len, 7);
+    assert_memory_equal(out, "foobar!", 7);
+    free(out);
+    const char *cut = DM_ARMOR_BEGIN "\nZm9vYmFyIQ==\n";
+    assert_int_equal(dm_dearmor((const uint8_t *)cut, strlen(cut), &out, &out_len), DM_ERR_ARMOR);
+    assert_null(out);
+    assert_int_equal(out_len, 0);
+    const char *bad = DM_ARMOR_BEGIN "\nZm9vYmFyIQ=\n" DM_ARMOR_END "\n";
+    assert_int_equal(dm_dearmor((const uint8_t *)bad, strlen(bad), &out, &out_len), DM_ERR_ARMOR);
+    assert_null(out);
+    const char *binary = "age-encryption.org/v1\n";
+    assert_int_equal(dm_dearmor((const uint8_t *)binary, strlen(binary), &out, &out_len),
+                     DM_ERR_ARMOR);
+    assert_null(out);
+}
+
 /* --------------------------------------------------------- strictness */
 
 #define B DM_ARMOR_BEGIN "\n"
@@ -474,6 +498,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip_lengths), cmocka_unit_test(test_known_text),
         cmocka_unit_test(test_strict_rules),       cmocka_unit_test(test_whitespace_limits),
         cmocka_unit_test(test_io_errors),          cmocka_unit_test(test_detect),
+        cmocka_unit_test(test_dearmor_buffer),
     };
     return cmocka_run_group_tests_name("armor", tests, NULL, NULL);
 }

@@ -446,3 +446,41 @@ void dm_armor_writer_free(dm_armor_writer *w) {
     free(w->stage);
     free(w);
 }
+
+int dm_dearmor(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len) {
+    *out = NULL;
+    *out_len = 0;
+    if (!dm_armor_detect(in, len))
+        return dm_fail(DM_ERR_ARMOR, "not an armored age file");
+    dm_membuf src = {.data = in, .len = len};
+    dm_armor_reader *r = NULL;
+    int err = dm_armor_reader_new(dm_source_mem(&src), NULL, 0, &r);
+    if (err != DM_OK)
+        return err;
+    dm_source bin = dm_armor_reader_source(r);
+    size_t cap = len, n = 0; /* the binary file is shorter than its armor */
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (buf == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    while (err == DM_OK) {
+        if (n == cap) { /* cannot happen for valid armor; stop rather than grow */
+            err = dm_fail(DM_ERR_ARMOR, "the armor decodes to more than it holds");
+            break;
+        }
+        ssize_t got = bin.read(bin.ctx, buf + n, cap - n);
+        if (got < 0)
+            err = dm_armor_reader_err(r);
+        else if (got == 0)
+            break;
+        else
+            n += (size_t)got;
+    }
+    dm_armor_reader_free(r);
+    if (err != DM_OK) {
+        free(buf);
+        return err;
+    }
+    *out = buf;
+    *out_len = n;
+    return DM_OK;
+}

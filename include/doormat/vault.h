@@ -180,6 +180,10 @@ int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passph
                              size_t pass_len, char **text_out, size_t *len_out);
 /* 1 when the bytes begin an age file, binary or armored. */
 int dm_is_age_file(const uint8_t *buf, size_t len);
+/* The binary age file inside an armored one (c2sp.org/age, "ASCII armor",
+ * read as strictly as decryption reads it): *out is malloc'd. DM_ERR_ARMOR
+ * when the text is not valid armor. */
+int dm_dearmor(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 
 /* Like dm_recipient_file_parse, but SSH keys of unsupported types (ssh-dss,
  * ecdsa-..., as an authorized_keys file may hold) are passed over, as age

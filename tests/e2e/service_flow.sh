@@ -41,6 +41,21 @@ run "$D" escrow monitor --authority fbi/authority.pub --logs https --state seen 
 assert_exit 0 "the owner's monitor over HTTPS"
 assert_true "it lists doj's access" grep -q "doj #0 file" "$T/out"
 assert_true "it lists court's access" grep -q "court #0 file" "$T/out"
+
+# An armored file: the agents get its binary header, the client decrypts it.
+run "$D" encrypt -a -r "$owner" --escrow fbi/authority.pub -o memo.asc memo.txt
+run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9a \
+  --expires 2099-12-31 -o wa.txt memo.asc
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant wa.txt --identity inv.key \
+  -o outa.txt memo.asc
+assert_exit 0 "request for an armored file"
+assert_same outa.txt memo.txt "the armored file recovered"
+assert_true "doj logged it as entry 1" grep -q "agent doj: share received, its receipt verified (entry 1 " "$T/err"
+head -c 200 memo.asc >cut.asc
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant wa.txt --identity inv.key \
+  -o outb.txt cut.asc
+assert_exit 3 "a cut armored file"
+assert_absent outb.txt "no output for a cut armored file"
 assert_true "and nothing of vendor" sh -c "! grep -q 'vendor #' $T/out"
 
 # The witness endpoint: tlog-witness's status codes, with reasons.
