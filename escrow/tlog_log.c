@@ -30,6 +30,8 @@
 
 #define MAX_DIRS 64
 
+#define MEMO_SLOTS 1024
+
 struct dm_tlog_log {
     char *dir;
     int lock_fd;
@@ -46,6 +48,14 @@ struct dm_tlog_log {
     char dirs[MAX_DIRS][96]; /* directories to fsync, relative to dir */
     size_t n_dirs;
     int dirs_overflow; /* more than MAX_DIRS: syncfs instead */
+    /* Complete subtrees never change: their hashes, once computed for a
+     * proof, are kept (direct-mapped by level and index) for the next. The
+     * receipts of one batch share most of their paths. */
+    struct {
+        uint64_t index;
+        unsigned level, used;
+        dm_tlog_hash hash;
+    } memo[MEMO_SLOTS];
 };
 
 /* ------------------------------------------------------------- file system */
@@ -573,29 +583,59 @@ int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len) 
     return DM_OK;
 }
 
-static int log_reader(dm_tlog_log *l, uint64_t size, dm_tlog_reader **r) {
+/* A proof's hashes: from the memo, else from the committed tiles (a reader
+ * opened on the first miss). */
+typedef struct memo_ctx {
+    dm_tlog_log *l;
+    dm_tlog_reader *r;
+} memo_ctx;
+
+static int memo_hash(void *ctx, unsigned level, uint64_t index, dm_tlog_hash out) {
+    memo_ctx *m = ctx;
+    dm_tlog_log *l = m->l;
+    size_t slot =
+        (size_t)(((index ^ ((uint64_t)level << 56)) * UINT64_C(0x9E3779B97F4A7C15)) >> 54) %
+        MEMO_SLOTS;
+    if (l->memo[slot].used && l->memo[slot].level == level && l->memo[slot].index == index) {
+        memcpy(out, l->memo[slot].hash, DM_TLOG_HASH_LEN);
+        return DM_OK;
+    }
+    int err =
+        m->r == NULL ? dm_tlog_reader_new(dm_tlog_dir_fetcher(l->dir), l->cp.size, &m->r) : DM_OK;
+    if (!err)
+        err = dm_tlog_reader_hash(m->r, level, index, out);
+    if (!err) {
+        l->memo[slot].used = 1;
+        l->memo[slot].level = level;
+        l->memo[slot].index = index;
+        memcpy(l->memo[slot].hash, out, DM_TLOG_HASH_LEN);
+    }
+    return err;
+}
+
+static int check_size(const dm_tlog_log *l, uint64_t size) {
     if (size > l->cp.size)
         return dm_fail(DM_ERR_USAGE, "size %" PRIu64 " is beyond the committed %" PRIu64, size,
                        l->cp.size);
-    return dm_tlog_reader_new(dm_tlog_dir_fetcher(l->dir), l->cp.size, r);
+    return DM_OK;
 }
 
 int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size, dm_tlog_hash *proof,
                                 size_t *n) {
-    dm_tlog_reader *r = NULL;
-    int err = log_reader(l, size, &r);
+    memo_ctx m = {l, NULL};
+    int err = check_size(l, size);
     if (!err)
-        err = dm_tlog_prove_inclusion(dm_tlog_reader_hash, r, index, size, proof, n);
-    dm_tlog_reader_free(r);
+        err = dm_tlog_prove_inclusion(memo_hash, &m, index, size, proof, n);
+    dm_tlog_reader_free(m.r);
     return err;
 }
 
 int dm_tlog_log_prove_consistency(dm_tlog_log *l, uint64_t size1, uint64_t size2,
                                   dm_tlog_hash *proof, size_t *n) {
-    dm_tlog_reader *r = NULL;
-    int err = log_reader(l, size2, &r);
+    memo_ctx m = {l, NULL};
+    int err = check_size(l, size2);
     if (!err)
-        err = dm_tlog_prove_consistency(dm_tlog_reader_hash, r, size1, size2, proof, n);
-    dm_tlog_reader_free(r);
+        err = dm_tlog_prove_consistency(memo_hash, &m, size1, size2, proof, n);
+    dm_tlog_reader_free(m.r);
     return err;
 }

@@ -615,6 +615,58 @@ static void test_log_on_disk(void **state) {
     assert_int_equal(dm_tlog_verify_log(dm_tlog_dir_fetcher(logdir), &cps[7], NULL, NULL), DM_OK);
 }
 
+/* One open log proving again and again while it grows: the proofs (whose
+ * hashes the log keeps between calls) verify against every checkpoint, on
+ * the first asking and the second, before and after later commits. */
+static void test_log_proofs_while_growing(void **state) {
+    disk *d = *state;
+    char logdir[256];
+    snprintf(logdir, sizeof logdir, "%s/grow", d->dir);
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    dm_tlog_log *l;
+    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    dm_tlog_checkpoint cps[12];
+    uint64_t next = 0;
+    for (size_t k = 0; k < 12; k++) {
+        for (uint64_t stop = next + 1 + 47 * k; next < stop; next++) {
+            char e[64];
+            size_t el;
+            uint64_t idx;
+            entry_text(next, e, sizeof e, &el);
+            assert_int_equal(dm_tlog_log_append(l, (const uint8_t *)e, el, &idx), DM_OK);
+        }
+        assert_int_equal(dm_tlog_log_commit(l), DM_OK);
+        open_checkpoint(d, logdir, &cps[k]);
+        assert_true(cps[k].size == next);
+        for (size_t j = 0; j <= k; j++) {
+            uint64_t size = cps[j].size;
+            for (int pass = 0; pass < 2; pass++) {
+                for (uint64_t i = 0; i < size; i += 1 + size / 40) {
+                    dm_tlog_hash proof[DM_TLOG_MAX_PROOF], leaf;
+                    size_t n;
+                    char e[64];
+                    size_t el;
+                    entry_text(i, e, sizeof e, &el);
+                    dm_tlog_leaf_hash((const uint8_t *)e, el, leaf);
+                    assert_int_equal(dm_tlog_log_prove_inclusion(l, i, size, proof, &n), DM_OK);
+                    assert_int_equal(dm_tlog_verify_inclusion(i, size, leaf, proof, n, cps[j].root),
+                                     DM_OK);
+                }
+                dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
+                size_t n;
+                assert_int_equal(dm_tlog_log_prove_consistency(l, size, next, proof, &n), DM_OK);
+                assert_int_equal(
+                    dm_tlog_verify_consistency(size, next, cps[j].root, cps[k].root, proof, n),
+                    DM_OK);
+            }
+        }
+    }
+    dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
+    size_t n;
+    assert_int_equal(dm_tlog_log_prove_inclusion(l, 0, next + 1, proof, &n), DM_ERR_USAGE);
+    dm_tlog_log_close(l);
+}
+
 static void test_crash_before_rename(void **state) {
     disk *d = *state;
     char logdir[256], p[512];
@@ -832,6 +884,7 @@ int main(void) {
         cmocka_unit_test(test_proofs_small_trees),
         cmocka_unit_test(test_tile_paths),
         cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
     };
