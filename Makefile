@@ -276,7 +276,8 @@ bench: all
 	@$(BUILD)/doormat bench $(BENCH_FLAGS)
 
 # bench-service: one escrow agent over loopback HTTPS with 2-of-3 witness
-# cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each).
+# cosigning, at 1, 8 and 64 clients (bench/service.sh; SERVICE_SECONDS each;
+# SERVICE_PROFILE=1 adds a perf profile of the agent at 64 clients).
 SERVICE_SECONDS ?= 10
 bench-service: all
 	+@$(INNER) $(BUILD)/bench/service_load

@@ -3,7 +3,10 @@
 # HTTPS, keep-alive, durable logging, 2-of-3 witness cosigning, at 1, 8 and
 # 64 concurrent clients (bench/service_load.c); median and 99th-percentile
 # latency; CPU per release and where the agent's time goes. Not a test: the
-# figures are recorded in docs/benchmarks.md.
+# figures are recorded in docs/benchmarks.md. With SERVICE_PROFILE=1 (and
+# perf installed), the agent is profiled at the highest level and its CPU
+# split by part of a release: TLS, parsing, warrant check, unwrap, log, fsync,
+# witnesses, receipt, sealing.
 #   bench/service.sh BUILD_DIR [SECONDS] [CLIENTS...]     (make bench-service)
 set -u
 build=${1:?usage: bench/service.sh BUILD_DIR [SECONDS] [CLIENTS...]}
@@ -61,6 +64,7 @@ pin=$(grep '^tls: doj ' fbi/authority.pub | cut -d' ' -f3)
 echo "# bench/service.sh: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), ${secs}s per level"
 echo "| clients | releases/s | p50 ms | p90 ms | p99 ms | max ms | failed | commits | agent CPU ms/release | witnesses CPU ms/release |"
 echo "|---|---|---|---|---|---|---|---|---|---|"
+top=$(echo $levels | tr ' ' '\n' | sort -n | tail -1)
 for c in $levels; do
   rm -f doj.port
   "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi/logs/doj \
@@ -69,7 +73,15 @@ for c in $levels; do
   p=$(wait_port doj.port)
   sleep 0.3
   a0=$(cpu_of "$apid"); w0=0; for w in "${WPIDS[@]}"; do w0=$((w0 + $(cpu_of "$w"))); done
+  prof_pid=""
+  if [ -n "${SERVICE_PROFILE:-}" ] && [ "$c" = "$top" ] && command -v perf >/dev/null; then
+    # The agent's CPU by function (call graphs), over the middle of the run.
+    ( sleep 1; perf record -q -F 999 --call-graph dwarf,16384 -p "$apid" -o "$T/perf.data" \
+        -- sleep $((secs > 3 ? secs - 2 : 1)) >/dev/null 2>&1 ) &
+    prof_pid=$!
+  fi
   line=$("$LOAD" "https://127.0.0.1:$p/release" "$pin" req "$c" "$secs")
+  [ -n "$prof_pid" ] && wait "$prof_pid"
   a1=$(cpu_of "$apid"); w1=0; for w in "${WPIDS[@]}"; do w1=$((w1 + $(cpu_of "$w"))); done
   kill -TERM "$apid"; wait "$apid"
   ok=$(echo "$line" | awk '{print $6}')
@@ -79,7 +91,36 @@ for c in $levels; do
     printf "| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %s | %s | %.3f | %.3f |\n",
       f[2], f[12], f[14], f[16], f[18], f[20], f[8], cm, a * 1000 / t / ok, w * 1000 / t / ok }'
   grep 'seconds: cpu' "doj.$c.err" | sed "s/^/    ($c clients) /" >>phases
+  [ "$c" = "$top" ] && top_ms=$(awk -v a=$((a1 - a0)) -v t="$tck" -v ok="$ok" 'BEGIN {
+    ok = ok > 0 ? ok : 1; printf "%.4f", a * 1000 / t / ok }')
 done
 echo
 echo "Where the agent's time went (seconds over each run; the rest of its CPU is TLS, HTTP and the event loop):"
 cat phases
+
+if [ -s "$T/perf.data" ]; then
+  # Inclusive shares of the agent's samples, by the function that does each
+  # part of a release; microseconds per release from the CPU measured above.
+  perf report -i "$T/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+    awk -v ms="${top_ms:-0}" -v c="$top" '
+    /^ +[0-9.]+%/ { pct = $1; sub("%", "", pct); name = $4
+      if (!(name in p) || pct + 0 > p[name]) p[name] = pct + 0 }
+    function g(n) { return (n in p) ? p[n] : 0 }
+    function row(what, v) { printf "| %s | %.1f | %.0f |\n", what, v, v * ms * 10; sum += v }
+    END {
+      printf "\nWhere the agent'"'"'s CPU went at %s clients (perf, call graphs; %% of its samples, us per release):\n\n", c
+      print "| part | % of CPU | us/release |"; print "|---|---|---|"
+      row("TLS (SSL_read, SSL_write)", g("SSL_read") + g("SSL_write"))
+      row("request parsing (body, header, warrant text)", g("dm_svc_release_req_parse") + g("dm_header_parse") + g("dm_escrow_warrant_parse"))
+      row("warrant check (court signature, dates, file)", g("dm_escrow_warrant_check"))
+      row("unwrap (the share for this file)", g("dm_escrow_share_prepare") - g("dm_escrow_warrant_check"))
+      row("log entry and append", g("dm_escrow_release_add") - g("dm_escrow_share_prepare"))
+      row("commit: tiles, checkpoint, signature", g("dm_tlog_log_commit") - g("__x64_sys_fsync"))
+      row("fsync", g("__x64_sys_fsync"))
+      row("witnesses (HTTPS calls, checking cosignatures)", g("dm_escrow_ask_witness"))
+      row("receipt (inclusion proof)", g("dm_escrow_release_receipt"))
+      row("sealing the share to the requester (age)", g("dm_encrypt"))
+      rest = 100 - sum
+      printf "| the rest: event loop, HTTP, allocation, samples without a whole call graph | %.1f | %.0f |\n", rest, rest * ms * 10
+    }'
+fi
