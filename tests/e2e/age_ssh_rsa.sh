@@ -33,6 +33,7 @@ make_file data.bin 100000
 # A passphrase of 4 characters (ssh-keygen's PEM writer wants 5 or more: the PEM in
 # memory is under a passphrase of doormat's own) and one with spaces and quotes.
 ssh-keygen -q -t rsa -b 2048 -N 'pass' -C k -f k
+# shellcheck disable=SC2016 # a literal $ in the passphrase
 PW2='correct horse $battery "staple"'
 ssh-keygen -q -t rsa -b 2048 -N "$PW2" -C k2 -f k2
 ssh-keygen -q -t rsa -b 2048 -N '' -C other -f other
@@ -90,7 +91,7 @@ pty pass env PATH="$T/rec:$PATH" DISPLAY=:0 SSH_ASKPASS=/bin/false SSH_ASKPASS_R
   DOORMAT_CANARY=1 "$D" -d -i k -o c.k.out a.k.age
 assert_exit 0 "doormat -d -i k (age's command line)"
 assert_same c.k.out data.bin "doormat -d -i k: plaintext"
-assert_eq "$(cat rec.args 2>/dev/null | tr '\n' ' ')" "-p -m PEM -f /proc/self/fd/3 " "ssh-keygen's arguments: no passphrase, the memory file"
+assert_eq "$(tr '\n' ' ' 2>/dev/null <rec.args)" "-p -m PEM -f /proc/self/fd/3 " "ssh-keygen's arguments: no passphrase, the memory file"
 assert_eq "$(grep -cE '^(DISPLAY|SSH_ASKPASS|SSH_ASKPASS_REQUIRE|DOORMAT_CANARY|TMPDIR|HOME)=' rec.env)" 0 "ssh-keygen's environment: nothing of the caller's"
 assert_eq "$(grep -cx 'LC_ALL=C' rec.env)" 1 "ssh-keygen's environment: LC_ALL=C"
 assert_eq "$(cat rec.tty 2>/dev/null)" tty "ssh-keygen has a controlling terminal"
