@@ -31,7 +31,7 @@ const char cli_exit_codes_help[] =
     "  0  success\n"
     "  1  other failure (input/output, resources, a plugin that failed)\n"
     "  2  usage error (bad option, bad key or recipient, bad passphrase input,\n"
-    "     a plugin missing from $PATH)\n"
+    "     a plugin or ssh-keygen missing from $PATH)\n"
     "  3  malformed header or ASCII armor\n"
     "  4  no identity matched any of the file's recipients\n"
     "  5  header MAC mismatch (the header was altered)\n"

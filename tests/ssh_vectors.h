@@ -92,4 +92,53 @@ static const char EDP_AGE[] =
     "cEI1B5E0TdV/hLi4fbcY33m9VPKMTZriP+T82g==\n"
     "-----END AGE ENCRYPTED FILE-----\n";
 
+/* An ssh-rsa key in OpenSSH's format under the passphrase "kat-pass": libssh
+ * checks it, ssh-keygen converts it in memory (vault/ssh_keygen.c). */
+static const char RSAP_KEY[] =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+    "b3BlbnNzaC1rZXktdjEAAAAACmFlczI1Ni1jdHIAAAAGYmNyeXB0AAAAGAAAABCJ8cdpn+\n"
+    "Nmkave+3agg7HbAAAAEAAAAAEAAAEXAAAAB3NzaC1yc2EAAAADAQABAAABAQCZLc6sb1I8\n"
+    "940B7kVoZur+Rc0B/4jXZpX0lhZfI4FLXRVY754WKaYX2ewS5QPrAPF8114Cjy4ylCN7UM\n"
+    "IgsOT5+FupAWF5reUT+OgIyzyUya+2JesgsnmSXoO5xCi5ak3uyli+G60wxg15lQs94JfM\n"
+    "IELgt3aGag7Ppv4UJCgqsMK/NNR3ivMIxCFqT4VriYRiwqr+6DfQ/NaJyHFtoJDf1WHr2O\n"
+    "Uz4WdBNulFEcfVYZOGeoKrsuRqWZ97XBDCIAL+aMO57DpAygW+8lQ94YBrFLgHBAT/Akap\n"
+    "RWY1r/ayJwjYgBELTW6XvcCbODGx2DrlkRXxH6YuSQinXsZ5vcCpAAADwBmJ6YZdKP9WVn\n"
+    "cNh1i84yNvIJtfodsJ4zwSZgTGG+FE/PCGqs1o0/2rV79wjlB8orKyvPSXQNURAM3gpFA2\n"
+    "Cqg+csutTMCrDvYFpcac0L6137hmvUdUvXagLY9BQSfVjFQ0TCesXmXNKeH/7ZEJ+mIake\n"
+    "AGC2r4CWzPpmxgftWYqi+QQVjmbP/3GZEd+Sk4ximteWPYIubktDv9XN/TeZWewnrpsnTO\n"
+    "1m3rZLPxDCHYOUillQkZAPkiPT046YbgZHujhYbeMNAYGVF3yWfkWy5X/JWIO8e0hjkdi+\n"
+    "bh9n9bRzb628MUdPgAFPDCfddo+TQ8vCp9yXPhsX71GHcS07Kk0I0gb91motBdw9R7X40b\n"
+    "LJYO+DYLYseyjPqLmVwUB6Z8k0JK97Ztj2MlZKLnDB5pMQNLXOyLHQn2ScYvSw2GpgZYbn\n"
+    "IhTr/91/Ht4IfloMg9W7HjjygnNth61UfkcNjOv/fIj3e7lj8OCXjSZo0esLUUJ6ph+CTA\n"
+    "id/EUFQMWRqmXDRJhgdYl3pcm/tWjgB6NpB722/Nz3IlZCFiOVKb8rfu751HtbadXxTZfO\n"
+    "J+X0Iln5KdYVUw/x1bNGNOL9XkcY7c8RGPCnLXTkQGY/kMc/MGFc1gr0HxLmeDqmZP+oOR\n"
+    "zn3mFe9zNDj7VYkZevWyQILDhpp0Pc3Atp5cGjSY/8+Xuss9VNHgP1oh7MuBP5WjiwaLnM\n"
+    "C5GoVTekHzB8N4unyirdPAz98MDgnXrRTAcS42eyhyCUk8kpJ3wvL5+EhNGyCKcxxLVJpP\n"
+    "p9YCLtwCY5674WwQ4NEXbvO/vj+vm7300G8kDWptvbpWo7V3DTD9E/vhFcRGAqQDsly3yY\n"
+    "NfhKfVNWQ2qCNWUmKRn0mxUwSxy4xxqMV6mwJd1t8kzkvXnqRHFNzYftgl2HQ7j97cPviC\n"
+    "q9zV2FkwEmoSFiTUSLpuYUBRraRXPdYAgaxfBg6FPvmMyfXRi3sWSjmb4FTruNAkTUbUou\n"
+    "u2ftj8TahrKpNJHSH5+3m3pbOywW4Uqwj5b8K4C42+6Hep8Sqew4zHkrZPZ04i4Rphep4Q\n"
+    "tS41yOjuJAeC1Xp8NxkKNvIioUHyIuM1Cu6LyvpBmJTUlkOF573iqLHTMRJ/zKP+tfu9oX\n"
+    "LAswo49yl3ZU6XQjTNLHidpQ93eBeQk/Kw508OfZl2dunH0ZluS+JsFbYrcH7INBbbXkLr\n"
+    "nKu850pnOA6BXuu7xtC+jYa2GnoHW9HxUDWwNW3aNLYq2KLhp+742nsZQ1G8Gq356kkUCO\n"
+    "sOpEkW4g==\n"
+    "-----END OPENSSH PRIVATE KEY-----\n";
+
+static const char RSAP_PUB[] =
+    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCZLc6sb1I8940B7kVoZur+Rc0B/4jXZpX0lhZfI4FLXRVY754WKaYX2ewS5QPrAPF8114Cjy4ylCN7UMIgsOT5+FupAWF5reUT+OgIyzyUya+2JesgsnmSXoO5xCi5ak3uyli+G60wxg15lQs94JfMIELgt3aGag7Ppv4UJCgqsMK/NNR3ivMIxCFqT4VriYRiwqr+6DfQ/NaJyHFtoJDf1WHr2OUz4WdBNulFEcfVYZOGeoKrsuRqWZ97XBDCIAL+aMO57DpAygW+8lQ94YBrFLgHBAT/AkapRWY1r/ayJwjYgBELTW6XvcCbODGx2DrlkRXxH6YuSQinXsZ5vcCp kat\n";
+
+static const char RSAP_AGE[] =
+    "-----BEGIN AGE ENCRYPTED FILE-----\n"
+    "YWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IHNzaC1yc2EgRTlydE1nClNHVzM1djR0\n"
+    "QUR5QW9oWnM0Q1FXaXV0b0RRNENPQmIxM21nOHVmMnpNM0ZrNG1LZWQ0bFFFSHpX\n"
+    "SnpmcUpHc3oKMmlhbXF1RUozMmxsUkpZZ3ZoTnBnVUZIQUwvUVkxNHN4VFVrQWlC\n"
+    "RGpFTWpPMm16aUJhTkNRZXVSU2JCazdlaApaMjRiRDA3WFBQdis5ZjZURFFocERT\n"
+    "djJ3WWh6QkVrWlNZZFQ2bjhPbjBCRTZmVmNoOVEybmV4ZjZ4SHhXeVBzCjc0ZWVw\n"
+    "TlA2MUdXbG92Wi9yVmt3QXg3Yy9Xc0FNNU5kZjQyaG40akpXblYwaURFVk02YXVv\n"
+    "NDU4S1JnU201MmsKeGw0M041SG9KOE9pekd1MkUwY0lQR2lEdFhRK2FObzc0QkdR\n"
+    "d3hleGYvR2o0d1ZuWGpNT3krdmtGTnBjbDRmSAo2SzBjMk1kRTd4WFQ2MWl2VDl4\n"
+    "MXRRCi0tLSB5YWRZazJmMGJVNk50bjNsbEpxSld2RS95azZOV09kUnhBWGhDSFBp\n"
+    "ODJZCg25eacKJu6VTjh2afwxlAAymwLBgyYBt793LZxSC1/AVB0N6oqmGVg=\n"
+    "-----END AGE ENCRYPTED FILE-----\n";
+
 #endif

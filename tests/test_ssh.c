@@ -212,6 +212,34 @@ static void test_lazy_passphrase(void **state) {
     free(line);
 }
 
+/* libssh 0.10 checks such a key's passphrase but won't export the key:
+ * ssh-keygen (from PATH) rewrites it as PEM in memory. */
+static void test_openssh_rsa_passphrase(void **state) {
+    (void)state;
+    asker a = {"kat-pass", 0};
+    dm_identity *id = NULL;
+    assert_int_equal(dm_ssh_identity_parse(RSAP_KEY, strlen(RSAP_KEY), ask, &a, &id), DM_OK);
+    assert_int_equal(a.calls, 0);
+    assert_opens(id, RSAP_AGE);
+    assert_int_equal(a.calls, 1);
+    dm_identity_free(id);
+
+    asker wrong = {"kat-pas", 0};
+    uint8_t *plain = NULL;
+    size_t len = 0;
+    assert_int_equal(dm_ssh_identity_parse(RSAP_KEY, strlen(RSAP_KEY), ask, &wrong, &id), DM_OK);
+    assert_int_equal(open_with(id, RSAP_AGE, &plain, &len), DM_ERR_USAGE);
+    free(plain);
+    assert_string_equal(dm_err_detail(), "incorrect passphrase for the SSH key");
+    dm_identity_free(id);
+
+    char *line = NULL;
+    assert_int_equal(dm_ssh_identity_public(RSAP_KEY, strlen(RSAP_KEY), ask, &wrong, &line), DM_OK);
+    assert_int_equal(strncmp(line, RSAP_PUB, strlen(line)), 0);
+    free(line);
+    assert_int_equal(wrong.calls, 1); /* the public key needed no passphrase */
+}
+
 static void skipped(void *ctx, size_t line, const char *type) {
     size_t *seen = ctx;
     assert_int_equal(line, 2);
@@ -360,6 +388,7 @@ int main(void) {
         cmocka_unit_test(test_stanza_checks),           cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_lazy_passphrase),         cmocka_unit_test(test_recipients_file),
         cmocka_unit_test(test_encrypted_identity_file), cmocka_unit_test(test_rekey),
+        cmocka_unit_test(test_openssh_rsa_passphrase),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -94,6 +94,13 @@ void dm_ssh_private_free(dm_ssh_private *priv);
 int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
                         int *needs_passphrase);
 
+/* A passphrase-protected OpenSSH-format key (text, len) rewritten by
+ * ssh-keygen as an encrypted PEM key, in memory only (ssh_keygen.c): the
+ * PEM text and its passphrase, both guarded (dm_secret_free). Called only
+ * once libssh has accepted the passphrase. */
+int dm_ssh_keygen_to_pem(const char *text, size_t len, const char *passphrase, char **pem_out,
+                         size_t *pem_len, char **pem_pass_out);
+
 /* An OpenSSL EVP_PKEY for an ssh-rsa public key. */
 int dm_ssh_rsa_public_key(const dm_ssh_public *pub, void **out);
 

@@ -5,7 +5,11 @@
  * OpenSSH format's bcrypt KDF and cipher); what libssh does not hand out
  * through its API, the private numbers, is read from the clear key that
  * libssh exports again (ssh_pki_export_privkey_base64), or, for a clear
- * OpenSSH RSA key, from the file itself once libssh accepted it. libssh and
+ * OpenSSH RSA key, from the file itself once libssh accepted it. The one
+ * key libssh 0.10 opens but won't export, a passphrase-protected RSA key in
+ * OpenSSH's format, is rewritten as encrypted PEM by OpenSSH's ssh-keygen
+ * in memory (ssh_keygen.c) and read by OpenSSL; whatever path gave the
+ * private key, its public key must be the one the file names. libssh and
  * libcrypto are loaded on first use: a run without SSH keys maps neither. */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -480,7 +484,9 @@ static int deny_prompt(const char *prompt, char *buf, size_t len, int echo, int 
 }
 
 /* libssh's verdict on the file (with the passphrase, if any), and, when
- * export_clear is set, the clear key it writes back (guarded copy). */
+ * export_clear is set, the clear key it writes back (guarded copy), or,
+ * when libssh accepted the key but won't write it back, DM_OK with
+ * *clear_out left NULL. */
 static int libssh_open(const char *text, size_t len, const char *passphrase, int export_clear,
                        char **clear_out) {
     int err = sshlib_get();
@@ -509,11 +515,10 @@ static int libssh_open(const char *text, size_t len, const char *passphrase, int
     rc = sshlib.export_priv(key, NULL, NULL, NULL, &clear);
     sshlib.key_free(key);
     if (rc != SSH_OK || clear == NULL) {
+        /* libssh 0.10 writes back no RSA key it read from OpenSSH's format. */
         free(clear);
-        return dm_fail(DM_ERR_USAGE,
-                       "libssh opened the key but can't give back its private numbers (libssh "
-                       "0.10 can't for a passphrase-protected ssh-rsa key in OpenSSH format): "
-                       "convert it with ssh-keygen -p -m PEM");
+        *clear_out = NULL;
+        return DM_OK;
     }
     size_t n = strlen(clear);
     char *copy = dm_secret_alloc(n + 1);
@@ -656,13 +661,29 @@ int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm
         if (err == DM_OK)
             err = libssh_open(text, len, NULL, 0, NULL);
     } else if (err == DM_OK) {
-        char *clear_text = NULL;
+        /* libssh checks the passphrase first (and says when it is wrong). */
+        char *clear_text = NULL, *pem_pass = NULL;
+        size_t clear_len = 0;
         err = libssh_open(text, len, passphrase, 1, &clear_text);
+        if (err == DM_OK && clear_text != NULL) {
+            clear_len = strlen(clear_text);
+        } else if (err == DM_OK && strcmp(out->pub.type, DM_SSH_RSA) == 0) {
+            /* The RSA key libssh opened but won't write back: ssh-keygen
+             * rewrites it as PEM under a passphrase of ours, in memory. */
+            err = dm_ssh_keygen_to_pem(text, len, passphrase, &clear_text, &clear_len, &pem_pass);
+        } else if (err == DM_OK) {
+            err = dm_fail(DM_ERR_USAGE,
+                          "libssh opened the %s key but can't give back its "
+                          "private numbers",
+                          out->pub.type);
+        }
         if (err == DM_OK) {
             dm_ssh_private inner;
             int again = 0;
-            /* What libssh writes back is clear: an OpenSSH file or PEM. */
-            err = dm_ssh_private_load(clear_text, strlen(clear_text), NULL, &inner, &again);
+            /* What libssh writes back is clear (an OpenSSH file or PEM);
+             * what ssh-keygen wrote is PEM under pem_pass. Either way its
+             * public key must be the one the file names. */
+            err = dm_ssh_private_load(clear_text, clear_len, pem_pass, &inner, &again);
             if (err == DM_OK && (again || strcmp(inner.pub.type, out->pub.type) != 0 ||
                                  inner.pub.blob_len != out->pub.blob_len ||
                                  memcmp(inner.pub.blob, out->pub.blob, inner.pub.blob_len) != 0)) {
@@ -678,6 +699,7 @@ int dm_ssh_private_load(const char *text, size_t len, const char *passphrase, dm
             }
             dm_secret_free(clear_text);
         }
+        dm_secret_free(pem_pass);
     }
     dm_secret_free(bin);
     if (err != DM_OK)
