@@ -2,15 +2,15 @@
 # Runs every end-to-end shell test in tests/e2e/ (or in DIR) with DOORMAT set
 # to the binary; fails if any fails, and fails when no test ran at all.
 #   tests/run-e2e.sh [DIR]
-# E2E_JOBS=N runs up to N tests at once (make memcheck uses the machine's
-# cores: each test's commands run one at a time under valgrind); the output of
-# each test is then printed whole when it ends.
+# E2E_JOBS=N runs up to N tests at once (default: as many as the machine has
+# cores; E2E_JOBS=1 runs them one after the other, printing as they go); the
+# output of each test is then printed whole, with its time, when it ends.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 : "${DOORMAT:?set DOORMAT to the doormat binary}"
 export DOORMAT
 dir=${1:-tests/e2e}
-jobs=${E2E_JOBS:-1}
+jobs=${E2E_JOBS:-$(nproc 2>/dev/null || echo 1)}
 case "$jobs" in '' | *[!0-9]* | 0) echo "e2e: E2E_JOBS must be a whole number from 1" >&2; exit 2 ;; esac
 tests=()
 for t in "$dir"/*.sh; do
