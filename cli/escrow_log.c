@@ -172,7 +172,13 @@ typedef struct lister {
     size_t n_files;
     int print;
     uint64_t shown, seen;
-    char last_time[21]; /* of the entry before, "" at first */
+    uint64_t list_from; /* entries before it are checked, not listed nor counted */
+    char last_time[21]; /* the latest entry time so far, "" at first */
+    /* The witnesses' times: entries from after_from on were not in a
+     * checkpoint cosigned at after.time; every entry is in one cosigned at
+     * before.time (time 0: none known). */
+    dm_escrow_witness_time after, before;
+    uint64_t after_from;
 } lister;
 
 static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len) {
@@ -188,11 +194,15 @@ static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t le
                        "entry %" PRIu64 " of agent %s's log records a release by %s of another "
                        "authority or agent",
                        index, agent, e.agent);
-    if (dm_escrow_entry_in_order(&e, index, l->last_time) != DM_OK) {
+    if (dm_escrow_entry_in_order(&e, index, l->last_time) != DM_OK ||
+        dm_escrow_entry_in_witness_time(&e, index, index >= l->after_from ? &l->after : NULL,
+                                        &l->before) != DM_OK) {
         char why[400];
         snprintf(why, sizeof why, "%s", dm_err_detail());
         return dm_fail(DM_ERR_LOG, "agent %s's log: %s", agent, why);
     }
+    if (index < l->list_from)
+        return DM_OK;
     l->seen++;
     int match = l->n_files == 0;
     for (size_t i = 0; !match && i < l->n_files; i++)
@@ -246,6 +256,15 @@ static int audit_verify(int argc, char **argv) {
     }
     lister l = {.auth = auth, .agent = agent};
     if (rc == DM_EXIT_OK) {
+        /* The witnesses' times bound the entries' (a checkpoint whose
+         * cosignatures do not verify gives none: the count below says 0). */
+        if (dm_escrow_checkpoint_witness_times(auth, agent, text, len, &l.before, NULL) != DM_OK)
+            memset(&l.before, 0, sizeof l.before);
+        if (a.since != NULL && dm_escrow_checkpoint_witness_times(auth, agent, old_text, old_len,
+                                                                  NULL, &l.after) == DM_OK)
+            l.after_from = old.size;
+        else
+            l.after_from = UINT64_MAX;
         int err = dm_tlog_verify_log(f, &c, list_entry, &l);
         if (err == DM_OK && a.since != NULL)
             err = dm_tlog_catch_up(f, &old, &c, NULL, NULL);
@@ -507,12 +526,73 @@ static int file_id(const char *cmd, const char *path, uint8_t id[DM_FILE_ID_LEN]
     return DM_EXIT_OK;
 }
 
-/* Writes text to path through path.tmp, fsync'd and renamed. */
-static int save_state(const char *path, const char *text, size_t len) {
+/* What a monitor keeps per log (docs/escrow-format.md, "Monitoring and
+ * auditing"): the checkpoint it verified last and the time of the latest
+ * entry of that tree, which the order check of the next entries needs.
+ *
+ *     doormat-escrow-monitor/v1
+ *     last-entry: YYYY-MM-DDTHH:MM:SSZ      ("none" for an empty log)
+ *     the signed checkpoint, verbatim
+ *
+ * A file of older doormat versions holds the checkpoint alone. */
+#define STATE_MAGIC "doormat-escrow-monitor/v1\n"
+#define STATE_LAST "last-entry: "
+
+/* Splits a kept state: *note, *note_len the checkpoint; last gets the time
+ * ("" for an empty log); *legacy is set for a bare checkpoint (no time). */
+static int parse_state(const char *text, size_t len, const char **note, size_t *note_len,
+                       char last[21], int *legacy) {
+    size_t ml = strlen(STATE_MAGIC), ll = strlen(STATE_LAST);
+    last[0] = '\0';
+    *legacy = len < ml || memcmp(text, STATE_MAGIC, ml) != 0;
+    if (*legacy) {
+        *note = text;
+        *note_len = len;
+        return DM_OK;
+    }
+    const char *v = text + ml, *nl = memchr(v, '\n', len - ml);
+    if (nl == NULL || (size_t)(nl - v) < ll || memcmp(v, STATE_LAST, ll) != 0)
+        return dm_fail(DM_ERR_LOG, "line 2 is not \"%s\"", STATE_LAST);
+    size_t tl = (size_t)(nl - v) - ll;
+    if (tl == 20) {
+        memcpy(last, v + ll, 20);
+        last[20] = '\0';
+    }
+    /* A valid time is one that reads back the same. */
+    struct tm tm = {0};
+    char again[32] = "";
+    time_t t = (time_t)-1;
+    if (tl == 20 && sscanf(last, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = timegm(&tm);
+    }
+    if (t != (time_t)-1 && gmtime_r(&t, &tm) != NULL)
+        strftime(again, sizeof again, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!(tl == 4 && memcmp(v + ll, "none", 4) == 0) && strcmp(again, last) != 0) {
+        last[0] = '\0';
+        return dm_fail(DM_ERR_LOG, "line 2: not a time (YYYY-MM-DDTHH:MM:SSZ) or \"none\"");
+    }
+    *note = nl + 1;
+    *note_len = len - (size_t)(nl + 1 - text);
+    return DM_OK;
+}
+
+/* Writes the state (checkpoint note and the latest entry time, "" for
+ * none) to path through path.tmp, fsync'd and renamed. */
+static int save_state(const char *path, const char *note, size_t len, const char *last) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     unlink(tmp);
-    int err = dm_escrow_write_new_file(tmp, text, len, 0644);
+    size_t cap = len + 64;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    int h = snprintf(text, cap, "%s%s%s\n", STATE_MAGIC, STATE_LAST, last[0] ? last : "none");
+    memcpy(text + h, note, len);
+    int err = dm_escrow_write_new_file(tmp, text, (size_t)h + len, 0644);
+    free(text);
     if (err == DM_OK && rename(tmp, path) != 0) {
         err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
         unlink(tmp);
@@ -589,26 +669,47 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
     }
     char *old_text = NULL;
     size_t old_len = 0;
-    int have_old = 0;
+    int have_old = 0, legacy = 0;
+    lister l = {.auth = auth, .agent = agent, .files = files, .n_files = n_files, .print = 1};
+    /* Every entry lies before the witnesses' earliest time on this checkpoint. */
+    err = dm_escrow_checkpoint_witness_times(auth, agent, (const char *)data, len, &l.before, NULL);
     struct stat st;
-    if (state[0] && stat(state, &st) == 0) {
+    if (err == DM_OK && state[0] && stat(state, &st) == 0) {
         err = cli_read_file(state, &old_text, &old_len);
+        const char *old_note = NULL;
+        size_t old_note_len = 0;
         if (err == DM_OK) {
-            err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old);
+            err = parse_state(old_text, old_len, &old_note, &old_note_len, l.last_time, &legacy);
+            if (err == DM_OK)
+                err = dm_tlog_checkpoint_open(old_note, old_note_len, key, NULL, 0, 0, &old);
+            /* The new entries were not in the kept tree when its witnesses
+             * cosigned it. */
+            if (err == DM_OK)
+                err = dm_escrow_checkpoint_witness_times(auth, agent, old_note, old_note_len, NULL,
+                                                         &l.after);
             if (err != DM_OK) {
                 char d[256];
                 snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
                 err = dm_fail(DM_ERR_LOG, "the kept checkpoint %s: %s", state, d);
             }
             have_old = err == DM_OK;
+            l.after_from = have_old ? old.size : 0;
         }
     }
-    lister l = {.auth = auth, .agent = agent, .files = files, .n_files = n_files, .print = 1};
-    if (err == DM_OK)
+    /* A kept checkpoint without the time of its last entry (older doormat)
+     * gives the order check nothing to start from: the whole log is read
+     * again (only the new entries listed), then checked against it. */
+    if (err == DM_OK && have_old && legacy) {
+        l.list_from = old.size;
+        err = dm_tlog_verify_log(f, &c, list_entry, &l);
+        if (err == DM_OK)
+            err = dm_tlog_catch_up(f, &old, &c, NULL, NULL);
+    } else if (err == DM_OK) {
         err = have_old ? dm_tlog_catch_up(f, &old, &c, list_entry, &l)
                        : dm_tlog_verify_log(f, &c, list_entry, &l);
+    }
     if (err == DM_OK && state[0])
-        err = save_state(state, (const char *)data, len);
+        err = save_state(state, (const char *)data, len, l.last_time);
     int rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: log of agent %s", a->cmd, name);
     /* The summary goes with the listing on standard output: standard error
      * carries failures only, one line each. */

@@ -119,6 +119,89 @@ int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char late
     return DM_OK;
 }
 
+int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t agent,
+                                       const char *note, size_t len,
+                                       dm_escrow_witness_time *earliest,
+                                       dm_escrow_witness_time *latest) {
+    dm_escrow_witness_time lo = {0}, hi = {0};
+    size_t nw = dm_escrow_authority_witnesses(auth);
+    const dm_tlog_verifier *log_key = dm_escrow_authority_log_key(auth, agent);
+    if (log_key == NULL)
+        return dm_fail(DM_ERR_USAGE, "no agent %zu in authority %s", agent, auth->name);
+    dm_tlog_verifier vs[DM_ESCROW_MAX_WITNESSES + 1];
+    uint8_t ok[DM_ESCROW_MAX_WITNESSES + 1] = {0};
+    uint64_t times[DM_ESCROW_MAX_WITNESSES + 1] = {0};
+    vs[0] = *log_key;
+    for (size_t i = 0; i < nw; i++)
+        vs[i + 1] = *dm_escrow_authority_witness(auth, i);
+    dm_tlog_note *n = NULL;
+    dm_tlog_checkpoint c;
+    int err = dm_tlog_note_parse(note, len, &n);
+    if (err == DM_OK)
+        err = dm_tlog_checkpoint_parse(n->text, n->text_len, &c);
+    if (err == DM_OK)
+        err = dm_tlog_note_verify(n, vs, nw + 1, ok, times);
+    if (err == DM_OK && !ok[0])
+        err = dm_fail(DM_ERR_LOG, "the checkpoint is not signed by the log key of agent %s",
+                      dm_escrow_authority_agent_name(auth, agent));
+    dm_tlog_note_free(n);
+    if (err != DM_OK)
+        return err == DM_ERR_LOG ? err : dm_fail(DM_ERR_LOG, "%s", dm_err_detail());
+    for (size_t i = 1; i <= nw; i++) {
+        if (!ok[i])
+            continue;
+        if (lo.time == 0 || times[i] < lo.time) {
+            lo.time = times[i];
+            snprintf(lo.witness, sizeof lo.witness, "%s", vs[i].name);
+        }
+        if (times[i] > hi.time) {
+            hi.time = times[i];
+            snprintf(hi.witness, sizeof hi.witness, "%s", vs[i].name);
+        }
+    }
+    lo.size = hi.size = c.size;
+    if (earliest)
+        *earliest = lo;
+    if (latest)
+        *latest = hi;
+    return DM_OK;
+}
+
+/* A witness's time as an entry's: YYYY-MM-DDTHH:MM:SSZ. */
+static void witness_time_text(uint64_t t, char out[32]) {
+    time_t tt = (time_t)t; /* a verified cosignature's time is at most INT64_MAX */
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%" PRIu64 " s", t);
+}
+
+int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
+                                    const dm_escrow_witness_time *after,
+                                    const dm_escrow_witness_time *before) {
+    int64_t t = (int64_t)entry_seconds(e->time);
+    char wt[32];
+    if (after != NULL && after->time != 0 && t + DM_ESCROW_WITNESS_SLACK < (int64_t)after->time) {
+        witness_time_text(after->time, wt);
+        return dm_fail(DM_ERR_LOG,
+                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
+                       "%" PRIu64 ", without it, at %s: the entry was backdated (the agent's "
+                       "clock was behind by more than %d minutes)",
+                       index, e->time, after->witness, after->size, wt,
+                       DM_ESCROW_WITNESS_SLACK / 60);
+    }
+    if (before != NULL && before->time != 0 &&
+        t - DM_ESCROW_WITNESS_SLACK > (int64_t)before->time) {
+        witness_time_text(before->time, wt);
+        return dm_fail(DM_ERR_LOG,
+                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
+                       "%" PRIu64 ", with it, already at %s: the entry was postdated (the "
+                       "agent's clock was ahead by more than %d minutes)",
+                       index, e->time, before->witness, before->size, wt,
+                       DM_ESCROW_WITNESS_SLACK / 60);
+    }
+    return DM_OK;
+}
+
 /* ------------------------------------------------------------ cosignatures */
 
 /* Asks one cosigner: first with the size it is thought to have (*known, or

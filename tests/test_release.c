@@ -101,6 +101,7 @@ static int teardown(void **state) {
 typedef struct dir_witness {
     world *w;
     int refuse, calls;
+    uint64_t clock; /* the witness's time, 0: the real one */
 } dir_witness;
 
 static int witness_add(void *ctx, const char *body, size_t len, int *status, char **resp,
@@ -117,7 +118,8 @@ static int witness_add(void *ctx, const char *body, size_t len, int *status, cha
     for (size_t i = 0; i < 3; i++)
         logs[i] = *dm_escrow_authority_log_key(d->w->auth, i);
     return dm_tlog_witness_add_checkpoint(d->w->wstate, d->w->witness, logs, 3, body, len,
-                                          (uint64_t)time(NULL), status, resp, resp_len);
+                                          d->clock ? d->clock : (uint64_t)time(NULL), status, resp,
+                                          resp_len);
 }
 
 static uint64_t log_size(const char *dir) {
@@ -323,6 +325,86 @@ static void test_backdated_entry(void **state) {
     assert_string_equal(dm_err_detail(), want);
 }
 
+static char *read_checkpoint_file(const char *dir, size_t *len) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 4096);
+    *len = fread(text, 1, 4095, f);
+    fclose(f);
+    return text;
+}
+
+/* The witnesses' clocks bound an entry's time: a checkpoint's cosignature
+ * times are read back (the witness's own, not the agent's), and an entry
+ * dated more than DM_ESCROW_WITNESS_SLACK before a cosignature of a tree
+ * without it, or after one of a tree with it, is named, to the second. */
+static void test_witness_time(void **state) {
+    world *w = *state;
+    size_t len = 0;
+    /* The empty tree escrow init made: nobody cosigned it. */
+    char *text = read_checkpoint_file(w->logs[1], &len);
+    dm_escrow_witness_time lo, hi;
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi), DM_OK);
+    assert_true(lo.time == 0 && hi.time == 0);
+    free(text);
+    /* A release at `now` whose witness's clock says two hours later. */
+    time_t now = time(NULL);
+    dir_witness d = {.w = w, .clock = (uint64_t)now + 7200};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_release_opts opts = {.log_dir = w->logs[1], .cosigners = &c, .n_cosigners = 1};
+    dm_escrow_share *s = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s), DM_OK);
+    dm_escrow_share_free(s);
+    text = read_checkpoint_file(w->logs[1], &len);
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi), DM_OK);
+    assert_true(lo.time == (uint64_t)now + 7200 && hi.time == lo.time);
+    assert_int_equal(lo.size, 1);
+    assert_string_equal(lo.witness, "witness.example/w1");
+    /* Another agent's checkpoint is not this log's. */
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 0, text, len, &lo, NULL),
+                     DM_ERR_LOG);
+    free(text);
+
+    dm_escrow_entry e = {0};
+    struct tm tm;
+    char wt[32], want[400];
+    strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    dm_escrow_witness_time at = {.size = 7};
+    snprintf(at.witness, sizeof at.witness, "witness.example/w1");
+    /* Unknown times bound nothing. */
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, NULL), DM_OK);
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, &at), DM_OK);
+    /* Cosigned without it up to the slack after its time: in order. */
+    at.time = (uint64_t)now + DM_ESCROW_WITNESS_SLACK;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, NULL), DM_OK);
+    at.time++;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, NULL), DM_ERR_LOG);
+    time_t t = (time_t)at.time;
+    strftime(wt, sizeof wt, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(want, sizeof want,
+             "entry 7 is dated %s, but witness witness.example/w1 cosigned the log at size 7, "
+             "without it, at %s: the entry was backdated (the agent's clock was behind by more "
+             "than 10 minutes)",
+             e.time, wt);
+    assert_string_equal(dm_err_detail(), want);
+    /* Cosigned with it from the slack before its time on: in order. */
+    at.size = 8;
+    at.time = (uint64_t)now - DM_ESCROW_WITNESS_SLACK;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, &at), DM_OK);
+    at.time--;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, &at), DM_ERR_LOG);
+    t = (time_t)at.time;
+    strftime(wt, sizeof wt, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(want, sizeof want,
+             "entry 7 is dated %s, but witness witness.example/w1 cosigned the log at size 8, "
+             "with it, already at %s: the entry was postdated (the agent's clock was ahead by "
+             "more than 10 minutes)",
+             e.time, wt);
+    assert_string_equal(dm_err_detail(), want);
+}
+
 /* The one writer of new files: O_EXCL, the mode asked, fsynced; an existing
  * file is a usage error and is left as it was. */
 static void test_write_new_file(void **state) {
@@ -403,6 +485,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

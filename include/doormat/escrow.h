@@ -363,6 +363,37 @@ int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out)
 #define DM_ESCROW_ENTRY_SKEW 600
 int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char latest[21]);
 
+/* The witnesses' clocks bound the agent's. A witness that cosigned a
+ * checkpoint at time t (its cosignature/v1 timestamp, from its own clock)
+ * saw a log of that size: an entry the checkpoint holds existed at t, an
+ * entry it does not hold did not yet. So an entry may be dated at most
+ * DM_ESCROW_WITNESS_SLACK seconds after the earliest cosignature of a
+ * checkpoint that holds it, and at most that much before the latest
+ * cosignature of a checkpoint that did not hold it yet; the slack is for
+ * clocks that differ a little and for a release's wait for the log's lock
+ * and the witnesses (as DM_ESCROW_ENTRY_SKEW). */
+#define DM_ESCROW_WITNESS_SLACK 600
+typedef struct dm_escrow_witness_time {
+    uint64_t time;                      /* seconds since the epoch; 0: no cosignature */
+    char witness[DM_TLOG_MAX_NAME + 1]; /* whose clock */
+    uint64_t size;                      /* of the checkpoint it cosigned */
+} dm_escrow_witness_time;
+/* The earliest and the latest valid cosignature, by the authority's
+ * witnesses, of a signed checkpoint of agent's log (either may be NULL;
+ * time 0 when no witness cosigned it). DM_ERR_LOG when the checkpoint or a
+ * cosignature of a known key does not verify. */
+int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t agent,
+                                       const char *note, size_t len,
+                                       dm_escrow_witness_time *earliest,
+                                       dm_escrow_witness_time *latest);
+/* Checks an entry's time against a witness time it cannot be dated before
+ * (after, NULL or time 0: none known) and one it cannot be dated after
+ * (before, likewise): DM_ERR_LOG naming the entry, its time, the witness and
+ * its time, and which way the agent's clock was moved. */
+int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
+                                    const dm_escrow_witness_time *after,
+                                    const dm_escrow_witness_time *before);
+
 /* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
  * add-checkpoint request body and gets the HTTP status and response body
  * (malloc'd). dm_tlog_witness_add_checkpoint on a directory is one; an
