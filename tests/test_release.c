@@ -365,6 +365,32 @@ static void test_witness_time(void **state) {
     /* Another agent's checkpoint is not this log's. */
     assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 0, text, len, &lo, NULL),
                      DM_ERR_LOG);
+    /* The time is signed with the checkpoint: a cosignature whose time was
+     * moved back an hour (its last byte of seconds changed) is refused. */
+    char *line = strstr(text, "\n— witness.example/w1 ");
+    assert_non_null(line);
+    char *b64 = strrchr(line + 1, ' ') + 1;
+    size_t b64_len = strcspn(b64, "\n");
+    uint8_t raw[4 + 8 + 64];
+    size_t raw_len = 0;
+    assert_int_equal(sodium_base642bin(raw, sizeof raw, b64, b64_len, NULL, &raw_len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(raw_len, sizeof raw);
+    uint64_t ts = 0;
+    for (int i = 4; i < 12; i++)
+        ts = ts << 8 | raw[i];
+    assert_true(ts == (uint64_t)now + 7200);
+    ts -= 3600;
+    for (int i = 11; i >= 4; i--, ts >>= 8)
+        raw[i] = (uint8_t)ts;
+    char moved[sizeof raw * 2];
+    sodium_bin2base64(moved, sizeof moved, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+    assert_int_equal(strlen(moved), b64_len);
+    memcpy(b64, moved, b64_len);
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi),
+                     DM_ERR_LOG);
+    assert_non_null(strstr(dm_err_detail(), "the signature of witness.example/w1"));
     free(text);
 
     dm_escrow_entry e = {0};
