@@ -9,8 +9,8 @@
 #    with or without --state;
 #  - the witnesses' cosignature timestamps (their own clocks): an entry dated
 #    before a witness cosigned the log without it (backdated), or after a
-#    witness cosigned the log with it (postdated), is exit 9, naming the
-#    entry, the witness and both times.
+#    witness cosigned the log with it (postdated), is exit 9 for the monitor
+#    and audit verify, naming the entry, the witness and both times.
 # A monitor's first look cannot date entries made before it (the limit the
 # threat model states).
 . "$(dirname "$0")/lib.sh"
@@ -174,6 +174,12 @@ assert_true "the witness's time ($seen) is after the warrant's expiry ($(days_ag
   test "$(date -u -d "$seen" +%s)" -gt "$(date -u -d "$(days_ago 25) 23:59:59" +%s)"
 run "$D" escrow monitor --authority fbi/authority.pub --state st
 assert_exit 9 "caught again: the state stays before it"
+sed 1,2d st/* >kept.cp
+run "$D" escrow audit verify --authority fbi/authority.pub --since kept.cp fbi/logs/doj
+assert_fails 9 "entry 1 is dated $e1, but witness witness.test/w1 cosigned the log at size 1, without it" \
+  "audit verify --since the kept checkpoint dates entry 1 too"
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/doj
+assert_exit 0 "audit verify from nothing cannot date it from below"
 
 # A clock moved ahead honours a warrant before its issue date.
 start_shifted $((2 * day))
