@@ -11,8 +11,9 @@
 #    before a witness cosigned the log without it (backdated), or after a
 #    witness cosigned the log with it (postdated), is exit 9 for the monitor
 #    and audit verify, naming the entry, the witness and both times.
-# A monitor's first look cannot date entries made before it (the limit the
-# threat model states).
+# The limits the threat model states: a monitor's first look cannot date
+# entries made before it from below, and a witness that cosigns in the
+# agent's own process (escrow unwrap --witness WDIR) has the agent's clock.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../service_lib.sh"
 D=$DOORMAT
@@ -194,6 +195,20 @@ assert_fails 9 "entry 2 is dated $e2, but witness witness.test/w1 cosigned the l
 run "$D" escrow monitor --authority fbi/authority.pub memo.age
 assert_fails 9 "agent doj's log: entry 2 is dated $e2, but witness witness.test/w1 cosigned the log at size 3, with it, already at" \
   "a monitor from nothing dates entry 2 by the witness's clock"
+
+# ---- 3. the limit: a witness in the agent's own process has the agent's clock
+run "$D" escrow witness init --name witness.test/local -o wlocal
+run "$D" escrow init --name LOCAL --agents doj --threshold 1 --witness wlocal/witness.vkey -o local
+assert_exit 0 "an authority whose witness runs beside the agent"
+run "$D" encrypt -r "$owner" --escrow local/authority.pub -o l.age memo.txt
+run "$D" escrow warrant --court local/court.key --authority local/authority.pub --case l1 \
+  --issued "$(days_ago -1)" --expires "$(days_ago -10)" -o l1.txt l.age
+shifted $((2 * day)) run "$D" escrow unwrap --authority local/authority.pub \
+  --agent local/agents/doj.key --warrant l1.txt --log local/logs/doj --witness wlocal -o l1.share l.age
+assert_exit 0 "released 2 days ahead, cosigned in the same process"
+assert_match "$(entry_time 0 local/logs/doj)" "^$(days_ago -2)T" "the entry is dated 2 days ahead"
+run "$D" escrow monitor --authority local/authority.pub
+assert_exit 0 "a witness in the agent's process moves with its clock: nothing to see"
 
 svc_stop_all
 finish
