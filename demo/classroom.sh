@@ -431,15 +431,16 @@ step_escrow_network() {
   run 0 'doormat escrow init --name FBI-online --agents doj,court,vendor --threshold 2 --witness wit/witness.vkey -o online'
   run 0 "doormat escrow witness serve --key wit/witness.key --trust online/authority.pub --state wit/state $(listen wit 0) --log-file wit.log >>wit.log 2>&1 &"
   wait_port wit
-  say "" "The witness's address and the pin of its TLS key go into authority.pub:"
+  say "" "The witness printed the pin of its TLS key; its address and that pin go into" \
+      "authority.pub, outside the part the authority's id covers:"
   run 0 "WIT_PIN=\$(grep -o 'sha256//[A-Za-z0-9+/=]*' wit.log | head -1)"
-  run 0 "printf 'url: witness.example/w1 https://127.0.0.1:%s\\ntls: witness.example/w1 %s\\n' \"\$(cat wit.port)\" \"\$WIT_PIN\" >> online/authority.pub"
+  run 0 'doormat escrow authority endpoint --authority online/authority.pub --url "witness.example/w1=https://127.0.0.1:$(cat wit.port)" --tls "witness.example/w1=$WIT_PIN"'
   say "" "The three agents start, and their addresses go into authority.pub too:"
   local a i=1
   for a in doj court vendor; do
     run 0 "doormat escrow serve --authority online/authority.pub --agent online/agents/$a.key --log online/logs/$a $(listen "$a" $i) --log-file $a.log >>$a.log 2>&1 &"
     wait_port "$a"
-    run 0 "echo \"url: $a https://127.0.0.1:\$(cat $a.port)\" >> online/authority.pub"
+    run 0 "doormat escrow authority endpoint --authority online/authority.pub --url \"$a=https://127.0.0.1:\$(cat $a.port)\""
     i=$((i + 1))
   done
   say "" "authority.pub now says where each one answers, and pins the witness's TLS key:"
