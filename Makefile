@@ -161,7 +161,8 @@ BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev lib
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
             libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl \
+            systemd
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
 
@@ -258,13 +259,21 @@ install: all
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
 	install -d $(DESTDIR)$(PREFIX)/share/doormat
 	install -m 0755 demo/report.sh $(DESTDIR)$(PREFIX)/share/doormat/report.sh
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for u in doormat-agent@ doormat-witness@; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/systemd/$$u.service.in \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service && \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
+	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1 \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-agent@.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-witness@.service
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
 # bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).

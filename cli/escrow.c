@@ -39,6 +39,8 @@ const char cli_escrow_usage[] =
     "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR|https]\n"
     "                         [--state SDIR] [FILE...]\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "  doormat escrow authority endpoint --authority DIR/authority.pub\n"
+    "                       [--url NAME=URL]... [--tls NAME=PIN]...  (authority --help)\n"
     "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
     "                       --log DIR/logs/A --listen HOST:PORT (escrow serve --help)\n"
     "  doormat escrow witness serve --key WDIR/witness.key --trust DIR/authority.pub\n"
@@ -120,6 +122,10 @@ const char cli_escrow_usage[] =
     "  init --url NAME=URL (repeatable) says where an agent or a witness answers;\n"
     "            init also gives every agent a TLS key and self-signed certificate,\n"
     "            DIR/agents/<agent>.tls.pem (secret), pinned in authority.pub\n"
+    "  authority endpoint\n"
+    "            add or replace an agent's or a witness's url: and tls: lines in\n"
+    "            authority.pub (a witness's address after its first start, a moved\n"
+    "            machine, a renewed TLS key); the authority id does not change\n"
     "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
@@ -949,7 +955,8 @@ int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
         return cli_usage_error(
             "escrow: missing subcommand (init, warrant, unwrap, recover, "
-            "audit, witness, monitor, serve, request, tamper; see doormat escrow --help)");
+            "audit, witness, monitor, serve, request, tamper, authority; see doormat escrow "
+            "--help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
         return cli_help(cli_escrow_usage);
@@ -975,6 +982,8 @@ int cmd_escrow(int argc, char **argv) {
         return cli_escrow_monitor(argc - 1, argv + 1);
     if (strcmp(sub, "tamper") == 0)
         return escrow_tamper(argc - 1, argv + 1);
+    if (strcmp(sub, "authority") == 0)
+        return cli_escrow_authority(argc - 1, argv + 1);
     return cli_usage_error("escrow: unknown subcommand \"%s\" (see doormat escrow --help)", sub);
 }
 

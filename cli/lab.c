@@ -33,8 +33,8 @@ static const char lab_usage[] =
     "  doormat lab ghost [--files F] [common options]\n"
     "  doormat lab clear [--devices D] [--digits D] [common options]\n"
     "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
-    "  doormat lab insider [--files F] [common options]\n"
-    "  doormat lab volume [--requests N] [common options]\n"
+    "  doormat lab insider [--files F] [--port-base N] [common options]\n"
+    "  doormat lab volume [--requests N] [--port-base N] [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -85,6 +85,8 @@ static const char lab_usage[] =
     "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
     "  --devices D       clear: devices in the population (100)\n"
     "  --requests N      volume: release requests timed (20)\n"
+    "  --port-base N     insider, volume: the services listen on 127.0.0.1 ports N,\n"
+    "                    N+1, ... (default: free ports the system picks)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
     "                    most S seconds (2 and 3); others are extrapolated\n"
@@ -121,6 +123,7 @@ enum {
     OPT_REAL,
     OPT_DEVICES,
     OPT_REQUESTS,
+    OPT_PORT_BASE,
 };
 
 static const struct option lab_longopts[] = {
@@ -140,6 +143,7 @@ static const struct option lab_longopts[] = {
     {"real", no_argument, NULL, OPT_REAL},
     {"devices", required_argument, NULL, OPT_DEVICES},
     {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"port-base", required_argument, NULL, OPT_PORT_BASE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -153,6 +157,7 @@ typedef struct lab_args {
     double budget, population;
     int all, real;
     int quick; /* no option asked for full-size runs */
+    unsigned long port_base; /* insider, volume: services on ports from here (0: free ports) */
     double t_start;
 } lab_args;
 
@@ -1232,8 +1237,10 @@ static int lab_volume(lab_args *a) {
     char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
     if (run_process(init, NULL) != 0)
         return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
-    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,           "--agent",
-                     agent, "--log",      logd,    "--listen",    "127.0.0.1:0", "--port-file",
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%lu", a->port_base);
+    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,    "--agent",
+                     agent, "--log",      logd,    "--listen",    listen, "--port-file",
                      portf, "--log-file", slog,    NULL};
     pid_t pid = spawn_process(serve, slog);
     long port = pid > 0 ? wait_port(pid, portf) : -1;
@@ -1308,6 +1315,7 @@ typedef struct insider_services {
     size_t n_started;
     pid_t pids[8];
     size_t n_pids;
+    unsigned long port_base; /* 0: free ports */
     char *inv_sk, *inv_pk;
 } insider_services;
 
@@ -1328,6 +1336,9 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
     snprintf(logd, sizeof logd, "%s/logs/%s", adir, agent);
     snprintf(portf, sizeof portf, "%s/service-%s.port", adir, agent);
     snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%lu",
+             s->port_base ? s->port_base + s->n_pids : 0);
     char *serve[] = {(char *)s->self,
                      "escrow",
                      "serve",
@@ -1338,7 +1349,7 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
                      "--log",
                      logd,
                      "--listen",
-                     "127.0.0.1:0",
+                     listen,
                      "--port-file",
                      portf,
                      "--log-file",
@@ -1454,7 +1465,7 @@ static int lab_insider(lab_args *a) {
     int err = self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab insider");
-    insider_services svc = {.self = self, .dir = a->dir};
+    insider_services svc = {.self = self, .dir = a->dir, .port_base = a->port_base};
     dm_lab_insider_opts o = {.files = (unsigned)a->files,
                              .dir = a->dir,
                              .procedure = insider_procedure,
@@ -1598,6 +1609,7 @@ int cmd_lab(int argc, char **argv) {
                  ((is_ghost || is_subst || is_insider) && c == OPT_FILES) ||
                  (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_volume && c == OPT_REQUESTS) ||
+                 ((is_volume || is_insider) && c == OPT_PORT_BASE) ||
                  (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
@@ -1626,6 +1638,9 @@ int cmd_lab(int argc, char **argv) {
         case OPT_REQUESTS:
             rc = parse_ulong("--requests", optarg, 1, 10000, &a.requests);
             a.quick = 0;
+            break;
+        case OPT_PORT_BASE:
+            rc = parse_ulong("--port-base", optarg, 1024, 65000, &a.port_base);
             break;
         case OPT_DEVICES:
             rc = parse_ulong("--devices", optarg, 1, 100000, &a.devices);

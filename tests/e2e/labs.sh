@@ -163,4 +163,18 @@ assert_fails 2 "one of --leaf-bits and --crumple-bits" "both modes"
 run "$D" decrypt -i k.txt --crumple-bits 8 c.age
 assert_fails 2 "need --require-escrow" "crumple bits without require-escrow"
 
+# ---- --port-base: the services of insider and volume on the ports asked for
+base=$(( 40000 + ($$ % 2000) * 10 ))
+run "$D" lab volume --requests 2 --port-base "$base" --dir pv --json
+assert_exit 0 "volume --port-base"
+assert_eq "$(cat pv/service.port 2>/dev/null)" "$base" "volume: the agent on the port asked for"
+run "$D" lab insider --files 1 --port-base "$((base + 5))" --dir pi --json
+assert_exit 0 "insider --port-base"
+assert_eq "$(cat pi/authority-*/service-*.port 2>/dev/null | sort -n | head -1)" "$((base + 5))" \
+  "insider: the first agent on the port asked for"
+run "$D" lab strip --port-base "$base"
+assert_fails 2 "option --port-base does not apply to this lab" "strip --port-base"
+run "$D" lab volume --port-base 80
+assert_fails 2 "lab --port-base: wants a number from 1024 to 65000" "volume --port-base 80"
+
 finish
