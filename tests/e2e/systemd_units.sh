@@ -86,7 +86,7 @@ assert_match "$aline" "escrow serve --authority $T/etc/authority.pub --agent $T/
 start agent "$aline"
 assert_true "the agent unit's command starts an agent (see $T/agent.log)" test -n "$port"
 if [ -n "$port" ]; then
-  code=$(curl -sk -o checkpoint.txt -w '%{http_code}' --max-time 10 "https://127.0.0.1:$port/log/checkpoint")
+  code=$(curl -sk -o checkpoint.txt -w "%{http_code}" --max-time 60 "https://127.0.0.1:$port/log/checkpoint")
   assert_eq "$code" 200 "the agent answers GET /log/checkpoint"
 fi
 stop_all
