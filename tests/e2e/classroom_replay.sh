@@ -14,11 +14,12 @@ DEMO=$ROOT/demo/classroom.sh
 cd "$T" || exit 1
 
 # The steps: the whole walkthrough but the briefing (tests/check-report.sh
-# checks that); under valgrind the vault, escrow and online steps only.
+# checks that); under valgrind the vault and escrow steps only (the online
+# step runs under valgrind in the --port-base run below).
 steps=walkthrough
 if [ -n "${DOORMAT_MEMCHECK:-}" ]; then
   steps="step_vault_keys step_vault_encrypt step_vault_tamper step_escrow_init step_escrow_encrypt"
-  steps="$steps step_escrow_warrant step_escrow_network step_lab_retro"
+  steps="$steps step_escrow_warrant step_lab_retro"
 fi
 
 # A doormat that notes its subcommand (its first two words) before running.
@@ -41,7 +42,7 @@ assert_true "no stderr outside the commands' own output" test ! -s demo.err
 # The printed commands: each line after "$ ".
 sed -n 's/^\$ //p' demo.out >printed
 n_printed=$(wc -l <printed)
-assert_true "commands were printed ($n_printed)" test "$n_printed" -gt 40
+assert_true "commands were printed ($n_printed)" test "$n_printed" -gt 20
 bad=0
 while IFS= read -r line; do
   bash -n -c "$line" 2>/dev/null || { bad=$((bad + 1)); echo "    not one shell line: $line" >&2; }
@@ -79,7 +80,7 @@ for d in class replay; do
     else ok; fi
   done
 done
-assert_true "the online step ran" test -s class/doj.port
+[ -n "${DOORMAT_MEMCHECK:-}" ] || assert_true "the online step ran" test -s class/doj.port
 
 # ---- the handout
 H=handout/handout.html
