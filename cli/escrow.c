@@ -621,8 +621,17 @@ static int escrow_warrant(int argc, char **argv) {
         dm_inspect_info info;
         rc = read_header(&a, a.rest[i], &info);
         if (rc == DM_EXIT_OK) {
-            memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+            /* The id the escrow stanzas bind: the one the agents will check and
+             * log. A file without the authority's stanzas has none (and no
+             * agent has anything to open in it): its header's id names it. */
+            int err = dm_escrow_file_id(auth, &info.header, ids[i]);
+            if (err == DM_ERR_NO_MATCH) {
+                memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+                err = DM_OK;
+            }
             dm_inspect_free(&info);
+            if (err != DM_OK)
+                rc = cli_fail(err, "%s: %s", a.cmd, a.rest[i]);
         }
     }
     if (rc == DM_EXIT_OK) {
@@ -800,6 +809,7 @@ static int escrow_recover(int argc, char **argv) {
         rc = start_with_authority(&a, NULL, &auth);
     if (rc == DM_EXIT_OK && (rc = read_header(&a, file, &info)) == DM_EXIT_OK)
         have_info = 1;
+    uint8_t file_id[DM_FILE_ID_LEN];
     if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     for (size_t i = 0; rc == DM_EXIT_OK && i < a.n_shares; i++) {
@@ -810,7 +820,13 @@ static int escrow_recover(int argc, char **argv) {
             DM_EXIT_OK)
             break;
         n_loaded++;
-        if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
+        /* The shares name the file by the id its stanzas bind. */
+        int fid_err = i == 0 ? dm_escrow_file_id(auth, &info.header, file_id) : DM_OK;
+        if (fid_err != DM_OK) {
+            rc = cli_fail(fid_err, "escrow recover: %s", file);
+            break;
+        }
+        if (memcmp(dm_escrow_share_file_id(shares[i]), file_id, DM_FILE_ID_LEN) != 0)
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
         /* No share is used unless its release is shown to be logged. */

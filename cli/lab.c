@@ -1182,7 +1182,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
         if (!err)
             err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
         if (!err)
-            err = dm_header_file_id(&hdr, ids[i]);
+            err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
         dm_header_free(&hdr);
     }
     if (!err)

@@ -207,7 +207,7 @@ step_escrow_encrypt() {
 step_escrow_warrant() {
   title "Escrow 3: a warrant, and two agents release their shares"
   local fid
-  fid=$("$DOORMAT" inspect escrowed.age | sed -n 's/^file id: //p')
+  fid=$("$DOORMAT" inspect escrowed.age | sed -n 's/^escrow file id: //p')
   say "The court names the file by its id ($fid), a case and an expiry date:"
   expect_exit 0 "$DOORMAT" escrow warrant --court fbi/court.key --authority fbi/authority.pub \
     --case "SDNY 26-cr-42" --expires 2999-12-31 -o warrant.txt escrowed.age || return
