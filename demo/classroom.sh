@@ -435,6 +435,14 @@ step_lab_volume() {
   expect_exit 0 "$DOORMAT" lab volume --dir lab-volume || return
 }
 
+step_lab_unbound() {
+  title "Lab 12: the log must name the file whose key a release opens"
+  expect_exit 0 "$DOORMAT" lab unbound-id --dir lab-unbound || return
+  say "" "With the stanzas binding the file key's id, the owner's monitor finds the release:"
+  expect_exit 0 "$DOORMAT" escrow monitor --authority lab-unbound/authority/authority.pub \
+    lab-unbound/g.age || return
+}
+
 # ------------------------------------------------------------ the sequence
 # Later sections append their step function names here.
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
@@ -445,7 +453,7 @@ STEPS+=(step_escrow_network)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
 STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro
-       step_lab_insider step_lab_volume)
+       step_lab_insider step_lab_volume step_lab_unbound)
 
 # ------------------------------------------------------------ the briefing
 # Always the last step, after every section's STEPS: the same story, measured on
