@@ -144,7 +144,7 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
     dm_stanza_list want = {0};
     if (!mode->verify)
         err = mode->build(auth, opts, arg, file_key, &want);
-    uint8_t file_id[DM_FILE_ID_LEN];
+    uint8_t file_id[DM_FILE_ID_LEN] = {0};
     char file_hex[2 * DM_FILE_ID_LEN + 1];
     if (!err)
         err = dm_escrow_file_id_of_key(file_key, file_id);
@@ -280,14 +280,14 @@ int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
             continue;
         if (st->nargs == DM_ESCROW_N_ARGS_V1)
             return dm_fail(DM_ERR_HEADER, "escrow stanza %zu " V1_REFUSED, i + 1);
-        uint8_t this[DM_FILE_ID_LEN];
+        uint8_t named[DM_FILE_ID_LEN];
         const char *file = st->nargs == N_ARGS ? st->args[ARG_FILE] : "";
-        if (!dm_escrow_unhex(file, strlen(file), this, DM_FILE_ID_LEN))
+        if (!dm_escrow_unhex(file, strlen(file), named, DM_FILE_ID_LEN))
             return dm_fail(DM_ERR_HEADER, "escrow stanza %zu is malformed (no file id)", i + 1);
-        if (found++ > 0 && memcmp(this, id, DM_FILE_ID_LEN) != 0)
+        if (found++ > 0 && memcmp(named, id, DM_FILE_ID_LEN) != 0)
             return dm_fail(DM_ERR_HEADER,
                            "the escrow stanzas of authority %s name different file ids", auth->name);
-        memcpy(id, this, DM_FILE_ID_LEN);
+        memcpy(id, named, DM_FILE_ID_LEN);
     }
     if (found == 0)
         return dm_fail(DM_ERR_NO_MATCH, "no escrow stanza of authority %s (%s)", auth->name,

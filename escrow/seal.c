@@ -74,7 +74,7 @@ int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal
     } *s = dm_secret_alloc(sizeof *s);
     if (!s)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
-    uint8_t file_id[DM_FILE_ID_LEN];
+    uint8_t file_id[DM_FILE_ID_LEN] = {0};
     char file_hex[2 * DM_FILE_ID_LEN + 1];
     int err = dm_escrow_file_id_of_key(file_key, file_id);
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);

@@ -44,8 +44,8 @@ static int old_agent_release(const dm_escrow_authority *auth, const dm_escrow_ag
         err = dm_escrow_agent_open(auth, key, sent, share, x);
     dm_escrow_entry e = {0};
     struct tm tm;
-    if (!err && (!gmtime_r(&now, &tm) ||
-                 strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20))
+    if (!err &&
+        (!gmtime_r(&now, &tm) || strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", &tm) != 20))
         err = dm_fail(DM_ERR_INTERNAL, "cannot format the time");
     char *entry = NULL;
     size_t len = 0;
@@ -107,7 +107,7 @@ static int monitor(char (*logs)[4096], const char want[2 * DM_FILE_ID_LEN + 1], 
     for (size_t i = 0; i < 3 && !err; i++) {
         bool hit = false;
         size_t n = 0;
-        err = dm_lab_monitor_count(logs[i], (const char(*)[2 * DM_FILE_ID_LEN + 1])want, 1, &hit,
+        err = dm_lab_monitor_count(logs[i], (const char(*)[2 * DM_FILE_ID_LEN + 1]) want, 1, &hit,
                                    &n);
         *entries += n;
         *seen += hit;
@@ -159,8 +159,8 @@ int dm_lab_unbound(const char *dir, dm_lab_unbound_result *r) {
     if (!err)
         err = dm_lab_cast_user(&L, dir, message, sizeof message - 1);
     if (!err)
-        err = dm_lab_encrypt(&L.rcpt, 1, L.auth, NULL, (const uint8_t *)message,
-                             sizeof message - 1, &file);
+        err = dm_lab_encrypt(&L.rcpt, 1, L.auth, NULL, (const uint8_t *)message, sizeof message - 1,
+                             &file);
     if (!err)
         err = dm_lab_write(dir, "g.age", file.buf, file.len, 0644);
     if (!err)
@@ -240,8 +240,8 @@ int dm_lab_unbound(const char *dir, dm_lab_unbound_result *r) {
         /* The owner's monitor looks for g.age as its binding names it. */
         if (!err)
             err = monitor(b == DM_LAB_UNBOUND_OLD ? old_logs : new_logs,
-                          b == DM_LAB_UNBOUND_OLD ? r->header_id : r->escrow_id,
-                          &row->log_entries, &row->monitor_saw);
+                          b == DM_LAB_UNBOUND_OLD ? r->header_id : r->escrow_id, &row->log_entries,
+                          &row->monitor_saw);
     }
     /* The new binding, with a warrant for the id the stanzas bind: released,
      * and seen. */

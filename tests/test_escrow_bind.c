@@ -79,9 +79,8 @@ static dm_escrow_warrant *warrant_for(world *w, const uint8_t id[DM_FILE_ID_LEN]
     char *text;
     size_t len;
     dm_escrow_warrant *wr;
-    assert_int_equal(dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-18", NULL,
-                                             "2999-12-31", (const uint8_t(*)[DM_FILE_ID_LEN])id,
-                                             1, &text, &len),
+    assert_int_equal(dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-18", NULL, "2999-12-31",
+                                             (const uint8_t(*)[DM_FILE_ID_LEN])id, 1, &text, &len),
                      DM_OK);
     assert_int_equal(dm_escrow_warrant_parse(text, len, &wr, NULL), DM_OK);
     free(text);
@@ -116,15 +115,14 @@ static void swap_attack(world *w, const dm_escrow_opts *opts) {
     wr = warrant_for(w, owner_id);
     dm_escrow_share *s[2] = {NULL, NULL};
     for (size_t i = 0; i < 2; i++) {
-        assert_int_equal(dm_escrow_unwrap(w->auth, w->keys[i], wr, &w->swap, NULL, time(NULL),
-                                          &s[i]),
-                         DM_OK);
+        assert_int_equal(
+            dm_escrow_unwrap(w->auth, w->keys[i], wr, &w->swap, NULL, time(NULL), &s[i]), DM_OK);
         char *entry;
         size_t len;
         dm_escrow_entry e;
-        assert_int_equal(dm_escrow_release_entry(w->auth, w->keys[i], wr, s[i], NULL, time(NULL),
-                                                 &entry, &len),
-                         DM_OK);
+        assert_int_equal(
+            dm_escrow_release_entry(w->auth, w->keys[i], wr, s[i], NULL, time(NULL), &entry, &len),
+            DM_OK);
         assert_int_equal(dm_escrow_entry_parse((const uint8_t *)entry, len, &e), DM_OK);
         assert_memory_equal(e.file_id, owner_id, DM_FILE_ID_LEN);
         free(entry);
