@@ -148,6 +148,9 @@ assert_eq "$(grep -c ' file ' "$T/out")" "0" "nothing was released over HTTPS"
 # the shares were released, and the owner sees them.
 run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority net/authority.pub \
   --warrant hbound.txt --identity inv.key -o hbound.out hswap.age
+assert_exit 5 "the client stops at the rebuilt header's MAC"
+assert_true "and says so" grep -q "^doormat: escrow request: header MAC mismatch" "$T/err"
+assert_absent hbound.out "no output from the rebuilt file"
 assert_true "released under the bound id" grep -q "agent doj: share received, its receipt verified" "$T/err"
 run "$D" escrow monitor --authority net/authority.pub --logs https h.age
 assert_exit 0 "the owner's monitor over HTTPS"
