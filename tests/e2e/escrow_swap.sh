@@ -155,5 +155,24 @@ assert_true "released under the bound id" grep -q "agent doj: share received, it
 run "$D" escrow monitor --authority net/authority.pub --logs https h.age
 assert_exit 0 "the owner's monitor over HTTPS"
 assert_eq "$(grep -c " file $h_eid " "$T/out")" "2" "it lists the two releases of h.age"
+# v1 stanzas over HTTPS: the client refuses the file itself (exit 3), and an
+# agent asked directly refuses them too (400), with the reason.
+rebuild h.age hv1.age v1
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority net/authority.pub \
+  --warrant hbound.txt --identity inv.key -o hv1.out hv1.age
+assert_exit 3 "the client refuses a v1 file"
+assert_true "saying why" grep -q "^doormat: escrow request: .*old format v1, which binds no file id" "$T/err"
+assert_absent hv1.out "nothing recovered from a v1 file"
+inv=$(grep -o 'age1[0-9a-z]*' inv.key | head -1)
+python3 - "$inv" hbound.txt hv1.age >req-v1 <<'EOF2'
+import sys, base64
+data = open(sys.argv[3], "rb").read()
+end = data.index(b"\n", data.index(b"\n--- ") + 1) + 1
+sys.stdout.write("doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n" % (
+    sys.argv[1], base64.b64encode(open(sys.argv[2], "rb").read()).decode(),
+    base64.b64encode(data[:end]).decode()))
+EOF2
+hcurl --data-binary @req-v1 "https://127.0.0.1:${doj_port:-1}/release"
+assert_status 400 "old format v1, which binds no file id" "POST /release with a v1 stanza"
 
 finish
