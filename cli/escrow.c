@@ -37,7 +37,7 @@ const char cli_escrow_usage[] =
     "  doormat escrow witness add-checkpoint --witness WDIR --authority DIR/authority.pub\n"
     "                                        [REQUEST]\n"
     "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR|https]\n"
-    "                         [--state SDIR] [FILE...]\n"
+    "                         [--state SDIR] [-i IDENTITY] [FILE...]\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
     "  doormat escrow authority endpoint --authority DIR/authority.pub\n"
     "                       [--url NAME=URL]... [--tls NAME=PIN]...  (authority --help)\n"
@@ -110,10 +110,11 @@ const char cli_escrow_usage[] =
     "            --logs https: from each agent over HTTPS, its url: and tls: lines),\n"
     "            verify it and its witness cosignatures, check that it extends the\n"
     "            checkpoint kept in --state SDIR, and list every access (or those to\n"
-    "            the FILEs given); a fork, a rollback, a bad signature, a missing\n"
-    "            cosignature, or an entry misdated (before the entry before it, or\n"
-    "            outside the witnesses' cosignature times by more than 10 minutes)\n"
-    "            is exit 9\n"
+    "            the FILEs given, by the escrow file id their stanzas bind; with\n"
+    "            -i IDENTITY also by the id derived from their file key); a fork, a\n"
+    "            rollback, a bad signature, a missing cosignature, or an entry\n"
+    "            misdated (before the entry before it, or outside the witnesses'\n"
+    "            cosignature times by more than 10 minutes) is exit 9\n"
     "  serve     run one agent as an HTTPS service (doormat escrow serve --help)\n"
     "  request   the investigator's client: ask the agents over HTTPS, check every\n"
     "            receipt, decrypt (doormat escrow request --help)\n"
@@ -631,8 +632,17 @@ static int escrow_warrant(int argc, char **argv) {
         dm_inspect_info info;
         rc = read_header(&a, a.rest[i], &info);
         if (rc == DM_EXIT_OK) {
-            memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+            /* The id the escrow stanzas bind: the one the agents will check and
+             * log. A file without the authority's stanzas has none (and no
+             * agent has anything to open in it): its header's id names it. */
+            int err = dm_escrow_file_id(auth, &info.header, ids[i]);
+            if (err == DM_ERR_NO_MATCH) {
+                memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+                err = DM_OK;
+            }
             dm_inspect_free(&info);
+            if (err != DM_OK)
+                rc = cli_fail(err, "%s: %s", a.cmd, a.rest[i]);
         }
     }
     if (rc == DM_EXIT_OK) {
@@ -810,6 +820,7 @@ static int escrow_recover(int argc, char **argv) {
         rc = start_with_authority(&a, NULL, &auth);
     if (rc == DM_EXIT_OK && (rc = read_header(&a, file, &info)) == DM_EXIT_OK)
         have_info = 1;
+    uint8_t file_id[DM_FILE_ID_LEN];
     if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     for (size_t i = 0; rc == DM_EXIT_OK && i < a.n_shares; i++) {
@@ -820,7 +831,13 @@ static int escrow_recover(int argc, char **argv) {
             DM_EXIT_OK)
             break;
         n_loaded++;
-        if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
+        /* The shares name the file by the id its stanzas bind. */
+        int fid_err = i == 0 ? dm_escrow_file_id(auth, &info.header, file_id) : DM_OK;
+        if (fid_err != DM_OK) {
+            rc = cli_fail(fid_err, "escrow recover: %s", file);
+            break;
+        }
+        if (memcmp(dm_escrow_share_file_id(shares[i]), file_id, DM_FILE_ID_LEN) != 0)
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
         /* No share is used unless its release is shown to be logged. */

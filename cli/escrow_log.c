@@ -26,6 +26,7 @@ enum {
     O_NAME,
     O_STATE,
     O_LOGS,
+    O_IDENTITY,
 };
 
 static const struct option log_longopts[] = {
@@ -36,6 +37,7 @@ static const struct option log_longopts[] = {
     {"name", required_argument, NULL, O_NAME},
     {"state", required_argument, NULL, O_STATE},
     {"logs", required_argument, NULL, O_LOGS},
+    {"identity", required_argument, NULL, O_IDENTITY},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -43,7 +45,7 @@ static const struct option log_longopts[] = {
 
 typedef struct log_args {
     const char *cmd;
-    const char *authority, *since, *index, *witness, *name, *state, *logs, *output;
+    const char *authority, *since, *index, *witness, *name, *state, *logs, *identity, *output;
     char **rest;
     int n_rest;
 } log_args;
@@ -56,9 +58,11 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:h", log_longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:i:h", log_longopts, NULL)) != -1) {
         if (c == 'h')
             return cli_help(cli_escrow_usage);
+        if (c == 'i')
+            c = O_IDENTITY;
         int ok = 0;
         for (const int *p = allowed; *p; p++)
             ok = ok || *p == c;
@@ -74,8 +78,9 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
                             : c == O_WITNESS ? &a->witness
                             : c == O_NAME    ? &a->name
                             : c == O_STATE   ? &a->state
-                            : c == O_LOGS    ? &a->logs
-                                             : &a->output;
+                            : c == O_LOGS     ? &a->logs
+                            : c == O_IDENTITY ? &a->identity
+                                              : &a->output;
         if (*slot != NULL)
             return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
         *slot = optarg;
@@ -509,21 +514,47 @@ int cli_escrow_witness(int argc, char **argv) {
 
 /* ------------------------------------------------------------ monitor */
 
-/* The file id of an age file. */
-static int file_id(const char *cmd, const char *path, uint8_t id[DM_FILE_ID_LEN]) {
+/* The ids under which an agent logs the releases of an age file: the id its
+ * escrow stanzas for auth bind (what an agent checks and logs, whatever
+ * header a requester sends), and, given the owner's identities, the id
+ * derived from its file key (the same, unless the sender bound another).
+ * Appends one or two ids at files[*n]. */
+static int file_ids(const char *cmd, const dm_escrow_authority *auth, const char *path,
+                    dm_identity *const *ids, size_t n_ids, uint8_t (*files)[DM_FILE_ID_LEN],
+                    size_t *n) {
     int fd = cli_open_input(path);
     if (fd < 0)
         return DM_EXIT_FAILURE;
     dm_inspect_info info;
     int err = dm_inspect(dm_source_fd(&fd), &info);
     close(fd);
-    if (err != DM_OK && err != DM_ERR_PAYLOAD) {
-        dm_inspect_free(&info);
-        return cli_fail(err, "%s: %s", cmd, path);
+    if (err == DM_ERR_PAYLOAD)
+        err = DM_OK;
+    size_t had = *n;
+    int bound = err == DM_OK ? dm_escrow_file_id(auth, &info.header, files[*n]) : err;
+    if (bound == DM_OK)
+        (*n)++;
+    else if (bound != DM_ERR_NO_MATCH || n_ids == 0)
+        err = bound; /* no escrow stanza: only the owner's key can name the file */
+    uint8_t *key = NULL;
+    if (err == DM_OK && n_ids > 0) {
+        key = dm_secret_alloc(DM_FILE_KEY_LEN);
+        err = key ? DM_ERR_NO_MATCH : dm_fail(DM_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++)
+            if (ids[i]->unwrap(ids[i], &info.header.stanzas, key) == DM_OK)
+                err = dm_header_verify_mac(&info.header, key) == DM_OK
+                          ? DM_OK
+                          : dm_fail(DM_ERR_HMAC, "the header MAC does not verify with its key");
+        if (err == DM_ERR_NO_MATCH)
+            err = dm_fail(DM_ERR_NO_MATCH, "no identity opens it");
+        if (err == DM_OK)
+            err = dm_escrow_file_id_of_key(key, files[*n]);
+        if (err == DM_OK && (*n == had || memcmp(files[had], files[*n], DM_FILE_ID_LEN) != 0))
+            (*n)++;
+        dm_secret_free(key);
     }
-    memcpy(id, info.file_id, DM_FILE_ID_LEN);
     dm_inspect_free(&info);
-    return DM_EXIT_OK;
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: %s", cmd, path);
 }
 
 /* What a monitor keeps per log (docs/escrow-format.md, "Monitoring and
@@ -726,13 +757,18 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
 }
 
 int cli_escrow_monitor(int argc, char **argv) {
-    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, 0};
+    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_IDENTITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow monitor", allowed, &a);
     if (rc < 0)
         rc = DM_EXIT_OK;
+    if (rc == DM_EXIT_OK && a.identity != NULL && a.n_rest == 0)
+        rc = cli_usage_error("escrow monitor: -i IDENTITY names files: give the FILE(s)");
     dm_escrow_authority *auth = NULL;
     uint8_t(*files)[DM_FILE_ID_LEN] = NULL;
+    size_t n_files = 0;
+    dm_identity **ids = NULL;
+    size_t n_ids = 0;
     char logs[4096];
     if (rc == DM_EXIT_OK)
         rc = load_authority(&a, &auth);
@@ -751,16 +787,26 @@ int cli_escrow_monitor(int argc, char **argv) {
     }
     if (rc == DM_EXIT_OK && a.state != NULL && mkdir(a.state, 0755) != 0 && errno != EEXIST)
         rc = cli_fail(dm_fail(DM_ERR_IO, "%s: %s", a.state, strerror(errno)), "escrow monitor");
+    if (rc == DM_EXIT_OK && a.identity != NULL) {
+        char *secret = NULL;
+        size_t secret_len = 0, line = 0;
+        int err = cli_read_secret_file(a.identity, &secret, &secret_len);
+        if (err == DM_OK)
+            err = dm_identity_file_parse(secret, secret_len, &ids, &n_ids, &line);
+        dm_secret_free(secret);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow monitor: identity file %s", a.identity);
+    }
     if (rc == DM_EXIT_OK && a.n_rest > 0 &&
-        (files = calloc((size_t)a.n_rest, sizeof *files)) == NULL)
+        (files = calloc(2 * (size_t)a.n_rest, sizeof *files)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow monitor");
     for (int i = 0; rc == DM_EXIT_OK && i < a.n_rest; i++)
-        rc = file_id(a.cmd, a.rest[i], files[i]);
+        rc = file_ids(a.cmd, auth, a.rest[i], ids, n_ids, files, &n_files);
     /* Every log is checked even after one fails; the worst failure decides. */
     int worst = DM_EXIT_OK;
     for (size_t i = 0; rc == DM_EXIT_OK && i < dm_escrow_authority_agents(auth); i++) {
         int r = monitor_log(&a, auth, i, logs, (const uint8_t(*)[DM_FILE_ID_LEN])files,
-                            (size_t)a.n_rest);
+                            n_files);
         if (r != DM_EXIT_OK && (worst == DM_EXIT_OK || r == DM_EXIT_LOG))
             worst = r;
     }
@@ -769,6 +815,9 @@ int cli_escrow_monitor(int argc, char **argv) {
     if (rc == DM_EXIT_OK)
         rc = worst;
     free(files);
+    for (size_t i = 0; i < n_ids; i++)
+        dm_identity_free(ids[i]);
+    free(ids);
     dm_escrow_authority_free(auth);
     return rc;
 }

@@ -20,6 +20,8 @@ static const char inspect_usage[] =
     "many there are (so who can open it: which identities, or a passphrase), the\n"
     "header and payload sizes, the number of payload chunks, the plaintext size they\n"
     "imply, and the file id (the first 16 bytes of the header's SHA-256, in hex).\n"
+    "For an escrowed file, also the escrow file id its stanzas bind (derived from the\n"
+    "file key): the id warrants name and the agents' logs record.\n"
     "IN defaults to standard input.\n"
     "\n"
     "Options:\n"
@@ -179,6 +181,10 @@ static int print_info(const dm_inspect_info *info, int json) {
                 cli_json_string(stdout, g->id_hex);
                 printf(",\"mode\":");
                 cli_json_string(stdout, g->mode);
+                if (g->file_id) {
+                    printf(",\"file_id\":");
+                    cli_json_string(stdout, g->file_id);
+                }
                 printf(",\"threshold\":%u,\"agents_total\":%u,\"agents\":[", g->k, g->n);
                 for (size_t a = 0; a < g->n_agents; a++) {
                     printf("%s", a ? "," : "");
@@ -206,6 +212,11 @@ static int print_info(const dm_inspect_info *info, int json) {
             for (size_t a = 0; a < g->n_agents; a++)
                 printf("%s %s", a ? "," : "", g->agents[a]);
             printf("\n");
+            /* What warrants name and agents log (docs/escrow-format.md, "File id"). */
+            if (g->file_id)
+                printf("escrow file id: %s\n", g->file_id);
+            else
+                printf("escrow file id: none (v1 stanzas: agents refuse them)\n");
         }
         if (unreadable[0] != '\0')
             printf("escrow: %s\n", unreadable);

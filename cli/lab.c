@@ -35,6 +35,7 @@ static const char lab_usage[] =
     "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
     "  doormat lab insider [--files F] [--port-base N] [common options]\n"
     "  doormat lab volume [--requests N] [--port-base N] [common options]\n"
+    "  doormat lab unbound-id [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -68,6 +69,10 @@ static const char lab_usage[] =
     "                owner's monitor sees\n"
     "  volume        an agent's HTTPS service on loopback, timed: its release rate\n"
     "                against the FBI's 7,800 claimed and 1,200-2,000 actual devices\n"
+    "  unbound-id    a requester rebuilds an escrowed file's header (a new header id)\n"
+    "                and gets a warrant for it: with the old binding the shares open\n"
+    "                the file and the owner's monitor sees nothing; with the stanzas\n"
+    "                binding the file key's id the agents refuse, or log the real file\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -1187,7 +1192,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
         if (!err)
             err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
         if (!err)
-            err = dm_header_file_id(&hdr, ids[i]);
+            err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
         dm_header_free(&hdr);
     }
     if (!err)
@@ -1534,6 +1539,69 @@ static int lab_insider(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ unbound-id */
+
+static int lab_unbound(lab_args *a) {
+    dm_lab_unbound_result r;
+    int err = dm_lab_unbound(a->dir, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab unbound-id");
+    if (a->json) {
+        json_head(a);
+        printf(",\"header_id\":\"%s\",\"swapped_header_id\":\"%s\",\"escrow_file_id\":\"%s\","
+               "\"rows\":[",
+               r.header_id, r.swapped_id, r.escrow_id);
+        for (int b = 0; b < DM_LAB_UNBOUND_N; b++) {
+            const dm_lab_unbound_row *w = &r.rows[b];
+            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":", b ? "," : "",
+                   dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
+            if (w->answer != DM_OK)
+                cli_json_string(stdout, w->reason);
+            else
+                printf("null");
+            printf(",\"logged_id\":");
+            if (w->logged_id[0])
+                printf("\"%s\"", w->logged_id);
+            else
+                printf("null");
+            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}",
+                   jbool(w->opened), w->log_entries, w->monitor_saw);
+        }
+        printf("],\"bound_warrant\":{\"released\":%zu,\"opens_file\":%s,\"monitor_saw\":%zu}}\n",
+               r.bound_released, jbool(r.bound_opened), r.bound_monitor_saw);
+        return finish(DM_EXIT_OK);
+    }
+    const dm_lab_unbound_row *o = &r.rows[DM_LAB_UNBOUND_OLD], *n = &r.rows[DM_LAB_UNBOUND_NEW];
+    printf("The log must name the file whose key a release opens\n\n"
+           "The owner's g.age is escrowed to the FBI, 2 of 3 agents (doj, court, vendor).\n"
+           "A requester rebuilds its header without the owner's stanza, keeping the escrow\n"
+           "stanzas and the MAC line:\n"
+           "  header id of g.age         %s\n"
+           "  header id of the rebuild   %s\n"
+           "The court, which only ever sees ids, signs a warrant for the second. doj and\n"
+           "court are asked; the owner runs a monitor over their logs for g.age.\n\n",
+           r.header_id, r.swapped_id);
+    printf("%-30s %9s %12s %12s %12s\n", "binding", "released", "opens g.age", "log entries",
+           "monitor saw");
+    printf("%-30s %9zu %12s %12zu %12zu\n", "old: the header's hash", o->released,
+           o->opened ? "yes" : "no", o->log_entries, o->monitor_saw);
+    printf("%-30s %9zu %12s %12zu %12zu\n", "new: the file key's id", n->released,
+           n->opened ? "yes" : "no", n->log_entries, n->monitor_saw);
+    printf("%-30s %9zu %12s %12s %12zu\n", "new, warrant for the bound id", r.bound_released,
+           r.bound_opened ? "yes" : "no", "", r.bound_monitor_saw);
+    printf("\nOld: the agents named the file by the hash of the header they were sent:\n"
+           "they released and logged %s, the two shares open\n"
+           "g.age, and the owner's monitor, looking for %s,\n"
+           "saw nothing.\n"
+           "New: every escrow stanza names %s, derived from\n"
+           "the file key, and its seal binds it. The agents refused:\n  %s\n"
+           "and a warrant for the real id is logged where the owner looks.\n\n"
+           "A designed escrow system with a careful log still had a bypass that only an\n"
+           "adversarial read found.\n",
+           o->logged_id, r.header_id, r.escrow_id, n->reason);
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -1554,6 +1622,7 @@ static const lab_entry lab_table[] = {
     {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
     {"insider", lab_insider, "an insider with key files or through the logged procedure"},
     {"volume", lab_volume, "an agent service's release rate against the FBI's device counts"},
+    {"unbound-id", lab_unbound, "a rebuilt header and a warrant for its id: who the log names"},
 };
 
 int cmd_lab(int argc, char **argv) {

@@ -355,7 +355,7 @@ step_escrow_encrypt() {
 step_escrow_warrant() {
   title "Escrow 3: a warrant, and two agents release their shares"
   say "The court names the file by its id, a case and an expiry date:"
-  run 0 'doormat inspect escrowed.age | grep "file id"'
+  run 0 'doormat inspect escrowed.age | grep "escrow file id"'
   run 0 'doormat escrow warrant --court fbi/court.key --authority fbi/authority.pub --case "SDNY 26-cr-42" --expires 2999-12-31 -o warrant.txt escrowed.age'
   run 0 'cat warrant.txt'
   say "" "The DOJ and the vendor each release their share to agent Jones:"
@@ -582,6 +582,15 @@ step_lab_volume() {
   ask "$(lab_question volume)"
 }
 
+step_lab_unbound() {
+  title "Lab 12: the log must name the file whose key a release opens"
+  run 0 'doormat lab unbound-id --dir lab-unbound'
+  say "" "With the stanzas binding the file key's id, the owner's monitor finds the release:"
+  run 0 'doormat escrow monitor --authority lab-unbound/authority/authority.pub lab-unbound/g.age'
+  point "A careful log still had a bypass until the escrow bound the file key's id: only an adversarial read found it."
+  ask "$(lab_question unbound-id)"
+}
+
 # ------------------------------------------------------------ the sequence
 STEPS=(step_vault_intro step_vault_keys step_vault_encrypt step_vault_inspect
        step_vault_decrypt step_vault_wrong_key step_vault_tamper)
@@ -591,7 +600,7 @@ STEPS+=(step_escrow_network)
 STEPS+=(step_labs_intro step_lab_blast step_lab_leaf step_lab_strip step_lab_crumple
        step_lab_passcode)
 STEPS+=(step_access_intro step_lab_subst step_lab_ghost step_lab_clear step_lab_retro
-       step_lab_insider step_lab_volume)
+       step_lab_insider step_lab_volume step_lab_unbound)
 # For the tests: DEMO_STEPS="step_a step_b" runs only those steps, and
 # DEMO_STEPS=walkthrough every step but the briefing.
 if [ -n "${DEMO_STEPS:-}" ] && [ "$DEMO_STEPS" != walkthrough ]; then

@@ -110,7 +110,7 @@ lab_cmd() {
 }
 
 MEASURES=(bench blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive
-  insider volume)
+  insider volume unbound-id)
 measure_cmd() {
   case $1 in
     bench) bench_cmd ;;
@@ -1163,6 +1163,12 @@ if [ -n "$IN_SVC_SEEN" ]; then
 else
   access+=("**Insiders and the log**: $NM ($(why_missing insider)).")
 fi
+UB=$DATA/unbound-id.json
+if have unbound-id && [ -n "$(q "$UB" '.rows[0].monitor_saw')" ]; then
+  access+=("**A careful log still had a bypass.** A requester rebuilt an escrowed file's header (a new header id) and got a warrant for it. When the agents named a release by the header they were sent, $(q "$UB" '.rows[0].released') agents released, their shares opened the file, and the owner's monitor saw $(q "$UB" '.rows[0].monitor_saw') of the $(q "$UB" '.rows[0].log_entries') log entries. With the escrow stanzas binding an id derived from the file key, the agents released $(q "$UB" '.rows[1].released') shares to the same request, and the owner's monitor saw $(q "$UB" '.bound_warrant.monitor_saw') of the $(q "$UB" '.bound_warrant.released') releases made under a warrant for the file's real id. Only an adversarial read found it.")
+else
+  access+=("**The log's file id**: $NM ($(why_missing unbound-id)).")
+fi
 if [ -n "$VO_RPS" ]; then
   access+=("**Capacity is no brake.** One agent's service released $(num "$VO_RPS") shares per second ($(num "$VO_P50") ms each, median; $(num "$VO_P99") ms at the 99th percentile). The FBI's 7,800 devices of 2017 would take it $(dur "$(awk -v r="$VO_RPS" 'BEGIN { printf "%.6g", 7800 / r }')"): only the procedure and the cost per access limit how often access is used.")
 else
@@ -1226,7 +1232,7 @@ bullets \
   "**Blast radius** (\`doormat lab blast-radius\`): real files encrypted to real keys; the thief's count is of files actually decrypted and compared with the original." \
   "**LEAF forgery** (\`doormat lab leaf-forge\`): random escrow fields tried against a checksum of N bits until one passes the same check that escrow-checking software runs; larger N computed from the measured time per try." \
   "**Crumple zones** (\`doormat lab crumple\`): keys really recovered by search for the sizes that fit in the time budget; larger sizes and whole populations computed from the measured time per try." \
-  "**The access system** (\`doormat lab substitution\`, \`ghost\`, \`clear\`, \`retroactive\`, \`insider\`, \`volume\`): every file counted as opened was decrypted and compared with its plaintext; the receivers' reactions are the exit codes of the real commands (\`age\`, \`doormat decrypt --require-escrow\`, \`doormat inspect\`) run as separate processes; CLEAR's times for a real device multiply the measured ~80 ms passcode try; the service's rate and latency are measured over loopback on this machine." \
+  "**The access system** (\`doormat lab substitution\`, \`ghost\`, \`clear\`, \`retroactive\`, \`insider\`, \`volume\`, \`unbound-id\`): every file counted as opened was decrypted and compared with its plaintext; the receivers' reactions are the exit codes of the real commands (\`age\`, \`doormat decrypt --require-escrow\`, \`doormat inspect\`) run as separate processes; CLEAR's times for a real device multiply the measured ~80 ms passcode try; the service's rate and latency are measured over loopback on this machine." \
   "**Passcodes** (\`doormat lab passcode\`): the key-stretching setting that costs about 80 ms per guess on this machine is found and timed; the exhaustion times are that time multiplied by the number of passcodes. A real PIN is cracked live with a fast setting, and a retry limit is tested."
 sub "The machine"
 table_start machine "Fact" "Value"

@@ -139,10 +139,14 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
                           char out[DM_TLOG_MAX_NAME + 1]);
 
-/* ---- the doormat-escrow stanza ----
- *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL
- *   base64(sealed share || what the mode appends) */
-#define DM_ESCROW_N_ARGS 7
+/* ---- the doormat-escrow stanza (v2) ----
+ *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL FILE-ID
+ *   base64(sealed share || what the mode appends)
+ * FILE-ID is the file id derived from the file key (dm_escrow_file_id_of_key),
+ * in hex, bound by the wrap key: an agent opens the share only with the id
+ * the sender sealed it under. A v1 stanza has the first seven arguments. */
+#define DM_ESCROW_N_ARGS 8
+#define DM_ESCROW_N_ARGS_V1 7
 enum {
     DM_ESCROW_ARG_MODE,
     DM_ESCROW_ARG_ID,
@@ -150,7 +154,8 @@ enum {
     DM_ESCROW_ARG_KN,
     DM_ESCROW_ARG_X,
     DM_ESCROW_ARG_AGENT,
-    DM_ESCROW_ARG_EPHEMERAL
+    DM_ESCROW_ARG_EPHEMERAL,
+    DM_ESCROW_ARG_FILE
 };
 /* A share sealed to an agent: ChaCha20-Poly1305 under the wrap key. */
 #define DM_ESCROW_WRAPPED_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
@@ -182,10 +187,12 @@ typedef struct dm_escrow_seal_plan {
  * to agent i. */
 int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal_plan *plan,
                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
-/* Opens the share sealed at the start of st's body (the agent's own stanza). */
+/* Opens the share sealed at the start of st's body (the agent's own v2
+ * stanza) under the file id it names; *file_id gets that id, which the
+ * seal has then authenticated. */
 int dm_escrow_open_stanza(const char *wrap_label, const dm_escrow_authority *auth,
                           const dm_escrow_agent_key *agent, const dm_stanza *st,
-                          uint8_t share[DM_FILE_KEY_LEN]);
+                          uint8_t share[DM_FILE_KEY_LEN], uint8_t file_id[DM_FILE_ID_LEN]);
 
 /* ---- mode_*.c, modes.c: one entry per mode ---- */
 typedef struct dm_escrow_mode_ops {
@@ -219,9 +226,18 @@ int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap);
 bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out);
 
 /* ---- escrow_stanza.c ---- */
-/* Unwraps the agent's share from the header's stanzas. */
+/* The agent's own stanza in the header, its position checked against the
+ * authority: DM_ERR_NO_MATCH when there is none, DM_ERR_HEADER for a
+ * malformed one or a v1 stanza (which binds no file id: refused). *file_id
+ * gets the id it names in the clear (authenticated only when it opens). */
+int dm_escrow_own_stanza(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, const dm_stanza **st,
+                         uint8_t file_id[DM_FILE_ID_LEN]);
+/* Unwraps the agent's share from the header's stanzas; *file_id gets the id
+ * the share is bound to. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
+                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN],
+                           uint8_t file_id[DM_FILE_ID_LEN]);
 /* key holds the combined shares: when the authority's mode locks them
  * (crumple) searches for the file key (DM_ERR_HMAC when no candidate fits);
  * otherwise leaves key alone. */

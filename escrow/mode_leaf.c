@@ -14,7 +14,7 @@
 #include "escrow_internal.h"
 
 #define FAMILY_LABEL "doormat/v1/escrow/leaf-family"
-#define WRAP_LABEL "doormat/v1/escrow/leaf-wrap"
+#define WRAP_LABEL "doormat/v2/escrow/leaf-wrap"
 #define CHECK_LABEL "doormat/v1/escrow/leaf-checksum"
 #define MAX_TAG_LEN ((DM_ESCROW_MAX_LEAF_BITS + 7) / 8)
 

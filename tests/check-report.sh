@@ -181,7 +181,7 @@ while IFS=$'\t' read -r name status; do
       substitution | ghost) figs=exposed ;;
       volume) figs=service ;;
       insider) figs="monitor" ;;
-      retroactive) figs="" ;;
+      retroactive | unbound-id) figs="" ;;
       *) figs=$name ;;
     esac
     for f in $figs; do
@@ -191,7 +191,7 @@ while IFS=$'\t' read -r name status; do
     done
   fi
 done < <(jq -r '.measurements[] | "\(.name)\t\(.status)"' "$MAN" 2>/dev/null)
-[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 12 ] || bad "the manifest does not list the 12 measurements"
+[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 13 ] || bad "the manifest does not list the 13 measurements"
 
 # ---- 4. no network request when loaded
 if [ -s "$ART/netlog.json" ]; then

@@ -73,7 +73,7 @@ static int setup(void **state) {
     uint8_t id[DM_FILE_ID_LEN];
     char *wt;
     size_t wl;
-    if (dm_header_file_id(&w->hdr, id) ||
+    if (dm_escrow_file_id(w->auth, &w->hdr, id) ||
         dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-42", NULL, "2999-12-31",
                                 (const uint8_t(*)[DM_FILE_ID_LEN])id, 1, &wt, &wl) ||
         dm_escrow_warrant_parse(wt, wl, &w->w, NULL))

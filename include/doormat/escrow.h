@@ -245,6 +245,7 @@ typedef struct dm_escrow_holders {
     const char *id_hex; /* the authority id, 32 hex digits */
     const char *name;   /* the authority's name */
     const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
+    const char *file_id; /* the file id its first stanza names (hex), NULL for v1 stanzas */
     unsigned k, n;      /* any k of the n agents */
     size_t n_agents;    /* the agents that have a stanza, in share order */
     const char *agents[DM_ESCROW_MAX_AGENTS];
@@ -256,6 +257,21 @@ typedef struct dm_escrow_description {
 /* Fills out from hdr. Malformed escrow stanzas, or more than
  * DM_ESCROW_MAX_DESCRIBED authorities, are DM_ERR_HEADER. */
 int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
+
+/* The escrow file id: the first 16 bytes of HKDF-SHA-256(file key, no salt,
+ * "doormat/v2/escrow/file-id"). Every escrow stanza names it and its seal
+ * binds it, so whatever header a requester sends, an agent releases a share
+ * of this key only under this id: warrants name it, log entries record it,
+ * and the owner of a file (who has its key) finds its releases by it
+ * (docs/escrow-format.md, "File id"). */
+int dm_escrow_file_id_of_key(const uint8_t file_key[DM_FILE_KEY_LEN],
+                             uint8_t id[DM_FILE_ID_LEN]);
+/* The file id that the header's stanzas for auth name (in the clear; a
+ * stanza whose id was edited does not open). DM_ERR_NO_MATCH when the header
+ * has no stanza of auth, DM_ERR_HEADER when one is malformed or of the old
+ * format v1 (no file id), or when they name different ids. */
+int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
+                      uint8_t id[DM_FILE_ID_LEN]);
 
 /* ------------------------------------------------------------------ warrants */
 
