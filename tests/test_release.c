@@ -174,7 +174,7 @@ static void test_release_with_witness(void **state) {
                      DM_ERR_LOG);
     assert_null(none);
     assert_non_null(strstr(dm_err_detail(), "0 of the witnesses cosigned"));
-    assert_non_null(strstr(dm_err_detail(), "status 503"));
+    assert_non_null(strstr(dm_err_detail(), "witness 1: refused (HTTP 503)"));
     assert_int_equal(log_size(w->logs[1]), 1);
     d.refuse = 0;
     assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s[1]),
