@@ -51,6 +51,7 @@ typedef struct dm_service_opts {
     size_t max_body;       /* bytes of a request body [65536] */
     unsigned timeout_s;    /* idle read/write timeout of a connection [10] */
     unsigned max_conns;    /* connections at once; more get 429 [256] */
+    unsigned witness_timeout_s; /* an agent's deadline for each witness's answer [5] */
 } dm_service_opts;
 
 /* doormat escrow serve: agent agent_key_path of authority_path, logging
@@ -73,7 +74,7 @@ typedef struct dm_service_answer {
     int ok;           /* a share that passed every check, its receipt included */
     uint64_t index;   /* its entry in the agent's log */
     long status;      /* HTTP status, 0 when no answer */
-    char reason[256]; /* why not, in words */
+    char reason[1024]; /* why not, in words (every witness that failed, each with why) */
 } dm_service_answer;
 
 /* doormat escrow request: asks the agents of auth (their URLs and pins from
