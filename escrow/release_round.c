@@ -185,7 +185,7 @@ int dm_escrow_round_request(dm_escrow_round *rd, size_t i, char **body, size_t *
 /* The first line of an answer, for a reason. */
 static int first_line(const char *resp, size_t len) {
     size_t n = 0;
-    while (n < len && n < 160 && resp[n] != '\n' && resp[n] != '\0')
+    while (n < len && n < 2 * DM_ESCROW_WHY_LEN && resp[n] != '\n' && resp[n] != '\0')
         n++;
     return (int)n;
 }

@@ -21,7 +21,7 @@ struct dm_svc_witness {
     dm_svc_client *client;
     char name[DM_TLOG_MAX_NAME + 1];
     int busy;                /* its transfer is in the multi handle */
-    dm_escrow_round *round;  /* the round that transfer is for; NULL once that round ended */
+    dm_escrow_round *round;  /* the round its transfer is for (it may have ended) */
     double started, deadline; /* of its first request in the round (monotonic seconds) */
 };
 
@@ -71,6 +71,29 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
 
 static void send_request(dm_svc_cosigners *c, dm_svc_witness *w);
 
+/* Frees an ended round once no transfer is for it any more. */
+static void release_round(dm_svc_cosigners *c, dm_escrow_round *rd) {
+    if (rd == NULL || rd == c->round)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->w[i].round == rd)
+            return;
+    dm_escrow_round_free(rd);
+}
+
+/* A late answer, to a round that ended without it: judged all the same,
+ * and a witness that failed is named in the log, with why. */
+static void judge_late(dm_svc_cosigners *c, dm_svc_witness *w, dm_escrow_round *rd, int status,
+                       const char *resp, size_t len) {
+    dm_escrow_round_answer(rd, w->i, status, resp, len);
+    const char *why = dm_escrow_round_why(rd, w->i);
+    if (c->log != NULL && why[0]) {
+        fprintf(c->log, "%s: witness %s: %s (answering a round that had ended without it)\n",
+                c->log_name ? c->log_name : "agent", w->name, why);
+        fflush(c->log);
+    }
+}
+
 /* Ends the round when the threshold is in, or nobody is left to wait for. */
 static void maybe_end(dm_svc_cosigners *c) {
     dm_escrow_round *rd = c->round;
@@ -82,21 +105,18 @@ static void maybe_end(dm_svc_cosigners *c) {
     if (waiting && dm_escrow_round_have(rd) < dm_escrow_round_needed(rd))
         return;
     dm_svc_text slow = {0};
-    for (size_t i = 0; i < c->n; i++) {
-        dm_svc_witness *w = &c->w[i];
-        if (w->busy && w->round == rd) {
-            /* Not waited for: its transfer goes on to its own deadline. */
-            dm_svc_text_printf(&slow, "%s%s", slow.len ? ", " : "", w->name);
-            w->round = NULL;
-        }
-    }
+    for (size_t i = 0; i < c->n; i++)
+        if (c->w[i].busy && c->w[i].round == rd) /* not waited for */
+            dm_svc_text_printf(&slow, "%s%s", slow.len ? ", " : "", c->w[i].name);
     int err = dm_escrow_round_finish(rd);
     char *failures = NULL;
     size_t flen = 0;
     if (dm_escrow_round_failures(rd, &failures, &flen) != DM_OK)
         failures = NULL;
     c->round = NULL;
-    dm_escrow_round_free(rd);
+    /* A witness not waited for keeps its transfer to its own deadline, and
+     * its answer is still judged by this round when it comes. */
+    release_round(c, rd);
     c->seconds += mono() - c->t_start;
     dm_svc_text_add(&slow, "", 1);
     c->done(c->done_arg, err, failures ? failures : "", slow.data && !slow.failed ? slow.data : "");
@@ -125,34 +145,22 @@ static void collect(dm_svc_cosigners *c) {
         char *resp = NULL;
         size_t len = 0;
         int err = dm_svc_client_finish(w->client, rc, &status, &resp, &len);
-        if (w->round != NULL && w->round == c->round) {
-            if (err != DM_OK) {
-                char why[DM_ESCROW_WHY_LEN];
-                if (rc == CURLE_OPERATION_TIMEDOUT)
-                    snprintf(why, sizeof why, "no answer within %.3g s (%s)",
-                             (double)c->timeout_ms / 1000, dm_err_detail());
-                else
-                    snprintf(why, sizeof why, "no answer (%s)", dm_err_detail());
-                dm_escrow_round_answer(c->round, w->i, 0, why, strlen(why));
-            } else if (dm_escrow_round_answer(c->round, w->i, (int)status, resp, len)) {
+        char why[1024] = ""; /* the round cuts it to its length, at a space */
+        if (err != DM_OK && rc == CURLE_OPERATION_TIMEDOUT)
+            snprintf(why, sizeof why, "no answer within %.3g s (%s)",
+                     (double)c->timeout_ms / 1000, dm_err_detail());
+        else if (err != DM_OK)
+            snprintf(why, sizeof why, "no answer (%s)", dm_err_detail());
+        dm_escrow_round *rd = w->round;
+        w->round = NULL;
+        if (rd != NULL && rd == c->round) {
+            if (dm_escrow_round_answer(rd, w->i, err ? 0 : (int)status, err ? why : resp,
+                                       err ? strlen(why) : len))
                 send_request(c, w); /* a 409: again, from the size it has */
-            }
-        } else if (c->log != NULL && (err != DM_OK || status != 200)) {
-            /* A witness not waited for fails later: still named, with why. */
-            const char *who = c->log_name ? c->log_name : "agent";
-            if (err != DM_OK && rc == CURLE_OPERATION_TIMEDOUT)
-                fprintf(c->log, "%s: witness %s: no answer within %.3g s (%s)\n", who, w->name,
-                        (double)c->timeout_ms / 1000, dm_err_detail());
-            else if (err != DM_OK)
-                fprintf(c->log, "%s: witness %s: no answer (%s)\n", who, w->name,
-                        dm_err_detail());
-            else
-                fprintf(c->log, "%s: witness %s: refused (HTTP %ld): %.*s\n", who, w->name,
-                        status, (int)strcspn(resp ? resp : "", "\n") > 160 ? 160 : (int)strcspn(resp ? resp : "", "\n"),
-                        resp ? resp : "");
-            fflush(c->log);
+        } else if (rd != NULL) {
+            judge_late(c, w, rd, err ? 0 : (int)status, err ? why : resp, err ? strlen(why) : len);
+            release_round(c, rd);
         }
-        w->round = w->busy ? w->round : NULL;
         free(resp);
     }
     maybe_end(c);
@@ -276,6 +284,9 @@ void dm_svc_cosigners_free(dm_svc_cosigners *c) {
     for (size_t i = 0; c->w && i < c->n; i++) {
         if (c->w[i].busy)
             curl_multi_remove_handle(c->multi, dm_svc_client_easy(c->w[i].client));
+        dm_escrow_round *rd = c->w[i].round;
+        c->w[i].round = NULL;
+        release_round(c, rd);
         dm_svc_client_free(c->w[i].client);
     }
     if (c->multi)
