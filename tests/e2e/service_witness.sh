@@ -23,13 +23,14 @@ for i in 1 2 3; do
   svc_start_witness $i fbi
   assert_true "witness w$i starts" test -n "${port:-}"
 done
-# w3 is reached through the stand-in, with w3's own TLS identity.
-echo honest >w3.mode
-svc_start standin python3 "$STANDIN" "$T/w3.mode" "$T/w3/witness.tls.pem" \
-  "https://127.0.0.1:${w3_port:-1}"
+# w1, the first the agent would ask, is reached through the stand-in, with
+# w1's own TLS identity.
+echo honest >w1.mode
+svc_start standin python3 "$STANDIN" "$T/w1.mode" "$T/w1/witness.tls.pem" \
+  "https://127.0.0.1:${w1_port:-1}"
 assert_true "the stand-in starts" test -n "${standin_port:-}"
-sed -i "\|^url: witness.test/w3 |d" fbi/authority.pub
-echo "url: witness.test/w3 https://127.0.0.1:${standin_port:-1}" >>fbi/authority.pub
+sed -i "\|^url: witness.test/w1 |d" fbi/authority.pub
+echo "url: witness.test/w1 https://127.0.0.1:${standin_port:-1}" >>fbi/authority.pub
 
 run "$D" keygen -o owner.key
 owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
@@ -58,25 +59,25 @@ wait_log() {
 size() { sed -n 2p fbi/logs/doj/checkpoint; }
 
 # ---- a witness that accepts connections and never answers
-echo hang >w3.mode
+echo hang >w1.mode
 svc_start_agent doj fbi --witness-timeout $WT
 assert_true "agent starts" test -n "${port:-}"
 request inv1
-assert_exit 0 "a release with w3 hung"
+assert_exit 0 "a release with w1 hung"
 assert_true "within --witness-timeout + 1 s (${secs}s)" test "$secs" -le "$BOUND"
 assert_true "the hung witness is named in the agent's log" \
-  wait_log doj.stderr "witness witness.test/w3: no answer within $WT s" $((WT + 2))
+  wait_log doj.stderr "witness witness.test/w1: no answer within $WT s" $((WT + 2))
 
 # ---- one honest witness down as well: too few, said in words, within the bound
 svc_stop "${w2_pid:-0}"
 request inv2
-assert_exit 4 "w2 down, w3 hung: no release"
+assert_exit 4 "w2 down, w1 hung: no release"
 assert_true "answered within --witness-timeout + 1 s (${secs}s)" test "$secs" -le "$BOUND"
 assert_true "the client says what happened" \
   grep -q "agent doj: refused (HTTP 503): not enough witness cosignatures" "$T/err"
 assert_true "it names the witness that is down" \
   grep -q "witness witness.test/w2: no answer (.*onnect" "$T/err"
-assert_true "and the hung one" grep -Eq "witness witness.test/w3: (no answer|still no answer)" "$T/err"
+assert_true "and the hung one" grep -Eq "witness witness.test/w1: (no answer|still no answer)" "$T/err"
 assert_true "never 'inconsistent'" sh -c "! grep -q inconsistent '$T/err'"
 assert_true "and not cut: the whole reason to its end" \
   grep -q "the same request sent again gets the same entry)$" "$T/err"
@@ -86,7 +87,7 @@ run "$D" escrow monitor --authority fbi/authority.pub --logs https --state seen
 assert_exit 9 "the monitor sees a checkpoint without enough cosignatures"
 
 # ---- w2 back (on its port): the agent cosigns by itself; the retry gets its entry
-echo honest >w3.mode
+echo honest >w1.mode
 svc_start w2 "$D" escrow witness serve --key "$T/w2/witness.key" --trust fbi/authority.pub \
   --state "$T/w2/state" --listen "127.0.0.1:${w2_port:-1}"
 assert_true "w2 is back on its port" test "${port:-}" = "${w2_port:-x}"
@@ -102,20 +103,20 @@ assert_true "with the entry it was given before" \
 assert_true "the log did not grow ($logged -> $(size))" test "$(size)" = "$logged"
 
 # ---- a witness that lies: its cosignature does not verify
-echo lie >w3.mode
+echo lie >w1.mode
 request inv3
 assert_exit 0 "a release with the two honest witnesses"
 assert_true "the liar is named in the agent's log, with the reason" \
-  wait_log doj.stderr "witness witness.test/w3: returned a cosignature that does not verify \(the signature of witness.test/w3 .*does not verify\)" $((WT + 2))
+  wait_log doj.stderr "witness witness.test/w1: returned a cosignature that does not verify \(the signature of witness.test/w1 .*does not verify\)" $((WT + 2))
 svc_stop "${w2_pid:-0}"
 request inv4
-assert_exit 4 "w2 down and w3 lying: no release"
+assert_exit 4 "w2 down and w1 lying: no release"
 assert_true "the answer names the liar, with the reason" \
-  grep -q "witness witness.test/w3: returned a cosignature that does not verify" "$T/err"
+  grep -q "witness witness.test/w1: returned a cosignature that does not verify" "$T/err"
 assert_true "and w2, down" grep -q "witness witness.test/w2: no answer" "$T/err"
 
-# ---- a requester that hangs up before the answer (w3 answers after 1.5 s)
-echo slow >w3.mode
+# ---- a requester that hangs up before the answer (w1 answers after 1.5 s)
+echo slow >w1.mode
 # release_body KEY: a raw release request (the wire format) for investigator KEY.
 release_body() {
   "$D" keygen -o "$1" 2>/dev/null
