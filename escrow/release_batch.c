@@ -297,8 +297,8 @@ int dm_escrow_release_commit_log(dm_escrow_releaser *r) {
                        "the log cannot be written (%s): nothing is released%s", d,
                        again ? "; the log does not reopen either" : "");
     }
-    if (dm_tlog_log_size(r->log) != before)
-        r->cosigned = 0; /* a new checkpoint, not cosigned yet */
+    if (dm_tlog_log_size(r->log) != before) /* a new checkpoint: not cosigned yet */
+        r->cosigned = r->auth->witness_threshold == 0;
     return DM_OK;
 }
 
