@@ -23,6 +23,7 @@ struct dm_svc_witness {
     int busy;                /* its transfer is in the multi handle */
     dm_escrow_round *round;  /* the round its transfer is for (it may have ended) */
     double started, deadline; /* of its first request in the round (monotonic seconds) */
+    int skipped; /* busy with an earlier round when this one started: not asked */
 };
 
 static double mono(void) {
@@ -106,13 +107,23 @@ static void maybe_end(dm_svc_cosigners *c) {
         return;
     dm_svc_text slow = {0};
     for (size_t i = 0; i < c->n; i++)
-        if (c->w[i].busy && c->w[i].round == rd) /* not waited for */
+        if ((c->w[i].busy && c->w[i].round == rd) || c->w[i].skipped) /* not waited for */
             dm_svc_text_printf(&slow, "%s%s", slow.len ? ", " : "", c->w[i].name);
     int err = dm_escrow_round_finish(rd);
-    char *failures = NULL;
-    size_t flen = 0;
-    if (dm_escrow_round_failures(rd, &failures, &flen) != DM_OK)
-        failures = NULL;
+    /* Every witness that failed, and why; one still busy with an earlier
+     * round is only "not waited for" when the round had enough without it
+     * (its own failure, if any, is told when its answer comes). */
+    dm_svc_text fail = {0};
+    for (size_t i = 0; i < c->n; i++) {
+        const char *why = dm_escrow_round_why(rd, i);
+        if (why[0] && (err != DM_OK || !c->w[i].skipped))
+            dm_svc_text_printf(&fail, "%switness %s: %s", fail.len ? "; " : "", c->w[i].name, why);
+        c->w[i].skipped = 0;
+    }
+    dm_svc_text_add(&fail, "", 1);
+    char *failures = fail.failed ? NULL : fail.data;
+    if (fail.failed)
+        free(fail.data);
     c->round = NULL;
     /* A witness not waited for keeps its transfer to its own deadline, and
      * its answer is still judged by this round when it comes. */
@@ -224,6 +235,7 @@ int dm_svc_cosign_start(dm_svc_cosigners *c, dm_escrow_releaser *rel, dm_svc_rou
                      "still no answer to an earlier request (asked %.1f s ago), not asked again",
                      c->t_start - w->started);
             dm_escrow_round_give_up(c->round, i, why);
+            w->skipped = 1;
             continue;
         }
         w->started = c->t_start;
