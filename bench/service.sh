@@ -153,7 +153,7 @@ if [ -s "$T/perf.data" ]; then
       row("log entry and append", g("dm_escrow_release_add") - g("dm_escrow_share_prepare"))
       row("commit: tiles, checkpoint, signature", g("dm_tlog_log_commit") - g("__x64_sys_fsync"))
       row("fsync", g("__x64_sys_fsync"))
-      row("witnesses (HTTPS calls, checking cosignatures)", g("dm_escrow_ask_witness"))
+      row("witnesses (curl transfers, their TLS also counted above; requests, checking cosignatures)", g("curl_multi_socket_action") + g("curl_multi_add_handle") + g("dm_escrow_round_new") + g("dm_escrow_round_request") + g("dm_escrow_round_answer") + g("dm_escrow_round_finish"))
       row("receipt (inclusion proof)", g("dm_escrow_release_receipt"))
       row("sealing the share to the requester (age)", g("dm_encrypt"))
       rest = 100 - sum

@@ -236,18 +236,17 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
 int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len);
 
 /* ---- release_round.c ---- */
-/* A round over log's committed checkpoint; rel (may be NULL) is told when
- * the threshold is met; known[i] (may be NULL) the size cosigner i has. */
-int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log,
-                          dm_escrow_releaser *rel, uint64_t *known, size_t n,
-                          const char *const *names, dm_escrow_round **out);
+/* A round over log's committed checkpoint; *cosigned (may be NULL) is set
+ * when the threshold is met on the log's checkpoint; known[i] (may be NULL)
+ * is the size cosigner i has. */
+int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                          uint64_t *known, size_t n, const char *const *names,
+                          dm_escrow_round **out);
 /* Asks each cosigner in turn, until the threshold, then finishes. */
 int dm_escrow_round_run(dm_escrow_round *rd, const dm_escrow_cosigner *cosigners);
 /* A whole round over log's checkpoint, one cosigner after another. */
-int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, dm_escrow_releaser *rel,
+int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
                      uint64_t *known, const dm_escrow_cosigner *cosigners, size_t n);
-/* ---- release_batch.c ---- */
-void dm_escrow_releaser_cosigned(dm_escrow_releaser *r, uint64_t size);
 
 /* ---- release.c ---- */
 /* The log entry of a release of share s under w (malloc'd canonical text). */

@@ -307,8 +307,9 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
     int err = dm_escrow_release_commit_log(r);
     if (err || r->cosigned)
         return err;
-    err = dm_escrow_cosign(r->auth, r->log, r, n_cosigners <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL,
-                           cosigners, n_cosigners);
+    err = dm_escrow_cosign(r->auth, r->log, &r->cosigned,
+                           n_cosigners <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL, cosigners,
+                           n_cosigners);
     if (err == DM_ERR_LOG) {
         char d[1024];
         snprintf(d, sizeof d, "%s", dm_err_detail());
@@ -319,13 +320,8 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
 
 int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
                         dm_escrow_round **out) {
-    return dm_escrow_round_begin(r->auth, r->log, r, n <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL,
-                                 n, names, out);
-}
-
-void dm_escrow_releaser_cosigned(dm_escrow_releaser *r, uint64_t size) {
-    if (size == dm_tlog_log_size(r->log))
-        r->cosigned = 1;
+    return dm_escrow_round_begin(r->auth, r->log, &r->cosigned,
+                                 n <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL, n, names, out);
 }
 
 int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r) {

@@ -30,7 +30,7 @@ typedef struct round_cosigner {
 struct dm_escrow_round {
     const dm_escrow_authority *auth;
     dm_tlog_log *log;
-    dm_escrow_releaser *rel; /* told when the threshold is met (may be NULL) */
+    int *cosigned;           /* set when the threshold is met (may be NULL) */
     uint64_t *known;         /* the size each cosigner has (n of them, may be NULL) */
     uint64_t size;           /* of the checkpoint being cosigned */
     dm_escrow_buf plain;     /* its text and the log's own signature line */
@@ -75,9 +75,9 @@ static int witness_index(const dm_escrow_authority *auth, const char *name) {
     return -1;
 }
 
-int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log,
-                          dm_escrow_releaser *rel, uint64_t *known, size_t n,
-                          const char *const *names, dm_escrow_round **out) {
+int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                          uint64_t *known, size_t n, const char *const *names,
+                          dm_escrow_round **out) {
     *out = NULL;
     dm_escrow_round *rd = calloc(1, sizeof *rd);
     if (rd == NULL || (n > 0 && (rd->c = calloc(n, sizeof *rd->c)) == NULL)) {
@@ -86,7 +86,7 @@ int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log,
     }
     rd->auth = auth;
     rd->log = log;
-    rd->rel = rel;
+    rd->cosigned = cosigned;
     rd->known = known;
     rd->n = n;
     rd->size = dm_tlog_log_size(log);
@@ -320,8 +320,8 @@ int dm_escrow_round_finish(dm_escrow_round *rd) {
         return err;
     unsigned have = dm_escrow_round_have(rd), needed = rd->auth->witness_threshold;
     if (have >= needed) {
-        if (rd->rel)
-            dm_escrow_releaser_cosigned(rd->rel, rd->size);
+        if (rd->cosigned && dm_tlog_log_size(rd->log) == rd->size)
+            *rd->cosigned = 1;
         return DM_OK;
     }
     char *why = NULL;
@@ -364,7 +364,7 @@ int dm_escrow_round_run(dm_escrow_round *rd, const dm_escrow_cosigner *cosigners
     return err ? err : dm_escrow_round_finish(rd);
 }
 
-int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, dm_escrow_releaser *rel,
+int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
                      uint64_t *known, const dm_escrow_cosigner *cosigners, size_t n) {
     const char **names = n ? calloc(n, sizeof *names) : NULL;
     if (n && names == NULL)
@@ -372,7 +372,7 @@ int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, dm_escro
     for (size_t i = 0; i < n; i++)
         names[i] = cosigners[i].name;
     dm_escrow_round *rd = NULL;
-    int err = dm_escrow_round_begin(auth, log, rel, known, n, names, &rd);
+    int err = dm_escrow_round_begin(auth, log, cosigned, known, n, names, &rd);
     free(names);
     if (!err)
         err = dm_escrow_round_run(rd, cosigners);
