@@ -85,7 +85,8 @@ static void start(CURLM *m, slot *s, const char *url, const char *pin, const cha
 
 int main(int argc, char **argv) {
     if (argc != 6 && argc != 7) {
-        fprintf(stderr, "usage: service_load URL PIN BODY_FILE CLIENTS SECONDS [RECIPIENTS_FILE]\n");
+        fprintf(stderr,
+                "usage: service_load URL PIN BODY_FILE CLIENTS SECONDS [RECIPIENTS_FILE]\n");
         return 2;
     }
     if (argc == 7) {

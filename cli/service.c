@@ -293,10 +293,18 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
 }
 
 int cmd_escrow_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_AUTHORITY, OPT_AGENT,    OPT_LOG,     OPT_LISTEN,    OPT_TLS,
-        OPT_LOG_FILE,  OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS,
-        OPT_WITNESS_TIMEOUT, 0};
+    static const int allowed[] = {OPT_AUTHORITY,
+                                  OPT_AGENT,
+                                  OPT_LOG,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_WITNESS_TIMEOUT,
+                                  0};
     const char *cmd = "escrow serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);

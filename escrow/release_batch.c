@@ -209,9 +209,9 @@ int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_age
         const char *cp = dm_tlog_log_checkpoint(r->log);
         int idx = dm_escrow_authority_find_agent(auth, agent->name);
         dm_tlog_checkpoint c;
-        r->cosigned = dm_tlog_checkpoint_open(cp, strlen(cp), &auth->agents[idx].log,
-                                              auth->witnesses, auth->n_witnesses,
-                                              auth->witness_threshold, &c) == DM_OK;
+        r->cosigned =
+            dm_tlog_checkpoint_open(cp, strlen(cp), &auth->agents[idx].log, auth->witnesses,
+                                    auth->n_witnesses, auth->witness_threshold, &c) == DM_OK;
     }
     if (err) {
         dm_escrow_releaser_close(r);

@@ -22,7 +22,7 @@ typedef struct round_cosigner {
     char name[DM_TLOG_MAX_NAME + 1]; /* the witness's name in the authority, "" unknown */
     uint64_t old;                    /* the size the next request proves from */
     int attempts;
-    int done;   /* answered for good, or not to be asked */
+    int done;    /* answered for good, or not to be asked */
     int signed_; /* its valid cosignature is on the checkpoint */
     char why[DM_ESCROW_WHY_LEN];
 } round_cosigner;
@@ -30,11 +30,11 @@ typedef struct round_cosigner {
 struct dm_escrow_round {
     const dm_escrow_authority *auth;
     dm_tlog_log *log;
-    int *cosigned;           /* set when the threshold is met (may be NULL) */
-    uint64_t *known;         /* the size each cosigner has (n of them, may be NULL) */
-    uint64_t size;           /* of the checkpoint being cosigned */
-    dm_escrow_buf plain;     /* its text and the log's own signature line */
-    dm_escrow_buf lines;     /* new cosignature lines, verified */
+    int *cosigned;                       /* set when the threshold is met (may be NULL) */
+    uint64_t *known;                     /* the size each cosigner has (n of them, may be NULL) */
+    uint64_t size;                       /* of the checkpoint being cosigned */
+    dm_escrow_buf plain;                 /* its text and the log's own signature line */
+    dm_escrow_buf lines;                 /* new cosignature lines, verified */
     uint8_t ok[DM_ESCROW_MAX_WITNESSES]; /* witnesses with a valid cosignature on it */
     size_t n;
     round_cosigner *c;
@@ -328,7 +328,8 @@ int dm_escrow_round_finish(dm_escrow_round *rd) {
     size_t why_len = 0;
     if (dm_escrow_round_failures(rd, &why, &why_len) != DM_OK)
         why = NULL;
-    err = dm_fail(DM_ERR_LOG, "%u of the witnesses cosigned its checkpoint and the authority needs %u%s%s",
+    err = dm_fail(DM_ERR_LOG,
+                  "%u of the witnesses cosigned its checkpoint and the authority needs %u%s%s",
                   have, needed, why && why[0] ? " (" : "", why && why[0] ? why : "");
     if (why && why[0]) {
         /* dm_fail's text has a bound: close the parenthesis on a whole word. */

@@ -53,9 +53,9 @@ typedef struct agent {
     unsigned witness_timeout_s;
     pending *head, **tail; /* added since the last commit */
     size_t n_pending;
-    pending *batch;  /* committed, its round of cosignatures in flight */
+    pending *batch; /* committed, its round of cosignatures in flight */
     int in_round;
-    int uncosigned;  /* the last round did not meet the threshold */
+    int uncosigned;   /* the last round did not meet the threshold */
     unsigned retry_s; /* until the next round for an uncosigned checkpoint */
     struct event *flush_ev, *retry_ev;
     char name[DM_ESCROW_MAX_AGENT_NAME + 16];
@@ -154,8 +154,9 @@ static void undelivered(agent *a, pending *p, const char *what) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
     if (evcon)
         evhttp_connection_get_peer(evcon, &peer, &port);
-    fprintf(a->svc.log, "%s %s %s:%u POST /release 499 0 undelivered: the requester hung up "
-                        "before the answer; %s\n",
+    fprintf(a->svc.log,
+            "%s %s %s:%u POST /release 499 0 undelivered: the requester hung up "
+            "before the answer; %s\n",
             when, a->svc.name, peer ? peer : "-", (unsigned)port, what);
     fflush(a->svc.log);
     if (evcon)
@@ -224,17 +225,16 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
         undelivered(a, p, why.failed ? "entry logged" : why.data);
         a->refused += commit_err != DM_OK;
     } else if (err == DM_OK) {
-        dm_svc_text_printf(&why, "released entry %llu%s, case \"%s\"",
-                           (unsigned long long)p->index, p->again ? " (a request seen before)" : "",
-                           p->case_ref);
+        dm_svc_text_printf(&why, "released entry %llu%s, case \"%s\"", (unsigned long long)p->index,
+                           p->again ? " (a request seen before)" : "", p->case_ref);
         if (failures[0])
             dm_svc_text_printf(&why, "; %s", failures);
         if (slow[0])
             dm_svc_text_printf(&why, "; not waited for: witness %s", slow);
         dm_svc_text_add(&why, "", 1);
         if (failures[0])
-            evhttp_add_header(evhttp_request_get_output_headers(p->req),
-                              "Doormat-Witness-Failures", failures);
+            evhttp_add_header(evhttp_request_get_output_headers(p->req), "Doormat-Witness-Failures",
+                              failures);
         dm_svc_reply(&a->svc, p->req, 200, "text/plain; charset=utf-8", body, body_len,
                      why.failed ? "released" : why.data);
         a->released++;

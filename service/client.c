@@ -104,8 +104,8 @@ static void end_call(dm_svc_client *c) {
     memset(&c->s, 0, sizeof c->s);
 }
 
-CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body,
-                            size_t body_len, size_t max_resp, unsigned timeout_ms) {
+CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                            size_t max_resp, unsigned timeout_ms) {
     end_call(c);
     size_t ulen = strlen(c->base_url) + strlen(path) + 2;
     if ((c->url = malloc(ulen)) == NULL) {

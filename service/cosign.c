@@ -20,10 +20,10 @@ struct dm_svc_witness {
     size_t i;
     dm_svc_client *client;
     char name[DM_TLOG_MAX_NAME + 1];
-    int busy;                /* its transfer is in the multi handle */
-    dm_escrow_round *round;  /* the round its transfer is for (it may have ended) */
+    int busy;                 /* its transfer is in the multi handle */
+    dm_escrow_round *round;   /* the round its transfer is for (it may have ended) */
     double started, deadline; /* of its first request in the round (monotonic seconds) */
-    int skipped; /* busy with an earlier round when this one started: not asked */
+    int skipped;              /* busy with an earlier round when this one started: not asked */
 };
 
 static double mono(void) {
@@ -158,8 +158,8 @@ static void collect(dm_svc_cosigners *c) {
         int err = dm_svc_client_finish(w->client, rc, &status, &resp, &len);
         char why[1024] = ""; /* the round cuts it to its length, at a space */
         if (err != DM_OK && rc == CURLE_OPERATION_TIMEDOUT)
-            snprintf(why, sizeof why, "no answer within %.3g s (%s)",
-                     (double)c->timeout_ms / 1000, dm_err_detail());
+            snprintf(why, sizeof why, "no answer within %.3g s (%s)", (double)c->timeout_ms / 1000,
+                     dm_err_detail());
         else if (err != DM_OK)
             snprintf(why, sizeof why, "no answer (%s)", dm_err_detail());
         dm_escrow_round *rd = w->round;
@@ -179,7 +179,8 @@ static void collect(dm_svc_cosigners *c) {
 
 static void on_event(evutil_socket_t fd, short what, void *arg) {
     dm_svc_cosigners *c = arg;
-    int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+    int flags =
+        ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
     int running = 0;
     curl_multi_socket_action(c->multi, fd, flags, &running);
     collect(c);

@@ -84,8 +84,8 @@ int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, siz
 /* The same call in two halves, for a curl multi handle: the easy handle set
  * up for it (its CURLOPT_PRIVATE is c; timeout_ms 0: the client's timeout),
  * or NULL; then what came of it, as dm_svc_client_call says. */
-CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body,
-                            size_t body_len, size_t max_resp, unsigned timeout_ms);
+CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                            size_t max_resp, unsigned timeout_ms);
 int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **resp,
                          size_t *resp_len);
 CURL *dm_svc_client_easy(const dm_svc_client *c);

@@ -417,8 +417,9 @@ static void test_lying_witness_named(void **state) {
                      DM_ERR_LOG);
     assert_null(s);
     char want[700];
-    snprintf(want, sizeof want, "witness %s: returned a cosignature that does not verify (the signature of %s",
-             name, name);
+    snprintf(want, sizeof want,
+             "witness %s: returned a cosignature that does not verify (the signature of %s", name,
+             name);
     assert_non_null(strstr(dm_err_detail(), want));
     assert_non_null(strstr(dm_err_detail(), "0 of the witnesses cosigned"));
     char path[300];
@@ -437,7 +438,8 @@ static void test_lying_witness_named(void **state) {
 static void test_retry_gets_its_entry(void **state) {
     world *w = *state;
     dir_witness d = {.w = w};
-    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d,
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add,
+                            .ctx = &d,
                             .name = dm_tlog_signer_verifier(w->witness)->name};
     dm_escrow_releaser *r = NULL;
     assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[2], w->logs[2], &r), DM_OK);
@@ -468,8 +470,7 @@ static void test_retry_gets_its_entry(void **state) {
     d.calls = 0;
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
     assert_int_equal(d.calls, 0);
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1one", now + 60, &s1, &i1),
-                     DM_OK);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1one", now + 60, &s1, &i1), DM_OK);
     assert_true(i1 == 0);
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
     assert_true(dm_escrow_releaser_size(r) == 2);

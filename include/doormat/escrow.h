@@ -444,8 +444,7 @@ int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *name
 /* Cosigner i's add-checkpoint body (malloc'd); *body NULL when it is done. */
 int dm_escrow_round_request(dm_escrow_round *rd, size_t i, char **body, size_t *len);
 /* Cosigner i's answer. 1: ask it again (dm_escrow_round_request), 0: done. */
-int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp,
-                           size_t len);
+int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp, size_t len);
 /* Cosigner i is not asked (or no longer waited for), for this reason. */
 void dm_escrow_round_give_up(dm_escrow_round *rd, size_t i, const char *why);
 int dm_escrow_round_done(const dm_escrow_round *rd, size_t i);
