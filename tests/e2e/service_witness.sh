@@ -61,6 +61,11 @@ wait_log() {
 }
 size() { sed -n 2p fbi/logs/doj/checkpoint; }
 
+run "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi/logs/doj \
+  --listen 127.0.0.1:0 --witness-timeout 0
+assert_fails 2 "escrow serve: --witness-timeout wants a number from 1 to 3600, not \"0\"" \
+  "--witness-timeout 0"
+
 # ---- a witness that accepts connections and never answers
 echo hang >w1.mode
 svc_start_agent doj fbi --witness-timeout $WT
