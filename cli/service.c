@@ -19,7 +19,7 @@ static const char serve_usage[] =
     "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
     "                       --log DIR/logs/A --listen HOST:PORT [--tls PEM] [--log-file FILE]\n"
     "                       [--port-file FILE] [--max-body BYTES] [--timeout SECONDS]\n"
-    "                       [--max-connections N]\n"
+    "                       [--max-connections N] [--witness-timeout SECONDS]\n"
     "\n"
     "Runs escrow agent A as an HTTPS service until SIGTERM or SIGINT.\n"
     "\n"
@@ -58,10 +58,25 @@ static const char serve_usage[] =
     "  --timeout SECONDS     idle read/write timeout of a connection [10]\n"
     "  --max-connections N   connections at once [256]; more are answered 429,\n"
     "                        and past twice as many the agent stops accepting\n"
+    "  --witness-timeout SECONDS\n"
+    "                        how long each witness has to answer [5]; the\n"
+    "                        witnesses are asked at once, and a batch is released\n"
+    "                        as soon as enough have cosigned\n"
     "\n"
-    "A log line: TIME SERVICE PEER METHOD PATH STATUS BYTES [REASON].\n"
-    "SIGTERM: stop accepting, finish the release in flight (its entry durable),\n"
-    "answer, exit 0.\n";
+    "Witnesses: a witness that does not answer in time, refuses, or answers\n"
+    "with a cosignature that does not verify is named, with the reason, in\n"
+    "the agent's log line and in the answer (the 503's body, or the\n"
+    "Doormat-Witness-Failures header of a release that still had enough).\n"
+    "Without enough cosignatures the entries stay logged, nothing is released,\n"
+    "and the agent asks the witnesses again by itself until they cosign. The\n"
+    "same request sent again (same warrant, file and recipient) gets the same\n"
+    "entry, not a new one.\n"
+    "\n"
+    "A log line: TIME SERVICE PEER METHOD PATH STATUS BYTES [REASON]. A\n"
+    "release whose requester hung up before its answer is logged with status\n"
+    "499 and \"undelivered\" (its entry stays in the transparency log).\n"
+    "SIGTERM: stop accepting, finish the releases in flight (their entries\n"
+    "durable, their round of cosignatures ended), answer, exit 0.\n";
 
 static const char request_usage[] =
     "Usage:\n"
@@ -133,6 +148,7 @@ enum {
     OPT_KEY,
     OPT_TRUST,
     OPT_STATE,
+    OPT_WITNESS_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -151,6 +167,7 @@ static const struct option longopts[] = {
     {"key", required_argument, NULL, OPT_KEY},
     {"trust", required_argument, NULL, OPT_TRUST},
     {"state", required_argument, NULL, OPT_STATE},
+    {"witness-timeout", required_argument, NULL, OPT_WITNESS_TIMEOUT},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -158,7 +175,7 @@ static const struct option longopts[] = {
 
 typedef struct svc_args {
     const char *authority, *agent, *log, *listen, *tls, *log_file, *port_file, *max_body, *timeout,
-        *max_conns, *warrant, *identity, *output, *key, *state;
+        *max_conns, *warrant, *identity, *output, *key, *state, *witness_timeout;
     const char *trust[16];
     size_t n_trust;
     char **rest;
@@ -197,6 +214,8 @@ static const char **slot(svc_args *a, int c) {
         return &a->key;
     case OPT_STATE:
         return &a->state;
+    case OPT_WITNESS_TIMEOUT:
+        return &a->witness_timeout;
     }
     return NULL;
 }
@@ -274,9 +293,18 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
 }
 
 int cmd_escrow_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_AUTHORITY, OPT_AGENT,    OPT_LOG,     OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
-        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    static const int allowed[] = {OPT_AUTHORITY,
+                                  OPT_AGENT,
+                                  OPT_LOG,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_WITNESS_TIMEOUT,
+                                  0};
     const char *cmd = "escrow serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);
@@ -291,6 +319,11 @@ int cmd_escrow_serve(int argc, char **argv) {
     dm_service_opts o;
     if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
         return rc;
+    unsigned long witness_timeout = 0;
+    if ((rc = number(cmd, "--witness-timeout", a.witness_timeout, 3600, &witness_timeout)) !=
+        DM_EXIT_OK)
+        return rc;
+    o.witness_timeout_s = (unsigned)witness_timeout;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
     const cli_service_api *svc = cli_service(cmd);

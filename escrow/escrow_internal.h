@@ -251,10 +251,20 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
                             dm_escrow_share **out);
 int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len);
 
+/* ---- release_round.c ---- */
+/* A round over log's committed checkpoint; *cosigned (may be NULL) is set
+ * when the threshold is met on the log's checkpoint; known[i] (may be NULL)
+ * is the size cosigner i has. */
+int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                          uint64_t *known, size_t n, const char *const *names,
+                          dm_escrow_round **out);
+/* Asks each cosigner in turn, until the threshold, then finishes. */
+int dm_escrow_round_run(dm_escrow_round *rd, const dm_escrow_cosigner *cosigners);
+/* A whole round over log's checkpoint, one cosigner after another. */
+int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                     uint64_t *known, const dm_escrow_cosigner *cosigners, size_t n);
+
 /* ---- release.c ---- */
-int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
-                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
-                          size_t why_cap, uint64_t *known);
 /* The log entry of a release of share s under w (malloc'd canonical text). */
 int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const dm_escrow_warrant *w, const dm_escrow_share *s,

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
@@ -80,6 +81,14 @@ void dm_svc_client_free(dm_svc_client *c);
  * the response body (malloc'd, NUL-terminated), capped at max_resp bytes. */
 int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, size_t body_len,
                        size_t max_resp, long *status, char **resp, size_t *resp_len);
+/* The same call in two halves, for a curl multi handle: the easy handle set
+ * up for it (its CURLOPT_PRIVATE is c; timeout_ms 0: the client's timeout),
+ * or NULL; then what came of it, as dm_svc_client_call says. */
+CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                            size_t max_resp, unsigned timeout_ms);
+int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **resp,
+                         size_t *resp_len);
+CURL *dm_svc_client_easy(const dm_svc_client *c);
 
 #endif
 
@@ -133,18 +142,43 @@ int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
 
 /* ------------------------------------------------- witnesses, over HTTPS */
 
-/* The authority's witnesses that authority.pub gives a URL and pin for, as
- * dm_escrow_cosigners (POST <url>/add-checkpoint). A witness that cannot be
- * reached answers status 503 with the reason as its body, so one witness
- * down is one cosignature missing, not an error. */
+/* The authority's witnesses that authority.pub gives a URL and pin for,
+ * asked all at once: each POST <url>/add-checkpoint is a transfer of one
+ * curl multi handle driven by the service's own event loop (its sockets and
+ * timer are libevent events), so waiting for a witness never stops the loop,
+ * and each witness has its own deadline. A round ends as soon as the
+ * authority's threshold of valid cosignatures is in, or when every witness
+ * has answered or run out of time; a witness still busy when a round ends
+ * keeps its transfer until its deadline and is not asked by the rounds in
+ * between. */
+typedef struct dm_svc_witness dm_svc_witness;
+/* Called once a round has ended: err DM_OK (the checkpoint holds the
+ * threshold) or DM_ERR_LOG; failures names every witness that failed and
+ * why ("" when none), including any that answered with a bad cosignature
+ * in a round that still met the threshold; slow names the witnesses not
+ * waited for ("" when none). */
+typedef void (*dm_svc_round_done)(void *arg, int err, const char *failures, const char *slow);
 typedef struct dm_svc_cosigners {
-    dm_escrow_cosigner *list;
-    dm_svc_client **clients;
-    void *ctxs;
-    char (*names)[DM_TLOG_MAX_NAME + 1];
+    dm_svc_witness *w;
     size_t n;
-    double seconds; /* spent waiting for witnesses, all told */
+    const char **names;
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer; /* curl's */
+    struct event *kick;  /* ends a round from the loop */
+    unsigned timeout_ms;
+    dm_escrow_round *round; /* the round in flight, NULL when none */
+    dm_svc_round_done done;
+    void *done_arg;
+    double t_start;
+    double seconds;       /* spent in rounds (wall clock), all told */
+    FILE *log;            /* where a late failure is told (may be NULL) */
+    const char *log_name; /* the service's name in its log lines */
 } dm_svc_cosigners;
-int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
-                         dm_svc_cosigners *out);
+int dm_svc_cosigners_new(const dm_escrow_authority *auth, struct event_base *base,
+                         unsigned timeout_s, dm_svc_cosigners *out);
+/* Starts a round over the checkpoint rel committed last; done is called
+ * from the event loop when it ends (never from within this call). */
+int dm_svc_cosign_start(dm_svc_cosigners *c, dm_escrow_releaser *rel, dm_svc_round_done done,
+                        void *arg);
 void dm_svc_cosigners_free(dm_svc_cosigners *c);

@@ -418,6 +418,7 @@ typedef struct dm_escrow_cosigner {
     int (*add_checkpoint)(void *ctx, const char *body, size_t len, int *status, char **response,
                           size_t *response_len);
     void *ctx;
+    const char *name; /* the witness's name in authority.pub (NULL: not known) */
 } dm_escrow_cosigner;
 
 typedef struct dm_escrow_release_opts {
@@ -466,6 +467,46 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
 /* The receipt of the release at index, after a commit that succeeded. */
 int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
 uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
+/* The log part of dm_escrow_release_commit: every added entry durable, a new
+ * checkpoint signed (none when nothing was added). Then a round of
+ * cosignatures (dm_escrow_round_new) decides whether shares may leave. */
+int dm_escrow_release_commit_log(dm_escrow_releaser *r);
+/* True when the checkpoint committed last holds the authority's witness
+ * threshold of valid cosignatures: receipts can be made. */
+int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r);
+
+/* One round of witness cosignatures over the checkpoint the releaser
+ * committed last, for a caller that asks its witnesses at once (doormat
+ * escrow serve, from its event loop): it takes each cosigner's request body,
+ * sends it as it likes, and hands back the answer (status 0 and the reason
+ * as the body when none came). The round checks every cosignature, follows
+ * a 409 from the size the witness has, and keeps for each witness why it did
+ * not cosign, in words. Witnesses whose cosignatures the checkpoint already
+ * holds are not asked again. names[i] is cosigner i's witness name in
+ * authority.pub (NULL: not known). */
+typedef struct dm_escrow_round dm_escrow_round;
+#define DM_ESCROW_WHY_LEN 240 /* one witness's reason, with its end */
+int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
+                        dm_escrow_round **out);
+/* Cosigner i's add-checkpoint body (malloc'd); *body NULL when it is done. */
+int dm_escrow_round_request(dm_escrow_round *rd, size_t i, char **body, size_t *len);
+/* Cosigner i's answer. 1: ask it again (dm_escrow_round_request), 0: done. */
+int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp, size_t len);
+/* Cosigner i is not asked (or no longer waited for), for this reason. */
+void dm_escrow_round_give_up(dm_escrow_round *rd, size_t i, const char *why);
+int dm_escrow_round_done(const dm_escrow_round *rd, size_t i);
+unsigned dm_escrow_round_have(const dm_escrow_round *rd);   /* valid cosignatures */
+unsigned dm_escrow_round_needed(const dm_escrow_round *rd); /* the authority's threshold */
+uint64_t dm_escrow_round_size(const dm_escrow_round *rd);   /* of the checkpoint */
+const char *dm_escrow_round_name(const dm_escrow_round *rd, size_t i);
+/* Why cosigner i did not cosign (or what was wrong in its answer), "" when nothing. */
+const char *dm_escrow_round_why(const dm_escrow_round *rd, size_t i);
+/* Every reason, "witness W: why; witness X: why" (malloc'd; "" when none). */
+int dm_escrow_round_failures(const dm_escrow_round *rd, char **text, size_t *len);
+/* Adds the new cosignatures to the checkpoint; DM_OK when the threshold is
+ * met, DM_ERR_LOG naming every witness that failed and why otherwise. */
+int dm_escrow_round_finish(dm_escrow_round *rd);
+void dm_escrow_round_free(dm_escrow_round *rd);
 
 /* The receipt of a share (its c2sp.org/tlog-proof text), NULL when none. */
 const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len);
