@@ -32,7 +32,7 @@ typedef struct pending {
     dm_escrow_share *share;
     uint64_t index;
     char recipient[DM_SVC_MAX_RECIPIENT + 1];
-    char case_ref[80];
+    char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1]; /* the case, as logged: its digest */
     int gone; /* the client hung up */
     struct pending *next;
 } pending;
@@ -144,8 +144,8 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why)
                 a->svc.name, (unsigned long long)p->index);
     } else if (err == DM_OK) {
         char why[160];
-        snprintf(why, sizeof why, "released entry %llu, case \"%s\"", (unsigned long long)p->index,
-                 p->case_ref);
+        snprintf(why, sizeof why, "released entry %llu, case %s", (unsigned long long)p->index,
+                 p->case_hex);
         dm_svc_reply(&a->svc, p->req, 200, "text/plain; charset=utf-8", body, body_len, why);
         a->released++;
     } else {
@@ -245,7 +245,7 @@ static void release(agent *a, struct evhttp_request *req) {
         p->req = req;
         p->a = a;
         snprintf(p->recipient, sizeof p->recipient, "%s", r.recipient);
-        snprintf(p->case_ref, sizeof p->case_ref, "%s", dm_escrow_warrant_case(w));
+        dm_escrow_warrant_case_hex(w, p->case_hex);
         struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         if (evcon)
             evhttp_connection_set_closecb(evcon, connection_closed, p);

@@ -3,6 +3,7 @@
  * and header size, idle timeouts, a connection limit), one log line per
  * request, and a clean stop on SIGTERM. HTTP parsing is libevent's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -315,10 +317,16 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (err)
         return err;
     if (o->log_file != NULL) {
-        svc->log = fopen(o->log_file, "a");
+        /* The log names peers, paths and refusals: created 0600, and an
+         * existing file keeps its own mode (never widened). */
+        int fd = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        svc->log = fd < 0 ? NULL : fdopen(fd, "a");
         if (svc->log == NULL) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
             svc->log = stderr;
-            return dm_fail(DM_ERR_IO, "--log-file %s: %s", o->log_file, strerror(errno));
+            return dm_fail(DM_ERR_IO, "--log-file %s: %s", o->log_file, strerror(e));
         }
         svc->own_log = 1;
     }
