@@ -25,57 +25,153 @@
 
 #include "service_internal.h"
 
-/* Each TLS connection's SSL object carries the server (index conn_idx, freed
- * with the connection: that is where the count goes down) and a mark when it
- * came in over the limit (over_idx). */
-static int conn_idx = -1, over_idx = -1;
+/* Each TLS connection's SSL object carries its dm_svc_conn (index conn_idx),
+ * freed with the SSL object, that is with the connection. */
+static int conn_idx = -1;
+
+static void stop_deadline(dm_svc_conn *c) {
+    if (c->deadline != NULL)
+        event_del(c->deadline);
+}
 
 static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                        void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    dm_svc *svc = ptr;
-    if (svc == NULL || svc->closing)
+    dm_svc_conn *c = ptr;
+    if (c == NULL)
         return;
-    if (svc->conns > 0)
-        svc->conns--;
-    if (svc->paused && svc->conns < 2 * svc->max_conns && svc->bound != NULL && !svc->stopping) {
-        evconnlistener_enable(evhttp_bound_socket_get_listener(svc->bound));
-        svc->paused = 0;
+    if (c->detached) { /* the server is being freed: its lists and events are gone */
+        free(c);
+        return;
+    }
+    dm_svc *svc = c->svc;
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    dm_svc_conns_remove(&svc->conns, c);
+    if (c->fresh)
+        for (dm_svc_conn **p = &svc->fresh; *p != NULL; p = &(*p)->fresh_next)
+            if (*p == c) {
+                *p = c->fresh_next;
+                break;
+            }
+    if (c->aprev)
+        c->aprev->anext = c->anext;
+    else
+        svc->all = c->anext;
+    if (c->anext)
+        c->anext->aprev = c->aprev;
+    free(c);
+}
+
+/* Closes a connection that is not busy: the socket is shut down, and libevent
+ * sees the end of it and frees the connection the way it frees one whose
+ * client hung up. */
+static void cut(dm_svc *svc, dm_svc_conn *c) {
+    dm_svc_conns_remove(&svc->conns, c);
+    stop_deadline(c);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* A connection still without its whole request at the deadline is closed,
+ * however steadily its bytes trickle in. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    dm_svc_conn *c = arg;
+    if (c->busy)
+        return;
+    c->svc->expired++;
+    cut(c->svc, c);
+}
+
+/* The connections accepted since the last round, by their peer's address:
+ * each is let in, making room by closing the one that has waited longest
+ * (conns.c), or marked over the limit, or closed at once. */
+static void on_admit(evutil_socket_t fd_, short what, void *arg) {
+    (void)fd_, (void)what;
+    dm_svc *svc = arg;
+    dm_svc_conn *c;
+    while ((c = svc->fresh) != NULL) {
+        svc->fresh = c->fresh_next;
+        c->fresh = 0;
+        c->fresh_next = NULL;
+        evutil_socket_t fd = bufferevent_getfd(c->bev);
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof ss;
+        if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &slen) != 0)
+            continue; /* already gone: libevent frees it */
+        dm_svc_conn_addr(c, (struct sockaddr *)&ss);
+        if (svc->stopping) {
+            cut(svc, c);
+            continue;
+        }
+        dm_svc_conn *shed = NULL;
+        switch (dm_svc_conns_admit(&svc->conns, c, &shed)) {
+        case DM_SVC_SHED:
+            svc->shed++;
+            cut(svc, shed);
+            break;
+        case DM_SVC_REFUSE:
+            svc->shed++;
+            cut(svc, c);
+            break;
+        default:
+            break;
+        }
     }
 }
 
 static struct bufferevent *new_connection(struct event_base *base, void *arg) {
     dm_svc *svc = arg;
-    SSL *ssl = SSL_new(svc->ssl);
-    if (ssl == NULL)
-        return NULL;
-    svc->conns++;
-    SSL_set_ex_data(ssl, conn_idx, svc);
-    if (svc->conns > svc->max_conns)
-        SSL_set_ex_data(ssl, over_idx, svc);
-    /* Past twice the limit, stop accepting until some close: the kernel
-     * queue holds the rest, and answering them would cost a handshake each. */
-    if (svc->conns >= 2 * svc->max_conns && !svc->paused) {
-        evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
-        svc->paused = 1;
-    }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev == NULL) {
-        SSL_free(ssl);
+    dm_svc_conn *c = calloc(1, sizeof *c);
+    SSL *ssl = c ? SSL_new(svc->ssl) : NULL;
+    struct bufferevent *bev = NULL;
+    if (ssl != NULL)
+        bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev != NULL)
+        c->deadline = evtimer_new(base, on_deadline, c);
+    if (c == NULL || c->deadline == NULL) {
+        if (bev != NULL)
+            bufferevent_free(bev);
+        else if (ssl != NULL)
+            SSL_free(ssl);
+        free(c);
         return NULL;
     }
+    c->svc = svc;
+    c->bev = bev;
+    SSL_set_ex_data(ssl, conn_idx, c);
+    c->anext = svc->all;
+    if (svc->all)
+        svc->all->aprev = c;
+    svc->all = c;
+    /* Its address is known once libevent has set the socket: the admission
+     * round runs right after this accept, before the connection is read. */
+    c->fresh = 1;
+    c->fresh_next = svc->fresh;
+    svc->fresh = c;
+    event_active(svc->admit_ev, EV_TIMEOUT, 1);
+    /* The deadline counts from the accept: the TLS handshake is part of it. */
+    event_add(c->deadline, &svc->request_tv);
     /* A client that just closes the socket is no error worth a log line. */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
 }
 
-int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
-    (void)svc;
+/* The connection of req (NULL if it has none left). */
+static dm_svc_conn *conn_of(struct evhttp_request *req) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    return ssl != NULL && SSL_get_ex_data(ssl, over_idx) != NULL;
+    return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+}
+
+int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
+    (void)svc;
+    dm_svc_conn *c = conn_of(req);
+    return c != NULL && c->over;
 }
 
 const char *dm_svc_method(struct evhttp_request *req) {
@@ -224,11 +320,35 @@ int dm_svc_body(struct evhttp_request *req, char **body, size_t *len) {
     return DM_OK;
 }
 
+/* An answered request: its connection waits for the next one, with a new deadline. */
+static void on_complete(struct evhttp_request *req, void *arg) {
+    (void)req;
+    dm_svc_conn *c = arg;
+    dm_svc_conns_waiting(&c->svc->conns, c);
+    if (c->in_table && c->deadline != NULL)
+        event_add(c->deadline, &c->svc->request_tv);
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     dm_svc *svc = arg;
-    if (dm_svc_over_limit(svc, req)) {
+    dm_svc_conn *c = conn_of(req);
+    if (c != NULL) {
+        /* The whole request is in: the deadline was the client's; what
+         * follows is the service's work. */
+        stop_deadline(c);
+        dm_svc_conns_busy(&svc->conns, c);
+        evhttp_request_set_on_complete_cb(req, on_complete, c);
+    }
+    if (c != NULL && c->over == DM_SVC_OVER_ADDRESS) {
+        dm_svc_error(svc, req, 429,
+                     "too many connections from your address (at most %u at once); try again "
+                     "later",
+                     svc->conns.per_addr);
+        return;
+    }
+    if (c != NULL && c->over) {
         dm_svc_error(svc, req, 429, "too many connections (at most %u at once); try again later",
-                     svc->max_conns);
+                     svc->conns.max);
         return;
     }
     if (dm_svc_path(req) == NULL) {
@@ -247,7 +367,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     fprintf(svc->log, "%s: stopping (signal %d): finishing the work in flight\n", svc->name,
             (int)sig);
     fflush(svc->log);
-    if (svc->bound != NULL && !svc->paused)
+    if (svc->bound != NULL)
         evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
     if (svc->on_stop)
         svc->on_stop(svc, svc->ctx);
@@ -300,12 +420,14 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     svc->handler = handler;
     svc->on_stop = on_stop;
     svc->ctx = ctx;
-    svc->max_conns = o->max_conns ? o->max_conns : DM_SVC_DEFAULT_MAX_CONNS;
+    svc->conns.max = o->max_conns ? o->max_conns : DM_SVC_DEFAULT_MAX_CONNS;
+    svc->conns.per_addr = o->max_per_address ? o->max_per_address : DM_SVC_DEFAULT_MAX_PER_ADDRESS;
+    svc->request_tv.tv_sec =
+        o->request_timeout_s ? o->request_timeout_s : DM_SVC_DEFAULT_REQUEST_TIMEOUT;
     svc->log = stderr;
     if (conn_idx < 0) {
         conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_freed);
-        over_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-        if (conn_idx < 0 || over_idx < 0)
+        if (conn_idx < 0)
             return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
     }
     signal(SIGPIPE, SIG_IGN);
@@ -339,7 +461,9 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (svc->base != NULL && event_base_priority_init(svc->base, 3) != 0)
         return dm_fail(DM_ERR_INTERNAL, "cannot set event priorities");
     svc->http = svc->base ? evhttp_new(svc->base) : NULL;
-    if (svc->http == NULL)
+    /* The admission of new connections runs first of all (priority 0). */
+    svc->admit_ev = svc->base ? event_new(svc->base, -1, 0, on_admit, svc) : NULL;
+    if (svc->http == NULL || svc->admit_ev == NULL || event_priority_set(svc->admit_ev, 0) != 0)
         return dm_fail(DM_ERR_INTERNAL, "cannot start the event loop");
     evhttp_set_bevcb(svc->http, new_connection, svc);
     evhttp_set_gencb(svc->http, on_request, svc);
@@ -392,13 +516,28 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
 int dm_svc_run(dm_svc *svc) {
     if (event_base_dispatch(svc->base) < 0)
         return dm_fail(DM_ERR_INTERNAL, "event loop failed");
+    if (svc->shed || svc->expired)
+        fprintf(svc->log,
+                "%s: %lu connections closed to make room for newer ones, %lu at the request "
+                "deadline\n",
+                svc->name, svc->shed, svc->expired);
     fprintf(svc->log, "%s: stopped\n", svc->name);
     fflush(svc->log);
     return DM_OK;
 }
 
 void dm_svc_close(dm_svc *svc) {
-    svc->closing = 1;
+    /* The connections still open are freed with evhttp and the event base:
+     * from here on their records only go. */
+    for (dm_svc_conn *c = svc->all; c != NULL; c = c->anext) {
+        if (c->deadline != NULL)
+            event_free(c->deadline);
+        c->deadline = NULL;
+        c->detached = 1;
+    }
+    svc->all = svc->fresh = NULL;
+    if (svc->admit_ev)
+        event_free(svc->admit_ev);
     if (svc->sig_term)
         event_free(svc->sig_term);
     if (svc->sig_int)
