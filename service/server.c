@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -34,6 +35,76 @@ static void stop_deadline(dm_svc_conn *c) {
         event_del(c->deadline);
 }
 
+/* A closed connection's socket, kept open a little longer (a lingering
+ * close): its answer's bytes go out followed by a FIN, and what the client
+ * still sends is read and dropped until it closes too, for at most
+ * DM_SVC_LINGER_SECONDS. Closing a socket with unread bytes in it would send
+ * a reset instead, and a client still sending its (too large, malformed)
+ * request would lose the answer that says why it was refused. */
+typedef struct dm_svc_linger {
+    struct dm_svc_linger *prev, *next;
+    dm_svc *svc;
+    evutil_socket_t fd;
+    struct event *ev;
+} dm_svc_linger;
+
+static void linger_end(dm_svc_linger *l) {
+    dm_svc *svc = l->svc;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        svc->lingering = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    svc->n_lingering--;
+    if (l->ev)
+        event_free(l->ev);
+    evutil_closesocket(l->fd);
+    free(l);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg) {
+    dm_svc_linger *l = arg;
+    if (what & EV_TIMEOUT) {
+        linger_end(l);
+        return;
+    }
+    char sink[16384];
+    for (int i = 0; i < 8; i++) {
+        ssize_t n = recv(fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        linger_end(l); /* the client's end, or an error */
+        return;
+    }
+}
+
+static void linger_start(dm_svc *svc, evutil_socket_t fd) {
+    dm_svc_linger *l = NULL;
+    /* Not too many at once: beyond the connection limit, plain closes. */
+    if (svc->n_lingering < svc->conns.max && !svc->stopping)
+        l = calloc(1, sizeof *l);
+    if (l != NULL)
+        l->ev = event_new(svc->base, fd, EV_READ | EV_PERSIST, on_linger, l);
+    struct timeval tv = {DM_SVC_LINGER_SECONDS, 0};
+    if (l == NULL || l->ev == NULL || shutdown(fd, SHUT_WR) != 0 || event_add(l->ev, &tv) != 0) {
+        if (l != NULL && l->ev != NULL)
+            event_free(l->ev);
+        free(l);
+        evutil_closesocket(fd);
+        return;
+    }
+    l->svc = svc;
+    l->fd = fd;
+    l->next = svc->lingering;
+    if (svc->lingering)
+        svc->lingering->prev = l;
+    svc->lingering = l;
+    svc->n_lingering++;
+}
+
 static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                        void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
@@ -41,10 +112,14 @@ static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lon
     if (c == NULL)
         return;
     if (c->detached) { /* the server is being freed: its lists and events are gone */
+        if (c->linger_fd >= 0)
+            evutil_closesocket(c->linger_fd);
         free(c);
         return;
     }
     dm_svc *svc = c->svc;
+    if (c->linger_fd >= 0)
+        linger_start(svc, c->linger_fd);
     if (c->deadline != NULL)
         event_free(c->deadline);
     dm_svc_conns_remove(&svc->conns, c);
@@ -102,6 +177,8 @@ static void on_admit(evutil_socket_t fd_, short what, void *arg) {
         if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &slen) != 0)
             continue; /* already gone: libevent frees it */
         dm_svc_conn_addr(c, (struct sockaddr *)&ss);
+        /* A second descriptor of the socket, for the lingering close. */
+        c->linger_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (svc->stopping) {
             cut(svc, c);
             continue;
@@ -142,6 +219,7 @@ static struct bufferevent *new_connection(struct event_base *base, void *arg) {
     }
     c->svc = svc;
     c->bev = bev;
+    c->linger_fd = -1;
     SSL_set_ex_data(ssl, conn_idx, c);
     c->anext = svc->all;
     if (svc->all)
@@ -234,7 +312,7 @@ void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char 
     evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "Cache-Control", "no-store");
     /* Over the limit, or stopping: answer, then hang up. */
-    if (svc->stopping || dm_svc_over_limit(svc, req))
+    if ((svc->stopping || dm_svc_over_limit(svc, req)) && evhttp_find_header(h, "Connection") == NULL)
         evhttp_add_header(h, "Connection", "close");
     struct evbuffer *buf = evbuffer_new();
     if (buf != NULL && len > 0)
@@ -329,6 +407,30 @@ static void on_complete(struct evhttp_request *req, void *arg) {
         event_add(c->deadline, &c->svc->request_tv);
 }
 
+const char *dm_svc_framing_error(struct evhttp_request *req) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *length = NULL, *coding = NULL;
+    size_t n_coding = 0;
+    for (struct evkeyval *h = in ? in->tqh_first : NULL; h != NULL; h = h->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(h->key, "Content-Length") == 0) {
+            if (length != NULL && strcmp(length, h->value) != 0)
+                return "conflicting Content-Length headers";
+            length = h->value;
+        } else if (evutil_ascii_strcasecmp(h->key, "Transfer-Encoding") == 0) {
+            coding = h->value;
+            n_coding++;
+        }
+    }
+    /* libevent takes a body as chunked only for exactly "chunked", and
+     * otherwise goes by Content-Length: any other coding, or both, and the
+     * two ends could disagree on where the request ends. */
+    if (coding != NULL && (n_coding > 1 || evutil_ascii_strcasecmp(coding, "chunked") != 0))
+        return "unsupported Transfer-Encoding (only \"chunked\")";
+    if (coding != NULL && length != NULL)
+        return "both Transfer-Encoding and Content-Length";
+    return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     dm_svc *svc = arg;
     dm_svc_conn *c = conn_of(req);
@@ -338,6 +440,14 @@ static void on_request(struct evhttp_request *req, void *arg) {
         stop_deadline(c);
         dm_svc_conns_busy(&svc->conns, c);
         evhttp_request_set_on_complete_cb(req, on_complete, c);
+    }
+    const char *why = dm_svc_framing_error(req);
+    if (why != NULL) {
+        /* Where a request ends is in doubt: answer, and read nothing more
+         * from this connection. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        dm_svc_error(svc, req, 400, "%s", why);
+        return;
     }
     if (c != NULL && c->over == DM_SVC_OVER_ADDRESS) {
         dm_svc_error(svc, req, 429,
@@ -430,6 +540,13 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
         if (conn_idx < 0)
             return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
     }
+    /* Two descriptors a connection (one for its lingering close): take the
+     * most descriptors the system allows this process. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
     signal(SIGXFSZ, SIG_IGN);
@@ -470,6 +587,9 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     evhttp_set_max_body_size(svc->http,
                              (ev_ssize_t)(o->max_body ? o->max_body : DM_SVC_DEFAULT_MAX_BODY));
     evhttp_set_max_headers_size(svc->http, DM_SVC_MAX_HEADERS);
+    /* A body over the limit is read to its end before the 413, so that the
+     * client, still sending, gets the answer rather than a reset. */
+    evhttp_set_flags(svc->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_timeout(svc->http, (int)(o->timeout_s ? o->timeout_s : DM_SVC_DEFAULT_TIMEOUT));
     /* Every method reaches the handler, which names the allowed ones. */
     evhttp_set_allowed_methods(svc->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -538,6 +658,8 @@ void dm_svc_close(dm_svc *svc) {
     svc->all = svc->fresh = NULL;
     if (svc->admit_ev)
         event_free(svc->admit_ev);
+    while (svc->lingering != NULL)
+        linger_end(svc->lingering);
     if (svc->sig_term)
         event_free(svc->sig_term);
     if (svc->sig_int)

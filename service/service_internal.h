@@ -17,8 +17,9 @@
 #define DM_SVC_DEFAULT_MAX_BODY 65536
 #define DM_SVC_DEFAULT_TIMEOUT 10
 #define DM_SVC_DEFAULT_MAX_CONNS 256
-#define DM_SVC_MAX_HEADERS 16384
+#define DM_SVC_MAX_HEADERS 16384 /* request line and headers (400), trailer (413) */
 #define DM_SVC_DEFAULT_REQUEST_TIMEOUT 30
+#define DM_SVC_LINGER_SECONDS 2
 #define DM_SVC_DEFAULT_MAX_PER_ADDRESS 32
 
 /* ------------------------------------------------ the connections a server holds */
@@ -37,6 +38,7 @@ typedef struct dm_svc_conn {
     struct dm_svc_conn *aprev, *anext; /* every live connection */
     struct dm_svc_conn *fresh_next;    /* accepted, not yet admitted */
     int fresh, detached;
+    int linger_fd; /* a second descriptor of the socket, for a lingering close */
     struct dm_svc *svc;
     struct bufferevent *bev;
     struct event *deadline; /* the whole request's deadline */
@@ -91,6 +93,8 @@ struct dm_svc {
     struct event *admit_ev;      /* the admission round */
     struct timeval request_tv;   /* --request-timeout */
     unsigned long shed, expired; /* connections closed to make room, at the deadline */
+    struct dm_svc_linger *lingering;   /* closed connections whose client may still send */
+    unsigned n_lingering;
     int stopping;                /* SIGTERM seen */
     const char *name; /* "agent doj", "witness w1" for log lines */
     dm_svc_handler handler;
@@ -113,6 +117,10 @@ void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char 
     __attribute__((format(printf, 4, 5)));
 /* The request body, NUL-terminated copy (malloc'd). */
 int dm_svc_body(struct evhttp_request *req, char **body, size_t *len);
+/* Why req's framing is unsafe to serve (NULL: it is not): conflicting
+ * Content-Length headers, a Transfer-Encoding other than one "chunked", both
+ * Transfer-Encoding and Content-Length. Answered 400, connection closed. */
+const char *dm_svc_framing_error(struct evhttp_request *req);
 /* True when the connection of req came in over the connection limit. */
 int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req);
 /* The request path without query, or NULL when the URI is malformed. */
