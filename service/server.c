@@ -1,6 +1,9 @@
 /* The HTTPS server frame of every doormat service: libevent's evhttp over
  * OpenSSL bufferevents, with the limits a service on a network needs (body
- * and header size, idle timeouts, a connection limit), one log line per
+ * and header size, an idle timeout and a whole-request deadline, connection
+ * limits overall and per address that make room by closing the connection
+ * that has waited longest, conns.c), requests whose framing is in doubt
+ * refused, lingering closes so that refusals arrive, one log line per
  * request, and a clean stop on SIGTERM. HTTP parsing is libevent's. */
 #include <errno.h>
 #include <fcntl.h>
