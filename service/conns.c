@@ -3,17 +3,19 @@
  * Every connection is either waiting (for its TLS handshake, for a request,
  * or in the middle of reading one) or busy (its request is with the handler,
  * or its answer is going out). The table keeps them in the order they began
- * to wait. A newcomer is always let in; to make room for it, the connection
- * that has waited longest gives way (is shed): the oldest waiting one of the
- * newcomer's own address when that address is at its limit, else the oldest
- * waiting one of all when the table is full. Busy connections never give
- * way: when none is waiting, the newcomer is marked over the limit (it gets
- * 429 and is closed), and past twice the limit it is refused at once. So a
- * crowd of slow clients can hold at most the slots nobody else needs: each
- * new client pushes out the slowest, and a slow client's own address never
- * holds more than its share.
+ * to wait. A newcomer is always let in; to make room for it, a waiting
+ * connection gives way (is shed): the oldest waiting one of the newcomer's
+ * own address when that address is at its limit, else, when the table is
+ * full, the oldest waiting one of the address that holds the most
+ * connections. Busy connections never give way: when none is waiting, the
+ * newcomer is marked over the limit (it gets 429 and is closed), and past
+ * twice the limit it is refused at once. So a crowd of slow clients holds at
+ * most the room nobody else needs: a client with one connection is pushed out
+ * only when no address holds more, and one address never holds more than its
+ * share.
  *
  * Plain data, no I/O: the server (server.c) closes what this says to. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <netinet/in.h>
@@ -63,16 +65,30 @@ static dm_svc_conn *oldest_waiting(const dm_svc_conns *t, const dm_svc_conn *c,
     return NULL;
 }
 
+/* The waiting connection (never c) of the address that holds the most
+ * connections, the oldest of that address; NULL when all others are busy. */
+static dm_svc_conn *heaviest_waiting(const dm_svc_conns *t, const dm_svc_conn *c) {
+    dm_svc_conn *best = NULL;
+    for (dm_svc_conn *o = t->head; o != NULL; o = o->tnext)
+        if (o != c && !o->busy && (best == NULL || o->group->n > best->group->n))
+            best = o;
+    return best;
+}
+
 int dm_svc_conns_admit(dm_svc_conns *t, dm_svc_conn *c, dm_svc_conn **shed) {
     *shed = NULL;
     c->busy = 0;
     c->over = 0;
+    c->group = NULL;
     unsigned max = t->max ? t->max : 1, per_addr = t->per_addr ? t->per_addr : max;
     if (t->n >= 2 * max)
         return DM_SVC_REFUSE;
-    unsigned same = 0;
-    for (const dm_svc_conn *o = t->head; o != NULL; o = o->tnext)
-        same += memcmp(o->addr, c->addr, sizeof c->addr) == 0;
+    for (const dm_svc_conn *o = t->head; o != NULL && c->group == NULL; o = o->tnext)
+        if (memcmp(o->addr, c->addr, sizeof c->addr) == 0)
+            c->group = o->group;
+    if (c->group == NULL && (c->group = calloc(1, sizeof *c->group)) == NULL)
+        return DM_SVC_REFUSE;
+    unsigned same = c->group->n++;
     append(t, c);
     c->in_table = 1;
     t->n++;
@@ -82,7 +98,7 @@ int dm_svc_conns_admit(dm_svc_conns *t, dm_svc_conn *c, dm_svc_conn **shed) {
             return DM_SVC_OVER;
         }
     } else if (t->n > max) {
-        if ((*shed = oldest_waiting(t, c, NULL)) == NULL) {
+        if ((*shed = heaviest_waiting(t, c)) == NULL) {
             c->over = DM_SVC_OVER_TOTAL;
             return DM_SVC_OVER;
         }
@@ -99,6 +115,9 @@ void dm_svc_conns_remove(dm_svc_conns *t, dm_svc_conn *c) {
     unlink_conn(t, c);
     c->in_table = 0;
     t->n--;
+    if (--c->group->n == 0)
+        free(c->group);
+    c->group = NULL;
 }
 
 void dm_svc_conns_busy(dm_svc_conns *t, dm_svc_conn *c) {

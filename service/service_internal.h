@@ -31,6 +31,7 @@ struct sockaddr;
 typedef struct dm_svc_conn {
     struct dm_svc_conn *tprev, *tnext; /* in the table: the longest waiting first */
     uint8_t addr[16];                  /* the peer (IPv4 as IPv4-mapped IPv6) */
+    struct dm_svc_addr_group *group;   /* the connections of that address */
     int in_table;                      /* counted (admitted, not shed or closed) */
     int busy;                          /* a request with the handler, or its answer going out */
     int over;                          /* DM_SVC_OVER_*: answered 429, then closed */
@@ -43,6 +44,10 @@ typedef struct dm_svc_conn {
     struct bufferevent *bev;
     struct event *deadline; /* the whole request's deadline */
 } dm_svc_conn;
+
+typedef struct dm_svc_addr_group {
+    unsigned n; /* connections of one address in the table */
+} dm_svc_addr_group;
 
 typedef struct dm_svc_conns {
     dm_svc_conn *head, *tail;
@@ -57,9 +62,10 @@ enum { DM_SVC_ADMITTED, DM_SVC_SHED, DM_SVC_OVER, DM_SVC_REFUSE };
 /* Sets c's address from the peer's socket address. */
 void dm_svc_conn_addr(dm_svc_conn *c, const struct sockaddr *sa);
 /* Lets c in, waiting, as the newest. DM_SVC_ADMITTED; DM_SVC_SHED: *shed,
- * the connection that has waited longest (of c's address when that address
- * has per_addr connections, else of all when there are max), was taken out of
- * the table to make room and must be closed; DM_SVC_OVER: none could give way
+ * a waiting connection (the oldest of c's address when that address has
+ * per_addr connections, else when there are max the oldest of the address
+ * that holds the most), was taken out of the table to make room and must be
+ * closed; DM_SVC_OVER: none could give way
  * (all busy), c->over says which limit (answer 429 and close); DM_SVC_REFUSE:
  * twice max already, c was not let in (close it now). */
 int dm_svc_conns_admit(dm_svc_conns *t, dm_svc_conn *c, dm_svc_conn **shed);

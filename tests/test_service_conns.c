@@ -1,6 +1,7 @@
 /* Who gives way when a server is full (service/conns.c): a newcomer is let
- * in and the connection that has waited longest is shed, of the newcomer's
- * own address first when that address is at its limit; busy connections are
+ * in and a waiting connection is shed: the oldest of the newcomer's own
+ * address when that address is at its limit, else the oldest of the address
+ * that holds the most connections; busy connections are
  * never shed; with none to shed the newcomer is over the limit (429), and
  * past twice the limit refused. */
 #include <setjmp.h>
@@ -120,6 +121,33 @@ static void test_per_address(void **state) {
     assert_true(b1.in_table);
 }
 
+static void test_heaviest_address_gives_way(void **state) {
+    (void)state;
+    dm_svc_conns t = {.max = 4, .per_addr = 10};
+    dm_svc_conn b, a[3], c, d, *shed = NULL;
+    /* The oldest is b's, alone at its address; a's address holds three. */
+    set_v4(&b, "192.0.2.2");
+    assert_int_equal(dm_svc_conns_admit(&t, &b, &shed), DM_SVC_ADMITTED);
+    for (int i = 0; i < 3; i++) {
+        set_v4(&a[i], "192.0.2.1");
+        assert_int_equal(dm_svc_conns_admit(&t, &a[i], &shed), DM_SVC_ADMITTED);
+    }
+    set_v4(&c, "192.0.2.3");
+    assert_int_equal(dm_svc_conns_admit(&t, &c, &shed), DM_SVC_SHED);
+    assert_ptr_equal(shed, &a[0]);
+    assert_true(b.in_table);
+    /* Now a's address holds two, the others one each: a's oldest again. */
+    set_v4(&d, "192.0.2.4");
+    assert_int_equal(dm_svc_conns_admit(&t, &d, &shed), DM_SVC_SHED);
+    assert_ptr_equal(shed, &a[1]);
+    /* All at one each: the oldest of all, b. */
+    dm_svc_conn e;
+    set_v4(&e, "192.0.2.5");
+    assert_int_equal(dm_svc_conns_admit(&t, &e, &shed), DM_SVC_SHED);
+    assert_ptr_equal(shed, &b);
+    assert_int_equal(t.n, 4);
+}
+
 static void test_v4_mapped_is_one_address(void **state) {
     (void)state;
     dm_svc_conn v4, v6;
@@ -141,6 +169,7 @@ int main(void) {
         cmocka_unit_test(test_admit_and_shed_oldest),
         cmocka_unit_test(test_busy_never_shed),
         cmocka_unit_test(test_per_address),
+        cmocka_unit_test(test_heaviest_address_gives_way),
         cmocka_unit_test(test_v4_mapped_is_one_address),
     };
     return cmocka_run_group_tests_name("service_conns", tests, NULL, NULL);
