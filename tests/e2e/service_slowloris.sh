@@ -94,10 +94,34 @@ svc_start slow "$D" escrow serve --authority fbi/authority.pub --agent fbi/agent
 assert_true "agent court starts" test -n "${slow_port:-}"
 timeout $((30 * SVC_SLOW)) python3 "$SLOW" "${slow_port:-1}" 1 $((6 * SVC_SLOW)) 127.0.0.1 \
   --interval 0.5 >drip.out 2>&1
+# The TLS handshake counts too: a ClientHello sent a byte every half second.
+python3 - "${slow_port:-1}" $((12 * SVC_SLOW)) >hello.out 2>&1 <<'PY'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(0.5)
+hello = bytes([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]) + bytes(500)
+start = time.monotonic()
+for b in hello:
+    if time.monotonic() - start > limit:
+        break
+    try:
+        s.send(bytes([b]))
+        if s.recv(1) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+print("%.1f" % (time.monotonic() - start))
+PY
+took=$(tail -1 hello.out)
 svc_stop "${slow_pid:-0}"
+assert_true "a slow TLS handshake is cut at the request deadline too ($took s)" \
+  awk -v t="$took" -v l=$((3 * SVC_SLOW)) 'BEGIN { exit !(t + 0 >= l - 1 && t + 0 < l + 3) }'
 assert_true "the trickling client was closed: $(cat drip.out)" grep -q "^made [0-9]* closed [1-9]" drip.out
 assert_true "at the request deadline: $(grep 'connections closed' "$T/slow.stderr")" \
-  grep -q "0 connections closed to make room for newer ones, [1-9][0-9]* at the request deadline" \
+  grep -Eq "0 connections closed to make room for newer ones, ([2-9]|[1-9][0-9]+) at the request deadline" \
   "$T/slow.stderr"
 
 # Per address: with --max-per-address 2, a third connection from one address
