@@ -169,9 +169,15 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
 static void on_admit(evutil_socket_t fd_, short what, void *arg) {
     (void)fd_, (void)what;
     dm_svc *svc = arg;
-    dm_svc_conn *c;
+    /* In the order they were accepted (the list is newest first). */
+    dm_svc_conn *c, *order = NULL;
     while ((c = svc->fresh) != NULL) {
         svc->fresh = c->fresh_next;
+        c->fresh_next = order;
+        order = c;
+    }
+    while ((c = order) != NULL) {
+        order = c->fresh_next;
         c->fresh = 0;
         c->fresh_next = NULL;
         evutil_socket_t fd = bufferevent_getfd(c->bev);

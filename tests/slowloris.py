@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """A slow-client attack on a doormat service, for the end-to-end tests.
 
-    slowloris.py PORT CONNECTIONS SECONDS SOURCE... [--interval S] [--ready FILE]
+    slowloris.py PORT CONNECTIONS SECONDS SOURCE... [--interval S] [--again S]
+                 [--ready FILE]
 
 Holds CONNECTIONS TLS connections to 127.0.0.1:PORT (spread over the SOURCE
 addresses, each a loopback address such as 127.0.0.2 the connections are made
 from), each sending one byte of a request header every --interval seconds
-(3), never finishing it. A connection the server closes is made again half a
-second later. After SECONDS everything is closed and the counts are printed
+(3), never finishing it. A connection the server closes is made again --again
+seconds later (0.5). After SECONDS everything is closed and the counts are printed
 on one line: made, closed by the server, bytes sent. --ready FILE is written
 once every connection has been tried and has sent its first byte.
 """
@@ -20,7 +21,11 @@ HEADER = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4096
 
 def main():
     args = sys.argv[1:]
-    interval, ready = 3.0, None
+    interval, again, ready = 3.0, 0.5, None
+    if "--again" in args:
+        i = args.index("--again")
+        again = float(args[i + 1])
+        del args[i:i + 2]
     if "--interval" in args:
         i = args.index("--interval")
         interval = float(args[i + 1])
@@ -77,7 +82,7 @@ def main():
                     w.close()
             if loop.time() < deadline:
                 stats["closed"] += 1
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(again)
 
     async def run():
         loop = asyncio.get_running_loop()
