@@ -40,9 +40,9 @@ static const char serve_usage[] =
     "Refusals are 4xx with the reason as the body's one line: 400 malformed\n"
     "request, 403 warrant refused, 404 unknown path, 405 wrong method, 413 body\n"
     "too large, 422 no share of this agent in the header, 429 too many\n"
-    "connections (all of them busy). 503 says the witnesses did not cosign (the entry stays in the\n"
-    "log) and 507 that the log cannot be written (a full disk): then nothing is\n"
-    "released.\n"
+    "connections (all of them busy). 503 says the witnesses did not cosign (the\n"
+    "entry stays in the log) and 507 that the log cannot be written (a full\n"
+    "disk): then nothing is released.\n"
     "\n"
     "Options:\n"
     "  --authority FILE      the authority's public file\n"
@@ -301,10 +301,19 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
 }
 
 int cmd_escrow_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_AUTHORITY, OPT_AGENT,    OPT_LOG,     OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
-        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_REQUEST_TIMEOUT,
-        OPT_MAX_PER_ADDRESS, 0};
+    static const int allowed[] = {OPT_AUTHORITY,
+                                  OPT_AGENT,
+                                  OPT_LOG,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_REQUEST_TIMEOUT,
+                                  OPT_MAX_PER_ADDRESS,
+                                  0};
     const char *cmd = "escrow serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);
@@ -447,10 +456,19 @@ int cmd_escrow_request(int argc, char **argv) {
 }
 
 int cmd_escrow_witness_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_KEY,       OPT_TRUST,    OPT_STATE,   OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
-        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, OPT_REQUEST_TIMEOUT,
-        OPT_MAX_PER_ADDRESS, 0};
+    static const int allowed[] = {OPT_KEY,
+                                  OPT_TRUST,
+                                  OPT_STATE,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_REQUEST_TIMEOUT,
+                                  OPT_MAX_PER_ADDRESS,
+                                  0};
     const char *cmd = "escrow witness serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, witness_usage, allowed, &a);

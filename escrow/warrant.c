@@ -90,7 +90,8 @@ void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w) {
     return w->case_ref;
 }
-void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w, char hex[2 * DM_ESCROW_DIGEST_LEN + 1]) {
+void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w,
+                                char hex[2 * DM_ESCROW_DIGEST_LEN + 1]) {
     uint8_t d[DM_ESCROW_DIGEST_LEN];
     dm_sha256((const uint8_t *)w->case_ref, strlen(w->case_ref), d);
     dm_escrow_hex(d, sizeof d, hex);

@@ -33,7 +33,7 @@ typedef struct pending {
     uint64_t index;
     char recipient[DM_SVC_MAX_RECIPIENT + 1];
     char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1]; /* the case, as logged: its digest */
-    int gone; /* the client hung up */
+    int gone;                                    /* the client hung up */
     struct pending *next;
 } pending;
 

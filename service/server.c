@@ -321,7 +321,8 @@ void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char 
     evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "Cache-Control", "no-store");
     /* Over the limit, or stopping: answer, then hang up. */
-    if ((svc->stopping || dm_svc_over_limit(svc, req)) && evhttp_find_header(h, "Connection") == NULL)
+    if ((svc->stopping || dm_svc_over_limit(svc, req)) &&
+        evhttp_find_header(h, "Connection") == NULL)
         evhttp_add_header(h, "Connection", "close");
     struct evbuffer *buf = evbuffer_new();
     if (buf != NULL && len > 0)

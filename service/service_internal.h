@@ -93,15 +93,15 @@ struct dm_svc {
     struct event *sig_term, *sig_int;
     FILE *log;
     int own_log;
-    dm_svc_conns conns;          /* the table: limits and who gives way */
-    dm_svc_conn *all;            /* every live connection */
-    dm_svc_conn *fresh;          /* accepted since the last admission round */
-    struct event *admit_ev;      /* the admission round */
-    struct timeval request_tv;   /* --request-timeout */
-    unsigned long shed, expired; /* connections closed to make room, at the deadline */
-    struct dm_svc_linger *lingering;   /* closed connections whose client may still send */
+    dm_svc_conns conns;              /* the table: limits and who gives way */
+    dm_svc_conn *all;                /* every live connection */
+    dm_svc_conn *fresh;              /* accepted since the last admission round */
+    struct event *admit_ev;          /* the admission round */
+    struct timeval request_tv;       /* --request-timeout */
+    unsigned long shed, expired;     /* connections closed to make room, at the deadline */
+    struct dm_svc_linger *lingering; /* closed connections whose client may still send */
     unsigned n_lingering;
-    int stopping;                /* SIGTERM seen */
+    int stopping;     /* SIGTERM seen */
     const char *name; /* "agent doj", "witness w1" for log lines */
     dm_svc_handler handler;
     dm_svc_stop_fn on_stop;

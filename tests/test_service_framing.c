@@ -54,8 +54,9 @@ static void test_transfer_encoding(void **state) {
                         "unsupported Transfer-Encoding (only \"chunked\")");
     assert_string_equal(framing("Transfer-Encoding", "gzip, chunked", NULL),
                         "unsupported Transfer-Encoding (only \"chunked\")");
-    assert_string_equal(framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL),
-                        "unsupported Transfer-Encoding (only \"chunked\")");
+    assert_string_equal(
+        framing("Transfer-Encoding", "chunked", "Transfer-Encoding", "chunked", NULL),
+        "unsupported Transfer-Encoding (only \"chunked\")");
     assert_string_equal(framing("Transfer-Encoding", "chunked", "Content-Length", "5", NULL),
                         "both Transfer-Encoding and Content-Length");
     assert_string_equal(framing("Content-Length", "5", "transfer-encoding", "chunked", NULL),

@@ -44,14 +44,14 @@ char *dm_service_tls_path_for(const char *key_path);
 
 /* What every server shares. Zero fields take the defaults in brackets. */
 typedef struct dm_service_opts {
-    const char *listen;    /* "HOST:PORT" (PORT 0: any free port) */
-    const char *tls_path;  /* PEM key and certificate */
-    const char *log_file;  /* one line per request; NULL: stderr */
-    const char *port_file; /* if set, the bound port is written there once listening */
-    size_t max_body;       /* bytes of a request body [65536] */
-    unsigned timeout_s;    /* idle read/write timeout of a connection [10] */
-    unsigned max_conns;    /* connections at once; when full the longest waiting
-                              one is closed, and with all busy more get 429 [256] */
+    const char *listen;         /* "HOST:PORT" (PORT 0: any free port) */
+    const char *tls_path;       /* PEM key and certificate */
+    const char *log_file;       /* one line per request; NULL: stderr */
+    const char *port_file;      /* if set, the bound port is written there once listening */
+    size_t max_body;            /* bytes of a request body [65536] */
+    unsigned timeout_s;         /* idle read/write timeout of a connection [10] */
+    unsigned max_conns;         /* connections at once; when full the longest waiting
+                                   one is closed, and with all busy more get 429 [256] */
     unsigned request_timeout_s; /* from accept (or the last answer) to a whole
                                    request read, TLS handshake included [30] */
     unsigned max_per_address;   /* connections from one address [32] */
