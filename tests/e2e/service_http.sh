@@ -22,7 +22,7 @@ P=${doj_port:-1}
 
 # raw NAME: sends $T/NAME raw; $answers is the status codes then how it ended.
 raw() {
-  answers=$(python3 "$RAW" "$P" "$1" $((5 * SVC_SLOW)) | tr '\n' ' ')
+  answers=$(python3 "$RAW" "$P" "$1" $((10 * SVC_SLOW)) | tr '\n' ' ')
   answers=${answers% }
 }
 
