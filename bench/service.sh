@@ -101,7 +101,8 @@ top=$(echo $levels | tr ' ' '\n' | sort -n | tail -1)
 for c in $levels; do
   rm -f doj.port
   "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key --log fbi/logs/doj \
-    --listen 127.0.0.1:0 --port-file doj.port --max-connections 1024 --log-file "doj.$c.err" 2>/dev/null &
+    --listen 127.0.0.1:0 --port-file doj.port --max-connections 1024 \
+    --max-per-address 1024 --log-file "doj.$c.err" 2>/dev/null &
   apid=$!; PIDS+=("$apid")
   p=$(wait_port doj.port)
   sleep 0.3

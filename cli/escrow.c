@@ -774,9 +774,12 @@ static int escrow_unwrap(int argc, char **argv) {
         dm_secret_free(text);
         rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "escrow unwrap");
     }
-    if (rc == DM_EXIT_OK)
-        cli_msg("released agent %s's share of %s under warrant \"%s\" (logged in %s)",
-                dm_escrow_agent_key_name(agent), a.rest[0], dm_escrow_warrant_case(w), a.log);
+    if (rc == DM_EXIT_OK) {
+        char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1];
+        dm_escrow_warrant_case_hex(w, case_hex);
+        cli_msg("released agent %s's share of %s under the warrant of case %s (logged in %s)",
+                dm_escrow_agent_key_name(agent), a.rest[0], case_hex, a.log);
+    }
     for (size_t i = 0; i < n_wits; i++)
         cli_witness_close(&wits[i]);
     free(wits);

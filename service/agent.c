@@ -37,7 +37,7 @@ typedef struct pending {
     dm_escrow_share *share;
     uint64_t index;
     char recipient[DM_SVC_MAX_RECIPIENT + 1];
-    char case_ref[80];
+    char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1]; /* the case, as logged: its digest */
     int gone;  /* the client hung up */
     int again; /* the same request as an earlier one: its entry, no new one */
     struct pending *next;
@@ -225,8 +225,8 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
         undelivered(a, p, why.failed ? "entry logged" : why.data);
         a->refused += commit_err != DM_OK;
     } else if (err == DM_OK) {
-        dm_svc_text_printf(&why, "released entry %llu%s, case \"%s\"", (unsigned long long)p->index,
-                           p->again ? " (a request seen before)" : "", p->case_ref);
+        dm_svc_text_printf(&why, "released entry %llu%s, case %s", (unsigned long long)p->index,
+                           p->again ? " (a request seen before)" : "", p->case_hex);
         if (failures[0])
             dm_svc_text_printf(&why, "; %s", failures);
         if (slow[0])
@@ -414,7 +414,7 @@ static void release(agent *a, struct evhttp_request *req) {
         p->req = req;
         p->a = a;
         snprintf(p->recipient, sizeof p->recipient, "%s", r.recipient);
-        snprintf(p->case_ref, sizeof p->case_ref, "%s", dm_escrow_warrant_case(w));
+        dm_escrow_warrant_case_hex(w, p->case_hex);
         struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         if (evcon)
             evhttp_connection_set_closecb(evcon, connection_closed, p);

@@ -297,6 +297,10 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
 /* SHA-256 of the warrant's exact text (what the log entry records). */
 void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
+/* The case reference as logs show it (docs/escrow-format.md): the hex of its
+ * SHA-256, the "case:" of a log entry. Messages and log lines name a case
+ * only this way: a case number can itself be sensitive. */
+void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w, char hex[2 * DM_ESCROW_DIGEST_LEN + 1]);
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
 
 /* "YYYY-MM-DD" of a time (UTC) into out[11]; and the reverse (noon UTC). */

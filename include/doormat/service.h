@@ -50,7 +50,11 @@ typedef struct dm_service_opts {
     const char *port_file;      /* if set, the bound port is written there once listening */
     size_t max_body;            /* bytes of a request body [65536] */
     unsigned timeout_s;         /* idle read/write timeout of a connection [10] */
-    unsigned max_conns;         /* connections at once; more get 429 [256] */
+    unsigned max_conns;         /* connections at once; when full the longest waiting
+                                   one is closed, and with all busy more get 429 [256] */
+    unsigned request_timeout_s; /* from accept (or the last answer) to a whole
+                                   request read, TLS handshake included [30] */
+    unsigned max_per_address;   /* connections from one address [32] */
     unsigned witness_timeout_s; /* an agent's deadline for each witness's answer [5] */
 } dm_service_opts;
 
