@@ -41,6 +41,23 @@ static int is_companion(const char *type, const char *const *companions, size_t 
 static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *file_key,
                     const dm_encrypt_opts *opts, size_t *first, dm_header *hdrp) {
     int err = DM_OK;
+    /* age 1.3's rule: post-quantum recipients are not mixed with classical
+     * ones (a stand-alone recipient is checked below on its own). */
+    const dm_recipient *pq = NULL, *classical = NULL;
+    for (size_t i = 0; i < n_rcpts; i++) {
+        if (rcpts[i]->flags & DM_RCPT_ALONE)
+            continue;
+        if (rcpts[i]->flags & DM_RCPT_PQ)
+            pq = pq ? pq : rcpts[i];
+        else
+            classical = classical ? classical : rcpts[i];
+    }
+    if (pq != NULL && classical != NULL)
+        return dm_fail(DM_ERR_USAGE,
+                       "incompatible recipients: a post-quantum (%s) recipient can't be mixed "
+                       "with a classical (%s) one",
+                       pq->type ? pq->type : "post-quantum",
+                       classical->type ? classical->type : "classical");
     for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
         first[i] = hdrp->stanzas.len;
         err = rcpts[i]->wrap(rcpts[i], file_key, &hdrp->stanzas);
