@@ -293,6 +293,9 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out) {
             g->mode = st->args[ARG_MODE];
             g->k = k;
             g->n = n;
+            /* A hybrid seal's EPHEMERAL is the ML-KEM ciphertext and the X25519
+             * share (1120 bytes), a classical one the X25519 share alone. */
+            g->post_quantum = strlen(st->args[DM_ESCROW_ARG_EPHEMERAL]) > DM_ESCROW_KEY_B64_LEN;
         }
         if (g->n_agents == DM_ESCROW_MAX_AGENTS)
             continue;

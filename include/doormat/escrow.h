@@ -246,6 +246,8 @@ typedef struct dm_escrow_holders {
     const char *name;   /* the authority's name */
     const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
     unsigned k, n;      /* any k of the n agents */
+    int post_quantum;   /* the shares are sealed to hybrid (ML-KEM-768 + X25519)
+                           agent keys: escrow init --pq */
     size_t n_agents;    /* the agents that have a stanza, in share order */
     const char *agents[DM_ESCROW_MAX_AGENTS];
 } dm_escrow_holders;
