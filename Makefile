@@ -179,8 +179,12 @@ DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age
             libgfshare2 \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
+# nodejs and npm run the hybrid interop peer (tests/e2e/hybrid_npm.sh, age-encryption
+# from npm); a machine that already has an npm of its own (another nodejs than
+# Debian's) keeps it.
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
+	@command -v npm >/dev/null 2>&1 || ./tools/deps.sh nodejs npm
 
 build-deps:
 	@./tools/deps.sh $(BUILD_PKGS)
