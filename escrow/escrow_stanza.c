@@ -82,7 +82,13 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
     r->wrap = escrow_wrap;
     r->destroy = escrow_destroy;
     r->ctx = ctx;
-    r->flags = 0;
+    /* Shares sealed to hybrid agent keys make the authority a post-quantum
+     * recipient: it then goes with post-quantum recipients only, and a
+     * classical authority with classical ones (the vault's no-mixing rule). */
+    bool pq = auth->n_agents > 0;
+    for (size_t i = 0; i < auth->n_agents; i++)
+        pq = pq && auth->agents[i].pq;
+    r->flags = pq ? DM_RCPT_PQ : 0;
     *out = r;
     return DM_OK;
 }

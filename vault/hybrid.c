@@ -67,6 +67,28 @@ int dm_pq_identity_to_recipient(const char *s, char **public_out) {
     return dm_fail(DM_ERR_USAGE, "%s", unavailable);
 }
 
+int dm_pq_public_from_seed(const uint8_t seed[32], uint8_t public[1216]) {
+    (void)seed;
+    (void)public;
+    return dm_fail(DM_ERR_USAGE, "%s", unavailable);
+}
+
+int dm_pq_encapsulate(const uint8_t public[1216], const uint8_t *rand, uint8_t enc[1120],
+                      uint8_t shared[32]) {
+    (void)public;
+    (void)rand;
+    (void)enc;
+    (void)shared;
+    return dm_fail(DM_ERR_USAGE, "%s", unavailable);
+}
+
+int dm_pq_decapsulate(const uint8_t seed[32], const uint8_t enc[1120], uint8_t shared[32]) {
+    (void)seed;
+    (void)enc;
+    (void)shared;
+    return dm_fail(DM_ERR_USAGE, "%s", unavailable);
+}
+
 #else /* DM_HAVE_MLKEM */
 
 #include <openssl/core_names.h>
@@ -326,35 +348,24 @@ static int encode_public(const uint8_t public[PK_LEN], char **out) {
 
 /* ------------------------------------------------------------ recipient */
 
+static int encapsulate(EVP_PKEY *mlkem, const uint8_t pk_x[X_LEN], const uint8_t *rand,
+                       uint8_t enc[ENC_LEN], uint8_t shared[32]);
+static int decapsulate(EVP_PKEY *mlkem, const pq_keys *k, const uint8_t enc[ENC_LEN],
+                       uint8_t shared[32]);
+
 static int pq_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                    dm_stanza_list *out) {
     const pq_recipient *rc = self->ctx;
-    const uint8_t *pk_x = rc->public + MLKEM_PK_LEN;
     uint8_t enc[ENC_LEN], body[BODY_LEN], nonce[12];
-    uint8_t *sec = dm_secret_alloc(5 * 32); /* ss_M, eph_X, ss_X, ss, key */
+    uint8_t *sec = dm_secret_alloc(2 * 32); /* ss, key */
     char *enc_b64 = malloc(dm_b64_encoded_len(ENC_LEN) + 1);
-    EVP_PKEY_CTX *ctx = NULL;
     int err = DM_OK;
     if (sec == NULL || enc_b64 == NULL) {
         err = dm_fail(DM_ERR_NOMEM, "mlkem768x25519 stanza");
         goto out;
     }
-    uint8_t *ss_m = sec, *eph = sec + 32, *ss_x = sec + 64, *ss = sec + 96, *key = sec + 128;
-    size_t ct_len = MLKEM_CT_LEN, ss_len = MLKEM_SS_LEN;
-    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, rc->mlkem, NULL);
-    if (ctx == NULL || EVP_PKEY_encapsulate_init(ctx, NULL) != 1 ||
-        EVP_PKEY_encapsulate(ctx, enc, &ct_len, ss_m, &ss_len) != 1 || ct_len != MLKEM_CT_LEN ||
-        ss_len != MLKEM_SS_LEN) {
-        err = dm_fail(DM_ERR_INTERNAL, "ML-KEM-768 encapsulation failed");
-        goto out;
-    }
-    randombytes_buf(eph, X_LEN);
-    if (crypto_scalarmult_base(enc + MLKEM_CT_LEN, eph) != 0 ||
-        crypto_scalarmult(ss_x, eph, pk_x) != 0) {
-        err = dm_fail(DM_ERR_USAGE, "age1pq recipient's X25519 key is a low-order point");
-        goto out;
-    }
-    if ((err = combine(ss_m, ss_x, enc + MLKEM_CT_LEN, pk_x, ss)) != DM_OK ||
+    uint8_t *ss = sec, *key = sec + 32;
+    if ((err = encapsulate(rc->mlkem, rc->public + MLKEM_PK_LEN, NULL, enc, ss)) != DM_OK ||
         (err = key_schedule(ss, key, nonce)) != DM_OK ||
         (err = dm_aead_seal(key, nonce, file_key, DM_FILE_KEY_LEN, body)) != DM_OK ||
         (err = dm_b64_encode(enc, ENC_LEN, enc_b64, dm_b64_encoded_len(ENC_LEN) + 1)) != DM_OK)
@@ -362,7 +373,6 @@ static int pq_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_
     const char *args[1] = {enc_b64};
     err = dm_stanza_list_add(out, PQ_TYPE, args, 1, body, sizeof body);
 out:
-    EVP_PKEY_CTX_free(ctx);
     dm_secret_free(sec);
     free(enc_b64);
     return err;
@@ -412,13 +422,11 @@ int dm_pq_recipient_parse(const char *s, dm_recipient **out) {
 static int pq_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                      uint8_t file_key[DM_FILE_KEY_LEN]) {
     const pq_identity *id = self->ctx;
-    const uint8_t *sk_x = id->keys.expanded + MLKEM_SEED_LEN;
-    const uint8_t *pk_x = id->keys.public + MLKEM_PK_LEN;
     uint8_t enc[ENC_LEN + 1], nonce[12];
-    uint8_t *sec = dm_secret_alloc(4 * 32); /* ss_M, ss_X, ss, key */
+    uint8_t *sec = dm_secret_alloc(2 * 32); /* ss, key */
     if (sec == NULL)
         return dm_fail(DM_ERR_NOMEM, "mlkem768x25519 identity");
-    uint8_t *ss_m = sec, *ss_x = sec + 32, *ss = sec + 64, *key = sec + 96;
+    uint8_t *ss = sec, *key = sec + 32;
     int err = DM_ERR_NO_MATCH;
 
     for (size_t i = 0; i < stanzas->len; i++) {
@@ -443,21 +451,7 @@ static int pq_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                           st->body_len, BODY_LEN);
             break;
         }
-        EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, id->mlkem, NULL);
-        size_t ss_len = MLKEM_SS_LEN;
-        int ok = ctx != NULL && EVP_PKEY_decapsulate_init(ctx, NULL) == 1 &&
-                 EVP_PKEY_decapsulate(ctx, ss_m, &ss_len, enc, MLKEM_CT_LEN) == 1 &&
-                 ss_len == MLKEM_SS_LEN;
-        EVP_PKEY_CTX_free(ctx);
-        if (!ok) {
-            err = dm_fail(DM_ERR_INTERNAL, "ML-KEM-768 decapsulation failed");
-            break;
-        }
-        if (crypto_scalarmult(ss_x, sk_x, enc + MLKEM_CT_LEN) != 0) {
-            err = dm_fail(DM_ERR_HEADER, "mlkem768x25519 share is a low-order X25519 point");
-            break;
-        }
-        if ((err = combine(ss_m, ss_x, enc + MLKEM_CT_LEN, pk_x, ss)) != DM_OK ||
+        if ((err = decapsulate(id->mlkem, &id->keys, enc, ss)) != DM_OK ||
             (err = key_schedule(ss, key, nonce)) != DM_OK)
             break;
         err = dm_aead_open(key, nonce, st->body, st->body_len, file_key);
@@ -554,6 +548,111 @@ int dm_pq_keygen(char **secret_out, char **public_out) {
 out:
     dm_secret_free(k);
     dm_secret_free(secret);
+    return err;
+}
+
+/* ------------------------------------------------------ the KEM alone */
+
+int dm_pq_public_from_seed(const uint8_t seed[DM_PQ_SEED_LEN], uint8_t public[DM_PQ_PUBLIC_LEN]) {
+    int err = usable();
+    if (err != DM_OK)
+        return err;
+    pq_keys *k = guarded_struct(sizeof *k);
+    if (k == NULL)
+        return dm_fail(DM_ERR_NOMEM, "hybrid key");
+    memcpy(k->seed, seed, SEED_LEN);
+    err = keys_from_seed(k, NULL);
+    if (err == DM_OK)
+        memcpy(public, k->public, PK_LEN);
+    dm_secret_free(k);
+    return err;
+}
+
+/* The encapsulation of pq_wrap, on raw keys; rand as dm_pq_encapsulate. */
+static int encapsulate(EVP_PKEY *mlkem, const uint8_t pk_x[X_LEN], const uint8_t *rand,
+                       uint8_t enc[ENC_LEN], uint8_t shared[32]) {
+    uint8_t *sec = dm_secret_alloc(3 * 32); /* ss_M, eph_X, ss_X */
+    if (sec == NULL)
+        return dm_fail(DM_ERR_NOMEM, "hybrid encapsulation");
+    uint8_t *ss_m = sec, *eph = sec + 32, *ss_x = sec + 64;
+    size_t ct_len = MLKEM_CT_LEN, ss_len = MLKEM_SS_LEN;
+    OSSL_PARAM params[2] = {OSSL_PARAM_construct_end(), OSSL_PARAM_construct_end()};
+    if (rand != NULL)
+        params[0] =
+            OSSL_PARAM_construct_octet_string(OSSL_KEM_PARAM_IKME, (void *)rand, MLKEM_SS_LEN);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mlkem, NULL);
+    int err = DM_OK;
+    if (ctx == NULL || EVP_PKEY_encapsulate_init(ctx, params) != 1 ||
+        EVP_PKEY_encapsulate(ctx, enc, &ct_len, ss_m, &ss_len) != 1 || ct_len != MLKEM_CT_LEN ||
+        ss_len != MLKEM_SS_LEN)
+        err = dm_fail(DM_ERR_INTERNAL, "ML-KEM-768 encapsulation failed");
+    EVP_PKEY_CTX_free(ctx);
+    if (err == DM_OK) {
+        if (rand != NULL)
+            memcpy(eph, rand + 32, X_LEN);
+        else
+            randombytes_buf(eph, X_LEN);
+        if (crypto_scalarmult_base(enc + MLKEM_CT_LEN, eph) != 0 ||
+            crypto_scalarmult(ss_x, eph, pk_x) != 0)
+            err = dm_fail(DM_ERR_USAGE, "the hybrid key's X25519 half is a low-order point");
+    }
+    if (err == DM_OK)
+        err = combine(ss_m, ss_x, enc + MLKEM_CT_LEN, pk_x, shared);
+    dm_secret_free(sec);
+    return err;
+}
+
+int dm_pq_encapsulate(const uint8_t public[DM_PQ_PUBLIC_LEN], const uint8_t *rand,
+                      uint8_t enc[DM_PQ_ENC_LEN], uint8_t shared[DM_PQ_SHARED_LEN]) {
+    int err = usable();
+    if (err != DM_OK)
+        return err;
+    EVP_PKEY *mlkem = NULL;
+    err = mlkem_from_public(public, &mlkem);
+    if (err == DM_OK)
+        err = encapsulate(mlkem, public + MLKEM_PK_LEN, rand, enc, shared);
+    EVP_PKEY_free(mlkem);
+    return err;
+}
+
+/* The decapsulation of pq_unwrap, on raw keys. */
+static int decapsulate(EVP_PKEY *mlkem, const pq_keys *k, const uint8_t enc[ENC_LEN],
+                       uint8_t shared[32]) {
+    uint8_t *sec = dm_secret_alloc(2 * 32); /* ss_M, ss_X */
+    if (sec == NULL)
+        return dm_fail(DM_ERR_NOMEM, "hybrid decapsulation");
+    uint8_t *ss_m = sec, *ss_x = sec + 32;
+    size_t ss_len = MLKEM_SS_LEN;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mlkem, NULL);
+    int err = DM_OK;
+    if (ctx == NULL || EVP_PKEY_decapsulate_init(ctx, NULL) != 1 ||
+        EVP_PKEY_decapsulate(ctx, ss_m, &ss_len, enc, MLKEM_CT_LEN) != 1 || ss_len != MLKEM_SS_LEN)
+        err = dm_fail(DM_ERR_INTERNAL, "ML-KEM-768 decapsulation failed");
+    EVP_PKEY_CTX_free(ctx);
+    if (err == DM_OK &&
+        crypto_scalarmult(ss_x, k->expanded + MLKEM_SEED_LEN, enc + MLKEM_CT_LEN) != 0)
+        err = dm_fail(DM_ERR_HEADER, "hybrid share is a low-order X25519 point");
+    if (err == DM_OK)
+        err = combine(ss_m, ss_x, enc + MLKEM_CT_LEN, k->public + MLKEM_PK_LEN, shared);
+    dm_secret_free(sec);
+    return err;
+}
+
+int dm_pq_decapsulate(const uint8_t seed[DM_PQ_SEED_LEN], const uint8_t enc[DM_PQ_ENC_LEN],
+                      uint8_t shared[DM_PQ_SHARED_LEN]) {
+    int err = usable();
+    if (err != DM_OK)
+        return err;
+    pq_keys *k = guarded_struct(sizeof *k);
+    EVP_PKEY *mlkem = NULL;
+    if (k == NULL)
+        return dm_fail(DM_ERR_NOMEM, "hybrid key");
+    memcpy(k->seed, seed, SEED_LEN);
+    err = keys_from_seed(k, &mlkem);
+    if (err == DM_OK)
+        err = decapsulate(mlkem, k, enc, shared);
+    EVP_PKEY_free(mlkem);
+    dm_secret_free(k);
     return err;
 }
 

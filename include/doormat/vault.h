@@ -156,6 +156,22 @@ int dm_pq_keygen(char **secret_out, char **public_out);
 int dm_pq_recipient_parse(const char *age1pq, dm_recipient **out);
 int dm_pq_identity_parse(const char *secret, dm_identity **out);
 int dm_pq_identity_to_recipient(const char *secret, char **public_out);
+/* The KEM alone (MLKEM768-X25519), for other rooms that seal to hybrid keys
+ * (the escrow agents of an authority made with --pq). A key pair is a 32-byte
+ * seed and its DM_PQ_PUBLIC_LEN-byte public key (what age1pq1 encodes).
+ * Encapsulation is random when rand is NULL, else derived from its
+ * DM_PQ_RAND_LEN bytes (ML-KEM's message, then the X25519 ephemeral secret),
+ * for senders whose stanzas must be rebuilt byte for byte from a secret. */
+#define DM_PQ_SEED_LEN 32
+#define DM_PQ_PUBLIC_LEN 1216
+#define DM_PQ_ENC_LEN 1120
+#define DM_PQ_RAND_LEN 64
+#define DM_PQ_SHARED_LEN 32
+int dm_pq_public_from_seed(const uint8_t seed[DM_PQ_SEED_LEN], uint8_t public[DM_PQ_PUBLIC_LEN]);
+int dm_pq_encapsulate(const uint8_t public[DM_PQ_PUBLIC_LEN], const uint8_t *rand,
+                      uint8_t enc[DM_PQ_ENC_LEN], uint8_t shared[DM_PQ_SHARED_LEN]);
+int dm_pq_decapsulate(const uint8_t seed[DM_PQ_SEED_LEN], const uint8_t enc[DM_PQ_ENC_LEN],
+                      uint8_t shared[DM_PQ_SHARED_LEN]);
 
 /* scrypt passphrase recipient (log_n 0 means DM_SCRYPT_DEFAULT_LOG_N) and
  * identity (refuses work factors above max_log_n; 0 means DM_SCRYPT_MAX_LOG_N). */
