@@ -5,13 +5,15 @@
 # to an age1pq1 recipient with --escrow: the recipient opens it, the compliant
 # check passes (shamir, LEAF and crumple modes, whose stanzas are rebuilt from
 # the file key), inspect names the authority's keys post-quantum and does not
-# warn; two agents' shares under a warrant recover it, one does not; a
+# warn; two agents' shares under a warrant recover it, one does not, and so do
+# two agents serving over HTTPS on 127.0.0.1 (escrow serve, escrow request); a
 # classical authority can't escrow a post-quantum file, nor a post-quantum
 # authority a classical one (no mixing).
 #
 # A build without ML-KEM (OpenSSL older than 3.5) checks that --pq says so in
 # one line (exit 2) and reports the rest as skipped, by name.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../service_lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
 unset DOORMAT_TODAY
@@ -21,7 +23,8 @@ run "$D" escrow init --name PQ --agents doj,court,vendor --threshold 2 --pq -o p
 if [ "$rc" -ne 0 ]; then
   assert_fails 2 "$NEED" "escrow init --pq without ML-KEM"
   assert_absent pq "escrow init --pq wrote nothing"
-  for skipped in init-pq encrypt-escrow-pq compliant-check-pq inspect-pq recover-pq no-mixing-pq; do
+  for skipped in init-pq encrypt-escrow-pq compliant-check-pq inspect-pq recover-pq no-mixing-pq \
+                 request-pq-https; do
     echo "SKIP escrow_pq: $skipped: this build has no ML-KEM (it needs OpenSSL 3.5 or later)"
   done
   finish
@@ -94,4 +97,20 @@ assert_absent never.age "no-mixing-pq: nothing written"
 run "$D" encrypt -r "$RC" --escrow pq/authority.pub -o never.age msg.bin
 assert_fails 2 "incompatible recipients" "no-mixing-pq: a post-quantum authority on a classical file"
 assert_absent never.age "no-mixing-pq: nothing written (2)"
+# ---- the agents as services (HTTPS on 127.0.0.1), stopped on exit by service_lib's trap
+run "$D" escrow init --name SVC --agents doj,court --threshold 2 --pq -o svc
+assert_exit 0 "request-pq-https: an authority of two hybrid agents"
+for a in doj court; do
+  svc_start_agent $a svc
+  assert_true "request-pq-https: agent $a starts" test -n "${port:-}"
+done
+"$D" keygen -o inv.key 2>/dev/null
+run "$D" encrypt -r "$R" --escrow svc/authority.pub -o svc.age msg.bin
+assert_exit 0 "request-pq-https: encrypt"
+run "$D" escrow warrant --court svc/court.key --authority svc/authority.pub --case 26-cr-pq \
+  --expires 2099-12-31 -o sw.txt svc.age
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority svc/authority.pub --warrant sw.txt \
+  --identity inv.key -o svc.out svc.age
+assert_exit 0 "request-pq-https: both agents release their shares over HTTPS"
+assert_same svc.out msg.bin "request-pq-https: the recovered file"
 finish
