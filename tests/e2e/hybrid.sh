@@ -123,6 +123,13 @@ assert_exit 0 "plugin-with-doormat: encrypt to the plugin identity"
 run "$D" -d -i k.txt p.age
 assert_same "$T/out" plain "plugin-with-doormat: the native identity opens it"
 assert_eq "$(grep -c '^-> mlkem768x25519 ' p.age)" 1 "plugin-with-doormat: a native stanza"
+# Through the plugin the recipient is post-quantum all the same (its stanzas say so).
+run "$D" -e -i k-plugin.txt -r "$SPEC_PUB" -o p2.age plain
+assert_exit 0 "plugin-with-doormat: the plugin's recipient beside a native age1pq1 one"
+run "$D" -e -i k-plugin.txt -r age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj -o never.age plain
+assert_fails 2 "incompatible recipients: a post-quantum \(mlkem768x25519\) recipient can't be mixed with a classical \(X25519\) one" \
+  "plugin-with-doormat: the plugin's recipient is not mixed with X25519"
+assert_absent never.age "plugin-with-doormat: nothing written"
 
 if command -v age >/dev/null; then
   # The Debian age command has no hybrid type: age1pq1... is a recipient of
