@@ -38,6 +38,15 @@ ifeq ($(strip $(SVC_LIBS)),)
 $(error pkg-config knows none of: $(SVC_PKGS); run `make deps` (or any public target) first)
 endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+# The one place the build decides whether the hybrid post-quantum recipient
+# (age1pq, vault/hybrid.c) is compiled in: OpenSSL 3.5 or later has ML-KEM-768
+# (with seeded key generation) and SHA-3; Debian 12's OpenSSL 3.0 has not, and
+# that build says so when an age1pq key is used. HAVE_MLKEM=0 or 1 overrides.
+HAVE_MLKEM ?= $(shell printf '\043include <openssl/core_names.h>\n\043include <openssl/evp.h>\n\043if OPENSSL_VERSION_NUMBER < 0x30500000L\n\043error old\n\043endif\nconst char *p = OSSL_PKEY_PARAM_ML_KEM_SEED;\n' | \
+                $(CC) $(PKG_CFLAGS) -x c -fsyntax-only - 2>/dev/null && echo 1 || echo 0)
+ifeq ($(HAVE_MLKEM),1)
+MLKEM_CFLAGS := -DDM_HAVE_MLKEM=1
+endif
 endif
 INNER := $(MAKE) --no-print-directory DM_INNER=1
 
@@ -45,7 +54,7 @@ OPT      ?= -O2
 HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
 CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(MLKEM_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
 # --as-needed: libcrypto is loaded by the vault only when a payload needs it
 # (vault/stream.c), so nothing should make every process map it at start.
@@ -76,6 +85,7 @@ HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/
                service/*.h cli/*.h tests/*.h)
 LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
 ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
+PLUGIN_BINS := $(BUILD)/age-plugin-pq
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
@@ -91,7 +101,14 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench
+          $(BUILD)/bench/tlog-bench $(PLUGIN_BINS)
+
+# The plugin programs age 1.3 ships, built beside the command (plugins/): age
+# clients without the native type use it through them. They speak the plugin
+# protocol with the vault's message codec, hence -Ivault.
+$(BUILD)/age-plugin-pq: plugins/age_plugin_pq.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ivault $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
@@ -163,8 +180,12 @@ DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl \
             systemd
+# nodejs and npm run the hybrid interop peer (tests/e2e/hybrid_npm.sh, age-encryption
+# from npm); a machine that already has an npm of its own (another nodejs than
+# Debian's) keeps it.
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
+	@command -v npm >/dev/null 2>&1 || ./tools/deps.sh nodejs npm
 
 build-deps:
 	@./tools/deps.sh $(BUILD_PKGS)
@@ -247,6 +268,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
+	install -m 0755 $(PLUGIN_BINS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
@@ -267,7 +289,8 @@ install: all
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/bin/age-plugin-pq \
+	  $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
@@ -304,14 +327,14 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c \
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c plugins/*.c \
 	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
 	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
-	  -Iservice vault escrow labs bench/engine.c service cli
+	  -Iservice vault escrow labs bench/engine.c service cli plugins
 
 clean:
 	rm -rf build build-san build-fuzz

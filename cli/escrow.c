@@ -21,7 +21,7 @@
 
 const char cli_escrow_usage[] =
     "Usage:\n"
-    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K]\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] [--pq]\n"
     "                      [--witness VKEY... [--witness-threshold K]]\n"
     "                      [--url NAME=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
@@ -74,7 +74,12 @@ const char cli_escrow_usage[] =
     "            agent's empty log DIR/logs/<agent>/; --witness VKEY (repeatable;\n"
     "            a witness.vkey file or its text) names the witnesses, of which\n"
     "            --witness-threshold K (default: all) must cosign every release;\n"
-    "            none by default. Never overwrites an existing authority\n"
+    "            none by default. --pq gives every agent a hybrid post-quantum key\n"
+    "            (ML-KEM-768 + X25519, age1pq1...; needs OpenSSL 3.5 or later, exit 2\n"
+    "            otherwise): escrowed shares are then as safe as post-quantum file\n"
+    "            recipients, and such an authority escrows files to post-quantum\n"
+    "            recipients only (a classical one, classical files only). Never\n"
+    "            overwrites an existing authority\n"
     "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
     "            doormat inspect), valid from --issued (default today) to --expires\n"
     "            (UTC dates)\n"
@@ -161,6 +166,7 @@ enum {
     OPT_SHARE,
     OPT_STRIP,
     OPT_CORRUPT,
+    OPT_PQ,
     OPT_WITNESS,
     OPT_WITNESS_THRESHOLD,
     OPT_REQUESTER,
@@ -185,6 +191,7 @@ static const struct option escrow_longopts[] = {
     {"requester", required_argument, NULL, OPT_REQUESTER},
     {"url", required_argument, NULL, OPT_URL},
     {"strip", no_argument, NULL, OPT_STRIP},
+    {"pq", no_argument, NULL, OPT_PQ},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
     {"identity", required_argument, NULL, 'i'},
     {"output", required_argument, NULL, 'o'},
@@ -199,7 +206,7 @@ typedef struct escrow_args {
         *warrant, *log, *identity, *output, *witness_threshold, *requester;
     const char **shares, **witnesses, **urls;
     size_t n_shares, n_witnesses, n_urls;
-    int strip, corrupt;
+    int strip, corrupt, pq;
     char **rest; /* positional arguments */
     int n_rest;
 } escrow_args;
@@ -277,6 +284,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             a->witnesses[a->n_witnesses++] = optarg;
         } else if (c == OPT_STRIP) {
             a->strip = 1;
+        } else if (c == OPT_PQ) {
+            a->pq = 1;
         } else if (c == OPT_CORRUPT) {
             a->corrupt = 1;
         } else {
@@ -502,7 +511,8 @@ static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char
 
 static int escrow_init(int argc, char **argv) {
     static const int allowed[] = {
-        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, 'o', 0};
+        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, OPT_PQ,
+        'o',      0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
     dm_tlog_verifier *wits = NULL;
@@ -553,7 +563,8 @@ static int escrow_init(int argc, char **argv) {
         dm_escrow_authority *auth = NULL;
         dm_escrow_agent_key **keys = NULL;
         dm_escrow_court_key *court = NULL;
-        int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
+        int err = dm_escrow_authority_new_ex(a.name, names, n, k, a.pq ? DM_ESCROW_PQ : 0, &auth,
+                                             &keys, &court);
         if (err == DM_OK && a.n_witnesses > 0)
             err = dm_escrow_authority_set_witnesses(auth, keys, court, wits, a.n_witnesses, wk);
         char **tls = NULL;

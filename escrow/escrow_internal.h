@@ -11,7 +11,11 @@
 #define DM_ESCROW_SIG_LEN 64
 #define DM_ESCROW_SIG_B64_LEN 86
 #define DM_ESCROW_KEY_B64_LEN 43
-#define DM_ESCROW_RECIPIENT_MAX 100
+/* age1... (X25519) or, for an authority made with --pq, age1pq1... (Bech32 of
+ * DM_PQ_PUBLIC_LEN bytes: 1,959 characters). */
+#define DM_ESCROW_RECIPIENT_MAX 2048
+/* EPHEMERAL of a hybrid seal: base64 of the DM_PQ_ENC_LEN-byte encapsulation. */
+#define DM_ESCROW_PQ_ENC_B64_LEN 1494
 /* Bound on every escrow text file we read (authority, keys, warrants, shares, log). */
 #define DM_ESCROW_MAX_TEXT (16u << 20)
 
@@ -19,7 +23,10 @@ typedef struct dm_escrow_agent_pub {
     char name[DM_ESCROW_MAX_AGENT_NAME + 1];
     uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
-    char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+    char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1..., or pq_pk as age1pq1... */
+    bool pq;                                 /* hybrid: shares are sealed to pq_pk (box_pk
+                                                is then its X25519 half) */
+    uint8_t pq_pk[DM_PQ_PUBLIC_LEN];
     dm_tlog_verifier log;                    /* the key that signs its log's checkpoints */
 } dm_escrow_agent_pub;
 
@@ -55,6 +62,7 @@ struct dm_escrow_agent_key {
     uint8_t seed[DM_ESCROW_KEY_LEN];
     uint8_t box_sk[DM_ESCROW_KEY_LEN];
     uint8_t box_pk[DM_ESCROW_KEY_LEN];
+    uint8_t pq_seed[DM_PQ_SEED_LEN]; /* the hybrid key's seed (used when the agent is pq) */
     uint8_t sign_sk[64];
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];
     uint8_t log_seed[DM_ESCROW_KEY_LEN]; /* Ed25519 seed of the log key */
@@ -187,6 +195,10 @@ typedef struct dm_escrow_seal_plan {
  * to agent i. */
 int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal_plan *plan,
                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
+/* The X25519 share of st's EPHEMERAL (all of it for an X25519 agent, the end
+ * of the hybrid encapsulation for a pq one); false when it is malformed. */
+bool dm_escrow_stanza_eph_pk(const dm_escrow_authority *auth, size_t agent, const dm_stanza *st,
+                             uint8_t eph_pk[32]);
 /* Opens the share sealed at the start of st's body (the agent's own v2
  * stanza) under the file id it names; *file_id gets that id, which the
  * seal has then authenticated. */

@@ -89,7 +89,13 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
     r->wrap = escrow_wrap;
     r->destroy = escrow_destroy;
     r->ctx = ctx;
-    r->flags = 0;
+    /* Shares sealed to hybrid agent keys make the authority a post-quantum
+     * recipient: it then goes with post-quantum recipients only, and a
+     * classical authority with classical ones (the vault's no-mixing rule). */
+    bool pq = auth->n_agents > 0;
+    for (size_t i = 0; i < auth->n_agents; i++)
+        pq = pq && auth->agents[i].pq;
+    r->flags = pq ? DM_RCPT_PQ : 0;
     *out = r;
     return DM_OK;
 }
@@ -357,6 +363,9 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out) {
             g->file_id = st->nargs == N_ARGS ? st->args[ARG_FILE] : NULL;
             g->k = k;
             g->n = n;
+            /* A hybrid seal's EPHEMERAL is the ML-KEM ciphertext and the X25519
+             * share (1120 bytes), a classical one the X25519 share alone. */
+            g->post_quantum = strlen(st->args[DM_ESCROW_ARG_EPHEMERAL]) > DM_ESCROW_KEY_B64_LEN;
         }
         if (g->n_agents == DM_ESCROW_MAX_AGENTS)
             continue;

@@ -79,6 +79,15 @@ typedef struct dm_escrow_court_key dm_escrow_court_key; /* the warrant signing k
 int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
                             unsigned threshold, dm_escrow_authority **auth_out,
                             dm_escrow_agent_key ***agent_keys_out, dm_escrow_court_key **court_out);
+/* The same, with flags: DM_ESCROW_PQ gives every agent a hybrid post-quantum
+ * key (ML-KEM-768 + X25519, the vault's age1pq type) instead of an X25519 one,
+ * so the shares are as safe as the files' own post-quantum recipients
+ * (escrow init --pq; DM_ERR_USAGE without ML-KEM, see dm_pq_available). */
+#define DM_ESCROW_PQ 1u
+int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size_t n_agents,
+                               unsigned threshold, unsigned flags, dm_escrow_authority **auth_out,
+                               dm_escrow_agent_key ***agent_keys_out,
+                               dm_escrow_court_key **court_out);
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
@@ -247,6 +256,8 @@ typedef struct dm_escrow_holders {
     const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
     const char *file_id; /* the file id its first stanza names (hex), NULL for v1 stanzas */
     unsigned k, n;      /* any k of the n agents */
+    int post_quantum;   /* the shares are sealed to hybrid (ML-KEM-768 + X25519)
+                           agent keys: escrow init --pq */
     size_t n_agents;    /* the agents that have a stanza, in share order */
     const char *agents[DM_ESCROW_MAX_AGENTS];
 } dm_escrow_holders;
