@@ -78,9 +78,11 @@ int dm_fail(int err, const char *fmt, ...) {
         dm_detail[0] = '\0';
     if (n >= (int)sizeof dm_detail) {
         /* Never a word cut in half: end at the last space, then " ...". */
-        size_t cut = sizeof dm_detail - 5;
-        while (cut > 0 && dm_detail[cut] != ' ')
-            cut--;
+        size_t cut = sizeof dm_detail - 5, at = cut;
+        while (at > 0 && dm_detail[at] != ' ')
+            at--;
+        if (at > 0) /* (one word longer than the whole text is cut where it must be) */
+            cut = at;
         memcpy(dm_detail + cut, " ...", 5);
     }
     return err;
