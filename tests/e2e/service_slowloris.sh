@@ -33,20 +33,28 @@ A=https://127.0.0.1:${doj_port:-1}
 W=https://127.0.0.1:${w1_port:-1}
 
 run "$D" keygen -o inv.key
+run "$D" keygen -o inv2.key
 run "$D" keygen -o owner.key
 inv=$(grep -o 'age1[0-9a-z]*' inv.key | head -1)
+inv2=$(grep -o 'age1[0-9a-z]*' inv2.key | head -1)
 owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
 printf 'the memo\n' >memo.txt
 run "$D" encrypt -r "$owner" --escrow fbi/authority.pub -o memo.age memo.txt
 run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9 \
   --expires 2099-12-31 -o w.txt memo.age
-python3 - "$inv" <<'PY' >req
+# Two requests for two requesters: the same request twice would get its
+# first entry again (a retry), and the second release must need a new entry
+# cosigned by the witness under attack.
+for who in "$inv" "$inv2"; do python3 - "$who" <<'PY'
 import base64, sys
 d = open("memo.age", "rb").read(); i = d.index(b"\n---"); j = d.index(b"\n", i + 1)
 w = open("w.txt", "rb").read()
 sys.stdout.write("doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n" % (
     sys.argv[1], base64.b64encode(w).decode(), base64.b64encode(d[:j + 1]).decode()))
 PY
+done >reqs
+head -n 4 reqs >req
+tail -n 4 reqs >req2
 
 # attack PORT NAME: starts the slow clients against PORT, waits (bounded)
 # until every connection has sent its first byte; their pid in $attack_pid.
@@ -82,7 +90,7 @@ assert_true "the attack ran whole: $(cat "$T/agent.out")" grep -q "^made [0-9]" 
 
 attack "${w1_port:-1}" witness
 timed "GET / of the witness under attack" 200 "$W/"
-timed "a release cosigned by the witness under attack" 200 --data-binary @req "$A/release"
+timed "a release cosigned by the witness under attack" 200 --data-binary @req2 "$A/release"
 wait "$attack_pid"
 assert_eq "$(sed -n 2p fbi/logs/doj/checkpoint)" 2 "both releases logged"
 svc_stop "${w1_pid:-0}"
