@@ -459,8 +459,9 @@ step_briefing() {
       "crumple zones, passcodes) and writes it up as a web page with charts."
   expect_exit 0 "$DOORMAT" report --quick -o "$out" || return
   [ -s "$out/briefing.html" ] || die "no briefing was written"
-  say "" "Open $out/briefing.html in a web browser, or print it (it is laid out for A4)." \
-      "Every number in it comes from the measurements in $out/data."
+  [ -s "$out/briefing.pdf" ] || die "no briefing.pdf was written (make report-deps installs Chromium)"
+  say "" "Read $out/briefing.pdf (A4, numbered pages), or open $out/briefing.html in a web browser." \
+      "Every number in it comes from $out/data/figures.json, the median of several runs of each measurement."
 }
 
 for step in "${STEPS[@]}" step_briefing; do
