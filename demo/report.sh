@@ -417,6 +417,12 @@ num() {
     else printf "%.3g\n", x
   }'
 }
+# count X: a count, rounded to a whole number, thousands grouped ("32", "41,432").
+count() {
+  awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); n = ""
+    while (length(s) > 3) { n = "," substr(s, length(s) - 2) n; s = substr(s, 1, length(s) - 3) }
+    print s n }'
+}
 # size BYTES: "1 KiB", "64 MiB".
 size() {
   awk -v b="$1" 'BEGIN { b += 0
@@ -439,7 +445,7 @@ esc() {
 # chart NAME: data/NAME.tsv and a gnuplot program on stdin -> charts/NAME.svg.
 # The SVG gets ids prefixed with NAME so that several can live in one page.
 
-GP_HEAD='set terminal svg size 760,380 dynamic enhanced font "DejaVu Sans,12" background "#ffffff"
+GP_HEAD='set terminal svg size 760,380 dynamic noenhanced font "DejaVu Sans,12" background "#ffffff"
 set border 3 lc rgb "#444444"
 set tics nomirror textcolor rgb "#333333"
 set grid ytics lc rgb "#dddddd" lt 1
@@ -455,14 +461,28 @@ set key Left reverse'
 # Log-scale time axes are labelled in words, not powers of ten.
 TIME_TICS='set ytics ("1 µs" 1e-6, "1 ms" 1e-3, "1 second" 1, "1 minute" 60, "1 hour" 3600, "1 day" 86400, "1 year" 31557600, "100 years" 3.15576e9, "10,000 years" 3.15576e11, "1 million years" 3.15576e13, "100 million years" 3.15576e15, "10 billion years" 3.15576e17)
 set mytics 1'
+# chart_src NAME...: the source line of a chart.
+chart_src() {
+  local n w=""
+  for n in "$@"; do w+="${w:+; }$(cmd_of "$n" | sed 's/ --json.*//')"; done
+  echo "$w; median of $(reps_of "$1") runs on this machine (data/figures.json)"
+}
+# gpstr TEXT: TEXT as a gnuplot string (double quotes; the terminal is
+# noenhanced, so ^ _ @ ~ { } print as themselves).
+gpstr() { local t=${1//\\/\\\\}; t=${t//\"/\\\"}; printf '"%s"' "$t"; }
+# chart NAME TITLE SOURCE: every chart has its title on top and its source line
+# at the bottom; the program is kept as charts/NAME.gp with its data
+# charts/NAME.tsv, so that a reader can redraw it.
 chart() {
-  local name=$1 out=$CHARTS/$1.svg
+  local name=$1 title=${2:-} source=${3:-} out=$CHARTS/$1.svg
   {
     printf '%s\n' "$GP_HEAD" | sed "1s/size 760,380/size ${CHART_SIZE:-760,380}/"
-    printf 'set output "%s"\n' "$out"
+    printf 'set output "%s.svg"\n' "$name"
+    [ -n "$title" ] && printf 'set title %s font ",13"\n' "$(gpstr "$title")"
+    [ -n "$source" ] && printf 'set tmargin 4.5\nset label 99 %s at screen 0.01, screen 0.975 left front font ",9" textcolor rgb "#5b6673"\n' "$(gpstr "Data source: $source")"
     cat
   } >"$STAGE/$name.gp"
-  if ! (cd "$STAGE" && gnuplot "$name.gp" 2>"$STAGE/$name.gperr"); then
+  if ! (cd "$STAGE" && gnuplot "$name.gp" 2>"$STAGE/$name.gperr" && mv -f "$name.svg" "$out"); then
     echo "doormat: report: gnuplot failed on the $name chart: $(head -n 3 "$STAGE/$name.gperr" | tr '\n' ' ')" >&2
     FAILED+=("chart-$name")
     rm -f "$out"
@@ -470,7 +490,9 @@ chart() {
   fi
   sed -i -e "s/id='gp/id='$name-gp/g; s/#gp/#$name-gp/g; s/id=\"gnuplot_canvas\"/id=\"$name-canvas\"/" \
     -e '/^<?xml/d; /^<!DOCTYPE/d; /^ *"http:\/\/www.w3.org\/Graphics/d' "$out"
-  rm -f "$STAGE/$name.gp" "$STAGE/$name.gperr"
+  mv -f "$STAGE/$name.gp" "$CHARTS/$name.gp"
+  [ -f "$STAGE/$name.tsv" ] && cp -f "$STAGE/$name.tsv" "$CHARTS/$name.tsv"
+  rm -f "$STAGE/$name.gperr"
 }
 # not_measured NAME REASON: a placeholder in place of the chart.
 not_measured() {
@@ -534,11 +556,13 @@ chart_throughput() {
   done
   local tics
   tics=$(jq -r '[.results[].size] | unique | map("\"\(. as $b | if $b >= 1073741824 then "\($b / 1073741824) GiB" elif $b >= 1048576 then "\($b / 1048576) MiB" elif $b >= 1024 then "\($b / 1024) KiB" else "\($b) B" end)\" \(.)") | join(", ")' "$B")
-  CHART_SIZE="760,440" chart throughput <<GP
+  CHART_SIZE="760,460" chart throughput "How fast files are encrypted, by file size" "$(chart_src bench)" <<GP
 set logscale x 2
 set xtics ($tics)
+set xlabel "file size (logarithmic scale)"
 set ylabel "MiB per second (higher is faster)"
 set yrange [0:*]
+set bmargin 7
 set offsets graph 0.03, graph 0.03, 0, 0
 set key outside top center horizontal maxrows 3
 plot $plot
@@ -563,7 +587,7 @@ chart_fixed_cost() {
       printf '\n'
     done
   } >"$STAGE/fixed-cost.tsv"
-  chart fixed-cost <<GP
+  chart fixed-cost "Fixed cost per file" "$(chart_src bench)" <<GP
 set datafile missing "?"
 set style data histograms
 set style histogram clustered gap 1
@@ -572,7 +596,8 @@ set boxwidth 0.9
 set xrange [-0.6:$(($(wc -l <"$STAGE/fixed-cost.tsv") - 1)).6]
 set yrange [0:*]
 set bmargin 5
-set ylabel "microseconds per $(size "$small") file (lower is cheaper)"
+set ylabel "µs per $(size "$small") file (lower is cheaper)"
+set xlabel "benchmark mode" offset 0, -1.2
 set key outside right top
 plot "fixed-cost.tsv" using 2:xtic(1) title "encrypt" lc rgb "#1b6ca8", \
      "" using 3 title "decrypt" lc rgb "#6fa8dc", \
@@ -591,7 +616,7 @@ chart_blast_radius() {
   } >"$STAGE/blast-radius.tsv"
   local total
   total=$(q "$BR" '.population_files')
-  chart blast-radius <<GP
+  chart blast-radius "Blast radius: what one stolen key opens" "$(chart_src blast-radius)" <<GP
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.9 border -1
@@ -599,6 +624,7 @@ set boxwidth 0.6
 set xrange [-0.6:$(($(jq '.rows | length' "$BR") - 1)).6]
 set yrange [0:${total:-*}]
 set ylabel "files the thief decrypted (of ${total:-all})"
+set xlabel "the key stolen" offset 0, -0.8
 set key top left
 set bmargin 5
 plot "blast-radius.tsv" using 2:xtic(1) title "vault users' files" lc rgb "#1b6ca8", \
@@ -619,13 +645,14 @@ chart_leaf() {
     printf '\n\n'
     jq -r '.forgery | select(.bits != null and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
   } >"$STAGE/leaf-forge.tsv"
-  CHART_SIZE="760,420" chart leaf-forge <<GP
+  CHART_SIZE="760,460" chart leaf-forge "Forging a Clipper-style escrow field" "$(chart_src leaf-forge)" <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "bits of the checksum that protects the escrow field (Clipper: 16)"
-set ylabel "time to forge a field that passes"
+set ylabel "time to forge a field that passes (log scale)"
 set arrow from 16, graph 0 to 16, graph 1 nohead lc rgb "#999999" dt 3
-set key outside top center horizontal maxrows 3
+set key outside bottom center vertical maxrows 3 width -4
+set bmargin 10
 plot "leaf-forge.tsv" index 0 using 1:2 with linespoints ls 1 title "measured", \
      "" index 1 using 1:2 with linespoints ls 2 title "extrapolated from the measured rate", \
      "" index 2 using 1:2 with points pt 7 ps 1.8 lc rgb "#c0392b" title "the forgery demonstrated in this run"
@@ -646,12 +673,13 @@ chart_crumple() {
   } >"$STAGE/crumple.tsv"
   local pop
   pop=$(num "$(q "$CR" '.population_files')")
-  CHART_SIZE="760,420" chart crumple <<GP
+  CHART_SIZE="760,460" chart crumple "Crumple zones: the price of recovering a key" "$(chart_src crumple)" <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "puzzle size in bits (the cost dial of a crumple zone)"
-set ylabel "computing time to recover"
-set key outside top center horizontal maxrows 2
+set ylabel "computing time to recover (log scale)"
+set key outside bottom center vertical maxrows 3
+set bmargin 10
 plot "crumple.tsv" index 0 using 1:2 with linespoints ls 2 title "one file, expected (from the measured rate)", \
      "" index 1 using 1:2 with points pt 7 ps 1.4 lc rgb "#1b6ca8" title "one file, recovered for real in this run", \
      "" index 2 using 1:2 with linespoints ls 3 title "all $pop files of a population (extrapolated)"
@@ -669,12 +697,14 @@ chart_passcode() {
     printf '%d\t"%s"\t%s\t%s\t"%s"\n' "$i" "$space" "$avg" "$worst" "$(dur "$worst")" >>"$STAGE/passcode.tsv"
     i=$((i + 1))
   done < <(jq -r '.rows[] | select(.seconds_worst != null) | "\(.space)\t\(.seconds_average)\t\(.seconds_worst)"' "$PC")
-  chart passcode <<GP
+  chart passcode "Guessing a phone passcode" "$(chart_src passcode)" <<GP
 set logscale y 10
 $TIME_TICS
 set style fill solid 0.9 border -1
 set boxwidth 0.35
-set ylabel "time to try every passcode"
+set ylabel "time to try passcodes (log scale)"
+set xlabel "kind of passcode"
+set bmargin 5
 set xrange [-0.6:$((i - 1)).6]
 set yrange [1:*]
 set key top left
@@ -725,14 +755,15 @@ chart_exposed() {
     done < <(jq -r '.rows[] | select(.opened != null and .path != "service") | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
   fi
   [ "$i" -gt 0 ] || { not_measured exposed "$(why_missing substitution)"; return; }
-  CHART_SIZE="760,400" chart exposed <<GP
+  CHART_SIZE="760,420" chart exposed "Files opened without a warrant" "$(chart_src substitution ghost insider)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.55
 set yrange [0:118]
 set ytics 0, 25, 100
 set xrange [-0.6:$((i - 1)).6]
 set ylabel "files opened without a warrant (%)"
-set bmargin 5
+set xlabel "attack" offset 0, -1.2
+set bmargin 7
 set xtics noenhanced
 unset key
 plot "exposed.tsv" using 1:3:xtic(2) with boxes lc rgb "#c0392b", \
@@ -751,16 +782,18 @@ chart_clear() {
     "0\t\"one device\"\t\(v("vendor-key-real-device"; "one"))\t\(v("brute-force-real-device"; "one"))",
     "1\t\"all \(.devices) devices\"\t\(v("vendor-key-real-device"; "all"))\t\(v("brute-force-real-device"; "all"))"' \
     "$CL" >"$STAGE/clear.tsv"
-  chart clear <<GP
+  CHART_SIZE="760,420" chart clear "Ozzie's CLEAR: the vendor key against brute force" "$(chart_src clear)" <<GP
 set datafile missing "?"
 set logscale y 10
 $TIME_TICS
 set style fill solid 0.9 border -1
 set boxwidth 0.3
 set xrange [-0.6:1.6]
-set ylabel "time (at ~80 ms a try)"
+set ylabel "time to open (log scale)"
+set xlabel "devices opened, at the measured cost of one passcode try"
 set lmargin 14
-set key top left
+set bmargin 9
+set key outside bottom center vertical
 plot "clear.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "with the vendor key (one try per device)", \
      "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "by brute force, no retry limit (half the PINs on average)"
 GP
@@ -774,12 +807,14 @@ chart_service() {
     >"$STAGE/service.tsv"
   local n
   n=$(wc -l <"$STAGE/service.tsv")
-  chart service <<GP
+  chart service "The agent service: time per release" "$(chart_src volume)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.55
 set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
 set ylabel "milliseconds per release"
+set xlabel "percentile of the releases timed (p50: median)"
+set bmargin 5
 set offsets 0, 0, graph 0.12, 0
 unset key
 plot "service.tsv" using 1:3:xtic(2) with boxes lc rgb "#7d3c98", \
@@ -795,13 +830,14 @@ chart_monitor() {
     "$IN" >"$STAGE/monitor.tsv"
   local n
   n=$(wc -l <"$STAGE/monitor.tsv")
-  chart monitor <<GP
+  chart monitor "What the owner's monitor sees" "$(chart_src insider)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.3
 set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
-set ylabel "files"
-set bmargin 5
+set ylabel "files (count)"
+set xlabel "authority, and how the insider opened the files" offset 0, -0.8
+set bmargin 7
 set offsets 0, 0, graph 0.1, 0
 set key outside top center horizontal
 plot "monitor.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "opened by the insider", \
@@ -1074,7 +1110,12 @@ src() { # NAME: where a figure came from
 # ------------------------------------------------------------------ statistics and references
 #
 # hs KEY FIELD: one field of a headline figure in data/figures.json (empty when missing).
-hs() { jq -r --arg k "$1" --arg f "$2" '.headline[$k][$f] // empty' "$FIG"; }
+declare -A HEADLINE=()
+while IFS=$'\t' read -r k f v; do
+  HEADLINE[$k.$f]=$v
+done < <(jq -r '.headline | to_entries[] | .key as $k | .value | to_entries[]
+  | [$k, .key, (.value | tostring)] | @tsv' "$FIG")
+hs() { printf '%s' "${HEADLINE[$1.$2]:-}"; }
 # fmt UNIT VALUE: a value in the words the briefing uses for its unit.
 fmt() {
   [ -n "$2" ] || { echo "$NM"; return; }
@@ -1082,7 +1123,7 @@ fmt() {
     µs) us "$2" ;;
     s) dur "$2" ;;
     ms) echo "$(num "$2") ms" ;;
-    files | tries) num "$(awk -v x="$2" 'BEGIN { printf "%.0f", x }')" ;;
+    files | tries) count "$2" ;;
     *) num "$2" ;;
   esac
 }
@@ -1424,7 +1465,7 @@ table_row "Measured performance cost" \
   "$(fig "$FIX23_ENC" "+$(us "$FIX23_ENC") per file") to encrypt; $(fig "$FIX23_CHECK" "$(us "$FIX23_CHECK")") to check on receipt." \
   "$(fig "$LF_PER_TRY" "$(dur "$LF_PER_TRY") per escrow-field check") (our reconstruction)." \
   "$(fig "$CR_ENC" "$(dur "$CR_ENC") per file") to encrypt, $(fig "$CR_CHECK" "$(dur "$CR_CHECK")") to check; recovery as in the chart below." \
-  "With the vendor key $(fig "$CL_V1" "$(dur "$CL_V1") per device") at 80 ms a passcode try; by brute force $(fig "$CL_B1" "$(dur "$CL_B1") on average")." \
+  "With the vendor key $(fig "$CL_V1" "$(dur "$CL_V1") per device") at $(num "${CL_MS:-0}") ms a passcode try; by brute force $(fig "$CL_B1" "$(dur "$CL_B1") on average")." \
   "$(fig "$VO_RPS" "$(num "$VO_RPS") releases per second") from one agent's service ($(fig "$VO_P50" "$(num "$VO_P50") ms") each, median)."
 table_end
 
@@ -1601,7 +1642,7 @@ done < <(jq -r '.measurements[] | "\(.name)\t\(.command)\t\(.status)\t\(.seconds
 table_end
 sub "How each figure is made"
 bullets \
-  "**Speed and fixed cost** (\`doormat bench\`): whole encryptions and decryptions inside one process, from memory to nowhere, after a warm-up; the median of at least ${BENCH_REPS:-several} timed runs per file size (more for small files). The escrow cost per file is the median time of building the escrow; the cost per GiB is the difference between escrow and vault at the largest size, scaled to 1 GiB. The method is in docs/benchmarks.md." \
+  "**Speed and fixed cost** (\`doormat bench\`): whole encryptions and decryptions inside one process, from memory to nowhere, after a warm-up; the median of at least ${BENCH_REPS:-several} timed runs per file size (more for small files). The escrow cost per file is the median time of building the escrow; the cost per GiB is the difference between escrow and vault at the largest size, scaled to a GiB. The method is in docs/benchmarks.md." \
   "**Blast radius** (\`doormat lab blast-radius\`): real files encrypted to real keys; the thief's count is of files actually decrypted and compared with the original." \
   "**LEAF forgery** (\`doormat lab leaf-forge\`): random escrow fields tried against a checksum of N bits until one passes the same check that escrow-checking software runs; larger N computed from the measured time per try." \
   "**Crumple zones** (\`doormat lab crumple\`): keys really recovered by search for the sizes that fit in the time budget; larger sizes and whole populations computed from the measured time per try." \
