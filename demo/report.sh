@@ -562,9 +562,9 @@ set xtics ($tics)
 set xlabel "file size (logarithmic scale)"
 set ylabel "MiB per second (higher is faster)"
 set yrange [0:*]
-set bmargin 7
-set offsets graph 0.03, graph 0.03, 0, 0
-set key outside top center horizontal maxrows 3
+set bmargin 11
+set offsets graph 0.03, graph 0.03, graph 0.05, 0
+set key outside bottom center vertical maxrows 3 width -2
 plot $plot
 GP
 }
@@ -1245,10 +1245,10 @@ figcaption { font-size: 15px; color: var(--muted); margin-top: 8px; }
 figcaption .source { display: block; font-size: 13px; margin-top: 4px; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: .88em; background: #f0f3f6; padding: 1px 4px; border-radius: 3px; }
 table.coverfacts { font-size: 14px; margin-top: 16px; }
-table.coverfacts th { width: 22%; background: #f7f9fa; }
+table.coverfacts th { width: 24%; background: #f7f9fa; white-space: nowrap; }
 ol.refs { font-size: 14px; padding-left: 2em; }
 ol.refs li { margin: 0 0 5px; max-width: none; }
-ol.refs .url { font-family: "DejaVu Sans Mono", monospace; font-size: .85em; word-break: break-all; color: var(--muted); }
+ol.refs .url { font-family: "DejaVu Sans Mono", monospace; font-size: .85em; overflow-wrap: anywhere; color: var(--muted); }
 table.framework td, table.options td { font-size: 13.5px; }
 table.framework tbody th, table.options tbody th { width: 18%; }
 footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 10px; }
