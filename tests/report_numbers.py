@@ -129,7 +129,7 @@ def candidates(fig):
 
 class Text(html.parser.HTMLParser):
     """The page's text, by block, without svg, style, script, code and the cover."""
-    SKIP = {"svg", "style", "script", "code", "title"}
+    SKIP = {"svg", "style", "script", "code", "title", "footer"}
     BLOCK = {"p", "li", "td", "th", "h1", "h2", "h3", "figcaption", "div", "section", "header"}
 
     def __init__(self):

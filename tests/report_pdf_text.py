@@ -59,14 +59,15 @@ def main():
     op = flat.split("Policy options", 1)[-1].split("Limits of this work", 1)[0]
     opts = [k for k in range(1, 10) if re.search(r"\b%d\. [A-Z]" % k, op)]
     check(len(opts) >= 5, "at least five policy options (found %d)" % len(opts))
-    refs = flat[flat.rindex("References"):]
+    cut = flat.rfind("References")
+    refs = flat[cut:] if cut >= 0 else ""
     items = re.split(r"\s(?=\d{1,2}\. [A-Z])", refs)[1:]
     nums = [int(it.split(".", 1)[0]) for it in items]
     with_url = [it for it in items if re.search(r"https?://", it) and "accessed" in it]
     check(len(nums) >= 20 and nums == list(range(1, len(nums) + 1)) and len(with_url) == len(nums),
           "at least 20 numbered references, each with a URL and an access date (%d references, %d with both)"
           % (len(nums), len(with_url)))
-    cited = {int(x) for group in re.findall(r"\[(\d+(?:, \d+)*)\]", flat[:flat.rindex("References")])
+    cited = {int(x) for group in re.findall(r"\[(\d+(?:, \d+)*)\]", flat[:cut if cut >= 0 else len(flat)])
              for x in group.split(", ")}
     check(nums and set(nums) <= cited, "every reference is cited in the text (not cited: %s)"
           % sorted(set(nums) - cited))
@@ -87,7 +88,7 @@ def main():
         ys = [float(w.get("yMax")) for w in pg.iter("word") if top < float(w.get("yMin")) and float(w.get("yMax")) < bottom]
         fill = (max(ys) - top) / (bottom - top) if ys else 0
         last_of_section = i == len(bpages) - 1 or any(
-            " ".join(pages[i + 1].split()[:12]).find(s) >= 0 for s in SECTIONS) if i + 1 < len(pages) else True
+            " ".join(pages[i + 1].split()[:30]).find(s) >= 0 for s in SECTIONS) if i + 1 < len(pages) else True
         if fill < 1 / 3 and not last_of_section and i > 0:
             thin.append("%d (%.0f%%)" % (i + 1, 100 * fill))
     check(not thin, "no page under a third full but the last of a section%s"
