@@ -133,7 +133,7 @@ measure_probe() {
 # The briefing reports the median of the repetitions and their range
 # (docs/report.md, "Statistics").
 REPS=5
-[ "$QUICK" -eq 1 ] && REPS=3
+[ "$QUICK" -eq 1 ] && REPS=5
 if [ -n "${DOORMAT_REPORT_REPS:-}" ]; then
   case $DOORMAT_REPORT_REPS in
     [1-9] | [1-9][0-9]) REPS=$DOORMAT_REPORT_REPS ;;
@@ -1302,7 +1302,7 @@ M_YEAR=$(date -u -d "$M_DATE" '+%Y' 2>/dev/null || echo "${M_DATE%%-*}")
 M_REPS=$(jq -r '.repetitions // 1' "$FIG")
 MACHINE_WORDS="${M_CPU:-an unknown processor} (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory), ${M_OS:-unknown system}"
 REPS_WORDS="Every measured figure is the median of $M_REPS independent runs, with their range."
-[ "$M_MODE" = quick ] && REPS_WORDS="Quick mode: only $M_REPS runs per figure and small workloads, for a classroom, not for citation. $REPS_WORDS"
+[ "$M_MODE" = quick ] && REPS_WORDS="Quick mode: small workloads and fast lab settings ($M_REPS runs per figure), for a classroom, not for citation. $REPS_WORDS"
 [ "$M_MODE" = full ] && REPS_WORDS="Full measurements (publication settings). $REPS_WORDS"
 [ -n "$FROM" ] && REPS_WORDS="$REPS_WORDS Redrawn from the data of an earlier run."
 CITATION="doormat project, Exceptional access, measured: a briefing on lawful access to encrypted data (doormat ${M_VERSION#doormat }, commit ${M_COMMIT:-unknown}; measured ${M_DAY}), ${M_YEAR}."
@@ -1331,7 +1331,7 @@ N_REPS=$(jq -r '.repetitions // 1' "$FIG")
 section keypoints "Key points"
 bullets \
   "**The question.** Should the law require that encrypted data and devices can be opened for the authorities under a warrant (\"exceptional access\")? This briefing sets out the case made for it and against it, then tests one such design, built and measured here." \
-  "**The case for access, as its proponents make it.** The FBI says that default encryption on phones and in messaging leaves evidence out of reach even when a court has authorised access, a problem it calls \"going dark\"; it asks for \"lawful access\" designed in by providers $(cite fbi comey). European police chiefs, with Europol, called in April 2024 on industry and governments to keep the ability to read content under lawful authority as end-to-end encryption spreads $(cite europol); the European Commission's June 2025 roadmap on lawful access to data for law enforcement plans work on access to encrypted data $(cite ecroadmap), after the Council's 2020 call for \"security through encryption and security despite encryption\" $(cite council). In the UK, the Investigatory Powers Act lets the Secretary of State give a provider a technical capability notice, which may require it to be able to remove electronic protection it applied $(cite ipa ipa2024)." \
+  "**The case for access, as its proponents make it.** The FBI says that default encryption on phones and in messaging leaves evidence out of reach even when a court has authorised access, a problem it calls \"going dark\": providers comply with warrants for what they can read, and encryption they cannot open removes that option; it asks for \"lawful access\" designed in by providers $(cite fbi comey). European police chiefs, with Europol, called in April 2024 on industry and governments to keep the ability to read content under lawful authority as end-to-end encryption spreads $(cite europol); the European Commission's June 2025 roadmap on lawful access to data for law enforcement plans work on access to encrypted data $(cite ecroadmap), after the Council's 2020 call for \"security through encryption and security despite encryption\" $(cite council). In the UK, the Investigatory Powers Act lets the Secretary of State give a provider a technical capability notice, which may require it to be able to remove electronic protection it applied $(cite ipa ipa2024)." \
   "**The case against, as its proponents make it.** Fifteen computer scientists argued in Keys Under Doormats that any exceptional access makes systems more complex, undoes protections such as forward secrecy, and creates keys and procedures whose compromise opens everything $(cite doormats). Earlier attempts failed in practice: Clipper's escrow field could be forged $(cite blaze), and PGP's additional decryption keys could be added by anyone $(cite adk). The FBI's own count of locked phones in 2017 was overstated several-fold $(cite wapo)." \
   "**What we measured on this machine** (each figure the median of $N_REPS independent runs, with the range beside it; Section \"Method\" says how):" \
   "Adding 2-of-3 escrow costs **$(hv escrow_encrypt_extra_us)** of computing per file ($(hr escrow_encrypt_extra_us)): cost is not the obstacle." \
@@ -1545,19 +1545,19 @@ para "The National Academies' committee on the encryption debate set out, in cha
 table_start framework "Question (paraphrased)" "For the escrow design built here" "Evidence" "What the measurement cannot say"
 table_row "1. Would it give the authorities access at the scale, speed and reliability they seek?" \
   "For files made by compliant software, yes: one agent's service released $(num "${VO_RPS:-}") shares a second. Not for a sender who strips or spoils the escrow: the authority then recovers $(recovered_words "${ST_REC:-}" | sed 's/^$/nothing/')." \
-  "Labs volume and strip; Figure 9." \
+  "Figure 9 (lab volume); lab strip" \
   "How many targets would use non-compliant tools; how courts would treat a refused file."
 table_row "2. How would it affect the security of the data or devices concerned?" \
   "It adds keys whose theft opens everything escrowed to them: the 1-of-1 master key opened $(num "${BR_MASTER:-}") files; a swapped authority file let an attacker open $(num "${SB_ATT:-}") of $(num "${SB_FILES:-}") files." \
-  "Labs blast-radius and substitution; Figures 3 and 7." \
+  "Figures 3 and 7 (labs blast-radius, substitution)" \
   "The chance that keys or procedures are in fact compromised, which depends on people and institutions."
 table_row "3. How would it affect privacy, civil liberties and human rights?" \
   "Every escrowed file becomes openable, including files written before the rule (the retroactive lab rewrote $(num "${RT_FILES:-}") files' headers); the log records releases made through the procedure." \
-  "Labs retroactive and insider; Figure 10." \
+  "Figure 10 (labs insider, retroactive)" \
   "Chilling effects, and use of the same capability by less careful governments."
 table_row "4. How would it affect commerce, competitiveness and innovation?" \
   "The computing cost is small: $(hv escrow_encrypt_extra_us) per file ($(hr escrow_encrypt_extra_us)). The format must carry and check escrow, which constrains designs such as forward secrecy." \
-  "doormat bench; Figures 1 and 2." \
+  "Figures 1 and 2 (doormat bench)" \
   "Market effects, export and trust in products sold abroad."
 table_row "5. What would it cost, and who would pay?" \
   "Running agents, warrant keys, witnesses and monitors; the agents' capacity is not the limit (Figure 9)." \
@@ -1573,7 +1573,7 @@ table_row "7. How would it affect the international landscape?" \
   "The diplomatic and market response; which states would demand the same."
 table_row "8. Would it be subject to effective oversight?" \
   "Releases through the agents are logged and witnessed: the owner's monitor saw $(num "${IN_SVC_SEEN:-}") of $(num "${IN_SVC_OPEN:-}") such accesses. Keys used outside the procedure are not: $(num "${IN_KEY_SEEN:-}") of $(num "${IN_KEY_OPEN:-}") seen." \
-  "Lab insider; Figure 10." \
+  "Figure 10 (lab insider)" \
   "Whether auditors act on what the log shows; whether a court can review it."
 table_end
 
@@ -1621,7 +1621,7 @@ limits=("One machine: other computers give other numbers. Each figure is the med
   "The historical designs are reconstructions of their logic on today's code, not the original hardware or protocols."
   "Nothing here measures the human side: who guards the keys, how warrants are reviewed, how often procedures fail, or what any option costs in staff."
   "Client-side scanning, lawful hacking in practice and the legal questions are described from the sources cited, not measured.")
-[ "$M_MODE" = quick ] && limits=("Quick mode: small files and ${N_REPS} runs per figure, for a classroom. Run \`doormat report\` without --quick for publication figures." "${limits[@]}")
+[ "$M_MODE" = quick ] && limits=("Quick mode: small files and fast lab settings, ${N_REPS} runs per figure, for a classroom. Run \`doormat report\` without --quick for publication figures." "${limits[@]}")
 [ ${#MISSING_FIGURES[@]} -gt 0 ] && limits=("Not measured in this run: ${MISSING_FIGURES[*]}." "${limits[@]}")
 bullets "${limits[@]}"
 
