@@ -144,46 +144,55 @@ fi
 FAILED=()
 UNAVAILABLE=()
 : >"$STAGE/manifest.lines"
-run_measure() {
-  local name=$1 i=$2 n=$3 cmd probe start end rc status r ok=0 t0 seconds=()
-  cmd=$(measure_cmd "$name")
+# The runs are interleaved: round K runs every measurement once, so that each
+# figure's N runs are spread over the whole report and its range takes in how
+# the machine's load varied meanwhile (N runs of one measurement back to back
+# would see one moment of the machine).
+declare -A M_STATUS=() M_RC=() M_OK=() M_SECS=()
+probe_measure() {
+  local name=$1 probe
   probe=$(measure_probe "$name")
   # shellcheck disable=SC2086 # the command words are ours, split on purpose
-  if ! "$DOORMAT" $probe >/dev/null 2>&1; then
-    status=unavailable
-    rc=-1
-    UNAVAILABLE+=("$name")
+  if "$DOORMAT" $probe >/dev/null 2>&1; then
+    M_STATUS[$name]=measured
   else
-    status=measured
-    rc=0
-    for r in $(seq 1 "$REPS"); do
-      progress "measuring $i/$n, run $r of $REPS: doormat $cmd"
-      start=$(date +%s.%N)
-      # shellcheck disable=SC2086
-      "$DOORMAT" $cmd >"$DATA/runs/$name.$r.json" 2>"$DATA/runs/$name.$r.stderr"
-      t0=$?
-      end=$(date +%s.%N)
-      seconds+=("$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')")
-      if [ "$t0" -eq 0 ] && jq -e 'type == "object"' "$DATA/runs/$name.$r.json" >/dev/null 2>&1; then
-        ok=$((ok + 1))
-      else
-        rc=$t0
-        status=failed
-        rm -f "$DATA/runs/$name.$r.json"
-      fi
-      [ -s "$DATA/runs/$name.$r.stderr" ] || rm -f "$DATA/runs/$name.$r.stderr"
-    done
-    if [ "$status" = failed ]; then
-      FAILED+=("$name")
-      rm -f "$DATA/runs/$name".*.json
-    fi
+    M_STATUS[$name]=unavailable
+    UNAVAILABLE+=("$name")
   fi
-  jq -cn --arg name "$name" --arg cmd "doormat $cmd" --arg status "$status" \
-    --argjson rc "$rc" --argjson reps "$ok" --arg secs "${seconds[*]:-}" \
+  M_RC[$name]=0 M_OK[$name]=0 M_SECS[$name]=0
+}
+run_measure() {
+  local name=$1 r=$2 i=$3 n=$4 cmd start end rc
+  [ "${M_STATUS[$name]}" = unavailable ] && return 0
+  cmd=$(measure_cmd "$name")
+  progress "run $r of $REPS, measuring $i/$n: doormat $cmd"
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$DOORMAT" $cmd >"$DATA/runs/$name.$r.json" 2>"$DATA/runs/$name.$r.stderr"
+  rc=$?
+  end=$(date +%s.%N)
+  M_SECS[$name]=$(awk -v s="${M_SECS[$name]}" -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", s + b - a }')
+  if [ "$rc" -eq 0 ] && jq -e 'type == "object"' "$DATA/runs/$name.$r.json" >/dev/null 2>&1; then
+    M_OK[$name]=$((M_OK[$name] + 1))
+  else
+    M_RC[$name]=$rc
+    M_STATUS[$name]=failed
+    rm -f "$DATA/runs/$name.$r.json"
+  fi
+  [ -s "$DATA/runs/$name.$r.stderr" ] || rm -f "$DATA/runs/$name.$r.stderr"
+}
+record_measure() {
+  local name=$1 status=${M_STATUS[$1]} rc=${M_RC[$1]}
+  [ "$status" = unavailable ] && rc=-1
+  if [ "$status" = failed ]; then
+    FAILED+=("$name")
+    rm -f "$DATA/runs/$name".*.json
+  fi
+  jq -cn --arg name "$name" --arg cmd "doormat $(measure_cmd "$name")" --arg status "$status" \
+    --argjson rc "$rc" --argjson reps "$([ "$status" = measured ] && echo "${M_OK[$name]}" || echo 0)" \
+    --argjson secs "${M_SECS[$name]}" \
     '{name: $name, command: $cmd, status: $status, exit: $rc, repetitions: $reps,
-      seconds: ($secs | split(" ") | map(select(. != "") | tonumber) | add // 0
-                | . * 1000 | round / 1000)}' \
-    >>"$STAGE/manifest.lines"
+      seconds: ($secs * 1000 | round / 1000)}' >>"$STAGE/manifest.lines"
 }
 
 machine_facts() {
@@ -230,11 +239,15 @@ if [ -n "$FROM" ]; then
   done
 else
   machine_facts >"$DATA/machine.json" || fail "cannot record the machine facts"
-  i=0
-  for m in "${MEASURES[@]}"; do
-    i=$((i + 1))
-    run_measure "$m" "$i" "${#MEASURES[@]}"
+  for m in "${MEASURES[@]}"; do probe_measure "$m"; done
+  for r in $(seq 1 "$REPS"); do
+    i=0
+    for m in "${MEASURES[@]}"; do
+      i=$((i + 1))
+      run_measure "$m" "$r" "$i" "${#MEASURES[@]}"
+    done
   done
+  for m in "${MEASURES[@]}"; do record_measure "$m"; done
   jq -s '{schema: "doormat-report-manifest/2", measurements: .}' "$STAGE/manifest.lines" \
     >"$DATA/manifest.json" || fail "cannot write the manifest"
 fi
@@ -423,6 +436,8 @@ count() {
     while (length(s) > 3) { n = "," substr(s, length(s) - 2) n; s = substr(s, 1, length(s) - 3) }
     print s n }'
 }
+# cnt X: count X, or "not measured" when X is empty.
+cnt() { if [ -n "$1" ]; then count "$1"; else echo "not measured"; fi; }
 # size BYTES: "1 KiB", "64 MiB".
 size() {
   awk -v b="$1" 'BEGIN { b += 0
@@ -1155,7 +1170,7 @@ hq() {
 # "[n, m]". The URLs were checked on REFS_CHECKED.
 REFS_CHECKED="7 December 2026"
 REFS=(
-  "fbi|Federal Bureau of Investigation. Lawful Access (the \"going dark\" problem).|https://www.fbi.gov/about/mission/lawful-access"
+  "fbi|Federal Bureau of Investigation. Warrant-Proof Encryption and Lawful Access.|https://www.fbi.gov/about/mission/lawful-access/lawful-access"
   "comey|Comey, J. B. Going Dark: Are Technology, Privacy, and Public Safety on a Collision Course? Speech at the Brookings Institution, 16 October 2014.|https://www.fbi.gov/news/speeches/going-dark-are-technology-privacy-and-public-safety-on-a-collision-course"
   "wapo|Barrett, D. FBI repeatedly overstated encryption threat figures to Congress, public. The Washington Post, 22 May 2018.|https://www.washingtonpost.com/world/national-security/fbi-repeatedly-overstated-encryption-threat-figures-to-congress-public/2018/05/22/5b68ae90-5dce-11e8-a4a4-c070ef53f315_story.html"
   "europol|Europol. European Police Chiefs call for industry and governments to take action against end-to-end encryption roll-out. News release, 21 April 2024.|https://www.europol.europa.eu/media-press/newsroom/news/european-police-chiefs-call-for-industry-and-governments-to-take-action-against-end-to-end-encryption-roll-out"
@@ -1168,7 +1183,7 @@ REFS=(
   "nasem7|National Academies of Sciences, Engineering, and Medicine. Decrypting the Encryption Debate, chapter 7: A Framework for Evaluating Approaches to Access Plaintext. 2018.|https://nap.nationalacademies.org/read/25010/chapter/9"
   "blaze|Blaze, M. Protocol Failure in the Escrowed Encryption Standard. Proceedings of the 2nd ACM Conference on Computer and Communications Security, 1994.|https://www.mattblaze.org/papers/eesproto.pdf"
   "fips185|National Institute of Standards and Technology. FIPS PUB 185: Escrowed Encryption Standard. February 1994 (withdrawn).|https://csrc.nist.gov/pubs/fips/185/final"
-  "adk|CERT Coordination Center. Vulnerability Note VU#747124: PGP may encrypt data with unauthorized ADKs. 2000.|https://www.kb.cert.org/vuls/id/747124"
+  "adk|CERT Coordination Center. Vulnerability Note VU#747124: ADK flaw in recent versions of PGP. 6 October 2000.|https://www.kb.cert.org/vuls/id/747124"
   "apple|Cook, T. A Message to Our Customers. Apple, 16 February 2016.|https://www.apple.com/customer-letter/"
   "oig|U.S. Department of Justice, Office of the Inspector General. A Special Inquiry Regarding the Accuracy of FBI Statements Concerning its Capabilities to Exploit an iPhone Seized During the San Bernardino Terror Attack Investigation. March 2018.|https://oig.justice.gov/reports/2018/o1803.pdf"
   "wired|Levy, S. Cracking the Crypto War (Ray Ozzie's CLEAR proposal). Wired, 25 April 2018.|https://www.wired.com/story/crypto-war-clear-encryption/"
@@ -1349,7 +1364,7 @@ para "Encryption turns a file or a message into data that only the holder of a k
 sub "The record"
 bullets \
   "**1993 to 1996, the Clipper chip.** The US Escrowed Encryption Standard put a chip in phones whose keys were held by two government agencies; every call carried a Law Enforcement Access Field (LEAF) protected by a 16-bit checksum $(cite fips185). In 1994 Matt Blaze showed that a forged LEAF passing the check could be found by trial, so the encryption worked while the escrow silently did not $(cite blaze). The programme was abandoned." \
-  "**2000, PGP's Additional Decryption Key flaw.** Some PGP versions honoured additional decryption keys placed in the unsigned part of a public key, so anyone could add a decryption key to someone else's key $(cite adk)." \
+  "**2000, PGP's Additional Decryption Key flaw.** PGP versions 5.5.x to 6.5.3 honoured additional decryption keys placed in the unsigned part of a public key, so anyone could add a decryption key to someone else's key $(cite adk). Ralf Senderek found the flaw." \
   "**July 2015, Keys Under Doormats.** The report's authors argued that exceptional access adds complexity, undoes forward secrecy and concentrates targets $(cite doormats)." \
   "**February to March 2016, Apple and the FBI.** After the San Bernardino shooting a court ordered Apple to write software that would switch off the passcode protections of the shooter's iPhone 5C so the passcode could be guessed; Apple refused publicly $(cite apple). The case ended when the FBI obtained a way in from an outside party; the Justice Department's Inspector General later examined what the FBI had known of its own capabilities $(cite oig)." \
   "**2017 to 2018, the FBI's count.** The FBI Director cited nearly 7,800 devices the FBI could not open in 2017; the Washington Post reported on 22 May 2018 that the correct number was probably between 1,000 and 2,000 $(cite wapo)." \
@@ -1471,7 +1486,7 @@ table_end
 
 # ---- charts
 section charts "The measurements in pictures"
-para "Every chart is drawn from the raw measurements kept next to this page (the data folder), by the gnuplot program."
+para "Every chart is drawn by gnuplot from data/figures.json, kept next to this page: each point is the median over the runs of its measurement. The program and the data of each chart are in the charts folder."
 figure throughput "How fast files are encrypted, by file size" \
   "Higher is faster. Small files are dominated by fixed costs (reading keys, building the header); large files by the encryption of the data itself, over which escrow's fixed cost is spread. Each point is the median of at least ${BENCH_REPS:-several} runs, on ${BENCH_THREADS:-all} threads." \
   "$(src bench)"
@@ -1495,6 +1510,7 @@ figure passcode "Guessing a phone passcode" \
 section access "The access system"
 para "The labs above break exceptional access in its cryptography. Since 2016 the debate has turned on how it fails as a system: who can swap or add a key, what an insider can do unseen, whether access can be imposed on files written before it existed, and whether a key held by a device's vendor is any different. Each lab below does the real thing with the same vault, escrow and service code."
 sub "What the labs found"
+note "Every measured number below is the median over the ${N_REPS} runs; data/figures.json gives each one's range and quartiles (spread.NAME)."
 access=()
 if [ -n "$SB_ATT" ]; then
   access+=("**A swapped authority file opens everything, and almost nobody notices.** The sender's authority.pub was replaced by one with the same name, agents and threshold, whose agents are an attacker's. The attacker then opened $SB_ATT of $SB_FILES files without any warrant; the genuine authority opened ${SB_GEN:-?}. The standard age tool $(opened_words "$SB_AGE" | sed 's/^$/was not available to try it/'); a compliant client given the same swapped file $(refused_words "$SB_SW"); only one checking against the genuine authority $(refused_words "$SB_GN") (exit code ${SB_GN:-?}). A sender whose software pins the genuine authority by its id sent ${SB_PIN:-?} files the attacker could open; one that accepts only an authority file published in a transparency log, with a witness's cosignature on its receipt, sent ${SB_LOG:-?}.")
@@ -1548,11 +1564,11 @@ table_row "1. Would it give the authorities access at the scale, speed and relia
   "Figure 9 (lab volume); lab strip" \
   "How many targets would use non-compliant tools; how courts would treat a refused file."
 table_row "2. How would it affect the security of the data or devices concerned?" \
-  "It adds keys whose theft opens everything escrowed to them: the 1-of-1 master key opened $(num "${BR_MASTER:-}") files; a swapped authority file let an attacker open $(num "${SB_ATT:-}") of $(num "${SB_FILES:-}") files." \
+  "It adds keys whose theft opens everything escrowed to them: the 1-of-1 master key opened $(cnt "${BR_MASTER:-}") files; a swapped authority file let an attacker open $(cnt "${SB_ATT:-}") of $(cnt "${SB_FILES:-}") files." \
   "Figures 3 and 7 (labs blast-radius, substitution)" \
   "The chance that keys or procedures are in fact compromised, which depends on people and institutions."
 table_row "3. How would it affect privacy, civil liberties and human rights?" \
-  "Every escrowed file becomes openable, including files written before the rule (the retroactive lab rewrote $(num "${RT_FILES:-}") files' headers); the log records releases made through the procedure." \
+  "Every escrowed file becomes openable, including files written before the rule (the retroactive lab rewrote $(cnt "${RT_FILES:-}") files' headers); the log records releases made through the procedure." \
   "Figure 10 (labs insider, retroactive)" \
   "Chilling effects, and use of the same capability by less careful governments."
 table_row "4. How would it affect commerce, competitiveness and innovation?" \
@@ -1572,14 +1588,14 @@ table_row "7. How would it affect the international landscape?" \
   "None measured." \
   "The diplomatic and market response; which states would demand the same."
 table_row "8. Would it be subject to effective oversight?" \
-  "Releases through the agents are logged and witnessed: the owner's monitor saw $(num "${IN_SVC_SEEN:-}") of $(num "${IN_SVC_OPEN:-}") such accesses. Keys used outside the procedure are not: $(num "${IN_KEY_SEEN:-}") of $(num "${IN_KEY_OPEN:-}") seen." \
+  "Releases through the agents are logged and witnessed: the owner's monitor saw $(cnt "${IN_SVC_SEEN:-}") of $(cnt "${IN_SVC_OPEN:-}") such accesses. Keys used outside the procedure are not: $(cnt "${IN_KEY_SEEN:-}") of $(cnt "${IN_KEY_OPEN:-}") seen." \
   "Figure 10 (lab insider)" \
   "Whether auditors act on what the log shows; whether a court can review it."
 table_end
 
 # ---- policy options
 section options "Policy options"
-para "Five options that legislators have been offered, from no mandate to escrow as built here. For each: what it would take, what our measurements say, its main risks, and who supports it. The order implies no preference."
+para "Six options that legislators have been offered or that the literature proposes, from no mandate to escrow as built here. For each: what it would take, what our measurements say, its main risks, and who supports it. The order implies no preference."
 table_start options "Option" "What it would take" "What our measurements say" "Risks" "Who supports it"
 table_row "1. No mandate: strong encryption without exceptional access" \
   "Nothing new; investigators rely on other evidence (metadata, cloud data, informants, device seizures)." \
@@ -1593,7 +1609,7 @@ table_row "2. Lawful hacking and device forensics" \
   "Proposed by Bellovin, Blaze, Clark and Landau as an alternative to mandates $(cite hacking); the Commission's 2025 roadmap invests in forensics $(cite ecroadmap)."
 table_row "3. Device-unlock mandates in the CLEAR style" \
   "A duty on device makers to hold a key that unlocks a seized device under a warrant $(cite wired)." \
-  "The vendor key opened $(num "${CL_VOPEN:-}") of $(num "${CL_DEV:-}") devices; one device's passcode opened $(num "${CL_ONE:-}")." \
+  "The vendor key opened $(cnt "${CL_VOPEN:-}") of $(cnt "${CL_DEV:-}") devices; one device's passcode opened $(cnt "${CL_ONE:-}")." \
   "The vendor key is a master key for every device; its theft is not detectable $(cite green)." \
   "Proposed by Ray Ozzie (2018) $(cite wired); discussed by the Carnegie working group $(cite carnegie)."
 table_row "4. Key escrow with k-of-n agents and a transparency log (built here)" \
