@@ -12,9 +12,16 @@
 # browser's own background requests, initiator "not an origin", to Google's
 # update and account hosts, are listed and ignored); (5) doormat report wrote
 # briefing.pdf on A4, pdftoppm renders every page, and every chart is whole on
-# one page (tests/pdf_figures.py). Each checker is first run on a page it must
-# catch: one that loads from the network, and a print with a chart cut across
-# pages, one missing and one blank. Artifacts (the briefing, briefing.png, the
+# one page (tests/pdf_figures.py); (6) robustness (missing labs, a failing
+# measurement); (7) every number of the text is in data/figures.json and the
+# contradictions of issue 19 are gone (tests/report_numbers.py); (8) every
+# chart label is drawn as gnuplot was given it (tests/report_charts.py); (9)
+# the PDF's text: cover, page numbers, key points, framework, options,
+# references, captions, page fill (tests/report_pdf_text.py); (10) two quick
+# runs give key-point figures whose ranges overlap. Each checker is first run
+# on a page it must catch: one that loads from the network, a print with a
+# chart cut across pages, one missing and one blank, altered numbers, an
+# enhanced-text label, a bare print, ranges that are apart. Artifacts (the briefing, briefing.png, the
 # rendered pages, the net log) are kept in BUILD_DIR/report-check/.
 set -u
 BUILD=${1:-build}
