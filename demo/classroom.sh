@@ -620,8 +620,10 @@ step_briefing() {
       "crumple zones, passcodes) and writes it up as a web page with charts."
   run 0 "doormat report --quick -o $(shq "$BRIEFING_OUT")"
   [ -s "$BRIEFING_OUT/briefing.html" ] || die "no briefing was written"
-  say "" "Open $(abspath "$BRIEFING_OUT")/briefing.html in a web browser, or print it." \
-      "Every number in it comes from the measurements in $BRIEFING_OUT/data."
+  [ -s "$BRIEFING_OUT/briefing.pdf" ] || die "no briefing.pdf was written (make report-deps installs Chromium)"
+  say "" "Read $(abspath "$BRIEFING_OUT")/briefing.pdf (A4, numbered pages), or open briefing.html" \
+      "beside it in a web browser. Every number in it comes from $BRIEFING_OUT/data/figures.json," \
+      "the median of several runs of each measurement."
   point "Every number in the briefing was measured on this computer, just now."
   ask "Which figure would you quote to a legislator, and how would they check it?"
 }
