@@ -56,6 +56,15 @@ static const char serve_usage[] =
     "  --log-file FILE       one line per request, appended [standard error];\n"
     "                        created 0600; a case is named by its SHA-256 only\n"
     "  --port-file FILE      write the port once listening (for PORT 0)\n"
+    "  --metrics-listen HOST:PORT\n"
+    "                        a plain-HTTP port for monitoring, meant for loopback\n"
+    "                        (127.0.0.1:9464): GET /metrics (Prometheus text:\n"
+    "                        answers by status, refusals by reason, answer times,\n"
+    "                        releases, log size, checkpoint age, witness failures\n"
+    "                        by witness) and GET /healthz (200 ok; 503 and why when\n"
+    "                        the checkpoint lacks its cosignatures) [none]\n"
+    "  --metrics-port-file FILE\n"
+    "                        write the metrics port there (for PORT 0)\n"
     "  --max-body BYTES      largest request body [65536]; more is 413\n"
     "  --timeout SECONDS     idle read/write timeout of a connection [10]\n"
     "  --request-timeout SECONDS\n"
@@ -142,7 +151,7 @@ static const char witness_usage[] =
     "  --tls PEM           TLS key and certificate [the key's path with .tls.pem\n"
     "                      for .key]; agents pin its key from authority.pub\n"
     "  --listen, --log-file, --port-file, --max-body, --timeout, --request-timeout,\n"
-    "  --max-connections, --max-per-address\n"
+    "  --max-connections, --max-per-address, --metrics-listen, --metrics-port-file\n"
     "                      as for doormat escrow serve\n";
 
 enum {
@@ -164,6 +173,8 @@ enum {
     OPT_TRUST,
     OPT_STATE,
     OPT_WITNESS_TIMEOUT,
+    OPT_METRICS_LISTEN,
+    OPT_METRICS_PORT_FILE,
 };
 
 static const struct option longopts[] = {
@@ -185,6 +196,8 @@ static const struct option longopts[] = {
     {"trust", required_argument, NULL, OPT_TRUST},
     {"state", required_argument, NULL, OPT_STATE},
     {"witness-timeout", required_argument, NULL, OPT_WITNESS_TIMEOUT},
+    {"metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN},
+    {"metrics-port-file", required_argument, NULL, OPT_METRICS_PORT_FILE},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -193,7 +206,7 @@ static const struct option longopts[] = {
 typedef struct svc_args {
     const char *authority, *agent, *log, *listen, *tls, *log_file, *port_file, *max_body, *timeout,
         *max_conns, *request_timeout, *max_per_address, *warrant, *identity, *output, *key, *state,
-        *witness_timeout;
+        *witness_timeout, *metrics_listen, *metrics_port_file;
     const char *trust[16];
     size_t n_trust;
     char **rest;
@@ -238,6 +251,10 @@ static const char **slot(svc_args *a, int c) {
         return &a->state;
     case OPT_WITNESS_TIMEOUT:
         return &a->witness_timeout;
+    case OPT_METRICS_LISTEN:
+        return &a->metrics_listen;
+    case OPT_METRICS_PORT_FILE:
+        return &a->metrics_port_file;
     }
     return NULL;
 }
@@ -302,6 +319,8 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
     o->tls_path = a->tls;
     o->log_file = a->log_file;
     o->port_file = a->port_file;
+    o->metrics_listen = a->metrics_listen;
+    o->metrics_port_file = a->metrics_port_file;
     unsigned long body = 0, timeout = 0, conns = 0, req_timeout = 0, per_addr = 0;
     int rc = number(cmd, "--max-body", a->max_body, 16ul << 20, &body);
     if (rc == DM_EXIT_OK)
@@ -334,6 +353,8 @@ int cmd_escrow_serve(int argc, char **argv) {
                                   OPT_WITNESS_TIMEOUT,
                                   OPT_REQUEST_TIMEOUT,
                                   OPT_MAX_PER_ADDRESS,
+                                  OPT_METRICS_LISTEN,
+                                  OPT_METRICS_PORT_FILE,
                                   0};
     const char *cmd = "escrow serve";
     svc_args a;
@@ -494,6 +515,8 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
                                   OPT_MAX_CONNS,
                                   OPT_REQUEST_TIMEOUT,
                                   OPT_MAX_PER_ADDRESS,
+                                  OPT_METRICS_LISTEN,
+                                  OPT_METRICS_PORT_FILE,
                                   0};
     const char *cmd = "escrow witness serve";
     svc_args a;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
 #include "service_internal.h"
@@ -60,6 +61,8 @@ typedef struct agent {
     struct event *flush_ev, *retry_ev;
     char name[DM_ESCROW_MAX_AGENT_NAME + 16];
     unsigned long released, refused, batches;
+    time_t cosigned_at; /* when the checkpoint last met the witness policy (metrics) */
+    char health[160];
     /* Where the time goes (seconds, wall clock of this one thread): parsing
      * the request, the warrant check and unwrap (with the entry appended),
      * the commit (tiles, fsync, checkpoint), the witnesses' round, the
@@ -159,10 +162,63 @@ static void undelivered(agent *a, pending *p, const char *what) {
             "before the answer; %s\n",
             when, a->svc.name, peer ? peer : "-", (unsigned)port, what);
     fflush(a->svc.log);
+    dm_svc_metrics_count(&a->svc, 499, 0);
     if (evcon)
         evhttp_send_reply(p->req, 499, "Client Closed Request", NULL);
     else
         evhttp_request_free(p->req);
+}
+
+/* The agent's lines of the metrics page. */
+static void agent_metrics(dm_svc *svc, struct evbuffer *b, void *ctx) {
+    agent *a = ctx;
+    (void)svc;
+    evbuffer_add_printf(
+        b,
+        "# HELP doormat_releases_total Shares released (each with its entry in the log).\n"
+        "# TYPE doormat_releases_total counter\n"
+        "doormat_releases_total %lu\n"
+        "# HELP doormat_release_refusals_total Release requests refused.\n"
+        "# TYPE doormat_release_refusals_total counter\n"
+        "doormat_release_refusals_total %lu\n"
+        "# HELP doormat_batches_total Batches committed (one fsync and checkpoint each).\n"
+        "# TYPE doormat_batches_total counter\n"
+        "doormat_batches_total %lu\n"
+        "# HELP doormat_log_entries Entries in the agent's transparency log.\n"
+        "# TYPE doormat_log_entries gauge\n"
+        "doormat_log_entries %llu\n"
+        "# HELP doormat_checkpoint_cosigned 1 when the checkpoint meets the witness policy.\n"
+        "# TYPE doormat_checkpoint_cosigned gauge\n"
+        "doormat_checkpoint_cosigned %d\n"
+        "# HELP doormat_checkpoint_age_seconds Since the checkpoint last met the witness policy.\n"
+        "# TYPE doormat_checkpoint_age_seconds gauge\n"
+        "doormat_checkpoint_age_seconds %.0f\n",
+        a->released, a->refused, a->batches,
+        a->rel ? (unsigned long long)dm_escrow_releaser_size(a->rel) : 0ULL, !a->uncosigned,
+        a->cosigned_at ? difftime(time(NULL), a->cosigned_at) : 0.0);
+    evbuffer_add_printf(b, "# HELP doormat_witness_failures_total Rounds each witness failed "
+                           "(down, late, refused, or a bad cosignature).\n"
+                           "# TYPE doormat_witness_failures_total counter\n");
+    for (size_t i = 0; i < a->cosigners.n; i++) {
+        evbuffer_add_printf(b, "doormat_witness_failures_total{witness=\"");
+        dm_svc_metrics_label(b, a->cosigners.names && a->cosigners.names[i]
+                                    ? a->cosigners.names[i]
+                                    : "?");
+        evbuffer_add_printf(b, "\"} %lu\n",
+                            a->cosigners.failures ? a->cosigners.failures[i] : 0UL);
+    }
+}
+
+/* Unhealthy while the checkpoint does not meet the witness policy. */
+static const char *agent_health(dm_svc *svc, void *ctx) {
+    agent *a = ctx;
+    (void)svc;
+    if (!a->uncosigned)
+        return NULL;
+    snprintf(a->health, sizeof a->health,
+             "the checkpoint at log size %llu lacks the witness cosignatures the policy needs",
+             a->rel ? (unsigned long long)dm_escrow_releaser_size(a->rel) : 0ULL);
+    return a->health;
 }
 
 /* A one-line text/plain answer of any length (dm_svc_error's is bounded). */
@@ -304,6 +360,7 @@ static void round_done(void *arg, int err, const char *failures, const char *slo
         }
         a->uncosigned = 0;
         a->retry_s = 1;
+        a->cosigned_at = time(NULL);
     }
     answer_all(a, batch, err, why ? why : "not enough witness cosignatures", failures, slow);
     free(why);
@@ -600,6 +657,9 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
     if (err == DM_OK) {
         snprintf(a->name, sizeof a->name, "agent %s", dm_escrow_agent_key_name(a->key));
         err = dm_svc_start(&a->svc, &opts, a->name, handle, on_stop, a);
+        a->svc.metrics = agent_metrics;
+        a->svc.health = agent_health;
+        a->cosigned_at = time(NULL);
     }
     if (err == DM_OK)
         err = dm_svc_cosigners_new(a->auth, a->svc.base, a->witness_timeout_s, &a->cosigners);

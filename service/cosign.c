@@ -88,6 +88,8 @@ static void judge_late(dm_svc_cosigners *c, dm_svc_witness *w, dm_escrow_round *
                        const char *resp, size_t len) {
     dm_escrow_round_answer(rd, w->i, status, resp, len);
     const char *why = dm_escrow_round_why(rd, w->i);
+    if (why[0] && c->failures != NULL)
+        c->failures[w->i]++;
     if (c->log != NULL && why[0]) {
         fprintf(c->log, "%s: witness %s: %s (answering a round that had ended without it)\n",
                 c->log_name ? c->log_name : "agent", w->name, why);
@@ -116,8 +118,11 @@ static void maybe_end(dm_svc_cosigners *c) {
     dm_svc_text fail = {0};
     for (size_t i = 0; i < c->n; i++) {
         const char *why = dm_escrow_round_why(rd, i);
-        if (why[0] && (err != DM_OK || !c->w[i].skipped))
+        if (why[0] && (err != DM_OK || !c->w[i].skipped)) {
             dm_svc_text_printf(&fail, "%switness %s: %s", fail.len ? "; " : "", c->w[i].name, why);
+            if (c->failures != NULL)
+                c->failures[i]++;
+        }
         c->w[i].skipped = 0;
     }
     dm_svc_text_add(&fail, "", 1);
@@ -264,7 +269,8 @@ int dm_svc_cosigners_new(const dm_escrow_authority *auth, struct event_base *bas
     out->kick = event_new(base, -1, 0, on_kick, out);
     out->w = calloc(n ? n : 1, sizeof *out->w);
     out->names = calloc(n ? n : 1, sizeof *out->names);
-    if (!out->multi || !out->timer || !out->kick || !out->w || !out->names) {
+    out->failures = calloc(n ? n : 1, sizeof *out->failures);
+    if (!out->multi || !out->timer || !out->kick || !out->w || !out->names || !out->failures) {
         dm_svc_cosigners_free(out);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
@@ -311,5 +317,6 @@ void dm_svc_cosigners_free(dm_svc_cosigners *c) {
     dm_escrow_round_free(c->round);
     free(c->w);
     free(c->names);
+    free(c->failures);
     memset(c, 0, sizeof *c);
 }

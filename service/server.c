@@ -365,6 +365,8 @@ void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char 
     default:
         phrase = code < 500 ? "Client Error" : "Server Error";
     }
+    dm_svc_conn *c = conn_of(req);
+    dm_svc_metrics_count(svc, code, c != NULL ? c->t_request : 0);
     evhttp_send_reply(req, code, phrase, buf);
     if (buf != NULL)
         evbuffer_free(buf);
@@ -448,6 +450,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
         /* The whole request is in: the deadline was the client's; what
          * follows is the service's work. */
         stop_deadline(c);
+        c->t_request = dm_svc_now();
         dm_svc_conns_busy(&svc->conns, c);
         evhttp_request_set_on_complete_cb(req, on_complete, c);
     }
@@ -625,6 +628,9 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (!svc->sig_term || !svc->sig_int || evsignal_add(svc->sig_term, NULL) != 0 ||
         evsignal_add(svc->sig_int, NULL) != 0)
         return dm_fail(DM_ERR_INTERNAL, "cannot catch SIGTERM");
+    /* The metrics port is up before the port file says the service is. */
+    if ((err = dm_svc_metrics_start(svc, o)) != DM_OK)
+        return err;
     if (o->port_file != NULL && (err = write_port_file(o->port_file, bound_port)) != DM_OK)
         return err;
     char pin[DM_ESCROW_TLS_PIN_LEN + 1] = "?";
@@ -676,6 +682,8 @@ void dm_svc_close(dm_svc *svc) {
         event_free(svc->sig_int);
     if (svc->http)
         evhttp_free(svc->http);
+    if (svc->metrics_http)
+        evhttp_free(svc->metrics_http);
     if (svc->base)
         event_base_free(svc->base);
     if (svc->ssl)

@@ -44,6 +44,7 @@ typedef struct dm_svc_conn {
     struct dm_svc *svc;
     struct bufferevent *bev;
     struct event *deadline; /* the whole request's deadline */
+    double t_request;       /* when its current request was read whole (metrics) */
 } dm_svc_conn;
 
 typedef struct dm_svc_addr_group {
@@ -80,6 +81,13 @@ void dm_svc_conns_waiting(dm_svc_conns *t, dm_svc_conn *c);
 SSL_CTX *dm_svc_server_ctx(const char *tls_path);
 
 typedef struct dm_svc dm_svc;
+/* A service's own lines of the metrics page (Prometheus text format), added
+ * to buf; and its health: NULL when healthy, else why not (one line). */
+struct evbuffer;
+typedef void (*dm_svc_metrics_fn)(dm_svc *svc, struct evbuffer *buf, void *ctx);
+typedef const char *(*dm_svc_health_fn)(dm_svc *svc, void *ctx);
+/* The buckets of the answer-time histogram, in seconds (+Inf besides). */
+#define DM_SVC_N_BUCKETS 12
 /* Handles one complete request (body read, within the limits). */
 typedef void (*dm_svc_handler)(dm_svc *svc, struct evhttp_request *req, void *ctx);
 /* Called once when the server is asked to stop, before it stops: finish
@@ -103,6 +111,14 @@ struct dm_svc {
     struct dm_svc_linger *lingering; /* closed connections whose client may still send */
     unsigned n_lingering;
     int stopping;     /* SIGTERM seen */
+    /* metrics.c: the plain-HTTP metrics and health port, and what it counts */
+    struct evhttp *metrics_http;
+    double started;                      /* time() at start */
+    unsigned long answers[600];          /* by HTTP status */
+    unsigned long buckets[DM_SVC_N_BUCKETS + 1]; /* answer times, the last +Inf */
+    double answer_seconds;               /* their sum */
+    dm_svc_metrics_fn metrics;           /* the service's own lines (may be NULL) */
+    dm_svc_health_fn health;             /* (may be NULL: healthy while running) */
     const char *name; /* "agent doj", "witness w1" for log lines */
     dm_svc_handler handler;
     dm_svc_stop_fn on_stop;
@@ -114,6 +130,15 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
                  dm_svc_stop_fn on_stop, void *ctx);
 /* Runs until stopped (SIGTERM, SIGINT). */
 int dm_svc_run(dm_svc *svc);
+/* metrics.c: starts the metrics and health port of o->metrics_listen (plain
+ * HTTP, meant for loopback) on svc's event loop; nothing when it is NULL. */
+int dm_svc_metrics_start(dm_svc *svc, const dm_service_opts *o);
+/* Counts one answer: its status and, when t_start > 0, how long since then. */
+void dm_svc_metrics_count(dm_svc *svc, int code, double t_start);
+/* A Prometheus label value, escaped (\\, \", \n), added to buf. */
+void dm_svc_metrics_label(struct evbuffer *buf, const char *value);
+/* The monotonic clock, in seconds. */
+double dm_svc_now(void);
 void dm_svc_close(dm_svc *svc);
 
 /* Sends a reply and writes the request's log line (reason may be NULL). */
@@ -240,6 +265,7 @@ typedef struct dm_svc_cosigners {
     double seconds;       /* spent in rounds (wall clock), all told */
     FILE *log;            /* where a late failure is told (may be NULL) */
     const char *log_name; /* the service's name in its log lines */
+    unsigned long *failures; /* per witness: rounds it failed (metrics) */
 } dm_svc_cosigners;
 int dm_svc_cosigners_new(const dm_escrow_authority *auth, struct event_base *base,
                          unsigned timeout_s, dm_svc_cosigners *out);

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+
 #include "service_internal.h"
 
 #define MAX_TRUSTED (DM_ESCROW_MAX_AGENTS * 4)
@@ -134,6 +136,23 @@ static int ensure_tls(const char *path, const char *name) {
     return err;
 }
 
+/* The witness's lines of the metrics page. */
+static void witness_metrics(dm_svc *svc, struct evbuffer *b, void *ctx) {
+    witness *wi = ctx;
+    (void)svc;
+    evbuffer_add_printf(b,
+                        "# HELP doormat_cosigned_total Checkpoints cosigned.\n"
+                        "# TYPE doormat_cosigned_total counter\n"
+                        "doormat_cosigned_total %lu\n"
+                        "# HELP doormat_cosign_refusals_total add-checkpoint requests refused.\n"
+                        "# TYPE doormat_cosign_refusals_total counter\n"
+                        "doormat_cosign_refusals_total %lu\n"
+                        "# HELP doormat_trusted_logs Logs this witness cosigns for.\n"
+                        "# TYPE doormat_trusted_logs gauge\n"
+                        "doormat_trusted_logs %zu\n",
+                        wi->cosigned, wi->refused, wi->n_logs);
+}
+
 int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const char *const *trust,
                            size_t n_trust, const char *state_dir) {
     witness *wi = calloc(1, sizeof *wi);
@@ -164,6 +183,7 @@ int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const
     if (err == DM_OK) {
         snprintf(wi->name, sizeof wi->name, "witness %s", dm_tlog_signer_verifier(wi->key)->name);
         err = dm_svc_start(&wi->svc, &opts, wi->name, handle, on_stop, wi);
+        wi->svc.metrics = witness_metrics;
     }
     if (err == DM_OK)
         err = dm_svc_run(&wi->svc);

@@ -56,6 +56,9 @@ typedef struct dm_service_opts {
                                    request read, TLS handshake included [30] */
     unsigned max_per_address;   /* connections from one address [32] */
     unsigned witness_timeout_s; /* an agent's deadline for each witness's answer [5] */
+    const char *metrics_listen;    /* "HOST:PORT" of the plain-HTTP metrics and health
+                                      port (GET /metrics, GET /healthz); NULL: none */
+    const char *metrics_port_file; /* if set, that port is written there */
 } dm_service_opts;
 
 /* doormat escrow serve: agent agent_key_path of authority_path, logging
