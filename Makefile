@@ -21,7 +21,8 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-PKGS := libsodium libcrypto libssh
+# libfiu: the log's writes are fault-injection points (escrow/tlog_io.c).
+PKGS := libsodium libcrypto libssh libfiu
 # The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
 # clients (docs/operating.md says why). The vault and escrow library never link them.
@@ -157,9 +158,9 @@ $(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
 BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev libevent-dev \
-              libcurl4-openssl-dev
+              libcurl4-openssl-dev libfiu-dev
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
-            libgfshare2 \
+            libgfshare2 fiu-utils \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
 deps:

@@ -31,6 +31,9 @@ struct dm_escrow_releaser {
     pending_entry *pending; /* entries added since the last commit, and those of it */
     size_t n_pending, cap_pending;
     int committed;                           /* the pending entries are durable and cosigned */
+    int failed;    /* an append of this batch failed: the batch is refused whole */
+    char why[400]; /* and why */
+    uint64_t size; /* the committed size when log is NULL (it did not reopen) */
     uint64_t known[DM_ESCROW_MAX_WITNESSES]; /* the size each cosigner has */
 };
 
@@ -39,6 +42,19 @@ static void drop_pending(dm_escrow_releaser *r) {
         free(r->pending[i].text);
     r->n_pending = 0;
     r->committed = 0;
+    r->failed = 0;
+}
+
+/* After any failed write the log is read again from its directory: what
+ * this process goes on from is what the last signed checkpoint there says,
+ * whatever the failure left in memory. A log that does not open now is
+ * opened again by the next release. */
+static int reopen(dm_escrow_releaser *r) {
+    if (r->log)
+        r->size = dm_tlog_log_size(r->log);
+    dm_tlog_log_close(r->log);
+    r->log = NULL;
+    return dm_tlog_log_open(r->dir, r->signer, &r->log);
 }
 
 /* Reads the whole log back from its directory and checks it against its
@@ -95,7 +111,7 @@ void dm_escrow_releaser_close(dm_escrow_releaser *r) {
 }
 
 uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r) {
-    return dm_tlog_log_size(r->log);
+    return r->log ? dm_tlog_log_size(r->log) : r->size;
 }
 
 int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
@@ -104,6 +120,16 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     *share = NULL;
     if (r->committed)
         drop_pending(r); /* the last batch is answered: a new one begins */
+    if (r->failed)
+        return dm_fail(DM_ERR_IO, "%s", r->why);
+    if (r->log == NULL) {
+        int err = reopen(r);
+        if (err) {
+            char d[300];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            return dm_fail(DM_ERR_IO, "the log does not open (%s): nothing is released", d);
+        }
+    }
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? 2 * r->cap_pending : 64;
         pending_entry *p = realloc(r->pending, cap * sizeof *p);
@@ -118,8 +144,18 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     int err = dm_escrow_share_prepare(r->auth, r->agent, w, hdr, now, &s);
     if (!err)
         err = dm_escrow_release_entry(r->auth, r->agent, w, s, requester, now, &entry, &len);
-    if (!err)
+    if (!err) {
         err = dm_tlog_log_append(r->log, (const uint8_t *)entry, len, index);
+        if (err == DM_ERR_IO) {
+            /* The disk failed under this batch: none of it is released. */
+            char d[300];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            snprintf(r->why, sizeof r->why, "the log cannot be written (%s): nothing is released",
+                     d);
+            r->failed = 1;
+            err = dm_fail(DM_ERR_IO, "%s", r->why);
+        }
+    }
     if (err) {
         free(entry);
         dm_escrow_share_free(s);
@@ -132,17 +168,26 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
 
 int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
                              size_t n_cosigners) {
+    if (r->failed) {
+        char d[400];
+        snprintf(d, sizeof d, "%s", r->why);
+        drop_pending(r);
+        int again = reopen(r);
+        return dm_fail(DM_ERR_IO, "%s%s", d, again ? "; the log does not reopen either" : "");
+    }
+    if (r->log == NULL) {
+        drop_pending(r);
+        if (reopen(r) != DM_OK)
+            return dm_fail(DM_ERR_IO, "the log does not open: nothing is released");
+    }
     int err = dm_tlog_log_commit(r->log);
     if (err) {
         /* What was appended is not durable: reopen on what is, and drop it. */
         char d[400];
         snprintf(d, sizeof d, "%s", dm_err_detail());
         drop_pending(r);
-        dm_tlog_log_close(r->log);
-        r->log = NULL;
-        int again = dm_tlog_log_open(r->dir, r->signer, &r->log);
-        return dm_fail(again ? again : DM_ERR_IO,
-                       "the log cannot be written (%s): nothing is released%s", d,
+        int again = reopen(r);
+        return dm_fail(DM_ERR_IO, "the log cannot be written (%s): nothing is released%s", d,
                        again ? "; the log does not reopen either" : "");
     }
     const dm_escrow_authority *auth = r->auth;
@@ -162,8 +207,20 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
     }
     if (!err && lines.failed)
         err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err && lines.len > 0)
+    if (!err && lines.len > 0) {
         err = dm_tlog_log_add_cosignatures(r->log, lines.data, lines.len);
+        if (err) {
+            char d[400];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            drop_pending(r);
+            dm_escrow_buf_free(&lines);
+            int again = reopen(r);
+            return dm_fail(DM_ERR_IO,
+                           "the entries are logged, but their cosigned checkpoint cannot be "
+                           "written (%s): no share is released%s",
+                           d, again ? "; the log does not reopen either" : "");
+        }
+    }
     dm_escrow_buf_free(&lines);
     if (!err && have < auth->witness_threshold)
         err = dm_fail(DM_ERR_LOG,
