@@ -622,17 +622,76 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
     return DM_OK;
 }
 
+static int same_key(const dm_tlog_note_sig *a, const dm_tlog_note_sig *b) {
+    return a->id == b->id && strcmp(a->name, b->name) == 0;
+}
+
+/* Signature i of n is kept unless a later one (of n, or any of also) is
+ * from the same key. */
+static int superseded(const dm_tlog_note *n, size_t i, const dm_tlog_note *also) {
+    for (size_t j = i + 1; j < n->n_sigs; j++)
+        if (same_key(&n->sigs[i], &n->sigs[j]))
+            return 1;
+    for (size_t j = 0; also && j < also->n_sigs; j++)
+        if (same_key(&n->sigs[i], &also->sigs[j]))
+            return 1;
+    return 0;
+}
+
+/* The checkpoint keeps one signature per key (name and key id): a witness
+ * that cosigns the same checkpoint again (every restart of the agent asks)
+ * replaces its line instead of adding one, so the note never grows past what
+ * a verifier accepts. A checkpoint that already holds repeated lines (written
+ * before this rule) is cleaned by its next cosignature. */
 int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len) {
-    size_t total = l->cp_len + len;
-    char *text = malloc(total + 1);
-    if (!text)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memcpy(text, l->cp_text, l->cp_len);
-    memcpy(text + l->cp_len, lines, len);
-    text[total] = '\0';
-    dm_tlog_note *n = NULL;
-    int err = dm_tlog_note_parse(text, total, &n);
-    dm_tlog_note_free(n);
+    dm_tlog_note *old = NULL, *add = NULL;
+    char *text = NULL;
+    int err = dm_tlog_note_parse(l->cp_text, l->cp_len, &old);
+    if (!err) {
+        size_t n = old->text_len + 1 + len;
+        char *joined = malloc(n + 1);
+        if (!joined)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        if (!err) {
+            memcpy(joined, old->text, old->text_len);
+            joined[old->text_len] = '\n';
+            memcpy(joined + old->text_len + 1, lines, len);
+            joined[n] = '\0';
+            err = dm_tlog_note_parse(joined, n, &add);
+            free(joined);
+        }
+    }
+    size_t total = 0, kept = 0;
+    if (!err) {
+        text = malloc(l->cp_len + len + 2);
+        if (!text)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    if (!err) {
+        memcpy(text, old->text, old->text_len);
+        text[old->text_len] = '\n';
+        total = old->text_len + 1;
+        for (int pass = 0; pass < 2; pass++) {
+            const dm_tlog_note *from = pass == 0 ? old : add;
+            for (size_t i = 0; i < from->n_sigs; i++) {
+                if (superseded(from, i, pass == 0 ? add : NULL))
+                    continue;
+                memcpy(text + total, from->sigs[i].line, from->sigs[i].line_len);
+                total += from->sigs[i].line_len;
+                kept++;
+            }
+        }
+        text[total] = '\0';
+        if (kept > DM_TLOG_MAX_SIGS)
+            err = dm_fail(DM_ERR_USAGE, "more than %d signatures on the checkpoint",
+                          DM_TLOG_MAX_SIGS);
+    }
+    dm_tlog_note_free(old);
+    dm_tlog_note_free(add);
+    dm_tlog_note *check = NULL;
+    if (!err)
+        err = dm_tlog_note_parse(text, total, &check);
+    dm_tlog_note_free(check);
     int published = 0;
     if (!err)
         err = publish_checkpoint(l, text, total, &published);
