@@ -92,7 +92,14 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench
+          $(BUILD)/bench/tlog-bench $(BUILD)/tests/fiu_nth.so
+
+# The fault injector of tests/e2e/log_faults.sh: LD_PRELOADed into a service,
+# it fails the one write of the log that the test picks (libfiu). Built
+# without the sanitizers: it is preloaded, and instruments nothing of ours.
+$(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -o $@ $< -lfiu
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).

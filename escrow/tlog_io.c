@@ -9,6 +9,7 @@
  * next to the fsync that follows every write, and the program that is tested
  * is the one that ships.
  *
+ * tests/fiu_nth.c enables the points by name: a new one goes in its list too.
  * A point's failinfo is the errno to fail with; 0 at a write point is a short
  * write (half the bytes reach the file, as when the disk fills mid-write).
  */
