@@ -30,7 +30,7 @@ struct dm_escrow_releaser {
     dm_tlog_log *log;
     pending_entry *pending; /* entries added since the last commit, and those of it */
     size_t n_pending, cap_pending;
-    int committed;                           /* the pending entries are durable and cosigned */
+    int committed; /* the pending entries are durable and cosigned */
     int failed;    /* an append of this batch failed: the batch is refused whole */
     char why[400]; /* and why */
     uint64_t size; /* the committed size when log is NULL (it did not reopen) */

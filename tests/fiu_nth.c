@@ -59,8 +59,8 @@ static void trace(const char *name, const char *what) {
     if (fd < 0)
         return;
     char line[256];
-    int n = snprintf(line, sizeof line, "%ld %ld %s%s%s\n", gen, count, name, what[0] ? " " : "",
-                     what);
+    int n =
+        snprintf(line, sizeof line, "%ld %ld %s%s%s\n", gen, count, name, what[0] ? " " : "", what);
     if (n > 0 && write(fd, line, (size_t)n) < 0)
         n = 0;
     close(fd);
@@ -104,9 +104,9 @@ static int decide(const char *name, int *failnum, void **failinfo, unsigned int 
 /* Every point of escrow/tlog_io.c, by name: a callback on a wildcard would
  * be told the wildcard, not the call. */
 __attribute__((constructor)) static void fiu_nth_start(void) {
-    static const char *const files[] = {"log/entries", "log/tile",  "log/checkpoint",
-                                        "log/publish", "log/dir",   "witness/state"};
-    static const char *const ops[] = {"open",  "write",  "fsync",   "close",
+    static const char *const files[] = {"log/entries", "log/tile", "log/checkpoint",
+                                        "log/publish", "log/dir",  "witness/state"};
+    static const char *const ops[] = {"open",   "write", "fsync",   "close",
                                       "rename", "mkdir", "dirsync", "syncfs"};
     if (!getenv("DOORMAT_FIU_CTL"))
         return;
