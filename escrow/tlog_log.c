@@ -470,8 +470,9 @@ static int push_hash(dm_tlog_log *l, unsigned lv, uint64_t tile_index, const dm_
 /* Back to the committed tree after a failed commit: the right edge, the
  * partial tiles and the partial bundle read again from the directory, as at
  * open. What a failed batch left there beyond the checkpoint is never read
- * (the checkpoint's tiles are the ones a committed batch wrote) and is
- * replaced whole by the batch that next reaches those sizes. When the
+ * (the checkpoint's tiles are the ones a committed batch wrote), agrees with
+ * the checkpoint on every hash it covers anyway (the batch only appended),
+ * and is replaced whole by the batch that next reaches those sizes. When the
  * directory cannot be read now, the log stays stale: every append and
  * commit tries again first, and fails until it can. */
 static int rewind_to_checkpoint(dm_tlog_log *l) {
