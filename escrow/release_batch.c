@@ -147,12 +147,18 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     if (!err) {
         err = dm_tlog_log_append(r->log, (const uint8_t *)entry, len, index);
         if (err == DM_ERR_IO) {
-            /* The disk failed under this batch: none of it is released. */
+            /* The disk failed under this batch: none of it is released. With
+             * releases of it pending, the commit that answers them refuses
+             * them and reopens the log; with none, no commit may follow, so
+             * the log is reopened now. */
             char d[300];
             snprintf(d, sizeof d, "%s", dm_err_detail());
             snprintf(r->why, sizeof r->why, "the log cannot be written (%s): nothing is released",
                      d);
-            r->failed = 1;
+            if (r->n_pending > 0)
+                r->failed = 1;
+            else
+                reopen(r); /* one that fails is tried again by the next release */
             err = dm_fail(DM_ERR_IO, "%s", r->why);
         }
     }

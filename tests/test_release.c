@@ -333,8 +333,9 @@ static void test_backdated_entry(void **state) {
  * libfiu). That release gets the error and no share; so does every other
  * release of its batch, the one added before it included (no receipt); the
  * log on disk verifies at its last checkpoint (255 entries); the next batch
- * in the same releaser gets index 255 and crosses the tile boundary, and a
- * new releaser opens the log at its size. Before the fix the failed append
+ * in the same releaser gets index 255 and crosses the tile boundary; a
+ * release refused alone in its batch leaves no state behind; and a new
+ * releaser opens the log at its size. Before the fix the failed append
  * left its hash counted and the next commit signed a tree that was not the
  * one on disk. */
 static void test_releaser_disk_fault(void **state) {
@@ -359,9 +360,8 @@ static void test_releaser_disk_fault(void **state) {
     assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &first, &i1), DM_OK);
     assert_true(i1 == 254);
     assert_int_equal(fiu_init(0), 0);
-    assert_int_equal(fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)ENOSPC,
-                                FIU_ONETIME),
-                     0);
+    assert_int_equal(
+        fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)ENOSPC, FIU_ONETIME), 0);
     assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &second, &i2),
                      DM_ERR_IO);
     assert_null(second);
@@ -391,9 +391,30 @@ static void test_releaser_disk_fault(void **state) {
     }
     assert_true(log_size(w->logs[1]) == 260);
     assert_int_equal(verify_times(w, 1), DM_OK);
+
+    /* A release alone in its batch (no commit follows its refusal): at 511
+     * the append that fills the second tile fails; the next release in the
+     * same releaser is entry 511 all the same. */
+    for (uint64_t i = 260; i < 511; i++) {
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+        dm_escrow_share_free(s);
+    }
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)EIO, FIU_ONETIME),
+                     0);
+    s = NULL;
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_ERR_IO);
+    assert_null(s);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+    assert_true(idx == 511);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(dm_escrow_release_receipt(r, s, idx), DM_OK);
+    dm_escrow_share_free(s);
+    assert_true(log_size(w->logs[1]) == 512);
+    assert_int_equal(verify_times(w, 1), DM_OK);
     dm_escrow_releaser_close(r);
     assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[1], w->logs[1], &r), DM_OK);
-    assert_true(dm_escrow_releaser_size(r) == 260);
+    assert_true(dm_escrow_releaser_size(r) == 512);
     dm_escrow_releaser_close(r);
 }
 

@@ -164,6 +164,47 @@ start_agent || fail "the agent restarts after the sweep"
 set_fault ctl 0 none
 release_ok "after the sweep, after a restart"
 restarts=$((restarts + 1))
+
+# The case of the report: the release that fills the first tile of 256
+# entries (index 255) cannot write the full entry bundle. The log is grown
+# to 255 by clients 16 at a time (the plain command when the agent runs
+# under valgrind: the clients are not under test here).
+C=$D
+[ -x "$BUILD/doormat" ] && C=$BUILD/doormat
+set_fault ctl 0 none
+rounds=0
+while [ "$(size_on_disk)" -lt 255 ] && [ "$rounds" -lt 40 ]; do
+  n=$((255 - $(size_on_disk)))
+  [ "$n" -gt 16 ] && n=16
+  for j in $(seq 1 "$n"); do
+    "$C" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt \
+      --identity inv.key -o "grow$j.txt" memo.age 2>/dev/null &
+  done
+  wait_clients=$(jobs -rp | grep -v -x -F -f <(printf '%s\n' "${SVC_PIDS[@]}") || true)
+  for p in $wait_clients; do wait "$p" 2>/dev/null; done
+  rounds=$((rounds + 1))
+done
+assert_eq "$(size_on_disk)" 255 "the log grown to 255 entries"
+set_fault ctl 1 enospc
+request
+name=$(awk -v g="$gen" '$1 == g && $4 == "failed" {print $3; exit}' trace)
+assert_eq "$name" "doormat/log/entries/open" "the first write of that release is the full bundle"
+assert_true "the release that fills the tile is refused with no share" \
+  sh -c "[ $rc != 0 ] && [ ! -e out.txt ] && ! grep -q 'agent doj: share received' '$T/err'"
+injected=$((injected + 1))
+echo "  fault $injected: agent enospc at the full tile (doormat/log/entries/open): refused, no share; the log at size $(size_on_disk) (was 255)" >>report
+assert_eq "$(size_on_disk)" 255 "the log stays at 255"
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/doj
+assert_exit 0 "the log verifies at 255"
+set_fault ctl 0 none
+release_ok "the next release fills the tile"
+assert_true "the full entry bundle is in place" test -f fbi/logs/doj/tile/entries/000
+run "$D" escrow audit verify --authority fbi/authority.pub fbi/logs/doj
+assert_exit 0 "the log verifies at 256"
+svc_stop "${doj_pid:-0}"
+start_agent || fail "the agent restarts at 256"
+release_ok "after the full tile, after a restart"
+
 echo "log_faults: $injected faults injected ($calls calls of the log per release, $wcalls of the witness's record); $left_old left the log at its old checkpoint, $left_new at the next one (logged, not released); $restarts restarts; every one refused with no share out, verified, and followed by a working release"
 cat report
 
