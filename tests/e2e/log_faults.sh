@@ -40,8 +40,18 @@ echo "0 0 none" >ctl_w
 echo "0 0 none" >ctl
 svc_start_witness 1 fbi
 w1_port_saved=$port
+# start_agent: the agent with the injector, returned once its start has had
+# the checkpoint it starts on cosigned or said why not (those writes are not
+# a release's, and must not take a fault meant for one).
 start_agent() {
-  LD_PRELOAD=$FIU DOORMAT_FIU_CTL=$T/ctl DOORMAT_FIU_TRACE=$T/trace svc_start_agent doj fbi
+  local had n=0
+  had=$(grep -c ": log at size " "$T/doj.stderr" 2>/dev/null)
+  LD_PRELOAD=$FIU DOORMAT_FIU_CTL=$T/ctl DOORMAT_FIU_TRACE=$T/trace svc_start_agent doj fbi ||
+    return 1
+  while [ "$(grep -c ": log at size " "$T/doj.stderr")" -le "${had:-0}" ] &&
+        [ $n -lt $((100 * SVC_SLOW)) ]; do
+    sleep 0.1; n=$((n + 1))
+  done
 }
 start_agent || { fail "the agent starts with the fault injector"; finish; }
 run "$D" keygen -o inv.key
