@@ -21,7 +21,8 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-PKGS := libsodium libcrypto libssh
+# libfiu: the log's writes are fault-injection points (escrow/tlog_io.c).
+PKGS := libsodium libcrypto libssh libfiu
 # The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
 # clients (docs/operating.md says why). The vault and escrow library never link them.
@@ -101,7 +102,7 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench $(PLUGIN_BINS)
+          $(BUILD)/bench/tlog-bench $(PLUGIN_BINS) $(BUILD)/tests/fiu_nth.so
 
 # The plugin programs age 1.3 ships, built beside the command (plugins/): age
 # clients without the native type use it through them. They speak the plugin
@@ -109,6 +110,13 @@ binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/li
 $(BUILD)/age-plugin-pq: plugins/age_plugin_pq.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ivault $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
+
+# The fault injector of tests/e2e/log_faults.sh: LD_PRELOADed into a service,
+# it fails the one write of the log that the test picks (libfiu). Built
+# without the sanitizers: it is preloaded, and instruments nothing of ours.
+$(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC -shared -o $@ $< -lfiu
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
@@ -174,9 +182,9 @@ $(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
 BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev libevent-dev \
-              libcurl4-openssl-dev
+              libcurl4-openssl-dev libfiu-dev
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
-            libgfshare2 \
+            libgfshare2 fiu-utils \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl \
             systemd

@@ -44,6 +44,9 @@ struct dm_escrow_releaser {
     size_t n_pending, cap_pending;
     size_t n_answered; /* the first n_answered pending entries are of the batch committed last */
     int cosigned;      /* the checkpoint committed last holds the witness threshold */
+    int failed;        /* an append of the batch being gathered failed: it is refused whole */
+    char why[400];     /* and why */
+    uint64_t size;     /* the committed size when log is NULL (it did not reopen) */
     uint64_t known[DM_ESCROW_MAX_WITNESSES]; /* the size each cosigner has */
     request_slot *requests;
     size_t cap_requests, n_requests;
@@ -159,6 +162,20 @@ static void drop_pending(dm_escrow_releaser *r) {
         free(r->pending[i].text);
     r->n_pending = 0;
     r->n_answered = 0;
+    r->failed = 0;
+}
+
+/* After a failed write the log is read again from its directory: what this
+ * process goes on from is what the last signed checkpoint there says,
+ * whatever the failure left in memory. Only between rounds (a round holds
+ * the log). A log that does not open now is opened again by the next
+ * release. */
+static int reopen(dm_escrow_releaser *r) {
+    if (r->log)
+        r->size = dm_tlog_log_size(r->log);
+    dm_tlog_log_close(r->log);
+    r->log = NULL;
+    return dm_tlog_log_open(r->dir, r->signer, &r->log);
 }
 
 /* The entries of the batch before are answered: only those added since stay. */
@@ -234,13 +251,23 @@ void dm_escrow_releaser_close(dm_escrow_releaser *r) {
 }
 
 uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r) {
-    return dm_tlog_log_size(r->log);
+    return r->log ? dm_tlog_log_size(r->log) : r->size;
 }
 
 int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
                           const char *requester, time_t now, dm_escrow_share **share,
                           uint64_t *index) {
     *share = NULL;
+    if (r->failed)
+        return dm_fail(DM_ERR_IO, "%s", r->why);
+    if (r->log == NULL) {
+        int err = reopen(r);
+        if (err) {
+            char d[300];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            return dm_fail(DM_ERR_IO, "the log does not open (%s): nothing is released", d);
+        }
+    }
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? 2 * r->cap_pending : 64;
         pending_entry *p = realloc(r->pending, cap * sizeof *p);
@@ -269,6 +296,19 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
         err = dm_tlog_log_append(r->log, (const uint8_t *)entry, len, index);
         if (!err && remember_request(r, key, *index) != DM_OK)
             dm_fail(DM_OK, NULL); /* no memory to remember it: a retry gets a new entry */
+        if (err == DM_ERR_IO) {
+            /* The disk failed under this batch: none of it is released. The
+             * log undid the append in memory; with releases of this batch
+             * pending, the commit that answers them refuses them and reopens
+             * the log; with none, the next release goes on. */
+            char d[300];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            snprintf(r->why, sizeof r->why, "the log cannot be written (%s): nothing is released",
+                     d);
+            if (r->n_pending > r->n_answered)
+                r->failed = 1;
+            err = dm_fail(DM_ERR_IO, "%s", r->why);
+        }
     }
     if (err) {
         free(entry);
@@ -282,6 +322,18 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
 
 int dm_escrow_release_commit_log(dm_escrow_releaser *r) {
     drop_answered(r);
+    if (r->failed) {
+        char d[400];
+        snprintf(d, sizeof d, "%s", r->why);
+        drop_pending(r);
+        int again = reopen(r);
+        return dm_fail(DM_ERR_IO, "%s%s", d, again ? "; the log does not reopen either" : "");
+    }
+    if (r->log == NULL) {
+        drop_pending(r);
+        if (reopen(r) != DM_OK)
+            return dm_fail(DM_ERR_IO, "the log does not open: nothing is released");
+    }
     r->n_answered = r->n_pending;
     uint64_t before = dm_tlog_log_size(r->log);
     int err = dm_tlog_log_commit(r->log);
@@ -290,11 +342,8 @@ int dm_escrow_release_commit_log(dm_escrow_releaser *r) {
         char d[400];
         snprintf(d, sizeof d, "%s", dm_err_detail());
         drop_pending(r);
-        dm_tlog_log_close(r->log);
-        r->log = NULL;
-        int again = dm_tlog_log_open(r->dir, r->signer, &r->log);
-        return dm_fail(again ? again : DM_ERR_IO,
-                       "the log cannot be written (%s): nothing is released%s", d,
+        int again = reopen(r);
+        return dm_fail(DM_ERR_IO, "the log cannot be written (%s): nothing is released%s", d,
                        again ? "; the log does not reopen either" : "");
     }
     if (dm_tlog_log_size(r->log) != before) /* a new checkpoint: not cosigned yet */
@@ -320,6 +369,8 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
 
 int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
                         dm_escrow_round **out) {
+    if (r->log == NULL)
+        return dm_fail(DM_ERR_IO, "the log does not open: nothing to cosign");
     return dm_escrow_round_begin(r->auth, r->log, &r->cosigned,
                                  n <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL, n, names, out);
 }
@@ -329,7 +380,7 @@ int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r) {
 }
 
 int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index) {
-    if (!r->cosigned || index >= dm_tlog_log_size(r->log))
+    if (r->log == NULL || !r->cosigned || index >= dm_tlog_log_size(r->log))
         return dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is not in a cosigned checkpoint", index);
     char *text = NULL;
     size_t len = 0;

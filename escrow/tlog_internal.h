@@ -2,6 +2,8 @@
 #ifndef DOORMAT_TLOG_INTERNAL_H
 #define DOORMAT_TLOG_INTERNAL_H
 
+#include <sys/types.h>
+
 #include "doormat/tlog.h"
 
 /* Bound on any resource read from a log: a full bundle of the longest entries. */
@@ -28,5 +30,19 @@ static inline int dm_tlog_b64_chars(const char *s, size_t len) {
 
 /* MTH of n = 2^k consecutive hashes. */
 void dm_tlog_subtree_hash(const uint8_t *hashes, size_t n, dm_tlog_hash out);
+
+/* The calls that write a log or a witness's record (tlog_io.c), each a
+ * libfiu point "doormat/POINT/OP" (OP: open, write, fsync, close, rename,
+ * mkdir, dirsync, syncfs); they set errno and return -1 like the calls they
+ * wrap, except dm_tlog_io_fsync_dir, which returns a dm_err with its detail.
+ * dm_tlog_io_write_all writes everything or fails (a short write is retried). */
+int dm_tlog_io_open(const char *point, const char *path, int flags, mode_t mode);
+int dm_tlog_io_write_all(const char *point, int fd, const void *data, size_t len);
+int dm_tlog_io_fsync(const char *point, int fd);
+int dm_tlog_io_close(const char *point, int fd);
+int dm_tlog_io_rename(const char *point, const char *from, const char *to);
+int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode);
+int dm_tlog_io_fsync_dir(const char *point, const char *path);
+int dm_tlog_io_syncfs(const char *point, int fd);
 
 #endif

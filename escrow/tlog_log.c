@@ -48,6 +48,7 @@ struct dm_tlog_log {
     char dirs[MAX_DIRS][96]; /* directories to fsync, relative to dir */
     size_t n_dirs;
     int dirs_overflow; /* more than MAX_DIRS: syncfs instead */
+    int stale;         /* the working state could not be read back after a failure */
     /* Complete subtrees never change: their hashes, once computed for a
      * proof, are kept (direct-mapped by level and index) for the next. The
      * receipts of one batch share most of their paths. */
@@ -66,15 +67,6 @@ static int path_join(char *out, size_t cap, const char *dir, const char *rel) {
     return DM_OK;
 }
 
-static int fsync_dir(const char *path) {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-    int rc = fsync(fd);
-    close(fd);
-    return rc == 0 ? DM_OK : dm_fail(DM_ERR_IO, "%s: fsync: %s", path, strerror(errno));
-}
-
 /* mkdir -p of rel's parent directories under dir. */
 static int make_parents(const char *dir, const char *rel) {
     char path[4096];
@@ -86,7 +78,7 @@ static int make_parents(const char *dir, const char *rel) {
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(path, 0755) == 0)
+        if (dm_tlog_io_mkdir("log/dir", path, 0755) == 0)
             chmod(path, 0755); /* public, whatever the umask */
         else if (errno != EEXIST)
             return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
@@ -95,39 +87,38 @@ static int make_parents(const char *dir, const char *rel) {
     return DM_OK;
 }
 
-static int write_all(int fd, const uint8_t *data, size_t len) {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, data + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        done += (size_t)w;
-    }
-    return 0;
-}
-
-/* Writes rel (under dir) through rel.tmp, fsync'd, renamed. */
-static int write_durable(const char *dir, const char *rel, const uint8_t *data, size_t len) {
+/* Writes rel (under dir) through rel.tmp, fsync'd, renamed: rel is either
+ * its old content or all of the new, never a part (a file a failed batch
+ * left beyond the checkpoint is replaced whole, never appended to). point
+ * names the libfiu points of its calls (tlog_io.c). */
+static int write_durable(const char *point, const char *dir, const char *rel, const uint8_t *data,
+                         size_t len) {
     char path[4096], tmp[4200];
     int err = path_join(path, sizeof path, dir, rel);
     if (err)
         return err;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = dm_tlog_io_open(point, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 && errno == ENOENT) {
         err = make_parents(dir, rel);
         if (err)
             return err;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = dm_tlog_io_open(point, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     }
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = fchmod(fd, 0644) == 0 && write_all(fd, data, len) == 0 && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
+    int ok = fchmod(fd, 0644) == 0 && dm_tlog_io_write_all(point, fd, data, len) == 0 &&
+             dm_tlog_io_fsync(point, fd) == 0;
+    int e = errno;
+    if (dm_tlog_io_close(point, fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && dm_tlog_io_rename(point, tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
         unlink(tmp);
         return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(e));
     }
@@ -155,7 +146,7 @@ static int write_tile(dm_tlog_log *l, int level, uint64_t index, unsigned w, con
     char rel[64];
     int err = dm_tlog_tile_path(level, index, w, rel);
     if (!err)
-        err = write_durable(l->dir, rel, data, len);
+        err = write_durable(level < 0 ? "log/entries" : "log/tile", l->dir, rel, data, len);
     if (!err)
         note_dir(l, rel);
     return err;
@@ -180,17 +171,27 @@ static void prune(dm_tlog_log *l, int level, uint64_t index) {
 
 /* ------------------------------------------------------------ the checkpoint */
 
-static int publish_checkpoint(dm_tlog_log *l, const char *text, size_t len) {
-    int err = write_durable(l->dir, "checkpoint.new", (const uint8_t *)text, len);
+/* Publishes a signed checkpoint: DM_OK, or an error with *published telling
+ * whether it replaced the old one (it did once the rename succeeded, even
+ * when the directory's fsync then failed: the file in place is the new one).
+ * A checkpoint.new that was not published is removed, so that the log stays
+ * at its old checkpoint, also for the next open. */
+static int publish_checkpoint(dm_tlog_log *l, const char *text, size_t len, int *published) {
+    *published = 0;
+    int err = write_durable("log/checkpoint", l->dir, "checkpoint.new", (const uint8_t *)text, len);
     char from[4096] = "", to[4096] = "";
     if (!err)
         err = path_join(from, sizeof from, l->dir, "checkpoint.new");
     if (!err)
         err = path_join(to, sizeof to, l->dir, "checkpoint");
-    if (!err && rename(from, to) != 0)
+    if (!err && dm_tlog_io_rename("log/publish", from, to) != 0) {
         err = dm_fail(DM_ERR_IO, "%s: %s", to, strerror(errno));
+        unlink(from);
+    }
     if (!err)
-        err = fsync_dir(l->dir);
+        *published = 1;
+    if (!err)
+        err = dm_tlog_io_fsync_dir("log/publish", l->dir);
     return err;
 }
 
@@ -239,8 +240,9 @@ int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key) {
             close(fd);
         }
     }
+    int published;
     if (!err)
-        err = publish_checkpoint(&l, note, len);
+        err = publish_checkpoint(&l, note, len, &published);
     free(note);
     return err;
 }
@@ -371,10 +373,10 @@ static int recover_pending(dm_tlog_log *l) {
     if (ok) {
         char to[4096];
         err = path_join(to, sizeof to, l->dir, "checkpoint");
-        if (!err && rename(path, to) != 0)
+        if (!err && dm_tlog_io_rename("log/publish", path, to) != 0)
             err = dm_fail(DM_ERR_IO, "%s: %s", to, strerror(errno));
         if (!err)
-            err = fsync_dir(l->dir);
+            err = dm_tlog_io_fsync_dir("log/publish", l->dir);
         if (!err) {
             free(l->cp_text);
             l->cp = c;
@@ -465,9 +467,43 @@ static int push_hash(dm_tlog_log *l, unsigned lv, uint64_t tile_index, const dm_
     return push_hash(l, lv + 1, tile_index >> 8, up);
 }
 
+/* Back to the committed tree after a failed commit: the right edge, the
+ * partial tiles and the partial bundle read again from the directory, as at
+ * open. What a failed batch left there beyond the checkpoint is never read
+ * (the checkpoint's tiles are the ones a committed batch wrote), agrees with
+ * the checkpoint on every hash it covers anyway (the batch only appended),
+ * and is replaced whole by the batch that next reaches those sizes. When the
+ * directory cannot be read now, the log stays stale: every append and
+ * commit tries again first, and fails until it can. */
+static int rewind_to_checkpoint(dm_tlog_log *l) {
+    free(l->bundle);
+    l->bundle = NULL;
+    l->bundle_len = l->bundle_cap = 0;
+    memset(&l->edge, 0, sizeof l->edge);
+    memset(l->count, 0, sizeof l->count);
+    l->n_dirs = 0;
+    l->dirs_overflow = 0;
+    l->stale = 1;
+    int err = load_edge(l);
+    if (err) {
+        char d[300];
+        snprintf(d, sizeof d, "%s", dm_err_detail());
+        return dm_fail(err == DM_ERR_NOMEM ? err : DM_ERR_IO,
+                       "the log cannot be read back at its checkpoint (size %" PRIu64 "): %s",
+                       l->cp.size, d);
+    }
+    l->stale = 0;
+    return DM_OK;
+}
+
 int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_t *index) {
     if (len == 0 || len > DM_TLOG_MAX_ENTRY)
         return dm_fail(DM_ERR_USAGE, "a log entry has 1 to %d bytes", DM_TLOG_MAX_ENTRY);
+    if (l->stale) {
+        int err = rewind_to_checkpoint(l);
+        if (err)
+            return err;
+    }
     if (l->bundle_len + 2 + len > l->bundle_cap) {
         size_t cap = l->bundle_cap ? l->bundle_cap * 2 : 4096;
         while (cap < l->bundle_len + 2 + len)
@@ -478,6 +514,11 @@ int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_
         l->bundle = b;
         l->bundle_cap = cap;
     }
+    /* An append that fails changes nothing: the counts and the bundle's
+     * length are put back (the slots past them are free to overwrite). */
+    unsigned count_before[8];
+    memcpy(count_before, l->count, sizeof count_before);
+    size_t bundle_before = l->bundle_len;
     uint64_t i = l->edge.size;
     l->bundle[l->bundle_len] = (uint8_t)(len >> 8);
     l->bundle[l->bundle_len + 1] = (uint8_t)len;
@@ -492,7 +533,8 @@ int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_
     if (!err)
         err = push_hash(l, 0, i >> 8, h);
     if (err) {
-        l->bundle_len -= 2 + len; /* the entry is not in */
+        memcpy(l->count, count_before, sizeof count_before);
+        l->bundle_len = bundle_before; /* the entry is not in */
         return err;
     }
     if (l->count[0] == 0)
@@ -503,7 +545,13 @@ int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_
     return DM_OK;
 }
 
+/* A commit either publishes the whole batch or leaves the log as its last
+ * checkpoint, on disk and here: any failure before the checkpoint's rename
+ * drops the appended entries (rewind_to_checkpoint); a failure after it (the
+ * directory's fsync) keeps the checkpoint that is now in place. */
 int dm_tlog_log_commit(dm_tlog_log *l) {
+    if (l->stale)
+        return rewind_to_checkpoint(l);
     uint64_t size = l->edge.size;
     if (size == l->cp.size)
         return DM_OK;
@@ -525,9 +573,9 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
         char p[4096];
         err = path_join(p, sizeof p, l->dir, l->dirs[i]);
         if (!err)
-            err = fsync_dir(p);
+            err = dm_tlog_io_fsync_dir("log/dir", p);
     }
-    if (!err && l->dirs_overflow && syncfs(l->lock_fd) != 0)
+    if (!err && l->dirs_overflow && dm_tlog_io_syncfs("log/dir", l->lock_fd) != 0)
         err = dm_fail(DM_ERR_IO, "%s: syncfs: %s", l->dir, strerror(errno));
     dm_tlog_checkpoint c = {0};
     snprintf(c.origin, sizeof c.origin, "%s", l->cp.origin);
@@ -535,13 +583,28 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
     dm_tlog_edge_root(&l->edge, c.root);
     char *note = NULL;
     size_t len = 0;
+    int published = 0;
     if (!err)
         err = sign_checkpoint(l->key, &c, &note, &len);
     if (!err)
-        err = publish_checkpoint(l, note, len);
+        err = publish_checkpoint(l, note, len, &published);
+    if (err && published) {
+        /* In place but perhaps not durable: this process goes on from it. */
+        free(l->cp_text);
+        l->cp = c;
+        l->cp_text = note;
+        l->cp_len = len;
+        l->n_dirs = 0;
+        l->dirs_overflow = 0;
+        return err;
+    }
     if (err) {
         free(note);
-        return err;
+        char d[400];
+        snprintf(d, sizeof d, "%s", dm_err_detail());
+        int again = rewind_to_checkpoint(l);
+        return dm_fail(err, "%s%s", d,
+                       again ? "; the log cannot be read back at its checkpoint either" : "");
     }
     /* Only the tile that was partial at the last commit can have partial
      * files; once it is full they go (tlog-tiles allows it). */
@@ -560,27 +623,87 @@ int dm_tlog_log_commit(dm_tlog_log *l) {
     return DM_OK;
 }
 
+static int same_key(const dm_tlog_note_sig *a, const dm_tlog_note_sig *b) {
+    return a->id == b->id && strcmp(a->name, b->name) == 0;
+}
+
+/* Signature i of n is kept unless a later one (of n, or any of also) is
+ * from the same key. */
+static int superseded(const dm_tlog_note *n, size_t i, const dm_tlog_note *also) {
+    for (size_t j = i + 1; j < n->n_sigs; j++)
+        if (same_key(&n->sigs[i], &n->sigs[j]))
+            return 1;
+    for (size_t j = 0; also && j < also->n_sigs; j++)
+        if (same_key(&n->sigs[i], &also->sigs[j]))
+            return 1;
+    return 0;
+}
+
+/* The checkpoint keeps one signature per key (name and key id): a witness
+ * that cosigns the same checkpoint again (every restart of the agent asks)
+ * replaces its line instead of adding one, so the note never grows past what
+ * a verifier accepts. A checkpoint that already holds repeated lines (written
+ * before this rule) is cleaned by its next cosignature. */
 int dm_tlog_log_add_cosignatures(dm_tlog_log *l, const char *lines, size_t len) {
-    size_t total = l->cp_len + len;
-    char *text = malloc(total + 1);
-    if (!text)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memcpy(text, l->cp_text, l->cp_len);
-    memcpy(text + l->cp_len, lines, len);
-    text[total] = '\0';
-    dm_tlog_note *n = NULL;
-    int err = dm_tlog_note_parse(text, total, &n);
-    dm_tlog_note_free(n);
+    dm_tlog_note *old = NULL, *add = NULL;
+    char *text = NULL;
+    int err = dm_tlog_note_parse(l->cp_text, l->cp_len, &old);
+    if (!err) {
+        size_t n = old->text_len + 1 + len;
+        char *joined = malloc(n + 1);
+        if (!joined)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+        if (!err) {
+            memcpy(joined, old->text, old->text_len);
+            joined[old->text_len] = '\n';
+            memcpy(joined + old->text_len + 1, lines, len);
+            joined[n] = '\0';
+            err = dm_tlog_note_parse(joined, n, &add);
+            free(joined);
+        }
+    }
+    size_t total = 0, kept = 0;
+    if (!err) {
+        text = malloc(l->cp_len + len + 2);
+        if (!text)
+            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    if (!err) {
+        memcpy(text, old->text, old->text_len);
+        text[old->text_len] = '\n';
+        total = old->text_len + 1;
+        for (int pass = 0; pass < 2; pass++) {
+            const dm_tlog_note *from = pass == 0 ? old : add;
+            for (size_t i = 0; i < from->n_sigs; i++) {
+                if (superseded(from, i, pass == 0 ? add : NULL))
+                    continue;
+                memcpy(text + total, from->sigs[i].line, from->sigs[i].line_len);
+                total += from->sigs[i].line_len;
+                kept++;
+            }
+        }
+        text[total] = '\0';
+        if (kept > DM_TLOG_MAX_SIGS)
+            err = dm_fail(DM_ERR_USAGE, "more than %d signatures on the checkpoint",
+                          DM_TLOG_MAX_SIGS);
+    }
+    dm_tlog_note_free(old);
+    dm_tlog_note_free(add);
+    dm_tlog_note *check = NULL;
     if (!err)
-        err = publish_checkpoint(l, text, total);
-    if (err) {
+        err = dm_tlog_note_parse(text, total, &check);
+    dm_tlog_note_free(check);
+    int published = 0;
+    if (!err)
+        err = publish_checkpoint(l, text, total, &published);
+    if (err && !published) {
         free(text);
         return err;
     }
     free(l->cp_text);
     l->cp_text = text;
     l->cp_len = total;
-    return DM_OK;
+    return err;
 }
 
 /* A proof's hashes: from the memo, else from the committed tiles (a reader

@@ -156,40 +156,36 @@ static int read_small(const char *path, char **text, size_t *len) {
     return DM_OK;
 }
 
+/* The record is replaced whole (a temporary file, fsync'd, renamed), and the
+ * cosignature goes out only once it is durable: a record that cannot be
+ * written refuses the checkpoint (500), and the witness keeps the old one. */
 static int write_state(const char *path, const char *text, size_t len) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const char *pt = "witness/state";
+    int fd = dm_tlog_io_open(pt, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
+    int ok = dm_tlog_io_write_all(pt, fd, text, len) == 0 && dm_tlog_io_fsync(pt, fd) == 0;
+    int e = errno;
+    if (dm_tlog_io_close(pt, fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
     }
-    int ok = done == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (ok && dm_tlog_io_rename(pt, tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
         unlink(tmp);
-        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint", path);
+        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(e));
     }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash)
         *slash = '\0';
-    fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        int rc = fsync(fd);
-        close(fd);
-        if (rc != 0)
-            return dm_fail(DM_ERR_IO, "%s: fsync failed", dir);
-    }
-    return DM_OK;
+    return dm_tlog_io_fsync_dir(pt, slash ? dir : ".");
 }
 
 int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *key,

@@ -14,7 +14,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <sodium.h>
+
+#define FIU_ENABLE 1 /* fiu.h declares nothing without it */
+#include <fiu-control.h>
+#include <fiu.h>
 
 #include "doormat/escrow.h"
 #include "doormat/tlog.h"
@@ -438,6 +443,95 @@ static void test_witness_time(void **state) {
              "more than 10 minutes)",
              e.time, wt);
     assert_string_equal(dm_err_detail(), want);
+
+/* The releaser of a serving agent on a disk that fails mid-batch: the
+ * append that fills the first tile (entry 255) cannot write it (ENOSPC,
+ * libfiu). That release gets the error and no share; so does every other
+ * release of its batch, the one added before it included (no receipt); the
+ * log on disk verifies at its last checkpoint (255 entries); the next batch
+ * in the same releaser gets index 255 and crosses the tile boundary; a
+ * release refused alone in its batch leaves no state behind; and a new
+ * releaser opens the log at its size. Before the fix the failed append
+ * left its hash counted and the next commit signed a tree that was not the
+ * one on disk. */
+static void test_releaser_disk_fault(void **state) {
+    world *w = *state;
+    dir_witness d = {.w = w};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_releaser *r = NULL;
+    assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[1], w->logs[1], &r), DM_OK);
+    time_t now = time(NULL);
+    dm_escrow_share *s = NULL;
+    uint64_t idx;
+    for (uint64_t i = 0; i < 254; i++) {
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+        assert_true(idx == i);
+        dm_escrow_share_free(s);
+    }
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_true(dm_escrow_releaser_size(r) == 254);
+
+    dm_escrow_share *first = NULL, *second = NULL, *third = NULL;
+    uint64_t i1, i2, i3;
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &first, &i1), DM_OK);
+    assert_true(i1 == 254);
+    assert_int_equal(fiu_init(0), 0);
+    assert_int_equal(
+        fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)ENOSPC, FIU_ONETIME), 0);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &second, &i2),
+                     DM_ERR_IO);
+    assert_null(second);
+    assert_non_null(strstr(dm_err_detail(), "No space left on device"));
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &third, &i3),
+                     DM_ERR_IO);
+    assert_null(third);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_ERR_IO);
+    assert_int_not_equal(dm_escrow_release_receipt(r, first, i1), DM_OK);
+    dm_escrow_share_free(first);
+    assert_true(dm_escrow_releaser_size(r) == 254);
+    assert_true(log_size(w->logs[1]) == 254);
+    assert_int_equal(verify_times(w, 1), DM_OK);
+
+    /* The fault has passed: the same releaser goes on from 254, across the tile. */
+    dm_escrow_share *shares[6] = {0};
+    uint64_t at[6];
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(
+            dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &shares[k], &at[k]), DM_OK);
+        assert_true(at[k] == 254 + (uint64_t)k);
+    }
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    for (int k = 0; k < 6; k++) {
+        assert_int_equal(dm_escrow_release_receipt(r, shares[k], at[k]), DM_OK);
+        dm_escrow_share_free(shares[k]);
+    }
+    assert_true(log_size(w->logs[1]) == 260);
+    assert_int_equal(verify_times(w, 1), DM_OK);
+
+    /* A release alone in its batch (no commit follows its refusal): at 511
+     * the append that fills the second tile fails; the next release in the
+     * same releaser is entry 511 all the same. */
+    for (uint64_t i = 260; i < 511; i++) {
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+        dm_escrow_share_free(s);
+    }
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)EIO, FIU_ONETIME),
+                     0);
+    s = NULL;
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_ERR_IO);
+    assert_null(s);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+    assert_true(idx == 511);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(dm_escrow_release_receipt(r, s, idx), DM_OK);
+    dm_escrow_share_free(s);
+    assert_true(log_size(w->logs[1]) == 512);
+    assert_int_equal(verify_times(w, 1), DM_OK);
+    dm_escrow_releaser_close(r);
+    assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[1], w->logs[1], &r), DM_OK);
+    assert_true(dm_escrow_releaser_size(r) == 512);
+    dm_escrow_releaser_close(r);
 }
 
 /* The one writer of new files: O_EXCL, the mode asked, fsynced; an existing
@@ -615,6 +709,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_releaser_disk_fault, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <sodium.h>
+
+#define FIU_ENABLE 1 /* fiu.h declares nothing without it */
+#include <fiu-control.h>
+#include <fiu.h>
 
 #include "doormat/tlog.h"
 
@@ -718,6 +723,152 @@ static void test_crash_before_rename(void **state) {
     assert_int_not_equal(stat(p, &st), 0);
 }
 
+/* A failing disk, one write at a time (libfiu, escrow/tlog_io.c): the K-th
+ * call of a batch of 10 appends across a tile boundary (250 -> 260: full
+ * tiles written by the appends, a new level, partial tiles, the directories,
+ * the checkpoint) fails with ENOSPC, EIO, or as a short write, for every K.
+ * Each time the log on disk stays its last checkpoint (250, or 260 when only
+ * the directory's fsync after the checkpoint's rename failed) and the handle
+ * agrees: a failed append takes back only its own entry (the earlier ones of
+ * the batch commit), a failed commit drops the batch; the same handle then
+ * appends the entries from there on, commits, and the log verifies with
+ * every entry at its index. */
+static long fault_at, fault_calls;
+static intptr_t fault_errno;
+static char fault_point[64];
+
+static int fault_pick(const char *name, int *failnum, void **failinfo, unsigned int *flags) {
+    (void)flags;
+    if (++fault_calls != fault_at)
+        return 0;
+    *failnum = 1;
+    *failinfo = (void *)fault_errno;
+    snprintf(fault_point, sizeof fault_point, "%s", name);
+    return 1;
+}
+
+static void enable_fault_points(void) {
+    static const char *const files[] = {"log/entries", "log/tile", "log/checkpoint",
+                                        "log/publish", "log/dir",  "witness/state"};
+    static const char *const ops[] = {"open",   "write", "fsync",   "close",
+                                      "rename", "mkdir", "dirsync", "syncfs"};
+    assert_int_equal(fiu_init(0), 0);
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++)
+        for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
+            char name[64];
+            snprintf(name, sizeof name, "doormat/%s/%s", files[f], ops[o]);
+            assert_int_equal(fiu_enable_external(name, 1, NULL, 0, fault_pick), 0);
+        }
+}
+
+/* Appends entries from..to-1; *next (may be NULL) is where it stopped. */
+static int append_from(dm_tlog_log *l, uint64_t from, uint64_t to, uint64_t *next) {
+    for (uint64_t i = from; i < to; i++) {
+        if (next)
+            *next = i;
+        char e[64];
+        size_t el;
+        uint64_t idx;
+        entry_text(i, e, sizeof e, &el);
+        int err = dm_tlog_log_append(l, (const uint8_t *)e, el, &idx);
+        if (err)
+            return err;
+        assert_true(idx == i);
+    }
+    if (next)
+        *next = to;
+    return DM_OK;
+}
+
+static void verify_dir(const disk *d, const char *logdir, uint64_t size) {
+    dm_tlog_checkpoint c;
+    open_checkpoint(d, logdir, &c);
+    assert_true(c.size == size);
+    seen s = {0};
+    assert_int_equal(dm_tlog_verify_log(dm_tlog_dir_fetcher(logdir), &c, see_entry, &s), DM_OK);
+    assert_true(s.next == size);
+    assert_int_equal(s.bad, 0);
+}
+
+static void test_log_write_faults(void **state) {
+    disk *d = *state;
+    enable_fault_points();
+    const intptr_t modes[] = {ENOSPC, EIO, 0 /* short write */};
+    char base[256];
+    snprintf(base, sizeof base, "%s/base", d->dir);
+    assert_int_equal(dm_tlog_log_create(base, d->key), DM_OK);
+    dm_tlog_log *l;
+    fault_at = 0;
+    assert_int_equal(dm_tlog_log_open(base, d->key, &l), DM_OK);
+    assert_int_equal(append_from(l, 0, 250, NULL), DM_OK);
+    assert_int_equal(dm_tlog_log_commit(l), DM_OK);
+    dm_tlog_log_close(l);
+    unsigned failed = 0, at_old = 0, at_new = 0, calls = 0;
+    for (size_t m = 0; m < 3; m++) {
+        for (long k = 1;; k++) {
+            char logdir[256], cmd[700];
+            snprintf(logdir, sizeof logdir, "%s/f%zu-%ld", d->dir, m, k);
+            snprintf(cmd, sizeof cmd, "cp -a '%s' '%s'", base, logdir);
+            assert_int_equal(system(cmd), 0);
+            fault_at = 0;
+            assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+            fault_calls = 0;
+            fault_at = k;
+            fault_errno = modes[m];
+            fault_point[0] = '\0';
+            uint64_t next;
+            int err = append_from(l, 250, 260, &next);
+            int in_append = err != DM_OK;
+            if (!err)
+                err = dm_tlog_log_commit(l);
+            fault_at = 0;
+            if (fault_point[0] == '\0') { /* past the batch's last call */
+                assert_int_equal(err, DM_OK);
+                dm_tlog_log_close(l);
+                if (m == 0)
+                    calls = (unsigned)(k - 1);
+                break;
+            }
+            uint64_t size = dm_tlog_log_size(l);
+            if (err && in_append) {
+                failed++;
+                at_old++;
+                assert_int_equal(err, DM_ERR_IO);
+                assert_true(size == 250 && next >= 250 && next < 260);
+                verify_dir(d, logdir, 250);
+                assert_int_equal(dm_tlog_log_commit(l), DM_OK); /* the entries before it */
+                size = dm_tlog_log_size(l);
+                assert_true(size == next);
+            } else if (err) {
+                failed++;
+                assert_int_equal(err, DM_ERR_IO);
+                int after_rename = strcmp(fault_point, "doormat/log/publish/dirsync") == 0;
+                assert_true(size == (after_rename ? 260 : 250));
+                at_new += after_rename;
+                at_old += !after_rename;
+            } else {
+                /* A short write is finished by the next write. */
+                assert_true(modes[m] == 0 && strstr(fault_point, "/write") != NULL);
+                assert_true(size == 260);
+            }
+            verify_dir(d, logdir, size);
+            assert_int_equal(append_from(l, size, 270, NULL), DM_OK);
+            assert_int_equal(dm_tlog_log_commit(l), DM_OK);
+            assert_true(dm_tlog_log_size(l) == 270);
+            dm_tlog_log_close(l);
+            verify_dir(d, logdir, 270);
+            assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+            assert_true(dm_tlog_log_size(l) == 270);
+            dm_tlog_log_close(l);
+        }
+    }
+    assert_true(calls >= 20);
+    assert_true(failed >= 2 * calls);
+    print_message("%u calls per batch; %u faults failed an append or the commit: %u left the log "
+                  "at 250, %u at 260\n",
+                  calls, failed, at_old, at_new);
+}
+
 static void test_witness_and_receipt(void **state) {
     disk *d = *state;
     char logdir[256], wdir[256];
@@ -887,6 +1038,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,138 @@
+/* The system calls that write a log or a witness's record, each a libfiu
+ * fault-injection point.
+ *
+ * A full disk or a failing one must never leave a log that disagrees with its
+ * signed checkpoint, so every call that changes what is on disk can be made
+ * to fail on purpose: tests/e2e/log_faults.sh fails each of them in turn
+ * (tests/fiu_nth.c picks the call). The points are always compiled in: while
+ * no point is enabled, libfiu answers a lookup in its empty table, nothing
+ * next to the fsync that follows every write, and the program that is tested
+ * is the one that ships.
+ *
+ * tests/fiu_nth.c enables the points by name: a new one goes in its list too.
+ * A point's failinfo is the errno to fail with; 0 at a write point is a short
+ * write (half the bytes reach the file, as when the disk fills mid-write).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FIU_ENABLE 1
+#include <fiu-local.h>
+
+#include "tlog_internal.h"
+
+/* errno to fail with at point name, or 0 (no fault); *is_short for a short write. */
+static int injected(const char *prefix, const char *op, int *is_short) {
+    char name[96];
+    snprintf(name, sizeof name, "doormat/%s/%s", prefix, op);
+    if (is_short)
+        *is_short = 0;
+    if (!fiu_fail(name))
+        return 0;
+    int e = (int)(intptr_t)fiu_failinfo();
+    if (e == 0 && is_short) {
+        *is_short = 1;
+        return 0;
+    }
+    return e > 0 ? e : EIO;
+}
+
+int dm_tlog_io_open(const char *point, const char *path, int flags, mode_t mode) {
+    int e = injected(point, "open", NULL);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return open(path, flags, mode);
+}
+
+int dm_tlog_io_write_all(const char *point, int fd, const void *data, size_t len) {
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (done < len) {
+        int is_short;
+        int e = injected(point, "write", &is_short);
+        if (e) {
+            errno = e;
+            return -1;
+        }
+        size_t want = len - done;
+        if (is_short && want > 1)
+            want /= 2;
+        ssize_t w = write(fd, p + done, want);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        if (w == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return 0;
+}
+
+int dm_tlog_io_fsync(const char *point, int fd) {
+    int e = injected(point, "fsync", NULL);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return fsync(fd);
+}
+
+int dm_tlog_io_close(const char *point, int fd) {
+    int e = injected(point, "close", NULL);
+    int rc = close(fd); /* the descriptor goes either way */
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return rc;
+}
+
+int dm_tlog_io_rename(const char *point, const char *from, const char *to) {
+    int e = injected(point, "rename", NULL);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return rename(from, to);
+}
+
+int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode) {
+    int e = injected(point, "mkdir", NULL);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return mkdir(path, mode);
+}
+
+int dm_tlog_io_fsync_dir(const char *point, const char *path) {
+    int e = injected(point, "dirsync", NULL);
+    if (e)
+        return dm_fail(DM_ERR_IO, "%s: fsync: %s", path, strerror(e));
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
+    int rc = fsync(fd);
+    e = errno;
+    close(fd);
+    return rc == 0 ? DM_OK : dm_fail(DM_ERR_IO, "%s: fsync: %s", path, strerror(e));
+}
+
+int dm_tlog_io_syncfs(const char *point, int fd) {
+    int e = injected(point, "syncfs", NULL);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return syncfs(fd);
+}
