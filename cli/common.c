@@ -286,6 +286,10 @@ int cli_read_secret_file(const char *path, char **buf, size_t *len) {
     return read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 1, buf, len);
 }
 
+int cli_read_identity_file(const char *path, char **buf, size_t *len) {
+    return read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 0, buf, len);
+}
+
 int cli_check_secret_perms(int fd, const char *path) {
     struct stat st;
     if (fstat(fd, &st) != 0)

@@ -89,8 +89,8 @@ static const char decrypt_usage[] =
     "                              ssh-rsa key in OpenSSH format is converted in\n"
     "                              memory by ssh-keygen from $PATH), or either\n"
     "                              encrypted with age -p (its passphrase is asked);\n"
-    "                              repeatable. FILE must not be readable by group or\n"
-    "                              others (exit 2)\n"
+    "                              repeatable. FILE is read whatever its mode, as age\n"
+    "                              reads it\n"
     "  -j, --plugin NAME           use the default identity of age-plugin-NAME\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
@@ -389,7 +389,7 @@ static int open_encrypted_identity_file(const char *path, const char *text, size
 /* What an identity file holds, in guarded memory: its own text, or the text
  * of the age file it is (decrypted); *is_ssh for an SSH private key. */
 static int read_identity_text(const char *path, char **text, size_t *len, int *is_ssh) {
-    int err = cli_read_secret_file(path, text, len);
+    int err = cli_read_identity_file(path, text, len);
     if (err != DM_OK)
         return err;
     /* An armored age file begins "-----BEGIN" too: it is looked for first. */

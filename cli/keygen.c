@@ -31,8 +31,7 @@ static const char keygen_usage[] =
     "      --force        replace FILE if it exists (without it, keygen refuses and\n"
     "                     exits 1 rather than destroy a key)\n"
     "  -y                 print the recipient of each identity in FILE (standard input\n"
-    "                     if none), one per line; FILE must not be readable by group\n"
-    "                     or others (exit 2)\n"
+    "                     if none), one per line, whatever FILE's mode (as age-keygen)\n"
     "  -h, --help         this text\n";
 
 enum { OPT_FORCE = 256 };
@@ -148,7 +147,7 @@ static int print_recipients(const keygen_args *a) {
     const char *name = a->input != NULL && strcmp(a->input, "-") != 0 ? a->input : "standard input";
     char *text = NULL;
     size_t len = 0;
-    int err = cli_read_secret_file(a->input, &text, &len);
+    int err = cli_read_identity_file(a->input, &text, &len);
     if (err != DM_OK)
         return cli_fail(err, "keygen -y");
 
