@@ -417,8 +417,9 @@ static int fail_plainly(int err, const char *cmd, const char *path) {
     const char *detail = dm_err_detail();
     if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
         /* The vault says what; the command says what to do about it. */
-        const char *hint = strstr(detail, "encrypted with a passphrase, not to an identity")
-                               ? ": leave out -i to be asked for it (or use --passphrase-file)"
+        const char *hint = strstr(detail, "passphrase-encrypted but identities were specified")
+                               ? ": leave out -i and -j to be asked for the passphrase (or use "
+                                 "--passphrase-file)"
                                : "";
         if (path != NULL)
             cli_msg("%s: identity file %s: %s%s", cmd, path, detail, hint);
@@ -706,8 +707,8 @@ static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         if (strcmp(stanzas->items[i].type, "scrypt") == 0)
             has_scrypt = 1;
     if (!has_scrypt)
-        return dm_fail(DM_ERR_USAGE, "no identity given; use -i FILE (the file is not "
-                                     "passphrase-encrypted)");
+        return dm_fail(DM_ERR_USAGE, "file is not passphrase-encrypted, identities are "
+                                     "required: use -i FILE or -j NAME");
     if (ctx->scrypt == NULL) {
         char *pass = NULL;
         size_t len = 0;

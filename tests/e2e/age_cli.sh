@@ -144,7 +144,7 @@ run "$D" -d -i pq.txt a.age
 assert_says 2 'doormat: decrypt: identity file pq.txt: invalid argument: unsupported identity type at line 1: an ML-KEM hybrid identity (AGE-SECRET-KEY-PQ-1...)' "a hybrid identity"
 # 4. -i on a passphrase-encrypted file: the hint
 run "$D" -d -i k.txt -o never.out pass.age
-assert_says 4 'doormat: decrypt: the file is encrypted with a passphrase, not to an identity: leave out -i to be asked for it (or use --passphrase-file)' "-i on a passphrase file"
+assert_says 4 'doormat: decrypt: file is passphrase-encrypted but identities were specified: leave out -i and -j to be asked for the passphrase (or use --passphrase-file)' "-i on a passphrase file"
 # 5. identity files are read whatever their mode, as age reads them
 cp k.txt group.txt && chmod 640 group.txt
 run "$D" -d -i group.txt a.age
