@@ -1025,17 +1025,24 @@ int cmd_age(int argc, char **argv) {
             rc = cli_flush_stdout("the version");
             break;
         case 'h':
-            rc = cli_help(age_usage);
+            /* As age: -h, -help and --help print the usage on standard error. */
+            fputs(age_usage, stderr);
+            fputs(cli_exit_codes_help, stderr);
+            rc = DM_EXIT_OK;
             break;
         default:
             /* No "age" command to point at: the help is doormat's own. */
-            if (c == ':')
+            if (c == ':') {
                 rc = cli_usage_error("option %s needs an argument (see doormat -e --help)",
                                      argv[optind - 1]);
-            else if (optopt != 0)
-                rc = cli_usage_error("unknown option -%c (see doormat --help)", optopt);
-            else
-                rc = cli_usage_error("unknown option %s (see doormat --help)", argv[optind - 1]);
+            } else {
+                /* age's words (Go's flag package), then the usage, as age prints them. */
+                if (optopt != 0)
+                    rc = cli_usage_error("flag provided but not defined: -%c", optopt);
+                else
+                    rc = cli_usage_error("flag provided but not defined: %s", argv[optind - 1]);
+                fputs(age_usage, stderr);
+            }
             break;
         }
     }

@@ -27,7 +27,8 @@ static const char keygen_usage[] =
     "\n"
     "Options:\n"
     "  -o, --output FILE  write the identity to FILE (mode 0600) instead of standard\n"
-    "                     output, and print \"Public key: age1...\" on standard error\n"
+    "                     output; unless the identity goes to a terminal, \"Public\n"
+    "                     key: age1...\" is printed on standard error (as age-keygen)\n"
     "      --force        replace FILE if it exists (without it, keygen refuses and\n"
     "                     exits 1 rather than destroy a key)\n"
     "  -y                 print the recipient of each identity in FILE (standard input\n"
@@ -119,12 +120,14 @@ static int generate(const keygen_args *a) {
         rc = cli_fail(err, "keygen");
         goto done;
     }
+    /* As age-keygen: the public key on standard error unless the key went to a terminal. */
+    int to_terminal = out.is_tty;
     err = cli_output_commit(&out);
     if (err != DM_OK) {
         rc = cli_fail(err, "keygen");
         goto done;
     }
-    if (a->output != NULL && strcmp(a->output, "-") != 0)
+    if (!to_terminal)
         fprintf(stderr, "Public key: %s\n", public);
     rc = DM_EXIT_OK;
 done:

@@ -132,7 +132,9 @@ static int leave(int rc) {
 int main(int argc, char **argv) {
     cli_harden();
     if (argc < 2) {
-        return cli_usage_error("missing command (see doormat --help)");
+        /* As age with no arguments: the usage on standard error, and a failure. */
+        usage(stderr);
+        return DM_EXIT_USAGE;
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)

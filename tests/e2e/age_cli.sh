@@ -75,7 +75,20 @@ check_usage -r "$K" small.txt -o x.age
 assert_absent x.age "nothing written by a usage error"
 
 run "$D" --bogus small.txt
-assert_says 2 'doormat: unknown option --bogus (see doormat --help)' "an unknown flag with no command"
+assert_exit 2 "an unknown flag with no command"
+assert_eq "$(head -1 "$T/err")" 'doormat: flag provided but not defined: --bogus' "an unknown flag: age's words"
+assert_eq "$(sed -n 2p "$T/err")" 'Usage:' "an unknown flag: then the usage, as age"
+assert_eq "$(cat "$T/out")" "" "an unknown flag: nothing on stdout"
+for h in -h -help --help; do
+  run "$D" -p $h
+  assert_exit 0 "doormat -p $h"
+  assert_eq "$(cat "$T/out")" "" "doormat -p $h: nothing on stdout"
+  assert_eq "$(head -1 "$T/err")" 'Usage:' "doormat -p $h: the usage on stderr, as age"
+done
+run "$D"
+assert_exit 2 "doormat with no arguments"
+assert_eq "$(cat "$T/out")" "" "no arguments: nothing on stdout"
+assert_true "no arguments: the usage on stderr" grep -qx 'Usage:' "$T/err"
 run "$D" -d -i
 assert_says 2 'doormat: option -i needs an argument (see doormat -e --help)' "a flag without its argument"
 
