@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -254,6 +255,54 @@ static void push_spec(rcpt_spec *specs, size_t *n, int c, const char *value) {
                         : c == 'j' ? SPEC_PLUGIN
                                    : SPEC_RECIPIENT;
     specs[(*n)++].value = value;
+}
+
+/* age 1.3's warnings: a recipient, recipients file or identity file named
+ * twice is used once... and said once, whatever stands between the two. */
+static void warn_duplicates(const rcpt_spec *specs, size_t n, int kind, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].is_file != kind)
+            continue;
+        /* A secret pasted as a recipient is refused later, and never echoed. */
+        if (kind == SPEC_RECIPIENT && (strncmp(specs[i].value, "AGE-SECRET-KEY-", 15) == 0 ||
+                                       dm_is_plugin_identity(specs[i].value)))
+            continue;
+        int seen_before = 0, seen_after = 0;
+        for (size_t j = 0; j < i && !seen_before; j++)
+            seen_before = specs[j].is_file == kind && strcmp(specs[j].value, specs[i].value) == 0;
+        for (size_t j = i + 1; j < n && !seen_after; j++)
+            seen_after = specs[j].is_file == kind && strcmp(specs[j].value, specs[i].value) == 0;
+        if (!seen_before && seen_after)
+            cli_msg("warning: duplicate %s \"%s\"", what, specs[i].value);
+    }
+}
+
+static void warn_all_duplicates(const rcpt_spec *specs, size_t n) {
+    warn_duplicates(specs, n, SPEC_RECIPIENT, "recipient");
+    warn_duplicates(specs, n, SPEC_RECIPIENTS_FILE, "recipients file");
+    warn_duplicates(specs, n, SPEC_IDENTITY_FILE, "identity file");
+}
+
+/* Whether OUT would replace one of the files the run reads (IN, a key or
+ * recipients file): the same file, however named (same device and inode). */
+static int same_file(const char *out, const char *in) {
+    if (out == NULL || in == NULL || strcmp(out, "-") == 0 || strcmp(in, "-") == 0)
+        return 0;
+    struct stat so, si;
+    return stat(out, &so) == 0 && stat(in, &si) == 0 && so.st_dev == si.st_dev &&
+           so.st_ino == si.st_ino;
+}
+
+/* age 1.2's refusal (its issue 491): -o naming the input encrypted it in
+ * place, and -d -i key -o key replaced the key with plaintext. */
+static int refuse_output_over_input(const char *cmd, const char *out, const char *input,
+                                    const char *const *files, size_t n_files) {
+    int clash = same_file(out, input);
+    for (size_t i = 0; i < n_files && !clash; i++)
+        clash = same_file(out, files[i]);
+    if (clash)
+        return cli_usage_error("%s: input and output file are the same: \"%s\"", cmd, out);
+    return DM_EXIT_OK;
 }
 
 /* A flag that may be given once. */
@@ -577,7 +626,19 @@ static int run_encrypt(const encrypt_args *a) {
     if (!a->armor && a->output == NULL && isatty(STDOUT_FILENO))
         return cli_usage_error("encrypt: refusing to write binary ciphertext to a terminal; "
                                "use -a (--armor) or -o FILE (\"-o -\" forces it)");
-    int rc = cli_init();
+    const char **read_files = calloc(a->n_specs + 2, sizeof *read_files);
+    if (read_files == NULL)
+        return cli_fail(DM_ERR_NOMEM, "encrypt");
+    size_t n_read = 0;
+    for (size_t i = 0; i < a->n_specs; i++)
+        if (a->specs[i].is_file == SPEC_RECIPIENTS_FILE || a->specs[i].is_file == SPEC_IDENTITY_FILE)
+            read_files[n_read++] = a->specs[i].value;
+    read_files[n_read++] = a->passphrase_file;
+    int rc = refuse_output_over_input("encrypt", a->output, a->input, read_files, n_read);
+    free(read_files);
+    if (rc != DM_EXIT_OK)
+        return rc;
+    rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
 
@@ -671,6 +732,7 @@ int cmd_encrypt(int argc, char **argv) {
         for (size_t i = 0; i < a.n_specs; i++)
             stdin_users += a.specs[i].is_file != SPEC_RECIPIENT &&
                            a.specs[i].is_file != SPEC_PLUGIN && is_stdin_arg(a.specs[i].value, 0);
+        warn_all_duplicates(a.specs, a.n_specs);
         rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
                                                "than one thing (IN, -R -, --passphrase-file -)")
                              : run_encrypt(&a);
@@ -808,7 +870,19 @@ static int add_passphrase_identity(ident_list *l, const char *path) {
 }
 
 static int run_decrypt(const decrypt_args *a) {
-    int rc = cli_init();
+    const char **read_files = calloc(a->n_identity_files + 2, sizeof *read_files);
+    if (read_files == NULL)
+        return cli_fail(DM_ERR_NOMEM, "decrypt");
+    size_t n_read = 0;
+    for (size_t i = 0; i < a->n_identity_files; i++)
+        if (a->is_plugin == NULL || !a->is_plugin[i])
+            read_files[n_read++] = a->identity_files[i];
+    read_files[n_read++] = a->passphrase_file;
+    int rc = refuse_output_over_input("decrypt", a->output, a->input, read_files, n_read);
+    free(read_files);
+    if (rc != DM_EXIT_OK)
+        return rc;
+    rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
     ident_list ids = {0};
@@ -923,6 +997,17 @@ int cmd_decrypt(int argc, char **argv) {
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
             for (size_t i = 0; i < a.n_identity_files; i++)
                 stdin_users += !a.is_plugin[i] && is_stdin_arg(a.identity_files[i], 0);
+            for (size_t i = 0; i < a.n_identity_files; i++) {
+                int earlier = 0;
+                for (size_t j = 0; j < i && !earlier; j++)
+                    earlier = !a.is_plugin[j] &&
+                              strcmp(a.identity_files[j], a.identity_files[i]) == 0;
+                for (size_t j = i + 1; j < a.n_identity_files && !a.is_plugin[i] && !earlier; j++)
+                    if (!a.is_plugin[j] && strcmp(a.identity_files[j], a.identity_files[i]) == 0) {
+                        cli_msg("warning: duplicate identity file \"%s\"", a.identity_files[i]);
+                        break;
+                    }
+            }
             rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
                                                    "than one thing (IN, -i -, --passphrase-file -)")
                                  : run_decrypt(&a);
@@ -1086,6 +1171,7 @@ int cmd_age(int argc, char **argv) {
             stdin_users += (specs[i].is_file == SPEC_RECIPIENTS_FILE ||
                             specs[i].is_file == SPEC_IDENTITY_FILE) &&
                            is_stdin_arg(specs[i].value, 0);
+        warn_all_duplicates(specs, n_specs);
         if (stdin_users > 1) {
             rc =
                 cli_usage_error("standard input is used for multiple purposes (INPUT, -R -, -i -)");

@@ -92,6 +92,28 @@ assert_true "no arguments: the usage on stderr" grep -qx 'Usage:' "$T/err"
 run "$D" -d -i
 assert_says 2 'doormat: option -i needs an argument (see doormat -e --help)' "a flag without its argument"
 
+# age 1.3's duplicate warnings, in doormat's own commands too
+run "$D" encrypt -r "$K" -a -r "$K" -o dup.age small.txt
+assert_exit 0 "encrypt with a recipient twice"
+assert_eq "$(cat "$T/err")" "doormat: warning: duplicate recipient \"$K\"" "encrypt: one warning for a duplicate recipient"
+run "$D" decrypt -i k.txt -o dup.out -i k.txt dup.age
+assert_exit 0 "decrypt with an identity file twice"
+assert_eq "$(cat "$T/err")" 'doormat: warning: duplicate identity file "k.txt"' "decrypt: one warning for a duplicate identity file"
+assert_same dup.out small.txt "decrypt with a duplicate identity file"
+
+# age 1.2: the output is never the input, a key or a recipients file
+cp small.txt same.txt
+run "$D" encrypt -r "$K" -o ./same.txt same.txt
+assert_says 2 'doormat: encrypt: input and output file are the same: "./same.txt"' "encrypt -o over IN"
+assert_same same.txt small.txt "encrypt -o over IN: IN untouched"
+cp k.txt keycopy
+run "$D" -d -i keycopy -o keycopy dup.age
+assert_says 2 'doormat: decrypt: input and output file are the same: "keycopy"' "-d -i KEY -o KEY"
+assert_same keycopy k.txt "-d -i KEY -o KEY: the key untouched"
+ln -s same.txt same.link
+run "$D" -r "$K" -o same.link same.txt
+assert_says 2 'doormat: encrypt: input and output file are the same: "same.link"' "-o a symlink to IN"
+
 # ------------------------------------------------- binary and the terminal
 printf 'set timeout 30\nlog_user 1\nspawn -noecho {*}$argv\nexpect eof\nexit [lindex [wait] 3]\n' >tty.exp
 expect tty.exp "$D" -r "$K" small.txt >tty.log 2>&1
