@@ -1,5 +1,6 @@
 /* doormat encrypt and doormat decrypt: flags become recipients or identities,
  * then the vault streams IN to a safe OUT. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -869,6 +870,60 @@ static int add_passphrase_identity(ident_list *l, const char *path) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: passphrase");
 }
 
+/* Armored ciphertext typed (or pasted) on a terminal, read up to its END line
+ * (or an end of file), a byte at a time so that nothing after it is taken:
+ * what follows on the same terminal is the passphrase, asked afterwards (as
+ * age 1.3 does, its issue 364). */
+#define CLI_MAX_TYPED_ARMOR (16u << 20)
+static int read_terminal_armor(int fd, char **out, size_t *out_len) {
+    static const char end_line[] = "-----END AGE ENCRYPTED FILE-----";
+    size_t cap = 4096, len = 0, line_start = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return dm_fail(DM_ERR_NOMEM, "reading the terminal");
+    for (;;) {
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            return dm_fail(DM_ERR_IO, "reading standard input: %s", strerror(e));
+        }
+        if (n == 0)
+            break;
+        if (len + 1 >= cap) {
+            if (cap >= CLI_MAX_TYPED_ARMOR) {
+                free(buf);
+                return dm_fail(DM_ERR_USAGE, "more than %u bytes typed on the terminal",
+                               CLI_MAX_TYPED_ARMOR);
+            }
+            char *nbuf = realloc(buf, cap * 2);
+            if (nbuf == NULL) {
+                free(buf);
+                return dm_fail(DM_ERR_NOMEM, "reading the terminal");
+            }
+            buf = nbuf;
+            cap *= 2;
+        }
+        buf[len++] = c;
+        if (c != '\n')
+            continue;
+        size_t line_len = len - 1 - line_start;
+        if (line_len > 0 && buf[len - 2] == '\r')
+            line_len--;
+        int is_end = line_len == sizeof end_line - 1 &&
+                     memcmp(buf + line_start, end_line, line_len) == 0;
+        line_start = len;
+        if (is_end)
+            break;
+    }
+    *out = buf;
+    *out_len = len;
+    return DM_OK;
+}
+
 static int run_decrypt(const decrypt_args *a) {
     const char **read_files = calloc(a->n_identity_files + 2, sizeof *read_files);
     if (read_files == NULL)
@@ -916,8 +971,21 @@ static int run_decrypt(const decrypt_args *a) {
         cli_escrow_policy_free(&escrow);
         return DM_EXIT_FAILURE;
     }
+    char *typed = NULL;
+    dm_membuf typed_in = {0};
+    int err = DM_OK;
+    if (in_fd == STDIN_FILENO && isatty(STDIN_FILENO)) {
+        size_t typed_len = 0;
+        err = read_terminal_armor(in_fd, &typed, &typed_len);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "decrypt");
+            goto done;
+        }
+        typed_in.data = (const uint8_t *)typed;
+        typed_in.len = typed_len;
+    }
     cli_output out;
-    int err = cli_output_open(&out, a->output, 0666);
+    err = cli_output_open(&out, a->output, 0666);
     if (err != DM_OK) {
         rc = cli_fail(err, "decrypt: output");
         goto done;
@@ -926,7 +994,8 @@ static int run_decrypt(const decrypt_args *a) {
     opts.threads = a->threads;
     opts.backend = DM_AEAD_AUTO;
     cli_escrow_decrypt_opts(&escrow, &opts);
-    err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
+    err = dm_decrypt(typed != NULL ? dm_source_mem(&typed_in) : dm_source_fd(&in_fd),
+                     dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
     if (err == DM_ERR_NO_MATCH) {
         cli_output_abort(&out);
         rc = fail_plainly(err, "decrypt", NULL);
@@ -934,6 +1003,7 @@ static int run_decrypt(const decrypt_args *a) {
         rc = finish_output(&out, err, "decrypt");
     }
 done:
+    free(typed);
     if (in_fd != STDIN_FILENO)
         close(in_fd);
     ident_list_free(&ids);
