@@ -39,6 +39,7 @@ typedef struct dm_ssh_crypto {
     __typeof__(&BIO_new_mem_buf) bio_new_mem_buf;
     __typeof__(&BIO_free) bio_free;
     __typeof__(&PEM_read_bio_PrivateKey) pem_read_private;
+    __typeof__(&EVP_PKEY_get_raw_private_key) get_raw_private;
 } dm_ssh_crypto;
 
 /* NULL (with the detail set) when libcrypto can't be loaded. */

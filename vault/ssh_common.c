@@ -112,6 +112,7 @@ static void crypto_load(void) {
     LOAD_SYM(lib, crypto.bio_new_mem_buf, "BIO_new_mem_buf");
     LOAD_SYM(lib, crypto.bio_free, "BIO_free");
     LOAD_SYM(lib, crypto.pem_read_private, "PEM_read_bio_PrivateKey");
+    LOAD_SYM(lib, crypto.get_raw_private, "EVP_PKEY_get_raw_private_key");
     crypto_ready = 1;
     return;
 missing:
@@ -592,6 +593,38 @@ static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size
     return err;
 }
 
+/* An Ed25519 key that OpenSSL read (PKCS#8 "PRIVATE KEY", as age reads it since
+ * its discussion 428): its 32-byte seed, expanded by libsodium into the
+ * seed || public key form of OpenSSH files, and the ssh-ed25519 public blob. */
+static int ed25519_from_pkey(const dm_ssh_crypto *c, EVP_PKEY *pkey, dm_ssh_private *out) {
+    uint8_t *seed = dm_secret_alloc(32);
+    uint8_t *sk = dm_secret_alloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    size_t seed_len = 32;
+    int err = DM_OK;
+    if (seed == NULL || sk == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "SSH private key");
+    else if (c->get_raw_private(pkey, seed, &seed_len) != 1 || seed_len != 32)
+        err = dm_fail(DM_ERR_USAGE, "OpenSSL can't read the Ed25519 key");
+    else if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
+        err = dm_fail(DM_ERR_INTERNAL, "expanding the Ed25519 key");
+    dm_secret_free(seed);
+    if (err == DM_OK) {
+        /* string "ssh-ed25519", string pk */
+        uint8_t blob[4 + 11 + 4 + 32] = {0, 0, 0, 11};
+        memcpy(blob + 4, DM_SSH_ED25519, 11);
+        blob[18] = 32;
+        memcpy(blob + 19, pk, 32);
+        err = dm_ssh_public_from_blob(blob, sizeof blob, &out->pub);
+    }
+    if (err != DM_OK) {
+        dm_secret_free(sk);
+        return err;
+    }
+    out->secret = sk;
+    return DM_OK;
+}
+
 /* A PEM private key (PKCS#1 "RSA PRIVATE KEY", PKCS#8), read by OpenSSL. */
 static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
                     int *needs_passphrase) {
@@ -611,10 +644,15 @@ static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh
     if (pkey == NULL)
         return encrypted ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
                          : dm_fail(DM_ERR_USAGE, "malformed or unsupported PEM private key");
+    if (c->get_base_id(pkey) == EVP_PKEY_ED25519) {
+        int err = ed25519_from_pkey(c, pkey, out);
+        c->pkey_free(pkey);
+        return err;
+    }
     if (c->get_base_id(pkey) != EVP_PKEY_RSA) {
         c->pkey_free(pkey);
-        return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA PEM keys are; "
-                                     "Ed25519 keys come in OpenSSH format)");
+        return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA and Ed25519 "
+                                     "PEM keys are)");
     }
     uint8_t *blob = NULL;
     size_t blob_len = 0;

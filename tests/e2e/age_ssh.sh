@@ -167,4 +167,22 @@ chmod 600 id-to-key.age
 pty 'whatever' "$D" decrypt -i id-to-key.age -o never.out toid.age
 assert_match "$(tr -d '\r' <"$T/pty.log" | tail -1)" 'the identity file is encrypted with age but not with a passphrase$' "identity file for a key"
 
+
+# Ed25519 keys in PKCS#8 PEM ("BEGIN PRIVATE KEY", from OpenSSL), read through OpenSSL as age does
+openssl genpkey -algorithm ed25519 -out pk8.pem 2>/dev/null
+printf 'pkcs8 secret\n' >pk8.txt
+run "$D" -e -i pk8.pem -o pk8.age pk8.txt
+assert_exit 0 "encrypt to a PKCS#8 Ed25519 key (-e -i)"
+assert_eq "$(cat "$T/err")" "" "PKCS#8 key: nothing on stderr"
+age -d -i pk8.pem pk8.age >pk8.out 2>/dev/null
+assert_same pk8.out pk8.txt "age opens what doormat encrypted to the PKCS#8 key"
+age -e -i pk8.pem -o pk8b.age pk8.txt
+run "$D" -d -i pk8.pem pk8b.age
+assert_exit 0 "doormat opens what age encrypted to the PKCS#8 key"
+assert_same "$T/out" pk8.txt "PKCS#8 round trip from age"
+openssl genpkey -algorithm x25519 -out x.pem 2>/dev/null
+run "$D" -d -i x.pem pk8b.age
+assert_exit 2 "a PKCS#8 key of another type"
+assert_eq "$(cat "$T/err")" 'doormat: decrypt: identity file x.pem: invalid argument: unsupported PEM private key type (only RSA and Ed25519 PEM keys are)' "a PKCS#8 key of another type: the message"
+
 finish
