@@ -418,6 +418,27 @@ static int ask_key_passphrase(void *ctx, char **pass, size_t *len) {
     return err;
 }
 
+/* The first line of KEY.pub beside an SSH key file, as age reads it (NULL when
+ * there is none; an identity on standard input has none). *name gets the
+ * .pub path, for messages. */
+static char *read_pub_beside(const char *path, char **name) {
+    *name = NULL;
+    if (strcmp(path, "-") == 0)
+        return NULL;
+    size_t n = strlen(path);
+    *name = malloc(n + 5);
+    if (*name == NULL)
+        return NULL;
+    memcpy(*name, path, n);
+    memcpy(*name + n, ".pub", 5);
+    char *text = NULL;
+    size_t len = 0;
+    if (access(*name, F_OK) != 0 || cli_read_file(*name, &text, &len) != DM_OK)
+        return NULL;
+    text[strcspn(text, "\r\n")] = '\0';
+    return text;
+}
+
 /* An identity file that is an age file: asks for its passphrase and decrypts
  * it into guarded memory. */
 static int open_encrypted_identity_file(const char *path, const char *text, size_t len,
@@ -496,7 +517,11 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     if (is_ssh) {
         char *line = NULL;
         dm_recipient *r = NULL;
-        err = dm_ssh_identity_public(text, len, ask_key_passphrase, (void *)path, &line);
+        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
+        err = dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase,
+                                         (void *)path, &line);
+        free(pub);
+        free(pub_name);
         dm_secret_free(text);
         if (err == DM_OK)
             err = dm_ssh_recipient_parse(line, &r);
@@ -821,7 +846,11 @@ static int add_identity_file(ident_list *l, const char *path) {
         return fail_plainly(err, "decrypt", name);
     if (is_ssh) {
         dm_identity *id = NULL;
-        err = dm_ssh_identity_parse(text, len, ask_key_passphrase, (void *)path, &id);
+        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
+        err = dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase,
+                                        (void *)path, &id);
+        free(pub);
+        free(pub_name);
         dm_secret_free(text);
         if (err == DM_OK)
             err = ident_push(l, id);

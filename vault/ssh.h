@@ -120,6 +120,7 @@ struct dm_ssh_pending {
     size_t len;
     dm_passphrase_fn ask;
     void *ask_ctx;
+    int public_from_file; /* the public key came from the .pub file beside the key */
 };
 /* Asks for the passphrase and opens the key into priv. */
 int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv);
