@@ -114,6 +114,21 @@ ln -s same.txt same.link
 run "$D" -r "$K" -o same.link same.txt
 assert_says 2 'doormat: encrypt: input and output file are the same: "same.link"' "-o a symlink to IN"
 
+# age 1.3's batchpass, built in: -j batchpass takes the passphrase from the environment
+run env AGE_PASSPHRASE='batch pass' AGE_PASSPHRASE_WORK_FACTOR=6 "$D" -e -j batchpass -o bp.age small.txt
+assert_exit 0 "-e -j batchpass with AGE_PASSPHRASE"
+assert_true "batchpass: one scrypt stanza of work factor 6" grep -aq '^-> scrypt [A-Za-z0-9+/]* 6$' bp.age
+printf 'batch pass\n\n' >bp.pass
+run env AGE_PASSPHRASE_FD=3 "$D" -d -j batchpass bp.age 3<bp.pass
+assert_exit 0 "-d -j batchpass with AGE_PASSPHRASE_FD (trailing newlines stripped)"
+assert_same "$T/out" small.txt "batchpass round trip"
+run env AGE_PASSPHRASE=x AGE_PASSPHRASE_FD=3 "$D" -d -j batchpass bp.age
+assert_says 2 'doormat: decrypt: -j batchpass: invalid argument: AGE_PASSPHRASE and AGE_PASSPHRASE_FD are mutually exclusive' "batchpass: both variables"
+run env AGE_PASSPHRASE='batch pass' AGE_PASSPHRASE_MAX_WORK_FACTOR=5 "$D" -d -j batchpass bp.age
+assert_match "$(cat "$T/err")" 'work factor 6 is above the limit of 5' "batchpass: AGE_PASSPHRASE_MAX_WORK_FACTOR"
+run env AGE_PASSPHRASE=x "$D" -e -j batchpass -r "$K" small.txt
+assert_says 2 "doormat: encrypt: incompatible recipients: -j batchpass (a passphrase) can't be combined with other recipients" "batchpass beside -r"
+
 # ------------------------------------------------- binary and the terminal
 printf 'set timeout 30\nlog_user 1\nspawn -noecho {*}$argv\nexpect eof\nexit [lindex [wait] 3]\n' >tty.exp
 expect tty.exp "$D" -r "$K" small.txt >tty.log 2>&1

@@ -23,7 +23,7 @@ cd "$T" || exit 1
 status() { sed -E 's/^(PASS [^ ]+|SKIP [^:]+|FAIL [^:]+: line [0-9]+).*/\1/' "$1"; }
 
 # The scripts doormat passes (all but the hybrid ones on a build without ML-KEM).
-DOORMAT_PASSES="armor duplicates ed25519 encrypted_keys output_file pkcs8 plugin rsa scrypt terminal usage x25519"
+DOORMAT_PASSES="armor batchpass duplicates ed25519 encrypted_keys output_file pkcs8 plugin rsa scrypt terminal usage x25519"
 
 # ----------------------------------------------------------------- doormat
 $RUNNER --doormat "$DOORMAT" --plugins "${DOORMAT_BUILD:-$(dirname "$DOORMAT")}" >doormat.out 2>doormat.err
