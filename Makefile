@@ -8,8 +8,8 @@
 #   make sanitize   the whole suite under ASan + UBSan
 #   make memcheck   the end-to-end tests with the command under valgrind memcheck
 #   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
-#   make install    PREFIX=/usr/local DESTDIR= (the command, libdoormat.a, its headers,
-#                   doormat.pc for pkg-config, the man page)
+#   make install    PREFIX=/usr/local DESTDIR= (the command, the age-plugin-* programs,
+#                   libdoormat.a, its headers, doormat.pc for pkg-config, the man page)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -90,8 +90,16 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
+# The age plugin programs (plugins/age-plugin-NAME.c): built beside doormat
+# and installed with it, for age clients that lack what doormat has built in.
+PLUGIN_SRC := $(sort $(wildcard plugins/age-plugin-*.c))
+PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%)
+$(BUILD)/age-plugin-%: plugins/age-plugin-%.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS) -ldl
+
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench
+          $(BUILD)/bench/tlog-bench $(PLUGIN_BIN)
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
@@ -246,6 +254,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
+	for p in $(PLUGIN_BIN); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/; done
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
@@ -260,6 +269,7 @@ install: all
 	install -m 0755 demo/report.sh $(DESTDIR)$(PREFIX)/share/doormat/report.sh
 
 uninstall:
+	rm -f $(PLUGIN_BIN:$(BUILD)/%=$(DESTDIR)$(PREFIX)/bin/%)
 	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \

@@ -15,7 +15,7 @@ DEST=$T/root
 # Install what is built (-o all: nothing is rebuilt here, whatever the flags of the build).
 run make -s -C "$ROOT" -o all install BUILD="$B" DESTDIR="$DEST" PREFIX=/usr
 assert_exit 0 "make install DESTDIR=... PREFIX=/usr"
-for f in bin/doormat lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
+for f in bin/doormat bin/age-plugin-batchpass lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
   include/doormat/escrow.h share/man/man1/doormat.1; do
   assert_true "installed: /usr/$f" test -f "$DEST/usr/$f"
 done
@@ -103,4 +103,5 @@ run make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr
 assert_exit 0 "make uninstall"
 assert_absent "$DEST/usr/lib/pkgconfig/doormat.pc" "uninstall removes doormat.pc"
 assert_absent "$DEST/usr/lib/libdoormat.a" "uninstall removes the library"
+assert_absent "$DEST/usr/bin/age-plugin-batchpass" "uninstall removes the plugin programs"
 finish
