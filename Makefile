@@ -306,13 +306,13 @@ bench-compare: deps
 
 format:
 	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c \
-	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
+	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) $(PLUGIN_SRC) \
 	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
-	  -Iservice vault escrow labs bench/engine.c service cli
+	  -Iservice vault escrow labs bench/engine.c service cli plugins
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -518,8 +518,8 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
         char *line = NULL;
         dm_recipient *r = NULL;
         char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
-        err = dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase,
-                                         (void *)path, &line);
+        err = dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
+                                         &line);
         free(pub);
         free(pub_name);
         dm_secret_free(text);
@@ -795,7 +795,8 @@ static int run_encrypt(const encrypt_args *a) {
         return cli_fail(DM_ERR_NOMEM, "encrypt");
     size_t n_read = 0;
     for (size_t i = 0; i < a->n_specs; i++)
-        if (a->specs[i].is_file == SPEC_RECIPIENTS_FILE || a->specs[i].is_file == SPEC_IDENTITY_FILE)
+        if (a->specs[i].is_file == SPEC_RECIPIENTS_FILE ||
+            a->specs[i].is_file == SPEC_IDENTITY_FILE)
             read_files[n_read++] = a->specs[i].value;
     read_files[n_read++] = a->passphrase_file;
     int rc = refuse_output_over_input("encrypt", a->output, a->input, read_files, n_read);
@@ -991,8 +992,8 @@ static int add_identity_file(ident_list *l, const char *path) {
     if (is_ssh) {
         dm_identity *id = NULL;
         char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
-        err = dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase,
-                                        (void *)path, &id);
+        err = dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
+                                        &id);
         free(pub);
         free(pub_name);
         dm_secret_free(text);
@@ -1088,8 +1089,8 @@ static int read_terminal_armor(int fd, char **out, size_t *out_len) {
         size_t line_len = len - 1 - line_start;
         if (line_len > 0 && buf[len - 2] == '\r')
             line_len--;
-        int is_end = line_len == sizeof end_line - 1 &&
-                     memcmp(buf + line_start, end_line, line_len) == 0;
+        int is_end =
+            line_len == sizeof end_line - 1 && memcmp(buf + line_start, end_line, line_len) == 0;
         line_start = len;
         if (is_end)
             break;
@@ -1245,8 +1246,8 @@ int cmd_decrypt(int argc, char **argv) {
             for (size_t i = 0; i < a.n_identity_files; i++) {
                 int earlier = 0;
                 for (size_t j = 0; j < i && !earlier; j++)
-                    earlier = !a.is_plugin[j] &&
-                              strcmp(a.identity_files[j], a.identity_files[i]) == 0;
+                    earlier =
+                        !a.is_plugin[j] && strcmp(a.identity_files[j], a.identity_files[i]) == 0;
                 for (size_t j = i + 1; j < a.n_identity_files && !a.is_plugin[i] && !earlier; j++)
                     if (!a.is_plugin[j] && strcmp(a.identity_files[j], a.identity_files[i]) == 0) {
                         cli_msg("warning: duplicate identity file \"%s\"", a.identity_files[i]);

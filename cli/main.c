@@ -87,13 +87,8 @@ static int usage(FILE *to) {
  * build defines DM_HAVE_MLKEM where it has it. */
 static int features(void) {
     static const char *const lines[] = {
-        "x25519: yes",
-        "scrypt: yes",
-        "ssh-ed25519: yes",
-        "ssh-rsa: yes",
-        "plugins: yes",
-        "batchpass: yes",
-        "escrow: yes",
+        "x25519: yes",  "scrypt: yes",    "ssh-ed25519: yes", "ssh-rsa: yes",
+        "plugins: yes", "batchpass: yes", "escrow: yes",
 #ifdef DM_HAVE_MLKEM
         "age1pq: yes",
 #else

@@ -72,10 +72,10 @@ static void read_msg(msg *m) {
         if (n < 0 || n > 64)
             die("a malformed message body");
         size_t got = 0;
-        if (n > 0 && (sodium_base642bin(m->body + m->body_len, MAX_BODY - m->body_len, line,
-                                        (size_t)n, NULL, &got, NULL,
-                                        sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
-                      (4 * got + 2) / 3 != (size_t)n))
+        if (n > 0 &&
+            (sodium_base642bin(m->body + m->body_len, MAX_BODY - m->body_len, line, (size_t)n, NULL,
+                               &got, NULL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING) != 0 ||
+             (4 * got + 2) / 3 != (size_t)n))
             die("a body line that is not canonical base64");
         m->body_len += got;
         if (n < 64)
