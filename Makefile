@@ -38,6 +38,15 @@ ifeq ($(strip $(SVC_LIBS)),)
 $(error pkg-config knows none of: $(SVC_PKGS); run `make deps` (or any public target) first)
 endif
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+# The one place the build decides whether the hybrid post-quantum recipient
+# (age1pq, vault/hybrid.c) is compiled in: OpenSSL 3.5 or later has ML-KEM-768
+# (with seeded key generation) and SHA-3; Debian 12's OpenSSL 3.0 has not, and
+# that build says so when an age1pq key is used. HAVE_MLKEM=0 or 1 overrides.
+HAVE_MLKEM ?= $(shell printf '\043include <openssl/core_names.h>\n\043include <openssl/evp.h>\n\043if OPENSSL_VERSION_NUMBER < 0x30500000L\n\043error old\n\043endif\nconst char *p = OSSL_PKEY_PARAM_ML_KEM_SEED;\n' | \
+                $(CC) $(PKG_CFLAGS) -x c -fsyntax-only - 2>/dev/null && echo 1 || echo 0)
+ifeq ($(HAVE_MLKEM),1)
+MLKEM_CFLAGS := -DDM_HAVE_MLKEM=1
+endif
 endif
 INNER := $(MAKE) --no-print-directory DM_INNER=1
 
@@ -45,7 +54,7 @@ OPT      ?= -O2
 HARDEN   := -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 -fno-strict-overflow
 CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
-            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(MLKEM_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
 # --as-needed: libcrypto is loaded by the vault only when a payload needs it
 # (vault/stream.c), so nothing should make every process map it at start.
@@ -76,6 +85,7 @@ HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/
                service/*.h cli/*.h tests/*.h)
 LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
 ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
+PLUGIN_BINS := $(BUILD)/age-plugin-pq
 
 .PHONY: report-deps build-deps binaries
 .PHONY: all check unit e2e deps demo sanitize install uninstall clean format lint \
@@ -93,13 +103,20 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 # The age plugin programs (plugins/age-plugin-NAME.c): built beside doormat
 # and installed with it, for age clients that lack what doormat has built in.
 PLUGIN_SRC := $(sort $(wildcard plugins/age-plugin-*.c))
-PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%)
+PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%) $(PLUGIN_BINS)
 $(BUILD)/age-plugin-%: plugins/age-plugin-%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS) -ldl
 
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
           $(BUILD)/bench/tlog-bench $(PLUGIN_BIN)
+
+# The plugin programs age 1.3 ships, built beside the command (plugins/): age
+# clients without the native type use it through them. They speak the plugin
+# protocol with the vault's message codec, hence -Ivault.
+$(BUILD)/age-plugin-pq: plugins/age_plugin_pq.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Ivault $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
@@ -169,9 +186,14 @@ BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev lib
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
             libgfshare2 \
             hyperfine gpg gpg-agent \
-            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl
+            valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl \
+            systemd
+# nodejs and npm run the hybrid interop peer (tests/e2e/hybrid_npm.sh, age-encryption
+# from npm); a machine that already has an npm of its own (another nodejs than
+# Debian's) keeps it.
 deps:
 	@./tools/deps.sh $(DEB_PKGS)
+	@command -v npm >/dev/null 2>&1 || ./tools/deps.sh nodejs npm
 
 build-deps:
 	@./tools/deps.sh $(BUILD_PKGS)
@@ -231,10 +253,11 @@ fuzz: fuzz-build
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=10
 
-# The briefing (doormat report) needs jq and gnuplot (and Chromium for its PDF); its check
-# needs Chromium, a font and poppler-utils (pdftoppm, pdftotext) to look at the printed pages.
-REPORT_PKGS       := jq gnuplot-nox
-REPORT_CHECK_PKGS := chromium fonts-dejavu-core poppler-utils python3
+# The briefing (doormat report) needs jq and gnuplot, and Chromium, a font and python3 (which
+# drives Chromium's print for the running header and page numbers) for briefing.pdf; its check
+# needs poppler-utils too (pdftoppm, pdftotext) to look at the printed pages.
+REPORT_PKGS       := jq gnuplot-nox chromium fonts-dejavu-core python3
+REPORT_CHECK_PKGS := poppler-utils
 report-deps:
 	@./tools/deps.sh $(REPORT_PKGS)
 
@@ -243,7 +266,11 @@ check-report: deps
 	+@$(INNER) binaries
 	@./tests/check-report.sh $(BUILD)
 
-demo: deps report-deps
+# The demo needs only the build, age (to show a standard client reading escrowed files) and
+# what the briefing needs; make deps adds the tools of the tests and benchmarks.
+DEMO_PKGS := age
+demo: build-deps report-deps
+	@./tools/deps.sh $(DEMO_PKGS)
 	+@$(INNER) binaries
 	@./demo/classroom.sh $(DEMO_FLAGS)
 
@@ -254,7 +281,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
-	for p in $(PLUGIN_BIN); do install -m 0755 $$p $(DESTDIR)$(PREFIX)/bin/; done
+	install -m 0755 $(PLUGIN_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
@@ -267,6 +294,12 @@ install: all
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
 	install -d $(DESTDIR)$(PREFIX)/share/doormat
 	install -m 0755 demo/report.sh $(DESTDIR)$(PREFIX)/share/doormat/report.sh
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for u in doormat-agent@ doormat-witness@; do \
+	  sed 's|@BINDIR@|$(PREFIX)/bin|g' deploy/systemd/$$u.service.in \
+	    >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service && \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service || exit 1; \
+	done
 
 uninstall:
 	rm -f $(PLUGIN_BIN:$(BUILD)/%=$(DESTDIR)$(PREFIX)/bin/%)
@@ -274,7 +307,9 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
-	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1
+	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1 \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-agent@.service \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-witness@.service
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
 # bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).
@@ -305,8 +340,8 @@ bench-compare: deps
 	@./bench/compare --update-docs docs/benchmarks.md $(COMPARE_FLAGS)
 
 format:
-	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c \
-	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) $(PLUGIN_SRC) \
+	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c plugins/*.c \
+	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
 	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:

@@ -1,8 +1,11 @@
 /* bench/service_load: a load generator for doormat escrow serve. N clients,
  * each a keep-alive HTTPS connection (libcurl multi, the agent's key pinned),
  * POST the same release request again and again for a while; prints the
- * releases per second and the latency distribution.
- *   service_load URL PIN BODY_FILE CLIENTS SECONDS
+ * releases per second and the latency distribution. With RECIPIENTS_FILE
+ * (one age1... recipient a line), each request takes the next recipient in
+ * place of the body's own: a request of its own, so that every release is a
+ * new log entry (the agent gives a repeated request its earlier entry).
+ *   service_load URL PIN BODY_FILE CLIENTS SECONDS [RECIPIENTS_FILE]
  * Prints one line: clients, requests, ok, failed, seconds, rate, p50, p90, p99, max (ms). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +33,38 @@ static int cmp_double(const void *a, const void *b) {
 typedef struct slot {
     CURL *h;
     double started;
+    char *own; /* this request's body, when recipients vary */
 } slot;
+
+/* The recipients to vary the requests with, and the next one to use. */
+static char **recipients;
+static size_t n_recipients, next_recipient;
+
+/* body with its "recipient: " line (the second) naming the next recipient. */
+static const char *vary(slot *s, const char *body, long *len) {
+    if (n_recipients == 0)
+        return body;
+    const char *line = strstr(body, "\nrecipient: ");
+    const char *rest = line ? strchr(line + 1, '\n') : NULL;
+    if (rest == NULL)
+        return body;
+    const char *r = recipients[next_recipient++ % n_recipients];
+    size_t head = (size_t)(line - body) + strlen("\nrecipient: ");
+    size_t tail = (size_t)(*len - (rest - body));
+    free(s->own);
+    s->own = malloc(head + strlen(r) + tail);
+    if (s->own == NULL)
+        return body;
+    memcpy(s->own, body, head);
+    memcpy(s->own + head, r, strlen(r));
+    memcpy(s->own + head + strlen(r), rest, tail);
+    *len = (long)(head + strlen(r) + tail);
+    return s->own;
+}
 
 static void start(CURLM *m, slot *s, const char *url, const char *pin, const char *body, long len) {
     curl_multi_remove_handle(m, s->h);
+    body = vary(s, body, &len);
     curl_easy_setopt(s->h, CURLOPT_URL, url);
     curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(s->h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -53,9 +84,33 @@ static void start(CURLM *m, slot *s, const char *url, const char *pin, const cha
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: service_load URL PIN BODY_FILE CLIENTS SECONDS\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr,
+                "usage: service_load URL PIN BODY_FILE CLIENTS SECONDS [RECIPIENTS_FILE]\n");
         return 2;
+    }
+    if (argc == 7) {
+        FILE *rf = fopen(argv[6], "r");
+        char line[256];
+        size_t cap_r = 0;
+        while (rf != NULL && fgets(line, sizeof line, rf) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            if (line[0] == '\0')
+                continue;
+            if (n_recipients == cap_r) {
+                cap_r = cap_r ? 2 * cap_r : 1024;
+                char **grown = realloc(recipients, cap_r * sizeof *recipients);
+                if (grown == NULL)
+                    break;
+                recipients = grown;
+            }
+            recipients[n_recipients++] = strdup(line);
+        }
+        if (rf == NULL || n_recipients == 0) {
+            fprintf(stderr, "service_load: no recipients in %s\n", argv[6]);
+            return 2;
+        }
+        fclose(rf);
     }
     const char *url = argv[1], *pin = argv[2];
     int clients = atoi(argv[4]);
@@ -120,9 +175,14 @@ int main(int argc, char **argv) {
            "p99 %.1f max %.1f\n",
            clients, ok + failed, ok, failed, took, (double)ok / took, PCT(0.5), PCT(0.9), PCT(0.99),
            n_lat ? lat[n_lat - 1] : 0.0);
-    for (int i = 0; i < clients; i++)
+    for (int i = 0; i < clients; i++) {
         curl_easy_cleanup(slots[i].h);
+        free(slots[i].own);
+    }
     free(slots);
+    for (size_t i = 0; i < n_recipients; i++)
+        free(recipients[i]);
+    free(recipients);
     free(lat);
     curl_multi_cleanup(m);
     curl_global_cleanup();

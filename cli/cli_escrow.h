@@ -13,6 +13,8 @@ extern const char cli_escrow_usage[];
 int cli_escrow_audit(int argc, char **argv);
 int cli_escrow_witness(int argc, char **argv);
 int cli_escrow_monitor(int argc, char **argv);
+/* "authority endpoint" (cli/escrow_authority.c); argv[0] is "authority". */
+int cli_escrow_authority(int argc, char **argv);
 
 /* A witness kept in a directory (WDIR/witness.key, WDIR/state/), trusting the
  * log keys of one authority: a dm_escrow_cosigner on files. open prints the

@@ -560,6 +560,10 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
                 if (err == DM_OK)
                     err = dm_plugin_identity_to_recipient(id, &r);
                 dm_identity_free(id);
+            } else if (dm_pq_is_identity(secret)) {
+                err = dm_pq_identity_to_recipient(secret, &public);
+                if (err == DM_OK)
+                    err = dm_pq_recipient_parse(public, &r);
             } else {
                 err = dm_x25519_identity_to_recipient(secret, &public);
                 if (err == DM_OK)

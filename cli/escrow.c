@@ -21,7 +21,7 @@
 
 const char cli_escrow_usage[] =
     "Usage:\n"
-    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K]\n"
+    "  doormat escrow init --name NAME [--agents A,B,C] [--threshold K] [--pq]\n"
     "                      [--witness VKEY... [--witness-threshold K]]\n"
     "                      [--url NAME=https://HOST:PORT]... -o DIR\n"
     "  doormat escrow warrant --court DIR/court.key --authority DIR/authority.pub\n"
@@ -37,8 +37,10 @@ const char cli_escrow_usage[] =
     "  doormat escrow witness add-checkpoint --witness WDIR --authority DIR/authority.pub\n"
     "                                        [REQUEST]\n"
     "  doormat escrow monitor --authority DIR/authority.pub [--logs DIR|https]\n"
-    "                         [--state SDIR] [FILE...]\n"
+    "                         [--state SDIR] [-i IDENTITY] [FILE...]\n"
     "  doormat escrow tamper (--strip | --corrupt) -i IDENTITY -o OUT FILE\n"
+    "  doormat escrow authority endpoint --authority DIR/authority.pub\n"
+    "                       [--url NAME=URL]... [--tls NAME=PIN]...  (authority --help)\n"
     "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
     "                       --log DIR/logs/A --listen HOST:PORT (escrow serve --help)\n"
     "  doormat escrow witness serve --key WDIR/witness.key --trust DIR/authority.pub\n"
@@ -72,7 +74,12 @@ const char cli_escrow_usage[] =
     "            agent's empty log DIR/logs/<agent>/; --witness VKEY (repeatable;\n"
     "            a witness.vkey file or its text) names the witnesses, of which\n"
     "            --witness-threshold K (default: all) must cosign every release;\n"
-    "            none by default. Never overwrites an existing authority\n"
+    "            none by default. --pq gives every agent a hybrid post-quantum key\n"
+    "            (ML-KEM-768 + X25519, age1pq1...; needs OpenSSL 3.5 or later, exit 2\n"
+    "            otherwise): escrowed shares are then as safe as post-quantum file\n"
+    "            recipients, and such an authority escrows files to post-quantum\n"
+    "            recipients only (a classical one, classical files only). Never\n"
+    "            overwrites an existing authority\n"
     "  warrant   sign a warrant for the files given (by their file id, as shown by\n"
     "            doormat inspect), valid from --issued (default today) to --expires\n"
     "            (UTC dates)\n"
@@ -90,7 +97,9 @@ const char cli_escrow_usage[] =
     "  audit verify\n"
     "            verify a log from nothing: every entry, every tile, the checkpoint\n"
     "            signature; with --since CHECKPOINT (a checkpoint file kept from\n"
-    "            before) also that the log still extends it (exit 9 otherwise)\n"
+    "            before) also that the log still extends it (exit 9 otherwise, as\n"
+    "            for an entry dated out of order, or outside the witnesses'\n"
+    "            cosignature times by more than 10 minutes)\n"
     "  audit prove\n"
     "            print a C2SP tlog-proof of entry N (--index) or an add-checkpoint\n"
     "            request body from size N to the current checkpoint (--since)\n"
@@ -106,8 +115,11 @@ const char cli_escrow_usage[] =
     "            --logs https: from each agent over HTTPS, its url: and tls: lines),\n"
     "            verify it and its witness cosignatures, check that it extends the\n"
     "            checkpoint kept in --state SDIR, and list every access (or those to\n"
-    "            the FILEs given); a fork, a rollback, a bad signature or a missing\n"
-    "            cosignature is exit 9\n"
+    "            the FILEs given, by the escrow file id their stanzas bind; with\n"
+    "            -i IDENTITY also by the id derived from their file key); a fork, a\n"
+    "            rollback, a bad signature, a missing cosignature, or an entry\n"
+    "            misdated (before the entry before it, or outside the witnesses'\n"
+    "            cosignature times by more than 10 minutes) is exit 9\n"
     "  serve     run one agent as an HTTPS service (doormat escrow serve --help)\n"
     "  request   the investigator's client: ask the agents over HTTPS, check every\n"
     "            receipt, decrypt (doormat escrow request --help)\n"
@@ -116,6 +128,10 @@ const char cli_escrow_usage[] =
     "  init --url NAME=URL (repeatable) says where an agent or a witness answers;\n"
     "            init also gives every agent a TLS key and self-signed certificate,\n"
     "            DIR/agents/<agent>.tls.pem (secret), pinned in authority.pub\n"
+    "  authority endpoint\n"
+    "            add or replace an agent's or a witness's url: and tls: lines in\n"
+    "            authority.pub (a witness's address after its first start, a moved\n"
+    "            machine, a renewed TLS key); the authority id does not change\n"
     "  tamper    FOR TESTS AND TEACHING: play a rogue sender who holds the file key\n"
     "            (via -i) and rewrites the header with a valid MAC: --strip removes\n"
     "            the escrow stanzas, --corrupt fills them with random bytes\n"
@@ -150,6 +166,7 @@ enum {
     OPT_SHARE,
     OPT_STRIP,
     OPT_CORRUPT,
+    OPT_PQ,
     OPT_WITNESS,
     OPT_WITNESS_THRESHOLD,
     OPT_REQUESTER,
@@ -174,6 +191,7 @@ static const struct option escrow_longopts[] = {
     {"requester", required_argument, NULL, OPT_REQUESTER},
     {"url", required_argument, NULL, OPT_URL},
     {"strip", no_argument, NULL, OPT_STRIP},
+    {"pq", no_argument, NULL, OPT_PQ},
     {"corrupt", no_argument, NULL, OPT_CORRUPT},
     {"identity", required_argument, NULL, 'i'},
     {"output", required_argument, NULL, 'o'},
@@ -188,7 +206,7 @@ typedef struct escrow_args {
         *warrant, *log, *identity, *output, *witness_threshold, *requester;
     const char **shares, **witnesses, **urls;
     size_t n_shares, n_witnesses, n_urls;
-    int strip, corrupt;
+    int strip, corrupt, pq;
     char **rest; /* positional arguments */
     int n_rest;
 } escrow_args;
@@ -266,6 +284,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             a->witnesses[a->n_witnesses++] = optarg;
         } else if (c == OPT_STRIP) {
             a->strip = 1;
+        } else if (c == OPT_PQ) {
+            a->pq = 1;
         } else if (c == OPT_CORRUPT) {
             a->corrupt = 1;
         } else {
@@ -491,7 +511,8 @@ static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char
 
 static int escrow_init(int argc, char **argv) {
     static const int allowed[] = {
-        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, 'o', 0};
+        OPT_NAME, OPT_AGENTS, OPT_THRESHOLD, OPT_WITNESS, OPT_WITNESS_THRESHOLD, OPT_URL, OPT_PQ,
+        'o',      0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
     dm_tlog_verifier *wits = NULL;
@@ -542,7 +563,8 @@ static int escrow_init(int argc, char **argv) {
         dm_escrow_authority *auth = NULL;
         dm_escrow_agent_key **keys = NULL;
         dm_escrow_court_key *court = NULL;
-        int err = dm_escrow_authority_new(a.name, names, n, k, &auth, &keys, &court);
+        int err = dm_escrow_authority_new_ex(a.name, names, n, k, a.pq ? DM_ESCROW_PQ : 0, &auth,
+                                             &keys, &court);
         if (err == DM_OK && a.n_witnesses > 0)
             err = dm_escrow_authority_set_witnesses(auth, keys, court, wits, a.n_witnesses, wk);
         char **tls = NULL;
@@ -621,8 +643,17 @@ static int escrow_warrant(int argc, char **argv) {
         dm_inspect_info info;
         rc = read_header(&a, a.rest[i], &info);
         if (rc == DM_EXIT_OK) {
-            memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+            /* The id the escrow stanzas bind: the one the agents will check and
+             * log. A file without the authority's stanzas has none (and no
+             * agent has anything to open in it): its header's id names it. */
+            int err = dm_escrow_file_id(auth, &info.header, ids[i]);
+            if (err == DM_ERR_NO_MATCH) {
+                memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
+                err = DM_OK;
+            }
             dm_inspect_free(&info);
+            if (err != DM_OK)
+                rc = cli_fail(err, "%s: %s", a.cmd, a.rest[i]);
         }
     }
     if (rc == DM_EXIT_OK) {
@@ -738,6 +769,7 @@ static int escrow_unwrap(int argc, char **argv) {
                 break;
             cos[n_wits].add_checkpoint = cli_witness_add_checkpoint;
             cos[n_wits].ctx = &wits[n_wits];
+            cos[n_wits].name = dm_tlog_signer_verifier(wits[n_wits].key)->name;
         }
     }
     if (rc == DM_EXIT_OK) {
@@ -753,9 +785,12 @@ static int escrow_unwrap(int argc, char **argv) {
         dm_secret_free(text);
         rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "escrow unwrap");
     }
-    if (rc == DM_EXIT_OK)
-        cli_msg("released agent %s's share of %s under warrant \"%s\" (logged in %s)",
-                dm_escrow_agent_key_name(agent), a.rest[0], dm_escrow_warrant_case(w), a.log);
+    if (rc == DM_EXIT_OK) {
+        char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1];
+        dm_escrow_warrant_case_hex(w, case_hex);
+        cli_msg("released agent %s's share of %s under the warrant of case %s (logged in %s)",
+                dm_escrow_agent_key_name(agent), a.rest[0], case_hex, a.log);
+    }
     for (size_t i = 0; i < n_wits; i++)
         cli_witness_close(&wits[i]);
     free(wits);
@@ -800,6 +835,7 @@ static int escrow_recover(int argc, char **argv) {
         rc = start_with_authority(&a, NULL, &auth);
     if (rc == DM_EXIT_OK && (rc = read_header(&a, file, &info)) == DM_EXIT_OK)
         have_info = 1;
+    uint8_t file_id[DM_FILE_ID_LEN];
     if (rc == DM_EXIT_OK && (shares = calloc(a.n_shares, sizeof *shares)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow recover");
     for (size_t i = 0; rc == DM_EXIT_OK && i < a.n_shares; i++) {
@@ -810,7 +846,13 @@ static int escrow_recover(int argc, char **argv) {
             DM_EXIT_OK)
             break;
         n_loaded++;
-        if (memcmp(dm_escrow_share_file_id(shares[i]), info.file_id, DM_FILE_ID_LEN) != 0)
+        /* The shares name the file by the id its stanzas bind. */
+        int fid_err = i == 0 ? dm_escrow_file_id(auth, &info.header, file_id) : DM_OK;
+        if (fid_err != DM_OK) {
+            rc = cli_fail(fid_err, "escrow recover: %s", file);
+            break;
+        }
+        if (memcmp(dm_escrow_share_file_id(shares[i]), file_id, DM_FILE_ID_LEN) != 0)
             rc = cli_usage_error("escrow recover: share %s (agent %s) is for another file, not %s",
                                  a.shares[i], dm_escrow_share_agent(shares[i]), file);
         /* No share is used unless its release is shown to be logged. */
@@ -945,7 +987,8 @@ int cmd_escrow(int argc, char **argv) {
     if (argc < 2)
         return cli_usage_error(
             "escrow: missing subcommand (init, warrant, unwrap, recover, "
-            "audit, witness, monitor, serve, request, tamper; see doormat escrow --help)");
+            "audit, witness, monitor, serve, request, tamper, authority; see doormat escrow "
+            "--help)");
     const char *sub = argv[1];
     if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0)
         return cli_help(cli_escrow_usage);
@@ -971,6 +1014,8 @@ int cmd_escrow(int argc, char **argv) {
         return cli_escrow_monitor(argc - 1, argv + 1);
     if (strcmp(sub, "tamper") == 0)
         return escrow_tamper(argc - 1, argv + 1);
+    if (strcmp(sub, "authority") == 0)
+        return cli_escrow_authority(argc - 1, argv + 1);
     return cli_usage_error("escrow: unknown subcommand \"%s\" (see doormat escrow --help)", sub);
 }
 

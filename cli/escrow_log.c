@@ -26,6 +26,7 @@ enum {
     O_NAME,
     O_STATE,
     O_LOGS,
+    O_IDENTITY,
 };
 
 static const struct option log_longopts[] = {
@@ -36,6 +37,7 @@ static const struct option log_longopts[] = {
     {"name", required_argument, NULL, O_NAME},
     {"state", required_argument, NULL, O_STATE},
     {"logs", required_argument, NULL, O_LOGS},
+    {"identity", required_argument, NULL, O_IDENTITY},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -43,7 +45,7 @@ static const struct option log_longopts[] = {
 
 typedef struct log_args {
     const char *cmd;
-    const char *authority, *since, *index, *witness, *name, *state, *logs, *output;
+    const char *authority, *since, *index, *witness, *name, *state, *logs, *identity, *output;
     char **rest;
     int n_rest;
 } log_args;
@@ -56,9 +58,11 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":o:h", log_longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:i:h", log_longopts, NULL)) != -1) {
         if (c == 'h')
             return cli_help(cli_escrow_usage);
+        if (c == 'i')
+            c = O_IDENTITY;
         int ok = 0;
         for (const int *p = allowed; *p; p++)
             ok = ok || *p == c;
@@ -74,8 +78,9 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
                             : c == O_WITNESS ? &a->witness
                             : c == O_NAME    ? &a->name
                             : c == O_STATE   ? &a->state
-                            : c == O_LOGS    ? &a->logs
-                                             : &a->output;
+                            : c == O_LOGS     ? &a->logs
+                            : c == O_IDENTITY ? &a->identity
+                                              : &a->output;
         if (*slot != NULL)
             return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
         *slot = optarg;
@@ -172,7 +177,13 @@ typedef struct lister {
     size_t n_files;
     int print;
     uint64_t shown, seen;
-    char last_time[21]; /* of the entry before, "" at first */
+    uint64_t list_from; /* entries before it are checked, not listed nor counted */
+    char last_time[21]; /* the latest entry time so far, "" at first */
+    /* The witnesses' times: entries from after_from on were not in a
+     * checkpoint cosigned at after.time; every entry is in one cosigned at
+     * before.time (time 0: none known). */
+    dm_escrow_witness_time after, before;
+    uint64_t after_from;
 } lister;
 
 static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len) {
@@ -188,11 +199,15 @@ static int list_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t le
                        "entry %" PRIu64 " of agent %s's log records a release by %s of another "
                        "authority or agent",
                        index, agent, e.agent);
-    if (dm_escrow_entry_in_order(&e, index, l->last_time) != DM_OK) {
+    if (dm_escrow_entry_in_order(&e, index, l->last_time) != DM_OK ||
+        dm_escrow_entry_in_witness_time(&e, index, index >= l->after_from ? &l->after : NULL,
+                                        &l->before) != DM_OK) {
         char why[400];
         snprintf(why, sizeof why, "%s", dm_err_detail());
         return dm_fail(DM_ERR_LOG, "agent %s's log: %s", agent, why);
     }
+    if (index < l->list_from)
+        return DM_OK;
     l->seen++;
     int match = l->n_files == 0;
     for (size_t i = 0; !match && i < l->n_files; i++)
@@ -246,6 +261,15 @@ static int audit_verify(int argc, char **argv) {
     }
     lister l = {.auth = auth, .agent = agent};
     if (rc == DM_EXIT_OK) {
+        /* The witnesses' times bound the entries' (a checkpoint whose
+         * cosignatures do not verify gives none: the count below says 0). */
+        if (dm_escrow_checkpoint_witness_times(auth, agent, text, len, &l.before, NULL) != DM_OK)
+            memset(&l.before, 0, sizeof l.before);
+        if (a.since != NULL && dm_escrow_checkpoint_witness_times(auth, agent, old_text, old_len,
+                                                                  NULL, &l.after) == DM_OK)
+            l.after_from = old.size;
+        else
+            l.after_from = UINT64_MAX;
         int err = dm_tlog_verify_log(f, &c, list_entry, &l);
         if (err == DM_OK && a.since != NULL)
             err = dm_tlog_catch_up(f, &old, &c, NULL, NULL);
@@ -490,29 +514,116 @@ int cli_escrow_witness(int argc, char **argv) {
 
 /* ------------------------------------------------------------ monitor */
 
-/* The file id of an age file. */
-static int file_id(const char *cmd, const char *path, uint8_t id[DM_FILE_ID_LEN]) {
+/* The ids under which an agent logs the releases of an age file: the id its
+ * escrow stanzas for auth bind (what an agent checks and logs, whatever
+ * header a requester sends), and, given the owner's identities, the id
+ * derived from its file key (the same, unless the sender bound another).
+ * Appends one or two ids at files[*n]. */
+static int file_ids(const char *cmd, const dm_escrow_authority *auth, const char *path,
+                    dm_identity *const *ids, size_t n_ids, uint8_t (*files)[DM_FILE_ID_LEN],
+                    size_t *n) {
     int fd = cli_open_input(path);
     if (fd < 0)
         return DM_EXIT_FAILURE;
     dm_inspect_info info;
     int err = dm_inspect(dm_source_fd(&fd), &info);
     close(fd);
-    if (err != DM_OK && err != DM_ERR_PAYLOAD) {
-        dm_inspect_free(&info);
-        return cli_fail(err, "%s: %s", cmd, path);
+    if (err == DM_ERR_PAYLOAD)
+        err = DM_OK;
+    size_t had = *n;
+    int bound = err == DM_OK ? dm_escrow_file_id(auth, &info.header, files[*n]) : err;
+    if (bound == DM_OK)
+        (*n)++;
+    else if (bound != DM_ERR_NO_MATCH || n_ids == 0)
+        err = bound; /* no escrow stanza: only the owner's key can name the file */
+    uint8_t *key = NULL;
+    if (err == DM_OK && n_ids > 0) {
+        key = dm_secret_alloc(DM_FILE_KEY_LEN);
+        err = key ? DM_ERR_NO_MATCH : dm_fail(DM_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++)
+            if (ids[i]->unwrap(ids[i], &info.header.stanzas, key) == DM_OK)
+                err = dm_header_verify_mac(&info.header, key) == DM_OK
+                          ? DM_OK
+                          : dm_fail(DM_ERR_HMAC, "the header MAC does not verify with its key");
+        if (err == DM_ERR_NO_MATCH)
+            err = dm_fail(DM_ERR_NO_MATCH, "no identity opens it");
+        if (err == DM_OK)
+            err = dm_escrow_file_id_of_key(key, files[*n]);
+        if (err == DM_OK && (*n == had || memcmp(files[had], files[*n], DM_FILE_ID_LEN) != 0))
+            (*n)++;
+        dm_secret_free(key);
     }
-    memcpy(id, info.file_id, DM_FILE_ID_LEN);
     dm_inspect_free(&info);
-    return DM_EXIT_OK;
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: %s", cmd, path);
 }
 
-/* Writes text to path through path.tmp, fsync'd and renamed. */
-static int save_state(const char *path, const char *text, size_t len) {
+/* What a monitor keeps per log (docs/escrow-format.md, "Monitoring and
+ * auditing"): the checkpoint it verified last and the time of the latest
+ * entry of that tree, which the order check of the next entries needs.
+ *
+ *     doormat-escrow-monitor/v1
+ *     last-entry: YYYY-MM-DDTHH:MM:SSZ      ("none" for an empty log)
+ *     the signed checkpoint, verbatim
+ *
+ * A file of older doormat versions holds the checkpoint alone. */
+#define STATE_MAGIC "doormat-escrow-monitor/v1\n"
+#define STATE_LAST "last-entry: "
+
+/* Splits a kept state: *note, *note_len the checkpoint; last gets the time
+ * ("" for an empty log); *legacy is set for a bare checkpoint (no time). */
+static int parse_state(const char *text, size_t len, const char **note, size_t *note_len,
+                       char last[21], int *legacy) {
+    size_t ml = strlen(STATE_MAGIC), ll = strlen(STATE_LAST);
+    last[0] = '\0';
+    *legacy = len < ml || memcmp(text, STATE_MAGIC, ml) != 0;
+    if (*legacy) {
+        *note = text;
+        *note_len = len;
+        return DM_OK;
+    }
+    const char *v = text + ml, *nl = memchr(v, '\n', len - ml);
+    if (nl == NULL || (size_t)(nl - v) < ll || memcmp(v, STATE_LAST, ll) != 0)
+        return dm_fail(DM_ERR_LOG, "line 2 is not \"%s\"", STATE_LAST);
+    size_t tl = (size_t)(nl - v) - ll;
+    if (tl == 20) {
+        memcpy(last, v + ll, 20);
+        last[20] = '\0';
+    }
+    /* A valid time is one that reads back the same. */
+    struct tm tm = {0};
+    char again[32] = "";
+    time_t t = (time_t)-1;
+    if (tl == 20 && sscanf(last, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        t = timegm(&tm);
+    }
+    if (t != (time_t)-1 && gmtime_r(&t, &tm) != NULL)
+        strftime(again, sizeof again, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!(tl == 4 && memcmp(v + ll, "none", 4) == 0) && strcmp(again, last) != 0) {
+        last[0] = '\0';
+        return dm_fail(DM_ERR_LOG, "line 2: not a time (YYYY-MM-DDTHH:MM:SSZ) or \"none\"");
+    }
+    *note = nl + 1;
+    *note_len = len - (size_t)(nl + 1 - text);
+    return DM_OK;
+}
+
+/* Writes the state (checkpoint note and the latest entry time, "" for
+ * none) to path through path.tmp, fsync'd and renamed. */
+static int save_state(const char *path, const char *note, size_t len, const char *last) {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     unlink(tmp);
-    int err = dm_escrow_write_new_file(tmp, text, len, 0644);
+    size_t cap = len + 64;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    int h = snprintf(text, cap, "%s%s%s\n", STATE_MAGIC, STATE_LAST, last[0] ? last : "none");
+    memcpy(text + h, note, len);
+    int err = dm_escrow_write_new_file(tmp, text, (size_t)h + len, 0644);
+    free(text);
     if (err == DM_OK && rename(tmp, path) != 0) {
         err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
         unlink(tmp);
@@ -589,26 +700,47 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
     }
     char *old_text = NULL;
     size_t old_len = 0;
-    int have_old = 0;
+    int have_old = 0, legacy = 0;
+    lister l = {.auth = auth, .agent = agent, .files = files, .n_files = n_files, .print = 1};
+    /* Every entry lies before the witnesses' earliest time on this checkpoint. */
+    err = dm_escrow_checkpoint_witness_times(auth, agent, (const char *)data, len, &l.before, NULL);
     struct stat st;
-    if (state[0] && stat(state, &st) == 0) {
+    if (err == DM_OK && state[0] && stat(state, &st) == 0) {
         err = cli_read_file(state, &old_text, &old_len);
+        const char *old_note = NULL;
+        size_t old_note_len = 0;
         if (err == DM_OK) {
-            err = dm_tlog_checkpoint_open(old_text, old_len, key, NULL, 0, 0, &old);
+            err = parse_state(old_text, old_len, &old_note, &old_note_len, l.last_time, &legacy);
+            if (err == DM_OK)
+                err = dm_tlog_checkpoint_open(old_note, old_note_len, key, NULL, 0, 0, &old);
+            /* The new entries were not in the kept tree when its witnesses
+             * cosigned it. */
+            if (err == DM_OK)
+                err = dm_escrow_checkpoint_witness_times(auth, agent, old_note, old_note_len, NULL,
+                                                         &l.after);
             if (err != DM_OK) {
                 char d[256];
                 snprintf(d, sizeof d, "%s", dm_err_detail()); /* dm_fail writes over it */
                 err = dm_fail(DM_ERR_LOG, "the kept checkpoint %s: %s", state, d);
             }
             have_old = err == DM_OK;
+            l.after_from = have_old ? old.size : 0;
         }
     }
-    lister l = {.auth = auth, .agent = agent, .files = files, .n_files = n_files, .print = 1};
-    if (err == DM_OK)
+    /* A kept checkpoint without the time of its last entry (older doormat)
+     * gives the order check nothing to start from: the whole log is read
+     * again (only the new entries listed), then checked against it. */
+    if (err == DM_OK && have_old && legacy) {
+        l.list_from = old.size;
+        err = dm_tlog_verify_log(f, &c, list_entry, &l);
+        if (err == DM_OK)
+            err = dm_tlog_catch_up(f, &old, &c, NULL, NULL);
+    } else if (err == DM_OK) {
         err = have_old ? dm_tlog_catch_up(f, &old, &c, list_entry, &l)
                        : dm_tlog_verify_log(f, &c, list_entry, &l);
+    }
     if (err == DM_OK && state[0])
-        err = save_state(state, (const char *)data, len);
+        err = save_state(state, (const char *)data, len, l.last_time);
     int rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: log of agent %s", a->cmd, name);
     /* The summary goes with the listing on standard output: standard error
      * carries failures only, one line each. */
@@ -625,13 +757,18 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
 }
 
 int cli_escrow_monitor(int argc, char **argv) {
-    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, 0};
+    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_IDENTITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow monitor", allowed, &a);
     if (rc < 0)
         rc = DM_EXIT_OK;
+    if (rc == DM_EXIT_OK && a.identity != NULL && a.n_rest == 0)
+        rc = cli_usage_error("escrow monitor: -i IDENTITY names files: give the FILE(s)");
     dm_escrow_authority *auth = NULL;
     uint8_t(*files)[DM_FILE_ID_LEN] = NULL;
+    size_t n_files = 0;
+    dm_identity **ids = NULL;
+    size_t n_ids = 0;
     char logs[4096];
     if (rc == DM_EXIT_OK)
         rc = load_authority(&a, &auth);
@@ -650,16 +787,26 @@ int cli_escrow_monitor(int argc, char **argv) {
     }
     if (rc == DM_EXIT_OK && a.state != NULL && mkdir(a.state, 0755) != 0 && errno != EEXIST)
         rc = cli_fail(dm_fail(DM_ERR_IO, "%s: %s", a.state, strerror(errno)), "escrow monitor");
+    if (rc == DM_EXIT_OK && a.identity != NULL) {
+        char *secret = NULL;
+        size_t secret_len = 0, line = 0;
+        int err = cli_read_secret_file(a.identity, &secret, &secret_len);
+        if (err == DM_OK)
+            err = dm_identity_file_parse(secret, secret_len, &ids, &n_ids, &line);
+        dm_secret_free(secret);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow monitor: identity file %s", a.identity);
+    }
     if (rc == DM_EXIT_OK && a.n_rest > 0 &&
-        (files = calloc((size_t)a.n_rest, sizeof *files)) == NULL)
+        (files = calloc(2 * (size_t)a.n_rest, sizeof *files)) == NULL)
         rc = cli_fail(DM_ERR_NOMEM, "escrow monitor");
     for (int i = 0; rc == DM_EXIT_OK && i < a.n_rest; i++)
-        rc = file_id(a.cmd, a.rest[i], files[i]);
+        rc = file_ids(a.cmd, auth, a.rest[i], ids, n_ids, files, &n_files);
     /* Every log is checked even after one fails; the worst failure decides. */
     int worst = DM_EXIT_OK;
     for (size_t i = 0; rc == DM_EXIT_OK && i < dm_escrow_authority_agents(auth); i++) {
         int r = monitor_log(&a, auth, i, logs, (const uint8_t(*)[DM_FILE_ID_LEN])files,
-                            (size_t)a.n_rest);
+                            n_files);
         if (r != DM_EXIT_OK && (worst == DM_EXIT_OK || r == DM_EXIT_LOG))
             worst = r;
     }
@@ -668,6 +815,9 @@ int cli_escrow_monitor(int argc, char **argv) {
     if (rc == DM_EXIT_OK)
         rc = worst;
     free(files);
+    for (size_t i = 0; i < n_ids; i++)
+        dm_identity_free(ids[i]);
+    free(ids);
     dm_escrow_authority_free(auth);
     return rc;
 }

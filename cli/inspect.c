@@ -20,6 +20,8 @@ static const char inspect_usage[] =
     "many there are (so who can open it: which identities, or a passphrase), the\n"
     "header and payload sizes, the number of payload chunks, the plaintext size they\n"
     "imply, and the file id (the first 16 bytes of the header's SHA-256, in hex).\n"
+    "For an escrowed file, also the escrow file id its stanzas bind (derived from the\n"
+    "file key): the id warrants name and the agents' logs record.\n"
     "IN defaults to standard input.\n"
     "\n"
     "Options:\n"
@@ -36,7 +38,16 @@ static const char inspect_usage[] =
     "  payload bytes: 1056\n"
     "  chunks: 1\n"
     "  plaintext bytes: 1024\n"
-    "  file id: 5b0c...\n";
+    "  file id: 5b0c...\n"
+    "\n"
+    "A post-quantum stanza (mlkem768x25519: age 1.3's ML-KEM-768 + X25519 hybrid,\n"
+    "age1pq recipients) is named so on its line (\"stanza: mlkem768x25519 x1\n"
+    "(post-quantum)\"). A file that holds both post-quantum and classical stanzas\n"
+    "(X25519, ssh-ed25519, ssh-rsa, or an escrow authority with classical agent keys)\n"
+    "can be opened by a quantum attacker through the classical ones, as if it had no\n"
+    "post-quantum recipient: inspect warns on standard error (the spec says a file\n"
+    "SHOULD NOT mix them; doormat encrypt refuses to). --json gives each stanza type\n"
+    "a \"post_quantum\" boolean and the file \"mixes_post_quantum\".\n";
 
 enum { OPT_JSON = 256 };
 
@@ -50,6 +61,21 @@ typedef struct type_count {
     const char *type;
     size_t count;
 } type_count;
+
+/* Stanza types that resist a quantum attacker, and those that do not; any
+ * other type (scrypt, a plugin's) is neither. */
+static int is_post_quantum(const char *type) {
+    return strcmp(type, "mlkem768x25519") == 0 || strcmp(type, "mlkem768p256tag") == 0;
+}
+
+static int is_classical(const char *type) {
+    static const char *const classical[] = {"X25519", "ssh-ed25519", "ssh-rsa", "p256tag",
+                                            "piv-p256"};
+    for (size_t i = 0; i < sizeof classical / sizeof classical[0]; i++)
+        if (strcmp(type, classical[i]) == 0)
+            return 1;
+    return 0;
+}
 
 /* Distinct stanza types in header order, with how often each appears. */
 static size_t count_types(const dm_stanza_list *l, type_count *out) {
@@ -158,6 +184,23 @@ static int print_info(const dm_inspect_info *info, int json) {
     }
     char id[2 * DM_FILE_ID_LEN + 1];
     cli_hex(info->file_id, DM_FILE_ID_LEN, id);
+    const char *pq = NULL, *classical = NULL;
+    for (size_t i = 0; i < n_types; i++) {
+        if (is_post_quantum(types[i].type) && pq == NULL)
+            pq = types[i].type;
+        else if (is_classical(types[i].type) && classical == NULL)
+            classical = types[i].type;
+    }
+    for (size_t i = 0; i < escrow.n_authorities && classical == NULL; i++)
+        if (!escrow.authorities[i].post_quantum)
+            classical = DM_ESCROW_STANZA_TYPE;
+    for (size_t i = 0; i < escrow.n_authorities && pq == NULL; i++)
+        if (escrow.authorities[i].post_quantum)
+            pq = DM_ESCROW_STANZA_TYPE;
+    if (pq != NULL && classical != NULL)
+        cli_msg("inspect: warning: the file mixes post-quantum (%s) and classical (%s) "
+                "recipients: a quantum attacker can open it through the classical ones",
+                pq, classical);
 
     if (json) {
         printf("{\"format\":\"age v1\",\"armor\":%s,\"stanzas\":[",
@@ -165,9 +208,11 @@ static int print_info(const dm_inspect_info *info, int json) {
         for (size_t i = 0; i < n_types; i++) {
             printf("%s{\"type\":", i ? "," : "");
             cli_json_string(stdout, types[i].type);
-            printf(",\"count\":%zu}", types[i].count);
+            printf(",\"count\":%zu,\"post_quantum\":%s}", types[i].count,
+                   is_post_quantum(types[i].type) ? "true" : "false");
         }
-        printf("],\"can_be_opened_by\":");
+        printf("],\"mixes_post_quantum\":%s,\"can_be_opened_by\":",
+               pq != NULL && classical != NULL ? "true" : "false");
         cli_json_string(stdout, who);
         if (escrow.n_authorities > 0) {
             printf(",\"escrow\":[");
@@ -179,6 +224,11 @@ static int print_info(const dm_inspect_info *info, int json) {
                 cli_json_string(stdout, g->id_hex);
                 printf(",\"mode\":");
                 cli_json_string(stdout, g->mode);
+                if (g->file_id) {
+                    printf(",\"file_id\":");
+                    cli_json_string(stdout, g->file_id);
+                }
+                printf(",\"post_quantum\":%s", g->post_quantum ? "true" : "false");
                 printf(",\"threshold\":%u,\"agents_total\":%u,\"agents\":[", g->k, g->n);
                 for (size_t a = 0; a < g->n_agents; a++) {
                     printf("%s", a ? "," : "");
@@ -198,14 +248,20 @@ static int print_info(const dm_inspect_info *info, int json) {
         printf("format: age v1\n");
         printf("armor: %s\n", info->armored ? "yes" : "no");
         for (size_t i = 0; i < n_types; i++)
-            printf("stanza: %s x%zu\n", types[i].type, types[i].count);
+            printf("stanza: %s x%zu%s\n", types[i].type, types[i].count,
+                   is_post_quantum(types[i].type) ? " (post-quantum)" : "");
         for (size_t i = 0; i < escrow.n_authorities; i++) {
             const dm_escrow_holders *g = &escrow.authorities[i];
-            printf("escrow: authority %s (%s), %u-of-%u %s:", g->name, g->id_hex, g->k, g->n,
-                   g->mode);
+            printf("escrow: authority %s (%s), %u-of-%u %s%s:", g->name, g->id_hex, g->k, g->n,
+                   g->mode, g->post_quantum ? " (post-quantum agent keys)" : "");
             for (size_t a = 0; a < g->n_agents; a++)
                 printf("%s %s", a ? "," : "", g->agents[a]);
             printf("\n");
+            /* What warrants name and agents log (docs/escrow-format.md, "File id"). */
+            if (g->file_id)
+                printf("escrow file id: %s\n", g->file_id);
+            else
+                printf("escrow file id: none (v1 stanzas: agents refuse them)\n");
         }
         if (unreadable[0] != '\0')
             printf("escrow: %s\n", unreadable);

@@ -13,7 +13,7 @@
 
 static const char keygen_usage[] =
     "Usage:\n"
-    "  doormat keygen [-o FILE] [--force]\n"
+    "  doormat keygen [-pq] [-o FILE] [--force]\n"
     "  doormat keygen -y [-o OUT] [FILE]\n"
     "\n"
     "Makes a new X25519 identity and writes it in age-keygen's format:\n"
@@ -25,7 +25,12 @@ static const char keygen_usage[] =
     "Give the public key (the recipient, age1...) to whoever encrypts to you;\n"
     "keep the file. The file works with age and age-keygen too.\n"
     "\n"
+    "With -pq the identity is a hybrid post-quantum one (ML-KEM-768 with X25519,\n"
+    "age 1.3's AGE-SECRET-KEY-PQ-1... and age1pq1...); a build whose OpenSSL is\n"
+    "older than 3.5 has no ML-KEM and says so (exit 2).\n"
+    "\n"
     "Options:\n"
+    "  -pq, --pq          make a hybrid post-quantum identity (age-keygen -pq)\n"
     "  -o, --output FILE  write the identity to FILE (mode 0600) instead of standard\n"
     "                     output; unless the identity goes to a terminal, \"Public\n"
     "                     key: age1...\" is printed on standard error (as age-keygen)\n"
@@ -47,6 +52,7 @@ static const struct option keygen_longopts[] = {
 typedef struct keygen_args {
     const char *output;
     int force;
+    int pq;
     int to_recipient;
     const char *input;
 } keygen_args;
@@ -84,7 +90,7 @@ static int generate(const keygen_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
     char *secret = NULL, *public = NULL, *text = NULL;
-    int err = dm_x25519_keygen(&secret, &public);
+    int err = a->pq ? dm_pq_keygen(&secret, &public) : dm_x25519_keygen(&secret, &public);
     if (err != DM_OK)
         return cli_fail(err, "keygen");
 
@@ -185,7 +191,8 @@ static int print_recipients(const keygen_args *a) {
         *end = '\0';
         if (line[0] != '\0' && line[0] != '#') {
             char *public = NULL;
-            err = dm_x25519_identity_to_recipient(line, &public);
+            err = dm_pq_is_identity(line) ? dm_pq_identity_to_recipient(line, &public)
+                                          : dm_x25519_identity_to_recipient(line, &public);
             if (err == DM_OK) {
                 err = write_all(out.fd, public, strlen(public));
                 if (err == DM_OK)
@@ -213,6 +220,21 @@ static int print_recipients(const keygen_args *a) {
 int cmd_keygen(int argc, char **argv) {
     keygen_args a = {0};
     int c;
+    /* age-keygen's -pq is one Go flag, not -p -q: taken out before getopt. */
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[kept++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "-pq") == 0 || strcmp(argv[i], "--pq") == 0)
+            a.pq = 1;
+        else
+            argv[kept++] = argv[i];
+    }
+    argv[kept] = NULL;
+    argc = kept;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:yh", keygen_longopts, NULL)) != -1) {
@@ -234,6 +256,9 @@ int cmd_keygen(int argc, char **argv) {
     }
     int rest = argc - optind;
     if (a.to_recipient) {
+        if (a.pq)
+            return cli_usage_error(
+                "keygen: -pq and -y can't be combined (see doormat keygen --help)");
         if (rest > 1)
             return cli_usage_error("keygen: -y takes at most one FILE (see doormat keygen --help)");
         a.input = rest == 1 ? argv[optind] : NULL;

@@ -33,8 +33,9 @@ static const char lab_usage[] =
     "  doormat lab ghost [--files F] [common options]\n"
     "  doormat lab clear [--devices D] [--digits D] [common options]\n"
     "  doormat lab retroactive [--files F] [--bytes B] [common options]\n"
-    "  doormat lab insider [--files F] [common options]\n"
-    "  doormat lab volume [--requests N] [common options]\n"
+    "  doormat lab insider [--files F] [--port-base N] [common options]\n"
+    "  doormat lab volume [--requests N] [--port-base N] [common options]\n"
+    "  doormat lab unbound-id [common options]\n"
     "\n"
     "Classroom labs: how exceptional access fails, measured. Each lab does the real\n"
     "thing with the real vault and escrow code, makes its own keys, authority and\n"
@@ -68,6 +69,10 @@ static const char lab_usage[] =
     "                owner's monitor sees\n"
     "  volume        an agent's HTTPS service on loopback, timed: its release rate\n"
     "                against the FBI's 7,800 claimed and 1,200-2,000 actual devices\n"
+    "  unbound-id    a requester rebuilds an escrowed file's header (a new header id)\n"
+    "                and gets a warrant for it: with the old binding the shares open\n"
+    "                the file and the owner's monitor sees nothing; with the stanzas\n"
+    "                binding the file key's id the agents refuse, or log the real file\n"
     "\n"
     "Common options:\n"
     "  --dir DIR         keep the lab's keys and files in DIR (a new or empty directory)\n"
@@ -85,6 +90,8 @@ static const char lab_usage[] =
     "  --bytes B         retroactive: bytes of each archived file (65536, up to 64 MiB)\n"
     "  --devices D       clear: devices in the population (100)\n"
     "  --requests N      volume: release requests timed (20)\n"
+    "  --port-base N     insider, volume: the services listen on 127.0.0.1 ports N,\n"
+    "                    N+1, ... (default: free ports the system picks)\n"
     "  --bits N          leaf-forge: the checksum size of the demonstrated forgery (16)\n"
     "  --budget S        leaf-forge, crumple: run a row for real when it should take at\n"
     "                    most S seconds (2 and 3); others are extrapolated\n"
@@ -121,6 +128,7 @@ enum {
     OPT_REAL,
     OPT_DEVICES,
     OPT_REQUESTS,
+    OPT_PORT_BASE,
 };
 
 static const struct option lab_longopts[] = {
@@ -140,6 +148,7 @@ static const struct option lab_longopts[] = {
     {"real", no_argument, NULL, OPT_REAL},
     {"devices", required_argument, NULL, OPT_DEVICES},
     {"requests", required_argument, NULL, OPT_REQUESTS},
+    {"port-base", required_argument, NULL, OPT_PORT_BASE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -153,6 +162,7 @@ typedef struct lab_args {
     double budget, population;
     int all, real;
     int quick; /* no option asked for full-size runs */
+    unsigned long port_base; /* insider, volume: services on ports from here (0: free ports) */
     double t_start;
 } lab_args;
 
@@ -1182,7 +1192,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
         if (!err)
             err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
         if (!err)
-            err = dm_header_file_id(&hdr, ids[i]);
+            err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
         dm_header_free(&hdr);
     }
     if (!err)
@@ -1232,8 +1242,10 @@ static int lab_volume(lab_args *a) {
     char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
     if (run_process(init, NULL) != 0)
         return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
-    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,           "--agent",
-                     agent, "--log",      logd,    "--listen",    "127.0.0.1:0", "--port-file",
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%lu", a->port_base);
+    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,    "--agent",
+                     agent, "--log",      logd,    "--listen",    listen, "--port-file",
                      portf, "--log-file", slog,    NULL};
     pid_t pid = spawn_process(serve, slog);
     long port = pid > 0 ? wait_port(pid, portf) : -1;
@@ -1308,6 +1320,7 @@ typedef struct insider_services {
     size_t n_started;
     pid_t pids[8];
     size_t n_pids;
+    unsigned long port_base; /* 0: free ports */
     char *inv_sk, *inv_pk;
 } insider_services;
 
@@ -1328,6 +1341,9 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
     snprintf(logd, sizeof logd, "%s/logs/%s", adir, agent);
     snprintf(portf, sizeof portf, "%s/service-%s.port", adir, agent);
     snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%lu",
+             s->port_base ? s->port_base + s->n_pids : 0);
     char *serve[] = {(char *)s->self,
                      "escrow",
                      "serve",
@@ -1338,7 +1354,7 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
                      "--log",
                      logd,
                      "--listen",
-                     "127.0.0.1:0",
+                     listen,
                      "--port-file",
                      portf,
                      "--log-file",
@@ -1454,7 +1470,7 @@ static int lab_insider(lab_args *a) {
     int err = self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab insider");
-    insider_services svc = {.self = self, .dir = a->dir};
+    insider_services svc = {.self = self, .dir = a->dir, .port_base = a->port_base};
     dm_lab_insider_opts o = {.files = (unsigned)a->files,
                              .dir = a->dir,
                              .procedure = insider_procedure,
@@ -1523,6 +1539,69 @@ static int lab_insider(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
+/* ------------------------------------------------------------ unbound-id */
+
+static int lab_unbound(lab_args *a) {
+    dm_lab_unbound_result r;
+    int err = dm_lab_unbound(a->dir, &r);
+    if (err != DM_OK)
+        return cli_fail(err, "lab unbound-id");
+    if (a->json) {
+        json_head(a);
+        printf(",\"header_id\":\"%s\",\"swapped_header_id\":\"%s\",\"escrow_file_id\":\"%s\","
+               "\"rows\":[",
+               r.header_id, r.swapped_id, r.escrow_id);
+        for (int b = 0; b < DM_LAB_UNBOUND_N; b++) {
+            const dm_lab_unbound_row *w = &r.rows[b];
+            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":", b ? "," : "",
+                   dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
+            if (w->answer != DM_OK)
+                cli_json_string(stdout, w->reason);
+            else
+                printf("null");
+            printf(",\"logged_id\":");
+            if (w->logged_id[0])
+                printf("\"%s\"", w->logged_id);
+            else
+                printf("null");
+            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}",
+                   jbool(w->opened), w->log_entries, w->monitor_saw);
+        }
+        printf("],\"bound_warrant\":{\"released\":%zu,\"opens_file\":%s,\"monitor_saw\":%zu}}\n",
+               r.bound_released, jbool(r.bound_opened), r.bound_monitor_saw);
+        return finish(DM_EXIT_OK);
+    }
+    const dm_lab_unbound_row *o = &r.rows[DM_LAB_UNBOUND_OLD], *n = &r.rows[DM_LAB_UNBOUND_NEW];
+    printf("The log must name the file whose key a release opens\n\n"
+           "The owner's g.age is escrowed to the FBI, 2 of 3 agents (doj, court, vendor).\n"
+           "A requester rebuilds its header without the owner's stanza, keeping the escrow\n"
+           "stanzas and the MAC line:\n"
+           "  header id of g.age         %s\n"
+           "  header id of the rebuild   %s\n"
+           "The court, which only ever sees ids, signs a warrant for the second. doj and\n"
+           "court are asked; the owner runs a monitor over their logs for g.age.\n\n",
+           r.header_id, r.swapped_id);
+    printf("%-30s %9s %12s %12s %12s\n", "binding", "released", "opens g.age", "log entries",
+           "monitor saw");
+    printf("%-30s %9zu %12s %12zu %12zu\n", "old: the header's hash", o->released,
+           o->opened ? "yes" : "no", o->log_entries, o->monitor_saw);
+    printf("%-30s %9zu %12s %12zu %12zu\n", "new: the file key's id", n->released,
+           n->opened ? "yes" : "no", n->log_entries, n->monitor_saw);
+    printf("%-30s %9zu %12s %12s %12zu\n", "new, warrant for the bound id", r.bound_released,
+           r.bound_opened ? "yes" : "no", "", r.bound_monitor_saw);
+    printf("\nOld: the agents named the file by the hash of the header they were sent:\n"
+           "they released and logged %s, the two shares open\n"
+           "g.age, and the owner's monitor, looking for %s,\n"
+           "saw nothing.\n"
+           "New: every escrow stanza names %s, derived from\n"
+           "the file key, and its seal binds it. The agents refused:\n  %s\n"
+           "and a warrant for the real id is logged where the owner looks.\n\n"
+           "A designed escrow system with a careful log still had a bypass that only an\n"
+           "adversarial read found.\n",
+           o->logged_id, r.header_id, r.escrow_id, n->reason);
+    return finish(DM_EXIT_OK);
+}
+
 /* ------------------------------------------------------------ dispatch */
 
 typedef struct lab_entry {
@@ -1543,6 +1622,7 @@ static const lab_entry lab_table[] = {
     {"retroactive", lab_retro, "escrow added to an existing archive with rekey: files/s"},
     {"insider", lab_insider, "an insider with key files or through the logged procedure"},
     {"volume", lab_volume, "an agent service's release rate against the FBI's device counts"},
+    {"unbound-id", lab_unbound, "a rebuilt header and a warrant for its id: who the log names"},
 };
 
 int cmd_lab(int argc, char **argv) {
@@ -1598,6 +1678,7 @@ int cmd_lab(int argc, char **argv) {
                  ((is_ghost || is_subst || is_insider) && c == OPT_FILES) ||
                  (is_retro && (c == OPT_FILES || c == OPT_BYTES)) ||
                  (is_volume && c == OPT_REQUESTS) ||
+                 ((is_volume || is_insider) && c == OPT_PORT_BASE) ||
                  (is_clear && (c == OPT_DEVICES || c == OPT_DIGITS));
         if (!ok) {
             rc = cli_usage_error("lab %s: option --%s does not apply to this lab (see doormat lab "
@@ -1626,6 +1707,9 @@ int cmd_lab(int argc, char **argv) {
         case OPT_REQUESTS:
             rc = parse_ulong("--requests", optarg, 1, 10000, &a.requests);
             a.quick = 0;
+            break;
+        case OPT_PORT_BASE:
+            rc = parse_ulong("--port-base", optarg, 1024, 65000, &a.port_base);
             break;
         case OPT_DEVICES:
             rc = parse_ulong("--devices", optarg, 1, 100000, &a.devices);

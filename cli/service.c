@@ -19,7 +19,8 @@ static const char serve_usage[] =
     "  doormat escrow serve --authority DIR/authority.pub --agent DIR/agents/A.key\n"
     "                       --log DIR/logs/A --listen HOST:PORT [--tls PEM] [--log-file FILE]\n"
     "                       [--port-file FILE] [--max-body BYTES] [--timeout SECONDS]\n"
-    "                       [--max-connections N]\n"
+    "                       [--request-timeout SECONDS] [--max-connections N]\n"
+    "                       [--max-per-address N] [--witness-timeout SECONDS]\n"
     "\n"
     "Runs escrow agent A as an HTTPS service until SIGTERM or SIGINT.\n"
     "\n"
@@ -39,9 +40,9 @@ static const char serve_usage[] =
     "Refusals are 4xx with the reason as the body's one line: 400 malformed\n"
     "request, 403 warrant refused, 404 unknown path, 405 wrong method, 413 body\n"
     "too large, 422 no share of this agent in the header, 429 too many\n"
-    "connections. 503 says the witnesses did not cosign (the entry stays in the\n"
-    "log) and 507 that the log cannot be written (a full disk): then nothing is\n"
-    "released.\n"
+    "connections (all of them busy). 503 says the witnesses did not cosign (the\n"
+    "entry stays in the log) and 507 that the log cannot be written (a full\n"
+    "disk): then nothing is released.\n"
     "\n"
     "Options:\n"
     "  --authority FILE      the authority's public file\n"
@@ -52,16 +53,41 @@ static const char serve_usage[] =
     "  --listen HOST:PORT    where to listen (PORT 0: any free port, see --port-file)\n"
     "  --tls PEM             TLS key and certificate [the agent key's path with\n"
     "                        .tls.pem for .key, as escrow init writes it]\n"
-    "  --log-file FILE       one line per request, appended [standard error]\n"
+    "  --log-file FILE       one line per request, appended [standard error];\n"
+    "                        created 0600; a case is named by its SHA-256 only\n"
     "  --port-file FILE      write the port once listening (for PORT 0)\n"
     "  --max-body BYTES      largest request body [65536]; more is 413\n"
     "  --timeout SECONDS     idle read/write timeout of a connection [10]\n"
-    "  --max-connections N   connections at once [256]; more are answered 429,\n"
-    "                        and past twice as many the agent stops accepting\n"
+    "  --request-timeout SECONDS\n"
+    "                        a connection that has not sent a whole request this\n"
+    "                        long after it was accepted (TLS handshake included)\n"
+    "                        or answered is closed, however steadily it sends [30]\n"
+    "  --max-connections N   connections at once [256]; when full, a new one\n"
+    "                        closes the oldest still waiting for its request of\n"
+    "                        the address that holds the most; with all busy it is\n"
+    "                        answered 429, and past twice as many closed at once\n"
+    "  --max-per-address N   connections from one address [32]; a new one past it\n"
+    "                        closes that address's longest waiting one (429 when\n"
+    "                        all are busy)\n"
+    "  --witness-timeout SECONDS\n"
+    "                        how long each witness has to answer [5]; the\n"
+    "                        witnesses are asked at once, and a batch is released\n"
+    "                        as soon as enough have cosigned\n"
     "\n"
-    "A log line: TIME SERVICE PEER METHOD PATH STATUS BYTES [REASON].\n"
-    "SIGTERM: stop accepting, finish the release in flight (its entry durable),\n"
-    "answer, exit 0.\n";
+    "Witnesses: a witness that does not answer in time, refuses, or answers\n"
+    "with a cosignature that does not verify is named, with the reason, in\n"
+    "the agent's log line and in the answer (the 503's body, or the\n"
+    "Doormat-Witness-Failures header of a release that still had enough).\n"
+    "Without enough cosignatures the entries stay logged, nothing is released,\n"
+    "and the agent asks the witnesses again by itself until they cosign. The\n"
+    "same request sent again (same warrant, file and recipient) gets the same\n"
+    "entry, not a new one.\n"
+    "\n"
+    "A log line: TIME SERVICE PEER METHOD PATH STATUS BYTES [REASON]. A\n"
+    "release whose requester hung up before its answer is logged with status\n"
+    "499 and \"undelivered\" (its entry stays in the transparency log).\n"
+    "SIGTERM: stop accepting, finish the releases in flight (their entries\n"
+    "durable, their round of cosignatures ended), answer, exit 0.\n";
 
 static const char request_usage[] =
     "Usage:\n"
@@ -91,7 +117,8 @@ static const char witness_usage[] =
     "  doormat escrow witness serve --key W.key --trust DIR/authority.pub...\n"
     "                               --state DIR --listen HOST:PORT [--tls PEM]\n"
     "                               [--log-file FILE] [--port-file FILE] [--max-body BYTES]\n"
-    "                               [--timeout SECONDS] [--max-connections N]\n"
+    "                               [--timeout SECONDS] [--request-timeout SECONDS]\n"
+    "                               [--max-connections N] [--max-per-address N]\n"
     "\n"
     "Runs a witness (c2sp.org/tlog-witness) over HTTPS until SIGTERM or SIGINT.\n"
     "It trusts the log keys of every agent of the authorities given with --trust\n"
@@ -114,7 +141,8 @@ static const char witness_usage[] =
     "  --state DIR         where the cosigned checkpoints are kept (back it up)\n"
     "  --tls PEM           TLS key and certificate [the key's path with .tls.pem\n"
     "                      for .key]; agents pin its key from authority.pub\n"
-    "  --listen, --log-file, --port-file, --max-body, --timeout, --max-connections\n"
+    "  --listen, --log-file, --port-file, --max-body, --timeout, --request-timeout,\n"
+    "  --max-connections, --max-per-address\n"
     "                      as for doormat escrow serve\n";
 
 enum {
@@ -128,11 +156,14 @@ enum {
     OPT_MAX_BODY,
     OPT_TIMEOUT,
     OPT_MAX_CONNS,
+    OPT_REQUEST_TIMEOUT,
+    OPT_MAX_PER_ADDRESS,
     OPT_WARRANT,
     OPT_IDENTITY,
     OPT_KEY,
     OPT_TRUST,
     OPT_STATE,
+    OPT_WITNESS_TIMEOUT,
 };
 
 static const struct option longopts[] = {
@@ -146,11 +177,14 @@ static const struct option longopts[] = {
     {"max-body", required_argument, NULL, OPT_MAX_BODY},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNS},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
     {"warrant", required_argument, NULL, OPT_WARRANT},
     {"identity", required_argument, NULL, OPT_IDENTITY},
     {"key", required_argument, NULL, OPT_KEY},
     {"trust", required_argument, NULL, OPT_TRUST},
     {"state", required_argument, NULL, OPT_STATE},
+    {"witness-timeout", required_argument, NULL, OPT_WITNESS_TIMEOUT},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -158,7 +192,8 @@ static const struct option longopts[] = {
 
 typedef struct svc_args {
     const char *authority, *agent, *log, *listen, *tls, *log_file, *port_file, *max_body, *timeout,
-        *max_conns, *warrant, *identity, *output, *key, *state;
+        *max_conns, *request_timeout, *max_per_address, *warrant, *identity, *output, *key, *state,
+        *witness_timeout;
     const char *trust[16];
     size_t n_trust;
     char **rest;
@@ -187,6 +222,10 @@ static const char **slot(svc_args *a, int c) {
         return &a->timeout;
     case OPT_MAX_CONNS:
         return &a->max_conns;
+    case OPT_REQUEST_TIMEOUT:
+        return &a->request_timeout;
+    case OPT_MAX_PER_ADDRESS:
+        return &a->max_per_address;
     case OPT_WARRANT:
         return &a->warrant;
     case OPT_IDENTITY:
@@ -197,6 +236,8 @@ static const char **slot(svc_args *a, int c) {
         return &a->key;
     case OPT_STATE:
         return &a->state;
+    case OPT_WITNESS_TIMEOUT:
+        return &a->witness_timeout;
     }
     return NULL;
 }
@@ -261,22 +302,39 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
     o->tls_path = a->tls;
     o->log_file = a->log_file;
     o->port_file = a->port_file;
-    unsigned long body = 0, timeout = 0, conns = 0;
+    unsigned long body = 0, timeout = 0, conns = 0, req_timeout = 0, per_addr = 0;
     int rc = number(cmd, "--max-body", a->max_body, 16ul << 20, &body);
     if (rc == DM_EXIT_OK)
         rc = number(cmd, "--timeout", a->timeout, 3600, &timeout);
     if (rc == DM_EXIT_OK)
+        rc = number(cmd, "--request-timeout", a->request_timeout, 3600, &req_timeout);
+    if (rc == DM_EXIT_OK)
         rc = number(cmd, "--max-connections", a->max_conns, 100000, &conns);
+    if (rc == DM_EXIT_OK)
+        rc = number(cmd, "--max-per-address", a->max_per_address, 100000, &per_addr);
     o->max_body = body;
     o->timeout_s = (unsigned)timeout;
+    o->request_timeout_s = (unsigned)req_timeout;
     o->max_conns = (unsigned)conns;
+    o->max_per_address = (unsigned)per_addr;
     return rc;
 }
 
 int cmd_escrow_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_AUTHORITY, OPT_AGENT,    OPT_LOG,     OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
-        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    static const int allowed[] = {OPT_AUTHORITY,
+                                  OPT_AGENT,
+                                  OPT_LOG,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_WITNESS_TIMEOUT,
+                                  OPT_REQUEST_TIMEOUT,
+                                  OPT_MAX_PER_ADDRESS,
+                                  0};
     const char *cmd = "escrow serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);
@@ -291,6 +349,11 @@ int cmd_escrow_serve(int argc, char **argv) {
     dm_service_opts o;
     if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
         return rc;
+    unsigned long witness_timeout = 0;
+    if ((rc = number(cmd, "--witness-timeout", a.witness_timeout, 3600, &witness_timeout)) !=
+        DM_EXIT_OK)
+        return rc;
+    o.witness_timeout_s = (unsigned)witness_timeout;
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
     const cli_service_api *svc = cli_service(cmd);
@@ -419,9 +482,19 @@ int cmd_escrow_request(int argc, char **argv) {
 }
 
 int cmd_escrow_witness_serve(int argc, char **argv) {
-    static const int allowed[] = {
-        OPT_KEY,       OPT_TRUST,    OPT_STATE,   OPT_LISTEN,    OPT_TLS, OPT_LOG_FILE,
-        OPT_PORT_FILE, OPT_MAX_BODY, OPT_TIMEOUT, OPT_MAX_CONNS, 0};
+    static const int allowed[] = {OPT_KEY,
+                                  OPT_TRUST,
+                                  OPT_STATE,
+                                  OPT_LISTEN,
+                                  OPT_TLS,
+                                  OPT_LOG_FILE,
+                                  OPT_PORT_FILE,
+                                  OPT_MAX_BODY,
+                                  OPT_TIMEOUT,
+                                  OPT_MAX_CONNS,
+                                  OPT_REQUEST_TIMEOUT,
+                                  OPT_MAX_PER_ADDRESS,
+                                  0};
     const char *cmd = "escrow witness serve";
     svc_args a;
     int rc = parse(argc, argv, cmd, witness_usage, allowed, &a);

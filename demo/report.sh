@@ -89,14 +89,17 @@ MODE=full
 # show where the fixed cost stops mattering). Full: bench's defaults, up to 1 GiB.
 bench_cmd() {
   if [ "$QUICK" -eq 1 ]; then
-    echo "bench --sizes 1KiB,64KiB,1MiB,16MiB,64MiB --modes vault,escrow-1of1,escrow-2of3 --reps 3 --json --no-progress"
+    echo "bench --sizes 1KiB,64KiB,1MiB,16MiB --modes vault,escrow-1of1,escrow-2of3 --reps 3 --json --no-progress"
   else
     echo "bench --json --no-progress"
   fi
 }
 lab_cmd() {
   if [ "$QUICK" -eq 1 ]; then
-    echo "lab $1 --json"
+    case $1 in
+      leaf-forge | crumple) echo "lab $1 --budget 0.5 --json" ;;
+      *) echo "lab $1 --json" ;;
+    esac
     return
   fi
   case $1 in
@@ -110,7 +113,7 @@ lab_cmd() {
 }
 
 MEASURES=(bench blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive
-  insider volume)
+  insider volume unbound-id)
 measure_cmd() {
   case $1 in
     bench) bench_cmd ;;
@@ -125,86 +128,263 @@ measure_probe() {
   esac
 }
 
+# Repetitions: every measurement runs REPS times, each an independent process
+# with fresh keys and fresh random draws; data/runs/NAME.K.json keeps each one.
+# The briefing reports the median of the repetitions and their range
+# (docs/report.md, "Statistics").
+REPS=5
+[ "$QUICK" -eq 1 ] && REPS=5
+if [ -n "${DOORMAT_REPORT_REPS:-}" ]; then
+  case $DOORMAT_REPORT_REPS in
+    [1-9] | [1-9][0-9]) REPS=$DOORMAT_REPORT_REPS ;;
+    *) echo "doormat: report: DOORMAT_REPORT_REPS=$DOORMAT_REPORT_REPS: not a number from 1 to 99" >&2; exit 2 ;;
+  esac
+fi
+
 FAILED=()
 UNAVAILABLE=()
 : >"$STAGE/manifest.lines"
-run_measure() {
-  local name=$1 i=$2 n=$3 cmd probe start end rc status
-  cmd=$(measure_cmd "$name")
+# The runs are interleaved: round K runs every measurement once, so that each
+# figure's N runs are spread over the whole report and its range takes in how
+# the machine's load varied meanwhile (N runs of one measurement back to back
+# would see one moment of the machine).
+declare -A M_STATUS=() M_RC=() M_OK=() M_SECS=()
+probe_measure() {
+  local name=$1 probe
   probe=$(measure_probe "$name")
-  progress "measuring $i/$n: doormat $cmd"
   # shellcheck disable=SC2086 # the command words are ours, split on purpose
-  if ! "$DOORMAT" $probe >/dev/null 2>&1; then
-    status=unavailable
-    rc=-1
-    UNAVAILABLE+=("$name")
-    start=$(date +%s.%N); end=$start
+  if "$DOORMAT" $probe >/dev/null 2>&1; then
+    M_STATUS[$name]=measured
   else
-    start=$(date +%s.%N)
-    # shellcheck disable=SC2086
-    "$DOORMAT" $cmd >"$DATA/$name.json" 2>"$DATA/$name.stderr"
-    rc=$?
-    end=$(date +%s.%N)
-    if [ "$rc" -eq 0 ] && jq -e 'type == "object"' "$DATA/$name.json" >/dev/null 2>&1; then
-      status=measured
-    else
-      status=failed
-      FAILED+=("$name")
-      rm -f "$DATA/$name.json"
-    fi
-    [ -s "$DATA/$name.stderr" ] || rm -f "$DATA/$name.stderr"
+    M_STATUS[$name]=unavailable
+    UNAVAILABLE+=("$name")
   fi
-  jq -cn --arg name "$name" --arg cmd "doormat $cmd" --arg status "$status" \
-    --argjson rc "$rc" --arg t0 "$start" --arg t1 "$end" \
-    '{name: $name, command: $cmd, status: $status, exit: $rc,
-      seconds: (($t1 | tonumber) - ($t0 | tonumber) | . * 1000 | round / 1000)}' \
-    >>"$STAGE/manifest.lines"
+  M_RC[$name]=0 M_OK[$name]=0 M_SECS[$name]=0
+}
+run_measure() {
+  local name=$1 r=$2 i=$3 n=$4 cmd start end rc
+  [ "${M_STATUS[$name]}" = unavailable ] && return 0
+  cmd=$(measure_cmd "$name")
+  progress "run $r of $REPS, measuring $i/$n: doormat $cmd"
+  start=$(date +%s.%N)
+  # shellcheck disable=SC2086
+  "$DOORMAT" $cmd >"$DATA/runs/$name.$r.json" 2>"$DATA/runs/$name.$r.stderr"
+  rc=$?
+  end=$(date +%s.%N)
+  M_SECS[$name]=$(awk -v s="${M_SECS[$name]}" -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", s + b - a }')
+  if [ "$rc" -eq 0 ] && jq -e 'type == "object"' "$DATA/runs/$name.$r.json" >/dev/null 2>&1; then
+    M_OK[$name]=$((M_OK[$name] + 1))
+  else
+    M_RC[$name]=$rc
+    M_STATUS[$name]=failed
+    rm -f "$DATA/runs/$name.$r.json"
+  fi
+  [ -s "$DATA/runs/$name.$r.stderr" ] || rm -f "$DATA/runs/$name.$r.stderr"
+}
+record_measure() {
+  local name=$1 status=${M_STATUS[$1]} rc=${M_RC[$1]}
+  [ "$status" = unavailable ] && rc=-1
+  if [ "$status" = failed ]; then
+    FAILED+=("$name")
+    rm -f "$DATA/runs/$name".*.json
+  fi
+  jq -cn --arg name "$name" --arg cmd "doormat $(measure_cmd "$name")" --arg status "$status" \
+    --argjson rc "$rc" --argjson reps "$([ "$status" = measured ] && echo "${M_OK[$name]}" || echo 0)" \
+    --argjson secs "${M_SECS[$name]}" \
+    '{name: $name, command: $cmd, status: $status, exit: $rc, repetitions: $reps,
+      seconds: ($secs * 1000 | round / 1000)}' >>"$STAGE/manifest.lines"
 }
 
 machine_facts() {
-  local cpu mem
+  local cpu mem commit=""
   cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
   mem=$(sed -n 's/^MemTotal:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/meminfo 2>/dev/null)
   ver() { "$@" 2>/dev/null | head -n 1 || true; }
-  jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg mode "$MODE" \
+  # The commit of the source tree the binary was built in, when it is one.
+  local src
+  src=$(cd "$(dirname "$DOORMAT")/.." 2>/dev/null && pwd)
+  if [ -n "$src" ] && command -v git >/dev/null 2>&1 &&
+    git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    commit=$(git -C "$src" rev-parse --short=12 HEAD 2>/dev/null)
+    [ -n "$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit (modified)"
+  fi
+  jq -n --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg mode "$MODE" --argjson reps "$REPS" \
     --arg kernel "$(uname -sr)" --arg arch "$(uname -m)" --arg cpu "$cpu" \
     --arg cpus "$(nproc 2>/dev/null || echo 0)" --arg mem_kib "${mem:-0}" \
-    --arg doormat "$(ver "$DOORMAT" --version)" --arg openssl "$(ver openssl version)" \
+    --arg doormat "$(ver "$DOORMAT" --version)" --arg commit "${commit:-unknown}" \
+    --arg openssl "$(ver openssl version)" \
     --arg age "$(ver age --version)" --arg gnuplot "$(ver gnuplot --version)" \
     --arg jq "$(ver jq --version)" --arg os "$(. /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-}")" \
-    '{date_utc: $date, mode: $mode, os: $os, kernel: $kernel, arch: $arch, cpu_model: $cpu,
-      cpus_online: ($cpus | tonumber), mem_bytes: (($mem_kib | tonumber) * 1024),
+    --arg load "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" \
+    '{date_utc: $date, mode: $mode, repetitions: $reps, os: $os, kernel: $kernel, arch: $arch,
+      cpu_model: $cpu, cpus_online: ($cpus | tonumber), mem_bytes: (($mem_kib | tonumber) * 1024),
+      load_average: $load, commit: $commit,
       versions: {doormat: $doormat, openssl: $openssl, age: $age, gnuplot: $gnuplot, jq: $jq}}'
 }
 
+mkdir -p "$DATA/runs" || fail "cannot write in $OUT"
 if [ -n "$FROM" ]; then
   progress "reading the measurements in $FROM/data"
-  for f in "$FROM"/data/*.json; do
-    [ -f "$f" ] && cp "$f" "$DATA/"
+  [ -f "$FROM/data/manifest.json" ] || fail "--from $FROM: no data/manifest.json"
+  [ -f "$FROM/data/machine.json" ] || fail "--from $FROM: no data/machine.json"
+  cp "$FROM/data/manifest.json" "$FROM/data/machine.json" "$DATA/" || fail "cannot copy $FROM/data"
+  for f in "$FROM"/data/runs/*.json; do
+    [ -f "$f" ] && cp "$f" "$DATA/runs/"
   done
-  [ -f "$DATA/manifest.json" ] || fail "--from $FROM: no data/manifest.json"
-  [ -f "$DATA/machine.json" ] || fail "--from $FROM: no data/machine.json"
+  # A report from before the repetitions kept one run per measurement as data/NAME.json.
+  for f in "$FROM"/data/*.json; do
+    case ${f##*/} in manifest.json | machine.json | figures.json) continue ;; esac
+    [ -f "$f" ] && [ ! -f "$DATA/runs/$(basename "$f" .json).1.json" ] &&
+      cp "$f" "$DATA/runs/$(basename "$f" .json).1.json"
+  done
 else
   machine_facts >"$DATA/machine.json" || fail "cannot record the machine facts"
-  i=0
-  for m in "${MEASURES[@]}"; do
-    i=$((i + 1))
-    run_measure "$m" "$i" "${#MEASURES[@]}"
+  for m in "${MEASURES[@]}"; do probe_measure "$m"; done
+  for r in $(seq 1 "$REPS"); do
+    i=0
+    for m in "${MEASURES[@]}"; do
+      i=$((i + 1))
+      run_measure "$m" "$r" "$i" "${#MEASURES[@]}"
+    done
   done
-  jq -s '{schema: "doormat-report-manifest/1", measurements: .}' "$STAGE/manifest.lines" \
+  for m in "${MEASURES[@]}"; do record_measure "$m"; done
+  jq -s '{schema: "doormat-report-manifest/2", measurements: .}' "$STAGE/manifest.lines" \
     >"$DATA/manifest.json" || fail "cannot write the manifest"
 fi
 rm -f "$STAGE/manifest.lines"
+
+# ------------------------------------------------------------------ the figures file
+#
+# data/figures.json is the one source of every number in the briefing: text,
+# cards, tables and charts all read it (through the per-measurement views below).
+#   .labs.NAME    the median over the repetitions, leaf by leaf: each number is
+#                 the median of that number in the N runs (a count that does not
+#                 vary stays itself); any other value is the most common one
+#   .spread.NAME  the same tree with, for every number, {n, min, q1, median, q3, max}
+#   .headline     the figures of the key points and cards, each with its unit,
+#                 median, range and quartiles (and, for a random trial, the value
+#                 theory expects)
+progress "computing the figures"
+FIGURES_JQ='
+def med: sort | length as $n | if $n == 0 then null elif $n % 2 == 1 then .[($n - 1) / 2]
+  else (.[$n / 2 - 1] + .[$n / 2]) / 2 end;
+def quant($p): sort | length as $n | if $n == 0 then null else (($n - 1) * $p) as $h
+  | ($h | floor) as $l | ($h | ceil) as $u | .[$l] + ($h - $l) * (.[$u] - .[$l]) end;
+def keys_in_order: map(keys_unsorted) | add // []
+  | reduce .[] as $k ([]; if any(.[]; . == $k) then . else . + [$k] end);
+def mtree: map(select(. != null)) as $v
+  | if ($v | length) == 0 then null
+    elif ($v | all(type == "number")) then ($v | med)
+    elif ($v | all(type == "object")) then
+      reduce ($v | keys_in_order)[] as $k ({}; .[$k] = ([$v[] | .[$k]] | mtree))
+    elif ($v | all(type == "array")) then
+      [range(0; [$v[] | length] | max) as $i | [$v[] | .[$i]] | mtree]
+    else ($v | group_by(tojson) | max_by(length) | .[0]) end;
+def stree: map(select(. != null)) as $v
+  | if ($v | length) == 0 then null
+    elif ($v | all(type == "number")) then
+      {n: ($v | length), min: ($v | min), q1: ($v | quant(0.25)), median: ($v | med),
+       q3: ($v | quant(0.75)), max: ($v | max)}
+    elif ($v | all(type == "object")) then
+      reduce ($v | keys_in_order)[] as $k ({}; .[$k] = ([$v[] | .[$k]] | stree))
+    elif ($v | all(type == "array")) then
+      [range(0; [$v[] | length] | max) as $i | [$v[] | .[$i]] | stree]
+    else null end;
+# stat(UNIT; values): one headline figure from the values of the N runs.
+def stat($unit; $v): ($v | map(select(. != null))) as $v
+  | if ($v | length) == 0 then null else
+    {unit: $unit, n: ($v | length), median: ($v | med), min: ($v | min), max: ($v | max),
+     q1: ($v | quant(0.25)), q3: ($v | quant(0.75))} end;
+($runs | group_by(.name) | map({key: .[0].name, value: map(.json)}) | from_entries) as $by
+| ($by | with_entries(.value |= mtree)) as $labs
+| ($by | with_entries(.value |= stree)) as $spread
+| def runs($n): $by[$n] // [];
+  def bench($r; $m; $o; $f): [$r.results[]? | select(.mode == $m and .op == $o)]
+    | (map(.size) | min) as $s | map(select(.size == $s))[0][$f];
+{schema: "doormat-report-figures/1",
+ repetitions: $machine.repetitions, mode: $machine.mode,
+ machine: $machine, manifest: $manifest,
+ headline: {
+   escrow_encrypt_extra_us: (stat("µs"; [runs("bench")[]
+     | bench(.; "escrow-2of3"; "encrypt"; "per_file_us") - bench(.; "vault"; "encrypt"; "per_file_us")])
+     # the median is the difference of the two medians shown beside it; the
+     # range is that of the per-run differences (widened to hold the median)
+     | if . == null then . else
+         .median = ([runs("bench")[] | bench(.; "escrow-2of3"; "encrypt"; "per_file_us")] | med)
+                 - ([runs("bench")[] | bench(.; "vault"; "encrypt"; "per_file_us")] | med)
+         | .min = ([.min, .median] | min) | .max = ([.max, .median] | max) end),
+   escrow_per_gib_seconds: stat("s"; [runs("bench")[] | . as $r
+     | ([$r.results[]? | .size] | max) as $L
+     | [$r.results[]? | select(.size == $L and .op == "encrypt")] as $x
+     | ($x | map(select(.mode == "escrow-2of3"))[0].median_s) as $e
+     | ($x | map(select(.mode == "vault"))[0].median_s) as $v
+     | select($e != null and $v != null) | ($e - $v) * 1073741824 / $L]),
+   vault_per_gib_seconds: stat("s"; [runs("bench")[] | . as $r
+     | ([$r.results[]? | .size] | max) as $L
+     | [$r.results[]? | select(.size == $L and .op == "encrypt" and .mode == "vault")][0].median_s
+     | select(. != null) * 1073741824 / $L]),
+   vault_encrypt_us: stat("µs"; [runs("bench")[] | bench(.; "vault"; "encrypt"; "per_file_us")]),
+   escrow_encrypt_us: stat("µs"; [runs("bench")[] | bench(.; "escrow-2of3"; "encrypt"; "per_file_us")]),
+   escrow_check_us: stat("µs"; [runs("bench")[] | .escrow_fixed_cost_us[]? | select(.mode == "escrow-2of3") | .check]),
+   master_key_files: stat("files"; [runs("blast-radius")[] | .rows[] | select(.stolen == "master") | .files_exposed]),
+   master_key_escrowed: stat("files"; [runs("blast-radius")[] | .populations[] | select(.name == "escrow-1of1") | .files]),
+   leaf_seconds_per_try: stat("s"; [runs("leaf-forge")[] | .seconds_per_try]),
+   leaf_expected_seconds: stat("s"; [runs("leaf-forge")[] | select(.forgery.bits != null)
+     | .seconds_per_try * pow(2; .forgery.bits)]),
+   leaf_expected_tries: stat("tries"; [runs("leaf-forge")[] | select(.forgery.bits != null) | pow(2; .forgery.bits)]),
+   leaf_tries: stat("tries"; [runs("leaf-forge")[] | .forgery.tries]),
+   leaf_seconds: stat("s"; [runs("leaf-forge")[] | .forgery.seconds]),
+   crumple_seconds_per_try: stat("s"; [runs("crumple")[] | .seconds_per_try]),
+   passcode_ms_per_try: stat("ms"; [runs("passcode")[] | .calibrated.ms_per_try]),
+   pin4_worst_seconds: stat("s"; [runs("passcode")[] | .rows[] | select(.space == "4-digit PIN") | .seconds_worst]),
+   pin_crack_tries: stat("tries"; [runs("passcode")[] | .crack.tries]),
+   pin_crack_expected_tries: stat("tries"; [runs("passcode")[] | select(.crack.digits != null)
+     | (pow(10; .crack.digits) + 1) / 2]),
+   clear_ms_per_try: stat("ms"; [runs("clear")[] | .calibrated.ms_per_try]),
+   clear_brute_one_seconds: stat("s"; [runs("clear")[] | .rows[]
+     | select(.method == "brute-force-real-device" and .target == "one") | .seconds]),
+   clear_brute_tries: stat("tries"; [runs("clear")[] | .brute_force.tries]),
+   clear_expected_tries: stat("tries"; [runs("clear")[] | select(.candidates != null) | (.candidates + 1) / 2]),
+   crumple_seconds_per_try_top: stat("s"; [runs("crumple")[] | .rows | max_by(.bits) | .expected_seconds]),
+   crumple_population_top: stat("s"; [runs("crumple")[] | .rows | max_by(.bits) | .population_seconds]),
+   crumple_tries_16: stat("tries"; [runs("crumple")[] | .rows[] | select(.bits == 16 and .measured == true) | .tries]),
+   crumple_expected_tries_16: stat("tries"; [runs("crumple")[] | . as $r | .rows[]
+     | select(.bits == 16 and $r.seconds_per_try > 0) | .expected_seconds / $r.seconds_per_try | round]),
+   service_releases_per_second: stat("releases/s"; [runs("volume")[] | .releases_per_second]),
+   service_p50_ms: stat("ms"; [runs("volume")[] | .latency_ms.p50])
+ } | with_entries(select(.value != null)),
+ labs: $labs, spread: $spread}'
+for f in "$DATA"/runs/*.json; do
+  [ -f "$f" ] || continue
+  b=${f##*/}
+  jq -c --arg name "${b%.*.json}" '{name: $name, json: .}' "$f"
+done >"$STAGE/runs.lines"
+jq -n --slurpfile runs0 "$STAGE/runs.lines" --slurpfile machine "$DATA/machine.json" \
+  --slurpfile manifest "$DATA/manifest.json" \
+  "\$runs0 as \$runs | \$machine[0] as \$machine | \$manifest[0] as \$manifest | $FIGURES_JQ" \
+  >"$DATA/figures.json" || fail "internal error: cannot compute data/figures.json"
+rm -f "$STAGE/runs.lines"
+# The views: one file per measurement, cut from data/figures.json, that the
+# rest of this script reads (never the runs themselves).
+VIEW=$STAGE/view
+mkdir -p "$VIEW" || fail "cannot write in $OUT"
+for n in $(jq -r '.labs | keys[]' "$DATA/figures.json"); do
+  jq --arg n "$n" '.labs[$n]' "$DATA/figures.json" >"$VIEW/$n.json"
+done
+jq '.machine' "$DATA/figures.json" >"$VIEW/machine.json"
+jq '.manifest' "$DATA/figures.json" >"$VIEW/manifest.json"
+FIG=$DATA/figures.json
 progress "drawing the charts"
 
 # Every later step reads only data/: the same code serves fresh runs and --from.
-have() { [ -f "$DATA/$1.json" ]; }
-B=$DATA/bench.json
-MACHINE=$DATA/machine.json
-MAN=$DATA/manifest.json
+have() { [ -f "$VIEW/$1.json" ]; }
+B=$VIEW/bench.json
+MACHINE=$VIEW/machine.json
+MAN=$VIEW/manifest.json
 # q FILE FILTER: one raw value, or the empty string when it is missing or null.
 q() { jq -r "($2) // empty" "$1" 2>/dev/null | head -n 1; }
 cmd_of() { jq -r --arg n "$1" '.measurements[] | select(.name == $n) | .command' "$MAN"; }
+reps_of() { jq -r --arg n "$1" '.measurements[] | select(.name == $n) | .repetitions // 1' "$MAN"; }
 status_of() {
   local s
   s=$(jq -r --arg n "$1" '.measurements[] | select(.name == $n) | .status' "$MAN")
@@ -250,6 +430,14 @@ num() {
     else printf "%.3g\n", x
   }'
 }
+# count X: a count, rounded to a whole number, thousands grouped ("32", "41,432").
+count() {
+  awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); n = ""
+    while (length(s) > 3) { n = "," substr(s, length(s) - 2) n; s = substr(s, 1, length(s) - 3) }
+    print s n }'
+}
+# cnt X: count X, or "not measured" when X is empty.
+cnt() { if [ -n "$1" ]; then count "$1"; else echo "not measured"; fi; }
 # size BYTES: "1 KiB", "64 MiB".
 size() {
   awk -v b="$1" 'BEGIN { b += 0
@@ -272,7 +460,7 @@ esc() {
 # chart NAME: data/NAME.tsv and a gnuplot program on stdin -> charts/NAME.svg.
 # The SVG gets ids prefixed with NAME so that several can live in one page.
 
-GP_HEAD='set terminal svg size 760,380 dynamic enhanced font "DejaVu Sans,12" background "#ffffff"
+GP_HEAD='set terminal svg size 760,380 dynamic noenhanced font "DejaVu Sans,12" background "#ffffff"
 set border 3 lc rgb "#444444"
 set tics nomirror textcolor rgb "#333333"
 set grid ytics lc rgb "#dddddd" lt 1
@@ -288,14 +476,28 @@ set key Left reverse'
 # Log-scale time axes are labelled in words, not powers of ten.
 TIME_TICS='set ytics ("1 µs" 1e-6, "1 ms" 1e-3, "1 second" 1, "1 minute" 60, "1 hour" 3600, "1 day" 86400, "1 year" 31557600, "100 years" 3.15576e9, "10,000 years" 3.15576e11, "1 million years" 3.15576e13, "100 million years" 3.15576e15, "10 billion years" 3.15576e17)
 set mytics 1'
+# chart_src NAME...: the source line of a chart.
+chart_src() {
+  local n w=""
+  for n in "$@"; do w+="${w:+; }$(cmd_of "$n" | sed 's/ --json.*//')"; done
+  echo "$w; median of $(reps_of "$1") runs on this machine (data/figures.json)"
+}
+# gpstr TEXT: TEXT as a gnuplot string (double quotes; the terminal is
+# noenhanced, so ^ _ @ ~ { } print as themselves).
+gpstr() { local t=${1//\\/\\\\}; t=${t//\"/\\\"}; printf '"%s"' "$t"; }
+# chart NAME TITLE SOURCE: every chart has its title on top and its source line
+# at the bottom; the program is kept as charts/NAME.gp with its data
+# charts/NAME.tsv, so that a reader can redraw it.
 chart() {
-  local name=$1 out=$CHARTS/$1.svg
+  local name=$1 title=${2:-} source=${3:-} out=$CHARTS/$1.svg
   {
     printf '%s\n' "$GP_HEAD" | sed "1s/size 760,380/size ${CHART_SIZE:-760,380}/"
-    printf 'set output "%s"\n' "$out"
+    printf 'set output "%s.svg"\n' "$name"
+    [ -n "$title" ] && printf 'set title %s font ",13"\n' "$(gpstr "$title")"
+    [ -n "$source" ] && printf 'set tmargin 4.5\nset label 99 %s at screen 0.01, screen 0.975 left front font ",9" textcolor rgb "#5b6673"\n' "$(gpstr "Data source: $source")"
     cat
   } >"$STAGE/$name.gp"
-  if ! (cd "$STAGE" && gnuplot "$name.gp" 2>"$STAGE/$name.gperr"); then
+  if ! (cd "$STAGE" && gnuplot "$name.gp" 2>"$STAGE/$name.gperr" && mv -f "$name.svg" "$out"); then
     echo "doormat: report: gnuplot failed on the $name chart: $(head -n 3 "$STAGE/$name.gperr" | tr '\n' ' ')" >&2
     FAILED+=("chart-$name")
     rm -f "$out"
@@ -303,7 +505,9 @@ chart() {
   fi
   sed -i -e "s/id='gp/id='$name-gp/g; s/#gp/#$name-gp/g; s/id=\"gnuplot_canvas\"/id=\"$name-canvas\"/" \
     -e '/^<?xml/d; /^<!DOCTYPE/d; /^ *"http:\/\/www.w3.org\/Graphics/d' "$out"
-  rm -f "$STAGE/$name.gp" "$STAGE/$name.gperr"
+  mv -f "$STAGE/$name.gp" "$CHARTS/$name.gp"
+  [ -f "$STAGE/$name.tsv" ] && cp -f "$STAGE/$name.tsv" "$CHARTS/$name.tsv"
+  rm -f "$STAGE/$name.gperr"
 }
 # not_measured NAME REASON: a placeholder in place of the chart.
 not_measured() {
@@ -367,13 +571,15 @@ chart_throughput() {
   done
   local tics
   tics=$(jq -r '[.results[].size] | unique | map("\"\(. as $b | if $b >= 1073741824 then "\($b / 1073741824) GiB" elif $b >= 1048576 then "\($b / 1048576) MiB" elif $b >= 1024 then "\($b / 1024) KiB" else "\($b) B" end)\" \(.)") | join(", ")' "$B")
-  CHART_SIZE="760,440" chart throughput <<GP
+  CHART_SIZE="760,460" chart throughput "How fast files are encrypted, by file size" "$(chart_src bench)" <<GP
 set logscale x 2
 set xtics ($tics)
+set xlabel "file size (logarithmic scale)"
 set ylabel "MiB per second (higher is faster)"
 set yrange [0:*]
-set offsets graph 0.03, graph 0.03, 0, 0
-set key outside top center horizontal maxrows 3
+set bmargin 11
+set offsets graph 0.03, graph 0.03, graph 0.05, 0
+set key outside bottom center vertical maxrows 3 width -2
 plot $plot
 GP
 }
@@ -396,7 +602,7 @@ chart_fixed_cost() {
       printf '\n'
     done
   } >"$STAGE/fixed-cost.tsv"
-  chart fixed-cost <<GP
+  chart fixed-cost "Fixed cost per file" "$(chart_src bench)" <<GP
 set datafile missing "?"
 set style data histograms
 set style histogram clustered gap 1
@@ -405,7 +611,8 @@ set boxwidth 0.9
 set xrange [-0.6:$(($(wc -l <"$STAGE/fixed-cost.tsv") - 1)).6]
 set yrange [0:*]
 set bmargin 5
-set ylabel "microseconds per $(size "$small") file (lower is cheaper)"
+set ylabel "µs per $(size "$small") file (lower is cheaper)"
+set xlabel "benchmark mode" offset 0, -1.2
 set key outside right top
 plot "fixed-cost.tsv" using 2:xtic(1) title "encrypt" lc rgb "#1b6ca8", \
      "" using 3 title "decrypt" lc rgb "#6fa8dc", \
@@ -414,7 +621,7 @@ GP
 }
 
 # --- 3. blast radius of a stolen key (lab blast-radius)
-BR=$DATA/blast-radius.json
+BR=$VIEW/blast-radius.json
 chart_blast_radius() {
   have blast-radius && jq -e '.rows | length > 0' "$BR" >/dev/null 2>&1 ||
     { not_measured blast-radius "$(why_missing blast-radius)"; return; }
@@ -424,7 +631,7 @@ chart_blast_radius() {
   } >"$STAGE/blast-radius.tsv"
   local total
   total=$(q "$BR" '.population_files')
-  chart blast-radius <<GP
+  chart blast-radius "Blast radius: what one stolen key opens" "$(chart_src blast-radius)" <<GP
 set style data histograms
 set style histogram rowstacked
 set style fill solid 0.9 border -1
@@ -432,6 +639,7 @@ set boxwidth 0.6
 set xrange [-0.6:$(($(jq '.rows | length' "$BR") - 1)).6]
 set yrange [0:${total:-*}]
 set ylabel "files the thief decrypted (of ${total:-all})"
+set xlabel "the key stolen" offset 0, -0.8
 set key top left
 set bmargin 5
 plot "blast-radius.tsv" using 2:xtic(1) title "vault users' files" lc rgb "#1b6ca8", \
@@ -441,7 +649,7 @@ GP
 }
 
 # --- 4. LEAF forgery time against checksum bits (lab leaf-forge), log scale
-LF=$DATA/leaf-forge.json
+LF=$VIEW/leaf-forge.json
 chart_leaf() {
   have leaf-forge && jq -e '.rows | length > 0' "$LF" >/dev/null 2>&1 ||
     { not_measured leaf-forge "$(why_missing leaf-forge)"; return; }
@@ -452,13 +660,14 @@ chart_leaf() {
     printf '\n\n'
     jq -r '.forgery | select(.bits != null and .seconds != null) | "\(.bits)\t\(.seconds)"' "$LF"
   } >"$STAGE/leaf-forge.tsv"
-  CHART_SIZE="760,420" chart leaf-forge <<GP
+  CHART_SIZE="760,460" chart leaf-forge "Forging a Clipper-style escrow field" "$(chart_src leaf-forge)" <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "bits of the checksum that protects the escrow field (Clipper: 16)"
-set ylabel "time to forge a field that passes"
+set ylabel "time to forge a field that passes (log scale)"
 set arrow from 16, graph 0 to 16, graph 1 nohead lc rgb "#999999" dt 3
-set key outside top center horizontal maxrows 3
+set key outside bottom center vertical maxrows 3 width -4
+set bmargin 10
 plot "leaf-forge.tsv" index 0 using 1:2 with linespoints ls 1 title "measured", \
      "" index 1 using 1:2 with linespoints ls 2 title "extrapolated from the measured rate", \
      "" index 2 using 1:2 with points pt 7 ps 1.8 lc rgb "#c0392b" title "the forgery demonstrated in this run"
@@ -466,7 +675,7 @@ GP
 }
 
 # --- 5. crumple zones: recovery cost against puzzle bits (lab crumple), log scale
-CR=$DATA/crumple.json
+CR=$VIEW/crumple.json
 chart_crumple() {
   have crumple && jq -e '.rows | length > 0' "$CR" >/dev/null 2>&1 ||
     { not_measured crumple "$(why_missing crumple)"; return; }
@@ -479,12 +688,13 @@ chart_crumple() {
   } >"$STAGE/crumple.tsv"
   local pop
   pop=$(num "$(q "$CR" '.population_files')")
-  CHART_SIZE="760,420" chart crumple <<GP
+  CHART_SIZE="760,460" chart crumple "Crumple zones: the price of recovering a key" "$(chart_src crumple)" <<GP
 set logscale y 10
 $TIME_TICS
 set xlabel "puzzle size in bits (the cost dial of a crumple zone)"
-set ylabel "computing time to recover"
-set key outside top center horizontal maxrows 2
+set ylabel "computing time to recover (log scale)"
+set key outside bottom center vertical maxrows 3
+set bmargin 10
 plot "crumple.tsv" index 0 using 1:2 with linespoints ls 2 title "one file, expected (from the measured rate)", \
      "" index 1 using 1:2 with points pt 7 ps 1.4 lc rgb "#1b6ca8" title "one file, recovered for real in this run", \
      "" index 2 using 1:2 with linespoints ls 3 title "all $pop files of a population (extrapolated)"
@@ -492,7 +702,7 @@ GP
 }
 
 # --- 6. passcode exhaustion times (lab passcode)
-PC=$DATA/passcode.json
+PC=$VIEW/passcode.json
 chart_passcode() {
   have passcode && jq -e '.rows | length > 0' "$PC" >/dev/null 2>&1 ||
     { not_measured passcode "$(why_missing passcode)"; return; }
@@ -502,12 +712,14 @@ chart_passcode() {
     printf '%d\t"%s"\t%s\t%s\t"%s"\n' "$i" "$space" "$avg" "$worst" "$(dur "$worst")" >>"$STAGE/passcode.tsv"
     i=$((i + 1))
   done < <(jq -r '.rows[] | select(.seconds_worst != null) | "\(.space)\t\(.seconds_average)\t\(.seconds_worst)"' "$PC")
-  chart passcode <<GP
+  chart passcode "Guessing a phone passcode" "$(chart_src passcode)" <<GP
 set logscale y 10
 $TIME_TICS
 set style fill solid 0.9 border -1
 set boxwidth 0.35
-set ylabel "time to try every passcode"
+set ylabel "time to try passcodes (log scale)"
+set xlabel "kind of passcode"
+set bmargin 5
 set xrange [-0.6:$((i - 1)).6]
 set yrange [1:*]
 set key top left
@@ -529,12 +741,12 @@ chart_passcode
 # Charts of the labs of the access system (docs/labs.md): files opened without
 # a warrant, Ozzie's CLEAR against brute force, the service's latency, what the
 # owner's monitor sees.
-SB=$DATA/substitution.json
-GH=$DATA/ghost.json
-CL=$DATA/clear.json
-IN=$DATA/insider.json
-VO=$DATA/volume.json
-RT=$DATA/retroactive.json
+SB=$VIEW/substitution.json
+GH=$VIEW/ghost.json
+CL=$VIEW/clear.json
+IN=$VIEW/insider.json
+VO=$VIEW/volume.json
+RT=$VIEW/retroactive.json
 
 # --- 7. files opened without a warrant (substitution, ghost, insider)
 chart_exposed() {
@@ -558,14 +770,15 @@ chart_exposed() {
     done < <(jq -r '.rows[] | select(.opened != null and .path != "service") | "an insider, \(.authority),\\n\(if .path == "service" then "through the service" elif .path == "two-key-files" then "with two key files" else "with a key file" end)\t\(.opened)\t\(.accesses)"' "$IN")
   fi
   [ "$i" -gt 0 ] || { not_measured exposed "$(why_missing substitution)"; return; }
-  CHART_SIZE="760,400" chart exposed <<GP
+  CHART_SIZE="760,420" chart exposed "Files opened without a warrant" "$(chart_src substitution ghost insider)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.55
 set yrange [0:118]
 set ytics 0, 25, 100
 set xrange [-0.6:$((i - 1)).6]
 set ylabel "files opened without a warrant (%)"
-set bmargin 5
+set xlabel "attack" offset 0, -1.2
+set bmargin 7
 set xtics noenhanced
 unset key
 plot "exposed.tsv" using 1:3:xtic(2) with boxes lc rgb "#c0392b", \
@@ -584,16 +797,18 @@ chart_clear() {
     "0\t\"one device\"\t\(v("vendor-key-real-device"; "one"))\t\(v("brute-force-real-device"; "one"))",
     "1\t\"all \(.devices) devices\"\t\(v("vendor-key-real-device"; "all"))\t\(v("brute-force-real-device"; "all"))"' \
     "$CL" >"$STAGE/clear.tsv"
-  chart clear <<GP
+  CHART_SIZE="760,420" chart clear "Ozzie's CLEAR: the vendor key against brute force" "$(chart_src clear)" <<GP
 set datafile missing "?"
 set logscale y 10
 $TIME_TICS
 set style fill solid 0.9 border -1
 set boxwidth 0.3
 set xrange [-0.6:1.6]
-set ylabel "time (at ~80 ms a try)"
+set ylabel "time to open (log scale)"
+set xlabel "devices opened, at the measured cost of one passcode try"
 set lmargin 14
-set key top left
+set bmargin 9
+set key outside bottom center vertical
 plot "clear.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "with the vendor key (one try per device)", \
      "" using (\$1+0.16):4 with boxes lc rgb "#1b6ca8" title "by brute force, no retry limit (half the PINs on average)"
 GP
@@ -607,12 +822,14 @@ chart_service() {
     >"$STAGE/service.tsv"
   local n
   n=$(wc -l <"$STAGE/service.tsv")
-  chart service <<GP
+  chart service "The agent service: time per release" "$(chart_src volume)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.55
 set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
 set ylabel "milliseconds per release"
+set xlabel "percentile of the releases timed (p50: median)"
+set bmargin 5
 set offsets 0, 0, graph 0.12, 0
 unset key
 plot "service.tsv" using 1:3:xtic(2) with boxes lc rgb "#7d3c98", \
@@ -628,13 +845,14 @@ chart_monitor() {
     "$IN" >"$STAGE/monitor.tsv"
   local n
   n=$(wc -l <"$STAGE/monitor.tsv")
-  chart monitor <<GP
+  chart monitor "What the owner's monitor sees" "$(chart_src insider)" <<GP
 set style fill solid 0.9 border -1
 set boxwidth 0.3
 set yrange [0:*]
 set xrange [-0.6:$((n - 1)).6]
-set ylabel "files"
-set bmargin 5
+set ylabel "files (count)"
+set xlabel "authority, and how the insider opened the files" offset 0, -0.8
+set bmargin 7
 set offsets 0, 0, graph 0.1, 0
 set key outside top center horizontal
 plot "monitor.tsv" using (\$1-0.16):3:xtic(2) with boxes lc rgb "#c0392b" title "opened by the insider", \
@@ -745,11 +963,11 @@ pc_row() { q "$PC" ".rows[] | select(.space == \"$1\") | .$2"; }
 
 ST_AGE="" ST_REQ="" ST_REC="" ST_C_REQ="" ST_C_REC=""
 if have strip; then
-  ST_AGE=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .age_exit')
-  ST_REQ=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .require_escrow_exit')
-  ST_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "stripped") | .recovery')
-  ST_C_REQ=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .require_escrow_exit')
-  ST_C_REC=$(q "$DATA/strip.json" '.rows[] | select(.file == "corrupted") | .recovery')
+  ST_AGE=$(q "$VIEW/strip.json" '.rows[] | select(.file == "stripped") | .age_exit')
+  ST_REQ=$(q "$VIEW/strip.json" '.rows[] | select(.file == "stripped") | .require_escrow_exit')
+  ST_REC=$(q "$VIEW/strip.json" '.rows[] | select(.file == "stripped") | .recovery')
+  ST_C_REQ=$(q "$VIEW/strip.json" '.rows[] | select(.file == "corrupted") | .require_escrow_exit')
+  ST_C_REC=$(q "$VIEW/strip.json" '.rows[] | select(.file == "corrupted") | .recovery')
 fi
 
 # The access system.
@@ -900,8 +1118,96 @@ figure() { # NAME TITLE CAPTION SOURCE
 src() { # NAME: where a figure came from
   local c
   c=$(cmd_of "$1")
-  if [ "$(status_of "$1")" = measured ]; then echo "\`$c\` → data/$1.json"
+  if [ "$(status_of "$1")" = measured ]; then echo "\`$c\`, $(reps_of "$1") runs → data/figures.json (labs.$1)"
   else echo "not measured ($(why_missing "$1"))"; fi
+}
+
+# ------------------------------------------------------------------ statistics and references
+#
+# hs KEY FIELD: one field of a headline figure in data/figures.json (empty when missing).
+declare -A HEADLINE=()
+while IFS=$'\t' read -r k f v; do
+  HEADLINE[$k.$f]=$v
+done < <(jq -r '.headline | to_entries[] | .key as $k | .value | to_entries[]
+  | [$k, .key, (.value | tostring)] | @tsv' "$FIG")
+hs() { printf '%s' "${HEADLINE[$1.$2]:-}"; }
+# fmt UNIT VALUE: a value in the words the briefing uses for its unit.
+fmt() {
+  [ -n "$2" ] || { echo "$NM"; return; }
+  case $1 in
+    µs) us "$2" ;;
+    s) dur "$2" ;;
+    ms) echo "$(num "$2") ms" ;;
+    files | tries) count "$2" ;;
+    *) num "$2" ;;
+  esac
+}
+# hv KEY: the headline figure (its median), in words.
+hv() { fmt "$(hs "$1" unit)" "$(hs "$1" median)"; }
+# hr KEY: what stands beside it: the range of the N runs.
+hr() {
+  local n lo hi u
+  n=$(hs "$1" n)
+  [ -n "$n" ] || { echo "not measured"; return; }
+  u=$(hs "$1" unit)
+  lo=$(fmt "$u" "$(hs "$1" min)")
+  hi=$(fmt "$u" "$(hs "$1" max)")
+  if [ "$lo" = "$hi" ]; then echo "the same in all $n runs"
+  else echo "median of $n runs; range $lo to $hi"; fi
+}
+# hq KEY: a random trial's distribution: median and quartiles over the runs.
+hq() {
+  local n u
+  n=$(hs "$1" n)
+  [ -n "$n" ] || { echo "not measured"; return; }
+  u=$(hs "$1" unit)
+  local w=""
+  case $u in files | tries) w=" $u" ;; esac
+  echo "a median of $(fmt "$u" "$(hs "$1" median)")$w (quartiles $(fmt "$u" "$(hs "$1" q1)") to $(fmt "$u" "$(hs "$1" q3)"), $n runs)"
+}
+
+# The references: KEY|citation|URL. Numbered in this order; cite KEY... prints
+# "[n, m]". The URLs were checked on REFS_CHECKED.
+REFS_CHECKED="7 December 2026"
+REFS=(
+  "fbi|Federal Bureau of Investigation. Warrant-Proof Encryption and Lawful Access.|https://www.fbi.gov/about/mission/lawful-access/lawful-access"
+  "comey|Comey, J. B. Going Dark: Are Technology, Privacy, and Public Safety on a Collision Course? Speech at the Brookings Institution, 16 October 2014.|https://www.fbi.gov/news/speeches/going-dark-are-technology-privacy-and-public-safety-on-a-collision-course"
+  "wapo|Barrett, D. FBI repeatedly overstated encryption threat figures to Congress, public. The Washington Post, 22 May 2018.|https://www.washingtonpost.com/world/national-security/fbi-repeatedly-overstated-encryption-threat-figures-to-congress-public/2018/05/22/5b68ae90-5dce-11e8-a4a4-c070ef53f315_story.html"
+  "europol|Europol. European Police Chiefs call for industry and governments to take action against end-to-end encryption roll-out. News release, 21 April 2024.|https://www.europol.europa.eu/media-press/newsroom/news/european-police-chiefs-call-for-industry-and-governments-to-take-action-against-end-to-end-encryption-roll-out"
+  "ecroadmap|European Commission, Migration and Home Affairs. Lawful access to data (the Roadmap for lawful and effective access to data for law enforcement, 24 June 2025).|https://home-affairs.ec.europa.eu/policies/internal-security/lawful-access-data_en"
+  "council|Council of the European Union. Council Resolution on Encryption: Security through encryption and security despite encryption. Document 13084/1/20 REV 1, 24 November 2020.|https://data.consilium.europa.eu/doc/document/ST-13084-2020-REV-1/en/pdf"
+  "ipa|Investigatory Powers Act 2016 (UK), section 253: Technical capability notices.|https://www.legislation.gov.uk/ukpga/2016/25/section/253"
+  "ipa2024|Investigatory Powers (Amendment) Act 2024 (UK).|https://www.legislation.gov.uk/ukpga/2024/9/contents"
+  "doormats|Abelson, H., Anderson, R., Bellovin, S. M., Benaloh, J., Blaze, M., Diffie, W., Gilmore, J., Green, M., Landau, S., Neumann, P. G., Rivest, R. L., Schiller, J. I., Schneier, B., Specter, M., Weitzner, D. J. Keys Under Doormats: Mandating insecurity by requiring government access to all data and communications. MIT CSAIL Technical Report MIT-CSAIL-TR-2015-026, 6 July 2015.|https://dspace.mit.edu/handle/1721.1/97690"
+  "nasem|National Academies of Sciences, Engineering, and Medicine. Decrypting the Encryption Debate: A Framework for Decision Makers. The National Academies Press, 2018. doi:10.17226/25010.|https://doi.org/10.17226/25010"
+  "nasem7|National Academies of Sciences, Engineering, and Medicine. Decrypting the Encryption Debate, chapter 7: A Framework for Evaluating Approaches to Access Plaintext. 2018.|https://nap.nationalacademies.org/read/25010/chapter/9"
+  "blaze|Blaze, M. Protocol Failure in the Escrowed Encryption Standard. Proceedings of the 2nd ACM Conference on Computer and Communications Security, 1994.|https://www.mattblaze.org/papers/eesproto.pdf"
+  "fips185|National Institute of Standards and Technology. FIPS PUB 185: Escrowed Encryption Standard. February 1994 (withdrawn).|https://csrc.nist.gov/pubs/fips/185/final"
+  "adk|CERT Coordination Center. Vulnerability Note VU#747124: ADK flaw in recent versions of PGP. 6 October 2000.|https://www.kb.cert.org/vuls/id/747124"
+  "apple|Cook, T. A Message to Our Customers. Apple, 16 February 2016.|https://www.apple.com/customer-letter/"
+  "oig|U.S. Department of Justice, Office of the Inspector General. A Special Inquiry Regarding the Accuracy of FBI Statements Concerning its Capabilities to Exploit an iPhone Seized During the San Bernardino Terror Attack Investigation. March 2018.|https://oig.justice.gov/reports/2018/o1803.pdf"
+  "wired|Levy, S. Cracking the Crypto War (Ray Ozzie's CLEAR proposal). Wired, 25 April 2018.|https://www.wired.com/story/crypto-war-clear-encryption/"
+  "green|Green, M. A few thoughts on Ray Ozzie's \"Clear\" Proposal. A Few Thoughts on Cryptographic Engineering, 26 April 2018.|https://blog.cryptographyengineering.com/2018/04/26/a-few-thoughts-on-ray-ozzies-clear-proposal/"
+  "ghost|Levy, I., Robinson, C. Principles for a More Informed Exceptional Access Debate. Lawfare, 29 November 2018.|https://www.lawfaremedia.org/article/principles-more-informed-exceptional-access-debate"
+  "ghostletter|Open Letter to GCHQ on the Threats Posed by the Ghost Proposal. New America's Open Technology Institute and co-signatories, 30 May 2019.|https://www.newamerica.org/oti/briefs/open-letter-to-gchq-on-the-threats-posed-by-the-ghost-proposal/"
+  "crumple|Wright, C. V., Varia, M. Crypto Crumple Zones: Enabling Limited Access without Mass Surveillance. IEEE European Symposium on Security and Privacy, 2018.|https://eprint.iacr.org/2018/288"
+  "hacking|Bellovin, S. M., Blaze, M., Clark, S., Landau, S. Lawful Hacking: Using Existing Vulnerabilities for Wiretapping on the Internet. Northwestern Journal of Technology and Intellectual Property 12(1), 2014.|https://scholarlycommons.law.northwestern.edu/njtip/vol12/iss1/1/"
+  "bugs|Abelson, H., Anderson, R., Bellovin, S. M., Benaloh, J., Blaze, M., Callas, J., Diffie, W., Landau, S., Neumann, P. G., Rivest, R. L., Schiller, J. I., Schneier, B., Teague, V., Troncoso, C. Bugs in our Pockets: The Risks of Client-Side Scanning. arXiv:2110.07450, 2021.|https://arxiv.org/abs/2110.07450"
+  "carnegie|Carnegie Endowment for International Peace, Encryption Working Group. Moving the Encryption Policy Conversation Forward. September 2019.|https://carnegieendowment.org/2019/09/10/moving-encryption-policy-conversation-forward-pub-79573"
+  "age|C2SP. The age-encryption.org/v1 file format.|https://c2sp.org/age"
+  "tlog|C2SP. Transparency log checkpoints (tlog-checkpoint) and witness cosignatures (tlog-cosignature).|https://c2sp.org/tlog-checkpoint"
+  "shamir|Shamir, A. How to Share a Secret. Communications of the ACM 22(11), 612-613, 1979.|https://doi.org/10.1145/359168.359176"
+)
+cite() {
+  local k i out=""
+  for k in "$@"; do
+    for i in "${!REFS[@]}"; do
+      if [ "${REFS[$i]%%|*}" = "$k" ]; then out+="${out:+, }$((i + 1))"; continue 2; fi
+    done
+    echo "doormat: report: internal error: no reference \"$k\"" >&2
+    out+="${out:+, }?"
+  done
+  echo "[$out]"
 }
 
 # ------------------------------------------------------------------ the page
@@ -953,9 +1259,16 @@ figure svg { display: block; width: 100%; height: auto; border: 1px solid var(--
 figcaption { font-size: 15px; color: var(--muted); margin-top: 8px; }
 figcaption .source { display: block; font-size: 13px; margin-top: 4px; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: .88em; background: #f0f3f6; padding: 1px 4px; border-radius: 3px; }
+table.coverfacts { font-size: 14px; margin-top: 16px; }
+table.coverfacts th { width: 24%; background: #f7f9fa; white-space: nowrap; }
+ol.refs { font-size: 14px; padding-left: 2em; }
+ol.refs li { margin: 0 0 5px; max-width: none; }
+ol.refs .url { font-family: "DejaVu Sans Mono", monospace; font-size: .85em; overflow-wrap: anywhere; color: var(--muted); }
+table.framework td, table.options td { font-size: 13.5px; }
+table.framework tbody th, table.options tbody th { width: 18%; }
 footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px solid var(--line); padding-top: 10px; }
 @media screen and (max-width: 760px) { main { padding: 20px; } .cards { grid-template-columns: 1fr; } }
-@page { size: A4; margin: 11mm 13mm; }
+@page { size: A4; margin: 17mm 13mm 15mm; }
 @media print {
   body { background: #fff; font-size: 9.5pt; line-height: 1.35; }
   main { max-width: none; padding: 0; }
@@ -978,7 +1291,14 @@ footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px
   figcaption { font-size: 9pt; }
   figcaption .source { font-size: 8pt; }
   section { break-before: page; page-break-before: always; }
-  section#summary { break-before: auto; page-break-before: auto; }
+  header.cover { break-after: page; page-break-after: always; border-bottom: none; padding-top: 40mm; }
+  h1 { font-size: 30pt; }
+  table.coverfacts { font-size: 10pt; margin-top: 14mm; }
+  section#keypoints { break-before: auto; page-break-before: auto; }
+  section#keypoints li { margin-bottom: 5px; }
+  ol.refs { font-size: 8.5pt; }
+  table.framework, table.options { font-size: 8pt; }
+  table.framework td, table.options td { font-size: 8pt; }
   h2 { border-top: none; margin-top: 0; }
   .cards { gap: 8px; }
   .card .value { font-size: 16pt; }
@@ -990,75 +1310,128 @@ footer { margin-top: 40px; font-size: 13px; color: var(--muted); border-top: 1px
 CSS
 )"
 H '</style>' '</head>' '<body>' '<main>'
-H '<header class="cover">' '<div class="kicker">doormat policy briefing</div>' \
+M_COMMIT=$(q "$MACHINE" '.commit')
+M_VERSION=$(q "$MACHINE" '.versions.doormat')
+M_DAY=$(date -u -d "$M_DATE" '+%-d %B %Y' 2>/dev/null || echo "${M_DATE%%T*}")
+M_YEAR=$(date -u -d "$M_DATE" '+%Y' 2>/dev/null || echo "${M_DATE%%-*}")
+M_REPS=$(jq -r '.repetitions // 1' "$FIG")
+MACHINE_WORDS="${M_CPU:-an unknown processor} (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory), ${M_OS:-unknown system}"
+REPS_WORDS="Every measured figure is the median of $M_REPS independent runs, with their range."
+[ "$M_MODE" = quick ] && REPS_WORDS="Quick mode: small workloads and fast lab settings ($M_REPS runs per figure), for a classroom, not for citation. $REPS_WORDS"
+[ "$M_MODE" = full ] && REPS_WORDS="Full measurements (publication settings). $REPS_WORDS"
+[ -n "$FROM" ] && REPS_WORDS="$REPS_WORDS Redrawn from the data of an earlier run."
+CITATION="doormat project, Exceptional access, measured: a briefing on lawful access to encrypted data (doormat ${M_VERSION#doormat }, commit ${M_COMMIT:-unknown}; measured ${M_DAY}), ${M_YEAR}."
+H '<header class="cover" id="cover">' '<div class="kicker">Policy briefing · prepared with doormat</div>' \
   '<h1>Exceptional access, measured</h1>' \
-  '<p class="sub">What happens to encryption when the authorities are given a way in: built, run and timed, not argued.</p>' \
-  "<p class=\"meta\">Measured on $(esc "${M_WHEN:-an unknown date}") on $(esc "${M_CPU:-an unknown processor}") (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory, $(esc "${M_OS:-unknown system}")). $(esc "${MODE_WORDS^}").</p>" \
-  '</header>'
+  '<p class="sub">Lawful access to encrypted data: the case for it and against it, one design built and timed, and the options.</p>' \
+  '<table class="coverfacts"><tbody>' \
+  "<tr><th scope=\"row\">Date</th><td>$(esc "${M_WHEN:-an unknown date}")</td></tr>" \
+  "<tr><th scope=\"row\">Version</th><td>$(esc "${M_VERSION:-doormat, unknown version}"), commit $(esc "${M_COMMIT:-unknown}")</td></tr>" \
+  "<tr><th scope=\"row\">Machine measured</th><td>$(esc "$MACHINE_WORDS")</td></tr>" \
+  "<tr><th scope=\"row\">Measurements</th><td>$(esc "$REPS_WORDS")</td></tr>" \
+  "<tr><th scope=\"row\">Prepared with</th><td>doormat report, an open-source teaching tool: age v1 file encryption and an escrow variant built for policy analysis</td></tr>" \
+  "<tr><th scope=\"row\">Suggested citation</th><td>$(esc "$CITATION")</td></tr>" \
+  '</tbody></table>' '</header>'
 M "# Exceptional access, measured" "" \
-  "*doormat policy briefing: what happens to encryption when the authorities are given a way in: built, run and timed, not argued.*" "" \
-  "Measured on ${M_WHEN:-an unknown date} on ${M_CPU:-an unknown processor} (${M_CPUS:-?} cores, ${M_MEM:-?} GiB of memory, ${M_OS:-unknown system}). ${MODE_WORDS^}." ""
+  "*Policy briefing, prepared with doormat. Lawful access to encrypted data: the case for it and against it, one design built and timed, and the options.*" "" \
+  "- **Date**: ${M_WHEN:-an unknown date}" \
+  "- **Version**: ${M_VERSION:-doormat, unknown version}, commit ${M_COMMIT:-unknown}" \
+  "- **Machine measured**: $MACHINE_WORDS" \
+  "- **Measurements**: $REPS_WORDS" \
+  "- **Prepared with**: doormat report" \
+  "- **Suggested citation**: $CITATION" ""
 
-# ---- summary
-section summary "Summary"
+# ---- key points: one page, both sides in their own terms, then what was measured
+N_REPS=$(jq -r '.repetitions // 1' "$FIG")
+section keypoints "Key points"
+bullets \
+  "**The question.** Should the law require that encrypted data and devices can be opened for the authorities under a warrant (\"exceptional access\")? This briefing sets out the case made for it and against it, then tests one such design, built and measured here." \
+  "**The case for access, as its proponents make it.** The FBI says that default encryption on phones and in messaging leaves evidence out of reach even when a court has authorised access, a problem it calls \"going dark\": providers comply with warrants for what they can read, and encryption they cannot open removes that option; it asks for \"lawful access\" designed in by providers $(cite fbi comey). European police chiefs, with Europol, called in April 2024 on industry and governments to keep the ability to read content under lawful authority as end-to-end encryption spreads $(cite europol); the European Commission's June 2025 roadmap on lawful access to data for law enforcement plans work on access to encrypted data $(cite ecroadmap), after the Council's 2020 call for \"security through encryption and security despite encryption\" $(cite council). In the UK, the Investigatory Powers Act lets the Secretary of State give a provider a technical capability notice, which may require it to be able to remove electronic protection it applied $(cite ipa ipa2024)." \
+  "**The case against, as its proponents make it.** Fifteen computer scientists argued in Keys Under Doormats that any exceptional access makes systems more complex, undoes protections such as forward secrecy, and creates keys and procedures whose compromise opens everything $(cite doormats). Earlier attempts failed in practice: Clipper's escrow field could be forged $(cite blaze), and PGP's additional decryption keys could be added by anyone $(cite adk). The FBI's own count of locked phones in 2017 was overstated several-fold $(cite wapo)." \
+  "**What we measured on this machine** (each figure the median of $N_REPS independent runs, with the range beside it; Section \"Method\" says how):" \
+  "Adding 2-of-3 escrow costs **$(hv escrow_encrypt_extra_us)** of computing per file ($(hr escrow_encrypt_extra_us)): cost is not the obstacle." \
+  "One stolen escrow master key opened **all $(hv master_key_files) of the $(hv master_key_escrowed) files** escrowed to it, with no warrant and no log entry; split among 2 of 3 agents, one stolen agent key opened ${BR_ONE:-$NM}." \
+  "A Clipper-style 16-bit check is forged in **$(hv leaf_expected_seconds)** expected ($(hr leaf_expected_seconds)); the forgeries observed took $(hq leaf_tries), against $(hv leaf_expected_tries) expected from theory." \
+  "Without a retry limit, every 4-digit PIN on a phone-like device is tried in **$(hv pin4_worst_seconds)** ($(hr pin4_worst_seconds)); the retry limit, not the PIN, protects the device." \
+  "A sender who will not comply can strip or spoil the escrow: only software built to insist on escrow notices; the authority recovers nothing." \
+  "**What this cannot settle.** The measurements show what a design costs and how it fails technically. Whether the residual risk is acceptable for the investigative benefit is a judgement for Parliament or Congress; the National Academies' framework $(cite nasem) lists the questions to ask, answered for this design in Section \"The framework\"."
+
+# ---- background: what encryption and exceptional access are, and the record
+section background "Background"
+sub "Encryption and exceptional access"
+para "Encryption turns a file or a message into data that only the holder of a key can read. Modern tools, such as the open age file format used here $(cite age), give each file a fresh random key and lock that key for each addressee; nobody else, including the software's maker, can open the file." \
+  "\"Exceptional access\" means adding one more way in for the authorities. The simplest, key escrow, locks each file's key a second time for an authority, whose key may be split between several agents so that no single one can use it alone (Shamir's secret sharing $(cite shamir)). Other designs leave the file alone and give a vendor a key to unlock devices (CLEAR), or add a silent extra participant to a conversation (the \"ghost\")."
+sub "The record"
+bullets \
+  "**1993 to 1996, the Clipper chip.** The US Escrowed Encryption Standard put a chip in phones whose keys were held by two government agencies; every call carried a Law Enforcement Access Field (LEAF) protected by a 16-bit checksum $(cite fips185). In 1994 Matt Blaze showed that a forged LEAF passing the check could be found by trial, so the encryption worked while the escrow silently did not $(cite blaze). The programme was abandoned." \
+  "**2000, PGP's Additional Decryption Key flaw.** PGP versions 5.5.x to 6.5.3 honoured additional decryption keys placed in the unsigned part of a public key, so anyone could add a decryption key to someone else's key $(cite adk). Ralf Senderek found the flaw." \
+  "**July 2015, Keys Under Doormats.** The report's authors argued that exceptional access adds complexity, undoes forward secrecy and concentrates targets $(cite doormats)." \
+  "**February to March 2016, Apple and the FBI.** After the San Bernardino shooting a court ordered Apple to write software that would switch off the passcode protections of the shooter's iPhone 5C so the passcode could be guessed; Apple refused publicly $(cite apple). The case ended when the FBI obtained a way in from an outside party; the Justice Department's Inspector General later examined what the FBI had known of its own capabilities $(cite oig)." \
+  "**2017 to 2018, the FBI's count.** The FBI Director cited nearly 7,800 devices the FBI could not open in 2017; the Washington Post reported on 22 May 2018 that the correct number was probably between 1,000 and 2,000 $(cite wapo)." \
+  "**2018, Ray Ozzie's CLEAR.** A device encrypts its passcode to its vendor's public key; under a warrant, with the device in hand, the vendor decrypts it and the device is made unusable $(cite wired). Critics said the vendor key becomes a master key for every device $(cite green)." \
+  "**2018, crypto crumple zones.** Wright and Varia proposed making each file's key recoverable only by a costly computation, affordable for a few targets but not for mass surveillance $(cite crumple)." \
+  "**November 2018, GCHQ's \"ghost\".** Ian Levy and Crispin Robinson of GCHQ proposed that a provider could silently add a law-enforcement participant to a conversation $(cite ghost); an open letter from companies, civil society and experts replied that this requires suppressing notifications and undermines users' trust in authentication $(cite ghostletter)."
+
+# ---- what we built and measured
+section summary "What we built and measured"
 para "We built two versions of the same file-encryption tool and measured them on this computer." \
-  "The **vault** is ordinary strong encryption, in the open \"age\" file format: only the people a file" \
+  "The **vault** is ordinary strong encryption, in the open age file format $(cite age): only the people a file" \
   "is addressed to can open it, and nobody else, not even the maker of the software." \
-  "The **escrow** version adds \"exceptional access\" the way policy proposals describe it: an authority" \
+  "The **escrow** version adds exceptional access the way policy proposals describe it: an authority" \
   "can also open every file, but only when enough of its officials (here any 2 of 3) release their" \
-  "part of the key under a signed warrant, and every release is written to a tamper-evident log." \
-  "We also rebuilt two historical designs, the 1993 Clipper chip's escrow field and the 2018" \
-  "\"crumple zones\" proposal, and a phone passcode attack like the one at the centre of the 2016" \
-  "dispute between Apple and the FBI."
+  "part of the key under a signed warrant, and every release is written to a tamper-evident log $(cite tlog)." \
+  "We also rebuilt the Clipper chip's escrow field $(cite blaze), crumple zones $(cite crumple), Ozzie's CLEAR $(cite wired)," \
+  "a ghost recipient $(cite ghost) and a phone passcode attack like the one at the centre of the 2016" \
+  "dispute between Apple and the FBI $(cite apple). Each card gives the median of ${N_REPS} independent runs and, beside it, their range."
 cards_start
-if [ -n "$FIX23_ENC" ]; then
-  card "$(us "$FIX23_ENC")" "extra computer time per file to add 2-of-3 escrow" \
-    "Encrypting a $(size "${SMALL:-0}") file took $(us "$V_ENC_SMALL") without escrow and $(us "$E_ENC_SMALL") with it. Checking the escrow on receipt: $(us "$FIX23_CHECK")."
+if [ -n "$(hs escrow_encrypt_extra_us median)" ]; then
+  card "$(hv escrow_encrypt_extra_us)" "extra computer time per file to add 2-of-3 escrow" \
+    "Encrypting a $(size "${SMALL:-0}") file took $(hv vault_encrypt_us) without escrow and $(hv escrow_encrypt_us) with it (medians); $(hr escrow_encrypt_extra_us). Checking the escrow on receipt: $(hv escrow_check_us)."
 else
   card "$NM" "extra computer time per file to add escrow" "$(why_missing bench)."
 fi
-if [ -n "$PER_GIB" ]; then
-  if awk -v p="$PER_GIB" -v z="${PER_GIB_NOISE:-0}" 'BEGIN { exit !((p < 0 ? -p : p) <= z) }'; then
+if [ -n "$(hs escrow_per_gib_seconds median)" ]; then
+  if awk -v a="$(hs escrow_per_gib_seconds min)" -v b="$(hs escrow_per_gib_seconds max)" 'BEGIN { exit !(a <= 0 && b >= 0) }'; then
     card "no measurable cost" "extra time per GiB of data, with escrow" \
-      "In $(size "$LARGE") files the difference, $(dur "${PER_GIB#-}") per GiB $(awk -v p="$PER_GIB" 'BEGIN { print (p < 0 ? "faster" : "slower") }'), is within the spread of the runs ($(dur "$PER_GIB_NOISE")). The encryption itself: $(dur "$VAULT_PER_GIB") per GiB. Escrow costs per file, not per byte."
+      "In $(size "$LARGE") files the difference between escrow and vault ranged from $(dur "$(hs escrow_per_gib_seconds min | tr -d -)") faster to $(dur "$(hs escrow_per_gib_seconds max)") slower per GiB over ${N_REPS} runs: no cost that stands out of the noise. The encryption itself: $(hv vault_per_gib_seconds) per GiB. Escrow costs per file, not per byte."
   else
-    card "$(dur "$PER_GIB")" "extra time per GiB of data, with escrow" \
-      "In $(size "$LARGE") files, on top of $(dur "$VAULT_PER_GIB") for the encryption itself. Escrow costs per file, not per byte."
+    card "$(hv escrow_per_gib_seconds)" "extra time per GiB of data, with escrow" \
+      "In $(size "$LARGE") files ($(hr escrow_per_gib_seconds)), on top of $(hv vault_per_gib_seconds) for the encryption itself. Escrow costs per file, not per byte."
   fi
 else
   card "$NM" "extra time per GiB of data, with escrow" "$(why_missing bench)."
 fi
 if [ -n "$BR_MASTER" ]; then
-  card "$BR_MASTER of $BR_TOTAL files" "opened by a thief who steals the one escrow master key" \
-    "That is every file escrowed to it$( [ -n "$BR_ESC11" ] && echo " ($BR_ESC11)"), opened in $(dur "$BR_MASTER_S"). One user's stolen key opened ${BR_USER:-?}; one of the 2-of-3 agents' keys ${BR_ONE:-?}; two of them ${BR_TWO:-?}."
+  card "all $(hv master_key_files) files" "opened by a thief who steals the one escrow master key" \
+    "Every one of the $(hv master_key_escrowed) files escrowed to it, opened in $(dur "$BR_MASTER_S"). One user's stolen key opened ${BR_USER:-?} of the ${BR_TOTAL:-?} files of the test; one of the 2-of-3 agents' keys ${BR_ONE:-?}; two of them ${BR_TWO:-?}."
 else
   card "$NM" "files opened with a stolen master key" "$(why_missing blast-radius)."
 fi
-if [ -n "$LF_S" ]; then
-  card "$(dur "$LF_S")" "to forge a Clipper-style escrow field (${LF_BITS}-bit check)" \
-    "Found after $(num "$LF_TRIES") random tries. The forged file $( [ "$LF_PASSES" = true ] && echo "passed" || echo "did not pass") the compliance check, yet the authority recovered only a useless key."
+if [ -n "$(hs leaf_expected_seconds median)" ]; then
+  card "$(hv leaf_expected_seconds)" "expected time to forge a Clipper-style escrow field (${LF_BITS}-bit check)" \
+    "$(hv leaf_expected_tries) tries expected, at the measured rate ($(hr leaf_expected_seconds)). Forgeries observed: $(hq leaf_tries). The forged file $( [ "$LF_PASSES" = true ] && echo "passed" || echo "did not pass") the compliance check, yet the authority recovered only a useless key."
 else
   card "$NM" "to forge a Clipper-style escrow field" "$(why_missing leaf-forge)."
 fi
-if [ -n "$CR_MS" ]; then
-  card "$(dur "$CR_MS")" "to recover one file's key from a ${CR_MBITS}-bit crumple zone" \
-    "Really recovered in this run. At ${CR_TOPBITS} bits: $(dur "$CR_TOPEXP") per file$( [ "$CR_TOPMEAS" = true ] || echo " (extrapolated)"), $(dur "$CR_TOPPOP") for $(num "$CR_POP") files."
+if [ -n "$(hs crumple_seconds_per_try_top median)" ]; then
+  card "$(hv crumple_seconds_per_try_top)" "expected time to recover one file's key from a ${CR_TOPBITS}-bit crumple zone" \
+    "$(hr crumple_seconds_per_try_top); $(hv crumple_population_top) for $(num "$CR_POP") files. The search is random: at 16 bits it took $(hq crumple_tries_16), against $(hv crumple_expected_tries_16) expected."
 else
   card "$NM" "to recover one file's key from a crumple zone" "$(why_missing crumple)."
 fi
-if [ -n "$(pc_row "4-digit PIN" seconds_worst 2>/dev/null)" ]; then
-  card "$(dur "$(pc_row "4-digit PIN" seconds_worst)")" "to try every 4-digit PIN on a phone-like device" \
-    "At $(num "$PC_MS") ms per guess (measured). 6 digits: $(dur "$(pc_row "6-digit PIN" seconds_worst)"); 6 letters and digits: $(dur "$(pc_row "6-char lowercase alphanumeric" seconds_worst)"). With a ${PC_LIMIT:-10}-try erase limit the attack $( [ "$PC_LIMIT_FOUND" = false ] && echo "failed" || echo "succeeded")."
+if [ -n "$(hs pin4_worst_seconds median)" ]; then
+  card "$(hv pin4_worst_seconds)" "to try every 4-digit PIN on a phone-like device" \
+    "At $(hv passcode_ms_per_try) per guess ($(hr passcode_ms_per_try)). Cracked live with a fast setting: $(hq pin_crack_tries), against $(hv pin_crack_expected_tries) expected. With a ${PC_LIMIT:-10}-try erase limit the attack $( [ "$PC_LIMIT_FOUND" = false ] && echo "failed" || echo "succeeded")."
 else
   card "$NM" "to try every passcode" "$(why_missing passcode)."
 fi
 cards_end
 sub "What the measurements show"
 takeaways=()
-[ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it ($BR_MASTER of the $BR_TOTAL files in our test), with no warrant and no trace in the log. Split among 2 of 3 agents, one stolen agent key opened ${BR_ONE:-?} files, two opened ${BR_TWO:-?}.")
+[ -n "$BR_MASTER" ] && takeaways+=("**A single escrow key is a single point of failure.** Whoever steals it opens every file escrowed to it (all $(hv master_key_files) of the $(hv master_key_escrowed) in our test), with no warrant and no trace in the log. Split among 2 of 3 agents, one stolen agent key opened ${BR_ONE:-?} files, two opened ${BR_TWO:-?}.")
 [ -n "$ST_REQ" ] && takeaways+=("**Escrow binds only those who want to be bound.** A sender removed the escrow from a file. The standard age tool $(opened_words "$ST_AGE" | sed 's/^$/was not available to try it/'); only software that insists on escrow $(refused_words "$ST_REQ"); the authority, with a warrant and its agents' keys, recovered $(recovered_words "$ST_REC").")
-[ -n "$LF_S" ] && takeaways+=("**A short check is no check.** Clipper protected its escrow field with a 16-bit checksum. Our reconstruction found a forged field that passes in $(dur "$LF_S"). With the escrow stanzas derived from the file key, as doormat does, $(num "${SH_TRIES:-0}") random forgeries all failed (${SH_PASSED:-?} passed).")
-[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file (${CR_MBITS} bits: $(dur "$CR_MS") here). Affordable for one file but not for a million ($(dur "$CR_TOPPOP") at ${CR_TOPBITS} bits) holds only until hardware gets faster.")
+[ -n "$LF_S" ] && takeaways+=("**A short check is no check.** Clipper protected its escrow field with a 16-bit checksum. At the measured rate a forged field that passes is expected in $(hv leaf_expected_seconds); the forgeries observed took $(hq leaf_tries). With the escrow stanzas derived from the file key, as doormat does, $(num "${SH_TRIES:-0}") random forgeries all failed (${SH_PASSED:-?} passed).")
+[ -n "$CR_MS" ] && takeaways+=("**\"Crumple zones\" turn access into a cost, and the cost is a dial.** Each added bit doubles the work per file (${CR_TOPBITS} bits: $(hv crumple_seconds_per_try_top) expected here). Affordable for one file but not for a million ($(dur "$CR_TOPPOP") at ${CR_TOPBITS} bits) holds only until hardware gets faster.")
 [ -n "$PC_MS" ] && takeaways+=("**Passcodes alone do not protect a phone; the retry limit does.** A 4-digit PIN falls in $(dur "$(pc_row "4-digit PIN" seconds_worst)") once guessing is unlimited. This is what the FBI asked Apple to switch off in 2016.")
 if [ ${#takeaways[@]} -gt 0 ]; then bullets "${takeaways[@]}"
 else para "No measurement was available in this run, so there is nothing to summarise: see the method section."; fi
@@ -1089,7 +1462,7 @@ table_row "Enforceable against a sender who will not comply?" \
   "Not applicable: there is nothing to enforce." \
   "No. With the escrow stripped out, standard software $(fig "$ST_AGE" "$(opened_words "$ST_AGE")"); only escrow-checking software $(fig "$ST_REQ" "$(refused_words "$ST_REQ")")." \
   "No, the same: the sender holds the file key and can remove or spoil the escrow; from a spoiled escrow the authority recovered $(fig "$ST_C_REC" "$(recovered_words "$ST_C_REC")")." \
-  "No: a forged field passed the check after $(fig "$LF_TRIES" "$(num "$LF_TRIES") tries, in $(dur "$LF_S")") (Blaze, 1994)." \
+  "No: forged fields passed the check after $(fig "$LF_TRIES" "$(hq leaf_tries)") (Blaze, 1994 $(cite blaze))." \
   "No: the puzzle is made by the sender's software, which the sender controls." \
   "Built into the device by its maker, so the owner cannot remove it; it covers the device's passcode, not what apps encrypt on it (not measured here)." \
   "No, as any escrow: the sender holds the file key and can strip the escrow (see the strip lab)."
@@ -1107,13 +1480,13 @@ table_row "Measured performance cost" \
   "$(fig "$FIX23_ENC" "+$(us "$FIX23_ENC") per file") to encrypt; $(fig "$FIX23_CHECK" "$(us "$FIX23_CHECK")") to check on receipt." \
   "$(fig "$LF_PER_TRY" "$(dur "$LF_PER_TRY") per escrow-field check") (our reconstruction)." \
   "$(fig "$CR_ENC" "$(dur "$CR_ENC") per file") to encrypt, $(fig "$CR_CHECK" "$(dur "$CR_CHECK")") to check; recovery as in the chart below." \
-  "With the vendor key $(fig "$CL_V1" "$(dur "$CL_V1") per device") at 80 ms a passcode try; by brute force $(fig "$CL_B1" "$(dur "$CL_B1") on average")." \
+  "With the vendor key $(fig "$CL_V1" "$(dur "$CL_V1") per device") at $(num "${CL_MS:-0}") ms a passcode try; by brute force $(fig "$CL_B1" "$(dur "$CL_B1") on average")." \
   "$(fig "$VO_RPS" "$(num "$VO_RPS") releases per second") from one agent's service ($(fig "$VO_P50" "$(num "$VO_P50") ms") each, median)."
 table_end
 
 # ---- charts
 section charts "The measurements in pictures"
-para "Every chart is drawn from the raw measurements kept next to this page (the data folder), by the gnuplot program."
+para "Every chart is drawn by gnuplot from data/figures.json, kept next to this page: each point is the median over the runs of its measurement. The program and the data of each chart are in the charts folder."
 figure throughput "How fast files are encrypted, by file size" \
   "Higher is faster. Small files are dominated by fixed costs (reading keys, building the header); large files by the encryption of the data itself, over which escrow's fixed cost is spread. Each point is the median of at least ${BENCH_REPS:-several} runs, on ${BENCH_THREADS:-all} threads." \
   "$(src bench)"
@@ -1137,6 +1510,7 @@ figure passcode "Guessing a phone passcode" \
 section access "The access system"
 para "The labs above break exceptional access in its cryptography. Since 2016 the debate has turned on how it fails as a system: who can swap or add a key, what an insider can do unseen, whether access can be imposed on files written before it existed, and whether a key held by a device's vendor is any different. Each lab below does the real thing with the same vault, escrow and service code."
 sub "What the labs found"
+note "Every measured number below is the median over the ${N_REPS} runs; data/figures.json gives each one's range and quartiles (spread.NAME)."
 access=()
 if [ -n "$SB_ATT" ]; then
   access+=("**A swapped authority file opens everything, and almost nobody notices.** The sender's authority.pub was replaced by one with the same name, agents and threshold, whose agents are an attacker's. The attacker then opened $SB_ATT of $SB_FILES files without any warrant; the genuine authority opened ${SB_GEN:-?}. The standard age tool $(opened_words "$SB_AGE" | sed 's/^$/was not available to try it/'); a compliant client given the same swapped file $(refused_words "$SB_SW"); only one checking against the genuine authority $(refused_words "$SB_GN") (exit code ${SB_GN:-?}). A sender whose software pins the genuine authority by its id sent ${SB_PIN:-?} files the attacker could open; one that accepts only an authority file published in a transparency log, with a witness's cosignature on its receipt, sent ${SB_LOG:-?}.")
@@ -1149,7 +1523,7 @@ else
   access+=("**A ghost recipient**: $NM ($(why_missing ghost)).")
 fi
 if [ -n "$CL_V1" ]; then
-  access+=("**A vendor key is a master key.** With Ozzie's CLEAR, the vendor key opened $CL_VOPEN of $CL_DEV devices; one device's own passcode opened ${CL_ONE:-?}. At a real device's ~80 ms per passcode try (measured here: $(num "$CL_MS") ms), the vendor needs $(dur "$CL_V1") per device and $(dur "$CL_VALL") for all of them; brute force needs $(dur "$CL_B1") per device on average, $(dur "$CL_BALL") for all (extrapolated from the measured rate).")
+  access+=("**A vendor key is a master key.** With Ozzie's CLEAR, the vendor key opened $CL_VOPEN of $CL_DEV devices; one device's own passcode opened ${CL_ONE:-?}. At the measured $(num "$CL_MS") ms per passcode try of a real device's setting, the vendor needs $(dur "$CL_V1") per device and $(dur "$CL_VALL") for all of them; brute force needs $(dur "$CL_B1") per device on average, $(dur "$CL_BALL") for all (extrapolated from the measured rate). The search is random: the lab's own brute force took $(hq clear_brute_tries), against $(hv clear_expected_tries) expected.")
 else
   access+=("**Ozzie's CLEAR**: $NM ($(why_missing clear)).")
 fi
@@ -1163,8 +1537,14 @@ if [ -n "$IN_SVC_SEEN" ]; then
 else
   access+=("**Insiders and the log**: $NM ($(why_missing insider)).")
 fi
+UB=$DATA/unbound-id.json
+if have unbound-id && [ -n "$(q "$UB" '.rows[0].monitor_saw')" ]; then
+  access+=("**A careful log still had a bypass.** A requester rebuilt an escrowed file's header (a new header id) and got a warrant for it. When the agents named a release by the header they were sent, $(q "$UB" '.rows[0].released') agents released, their shares opened the file, and the owner's monitor saw $(q "$UB" '.rows[0].monitor_saw') of the $(q "$UB" '.rows[0].log_entries') log entries. With the escrow stanzas binding an id derived from the file key, the agents released $(q "$UB" '.rows[1].released') shares to the same request, and the owner's monitor saw $(q "$UB" '.bound_warrant.monitor_saw') of the $(q "$UB" '.bound_warrant.released') releases made under a warrant for the file's real id. Only an adversarial read found it.")
+else
+  access+=("**The log's file id**: $NM ($(why_missing unbound-id)).")
+fi
 if [ -n "$VO_RPS" ]; then
-  access+=("**Capacity is no brake.** One agent's service released $(num "$VO_RPS") shares per second ($(num "$VO_P50") ms each, median; $(num "$VO_P99") ms at the 99th percentile). The FBI's 7,800 devices of 2017 would take it $(dur "$(awk -v r="$VO_RPS" 'BEGIN { printf "%.6g", 7800 / r }')"): only the procedure and the cost per access limit how often access is used.")
+  access+=("**Capacity is no brake.** One agent's service released $(num "$VO_RPS") shares per second ($(num "$VO_P50") ms each, median; $(num "$VO_P99") ms at the 99th percentile). The 7,800 devices the FBI first cited for 2017 $(cite wapo) would take it $(dur "$(q "$VO" '.rows[] | select(.per_year == 7800) | .service_seconds')"): only the procedure and the cost per access limit how often access is used.")
 else
   access+=("**Request volume**: $NM ($(why_missing volume)).")
 fi
@@ -1181,32 +1561,94 @@ figure service "The agent service: time per release" \
 figure monitor "What the owner's monitor sees" \
   "Files an insider opened, and how many of those accesses the monitor that reads the agents' transparency logs saw: through the service, or with an agent's key file, for one key and for 2 of 3." \
   "$(src insider)"
-sub "The record (cited, not measured)"
-bullets \
-  "**2000, PGP's Additional Decryption Key flaw.** PGP 5.5.x to 6.5.3 honoured ADKs placed in the unsigned part of a public key, so anyone could add a decryption key to someone else's key; found by Ralf Senderek in August 2000, CERT vulnerability note VU#747124 (October 2000)." \
-  "**November 2018, the \"ghost user\".** Ian Levy and Crispin Robinson (GCHQ), \"Principles for a More Informed Exceptional Access Debate\", Lawfare: a provider silently adds a law-enforcement participant. The open letter in reply (47 signatories, published 30 May 2019) said this requires suppressing notifications and undermines authentication." \
-  "**2018, Ray Ozzie's CLEAR.** The device encrypts its passcode to the vendor's public key; under a warrant, with physical possession, the vendor decrypts it and the device is bricked. Critics (Matthew Green, Steven Bellovin, Eran Tromer) said it is a master key for every device, whose theft cannot be detected." \
-  "**2017 to 2018, the FBI's count.** Director Wray cited nearly 7,800 locked devices in 2017; the Washington Post reported on 22 May 2018 that the real number was probably 1,200 to 2,000."
+# ---- the framework: the National Academies' questions, answered for the design built here
+section framework "The framework: questions to ask of any proposal"
+para "The National Academies' committee on the encryption debate set out, in chapter 7 of its 2018 report, questions that decision makers should ask of any proposal for access to plaintext $(cite nasem7). The table answers each, in our words, for the design built and measured here: key escrow with any 2 of 3 agents, signed warrants and a witnessed transparency log. The last column says what a measurement on one machine cannot tell."
+table_start framework "Question (paraphrased)" "For the escrow design built here" "Evidence" "What the measurement cannot say"
+table_row "1. Would it give the authorities access at the scale, speed and reliability they seek?" \
+  "For files made by compliant software, yes: one agent's service released $(num "${VO_RPS:-}") shares a second. Not for a sender who strips or spoils the escrow: the authority then recovers $(recovered_words "${ST_REC:-}" | sed 's/^$/nothing/')." \
+  "Figure 9 (lab volume); lab strip" \
+  "How many targets would use non-compliant tools; how courts would treat a refused file."
+table_row "2. How would it affect the security of the data or devices concerned?" \
+  "It adds keys whose theft opens everything escrowed to them: the 1-of-1 master key opened $(cnt "${BR_MASTER:-}") files; a swapped authority file let an attacker open $(cnt "${SB_ATT:-}") of $(cnt "${SB_FILES:-}") files." \
+  "Figures 3 and 7 (labs blast-radius, substitution)" \
+  "The chance that keys or procedures are in fact compromised, which depends on people and institutions."
+table_row "3. How would it affect privacy, civil liberties and human rights?" \
+  "Every escrowed file becomes openable, including files written before the rule (the retroactive lab rewrote $(cnt "${RT_FILES:-}") files' headers); the log records releases made through the procedure." \
+  "Figure 10 (labs insider, retroactive)" \
+  "Chilling effects, and use of the same capability by less careful governments."
+table_row "4. How would it affect commerce, competitiveness and innovation?" \
+  "The computing cost is small: $(hv escrow_encrypt_extra_us) per file ($(hr escrow_encrypt_extra_us)). The format must carry and check escrow, which constrains designs such as forward secrecy." \
+  "Figures 1 and 2 (doormat bench)" \
+  "Market effects, export and trust in products sold abroad."
+table_row "5. What would it cost, and who would pay?" \
+  "Running agents, warrant keys, witnesses and monitors; the agents' capacity is not the limit (Figure 9)." \
+  "Lab volume; the service benchmark." \
+  "Staff, audits, incident response and key ceremonies, which dominate the cost and are not measured."
+table_row "6. Is it consistent with existing law and other government priorities?" \
+  "It presumes a legal duty on software makers to add escrow, comparable to a technical capability notice $(cite ipa)." \
+  "None: a legal question." \
+  "Everything: compatibility with data-protection and cybersecurity duties is for lawyers."
+table_row "7. How would it affect the international landscape?" \
+  "An authority's key is national; files cross borders. Other states would ask for their own agents, multiplying the keys of Question 2." \
+  "None measured." \
+  "The diplomatic and market response; which states would demand the same."
+table_row "8. Would it be subject to effective oversight?" \
+  "Releases through the agents are logged and witnessed: the owner's monitor saw $(cnt "${IN_SVC_SEEN:-}") of $(cnt "${IN_SVC_OPEN:-}") such accesses. Keys used outside the procedure are not: $(cnt "${IN_KEY_SEEN:-}") of $(cnt "${IN_KEY_OPEN:-}") seen." \
+  "Figure 10 (lab insider)" \
+  "Whether auditors act on what the log shows; whether a court can review it."
+table_end
 
-# ---- background
-section background "Background: the debate in four dates"
-para "These are historical facts, cited from the public record; they were not measured here."
-bullets \
-  "**1993 to 1996, the Clipper chip.** The US government proposed a chip for phones whose keys were escrowed with two government agencies. Every call carried a Law Enforcement Access Field (LEAF) protected by a 16-bit checksum. In 1994 Matt Blaze (\"Protocol Failure in the Escrowed Encryption Standard\") showed that a forged LEAF passing the check could be found by trial, about 2^16 attempts, so the encryption worked while the escrow silently did not. The programme was abandoned by 1996." \
-  "**July 2015, \"Keys Under Doormats\".** Fifteen security researchers (Abelson, Anderson, Bellovin, Benaloh, Blaze, Diffie, Gilmore, Green, Landau, Neumann, Rivest, Schiller, Schneier, Specter, Weitzner; MIT technical report) argued that any exceptional access adds complexity, undoes protections like forward secrecy and creates a concentrated target whose compromise opens everything." \
-  "**February to March 2016, Apple and the FBI.** After the San Bernardino shooting a court ordered Apple to write software switching off the passcode protections (escalating delays and erase-after-ten-failures) of the shooter's iPhone 5C so the passcode could be guessed. Apple refused; the case ended when the FBI said an outside party had unlocked the phone." \
-  "**2018, \"Crumple zones\".** Wright and Varia proposed making each file's key recoverable only by a costly computation, so that access is possible for a few targets but too expensive for mass surveillance."
-sub "Words used in this briefing"
-bullets \
-  "**Key**: the secret number that locks and unlocks a file. **Recipient**: a person a file is encrypted for." \
-  "**Escrow**: a copy of each file's key, locked for an authority, carried inside the file." \
-  "**Compliant client**: software that refuses to show a file whose escrow is missing or wrong." \
-  "**Blast radius**: how many files one stolen key opens." \
-  "**GiB, MiB, KiB**: about a billion, a million, a thousand bytes. A byte is one character of text." \
-  "**ms, µs**: a millisecond is a thousandth of a second; a microsecond (µs) a millionth. A blink of an eye takes a few hundred ms."
+# ---- policy options
+section options "Policy options"
+para "Six options that legislators have been offered or that the literature proposes, from no mandate to escrow as built here. For each: what it would take, what our measurements say, its main risks, and who supports it. The order implies no preference."
+table_start options "Option" "What it would take" "What our measurements say" "Risks" "Who supports it"
+table_row "1. No mandate: strong encryption without exceptional access" \
+  "Nothing new; investigators rely on other evidence (metadata, cloud data, informants, device seizures)." \
+  "A thief's stolen user key opened only its owner's ${BR_USER:-?} files; nothing to forge, strip or swap." \
+  "Some evidence stays unreadable; the FBI and European police chiefs say investigations are harmed $(cite fbi europol)." \
+  "Most security researchers $(cite doormats); technology companies such as Apple $(cite apple)."
+table_row "2. Lawful hacking and device forensics" \
+  "Funding for exploitation of existing vulnerabilities and forensic tools, under warrant and with rules on disclosing vulnerabilities $(cite hacking)." \
+  "Without a retry limit a 4-digit PIN falls in $(hv pin4_worst_seconds); with one, the lab's attack failed. Forensics works on weak passcodes and unpatched devices." \
+  "Keeps vulnerabilities open for everyone; costly per case; uneven between agencies $(cite hacking)." \
+  "Proposed by Bellovin, Blaze, Clark and Landau as an alternative to mandates $(cite hacking); the Commission's 2025 roadmap invests in forensics $(cite ecroadmap)."
+table_row "3. Device-unlock mandates in the CLEAR style" \
+  "A duty on device makers to hold a key that unlocks a seized device under a warrant $(cite wired)." \
+  "The vendor key opened $(cnt "${CL_VOPEN:-}") of $(cnt "${CL_DEV:-}") devices; one device's passcode opened $(cnt "${CL_ONE:-}")." \
+  "The vendor key is a master key for every device; its theft is not detectable $(cite green)." \
+  "Proposed by Ray Ozzie (2018) $(cite wired); discussed by the Carnegie working group $(cite carnegie)."
+table_row "4. Key escrow with k-of-n agents and a transparency log (built here)" \
+  "A duty on software makers to add escrow stanzas; agents, warrant keys, witnesses and monitors run by the state." \
+  "Cheap to compute ($(hv escrow_encrypt_extra_us) per file); a master key opened all $(hv master_key_escrowed) files escrowed to it; a non-compliant sender defeats it; the log sees the procedure, not stolen keys." \
+  "Concentrated keys; non-compliant senders; retroactive reach; authority-file substitution $(cite doormats)." \
+  "The aim of lawful-access proposals in the US, EU and UK $(cite fbi ecroadmap ipa), though none names this design."
+table_row "5. Client-side scanning (out of scope: not measured)" \
+  "Software on the device checks content before encryption and reports matches." \
+  "Not measured: doormat does not implement it." \
+  "Turns every device into a surveillance point; false matches; scope creep $(cite bugs)." \
+  "Proposed in the EU debate on child sexual abuse material; opposed by many security researchers $(cite bugs)."
+table_row "6. Crumple zones: access by computing cost" \
+  "Software makes each file's key recoverable by a costly puzzle $(cite crumple)." \
+  "At ${CR_TOPBITS:-?} bits a file costs $(hv crumple_seconds_per_try_top) expected ($(hr crumple_seconds_per_try_top)), a population $(hv crumple_population_top); a rogue sender can skip the puzzle." \
+  "The cost falls as hardware improves; a state with money pays it $(cite crumple)." \
+  "An academic proposal $(cite crumple); no government has adopted it."
+table_end
+
+# ---- limits
+section limits "Limits of this work"
+limits=("One machine: other computers give other numbers. Each figure is the median of ${N_REPS} runs on this machine; its range shows the spread here, not on other hardware."
+  "Speeds are of the encryption inside the program, not of disks or networks."
+  "Extrapolated figures assume the measured rate stays constant; real attackers use many machines and special hardware, so the times to forge or to exhaust are upper bounds for a determined attacker."
+  "The historical designs are reconstructions of their logic on today's code, not the original hardware or protocols."
+  "Nothing here measures the human side: who guards the keys, how warrants are reviewed, how often procedures fail, or what any option costs in staff."
+  "Client-side scanning, lawful hacking in practice and the legal questions are described from the sources cited, not measured.")
+[ "$M_MODE" = quick ] && limits=("Quick mode: small files and fast lab settings, ${N_REPS} runs per figure, for a classroom. Run \`doormat report\` without --quick for publication figures." "${limits[@]}")
+[ ${#MISSING_FIGURES[@]} -gt 0 ] && limits=("Not measured in this run: ${MISSING_FIGURES[*]}." "${limits[@]}")
+bullets "${limits[@]}"
 
 # ---- method
-section method "Method, machine and limits"
+section method "Method and machine"
 para "Everything in this briefing was measured by the doormat program on the machine below, in the run that wrote this page, unless it is marked extrapolated (computed from a rate measured in the same run) or historical. Each measurement is one command; its raw output is kept in the data folder next to this page."
 table_start provenance "Measurement" "Command" "Result" "Run time" "Raw data"
 while IFS=$'\t' read -r name command status secs; do
@@ -1215,18 +1657,18 @@ while IFS=$'\t' read -r name command status secs; do
     unavailable) result="not measured: this build has no such command" ;;
     *) result="not measured: the command failed" ;;
   esac
-  raw="data/$name.json"
+  raw="data/runs/$name.*.json"
   [ "$status" = measured ] || raw="none"
   table_row "$name" "\`$command\`" "$result" "$(dur "$secs")" "$raw"
 done < <(jq -r '.measurements[] | "\(.name)\t\(.command)\t\(.status)\t\(.seconds)"' "$MAN")
 table_end
 sub "How each figure is made"
 bullets \
-  "**Speed and fixed cost** (\`doormat bench\`): whole encryptions and decryptions inside one process, from memory to nowhere, after a warm-up; the median of at least ${BENCH_REPS:-several} timed runs per file size (more for small files). The escrow cost per file is the median time of building the escrow; the cost per GiB is the difference between escrow and vault at the largest size, scaled to 1 GiB. The method is in docs/benchmarks.md." \
+  "**Speed and fixed cost** (\`doormat bench\`): whole encryptions and decryptions inside one process, from memory to nowhere, after a warm-up; the median of at least ${BENCH_REPS:-several} timed runs per file size (more for small files). The escrow cost per file is the median time of building the escrow; the cost per GiB is the difference between escrow and vault at the largest size, scaled to a GiB. The method is in docs/benchmarks.md." \
   "**Blast radius** (\`doormat lab blast-radius\`): real files encrypted to real keys; the thief's count is of files actually decrypted and compared with the original." \
   "**LEAF forgery** (\`doormat lab leaf-forge\`): random escrow fields tried against a checksum of N bits until one passes the same check that escrow-checking software runs; larger N computed from the measured time per try." \
   "**Crumple zones** (\`doormat lab crumple\`): keys really recovered by search for the sizes that fit in the time budget; larger sizes and whole populations computed from the measured time per try." \
-  "**The access system** (\`doormat lab substitution\`, \`ghost\`, \`clear\`, \`retroactive\`, \`insider\`, \`volume\`): every file counted as opened was decrypted and compared with its plaintext; the receivers' reactions are the exit codes of the real commands (\`age\`, \`doormat decrypt --require-escrow\`, \`doormat inspect\`) run as separate processes; CLEAR's times for a real device multiply the measured ~80 ms passcode try; the service's rate and latency are measured over loopback on this machine." \
+  "**The access system** (\`doormat lab substitution\`, \`ghost\`, \`clear\`, \`retroactive\`, \`insider\`, \`volume\`, \`unbound-id\`): every file counted as opened was decrypted and compared with its plaintext; the receivers' reactions are the exit codes of the real commands (\`age\`, \`doormat decrypt --require-escrow\`, \`doormat inspect\`) run as separate processes; CLEAR's times for a real device multiply the measured ~80 ms passcode try; the service's rate and latency are measured over loopback on this machine." \
   "**Passcodes** (\`doormat lab passcode\`): the key-stretching setting that costs about 80 ms per guess on this machine is found and timed; the exhaustion times are that time multiplied by the number of passcodes. A real PIN is cracked live with a fast setting, and a retry limit is tested."
 sub "The machine"
 table_start machine "Fact" "Value"
@@ -1241,15 +1683,40 @@ while IFS=$'\t' read -r k v; do
 done < <(jq -r '.versions | to_entries[] | "\(.key)\t\(.value)"' "$MACHINE")
 [ -n "$(q "$B" '.machine.libsodium')" ] && table_row "Version: libsodium" "$(q "$B" '.machine.libsodium')"
 table_end
-sub "Limits of what was measured"
-limits=("One machine, one run: other computers, and a busy computer, give other numbers. Repeat the run to see the spread; the benchmark's raw data records it."
-  "Speeds are of the encryption inside the program, not of disks or networks."
-  "Extrapolated figures assume the measured rate stays constant; real attackers use many machines and special hardware, so the times to forge or to exhaust are upper bounds for a determined attacker."
-  "The historical designs are reconstructions of their logic on today's code, not the original hardware or protocols."
-  "Nothing here measures the human side: who guards the keys, how warrants are reviewed, or how often procedures fail.")
-[ "$M_MODE" = quick ] && limits=("Quick mode: small files and few repetitions, for a classroom. Run \`doormat report\` without --quick for publication figures." "${limits[@]}")
-[ ${#MISSING_FIGURES[@]} -gt 0 ] && limits=("Not measured in this run: ${MISSING_FIGURES[*]}." "${limits[@]}")
-bullets "${limits[@]}"
+# ---- glossary
+section glossary "Glossary"
+bullets \
+  "**Agent**: one of the officials (here 3) who each hold part of the authority's key; any 2 together can release a file's key." \
+  "**Blast radius**: how many files one stolen key opens." \
+  "**Compliant client**: software that refuses a file whose escrow is missing or wrong." \
+  "**Crumple zone**: a design that makes each file's key recoverable only by a costly computation." \
+  "**End-to-end encryption**: encryption where only the communicating users hold the keys, not the service in between." \
+  "**Escrow**: a copy of each file's key, locked for an authority, carried inside the file." \
+  "**Exceptional access**: any way for the authorities to read encrypted data other than through its owner." \
+  "**Ghost**: an extra, hidden recipient added to a conversation or file by the software." \
+  "**Key**: the secret number that locks and unlocks data. **Recipient**: a person a file is encrypted for." \
+  "**LEAF**: the Law Enforcement Access Field of the Clipper chip, carrying the escrowed key." \
+  "**Median, range, quartiles**: the middle of the runs; the lowest to the highest; the middle half of the runs lies between the quartiles." \
+  "**Technical capability notice**: a UK notice requiring a provider to keep the ability to assist with interception or equipment interference $(cite ipa)." \
+  "**Transparency log**: a public, append-only record whose entries cannot be changed unseen; witnesses cosign its state $(cite tlog)." \
+  "**Units**: GiB, MiB, KiB are about a billion, a million, a thousand bytes; ms is a thousandth of a second; µs a millionth."
+
+# ---- references
+section references "References"
+para "Every factual claim that is not a measurement of this run carries the number of its source. Web addresses were checked on $REFS_CHECKED."
+H '<ol class="refs">'
+for r in "${REFS[@]}"; do
+  rest=${r#*|}
+  H "<li id=\"ref-${r%%|*}\">$(esc "${rest%|*}") <span class=\"url\">$(esc "${rest##*|}")</span> (accessed $REFS_CHECKED).</li>"
+done
+H '</ol>'
+i=0
+for r in "${REFS[@]}"; do
+  i=$((i + 1))
+  rest=${r#*|}
+  M "$i. ${rest%|*} <${rest##*|}> (accessed $REFS_CHECKED)."
+done
+M ""
 H "</section>"
 H "<footer>Written by <code>doormat report</code>$( [ -n "$M_MODE" ] && echo " ($M_MODE mode)") on $(esc "${M_DATE:-?}"). doormat implements the age v1 format (c2sp.org/age) and an escrow variant for teaching and policy analysis.</footer>"
 H '</main>' '</body>' '</html>'
@@ -1267,23 +1734,113 @@ fi
 # (a proxy that leads nowhere, background services off), a bounded run.
 CHROMIUM=${DOORMAT_CHROMIUM:-chromium}
 PDF_NOTE=""
+# The PDF is printed through Chromium's DevTools protocol on a pipe
+# (--remote-debugging-pipe; Page.printToPDF), the one way headless Chromium
+# prints a running header and page numbers: its print ignores CSS @page margin
+# boxes, and --print-to-pdf has no header or footer of one's own.
+PRINT_PY=$(cat <<'PY'
+import base64, json, os, select, subprocess, sys, time
+chrome, url, out, header, footer = sys.argv[1:6]
+flags = sys.argv[6:]
+cmd_r, cmd_w = os.pipe()
+res_r, res_w = os.pipe()
+def child():
+    os.dup2(cmd_r, 3)
+    os.dup2(res_w, 4)
+proc = subprocess.Popen([chrome, "--headless", "--remote-debugging-pipe"] + flags + ["about:blank"],
+                        preexec_fn=child, pass_fds=(3, 4), stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL, stderr=sys.stderr)
+os.close(cmd_r)
+os.close(res_w)
+deadline = time.time() + float(os.environ.get("PRINT_TIMEOUT", "120"))
+buf = b""
+n = 0
+def send(method, params=None, session=None):
+    global n
+    n += 1
+    msg = {"id": n, "method": method, "params": params or {}}
+    if session:
+        msg["sessionId"] = session
+    os.write(cmd_w, json.dumps(msg).encode() + b"\0")
+    return n
+def messages():
+    global buf
+    while True:
+        while b"\0" in buf:
+            raw, buf = buf.split(b"\0", 1)
+            yield json.loads(raw)
+        left = deadline - time.time()
+        if left <= 0:
+            raise SystemExit("print: timed out")
+        ready, _, _ = select.select([res_r], [], [], left)
+        if ready:
+            chunk = os.read(res_r, 1 << 20)
+            if not chunk:
+                raise SystemExit("print: chromium closed the pipe")
+            buf += chunk
+def call(method, params=None, session=None):
+    i = send(method, params, session)
+    for m in messages():
+        if m.get("id") == i:
+            if "error" in m:
+                raise SystemExit("print: %s: %s" % (method, m["error"].get("message")))
+            return m.get("result", {})
+def wait_event(name, session):
+    for m in messages():
+        if m.get("method") == name and m.get("sessionId") == session:
+            return m
+try:
+    target = call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    call("Page.enable", session=session)
+    call("Page.navigate", {"url": url}, session=session)
+    wait_event("Page.loadEventFired", session)
+    pdf = call("Page.printToPDF", {"displayHeaderFooter": True, "headerTemplate": header,
+                                   "footerTemplate": footer, "printBackground": True,
+                                   "preferCSSPageSize": True}, session=session)
+    with open(out, "wb") as f:
+        f.write(base64.b64decode(pdf["data"]))
+    try:
+        send("Browser.close")
+    except OSError:
+        pass
+finally:
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+PY
+)
+pdf_header() {
+  printf '<div style="font: 7.5pt DejaVu Sans, sans-serif; width: 100%%; margin: 0 13mm; color: #5b6673; display: flex; justify-content: space-between; border-bottom: 0.5pt solid #d8dde3; padding-bottom: 1mm"><span>Exceptional access, measured: a doormat briefing</span><span>%s</span></div>' "$(esc "$1")"
+}
+pdf_footer() {
+  printf '<div style="font: 7.5pt DejaVu Sans, sans-serif; width: 100%%; margin: 0 13mm; color: #5b6673; display: flex; justify-content: space-between"><span>%s</span><span>Page <span class="pageNumber"></span> of <span class="totalPages"></span></span></div>' "$(esc "$1")"
+}
 print_pdf() {
   if ! command -v "$CHROMIUM" >/dev/null 2>&1; then
-    PDF_NOTE="briefing.pdf not written: $CHROMIUM is not installed (Debian: chromium)"
+    PDF_NOTE="briefing.pdf not written: $CHROMIUM is not installed (Debian: chromium; make report-deps)"
+    return 0
+  fi
+  if ! command -v python3 >/dev/null 2>&1; then
+    PDF_NOTE="briefing.pdf not written: python3 is not installed (Debian: python3; make report-deps)"
     return 0
   fi
   progress "printing briefing.pdf"
-  local profile
+  local profile sandbox=()
   profile=$(mktemp -d "$STAGE/.chromium.XXXXXX") || fail "cannot write in $OUT"
-  timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+  sandbox=(--no-sandbox)
+  PRINT_TIMEOUT=180 timeout 200 python3 -c "$PRINT_PY" "$CHROMIUM" "file://$HTML" "$STAGE/briefing.pdf" \
+    "$(pdf_header "${M_DAY:-} · ${M_MODE:-?} mode")" "$(pdf_footer "doormat ${M_VERSION#doormat }, commit ${M_COMMIT:-unknown}")" \
+    "${sandbox[@]}" --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --disable-extensions \
     --disable-default-apps --no-pings --disable-domain-reliability --disable-quic \
-    --proxy-server=socks5://127.0.0.1:9 --user-data-dir="$profile" --no-pdf-header-footer \
-    --print-to-pdf="$STAGE/briefing.pdf" "file://$HTML" >"$STAGE/chromium.log" 2>&1
+    --proxy-server=socks5://127.0.0.1:9 --user-data-dir="$profile" >"$STAGE/chromium.log" 2>&1
   local rc=$?
   rm -rf "$profile"
   if [ "$rc" -ne 0 ] || [ "$(head -c 5 "$STAGE/briefing.pdf" 2>/dev/null)" != "%PDF-" ]; then
-    { echo "$CHROMIUM --print-to-pdf exited $rc"; cat "$STAGE/chromium.log"; } >"$DATA/pdf.stderr"
+    { echo "printing with $CHROMIUM exited $rc"; cat "$STAGE/chromium.log"; } >"$DATA/pdf.stderr"
     rm -f "$STAGE/briefing.pdf"
     FAILED+=("pdf")
   fi
@@ -1295,7 +1852,8 @@ print_pdf
 publish() {
   progress "writing $OUT"
   mkdir -p "$OUT/data" "$OUT/charts" || fail "cannot write in $OUT"
-  rm -f "$OUT"/data/*.json "$OUT"/data/*.stderr "$OUT"/charts/*.svg
+  rm -f "$OUT"/data/*.json "$OUT"/data/*.stderr "$OUT"/charts/*.svg "$OUT"/charts/*.gp "$OUT"/charts/*.tsv
+  rm -rf "$OUT/data/runs"
   local f
   for f in "$DATA"/* "$CHARTS"/*; do
     [ -e "$f" ] || continue
@@ -1316,7 +1874,7 @@ if [ ${#UNAVAILABLE[@]} -gt 0 ]; then
   echo "doormat: report: briefing written to $OUT; not measured, as this build has no such command: $(IFS=,; echo "${words[*]}" | sed 's/,/, /g')" >&2
 fi
 if [ ${#FAILED[@]} -gt 0 ]; then
-  echo "doormat: report: briefing written to $OUT, but these failed: ${FAILED[*]} (details in $OUT/data/*.stderr)" >&2
+  echo "doormat: report: briefing written to $OUT, but these failed: ${FAILED[*]} (details in $OUT/data/runs/*.stderr)" >&2
   exit 1
 fi
 exit 0

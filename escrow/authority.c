@@ -24,6 +24,7 @@
 #define AGENT_BOX_LABEL "doormat/v1/escrow/agent-x25519"
 #define AGENT_SIGN_LABEL "doormat/v1/escrow/agent-ed25519"
 #define AGENT_LOG_LABEL "doormat/v1/escrow/agent-log"
+#define AGENT_PQ_LABEL "doormat/v1/escrow/agent-mlkem768x25519"
 #define DEFAULT_AGENT "master"
 
 /* ------------------------------------------------------------ accessors */
@@ -216,6 +217,9 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key) {
     if (!err && crypto_sign_seed_keypair(key->sign_pk, key->sign_sk, sign_seed) != 0)
         err = dm_fail(DM_ERR_INTERNAL, "Ed25519 key derivation failed");
     if (!err)
+        err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_PQ_LABEL,
+                             strlen(AGENT_PQ_LABEL), key->pq_seed, sizeof key->pq_seed);
+    if (!err)
         err = dm_hkdf_sha256(key->seed, sizeof key->seed, NULL, 0, AGENT_LOG_LABEL,
                              strlen(AGENT_LOG_LABEL), key->log_seed, sizeof key->log_seed);
     if (!err) {
@@ -313,6 +317,14 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
                             unsigned threshold, dm_escrow_authority **auth_out,
                             dm_escrow_agent_key ***agent_keys_out,
                             dm_escrow_court_key **court_out) {
+    return dm_escrow_authority_new_ex(name, agents, n_agents, threshold, 0, auth_out,
+                                      agent_keys_out, court_out);
+}
+
+int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size_t n_agents,
+                               unsigned threshold, unsigned flags, dm_escrow_authority **auth_out,
+                               dm_escrow_agent_key ***agent_keys_out,
+                               dm_escrow_court_key **court_out) {
     static const char *const default_agents[] = {DEFAULT_AGENT};
     *auth_out = NULL;
     *agent_keys_out = NULL;
@@ -372,7 +384,17 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
         memcpy(a->box_pk, keys[i]->box_pk, 32);
         memcpy(a->sign_pk, keys[i]->sign_pk, 32);
         agent_log_verifier(name, a, keys[i]->log_pk);
-        err = agent_recipient(a->box_pk, a->recipient);
+        if (flags & DM_ESCROW_PQ) {
+            a->pq = true;
+            err = dm_pq_public_from_seed(keys[i]->pq_seed, a->pq_pk);
+            if (!err) {
+                memcpy(a->box_pk, a->pq_pk + DM_PQ_PUBLIC_LEN - 32, 32);
+                err = dm_bech32_encode("age1pq", a->pq_pk, DM_PQ_PUBLIC_LEN, a->recipient,
+                                       DM_ESCROW_RECIPIENT_MAX);
+            }
+        } else {
+            err = agent_recipient(a->box_pk, a->recipient);
+        }
     }
     if (err)
         goto fail;
@@ -541,6 +563,24 @@ static int parse_agent_line(const char *v, size_t vlen, dm_escrow_agent_pub *a) 
         return dm_fail(DM_ERR_USAGE, "agent %s: recipient too long", a->name);
     memcpy(rec, r, rlen);
     rec[rlen] = '\0';
+    if (dm_pq_is_recipient(rec)) {
+        /* A hybrid agent key (escrow init --pq). */
+        char again[DM_ESCROW_RECIPIENT_MAX];
+        if (!dm_pq_available())
+            return dm_fail(DM_ERR_USAGE, "agent %s has a hybrid post-quantum key: %s", a->name,
+                           dm_pq_unavailable_reason());
+        if (dm_bech32_decode(rec, hrp, sizeof hrp, a->pq_pk, sizeof a->pq_pk, &got) != DM_OK ||
+            strcmp(hrp, "age1pq") != 0 || got != DM_PQ_PUBLIC_LEN ||
+            dm_bech32_encode("age1pq", a->pq_pk, DM_PQ_PUBLIC_LEN, again, sizeof again) != DM_OK ||
+            strcmp(again, rec) != 0)
+            return dm_fail(DM_ERR_USAGE, "agent %s: not a canonical age1pq1... recipient", a->name);
+        a->pq = true;
+        memcpy(a->box_pk, a->pq_pk + DM_PQ_PUBLIC_LEN - 32, 32);
+        memcpy(a->recipient, rec, rlen + 1);
+        if (!dm_escrow_unb64(k, klen, a->sign_pk, 32))
+            return dm_fail(DM_ERR_USAGE, "agent %s: audit key is not 32 bytes of base64", a->name);
+        return DM_OK;
+    }
     if (dm_bech32_decode(rec, hrp, sizeof hrp, a->box_pk, sizeof a->box_pk, &got) != DM_OK ||
         strcmp(hrp, "age") != 0 || got != 32)
         return dm_fail(DM_ERR_USAGE, "agent %s: \"%s\" is not an age1... X25519 recipient", a->name,
@@ -829,7 +869,12 @@ int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text,
         int idx = dm_escrow_authority_find_agent(auth, key->name);
         key->index = (size_t)idx;
         memcpy(key->authority_id, auth->id, DM_ESCROW_ID_LEN);
-        if (sodium_memcmp(key->box_pk, auth->agents[idx].box_pk, 32) != 0 ||
+        uint8_t pq_pk[DM_PQ_PUBLIC_LEN];
+        bool pq = auth->agents[idx].pq;
+        if (pq && dm_pq_public_from_seed(key->pq_seed, pq_pk) != DM_OK)
+            memset(pq_pk, 0, sizeof pq_pk);
+        if ((pq ? sodium_memcmp(pq_pk, auth->agents[idx].pq_pk, sizeof pq_pk)
+                : sodium_memcmp(key->box_pk, auth->agents[idx].box_pk, 32)) != 0 ||
             sodium_memcmp(key->sign_pk, auth->agents[idx].sign_pk, 32) != 0 ||
             sodium_memcmp(key->log_pk, auth->agents[idx].log.pk, 32) != 0)
             err = dm_fail(DM_ERR_USAGE, "key does not match agent %s's keys in authority %s",

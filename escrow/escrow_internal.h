@@ -11,7 +11,11 @@
 #define DM_ESCROW_SIG_LEN 64
 #define DM_ESCROW_SIG_B64_LEN 86
 #define DM_ESCROW_KEY_B64_LEN 43
-#define DM_ESCROW_RECIPIENT_MAX 100
+/* age1... (X25519) or, for an authority made with --pq, age1pq1... (Bech32 of
+ * DM_PQ_PUBLIC_LEN bytes: 1,959 characters). */
+#define DM_ESCROW_RECIPIENT_MAX 2048
+/* EPHEMERAL of a hybrid seal: base64 of the DM_PQ_ENC_LEN-byte encapsulation. */
+#define DM_ESCROW_PQ_ENC_B64_LEN 1494
 /* Bound on every escrow text file we read (authority, keys, warrants, shares, log). */
 #define DM_ESCROW_MAX_TEXT (16u << 20)
 
@@ -19,7 +23,10 @@ typedef struct dm_escrow_agent_pub {
     char name[DM_ESCROW_MAX_AGENT_NAME + 1];
     uint8_t box_pk[DM_ESCROW_KEY_LEN];       /* X25519: shares are wrapped to it */
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];      /* Ed25519: signs shares and audit entries */
-    char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1... */
+    char recipient[DM_ESCROW_RECIPIENT_MAX]; /* box_pk as age1..., or pq_pk as age1pq1... */
+    bool pq;                                 /* hybrid: shares are sealed to pq_pk (box_pk
+                                                is then its X25519 half) */
+    uint8_t pq_pk[DM_PQ_PUBLIC_LEN];
     dm_tlog_verifier log;                    /* the key that signs its log's checkpoints */
 } dm_escrow_agent_pub;
 
@@ -55,6 +62,7 @@ struct dm_escrow_agent_key {
     uint8_t seed[DM_ESCROW_KEY_LEN];
     uint8_t box_sk[DM_ESCROW_KEY_LEN];
     uint8_t box_pk[DM_ESCROW_KEY_LEN];
+    uint8_t pq_seed[DM_PQ_SEED_LEN]; /* the hybrid key's seed (used when the agent is pq) */
     uint8_t sign_sk[64];
     uint8_t sign_pk[DM_ESCROW_KEY_LEN];
     uint8_t log_seed[DM_ESCROW_KEY_LEN]; /* Ed25519 seed of the log key */
@@ -139,10 +147,14 @@ int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
 void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
                           char out[DM_TLOG_MAX_NAME + 1]);
 
-/* ---- the doormat-escrow stanza ----
- *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL
- *   base64(sealed share || what the mode appends) */
-#define DM_ESCROW_N_ARGS 7
+/* ---- the doormat-escrow stanza (v2) ----
+ *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL FILE-ID
+ *   base64(sealed share || what the mode appends)
+ * FILE-ID is the file id derived from the file key (dm_escrow_file_id_of_key),
+ * in hex, bound by the wrap key: an agent opens the share only with the id
+ * the sender sealed it under. A v1 stanza has the first seven arguments. */
+#define DM_ESCROW_N_ARGS 8
+#define DM_ESCROW_N_ARGS_V1 7
 enum {
     DM_ESCROW_ARG_MODE,
     DM_ESCROW_ARG_ID,
@@ -150,7 +162,8 @@ enum {
     DM_ESCROW_ARG_KN,
     DM_ESCROW_ARG_X,
     DM_ESCROW_ARG_AGENT,
-    DM_ESCROW_ARG_EPHEMERAL
+    DM_ESCROW_ARG_EPHEMERAL,
+    DM_ESCROW_ARG_FILE
 };
 /* A share sealed to an agent: ChaCha20-Poly1305 under the wrap key. */
 #define DM_ESCROW_WRAPPED_LEN (DM_FILE_KEY_LEN + DM_TAG_LEN)
@@ -182,10 +195,16 @@ typedef struct dm_escrow_seal_plan {
  * to agent i. */
 int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal_plan *plan,
                            const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
-/* Opens the share sealed at the start of st's body (the agent's own stanza). */
+/* The X25519 share of st's EPHEMERAL (all of it for an X25519 agent, the end
+ * of the hybrid encapsulation for a pq one); false when it is malformed. */
+bool dm_escrow_stanza_eph_pk(const dm_escrow_authority *auth, size_t agent, const dm_stanza *st,
+                             uint8_t eph_pk[32]);
+/* Opens the share sealed at the start of st's body (the agent's own v2
+ * stanza) under the file id it names; *file_id gets that id, which the
+ * seal has then authenticated. */
 int dm_escrow_open_stanza(const char *wrap_label, const dm_escrow_authority *auth,
                           const dm_escrow_agent_key *agent, const dm_stanza *st,
-                          uint8_t share[DM_FILE_KEY_LEN]);
+                          uint8_t share[DM_FILE_KEY_LEN], uint8_t file_id[DM_FILE_ID_LEN]);
 
 /* ---- mode_*.c, modes.c: one entry per mode ---- */
 typedef struct dm_escrow_mode_ops {
@@ -219,9 +238,18 @@ int dm_escrow_mode_arg(const dm_escrow_opts *opts, char *out, size_t cap);
 bool dm_escrow_mode_parse(const char *arg, dm_escrow_opts *out);
 
 /* ---- escrow_stanza.c ---- */
-/* Unwraps the agent's share from the header's stanzas. */
+/* The agent's own stanza in the header, its position checked against the
+ * authority: DM_ERR_NO_MATCH when there is none, DM_ERR_HEADER for a
+ * malformed one or a v1 stanza (which binds no file id: refused). *file_id
+ * gets the id it names in the clear (authenticated only when it opens). */
+int dm_escrow_own_stanza(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, const dm_stanza **st,
+                         uint8_t file_id[DM_FILE_ID_LEN]);
+/* Unwraps the agent's share from the header's stanzas; *file_id gets the id
+ * the share is bound to. */
 int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]);
+                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN],
+                           uint8_t file_id[DM_FILE_ID_LEN]);
 /* key holds the combined shares: when the authority's mode locks them
  * (crumple) searches for the file key (DM_ERR_HMAC when no candidate fits);
  * otherwise leaves key alone. */
@@ -235,10 +263,20 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
                             dm_escrow_share **out);
 int dm_escrow_share_set_receipt(dm_escrow_share *s, const char *receipt, size_t len);
 
+/* ---- release_round.c ---- */
+/* A round over log's committed checkpoint; *cosigned (may be NULL) is set
+ * when the threshold is met on the log's checkpoint; known[i] (may be NULL)
+ * is the size cosigner i has. */
+int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                          uint64_t *known, size_t n, const char *const *names,
+                          dm_escrow_round **out);
+/* Asks each cosigner in turn, until the threshold, then finishes. */
+int dm_escrow_round_run(dm_escrow_round *rd, const dm_escrow_cosigner *cosigners);
+/* A whole round over log's checkpoint, one cosigner after another. */
+int dm_escrow_cosign(const dm_escrow_authority *auth, dm_tlog_log *log, int *cosigned,
+                     uint64_t *known, const dm_escrow_cosigner *cosigners, size_t n);
+
 /* ---- release.c ---- */
-int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
-                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
-                          size_t why_cap, uint64_t *known);
 /* The log entry of a release of share s under w (malloc'd canonical text). */
 int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const dm_escrow_warrant *w, const dm_escrow_share *s,

@@ -1,8 +1,11 @@
 /* The doormat-escrow stanzas: how the file key reaches the authority's agents,
  * and how a compliant client checks that it did.
  *
- *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL
+ *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL FILE-ID
  *   base64(sealed share || what the mode appends)
+ *
+ * FILE-ID is bound by the seal: an agent names a release by it alone, never
+ * by anything it computes from the header it is sent (the header-swap attack).
  *
  * This file is the part every mode shares: building through the mode's entry
  * (modes.c), the one compliance loop, finding an agent's own stanza, and the
@@ -23,6 +26,10 @@
 #define ARG_KN DM_ESCROW_ARG_KN
 #define ARG_X DM_ESCROW_ARG_X
 #define ARG_AGENT DM_ESCROW_ARG_AGENT
+#define ARG_FILE DM_ESCROW_ARG_FILE
+
+#define V1_REFUSED                                                                                 \
+    "is of the old format v1, which binds no file id: agents refuse it (re-encrypt the file)"
 
 const char *const dm_escrow_alone_companions[] = {DM_ESCROW_STANZA_TYPE};
 
@@ -82,7 +89,13 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
     r->wrap = escrow_wrap;
     r->destroy = escrow_destroy;
     r->ctx = ctx;
-    r->flags = 0;
+    /* Shares sealed to hybrid agent keys make the authority a post-quantum
+     * recipient: it then goes with post-quantum recipients only, and a
+     * classical authority with classical ones (the vault's no-mixing rule). */
+    bool pq = auth->n_agents > 0;
+    for (size_t i = 0; i < auth->n_agents; i++)
+        pq = pq && auth->agents[i].pq;
+    r->flags = pq ? DM_RCPT_PQ : 0;
     *out = r;
     return DM_OK;
 }
@@ -137,6 +150,11 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
     dm_stanza_list want = {0};
     if (!mode->verify)
         err = mode->build(auth, opts, arg, file_key, &want);
+    uint8_t file_id[DM_FILE_ID_LEN] = {0};
+    char file_hex[2 * DM_FILE_ID_LEN + 1];
+    if (!err)
+        err = dm_escrow_file_id_of_key(file_key, file_id);
+    dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);
     bool seen[DM_ESCROW_MAX_AGENTS] = {false};
     size_t claimed = 0;
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {
@@ -155,10 +173,17 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
         const char *name = auth->agents[idx].name;
         if (seen[idx])
             err = dm_fail(DM_ERR_POLICY, "two escrow stanzas for agent %s", name);
+        else if (st->nargs == DM_ESCROW_N_ARGS_V1)
+            err = dm_fail(DM_ERR_POLICY, "the escrow stanza for agent %s " V1_REFUSED, name);
         else if (strcmp(st->args[ARG_MODE], arg) != 0)
             err = dm_fail(DM_ERR_POLICY,
                           "the escrow stanza for agent %s is mode %s, the check wants %s", name,
                           st->args[ARG_MODE], arg);
+        else if (st->nargs != N_ARGS || strcmp(st->args[ARG_FILE], file_hex) != 0)
+            err = dm_fail(DM_ERR_POLICY,
+                          "the escrow stanza for agent %s does not name the file id %s derived "
+                          "from the file key: its releases would be logged under another id",
+                          name, file_hex);
         else if (mode->verify)
             err = mode->verify(auth, opts, (size_t)idx, st, file_key);
         else if (!same_stanza(st, &want.items[idx]))
@@ -199,21 +224,26 @@ static int stanza_mode(const dm_stanza *st, dm_escrow_opts *o, const dm_escrow_m
     return DM_OK;
 }
 
-int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN]) {
+int dm_escrow_own_stanza(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const dm_header *hdr, const dm_stanza **st,
+                         uint8_t file_id[DM_FILE_ID_LEN]) {
     const dm_stanza *mine = NULL;
+    *st = NULL;
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
-        const dm_stanza *st = &hdr->stanzas.items[i];
-        if (!dm_escrow_stanza_is_for(st, auth))
+        const dm_stanza *s = &hdr->stanzas.items[i];
+        if (!dm_escrow_stanza_is_for(s, auth))
             continue;
-        if (st->nargs != N_ARGS)
-            return dm_fail(DM_ERR_HEADER, "escrow stanza with %zu arguments, want %d", st->nargs,
+        if (s->nargs == DM_ESCROW_N_ARGS_V1)
+            return dm_fail(DM_ERR_HEADER, "the escrow stanza for agent %s " V1_REFUSED,
+                           s->args[ARG_AGENT]);
+        if (s->nargs != N_ARGS)
+            return dm_fail(DM_ERR_HEADER, "escrow stanza with %zu arguments, want %d", s->nargs,
                            N_ARGS);
-        if (strcmp(st->args[ARG_AGENT], agent->name) != 0)
+        if (strcmp(s->args[ARG_AGENT], agent->name) != 0)
             continue;
         if (mine)
             return dm_fail(DM_ERR_HEADER, "two escrow stanzas for agent %s", agent->name);
-        mine = st;
+        mine = s;
     }
     if (!mine)
         return dm_fail(DM_ERR_NO_MATCH, "the file has no escrow stanza for agent %s of %s",
@@ -225,12 +255,50 @@ int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agen
         return dm_fail(DM_ERR_HEADER,
                        "escrow stanza for agent %s says %s share %s, want %s share %s", agent->name,
                        mine->args[ARG_KN], mine->args[ARG_X], kn, x);
+    const char *file = mine->args[ARG_FILE];
+    if (!dm_escrow_unhex(file, strlen(file), file_id, DM_FILE_ID_LEN))
+        return dm_fail(DM_ERR_HEADER, "escrow stanza for agent %s: bad file id", agent->name);
+    *st = mine;
+    return DM_OK;
+}
+
+int dm_escrow_unwrap_share(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                           const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN],
+                           uint8_t file_id[DM_FILE_ID_LEN]) {
+    const dm_stanza *mine;
+    int err = dm_escrow_own_stanza(auth, agent, hdr, &mine, file_id);
+    if (err)
+        return err;
     dm_escrow_opts o;
     const dm_escrow_mode_ops *mode;
-    int err = stanza_mode(mine, &o, &mode);
+    err = stanza_mode(mine, &o, &mode);
     if (!err)
-        err = dm_escrow_open_stanza(mode->wrap_label, auth, agent, mine, share);
+        err = dm_escrow_open_stanza(mode->wrap_label, auth, agent, mine, share, file_id);
     return err;
+}
+
+int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
+                      uint8_t id[DM_FILE_ID_LEN]) {
+    size_t found = 0;
+    for (size_t i = 0; i < hdr->stanzas.len; i++) {
+        const dm_stanza *st = &hdr->stanzas.items[i];
+        if (!dm_escrow_stanza_is_for(st, auth))
+            continue;
+        if (st->nargs == DM_ESCROW_N_ARGS_V1)
+            return dm_fail(DM_ERR_HEADER, "escrow stanza %zu " V1_REFUSED, i + 1);
+        uint8_t named[DM_FILE_ID_LEN];
+        const char *file = st->nargs == N_ARGS ? st->args[ARG_FILE] : "";
+        if (!dm_escrow_unhex(file, strlen(file), named, DM_FILE_ID_LEN))
+            return dm_fail(DM_ERR_HEADER, "escrow stanza %zu is malformed (no file id)", i + 1);
+        if (found++ > 0 && memcmp(named, id, DM_FILE_ID_LEN) != 0)
+            return dm_fail(DM_ERR_HEADER,
+                           "the escrow stanzas of authority %s name different file ids", auth->name);
+        memcpy(id, named, DM_FILE_ID_LEN);
+    }
+    if (found == 0)
+        return dm_fail(DM_ERR_NO_MATCH, "no escrow stanza of authority %s (%s)", auth->name,
+                       auth->id_hex);
+    return DM_OK;
 }
 
 int dm_escrow_solve_key(const dm_escrow_authority *auth, const dm_header *hdr,
@@ -272,7 +340,8 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out) {
         if (strcmp(st->type, DM_ESCROW_STANZA_TYPE) != 0)
             continue;
         unsigned x, k, n;
-        if (st->nargs != N_ARGS || !parse_position(st, &k, &n, &x))
+        if ((st->nargs != N_ARGS && st->nargs != DM_ESCROW_N_ARGS_V1) ||
+            !parse_position(st, &k, &n, &x))
             return dm_fail(DM_ERR_HEADER, "malformed %s stanza (stanza %zu)", DM_ESCROW_STANZA_TYPE,
                            i + 1);
         dm_escrow_holders *g = NULL;
@@ -291,8 +360,12 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out) {
             g->id_hex = st->args[ARG_ID];
             g->name = st->args[ARG_NAME];
             g->mode = st->args[ARG_MODE];
+            g->file_id = st->nargs == N_ARGS ? st->args[ARG_FILE] : NULL;
             g->k = k;
             g->n = n;
+            /* A hybrid seal's EPHEMERAL is the ML-KEM ciphertext and the X25519
+             * share (1120 bytes), a classical one the X25519 share alone. */
+            g->post_quantum = strlen(st->args[DM_ESCROW_ARG_EPHEMERAL]) > DM_ESCROW_KEY_B64_LEN;
         }
         if (g->n_agents == DM_ESCROW_MAX_AGENTS)
             continue;

@@ -14,7 +14,7 @@
 
 #define SHAMIR_LABEL "doormat/v1/escrow/crumple-shamir"
 #define EPHEMERAL_LABEL "doormat/v1/escrow/crumple-ephemeral"
-#define WRAP_LABEL "doormat/v1/escrow/crumple-wrap"
+#define WRAP_LABEL "doormat/v2/escrow/crumple-wrap"
 #define SALT_LABEL "doormat/v1/escrow/crumple-salt"
 #define PUZZLE_LABEL "doormat/v1/escrow/crumple-puzzle"
 #define KEY_LABEL "doormat/v1/escrow/crumple-key"

@@ -14,7 +14,7 @@
 #include "escrow_internal.h"
 
 #define FAMILY_LABEL "doormat/v1/escrow/leaf-family"
-#define WRAP_LABEL "doormat/v1/escrow/leaf-wrap"
+#define WRAP_LABEL "doormat/v2/escrow/leaf-wrap"
 #define CHECK_LABEL "doormat/v1/escrow/leaf-checksum"
 #define MAX_TAG_LEN ((DM_ESCROW_MAX_LEAF_BITS + 7) / 8)
 
@@ -104,9 +104,7 @@ static int leaf_verify(const dm_escrow_authority *auth, const dm_escrow_opts *op
     const unsigned len = tag_len(opts->leaf_bits);
     if (st->nargs != DM_ESCROW_N_ARGS || strcmp(st->args[DM_ESCROW_ARG_NAME], auth->name) != 0 ||
         strcmp(st->args[DM_ESCROW_ARG_KN], kn) != 0 || strcmp(st->args[DM_ESCROW_ARG_X], x) != 0 ||
-        st->body_len != leaf_body_len(opts) ||
-        !dm_escrow_unb64(st->args[DM_ESCROW_ARG_EPHEMERAL],
-                         strlen(st->args[DM_ESCROW_ARG_EPHEMERAL]), eph_pk, 32))
+        st->body_len != leaf_body_len(opts) || !dm_escrow_stanza_eph_pk(auth, agent, st, eph_pk))
         return dm_fail(DM_ERR_POLICY, "the escrow stanza for agent %s is malformed", name);
     int err = checksum(auth, opts->leaf_bits, file_key, agent, eph_pk, st->body, tag);
     if (!err && sodium_memcmp(tag, st->body + DM_ESCROW_WRAPPED_LEN, len) != 0)

@@ -11,7 +11,7 @@
 
 #define COEFF_LABEL "doormat/v1/escrow/shamir"
 #define EPHEMERAL_LABEL "doormat/v1/escrow/ephemeral"
-#define WRAP_LABEL "doormat/v1/escrow/wrap"
+#define WRAP_LABEL "doormat/v2/escrow/wrap"
 
 static size_t shamir_body_len(const dm_escrow_opts *opts) {
     (void)opts;

@@ -119,102 +119,87 @@ int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char late
     return DM_OK;
 }
 
-/* ------------------------------------------------------------ cosignatures */
+int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t agent,
+                                       const char *note, size_t len,
+                                       dm_escrow_witness_time *earliest,
+                                       dm_escrow_witness_time *latest) {
+    dm_escrow_witness_time lo = {0}, hi = {0};
+    size_t nw = dm_escrow_authority_witnesses(auth);
+    const dm_tlog_verifier *log_key = dm_escrow_authority_log_key(auth, agent);
+    if (log_key == NULL)
+        return dm_fail(DM_ERR_USAGE, "no agent %zu in authority %s", agent, auth->name);
+    dm_tlog_verifier vs[DM_ESCROW_MAX_WITNESSES + 1];
+    uint8_t ok[DM_ESCROW_MAX_WITNESSES + 1] = {0};
+    uint64_t times[DM_ESCROW_MAX_WITNESSES + 1] = {0};
+    vs[0] = *log_key;
+    for (size_t i = 0; i < nw; i++)
+        vs[i + 1] = *dm_escrow_authority_witness(auth, i);
+    dm_tlog_note *n = NULL;
+    dm_tlog_checkpoint c;
+    int err = dm_tlog_note_parse(note, len, &n);
+    if (err == DM_OK)
+        err = dm_tlog_checkpoint_parse(n->text, n->text_len, &c);
+    if (err == DM_OK)
+        err = dm_tlog_note_verify(n, vs, nw + 1, ok, times);
+    if (err == DM_OK && !ok[0])
+        err = dm_fail(DM_ERR_LOG, "the checkpoint is not signed by the log key of agent %s",
+                      dm_escrow_authority_agent_name(auth, agent));
+    dm_tlog_note_free(n);
+    if (err != DM_OK)
+        return err == DM_ERR_LOG ? err : dm_fail(DM_ERR_LOG, "%s", dm_err_detail());
+    for (size_t i = 1; i <= nw; i++) {
+        if (!ok[i])
+            continue;
+        if (lo.time == 0 || times[i] < lo.time) {
+            lo.time = times[i];
+            snprintf(lo.witness, sizeof lo.witness, "%s", vs[i].name);
+        }
+        if (times[i] > hi.time) {
+            hi.time = times[i];
+            snprintf(hi.witness, sizeof hi.witness, "%s", vs[i].name);
+        }
+    }
+    lo.size = hi.size = c.size;
+    if (earliest)
+        *earliest = lo;
+    if (latest)
+        *latest = hi;
+    return DM_OK;
+}
 
-/* Asks one cosigner: first with the size it is thought to have (*known, or
- * 0), then, on 409, from the size it says it has. Cosignature lines that
- * verify with a witness of the authority are appended to lines; ok[] marks
- * the witnesses; *known (may be NULL) gets the size the witness now has. */
-int dm_escrow_ask_witness(const dm_escrow_authority *auth, dm_tlog_log *l,
-                          const dm_escrow_cosigner *c, dm_escrow_buf *lines, uint8_t *ok, char *why,
-                          size_t why_cap, uint64_t *known) {
-    const char *cp = dm_tlog_log_checkpoint(l);
-    /* Only the log's own signature goes to the witness. */
-    dm_tlog_note *note = NULL;
-    int err = dm_tlog_note_parse(cp, strlen(cp), &note);
-    if (err)
-        return err;
-    dm_escrow_buf plain = {0};
-    dm_escrow_buf_add(&plain, note->text, note->text_len);
-    dm_escrow_buf_add(&plain, "\n", 1);
-    dm_escrow_buf_add(&plain, note->sigs[0].line, note->sigs[0].line_len);
-    uint64_t size = dm_tlog_log_size(l), old = known && *known <= size ? *known : 0;
-    int status = 0;
-    char *resp = NULL;
-    size_t resp_len = 0;
-    for (int attempt = 0; !err && attempt < 2; attempt++) {
-        dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
-        size_t n = 0;
-        char *body = NULL;
-        size_t blen = 0;
-        if (old > 0 && old < size)
-            err = dm_tlog_log_prove_consistency(l, old, size, proof, &n);
-        if (!err && plain.failed)
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        if (!err)
-            err = dm_tlog_witness_request(old, proof, n, plain.data, plain.len, &body, &blen);
-        if (!err) {
-            free(resp);
-            resp = NULL;
-            err = c->add_checkpoint(c->ctx, body, blen, &status, &resp, &resp_len);
-        }
-        free(body);
-        if (err || status != 409)
-            break;
-        uint64_t had = 0;
-        const char *p = resp;
-        while (p && *p >= '0' && *p <= '9' && had < UINT64_MAX / 10)
-            had = had * 10 + (uint64_t)(*p++ - '0');
-        if (!resp || p == resp || *p != '\n' || had > size) {
-            snprintf(why, why_cap, "a witness has seen a larger tree (%" PRIu64 ") than ours", had);
-            status = 0;
-            break;
-        }
-        old = had;
-        if (known)
-            *known = had;
+/* A witness's time as an entry's: YYYY-MM-DDTHH:MM:SSZ. */
+static void witness_time_text(uint64_t t, char out[32]) {
+    time_t tt = (time_t)t; /* a verified cosignature's time is at most INT64_MAX */
+    struct tm tm;
+    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, 32, "%" PRIu64 " s", t);
+}
+
+int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
+                                    const dm_escrow_witness_time *after,
+                                    const dm_escrow_witness_time *before) {
+    int64_t t = (int64_t)entry_seconds(e->time);
+    char wt[32];
+    if (after != NULL && after->time != 0 && t + DM_ESCROW_WITNESS_SLACK < (int64_t)after->time) {
+        witness_time_text(after->time, wt);
+        return dm_fail(DM_ERR_LOG,
+                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
+                       "%" PRIu64 ", without it, at %s: the entry was backdated (the agent's "
+                       "clock was behind by more than %d minutes)",
+                       index, e->time, after->witness, after->size, wt,
+                       DM_ESCROW_WITNESS_SLACK / 60);
     }
-    if (!err && status == 200) {
-        if (known)
-            *known = size;
-        /* Checked here, not trusted: the lines must verify over our checkpoint. */
-        dm_escrow_buf all = {0};
-        dm_escrow_buf_add(&all, plain.data, plain.len);
-        dm_escrow_buf_add(&all, resp, resp_len);
-        dm_tlog_note *cn = NULL;
-        if (all.failed)
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        if (!err && dm_tlog_note_parse(all.data, all.len, &cn) == DM_OK) {
-            for (size_t i = 1; i < cn->n_sigs; i++) {
-                uint8_t one[DM_ESCROW_MAX_WITNESSES];
-                dm_tlog_note probe = *cn;
-                probe.sigs[0] = cn->sigs[i];
-                probe.n_sigs = 1;
-                if (dm_tlog_note_verify(&probe, auth->witnesses, auth->n_witnesses, one, NULL) !=
-                    DM_OK)
-                    continue;
-                for (size_t k = 0; k < auth->n_witnesses; k++)
-                    if (one[k] && !ok[k]) {
-                        ok[k] = 1;
-                        dm_escrow_buf_add(lines, cn->sigs[i].line, cn->sigs[i].line_len);
-                    }
-            }
-        } else if (!err) {
-            snprintf(why, why_cap, "a witness answered with malformed cosignatures");
-        }
-        dm_tlog_note_free(cn);
-        dm_escrow_buf_free(&all);
-    } else if (!err && status != 0) {
-        snprintf(why, why_cap, "a witness refused with status %d: %.*s", status,
-                 (int)(resp_len > 120 ? 120 : resp_len), resp ? resp : "");
-        for (char *q = why; *q; q++)
-            if (*q == '\n')
-                *q = ' ';
+    if (before != NULL && before->time != 0 &&
+        t - DM_ESCROW_WITNESS_SLACK > (int64_t)before->time) {
+        witness_time_text(before->time, wt);
+        return dm_fail(DM_ERR_LOG,
+                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
+                       "%" PRIu64 ", with it, already at %s: the entry was postdated (the "
+                       "agent's clock was ahead by more than %d minutes)",
+                       index, e->time, before->witness, before->size, wt,
+                       DM_ESCROW_WITNESS_SLACK / 60);
     }
-    free(resp);
-    dm_escrow_buf_free(&plain);
-    dm_tlog_note_free(note);
-    return err;
+    return DM_OK;
 }
 
 /* -------------------------------------------------------------- releasing */
@@ -233,24 +218,15 @@ static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_ke
         err = dm_tlog_log_append(l, (const uint8_t *)entry, entry_len, &index);
     if (!err)
         err = dm_tlog_log_commit(l);
-    uint8_t ok[DM_ESCROW_MAX_WITNESSES] = {0};
-    dm_escrow_buf lines = {0};
-    char why[200] = "";
-    for (size_t i = 0; !err && i < opts->n_cosigners; i++)
-        err =
-            dm_escrow_ask_witness(auth, l, &opts->cosigners[i], &lines, ok, why, sizeof why, NULL);
-    unsigned have = 0;
-    for (size_t k = 0; k < auth->n_witnesses; k++)
-        have += ok[k];
-    if (!err && lines.failed)
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err && lines.len > 0)
-        err = dm_tlog_log_add_cosignatures(l, lines.data, lines.len);
-    if (!err && have < auth->witness_threshold)
-        err = dm_fail(DM_ERR_LOG,
-                      "entry %" PRIu64 " is logged, but %u of the witnesses cosigned its "
-                      "checkpoint and the authority needs %u%s%s: no share is released",
-                      index, have, auth->witness_threshold, why[0] ? "; " : "", why);
+    if (!err && (opts->n_cosigners > 0 || auth->witness_threshold > 0)) {
+        err = dm_escrow_cosign(auth, l, NULL, NULL, opts->cosigners, opts->n_cosigners);
+        if (err == DM_ERR_LOG) {
+            char d[1024];
+            snprintf(d, sizeof d, "%s", dm_err_detail());
+            err = dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is logged, but %s: no share is released",
+                          index, d);
+        }
+    }
     dm_tlog_proof p = {0};
     if (!err) {
         p.index = index;
@@ -262,7 +238,6 @@ static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_ke
     }
     if (!err)
         err = dm_tlog_proof_format(&p, receipt, receipt_len);
-    dm_escrow_buf_free(&lines);
     dm_tlog_log_close(l);
     dm_tlog_signer_free(signer);
     return err;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "escrow_internal.h"
 
 typedef struct pending_entry {
@@ -21,6 +23,16 @@ typedef struct pending_entry {
     char *text;
     size_t len;
 } pending_entry;
+
+/* A request retried (the same warrant, file and requester: the same entry
+ * but for its time) gets the entry it was given before instead of a new one:
+ * the table maps a digest of the entry without its time to its index, for
+ * every entry of the log (filled when the log is verified at open). */
+#define REQUEST_KEY_LEN 16
+typedef struct request_slot {
+    uint8_t key[REQUEST_KEY_LEN];
+    uint64_t index_plus1; /* 0: empty */
+} request_slot;
 
 struct dm_escrow_releaser {
     const dm_escrow_authority *auth;
@@ -30,15 +42,133 @@ struct dm_escrow_releaser {
     dm_tlog_log *log;
     pending_entry *pending; /* entries added since the last commit, and those of it */
     size_t n_pending, cap_pending;
-    int committed;                           /* the pending entries are durable and cosigned */
+    size_t n_answered; /* the first n_answered pending entries are of the batch committed last */
+    int cosigned;      /* the checkpoint committed last holds the witness threshold */
     uint64_t known[DM_ESCROW_MAX_WITNESSES]; /* the size each cosigner has */
+    request_slot *requests;
+    size_t cap_requests, n_requests;
 };
+
+/* The digest of an entry's text without its "time:" line (the second). */
+static void request_key(const char *text, size_t len, uint8_t key[REQUEST_KEY_LEN]) {
+    const char *nl1 = memchr(text, '\n', len);
+    const char *nl2 = nl1 ? memchr(nl1 + 1, '\n', len - (size_t)(nl1 + 1 - text)) : NULL;
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    if (nl1 && nl2) {
+        crypto_hash_sha256_update(&st, (const uint8_t *)text, (size_t)(nl1 + 1 - text));
+        crypto_hash_sha256_update(&st, (const uint8_t *)nl2 + 1, len - (size_t)(nl2 + 1 - text));
+    } else {
+        crypto_hash_sha256_update(&st, (const uint8_t *)text, len);
+    }
+    crypto_hash_sha256_final(&st, h);
+    memcpy(key, h, REQUEST_KEY_LEN);
+}
+
+static size_t request_slot_of(const dm_escrow_releaser *r, const uint8_t key[REQUEST_KEY_LEN]) {
+    uint64_t v;
+    memcpy(&v, key, sizeof v);
+    size_t i = (size_t)(v & (r->cap_requests - 1));
+    while (r->requests[i].index_plus1 != 0 && memcmp(r->requests[i].key, key, REQUEST_KEY_LEN) != 0)
+        i = (i + 1) & (r->cap_requests - 1);
+    return i;
+}
+
+static int remember_request(dm_escrow_releaser *r, const uint8_t key[REQUEST_KEY_LEN],
+                            uint64_t index) {
+    if (2 * (r->n_requests + 1) > r->cap_requests) {
+        size_t cap = r->cap_requests ? 2 * r->cap_requests : 1024;
+        request_slot *old = r->requests, *fresh = calloc(cap, sizeof *fresh);
+        if (fresh == NULL)
+            return dm_fail(DM_ERR_NOMEM, "out of memory");
+        size_t old_cap = r->cap_requests;
+        r->requests = fresh;
+        r->cap_requests = cap;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].index_plus1 != 0)
+                r->requests[request_slot_of(r, old[i].key)] = old[i];
+        free(old);
+    }
+    size_t i = request_slot_of(r, key);
+    if (r->requests[i].index_plus1 == 0)
+        r->n_requests++;
+    memcpy(r->requests[i].key, key, REQUEST_KEY_LEN);
+    r->requests[i].index_plus1 = index + 1;
+    return DM_OK;
+}
+
+static int remember_entry(void *ctx, uint64_t index, const uint8_t *entry, size_t len) {
+    uint8_t key[REQUEST_KEY_LEN];
+    request_key((const char *)entry, len, key);
+    return remember_request(ctx, key, index);
+}
+
+/* The text of entry index: from the entries of the last batches, else read
+ * back from the committed log (malloc'd). */
+static int entry_text(dm_escrow_releaser *r, uint64_t index, char **text, size_t *len) {
+    for (size_t i = r->n_pending; i-- > 0;)
+        if (r->pending[i].index == index) {
+            *text = malloc(r->pending[i].len + 1);
+            if (*text == NULL)
+                return dm_fail(DM_ERR_NOMEM, "out of memory");
+            memcpy(*text, r->pending[i].text, r->pending[i].len);
+            (*text)[r->pending[i].len] = '\0';
+            *len = r->pending[i].len;
+            return DM_OK;
+        }
+    if (index >= dm_tlog_log_size(r->log))
+        return dm_fail(DM_ERR_NO_MATCH, "entry %" PRIu64 " is not committed", index);
+    dm_tlog_reader *rd = NULL;
+    uint8_t *e = NULL;
+    int err = dm_tlog_reader_new(dm_tlog_dir_fetcher(r->dir), dm_tlog_log_size(r->log), &rd);
+    if (!err)
+        err = dm_tlog_reader_entry(rd, index, &e, len);
+    dm_tlog_reader_free(rd);
+    *text = (char *)e;
+    return err;
+}
+
+/* The entry given before to the same request, if it is still in the log. */
+static int earlier_request(dm_escrow_releaser *r, const char *entry, size_t len, uint64_t *index,
+                           char **text, size_t *text_len) {
+    *text = NULL;
+    if (r->cap_requests == 0)
+        return 0;
+    uint8_t key[REQUEST_KEY_LEN], again[REQUEST_KEY_LEN];
+    request_key(entry, len, key);
+    const request_slot *s = &r->requests[request_slot_of(r, key)];
+    if (s->index_plus1 == 0)
+        return 0;
+    /* Checked against the log itself: an index whose entry was dropped (a
+     * commit that failed) may hold another entry now. */
+    if (entry_text(r, s->index_plus1 - 1, text, text_len) != DM_OK)
+        return 0;
+    request_key(*text, *text_len, again);
+    if (memcmp(key, again, REQUEST_KEY_LEN) != 0) {
+        free(*text);
+        *text = NULL;
+        return 0;
+    }
+    *index = s->index_plus1 - 1;
+    return 1;
+}
 
 static void drop_pending(dm_escrow_releaser *r) {
     for (size_t i = 0; i < r->n_pending; i++)
         free(r->pending[i].text);
     r->n_pending = 0;
-    r->committed = 0;
+    r->n_answered = 0;
+}
+
+/* The entries of the batch before are answered: only those added since stay. */
+static void drop_answered(dm_escrow_releaser *r) {
+    for (size_t i = 0; i < r->n_answered; i++)
+        free(r->pending[i].text);
+    memmove(r->pending, r->pending + r->n_answered,
+            (r->n_pending - r->n_answered) * sizeof *r->pending);
+    r->n_pending -= r->n_answered;
+    r->n_answered = 0;
 }
 
 /* Reads the whole log back from its directory and checks it against its
@@ -51,7 +181,7 @@ static int verify_whole(dm_escrow_releaser *r) {
                       : dm_tlog_checkpoint_open(cp, strlen(cp), &r->auth->agents[idx].log, NULL, 0,
                                                 0, &c);
     if (!err)
-        err = dm_tlog_verify_log(dm_tlog_dir_fetcher(r->dir), &c, NULL, NULL);
+        err = dm_tlog_verify_log(dm_tlog_dir_fetcher(r->dir), &c, remember_entry, r);
     if (err) {
         char d[400];
         snprintf(d, sizeof d, "%s", dm_err_detail());
@@ -75,6 +205,14 @@ int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_age
         err = dm_tlog_log_open(log_dir, r->signer, &r->log);
     if (!err)
         err = verify_whole(r);
+    if (!err) {
+        const char *cp = dm_tlog_log_checkpoint(r->log);
+        int idx = dm_escrow_authority_find_agent(auth, agent->name);
+        dm_tlog_checkpoint c;
+        r->cosigned =
+            dm_tlog_checkpoint_open(cp, strlen(cp), &auth->agents[idx].log, auth->witnesses,
+                                    auth->n_witnesses, auth->witness_threshold, &c) == DM_OK;
+    }
     if (err) {
         dm_escrow_releaser_close(r);
         return err;
@@ -88,6 +226,7 @@ void dm_escrow_releaser_close(dm_escrow_releaser *r) {
         return;
     drop_pending(r);
     free(r->pending);
+    free(r->requests);
     dm_tlog_log_close(r->log);
     dm_tlog_signer_free(r->signer);
     free(r->dir);
@@ -102,8 +241,6 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
                           const char *requester, time_t now, dm_escrow_share **share,
                           uint64_t *index) {
     *share = NULL;
-    if (r->committed)
-        drop_pending(r); /* the last batch is answered: a new one begins */
     if (r->n_pending == r->cap_pending) {
         size_t cap = r->cap_pending ? 2 * r->cap_pending : 64;
         pending_entry *p = realloc(r->pending, cap * sizeof *p);
@@ -118,8 +255,21 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     int err = dm_escrow_share_prepare(r->auth, r->agent, w, hdr, now, &s);
     if (!err)
         err = dm_escrow_release_entry(r->auth, r->agent, w, s, requester, now, &entry, &len);
-    if (!err)
+    char *before = NULL;
+    size_t before_len = 0;
+    if (!err && earlier_request(r, entry, len, index, &before, &before_len)) {
+        /* The same request again (a retry after an error, or an answer
+         * lost): it gets its entry, and the log no second one. */
+        free(entry);
+        entry = before;
+        len = before_len;
+    } else if (!err) {
+        uint8_t key[REQUEST_KEY_LEN];
+        request_key(entry, len, key);
         err = dm_tlog_log_append(r->log, (const uint8_t *)entry, len, index);
+        if (!err && remember_request(r, key, *index) != DM_OK)
+            dm_fail(DM_OK, NULL); /* no memory to remember it: a retry gets a new entry */
+    }
     if (err) {
         free(entry);
         dm_escrow_share_free(s);
@@ -130,8 +280,10 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     return DM_OK;
 }
 
-int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
-                             size_t n_cosigners) {
+int dm_escrow_release_commit_log(dm_escrow_releaser *r) {
+    drop_answered(r);
+    r->n_answered = r->n_pending;
+    uint64_t before = dm_tlog_log_size(r->log);
     int err = dm_tlog_log_commit(r->log);
     if (err) {
         /* What was appended is not durable: reopen on what is, and drop it. */
@@ -145,59 +297,59 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
                        "the log cannot be written (%s): nothing is released%s", d,
                        again ? "; the log does not reopen either" : "");
     }
-    const dm_escrow_authority *auth = r->auth;
-    uint8_t ok[DM_ESCROW_MAX_WITNESSES] = {0};
-    dm_escrow_buf lines = {0};
-    char why[200] = "";
-    unsigned have = 0;
-    for (size_t i = 0; !err && i < n_cosigners && have < auth->witness_threshold; i++) {
-        char one[200] = "";
-        err = dm_escrow_ask_witness(auth, r->log, &cosigners[i], &lines, ok, one, sizeof one,
-                                    i < DM_ESCROW_MAX_WITNESSES ? &r->known[i] : NULL);
-        if (one[0] && !why[0])
-            snprintf(why, sizeof why, "%s", one);
-        have = 0;
-        for (size_t k = 0; k < auth->n_witnesses; k++)
-            have += ok[k];
-    }
-    if (!err && lines.failed)
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err && lines.len > 0)
-        err = dm_tlog_log_add_cosignatures(r->log, lines.data, lines.len);
-    dm_escrow_buf_free(&lines);
-    if (!err && have < auth->witness_threshold)
-        err = dm_fail(DM_ERR_LOG,
-                      "the entries are logged, but %u of the witnesses cosigned the checkpoint "
-                      "and the authority needs %u%s%s: no share is released",
-                      have, auth->witness_threshold, why[0] ? "; " : "", why);
-    if (err) {
-        drop_pending(r);
-        return err;
-    }
-    r->committed = 1;
+    if (dm_tlog_log_size(r->log) != before) /* a new checkpoint: not cosigned yet */
+        r->cosigned = r->auth->witness_threshold == 0;
     return DM_OK;
 }
 
+int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
+                             size_t n_cosigners) {
+    int err = dm_escrow_release_commit_log(r);
+    if (err || r->cosigned)
+        return err;
+    err = dm_escrow_cosign(r->auth, r->log, &r->cosigned,
+                           n_cosigners <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL, cosigners,
+                           n_cosigners);
+    if (err == DM_ERR_LOG) {
+        char d[1024];
+        snprintf(d, sizeof d, "%s", dm_err_detail());
+        err = dm_fail(DM_ERR_LOG, "the entries are logged, but %s: no share is released", d);
+    }
+    return err;
+}
+
+int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
+                        dm_escrow_round **out) {
+    return dm_escrow_round_begin(r->auth, r->log, &r->cosigned,
+                                 n <= DM_ESCROW_MAX_WITNESSES ? r->known : NULL, n, names, out);
+}
+
+int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r) {
+    return r->cosigned;
+}
+
 int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index) {
-    const pending_entry *e = NULL;
-    for (size_t i = 0; r->committed && i < r->n_pending; i++)
-        if (r->pending[i].index == index)
-            e = &r->pending[i];
-    if (!e)
-        return dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is not in a committed batch", index);
+    if (!r->cosigned || index >= dm_tlog_log_size(r->log))
+        return dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is not in a cosigned checkpoint", index);
+    char *text = NULL;
+    size_t len = 0;
+    int err = entry_text(r, index, &text, &len);
+    if (err)
+        return err;
     dm_tlog_proof p = {0};
     p.index = index;
-    p.extra = (uint8_t *)e->text;
-    p.extra_len = e->len;
+    p.extra = (uint8_t *)text;
+    p.extra_len = len;
     p.checkpoint = (char *)dm_tlog_log_checkpoint(r->log);
     p.checkpoint_len = strlen(p.checkpoint);
     char *receipt = NULL;
     size_t receipt_len = 0;
-    int err = dm_tlog_log_prove_inclusion(r->log, index, dm_tlog_log_size(r->log), p.path, &p.n);
+    err = dm_tlog_log_prove_inclusion(r->log, index, dm_tlog_log_size(r->log), p.path, &p.n);
     if (!err)
         err = dm_tlog_proof_format(&p, &receipt, &receipt_len);
     if (!err)
         err = dm_escrow_share_set_receipt(share, receipt, receipt_len);
     free(receipt);
+    free(text);
     return err;
 }

@@ -217,7 +217,8 @@ int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_
         return not_key_of(auth, agent);
     if (x)
         *x = (unsigned)agent->index + 1;
-    return dm_escrow_unwrap_share(auth, agent, hdr, share);
+    uint8_t file_id[DM_FILE_ID_LEN];
+    return dm_escrow_unwrap_share(auth, agent, hdr, share, file_id);
 }
 
 int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
@@ -226,8 +227,12 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
     *out = NULL;
     if (!key_of(auth, agent))
         return not_key_of(auth, agent);
+    /* The file is the one the stanza's seal binds, never a hash of the
+     * header as sent: a requester who rebuilds the header (a new hash) still
+     * sends the sealed id, and an edited id does not open. */
+    const dm_stanza *mine;
     uint8_t file_id[DM_FILE_ID_LEN];
-    int err = dm_header_file_id(hdr, file_id);
+    int err = dm_escrow_own_stanza(auth, agent, hdr, &mine, file_id);
     if (err)
         return err;
     err = dm_escrow_warrant_check(w, auth, file_id, now);
@@ -243,7 +248,10 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
     s->x = (unsigned)agent->index + 1;
     s->threshold = auth->threshold;
     dm_escrow_warrant_digest(w, s->warrant);
-    err = dm_escrow_unwrap_share(auth, agent, hdr, s->value);
+    uint8_t sealed_id[DM_FILE_ID_LEN];
+    err = dm_escrow_unwrap_share(auth, agent, hdr, s->value, sealed_id);
+    if (!err && memcmp(sealed_id, file_id, DM_FILE_ID_LEN) != 0)
+        err = dm_fail(DM_ERR_INTERNAL, "the stanza's file id changed");
     dm_escrow_buf b = {.secret = true};
     if (!err)
         err = share_body(s, &b);
@@ -292,7 +300,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                          dm_escrow_share *const *shares, size_t n_shares,
                          uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit) {
     uint8_t file_id[DM_FILE_ID_LEN];
-    int err = dm_header_file_id(hdr, file_id);
+    int err = dm_escrow_file_id(auth, hdr, file_id);
     if (err)
         return err;
     if (misfit)

@@ -162,7 +162,7 @@ void dm_escrow_buf_str(dm_escrow_buf *b, const char *s) {
 }
 
 void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...) {
-    char tmp[1024];
+    char tmp[4096]; /* room for an age1pq1 agent line */
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);

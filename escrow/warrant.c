@@ -90,6 +90,12 @@ void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w) {
     return w->case_ref;
 }
+void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w,
+                                char hex[2 * DM_ESCROW_DIGEST_LEN + 1]) {
+    uint8_t d[DM_ESCROW_DIGEST_LEN];
+    dm_sha256((const uint8_t *)w->case_ref, strlen(w->case_ref), d);
+    dm_escrow_hex(d, sizeof d, hex);
+}
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) {
     return w->expires;
 }
@@ -312,7 +318,8 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
     for (size_t i = 0; i < w->n_files; i++)
         if (memcmp(w->files[i], file_id, DM_FILE_ID_LEN) == 0)
             return DM_OK;
-    char hex[2 * DM_FILE_ID_LEN + 1];
+    char hex[2 * DM_FILE_ID_LEN + 1], case_hex[2 * DM_ESCROW_DIGEST_LEN + 1];
     dm_escrow_hex(file_id, DM_FILE_ID_LEN, hex);
-    return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", w->case_ref, hex);
+    dm_escrow_warrant_case_hex(w, case_hex);
+    return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", case_hex, hex);
 }

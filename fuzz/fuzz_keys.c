@@ -1,6 +1,7 @@
 /* libFuzzer target for the key parsers: identity files, recipients files, and
- * single X25519 recipient and identity strings. Besides "no crash", whatever
- * parses as an identity must yield a recipient that parses in turn.
+ * single X25519 and hybrid post-quantum recipient and identity strings.
+ * Besides "no crash", whatever parses as an identity must yield a recipient
+ * that parses in turn.
  *
  *   make fuzz FUZZ_SECONDS=N         (builds build-fuzz/fuzz/fuzz_keys)
  * Seeds: fuzz/corpus/keys (fuzz/make-corpus.sh). */
@@ -60,6 +61,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dm_x25519_identity_to_recipient(s, &pub) != DM_OK)
             abort(); /* parses as an identity, yet has no recipient */
         if (dm_x25519_recipient_parse(pub, &r) != DM_OK)
+            abort(); /* the recipient we made does not parse */
+        dm_recipient_free(r);
+        free(pub);
+    }
+    /* The hybrid post-quantum strings (a build without ML-KEM refuses them all). */
+    r = NULL;
+    if (dm_pq_recipient_parse(s, &r) == DM_OK)
+        dm_recipient_free(r);
+    id = NULL;
+    if (dm_pq_identity_parse(s, &id) == DM_OK) {
+        dm_identity_free(id);
+        char *pub = NULL;
+        if (dm_pq_identity_to_recipient(s, &pub) != DM_OK)
+            abort(); /* parses as a hybrid identity, yet has no recipient */
+        if (dm_pq_recipient_parse(pub, &r) != DM_OK)
             abort(); /* the recipient we made does not parse */
         dm_recipient_free(r);
         free(pub);

@@ -53,6 +53,12 @@ printf '# team\n\n%s\n%s\n' "$RCPT" "$("$D" keygen -y "$T/other.key")" >"$C/keys
 printf '%s' "$RCPT" >"$C/keys/recipient"
 printf '%s' "$ID" >"$C/keys/secret"
 printf 'a12uel5l' >"$C/keys/bech32_short"
+# The spec's hybrid post-quantum key pair (c2sp.org/age), whatever this build supports.
+printf '%s' AGE-SECRET-KEY-PQ-1XX76JRALNLXDMEW0CRK45QMCCH4X06SE84UN3VPM33W6HWDX0H3SK3ZQFR \
+  >"$C/keys/identity_pq"
+if "$D" keygen -y "$C/keys/identity_pq" >"$T/pq.pub" 2>/dev/null; then
+  tr -d '\n' <"$T/pq.pub" >"$C/keys/recipient_pq"
+fi
 
 # Escrow: a 2-of-3 authority, its keys, a file, a warrant, two shares, a log.
 (

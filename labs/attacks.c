@@ -73,6 +73,57 @@ static int replace_escrow(const dm_header *hdr, const dm_escrow_authority *auth,
     return err;
 }
 
+/* A sender's own seal of value to agent i, as docs/escrow-format.md
+ * specifies the v2 stanza (wrap key over the stanza's arguments and the file
+ * id), under the file id the sender names: here the real file's, so that the
+ * stanza names the id the compliant check derives, while the agents open the
+ * decoy. Writes the body's wrapped part and the stanza's E and FILE-ID. */
+static int seal_decoy(const dm_escrow_authority *auth, size_t i, const char *wrap_label,
+                      const uint8_t file_id[DM_FILE_ID_LEN], const uint8_t value[DM_FILE_KEY_LEN],
+                      dm_stanza *st) {
+    const char *name = dm_escrow_authority_agent_name(auth, i);
+    char hrp[8];
+    uint8_t agent_pk[32], e[32], eph_pk[32], shared[32], w[32], salt[64];
+    size_t pk_len = 0, nl = strlen(name), il = 0;
+    char info[160];
+    int err = dm_bech32_decode(dm_escrow_authority_agent_recipient(auth, i), hrp, sizeof hrp,
+                               agent_pk, sizeof agent_pk, &pk_len);
+    if (!err && pk_len != 32)
+        err = dm_fail(DM_ERR_USAGE, "agent %s: not an X25519 recipient", name);
+    randombytes_buf(e, sizeof e);
+    if (!err && (crypto_scalarmult_base(eph_pk, e) != 0 ||
+                 crypto_scalarmult(shared, e, agent_pk) != 0))
+        err = dm_fail(DM_ERR_INTERNAL, "X25519 failed");
+    if (!err) {
+        il = strlen(wrap_label);
+        memcpy(info, wrap_label, il);
+        memcpy(info + il, dm_escrow_authority_id(auth), DM_ESCROW_ID_LEN);
+        il += DM_ESCROW_ID_LEN;
+        info[il++] = (char)(i + 1);
+        info[il++] = (char)dm_escrow_authority_threshold(auth);
+        info[il++] = (char)dm_escrow_authority_agents(auth);
+        memcpy(info + il, file_id, DM_FILE_ID_LEN);
+        il += DM_FILE_ID_LEN;
+        memcpy(info + il, name, nl);
+        il += nl;
+        memcpy(salt, eph_pk, 32);
+        memcpy(salt + 32, agent_pk, 32);
+        err = dm_hkdf_sha256(shared, 32, salt, sizeof salt, info, il, w, sizeof w);
+    }
+    static const uint8_t zero_nonce[12];
+    if (!err)
+        err = dm_aead_seal(w, zero_nonce, value, DM_FILE_KEY_LEN, st->body);
+    /* The arguments keep their lengths: E is 43 base64 characters, the id 32 hex digits. */
+    if (!err)
+        err = dm_b64_encode(eph_pk, 32, st->args[6], strlen(st->args[6]) + 1);
+    for (size_t k = 0; !err && k < DM_FILE_ID_LEN; k++)
+        snprintf(st->args[7] + 2 * k, 3, "%02x", file_id[k]);
+    sodium_memzero(e, sizeof e);
+    sodium_memzero(shared, sizeof shared);
+    sodium_memzero(w, sizeof w);
+    return err;
+}
+
 int dm_lab_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                       const uint8_t *file, size_t len, const uint8_t file_key[DM_FILE_KEY_LEN],
                       uint64_t max_tries, uint8_t **out, size_t *out_len,
@@ -96,6 +147,21 @@ int dm_lab_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opt
         err = dm_escrow_build_stanzas(auth, opts, bogus, &fake);
     if (!err)
         err = replace_escrow(&hdr, auth, &fake, &forged);
+    /* The LEAF's seal binds the file id the stanza names, and the check
+     * wants the real file's: the forger seals the decoy under it itself.
+     * Every agent gets the decoy as its share (a constant polynomial), so
+     * any k of them give the decoy. */
+    uint8_t file_id[DM_FILE_ID_LEN];
+    if (!err)
+        err = dm_escrow_file_id_of_key(file_key, file_id);
+    for (size_t i = 0; i < forged.stanzas.len && !err; i++) {
+        dm_stanza *st = &forged.stanzas.items[i];
+        if (!dm_escrow_stanza_is_for(st, auth) || st->nargs != 8)
+            continue;
+        for (size_t a = 0; a < dm_escrow_authority_agents(auth) && !err; a++)
+            if (strcmp(st->args[5], dm_escrow_authority_agent_name(auth, a)) == 0)
+                err = seal_decoy(auth, a, "doormat/v2/escrow/leaf-wrap", file_id, bogus, st);
+    }
     const size_t tag_len = (opts->leaf_bits + 7) / 8;
     const unsigned top = opts->leaf_bits % 8;
     const size_t wrapped = DM_FILE_KEY_LEN + DM_TAG_LEN;

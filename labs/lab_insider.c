@@ -169,7 +169,7 @@ static int access_file(const authority *a, int row, const dm_lab_insider_opts *o
         uint8_t fid[DM_FILE_ID_LEN];
         char *warrant = NULL;
         size_t warrant_len = 0;
-        err = dm_header_file_id(&hdr, fid);
+        err = dm_escrow_file_id(a->auth, &hdr, fid);
         if (!err)
             err = dm_escrow_warrant_issue(a->auth, a->court, "doormat lab insider", NULL,
                                           "2999-12-31", (const uint8_t(*)[DM_FILE_ID_LEN])fid, 1,
@@ -242,7 +242,7 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r) {
             if (!err)
                 err = dm_header_parse(file.buf, file.len, &hdr);
             if (!err)
-                err = dm_header_file_id(&hdr, id);
+                err = dm_escrow_file_id(a->auth, &hdr, id);
             dm_header_free(&hdr);
             for (size_t k = 0; !err && k < DM_FILE_ID_LEN; k++)
                 snprintf(w->ids[f] + 2 * k, 3, "%02x", id[k]);

@@ -158,7 +158,11 @@ bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, si
 int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
                    const dm_header *hdr, dm_escrow_warrant **out) {
     uint8_t fid[DM_FILE_ID_LEN];
-    int err = dm_header_file_id(hdr, fid);
+    /* The id the escrow stanzas bind; a file stripped of them has none, and
+     * the court can only name it by its header. */
+    int err = dm_escrow_file_id(auth, hdr, fid);
+    if (err == DM_ERR_NO_MATCH)
+        err = dm_header_file_id(hdr, fid);
     char *text = NULL;
     size_t len = 0;
     if (!err)

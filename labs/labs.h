@@ -260,6 +260,42 @@ typedef struct dm_lab_strip_result {
 
 int dm_lab_strip(const char *dir, dm_lab_strip_result *r);
 
+/* ------------------------------------------------------------ unbound-id */
+
+/* The header-swap attack (issue 18): a requester rebuilds the owner's
+ * escrowed file (2-of-3 FBI) without the owner's stanza, the court signs a
+ * warrant for the rebuilt header's id, doj and court are asked. Against the
+ * old binding (the agent as it was before v2 stanzas, lab-only: it names a
+ * release by the hash of the header it is sent) and the new one (the
+ * library's release code: the id the stanzas' seals bind). Files: DIR/g.age,
+ * DIR/user.key, DIR/authority/ (its logs: the new binding's),
+ * DIR/logs-header-hash/AGENT (the old binding's logs). */
+enum { DM_LAB_UNBOUND_OLD, DM_LAB_UNBOUND_NEW, DM_LAB_UNBOUND_N };
+extern const char *const dm_lab_unbound_binding[DM_LAB_UNBOUND_N]; /* "header-hash", "file-key" */
+
+typedef struct dm_lab_unbound_row {
+    size_t released;    /* shares released under the swapped warrant (of the 2 asked) */
+    int answer;         /* DM_OK, or the refusal (DM_ERR_DENIED: the warrant does not cover) */
+    char reason[200];   /* the refusal's words */
+    bool opened;        /* the released shares open the owner's g.age */
+    char logged_id[2 * DM_FILE_ID_LEN + 1]; /* the id the releases were logged under, or "" */
+    size_t log_entries; /* entries in the agents' logs */
+    size_t monitor_saw; /* of those, the ones the owner's monitor lists for g.age */
+} dm_lab_unbound_row;
+
+typedef struct dm_lab_unbound_result {
+    char header_id[2 * DM_FILE_ID_LEN + 1];  /* g.age's header hash (what the old monitor seeks) */
+    char swapped_id[2 * DM_FILE_ID_LEN + 1]; /* the rebuilt header's hash (what the court signed) */
+    char escrow_id[2 * DM_FILE_ID_LEN + 1];  /* the id g.age's stanzas bind */
+    dm_lab_unbound_row rows[DM_LAB_UNBOUND_N];
+    /* The new binding under a warrant for the bound id: shares, and the monitor. */
+    size_t bound_released;
+    bool bound_opened;
+    size_t bound_monitor_saw;
+} dm_lab_unbound_result;
+
+int dm_lab_unbound(const char *dir, dm_lab_unbound_result *r);
+
 /* ------------------------------------------------------------ ghost */
 
 /* GCHQ's "ghost user" (Levy and Robinson, 2018): a client that silently adds

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -21,9 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/bufferevent.h>
+
 #include "service_internal.h"
 
 #define MAX_LOG_FILE (16u << 20)
+#define DEFAULT_WITNESS_TIMEOUT 5
+#define MAX_RETRY_SECONDS 10 /* between rounds for a checkpoint not cosigned yet */
 
 /* A release waiting for the commit of its batch. */
 typedef struct pending {
@@ -32,8 +37,9 @@ typedef struct pending {
     dm_escrow_share *share;
     uint64_t index;
     char recipient[DM_SVC_MAX_RECIPIENT + 1];
-    char case_ref[80];
-    int gone; /* the client hung up */
+    char case_hex[2 * DM_ESCROW_DIGEST_LEN + 1]; /* the case, as logged: its digest */
+    int gone;  /* the client hung up */
+    int again; /* the same request as an earlier one: its entry, no new one */
     struct pending *next;
 } pending;
 
@@ -44,9 +50,14 @@ typedef struct agent {
     const char *log_dir;
     dm_escrow_releaser *rel;
     dm_svc_cosigners cosigners;
-    pending *head, **tail;
+    unsigned witness_timeout_s;
+    pending *head, **tail; /* added since the last commit */
     size_t n_pending;
-    struct event *flush_ev;
+    pending *batch; /* committed, its round of cosignatures in flight */
+    int in_round;
+    int uncosigned;   /* the last round did not meet the threshold */
+    unsigned retry_s; /* until the next round for an uncosigned checkpoint */
+    struct event *flush_ev, *retry_ev;
     char name[DM_ESCROW_MAX_AGENT_NAME + 16];
     unsigned long released, refused, batches;
     /* Where the time goes (seconds, wall clock of this one thread): parsing
@@ -110,12 +121,74 @@ static void connection_closed(struct evhttp_connection *evcon, void *arg) {
 }
 
 static void schedule_flush(agent *a) {
-    if (a->n_pending == 1)
+    if (a->n_pending == 1 && !a->in_round)
         event_active(a->flush_ev, EV_TIMEOUT, 1);
 }
 
-/* Answers one release of a committed batch (or refuses it with why). */
-static void answer(agent *a, pending *p, int commit_err, const char *commit_why) {
+/* The requester is gone when libevent saw its connection close, or when the
+ * peer has shut its side (a client that gave up waiting). */
+static int requester_gone(const pending *p) {
+    if (p->gone)
+        return 1;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
+    if (evcon == NULL)
+        return 1;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0)
+        return 0;
+    struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* The log line of an answer that could not be delivered, in the format of
+ * the server's lines; the request is then let go. */
+static void undelivered(agent *a, pending *p, const char *what) {
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
+    if (evcon)
+        evhttp_connection_get_peer(evcon, &peer, &port);
+    fprintf(a->svc.log,
+            "%s %s %s:%u POST /release 499 0 undelivered: the requester hung up "
+            "before the answer; %s\n",
+            when, a->svc.name, peer ? peer : "-", (unsigned)port, what);
+    fflush(a->svc.log);
+    if (evcon)
+        evhttp_send_reply(p->req, 499, "Client Closed Request", NULL);
+    else
+        evhttp_request_free(p->req);
+}
+
+/* A one-line text/plain answer of any length (dm_svc_error's is bounded). */
+static void reply_line(agent *a, struct evhttp_request *req, int code, const char *text) {
+    size_t n = strlen(text);
+    char *body = malloc(n + 2);
+    if (body == NULL) {
+        dm_svc_error(&a->svc, req, code, "%.400s", text);
+        return;
+    }
+    memcpy(body, text, n);
+    for (size_t i = 0; i < n; i++)
+        if (body[i] == '\n' || body[i] == '\r')
+            body[i] = ' ';
+    body[n] = '\n';
+    body[n + 1] = '\0';
+    dm_svc_reply(&a->svc, req, code, "text/plain; charset=utf-8", body, n + 1, text);
+    free(body);
+}
+
+/* Answers one release of a committed batch (or refuses it with why).
+ * failures and slow name the witnesses that failed, and those not waited
+ * for, in a round that may still have met the threshold. */
+static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
+                   const char *failures, const char *slow) {
+    int gone = requester_gone(p);
     if (!p->gone) {
         struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
         if (evcon)
@@ -127,60 +200,153 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why)
     size_t sealed_len = 0;
     int err = commit_err;
     double t0 = mono();
-    if (err == DM_OK)
+    if (err == DM_OK && !gone)
         err = dm_escrow_release_receipt(a->rel, p->share, p->index);
-    if (err == DM_OK)
+    if (err == DM_OK && !gone)
         err = dm_escrow_share_format(p->share, &share_text, &share_len);
-    if (err == DM_OK)
+    if (err == DM_OK && !gone)
         err = seal(p->recipient, share_text, share_len, &sealed, &sealed_len);
-    if (err == DM_OK)
+    if (err == DM_OK && !gone)
         err = dm_svc_release_format(dm_escrow_agent_key_name(a->key), sealed, sealed_len, "", 0,
                                     &body, &body_len);
     a->t_seal += mono() - t0;
-    if (p->gone) {
-        /* Logged and cosigned, never delivered: the log shows a release the
-         * requester did not get, which errs on the side of disclosure. */
-        fprintf(a->svc.log, "%s: the requester of entry %llu hung up before its answer\n",
-                a->svc.name, (unsigned long long)p->index);
+    dm_svc_text why = {0};
+    if (gone) {
+        /* Logged (and cosigned, or not), never delivered: the log shows a
+         * release the requester did not get, which errs on the side of
+         * disclosure; the log line says it was not delivered. */
+        if (commit_err == DM_OK)
+            dm_svc_text_printf(&why, "entry %llu is logged and cosigned, its share not sent",
+                               (unsigned long long)p->index);
+        else
+            dm_svc_text_printf(&why, "entry %llu is logged, and the release failed: %s",
+                               (unsigned long long)p->index, commit_why);
+        dm_svc_text_add(&why, "", 1);
+        undelivered(a, p, why.failed ? "entry logged" : why.data);
+        a->refused += commit_err != DM_OK;
     } else if (err == DM_OK) {
-        char why[160];
-        snprintf(why, sizeof why, "released entry %llu, case \"%s\"", (unsigned long long)p->index,
-                 p->case_ref);
-        dm_svc_reply(&a->svc, p->req, 200, "text/plain; charset=utf-8", body, body_len, why);
+        dm_svc_text_printf(&why, "released entry %llu%s, case %s", (unsigned long long)p->index,
+                           p->again ? " (a request seen before)" : "", p->case_hex);
+        if (failures[0])
+            dm_svc_text_printf(&why, "; %s", failures);
+        if (slow[0])
+            dm_svc_text_printf(&why, "; not waited for: witness %s", slow);
+        dm_svc_text_add(&why, "", 1);
+        if (failures[0])
+            evhttp_add_header(evhttp_request_get_output_headers(p->req), "Doormat-Witness-Failures",
+                              failures);
+        dm_svc_reply(&a->svc, p->req, 200, "text/plain; charset=utf-8", body, body_len,
+                     why.failed ? "released" : why.data);
         a->released++;
     } else {
         a->refused++;
-        dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_strerror(err),
-                     commit_err ? commit_why : dm_err_detail());
+        if (commit_err)
+            reply_line(a, p->req, status_of(err), commit_why);
+        else
+            dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_strerror(err),
+                         dm_err_detail());
     }
+    free(why.data);
     free(body);
     free(sealed);
     dm_secret_free(share_text);
 }
 
-/* Commits every release added since the last flush, then answers them all. */
-static void flush(agent *a) {
-    if (a->head == NULL)
-        return;
-    double t0 = mono(), w0 = a->cosigners.seconds;
-    int err = dm_escrow_release_commit(a->rel, a->cosigners.list, a->cosigners.n);
-    double spent = mono() - t0, in_witnesses = a->cosigners.seconds - w0;
-    a->t_witness += in_witnesses;
-    a->t_commit += spent - in_witnesses;
-    char why[512] = "";
-    if (err != DM_OK)
-        snprintf(why, sizeof why, "%s", dm_err_detail());
-    a->batches++;
-    pending *p = a->head;
-    a->head = NULL;
-    a->tail = &a->head;
-    a->n_pending = 0;
+static void answer_all(agent *a, pending *p, int err, const char *why, const char *failures,
+                       const char *slow) {
     while (p != NULL) {
         pending *next = p->next;
-        answer(a, p, err, why);
+        answer(a, p, err, why, failures, slow);
         dm_escrow_share_free(p->share);
         free(p);
         p = next;
+    }
+}
+
+static void schedule_retry(agent *a) {
+    struct timeval tv = {a->retry_s, 0};
+    evtimer_add(a->retry_ev, &tv);
+    if (a->retry_s < MAX_RETRY_SECONDS)
+        a->retry_s = a->retry_s * 2 > MAX_RETRY_SECONDS ? MAX_RETRY_SECONDS : a->retry_s * 2;
+}
+
+/* The end of a round of cosignatures: the batch it was for is answered. */
+static void round_done(void *arg, int err, const char *failures, const char *slow) {
+    agent *a = arg;
+    pending *batch = a->batch;
+    a->batch = NULL;
+    a->in_round = 0;
+    a->t_witness = a->cosigners.seconds;
+    char *why = NULL;
+    unsigned long long size = (unsigned long long)dm_escrow_releaser_size(a->rel);
+    if (err != DM_OK) {
+        /* A witness outage is not an inconsistency: said as what it is. */
+        dm_svc_text t = {0};
+        dm_svc_text_printf(&t,
+                           "not enough witness cosignatures: the log is at size %llu, and %s; no "
+                           "share is released until the witnesses cosign (the agent asks them "
+                           "again by itself; the same request sent again gets the same entry)",
+                           size, dm_err_detail());
+        dm_svc_text_add(&t, "", 1);
+        why = t.failed ? NULL : t.data;
+        if (t.failed)
+            free(t.data);
+        fprintf(a->svc.log, "%s: checkpoint of size %llu not cosigned: %s; asking again in %u s\n",
+                a->svc.name, size, dm_err_detail(), a->retry_s);
+        fflush(a->svc.log);
+        a->uncosigned = 1;
+        schedule_retry(a);
+    } else {
+        if (a->uncosigned || batch == NULL) {
+            fprintf(a->svc.log, "%s: log at size %llu, checkpoint cosigned%s%s\n", a->svc.name,
+                    size, failures[0] ? "; " : "", failures);
+            fflush(a->svc.log);
+        }
+        a->uncosigned = 0;
+        a->retry_s = 1;
+    }
+    answer_all(a, batch, err, why ? why : "not enough witness cosignatures", failures, slow);
+    free(why);
+    if (a->head != NULL)
+        event_active(a->flush_ev, EV_TIMEOUT, 1);
+}
+
+/* Commits every release added since the last flush, then has the new
+ * checkpoint cosigned (a round in flight: the loop goes on), and answers
+ * them when the round ends. With nothing added, a checkpoint not cosigned
+ * yet gets another round. */
+static void flush(agent *a) {
+    if (a->in_round)
+        return; /* the round's end flushes again */
+    if (a->head == NULL && dm_escrow_releaser_cosigned_now(a->rel))
+        return;
+    pending *batch = a->head;
+    a->head = NULL;
+    a->tail = &a->head;
+    a->n_pending = 0;
+    double t0 = mono();
+    int err = dm_escrow_release_commit_log(a->rel);
+    a->t_commit += mono() - t0;
+    if (batch != NULL)
+        a->batches++;
+    if (err == DM_OK && dm_escrow_releaser_cosigned_now(a->rel)) {
+        answer_all(a, batch, DM_OK, "", "", "");
+        return;
+    }
+    if (err == DM_OK) {
+        a->batch = batch;
+        a->in_round = 1;
+        err = dm_svc_cosign_start(&a->cosigners, a->rel, round_done, a);
+        if (err != DM_OK) {
+            a->batch = NULL;
+            a->in_round = 0;
+            schedule_retry(a);
+        }
+    }
+    if (err != DM_OK) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", dm_err_detail());
+        answer_all(a, batch, err, why, "", "");
     }
 }
 
@@ -236,16 +402,19 @@ static void release(agent *a, struct evhttp_request *req) {
     a->t_parse += t1 - t0;
     if (err == DM_OK) {
         /* The requester named in the entry is the recipient the share is sealed to. */
+        uint64_t committed = dm_escrow_releaser_size(a->rel);
         err = dm_escrow_release_add(a->rel, w, &hdr, r.recipient, time(NULL), &p->share, &p->index);
         if (err != DM_OK)
             code = status_of(err);
+        else
+            p->again = p->index < committed;
     }
     a->t_check += mono() - t1;
     if (err == DM_OK) {
         p->req = req;
         p->a = a;
         snprintf(p->recipient, sizeof p->recipient, "%s", r.recipient);
-        snprintf(p->case_ref, sizeof p->case_ref, "%s", dm_escrow_warrant_case(w));
+        dm_escrow_warrant_case_hex(w, p->case_hex);
         struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         if (evcon)
             evhttp_connection_set_closecb(evcon, connection_closed, p);
@@ -354,8 +523,30 @@ static void handle(dm_svc *svc, struct evhttp_request *req, void *ctx) {
 }
 
 static void on_stop(dm_svc *svc, void *ctx) {
-    agent *a = ctx;
-    flush(a); /* the releases in flight: durable, cosigned, answered */
+    (void)svc;
+    flush(ctx); /* the releases in flight: durable, cosigned, answered (see drain) */
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    flush(arg);
+}
+
+/* After the loop stopped: the round in flight and the releases waiting end
+ * (bounded by the witnesses' deadline), their answers leave, then the
+ * counts. */
+static void drain(agent *a) {
+    dm_svc *svc = &a->svc;
+    double until = mono() + a->witness_timeout_s + 2;
+    while ((a->in_round || a->head != NULL) && mono() < until) {
+        if (!a->in_round)
+            flush(a);
+        if (a->in_round)
+            event_base_loop(svc->base, EVLOOP_ONCE);
+    }
+    struct timeval grace = {0, 300000};
+    event_base_loopexit(svc->base, &grace);
+    event_base_dispatch(svc->base);
     fprintf(svc->log, "%s: %lu released, %lu refused, %lu commits; log size %llu\n", svc->name,
             a->released, a->refused, a->batches,
             (unsigned long long)dm_escrow_releaser_size(a->rel));
@@ -386,13 +577,19 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
         snprintf(why, sizeof why, "%s", dm_err_detail());
         err = dm_fail(err, "%s; nothing will be released", why);
     }
-    if (err == DM_OK)
-        err = dm_svc_cosigners_new(a->auth, o->timeout_s ? o->timeout_s : 10, &a->cosigners);
-    if (err == DM_OK && a->cosigners.n < dm_escrow_authority_witness_threshold(a->auth))
+    a->witness_timeout_s = o->witness_timeout_s ? o->witness_timeout_s : DEFAULT_WITNESS_TIMEOUT;
+    a->retry_s = 1;
+    size_t reachable = 0;
+    for (size_t i = 0; err == DM_OK && i < dm_escrow_authority_witnesses(a->auth); i++) {
+        const char *wname = dm_escrow_authority_witness(a->auth, i)->name;
+        reachable += dm_escrow_authority_endpoint_url(a->auth, wname) != NULL &&
+                     dm_escrow_authority_endpoint_pin(a->auth, wname) != NULL;
+    }
+    if (err == DM_OK && reachable < dm_escrow_authority_witness_threshold(a->auth))
         err = dm_fail(DM_ERR_USAGE,
                       "the authority needs %u witness cosignatures, and authority.pub gives a URL "
                       "and TLS pin for %zu witnesses (url: and tls: lines)",
-                      dm_escrow_authority_witness_threshold(a->auth), a->cosigners.n);
+                      dm_escrow_authority_witness_threshold(a->auth), reachable);
     char *tls = NULL;
     dm_service_opts opts = *o;
     if (err == DM_OK && opts.tls_path == NULL) {
@@ -404,32 +601,40 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
         snprintf(a->name, sizeof a->name, "agent %s", dm_escrow_agent_key_name(a->key));
         err = dm_svc_start(&a->svc, &opts, a->name, handle, on_stop, a);
     }
+    if (err == DM_OK)
+        err = dm_svc_cosigners_new(a->auth, a->svc.base, a->witness_timeout_s, &a->cosigners);
     if (err == DM_OK) {
+        a->cosigners.log = a->svc.log;
+        a->cosigners.log_name = a->svc.name;
         /* The flush runs after every request the loop has read this round. */
         a->flush_ev = event_new(a->svc.base, -1, 0, on_flush, a);
-        if (a->flush_ev == NULL || event_priority_set(a->flush_ev, 2) != 0)
+        a->retry_ev = evtimer_new(a->svc.base, on_retry, a);
+        if (a->flush_ev == NULL || a->retry_ev == NULL || event_priority_set(a->flush_ev, 2) != 0)
             err = dm_fail(DM_ERR_INTERNAL, "cannot make the commit event");
     }
     if (err == DM_OK) {
         /* The checkpoint the agent starts on gets its cosignatures too (a
          * new log's empty tree, or one a crash left uncosigned), so that a
-         * monitor sees a cosigned log before any release. Witnesses that are
-         * down now only delay that: releases will ask them again. */
-        if (dm_escrow_release_commit(a->rel, a->cosigners.list, a->cosigners.n) == DM_OK)
+         * monitor sees a cosigned log before any release: a first round,
+         * from the loop. Witnesses that are down now only delay that: the
+         * agent asks them again until they cosign. */
+        if (dm_escrow_releaser_cosigned_now(a->rel))
             fprintf(a->svc.log, "%s: log at size %llu, checkpoint cosigned\n", a->svc.name,
                     (unsigned long long)dm_escrow_releaser_size(a->rel));
         else
-            fprintf(a->svc.log, "%s: log at size %llu; not cosigned yet: %s\n", a->svc.name,
-                    (unsigned long long)dm_escrow_releaser_size(a->rel), dm_err_detail());
+            event_active(a->flush_ev, EV_TIMEOUT, 1);
         fflush(a->svc.log);
         err = dm_svc_run(&a->svc);
     }
-    flush(a);
+    if (a->svc.base != NULL && a->flush_ev != NULL)
+        drain(a);
+    dm_svc_cosigners_free(&a->cosigners);
     if (a->flush_ev)
         event_free(a->flush_ev);
+    if (a->retry_ev)
+        event_free(a->retry_ev);
     dm_svc_close(&a->svc);
     free(tls);
-    dm_svc_cosigners_free(&a->cosigners);
     dm_escrow_releaser_close(a->rel);
     dm_escrow_agent_key_free(a->key);
     dm_escrow_authority_free(a->auth);

@@ -9,15 +9,27 @@
 
 #include "service_internal.h"
 
+typedef struct sink {
+    char *data;
+    size_t len, cap, max;
+    int too_big;
+} sink;
+
 struct dm_svc_client {
     CURL *curl;
     char *base_url;
     char *pin;
     unsigned timeout_s;
     char errbuf[CURL_ERROR_SIZE];
+    /* One call's state, from prepare to finish. */
+    char *url;
+    struct curl_slist *hdrs;
+    sink s;
 };
 
 static int curl_ready = 0;
+
+static void end_call(dm_svc_client *c);
 
 int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
                       dm_svc_client **out) {
@@ -48,18 +60,13 @@ int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
 void dm_svc_client_free(dm_svc_client *c) {
     if (c == NULL)
         return;
+    end_call(c);
     if (c->curl)
         curl_easy_cleanup(c->curl);
     free(c->base_url);
     free(c->pin);
     free(c);
 }
-
-typedef struct sink {
-    char *data;
-    size_t len, cap, max;
-    int too_big;
-} sink;
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg) {
     sink *s = arg;
@@ -84,26 +91,39 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
-int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, size_t body_len,
-                       size_t max_resp, long *status, char **resp, size_t *resp_len) {
-    *status = 0;
-    *resp = NULL;
-    *resp_len = 0;
+CURL *dm_svc_client_easy(const dm_svc_client *c) {
+    return c->curl;
+}
+
+static void end_call(dm_svc_client *c) {
+    curl_slist_free_all(c->hdrs);
+    c->hdrs = NULL;
+    free(c->url);
+    c->url = NULL;
+    free(c->s.data);
+    memset(&c->s, 0, sizeof c->s);
+}
+
+CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                            size_t max_resp, unsigned timeout_ms) {
+    end_call(c);
     size_t ulen = strlen(c->base_url) + strlen(path) + 2;
-    char *url = malloc(ulen);
-    if (url == NULL)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    snprintf(url, ulen, "%s%s%s", c->base_url, path[0] == '/' ? "" : "/", path);
-    sink s = {.max = max_resp};
+    if ((c->url = malloc(ulen)) == NULL) {
+        dm_fail(DM_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(c->url, ulen, "%s%s%s", c->base_url, path[0] == '/' ? "" : "/", path);
+    c->s.max = max_resp;
+    long ms = timeout_ms ? (long)timeout_ms : 1000L * (long)c->timeout_s;
     CURL *h = c->curl;
     curl_easy_reset(h);
     c->errbuf[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, (long)c->timeout_s);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)c->timeout_s);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
     /* The authority names its machines by their keys, not by a CA: the pin
      * is the check, and curl makes it before any byte is sent. */
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -111,36 +131,55 @@ int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, siz
     if (c->pin)
         curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    struct curl_slist *hdrs = NULL;
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->s);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, c);
     if (body != NULL) {
-        hdrs = curl_slist_append(hdrs, "Content-Type: text/plain; charset=utf-8");
-        hdrs = curl_slist_append(hdrs, "Expect:");
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        c->hdrs = curl_slist_append(c->hdrs, "Content-Type: text/plain; charset=utf-8");
+        c->hdrs = curl_slist_append(c->hdrs, "Expect:");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        /* Copied: the caller's body need not outlive a call in a multi handle. */
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body);
     }
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(hdrs);
+    return h;
+}
+
+int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **resp,
+                         size_t *resp_len) {
+    *status = 0;
+    *resp = NULL;
+    *resp_len = 0;
     int err = DM_OK;
+    const char *url = c->url ? c->url : c->base_url;
     if (rc != CURLE_OK) {
-        if (s.too_big)
-            err = dm_fail(DM_ERR_IO, "%s: answer larger than %zu bytes", url, max_resp);
+        if (c->s.too_big)
+            err = dm_fail(DM_ERR_IO, "%s: answer larger than %zu bytes", url, c->s.max);
         else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
             err = dm_fail(DM_ERR_DENIED,
                           "%s: the server's TLS key is not the one authority.pub pins", url);
         else
             err = dm_fail(DM_ERR_IO, "%s: %s", url,
                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-        free(s.data);
     } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        if (s.data == NULL && (s.data = calloc(1, 1)) == NULL)
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
+        if (c->s.data == NULL && (c->s.data = calloc(1, 1)) == NULL)
             err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        *resp = s.data;
-        *resp_len = s.len;
+        *resp = c->s.data;
+        *resp_len = c->s.len;
+        c->s.data = NULL;
     }
-    free(url);
+    end_call(c);
     return err;
+}
+
+int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                       size_t max_resp, long *status, char **resp, size_t *resp_len) {
+    *status = 0;
+    *resp = NULL;
+    *resp_len = 0;
+    CURL *h = dm_svc_client_prepare(c, path, body, body_len, max_resp, 0);
+    if (h == NULL)
+        return DM_ERR_NOMEM;
+    return dm_svc_client_finish(c, curl_easy_perform(h), status, resp, resp_len);
 }

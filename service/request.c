@@ -155,7 +155,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
     if (err == DM_OK && (err = dm_header_parse(hdr_bytes, hdr_len, &hdr)) == DM_OK)
         have_hdr = 1;
     if (err == DM_OK)
-        err = dm_header_file_id(&hdr, file_id);
+        err = dm_escrow_file_id(auth, &hdr, file_id);
     if (err == DM_OK)
         err = dm_identity_file_parse(identity_text, identity_len, &ids, &n_ids, &line);
     if (err == DM_OK)

@@ -1,17 +1,23 @@
 /* The HTTPS server frame of every doormat service: libevent's evhttp over
  * OpenSSL bufferevents, with the limits a service on a network needs (body
- * and header size, idle timeouts, a connection limit), one log line per
+ * and header size, an idle timeout and a whole-request deadline, connection
+ * limits overall and per address that make room by closing the connection
+ * that has waited longest, conns.c), requests whose framing is in doubt
+ * refused, lingering closes so that refusals arrive, one log line per
  * request, and a clean stop on SIGTERM. HTTP parsing is libevent's. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -23,57 +29,236 @@
 
 #include "service_internal.h"
 
-/* Each TLS connection's SSL object carries the server (index conn_idx, freed
- * with the connection: that is where the count goes down) and a mark when it
- * came in over the limit (over_idx). */
-static int conn_idx = -1, over_idx = -1;
+/* Each TLS connection's SSL object carries its dm_svc_conn (index conn_idx),
+ * freed with the SSL object, that is with the connection. */
+static int conn_idx = -1;
+
+static void stop_deadline(dm_svc_conn *c) {
+    if (c->deadline != NULL)
+        event_del(c->deadline);
+}
+
+/* A closed connection's socket, kept open a little longer (a lingering
+ * close): its answer's bytes go out followed by a FIN, and what the client
+ * still sends is read and dropped until it closes too, for at most
+ * DM_SVC_LINGER_SECONDS. Closing a socket with unread bytes in it would send
+ * a reset instead, and a client still sending its (too large, malformed)
+ * request would lose the answer that says why it was refused. */
+typedef struct dm_svc_linger {
+    struct dm_svc_linger *prev, *next;
+    dm_svc *svc;
+    evutil_socket_t fd;
+    struct event *ev;
+} dm_svc_linger;
+
+static void linger_end(dm_svc_linger *l) {
+    dm_svc *svc = l->svc;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        svc->lingering = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    svc->n_lingering--;
+    if (l->ev)
+        event_free(l->ev);
+    evutil_closesocket(l->fd);
+    free(l);
+}
+
+static void on_linger(evutil_socket_t fd, short what, void *arg) {
+    dm_svc_linger *l = arg;
+    if (what & EV_TIMEOUT) {
+        linger_end(l);
+        return;
+    }
+    char sink[16384];
+    for (int i = 0; i < 8; i++) {
+        ssize_t n = recv(fd, sink, sizeof sink, 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            return;
+        linger_end(l); /* the client's end, or an error */
+        return;
+    }
+}
+
+static void linger_start(dm_svc *svc, evutil_socket_t fd) {
+    dm_svc_linger *l = NULL;
+    /* Not too many at once: beyond the connection limit, plain closes. */
+    if (svc->n_lingering < svc->conns.max && !svc->stopping)
+        l = calloc(1, sizeof *l);
+    if (l != NULL)
+        l->ev = event_new(svc->base, fd, EV_READ | EV_PERSIST, on_linger, l);
+    struct timeval tv = {DM_SVC_LINGER_SECONDS, 0};
+    if (l == NULL || l->ev == NULL || shutdown(fd, SHUT_WR) != 0 || event_add(l->ev, &tv) != 0) {
+        if (l != NULL && l->ev != NULL)
+            event_free(l->ev);
+        free(l);
+        evutil_closesocket(fd);
+        return;
+    }
+    l->svc = svc;
+    l->fd = fd;
+    l->next = svc->lingering;
+    if (svc->lingering)
+        svc->lingering->prev = l;
+    svc->lingering = l;
+    svc->n_lingering++;
+}
 
 static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                        void *argp) {
     (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    dm_svc *svc = ptr;
-    if (svc == NULL || svc->closing)
+    dm_svc_conn *c = ptr;
+    if (c == NULL)
         return;
-    if (svc->conns > 0)
-        svc->conns--;
-    if (svc->paused && svc->conns < 2 * svc->max_conns && svc->bound != NULL && !svc->stopping) {
-        evconnlistener_enable(evhttp_bound_socket_get_listener(svc->bound));
-        svc->paused = 0;
+    if (c->detached) { /* the server is being freed: its lists and events are gone */
+        if (c->linger_fd >= 0)
+            evutil_closesocket(c->linger_fd);
+        free(c);
+        return;
+    }
+    dm_svc *svc = c->svc;
+    if (c->linger_fd >= 0)
+        linger_start(svc, c->linger_fd);
+    if (c->deadline != NULL)
+        event_free(c->deadline);
+    dm_svc_conns_remove(&svc->conns, c);
+    if (c->fresh)
+        for (dm_svc_conn **p = &svc->fresh; *p != NULL; p = &(*p)->fresh_next)
+            if (*p == c) {
+                *p = c->fresh_next;
+                break;
+            }
+    if (c->aprev)
+        c->aprev->anext = c->anext;
+    else
+        svc->all = c->anext;
+    if (c->anext)
+        c->anext->aprev = c->aprev;
+    free(c);
+}
+
+/* Closes a connection that is not busy: the socket is shut down, and libevent
+ * sees the end of it and frees the connection the way it frees one whose
+ * client hung up. */
+static void cut(dm_svc *svc, dm_svc_conn *c) {
+    dm_svc_conns_remove(&svc->conns, c);
+    stop_deadline(c);
+    evutil_socket_t fd = bufferevent_getfd(c->bev);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
+/* A connection still without its whole request at the deadline is closed,
+ * however steadily its bytes trickle in. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    dm_svc_conn *c = arg;
+    if (c->busy)
+        return;
+    c->svc->expired++;
+    cut(c->svc, c);
+}
+
+/* The connections accepted since the last round, by their peer's address:
+ * each is let in, making room by closing the one that has waited longest
+ * (conns.c), or marked over the limit, or closed at once. */
+static void on_admit(evutil_socket_t fd_, short what, void *arg) {
+    (void)fd_, (void)what;
+    dm_svc *svc = arg;
+    /* In the order they were accepted (the list is newest first). */
+    dm_svc_conn *c, *order = NULL;
+    while ((c = svc->fresh) != NULL) {
+        svc->fresh = c->fresh_next;
+        c->fresh_next = order;
+        order = c;
+    }
+    while ((c = order) != NULL) {
+        order = c->fresh_next;
+        c->fresh = 0;
+        c->fresh_next = NULL;
+        evutil_socket_t fd = bufferevent_getfd(c->bev);
+        struct sockaddr_storage ss;
+        socklen_t slen = sizeof ss;
+        if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &slen) != 0)
+            continue; /* already gone: libevent frees it */
+        dm_svc_conn_addr(c, (struct sockaddr *)&ss);
+        /* A second descriptor of the socket, for the lingering close. */
+        c->linger_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (svc->stopping) {
+            cut(svc, c);
+            continue;
+        }
+        dm_svc_conn *shed = NULL;
+        switch (dm_svc_conns_admit(&svc->conns, c, &shed)) {
+        case DM_SVC_SHED:
+            svc->shed++;
+            cut(svc, shed);
+            break;
+        case DM_SVC_REFUSE:
+            svc->shed++;
+            cut(svc, c);
+            break;
+        default:
+            break;
+        }
     }
 }
 
 static struct bufferevent *new_connection(struct event_base *base, void *arg) {
     dm_svc *svc = arg;
-    SSL *ssl = SSL_new(svc->ssl);
-    if (ssl == NULL)
-        return NULL;
-    svc->conns++;
-    SSL_set_ex_data(ssl, conn_idx, svc);
-    if (svc->conns > svc->max_conns)
-        SSL_set_ex_data(ssl, over_idx, svc);
-    /* Past twice the limit, stop accepting until some close: the kernel
-     * queue holds the rest, and answering them would cost a handshake each. */
-    if (svc->conns >= 2 * svc->max_conns && !svc->paused) {
-        evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
-        svc->paused = 1;
-    }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(
-        base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-    if (bev == NULL) {
-        SSL_free(ssl);
+    dm_svc_conn *c = calloc(1, sizeof *c);
+    SSL *ssl = c ? SSL_new(svc->ssl) : NULL;
+    struct bufferevent *bev = NULL;
+    if (ssl != NULL)
+        bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                             BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+    if (bev != NULL)
+        c->deadline = evtimer_new(base, on_deadline, c);
+    if (c == NULL || c->deadline == NULL) {
+        if (bev != NULL)
+            bufferevent_free(bev);
+        else if (ssl != NULL)
+            SSL_free(ssl);
+        free(c);
         return NULL;
     }
+    c->svc = svc;
+    c->bev = bev;
+    c->linger_fd = -1;
+    SSL_set_ex_data(ssl, conn_idx, c);
+    c->anext = svc->all;
+    if (svc->all)
+        svc->all->aprev = c;
+    svc->all = c;
+    /* Its address is known once libevent has set the socket: the admission
+     * round runs right after this accept, before the connection is read. */
+    c->fresh = 1;
+    c->fresh_next = svc->fresh;
+    svc->fresh = c;
+    event_active(svc->admit_ev, EV_TIMEOUT, 1);
+    /* The deadline counts from the accept: the TLS handshake is part of it. */
+    event_add(c->deadline, &svc->request_tv);
     /* A client that just closes the socket is no error worth a log line. */
     bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
     return bev;
 }
 
-int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
-    (void)svc;
+/* The connection of req (NULL if it has none left). */
+static dm_svc_conn *conn_of(struct evhttp_request *req) {
     struct evhttp_connection *evcon = evhttp_request_get_connection(req);
     struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
     SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    return ssl != NULL && SSL_get_ex_data(ssl, over_idx) != NULL;
+    return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+}
+
+int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
+    (void)svc;
+    dm_svc_conn *c = conn_of(req);
+    return c != NULL && c->over;
 }
 
 const char *dm_svc_method(struct evhttp_request *req) {
@@ -136,7 +321,8 @@ void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char 
     evhttp_add_header(h, "Content-Type", content_type);
     evhttp_add_header(h, "Cache-Control", "no-store");
     /* Over the limit, or stopping: answer, then hang up. */
-    if (svc->stopping || dm_svc_over_limit(svc, req))
+    if ((svc->stopping || dm_svc_over_limit(svc, req)) &&
+        evhttp_find_header(h, "Connection") == NULL)
         evhttp_add_header(h, "Connection", "close");
     struct evbuffer *buf = evbuffer_new();
     if (buf != NULL && len > 0)
@@ -222,11 +408,67 @@ int dm_svc_body(struct evhttp_request *req, char **body, size_t *len) {
     return DM_OK;
 }
 
+/* An answered request: its connection waits for the next one, with a new deadline. */
+static void on_complete(struct evhttp_request *req, void *arg) {
+    (void)req;
+    dm_svc_conn *c = arg;
+    dm_svc_conns_waiting(&c->svc->conns, c);
+    if (c->in_table && c->deadline != NULL)
+        event_add(c->deadline, &c->svc->request_tv);
+}
+
+const char *dm_svc_framing_error(struct evhttp_request *req) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    const char *length = NULL, *coding = NULL;
+    size_t n_coding = 0;
+    for (struct evkeyval *h = in ? in->tqh_first : NULL; h != NULL; h = h->next.tqe_next) {
+        if (evutil_ascii_strcasecmp(h->key, "Content-Length") == 0) {
+            if (length != NULL && strcmp(length, h->value) != 0)
+                return "conflicting Content-Length headers";
+            length = h->value;
+        } else if (evutil_ascii_strcasecmp(h->key, "Transfer-Encoding") == 0) {
+            coding = h->value;
+            n_coding++;
+        }
+    }
+    /* libevent takes a body as chunked only for exactly "chunked", and
+     * otherwise goes by Content-Length: any other coding, or both, and the
+     * two ends could disagree on where the request ends. */
+    if (coding != NULL && (n_coding > 1 || evutil_ascii_strcasecmp(coding, "chunked") != 0))
+        return "unsupported Transfer-Encoding (only \"chunked\")";
+    if (coding != NULL && length != NULL)
+        return "both Transfer-Encoding and Content-Length";
+    return NULL;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     dm_svc *svc = arg;
-    if (dm_svc_over_limit(svc, req)) {
+    dm_svc_conn *c = conn_of(req);
+    if (c != NULL) {
+        /* The whole request is in: the deadline was the client's; what
+         * follows is the service's work. */
+        stop_deadline(c);
+        dm_svc_conns_busy(&svc->conns, c);
+        evhttp_request_set_on_complete_cb(req, on_complete, c);
+    }
+    const char *why = dm_svc_framing_error(req);
+    if (why != NULL) {
+        /* Where a request ends is in doubt: answer, and read nothing more
+         * from this connection. */
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        dm_svc_error(svc, req, 400, "%s", why);
+        return;
+    }
+    if (c != NULL && c->over == DM_SVC_OVER_ADDRESS) {
+        dm_svc_error(svc, req, 429,
+                     "too many connections from your address (at most %u at once); try again "
+                     "later",
+                     svc->conns.per_addr);
+        return;
+    }
+    if (c != NULL && c->over) {
         dm_svc_error(svc, req, 429, "too many connections (at most %u at once); try again later",
-                     svc->max_conns);
+                     svc->conns.max);
         return;
     }
     if (dm_svc_path(req) == NULL) {
@@ -245,7 +487,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     fprintf(svc->log, "%s: stopping (signal %d): finishing the work in flight\n", svc->name,
             (int)sig);
     fflush(svc->log);
-    if (svc->bound != NULL && !svc->paused)
+    if (svc->bound != NULL)
         evconnlistener_disable(evhttp_bound_socket_get_listener(svc->bound));
     if (svc->on_stop)
         svc->on_stop(svc, svc->ctx);
@@ -298,13 +540,22 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     svc->handler = handler;
     svc->on_stop = on_stop;
     svc->ctx = ctx;
-    svc->max_conns = o->max_conns ? o->max_conns : DM_SVC_DEFAULT_MAX_CONNS;
+    svc->conns.max = o->max_conns ? o->max_conns : DM_SVC_DEFAULT_MAX_CONNS;
+    svc->conns.per_addr = o->max_per_address ? o->max_per_address : DM_SVC_DEFAULT_MAX_PER_ADDRESS;
+    svc->request_tv.tv_sec =
+        o->request_timeout_s ? o->request_timeout_s : DM_SVC_DEFAULT_REQUEST_TIMEOUT;
     svc->log = stderr;
     if (conn_idx < 0) {
         conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_freed);
-        over_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-        if (conn_idx < 0 || over_idx < 0)
+        if (conn_idx < 0)
             return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
+    }
+    /* Two descriptors a connection (one for its lingering close): take the
+     * most descriptors the system allows this process. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN);
     /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
@@ -315,10 +566,16 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (err)
         return err;
     if (o->log_file != NULL) {
-        svc->log = fopen(o->log_file, "a");
+        /* The log names peers, paths and refusals: created 0600, and an
+         * existing file keeps its own mode (never widened). */
+        int fd = open(o->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+        svc->log = fd < 0 ? NULL : fdopen(fd, "a");
         if (svc->log == NULL) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
             svc->log = stderr;
-            return dm_fail(DM_ERR_IO, "--log-file %s: %s", o->log_file, strerror(errno));
+            return dm_fail(DM_ERR_IO, "--log-file %s: %s", o->log_file, strerror(e));
         }
         svc->own_log = 1;
     }
@@ -331,13 +588,18 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     if (svc->base != NULL && event_base_priority_init(svc->base, 3) != 0)
         return dm_fail(DM_ERR_INTERNAL, "cannot set event priorities");
     svc->http = svc->base ? evhttp_new(svc->base) : NULL;
-    if (svc->http == NULL)
+    /* The admission of new connections runs first of all (priority 0). */
+    svc->admit_ev = svc->base ? event_new(svc->base, -1, 0, on_admit, svc) : NULL;
+    if (svc->http == NULL || svc->admit_ev == NULL || event_priority_set(svc->admit_ev, 0) != 0)
         return dm_fail(DM_ERR_INTERNAL, "cannot start the event loop");
     evhttp_set_bevcb(svc->http, new_connection, svc);
     evhttp_set_gencb(svc->http, on_request, svc);
     evhttp_set_max_body_size(svc->http,
                              (ev_ssize_t)(o->max_body ? o->max_body : DM_SVC_DEFAULT_MAX_BODY));
     evhttp_set_max_headers_size(svc->http, DM_SVC_MAX_HEADERS);
+    /* A body over the limit is read to its end before the 413, so that the
+     * client, still sending, gets the answer rather than a reset. */
+    evhttp_set_flags(svc->http, EVHTTP_SERVER_LINGERING_CLOSE);
     evhttp_set_timeout(svc->http, (int)(o->timeout_s ? o->timeout_s : DM_SVC_DEFAULT_TIMEOUT));
     /* Every method reaches the handler, which names the allowed ones. */
     evhttp_set_allowed_methods(svc->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -384,13 +646,30 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
 int dm_svc_run(dm_svc *svc) {
     if (event_base_dispatch(svc->base) < 0)
         return dm_fail(DM_ERR_INTERNAL, "event loop failed");
+    if (svc->shed || svc->expired)
+        fprintf(svc->log,
+                "%s: %lu connections closed to make room for newer ones, %lu at the request "
+                "deadline\n",
+                svc->name, svc->shed, svc->expired);
     fprintf(svc->log, "%s: stopped\n", svc->name);
     fflush(svc->log);
     return DM_OK;
 }
 
 void dm_svc_close(dm_svc *svc) {
-    svc->closing = 1;
+    /* The connections still open are freed with evhttp and the event base:
+     * from here on their records only go. */
+    for (dm_svc_conn *c = svc->all; c != NULL; c = c->anext) {
+        if (c->deadline != NULL)
+            event_free(c->deadline);
+        c->deadline = NULL;
+        c->detached = 1;
+    }
+    svc->all = svc->fresh = NULL;
+    if (svc->admit_ev)
+        event_free(svc->admit_ev);
+    while (svc->lingering != NULL)
+        linger_end(svc->lingering);
     if (svc->sig_term)
         event_free(svc->sig_term);
     if (svc->sig_int)

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <openssl/ssl.h>
@@ -17,7 +18,64 @@
 #define DM_SVC_DEFAULT_MAX_BODY 65536
 #define DM_SVC_DEFAULT_TIMEOUT 10
 #define DM_SVC_DEFAULT_MAX_CONNS 256
-#define DM_SVC_MAX_HEADERS 16384
+#define DM_SVC_MAX_HEADERS 16384 /* request line and headers (400), trailer (413) */
+#define DM_SVC_DEFAULT_REQUEST_TIMEOUT 30
+#define DM_SVC_LINGER_SECONDS 2
+#define DM_SVC_DEFAULT_MAX_PER_ADDRESS 32
+
+/* ------------------------------------------------ the connections a server holds */
+
+struct bufferevent;
+struct sockaddr;
+
+/* One accepted connection (conns.c keeps the table; server.c the rest). */
+typedef struct dm_svc_conn {
+    struct dm_svc_conn *tprev, *tnext; /* in the table: the longest waiting first */
+    uint8_t addr[16];                  /* the peer (IPv4 as IPv4-mapped IPv6) */
+    struct dm_svc_addr_group *group;   /* the connections of that address */
+    int in_table;                      /* counted (admitted, not shed or closed) */
+    int busy;                          /* a request with the handler, or its answer going out */
+    int over;                          /* DM_SVC_OVER_*: answered 429, then closed */
+    /* server.c's */
+    struct dm_svc_conn *aprev, *anext; /* every live connection */
+    struct dm_svc_conn *fresh_next;    /* accepted, not yet admitted */
+    int fresh, detached;
+    int linger_fd; /* a second descriptor of the socket, for a lingering close */
+    struct dm_svc *svc;
+    struct bufferevent *bev;
+    struct event *deadline; /* the whole request's deadline */
+} dm_svc_conn;
+
+typedef struct dm_svc_addr_group {
+    unsigned n; /* connections of one address in the table */
+} dm_svc_addr_group;
+
+typedef struct dm_svc_conns {
+    dm_svc_conn *head, *tail;
+    unsigned n;        /* connections in the table */
+    unsigned max;      /* --max-connections */
+    unsigned per_addr; /* --max-per-address */
+} dm_svc_conns;
+
+enum { DM_SVC_OVER_TOTAL = 1, DM_SVC_OVER_ADDRESS = 2 };
+enum { DM_SVC_ADMITTED, DM_SVC_SHED, DM_SVC_OVER, DM_SVC_REFUSE };
+
+/* Sets c's address from the peer's socket address. */
+void dm_svc_conn_addr(dm_svc_conn *c, const struct sockaddr *sa);
+/* Lets c in, waiting, as the newest. DM_SVC_ADMITTED; DM_SVC_SHED: *shed,
+ * a waiting connection (the oldest of c's address when that address has
+ * per_addr connections, else when there are max the oldest of the address
+ * that holds the most), was taken out of the table to make room and must be
+ * closed; DM_SVC_OVER: none could give way
+ * (all busy), c->over says which limit (answer 429 and close); DM_SVC_REFUSE:
+ * twice max already, c was not let in (close it now). */
+int dm_svc_conns_admit(dm_svc_conns *t, dm_svc_conn *c, dm_svc_conn **shed);
+/* Takes c out of the table (closed); nothing when it is not in it. */
+void dm_svc_conns_remove(dm_svc_conns *t, dm_svc_conn *c);
+/* c's request went to the handler: it cannot be shed until answered. */
+void dm_svc_conns_busy(dm_svc_conns *t, dm_svc_conn *c);
+/* c was answered and waits for its next request: the newest waiting. */
+void dm_svc_conns_waiting(dm_svc_conns *t, dm_svc_conn *c);
 
 SSL_CTX *dm_svc_server_ctx(const char *tls_path);
 
@@ -36,10 +94,15 @@ struct dm_svc {
     struct event *sig_term, *sig_int;
     FILE *log;
     int own_log;
-    unsigned conns, max_conns;
-    int paused;       /* accepting stopped at the hard cap */
+    dm_svc_conns conns;              /* the table: limits and who gives way */
+    dm_svc_conn *all;                /* every live connection */
+    dm_svc_conn *fresh;              /* accepted since the last admission round */
+    struct event *admit_ev;          /* the admission round */
+    struct timeval request_tv;       /* --request-timeout */
+    unsigned long shed, expired;     /* connections closed to make room, at the deadline */
+    struct dm_svc_linger *lingering; /* closed connections whose client may still send */
+    unsigned n_lingering;
     int stopping;     /* SIGTERM seen */
-    int closing;      /* being freed: connection counts no longer matter */
     const char *name; /* "agent doj", "witness w1" for log lines */
     dm_svc_handler handler;
     dm_svc_stop_fn on_stop;
@@ -61,6 +124,10 @@ void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char 
     __attribute__((format(printf, 4, 5)));
 /* The request body, NUL-terminated copy (malloc'd). */
 int dm_svc_body(struct evhttp_request *req, char **body, size_t *len);
+/* Why req's framing is unsafe to serve (NULL: it is not): conflicting
+ * Content-Length headers, a Transfer-Encoding other than one "chunked", both
+ * Transfer-Encoding and Content-Length. Answered 400, connection closed. */
+const char *dm_svc_framing_error(struct evhttp_request *req);
 /* True when the connection of req came in over the connection limit. */
 int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req);
 /* The request path without query, or NULL when the URI is malformed. */
@@ -80,6 +147,14 @@ void dm_svc_client_free(dm_svc_client *c);
  * the response body (malloc'd, NUL-terminated), capped at max_resp bytes. */
 int dm_svc_client_call(dm_svc_client *c, const char *path, const char *body, size_t body_len,
                        size_t max_resp, long *status, char **resp, size_t *resp_len);
+/* The same call in two halves, for a curl multi handle: the easy handle set
+ * up for it (its CURLOPT_PRIVATE is c; timeout_ms 0: the client's timeout),
+ * or NULL; then what came of it, as dm_svc_client_call says. */
+CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body, size_t body_len,
+                            size_t max_resp, unsigned timeout_ms);
+int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **resp,
+                         size_t *resp_len);
+CURL *dm_svc_client_easy(const dm_svc_client *c);
 
 #endif
 
@@ -133,18 +208,43 @@ int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
 
 /* ------------------------------------------------- witnesses, over HTTPS */
 
-/* The authority's witnesses that authority.pub gives a URL and pin for, as
- * dm_escrow_cosigners (POST <url>/add-checkpoint). A witness that cannot be
- * reached answers status 503 with the reason as its body, so one witness
- * down is one cosignature missing, not an error. */
+/* The authority's witnesses that authority.pub gives a URL and pin for,
+ * asked all at once: each POST <url>/add-checkpoint is a transfer of one
+ * curl multi handle driven by the service's own event loop (its sockets and
+ * timer are libevent events), so waiting for a witness never stops the loop,
+ * and each witness has its own deadline. A round ends as soon as the
+ * authority's threshold of valid cosignatures is in, or when every witness
+ * has answered or run out of time; a witness still busy when a round ends
+ * keeps its transfer until its deadline and is not asked by the rounds in
+ * between. */
+typedef struct dm_svc_witness dm_svc_witness;
+/* Called once a round has ended: err DM_OK (the checkpoint holds the
+ * threshold) or DM_ERR_LOG; failures names every witness that failed and
+ * why ("" when none), including any that answered with a bad cosignature
+ * in a round that still met the threshold; slow names the witnesses not
+ * waited for ("" when none). */
+typedef void (*dm_svc_round_done)(void *arg, int err, const char *failures, const char *slow);
 typedef struct dm_svc_cosigners {
-    dm_escrow_cosigner *list;
-    dm_svc_client **clients;
-    void *ctxs;
-    char (*names)[DM_TLOG_MAX_NAME + 1];
+    dm_svc_witness *w;
     size_t n;
-    double seconds; /* spent waiting for witnesses, all told */
+    const char **names;
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer; /* curl's */
+    struct event *kick;  /* ends a round from the loop */
+    unsigned timeout_ms;
+    dm_escrow_round *round; /* the round in flight, NULL when none */
+    dm_svc_round_done done;
+    void *done_arg;
+    double t_start;
+    double seconds;       /* spent in rounds (wall clock), all told */
+    FILE *log;            /* where a late failure is told (may be NULL) */
+    const char *log_name; /* the service's name in its log lines */
 } dm_svc_cosigners;
-int dm_svc_cosigners_new(const dm_escrow_authority *auth, unsigned timeout_s,
-                         dm_svc_cosigners *out);
+int dm_svc_cosigners_new(const dm_escrow_authority *auth, struct event_base *base,
+                         unsigned timeout_s, dm_svc_cosigners *out);
+/* Starts a round over the checkpoint rel committed last; done is called
+ * from the event loop when it ends (never from within this call). */
+int dm_svc_cosign_start(dm_svc_cosigners *c, dm_escrow_releaser *rel, dm_svc_round_done done,
+                        void *arg);
 void dm_svc_cosigners_free(dm_svc_cosigners *c);

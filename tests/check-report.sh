@@ -12,9 +12,16 @@
 # browser's own background requests, initiator "not an origin", to Google's
 # update and account hosts, are listed and ignored); (5) doormat report wrote
 # briefing.pdf on A4, pdftoppm renders every page, and every chart is whole on
-# one page (tests/pdf_figures.py). Each checker is first run on a page it must
-# catch: one that loads from the network, and a print with a chart cut across
-# pages, one missing and one blank. Artifacts (the briefing, briefing.png, the
+# one page (tests/pdf_figures.py); (6) robustness (missing labs, a failing
+# measurement); (7) every number of the text is in data/figures.json and the
+# contradictions of issue 19 are gone (tests/report_numbers.py); (8) every
+# chart label is drawn as gnuplot was given it (tests/report_charts.py); (9)
+# the PDF's text: cover, page numbers, key points, framework, options,
+# references, captions, page fill (tests/report_pdf_text.py); (10) two quick
+# runs give key-point figures whose ranges overlap. Each checker is first run
+# on a page it must catch: one that loads from the network, a print with a
+# chart cut across pages, one missing and one blank, altered numbers, an
+# enhanced-text label, a bare print, ranges that are apart. Artifacts (the briefing, briefing.png, the
 # rendered pages, the net log) are kept in BUILD_DIR/report-check/.
 set -u
 BUILD=${1:-build}
@@ -32,7 +39,7 @@ fail=0
 ok() { echo "ok: $*"; pass=$((pass + 1)); }
 bad() { echo "FAILED: $*" >&2; fail=$((fail + 1)); }
 
-SECTIONS=(summary comparison charts access background method)
+SECTIONS=(keypoints background summary comparison charts access framework options limits method glossary references)
 CHARTS=(throughput fixed-cost blast-radius leaf-forge crumple passcode exposed clear service monitor)
 
 PROFILE=$(mktemp -d "${TMPDIR:-/tmp}/doormat-chromium.XXXXXX") || exit 1
@@ -138,7 +145,7 @@ secs=$(($(date +%s) - start))
 if [ "$rc" -eq 0 ]; then ok "doormat report --quick wrote the briefing in ${secs}s"
 else bad "doormat report --quick exited $rc: $(tr '\n' ' ' <"$ART/report.stderr")"; fi
 HTML=$ART/briefing/briefing.html
-for f in briefing.html briefing.md data/manifest.json data/machine.json; do
+for f in briefing.html briefing.md data/manifest.json data/machine.json data/figures.json; do
   [ -s "$ART/briefing/$f" ] && ok "$f written" || bad "$f missing"
 done
 for c in "${CHARTS[@]}"; do
@@ -181,7 +188,7 @@ while IFS=$'\t' read -r name status; do
       substitution | ghost) figs=exposed ;;
       volume) figs=service ;;
       insider) figs="monitor" ;;
-      retroactive) figs="" ;;
+      retroactive | unbound-id) figs="" ;;
       *) figs=$name ;;
     esac
     for f in $figs; do
@@ -191,7 +198,7 @@ while IFS=$'\t' read -r name status; do
     done
   fi
 done < <(jq -r '.measurements[] | "\(.name)\t\(.status)"' "$MAN" 2>/dev/null)
-[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 12 ] || bad "the manifest does not list the 12 measurements"
+[ "$(jq '.measurements | length' "$MAN" 2>/dev/null)" = 13 ] || bad "the manifest does not list the 13 measurements"
 
 # ---- 4. no network request when loaded
 if [ -s "$ART/netlog.json" ]; then
@@ -243,10 +250,13 @@ fi
 
 # ---- 6. robustness: missing figures say "not measured", failures are exit 1
 RB=$ART/robust
-mkdir -p "$RB/old/data"
+mkdir -p "$RB/old/data/runs"
 cp "$ART"/briefing/data/*.json "$RB/old/data/"
-rm -f "$RB/old/data/crumple.json"
-jq 'del(.forgery)' "$ART/briefing/data/leaf-forge.json" >"$RB/old/data/leaf-forge.json"
+cp "$ART"/briefing/data/runs/*.json "$RB/old/data/runs/"
+rm -f "$RB"/old/data/runs/crumple.*.json
+for f in "$ART"/briefing/data/runs/leaf-forge.*.json; do
+  jq 'del(.forgery)' "$f" >"$RB/old/data/runs/${f##*/}"
+done
 # (and without a browser: no PDF, one line saying so, still exit 0)
 DOORMAT_CHROMIUM=doormat-no-such-browser "$DOORMAT" report --from "$RB/old" -o "$RB/a" 2>"$RB/a.stderr"
 rc=$?
@@ -284,8 +294,98 @@ rc=$?
   ok "one line names the failed measurement" || bad "stderr: $(tr '\n' ' ' <"$RB/b.stderr")"
 [ "$(jq -r '.measurements[] | select(.name == "crumple") | .status' "$RB/b/data/manifest.json")" = failed ] &&
   ok "the manifest records the failure" || bad "manifest does not record the failure"
-grep -q 'simulated failure' "$RB/b/data/crumple.stderr" 2>/dev/null &&
-  ok "its stderr is kept in data/crumple.stderr" || bad "data/crumple.stderr missing"
+grep -q 'simulated failure' "$RB/b/data/runs/crumple.1.stderr" 2>/dev/null &&
+  ok "its stderr is kept in data/runs/crumple.1.stderr" || bad "data/runs/crumple.1.stderr missing"
+
+# ---- 7. one source for every number: the text against data/figures.json,
+# first on pages it must catch (issue 19's contradictions put back)
+python3 "$ROOT/tests/report_numbers.py" "$ART/briefing" >"$ART/numbers.txt"
+rc=$?
+[ "$rc" -eq 0 ] && ok "every number of the text is in data/figures.json, and the five relations hold" ||
+  bad "numbers: $(grep FAILED "$ART/numbers.txt" | head -n 4 | tr '\n' ' ')"
+NEG=$ART/negative/numbers
+mkdir -p "$NEG/a/data" "$NEG/b/data"
+cp "$ART/briefing/data/figures.json" "$NEG/a/data/"
+cp "$ART/briefing/data/figures.json" "$NEG/b/data/"
+# a: the card's "without escrow" figure no longer matches its extra (the 187 vs 190 µs case)
+sed -E 's/(took )([0-9.]+)( µs without escrow)/\1999\3/' "$HTML" >"$NEG/a/briefing.html"
+python3 "$ROOT/tests/report_numbers.py" "$NEG/a" >"$NEG/a.txt"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q '^FAILED: escrow card' "$NEG/a.txt" && grep -q "'999 µs'" "$NEG/a.txt" &&
+  ok "the number check catches a card whose numbers disagree and a number not in the data" ||
+  bad "the number check missed a changed card figure: $(tr '\n' ' ' <"$NEG/a.txt" | cut -c1-300)"
+# b: "all N files" that are not all the escrowed files (the 32 of 96 case)
+sed -E 's/all ([0-9,]+) files/all 96 files/' "$HTML" >"$NEG/b/briefing.html"
+python3 "$ROOT/tests/report_numbers.py" "$NEG/b" >"$NEG/b.txt"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q '^FAILED: blast radius' "$NEG/b.txt" &&
+  ok "the number check catches a blast radius that is not all the escrowed files" ||
+  bad "the number check missed a wrong blast radius: $(tr '\n' ' ' <"$NEG/b.txt" | cut -c1-300)"
+
+# ---- 8. every chart label drawn as gnuplot was given it (noenhanced), first
+# on a program that uses enhanced text
+python3 "$ROOT/tests/report_charts.py" "$ART/briefing/charts" >"$ART/charts.txt"
+[ $? -eq 0 ] && ok "every chart: title, axis titles, source line, labels drawn as written ($(grep -c '^ok' "$ART/charts.txt") charts)" ||
+  bad "charts: $(grep FAILED "$ART/charts.txt" | head -n 3 | tr '\n' ' ')"
+mkdir -p "$ART/negative/charts"
+cat >"$ART/negative/charts/bad.gp" <<'GP'
+set terminal svg size 400,300 enhanced font "DejaVu Sans,12"
+set output "bad.svg"
+set title "A chart"
+set xlabel "x (s)"
+set ylabel "time (at ~80 ms a try)"
+set label 99 "Data source: a test" at screen 0.01, screen 0.975
+plot x title "y_1 of x"
+GP
+(cd "$ART/negative/charts" && gnuplot bad.gp 2>/dev/null)
+python3 "$ROOT/tests/report_charts.py" "$ART/negative/charts" >"$ART/negative/charts.txt"
+[ $? -eq 1 ] && grep -q 'not noenhanced' "$ART/negative/charts.txt" && grep -q "'time (at ~80 ms a try)' is not drawn" "$ART/negative/charts.txt" &&
+  ok "the chart check catches enhanced text that garbles a label" ||
+  bad "the chart check missed an enhanced-text label: $(tr '\n' ' ' <"$ART/negative/charts.txt")"
+
+# ---- 9. the printed text: cover, page numbers, key points, framework,
+# options, references, captions, no near-empty page
+if [ -f "$PDF" ]; then
+  python3 "$ROOT/tests/report_pdf_text.py" "$PDF" "${#CHARTS[@]}" >"$ART/pdf-text.txt"
+  [ $? -eq 0 ] && ok "briefing.pdf's text: $(grep -c '^ok' "$ART/pdf-text.txt") checks (cover, page numbers, key points, framework, options, references, captions, page fill)" ||
+    bad "briefing.pdf's text: $(grep FAILED "$ART/pdf-text.txt" | head -n 4 | tr '\n' ' ')"
+  # It fails on a print without page numbers or references.
+  chrome "$PROFILE/plain" --no-pdf-header-footer --print-to-pdf="$ART/negative/plain.pdf" \
+    "file://$ART/negative/leaky.html" >/dev/null
+  python3 "$ROOT/tests/report_pdf_text.py" "$ART/negative/plain.pdf" 1 >"$ART/negative/pdf-text.txt"
+  [ $? -eq 1 ] && grep -q '^FAILED: "Page N of' "$ART/negative/pdf-text.txt" &&
+    grep -q '^FAILED: at least 20 numbered references' "$ART/negative/pdf-text.txt" &&
+    ok "the PDF text check catches a print without page numbers or references" ||
+    bad "the PDF text check passed a bare print"
+fi
+
+# ---- 10. numbers that hold still: two quick runs on this machine (the first
+# briefing, and the one above whose crumple lab was made to fail) give headline
+# figures (those of the key points) whose ranges overlap; the other figures'
+# ranges are compared too and listed as notes when apart
+KEY_FIGURES='["escrow_encrypt_extra_us", "master_key_files", "master_key_escrowed", "leaf_expected_seconds", "leaf_expected_tries", "pin4_worst_seconds"]'
+overlap() { # A.json B.json [KEYS]: the headline figures of both whose ranges do not overlap
+  jq -rn --slurpfile a "$1" --slurpfile b "$2" --argjson only "${3:-null}" '
+    ($a[0].headline) as $x | ($b[0].headline) as $y
+    | [$x | keys[] | select($y[.] != null) | select($only == null or (. as $k | $only | index($k)))] as $k
+    | ($k | length | tostring) + " compared",
+      ($k[] | select(($x[.].max < $y[.].min) or ($y[.].max < $x[.].min))
+       | "apart: \(.) \($x[.].min)-\($x[.].max) vs \($y[.].min)-\($y[.].max)")'
+}
+res=$(overlap "$ART/briefing/data/figures.json" "$RB/b/data/figures.json" "$KEY_FIGURES")
+n=$(printf '%s\n' "$res" | sed -n 's/ compared$//p')
+apart=$(printf '%s\n' "$res" | grep '^apart: ' || true)
+overlap "$ART/briefing/data/figures.json" "$RB/b/data/figures.json" | grep '^apart: ' |
+  sed 's/^/note: not a key-point figure, ranges /'
+if [ "${n:-0}" -eq 6 ] && [ -z "$apart" ]; then
+  ok "two quick runs: the ranges of the $n key-point figures overlap"
+else
+  bad "two quick runs: $n figures compared; $(echo "$apart" | head -n 3 | tr '\n' ' ')"
+fi
+jq '.headline.vault_encrypt_us.min = 1e9 | .headline.vault_encrypt_us.max = 2e9' \
+  "$ART/briefing/data/figures.json" >"$ART/negative/far.json"
+overlap "$ART/briefing/data/figures.json" "$ART/negative/far.json" | grep -q '^apart: vault_encrypt_us' &&
+  ok "the overlap check catches ranges that are apart" || bad "the overlap check missed ranges that are apart"
 
 # The progress line: on a terminal only.
 if grep -q 'doormat report:' "$ART/report.stderr"; then bad "progress text off a terminal"

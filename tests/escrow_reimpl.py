@@ -7,7 +7,8 @@ recipient's age identity, a warrant and shares with their receipts) it
 recomputes everything the document specifies and checks that doormat's bytes
 are exactly those: the authority id, the agents', log and court keys, every
 doormat-escrow stanza (derived from the file key), each agent's share, Shamir
-recombination, the file id, the signatures of the warrant and shares, and each
+recombination, the file id (derived from the file key, bound by every stanza's
+seal), the signatures of the warrant and shares, and each
 share's receipt: its release entry, the RFC 6962 inclusion proof, the signed
 checkpoint, and the entry in the agent's published log (DIR/logs/AGENT).
 
@@ -220,8 +221,12 @@ def main():
     mac_key = hkdf(fk, b"", b"header", 32)
     mac = hmac.new(mac_key, data[:mac_at + 3], hashlib.sha256).digest()
     check(b64(mac) == header[mac_at + 4:header_end - 1].decode(), "header MAC")
-    file_id = hashlib.sha256(header).digest()[:16]
-    print(f"file: key unwrapped, MAC verified, file id {file_id.hex()}")
+    header_id = hashlib.sha256(header).digest()[:16]
+    # The escrow file id: derived from the file key, not from the header.
+    file_id = hkdf(fk, b"", b"doormat/v2/escrow/file-id", 16)
+    check(file_id != header_id, "the escrow file id is not the header's hash")
+    print(f"file: key unwrapped, MAC verified, header id {header_id.hex()}, "
+          f"escrow file id {file_id.hex()}")
 
     # ---- the escrow stanzas, rebuilt from the file key, byte for byte
     coeffs = hkdf(fk, b"", b"doormat/v1/escrow/shamir" + auth_id, 16 * (k - 1)) if k > 1 else b""
@@ -242,18 +247,30 @@ def main():
         e = hkdf(fk, b"", b"doormat/v1/escrow/ephemeral" + auth_id + aname.encode(), 32)
         E = x25519_pub(e)
         S = X25519PrivateKey.from_private_bytes(e).exchange(X25519PublicKey.from_public_bytes(box_pk))
-        w = hkdf(S, E + box_pk, b"doormat/v1/escrow/wrap" + auth_id + bytes([x, k, n]) + aname.encode(), 32)
+        info = b"doormat/v2/escrow/wrap" + auth_id + bytes([x, k, n]) + file_id + aname.encode()
+        w = hkdf(S, E + box_pk, info, 32)
         body = ChaCha20Poly1305(w).encrypt(bytes(12), share_at(x), None)
         b = b64(body)
-        want = (f"-> doormat-escrow shamir {id_hex} {name} {k}-of-{n} {x} {aname} {b64(E)}\n"
+        want = (f"-> doormat-escrow shamir {id_hex} {name} {k}-of-{n} {x} {aname} {b64(E)} "
+                f"{file_id.hex()}\n"
                 + "".join(b[i:i + 64] + "\n" for i in range(0, len(b), 64))
                 + ("\n" if len(b) % 64 == 0 else ""))
         got = [s for s in escrow if s[0][6] == aname]
         check(len(got) == 1 and got[0][2] == want, f"stanza for {aname} byte for byte")
         # The agent's side: open it with the agent's key.
         S2 = X25519PrivateKey.from_private_bytes(keys[aname]).exchange(X25519PublicKey.from_public_bytes(E))
-        w2 = hkdf(S2, E + box_pk, b"doormat/v1/escrow/wrap" + auth_id + bytes([x, k, n]) + aname.encode(), 32)
+        w2 = hkdf(S2, E + box_pk, info, 32)
         check(ChaCha20Poly1305(w2).decrypt(bytes(12), body, None) == share_at(x), f"{aname} unwraps its share")
+        # The seal binds the id: under another id the body does not open.
+        other = bytes([file_id[0] ^ 1]) + file_id[1:]
+        w3 = hkdf(S2, E + box_pk, b"doormat/v2/escrow/wrap" + auth_id + bytes([x, k, n]) + other
+                  + aname.encode(), 32)
+        try:
+            ChaCha20Poly1305(w3).decrypt(bytes(12), body, None)
+            opened = True
+        except Exception:
+            opened = False
+        check(not opened, f"{aname}'s stanza does not open under another file id")
     print(f"stanzas: all {n} rebuilt from the file key, identical; each agent opens its own")
 
     # ---- warrant

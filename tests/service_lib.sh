@@ -84,12 +84,18 @@ svc_authority() {
   "$DOORMAT" escrow init --name FBI --agents "$agents" --threshold "$k" "${args[@]}" -o "$dir" >/dev/null
 }
 
-# svc_start_witness I DIR: starts witness wI for DIR/authority.pub; adds its
-# url: and tls: lines to DIR/authority.pub (once).
+# svc_start_witness I DIR [ARGS...]: starts witness wI for DIR/authority.pub;
+# adds its url: and tls: lines to DIR/authority.pub (once).
 svc_start_witness() {
   local i=$1 dir=$2 pin
+  shift 2
   svc_start "w$i" "$DOORMAT" escrow witness serve --key "$T/w$i/witness.key" \
-    --trust "$dir/authority.pub" --state "$T/w$i/state" --listen 127.0.0.1:0 || return 1
+    --trust "$dir/authority.pub" --state "$T/w$i/state" --listen 127.0.0.1:0 "$@" || return 1
+  # The port file comes just before the line with the pin: wait for it too.
+  local n=0
+  while ! grep -q 'sha256//' "$T/w$i.stderr" && [ $n -lt $((50 * SVC_SLOW)) ]; do
+    sleep 0.1; n=$((n + 1))
+  done
   pin=$(grep -o 'sha256//[A-Za-z0-9+/=]*' "$T/w$i.stderr" | tail -1)
   sed -i "\|^url: witness.test/w$i |d; \|^tls: witness.test/w$i |d" "$dir/authority.pub"
   printf 'url: witness.test/w%s https://127.0.0.1:%s\ntls: witness.test/w%s %s\n' "$i" "$port" \

@@ -338,13 +338,26 @@ static void test_errors(void **state) {
 
     assert_int_equal(dm_fail(DM_ERR_HEADER, "header line %d: %s", 4, "bad"), DM_ERR_HEADER);
     assert_string_equal(dm_err_detail(), "header line 4: bad");
-    /* Long details are truncated, never overflow. */
-    char big[1000];
-    memset(big, 'x', sizeof big - 1);
+    /* Long details are truncated, never overflow, and end at a whole word
+     * marked " ..." (words of nine x and a space here). */
+    char big[3000];
+    for (size_t i = 0; i < sizeof big - 1; i++)
+        big[i] = i % 10 == 9 ? ' ' : 'x';
     big[sizeof big - 1] = '\0';
     assert_int_equal(dm_fail(DM_ERR_IO, "%s", big), DM_ERR_IO);
-    assert_true(strlen(dm_err_detail()) < sizeof big - 1);
-    assert_true(strlen(dm_err_detail()) > 100);
+    const char *d = dm_err_detail();
+    size_t dl = strlen(d);
+    assert_true(dl < 1024);
+    assert_true(dl > 900);
+    assert_string_equal(d + dl - 4, " ...");
+    assert_memory_equal(d + dl - 14, " xxxxxxxxx", 10);
+    /* One word longer than the room: cut where it must be, still marked. */
+    memset(big, 'y', sizeof big - 1);
+    assert_int_equal(dm_fail(DM_ERR_IO, "%s", big), DM_ERR_IO);
+    d = dm_err_detail();
+    dl = strlen(d);
+    assert_true(dl > 900 && dl < 1024);
+    assert_string_equal(d + dl - 4, " ...");
 }
 
 int main(void) {

@@ -107,7 +107,7 @@ static int warrant_recover(const dm_escrow_authority *auth, dm_escrow_agent_key 
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(file, len, &hdr), DM_OK);
     uint8_t fid[DM_FILE_ID_LEN];
-    assert_int_equal(dm_header_file_id(&hdr, fid), DM_OK);
+    assert_int_equal(dm_escrow_file_id(auth, &hdr, fid), DM_OK);
     char *wtext;
     size_t wlen;
     assert_int_equal(dm_escrow_warrant_issue(auth, court, "c", NULL, "2999-01-01",

@@ -59,7 +59,7 @@ static void test_deterministic(void **state) {
     assert_int_equal(a.len, 3);
     for (size_t i = 0; i < a.len; i++) {
         assert_string_equal(a.items[i].type, "doormat-escrow");
-        assert_int_equal(a.items[i].nargs, 7);
+        assert_int_equal(a.items[i].nargs, 8);
         assert_string_equal(a.items[i].args[0], "shamir");
         assert_string_equal(a.items[i].args[1], dm_escrow_authority_id_hex(f->auth));
         assert_string_equal(a.items[i].args[2], "FBI");
@@ -68,8 +68,13 @@ static void test_deterministic(void **state) {
         snprintf(x, sizeof x, "%zu", i + 1);
         assert_string_equal(a.items[i].args[4], x);
         assert_string_equal(a.items[i].args[5], three[i]);
+        uint8_t fid[DM_FILE_ID_LEN];
+        char fid_hex[2 * DM_FILE_ID_LEN + 1];
+        assert_int_equal(dm_escrow_file_id_of_key(key, fid), DM_OK);
+        sodium_bin2hex(fid_hex, sizeof fid_hex, fid, sizeof fid);
+        assert_string_equal(a.items[i].args[7], fid_hex);
         assert_int_equal(a.items[i].body_len, 32);
-        for (size_t j = 0; j < 7; j++)
+        for (size_t j = 0; j < 8; j++)
             assert_string_equal(a.items[i].args[j], b.items[i].args[j]);
         assert_memory_equal(a.items[i].body, b.items[i].body, 32);
     }
@@ -457,7 +462,7 @@ static void test_flow(void **state) {
 
     /* The agents, under a warrant. */
     uint8_t fid[DM_FILE_ID_LEN];
-    assert_int_equal(dm_header_file_id(&hdr, fid), DM_OK);
+    assert_int_equal(dm_escrow_file_id(f->auth, &hdr, fid), DM_OK);
     char *wtext;
     size_t wlen;
     time_t now = time(NULL);
@@ -630,7 +635,7 @@ static void test_rogue_sender(void **state) {
             char *wtext;
             size_t wlen;
             uint8_t fid[DM_FILE_ID_LEN];
-            assert_int_equal(dm_header_file_id(&hdr, fid), DM_OK);
+            assert_int_equal(dm_escrow_file_id(f->auth, &hdr, fid), DM_OK);
             assert_int_equal(dm_escrow_warrant_issue(f->auth, f->court, "c", NULL, "2999-01-01",
                                                      (const uint8_t(*)[DM_FILE_ID_LEN])fid, 1,
                                                      &wtext, &wlen),

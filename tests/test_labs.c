@@ -223,9 +223,34 @@ static void test_strip(void **state) {
     assert_true(exists(*state, "stripped.age") && exists(*state, "corrupted.age"));
 }
 
+/* The header-swap attack: the old binding opens the file unseen; the new one
+ * refuses, and a warrant for the bound id is seen. */
+static void test_unbound(void **state) {
+    dm_lab_unbound_result r;
+    assert_int_equal(dm_lab_unbound(*state, &r), DM_OK);
+    const dm_lab_unbound_row *o = &r.rows[DM_LAB_UNBOUND_OLD], *n = &r.rows[DM_LAB_UNBOUND_NEW];
+    assert_string_equal(dm_lab_unbound_binding[DM_LAB_UNBOUND_OLD], "header-hash");
+    assert_int_equal(o->released, 2);
+    assert_true(o->opened);
+    assert_int_equal(o->log_entries, 2);
+    assert_int_equal(o->monitor_saw, 0);
+    assert_string_equal(o->logged_id, r.swapped_id);
+    assert_string_not_equal(r.swapped_id, r.header_id);
+    assert_int_equal(n->released, 0);
+    assert_int_equal(n->answer, DM_ERR_DENIED);
+    assert_non_null(strstr(n->reason, r.escrow_id));
+    assert_false(n->opened);
+    assert_int_equal(n->log_entries, 0);
+    assert_int_equal(r.bound_released, 2);
+    assert_true(r.bound_opened);
+    assert_int_equal(r.bound_monitor_saw, 2);
+    assert_true(exists(*state, "g.age") && exists(*state, "logs-header-hash/doj/checkpoint"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_blast, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unbound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crumple, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device, setup, teardown),

@@ -73,7 +73,7 @@ static int setup(void **state) {
     uint8_t id[DM_FILE_ID_LEN];
     char *wt;
     size_t wl;
-    if (dm_header_file_id(&w->hdr, id) ||
+    if (dm_escrow_file_id(w->auth, &w->hdr, id) ||
         dm_escrow_warrant_issue(w->auth, w->court, "SDNY 26-cr-42", NULL, "2999-12-31",
                                 (const uint8_t(*)[DM_FILE_ID_LEN])id, 1, &wt, &wl) ||
         dm_escrow_warrant_parse(wt, wl, &w->w, NULL))
@@ -101,6 +101,8 @@ static int teardown(void **state) {
 typedef struct dir_witness {
     world *w;
     int refuse, calls;
+    uint64_t clock; /* the witness's time, 0: the real one */
+    int lie; /* one bit of each cosignature's signature flipped */
 } dir_witness;
 
 static int witness_add(void *ctx, const char *body, size_t len, int *status, char **resp,
@@ -116,8 +118,17 @@ static int witness_add(void *ctx, const char *body, size_t len, int *status, cha
     dm_tlog_verifier logs[3];
     for (size_t i = 0; i < 3; i++)
         logs[i] = *dm_escrow_authority_log_key(d->w->auth, i);
-    return dm_tlog_witness_add_checkpoint(d->w->wstate, d->w->witness, logs, 3, body, len,
-                                          (uint64_t)time(NULL), status, resp, resp_len);
+    int err = dm_tlog_witness_add_checkpoint(d->w->wstate, d->w->witness, logs, 3, body, len,
+                                             d->clock ? d->clock : (uint64_t)time(NULL), status, resp,
+                                             resp_len);
+    if (err == DM_OK && d->lie && *status == 200) {
+        /* "— NAME BASE64\n": the last base64 character before the newline
+         * holds bits of the signature's last byte. */
+        char *nl = strchr(*resp, '\n');
+        assert_non_null(nl);
+        nl[-2] = nl[-2] == 'A' ? 'B' : 'A';
+    }
+    return err;
 }
 
 static uint64_t log_size(const char *dir) {
@@ -174,7 +185,7 @@ static void test_release_with_witness(void **state) {
                      DM_ERR_LOG);
     assert_null(none);
     assert_non_null(strstr(dm_err_detail(), "0 of the witnesses cosigned"));
-    assert_non_null(strstr(dm_err_detail(), "status 503"));
+    assert_non_null(strstr(dm_err_detail(), "witness 1: refused (HTTP 503)"));
     assert_int_equal(log_size(w->logs[1]), 1);
     d.refuse = 0;
     assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s[1]),
@@ -323,6 +334,112 @@ static void test_backdated_entry(void **state) {
     assert_string_equal(dm_err_detail(), want);
 }
 
+static char *read_checkpoint_file(const char *dir, size_t *len) {
+    char path[300];
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 4096);
+    *len = fread(text, 1, 4095, f);
+    fclose(f);
+    return text;
+}
+
+/* The witnesses' clocks bound an entry's time: a checkpoint's cosignature
+ * times are read back (the witness's own, not the agent's), and an entry
+ * dated more than DM_ESCROW_WITNESS_SLACK before a cosignature of a tree
+ * without it, or after one of a tree with it, is named, to the second. */
+static void test_witness_time(void **state) {
+    world *w = *state;
+    size_t len = 0;
+    /* The empty tree escrow init made: nobody cosigned it. */
+    char *text = read_checkpoint_file(w->logs[1], &len);
+    dm_escrow_witness_time lo, hi;
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi), DM_OK);
+    assert_true(lo.time == 0 && hi.time == 0);
+    free(text);
+    /* A release at `now` whose witness's clock says two hours later. */
+    time_t now = time(NULL);
+    dir_witness d = {.w = w, .clock = (uint64_t)now + 7200};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_release_opts opts = {.log_dir = w->logs[1], .cosigners = &c, .n_cosigners = 1};
+    dm_escrow_share *s = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s), DM_OK);
+    dm_escrow_share_free(s);
+    text = read_checkpoint_file(w->logs[1], &len);
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi), DM_OK);
+    assert_true(lo.time == (uint64_t)now + 7200 && hi.time == lo.time);
+    assert_int_equal(lo.size, 1);
+    assert_string_equal(lo.witness, "witness.example/w1");
+    /* Another agent's checkpoint is not this log's. */
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 0, text, len, &lo, NULL),
+                     DM_ERR_LOG);
+    /* The time is signed with the checkpoint: a cosignature whose time was
+     * moved back an hour (its last byte of seconds changed) is refused. */
+    char *line = strstr(text, "\n— witness.example/w1 ");
+    assert_non_null(line);
+    char *b64 = strrchr(line + 1, ' ') + 1;
+    size_t b64_len = strcspn(b64, "\n");
+    uint8_t raw[4 + 8 + 64];
+    size_t raw_len = 0;
+    assert_int_equal(sodium_base642bin(raw, sizeof raw, b64, b64_len, NULL, &raw_len, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL),
+                     0);
+    assert_int_equal(raw_len, sizeof raw);
+    uint64_t ts = 0;
+    for (int i = 4; i < 12; i++)
+        ts = ts << 8 | raw[i];
+    assert_true(ts == (uint64_t)now + 7200);
+    ts -= 3600;
+    for (int i = 11; i >= 4; i--, ts >>= 8)
+        raw[i] = (uint8_t)ts;
+    char moved[sizeof raw * 2];
+    sodium_bin2base64(moved, sizeof moved, raw, sizeof raw, sodium_base64_VARIANT_ORIGINAL);
+    assert_int_equal(strlen(moved), b64_len);
+    memcpy(b64, moved, b64_len);
+    assert_int_equal(dm_escrow_checkpoint_witness_times(w->auth, 1, text, len, &lo, &hi),
+                     DM_ERR_LOG);
+    assert_non_null(strstr(dm_err_detail(), "the signature of witness.example/w1"));
+    free(text);
+
+    dm_escrow_entry e = {0};
+    struct tm tm;
+    char wt[32], want[400];
+    strftime(e.time, sizeof e.time, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    dm_escrow_witness_time at = {.size = 7};
+    snprintf(at.witness, sizeof at.witness, "witness.example/w1");
+    /* Unknown times bound nothing. */
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, NULL), DM_OK);
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, &at), DM_OK);
+    /* Cosigned without it up to the slack after its time: in order. */
+    at.time = (uint64_t)now + DM_ESCROW_WITNESS_SLACK;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, NULL), DM_OK);
+    at.time++;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, &at, NULL), DM_ERR_LOG);
+    time_t t = (time_t)at.time;
+    strftime(wt, sizeof wt, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(want, sizeof want,
+             "entry 7 is dated %s, but witness witness.example/w1 cosigned the log at size 7, "
+             "without it, at %s: the entry was backdated (the agent's clock was behind by more "
+             "than 10 minutes)",
+             e.time, wt);
+    assert_string_equal(dm_err_detail(), want);
+    /* Cosigned with it from the slack before its time on: in order. */
+    at.size = 8;
+    at.time = (uint64_t)now - DM_ESCROW_WITNESS_SLACK;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, &at), DM_OK);
+    at.time--;
+    assert_int_equal(dm_escrow_entry_in_witness_time(&e, 7, NULL, &at), DM_ERR_LOG);
+    t = (time_t)at.time;
+    strftime(wt, sizeof wt, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+    snprintf(want, sizeof want,
+             "entry 7 is dated %s, but witness witness.example/w1 cosigned the log at size 8, "
+             "with it, already at %s: the entry was postdated (the agent's clock was ahead by "
+             "more than 10 minutes)",
+             e.time, wt);
+    assert_string_equal(dm_err_detail(), want);
+}
+
 /* The one writer of new files: O_EXCL, the mode asked, fsynced; an existing
  * file is a usage error and is left as it was. */
 static void test_write_new_file(void **state) {
@@ -394,6 +511,98 @@ static void test_entry_grammar(void **state) {
     assert_int_equal(dm_escrow_entry_format(&e, &text, &len), DM_ERR_USAGE);
 }
 
+/* A witness whose cosignature does not verify is named, with the reason,
+ * and its line never reaches the checkpoint. */
+static void test_lying_witness_named(void **state) {
+    world *w = *state;
+    dir_witness d = {.w = w, .lie = 1};
+    const char *name = dm_tlog_signer_verifier(w->witness)->name;
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d, .name = name};
+    dm_escrow_release_opts opts = {
+        .log_dir = w->logs[0], .requester = "SA Jones", .cosigners = &c, .n_cosigners = 1};
+    dm_escrow_share *s = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, &opts, time(NULL), &s),
+                     DM_ERR_LOG);
+    assert_null(s);
+    char want[700];
+    snprintf(want, sizeof want,
+             "witness %s: returned a cosignature that does not verify (the signature of %s", name,
+             name);
+    assert_non_null(strstr(dm_err_detail(), want));
+    assert_non_null(strstr(dm_err_detail(), "0 of the witnesses cosigned"));
+    char path[300];
+    snprintf(path, sizeof path, "%s/checkpoint", w->logs[0]);
+    char *cp = NULL;
+    size_t cp_len = 0;
+    assert_int_equal(dm_escrow_read_file(path, false, &cp, &cp_len), DM_OK);
+    assert_null(strstr(cp, name)); /* the bad line was not added */
+    free(cp);
+}
+
+/* The same request (warrant, file, requester) gets its entry again, also
+ * after the log is reopened; another requester gets a new one; the batch
+ * releaser asks the witness once per checkpoint and never appends a
+ * cosignature twice. */
+static void test_retry_gets_its_entry(void **state) {
+    world *w = *state;
+    dir_witness d = {.w = w};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add,
+                            .ctx = &d,
+                            .name = dm_tlog_signer_verifier(w->witness)->name};
+    dm_escrow_releaser *r = NULL;
+    assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[2], w->logs[2], &r), DM_OK);
+    dm_escrow_share *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    uint64_t i1 = 99, i2 = 99, i3 = 99;
+    time_t now = time(NULL);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1one", now, &s1, &i1), DM_OK);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1one", now + 5, &s2, &i2), DM_OK);
+    assert_true(i1 == 0 && i2 == 0);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(d.calls, 1);
+    assert_true(dm_escrow_releaser_size(r) == 1);
+    assert_int_equal(dm_escrow_release_receipt(r, s2, i2), DM_OK);
+    /* Nothing new: no new checkpoint, no witness asked. */
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(d.calls, 1);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1two", now, &s3, &i3), DM_OK);
+    assert_true(i3 == 1);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    dm_escrow_share_free(s1);
+    dm_escrow_share_free(s2);
+    dm_escrow_share_free(s3);
+    dm_escrow_releaser_close(r);
+
+    /* Reopened (an agent restarted): the retry still finds its entry, and
+     * the checkpoint, cosigned already, is not cosigned again. */
+    assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[2], w->logs[2], &r), DM_OK);
+    d.calls = 0;
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_int_equal(d.calls, 0);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "age1one", now + 60, &s1, &i1), DM_OK);
+    assert_true(i1 == 0);
+    assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
+    assert_true(dm_escrow_releaser_size(r) == 2);
+    assert_int_equal(dm_escrow_release_receipt(r, s1, i1), DM_OK);
+    dm_escrow_entry e;
+    uint64_t idx = 99;
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s1, &e, &idx), DM_OK);
+    assert_true(idx == 0);
+    assert_string_equal(e.requester, "age1one");
+    dm_escrow_share_free(s1);
+    dm_escrow_releaser_close(r);
+    char path[300];
+    snprintf(path, sizeof path, "%s/checkpoint", w->logs[2]);
+    char *cp = NULL;
+    size_t cp_len = 0;
+    assert_int_equal(dm_escrow_read_file(path, false, &cp, &cp_len), DM_OK);
+    const char *name = dm_tlog_signer_verifier(w->witness)->name;
+    int lines = 0; /* the witness's cosignature lines: one */
+    for (const char *p = strstr(cp, name); p != NULL; p = strstr(p + 1, name))
+        lines++;
+    assert_int_equal(lines, 1);
+    free(cp);
+}
+
 int main(void) {
     if (dm_init() != DM_OK)
         return 1;
@@ -401,8 +610,11 @@ int main(void) {
         cmocka_unit_test(test_entry_grammar),
         cmocka_unit_test(test_write_new_file),
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

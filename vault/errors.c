@@ -1,12 +1,15 @@
 /* Error classes, their words and exit codes, and the per-thread detail text. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <sodium.h>
 
 #include "doormat/vault.h"
 
-#define DM_DETAIL_CAP 256
+/* Room for a reason that names several parties (every witness that failed,
+ * each with its own reason); a longer one is cut at a space and marked. */
+#define DM_DETAIL_CAP 1024
 
 /* Thread-local so that parallel decryptions never report each other's details. */
 static _Thread_local char dm_detail[DM_DETAIL_CAP];
@@ -73,6 +76,15 @@ int dm_fail(int err, const char *fmt, ...) {
     va_end(ap);
     if (n < 0)
         dm_detail[0] = '\0';
+    if (n >= (int)sizeof dm_detail) {
+        /* Never a word cut in half: end at the last space, then " ...". */
+        size_t cut = sizeof dm_detail - 5, at = cut;
+        while (at > 0 && dm_detail[at] != ' ')
+            at--;
+        if (at > 0) /* (one word longer than the whole text is cut where it must be) */
+            cut = at;
+        memcpy(dm_detail + cut, " ...", 5);
+    }
     return err;
 }
 

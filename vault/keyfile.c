@@ -114,6 +114,8 @@ static int parse_key_lines(const key_file_kind *kind, const char *text, size_t l
 int dm_recipient_parse(const char *s, dm_recipient **out) {
     if (s == NULL)
         return dm_fail(DM_ERR_USAGE, "no recipient");
+    if (dm_pq_is_recipient(s))
+        return dm_pq_recipient_parse(s, out);
     if (dm_is_plugin_recipient(s))
         return dm_plugin_recipient_parse(s, NULL, out);
     if (strncmp(s, "age1", 4) == 0)
@@ -122,6 +124,8 @@ int dm_recipient_parse(const char *s, dm_recipient **out) {
 }
 
 int dm_identity_parse(const char *s, dm_identity **out) {
+    if (dm_pq_is_identity(s))
+        return dm_pq_identity_parse(s, out);
     if (dm_is_plugin_identity(s))
         return dm_plugin_identity_parse(s, NULL, out);
     return dm_x25519_identity_parse(s, out);
@@ -134,11 +138,9 @@ typedef struct identity_list {
 
 /* Keys this build can't use are named, not called malformed. */
 static int unsupported_identity(const char *line, size_t number) {
-    if (strncmp(line, "AGE-SECRET-KEY-PQ-1", 19) == 0)
-        return dm_fail(DM_ERR_USAGE,
-                       "unsupported identity type at line %zu: an ML-KEM hybrid "
-                       "identity (AGE-SECRET-KEY-PQ-1...)",
-                       number);
+    if (dm_pq_is_identity(line) && !dm_pq_available())
+        return dm_fail(DM_ERR_USAGE, "line %zu is an AGE-SECRET-KEY-PQ-1 identity: %s", number,
+                       dm_pq_unavailable_reason());
     char type[32];
     if (dm_ssh_line_type(line, type))
         return dm_fail(DM_ERR_USAGE,
@@ -204,6 +206,10 @@ static int take_recipient(void *ctx, const char *line, size_t number) {
     recipient_list *l = ctx;
     dm_recipient *r = NULL;
     char type[32];
+    if (dm_pq_is_recipient(line) && !dm_pq_available())
+        return dm_fail(DM_ERR_USAGE, "line %zu is an age1pq recipient: %s", number,
+                       dm_pq_unavailable_reason()),
+               TAKE_REPORTED;
     int err = dm_recipient_parse(line, &r);
     if (err != DM_OK && dm_ssh_line_type(line, type) && !dm_ssh_type_supported(type)) {
         /* As age does: an authorized_keys file may hold keys of other types. */

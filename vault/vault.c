@@ -36,6 +36,11 @@ static int is_companion(const char *type, const char *const *companions, size_t 
     return 0;
 }
 
+/* The stanza types of the post-quantum recipient types (c2sp.org/age). */
+static int pq_stanza_type(const char *type) {
+    return strcmp(type, "mlkem768x25519") == 0 || strcmp(type, "mlkem768p256tag") == 0;
+}
+
 /* Every recipient wraps the file key into hdr; an ALONE recipient's stanzas
  * must then be the only ones but for companions. first has n_rcpts + 1 slots. */
 static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *file_key,
@@ -47,6 +52,35 @@ static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *f
     }
     if (err == DM_OK)
         first[n_rcpts] = hdrp->stanzas.len;
+
+    /* age 1.3's rule: post-quantum recipients are not mixed with classical
+     * ones (a stand-alone recipient is checked below on its own). Known after
+     * wrapping: a plugin recipient is post-quantum when its stanzas are (the
+     * pq plugin's mlkem768x25519), as the label age-plugin-pq gives says. */
+    const dm_recipient *pq = NULL, *classical = NULL;
+    const char *pq_type = NULL, *classical_type = NULL;
+    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
+        if (rcpts[i]->flags & DM_RCPT_ALONE)
+            continue;
+        int is_pq = (rcpts[i]->flags & DM_RCPT_PQ) != 0 || first[i + 1] > first[i];
+        for (size_t s = first[i]; !(rcpts[i]->flags & DM_RCPT_PQ) && s < first[i + 1]; s++)
+            is_pq = is_pq && pq_stanza_type(hdrp->stanzas.items[s].type);
+        if (is_pq && pq == NULL) {
+            pq = rcpts[i];
+            pq_type = first[i + 1] > first[i] ? hdrp->stanzas.items[first[i]].type : rcpts[i]->type;
+        }
+        if (!is_pq && classical == NULL) {
+            classical = rcpts[i];
+            classical_type =
+                first[i + 1] > first[i] ? hdrp->stanzas.items[first[i]].type : rcpts[i]->type;
+        }
+    }
+    if (err == DM_OK && pq != NULL && classical != NULL)
+        err = dm_fail(DM_ERR_USAGE,
+                      "incompatible recipients: a post-quantum (%s) recipient can't be mixed "
+                      "with a classical (%s) one",
+                      pq_type ? pq_type : "post-quantum",
+                      classical_type ? classical_type : "classical");
 
     for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
         if (!(rcpts[i]->flags & DM_RCPT_ALONE))

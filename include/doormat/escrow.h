@@ -79,6 +79,15 @@ typedef struct dm_escrow_court_key dm_escrow_court_key; /* the warrant signing k
 int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
                             unsigned threshold, dm_escrow_authority **auth_out,
                             dm_escrow_agent_key ***agent_keys_out, dm_escrow_court_key **court_out);
+/* The same, with flags: DM_ESCROW_PQ gives every agent a hybrid post-quantum
+ * key (ML-KEM-768 + X25519, the vault's age1pq type) instead of an X25519 one,
+ * so the shares are as safe as the files' own post-quantum recipients
+ * (escrow init --pq; DM_ERR_USAGE without ML-KEM, see dm_pq_available). */
+#define DM_ESCROW_PQ 1u
+int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size_t n_agents,
+                               unsigned threshold, unsigned flags, dm_escrow_authority **auth_out,
+                               dm_escrow_agent_key ***agent_keys_out,
+                               dm_escrow_court_key **court_out);
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
@@ -245,7 +254,10 @@ typedef struct dm_escrow_holders {
     const char *id_hex; /* the authority id, 32 hex digits */
     const char *name;   /* the authority's name */
     const char *mode;   /* the MODE argument: "shamir", "leaf-16", "crumple-20" */
+    const char *file_id; /* the file id its first stanza names (hex), NULL for v1 stanzas */
     unsigned k, n;      /* any k of the n agents */
+    int post_quantum;   /* the shares are sealed to hybrid (ML-KEM-768 + X25519)
+                           agent keys: escrow init --pq */
     size_t n_agents;    /* the agents that have a stanza, in share order */
     const char *agents[DM_ESCROW_MAX_AGENTS];
 } dm_escrow_holders;
@@ -256,6 +268,21 @@ typedef struct dm_escrow_description {
 /* Fills out from hdr. Malformed escrow stanzas, or more than
  * DM_ESCROW_MAX_DESCRIBED authorities, are DM_ERR_HEADER. */
 int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
+
+/* The escrow file id: the first 16 bytes of HKDF-SHA-256(file key, no salt,
+ * "doormat/v2/escrow/file-id"). Every escrow stanza names it and its seal
+ * binds it, so whatever header a requester sends, an agent releases a share
+ * of this key only under this id: warrants name it, log entries record it,
+ * and the owner of a file (who has its key) finds its releases by it
+ * (docs/escrow-format.md, "File id"). */
+int dm_escrow_file_id_of_key(const uint8_t file_key[DM_FILE_KEY_LEN],
+                             uint8_t id[DM_FILE_ID_LEN]);
+/* The file id that the header's stanzas for auth name (in the clear; a
+ * stanza whose id was edited does not open). DM_ERR_NO_MATCH when the header
+ * has no stanza of auth, DM_ERR_HEADER when one is malformed or of the old
+ * format v1 (no file id), or when they name different ids. */
+int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
+                      uint8_t id[DM_FILE_ID_LEN]);
 
 /* ------------------------------------------------------------------ warrants */
 
@@ -281,6 +308,10 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
 /* SHA-256 of the warrant's exact text (what the log entry records). */
 void dm_escrow_warrant_digest(const dm_escrow_warrant *w, uint8_t out[DM_ESCROW_DIGEST_LEN]);
 const char *dm_escrow_warrant_case(const dm_escrow_warrant *w);
+/* The case reference as logs show it (docs/escrow-format.md): the hex of its
+ * SHA-256, the "case:" of a log entry. Messages and log lines name a case
+ * only this way: a case number can itself be sensitive. */
+void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w, char hex[2 * DM_ESCROW_DIGEST_LEN + 1]);
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
 
 /* "YYYY-MM-DD" of a time (UTC) into out[11]; and the reverse (noon UTC). */
@@ -363,6 +394,37 @@ int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out)
 #define DM_ESCROW_ENTRY_SKEW 600
 int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char latest[21]);
 
+/* The witnesses' clocks bound the agent's. A witness that cosigned a
+ * checkpoint at time t (its cosignature/v1 timestamp, from its own clock)
+ * saw a log of that size: an entry the checkpoint holds existed at t, an
+ * entry it does not hold did not yet. So an entry may be dated at most
+ * DM_ESCROW_WITNESS_SLACK seconds after the earliest cosignature of a
+ * checkpoint that holds it, and at most that much before the latest
+ * cosignature of a checkpoint that did not hold it yet; the slack is for
+ * clocks that differ a little and for a release's wait for the log's lock
+ * and the witnesses (as DM_ESCROW_ENTRY_SKEW). */
+#define DM_ESCROW_WITNESS_SLACK 600
+typedef struct dm_escrow_witness_time {
+    uint64_t time;                      /* seconds since the epoch; 0: no cosignature */
+    char witness[DM_TLOG_MAX_NAME + 1]; /* whose clock */
+    uint64_t size;                      /* of the checkpoint it cosigned */
+} dm_escrow_witness_time;
+/* The earliest and the latest valid cosignature, by the authority's
+ * witnesses, of a signed checkpoint of agent's log (either may be NULL;
+ * time 0 when no witness cosigned it). DM_ERR_LOG when the checkpoint or a
+ * cosignature of a known key does not verify. */
+int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t agent,
+                                       const char *note, size_t len,
+                                       dm_escrow_witness_time *earliest,
+                                       dm_escrow_witness_time *latest);
+/* Checks an entry's time against a witness time it cannot be dated before
+ * (after, NULL or time 0: none known) and one it cannot be dated after
+ * (before, likewise): DM_ERR_LOG naming the entry, its time, the witness and
+ * its time, and which way the agent's clock was moved. */
+int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
+                                    const dm_escrow_witness_time *after,
+                                    const dm_escrow_witness_time *before);
+
 /* A witness as the releasing side sees it: sends a c2sp.org/tlog-witness
  * add-checkpoint request body and gets the HTTP status and response body
  * (malloc'd). dm_tlog_witness_add_checkpoint on a directory is one; an
@@ -371,6 +433,7 @@ typedef struct dm_escrow_cosigner {
     int (*add_checkpoint)(void *ctx, const char *body, size_t len, int *status, char **response,
                           size_t *response_len);
     void *ctx;
+    const char *name; /* the witness's name in authority.pub (NULL: not known) */
 } dm_escrow_cosigner;
 
 typedef struct dm_escrow_release_opts {
@@ -419,6 +482,46 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
 /* The receipt of the release at index, after a commit that succeeded. */
 int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
 uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
+/* The log part of dm_escrow_release_commit: every added entry durable, a new
+ * checkpoint signed (none when nothing was added). Then a round of
+ * cosignatures (dm_escrow_round_new) decides whether shares may leave. */
+int dm_escrow_release_commit_log(dm_escrow_releaser *r);
+/* True when the checkpoint committed last holds the authority's witness
+ * threshold of valid cosignatures: receipts can be made. */
+int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r);
+
+/* One round of witness cosignatures over the checkpoint the releaser
+ * committed last, for a caller that asks its witnesses at once (doormat
+ * escrow serve, from its event loop): it takes each cosigner's request body,
+ * sends it as it likes, and hands back the answer (status 0 and the reason
+ * as the body when none came). The round checks every cosignature, follows
+ * a 409 from the size the witness has, and keeps for each witness why it did
+ * not cosign, in words. Witnesses whose cosignatures the checkpoint already
+ * holds are not asked again. names[i] is cosigner i's witness name in
+ * authority.pub (NULL: not known). */
+typedef struct dm_escrow_round dm_escrow_round;
+#define DM_ESCROW_WHY_LEN 240 /* one witness's reason, with its end */
+int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
+                        dm_escrow_round **out);
+/* Cosigner i's add-checkpoint body (malloc'd); *body NULL when it is done. */
+int dm_escrow_round_request(dm_escrow_round *rd, size_t i, char **body, size_t *len);
+/* Cosigner i's answer. 1: ask it again (dm_escrow_round_request), 0: done. */
+int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp, size_t len);
+/* Cosigner i is not asked (or no longer waited for), for this reason. */
+void dm_escrow_round_give_up(dm_escrow_round *rd, size_t i, const char *why);
+int dm_escrow_round_done(const dm_escrow_round *rd, size_t i);
+unsigned dm_escrow_round_have(const dm_escrow_round *rd);   /* valid cosignatures */
+unsigned dm_escrow_round_needed(const dm_escrow_round *rd); /* the authority's threshold */
+uint64_t dm_escrow_round_size(const dm_escrow_round *rd);   /* of the checkpoint */
+const char *dm_escrow_round_name(const dm_escrow_round *rd, size_t i);
+/* Why cosigner i did not cosign (or what was wrong in its answer), "" when nothing. */
+const char *dm_escrow_round_why(const dm_escrow_round *rd, size_t i);
+/* Every reason, "witness W: why; witness X: why" (malloc'd; "" when none). */
+int dm_escrow_round_failures(const dm_escrow_round *rd, char **text, size_t *len);
+/* Adds the new cosignatures to the checkpoint; DM_OK when the threshold is
+ * met, DM_ERR_LOG naming every witness that failed and why otherwise. */
+int dm_escrow_round_finish(dm_escrow_round *rd);
+void dm_escrow_round_free(dm_escrow_round *rd);
 
 /* The receipt of a share (its c2sp.org/tlog-proof text), NULL when none. */
 const char *dm_escrow_share_receipt(const dm_escrow_share *s, size_t *len);

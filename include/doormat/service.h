@@ -44,13 +44,18 @@ char *dm_service_tls_path_for(const char *key_path);
 
 /* What every server shares. Zero fields take the defaults in brackets. */
 typedef struct dm_service_opts {
-    const char *listen;    /* "HOST:PORT" (PORT 0: any free port) */
-    const char *tls_path;  /* PEM key and certificate */
-    const char *log_file;  /* one line per request; NULL: stderr */
-    const char *port_file; /* if set, the bound port is written there once listening */
-    size_t max_body;       /* bytes of a request body [65536] */
-    unsigned timeout_s;    /* idle read/write timeout of a connection [10] */
-    unsigned max_conns;    /* connections at once; more get 429 [256] */
+    const char *listen;         /* "HOST:PORT" (PORT 0: any free port) */
+    const char *tls_path;       /* PEM key and certificate */
+    const char *log_file;       /* one line per request; NULL: stderr */
+    const char *port_file;      /* if set, the bound port is written there once listening */
+    size_t max_body;            /* bytes of a request body [65536] */
+    unsigned timeout_s;         /* idle read/write timeout of a connection [10] */
+    unsigned max_conns;         /* connections at once; when full the longest waiting
+                                   one is closed, and with all busy more get 429 [256] */
+    unsigned request_timeout_s; /* from accept (or the last answer) to a whole
+                                   request read, TLS handshake included [30] */
+    unsigned max_per_address;   /* connections from one address [32] */
+    unsigned witness_timeout_s; /* an agent's deadline for each witness's answer [5] */
 } dm_service_opts;
 
 /* doormat escrow serve: agent agent_key_path of authority_path, logging
@@ -70,10 +75,10 @@ int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const
 /* One agent's answer to a release request, as the investigator's client saw it. */
 typedef struct dm_service_answer {
     char agent[DM_ESCROW_MAX_AGENT_NAME + 1];
-    int ok;           /* a share that passed every check, its receipt included */
-    uint64_t index;   /* its entry in the agent's log */
-    long status;      /* HTTP status, 0 when no answer */
-    char reason[256]; /* why not, in words */
+    int ok;            /* a share that passed every check, its receipt included */
+    uint64_t index;    /* its entry in the agent's log */
+    long status;       /* HTTP status, 0 when no answer */
+    char reason[1024]; /* why not, in words (every witness that failed, each with why) */
 } dm_service_answer;
 
 /* doormat escrow request: asks the agents of auth (their URLs and pins from

@@ -112,6 +112,11 @@ typedef struct dm_recipient {
 } dm_recipient;
 
 #define DM_RCPT_ALONE 1u
+/* DM_RCPT_PQ: a post-quantum recipient (age's "postquantum" label). A file
+ * is encrypted either to post-quantum recipients only or to none: mixing
+ * them with classical ones would leave the file key open to a quantum
+ * attacker through the classical stanzas (c2sp.org/age: SHOULD NOT). */
+#define DM_RCPT_PQ 2u
 
 /* An identity tries to unwrap the file key from the header's stanzas.
  * Returns DM_OK with file_key filled, DM_ERR_NO_MATCH when none of the
@@ -136,6 +141,37 @@ int dm_x25519_recipient_parse(const char *age1, dm_recipient **out);
 int dm_x25519_identity_parse(const char *secret, dm_identity **out);
 /* Writes the age1... recipient of an AGE-SECRET-KEY-1... string (malloc'd). */
 int dm_x25519_identity_to_recipient(const char *secret, char **public_out);
+
+/* The MLKEM768-X25519 hybrid post-quantum type (age1pq1... recipients,
+ * AGE-SECRET-KEY-PQ-1... identities, mlkem768x25519 stanzas), on OpenSSL's
+ * ML-KEM-768 and SHA-3 (3.5 or later). dm_pq_available() is 1 when this
+ * build and the OpenSSL it runs on have them; otherwise every function below
+ * fails with DM_ERR_USAGE and the detail dm_pq_unavailable_reason(). The
+ * dm_pq_is_* tests only look at the prefix (any case). */
+int dm_pq_available(void);
+const char *dm_pq_unavailable_reason(void);
+int dm_pq_is_recipient(const char *s);
+int dm_pq_is_identity(const char *s);
+int dm_pq_keygen(char **secret_out, char **public_out);
+int dm_pq_recipient_parse(const char *age1pq, dm_recipient **out);
+int dm_pq_identity_parse(const char *secret, dm_identity **out);
+int dm_pq_identity_to_recipient(const char *secret, char **public_out);
+/* The KEM alone (MLKEM768-X25519), for other rooms that seal to hybrid keys
+ * (the escrow agents of an authority made with --pq). A key pair is a 32-byte
+ * seed and its DM_PQ_PUBLIC_LEN-byte public key (what age1pq1 encodes).
+ * Encapsulation is random when rand is NULL, else derived from its
+ * DM_PQ_RAND_LEN bytes (ML-KEM's message, then the X25519 ephemeral secret),
+ * for senders whose stanzas must be rebuilt byte for byte from a secret. */
+#define DM_PQ_SEED_LEN 32
+#define DM_PQ_PUBLIC_LEN 1216
+#define DM_PQ_ENC_LEN 1120
+#define DM_PQ_RAND_LEN 64
+#define DM_PQ_SHARED_LEN 32
+int dm_pq_public_from_seed(const uint8_t seed[DM_PQ_SEED_LEN], uint8_t public[DM_PQ_PUBLIC_LEN]);
+int dm_pq_encapsulate(const uint8_t public[DM_PQ_PUBLIC_LEN], const uint8_t *rand,
+                      uint8_t enc[DM_PQ_ENC_LEN], uint8_t shared[DM_PQ_SHARED_LEN]);
+int dm_pq_decapsulate(const uint8_t seed[DM_PQ_SEED_LEN], const uint8_t enc[DM_PQ_ENC_LEN],
+                      uint8_t shared[DM_PQ_SHARED_LEN]);
 
 /* scrypt passphrase recipient (log_n 0 means DM_SCRYPT_DEFAULT_LOG_N) and
  * identity (refuses work factors above max_log_n; 0 means DM_SCRYPT_MAX_LOG_N). */

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Passphrase-protected ssh-rsa keys in OpenSSH's own format (what ssh-keygen makes
 # by default), both ways against age 1.1.1, passphrases typed on a pseudo-terminal
-# by expect. libssh 0.10 checks the passphrase but won't hand such a key back, so
+# by expect. libssh 0.11 (Debian 13) opens such a key and hands it back itself:
+# ssh-keygen is then never run, whatever stands in PATH under its name. libssh
+# 0.10 (Debian 12) checks the passphrase but won't hand the key back, so
 # OpenSSH's ssh-keygen rewrites it as encrypted PEM in a memory file, its prompts
-# answered on a pseudo-terminal of doormat's (vault/ssh_keygen.c). Checked too:
-# nothing reaches the disk and the key file is untouched; what ssh-keygen is given
-# (its arguments, environment and terminal); and stand-ins for ssh-keygen that are
-# missing, hang, fail, or give back another key.
+# answered on a pseudo-terminal of doormat's (vault/ssh_keygen.c). Each platform
+# is checked for what it does (the libssh version says which): with ssh-keygen,
+# what it is given (its arguments, environment and terminal) and stand-ins for it
+# that are missing, hang, fail, or give back another key; with libssh alone, that
+# no stand-in runs and no ssh-keygen is needed. Checked on both: nothing reaches
+# the disk and the key file is untouched.
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
@@ -14,6 +18,14 @@ for tool in age ssh-keygen expect; do
   command -v $tool >/dev/null || { echo "age_ssh_rsa: $tool is missing (make deps)" >&2; exit 1; }
 done
 KEYGEN=$(command -v ssh-keygen)
+# Which path this platform takes: libssh from 0.11 on exports the key it opened.
+LIBSSH_VERSION=$(pkg-config --modversion libssh 2>/dev/null)
+case "$LIBSSH_VERSION" in
+  0.[0-9].* | 0.10.*) VIA=ssh-keygen ;;
+  [0-9]*) VIA=libssh ;;
+  *) echo "age_ssh_rsa: pkg-config knows no libssh (make deps installs libssh-dev)" >&2; exit 1 ;;
+esac
+echo "age_ssh_rsa: libssh $LIBSSH_VERSION: protected OpenSSH RSA keys are read by $VIA"
 hang_pid=
 trap 'if [ -n "$hang_pid" ]; then kill -9 "$hang_pid" 2>/dev/null; fi; e2e_cleanup' EXIT
 
@@ -91,6 +103,30 @@ pty pass env PATH="$T/rec:$PATH" DISPLAY=:0 SSH_ASKPASS=/bin/false SSH_ASKPASS_R
   DOORMAT_CANARY=1 "$D" -d -i k -o c.k.out a.k.age
 assert_exit 0 "doormat -d -i k (age's command line)"
 assert_same c.k.out data.bin "doormat -d -i k: plaintext"
+if [ "$VIA" = libssh ]; then
+  assert_absent rec.args "libssh $LIBSSH_VERSION reads the key itself: ssh-keygen never runs"
+  mkdir nokg fail
+  for vg in valgrind valgrind.bin; do
+    if command -v $vg >/dev/null; then ln -s "$(command -v $vg)" nokg/$vg; fi
+  done
+  pty pass env PATH="$T/nokg" "$D" decrypt -i k -o nokg.out a.k.age
+  assert_exit 0 "libssh alone: no ssh-keygen in PATH"
+  assert_same nokg.out data.bin "libssh alone: plaintext without ssh-keygen"
+  printf '#!/bin/sh\necho ran >"%s/fail.ran"\nexit 1\n' "$T" >fail/ssh-keygen
+  chmod 755 fail/ssh-keygen
+  pty pass env PATH="$T/fail:$PATH" "$D" decrypt -i k -o fail.out a.k.age
+  assert_exit 0 "libssh alone: a failing ssh-keygen in PATH does not matter"
+  assert_same fail.out data.bin "libssh alone: plaintext beside a failing ssh-keygen"
+  assert_absent fail.ran "libssh alone: the stand-in never ran"
+  pty wrong-pass env PATH="$T/rec:$PATH" "$D" decrypt -i k -o never.out a.k.age
+  assert_exit 2 "wrong passphrase"
+  assert_eq "$(last_line)" "$ERR_PREFIX incorrect passphrase for the SSH key" "wrong passphrase, word for word"
+  assert_absent never.out "nothing written after a wrong passphrase"
+  run setsid -w "$D" decrypt -i k -o never.out a.k.age </dev/null
+  assert_eq "$rc:$(cat "$T/err")" "2:$ERR_PREFIX no terminal to ask for the passphrase of the SSH key \"k\"" "no terminal"
+  assert_eq "$(key_state k)" "$k_before" "the key file is untouched after every run"
+  finish
+fi
 assert_eq "$(tr '\n' ' ' 2>/dev/null <rec.args)" "-p -m PEM -f /proc/self/fd/3 " "ssh-keygen's arguments: no passphrase, the memory file"
 assert_eq "$(grep -cE '^(DISPLAY|SSH_ASKPASS|SSH_ASKPASS_REQUIRE|DOORMAT_CANARY|TMPDIR|HOME)=' rec.env)" 0 "ssh-keygen's environment: nothing of the caller's"
 assert_eq "$(grep -cx 'LC_ALL=C' rec.env)" 1 "ssh-keygen's environment: LC_ALL=C"

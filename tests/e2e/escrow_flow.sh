@@ -46,7 +46,7 @@ assert_true "inspect names authority, k-of-n, agents" \
   grep -qx "escrow: authority FBI ($ID), 2-of-3 shamir: doj, court, vendor" "$T/out"
 assert_true "inspect says who can decrypt" \
   grep -qx "can be opened by: the holder of one X25519 identity; or any 2 of doj, court, vendor" "$T/out"
-FID=$(sed -n 's/^file id: //p' "$T/out")
+FID=$(sed -n 's/^escrow file id: //p' "$T/out")
 assert_match "$FID" '^[0-9a-f]{32}$' "file id"
 
 # ---- a rogue sender strips or alters the escrow stanzas

@@ -15,10 +15,13 @@ DEST=$T/root
 # Install what is built (-o all: nothing is rebuilt here, whatever the flags of the build).
 run make -s -C "$ROOT" -o all install BUILD="$B" DESTDIR="$DEST" PREFIX=/usr
 assert_exit 0 "make install DESTDIR=... PREFIX=/usr"
-for f in bin/doormat bin/age-plugin-batchpass lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
-  include/doormat/escrow.h share/man/man1/doormat.1; do
+for f in bin/doormat bin/age-plugin-pq bin/age-plugin-batchpass lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
+  include/doormat/escrow.h share/man/man1/doormat.1 lib/systemd/system/doormat-agent@.service \
+  lib/systemd/system/doormat-witness@.service; do
   assert_true "installed: /usr/$f" test -f "$DEST/usr/$f"
 done
+assert_true "the installed units run /usr/bin/doormat" \
+  grep -q '^ExecStart=/usr/bin/doormat escrow serve ' "$DEST/usr/lib/systemd/system/doormat-agent@.service"
 assert_eq "$(cd "$DEST/usr/include/doormat" && ls | tr '\n' ' ')" "escrow.h service.h tlog.h vault.h " \
   "only the public headers are installed (no labs.h)"
 assert_absent "$DEST/usr/lib/libdoormat-labs.a" "the labs archive is not installed"
@@ -103,5 +106,7 @@ run make -s -C "$ROOT" uninstall DESTDIR="$DEST" PREFIX=/usr
 assert_exit 0 "make uninstall"
 assert_absent "$DEST/usr/lib/pkgconfig/doormat.pc" "uninstall removes doormat.pc"
 assert_absent "$DEST/usr/lib/libdoormat.a" "uninstall removes the library"
-assert_absent "$DEST/usr/bin/age-plugin-batchpass" "uninstall removes the plugin programs"
+assert_absent "$DEST/usr/lib/systemd/system/doormat-agent@.service" "uninstall removes the units"
+assert_absent "$DEST/usr/bin/age-plugin-pq" "uninstall removes age-plugin-pq"
+assert_absent "$DEST/usr/bin/age-plugin-batchpass" "uninstall removes age-plugin-batchpass"
 finish

@@ -24,7 +24,7 @@ one_json() {
 # ---- the command
 run "$D" lab list
 assert_exit 0 "lab list"
-assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive insider volume " "lab names"
+assert_eq "$(cut -d' ' -f1 "$T/out" | tr '\n' ' ')" "blast-radius leaf-forge strip crumple passcode substitution ghost clear retroactive insider volume unbound-id " "lab names"
 run "$D" lab
 assert_fails 2 "name a lab" "no lab"
 run "$D" lab nope
@@ -162,5 +162,43 @@ run "$D" encrypt -r "$P" --escrow z/authority.pub --leaf-bits 8 --crumple-bits 8
 assert_fails 2 "one of --leaf-bits and --crumple-bits" "both modes"
 run "$D" decrypt -i k.txt --crumple-bits 8 c.age
 assert_fails 2 "need --require-escrow" "crumple bits without require-escrow"
+
+# ---- --port-base: the services of insider and volume on the ports asked for
+base=$(( 40000 + ($$ % 2000) * 10 ))
+run "$D" lab volume --requests 2 --port-base "$base" --dir pv --json
+assert_exit 0 "volume --port-base"
+assert_eq "$(cat pv/service.port 2>/dev/null)" "$base" "volume: the agent on the port asked for"
+run "$D" lab insider --files 1 --port-base "$((base + 5))" --dir pi --json
+assert_exit 0 "insider --port-base"
+assert_eq "$(cat pi/authority-*/service-*.port 2>/dev/null | sort -n | head -1)" "$((base + 5))" \
+  "insider: the first agent on the port asked for"
+run "$D" lab strip --port-base "$base"
+assert_fails 2 "option --port-base does not apply to this lab" "strip --port-base"
+run "$D" lab volume --port-base 80
+assert_fails 2 "lab --port-base: wants a number from 1024 to 65000" "volume --port-base 80"
+
+# ---- unbound-id: the header-swap attack, old binding and new
+run "$D" lab unbound-id --json --dir unbound
+assert_exit 0 "unbound-id"
+one_json "unbound-id json"
+cp "$T/out" unbound.json
+assert_eq "$(jget unbound.json '[(r["binding"], r["released"], r["opens_file"], r["log_entries"], r["monitor_saw"]) for r in j["rows"]]')" \
+  "[('header-hash', 2, True, 2, 0), ('file-key', 0, False, 0, 0)]" "old: opened, monitor saw 0; new: refused"
+assert_eq "$(jget unbound.json 'j["rows"][0]["logged_id"] == j["swapped_header_id"] != j["header_id"]')" "True" \
+  "the old binding logged the rebuilt header's id"
+assert_eq "$(jget unbound.json '(j["rows"][1]["refused"], j["escrow_file_id"] in j["rows"][1]["reason"])')" \
+  "(True, True)" "the new binding refuses: the warrant does not cover the bound id"
+assert_eq "$(jget unbound.json 'tuple(j["bound_warrant"].values())')" "(2, True, 2)" \
+  "a warrant for the bound id: released, opens, seen"
+# The real monitor on the lab's files agrees: the new binding's logs list g.age.
+eid=$(jget unbound.json 'j["escrow_file_id"]')
+run "$D" escrow monitor --authority unbound/authority/authority.pub unbound/g.age
+assert_exit 0 "the owner's monitor on the lab's logs"
+assert_eq "$(grep -c " file $eid " "$T/out")" "2" "it lists the two releases of g.age"
+run "$D" escrow monitor --authority unbound/authority/authority.pub -i unbound/user.key unbound/g.age
+assert_eq "$(grep -c " file $eid " "$T/out")" "2" "and finds them from the file key"
+run "$D" lab unbound-id
+assert_exit 0 "unbound-id narrated"
+assert_true "the table has both bindings" grep -q "^old: the header's hash .* 2 .*yes .* 2 .* 0$" "$T/out"
 
 finish

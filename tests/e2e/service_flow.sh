@@ -91,10 +91,12 @@ hcurl "$W/elsewhere"
 assert_status 404 "no such endpoint" "witness: unknown path"
 
 # Two witnesses down: the release is logged but not released; the client says why.
+# (Another investigator: the same request again would get its entry back.)
 before=$(sed -n 2p fbi/logs/doj/checkpoint)
 svc_stop "${w2_pid:-0}"
 svc_stop "${w3_pid:-0}"
-run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" keygen -o inv2.key
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv2.key \
   -o out2.txt memo.age
 assert_exit 4 "request with 2 of 3 witnesses down"
 assert_true "the client names the refusal" \
@@ -107,9 +109,12 @@ svc_start_witness 2 fbi
 svc_start_witness 3 fbi
 # The agents read authority.pub at start: restart them to learn the new witness ports.
 for a in doj court vendor; do svc_stop "$(eval echo \${${a}_pid})"; svc_start_agent $a fbi; done
-run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+after=$(sed -n 2p fbi/logs/doj/checkpoint)
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv2.key \
   -o out3.txt memo.age
 assert_exit 0 "witnesses back: released again"
+assert_true "the retried request got its entry, not a new one" \
+  test "$(sed -n 2p fbi/logs/doj/checkpoint)" = "$after"
 
 # A full disk: the agent's files may not grow past 2 KiB (RLIMIT_FSIZE).
 svc_stop "${doj_pid:-0}"
@@ -123,8 +128,10 @@ sed -i "\|^url: doj |d" fbi/authority.pub
 echo "url: doj https://127.0.0.1:$port" >>fbi/authority.pub
 n=0; full=0
 while [ $n -lt 12 ] && [ $full = 0 ]; do
-  run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
-    -o out4.txt memo.age
+  # A new investigator each time: a new entry each time.
+  run "$D" keygen -o "inv-full$n.key"
+  run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt \
+    --identity "inv-full$n.key" -o out4.txt memo.age
   grep -q "agent doj: refused (HTTP 507): .*cannot be written" "$T/err" && full=1
   n=$((n + 1))
 done
@@ -143,7 +150,8 @@ assert_exit 0 "monitor before the fork"
 svc_stop "${doj_pid:-0}"
 cp -r fbi/logs/doj forked
 svc_start_agent doj fbi
-run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
+run "$D" keygen -o inv5.key
+run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv5.key \
   -o out5.txt memo.age
 assert_exit 0 "the honest agent goes on"
 cp fbi/authority.pub fork.pub

@@ -32,7 +32,7 @@ make_file msg.bin 500
 "$D" encrypt -r "$R" --escrow auth/authority.pub -o other.age msg.bin
 "$D" escrow warrant --court auth/court.key --authority auth/authority.pub --case c1 \
   --expires 2999-01-01 -o w.txt m.age other.age
-FID=$("$D" inspect m.age | sed -n 's/^file id: //p')
+FID=$("$D" inspect m.age | sed -n 's/^escrow file id: //p')
 
 # One witness is not enough.
 run "$D" escrow unwrap --authority auth/authority.pub --agent auth/agents/a.key --warrant w.txt \

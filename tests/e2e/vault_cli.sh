@@ -335,7 +335,7 @@ assert_true "plaintext bytes" grep -qx 'plaintext bytes: 100000' "$T/out"
 assert_true "file id is 32 hex digits" grep -Eqx 'file id: [0-9a-f]{32}' "$T/out"
 run "$D" inspect --json <two.age
 assert_exit 0 "inspect --json from stdin"
-assert_match "$(cat "$T/out")" '^\{"format":"age v1","armor":false,"stanzas":\[\{"type":"X25519","count":2\}\],"can_be_opened_by":"the holder of any of 2 X25519 identities","header_bytes":[0-9]+,"payload_bytes":[0-9]+,"chunks":2,"plaintext_bytes":100000,"file_id":"[0-9a-f]{32}"\}$' "inspect --json"
+assert_match "$(cat "$T/out")" '^\{"format":"age v1","armor":false,"stanzas":\[\{"type":"X25519","count":2,"post_quantum":false\}\],"mixes_post_quantum":false,"can_be_opened_by":"the holder of any of 2 X25519 identities","header_bytes":[0-9]+,"payload_bytes":[0-9]+,"chunks":2,"plaintext_bytes":100000,"file_id":"[0-9a-f]{32}"\}$' "inspect --json"
 run "$D" inspect plain.asc
 assert_true "inspect sees armor" grep -qx 'armor: yes' "$T/out"
 assert_true "inspect of armor: one key" grep -qx 'can be opened by: the holder of one X25519 identity' "$T/out"
