@@ -8,8 +8,8 @@
 #   make sanitize   the whole suite under ASan + UBSan
 #   make memcheck   the end-to-end tests with the command under valgrind memcheck
 #   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
-#   make install    PREFIX=/usr/local DESTDIR= (the command, libdoormat.a, its headers,
-#                   doormat.pc for pkg-config, the man page)
+#   make install    PREFIX=/usr/local DESTDIR= (the command, the age-plugin-* programs,
+#                   libdoormat.a, its headers, doormat.pc for pkg-config, the man page)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -101,8 +101,16 @@ $(BUILD)/bench/tlog-bench: bench/tlog-bench.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
+# The age plugin programs (plugins/age-plugin-NAME.c): built beside doormat
+# and installed with it, for age clients that lack what doormat has built in.
+PLUGIN_SRC := $(sort $(wildcard plugins/age-plugin-*.c))
+PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%) $(PLUGIN_BINS)
+$(BUILD)/age-plugin-%: plugins/age-plugin-%.c $(BUILD)/libdoormat.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS) -ldl
+
 binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench $(PLUGIN_BINS) $(BUILD)/tests/fiu_nth.so
+          $(BUILD)/bench/tlog-bench $(PLUGIN_BIN) $(BUILD)/tests/fiu_nth.so
 
 # The plugin programs age 1.3 ships, built beside the command (plugins/): age
 # clients without the native type use it through them. They speak the plugin
@@ -281,7 +289,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
-	install -m 0755 $(PLUGIN_BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(PLUGIN_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
 	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
@@ -302,8 +310,8 @@ install: all
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/bin/age-plugin-pq \
-	  $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
+	rm -f $(PLUGIN_BIN:$(BUILD)/%=$(DESTDIR)$(PREFIX)/bin/%)
+	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
 	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
 	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \

@@ -33,8 +33,14 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Reads a whole file ("-" or NULL: stdin) into malloc'd memory (NUL-terminated). */
 int cli_read_file(const char *path, char **buf, size_t *len);
-/* Same, into sodium guarded memory (for key files, passphrases): free with dm_secret_free. */
+/* Same, into sodium guarded memory (for key files, passphrases): free with dm_secret_free.
+ * Refuses (cli_check_secret_perms) a file readable by group or others: for
+ * doormat's own secrets (escrow keys, shares, witness keys). */
 int cli_read_secret_file(const char *path, char **buf, size_t *len);
+/* An age identity file (-i, keygen -y) into guarded memory, whatever its mode,
+ * as age reads it: an encrypted identity or a public key has no reason to be
+ * private, and tools that write files 0666 minus the umask make key files 0644. */
+int cli_read_identity_file(const char *path, char **buf, size_t *len);
 
 /* Safe output: with a regular-file path, writes to a temporary file in the
  * same directory, fsyncs and renames over the path only on commit; on abort

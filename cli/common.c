@@ -149,7 +149,7 @@ static void on_fatal_signal(int sig) {
     if (sig_tmp_armed)
         (void)unlink(sig_tmp_path);
     if (sig_tty_fd >= 0)
-        (void)tcsetattr(sig_tty_fd, TCSAFLUSH, &sig_tty_saved);
+        (void)tcsetattr(sig_tty_fd, TCSANOW, &sig_tty_saved);
     /* Die of the same signal so the parent sees the true cause. */
     signal(sig, SIG_DFL);
     raise(sig);
@@ -286,6 +286,10 @@ int cli_read_secret_file(const char *path, char **buf, size_t *len) {
     return read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 1, buf, len);
 }
 
+int cli_read_identity_file(const char *path, char **buf, size_t *len) {
+    return read_path(path, CLI_MAX_SECRET_FILE, dm_secret_alloc, dm_secret_free, 0, buf, len);
+}
+
 int cli_check_secret_perms(int fd, const char *path) {
     struct stat st;
     if (fstat(fd, &st) != 0)
@@ -327,6 +331,10 @@ static int read_tty_line(int fd, char *buf, size_t cap, size_t *len) {
     return DM_OK;
 }
 
+/* Echo goes off and comes back with TCSANOW, never TCSAFLUSH: what was typed
+ * (or pasted) ahead of the prompt, the confirmation included, is the answer,
+ * and must not be thrown away. The line is read a byte at a time, so nothing
+ * past it is taken from the terminal either. */
 static int prompt_once(int fd, const char *prompt, char *buf, size_t cap, size_t *len) {
     struct termios saved, quiet;
     int have_termios = tcgetattr(fd, &saved) == 0;
@@ -337,12 +345,12 @@ static int prompt_once(int fd, const char *prompt, char *buf, size_t cap, size_t
         sig_tty_saved = saved;
         install_signal_handlers();
         sig_tty_fd = fd;
-        (void)tcsetattr(fd, TCSAFLUSH, &quiet);
+        (void)tcsetattr(fd, TCSANOW, &quiet);
     }
     (void)!write(fd, prompt, strlen(prompt));
     int err = read_tty_line(fd, buf, cap, len);
     if (have_termios) {
-        (void)tcsetattr(fd, TCSAFLUSH, &saved);
+        (void)tcsetattr(fd, TCSANOW, &saved);
         sig_tty_fd = -1;
     }
     (void)!write(fd, "\n", 1);
@@ -398,7 +406,7 @@ int cli_read_passphrase_tty(const char *prompt, int confirm, char **out, size_t 
         if (err != DM_OK)
             goto done;
         if (n1 != n2 || memcmp(first, second, n1) != 0) {
-            err = dm_fail(DM_ERR_USAGE, "the passphrases did not match");
+            err = dm_fail(DM_ERR_USAGE, "passphrases didn't match");
             goto done;
         }
     }

@@ -1,10 +1,12 @@
 /* doormat encrypt and doormat decrypt: flags become recipients or identities,
  * then the vault streams IN to a safe OUT. */
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -89,8 +91,8 @@ static const char decrypt_usage[] =
     "                              ssh-rsa key in OpenSSH format is converted in\n"
     "                              memory by ssh-keygen from $PATH), or either\n"
     "                              encrypted with age -p (its passphrase is asked);\n"
-    "                              repeatable. FILE must not be readable by group or\n"
-    "                              others (exit 2)\n"
+    "                              repeatable. FILE is read whatever its mode, as age\n"
+    "                              reads it\n"
     "  -j, --plugin NAME           use the default identity of age-plugin-NAME\n"
     "      --passphrase-file FILE  use the first line of FILE as the passphrase\n"
     "      --require-escrow FILE   refuse (exit 7, no output) unless the file's escrow\n"
@@ -256,6 +258,54 @@ static void push_spec(rcpt_spec *specs, size_t *n, int c, const char *value) {
     specs[(*n)++].value = value;
 }
 
+/* age 1.3's warnings: a recipient, recipients file or identity file named
+ * twice is used once... and said once, whatever stands between the two. */
+static void warn_duplicates(const rcpt_spec *specs, size_t n, int kind, const char *what) {
+    for (size_t i = 0; i < n; i++) {
+        if (specs[i].is_file != kind)
+            continue;
+        /* A secret pasted as a recipient is refused later, and never echoed. */
+        if (kind == SPEC_RECIPIENT && (strncmp(specs[i].value, "AGE-SECRET-KEY-", 15) == 0 ||
+                                       dm_is_plugin_identity(specs[i].value)))
+            continue;
+        int seen_before = 0, seen_after = 0;
+        for (size_t j = 0; j < i && !seen_before; j++)
+            seen_before = specs[j].is_file == kind && strcmp(specs[j].value, specs[i].value) == 0;
+        for (size_t j = i + 1; j < n && !seen_after; j++)
+            seen_after = specs[j].is_file == kind && strcmp(specs[j].value, specs[i].value) == 0;
+        if (!seen_before && seen_after)
+            cli_msg("warning: duplicate %s \"%s\"", what, specs[i].value);
+    }
+}
+
+static void warn_all_duplicates(const rcpt_spec *specs, size_t n) {
+    warn_duplicates(specs, n, SPEC_RECIPIENT, "recipient");
+    warn_duplicates(specs, n, SPEC_RECIPIENTS_FILE, "recipients file");
+    warn_duplicates(specs, n, SPEC_IDENTITY_FILE, "identity file");
+}
+
+/* Whether OUT would replace one of the files the run reads (IN, a key or
+ * recipients file): the same file, however named (same device and inode). */
+static int same_file(const char *out, const char *in) {
+    if (out == NULL || in == NULL || strcmp(out, "-") == 0 || strcmp(in, "-") == 0)
+        return 0;
+    struct stat so, si;
+    return stat(out, &so) == 0 && stat(in, &si) == 0 && so.st_dev == si.st_dev &&
+           so.st_ino == si.st_ino;
+}
+
+/* age 1.2's refusal (its issue 491): -o naming the input encrypted it in
+ * place, and -d -i key -o key replaced the key with plaintext. */
+static int refuse_output_over_input(const char *cmd, const char *out, const char *input,
+                                    const char *const *files, size_t n_files) {
+    int clash = same_file(out, input);
+    for (size_t i = 0; i < n_files && !clash; i++)
+        clash = same_file(out, files[i]);
+    if (clash)
+        return cli_usage_error("%s: input and output file are the same: \"%s\"", cmd, out);
+    return DM_EXIT_OK;
+}
+
 /* A flag that may be given once. */
 static int flag_once(const char *cmd, const char *flag, const char **slot, const char *value) {
     if (*slot != NULL)
@@ -368,6 +418,27 @@ static int ask_key_passphrase(void *ctx, char **pass, size_t *len) {
     return err;
 }
 
+/* The first line of KEY.pub beside an SSH key file, as age reads it (NULL when
+ * there is none; an identity on standard input has none). *name gets the
+ * .pub path, for messages. */
+static char *read_pub_beside(const char *path, char **name) {
+    *name = NULL;
+    if (strcmp(path, "-") == 0)
+        return NULL;
+    size_t n = strlen(path);
+    *name = malloc(n + 5);
+    if (*name == NULL)
+        return NULL;
+    memcpy(*name, path, n);
+    memcpy(*name + n, ".pub", 5);
+    char *text = NULL;
+    size_t len = 0;
+    if (access(*name, F_OK) != 0 || cli_read_file(*name, &text, &len) != DM_OK)
+        return NULL;
+    text[strcspn(text, "\r\n")] = '\0';
+    return text;
+}
+
 /* An identity file that is an age file: asks for its passphrase and decrypts
  * it into guarded memory. */
 static int open_encrypted_identity_file(const char *path, const char *text, size_t len,
@@ -389,7 +460,7 @@ static int open_encrypted_identity_file(const char *path, const char *text, size
 /* What an identity file holds, in guarded memory: its own text, or the text
  * of the age file it is (decrypted); *is_ssh for an SSH private key. */
 static int read_identity_text(const char *path, char **text, size_t *len, int *is_ssh) {
-    int err = cli_read_secret_file(path, text, len);
+    int err = cli_read_identity_file(path, text, len);
     if (err != DM_OK)
         return err;
     /* An armored age file begins "-----BEGIN" too: it is looked for first. */
@@ -417,8 +488,9 @@ static int fail_plainly(int err, const char *cmd, const char *path) {
     const char *detail = dm_err_detail();
     if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
         /* The vault says what; the command says what to do about it. */
-        const char *hint = strstr(detail, "encrypted with a passphrase, not to an identity")
-                               ? ": leave out -i to be asked for it (or use --passphrase-file)"
+        const char *hint = strstr(detail, "passphrase-encrypted but identities were specified")
+                               ? ": leave out -i and -j to be asked for the passphrase (or use "
+                                 "--passphrase-file)"
                                : "";
         if (path != NULL)
             cli_msg("%s: identity file %s: %s%s", cmd, path, detail, hint);
@@ -445,7 +517,11 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     if (is_ssh) {
         char *line = NULL;
         dm_recipient *r = NULL;
-        err = dm_ssh_identity_public(text, len, ask_key_passphrase, (void *)path, &line);
+        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
+        err = dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
+                                         &line);
+        free(pub);
+        free(pub_name);
         dm_secret_free(text);
         if (err == DM_OK)
             err = dm_ssh_recipient_parse(line, &r);
@@ -533,7 +609,145 @@ static int add_recipients_file(rcpt_list *l, const char *path) {
     return DM_EXIT_OK;
 }
 
+/* ---------------------------------------------------------- batchpass */
+
+/* age 1.3's batchpass plugin, built in: -j batchpass is a passphrase from the
+ * environment (AGE_PASSPHRASE, or AGE_PASSPHRASE_FD, a file descriptor whose
+ * contents less their trailing newlines are the passphrase), for scripts.
+ * Empty variables count as unset, as in age. The same words as age's plugin. */
+static const char *env_set(const char *name) {
+    const char *v = getenv(name);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static int batchpass_passphrase(char **out, size_t *len) {
+    const char *pass = env_set("AGE_PASSPHRASE"), *fd_text = env_set("AGE_PASSPHRASE_FD");
+    if (pass != NULL && fd_text != NULL)
+        return dm_fail(DM_ERR_USAGE, "AGE_PASSPHRASE and AGE_PASSPHRASE_FD are mutually exclusive");
+    if (pass == NULL && fd_text == NULL)
+        return dm_fail(DM_ERR_USAGE, "either AGE_PASSPHRASE or AGE_PASSPHRASE_FD must be set");
+    if (pass != NULL) {
+        size_t n = strlen(pass);
+        char *copy = dm_secret_alloc(n + 1);
+        if (copy == NULL)
+            return dm_fail(DM_ERR_NOMEM, "passphrase");
+        memcpy(copy, pass, n + 1);
+        *out = copy;
+        *len = n;
+        return DM_OK;
+    }
+    unsigned long fd = 0;
+    if (cli_parse_ulong(fd_text, 0, INT_MAX, &fd) != DM_OK)
+        return dm_fail(DM_ERR_USAGE, "invalid AGE_PASSPHRASE_FD: \"%s\"", fd_text);
+    char path[64];
+    snprintf(path, sizeof path, "/dev/fd/%lu", fd);
+    char *text = NULL;
+    size_t n = 0;
+    int err = cli_read_identity_file(path, &text, &n);
+    if (err != DM_OK)
+        return dm_fail(err, "reading AGE_PASSPHRASE_FD %lu: %s", fd, dm_err_detail());
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    if (n == 0) {
+        dm_secret_free(text);
+        return dm_fail(DM_ERR_USAGE, "the passphrase from AGE_PASSPHRASE_FD is empty");
+    }
+    *out = text;
+    *len = n;
+    return DM_OK;
+}
+
+/* AGE_PASSPHRASE_WORK_FACTOR and AGE_PASSPHRASE_MAX_WORK_FACTOR: 1 to 30, or
+ * 0 when unset (doormat's defaults, as age's: 18, and at most 22). */
+static int batchpass_work_factor(const char *name, int *out) {
+    const char *v = env_set(name);
+    unsigned long n = 0;
+    *out = 0;
+    if (v == NULL)
+        return DM_OK;
+    if (cli_parse_ulong(v, 1, 30, &n) != DM_OK)
+        return dm_fail(DM_ERR_USAGE, "%s must be between 1 and 30, not \"%s\"", name, v);
+    *out = (int)n;
+    return DM_OK;
+}
+
+static int batchpass_recipient(rcpt_list *l) {
+    char *pass = NULL;
+    size_t len = 0;
+    int log_n = 0;
+    int err = batchpass_work_factor("AGE_PASSPHRASE_WORK_FACTOR", &log_n);
+    if (err == DM_OK)
+        err = batchpass_passphrase(&pass, &len);
+    dm_recipient *r = NULL;
+    if (err == DM_OK)
+        err = dm_scrypt_recipient_new(pass, len, log_n, &r);
+    dm_secret_free(pass);
+    if (err == DM_OK)
+        err = rcpt_push(l, r);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: -j batchpass");
+}
+
+/* The identity of decrypt -j batchpass: the scrypt identity, whose failure
+ * is the passphrase's ("incorrect passphrase"), and only for a file whose one
+ * stanza is scrypt, as age's plugin says. */
+typedef struct batchpass_ctx {
+    dm_identity *scrypt;
+} batchpass_ctx;
+
+static int batchpass_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
+                            uint8_t file_key[DM_FILE_KEY_LEN]) {
+    const batchpass_ctx *ctx = self->ctx;
+    if (stanzas->len != 1 || strcmp(stanzas->items[0].type, "scrypt") != 0)
+        return dm_fail(DM_ERR_NO_MATCH, "file is not passphrase-encrypted");
+    int err = ctx->scrypt->unwrap(ctx->scrypt, stanzas, file_key);
+    if (err == DM_ERR_NO_MATCH)
+        return dm_fail(DM_ERR_NO_MATCH, "incorrect passphrase");
+    return err;
+}
+
+static void batchpass_destroy(dm_identity *self) {
+    batchpass_ctx *ctx = self->ctx;
+    if (ctx != NULL && ctx->scrypt != NULL)
+        dm_identity_free(ctx->scrypt);
+    free(ctx);
+}
+
+static int batchpass_identity(ident_list *l) {
+    char *pass = NULL;
+    size_t len = 0;
+    int max_log_n = 0;
+    int err = batchpass_work_factor("AGE_PASSPHRASE_MAX_WORK_FACTOR", &max_log_n);
+    if (err == DM_OK)
+        err = batchpass_passphrase(&pass, &len);
+    dm_identity *scrypt = NULL;
+    if (err == DM_OK)
+        err = dm_scrypt_identity_new(pass, len, max_log_n, &scrypt);
+    dm_secret_free(pass);
+    dm_identity *id = NULL;
+    batchpass_ctx *ctx = NULL;
+    if (err == DM_OK) {
+        id = calloc(1, sizeof *id);
+        ctx = calloc(1, sizeof *ctx);
+        if (id == NULL || ctx == NULL) {
+            free(id);
+            free(ctx);
+            dm_identity_free(scrypt);
+            err = dm_fail(DM_ERR_NOMEM, "identity");
+        }
+    }
+    if (err == DM_OK) {
+        ctx->scrypt = scrypt;
+        id->unwrap = batchpass_unwrap;
+        id->destroy = batchpass_destroy;
+        id->ctx = ctx;
+        err = ident_push(l, id);
+    }
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: -j batchpass");
+}
+
 static int add_plugin_recipient(rcpt_list *l, const char *name) {
+    if (strcmp(name, "batchpass") == 0)
+        return batchpass_recipient(l);
     dm_identity *id = NULL;
     dm_recipient *r = NULL;
     int err = dm_plugin_identity_default(name, NULL, &id);
@@ -580,7 +794,26 @@ static int run_encrypt(const encrypt_args *a) {
     if (!a->armor && a->output == NULL && isatty(STDOUT_FILENO))
         return cli_usage_error("encrypt: refusing to write binary ciphertext to a terminal; "
                                "use -a (--armor) or -o FILE (\"-o -\" forces it)");
-    int rc = cli_init();
+    const char **read_files = calloc(a->n_specs + 2, sizeof *read_files);
+    if (read_files == NULL)
+        return cli_fail(DM_ERR_NOMEM, "encrypt");
+    size_t n_read = 0;
+    for (size_t i = 0; i < a->n_specs; i++)
+        if (a->specs[i].is_file == SPEC_RECIPIENTS_FILE ||
+            a->specs[i].is_file == SPEC_IDENTITY_FILE)
+            read_files[n_read++] = a->specs[i].value;
+    read_files[n_read++] = a->passphrase_file;
+    int rc = refuse_output_over_input("encrypt", a->output, a->input, read_files, n_read);
+    free(read_files);
+    if (rc != DM_EXIT_OK)
+        return rc;
+    /* -j batchpass is a passphrase: its scrypt stanza must stand alone (age's words). */
+    for (size_t i = 0; i < a->n_specs; i++)
+        if (a->specs[i].is_file == SPEC_PLUGIN && strcmp(a->specs[i].value, "batchpass") == 0 &&
+            (a->n_specs > 1 || a->passphrase_tty || a->passphrase_file != NULL || a->escrow))
+            return cli_usage_error("encrypt: incompatible recipients: -j batchpass (a passphrase) "
+                                   "can't be combined with other recipients");
+    rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
 
@@ -674,6 +907,7 @@ int cmd_encrypt(int argc, char **argv) {
         for (size_t i = 0; i < a.n_specs; i++)
             stdin_users += a.specs[i].is_file != SPEC_RECIPIENT &&
                            a.specs[i].is_file != SPEC_PLUGIN && is_stdin_arg(a.specs[i].value, 0);
+        warn_all_duplicates(a.specs, a.n_specs);
         rc = stdin_users > 1 ? cli_usage_error("encrypt: standard input is used for more "
                                                "than one thing (IN, -R -, --passphrase-file -)")
                              : run_encrypt(&a);
@@ -710,8 +944,8 @@ static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         if (strcmp(stanzas->items[i].type, "scrypt") == 0)
             has_scrypt = 1;
     if (!has_scrypt)
-        return dm_fail(DM_ERR_USAGE, "no identity given; use -i FILE (the file is not "
-                                     "passphrase-encrypted)");
+        return dm_fail(DM_ERR_USAGE, "file is not passphrase-encrypted, identities are "
+                                     "required: use -i FILE or -j NAME");
     if (ctx->scrypt == NULL) {
         char *pass = NULL;
         size_t len = 0;
@@ -761,7 +995,11 @@ static int add_identity_file(ident_list *l, const char *path) {
         return fail_plainly(err, "decrypt", name);
     if (is_ssh) {
         dm_identity *id = NULL;
-        err = dm_ssh_identity_parse(text, len, ask_key_passphrase, (void *)path, &id);
+        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
+        err = dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
+                                        &id);
+        free(pub);
+        free(pub_name);
         dm_secret_free(text);
         if (err == DM_OK)
             err = ident_push(l, id);
@@ -789,6 +1027,8 @@ static int add_identity_file(ident_list *l, const char *path) {
 }
 
 static int add_plugin_identity(ident_list *l, const char *name) {
+    if (strcmp(name, "batchpass") == 0)
+        return batchpass_identity(l);
     dm_identity *id = NULL;
     int err = dm_plugin_identity_default(name, NULL, &id);
     if (err == DM_OK)
@@ -810,8 +1050,74 @@ static int add_passphrase_identity(ident_list *l, const char *path) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: passphrase");
 }
 
+/* Armored ciphertext typed (or pasted) on a terminal, read up to its END line
+ * (or an end of file), a byte at a time so that nothing after it is taken:
+ * what follows on the same terminal is the passphrase, asked afterwards (as
+ * age 1.3 does, its issue 364). */
+#define CLI_MAX_TYPED_ARMOR (16u << 20)
+static int read_terminal_armor(int fd, char **out, size_t *out_len) {
+    static const char end_line[] = "-----END AGE ENCRYPTED FILE-----";
+    size_t cap = 4096, len = 0, line_start = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL)
+        return dm_fail(DM_ERR_NOMEM, "reading the terminal");
+    for (;;) {
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            free(buf);
+            return dm_fail(DM_ERR_IO, "reading standard input: %s", strerror(e));
+        }
+        if (n == 0)
+            break;
+        if (len + 1 >= cap) {
+            if (cap >= CLI_MAX_TYPED_ARMOR) {
+                free(buf);
+                return dm_fail(DM_ERR_USAGE, "more than %u bytes typed on the terminal",
+                               CLI_MAX_TYPED_ARMOR);
+            }
+            char *nbuf = realloc(buf, cap * 2);
+            if (nbuf == NULL) {
+                free(buf);
+                return dm_fail(DM_ERR_NOMEM, "reading the terminal");
+            }
+            buf = nbuf;
+            cap *= 2;
+        }
+        buf[len++] = c;
+        if (c != '\n')
+            continue;
+        size_t line_len = len - 1 - line_start;
+        if (line_len > 0 && buf[len - 2] == '\r')
+            line_len--;
+        int is_end =
+            line_len == sizeof end_line - 1 && memcmp(buf + line_start, end_line, line_len) == 0;
+        line_start = len;
+        if (is_end)
+            break;
+    }
+    *out = buf;
+    *out_len = len;
+    return DM_OK;
+}
+
 static int run_decrypt(const decrypt_args *a) {
-    int rc = cli_init();
+    const char **read_files = calloc(a->n_identity_files + 2, sizeof *read_files);
+    if (read_files == NULL)
+        return cli_fail(DM_ERR_NOMEM, "decrypt");
+    size_t n_read = 0;
+    for (size_t i = 0; i < a->n_identity_files; i++)
+        if (a->is_plugin == NULL || !a->is_plugin[i])
+            read_files[n_read++] = a->identity_files[i];
+    read_files[n_read++] = a->passphrase_file;
+    int rc = refuse_output_over_input("decrypt", a->output, a->input, read_files, n_read);
+    free(read_files);
+    if (rc != DM_EXIT_OK)
+        return rc;
+    rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
     ident_list ids = {0};
@@ -845,8 +1151,21 @@ static int run_decrypt(const decrypt_args *a) {
         cli_escrow_policy_free(&escrow);
         return DM_EXIT_FAILURE;
     }
+    char *typed = NULL;
+    dm_membuf typed_in = {0};
+    int err = DM_OK;
+    if (in_fd == STDIN_FILENO && isatty(STDIN_FILENO)) {
+        size_t typed_len = 0;
+        err = read_terminal_armor(in_fd, &typed, &typed_len);
+        if (err != DM_OK) {
+            rc = cli_fail(err, "decrypt");
+            goto done;
+        }
+        typed_in.data = (const uint8_t *)typed;
+        typed_in.len = typed_len;
+    }
     cli_output out;
-    int err = cli_output_open(&out, a->output, 0666);
+    err = cli_output_open(&out, a->output, 0666);
     if (err != DM_OK) {
         rc = cli_fail(err, "decrypt: output");
         goto done;
@@ -855,7 +1174,8 @@ static int run_decrypt(const decrypt_args *a) {
     opts.threads = a->threads;
     opts.backend = DM_AEAD_AUTO;
     cli_escrow_decrypt_opts(&escrow, &opts);
-    err = dm_decrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
+    err = dm_decrypt(typed != NULL ? dm_source_mem(&typed_in) : dm_source_fd(&in_fd),
+                     dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
     if (err == DM_ERR_NO_MATCH) {
         cli_output_abort(&out);
         rc = fail_plainly(err, "decrypt", NULL);
@@ -863,6 +1183,7 @@ static int run_decrypt(const decrypt_args *a) {
         rc = finish_output(&out, err, "decrypt");
     }
 done:
+    free(typed);
     if (in_fd != STDIN_FILENO)
         close(in_fd);
     ident_list_free(&ids);
@@ -926,6 +1247,17 @@ int cmd_decrypt(int argc, char **argv) {
             int stdin_users = is_stdin_arg(a.input, 1) + is_stdin_arg(a.passphrase_file, 0);
             for (size_t i = 0; i < a.n_identity_files; i++)
                 stdin_users += !a.is_plugin[i] && is_stdin_arg(a.identity_files[i], 0);
+            for (size_t i = 0; i < a.n_identity_files; i++) {
+                int earlier = 0;
+                for (size_t j = 0; j < i && !earlier; j++)
+                    earlier =
+                        !a.is_plugin[j] && strcmp(a.identity_files[j], a.identity_files[i]) == 0;
+                for (size_t j = i + 1; j < a.n_identity_files && !a.is_plugin[i] && !earlier; j++)
+                    if (!a.is_plugin[j] && strcmp(a.identity_files[j], a.identity_files[i]) == 0) {
+                        cli_msg("warning: duplicate identity file \"%s\"", a.identity_files[i]);
+                        break;
+                    }
+            }
             rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
                                                    "than one thing (IN, -i -, --passphrase-file -)")
                                  : run_decrypt(&a);
@@ -1028,17 +1360,24 @@ int cmd_age(int argc, char **argv) {
             rc = cli_flush_stdout("the version");
             break;
         case 'h':
-            rc = cli_help(age_usage);
+            /* As age: -h, -help and --help print the usage on standard error. */
+            fputs(age_usage, stderr);
+            fputs(cli_exit_codes_help, stderr);
+            rc = DM_EXIT_OK;
             break;
         default:
             /* No "age" command to point at: the help is doormat's own. */
-            if (c == ':')
+            if (c == ':') {
                 rc = cli_usage_error("option %s needs an argument (see doormat -e --help)",
                                      argv[optind - 1]);
-            else if (optopt != 0)
-                rc = cli_usage_error("unknown option -%c (see doormat --help)", optopt);
-            else
-                rc = cli_usage_error("unknown option %s (see doormat --help)", argv[optind - 1]);
+            } else {
+                /* age's words (Go's flag package), then the usage, as age prints them. */
+                if (optopt != 0)
+                    rc = cli_usage_error("flag provided but not defined: -%c", optopt);
+                else
+                    rc = cli_usage_error("flag provided but not defined: %s", argv[optind - 1]);
+                fputs(age_usage, stderr);
+            }
             break;
         }
     }
@@ -1082,6 +1421,7 @@ int cmd_age(int argc, char **argv) {
             stdin_users += (specs[i].is_file == SPEC_RECIPIENTS_FILE ||
                             specs[i].is_file == SPEC_IDENTITY_FILE) &&
                            is_stdin_arg(specs[i].value, 0);
+        warn_all_duplicates(specs, n_specs);
         if (stdin_users > 1) {
             rc =
                 cli_usage_error("standard input is used for multiple purposes (INPUT, -R -, -i -)");

@@ -32,12 +32,12 @@ static const char keygen_usage[] =
     "Options:\n"
     "  -pq, --pq          make a hybrid post-quantum identity (age-keygen -pq)\n"
     "  -o, --output FILE  write the identity to FILE (mode 0600) instead of standard\n"
-    "                     output, and print \"Public key: age1...\" on standard error\n"
+    "                     output; unless the identity goes to a terminal, \"Public\n"
+    "                     key: age1...\" is printed on standard error (as age-keygen)\n"
     "      --force        replace FILE if it exists (without it, keygen refuses and\n"
     "                     exits 1 rather than destroy a key)\n"
     "  -y                 print the recipient of each identity in FILE (standard input\n"
-    "                     if none), one per line; FILE must not be readable by group\n"
-    "                     or others (exit 2)\n"
+    "                     if none), one per line, whatever FILE's mode (as age-keygen)\n"
     "  -h, --help         this text\n";
 
 enum { OPT_FORCE = 256 };
@@ -126,12 +126,14 @@ static int generate(const keygen_args *a) {
         rc = cli_fail(err, "keygen");
         goto done;
     }
+    /* As age-keygen: the public key on standard error unless the key went to a terminal. */
+    int to_terminal = out.is_tty;
     err = cli_output_commit(&out);
     if (err != DM_OK) {
         rc = cli_fail(err, "keygen");
         goto done;
     }
-    if (a->output != NULL && strcmp(a->output, "-") != 0)
+    if (!to_terminal)
         fprintf(stderr, "Public key: %s\n", public);
     rc = DM_EXIT_OK;
 done:
@@ -154,7 +156,7 @@ static int print_recipients(const keygen_args *a) {
     const char *name = a->input != NULL && strcmp(a->input, "-") != 0 ? a->input : "standard input";
     char *text = NULL;
     size_t len = 0;
-    int err = cli_read_secret_file(a->input, &text, &len);
+    int err = cli_read_identity_file(a->input, &text, &len);
     if (err != DM_OK)
         return cli_fail(err, "keygen -y");
 

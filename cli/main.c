@@ -48,6 +48,7 @@ static const char usage_head[] =
     "  doormat report [--quick] -o DIR\n"
     "  doormat --help | doormat COMMAND --help | doormat -e --help (age's flags) | doormat "
     "--version\n"
+    "  doormat --features                 what this build can do (NAME: yes | no (why))\n"
     "\n"
     "Files are in the age v1 format (c2sp.org/age): anything doormat encrypts, age\n"
     "decrypts, and the other way round. IN defaults to standard input and OUT to\n"
@@ -80,6 +81,26 @@ static int usage(FILE *to) {
     return cli_flush_stdout("the help");
 }
 
+/* What this build can do, one "NAME: yes" or "NAME: no (WHY)" line each, for
+ * scripts and tests (tests/testscript.py skips what the build lacks, by name).
+ * The hybrid post-quantum recipient needs ML-KEM-768 from OpenSSL 3.5; the
+ * build defines DM_HAVE_MLKEM where it has it. */
+static int features(void) {
+    static const char *const lines[] = {
+        "x25519: yes",  "scrypt: yes",    "ssh-ed25519: yes", "ssh-rsa: yes",
+        "plugins: yes", "batchpass: yes", "escrow: yes",
+#ifdef DM_HAVE_MLKEM
+        "age1pq: yes",
+#else
+        "age1pq: no (this build cannot use age1pq recipients: it needs OpenSSL 3.5 or later, "
+        "with ML-KEM-768)",
+#endif
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        puts(lines[i]);
+    return cli_flush_stdout("the features");
+}
+
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define CLI_LEAK_CHECKED 1
@@ -106,11 +127,15 @@ static int leave(int rc) {
 int main(int argc, char **argv) {
     cli_harden();
     if (argc < 2) {
-        return cli_usage_error("missing command (see doormat --help)");
+        /* As age with no arguments: the usage on standard error, and a failure. */
+        usage(stderr);
+        return DM_EXIT_USAGE;
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)
         return usage(stdout);
+    if (strcmp(name, "--features") == 0)
+        return features();
     if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
         printf("doormat %s\n", DM_VERSION);
         return cli_flush_stdout("the version");

@@ -719,7 +719,9 @@ static void test_proc(void **state) {
     assert_clean(fds);
 
     assert_int_equal(wrap_with("missing", 0, &out), DM_ERR_USAGE);
-    assert_string_equal(dm_err_detail(), "age-plugin-missing not found in PATH");
+    assert_string_equal(dm_err_detail(), "age-plugin-missing not found in PATH (you might want to "
+                                         "install the \"missing\" plugin: see "
+                                         "https://age-encryption.org/awesome#plugins)");
     assert_clean(fds);
 }
 

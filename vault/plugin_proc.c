@@ -70,7 +70,11 @@ int dm_plugin_find(const char *name, char **path_out) {
             break;
         p = colon + 1;
     }
-    return dm_fail(DM_ERR_USAGE, "%s%s not found in PATH", PLUGIN_PREFIX, name);
+    /* age 1.3's hint, on the same line: where plugins are listed. */
+    return dm_fail(DM_ERR_USAGE,
+                   "%s%s not found in PATH (you might want to install the \"%s\" plugin: see "
+                   "https://age-encryption.org/awesome#plugins)",
+                   PLUGIN_PREFIX, name, name);
 }
 
 /* ------------------------------------------------------------ starting */

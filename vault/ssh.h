@@ -39,6 +39,7 @@ typedef struct dm_ssh_crypto {
     __typeof__(&BIO_new_mem_buf) bio_new_mem_buf;
     __typeof__(&BIO_free) bio_free;
     __typeof__(&PEM_read_bio_PrivateKey) pem_read_private;
+    __typeof__(&EVP_PKEY_get_raw_private_key) get_raw_private;
 } dm_ssh_crypto;
 
 /* NULL (with the detail set) when libcrypto can't be loaded. */
@@ -119,6 +120,7 @@ struct dm_ssh_pending {
     size_t len;
     dm_passphrase_fn ask;
     void *ask_ctx;
+    int public_from_file; /* the public key came from the .pub file beside the key */
 };
 /* Asks for the passphrase and opens the key into priv. */
 int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv);

@@ -112,6 +112,7 @@ static void crypto_load(void) {
     LOAD_SYM(lib, crypto.bio_new_mem_buf, "BIO_new_mem_buf");
     LOAD_SYM(lib, crypto.bio_free, "BIO_free");
     LOAD_SYM(lib, crypto.pem_read_private, "PEM_read_bio_PrivateKey");
+    LOAD_SYM(lib, crypto.get_raw_private, "EVP_PKEY_get_raw_private_key");
     crypto_ready = 1;
     return;
 missing:
@@ -273,9 +274,8 @@ int dm_ssh_type_supported(const char *type) {
     return strcmp(type, DM_SSH_ED25519) == 0 || strcmp(type, DM_SSH_RSA) == 0;
 }
 
-int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
-    if (line == NULL)
-        return dm_fail(DM_ERR_USAGE, "no SSH public key");
+/* An SSH public key line ("ssh-ed25519 AAAA... comment") of a supported type. */
+static int public_from_line(const char *line, dm_ssh_public *out) {
     const char *p = line;
     size_t type_len = strcspn(p, " \t");
     char type[32];
@@ -300,19 +300,28 @@ int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
         free(blob);
         return dm_fail(DM_ERR_USAGE, "malformed %s public key (bad base64)", type);
     }
-    dm_ssh_public pub;
-    int err = dm_ssh_public_from_blob(blob, blob_len, &pub);
+    int err = dm_ssh_public_from_blob(blob, blob_len, out);
     free(blob);
     if (err != DM_OK)
         return err;
-    if (strcmp(pub.type, type) != 0) {
+    if (strcmp(out->type, type) != 0) {
         err = dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
-                      type, pub.type);
-        dm_ssh_public_free(&pub);
+                      type, out->type);
+        dm_ssh_public_free(out);
         return err;
     }
-    err = strcmp(type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
-                                            : dm_ssh_rsa_recipient_new(&pub, out);
+    return DM_OK;
+}
+
+int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
+    if (line == NULL)
+        return dm_fail(DM_ERR_USAGE, "no SSH public key");
+    dm_ssh_public pub;
+    int err = public_from_line(line, &pub);
+    if (err != DM_OK)
+        return err;
+    err = strcmp(pub.type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
+                                                : dm_ssh_rsa_recipient_new(&pub, out);
     dm_ssh_public_free(&pub);
     return err;
 }
@@ -592,6 +601,38 @@ static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size
     return err;
 }
 
+/* An Ed25519 key that OpenSSL read (PKCS#8 "PRIVATE KEY", as age reads it since
+ * its discussion 428): its 32-byte seed, expanded by libsodium into the
+ * seed || public key form of OpenSSH files, and the ssh-ed25519 public blob. */
+static int ed25519_from_pkey(const dm_ssh_crypto *c, EVP_PKEY *pkey, dm_ssh_private *out) {
+    uint8_t *seed = dm_secret_alloc(32);
+    uint8_t *sk = dm_secret_alloc(crypto_sign_SECRETKEYBYTES);
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    size_t seed_len = 32;
+    int err = DM_OK;
+    if (seed == NULL || sk == NULL)
+        err = dm_fail(DM_ERR_NOMEM, "SSH private key");
+    else if (c->get_raw_private(pkey, seed, &seed_len) != 1 || seed_len != 32)
+        err = dm_fail(DM_ERR_USAGE, "OpenSSL can't read the Ed25519 key");
+    else if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
+        err = dm_fail(DM_ERR_INTERNAL, "expanding the Ed25519 key");
+    dm_secret_free(seed);
+    if (err == DM_OK) {
+        /* string "ssh-ed25519", string pk */
+        uint8_t blob[4 + 11 + 4 + 32] = {0, 0, 0, 11};
+        memcpy(blob + 4, DM_SSH_ED25519, 11);
+        blob[18] = 32;
+        memcpy(blob + 19, pk, 32);
+        err = dm_ssh_public_from_blob(blob, sizeof blob, &out->pub);
+    }
+    if (err != DM_OK) {
+        dm_secret_free(sk);
+        return err;
+    }
+    out->secret = sk;
+    return DM_OK;
+}
+
 /* A PEM private key (PKCS#1 "RSA PRIVATE KEY", PKCS#8), read by OpenSSL. */
 static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
                     int *needs_passphrase) {
@@ -611,10 +652,15 @@ static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh
     if (pkey == NULL)
         return encrypted ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
                          : dm_fail(DM_ERR_USAGE, "malformed or unsupported PEM private key");
+    if (c->get_base_id(pkey) == EVP_PKEY_ED25519) {
+        int err = ed25519_from_pkey(c, pkey, out);
+        c->pkey_free(pkey);
+        return err;
+    }
     if (c->get_base_id(pkey) != EVP_PKEY_RSA) {
         c->pkey_free(pkey);
-        return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA PEM keys are; "
-                                     "Ed25519 keys come in OpenSSH format)");
+        return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA and Ed25519 "
+                                     "PEM keys are)");
     }
     uint8_t *blob = NULL;
     size_t blob_len = 0;
@@ -754,8 +800,28 @@ static int pending_new(const char *text, size_t len, dm_passphrase_fn ask, void 
     return DM_OK;
 }
 
+/* A protected PEM key hides its public key: it is read from the .pub file
+ * beside it (pub_line, named pub_name), as age reads it; none is refused. */
+static int public_beside(const char *pub_line, const char *pub_name, dm_ssh_public *out) {
+    if (pub_line == NULL)
+        return dm_fail(DM_ERR_USAGE,
+                       "the key is protected by a passphrase and does not show its public key: "
+                       "%s must be beside it (as age requires)",
+                       pub_name);
+    int err = public_from_line(pub_line, out);
+    if (err != DM_OK)
+        return dm_fail(err, "%s: %s", pub_name, dm_err_detail());
+    return DM_OK;
+}
+
 int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                           dm_identity **out) {
+    return dm_ssh_identity_parse_pub(text, len, NULL, NULL, ask, ask_ctx, out);
+}
+
+int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line,
+                              const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
+                              dm_identity **out) {
     if (text == NULL)
         return dm_fail(DM_ERR_USAGE, "no SSH private key");
     dm_ssh_private priv;
@@ -764,9 +830,18 @@ int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, vo
     if (err != DM_OK)
         return err;
     dm_ssh_pending *pending = NULL;
-    if (needs && priv.pub.blob == NULL) {
+    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
+        err = public_beside(pub_line, pub_name, &priv.pub);
+        if (err == DM_OK)
+            err = pending_new(text, len, ask, ask_ctx, &pending);
+        if (err != DM_OK) {
+            dm_ssh_private_free(&priv);
+            return err;
+        }
+        pending->public_from_file = 1;
+    } else if (needs && priv.pub.blob == NULL) {
         /* A PEM file hides its public key too: ask now. */
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx};
+        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
         err = dm_ssh_pending_open(&tmp, &priv);
         if (err != DM_OK)
             return err;
@@ -785,13 +860,23 @@ int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, vo
 
 int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                            char **line_out) {
+    return dm_ssh_identity_public_pub(text, len, NULL, NULL, ask, ask_ctx, line_out);
+}
+
+int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_line,
+                               const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
+                               char **line_out) {
     dm_ssh_private priv;
     int needs = 0;
     int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
     if (err != DM_OK)
         return err;
-    if (needs && priv.pub.blob == NULL) {
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx};
+    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
+        /* -e -i KEY: the .pub is all encrypting needs; nothing is asked. */
+        if ((err = public_beside(pub_line, pub_name, &priv.pub)) != DM_OK)
+            return err;
+    } else if (needs && priv.pub.blob == NULL) {
+        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
         if ((err = dm_ssh_pending_open(&tmp, &priv)) != DM_OK)
             return err;
     }

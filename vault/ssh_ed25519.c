@@ -135,7 +135,10 @@ static int ed_open(ed_identity *id) {
         return err;
     if (priv.secret == NULL || priv.pub.blob_len != id->key.blob_len ||
         memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
+        err = id->pending->public_from_file
+                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
+                                          "file beside the key is another key's)")
+                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
     if (err == DM_OK && (id->secret = dm_secret_alloc(32)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
     if (err == DM_OK && crypto_sign_ed25519_sk_to_curve25519(id->secret, priv.secret) != 0)

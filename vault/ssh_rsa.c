@@ -143,7 +143,10 @@ static int rsa_open(rsa_identity *id) {
         return err;
     if (priv.rsa == NULL || priv.pub.blob_len != id->key.blob_len ||
         memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
+        err = id->pending->public_from_file
+                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
+                                          "file beside the key is another key's)")
+                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
     if (err == DM_OK) {
         id->key.pkey = priv.rsa;
         priv.rsa = NULL;

@@ -375,7 +375,7 @@ static int unwrap_any(const dm_header *hdrp, dm_identity *const *ids, size_t n_i
     if (err == DM_ERR_NO_MATCH && why[0] != '\0')
         dm_fail(err, "%s", why);
     else if (err == DM_ERR_NO_MATCH && has_stanza(hdrp, SCRYPT_TYPE))
-        dm_fail(err, "the file is encrypted with a passphrase, not to an identity");
+        dm_fail(err, "file is passphrase-encrypted but identities were specified");
     else if (err == DM_ERR_NO_MATCH)
         dm_fail(err, "none of %zu identities unwrapped any of %zu recipient stanzas", n_ids,
                 hdrp->stanzas.len);

@@ -204,6 +204,19 @@ int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, vo
  * encrypting to one's own key; asks for a passphrase only for a PEM file. */
 int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                            char **line_out);
+/* The same, with the public key line of the key's .pub file (pub_line, NULL
+ * when there is none) named pub_name, as age reads them: a PEM key protected
+ * by a passphrase hides its public key, so its .pub says which stanzas are its
+ * own (the passphrase is then asked only for those, and a .pub of another key
+ * is "mismatched private and public SSH key"), and encrypting to it asks
+ * nothing; without a .pub such a key is refused, naming pub_name. With
+ * pub_name NULL they are the functions above. */
+int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line,
+                              const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
+                              dm_identity **out);
+int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_line,
+                               const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
+                               char **line_out);
 /* 1 when text looks like an SSH/PEM private key file ("-----BEGIN ..."). */
 int dm_ssh_is_private_key(const char *text, size_t len);
 

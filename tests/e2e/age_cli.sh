@@ -75,9 +75,59 @@ check_usage -r "$K" small.txt -o x.age
 assert_absent x.age "nothing written by a usage error"
 
 run "$D" --bogus small.txt
-assert_says 2 'doormat: unknown option --bogus (see doormat --help)' "an unknown flag with no command"
+assert_exit 2 "an unknown flag with no command"
+assert_eq "$(head -1 "$T/err")" 'doormat: flag provided but not defined: --bogus' "an unknown flag: age's words"
+assert_eq "$(sed -n 2p "$T/err")" 'Usage:' "an unknown flag: then the usage, as age"
+assert_eq "$(cat "$T/out")" "" "an unknown flag: nothing on stdout"
+for h in -h -help --help; do
+  run "$D" -p $h
+  assert_exit 0 "doormat -p $h"
+  assert_eq "$(cat "$T/out")" "" "doormat -p $h: nothing on stdout"
+  assert_eq "$(head -1 "$T/err")" 'Usage:' "doormat -p $h: the usage on stderr, as age"
+done
+run "$D"
+assert_exit 2 "doormat with no arguments"
+assert_eq "$(cat "$T/out")" "" "no arguments: nothing on stdout"
+assert_true "no arguments: the usage on stderr" grep -qx 'Usage:' "$T/err"
 run "$D" -d -i
 assert_says 2 'doormat: option -i needs an argument (see doormat -e --help)' "a flag without its argument"
+
+# age 1.3's duplicate warnings, in doormat's own commands too
+run "$D" encrypt -r "$K" -a -r "$K" -o dup.age small.txt
+assert_exit 0 "encrypt with a recipient twice"
+assert_eq "$(cat "$T/err")" "doormat: warning: duplicate recipient \"$K\"" "encrypt: one warning for a duplicate recipient"
+run "$D" decrypt -i k.txt -o dup.out -i k.txt dup.age
+assert_exit 0 "decrypt with an identity file twice"
+assert_eq "$(cat "$T/err")" 'doormat: warning: duplicate identity file "k.txt"' "decrypt: one warning for a duplicate identity file"
+assert_same dup.out small.txt "decrypt with a duplicate identity file"
+
+# age 1.2: the output is never the input, a key or a recipients file
+cp small.txt same.txt
+run "$D" encrypt -r "$K" -o ./same.txt same.txt
+assert_says 2 'doormat: encrypt: input and output file are the same: "./same.txt"' "encrypt -o over IN"
+assert_same same.txt small.txt "encrypt -o over IN: IN untouched"
+cp k.txt keycopy
+run "$D" -d -i keycopy -o keycopy dup.age
+assert_says 2 'doormat: decrypt: input and output file are the same: "keycopy"' "-d -i KEY -o KEY"
+assert_same keycopy k.txt "-d -i KEY -o KEY: the key untouched"
+ln -s same.txt same.link
+run "$D" -r "$K" -o same.link same.txt
+assert_says 2 'doormat: encrypt: input and output file are the same: "same.link"' "-o a symlink to IN"
+
+# age 1.3's batchpass, built in: -j batchpass takes the passphrase from the environment
+run env AGE_PASSPHRASE='batch pass' AGE_PASSPHRASE_WORK_FACTOR=6 "$D" -e -j batchpass -o bp.age small.txt
+assert_exit 0 "-e -j batchpass with AGE_PASSPHRASE"
+assert_true "batchpass: one scrypt stanza of work factor 6" grep -aq '^-> scrypt [A-Za-z0-9+/]* 6$' bp.age
+printf 'batch pass\n\n' >bp.pass
+run env AGE_PASSPHRASE_FD=3 "$D" -d -j batchpass bp.age 3<bp.pass
+assert_exit 0 "-d -j batchpass with AGE_PASSPHRASE_FD (trailing newlines stripped)"
+assert_same "$T/out" small.txt "batchpass round trip"
+run env AGE_PASSPHRASE=x AGE_PASSPHRASE_FD=3 "$D" -d -j batchpass bp.age
+assert_says 2 'doormat: decrypt: -j batchpass: invalid argument: AGE_PASSPHRASE and AGE_PASSPHRASE_FD are mutually exclusive' "batchpass: both variables"
+run env AGE_PASSPHRASE='batch pass' AGE_PASSPHRASE_MAX_WORK_FACTOR=5 "$D" -d -j batchpass bp.age
+assert_match "$(cat "$T/err")" 'work factor 6 is above the limit of 5' "batchpass: AGE_PASSPHRASE_MAX_WORK_FACTOR"
+run env AGE_PASSPHRASE=x "$D" -e -j batchpass -r "$K" small.txt
+assert_says 2 "doormat: encrypt: incompatible recipients: -j batchpass (a passphrase) can't be combined with other recipients" "batchpass beside -r"
 
 # ------------------------------------------------- binary and the terminal
 printf 'set timeout 30\nlog_user 1\nspawn -noecho {*}$argv\nexpect eof\nexit [lindex [wait] 3]\n' >tty.exp
@@ -148,11 +198,18 @@ else
 fi
 # 4. -i on a passphrase-encrypted file: the hint
 run "$D" -d -i k.txt -o never.out pass.age
-assert_says 4 'doormat: decrypt: the file is encrypted with a passphrase, not to an identity: leave out -i to be asked for it (or use --passphrase-file)' "-i on a passphrase file"
-# 5. a group-readable identity file is called group-readable
+assert_says 4 'doormat: decrypt: file is passphrase-encrypted but identities were specified: leave out -i and -j to be asked for the passphrase (or use --passphrase-file)' "-i on a passphrase file"
+# 5. identity files are read whatever their mode, as age reads them
 cp k.txt group.txt && chmod 640 group.txt
 run "$D" -d -i group.txt a.age
-assert_says 2 'doormat: decrypt: invalid argument: identity file group.txt is group-readable (mode 0640); run chmod 600 group.txt' "0640 is group-readable"
+assert_exit 0 "a 0640 identity file is read"
+assert_same "$T/out" data.bin "a 0640 identity file decrypts"
+assert_eq "$(cat "$T/err")" "" "a 0640 identity file: nothing on stderr"
+age-keygen -y k.txt >k.pub
+chmod 644 k.pub
+run "$D" -d -i k.pub a.age
+assert_exit 2 "a public key given as identity file"
+assert_match "$(cat "$T/err")" "^doormat: decrypt: identity file k.pub: invalid argument: " "a public key is called malformed, not readable by others"
 assert_absent never.out "no output from any refused run"
 
 finish

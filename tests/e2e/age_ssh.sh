@@ -167,4 +167,44 @@ chmod 600 id-to-key.age
 pty 'whatever' "$D" decrypt -i id-to-key.age -o never.out toid.age
 assert_match "$(tr -d '\r' <"$T/pty.log" | tail -1)" 'the identity file is encrypted with age but not with a passphrase$' "identity file for a key"
 
+
+# Ed25519 keys in PKCS#8 PEM ("BEGIN PRIVATE KEY", from OpenSSL), read through OpenSSL as age does
+openssl genpkey -algorithm ed25519 -out pk8.pem 2>/dev/null
+printf 'pkcs8 secret\n' >pk8.txt
+run "$D" -e -i pk8.pem -o pk8.age pk8.txt
+assert_exit 0 "encrypt to a PKCS#8 Ed25519 key (-e -i)"
+assert_eq "$(cat "$T/err")" "" "PKCS#8 key: nothing on stderr"
+age -d -i pk8.pem pk8.age >pk8.out 2>/dev/null
+assert_same pk8.out pk8.txt "age opens what doormat encrypted to the PKCS#8 key"
+age -e -i pk8.pem -o pk8b.age pk8.txt
+run "$D" -d -i pk8.pem pk8b.age
+assert_exit 0 "doormat opens what age encrypted to the PKCS#8 key"
+assert_same "$T/out" pk8.txt "PKCS#8 round trip from age"
+openssl genpkey -algorithm x25519 -out x.pem 2>/dev/null
+run "$D" -d -i x.pem pk8b.age
+assert_exit 2 "a PKCS#8 key of another type"
+assert_eq "$(cat "$T/err")" 'doormat: decrypt: identity file x.pem: invalid argument: unsupported PEM private key type (only RSA and Ed25519 PEM keys are)' "a PKCS#8 key of another type: the message"
+
+
+# A passphrase-protected legacy PEM RSA key hides its public key: KEY.pub beside it says which
+# files are for it (as age reads it). With no terminal at all (setsid): -e -i KEY encrypts to
+# the .pub without asking, a file for another key is "no identity matched" without asking,
+# and without the .pub the key is refused, naming it.
+ssh-keygen -q -t rsa -b 2048 -m PEM -N 'legacy pass' -C '' -f legacy
+ssh-keygen -q -t ed25519 -N '' -C '' -f notlegacy
+assert_true "the legacy key is encrypted PEM" grep -q '^Proc-Type: 4,ENCRYPTED' legacy
+run setsid -w "$D" -e -i legacy -o legacy.age pk8.txt </dev/null
+assert_exit 0 "-e -i KEY (protected PEM): encrypts to KEY.pub"
+assert_eq "$(cat "$T/err")" "" "-e -i KEY (protected PEM): nothing asked, nothing said"
+run "$D" inspect legacy.age
+assert_true "-e -i KEY: an ssh-rsa stanza" grep -q 'ssh-rsa' "$T/out"
+"$D" -R notlegacy.pub -o other.age pk8.txt
+run setsid -w "$D" -d -i legacy other.age </dev/null
+assert_exit 4 "a file for another key: no passphrase asked"
+assert_match "$(cat "$T/err")" '^doormat: decrypt: no identity matched any of the recipients' "a file for another key: no identity matched"
+mv legacy.pub legacy.pub.away
+run setsid -w "$D" -d -i legacy legacy.age </dev/null
+assert_exit 2 "a protected PEM key without its .pub"
+assert_eq "$(cat "$T/err")" 'doormat: decrypt: identity file legacy: invalid argument: the key is protected by a passphrase and does not show its public key: legacy.pub must be beside it (as age requires)' "a protected PEM key without its .pub: refused, naming it"
+
 finish

@@ -15,7 +15,7 @@ DEST=$T/root
 # Install what is built (-o all: nothing is rebuilt here, whatever the flags of the build).
 run make -s -C "$ROOT" -o all install BUILD="$B" DESTDIR="$DEST" PREFIX=/usr
 assert_exit 0 "make install DESTDIR=... PREFIX=/usr"
-for f in bin/doormat bin/age-plugin-pq lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
+for f in bin/doormat bin/age-plugin-pq bin/age-plugin-batchpass lib/libdoormat.a lib/pkgconfig/doormat.pc include/doormat/vault.h \
   include/doormat/escrow.h share/man/man1/doormat.1 lib/systemd/system/doormat-agent@.service \
   lib/systemd/system/doormat-witness@.service; do
   assert_true "installed: /usr/$f" test -f "$DEST/usr/$f"
@@ -108,4 +108,5 @@ assert_absent "$DEST/usr/lib/pkgconfig/doormat.pc" "uninstall removes doormat.pc
 assert_absent "$DEST/usr/lib/libdoormat.a" "uninstall removes the library"
 assert_absent "$DEST/usr/lib/systemd/system/doormat-agent@.service" "uninstall removes the units"
 assert_absent "$DEST/usr/bin/age-plugin-pq" "uninstall removes age-plugin-pq"
+assert_absent "$DEST/usr/bin/age-plugin-batchpass" "uninstall removes age-plugin-batchpass"
 finish

@@ -150,19 +150,19 @@ nosuch=$(bech32 age1nosuch 00112233)
 echo keep >keep.txt
 cp keep.txt keep.orig
 run "$D" encrypt -r "$nosuch" -o keep.txt p
-assert_fails 2 "encrypt: invalid argument: age-plugin-nosuch not found in PATH$" "missing plugin, encrypt -r"
+assert_fails 2 "encrypt: invalid argument: age-plugin-nosuch not found in PATH \\(you might want to install the \"nosuch\" plugin: see https://age-encryption.org/awesome#plugins\\)$" "missing plugin, encrypt -r"
 run "$D" encrypt -j nosuch -o new.age p
-assert_fails 2 "age-plugin-nosuch not found in PATH$" "missing plugin, encrypt -j"
+assert_fails 2 "age-plugin-nosuch not found in PATH \\(you might want to install the \"nosuch\" plugin: see https://age-encryption.org/awesome#plugins\\)$" "missing plugin, encrypt -j"
 run "$D" decrypt -j nosuch -o new.txt d.age
-assert_fails 2 "decrypt: invalid argument: age-plugin-nosuch not found in PATH$" "missing plugin, decrypt -j"
+assert_fails 2 "decrypt: invalid argument: age-plugin-nosuch not found in PATH \\(you might want to install the \"nosuch\" plugin: see https://age-encryption.org/awesome#plugins\\)$" "missing plugin, decrypt -j"
 bech32 AGE-PLUGIN-NOSUCH- 00 >nosuch-id.txt
 chmod 600 nosuch-id.txt
 run "$D" decrypt -i nosuch-id.txt -o keep.txt d.age
-assert_fails 2 "age-plugin-nosuch not found in PATH$" "missing plugin, identity file"
+assert_fails 2 "age-plugin-nosuch not found in PATH \\(you might want to install the \"nosuch\" plugin: see https://age-encryption.org/awesome#plugins\\)$" "missing plugin, identity file"
 # A plugin in the current directory is not found through a relative PATH entry.
 cp "$PLUGIN_DIR/$PLUG" age-plugin-relonly
 run env PATH=".:$PATH" "$D" encrypt -j relonly -o new.age p
-assert_fails 2 "age-plugin-relonly not found in PATH$" "relative PATH entries are not searched"
+assert_fails 2 "age-plugin-relonly not found in PATH \\(you might want to install the \"relonly\" plugin: see https://age-encryption.org/awesome#plugins\\)$" "relative PATH entries are not searched"
 rm age-plugin-relonly
 assert_same keep.txt keep.orig "an existing output survives a missing plugin"
 assert_absent new.age "no output for a missing plugin (encrypt)"
