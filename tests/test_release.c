@@ -443,6 +443,7 @@ static void test_witness_time(void **state) {
              "more than 10 minutes)",
              e.time, wt);
     assert_string_equal(dm_err_detail(), want);
+}
 
 /* The releaser of a serving agent on a disk that fails mid-batch: the
  * append that fills the first tile (entry 255) cannot write it (ENOSPC,
@@ -454,8 +455,16 @@ static void test_witness_time(void **state) {
  * releaser opens the log at its size. Before the fix the failed append
  * left its hash counted and the next commit signed a tree that was not the
  * one on disk. */
+/* "SA Jones 1", "SA Jones 2", ...: a requester per release. */
+static const char *who(unsigned long *k) {
+    static char buf[32];
+    snprintf(buf, sizeof buf, "SA Jones %lu", ++*k);
+    return buf;
+}
+
 static void test_releaser_disk_fault(void **state) {
     world *w = *state;
+    unsigned long k = 0; /* each release for another requester: a new entry, not a retry */
     dir_witness d = {.w = w};
     dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
     dm_escrow_releaser *r = NULL;
@@ -464,7 +473,7 @@ static void test_releaser_disk_fault(void **state) {
     dm_escrow_share *s = NULL;
     uint64_t idx;
     for (uint64_t i = 0; i < 254; i++) {
-        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &s, &idx), DM_OK);
         assert_true(idx == i);
         dm_escrow_share_free(s);
     }
@@ -473,16 +482,16 @@ static void test_releaser_disk_fault(void **state) {
 
     dm_escrow_share *first = NULL, *second = NULL, *third = NULL;
     uint64_t i1, i2, i3;
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &first, &i1), DM_OK);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &first, &i1), DM_OK);
     assert_true(i1 == 254);
     assert_int_equal(fiu_init(0), 0);
     assert_int_equal(
         fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)ENOSPC, FIU_ONETIME), 0);
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &second, &i2),
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &second, &i2),
                      DM_ERR_IO);
     assert_null(second);
     assert_non_null(strstr(dm_err_detail(), "No space left on device"));
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &third, &i3),
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &third, &i3),
                      DM_ERR_IO);
     assert_null(third);
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_ERR_IO);
@@ -495,15 +504,15 @@ static void test_releaser_disk_fault(void **state) {
     /* The fault has passed: the same releaser goes on from 254, across the tile. */
     dm_escrow_share *shares[6] = {0};
     uint64_t at[6];
-    for (int k = 0; k < 6; k++) {
+    for (int j = 0; j < 6; j++) {
         assert_int_equal(
-            dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &shares[k], &at[k]), DM_OK);
-        assert_true(at[k] == 254 + (uint64_t)k);
+            dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &shares[j], &at[j]), DM_OK);
+        assert_true(at[j] == 254 + (uint64_t)j);
     }
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
-    for (int k = 0; k < 6; k++) {
-        assert_int_equal(dm_escrow_release_receipt(r, shares[k], at[k]), DM_OK);
-        dm_escrow_share_free(shares[k]);
+    for (int j = 0; j < 6; j++) {
+        assert_int_equal(dm_escrow_release_receipt(r, shares[j], at[j]), DM_OK);
+        dm_escrow_share_free(shares[j]);
     }
     assert_true(log_size(w->logs[1]) == 260);
     assert_int_equal(verify_times(w, 1), DM_OK);
@@ -512,16 +521,16 @@ static void test_releaser_disk_fault(void **state) {
      * the append that fills the second tile fails; the next release in the
      * same releaser is entry 511 all the same. */
     for (uint64_t i = 260; i < 511; i++) {
-        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &s, &idx), DM_OK);
         dm_escrow_share_free(s);
     }
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
     assert_int_equal(fiu_enable("doormat/log/entries/open", 1, (void *)(intptr_t)EIO, FIU_ONETIME),
                      0);
     s = NULL;
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_ERR_IO);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &s, &idx), DM_ERR_IO);
     assert_null(s);
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, "SA Jones", now, &s, &idx), DM_OK);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &s, &idx), DM_OK);
     assert_true(idx == 511);
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
     assert_int_equal(dm_escrow_release_receipt(r, s, idx), DM_OK);
