@@ -63,10 +63,18 @@ run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --ca
   --expires 2099-12-31 -o w.txt memo.age
 
 size_on_disk() { sed -n 2p fbi/logs/doj/checkpoint; }
+# Each release is asked for by another requester (a new identity): the same
+# request again would get its first entry back, not a new one.
+nreq=0
+fresh_identity() {
+  nreq=$((nreq + 1))
+  "${C:-$D}" keygen -o "inv$nreq.key" 2>/dev/null
+}
 request() {
   rm -f out.txt
+  fresh_identity
   run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub \
-    --warrant w.txt --identity inv.key -o out.txt memo.age
+    --warrant w.txt --identity "inv$nreq.key" -o out.txt memo.age
 }
 gen=0
 # set_fault FILE K MODE: the next release fails the K-th call (0: none).
@@ -194,8 +202,9 @@ while [ "$(size_on_disk)" -lt 255 ] && [ "$rounds" -lt 40 ]; do
   n=$((255 - $(size_on_disk)))
   [ "$n" -gt 16 ] && n=16
   for j in $(seq 1 "$n"); do
+    fresh_identity
     "$C" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt \
-      --identity inv.key -o "grow$j.txt" memo.age 2>/dev/null &
+      --identity "inv$nreq.key" -o "grow$j.txt" memo.age 2>/dev/null &
   done
   wait_clients=$(jobs -rp | grep -v -x -F -f <(printf '%s\n' "${SVC_PIDS[@]}") || true)
   for p in $wait_clients; do wait "$p" 2>/dev/null; done
