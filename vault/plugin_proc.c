@@ -357,6 +357,15 @@ int dm_plugin_proc_finish(dm_plugin_proc *p, int session_err) {
         while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
             ;
     }
+    /* It has ended, but what it wrote last on standard error may still be in
+     * the pipe (its exit can be seen before its last line is read): take what
+     * is there now, without waiting, before the line is quoted. */
+    for (int i = 0; i < 64 && p->err_fd >= 0; i++) {
+        struct pollfd fd = {p->err_fd, POLLIN, 0};
+        if (poll(&fd, 1, 0) <= 0)
+            break;
+        drain_stderr(p);
+    }
     close_fd(&p->err_fd);
 
     int err = session_err;
