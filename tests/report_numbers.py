@@ -108,7 +108,9 @@ def leaves(v):
 
 def candidates(fig):
     out = set()
-    for x in leaves(fig):
+    # A negative figure is written as its size and a word ("185 ms faster"):
+    # both signs are candidates.
+    for x in (y for v in leaves(fig) for y in {v, abs(v)}):
         if not math.isfinite(x):
             continue
         out.add(num(x))
