@@ -92,8 +92,8 @@ static int features(void) {
 #ifdef DM_HAVE_MLKEM
         "age1pq: yes",
 #else
-        "age1pq: no (this build cannot use age1pq recipients: it needs OpenSSL 3.5 or later, "
-        "with ML-KEM-768)",
+        ("age1pq: no (this build cannot use age1pq recipients: it needs OpenSSL 3.5 or later, "
+         "with ML-KEM-768)"),
 #endif
     };
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
