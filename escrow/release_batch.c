@@ -180,6 +180,8 @@ static int reopen(dm_escrow_releaser *r) {
 
 /* The entries of the batch before are answered: only those added since stay. */
 static void drop_answered(dm_escrow_releaser *r) {
+    if (r->n_answered == 0)
+        return;
     for (size_t i = 0; i < r->n_answered; i++)
         free(r->pending[i].text);
     memmove(r->pending, r->pending + r->n_answered,

@@ -28,6 +28,13 @@ static void set_v4(dm_svc_conn *c, const char *ip) {
     dm_svc_conn_addr(c, (const struct sockaddr *)&sin);
 }
 
+/* Takes every connection out of the table: their address groups are freed. */
+static void empty_table(dm_svc_conns *t) {
+    while (t->head != NULL)
+        dm_svc_conns_remove(t, t->head);
+    assert_int_equal(t->n, 0);
+}
+
 static void test_admit_and_shed_oldest(void **state) {
     (void)state;
     dm_svc_conns t = {.max = 3, .per_addr = 3};
@@ -53,6 +60,7 @@ static void test_admit_and_shed_oldest(void **state) {
     assert_int_equal(dm_svc_conns_admit(&t, &c[4], &shed), DM_SVC_SHED);
     assert_ptr_equal(shed, &c[2]);
     assert_int_equal(c[4].over, 0);
+    empty_table(&t);
 }
 
 static void test_busy_never_shed(void **state) {
@@ -94,6 +102,7 @@ static void test_busy_never_shed(void **state) {
     assert_int_equal(t.n, 3);
     dm_svc_conns_remove(&t, &c[0]);
     assert_int_equal(t.n, 3);
+    empty_table(&t);
 }
 
 static void test_per_address(void **state) {
@@ -119,6 +128,7 @@ static void test_per_address(void **state) {
     assert_int_equal(dm_svc_conns_admit(&t, &a4, &shed), DM_SVC_OVER);
     assert_int_equal(a4.over, DM_SVC_OVER_ADDRESS);
     assert_true(b1.in_table);
+    empty_table(&t);
 }
 
 static void test_heaviest_address_gives_way(void **state) {
@@ -146,6 +156,7 @@ static void test_heaviest_address_gives_way(void **state) {
     assert_int_equal(dm_svc_conns_admit(&t, &e, &shed), DM_SVC_SHED);
     assert_ptr_equal(shed, &b);
     assert_int_equal(t.n, 4);
+    empty_table(&t);
 }
 
 static void test_v4_mapped_is_one_address(void **state) {
