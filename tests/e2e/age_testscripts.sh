@@ -71,6 +71,14 @@ SKIP keygen.txt: $reason" "doormat: skipped by name, with the reason"
 fi
 
 # ------------------------------------------------------------- age 1.1.1
+# The lines age fails are those of the features it lacks: calibrated on age
+# 1.1.1 (Debian 12). Another age (Debian 13 has 1.2.1) fails other lines.
+age_version=$("$AGE" --version 2>/dev/null)
+age_version=${age_version#v}
+if [ "$age_version" != 1.1.1 ]; then
+  echo "SKIP: the real-age check is calibrated on age 1.1.1 (Debian 12); this machine's age is ${age_version:-missing}"
+  finish
+fi
 $RUNNER --age "$AGE" --age-keygen "$AGE_KEYGEN" >age.out 2>age.err
 rc=$?
 cat age.out

@@ -65,11 +65,12 @@ assert_true "inspect-pq: the authority's agent keys are post-quantum" \
   grep -q '^escrow: authority PQ ([0-9a-f]*), 2-of-3 shamir (post-quantum agent keys): doj, court, vendor$' "$T/out"
 assert_no_stderr "inspect-pq: no mixing warning"
 run "$D" inspect --json msg.age
-assert_match "$(cat "$T/out")" '"mode":"shamir","post_quantum":true' "inspect-pq --json"
+assert_match "$(cat "$T/out")" '"mode":"shamir","file_id":"[0-9a-f]{32}","post_quantum":true' "inspect-pq --json"
 assert_match "$(cat "$T/out")" '"mixes_post_quantum":false' "inspect-pq --json: not mixed"
 
 # ---- warrant, two shares, recovery
-FID=$("$D" inspect msg.age | sed -n 's/^file id: //p')
+# Warrants name the escrow file id, the one the stanzas bind (not the header's hash).
+FID=$("$D" inspect msg.age | sed -n 's/^escrow file id: //p')
 run "$D" escrow warrant --court pq/court.key --authority pq/authority.pub \
   --case "PQ 26-cr-1" --expires 2999-12-31 -o warrant.txt msg.age
 assert_exit 0 "recover-pq: warrant"
