@@ -669,6 +669,7 @@ void dm_svc_close(dm_svc *svc) {
         if (c->deadline != NULL)
             event_free(c->deadline);
         c->deadline = NULL;
+        dm_svc_conns_remove(&svc->conns, c); /* (frees its address group with the last) */
         c->detached = 1;
     }
     svc->all = svc->fresh = NULL;
