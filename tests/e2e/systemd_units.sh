@@ -68,7 +68,8 @@ trap 'stop_all; e2e_cleanup' EXIT
 # start NAME CMDLINE: runs the line in the background; its port in $port.
 start() {
   local n=0
-  eval "$2 --port-file $T/$1.port" >"$T/$1.log" 2>&1 &
+  # exec: the background job is the service itself, which stop_all then stops
+  eval "exec $2 --port-file $T/$1.port" >"$T/$1.log" 2>&1 &
   PIDS+=("$!")
   while [ ! -s "$T/$1.port" ] && [ $n -lt 300 ] && kill -0 "${PIDS[-1]}" 2>/dev/null; do sleep 0.1; n=$((n + 1)); done
   port=$(cat "$T/$1.port" 2>/dev/null)
