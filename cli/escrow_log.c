@@ -135,7 +135,7 @@ static int read_checkpoint(const log_args *a, dm_tlog_fetcher f, const char *whe
     dm_tlog_note_free(n);
     if (err != DM_OK) {
         free(data);
-        return cli_fail(DM_ERR_LOG, "%s: %s/checkpoint: %s", a->cmd, where, dm_err_detail());
+        return cli_fail(DM_ERR_LOG, "%s: %s/checkpoint", a->cmd, where);
     }
     for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
         if (strcmp(dm_escrow_authority_log_key(auth, i)->name, c.origin) == 0) {
@@ -696,7 +696,7 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
             dm_escrow_authority_witnesses(auth), dm_escrow_authority_witness_threshold(auth), &c);
     if (err != DM_OK) {
         free(data);
-        return cli_fail(DM_ERR_LOG, "%s: log of agent %s: %s", a->cmd, name, dm_err_detail());
+        return cli_fail(DM_ERR_LOG, "%s: log of agent %s", a->cmd, name);
     }
     char *old_text = NULL;
     size_t old_len = 0;
