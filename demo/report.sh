@@ -1167,7 +1167,11 @@ hq() {
 }
 
 # The references: KEY|citation|URL. Numbered in this order; cite KEY... prints
-# "[n, m]". The URLs were checked on REFS_CHECKED.
+# "[n, m]". The URLs were checked on REFS_CHECKED. Checked against the
+# publishers' own pages: nasem7 (NAP's OpenBook page read/25010/chapter/9 is
+# chapter 7, pages 83-94), ghostletter (published by Lawfare with the OTI's
+# introduction; 47 signatories), carnegie (the Encryption Working Group's paper
+# of 10 September 2019 on carnegieendowment.org/research).
 REFS_CHECKED="7 December 2026"
 REFS=(
   "fbi|Federal Bureau of Investigation. Warrant-Proof Encryption and Lawful Access.|https://www.fbi.gov/about/mission/lawful-access/lawful-access"
@@ -1180,7 +1184,7 @@ REFS=(
   "ipa2024|Investigatory Powers (Amendment) Act 2024 (UK).|https://www.legislation.gov.uk/ukpga/2024/9/contents"
   "doormats|Abelson, H., Anderson, R., Bellovin, S. M., Benaloh, J., Blaze, M., Diffie, W., Gilmore, J., Green, M., Landau, S., Neumann, P. G., Rivest, R. L., Schiller, J. I., Schneier, B., Specter, M., Weitzner, D. J. Keys Under Doormats: Mandating insecurity by requiring government access to all data and communications. MIT CSAIL Technical Report MIT-CSAIL-TR-2015-026, 6 July 2015.|https://dspace.mit.edu/handle/1721.1/97690"
   "nasem|National Academies of Sciences, Engineering, and Medicine. Decrypting the Encryption Debate: A Framework for Decision Makers. The National Academies Press, 2018. doi:10.17226/25010.|https://doi.org/10.17226/25010"
-  "nasem7|National Academies of Sciences, Engineering, and Medicine. Decrypting the Encryption Debate, chapter 7: A Framework for Evaluating Approaches to Access Plaintext. 2018.|https://nap.nationalacademies.org/read/25010/chapter/9"
+  "nasem7|National Academies of Sciences, Engineering, and Medicine. Chapter 7: A Framework for Evaluating Approaches to Access Plaintext, pages 83-94 of Decrypting the Encryption Debate: A Framework for Decision Makers. Washington, DC: The National Academies Press, 2018. doi:10.17226/25010.|https://nap.nationalacademies.org/read/25010/chapter/9"
   "blaze|Blaze, M. Protocol Failure in the Escrowed Encryption Standard. Proceedings of the 2nd ACM Conference on Computer and Communications Security, 1994.|https://www.mattblaze.org/papers/eesproto.pdf"
   "fips185|National Institute of Standards and Technology. FIPS PUB 185: Escrowed Encryption Standard. February 1994 (withdrawn).|https://csrc.nist.gov/pubs/fips/185/final"
   "adk|CERT Coordination Center. Vulnerability Note VU#747124: ADK flaw in recent versions of PGP. 6 October 2000.|https://www.kb.cert.org/vuls/id/747124"
@@ -1189,11 +1193,11 @@ REFS=(
   "wired|Levy, S. Cracking the Crypto War (Ray Ozzie's CLEAR proposal). Wired, 25 April 2018.|https://www.wired.com/story/crypto-war-clear-encryption/"
   "green|Green, M. A few thoughts on Ray Ozzie's \"Clear\" Proposal. A Few Thoughts on Cryptographic Engineering, 26 April 2018.|https://blog.cryptographyengineering.com/2018/04/26/a-few-thoughts-on-ray-ozzies-clear-proposal/"
   "ghost|Levy, I., Robinson, C. Principles for a More Informed Exceptional Access Debate. Lawfare, 29 November 2018.|https://www.lawfaremedia.org/article/principles-more-informed-exceptional-access-debate"
-  "ghostletter|Open Letter to GCHQ on the Threats Posed by the Ghost Proposal. New America's Open Technology Institute and co-signatories, 30 May 2019.|https://www.newamerica.org/oti/briefs/open-letter-to-gchq-on-the-threats-posed-by-the-ghost-proposal/"
+  "ghostletter|Bradford Franklin, S., Wilson Thompson, A. (New America's Open Technology Institute). Open Letter to GCHQ on the Threats Posed by the Ghost Proposal: the letter of 47 civil society organisations, technology companies and experts. Lawfare, 30 May 2019.|https://www.lawfaremedia.org/article/open-letter-gchq-threats-posed-ghost-proposal"
   "crumple|Wright, C. V., Varia, M. Crypto Crumple Zones: Enabling Limited Access without Mass Surveillance. IEEE European Symposium on Security and Privacy, 2018.|https://eprint.iacr.org/2018/288"
   "hacking|Bellovin, S. M., Blaze, M., Clark, S., Landau, S. Lawful Hacking: Using Existing Vulnerabilities for Wiretapping on the Internet. Northwestern Journal of Technology and Intellectual Property 12(1), 2014.|https://scholarlycommons.law.northwestern.edu/njtip/vol12/iss1/1/"
   "bugs|Abelson, H., Anderson, R., Bellovin, S. M., Benaloh, J., Blaze, M., Callas, J., Diffie, W., Landau, S., Neumann, P. G., Rivest, R. L., Schiller, J. I., Schneier, B., Teague, V., Troncoso, C. Bugs in our Pockets: The Risks of Client-Side Scanning. arXiv:2110.07450, 2021.|https://arxiv.org/abs/2110.07450"
-  "carnegie|Carnegie Endowment for International Peace, Encryption Working Group. Moving the Encryption Policy Conversation Forward. September 2019.|https://carnegieendowment.org/2019/09/10/moving-encryption-policy-conversation-forward-pub-79573"
+  "carnegie|Encryption Working Group (Carnegie Endowment for International Peace and Princeton University). Moving the Encryption Policy Conversation Forward. Carnegie Endowment for International Peace, 10 September 2019.|https://carnegieendowment.org/research/2019/09/moving-the-encryption-policy-conversation-forward"
   "age|C2SP. The age-encryption.org/v1 file format.|https://c2sp.org/age"
   "tlog|C2SP. Transparency log checkpoints (tlog-checkpoint) and witness cosignatures (tlog-cosignature).|https://c2sp.org/tlog-checkpoint"
   "shamir|Shamir, A. How to Share a Secret. Communications of the ACM 22(11), 612-613, 1979.|https://doi.org/10.1145/359168.359176"
@@ -1563,10 +1567,10 @@ figure monitor "What the owner's monitor sees" \
   "$(src insider)"
 # ---- the framework: the National Academies' questions, answered for the design built here
 section framework "The framework: questions to ask of any proposal"
-para "The National Academies' committee on the encryption debate set out, in chapter 7 of its 2018 report, questions that decision makers should ask of any proposal for access to plaintext $(cite nasem7). The table answers each, in our words, for the design built and measured here: key escrow with any 2 of 3 agents, signed warrants and a witnessed transparency log. The last column says what a measurement on one machine cannot tell."
-table_start framework "Question (paraphrased)" "For the escrow design built here" "Evidence" "What the measurement cannot say"
-table_row "1. Would it give the authorities access at the scale, speed and reliability they seek?" \
-  "For files made by compliant software, yes: one agent's service released $(num "${VO_RPS:-}") shares a second. Not for a sender who strips or spoils the escrow: the authority then recovers $(recovered_words "${ST_REC:-}" | sed 's/^$/nothing/')." \
+para "Chapter 7 of the National Academies' 2018 report sets out a framework for evaluating any proposal for access to plaintext $(cite nasem7). It asks how decision makers can \"assess the effect of each approach on law enforcement and national security, computer and data security, privacy and civil liberties, competitiveness, and other important values\", and it starts from a trade-off: \"exceptional access necessarily weakens security to some degree, while the absence of exceptional access necessarily hampers government investigations to some degree\" $(cite nasem7). The table below puts the framework's questions in our words, one row each and in the chapter's order; the committee's own wording, and the narrower questions it discusses, are in the chapter. Each is answered for the design built and measured here: key escrow with any 2 of 3 agents, signed warrants and a witnessed transparency log. The last column says what a measurement on one machine cannot tell."
+table_start framework "Question (in our words)" "For the escrow design built here" "Evidence" "What the measurement cannot say"
+table_row "1. Would it give the authorities access at the scale, timeliness and reliability its proponents seek?" \
+  "For files made by compliant software, yes: one agent's service released $(num "${VO_RPS:-}") shares a second${VO_P50:+, each in $(num "$VO_P50") ms (median)}. Not for a sender who strips or spoils the escrow: the authority then recovers $(recovered_words "${ST_REC:-}" | sed 's/^$/nothing/')." \
   "Figure 9 (lab volume); lab strip" \
   "How many targets would use non-compliant tools; how courts would treat a refused file."
 table_row "2. How would it affect the security of the data or devices concerned?" \
@@ -1617,7 +1621,7 @@ table_row "3. Device-unlock mandates in the CLEAR style" \
   "A duty on device makers to hold a key that unlocks a seized device under a warrant $(cite wired)." \
   "The vendor key opened $(cnt "${CL_VOPEN:-}") of $(cnt "${CL_DEV:-}") devices; one device's passcode opened $(cnt "${CL_ONE:-}")." \
   "The vendor key is a master key for every device; its theft is not detectable $(cite green)." \
-  "Proposed by Ray Ozzie (2018) $(cite wired); discussed by the Carnegie working group $(cite carnegie)."
+  "Proposed by Ray Ozzie (2018) $(cite wired); the Carnegie working group set out how to evaluate proposals for access to locked phones $(cite carnegie)."
 table_row "4. Key escrow with k-of-n agents and a transparency log (built here)" \
   "A duty on software makers to add escrow stanzas; agents, warrant keys, witnesses and monitors run by the state." \
   "Cheap to compute ($(hv escrow_encrypt_extra_us) per file); a master key opened all $(hv master_key_escrowed) files escrowed to it; a non-compliant sender defeats it; the log sees the procedure, not stolen keys." \
