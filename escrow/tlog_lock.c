@@ -32,8 +32,16 @@ static void write_holder(int fd, const char *holder) {
     /* Only ever a message for someone else: failing to write it (or writing a
      * part, which describe_holder does not take) costs that message and
      * nothing else, so it is not a failure. */
-    if (n > 0 && ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)n, 0) != n)
-        return;
+    if (n > 0 && ftruncate(fd, 0) == 0) {
+        ssize_t written = pwrite(fd, line, (size_t)n, 0);
+        (void)written;
+    }
+}
+
+/* The lock file's text, as a mark of who holds it now ("" when unreadable). */
+static void holder_mark(int fd, char *out, size_t cap) {
+    ssize_t n = pread(fd, out, cap - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
 }
 
 /* "pid 1234, doormat escrow serve, since 2026-12-07T16:20:01Z" from the lock
@@ -70,6 +78,7 @@ int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_
     static const dm_tlog_lock_opts waiting = {NULL, DM_TLOG_LOCK_WAIT};
     if (o == NULL)
         o = &waiting;
+    char seen[HOLDER_MAX + 64] = "", mark[HOLDER_MAX + 64];
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
@@ -81,9 +90,19 @@ int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_
             continue;
         if (errno != EWOULDBLOCK)
             return dm_fail(DM_ERR_IO, "%s: cannot lock: %s", name, strerror(errno));
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - start.tv_sec >= (time_t)o->wait_s)
+        if (o->wait_s == 0)
             break;
+        /* The wait is for any one holder: processes that take turns (short
+         * writers one after another) are progress, one that keeps the lock
+         * (a running agent) is not. */
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        holder_mark(fd, mark, sizeof mark);
+        if (strcmp(mark, seen) != 0) {
+            memcpy(seen, mark, sizeof seen);
+            start = now;
+        } else if (now.tv_sec - start.tv_sec >= (time_t)o->wait_s) {
+            break;
+        }
         struct timespec pause = {0, POLL_NS};
         nanosleep(&pause, NULL);
     }
@@ -106,10 +125,10 @@ int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_
 void dm_tlog_lock_drop(int fd) {
     if (fd < 0)
         return;
-    /* Nobody holds it now: the next to find it held will find the next holder's line. */
-    if (ftruncate(fd, 0) != 0) {
-        /* the line stays: stale, and only ever shown, never believed */
-    }
+    /* Nobody holds it now. Should emptying fail, the line stays: stale, and
+     * only ever shown, never believed. */
+    int emptied = ftruncate(fd, 0);
+    (void)emptied;
     close(fd); /* releases the flock */
 }
 

@@ -1129,6 +1129,52 @@ static void test_log_held_by_another_process(void **state) {
     dm_tlog_lock_release(w);
 }
 
+/* The wait is for any one holder: while the lock changes hands (here: the
+ * holder's line changes every 200 ms, for 3 s) a 2 s wait goes on, and ends
+ * with the lock once it is let go. */
+static void test_log_wait_is_per_holder(void **state) {
+    disk *d = *state;
+    char logdir[256], lockpath[300];
+    snprintf(logdir, sizeof logdir, "%s/turns", d->dir);
+    snprintf(lockpath, sizeof lockpath, "%s/lock", logdir);
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        dm_tlog_log *l = NULL;
+        if (dm_tlog_log_open(logdir, d->key, &l) != DM_OK)
+            _exit(3);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(4);
+        for (int turn = 0; turn < 15; turn++) {
+            FILE *f = fopen(lockpath, "w"); /* another open file: the flock stays */
+            if (f == NULL)
+                _exit(5);
+            fprintf(f, "%d 2026-12-07T16:20:01Z holder number %d\n", 1000 + turn, turn);
+            fclose(f);
+            struct timespec pause = {0, 200000000L};
+            nanosleep(&pause, NULL);
+        }
+        dm_tlog_log_close(l);
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    dm_tlog_log *l = NULL;
+    dm_tlog_lock_opts waiting = {"the patient one", 2};
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &waiting, &l), DM_OK);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    dm_tlog_log_close(l);
+}
+
 int main(void) {
     if (dm_init() != DM_OK)
         return 1;
@@ -1146,6 +1192,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup,
                                         disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,7 +235,8 @@ int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_
  * shown, never believed: a lock that can be taken means its writer is gone. */
 typedef struct dm_tlog_lock_opts {
     const char *holder; /* who takes it ("doormat escrow serve"); NULL: the pid alone */
-    unsigned wait_s;    /* seconds to wait for the holder to let go; 0: fail at once */
+    unsigned wait_s;    /* seconds to wait for one holder to let go (processes that
+                           take turns meanwhile restart the wait); 0: fail at once */
 } dm_tlog_lock_opts;
 #define DM_TLOG_LOCK_WAIT 10 /* seconds dm_tlog_log_open waits */
 
