@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +144,10 @@ int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_t
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/serve.lock", state_dir) >= sizeof path)
         return dm_fail(DM_ERR_USAGE, "%s: path too long", state_dir);
+    /* A first start makes the state directory itself (its parent must be
+     * there: the witness's directory, or systemd's StateDirectory). */
+    if (mkdir(state_dir, 0700) != 0 && errno != EEXIST)
+        return dm_fail(DM_ERR_IO, "%s: %s", state_dir, strerror(errno));
     dm_tlog_lock *l = malloc(sizeof *l);
     if (l == NULL)
         return dm_fail(DM_ERR_NOMEM, "out of memory");

@@ -1127,6 +1127,17 @@ static void test_log_held_by_another_process(void **state) {
     free(line);
     assert_int_equal(dm_tlog_witness_hold(wdir, NULL, &w), DM_OK);
     dm_tlog_lock_release(w);
+    /* A first start makes the state directory, not its parents. */
+    char fresh[300];
+    snprintf(fresh, sizeof fresh, "%s/fresh-state", d->dir);
+    assert_int_equal(dm_tlog_witness_hold(fresh, NULL, &w), DM_OK);
+    struct stat st;
+    assert_int_equal(stat(fresh, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    dm_tlog_lock_release(w);
+    snprintf(fresh, sizeof fresh, "%s/no-such-dir/state", d->dir);
+    assert_int_equal(dm_tlog_witness_hold(fresh, NULL, &w), DM_ERR_IO);
+    assert_null(w);
 }
 
 /* The wait is for any one holder: while the lock changes hands (here: the

@@ -302,7 +302,8 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
  * as long as it runs, so that a second one started on the same state fails
  * (DM_ERR_BUSY, naming the first; see dm_tlog_lock_opts). Apart from the
  * lock each add-checkpoint takes for a moment (STATE/lock), which the
- * holder's own requests take as before. */
+ * holder's own requests take as before. A missing state_dir is made (0700;
+ * not its parents): a witness's first start. */
 typedef struct dm_tlog_lock dm_tlog_lock;
 int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_tlog_lock **out);
 void dm_tlog_lock_release(dm_tlog_lock *l);
