@@ -70,8 +70,8 @@ static int describe_holder(int fd, char *out, size_t cap) {
     for (const char *p = holder; *p; p++)
         if (*p < 0x20 || *p > 0x7e)
             return 0;
-    snprintf(out, cap, "pid %.*s, %s%ssince %.*s", (int)pid_len, buf, holder,
-             *holder ? ", " : "", (int)when_len, when);
+    snprintf(out, cap, "pid %.*s, %s%ssince %.*s", (int)pid_len, buf, holder, *holder ? ", " : "",
+             (int)when_len, when);
     return 1;
 }
 
@@ -119,8 +119,8 @@ int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_
         return dm_fail(DM_ERR_BUSY,
                        "%s: %s is held by another process (%s), still after %u s; stop it first",
                        name, what, who, o->wait_s);
-    return dm_fail(DM_ERR_BUSY, "%s: %s is held by another process (%s); stop it first", name,
-                   what, who);
+    return dm_fail(DM_ERR_BUSY, "%s: %s is held by another process (%s); stop it first", name, what,
+                   who);
 }
 
 void dm_tlog_lock_drop(int fd) {

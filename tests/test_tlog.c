@@ -1037,10 +1037,10 @@ static void assert_held_by(const char *name, const char *what, pid_t pid, const 
     if (gl != hl + 20 + tl || strncmp(got, head, hl) != 0 || strcmp(got + hl + 20, tail) != 0)
         fail_msg("held detail: %s", got);
     const char *t = got + hl; /* 2026-12-07T16:20:01Z */
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
     for (size_t i = 0; i < 20; i++) {
         int digit = t[i] >= '0' && t[i] <= '9';
-        int want = i == 4 || i == 7 ? '-' : i == 10 ? 'T' : i == 13 || i == 16 ? ':' : i == 19 ? 'Z' : 0;
-        if (want ? t[i] != want : !digit)
+        if (shape[i] == 'd' ? !digit : t[i] != shape[i])
             fail_msg("held detail's time: %s", got);
     }
 }
@@ -1091,7 +1091,8 @@ static void test_log_held_by_another_process(void **state) {
     assert_held_by(logdir, "the log", child, "the first holder", "); stop it first");
     dm_tlog_lock_opts waiting = {NULL, 1};
     assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &waiting, &l), DM_ERR_BUSY);
-    assert_held_by(logdir, "the log", child, "the first holder", "), still after 1 s; stop it first");
+    assert_held_by(logdir, "the log", child, "the first holder",
+                   "), still after 1 s; stop it first");
     dm_tlog_lock *w = NULL;
     assert_int_equal(dm_tlog_witness_hold(wdir, &at_once, &w), DM_ERR_BUSY);
     assert_null(w);
