@@ -773,8 +773,11 @@ static int escrow_unwrap(int argc, char **argv) {
         }
     }
     if (rc == DM_EXIT_OK) {
-        dm_escrow_release_opts opts = {
-            .log_dir = a.log, .requester = a.requester, .cosigners = cos, .n_cosigners = n_wits};
+        dm_escrow_release_opts opts = {.log_dir = a.log,
+                                       .requester = a.requester,
+                                       .cosigners = cos,
+                                       .n_cosigners = n_wits,
+                                       .holder = "doormat escrow unwrap"};
         int err = dm_escrow_release(auth, agent, w, &info.header, &opts, now, &share);
         char *text = NULL;
         size_t len = 0;

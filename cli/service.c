@@ -375,6 +375,7 @@ int cmd_escrow_serve(int argc, char **argv) {
         DM_EXIT_OK)
         return rc;
     o.witness_timeout_s = (unsigned)witness_timeout;
+    o.holder = "doormat escrow serve";
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
     const cli_service_api *svc = cli_service(cmd);
@@ -534,6 +535,7 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
     dm_service_opts o;
     if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
         return rc;
+    o.holder = "doormat escrow witness serve";
     if ((rc = cli_init()) != DM_EXIT_OK)
         return rc;
     const cli_service_api *svc = cli_service(cmd);

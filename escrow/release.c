@@ -210,8 +210,9 @@ static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_ke
     dm_tlog_signer *signer = NULL;
     dm_tlog_log *l = NULL;
     int err = dm_escrow_agent_log_signer(agent, auth, &signer);
+    dm_tlog_lock_opts lock = {opts->holder, DM_TLOG_LOCK_WAIT};
     if (!err)
-        err = dm_tlog_log_open(opts->log_dir, signer, &l);
+        err = dm_tlog_log_open_with(opts->log_dir, signer, &lock, &l);
     uint64_t index = 0;
     /* Durable before anything else happens: no release without its entry. */
     if (!err)

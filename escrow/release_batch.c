@@ -38,6 +38,7 @@ struct dm_escrow_releaser {
     const dm_escrow_authority *auth;
     const dm_escrow_agent_key *agent;
     char *dir;
+    char *holder; /* written beside the log's lock (NULL: none) */
     dm_tlog_signer *signer;
     dm_tlog_log *log;
     pending_entry *pending; /* entries added since the last commit, and those of it */
@@ -175,7 +176,10 @@ static int reopen(dm_escrow_releaser *r) {
         r->size = dm_tlog_log_size(r->log);
     dm_tlog_log_close(r->log);
     r->log = NULL;
-    return dm_tlog_log_open(r->dir, r->signer, &r->log);
+    /* Between its close and this open another process may hold the log for
+     * a moment (an escrow unwrap): worth a wait, as such a process waits. */
+    dm_tlog_lock_opts lock = {r->holder, DM_TLOG_LOCK_WAIT};
+    return dm_tlog_log_open_with(r->dir, r->signer, &lock, &r->log);
 }
 
 /* The entries of the batch before are answered: only those added since stay. */
@@ -211,17 +215,27 @@ static int verify_whole(dm_escrow_releaser *r) {
 
 int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const char *log_dir, dm_escrow_releaser **out) {
+    return dm_escrow_releaser_open_as(auth, agent, log_dir, NULL, out);
+}
+
+int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                               const char *log_dir, const char *holder, dm_escrow_releaser **out) {
     *out = NULL;
     dm_escrow_releaser *r = calloc(1, sizeof *r);
-    if (!r || !(r->dir = strdup(log_dir))) {
+    if (!r || !(r->dir = strdup(log_dir)) || (holder && !(r->holder = strdup(holder)))) {
+        if (r)
+            free(r->dir);
         free(r);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
     r->auth = auth;
     r->agent = agent;
     int err = dm_escrow_agent_log_signer(agent, auth, &r->signer);
+    /* A long-running agent does not queue behind another holder of its log:
+     * it says who that is and stops. */
+    dm_tlog_lock_opts lock = {r->holder, 0};
     if (!err)
-        err = dm_tlog_log_open(log_dir, r->signer, &r->log);
+        err = dm_tlog_log_open_with(log_dir, r->signer, &lock, &r->log);
     if (!err)
         err = verify_whole(r);
     if (!err) {
@@ -249,6 +263,7 @@ void dm_escrow_releaser_close(dm_escrow_releaser *r) {
     dm_tlog_log_close(r->log);
     dm_tlog_signer_free(r->signer);
     free(r->dir);
+    free(r->holder);
     free(r);
 }
 

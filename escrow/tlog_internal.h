@@ -45,4 +45,12 @@ int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode);
 int dm_tlog_io_fsync_dir(const char *point, const char *path);
 int dm_tlog_io_syncfs(const char *point, int fd);
 
+/* Takes the exclusive flock on fd, an open lock file (tlog_lock.c), as o
+ * says (NULL: no holder's name, DM_TLOG_LOCK_WAIT seconds), and writes the
+ * holder's line into it; held by another process: DM_ERR_BUSY, the detail
+ * "NAME: WHAT is held by another process (pid ..., HOLDER, since ...); stop
+ * it first". dm_tlog_lock_drop empties the file and closes fd. */
+int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_lock_opts *o);
+void dm_tlog_lock_drop(int fd);
+
 #endif

@@ -12,7 +12,7 @@
  * the rename leaves the old checkpoint in force; a signed checkpoint.new
  * left by a crash is finished at the next open (its tiles are all durable),
  * so the log never signs two different trees of one size. An exclusive
- * flock on DIR/lock serialises processes.
+ * flock on DIR/lock serialises processes (tlog_lock.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -392,6 +391,11 @@ static int recover_pending(dm_tlog_log *l) {
 }
 
 int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **out) {
+    return dm_tlog_log_open_with(dir, key, NULL, out);
+}
+
+int dm_tlog_log_open_with(const char *dir, const dm_tlog_signer *key, const dm_tlog_lock_opts *lock,
+                          dm_tlog_log **out) {
     *out = NULL;
     dm_tlog_log *l = calloc(1, sizeof *l);
     if (!l)
@@ -407,8 +411,10 @@ int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **o
         if (l->lock_fd < 0)
             err = dm_fail(DM_ERR_IO, "%s: %s (not a log made by escrow init?)", path,
                           strerror(errno));
-        else if (flock(l->lock_fd, LOCK_EX) != 0)
-            err = dm_fail(DM_ERR_IO, "%s: cannot lock: %s", path, strerror(errno));
+        else if ((err = dm_tlog_lock_take(l->lock_fd, dir, "the log", lock)) != DM_OK) {
+            close(l->lock_fd); /* not ours: the holder's line stays */
+            l->lock_fd = -1;
+        }
     }
     if (!err)
         err = load_checkpoint(dir, "checkpoint", dm_tlog_signer_verifier(key), &l->cp, &l->cp_text,
@@ -433,8 +439,7 @@ int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **o
 void dm_tlog_log_close(dm_tlog_log *l) {
     if (!l)
         return;
-    if (l->lock_fd >= 0)
-        close(l->lock_fd); /* releases the flock */
+    dm_tlog_lock_drop(l->lock_fd);
     free(l->cp_text);
     free(l->bundle);
     free(l->dir);

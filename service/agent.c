@@ -628,8 +628,9 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
     if (err == DM_OK)
         err = dm_escrow_agent_key_load(a->auth, agent_key_path, &a->key);
     /* A log that does not verify stops the agent before it answers anyone. */
-    if (err == DM_OK &&
-        (err = dm_escrow_releaser_open(a->auth, a->key, log_dir, &a->rel)) != DM_OK) {
+    if (err == DM_OK && (err = dm_escrow_releaser_open_as(a->auth, a->key, log_dir, o->holder,
+                                                          &a->rel)) != DM_OK &&
+        err != DM_ERR_BUSY) {
         char why[600];
         snprintf(why, sizeof why, "%s", dm_err_detail());
         err = dm_fail(err, "%s; nothing will be released", why);

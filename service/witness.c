@@ -171,6 +171,11 @@ int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const
         }
         dm_escrow_authority_free(auth);
     }
+    /* Two witnesses on one state would each cosign from it as if alone. */
+    dm_tlog_lock *held = NULL;
+    dm_tlog_lock_opts lock = {o->holder, 0};
+    if (err == DM_OK)
+        err = dm_tlog_witness_hold(state_dir, &lock, &held);
     char *tls = NULL;
     dm_service_opts opts = *o;
     if (err == DM_OK && opts.tls_path == NULL) {
@@ -188,6 +193,7 @@ int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const
     if (err == DM_OK)
         err = dm_svc_run(&wi->svc);
     dm_svc_close(&wi->svc);
+    dm_tlog_lock_release(held);
     free(tls);
     dm_tlog_signer_free(wi->key);
     free(wi);

@@ -323,6 +323,7 @@ static void test_errors(void **state) {
     assert_int_equal(dm_exit_code(DM_ERR_PAYLOAD), 6);
     assert_int_equal(dm_exit_code(DM_ERR_POLICY), 7);
     assert_int_equal(dm_exit_code(DM_ERR_DENIED), 8);
+    assert_int_equal(dm_exit_code(DM_ERR_BUSY), 1);
     assert_int_equal(dm_exit_code(-1), 1);
     assert_int_equal(dm_exit_code(DM_ERR__COUNT), 1);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1024,6 +1025,168 @@ static void test_tile_paths(void **state) {
         assert_int_equal(dm_tlog_tile_path_parse(bad[i], &level, &index, &width), DM_ERR_USAGE);
 }
 
+/* The held detail, as the loser sees it: "NAME: WHAT is held by another
+ * process (pid PID, HOLDER, since TIME)TAIL", TIME a UTC RFC 3339 second. */
+static void assert_held_by(const char *name, const char *what, pid_t pid, const char *holder,
+                           const char *tail) {
+    const char *got = dm_err_detail();
+    char head[600];
+    snprintf(head, sizeof head, "%s: %s is held by another process (pid %ld, %s, since ", name,
+             what, (long)pid, holder);
+    size_t hl = strlen(head), gl = strlen(got), tl = strlen(tail);
+    if (gl != hl + 20 + tl || strncmp(got, head, hl) != 0 || strcmp(got + hl + 20, tail) != 0)
+        fail_msg("held detail: %s", got);
+    const char *t = got + hl; /* 2026-12-07T16:20:01Z */
+    static const char shape[] = "dddd-dd-ddTdd:dd:ddZ";
+    for (size_t i = 0; i < 20; i++) {
+        int digit = t[i] >= '0' && t[i] <= '9';
+        if (shape[i] == 'd' ? !digit : t[i] != shape[i])
+            fail_msg("held detail's time: %s", got);
+    }
+}
+
+/* A log (and a witness's state) another process holds: DM_ERR_BUSY at once
+ * with wait 0, after the wait otherwise, naming the holder; free again once
+ * it lets go, whatever its lock file still says. */
+static void test_log_held_by_another_process(void **state) {
+    disk *d = *state;
+    char logdir[256], wdir[256], lockpath[300];
+    snprintf(logdir, sizeof logdir, "%s/held", d->dir);
+    snprintf(wdir, sizeof wdir, "%s/wstate", d->dir);
+    snprintf(lockpath, sizeof lockpath, "%s/lock", logdir);
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    assert_int_equal(mkdir(wdir, 0700), 0);
+    int ready[2], go[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        close(go[1]);
+        dm_tlog_lock_opts as = {"the first holder", 0};
+        dm_tlog_log *l = NULL;
+        dm_tlog_lock *w = NULL;
+        if (dm_tlog_log_open_with(logdir, d->key, &as, &l) != DM_OK ||
+            dm_tlog_witness_hold(wdir, &as, &w) != DM_OK)
+            _exit(3);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(4);
+        while (read(go[0], &c, 1) > 0) /* until the parent closes its end */
+            ;
+        dm_tlog_lock_release(w);
+        dm_tlog_log_close(l);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+
+    dm_tlog_log *l = NULL;
+    dm_tlog_lock_opts at_once = {"the second", 0};
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &at_once, &l), DM_ERR_BUSY);
+    assert_null(l);
+    assert_held_by(logdir, "the log", child, "the first holder", "); stop it first");
+    dm_tlog_lock_opts waiting = {NULL, 1};
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &waiting, &l), DM_ERR_BUSY);
+    assert_held_by(logdir, "the log", child, "the first holder",
+                   "), still after 1 s; stop it first");
+    dm_tlog_lock *w = NULL;
+    assert_int_equal(dm_tlog_witness_hold(wdir, &at_once, &w), DM_ERR_BUSY);
+    assert_null(w);
+    assert_held_by(wdir, "the witness state", child, "the first holder", "); stop it first");
+    /* Losing never touches the holder's line. */
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &at_once, &l), DM_ERR_BUSY);
+    assert_held_by(logdir, "the log", child, "the first holder", "); stop it first");
+
+    close(go[1]);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(ready[0]);
+
+    /* A stale line from a process that is gone does not keep anyone out. */
+    FILE *f = fopen(lockpath, "w");
+    assert_non_null(f);
+    fputs("1 2026-01-01T00:00:00Z somebody long gone\n", f);
+    fclose(f);
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &at_once, &l), DM_OK);
+    size_t len;
+    char *line = read_text(lockpath, &len);
+    assert_non_null(line);
+    char want[64];
+    snprintf(want, sizeof want, "%ld ", (long)getpid());
+    assert_int_equal(strncmp(line, want, strlen(want)), 0);
+    assert_non_null(strstr(line, "Z the second\n"));
+    free(line);
+    dm_tlog_log_close(l);
+    line = read_text(lockpath, &len);
+    assert_non_null(line);
+    assert_int_equal(len, 0); /* let go: nobody's line */
+    free(line);
+    assert_int_equal(dm_tlog_witness_hold(wdir, NULL, &w), DM_OK);
+    dm_tlog_lock_release(w);
+    /* A first start makes the state directory, not its parents. */
+    char fresh[300];
+    snprintf(fresh, sizeof fresh, "%s/fresh-state", d->dir);
+    assert_int_equal(dm_tlog_witness_hold(fresh, NULL, &w), DM_OK);
+    struct stat st;
+    assert_int_equal(stat(fresh, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    dm_tlog_lock_release(w);
+    snprintf(fresh, sizeof fresh, "%s/no-such-dir/state", d->dir);
+    assert_int_equal(dm_tlog_witness_hold(fresh, NULL, &w), DM_ERR_IO);
+    assert_null(w);
+}
+
+/* The wait is for any one holder: while the lock changes hands (here: the
+ * holder's line changes every 200 ms, for 3 s) a 2 s wait goes on, and ends
+ * with the lock once it is let go. */
+static void test_log_wait_is_per_holder(void **state) {
+    disk *d = *state;
+    char logdir[256], lockpath[300];
+    snprintf(logdir, sizeof logdir, "%s/turns", d->dir);
+    snprintf(lockpath, sizeof lockpath, "%s/lock", logdir);
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        close(ready[0]);
+        dm_tlog_log *l = NULL;
+        if (dm_tlog_log_open(logdir, d->key, &l) != DM_OK)
+            _exit(3);
+        char c = 'r';
+        if (write(ready[1], &c, 1) != 1)
+            _exit(4);
+        for (int turn = 0; turn < 15; turn++) {
+            FILE *f = fopen(lockpath, "w"); /* another open file: the flock stays */
+            if (f == NULL)
+                _exit(5);
+            fprintf(f, "%d 2026-12-07T16:20:01Z holder number %d\n", 1000 + turn, turn);
+            fclose(f);
+            struct timespec pause = {0, 200000000L};
+            nanosleep(&pause, NULL);
+        }
+        dm_tlog_log_close(l);
+        _exit(0);
+    }
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    dm_tlog_log *l = NULL;
+    dm_tlog_lock_opts waiting = {"the patient one", 2};
+    assert_int_equal(dm_tlog_log_open_with(logdir, d->key, &waiting, &l), DM_OK);
+    int status;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    dm_tlog_log_close(l);
+}
+
 int main(void) {
     if (dm_init() != DM_OK)
         return 1;
@@ -1039,6 +1202,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup,
+                                        disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ static const char *const dm_err_words[DM_ERR__COUNT] = {
     [DM_ERR_DENIED] = "access not authorised",
     [DM_ERR_LOG] = "a transparency log is inconsistent",
     [DM_ERR_PLUGIN] = "plugin failed",
+    [DM_ERR_BUSY] = "in use",
 };
 
 static const int dm_err_exits[DM_ERR__COUNT] = {
@@ -46,6 +47,7 @@ static const int dm_err_exits[DM_ERR__COUNT] = {
     [DM_ERR_DENIED] = DM_EXIT_DENIED,
     [DM_ERR_LOG] = DM_EXIT_LOG,
     [DM_ERR_PLUGIN] = DM_EXIT_FAILURE,
+    [DM_ERR_BUSY] = DM_EXIT_FAILURE,
 };
 
 const char *dm_strerror(int err) {

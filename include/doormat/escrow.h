@@ -441,6 +441,8 @@ typedef struct dm_escrow_release_opts {
     const char *requester; /* who asked for the release (NULL: "unspecified") */
     const dm_escrow_cosigner *cosigners;
     size_t n_cosigners;
+    const char *holder; /* written beside the log's lock while it is held ("doormat escrow
+                           unwrap"; NULL: none); the log is waited for as dm_tlog_log_open does */
 } dm_escrow_release_opts;
 
 /* The agent's side of a release: checks the warrant for this header's file
@@ -463,9 +465,14 @@ int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key
 typedef struct dm_escrow_releaser dm_escrow_releaser;
 /* Opens the agent's log and verifies it whole (every tile and entry against
  * its signed checkpoint): an agent does not start on a log that does not
- * verify (DM_ERR_LOG). */
+ * verify (DM_ERR_LOG), nor on one another process holds (DM_ERR_BUSY at
+ * once, the detail naming that process: see dm_tlog_lock_opts). */
 int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const char *log_dir, dm_escrow_releaser **out);
+/* The same, with holder ("doormat escrow serve") written beside the log's
+ * lock for whoever finds it held. */
+int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                               const char *log_dir, const char *holder, dm_escrow_releaser **out);
 void dm_escrow_releaser_close(dm_escrow_releaser *r);
 /* Checks and unwraps; appends the entry (not durable yet). *index gets its
  * place in the log; *share has no receipt yet. */

@@ -59,17 +59,22 @@ typedef struct dm_service_opts {
     const char *metrics_listen;    /* "HOST:PORT" of the plain-HTTP metrics and health
                                       port (GET /metrics, GET /healthz); NULL: none */
     const char *metrics_port_file; /* if set, that port is written there */
+    const char *holder; /* who this server is ("doormat escrow serve"), written beside the
+                           lock on the log or witness state it holds, for whoever finds
+                           it held [none: the process id alone] */
 } dm_service_opts;
 
 /* doormat escrow serve: agent agent_key_path of authority_path, logging
  * releases in log_dir. Runs until SIGTERM or SIGINT, finishing the releases
- * in flight. */
+ * in flight. A log another process holds is DM_ERR_BUSY at once, naming it. */
 int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
                          const char *agent_key_path, const char *log_dir);
 
 /* doormat escrow witness serve: a c2sp.org/tlog-witness for the agents'
  * logs of the authorities in trust (n_trust authority.pub paths), with its
- * key at key_path and its state in state_dir. Runs until SIGTERM or SIGINT. */
+ * key at key_path and its state in state_dir, which it holds while it runs
+ * (another witness serving it: DM_ERR_BUSY at once, naming it). Runs until
+ * SIGTERM or SIGINT. */
 int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const char *const *trust,
                            size_t n_trust, const char *state_dir);
 

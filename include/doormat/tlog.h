@@ -226,18 +226,38 @@ int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_
 
 /* ---------------------------------------------------------- writing a log */
 
+/* A log directory, and a witness's state, are held by one process at a time
+ * (an exclusive flock on a lock file). Whoever takes the lock writes into
+ * the lock file who it is: "PID TIME HOLDER" (TIME in UTC, RFC 3339); whoever
+ * finds it held gets DM_ERR_BUSY and a detail that names the holder:
+ * "DIR: the log is held by another process (pid 1234, doormat escrow serve,
+ * since 2026-12-07T16:20:01Z); stop it first". The file's text is only
+ * shown, never believed: a lock that can be taken means its writer is gone. */
+typedef struct dm_tlog_lock_opts {
+    const char *holder; /* who takes it ("doormat escrow serve"); NULL: the pid alone */
+    unsigned wait_s;    /* seconds to wait for one holder to let go (processes that
+                           take turns meanwhile restart the wait); 0: fail at once */
+} dm_tlog_lock_opts;
+#define DM_TLOG_LOCK_WAIT 10 /* seconds dm_tlog_log_open waits */
+
 typedef struct dm_tlog_log dm_tlog_log;
 
 /* Creates DIR (which must not hold a checkpoint yet) with the checkpoint of
  * the empty tree, signed by key; the origin is the key's name. */
 int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key);
 /* Opens a log for appending: takes an exclusive lock (DIR/lock, flock) held
- * until close, so concurrent processes take turns; verifies the checkpoint
+ * until close, so concurrent processes take turns, waiting at most
+ * DM_TLOG_LOCK_WAIT seconds for another holder (then DM_ERR_BUSY, naming
+ * it: see dm_tlog_lock_opts); verifies the checkpoint
  * with the key's verifier and reads back the right edge (O(log n) tiles),
  * which must give the checkpoint's root. A checkpoint whose writing was cut
  * short by a crash is finished (if it is complete and its tiles agree) or
  * discarded. */
 int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **out);
+/* The same, taking the lock as lock says: a long-running holder fails at
+ * once (wait_s 0) rather than queue behind another. */
+int dm_tlog_log_open_with(const char *dir, const dm_tlog_signer *key, const dm_tlog_lock_opts *lock,
+                          dm_tlog_log **out);
 void dm_tlog_log_close(dm_tlog_log *l);
 /* Appends an entry (1..DM_TLOG_MAX_ENTRY bytes); *index gets its number.
  * Nothing is visible or durable until commit. */
@@ -277,6 +297,16 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
                                    const dm_tlog_verifier *logs, size_t n_logs, const char *body,
                                    size_t len, uint64_t now, int *status, char **response,
                                    size_t *response_len);
+
+/* A long-running witness holds its state directory (STATE/serve.lock) for
+ * as long as it runs, so that a second one started on the same state fails
+ * (DM_ERR_BUSY, naming the first; see dm_tlog_lock_opts). Apart from the
+ * lock each add-checkpoint takes for a moment (STATE/lock), which the
+ * holder's own requests take as before. A missing state_dir is made (0700;
+ * not its parents): a witness's first start. */
+typedef struct dm_tlog_lock dm_tlog_lock;
+int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_tlog_lock **out);
+void dm_tlog_lock_release(dm_tlog_lock *l);
 
 /* ------------------------------------------------------------ tlog-proof */
 

@@ -46,6 +46,8 @@ typedef enum dm_err {
     DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
                         or reported an error                    -> exit 1 */
+    DM_ERR_BUSY,     /* a log or witness state another process
+                        holds (the detail names it)             -> exit 1 */
     DM_ERR__COUNT
 } dm_err;
 
