@@ -53,6 +53,15 @@ typedef struct log_args {
     int n_rest;
 } log_args;
 
+/* The long name of an option (argv[optind - 1] is its value when that came
+ * as a word of its own). */
+static const char *flag_name(int c) {
+    for (const struct option *o = log_longopts; o->name != NULL; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
 /* Parses argv (argv[0] is the last subcommand word); allowed lists the
  * options taken. -1 to go on, or an exit code. */
 static int parse(int argc, char **argv, const char *cmd, const int *allowed, log_args *a) {
@@ -72,8 +81,8 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
         if (!ok) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
-            return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",
-                                   cmd, argv[optind - 1]);
+            return cli_usage_error("%s: option --%s does not apply here (see doormat escrow --help)",
+                                   cmd, flag_name(c));
         }
         const char **slot = c == O_AUTHORITY ? &a->authority
                             : c == O_SINCE   ? &a->since
@@ -86,7 +95,7 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
                             : c == O_IDENTITY ? &a->identity
                                               : &a->output;
         if (*slot != NULL)
-            return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
+            return cli_usage_error("%s: --%s given twice", cmd, flag_name(c));
         *slot = optarg;
     }
     a->rest = argv + optind;
