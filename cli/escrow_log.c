@@ -827,12 +827,11 @@ int cli_escrow_monitor(int argc, char **argv) {
     }
     const cli_service_api *svc = NULL;
     dm_tlog_fetcher site = {0};
+    if (rc == DM_EXIT_OK && published && (svc = cli_service(a.cmd)) == NULL)
+        rc = DM_EXIT_FAILURE;
     if (rc == DM_EXIT_OK && published) {
-        svc = cli_service(a.cmd);
-        int err = svc ? svc->fetcher_new_ca(a.logs, a.logs_ca, 30, &site) : DM_OK;
-        if (svc == NULL)
-            rc = DM_EXIT_FAILURE;
-        else if (err != DM_OK)
+        int err = svc->fetcher_new_ca(a.logs, a.logs_ca, 30, &site);
+        if (err != DM_OK)
             rc = cli_fail(err, "escrow monitor: --logs%s", a.logs_ca ? " / --logs-ca" : "");
     }
     if (rc == DM_EXIT_OK && a.state != NULL && mkdir(a.state, 0755) != 0 && errno != EEXIST)
