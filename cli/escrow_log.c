@@ -81,15 +81,16 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
         if (!ok) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
-            return cli_usage_error("%s: option --%s does not apply here (see doormat escrow --help)",
-                                   cmd, flag_name(c));
+            return cli_usage_error(
+                "%s: option --%s does not apply here (see doormat escrow --help)", cmd,
+                flag_name(c));
         }
-        const char **slot = c == O_AUTHORITY ? &a->authority
-                            : c == O_SINCE   ? &a->since
-                            : c == O_INDEX   ? &a->index
-                            : c == O_WITNESS ? &a->witness
-                            : c == O_NAME    ? &a->name
-                            : c == O_STATE   ? &a->state
+        const char **slot = c == O_AUTHORITY  ? &a->authority
+                            : c == O_SINCE    ? &a->since
+                            : c == O_INDEX    ? &a->index
+                            : c == O_WITNESS  ? &a->witness
+                            : c == O_NAME     ? &a->name
+                            : c == O_STATE    ? &a->state
                             : c == O_LOGS     ? &a->logs
                             : c == O_LOGS_CA  ? &a->logs_ca
                             : c == O_IDENTITY ? &a->identity

@@ -194,8 +194,8 @@ int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **res
             err = dm_fail(DM_ERR_DENIED,
                           "%s: the server's TLS key is not the one authority.pub pins", url);
         else if (rc == CURLE_PEER_FAILED_VERIFICATION)
-            err = dm_fail(DM_ERR_DENIED, "%s: the server's certificate is not trusted (%s): %s", url,
-                          c->ca_file ? c->ca_file : "the system's certificate authorities",
+            err = dm_fail(DM_ERR_DENIED, "%s: the server's certificate is not trusted (%s): %s",
+                          url, c->ca_file ? c->ca_file : "the system's certificate authorities",
                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
         else
             err = dm_fail(DM_ERR_IO, "%s: %s", url,

@@ -29,8 +29,8 @@ static int https_fetch(void *ctx, const char *path, uint8_t **data, size_t *len)
         return err;
     if (status == 404) {
         free(body);
-        return dm_fail(DM_ERR_NO_MATCH, "%s/%s: not found (HTTP 404)",
-                       dm_svc_client_base_url(c), path);
+        return dm_fail(DM_ERR_NO_MATCH, "%s/%s: not found (HTTP 404)", dm_svc_client_base_url(c),
+                       path);
     }
     if (status != 200) {
         size_t show = strcspn(body, "\n");
@@ -65,10 +65,11 @@ static int check_url(const char *url) {
     static const char scheme[] = "https://";
     size_t n = strlen(url);
     if (strncmp(url, "http://", 7) == 0)
-        return dm_fail(DM_ERR_USAGE,
-                       "\"%.200s\": plain http:// is refused (anyone on the path could serve an old "
-                       "checkpoint and hide later releases): publish over https://",
-                       url);
+        return dm_fail(
+            DM_ERR_USAGE,
+            "\"%.200s\": plain http:// is refused (anyone on the path could serve an old "
+            "checkpoint and hide later releases): publish over https://",
+            url);
     int ok = n > sizeof scheme - 1 && n <= DM_SVC_MAX_BASE_URL &&
              memcmp(url, scheme, sizeof scheme - 1) == 0 && url[sizeof scheme - 1] != '/';
     for (size_t i = 0; ok && i < n; i++)
@@ -81,10 +82,11 @@ static int check_url(const char *url) {
     curl_free(host);
     curl_url_cleanup(u);
     if (!ok)
-        return dm_fail(DM_ERR_USAGE,
-                       "\"%.200s\" is not an https://HOST[:PORT][/PATH] URL of at most %d printable "
-                       "bytes (no query, no fragment)",
-                       url, DM_SVC_MAX_BASE_URL);
+        return dm_fail(
+            DM_ERR_USAGE,
+            "\"%.200s\" is not an https://HOST[:PORT][/PATH] URL of at most %d printable "
+            "bytes (no query, no fragment)",
+            url, DM_SVC_MAX_BASE_URL);
     return DM_OK;
 }
 
