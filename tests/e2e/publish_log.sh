@@ -13,7 +13,7 @@
 D=$DOORMAT
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CONF_IN=$ROOT/deploy/lighttpd/doormat-logs.conf.in
-for tool in lighttpd openssl curl; do
+for tool in lighttpd openssl curl python3; do
   command -v $tool >/dev/null || { echo "publish_log: $tool is missing (make deps)" >&2; exit 1; }
 done
 cd "$T" || exit 1
