@@ -117,6 +117,7 @@ assert_same "$T/out" dir.out "the URL without its trailing slash"
 # over HTTPS after one more release.
 run "$D" escrow monitor --authority fbi/authority.pub --state st
 assert_exit 0 "the monitor keeps its state from the directory"
+cp -r fbi/logs before3
 release doj 3
 run "$D" escrow monitor --authority fbi/authority.pub --logs "$URL" --logs-ca cert.pem --state st
 assert_exit 0 "caught up over https:// from the kept state"
@@ -156,6 +157,14 @@ assert_true "lighttpd serves a copy with a hash tile tampered" serve "$T/tampere
 run "$D" escrow monitor --authority fbi/authority.pub --logs "https://127.0.0.1:$web_port/" \
   --logs-ca cert.pem
 assert_fails 9 "log of agent vendor: " "a tampered hash tile over https://"
+
+# ---- a server that goes back to an older copy: a rollback against --state
+assert_true "lighttpd serves the copy taken before release 3" serve "$T/before3"
+cp -r st st-rollback
+run "$D" escrow monitor --authority fbi/authority.pub --logs "https://127.0.0.1:$web_port/" \
+  --logs-ca cert.pem --state st-rollback
+assert_fails 9 "log of agent doj: .*rollback" "an older copy served after a newer one was seen"
+assert_true "the kept state is not moved back" diff -r st st-rollback
 
 # ---- an agent's directory missing: 404, one line, exit 1
 cp -r fbi/logs partial
