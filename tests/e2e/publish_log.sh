@@ -5,7 +5,8 @@
 # over HTTPS on 127.0.0.1 with a self-signed certificate, and
 # `escrow monitor --logs https://127.0.0.1:PORT/ --logs-ca cert.pem` verifies
 # them as it verifies the directory: the same listing, byte for byte, and the
-# same --state. A tampered tile on the server is exit 9; a certificate not
+# same --state. A tampered tile on the server, or an older copy served after
+# the monitor kept a newer checkpoint, is exit 9; a certificate not
 # trusted is exit 8, one line; an agent's directory missing (404) is exit 1,
 # one line; a URL that is not https:// (plain http:// included) is exit 2.
 . "$(dirname "$0")/lib.sh"
