@@ -195,7 +195,7 @@ DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age
             libgfshare2 fiu-utils \
             hyperfine gpg gpg-agent \
             valgrind python3-cryptography golang-go golang-golang-x-mod-dev curl openssl \
-            systemd
+            systemd lighttpd lighttpd-mod-openssl
 # nodejs and npm run the hybrid interop peer (tests/e2e/hybrid_npm.sh, age-encryption
 # from npm); a machine that already has an npm of its own (another nodejs than
 # Debian's) keeps it.

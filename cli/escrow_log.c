@@ -26,6 +26,7 @@ enum {
     O_NAME,
     O_STATE,
     O_LOGS,
+    O_LOGS_CA,
     O_IDENTITY,
 };
 
@@ -37,6 +38,7 @@ static const struct option log_longopts[] = {
     {"name", required_argument, NULL, O_NAME},
     {"state", required_argument, NULL, O_STATE},
     {"logs", required_argument, NULL, O_LOGS},
+    {"logs-ca", required_argument, NULL, O_LOGS_CA},
     {"identity", required_argument, NULL, O_IDENTITY},
     {"output", required_argument, NULL, 'o'},
     {"help", no_argument, NULL, 'h'},
@@ -45,10 +47,20 @@ static const struct option log_longopts[] = {
 
 typedef struct log_args {
     const char *cmd;
-    const char *authority, *since, *index, *witness, *name, *state, *logs, *identity, *output;
+    const char *authority, *since, *index, *witness, *name, *state, *logs, *logs_ca, *identity,
+        *output;
     char **rest;
     int n_rest;
 } log_args;
+
+/* The long name of an option (argv[optind - 1] is its value when that came
+ * as a word of its own). */
+static const char *flag_name(int c) {
+    for (const struct option *o = log_longopts; o->name != NULL; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
 
 /* Parses argv (argv[0] is the last subcommand word); allowed lists the
  * options taken. -1 to go on, or an exit code. */
@@ -69,20 +81,22 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
         if (!ok) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
-            return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",
-                                   cmd, argv[optind - 1]);
+            return cli_usage_error(
+                "%s: option --%s does not apply here (see doormat escrow --help)", cmd,
+                flag_name(c));
         }
-        const char **slot = c == O_AUTHORITY ? &a->authority
-                            : c == O_SINCE   ? &a->since
-                            : c == O_INDEX   ? &a->index
-                            : c == O_WITNESS ? &a->witness
-                            : c == O_NAME    ? &a->name
-                            : c == O_STATE   ? &a->state
+        const char **slot = c == O_AUTHORITY  ? &a->authority
+                            : c == O_SINCE    ? &a->since
+                            : c == O_INDEX    ? &a->index
+                            : c == O_WITNESS  ? &a->witness
+                            : c == O_NAME     ? &a->name
+                            : c == O_STATE    ? &a->state
                             : c == O_LOGS     ? &a->logs
+                            : c == O_LOGS_CA  ? &a->logs_ca
                             : c == O_IDENTITY ? &a->identity
                                               : &a->output;
         if (*slot != NULL)
-            return cli_usage_error("%s: %s given twice", cmd, argv[optind - 1]);
+            return cli_usage_error("%s: --%s given twice", cmd, flag_name(c));
         *slot = optarg;
     }
     a->rest = argv + optind;
@@ -635,12 +649,35 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
                            dm_tlog_fetcher f, const uint8_t (*files)[DM_FILE_ID_LEN],
                            size_t n_files);
 
-/* The log of one agent, from its directory under logs or, with --logs https,
- * from the agent over HTTPS (its url: and tls: lines; service/fetch.c). */
+/* A log published on a web server: agent NAME's log is the directory NAME/
+ * under the URL, read through the one fetcher (one connection) of the URL. */
+typedef struct published_log {
+    const dm_tlog_fetcher *site;
+    const char *name;
+} published_log;
+
+static int fetch_published(void *ctx, const char *path, uint8_t **data, size_t *len) {
+    const published_log *p = ctx;
+    char sub[512];
+    if ((size_t)snprintf(sub, sizeof sub, "%s/%s", p->name, path) >= sizeof sub)
+        return dm_fail(DM_ERR_INTERNAL, "%s/%s: path too long", p->name, path);
+    return p->site->fetch(p->site->ctx, sub, data, len);
+}
+
+/* The log of one agent: from its directory under logs; with --logs https
+ * from the agent over HTTPS (its url: and tls: lines; service/fetch.c); with
+ * --logs https://URL from URL/NAME/ on a web server (site). */
 static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_t agent,
-                       const char *logs, const uint8_t (*files)[DM_FILE_ID_LEN], size_t n_files) {
+                       const char *logs, const dm_tlog_fetcher *site,
+                       const uint8_t (*files)[DM_FILE_ID_LEN], size_t n_files) {
     const char *name = dm_escrow_authority_agent_name(auth, agent);
     dm_tlog_fetcher f;
+    if (site != NULL) {
+        published_log p = {.site = site, .name = name};
+        f.fetch = fetch_published;
+        f.ctx = &p;
+        return monitor_fetched(a, auth, agent, f, files, n_files);
+    }
     if (strcmp(logs, "https") != 0) {
         char dir[4096];
         if ((size_t)snprintf(dir, sizeof dir, "%s/%s", logs, name) >= sizeof dir)
@@ -757,11 +794,15 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
 }
 
 int cli_escrow_monitor(int argc, char **argv) {
-    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_IDENTITY, 0};
+    static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_LOGS_CA, O_IDENTITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow monitor", allowed, &a);
     if (rc < 0)
         rc = DM_EXIT_OK;
+    /* A URL names a web server that publishes the log directories. */
+    int published = rc == DM_EXIT_OK && a.logs != NULL && strstr(a.logs, "://") != NULL;
+    if (rc == DM_EXIT_OK && a.logs_ca != NULL && !published)
+        rc = cli_usage_error("escrow monitor: --logs-ca applies to --logs https://URL only");
     if (rc == DM_EXIT_OK && a.identity != NULL && a.n_rest == 0)
         rc = cli_usage_error("escrow monitor: -i IDENTITY names files: give the FILE(s)");
     dm_escrow_authority *auth = NULL;
@@ -785,6 +826,15 @@ int cli_escrow_monitor(int argc, char **argv) {
                 snprintf(logs, sizeof logs, "logs");
         }
     }
+    const cli_service_api *svc = NULL;
+    dm_tlog_fetcher site = {0};
+    if (rc == DM_EXIT_OK && published && (svc = cli_service(a.cmd)) == NULL)
+        rc = DM_EXIT_FAILURE;
+    if (rc == DM_EXIT_OK && published) {
+        int err = svc->fetcher_new_ca(a.logs, a.logs_ca, 30, &site);
+        if (err != DM_OK)
+            rc = cli_fail(err, "escrow monitor: --logs%s", a.logs_ca ? " / --logs-ca" : "");
+    }
     if (rc == DM_EXIT_OK && a.state != NULL && mkdir(a.state, 0755) != 0 && errno != EEXIST)
         rc = cli_fail(dm_fail(DM_ERR_IO, "%s: %s", a.state, strerror(errno)), "escrow monitor");
     if (rc == DM_EXIT_OK && a.identity != NULL) {
@@ -802,18 +852,24 @@ int cli_escrow_monitor(int argc, char **argv) {
         rc = cli_fail(DM_ERR_NOMEM, "escrow monitor");
     for (int i = 0; rc == DM_EXIT_OK && i < a.n_rest; i++)
         rc = file_ids(a.cmd, auth, a.rest[i], ids, n_ids, files, &n_files);
-    /* Every log is checked even after one fails; the worst failure decides. */
+    /* Every log is checked even after one fails; the worst failure decides.
+     * But a web server whose certificate is not trusted serves no log that
+     * could be read: one line says so, not one per log. */
     int worst = DM_EXIT_OK;
     for (size_t i = 0; rc == DM_EXIT_OK && i < dm_escrow_authority_agents(auth); i++) {
-        int r = monitor_log(&a, auth, i, logs, (const uint8_t(*)[DM_FILE_ID_LEN])files,
-                            n_files);
+        int r = monitor_log(&a, auth, i, logs, published ? &site : NULL,
+                            (const uint8_t(*)[DM_FILE_ID_LEN])files, n_files);
         if (r != DM_EXIT_OK && (worst == DM_EXIT_OK || r == DM_EXIT_LOG))
             worst = r;
+        if (published && r == DM_EXIT_DENIED)
+            break;
     }
     if (rc == DM_EXIT_OK)
         rc = cli_flush_stdout("the accesses");
     if (rc == DM_EXIT_OK)
         rc = worst;
+    if (site.fetch != NULL)
+        svc->fetcher_free(&site);
     free(files);
     for (size_t i = 0; i < n_ids; i++)
         dm_identity_free(ids[i]);

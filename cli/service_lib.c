@@ -82,6 +82,7 @@ const cli_service_api *cli_service(const char *cmd) {
     SYM(lib, witness_run, "dm_service_witness_run");
     SYM(lib, request, "dm_service_request");
     SYM(lib, fetcher_new, "dm_service_fetcher_new");
+    SYM(lib, fetcher_new_ca, "dm_service_fetcher_new_ca");
     SYM(lib, fetcher_free, "dm_service_fetcher_free");
     loaded = 1;
     return &api;

@@ -1,7 +1,10 @@
 /* The pinned HTTPS client every doormat client uses (libcurl): one
  * keep-alive connection per server, the server's key checked against the
  * pin authority.pub gives (CURLOPT_PINNEDPUBLICKEY) instead of a certificate
- * authority, bounded answers, and a timeout on everything. */
+ * authority, bounded answers, and a timeout on everything. A log published
+ * on a stock web server is read by the same client with the server's
+ * certificate checked against certificate authorities instead of a pin
+ * (dm_svc_client_new_ca). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +22,8 @@ struct dm_svc_client {
     CURL *curl;
     char *base_url;
     char *pin;
+    int ca;        /* checked against certificate authorities, not a pin */
+    char *ca_file; /* those of this PEM file; NULL: the system's */
     unsigned timeout_s;
     char errbuf[CURL_ERROR_SIZE];
     /* One call's state, from prepare to finish. */
@@ -57,6 +62,20 @@ int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
     return DM_OK;
 }
 
+int dm_svc_client_new_ca(const char *base_url, const char *ca_file, unsigned timeout_s,
+                         dm_svc_client **out) {
+    int err = dm_svc_client_new(base_url, NULL, timeout_s, out);
+    if (err != DM_OK)
+        return err;
+    (*out)->ca = 1;
+    if (ca_file != NULL && ((*out)->ca_file = strdup(ca_file)) == NULL) {
+        dm_svc_client_free(*out);
+        *out = NULL;
+        return dm_fail(DM_ERR_NOMEM, "out of memory");
+    }
+    return DM_OK;
+}
+
 void dm_svc_client_free(dm_svc_client *c) {
     if (c == NULL)
         return;
@@ -65,6 +84,7 @@ void dm_svc_client_free(dm_svc_client *c) {
         curl_easy_cleanup(c->curl);
     free(c->base_url);
     free(c->pin);
+    free(c->ca_file);
     free(c);
 }
 
@@ -89,6 +109,10 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg) {
     s->len += n;
     s->data[s->len] = '\0';
     return n;
+}
+
+const char *dm_svc_client_base_url(const dm_svc_client *c) {
+    return c->base_url;
 }
 
 CURL *dm_svc_client_easy(const dm_svc_client *c) {
@@ -124,12 +148,23 @@ CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
-    /* The authority names its machines by their keys, not by a CA: the pin
-     * is the check, and curl makes it before any byte is sent. */
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    if (c->pin)
-        curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+    if (c->ca) {
+        /* A web server publishing logs has a certificate for its name: the
+         * system's authorities, or only those of the file given. */
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (c->ca_file) {
+            curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+            curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
+        }
+    } else {
+        /* The authority names its machines by their keys, not by a CA: the
+         * pin is the check, and curl makes it before any byte is sent. */
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+        if (c->pin)
+            curl_easy_setopt(h, CURLOPT_PINNEDPUBLICKEY, c->pin);
+    }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &c->s);
     curl_easy_setopt(h, CURLOPT_PRIVATE, c);
@@ -158,6 +193,10 @@ int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **res
         else if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH)
             err = dm_fail(DM_ERR_DENIED,
                           "%s: the server's TLS key is not the one authority.pub pins", url);
+        else if (rc == CURLE_PEER_FAILED_VERIFICATION)
+            err = dm_fail(DM_ERR_DENIED, "%s: the server's certificate is not trusted (%s): %s",
+                          url, c->ca_file ? c->ca_file : "the system's certificate authorities",
+                          c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
         else
             err = dm_fail(DM_ERR_IO, "%s: %s", url,
                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));

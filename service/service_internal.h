@@ -163,9 +163,18 @@ const char *dm_svc_method(struct evhttp_request *req);
 
 typedef struct dm_svc_client dm_svc_client; /* a keep-alive connection to one server */
 
+/* The longest base URL of a published log (dm_service_fetcher_new_ca). */
+#define DM_SVC_MAX_BASE_URL 1024
+
 /* base_url "https://host:port" (no trailing slash); pin "sha256//..." */
 int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
                       dm_svc_client **out);
+/* The same client with the server's certificate checked (name and chain)
+ * against the certificate authorities of ca_file (PEM: only those), or of
+ * the system (libcurl's default store) when ca_file is NULL; a certificate
+ * that does not verify is DM_ERR_DENIED. */
+int dm_svc_client_new_ca(const char *base_url, const char *ca_file, unsigned timeout_s,
+                         dm_svc_client **out);
 void dm_svc_client_free(dm_svc_client *c);
 /* GET (body NULL) or POST path; *status the HTTP status (0 with an error when
  * no answer: the detail says why: refused, timeout, pin mismatch); *resp is
@@ -180,6 +189,8 @@ CURL *dm_svc_client_prepare(dm_svc_client *c, const char *path, const char *body
 int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **resp,
                          size_t *resp_len);
 CURL *dm_svc_client_easy(const dm_svc_client *c);
+/* The base URL the client was made with, without trailing slashes. */
+const char *dm_svc_client_base_url(const dm_svc_client *c);
 
 #endif
 

@@ -105,6 +105,15 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
  * DM_ERR_NO_MATCH. Free with dm_service_fetcher_free. */
 int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
                            dm_tlog_fetcher *out);
+/* The same fetcher for logs published on a web server: paths are read from
+ * base_url ("https://host[:port][/path]", the directory that holds the
+ * log's checkpoint and tile/), the server's certificate checked against the
+ * certificate authorities of ca_file (PEM; only those), or the system's when
+ * ca_file is NULL (an untrusted certificate: DM_ERR_DENIED). A base_url that
+ * is not such an https:// URL (plain http:// included) is DM_ERR_USAGE; a
+ * ca_file without a PEM certificate, DM_ERR_IO. */
+int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigned timeout_s,
+                              dm_tlog_fetcher *out);
 void dm_service_fetcher_free(dm_tlog_fetcher *f);
 
 #ifdef __cplusplus

@@ -38,7 +38,7 @@ stop_guide() {
   gpid=
 }
 trap 'stop_guide; e2e_cleanup' EXIT
-PATH="$T/bin:$PATH" TMPDIR="$T" setsid python3 "$ROOT/tests/guide_run.py" "$ROOT/docs/operating.md" \
+PATH="$T/bin:$PATH" TMPDIR="$T" DOORMAT_SRC="$ROOT" setsid python3 "$ROOT/tests/guide_run.py" "$ROOT/docs/operating.md" \
   "$T/work" "$base" >"$T/guide.out" 2>&1 &
 gpid=$!
 # bounded: the guide takes well under a minute natively, a few under valgrind
