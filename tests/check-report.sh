@@ -18,7 +18,9 @@
 # chart label is drawn as gnuplot was given it (tests/report_charts.py); (9)
 # the PDF's text: cover, page numbers, key points, framework, options,
 # references, captions, page fill (tests/report_pdf_text.py); (10) two quick
-# runs give key-point figures whose ranges overlap. Each checker is first run
+# runs give key-point figures whose ranges overlap; (11) the classroom handout:
+# written with its PDF, nothing on the network, one section per step, large
+# type and high contrast (tests/handout_style.py), every PDF page rendered. Each checker is first run
 # on a page it must catch: one that loads from the network, a print with a
 # chart cut across pages, one missing and one blank, altered numbers, an
 # enhanced-text label, a bare print, ranges that are apart. Artifacts (the briefing, briefing.png, the
@@ -425,6 +427,60 @@ bash "$ROOT/demo/report.sh" --doormat "$DOORMAT" --from "$RB/old" -o "$RB/plainf
 rc=$?
 [ "$rc" -eq 1 ] && [ "$(wc -l <"$RB/d.stderr")" -eq 1 ] && ok "an unwritable DIR: exit 1, one line" ||
   bad "an unwritable DIR: exit $rc, $(tr '\n' ' ' <"$RB/d.stderr")"
+
+# ---- 11. the classroom handout, checked as the briefing is: written with its
+# PDF by the walkthrough (every step but the briefing), nothing on the network
+# (statically and in Chromium's net log), one section per step in the DOM
+# Chromium builds, readable on a projector (tests/handout_style.py: body text
+# at least 18 px, no text under 14 px, contrast at least 7:1; first shown to
+# fail a page of small grey type), and an A4 PDF whose every page pdftoppm
+# renders, with the walkthrough's commands in its text.
+HO=$ART/handout
+mkdir -p "$HO/bin"
+ln -sf "$DOORMAT" "$HO/bin/doormat"
+PATH="$HO/bin:$PATH" DOORMAT="$HO/bin/doormat" DEMO_STEPS=walkthrough \
+  bash "$ROOT/demo/classroom.sh" --yes --dir "$HO/class" --handout "$HO" >"$HO/demo.out" 2>"$HO/demo.err"
+rc=$?
+HH=$HO/handout.html
+if [ "$rc" -eq 0 ] && [ -s "$HH" ]; then ok "the walkthrough wrote handout.html"
+else bad "the walkthrough exited $rc: $(tail -n 2 "$HO/demo.err" | tr '\n' ' ')"; fi
+if [ -s "$HH" ]; then
+  refs=$(static_refs "$HH")
+  [ -z "$refs" ] && ok "handout: no src, href or url() leaves the file" ||
+    bad "handout: external references: $(echo "$refs" | head -n 3 | tr '\n' ' ')"
+  chrome "$PROFILE/hdom" --log-net-log="$HO/netlog.json" --dump-dom "file://$HH" >"$HO/dom.html"
+  steps=$(grep -c '<section class="step">' "$HO/dom.html")
+  [ "$steps" -ge 10 ] && ok "handout: Chromium built $steps step sections" ||
+    bad "handout: $steps step sections in Chromium's DOM (want at least 10)"
+  page=$(netlog_urls "$HO/netlog.json" | grep '^page: ' || true)
+  [ -s "$HO/netlog.json" ] && [ -z "$page" ] && ok "handout: no network request when loaded" ||
+    bad "handout: requests when loaded: $(echo "$page" | head -n 3 | tr '\n' ' ')"
+  if python3 "$ROOT/tests/handout_style.py" "$HH" >"$HO/style.txt"; then
+    ok "handout: readable on a projector ($(grep -c '^ok:' "$HO/style.txt") checks: large type, contrast at least 7:1)"
+  else
+    bad "handout: $(grep FAILED "$HO/style.txt" | head -n 3 | tr '\n' ' ')"
+  fi
+  sed -e 's/font-size: 20px/font-size: 12px/' -e 's/color: #000; background: #fff/color: #999; background: #fff/' \
+    "$HH" >"$ART/negative/handout-grey.html"
+  python3 "$ROOT/tests/handout_style.py" "$ART/negative/handout-grey.html" >"$ART/negative/style.txt"
+  [ $? -eq 1 ] && grep -q '^FAILED: body text 12 px' "$ART/negative/style.txt" &&
+    grep -q '^FAILED: body: contrast 2\.8:1' "$ART/negative/style.txt" &&
+    ok "the projector check catches small grey type" ||
+    bad "the projector check passed small grey type: $(tr '\n' ' ' <"$ART/negative/style.txt")"
+  HP=$HO/handout.pdf
+  if [ "$(head -c 5 "$HP" 2>/dev/null)" = "%PDF-" ] && pdfinfo "$HP" 2>/dev/null | grep -q '^Page size:.*(A4)'; then
+    hpages=$(pdfinfo "$HP" | sed -n 's/^Pages: *//p')
+    mkdir -p "$HO/pages"
+    pdftoppm -r 40 -png "$HP" "$HO/pages/page" 2>/dev/null
+    [ "$(ls "$HO/pages" | wc -l)" -eq "${hpages:-0}" ] && ok "handout.pdf: A4, pdftoppm rendered its $hpages pages" ||
+      bad "handout.pdf: pdftoppm did not render its ${hpages:-0} pages"
+    pdftotext "$HP" "$HO/handout.txt"
+    grep -q 'doormat keygen -o alice.key' "$HO/handout.txt" && grep -q 'doormat escrow request' "$HO/handout.txt" &&
+      ok "handout.pdf holds the walkthrough's commands" || bad "handout.pdf lacks the walkthrough's commands"
+  else
+    bad "the walkthrough wrote no A4 handout.pdf"
+  fi
+fi
 
 echo "check-report: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
