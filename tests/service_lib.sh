@@ -112,3 +112,18 @@ svc_start_agent() {
   sed -i "\|^url: $a |d" "$dir/authority.pub"
   echo "url: $a https://127.0.0.1:$port" >>"$dir/authority.pub"
 }
+
+# svc_memo DIR [CASE]: the file most service tests release: the investigator's
+# inv.key, the owner's owner.key ($owner its recipient), memo.txt escrowed to
+# DIR/authority.pub as memo.age, and w.txt, a warrant for it (case CASE,
+# default 26-cr-9, expiring 2099-12-31).
+svc_memo() {
+  local dir=$1
+  run "$DOORMAT" keygen -o inv.key
+  run "$DOORMAT" keygen -o owner.key
+  owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
+  printf 'the memo\n' >memo.txt
+  run "$DOORMAT" encrypt -r "$owner" --escrow "$dir/authority.pub" -o memo.age memo.txt
+  run "$DOORMAT" escrow warrant --court "$dir/court.key" --authority "$dir/authority.pub" \
+    --case "${2:-26-cr-9}" --expires 2099-12-31 -o w.txt memo.age
+}

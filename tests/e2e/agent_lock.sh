@@ -43,13 +43,7 @@ assert_err_line "^doormat: escrow witness serve: in use: $T/w1/state: the witnes
 assert_true "it gave up within $bound s (took $took s)" test "$took" -lt "$bound"
 
 # ---- both first ones still serve: a release, cosigned by the witness
-run "$D" keygen -o inv.key
-run "$D" keygen -o owner.key
-owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
-printf 'the memo\n' >memo.txt
-run "$D" encrypt -r "$owner" --escrow fbi/authority.pub -o memo.age memo.txt
-run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9 \
-  --expires 2099-12-31 -o w.txt memo.age
+svc_memo fbi
 run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt \
   --identity inv.key -o out.txt memo.age
 assert_exit 0 "a release through the first agent and witness"

@@ -54,13 +54,7 @@ start_agent() {
   done
 }
 start_agent || { fail "the agent starts with the fault injector"; finish; }
-run "$D" keygen -o inv.key
-run "$D" keygen -o owner.key
-owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
-printf 'the memo\n' >memo.txt
-run "$D" encrypt -r "$owner" --escrow fbi/authority.pub -o memo.age memo.txt
-run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9 \
-  --expires 2099-12-31 -o w.txt memo.age
+svc_memo fbi
 
 size_on_disk() { sed -n 2p fbi/logs/doj/checkpoint; }
 # Each release is asked for by another requester (a new identity): the same

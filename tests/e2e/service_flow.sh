@@ -22,13 +22,7 @@ done
 assert_true "each agent's first checkpoint is cosigned at start" \
   grep -q "log at size 0, checkpoint cosigned" "$T/doj.stderr"
 
-run "$D" keygen -o inv.key
-run "$D" keygen -o owner.key
-owner=$(grep -o 'age1[0-9a-z]*' owner.key | head -1)
-printf 'the memo\n' >memo.txt
-run "$D" encrypt -r "$owner" --escrow fbi/authority.pub -o memo.age memo.txt
-run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case 26-cr-9 \
-  --expires 2099-12-31 -o w.txt memo.age
+svc_memo fbi
 
 run "$D" escrow request --timeout $((10 * SVC_SLOW)) --authority fbi/authority.pub --warrant w.txt --identity inv.key \
   -o out.txt memo.age
