@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +102,11 @@ int dm_tlog_lock_take(int fd, const char *name, const char *what, const dm_tlog_
         if (strcmp(mark, seen) != 0) {
             memcpy(seen, mark, sizeof seen);
             start = now;
-        } else if (now.tv_sec - start.tv_sec >= (time_t)o->wait_s) {
+        } else if ((int64_t)(now.tv_sec - start.tv_sec) * 1000000000 +
+                       (now.tv_nsec - start.tv_nsec) >=
+                   (int64_t)o->wait_s * 1000000000) {
+            /* whole nanoseconds: comparing seconds alone gave up as early as
+             * wait_s - 1 s after the holder was first seen */
             break;
         }
         struct timespec pause = {0, POLL_NS};
