@@ -403,8 +403,9 @@ static int lab_leaf(lab_args *a) {
     cli_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
         json_head(a);
-        printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rows\":[", o.budget,
-               r.seconds_per_try);
+        printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rate_tries\":%llu,"
+               "\"rows\":[",
+               o.budget, r.seconds_per_try, (unsigned long long)r.rate_tries);
         for (int i = 0; i < DM_LAB_LEAF_ROWS; i++) {
             const dm_lab_leaf_row *w = &r.rows[i];
             printf("%s{\"bits\":%u,\"measured\":%s,\"tries\":", i ? "," : "", w->bits,
@@ -457,9 +458,9 @@ static int lab_leaf(lab_args *a) {
     for (int i = 0; i < DM_LAB_LEAF_BEYOND; i++)
         printf("%6u %16.4g %14s %12s   extrapolated\n", r.beyond[i].bits,
                r.beyond[i].expected_tries, "-", H(r.beyond[i].seconds));
-    printf("\nMeasured: %.2f us per try on this machine; extrapolated rows are expected\n"
-           "tries (2^N) times that rate.\n\n",
-           r.seconds_per_try * 1e6);
+    printf("\nMeasured: %.2f us per try on this machine (over %llu checks); extrapolated\n"
+           "rows are expected tries (2^N) times that rate.\n\n",
+           r.seconds_per_try * 1e6, (unsigned long long)r.rate_tries);
     printf("The forgery at %u bits took %llu tries (%s). The forged file:\n"
            "  passes the compliant client: doormat decrypt --require-escrow --leaf-bits %u\n"
            "  (run as a separate process) exits %d: the message is released\n"

@@ -136,7 +136,8 @@ typedef struct dm_lab_leaf_row {
 } dm_lab_leaf_row;
 
 typedef struct dm_lab_leaf_result {
-    double seconds_per_try; /* measured over all measured rows */
+    double seconds_per_try; /* measured over rate_tries checks, before the rows */
+    uint64_t rate_tries;    /* a whole number of batches of 4096 */
     dm_lab_leaf_row rows[DM_LAB_LEAF_ROWS];
     dm_lab_leaf_row beyond[DM_LAB_LEAF_BEYOND];
     /* the demonstrated forgery */

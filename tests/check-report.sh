@@ -367,11 +367,12 @@ fi
 # ranges are compared too and listed as notes when apart
 KEY_FIGURES='["escrow_encrypt_extra_us", "master_key_files", "master_key_escrowed", "leaf_expected_seconds", "leaf_expected_tries", "pin4_worst_seconds"]'
 # A timing (unit s, ms or µs) is this machine's at that moment: between two
-# reports a shared machine's speed drifts by a few percent (CI saw every timing
-# of the second run 3 to 5 % slower), which no number of runs inside one report
-# can capture. So two timing ranges count as overlapping when the gap between
-# them is at most DRIFT (5 %) of the larger median; counts and tries get no slack.
-DRIFT=0.05
+# reports a shared machine's speed drifts (CI saw every timing of a second run
+# 3 to 5 % slower, and one 7 %), which no number of runs inside one report can
+# capture. So two timing ranges count as overlapping when the gap between them
+# is at most DRIFT (15 %) of the larger median; counts and tries get no slack.
+# The one-trial figures this check is for moved three- to ninefold.
+DRIFT=0.15
 overlap() { # A.json B.json [KEYS]: the headline figures of both whose ranges do not overlap
   jq -rn --slurpfile a "$1" --slurpfile b "$2" --argjson only "${3:-null}" --argjson drift "$DRIFT" '
     ($a[0].headline) as $x | ($b[0].headline) as $y
@@ -388,7 +389,7 @@ apart=$(printf '%s\n' "$res" | grep '^apart: ' || true)
 overlap "$ART/briefing/data/figures.json" "$RB/b/data/figures.json" | grep '^apart: ' |
   sed 's/^/note: not a key-point figure, ranges /'
 if [ "${n:-0}" -eq 6 ] && [ -z "$apart" ]; then
-  ok "two quick runs: the ranges of the $n key-point figures overlap (timings within 5 % drift)"
+  ok "two quick runs: the ranges of the $n key-point figures overlap (timings within 15 % drift)"
 else
   bad "two quick runs: $n figures compared; $(echo "$apart" | head -n 3 | tr '\n' ' ')"
 fi
@@ -396,21 +397,22 @@ jq '.headline.vault_encrypt_us.min = 1e9 | .headline.vault_encrypt_us.max = 2e9'
   "$ART/briefing/data/figures.json" >"$ART/negative/far.json"
 overlap "$ART/briefing/data/figures.json" "$ART/negative/far.json" | grep -q '^apart: vault_encrypt_us' &&
   ok "the overlap check catches ranges that are apart" || bad "the overlap check missed ranges that are apart"
-# the drift allowance: a timing 2 % above the other run's range passes, 10 % above fails;
+# the drift allowance: a timing 10 % (of its median) above the other run's range passes,
+# 30 % above fails;
 # a count one above the other run's range fails
-jq '.headline.vault_encrypt_us as $v | .headline.vault_encrypt_us.min = $v.max * 1.02
-    | .headline.vault_encrypt_us.max = $v.max * 1.03' \
-  "$ART/briefing/data/figures.json" >"$ART/negative/drift2.json"
-jq '.headline.vault_encrypt_us as $v | .headline.vault_encrypt_us.min = $v.max * 1.1 + 1
-    | .headline.vault_encrypt_us.max = $v.max * 1.2 + 1
+jq '.headline.vault_encrypt_us as $v | .headline.vault_encrypt_us.min = $v.max + 0.10 * $v.median
+    | .headline.vault_encrypt_us.max = $v.max + 0.12 * $v.median' \
+  "$ART/briefing/data/figures.json" >"$ART/negative/drift10.json"
+jq '.headline.vault_encrypt_us as $v | .headline.vault_encrypt_us.min = $v.max + 0.30 * $v.median + 1
+    | .headline.vault_encrypt_us.max = $v.max + 0.40 * $v.median + 1
     | .headline.master_key_files as $m | .headline.master_key_files.min = $m.max + 1
     | .headline.master_key_files.max = $m.max + 1' \
-  "$ART/briefing/data/figures.json" >"$ART/negative/drift10.json"
-d2=$(overlap "$ART/briefing/data/figures.json" "$ART/negative/drift2.json" | grep -c '^apart: vault_encrypt_us')
-d10=$(overlap "$ART/briefing/data/figures.json" "$ART/negative/drift10.json" | grep -c '^apart: \(vault_encrypt_us\|master_key_files\) ')
-[ "$d2" -eq 0 ] && [ "$d10" -eq 2 ] &&
-  ok "the overlap check allows a timing 2 % apart, and catches one 10 % apart and a count 1 apart" ||
-  bad "the drift allowance: a timing 2 % apart gave $d2 findings (want 0); 10 % and a count gave $d10 (want 2)"
+  "$ART/briefing/data/figures.json" >"$ART/negative/drift30.json"
+d10=$(overlap "$ART/briefing/data/figures.json" "$ART/negative/drift10.json" | grep -c '^apart: vault_encrypt_us')
+d30=$(overlap "$ART/briefing/data/figures.json" "$ART/negative/drift30.json" | grep -c '^apart: \(vault_encrypt_us\|master_key_files\) ')
+[ "$d10" -eq 0 ] && [ "$d30" -eq 2 ] &&
+  ok "the overlap check allows a timing 10 % apart, and catches one 30 % apart and a count 1 apart" ||
+  bad "the drift allowance: a timing 10 % apart gave $d10 findings (want 0); 30 % and a count gave $d30 (want 2)"
 
 # The progress line: on a terminal only.
 if grep -q 'doormat report:' "$ART/report.stderr"; then bad "progress text off a terminal"

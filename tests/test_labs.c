@@ -82,6 +82,9 @@ static void test_leaf(void **state) {
     assert_int_equal(r.rows[0].bits, 8);
     assert_true(r.rows[0].tries >= 1);
     assert_true(r.seconds_per_try > 0);
+    /* The rate: whole batches of 4096 checks, at most 16. */
+    assert_true(r.rate_tries >= 4096 && r.rate_tries <= 16 * 4096);
+    assert_int_equal(r.rate_tries % 4096, 0);
     /* 2^24 tries do not fit 2 ms: extrapolated from the measured rate. */
     assert_false(r.rows[4].measured);
     assert_true(r.rows[4].seconds > 0.99 * 16777216.0 * r.seconds_per_try &&
