@@ -1,6 +1,6 @@
 # doormat: build, test and install.
 #   make            build/doormat, build/libdoormat.a (the installed library:
-#                   vault and escrow), build/libdoormat-service.{a,so}, build/libdoormat-labs.a
+#                   vault, log, escrow), build/libdoormat-service.{a,so}, build/libdoormat-labs.a
 #                   and build/libdoormat-bench.a
 #   make check      every test (installs missing Debian packages first)
 #   make demo       the classroom walkthrough, ending with the policy briefing
@@ -21,11 +21,11 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-# libfiu: the log's writes are fault-injection points (escrow/tlog_io.c).
+# libfiu: the log's writes are fault-injection points (tlog/tlog_io.c).
 PKGS := libsodium libcrypto libssh libfiu
 # The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
-# clients (docs/operating.md says why). The vault and escrow library never link them.
+# clients (docs/operating.md says why). The library (vault, log, escrow) never links them.
 SVC_PKGS := libevent libevent_openssl libssl libcurl
 ifdef DM_INNER
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -62,15 +62,16 @@ LDFLAGS  ?=
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
-# The rooms and their arrows: cli -> labs, bench -> escrow -> vault, never
-# back. Each room sees include/doormat/ (the public headers) and its own
-# directory; only the unit tests also look inside vault/ and escrow/.
-# libdoormat.a (vault and escrow) is what make install ships, with
+# The rooms and their arrows: cli -> labs, bench -> escrow -> tlog -> vault,
+# never back (the log, tlog/, knows nothing of escrow). Each room sees
+# include/doormat/ (the public headers) and its own directory; only the unit
+# tests also look inside vault/, tlog/ and escrow/.
+# libdoormat.a (vault, log and escrow) is what make install ships, with
 # libdoormat-service.a and libdoormat-service.so (the services, the only room
 # that speaks HTTP and TLS; the command loads the .so when a service command
 # runs); the labs (the teaching and attack code) and the benchmark engine are
 # archives of their own.
-LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard escrow/*.c))
+LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard tlog/*.c) $(wildcard escrow/*.c))
 LABS_SRC  := $(sort $(wildcard labs/*.c))
 BENCH_SRC := bench/engine.c
 SVC_SRC   := $(sort $(wildcard service/*.c))
@@ -82,10 +83,10 @@ LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS   := $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h \
+HEADERS   := $(wildcard include/doormat/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h \
                service/*.h cli/*.h tests/*.h)
 LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
-ROOM_INC  := -Ivault -Iescrow -Ilabs -Ibench -Icli
+ROOM_INC  := -Ivault -Itlog -Iescrow -Ilabs -Ibench -Icli
 PLUGIN_BINS := $(BUILD)/age-plugin-pq
 
 .PHONY: report-deps build-deps binaries
@@ -129,6 +130,7 @@ $(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
 ROOM_INC_vault  := -Ivault
+ROOM_INC_tlog   := -Itlog
 ROOM_INC_escrow := -Iescrow
 ROOM_INC_labs   := -Ilabs
 ROOM_INC_bench  := -Ibench
@@ -350,12 +352,12 @@ bench-compare: deps
 format:
 	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c plugins/*.c \
 	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
-	  $(wildcard include/doormat/*.h vault/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
+	  $(wildcard include/doormat/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
-	  -Iservice vault escrow labs bench/engine.c service cli plugins
+	  -Iservice vault tlog escrow labs bench/engine.c service cli plugins
 
 clean:
 	rm -rf build build-san build-fuzz
