@@ -1060,14 +1060,8 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
             unlink(written[i]);
         for (size_t i = 0; i < n_logs; i++) {
             char path[MAXP + 64];
-            static const char *const parts[] = {"checkpoint", "lock", ""};
-            for (size_t k = 0; k < 3; k++) {
-                snprintf(path, sizeof path, "%s/%s/%s", logs_dir, auth->agents[i].name, parts[k]);
-                if (k < 2)
-                    unlink(path);
-                else
-                    rmdir(path);
-            }
+            snprintf(path, sizeof path, "%s/%s", logs_dir, auth->agents[i].name);
+            dm_tlog_log_remove_empty(path);
         }
         if (made_logs)
             rmdir(logs_dir);

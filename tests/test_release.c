@@ -571,6 +571,44 @@ static void test_write_new_file(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* escrow init that fails halfway (the second agent's log is already there)
+ * removes what it made, the first agent's new log included, and leaves the
+ * log it found alone. */
+static void test_write_dir_undone(void **state) {
+    (void)state;
+    dm_escrow_authority *auth;
+    dm_escrow_agent_key **keys;
+    dm_escrow_court_key *court;
+    assert_int_equal(authority_of_three("FBI", &auth, &keys, &court), DM_OK);
+    char dir[] = "/tmp/doormat-test-undo.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[128], theirs[128];
+    snprintf(p, sizeof p, "%s/logs", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/logs/court", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(theirs, sizeof theirs, "%s/logs/court/checkpoint", dir);
+    assert_int_equal(dm_escrow_write_new_file(theirs, "theirs\n", 7, 0644), DM_OK);
+
+    assert_int_equal(dm_escrow_authority_write_dir(dir, auth, keys, court), DM_ERR_USAGE);
+    struct stat st;
+    const char *gone[] = {"authority.pub", "court.key", "agents", "logs/doj"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, gone[i]);
+        assert_int_equal(lstat(p, &st), -1);
+    }
+    assert_int_equal(stat(theirs, &st), 0);
+    assert_int_equal(st.st_size, 7);
+
+    assert_int_equal(unlink(theirs), 0);
+    snprintf(p, sizeof p, "%s/logs/court", dir);
+    assert_int_equal(rmdir(p), 0);
+    snprintf(p, sizeof p, "%s/logs", dir);
+    assert_int_equal(rmdir(p), 0);
+    assert_int_equal(rmdir(dir), 0);
+    authority_free_all(auth, keys, court);
+}
+
 static void test_entry_grammar(void **state) {
     (void)state;
     dm_escrow_entry e = {0};
@@ -713,6 +751,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_entry_grammar),
         cmocka_unit_test(test_write_new_file),
+        cmocka_unit_test(test_write_dir_undone),
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),

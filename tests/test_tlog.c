@@ -621,6 +621,40 @@ static void test_log_on_disk(void **state) {
     assert_int_equal(dm_tlog_verify_log(dm_tlog_dir_fetcher(logdir), &cps[7], NULL, NULL), DM_OK);
 }
 
+/* A log made a moment ago goes away whole; one beside which something else
+ * was put loses its checkpoint and lock, and keeps the rest. */
+static void test_log_remove_empty(void **state) {
+    disk *d = *state;
+    char logdir[256], p[300];
+    struct stat st;
+    snprintf(logdir, sizeof logdir, "%s/log", d->dir);
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    snprintf(p, sizeof p, "%s/lock", logdir);
+    assert_int_equal(stat(p, &st), 0);
+    dm_tlog_log_remove_empty(logdir);
+    assert_int_equal(lstat(logdir, &st), -1);
+    assert_int_equal(errno, ENOENT);
+
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    snprintf(p, sizeof p, "%s/kept", logdir);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    dm_tlog_log_remove_empty(logdir);
+    assert_int_equal(stat(p, &st), 0);
+    const char *gone[] = {"checkpoint", "lock"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", logdir, gone[i]);
+        assert_int_equal(lstat(p, &st), -1);
+    }
+    /* The directory can take a new log again. */
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    dm_tlog_log *l;
+    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    assert_true(dm_tlog_log_size(l) == 0);
+    dm_tlog_log_close(l);
+}
+
 /* One open log proving again and again while it grows: the proofs (whose
  * hashes the log keeps between calls) verify against every checkpoint, on
  * the first asking and the second, before and after later commits. */
@@ -1198,6 +1232,7 @@ int main(void) {
         cmocka_unit_test(test_proofs_small_trees),
         cmocka_unit_test(test_tile_paths),
         cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
+        cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
         cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),

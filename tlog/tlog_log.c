@@ -246,6 +246,15 @@ int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key) {
     return err;
 }
 
+void dm_tlog_log_remove_empty(const char *dir) {
+    static const char *const files[] = {"checkpoint", "lock"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (path_join(path, sizeof path, dir, files[i]) == DM_OK)
+            unlink(path);
+    rmdir(dir);
+}
+
 /* ------------------------------------------------------------------ opening */
 
 static int read_rel(const char *dir, const char *rel, uint8_t **data, size_t *len) {

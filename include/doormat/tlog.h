@@ -245,6 +245,11 @@ typedef struct dm_tlog_log dm_tlog_log;
 /* Creates DIR (which must not hold a checkpoint yet) with the checkpoint of
  * the empty tree, signed by key; the origin is the key's name. */
 int dm_tlog_log_create(const char *dir, const dm_tlog_signer *key);
+/* Undoes dm_tlog_log_create for a caller whose larger setup failed after it
+ * (escrow init): removes DIR's checkpoint and lock file, then DIR itself if
+ * that left it empty. Anything else in DIR stays, and DIR with it. Best
+ * effort, like any clean-up on a failure path: nothing is reported. */
+void dm_tlog_log_remove_empty(const char *dir);
 /* Opens a log for appending: takes an exclusive lock (DIR/lock, flock) held
  * until close, so concurrent processes take turns, waiting at most
  * DM_TLOG_LOCK_WAIT seconds for another holder (then DM_ERR_BUSY, naming
