@@ -160,7 +160,7 @@ $(LIBS_ALL) $(BUILD)/libdoormat-service.a:
 
 # The services are a shared object the command loads only when a service
 # command runs: libssl, libcrypto, libevent and libcurl are mapped by no other
-# command. It binds to the vault and escrow functions the command exports
+# command. It binds to the vault, log and escrow functions the command exports
 # (the whole archive, -rdynamic).
 $(BUILD)/libdoormat-service.so: $(SVC_OBJ)
 	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS) -o $@ $(SVC_OBJ) \
