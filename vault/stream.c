@@ -142,9 +142,9 @@ struct engine {
 };
 
 /* OpenSSL's libcrypto is loaded the first time a payload needs it, not when
- * the program starts: mapping and relocating it took about 0.6 ms of every
- * process here (1 ms under strace), more than all the cryptography of a
- * 1 KiB file, which libsodium does (DM_AEAD_AUTO). The build links with
+ * the program starts: mapping and relocating it costs every process more than
+ * all the cryptography of a 1 KiB file, which libsodium does (DM_AEAD_AUTO;
+ * docs/benchmarks.md, "Start-up"). The build links with
  * --as-needed, so nothing else pulls it in. The prototypes still come from
  * OpenSSL's headers (__typeof__), so every call is type-checked. */
 #define DM_STR_(x) #x
@@ -236,9 +236,9 @@ static int ctx_new(engine *e, unsigned t) {
 }
 
 /* DM_AEAD_AUTO: a payload that fits in one job is sealed or opened by
- * libsodium, since OpenSSL's first use costs more CPU (about 1.2 ms, its
- * provider tables) than such a payload's cryptography; anything bigger by
- * OpenSSL, about three times faster per byte here. The bytes are the same. */
+ * libsodium, since OpenSSL's first use (its provider tables) costs more CPU
+ * than such a payload's cryptography; anything bigger by OpenSSL, faster per
+ * byte (docs/benchmarks.md, "Start-up"). The bytes are the same. */
 static int backend_resolve(engine *e, int one_job) {
     /* Without a usable libcrypto, auto falls back on libsodium. */
     if (e->backend == DM_AEAD_AUTO)
@@ -857,8 +857,8 @@ static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stre
             e->known_len = st.st_size > e->file_base ? (int64_t)(st.st_size - e->file_base) : 0;
             /* Mapping saves the copy, but every unmap must flush the TLB of
              * the cores running the other threads: one thread maps, several
-             * read (1 GiB to /dev/null: 485 ms mapped and 534 ms read on one
-             * thread; 478 and 422 ms on two). And only beyond one job. */
+             * read (docs/benchmarks.md, "The payload engine", "Input in
+             * place"). And only beyond one job. */
             e->mapped = e->sealing && e->participants == 1 && (uint64_t)e->known_len > e->job_in &&
                         bus_guard_on();
             return;
