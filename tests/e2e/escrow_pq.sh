@@ -16,7 +16,6 @@
 . "$(dirname "$0")/../service_lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 NEED='this build cannot use age1pq .*OpenSSL 3\.5 or later'
 
 run "$D" escrow init --name PQ --agents doj,court,vendor --threshold 2 --pq -o pq
