@@ -15,7 +15,6 @@ D=${1:?usage: tlog-kill.sh DOORMAT KILLS [WORKDIR]}
 KILLS=${2:?usage: tlog-kill.sh DOORMAT KILLS [WORKDIR]}
 W=${3:-$(mktemp -d "${TMPDIR:-/tmp}/doormat-kill.XXXXXX")}
 mkdir -p "$W" && cd "$W" || exit 1
-unset DOORMAT_TODAY
 bad=0
 problem() { echo "tlog-kill: FAIL: $*" >&2; bad=$((bad + 1)); }
 

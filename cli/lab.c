@@ -1,5 +1,5 @@
 /* doormat lab NAME: the classroom labs. The work is in the lab cores
- * (include/doormat/labs.h); this file parses flags, makes the working
+ * (labs/labs.h); this file parses flags, makes the working
  * directory, runs the outside programs the strip lab compares (age, and
  * doormat itself as a separate process), and prints the narration and table,
  * or the JSON of docs/labs.md. */

@@ -110,10 +110,10 @@ static int features(void) {
 #define CLI_LEAK_CHECKED 1
 #endif
 
-/* Leaves without the libraries' exit handlers: OpenSSL's cleanup alone is about
- * 8% of the instructions of a one-kilobyte decryption, for memory the kernel
- * reclaims anyway (secrets were already zeroed by their owners). Sanitizer
- * builds exit normally so that the leak checker still runs. */
+/* Leaves without the libraries' exit handlers: OpenSSL's cleanup alone is a
+ * noticeable part of a one-kilobyte decryption (docs/benchmarks.md, "Start-up"),
+ * for memory the kernel reclaims anyway (secrets were already zeroed by their
+ * owners). Sanitizer builds exit normally so that the leak checker still runs. */
 static int leave(int rc) {
 #ifdef CLI_LEAK_CHECKED
     return rc;

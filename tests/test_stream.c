@@ -25,13 +25,13 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "stream.h"
 
 #define CHUNK DM_CHUNK_SIZE
 #define CT (DM_CHUNK_SIZE + DM_TAG_LEN)
-/* The engine's bound on chunks per job (vault/stream.c, JOB_CHUNKS_MAX):
- * no read or write is larger than one job's worth, plus the one look-ahead
- * byte that tells the last chunk. */
-#define JOB_CHUNKS_MAX 8
+/* The engine's bound on chunks per job: no read or write is larger than one
+ * job's worth, plus the one look-ahead byte that tells the last chunk. */
+#define JOB_CHUNKS_MAX DM_STREAM_JOB_CHUNKS_MAX
 
 #include "stream_fixture.h"
 
@@ -472,9 +472,12 @@ static void test_threads_only_when_worth_it(void **state) {
     assert_int_equal(t.max_threads, 1);
     probe_encrypt(2 * CHUNK, 8, &t);
     assert_int_equal(t.max_threads, 1);
-    probe_encrypt(40 * CHUNK, 4, &t);
+    /* Up to the engine's line no worker starts; 8 chunks past it, they do. */
+    probe_encrypt(DM_STREAM_POOL_MIN_BYTES, 8, &t);
+    assert_int_equal(t.max_threads, 1);
+    probe_encrypt(DM_STREAM_POOL_MIN_BYTES + 8 * CHUNK, 4, &t);
     assert_int_equal(t.max_threads, 4);
-    probe_encrypt(40 * CHUNK, 1, &t);
+    probe_encrypt(DM_STREAM_POOL_MIN_BYTES + 8 * CHUNK, 1, &t);
     assert_int_equal(t.max_threads, 1);
     /* And they are gone afterwards. */
     assert_int_equal(count_threads(), 1);

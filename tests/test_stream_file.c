@@ -20,11 +20,12 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "stream.h"
 
 #define CHUNK DM_CHUNK_SIZE
 #define CT (DM_CHUNK_SIZE + DM_TAG_LEN)
-/* The engine's job: 8 chunks (vault/stream.c). Sizes around it matter. */
-#define JOB (8 * CHUNK)
+/* The engine's job when sealing (vault/stream.h). Sizes around it matter. */
+#define JOB (DM_STREAM_JOB_CHUNKS_SEAL * CHUNK)
 
 #include "stream_fixture.h"
 

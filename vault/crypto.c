@@ -4,8 +4,8 @@
  *
  * Why libsodium rather than OpenSSL's EVP for these: every file needs a few of
  * them on tiny inputs, and the first EVP fetch initialises OpenSSL's provider
- * tables, which measured about 1.2 ms of CPU per process here, more than all
- * the cryptography of a 1 KiB file. OpenSSL stays where it is faster: the
+ * tables, which costs more CPU per process than all the cryptography of a
+ * 1 KiB file (docs/benchmarks.md, "Start-up"). OpenSSL stays where it is faster: the
  * payload of large files (stream.c). The outputs are the same functions, bit
  * for bit (RFC 5869, RFC 4231, FIPS 180-4 and RFC 8439 vectors in test_crypto). */
 #include <pthread.h>

@@ -45,22 +45,11 @@
 #define CHUNK DM_CHUNK_SIZE
 #define CT_CHUNK (DM_CHUNK_SIZE + DM_TAG_LEN)
 #define PAYLOAD_INFO "payload"
-/* Chunks per job. Opening: 2 (128 KiB), so that a thread's pread buffer and
- * the slots it writes stay in its core's L2; 1 GiB from tmpfs to /dev/null on
- * two threads, alternated: about 350 ms against 420 ms with 8. Sealing: 8
- * (512 KiB), fewer mappings on one thread (463 against 544 ms with 2) and no
- * loss on two. */
-#define JOB_CHUNKS_MAX 8
-#define JOB_CHUNKS_SEAL 8
-#define JOB_CHUNKS_OPEN 2
+/* Chunks per job, and the size below which no worker starts: stream.h. */
 #define MAX_THREADS 64
 /* Spare slots beyond one per participant, so a thread never waits for the
  * writer to free a slot while the others are busy. */
 #define SPARE_SLOTS 2
-/* Up to 2 MiB a file is sealed or opened by the calling thread alone:
- * starting a worker and waiting for it cost more than it saved (1 MiB
- * in-process: 0.39 ms on one thread, 0.87 ms on two). */
-#define POOL_MIN_BYTES ((uint64_t)2 << 20)
 
 enum chunk_status {
     CHUNK_OK,        /* authentic, with the flag its position implies */
@@ -93,7 +82,7 @@ typedef struct job {
     int read_errno;
     size_t n; /* chunks */
     size_t last_len;
-    uint8_t status[JOB_CHUNKS_MAX];
+    uint8_t status[DM_STREAM_JOB_CHUNKS_MAX];
     uint8_t *map; /* SRC_FILE when sealing: this job's mapped input */
     size_t map_len;
     int cut_short; /* the mapped file lost pages while being read (SIGBUS) */
@@ -114,7 +103,7 @@ struct engine {
     EVP_CIPHER_CTX *ctx[MAX_THREADS]; /* one per participant, keyed once */
     unsigned participants;            /* wanted: caller + workers */
     size_t in_unit, out_unit;         /* CHUNK and CT_CHUNK, one way or the other */
-    size_t job_chunks;                /* JOB_CHUNKS_SEAL or JOB_CHUNKS_OPEN */
+    size_t job_chunks;                /* DM_STREAM_JOB_CHUNKS_SEAL or DM_STREAM_JOB_CHUNKS_OPEN */
     size_t job_in;                    /* job_chunks * in_unit */
 
     src_kind kind;
@@ -153,9 +142,9 @@ struct engine {
 };
 
 /* OpenSSL's libcrypto is loaded the first time a payload needs it, not when
- * the program starts: mapping and relocating it took about 0.6 ms of every
- * process here (1 ms under strace), more than all the cryptography of a
- * 1 KiB file, which libsodium does (DM_AEAD_AUTO). The build links with
+ * the program starts: mapping and relocating it costs every process more than
+ * all the cryptography of a 1 KiB file, which libsodium does (DM_AEAD_AUTO;
+ * docs/benchmarks.md, "Start-up"). The build links with
  * --as-needed, so nothing else pulls it in. The prototypes still come from
  * OpenSSL's headers (__typeof__), so every call is type-checked. */
 #define DM_STR_(x) #x
@@ -247,9 +236,9 @@ static int ctx_new(engine *e, unsigned t) {
 }
 
 /* DM_AEAD_AUTO: a payload that fits in one job is sealed or opened by
- * libsodium, since OpenSSL's first use costs more CPU (about 1.2 ms, its
- * provider tables) than such a payload's cryptography; anything bigger by
- * OpenSSL, about three times faster per byte here. The bytes are the same. */
+ * libsodium, since OpenSSL's first use (its provider tables) costs more CPU
+ * than such a payload's cryptography; anything bigger by OpenSSL, faster per
+ * byte (docs/benchmarks.md, "Start-up"). The bytes are the same. */
 static int backend_resolve(engine *e, int one_job) {
     /* Without a usable libcrypto, auto falls back on libsodium. */
     if (e->backend == DM_AEAD_AUTO)
@@ -793,7 +782,7 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
     e->in_unit = sealing ? CHUNK : CT_CHUNK;
     e->out_unit = sealing ? CT_CHUNK : CHUNK;
     /* Until the source is known (engine_source): the larger jobs. */
-    e->job_chunks = JOB_CHUNKS_SEAL;
+    e->job_chunks = DM_STREAM_JOB_CHUNKS_SEAL;
     e->job_in = e->job_chunks * e->in_unit;
     /* The payload key lives in the caller's guarded block, after the file key:
      * one guarded allocation per file rather than one per key. */
@@ -861,15 +850,15 @@ static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stre
             e->kind = SRC_FILE;
             e->fd = *fdp;
             if (!e->sealing) {
-                e->job_chunks = JOB_CHUNKS_OPEN;
+                e->job_chunks = DM_STREAM_JOB_CHUNKS_OPEN;
                 e->job_in = e->job_chunks * e->in_unit;
             }
             e->file_base = cur - (off_t)ahead;
             e->known_len = st.st_size > e->file_base ? (int64_t)(st.st_size - e->file_base) : 0;
             /* Mapping saves the copy, but every unmap must flush the TLB of
              * the cores running the other threads: one thread maps, several
-             * read (1 GiB to /dev/null: 485 ms mapped and 534 ms read on one
-             * thread; 478 and 422 ms on two). And only beyond one job. */
+             * read (docs/benchmarks.md, "The payload engine", "Input in
+             * place"). And only beyond one job. */
             e->mapped = e->sealing && e->participants == 1 && (uint64_t)e->known_len > e->job_in &&
                         bus_guard_on();
             return;
@@ -896,8 +885,9 @@ static void engine_source_done(engine *e, dm_source src) {
 
 static int stream_run(engine *e) {
     /* DM_AEAD_AUTO's line: 8 chunks (512 KiB of plaintext), whatever the job size. */
-    int one_job = e->known_len >= 0 && (uint64_t)e->known_len <= JOB_CHUNKS_SEAL * e->in_unit;
-    int few_jobs = e->known_len >= 0 && (uint64_t)e->known_len <= POOL_MIN_BYTES;
+    int one_job =
+        e->known_len >= 0 && (uint64_t)e->known_len <= DM_STREAM_JOB_CHUNKS_SEAL * e->in_unit;
+    int few_jobs = e->known_len >= 0 && (uint64_t)e->known_len <= DM_STREAM_POOL_MIN_BYTES;
     e->n_jobs = e->participants > 1 && !few_jobs ? e->participants + SPARE_SLOTS : 1;
     if ((e->jobs = calloc(e->n_jobs, sizeof *e->jobs)) == NULL)
         return dm_fail(DM_ERR_NOMEM, "payload slots");

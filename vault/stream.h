@@ -9,6 +9,21 @@
  * (one guarded allocation per file instead of one per key). */
 #define DM_STREAM_SECRETS_LEN (DM_FILE_KEY_LEN + 32)
 
+/* The engine's sizes (vault/stream.c), here so that the tests build their
+ * edge cases from the same values instead of copies. The payload is cut into
+ * jobs of a few chunks: no read or write is larger than one job's worth, plus
+ * the one look-ahead byte that tells the last chunk. */
+#define DM_STREAM_JOB_CHUNKS_MAX 8
+/* Sealing: larger jobs, fewer mappings on one thread and no loss on two. */
+#define DM_STREAM_JOB_CHUNKS_SEAL 8
+/* Opening a regular file: a thread's pread buffer and the slots it writes
+ * stay in its core's L2. (Measured: docs/benchmarks.md, "The payload engine".) */
+#define DM_STREAM_JOB_CHUNKS_OPEN 2
+/* Up to this many bytes a payload is sealed or opened by the calling thread
+ * alone: starting a worker and waiting for it cost more than it saves
+ * (docs/benchmarks.md, "Small inputs start no thread"). */
+#define DM_STREAM_POOL_MIN_BYTES ((uint64_t)2 << 20)
+
 /* Writes a fresh nonce and every chunk of in's plaintext to out. */
 int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
                    unsigned threads, dm_aead_backend backend);

@@ -377,9 +377,8 @@ dm_sink dm_sink_null(void);
 
 /* Which library seals and opens payload chunks. */
 /* DM_AEAD_AUTO (what the command uses): libsodium for a payload of at most
- * 512 KiB, whose cryptography costs less than OpenSSL's first use (about
- * 1.2 ms of CPU for its provider tables), OpenSSL above. All three give the
- * same bytes. */
+ * 512 KiB, whose cryptography costs less than OpenSSL's first use (its
+ * provider tables), OpenSSL above. All three give the same bytes. */
 typedef enum dm_aead_backend {
     DM_AEAD_OPENSSL = 0,
     DM_AEAD_SODIUM = 1,

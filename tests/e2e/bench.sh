@@ -87,6 +87,7 @@ EOF
   assert_eq "$(cat "$T/out")" "ok" "bench JSON checker"
 else
   assert_true "bench JSON names its schema" grep -q '"schema": "doormat-bench/1"' "$T/bench.json"
+  skip "JSON shape" "no python3 to read the JSON (make deps installs it): only its schema name was checked"
 fi
 
 # ---------------------------------------------------------------- quick, CSV, table

@@ -9,8 +9,8 @@ C=$ROOT/bench/compare
 if [ "${DOORMAT_MEMCHECK:-0}" = 1 ]; then
   # Under valgrind every doormat run takes seconds, and this test is about the
   # script, whose doormat runs the other tests already cover.
-  echo "bench_compare: not run under memcheck (tests/memcheck.sh)"
-  exit 0
+  skip "every check" "not run under memcheck (tests/memcheck.sh)"
+  finish
 fi
 
 # ---------------------------------------------------------------- usage (2, 1)

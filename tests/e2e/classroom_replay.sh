@@ -80,7 +80,11 @@ for d in class replay; do
     else ok; fi
   done
 done
-[ -n "${DOORMAT_MEMCHECK:-}" ] || assert_true "the online step ran" test -s class/doj.port
+if [ -n "${DOORMAT_MEMCHECK:-}" ]; then
+  skip "the online step ran" "under valgrind the walkthrough leaves the online step to the --port-base run"
+else
+  assert_true "the online step ran" test -s class/doj.port
+fi
 
 # ---- the handout
 H=handout/handout.html
@@ -96,6 +100,8 @@ if command -v chromium >/dev/null 2>&1; then
   if command -v pdftotext >/dev/null 2>&1; then
     pdftotext handout/handout.pdf handout.txt
     assert_true "the PDF has the commands" grep -q 'doormat keygen -o alice.key' handout.txt
+  else
+    skip "the PDF has the commands" "no pdftotext (Debian: poppler-utils)"
   fi
 else
   assert_true "the closing lines say why there is no PDF" grep -q 'handout.pdf not written: chromium is not installed' demo.out

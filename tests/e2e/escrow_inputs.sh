@@ -10,7 +10,6 @@ AGE=${AGE:-/usr/bin/age}
 AGE_KEYGEN=${AGE_KEYGEN:-/usr/bin/age-keygen}
 KIT=$(cd "$(dirname "$0")/../testkit/age" && pwd)
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 
 "$D" escrow init --name FBI --agents doj,court,vendor --threshold 2 -o fbi >/dev/null
 "$AGE_KEYGEN" -o key.txt 2>/dev/null

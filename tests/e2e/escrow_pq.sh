@@ -16,7 +16,6 @@
 . "$(dirname "$0")/../service_lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 NEED='this build cannot use age1pq .*OpenSSL 3\.5 or later'
 
 run "$D" escrow init --name PQ --agents doj,court,vendor --threshold 2 --pq -o pq
@@ -25,7 +24,7 @@ if [ "$rc" -ne 0 ]; then
   assert_absent pq "escrow init --pq wrote nothing"
   for skipped in init-pq encrypt-escrow-pq compliant-check-pq inspect-pq recover-pq no-mixing-pq \
                  request-pq-https; do
-    echo "SKIP escrow_pq: $skipped: this build has no ML-KEM (it needs OpenSSL 3.5 or later)"
+    skip "$skipped" "this build has no ML-KEM (it needs OpenSSL 3.5 or later)"
   done
   finish
 fi

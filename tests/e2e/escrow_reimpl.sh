@@ -16,7 +16,6 @@ if [ -z "$PY" ]; then
   exit 1
 fi
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 "$AGE_KEYGEN" -o key.txt 2>/dev/null
 R=$("$AGE_KEYGEN" -y key.txt)
 make_file msg.bin 70000

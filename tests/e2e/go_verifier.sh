@@ -16,7 +16,6 @@ command -v go >/dev/null || { echo "go_verifier: go is missing (make deps instal
 [ -d /usr/share/gocode/src/golang.org/x/mod/sumdb/tlog ] ||
   { echo "go_verifier: golang-golang-x-mod-dev is missing (make deps)" >&2; exit 1; }
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 
 # ---- build the verifier offline, in GOPATH mode
 mkdir -p gopath gocache

@@ -47,7 +47,7 @@ if [ "$rc" -ne 0 ]; then
   for skipped in keygen-pq-round-trip encrypt-decrypt wrong-key no-mixing recipients-file \
                  inspect-names-post-quantum inspect-warns-mixed plugin-identity \
                  plugin-with-doormat plugin-with-age; do
-    echo "SKIP hybrid: $skipped: this build has no ML-KEM (it needs OpenSSL 3.5 or later)"
+    skip "$skipped" "this build has no ML-KEM (it needs OpenSSL 3.5 or later)"
   done
   finish
 fi
@@ -154,6 +154,6 @@ if command -v age >/dev/null; then
     assert_match "$(cat "$T/err")" "incompatible" "age refuses to mix, as age 1.3 does"
   fi
 else
-  echo "SKIP hybrid: plugin-with-age: no age command (make deps installs it)"
+  skip plugin-with-age "no age command (make deps installs it)"
 fi
 finish

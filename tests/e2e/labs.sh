@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 command -v python3 >/dev/null || { echo "labs.sh: python3 is needed to read the JSON" >&2; exit 1; }
 
 # jget FILE EXPR: evaluates a Python expression over the JSON object j.

@@ -16,6 +16,7 @@ trap e2e_cleanup EXIT
 umask 022
 checks=0
 failures=0
+e2e_skipped=0
 
 ok() { checks=$((checks + 1)); }
 fail() {
@@ -137,6 +138,16 @@ make_file() {
   head -c "$2" /dev/urandom >"$1"
 }
 
+# skip CHECK REASON...: a check that cannot run here says so, with the reason,
+# on one line "SKIP <test>: CHECK: REASON" (counted in finish's tally): no
+# check is ever left out silently.
+skip() {
+  local what=$1
+  shift
+  e2e_skipped=$((e2e_skipped + 1))
+  echo "SKIP $E2E_NAME: $what: $*"
+}
+
 # finish: prints the tally; the script's exit status says whether all passed.
 finish() {
   # Keys made along the way count as secrets too, wherever they were written.
@@ -149,7 +160,9 @@ finish() {
   else
     fail "a secret appeared on standard error:" $leaked
   fi
-  echo "$E2E_NAME: $checks checks, $failures failed"
+  local tally="$checks checks, $failures failed"
+  if [ "$e2e_skipped" -gt 0 ]; then tally="$tally, $e2e_skipped skipped"; fi
+  echo "$E2E_NAME: $tally"
   [ "$failures" -eq 0 ]
   exit $?
 }

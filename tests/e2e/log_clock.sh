@@ -18,7 +18,6 @@
 . "$(dirname "$0")/../service_lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 day=86400
 
 cat >shim.c <<'EOF'

@@ -280,7 +280,7 @@ if mount -t tmpfs -o "size=${kib}k" tmpfs "$mnt" 2>"$T/mount.err"; then
   svc_stop "${doj_pid:-0}"
   umount "$mnt" 2>/dev/null
 else
-  echo "SKIP: a tmpfs cannot be mounted here ($(head -c 120 "$T/mount.err"))"
+  skip full-tmpfs "a tmpfs cannot be mounted here ($(head -c 120 "$T/mount.err"))"
 fi
 
 svc_stop_all

@@ -95,6 +95,6 @@ stop_all
 if [ -d /run/systemd/system ]; then
   echo "systemd_units: systemd is running here; the units were verified and their commands run by hand"
 else
-  echo "SKIP: systemd is not the running init here (no /run/systemd/system): the units were verified and their commands run by hand, not started by systemd"
+  skip started-by-systemd "systemd is not the running init here (no /run/systemd/system): the units were verified and their commands run by hand, not started by systemd"
 fi
 finish

@@ -7,7 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-unset DOORMAT_TODAY
 
 for w in w1 w2 w3; do "$D" escrow witness init --name "$w.example/w" -o $w >/dev/null; done
 assert_eq "$(stat -c %a w1/witness.key)" "600" "witness key mode"
