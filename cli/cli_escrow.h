@@ -1,11 +1,12 @@
-/* The escrow pieces that encrypt and decrypt borrow from cli/escrow.c. */
+/* The escrow group's shared pieces (cli/escrow_common.c: its usage text, and
+ * what encrypt and decrypt borrow), and its subcommands in other files. */
 #ifndef DOORMAT_CLI_ESCROW_H
 #define DOORMAT_CLI_ESCROW_H
 
 #include "doormat/escrow.h"
 #include "doormat/tlog.h"
 
-/* doormat escrow --help (cli/escrow.c). */
+/* doormat escrow --help (cli/escrow_common.c). */
 extern const char cli_escrow_usage[];
 
 /* The transparency-log commands (cli/escrow_log.c): "audit verify|prove",
@@ -30,6 +31,8 @@ int cli_witness_open(const char *cmd, const char *wdir, const dm_escrow_authorit
 void cli_witness_close(cli_witness *w);
 int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *status,
                                char **response, size_t *response_len);
+
+/* ---- cli/escrow_common.c */
 
 /* encrypt --escrow FILE: a recipient for the authority in FILE. Prints the
  * failure and returns its exit code, or DM_EXIT_OK. */

@@ -1,6 +1,9 @@
-/* Shared pieces of the ssh-ed25519 and ssh-rsa recipient types (not installed):
- * SSH wire-format reading, the key tag, the OpenSSH key container, and the
- * libraries they need, loaded on first use (see ssh_common.c). */
+/* The ssh-ed25519 and ssh-rsa recipient types (not installed). Three layers,
+ * each calling only those below it: ssh.c, the front door (a key line or a
+ * key file to the type that names it, one table of types); ssh_ed25519.c and
+ * ssh_rsa.c, the types; ssh_common.c (with ssh_keygen.c), what the types
+ * share: SSH wire-format reading, the key tag, the OpenSSH key container,
+ * and the libraries they need, loaded on first use. */
 #ifndef DOORMAT_VAULT_SSH_H
 #define DOORMAT_VAULT_SSH_H
 
@@ -55,6 +58,8 @@ int dm_wire_string(dm_wire *w, const uint8_t **s, size_t *len);
 /* An mpint that must be positive: its bytes without the sign octet. */
 int dm_wire_mpint(dm_wire *w, const uint8_t **s, size_t *len);
 
+/* ---- ssh.c */
+
 /* 1 when the line's first word names an SSH key type (ssh-..., ecdsa-...,
  * sk-...), copied into type; and whether the vault supports that type. */
 int dm_ssh_line_type(const char *line, char type[32]);
@@ -63,6 +68,11 @@ int dm_ssh_type_supported(const char *type);
  * error naming an unknown recipient type: the last branch of
  * dm_recipient_parse (vault/keyfile.c). */
 int dm_ssh_recipient_or_unknown(const char *s, dm_recipient **out);
+
+/* ---- ssh_common.c */
+
+/* A name from a key, for messages: printable characters only, at most cap - 1. */
+void dm_ssh_safe_name(const uint8_t *s, size_t len, char *out, size_t cap);
 
 /* The stanza's key tag: base64 of the first 4 bytes of SHA-256 of the
  * public key in SSH wire format (out gets 7 bytes with the NUL). */
@@ -105,13 +115,18 @@ int dm_ssh_keygen_to_pem(const char *text, size_t len, const char *passphrase, c
 /* An OpenSSL EVP_PKEY for an ssh-rsa public key. */
 int dm_ssh_rsa_public_key(const dm_ssh_public *pub, void **out);
 
-/* Identity constructors of the two types from a loaded key (taking it over),
- * or from a file that waits for its passphrase until a stanza names it. */
+/* ---- ssh_ed25519.c, ssh_rsa.c: reached through ssh.c's table of types */
+
+/* Identity constructors of the two types from a loaded key (taking it and
+ * pending over, failing or not), or from a file that waits for its
+ * passphrase until a stanza names it. */
 typedef struct dm_ssh_pending dm_ssh_pending;
 int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out);
 int dm_ssh_rsa_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out);
 int dm_ssh_ed25519_recipient_new(const dm_ssh_public *pub, dm_recipient **out);
 int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out);
+
+/* ---- ssh_common.c */
 
 /* A key file still locked by its passphrase: opened (once) the first time a
  * stanza carries its tag. */

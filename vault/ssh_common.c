@@ -175,7 +175,7 @@ int dm_ssh_tag(const uint8_t *blob, size_t len, char out[DM_SSH_TAG_B64_LEN + 1]
 }
 
 /* Copies a type name for messages, printable characters only. */
-static void safe_name(const uint8_t *s, size_t len, char *out, size_t cap) {
+void dm_ssh_safe_name(const uint8_t *s, size_t len, char *out, size_t cap) {
     size_t n = 0;
     for (size_t i = 0; i < len && n + 1 < cap; i++)
         out[n++] = s[i] >= 0x21 && s[i] <= 0x7e ? (char)s[i] : '?';
@@ -196,7 +196,7 @@ int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out)
     size_t type_len;
     if (dm_wire_string(&w, &type, &type_len) != DM_OK || type_len == 0)
         return dm_fail(DM_ERR_USAGE, "malformed SSH public key");
-    safe_name(type, type_len, out->type, sizeof out->type);
+    dm_ssh_safe_name(type, type_len, out->type, sizeof out->type);
     if (!wire_is(type, type_len, DM_SSH_ED25519) && !wire_is(type, type_len, DM_SSH_RSA))
         return dm_fail(DM_ERR_USAGE,
                        "unsupported SSH key type \"%s\" (only ssh-ed25519 and "
@@ -248,94 +248,6 @@ int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out)
         return dm_fail(DM_ERR_USAGE, "malformed %s public key", type_copy);
     }
     return DM_OK;
-}
-
-/* Types that name SSH keys, supported or not: their lines are SSH keys,
- * so an unknown one is "unsupported", not "malformed". */
-static int looks_like_ssh_type(const char *s, size_t len) {
-    static const char *const prefixes[] = {"ssh-", "ecdsa-", "sk-ssh-", "sk-ecdsa-"};
-    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-        size_t n = strlen(prefixes[i]);
-        if (len > n && strncmp(s, prefixes[i], n) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-int dm_ssh_line_type(const char *line, char type[32]) {
-    size_t type_len = strcspn(line, " \t");
-    if (!looks_like_ssh_type(line, type_len))
-        return 0;
-    safe_name((const uint8_t *)line, type_len < 31 ? type_len : 31, type, 32);
-    return 1;
-}
-
-int dm_ssh_type_supported(const char *type) {
-    return strcmp(type, DM_SSH_ED25519) == 0 || strcmp(type, DM_SSH_RSA) == 0;
-}
-
-/* An SSH public key line ("ssh-ed25519 AAAA... comment") of a supported type. */
-static int public_from_line(const char *line, dm_ssh_public *out) {
-    const char *p = line;
-    size_t type_len = strcspn(p, " \t");
-    char type[32];
-    safe_name((const uint8_t *)p, type_len < 31 ? type_len : 31, type, sizeof type);
-    if (p[type_len] == '\0')
-        return dm_fail(DM_ERR_USAGE, "SSH public key \"%s\" has no key after its type", type);
-    if (!wire_is((const uint8_t *)p, type_len, DM_SSH_ED25519) &&
-        !wire_is((const uint8_t *)p, type_len, DM_SSH_RSA))
-        return dm_fail(DM_ERR_USAGE,
-                       "unsupported SSH key type \"%s\" (only ssh-ed25519 and "
-                       "ssh-rsa are)",
-                       type);
-    p += type_len;
-    p += strspn(p, " \t");
-    size_t b64_len = strcspn(p, " \t\r\n");
-    uint8_t *blob = malloc(b64_len + 1);
-    if (blob == NULL)
-        return dm_fail(DM_ERR_NOMEM, "SSH public key");
-    size_t blob_len = 0;
-    if (b64_len == 0 || sodium_base642bin(blob, b64_len + 1, p, b64_len, NULL, &blob_len, NULL,
-                                          sodium_base64_VARIANT_ORIGINAL) != 0) {
-        free(blob);
-        return dm_fail(DM_ERR_USAGE, "malformed %s public key (bad base64)", type);
-    }
-    int err = dm_ssh_public_from_blob(blob, blob_len, out);
-    free(blob);
-    if (err != DM_OK)
-        return err;
-    if (strcmp(out->type, type) != 0) {
-        err = dm_fail(DM_ERR_USAGE, "malformed SSH public key: the line says %s, the key is %s",
-                      type, out->type);
-        dm_ssh_public_free(out);
-        return err;
-    }
-    return DM_OK;
-}
-
-int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
-    if (line == NULL)
-        return dm_fail(DM_ERR_USAGE, "no SSH public key");
-    dm_ssh_public pub;
-    int err = public_from_line(line, &pub);
-    if (err != DM_OK)
-        return err;
-    err = strcmp(pub.type, DM_SSH_ED25519) == 0 ? dm_ssh_ed25519_recipient_new(&pub, out)
-                                                : dm_ssh_rsa_recipient_new(&pub, out);
-    dm_ssh_public_free(&pub);
-    return err;
-}
-
-int dm_ssh_recipient_or_unknown(const char *s, dm_recipient **out) {
-    size_t type_len = strcspn(s, " \t");
-    if (looks_like_ssh_type(s, type_len))
-        return dm_ssh_recipient_parse(s, out);
-    char shown[24];
-    safe_name((const uint8_t *)s, type_len < 16 ? type_len : 16, shown, sizeof shown);
-    return dm_fail(DM_ERR_USAGE,
-                   "unknown recipient type \"%s%s\" (want age1..., ssh-ed25519 or "
-                   "ssh-rsa)",
-                   shown, type_len > 16 ? "..." : "");
 }
 
 /* ------------------------------------------------------------ private keys */
@@ -779,120 +691,4 @@ void dm_ssh_pending_free(dm_ssh_pending *p) {
         return;
     dm_secret_free(p->text);
     free(p);
-}
-
-static int pending_new(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
-                       dm_ssh_pending **out) {
-    dm_ssh_pending *p = calloc(1, sizeof *p);
-    char *copy = dm_secret_alloc(len + 1);
-    if (p == NULL || copy == NULL) {
-        free(p);
-        dm_secret_free(copy);
-        return dm_fail(DM_ERR_NOMEM, "SSH private key");
-    }
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    p->text = copy;
-    p->len = len;
-    p->ask = ask;
-    p->ask_ctx = ask_ctx;
-    *out = p;
-    return DM_OK;
-}
-
-/* A protected PEM key hides its public key: it is read from the .pub file
- * beside it (pub_line, named pub_name), as age reads it; none is refused. */
-static int public_beside(const char *pub_line, const char *pub_name, dm_ssh_public *out) {
-    if (pub_line == NULL)
-        return dm_fail(DM_ERR_USAGE,
-                       "the key is protected by a passphrase and does not show its public key: "
-                       "%s must be beside it (as age requires)",
-                       pub_name);
-    int err = public_from_line(pub_line, out);
-    if (err != DM_OK)
-        return dm_fail(err, "%s: %s", pub_name, dm_err_detail());
-    return DM_OK;
-}
-
-int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
-                          dm_identity **out) {
-    return dm_ssh_identity_parse_pub(text, len, NULL, NULL, ask, ask_ctx, out);
-}
-
-int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line,
-                              const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
-                              dm_identity **out) {
-    if (text == NULL)
-        return dm_fail(DM_ERR_USAGE, "no SSH private key");
-    dm_ssh_private priv;
-    int needs = 0;
-    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
-    if (err != DM_OK)
-        return err;
-    dm_ssh_pending *pending = NULL;
-    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
-        err = public_beside(pub_line, pub_name, &priv.pub);
-        if (err == DM_OK)
-            err = pending_new(text, len, ask, ask_ctx, &pending);
-        if (err != DM_OK) {
-            dm_ssh_private_free(&priv);
-            return err;
-        }
-        pending->public_from_file = 1;
-    } else if (needs && priv.pub.blob == NULL) {
-        /* A PEM file hides its public key too: ask now. */
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
-        err = dm_ssh_pending_open(&tmp, &priv);
-        if (err != DM_OK)
-            return err;
-    } else if (needs) {
-        err = pending_new(text, len, ask, ask_ctx, &pending);
-        if (err != DM_OK) {
-            dm_ssh_private_free(&priv);
-            return err;
-        }
-    }
-    err = strcmp(priv.pub.type, DM_SSH_ED25519) == 0
-              ? dm_ssh_ed25519_identity_new(&priv, pending, out)
-              : dm_ssh_rsa_identity_new(&priv, pending, out);
-    return err;
-}
-
-int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
-                           char **line_out) {
-    return dm_ssh_identity_public_pub(text, len, NULL, NULL, ask, ask_ctx, line_out);
-}
-
-int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_line,
-                               const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
-                               char **line_out) {
-    dm_ssh_private priv;
-    int needs = 0;
-    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
-    if (err != DM_OK)
-        return err;
-    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
-        /* -e -i KEY: the .pub is all encrypting needs; nothing is asked. */
-        if ((err = public_beside(pub_line, pub_name, &priv.pub)) != DM_OK)
-            return err;
-    } else if (needs && priv.pub.blob == NULL) {
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
-        if ((err = dm_ssh_pending_open(&tmp, &priv)) != DM_OK)
-            return err;
-    }
-    size_t b64_cap = sodium_base64_ENCODED_LEN(priv.pub.blob_len, sodium_base64_VARIANT_ORIGINAL);
-    size_t cap = strlen(priv.pub.type) + 1 + b64_cap;
-    char *line = malloc(cap);
-    if (line == NULL) {
-        dm_ssh_private_free(&priv);
-        return dm_fail(DM_ERR_NOMEM, "SSH public key");
-    }
-    size_t tl = strlen(priv.pub.type);
-    memcpy(line, priv.pub.type, tl);
-    line[tl] = ' ';
-    sodium_bin2base64(line + tl + 1, b64_cap, priv.pub.blob, priv.pub.blob_len,
-                      sodium_base64_VARIANT_ORIGINAL);
-    dm_ssh_private_free(&priv);
-    *line_out = line;
-    return DM_OK;
 }

@@ -5,6 +5,9 @@
 # build/libdoormat-bench.a, which the command links and make install leaves
 # out. Every global symbol of each archive carries its room's prefix, and
 # no two files of escrow/ call each other (one table of modes, not a circle).
+# In every room (each directory of build/obj/ that holds objects) the files
+# that use one another make no circle of any length, and every room includes
+# headers only of the rooms below it (docs/architecture.md).
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${DOORMAT_BUILD:-$(dirname "$DOORMAT")}
@@ -74,4 +77,157 @@ assert_eq "$circles" "" "no two escrow files call each other"
 # The check sees a circle where there is one: two objects that call each other.
 printf 'f\n' >objs/x.def; printf 'g\n' >objs/x.use; printf 'g\n' >objs/y.def; printf 'f\n' >objs/y.use
 assert_true "the circle check can fail" test -n "$(comm -12 objs/x.use objs/y.def)$(comm -12 objs/y.use objs/x.def)"
+# circles DIR: every circle of files among the objects of DIR, one line each
+# ("a -> b (sym) -> a (sym)": a uses sym that b defines, ...), shortest
+# through each file, each circle once. Nothing when there is none.
+circles() {
+  set -- "$1"/*.o
+  [ -e "$1" ] || return 0
+  # nm -A: "DIR/FILE.o:ADDRESS T SYMBOL", "DIR/FILE.o: U SYMBOL".
+  { nm -A --defined-only -g "$@" | awk '{ print "D", $1, $NF }'
+    nm -A -u "$@" | awk '{ print "U", $1, $NF }'; } | awk '
+    { sub(/:[^:]*$/, "", $2); sub(/.*\//, "", $2); sub(/\.o$/, "", $2); files[$2] = 1 }
+    $1 == "D" { def[$3] = $2; next }
+    { use[++n] = $2; sym[n] = $3 }
+    END {
+      for (i = 1; i <= n; i++) {
+        a = use[i]; b = def[sym[i]]
+        if (b == "" || b == a || ((a, b) in why)) continue
+        why[a, b] = sym[i]; out[a] = out[a] " " b
+      }
+      # From each file, the shortest way back to it (breadth first).
+      for (s in files) {
+        split("", prev); split("", seen); head = 1; tail = 0; found = 0
+        queue[++tail] = s
+        while (head <= tail && !found) {
+          v = queue[head++]
+          m = split(out[v], next_, " ")
+          for (j = 1; j <= m && !found; j++) {
+            w = next_[j]
+            if (w == s) { last = v; found = 1 }
+            else if (!(w in seen)) { seen[w] = 1; prev[w] = v; queue[++tail] = w }
+          }
+        }
+        if (!found) continue
+        k = 0; v = last
+        while (v != s) { path[++k] = v; v = prev[v] }
+        path[++k] = s
+        # path[k] = s, path[k-1], ..., path[1] = last: the circle in order;
+        # written from its smallest file, so each circle is told once.
+        low = k
+        for (j = 1; j <= k; j++) if (path[j] < path[low]) low = j
+        line = path[low]; j = low
+        do {
+          nx = j > 1 ? j - 1 : k
+          line = line " -> " path[nx] " (" why[path[j], path[nx]] ")"
+          j = nx
+        } while (j != low)
+        if (!(line in told)) { told[line] = 1; print line }
+      }
+    }' | sort
+}
+
+# Every room, as the build makes it (a new room is checked when it appears).
+rooms=""
+for d in "$B"/obj/*/; do
+  ls "$d"*.o >/dev/null 2>&1 && rooms="$rooms $(basename "$d")"
+done
+for r in vault escrow labs service bench cli; do
+  assert_true "room $r has objects in $B/obj" test -n "$(ls "$B/obj/$r/"*.o 2>/dev/null)"
+done
+for r in $rooms; do
+  assert_eq "$(circles "$B/obj/$r")" "" "no circle of files in $r/"
+done
+
+# The circle finder sees circles where there are some: two files that call
+# each other, three in a ring, and, beside them, a file that only calls.
+mkdir -p knot
+cat >knot/a.c <<'EOF'
+int knot_b(int);
+int knot_a(int n) { return n > 0 ? knot_b(n - 1) : 0; }
+EOF
+cat >knot/b.c <<'EOF'
+int knot_a(int);
+int knot_b(int n) { return n > 0 ? knot_a(n - 1) : 1; }
+EOF
+cat >knot/c.c <<'EOF'
+int knot_d(int);
+int knot_c(int n) { return knot_d(n); }
+EOF
+cat >knot/d.c <<'EOF'
+int knot_e(int);
+int knot_d(int n) { return knot_e(n); }
+EOF
+cat >knot/e.c <<'EOF'
+int knot_c(int);
+int knot_e(int n) { return n > 0 ? knot_c(n - 1) : 2; }
+EOF
+cat >knot/f.c <<'EOF'
+int knot_a(int);
+int knot_c(int);
+int knot_f(int n) { return knot_a(n) + knot_c(n); }
+EOF
+for f in a b c d e f; do
+  ${DOORMAT_CC:-cc} -c -o "knot/$f.o" "knot/$f.c" 2>>"$T/err"
+done
+assert_eq "$(circles knot)" "a -> b (knot_b) -> a (knot_a)
+c -> d (knot_d) -> e (knot_e) -> c (knot_c)" "the circle finder names both circles, and only them"
+rm knot/a.o knot/d.o
+assert_eq "$(circles knot)" "" "and none once each circle is broken"
+
+# The arrows between rooms, in the sources: what each room's files (and its
+# public header, include/doormat/ROOM.h) may include besides its own. A
+# header "doormat/NAME.h" is room NAME's; any other is the room's whose
+# directory holds it. The vault is the base layer for now.
+declare -A may_include=(
+  [vault]=""
+  [tlog]="vault"
+  [escrow]="tlog vault"
+  [labs]="escrow tlog vault"
+  [service]="escrow tlog vault"
+  [bench]="escrow tlog vault"
+  [cli]="labs service bench escrow tlog vault"
+)
+# header_room TREE FROM HEADER: the room of HEADER as a file of room FROM sees it.
+header_room() {
+  case $3 in
+    doormat/*.h) basename "$3" .h; return ;;
+  esac
+  local r
+  for r in "$2" vault tlog escrow labs service bench cli; do
+    [ -f "$1/$r/$3" ] && { echo "$r"; return; }
+  done
+  echo "?"
+}
+# wrong_includes TREE: every include that breaks the arrows, as FILE:HEADER(ROOM).
+wrong_includes() {
+  local r f h hr
+  for r in vault tlog escrow labs service bench cli; do
+    [ -d "$1/$r" ] || continue
+    for f in "$1/$r"/*.[ch] "$1/include/doormat/$r.h"; do
+      [ -f "$f" ] || continue
+      for h in $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f"); do
+        hr=$(header_room "$1" "$r" "$h")
+        case " $r ${may_include[$r]} " in
+          *" $hr "*) ;;
+          *) printf '%s\n' "${f#"$1"/}:$h($hr)" ;;
+        esac
+      done
+    done
+  done
+}
+assert_eq "$(wrong_includes "$ROOT" | tr '\n' ' ')" "" \
+  "every room includes only its own headers and those of the rooms below it"
+# The check sees a wrong arrow where there is one: a vault that knows the
+# log, a log that knows escrow, a room that includes what no room holds.
+mkdir -p house/vault house/tlog house/escrow house/include/doormat
+printf '#include "internal.h"\n#include "doormat/tlog.h"\n' >house/vault/a.c
+printf '#include "x.h"\n' >house/vault/internal.h
+printf '#include "doormat/vault.h"\n#include "escrow_internal.h"\n' >house/tlog/b.c
+printf '#include "doormat/tlog.h"\n#include "doormat/vault.h"\n' >house/escrow/c.c
+: >house/escrow/escrow_internal.h
+printf '#include "doormat/escrow.h"\n' >house/include/doormat/tlog.h
+assert_eq "$(wrong_includes house | tr '\n' ' ')" \
+  "vault/a.c:doormat/tlog.h(tlog) vault/internal.h:x.h(?) tlog/b.c:escrow_internal.h(escrow) include/doormat/tlog.h:doormat/escrow.h(escrow) " \
+  "the include check names each wrong arrow"
 finish
