@@ -48,9 +48,9 @@ struct dm_escrow_releaser {
     size_t n_answered; /* the first n_answered pending entries are of the batch committed last */
     int cosigned;      /* the checkpoint committed last holds the witness threshold */
     int failed;        /* an append of the batch being gathered failed: it is refused whole */
+    char why[400];     /* and why */
     int one;           /* a batch of one (dm_escrow_release): closed after its commit, so a
                           failure is reported as the log gives it and nothing is reopened */
-    char why[400];     /* and why */
     uint64_t size;     /* the committed size when log is NULL (it did not reopen) */
     uint64_t known[DM_ESCROW_MAX_WITNESSES]; /* the size each cosigner has */
     request_slot *requests;
