@@ -6,6 +6,11 @@
  * hands the share over with a receipt: a c2sp.org/tlog-proof whose extra
  * data is the entry, so that whoever combines shares can check that each was
  * logged in a tree the witnesses have seen, before using it.
+ *
+ * Here: the entries (their text, order and witness times) and the receipts.
+ * The release itself takes one path, release_batch.c's, a single release as
+ * a batch of one; dm_escrow_release_unlogged (escrow_lab.h, not installed)
+ * is the one release without a log, for recoveries shown in memory.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,6 +21,7 @@
 #include <sodium.h>
 
 #include "escrow_internal.h"
+#include "escrow_lab.h"
 
 #define ENTRY_MAGIC "doormat-escrow-release/v1"
 #define DEFAULT_REQUESTER "unspecified"
@@ -204,46 +210,6 @@ int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
 
 /* -------------------------------------------------------------- releasing */
 
-static int log_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                       const dm_escrow_release_opts *opts, const char *entry, size_t entry_len,
-                       char **receipt, size_t *receipt_len) {
-    dm_tlog_signer *signer = NULL;
-    dm_tlog_log *l = NULL;
-    int err = dm_escrow_agent_log_signer(agent, auth, &signer);
-    dm_tlog_lock_opts lock = {opts->holder, DM_TLOG_LOCK_WAIT};
-    if (!err)
-        err = dm_tlog_log_open_with(opts->log_dir, signer, &lock, &l);
-    uint64_t index = 0;
-    /* Durable before anything else happens: no release without its entry. */
-    if (!err)
-        err = dm_tlog_log_append(l, (const uint8_t *)entry, entry_len, &index);
-    if (!err)
-        err = dm_tlog_log_commit(l);
-    if (!err && (opts->n_cosigners > 0 || auth->witness_threshold > 0)) {
-        err = dm_escrow_cosign(auth, l, NULL, NULL, opts->cosigners, opts->n_cosigners);
-        if (err == DM_ERR_LOG) {
-            char d[1024];
-            snprintf(d, sizeof d, "%s", dm_err_detail());
-            err = dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is logged, but %s: no share is released",
-                          index, d);
-        }
-    }
-    dm_tlog_proof p = {0};
-    if (!err) {
-        p.index = index;
-        p.extra = (uint8_t *)entry;
-        p.extra_len = entry_len;
-        p.checkpoint = (char *)dm_tlog_log_checkpoint(l);
-        p.checkpoint_len = strlen(p.checkpoint);
-        err = dm_tlog_log_prove_inclusion(l, index, dm_tlog_log_size(l), p.path, &p.n);
-    }
-    if (!err)
-        err = dm_tlog_proof_format(&p, receipt, receipt_len);
-    dm_tlog_log_close(l);
-    dm_tlog_signer_free(signer);
-    return err;
-}
-
 int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const dm_escrow_warrant *w, const dm_escrow_share *s,
                             const char *requester, time_t now, char **entry, size_t *entry_len) {
@@ -271,39 +237,10 @@ int dm_escrow_release_entry(const dm_escrow_authority *auth, const dm_escrow_age
     return err;
 }
 
-int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                      const dm_escrow_warrant *w, const dm_header *hdr,
-                      const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out) {
-    *out = NULL;
-    dm_escrow_share *s = NULL;
-    int err = dm_escrow_share_prepare(auth, agent, w, hdr, now, &s);
-    if (err || !opts || !opts->log_dir) {
-        if (!err)
-            *out = s;
-        return err;
-    }
-    char *entry = NULL, *receipt = NULL;
-    size_t entry_len = 0, receipt_len = 0;
-    err = dm_escrow_release_entry(auth, agent, w, s, opts->requester, now, &entry, &entry_len);
-    if (!err)
-        err = log_release(auth, agent, opts, entry, entry_len, &receipt, &receipt_len);
-    free(entry);
-    if (!err)
-        err = dm_escrow_share_set_receipt(s, receipt, receipt_len);
-    free(receipt);
-    if (err) {
-        dm_escrow_share_free(s);
-        return err;
-    }
-    *out = s;
-    return DM_OK;
-}
-
-int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
-                     time_t now, dm_escrow_share **out) {
-    dm_escrow_release_opts opts = {.log_dir = log_dir};
-    return dm_escrow_release(auth, agent, w, hdr, &opts, now, out);
+int dm_escrow_release_unlogged(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                               const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
+                               dm_escrow_share **out) {
+    return dm_escrow_share_prepare(auth, agent, w, hdr, now, out);
 }
 
 /* ---------------------------------------------------------------- receipts */

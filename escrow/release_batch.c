@@ -1,13 +1,15 @@
-/* Releases in batches for a long-running agent (doormat escrow serve).
+/* The one release path: a batch of releases over the agent's open log.
  *
- * dm_escrow_release opens, locks and reads back its log for every release,
- * commits, and asks the witnesses: right for a command run by hand, and one
- * fsync and a round of cosignatures per share. An agent that answers many
- * requests at once keeps its log open instead and lets one commit cover all
- * the releases that arrived together. Each release is still exactly
- * dm_escrow_release's: the same check (dm_escrow_share_prepare), the same
- * entry (dm_escrow_release_entry), durable and cosigned before its receipt
- * exists, and the receipt is what recovery checks.
+ * A long-running agent (doormat escrow serve) keeps its log open and lets
+ * one commit (one fsync, one checkpoint, one round of cosignatures) cover
+ * all the releases that arrived together. A release by hand (doormat escrow
+ * unwrap, dm_escrow_release) is a batch of one: the log opened (and waited
+ * for) for it alone, its entry appended, committed and cosigned by the same
+ * calls, its receipt made by the same call. Every release has the same
+ * check (dm_escrow_share_prepare), the same entry (dm_escrow_release_entry),
+ * durable and cosigned (the witnesses asked in turn until the authority's
+ * threshold is met) before its share gets the receipt recovery checks. No
+ * release here goes without a log: escrow_lab.h has the one the labs use.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -47,6 +49,8 @@ struct dm_escrow_releaser {
     int cosigned;      /* the checkpoint committed last holds the witness threshold */
     int failed;        /* an append of the batch being gathered failed: it is refused whole */
     char why[400];     /* and why */
+    int one;           /* a batch of one (dm_escrow_release): closed after its commit, so a
+                          failure is reported as the log gives it and nothing is reopened */
     uint64_t size;     /* the committed size when log is NULL (it did not reopen) */
     uint64_t known[DM_ESCROW_MAX_WITNESSES]; /* the size each cosigner has */
     request_slot *requests;
@@ -213,13 +217,13 @@ static int verify_whole(dm_escrow_releaser *r) {
     return DM_OK;
 }
 
-int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                            const char *log_dir, dm_escrow_releaser **out) {
-    return dm_escrow_releaser_open_as(auth, agent, log_dir, NULL, out);
-}
-
-int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                               const char *log_dir, const char *holder, dm_escrow_releaser **out) {
+/* A releaser for many batches (one = 0) or for a batch of one. A batch of
+ * one waits for a log another process holds, as dm_tlog_log_open does, and
+ * neither reads the whole log back nor looks for an earlier entry of the
+ * same request: a release by hand is an entry of its own, as it always was. */
+static int releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                         const char *log_dir, const char *holder, int one,
+                         dm_escrow_releaser **out) {
     *out = NULL;
     dm_escrow_releaser *r = calloc(1, sizeof *r);
     if (!r || !(r->dir = strdup(log_dir)) || (holder && !(r->holder = strdup(holder)))) {
@@ -230,13 +234,14 @@ int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_
     }
     r->auth = auth;
     r->agent = agent;
+    r->one = one;
     int err = dm_escrow_agent_log_signer(agent, auth, &r->signer);
     /* A long-running agent does not queue behind another holder of its log:
      * it says who that is and stops. */
-    dm_tlog_lock_opts lock = {r->holder, 0};
+    dm_tlog_lock_opts lock = {r->holder, one ? DM_TLOG_LOCK_WAIT : 0};
     if (!err)
         err = dm_tlog_log_open_with(log_dir, r->signer, &lock, &r->log);
-    if (!err)
+    if (!err && !one)
         err = verify_whole(r);
     if (!err) {
         const char *cp = dm_tlog_log_checkpoint(r->log);
@@ -252,6 +257,16 @@ int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_
     }
     *out = r;
     return DM_OK;
+}
+
+int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                            const char *log_dir, dm_escrow_releaser **out) {
+    return releaser_open(auth, agent, log_dir, NULL, 0, out);
+}
+
+int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                               const char *log_dir, const char *holder, dm_escrow_releaser **out) {
+    return releaser_open(auth, agent, log_dir, holder, 0, out);
 }
 
 void dm_escrow_releaser_close(dm_escrow_releaser *r) {
@@ -271,10 +286,8 @@ uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r) {
     return r->log ? dm_tlog_log_size(r->log) : r->size;
 }
 
-int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
-                          const char *requester, time_t now, dm_escrow_share **share,
-                          uint64_t *index) {
-    *share = NULL;
+/* The batch can take one more entry: not refused, its log open, room for it. */
+static int batch_ready(dm_escrow_releaser *r) {
     if (r->failed)
         return dm_fail(DM_ERR_IO, "%s", r->why);
     if (r->log == NULL) {
@@ -293,12 +306,14 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
         r->pending = p;
         r->cap_pending = cap;
     }
-    dm_escrow_share *s = NULL;
-    char *entry = NULL;
-    size_t len = 0;
-    int err = dm_escrow_share_prepare(r->auth, r->agent, w, hdr, now, &s);
-    if (!err)
-        err = dm_escrow_release_entry(r->auth, r->agent, w, s, requester, now, &entry, &len);
+    return DM_OK;
+}
+
+/* Adds a checked release's entry (malloc'd, taken in every case) to the
+ * batch: the entry given before to the same request, or a new one appended
+ * to the log (not durable yet). */
+static int add_entry(dm_escrow_releaser *r, char *entry, size_t len, uint64_t *index) {
+    int err = batch_ready(r);
     char *before = NULL;
     size_t before_len = 0;
     if (!err && earlier_request(r, entry, len, index, &before, &before_len)) {
@@ -311,9 +326,9 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
         uint8_t key[REQUEST_KEY_LEN];
         request_key(entry, len, key);
         err = dm_tlog_log_append(r->log, (const uint8_t *)entry, len, index);
-        if (!err && remember_request(r, key, *index) != DM_OK)
+        if (!err && !r->one && remember_request(r, key, *index) != DM_OK)
             dm_fail(DM_OK, NULL); /* no memory to remember it: a retry gets a new entry */
-        if (err == DM_ERR_IO) {
+        if (err == DM_ERR_IO && !r->one) {
             /* The disk failed under this batch: none of it is released. The
              * log undid the append in memory; with releases of this batch
              * pending, the commit that answers them refuses them and reopens
@@ -329,10 +344,35 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
     }
     if (err) {
         free(entry);
-        dm_escrow_share_free(s);
         return err;
     }
     r->pending[r->n_pending++] = (pending_entry){.index = *index, .text = entry, .len = len};
+    return DM_OK;
+}
+
+int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
+                          const char *requester, time_t now, dm_escrow_share **share,
+                          uint64_t *index) {
+    *share = NULL;
+    /* A refused batch or a log that does not reopen answers before the
+     * warrant is looked at. */
+    int err = batch_ready(r);
+    if (err)
+        return err;
+    dm_escrow_share *s = NULL;
+    char *entry = NULL;
+    size_t len = 0;
+    err = dm_escrow_share_prepare(r->auth, r->agent, w, hdr, now, &s);
+    if (!err)
+        err = dm_escrow_release_entry(r->auth, r->agent, w, s, requester, now, &entry, &len);
+    if (!err)
+        err = add_entry(r, entry, len, index);
+    else
+        free(entry);
+    if (err) {
+        dm_escrow_share_free(s);
+        return err;
+    }
     *share = s;
     return DM_OK;
 }
@@ -354,6 +394,8 @@ int dm_escrow_release_commit_log(dm_escrow_releaser *r) {
     r->n_answered = r->n_pending;
     uint64_t before = dm_tlog_log_size(r->log);
     int err = dm_tlog_log_commit(r->log);
+    if (err && r->one)
+        return err; /* closed next: nothing goes on from this log */
     if (err) {
         /* What was appended is not durable: reopen on what is, and drop it. */
         char d[400];
@@ -379,7 +421,11 @@ int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *co
     if (err == DM_ERR_LOG) {
         char d[1024];
         snprintf(d, sizeof d, "%s", dm_err_detail());
-        err = dm_fail(DM_ERR_LOG, "the entries are logged, but %s: no share is released", d);
+        if (r->one)
+            err = dm_fail(DM_ERR_LOG, "entry %" PRIu64 " is logged, but %s: no share is released",
+                          r->pending[0].index, d);
+        else
+            err = dm_fail(DM_ERR_LOG, "the entries are logged, but %s: no share is released", d);
     }
     return err;
 }
@@ -420,4 +466,54 @@ int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uin
     free(receipt);
     free(text);
     return err;
+}
+
+/* ------------------------------------------------------- a batch of one */
+
+int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                      const dm_escrow_warrant *w, const dm_header *hdr,
+                      const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out) {
+    *out = NULL;
+    static const dm_escrow_release_opts defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    /* Closed by default: no log, no release. */
+    if (opts->log_dir == NULL)
+        return dm_fail(DM_ERR_USAGE, "a release needs the agent's log directory: nothing is "
+                                     "released");
+    dm_escrow_share *s = NULL;
+    char *entry = NULL;
+    size_t len = 0;
+    dm_escrow_releaser *r = NULL;
+    uint64_t index = 0;
+    /* Checked before the log is opened: a refused release is not logged. */
+    int err = dm_escrow_share_prepare(auth, agent, w, hdr, now, &s);
+    if (!err)
+        err = dm_escrow_release_entry(auth, agent, w, s, opts->requester, now, &entry, &len);
+    if (!err)
+        err = releaser_open(auth, agent, opts->log_dir, opts->holder, 1, &r);
+    if (!err) {
+        err = add_entry(r, entry, len, &index);
+        entry = NULL; /* taken */
+    }
+    /* Durable before anything else happens: no release without its entry. */
+    if (!err)
+        err = dm_escrow_release_commit(r, opts->cosigners, opts->n_cosigners);
+    if (!err)
+        err = dm_escrow_release_receipt(r, s, index);
+    dm_escrow_releaser_close(r);
+    free(entry);
+    if (err) {
+        dm_escrow_share_free(s);
+        return err;
+    }
+    *out = s;
+    return DM_OK;
+}
+
+int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
+                     const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
+                     time_t now, dm_escrow_share **out) {
+    dm_escrow_release_opts opts = {.log_dir = log_dir};
+    return dm_escrow_release(auth, agent, w, hdr, &opts, now, out);
 }

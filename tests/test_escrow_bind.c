@@ -20,6 +20,7 @@
 #include "doormat/escrow.h"
 #include "escrow_fixture.h"
 #include "escrow_internal.h"
+#include "escrow_lab.h"
 
 typedef struct world {
     dm_escrow_authority *auth;
@@ -98,7 +99,7 @@ static void swap_attack(world *w, const dm_escrow_opts *opts) {
     dm_escrow_warrant *wr = warrant_for(w, swap_id);
     for (size_t i = 0; i < 2; i++) {
         dm_escrow_share *s = NULL;
-        int err = dm_escrow_unwrap(w->auth, w->keys[i], wr, &w->swap, NULL, time(NULL), &s);
+        int err = dm_escrow_release_unlogged(w->auth, w->keys[i], wr, &w->swap, time(NULL), &s);
         if (err == DM_OK)
             assert_memory_equal(dm_escrow_share_file_id(s), owner_id, DM_FILE_ID_LEN);
         else
@@ -116,7 +117,8 @@ static void swap_attack(world *w, const dm_escrow_opts *opts) {
     dm_escrow_share *s[2] = {NULL, NULL};
     for (size_t i = 0; i < 2; i++) {
         assert_int_equal(
-            dm_escrow_unwrap(w->auth, w->keys[i], wr, &w->swap, NULL, time(NULL), &s[i]), DM_OK);
+            dm_escrow_release_unlogged(w->auth, w->keys[i], wr, &w->swap, time(NULL), &s[i]),
+            DM_OK);
         char *entry;
         size_t len;
         dm_escrow_entry e;
@@ -143,8 +145,9 @@ static void swap_attack(world *w, const dm_escrow_opts *opts) {
     assert_int_equal(sodium_hex2bin(edited, sizeof edited, st->args[7], 32, NULL, NULL, NULL), 0);
     dm_escrow_warrant *we = warrant_for(w, edited);
     dm_escrow_share *none = NULL;
-    assert_int_equal(dm_escrow_unwrap(w->auth, w->keys[0], we, &w->swap, NULL, time(NULL), &none),
-                     DM_ERR_NO_MATCH);
+    assert_int_equal(
+        dm_escrow_release_unlogged(w->auth, w->keys[0], we, &w->swap, time(NULL), &none),
+        DM_ERR_NO_MATCH);
     assert_null(none);
     dm_escrow_warrant_free(we);
 

@@ -16,6 +16,7 @@
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
 #include "escrow_fixture.h"
+#include "escrow_lab.h"
 #include "labs.h"
 
 typedef struct fixture {
@@ -474,7 +475,7 @@ static void test_flow(void **state) {
     assert_int_equal(dm_escrow_warrant_parse(wtext, wlen, &w, NULL), DM_OK);
     dm_escrow_share *shares[3];
     for (size_t i = 0; i < 3; i++)
-        assert_int_equal(dm_escrow_unwrap(f->auth, f->keys[i], w, &hdr, NULL, now, &shares[i]),
+        assert_int_equal(dm_escrow_release_unlogged(f->auth, f->keys[i], w, &hdr, now, &shares[i]),
                          DM_OK);
 
     /* Shares survive their text form, and their signature protects them. */
@@ -525,7 +526,8 @@ static void test_flow(void **state) {
     assert_non_null(strstr(dm_err_detail(), "is for file"));
     /* And the warrant does not cover it. */
     dm_escrow_share *s;
-    assert_int_equal(dm_escrow_unwrap(f->auth, f->keys[0], w, &hdr2, NULL, now, &s), DM_ERR_DENIED);
+    assert_int_equal(dm_escrow_release_unlogged(f->auth, f->keys[0], w, &hdr2, now, &s),
+                     DM_ERR_DENIED);
 
     for (size_t i = 0; i < 3; i++)
         dm_escrow_share_free(shares[i]);
@@ -643,8 +645,9 @@ static void test_rogue_sender(void **state) {
             dm_escrow_warrant *w;
             assert_int_equal(dm_escrow_warrant_parse(wtext, wlen, &w, NULL), DM_OK);
             dm_escrow_share *s;
-            assert_int_equal(dm_escrow_unwrap(f->auth, f->keys[0], w, &hdr, NULL, time(NULL), &s),
-                             DM_ERR_NO_MATCH);
+            assert_int_equal(
+                dm_escrow_release_unlogged(f->auth, f->keys[0], w, &hdr, time(NULL), &s),
+                DM_ERR_NO_MATCH);
             dm_escrow_warrant_free(w);
             free(wtext);
         }

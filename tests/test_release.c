@@ -25,6 +25,7 @@
 #include "doormat/tlog.h"
 #include "escrow_fixture.h"
 #include "escrow_internal.h"
+#include "escrow_lab.h"
 
 typedef struct world {
     char dir[64], logs[3][256], wstate[128];
@@ -234,14 +235,124 @@ static void test_release_with_witness(void **state) {
     dm_escrow_share_free(s[1]);
 }
 
+/* Every file under dir, its size and its bytes' digest (malloc'd text): what
+ * a call wrote, if anything, shows as a difference. */
+static char *tree_state(const char *dir) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && find . -printf '%%y %%p %%s %%m\\n' | LC_ALL=C sort && "
+             "find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum",
+             dir);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t n;
+    while ((n = fread(text + len, 1, cap - 1 - len, f)) > 0) {
+        len += n;
+        if (len == cap - 1) {
+            cap *= 2;
+            text = realloc(text, cap);
+            assert_non_null(text);
+        }
+    }
+    text[len] = '\0';
+    assert_int_equal(pclose(f), 0);
+    assert_true(len > 0);
+    return text;
+}
+
+/* Closed by default: the installed API has no release without a log. NULL
+ * opts are the defaults, and they name no log: DM_ERR_USAGE, no share, and
+ * nothing written anywhere (no entry, no checkpoint, no file); likewise
+ * opts without a log directory, and dm_escrow_unwrap without one. The
+ * lab-only header's unlogged release is the one way to a share without an
+ * entry, and it writes nothing either. */
+static void test_release_needs_a_log(void **state) {
+    world *w = *state;
+    char *before = tree_state(w->dir);
+    dir_witness d = {.w = w};
+    dm_escrow_cosigner c = {.add_checkpoint = witness_add, .ctx = &d};
+    dm_escrow_release_opts no_dir = {.requester = "SA Jones", .cosigners = &c, .n_cosigners = 1};
+    time_t now = time(NULL);
+    for (int i = 0; i < 3; i++) {
+        dm_escrow_share *s = (dm_escrow_share *)&d; /* must be set to NULL */
+        int err = i == 0   ? dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, NULL, now, &s)
+                  : i == 1 ? dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, &no_dir, now, &s)
+                           : dm_escrow_unwrap(w->auth, w->keys[0], w->w, &w->hdr, NULL, now, &s);
+        assert_int_equal(err, DM_ERR_USAGE);
+        assert_null(s);
+    }
+    assert_int_equal(d.calls, 0);
+    /* Refused before the warrant is even looked at: a usage error. */
+    dm_escrow_share *s = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[0], NULL, NULL, NULL, now, &s),
+                     DM_ERR_USAGE);
+    assert_null(s);
+    char *after = tree_state(w->dir);
+    assert_string_equal(after, before);
+    free(after);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(log_size(w->logs[i]), 0);
+
+    /* The lab-only release: a share, no receipt, nothing written. */
+    assert_int_equal(dm_escrow_release_unlogged(w->auth, w->keys[0], w->w, &w->hdr, now, &s),
+                     DM_OK);
+    assert_non_null(s);
+    size_t rl = 1;
+    assert_null(dm_escrow_share_receipt(s, &rl));
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s, NULL, NULL), DM_ERR_LOG);
+    dm_escrow_share_free(s);
+    after = tree_state(w->dir);
+    assert_string_equal(after, before);
+    free(after);
+    free(before);
+}
+
+/* A single release is a batch of one: its witnesses are asked in turn and
+ * no more once the authority's threshold (here 1) of cosignatures is met. A
+ * witness that is down after the threshold is never asked; one that is
+ * down before it is asked, named nowhere, and the next one cosigns. */
+static void test_single_release_stops_at_threshold(void **state) {
+    world *w = *state;
+    const char *name = dm_tlog_signer_verifier(w->witness)->name;
+    dir_witness good = {.w = w}, down = {.w = w, .refuse = 1};
+    dm_escrow_cosigner c[2] = {{.add_checkpoint = witness_add, .ctx = &good, .name = name},
+                               {.add_checkpoint = witness_add, .ctx = &down}};
+    dm_escrow_release_opts opts = {
+        .log_dir = w->logs[0], .requester = "SA Jones", .cosigners = c, .n_cosigners = 2};
+    dm_escrow_share *s = NULL;
+    time_t now = time(NULL);
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[0], w->w, &w->hdr, &opts, now, &s), DM_OK);
+    assert_int_equal(good.calls, 1);
+    assert_int_equal(down.calls, 0);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s, NULL, NULL), DM_OK);
+    dm_escrow_share_free(s);
+    assert_int_equal(log_size(w->logs[0]), 1);
+
+    /* The witness that is down first: asked once, then the good one. */
+    good.calls = 0;
+    c[0] = (dm_escrow_cosigner){.add_checkpoint = witness_add, .ctx = &down};
+    c[1] = (dm_escrow_cosigner){.add_checkpoint = witness_add, .ctx = &good, .name = name};
+    opts.log_dir = w->logs[1];
+    s = NULL;
+    assert_int_equal(dm_escrow_release(w->auth, w->keys[1], w->w, &w->hdr, &opts, now, &s), DM_OK);
+    assert_int_equal(down.calls, 1);
+    assert_int_equal(good.calls, 1);
+    assert_int_equal(dm_escrow_share_check_receipt(w->auth, s, NULL, NULL), DM_OK);
+    dm_escrow_share_free(s);
+    assert_int_equal(log_size(w->logs[1]), 1);
+}
+
 /* A rogue agent's share: signed by the agent, wrong value, given first. */
 static void test_recover_survives_a_bad_share(void **state) {
     world *w = *state;
     dm_escrow_share *s[3];
     time_t now = time(NULL);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(dm_escrow_unwrap(w->auth, w->keys[i], w->w, &w->hdr, NULL, now, &s[i]),
-                         DM_OK);
+        assert_int_equal(
+            dm_escrow_release_unlogged(w->auth, w->keys[i], w->w, &w->hdr, now, &s[i]), DM_OK);
     /* Rewrite vendor's share value and sign it again with vendor's key. */
     char *text;
     size_t len;
@@ -753,6 +864,8 @@ int main(void) {
         cmocka_unit_test(test_write_new_file),
         cmocka_unit_test(test_write_dir_undone),
         cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_needs_a_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_release_stops_at_threshold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),

@@ -322,9 +322,10 @@ int dm_escrow_parse_date(const char *s, time_t *out);
 
 typedef struct dm_escrow_share dm_escrow_share; /* secret: one agent's share */
 
-/* dm_escrow_release with a log directory (NULL: no log, for in-memory labs)
- * and no witnesses: returns the share, signed by the agent. Nothing is
- * appended when any check fails. */
+/* dm_escrow_release with a log directory and no witnesses: returns the
+ * share, signed by the agent, with its receipt. A NULL log_dir is
+ * DM_ERR_USAGE: there is no release without a log here. Nothing is appended
+ * when any check fails. */
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                      const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
                      time_t now, dm_escrow_share **out);
@@ -437,7 +438,7 @@ typedef struct dm_escrow_cosigner {
 } dm_escrow_cosigner;
 
 typedef struct dm_escrow_release_opts {
-    const char *log_dir;   /* the agent's log (NULL: no log, no receipt: labs, tests) */
+    const char *log_dir;   /* the agent's log: required (NULL: DM_ERR_USAGE, nothing released) */
     const char *requester; /* who asked for the release (NULL: "unspecified") */
     const dm_escrow_cosigner *cosigners;
     size_t n_cosigners;
@@ -447,11 +448,14 @@ typedef struct dm_escrow_release_opts {
 
 /* The agent's side of a release: checks the warrant for this header's file
  * id (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH
- * if none); then, with a log, appends the entry to the agent's log and
- * commits it durably (no release without its entry), asks every cosigner
- * to cosign the new checkpoint, and needs the authority's witness
- * threshold of valid cosignatures (DM_ERR_LOG otherwise: the entry stays,
- * nothing is released). The share comes with its receipt. */
+ * if none); then appends the entry to the agent's log and commits it
+ * durably (no release without its entry), asks the cosigners in turn to
+ * cosign the new checkpoint until the authority's witness threshold of
+ * valid cosignatures is met (DM_ERR_LOG when it is not: the entry stays,
+ * nothing is released). The share comes with its receipt. It is a batch of
+ * one on the path of dm_escrow_releaser below. Closed by default: NULL opts
+ * are the defaults, and with no log_dir nothing is checked, written or
+ * released (DM_ERR_USAGE). */
 int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                       const dm_escrow_warrant *w, const dm_header *hdr,
                       const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out);
