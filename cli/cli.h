@@ -69,6 +69,10 @@ int cli_bad_option(const char *cmd, char **argv, int optopt_seen);
 
 /* No core dumps and no ptrace-readable memory: secrets must not land on disk. */
 void cli_harden(void);
+/* The process-wide settings a service needs and the service library leaves
+ * to its program (include/doormat/service.h): SIGXFSZ ignored, RLIMIT_NOFILE
+ * at its hard limit. Called by the commands that run a server, before. */
+void cli_serve_settings(void);
 /* dm_init once, reporting a failure as cli_fail does (returns 0 or an exit code). */
 int cli_init(void);
 

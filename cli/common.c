@@ -128,6 +128,18 @@ void cli_harden(void) {
     (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+void cli_serve_settings(void) {
+    /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* Two descriptors a connection (one for its lingering close): the most
+     * descriptors the system allows this process. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int cli_init(void) {
     int err = dm_init();
     if (err != DM_OK)

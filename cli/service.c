@@ -381,6 +381,7 @@ int cmd_escrow_serve(int argc, char **argv) {
     const cli_service_api *svc = cli_service(cmd);
     if (svc == NULL)
         return DM_EXIT_FAILURE;
+    cli_serve_settings();
     int err = svc->agent_run(&o, a.authority, a.agent, a.log);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
@@ -541,6 +542,7 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
     const cli_service_api *svc = cli_service(cmd);
     if (svc == NULL)
         return DM_EXIT_FAILURE;
+    cli_serve_settings();
     int err = svc->witness_run(&o, a.key, a.trust, a.n_trust, a.state);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }

@@ -5,6 +5,7 @@
  * on a stock web server is read by the same client with the server's
  * certificate checked against certificate authorities instead of a pin
  * (dm_svc_client_new_ca). */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,18 +33,31 @@ struct dm_svc_client {
     sink s;
 };
 
-static int curl_ready = 0;
+/* libcurl's global state, set up once whichever thread comes first
+ * (curl_global_init is not thread-safe on every libcurl a program may have),
+ * and never torn down: the program may still use curl itself. Every
+ * transfer sets CURLOPT_NOSIGNAL, so curl touches no signal disposition. */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_started = CURLE_FAILED_INIT;
+
+static void curl_start(void) {
+    curl_started = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int dm_svc_curl_ready(void) {
+    if (pthread_once(&curl_once, curl_start) != 0 || curl_started != CURLE_OK)
+        return dm_fail(DM_ERR_INTERNAL, "libcurl failed to start");
+    return DM_OK;
+}
 
 static void end_call(dm_svc_client *c);
 
 int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
                       dm_svc_client **out) {
     *out = NULL;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return dm_fail(DM_ERR_INTERNAL, "libcurl failed to start");
-        curl_ready = 1;
-    }
+    int started = dm_svc_curl_ready();
+    if (started != DM_OK)
+        return started;
     dm_svc_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return dm_fail(DM_ERR_NOMEM, "out of memory");

@@ -264,6 +264,9 @@ int dm_svc_cosigners_new(const dm_escrow_authority *auth, struct event_base *bas
     out->base = base;
     out->timeout_ms = 1000u * (timeout_s ? timeout_s : DM_SVC_DEFAULT_TIMEOUT);
     size_t n = dm_escrow_authority_witnesses(auth);
+    int started = dm_svc_curl_ready();
+    if (started != DM_OK)
+        return started;
     out->multi = curl_multi_init();
     out->timer = evtimer_new(base, on_timer, out);
     out->kick = event_new(base, -1, 0, on_kick, out);

@@ -10,10 +10,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -553,16 +553,15 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
         if (conn_idx < 0)
             return dm_fail(DM_ERR_INTERNAL, "OpenSSL ex_data");
     }
-    /* Two descriptors a connection (one for its lingering close): take the
-     * most descriptors the system allows this process. */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        (void)setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    signal(SIGPIPE, SIG_IGN);
-    /* A file size limit (RLIMIT_FSIZE) must fail a write, not kill the service. */
-    signal(SIGXFSZ, SIG_IGN);
+    /* Nothing process-wide (include/doormat/service.h says what the program
+     * sets): SIGPIPE is blocked in this thread alone until dm_svc_close, so
+     * that a write to a peer that has gone fails with EPIPE. */
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    if (pthread_sigmask(SIG_BLOCK, &pipe_only, &svc->sigpipe_mask) != 0)
+        return dm_fail(DM_ERR_INTERNAL, "cannot block SIGPIPE in the server's thread");
+    svc->sigpipe_blocked = 1;
     char host[256];
     uint16_t port = 0;
     int err = split_listen(o->listen ? o->listen : "", host, sizeof host, &port);
@@ -649,6 +648,22 @@ int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc
     return DM_OK;
 }
 
+/* Puts back the thread's mask from before dm_svc_start. A SIGPIPE raised by
+ * a write meanwhile is pending on this thread: consumed first, unless the
+ * thread had it blocked already, or it would kill the program on return. */
+static void sigpipe_unblock(const sigset_t *before) {
+    if (!sigismember(before, SIGPIPE)) {
+        sigset_t pipe_only, pending;
+        sigemptyset(&pipe_only);
+        sigaddset(&pipe_only, SIGPIPE);
+        const struct timespec now = {0, 0};
+        while (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            if (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno != EINTR)
+                break;
+    }
+    pthread_sigmask(SIG_SETMASK, before, NULL);
+}
+
 int dm_svc_run(dm_svc *svc) {
     if (event_base_dispatch(svc->base) < 0)
         return dm_fail(DM_ERR_INTERNAL, "event loop failed");
@@ -691,5 +706,7 @@ void dm_svc_close(dm_svc *svc) {
         SSL_CTX_free(svc->ssl);
     if (svc->own_log)
         fclose(svc->log);
+    if (svc->sigpipe_blocked)
+        sigpipe_unblock(&svc->sigpipe_mask);
     memset(svc, 0, sizeof *svc);
 }

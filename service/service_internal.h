@@ -3,6 +3,7 @@
 #ifndef DOORMAT_SERVICE_INTERNAL_H
 #define DOORMAT_SERVICE_INTERNAL_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -123,6 +124,11 @@ struct dm_svc {
     dm_svc_handler handler;
     dm_svc_stop_fn on_stop;
     void *ctx;
+    /* SIGPIPE is blocked in the thread that runs the server, from start to
+     * close (a peer gone while the loop writes to it is an EPIPE); the mask
+     * it had before. */
+    sigset_t sigpipe_mask;
+    int sigpipe_blocked;
 };
 
 /* Binds, loads TLS, opens the log; the server does not run yet. */
@@ -166,6 +172,9 @@ typedef struct dm_svc_client dm_svc_client; /* a keep-alive connection to one se
 /* The longest base URL of a published log (dm_service_fetcher_new_ca). */
 #define DM_SVC_MAX_BASE_URL 1024
 
+/* Starts libcurl's global state once for the process (pthread_once): before
+ * any curl handle is made. */
+int dm_svc_curl_ready(void);
 /* base_url "https://host:port" (no trailing slash); pin "sha256//..." */
 int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
                       dm_svc_client **out);

@@ -9,16 +9,16 @@
  * across threads, the output stays in order, and memory is fixed by the
  * number of job slots (participants + 2), never by the file's size.
  *
- * Input comes in place from a memory source; from a regular file, mapped job
- * by job when sealing (no copy at all) and by pread(2) at each job's own
- * offset when opening (so the workers read in parallel); or in order from any
- * other source. Each job's input ends one byte past its chunks (the
- * look-ahead), which tells whether its last chunk ends the stream.
+ * Input comes in place from a memory source; from a regular file, by pread(2)
+ * at each job's own offset into the reading thread's buffer (so the workers
+ * read in parallel); or in order from any other source. Each job's input ends
+ * one byte past its chunks (the look-ahead), which tells whether its last
+ * chunk ends the stream.
  *
- * Why opening never maps its input: the mapping is shared with whoever can
- * write the file, so the bytes could change between the tag check and the
- * decryption, releasing plaintext that was never authenticated. A private
- * copy (pread) cannot change. Sealing authenticates nothing it reads.
+ * A file is never mapped: a private copy cannot change under the tag check
+ * (opening) and cannot fault when another process cuts the file short (a
+ * mapping would need a process-wide SIGBUS handler, which a library must not
+ * install). docs/benchmarks.md, "Input in place", has the figures.
  *
  * When opening, a job's plaintext is written only up to its first chunk that
  * failed, and no job after a failed one is ever written: nothing after the
@@ -26,11 +26,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -83,9 +80,6 @@ typedef struct job {
     size_t n; /* chunks */
     size_t last_len;
     uint8_t status[DM_STREAM_JOB_CHUNKS_MAX];
-    uint8_t *map; /* SRC_FILE when sealing: this job's mapped input */
-    size_t map_len;
-    int cut_short; /* the mapped file lost pages while being read (SIGBUS) */
 } job;
 
 typedef struct engine engine;
@@ -112,7 +106,6 @@ struct engine {
     int fd;            /* SRC_FILE */
     off_t file_base;   /* offset of the payload's first chunk */
     int64_t known_len; /* payload bytes when known up front, else -1 */
-    int mapped;        /* SRC_FILE, sealing: jobs map their input */
     dm_source src;     /* SRC_STREAM */
     uint8_t carry;     /* SRC_STREAM: the look-ahead byte of the previous job */
     int have_carry, src_done;
@@ -379,74 +372,6 @@ static ssize_t pread_full(int fd, uint8_t *buf, size_t n, off_t off) {
     return (ssize_t)done;
 }
 
-/* ------------------------------------------------- mapped input, SIGBUS */
-
-/* A file mapped for sealing can be cut short by another process meanwhile;
- * touching a page past its new end raises SIGBUS. While any engine maps
- * input, a handler turns that fault in a job's thread into a jump back to the
- * job, which then fails with DM_ERR_IO; in any other thread it falls back to
- * the default action. The handler is installed only over the default
- * disposition: a program with its own SIGBUS handler gets pread instead. */
-static pthread_mutex_t bus_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned bus_users;
-static struct sigaction bus_saved;
-static _Thread_local sigjmp_buf *bus_jump;
-
-static void on_sigbus(int sig) {
-    if (bus_jump != NULL)
-        siglongjmp(*bus_jump, 1);
-    /* Not a fault of ours: returning re-runs the access with the default action. */
-    signal(sig, SIG_DFL);
-}
-
-static int bus_guard_on(void) {
-    int ok = 0;
-    pthread_mutex_lock(&bus_mu);
-    if (bus_users > 0) {
-        ok = 1;
-    } else if (sigaction(SIGBUS, NULL, &bus_saved) == 0 && !(bus_saved.sa_flags & SA_SIGINFO) &&
-               bus_saved.sa_handler == SIG_DFL) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigbus;
-        sigemptyset(&sa.sa_mask);
-        ok = sigaction(SIGBUS, &sa, NULL) == 0;
-    }
-    if (ok)
-        bus_users++;
-    pthread_mutex_unlock(&bus_mu);
-    return ok;
-}
-
-static void bus_guard_off(void) {
-    pthread_mutex_lock(&bus_mu);
-    if (--bus_users == 0)
-        sigaction(SIGBUS, &bus_saved, NULL);
-    pthread_mutex_unlock(&bus_mu);
-}
-
-/* Maps `got` bytes of the file at pos (plus the page offset before it). */
-static int job_map(engine *e, job *jb, uint64_t pos, size_t got) {
-    static long page;
-    if (page == 0)
-        page = sysconf(_SC_PAGESIZE) > 0 ? sysconf(_SC_PAGESIZE) : 4096;
-    uint64_t aligned = pos - pos % (uint64_t)page;
-    size_t delta = (size_t)(pos - aligned);
-    void *m = mmap(NULL, got + delta, PROT_READ, MAP_SHARED | MAP_POPULATE, e->fd, (off_t)aligned);
-    if (m == MAP_FAILED)
-        return 0;
-    jb->map = m;
-    jb->map_len = got + delta;
-    jb->in = jb->map + delta;
-    return 1;
-}
-
-static void job_unmap(job *jb) {
-    if (jb->map != NULL)
-        munmap(jb->map, jb->map_len);
-    jb->map = NULL;
-}
-
 /* Allocates a slot's input buffer the first time it needs one. */
 static int job_inbuf(engine *e, unsigned t) {
     if (e->inbuf[t] == NULL && (e->inbuf[t] = malloc(e->job_in + 1)) == NULL)
@@ -462,7 +387,6 @@ static void job_read(engine *e, unsigned t, job *jb) {
     uint64_t off = jb->index * (uint64_t)e->job_in;
     jb->read_err = 0;
     jb->read_errno = 0;
-    jb->cut_short = 0;
     switch (e->kind) {
     case SRC_MEM:
         got = off < e->mem_len ? e->mem_len - (size_t)off : 0;
@@ -471,16 +395,6 @@ static void job_read(engine *e, unsigned t, job *jb) {
         jb->in = e->mem + (off < e->mem_len ? (size_t)off : e->mem_len);
         break;
     case SRC_FILE: {
-        if (e->mapped) {
-            /* The file as long as it was when sealing began. */
-            got = off < (uint64_t)e->known_len ? (size_t)((uint64_t)e->known_len - off) : 0;
-            if (got > want)
-                got = want;
-            /* The look-ahead byte is implied by the length: map the chunks only. */
-            if (got == 0 ||
-                job_map(e, jb, (uint64_t)e->file_base + off, got > e->job_in ? e->job_in : got))
-                break;
-        }
         if (job_inbuf(e, t) != DM_OK) {
             jb->read_err = DM_ERR_NOMEM;
             break;
@@ -559,24 +473,10 @@ static void job_chunks(engine *e, unsigned t, job *jb) {
         process(e, t, jb, i);
 }
 
-/* Seals a mapped job's chunks; a page lost meanwhile fails the job. */
-static void job_chunks_mapped(engine *e, unsigned t, job *jb) {
-    sigjmp_buf env;
-    if (sigsetjmp(env, 1) == 0) {
-        bus_jump = &env;
-        job_chunks(e, t, jb);
-    } else {
-        jb->cut_short = 1;
-    }
-    bus_jump = NULL;
-}
-
 /* Seals or opens every chunk of the job. */
 static void job_run(engine *e, unsigned t, job *jb) {
-    if (jb->read_err || job_layout(e, jb) == 0) {
-        job_unmap(jb);
+    if (jb->read_err || job_layout(e, jb) == 0)
         return;
-    }
     size_t need = jb->n * e->out_unit;
     if (jb->out_cap < need) {
         /* Sized by the first job in the slot: a small file maps no big buffer. */
@@ -584,7 +484,6 @@ static void job_run(engine *e, unsigned t, job *jb) {
         uint8_t *grown = realloc(jb->out, cap);
         if (grown == NULL) {
             jb->read_err = DM_ERR_NOMEM;
-            job_unmap(jb);
             return;
         }
         jb->out = grown;
@@ -592,12 +491,7 @@ static void job_run(engine *e, unsigned t, job *jb) {
     }
     if (need > jb->out_high)
         jb->out_high = need;
-    if (jb->map != NULL) {
-        job_chunks_mapped(e, t, jb);
-        job_unmap(jb);
-    } else {
-        job_chunks(e, t, jb);
-    }
+    job_chunks(e, t, jb);
 }
 
 /* ------------------------------------------------------------ writing */
@@ -613,8 +507,6 @@ static int job_emit(engine *e, job *jb, int *done) {
         return jb->read_errno
                    ? dm_fail(DM_ERR_IO, "reading the input: %s", strerror(jb->read_errno))
                    : dm_fail(DM_ERR_IO, "read failed");
-    if (jb->cut_short)
-        return dm_fail(DM_ERR_IO, "the input file was cut short while it was being read");
     if (jb->n == 0) {
         if (!e->sealing && jb->index == 0)
             return dm_fail(DM_ERR_PAYLOAD, "payload has no chunks");
@@ -804,8 +696,6 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
 
 static void engine_free(engine *e, uint8_t secrets[DM_STREAM_SECRETS_LEN]) {
     pool_join(e);
-    if (e->mapped)
-        bus_guard_off();
     for (unsigned t = 0; t < MAX_THREADS; t++)
         if (e->ctx[t] != NULL)
             ossl.ctx_free(e->ctx[t]);
@@ -855,12 +745,6 @@ static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stre
             }
             e->file_base = cur - (off_t)ahead;
             e->known_len = st.st_size > e->file_base ? (int64_t)(st.st_size - e->file_base) : 0;
-            /* Mapping saves the copy, but every unmap must flush the TLB of
-             * the cores running the other threads: one thread maps, several
-             * read (docs/benchmarks.md, "The payload engine", "Input in
-             * place"). And only beyond one job. */
-            e->mapped = e->sealing && e->participants == 1 && (uint64_t)e->known_len > e->job_in &&
-                        bus_guard_on();
             return;
         }
     }

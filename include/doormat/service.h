@@ -10,6 +10,21 @@
  *
  * Functions return DM_OK or a dm_err class (vault.h), with dm_err_detail()
  * saying why, as the rest of doormat.
+ *
+ * Process-wide state: none is changed here. libcurl's global set-up runs
+ * once (pthread_once) before the first client, and is never torn down;
+ * every transfer sets CURLOPT_NOSIGNAL. A server blocks SIGPIPE in the
+ * thread that runs it, from start to return (a write to a peer that has
+ * gone is EPIPE there; a SIGPIPE raised meanwhile is consumed before the
+ * thread's mask is put back), and, while it runs, catches SIGTERM and SIGINT
+ * through its event loop to stop. What a program that runs a server should
+ * set itself, as `doormat escrow serve` does before it starts one:
+ *   - SIGXFSZ ignored (signal(SIGXFSZ, SIG_IGN)), so that a file size limit
+ *     (RLIMIT_FSIZE) fails the log's or the request log's write with EFBIG
+ *     instead of killing the process;
+ *   - RLIMIT_NOFILE raised to its hard limit: a connection takes two
+ *     descriptors (one for its lingering close), and max_conns is bounded by
+ *     what the process may open.
  */
 #ifndef DOORMAT_SERVICE_H
 #define DOORMAT_SERVICE_H
