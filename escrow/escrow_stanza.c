@@ -204,6 +204,10 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
     return err;
 }
 
+const char *dm_escrow_strerror(int err) {
+    return err == DM_ERR_POLICY ? "escrow policy violated" : dm_strerror(err);
+}
+
 int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
                            const uint8_t file_key[DM_FILE_KEY_LEN]) {
     const dm_escrow_policy *p = ctx;

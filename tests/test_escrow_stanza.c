@@ -16,6 +16,7 @@
 #include "doormat/escrow.h"
 #include "doormat/vault.h"
 #include "escrow_fixture.h"
+#include "escrow_lab.h"
 #include "labs.h"
 
 typedef struct fixture {
@@ -190,6 +191,17 @@ static void test_missing_incomplete_duplicate(void **state) {
     assert_non_null(strstr(dm_err_detail(), "two escrow stanzas"));
     dm_header_free(&none);
     dm_header_free(&full);
+}
+
+/* The command's words for a refused check: escrow's, not the vault's. */
+static void test_escrow_words(void **state) {
+    (void)state;
+    assert_string_equal(dm_escrow_strerror(DM_ERR_POLICY), "escrow policy violated");
+    assert_string_equal(dm_strerror(DM_ERR_POLICY), "policy violated");
+    for (int e = 0; e < DM_ERR__COUNT; e++)
+        if (e != DM_ERR_POLICY)
+            assert_string_equal(dm_escrow_strerror(e), dm_strerror(e));
+    assert_string_equal(dm_escrow_strerror(999), "unknown error");
 }
 
 static void test_unimplemented_modes(void **state) {
@@ -706,6 +718,7 @@ int main(void) {
         cmocka_unit_test(test_authorities_are_domain_separated),
         cmocka_unit_test(test_every_byte_change_detected),
         cmocka_unit_test(test_missing_incomplete_duplicate),
+        cmocka_unit_test(test_escrow_words),
         cmocka_unit_test(test_unimplemented_modes),
         cmocka_unit_test(test_authority_text),
         cmocka_unit_test(test_authority_witnesses),

@@ -41,7 +41,7 @@ typedef enum dm_err {
     DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
     DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
     DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,   /* escrow policy violated                  -> exit 7 */
+    DM_ERR_POLICY,   /* a policy check refused the file        -> exit 7 */
     DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
     DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
