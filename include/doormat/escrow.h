@@ -17,6 +17,7 @@
  *                    fewer than k valid shares (detail says how many are needed)
  *   DM_ERR_HMAC      recovered key does not match the header MAC
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
+ *                    (dm_escrow_strerror words it "escrow policy violated")
  *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
  *   DM_ERR_LOG       a transparency log or a receipt that does not verify,
  *                    too few witness cosignatures
@@ -229,6 +230,11 @@ extern const char *const dm_escrow_alone_companions[];
 int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
 
+/* The words of an error class where escrow is the cause: dm_strerror's,
+ * but DM_ERR_POLICY is "escrow policy violated" (the vault's own words know
+ * no escrow: "policy violated"). What the command prints for its classes. */
+const char *dm_escrow_strerror(int err);
+
 /* dm_policy_fn for dm_decrypt_opts.policy: ctx is a dm_escrow_policy. */
 typedef struct dm_escrow_policy {
     const dm_escrow_authority *auth;
@@ -347,24 +353,6 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_
 int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
-
-/* What the holder of an agent key can read in a header: the share in that
- * agent's stanza (the step of dm_escrow_unwrap after the warrant check, with
- * no warrant, signature or log entry: a key opens its stanza whoever holds
- * it). DM_ERR_USAGE for a key of another authority; DM_ERR_NO_MATCH when the
- * header has no stanza for this agent. *x (may be NULL) gets the share's
- * x coordinate (agent index + 1). */
-int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x);
-
-/* The last step of recovery from share values: combines k of them (xs
- * distinct, 1..n), searches a crumple puzzle when the header's stanzas are
- * crumple, and checks the result against the header MAC (DM_ERR_HMAC).
- * n_shares below the threshold is DM_ERR_NO_MATCH. *tries (may be NULL) gets
- * the crumple candidates tried (0 for other modes). */
-int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
-                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
-                      uint64_t *tries);
 
 /* ------------------------------------------------ the transparency log of releases
  * Every release is an entry in the releasing agent's tiled log
