@@ -901,7 +901,7 @@ static int escrow_recover(int argc, char **argv) {
             err = cli_output_open(&out, a.output, 0666);
             if (err == DM_OK) {
                 dm_decrypt_opts opts = {0};
-                cli_escrow_decrypt_opts(NULL, &opts);
+                cli_escrow_decrypt_opts(NULL, &opts, &id, 1);
                 err = dm_decrypt(dm_source_fd(&fd), dm_sink_fd(&out.fd), &id, 1, &opts);
                 if (err == DM_OK)
                     err = cli_output_commit(&out);
@@ -966,7 +966,7 @@ static int escrow_tamper(int argc, char **argv) {
     if (rc == DM_EXIT_OK) {
         dm_membuf in = {.data = (const uint8_t *)file, .len = file_len};
         dm_decrypt_opts opts = {0};
-        cli_escrow_decrypt_opts(NULL, &opts);
+        cli_escrow_decrypt_opts(NULL, &opts, ids, n_ids);
         opts.file_key_out = key;
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)
@@ -1074,9 +1074,11 @@ int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opt
     return DM_EXIT_OK;
 }
 
-void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts) {
-    opts->alone_companions = dm_escrow_alone_companions;
-    opts->n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts, dm_identity *const *ids,
+                             size_t n_ids) {
+    for (size_t i = 0; i < n_ids; i++)
+        if (ids[i] != NULL)
+            ids[i]->beside = dm_escrow_beside;
     if (p != NULL && p->auth != NULL) {
         opts->policy = dm_escrow_policy_check;
         opts->policy_ctx = &p->policy;

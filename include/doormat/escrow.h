@@ -213,16 +213,17 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
                             const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
 
 /* A dm_recipient that wraps the file key into the authority's stanzas
- * (type DM_ESCROW_STANZA_TYPE). It keeps its own copy of auth and opts;
+ * (type DM_ESCROW_STANZA_TYPE): a companion (DM_RCPT_COMPANION), with the
+ * label DM_LABEL_PQ when every agent key is hybrid. It keeps its own copy of auth and opts;
  * free it with dm_recipient_free. */
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             dm_recipient **out);
 
-/* Stanza types that may stand beside a scrypt stanza when escrow is used
- * (pass to dm_encrypt_opts/dm_decrypt_opts.alone_companions). A documented
+/* Escrow stanzas may stand beside a scrypt stanza: the escrow recipient is
+ * a companion (DM_RCPT_COMPANION), and an identity that opens such files
+ * says so with this function as its dm_identity.beside. A documented
  * doormat extension: age refuses such files. */
-extern const char *const dm_escrow_alone_companions[];
-#define DM_ESCROW_N_ALONE_COMPANIONS 1
+int dm_escrow_beside(const dm_identity *self, const char *stanza_type);
 
 /* The compliant client's check: the header holds exactly one stanza per agent
  * of this authority, each byte for byte as derived from file_key.

@@ -76,9 +76,8 @@ int main(void) {
         return 1;
     }
     dm_escrow_policy pol = {.auth = auth};
-    dm_decrypt_opts o = {.alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                         .policy = dm_escrow_policy_check,
+    id->beside = dm_escrow_beside;
+    dm_decrypt_opts o = {.policy = dm_escrow_policy_check,
                          .policy_ctx = &pol};
     dm_membuf in = {.data = ct.buf, .len = ct.len};
     if (dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &id, 1, &o) != DM_OK) {
