@@ -132,7 +132,7 @@ $(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
 ROOM_INC_vault  := -Ivault
 ROOM_INC_tlog   := -Itlog
 ROOM_INC_escrow := -Iescrow
-ROOM_INC_labs   := -Ilabs
+ROOM_INC_labs   := -Ilabs -Iescrow
 ROOM_INC_bench  := -Ibench
 ROOM_INC_cli    := -Icli -Ilabs -Ibench
 # (the service room is built position-independent, for its shared object)

@@ -217,10 +217,6 @@ static int do_encrypt(fixture *f, dm_bench_mode m, size_t size, dm_sink sink) {
     size_t n = mode_recipients(f, m, r);
     dm_membuf in = {.data = f->plain, .len = size};
     dm_encrypt_opts opts = {.threads = f->set->threads, .backend = f->set->backend};
-    if (dm_bench_is_escrow(m)) {
-        opts.alone_companions = dm_escrow_alone_companions;
-        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
-    }
     return dm_encrypt(dm_source_mem(&in), sink, r, n, &opts);
 }
 
@@ -230,10 +226,8 @@ static int do_decrypt(fixture *f, dm_bench_mode m, const dm_membuf *ct, int comp
     dm_membuf in = {.data = ct->buf, .len = ct->len};
     dm_decrypt_opts opts = {.threads = f->set->threads, .backend = f->set->backend};
     opts.file_key_out = file_key_out;
-    if (dm_bench_is_escrow(m)) {
-        opts.alone_companions = dm_escrow_alone_companions;
-        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
-    }
+    /* Escrow stanzas may stand beside a passphrase in the escrow modes. */
+    id->beside = dm_bench_is_escrow(m) ? dm_escrow_beside : NULL;
     if (compliant) {
         opts.policy = dm_escrow_policy_check;
         opts.policy_ctx = &f->policy[m];

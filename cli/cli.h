@@ -25,7 +25,7 @@ int cmd_report(int argc, char **argv);
 
 /* "doormat: <message>" on stderr, one line. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "doormat: <what>: <dm_strerror(err)>[: <dm_err_detail()>]" and
+/* Prints "doormat: <what>: <dm_escrow_strerror(err)>[: <dm_err_detail()>]" and
  * returns dm_exit_code(err). */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a usage error and returns DM_EXIT_USAGE. */

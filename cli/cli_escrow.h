@@ -55,7 +55,11 @@ typedef struct cli_escrow_policy {
  * requires. Prints the failure and returns its exit code. */
 int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opts,
                            cli_escrow_policy *p);
-void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts);
+/* The command's decryption: escrow stanzas may stand beside a passphrase
+ * (every identity of ids accepts them, dm_escrow_beside), and with p's
+ * authority loaded the compliant check runs. */
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts, dm_identity *const *ids,
+                             size_t n_ids);
 void cli_escrow_policy_free(cli_escrow_policy *p);
 
 #endif

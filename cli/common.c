@@ -18,6 +18,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "doormat/escrow.h"
 #include "wordlist.h"
 
 /* Bounds on what we slurp into memory: -R files, identity files, passphrases. */
@@ -78,9 +79,9 @@ int cli_fail(int err, const char *fmt, ...) {
     va_end(ap);
     const char *detail = dm_err_detail();
     if (detail != NULL && detail[0] != '\0')
-        snprintf(text, sizeof text, "%s: %s: %s", what, dm_strerror(err), detail);
+        snprintf(text, sizeof text, "%s: %s: %s", what, dm_escrow_strerror(err), detail);
     else
-        snprintf(text, sizeof text, "%s: %s", what, dm_strerror(err));
+        snprintf(text, sizeof text, "%s: %s", what, dm_escrow_strerror(err));
     emit_line(text);
     int code = dm_exit_code(err);
     return code == DM_EXIT_OK ? DM_EXIT_FAILURE : code;

@@ -871,10 +871,6 @@ static int run_encrypt(const encrypt_args *a) {
     opts.armor = a->armor;
     opts.threads = a->threads;
     opts.backend = DM_AEAD_AUTO;
-    if (a->escrow != NULL) {
-        opts.alone_companions = dm_escrow_alone_companions;
-        opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
-    }
     err = dm_encrypt(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), rcpts.items, rcpts.len, &opts);
     rc = finish_output(&out, err, "encrypt");
 done:
@@ -1173,7 +1169,7 @@ static int run_decrypt(const decrypt_args *a) {
     dm_decrypt_opts opts = {0};
     opts.threads = a->threads;
     opts.backend = DM_AEAD_AUTO;
-    cli_escrow_decrypt_opts(&escrow, &opts);
+    cli_escrow_decrypt_opts(&escrow, &opts, ids.items, ids.len);
     err = dm_decrypt(typed != NULL ? dm_source_mem(&typed_in) : dm_source_fd(&in_fd),
                      dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
     if (err == DM_ERR_NO_MATCH) {
@@ -1564,13 +1560,10 @@ static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
     } else {
         dm_rekey_opts opts = {0};
         opts.encrypt.armor = a->armor;
-        /* Escrow stanzas may stand beside a passphrase, in the old file and the new. */
-        opts.old_alone_companions = dm_escrow_alone_companions;
-        opts.n_old_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
-        if (a->escrow != NULL) {
-            opts.encrypt.alone_companions = dm_escrow_alone_companions;
-            opts.encrypt.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
-        }
+        /* Escrow stanzas may stand beside a passphrase, in the old file and
+         * the new (the escrow recipient is a companion). */
+        for (size_t i = 0; i < ids.len; i++)
+            ids.items[i]->beside = dm_escrow_beside;
         err = dm_rekey(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, rcpts.items,
                        rcpts.len, &opts);
         if (err == DM_ERR_NO_MATCH) {

@@ -764,7 +764,7 @@ static int escrow_recover(int argc, char **argv) {
             err = cli_output_open(&out, a.output, 0666);
             if (err == DM_OK) {
                 dm_decrypt_opts opts = {0};
-                cli_escrow_decrypt_opts(NULL, &opts);
+                cli_escrow_decrypt_opts(NULL, &opts, &id, 1);
                 err = dm_decrypt(dm_source_fd(&fd), dm_sink_fd(&out.fd), &id, 1, &opts);
                 if (err == DM_OK)
                     err = cli_output_commit(&out);
@@ -829,7 +829,7 @@ static int escrow_tamper(int argc, char **argv) {
     if (rc == DM_EXIT_OK) {
         dm_membuf in = {.data = (const uint8_t *)file, .len = file_len};
         dm_decrypt_opts opts = {0};
-        cli_escrow_decrypt_opts(NULL, &opts);
+        cli_escrow_decrypt_opts(NULL, &opts, ids, n_ids);
         opts.file_key_out = key;
         int err = dm_decrypt(dm_source_mem(&in), dm_sink_null(), ids, n_ids, &opts);
         if (err == DM_OK)

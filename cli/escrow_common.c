@@ -193,9 +193,11 @@ int cli_escrow_policy_load(const char *authority_path, const dm_escrow_opts *opt
     return DM_EXIT_OK;
 }
 
-void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts) {
-    opts->alone_companions = dm_escrow_alone_companions;
-    opts->n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+void cli_escrow_decrypt_opts(cli_escrow_policy *p, dm_decrypt_opts *opts, dm_identity *const *ids,
+                             size_t n_ids) {
+    for (size_t i = 0; i < n_ids; i++)
+        if (ids[i] != NULL)
+            ids[i]->beside = dm_escrow_beside;
     if (p != NULL && p->auth != NULL) {
         opts->policy = dm_escrow_policy_check;
         opts->policy_ctx = &p->policy;

@@ -483,7 +483,7 @@ int cmd_escrow_request(int argc, char **argv) {
         err = dm_file_key_identity_new(key, &id);
         if (err == DM_OK && (err = cli_output_open(&out, a.output, 0666)) == DM_OK) {
             dm_decrypt_opts opts = {0};
-            cli_escrow_decrypt_opts(NULL, &opts);
+            cli_escrow_decrypt_opts(NULL, &opts, &id, 1);
             err = dm_decrypt(dm_source_mem(&in), dm_sink_fd(&out.fd), &id, 1, &opts);
             if (err == DM_OK)
                 err = cli_output_commit(&out);

@@ -31,7 +31,10 @@
 #define V1_REFUSED                                                                                 \
     "is of the old format v1, which binds no file id: agents refuse it (re-encrypt the file)"
 
-const char *const dm_escrow_alone_companions[] = {DM_ESCROW_STANZA_TYPE};
+int dm_escrow_beside(const dm_identity *self, const char *stanza_type) {
+    (void)self;
+    return stanza_type != NULL && strcmp(stanza_type, DM_ESCROW_STANZA_TYPE) == 0;
+}
 
 bool dm_escrow_stanza_is_for(const dm_stanza *st, const dm_escrow_authority *auth) {
     return strcmp(st->type, DM_ESCROW_STANZA_TYPE) == 0 && st->nargs > ARG_ID &&
@@ -69,6 +72,22 @@ static void escrow_destroy(dm_recipient *self) {
     self->ctx = NULL;
 }
 
+/* Shares sealed to hybrid agent keys make the authority a post-quantum
+ * recipient: it then goes with post-quantum recipients only, and a
+ * classical authority with classical ones (the vault's label rule). */
+static size_t escrow_labels(const dm_recipient *self, const dm_stanza *mine, size_t n_mine,
+                            const char *out[DM_MAX_LABELS]) {
+    (void)mine, (void)n_mine;
+    const escrow_rcpt *ctx = self->ctx;
+    bool pq = ctx->auth.n_agents > 0;
+    for (size_t i = 0; i < ctx->auth.n_agents; i++)
+        pq = pq && ctx->auth.agents[i].pq;
+    if (!pq)
+        return 0;
+    out[0] = DM_LABEL_PQ;
+    return 1;
+}
+
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             dm_recipient **out) {
     *out = NULL;
@@ -89,13 +108,11 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
     r->wrap = escrow_wrap;
     r->destroy = escrow_destroy;
     r->ctx = ctx;
-    /* Shares sealed to hybrid agent keys make the authority a post-quantum
-     * recipient: it then goes with post-quantum recipients only, and a
-     * classical authority with classical ones (the vault's no-mixing rule). */
-    bool pq = auth->n_agents > 0;
-    for (size_t i = 0; i < auth->n_agents; i++)
-        pq = pq && auth->agents[i].pq;
-    r->flags = pq ? DM_RCPT_PQ : 0;
+    /* Escrow stanzas may stand beside a passphrase's: a documented doormat
+     * extension (age refuses such files). Shares sealed to hybrid agent keys
+     * make the authority a post-quantum recipient (escrow_labels). */
+    r->flags = DM_RCPT_COMPANION;
+    r->labels = escrow_labels;
     *out = r;
     return DM_OK;
 }
@@ -118,8 +135,6 @@ int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, siz
     dm_encrypt_opts o = {0};
     if (opts)
         o = *opts;
-    o.alone_companions = dm_escrow_alone_companions;
-    o.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
     err = dm_encrypt(in, out, all, n_rcpts + 1, &o);
     free(all);
     dm_recipient_free(escrow);
@@ -202,6 +217,10 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
                           auth->agents[i].name);
     dm_stanza_list_free(&want);
     return err;
+}
+
+const char *dm_escrow_strerror(int err) {
+    return err == DM_ERR_POLICY ? "escrow policy violated" : dm_strerror(err);
 }
 
 int dm_escrow_policy_check(void *ctx, const dm_header *hdr,

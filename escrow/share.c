@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "escrow_internal.h"
+#include "escrow_lab.h"
 
 #define SHARE_MAGIC "doormat-escrow-share/v1"
 #define SHARE_SIG_LABEL "doormat/v1/escrow/share"

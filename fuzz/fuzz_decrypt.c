@@ -57,8 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dm_escrow_policy policy = {auth, &modes[(size >> 1) % 3]};
     dm_decrypt_opts opts = {0};
     opts.threads = 1;
-    opts.alone_companions = dm_escrow_alone_companions;
-    opts.n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS;
+    ids[0]->beside = dm_escrow_beside; /* escrow stanzas beside a passphrase, as the command */
     if (size & 1) {
         opts.policy = dm_escrow_policy_check;
         opts.policy_ctx = &policy;

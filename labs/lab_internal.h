@@ -2,6 +2,7 @@
 #ifndef DOORMAT_LAB_INTERNAL_H
 #define DOORMAT_LAB_INTERNAL_H
 
+#include "escrow_lab.h"
 #include "labs.h"
 
 /* A rogue sender's rewrite: forged (encoded with a fresh MAC under

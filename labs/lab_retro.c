@@ -110,9 +110,7 @@ int dm_lab_retro(const dm_lab_retro_opts *o, dm_lab_retro_result *r) {
 
     /* The mandate arrives: the software rewrites every header. */
     dm_recipient *to[2] = {user_rc, escrow_rc};
-    dm_rekey_opts ro = {.encrypt = {.threads = 1,
-                                    .alone_companions = dm_escrow_alone_companions,
-                                    .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS}};
+    dm_rekey_opts ro = {.encrypt = {.threads = 1}};
     double t0 = dm_lab_now();
     for (unsigned f = 0; f < o->files && !err; f++) {
         dm_membuf in = {.data = before[f].buf, .len = before[f].len};

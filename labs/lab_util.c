@@ -122,10 +122,8 @@ int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authori
 int dm_lab_decrypt(const uint8_t *file, size_t len, dm_identity *id, const dm_escrow_policy *pol,
                    uint8_t **plain, size_t *plain_len, uint8_t fk[DM_FILE_KEY_LEN]) {
     dm_membuf src = {.data = file, .len = len}, out = {0};
-    dm_decrypt_opts d = {.threads = 1,
-                         .alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                         .file_key_out = fk};
+    dm_decrypt_opts d = {.threads = 1, .file_key_out = fk};
+    id->beside = dm_escrow_beside; /* escrow stanzas may stand beside a passphrase */
     if (pol) {
         d.policy = dm_escrow_policy_check;
         d.policy_ctx = (void *)pol;

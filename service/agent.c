@@ -299,7 +299,7 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
         if (commit_err)
             reply_line(a, p->req, status_of(err), commit_why);
         else
-            dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_strerror(err),
+            dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_escrow_strerror(err),
                          dm_err_detail());
     }
     free(why.data);
@@ -482,7 +482,7 @@ static void release(agent *a, struct evhttp_request *req) {
         schedule_flush(a);
     } else {
         a->refused++;
-        dm_svc_error(&a->svc, req, code ? code : 503, "%s: %s", dm_strerror(err), dm_err_detail());
+        dm_svc_error(&a->svc, req, code ? code : 503, "%s: %s", dm_escrow_strerror(err), dm_err_detail());
     }
     free(p);
     dm_escrow_warrant_free(w);

@@ -336,6 +336,8 @@ static void test_errors(void **state) {
     }
     assert_string_equal(dm_strerror(999), "unknown error");
     assert_string_equal(dm_strerror(DM_ERR_HMAC), "header MAC mismatch");
+    /* The vault's words name no other room: escrow words its own policy. */
+    assert_string_equal(dm_strerror(DM_ERR_POLICY), "policy violated");
 
     assert_int_equal(dm_fail(DM_ERR_HEADER, "header line %d: %s", 4, "bad"), DM_ERR_HEADER);
     assert_string_equal(dm_err_detail(), "header line 4: bad");

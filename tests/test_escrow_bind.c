@@ -19,6 +19,7 @@
 
 #include "doormat/escrow.h"
 #include "escrow_fixture.h"
+#include "escrow_lab.h"
 #include "escrow_internal.h"
 #include "escrow_lab.h"
 

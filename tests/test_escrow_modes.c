@@ -69,10 +69,8 @@ static void encrypt_file(fixture *f, const dm_escrow_authority *auth, const dm_e
     dm_identity *id;
     assert_int_equal(dm_x25519_identity_parse(f->sk, &id), DM_OK);
     dm_membuf src = {.data = file->buf, .len = file->len};
-    dm_decrypt_opts d = {.threads = 1,
-                         .alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                         .file_key_out = key};
+    dm_decrypt_opts d = {.threads = 1, .file_key_out = key};
+    id->beside = dm_escrow_beside;
     assert_int_equal(dm_decrypt(dm_source_mem(&src), dm_sink_null(), &id, 1, &d), DM_OK);
     dm_identity_free(id);
 }
@@ -83,11 +81,8 @@ static int compliant_decrypt(fixture *f, const dm_escrow_authority *auth, const 
     dm_identity *id;
     assert_int_equal(dm_x25519_identity_parse(f->sk, &id), DM_OK);
     dm_escrow_policy pol = {.auth = auth, .opts = eo};
-    dm_decrypt_opts d = {.threads = 1,
-                         .alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                         .policy = dm_escrow_policy_check,
-                         .policy_ctx = &pol};
+    dm_decrypt_opts d = {.threads = 1, .policy = dm_escrow_policy_check, .policy_ctx = &pol};
+    id->beside = dm_escrow_beside;
     dm_membuf src = {.data = file, .len = len}, out = {0};
     int err = dm_decrypt(dm_source_mem(&src), dm_sink_mem(&out), &id, 1, &d);
     if (err == DM_OK) {

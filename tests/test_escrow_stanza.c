@@ -193,6 +193,17 @@ static void test_missing_incomplete_duplicate(void **state) {
     dm_header_free(&full);
 }
 
+/* The command's words for a refused check: escrow's, not the vault's. */
+static void test_escrow_words(void **state) {
+    (void)state;
+    assert_string_equal(dm_escrow_strerror(DM_ERR_POLICY), "escrow policy violated");
+    assert_string_equal(dm_strerror(DM_ERR_POLICY), "policy violated");
+    for (int e = 0; e < DM_ERR__COUNT; e++)
+        if (e != DM_ERR_POLICY)
+            assert_string_equal(dm_escrow_strerror(e), dm_strerror(e));
+    assert_string_equal(dm_escrow_strerror(999), "unknown error");
+}
+
 static void test_unimplemented_modes(void **state) {
     fixture *f = *state;
     /* LEAF and crumple are implemented (tests/test_escrow_modes.c); bits out
@@ -679,18 +690,16 @@ static void test_passphrase_extension(void **state) {
     assert_int_equal(d.authorities[0].n_agents, 3);
     dm_header_free(&hdr);
 
-    /* With the companion list: opens (and complies). */
+    /* With an identity that accepts escrow stanzas beside: opens (and complies). */
     dm_escrow_policy pol = {.auth = f->auth};
-    dm_decrypt_opts ok = {.threads = 1,
-                          .alone_companions = dm_escrow_alone_companions,
-                          .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                          .policy = dm_escrow_policy_check,
-                          .policy_ctx = &pol};
+    dm_decrypt_opts ok = {.threads = 1, .policy = dm_escrow_policy_check, .policy_ctx = &pol};
+    id->beside = dm_escrow_beside;
     dm_membuf in = {.data = file.buf, .len = file.len}, out = {0};
     assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &id, 1, &ok), DM_OK);
     assert_memory_equal(out.buf, "passphrase and escrow", 21);
     free(out.buf);
     /* Without it, the vault applies age's rule. */
+    id->beside = NULL;
     dm_decrypt_opts strict = {.threads = 1};
     dm_membuf in2 = {.data = file.buf, .len = file.len}, out2 = {0};
     assert_int_not_equal(dm_decrypt(dm_source_mem(&in2), dm_sink_mem(&out2), &id, 1, &strict),
@@ -709,6 +718,7 @@ int main(void) {
         cmocka_unit_test(test_authorities_are_domain_separated),
         cmocka_unit_test(test_every_byte_change_detected),
         cmocka_unit_test(test_missing_incomplete_duplicate),
+        cmocka_unit_test(test_escrow_words),
         cmocka_unit_test(test_unimplemented_modes),
         cmocka_unit_test(test_authority_text),
         cmocka_unit_test(test_authority_witnesses),

@@ -104,8 +104,12 @@ static void test_keygen_round_trip(void **state) {
     dm_stanza_list l = {0};
     uint8_t got[DM_FILE_KEY_LEN];
     assert_int_equal(dm_recipient_parse(public, &r), DM_OK);
-    assert_true(r->flags & DM_RCPT_PQ);
+    assert_int_equal(r->flags, 0);
     assert_int_equal(r->wrap(r, file_key, &l), DM_OK);
+    const char *labels[DM_MAX_LABELS];
+    assert_non_null(r->labels);
+    assert_int_equal(r->labels(r, l.items, l.len, labels), 1);
+    assert_string_equal(labels[0], DM_LABEL_PQ); /* age's "postquantum" */
     assert_int_equal(l.len, 1);
     assert_string_equal(l.items[0].type, "mlkem768x25519");
     assert_int_equal(l.items[0].nargs, 1);

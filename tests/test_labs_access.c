@@ -71,9 +71,8 @@ static int open_file(const char *dir, const char *name, dm_identity *id, char **
     size_t len;
     uint8_t *file = slurp(dir, name, &len);
     dm_membuf src = {.data = file, .len = len}, out = {0};
-    dm_decrypt_opts o = {.threads = 1,
-                         .alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS};
+    dm_decrypt_opts o = {.threads = 1};
+    id->beside = dm_escrow_beside;
     int err = dm_decrypt(dm_source_mem(&src), dm_sink_mem(&out), &id, 1, &o);
     free(file);
     *plain = NULL;

@@ -664,6 +664,28 @@ static int wrap_with(const char *name, int timeout_ms, dm_stanza_list *out) {
     return err;
 }
 
+/* A plugin recipient's labels follow the stanzas it gave: "postquantum" when
+ * every one is of a post-quantum type, none otherwise (or with none). */
+static void test_labels(void **state) {
+    (void)state;
+    char enc[128];
+    assert_int_equal(dm_bech32_encode("age1good", (const uint8_t *)"k", 1, enc, sizeof enc), DM_OK);
+    dm_recipient *r = NULL;
+    assert_int_equal(dm_plugin_recipient_parse(enc, NULL, &r), DM_OK);
+    assert_non_null(r->labels);
+    assert_int_equal(r->flags, 0);
+    dm_stanza pq = {.type = "mlkem768x25519"}, tag = {.type = "mlkem768p256tag"},
+              x = {.type = "X25519"};
+    const char *out[DM_MAX_LABELS];
+    dm_stanza both_pq[2] = {pq, tag}, mixed[2] = {pq, x};
+    assert_int_equal(r->labels(r, both_pq, 2, out), 1);
+    assert_string_equal(out[0], DM_LABEL_PQ);
+    assert_int_equal(r->labels(r, mixed, 2, out), 0);
+    assert_int_equal(r->labels(r, &x, 1, out), 0);
+    assert_int_equal(r->labels(r, NULL, 0, out), 0);
+    dm_recipient_free(r);
+}
+
 static void test_proc(void **state) {
     (void)state;
     int fds = count_fds();
@@ -758,6 +780,7 @@ int main(void) {
     };
     const struct CMUnitTest procs[] = {
         cmocka_unit_test(test_proc),
+        cmocka_unit_test(test_labels),
         cmocka_unit_test(test_find),
     };
     int failed = cmocka_run_group_tests_name("plugin protocol", codec, setup, NULL);

@@ -205,6 +205,87 @@ static int encrypt_to(dm_recipient *const *rs, size_t n, const dm_encrypt_opts *
     return dm_encrypt(dm_source_mem(&in), dm_sink_mem(out), rs, n, opts);
 }
 
+static int beside_x25519(const dm_identity *self, const char *type) {
+    (void)self;
+    return strcmp(type, "X25519") == 0;
+}
+
+static size_t label_a(const dm_recipient *self, const dm_stanza *mine, size_t n,
+                      const char *out[DM_MAX_LABELS]) {
+    (void)self, (void)mine, (void)n;
+    out[0] = "a";
+    out[1] = DM_LABEL_PQ;
+    return 2;
+}
+
+static size_t label_a_reversed(const dm_recipient *self, const dm_stanza *mine, size_t n,
+                               const char *out[DM_MAX_LABELS]) {
+    (void)self, (void)mine, (void)n;
+    out[0] = DM_LABEL_PQ;
+    out[1] = "a";
+    return 2;
+}
+
+static size_t label_b(const dm_recipient *self, const dm_stanza *mine, size_t n,
+                      const char *out[DM_MAX_LABELS]) {
+    (void)self, (void)mine, (void)n;
+    out[0] = "b";
+    out[1] = DM_LABEL_PQ;
+    return 2;
+}
+
+/* age's RecipientWithLabels rule: the same set of labels, in any order, or
+ * the recipients are refused; a companion's labels count as any other's. */
+static void test_labels(void **state) {
+    (void)state;
+    char *sec1 = NULL, *pub1 = NULL, *sec2 = NULL, *pub2 = NULL;
+    dm_recipient *x1 = NULL, *x2 = NULL, *s = NULL;
+    assert_int_equal(dm_x25519_keygen(&sec1, &pub1), DM_OK);
+    assert_int_equal(dm_x25519_keygen(&sec2, &pub2), DM_OK);
+    assert_int_equal(dm_x25519_recipient_parse(pub1, &x1), DM_OK);
+    assert_int_equal(dm_x25519_recipient_parse(pub2, &x2), DM_OK);
+    assert_int_equal(dm_scrypt_recipient_new("pw", 2, LOW, &s), DM_OK);
+    dm_recipient *both[2] = {x1, x2};
+    dm_membuf out;
+
+    x1->labels = label_a;
+    x2->labels = label_a_reversed;
+    assert_int_equal(encrypt_to(both, 2, NULL, &out), DM_OK);
+    free(out.buf);
+
+    x2->labels = label_b;
+    assert_int_equal(encrypt_to(both, 2, NULL, &out), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(),
+                        "incompatible recipients: a X25519 recipient (labels \"a,postquantum\") "
+                        "can't be mixed with a X25519 one (labels \"b,postquantum\")");
+    assert_int_equal(out.len, 0);
+    free(out.buf);
+
+    x2->labels = NULL; /* no labels: a classical recipient beside a post-quantum one */
+    assert_int_equal(encrypt_to(both, 2, NULL, &out), DM_ERR_USAGE);
+    assert_string_equal(dm_err_detail(), "incompatible recipients: a post-quantum (X25519) "
+                                         "recipient can't be mixed with a classical (X25519) one");
+    free(out.buf);
+
+    /* A companion beside a stand-alone recipient: no labels to match. */
+    x1->flags = DM_RCPT_COMPANION;
+    dm_recipient *with_s[2] = {s, x1};
+    assert_int_equal(encrypt_to(with_s, 2, NULL, &out), DM_OK);
+    free(out.buf);
+    /* ...but beside another recipient, its labels must match. */
+    dm_recipient *three[3] = {s, x1, x2};
+    assert_int_equal(encrypt_to(three, 3, NULL, &out), DM_ERR_USAGE);
+    free(out.buf);
+
+    dm_recipient_free(x1);
+    dm_recipient_free(x2);
+    dm_recipient_free(s);
+    dm_secret_free(sec1);
+    dm_secret_free(sec2);
+    free(pub1);
+    free(pub2);
+}
+
 static void test_alone_on_encrypt(void **state) {
     (void)state;
     dm_recipient *s1 = NULL, *s2 = NULL, *x = NULL;
@@ -226,10 +307,10 @@ static void test_alone_on_encrypt(void **state) {
     assert_int_equal(encrypt_to(doubled, 2, NULL, &out), DM_ERR_USAGE);
     free(out.buf);
 
-    /* A named companion type may stand beside it. */
-    const char *companions[1] = {"X25519"};
-    dm_encrypt_opts opts = {.alone_companions = companions, .n_alone_companions = 1};
-    assert_int_equal(encrypt_to(mixed, 2, &opts, &out), DM_OK);
+    /* A companion recipient may stand beside it. */
+    x->flags = DM_RCPT_COMPANION;
+    assert_int_equal(encrypt_to(mixed, 2, NULL, &out), DM_OK);
+    x->flags = 0;
 
     /* ...and then the decryptor must allow it too, or call it malformed. */
     dm_identity *sid = NULL;
@@ -239,9 +320,10 @@ static void test_alone_on_encrypt(void **state) {
     assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&plain), &sid, 1, NULL),
                      DM_ERR_HEADER);
     assert_int_equal(plain.len, 0);
-    dm_decrypt_opts dopts = {.alone_companions = companions, .n_alone_companions = 1};
+    sid->beside = beside_x25519;
     in.pos = 0;
-    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&plain), &sid, 1, &dopts), DM_OK);
+    assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&plain), &sid, 1, NULL), DM_OK);
+    sid->beside = NULL;
     assert_int_equal(plain.len, 14);
     assert_memory_equal(plain.buf, "attack at dawn", 14);
     free(plain.buf);
@@ -268,9 +350,13 @@ static void test_alone_on_encrypt(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_default_work_factor),
-        cmocka_unit_test(test_known_stanza),      cmocka_unit_test(test_work_factor_syntax),
-        cmocka_unit_test(test_malformed_stanzas), cmocka_unit_test(test_alone_on_encrypt),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_default_work_factor),
+        cmocka_unit_test(test_known_stanza),
+        cmocka_unit_test(test_work_factor_syntax),
+        cmocka_unit_test(test_malformed_stanzas),
+        cmocka_unit_test(test_alone_on_encrypt),
+        cmocka_unit_test(test_labels),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

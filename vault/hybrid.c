@@ -494,6 +494,14 @@ static void pq_recipient_destroy(dm_recipient *self) {
     self->ctx = NULL;
 }
 
+/* age's label for this type: it goes with post-quantum recipients only. */
+static size_t pq_labels(const dm_recipient *self, const dm_stanza *mine, size_t n_mine,
+                        const char *out[DM_MAX_LABELS]) {
+    (void)self, (void)mine, (void)n_mine;
+    out[0] = DM_LABEL_PQ;
+    return 1;
+}
+
 int dm_pq_recipient_parse(const char *s, dm_recipient **out) {
     int err = usable();
     if (err != DM_OK)
@@ -519,7 +527,7 @@ int dm_pq_recipient_parse(const char *s, dm_recipient **out) {
     r->wrap = pq_wrap;
     r->destroy = pq_recipient_destroy;
     r->ctx = rc;
-    r->flags = DM_RCPT_PQ;
+    r->labels = pq_labels;
     *out = r;
     return DM_OK;
 }

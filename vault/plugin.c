@@ -641,6 +641,22 @@ static char *secret_strdup(const char *s) {
     return copy;
 }
 
+/* A plugin's labels follow its stanzas: post-quantum when every one is of a
+ * post-quantum type of c2sp.org/age (the pq plugin's mlkem768x25519), as the
+ * label age-plugin-pq gives says. */
+static size_t plugin_labels(const dm_recipient *self, const dm_stanza *mine, size_t n_mine,
+                            const char *out[DM_MAX_LABELS]) {
+    (void)self;
+    int pq = n_mine > 0;
+    for (size_t i = 0; pq && i < n_mine; i++)
+        pq = strcmp(mine[i].type, "mlkem768x25519") == 0 ||
+             strcmp(mine[i].type, "mlkem768p256tag") == 0;
+    if (!pq)
+        return 0;
+    out[0] = DM_LABEL_PQ;
+    return 1;
+}
+
 static int new_recipient(const char *name, const char *add_cmd, const char *encoding,
                          const dm_plugin_host *host, dm_recipient **out) {
     dm_recipient *r = calloc(1, sizeof *r);
@@ -660,6 +676,7 @@ static int new_recipient(const char *name, const char *add_cmd, const char *enco
     r->wrap = plugin_wrap;
     r->destroy = plugin_recipient_destroy;
     r->ctx = pr;
+    r->labels = plugin_labels;
     *out = r;
     return DM_OK;
 }

@@ -29,75 +29,125 @@ void dm_identity_free(dm_identity *id) {
     free(id);
 }
 
-static int is_companion(const char *type, const char *const *companions, size_t n) {
+/* The name a refusal gives a recipient: its first stanza's type, else its own. */
+static const char *rcpt_name(const dm_recipient *r, const dm_header *hdrp, const size_t *first,
+                             size_t i, const char *fallback) {
+    if (first[i + 1] > first[i])
+        return hdrp->stanzas.items[first[i]].type;
+    return r->type ? r->type : fallback;
+}
+
+/* The labels recipient i gave its stanzas, sorted (a set). */
+static int rcpt_labels(const dm_recipient *r, const dm_header *hdrp, const size_t *first, size_t i,
+                       const char *out[DM_MAX_LABELS], size_t *n) {
+    *n = 0;
+    if (r->labels == NULL)
+        return DM_OK;
+    *n = r->labels(r, hdrp->stanzas.items + first[i], first[i + 1] - first[i], out);
+    if (*n > DM_MAX_LABELS)
+        return dm_fail(DM_ERR_INTERNAL, "a %s recipient gave more than %d labels",
+                       r->type ? r->type : "", DM_MAX_LABELS);
+    for (size_t a = 1; a < *n; a++) /* insertion sort: a handful of labels */
+        for (size_t b = a; b > 0 && strcmp(out[b - 1], out[b]) > 0; b--) {
+            const char *t = out[b];
+            out[b] = out[b - 1];
+            out[b - 1] = t;
+        }
+    return DM_OK;
+}
+
+static int has_label(const char *const *labels, size_t n, const char *label) {
     for (size_t i = 0; i < n; i++)
-        if (companions[i] != NULL && strcmp(type, companions[i]) == 0)
+        if (strcmp(labels[i], label) == 0)
             return 1;
     return 0;
 }
 
-/* The stanza types of the post-quantum recipient types (c2sp.org/age). */
-static int pq_stanza_type(const char *type) {
-    return strcmp(type, "mlkem768x25519") == 0 || strcmp(type, "mlkem768p256tag") == 0;
+static void join_labels(const char *const *labels, size_t n, char *buf, size_t cap) {
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && at < cap; i++) {
+        int w = snprintf(buf + at, cap - at, "%s%s", i ? "," : "", labels[i]);
+        if (w < 0)
+            break;
+        at += (size_t)w;
+    }
 }
 
-/* Every recipient wraps the file key into hdr; an ALONE recipient's stanzas
- * must then be the only ones but for companions. first has n_rcpts + 1 slots. */
+/* age's rule (RecipientWithLabels): every recipient that is not stand-alone
+ * carries the same labels as the first; a stand-alone one is checked by
+ * check_alone. Known after wrapping: a plugin's labels follow its stanzas. */
+static int check_labels(dm_recipient *const *rcpts, size_t n_rcpts, const size_t *first,
+                        const dm_header *hdrp) {
+    const char *ref[DM_MAX_LABELS], *got[DM_MAX_LABELS];
+    size_t n_ref = 0, n_got = 0, r0 = n_rcpts;
+    for (size_t i = 0; i < n_rcpts; i++) {
+        if (rcpts[i]->flags & DM_RCPT_ALONE)
+            continue;
+        int err = rcpt_labels(rcpts[i], hdrp, first, i, r0 == n_rcpts ? ref : got,
+                              r0 == n_rcpts ? &n_ref : &n_got);
+        if (err != DM_OK)
+            return err;
+        if (r0 == n_rcpts) {
+            r0 = i;
+            continue;
+        }
+        int same = n_got == n_ref;
+        for (size_t k = 0; same && k < n_ref; k++)
+            same = strcmp(ref[k], got[k]) == 0;
+        if (same)
+            continue;
+        int pq_ref = has_label(ref, n_ref, DM_LABEL_PQ),
+            pq_got = has_label(got, n_got, DM_LABEL_PQ);
+        if (pq_ref != pq_got) {
+            size_t pq = pq_ref ? r0 : i, classical = pq_ref ? i : r0;
+            return dm_fail(DM_ERR_USAGE,
+                           "incompatible recipients: a post-quantum (%s) recipient can't be mixed "
+                           "with a classical (%s) one",
+                           rcpt_name(rcpts[pq], hdrp, first, pq, "post-quantum"),
+                           rcpt_name(rcpts[classical], hdrp, first, classical, "classical"));
+        }
+        char a[128], b[128];
+        join_labels(ref, n_ref, a, sizeof a);
+        join_labels(got, n_got, b, sizeof b);
+        return dm_fail(DM_ERR_USAGE,
+                       "incompatible recipients: a %s recipient (labels \"%s\") can't be mixed "
+                       "with a %s one (labels \"%s\")",
+                       rcpt_name(rcpts[r0], hdrp, first, r0, "first"), a,
+                       rcpt_name(rcpts[i], hdrp, first, i, "other"), b);
+    }
+    return DM_OK;
+}
+
+/* A stand-alone recipient's stanzas are the only ones but for companions'. */
+static int check_alone(dm_recipient *const *rcpts, size_t n_rcpts, const size_t *first) {
+    for (size_t i = 0; i < n_rcpts; i++) {
+        if (!(rcpts[i]->flags & DM_RCPT_ALONE))
+            continue;
+        for (size_t j = 0; j < n_rcpts; j++)
+            if (j != i && first[j + 1] > first[j] && !(rcpts[j]->flags & DM_RCPT_COMPANION))
+                return dm_fail(DM_ERR_USAGE,
+                               "a %s recipient can't be combined with other recipients",
+                               rcpts[i]->type ? rcpts[i]->type : "stand-alone");
+    }
+    return DM_OK;
+}
+
+/* Every recipient wraps the file key into hdr; then their labels must agree
+ * and a stand-alone recipient's stanzas stand alone. first has n_rcpts + 1 slots. */
 static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *file_key,
-                    const dm_encrypt_opts *opts, size_t *first, dm_header *hdrp) {
+                    size_t *first, dm_header *hdrp) {
     int err = DM_OK;
     for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
         first[i] = hdrp->stanzas.len;
         err = rcpts[i]->wrap(rcpts[i], file_key, &hdrp->stanzas);
     }
-    if (err == DM_OK)
+    if (err == DM_OK) {
         first[n_rcpts] = hdrp->stanzas.len;
-
-    /* age 1.3's rule: post-quantum recipients are not mixed with classical
-     * ones (a stand-alone recipient is checked below on its own). Known after
-     * wrapping: a plugin recipient is post-quantum when its stanzas are (the
-     * pq plugin's mlkem768x25519), as the label age-plugin-pq gives says. */
-    const dm_recipient *pq = NULL, *classical = NULL;
-    const char *pq_type = NULL, *classical_type = NULL;
-    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
-        if (rcpts[i]->flags & DM_RCPT_ALONE)
-            continue;
-        int is_pq = (rcpts[i]->flags & DM_RCPT_PQ) != 0 || first[i + 1] > first[i];
-        for (size_t s = first[i]; !(rcpts[i]->flags & DM_RCPT_PQ) && s < first[i + 1]; s++)
-            is_pq = is_pq && pq_stanza_type(hdrp->stanzas.items[s].type);
-        if (is_pq && pq == NULL) {
-            pq = rcpts[i];
-            pq_type = first[i + 1] > first[i] ? hdrp->stanzas.items[first[i]].type : rcpts[i]->type;
-        }
-        if (!is_pq && classical == NULL) {
-            classical = rcpts[i];
-            classical_type =
-                first[i + 1] > first[i] ? hdrp->stanzas.items[first[i]].type : rcpts[i]->type;
-        }
+        err = check_labels(rcpts, n_rcpts, first, hdrp);
     }
-    if (err == DM_OK && pq != NULL && classical != NULL)
-        err = dm_fail(DM_ERR_USAGE,
-                      "incompatible recipients: a post-quantum (%s) recipient can't be mixed "
-                      "with a classical (%s) one",
-                      pq_type ? pq_type : "post-quantum",
-                      classical_type ? classical_type : "classical");
-
-    for (size_t i = 0; i < n_rcpts && err == DM_OK; i++) {
-        if (!(rcpts[i]->flags & DM_RCPT_ALONE))
-            continue;
-        for (size_t s = 0; s < hdrp->stanzas.len; s++) {
-            if (s >= first[i] && s < first[i + 1])
-                continue;
-            if (!is_companion(hdrp->stanzas.items[s].type, opts->alone_companions,
-                              opts->n_alone_companions)) {
-                err =
-                    dm_fail(DM_ERR_USAGE, "a %s recipient can't be combined with other recipients",
-                            rcpts[i]->type ? rcpts[i]->type : "stand-alone");
-                break;
-            }
-        }
-    }
-
+    if (err == DM_OK)
+        err = check_alone(rcpts, n_rcpts, first);
     return err;
 }
 
@@ -128,7 +178,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
     int err = first ? DM_OK : dm_fail(DM_ERR_NOMEM, "recipient list");
 
     if (err == DM_OK)
-        err = wrap_all(rcpts, n_rcpts, file_key, opts, first, &hdr);
+        err = wrap_all(rcpts, n_rcpts, file_key, first, &hdr);
 
     if (err == DM_OK)
         err = dm_header_encode(&hdr, file_key, &hdr_bytes, &hdr_len);
@@ -345,15 +395,23 @@ static int has_stanza(const dm_header *hdr, const char *type) {
     return 0;
 }
 
+static int accepted_beside(const char *type, dm_identity *const *ids, size_t n_ids) {
+    for (size_t i = 0; i < n_ids; i++)
+        if (ids[i]->beside != NULL && ids[i]->beside(ids[i], type))
+            return 1;
+    return 0;
+}
+
 /* age's rule for passphrases: a scrypt stanza stands alone, so whoever knows
- * the passphrase knows no one else could have written the file. */
-static int check_scrypt_alone(const dm_header *hdr, const dm_decrypt_opts *opts) {
+ * the passphrase knows no one else could have written the file; but for the
+ * stanzas an identity accepts beside it (dm_identity.beside). */
+static int check_scrypt_alone(const dm_header *hdr, dm_identity *const *ids, size_t n_ids) {
     size_t scrypts = 0, others = 0;
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const char *type = hdr->stanzas.items[i].type;
         if (strcmp(type, SCRYPT_TYPE) == 0)
             scrypts++;
-        else if (!is_companion(type, opts->alone_companions, opts->n_alone_companions))
+        else if (!accepted_beside(type, ids, n_ids))
             others++;
     }
     if (scrypts > 1 || (scrypts == 1 && others > 0))
@@ -400,7 +458,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (err == DM_OK && (err = input_header(&inp, &hdr)) == DM_OK)
         have_hdr = 1;
     if (err == DM_OK)
-        err = check_scrypt_alone(&hdr, opts);
+        err = check_scrypt_alone(&hdr, ids, n_ids);
     if (err == DM_OK && (file_key = dm_secret_alloc(DM_STREAM_SECRETS_LEN)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "file key");
 
@@ -455,9 +513,6 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     uint8_t *file_key = dm_secret_alloc(DM_FILE_KEY_LEN);
     if (file_key == NULL)
         return dm_fail(DM_ERR_NOMEM, "file key");
-    dm_decrypt_opts dopts = {0};
-    dopts.alone_companions = ropts->old_alone_companions;
-    dopts.n_alone_companions = ropts->n_old_alone_companions;
     input inp;
     dm_header old_hdr, new_hdr;
     memset(&old_hdr, 0, sizeof old_hdr);
@@ -473,14 +528,14 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     if (err == DM_OK && (err = input_header(&inp, &old_hdr)) == DM_OK)
         have_hdr = 1;
     if (err == DM_OK)
-        err = check_scrypt_alone(&old_hdr, &dopts);
+        err = check_scrypt_alone(&old_hdr, ids, n_ids);
     if (err == DM_OK)
         err = unwrap_any(&old_hdr, ids, n_ids, file_key);
     if (err == DM_OK && dm_header_verify_mac(&old_hdr, file_key) != DM_OK)
         err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
     /* The same file key under new stanzas: the payload stays valid as it is. */
     if (err == DM_OK)
-        err = wrap_all(rcpts, n_rcpts, file_key, &ropts->encrypt, first, &new_hdr);
+        err = wrap_all(rcpts, n_rcpts, file_key, first, &new_hdr);
     if (err == DM_OK)
         err = dm_header_encode(&new_hdr, file_key, &hdr_bytes, &hdr_len);
     dm_sink sink = out;

@@ -17,6 +17,7 @@
  *                    fewer than k valid shares (detail says how many are needed)
  *   DM_ERR_HMAC      recovered key does not match the header MAC
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
+ *                    (dm_escrow_strerror words it "escrow policy violated")
  *   DM_ERR_DENIED    warrant refused (signature, authority, scope, expiry)
  *   DM_ERR_LOG       a transparency log or a receipt that does not verify,
  *                    too few witness cosignatures
@@ -212,22 +213,28 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
                             const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
 
 /* A dm_recipient that wraps the file key into the authority's stanzas
- * (type DM_ESCROW_STANZA_TYPE). It keeps its own copy of auth and opts;
+ * (type DM_ESCROW_STANZA_TYPE): a companion (DM_RCPT_COMPANION), with the
+ * label DM_LABEL_PQ when every agent key is hybrid. It keeps its own copy of auth and opts;
  * free it with dm_recipient_free. */
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             dm_recipient **out);
 
-/* Stanza types that may stand beside a scrypt stanza when escrow is used
- * (pass to dm_encrypt_opts/dm_decrypt_opts.alone_companions). A documented
+/* Escrow stanzas may stand beside a scrypt stanza: the escrow recipient is
+ * a companion (DM_RCPT_COMPANION), and an identity that opens such files
+ * says so with this function as its dm_identity.beside. A documented
  * doormat extension: age refuses such files. */
-extern const char *const dm_escrow_alone_companions[];
-#define DM_ESCROW_N_ALONE_COMPANIONS 1
+int dm_escrow_beside(const dm_identity *self, const char *stanza_type);
 
 /* The compliant client's check: the header holds exactly one stanza per agent
  * of this authority, each byte for byte as derived from file_key.
  * DM_ERR_POLICY (with the reason) otherwise. */
 int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
+
+/* The words of an error class where escrow is the cause: dm_strerror's,
+ * but DM_ERR_POLICY is "escrow policy violated" (the vault's own words know
+ * no escrow: "policy violated"). What the command prints for its classes. */
+const char *dm_escrow_strerror(int err);
 
 /* dm_policy_fn for dm_decrypt_opts.policy: ctx is a dm_escrow_policy. */
 typedef struct dm_escrow_policy {
@@ -348,24 +355,6 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_
 int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
-
-/* What the holder of an agent key can read in a header: the share in that
- * agent's stanza (the step of dm_escrow_unwrap after the warrant check, with
- * no warrant, signature or log entry: a key opens its stanza whoever holds
- * it). DM_ERR_USAGE for a key of another authority; DM_ERR_NO_MATCH when the
- * header has no stanza for this agent. *x (may be NULL) gets the share's
- * x coordinate (agent index + 1). */
-int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
-                         const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x);
-
-/* The last step of recovery from share values: combines k of them (xs
- * distinct, 1..n), searches a crumple puzzle when the header's stanzas are
- * crumple, and checks the result against the header MAC (DM_ERR_HMAC).
- * n_shares below the threshold is DM_ERR_NO_MATCH. *tries (may be NULL) gets
- * the crumple candidates tried (0 for other modes). */
-int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
-                      const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
-                      uint64_t *tries);
 
 /* ------------------------------------------------ the transparency log of releases
  * Every release is an entry in the releasing agent's tiled log

@@ -41,7 +41,7 @@ typedef enum dm_err {
     DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
     DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
     DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,   /* escrow policy violated                  -> exit 7 */
+    DM_ERR_POLICY,   /* a policy check refused the file        -> exit 7 */
     DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
     DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
     DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
@@ -100,6 +100,17 @@ void dm_stanza_list_free(dm_stanza_list *list);
 
 /* ------------------------------------------------------- recipients, identities */
 
+/* Labels (age's RecipientWithLabels). After wrapping, a recipient may say
+ * which labels its stanzas carry; every recipient of a file must carry the
+ * same set, or dm_encrypt refuses them (DM_ERR_USAGE, "incompatible
+ * recipients"). DM_LABEL_PQ is age's "postquantum": a file is encrypted
+ * either to post-quantum recipients only or to none, since classical
+ * stanzas beside them would leave the file key open to a quantum attacker
+ * (c2sp.org/age: SHOULD NOT). A stand-alone recipient (DM_RCPT_ALONE) needs
+ * no labels: nothing but companions may stand beside it. */
+#define DM_MAX_LABELS 4
+#define DM_LABEL_PQ "postquantum"
+
 /* A recipient wraps the file key into one or more stanzas. */
 typedef struct dm_recipient {
     const char *type; /* "X25519", "scrypt", or an extension's own */
@@ -107,18 +118,24 @@ typedef struct dm_recipient {
                 dm_stanza_list *out);
     void (*destroy)(struct dm_recipient *self);
     void *ctx;
-    /* DM_RCPT_ALONE: its stanzas must be the only ones in the header
-     * (age's rule for scrypt), except for stanza types listed in
-     * dm_encrypt_opts.alone_companions. */
+    /* DM_RCPT_ALONE, DM_RCPT_COMPANION (below); 0 for most types. */
     unsigned flags;
+    /* Optional (NULL: no labels). Called after wrap with the n_mine stanzas
+     * that this recipient appended; puts at most DM_MAX_LABELS labels
+     * (strings that outlive the call) in out and returns how many. */
+    size_t (*labels)(const struct dm_recipient *self, const dm_stanza *mine, size_t n_mine,
+                     const char *out[DM_MAX_LABELS]);
 } dm_recipient;
 
+/* DM_RCPT_ALONE: its stanzas must be the only ones in the header (age's
+ * rule for scrypt: whoever knows the passphrase knows no one else could
+ * have written the file), but for a companion's. */
 #define DM_RCPT_ALONE 1u
-/* DM_RCPT_PQ: a post-quantum recipient (age's "postquantum" label). A file
- * is encrypted either to post-quantum recipients only or to none: mixing
- * them with classical ones would leave the file key open to a quantum
- * attacker through the classical stanzas (c2sp.org/age: SHOULD NOT). */
-#define DM_RCPT_PQ 2u
+/* DM_RCPT_COMPANION: its stanzas may stand beside a stand-alone
+ * recipient's; its labels still must match the other recipients'. A
+ * doormat extension (age refuses such files): whoever decrypts them must
+ * say so too (dm_identity.beside). */
+#define DM_RCPT_COMPANION 2u
 
 /* An identity tries to unwrap the file key from the header's stanzas.
  * Returns DM_OK with file_key filled, DM_ERR_NO_MATCH when none of the
@@ -129,6 +146,14 @@ typedef struct dm_identity {
                   uint8_t file_key[DM_FILE_KEY_LEN]);
     void (*destroy)(struct dm_identity *self);
     void *ctx;
+    /* Optional (NULL: age's rule alone). 1 when a stanza of this type may
+     * stand beside a stand-alone (scrypt) stanza in the files this identity
+     * opens: the stanzas of a companion recipient (DM_RCPT_COMPANION), which
+     * the header alone does not tell. The header is checked before any
+     * identity unwraps: a stanza that some identity of the list accepts
+     * here is not counted against the scrypt stanza. Whoever makes the
+     * identity may set it. */
+    int (*beside)(const struct dm_identity *self, const char *stanza_type);
 } dm_identity;
 
 /* Call destroy (which releases ctx, and may be NULL), then free() the struct
@@ -394,8 +419,6 @@ typedef struct dm_encrypt_opts {
     int armor;        /* ASCII armor the output */
     unsigned threads; /* 0: online CPUs; 1: sequential */
     dm_aead_backend backend;
-    const char *const *alone_companions; /* stanza types allowed beside an ALONE recipient */
-    size_t n_alone_companions;
 } dm_encrypt_opts;
 
 /* Called after the header MAC verified, before any payload is released. */
@@ -405,8 +428,6 @@ typedef int (*dm_policy_fn)(void *ctx, const dm_header *hdr,
 typedef struct dm_decrypt_opts {
     unsigned threads; /* 0: online CPUs; 1: sequential */
     dm_aead_backend backend;
-    const char *const *alone_companions; /* stanza types allowed beside a scrypt stanza */
-    size_t n_alone_companions;
     dm_policy_fn policy;
     void *policy_ctx;
     /* If set, receives a copy of the unwrapped file key (caller-owned, secure memory). */
@@ -424,14 +445,12 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
  * again for rcpts into a new header, and the payload copied byte for byte.
  * Nothing is re-encrypted, so this cannot take anything away: whoever had
  * the file key (or a copy of the old file and an old identity) still has it.
- * encrypt.armor armors the output; an armored input is de-armored;
- * encrypt.alone_companions apply to the new header, old_alone_companions to
- * the old one (as dm_decrypt_opts.alone_companions). The payload is not
+ * encrypt.armor armors the output; an armored input is de-armored; the
+ * old header is checked as dm_decrypt does (ids' beside), the new one as
+ * dm_encrypt does (rcpts' flags and labels). The payload is not
  * authenticated on the way: decrypting the output does that. */
 typedef struct dm_rekey_opts {
     dm_encrypt_opts encrypt;
-    const char *const *old_alone_companions;
-    size_t n_old_alone_companions;
 } dm_rekey_opts;
 int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
              dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *opts);

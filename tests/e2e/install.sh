@@ -24,6 +24,14 @@ assert_true "the installed units run /usr/bin/doormat" \
   grep -q '^ExecStart=/usr/bin/doormat escrow serve ' "$DEST/usr/lib/systemd/system/doormat-agent@.service"
 assert_eq "$(cd "$DEST/usr/include/doormat" && ls | tr '\n' ' ')" "escrow.h service.h tlog.h vault.h " \
   "only the public headers are installed (no labs.h)"
+assert_eq "$(find "$DEST" -name escrow_lab.h | wc -l)" 0 "the lab-only escrow header is not installed"
+# The lab-only operations (escrow/escrow_lab.h) are declared in no installed header.
+for f in $(sed -n 's/^int \(dm_[a-z_]*\)(.*/\1/p' "$ROOT/escrow/escrow_lab.h"); do
+  assert_eq "$(grep -c "\b$f\b" "$DEST"/usr/include/doormat/*.h | awk -F: '{ s += $2 } END { print s }')" 0 \
+    "no installed header declares $f"
+done
+assert_true "escrow_lab.h declares the lab-only operations" grep -q '^int dm_escrow_agent_open(' \
+  "$ROOT/escrow/escrow_lab.h"
 assert_absent "$DEST/usr/lib/libdoormat-labs.a" "the labs archive is not installed"
 assert_absent "$DEST/usr/lib/libdoormat-bench.a" "the bench archive is not installed"
 assert_eq "$(grep -c -E ' T (dm_lab_|dm_bench_)' <(nm "$DEST/usr/lib/libdoormat.a" 2>/dev/null))" 0 \
@@ -68,9 +76,8 @@ int main(void) {
         return 1;
     }
     dm_escrow_policy pol = {.auth = auth};
-    dm_decrypt_opts o = {.alone_companions = dm_escrow_alone_companions,
-                         .n_alone_companions = DM_ESCROW_N_ALONE_COMPANIONS,
-                         .policy = dm_escrow_policy_check,
+    id->beside = dm_escrow_beside;
+    dm_decrypt_opts o = {.policy = dm_escrow_policy_check,
                          .policy_ctx = &pol};
     dm_membuf in = {.data = ct.buf, .len = ct.len};
     if (dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &id, 1, &o) != DM_OK) {

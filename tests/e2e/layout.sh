@@ -52,8 +52,15 @@ assert_eq "$(grep -lE '#include "(doormat/escrow|escrow_internal|labs|lab_intern
 assert_eq "$(grep -lE '#include "(labs|lab_internal|engine|cli)\.h"' "$ROOT"/escrow/*.[ch] |
   tr '\n' ' ')" "" "escrow/ includes nothing of labs, bench or cli"
 assert_eq "$(grep -hoE '#include "[^"]+"' "$ROOT"/labs/*.[ch] "$ROOT"/bench/engine.[ch] |
-  grep -vE '"(doormat/[a-z]+|labs|lab_internal|engine)\.h"' | sort -u | tr '\n' ' ')" "" \
-  "labs/ and bench/ include only public headers and their own"
+  grep -vE '"(doormat/[a-z]+|labs|lab_internal|engine|escrow_lab)\.h"' | sort -u | tr '\n' ' ')" \
+  "" "labs/ and bench/ include only public headers, their own and escrow/escrow_lab.h"
+# ...nor any escrow word or stanza type in its strings (its error words, its mixing rules).
+assert_eq "$(grep -in '"[^"]*escrow' "$ROOT"/vault/*.[ch] "$ROOT"/include/doormat/vault.h |
+  tr '\n' ' ')" "" "vault/ names no escrow word or stanza type"
+# The lab-only escrow header: labs/ alone, through lab_internal.h.
+assert_eq "$(grep -l '#include "escrow_lab.h"' "$ROOT"/labs/*.[ch] "$ROOT"/bench/*.[ch] \
+  "$ROOT"/cli/*.[ch] "$ROOT"/service/*.[ch] | sed "s|$ROOT/||" | tr '\n' ' ')" "labs/lab_internal.h " \
+  "escrow_lab.h is included by labs/lab_internal.h alone"
 # No two escrow objects call each other: for every pair, at most one uses
 # what the other defines.
 mkdir -p objs
