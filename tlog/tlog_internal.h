@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "doormat/base.h"
 #include "doormat/tlog.h"
 
 /* Bound on any resource read from a log: a full bundle of the longest entries. */

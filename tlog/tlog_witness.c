@@ -17,22 +17,6 @@
 
 static const char proof_magic[] = "c2sp.org/tlog-proof@v1";
 
-static int parse_u64(const char *s, size_t len, uint64_t *out) {
-    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Next '\n'-terminated line at *pos; 0 at the end or on an unterminated one. */
 static int next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *ll) {
     if (*pos >= len)
@@ -201,7 +185,7 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
     dm_tlog_hash proof[64];
     size_t n = 0;
     if (!next_line(body, len, &pos, &line, &ll) || ll < 5 || memcmp(line, "old ", 4) != 0 ||
-        parse_u64(line + 4, ll - 4, &old) != 0)
+        !dm_parse_u64(line + 4, ll - 4, &old))
         return answer(status, 400, response, response_len, "malformed old size line\n");
     for (;;) {
         if (!next_line(body, len, &pos, &line, &ll))
@@ -398,7 +382,7 @@ int dm_tlog_proof_parse(const char *text, size_t len, dm_tlog_proof *out) {
             goto fail;
         }
     }
-    if (ll < 7 || memcmp(line, "index ", 6) != 0 || parse_u64(line + 6, ll - 6, &out->index)) {
+    if (ll < 7 || memcmp(line, "index ", 6) != 0 || !dm_parse_u64(line + 6, ll - 6, &out->index)) {
         err = dm_fail(DM_ERR_USAGE, "tlog proof: want \"index N\"");
         goto fail;
     }

@@ -1,0 +1,27 @@
+/* doormat base: the small helpers every library room used to write for
+ * itself (vault, tlog, escrow, and the command above them).
+ *
+ * base/ reaches nothing but libc and libsodium: no other room of doormat is
+ * included or called from here (docs/architecture.md, "The new house").
+ * Each helper is a plain function with no state of its own. */
+#ifndef DOORMAT_BASE_H
+#define DOORMAT_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The unsigned decimal in s[0..len), strictly: one to twenty ASCII digits, no
+ * sign, no space, no leading zero (but "0" itself), at most UINT64_MAX. On
+ * success *out is set and true is returned; otherwise *out is untouched. */
+bool dm_parse_u64(const char *s, size_t len, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
