@@ -237,7 +237,7 @@ void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_
     uint8_t h[32];
     char hex[9];
     crypto_hash_sha256(h, sign_pk, 32);
-    dm_escrow_hex(h, 4, hex);
+    dm_hex(h, 4, hex);
     snprintf(out, DM_TLOG_MAX_NAME + 1, "doormat-escrow/%s/%s/%s", auth_name, agent, hex);
 }
 
@@ -407,7 +407,7 @@ int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size
     err = authority_compute_id(auth, auth->id);
     if (err)
         goto fail;
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
     memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
     for (size_t i = 0; i < n_agents; i++)
         memcpy(keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
@@ -451,7 +451,7 @@ int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
     int err = authority_compute_id(auth, auth->id);
     if (err)
         return err;
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
     for (size_t i = 0; i < auth->n_agents; i++)
         memcpy(agent_keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
     memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
@@ -749,7 +749,7 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
                       "the id does not match the authority's contents (the file was edited)");
         goto done;
     }
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
 #undef NEXT_OR
 done:
     if (err) {
@@ -766,7 +766,7 @@ static int key_text(const char *magic, const char *comment, const uint8_t id[DM_
                     const char *agent, const uint8_t seed[32], char **text, size_t *len) {
     char id_hex[2 * DM_ESCROW_ID_LEN + 1];
     char seed64[DM_ESCROW_KEY_B64_LEN + 1];
-    dm_escrow_hex(id, DM_ESCROW_ID_LEN, id_hex);
+    dm_hex(id, DM_ESCROW_ID_LEN, id_hex);
     int err = dm_escrow_b64(seed, 32, seed64, sizeof seed64);
     if (err)
         return err;

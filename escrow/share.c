@@ -67,9 +67,9 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s) {
 static int share_body(const dm_escrow_share *s, dm_escrow_buf *b) {
     char id[2 * DM_ESCROW_ID_LEN + 1], file[2 * DM_FILE_ID_LEN + 1];
     char warrant[2 * DM_ESCROW_DIGEST_LEN + 1], value[32];
-    dm_escrow_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
-    dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, file);
-    dm_escrow_hex(s->warrant, DM_ESCROW_DIGEST_LEN, warrant);
+    dm_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
+    dm_hex(s->file_id, DM_FILE_ID_LEN, file);
+    dm_hex(s->warrant, DM_ESCROW_DIGEST_LEN, warrant);
     int err = dm_escrow_b64(s->value, DM_FILE_KEY_LEN, value, sizeof value);
     if (err)
         return err;
@@ -306,7 +306,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
     if (misfit)
         memset(misfit, 0, n_shares);
     char want_hex[2 * DM_FILE_ID_LEN + 1];
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, want_hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, want_hex);
     uint8_t xs[DM_ESCROW_MAX_AGENTS];
     const uint8_t *ys[DM_ESCROW_MAX_AGENTS];
     size_t from[DM_ESCROW_MAX_AGENTS]; /* which share each point came from */
@@ -318,7 +318,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                            s->agent);
         if (memcmp(s->file_id, file_id, DM_FILE_ID_LEN) != 0) {
             char hex[2 * DM_FILE_ID_LEN + 1];
-            dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, hex);
+            dm_hex(s->file_id, DM_FILE_ID_LEN, hex);
             return dm_fail(DM_ERR_USAGE, "the share from agent %s is for file %s, not %s", s->agent,
                            hex, want_hex);
         }

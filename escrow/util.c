@@ -1,5 +1,5 @@
 /* Small helpers shared by the escrow modules: strict parsing of the
- * line-oriented text formats, hex and base64, files, labelled signatures and
+ * line-oriented text formats, hex decoding and base64, files, labelled signatures and
  * domain-separated HKDF. */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,15 +37,6 @@ bool dm_escrow_field(const char *line, size_t line_len, const char *key, const c
     *value = line + k + 2;
     *value_len = line_len - k - 2;
     return true;
-}
-
-void dm_escrow_hex(const uint8_t *in, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 static int hex_digit(char c) {

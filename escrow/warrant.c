@@ -94,7 +94,7 @@ void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w,
                                 char hex[2 * DM_ESCROW_DIGEST_LEN + 1]) {
     uint8_t d[DM_ESCROW_DIGEST_LEN];
     dm_sha256((const uint8_t *)w->case_ref, strlen(w->case_ref), d);
-    dm_escrow_hex(d, sizeof d, hex);
+    dm_hex(d, sizeof d, hex);
 }
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) {
     return w->expires;
@@ -150,7 +150,7 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     dm_escrow_buf_printf(&b, "issued: %s\nexpires: %s\n", issued, expires);
     for (size_t i = 0; i < n_files; i++) {
         char hex[2 * DM_FILE_ID_LEN + 1];
-        dm_escrow_hex(file_ids[i], DM_FILE_ID_LEN, hex);
+        dm_hex(file_ids[i], DM_FILE_ID_LEN, hex);
         dm_escrow_buf_printf(&b, "file: %s\n", hex);
     }
     if (b.failed) {
@@ -296,7 +296,7 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now) {
     if (memcmp(w->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0) {
         char hex[2 * DM_ESCROW_ID_LEN + 1];
-        dm_escrow_hex(w->authority_id, DM_ESCROW_ID_LEN, hex);
+        dm_hex(w->authority_id, DM_ESCROW_ID_LEN, hex);
         return dm_fail(DM_ERR_DENIED, "the warrant is for authority %s (%s), not %s (%s)",
                        w->authority_name, hex, auth->name, auth->id_hex);
     }
@@ -319,7 +319,7 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
         if (memcmp(w->files[i], file_id, DM_FILE_ID_LEN) == 0)
             return DM_OK;
     char hex[2 * DM_FILE_ID_LEN + 1], case_hex[2 * DM_ESCROW_DIGEST_LEN + 1];
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, hex);
     dm_escrow_warrant_case_hex(w, case_hex);
     return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", case_hex, hex);
 }

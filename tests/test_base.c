@@ -64,10 +64,40 @@ static void test_parse_u64_rejects(void **state) {
     assert_true(v == 7777);
 }
 
+/* ------------------------------------------------------------------- hex */
+
+static void test_hex(void **state) {
+    (void)state;
+    const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
+    char out[2 * sizeof in + 2];
+    memset(out, 'x', sizeof out);
+    dm_hex(in, sizeof in, out);
+    assert_memory_equal(out, "00017f80abff\0x", sizeof out);
+    /* every byte value, lower case, in order */
+    uint8_t all[256];
+    char all_hex[513];
+    for (size_t i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    dm_hex(all, sizeof all, all_hex);
+    assert_int_equal(strlen(all_hex), 512);
+    assert_memory_equal(all_hex, "000102", 6);
+    assert_memory_equal(all_hex + 2 * 0x9f, "9fa0", 4);
+    assert_memory_equal(all_hex + 506, "fdfeff", 6);
+}
+
+static void test_hex_of_nothing(void **state) {
+    (void)state;
+    char out[2] = {'x', 'x'};
+    dm_hex((const uint8_t *)"", 0, out);
+    assert_memory_equal(out, "\0x", 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_u64_accepts),
         cmocka_unit_test(test_parse_u64_rejects),
+        cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_hex_of_nothing),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

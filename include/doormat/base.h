@@ -20,6 +20,10 @@ extern "C" {
  * success *out is set and true is returned; otherwise *out is untouched. */
 bool dm_parse_u64(const char *s, size_t len, uint64_t *out);
 
+/* The n bytes of in as 2n lower-case hex digits and a NUL, in out (2n + 1
+ * bytes). n may be 0: out is then "". Constant-time (libsodium's encoder). */
+void dm_hex(const uint8_t *in, size_t n, char *out);
+
 #ifdef __cplusplus
 }
 #endif
