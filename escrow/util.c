@@ -214,17 +214,10 @@ int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len) 
         close(fd);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
-    size_t got = 0;
-    while (got < cap - 1) {
-        ssize_t r = read(fd, p + got, cap - 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    ssize_t r = dm_read_all(fd, p, cap - 1);
     close(fd);
-    if (got != cap - 1) {
+    size_t got = r < 0 ? 0 : (size_t)r;
+    if (r < 0 || got != cap - 1) {
         if (secret) {
             dm_secret_free(p);
         } else {
@@ -305,16 +298,7 @@ int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mod
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int ok = done == len && fsync(fd) == 0;
+    int ok = dm_write_all(fd, text, len) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
         unlink(path);

@@ -1,10 +1,16 @@
 /* base/: the helpers every library room shares, byte for byte, with their
  * error cases. */
+#include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -92,12 +98,141 @@ static void test_hex_of_nothing(void **state) {
     assert_memory_equal(out, "\0x", 2);
 }
 
+/* ------------------------------------------------- read-all and write-all */
+
+#define BIG (1u << 20) /* far more than a pipe holds: many short reads */
+
+static uint8_t pattern(size_t i) {
+    return (uint8_t)(i * 131 + (i >> 8));
+}
+
+/* A child writes BIG bytes (then extra, if asked) into a pipe with
+ * dm_write_all and exits 0 only if that succeeded. */
+static pid_t writer(int fds[2], size_t extra) {
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        uint8_t *b = malloc(BIG + extra);
+        if (b == NULL)
+            _exit(2);
+        for (size_t i = 0; i < BIG + extra; i++)
+            b[i] = pattern(i);
+        _exit(dm_write_all(fds[1], b, BIG + extra) == 0 ? 0 : 3);
+    }
+    close(fds[1]);
+    return pid;
+}
+
+static void reap(pid_t pid) {
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_read_all_through_short_reads(void **state) {
+    (void)state;
+    int fds[2];
+    pid_t pid = writer(fds, 0);
+    uint8_t *got = malloc(BIG + 16);
+    assert_non_null(got);
+    /* asked for more than there is: the count at the end of the file */
+    assert_int_equal(dm_read_all(fds[0], got, BIG + 16), BIG);
+    for (size_t i = 0; i < BIG; i++)
+        if (got[i] != pattern(i))
+            fail_msg("byte %zu: %02x, not %02x", i, got[i], pattern(i));
+    assert_int_equal(dm_read_all(fds[0], got, 1), 0); /* at the end: 0 */
+    close(fds[0]);
+    reap(pid);
+    free(got);
+}
+
+static void test_read_all_stops_at_n(void **state) {
+    (void)state;
+    int fds[2];
+    pid_t pid = writer(fds, 3);
+    uint8_t *got = malloc(BIG);
+    assert_non_null(got);
+    assert_int_equal(dm_read_all(fds[0], got, BIG), BIG);
+    uint8_t rest[8];
+    assert_int_equal(dm_read_all(fds[0], rest, sizeof rest), 3);
+    assert_int_equal(rest[0], pattern(BIG));
+    assert_int_equal(rest[2], pattern(BIG + 2));
+    close(fds[0]);
+    reap(pid);
+    free(got);
+}
+
+static void test_read_all_errors(void **state) {
+    (void)state;
+    uint8_t b[4];
+    errno = 0;
+    assert_int_equal(dm_read_all(-1, b, sizeof b), -1);
+    assert_int_equal(errno, EBADF);
+    int fd = open("/dev/null", O_WRONLY);
+    assert_true(fd >= 0);
+    errno = 0;
+    assert_int_equal(dm_read_all(fd, b, sizeof b), -1); /* not open for reading */
+    assert_int_equal(errno, EBADF);
+    errno = 0;
+    assert_int_equal(dm_pread_all(fd, b, sizeof b, 0), -1);
+    assert_int_equal(errno, EBADF);
+    close(fd);
+    assert_int_equal(dm_read_all(-1, b, 0), 0); /* nothing asked, nothing read */
+}
+
+static void test_pread_all(void **state) {
+    (void)state;
+    char path[] = "/tmp/test_base.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    assert_int_equal(dm_write_all(fd, "0123456789", 10), 0);
+    char got[16];
+    memset(got, 'x', sizeof got);
+    assert_int_equal(dm_pread_all(fd, got, 4, 3), 4);
+    assert_memory_equal(got, "3456xx", 6);
+    memset(got, 'x', sizeof got);
+    assert_int_equal(dm_pread_all(fd, got, sizeof got, 7), 3); /* short: the file ends */
+    assert_memory_equal(got, "789xx", 5);
+    assert_int_equal(dm_pread_all(fd, got, sizeof got, 10), 0);
+    /* the descriptor's own offset stays where the write left it */
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 10);
+    close(fd);
+}
+
+static void test_write_all_to_closed_pipe(void **state) {
+    (void)state;
+    /* SIGPIPE would end the test: the error is what is checked */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    assert_int_equal(sigaction(SIGPIPE, &ign, &old), 0);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    errno = 0;
+    assert_int_equal(dm_write_all(fds[1], "abc", 3), -1);
+    assert_int_equal(errno, EPIPE);
+    assert_int_equal(dm_write_all(fds[1], "", 0), 0); /* nothing to write: no call */
+    close(fds[1]);
+    errno = 0;
+    assert_int_equal(dm_write_all(-1, "abc", 3), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_u64_accepts),
         cmocka_unit_test(test_parse_u64_rejects),
         cmocka_unit_test(test_hex),
         cmocka_unit_test(test_hex_of_nothing),
+        cmocka_unit_test(test_read_all_through_short_reads),
+        cmocka_unit_test(test_read_all_stops_at_n),
+        cmocka_unit_test(test_read_all_errors),
+        cmocka_unit_test(test_pread_all),
+        cmocka_unit_test(test_write_all_to_closed_pipe),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

@@ -115,20 +115,12 @@ static int read_small(const char *path, char **text, size_t *len) {
         return errno == ENOENT ? DM_ERR_NO_MATCH
                                : dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = malloc(DM_TLOG_MAX_NOTE + 1);
-    size_t got = 0;
-    int err = buf ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
-    while (!err) {
-        ssize_t r = read(fd, buf + got, DM_TLOG_MAX_NOTE + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        if (got > DM_TLOG_MAX_NOTE)
-            err = dm_fail(DM_ERR_IO, "%s: too large", path);
-    }
+    ssize_t r = buf ? dm_read_all(fd, buf, DM_TLOG_MAX_NOTE + 1) : 0;
+    int err = !buf                            ? dm_fail(DM_ERR_NOMEM, "out of memory")
+              : r < 0                         ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno))
+              : r > (ssize_t)DM_TLOG_MAX_NOTE ? dm_fail(DM_ERR_IO, "%s: too large", path)
+                                              : DM_OK;
+    size_t got = r < 0 ? 0 : (size_t)r;
     close(fd);
     if (err) {
         free(buf);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +24,16 @@ bool dm_parse_u64(const char *s, size_t len, uint64_t *out);
 /* The n bytes of in as 2n lower-case hex digits and a NUL, in out (2n + 1
  * bytes). n may be 0: out is then "". Constant-time (libsodium's encoder). */
 void dm_hex(const uint8_t *in, size_t n, char *out);
+
+/* Reads from fd until n bytes are in buf or the file ends, retrying EINTR and
+ * short reads. The count read (less than n only at the end of the file), or
+ * -1 with errno set by the read that failed. */
+ssize_t dm_read_all(int fd, void *buf, size_t n);
+/* The same with pread from offset off (fd's offset is left alone). */
+ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off);
+/* Writes the n bytes of buf to fd, retrying EINTR and short writes. 0, or -1
+ * with errno set (EIO for a write that wrote nothing). */
+int dm_write_all(int fd, const void *buf, size_t n);
 
 #ifdef __cplusplus
 }
