@@ -112,21 +112,28 @@ bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned 
 bool dm_escrow_valid_name(const char *s, size_t len);       /* authority */
 bool dm_escrow_valid_agent_name(const char *s, size_t len); /* agent */
 
-/* Growing text buffer (malloc'd, or guarded when secret). */
-typedef struct dm_escrow_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool secret;
-    bool failed;
-} dm_escrow_buf;
-void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n);
-void dm_escrow_buf_str(dm_escrow_buf *b, const char *s);
-void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Hands over the NUL-terminated text; DM_ERR_NOMEM if any step failed. */
-int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len);
-void dm_escrow_buf_free(dm_escrow_buf *b);
+/* The growing text buffer is base's (dm_buf); take says DM_ERR_NOMEM with a
+ * detail when any step failed. dm_escrow_buf and the add, str, printf and free
+ * below are dm_buf's under their former names, for the release files that
+ * still use them (release.c, release_round.c). */
+int dm_escrow_buf_take(dm_buf *b, char **text, size_t *len);
+typedef dm_buf dm_escrow_buf;
+static inline void dm_escrow_buf_add(dm_buf *b, const char *s, size_t n) {
+    dm_buf_add(b, s, n);
+}
+static inline void dm_escrow_buf_str(dm_buf *b, const char *s) {
+    dm_buf_str(b, s);
+}
+static inline __attribute__((format(printf, 2, 3))) void
+dm_escrow_buf_printf(dm_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    dm_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+static inline void dm_escrow_buf_free(dm_buf *b) {
+    dm_buf_free(b);
+}
 
 /* Reads a whole file (NUL-terminated); secret: into guarded memory. */
 int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len);

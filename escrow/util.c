@@ -114,83 +114,8 @@ bool dm_escrow_valid_agent_name(const char *s, size_t len) {
 
 /* ------------------------------------------------------------ text buffer */
 
-static void buf_reserve(dm_escrow_buf *b, size_t extra) {
-    if (b->failed)
-        return;
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = b->secret ? dm_secret_alloc(cap) : malloc(cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    if (b->data) {
-        memcpy(p, b->data, b->len);
-        if (b->secret) {
-            dm_secret_free(b->data);
-        } else {
-            free(b->data);
-        }
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n) {
-    buf_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void dm_escrow_buf_str(dm_escrow_buf *b, const char *s) {
-    dm_escrow_buf_add(b, s, strlen(s));
-}
-
-void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...) {
-    char tmp[4096]; /* room for an age1pq1 agent line */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->failed = true;
-        return;
-    }
-    dm_escrow_buf_add(b, tmp, (size_t)n);
-    sodium_memzero(tmp, sizeof tmp);
-}
-
-int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len) {
-    buf_reserve(b, 0);
-    if (b->failed) {
-        dm_escrow_buf_free(b);
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    }
-    b->data[b->len] = '\0';
-    *text = b->data;
-    if (len)
-        *len = b->len;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return DM_OK;
-}
-
-void dm_escrow_buf_free(dm_escrow_buf *b) {
-    if (b->data) {
-        if (b->secret) {
-            dm_secret_free(b->data);
-        } else {
-            free(b->data);
-        }
-    }
-    b->data = NULL;
-    b->len = b->cap = 0;
+int dm_escrow_buf_take(dm_buf *b, char **text, size_t *len) {
+    return dm_buf_take(b, text, len) ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------------ files */

@@ -144,17 +144,17 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     if (n_files == 0 || n_files > MAX_FILES)
         return dm_fail(DM_ERR_USAGE, "a warrant names 1 to %d files", MAX_FILES);
 
-    dm_escrow_buf b = {0};
-    dm_escrow_buf_printf(&b, "%s\nauthority: %s\nauthority-name: %s\ncase: %s\n", WARRANT_MAGIC,
+    dm_buf b = {0};
+    dm_buf_printf(&b, "%s\nauthority: %s\nauthority-name: %s\ncase: %s\n", WARRANT_MAGIC,
                          auth->id_hex, auth->name, case_ref);
-    dm_escrow_buf_printf(&b, "issued: %s\nexpires: %s\n", issued, expires);
+    dm_buf_printf(&b, "issued: %s\nexpires: %s\n", issued, expires);
     for (size_t i = 0; i < n_files; i++) {
         char hex[2 * DM_FILE_ID_LEN + 1];
         dm_hex(file_ids[i], DM_FILE_ID_LEN, hex);
-        dm_escrow_buf_printf(&b, "file: %s\n", hex);
+        dm_buf_printf(&b, "file: %s\n", hex);
     }
     if (b.failed) {
-        dm_escrow_buf_free(&b);
+        dm_buf_free(&b);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
     uint8_t sig[DM_ESCROW_SIG_LEN];
@@ -164,10 +164,10 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     if (!err)
         err = dm_escrow_b64(sig, sizeof sig, sig64, sizeof sig64);
     if (err) {
-        dm_escrow_buf_free(&b);
+        dm_buf_free(&b);
         return err;
     }
-    dm_escrow_buf_printf(&b, "signature: %s\n", sig64);
+    dm_buf_printf(&b, "signature: %s\n", sig64);
     return dm_escrow_buf_take(&b, text, len);
 }
 

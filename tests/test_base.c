@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "doormat/base.h"
 
@@ -222,7 +223,96 @@ static void test_write_all_to_closed_pipe(void **state) {
     assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 }
 
+/* ------------------------------------------------- the growing buffer */
+
+static void test_buf_grows_and_hands_over(void **state) {
+    (void)state;
+    for (int secret = 0; secret < 2; secret++) {
+        dm_buf b = {.secret = secret};
+        dm_buf_add(&b, "", 0);
+        assert_non_null(b.data);
+        assert_int_equal(b.len, 0);
+        assert_int_equal(b.cap, 256);
+        assert_string_equal(b.data, "");
+        /* 1,000 lines of 5 bytes: the size doubles from 256 to 8,192 */
+        for (int i = 0; i < 1000; i++)
+            dm_buf_printf(&b, "%04d\n", i);
+        dm_buf_str(&b, "end");
+        dm_buf_add(&b, "\0x", 2); /* binary: the length counts the NUL */
+        assert_false(b.failed);
+        assert_int_equal(b.len, 5005);
+        assert_int_equal(b.cap, 8192);
+        char *text = NULL;
+        size_t len = 0;
+        assert_true(dm_buf_take(&b, &text, &len));
+        assert_int_equal(len, 5005);
+        assert_memory_equal(text, "0000\n0001\n", 10);
+        assert_memory_equal(text + 4990, "0998\n0999\nend\0x\0", 16);
+        assert_null(b.data);
+        assert_int_equal(b.len, 0);
+        assert_int_equal(b.cap, 0);
+        if (secret)
+            dm_secret_free(text);
+        else
+            free(text);
+    }
+}
+
+static void test_buf_take_of_nothing(void **state) {
+    (void)state;
+    dm_buf b = {0};
+    char *text = NULL;
+    assert_true(dm_buf_take(&b, &text, NULL)); /* never NULL: "" */
+    assert_non_null(text);
+    assert_string_equal(text, "");
+    free(text);
+}
+
+static void test_buf_failed_stays_failed(void **state) {
+    (void)state;
+    dm_buf b = {0};
+    dm_buf_str(&b, "kept");
+    char big[5000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    dm_buf_printf(&b, "%s", big + 904); /* 4,095 bytes: fits */
+    assert_false(b.failed);
+    assert_int_equal(b.len, 4 + 4095);
+    dm_buf_printf(&b, "%s", big + 903); /* 4,096 bytes: does not */
+    assert_true(b.failed);
+    dm_buf_str(&b, "more"); /* nothing is added after a failure */
+    assert_int_equal(b.len, 4 + 4095);
+    char *text = (char *)"untouched";
+    size_t len = 77;
+    assert_false(dm_buf_take(&b, &text, &len));
+    assert_string_equal(text, "untouched");
+    assert_int_equal(len, 77);
+    assert_null(b.data); /* freed */
+    dm_buf_free(&b);     /* and freeing again is harmless */
+}
+
+/* ---------------------------------------------------------- secret memory */
+
+static void test_secret_alloc(void **state) {
+    (void)state;
+    uint8_t *p = dm_secret_alloc(32);
+    assert_non_null(p);
+    memset(p, 0xa5, 32);
+    dm_secret_free(p);
+    /* the pool hands the same block back for the same size, zeroed */
+    uint8_t *q = dm_secret_alloc(32);
+    assert_non_null(q);
+    assert_ptr_equal(q, p);
+    for (size_t i = 0; i < 32; i++)
+        assert_int_equal(q[i], 0);
+    dm_secret_free(q);
+    dm_secret_free(NULL);
+    assert_null(dm_secret_alloc(SIZE_MAX)); /* too large: NULL, not a wrap */
+}
+
 int main(void) {
+    if (sodium_init() < 0)
+        return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_u64_accepts),
         cmocka_unit_test(test_parse_u64_rejects),
@@ -233,6 +323,10 @@ int main(void) {
         cmocka_unit_test(test_read_all_errors),
         cmocka_unit_test(test_pread_all),
         cmocka_unit_test(test_write_all_to_closed_pipe),
+        cmocka_unit_test(test_buf_grows_and_hands_over),
+        cmocka_unit_test(test_buf_take_of_nothing),
+        cmocka_unit_test(test_buf_failed_stays_failed),
+        cmocka_unit_test(test_secret_alloc),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

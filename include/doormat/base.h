@@ -7,6 +7,7 @@
 #ifndef DOORMAT_BASE_H
 #define DOORMAT_BASE_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,36 @@ ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Writes the n bytes of buf to fd, retrying EINTR and short writes. 0, or -1
  * with errno set (EIO for a write that wrote nothing). */
 int dm_write_all(int fd, const void *buf, size_t n);
+
+/* Guarded memory for secrets: pages of its own between guard pages, locked,
+ * never in a core dump (libsodium's sodium_malloc, recycled in a small pool).
+ * NULL when out of memory. */
+void *dm_secret_alloc(size_t n);
+void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
+
+/* A growing text buffer, NUL-terminated once anything is added. Start it
+ * zeroed ({0}, or {.secret = true} for text that must live in guarded memory:
+ * every copy is then dm_secret_alloc'd and zeroed when dropped). A failed
+ * allocation, or a printf longer than 4,095 bytes, sets failed: later
+ * additions do nothing and dm_buf_take says so. */
+typedef struct dm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool secret;
+    bool failed;
+} dm_buf;
+void dm_buf_add(dm_buf *b, const void *s, size_t n);
+void dm_buf_str(dm_buf *b, const char *s);
+void dm_buf_printf(dm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void dm_buf_vprintf(dm_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Hands the NUL-terminated text (never NULL) and its length (if len) to the
+ * caller, who frees it with free, or dm_secret_free when secret; the buffer is
+ * empty again. false, with the buffer freed, if any addition failed. */
+bool dm_buf_take(dm_buf *b, char **text, size_t *len);
+/* Frees (and for a secret buffer zeroes) the text; the buffer is empty again.
+ * failed and secret stay as they were. */
+void dm_buf_free(dm_buf *b);
 
 #ifdef __cplusplus
 }
