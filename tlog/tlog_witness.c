@@ -142,20 +142,8 @@ static int write_state(const char *path, const char *text, size_t len) {
     int fd = dm_tlog_io_open(pt, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = dm_tlog_io_write_all(pt, fd, text, len) == 0 && dm_tlog_io_fsync(pt, fd) == 0;
-    int e = errno;
-    if (dm_tlog_io_close(pt, fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && dm_tlog_io_rename(pt, tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(e));
-    }
+    if (dm_tlog_io_replace(pt, fd, tmp, path, 0, text, len) != 0)
+        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(errno));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
