@@ -12,11 +12,12 @@ static size_t step(size_t n) {
     return n > DM_FDIO_MAX ? DM_FDIO_MAX : n;
 }
 
-ssize_t dm_read_all(int fd, void *buf, size_t n) {
-    uint8_t *p = buf;
+/* read (off < 0) or pread from off, until n bytes or the end of the file. */
+static ssize_t fill(int fd, uint8_t *p, size_t n, off_t off) {
     size_t done = 0;
     while (done < n) {
-        ssize_t got = read(fd, p + done, step(n - done));
+        ssize_t got = off < 0 ? read(fd, p + done, step(n - done))
+                              : pread(fd, p + done, step(n - done), off + (off_t)done);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
@@ -28,20 +29,16 @@ ssize_t dm_read_all(int fd, void *buf, size_t n) {
     return (ssize_t)done;
 }
 
+ssize_t dm_read_all(int fd, void *buf, size_t n) {
+    return fill(fd, buf, n, -1);
+}
+
 ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off) {
-    uint8_t *p = buf;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(fd, p + done, step(n - done), off + (off_t)done);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0)
-            return -1;
-        if (got == 0)
-            break;
-        done += (size_t)got;
+    if (off < 0) {
+        errno = EINVAL; /* as pread says of a negative offset */
+        return -1;
     }
-    return (ssize_t)done;
+    return fill(fd, buf, n, off);
 }
 
 int dm_write_all(int fd, const void *buf, size_t n) {
