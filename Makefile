@@ -63,15 +63,18 @@ LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
 # The rooms and their arrows: cli -> labs, bench -> escrow -> tlog -> vault,
-# never back (the log, tlog/, knows nothing of escrow). Each room sees
+# never back (the log, tlog/, knows nothing of escrow); every library room
+# stands on base/ (include/doormat/base.h: read-all and write-all, hex,
+# parse_u64), which reaches nothing but libc and libsodium. Each room sees
 # include/doormat/ (the public headers) and its own directory; only the unit
 # tests also look inside vault/, tlog/ and escrow/.
-# libdoormat.a (vault, log and escrow) is what make install ships, with
+# libdoormat.a (base, vault, log and escrow) is what make install ships, with
 # libdoormat-service.a and libdoormat-service.so (the services, the only room
 # that speaks HTTP and TLS; the command loads the .so when a service command
 # runs); the labs (the teaching and attack code) and the benchmark engine are
 # archives of their own.
-LIB_SRC   := $(sort $(wildcard vault/*.c) $(wildcard tlog/*.c) $(wildcard escrow/*.c))
+LIB_SRC   := $(sort $(wildcard base/*.c) $(wildcard vault/*.c) $(wildcard tlog/*.c) \
+               $(wildcard escrow/*.c))
 LABS_SRC  := $(sort $(wildcard labs/*.c))
 BENCH_SRC := bench/engine.c
 SVC_SRC   := $(sort $(wildcard service/*.c))
@@ -83,10 +86,10 @@ LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-HEADERS   := $(wildcard include/doormat/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h \
+HEADERS   := $(wildcard include/doormat/*.h base/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h \
                service/*.h cli/*.h tests/*.h)
 LIBS_ALL  := $(BUILD)/libdoormat-labs.a $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a
-ROOM_INC  := -Ivault -Itlog -Iescrow -Ilabs -Ibench -Icli
+ROOM_INC  := -Ibase -Ivault -Itlog -Iescrow -Ilabs -Ibench -Icli
 PLUGIN_BINS := $(BUILD)/age-plugin-pq
 
 .PHONY: report-deps build-deps binaries
@@ -129,6 +132,7 @@ $(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
+ROOM_INC_base   := -Ibase
 ROOM_INC_vault  := -Ivault
 ROOM_INC_tlog   := -Itlog
 ROOM_INC_escrow := -Iescrow
@@ -352,12 +356,13 @@ bench-compare: deps
 format:
 	clang-format -i $(LIB_SRC) $(LABS_SRC) $(BENCH_SRC) $(SVC_SRC) bench/tlog-bench.c plugins/*.c \
 	  bench/service_load.c $(CLI_SRC) $(TEST_SRC) \
-	  $(wildcard include/doormat/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h service/*.h cli/*.h)
+	  $(wildcard include/doormat/*.h base/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h \
+	    service/*.h cli/*.h)
 
 lint:
 	@./tools/deps.sh cppcheck
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude $(ROOM_INC) \
-	  -Iservice vault tlog escrow labs bench/engine.c service cli plugins
+	  -Iservice base vault tlog escrow labs bench/engine.c service cli plugins
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "doormat/base.h"
 #include "doormat/vault.h"
 
 /* Command groups: each returns the process exit code. argv[0] is the command name. */
@@ -105,8 +106,6 @@ int cli_parse_threads(const char *arg, unsigned *out);
 /* s as a JSON string, quotes included; control characters, '"', '\\' and
  * every byte outside printable ASCII escaped (headers are hostile input). */
 void cli_json_string(FILE *f, const char *s);
-/* Lower-case hex of n bytes into out[2n+1]. */
-void cli_hex(const uint8_t *in, size_t n, char *out);
 /* The command's one clock: the real time. Nothing in the environment moves
  * it; tests give the library a time through its `now` parameters. */
 time_t cli_now(void);

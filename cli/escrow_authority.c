@@ -158,16 +158,8 @@ static int authority_endpoint(int argc, char **argv) {
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow authority endpoint: %s", path);
         } else {
-            size_t off = 0;
-            while (off < len && err == DM_OK) {
-                ssize_t w = write(out.fd, text + off, len - off);
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0)
-                    err = dm_fail(DM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-                else
-                    off += (size_t)w;
-            }
+            if (dm_write_all(out.fd, text, len) != 0)
+                err = dm_fail(DM_ERR_IO, "cannot write %s: %s", path, strerror(errno));
             if (err == DM_OK)
                 err = cli_output_commit(&out);
             else

@@ -183,7 +183,7 @@ static int print_info(const dm_inspect_info *info, int json) {
         return cli_fail(DM_ERR_NOMEM, "inspect");
     }
     char id[2 * DM_FILE_ID_LEN + 1];
-    cli_hex(info->file_id, DM_FILE_ID_LEN, id);
+    dm_hex(info->file_id, DM_FILE_ID_LEN, id);
     const char *pq = NULL, *classical = NULL;
     for (size_t i = 0; i < n_types; i++) {
         if (is_post_quantum(types[i].type) && pq == NULL)

@@ -58,15 +58,8 @@ typedef struct keygen_args {
 } keygen_args;
 
 static int write_all(int fd, const char *buf, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, buf, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
-        buf += w;
-        n -= (size_t)w;
-    }
+    if (dm_write_all(fd, buf, n) != 0)
+        return dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
     return DM_OK;
 }
 

@@ -399,8 +399,8 @@ static int lab_leaf(lab_args *a) {
     if (rc != DM_EXIT_OK)
         return rc;
     char akey[33], fkey[33];
-    cli_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
-    cli_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
+    dm_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
+    dm_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
         json_head(a);
         printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rate_tries\":%llu,"

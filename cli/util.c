@@ -21,15 +21,6 @@ void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-void cli_hex(const uint8_t *in, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 time_t cli_now(void) {
     return time(NULL);
 }

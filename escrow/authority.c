@@ -237,7 +237,7 @@ void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_
     uint8_t h[32];
     char hex[9];
     crypto_hash_sha256(h, sign_pk, 32);
-    dm_escrow_hex(h, 4, hex);
+    dm_hex(h, 4, hex);
     snprintf(out, DM_TLOG_MAX_NAME + 1, "doormat-escrow/%s/%s/%s", auth_name, agent, hex);
 }
 
@@ -262,26 +262,26 @@ static int agent_recipient(const uint8_t pk[32], char out[DM_ESCROW_RECIPIENT_MA
 }
 
 /* The public text without comments; with_id false gives what the id hashes. */
-static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_escrow_buf *b) {
+static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_buf *b) {
     char key64[DM_ESCROW_KEY_B64_LEN + 1];
-    dm_escrow_buf_printf(b, "%s\nname: %s\n", AUTHORITY_MAGIC, auth->name);
+    dm_buf_printf(b, "%s\nname: %s\n", AUTHORITY_MAGIC, auth->name);
     if (with_id)
-        dm_escrow_buf_printf(b, "id: %s\n", auth->id_hex);
-    dm_escrow_buf_printf(b, "threshold: %u\n", auth->threshold);
+        dm_buf_printf(b, "id: %s\n", auth->id_hex);
+    dm_buf_printf(b, "threshold: %u\n", auth->threshold);
     for (size_t i = 0; i < auth->n_agents; i++) {
         dm_escrow_b64(auth->agents[i].sign_pk, 32, key64, sizeof key64);
-        dm_escrow_buf_printf(b, "agent: %s %s %s\n", auth->agents[i].name,
+        dm_buf_printf(b, "agent: %s %s %s\n", auth->agents[i].name,
                              auth->agents[i].recipient, key64);
     }
     dm_escrow_b64(auth->court_pk, 32, key64, sizeof key64);
-    dm_escrow_buf_printf(b, "court: %s\n", key64);
+    dm_buf_printf(b, "court: %s\n", key64);
     for (size_t i = 0; i < auth->n_agents; i++) {
         char *vkey = NULL;
         if (dm_tlog_verifier_format(&auth->agents[i].log, &vkey) != DM_OK) {
             b->failed = true;
             return;
         }
-        dm_escrow_buf_printf(b, "log: %s %s\n", auth->agents[i].name, vkey);
+        dm_buf_printf(b, "log: %s %s\n", auth->agents[i].name, vkey);
         free(vkey);
     }
     for (size_t i = 0; i < auth->n_witnesses; i++) {
@@ -290,16 +290,16 @@ static void authority_body(const dm_escrow_authority *auth, bool with_id, dm_esc
             b->failed = true;
             return;
         }
-        dm_escrow_buf_printf(b, "witness: %s\n", vkey);
+        dm_buf_printf(b, "witness: %s\n", vkey);
         free(vkey);
     }
     if (auth->n_witnesses > 0)
-        dm_escrow_buf_printf(b, "witness-threshold: %u\n", auth->witness_threshold);
+        dm_buf_printf(b, "witness-threshold: %u\n", auth->witness_threshold);
 }
 
 static int authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN]) {
-    dm_escrow_buf b = {0};
-    dm_escrow_buf_str(&b, ID_LABEL "\n");
+    dm_buf b = {0};
+    dm_buf_str(&b, ID_LABEL "\n");
     authority_body(auth, false, &b);
     char *text;
     size_t len;
@@ -407,7 +407,7 @@ int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size
     err = authority_compute_id(auth, auth->id);
     if (err)
         goto fail;
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
     memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
     for (size_t i = 0; i < n_agents; i++)
         memcpy(keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
@@ -451,7 +451,7 @@ int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
     int err = authority_compute_id(auth, auth->id);
     if (err)
         return err;
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
     for (size_t i = 0; i < auth->n_agents; i++)
         memcpy(agent_keys[i]->authority_id, auth->id, DM_ESCROW_ID_LEN);
     memcpy(court->authority_id, auth->id, DM_ESCROW_ID_LEN);
@@ -461,26 +461,26 @@ int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
 /* ------------------------------------------------------------ text forms */
 
 int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len) {
-    dm_escrow_buf b = {0};
-    dm_escrow_buf_printf(&b, "# doormat escrow authority \"%s\": public, safe to publish.\n",
+    dm_buf b = {0};
+    dm_buf_printf(&b, "# doormat escrow authority \"%s\": public, safe to publish.\n",
                          auth->name);
-    dm_escrow_buf_printf(&b, "# Files encrypted with --escrow to it can be opened by ");
+    dm_buf_printf(&b, "# Files encrypted with --escrow to it can be opened by ");
     if (auth->n_agents == 1)
-        dm_escrow_buf_printf(&b, "its single agent, %s.\n", auth->agents[0].name);
+        dm_buf_printf(&b, "its single agent, %s.\n", auth->agents[0].name);
     else {
-        dm_escrow_buf_printf(&b, "any %u of:", auth->threshold);
+        dm_buf_printf(&b, "any %u of:", auth->threshold);
         for (size_t i = 0; i < auth->n_agents; i++)
-            dm_escrow_buf_printf(&b, "%s %s", i ? "," : "", auth->agents[i].name);
-        dm_escrow_buf_str(&b, ".\n");
+            dm_buf_printf(&b, "%s %s", i ? "," : "", auth->agents[i].name);
+        dm_buf_str(&b, ".\n");
     }
     authority_body(auth, true, &b);
     /* The network section, outside the id (dm_escrow_authority_endpoint_url). */
     for (size_t i = 0; i < auth->n_endpoints; i++) {
         const dm_escrow_endpoint *e = &auth->endpoints[i];
         if (e->tls_pin[0])
-            dm_escrow_buf_printf(&b, "tls: %s %s\n", e->name, e->tls_pin);
+            dm_buf_printf(&b, "tls: %s %s\n", e->name, e->tls_pin);
         if (e->url[0])
-            dm_escrow_buf_printf(&b, "url: %s %s\n", e->name, e->url);
+            dm_buf_printf(&b, "url: %s %s\n", e->name, e->url);
     }
     return dm_escrow_buf_take(&b, text, len);
 }
@@ -749,7 +749,7 @@ int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority 
                       "the id does not match the authority's contents (the file was edited)");
         goto done;
     }
-    dm_escrow_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
+    dm_hex(auth->id, DM_ESCROW_ID_LEN, auth->id_hex);
 #undef NEXT_OR
 done:
     if (err) {
@@ -766,15 +766,15 @@ static int key_text(const char *magic, const char *comment, const uint8_t id[DM_
                     const char *agent, const uint8_t seed[32], char **text, size_t *len) {
     char id_hex[2 * DM_ESCROW_ID_LEN + 1];
     char seed64[DM_ESCROW_KEY_B64_LEN + 1];
-    dm_escrow_hex(id, DM_ESCROW_ID_LEN, id_hex);
+    dm_hex(id, DM_ESCROW_ID_LEN, id_hex);
     int err = dm_escrow_b64(seed, 32, seed64, sizeof seed64);
     if (err)
         return err;
-    dm_escrow_buf b = {.secret = true};
-    dm_escrow_buf_printf(&b, "# %s\n%s\nauthority: %s\n", comment, magic, id_hex);
+    dm_buf b = {.secret = true};
+    dm_buf_printf(&b, "# %s\n%s\nauthority: %s\n", comment, magic, id_hex);
     if (agent)
-        dm_escrow_buf_printf(&b, "agent: %s\n", agent);
-    dm_escrow_buf_printf(&b, "seed: %s\n", seed64);
+        dm_buf_printf(&b, "agent: %s\n", agent);
+    dm_buf_printf(&b, "seed: %s\n", seed64);
     sodium_memzero(seed64, sizeof seed64);
     return dm_escrow_buf_take(&b, text, len);
 }

@@ -169,7 +169,7 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
     char file_hex[2 * DM_FILE_ID_LEN + 1];
     if (!err)
         err = dm_escrow_file_id_of_key(file_key, file_id);
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, file_hex);
     bool seen[DM_ESCROW_MAX_AGENTS] = {false};
     size_t claimed = 0;
     for (size_t i = 0; i < hdr->stanzas.len && !err; i++) {

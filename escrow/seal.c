@@ -87,7 +87,7 @@ int dm_escrow_seal_stanzas(const dm_escrow_authority *auth, const dm_escrow_seal
     uint8_t file_id[DM_FILE_ID_LEN] = {0};
     char file_hex[2 * DM_FILE_ID_LEN + 1];
     int err = dm_escrow_file_id_of_key(file_key, file_id);
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, file_hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, file_hex);
     if (!err && k > 1 && plan->coeff_label)
         err = dm_escrow_kdf(file_key, DM_FILE_KEY_LEN, NULL, 0, plan->coeff_label, auth->id, NULL,
                             0, s->coeffs, (k - 1) * DM_FILE_KEY_LEN);

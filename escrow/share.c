@@ -65,16 +65,16 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s) {
 }
 
 /* The signed part: every line but the signature. */
-static int share_body(const dm_escrow_share *s, dm_escrow_buf *b) {
+static int share_body(const dm_escrow_share *s, dm_buf *b) {
     char id[2 * DM_ESCROW_ID_LEN + 1], file[2 * DM_FILE_ID_LEN + 1];
     char warrant[2 * DM_ESCROW_DIGEST_LEN + 1], value[32];
-    dm_escrow_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
-    dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, file);
-    dm_escrow_hex(s->warrant, DM_ESCROW_DIGEST_LEN, warrant);
+    dm_hex(s->authority_id, DM_ESCROW_ID_LEN, id);
+    dm_hex(s->file_id, DM_FILE_ID_LEN, file);
+    dm_hex(s->warrant, DM_ESCROW_DIGEST_LEN, warrant);
     int err = dm_escrow_b64(s->value, DM_FILE_KEY_LEN, value, sizeof value);
     if (err)
         return err;
-    dm_escrow_buf_printf(b,
+    dm_buf_printf(b,
                          "%s\nauthority: %s\nagent: %s\nfile: %s\nx: %u\nthreshold: %u\n"
                          "warrant: %s\nshare: %s\n",
                          SHARE_MAGIC, id, s->agent, file, s->x, s->threshold, warrant, value);
@@ -83,18 +83,18 @@ static int share_body(const dm_escrow_share *s, dm_escrow_buf *b) {
 }
 
 int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len) {
-    dm_escrow_buf b = {.secret = true};
+    dm_buf b = {.secret = true};
     int err = share_body(s, &b);
     char sig64[DM_ESCROW_SIG_B64_LEN + 1];
     if (!err)
         err = dm_escrow_b64(s->sig, sizeof s->sig, sig64, sizeof sig64);
     if (err) {
-        dm_escrow_buf_free(&b);
+        dm_buf_free(&b);
         return err;
     }
-    dm_escrow_buf_printf(&b, "signature: %s\n", sig64);
+    dm_buf_printf(&b, "signature: %s\n", sig64);
     if (s->receipt)
-        dm_escrow_buf_add(&b, s->receipt, s->receipt_len);
+        dm_buf_add(&b, s->receipt, s->receipt_len);
     return dm_escrow_buf_take(&b, text, len);
 }
 
@@ -253,13 +253,13 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
     err = dm_escrow_unwrap_share(auth, agent, hdr, s->value, sealed_id);
     if (!err && memcmp(sealed_id, file_id, DM_FILE_ID_LEN) != 0)
         err = dm_fail(DM_ERR_INTERNAL, "the stanza's file id changed");
-    dm_escrow_buf b = {.secret = true};
+    dm_buf b = {.secret = true};
     if (!err)
         err = share_body(s, &b);
     if (!err)
         err =
             dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len, s->sig);
-    dm_escrow_buf_free(&b);
+    dm_buf_free(&b);
     if (err) {
         dm_escrow_share_free(s);
         return err;
@@ -307,7 +307,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
     if (misfit)
         memset(misfit, 0, n_shares);
     char want_hex[2 * DM_FILE_ID_LEN + 1];
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, want_hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, want_hex);
     uint8_t xs[DM_ESCROW_MAX_AGENTS];
     const uint8_t *ys[DM_ESCROW_MAX_AGENTS];
     size_t from[DM_ESCROW_MAX_AGENTS]; /* which share each point came from */
@@ -319,7 +319,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                            s->agent);
         if (memcmp(s->file_id, file_id, DM_FILE_ID_LEN) != 0) {
             char hex[2 * DM_FILE_ID_LEN + 1];
-            dm_escrow_hex(s->file_id, DM_FILE_ID_LEN, hex);
+            dm_hex(s->file_id, DM_FILE_ID_LEN, hex);
             return dm_fail(DM_ERR_USAGE, "the share from agent %s is for file %s, not %s", s->agent,
                            hex, want_hex);
         }

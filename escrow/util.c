@@ -1,5 +1,5 @@
 /* Small helpers shared by the escrow modules: strict parsing of the
- * line-oriented text formats, hex and base64, files, labelled signatures and
+ * line-oriented text formats, hex decoding and base64, files, labelled signatures and
  * domain-separated HKDF. */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,15 +37,6 @@ bool dm_escrow_field(const char *line, size_t line_len, const char *key, const c
     *value = line + k + 2;
     *value_len = line_len - k - 2;
     return true;
-}
-
-void dm_escrow_hex(const uint8_t *in, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
 }
 
 static int hex_digit(char c) {
@@ -123,83 +114,8 @@ bool dm_escrow_valid_agent_name(const char *s, size_t len) {
 
 /* ------------------------------------------------------------ text buffer */
 
-static void buf_reserve(dm_escrow_buf *b, size_t extra) {
-    if (b->failed)
-        return;
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = b->secret ? dm_secret_alloc(cap) : malloc(cap);
-    if (!p) {
-        b->failed = true;
-        return;
-    }
-    if (b->data) {
-        memcpy(p, b->data, b->len);
-        if (b->secret) {
-            dm_secret_free(b->data);
-        } else {
-            free(b->data);
-        }
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-void dm_escrow_buf_add(dm_escrow_buf *b, const char *s, size_t n) {
-    buf_reserve(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void dm_escrow_buf_str(dm_escrow_buf *b, const char *s) {
-    dm_escrow_buf_add(b, s, strlen(s));
-}
-
-void dm_escrow_buf_printf(dm_escrow_buf *b, const char *fmt, ...) {
-    char tmp[4096]; /* room for an age1pq1 agent line */
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->failed = true;
-        return;
-    }
-    dm_escrow_buf_add(b, tmp, (size_t)n);
-    sodium_memzero(tmp, sizeof tmp);
-}
-
-int dm_escrow_buf_take(dm_escrow_buf *b, char **text, size_t *len) {
-    buf_reserve(b, 0);
-    if (b->failed) {
-        dm_escrow_buf_free(b);
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    }
-    b->data[b->len] = '\0';
-    *text = b->data;
-    if (len)
-        *len = b->len;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return DM_OK;
-}
-
-void dm_escrow_buf_free(dm_escrow_buf *b) {
-    if (b->data) {
-        if (b->secret) {
-            dm_secret_free(b->data);
-        } else {
-            free(b->data);
-        }
-    }
-    b->data = NULL;
-    b->len = b->cap = 0;
+int dm_escrow_buf_take(dm_buf *b, char **text, size_t *len) {
+    return dm_buf_take(b, text, len) ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
 }
 
 /* ------------------------------------------------------------------ files */
@@ -223,17 +139,10 @@ int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len) 
         close(fd);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
-    size_t got = 0;
-    while (got < cap - 1) {
-        ssize_t r = read(fd, p + got, cap - 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    ssize_t r = dm_read_all(fd, p, cap - 1);
     close(fd);
-    if (got != cap - 1) {
+    size_t got = r < 0 ? 0 : (size_t)r;
+    if (r < 0 || got != cap - 1) {
         if (secret) {
             dm_secret_free(p);
         } else {
@@ -314,16 +223,7 @@ int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mod
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
         return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
-    }
-    int ok = done == len && fsync(fd) == 0;
+    int ok = dm_write_all(fd, text, len) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
         unlink(path);

@@ -94,7 +94,7 @@ void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w,
                                 char hex[2 * DM_ESCROW_DIGEST_LEN + 1]) {
     uint8_t d[DM_ESCROW_DIGEST_LEN];
     dm_sha256((const uint8_t *)w->case_ref, strlen(w->case_ref), d);
-    dm_escrow_hex(d, sizeof d, hex);
+    dm_hex(d, sizeof d, hex);
 }
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) {
     return w->expires;
@@ -144,17 +144,17 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     if (n_files == 0 || n_files > MAX_FILES)
         return dm_fail(DM_ERR_USAGE, "a warrant names 1 to %d files", MAX_FILES);
 
-    dm_escrow_buf b = {0};
-    dm_escrow_buf_printf(&b, "%s\nauthority: %s\nauthority-name: %s\ncase: %s\n", WARRANT_MAGIC,
+    dm_buf b = {0};
+    dm_buf_printf(&b, "%s\nauthority: %s\nauthority-name: %s\ncase: %s\n", WARRANT_MAGIC,
                          auth->id_hex, auth->name, case_ref);
-    dm_escrow_buf_printf(&b, "issued: %s\nexpires: %s\n", issued, expires);
+    dm_buf_printf(&b, "issued: %s\nexpires: %s\n", issued, expires);
     for (size_t i = 0; i < n_files; i++) {
         char hex[2 * DM_FILE_ID_LEN + 1];
-        dm_escrow_hex(file_ids[i], DM_FILE_ID_LEN, hex);
-        dm_escrow_buf_printf(&b, "file: %s\n", hex);
+        dm_hex(file_ids[i], DM_FILE_ID_LEN, hex);
+        dm_buf_printf(&b, "file: %s\n", hex);
     }
     if (b.failed) {
-        dm_escrow_buf_free(&b);
+        dm_buf_free(&b);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
     uint8_t sig[DM_ESCROW_SIG_LEN];
@@ -164,10 +164,10 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     if (!err)
         err = dm_escrow_b64(sig, sizeof sig, sig64, sizeof sig64);
     if (err) {
-        dm_escrow_buf_free(&b);
+        dm_buf_free(&b);
         return err;
     }
-    dm_escrow_buf_printf(&b, "signature: %s\n", sig64);
+    dm_buf_printf(&b, "signature: %s\n", sig64);
     return dm_escrow_buf_take(&b, text, len);
 }
 
@@ -296,7 +296,7 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now) {
     if (memcmp(w->authority_id, auth->id, DM_ESCROW_ID_LEN) != 0) {
         char hex[2 * DM_ESCROW_ID_LEN + 1];
-        dm_escrow_hex(w->authority_id, DM_ESCROW_ID_LEN, hex);
+        dm_hex(w->authority_id, DM_ESCROW_ID_LEN, hex);
         return dm_fail(DM_ERR_DENIED, "the warrant is for authority %s (%s), not %s (%s)",
                        w->authority_name, hex, auth->name, auth->id_hex);
     }
@@ -319,7 +319,7 @@ int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authorit
         if (memcmp(w->files[i], file_id, DM_FILE_ID_LEN) == 0)
             return DM_OK;
     char hex[2 * DM_FILE_ID_LEN + 1], case_hex[2 * DM_ESCROW_DIGEST_LEN + 1];
-    dm_escrow_hex(file_id, DM_FILE_ID_LEN, hex);
+    dm_hex(file_id, DM_FILE_ID_LEN, hex);
     dm_escrow_warrant_case_hex(w, case_hex);
     return dm_fail(DM_ERR_DENIED, "the warrant (case %s) does not cover file %s", case_hex, hex);
 }

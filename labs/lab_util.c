@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "doormat/base.h"
 #include "lab_internal.h"
 
 double dm_lab_now(void) {
@@ -44,18 +45,10 @@ int dm_lab_write(const char *dir, const char *name, const void *data, size_t len
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", p, strerror(errno));
-    const uint8_t *b = data;
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, b + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            return dm_fail(DM_ERR_IO, "%s: %s", p, strerror(e));
-        }
-        done += (size_t)w;
+    if (dm_write_all(fd, data, len) != 0) {
+        int e = errno;
+        close(fd);
+        return dm_fail(DM_ERR_IO, "%s: %s", p, strerror(e));
     }
     if (close(fd) != 0)
         return dm_fail(DM_ERR_IO, "%s: %s", p, strerror(errno));

@@ -19,6 +19,7 @@
 
 #include <sodium.h>
 
+#include "doormat/base.h"
 #include "doormat/vault.h"
 
 #define MAX_LINE 65536
@@ -160,18 +161,13 @@ static char *passphrase(size_t *len, const char **why) {
             sodium_free(out);
             return NULL;
         }
-        for (;;) {
-            ssize_t r = read((int)fd, out + n, 4096 - n);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0) {
-                *why = "reading AGE_PASSPHRASE_FD failed";
-                sodium_free(out);
-                return NULL;
-            }
-            if (r == 0 || (n += (size_t)r) == 4096)
-                break;
+        ssize_t r = dm_read_all((int)fd, out, 4096);
+        if (r < 0) {
+            *why = "reading AGE_PASSPHRASE_FD failed";
+            sodium_free(out);
+            return NULL;
         }
+        n = (size_t)r;
         while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
             n--;
     }

@@ -22,6 +22,7 @@
 
 #include <sodium.h>
 
+#include "doormat/base.h"
 #include "doormat/vault.h"
 #include "plugin.h"
 
@@ -86,16 +87,8 @@ static int convert(const char *output, const char *input) {
     if (fd < 0)
         return fail(1, "can't open %s: %s", input, strerror(errno));
     char *text = dm_secret_alloc(MAX_KEY_FILE + 1);
-    size_t len = 0;
-    ssize_t r = 0;
-    while (text != NULL && len < MAX_KEY_FILE &&
-           (r = read(fd, text + len, MAX_KEY_FILE - len)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            break;
-        len += (size_t)r;
-    }
+    ssize_t r = text != NULL ? dm_read_all(fd, text, MAX_KEY_FILE) : 0;
+    size_t len = r < 0 ? 0 : (size_t)r;
     if (fd != STDIN_FILENO)
         close(fd);
     if (text == NULL || r < 0 || len >= MAX_KEY_FILE) {
@@ -180,15 +173,8 @@ static int send_msg(const char *cmd, const char *const *args, size_t nargs, cons
     uint8_t *buf = NULL;
     size_t n = 0;
     int err = dm_plugin_msg_encode(cmd, args, nargs, body, body_len, &buf, &n);
-    for (size_t off = 0; err == DM_OK && off < n;) {
-        ssize_t w = write(STDOUT_FILENO, buf + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            err = DM_ERR_IO;
-        else
-            off += (size_t)w;
-    }
+    if (err == DM_OK && dm_write_all(STDOUT_FILENO, buf, n) != 0)
+        err = DM_ERR_IO;
     if (buf != NULL) {
         sodium_memzero(buf, n);
         free(buf);

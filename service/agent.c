@@ -25,6 +25,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "doormat/base.h"
 #include "service_internal.h"
 
 #define MAX_LOG_FILE (16u << 20)
@@ -528,22 +529,14 @@ static void serve_log(agent *a, struct evhttp_request *req, const char *rel) {
     } else if ((data = malloc((size_t)st.st_size + 1)) == NULL) {
         dm_svc_error(&a->svc, req, 503, "out of memory");
     } else {
-        size_t got = 0;
-        while (got < (size_t)st.st_size) {
-            ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            got += (size_t)n;
-        }
+        ssize_t got = dm_read_all(fd, data, (size_t)st.st_size);
         int is_checkpoint = strcmp(rel, "checkpoint") == 0;
-        if (got != (size_t)st.st_size)
+        if (got != (ssize_t)st.st_size)
             dm_svc_error(&a->svc, req, 503, "cannot read the log");
         else
             dm_svc_reply(&a->svc, req, 200,
                          is_checkpoint ? "text/plain; charset=utf-8" : "application/octet-stream",
-                         data, got, NULL);
+                         data, (size_t)got, NULL);
     }
     if (fd >= 0)
         close(fd);

@@ -36,17 +36,6 @@ static void test_json_string(void **state) {
     expect_json("\xc3\xa9", "\"\\u00c3\\u00a9\"");
 }
 
-static void test_hex(void **state) {
-    (void)state;
-    const uint8_t in[] = {0x00, 0x01, 0x7f, 0x80, 0xab, 0xff};
-    char out[2 * sizeof in + 1];
-    memset(out, 'x', sizeof out);
-    cli_hex(in, sizeof in, out);
-    assert_string_equal(out, "00017f80abff");
-    cli_hex(in, 0, out);
-    assert_string_equal(out, "");
-}
-
 static void test_parse_ulong(void **state) {
     (void)state;
     unsigned long v = 99;
@@ -79,7 +68,6 @@ static void test_clock_is_the_real_one(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_hex),
         cmocka_unit_test(test_parse_ulong),
         cmocka_unit_test(test_clock_is_the_real_one),
     };

@@ -81,7 +81,7 @@ static void test_valid_and_text(void **state) {
     char *text = issue(w, "2026-01-10", "2026-02-10", &len);
     char want[512];
     char fid[33];
-    dm_escrow_hex(w->files[0], DM_FILE_ID_LEN, fid);
+    dm_hex(w->files[0], DM_FILE_ID_LEN, fid);
     int n = snprintf(want, sizeof want,
                      "doormat-escrow-warrant/v1\nauthority: %s\nauthority-name: FBI\n"
                      "case: SDNY 26-cr-0042 (Doe)\nissued: 2026-01-10\nexpires: 2026-02-10\n"
@@ -233,7 +233,7 @@ static void test_edited(void **state) {
     /* The file id line, edited to cover another file. */
     char *t = strdup(text);
     char other[33];
-    dm_escrow_hex(w->files[1], DM_FILE_ID_LEN, other);
+    dm_hex(w->files[1], DM_FILE_ID_LEN, other);
     memcpy(strstr(t, "file: ") + 6, other, 32);
     assert_int_equal(check_text(w, t, len, w->files[1], day("2026-01-20")), DM_ERR_DENIED);
     assert_non_null(strstr(dm_err_detail(), "signature"));

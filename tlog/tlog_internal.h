@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "doormat/base.h"
 #include "doormat/tlog.h"
 
 /* Bound on any resource read from a log: a full bundle of the longest entries. */
@@ -44,6 +45,13 @@ int dm_tlog_io_rename(const char *point, const char *from, const char *to);
 int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode);
 int dm_tlog_io_fsync_dir(const char *point, const char *path);
 int dm_tlog_io_syncfs(const char *point, int fd);
+/* Finishes replacing path whole through tmp, which fd is open on for writing:
+ * fchmod to mode (unless mode is 0), writes data, fsyncs, closes fd and renames
+ * tmp to path, each call a point of its own under point. 0, or -1 with errno
+ * set and tmp removed; path is then its old content, never a part. The caller
+ * syncs the directory if the rename must survive a crash. */
+int dm_tlog_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
+                       const void *data, size_t len);
 
 /* Takes the exclusive flock on fd, an open lock file (tlog_lock.c), as o
  * says (NULL: no holder's name, DM_TLOG_LOCK_WAIT seconds), and writes the

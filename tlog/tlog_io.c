@@ -136,3 +136,24 @@ int dm_tlog_io_syncfs(const char *point, int fd) {
     }
     return syncfs(fd);
 }
+
+int dm_tlog_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
+                       const void *data, size_t len) {
+    int ok = (mode == 0 || fchmod(fd, mode) == 0) &&
+             dm_tlog_io_write_all(point, fd, data, len) == 0 && dm_tlog_io_fsync(point, fd) == 0;
+    int e = errno;
+    if (dm_tlog_io_close(point, fd) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    if (ok && dm_tlog_io_rename(point, tmp, path) != 0) {
+        ok = 0;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}

@@ -106,21 +106,8 @@ static int write_durable(const char *point, const char *dir, const char *rel, co
     }
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = fchmod(fd, 0644) == 0 && dm_tlog_io_write_all(point, fd, data, len) == 0 &&
-             dm_tlog_io_fsync(point, fd) == 0;
-    int e = errno;
-    if (dm_tlog_io_close(point, fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && dm_tlog_io_rename(point, tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(e));
-    }
+    if (dm_tlog_io_replace(point, fd, tmp, path, 0644, data, len) != 0)
+        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
     return DM_OK;
 }
 

@@ -92,22 +92,6 @@ static int clean_utf8(const uint8_t *s, size_t len) {
     return 1;
 }
 
-static int parse_u64(const char *s, size_t len, uint64_t *out) {
-    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 static int hex8(const char *s, size_t len, uint32_t *out) {
     if (len != 8)
         return -1;
@@ -567,7 +551,7 @@ int dm_tlog_checkpoint_parse(const char *text, size_t len, dm_tlog_checkpoint *o
     if (ll[0] == 0 || ll[0] > DM_TLOG_MAX_NAME || memchr(line[0], '\0', ll[0]) ||
         !clean_utf8((const uint8_t *)line[0], ll[0]))
         return dm_fail(DM_ERR_USAGE, "checkpoint: bad origin line");
-    if (parse_u64(line[1], ll[1], &out->size) != 0)
+    if (!dm_parse_u64(line[1], ll[1], &out->size))
         return dm_fail(DM_ERR_USAGE, "checkpoint: the size is not a decimal number");
     if (dm_tlog_hash_decode(line[2], ll[2], out->root) != DM_OK)
         return dm_fail(DM_ERR_USAGE, "checkpoint: the root is not 32 bytes of base64");

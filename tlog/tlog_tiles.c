@@ -148,17 +148,9 @@ static int dir_fetch(void *ctx, const char *path, uint8_t **data, size_t *len) {
         close(fd);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    ssize_t got = dm_read_all(fd, buf, n);
     close(fd);
-    if (got != n) {
+    if (got != (ssize_t)n) {
         free(buf);
         return dm_fail(DM_ERR_IO, "%s: short read", full);
     }

@@ -17,22 +17,6 @@
 
 static const char proof_magic[] = "c2sp.org/tlog-proof@v1";
 
-static int parse_u64(const char *s, size_t len, uint64_t *out) {
-    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        uint64_t d = (uint64_t)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Next '\n'-terminated line at *pos; 0 at the end or on an unterminated one. */
 static int next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *ll) {
     if (*pos >= len)
@@ -131,20 +115,12 @@ static int read_small(const char *path, char **text, size_t *len) {
         return errno == ENOENT ? DM_ERR_NO_MATCH
                                : dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = malloc(DM_TLOG_MAX_NOTE + 1);
-    size_t got = 0;
-    int err = buf ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
-    while (!err) {
-        ssize_t r = read(fd, buf + got, DM_TLOG_MAX_NOTE + 1 - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-        if (got > DM_TLOG_MAX_NOTE)
-            err = dm_fail(DM_ERR_IO, "%s: too large", path);
-    }
+    ssize_t r = buf ? dm_read_all(fd, buf, DM_TLOG_MAX_NOTE + 1) : 0;
+    int err = !buf                            ? dm_fail(DM_ERR_NOMEM, "out of memory")
+              : r < 0                         ? dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno))
+              : r > (ssize_t)DM_TLOG_MAX_NOTE ? dm_fail(DM_ERR_IO, "%s: too large", path)
+                                              : DM_OK;
+    size_t got = r < 0 ? 0 : (size_t)r;
     close(fd);
     if (err) {
         free(buf);
@@ -166,20 +142,8 @@ static int write_state(const char *path, const char *text, size_t len) {
     int fd = dm_tlog_io_open(pt, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = dm_tlog_io_write_all(pt, fd, text, len) == 0 && dm_tlog_io_fsync(pt, fd) == 0;
-    int e = errno;
-    if (dm_tlog_io_close(pt, fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && dm_tlog_io_rename(pt, tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(e));
-    }
+    if (dm_tlog_io_replace(pt, fd, tmp, path, 0, text, len) != 0)
+        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(errno));
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -201,7 +165,7 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
     dm_tlog_hash proof[64];
     size_t n = 0;
     if (!next_line(body, len, &pos, &line, &ll) || ll < 5 || memcmp(line, "old ", 4) != 0 ||
-        parse_u64(line + 4, ll - 4, &old) != 0)
+        !dm_parse_u64(line + 4, ll - 4, &old))
         return answer(status, 400, response, response_len, "malformed old size line\n");
     for (;;) {
         if (!next_line(body, len, &pos, &line, &ll))
@@ -398,7 +362,7 @@ int dm_tlog_proof_parse(const char *text, size_t len, dm_tlog_proof *out) {
             goto fail;
         }
     }
-    if (ll < 7 || memcmp(line, "index ", 6) != 0 || parse_u64(line + 6, ll - 6, &out->index)) {
+    if (ll < 7 || memcmp(line, "index ", 6) != 0 || !dm_parse_u64(line + 6, ll - 6, &out->index)) {
         err = dm_fail(DM_ERR_USAGE, "tlog proof: want \"index N\"");
         goto fail;
     }

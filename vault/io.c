@@ -6,10 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "doormat/base.h"
 #include "doormat/vault.h"
 #include "stream.h"
 
-/* Larger single transfers gain nothing and some kernels cap them anyway. */
+/* Larger single reads gain nothing and some kernels cap them anyway (writes:
+ * dm_write_all, with the same cap). */
 #define DM_IO_MAX ((size_t)1 << 30)
 
 static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n) {
@@ -26,23 +28,7 @@ static ssize_t fd_read(void *ctx, uint8_t *buf, size_t n) {
 }
 
 static int fd_write(void *ctx, const uint8_t *buf, size_t n) {
-    int fd = *(const int *)ctx;
-    while (n > 0) {
-        ssize_t put = write(fd, buf, n > DM_IO_MAX ? DM_IO_MAX : n);
-        if (put < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        /* A zero-byte write of a non-empty buffer would spin forever. */
-        if (put == 0) {
-            errno = EIO;
-            return -1;
-        }
-        buf += put;
-        n -= (size_t)put;
-    }
-    return 0;
+    return dm_write_all(*(const int *)ctx, buf, n);
 }
 
 dm_source dm_source_fd(int *fd) {

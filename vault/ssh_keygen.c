@@ -29,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "doormat/base.h"
 #include "ssh.h"
 
 #define KEYGEN "ssh-keygen"
@@ -103,16 +104,10 @@ static int memfd_with(const char *text, size_t len, int *fd_out) {
             close(fd);
         return dm_fail(DM_ERR_IO, "memory file for the SSH key: %s", strerror(e));
     }
-    for (size_t done = 0; done < len;) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            close(fd);
-            return dm_fail(DM_ERR_IO, "memory file for the SSH key: %s", strerror(e));
-        }
-        done += (size_t)n;
+    if (dm_write_all(fd, text, len) != 0) {
+        int e = errno;
+        close(fd);
+        return dm_fail(DM_ERR_IO, "memory file for the SSH key: %s", strerror(e));
     }
     *fd_out = fd;
     return DM_OK;
@@ -199,16 +194,9 @@ static int type_line(int master, const char *pass) {
         return dm_fail(DM_ERR_NOMEM, "passphrase");
     memcpy(line, pass, n);
     line[n] = '\r';
-    int err = DM_OK;
-    for (size_t done = 0; done <= n && err == DM_OK;) {
-        ssize_t w = write(master, line + done, n + 1 - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            err = dm_fail(DM_ERR_USAGE, "ssh-keygen stopped reading the passphrase");
-        else
-            done += (size_t)w;
-    }
+    int err = dm_write_all(master, line, n + 1) == 0
+                  ? DM_OK
+                  : dm_fail(DM_ERR_USAGE, "ssh-keygen stopped reading the passphrase");
     dm_secret_free(line);
     return err;
 }
@@ -322,15 +310,9 @@ static int read_back(int fd, char **out, size_t *out_len) {
     char *buf = dm_secret_alloc(size + 1);
     if (buf == NULL)
         return dm_fail(DM_ERR_NOMEM, "SSH private key");
-    for (size_t done = 0; done < size;) {
-        ssize_t n = pread(fd, buf + done, size - done, (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            dm_secret_free(buf);
-            return dm_fail(DM_ERR_USAGE, "ssh-keygen left no usable key in memory");
-        }
-        done += (size_t)n;
+    if (dm_pread_all(fd, buf, size, 0) != (ssize_t)size) {
+        dm_secret_free(buf);
+        return dm_fail(DM_ERR_USAGE, "ssh-keygen left no usable key in memory");
     }
     buf[size] = '\0';
     *out = buf;

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "doormat/base.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -508,9 +510,7 @@ int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
 int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
                  uint8_t *out);
 
-/* Guarded memory for secrets. */
-void *dm_secret_alloc(size_t n);
-void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
+/* Guarded memory for secrets: dm_secret_alloc and dm_secret_free (base.h). */
 
 #ifdef __cplusplus
 }
