@@ -67,6 +67,11 @@ int dm_svc_client_new(const char *base_url, const char *pin, unsigned timeout_s,
     c->base_url = strndup(base_url, n);
     c->pin = pin ? strdup(pin) : NULL;
     c->curl = curl_easy_init();
+    /* At once, not only per transfer: curl_easy_cleanup of a handle that
+     * never ran a transfer also ignores SIGPIPE for a moment and puts back
+     * what it saw, which two threads doing so together can leave ignored. */
+    if (c->curl != NULL)
+        curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     c->timeout_s = timeout_s ? timeout_s : 10;
     if (c->base_url == NULL || (pin && c->pin == NULL) || c->curl == NULL) {
         dm_svc_client_free(c);
