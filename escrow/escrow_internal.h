@@ -89,6 +89,9 @@ typedef struct dm_escrow_lines {
 } dm_escrow_lines;
 bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_len,
                          bool *had_newline);
+/* The next line that is not blank or a '#' comment; false at the end, or
+ * with *err set at a line that holds a control character. */
+bool dm_escrow_next_content(dm_escrow_lines *it, const char **line, size_t *len, int *err);
 
 /* If line is "key: value" returns true with *value and *value_len set. */
 bool dm_escrow_field(const char *line, size_t line_len, const char *key, const char **value,
@@ -154,10 +157,22 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
 /* ---- authority.c ---- */
 /* Derives the agent key's X25519, Ed25519 and log key halves from its seed. */
 int dm_escrow_agent_key_derive(dm_escrow_agent_key *key);
+/* Derives the court key's Ed25519 key pair from its seed. */
+int dm_escrow_court_key_derive(dm_escrow_court_key *key);
+/* One line of the network section, "tls: NAME PIN" or "url: NAME URL" (NAME
+ * an agent or a witness), into auth's endpoints. */
+int dm_escrow_authority_parse_endpoint(dm_escrow_authority *auth, const char *line, size_t llen);
 /* The origin (and key name) of an agent's log:
  * "doormat-escrow/NAME/AGENT/HEX8", HEX8 the first 4 bytes of SHA-256(sign_pk). */
 void dm_escrow_log_origin(const char *auth_name, const char *agent, const uint8_t sign_pk[32],
                           char out[DM_TLOG_MAX_NAME + 1]);
+
+/* ---- authority_text.c ---- */
+/* The id: the first DM_ESCROW_ID_LEN bytes of SHA-256 over a label and the
+ * public text without its id and comments. */
+int dm_escrow_authority_compute_id(const dm_escrow_authority *auth, uint8_t id[DM_ESCROW_ID_LEN]);
+/* An agent's age1... recipient (Bech32 of its X25519 key). */
+int dm_escrow_agent_recipient(const uint8_t pk[32], char out[DM_ESCROW_RECIPIENT_MAX]);
 
 /* ---- the doormat-escrow stanza (v2) ----
  *   -> doormat-escrow MODE AUTHORITY-ID AUTHORITY-NAME K-of-N X AGENT EPHEMERAL FILE-ID

@@ -29,6 +29,30 @@ bool dm_escrow_next_line(dm_escrow_lines *it, const char **line, size_t *line_le
     return true;
 }
 
+static bool has_control(const char *line, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)line[i];
+        if (c < 0x20 || c == 0x7f)
+            return true;
+    }
+    return false;
+}
+
+/* Next line that is not blank or a '#' comment; false at the end. */
+bool dm_escrow_next_content(dm_escrow_lines *it, const char **line, size_t *len, int *err) {
+    bool nl;
+    while (dm_escrow_next_line(it, line, len, &nl)) {
+        if (has_control(*line, *len)) {
+            *err = dm_fail(DM_ERR_USAGE, "control character (CR, tab...) in line");
+            return false;
+        }
+        if (*len == 0 || (*line)[0] == '#')
+            continue;
+        return true;
+    }
+    return false;
+}
+
 bool dm_escrow_field(const char *line, size_t line_len, const char *key, const char **value,
                      size_t *value_len) {
     size_t k = strlen(key);
