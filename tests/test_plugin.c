@@ -1,4 +1,4 @@
-/* plugin.c and plugin_proc.c: the message codec, the recipient-v1 and
+/* vault/plugin*.c: the message codec, the recipient-v1 and
  * identity-v1 state machines against a scripted fake plugin (asserting every
  * byte the client sends), plugin key strings, and real child processes (small
  * shell plugins) that succeed, crash, hang or stop reading: no child and no

@@ -15,6 +15,9 @@
 #define DM_PLUGIN_MAX_BODY (1u << 20) /* decoded body bytes of one message */
 #define DM_PLUGIN_MAX_MESSAGES 4096u  /* messages from the plugin in one session */
 #define DM_PLUGIN_MAX_CHOICE 1024u    /* decoded bytes of a confirm choice */
+/* A body is base64 in lines of 64 columns, 48 bytes each but the last. */
+#define DM_PLUGIN_BODY_COLUMNS 64
+#define DM_PLUGIN_BODY_CHUNK 48
 /* dm_plugin_msg_parse: the buffer holds only the start of a message. */
 #define DM_PLUGIN_NEED_MORE (-1)
 
