@@ -250,6 +250,18 @@ static int is_done(const session *s, const dm_plugin_msg *m, int *err) {
     return 1;
 }
 
+/* The plugin's next message of phase 2 into m: false when none came (*err
+ * says why) or at "done" (*err DM_OK, or the error when it is malformed). */
+static int recv_phase2(session *s, dm_plugin_msg *m, int *err) {
+    if ((*err = recv_msg(s, m)) != DM_OK)
+        return 0;
+    if (is_done(s, m, err)) {
+        dm_plugin_msg_free(m);
+        return 0;
+    }
+    return 1;
+}
+
 /* "0" and nothing else: the client sends one file key or one file. */
 static int is_index_zero(const char *s) {
     return strcmp(s, "0") == 0;
@@ -268,12 +280,8 @@ int dm_plugin_wrap_session(const dm_plugin_transport *t, const dm_plugin_host *h
         err = send_simple(&s, "done");
     while (err == DM_OK) {
         dm_plugin_msg m;
-        if ((err = recv_msg(&s, &m)) != DM_OK)
+        if (!recv_phase2(&s, &m, &err))
             break;
-        if (is_done(&s, &m, &err)) {
-            dm_plugin_msg_free(&m);
-            break;
-        }
         if (strcmp(m.args[0], "recipient-stanza") == 0) {
             if (m.nargs < 3 || !is_index_zero(m.args[1]))
                 err = protocol_error(&s, "recipient-stanza wants file index 0 and a stanza type");
@@ -325,12 +333,8 @@ int dm_plugin_unwrap_session(const dm_plugin_transport *t, const dm_plugin_host 
     uint8_t *key = NULL;
     while (err == DM_OK) {
         dm_plugin_msg m;
-        if ((err = recv_msg(&s, &m)) != DM_OK)
+        if (!recv_phase2(&s, &m, &err))
             break;
-        if (is_done(&s, &m, &err)) {
-            dm_plugin_msg_free(&m);
-            break;
-        }
         if (strcmp(m.args[0], "file-key") == 0) {
             if (m.nargs != 2 || !is_index_zero(m.args[1]))
                 err = protocol_error(&s, "file-key wants file index 0");
