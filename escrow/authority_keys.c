@@ -1,5 +1,5 @@
 /* The agents' and the court's secret key files: their text, parsed against
- * the authority they belong to, and loaded from guarded memory.
+ * the authority they belong to, and loaded (read into guarded memory).
  */
 #include <stdio.h>
 #include <stdlib.h>
