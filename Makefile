@@ -21,7 +21,7 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-# libfiu: the log's writes are fault-injection points (tlog/tlog_io.c).
+# libfiu: the log's writes are fault-injection points (base/durable.c).
 PKGS := libsodium libcrypto libssh libfiu
 # The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
