@@ -233,16 +233,7 @@ static int read_header(const escrow_args *a, const char *path, dm_inspect_info *
 }
 
 static int write_all(int fd, const char *text, size_t len) {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return dm_fail(DM_ERR_IO, "%s", strerror(errno));
-        done += (size_t)w;
-    }
-    return DM_OK;
+    return dm_write_all(fd, text, len) == 0 ? DM_OK : dm_fail(DM_ERR_IO, "%s", strerror(errno));
 }
 
 static int write_output(const escrow_args *a, const char *path, const char *text, size_t len,
