@@ -181,8 +181,8 @@ static int parent_of(const char *path, char *dir, size_t cap) {
     return 0;
 }
 
-int dm_atomic_write(const char *point, const char *path, const void *data, size_t len,
-                    mode_t mode, dm_io_step *failed) {
+int dm_atomic_write(const char *point, const char *path, const void *data, size_t len, mode_t mode,
+                    dm_io_step *failed) {
     char tmp[4200], dir[4096];
     dm_io_step dummy;
     if (failed == NULL)

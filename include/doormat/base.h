@@ -73,8 +73,8 @@ typedef enum dm_io_step {
  * rename leaves path byte for byte as it was and no PATH.tmp. 0, or -1 with
  * errno set and *failed (if not NULL) the step. point names the fault
  * points of its calls, as above (NULL: none). */
-int dm_atomic_write(const char *point, const char *path, const void *data, size_t len,
-                    mode_t mode, dm_io_step *failed);
+int dm_atomic_write(const char *point, const char *path, const void *data, size_t len, mode_t mode,
+                    dm_io_step *failed);
 /* Writes a file that must not exist yet (O_EXCL) with mode (less the umask),
  * and fsyncs it; on any failure after its creation the file is removed. 0, or
  * -1 with errno set (EEXIST: it exists) and *failed (if not NULL) the step. */
