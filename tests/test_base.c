@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -448,20 +449,49 @@ static void test_buf_take_of_nothing(void **state) {
     free(text);
 }
 
+/* printf adds text of any length, exactly, in plain and guarded memory. */
+static void test_buf_printf_any_length(void **state) {
+    (void)state;
+    static const size_t lens[] = {4095, 4096, 4097, 1u << 20};
+    char *big = malloc((1u << 20) + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < (1u << 20); i++)
+        big[i] = (char)('a' + i % 26);
+    big[1u << 20] = '\0';
+    for (int secret = 0; secret < 2; secret++)
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+            dm_buf b = {.secret = secret};
+            dm_buf_str(&b, "kept:");
+            dm_buf_printf(&b, "[%s]%zu", big + ((1u << 20) - lens[k]), lens[k]);
+            assert_false(b.failed);
+            char *text = NULL;
+            size_t len = 0;
+            assert_true(dm_buf_take(&b, &text, &len));
+            char tail[32];
+            int t = snprintf(tail, sizeof tail, "]%zu", lens[k]);
+            assert_int_equal(len, 5 + 1 + lens[k] + (size_t)t);
+            assert_memory_equal(text, "kept:[", 6);
+            assert_memory_equal(text + 6, big + ((1u << 20) - lens[k]), lens[k]);
+            assert_string_equal(text + 6 + lens[k], tail);
+            if (secret)
+                dm_secret_free(text);
+            else
+                free(text);
+        }
+    free(big);
+}
+
 static void test_buf_failed_stays_failed(void **state) {
     (void)state;
     dm_buf b = {0};
     dm_buf_str(&b, "kept");
-    char big[5000];
-    memset(big, 'a', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    dm_buf_printf(&b, "%s", big + 904); /* 4,095 bytes: fits */
-    assert_false(b.failed);
-    assert_int_equal(b.len, 4 + 4095);
-    dm_buf_printf(&b, "%s", big + 903); /* 4,096 bytes: does not */
+    /* a wide character the C locale cannot write: vsnprintf says -1 */
+    static const wchar_t not_ascii[] = {0xe9, 0};
+    dm_buf_printf(&b, "%ls", not_ascii);
     assert_true(b.failed);
     dm_buf_str(&b, "more"); /* nothing is added after a failure */
-    assert_int_equal(b.len, 4 + 4095);
+    dm_buf_printf(&b, "%s", "more");
+    assert_int_equal(b.len, 4);
     char *text = (char *)"untouched";
     size_t len = 77;
     assert_false(dm_buf_take(&b, &text, &len));
@@ -509,6 +539,7 @@ int main(void) {
         cmocka_unit_test(test_write_new_file),
         cmocka_unit_test(test_buf_grows_and_hands_over),
         cmocka_unit_test(test_buf_take_of_nothing),
+        cmocka_unit_test(test_buf_printf_any_length),
         cmocka_unit_test(test_buf_failed_stays_failed),
         cmocka_unit_test(test_secret_alloc),
     };

@@ -89,9 +89,9 @@ void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
 
 /* A growing text buffer, NUL-terminated once anything is added. Start it
  * zeroed ({0}, or {.secret = true} for text that must live in guarded memory:
- * every copy is then dm_secret_alloc'd and zeroed when dropped). A failed
- * allocation, or a printf longer than 4,095 bytes, sets failed: later
- * additions do nothing and dm_buf_take says so. */
+ * every copy is then dm_secret_alloc'd and zeroed when dropped). printf
+ * adds text of any length. A failed allocation (or a format vsnprintf
+ * refuses) sets failed: later additions do nothing and dm_buf_take says so. */
 typedef struct dm_buf {
     char *data;
     size_t len;
