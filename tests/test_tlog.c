@@ -25,6 +25,7 @@
 #include <fiu.h>
 
 #include "doormat/tlog.h"
+#include "doormat/vault.h" /* dm_init */
 
 #define VECTORS "tests/testkit/tlog"
 
