@@ -27,6 +27,9 @@
 
 #include "doormat/base.h"
 
+/* One write moves at most this much: a count that fits ssize_t everywhere. */
+#define DM_IO_MAX ((size_t)1 << 30)
+
 /* errno to fail with at point prefix/op, or 0 (no fault, or no point);
  * *is_short for a short write. */
 static int injected(const char *prefix, const char *op, int *is_short) {
@@ -66,6 +69,8 @@ int dm_io_write_all(const char *point, int fd, const void *data, size_t len) {
             return -1;
         }
         size_t want = len - done;
+        if (want > DM_IO_MAX)
+            want = DM_IO_MAX;
         if (is_short && want > 1)
             want /= 2;
         ssize_t w = write(fd, p + done, want);
@@ -73,8 +78,9 @@ int dm_io_write_all(const char *point, int fd, const void *data, size_t len) {
             continue;
         if (w < 0)
             return -1;
+        /* A zero-byte write of a non-empty buffer would spin forever. */
         if (w == 0) {
-            errno = ENOSPC;
+            errno = EIO;
             return -1;
         }
         done += (size_t)w;
@@ -216,7 +222,7 @@ int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mod
     if (fd < 0)
         return -1;
     *failed = DM_IO_STEP_WRITE;
-    int ok = dm_write_all(fd, data, len) == 0 && fsync(fd) == 0;
+    int ok = dm_io_write_all(NULL, fd, data, len) == 0 && fsync(fd) == 0;
     int e = errno;
     if (close(fd) != 0 && ok) {
         ok = 0;

@@ -63,7 +63,8 @@ ssize_t dm_read_all(int fd, void *buf, size_t n);
 /* The same with pread from offset off (fd's offset is left alone). */
 ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Writes the n bytes of buf to fd, retrying EINTR and short writes. 0, or -1
- * with errno set (EIO for a write that wrote nothing). */
+ * with errno set (EIO for a write that wrote nothing). dm_io_write_all with
+ * no fault point. */
 int dm_write_all(int fd, const void *buf, size_t n);
 
 /* Writes that must survive a crash or a full disk (base/durable.c). Each
