@@ -222,10 +222,12 @@ static void test_write_all_to_closed_pipe(void **state) {
 
 /* ------------------------------------------------- the durable writers */
 
-/* A fresh directory of its own, in d (64 bytes). */
-static void fresh_dir(char d[64]) {
+/* A fresh directory of its own, in d (64 bytes), and the path of name in
+ * it, in path (128 bytes). */
+static void fresh_dir(char d[64], char path[128], const char *name) {
     snprintf(d, 64, "/tmp/test_base.XXXXXX");
     assert_non_null(mkdtemp(d));
+    snprintf(path, 128, "%s/%s", d, name);
 }
 
 /* The whole of path, NUL-terminated, in buf (cap bytes); its length. */
@@ -238,6 +240,13 @@ static ssize_t slurp(const char *path, char *buf, size_t cap) {
     if (n >= 0)
         buf[n] = '\0';
     return n;
+}
+
+/* path holds want, exactly. */
+static void assert_file_is(const char *path, const char *want) {
+    char got[64];
+    assert_int_equal(slurp(path, got, sizeof got), (ssize_t)strlen(want));
+    assert_string_equal(got, want);
 }
 
 static bool exists(const char *path) {
@@ -256,15 +265,13 @@ static void remove_dir(const char *d, const char *const *names) {
 
 static void test_atomic_write_replaces(void **state) {
     (void)state;
-    char d[64], path[128], tmp[128], got[64];
-    fresh_dir(d);
-    snprintf(path, sizeof path, "%s/state", d);
+    char d[64], path[128], tmp[128];
+    fresh_dir(d, path, "state");
     snprintf(tmp, sizeof tmp, "%s/state.tmp", d);
     mode_t old_mask = umask(022);
     dm_io_step step = DM_IO_STEP_DIRSYNC;
     assert_int_equal(dm_atomic_write(NULL, path, "first\n", 6, 0640, &step), 0);
-    assert_int_equal(slurp(path, got, sizeof got), 6);
-    assert_string_equal(got, "first\n");
+    assert_file_is(path, "first\n");
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0640);
@@ -275,21 +282,19 @@ static void test_atomic_write_replaces(void **state) {
     assert_int_equal(dm_write_new_file(victim, "mine\n", 5, 0600, NULL), 0);
     assert_int_equal(symlink(victim, tmp), 0);
     assert_int_equal(dm_atomic_write("base/test", path, "second, longer\n", 15, 0600, NULL), 0);
-    assert_int_equal(slurp(path, got, sizeof got), 15);
-    assert_string_equal(got, "second, longer\n");
-    assert_int_equal(slurp(victim, got, sizeof got), 5);
-    assert_string_equal(got, "mine\n");
+    assert_file_is(path, "second, longer\n");
+    assert_file_is(victim, "mine\n");
     assert_false(exists(tmp));
     /* nothing at all */
     assert_int_equal(dm_atomic_write(NULL, path, "", 0, 0600, NULL), 0);
-    assert_int_equal(slurp(path, got, sizeof got), 0);
+    assert_file_is(path, "");
     umask(old_mask);
     remove_dir(d, (const char *const[]){"state", "victim", NULL});
 }
 
 /* Each call of a replace failed in turn (libfiu): before the rename the old
  * file stays byte for byte and no temporary file is left; the error is the
- * point's errno and the step says where. */
+ * point's errno and the step says where. Then short writes. */
 static void test_atomic_write_failures_keep_the_old_file(void **state) {
     (void)state;
     static const struct {
@@ -302,9 +307,8 @@ static void test_atomic_write_failures_keep_the_old_file(void **state) {
         {"fsync", EIO, DM_IO_STEP_WRITE, false},     {"close", EIO, DM_IO_STEP_WRITE, false},
         {"rename", ENOSPC, DM_IO_STEP_WRITE, false}, {"dirsync", EIO, DM_IO_STEP_DIRSYNC, true},
     };
-    char d[64], path[128], tmp[128], got[64];
-    fresh_dir(d);
-    snprintf(path, sizeof path, "%s/record", d);
+    char d[64], path[128], tmp[128];
+    fresh_dir(d, path, "record");
     snprintf(tmp, sizeof tmp, "%s/record.tmp", d);
     assert_int_equal(fiu_init(0), 0);
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -319,43 +323,30 @@ static void test_atomic_write_failures_keep_the_old_file(void **state) {
         assert_int_equal(step, cases[i].step);
         assert_int_equal(fiu_disable(name), 0);
         const char *want = cases[i].replaced ? "new\n" : "old record\n";
-        assert_int_equal(slurp(path, got, sizeof got), (ssize_t)strlen(want));
-        assert_string_equal(got, want);
+        assert_file_is(path, want);
         assert_false(exists(tmp));
         /* the same point under another name is not consulted */
         assert_int_equal(fiu_enable(name, 1, (void *)(intptr_t)EIO, 0), 0);
         assert_int_equal(dm_atomic_write("base/other", path, "other\n", 6, 0644, NULL), 0);
         assert_int_equal(dm_atomic_write(NULL, path, "none\n", 5, 0644, NULL), 0);
         assert_int_equal(fiu_disable(name), 0);
-        assert_int_equal(slurp(path, got, sizeof got), 5);
-        assert_string_equal(got, "none\n");
+        assert_file_is(path, "none\n");
     }
+    /* A write point whose failinfo is 0 writes half of what is left each
+     * time, as a filling disk; the loop goes on until all of it is in. */
+    assert_int_equal(fiu_enable("doormat/base/test/write", 1, NULL, 0), 0);
+    assert_int_equal(dm_atomic_write("base/test", path, "0123456789abcdef", 16, 0644, NULL), 0);
+    assert_int_equal(fiu_disable("doormat/base/test/write"), 0);
+    assert_file_is(path, "0123456789abcdef");
     remove_dir(d, (const char *const[]){"record", NULL});
-}
-
-/* A write point whose failinfo is 0 writes half of what is left each time,
- * as a filling disk; the loop goes on until all of it is in. */
-static void test_io_short_writes(void **state) {
-    (void)state;
-    char d[64], path[128], got[64];
-    fresh_dir(d);
-    snprintf(path, sizeof path, "%s/short", d);
-    assert_int_equal(fiu_init(0), 0);
-    assert_int_equal(fiu_enable("doormat/base/short/write", 1, NULL, 0), 0);
-    assert_int_equal(dm_atomic_write("base/short", path, "0123456789abcdef", 16, 0644, NULL), 0);
-    assert_int_equal(fiu_disable("doormat/base/short/write"), 0);
-    assert_int_equal(slurp(path, got, sizeof got), 16);
-    assert_string_equal(got, "0123456789abcdef");
-    remove_dir(d, (const char *const[]){"short", NULL});
 }
 
 /* A directory the writer may not write to: EACCES at the temporary file,
  * the old file as it was. (root writes anywhere: then only the rest.) */
 static void test_atomic_write_unwritable_dir(void **state) {
     (void)state;
-    char d[64], path[128], got[64];
-    fresh_dir(d);
-    snprintf(path, sizeof path, "%s/kept", d);
+    char d[64], path[128];
+    fresh_dir(d, path, "kept");
     assert_int_equal(dm_atomic_write(NULL, path, "kept\n", 5, 0644, NULL), 0);
     assert_int_equal(chmod(d, 0500), 0);
     if (geteuid() != 0) {
@@ -366,8 +357,7 @@ static void test_atomic_write_unwritable_dir(void **state) {
         assert_int_equal(step, DM_IO_STEP_OPEN);
     }
     assert_int_equal(chmod(d, 0700), 0);
-    assert_int_equal(slurp(path, got, sizeof got), 5);
-    assert_string_equal(got, "kept\n");
+    assert_file_is(path, "kept\n");
     char tmp[160];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     assert_false(exists(tmp));
@@ -383,9 +373,8 @@ static void test_atomic_write_unwritable_dir(void **state) {
 
 static void test_write_new_file(void **state) {
     (void)state;
-    char d[64], path[128], got[64];
-    fresh_dir(d);
-    snprintf(path, sizeof path, "%s/new", d);
+    char d[64], path[128];
+    fresh_dir(d, path, "new");
     mode_t old_mask = umask(022);
     assert_int_equal(dm_write_new_file(path, "one\n", 4, 0600, NULL), 0);
     struct stat st;
@@ -396,8 +385,7 @@ static void test_write_new_file(void **state) {
     assert_int_equal(dm_write_new_file(path, "two, longer\n", 12, 0644, &step), -1);
     assert_int_equal(errno, EEXIST);
     assert_int_equal(step, DM_IO_STEP_OPEN);
-    assert_int_equal(slurp(path, got, sizeof got), 4);
-    assert_string_equal(got, "one\n");
+    assert_file_is(path, "one\n");
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
     umask(old_mask);
@@ -534,7 +522,6 @@ int main(void) {
         cmocka_unit_test(test_write_all_to_closed_pipe),
         cmocka_unit_test(test_atomic_write_replaces),
         cmocka_unit_test(test_atomic_write_failures_keep_the_old_file),
-        cmocka_unit_test(test_io_short_writes),
         cmocka_unit_test(test_atomic_write_unwritable_dir),
         cmocka_unit_test(test_write_new_file),
         cmocka_unit_test(test_buf_grows_and_hands_over),
