@@ -49,13 +49,16 @@ static int injected(const char *prefix, const char *op, int *is_short) {
     return e > 0 ? e : EIO;
 }
 
-int dm_io_open(const char *point, const char *path, int flags, mode_t mode) {
-    int e = injected(point, "open", NULL);
-    if (e) {
+/* -1 with errno set when point's op is to fail now, else 0. */
+static int fault(const char *point, const char *op) {
+    int e = injected(point, op, NULL);
+    if (e)
         errno = e;
-        return -1;
-    }
-    return open(path, flags, mode);
+    return e ? -1 : 0;
+}
+
+int dm_io_open(const char *point, const char *path, int flags, mode_t mode) {
+    return fault(point, "open") ? -1 : open(path, flags, mode);
 }
 
 int dm_io_write_all(const char *point, int fd, const void *data, size_t len) {
@@ -89,12 +92,7 @@ int dm_io_write_all(const char *point, int fd, const void *data, size_t len) {
 }
 
 int dm_io_fsync(const char *point, int fd) {
-    int e = injected(point, "fsync", NULL);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return fsync(fd);
+    return fault(point, "fsync") ? -1 : fsync(fd);
 }
 
 int dm_io_close(const char *point, int fd) {
@@ -108,46 +106,28 @@ int dm_io_close(const char *point, int fd) {
 }
 
 int dm_io_rename(const char *point, const char *from, const char *to) {
-    int e = injected(point, "rename", NULL);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return rename(from, to);
+    return fault(point, "rename") ? -1 : rename(from, to);
 }
 
 int dm_io_mkdir(const char *point, const char *path, mode_t mode) {
-    int e = injected(point, "mkdir", NULL);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return mkdir(path, mode);
+    return fault(point, "mkdir") ? -1 : mkdir(path, mode);
 }
 
 int dm_io_fsync_dir(const char *point, const char *path) {
-    int e = injected(point, "dirsync", NULL);
-    if (e) {
-        errno = e;
+    if (fault(point, "dirsync"))
         return -1;
-    }
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
-    e = errno;
+    int e = errno;
     close(fd);
     errno = e;
     return rc;
 }
 
 int dm_io_syncfs(const char *point, int fd) {
-    int e = injected(point, "syncfs", NULL);
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return syncfs(fd);
+    return fault(point, "syncfs") ? -1 : syncfs(fd);
 }
 
 int dm_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
