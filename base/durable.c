@@ -192,26 +192,15 @@ int dm_atomic_write(const char *point, const char *path, const void *data, size_
     return dm_io_fsync_dir(point, dir);
 }
 
-int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
-                      dm_io_step *failed) {
-    dm_io_step dummy;
-    if (failed == NULL)
-        failed = &dummy;
-    *failed = DM_IO_STEP_OPEN;
+int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode) {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0)
-        return -1;
-    *failed = DM_IO_STEP_WRITE;
+        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
     int ok = dm_io_write_all(NULL, fd, data, len) == 0 && fsync(fd) == 0;
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
+    ok = close(fd) == 0 && ok;
     if (!ok) {
         unlink(path);
-        errno = e == 0 ? EIO : e;
-        return -1;
+        return dm_fail(DM_ERR_IO, "%s: write failed", path);
     }
-    return 0;
+    return DM_OK;
 }

@@ -360,7 +360,7 @@ static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char
         if (path == NULL)
             return dm_fail(DM_ERR_NOMEM, "out of memory");
         snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
-        int err = dm_escrow_write_new_file(path, tls[i], tls_len[i], 0600);
+        int err = dm_write_new_file(path, tls[i], tls_len[i], 0600);
         free(path);
         if (err != DM_OK)
             return err;

@@ -445,13 +445,13 @@ static int witness_init(int argc, char **argv) {
         if (err == DM_OK) {
             char line[4200];
             int n = snprintf(line, sizeof line, "%s\n", sk);
-            err = dm_escrow_write_new_file(key, line, (size_t)n, 0600);
+            err = dm_write_new_file(key, line, (size_t)n, 0600);
             sodium_memzero(line, sizeof line);
         }
         if (err == DM_OK) {
             char line[600];
             int n = snprintf(line, sizeof line, "%s\n", vk);
-            err = dm_escrow_write_new_file(pub, line, (size_t)n, 0644);
+            err = dm_write_new_file(pub, line, (size_t)n, 0644);
             if (err != DM_OK)
                 unlink(key);
         }

@@ -220,10 +220,5 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
 }
 
 int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
-    dm_io_step step;
-    if (dm_write_new_file(path, text, len, mode, &step) == 0)
-        return DM_OK;
-    if (step == DM_IO_STEP_OPEN)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    return dm_fail(DM_ERR_IO, "%s: write failed", path);
+    return dm_write_new_file(path, text, len, mode);
 }

@@ -279,7 +279,7 @@ static void test_atomic_write_replaces(void **state) {
     /* a stale temporary file is no obstacle; a link there is removed, never followed */
     char victim[128];
     snprintf(victim, sizeof victim, "%s/victim", d);
-    assert_int_equal(dm_write_new_file(victim, "mine\n", 5, 0600, NULL), 0);
+    assert_int_equal(dm_write_new_file(victim, "mine\n", 5, 0600), DM_OK);
     assert_int_equal(symlink(victim, tmp), 0);
     assert_int_equal(dm_atomic_write("base/test", path, "second, longer\n", 15, 0600, NULL), 0);
     assert_file_is(path, "second, longer\n");
@@ -371,23 +371,28 @@ static void test_atomic_write_unwritable_dir(void **state) {
     remove_dir(d, (const char *const[]){"kept", NULL});
 }
 
+/* A new file is written once: an existing one is DM_ERR_USAGE and stays as
+ * it was; a missing directory is DM_ERR_IO; each says why. */
 static void test_write_new_file(void **state) {
     (void)state;
-    char d[64], path[128];
+    char d[64], path[128], want[192];
     fresh_dir(d, path, "new");
     mode_t old_mask = umask(022);
-    assert_int_equal(dm_write_new_file(path, "one\n", 4, 0600, NULL), 0);
+    assert_int_equal(dm_write_new_file(path, "one\n", 4, 0600), DM_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    dm_io_step step = DM_IO_STEP_DIRSYNC;
-    errno = 0;
-    assert_int_equal(dm_write_new_file(path, "two, longer\n", 12, 0644, &step), -1);
-    assert_int_equal(errno, EEXIST);
-    assert_int_equal(step, DM_IO_STEP_OPEN);
+    assert_int_equal(dm_write_new_file(path, "two, longer\n", 12, 0644), DM_ERR_USAGE);
+    snprintf(want, sizeof want, "%s: %s", path, strerror(EEXIST));
+    assert_string_equal(dm_err_detail(), want);
     assert_file_is(path, "one\n");
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/no/such", d);
+    assert_int_equal(dm_write_new_file(missing, "x", 1, 0600), DM_ERR_IO);
+    snprintf(want, sizeof want, "%s: %s", missing, strerror(ENOENT));
+    assert_string_equal(dm_err_detail(), want);
     umask(old_mask);
     remove_dir(d, (const char *const[]){"new", NULL});
 }

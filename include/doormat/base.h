@@ -107,10 +107,11 @@ typedef enum dm_io_step {
 int dm_atomic_write(const char *point, const char *path, const void *data, size_t len, mode_t mode,
                     dm_io_step *failed);
 /* Writes a file that must not exist yet (O_EXCL) with mode (less the umask),
- * and fsyncs it; on any failure after its creation the file is removed. 0, or
- * -1 with errno set (EEXIST: it exists) and *failed (if not NULL) the step. */
-int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode,
-                      dm_io_step *failed);
+ * and fsyncs it; on any failure after its creation the file is removed. An
+ * existing file is DM_ERR_USAGE, other failures DM_ERR_IO, with the detail
+ * (dm_err_detail). The authority's files, keys and TLS identities are written
+ * with it. */
+int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Guarded memory for secrets: pages of its own between guard pages, locked,
  * never in a core dump (libsodium's sodium_malloc, recycled in a small pool).
