@@ -21,7 +21,7 @@ CC      ?= cc
 # pkg-config for flags: on a bare machine neither pkg-config nor the libraries
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
-# libfiu: the log's writes are fault-injection points (tlog/tlog_io.c).
+# libfiu: the log's writes are fault-injection points (base/durable.c).
 PKGS := libsodium libcrypto libssh libfiu
 # The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
@@ -62,10 +62,11 @@ LDFLAGS  ?=
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 
-# The rooms and their arrows: cli -> labs, bench -> escrow -> tlog -> vault,
-# never back (the log, tlog/, knows nothing of escrow); every library room
-# stands on base/ (include/doormat/base.h: read-all and write-all, hex,
-# parse_u64), which reaches nothing but libc and libsodium. Each room sees
+# The rooms and their arrows: cli -> labs, bench -> escrow -> tlog and vault,
+# never back (the log, tlog/, knows nothing of escrow nor of the vault); every
+# library room stands on base/ (include/doormat/base.h: errors, read-all and
+# write-all, the atomic writer, hex, parse_u64), which reaches nothing but
+# libc, libsodium and libfiu. Each room sees
 # include/doormat/ (the public headers) and its own directory; only the unit
 # tests also look inside vault/, tlog/ and escrow/.
 # libdoormat.a (base, vault, log and escrow) is what make install ships, with

@@ -47,13 +47,23 @@ void dm_buf_str(dm_buf *b, const char *s) {
 }
 
 void dm_buf_vprintf(dm_buf *b, const char *fmt, va_list ap) {
-    char tmp[4096]; /* room for an age1pq1 agent line */
+    char tmp[4096]; /* most lines fit: one vsnprintf */
+    va_list again;
+    va_copy(again, ap);
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
+    if (n < 0) {
         b->failed = true;
-    } else {
+    } else if ((size_t)n < sizeof tmp) {
         dm_buf_add(b, tmp, (size_t)n);
+    } else {
+        /* longer: formatted again, straight into the buffer grown for it */
+        buf_reserve(b, (size_t)n);
+        if (!b->failed && vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again) == n)
+            b->len += (size_t)n;
+        else
+            b->failed = true;
     }
+    va_end(again);
     sodium_memzero(tmp, sizeof tmp);
 }
 

@@ -42,20 +42,5 @@ ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off) {
 }
 
 int dm_write_all(int fd, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t put = write(fd, p, step(n));
-        if (put < 0 && errno == EINTR)
-            continue;
-        if (put < 0)
-            return -1;
-        /* A zero-byte write of a non-empty buffer would spin forever. */
-        if (put == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += put;
-        n -= (size_t)put;
-    }
-    return 0;
+    return dm_io_write_all(NULL, fd, buf, n); /* the one loop, with no fault point */
 }

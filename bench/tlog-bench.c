@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "doormat/tlog.h"
+#include "doormat/vault.h" /* dm_init, dm_strerror */
 
 static double now(void) {
     struct timespec ts;

@@ -233,16 +233,7 @@ static int read_header(const escrow_args *a, const char *path, dm_inspect_info *
 }
 
 static int write_all(int fd, const char *text, size_t len) {
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return dm_fail(DM_ERR_IO, "%s", strerror(errno));
-        done += (size_t)w;
-    }
-    return DM_OK;
+    return dm_write_all(fd, text, len) == 0 ? DM_OK : dm_fail(DM_ERR_IO, "%s", strerror(errno));
 }
 
 static int write_output(const escrow_args *a, const char *path, const char *text, size_t len,
@@ -369,7 +360,7 @@ static int init_write_tls(const char *dir, const dm_escrow_authority *auth, char
         if (path == NULL)
             return dm_fail(DM_ERR_NOMEM, "out of memory");
         snprintf(path, plen, "%s/agents/%s.tls.pem", dir, dm_escrow_authority_agent_name(auth, i));
-        int err = dm_escrow_write_new_file(path, tls[i], tls_len[i], 0600);
+        int err = dm_write_new_file(path, tls[i], tls_len[i], 0600);
         free(path);
         if (err != DM_OK)
             return err;

@@ -445,13 +445,13 @@ static int witness_init(int argc, char **argv) {
         if (err == DM_OK) {
             char line[4200];
             int n = snprintf(line, sizeof line, "%s\n", sk);
-            err = dm_escrow_write_new_file(key, line, (size_t)n, 0600);
+            err = dm_write_new_file(key, line, (size_t)n, 0600);
             sodium_memzero(line, sizeof line);
         }
         if (err == DM_OK) {
             char line[600];
             int n = snprintf(line, sizeof line, "%s\n", vk);
-            err = dm_escrow_write_new_file(pub, line, (size_t)n, 0644);
+            err = dm_write_new_file(pub, line, (size_t)n, 0644);
             if (err != DM_OK)
                 unlink(key);
         }
@@ -625,24 +625,23 @@ static int parse_state(const char *text, size_t len, const char **note, size_t *
 }
 
 /* Writes the state (checkpoint note and the latest entry time, "" for
- * none) to path through path.tmp, fsync'd and renamed. */
+ * none) to path, replaced whole (dm_atomic_write). */
 static int save_state(const char *path, const char *note, size_t len, const char *last) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp);
     size_t cap = len + 64;
     char *text = malloc(cap);
     if (text == NULL)
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     int h = snprintf(text, cap, "%s%s%s\n", STATE_MAGIC, STATE_LAST, last[0] ? last : "none");
     memcpy(text + h, note, len);
-    int err = dm_escrow_write_new_file(tmp, text, (size_t)h + len, 0644);
+    dm_io_step step;
+    int rc = dm_atomic_write(NULL, path, text, (size_t)h + len, 0644, &step);
+    int e = errno;
     free(text);
-    if (err == DM_OK && rename(tmp, path) != 0) {
-        err = dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-        unlink(tmp);
-    }
-    return err;
+    if (rc == 0)
+        return DM_OK;
+    if (step == DM_IO_STEP_OPEN)
+        return dm_fail(e == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s.tmp: %s", path, strerror(e));
+    return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(e));
 }
 
 static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, size_t agent,

@@ -98,11 +98,7 @@ bool dm_escrow_field(const char *line, size_t line_len, const char *key, const c
                      size_t *value_len);
 
 /* Lower-case hex: dm_hex (base.h) encodes; decode is strict: exactly 2*n
- * lower-case hex digits. dm_escrow_hex is dm_hex under its former name, for
- * the one file that still calls it (release.c). */
-static inline void dm_escrow_hex(const uint8_t *in, size_t n, char *out /* 2n+1 */) {
-    dm_hex(in, n, out);
-}
+ * lower-case hex digits. */
 bool dm_escrow_unhex(const char *in, size_t in_len, uint8_t *out, size_t n);
 
 /* Canonical unpadded base64 of exactly n bytes (via the vault's codec). */
@@ -116,27 +112,8 @@ bool dm_escrow_valid_name(const char *s, size_t len);       /* authority */
 bool dm_escrow_valid_agent_name(const char *s, size_t len); /* agent */
 
 /* The growing text buffer is base's (dm_buf); take says DM_ERR_NOMEM with a
- * detail when any step failed. dm_escrow_buf and the add, str, printf and free
- * below are dm_buf's under their former names, for the release files that
- * still use them (release.c, release_round.c). */
+ * detail when any step failed. */
 int dm_escrow_buf_take(dm_buf *b, char **text, size_t *len);
-typedef dm_buf dm_escrow_buf;
-static inline void dm_escrow_buf_add(dm_buf *b, const char *s, size_t n) {
-    dm_buf_add(b, s, n);
-}
-static inline void dm_escrow_buf_str(dm_buf *b, const char *s) {
-    dm_buf_str(b, s);
-}
-static inline __attribute__((format(printf, 2, 3))) void
-dm_escrow_buf_printf(dm_buf *b, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    dm_buf_vprintf(b, fmt, ap);
-    va_end(ap);
-}
-static inline void dm_escrow_buf_free(dm_buf *b) {
-    dm_buf_free(b);
-}
 
 /* Reads a whole file (NUL-terminated); secret: into guarded memory. */
 int dm_escrow_read_file(const char *path, bool secret, char **buf, size_t *len);

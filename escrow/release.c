@@ -58,15 +58,15 @@ int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len) {
         return dm_fail(DM_ERR_USAGE, "a release entry needs a time, an agent and a requester "
                                      "(1 to 200 bytes, no control characters)");
     char id[2 * DM_ESCROW_ID_LEN + 1], w[65], c[65], f[2 * DM_FILE_ID_LEN + 1];
-    dm_escrow_hex(e->authority_id, DM_ESCROW_ID_LEN, id);
-    dm_escrow_hex(e->warrant, DM_ESCROW_DIGEST_LEN, w);
-    dm_escrow_hex(e->case_digest, DM_ESCROW_DIGEST_LEN, c);
-    dm_escrow_hex(e->file_id, DM_FILE_ID_LEN, f);
-    dm_escrow_buf b = {0};
-    dm_escrow_buf_printf(&b,
-                         "%s\ntime: %s\nauthority: %s\nagent: %s\nwarrant: %s\ncase: %s\nfile: %s\n"
-                         "requester: %s\n",
-                         ENTRY_MAGIC, e->time, id, e->agent, w, c, f, e->requester);
+    dm_hex(e->authority_id, DM_ESCROW_ID_LEN, id);
+    dm_hex(e->warrant, DM_ESCROW_DIGEST_LEN, w);
+    dm_hex(e->case_digest, DM_ESCROW_DIGEST_LEN, c);
+    dm_hex(e->file_id, DM_FILE_ID_LEN, f);
+    dm_buf b = {0};
+    dm_buf_printf(&b,
+                  "%s\ntime: %s\nauthority: %s\nagent: %s\nwarrant: %s\ncase: %s\nfile: %s\n"
+                  "requester: %s\n",
+                  ENTRY_MAGIC, e->time, id, e->agent, w, c, f, e->requester);
     return dm_escrow_buf_take(&b, text, len);
 }
 

@@ -33,8 +33,8 @@ struct dm_escrow_round {
     int *cosigned;                       /* set when the threshold is met (may be NULL) */
     uint64_t *known;                     /* the size each cosigner has (n of them, may be NULL) */
     uint64_t size;                       /* of the checkpoint being cosigned */
-    dm_escrow_buf plain;                 /* its text and the log's own signature line */
-    dm_escrow_buf lines;                 /* new cosignature lines, verified */
+    dm_buf plain;                        /* its text and the log's own signature line */
+    dm_buf lines;                        /* new cosignature lines, verified */
     uint8_t ok[DM_ESCROW_MAX_WITNESSES]; /* witnesses with a valid cosignature on it */
     size_t n;
     round_cosigner *c;
@@ -96,9 +96,9 @@ int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int
     if (!err) {
         /* Only the log's own signature goes to the witnesses; the
          * cosignatures the checkpoint holds already still count. */
-        dm_escrow_buf_add(&rd->plain, note->text, note->text_len);
-        dm_escrow_buf_add(&rd->plain, "\n", 1);
-        dm_escrow_buf_add(&rd->plain, note->sigs[0].line, note->sigs[0].line_len);
+        dm_buf_add(&rd->plain, note->text, note->text_len);
+        dm_buf_add(&rd->plain, "\n", 1);
+        dm_buf_add(&rd->plain, note->sigs[0].line, note->sigs[0].line_len);
         for (size_t i = 1; i < note->n_sigs; i++) {
             uint8_t one[DM_ESCROW_MAX_WITNESSES];
             dm_tlog_note probe = *note;
@@ -132,8 +132,8 @@ int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int
 void dm_escrow_round_free(dm_escrow_round *rd) {
     if (rd == NULL)
         return;
-    dm_escrow_buf_free(&rd->plain);
-    dm_escrow_buf_free(&rd->lines);
+    dm_buf_free(&rd->plain);
+    dm_buf_free(&rd->lines);
     free(rd->c);
     free(rd);
 }
@@ -195,9 +195,9 @@ static int first_line(const char *resp, size_t len) {
 static void read_cosignatures(dm_escrow_round *rd, round_cosigner *c, const char *resp,
                               size_t len) {
     const dm_escrow_authority *auth = rd->auth;
-    dm_escrow_buf all = {0};
-    dm_escrow_buf_add(&all, rd->plain.data, rd->plain.len);
-    dm_escrow_buf_add(&all, resp, len);
+    dm_buf all = {0};
+    dm_buf_add(&all, rd->plain.data, rd->plain.len);
+    dm_buf_add(&all, resp, len);
     dm_tlog_note *cn = NULL;
     if (all.failed) {
         set_why(c->why, "out of memory reading its answer");
@@ -221,7 +221,7 @@ static void read_cosignatures(dm_escrow_round *rd, round_cosigner *c, const char
             for (size_t k = 0; k < auth->n_witnesses; k++)
                 if (one[k] && !rd->ok[k]) {
                     rd->ok[k] = 1;
-                    dm_escrow_buf_add(&rd->lines, cn->sigs[i].line, cn->sigs[i].line_len);
+                    dm_buf_add(&rd->lines, cn->sigs[i].line, cn->sigs[i].line_len);
                 }
         }
         int k = c->name[0] ? witness_index(auth, c->name) : -1;
@@ -235,7 +235,7 @@ static void read_cosignatures(dm_escrow_round *rd, round_cosigner *c, const char
             c->signed_ = 1; /* its own line is good; the bad one is still named */
     }
     dm_tlog_note_free(cn);
-    dm_escrow_buf_free(&all);
+    dm_buf_free(&all);
 }
 
 int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp,
@@ -292,19 +292,19 @@ void dm_escrow_round_give_up(dm_escrow_round *rd, size_t i, const char *why) {
 }
 
 int dm_escrow_round_failures(const dm_escrow_round *rd, char **text, size_t *len) {
-    dm_escrow_buf b = {0};
+    dm_buf b = {0};
     for (size_t i = 0; i < rd->n; i++) {
         if (!rd->c[i].why[0])
             continue;
         if (b.len > 0)
-            dm_escrow_buf_str(&b, "; ");
+            dm_buf_str(&b, "; ");
         if (rd->c[i].name[0])
-            dm_escrow_buf_printf(&b, "witness %s: %s", rd->c[i].name, rd->c[i].why);
+            dm_buf_printf(&b, "witness %s: %s", rd->c[i].name, rd->c[i].why);
         else
-            dm_escrow_buf_printf(&b, "witness %zu: %s", i + 1, rd->c[i].why);
+            dm_buf_printf(&b, "witness %zu: %s", i + 1, rd->c[i].why);
     }
     if (b.len == 0)
-        dm_escrow_buf_str(&b, "");
+        dm_buf_str(&b, "");
     return dm_escrow_buf_take(&b, text, len);
 }
 

@@ -244,14 +244,5 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
 }
 
 int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0)
-        return dm_fail(errno == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s: %s", path, strerror(errno));
-    int ok = dm_write_all(fd, text, len) == 0 && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        unlink(path);
-        return dm_fail(DM_ERR_IO, "%s: write failed", path);
-    }
-    return DM_OK;
+    return dm_write_new_file(path, text, len, mode);
 }

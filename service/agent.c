@@ -267,28 +267,28 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
         err = dm_svc_release_format(dm_escrow_agent_key_name(a->key), sealed, sealed_len, "", 0,
                                     &body, &body_len);
     a->t_seal += mono() - t0;
-    dm_svc_text why = {0};
+    dm_buf why = {0};
     if (gone) {
         /* Logged (and cosigned, or not), never delivered: the log shows a
          * release the requester did not get, which errs on the side of
          * disclosure; the log line says it was not delivered. */
         if (commit_err == DM_OK)
-            dm_svc_text_printf(&why, "entry %llu is logged and cosigned, its share not sent",
-                               (unsigned long long)p->index);
+            dm_buf_printf(&why, "entry %llu is logged and cosigned, its share not sent",
+                          (unsigned long long)p->index);
         else
-            dm_svc_text_printf(&why, "entry %llu is logged, and the release failed: %s",
-                               (unsigned long long)p->index, commit_why);
-        dm_svc_text_add(&why, "", 1);
+            dm_buf_printf(&why, "entry %llu is logged, and the release failed: %s",
+                          (unsigned long long)p->index, commit_why);
+        dm_buf_add(&why, "", 0); /* "" when nothing was said */
         undelivered(a, p, why.failed ? "entry logged" : why.data);
         a->refused += commit_err != DM_OK;
     } else if (err == DM_OK) {
-        dm_svc_text_printf(&why, "released entry %llu%s, case %s", (unsigned long long)p->index,
-                           p->again ? " (a request seen before)" : "", p->case_hex);
+        dm_buf_printf(&why, "released entry %llu%s, case %s", (unsigned long long)p->index,
+                      p->again ? " (a request seen before)" : "", p->case_hex);
         if (failures[0])
-            dm_svc_text_printf(&why, "; %s", failures);
+            dm_buf_printf(&why, "; %s", failures);
         if (slow[0])
-            dm_svc_text_printf(&why, "; not waited for: witness %s", slow);
-        dm_svc_text_add(&why, "", 1);
+            dm_buf_printf(&why, "; not waited for: witness %s", slow);
+        dm_buf_add(&why, "", 0); /* "" when nothing was said */
         if (failures[0])
             evhttp_add_header(evhttp_request_get_output_headers(p->req), "Doormat-Witness-Failures",
                               failures);
@@ -303,7 +303,7 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
             dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_escrow_strerror(err),
                          dm_err_detail());
     }
-    free(why.data);
+    dm_buf_free(&why);
     free(body);
     free(sealed);
     dm_secret_free(share_text);
@@ -338,16 +338,14 @@ static void round_done(void *arg, int err, const char *failures, const char *slo
     unsigned long long size = (unsigned long long)dm_escrow_releaser_size(a->rel);
     if (err != DM_OK) {
         /* A witness outage is not an inconsistency: said as what it is. */
-        dm_svc_text t = {0};
-        dm_svc_text_printf(&t,
-                           "not enough witness cosignatures: the log is at size %llu, and %s; no "
-                           "share is released until the witnesses cosign (the agent asks them "
-                           "again by itself; the same request sent again gets the same entry)",
-                           size, dm_err_detail());
-        dm_svc_text_add(&t, "", 1);
-        why = t.failed ? NULL : t.data;
-        if (t.failed)
-            free(t.data);
+        dm_buf t = {0};
+        dm_buf_printf(&t,
+                      "not enough witness cosignatures: the log is at size %llu, and %s; no "
+                      "share is released until the witnesses cosign (the agent asks them "
+                      "again by itself; the same request sent again gets the same entry)",
+                      size, dm_err_detail());
+        if (!dm_buf_take(&t, &why, NULL))
+            why = NULL;
         fprintf(a->svc.log, "%s: checkpoint of size %llu not cosigned: %s; asking again in %u s\n",
                 a->svc.name, size, dm_err_detail(), a->retry_s);
         fflush(a->svc.log);

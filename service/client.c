@@ -14,8 +14,8 @@
 #include "service_internal.h"
 
 typedef struct sink {
-    char *data;
-    size_t len, cap, max;
+    dm_buf text;
+    size_t max;
     int too_big;
 } sink;
 
@@ -110,24 +110,12 @@ void dm_svc_client_free(dm_svc_client *c) {
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg) {
     sink *s = arg;
     size_t n = size * nmemb;
-    if (s->len + n > s->max) {
+    if (s->text.len + n > s->max) {
         s->too_big = 1;
         return 0; /* curl stops: CURLE_WRITE_ERROR */
     }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *d = realloc(s->data, cap);
-        if (d == NULL)
-            return 0;
-        s->data = d;
-        s->cap = cap;
-    }
-    memcpy(s->data + s->len, ptr, n);
-    s->len += n;
-    s->data[s->len] = '\0';
-    return n;
+    dm_buf_add(&s->text, ptr, n);
+    return s->text.failed ? 0 : n;
 }
 
 const char *dm_svc_client_base_url(const dm_svc_client *c) {
@@ -143,7 +131,7 @@ static void end_call(dm_svc_client *c) {
     c->hdrs = NULL;
     free(c->url);
     c->url = NULL;
-    free(c->s.data);
+    dm_buf_free(&c->s.text);
     memset(&c->s, 0, sizeof c->s);
 }
 
@@ -221,11 +209,8 @@ int dm_svc_client_finish(dm_svc_client *c, CURLcode rc, long *status, char **res
                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
     } else {
         curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, status);
-        if (c->s.data == NULL && (c->s.data = calloc(1, 1)) == NULL)
+        if (!dm_buf_take(&c->s.text, resp, resp_len))
             err = dm_fail(DM_ERR_NOMEM, "out of memory");
-        *resp = c->s.data;
-        *resp_len = c->s.len;
-        c->s.data = NULL;
     }
     end_call(c);
     return err;

@@ -107,37 +107,38 @@ static void maybe_end(dm_svc_cosigners *c) {
         waiting |= c->w[i].busy && c->w[i].round == rd;
     if (waiting && dm_escrow_round_have(rd) < dm_escrow_round_needed(rd))
         return;
-    dm_svc_text slow = {0};
+    dm_buf slow = {0};
     for (size_t i = 0; i < c->n; i++)
         if ((c->w[i].busy && c->w[i].round == rd) || c->w[i].skipped) /* not waited for */
-            dm_svc_text_printf(&slow, "%s%s", slow.len ? ", " : "", c->w[i].name);
+            dm_buf_printf(&slow, "%s%s", slow.len ? ", " : "", c->w[i].name);
     int err = dm_escrow_round_finish(rd);
     /* Every witness that failed, and why; one still busy with an earlier
      * round is only "not waited for" when the round had enough without it
      * (its own failure, if any, is told when its answer comes). */
-    dm_svc_text fail = {0};
+    dm_buf fail = {0};
     for (size_t i = 0; i < c->n; i++) {
         const char *why = dm_escrow_round_why(rd, i);
         if (why[0] && (err != DM_OK || !c->w[i].skipped)) {
-            dm_svc_text_printf(&fail, "%switness %s: %s", fail.len ? "; " : "", c->w[i].name, why);
+            dm_buf_printf(&fail, "%switness %s: %s", fail.len ? "; " : "", c->w[i].name, why);
             if (c->failures != NULL)
                 c->failures[i]++;
         }
         c->w[i].skipped = 0;
     }
-    dm_svc_text_add(&fail, "", 1);
-    char *failures = fail.failed ? NULL : fail.data;
-    if (fail.failed)
-        free(fail.data);
+    char *failures = NULL;
+    if (!dm_buf_take(&fail, &failures, NULL))
+        failures = NULL;
     c->round = NULL;
     /* A witness not waited for keeps its transfer to its own deadline, and
      * its answer is still judged by this round when it comes. */
     release_round(c, rd);
     c->seconds += mono() - c->t_start;
-    dm_svc_text_add(&slow, "", 1);
-    c->done(c->done_arg, err, failures ? failures : "", slow.data && !slow.failed ? slow.data : "");
+    char *slow_names = NULL;
+    if (!dm_buf_take(&slow, &slow_names, NULL))
+        slow_names = NULL;
+    c->done(c->done_arg, err, failures ? failures : "", slow_names ? slow_names : "");
     free(failures);
-    free(slow.data);
+    free(slow_names);
 }
 
 /* Reads every transfer curl has finished. */

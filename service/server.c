@@ -521,19 +521,15 @@ static int split_listen(const char *listen, char *host, size_t host_cap, uint16_
 }
 
 static int write_port_file(const char *path, unsigned port) {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (strlen(path) + sizeof ".tmp" > 4096)
         return dm_fail(DM_ERR_USAGE, "port file path too long");
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL)
-        return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    int ok = fprintf(f, "%u\n", port) > 0;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
-    }
-    return DM_OK;
+    char text[16];
+    int n = snprintf(text, sizeof text, "%u\n", port);
+    dm_io_step step;
+    if (dm_atomic_write(NULL, path, text, (size_t)n, 0666, &step) == 0)
+        return DM_OK;
+    return dm_fail(DM_ERR_IO, "%s%s: %s", path, step == DM_IO_STEP_OPEN ? ".tmp" : "",
+                   strerror(errno));
 }
 
 int dm_svc_start(dm_svc *svc, const dm_service_opts *o, const char *name, dm_svc_handler handler,

@@ -240,16 +240,10 @@ int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t seale
 int dm_svc_release_parse(const char *body, size_t len, dm_svc_release *out);
 void dm_svc_release_clear(dm_svc_release *r);
 
-/* A growing text (malloc'd); on allocation failure it stays failed. */
-typedef struct dm_svc_text {
-    char *data;
-    size_t len, cap;
-    int failed;
-} dm_svc_text;
-void dm_svc_text_add(dm_svc_text *t, const void *s, size_t n);
-void dm_svc_text_printf(dm_svc_text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void dm_svc_text_b64(dm_svc_text *t, const uint8_t *data, size_t n);
-int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len);
+/* Base64 of data added to a growing text (base's dm_buf); take says
+ * DM_ERR_NOMEM with a detail when any addition failed. */
+void dm_svc_buf_b64(dm_buf *t, const uint8_t *data, size_t n);
+int dm_svc_buf_take(dm_buf *t, char **out, size_t *len);
 
 /* ------------------------------------------------- witnesses, over HTTPS */
 

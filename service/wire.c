@@ -8,60 +8,20 @@
 
 #include "service_internal.h"
 
-void dm_svc_text_add(dm_svc_text *t, const void *s, size_t n) {
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *d = realloc(t->data, cap);
-        if (d == NULL) {
-            t->failed = 1;
-            return;
-        }
-        t->data = d;
-        t->cap = cap;
-    }
-    memcpy(t->data + t->len, s, n);
-    t->len += n;
-    t->data[t->len] = '\0';
-}
-
-void dm_svc_text_printf(dm_svc_text *t, const char *fmt, ...) {
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf)
-        t->failed = 1;
-    else
-        dm_svc_text_add(t, buf, (size_t)n);
-}
-
-void dm_svc_text_b64(dm_svc_text *t, const uint8_t *data, size_t n) {
+void dm_svc_buf_b64(dm_buf *t, const uint8_t *data, size_t n) {
     size_t cap = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
     char *b = malloc(cap);
     if (b == NULL) {
-        t->failed = 1;
+        t->failed = true;
         return;
     }
     sodium_bin2base64(b, cap, data, n, sodium_base64_VARIANT_ORIGINAL);
-    dm_svc_text_add(t, b, strlen(b));
+    dm_buf_add(t, b, strlen(b));
     free(b);
 }
 
-int dm_svc_text_take(dm_svc_text *t, char **out, size_t *len) {
-    if (t->failed || t->data == NULL) {
-        free(t->data);
-        memset(t, 0, sizeof *t);
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    }
-    *out = t->data;
-    *len = t->len;
-    memset(t, 0, sizeof *t);
-    return DM_OK;
+int dm_svc_buf_take(dm_buf *t, char **out, size_t *len) {
+    return dm_buf_take(t, out, len) ? DM_OK : dm_fail(DM_ERR_NOMEM, "out of memory");
 }
 
 /* The next line of text at *pos (without its '\n'); false at the end or
@@ -123,13 +83,13 @@ static int unb64(const char *v, size_t vlen, size_t max, uint8_t **out, size_t *
 int dm_svc_release_req_format(const char *recipient, const char *warrant, size_t warrant_len,
                               const uint8_t *header, size_t header_len, char **body,
                               size_t *body_len) {
-    dm_svc_text t = {0};
-    dm_svc_text_printf(&t, "%s\nrecipient: %s\nwarrant: ", DM_SVC_REQUEST_MAGIC, recipient);
-    dm_svc_text_b64(&t, (const uint8_t *)warrant, warrant_len);
-    dm_svc_text_add(&t, "\nheader: ", 9);
-    dm_svc_text_b64(&t, header, header_len);
-    dm_svc_text_add(&t, "\n", 1);
-    return dm_svc_text_take(&t, body, body_len);
+    dm_buf t = {0};
+    dm_buf_printf(&t, "%s\nrecipient: %s\nwarrant: ", DM_SVC_REQUEST_MAGIC, recipient);
+    dm_svc_buf_b64(&t, (const uint8_t *)warrant, warrant_len);
+    dm_buf_add(&t, "\nheader: ", 9);
+    dm_svc_buf_b64(&t, header, header_len);
+    dm_buf_add(&t, "\n", 1);
+    return dm_svc_buf_take(&t, body, body_len);
 }
 
 void dm_svc_release_req_clear(dm_svc_release_req *r) {
@@ -189,14 +149,14 @@ int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *o
 
 int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
                           const char *receipt, size_t receipt_len, char **body, size_t *body_len) {
-    dm_svc_text t = {0};
-    dm_svc_text_printf(&t, "%s\nagent: %s\nsealed: ", DM_SVC_RELEASE_MAGIC, agent);
-    dm_svc_text_b64(&t, sealed, sealed_len);
-    dm_svc_text_add(&t, "\nreceipt: ", 10);
+    dm_buf t = {0};
+    dm_buf_printf(&t, "%s\nagent: %s\nsealed: ", DM_SVC_RELEASE_MAGIC, agent);
+    dm_svc_buf_b64(&t, sealed, sealed_len);
+    dm_buf_add(&t, "\nreceipt: ", 10);
     if (receipt_len > 0)
-        dm_svc_text_b64(&t, (const uint8_t *)receipt, receipt_len);
-    dm_svc_text_add(&t, "\n", 1);
-    return dm_svc_text_take(&t, body, body_len);
+        dm_svc_buf_b64(&t, (const uint8_t *)receipt, receipt_len);
+    dm_buf_add(&t, "\n", 1);
+    return dm_svc_buf_take(&t, body, body_len);
 }
 
 void dm_svc_release_clear(dm_svc_release *r) {

@@ -131,7 +131,7 @@ static int ensure_tls(const char *path, const char *name) {
     char pin[DM_ESCROW_TLS_PIN_LEN + 1];
     int err = dm_service_tls_new(name, &pem, &len, pin);
     if (err == DM_OK)
-        err = dm_escrow_write_new_file(path, pem, len, 0600);
+        err = dm_write_new_file(path, pem, len, 0600);
     dm_secret_free(pem);
     return err;
 }

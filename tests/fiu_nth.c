@@ -1,7 +1,7 @@
 /* Fails exactly one chosen write of the log in a running doormat process.
  *
  * Loaded with LD_PRELOAD into an agent or a witness (tests/e2e/log_faults.sh),
- * it enables every libfiu point doormat/... of tlog/tlog_io.c with a callback that
+ * it enables every libfiu point doormat/... of base/durable.c with a callback that
  * counts their calls and fails the K-th. The test steers it through a control
  * file, DOORMAT_FIU_CTL, one line "GEN K MODE", read again at every call: a
  * new GEN starts the count over (the test writes one before each release);
@@ -101,7 +101,7 @@ static int decide(const char *name, int *failnum, void **failinfo, unsigned int 
     return 1;
 }
 
-/* Every point of tlog/tlog_io.c, by name: a callback on a wildcard would
+/* Every point of base/durable.c, by name: a callback on a wildcard would
  * be told the wildcard, not the call. */
 __attribute__((constructor)) static void fiu_nth_start(void) {
     static const char *const files[] = {"log/entries", "log/tile", "log/checkpoint",

@@ -9,11 +9,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <cmocka.h>
 #include <sodium.h>
+
+#define FIU_ENABLE 1 /* fiu.h declares nothing without it */
+#include <fiu-control.h>
+#include <fiu.h>
 
 #include "doormat/base.h"
 
@@ -214,6 +220,183 @@ static void test_write_all_to_closed_pipe(void **state) {
     assert_int_equal(sigaction(SIGPIPE, &old, NULL), 0);
 }
 
+/* ------------------------------------------------- the durable writers */
+
+/* A fresh directory of its own, in d (64 bytes), and the path of name in
+ * it, in path (128 bytes). */
+static void fresh_dir(char d[64], char path[128], const char *name) {
+    snprintf(d, 64, "/tmp/test_base.XXXXXX");
+    assert_non_null(mkdtemp(d));
+    snprintf(path, 128, "%s/%s", d, name);
+}
+
+/* The whole of path, NUL-terminated, in buf (cap bytes); its length. */
+static ssize_t slurp(const char *path, char *buf, size_t cap) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = dm_read_all(fd, buf, cap - 1);
+    close(fd);
+    if (n >= 0)
+        buf[n] = '\0';
+    return n;
+}
+
+/* path holds want, exactly. */
+static void assert_file_is(const char *path, const char *want) {
+    char got[64];
+    assert_int_equal(slurp(path, got, sizeof got), (ssize_t)strlen(want));
+    assert_string_equal(got, want);
+}
+
+static bool exists(const char *path) {
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+static void remove_dir(const char *d, const char *const *names) {
+    char p[128];
+    for (size_t i = 0; names[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", d, names[i]);
+        unlink(p);
+    }
+    assert_int_equal(rmdir(d), 0);
+}
+
+static void test_atomic_write_replaces(void **state) {
+    (void)state;
+    char d[64], path[128], tmp[128];
+    fresh_dir(d, path, "state");
+    snprintf(tmp, sizeof tmp, "%s/state.tmp", d);
+    mode_t old_mask = umask(022);
+    dm_io_step step = DM_IO_STEP_DIRSYNC;
+    assert_int_equal(dm_atomic_write(NULL, path, "first\n", 6, 0640, &step), 0);
+    assert_file_is(path, "first\n");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_false(exists(tmp));
+    /* a stale temporary file is no obstacle; a link there is removed, never followed */
+    char victim[128];
+    snprintf(victim, sizeof victim, "%s/victim", d);
+    assert_int_equal(dm_write_new_file(victim, "mine\n", 5, 0600), DM_OK);
+    assert_int_equal(symlink(victim, tmp), 0);
+    assert_int_equal(dm_atomic_write("base/test", path, "second, longer\n", 15, 0600, NULL), 0);
+    assert_file_is(path, "second, longer\n");
+    assert_file_is(victim, "mine\n");
+    assert_false(exists(tmp));
+    /* nothing at all */
+    assert_int_equal(dm_atomic_write(NULL, path, "", 0, 0600, NULL), 0);
+    assert_file_is(path, "");
+    umask(old_mask);
+    remove_dir(d, (const char *const[]){"state", "victim", NULL});
+}
+
+/* Each call of a replace failed in turn (libfiu): before the rename the old
+ * file stays byte for byte and no temporary file is left; the error is the
+ * point's errno and the step says where. Then short writes. */
+static void test_atomic_write_failures_keep_the_old_file(void **state) {
+    (void)state;
+    static const struct {
+        const char *op;
+        int err;
+        dm_io_step step;
+        bool replaced;
+    } cases[] = {
+        {"open", ENOSPC, DM_IO_STEP_OPEN, false},    {"write", EIO, DM_IO_STEP_WRITE, false},
+        {"fsync", EIO, DM_IO_STEP_WRITE, false},     {"close", EIO, DM_IO_STEP_WRITE, false},
+        {"rename", ENOSPC, DM_IO_STEP_WRITE, false}, {"dirsync", EIO, DM_IO_STEP_DIRSYNC, true},
+    };
+    char d[64], path[128], tmp[128];
+    fresh_dir(d, path, "record");
+    snprintf(tmp, sizeof tmp, "%s/record.tmp", d);
+    assert_int_equal(fiu_init(0), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        assert_int_equal(dm_atomic_write(NULL, path, "old record\n", 11, 0644, NULL), 0);
+        char name[64];
+        snprintf(name, sizeof name, "doormat/base/test/%s", cases[i].op);
+        assert_int_equal(fiu_enable(name, 1, (void *)(intptr_t)cases[i].err, 0), 0);
+        dm_io_step step = (dm_io_step)-1;
+        errno = 0;
+        assert_int_equal(dm_atomic_write("base/test", path, "new\n", 4, 0644, &step), -1);
+        assert_int_equal(errno, cases[i].err);
+        assert_int_equal(step, cases[i].step);
+        assert_int_equal(fiu_disable(name), 0);
+        const char *want = cases[i].replaced ? "new\n" : "old record\n";
+        assert_file_is(path, want);
+        assert_false(exists(tmp));
+        /* the same point under another name is not consulted */
+        assert_int_equal(fiu_enable(name, 1, (void *)(intptr_t)EIO, 0), 0);
+        assert_int_equal(dm_atomic_write("base/other", path, "other\n", 6, 0644, NULL), 0);
+        assert_int_equal(dm_atomic_write(NULL, path, "none\n", 5, 0644, NULL), 0);
+        assert_int_equal(fiu_disable(name), 0);
+        assert_file_is(path, "none\n");
+    }
+    /* A write point whose failinfo is 0 writes half of what is left each
+     * time, as a filling disk; the loop goes on until all of it is in. */
+    assert_int_equal(fiu_enable("doormat/base/test/write", 1, NULL, 0), 0);
+    assert_int_equal(dm_atomic_write("base/test", path, "0123456789abcdef", 16, 0644, NULL), 0);
+    assert_int_equal(fiu_disable("doormat/base/test/write"), 0);
+    assert_file_is(path, "0123456789abcdef");
+    remove_dir(d, (const char *const[]){"record", NULL});
+}
+
+/* A directory the writer may not write to: EACCES at the temporary file,
+ * the old file as it was. (root writes anywhere: then only the rest.) */
+static void test_atomic_write_unwritable_dir(void **state) {
+    (void)state;
+    char d[64], path[128];
+    fresh_dir(d, path, "kept");
+    assert_int_equal(dm_atomic_write(NULL, path, "kept\n", 5, 0644, NULL), 0);
+    assert_int_equal(chmod(d, 0500), 0);
+    if (geteuid() != 0) {
+        dm_io_step step = DM_IO_STEP_DIRSYNC;
+        errno = 0;
+        assert_int_equal(dm_atomic_write(NULL, path, "lost\n", 5, 0644, &step), -1);
+        assert_int_equal(errno, EACCES);
+        assert_int_equal(step, DM_IO_STEP_OPEN);
+    }
+    assert_int_equal(chmod(d, 0700), 0);
+    assert_file_is(path, "kept\n");
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    assert_false(exists(tmp));
+    /* no directory at all */
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/no/such", d);
+    dm_io_step step = DM_IO_STEP_DIRSYNC;
+    assert_int_equal(dm_atomic_write(NULL, missing, "x", 1, 0644, &step), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(step, DM_IO_STEP_OPEN);
+    remove_dir(d, (const char *const[]){"kept", NULL});
+}
+
+/* A new file is written once: an existing one is DM_ERR_USAGE and stays as
+ * it was; a missing directory is DM_ERR_IO; each says why. */
+static void test_write_new_file(void **state) {
+    (void)state;
+    char d[64], path[128], want[192];
+    fresh_dir(d, path, "new");
+    mode_t old_mask = umask(022);
+    assert_int_equal(dm_write_new_file(path, "one\n", 4, 0600), DM_OK);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(dm_write_new_file(path, "two, longer\n", 12, 0644), DM_ERR_USAGE);
+    snprintf(want, sizeof want, "%s: %s", path, strerror(EEXIST));
+    assert_string_equal(dm_err_detail(), want);
+    assert_file_is(path, "one\n");
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    char missing[160];
+    snprintf(missing, sizeof missing, "%s/no/such", d);
+    assert_int_equal(dm_write_new_file(missing, "x", 1, 0600), DM_ERR_IO);
+    snprintf(want, sizeof want, "%s: %s", missing, strerror(ENOENT));
+    assert_string_equal(dm_err_detail(), want);
+    umask(old_mask);
+    remove_dir(d, (const char *const[]){"new", NULL});
+}
+
 /* ------------------------------------------------- the growing buffer */
 
 static void test_buf_grows_and_hands_over(void **state) {
@@ -259,20 +442,49 @@ static void test_buf_take_of_nothing(void **state) {
     free(text);
 }
 
+/* printf adds text of any length, exactly, in plain and guarded memory. */
+static void test_buf_printf_any_length(void **state) {
+    (void)state;
+    static const size_t lens[] = {4095, 4096, 4097, 1u << 20};
+    char *big = malloc((1u << 20) + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < (1u << 20); i++)
+        big[i] = (char)('a' + i % 26);
+    big[1u << 20] = '\0';
+    for (int secret = 0; secret < 2; secret++)
+        for (size_t k = 0; k < sizeof lens / sizeof *lens; k++) {
+            dm_buf b = {.secret = secret};
+            dm_buf_str(&b, "kept:");
+            dm_buf_printf(&b, "[%s]%zu", big + ((1u << 20) - lens[k]), lens[k]);
+            assert_false(b.failed);
+            char *text = NULL;
+            size_t len = 0;
+            assert_true(dm_buf_take(&b, &text, &len));
+            char tail[32];
+            int t = snprintf(tail, sizeof tail, "]%zu", lens[k]);
+            assert_int_equal(len, 5 + 1 + lens[k] + (size_t)t);
+            assert_memory_equal(text, "kept:[", 6);
+            assert_memory_equal(text + 6, big + ((1u << 20) - lens[k]), lens[k]);
+            assert_string_equal(text + 6 + lens[k], tail);
+            if (secret)
+                dm_secret_free(text);
+            else
+                free(text);
+        }
+    free(big);
+}
+
 static void test_buf_failed_stays_failed(void **state) {
     (void)state;
     dm_buf b = {0};
     dm_buf_str(&b, "kept");
-    char big[5000];
-    memset(big, 'a', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    dm_buf_printf(&b, "%s", big + 904); /* 4,095 bytes: fits */
-    assert_false(b.failed);
-    assert_int_equal(b.len, 4 + 4095);
-    dm_buf_printf(&b, "%s", big + 903); /* 4,096 bytes: does not */
+    /* a wide character the C locale cannot write: vsnprintf says -1 */
+    static const wchar_t not_ascii[] = {0xe9, 0};
+    dm_buf_printf(&b, "%ls", not_ascii);
     assert_true(b.failed);
     dm_buf_str(&b, "more"); /* nothing is added after a failure */
-    assert_int_equal(b.len, 4 + 4095);
+    dm_buf_printf(&b, "%s", "more");
+    assert_int_equal(b.len, 4);
     char *text = (char *)"untouched";
     size_t len = 77;
     assert_false(dm_buf_take(&b, &text, &len));
@@ -313,8 +525,13 @@ int main(void) {
         cmocka_unit_test(test_read_all_errors),
         cmocka_unit_test(test_pread_all),
         cmocka_unit_test(test_write_all_to_closed_pipe),
+        cmocka_unit_test(test_atomic_write_replaces),
+        cmocka_unit_test(test_atomic_write_failures_keep_the_old_file),
+        cmocka_unit_test(test_atomic_write_unwritable_dir),
+        cmocka_unit_test(test_write_new_file),
         cmocka_unit_test(test_buf_grows_and_hands_over),
         cmocka_unit_test(test_buf_take_of_nothing),
+        cmocka_unit_test(test_buf_printf_any_length),
         cmocka_unit_test(test_buf_failed_stays_failed),
         cmocka_unit_test(test_secret_alloc),
     };

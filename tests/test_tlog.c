@@ -25,6 +25,7 @@
 #include <fiu.h>
 
 #include "doormat/tlog.h"
+#include "doormat/vault.h" /* dm_init */
 
 #define VECTORS "tests/testkit/tlog"
 
@@ -758,7 +759,7 @@ static void test_crash_before_rename(void **state) {
     assert_int_not_equal(stat(p, &st), 0);
 }
 
-/* A failing disk, one write at a time (libfiu, tlog/tlog_io.c): the K-th
+/* A failing disk, one write at a time (libfiu, base/durable.c): the K-th
  * call of a batch of 10 appends across a tile boundary (250 -> 260: full
  * tiles written by the appends, a new level, partial tiles, the directories,
  * the checkpoint) fails with ENOSPC, EIO, or as a short write, for every K.

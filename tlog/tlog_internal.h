@@ -32,26 +32,38 @@ static inline int dm_tlog_b64_chars(const char *s, size_t len) {
 /* MTH of n = 2^k consecutive hashes. */
 void dm_tlog_subtree_hash(const uint8_t *hashes, size_t n, dm_tlog_hash out);
 
-/* The calls that write a log or a witness's record (tlog_io.c), each a
- * libfiu point "doormat/POINT/OP" (OP: open, write, fsync, close, rename,
- * mkdir, dirsync, syncfs); they set errno and return -1 like the calls they
- * wrap, except dm_tlog_io_fsync_dir, which returns a dm_err with its detail.
- * dm_tlog_io_write_all writes everything or fails (a short write is retried). */
-int dm_tlog_io_open(const char *point, const char *path, int flags, mode_t mode);
-int dm_tlog_io_write_all(const char *point, int fd, const void *data, size_t len);
-int dm_tlog_io_fsync(const char *point, int fd);
-int dm_tlog_io_close(const char *point, int fd);
-int dm_tlog_io_rename(const char *point, const char *from, const char *to);
-int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode);
+/* The calls that write a log or a witness's record: base's fault points
+ * (include/doormat/base.h, dm_io_*), "doormat/POINT/OP" (OP: open, write,
+ * fsync, close, rename, mkdir, dirsync, syncfs); they set errno and return -1
+ * like the calls they wrap, except dm_tlog_io_fsync_dir (tlog_io.c), which
+ * returns a dm_err with its detail. */
+static inline int dm_tlog_io_open(const char *point, const char *path, int flags, mode_t mode) {
+    return dm_io_open(point, path, flags, mode);
+}
+static inline int dm_tlog_io_write_all(const char *point, int fd, const void *data, size_t len) {
+    return dm_io_write_all(point, fd, data, len);
+}
+static inline int dm_tlog_io_fsync(const char *point, int fd) {
+    return dm_io_fsync(point, fd);
+}
+static inline int dm_tlog_io_close(const char *point, int fd) {
+    return dm_io_close(point, fd);
+}
+static inline int dm_tlog_io_rename(const char *point, const char *from, const char *to) {
+    return dm_io_rename(point, from, to);
+}
+static inline int dm_tlog_io_mkdir(const char *point, const char *path, mode_t mode) {
+    return dm_io_mkdir(point, path, mode);
+}
+static inline int dm_tlog_io_syncfs(const char *point, int fd) {
+    return dm_io_syncfs(point, fd);
+}
+/* Finishes replacing path whole through tmp (dm_io_replace). */
+static inline int dm_tlog_io_replace(const char *point, int fd, const char *tmp, const char *path,
+                                     mode_t mode, const void *data, size_t len) {
+    return dm_io_replace(point, fd, tmp, path, mode, data, len);
+}
 int dm_tlog_io_fsync_dir(const char *point, const char *path);
-int dm_tlog_io_syncfs(const char *point, int fd);
-/* Finishes replacing path whole through tmp, which fd is open on for writing:
- * fchmod to mode (unless mode is 0), writes data, fsyncs, closes fd and renames
- * tmp to path, each call a point of its own under point. 0, or -1 with errno
- * set and tmp removed; path is then its old content, never a part. The caller
- * syncs the directory if the rename must survive a crash. */
-int dm_tlog_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
-                       const void *data, size_t len);
 
 /* Takes the exclusive flock on fd, an open lock file (tlog_lock.c), as o
  * says (NULL: no holder's name, DM_TLOG_LOCK_WAIT seconds), and writes the

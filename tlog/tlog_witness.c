@@ -136,20 +136,18 @@ static int read_small(const char *path, char **text, size_t *len) {
  * cosignature goes out only once it is durable: a record that cannot be
  * written refuses the checkpoint (500), and the witness keeps the old one. */
 static int write_state(const char *path, const char *text, size_t len) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    const char *pt = "witness/state";
-    int fd = dm_tlog_io_open(pt, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return dm_fail(DM_ERR_IO, "%s: %s", tmp, strerror(errno));
-    if (dm_tlog_io_replace(pt, fd, tmp, path, 0, text, len) != 0)
-        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(errno));
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0';
-    return dm_tlog_io_fsync_dir(pt, slash ? dir : ".");
+    dm_io_step step;
+    if (dm_atomic_write("witness/state", path, text, len, 0644, &step) == 0)
+        return DM_OK;
+    int e = errno;
+    if (step == DM_IO_STEP_OPEN)
+        return dm_fail(DM_ERR_IO, "%s.tmp: %s", path, strerror(e));
+    if (step == DM_IO_STEP_WRITE)
+        return dm_fail(DM_ERR_IO, "%s: cannot record the checkpoint: %s", path, strerror(e));
+    /* the record is new; its directory's entry may not be durable yet */
+    const char *slash = strrchr(path, '/');
+    int n = slash ? (int)(slash - path) : 1;
+    return dm_fail(DM_ERR_IO, "%.*s: fsync: %s", n, slash ? path : ".", strerror(e));
 }
 
 int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *key,

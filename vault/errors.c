@@ -1,4 +1,5 @@
-/* Error classes, their words and exit codes, and the per-thread detail text. */
+/* Error classes: their words and exit codes (the classes and the per-thread
+ * detail text are base's, base/err.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -6,13 +7,6 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
-
-/* Room for a reason that names several parties (every witness that failed,
- * each with its own reason); a longer one is cut at a space and marked. */
-#define DM_DETAIL_CAP 1024
-
-/* Thread-local so that parallel decryptions never report each other's details. */
-static _Thread_local char dm_detail[DM_DETAIL_CAP];
 
 static const char *const dm_err_words[DM_ERR__COUNT] = {
     [DM_OK] = "success",
@@ -61,33 +55,6 @@ int dm_exit_code(int err) {
     if (err < 0 || err >= DM_ERR__COUNT)
         return DM_EXIT_FAILURE;
     return dm_err_exits[err];
-}
-
-const char *dm_err_detail(void) {
-    return dm_detail;
-}
-
-int dm_fail(int err, const char *fmt, ...) {
-    if (fmt == NULL) {
-        dm_detail[0] = '\0';
-        return err;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(dm_detail, sizeof dm_detail, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        dm_detail[0] = '\0';
-    if (n >= (int)sizeof dm_detail) {
-        /* Never a word cut in half: end at the last space, then " ...". */
-        size_t cut = sizeof dm_detail - 5, at = cut;
-        while (at > 0 && dm_detail[at] != ' ')
-            at--;
-        if (at > 0) /* (one word longer than the whole text is cut where it must be) */
-            cut = at;
-        memcpy(dm_detail + cut, " ...", 5);
-    }
-    return err;
 }
 
 int dm_init(void) {

@@ -1,7 +1,7 @@
 /* doormat base: the small helpers every library room used to write for
  * itself (vault, tlog, escrow, and the command above them).
  *
- * base/ reaches nothing but libc and libsodium: no other room of doormat is
+ * base/ reaches nothing but libc, libsodium and libfiu: no other room of doormat is
  * included or called from here (docs/architecture.md, "The new house").
  * Each helper is a plain function with no state of its own. */
 #ifndef DOORMAT_BASE_H
@@ -16,6 +16,36 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* Error classes. Every public function of the libraries returns DM_OK or one
+ * of these; dm_exit_code() (vault.h) maps them to the command's documented
+ * exit codes. */
+typedef enum dm_err {
+    DM_OK = 0,
+    DM_ERR_IO,       /* read/write failure                      -> exit 1 */
+    DM_ERR_NOMEM,    /* out of memory                           -> exit 1 */
+    DM_ERR_INTERNAL, /* a library call failed unexpectedly      -> exit 1 */
+    DM_ERR_USAGE,    /* bad argument, bad key string            -> exit 2 */
+    DM_ERR_HEADER,   /* malformed header                        -> exit 3 */
+    DM_ERR_ARMOR,    /* malformed ASCII armor                   -> exit 3 */
+    DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
+    DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
+    DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
+    DM_ERR_POLICY,   /* a policy check refused the file        -> exit 7 */
+    DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
+    DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
+    DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
+                        or reported an error                    -> exit 1 */
+    DM_ERR_BUSY,     /* a log or witness state another process
+                        holds (the detail names it)             -> exit 1 */
+    DM_ERR__COUNT
+} dm_err;
+
+/* Details of the last failure in this thread ("stanza body line 2 is longer
+ * than 64 columns"); never contains secret material. Empty when none. */
+const char *dm_err_detail(void);
+/* Sets the detail text for this thread and returns err, for `return dm_fail(...)`. */
+int dm_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The unsigned decimal in s[0..len), strictly: one to twenty ASCII digits, no
  * sign, no space, no leading zero (but "0" itself), at most UINT64_MAX. On
@@ -33,8 +63,55 @@ ssize_t dm_read_all(int fd, void *buf, size_t n);
 /* The same with pread from offset off (fd's offset is left alone). */
 ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Writes the n bytes of buf to fd, retrying EINTR and short writes. 0, or -1
- * with errno set (EIO for a write that wrote nothing). */
+ * with errno set (EIO for a write that wrote nothing). dm_io_write_all with
+ * no fault point. */
 int dm_write_all(int fd, const void *buf, size_t n);
+
+/* Writes that must survive a crash or a full disk (base/durable.c). Each
+ * dm_io_ call is the system call it names, made a libfiu fault point
+ * "doormat/POINT/OP" (OP: open, write, fsync, close, rename, mkdir, dirsync,
+ * syncfs) when point is not NULL: the point's failinfo is the errno to fail
+ * with, and 0 at a write point writes half the bytes, as a disk that fills.
+ * Each returns what the system call returns: -1 with errno set on failure.
+ * dm_io_write_all writes everything or fails (a short write is retried);
+ * dm_io_close closes fd even when it fails; dm_io_fsync_dir fsyncs the
+ * directory path. */
+int dm_io_open(const char *point, const char *path, int flags, mode_t mode);
+int dm_io_write_all(const char *point, int fd, const void *data, size_t len);
+int dm_io_fsync(const char *point, int fd);
+int dm_io_close(const char *point, int fd);
+int dm_io_rename(const char *point, const char *from, const char *to);
+int dm_io_mkdir(const char *point, const char *path, mode_t mode);
+int dm_io_fsync_dir(const char *point, const char *path);
+int dm_io_syncfs(const char *point, int fd);
+/* The second half of a replace: fd is tmp, opened for writing; it is given
+ * mode (0: left as it is), written, fsync'd and closed, and tmp is renamed
+ * over path. On failure tmp is removed, path is as it was, -1 with errno. The
+ * directory is not fsync'd: the caller syncs it (once for many files). */
+int dm_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
+                  const void *data, size_t len);
+
+/* The step of a writer below that failed, for the caller's message. */
+typedef enum dm_io_step {
+    DM_IO_STEP_OPEN,    /* the file (or PATH.tmp) could not be created */
+    DM_IO_STEP_WRITE,   /* a write, fsync, close or the rename failed */
+    DM_IO_STEP_DIRSYNC, /* the directory's fsync failed (path is already new) */
+} dm_io_step;
+
+/* Replaces path whole, atomically: PATH.tmp in the same directory (a stale
+ * one removed first, then created anew with mode, less the umask), written,
+ * fsync'd, renamed over path, and the directory fsync'd. A failure before the
+ * rename leaves path byte for byte as it was and no PATH.tmp. 0, or -1 with
+ * errno set and *failed (if not NULL) the step. point names the fault
+ * points of its calls, as above (NULL: none). */
+int dm_atomic_write(const char *point, const char *path, const void *data, size_t len, mode_t mode,
+                    dm_io_step *failed);
+/* Writes a file that must not exist yet (O_EXCL) with mode (less the umask),
+ * and fsyncs it; on any failure after its creation the file is removed. An
+ * existing file is DM_ERR_USAGE, other failures DM_ERR_IO, with the detail
+ * (dm_err_detail). The authority's files, keys and TLS identities are written
+ * with it. */
+int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Guarded memory for secrets: pages of its own between guard pages, locked,
  * never in a core dump (libsodium's sodium_malloc, recycled in a small pool).
@@ -44,9 +121,9 @@ void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
 
 /* A growing text buffer, NUL-terminated once anything is added. Start it
  * zeroed ({0}, or {.secret = true} for text that must live in guarded memory:
- * every copy is then dm_secret_alloc'd and zeroed when dropped). A failed
- * allocation, or a printf longer than 4,095 bytes, sets failed: later
- * additions do nothing and dm_buf_take says so. */
+ * every copy is then dm_secret_alloc'd and zeroed when dropped). printf
+ * adds text of any length. A failed allocation (or a format vsnprintf
+ * refuses) sets failed: later additions do nothing and dm_buf_take says so. */
 typedef struct dm_buf {
     char *data;
     size_t len;

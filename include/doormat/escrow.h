@@ -541,10 +541,8 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                          dm_escrow_share *const *shares, size_t n_shares,
                          uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);
 
-/* Writes a file that must not exist yet (O_EXCL) with the given mode, and
- * fsyncs it; on any failure the file is removed. An existing file is
- * DM_ERR_USAGE, other failures DM_ERR_IO. The authority's files, keys and
- * TLS identities are written with it. */
+/* dm_write_new_file (base.h) under its former name, for the callers that
+ * still use it. */
 int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode);
 
 #ifdef __cplusplus

@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "doormat/vault.h"
+#include "doormat/base.h"
 
 #ifdef __cplusplus
 extern "C" {

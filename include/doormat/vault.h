@@ -30,28 +30,8 @@ extern "C" {
 /* An id that names one file: derived from its header (see dm_header_file_id). */
 #define DM_FILE_ID_LEN 16
 
-/* Error classes. Every public function returns DM_OK or one of these.
- * dm_exit_code() maps them to the command's documented exit codes. */
-typedef enum dm_err {
-    DM_OK = 0,
-    DM_ERR_IO,       /* read/write failure                      -> exit 1 */
-    DM_ERR_NOMEM,    /* out of memory                           -> exit 1 */
-    DM_ERR_INTERNAL, /* a library call failed unexpectedly      -> exit 1 */
-    DM_ERR_USAGE,    /* bad argument, bad key string            -> exit 2 */
-    DM_ERR_HEADER,   /* malformed header                        -> exit 3 */
-    DM_ERR_ARMOR,    /* malformed ASCII armor                   -> exit 3 */
-    DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
-    DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
-    DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,   /* a policy check refused the file        -> exit 7 */
-    DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
-    DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
-    DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
-                        or reported an error                    -> exit 1 */
-    DM_ERR_BUSY,     /* a log or witness state another process
-                        holds (the detail names it)             -> exit 1 */
-    DM_ERR__COUNT
-} dm_err;
+/* The error classes (dm_err) and the detail text (dm_fail, dm_err_detail)
+ * are base's: doormat/base.h. */
 
 /* Exit codes of the doormat command. */
 enum {
@@ -69,12 +49,6 @@ enum {
 
 const char *dm_strerror(int err);
 int dm_exit_code(int err);
-
-/* Details of the last failure in this thread ("stanza body line 2 is longer
- * than 64 columns"); never contains secret material. Empty when none. */
-const char *dm_err_detail(void);
-/* Sets the detail text for this thread and returns err, for `return dm_fail(...)`. */
-int dm_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Must be called once before anything else (initialises libsodium). */
 int dm_init(void);

@@ -4,7 +4,7 @@
 # checkpoint.new, its rename and directory fsync, the cosigned checkpoint)
 # and every call that writes the witness's record is failed in turn with
 # ENOSPC, with EIO, and (writes) as a short write on a disk that then is
-# full. The calls are libfiu points (tlog/tlog_io.c) and
+# full. The calls are libfiu points (base/durable.c) and
 # build/tests/fiu_nth.so, preloaded into the service, fails the K-th of a
 # release. After each fault:
 #   - the release is refused (HTTP 5xx) and no share reaches the requester;
