@@ -1373,7 +1373,7 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
     int err = svc == NULL ? dm_fail(DM_ERR_IO, "the service library could not be loaded")
                           : svc->tls_new(agent, &pem, &pem_len, pin);
     if (!err) {
-        err = dm_escrow_write_new_file(tls, pem, pem_len, 0600);
+        err = dm_write_new_file(tls, pem, pem_len, 0600);
     }
     dm_secret_free(pem);
     FILE *f = err ? NULL : fopen(pub, "a");

@@ -221,7 +221,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         }
         err = dm_escrow_agent_key_format(agent_keys[i], &text, &len);
         if (!err) {
-            err = dm_escrow_write_new_file(written[n_written], text, len, 0600);
+            err = dm_write_new_file(written[n_written], text, len, 0600);
             dm_secret_free(text);
         }
         if (!err)
@@ -230,7 +230,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
     if (!err) {
         err = dm_escrow_court_key_format(court, &text, &len);
         if (!err) {
-            err = dm_escrow_write_new_file(court_path, text, len, 0600);
+            err = dm_write_new_file(court_path, text, len, 0600);
             dm_secret_free(text);
         }
         if (!err)
@@ -255,7 +255,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         if (!err)
             err = dm_tlog_signer_format(signer, &text);
         if (!err) {
-            err = dm_escrow_write_new_file(written[n_written], text, strlen(text), 0600);
+            err = dm_write_new_file(written[n_written], text, strlen(text), 0600);
             dm_secret_free(text);
             if (!err)
                 n_written++;
@@ -272,7 +272,7 @@ int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *au
         /* Last: its presence is what marks a complete authority. */
         err = dm_escrow_authority_format(auth, &text, &len);
         if (!err) {
-            err = dm_escrow_write_new_file(pub, text, len, 0644);
+            err = dm_write_new_file(pub, text, len, 0644);
             free(text);
         }
     }

@@ -242,7 +242,3 @@ int dm_escrow_kdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_
     return dm_hkdf_sha256(ikm, ikm_len, salt, salt_len, info, l + DM_ESCROW_ID_LEN + extra_len, out,
                           out_len);
 }
-
-int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode) {
-    return dm_write_new_file(path, text, len, mode);
-}

@@ -663,12 +663,12 @@ static void test_write_new_file(void **state) {
     assert_non_null(mkdtemp(dir));
     char path[64];
     snprintf(path, sizeof path, "%s/f", dir);
-    assert_int_equal(dm_escrow_write_new_file(path, "one\n", 4, 0600), DM_OK);
+    assert_int_equal(dm_write_new_file(path, "one\n", 4, 0600), DM_OK);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(st.st_size, 4);
-    assert_int_equal(dm_escrow_write_new_file(path, "two, longer\n", 12, 0644), DM_ERR_USAGE);
+    assert_int_equal(dm_write_new_file(path, "two, longer\n", 12, 0644), DM_ERR_USAGE);
     FILE *f = fopen(path, "rb");
     char got[16] = {0};
     assert_non_null(f);
@@ -677,7 +677,7 @@ static void test_write_new_file(void **state) {
     assert_memory_equal(got, "one\n", 4);
     char missing[96];
     snprintf(missing, sizeof missing, "%s/no/such/dir", dir);
-    assert_int_equal(dm_escrow_write_new_file(missing, "x", 1, 0600), DM_ERR_IO);
+    assert_int_equal(dm_write_new_file(missing, "x", 1, 0600), DM_ERR_IO);
     assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0);
 }
@@ -699,7 +699,7 @@ static void test_write_dir_undone(void **state) {
     snprintf(p, sizeof p, "%s/logs/court", dir);
     assert_int_equal(mkdir(p, 0755), 0);
     snprintf(theirs, sizeof theirs, "%s/logs/court/checkpoint", dir);
-    assert_int_equal(dm_escrow_write_new_file(theirs, "theirs\n", 7, 0644), DM_OK);
+    assert_int_equal(dm_write_new_file(theirs, "theirs\n", 7, 0644), DM_OK);
 
     assert_int_equal(dm_escrow_authority_write_dir(dir, auth, keys, court), DM_ERR_USAGE);
     struct stat st;

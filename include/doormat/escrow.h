@@ -541,10 +541,6 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                          dm_escrow_share *const *shares, size_t n_shares,
                          uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);
 
-/* dm_write_new_file (base.h) under its former name, for the callers that
- * still use it. */
-int dm_escrow_write_new_file(const char *path, const char *text, size_t len, mode_t mode);
-
 #ifdef __cplusplus
 }
 #endif
