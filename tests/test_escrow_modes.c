@@ -20,6 +20,7 @@
 #include "escrow_fixture.h"
 #include "escrow_lab.h"
 #include "labs.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth; /* 2-of-3 */
@@ -189,8 +190,7 @@ static void test_leaf_flow(void **state) {
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 99;
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
-                     DM_OK);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries), DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_int_equal(tries, 0);
     assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 1, &hdr, got, NULL),
@@ -217,7 +217,7 @@ static void test_leaf_forgery(void **state) {
     size_t flen;
     uint64_t tries;
     assert_int_equal(dm_lab_leaf_forge(f->one, &eo, file.buf, file.len, key, 1u << 20, &forged,
-                                          &flen, decoy, &tries),
+                                       &flen, decoy, &tries),
                      DM_OK);
     assert_true(tries >= 1);
     assert_memory_not_equal(decoy, key, DM_FILE_KEY_LEN);
@@ -239,14 +239,14 @@ static void test_leaf_forgery(void **state) {
     dm_membuf file64;
     encrypt_file(f, f->one, &wide, &file64, key);
     assert_int_equal(dm_lab_leaf_forge(f->one, &wide, file64.buf, file64.len, key, 100, &forged,
-                                          &flen, NULL, &tries),
+                                       &flen, NULL, &tries),
                      DM_ERR_NO_MATCH);
     assert_int_equal(tries, 100);
     assert_null(forged);
     /* Not a LEAF file: refused. */
-    assert_int_equal(dm_lab_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen,
-                                          NULL, &tries),
-                     DM_ERR_USAGE);
+    assert_int_equal(
+        dm_lab_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen, NULL, &tries),
+        DM_ERR_USAGE);
     free(file64.buf);
     free(file.buf);
 }
@@ -304,8 +304,7 @@ static void test_crumple(void **state) {
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 0;
     memset(got, 0, sizeof got);
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
-                     DM_OK);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries), DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_in_range(tries, 1, 1024);
     /* The same file, escrowed again: same puzzle, same number of tries. */
@@ -316,18 +315,16 @@ static void test_crumple(void **state) {
     for (size_t i = 0; i < hdr.stanzas.len; i++)
         if (strcmp(hdr.stanzas.items[i].type, DM_ESCROW_STANZA_TYPE) == 0)
             hdr.stanzas.items[i].body[63] ^= 0x80;
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries),
-                     DM_ERR_HMAC);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries), DM_ERR_HMAC);
     assert_int_equal(tries, 1024);
     dm_header_free(&hdr);
     free(file.buf);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bits_range),    cmocka_unit_test(test_leaf_stanzas),
-        cmocka_unit_test(test_leaf_flow),     cmocka_unit_test(test_leaf_forgery),
-        cmocka_unit_test(test_random_fields), cmocka_unit_test(test_crumple),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bits_range),    cmocka_unit_test(test_leaf_stanzas),
+    cmocka_unit_test(test_leaf_flow),     cmocka_unit_test(test_leaf_forgery),
+    cmocka_unit_test(test_random_fields), cmocka_unit_test(test_crumple),
+};
+
+DM_UNIT_MAIN("escrow_modes", tests, setup, teardown)

@@ -18,6 +18,7 @@
 #include "escrow_fixture.h"
 #include "escrow_lab.h"
 #include "labs.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth;
@@ -710,24 +711,21 @@ static void test_passphrase_extension(void **state) {
     dm_identity_free(id);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_authorities_are_domain_separated),
-        cmocka_unit_test(test_every_byte_change_detected),
-        cmocka_unit_test(test_missing_incomplete_duplicate),
-        cmocka_unit_test(test_escrow_words),
-        cmocka_unit_test(test_unimplemented_modes),
-        cmocka_unit_test(test_authority_text),
-        cmocka_unit_test(test_authority_witnesses),
-        cmocka_unit_test(test_key_files),
-        cmocka_unit_test(test_bad_names),
-        cmocka_unit_test(test_flow),
-        cmocka_unit_test(test_agent_open_and_combine),
-        cmocka_unit_test(test_rogue_sender),
-        cmocka_unit_test(test_passphrase_extension),
-    };
-    return cmocka_run_group_tests_name("escrow_stanza", tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_authorities_are_domain_separated),
+    cmocka_unit_test(test_every_byte_change_detected),
+    cmocka_unit_test(test_missing_incomplete_duplicate),
+    cmocka_unit_test(test_escrow_words),
+    cmocka_unit_test(test_unimplemented_modes),
+    cmocka_unit_test(test_authority_text),
+    cmocka_unit_test(test_authority_witnesses),
+    cmocka_unit_test(test_key_files),
+    cmocka_unit_test(test_bad_names),
+    cmocka_unit_test(test_flow),
+    cmocka_unit_test(test_agent_open_and_combine),
+    cmocka_unit_test(test_rogue_sender),
+    cmocka_unit_test(test_passphrase_extension),
+};
+
+DM_UNIT_MAIN("escrow_stanza", tests, setup, teardown)

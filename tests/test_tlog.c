@@ -25,6 +25,7 @@
 #include <fiu.h>
 
 #include "doormat/tlog.h"
+#include "unit_main.h"
 
 #define VECTORS "tests/testkit/tlog"
 
@@ -1221,25 +1222,21 @@ static void test_log_wait_is_per_holder(void **state) {
     dm_tlog_log_close(l);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc6962_inclusion_vectors),
-        cmocka_unit_test(test_rfc6962_consistency_vectors),
-        cmocka_unit_test(test_note_vectors),
-        cmocka_unit_test(test_note_grammar),
-        cmocka_unit_test(test_proofs_small_trees),
-        cmocka_unit_test(test_tile_paths),
-        cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup,
-                                        disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_rfc6962_inclusion_vectors),
+    cmocka_unit_test(test_rfc6962_consistency_vectors),
+    cmocka_unit_test(test_note_vectors),
+    cmocka_unit_test(test_note_grammar),
+    cmocka_unit_test(test_proofs_small_trees),
+    cmocka_unit_test(test_tile_paths),
+    cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
+};
+
+DM_UNIT_MAIN("tlog", tests, NULL, NULL)
