@@ -138,6 +138,14 @@ make_file() {
   head -c "$2" /dev/urandom >"$1"
 }
 
+# need_tools TOOL...: ends the test (exit 1, one line) when a tool it needs is missing.
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$E2E_NAME: $tool is missing (make deps)" >&2; exit 1; }
+  done
+}
+
 # skip CHECK REASON...: a check that cannot run here says so, with the reason,
 # on one line "SKIP <test>: CHECK: REASON" (counted in finish's tally): no
 # check is ever left out silently.
@@ -200,4 +208,25 @@ expect {
 exit [lindex [wait] 3]
 EXP
   } >"$1"
+}
+
+# pty PASSPHRASE CMD...: CMD on a pseudo-terminal through the expect script pty.exp
+# (write_pty_script), PASSPHRASE typed at every prompt; the session in $T/pty.log,
+# the status in $rc.
+pty() {
+  local pw=$1; shift
+  PW=$pw expect pty.exp "$@" </dev/null >"$T/pty.log" 2>&1
+  rc=$?
+}
+
+# jget FILE EXPR: evaluates a Python expression over the JSON object j.
+jget() {
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# one_json WHAT: the last run printed exactly one JSON object and nothing on stderr.
+one_json() {
+  if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null &&
+     [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else fail "$1: stdout is not one JSON object"; fi
+  assert_no_stderr "$1"
 }

@@ -14,9 +14,7 @@
 D=$DOORMAT
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CONF_IN=$ROOT/deploy/lighttpd/doormat-logs.conf.in
-for tool in lighttpd openssl curl python3; do
-  command -v $tool >/dev/null || { echo "publish_log: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools lighttpd openssl curl python3
 cd "$T" || exit 1
 
 # ---- the configuration in the guide is the one tested here (its example
