@@ -161,13 +161,12 @@ static int public_beside(const char *pub_line, const char *pub_name, dm_ssh_publ
  * hides it takes it from the .pub file beside it when pub_name is given
  * (*from_file: for -e -i KEY the .pub is all encrypting needs, nothing is
  * asked), else is opened now, its passphrase asked (a PEM file hides its
- * public key too). *locked: the private half is still behind its passphrase. */
+ * public key too). *locked (may be NULL): the private half is still behind its
+ * passphrase; *from_file may be NULL too. */
 static int load_with_public(const char *text, size_t len, const char *pub_line,
                             const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                             dm_ssh_private *priv, int *locked, int *from_file) {
-    int needs = 0;
-    *locked = 0;
-    *from_file = 0;
+    int needs = 0, from_pub = 0;
     int err = dm_ssh_private_load(text, len, NULL, priv, &needs);
     if (err != DM_OK)
         return err;
@@ -177,13 +176,17 @@ static int load_with_public(const char *text, size_t len, const char *pub_line,
             dm_ssh_private_free(priv);
             return err;
         }
-        *from_file = 1;
+        from_pub = 1;
     } else if (needs && priv->pub.blob == NULL) {
         dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
-        return dm_ssh_pending_open(&tmp, priv);
+        err = dm_ssh_pending_open(&tmp, priv);
+        needs = 0;
     }
-    *locked = needs;
-    return DM_OK;
+    if (locked != NULL)
+        *locked = needs;
+    if (from_file != NULL)
+        *from_file = from_pub;
+    return err;
 }
 
 int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
@@ -231,9 +234,7 @@ int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_lin
                                const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                                char **line_out) {
     dm_ssh_private priv;
-    int locked = 0, from_file = 0;
-    int err =
-        load_with_public(text, len, pub_line, pub_name, ask, ask_ctx, &priv, &locked, &from_file);
+    int err = load_with_public(text, len, pub_line, pub_name, ask, ask_ctx, &priv, NULL, NULL);
     if (err != DM_OK)
         return err;
     size_t b64_cap = sodium_base64_ENCODED_LEN(priv.pub.blob_len, sodium_base64_VARIANT_ORIGINAL);
