@@ -218,15 +218,20 @@ static void check_identity(msg *m) {
         fail("error identity 0", "batchpass identity does not take any payload");
 }
 
-/* The passphrase (*len bytes, sodium_malloc'd) and the work factor in the
- * environment variable env (*log_n): either missing ends the phase. */
-static char *passphrase_and_factor(const char *env, int *log_n, size_t *len) {
+/* The scrypt recipient (*r, when r is non-NULL) or identity (*id) of the
+ * passphrase and of the work factor in the environment variable env; what is
+ * missing or wrong ends the phase. */
+static void scrypt_from_env(const char *env, dm_recipient **r, dm_identity **id) {
     const char *why = NULL;
-    *log_n = work_factor(env, &why);
-    char *pass = why == NULL ? passphrase(len, &why) : NULL;
+    int log_n = work_factor(env, &why);
+    size_t len = 0;
+    char *pass = why == NULL ? passphrase(&len, &why) : NULL;
+    if (why == NULL && (r != NULL ? dm_scrypt_recipient_new(pass, len, log_n, r)
+                                  : dm_scrypt_identity_new(pass, len, log_n, id)) != DM_OK)
+        why = dm_err_detail();
+    sodium_free(pass);
     if (why != NULL)
         fail("error internal", why);
-    return pass;
 }
 
 static void recipient_v1(void) {
@@ -253,14 +258,8 @@ static void recipient_v1(void) {
             free_msg(&m); /* extension-labels and what may come: nothing to say */
         }
     }
-    int log_n = 0;
-    size_t len = 0;
-    char *pass = passphrase_and_factor("AGE_PASSPHRASE_WORK_FACTOR", &log_n, &len);
     dm_recipient *r = NULL;
-    int err = dm_scrypt_recipient_new(pass, len, log_n, &r);
-    sodium_free(pass);
-    if (err != DM_OK)
-        fail("error internal", dm_err_detail());
+    scrypt_from_env("AGE_PASSPHRASE_WORK_FACTOR", &r, NULL);
     for (size_t k = 0; k < n_keys; k++) {
         for (size_t id = 0; id < n_ids; id++) {
             dm_stanza_list out = {0};
@@ -305,14 +304,8 @@ static void identity_v1(void) {
             free_msg(&m);
         }
     }
-    int max_log_n = 0;
-    size_t len = 0;
-    char *pass = passphrase_and_factor("AGE_PASSPHRASE_MAX_WORK_FACTOR", &max_log_n, &len);
     dm_identity *id = NULL;
-    int made = dm_scrypt_identity_new(pass, len, max_log_n, &id);
-    sodium_free(pass);
-    if (made != DM_OK)
-        fail("error internal", dm_err_detail());
+    scrypt_from_env("AGE_PASSPHRASE_MAX_WORK_FACTOR", NULL, &id);
     for (size_t f = 0; f < n_files; f++) {
         const dm_stanza_list *st = &files[f];
         char head[64];
