@@ -107,6 +107,19 @@ typedef struct tally {
     int files, accepted, rejected, wrong;
 } tally;
 
+/* Counts one vector's verdict (ok: accepted); the verdict it does not want is an error. */
+static void tally_verdict(tally *t, int ok, int want_err, const char *what, const char *path) {
+    t->files++;
+    if (ok)
+        t->accepted++;
+    else
+        t->rejected++;
+    if (ok == want_err) {
+        t->wrong++;
+        print_error("%s vector %s: %s\n", what, path, ok ? "accepted" : "rejected");
+    }
+}
+
 static void walk_dir(const char *dir, void (*fn)(const char *path, tally *t), tally *t) {
     DIR *d = opendir(dir);
     assert_non_null(d);
@@ -138,16 +151,7 @@ static void inclusion_case(const char *path, tally *t) {
     ok = json_proof(json, proof, &n) == 0 && ok;
     ok = ok && dm_tlog_verify_inclusion(json_u64(json, "leafIdx"), json_u64(json, "treeSize"), leaf,
                                         proof, n, root) == DM_OK;
-    int want_err = json_bool(json, "wantErr");
-    t->files++;
-    if (ok)
-        t->accepted++;
-    else
-        t->rejected++;
-    if (ok == want_err) {
-        t->wrong++;
-        print_error("inclusion vector %s: %s\n", path, ok ? "accepted" : "rejected");
-    }
+    tally_verdict(t, ok, json_bool(json, "wantErr"), "inclusion", path);
     free(json);
 }
 
@@ -174,16 +178,7 @@ static void consistency_case(const char *path, tally *t) {
     int ok = json_proof(json, proof, &n) == 0;
     ok = ok && dm_tlog_verify_consistency_bytes(json_u64(json, "size1"), json_u64(json, "size2"),
                                                 r1, l1, r2, l2, proof, n) == DM_OK;
-    int want_err = json_bool(json, "wantErr");
-    t->files++;
-    if (ok)
-        t->accepted++;
-    else
-        t->rejected++;
-    if (ok == want_err) {
-        t->wrong++;
-        print_error("consistency vector %s: %s\n", path, ok ? "accepted" : "rejected");
-    }
+    tally_verdict(t, ok, json_bool(json, "wantErr"), "consistency", path);
     free(json);
 }
 
