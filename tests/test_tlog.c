@@ -182,24 +182,24 @@ static void consistency_case(const char *path, tally *t) {
     free(json);
 }
 
-static void test_rfc6962_inclusion_vectors(void **state) {
-    (void)state;
+/* Every vector below dir through fn: 98 files, 6 accepted, 92 rejected, each as it wants. */
+static void check_vector_dir(const char *dir, void (*fn)(const char *path, tally *t)) {
     tally t = {0};
-    walk_dir(VECTORS "/merkle/testdata/inclusion", inclusion_case, &t);
+    walk_dir(dir, fn, &t);
     assert_int_equal(t.files, 98);
     assert_int_equal(t.accepted, 6);
     assert_int_equal(t.rejected, 92);
     assert_int_equal(t.wrong, 0);
 }
 
+static void test_rfc6962_inclusion_vectors(void **state) {
+    (void)state;
+    check_vector_dir(VECTORS "/merkle/testdata/inclusion", inclusion_case);
+}
+
 static void test_rfc6962_consistency_vectors(void **state) {
     (void)state;
-    tally t = {0};
-    walk_dir(VECTORS "/merkle/testdata/consistency", consistency_case, &t);
-    assert_int_equal(t.files, 98);
-    assert_int_equal(t.accepted, 6);
-    assert_int_equal(t.rejected, 92);
-    assert_int_equal(t.wrong, 0);
+    check_vector_dir(VECTORS "/merkle/testdata/consistency", consistency_case);
 }
 
 /* ------------------------------------------------------------ note vectors */
