@@ -68,6 +68,19 @@ static void never_called(dm_svc *svc, struct evhttp_request *req, void *ctx) {
     evhttp_send_error(req, 500, NULL);
 }
 
+/* A server on an ephemeral port of 127.0.0.1 that answers nothing, with a fresh
+ * TLS key in tls (DIR/tls.pem), logging to log_file. */
+static void start_server(dm_svc *svc, const char *dir, char tls[64], const char *log_file) {
+    snprintf(tls, 64, "%s/tls.pem", dir);
+    write_tls_pem(tls);
+    dm_service_opts o;
+    memset(&o, 0, sizeof o);
+    o.listen = "127.0.0.1:0";
+    o.tls_path = tls;
+    o.log_file = log_file;
+    assert_int_equal(dm_svc_start(svc, &o, "test", never_called, NULL, NULL), DM_OK);
+}
+
 static void test_server_start_and_close(void **state) {
     (void)state;
     /* SIGPIPE at its default: delivered, it would end this process. */
@@ -85,17 +98,9 @@ static void test_server_start_and_close(void **state) {
     char dir[] = "/tmp/doormat-test-svcproc.XXXXXX";
     assert_non_null(mkdtemp(dir));
     char tls[64], log[64];
-    snprintf(tls, sizeof tls, "%s/tls.pem", dir);
     snprintf(log, sizeof log, "%s/log", dir);
-    write_tls_pem(tls);
-
-    dm_service_opts o;
-    memset(&o, 0, sizeof o);
-    o.listen = "127.0.0.1:0";
-    o.tls_path = tls;
-    o.log_file = log;
     dm_svc svc;
-    assert_int_equal(dm_svc_start(&svc, &o, "test", never_called, NULL, NULL), DM_OK);
+    start_server(&svc, dir, tls, log);
     /* Running: no disposition changed, SIGPIPE blocked in this thread only. */
     assert_dispositions(before, N_UNTOUCHED);
     thread_mask(&mask);
@@ -141,15 +146,8 @@ static void test_server_keeps_a_blocked_sigpipe(void **state) {
     char dir[] = "/tmp/doormat-test-svcproc.XXXXXX";
     assert_non_null(mkdtemp(dir));
     char tls[64];
-    snprintf(tls, sizeof tls, "%s/tls.pem", dir);
-    write_tls_pem(tls);
-    dm_service_opts o;
-    memset(&o, 0, sizeof o);
-    o.listen = "127.0.0.1:0";
-    o.tls_path = tls;
-    o.log_file = "/dev/null";
     dm_svc svc;
-    assert_int_equal(dm_svc_start(&svc, &o, "test", never_called, NULL, NULL), DM_OK);
+    start_server(&svc, dir, tls, "/dev/null");
     dm_svc_close(&svc);
     thread_mask(&mask);
     assert_true(sigismember(&mask, SIGPIPE));
