@@ -230,3 +230,25 @@ one_json() {
      [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else fail "$1: stdout is not one JSON object"; fi
   assert_no_stderr "$1"
 }
+
+# witnessed_authority IN OUT: the authority fbi/ (FBI; agents doj, court and vendor,
+# 2 of 3) with the witness w1/, a user key key.txt, IN encrypted to it with escrow
+# as OUT, and the court's warrant w.txt for OUT (case 26-cr-42).
+witnessed_authority() {
+  "$DOORMAT" escrow witness init --name witness.example/w1 -o w1 >/dev/null
+  run "$DOORMAT" escrow init --name FBI --agents doj,court,vendor --threshold 2 \
+    --witness w1/witness.vkey -o fbi
+  assert_exit 0 "init with a witness"
+  "$DOORMAT" keygen -o key.txt 2>/dev/null
+  "$DOORMAT" encrypt -r "$("$DOORMAT" keygen -y key.txt)" --escrow fbi/authority.pub -o "$2" "$1"
+  "$DOORMAT" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case "26-cr-42" \
+    --expires 2999-12-31 -o w.txt "$2"
+}
+
+# logged_release FILE AGENT N: fbi's agent AGENT releases its share of FILE under
+# w.txt to AGENT-N.share, logged in fbi/logs/AGENT and cosigned by w1 ("SA N" asks).
+logged_release() {
+  run "$DOORMAT" escrow unwrap --authority fbi/authority.pub --agent "fbi/agents/$2.key" \
+    --warrant w.txt --log "fbi/logs/$2" --witness w1 --requester "SA $3" -o "$2-$3.share" "$1"
+  assert_exit 0 "release $3 by $2"
+}
