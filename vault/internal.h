@@ -43,4 +43,10 @@ void dm_armor_writer_free(dm_armor_writer *w);
 /* True when the bytes (possibly preceded by whitespace) begin an armored file. */
 int dm_armor_detect(const uint8_t *buf, size_t len);
 
+/* ---- stanza.c ---- */
+
+/* The header grammar's argument = 1*VCHAR: what a stanza's type and each of
+ * its arguments must be, so that the header that holds it can be encoded. */
+int dm_stanza_is_argument(const char *s);
+
 #endif
