@@ -136,3 +136,12 @@ mkreq() {
   printf 'doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n' "$1" \
     "$(base64 -w0 "$2")" "$h"
 }
+
+# assert_gave_way CLOSED OPEN: the connection on descriptor 5 was closed by the
+# service (within a second), the one on descriptor 6 stays open.
+assert_gave_way() {
+  timeout $((1 * SVC_SLOW)) cat <&5 >/dev/null
+  assert_eq "$?" 0 "$1"
+  timeout 0.3 cat <&6 >/dev/null
+  assert_eq "$?" 124 "$2"
+}
