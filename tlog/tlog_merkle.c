@@ -184,6 +184,16 @@ int dm_tlog_tree_hash(dm_tlog_hash_fn fn, void *ctx, uint64_t size, dm_tlog_hash
     return range_hash(fn, ctx, 0, size, root);
 }
 
+/* Appends h to the proof of *n hashes once err, the hash's own outcome, is DM_OK. */
+static int proof_append(int err, const dm_tlog_hash h, dm_tlog_hash *proof, size_t *n) {
+    if (err)
+        return err;
+    if (*n >= DM_TLOG_MAX_PROOF)
+        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
+    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
+    return DM_OK;
+}
+
 /* PATH(m, D[a:b]), appended bottom-up: the recursion records the deeper
  * hashes first because it descends before pushing. */
 static int path(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b,
@@ -202,12 +212,7 @@ static int path(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t 
         if (!err)
             err = range_hash(fn, ctx, a, a + k, h);
     }
-    if (err)
-        return err;
-    if (*n >= DM_TLOG_MAX_PROOF)
-        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
-    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
-    return DM_OK;
+    return proof_append(err, h, proof, n);
 }
 
 int dm_tlog_prove_inclusion(dm_tlog_hash_fn fn, void *ctx, uint64_t index, uint64_t size,
@@ -240,12 +245,7 @@ static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint6
                 err = range_hash(fn, ctx, a, a + k, h);
         }
     }
-    if (err)
-        return err;
-    if (*n >= DM_TLOG_MAX_PROOF)
-        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
-    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
-    return DM_OK;
+    return proof_append(err, h, proof, n);
 }
 
 int dm_tlog_prove_consistency(dm_tlog_hash_fn fn, void *ctx, uint64_t size1, uint64_t size2,
