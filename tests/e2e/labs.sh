@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-command -v python3 >/dev/null || { echo "labs.sh: python3 is needed to read the JSON" >&2; exit 1; }
+need_json_reader
 
 # ---- the command
 run "$D" lab list

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-command -v python3 >/dev/null || { echo "labs_access.sh: python3 is needed to read the JSON" >&2; exit 1; }
+need_json_reader
 
 run "$D" lab list
 assert_exit 0 "lab list"

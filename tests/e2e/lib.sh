@@ -219,6 +219,13 @@ pty() {
   rc=$?
 }
 
+# need_json_reader: ends the test (exit 1, one line) when python3, which jget and
+# one_json run, is missing.
+need_json_reader() {
+  command -v python3 >/dev/null ||
+    { echo "$E2E_NAME.sh: python3 is needed to read the JSON" >&2; exit 1; }
+}
+
 # jget FILE EXPR: evaluates a Python expression over the JSON object j.
 jget() {
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
