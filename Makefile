@@ -257,7 +257,7 @@ fuzz-build:
 
 fuzz-bins: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/%)
 
-$(BUILD)/fuzz/%: fuzz/%.c fuzz/escrow_fixture.h $(BUILD)/libdoormat.a $(HEADERS)
+$(BUILD)/fuzz/%: fuzz/%.c $(wildcard fuzz/*.h) $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Ifuzz -Ivault -Iescrow -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 	  $(BUILD)/libdoormat.a $(LDLIBS)

@@ -61,13 +61,17 @@ static void emit_line(const char *text) {
     fwrite(line, 1, len, stderr);
 }
 
-void cli_msg(const char *fmt, ...) {
+__attribute__((format(printf, 1, 0))) static void emit_vline(const char *fmt, va_list ap) {
     char text[900];
+    vsnprintf(text, sizeof text, fmt, ap);
+    emit_line(text);
+}
+
+void cli_msg(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    emit_vline(fmt, ap);
     va_end(ap);
-    emit_line(text);
 }
 
 int cli_fail(int err, const char *fmt, ...) {
@@ -88,12 +92,10 @@ int cli_fail(int err, const char *fmt, ...) {
 }
 
 int cli_usage_error(const char *fmt, ...) {
-    char text[900];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    emit_vline(fmt, ap);
     va_end(ap);
-    emit_line(text);
     return DM_EXIT_USAGE;
 }
 

@@ -481,6 +481,20 @@ static int read_identity_text(const char *path, char **text, size_t *len, int *i
     return DM_OK;
 }
 
+/* An SSH private key file (its text, freed here) as an identity (id non-NULL)
+ * or as its recipient line, with the .pub file beside it read as age reads it. */
+static int open_ssh_key(const char *path, char *text, size_t len, dm_identity **id, char **line) {
+    char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
+    int err = id != NULL ? dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase,
+                                                     (void *)path, id)
+                         : dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase,
+                                                      (void *)path, line);
+    free(pub);
+    free(pub_name);
+    dm_secret_free(text);
+    return err;
+}
+
 /* The message of a failure that has its own words ("incorrect passphrase",
  * a passphrase-encrypted file opened with -i): said without the generic
  * "no identity matched" in front. */
@@ -517,12 +531,7 @@ static int add_identity_recipients(rcpt_list *l, const char *path) {
     if (is_ssh) {
         char *line = NULL;
         dm_recipient *r = NULL;
-        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
-        err = dm_ssh_identity_public_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
-                                         &line);
-        free(pub);
-        free(pub_name);
-        dm_secret_free(text);
+        err = open_ssh_key(path, text, len, NULL, &line);
         if (err == DM_OK)
             err = dm_ssh_recipient_parse(line, &r);
         free(line);
@@ -991,12 +1000,7 @@ static int add_identity_file(ident_list *l, const char *path) {
         return fail_plainly(err, "decrypt", name);
     if (is_ssh) {
         dm_identity *id = NULL;
-        char *pub_name = NULL, *pub = read_pub_beside(path, &pub_name);
-        err = dm_ssh_identity_parse_pub(text, len, pub, pub_name, ask_key_passphrase, (void *)path,
-                                        &id);
-        free(pub);
-        free(pub_name);
-        dm_secret_free(text);
+        err = open_ssh_key(path, text, len, &id, NULL);
         if (err == DM_OK)
             err = ident_push(l, id);
         return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: identity file %s", name);

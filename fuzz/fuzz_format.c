@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_init.h"
 #include "internal.h"
 
 typedef struct fuzz_src {
@@ -91,11 +92,7 @@ static void fuzz_encodings(const uint8_t *data, size_t size) {
     }
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    return dm_init() == DM_OK ? 0 : 1;
-}
+DM_FUZZ_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_header(data, size);

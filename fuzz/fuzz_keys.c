@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "doormat/vault.h"
+#include "fuzz_init.h"
 
 static void free_ids(dm_identity **ids, size_t n)
 {
@@ -24,12 +25,7 @@ static void free_rcpts(dm_recipient **rs, size_t n)
     free(rs);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    return dm_init() == DM_OK ? 0 : 1;
-}
+DM_FUZZ_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_init.h"
 #include "plugin.h"
 
 typedef struct feed {
@@ -149,11 +150,7 @@ static void fuzz_keys(const uint8_t *data, size_t size) {
     free(s);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    return dm_init() == DM_OK ? 0 : 1;
-}
+DM_FUZZ_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_parse(data, size);

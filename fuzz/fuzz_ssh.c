@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "doormat/vault.h"
+#include "fuzz_init.h"
 
 /* Set while unwrapping: a protected OpenSSH key is not opened then. */
 static int refuse_passphrase;
@@ -40,11 +41,7 @@ const char *__lsan_default_suppressions(void) {
     return "leak:libssh.so\n";
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc;
-    (void)argv;
-    return dm_init() == DM_OK ? 0 : 1;
-}
+DM_FUZZ_INITIALIZE
 
 static void round_trip(const char *text, size_t size) {
     dm_identity *id = NULL;

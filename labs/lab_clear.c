@@ -109,13 +109,7 @@ int dm_lab_clear(const dm_lab_clear_opts *o, dm_lab_clear_result *r) {
     if (!devs)
         err = dm_fail(DM_ERR_NOMEM, "out of memory");
     if (!err)
-        err = dm_x25519_keygen(&vsk, &vpk);
-    if (!err)
-        err = dm_lab_write_identity(o->dir, "vendor.key", vsk);
-    if (!err)
-        err = dm_x25519_recipient_parse(vpk, &vendor_rc);
-    if (!err)
-        err = dm_x25519_identity_parse(vsk, &vendor_id);
+        err = dm_lab_key_pair(o->dir, "vendor.key", &vsk, &vpk, &vendor_rc, &vendor_id);
     if (!err)
         err = dm_lab_mkdir(o->dir, "devices");
     for (unsigned i = 0; i < o->devices && !err; i++) {

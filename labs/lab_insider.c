@@ -160,8 +160,7 @@ static int access_file(const authority *a, int row, const dm_lab_insider_opts *o
                        const dm_membuf *file, const uint8_t *plain, size_t len, bool *opened) {
     *opened = false;
     dm_header hdr = {0};
-    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN), *out = NULL;
-    size_t out_len = 0;
+    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
     int err =
         fk ? dm_header_parse(file->buf, file->len, &hdr) : dm_fail(DM_ERR_NOMEM, "out of memory");
     if (!err && (row == DM_LAB_INSIDER_1_SERVICE || row == DM_LAB_INSIDER_3_SERVICE)) {
@@ -187,13 +186,7 @@ static int access_file(const authority *a, int row, const dm_lab_insider_opts *o
         err = dm_lab_recover_with_keys(a->auth, keys, n, &hdr, fk, NULL);
     }
     if (!err)
-        err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &out, &out_len);
-    if (!err) {
-        *opened = dm_lab_same(out, out_len, plain, len);
-        if (!*opened)
-            err = dm_fail(DM_ERR_INTERNAL, "a file decrypted to something else");
-    }
-    free(out);
+        err = dm_lab_opens_to(file, fk, plain, len, "a file", opened);
     dm_secret_free(fk);
     dm_header_free(&hdr);
     return err == DM_ERR_NO_MATCH ? DM_OK : err;
@@ -218,11 +211,7 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r) {
             err = dm_escrow_authority_write_dir(au[i].dir, au[i].auth, au[i].keys, au[i].court);
     }
     if (!err)
-        err = dm_x25519_keygen(&sk, &pk);
-    if (!err)
-        err = dm_lab_write_identity(o->dir, "user.key", sk);
-    if (!err)
-        err = dm_x25519_recipient_parse(pk, &rc);
+        err = dm_lab_key_pair(o->dir, "user.key", &sk, &pk, &rc, NULL);
     if (!err)
         err = dm_lab_mkdir(o->dir, "files");
     for (int row = 0; row < DM_LAB_INSIDER_N && !err; row++) {

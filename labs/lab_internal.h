@@ -19,6 +19,10 @@ int dm_lab_mkdir(const char *dir, const char *name);
 int dm_lab_write(const char *dir, const char *name, const void *data, size_t len, int mode);
 /* Writes an X25519 identity file (0600) for secret. */
 int dm_lab_write_identity(const char *dir, const char *name, const char *secret);
+/* A fresh X25519 key pair (*sk, *pk), its identity file DIR/NAME, its
+ * recipient *rc and, when id is non-NULL, its identity *id. */
+int dm_lab_key_pair(const char *dir, const char *name, char **sk, char **pk, dm_recipient **rc,
+                    dm_identity **id);
 
 /* A lab's cast: a one-agent authority and one user with an X25519 key. */
 typedef struct dm_lab_cast {
@@ -49,6 +53,14 @@ int dm_lab_decrypt_with_key(const uint8_t *file, size_t len, const uint8_t fk[DM
                             uint8_t **plain, size_t *plain_len);
 /* True when plain is exactly want. */
 bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, size_t want_len);
+/* Whether the file key fk opens file to want (*opened); a file that opens to
+ * anything else is an internal error, "WHAT decrypted to something else". */
+int dm_lab_opens_to(const dm_membuf *file, const uint8_t fk[DM_FILE_KEY_LEN], const uint8_t *want,
+                    size_t want_len, const char *what, bool *opened);
+/* Whether n agents' keys open file to want straight from its header (no
+ * warrant, no log): *opened; keys that do not open it are no error. */
+int dm_lab_keys_open(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys, size_t n,
+                     const dm_membuf *file, const uint8_t *want, size_t want_len, bool *opened);
 
 /* A warrant for one file, issued by court and parsed back. */
 int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,

@@ -16,31 +16,6 @@
 
 static const char *const agents[] = {"doj", "court", "vendor"};
 
-/* Whether two agents' keys open the file straight from its header. */
-static int agents_open(const dm_escrow_authority *auth, dm_escrow_agent_key **keys,
-                       const dm_membuf *file, const uint8_t *plain, size_t len, bool *opened) {
-    *opened = false;
-    dm_header hdr = {0};
-    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN), *out = NULL;
-    size_t out_len = 0;
-    dm_escrow_agent_key *two[2] = {keys[0], keys[1]};
-    int err =
-        fk ? dm_header_parse(file->buf, file->len, &hdr) : dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err)
-        err = dm_lab_recover_with_keys(auth, two, 2, &hdr, fk, NULL);
-    if (!err)
-        err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &out, &out_len);
-    if (!err) {
-        *opened = dm_lab_same(out, out_len, plain, len);
-        if (!*opened)
-            err = dm_fail(DM_ERR_INTERNAL, "a recovered file decrypted to something else");
-    }
-    free(out);
-    dm_secret_free(fk);
-    dm_header_free(&hdr);
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
-}
-
 static size_t header_len(const dm_membuf *file) {
     dm_header hdr = {0};
     size_t n = dm_header_parse(file->buf, file->len, &hdr) == DM_OK ? hdr.len : 0;
@@ -104,7 +79,7 @@ int dm_lab_retro(const dm_lab_retro_opts *o, dm_lab_retro_result *r) {
     }
     for (unsigned f = 0; f < o->files && !err; f++) {
         bool opened = false;
-        err = agents_open(auth, keys, &before[f], plain[f], o->file_bytes, &opened);
+        err = dm_lab_keys_open(auth, keys, 2, &before[f], plain[f], o->file_bytes, &opened);
         r->authority_opened_before += opened;
     }
 
@@ -134,7 +109,7 @@ int dm_lab_retro(const dm_lab_retro_opts *o, dm_lab_retro_result *r) {
             memcmp(before[f].buf + hb, after[f].buf + ha, before[f].len - hb) == 0;
         bool opened = false;
         if (!err)
-            err = agents_open(auth, keys, &after[f], plain[f], o->file_bytes, &opened);
+            err = dm_lab_keys_open(auth, keys, 2, &after[f], plain[f], o->file_bytes, &opened);
         r->authority_opened_after += opened;
         uint8_t *out = NULL;
         size_t out_len = 0;

@@ -45,15 +45,9 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
     if (!err)
         err = dm_lab_path(log, sizeof log, adir, "logs/master");
     if (!err)
-        err = dm_x25519_keygen(&sk, &pk);
-    if (!err)
-        err = dm_lab_write_identity(dir, "user.key", sk);
+        err = dm_lab_key_pair(dir, "user.key", &sk, &pk, &rc, &id);
     if (!err)
         err = dm_lab_write(dir, "message.txt", message, sizeof message - 1, 0644);
-    if (!err)
-        err = dm_x25519_recipient_parse(pk, &rc);
-    if (!err)
-        err = dm_x25519_identity_parse(sk, &id);
     if (!err)
         err = dm_lab_encrypt(&rc, 1, auth, NULL, (const uint8_t *)message, sizeof message - 1,
                              &files[DM_LAB_STRIP_ORIGINAL]);

@@ -143,27 +143,8 @@ static void side_free(side *s) {
 
 /* The keys of two agents, straight on the file: no warrant, no log. */
 static int agents_open(const side *s, const dm_membuf *file, const char *msg, bool *opened) {
-    *opened = false;
-    dm_header hdr = {0};
-    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
-    uint8_t *plain = NULL;
-    size_t plen = 0;
     dm_escrow_agent_key *two[2] = {s->keys[0], s->keys[2]};
-    int err =
-        fk ? dm_header_parse(file->buf, file->len, &hdr) : dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err)
-        err = dm_lab_recover_with_keys(s->auth, two, 2, &hdr, fk, NULL);
-    if (!err)
-        err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &plain, &plen);
-    if (!err) {
-        *opened = dm_lab_same(plain, plen, (const uint8_t *)msg, strlen(msg));
-        if (!*opened)
-            err = dm_fail(DM_ERR_INTERNAL, "a recovered file decrypted to something else");
-    }
-    free(plain);
-    dm_secret_free(fk);
-    dm_header_free(&hdr);
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_keys_open(s->auth, two, 2, file, (const uint8_t *)msg, strlen(msg), opened);
 }
 
 static bool same_face(const dm_escrow_authority *a, const dm_escrow_authority *b) {
@@ -231,13 +212,7 @@ int dm_lab_subst(const dm_lab_subst_opts *o, dm_lab_subst_result *r) {
         snprintf(r->swapped_id, sizeof r->swapped_id, "%s", dm_escrow_authority_id_hex(swapped));
     }
     if (!err)
-        err = dm_x25519_keygen(&sk, &pk);
-    if (!err)
-        err = dm_lab_write_identity(o->dir, "receiver.key", sk);
-    if (!err)
-        err = dm_x25519_recipient_parse(pk, &rc);
-    if (!err)
-        err = dm_x25519_identity_parse(sk, &id);
+        err = dm_lab_key_pair(o->dir, "receiver.key", &sk, &pk, &rc, &id);
     if (!err)
         err = dm_lab_mkdir(o->dir, "files");
     dm_escrow_policy genuine_check = {.auth = genuine.auth}, swapped_check = {.auth = swapped};

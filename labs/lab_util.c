@@ -67,6 +67,18 @@ int dm_lab_write_identity(const char *dir, const char *name, const char *secret)
     return err;
 }
 
+int dm_lab_key_pair(const char *dir, const char *name, char **sk, char **pk, dm_recipient **rc,
+                    dm_identity **id) {
+    int err = dm_x25519_keygen(sk, pk);
+    if (!err)
+        err = dm_lab_write_identity(dir, name, *sk);
+    if (!err)
+        err = dm_x25519_recipient_parse(*pk, rc);
+    if (!err && id)
+        err = dm_x25519_identity_parse(*sk, id);
+    return err;
+}
+
 int dm_lab_cast_authority(dm_lab_cast *c, const char *name, const char *dir) {
     int err = dm_escrow_authority_new(name, NULL, 0, 0, &c->auth, &c->keys, &c->court);
     char path[4096];
@@ -78,15 +90,9 @@ int dm_lab_cast_authority(dm_lab_cast *c, const char *name, const char *dir) {
 }
 
 int dm_lab_cast_user(dm_lab_cast *c, const char *dir, const char *message, size_t len) {
-    int err = dm_x25519_keygen(&c->sk, &c->pk);
-    if (!err)
-        err = dm_lab_write_identity(dir, "user.key", c->sk);
+    int err = dm_lab_key_pair(dir, "user.key", &c->sk, &c->pk, &c->rcpt, &c->id);
     if (!err)
         err = dm_lab_write(dir, "message.txt", message, len, 0644);
-    if (!err)
-        err = dm_x25519_recipient_parse(c->pk, &c->rcpt);
-    if (!err)
-        err = dm_x25519_identity_parse(c->sk, &c->id);
     return err;
 }
 
@@ -144,6 +150,36 @@ int dm_lab_decrypt_with_key(const uint8_t *file, size_t len, const uint8_t fk[DM
 
 bool dm_lab_same(const uint8_t *plain, size_t plain_len, const uint8_t *want, size_t want_len) {
     return plain_len == want_len && (want_len == 0 || memcmp(plain, want, want_len) == 0);
+}
+
+int dm_lab_opens_to(const dm_membuf *file, const uint8_t fk[DM_FILE_KEY_LEN], const uint8_t *want,
+                    size_t want_len, const char *what, bool *opened) {
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    int err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &out, &out_len);
+    if (!err) {
+        *opened = dm_lab_same(out, out_len, want, want_len);
+        if (!*opened)
+            err = dm_fail(DM_ERR_INTERNAL, "%s decrypted to something else", what);
+    }
+    free(out);
+    return err;
+}
+
+int dm_lab_keys_open(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys, size_t n,
+                     const dm_membuf *file, const uint8_t *want, size_t want_len, bool *opened) {
+    *opened = false;
+    dm_header hdr = {0};
+    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
+    int err =
+        fk ? dm_header_parse(file->buf, file->len, &hdr) : dm_fail(DM_ERR_NOMEM, "out of memory");
+    if (!err)
+        err = dm_lab_recover_with_keys(auth, keys, n, &hdr, fk, NULL);
+    if (!err)
+        err = dm_lab_opens_to(file, fk, want, want_len, "a recovered file", opened);
+    dm_secret_free(fk);
+    dm_header_free(&hdr);
+    return err == DM_ERR_NO_MATCH ? DM_OK : err;
 }
 
 int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,

@@ -197,30 +197,57 @@ static int is_batchpass_identity(const char *s) {
            strcmp(s, want) == 0;
 }
 
+/* The next message of a phase in *m; 0 at its "done". A phase of too many
+ * messages ends the plugin. */
+static int next_msg(msg *m, int *count) {
+    if ((*count)++ == MAX_MESSAGES)
+        die("too many messages");
+    read_msg(m);
+    if (strcmp(m->args[0], "done") == 0) {
+        free_msg(m);
+        return 0;
+    }
+    return 1;
+}
+
+/* An add-identity message (freed): the batchpass identity, with no payload. */
+static void check_identity(msg *m) {
+    int ok = m->nargs == 2 && is_batchpass_identity(m->args[1]);
+    free_msg(m);
+    if (!ok)
+        fail("error identity 0", "batchpass identity does not take any payload");
+}
+
+/* The scrypt recipient (*r, when r is non-NULL) or identity (*id) of the
+ * passphrase and of the work factor in the environment variable env; what is
+ * missing or wrong ends the phase. */
+static void scrypt_from_env(const char *env, dm_recipient **r, dm_identity **id) {
+    const char *why = NULL;
+    int log_n = work_factor(env, &why);
+    size_t len = 0;
+    char *pass = why == NULL ? passphrase(&len, &why) : NULL;
+    if (why == NULL && (r != NULL ? dm_scrypt_recipient_new(pass, len, log_n, r)
+                                  : dm_scrypt_identity_new(pass, len, log_n, id)) != DM_OK)
+        why = dm_err_detail();
+    sodium_free(pass);
+    if (why != NULL)
+        fail("error internal", why);
+}
+
 static void recipient_v1(void) {
     uint8_t *keys = sodium_malloc(DM_FILE_KEY_LEN * MAX_MESSAGES);
     size_t n_keys = 0, n_ids = 0;
     if (keys == NULL)
         die("out of memory");
-    for (int i = 0;; i++) {
-        msg m;
-        if (i == MAX_MESSAGES)
-            die("too many messages");
-        read_msg(&m);
+    msg m;
+    for (int i = 0; next_msg(&m, &i);) {
         const char *cmd = m.args[0];
-        if (strcmp(cmd, "done") == 0) {
-            free_msg(&m);
-            break;
-        }
         if (strcmp(cmd, "add-recipient") == 0) {
             free_msg(&m);
             fail("error recipient 0", "batchpass has no recipients: use -j batchpass");
         }
         if (strcmp(cmd, "add-identity") == 0) {
-            int ok = m.nargs == 2 && is_batchpass_identity(m.args[1]);
-            free_msg(&m);
-            if (!ok)
-                fail("error identity 0", "batchpass identity does not take any payload");
+            check_identity(&m);
             n_ids++;
         } else if (strcmp(cmd, "wrap-file-key") == 0) {
             if (m.body_len != DM_FILE_KEY_LEN)
@@ -231,16 +258,8 @@ static void recipient_v1(void) {
             free_msg(&m); /* extension-labels and what may come: nothing to say */
         }
     }
-    const char *why = NULL;
-    int log_n = work_factor("AGE_PASSPHRASE_WORK_FACTOR", &why);
-    size_t len = 0;
-    char *pass = why == NULL ? passphrase(&len, &why) : NULL;
     dm_recipient *r = NULL;
-    if (why == NULL && dm_scrypt_recipient_new(pass, len, log_n, &r) != DM_OK)
-        why = dm_err_detail();
-    sodium_free(pass);
-    if (why != NULL)
-        fail("error internal", why);
+    scrypt_from_env("AGE_PASSPHRASE_WORK_FACTOR", &r, NULL);
     for (size_t k = 0; k < n_keys; k++) {
         for (size_t id = 0; id < n_ids; id++) {
             dm_stanza_list out = {0};
@@ -265,21 +284,11 @@ static void identity_v1(void) {
     dm_stanza_list files[64];
     size_t n_files = 0;
     memset(files, 0, sizeof files);
-    for (int i = 0;; i++) {
-        msg m;
-        if (i == MAX_MESSAGES)
-            die("too many messages");
-        read_msg(&m);
+    msg m;
+    for (int i = 0; next_msg(&m, &i);) {
         const char *cmd = m.args[0];
-        if (strcmp(cmd, "done") == 0) {
-            free_msg(&m);
-            break;
-        }
         if (strcmp(cmd, "add-identity") == 0) {
-            int ok = m.nargs == 2 && is_batchpass_identity(m.args[1]);
-            free_msg(&m);
-            if (!ok)
-                fail("error identity 0", "batchpass identity does not take any payload");
+            check_identity(&m);
         } else if (strcmp(cmd, "recipient-stanza") == 0 && m.nargs >= 3) {
             char *end = NULL;
             unsigned long f = strtoul(m.args[1], &end, 10);
@@ -295,16 +304,8 @@ static void identity_v1(void) {
             free_msg(&m);
         }
     }
-    const char *why = NULL;
-    int max_log_n = work_factor("AGE_PASSPHRASE_MAX_WORK_FACTOR", &why);
-    size_t len = 0;
-    char *pass = why == NULL ? passphrase(&len, &why) : NULL;
     dm_identity *id = NULL;
-    if (why == NULL && dm_scrypt_identity_new(pass, len, max_log_n, &id) != DM_OK)
-        why = dm_err_detail();
-    sodium_free(pass);
-    if (why != NULL)
-        fail("error internal", why);
+    scrypt_from_env("AGE_PASSPHRASE_MAX_WORK_FACTOR", NULL, &id);
     for (size_t f = 0; f < n_files; f++) {
         const dm_stanza_list *st = &files[f];
         char head[64];

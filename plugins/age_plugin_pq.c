@@ -247,6 +247,18 @@ static int plugin_identity(const char *s, dm_identity **out) {
     return err;
 }
 
+/* The next message of a phase in *m: 0 at its "done", or when *err (as it
+ * was, or from the read) is not DM_OK. */
+static int next_msg(io *in, dm_plugin_msg *m, int *err) {
+    if (*err != DM_OK || (*err = recv_msg(in, m)) != DM_OK)
+        return 0;
+    if (strcmp(m->args[0], "done") == 0) {
+        dm_plugin_msg_free(m);
+        return 0;
+    }
+    return 1;
+}
+
 static int recipient_v1(void) {
     io in = {0};
     dm_recipient *rcpts[MAX_ITEMS];
@@ -254,15 +266,9 @@ static int recipient_v1(void) {
     size_t n_rcpts = 0, n_keys = 0;
     int err = keys ? DM_OK : DM_ERR_NOMEM, labels = 0;
     char index[24];
-    for (;;) {
-        dm_plugin_msg m;
-        if (err != DM_OK || (err = recv_msg(&in, &m)) != DM_OK)
-            break;
+    dm_plugin_msg m;
+    while (next_msg(&in, &m, &err)) {
         const char *cmd = m.args[0];
-        if (strcmp(cmd, "done") == 0) {
-            dm_plugin_msg_free(&m);
-            break;
-        }
         if ((strcmp(cmd, "add-recipient") == 0 || strcmp(cmd, "add-identity") == 0) &&
             m.nargs == 2 && n_rcpts < MAX_ITEMS) {
             dm_recipient *r = NULL;
@@ -336,15 +342,9 @@ static int identity_v1(void) {
     size_t *seen = calloc(MAX_ITEMS, sizeof *seen); /* stanzas of each file so far */
     int err = files && seen ? DM_OK : DM_ERR_NOMEM;
     char a[24], b[24];
-    for (;;) {
-        dm_plugin_msg m;
-        if (err != DM_OK || (err = recv_msg(&in, &m)) != DM_OK)
-            break;
+    dm_plugin_msg m;
+    while (next_msg(&in, &m, &err)) {
         const char *cmd = m.args[0];
-        if (strcmp(cmd, "done") == 0) {
-            dm_plugin_msg_free(&m);
-            break;
-        }
         if (strcmp(cmd, "add-identity") == 0 && m.nargs == 2 && n_ids < MAX_ITEMS) {
             if (plugin_identity(m.args[1], &ids[n_ids]) != DM_OK) {
                 snprintf(a, sizeof a, "%zu", n_ids);

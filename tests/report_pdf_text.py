@@ -15,7 +15,8 @@ Prints one "ok:" or "FAILED:" line per check; exits 1 when any fails.
 import re
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
+
+from pdf_figures import pages_words  # beside this file
 
 SECTIONS = ["Key points", "Background", "What we built and measured", "The designs side by side",
             "The measurements in pictures", "The access system",
@@ -74,18 +75,12 @@ def main():
     for k in range(1, nfig + 1):
         check(("Figure %d." % k) in flat, "caption Figure %d." % k)
     # Page fill: the lowest word of the body (the header and footer bands left out).
-    out = subprocess.run(["pdftotext", "-bbox", pdf, "-"], check=True,
-                         capture_output=True).stdout.decode("utf-8", "replace")
-    out = re.sub(r'\sxmlns="[^"]*"', "", out, count=1)
-    out = re.sub(r"<!DOCTYPE[^>]*>", "", out)
-    root = ET.fromstring(out)
     thin = []
-    bpages = root.iter("page")
-    bpages = list(bpages)
+    bpages = pages_words(pdf)
     for i, pg in enumerate(bpages):
-        h = float(pg.get("height"))
+        h = pg["height"]
         top, bottom = h * 17 / 297, h * (297 - 15) / 297
-        ys = [float(w.get("yMax")) for w in pg.iter("word") if top < float(w.get("yMin")) and float(w.get("yMax")) < bottom]
+        ys = [y_max for _, _, y_min, _, y_max in pg["words"] if top < y_min and y_max < bottom]
         fill = (max(ys) - top) / (bottom - top) if ys else 0
         last_of_section = i == len(bpages) - 1 or any(
             " ".join(pages[i + 1].split()[:30]).find(s) >= 0 for s in SECTIONS) if i + 1 < len(pages) else True

@@ -127,3 +127,21 @@ svc_memo() {
   run "$DOORMAT" escrow warrant --court "$dir/court.key" --authority "$dir/authority.pub" \
     --case "${2:-26-cr-9}" --expires 2099-12-31 -o w.txt memo.age
 }
+
+# mkreq RECIPIENT WARRANT_FILE AGE_FILE: a release request for AGE_FILE's header,
+# as the agent's /release takes it, on standard output.
+mkreq() {
+  local h
+  h=$(python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); i=d.index(b"\n---"); j=d.index(b"\n",i+1); sys.stdout.write(__import__("base64").b64encode(d[:j+1]).decode())' "$3")
+  printf 'doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n' "$1" \
+    "$(base64 -w0 "$2")" "$h"
+}
+
+# assert_gave_way CLOSED OPEN: the connection on descriptor 5 was closed by the
+# service (within a second), the one on descriptor 6 stays open.
+assert_gave_way() {
+  timeout $((1 * SVC_SLOW)) cat <&5 >/dev/null
+  assert_eq "$?" 0 "$1"
+  timeout 0.3 cat <&6 >/dev/null
+  assert_eq "$?" 124 "$2"
+}

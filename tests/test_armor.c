@@ -15,6 +15,7 @@
 #include "doormat/vault.h"
 #include "internal.h"
 #include "testkit_load.h"
+#include "unit_main.h"
 
 /* ------------------------------------------------------ test plumbing */
 
@@ -490,15 +491,12 @@ static void test_detect(void **state) {
         assert_false(dm_armor_detect((const uint8_t *)no[i], strlen(no[i])));
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_testkit_armor),      cmocka_unit_test(test_decodes_exact_bytes),
-        cmocka_unit_test(test_round_trip_lengths), cmocka_unit_test(test_known_text),
-        cmocka_unit_test(test_strict_rules),       cmocka_unit_test(test_whitespace_limits),
-        cmocka_unit_test(test_io_errors),          cmocka_unit_test(test_detect),
-        cmocka_unit_test(test_dearmor_buffer),
-    };
-    return cmocka_run_group_tests_name("armor", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_testkit_armor),      cmocka_unit_test(test_decodes_exact_bytes),
+    cmocka_unit_test(test_round_trip_lengths), cmocka_unit_test(test_known_text),
+    cmocka_unit_test(test_strict_rules),       cmocka_unit_test(test_whitespace_limits),
+    cmocka_unit_test(test_io_errors),          cmocka_unit_test(test_detect),
+    cmocka_unit_test(test_dearmor_buffer),
+};
+
+DM_UNIT_MAIN("armor", tests, NULL, NULL)

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 struct pair {
     const char *raw;
@@ -148,18 +149,15 @@ static void test_capacity(void **state) {
     assert_int_equal(dm_b64_encode((const uint8_t *)"foobar", 6, enc, 7), DM_ERR_INTERNAL);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc4648_encode),
-        cmocka_unit_test(test_rfc4648_decode),
-        cmocka_unit_test(test_all_byte_values),
-        cmocka_unit_test(test_round_trip_lengths),
-        cmocka_unit_test(test_rejects_padding),
-        cmocka_unit_test(test_rejects_noncanonical),
-        cmocka_unit_test(test_rejects_foreign_characters),
-        cmocka_unit_test(test_capacity),
-    };
-    return cmocka_run_group_tests_name("base64", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_rfc4648_encode),
+    cmocka_unit_test(test_rfc4648_decode),
+    cmocka_unit_test(test_all_byte_values),
+    cmocka_unit_test(test_round_trip_lengths),
+    cmocka_unit_test(test_rejects_padding),
+    cmocka_unit_test(test_rejects_noncanonical),
+    cmocka_unit_test(test_rejects_foreign_characters),
+    cmocka_unit_test(test_capacity),
+};
+
+DM_UNIT_MAIN("base64", tests, NULL, NULL)

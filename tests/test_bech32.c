@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 static void hex_of(const uint8_t *b, size_t n, char *out) {
     for (size_t i = 0; i < n; i++)
@@ -186,13 +187,10 @@ static void test_capacities_and_bad_hrp(void **state) {
     assert_int_equal(dm_bech32_decode(age_public, hrp, 4, key, sizeof key, &n), DM_OK);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bip173_valid),         cmocka_unit_test(test_bip173_invalid),
-        cmocka_unit_test(test_padding_and_checksum), cmocka_unit_test(test_age_key_round_trip),
-        cmocka_unit_test(test_random_round_trips),   cmocka_unit_test(test_capacities_and_bad_hrp),
-    };
-    return cmocka_run_group_tests_name("bech32", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bip173_valid),         cmocka_unit_test(test_bip173_invalid),
+    cmocka_unit_test(test_padding_and_checksum), cmocka_unit_test(test_age_key_round_trip),
+    cmocka_unit_test(test_random_round_trips),   cmocka_unit_test(test_capacities_and_bad_hrp),
+};
+
+DM_UNIT_MAIN("bech32", tests, NULL, NULL)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "cli.h"
+#include "unit_main.h"
 
 static void expect_json(const char *in, const char *want) {
     char *buf = NULL;
@@ -65,11 +66,10 @@ static void test_clock_is_the_real_one(void **state) {
     assert_true(now >= before && now <= after);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_string),
-        cmocka_unit_test(test_parse_ulong),
-        cmocka_unit_test(test_clock_is_the_real_one),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_json_string),
+    cmocka_unit_test(test_parse_ulong),
+    cmocka_unit_test(test_clock_is_the_real_one),
+};
+
+DM_UNIT_MAIN("cli_util", tests, NULL, NULL)

@@ -12,6 +12,7 @@
 
 #include "doormat/vault.h"
 #include "internal.h"
+#include "unit_main.h"
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
     size_t n = strlen(hex) / 2;
@@ -27,11 +28,6 @@ static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
 static void fill_range(uint8_t *buf, unsigned from, unsigned to) {
     for (unsigned v = from; v < to; v++)
         buf[v - from] = (uint8_t)v;
-}
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
 }
 
 /* ------------------------------------------------------------ RFC 5869 */
@@ -363,21 +359,20 @@ static void test_errors(void **state) {
     assert_string_equal(d + dl - 4, " ...");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hkdf_rfc5869_case1),
-        cmocka_unit_test(test_hkdf_rfc5869_case2),
-        cmocka_unit_test(test_hkdf_rfc5869_case3),
-        cmocka_unit_test(test_hmac_rfc4231),
-        cmocka_unit_test(test_sha256_fips180),
-        cmocka_unit_test(test_aead_rfc8439_seal),
-        cmocka_unit_test(test_aead_rfc8439_open),
-        cmocka_unit_test(test_aead_no_ad),
-        cmocka_unit_test(test_aead_tamper),
-        cmocka_unit_test(test_aead_in_place_and_empty),
-        cmocka_unit_test(test_secret_memory),
-        cmocka_unit_test(test_secret_memory_reused),
-        cmocka_unit_test(test_errors),
-    };
-    return cmocka_run_group_tests_name("crypto", tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_hkdf_rfc5869_case1),
+    cmocka_unit_test(test_hkdf_rfc5869_case2),
+    cmocka_unit_test(test_hkdf_rfc5869_case3),
+    cmocka_unit_test(test_hmac_rfc4231),
+    cmocka_unit_test(test_sha256_fips180),
+    cmocka_unit_test(test_aead_rfc8439_seal),
+    cmocka_unit_test(test_aead_rfc8439_open),
+    cmocka_unit_test(test_aead_no_ad),
+    cmocka_unit_test(test_aead_tamper),
+    cmocka_unit_test(test_aead_in_place_and_empty),
+    cmocka_unit_test(test_secret_memory),
+    cmocka_unit_test(test_secret_memory_reused),
+    cmocka_unit_test(test_errors),
+};
+
+DM_UNIT_MAIN("crypto", tests, NULL, NULL)

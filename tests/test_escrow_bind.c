@@ -19,9 +19,9 @@
 
 #include "doormat/escrow.h"
 #include "escrow_fixture.h"
-#include "escrow_lab.h"
 #include "escrow_internal.h"
 #include "escrow_lab.h"
+#include "unit_main.h"
 
 typedef struct world {
     dm_escrow_authority *auth;
@@ -192,14 +192,11 @@ static void test_v1_refused(void **state) {
     assert_int_equal(d.n_authorities, 1);
 }
 
-int main(void) {
-    if (sodium_init() < 0)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_swap_shamir, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_swap_leaf, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_swap_crumple, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_v1_refused, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_swap_shamir, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_swap_leaf, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_swap_crumple, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_v1_refused, setup, teardown),
+};
+
+DM_UNIT_MAIN("escrow_bind", tests, NULL, NULL)

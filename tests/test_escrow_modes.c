@@ -20,6 +20,7 @@
 #include "escrow_fixture.h"
 #include "escrow_lab.h"
 #include "labs.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth; /* 2-of-3 */
@@ -169,6 +170,23 @@ static void test_leaf_stanzas(void **state) {
     dm_stanza_list_free(&b);
 }
 
+/* A file escrowed in mode eo: eo's check passes; the default check (its detail
+ * holding default_says, when given) and the check for other refuse it; two
+ * agents under a warrant recover key. */
+static void checks_and_recovery(fixture *f, const dm_escrow_opts *eo, const char *default_says,
+                                const dm_escrow_opts *other, const dm_membuf *file,
+                                const uint8_t key[DM_FILE_KEY_LEN]) {
+    uint8_t got[DM_FILE_KEY_LEN];
+    assert_int_equal(compliant_decrypt(f, f->auth, eo, file->buf, file->len), DM_OK);
+    assert_int_equal(compliant_decrypt(f, f->auth, NULL, file->buf, file->len), DM_ERR_POLICY);
+    if (default_says != NULL)
+        assert_non_null(strstr(dm_err_detail(), default_says));
+    assert_int_equal(compliant_decrypt(f, f->auth, other, file->buf, file->len), DM_ERR_POLICY);
+    assert_int_equal(warrant_recover(f->auth, f->keys, f->court, 2, file->buf, file->len, got),
+                     DM_OK);
+    assert_memory_equal(got, key, DM_FILE_KEY_LEN);
+}
+
 static void test_leaf_flow(void **state) {
     fixture *f = *state;
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 16};
@@ -177,20 +195,13 @@ static void test_leaf_flow(void **state) {
     encrypt_file(f, f->auth, &eo, &file, key);
     /* The Clipper-mode check passes; the default check refuses (mode) and so
      * does a check for another number of bits. */
-    assert_int_equal(compliant_decrypt(f, f->auth, &eo, file.buf, file.len), DM_OK);
-    assert_int_equal(compliant_decrypt(f, f->auth, NULL, file.buf, file.len), DM_ERR_POLICY);
-    assert_non_null(strstr(dm_err_detail(), "mode leaf-16, the check wants shamir"));
     dm_escrow_opts other = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 15};
-    assert_int_equal(compliant_decrypt(f, f->auth, &other, file.buf, file.len), DM_ERR_POLICY);
     /* Two agents recover the key; one is not enough. */
-    assert_int_equal(warrant_recover(f->auth, f->keys, f->court, 2, file.buf, file.len, got),
-                     DM_OK);
-    assert_memory_equal(got, key, DM_FILE_KEY_LEN);
+    checks_and_recovery(f, &eo, "mode leaf-16, the check wants shamir", &other, &file, key);
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 99;
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
-                     DM_OK);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries), DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_int_equal(tries, 0);
     assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 1, &hdr, got, NULL),
@@ -217,7 +228,7 @@ static void test_leaf_forgery(void **state) {
     size_t flen;
     uint64_t tries;
     assert_int_equal(dm_lab_leaf_forge(f->one, &eo, file.buf, file.len, key, 1u << 20, &forged,
-                                          &flen, decoy, &tries),
+                                       &flen, decoy, &tries),
                      DM_OK);
     assert_true(tries >= 1);
     assert_memory_not_equal(decoy, key, DM_FILE_KEY_LEN);
@@ -239,14 +250,14 @@ static void test_leaf_forgery(void **state) {
     dm_membuf file64;
     encrypt_file(f, f->one, &wide, &file64, key);
     assert_int_equal(dm_lab_leaf_forge(f->one, &wide, file64.buf, file64.len, key, 100, &forged,
-                                          &flen, NULL, &tries),
+                                       &flen, NULL, &tries),
                      DM_ERR_NO_MATCH);
     assert_int_equal(tries, 100);
     assert_null(forged);
     /* Not a LEAF file: refused. */
-    assert_int_equal(dm_lab_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen,
-                                          NULL, &tries),
-                     DM_ERR_USAGE);
+    assert_int_equal(
+        dm_lab_leaf_forge(f->one, NULL, file.buf, file.len, key, 10, &forged, &flen, NULL, &tries),
+        DM_ERR_USAGE);
     free(file64.buf);
     free(file.buf);
 }
@@ -292,20 +303,14 @@ static void test_crumple(void **state) {
     }
     dm_stanza_list_free(&a);
     dm_stanza_list_free(&b);
-    assert_int_equal(compliant_decrypt(f, f->auth, &eo, file.buf, file.len), DM_OK);
-    assert_int_equal(compliant_decrypt(f, f->auth, NULL, file.buf, file.len), DM_ERR_POLICY);
     dm_escrow_opts other = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 11};
-    assert_int_equal(compliant_decrypt(f, f->auth, &other, file.buf, file.len), DM_ERR_POLICY);
     /* Recovery really searches and really finds the key. */
-    assert_int_equal(warrant_recover(f->auth, f->keys, f->court, 2, file.buf, file.len, got),
-                     DM_OK);
-    assert_memory_equal(got, key, DM_FILE_KEY_LEN);
+    checks_and_recovery(f, &eo, NULL, &other, &file, key);
     dm_header hdr = {0};
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     uint64_t tries = 0;
     memset(got, 0, sizeof got);
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries),
-                     DM_OK);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys + 1, 2, &hdr, got, &tries), DM_OK);
     assert_memory_equal(got, key, DM_FILE_KEY_LEN);
     assert_in_range(tries, 1, 1024);
     /* The same file, escrowed again: same puzzle, same number of tries. */
@@ -316,18 +321,16 @@ static void test_crumple(void **state) {
     for (size_t i = 0; i < hdr.stanzas.len; i++)
         if (strcmp(hdr.stanzas.items[i].type, DM_ESCROW_STANZA_TYPE) == 0)
             hdr.stanzas.items[i].body[63] ^= 0x80;
-    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries),
-                     DM_ERR_HMAC);
+    assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries), DM_ERR_HMAC);
     assert_int_equal(tries, 1024);
     dm_header_free(&hdr);
     free(file.buf);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bits_range),    cmocka_unit_test(test_leaf_stanzas),
-        cmocka_unit_test(test_leaf_flow),     cmocka_unit_test(test_leaf_forgery),
-        cmocka_unit_test(test_random_fields), cmocka_unit_test(test_crumple),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_bits_range),    cmocka_unit_test(test_leaf_stanzas),
+    cmocka_unit_test(test_leaf_flow),     cmocka_unit_test(test_leaf_forgery),
+    cmocka_unit_test(test_random_fields), cmocka_unit_test(test_crumple),
+};
+
+DM_UNIT_MAIN("escrow_modes", tests, setup, teardown)

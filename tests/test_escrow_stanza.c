@@ -18,6 +18,7 @@
 #include "escrow_fixture.h"
 #include "escrow_lab.h"
 #include "labs.h"
+#include "unit_main.h"
 
 typedef struct fixture {
     dm_escrow_authority *auth;
@@ -425,14 +426,28 @@ static void read_header(const dm_membuf *file, dm_header *hdr) {
     assert_int_equal(dm_header_parse(file->buf, file->len, hdr), DM_OK);
 }
 
+/* A fresh X25519 user: its keys, recipient and (when id is non-NULL) identity. */
+static void user_new(char **sk, char **pk, dm_recipient **r, dm_identity **id) {
+    assert_int_equal(dm_x25519_keygen(sk, pk), DM_OK);
+    assert_int_equal(dm_x25519_recipient_parse(*pk, r), DM_OK);
+    if (id != NULL)
+        assert_int_equal(dm_x25519_identity_parse(*sk, id), DM_OK);
+}
+
+/* Frees what user_new made (id may be NULL). */
+static void user_free(char *sk, char *pk, dm_recipient *r, dm_identity *id) {
+    dm_recipient_free(r);
+    dm_identity_free(id);
+    dm_secret_free(sk);
+    free(pk);
+}
+
 static void test_flow(void **state) {
     fixture *f = *state;
     char *sk, *pk;
-    assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
     dm_recipient *r;
     dm_identity *id;
-    assert_int_equal(dm_x25519_recipient_parse(pk, &r), DM_OK);
-    assert_int_equal(dm_x25519_identity_parse(sk, &id), DM_OK);
+    user_new(&sk, &pk, &r, &id);
     const char *msg = "meet at the usual place, 9pm";
     dm_membuf file;
     encrypt_mem(f->auth, r, msg, &file);
@@ -548,19 +563,15 @@ static void test_flow(void **state) {
     dm_header_free(&hdr2);
     free(file.buf);
     free(file2.buf);
-    dm_recipient_free(r);
-    dm_identity_free(id);
-    dm_secret_free(sk);
-    free(pk);
+    user_free(sk, pk, r, id);
 }
 
 /* What an agent key opens by itself, and the last step of recovery. */
 static void test_agent_open_and_combine(void **state) {
     fixture *f = *state;
     char *sk, *pk;
-    assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
     dm_recipient *r;
-    assert_int_equal(dm_x25519_recipient_parse(pk, &r), DM_OK);
+    user_new(&sk, &pk, &r, NULL);
     dm_membuf file;
     encrypt_mem(f->auth, r, "open and combine", &file);
     dm_header hdr;
@@ -599,19 +610,15 @@ static void test_agent_open_and_combine(void **state) {
     authority_free_all(other, keys, court);
     dm_header_free(&hdr);
     free(file.buf);
-    dm_recipient_free(r);
-    dm_secret_free(sk);
-    free(pk);
+    user_free(sk, pk, r, NULL);
 }
 
 static void test_rogue_sender(void **state) {
     fixture *f = *state;
     char *sk, *pk;
-    assert_int_equal(dm_x25519_keygen(&sk, &pk), DM_OK);
     dm_recipient *r;
     dm_identity *id;
-    assert_int_equal(dm_x25519_recipient_parse(pk, &r), DM_OK);
-    assert_int_equal(dm_x25519_identity_parse(sk, &id), DM_OK);
+    user_new(&sk, &pk, &r, &id);
     dm_membuf file;
     encrypt_mem(f->auth, r, "nothing to see", &file);
     uint8_t key[DM_FILE_KEY_LEN];
@@ -666,10 +673,7 @@ static void test_rogue_sender(void **state) {
         free(bad);
     }
     free(file.buf);
-    dm_recipient_free(r);
-    dm_identity_free(id);
-    dm_secret_free(sk);
-    free(pk);
+    user_free(sk, pk, r, id);
 }
 
 static void test_passphrase_extension(void **state) {
@@ -710,24 +714,21 @@ static void test_passphrase_extension(void **state) {
     dm_identity_free(id);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_authorities_are_domain_separated),
-        cmocka_unit_test(test_every_byte_change_detected),
-        cmocka_unit_test(test_missing_incomplete_duplicate),
-        cmocka_unit_test(test_escrow_words),
-        cmocka_unit_test(test_unimplemented_modes),
-        cmocka_unit_test(test_authority_text),
-        cmocka_unit_test(test_authority_witnesses),
-        cmocka_unit_test(test_key_files),
-        cmocka_unit_test(test_bad_names),
-        cmocka_unit_test(test_flow),
-        cmocka_unit_test(test_agent_open_and_combine),
-        cmocka_unit_test(test_rogue_sender),
-        cmocka_unit_test(test_passphrase_extension),
-    };
-    return cmocka_run_group_tests_name("escrow_stanza", tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_authorities_are_domain_separated),
+    cmocka_unit_test(test_every_byte_change_detected),
+    cmocka_unit_test(test_missing_incomplete_duplicate),
+    cmocka_unit_test(test_escrow_words),
+    cmocka_unit_test(test_unimplemented_modes),
+    cmocka_unit_test(test_authority_text),
+    cmocka_unit_test(test_authority_witnesses),
+    cmocka_unit_test(test_key_files),
+    cmocka_unit_test(test_bad_names),
+    cmocka_unit_test(test_flow),
+    cmocka_unit_test(test_agent_open_and_combine),
+    cmocka_unit_test(test_rogue_sender),
+    cmocka_unit_test(test_passphrase_extension),
+};
+
+DM_UNIT_MAIN("escrow_stanza", tests, setup, teardown)

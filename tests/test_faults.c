@@ -18,6 +18,7 @@
 
 #include "doormat/vault.h"
 #include "internal.h"
+#include "unit_main.h"
 
 static dm_recipient *rcpt;
 static dm_identity *ident;
@@ -75,8 +76,7 @@ static void test_full_disk_says_why(void **state) {
         assert_true(fd >= 0);
         dm_membuf in = {.data = pt, .len = n};
         dm_encrypt_opts eo = {.armor = armor, .threads = 1};
-        assert_int_equal(dm_encrypt(dm_source_mem(&in), dm_sink_fd(&fd), &rcpt, 1, &eo),
-                         DM_ERR_IO);
+        assert_int_equal(dm_encrypt(dm_source_mem(&in), dm_sink_fd(&fd), &rcpt, 1, &eo), DM_ERR_IO);
         assert_detail_says("No space left on device");
         close(fd);
     }
@@ -139,10 +139,9 @@ static void test_hostile_headers(void **state) {
     free(h);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_disk_says_why),
-        cmocka_unit_test(test_hostile_headers),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_full_disk_says_why),
+    cmocka_unit_test(test_hostile_headers),
+};
+
+DM_UNIT_MAIN("faults", tests, setup, teardown)

@@ -15,6 +15,7 @@
 #include "doormat/vault.h"
 #include "internal.h"
 #include "testkit_load.h"
+#include "unit_main.h"
 
 static const uint8_t key_a[DM_FILE_KEY_LEN] = "YELLOW SUBMARINE";
 static const uint8_t key_b[DM_FILE_KEY_LEN] = "yellow submarine";
@@ -458,16 +459,13 @@ static void test_testkit_headers(void **state) {
     assert_int_equal(round_trips, 86);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_encoding),  cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_body_wrapping),   cmocka_unit_test(test_encode_refuses),
-        cmocka_unit_test(test_version_line),    cmocka_unit_test(test_stanza_lines),
-        cmocka_unit_test(test_stanza_bodies),   cmocka_unit_test(test_mac_line),
-        cmocka_unit_test(test_crlf_everywhere), cmocka_unit_test(test_size_limit),
-        cmocka_unit_test(test_testkit_headers),
-    };
-    return cmocka_run_group_tests_name("header", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_exact_encoding),  cmocka_unit_test(test_round_trips),
+    cmocka_unit_test(test_body_wrapping),   cmocka_unit_test(test_encode_refuses),
+    cmocka_unit_test(test_version_line),    cmocka_unit_test(test_stanza_lines),
+    cmocka_unit_test(test_stanza_bodies),   cmocka_unit_test(test_mac_line),
+    cmocka_unit_test(test_crlf_everywhere), cmocka_unit_test(test_size_limit),
+    cmocka_unit_test(test_testkit_headers),
+};
+
+DM_UNIT_MAIN("header", tests, NULL, NULL)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 /* The spec's example identity and its recipient (c2sp.org/age). */
 #define SPEC_IDENTITY                                                                              \
@@ -42,11 +43,6 @@
     "gelxquusn4pt25czh3scj68kq79wdn5tgm6yvm9nzavrg043x3msnygf8dweknw5jmqd0uvny6ttsn09508k0c55zf"   \
     "negrm9efhxpfqdkmhh6gjtqmwze9pyyzk3tlhl53k2ykx3qheyty7saeq0d3fzv49zc0k"
 #define X25519_RECIPIENT "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
-}
 
 #define NEEDS_MLKEM()                                                                              \
     do {                                                                                           \
@@ -260,15 +256,14 @@ static void test_kem_alone(void **state) {
     assert_memory_not_equal(ss1, ss3, sizeof ss1);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unavailable_says_why),
-        cmocka_unit_test(test_spec_key_pair),
-        cmocka_unit_test(test_keygen_round_trip),
-        cmocka_unit_test(test_stanza_rules),
-        cmocka_unit_test(test_bad_strings),
-        cmocka_unit_test(test_no_mixing),
-        cmocka_unit_test(test_kem_alone),
-    };
-    return cmocka_run_group_tests(tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_unavailable_says_why),
+    cmocka_unit_test(test_spec_key_pair),
+    cmocka_unit_test(test_keygen_round_trip),
+    cmocka_unit_test(test_stanza_rules),
+    cmocka_unit_test(test_bad_strings),
+    cmocka_unit_test(test_no_mixing),
+    cmocka_unit_test(test_kem_alone),
+};
+
+DM_UNIT_MAIN("hybrid", tests, NULL, NULL)

@@ -10,16 +10,12 @@
 #include <cmocka.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 #define ID_A "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
 #define RCPT_A "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 #define ID_B "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
 #define ID_C "AGE-SECRET-KEY-143WN7DCXU4G8R5AXQSSYD9AEPYDNT3HXSLWSPK36CDU6E8M59SSSAGZ3KG"
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
-}
 
 static char *recipient_of(const char *secret) {
     char *r = NULL;
@@ -164,11 +160,10 @@ static void test_recipient_file(void **state) {
     free(rb);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_identity_file),
-        cmocka_unit_test(test_identity_file_bad_lines),
-        cmocka_unit_test(test_recipient_file),
-    };
-    return cmocka_run_group_tests(tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_identity_file),
+    cmocka_unit_test(test_identity_file_bad_lines),
+    cmocka_unit_test(test_recipient_file),
+};
+
+DM_UNIT_MAIN("keyfile", tests, NULL, NULL)

@@ -17,26 +17,11 @@
 #include <cmocka.h>
 
 #include "labs.h"
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "labs_fixture.h"
+#include "unit_main.h"
 
 static int setup(void **state) {
-    char *dir = strdup("/tmp/doormat-test-labs.XXXXXX");
-    if (dm_init() != DM_OK || !dir || !mkdtemp(dir))
-        return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state) {
-    nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
+    return lab_dir_make(state, "/tmp/doormat-test-labs.XXXXXX");
 }
 
 static bool exists(const char *dir, const char *name) {
@@ -250,15 +235,14 @@ static void test_unbound(void **state) {
     assert_true(exists(*state, "g.age") && exists(*state, "logs-header-hash/doj/checkpoint"));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_blast, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unbound, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_leaf, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_crumple, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_device, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_passcode, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_strip, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_blast, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_unbound, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_leaf, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_crumple, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_device, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_passcode, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_strip, setup, lab_dir_remove),
+};
+
+DM_UNIT_MAIN("labs", tests, NULL, NULL)

@@ -19,26 +19,11 @@
 #include <cmocka.h>
 
 #include "labs.h"
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "labs_fixture.h"
+#include "unit_main.h"
 
 static int setup(void **state) {
-    char *dir = strdup("/tmp/doormat-test-labs-access.XXXXXX");
-    if (dm_init() != DM_OK || !dir || !mkdtemp(dir))
-        return -1;
-    *state = dir;
-    return 0;
-}
-
-static int teardown(void **state) {
-    nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(*state);
-    return 0;
+    return lab_dir_make(state, "/tmp/doormat-test-labs-access.XXXXXX");
 }
 
 /* DIR/NAME whole, NUL-terminated (malloc'd). */
@@ -393,14 +378,13 @@ static void test_insider(void **state) {
     free(r2);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_ghost, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_subst, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retro, setup, teardown),
-        cmocka_unit_test(test_volume),
-        cmocka_unit_test_setup_teardown(test_insider, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_ghost, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_subst, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_clear, setup, lab_dir_remove),
+    cmocka_unit_test_setup_teardown(test_retro, setup, lab_dir_remove),
+    cmocka_unit_test(test_volume),
+    cmocka_unit_test_setup_teardown(test_insider, setup, lab_dir_remove),
+};
+
+DM_UNIT_MAIN("labs_access", tests, NULL, NULL)

@@ -26,6 +26,7 @@
 #include "escrow_fixture.h"
 #include "escrow_internal.h"
 #include "escrow_lab.h"
+#include "unit_main.h"
 
 typedef struct world {
     char dir[64], logs[3][256], wstate[128];
@@ -108,7 +109,7 @@ typedef struct dir_witness {
     world *w;
     int refuse, calls;
     uint64_t clock; /* the witness's time, 0: the real one */
-    int lie; /* one bit of each cosignature's signature flipped */
+    int lie;        /* one bit of each cosignature's signature flipped */
 } dir_witness;
 
 static int witness_add(void *ctx, const char *body, size_t len, int *status, char **resp,
@@ -125,8 +126,8 @@ static int witness_add(void *ctx, const char *body, size_t len, int *status, cha
     for (size_t i = 0; i < 3; i++)
         logs[i] = *dm_escrow_authority_log_key(d->w->auth, i);
     int err = dm_tlog_witness_add_checkpoint(d->w->wstate, d->w->witness, logs, 3, body, len,
-                                             d->clock ? d->clock : (uint64_t)time(NULL), status, resp,
-                                             resp_len);
+                                             d->clock ? d->clock : (uint64_t)time(NULL), status,
+                                             resp, resp_len);
     if (err == DM_OK && d->lie && *status == 200) {
         /* "— NAME BASE64\n": the last base64 character before the newline
          * holds bits of the signature's last byte. */
@@ -351,8 +352,8 @@ static void test_recover_survives_a_bad_share(void **state) {
     dm_escrow_share *s[3];
     time_t now = time(NULL);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(
-            dm_escrow_release_unlogged(w->auth, w->keys[i], w->w, &w->hdr, now, &s[i]), DM_OK);
+        assert_int_equal(dm_escrow_release_unlogged(w->auth, w->keys[i], w->w, &w->hdr, now, &s[i]),
+                         DM_OK);
     /* Rewrite vendor's share value and sign it again with vendor's key. */
     char *text;
     size_t len;
@@ -603,8 +604,7 @@ static void test_releaser_disk_fault(void **state) {
     assert_int_equal(fiu_disable("doormat/log/entries/open"), 0);
     assert_null(second);
     assert_non_null(strstr(dm_err_detail(), "No space left on device"));
-    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &third, &i3),
-                     DM_ERR_IO);
+    assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &third, &i3), DM_ERR_IO);
     assert_null(third);
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_ERR_IO);
     assert_int_not_equal(dm_escrow_release_receipt(r, first, i1), DM_OK);
@@ -617,8 +617,8 @@ static void test_releaser_disk_fault(void **state) {
     dm_escrow_share *shares[6] = {0};
     uint64_t at[6];
     for (int j = 0; j < 6; j++) {
-        assert_int_equal(
-            dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &shares[j], &at[j]), DM_OK);
+        assert_int_equal(dm_escrow_release_add(r, w->w, &w->hdr, who(&k), now, &shares[j], &at[j]),
+                         DM_OK);
         assert_true(at[j] == 254 + (uint64_t)j);
     }
     assert_int_equal(dm_escrow_release_commit(r, &c, 1), DM_OK);
@@ -856,22 +856,19 @@ static void test_retry_gets_its_entry(void **state) {
     free(cp);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_entry_grammar),
-        cmocka_unit_test(test_write_new_file),
-        cmocka_unit_test(test_write_dir_undone),
-        cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_needs_a_log, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_release_stops_at_threshold, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_releaser_disk_fault, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_entry_grammar),
+    cmocka_unit_test(test_write_new_file),
+    cmocka_unit_test(test_write_dir_undone),
+    cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_release_needs_a_log, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_single_release_stops_at_threshold, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_releaser_disk_fault, setup, teardown),
+};
+
+DM_UNIT_MAIN("release", tests, NULL, NULL)

@@ -14,17 +14,13 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 /* The testkit's scrypt vector: passphrase "password", work factor 10. */
 #define TK_SALT "rF0/NwblUHHTpgQgRpe5CQ"
 #define TK_BODY "gUjEymFKMVXQEKdMMHL24oYexjE3TIC0O0zGSqJ2aUY"
 #define TK_FILE_KEY "YELLOW SUBMARINE"
 #define LOW 10
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
-}
 
 static void b64(const char *s, uint8_t *out, size_t want) {
     size_t n = 0;
@@ -348,15 +344,14 @@ static void test_alone_on_encrypt(void **state) {
     free(pub);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_default_work_factor),
-        cmocka_unit_test(test_known_stanza),
-        cmocka_unit_test(test_work_factor_syntax),
-        cmocka_unit_test(test_malformed_stanzas),
-        cmocka_unit_test(test_alone_on_encrypt),
-        cmocka_unit_test(test_labels),
-    };
-    return cmocka_run_group_tests(tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_round_trip),
+    cmocka_unit_test(test_default_work_factor),
+    cmocka_unit_test(test_known_stanza),
+    cmocka_unit_test(test_work_factor_syntax),
+    cmocka_unit_test(test_malformed_stanzas),
+    cmocka_unit_test(test_alone_on_encrypt),
+    cmocka_unit_test(test_labels),
+};
+
+DM_UNIT_MAIN("scrypt", tests, NULL, NULL)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "service_internal.h"
+#include "unit_main.h"
 
 static void set_v4(dm_svc_conn *c, const char *ip) {
     struct sockaddr_in sin;
@@ -175,13 +176,12 @@ static void test_v4_mapped_is_one_address(void **state) {
     assert_memory_not_equal(v4.addr, v6.addr, sizeof v4.addr);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_admit_and_shed_oldest),
-        cmocka_unit_test(test_busy_never_shed),
-        cmocka_unit_test(test_per_address),
-        cmocka_unit_test(test_heaviest_address_gives_way),
-        cmocka_unit_test(test_v4_mapped_is_one_address),
-    };
-    return cmocka_run_group_tests_name("service_conns", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_admit_and_shed_oldest),
+    cmocka_unit_test(test_busy_never_shed),
+    cmocka_unit_test(test_per_address),
+    cmocka_unit_test(test_heaviest_address_gives_way),
+    cmocka_unit_test(test_v4_mapped_is_one_address),
+};
+
+DM_UNIT_MAIN("service_conns", tests, NULL, NULL)

@@ -18,7 +18,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "service_fixture.h"
 #include "service_internal.h"
+#include "unit_main.h"
 
 static int make(const char *url, const char *ca) {
     dm_tlog_fetcher f;
@@ -88,18 +90,6 @@ static void test_ca_file(void **state) {
     rmdir(dir);
 }
 
-/* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
-static int closed_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 static void test_no_server(void **state) {
     (void)state;
     char url[64], want[96];
@@ -118,11 +108,10 @@ static void test_no_server(void **state) {
     assert_null(f.fetch);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_ca_file),
-        cmocka_unit_test(test_no_server),
-    };
-    return cmocka_run_group_tests_name("service_fetch", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_urls),
+    cmocka_unit_test(test_ca_file),
+    cmocka_unit_test(test_no_server),
+};
+
+DM_UNIT_MAIN("service_fetch", tests, NULL, NULL)

@@ -15,6 +15,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "service_internal.h"
+#include "unit_main.h"
 
 /* A request with the headers given as "Key", "value" pairs, NULL-ended. */
 static const char *framing(const char *first, ...) {
@@ -63,10 +64,9 @@ static void test_transfer_encoding(void **state) {
                         "both Transfer-Encoding and Content-Length");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),
-        cmocka_unit_test(test_transfer_encoding),
-    };
-    return cmocka_run_group_tests_name("service_framing", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_content_length),
+    cmocka_unit_test(test_transfer_encoding),
+};
+
+DM_UNIT_MAIN("service_framing", tests, NULL, NULL)

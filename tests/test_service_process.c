@@ -23,7 +23,9 @@
 #include <event2/http.h>
 #include <netinet/in.h>
 
+#include "service_fixture.h"
 #include "service_internal.h"
+#include "unit_main.h"
 
 /* The first three are never touched; a running server catches SIGTERM and
  * SIGINT through its event loop (include/doormat/service.h), and puts them
@@ -66,6 +68,19 @@ static void never_called(dm_svc *svc, struct evhttp_request *req, void *ctx) {
     evhttp_send_error(req, 500, NULL);
 }
 
+/* A server on an ephemeral port of 127.0.0.1 that answers nothing, with a fresh
+ * TLS key in tls (DIR/tls.pem), logging to log_file. */
+static void start_server(dm_svc *svc, const char *dir, char tls[64], const char *log_file) {
+    snprintf(tls, 64, "%s/tls.pem", dir);
+    write_tls_pem(tls);
+    dm_service_opts o;
+    memset(&o, 0, sizeof o);
+    o.listen = "127.0.0.1:0";
+    o.tls_path = tls;
+    o.log_file = log_file;
+    assert_int_equal(dm_svc_start(svc, &o, "test", never_called, NULL, NULL), DM_OK);
+}
+
 static void test_server_start_and_close(void **state) {
     (void)state;
     /* SIGPIPE at its default: delivered, it would end this process. */
@@ -83,25 +98,9 @@ static void test_server_start_and_close(void **state) {
     char dir[] = "/tmp/doormat-test-svcproc.XXXXXX";
     assert_non_null(mkdtemp(dir));
     char tls[64], log[64];
-    snprintf(tls, sizeof tls, "%s/tls.pem", dir);
     snprintf(log, sizeof log, "%s/log", dir);
-    char *pem = NULL;
-    size_t pem_len = 0;
-    char pin[DM_ESCROW_TLS_PIN_LEN + 1];
-    assert_int_equal(dm_service_tls_new("test", &pem, &pem_len, pin), DM_OK);
-    FILE *f = fopen(tls, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(pem, 1, pem_len, f), pem_len);
-    assert_int_equal(fclose(f), 0);
-    dm_secret_free(pem);
-
-    dm_service_opts o;
-    memset(&o, 0, sizeof o);
-    o.listen = "127.0.0.1:0";
-    o.tls_path = tls;
-    o.log_file = log;
     dm_svc svc;
-    assert_int_equal(dm_svc_start(&svc, &o, "test", never_called, NULL, NULL), DM_OK);
+    start_server(&svc, dir, tls, log);
     /* Running: no disposition changed, SIGPIPE blocked in this thread only. */
     assert_dispositions(before, N_UNTOUCHED);
     thread_mask(&mask);
@@ -147,23 +146,8 @@ static void test_server_keeps_a_blocked_sigpipe(void **state) {
     char dir[] = "/tmp/doormat-test-svcproc.XXXXXX";
     assert_non_null(mkdtemp(dir));
     char tls[64];
-    snprintf(tls, sizeof tls, "%s/tls.pem", dir);
-    char *pem = NULL;
-    size_t pem_len = 0;
-    char pin[DM_ESCROW_TLS_PIN_LEN + 1];
-    assert_int_equal(dm_service_tls_new("test", &pem, &pem_len, pin), DM_OK);
-    FILE *f = fopen(tls, "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(pem, 1, pem_len, f), pem_len);
-    assert_int_equal(fclose(f), 0);
-    dm_secret_free(pem);
-    dm_service_opts o;
-    memset(&o, 0, sizeof o);
-    o.listen = "127.0.0.1:0";
-    o.tls_path = tls;
-    o.log_file = "/dev/null";
     dm_svc svc;
-    assert_int_equal(dm_svc_start(&svc, &o, "test", never_called, NULL, NULL), DM_OK);
+    start_server(&svc, dir, tls, "/dev/null");
     dm_svc_close(&svc);
     thread_mask(&mask);
     assert_true(sigismember(&mask, SIGPIPE));
@@ -176,18 +160,6 @@ static void test_server_keeps_a_blocked_sigpipe(void **state) {
     assert_int_equal(pthread_sigmask(SIG_SETMASK, &mask_before, NULL), 0);
     unlink(tls);
     rmdir(dir);
-}
-
-/* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
-static int closed_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-    close(s);
-    return ntohs(a.sin_port);
 }
 
 #define CLIENT_THREADS 8
@@ -234,13 +206,10 @@ static void test_clients(void **state) {
     assert_true(same_set(&mask, &mask_before));
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_server_start_and_close),
-        cmocka_unit_test(test_server_keeps_a_blocked_sigpipe),
-        cmocka_unit_test(test_clients),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_server_start_and_close),
+    cmocka_unit_test(test_server_keeps_a_blocked_sigpipe),
+    cmocka_unit_test(test_clients),
+};
+
+DM_UNIT_MAIN("service_process", tests, NULL, NULL)

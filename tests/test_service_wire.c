@@ -14,6 +14,7 @@
 #include "doormat/escrow.h"
 #include "doormat/service.h"
 #include "service_internal.h"
+#include "unit_main.h"
 
 static const char recipient[] = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p";
 
@@ -158,15 +159,12 @@ static void test_network_section(void **state) {
     dm_escrow_authority_free(auth);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_round_trip),
-        cmocka_unit_test(test_request_strict),
-        cmocka_unit_test(test_answer),
-        cmocka_unit_test(test_tls_pin),
-        cmocka_unit_test(test_network_section),
-    };
-    return cmocka_run_group_tests_name("service_wire", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_request_round_trip),
+    cmocka_unit_test(test_request_strict),
+    cmocka_unit_test(test_answer),
+    cmocka_unit_test(test_tls_pin),
+    cmocka_unit_test(test_network_section),
+};
+
+DM_UNIT_MAIN("service_wire", tests, NULL, NULL)

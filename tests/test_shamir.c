@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/escrow.h"
+#include "unit_main.h"
 
 #define LEN 16
 
@@ -255,15 +256,12 @@ static void test_libgfshare_cross_check(void **state) {
     dlclose(g.lib);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_field),
-        cmocka_unit_test(test_every_k_of_n),
-        cmocka_unit_test(test_k_minus_1_fit_any_secret),
-        cmocka_unit_test(test_arguments),
-        cmocka_unit_test(test_libgfshare_cross_check),
-    };
-    return cmocka_run_group_tests_name("shamir", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_field),
+    cmocka_unit_test(test_every_k_of_n),
+    cmocka_unit_test(test_k_minus_1_fit_any_secret),
+    cmocka_unit_test(test_arguments),
+    cmocka_unit_test(test_libgfshare_cross_check),
+};
+
+DM_UNIT_MAIN("shamir", tests, NULL, NULL)

@@ -13,11 +13,7 @@
 
 #include "doormat/vault.h"
 #include "ssh_vectors.h"
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
-}
+#include "unit_main.h"
 
 /* Decrypts an in-memory file with one identity; *out is malloc'd. */
 static int open_with(dm_identity *id, const char *file, uint8_t **out, size_t *out_len) {
@@ -382,13 +378,12 @@ static void test_rekey(void **state) {
     free(p1);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_age_made_files_open),     cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_stanza_checks),           cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_lazy_passphrase),         cmocka_unit_test(test_recipients_file),
-        cmocka_unit_test(test_encrypted_identity_file), cmocka_unit_test(test_rekey),
-        cmocka_unit_test(test_openssh_rsa_passphrase),
-    };
-    return cmocka_run_group_tests(tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_age_made_files_open),     cmocka_unit_test(test_round_trips),
+    cmocka_unit_test(test_stanza_checks),           cmocka_unit_test(test_refusals),
+    cmocka_unit_test(test_lazy_passphrase),         cmocka_unit_test(test_recipients_file),
+    cmocka_unit_test(test_encrypted_identity_file), cmocka_unit_test(test_rekey),
+    cmocka_unit_test(test_openssh_rsa_passphrase),
+};
+
+DM_UNIT_MAIN("ssh", tests, NULL, NULL)

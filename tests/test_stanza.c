@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 static void test_deep_copy(void **state) {
     (void)state;
@@ -89,11 +90,10 @@ static void test_rejects_unencodable(void **state) {
     dm_stanza_list_free(&list);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deep_copy),
-        cmocka_unit_test(test_many_and_empty),
-        cmocka_unit_test(test_rejects_unencodable),
-    };
-    return cmocka_run_group_tests_name("stanza", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_deep_copy),
+    cmocka_unit_test(test_many_and_empty),
+    cmocka_unit_test(test_rejects_unencodable),
+};
+
+DM_UNIT_MAIN("stanza", tests, NULL, NULL)

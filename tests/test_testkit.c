@@ -26,6 +26,7 @@
 #include <zlib.h>
 
 #include "doormat/vault.h"
+#include "testkit_load.h"
 
 #define MAX_KEYS 8
 #define EXPECTED_VECTORS 143
@@ -79,42 +80,6 @@ static int locate_testkit(const char *arg) {
             return 0;
     }
     return -1;
-}
-
-static int inflate_all(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len) {
-    z_stream zs;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit(&zs) != Z_OK)
-        return -1;
-    size_t cap = n * 4 + 4096, len = 0;
-    uint8_t *buf = malloc(cap);
-    int rc = Z_OK;
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)n;
-    while (buf != NULL && rc == Z_OK) {
-        if (len == cap) {
-            uint8_t *grown = realloc(buf, cap * 2);
-            if (grown == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-        zs.next_out = buf + len;
-        zs.avail_out = (uInt)(cap - len);
-        rc = inflate(&zs, Z_NO_FLUSH);
-        len = cap - zs.avail_out;
-    }
-    inflateEnd(&zs);
-    if (buf == NULL || rc != Z_STREAM_END) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *out_len = len;
-    return 0;
 }
 
 static uint8_t *read_whole(const char *path, size_t *len_out) {
@@ -195,7 +160,7 @@ static void load_vector(const char *name, vector *v) {
     }
     assert_true(v->expect[0] != '\0');
     if (v->compressed) {
-        assert_int_equal(inflate_all(raw + pos, len - pos, &v->body, &v->body_len), 0);
+        assert_int_equal(tk_inflate(raw + pos, len - pos, &v->body, &v->body_len), 0);
     } else {
         v->body_len = len - pos;
         v->body = malloc(v->body_len + 1);
@@ -325,10 +290,6 @@ static int inspect_vector(const vector *v) {
     return ok;
 }
 
-static int name_cmp(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void test_testkit(void **state) {
     (void)state;
     DIR *d = opendir(testkit_dir);
@@ -343,7 +304,7 @@ static void test_testkit(void **state) {
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    qsort(names, n, sizeof *names, tk_name_cmp);
 
     size_t passed = 0, failed = 0, skipped = 0, hybrid = 0;
     const int pq = dm_pq_available();

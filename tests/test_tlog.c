@@ -25,7 +25,8 @@
 #include <fiu.h>
 
 #include "doormat/tlog.h"
-#include "doormat/vault.h" /* dm_init */
+#include "doormat/vault.h"
+#include "unit_main.h"
 
 #define VECTORS "tests/testkit/tlog"
 
@@ -107,6 +108,19 @@ typedef struct tally {
     int files, accepted, rejected, wrong;
 } tally;
 
+/* Counts one vector's verdict (ok: accepted); the verdict it does not want is an error. */
+static void tally_verdict(tally *t, int ok, int want_err, const char *what, const char *path) {
+    t->files++;
+    if (ok)
+        t->accepted++;
+    else
+        t->rejected++;
+    if (ok == want_err) {
+        t->wrong++;
+        print_error("%s vector %s: %s\n", what, path, ok ? "accepted" : "rejected");
+    }
+}
+
 static void walk_dir(const char *dir, void (*fn)(const char *path, tally *t), tally *t) {
     DIR *d = opendir(dir);
     assert_non_null(d);
@@ -138,16 +152,7 @@ static void inclusion_case(const char *path, tally *t) {
     ok = json_proof(json, proof, &n) == 0 && ok;
     ok = ok && dm_tlog_verify_inclusion(json_u64(json, "leafIdx"), json_u64(json, "treeSize"), leaf,
                                         proof, n, root) == DM_OK;
-    int want_err = json_bool(json, "wantErr");
-    t->files++;
-    if (ok)
-        t->accepted++;
-    else
-        t->rejected++;
-    if (ok == want_err) {
-        t->wrong++;
-        print_error("inclusion vector %s: %s\n", path, ok ? "accepted" : "rejected");
-    }
+    tally_verdict(t, ok, json_bool(json, "wantErr"), "inclusion", path);
     free(json);
 }
 
@@ -174,37 +179,28 @@ static void consistency_case(const char *path, tally *t) {
     int ok = json_proof(json, proof, &n) == 0;
     ok = ok && dm_tlog_verify_consistency_bytes(json_u64(json, "size1"), json_u64(json, "size2"),
                                                 r1, l1, r2, l2, proof, n) == DM_OK;
-    int want_err = json_bool(json, "wantErr");
-    t->files++;
-    if (ok)
-        t->accepted++;
-    else
-        t->rejected++;
-    if (ok == want_err) {
-        t->wrong++;
-        print_error("consistency vector %s: %s\n", path, ok ? "accepted" : "rejected");
-    }
+    tally_verdict(t, ok, json_bool(json, "wantErr"), "consistency", path);
     free(json);
+}
+
+/* Every vector below dir through fn: 98 files, 6 accepted, 92 rejected, each as it wants. */
+static void check_vector_dir(const char *dir, void (*fn)(const char *path, tally *t)) {
+    tally t = {0};
+    walk_dir(dir, fn, &t);
+    assert_int_equal(t.files, 98);
+    assert_int_equal(t.accepted, 6);
+    assert_int_equal(t.rejected, 92);
+    assert_int_equal(t.wrong, 0);
 }
 
 static void test_rfc6962_inclusion_vectors(void **state) {
     (void)state;
-    tally t = {0};
-    walk_dir(VECTORS "/merkle/testdata/inclusion", inclusion_case, &t);
-    assert_int_equal(t.files, 98);
-    assert_int_equal(t.accepted, 6);
-    assert_int_equal(t.rejected, 92);
-    assert_int_equal(t.wrong, 0);
+    check_vector_dir(VECTORS "/merkle/testdata/inclusion", inclusion_case);
 }
 
 static void test_rfc6962_consistency_vectors(void **state) {
     (void)state;
-    tally t = {0};
-    walk_dir(VECTORS "/merkle/testdata/consistency", consistency_case, &t);
-    assert_int_equal(t.files, 98);
-    assert_int_equal(t.accepted, 6);
-    assert_int_equal(t.rejected, 92);
-    assert_int_equal(t.wrong, 0);
+    check_vector_dir(VECTORS "/merkle/testdata/consistency", consistency_case);
 }
 
 /* ------------------------------------------------------------ note vectors */
@@ -1222,25 +1218,21 @@ static void test_log_wait_is_per_holder(void **state) {
     dm_tlog_log_close(l);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc6962_inclusion_vectors),
-        cmocka_unit_test(test_rfc6962_consistency_vectors),
-        cmocka_unit_test(test_note_vectors),
-        cmocka_unit_test(test_note_grammar),
-        cmocka_unit_test(test_proofs_small_trees),
-        cmocka_unit_test(test_tile_paths),
-        cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup,
-                                        disk_teardown),
-        cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_rfc6962_inclusion_vectors),
+    cmocka_unit_test(test_rfc6962_consistency_vectors),
+    cmocka_unit_test(test_note_vectors),
+    cmocka_unit_test(test_note_grammar),
+    cmocka_unit_test(test_proofs_small_trees),
+    cmocka_unit_test(test_tile_paths),
+    cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup, disk_teardown),
+    cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
+};
+
+DM_UNIT_MAIN("tlog", tests, NULL, NULL)

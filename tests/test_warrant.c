@@ -15,6 +15,7 @@
 #include "doormat/escrow.h"
 #include "escrow_fixture.h"
 #include "escrow_internal.h"
+#include "unit_main.h"
 
 typedef struct world {
     dm_escrow_authority *auth, *other;
@@ -286,14 +287,11 @@ static void test_grammar(void **state) {
     free(text);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_and_text),  cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_other_file),      cmocka_unit_test(test_other_authority),
-        cmocka_unit_test(test_wrong_court_key), cmocka_unit_test(test_edited),
-        cmocka_unit_test(test_grammar),
-    };
-    return cmocka_run_group_tests_name("warrant", tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_valid_and_text),  cmocka_unit_test(test_dates),
+    cmocka_unit_test(test_other_file),      cmocka_unit_test(test_other_authority),
+    cmocka_unit_test(test_wrong_court_key), cmocka_unit_test(test_edited),
+    cmocka_unit_test(test_grammar),
+};
+
+DM_UNIT_MAIN("warrant", tests, setup, teardown)

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "unit_main.h"
 
 /* The testkit's x25519 vector: identity, its stanza, and the file key. */
 #define TK_IDENTITY "AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0"
@@ -23,11 +24,6 @@
 #define SPEC_IDENTITY "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
 #define SPEC_RECIPIENT "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 #define OTHER_IDENTITY "AGE-SECRET-KEY-143WN7DCXU4G8R5AXQSSYD9AEPYDNT3HXSLWSPK36CDU6E8M59SSSAGZ3KG"
-
-static int setup(void **state) {
-    (void)state;
-    return dm_init() == DM_OK ? 0 : -1;
-}
 
 static void b64(const char *s, uint8_t *out, size_t want) {
     size_t n = 0;
@@ -308,16 +304,15 @@ static void test_concurrent_use(void **state) {
     free(public);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keygen_round_trip),
-        cmocka_unit_test(test_spec_example_key),
-        cmocka_unit_test(test_known_stanza),
-        cmocka_unit_test(test_low_order_shares_rejected),
-        cmocka_unit_test(test_malformed_stanzas),
-        cmocka_unit_test(test_bad_key_strings),
-        cmocka_unit_test(test_recipient_string_round_trip),
-        cmocka_unit_test(test_concurrent_use),
-    };
-    return cmocka_run_group_tests(tests, setup, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_keygen_round_trip),
+    cmocka_unit_test(test_spec_example_key),
+    cmocka_unit_test(test_known_stanza),
+    cmocka_unit_test(test_low_order_shares_rejected),
+    cmocka_unit_test(test_malformed_stanzas),
+    cmocka_unit_test(test_bad_key_strings),
+    cmocka_unit_test(test_recipient_string_round_trip),
+    cmocka_unit_test(test_concurrent_use),
+};
+
+DM_UNIT_MAIN("x25519", tests, NULL, NULL)

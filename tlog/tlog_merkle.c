@@ -37,6 +37,26 @@ static int same_hash(const dm_tlog_hash a, const dm_tlog_hash b) {
 
 /* ------------------------------------------------------------ verification */
 
+/* One step of RFC 9162's proof walks (2.1.3.2 and 2.1.4.2): the proof hash p
+ * goes on the left of the running hash r (and of old, when given) while fn is
+ * a right child or the last node of its level, else on the right of r alone. */
+static void proof_step(const dm_tlog_hash p, uint64_t *fn, uint64_t *sn, dm_tlog_hash old,
+                       dm_tlog_hash r) {
+    if ((*fn & 1) || *fn == *sn) {
+        if (old != NULL)
+            dm_tlog_node_hash(p, old, old);
+        dm_tlog_node_hash(p, r, r);
+        while (!(*fn & 1) && *fn != 0) {
+            *fn >>= 1;
+            *sn >>= 1;
+        }
+    } else {
+        dm_tlog_node_hash(r, p, r);
+    }
+    *fn >>= 1;
+    *sn >>= 1;
+}
+
 int dm_tlog_verify_inclusion(uint64_t index, uint64_t size, const dm_tlog_hash leaf,
                              const dm_tlog_hash *proof, size_t n, const dm_tlog_hash root) {
     if (index >= size)
@@ -48,17 +68,7 @@ int dm_tlog_verify_inclusion(uint64_t index, uint64_t size, const dm_tlog_hash l
     for (size_t i = 0; i < n; i++) {
         if (sn == 0)
             return dm_fail(DM_ERR_LOG, "inclusion proof: too many hashes (%zu)", n);
-        if ((fn & 1) || fn == sn) {
-            dm_tlog_node_hash(proof[i], r, r);
-            while (!(fn & 1) && fn != 0) {
-                fn >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            dm_tlog_node_hash(r, proof[i], r);
-        }
-        fn >>= 1;
-        sn >>= 1;
+        proof_step(proof[i], &fn, &sn, NULL, r);
     }
     if (sn != 0)
         return dm_fail(DM_ERR_LOG, "inclusion proof: too few hashes (%zu)", n);
@@ -108,18 +118,7 @@ int dm_tlog_verify_consistency(uint64_t size1, uint64_t size2, const dm_tlog_has
     for (size_t i = start; i < n; i++) {
         if (sn == 0)
             return dm_fail(DM_ERR_LOG, "consistency proof: too many hashes (%zu)", n);
-        if ((fn & 1) || fn == sn) {
-            dm_tlog_node_hash(proof[i], fr, fr);
-            dm_tlog_node_hash(proof[i], sr, sr);
-            while (!(fn & 1) && fn != 0) {
-                fn >>= 1;
-                sn >>= 1;
-            }
-        } else {
-            dm_tlog_node_hash(sr, proof[i], sr);
-        }
-        fn >>= 1;
-        sn >>= 1;
+        proof_step(proof[i], &fn, &sn, fr, sr);
     }
     if (sn != 0)
         return dm_fail(DM_ERR_LOG, "consistency proof: too few hashes (%zu)", n);
@@ -185,6 +184,16 @@ int dm_tlog_tree_hash(dm_tlog_hash_fn fn, void *ctx, uint64_t size, dm_tlog_hash
     return range_hash(fn, ctx, 0, size, root);
 }
 
+/* Appends h to the proof of *n hashes once err, the hash's own outcome, is DM_OK. */
+static int proof_append(int err, const dm_tlog_hash h, dm_tlog_hash *proof, size_t *n) {
+    if (err)
+        return err;
+    if (*n >= DM_TLOG_MAX_PROOF)
+        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
+    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
+    return DM_OK;
+}
+
 /* PATH(m, D[a:b]), appended bottom-up: the recursion records the deeper
  * hashes first because it descends before pushing. */
 static int path(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t b,
@@ -203,12 +212,7 @@ static int path(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint64_t 
         if (!err)
             err = range_hash(fn, ctx, a, a + k, h);
     }
-    if (err)
-        return err;
-    if (*n >= DM_TLOG_MAX_PROOF)
-        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
-    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
-    return DM_OK;
+    return proof_append(err, h, proof, n);
 }
 
 int dm_tlog_prove_inclusion(dm_tlog_hash_fn fn, void *ctx, uint64_t index, uint64_t size,
@@ -241,12 +245,7 @@ static int subproof(dm_tlog_hash_fn fn, void *ctx, uint64_t m, uint64_t a, uint6
                 err = range_hash(fn, ctx, a, a + k, h);
         }
     }
-    if (err)
-        return err;
-    if (*n >= DM_TLOG_MAX_PROOF)
-        return dm_fail(DM_ERR_INTERNAL, "proof longer than %d hashes", DM_TLOG_MAX_PROOF);
-    memcpy(proof[(*n)++], h, DM_TLOG_HASH_LEN);
-    return DM_OK;
+    return proof_append(err, h, proof, n);
 }
 
 int dm_tlog_prove_consistency(dm_tlog_hash_fn fn, void *ctx, uint64_t size1, uint64_t size2,

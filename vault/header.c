@@ -281,15 +281,6 @@ fail:
 
 /* ---------------------------------------------------------------- encoder */
 
-static int dm_is_vchar_string(const char *s) {
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
-            return 0;
-    return 1;
-}
-
 static size_t dm_body_encoded_len(size_t body_len) {
     size_t b64 = dm_b64_encoded_len(body_len);
     /* Every line has its '\n', and a body whose base64 fills its last line
@@ -304,11 +295,11 @@ static int dm_header_mac_input_len(const dm_header *hdr, size_t *out) {
     size_t total = strlen(DM_INTRO);
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
-        if (!dm_is_vchar_string(st->type))
+        if (!dm_stanza_is_argument(st->type))
             return dm_fail(DM_ERR_USAGE, "stanza %zu: type is empty or not printable ASCII", i + 1);
         total += 3 + strlen(st->type);
         for (size_t j = 0; j < st->nargs; j++) {
-            if (!dm_is_vchar_string(st->args[j]))
+            if (!dm_stanza_is_argument(st->args[j]))
                 return dm_fail(DM_ERR_USAGE,
                                "stanza %zu: argument %zu is empty or not printable ASCII", i + 1,
                                j + 1);

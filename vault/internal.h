@@ -43,4 +43,18 @@ void dm_armor_writer_free(dm_armor_writer *w);
 /* True when the bytes (possibly preceded by whitespace) begin an armored file. */
 int dm_armor_detect(const uint8_t *buf, size_t len);
 
+/* ---- plugin_proc.c ---- */
+
+/* The executable file PREFIXNAME in the first absolute directory of search (a
+ * PATH) that holds one, in *path_out (malloc'd): DM_OK, DM_ERR_NO_MATCH (no
+ * detail) when none does, DM_ERR_NOMEM ("what"). */
+int dm_path_search(const char *search, const char *prefix, const char *name, const char *what,
+                   char **path_out);
+
+/* ---- stanza.c ---- */
+
+/* The header grammar's argument = 1*VCHAR: what a stanza's type and each of
+ * its arguments must be, so that the header that holds it can be encoded. */
+int dm_stanza_is_argument(const char *s);
+
 #endif

@@ -41,24 +41,19 @@ struct dm_plugin_proc {
 
 /* ------------------------------------------------------------- finding */
 
-int dm_plugin_find(const char *name, char **path_out) {
-    const char *path = getenv("PATH");
-    char fallback[256];
-    if (path == NULL) {
-        size_t n = confstr(_CS_PATH, fallback, sizeof fallback);
-        path = n > 0 && n <= sizeof fallback ? fallback : "/bin:/usr/bin";
-    }
-    size_t name_len = strlen(PLUGIN_PREFIX) + strlen(name);
-    for (const char *p = path;;) {
+int dm_path_search(const char *search, const char *prefix, const char *name, const char *what,
+                   char **path_out) {
+    size_t name_len = strlen(prefix) + strlen(name);
+    for (const char *p = search;;) {
         const char *colon = strchr(p, ':');
         size_t dir_len = colon ? (size_t)(colon - p) : strlen(p);
         /* Relative entries (and the empty one, the current directory) are never searched. */
         if (dir_len > 0 && p[0] == '/') {
             char *cand = malloc(dir_len + 1 + name_len + 1);
             if (cand == NULL)
-                return dm_fail(DM_ERR_NOMEM, "plugin path");
+                return dm_fail(DM_ERR_NOMEM, "%s", what);
             memcpy(cand, p, dir_len);
-            snprintf(cand + dir_len, name_len + 2, "/%s%s", PLUGIN_PREFIX, name);
+            snprintf(cand + dir_len, name_len + 2, "/%s%s", prefix, name);
             struct stat st;
             if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
                 *path_out = cand;
@@ -67,9 +62,21 @@ int dm_plugin_find(const char *name, char **path_out) {
             free(cand);
         }
         if (colon == NULL)
-            break;
+            return DM_ERR_NO_MATCH;
         p = colon + 1;
     }
+}
+
+int dm_plugin_find(const char *name, char **path_out) {
+    const char *path = getenv("PATH");
+    char fallback[256];
+    if (path == NULL) {
+        size_t n = confstr(_CS_PATH, fallback, sizeof fallback);
+        path = n > 0 && n <= sizeof fallback ? fallback : "/bin:/usr/bin";
+    }
+    int err = dm_path_search(path, PLUGIN_PREFIX, name, "plugin path", path_out);
+    if (err != DM_ERR_NO_MATCH)
+        return err;
     /* age 1.3's hint, on the same line: where plugins are listed. */
     return dm_fail(DM_ERR_USAGE,
                    "%s%s not found in PATH (you might want to install the \"%s\" plugin: see "

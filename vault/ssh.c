@@ -157,6 +157,38 @@ static int public_beside(const char *pub_line, const char *pub_name, dm_ssh_publ
     return DM_OK;
 }
 
+/* Loads a private key with its public half in priv->pub. A protected key that
+ * hides it takes it from the .pub file beside it when pub_name is given
+ * (*from_file: for -e -i KEY the .pub is all encrypting needs, nothing is
+ * asked), else is opened now, its passphrase asked (a PEM file hides its
+ * public key too). *locked (may be NULL): the private half is still behind its
+ * passphrase; *from_file may be NULL too. */
+static int load_with_public(const char *text, size_t len, const char *pub_line,
+                            const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
+                            dm_ssh_private *priv, int *locked, int *from_file) {
+    int needs = 0, from_pub = 0;
+    int err = dm_ssh_private_load(text, len, NULL, priv, &needs);
+    if (err != DM_OK)
+        return err;
+    if (needs && priv->pub.blob == NULL && pub_name != NULL) {
+        err = public_beside(pub_line, pub_name, &priv->pub);
+        if (err != DM_OK) {
+            dm_ssh_private_free(priv);
+            return err;
+        }
+        from_pub = 1;
+    } else if (needs && priv->pub.blob == NULL) {
+        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
+        err = dm_ssh_pending_open(&tmp, priv);
+        needs = 0;
+    }
+    if (locked != NULL)
+        *locked = needs;
+    if (from_file != NULL)
+        *from_file = from_pub;
+    return err;
+}
+
 int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                           dm_identity **out) {
     return dm_ssh_identity_parse_pub(text, len, NULL, NULL, ask, ask_ctx, out);
@@ -168,32 +200,19 @@ int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line
     if (text == NULL)
         return dm_fail(DM_ERR_USAGE, "no SSH private key");
     dm_ssh_private priv;
-    int needs = 0;
-    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
+    int locked = 0, from_file = 0;
+    int err =
+        load_with_public(text, len, pub_line, pub_name, ask, ask_ctx, &priv, &locked, &from_file);
     if (err != DM_OK)
         return err;
     dm_ssh_pending *pending = NULL;
-    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
-        err = public_beside(pub_line, pub_name, &priv.pub);
-        if (err == DM_OK)
-            err = pending_new(text, len, ask, ask_ctx, &pending);
-        if (err != DM_OK) {
-            dm_ssh_private_free(&priv);
-            return err;
-        }
-        pending->public_from_file = 1;
-    } else if (needs && priv.pub.blob == NULL) {
-        /* A PEM file hides its public key too: ask now. */
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
-        err = dm_ssh_pending_open(&tmp, &priv);
-        if (err != DM_OK)
-            return err;
-    } else if (needs) {
+    if (locked) {
         err = pending_new(text, len, ask, ask_ctx, &pending);
         if (err != DM_OK) {
             dm_ssh_private_free(&priv);
             return err;
         }
+        pending->public_from_file = from_file;
     }
     const ssh_key_type *t = key_type_named(priv.pub.type, strlen(priv.pub.type));
     if (t == NULL) {
@@ -215,19 +234,9 @@ int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_lin
                                const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                                char **line_out) {
     dm_ssh_private priv;
-    int needs = 0;
-    int err = dm_ssh_private_load(text, len, NULL, &priv, &needs);
+    int err = load_with_public(text, len, pub_line, pub_name, ask, ask_ctx, &priv, NULL, NULL);
     if (err != DM_OK)
         return err;
-    if (needs && priv.pub.blob == NULL && pub_name != NULL) {
-        /* -e -i KEY: the .pub is all encrypting needs; nothing is asked. */
-        if ((err = public_beside(pub_line, pub_name, &priv.pub)) != DM_OK)
-            return err;
-    } else if (needs && priv.pub.blob == NULL) {
-        dm_ssh_pending tmp = {(char *)text, len, ask, ask_ctx, 0};
-        if ((err = dm_ssh_pending_open(&tmp, &priv)) != DM_OK)
-            return err;
-    }
     size_t b64_cap = sodium_base64_ENCODED_LEN(priv.pub.blob_len, sodium_base64_VARIANT_ORIGINAL);
     size_t cap = strlen(priv.pub.type) + 1 + b64_cap;
     char *line = malloc(cap);

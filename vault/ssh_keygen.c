@@ -54,31 +54,14 @@ static int find_keygen(char **path_out, char **search_out) {
         size_t n = confstr(_CS_PATH, fallback, sizeof fallback);
         path = n > 0 && n <= sizeof fallback ? fallback : "/bin:/usr/bin";
     }
-    for (const char *p = path;;) {
-        const char *colon = strchr(p, ':');
-        size_t dir_len = colon ? (size_t)(colon - p) : strlen(p);
-        if (dir_len > 0 && p[0] == '/') {
-            size_t cap = dir_len + 1 + sizeof KEYGEN;
-            char *cand = malloc(cap);
-            if (cand == NULL)
-                return dm_fail(DM_ERR_NOMEM, "ssh-keygen path");
-            memcpy(cand, p, dir_len);
-            snprintf(cand + dir_len, cap - dir_len, "/%s", KEYGEN);
-            struct stat st;
-            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-                *path_out = cand;
-                if ((*search_out = strdup(path)) == NULL) {
-                    free(cand);
-                    return dm_fail(DM_ERR_NOMEM, "ssh-keygen path");
-                }
-                return DM_OK;
-            }
-            free(cand);
-        }
-        if (colon == NULL)
-            break;
-        p = colon + 1;
+    int err = dm_path_search(path, "", KEYGEN, "ssh-keygen path", path_out);
+    if (err == DM_OK && (*search_out = strdup(path)) == NULL) {
+        free(*path_out);
+        *path_out = NULL;
+        return dm_fail(DM_ERR_NOMEM, "ssh-keygen path");
     }
+    if (err != DM_ERR_NO_MATCH)
+        return err;
     return dm_fail(DM_ERR_USAGE,
                    "a passphrase-protected ssh-rsa key in OpenSSH format is read with the "
                    "help of ssh-keygen, which is not in PATH (install openssh-client)");

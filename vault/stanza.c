@@ -4,9 +4,9 @@
 
 #include "internal.h"
 
-/* The header grammar's argument = 1*VCHAR: checked here so that whatever a
- * recipient adds can always be encoded into a header the parser accepts. */
-static int dm_is_argument(const char *s) {
+/* Checked here so that whatever a recipient adds can always be encoded into a
+ * header the parser accepts. */
+int dm_stanza_is_argument(const char *s) {
     if (s == NULL || *s == '\0')
         return 0;
     for (; *s; s++)
@@ -26,10 +26,10 @@ static void dm_stanza_clear(dm_stanza *st) {
 
 int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
                        size_t nargs, const uint8_t *body, size_t body_len) {
-    if (!dm_is_argument(type))
+    if (!dm_stanza_is_argument(type))
         return dm_fail(DM_ERR_USAGE, "stanza type is empty or not printable ASCII");
     for (size_t i = 0; i < nargs; i++)
-        if (!dm_is_argument(args[i]))
+        if (!dm_stanza_is_argument(args[i]))
             return dm_fail(DM_ERR_USAGE, "stanza argument %zu is empty or not printable ASCII",
                            i + 1);
 

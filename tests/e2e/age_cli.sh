@@ -4,9 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-for tool in age age-keygen expect; do
-  command -v $tool >/dev/null || { echo "age_cli: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools age age-keygen expect
 write_pty_script pty.exp 1
 assert_exit_of() { if [ "$1" -eq "$2" ]; then ok; else fail "$3: exit $1, want $2"; fi; }
 # assert_says N LINE WHAT: exit N and exactly LINE on standard error.
@@ -14,12 +12,6 @@ assert_says() {
   assert_exit "$1" "$3"
   assert_eq "$(cat "$T/err")" "$2" "$3"
 }
-pty() {
-  local pw=$1; shift
-  PW=$pw expect pty.exp "$@" </dev/null >"$T/pty.log" 2>&1
-  rc=$?
-}
-
 printf 'attack at dawn\n' >small.txt
 make_file data.bin 100000
 age-keygen -o k.txt 2>/dev/null

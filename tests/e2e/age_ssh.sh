@@ -7,18 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-for tool in age age-keygen ssh-keygen expect; do
-  command -v $tool >/dev/null || { echo "age_ssh: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools age age-keygen ssh-keygen expect
 
 write_pty_script pty.exp 1
-# pty PASSPHRASE CMD...: CMD on a pseudo-terminal, PASSPHRASE typed at every prompt.
-pty() {
-  local pw=$1; shift
-  PW=$pw expect pty.exp "$@" </dev/null >"$T/pty.log" 2>&1
-  rc=$?
-}
-
 printf 'the quick brown fox\n' >small.txt
 make_file data.bin 200000
 

@@ -14,9 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-for tool in age ssh-keygen expect; do
-  command -v $tool >/dev/null || { echo "age_ssh_rsa: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools age ssh-keygen expect
 KEYGEN=$(command -v ssh-keygen)
 # Which path this platform takes: libssh from 0.11 on exports the key it opened.
 LIBSSH_VERSION=$(pkg-config --modversion libssh 2>/dev/null)
@@ -30,12 +28,6 @@ hang_pid=
 trap 'if [ -n "$hang_pid" ]; then kill -9 "$hang_pid" 2>/dev/null; fi; e2e_cleanup' EXIT
 
 write_pty_script pty.exp 1
-# pty PASSPHRASE CMD...: CMD on a pseudo-terminal, PASSPHRASE typed at every prompt.
-pty() {
-  local pw=$1; shift
-  PW=$pw expect pty.exp "$@" </dev/null >"$T/pty.log" 2>&1
-  rc=$?
-}
 # The terminal session as text, and its last line.
 session() { tr -d '\r' <"$T/pty.log"; }
 last_line() { session | tail -1; }

@@ -10,9 +10,7 @@
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 AGE=${AGE:-/usr/bin/age}
 AGE_KEYGEN=${AGE_KEYGEN:-/usr/bin/age-keygen}
-for tool in "$AGE" "$AGE_KEYGEN" python3; do
-  command -v "$tool" >/dev/null || { echo "age_testscripts: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools "$AGE" "$AGE_KEYGEN" python3
 # Under valgrind (make memcheck) a scrypt of work factor 2^18 takes minutes: the three scripts
 # that type passphrases for -p (scrypt, terminal, output_file: about fifteen of them) are left
 # to make check, and each command gets more time.

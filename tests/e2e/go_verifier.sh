@@ -25,20 +25,9 @@ assert_exit 0 "the Go verifier builds offline"
 V=$T/tlogverify
 
 # ---- an authority with a witness; releases by two agents
-"$D" escrow witness init --name witness.example/w1 -o w1 >/dev/null
-run "$D" escrow init --name FBI --agents doj,court,vendor --threshold 2 --witness w1/witness.vkey -o fbi
-assert_exit 0 "init with a witness"
-"$D" keygen -o key.txt 2>/dev/null
-R=$("$D" keygen -y key.txt)
 make_file msg.bin 1000
-"$D" encrypt -r "$R" --escrow fbi/authority.pub -o msg.age msg.bin
-"$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case "26-cr-42" \
-  --expires 2999-12-31 -o w.txt msg.age
-release() { # AGENT N
-  run "$D" escrow unwrap --authority fbi/authority.pub --agent "fbi/agents/$1.key" --warrant w.txt \
-    --log "fbi/logs/$1" --witness w1 --requester "SA $2" -o "$1-$2.share" msg.age
-  assert_exit 0 "release $2 by $1"
-}
+witnessed_authority msg.bin msg.age
+release() { logged_release msg.age "$@"; } # AGENT N
 release doj 1
 cp fbi/logs/doj/checkpoint doj-1.cp
 release doj 2

@@ -7,18 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-command -v python3 >/dev/null || { echo "labs.sh: python3 is needed to read the JSON" >&2; exit 1; }
-
-# jget FILE EXPR: evaluates a Python expression over the JSON object j.
-jget() {
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
-# one_json: the last run printed exactly one JSON object and nothing on stderr.
-one_json() {
-  if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null &&
-     [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else fail "$1: stdout is not one JSON object"; fi
-  assert_no_stderr "$1"
-}
+need_json_reader
 
 # ---- the command
 run "$D" lab list

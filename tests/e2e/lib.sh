@@ -138,6 +138,14 @@ make_file() {
   head -c "$2" /dev/urandom >"$1"
 }
 
+# need_tools TOOL...: ends the test (exit 1, one line) when a tool it needs is missing.
+need_tools() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$E2E_NAME: $tool is missing (make deps)" >&2; exit 1; }
+  done
+}
+
 # skip CHECK REASON...: a check that cannot run here says so, with the reason,
 # on one line "SKIP <test>: CHECK: REASON" (counted in finish's tally): no
 # check is ever left out silently.
@@ -200,4 +208,54 @@ expect {
 exit [lindex [wait] 3]
 EXP
   } >"$1"
+}
+
+# pty PASSPHRASE CMD...: CMD on a pseudo-terminal through the expect script pty.exp
+# (write_pty_script), PASSPHRASE typed at every prompt; the session in $T/pty.log,
+# the status in $rc.
+pty() {
+  local pw=$1; shift
+  PW=$pw expect pty.exp "$@" </dev/null >"$T/pty.log" 2>&1
+  rc=$?
+}
+
+# need_json_reader: ends the test (exit 1, one line) when python3, which jget and
+# one_json run, is missing.
+need_json_reader() {
+  command -v python3 >/dev/null ||
+    { echo "$E2E_NAME.sh: python3 is needed to read the JSON" >&2; exit 1; }
+}
+
+# jget FILE EXPR: evaluates a Python expression over the JSON object j.
+jget() {
+  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# one_json WHAT: the last run printed exactly one JSON object and nothing on stderr.
+one_json() {
+  if python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" 2>/dev/null &&
+     [ "$(wc -l <"$T/out")" -eq 1 ]; then ok; else fail "$1: stdout is not one JSON object"; fi
+  assert_no_stderr "$1"
+}
+
+# witnessed_authority IN OUT: the authority fbi/ (FBI; agents doj, court and vendor,
+# 2 of 3) with the witness w1/, a user key key.txt, IN encrypted to it with escrow
+# as OUT, and the court's warrant w.txt for OUT (case 26-cr-42).
+witnessed_authority() {
+  "$DOORMAT" escrow witness init --name witness.example/w1 -o w1 >/dev/null
+  run "$DOORMAT" escrow init --name FBI --agents doj,court,vendor --threshold 2 \
+    --witness w1/witness.vkey -o fbi
+  assert_exit 0 "init with a witness"
+  "$DOORMAT" keygen -o key.txt 2>/dev/null
+  "$DOORMAT" encrypt -r "$("$DOORMAT" keygen -y key.txt)" --escrow fbi/authority.pub -o "$2" "$1"
+  "$DOORMAT" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case "26-cr-42" \
+    --expires 2999-12-31 -o w.txt "$2"
+}
+
+# logged_release FILE AGENT N: fbi's agent AGENT releases its share of FILE under
+# w.txt to AGENT-N.share, logged in fbi/logs/AGENT and cosigned by w1 ("SA N" asks).
+logged_release() {
+  run "$DOORMAT" escrow unwrap --authority fbi/authority.pub --agent "fbi/agents/$2.key" \
+    --warrant w.txt --log "fbi/logs/$2" --witness w1 --requester "SA $3" -o "$2-$3.share" "$1"
+  assert_exit 0 "release $3 by $2"
 }

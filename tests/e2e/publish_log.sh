@@ -14,9 +14,7 @@
 D=$DOORMAT
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CONF_IN=$ROOT/deploy/lighttpd/doormat-logs.conf.in
-for tool in lighttpd openssl curl python3; do
-  command -v $tool >/dev/null || { echo "publish_log: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools lighttpd openssl curl python3
 cd "$T" || exit 1
 
 # ---- the configuration in the guide is the one tested here (its example
@@ -27,18 +25,8 @@ awk '/^# lighttpd publishing the logs/{p=1} /^```$/{if(p)exit} p{print}' "$ROOT/
 assert_same guide.conf "$CONF_IN" "docs/operating.md shows deploy/lighttpd/doormat-logs.conf.in as it is"
 
 # ---- an authority of three agents and a witness; releases cosigned in-process
-"$D" escrow witness init --name witness.example/w1 -o w1 >/dev/null
-run "$D" escrow init --name FBI --agents doj,court,vendor --threshold 2 --witness w1/witness.vkey -o fbi
-assert_exit 0 "init with a witness"
-"$D" keygen -o key.txt 2>/dev/null
-"$D" encrypt -r "$("$D" keygen -y key.txt)" --escrow fbi/authority.pub -o memo.age /dev/null
-"$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --case "26-cr-42" \
-  --expires 2999-12-31 -o w.txt memo.age
-release() { # AGENT N
-  run "$D" escrow unwrap --authority fbi/authority.pub --agent "fbi/agents/$1.key" --warrant w.txt \
-    --log "fbi/logs/$1" --witness w1 --requester "SA $2" -o "$1-$2.share" memo.age
-  assert_exit 0 "release $2 by $1"
-}
+witnessed_authority /dev/null memo.age
+release() { logged_release memo.age "$@"; } # AGENT N
 release doj 1
 release doj 2
 release vendor 1

@@ -5,9 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
-for tool in age age-keygen ssh-keygen; do
-  command -v $tool >/dev/null || { echo "rekey: $tool is missing (make deps)" >&2; exit 1; }
-done
+need_tools age age-keygen ssh-keygen
 
 # payload FILE: the bytes after the header's MAC line (binary files).
 payload() {

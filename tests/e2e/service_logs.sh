@@ -25,12 +25,6 @@ run "$D" escrow warrant --court fbi/court.key --authority fbi/authority.pub --ca
   --expires 2099-12-31 -o w.txt memo.age
 assert_exit 0 "warrant"
 
-mkreq() { # RECIPIENT WARRANT_FILE AGE_FILE
-  local h
-  h=$(python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); i=d.index(b"\n---"); j=d.index(b"\n",i+1); sys.stdout.write(__import__("base64").b64encode(d[:j+1]).decode())' "$3")
-  printf 'doormat-escrow-release-request/v1\nrecipient: %s\nwarrant: %s\nheader: %s\n' "$1" \
-    "$(base64 -w0 "$2")" "$h"
-}
 
 # The agent, logging to a new file (umask 022: a plain fopen would make it 0644).
 svc_start doj "$D" escrow serve --authority fbi/authority.pub --agent fbi/agents/doj.key \

@@ -156,10 +156,7 @@ SVC_PIDS+=("$other")
 sleep 0.2
 hcurl "https://127.0.0.1:${per_port:-1}/"
 assert_status 200 "agent court" "a third connection from one address"
-timeout $((1 * SVC_SLOW)) cat <&5 >/dev/null
-assert_eq "$?" 0 "the oldest of that address gave way"
-timeout 0.3 cat <&6 >/dev/null
-assert_eq "$?" 124 "the other one of that address stays"
+assert_gave_way "the oldest of that address gave way" "the other one of that address stays"
 assert_true "the other address's connection stays" kill -0 "$other"
 exec 5>&- 6>&-
 svc_stop "${per_pid:-0}"
