@@ -9,9 +9,10 @@
 /* One thread's cipher: libsodium keeps no state, OpenSSL a context keyed
  * once (evp), reused for every chunk with a fresh nonce. */
 typedef struct dm_aead_ctx {
-    dm_aead_backend backend; /* OPENSSL or SODIUM, never AUTO */
-    const uint8_t *key;      /* 32 bytes, in the caller's guarded memory */
-    void *evp;               /* EVP_CIPHER_CTX, OpenSSL only */
+    dm_aead_backend backend;         /* OPENSSL or SODIUM, never AUTO */
+    const uint8_t *key;              /* 32 bytes, in the caller's guarded memory */
+    void *evp;                       /* EVP_CIPHER_CTX, OpenSSL only */
+    const struct dm_libcrypto *ossl; /* its functions (vault/lazylib.h) */
 } dm_aead_ctx;
 
 /* Turns DM_AEAD_AUTO into a back end: libsodium when the payload is small

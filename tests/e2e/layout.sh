@@ -240,4 +240,14 @@ printf '#include "doormat/escrow.h"\n' >house/include/doormat/tlog.h
 assert_eq "$(wrong_includes house | tr '\n' ' ')" \
   "base/z.c:doormat/vault.h(vault) vault/a.c:doormat/tlog.h(tlog) vault/internal.h:x.h(?) tlog/b.c:escrow_internal.h(escrow) include/doormat/tlog.h:doormat/escrow.h(escrow) " \
   "the include check names each wrong arrow"
+
+# The one loader: in the library rooms, dlopen is called by vault/lazylib.c
+# alone, in the sources and as the linker sees the objects (each check finds
+# the loader itself, so it can see a second one).
+assert_eq "$(grep -l 'dlopen(' "$ROOT"/base/*.c "$ROOT"/vault/*.c "$ROOT"/tlog/*.c \
+  "$ROOT"/escrow/*.c | sed "s|$ROOT/||" | tr '\n' ' ')" "vault/lazylib.c " \
+  "vault/lazylib.c is the only library file that calls dlopen"
+assert_eq "$(for o in "$B"/obj/base/*.o "$B"/obj/vault/*.o "$B"/obj/tlog/*.o "$B"/obj/escrow/*.o; do
+  nm -u "$o" | awk '$2 == "dlopen"' | grep -q . && basename "$o"; done | tr '\n' ' ')" "lazylib.o " \
+  "lazylib.o is the only library object that needs dlopen"
 finish
