@@ -22,7 +22,8 @@ int dm_aead_backend_resolve(dm_aead_backend *backend, int small);
 
 /* Keys a context for sealing (sealing != 0) or opening; *backend resolved. */
 int dm_aead_ctx_init(dm_aead_ctx *c, dm_aead_backend backend, const uint8_t key[32], int sealing);
-/* Frees the OpenSSL context, if any; the key is the caller's to wipe. */
+/* Frees the OpenSSL context, if any (after a failed init too); the key is
+ * the caller's to wipe. */
 void dm_aead_ctx_clear(dm_aead_ctx *c);
 
 /* Seals len bytes into out (len bytes, then the 16-byte tag). Returns 1 on

@@ -120,8 +120,12 @@ static int ctx_new(engine *e, unsigned t) {
     if (e->keyed[t])
         return DM_OK;
     int err = dm_aead_ctx_init(&e->cipher[t], e->backend, e->key, e->sealing);
-    e->keyed[t] = 1; /* even when it failed: engine_free clears what was made */
-    return err;
+    if (err != DM_OK) {
+        dm_aead_ctx_clear(&e->cipher[t]); /* what was made before the failure */
+        return err;
+    }
+    e->keyed[t] = 1;
+    return DM_OK;
 }
 
 /* DM_AEAD_AUTO: a payload that fits in one job is sealed or opened by
