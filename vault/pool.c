@@ -72,7 +72,7 @@ static void drain(dm_pool *p) {
             p->err = err;
             snprintf(p->err_detail, sizeof p->err_detail, "%s", dm_err_detail());
         }
-        if (done)
+        if (done || err != DM_OK)
             p->stop = 1;
         pthread_cond_broadcast(&p->cv);
     }
