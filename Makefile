@@ -57,8 +57,9 @@ CFLAGS   ?=
 CFLAGS   += -std=c17 $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla \
             -D_GNU_SOURCE $(HARDEN) -Iinclude $(PKG_CFLAGS) $(MLKEM_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  ?=
-# --as-needed: libcrypto is loaded by the vault only when a payload needs it
-# (vault/stream.c), so nothing should make every process map it at start.
+# --as-needed: libcrypto and libssh are loaded by the vault only when a payload,
+# an SSH key or a hybrid key needs them (vault/lazylib.c), so nothing should
+# make every process map them at start.
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS   := $(PKG_LIBS) -lpthread -lm
 

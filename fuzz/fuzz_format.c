@@ -63,7 +63,7 @@ static void fuzz_armor(const uint8_t *data, size_t size) {
     if (prefix > size)
         prefix = size;
     fuzz_src s = {data + prefix, size - prefix, 0, size ? (size_t)data[size - 1] % 17 + 1 : 1};
-    dm_source inner = {fuzz_read, &s};
+    dm_source inner = {fuzz_read, &s, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     if (dm_armor_reader_new(inner, data, prefix, &r) != DM_OK)
         return;

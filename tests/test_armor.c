@@ -73,7 +73,7 @@ static int dearmor(const uint8_t *text, size_t len, size_t prefix, size_t step, 
     if (prefix > len)
         prefix = len;
     chunked c = {text + prefix, len - prefix, 0, step, 0};
-    dm_source inner = {chunked_read, &c};
+    dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, text, prefix, &r), DM_OK);
     dm_source s = dm_armor_reader_source(r);
@@ -432,7 +432,7 @@ static void test_io_errors(void **state) {
     /* An inner read failure is I/O, not malformed armor. */
     const char *text = B "QQ==\n";
     chunked c = {(const uint8_t *)text, strlen(text), 0, 0, 1};
-    dm_source inner = {chunked_read, &c};
+    dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, NULL, 0, &r), DM_OK);
     dm_source s = dm_armor_reader_source(r);

@@ -514,7 +514,7 @@ static void test_bounded_memory_and_short_reads(void **state) {
     uint8_t *pt = make_plain(n);
     for (unsigned threads = 1; threads <= 8; threads += 7) {
         odd_source src = {.data = pt, .len = n, .state = 1, .fail_at = -1};
-        dm_source in = {odd_read, &src};
+        dm_source in = {odd_read, &src, DM_SOURCE_STREAM};
         dm_membuf ct = {0};
         dm_encrypt_opts eo = {.threads = threads};
         assert_int_equal(dm_encrypt(in, dm_sink_mem(&ct), &g_rcpt, 1, &eo), DM_OK);
@@ -522,7 +522,7 @@ static void test_bounded_memory_and_short_reads(void **state) {
         assert_true(src.max_request <= JOB_CHUNKS_MAX * CHUNK + 1);
 
         odd_source csrc = {.data = ct.buf, .len = ct.len, .state = 2, .fail_at = -1};
-        dm_source cin = {odd_read, &csrc};
+        dm_source cin = {odd_read, &csrc, DM_SOURCE_STREAM};
         thread_probe t;
         memset(&t, 0, sizeof t);
         dm_sink sink = {probe_write, &t};
@@ -562,13 +562,13 @@ static void test_io_errors(void **state) {
     long fails[2] = {10, (long)(ct.len / 2)};
     for (int i = 0; i < 2; i++) {
         odd_source src = {.data = ct.buf, .len = ct.len, .state = 3, .fail_at = fails[i]};
-        dm_source in = {odd_read, &src};
+        dm_source in = {odd_read, &src, DM_SOURCE_STREAM};
         dm_membuf out = {0};
         assert_int_equal(dm_decrypt(in, dm_sink_mem(&out), &g_id, 1, NULL), DM_ERR_IO);
         free(out.buf);
         long pfail = i == 0 ? 40 : (long)(n / 2);
         odd_source psrc = {.data = pt, .len = n, .state = 3, .fail_at = pfail};
-        dm_source pin = {odd_read, &psrc};
+        dm_source pin = {odd_read, &psrc, DM_SOURCE_STREAM};
         dm_membuf cout = {0};
         assert_int_equal(dm_encrypt(pin, dm_sink_mem(&cout), &g_rcpt, 1, NULL), DM_ERR_IO);
         free(cout.buf);

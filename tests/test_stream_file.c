@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -326,6 +327,76 @@ static void test_signal_dispositions_unchanged(void **state) {
     free(pt);
 }
 
+/* Read by hand: a source that says nothing of itself. */
+static ssize_t plain_fd_read(void *ctx, uint8_t *buf, size_t n) {
+    return read(*(const int *)ctx, buf, n);
+}
+
+/* Each source says what it is, and only what it says is used: a regular
+ * file behind dm_source_fd can be pread, a pipe cannot, a memory source is
+ * used in place, and the same descriptor behind a source built by hand
+ * ({read, ctx}) is read in order, like any stream. The bytes match all the
+ * same. */
+static void test_sources_say_what_they_are(void **state) {
+    (void)state;
+    uint8_t data[3 * 100];
+    memset(data, 'd', sizeof data);
+    char path[64];
+    int fd = temp_file(data, sizeof data, 7, path);
+    struct stat st;
+
+    dm_source file = dm_source_fd(&fd);
+    assert_int_equal(file.kind, DM_SOURCE_FD);
+    assert_int_equal(dm_source_pread_fd(file, &st), fd);
+    assert_int_equal(st.st_size, (off_t)(7 + sizeof data));
+    assert_ptr_equal(dm_source_fd_of(file), &fd);
+    assert_null(dm_source_mem_of(file));
+
+    dm_source hand = {plain_fd_read, &fd, DM_SOURCE_STREAM};
+    assert_int_equal(dm_source_pread_fd(hand, &st), -1);
+    assert_null(dm_source_fd_of(hand));
+    assert_null(dm_source_mem_of(hand));
+
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    dm_source pipe_src = dm_source_fd(&p[0]);
+    assert_int_equal(dm_source_pread_fd(pipe_src, &st), -1);
+    assert_ptr_equal(dm_source_fd_of(pipe_src), &p[0]);
+    close(p[0]);
+    close(p[1]);
+
+    dm_membuf m = {.data = data, .len = sizeof data};
+    dm_source mem = dm_source_mem(&m);
+    assert_int_equal(mem.kind, DM_SOURCE_MEM);
+    assert_ptr_equal(dm_source_mem_of(mem), &m);
+    assert_null(dm_source_fd_of(mem));
+    assert_int_equal(dm_source_pread_fd(mem, &st), -1);
+
+    /* The file sealed through the hand-built source, read in order, opens
+     * to the same bytes as through the memory source. */
+    uint8_t *pt = malloc(3 * JOB + 5);
+    assert_non_null(pt);
+    randombytes_buf(pt, 3 * JOB + 5);
+    close_temp(fd, path);
+    fd = temp_file(pt, 3 * JOB + 5, 0, path);
+    dm_membuf ct = {0}, back = {0};
+    uint8_t *secrets = sodium_malloc(DM_STREAM_SECRETS_LEN);
+    assert_non_null(secrets);
+    randombytes_buf(secrets, DM_FILE_KEY_LEN);
+    assert_int_equal(dm_stream_seal(hand, dm_sink_mem(&ct), secrets, 4, DM_AEAD_AUTO), DM_OK);
+    dm_membuf ctin = {.data = ct.buf, .len = ct.len};
+    assert_int_equal(dm_stream_open(dm_source_mem(&ctin), NULL, 0, dm_sink_mem(&back), secrets, 4,
+                                    DM_AEAD_AUTO),
+                     DM_OK);
+    assert_int_equal(back.len, 3 * JOB + 5);
+    assert_memory_equal(back.buf, pt, back.len);
+    sodium_free(secrets);
+    free(ct.buf);
+    free(back.buf);
+    free(pt);
+    close_temp(fd, path);
+}
+
 int main(void) {
     /* Before dm_init: libsodium takes its generator at initialisation. */
     randombytes_set_implementation(&rng_impl);
@@ -337,6 +408,7 @@ int main(void) {
         cmocka_unit_test(test_file_cut_short_while_sealing),
         cmocka_unit_test(test_file_cut_short_while_opening),
         cmocka_unit_test(test_signal_dispositions_unchanged),
+        cmocka_unit_test(test_sources_say_what_they_are),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -289,7 +289,7 @@ int dm_armor_reader_new(dm_source inner, const uint8_t *prefix, size_t prefix_le
 }
 
 dm_source dm_armor_reader_source(dm_armor_reader *r) {
-    dm_source s = {dm_armor_read, r};
+    dm_source s = {dm_armor_read, r, DM_SOURCE_STREAM};
     return s;
 }
 

@@ -91,115 +91,49 @@ int dm_pq_decapsulate(const uint8_t seed[32], const uint8_t enc[1120], uint8_t s
 
 #else /* DM_HAVE_MLKEM */
 
-#include <dlfcn.h>
-#include <pthread.h>
 #include <stdio.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
-#include <openssl/params.h>
+#include "lazylib.h"
 
-/* libcrypto is loaded the first time a hybrid key is used, as vault/stream.c
- * loads it for payloads: a run without one maps no OpenSSL (tests/e2e/startup.sh).
- * The prototypes come from OpenSSL's headers (__typeof__), so every call is
- * type-checked; below the table, each name stands for its pointer. */
-#define PQ_DM_STR_(x) #x
-#define PQ_DM_STR(x) PQ_DM_STR_(x)
-#define PQ_LIBCRYPTO "libcrypto.so." PQ_DM_STR(OPENSSL_SHLIB_VERSION)
-#define PQ_OSSL_FUNCS(X)                                                                           \
-    X(EVP_PKEY_CTX_new_from_name)                                                                  \
-    X(EVP_PKEY_CTX_new_from_pkey)                                                                  \
-    X(EVP_PKEY_CTX_free)                                                                           \
-    X(EVP_PKEY_CTX_set_params)                                                                     \
-    X(EVP_PKEY_keygen_init)                                                                        \
-    X(EVP_PKEY_keygen)                                                                             \
-    X(EVP_PKEY_fromdata_init)                                                                      \
-    X(EVP_PKEY_fromdata)                                                                           \
-    X(EVP_PKEY_get_octet_string_param)                                                             \
-    X(EVP_PKEY_free)                                                                               \
-    X(EVP_PKEY_encapsulate_init)                                                                   \
-    X(EVP_PKEY_encapsulate)                                                                        \
-    X(EVP_PKEY_decapsulate_init)                                                                   \
-    X(EVP_PKEY_decapsulate)                                                                        \
-    X(EVP_MD_fetch)                                                                                \
-    X(EVP_MD_free)                                                                                 \
-    X(EVP_MD_CTX_new)                                                                              \
-    X(EVP_MD_CTX_free)                                                                             \
-    X(EVP_DigestInit_ex2)                                                                          \
-    X(EVP_DigestUpdate)                                                                            \
-    X(EVP_DigestFinalXOF)                                                                          \
-    X(EVP_DigestFinal_ex)                                                                          \
-    X(EVP_shake256)                                                                                \
-    X(EVP_sha3_256)                                                                                \
-    X(EVP_KDF_fetch)                                                                               \
-    X(EVP_KDF_free)                                                                                \
-    X(EVP_KDF_CTX_new)                                                                             \
-    X(EVP_KDF_CTX_free)                                                                            \
-    X(EVP_KDF_derive)                                                                              \
-    X(OSSL_PARAM_construct_octet_string)                                                           \
-    X(OSSL_PARAM_construct_utf8_string)                                                            \
-    X(OSSL_PARAM_construct_int)                                                                    \
-    X(OSSL_PARAM_construct_end)
-
-#define PQ_OSSL_FIELD(name) __typeof__(&name) name;
-static struct {
-    PQ_OSSL_FUNCS(PQ_OSSL_FIELD)
-    int ready;
-} pq_ossl;
-static pthread_once_t pq_ossl_once = PTHREAD_ONCE_INIT;
-
-/* POSIX guarantees that dlsym's object pointer converts to a function pointer. */
-#define PQ_OSSL_LOAD(name)                                                                         \
-    if (ok) {                                                                                      \
-        void *sym_ = dlsym(lib, #name);                                                            \
-        if (sym_ == NULL)                                                                          \
-            ok = 0;                                                                                \
-        else                                                                                       \
-            memcpy(&pq_ossl.name, &sym_, sizeof sym_);                                             \
-    }
-
-static void pq_ossl_load(void) {
-    void *lib = dlopen(PQ_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
-    int ok = lib != NULL;
-    PQ_OSSL_FUNCS(PQ_OSSL_LOAD)
-    pq_ossl.ready = ok;
-}
-
-#define EVP_PKEY_CTX_new_from_name pq_ossl.EVP_PKEY_CTX_new_from_name
-#define EVP_PKEY_CTX_new_from_pkey pq_ossl.EVP_PKEY_CTX_new_from_pkey
-#define EVP_PKEY_CTX_free pq_ossl.EVP_PKEY_CTX_free
-#define EVP_PKEY_CTX_set_params pq_ossl.EVP_PKEY_CTX_set_params
-#define EVP_PKEY_keygen_init pq_ossl.EVP_PKEY_keygen_init
-#define EVP_PKEY_keygen pq_ossl.EVP_PKEY_keygen
-#define EVP_PKEY_fromdata_init pq_ossl.EVP_PKEY_fromdata_init
-#define EVP_PKEY_fromdata pq_ossl.EVP_PKEY_fromdata
-#define EVP_PKEY_get_octet_string_param pq_ossl.EVP_PKEY_get_octet_string_param
-#define EVP_PKEY_free pq_ossl.EVP_PKEY_free
-#define EVP_PKEY_encapsulate_init pq_ossl.EVP_PKEY_encapsulate_init
-#define EVP_PKEY_encapsulate pq_ossl.EVP_PKEY_encapsulate
-#define EVP_PKEY_decapsulate_init pq_ossl.EVP_PKEY_decapsulate_init
-#define EVP_PKEY_decapsulate pq_ossl.EVP_PKEY_decapsulate
-#define EVP_MD_fetch pq_ossl.EVP_MD_fetch
-#define EVP_MD_free pq_ossl.EVP_MD_free
-#define EVP_MD_CTX_new pq_ossl.EVP_MD_CTX_new
-#define EVP_MD_CTX_free pq_ossl.EVP_MD_CTX_free
-#define EVP_DigestInit_ex2 pq_ossl.EVP_DigestInit_ex2
-#define EVP_DigestUpdate pq_ossl.EVP_DigestUpdate
-#define EVP_DigestFinalXOF pq_ossl.EVP_DigestFinalXOF
-#define EVP_DigestFinal_ex pq_ossl.EVP_DigestFinal_ex
-#define EVP_shake256 pq_ossl.EVP_shake256
-#define EVP_sha3_256 pq_ossl.EVP_sha3_256
-#define EVP_KDF_fetch pq_ossl.EVP_KDF_fetch
-#define EVP_KDF_free pq_ossl.EVP_KDF_free
-#define EVP_KDF_CTX_new pq_ossl.EVP_KDF_CTX_new
-#define EVP_KDF_CTX_free pq_ossl.EVP_KDF_CTX_free
-#define EVP_KDF_derive pq_ossl.EVP_KDF_derive
-#define OSSL_PARAM_construct_octet_string pq_ossl.OSSL_PARAM_construct_octet_string
-#define OSSL_PARAM_construct_utf8_string pq_ossl.OSSL_PARAM_construct_utf8_string
-#define OSSL_PARAM_construct_int pq_ossl.OSSL_PARAM_construct_int
-#define OSSL_PARAM_construct_end pq_ossl.OSSL_PARAM_construct_end
+/* libcrypto comes from the vault's loader (vault/lazylib.c) the first time a
+ * hybrid key is used, as for payloads: a run without one maps no OpenSSL
+ * (tests/e2e/startup.sh). Every entry point asks usable() first; below, each
+ * name stands for its pointer in the loader's table, whose prototypes come
+ * from OpenSSL's headers (__typeof__), so every call is type-checked. */
+#define PQ_OSSL (dm_libcrypto_get(DM_LIBCRYPTO_MLKEM))
+#define EVP_PKEY_CTX_new_from_name PQ_OSSL->EVP_PKEY_CTX_new_from_name
+#define EVP_PKEY_CTX_new_from_pkey PQ_OSSL->EVP_PKEY_CTX_new_from_pkey
+#define EVP_PKEY_CTX_free PQ_OSSL->EVP_PKEY_CTX_free
+#define EVP_PKEY_CTX_set_params PQ_OSSL->EVP_PKEY_CTX_set_params
+#define EVP_PKEY_keygen_init PQ_OSSL->EVP_PKEY_keygen_init
+#define EVP_PKEY_keygen PQ_OSSL->EVP_PKEY_keygen
+#define EVP_PKEY_fromdata_init PQ_OSSL->EVP_PKEY_fromdata_init
+#define EVP_PKEY_fromdata PQ_OSSL->EVP_PKEY_fromdata
+#define EVP_PKEY_get_octet_string_param PQ_OSSL->EVP_PKEY_get_octet_string_param
+#define EVP_PKEY_free PQ_OSSL->EVP_PKEY_free
+#define EVP_PKEY_encapsulate_init PQ_OSSL->EVP_PKEY_encapsulate_init
+#define EVP_PKEY_encapsulate PQ_OSSL->EVP_PKEY_encapsulate
+#define EVP_PKEY_decapsulate_init PQ_OSSL->EVP_PKEY_decapsulate_init
+#define EVP_PKEY_decapsulate PQ_OSSL->EVP_PKEY_decapsulate
+#define EVP_MD_fetch PQ_OSSL->EVP_MD_fetch
+#define EVP_MD_free PQ_OSSL->EVP_MD_free
+#define EVP_MD_CTX_new PQ_OSSL->EVP_MD_CTX_new
+#define EVP_MD_CTX_free PQ_OSSL->EVP_MD_CTX_free
+#define EVP_DigestInit_ex2 PQ_OSSL->EVP_DigestInit_ex2
+#define EVP_DigestUpdate PQ_OSSL->EVP_DigestUpdate
+#define EVP_DigestFinalXOF PQ_OSSL->EVP_DigestFinalXOF
+#define EVP_DigestFinal_ex PQ_OSSL->EVP_DigestFinal_ex
+#define EVP_shake256 PQ_OSSL->EVP_shake256
+#define EVP_sha3_256 PQ_OSSL->EVP_sha3_256
+#define EVP_KDF_fetch PQ_OSSL->EVP_KDF_fetch
+#define EVP_KDF_free PQ_OSSL->EVP_KDF_free
+#define EVP_KDF_CTX_new PQ_OSSL->EVP_KDF_CTX_new
+#define EVP_KDF_CTX_free PQ_OSSL->EVP_KDF_CTX_free
+#define EVP_KDF_derive PQ_OSSL->EVP_KDF_derive
+#define OSSL_PARAM_construct_octet_string PQ_OSSL->OSSL_PARAM_construct_octet_string
+#define OSSL_PARAM_construct_utf8_string PQ_OSSL->OSSL_PARAM_construct_utf8_string
+#define OSSL_PARAM_construct_int PQ_OSSL->OSSL_PARAM_construct_int
+#define OSSL_PARAM_construct_end PQ_OSSL->OSSL_PARAM_construct_end
 
 #define PQ_TYPE "mlkem768x25519"
 #define PQ_INFO "age-encryption.org/mlkem768x25519"
@@ -238,23 +172,11 @@ typedef struct pq_identity {
 } pq_identity;
 
 int dm_pq_available(void) {
-    if (pthread_once(&pq_ossl_once, pq_ossl_load) != 0 || !pq_ossl.ready)
-        return 0;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "ML-KEM-768", NULL);
-    EVP_MD *sha3 = EVP_MD_fetch(NULL, "SHA3-256", NULL);
-    EVP_MD *shake = EVP_MD_fetch(NULL, "SHAKE256", NULL);
-    int ok = ctx != NULL && sha3 != NULL && shake != NULL;
-    EVP_PKEY_CTX_free(ctx);
-    EVP_MD_free(sha3);
-    EVP_MD_free(shake);
-    return ok;
+    return dm_libcrypto_ready(DM_LIBCRYPTO_MLKEM);
 }
 
 static int usable(void) {
-    static int cached = -1;
-    if (cached < 0)
-        cached = dm_pq_available();
-    return cached ? DM_OK : dm_fail(DM_ERR_USAGE, "%s", unavailable);
+    return dm_pq_available() ? DM_OK : dm_fail(DM_ERR_USAGE, "%s", unavailable);
 }
 
 static void *guarded_struct(size_t n) {

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "doormat/base.h"
@@ -32,7 +33,7 @@ static int fd_write(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 dm_source dm_source_fd(int *fd) {
-    dm_source s = {fd_read, fd};
+    dm_source s = {fd_read, fd, DM_SOURCE_FD};
     return s;
 }
 
@@ -82,7 +83,7 @@ static int mem_write(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 dm_source dm_source_mem(dm_membuf *m) {
-    dm_source s = {mem_read, m};
+    dm_source s = {mem_read, m, DM_SOURCE_MEM};
     return s;
 }
 
@@ -104,9 +105,16 @@ dm_sink dm_sink_null(void) {
 }
 
 dm_membuf *dm_source_mem_of(dm_source s) {
-    return s.read == mem_read ? s.ctx : NULL;
+    return s.kind == DM_SOURCE_MEM ? s.ctx : NULL;
 }
 
 int *dm_source_fd_of(dm_source s) {
-    return s.read == fd_read ? s.ctx : NULL;
+    return s.kind == DM_SOURCE_FD ? s.ctx : NULL;
+}
+
+int dm_source_pread_fd(dm_source s, struct stat *st) {
+    const int *fd = dm_source_fd_of(s);
+    if (fd == NULL || fstat(*fd, st) != 0 || !S_ISREG(st->st_mode))
+        return -1;
+    return *fd;
 }

@@ -10,19 +10,19 @@
 #include "ssh.h"
 
 /* The SSH key types the vault supports, and their constructors. */
-typedef struct ssh_key_type {
+typedef struct ssh_type {
     const char *name;
     int (*recipient_new)(const dm_ssh_public *pub, dm_recipient **out);
     int (*identity_new)(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out);
-} ssh_key_type;
+} ssh_type;
 
-static const ssh_key_type key_types[] = {
+static const ssh_type key_types[] = {
     {DM_SSH_ED25519, dm_ssh_ed25519_recipient_new, dm_ssh_ed25519_identity_new},
     {DM_SSH_RSA, dm_ssh_rsa_recipient_new, dm_ssh_rsa_identity_new},
 };
 
 /* The supported type whose name is the len bytes at name, or NULL. */
-static const ssh_key_type *key_type_named(const char *name, size_t len) {
+static const ssh_type *key_type_named(const char *name, size_t len) {
     for (size_t i = 0; i < sizeof key_types / sizeof key_types[0]; i++)
         if (strlen(key_types[i].name) == len && memcmp(name, key_types[i].name, len) == 0)
             return &key_types[i];
@@ -104,7 +104,7 @@ int dm_ssh_recipient_parse(const char *line, dm_recipient **out) {
     int err = public_from_line(line, &pub);
     if (err != DM_OK)
         return err;
-    const ssh_key_type *t = key_type_named(pub.type, strlen(pub.type));
+    const ssh_type *t = key_type_named(pub.type, strlen(pub.type));
     err = t != NULL ? t->recipient_new(&pub, out) : unsupported(pub.type);
     dm_ssh_public_free(&pub);
     return err;
@@ -214,7 +214,7 @@ int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line
         }
         pending->public_from_file = from_file;
     }
-    const ssh_key_type *t = key_type_named(priv.pub.type, strlen(priv.pub.type));
+    const ssh_type *t = key_type_named(priv.pub.type, strlen(priv.pub.type));
     if (t == NULL) {
         err = unsupported(priv.pub.type);
         dm_ssh_private_free(&priv);

@@ -7,46 +7,13 @@
 #ifndef DOORMAT_VAULT_SSH_H
 #define DOORMAT_VAULT_SSH_H
 
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
-#include <openssl/pem.h>
-
 #include "internal.h"
+#include "lazylib.h" /* libcrypto's key functions, libssh: DM_LIBCRYPTO_PKEY, dm_libssh_get */
 
 #define DM_SSH_TAG_LEN 4
 #define DM_SSH_TAG_B64_LEN 6
 #define DM_SSH_ED25519 "ssh-ed25519"
 #define DM_SSH_RSA "ssh-rsa"
-
-/* libcrypto's functions for RSA-OAEP, resolved at first use: most runs of the
- * command never touch an ssh-rsa key, and mapping libcrypto at start-up costs
- * more than a small file's cryptography (see stream.c). */
-typedef struct dm_ssh_crypto {
-    __typeof__(&EVP_PKEY_CTX_new_from_name) ctx_new_from_name;
-    __typeof__(&EVP_PKEY_CTX_new_from_pkey) ctx_new_from_pkey;
-    __typeof__(&EVP_PKEY_CTX_free) ctx_free;
-    __typeof__(&EVP_PKEY_fromdata_init) fromdata_init;
-    __typeof__(&EVP_PKEY_fromdata) fromdata;
-    __typeof__(&EVP_PKEY_free) pkey_free;
-    __typeof__(&EVP_PKEY_encrypt_init_ex) encrypt_init;
-    __typeof__(&EVP_PKEY_encrypt) encrypt;
-    __typeof__(&EVP_PKEY_decrypt_init_ex) decrypt_init;
-    __typeof__(&EVP_PKEY_decrypt) decrypt;
-    __typeof__(&EVP_PKEY_get_bits) get_bits;
-    __typeof__(&EVP_PKEY_get_base_id) get_base_id;
-    __typeof__(&EVP_PKEY_get_bn_param) get_bn_param;
-    __typeof__(&BN_bn2bin) bn2bin;
-    __typeof__(&BN_num_bits) bn_num_bits;
-    __typeof__(&BN_clear_free) bn_free;
-    __typeof__(&BIO_new_mem_buf) bio_new_mem_buf;
-    __typeof__(&BIO_free) bio_free;
-    __typeof__(&PEM_read_bio_PrivateKey) pem_read_private;
-    __typeof__(&EVP_PKEY_get_raw_private_key) get_raw_private;
-} dm_ssh_crypto;
-
-/* NULL (with the detail set) when libcrypto can't be loaded. */
-const dm_ssh_crypto *dm_ssh_crypto_get(void);
 
 /* Big-endian SSH wire reading (RFC 4251, section 5). */
 typedef struct dm_wire {

@@ -10,122 +10,21 @@
  * OpenSSH's format, is rewritten as encrypted PEM by OpenSSH's ssh-keygen
  * in memory (ssh_keygen.c) and read by OpenSSL; whatever path gave the
  * private key, its public key must be the one the file names. libssh and
- * libcrypto are loaded on first use: a run without SSH keys maps neither. */
-#include <dlfcn.h>
-#include <pthread.h>
+ * libcrypto come from the vault's loader (vault/lazylib.c), on first use: a
+ * run without SSH keys maps neither. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libssh/libssh.h>
 #include <sodium.h>
 
 #include "ssh.h"
-
-#define DM_STR_(x) #x
-#define DM_STR(x) DM_STR_(x)
-#define LIBCRYPTO_SONAME "libcrypto.so." DM_STR(OPENSSL_SHLIB_VERSION)
-#define LIBSSH_SONAME "libssh.so.4"
 
 #define OPENSSH_BEGIN "-----BEGIN OPENSSH PRIVATE KEY-----"
 #define OPENSSH_END "-----END OPENSSH PRIVATE KEY-----"
 #define OPENSSH_MAGIC "openssh-key-v1"
 /* An SSH key file is small; anything bigger is not one (age: 16 KiB). */
 #define MAX_KEY_FILE (16u << 10)
-
-/* ------------------------------------------------------------ libraries */
-
-static struct {
-    __typeof__(&ssh_pki_import_privkey_base64) import_priv;
-    __typeof__(&ssh_pki_export_privkey_base64) export_priv;
-    __typeof__(&ssh_pki_import_pubkey_base64) import_pub;
-    __typeof__(&ssh_key_free) key_free;
-    __typeof__(&ssh_key_type) key_type;
-    __typeof__(&ssh_key_type_from_name) type_from_name;
-    int ready;
-    char why[160];
-} sshlib;
-static pthread_once_t sshlib_once = PTHREAD_ONCE_INIT;
-
-static dm_ssh_crypto crypto;
-static int crypto_ready;
-static char crypto_why[160];
-static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
-
-/* POSIX guarantees that dlsym's object pointer converts to a function pointer. */
-#define LOAD_SYM(lib, dst, name)                                                                   \
-    do {                                                                                           \
-        void *sym_ = dlsym(lib, name);                                                             \
-        if (sym_ == NULL)                                                                          \
-            goto missing;                                                                          \
-        memcpy(&(dst), &sym_, sizeof sym_);                                                        \
-    } while (0)
-
-static void sshlib_load(void) {
-    void *lib = dlopen(LIBSSH_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *why = dlerror();
-        snprintf(sshlib.why, sizeof sshlib.why, "%s", why ? why : LIBSSH_SONAME " not found");
-        return;
-    }
-    LOAD_SYM(lib, sshlib.import_priv, "ssh_pki_import_privkey_base64");
-    LOAD_SYM(lib, sshlib.export_priv, "ssh_pki_export_privkey_base64");
-    LOAD_SYM(lib, sshlib.import_pub, "ssh_pki_import_pubkey_base64");
-    LOAD_SYM(lib, sshlib.key_free, "ssh_key_free");
-    LOAD_SYM(lib, sshlib.key_type, "ssh_key_type");
-    LOAD_SYM(lib, sshlib.type_from_name, "ssh_key_type_from_name");
-    sshlib.ready = 1;
-    return;
-missing:
-    snprintf(sshlib.why, sizeof sshlib.why, "%s lacks a key function", LIBSSH_SONAME);
-}
-
-static int sshlib_get(void) {
-    if (pthread_once(&sshlib_once, sshlib_load) != 0 || !sshlib.ready)
-        return dm_fail(DM_ERR_INTERNAL, "libssh is not available: %s", sshlib.why);
-    return DM_OK;
-}
-
-static void crypto_load(void) {
-    void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *why = dlerror();
-        snprintf(crypto_why, sizeof crypto_why, "%s", why ? why : LIBCRYPTO_SONAME " not found");
-        return;
-    }
-    LOAD_SYM(lib, crypto.ctx_new_from_name, "EVP_PKEY_CTX_new_from_name");
-    LOAD_SYM(lib, crypto.ctx_new_from_pkey, "EVP_PKEY_CTX_new_from_pkey");
-    LOAD_SYM(lib, crypto.ctx_free, "EVP_PKEY_CTX_free");
-    LOAD_SYM(lib, crypto.fromdata_init, "EVP_PKEY_fromdata_init");
-    LOAD_SYM(lib, crypto.fromdata, "EVP_PKEY_fromdata");
-    LOAD_SYM(lib, crypto.pkey_free, "EVP_PKEY_free");
-    LOAD_SYM(lib, crypto.encrypt_init, "EVP_PKEY_encrypt_init_ex");
-    LOAD_SYM(lib, crypto.encrypt, "EVP_PKEY_encrypt");
-    LOAD_SYM(lib, crypto.decrypt_init, "EVP_PKEY_decrypt_init_ex");
-    LOAD_SYM(lib, crypto.decrypt, "EVP_PKEY_decrypt");
-    LOAD_SYM(lib, crypto.get_bits, "EVP_PKEY_get_bits");
-    LOAD_SYM(lib, crypto.get_base_id, "EVP_PKEY_get_base_id");
-    LOAD_SYM(lib, crypto.get_bn_param, "EVP_PKEY_get_bn_param");
-    LOAD_SYM(lib, crypto.bn2bin, "BN_bn2bin");
-    LOAD_SYM(lib, crypto.bn_num_bits, "BN_num_bits");
-    LOAD_SYM(lib, crypto.bn_free, "BN_clear_free");
-    LOAD_SYM(lib, crypto.bio_new_mem_buf, "BIO_new_mem_buf");
-    LOAD_SYM(lib, crypto.bio_free, "BIO_free");
-    LOAD_SYM(lib, crypto.pem_read_private, "PEM_read_bio_PrivateKey");
-    LOAD_SYM(lib, crypto.get_raw_private, "EVP_PKEY_get_raw_private_key");
-    crypto_ready = 1;
-    return;
-missing:
-    snprintf(crypto_why, sizeof crypto_why, "%s lacks an EVP function", LIBCRYPTO_SONAME);
-}
-
-const dm_ssh_crypto *dm_ssh_crypto_get(void) {
-    if (pthread_once(&crypto_once, crypto_load) != 0 || !crypto_ready) {
-        dm_fail(DM_ERR_INTERNAL, "OpenSSL is not available: %s", crypto_why);
-        return NULL;
-    }
-    return &crypto;
-}
 
 /* ----------------------------------------------------------- wire format */
 
@@ -224,10 +123,10 @@ int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out)
         return dm_fail(DM_ERR_USAGE, "malformed %s public key", type_copy);
     }
     /* libssh's word too: it must accept the key as what it claims to be. */
-    int err = sshlib_get();
-    if (err != DM_OK) {
+    const dm_libssh *sshlib = dm_libssh_get();
+    if (sshlib == NULL) {
         dm_ssh_public_free(out);
-        return err;
+        return DM_ERR_INTERNAL;
     }
     size_t b64_cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
     char *b64 = malloc(b64_cap);
@@ -237,10 +136,11 @@ int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out)
     }
     sodium_bin2base64(b64, b64_cap, blob, len, sodium_base64_VARIANT_ORIGINAL);
     ssh_key key = NULL;
-    int rc = sshlib.import_pub(b64, sshlib.type_from_name(out->type), &key);
+    int rc =
+        sshlib->ssh_pki_import_pubkey_base64(b64, sshlib->ssh_key_type_from_name(out->type), &key);
     free(b64);
     if (key != NULL)
-        sshlib.key_free(key);
+        sshlib->ssh_key_free(key);
     if (rc != SSH_OK) {
         char type_copy[32];
         snprintf(type_copy, sizeof type_copy, "%s", out->type);
@@ -257,9 +157,9 @@ void dm_ssh_private_free(dm_ssh_private *priv) {
     dm_secret_free(priv->secret);
     priv->secret = NULL;
     if (priv->rsa != NULL) {
-        const dm_ssh_crypto *c = dm_ssh_crypto_get();
+        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
         if (c != NULL)
-            c->pkey_free(priv->rsa);
+            c->EVP_PKEY_free(priv->rsa);
         priv->rsa = NULL;
     }
 }
@@ -327,7 +227,7 @@ static int openssh_parse(const uint8_t *bin, size_t len, openssh_container *c) {
 /* Builds an RSA EVP_PKEY from big-endian n, e and d. */
 static int rsa_from_numbers(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
                             const uint8_t *d, size_t d_len, void **out) {
-    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
     if (c == NULL)
         return DM_ERR_INTERNAL;
     /* OSSL_PARAM integers are in native byte order. */
@@ -349,11 +249,12 @@ static int rsa_from_numbers(const uint8_t *n, size_t n_len, const uint8_t *e, si
         {d ? OSSL_PKEY_PARAM_RSA_D : NULL, OSSL_PARAM_UNSIGNED_INTEGER, dst[2], d_len, 0},
         {NULL, 0, NULL, 0, 0},
     };
-    EVP_PKEY_CTX *ctx = c->ctx_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
     EVP_PKEY *pkey = NULL;
-    int ok = ctx != NULL && c->fromdata_init(ctx) == 1 &&
-             c->fromdata(ctx, &pkey, d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1;
-    c->ctx_free(ctx);
+    int ok =
+        ctx != NULL && c->EVP_PKEY_fromdata_init(ctx) == 1 &&
+        c->EVP_PKEY_fromdata(ctx, &pkey, d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) == 1;
+    c->EVP_PKEY_CTX_free(ctx);
     dm_secret_free(le);
     if (!ok)
         return dm_fail(DM_ERR_USAGE, "OpenSSL refused the RSA key");
@@ -410,31 +311,31 @@ static int deny_prompt(const char *prompt, char *buf, size_t len, int echo, int 
  * *clear_out left NULL. */
 static int libssh_open(const char *text, size_t len, const char *passphrase, int export_clear,
                        char **clear_out) {
-    int err = sshlib_get();
-    if (err != DM_OK)
-        return err;
+    const dm_libssh *sshlib = dm_libssh_get();
+    if (sshlib == NULL)
+        return DM_ERR_INTERNAL;
     char *z = dm_secret_alloc(len + 1);
     if (z == NULL)
         return dm_fail(DM_ERR_NOMEM, "SSH private key");
     memcpy(z, text, len);
     z[len] = '\0';
     ssh_key key = NULL;
-    int rc = sshlib.import_priv(z, passphrase, deny_prompt, NULL, &key);
+    int rc = sshlib->ssh_pki_import_privkey_base64(z, passphrase, deny_prompt, NULL, &key);
     dm_secret_free(z);
     if (rc != SSH_OK || key == NULL) {
         if (key != NULL)
-            sshlib.key_free(key);
+            sshlib->ssh_key_free(key);
         return passphrase != NULL
                    ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
                    : dm_fail(DM_ERR_USAGE, "malformed SSH private key (libssh refused it)");
     }
     if (!export_clear) {
-        sshlib.key_free(key);
+        sshlib->ssh_key_free(key);
         return DM_OK;
     }
     char *clear = NULL;
-    rc = sshlib.export_priv(key, NULL, NULL, NULL, &clear);
-    sshlib.key_free(key);
+    rc = sshlib->ssh_pki_export_privkey_base64(key, NULL, NULL, NULL, &clear);
+    sshlib->ssh_key_free(key);
     if (rc != SSH_OK || clear == NULL) {
         /* libssh 0.10 writes back no RSA key it read from OpenSSH's format. */
         free(clear);
@@ -466,16 +367,16 @@ static int pem_password(char *buf, int size, int rwflag, void *u) {
 }
 
 /* An RSA public blob from OpenSSL's numbers: string "ssh-rsa", mpint e, mpint n. */
-static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size_t *blob_len) {
+static int rsa_blob(const dm_libcrypto *c, EVP_PKEY *pkey, uint8_t **blob, size_t *blob_len) {
     BIGNUM *bn[2] = {NULL, NULL};
     const char *names[2] = {OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_N};
     int err = DM_OK;
     for (int i = 0; i < 2 && err == DM_OK; i++)
-        if (c->get_bn_param(pkey, names[i], &bn[i]) != 1)
+        if (c->EVP_PKEY_get_bn_param(pkey, names[i], &bn[i]) != 1)
             err = dm_fail(DM_ERR_USAGE, "OpenSSL can't read the RSA key");
     size_t cap = 4 + 7 + 2 * 5 +
-                 (err == DM_OK ? (size_t)(c->bn_num_bits(bn[0]) + 7) / 8 +
-                                     (size_t)(c->bn_num_bits(bn[1]) + 7) / 8
+                 (err == DM_OK ? (size_t)(c->BN_num_bits(bn[0]) + 7) / 8 +
+                                     (size_t)(c->BN_num_bits(bn[1]) + 7) / 8
                                : 0);
     uint8_t *out = err == DM_OK ? malloc(cap) : NULL;
     if (err == DM_OK && out == NULL)
@@ -488,11 +389,11 @@ static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size
         memcpy(out + 4, t, 7);
         pos = 11;
         for (int i = 0; i < 2; i++) {
-            size_t n = (size_t)(c->bn_num_bits(bn[i]) + 7) / 8;
+            size_t n = (size_t)(c->BN_num_bits(bn[i]) + 7) / 8;
             uint8_t *lenp = out + pos;
             pos += 4;
             size_t body = n;
-            c->bn2bin(bn[i], out + pos);
+            c->BN_bn2bin(bn[i], out + pos);
             if (n > 0 && (out[pos] & 0x80)) {
                 memmove(out + pos + 1, out + pos, n);
                 out[pos] = 0;
@@ -509,14 +410,14 @@ static int rsa_blob(const dm_ssh_crypto *c, EVP_PKEY *pkey, uint8_t **blob, size
     }
     for (int i = 0; i < 2; i++)
         if (bn[i] != NULL)
-            c->bn_free(bn[i]);
+            c->BN_clear_free(bn[i]);
     return err;
 }
 
 /* An Ed25519 key that OpenSSL read (PKCS#8 "PRIVATE KEY", as age reads it since
  * its discussion 428): its 32-byte seed, expanded by libsodium into the
  * seed || public key form of OpenSSH files, and the ssh-ed25519 public blob. */
-static int ed25519_from_pkey(const dm_ssh_crypto *c, EVP_PKEY *pkey, dm_ssh_private *out) {
+static int ed25519_from_pkey(const dm_libcrypto *c, EVP_PKEY *pkey, dm_ssh_private *out) {
     uint8_t *seed = dm_secret_alloc(32);
     uint8_t *sk = dm_secret_alloc(crypto_sign_SECRETKEYBYTES);
     uint8_t pk[crypto_sign_PUBLICKEYBYTES];
@@ -524,7 +425,7 @@ static int ed25519_from_pkey(const dm_ssh_crypto *c, EVP_PKEY *pkey, dm_ssh_priv
     int err = DM_OK;
     if (seed == NULL || sk == NULL)
         err = dm_fail(DM_ERR_NOMEM, "SSH private key");
-    else if (c->get_raw_private(pkey, seed, &seed_len) != 1 || seed_len != 32)
+    else if (c->EVP_PKEY_get_raw_private_key(pkey, seed, &seed_len) != 1 || seed_len != 32)
         err = dm_fail(DM_ERR_USAGE, "OpenSSL can't read the Ed25519 key");
     else if (crypto_sign_seed_keypair(pk, sk, seed) != 0)
         err = dm_fail(DM_ERR_INTERNAL, "expanding the Ed25519 key");
@@ -548,7 +449,7 @@ static int ed25519_from_pkey(const dm_ssh_crypto *c, EVP_PKEY *pkey, dm_ssh_priv
 /* A PEM private key (PKCS#1 "RSA PRIVATE KEY", PKCS#8), read by OpenSSL. */
 static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh_private *out,
                     int *needs_passphrase) {
-    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
     if (c == NULL)
         return DM_ERR_INTERNAL;
     int encrypted = memmem(text, len, "ENCRYPTED", 9) != NULL;
@@ -556,21 +457,21 @@ static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh
         *needs_passphrase = 1;
         return DM_OK;
     }
-    BIO *bio = c->bio_new_mem_buf(text, (int)len);
+    BIO *bio = c->BIO_new_mem_buf(text, (int)len);
     if (bio == NULL)
         return dm_fail(DM_ERR_NOMEM, "SSH private key");
-    EVP_PKEY *pkey = c->pem_read_private(bio, NULL, pem_password, (void *)passphrase);
-    c->bio_free(bio);
+    EVP_PKEY *pkey = c->PEM_read_bio_PrivateKey(bio, NULL, pem_password, (void *)passphrase);
+    c->BIO_free(bio);
     if (pkey == NULL)
         return encrypted ? dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key")
                          : dm_fail(DM_ERR_USAGE, "malformed or unsupported PEM private key");
-    if (c->get_base_id(pkey) == EVP_PKEY_ED25519) {
+    if (c->EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519) {
         int err = ed25519_from_pkey(c, pkey, out);
-        c->pkey_free(pkey);
+        c->EVP_PKEY_free(pkey);
         return err;
     }
-    if (c->get_base_id(pkey) != EVP_PKEY_RSA) {
-        c->pkey_free(pkey);
+    if (c->EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+        c->EVP_PKEY_free(pkey);
         return dm_fail(DM_ERR_USAGE, "unsupported PEM private key type (only RSA and Ed25519 "
                                      "PEM keys are)");
     }
@@ -581,7 +482,7 @@ static int pem_load(const char *text, size_t len, const char *passphrase, dm_ssh
         err = dm_ssh_public_from_blob(blob, blob_len, &out->pub);
     free(blob);
     if (err != DM_OK) {
-        c->pkey_free(pkey);
+        c->EVP_PKEY_free(pkey);
         return err;
     }
     out->rsa = pkey;

@@ -28,9 +28,9 @@ static void rsa_key_clear(rsa_key *k) {
     free(k->blob);
     k->blob = NULL;
     if (k->pkey != NULL) {
-        const dm_ssh_crypto *c = dm_ssh_crypto_get();
+        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
         if (c != NULL)
-            c->pkey_free(k->pkey);
+            c->EVP_PKEY_free(k->pkey);
         k->pkey = NULL;
     }
 }
@@ -63,23 +63,23 @@ static void oaep_params(OSSL_PARAM params[5]) {
 static int rsa_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                     dm_stanza_list *out) {
     const rsa_key *k = self->ctx;
-    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
     if (c == NULL)
         return DM_ERR_INTERNAL;
     OSSL_PARAM params[5];
     oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->ctx_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t len = 0;
     uint8_t *body = NULL;
     int err = DM_OK;
-    if (ctx == NULL || c->encrypt_init(ctx, params) != 1 ||
-        c->encrypt(ctx, NULL, &len, file_key, DM_FILE_KEY_LEN) != 1)
+    if (ctx == NULL || c->EVP_PKEY_encrypt_init_ex(ctx, params) != 1 ||
+        c->EVP_PKEY_encrypt(ctx, NULL, &len, file_key, DM_FILE_KEY_LEN) != 1)
         err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP setup failed");
     if (err == DM_OK && (body = malloc(len)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "ssh-rsa wrap");
-    if (err == DM_OK && c->encrypt(ctx, body, &len, file_key, DM_FILE_KEY_LEN) != 1)
+    if (err == DM_OK && c->EVP_PKEY_encrypt(ctx, body, &len, file_key, DM_FILE_KEY_LEN) != 1)
         err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP encryption failed");
-    c->ctx_free(ctx);
+    c->EVP_PKEY_CTX_free(ctx);
     if (err == DM_OK) {
         const char *args[1] = {k->tag};
         err = dm_stanza_list_add(out, DM_SSH_RSA, args, 1, body, len);
@@ -108,8 +108,8 @@ int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out) {
         err = dm_ssh_rsa_public_key(pub, &pkey);
     if (err == DM_OK) {
         k->pkey = pkey;
-        const dm_ssh_crypto *c = dm_ssh_crypto_get();
-        int bits = c->get_bits(k->pkey);
+        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+        int bits = c->EVP_PKEY_get_bits(k->pkey);
         if (bits < MIN_BITS)
             err = dm_fail(DM_ERR_USAGE, "ssh-rsa key of %d bits is too small (at least %d)", bits,
                           MIN_BITS);
@@ -159,24 +159,24 @@ static int rsa_open(rsa_identity *id) {
 
 /* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
 static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[DM_FILE_KEY_LEN]) {
-    const dm_ssh_crypto *c = dm_ssh_crypto_get();
+    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
     if (c == NULL)
         return DM_ERR_INTERNAL;
     OSSL_PARAM params[5];
     oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->ctx_new_from_pkey(NULL, k->pkey, NULL);
+    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t cap = st->body_len;
     uint8_t *out = dm_secret_alloc(cap ? cap : 1);
     int err = DM_OK;
-    if (ctx == NULL || out == NULL || c->decrypt_init(ctx, params) != 1)
+    if (ctx == NULL || out == NULL || c->EVP_PKEY_decrypt_init_ex(ctx, params) != 1)
         err = dm_fail(DM_ERR_INTERNAL, "RSA-OAEP setup failed");
     size_t len = cap;
-    if (err == DM_OK &&
-        (c->decrypt(ctx, out, &len, st->body, st->body_len) != 1 || len != DM_FILE_KEY_LEN))
+    if (err == DM_OK && (c->EVP_PKEY_decrypt(ctx, out, &len, st->body, st->body_len) != 1 ||
+                         len != DM_FILE_KEY_LEN))
         err = DM_ERR_NO_MATCH;
     if (err == DM_OK)
         memcpy(file_key, out, DM_FILE_KEY_LEN);
-    c->ctx_free(ctx);
+    c->EVP_PKEY_CTX_free(ctx);
     dm_secret_free(out);
     return err;
 }

@@ -1,13 +1,13 @@
 /* The STREAM payload: 64 KiB chunks, ChaCha20-Poly1305, nonce = 11-byte
  * big-endian counter || last-chunk flag (c2sp.org/age, "Payload").
  *
- * The payload is cut into jobs of a few chunks. Every participant (the
- * calling thread and, for inputs bigger than one job, a pool of workers) takes
- * the next job, reads its input, seals or opens its chunks and marks it done;
- * whoever finishes the job next in line writes it, and the jobs after it that
- * are done, with one write per job. So reading, sealing and writing overlap
- * across threads, the output stays in order, and memory is fixed by the
- * number of job slots (participants + 2), never by the file's size.
+ * The payload is cut into jobs of a few chunks, taken by the job pool
+ * (vault/pool.c: the calling thread and, for inputs bigger than one job, a
+ * few workers; the output stays in order and memory is fixed by the number of
+ * job slots, participants + 2, never by the file's size). The chunks are
+ * sealed and opened by the AEAD back end (vault/aead.c). This file is what
+ * a job is: where its input comes from, its chunks and their nonces, what
+ * is released when a chunk fails.
  *
  * Input comes in place from a memory source; from a regular file, by pread(2)
  * at each job's own offset into the reading thread's buffer (so the workers
@@ -23,27 +23,24 @@
  * When opening, a job's plaintext is written only up to its first chunk that
  * failed, and no job after a failed one is ever written: nothing after the
  * first bad chunk is released, whatever the number of threads. */
-#include <dlfcn.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/opensslv.h>
 #include <sodium.h>
 
+#include "aead.h"
 #include "internal.h"
+#include "pool.h"
 #include "stream.h"
 
 #define CHUNK DM_CHUNK_SIZE
 #define CT_CHUNK (DM_CHUNK_SIZE + DM_TAG_LEN)
 #define PAYLOAD_INFO "payload"
 /* Chunks per job, and the size below which no worker starts: stream.h. */
-#define MAX_THREADS 64
+#define MAX_THREADS DM_POOL_MAX_THREADS
 /* Spare slots beyond one per participant, so a thread never waits for the
  * writer to free a slot while the others are busy. */
 #define SPARE_SLOTS 2
@@ -57,8 +54,6 @@ enum chunk_status {
     CHUNK_ERROR      /* the library failed */
 };
 
-enum job_state { JOB_FREE, JOB_BUSY, JOB_DONE };
-
 typedef enum src_kind {
     SRC_MEM,   /* a dm_source_mem buffer, used in place */
     SRC_FILE,  /* a regular file: pread at each job's offset */
@@ -68,7 +63,6 @@ typedef enum src_kind {
 /* One job slot: a job's input (unless in place), its output and chunk results. */
 typedef struct job {
     uint64_t index;
-    enum job_state state;
     uint8_t *out;
     size_t out_cap;
     size_t out_high; /* bytes ever used, to wipe */
@@ -82,23 +76,16 @@ typedef struct job {
     uint8_t status[DM_STREAM_JOB_CHUNKS_MAX];
 } job;
 
-typedef struct engine engine;
-
-typedef struct worker {
-    engine *e;
-    unsigned index;
-    pthread_t tid;
-} worker;
-
-struct engine {
+typedef struct engine {
     int sealing;
-    dm_aead_backend backend;          /* resolved: OPENSSL or SODIUM */
-    const uint8_t *key;               /* payload key, in the caller's guarded block */
-    EVP_CIPHER_CTX *ctx[MAX_THREADS]; /* one per participant, keyed once */
-    unsigned participants;            /* wanted: caller + workers */
-    size_t in_unit, out_unit;         /* CHUNK and CT_CHUNK, one way or the other */
-    size_t job_chunks;                /* DM_STREAM_JOB_CHUNKS_SEAL or DM_STREAM_JOB_CHUNKS_OPEN */
-    size_t job_in;                    /* job_chunks * in_unit */
+    dm_aead_backend backend;         /* resolved: OPENSSL or SODIUM */
+    const uint8_t *key;              /* payload key, in the caller's guarded block */
+    dm_aead_ctx cipher[MAX_THREADS]; /* one per participant, keyed once */
+    int keyed[MAX_THREADS];
+    unsigned participants;    /* wanted: caller + workers */
+    size_t in_unit, out_unit; /* CHUNK and CT_CHUNK, one way or the other */
+    size_t job_chunks;        /* DM_STREAM_JOB_CHUNKS_SEAL or DM_STREAM_JOB_CHUNKS_OPEN */
+    size_t job_in;            /* job_chunks * in_unit */
 
     src_kind kind;
     const uint8_t *mem; /* SRC_MEM: the payload */
@@ -119,96 +106,8 @@ struct engine {
     uint8_t *inbuf[MAX_THREADS];
     size_t in_high[MAX_THREADS];
 
-    /* Under mu. */
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int sync_ready;
-    uint64_t next_job, next_write;
-    int final_known;
-    uint64_t final_job;
-    int stop, writing, err;
-    int pool_open;        /* every worker is started: they may take jobs */
-    char err_detail[256]; /* dm_err_detail is per thread: the writer's, for the caller */
-
-    worker workers[MAX_THREADS];
-    unsigned n_workers;
-};
-
-/* OpenSSL's libcrypto is loaded the first time a payload needs it, not when
- * the program starts: mapping and relocating it costs every process more than
- * all the cryptography of a 1 KiB file, which libsodium does (DM_AEAD_AUTO;
- * docs/benchmarks.md, "Start-up"). The build links with
- * --as-needed, so nothing else pulls it in. The prototypes still come from
- * OpenSSL's headers (__typeof__), so every call is type-checked. */
-#define DM_STR_(x) #x
-#define DM_STR(x) DM_STR_(x)
-#define LIBCRYPTO_SONAME "libcrypto.so." DM_STR(OPENSSL_SHLIB_VERSION)
-
-static struct {
-    __typeof__(&EVP_CIPHER_fetch) cipher_fetch;
-    __typeof__(&EVP_CIPHER_CTX_new) ctx_new;
-    __typeof__(&EVP_CIPHER_CTX_free) ctx_free;
-    __typeof__(&EVP_CIPHER_CTX_ctrl) ctx_ctrl;
-    __typeof__(&EVP_CipherInit_ex2) cipher_init;
-    __typeof__(&EVP_EncryptInit_ex2) encrypt_init;
-    __typeof__(&EVP_EncryptUpdate) encrypt_update;
-    __typeof__(&EVP_EncryptFinal_ex) encrypt_final;
-    __typeof__(&EVP_DecryptInit_ex2) decrypt_init;
-    __typeof__(&EVP_DecryptUpdate) decrypt_update;
-    __typeof__(&EVP_DecryptFinal_ex) decrypt_final;
-    __typeof__(&OpenSSL_version) version;
-    EVP_CIPHER *chacha;
-    char why[160]; /* why it could not be loaded */
-} ossl;
-static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
-
-/* POSIX guarantees that dlsym's object pointer converts to a function pointer. */
-#define OSSL_SYM(lib, field, name)                                                                 \
-    do {                                                                                           \
-        void *sym_ = dlsym(lib, name);                                                             \
-        if (sym_ == NULL)                                                                          \
-            goto missing;                                                                          \
-        memcpy(&ossl.field, &sym_, sizeof sym_);                                                   \
-    } while (0)
-
-static void ossl_load(void) {
-    void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *why = dlerror();
-        snprintf(ossl.why, sizeof ossl.why, "%s", why ? why : LIBCRYPTO_SONAME " not found");
-        return;
-    }
-    OSSL_SYM(lib, cipher_fetch, "EVP_CIPHER_fetch");
-    OSSL_SYM(lib, ctx_new, "EVP_CIPHER_CTX_new");
-    OSSL_SYM(lib, ctx_free, "EVP_CIPHER_CTX_free");
-    OSSL_SYM(lib, ctx_ctrl, "EVP_CIPHER_CTX_ctrl");
-    OSSL_SYM(lib, cipher_init, "EVP_CipherInit_ex2");
-    OSSL_SYM(lib, encrypt_init, "EVP_EncryptInit_ex2");
-    OSSL_SYM(lib, encrypt_update, "EVP_EncryptUpdate");
-    OSSL_SYM(lib, encrypt_final, "EVP_EncryptFinal_ex");
-    OSSL_SYM(lib, decrypt_init, "EVP_DecryptInit_ex2");
-    OSSL_SYM(lib, decrypt_update, "EVP_DecryptUpdate");
-    OSSL_SYM(lib, decrypt_final, "EVP_DecryptFinal_ex");
-    OSSL_SYM(lib, version, "OpenSSL_version");
-    ossl.chacha = ossl.cipher_fetch(NULL, "ChaCha20-Poly1305", NULL);
-    if (ossl.chacha == NULL)
-        snprintf(ossl.why, sizeof ossl.why, "OpenSSL lacks ChaCha20-Poly1305");
-    return;
-missing:
-    snprintf(ossl.why, sizeof ossl.why, "%s lacks an EVP function", LIBCRYPTO_SONAME);
-    ossl.version = NULL;
-}
-
-/* 1 when OpenSSL's ChaCha20-Poly1305 is ready to use. */
-static int ossl_ready(void) {
-    return pthread_once(&ossl_once, ossl_load) == 0 && ossl.chacha != NULL;
-}
-
-const char *dm_openssl_version(void) {
-    if (pthread_once(&ossl_once, ossl_load) != 0 || ossl.version == NULL)
-        return NULL;
-    return ossl.version(OPENSSL_VERSION);
-}
+    dm_pool pool;
+} engine;
 
 static void make_nonce(uint8_t nonce[12], uint64_t counter, int final) {
     nonce[0] = nonce[1] = nonce[2] = 0;
@@ -218,13 +117,14 @@ static void make_nonce(uint8_t nonce[12], uint64_t counter, int final) {
 }
 
 static int ctx_new(engine *e, unsigned t) {
-    if (e->backend == DM_AEAD_SODIUM || e->ctx[t] != NULL)
+    if (e->keyed[t])
         return DM_OK;
-    e->ctx[t] = ossl.ctx_new();
-    if (e->ctx[t] == NULL)
-        return dm_fail(DM_ERR_NOMEM, "cipher context");
-    if (ossl.cipher_init(e->ctx[t], ossl.chacha, e->key, NULL, e->sealing, NULL) != 1)
-        return dm_fail(DM_ERR_INTERNAL, "ChaCha20-Poly1305 key setup failed");
+    int err = dm_aead_ctx_init(&e->cipher[t], e->backend, e->key, e->sealing);
+    if (err != DM_OK) {
+        dm_aead_ctx_clear(&e->cipher[t]); /* what was made before the failure */
+        return err;
+    }
+    e->keyed[t] = 1;
     return DM_OK;
 }
 
@@ -233,48 +133,8 @@ static int ctx_new(engine *e, unsigned t) {
  * than such a payload's cryptography; anything bigger by OpenSSL, faster per
  * byte (docs/benchmarks.md, "Start-up"). The bytes are the same. */
 static int backend_resolve(engine *e, int one_job) {
-    /* Without a usable libcrypto, auto falls back on libsodium. */
-    if (e->backend == DM_AEAD_AUTO)
-        e->backend = !one_job && ossl_ready() ? DM_AEAD_OPENSSL : DM_AEAD_SODIUM;
-    if (e->backend == DM_AEAD_OPENSSL && !ossl_ready())
-        return dm_fail(DM_ERR_INTERNAL, "OpenSSL's ChaCha20-Poly1305 is not available: %s",
-                       ossl.why);
-    return ctx_new(e, 0);
-}
-
-/* Returns 1 on success, 0 on a library failure. */
-static int seal_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in, size_t len,
-                    uint8_t *out) {
-    if (e->backend == DM_AEAD_SODIUM)
-        return crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-                   out, out + len, NULL, in, len, NULL, 0, NULL, nonce, e->key) == 0;
-    EVP_CIPHER_CTX *c = e->ctx[t];
-    int got = 0, fin = 0;
-    if (ossl.encrypt_init(c, NULL, NULL, nonce, NULL) != 1)
-        return 0;
-    if (len > 0 && (ossl.encrypt_update(c, out, &got, in, (int)len) != 1 || (size_t)got != len))
-        return 0;
-    return ossl.encrypt_final(c, out + len, &fin) == 1 && fin == 0 &&
-           ossl.ctx_ctrl(c, EVP_CTRL_AEAD_GET_TAG, DM_TAG_LEN, out + len) == 1;
-}
-
-/* Returns 1 when authentic, 0 when not, -1 on a library failure. The tag is
- * compared in constant time by both libraries. */
-static int open_one(engine *e, unsigned t, const uint8_t nonce[12], const uint8_t *in,
-                    size_t ct_len, uint8_t *out) {
-    size_t len = ct_len - DM_TAG_LEN;
-    const uint8_t *tag = in + len;
-    if (e->backend == DM_AEAD_SODIUM)
-        return crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, in, len, tag, NULL, 0,
-                                                                  nonce, e->key) == 0;
-    EVP_CIPHER_CTX *c = e->ctx[t];
-    int got = 0, fin = 0;
-    if (ossl.decrypt_init(c, NULL, NULL, nonce, NULL) != 1 ||
-        ossl.ctx_ctrl(c, EVP_CTRL_AEAD_SET_TAG, DM_TAG_LEN, (void *)tag) != 1)
-        return -1;
-    if (len > 0 && (ossl.decrypt_update(c, out, &got, in, (int)len) != 1 || (size_t)got != len))
-        return -1;
-    return ossl.decrypt_final(c, out + len, &fin) == 1 && fin == 0;
+    int err = dm_aead_backend_resolve(&e->backend, one_job);
+    return err != DM_OK ? err : ctx_new(e, 0);
 }
 
 static void process(engine *e, unsigned t, job *jb, size_t i) {
@@ -286,9 +146,10 @@ static void process(engine *e, unsigned t, job *jb, size_t i) {
     if (e->sealing) {
         size_t len = last ? jb->last_len : CHUNK;
         make_nonce(nonce, counter, final);
-        jb->status[i] = seal_one(e, t, nonce, jb->in + i * CHUNK, len, jb->out + i * CT_CHUNK)
-                            ? CHUNK_OK
-                            : CHUNK_ERROR;
+        jb->status[i] =
+            dm_aead_ctx_seal(&e->cipher[t], nonce, jb->in + i * CHUNK, len, jb->out + i * CT_CHUNK)
+                ? CHUNK_OK
+                : CHUNK_ERROR;
         return;
     }
 
@@ -304,14 +165,14 @@ static void process(engine *e, unsigned t, job *jb, size_t i) {
         return;
     }
     make_nonce(nonce, counter, final);
-    int r = open_one(e, t, nonce, in, len, out);
+    int r = dm_aead_ctx_open(&e->cipher[t], nonce, in, len, out);
     /* Only a full chunk can be either kind; trying the other flag tells a
      * truncated or extended stream from a forged chunk, and releases what
      * age itself releases in those cases. */
     enum chunk_status ok = CHUNK_OK;
     if (r == 0 && len == CT_CHUNK) {
         make_nonce(nonce, counter, !final);
-        r = open_one(e, t, nonce, in, len, out);
+        r = dm_aead_ctx_open(&e->cipher[t], nonce, in, len, out);
         ok = CHUNK_OTHER_END;
     }
     jb->status[i] = r == 1 ? ok : r == 0 ? CHUNK_BAD_TAG : CHUNK_ERROR;
@@ -380,7 +241,7 @@ static int job_inbuf(engine *e, unsigned t) {
 }
 
 /* Reads job jb->index's input: `got` bytes of the job_in + 1 asked for. With
- * SRC_STREAM the caller holds mu, so jobs read in order. Sets read_err when
+ * SRC_STREAM the pool holds its lock, so jobs read in order. Sets read_err when
  * the source failed. */
 static void job_read(engine *e, unsigned t, job *jb) {
     size_t want = e->job_in + 1, got = 0;
@@ -544,117 +405,34 @@ static int job_emit(engine *e, job *jb, int *done) {
     return err;
 }
 
-/* Writes, in order, every job that is done and next in line. Called with mu
- * held; only one thread writes at a time, without the lock. */
-static void drain(engine *e) {
-    while (!e->writing && !e->stop) {
-        job *jb = &e->jobs[e->next_write % e->n_jobs];
-        if (jb->state != JOB_DONE || jb->index != e->next_write)
-            return;
-        e->writing = 1;
-        pthread_mutex_unlock(&e->mu);
-        int done = 0;
-        int err = job_emit(e, jb, &done);
-        pthread_mutex_lock(&e->mu);
-        e->writing = 0;
-        jb->state = JOB_FREE;
-        e->next_write++;
-        if (err != DM_OK) {
-            e->err = err;
-            snprintf(e->err_detail, sizeof e->err_detail, "%s", dm_err_detail());
-        }
-        if (done)
-            e->stop = 1;
-        pthread_cond_broadcast(&e->cv);
-    }
+/* ------------------------------------------------------------ the pool's operations */
+
+static int op_read(void *arg, unsigned t, unsigned slot, uint64_t index) {
+    engine *e = arg;
+    job *jb = &e->jobs[slot];
+    jb->index = index;
+    job_read(e, t, jb);
+    return jb->final;
 }
 
-/* ------------------------------------------------------------ the jobs */
-
-static int no_more_jobs(const engine *e) {
-    return e->stop || (e->final_known && e->next_job > e->final_job);
+static void op_run(void *arg, unsigned t, unsigned slot) {
+    engine *e = arg;
+    job_run(e, t, &e->jobs[slot]);
 }
 
-/* Takes jobs until there are none left (or max_jobs were taken). */
-static void work(engine *e, unsigned t, uint64_t max_jobs) {
-    pthread_mutex_lock(&e->mu);
-    for (uint64_t taken = 0; taken < max_jobs && !no_more_jobs(e);) {
-        job *jb = &e->jobs[e->next_job % e->n_jobs];
-        if (jb->state != JOB_FREE) {
-            pthread_cond_wait(&e->cv, &e->mu);
-            continue;
-        }
-        jb->index = e->next_job++;
-        jb->state = JOB_BUSY;
-        taken++;
-        if (e->kind == SRC_STREAM)
-            job_read(e, t, jb); /* in order, under the lock */
-        pthread_mutex_unlock(&e->mu);
-        if (e->kind != SRC_STREAM)
-            job_read(e, t, jb);
-        if (jb->final) {
-            pthread_mutex_lock(&e->mu);
-            if (!e->final_known || jb->index < e->final_job) {
-                e->final_known = 1;
-                e->final_job = jb->index;
-            }
-            pthread_cond_broadcast(&e->cv);
-            pthread_mutex_unlock(&e->mu);
-        }
-        job_run(e, t, jb);
-        pthread_mutex_lock(&e->mu);
-        jb->state = JOB_DONE;
-        drain(e);
-    }
-    /* Stay until the last job is written (or the run failed): the writer
-     * may be anyone, and the pool keeps its size for the whole run. */
-    while (!e->stop)
-        pthread_cond_wait(&e->cv, &e->mu);
-    pthread_mutex_unlock(&e->mu);
+static int op_emit(void *arg, unsigned slot, int *done) {
+    engine *e = arg;
+    return job_emit(e, &e->jobs[slot], done);
 }
 
-static void *worker_main(void *arg) {
-    worker *w = arg;
-    engine *e = w->e;
-    /* Start together: a small file must not be done before the pool exists. */
-    pthread_mutex_lock(&e->mu);
-    while (!e->pool_open && !e->stop)
-        pthread_cond_wait(&e->cv, &e->mu);
-    pthread_mutex_unlock(&e->mu);
-    work(e, w->index, UINT64_MAX);
-    return NULL;
-}
+static const dm_pool_ops job_ops = {op_read, op_run, op_emit};
 
-/* Starts up to participants - 1 workers; fewer (even none) is still correct. */
+/* Keys a cipher for each worker, then starts the workers that have one. */
 static void pool_start(engine *e) {
-    for (unsigned t = 1; t < e->participants; t++) {
-        if (ctx_new(e, t) != DM_OK)
-            break;
-        worker *w = &e->workers[e->n_workers];
-        w->e = e;
-        w->index = t;
-        if (pthread_create(&w->tid, NULL, worker_main, w) != 0)
-            break;
-        e->n_workers++;
-    }
-    pthread_mutex_lock(&e->mu);
-    e->pool_open = 1;
-    pthread_cond_broadcast(&e->cv);
-    pthread_mutex_unlock(&e->mu);
-}
-
-static void pool_join(engine *e) {
-    for (unsigned i = 0; i < e->n_workers; i++)
-        pthread_join(e->workers[i].tid, NULL);
-    e->n_workers = 0;
-}
-
-static unsigned resolve_threads(unsigned threads) {
-    if (threads == 0) {
-        long online = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = online > 0 ? (unsigned)online : 1;
-    }
-    return threads > MAX_THREADS ? MAX_THREADS : threads;
+    unsigned n = 1;
+    while (n < e->participants && ctx_new(e, n) == DM_OK)
+        n++;
+    dm_pool_start(&e->pool, n);
 }
 
 /* ------------------------------------------------------------ the engine */
@@ -670,7 +448,7 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
     if (backend != DM_AEAD_OPENSSL && backend != DM_AEAD_SODIUM && backend != DM_AEAD_AUTO)
         return dm_fail(DM_ERR_USAGE, "unknown AEAD backend %d", (int)backend);
     e->backend = backend;
-    e->participants = resolve_threads(threads);
+    e->participants = dm_pool_threads(threads);
     e->in_unit = sealing ? CHUNK : CT_CHUNK;
     e->out_unit = sealing ? CT_CHUNK : CHUNK;
     /* Until the source is known (engine_source): the larger jobs. */
@@ -682,23 +460,14 @@ static int engine_init(engine *e, int sealing, dm_aead_backend backend,
     e->key = key;
     int err = dm_hkdf_sha256(secrets, DM_FILE_KEY_LEN, nonce, DM_NONCE_LEN, PAYLOAD_INFO,
                              sizeof PAYLOAD_INFO - 1, key, 32);
-    if (err != DM_OK)
-        return err;
-    if (pthread_mutex_init(&e->mu, NULL) != 0)
-        return dm_fail(DM_ERR_NOMEM, "payload lock");
-    if (pthread_cond_init(&e->cv, NULL) != 0) {
-        pthread_mutex_destroy(&e->mu);
-        return dm_fail(DM_ERR_NOMEM, "payload condition");
-    }
-    e->sync_ready = 1;
-    return DM_OK;
+    return err;
 }
 
 static void engine_free(engine *e, uint8_t secrets[DM_STREAM_SECRETS_LEN]) {
-    pool_join(e);
+    dm_pool_free(&e->pool);
     for (unsigned t = 0; t < MAX_THREADS; t++)
-        if (e->ctx[t] != NULL)
-            ossl.ctx_free(e->ctx[t]);
+        if (e->keyed[t])
+            dm_aead_ctx_clear(&e->cipher[t]);
     for (unsigned i = 0; i < e->n_jobs; i++) {
         job *jb = &e->jobs[i];
         /* Plaintext: the output when opening. */
@@ -712,10 +481,6 @@ static void engine_free(engine *e, uint8_t secrets[DM_STREAM_SECRETS_LEN]) {
         if (e->inbuf[t] != NULL && e->sealing)
             sodium_memzero(e->inbuf[t], e->in_high[t]);
         free(e->inbuf[t]);
-    }
-    if (e->sync_ready) {
-        pthread_cond_destroy(&e->cv);
-        pthread_mutex_destroy(&e->mu);
     }
     sodium_memzero(secrets + DM_FILE_KEY_LEN, 32);
 }
@@ -732,13 +497,13 @@ static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stre
         e->known_len = (int64_t)e->mem_len;
         return;
     }
-    int *fdp = dm_source_fd_of(src);
     struct stat st;
-    if (fdp != NULL && fstat(*fdp, &st) == 0 && S_ISREG(st.st_mode)) {
-        off_t cur = lseek(*fdp, 0, SEEK_CUR);
+    int fd = dm_source_pread_fd(src, &st);
+    if (fd >= 0) {
+        off_t cur = lseek(fd, 0, SEEK_CUR);
         if (cur >= 0 && (uint64_t)cur >= ahead) {
             e->kind = SRC_FILE;
-            e->fd = *fdp;
+            e->fd = fd;
             if (!e->sealing) {
                 e->job_chunks = DM_STREAM_JOB_CHUNKS_OPEN;
                 e->job_in = e->job_chunks * e->in_unit;
@@ -755,7 +520,7 @@ static void engine_source(engine *e, dm_source src, size_t ahead, dm_source stre
 /* Leaves a memory or file source just after what the payload consumed (all
  * of it, when it succeeded), as a sequential reader would have. */
 static void engine_source_done(engine *e, dm_source src) {
-    uint64_t consumed = e->next_write * (uint64_t)e->job_in;
+    uint64_t consumed = dm_pool_written(&e->pool) * (uint64_t)e->job_in;
     if (e->kind == SRC_MEM) {
         dm_membuf *m = dm_source_mem_of(src);
         size_t used = consumed < e->mem_len ? (size_t)consumed : e->mem_len;
@@ -767,6 +532,10 @@ static void engine_source_done(engine *e, dm_source src) {
     }
 }
 
+static int first_job_resolve(void *arg, int last) {
+    return backend_resolve(arg, last);
+}
+
 static int stream_run(engine *e) {
     /* DM_AEAD_AUTO's line: 8 chunks (512 KiB of plaintext), whatever the job size. */
     int one_job =
@@ -775,7 +544,11 @@ static int stream_run(engine *e) {
     e->n_jobs = e->participants > 1 && !few_jobs ? e->participants + SPARE_SLOTS : 1;
     if ((e->jobs = calloc(e->n_jobs, sizeof *e->jobs)) == NULL)
         return dm_fail(DM_ERR_NOMEM, "payload slots");
-    int err = DM_OK;
+    int err = dm_pool_init(&e->pool, &job_ops, e, e->kind == SRC_STREAM);
+    if (err == DM_OK)
+        err = dm_pool_slots(&e->pool, e->n_jobs);
+    if (err != DM_OK)
+        return err;
     if (e->known_len >= 0) {
         if ((err = backend_resolve(e, one_job)) != DM_OK)
             return err;
@@ -784,40 +557,24 @@ static int stream_run(engine *e) {
     } else {
         /* Unknown length: the first job alone tells whether the input is small
          * (then no thread is started and OpenSSL is never touched). */
-        pthread_mutex_lock(&e->mu);
-        job *jb = &e->jobs[0];
-        jb->index = e->next_job++;
-        jb->state = JOB_BUSY;
-        job_read(e, 0, jb);
-        if (jb->final) {
-            e->final_known = 1;
-            e->final_job = 0;
-        }
-        pthread_mutex_unlock(&e->mu);
-        if ((err = backend_resolve(e, jb->final)) != DM_OK)
+        int more = 0;
+        if ((err = dm_pool_first(&e->pool, first_job_resolve, &more)) != DM_OK)
             return err;
-        job_run(e, 0, jb);
-        pthread_mutex_lock(&e->mu);
-        jb->state = JOB_DONE;
-        drain(e);
-        int more = !no_more_jobs(e);
-        pthread_mutex_unlock(&e->mu);
         if (more && e->participants > 1) {
-            /* Now worth the slots and the threads. */
-            job *grown = realloc(e->jobs, (e->participants + SPARE_SLOTS) * sizeof *grown);
+            /* Now worth the slots and the threads. Job 1 must land in slot 1:
+             * slot 0 stays as it is (free). */
+            unsigned n = e->participants + SPARE_SLOTS;
+            job *grown = realloc(e->jobs, n * sizeof *grown);
             if (grown != NULL) {
-                memset(grown + 1, 0, (e->participants + SPARE_SLOTS - 1) * sizeof *grown);
-                /* Job 1 must land in slot 1: keep slot 0 as it is (free). */
+                memset(grown + 1, 0, (n - 1) * sizeof *grown);
                 e->jobs = grown;
-                e->n_jobs = e->participants + SPARE_SLOTS;
-                pool_start(e);
+                e->n_jobs = n;
+                if (dm_pool_slots(&e->pool, n) == DM_OK)
+                    pool_start(e);
             }
         }
     }
-    work(e, 0, UINT64_MAX);
-    pool_join(e);
-    /* The failure's detail was set in whichever thread wrote; say it here. */
-    return e->err == DM_OK ? DM_OK : dm_fail(e->err, "%s", e->err_detail);
+    return dm_pool_run(&e->pool);
 }
 
 int dm_stream_seal(dm_source in, dm_sink out, uint8_t secrets[DM_STREAM_SECRETS_LEN],
@@ -864,6 +621,7 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
     if (prefix_len > 0) {
         src.read = prefixed_read;
         src.ctx = &src_ctx;
+        src.kind = DM_SOURCE_STREAM;
     }
 
     uint8_t nonce[DM_NONCE_LEN];

@@ -37,11 +37,16 @@ int dm_stream_open(dm_source in, const uint8_t *prefix, size_t prefix_len, dm_si
                    uint8_t secrets[DM_STREAM_SECRETS_LEN], unsigned threads,
                    dm_aead_backend backend);
 
-/* io.c: the buffer behind a dm_source_mem source, or NULL for any other
- * source; lets the payload engine seal and open in place, without copying. */
+/* io.c: what a source says it is (dm_source.kind). The buffer behind a
+ * DM_SOURCE_MEM source, or NULL: the payload engine seals and opens it in
+ * place, without copying. */
 dm_membuf *dm_source_mem_of(dm_source s);
-/* io.c: the descriptor behind a dm_source_fd source, or NULL for any other
- * source; lets the payload engine pread a regular file from several threads. */
+/* The descriptor behind a DM_SOURCE_FD source, or NULL. */
 int *dm_source_fd_of(dm_source s);
+/* The descriptor of a source that can be read with pread(2) at any offset (a
+ * DM_SOURCE_FD source that is a regular file; *st is its fstat), else -1: the
+ * payload engine's workers then read it in parallel. */
+struct stat;
+int dm_source_pread_fd(dm_source s, struct stat *st);
 
 #endif

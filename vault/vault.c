@@ -228,7 +228,7 @@ static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n) {
 }
 
 static dm_source input_source(input *in) {
-    dm_source s = {tracked_read, in};
+    dm_source s = {tracked_read, in, DM_SOURCE_STREAM};
     return s;
 }
 

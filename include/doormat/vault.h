@@ -347,9 +347,22 @@ typedef ssize_t (*dm_read_fn)(void *ctx, uint8_t *buf, size_t n);
 /* Writes all n bytes; returns 0 or -1 on error. */
 typedef int (*dm_write_fn)(void *ctx, const uint8_t *buf, size_t n);
 
+/* What a source is besides its read function, so that the payload engine
+ * knows, without guessing, whether it may read at any offset: a DM_SOURCE_FD
+ * source (ctx points at an int fd) that is a regular file is read with
+ * pread(2) by several threads at once, a DM_SOURCE_MEM source (ctx is a
+ * dm_membuf) in place. A source built as {read, ctx} is DM_SOURCE_STREAM:
+ * read in order, nothing else. */
+typedef enum dm_source_kind {
+    DM_SOURCE_STREAM = 0,
+    DM_SOURCE_FD = 1,
+    DM_SOURCE_MEM = 2
+} dm_source_kind;
+
 typedef struct dm_source {
     dm_read_fn read;
     void *ctx;
+    dm_source_kind kind;
 } dm_source;
 
 typedef struct dm_sink {

@@ -256,4 +256,13 @@ printf 'int dm_vault_thing(void) { return 1; }\n' >calls/vault/v.c
 ${DOORMAT_CC:-cc} -c -o calls/tlog/t.o calls/tlog/t.c 2>>"$T/err"
 ${DOORMAT_CC:-cc} -c -o calls/vault/v.o calls/vault/v.c 2>>"$T/err"
 assert_eq "$(needs_from calls/tlog calls/vault)" "dm_vault_thing" "and the call check names a call of the vault"
+# The one loader: in the library rooms, dlopen is called by vault/lazylib.c
+# alone, in the sources and as the linker sees the objects (each check finds
+# the loader itself, so it can see a second one).
+assert_eq "$(grep -l 'dlopen(' "$ROOT"/base/*.c "$ROOT"/vault/*.c "$ROOT"/tlog/*.c \
+  "$ROOT"/escrow/*.c | sed "s|$ROOT/||" | tr '\n' ' ')" "vault/lazylib.c " \
+  "vault/lazylib.c is the only library file that calls dlopen"
+assert_eq "$(for o in "$B"/obj/base/*.o "$B"/obj/vault/*.o "$B"/obj/tlog/*.o "$B"/obj/escrow/*.o; do
+  nm -u "$o" | awk '$2 == "dlopen"' | grep -q . && basename "$o"; done | tr '\n' ' ')" "lazylib.o " \
+  "lazylib.o is the only library object that needs dlopen"
 finish
