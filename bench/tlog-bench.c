@@ -171,6 +171,7 @@ static int read_checkpoint(const char *dir, const dm_tlog_verifier *v, dm_tlog_c
     if (!err)
         err = dm_tlog_checkpoint_open((const char *)data, len, v, NULL, 0, 0, c);
     free(data);
+    dm_tlog_fetcher_clear(&f);
     return err;
 }
 

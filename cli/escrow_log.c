@@ -302,6 +302,7 @@ static int audit_verify(int argc, char **argv) {
                    a.since, old.size);
         rc = cli_flush_stdout("the result");
     }
+    dm_tlog_fetcher_clear(&f);
     free(text);
     free(old_text);
     dm_escrow_authority_free(auth);
@@ -359,6 +360,7 @@ static int audit_prove(int argc, char **argv) {
         rc = cli_flush_stdout("the proof");
     }
     dm_tlog_reader_free(r);
+    dm_tlog_fetcher_clear(&f);
     free(out);
     free(text);
     dm_escrow_authority_free(auth);
@@ -670,7 +672,7 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
                        const char *logs, const dm_tlog_fetcher *site,
                        const uint8_t (*files)[DM_FILE_ID_LEN], size_t n_files) {
     const char *name = dm_escrow_authority_agent_name(auth, agent);
-    dm_tlog_fetcher f;
+    dm_tlog_fetcher f = {0};
     if (site != NULL) {
         published_log p = {.site = site, .name = name};
         f.fetch = fetch_published;

@@ -44,6 +44,10 @@ static int https_fetch(void *ctx, const char *path, uint8_t **data, size_t *len)
     return DM_OK;
 }
 
+static void https_destroy(void *ctx) {
+    dm_svc_client_free(ctx);
+}
+
 int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
                            dm_tlog_fetcher *out) {
     memset(out, 0, sizeof *out);
@@ -52,6 +56,7 @@ int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeo
     if (err != DM_OK)
         return err;
     out->fetch = https_fetch;
+    out->destroy = https_destroy;
     out->ctx = c;
     return DM_OK;
 }
@@ -116,12 +121,11 @@ int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigne
     if (err != DM_OK)
         return err;
     out->fetch = https_fetch;
+    out->destroy = https_destroy;
     out->ctx = c;
     return DM_OK;
 }
 
 void dm_service_fetcher_free(dm_tlog_fetcher *f) {
-    if (f->fetch == https_fetch)
-        dm_svc_client_free(f->ctx);
-    memset(f, 0, sizeof *f);
+    dm_tlog_fetcher_clear(f);
 }

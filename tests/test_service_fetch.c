@@ -27,9 +27,12 @@ static int make(const char *url, const char *ca) {
     int err = dm_service_fetcher_new_ca(url, ca, 2, &f);
     if (err == DM_OK) {
         assert_non_null(f.fetch);
+        assert_non_null(f.destroy);
         dm_service_fetcher_free(&f);
+        assert_null(f.destroy);
     } else {
         assert_null(f.fetch);
+        assert_null(f.destroy);
     }
     return err;
 }
@@ -108,10 +111,34 @@ static void test_no_server(void **state) {
     assert_null(f.fetch);
 }
 
+/* Both kinds of HTTPS fetcher release their client through destroy, called
+ * directly or by dm_tlog_fetcher_clear (valgrind sees no leak). */
+static void test_destroy(void **state) {
+    (void)state;
+    dm_tlog_fetcher f;
+    assert_int_equal(dm_service_fetcher_new_ca("https://logs.example/", NULL, 2, &f), DM_OK);
+    assert_non_null(f.destroy);
+    f.destroy(f.ctx);
+    assert_int_equal(dm_service_fetcher_new_ca("https://logs.example/", NULL, 2, &f), DM_OK);
+    dm_tlog_fetcher_clear(&f);
+    assert_null(f.fetch);
+    assert_null(f.destroy);
+    assert_int_equal(dm_service_fetcher_new("https://127.0.0.1:8443/log",
+                                            "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+                                            2, &f),
+                     DM_OK);
+    assert_non_null(f.destroy);
+    f.destroy(f.ctx);
+    memset(&f, 0, sizeof f);
+    dm_service_fetcher_free(&f);
+    dm_service_fetcher_free(NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_urls),
     cmocka_unit_test(test_ca_file),
     cmocka_unit_test(test_no_server),
+    cmocka_unit_test(test_destroy),
 };
 
 DM_UNIT_MAIN("service_fetch", tests, NULL, NULL)

@@ -1056,6 +1056,38 @@ static void test_tile_paths(void **state) {
         assert_int_equal(dm_tlog_tile_path_parse(bad[i], &level, &index, &width), DM_ERR_USAGE);
 }
 
+/* Every fetcher has a destroy, called once by dm_tlog_fetcher_clear, which
+ * zeroes the fetcher and accepts NULL and a zeroed one. */
+static int destroyed;
+static void count_destroy(void *ctx) {
+    assert_ptr_equal(ctx, &destroyed);
+    destroyed++;
+}
+
+static void test_fetcher_destroy(void **state) {
+    (void)state;
+    dm_tlog_fetcher f = dm_tlog_dir_fetcher(".");
+    assert_non_null(f.fetch);
+    assert_non_null(f.destroy);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    assert_int_equal(f.fetch(f.ctx, "no-such-resource", &data, &len), DM_ERR_NO_MATCH);
+    f.destroy(f.ctx);
+    dm_tlog_fetcher_clear(&f);
+    assert_null(f.fetch);
+    assert_null(f.destroy);
+    assert_null(f.ctx);
+    dm_tlog_fetcher_clear(&f);
+    dm_tlog_fetcher_clear(NULL);
+    destroyed = 0;
+    dm_tlog_fetcher own = {.fetch = f.fetch, .destroy = count_destroy, .ctx = &destroyed};
+    dm_tlog_fetcher_clear(&own);
+    assert_int_equal(destroyed, 1);
+    assert_null(own.destroy);
+    dm_tlog_fetcher_clear(&own);
+    assert_int_equal(destroyed, 1);
+}
+
 /* The held detail, as the loser sees it: "NAME: WHAT is held by another
  * process (pid PID, HOLDER, since TIME)TAIL", TIME a UTC RFC 3339 second. */
 static void assert_held_by(const char *name, const char *what, pid_t pid, const char *holder,
@@ -1225,6 +1257,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_note_grammar),
     cmocka_unit_test(test_proofs_small_trees),
     cmocka_unit_test(test_tile_paths),
+    cmocka_unit_test(test_fetcher_destroy),
     cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
     cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
     cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),

@@ -186,6 +186,7 @@ static int recover_pending(dm_tlog_log *l) {
                                                                  c.root, proof, n) == DM_OK));
         }
         dm_tlog_reader_free(r);
+        dm_tlog_fetcher_clear(&f);
     }
     if (ok) {
         char to[4096];

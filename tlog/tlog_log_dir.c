@@ -153,7 +153,9 @@ void dm_tlog_log_remove_empty(const char *dir) {
 
 static int read_rel(const char *dir, const char *rel, uint8_t **data, size_t *len) {
     dm_tlog_fetcher f = dm_tlog_dir_fetcher(dir);
-    return f.fetch(f.ctx, rel, data, len);
+    int err = f.fetch(f.ctx, rel, data, len);
+    dm_tlog_fetcher_clear(&f);
+    return err;
 }
 
 int dm_tlog_dir_load_checkpoint(const char *dir, const char *rel, const dm_tlog_verifier *v,

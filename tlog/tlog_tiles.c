@@ -160,9 +160,22 @@ static int dir_fetch(void *ctx, const char *path, uint8_t **data, size_t *len) {
     return DM_OK;
 }
 
+/* The directory belongs to the caller. */
+static void dir_destroy(void *ctx) {
+    (void)ctx;
+}
+
 dm_tlog_fetcher dm_tlog_dir_fetcher(const char *dir) {
-    dm_tlog_fetcher f = {.fetch = dir_fetch, .ctx = (void *)dir};
+    dm_tlog_fetcher f = {.fetch = dir_fetch, .destroy = dir_destroy, .ctx = (void *)dir};
     return f;
+}
+
+void dm_tlog_fetcher_clear(dm_tlog_fetcher *f) {
+    if (f == NULL)
+        return;
+    if (f->destroy != NULL)
+        f->destroy(f->ctx);
+    memset(f, 0, sizeof *f);
 }
 
 /* ---------------------------------------------------------------- bundles */

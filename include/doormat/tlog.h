@@ -183,10 +183,17 @@ int dm_tlog_checkpoint_open(const char *note, size_t len, const dm_tlog_verifier
  * client (dm_service_fetcher_new, include/doormat/service.h) implement it. */
 typedef struct dm_tlog_fetcher {
     int (*fetch)(void *ctx, const char *path, uint8_t **data, size_t *len);
+    /* Releases ctx. Whoever made the fetcher releases it with
+     * dm_tlog_fetcher_clear once every reader over it is freed. */
+    void (*destroy)(void *ctx);
     void *ctx;
 } dm_tlog_fetcher;
-/* A fetcher over a directory; dir must outlive it. */
+/* A fetcher over a directory; dir must outlive it. Its destroy releases
+ * nothing, so one may also be passed by value and forgotten. */
 dm_tlog_fetcher dm_tlog_dir_fetcher(const char *dir);
+/* Calls the fetcher's destroy (when it has one) and zeroes it; accepts
+ * NULL and a zeroed fetcher. */
+void dm_tlog_fetcher_clear(dm_tlog_fetcher *f);
 
 /* Path of a tile: level 0..63 (or -1 for an entry bundle), index, width
  * (256 for a full tile). out needs 64 bytes. */
