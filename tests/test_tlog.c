@@ -1088,6 +1088,22 @@ static void test_fetcher_destroy(void **state) {
     assert_int_equal(destroyed, 1);
 }
 
+/* Every release function of tlog.h accepts NULL; a cleared proof may be
+ * cleared again. */
+static void test_release_accepts_null(void **state) {
+    (void)state;
+    dm_tlog_signer_free(NULL);
+    dm_tlog_note_free(NULL);
+    dm_tlog_reader_free(NULL);
+    dm_tlog_log_close(NULL);
+    dm_tlog_proof_clear(NULL);
+    dm_tlog_proof p = {.extra = malloc(1), .checkpoint = malloc(1)};
+    dm_tlog_proof_clear(&p);
+    assert_null(p.extra);
+    assert_null(p.checkpoint);
+    dm_tlog_proof_clear(&p);
+}
+
 /* The held detail, as the loser sees it: "NAME: WHAT is held by another
  * process (pid PID, HOLDER, since TIME)TAIL", TIME a UTC RFC 3339 second. */
 static void assert_held_by(const char *name, const char *what, pid_t pid, const char *holder,
@@ -1258,6 +1274,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_proofs_small_trees),
     cmocka_unit_test(test_tile_paths),
     cmocka_unit_test(test_fetcher_destroy),
+    cmocka_unit_test(test_release_accepts_null),
     cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
     cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
     cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),

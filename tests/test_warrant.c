@@ -287,11 +287,24 @@ static void test_grammar(void **state) {
     free(text);
 }
 
+/* Every release function of escrow.h accepts NULL. */
+static void test_release_accepts_null(void **state) {
+    (void)state;
+    dm_escrow_authority_free(NULL);
+    dm_escrow_agent_key_free(NULL);
+    dm_escrow_court_key_free(NULL);
+    dm_escrow_authority_free_all(NULL, NULL, NULL);
+    dm_escrow_warrant_free(NULL);
+    dm_escrow_share_free(NULL);
+    dm_escrow_releaser_close(NULL);
+    dm_escrow_round_free(NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_valid_and_text),  cmocka_unit_test(test_dates),
     cmocka_unit_test(test_other_file),      cmocka_unit_test(test_other_authority),
     cmocka_unit_test(test_wrong_court_key), cmocka_unit_test(test_edited),
-    cmocka_unit_test(test_grammar),
+    cmocka_unit_test(test_grammar),         cmocka_unit_test(test_release_accepts_null),
 };
 
 DM_UNIT_MAIN("warrant", tests, setup, teardown)

@@ -532,7 +532,7 @@ static int walk_init(walk *w, dm_tlog_fetcher f, uint64_t size, dm_tlog_entry_fn
     return DM_OK;
 }
 
-static void walk_free(walk *w) {
+static void walk_clear(walk *w) {
     free(w->leaves);
     for (int l = 0; l < 8; l++)
         free(w->level[l]);
@@ -561,7 +561,7 @@ int dm_tlog_verify_log(dm_tlog_fetcher f, const dm_tlog_checkpoint *c, dm_tlog_e
                           "the entries do not give the checkpoint's root (size %" PRIu64 ")",
                           c->size);
     }
-    walk_free(&w);
+    walk_clear(&w);
     return err;
 }
 
@@ -608,6 +608,6 @@ int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_
                           c->size);
     }
     dm_tlog_reader_free(r);
-    walk_free(&w);
+    walk_clear(&w);
     return err;
 }

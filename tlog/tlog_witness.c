@@ -286,6 +286,8 @@ out:
 /* ------------------------------------------------------------ tlog-proof */
 
 void dm_tlog_proof_clear(dm_tlog_proof *p) {
+    if (p == NULL)
+        return;
     free(p->extra);
     free(p->checkpoint);
     memset(p, 0, sizeof *p);
