@@ -306,6 +306,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/doormat
 	install -m 0755 $(BUILD)/libdoormat-service.so $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
+	install -m 0644 include/doormat/README.md $(DESTDIR)$(PREFIX)/include/doormat/README.md
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
 	  install -m 0644 docs/doormat.1 $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1; fi
 	install -d $(DESTDIR)$(PREFIX)/share/doormat

@@ -16,6 +16,8 @@
  *   DM_ERR_LOG     a proof that does not verify, a signature that fails, a
  *                  checkpoint or tile inconsistent with what was seen before
  *   DM_ERR_IO      the file system failed
+ * Releasing follows README.md beside this header: dm_tlog_x_free frees an
+ * object, dm_tlog_x_clear empties a struct the caller owns; both accept NULL.
  */
 #ifndef DOORMAT_TLOG_H
 #define DOORMAT_TLOG_H
