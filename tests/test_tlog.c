@@ -518,6 +518,14 @@ static void open_checkpoint(const disk *d, const char *logdir, dm_tlog_checkpoin
     free(text);
 }
 
+/* A new log in logdir, open. */
+static dm_tlog_log *create_and_open(const disk *d, const char *logdir) {
+    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
+    dm_tlog_log *l = NULL;
+    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    return l;
+}
+
 static void test_log_on_disk(void **state) {
     disk *d = *state;
     char logdir[256];
@@ -645,9 +653,7 @@ static void test_log_remove_empty(void **state) {
         assert_int_equal(lstat(p, &st), -1);
     }
     /* The directory can take a new log again. */
-    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
-    dm_tlog_log *l;
-    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    dm_tlog_log *l = create_and_open(d, logdir);
     assert_true(dm_tlog_log_size(l) == 0);
     dm_tlog_log_close(l);
 }
@@ -659,9 +665,7 @@ static void test_log_proofs_while_growing(void **state) {
     disk *d = *state;
     char logdir[256];
     snprintf(logdir, sizeof logdir, "%s/grow", d->dir);
-    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
-    dm_tlog_log *l;
-    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    dm_tlog_log *l = create_and_open(d, logdir);
     dm_tlog_checkpoint cps[12];
     uint64_t next = 0;
     for (size_t k = 0; k < 12; k++) {
@@ -708,9 +712,7 @@ static void test_crash_before_rename(void **state) {
     disk *d = *state;
     char logdir[256], p[512];
     snprintf(logdir, sizeof logdir, "%s/crash", d->dir);
-    assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
-    dm_tlog_log *l;
-    assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
+    dm_tlog_log *l = create_and_open(d, logdir);
     for (uint64_t i = 0; i < 10; i++) {
         char e[64];
         size_t el;
