@@ -518,6 +518,19 @@ static void open_checkpoint(const disk *d, const char *logdir, dm_tlog_checkpoin
     free(text);
 }
 
+/* The log proves entry i (entry_text's) in the tree of size entries, and
+ * the proof verifies against root. */
+static void assert_log_proves(dm_tlog_log *l, uint64_t i, uint64_t size, const dm_tlog_hash root) {
+    dm_tlog_hash proof[DM_TLOG_MAX_PROOF], leaf;
+    size_t n;
+    char e[64];
+    size_t el;
+    entry_text(i, e, sizeof e, &el);
+    dm_tlog_leaf_hash((const uint8_t *)e, el, leaf);
+    assert_int_equal(dm_tlog_log_prove_inclusion(l, i, size, proof, &n), DM_OK);
+    assert_int_equal(dm_tlog_verify_inclusion(i, size, leaf, proof, n, root), DM_OK);
+}
+
 /* A new log in logdir, open. */
 static dm_tlog_log *create_and_open(const disk *d, const char *logdir) {
     assert_int_equal(dm_tlog_log_create(logdir, d->key), DM_OK);
@@ -584,16 +597,8 @@ static void test_log_on_disk(void **state) {
     /* Proofs from the log verify against its checkpoints. */
     dm_tlog_log *l;
     assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
-    for (uint64_t i = 0; i < 700; i += 37) {
-        dm_tlog_hash proof[DM_TLOG_MAX_PROOF], leaf;
-        size_t n;
-        char e[64];
-        size_t el;
-        entry_text(i, e, sizeof e, &el);
-        dm_tlog_leaf_hash((const uint8_t *)e, el, leaf);
-        assert_int_equal(dm_tlog_log_prove_inclusion(l, i, 700, proof, &n), DM_OK);
-        assert_int_equal(dm_tlog_verify_inclusion(i, 700, leaf, proof, n, cps[7].root), DM_OK);
-    }
+    for (uint64_t i = 0; i < 700; i += 37)
+        assert_log_proves(l, i, 700, cps[7].root);
     for (size_t k = 0; k < 7; k++) {
         dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
         size_t n;
@@ -682,17 +687,8 @@ static void test_log_proofs_while_growing(void **state) {
         for (size_t j = 0; j <= k; j++) {
             uint64_t size = cps[j].size;
             for (int pass = 0; pass < 2; pass++) {
-                for (uint64_t i = 0; i < size; i += 1 + size / 40) {
-                    dm_tlog_hash proof[DM_TLOG_MAX_PROOF], leaf;
-                    size_t n;
-                    char e[64];
-                    size_t el;
-                    entry_text(i, e, sizeof e, &el);
-                    dm_tlog_leaf_hash((const uint8_t *)e, el, leaf);
-                    assert_int_equal(dm_tlog_log_prove_inclusion(l, i, size, proof, &n), DM_OK);
-                    assert_int_equal(dm_tlog_verify_inclusion(i, size, leaf, proof, n, cps[j].root),
-                                     DM_OK);
-                }
+                for (uint64_t i = 0; i < size; i += 1 + size / 40)
+                    assert_log_proves(l, i, size, cps[j].root);
                 dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
                 size_t n;
                 assert_int_equal(dm_tlog_log_prove_consistency(l, size, next, proof, &n), DM_OK);
