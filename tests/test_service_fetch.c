@@ -123,10 +123,10 @@ static void test_destroy(void **state) {
     dm_tlog_fetcher_clear(&f);
     assert_null(f.fetch);
     assert_null(f.destroy);
-    assert_int_equal(dm_service_fetcher_new("https://127.0.0.1:8443/log",
-                                            "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                                            2, &f),
-                     DM_OK);
+    assert_int_equal(
+        dm_service_fetcher_new("https://127.0.0.1:8443/log",
+                               "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 2, &f),
+        DM_OK);
     assert_non_null(f.destroy);
     f.destroy(f.ctx);
     memset(&f, 0, sizeof f);
