@@ -307,6 +307,16 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, cons
     return -1;
 }
 
+/* A command that runs a service: its own options, the serving ones, and no
+ * other argument. */
+static int parse_serving(int argc, char **argv, const char *cmd, const char *usage,
+                         const int *allowed, svc_args *a) {
+    int rc = parse(argc, argv, cmd, usage, allowed, serving, a);
+    if (rc < 0 && a->n_rest > 0)
+        rc = cli_usage_error("%s: unexpected argument \"%s\"", cmd, a->rest[0]);
+    return rc;
+}
+
 static int need(const char *cmd, const char *value, const char *flag) {
     if (value == NULL)
         return cli_usage_error("%s: missing %s (see doormat %s --help)", cmd, flag, cmd);
@@ -368,11 +378,9 @@ int cmd_escrow_serve(int argc, char **argv) {
     static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_LOG, OPT_WITNESS_TIMEOUT, 0};
     const char *cmd = "escrow serve";
     svc_args a;
-    int rc = parse(argc, argv, cmd, serve_usage, allowed, serving, &a);
+    int rc = parse_serving(argc, argv, cmd, serve_usage, allowed, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_rest > 0)
-        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
     if ((rc = need(cmd, a.authority, "--authority DIR/authority.pub")) ||
         (rc = need(cmd, a.agent, "--agent DIR/agents/A.key")) ||
         (rc = need(cmd, a.log, "--log DIR")) || (rc = need(cmd, a.listen, "--listen HOST:PORT")))
@@ -515,11 +523,9 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
     static const int allowed[] = {OPT_KEY, OPT_TRUST, OPT_STATE, 0};
     const char *cmd = "escrow witness serve";
     svc_args a;
-    int rc = parse(argc, argv, cmd, witness_usage, allowed, serving, &a);
+    int rc = parse_serving(argc, argv, cmd, witness_usage, allowed, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_rest > 0)
-        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
     if ((rc = need(cmd, a.key, "--key W.key")) || (rc = need(cmd, a.state, "--state DIR")) ||
         (rc = need(cmd, a.listen, "--listen HOST:PORT")))
         return rc;
