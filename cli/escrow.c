@@ -130,10 +130,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
             a->shares = NULL;
             exit(cli_help(cli_escrow_usage));
         }
-        int ok = 0;
-        for (const int *p = allowed; *p; p++)
-            ok = ok || *p == c;
-        if (!ok) {
+        if (!cli_option_in(c, allowed)) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
             return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",

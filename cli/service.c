@@ -267,13 +267,6 @@ static const int serving[] = {OPT_LISTEN,          OPT_TLS,
                               OPT_MAX_PER_ADDRESS, OPT_METRICS_LISTEN,
                               OPT_METRICS_PORT_FILE, 0};
 
-static int is_in(int c, const int *list) {
-    for (const int *p = list; p != NULL && *p; p++)
-        if (*p == c)
-            return 1;
-    return 0;
-}
-
 /* -1: go on; otherwise an exit code (help printed: 0). also: options
  * allowed beside allowed (serving, or NULL). */
 static int parse(int argc, char **argv, const char *cmd, const char *usage, const int *allowed,
@@ -285,7 +278,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, cons
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         if (c == 'h')
             return cli_help(usage);
-        int ok = is_in(c, allowed) || is_in(c, also);
+        int ok = cli_option_in(c, allowed) || cli_option_in(c, also);
         if (c == '?' || c == ':')
             return cli_bad_option(cmd, argv, c);
         if (!ok)
