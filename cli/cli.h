@@ -67,6 +67,8 @@ int cli_help(const char *text);
 int cli_flush_stdout(const char *what);
 /* Reports a getopt failure for argv (unknown option, missing argument) as a usage error. */
 int cli_bad_option(const char *cmd, char **argv, int optopt_seen);
+/* True when the option c is in list (0-terminated; NULL: an empty list). */
+int cli_option_in(int c, const int *list);
 
 /* No core dumps and no ptrace-readable memory: secrets must not land on disk. */
 void cli_harden(void);

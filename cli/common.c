@@ -125,6 +125,13 @@ int cli_bad_option(const char *cmd, char **argv, int c) {
 
 /* ------------------------------------------------------------ start-up */
 
+int cli_option_in(int c, const int *list) {
+    for (const int *p = list; p != NULL && *p; p++)
+        if (*p == c)
+            return 1;
+    return 0;
+}
+
 void cli_harden(void) {
     struct rlimit none = {0, 0};
     (void)setrlimit(RLIMIT_CORE, &none);

@@ -786,6 +786,21 @@ static int add_passphrase_recipient(rcpt_list *l, const encrypt_args *a) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: passphrase");
 }
 
+static int add_escrow_recipient(rcpt_list *l, const encrypt_args *a, const char *cmd) {
+    dm_recipient *escrow = NULL;
+    int rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
+    if (rc == DM_EXIT_OK && rcpt_push(l, escrow) != DM_OK)
+        rc = cli_fail(DM_ERR_NOMEM, "%s", cmd);
+    return rc;
+}
+
+/* Stdout is a terminal and no armor: asked before any passphrase. */
+static int refuse_binary_tty(const char *cmd) {
+    return cli_usage_error("%s: refusing to write binary ciphertext to a terminal; "
+                           "use -a (--armor) or -o FILE (\"-o -\" forces it)",
+                           cmd);
+}
+
 /* Keeps the output when the run went well (err is DM_OK), drops it otherwise. */
 static int finish_output(cli_output *out, int err, const char *cmd) {
     if (err != DM_OK) {
@@ -801,8 +816,7 @@ static int run_encrypt(const encrypt_args *a) {
     /* "-o -" asks for binary on the terminal on purpose, as with age. */
     int forced = a->output != NULL && strcmp(a->output, "-") == 0;
     if (!a->armor && a->output == NULL && isatty(STDOUT_FILENO))
-        return cli_usage_error("encrypt: refusing to write binary ciphertext to a terminal; "
-                               "use -a (--armor) or -o FILE (\"-o -\" forces it)");
+        return refuse_binary_tty("encrypt");
     const char **read_files = calloc(a->n_specs + 2, sizeof *read_files);
     if (read_files == NULL)
         return cli_fail(DM_ERR_NOMEM, "encrypt");
@@ -847,12 +861,8 @@ static int run_encrypt(const encrypt_args *a) {
         rc = cli_plugin_attach(rcpts.items, rcpts.len, NULL, 0);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
-    if (rc == DM_EXIT_OK && a->escrow != NULL) {
-        dm_recipient *escrow = NULL;
-        rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
-        if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
-            rc = cli_fail(DM_ERR_NOMEM, "encrypt");
-    }
+    if (rc == DM_EXIT_OK && a->escrow != NULL)
+        rc = add_escrow_recipient(&rcpts, a, "encrypt");
     if (rc != DM_EXIT_OK) {
         rcpt_list_free(&rcpts);
         return rc;
@@ -988,6 +998,15 @@ static int prompt_identity_new(dm_identity **out) {
     id->ctx = ctx;
     *out = id;
     return DM_OK;
+}
+
+/* No identity given: the passphrase, asked on the terminal when a stanza wants it. */
+static int add_prompt_identity(ident_list *l, const char *cmd) {
+    dm_identity *prompt = NULL;
+    int err = prompt_identity_new(&prompt);
+    if (err == DM_OK)
+        err = ident_push(l, prompt);
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
 
 static int add_identity_file(ident_list *l, const char *path) {
@@ -1129,14 +1148,8 @@ static int run_decrypt(const decrypt_args *a) {
         rc = cli_plugin_attach(NULL, 0, ids.items, ids.len);
     if (rc == DM_EXIT_OK && a->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, a->passphrase_file);
-    if (rc == DM_EXIT_OK && ids.len == 0) {
-        dm_identity *prompt = NULL;
-        int err = prompt_identity_new(&prompt);
-        if (err == DM_OK)
-            err = ident_push(&ids, prompt);
-        if (err != DM_OK)
-            rc = cli_fail(err, "decrypt");
-    }
+    if (rc == DM_EXIT_OK && ids.len == 0)
+        rc = add_prompt_identity(&ids, "decrypt");
     cli_escrow_policy escrow = {0};
     if (rc == DM_EXIT_OK)
         rc = cli_escrow_policy_load(a->require_escrow, &a->escrow_opts, &escrow);
@@ -1514,10 +1527,8 @@ static const struct option rekey_longopts[] = {
 };
 
 static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
-    int to_stdout = a->output == NULL;
-    if (!a->armor && to_stdout && isatty(STDOUT_FILENO))
-        return cli_usage_error("rekey: refusing to write binary ciphertext to a terminal; "
-                               "use -a (--armor) or -o FILE (\"-o -\" forces it)");
+    if (!a->armor && a->output == NULL && isatty(STDOUT_FILENO))
+        return refuse_binary_tty("rekey");
     int rc = cli_init();
     if (rc != DM_EXIT_OK)
         return rc;
@@ -1527,26 +1538,16 @@ static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
         rc = add_identity_file(&ids, d->identity_files[i]);
     if (rc == DM_EXIT_OK && d->passphrase_file != NULL)
         rc = add_passphrase_identity(&ids, d->passphrase_file);
-    if (rc == DM_EXIT_OK && ids.len == 0) {
-        dm_identity *prompt = NULL;
-        int err = prompt_identity_new(&prompt);
-        if (err == DM_OK)
-            err = ident_push(&ids, prompt);
-        if (err != DM_OK)
-            rc = cli_fail(err, "rekey");
-    }
+    if (rc == DM_EXIT_OK && ids.len == 0)
+        rc = add_prompt_identity(&ids, "rekey");
     for (size_t i = 0; i < a->n_specs && rc == DM_EXIT_OK; i++)
         rc = a->specs[i].is_file == SPEC_RECIPIENTS_FILE
                  ? add_recipients_file(&rcpts, a->specs[i].value)
                  : add_recipient_string(&rcpts, a->specs[i].value);
     if (rc == DM_EXIT_OK && (a->passphrase_tty || a->passphrase_file != NULL))
         rc = add_passphrase_recipient(&rcpts, a);
-    if (rc == DM_EXIT_OK && a->escrow != NULL) {
-        dm_recipient *escrow = NULL;
-        rc = cli_escrow_recipient(a->escrow, &a->escrow_opts, &escrow);
-        if (rc == DM_EXIT_OK && rcpt_push(&rcpts, escrow) != DM_OK)
-            rc = cli_fail(DM_ERR_NOMEM, "rekey");
-    }
+    if (rc == DM_EXIT_OK && a->escrow != NULL)
+        rc = add_escrow_recipient(&rcpts, a, "rekey");
     if (rc == DM_EXIT_OK)
         rc = cli_plugin_attach(rcpts.items, rcpts.len, ids.items, ids.len);
     int in_fd = -1;

@@ -108,6 +108,16 @@ static const char **string_slot(escrow_args *a, int opt) {
     return NULL;
 }
 
+/* The lists parse_args allocates. */
+static void escrow_args_free(escrow_args *a) {
+    free(a->shares);
+    free(a->witnesses);
+    free(a->urls);
+    a->shares = NULL;
+    a->witnesses = NULL;
+    a->urls = NULL;
+}
+
 /* Parses argv (argv[0] is the subcommand word); allowed lists the accepted
  * options by their enum value or short letter. Returns -1 to go on, or an exit code. */
 static int parse_args(int argc, char **argv, const char *cmd, const int *allowed, escrow_args *a) {
@@ -124,16 +134,10 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     while ((c = getopt_long(argc, argv, ":i:o:h", escrow_longopts, NULL)) != -1) {
         if (c == 'h') {
             /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
-            free(a->shares);
-            free(a->witnesses);
-            free(a->urls);
-            a->shares = NULL;
+            escrow_args_free(a);
             exit(cli_help(cli_escrow_usage));
         }
-        int ok = 0;
-        for (const int *p = allowed; *p; p++)
-            ok = ok || *p == c;
-        if (!ok) {
+        if (!cli_option_in(c, allowed)) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
             return cli_usage_error("%s: option %s does not apply here (see doormat escrow --help)",
@@ -470,9 +474,7 @@ static int escrow_init(int argc, char **argv) {
     free(wits);
     free(names);
     free(list);
-    free(a.shares);
-    free(a.witnesses);
-    free(a.urls);
+    escrow_args_free(&a);
     return rc;
 }
 
@@ -531,9 +533,7 @@ static int escrow_warrant(int argc, char **argv) {
     free(ids);
     dm_escrow_court_key_free(court);
     dm_escrow_authority_free(auth);
-    free(a.shares);
-    free(a.witnesses);
-    free(a.urls);
+    escrow_args_free(&a);
     return rc;
 }
 
@@ -663,9 +663,7 @@ static int escrow_unwrap(int argc, char **argv) {
     dm_escrow_warrant_free(w);
     dm_escrow_agent_key_free(agent);
     dm_escrow_authority_free(auth);
-    free(a.shares);
-    free(a.witnesses);
-    free(a.urls);
+    escrow_args_free(&a);
     return rc;
 }
 
@@ -777,9 +775,7 @@ static int escrow_recover(int argc, char **argv) {
     if (have_info)
         dm_inspect_free(&info);
     dm_escrow_authority_free(auth);
-    free(a.shares);
-    free(a.witnesses);
-    free(a.urls);
+    escrow_args_free(&a);
     return rc;
 }
 
@@ -837,9 +833,7 @@ static int escrow_tamper(int argc, char **argv) {
     free(ids);
     dm_secret_free(secret);
     free(file);
-    free(a.shares);
-    free(a.witnesses);
-    free(a.urls);
+    escrow_args_free(&a);
     return rc;
 }
 

@@ -75,10 +75,7 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
             return cli_help(cli_escrow_usage);
         if (c == 'i')
             c = O_IDENTITY;
-        int ok = 0;
-        for (const int *p = allowed; *p; p++)
-            ok = ok || *p == c;
-        if (!ok) {
+        if (!cli_option_in(c, allowed)) {
             if (c == '?' || c == ':')
                 return cli_bad_option(cmd, argv, c);
             return cli_usage_error(

@@ -259,9 +259,18 @@ static const char **slot(svc_args *a, int c) {
     return NULL;
 }
 
-/* -1: go on; otherwise an exit code (help printed: 0). */
+/* The options of every command that runs a service, beside its own. */
+static const int serving[] = {OPT_LISTEN,          OPT_TLS,
+                              OPT_LOG_FILE,        OPT_PORT_FILE,
+                              OPT_MAX_BODY,        OPT_TIMEOUT,
+                              OPT_MAX_CONNS,       OPT_REQUEST_TIMEOUT,
+                              OPT_MAX_PER_ADDRESS, OPT_METRICS_LISTEN,
+                              OPT_METRICS_PORT_FILE, 0};
+
+/* -1: go on; otherwise an exit code (help printed: 0). also: options
+ * allowed beside allowed (serving, or NULL). */
 static int parse(int argc, char **argv, const char *cmd, const char *usage, const int *allowed,
-                 svc_args *a) {
+                 const int *also, svc_args *a) {
     memset(a, 0, sizeof *a);
     optind = 1;
     opterr = 0;
@@ -269,9 +278,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, cons
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         if (c == 'h')
             return cli_help(usage);
-        int ok = 0;
-        for (const int *p = allowed; *p; p++)
-            ok = ok || *p == c;
+        int ok = cli_option_in(c, allowed) || cli_option_in(c, also);
         if (c == '?' || c == ':')
             return cli_bad_option(cmd, argv, c);
         if (!ok)
@@ -291,6 +298,16 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage, cons
     a->rest = argv + optind;
     a->n_rest = argc - optind;
     return -1;
+}
+
+/* A command that runs a service: its own options, the serving ones, and no
+ * other argument. */
+static int parse_serving(int argc, char **argv, const char *cmd, const char *usage,
+                         const int *allowed, svc_args *a) {
+    int rc = parse(argc, argv, cmd, usage, allowed, serving, a);
+    if (rc < 0 && a->n_rest > 0)
+        rc = cli_usage_error("%s: unexpected argument \"%s\"", cmd, a->rest[0]);
+    return rc;
 }
 
 static int need(const char *cmd, const char *value, const char *flag) {
@@ -339,30 +356,24 @@ static int service_opts(const char *cmd, const svc_args *a, dm_service_opts *o) 
     return rc;
 }
 
+/* The library of the services, loaded, and the process ready to serve. */
+static int serve_begin(const char *cmd, const cli_service_api **svc) {
+    int rc = cli_init();
+    if (rc != DM_EXIT_OK)
+        return rc;
+    if ((*svc = cli_service(cmd)) == NULL)
+        return DM_EXIT_FAILURE;
+    cli_serve_settings();
+    return DM_EXIT_OK;
+}
+
 int cmd_escrow_serve(int argc, char **argv) {
-    static const int allowed[] = {OPT_AUTHORITY,
-                                  OPT_AGENT,
-                                  OPT_LOG,
-                                  OPT_LISTEN,
-                                  OPT_TLS,
-                                  OPT_LOG_FILE,
-                                  OPT_PORT_FILE,
-                                  OPT_MAX_BODY,
-                                  OPT_TIMEOUT,
-                                  OPT_MAX_CONNS,
-                                  OPT_WITNESS_TIMEOUT,
-                                  OPT_REQUEST_TIMEOUT,
-                                  OPT_MAX_PER_ADDRESS,
-                                  OPT_METRICS_LISTEN,
-                                  OPT_METRICS_PORT_FILE,
-                                  0};
+    static const int allowed[] = {OPT_AUTHORITY, OPT_AGENT, OPT_LOG, OPT_WITNESS_TIMEOUT, 0};
     const char *cmd = "escrow serve";
     svc_args a;
-    int rc = parse(argc, argv, cmd, serve_usage, allowed, &a);
+    int rc = parse_serving(argc, argv, cmd, serve_usage, allowed, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_rest > 0)
-        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
     if ((rc = need(cmd, a.authority, "--authority DIR/authority.pub")) ||
         (rc = need(cmd, a.agent, "--agent DIR/agents/A.key")) ||
         (rc = need(cmd, a.log, "--log DIR")) || (rc = need(cmd, a.listen, "--listen HOST:PORT")))
@@ -376,12 +387,9 @@ int cmd_escrow_serve(int argc, char **argv) {
         return rc;
     o.witness_timeout_s = (unsigned)witness_timeout;
     o.holder = "doormat escrow serve";
-    if ((rc = cli_init()) != DM_EXIT_OK)
+    const cli_service_api *svc = NULL;
+    if ((rc = serve_begin(cmd, &svc)) != DM_EXIT_OK)
         return rc;
-    const cli_service_api *svc = cli_service(cmd);
-    if (svc == NULL)
-        return DM_EXIT_FAILURE;
-    cli_serve_settings();
     int err = svc->agent_run(&o, a.authority, a.agent, a.log);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }
@@ -390,7 +398,7 @@ int cmd_escrow_request(int argc, char **argv) {
     static const int allowed[] = {OPT_AUTHORITY, OPT_WARRANT, OPT_IDENTITY, OPT_TIMEOUT, 'o', 0};
     const char *cmd = "escrow request";
     svc_args a;
-    int rc = parse(argc, argv, cmd, request_usage, allowed, &a);
+    int rc = parse(argc, argv, cmd, request_usage, allowed, NULL, &a);
     if (rc >= 0)
         return rc;
     if ((rc = need(cmd, a.authority, "--authority DIR/authority.pub")) ||
@@ -505,28 +513,12 @@ int cmd_escrow_request(int argc, char **argv) {
 }
 
 int cmd_escrow_witness_serve(int argc, char **argv) {
-    static const int allowed[] = {OPT_KEY,
-                                  OPT_TRUST,
-                                  OPT_STATE,
-                                  OPT_LISTEN,
-                                  OPT_TLS,
-                                  OPT_LOG_FILE,
-                                  OPT_PORT_FILE,
-                                  OPT_MAX_BODY,
-                                  OPT_TIMEOUT,
-                                  OPT_MAX_CONNS,
-                                  OPT_REQUEST_TIMEOUT,
-                                  OPT_MAX_PER_ADDRESS,
-                                  OPT_METRICS_LISTEN,
-                                  OPT_METRICS_PORT_FILE,
-                                  0};
+    static const int allowed[] = {OPT_KEY, OPT_TRUST, OPT_STATE, 0};
     const char *cmd = "escrow witness serve";
     svc_args a;
-    int rc = parse(argc, argv, cmd, witness_usage, allowed, &a);
+    int rc = parse_serving(argc, argv, cmd, witness_usage, allowed, &a);
     if (rc >= 0)
         return rc;
-    if (a.n_rest > 0)
-        return cli_usage_error("%s: unexpected argument \"%s\"", cmd, a.rest[0]);
     if ((rc = need(cmd, a.key, "--key W.key")) || (rc = need(cmd, a.state, "--state DIR")) ||
         (rc = need(cmd, a.listen, "--listen HOST:PORT")))
         return rc;
@@ -537,12 +529,9 @@ int cmd_escrow_witness_serve(int argc, char **argv) {
     if ((rc = service_opts(cmd, &a, &o)) != DM_EXIT_OK)
         return rc;
     o.holder = "doormat escrow witness serve";
-    if ((rc = cli_init()) != DM_EXIT_OK)
+    const cli_service_api *svc = NULL;
+    if ((rc = serve_begin(cmd, &svc)) != DM_EXIT_OK)
         return rc;
-    const cli_service_api *svc = cli_service(cmd);
-    if (svc == NULL)
-        return DM_EXIT_FAILURE;
-    cli_serve_settings();
     int err = svc->witness_run(&o, a.key, a.trust, a.n_trust, a.state);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
 }

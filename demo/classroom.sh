@@ -222,6 +222,11 @@ listen() {
   fi
 }
 
+# lab_ports OFFSET: a lab's --port-base flag, as shown (none with free ports).
+lab_ports() {
+  [ -z "$PORT_BASE" ] || printf -- ' --port-base %s' $((PORT_BASE + $1))
+}
+
 # ------------------------------------------------------------ vault steps
 
 step_vault_intro() {
@@ -564,9 +569,7 @@ step_lab_retro() {
 
 step_lab_insider() {
   title "Lab 10: the insider, and what the log sees"
-  local ports=""
-  [ -z "$PORT_BASE" ] || ports=" --port-base $((PORT_BASE + 10))"
-  run 0 "doormat lab insider --dir lab-insider$ports"
+  run 0 "doormat lab insider --dir lab-insider$(lab_ports 10)"
   say "" "The owner's monitor lists the releases made through the procedure, and only those:"
   run 0 'doormat escrow monitor --authority lab-insider/authority-2of3/authority.pub --logs lab-insider/authority-2of3/logs'
   point "The log sees the releases that go through the procedure, and none that do not."
@@ -575,9 +578,7 @@ step_lab_insider() {
 
 step_lab_volume() {
   title "Lab 11: request volume, against the FBI's count"
-  local ports=""
-  [ -z "$PORT_BASE" ] || ports=" --port-base $((PORT_BASE + 20))"
-  run 0 "doormat lab volume --dir lab-volume$ports"
+  run 0 "doormat lab volume --dir lab-volume$(lab_ports 20)"
   point "The machines are not the brake on how many files are opened: procedure is."
   ask "$(lab_question volume)"
 }

@@ -148,23 +148,13 @@ static int requester_gone(const pending *p) {
 /* The log line of an answer that could not be delivered, in the format of
  * the server's lines; the request is then let go. */
 static void undelivered(agent *a, pending *p, const char *what) {
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(p->req);
-    if (evcon)
-        evhttp_connection_get_peer(evcon, &peer, &port);
+    dm_svc_log_peer(&a->svc, p->req);
     fprintf(a->svc.log,
-            "%s %s %s:%u POST /release 499 0 undelivered: the requester hung up "
-            "before the answer; %s\n",
-            when, a->svc.name, peer ? peer : "-", (unsigned)port, what);
+            "POST /release 499 0 undelivered: the requester hung up before the answer; %s\n",
+            what);
     fflush(a->svc.log);
     dm_svc_metrics_count(&a->svc, 499, 0);
-    if (evcon)
+    if (evhttp_request_get_connection(p->req))
         evhttp_send_reply(p->req, 499, "Client Closed Request", NULL);
     else
         evhttp_request_free(p->req);

@@ -261,60 +261,6 @@ int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req) {
     return c != NULL && c->over;
 }
 
-const char *dm_svc_method(struct evhttp_request *req) {
-    switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET:
-        return "GET";
-    case EVHTTP_REQ_POST:
-        return "POST";
-    case EVHTTP_REQ_HEAD:
-        return "HEAD";
-    case EVHTTP_REQ_PUT:
-        return "PUT";
-    case EVHTTP_REQ_DELETE:
-        return "DELETE";
-    case EVHTTP_REQ_OPTIONS:
-        return "OPTIONS";
-    case EVHTTP_REQ_TRACE:
-        return "TRACE";
-    case EVHTTP_REQ_CONNECT:
-        return "CONNECT";
-    case EVHTTP_REQ_PATCH:
-        return "PATCH";
-    }
-    return "?";
-}
-
-const char *dm_svc_path(struct evhttp_request *req) {
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    return uri ? evhttp_uri_get_path(uri) : NULL;
-}
-
-static void log_line(dm_svc *svc, struct evhttp_request *req, int code, size_t len,
-                     const char *reason) {
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (evcon)
-        evhttp_connection_get_peer(evcon, &peer, &port);
-    const char *uri = evhttp_request_get_uri(req);
-    /* The path as sent may hold anything; the log line shows it printable. */
-    char shown[128];
-    size_t j = 0;
-    for (size_t i = 0; uri && uri[i] && j + 1 < sizeof shown; i++)
-        shown[j++] = (uri[i] > 0x20 && uri[i] < 0x7f) ? uri[i] : '?';
-    shown[j] = '\0';
-    fprintf(svc->log, "%s %s %s:%u %s %s %d %zu%s%s\n", when, svc->name, peer ? peer : "-",
-            (unsigned)port, dm_svc_method(req), j ? shown : "-", code, len, reason ? " " : "",
-            reason ? reason : "");
-    fflush(svc->log);
-}
-
 void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char *content_type,
                   const void *body, size_t len, const char *reason) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -327,50 +273,13 @@ void dm_svc_reply(dm_svc *svc, struct evhttp_request *req, int code, const char 
     struct evbuffer *buf = evbuffer_new();
     if (buf != NULL && len > 0)
         evbuffer_add(buf, body, len);
-    const char *phrase = NULL;
-    switch (code) {
-    case 200:
-        phrase = "OK";
-        break;
-    case 400:
-        phrase = "Bad Request";
-        break;
-    case 403:
-        phrase = "Forbidden";
-        break;
-    case 404:
-        phrase = "Not Found";
-        break;
-    case 405:
-        phrase = "Method Not Allowed";
-        break;
-    case 409:
-        phrase = "Conflict";
-        break;
-    case 413:
-        phrase = "Payload Too Large";
-        break;
-    case 422:
-        phrase = "Unprocessable Entity";
-        break;
-    case 429:
-        phrase = "Too Many Requests";
-        break;
-    case 503:
-        phrase = "Service Unavailable";
-        break;
-    case 507:
-        phrase = "Insufficient Storage";
-        break;
-    default:
-        phrase = code < 500 ? "Client Error" : "Server Error";
-    }
+    const char *phrase = dm_svc_reason_phrase(code);
     dm_svc_conn *c = conn_of(req);
     dm_svc_metrics_count(svc, code, c != NULL ? c->t_request : 0);
     evhttp_send_reply(req, code, phrase, buf);
     if (buf != NULL)
         evbuffer_free(buf);
-    log_line(svc, req, code, len, reason);
+    dm_svc_log_request(svc, req, code, len, reason);
 }
 
 void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char *fmt, ...) {
@@ -394,22 +303,6 @@ void dm_svc_error(dm_svc *svc, struct evhttp_request *req, int code, const char 
     dm_svc_reply(svc, req, code, "text/plain; charset=utf-8", reason, (size_t)n + 1, shown);
 }
 
-int dm_svc_body(struct evhttp_request *req, char **body, size_t *len) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    char *copy = malloc(n + 1);
-    if (copy == NULL)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (n > 0 && evbuffer_copyout(in, copy, n) != (ev_ssize_t)n) {
-        free(copy);
-        return dm_fail(DM_ERR_IO, "cannot read the request body");
-    }
-    copy[n] = '\0';
-    *body = copy;
-    *len = n;
-    return DM_OK;
-}
-
 /* An answered request: its connection waits for the next one, with a new deadline. */
 static void on_complete(struct evhttp_request *req, void *arg) {
     (void)req;
@@ -417,30 +310,6 @@ static void on_complete(struct evhttp_request *req, void *arg) {
     dm_svc_conns_waiting(&c->svc->conns, c);
     if (c->in_table && c->deadline != NULL)
         event_add(c->deadline, &c->svc->request_tv);
-}
-
-const char *dm_svc_framing_error(struct evhttp_request *req) {
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *length = NULL, *coding = NULL;
-    size_t n_coding = 0;
-    for (struct evkeyval *h = in ? in->tqh_first : NULL; h != NULL; h = h->next.tqe_next) {
-        if (evutil_ascii_strcasecmp(h->key, "Content-Length") == 0) {
-            if (length != NULL && strcmp(length, h->value) != 0)
-                return "conflicting Content-Length headers";
-            length = h->value;
-        } else if (evutil_ascii_strcasecmp(h->key, "Transfer-Encoding") == 0) {
-            coding = h->value;
-            n_coding++;
-        }
-    }
-    /* libevent takes a body as chunked only for exactly "chunked", and
-     * otherwise goes by Content-Length: any other coding, or both, and the
-     * two ends could disagree on where the request ends. */
-    if (coding != NULL && (n_coding > 1 || evutil_ascii_strcasecmp(coding, "chunked") != 0))
-        return "unsupported Transfer-Encoding (only \"chunked\")";
-    if (coding != NULL && length != NULL)
-        return "both Transfer-Encoding and Content-Length";
-    return NULL;
 }
 
 static void on_request(struct evhttp_request *req, void *arg) {

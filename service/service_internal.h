@@ -164,6 +164,13 @@ int dm_svc_over_limit(dm_svc *svc, struct evhttp_request *req);
 /* The request path without query, or NULL when the URI is malformed. */
 const char *dm_svc_path(struct evhttp_request *req);
 const char *dm_svc_method(struct evhttp_request *req);
+/* The reason phrase of an HTTP status code. */
+const char *dm_svc_reason_phrase(int code);
+/* The start of a request's log line: the time, the service and the peer. */
+void dm_svc_log_peer(dm_svc *svc, struct evhttp_request *req);
+/* The request's log line (reason may be NULL). */
+void dm_svc_log_request(dm_svc *svc, struct evhttp_request *req, int code, size_t len,
+                        const char *reason);
 
 /* ------------------------------------------------------- the HTTPS client */
 
