@@ -51,6 +51,18 @@ int dm_armor_detect(const uint8_t *buf, size_t len);
 int dm_path_search(const char *search, const char *prefix, const char *name, const char *what,
                    char **path_out);
 
+/* ---- recipient.c: every recipient and identity type is made here ----
+ * A recipient (identity) that is kind (its type, functions and flags) around
+ * ctx, which it owns from here on: when the struct cannot be allocated, ctx
+ * is released through kind's destroy, as dm_recipient_free would, and the
+ * answer is DM_ERR_NOMEM with what as the detail. */
+int dm_recipient_make(const dm_recipient *kind, void *ctx, const char *what, dm_recipient **out);
+int dm_identity_make(const dm_identity *kind, void *ctx, const char *what, dm_identity **out);
+
+/* n bytes of guarded memory (dm_secret_alloc) whose start is aligned for a
+ * struct; NULL when out of memory. */
+void *dm_secret_struct(size_t n);
+
 /* ---- stanza.c ---- */
 
 /* The header grammar's argument = 1*VCHAR: what a stanza's type and each of
