@@ -54,8 +54,9 @@ int dm_path_search(const char *search, const char *prefix, const char *name, con
 /* ---- recipient.c: every recipient and identity type is made here ----
  * A recipient (identity) that is kind (its type, functions and flags) around
  * ctx, which it owns from here on: when the struct cannot be allocated, ctx
- * is released through kind's destroy, as dm_recipient_free would, and the
- * answer is DM_ERR_NOMEM with what as the detail. */
+ * is released through kind's destroy (which every kind has), as
+ * dm_recipient_free would, and the answer is DM_ERR_NOMEM with what as the
+ * detail. */
 int dm_recipient_make(const dm_recipient *kind, void *ctx, const char *what, dm_recipient **out);
 int dm_identity_make(const dm_identity *kind, void *ctx, const char *what, dm_identity **out);
 
