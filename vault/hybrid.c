@@ -479,11 +479,9 @@ static int pq_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         if ((err = decapsulate(id->mlkem, &id->keys, enc, ss)) != DM_OK ||
             (err = key_schedule(ss, key, nonce)) != DM_OK)
             break;
-        err = dm_aead_open(key, nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK || err != DM_ERR_PAYLOAD)
+        /* A body that does not open is another recipient's stanza. */
+        if ((err = dm_stanza_body_open(key, nonce, st, file_key)) != DM_ERR_NO_MATCH)
             break;
-        /* Not ours: another recipient's stanza. */
-        err = DM_ERR_NO_MATCH;
     }
     dm_secret_free(sec);
     if (err == DM_ERR_NO_MATCH)

@@ -17,6 +17,12 @@ int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_
 int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
                     size_t ad_len, const uint8_t *in, size_t n, uint8_t *out);
 
+/* Opens a stanza's body (ChaCha20-Poly1305 with key and nonce, no associated
+ * data) into the file key: DM_ERR_NO_MATCH when it does not open, which makes
+ * the stanza another recipient's (or the work of another passphrase). */
+int dm_stanza_body_open(const uint8_t key[32], const uint8_t nonce[12], const dm_stanza *st,
+                        uint8_t file_key[DM_FILE_KEY_LEN]);
+
 /* ---- armor.c: strict ASCII armor (c2sp.org/age, "ASCII armor") ----
  * The reader wraps a source whose first prefix_len bytes were already read
  * (the decryptor peeks to detect armor) and yields the binary age file.

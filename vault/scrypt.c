@@ -160,11 +160,9 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive_wrap_key(c, salt, log_n, wrap_key)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK || err != DM_ERR_PAYLOAD)
-            break;
         /* Wrong passphrase (or wrong work factor): try any other scrypt stanza. */
-        err = DM_ERR_NO_MATCH;
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
+            break;
     }
     dm_secret_free(wrap_key);
     /* Said plainly, since dm_decrypt keeps an identity's own explanation. */

@@ -189,13 +189,9 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive(&id->key, shared, share, wrap_key, tweak)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK)
-            break;
-        if (err != DM_ERR_PAYLOAD)
-            break;
         /* A 4-byte tag can collide: a stanza that doesn't open is someone else's. */
-        err = DM_ERR_NO_MATCH;
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
+            break;
     }
     dm_secret_free(scratch);
     if (err == DM_ERR_NO_MATCH)

@@ -203,13 +203,9 @@ static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive_wrap_key(shared, share, id->public, wrap_key)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK)
+        /* A body that does not open is another recipient's stanza. */
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
             break;
-        if (err != DM_ERR_PAYLOAD)
-            break;
-        /* Not ours: another recipient's stanza. */
-        err = DM_ERR_NO_MATCH;
     }
     sodium_memzero(id->scratch, sizeof id->scratch);
     pthread_mutex_unlock(&id->lock);
