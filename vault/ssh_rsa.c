@@ -58,17 +58,26 @@ static void oaep_params(OSSL_PARAM params[5]) {
     memcpy(params, p, sizeof p);
 }
 
+/* A context for RSA-OAEP with k's key and the OAEP parameters in params, and
+ * libcrypto in *c; NULL when there is no libcrypto (*c NULL) or OpenSSL could
+ * not make one. */
+static EVP_PKEY_CTX *oaep_ctx(const rsa_key *k, const dm_libcrypto **c, OSSL_PARAM params[5]) {
+    if ((*c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY)) == NULL)
+        return NULL;
+    oaep_params(params);
+    return (*c)->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+}
+
 /* ------------------------------------------------------------ recipient */
 
 static int rsa_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                     dm_stanza_list *out) {
     const rsa_key *k = self->ctx;
-    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+    const dm_libcrypto *c;
+    OSSL_PARAM params[5];
+    EVP_PKEY_CTX *ctx = oaep_ctx(k, &c, params);
     if (c == NULL)
         return DM_ERR_INTERNAL;
-    OSSL_PARAM params[5];
-    oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t len = 0;
     uint8_t *body = NULL;
     int err = DM_OK;
@@ -155,12 +164,11 @@ static int rsa_open(rsa_identity *id) {
 
 /* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
 static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[DM_FILE_KEY_LEN]) {
-    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+    const dm_libcrypto *c;
+    OSSL_PARAM params[5];
+    EVP_PKEY_CTX *ctx = oaep_ctx(k, &c, params);
     if (c == NULL)
         return DM_ERR_INTERNAL;
-    OSSL_PARAM params[5];
-    oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t cap = st->body_len;
     uint8_t *out = dm_secret_alloc(cap ? cap : 1);
     int err = DM_OK;
