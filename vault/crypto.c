@@ -76,6 +76,12 @@ int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
     return dm_aead_open_ad(key, nonce, NULL, 0, in, n, out);
 }
 
+int dm_stanza_body_open(const uint8_t key[32], const uint8_t nonce[12], const dm_stanza *st,
+                        uint8_t file_key[DM_FILE_KEY_LEN]) {
+    int err = dm_aead_open(key, nonce, st->body, st->body_len, file_key);
+    return err == DM_ERR_PAYLOAD ? DM_ERR_NO_MATCH : err;
+}
+
 int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
                     size_t ad_len, const uint8_t *in, size_t n, uint8_t *out) {
     if (n > crypto_aead_chacha20poly1305_ietf_MESSAGEBYTES_MAX)

@@ -179,10 +179,6 @@ static int usable(void) {
     return dm_pq_available() ? DM_OK : dm_fail(DM_ERR_USAGE, "%s", unavailable);
 }
 
-static void *guarded_struct(size_t n) {
-    return dm_secret_alloc((n + 15) & ~(size_t)15);
-}
-
 static int shake256(const uint8_t *in, size_t n, uint8_t *out, size_t out_len) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx != NULL && EVP_DigestInit_ex2(ctx, EVP_shake256(), NULL) == 1 &&
@@ -424,6 +420,9 @@ static size_t pq_labels(const dm_recipient *self, const dm_stanza *mine, size_t 
     return 1;
 }
 
+static const dm_recipient pq_recipient_kind = {
+    .type = PQ_TYPE, .wrap = pq_wrap, .destroy = pq_recipient_destroy, .labels = pq_labels};
+
 int dm_pq_recipient_parse(const char *s, dm_recipient **out) {
     int err = usable();
     if (err != DM_OK)
@@ -431,27 +430,16 @@ int dm_pq_recipient_parse(const char *s, dm_recipient **out) {
     if (!dm_pq_is_recipient(s) || strncmp(s, PQ_PUBLIC_PREFIX, sizeof PQ_PUBLIC_PREFIX - 1) != 0)
         return dm_fail(DM_ERR_USAGE, "hybrid recipient does not start with %s", PQ_PUBLIC_PREFIX);
     pq_recipient *rc = calloc(1, sizeof *rc);
-    dm_recipient *r = calloc(1, sizeof *r);
-    if (rc == NULL || r == NULL) {
-        free(rc);
-        free(r);
+    if (rc == NULL)
         return dm_fail(DM_ERR_NOMEM, "age1pq recipient");
-    }
     err = decode(s, PQ_PUBLIC_HRP, rc->public, PK_LEN, "age1pq recipient");
     if (err == DM_OK)
         err = mlkem_from_public(rc->public, &rc->mlkem);
     if (err != DM_OK) {
         free(rc);
-        free(r);
         return err;
     }
-    r->type = PQ_TYPE;
-    r->wrap = pq_wrap;
-    r->destroy = pq_recipient_destroy;
-    r->ctx = rc;
-    r->labels = pq_labels;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&pq_recipient_kind, rc, "age1pq recipient", out);
 }
 
 /* ------------------------------------------------------------- identity */
@@ -491,11 +479,9 @@ static int pq_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         if ((err = decapsulate(id->mlkem, &id->keys, enc, ss)) != DM_OK ||
             (err = key_schedule(ss, key, nonce)) != DM_OK)
             break;
-        err = dm_aead_open(key, nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK || err != DM_ERR_PAYLOAD)
+        /* A body that does not open is another recipient's stanza. */
+        if ((err = dm_stanza_body_open(key, nonce, st, file_key)) != DM_ERR_NO_MATCH)
             break;
-        /* Not ours: another recipient's stanza. */
-        err = DM_ERR_NO_MATCH;
     }
     dm_secret_free(sec);
     if (err == DM_ERR_NO_MATCH)
@@ -518,17 +504,15 @@ static int parse_secret(const char *s, pq_keys *k) {
     return decode(s, PQ_SECRET_HRP, k->seed, SEED_LEN, "hybrid identity");
 }
 
+static const dm_identity pq_identity_kind = {.unwrap = pq_unwrap, .destroy = pq_identity_destroy};
+
 int dm_pq_identity_parse(const char *s, dm_identity **out) {
     int err = usable();
     if (err != DM_OK)
         return err;
-    pq_identity *id = guarded_struct(sizeof *id);
-    dm_identity *ident = calloc(1, sizeof *ident);
-    if (id == NULL || ident == NULL) {
-        dm_secret_free(id);
-        free(ident);
+    pq_identity *id = dm_secret_struct(sizeof *id);
+    if (id == NULL)
         return dm_fail(DM_ERR_NOMEM, "hybrid identity");
-    }
     id->mlkem = NULL;
     err = parse_secret(s, &id->keys);
     if (err == DM_OK)
@@ -536,21 +520,16 @@ int dm_pq_identity_parse(const char *s, dm_identity **out) {
     if (err != DM_OK) {
         EVP_PKEY_free(id->mlkem);
         dm_secret_free(id);
-        free(ident);
         return err;
     }
-    ident->unwrap = pq_unwrap;
-    ident->destroy = pq_identity_destroy;
-    ident->ctx = id;
-    *out = ident;
-    return DM_OK;
+    return dm_identity_make(&pq_identity_kind, id, "hybrid identity", out);
 }
 
 int dm_pq_identity_to_recipient(const char *s, char **public_out) {
     int err = usable();
     if (err != DM_OK)
         return err;
-    pq_keys *k = guarded_struct(sizeof *k);
+    pq_keys *k = dm_secret_struct(sizeof *k);
     if (k == NULL)
         return dm_fail(DM_ERR_NOMEM, "hybrid identity");
     err = parse_secret(s, k);
@@ -567,7 +546,7 @@ int dm_pq_keygen(char **secret_out, char **public_out) {
     if (err != DM_OK)
         return err;
     size_t cap = bech32_len(PQ_SECRET_HRP, SEED_LEN) + 1;
-    pq_keys *k = guarded_struct(sizeof *k);
+    pq_keys *k = dm_secret_struct(sizeof *k);
     char *secret = dm_secret_alloc(cap);
     char *public = NULL;
     if (k == NULL || secret == NULL) {
@@ -594,7 +573,7 @@ int dm_pq_public_from_seed(const uint8_t seed[DM_PQ_SEED_LEN], uint8_t public[DM
     int err = usable();
     if (err != DM_OK)
         return err;
-    pq_keys *k = guarded_struct(sizeof *k);
+    pq_keys *k = dm_secret_struct(sizeof *k);
     if (k == NULL)
         return dm_fail(DM_ERR_NOMEM, "hybrid key");
     memcpy(k->seed, seed, SEED_LEN);
@@ -680,7 +659,7 @@ int dm_pq_decapsulate(const uint8_t seed[DM_PQ_SEED_LEN], const uint8_t enc[DM_P
     int err = usable();
     if (err != DM_OK)
         return err;
-    pq_keys *k = guarded_struct(sizeof *k);
+    pq_keys *k = dm_secret_struct(sizeof *k);
     EVP_PKEY *mlkem = NULL;
     if (k == NULL)
         return dm_fail(DM_ERR_NOMEM, "hybrid key");

@@ -17,6 +17,12 @@ int dm_aead_seal_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_
 int dm_aead_open_ad(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *ad,
                     size_t ad_len, const uint8_t *in, size_t n, uint8_t *out);
 
+/* Opens a stanza's body (ChaCha20-Poly1305 with key and nonce, no associated
+ * data) into the file key: DM_ERR_NO_MATCH when it does not open, which makes
+ * the stanza another recipient's (or the work of another passphrase). */
+int dm_stanza_body_open(const uint8_t key[32], const uint8_t nonce[12], const dm_stanza *st,
+                        uint8_t file_key[DM_FILE_KEY_LEN]);
+
 /* ---- armor.c: strict ASCII armor (c2sp.org/age, "ASCII armor") ----
  * The reader wraps a source whose first prefix_len bytes were already read
  * (the decryptor peeks to detect armor) and yields the binary age file.
@@ -50,6 +56,19 @@ int dm_armor_detect(const uint8_t *buf, size_t len);
  * detail) when none does, DM_ERR_NOMEM ("what"). */
 int dm_path_search(const char *search, const char *prefix, const char *name, const char *what,
                    char **path_out);
+
+/* ---- recipient.c: every recipient and identity type is made here ----
+ * A recipient (identity) that is kind (its type, functions and flags) around
+ * ctx, which it owns from here on: when the struct cannot be allocated, ctx
+ * is released through kind's destroy (which every kind has), as
+ * dm_recipient_free would, and the answer is DM_ERR_NOMEM with what as the
+ * detail. */
+int dm_recipient_make(const dm_recipient *kind, void *ctx, const char *what, dm_recipient **out);
+int dm_identity_make(const dm_identity *kind, void *ctx, const char *what, dm_identity **out);
+
+/* n bytes of guarded memory (dm_secret_alloc) whose start is aligned for a
+ * struct; NULL when out of memory. */
+void *dm_secret_struct(size_t n);
 
 /* ---- stanza.c ---- */
 

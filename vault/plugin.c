@@ -129,13 +129,16 @@ static size_t plugin_labels(const dm_recipient *self, const dm_stanza *mine, siz
     return 1;
 }
 
+static const dm_recipient plugin_recipient_kind = {.type = "plugin",
+                                                   .wrap = plugin_wrap,
+                                                   .destroy = plugin_recipient_destroy,
+                                                   .labels = plugin_labels};
+
 static int new_recipient(const char *name, const char *add_cmd, const char *encoding,
                          const dm_plugin_host *host, dm_recipient **out) {
-    dm_recipient *r = calloc(1, sizeof *r);
     plugin_recipient *pr = calloc(1, sizeof *pr);
     char *enc = secret_strdup(encoding);
-    if (r == NULL || pr == NULL || enc == NULL) {
-        free(r);
+    if (pr == NULL || enc == NULL) {
         free(pr);
         dm_secret_free(enc);
         return dm_fail(DM_ERR_NOMEM, "plugin recipient");
@@ -144,13 +147,7 @@ static int new_recipient(const char *name, const char *add_cmd, const char *enco
     pr->add_cmd = add_cmd;
     pr->encoding = enc;
     pr->host = host ? *host : no_host;
-    r->type = "plugin";
-    r->wrap = plugin_wrap;
-    r->destroy = plugin_recipient_destroy;
-    r->ctx = pr;
-    r->labels = plugin_labels;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&plugin_recipient_kind, pr, "plugin recipient", out);
 }
 
 int dm_plugin_recipient_parse(const char *s, const dm_plugin_host *host, dm_recipient **out) {
@@ -190,13 +187,14 @@ static void plugin_identity_destroy(dm_identity *self) {
     self->ctx = NULL;
 }
 
+static const dm_identity plugin_identity_kind = {.unwrap = plugin_unwrap,
+                                                 .destroy = plugin_identity_destroy};
+
 static int new_identity(const char *name, const char *encoding, const dm_plugin_host *host,
                         dm_identity **out) {
-    dm_identity *id = calloc(1, sizeof *id);
     plugin_identity *pi = calloc(1, sizeof *pi);
     char *enc = secret_strdup(encoding);
-    if (id == NULL || pi == NULL || enc == NULL) {
-        free(id);
+    if (pi == NULL || enc == NULL) {
         free(pi);
         dm_secret_free(enc);
         return dm_fail(DM_ERR_NOMEM, "plugin identity");
@@ -204,11 +202,7 @@ static int new_identity(const char *name, const char *encoding, const dm_plugin_
     snprintf(pi->name, sizeof pi->name, "%s", name);
     pi->encoding = enc;
     pi->host = host ? *host : no_host;
-    id->unwrap = plugin_unwrap;
-    id->destroy = plugin_identity_destroy;
-    id->ctx = pi;
-    *out = id;
-    return DM_OK;
+    return dm_identity_make(&plugin_identity_kind, pi, "plugin identity", out);
 }
 
 int dm_plugin_identity_parse(const char *s, const dm_plugin_host *host, dm_identity **out) {

@@ -24,12 +24,10 @@ typedef struct scrypt_ctx {
 } scrypt_ctx;
 
 static scrypt_ctx *ctx_new(const char *passphrase, size_t len, int log_n) {
-    /* sodium_malloc puts the end of the block against a guard page, so
-     * only a size that is a multiple of 16 gives an aligned struct. */
-    size_t size = (sizeof(scrypt_ctx) + len + 1 + 15) & ~(size_t)15;
+    size_t size = sizeof(scrypt_ctx) + len + 1;
     if (size < len)
         return NULL;
-    scrypt_ctx *c = dm_secret_alloc(size);
+    scrypt_ctx *c = dm_secret_struct(size);
     if (c == NULL)
         return NULL;
     c->log_n = log_n;
@@ -81,6 +79,13 @@ static void scrypt_destroy_recipient(dm_recipient *self) {
     self->ctx = NULL;
 }
 
+/* Passphrase encryption implies the sender authenticates: no one else may
+ * be able to decrypt, so nothing may sit beside it (DM_RCPT_ALONE). */
+static const dm_recipient scrypt_recipient_kind = {.type = SCRYPT_TYPE,
+                                                   .wrap = scrypt_wrap,
+                                                   .destroy = scrypt_destroy_recipient,
+                                                   .flags = DM_RCPT_ALONE};
+
 int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out) {
     if (log_n == 0)
         log_n = DM_SCRYPT_DEFAULT_LOG_N;
@@ -89,22 +94,10 @@ int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_re
                        LOG_N_LIMIT);
     if (passphrase == NULL && len > 0)
         return dm_fail(DM_ERR_USAGE, "no passphrase");
-    dm_recipient *r = calloc(1, sizeof *r);
     scrypt_ctx *c = ctx_new(passphrase, len, log_n);
-    if (r == NULL || c == NULL) {
-        free(r);
-        dm_secret_free(c);
+    if (c == NULL)
         return dm_fail(DM_ERR_NOMEM, "scrypt recipient");
-    }
-    r->type = SCRYPT_TYPE;
-    r->wrap = scrypt_wrap;
-    r->destroy = scrypt_destroy_recipient;
-    r->ctx = c;
-    /* Passphrase encryption implies the sender authenticates: no one else may
-     * be able to decrypt, so nothing may sit beside it. */
-    r->flags = DM_RCPT_ALONE;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&scrypt_recipient_kind, c, "scrypt recipient", out);
 }
 
 /* ------------------------------------------------------------- identity */
@@ -167,11 +160,9 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive_wrap_key(c, salt, log_n, wrap_key)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK || err != DM_ERR_PAYLOAD)
-            break;
         /* Wrong passphrase (or wrong work factor): try any other scrypt stanza. */
-        err = DM_ERR_NO_MATCH;
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
+            break;
     }
     dm_secret_free(wrap_key);
     /* Said plainly, since dm_decrypt keeps an identity's own explanation. */
@@ -187,6 +178,9 @@ static void scrypt_destroy_identity(dm_identity *self) {
     self->ctx = NULL;
 }
 
+static const dm_identity scrypt_identity_kind = {.unwrap = scrypt_unwrap,
+                                                 .destroy = scrypt_destroy_identity};
+
 int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out) {
     if (max_log_n == 0)
         max_log_n = DM_SCRYPT_MAX_LOG_N;
@@ -195,16 +189,8 @@ int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm
                        LOG_N_LIMIT);
     if (passphrase == NULL && len > 0)
         return dm_fail(DM_ERR_USAGE, "no passphrase");
-    dm_identity *id = calloc(1, sizeof *id);
     scrypt_ctx *c = ctx_new(passphrase, len, max_log_n);
-    if (id == NULL || c == NULL) {
-        free(id);
-        dm_secret_free(c);
+    if (c == NULL)
         return dm_fail(DM_ERR_NOMEM, "scrypt identity");
-    }
-    id->unwrap = scrypt_unwrap;
-    id->destroy = scrypt_destroy_identity;
-    id->ctx = c;
-    *out = id;
-    return DM_OK;
+    return dm_identity_make(&scrypt_identity_kind, c, "scrypt identity", out);
 }

@@ -88,36 +88,30 @@ static int ed_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_
     return err;
 }
 
-static void ed_recipient_destroy(dm_recipient *self) {
-    ed_key *k = self->ctx;
-    if (k != NULL) {
+static void ed_key_free(ed_key *k) {
+    if (k != NULL)
         free(k->blob);
-        free(k);
-    }
+    free(k);
+}
+
+static void ed_recipient_destroy(dm_recipient *self) {
+    ed_key_free(self->ctx);
     self->ctx = NULL;
 }
 
+static const dm_recipient ed_recipient_kind = {
+    .type = DM_SSH_ED25519, .wrap = ed_wrap, .destroy = ed_recipient_destroy};
+
 int dm_ssh_ed25519_recipient_new(const dm_ssh_public *pub, dm_recipient **out) {
-    dm_recipient *r = calloc(1, sizeof *r);
     ed_key *k = calloc(1, sizeof *k);
-    if (r == NULL || k == NULL) {
-        free(r);
-        free(k);
+    if (k == NULL)
         return dm_fail(DM_ERR_NOMEM, "ssh-ed25519 recipient");
-    }
     int err = ed_key_init(k, pub);
     if (err != DM_OK) {
-        free(k->blob);
-        free(k);
-        free(r);
+        ed_key_free(k);
         return err;
     }
-    r->type = DM_SSH_ED25519;
-    r->wrap = ed_wrap;
-    r->destroy = ed_recipient_destroy;
-    r->ctx = k;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&ed_recipient_kind, k, "ssh-ed25519 recipient", out);
 }
 
 /* ------------------------------------------------------------- identity */
@@ -195,13 +189,9 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive(&id->key, shared, share, wrap_key, tweak)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK)
-            break;
-        if (err != DM_ERR_PAYLOAD)
-            break;
         /* A 4-byte tag can collide: a stanza that doesn't open is someone else's. */
-        err = DM_ERR_NO_MATCH;
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
+            break;
     }
     dm_secret_free(scratch);
     if (err == DM_ERR_NO_MATCH)
@@ -209,21 +199,25 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void ed_identity_destroy(dm_identity *self) {
-    ed_identity *id = self->ctx;
+static void ed_identity_free(ed_identity *id) {
     if (id != NULL) {
         free(id->key.blob);
         dm_secret_free(id->secret);
         dm_ssh_pending_free(id->pending);
-        free(id);
     }
+    free(id);
+}
+
+static void ed_identity_destroy(dm_identity *self) {
+    ed_identity_free(self->ctx);
     self->ctx = NULL;
 }
 
+static const dm_identity ed_identity_kind = {.unwrap = ed_unwrap, .destroy = ed_identity_destroy};
+
 int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out) {
-    dm_identity *ident = calloc(1, sizeof *ident);
     ed_identity *id = calloc(1, sizeof *id);
-    int err = ident && id ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
+    int err = id ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
     if (err == DM_OK)
         err = ed_key_init(&id->key, &priv->pub);
     if (err == DM_OK && pending == NULL) {
@@ -235,19 +229,10 @@ int dm_ssh_ed25519_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, d
     }
     dm_ssh_private_free(priv);
     if (err != DM_OK) {
-        if (id != NULL) {
-            free(id->key.blob);
-            dm_secret_free(id->secret);
-        }
-        free(id);
-        free(ident);
+        ed_identity_free(id);
         dm_ssh_pending_free(pending);
         return err;
     }
     id->pending = pending;
-    ident->unwrap = ed_unwrap;
-    ident->destroy = ed_identity_destroy;
-    ident->ctx = id;
-    *out = ident;
-    return DM_OK;
+    return dm_identity_make(&ed_identity_kind, id, "ssh-ed25519 identity", out);
 }

@@ -58,17 +58,26 @@ static void oaep_params(OSSL_PARAM params[5]) {
     memcpy(params, p, sizeof p);
 }
 
+/* A context for RSA-OAEP with k's key and the OAEP parameters in params, and
+ * libcrypto in *c; NULL when there is no libcrypto (*c NULL) or OpenSSL could
+ * not make one. */
+static EVP_PKEY_CTX *oaep_ctx(const rsa_key *k, const dm_libcrypto **c, OSSL_PARAM params[5]) {
+    if ((*c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY)) == NULL)
+        return NULL;
+    oaep_params(params);
+    return (*c)->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+}
+
 /* ------------------------------------------------------------ recipient */
 
 static int rsa_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY_LEN],
                     dm_stanza_list *out) {
     const rsa_key *k = self->ctx;
-    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+    const dm_libcrypto *c;
+    OSSL_PARAM params[5];
+    EVP_PKEY_CTX *ctx = oaep_ctx(k, &c, params);
     if (c == NULL)
         return DM_ERR_INTERNAL;
-    OSSL_PARAM params[5];
-    oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t len = 0;
     uint8_t *body = NULL;
     int err = DM_OK;
@@ -88,19 +97,23 @@ static int rsa_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_KEY
     return err;
 }
 
-static void rsa_recipient_destroy(dm_recipient *self) {
-    rsa_key *k = self->ctx;
-    if (k != NULL) {
+static void rsa_key_free(rsa_key *k) {
+    if (k != NULL)
         rsa_key_clear(k);
-        free(k);
-    }
+    free(k);
+}
+
+static void rsa_recipient_destroy(dm_recipient *self) {
+    rsa_key_free(self->ctx);
     self->ctx = NULL;
 }
 
+static const dm_recipient rsa_recipient_kind = {
+    .type = DM_SSH_RSA, .wrap = rsa_wrap, .destroy = rsa_recipient_destroy};
+
 int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out) {
-    dm_recipient *r = calloc(1, sizeof *r);
     rsa_key *k = calloc(1, sizeof *k);
-    int err = r && k ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa recipient");
+    int err = k ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa recipient");
     if (err == DM_OK)
         err = rsa_key_init(k, pub);
     void *pkey = NULL;
@@ -115,18 +128,10 @@ int dm_ssh_rsa_recipient_new(const dm_ssh_public *pub, dm_recipient **out) {
                           MIN_BITS);
     }
     if (err != DM_OK) {
-        if (k != NULL)
-            rsa_key_clear(k);
-        free(k);
-        free(r);
+        rsa_key_free(k);
         return err;
     }
-    r->type = DM_SSH_RSA;
-    r->wrap = rsa_wrap;
-    r->destroy = rsa_recipient_destroy;
-    r->ctx = k;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&rsa_recipient_kind, k, "ssh-rsa recipient", out);
 }
 
 /* ------------------------------------------------------------- identity */
@@ -159,12 +164,11 @@ static int rsa_open(rsa_identity *id) {
 
 /* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
 static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[DM_FILE_KEY_LEN]) {
-    const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+    const dm_libcrypto *c;
+    OSSL_PARAM params[5];
+    EVP_PKEY_CTX *ctx = oaep_ctx(k, &c, params);
     if (c == NULL)
         return DM_ERR_INTERNAL;
-    OSSL_PARAM params[5];
-    oaep_params(params);
-    EVP_PKEY_CTX *ctx = c->EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     size_t cap = st->body_len;
     uint8_t *out = dm_secret_alloc(cap ? cap : 1);
     int err = DM_OK;
@@ -211,20 +215,25 @@ static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void rsa_identity_destroy(dm_identity *self) {
-    rsa_identity *id = self->ctx;
+static void rsa_identity_free(rsa_identity *id) {
     if (id != NULL) {
         rsa_key_clear(&id->key);
         dm_ssh_pending_free(id->pending);
-        free(id);
     }
+    free(id);
+}
+
+static void rsa_identity_destroy(dm_identity *self) {
+    rsa_identity_free(self->ctx);
     self->ctx = NULL;
 }
 
+static const dm_identity rsa_identity_kind = {.unwrap = rsa_unwrap,
+                                              .destroy = rsa_identity_destroy};
+
 int dm_ssh_rsa_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_identity **out) {
-    dm_identity *ident = calloc(1, sizeof *ident);
     rsa_identity *id = calloc(1, sizeof *id);
-    int err = ident && id ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa identity");
+    int err = id ? DM_OK : dm_fail(DM_ERR_NOMEM, "ssh-rsa identity");
     if (err == DM_OK)
         err = rsa_key_init(&id->key, &priv->pub);
     if (err == DM_OK && pending == NULL) {
@@ -233,17 +242,10 @@ int dm_ssh_rsa_identity_new(dm_ssh_private *priv, dm_ssh_pending *pending, dm_id
     }
     dm_ssh_private_free(priv);
     if (err != DM_OK) {
-        if (id != NULL)
-            rsa_key_clear(&id->key);
-        free(id);
-        free(ident);
+        rsa_identity_free(id);
         dm_ssh_pending_free(pending);
         return err;
     }
     id->pending = pending;
-    ident->unwrap = rsa_unwrap;
-    ident->destroy = rsa_identity_destroy;
-    ident->ctx = id;
-    *out = ident;
-    return DM_OK;
+    return dm_identity_make(&rsa_identity_kind, id, "ssh-rsa identity", out);
 }

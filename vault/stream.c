@@ -217,22 +217,6 @@ static int fill(dm_source in, uint8_t *buf, size_t cap, size_t *have, int *eof) 
     return DM_OK;
 }
 
-static ssize_t pread_full(int fd, uint8_t *buf, size_t n, off_t off) {
-    size_t done = 0;
-    while (done < n) {
-        ssize_t got = pread(fd, buf + done, n - done, off + (off_t)done);
-        if (got < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (got == 0)
-            break;
-        done += (size_t)got;
-    }
-    return (ssize_t)done;
-}
-
 /* Allocates a slot's input buffer the first time it needs one. */
 static int job_inbuf(engine *e, unsigned t) {
     if (e->inbuf[t] == NULL && (e->inbuf[t] = malloc(e->job_in + 1)) == NULL)
@@ -260,7 +244,7 @@ static void job_read(engine *e, unsigned t, job *jb) {
             jb->read_err = DM_ERR_NOMEM;
             break;
         }
-        ssize_t r = pread_full(e->fd, e->inbuf[t], want, e->file_base + (off_t)off);
+        ssize_t r = dm_pread_all(e->fd, e->inbuf[t], want, e->file_base + (off_t)off);
         if (r < 0) {
             jb->read_err = DM_ERR_IO;
             jb->read_errno = errno;

@@ -13,22 +13,6 @@
 #define READ_BLOCK 65536
 #define SCRYPT_TYPE "scrypt"
 
-void dm_recipient_free(dm_recipient *r) {
-    if (r == NULL)
-        return;
-    if (r->destroy)
-        r->destroy(r);
-    free(r);
-}
-
-void dm_identity_free(dm_identity *id) {
-    if (id == NULL)
-        return;
-    if (id->destroy)
-        id->destroy(id);
-    free(id);
-}
-
 /* The name a refusal gives a recipient: its first stanza's type, else its own. */
 static const char *rcpt_name(const dm_recipient *r, const dm_header *hdrp, const size_t *first,
                              size_t i, const char *fallback) {
@@ -659,18 +643,12 @@ static void file_key_destroy(dm_identity *self) {
     self->ctx = NULL;
 }
 
+static const dm_identity file_key_kind = {.unwrap = file_key_unwrap, .destroy = file_key_destroy};
+
 int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out) {
-    dm_identity *id = calloc(1, sizeof *id);
     uint8_t *key = dm_secret_alloc(DM_FILE_KEY_LEN);
-    if (id == NULL || key == NULL) {
-        free(id);
-        dm_secret_free(key);
+    if (key == NULL)
         return dm_fail(DM_ERR_NOMEM, "file key identity");
-    }
     memcpy(key, file_key, DM_FILE_KEY_LEN);
-    id->unwrap = file_key_unwrap;
-    id->destroy = file_key_destroy;
-    id->ctx = key;
-    *out = id;
-    return DM_OK;
+    return dm_identity_make(&file_key_kind, key, "file key identity", out);
 }

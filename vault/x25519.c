@@ -39,12 +39,6 @@ typedef struct x25519_identity {
     uint8_t scratch[2 * 32]; /* shared secret, wrap key */
 } x25519_identity;
 
-/* sodium_malloc puts the end of a block against its guard page: only a size
- * that is a multiple of 16 leaves the start aligned for a struct. */
-static void *guarded_struct(size_t n) {
-    return dm_secret_alloc((n + 15) & ~(size_t)15);
-}
-
 /* Decodes "<prefix>..." Bech32 into 32 bytes; the prefix check also fixes
  * the case: age writes recipients in lower case and secret keys in upper case,
  * and so do we. */
@@ -138,27 +132,19 @@ static void x25519_recipient_destroy(dm_recipient *self) {
     self->ctx = NULL;
 }
 
+static const dm_recipient x25519_recipient_kind = {
+    .type = X25519_TYPE, .wrap = x25519_wrap, .destroy = x25519_recipient_destroy};
+
 static int new_recipient(const uint8_t public[X25519_LEN], dm_recipient **out) {
-    dm_recipient *r = calloc(1, sizeof *r);
-    x25519_recipient *rc = guarded_struct(sizeof *rc);
-    if (r == NULL || rc == NULL) {
-        free(r);
-        dm_secret_free(rc);
+    x25519_recipient *rc = dm_secret_struct(sizeof *rc);
+    if (rc == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 recipient");
-    }
     if (pthread_mutex_init(&rc->lock, NULL) != 0) {
-        free(r);
         dm_secret_free(rc);
         return dm_fail(DM_ERR_INTERNAL, "X25519 recipient lock");
     }
     memcpy(rc->public, public, X25519_LEN);
-    r->type = X25519_TYPE;
-    r->wrap = x25519_wrap;
-    r->destroy = x25519_recipient_destroy;
-    r->ctx = rc;
-    r->flags = 0;
-    *out = r;
-    return DM_OK;
+    return dm_recipient_make(&x25519_recipient_kind, rc, "X25519 recipient", out);
 }
 
 int dm_x25519_recipient_parse(const char *age1, dm_recipient **out) {
@@ -217,13 +203,9 @@ static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         }
         if ((err = derive_wrap_key(shared, share, id->public, wrap_key)) != DM_OK)
             break;
-        err = dm_aead_open(wrap_key, zero_nonce, st->body, st->body_len, file_key);
-        if (err == DM_OK)
+        /* A body that does not open is another recipient's stanza. */
+        if ((err = dm_stanza_body_open(wrap_key, zero_nonce, st, file_key)) != DM_ERR_NO_MATCH)
             break;
-        if (err != DM_ERR_PAYLOAD)
-            break;
-        /* Not ours: another recipient's stanza. */
-        err = DM_ERR_NO_MATCH;
     }
     sodium_memzero(id->scratch, sizeof id->scratch);
     pthread_mutex_unlock(&id->lock);
@@ -241,8 +223,11 @@ static void x25519_identity_destroy(dm_identity *self) {
     self->ctx = NULL;
 }
 
+static const dm_identity x25519_identity_kind = {.unwrap = x25519_unwrap,
+                                                 .destroy = x25519_identity_destroy};
+
 int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
-    x25519_identity *id = guarded_struct(sizeof *id);
+    x25519_identity *id = dm_secret_struct(sizeof *id);
     if (id == NULL)
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     int err = decode_key(secret, SECRET_PREFIX, SECRET_HRP, id->secret, "X25519 identity");
@@ -252,17 +237,11 @@ int dm_x25519_identity_parse(const char *secret, dm_identity **out) {
         dm_secret_free(id);
         return err;
     }
-    dm_identity *ident = calloc(1, sizeof *ident);
-    if (ident == NULL || pthread_mutex_init(&id->lock, NULL) != 0) {
-        free(ident);
+    if (pthread_mutex_init(&id->lock, NULL) != 0) {
         dm_secret_free(id);
         return dm_fail(DM_ERR_NOMEM, "X25519 identity");
     }
-    ident->unwrap = x25519_unwrap;
-    ident->destroy = x25519_identity_destroy;
-    ident->ctx = id;
-    *out = ident;
-    return DM_OK;
+    return dm_identity_make(&x25519_identity_kind, id, "X25519 identity", out);
 }
 
 int dm_x25519_identity_to_recipient(const char *secret, char **public_out) {
