@@ -178,9 +178,9 @@ $(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.so
 	  -Wl,--no-whole-archive $(LDLIBS) -ldl
 
 # The command's small helpers (cli/util.c) have a unit test of their own.
-$(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(LIBS_ALL) $(HEADERS)
+$(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(BUILD)/obj/cli/exit.o $(LIBS_ALL) $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -Icli $(LDFLAGS) -o $@ $< $(BUILD)/obj/cli/util.o $(LIBS_ALL) \
+	$(CC) $(CFLAGS) -Itests -Icli $(LDFLAGS) -o $@ $< $(BUILD)/obj/cli/util.o $(BUILD)/obj/cli/exit.o $(LIBS_ALL) \
 	  $(CMOCKA_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(LIBS_ALL) $(HEADERS)

@@ -24,10 +24,28 @@ int cmd_bench(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
+/* Exit codes of the doormat command (README, "Exit codes"; docs/doormat.1,
+ * EXIT STATUS). Only the command knows them: the libraries return dm_err. */
+enum {
+    DM_EXIT_OK = 0,
+    DM_EXIT_FAILURE = 1,
+    DM_EXIT_USAGE = 2,
+    DM_EXIT_MALFORMED = 3,
+    DM_EXIT_NO_MATCH = 4,
+    DM_EXIT_HMAC = 5,
+    DM_EXIT_PAYLOAD = 6,
+    DM_EXIT_POLICY = 7,
+    DM_EXIT_DENIED = 8,
+    DM_EXIT_LOG = 9
+};
+/* The exit code of an error class (cli/exit.c); an unknown value is a
+ * failure (1), never success. */
+int cli_exit_code(int err);
+
 /* "doormat: <message>" on stderr, one line. */
 void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "doormat: <what>: <dm_escrow_strerror(err)>[: <dm_err_detail()>]" and
- * returns dm_exit_code(err). */
+ * returns cli_exit_code(err). */
 int cli_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints a usage error and returns DM_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

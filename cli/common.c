@@ -87,7 +87,7 @@ int cli_fail(int err, const char *fmt, ...) {
     else
         snprintf(text, sizeof text, "%s: %s", what, dm_escrow_strerror(err));
     emit_line(text);
-    int code = dm_exit_code(err);
+    int code = cli_exit_code(err);
     return code == DM_EXIT_OK ? DM_EXIT_FAILURE : code;
 }
 

@@ -500,7 +500,8 @@ static int open_ssh_key(const char *path, char *text, size_t len, dm_identity **
  * "no identity matched" in front. */
 static int fail_plainly(int err, const char *cmd, const char *path) {
     const char *detail = dm_err_detail();
-    if (err == DM_ERR_NO_MATCH && detail[0] != '\0' && strncmp(detail, "none of ", 8) != 0) {
+    if ((err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE) && detail[0] != '\0' &&
+        strncmp(detail, "none of ", 8) != 0) {
         /* The vault says what; the command says what to do about it. */
         const char *hint = strstr(detail, "passphrase-encrypted but identities were specified")
                                ? ": leave out -i and -j to be asked for the passphrase (or use "
@@ -709,8 +710,8 @@ static int batchpass_unwrap(const dm_identity *self, const dm_stanza_list *stanz
     if (stanzas->len != 1 || strcmp(stanzas->items[0].type, "scrypt") != 0)
         return dm_fail(DM_ERR_NO_MATCH, "file is not passphrase-encrypted");
     int err = ctx->scrypt->unwrap(ctx->scrypt, stanzas, file_key);
-    if (err == DM_ERR_NO_MATCH)
-        return dm_fail(DM_ERR_NO_MATCH, "incorrect passphrase");
+    if (err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE)
+        return dm_fail(DM_ERR_BAD_PASSPHRASE, "incorrect passphrase");
     return err;
 }
 
@@ -973,8 +974,8 @@ static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
             return err;
     }
     int err = ctx->scrypt->unwrap(ctx->scrypt, stanzas, file_key);
-    if (err == DM_ERR_NO_MATCH)
-        return dm_fail(DM_ERR_NO_MATCH, "incorrect passphrase");
+    if (err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE)
+        return dm_fail(DM_ERR_BAD_PASSPHRASE, "incorrect passphrase");
     return err;
 }
 
@@ -1189,7 +1190,7 @@ static int run_decrypt(const decrypt_args *a) {
     cli_escrow_decrypt_opts(&escrow, &opts, ids.items, ids.len);
     err = dm_decrypt(typed != NULL ? dm_source_mem(&typed_in) : dm_source_fd(&in_fd),
                      dm_sink_fd(&out.fd), ids.items, ids.len, &opts);
-    if (err == DM_ERR_NO_MATCH) {
+    if (err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE) {
         cli_output_abort(&out);
         rc = fail_plainly(err, "decrypt", NULL);
     } else {
@@ -1571,7 +1572,7 @@ static int run_rekey(const encrypt_args *a, const decrypt_args *d) {
             ids.items[i]->beside = dm_escrow_beside;
         err = dm_rekey(dm_source_fd(&in_fd), dm_sink_fd(&out.fd), ids.items, ids.len, rcpts.items,
                        rcpts.len, &opts);
-        if (err == DM_ERR_NO_MATCH) {
+        if (err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE) {
             cli_output_abort(&out);
             rc = fail_plainly(err, "rekey", NULL);
         } else {

@@ -510,7 +510,7 @@ static int escrow_warrant(int argc, char **argv) {
              * log. A file without the authority's stanzas has none (and no
              * agent has anything to open in it): its header's id names it. */
             int err = dm_escrow_file_id(auth, &info.header, ids[i]);
-            if (err == DM_ERR_NO_MATCH) {
+            if (err == DM_ERR_NO_STANZA) {
                 memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
                 err = DM_OK;
             }
@@ -736,10 +736,10 @@ static int escrow_recover(int argc, char **argv) {
                         "others: it was signed by that agent but holds a wrong value; the file "
                         "was recovered without it",
                         dm_escrow_share_agent(shares[i]), a.shares[i]);
-        if (err == DM_ERR_NO_MATCH) {
+        if (err == DM_ERR_TOO_FEW_SHARES) {
             /* Exit 4 as for "no identity matched", in words that fit shares. */
             cli_msg("escrow recover: not enough shares: %s", dm_err_detail());
-            rc = dm_exit_code(err);
+            rc = cli_exit_code(err);
         } else if (err != DM_OK) {
             rc = cli_fail(err, "escrow recover");
         }

@@ -137,7 +137,7 @@ static int read_checkpoint(const log_args *a, dm_tlog_fetcher f, const char *whe
     uint8_t *data = NULL;
     int err = f.fetch(f.ctx, "checkpoint", &data, len);
     if (err != DM_OK)
-        return cli_fail(err == DM_ERR_NO_MATCH ? DM_ERR_IO : err, "%s: %s", a->cmd, where);
+        return cli_fail(err == DM_ERR_NOT_FOUND ? DM_ERR_IO : err, "%s: %s", a->cmd, where);
     dm_tlog_note *n = NULL;
     dm_tlog_checkpoint c;
     err = dm_tlog_note_parse((const char *)data, *len, &n);
@@ -718,7 +718,7 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
     size_t len = 0;
     int err = f.fetch(f.ctx, "checkpoint", &data, &len);
     if (err != DM_OK)
-        return cli_fail(err == DM_ERR_NO_MATCH ? DM_ERR_IO : err, "%s: log of agent %s", a->cmd,
+        return cli_fail(err == DM_ERR_NOT_FOUND ? DM_ERR_IO : err, "%s: log of agent %s", a->cmd,
                         name);
     dm_tlog_checkpoint c, old;
     /* The empty tree a log starts with was never cosigned (escrow init makes

@@ -477,9 +477,9 @@ int cmd_escrow_request(int argc, char **argv) {
                         cmd, answers[i].agent, (unsigned long long)answers[i].index);
             else if (answers[i].reason[0])
                 cli_msg("%s: agent %s: %s", cmd, answers[i].agent, answers[i].reason);
-        if (err == DM_ERR_NO_MATCH) {
+        if (err == DM_ERR_TOO_FEW_SHARES) {
             cli_msg("%s: not enough shares: %s", cmd, dm_err_detail());
-            rc = dm_exit_code(err);
+            rc = cli_exit_code(err);
         } else if (err != DM_OK) {
             rc = cli_fail(err, "%s", cmd);
         }

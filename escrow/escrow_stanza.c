@@ -220,7 +220,9 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
 }
 
 const char *dm_escrow_strerror(int err) {
-    return err == DM_ERR_POLICY ? "escrow policy violated" : dm_strerror(err);
+    return err == DM_ERR_POLICY      ? "escrow policy violated"
+           : err == DM_ERR_NO_STANZA ? "no escrow stanza opens"
+                                     : dm_strerror(err);
 }
 
 int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
@@ -265,7 +267,7 @@ int dm_escrow_own_stanza(const dm_escrow_authority *auth, const dm_escrow_agent_
         mine = s;
     }
     if (!mine)
-        return dm_fail(DM_ERR_NO_MATCH, "the file has no escrow stanza for agent %s of %s",
+        return dm_fail(DM_ERR_NO_STANZA, "the file has no escrow stanza for agent %s of %s",
                        agent->name, auth->name);
     char kn[48], x[24];
     snprintf(kn, sizeof kn, "%u-of-%zu", auth->threshold, auth->n_agents);
@@ -315,7 +317,7 @@ int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
         memcpy(id, named, DM_FILE_ID_LEN);
     }
     if (found == 0)
-        return dm_fail(DM_ERR_NO_MATCH, "no escrow stanza of authority %s (%s)", auth->name,
+        return dm_fail(DM_ERR_NO_STANZA, "no escrow stanza of authority %s (%s)", auth->name,
                        auth->id_hex);
     return DM_OK;
 }

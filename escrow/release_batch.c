@@ -126,7 +126,7 @@ static int entry_text(dm_escrow_releaser *r, uint64_t index, char **text, size_t
             return DM_OK;
         }
     if (index >= dm_tlog_log_size(r->log))
-        return dm_fail(DM_ERR_NO_MATCH, "entry %" PRIu64 " is not committed", index);
+        return dm_fail(DM_ERR_NOT_FOUND, "entry %" PRIu64 " is not committed", index);
     dm_tlog_reader *rd = NULL;
     uint8_t *e = NULL;
     int err = dm_tlog_reader_new(dm_tlog_dir_fetcher(r->dir), dm_tlog_log_size(r->log), &rd);

@@ -181,7 +181,7 @@ int dm_escrow_open_stanza(const char *wrap_label, const dm_escrow_authority *aut
     if (!err)
         err = wrap_key(wrap_label, auth, agent->index, file_id, s->shared, eph_pk, s->key);
     if (!err && dm_aead_open(s->key, zero_nonce, st->body, DM_ESCROW_WRAPPED_LEN, share) != DM_OK)
-        err = dm_fail(DM_ERR_NO_MATCH,
+        err = dm_fail(DM_ERR_NO_STANZA,
                       "the escrow stanza for agent %s does not open with its key (altered?)",
                       agent->name);
     dm_secret_free(s);

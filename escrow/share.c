@@ -334,7 +334,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
     }
     size_t k = auth->threshold;
     if (have < k)
-        return dm_fail(DM_ERR_NO_MATCH,
+        return dm_fail(DM_ERR_TOO_FEW_SHARES,
                        "%zu valid share%s from distinct agents, authority %s needs %u of %zu", have,
                        have == 1 ? "" : "s", auth->name, auth->threshold, auth->n_agents);
     /* Any k shares determine the polynomial and the header MAC says whether
@@ -415,7 +415,7 @@ int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, con
     if (tries)
         *tries = 0;
     if (n_shares < auth->threshold)
-        return dm_fail(DM_ERR_NO_MATCH, "%zu share%s, authority %s needs %u", n_shares,
+        return dm_fail(DM_ERR_TOO_FEW_SHARES, "%zu share%s, authority %s needs %u", n_shares,
                        n_shares == 1 ? "" : "s", auth->name, auth->threshold);
     /* Any k shares determine the polynomial; the header MAC then says whether
      * the agents were given the real file key. */

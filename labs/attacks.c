@@ -28,7 +28,7 @@ int dm_lab_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_ke
     for (size_t i = 0; i < n_keys && have < k && !err; i++) {
         unsigned x = 0;
         int e = dm_escrow_agent_open(auth, keys[i], hdr, s->ys[have], &x);
-        if (e == DM_ERR_NO_MATCH)
+        if (e == DM_ERR_NO_STANZA)
             continue; /* this file has no (opening) stanza for that agent */
         if (e) {
             err = e;
@@ -44,7 +44,7 @@ int dm_lab_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_ke
         have++;
     }
     if (!err && have < k)
-        err = dm_fail(DM_ERR_NO_MATCH, "the keys open %zu share%s, authority %s needs %u", have,
+        err = dm_fail(DM_ERR_TOO_FEW_SHARES, "the keys open %zu share%s, authority %s needs %u", have,
                       have == 1 ? "" : "s", dm_escrow_authority_name(auth), k);
     if (!err)
         err = dm_escrow_combine(auth, hdr, xs, ys, have, file_key, tries);

@@ -85,7 +85,7 @@ static int steal_one(blast *b, int set, dm_identity *user, const dm_membuf *file
         return DM_OK;
     }
     /* Not opening is the expected outcome for most files; anything else is a fault. */
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_refused(err) ? DM_OK : err;
 }
 
 int dm_lab_blast(const dm_lab_blast_opts *o, dm_lab_blast_result *r) {

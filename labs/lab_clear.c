@@ -63,7 +63,7 @@ static int try_pin(device *d, const char *pin, bool *opened) {
     free(plain);
     if (err == DM_OK && !*opened)
         return dm_fail(DM_ERR_INTERNAL, "a device opened to the wrong file");
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_refused(err) ? DM_OK : err;
 }
 
 /* The vendor's part: the recovery screen (the device bricks itself), the

@@ -54,7 +54,7 @@ static int opens(const dm_membuf *file, dm_identity *id, const char *msg, bool *
     free(plain);
     if (err == DM_OK && !*opened)
         return dm_fail(DM_ERR_INTERNAL, "a file decrypted to something else");
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_refused(err) ? DM_OK : err;
 }
 
 int dm_lab_ghost(const dm_lab_ghost_opts *o, dm_lab_ghost_result *r) {

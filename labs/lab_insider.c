@@ -189,7 +189,7 @@ static int access_file(const authority *a, int row, const dm_lab_insider_opts *o
         err = dm_lab_opens_to(file, fk, plain, len, "a file", opened);
     dm_secret_free(fk);
     dm_header_clear(&hdr);
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_refused(err) ? DM_OK : err;
 }
 
 int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r) {

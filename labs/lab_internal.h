@@ -11,6 +11,15 @@ int dm_lab_splice_header(dm_header *forged, const uint8_t file_key[DM_FILE_KEY_L
                          const uint8_t *file, size_t len, size_t header_len, uint8_t **out,
                          size_t *out_len);
 
+/* True for the codes that say "these keys do not open it": no identity
+ * matched, a wrong passphrase or passcode, no escrow stanza that opens,
+ * fewer shares than the threshold. A lab counts such a refusal as the
+ * expected outcome of an attempt, and any other failure as a fault. */
+static inline bool dm_lab_refused(int err) {
+    return err == DM_ERR_NO_MATCH || err == DM_ERR_BAD_PASSPHRASE || err == DM_ERR_NO_STANZA ||
+           err == DM_ERR_TOO_FEW_SHARES;
+}
+
 /* DIR/NAME, or DM_ERR_USAGE when it does not fit. */
 int dm_lab_path(char *out, size_t cap, const char *dir, const char *name);
 /* mkdir DIR/NAME (0700); an existing directory is fine. */

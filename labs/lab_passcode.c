@@ -151,7 +151,7 @@ int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, siz
             sodium_memzero(d->keybag, sizeof d->keybag);
             d->erased = true;
         }
-        err = dm_fail(DM_ERR_NO_MATCH, "wrong passcode");
+        err = dm_fail(DM_ERR_BAD_PASSPHRASE, "wrong passcode");
     }
     if (!err) {
         d->failures = 0;
@@ -274,7 +274,7 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r) {
             if (!r->crack_found)
                 err =
                     dm_fail(DM_ERR_INTERNAL, "PIN %s unlocked the device to the wrong file", guess);
-        } else if (e != DM_ERR_NO_MATCH) {
+        } else if (e != DM_ERR_BAD_PASSPHRASE) {
             err = e;
         }
         free(plain);
@@ -307,7 +307,7 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r) {
             r->limited_found = true;
         else if (e == DM_OK)
             err = dm_fail(DM_ERR_INTERNAL, "PIN %s unlocked the device to the wrong file", guess);
-        else if (e != DM_ERR_NO_MATCH)
+        else if (e != DM_ERR_BAD_PASSPHRASE)
             err = e;
     }
     if (!err) {

@@ -88,8 +88,8 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
                 e2 = dm_escrow_recover(auth, &hdr, &share, 1, fk + DM_FILE_KEY_LEN);
             r->recovery_err[t] = e2;
             r->recovery[t] = e2 == DM_OK                                  ? "ok"
-                             : e2 == DM_ERR_NO_MATCH && !has_escrow(&hdr) ? "no-stanza"
-                             : e2 == DM_ERR_NO_MATCH                      ? "unopenable"
+                             : e2 == DM_ERR_NO_STANZA && !has_escrow(&hdr) ? "no-stanza"
+                             : e2 == DM_ERR_NO_STANZA                      ? "unopenable"
                              : e2 == DM_ERR_HMAC                          ? "garbage"
                                                                           : "failed";
         }

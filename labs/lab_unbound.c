@@ -228,7 +228,7 @@ int dm_lab_unbound(const char *dir, dm_lab_unbound_result *r) {
                 xs[row->released++] = (uint8_t)x;
                 if (b == DM_LAB_UNBOUND_OLD)
                     memcpy(row->logged_id, r->swapped_id, sizeof row->logged_id);
-            } else if (e == DM_ERR_DENIED || e == DM_ERR_NO_MATCH) {
+            } else if (e == DM_ERR_DENIED || dm_lab_refused(e)) {
                 row->answer = e;
                 snprintf(row->reason, sizeof row->reason, "%s", dm_err_detail());
             } else {

@@ -181,7 +181,7 @@ int dm_lab_keys_open(const dm_escrow_authority *auth, dm_escrow_agent_key *const
         err = dm_lab_opens_to(file, fk, want, want_len, "a recovered file", opened);
     dm_secret_free(fk);
     dm_header_clear(&hdr);
-    return err == DM_ERR_NO_MATCH ? DM_OK : err;
+    return dm_lab_refused(err) ? DM_OK : err;
 }
 
 int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
@@ -190,7 +190,7 @@ int dm_lab_warrant(const dm_escrow_authority *auth, const dm_escrow_court_key *c
     /* The id the escrow stanzas bind; a file stripped of them has none, and
      * the court can only name it by its header. */
     int err = dm_escrow_file_id(auth, hdr, fid);
-    if (err == DM_ERR_NO_MATCH)
+    if (err == DM_ERR_NO_STANZA)
         err = dm_header_file_id(hdr, fid);
     char *text = NULL;
     size_t len = 0;

@@ -47,7 +47,7 @@ int dm_lab_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FIL
  * its own procedure; the blast-radius and crumple labs): unwrap the given
  * agents' shares straight from the header -- no warrant, no log entry --
  * combine them, search a crumple puzzle, and check the header MAC.
- * DM_ERR_NO_MATCH when the keys open fewer than k stanzas; DM_ERR_HMAC when
+ * DM_ERR_TOO_FEW_SHARES when the keys open fewer than k stanzas; DM_ERR_HMAC when
  * the result is not this file's key. *tries (may be NULL) gets the number of
  * crumple candidates tried (0 for other modes). */
 int dm_lab_recover_with_keys(const dm_escrow_authority *auth, dm_escrow_agent_key *const *keys,
@@ -230,7 +230,7 @@ int dm_lab_passcode(const dm_lab_passcode_opts *o, dm_lab_passcode_result *r);
 typedef struct dm_lab_device dm_lab_device;
 int dm_lab_device_new(const char *pin, const dm_lab_kdf *kdf, unsigned limit, const uint8_t *file,
                       size_t file_len, dm_lab_device **out);
-/* DM_OK and the plaintext (malloc'd) for the right PIN; DM_ERR_NO_MATCH for a
+/* DM_OK and the plaintext (malloc'd) for the right PIN; DM_ERR_BAD_PASSPHRASE for a
  * wrong one; DM_ERR_DENIED once the device has erased itself. */
 int dm_lab_device_unlock(dm_lab_device *d, const char *pin, uint8_t **plain, size_t *plain_len);
 bool dm_lab_device_erased(const dm_lab_device *d);
@@ -255,7 +255,7 @@ typedef struct dm_lab_strip_result {
     char paths[DM_LAB_STRIP_N][4096];
     int policy_err[DM_LAB_STRIP_N];       /* in-process compliance check: DM_OK or DM_ERR_POLICY */
     bool plain_decrypts[DM_LAB_STRIP_N];  /* the vault alone (no policy) gives the message */
-    int recovery_err[DM_LAB_STRIP_N];     /* warrant path: DM_OK, DM_ERR_NO_MATCH, ... */
+    int recovery_err[DM_LAB_STRIP_N];     /* warrant path: DM_OK, DM_ERR_NO_STANZA, ... */
     const char *recovery[DM_LAB_STRIP_N]; /* "ok", "no-stanza", "unopenable", "garbage", "failed" */
 } dm_lab_strip_result;
 

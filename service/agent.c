@@ -83,6 +83,10 @@ static int status_of(int err) {
     case DM_ERR_DENIED:
         return 403;
     case DM_ERR_NO_MATCH:
+    case DM_ERR_NO_STANZA:
+    case DM_ERR_TOO_FEW_SHARES:
+    case DM_ERR_BAD_PASSPHRASE:
+    case DM_ERR_NOT_FOUND:
         return 422;
     case DM_ERR_USAGE:
     case DM_ERR_HEADER:

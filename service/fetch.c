@@ -29,7 +29,7 @@ static int https_fetch(void *ctx, const char *path, uint8_t **data, size_t *len)
         return err;
     if (status == 404) {
         free(body);
-        return dm_fail(DM_ERR_NO_MATCH, "%s/%s: not found (HTTP 404)", dm_svc_client_base_url(c),
+        return dm_fail(DM_ERR_NOT_FOUND, "%s/%s: not found (HTTP 404)", dm_svc_client_base_url(c),
                        path);
     }
     if (status != 200) {

@@ -171,7 +171,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
             shares[got++] = s;
     }
     if (err == DM_OK && got < k)
-        err = dm_fail(DM_ERR_NO_MATCH, "%zu good share%s of the %u needed", got,
+        err = dm_fail(DM_ERR_TOO_FEW_SHARES, "%zu good share%s of the %u needed", got,
                       got == 1 ? "" : "s", k);
     if (err == DM_OK)
         err = dm_escrow_recover_ex(auth, &hdr, shares, got, file_key, NULL);

@@ -58,6 +58,43 @@ static void test_parse_ulong(void **state) {
     assert_int_equal(cli_parse_ulong("0", 1, 10, &v), DM_ERR_USAGE);
 }
 
+/* cli/exit.c: the one map from error classes to the documented exit codes
+ * (README, "Exit codes"); an unknown value is a failure, never success. */
+static void test_exit_codes(void **state) {
+    (void)state;
+    static const struct {
+        int err, exit;
+    } map[] = {
+        {DM_OK, 0},
+        {DM_ERR_IO, 1},
+        {DM_ERR_NOMEM, 1},
+        {DM_ERR_INTERNAL, 1},
+        {DM_ERR_USAGE, 2},
+        {DM_ERR_HEADER, 3},
+        {DM_ERR_ARMOR, 3},
+        {DM_ERR_NO_MATCH, 4},
+        {DM_ERR_HMAC, 5},
+        {DM_ERR_PAYLOAD, 6},
+        {DM_ERR_POLICY, 7},
+        {DM_ERR_DENIED, 8},
+        {DM_ERR_LOG, 9},
+        {DM_ERR_PLUGIN, 1},
+        {DM_ERR_BUSY, 1},
+        {DM_ERR_BAD_PASSPHRASE, 4},
+        {DM_ERR_TOO_FEW_SHARES, 4},
+        {DM_ERR_NO_STANZA, 4},
+        {DM_ERR_NOT_FOUND, 1},
+        {-1, 1},
+        {DM_ERR__COUNT, 1},
+    };
+    assert_int_equal(sizeof map / sizeof map[0], DM_ERR__COUNT + 2);
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        if (cli_exit_code(map[i].err) != map[i].exit)
+            fail_msg("error class %d: exit %d, want %d", map[i].err, cli_exit_code(map[i].err),
+                     map[i].exit);
+    }
+}
+
 static void test_clock_is_the_real_one(void **state) {
     (void)state;
     time_t before = time(NULL);
@@ -69,6 +106,7 @@ static void test_clock_is_the_real_one(void **state) {
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_json_string),
     cmocka_unit_test(test_parse_ulong),
+    cmocka_unit_test(test_exit_codes),
     cmocka_unit_test(test_clock_is_the_real_one),
 };
 

@@ -310,21 +310,6 @@ static void test_errors(void **state) {
     (void)state;
     assert_int_equal(dm_init(), DM_OK);
     assert_int_equal(dm_init(), DM_OK);
-    assert_int_equal(dm_exit_code(DM_OK), 0);
-    assert_int_equal(dm_exit_code(DM_ERR_IO), 1);
-    assert_int_equal(dm_exit_code(DM_ERR_NOMEM), 1);
-    assert_int_equal(dm_exit_code(DM_ERR_INTERNAL), 1);
-    assert_int_equal(dm_exit_code(DM_ERR_USAGE), 2);
-    assert_int_equal(dm_exit_code(DM_ERR_HEADER), 3);
-    assert_int_equal(dm_exit_code(DM_ERR_ARMOR), 3);
-    assert_int_equal(dm_exit_code(DM_ERR_NO_MATCH), 4);
-    assert_int_equal(dm_exit_code(DM_ERR_HMAC), 5);
-    assert_int_equal(dm_exit_code(DM_ERR_PAYLOAD), 6);
-    assert_int_equal(dm_exit_code(DM_ERR_POLICY), 7);
-    assert_int_equal(dm_exit_code(DM_ERR_DENIED), 8);
-    assert_int_equal(dm_exit_code(DM_ERR_BUSY), 1);
-    assert_int_equal(dm_exit_code(-1), 1);
-    assert_int_equal(dm_exit_code(DM_ERR__COUNT), 1);
 
     /* Every class has its own words. */
     for (int a = 0; a < DM_ERR__COUNT; a++) {

@@ -148,7 +148,7 @@ static void swap_attack(world *w, const dm_escrow_opts *opts) {
     dm_escrow_share *none = NULL;
     assert_int_equal(
         dm_escrow_release_unlogged(w->auth, w->keys[0], we, &w->swap, time(NULL), &none),
-        DM_ERR_NO_MATCH);
+        DM_ERR_NO_STANZA);
     assert_null(none);
     dm_escrow_warrant_free(we);
 

@@ -199,8 +199,10 @@ static void test_escrow_words(void **state) {
     (void)state;
     assert_string_equal(dm_escrow_strerror(DM_ERR_POLICY), "escrow policy violated");
     assert_string_equal(dm_strerror(DM_ERR_POLICY), "policy violated");
+    assert_string_equal(dm_escrow_strerror(DM_ERR_NO_STANZA), "no escrow stanza opens");
+    assert_string_equal(dm_strerror(DM_ERR_NO_STANZA), "no stanza for this key opens");
     for (int e = 0; e < DM_ERR__COUNT; e++)
-        if (e != DM_ERR_POLICY)
+        if (e != DM_ERR_POLICY && e != DM_ERR_NO_STANZA)
             assert_string_equal(dm_escrow_strerror(e), dm_strerror(e));
     assert_string_equal(dm_escrow_strerror(999), "unknown error");
 }
@@ -527,10 +529,10 @@ static void test_flow(void **state) {
             assert_int_equal(dm_escrow_recover(f->auth, &hdr, two, 2, key), DM_OK);
             assert_int_equal(dm_header_verify_mac(&hdr, key), DM_OK);
         }
-    assert_int_equal(dm_escrow_recover(f->auth, &hdr, shares, 1, key), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_escrow_recover(f->auth, &hdr, shares, 1, key), DM_ERR_TOO_FEW_SHARES);
     assert_non_null(strstr(dm_err_detail(), "needs 2 of 3"));
     dm_escrow_share *same[2] = {shares[0], shares[0]};
-    assert_int_equal(dm_escrow_recover(f->auth, &hdr, same, 2, key), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_escrow_recover(f->auth, &hdr, same, 2, key), DM_ERR_TOO_FEW_SHARES);
 
     /* The recovered key opens the file. */
     dm_identity *fk;
@@ -592,7 +594,7 @@ static void test_agent_open_and_combine(void **state) {
     assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 2, fk2, NULL), DM_OK);
     assert_memory_equal(fk, fk2, DM_FILE_KEY_LEN);
     /* Fewer than k. */
-    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 1, fk2, NULL), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_escrow_combine(f->auth, &hdr, xs, yp, 1, fk2, NULL), DM_ERR_TOO_FEW_SHARES);
     assert_string_equal(dm_err_detail(), "1 share, authority FBI needs 2");
     /* A wrong share: not this file's key, and nothing is left in the output. */
     ys[0][0] ^= 1;
@@ -606,7 +608,7 @@ static void test_agent_open_and_combine(void **state) {
     assert_int_equal(authority_of_three("FBI", &other, &keys, &court), DM_OK);
     assert_int_equal(dm_escrow_agent_open(f->auth, keys[0], &hdr, ys[0], NULL), DM_ERR_USAGE);
     assert_string_equal(dm_err_detail(), "agent key doj is not a key of authority FBI");
-    assert_int_equal(dm_escrow_agent_open(other, keys[0], &hdr, ys[0], NULL), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_escrow_agent_open(other, keys[0], &hdr, ys[0], NULL), DM_ERR_NO_STANZA);
     authority_free_all(other, keys, court);
     dm_header_clear(&hdr);
     free(file.buf);
@@ -665,7 +667,7 @@ static void test_rogue_sender(void **state) {
             dm_escrow_share *s;
             assert_int_equal(
                 dm_escrow_release_unlogged(f->auth, f->keys[0], w, &hdr, time(NULL), &s),
-                DM_ERR_NO_MATCH);
+                DM_ERR_NO_STANZA);
             dm_escrow_warrant_free(w);
             free(wtext);
         }

@@ -141,7 +141,7 @@ static void test_device(void **state) {
     uint8_t *plain;
     size_t len;
     make_device("4711", 10, &d, msg);
-    assert_int_equal(dm_lab_device_unlock(d, "0000", &plain, &len), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_lab_device_unlock(d, "0000", &plain, &len), DM_ERR_BAD_PASSPHRASE);
     assert_null(plain);
     assert_int_equal(dm_lab_device_unlock(d, "4711", &plain, &len), DM_OK);
     assert_int_equal(len, 5);
@@ -149,17 +149,17 @@ static void test_device(void **state) {
     free(plain);
     /* Ten failures in a row: erased; the right PIN no longer helps. */
     for (int i = 0; i < 9; i++) {
-        assert_int_equal(dm_lab_device_unlock(d, "1234", &plain, &len), DM_ERR_NO_MATCH);
+        assert_int_equal(dm_lab_device_unlock(d, "1234", &plain, &len), DM_ERR_BAD_PASSPHRASE);
         assert_false(dm_lab_device_erased(d));
     }
-    assert_int_equal(dm_lab_device_unlock(d, "1234", &plain, &len), DM_ERR_NO_MATCH);
+    assert_int_equal(dm_lab_device_unlock(d, "1234", &plain, &len), DM_ERR_BAD_PASSPHRASE);
     assert_true(dm_lab_device_erased(d));
     assert_int_equal(dm_lab_device_unlock(d, "4711", &plain, &len), DM_ERR_DENIED);
     dm_lab_device_free(d);
     /* No limit (the requested software): failures never erase. */
     make_device("4711", 0, &d, msg);
     for (int i = 0; i < 25; i++)
-        assert_int_equal(dm_lab_device_unlock(d, "9999", &plain, &len), DM_ERR_NO_MATCH);
+        assert_int_equal(dm_lab_device_unlock(d, "9999", &plain, &len), DM_ERR_BAD_PASSPHRASE);
     assert_false(dm_lab_device_erased(d));
     assert_int_equal(dm_lab_device_unlock(d, "4711", &plain, &len), DM_OK);
     free(plain);

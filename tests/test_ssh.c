@@ -300,7 +300,7 @@ static void test_encrypted_identity_file(void **state) {
     dm_secret_free(plain);
     assert_int_equal(
         dm_identity_file_decrypt((const uint8_t *)file, len, "open sesamE", 11, &plain, &plain_len),
-        DM_ERR_NO_MATCH);
+        DM_ERR_BAD_PASSPHRASE);
     assert_string_equal(dm_err_detail(), "incorrect passphrase");
     free(file);
 

@@ -182,6 +182,7 @@ static const char *outcome(int err) {
     case DM_OK:
         return "success";
     case DM_ERR_NO_MATCH:
+    case DM_ERR_BAD_PASSPHRASE: /* age's vectors call a wrong passphrase no match */
         return "no match";
     case DM_ERR_HMAC:
         return "HMAC failure";

@@ -1069,7 +1069,7 @@ static void test_fetcher_destroy(void **state) {
     assert_non_null(f.destroy);
     uint8_t *data = NULL;
     size_t len = 0;
-    assert_int_equal(f.fetch(f.ctx, "no-such-resource", &data, &len), DM_ERR_NO_MATCH);
+    assert_int_equal(f.fetch(f.ctx, "no-such-resource", &data, &len), DM_ERR_NOT_FOUND);
     f.destroy(f.ctx);
     dm_tlog_fetcher_clear(&f);
     assert_null(f.fetch);

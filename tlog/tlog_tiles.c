@@ -133,7 +133,7 @@ static int dir_fetch(void *ctx, const char *path, uint8_t **data, size_t *len) {
     int fd = open(full, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
-            return dm_fail(DM_ERR_NO_MATCH, "%s: no such file", full);
+            return dm_fail(DM_ERR_NOT_FOUND, "%s: no such file", full);
         return dm_fail(DM_ERR_IO, "%s: %s", full, strerror(errno));
     }
     struct stat st;
@@ -228,7 +228,7 @@ int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w,
     err = f.fetch(f.ctx, path, data, len);
     char first[64];
     memcpy(first, path, sizeof first);
-    if (err == DM_ERR_NO_MATCH && w < DM_TLOG_TILE_WIDTH) {
+    if (err == DM_ERR_NOT_FOUND && w < DM_TLOG_TILE_WIDTH) {
         dm_tlog_tile_path(level, index, DM_TLOG_TILE_WIDTH, path);
         err = f.fetch(f.ctx, path, data, len);
         if (!err && level >= 0) {
@@ -251,10 +251,10 @@ int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w,
             *len = pos;
         }
     }
-    if (err == DM_ERR_NO_MATCH && strcmp(first, path) != 0)
+    if (err == DM_ERR_NOT_FOUND && strcmp(first, path) != 0)
         return dm_fail(DM_ERR_LOG, "the log lacks %s (and %s)", first, path);
     if (err)
-        return err == DM_ERR_NO_MATCH ? dm_fail(DM_ERR_LOG, "the log lacks %s", path) : err;
+        return err == DM_ERR_NOT_FOUND ? dm_fail(DM_ERR_LOG, "the log lacks %s", path) : err;
     if (level >= 0 && *len != (size_t)w * DM_TLOG_HASH_LEN) {
         free(*data);
         *data = NULL;

@@ -112,7 +112,7 @@ static int read_small(const char *path, char **text, size_t *len) {
     *text = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? DM_ERR_NO_MATCH
+        return errno == ENOENT ? DM_ERR_NOT_FOUND
                                : dm_fail(DM_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = malloc(DM_TLOG_MAX_NOTE + 1);
     ssize_t r = buf ? dm_read_all(fd, buf, DM_TLOG_MAX_NOTE + 1) : 0;
@@ -224,7 +224,7 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
         goto out;
     dm_tlog_checkpoint stored = {0};
     err = read_small(path, &stored_text, &stored_len);
-    if (err == DM_ERR_NO_MATCH) {
+    if (err == DM_ERR_NOT_FOUND) {
         err = DM_OK;
     } else if (!err) {
         /* Our own record: its log signature was checked when it was added. */

@@ -1,5 +1,5 @@
-/* Error classes: their words and exit codes (the classes and the per-thread
- * detail text are base's, base/err.c). */
+/* Error classes: their words (the classes and the per-thread detail text are
+ * base's, base/err.c; the command's exit codes are cli/exit.c's). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,37 +24,17 @@ static const char *const dm_err_words[DM_ERR__COUNT] = {
     [DM_ERR_LOG] = "a transparency log is inconsistent",
     [DM_ERR_PLUGIN] = "plugin failed",
     [DM_ERR_BUSY] = "in use",
+    [DM_ERR_BAD_PASSPHRASE] = "incorrect passphrase",
+    [DM_ERR_TOO_FEW_SHARES] = "fewer shares than the threshold",
+    [DM_ERR_NO_STANZA] = "no stanza for this key opens",
+    [DM_ERR_NOT_FOUND] = "not found",
 };
 
-static const int dm_err_exits[DM_ERR__COUNT] = {
-    [DM_OK] = DM_EXIT_OK,
-    [DM_ERR_IO] = DM_EXIT_FAILURE,
-    [DM_ERR_NOMEM] = DM_EXIT_FAILURE,
-    [DM_ERR_INTERNAL] = DM_EXIT_FAILURE,
-    [DM_ERR_USAGE] = DM_EXIT_USAGE,
-    [DM_ERR_HEADER] = DM_EXIT_MALFORMED,
-    [DM_ERR_ARMOR] = DM_EXIT_MALFORMED,
-    [DM_ERR_NO_MATCH] = DM_EXIT_NO_MATCH,
-    [DM_ERR_HMAC] = DM_EXIT_HMAC,
-    [DM_ERR_PAYLOAD] = DM_EXIT_PAYLOAD,
-    [DM_ERR_POLICY] = DM_EXIT_POLICY,
-    [DM_ERR_DENIED] = DM_EXIT_DENIED,
-    [DM_ERR_LOG] = DM_EXIT_LOG,
-    [DM_ERR_PLUGIN] = DM_EXIT_FAILURE,
-    [DM_ERR_BUSY] = DM_EXIT_FAILURE,
-};
 
 const char *dm_strerror(int err) {
     if (err < 0 || err >= DM_ERR__COUNT)
         return "unknown error";
     return dm_err_words[err];
-}
-
-int dm_exit_code(int err) {
-    /* An unknown code is still a failure: never let it read as success. */
-    if (err < 0 || err >= DM_ERR__COUNT)
-        return DM_EXIT_FAILURE;
-    return dm_err_exits[err];
 }
 
 int dm_init(void) {

@@ -325,7 +325,7 @@ int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passph
     opts.backend = DM_AEAD_SODIUM;
     err = dm_decrypt(dm_source_mem(&in), sink, &id, 1, &opts);
     dm_identity_free(id);
-    if (err == DM_ERR_NO_MATCH && strcmp(dm_err_detail(), "incorrect passphrase") != 0)
+    if (err == DM_ERR_NO_MATCH)
         err = dm_fail(DM_ERR_USAGE, "the identity file is encrypted with age but not with a "
                                     "passphrase");
     if (err != DM_OK) {

@@ -167,7 +167,7 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     dm_secret_free(wrap_key);
     /* Said plainly, since dm_decrypt keeps an identity's own explanation. */
     if (err == DM_ERR_NO_MATCH && seen)
-        dm_fail(err, "incorrect passphrase");
+        err = dm_fail(DM_ERR_BAD_PASSPHRASE, "incorrect passphrase");
     else if (err == DM_ERR_NO_MATCH)
         dm_fail(err, NULL);
     return err;

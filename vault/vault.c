@@ -408,14 +408,21 @@ static int check_scrypt_alone(const dm_header *hdr, dm_identity *const *ids, siz
 static int unwrap_any(const dm_header *hdrp, dm_identity *const *ids, size_t n_ids,
                       uint8_t *file_key) {
     char why[160] = "";
-    int err = DM_ERR_NO_MATCH;
-    for (size_t i = 0; i < n_ids && err == DM_ERR_NO_MATCH; i++) {
+    int err = DM_ERR_NO_MATCH, why_err = DM_ERR_NO_MATCH;
+    for (size_t i = 0; i < n_ids; i++) {
         err = ids[i]->unwrap(ids[i], &hdrp->stanzas, file_key);
-        if (err == DM_ERR_NO_MATCH && dm_err_detail()[0] != '\0' && why[0] == '\0')
+        if (err != DM_ERR_NO_MATCH && err != DM_ERR_BAD_PASSPHRASE)
+            break;
+        if (dm_err_detail()[0] != '\0' && why[0] == '\0') {
             snprintf(why, sizeof why, "%s", dm_err_detail());
+            why_err = err;
+        }
+        err = DM_ERR_NO_MATCH;
     }
+    /* The first identity that said why it did not match is heard, with its
+     * own code (a wrong passphrase is DM_ERR_BAD_PASSPHRASE). */
     if (err == DM_ERR_NO_MATCH && why[0] != '\0')
-        dm_fail(err, "%s", why);
+        err = dm_fail(why_err, "%s", why);
     else if (err == DM_ERR_NO_MATCH && has_stanza(hdrp, SCRYPT_TYPE))
         dm_fail(err, "file is passphrase-encrypted but identities were specified");
     else if (err == DM_ERR_NO_MATCH)

@@ -17,27 +17,35 @@
 extern "C" {
 #endif
 
-/* Error classes. Every public function of the libraries returns DM_OK or one
- * of these; dm_exit_code() (vault.h) maps them to the command's documented
- * exit codes. */
+/* Error classes. Every public function of the libraries that can fail
+ * returns DM_OK or one of these; each cause has its own code. The command
+ * maps them to its documented exit codes (cli/exit.c); the libraries know no
+ * exit code. */
 typedef enum dm_err {
     DM_OK = 0,
-    DM_ERR_IO,       /* read/write failure                      -> exit 1 */
-    DM_ERR_NOMEM,    /* out of memory                           -> exit 1 */
-    DM_ERR_INTERNAL, /* a library call failed unexpectedly      -> exit 1 */
-    DM_ERR_USAGE,    /* bad argument, bad key string            -> exit 2 */
-    DM_ERR_HEADER,   /* malformed header                        -> exit 3 */
-    DM_ERR_ARMOR,    /* malformed ASCII armor                   -> exit 3 */
-    DM_ERR_NO_MATCH, /* no identity unwrapped a stanza          -> exit 4 */
-    DM_ERR_HMAC,     /* header MAC mismatch                     -> exit 5 */
-    DM_ERR_PAYLOAD,  /* payload authentication failed/truncated -> exit 6 */
-    DM_ERR_POLICY,   /* a policy check refused the file        -> exit 7 */
-    DM_ERR_DENIED,   /* access not authorised                   -> exit 8 */
-    DM_ERR_LOG,      /* a transparency log is inconsistent      -> exit 9 */
-    DM_ERR_PLUGIN,   /* plugin crashed, hung, broke the protocol
-                        or reported an error                    -> exit 1 */
-    DM_ERR_BUSY,     /* a log or witness state another process
-                        holds (the detail names it)             -> exit 1 */
+    DM_ERR_IO,             /* read/write failure */
+    DM_ERR_NOMEM,          /* out of memory */
+    DM_ERR_INTERNAL,       /* a library call failed unexpectedly */
+    DM_ERR_USAGE,          /* bad argument, bad key string */
+    DM_ERR_HEADER,         /* malformed header */
+    DM_ERR_ARMOR,          /* malformed ASCII armor */
+    DM_ERR_NO_MATCH,       /* no identity unwrapped any stanza */
+    DM_ERR_HMAC,           /* header MAC mismatch */
+    DM_ERR_PAYLOAD,        /* payload authentication failed/truncated */
+    DM_ERR_POLICY,         /* a policy check refused the file */
+    DM_ERR_DENIED,         /* access not authorised */
+    DM_ERR_LOG,            /* a transparency log is inconsistent */
+    DM_ERR_PLUGIN,         /* plugin crashed, hung, broke the protocol
+                              or reported an error */
+    DM_ERR_BUSY,           /* a log or witness state another process
+                              holds (the detail names it) */
+    DM_ERR_BAD_PASSPHRASE, /* the passphrase of a file or of an encrypted
+                              identity file is wrong */
+    DM_ERR_TOO_FEW_SHARES, /* fewer than the threshold of valid shares */
+    DM_ERR_NO_STANZA,      /* no escrow stanza for this agent or authority,
+                              or one that does not open */
+    DM_ERR_NOT_FOUND,      /* a tile, entry, file or state that does not
+                              exist (HTTP 404, ENOENT, not yet committed) */
     DM_ERR__COUNT
 } dm_err;
 

@@ -13,8 +13,10 @@
  *                    text (detail names the line), key or share of another
  *                    authority or agent, share for another file
  *   DM_ERR_HEADER    malformed doormat-escrow stanza
- *   DM_ERR_NO_MATCH  no stanza for this agent (or one that does not open);
- *                    fewer than k valid shares (detail says how many are needed)
+ *   DM_ERR_NO_STANZA no stanza for this agent or authority (or one that
+ *                    does not open)
+ *   DM_ERR_TOO_FEW_SHARES fewer than k valid shares (detail says how many
+ *                    are needed)
  *   DM_ERR_HMAC      recovered key does not match the header MAC
  *   DM_ERR_POLICY    escrow stanzas missing, incomplete or not as derived
  *                    (dm_escrow_strerror words it "escrow policy violated")
@@ -232,8 +234,10 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
 
 /* The words of an error class where escrow is the cause: dm_strerror's,
- * but DM_ERR_POLICY is "escrow policy violated" (the vault's own words know
- * no escrow: "policy violated"). What the command prints for its classes. */
+ * but DM_ERR_POLICY is "escrow policy violated" and DM_ERR_NO_STANZA "no
+ * escrow stanza opens" (the vault's own words know no escrow: "policy
+ * violated", "no stanza for this key opens"). What the command prints for
+ * its classes. */
 const char *dm_escrow_strerror(int err);
 
 /* dm_policy_fn for dm_decrypt_opts.policy: ctx is a dm_escrow_policy. */
@@ -285,7 +289,7 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
 int dm_escrow_file_id_of_key(const uint8_t file_key[DM_FILE_KEY_LEN],
                              uint8_t id[DM_FILE_ID_LEN]);
 /* The file id that the header's stanzas for auth name (in the clear; a
- * stanza whose id was edited does not open). DM_ERR_NO_MATCH when the header
+ * stanza whose id was edited does not open). DM_ERR_NO_STANZA when the header
  * has no stanza of auth, DM_ERR_HEADER when one is malformed or of the old
  * format v1 (no file id), or when they name different ids. */
 int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
@@ -350,7 +354,7 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_
 
 /* Combines shares into the file key of the file whose header is hdr: each
  * share must be for this authority and this file (DM_ERR_USAGE otherwise);
- * repeated agents count once; fewer than k is DM_ERR_NO_MATCH saying how many
+ * repeated agents count once; fewer than k is DM_ERR_TOO_FEW_SHARES saying how many
  * are needed. The result is checked against the header MAC (DM_ERR_HMAC). */
 int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
@@ -436,7 +440,7 @@ typedef struct dm_escrow_release_opts {
 } dm_escrow_release_opts;
 
 /* The agent's side of a release: checks the warrant for this header's file
- * id (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_MATCH
+ * id (DM_ERR_DENIED), finds and unwraps this agent's stanza (DM_ERR_NO_STANZA
  * if none); then appends the entry to the agent's log and commits it
  * durably (no release without its entry), asks the cosigners in turn to
  * cosign the new checkpoint until the authority's witness threshold of

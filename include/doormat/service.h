@@ -109,7 +109,7 @@ typedef struct dm_service_answer {
  * under warrant_text, sealed to the investigator's identity; verifies each
  * answer and stops at k good shares. On DM_OK *file_key (guarded memory,
  * DM_FILE_KEY_LEN) is the file's key. answers[i] says what agent i did
- * (n_answers = the authority's agents). Fewer than k shares: DM_ERR_NO_MATCH. */
+ * (n_answers = the authority's agents). Fewer than k shares: DM_ERR_TOO_FEW_SHARES. */
 int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text,
                        size_t warrant_len, const uint8_t *hdr_bytes, size_t hdr_len,
                        const char *identity_text, size_t identity_len, unsigned timeout_s,
@@ -117,7 +117,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
 
 /* A tile fetcher over HTTPS for the monitor (dm_tlog_fetcher): paths are
  * read from base_url ("https://host:port/log") pinned to pin. 404 is
- * DM_ERR_NO_MATCH. Free with dm_service_fetcher_free. */
+ * DM_ERR_NOT_FOUND. Free with dm_service_fetcher_free. */
 int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
                            dm_tlog_fetcher *out);
 /* The same fetcher for logs published on a web server: paths are read from

@@ -180,7 +180,7 @@ int dm_tlog_checkpoint_open(const char *note, size_t len, const dm_tlog_verifier
 /* ---------------------------------------------------------- reading a log */
 
 /* Reads a resource of a tiled log by its path ("checkpoint", "tile/0/x001/234",
- * "tile/entries/000.p/5"): DM_OK with *data (malloc'd), DM_ERR_NO_MATCH when
+ * "tile/entries/000.p/5"): DM_OK with *data (malloc'd), DM_ERR_NOT_FOUND when
  * it does not exist, or another error. A directory (below) and an HTTPS
  * client (dm_service_fetcher_new, include/doormat/service.h) implement it. */
 typedef struct dm_tlog_fetcher {

@@ -33,22 +33,8 @@ extern "C" {
 /* The error classes (dm_err) and the detail text (dm_fail, dm_err_detail)
  * are base's: doormat/base.h. */
 
-/* Exit codes of the doormat command. */
-enum {
-    DM_EXIT_OK = 0,
-    DM_EXIT_FAILURE = 1,
-    DM_EXIT_USAGE = 2,
-    DM_EXIT_MALFORMED = 3,
-    DM_EXIT_NO_MATCH = 4,
-    DM_EXIT_HMAC = 5,
-    DM_EXIT_PAYLOAD = 6,
-    DM_EXIT_POLICY = 7,
-    DM_EXIT_DENIED = 8,
-    DM_EXIT_LOG = 9
-};
-
+/* The words of each error class ("unknown error" for a value that is none). */
 const char *dm_strerror(int err);
-int dm_exit_code(int err);
 
 /* Must be called once before anything else (initialises libsodium). */
 int dm_init(void);
@@ -115,7 +101,9 @@ typedef struct dm_recipient {
 
 /* An identity tries to unwrap the file key from the header's stanzas.
  * Returns DM_OK with file_key filled, DM_ERR_NO_MATCH when none of the
- * stanzas is for it, or another error (a malformed stanza of its type is
+ * stanzas is for it (DM_ERR_BAD_PASSPHRASE when a passphrase's stanza is
+ * there but does not open: dm_decrypt tries the next identity on either),
+ * or another error (a malformed stanza of its type is
  * DM_ERR_HEADER) which stops decryption. */
 typedef struct dm_identity {
     int (*unwrap)(const struct dm_identity *self, const dm_stanza_list *stanzas,
@@ -225,7 +213,7 @@ int dm_ssh_is_private_key(const char *text, size_t len);
 
 /* An identity file that is itself an age file (age -p of a keygen file):
  * decrypts it with the passphrase into guarded memory (*text_out, release
- * with dm_secret_free). DM_ERR_NO_MATCH (detail "incorrect passphrase")
+ * with dm_secret_free). DM_ERR_BAD_PASSPHRASE (detail "incorrect passphrase")
  * when the passphrase is wrong; DM_ERR_USAGE when the file is encrypted to
  * something other than a passphrase. */
 int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passphrase,
