@@ -34,6 +34,7 @@
 #define JOB_CHUNKS_MAX DM_STREAM_JOB_CHUNKS_MAX
 
 #include "stream_fixture.h"
+#include "unit_main.h"
 
 static size_t chunks_for(size_t n) {
     return n == 0 ? 1 : (n + CHUNK - 1) / CHUNK;
@@ -987,29 +988,26 @@ static void test_armor_and_inspect(void **state) {
     free(pt);
 }
 
-int main(void) {
-    /* Before dm_init: libsodium takes its generator at initialisation. */
-    randombytes_set_implementation(&rng_impl);
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_stream_layout),
-        cmocka_unit_test(test_truncation_short_final),
-        cmocka_unit_test(test_truncation_full_final),
-        cmocka_unit_test(test_truncation_tiny),
-        cmocka_unit_test(test_forged_layouts),
-        cmocka_unit_test(test_bit_flips),
-        cmocka_unit_test(test_parallel_identical),
-        cmocka_unit_test(test_parallel_first_bad_chunk),
-        cmocka_unit_test(test_threads_only_when_worth_it),
-        cmocka_unit_test(test_bounded_memory_and_short_reads),
-        cmocka_unit_test(test_io_errors),
-        cmocka_unit_test(test_fd_source_and_sink),
-        cmocka_unit_test(test_fd_eintr_and_short_io),
-        cmocka_unit_test(test_regular_file_sources),
-        cmocka_unit_test(test_policy_and_file_key),
-        cmocka_unit_test(test_armor_and_inspect),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_round_trips),
+    cmocka_unit_test(test_stream_layout),
+    cmocka_unit_test(test_truncation_short_final),
+    cmocka_unit_test(test_truncation_full_final),
+    cmocka_unit_test(test_truncation_tiny),
+    cmocka_unit_test(test_forged_layouts),
+    cmocka_unit_test(test_bit_flips),
+    cmocka_unit_test(test_parallel_identical),
+    cmocka_unit_test(test_parallel_first_bad_chunk),
+    cmocka_unit_test(test_threads_only_when_worth_it),
+    cmocka_unit_test(test_bounded_memory_and_short_reads),
+    cmocka_unit_test(test_io_errors),
+    cmocka_unit_test(test_fd_source_and_sink),
+    cmocka_unit_test(test_fd_eintr_and_short_io),
+    cmocka_unit_test(test_regular_file_sources),
+    cmocka_unit_test(test_policy_and_file_key),
+    cmocka_unit_test(test_armor_and_inspect),
+};
+
+/* Before dm_init: libsodium takes its generator at initialisation. */
+DM_UNIT_MAIN_WITH(randombytes_set_implementation(&rng_impl), dm_init() == DM_OK, "stream", tests,
+                  setup, teardown)

@@ -30,6 +30,7 @@
 #define JOB (DM_STREAM_JOB_CHUNKS_SEAL * CHUNK)
 
 #include "stream_fixture.h"
+#include "unit_main.h"
 
 /* A temporary regular file holding `skip` bytes of junk, then data. */
 static int temp_file(const uint8_t *data, size_t n, size_t skip, char path[64]) {
@@ -397,18 +398,15 @@ static void test_sources_say_what_they_are(void **state) {
     close_temp(fd, path);
 }
 
-int main(void) {
-    /* Before dm_init: libsodium takes its generator at initialisation. */
-    randombytes_set_implementation(&rng_impl);
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_identical_every_thread_count),
-        cmocka_unit_test(test_file_first_bad_chunk),
-        cmocka_unit_test(test_file_cut_short_while_sealing),
-        cmocka_unit_test(test_file_cut_short_while_opening),
-        cmocka_unit_test(test_signal_dispositions_unchanged),
-        cmocka_unit_test(test_sources_say_what_they_are),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_file_identical_every_thread_count),
+    cmocka_unit_test(test_file_first_bad_chunk),
+    cmocka_unit_test(test_file_cut_short_while_sealing),
+    cmocka_unit_test(test_file_cut_short_while_opening),
+    cmocka_unit_test(test_signal_dispositions_unchanged),
+    cmocka_unit_test(test_sources_say_what_they_are),
+};
+
+/* Before dm_init: libsodium takes its generator at initialisation. */
+DM_UNIT_MAIN_WITH(randombytes_set_implementation(&rng_impl), dm_init() == DM_OK, "stream_file",
+                  tests, setup, teardown)
