@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "feed.h"
 #include "internal.h"
 #include "testkit_load.h"
 #include "unit_main.h"
@@ -21,23 +22,15 @@
 
 /* A source over memory that returns at most `step` bytes per read. */
 typedef struct chunked {
-    const uint8_t *data;
-    size_t len, pos, step;
+    test_feed in;
     int fail_at_end; /* report an I/O error instead of EOF */
 } chunked;
 
 static ssize_t chunked_read(void *ctx, uint8_t *buf, size_t n) {
     chunked *c = ctx;
-    if (c->pos == c->len)
+    if (c->in.pos == c->in.len)
         return c->fail_at_end ? -1 : 0;
-    size_t take = c->len - c->pos;
-    if (take > n)
-        take = n;
-    if (c->step && take > c->step)
-        take = c->step;
-    memcpy(buf, c->data + c->pos, take);
-    c->pos += take;
-    return (ssize_t)take;
+    return (ssize_t)test_feed_take(&c->in, buf, n);
 }
 
 typedef struct membuf {
@@ -72,7 +65,7 @@ static int dearmor(const uint8_t *text, size_t len, size_t prefix, size_t step, 
                    membuf *out) {
     if (prefix > len)
         prefix = len;
-    chunked c = {text + prefix, len - prefix, 0, step, 0};
+    chunked c = {{text + prefix, len - prefix, 0, step}, 0};
     dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, text, prefix, &r), DM_OK);
@@ -431,7 +424,7 @@ static void test_io_errors(void **state) {
     (void)state;
     /* An inner read failure is I/O, not malformed armor. */
     const char *text = B "QQ==\n";
-    chunked c = {(const uint8_t *)text, strlen(text), 0, 0, 1};
+    chunked c = {{(const uint8_t *)text, strlen(text), 0, 0}, 1};
     dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, NULL, 0, &r), DM_OK);
