@@ -3,20 +3,11 @@
 #ifndef DOORMAT_TESTS_LABS_FIXTURE_H
 #define DOORMAT_TESTS_LABS_FIXTURE_H
 
-#include <ftw.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "doormat/vault.h"
-
-static int lab_dir_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#include "tmpdir.h"
 
 /* A setup's body: the library initialised and *state a fresh directory made
    from template (a mkdtemp template). */
@@ -30,9 +21,13 @@ static inline int lab_dir_make(void **state, const char *template) {
 
 /* The teardown of lab_dir_make. */
 static inline int lab_dir_remove(void **state) {
-    nftw(*state, lab_dir_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir_remove(*state);
     free(*state);
     return 0;
 }
+
+/* A test run in a directory of its own: made by the test file's setup (a
+   lab_dir_make), removed by lab_dir_remove. */
+#define LAB_TEST(f) cmocka_unit_test_setup_teardown(f, setup, lab_dir_remove)
 
 #endif

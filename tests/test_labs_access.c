@@ -379,12 +379,12 @@ static void test_insider(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_ghost, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_subst, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_clear, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_retro, setup, lab_dir_remove),
+    LAB_TEST(test_ghost),
+    LAB_TEST(test_subst),
+    LAB_TEST(test_clear),
+    LAB_TEST(test_retro),
     cmocka_unit_test(test_volume),
-    cmocka_unit_test_setup_teardown(test_insider, setup, lab_dir_remove),
+    LAB_TEST(test_insider),
 };
 
 DM_UNIT_MAIN("labs_access", tests, NULL, NULL)

@@ -22,6 +22,7 @@
 #include "doormat/vault.h"
 #include "feed.h"
 #include "plugin.h"
+#include "tmpdir.h"
 
 /* The age repository's own test strings (cmd/age/testdata/plugin.txt). */
 #define AGE_TEST_RECIPIENT "age1test10qdmzv9q"
@@ -637,9 +638,7 @@ static int proc_teardown(void **state) {
     (void)state;
     setenv("PATH", saved_path, 1);
     free(saved_path);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", plugin_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_dir_remove(plugin_dir);
 }
 
 static int wrap_with(const char *name, int timeout_ms, dm_stanza_list *out) {
