@@ -80,11 +80,4 @@ static void fuzz_encodings(const uint8_t *data, size_t size) {
     }
 }
 
-DM_FUZZ_INITIALIZE
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    fuzz_header(data, size);
-    fuzz_armor(data, size);
-    fuzz_encodings(data, size);
-    return 0;
-}
+DM_FUZZ_EACH(fuzz_header, fuzz_armor, fuzz_encodings)

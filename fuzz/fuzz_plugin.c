@@ -139,11 +139,4 @@ static void fuzz_keys(const uint8_t *data, size_t size) {
     free(s);
 }
 
-DM_FUZZ_INITIALIZE
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    fuzz_parse(data, size);
-    fuzz_sessions(data, size);
-    fuzz_keys(data, size);
-    return 0;
-}
+DM_FUZZ_EACH(fuzz_parse, fuzz_sessions, fuzz_keys)
