@@ -89,10 +89,7 @@ static void test_libssh(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_first_use_from_many_threads),
-    cmocka_unit_test(test_parts),
-    cmocka_unit_test(test_part_this_build_lacks),
-    cmocka_unit_test(test_libssh),
-};
+    cmocka_unit_test(test_first_use_from_many_threads), cmocka_unit_test(test_parts),
+    cmocka_unit_test(test_part_this_build_lacks), cmocka_unit_test(test_libssh)};
 
 DM_UNIT_MAIN("lazylib", tests, NULL, NULL)

@@ -164,10 +164,7 @@ static void test_threads(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_in_order_once),
-    cmocka_unit_test(test_failure_stops_the_writes),
-    cmocka_unit_test(test_first_job_alone_then_more),
-    cmocka_unit_test(test_threads),
-};
+    cmocka_unit_test(test_in_order_once), cmocka_unit_test(test_failure_stops_the_writes),
+    cmocka_unit_test(test_first_job_alone_then_more), cmocka_unit_test(test_threads)};
 
 DM_UNIT_MAIN("pool", tests, NULL, NULL)
