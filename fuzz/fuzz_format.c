@@ -14,24 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/feed.h"
 #include "fuzz_init.h"
 #include "internal.h"
 
-typedef struct fuzz_src {
-    const uint8_t *data;
-    size_t len, pos, step;
-} fuzz_src;
-
 static ssize_t fuzz_read(void *ctx, uint8_t *buf, size_t n) {
-    fuzz_src *s = ctx;
-    size_t take = s->len - s->pos;
-    if (take > n)
-        take = n;
-    if (take > s->step)
-        take = s->step;
-    memcpy(buf, s->data + s->pos, take);
-    s->pos += take;
-    return (ssize_t)take;
+    return (ssize_t)test_feed_take(ctx, buf, n);
 }
 
 static void fuzz_header(const uint8_t *data, size_t size) {
@@ -62,7 +50,7 @@ static void fuzz_armor(const uint8_t *data, size_t size) {
     size_t prefix = size ? data[0] % 40 : 0;
     if (prefix > size)
         prefix = size;
-    fuzz_src s = {data + prefix, size - prefix, 0, size ? (size_t)data[size - 1] % 17 + 1 : 1};
+    test_feed s = {data + prefix, size - prefix, 0, size ? (size_t)data[size - 1] % 17 + 1 : 1};
     dm_source inner = {fuzz_read, &s, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     if (dm_armor_reader_new(inner, data, prefix, &r) != DM_OK)
@@ -92,11 +80,4 @@ static void fuzz_encodings(const uint8_t *data, size_t size) {
     }
 }
 
-DM_FUZZ_INITIALIZE
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    fuzz_header(data, size);
-    fuzz_armor(data, size);
-    fuzz_encodings(data, size);
-    return 0;
-}
+DM_FUZZ_EACH(fuzz_header, fuzz_armor, fuzz_encodings)

@@ -10,13 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../tests/feed.h"
 #include "fuzz_init.h"
 #include "plugin.h"
 
-typedef struct feed {
-    const uint8_t *data;
-    size_t len, pos, step;
-} feed;
 
 static int feed_send(void *ctx, const uint8_t *buf, size_t n) {
     (void)ctx;
@@ -26,16 +23,8 @@ static int feed_send(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 static int feed_recv(void *ctx, uint8_t *buf, size_t n, int64_t deadline, size_t *got) {
-    feed *f = ctx;
     (void)deadline;
-    size_t take = f->len - f->pos;
-    if (take > n)
-        take = n;
-    if (take > f->step)
-        take = f->step;
-    memcpy(buf, f->data + f->pos, take);
-    f->pos += take;
-    *got = take;
+    *got = test_feed_take(ctx, buf, n);
     return DM_OK;
 }
 
@@ -98,7 +87,7 @@ static void fuzz_sessions(const uint8_t *data, size_t size) {
     static const uint8_t key[DM_FILE_KEY_LEN] = "YELLOW SUBMARINE";
     dm_plugin_host host = {ui_message, ui_request, ui_confirm, NULL, 0};
     int with_ui = data[0] & 1, unwrap = data[0] & 2;
-    feed f = {data + 2, size - 2, 0, (size_t)data[1] % 64 + 1};
+    test_feed f = {data + 2, size - 2, 0, (size_t)data[1] % 64 + 1};
     dm_plugin_transport t = {feed_send, feed_recv, &f};
     if (!unwrap) {
         dm_stanza_list out = {0};
@@ -150,11 +139,4 @@ static void fuzz_keys(const uint8_t *data, size_t size) {
     free(s);
 }
 
-DM_FUZZ_INITIALIZE
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    fuzz_parse(data, size);
-    fuzz_sessions(data, size);
-    fuzz_keys(data, size);
-    return 0;
-}
+DM_FUZZ_EACH(fuzz_parse, fuzz_sessions, fuzz_keys)

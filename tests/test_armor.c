@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "feed.h"
 #include "internal.h"
 #include "testkit_load.h"
 #include "unit_main.h"
@@ -21,48 +22,29 @@
 
 /* A source over memory that returns at most `step` bytes per read. */
 typedef struct chunked {
-    const uint8_t *data;
-    size_t len, pos, step;
+    test_feed in;
     int fail_at_end; /* report an I/O error instead of EOF */
 } chunked;
 
 static ssize_t chunked_read(void *ctx, uint8_t *buf, size_t n) {
     chunked *c = ctx;
-    if (c->pos == c->len)
+    if (c->in.pos == c->in.len)
         return c->fail_at_end ? -1 : 0;
-    size_t take = c->len - c->pos;
-    if (take > n)
-        take = n;
-    if (c->step && take > c->step)
-        take = c->step;
-    memcpy(buf, c->data + c->pos, take);
-    c->pos += take;
-    return (ssize_t)take;
+    return (ssize_t)test_feed_take(&c->in, buf, n);
 }
 
-typedef struct membuf {
-    uint8_t *buf;
-    size_t len, cap;
-    int fail;
-} membuf;
+/* The bytes a sink gets: the library's memory sink (dm_sink_mem). */
+typedef dm_membuf membuf;
 
-static int membuf_write(void *ctx, const uint8_t *buf, size_t n) {
-    membuf *m = ctx;
-    if (m->fail)
-        return -1;
-    if (m->len + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 256;
-        while (cap < m->len + n)
-            cap *= 2;
-        uint8_t *nb = realloc(m->buf, cap);
-        if (nb == NULL)
-            return -1;
-        m->buf = nb;
-        m->cap = cap;
-    }
-    memcpy(m->buf + m->len, buf, n);
-    m->len += n;
-    return 0;
+static int membuf_write(membuf *m, const uint8_t *buf, size_t n) {
+    dm_sink s = dm_sink_mem(m);
+    return s.write(s.ctx, buf, n);
+}
+
+/* A sink whose every write fails. */
+static int failing_write(void *ctx, const uint8_t *buf, size_t n) {
+    (void)ctx, (void)buf, (void)n;
+    return -1;
 }
 
 /* De-armors text: the first `prefix` bytes are handed over as already read,
@@ -72,7 +54,7 @@ static int dearmor(const uint8_t *text, size_t len, size_t prefix, size_t step, 
                    membuf *out) {
     if (prefix > len)
         prefix = len;
-    chunked c = {text + prefix, len - prefix, 0, step, 0};
+    chunked c = {{text + prefix, len - prefix, 0, step}, 0};
     dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, text, prefix, &r), DM_OK);
@@ -112,7 +94,7 @@ static int dearmor_str(const char *text, membuf *out) {
 
 static void armor_bytes(const uint8_t *data, size_t len, size_t wstep, membuf *out) {
     memset(out, 0, sizeof *out);
-    dm_sink inner = {membuf_write, out};
+    dm_sink inner = dm_sink_mem(out);
     dm_armor_writer *w;
     assert_int_equal(dm_armor_writer_new(inner, &w), DM_OK);
     dm_sink s = dm_armor_writer_sink(w);
@@ -431,7 +413,7 @@ static void test_io_errors(void **state) {
     (void)state;
     /* An inner read failure is I/O, not malformed armor. */
     const char *text = B "QQ==\n";
-    chunked c = {(const uint8_t *)text, strlen(text), 0, 0, 1};
+    chunked c = {{(const uint8_t *)text, strlen(text), 0, 0}, 1};
     dm_source inner = {chunked_read, &c, DM_SOURCE_STREAM};
     dm_armor_reader *r;
     assert_int_equal(dm_armor_reader_new(inner, NULL, 0, &r), DM_OK);
@@ -446,9 +428,7 @@ static void test_io_errors(void **state) {
     dm_armor_reader_free(r);
 
     /* A failing sink fails the writer, and it stays failed. */
-    membuf m = {0};
-    m.fail = 1;
-    dm_sink out = {membuf_write, &m};
+    dm_sink out = {failing_write, NULL};
     dm_armor_writer *w;
     assert_int_equal(dm_armor_writer_new(out, &w), DM_OK);
     dm_sink ws = dm_armor_writer_sink(w);
@@ -466,8 +446,8 @@ static void test_io_errors(void **state) {
     dm_armor_writer_free(w);
 
     /* Finishing twice, or writing after finishing, is refused. */
-    m.fail = 0;
-    assert_int_equal(dm_armor_writer_new(out, &w), DM_OK);
+    membuf m = {0};
+    assert_int_equal(dm_armor_writer_new(dm_sink_mem(&m), &w), DM_OK);
     ws = dm_armor_writer_sink(w);
     assert_int_equal(dm_armor_writer_finish(w), DM_OK);
     assert_int_not_equal(dm_armor_writer_finish(w), DM_OK);

@@ -22,6 +22,7 @@
 #include <fiu.h>
 
 #include "doormat/base.h"
+#include "unit_main.h"
 
 /* ------------------------------------------------------------- parse_u64 */
 
@@ -513,27 +514,24 @@ static void test_secret_alloc(void **state) {
     assert_null(dm_secret_alloc(SIZE_MAX)); /* too large: NULL, not a wrap */
 }
 
-int main(void) {
-    if (sodium_init() < 0)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_u64_accepts),
-        cmocka_unit_test(test_parse_u64_rejects),
-        cmocka_unit_test(test_hex),
-        cmocka_unit_test(test_hex_of_nothing),
-        cmocka_unit_test(test_read_all_through_short_reads),
-        cmocka_unit_test(test_read_all_errors),
-        cmocka_unit_test(test_pread_all),
-        cmocka_unit_test(test_write_all_to_closed_pipe),
-        cmocka_unit_test(test_atomic_write_replaces),
-        cmocka_unit_test(test_atomic_write_failures_keep_the_old_file),
-        cmocka_unit_test(test_atomic_write_unwritable_dir),
-        cmocka_unit_test(test_write_new_file),
-        cmocka_unit_test(test_buf_grows_and_hands_over),
-        cmocka_unit_test(test_buf_take_of_nothing),
-        cmocka_unit_test(test_buf_printf_any_length),
-        cmocka_unit_test(test_buf_failed_stays_failed),
-        cmocka_unit_test(test_secret_alloc),
-    };
-    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_parse_u64_accepts),
+    cmocka_unit_test(test_parse_u64_rejects),
+    cmocka_unit_test(test_hex),
+    cmocka_unit_test(test_hex_of_nothing),
+    cmocka_unit_test(test_read_all_through_short_reads),
+    cmocka_unit_test(test_read_all_errors),
+    cmocka_unit_test(test_pread_all),
+    cmocka_unit_test(test_write_all_to_closed_pipe),
+    cmocka_unit_test(test_atomic_write_replaces),
+    cmocka_unit_test(test_atomic_write_failures_keep_the_old_file),
+    cmocka_unit_test(test_atomic_write_unwritable_dir),
+    cmocka_unit_test(test_write_new_file),
+    cmocka_unit_test(test_buf_grows_and_hands_over),
+    cmocka_unit_test(test_buf_take_of_nothing),
+    cmocka_unit_test(test_buf_printf_any_length),
+    cmocka_unit_test(test_buf_failed_stays_failed),
+    cmocka_unit_test(test_secret_alloc),
+};
+
+DM_UNIT_MAIN_WITH((void)0, sodium_init() >= 0, "base", tests, NULL, NULL)

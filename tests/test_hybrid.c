@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "doormat/vault.h"
+#include "stanza_check.h"
 #include "unit_main.h"
 
 /* The spec's example identity and its recipient (c2sp.org/age). */
@@ -106,11 +107,7 @@ static void test_keygen_round_trip(void **state) {
     assert_non_null(r->labels);
     assert_int_equal(r->labels(r, l.items, l.len, labels), 1);
     assert_string_equal(labels[0], DM_LABEL_PQ); /* age's "postquantum" */
-    assert_int_equal(l.len, 1);
-    assert_string_equal(l.items[0].type, "mlkem768x25519");
-    assert_int_equal(l.items[0].nargs, 1);
-    assert_int_equal(strlen(l.items[0].args[0]), 1494); /* base64 of 1120 bytes */
-    assert_int_equal(l.items[0].body_len, 32);
+    assert_lone_stanza(&l, "mlkem768x25519", 1, 1494 /* base64 of 1120 bytes */, 32);
     assert_int_equal(dm_identity_parse(secret, &id), DM_OK);
     assert_int_equal(id->unwrap(id, &l, got), DM_OK);
     assert_memory_equal(got, file_key, sizeof got);

@@ -236,13 +236,13 @@ static void test_unbound(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_blast, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_unbound, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_leaf, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_crumple, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_device, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_passcode, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_strip, setup, lab_dir_remove),
+    LAB_TEST(test_blast),
+    LAB_TEST(test_unbound),
+    LAB_TEST(test_leaf),
+    LAB_TEST(test_crumple),
+    LAB_TEST(test_device),
+    LAB_TEST(test_passcode),
+    LAB_TEST(test_strip),
 };
 
 DM_UNIT_MAIN("labs", tests, NULL, NULL)

@@ -130,9 +130,8 @@ static void test_subst(void **state) {
     dm_lab_subst_opts o = {.files = 3, .dir = dir};
     dm_lab_subst_result r;
     assert_int_equal(dm_lab_subst(&o, &r), DM_OK);
-    assert_int_equal(r.files, 3);
-    assert_int_equal(r.attacker_opened, 3);
-    assert_int_equal(r.genuine_opened, 0);
+    LAB_COUNTS_ARE(LAB_COUNT(r, files, 3), LAB_COUNT(r, attacker_opened, 3),
+                   LAB_COUNT(r, genuine_opened, 0));
     assert_true(r.same_name);
     assert_string_not_equal(r.genuine_id, r.swapped_id);
     const size_t acc[DM_LAB_SUBST_N_RECEIVERS] = {3, 3, 0, 0, 0},
@@ -229,10 +228,8 @@ static void test_clear(void **state) {
     dm_lab_clear_opts o = {.devices = 5, .digits = 2, .dir = dir};
     dm_lab_clear_result r;
     assert_int_equal(dm_lab_clear(&o, &r), DM_OK);
-    assert_int_equal(r.devices, 5);
-    assert_int_equal(r.vendor_opened, 5);
-    assert_int_equal(r.opened_by_vendor_key, 5);
-    assert_int_equal(r.bricked, 5);
+    LAB_COUNTS_ARE(LAB_COUNT(r, devices, 5), LAB_COUNT(r, vendor_opened, 5),
+                   LAB_COUNT(r, opened_by_vendor_key, 5), LAB_COUNT(r, bricked, 5));
     /* Two-digit PINs may collide: device 1's passcode opens itself, maybe more. */
     assert_in_range(r.opened_by_one_passcode, 1, 5);
     assert_true(r.brute_found);
@@ -263,11 +260,9 @@ static void test_retro(void **state) {
     dm_lab_retro_opts o = {.files = 3, .file_bytes = 70000, .dir = dir};
     dm_lab_retro_result r;
     assert_int_equal(dm_lab_retro(&o, &r), DM_OK);
-    assert_int_equal(r.files, 3);
-    assert_int_equal(r.authority_opened_before, 0);
-    assert_int_equal(r.authority_opened_after, 3);
-    assert_int_equal(r.user_opened_after, 3);
-    assert_int_equal(r.compliant_after, 3);
+    LAB_COUNTS_ARE(LAB_COUNT(r, files, 3), LAB_COUNT(r, authority_opened_before, 0),
+                   LAB_COUNT(r, authority_opened_after, 3), LAB_COUNT(r, user_opened_after, 3),
+                   LAB_COUNT(r, compliant_after, 3));
     assert_true(r.payloads_identical);
     assert_true(r.seconds > 0 && r.files_per_second > 0);
     /* The bytes, read back from disk: every archived and escrowed file, the
@@ -328,6 +323,18 @@ static void test_volume(void **state) {
     assert_int_equal(dm_lab_volume_compute(lat, 10, 0, &s), DM_ERR_USAGE);
 }
 
+/* The entries of the log dir/log, counted by the monitor; seen[i]: one names
+ * the file ids[i] (of two). */
+static size_t logged(const char *dir, const char *log, const char (*ids)[2 * DM_FILE_ID_LEN + 1],
+                     bool seen[2]) {
+    char path[4096];
+    size_t entries = 0;
+    seen[0] = seen[1] = false;
+    snprintf(path, sizeof path, "%s/%s", dir, log);
+    assert_int_equal(dm_lab_monitor_count(path, ids, 2, seen, &entries), DM_OK);
+    return entries;
+}
+
 static void test_insider(void **state) {
     const char *dir = *state;
     dm_lab_insider_opts o = {.files = 2, .dir = dir};
@@ -346,30 +353,12 @@ static void test_insider(void **state) {
     assert_string_equal(dm_lab_insider_path[DM_LAB_INSIDER_3_SERVICE], "service");
     /* The logs on disk, counted again: the 2-of-3 procedure's files are in
      * the doj and vendor logs, none of the key-file rows' files anywhere. */
-    char logs[4096];
-    bool seen[2] = {false, false};
-    size_t entries = 0;
-    snprintf(logs, sizeof logs, "%s/authority-2of3/logs/vendor", dir);
-    assert_int_equal(dm_lab_monitor_count(logs,
-                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[4].ids, 2,
-                                          seen, &entries),
-                     DM_OK);
-    assert_int_equal(entries, 2);
+    bool seen[2];
+    assert_int_equal(logged(dir, "authority-2of3/logs/vendor", r->rows[4].ids, seen), 2);
     assert_true(seen[0] && seen[1]);
-    seen[0] = seen[1] = false;
-    snprintf(logs, sizeof logs, "%s/authority-2of3/logs/court", dir);
-    assert_int_equal(dm_lab_monitor_count(logs,
-                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[4].ids, 2,
-                                          seen, &entries),
-                     DM_OK);
-    assert_int_equal(entries, 0);
+    assert_int_equal(logged(dir, "authority-2of3/logs/court", r->rows[4].ids, seen), 0);
     assert_false(seen[0] || seen[1]);
-    snprintf(logs, sizeof logs, "%s/authority-1of1/logs/master", dir);
-    assert_int_equal(dm_lab_monitor_count(logs,
-                                          (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[0].ids, 2,
-                                          seen, &entries),
-                     DM_OK);
-    assert_int_equal(entries, 2);
+    assert_int_equal(logged(dir, "authority-1of1/logs/master", r->rows[0].ids, seen), 2);
     assert_false(seen[0] || seen[1]);
     free(r);
     o.files = DM_LAB_INSIDER_MAX_FILES + 1;
@@ -379,12 +368,12 @@ static void test_insider(void **state) {
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test_setup_teardown(test_ghost, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_subst, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_clear, setup, lab_dir_remove),
-    cmocka_unit_test_setup_teardown(test_retro, setup, lab_dir_remove),
+    LAB_TEST(test_ghost),
+    LAB_TEST(test_subst),
+    LAB_TEST(test_clear),
+    LAB_TEST(test_retro),
     cmocka_unit_test(test_volume),
-    cmocka_unit_test_setup_teardown(test_insider, setup, lab_dir_remove),
+    LAB_TEST(test_insider),
 };
 
 DM_UNIT_MAIN("labs_access", tests, NULL, NULL)

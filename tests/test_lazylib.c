@@ -14,6 +14,7 @@
 
 #include "doormat/vault.h"
 #include "lazylib.h"
+#include "unit_main.h"
 
 #define RACERS 8
 
@@ -87,14 +88,8 @@ static void test_libssh(void **state) {
     assert_int_equal(s->ssh_key_type_from_name("ssh-rsa"), SSH_KEYTYPE_RSA);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_use_from_many_threads),
-        cmocka_unit_test(test_parts),
-        cmocka_unit_test(test_part_this_build_lacks),
-        cmocka_unit_test(test_libssh),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_first_use_from_many_threads), cmocka_unit_test(test_parts),
+    cmocka_unit_test(test_part_this_build_lacks), cmocka_unit_test(test_libssh)};
+
+DM_UNIT_MAIN("lazylib", tests, NULL, NULL)

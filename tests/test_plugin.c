@@ -20,7 +20,9 @@
 #include <cmocka.h>
 
 #include "doormat/vault.h"
+#include "feed.h"
 #include "plugin.h"
+#include "tmpdir.h"
 
 /* The age repository's own test strings (cmd/age/testdata/plugin.txt). */
 #define AGE_TEST_RECIPIENT "age1test10qdmzv9q"
@@ -41,9 +43,8 @@ static int setup(void **state) {
 /* ------------------------------------------------------------ the fake */
 
 typedef struct fake {
-    const char *script; /* everything the plugin says */
-    size_t len, pos;
-    size_t chunk; /* bytes per recv: small ones exercise partial messages */
+    test_feed script; /* everything the plugin says, step bytes per recv:
+                         small steps exercise partial messages */
     char sent[8192];
     size_t sent_len;
 } fake;
@@ -60,22 +61,13 @@ static int fake_send(void *ctx, const uint8_t *buf, size_t n) {
 static int fake_recv(void *ctx, uint8_t *buf, size_t n, int64_t deadline, size_t *got) {
     fake *f = ctx;
     (void)deadline;
-    size_t k = f->len - f->pos;
-    if (k > n)
-        k = n;
-    if (f->chunk && k > f->chunk)
-        k = f->chunk;
-    memcpy(buf, f->script + f->pos, k);
-    f->pos += k;
-    *got = k;
+    *got = test_feed_take(&f->script, buf, n);
     return DM_OK;
 }
 
 static dm_plugin_transport fake_transport(fake *f, const char *script, size_t chunk) {
     memset(f, 0, sizeof *f);
-    f->script = script;
-    f->len = strlen(script);
-    f->chunk = chunk;
+    f->script = (test_feed){(const uint8_t *)script, strlen(script), 0, chunk};
     dm_plugin_transport t = {fake_send, fake_recv, f};
     return t;
 }
@@ -645,9 +637,7 @@ static int proc_teardown(void **state) {
     (void)state;
     setenv("PATH", saved_path, 1);
     free(saved_path);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", plugin_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_dir_remove(plugin_dir);
 }
 
 static int wrap_with(const char *name, int timeout_ms, dm_stanza_list *out) {

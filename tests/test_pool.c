@@ -16,6 +16,7 @@
 
 #include "doormat/vault.h"
 #include "pool.h"
+#include "unit_main.h"
 
 #define JOBS 200
 #define SLOTS 8
@@ -162,14 +163,8 @@ static void test_threads(void **state) {
     assert_int_equal(dm_pool_threads(1000), DM_POOL_MAX_THREADS);
 }
 
-int main(void) {
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_in_order_once),
-        cmocka_unit_test(test_failure_stops_the_writes),
-        cmocka_unit_test(test_first_job_alone_then_more),
-        cmocka_unit_test(test_threads),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_in_order_once), cmocka_unit_test(test_failure_stops_the_writes),
+    cmocka_unit_test(test_first_job_alone_then_more), cmocka_unit_test(test_threads)};
+
+DM_UNIT_MAIN("pool", tests, NULL, NULL)

@@ -26,6 +26,7 @@
 #include "escrow_fixture.h"
 #include "escrow_internal.h"
 #include "escrow_lab.h"
+#include "tmpdir.h"
 #include "unit_main.h"
 
 typedef struct world {
@@ -92,9 +93,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     world *w = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
-    int rc = system(cmd);
+    int rc = test_dir_remove(w->dir);
     dm_escrow_warrant_free(w->w);
     dm_header_clear(&w->hdr);
     free(w->file.buf);
@@ -856,19 +855,22 @@ static void test_retry_gets_its_entry(void **state) {
     free(cp);
 }
 
+/* A test run in a world of its own: authority, log, witness and warrant. */
+#define IN_WORLD(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_entry_grammar),
     cmocka_unit_test(test_write_new_file),
     cmocka_unit_test(test_write_dir_undone),
-    cmocka_unit_test_setup_teardown(test_release_with_witness, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_release_needs_a_log, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_single_release_stops_at_threshold, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_lying_witness_named, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_retry_gets_its_entry, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_recover_survives_a_bad_share, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_backdated_entry, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_witness_time, setup, teardown),
-    cmocka_unit_test_setup_teardown(test_releaser_disk_fault, setup, teardown),
+    IN_WORLD(test_release_with_witness),
+    IN_WORLD(test_release_needs_a_log),
+    IN_WORLD(test_single_release_stops_at_threshold),
+    IN_WORLD(test_lying_witness_named),
+    IN_WORLD(test_retry_gets_its_entry),
+    IN_WORLD(test_recover_survives_a_bad_share),
+    IN_WORLD(test_backdated_entry),
+    IN_WORLD(test_witness_time),
+    IN_WORLD(test_releaser_disk_fault),
 };
 
 DM_UNIT_MAIN("release", tests, NULL, NULL)

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "stanza_check.h"
 #include "unit_main.h"
 
 /* The testkit's scrypt vector: passphrase "password", work factor 10. */
@@ -56,12 +57,8 @@ static void test_round_trip(void **state) {
     randombytes_buf(key, sizeof key);
     dm_stanza_list l = {0};
     assert_int_equal(r->wrap(r, key, &l), DM_OK);
-    assert_int_equal(l.len, 1);
-    assert_string_equal(l.items[0].type, "scrypt");
-    assert_int_equal(l.items[0].nargs, 2);
-    assert_int_equal(strlen(l.items[0].args[0]), 22); /* 16 bytes */
+    assert_lone_stanza(&l, "scrypt", 2, 22 /* 16 bytes */, 32);
     assert_string_equal(l.items[0].args[1], "10");
-    assert_int_equal(l.items[0].body_len, 32);
 
     assert_int_equal(unwrap_with(pass, 0, &l, got), DM_OK);
     assert_memory_equal(got, key, 16);

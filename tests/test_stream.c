@@ -34,17 +34,10 @@
 #define JOB_CHUNKS_MAX DM_STREAM_JOB_CHUNKS_MAX
 
 #include "stream_fixture.h"
+#include "unit_main.h"
 
 static size_t chunks_for(size_t n) {
     return n == 0 ? 1 : (n + CHUNK - 1) / CHUNK;
-}
-
-static void encrypt_buf(const uint8_t *pt, size_t n, unsigned threads, dm_aead_backend be,
-                        int armor, dm_membuf *ct) {
-    dm_membuf in = {.data = pt, .len = n};
-    memset(ct, 0, sizeof *ct);
-    dm_encrypt_opts opts = {.threads = threads, .backend = be, .armor = armor};
-    assert_int_equal(dm_encrypt(dm_source_mem(&in), dm_sink_mem(ct), &g_rcpt, 1, &opts), DM_OK);
 }
 
 static int decrypt_buf(const uint8_t *ct, size_t len, unsigned threads, dm_aead_backend be,
@@ -60,19 +53,14 @@ static void assert_opens_to(const uint8_t *ct, size_t len, unsigned threads, dm_
                             const uint8_t *pt, size_t n) {
     dm_membuf out;
     assert_int_equal(decrypt_buf(ct, len, threads, be, &out), DM_OK);
-    assert_int_equal(out.len, n);
-    if (n)
-        assert_memory_equal(out.buf, pt, n);
+    assert_bytes(&out, pt, n);
     free(out.buf);
 }
 
 static size_t header_len(const uint8_t *ct, size_t len) {
-    dm_membuf in = {.data = ct, .len = len};
-    dm_inspect_info info;
-    int err = dm_inspect(dm_source_mem(&in), &info);
+    int err;
+    size_t h = inspect_header_len(ct, len, &err);
     assert_true(err == DM_OK || err == DM_ERR_PAYLOAD);
-    size_t h = (size_t)info.header_size;
-    dm_inspect_info_clear(&info);
     return h;
 }
 
@@ -155,12 +143,6 @@ static void test_stream_layout(void **state) {
 }
 
 /* ------------------------------------------------ truncation and extension */
-
-static void check_released(const dm_membuf *out, const uint8_t *pt, size_t chunks) {
-    assert_int_equal(out->len, chunks * CHUNK);
-    if (out->len)
-        assert_memory_equal(out->buf, pt, out->len);
-}
 
 static void truncations(size_t n) {
     uint8_t *pt = make_plain(n);
@@ -380,8 +362,7 @@ static void test_parallel_identical(void **state) {
                 dm_membuf ct;
                 rng_reseed(7);
                 encrypt_buf(pt, n, threads, (dm_aead_backend)be, 0, &ct);
-                assert_int_equal(ct.len, ref.len);
-                assert_memory_equal(ct.buf, ref.buf, ref.len);
+                assert_bytes(&ct, ref.buf, ref.len);
                 free(ct.buf);
             }
             assert_opens_to(ref.buf, ref.len, threads, DM_AEAD_OPENSSL, pt, n);
@@ -401,11 +382,7 @@ static void test_parallel_first_bad_chunk(void **state) {
     size_t p = header_len(ct.buf, ct.len) + DM_NONCE_LEN;
     static const size_t bad[] = {0, 1, 17, 130, 131, 255, 299};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-        size_t at = p + bad[b] * CT + 100;
-        ct.buf[at] ^= 1;
-        /* A second bad chunk later must not matter. */
-        if (bad[b] + 3 < chunks)
-            ct.buf[p + (bad[b] + 3) * CT + 5] ^= 1;
+        flip_bad_chunks(ct.buf + p, chunks, bad[b], 100, 1, 3, 5);
         for (unsigned threads = 1; threads <= 8; threads++) {
             dm_membuf out;
             assert_int_equal(decrypt_buf(ct.buf, ct.len, threads, DM_AEAD_SODIUM, &out),
@@ -413,9 +390,7 @@ static void test_parallel_first_bad_chunk(void **state) {
             check_released(&out, pt, bad[b]);
             free(out.buf);
         }
-        ct.buf[at] ^= 1;
-        if (bad[b] + 3 < chunks)
-            ct.buf[p + (bad[b] + 3) * CT + 5] ^= 1;
+        flip_bad_chunks(ct.buf + p, chunks, bad[b], 100, 1, 3, 5);
     }
     free(ct.buf);
     free(pt);
@@ -622,8 +597,7 @@ static void test_fd_source_and_sink(void **state) {
     assert_int_equal(dm_decrypt(dm_source_fd(&pipefd[0]), dm_sink_mem(&out), &g_id, 1, NULL),
                      DM_OK);
     close(pipefd[0]);
-    assert_int_equal(out.len, n);
-    assert_memory_equal(out.buf, pt, n);
+    assert_bytes(&out, pt, n);
     free(out.buf);
     close(pfd);
     close(cfd);
@@ -717,29 +691,6 @@ static void test_fd_eintr_and_short_io(void **state) {
 /* Regular files through descriptors: an engine may read them differently
  * (by offset, or mapped), so the same guarantees are checked there. The
  * descriptor need not start at offset 0: a file may hold other data first. */
-static int temp_file_with(const uint8_t *junk, size_t junk_len, const uint8_t *data, size_t len,
-                          char path[32]) {
-    strcpy(path, "/tmp/dm_test_file_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    if (junk_len)
-        assert_int_equal(write(fd, junk, junk_len), (ssize_t)junk_len);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t put = write(fd, data + done, len - done);
-        assert_true(put > 0);
-        done += (size_t)put;
-    }
-    assert_int_equal(lseek(fd, (off_t)junk_len, SEEK_SET), (off_t)junk_len);
-    return fd;
-}
-
-static int decrypt_fd(int fd, unsigned threads, dm_membuf *out) {
-    memset(out, 0, sizeof *out);
-    dm_decrypt_opts opts = {.threads = threads};
-    return dm_decrypt(dm_source_fd(&fd), dm_sink_mem(out), &g_id, 1, &opts);
-}
-
 static void test_regular_file_sources(void **state) {
     (void)state;
     static const uint8_t junk[100] = "not part of the age file";
@@ -751,48 +702,37 @@ static void test_regular_file_sources(void **state) {
     rng_reseed(11);
     encrypt_buf(pt, n, 1, DM_AEAD_OPENSSL, 0, &ref);
     for (unsigned threads = 1; threads <= 8; threads++) {
-        char path[32];
+        char path[64];
         int fd = temp_file_with(junk, sizeof junk, pt, n, path);
         dm_membuf ct = {0};
         dm_encrypt_opts eo = {.threads = threads};
         rng_reseed(11);
         assert_int_equal(dm_encrypt(dm_source_fd(&fd), dm_sink_mem(&ct), &g_rcpt, 1, &eo), DM_OK);
-        assert_int_equal(ct.len, ref.len);
-        assert_memory_equal(ct.buf, ref.buf, ref.len);
+        assert_bytes(&ct, ref.buf, ref.len);
         free(ct.buf);
-        close(fd);
-        unlink(path);
+        close_temp(fd, path);
     }
     rng_reseed(98);
 
     /* Opening from a file at an offset, whole, cut, and with a bad chunk. */
     size_t p = header_len(ref.buf, ref.len) + DM_NONCE_LEN;
     for (unsigned threads = 1; threads <= 8; threads += 3) {
-        char path[32];
         dm_membuf out;
-        int fd = temp_file_with(junk, sizeof junk, ref.buf, ref.len, path);
-        assert_int_equal(decrypt_fd(fd, threads, &out), DM_OK);
-        assert_int_equal(out.len, n);
-        assert_memory_equal(out.buf, pt, n);
+        assert_int_equal(decrypt_temp(junk, sizeof junk, ref.buf, ref.len, threads, &out), DM_OK);
+        assert_bytes(&out, pt, n);
         free(out.buf);
-        close(fd);
-        unlink(path);
 
         size_t cut = p + 20 * CT + 5;
-        fd = temp_file_with(junk, sizeof junk, ref.buf, cut, path);
-        assert_int_equal(decrypt_fd(fd, threads, &out), DM_ERR_PAYLOAD);
+        assert_int_equal(decrypt_temp(junk, sizeof junk, ref.buf, cut, threads, &out),
+                         DM_ERR_PAYLOAD);
         check_released(&out, pt, 20);
         free(out.buf);
-        close(fd);
-        unlink(path);
 
         ref.buf[p + 29 * CT + 7] ^= 4;
-        fd = temp_file_with(junk, sizeof junk, ref.buf, ref.len, path);
-        assert_int_equal(decrypt_fd(fd, threads, &out), DM_ERR_PAYLOAD);
+        assert_int_equal(decrypt_temp(junk, sizeof junk, ref.buf, ref.len, threads, &out),
+                         DM_ERR_PAYLOAD);
         check_released(&out, pt, 29);
         free(out.buf);
-        close(fd);
-        unlink(path);
         ref.buf[p + 29 * CT + 7] ^= 4;
     }
 
@@ -800,32 +740,23 @@ static void test_regular_file_sources(void **state) {
     uint8_t *longer = malloc(ref.len + 3);
     memcpy(longer, ref.buf, ref.len);
     memcpy(longer + ref.len, "xyz", 3);
-    char path[32];
-    int fd = temp_file_with(NULL, 0, longer, ref.len + 3, path);
     dm_membuf out;
-    assert_int_equal(decrypt_fd(fd, 4, &out), DM_ERR_PAYLOAD);
+    assert_int_equal(decrypt_temp(NULL, 0, longer, ref.len + 3, 4, &out), DM_ERR_PAYLOAD);
     check_released(&out, pt, 37);
     free(out.buf);
-    close(fd);
-    unlink(path);
     free(longer);
 
     /* An empty plaintext file, and a small one, from descriptors. */
     for (size_t small = 0; small <= 1000; small += 1000) {
-        fd = temp_file_with(junk, 10, pt, small, path);
+        char path[64];
+        int fd = temp_file_with(junk, 10, pt, small, path);
         dm_membuf ct = {0};
         assert_int_equal(dm_encrypt(dm_source_fd(&fd), dm_sink_mem(&ct), &g_rcpt, 1, NULL), DM_OK);
-        close(fd);
-        unlink(path);
-        fd = temp_file_with(NULL, 0, ct.buf, ct.len, path);
-        assert_int_equal(decrypt_fd(fd, 0, &out), DM_OK);
-        assert_int_equal(out.len, small);
-        if (small)
-            assert_memory_equal(out.buf, pt, small);
+        close_temp(fd, path);
+        assert_int_equal(decrypt_temp(NULL, 0, ct.buf, ct.len, 0, &out), DM_OK);
+        assert_bytes(&out, pt, small);
         free(out.buf);
         free(ct.buf);
-        close(fd);
-        unlink(path);
     }
     free(ref.buf);
     free(pt);
@@ -881,8 +812,7 @@ static void test_policy_and_file_key(void **state) {
     in.pos = 0;
     memset(&out, 0, sizeof out);
     assert_int_equal(dm_decrypt(dm_source_mem(&in), dm_sink_mem(&out), &fk, 1, NULL), DM_OK);
-    assert_int_equal(out.len, n);
-    assert_memory_equal(out.buf, pt, n);
+    assert_bytes(&out, pt, n);
     free(out.buf);
     dm_identity_free(fk);
 
@@ -987,29 +917,26 @@ static void test_armor_and_inspect(void **state) {
     free(pt);
 }
 
-int main(void) {
-    /* Before dm_init: libsodium takes its generator at initialisation. */
-    randombytes_set_implementation(&rng_impl);
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trips),
-        cmocka_unit_test(test_stream_layout),
-        cmocka_unit_test(test_truncation_short_final),
-        cmocka_unit_test(test_truncation_full_final),
-        cmocka_unit_test(test_truncation_tiny),
-        cmocka_unit_test(test_forged_layouts),
-        cmocka_unit_test(test_bit_flips),
-        cmocka_unit_test(test_parallel_identical),
-        cmocka_unit_test(test_parallel_first_bad_chunk),
-        cmocka_unit_test(test_threads_only_when_worth_it),
-        cmocka_unit_test(test_bounded_memory_and_short_reads),
-        cmocka_unit_test(test_io_errors),
-        cmocka_unit_test(test_fd_source_and_sink),
-        cmocka_unit_test(test_fd_eintr_and_short_io),
-        cmocka_unit_test(test_regular_file_sources),
-        cmocka_unit_test(test_policy_and_file_key),
-        cmocka_unit_test(test_armor_and_inspect),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_round_trips),
+    cmocka_unit_test(test_stream_layout),
+    cmocka_unit_test(test_truncation_short_final),
+    cmocka_unit_test(test_truncation_full_final),
+    cmocka_unit_test(test_truncation_tiny),
+    cmocka_unit_test(test_forged_layouts),
+    cmocka_unit_test(test_bit_flips),
+    cmocka_unit_test(test_parallel_identical),
+    cmocka_unit_test(test_parallel_first_bad_chunk),
+    cmocka_unit_test(test_threads_only_when_worth_it),
+    cmocka_unit_test(test_bounded_memory_and_short_reads),
+    cmocka_unit_test(test_io_errors),
+    cmocka_unit_test(test_fd_source_and_sink),
+    cmocka_unit_test(test_fd_eintr_and_short_io),
+    cmocka_unit_test(test_regular_file_sources),
+    cmocka_unit_test(test_policy_and_file_key),
+    cmocka_unit_test(test_armor_and_inspect),
+};
+
+/* Before dm_init: libsodium takes its generator at initialisation. */
+DM_UNIT_MAIN_WITH(randombytes_set_implementation(&rng_impl), dm_init() == DM_OK, "stream", tests,
+                  setup, teardown)

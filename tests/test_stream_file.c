@@ -30,50 +30,24 @@
 #define JOB (DM_STREAM_JOB_CHUNKS_SEAL * CHUNK)
 
 #include "stream_fixture.h"
+#include "unit_main.h"
 
 /* A temporary regular file holding `skip` bytes of junk, then data. */
 static int temp_file(const uint8_t *data, size_t n, size_t skip, char path[64]) {
-    strcpy(path, "/tmp/dm_test_stream_file_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
     uint8_t junk[100];
     memset(junk, 'j', sizeof junk);
     assert_true(skip <= sizeof junk);
-    assert_int_equal(write(fd, junk, skip), (ssize_t)skip);
-    size_t done = 0;
-    while (done < n) {
-        ssize_t put = write(fd, data + done, n - done);
-        assert_true(put > 0);
-        done += (size_t)put;
-    }
-    assert_int_equal(lseek(fd, (off_t)skip, SEEK_SET), (off_t)skip);
-    return fd;
-}
-
-static void close_temp(int fd, const char *path) {
-    close(fd);
-    unlink(path);
+    return temp_file_with(junk, skip, data, n, path);
 }
 
 static void encrypt_mem(const uint8_t *pt, size_t n, dm_membuf *ct) {
-    dm_membuf in = {.data = pt, .len = n};
-    memset(ct, 0, sizeof *ct);
-    dm_encrypt_opts opts = {.threads = 1, .backend = DM_AEAD_OPENSSL};
-    assert_int_equal(dm_encrypt(dm_source_mem(&in), dm_sink_mem(ct), &g_rcpt, 1, &opts), DM_OK);
-}
-
-static int decrypt_fd(int fd, unsigned threads, dm_aead_backend be, dm_membuf *pt) {
-    memset(pt, 0, sizeof *pt);
-    dm_decrypt_opts opts = {.threads = threads, .backend = be};
-    return dm_decrypt(dm_source_fd(&fd), dm_sink_mem(pt), &g_id, 1, &opts);
+    encrypt_buf(pt, n, 1, DM_AEAD_OPENSSL, 0, ct);
 }
 
 static size_t header_len(const uint8_t *ct, size_t len) {
-    dm_membuf in = {.data = ct, .len = len};
-    dm_inspect_info info;
-    assert_int_equal(dm_inspect(dm_source_mem(&in), &info), DM_OK);
-    size_t h = (size_t)info.header_size;
-    dm_inspect_info_clear(&info);
+    int err;
+    size_t h = inspect_header_len(ct, len, &err);
+    assert_int_equal(err, DM_OK);
     return h;
 }
 
@@ -123,8 +97,7 @@ static void test_file_identical_every_thread_count(void **state) {
                 dm_encrypt_opts opts = {.threads = threads, .backend = backends[b]};
                 assert_int_equal(
                     dm_encrypt(dm_source_fd(&pfd), dm_sink_mem(&ct), &g_rcpt, 1, &opts), DM_OK);
-                assert_int_equal(ct.len, ref.len);
-                assert_memory_equal(ct.buf, ref.buf, ref.len);
+                assert_bytes(&ct, ref.buf, ref.len);
                 /* Left where a sequential reader would be: at the end. */
                 assert_int_equal(lseek(pfd, 0, SEEK_CUR), (off_t)(37 + n));
                 free(ct.buf);
@@ -132,9 +105,7 @@ static void test_file_identical_every_thread_count(void **state) {
                 dm_membuf out;
                 assert_int_equal(lseek(cfd, 0, SEEK_SET), 0);
                 assert_int_equal(decrypt_fd(cfd, threads, backends[b], &out), DM_OK);
-                assert_int_equal(out.len, n);
-                if (n)
-                    assert_memory_equal(out.buf, pt, n);
+                assert_bytes(&out, pt, n);
                 assert_int_equal(lseek(cfd, 0, SEEK_CUR), (off_t)ref.len);
                 free(out.buf);
             }
@@ -156,10 +127,7 @@ static void test_file_first_bad_chunk(void **state) {
     size_t p = header_len(ct.buf, ct.len) + DM_NONCE_LEN;
     static const size_t bad[] = {0, 7, 8, 9, 23, 47, 49};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-        ct.buf[p + bad[b] * CT + 33] ^= 0x80;
-        /* A second bad chunk later must not matter. */
-        if (bad[b] + 2 < chunks)
-            ct.buf[p + (bad[b] + 2) * CT + 1] ^= 1;
+        flip_bad_chunks(ct.buf + p, chunks, bad[b], 33, 0x80, 2, 1);
         char path[64];
         int fd = temp_file(ct.buf, ct.len, 0, path);
         for (unsigned threads = 1; threads <= 8; threads++) {
@@ -167,18 +135,13 @@ static void test_file_first_bad_chunk(void **state) {
                 dm_membuf out;
                 assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
                 assert_int_equal(decrypt_fd(fd, threads, backends[k], &out), DM_ERR_PAYLOAD);
-                /* Exactly the chunks before the bad one, and they are right. */
-                assert_int_equal(out.len, bad[b] * CHUNK);
-                if (out.len)
-                    assert_memory_equal(out.buf, pt, out.len);
+                check_released(&out, pt, bad[b]);
                 assert_non_null(strstr(dm_err_detail(), "failed authentication"));
                 free(out.buf);
             }
         }
         close_temp(fd, path);
-        ct.buf[p + bad[b] * CT + 33] ^= 0x80;
-        if (bad[b] + 2 < chunks)
-            ct.buf[p + (bad[b] + 2) * CT + 1] ^= 1;
+        flip_bad_chunks(ct.buf + p, chunks, bad[b], 33, 0x80, 2, 1);
     }
     free(ct.buf);
     free(pt);
@@ -311,8 +274,7 @@ static void test_signal_dispositions_unchanged(void **state) {
                 DM_OK);
             assert_true(r.writes > 1);
             assert_int_equal(r.changed, 0);
-            assert_int_equal(back.len, n);
-            assert_memory_equal(back.buf, pt, n);
+            assert_bytes(&back, pt, n);
             close_temp(cfd, cpath);
             free(ct.buf);
             free(back.buf);
@@ -388,8 +350,7 @@ static void test_sources_say_what_they_are(void **state) {
     assert_int_equal(dm_stream_open(dm_source_mem(&ctin), NULL, 0, dm_sink_mem(&back), secrets, 4,
                                     DM_AEAD_AUTO),
                      DM_OK);
-    assert_int_equal(back.len, 3 * JOB + 5);
-    assert_memory_equal(back.buf, pt, back.len);
+    assert_bytes(&back, pt, 3 * JOB + 5);
     sodium_free(secrets);
     free(ct.buf);
     free(back.buf);
@@ -397,18 +358,15 @@ static void test_sources_say_what_they_are(void **state) {
     close_temp(fd, path);
 }
 
-int main(void) {
-    /* Before dm_init: libsodium takes its generator at initialisation. */
-    randombytes_set_implementation(&rng_impl);
-    if (dm_init() != DM_OK)
-        return 1;
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_file_identical_every_thread_count),
-        cmocka_unit_test(test_file_first_bad_chunk),
-        cmocka_unit_test(test_file_cut_short_while_sealing),
-        cmocka_unit_test(test_file_cut_short_while_opening),
-        cmocka_unit_test(test_signal_dispositions_unchanged),
-        cmocka_unit_test(test_sources_say_what_they_are),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_file_identical_every_thread_count),
+    cmocka_unit_test(test_file_first_bad_chunk),
+    cmocka_unit_test(test_file_cut_short_while_sealing),
+    cmocka_unit_test(test_file_cut_short_while_opening),
+    cmocka_unit_test(test_signal_dispositions_unchanged),
+    cmocka_unit_test(test_sources_say_what_they_are),
+};
+
+/* Before dm_init: libsodium takes its generator at initialisation. */
+DM_UNIT_MAIN_WITH(randombytes_set_implementation(&rng_impl), dm_init() == DM_OK, "stream_file",
+                  tests, setup, teardown)

@@ -26,6 +26,7 @@
 
 #include "doormat/tlog.h"
 #include "doormat/vault.h"
+#include "tmpdir.h"
 #include "unit_main.h"
 
 #define VECTORS "tests/testkit/tlog"
@@ -474,9 +475,7 @@ static int disk_setup(void **state) {
 
 static int disk_teardown(void **state) {
     disk *d = *state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d->dir);
-    if (system(cmd) != 0)
+    if (test_dir_remove(d->dir) != 0)
         return -1;
     dm_tlog_signer_free(d->key);
     dm_tlog_signer_free(d->wkey);
@@ -1264,6 +1263,9 @@ static void test_log_wait_is_per_holder(void **state) {
     dm_tlog_log_free(l);
 }
 
+/* A test run over a log directory of its own. */
+#define ON_DISK(f) cmocka_unit_test_setup_teardown(f, disk_setup, disk_teardown)
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_rfc6962_inclusion_vectors),
     cmocka_unit_test(test_rfc6962_consistency_vectors),
@@ -1273,14 +1275,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_tile_paths),
     cmocka_unit_test(test_fetcher_destroy),
     cmocka_unit_test(test_release_accepts_null),
-    cmocka_unit_test_setup_teardown(test_log_on_disk, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_log_remove_empty, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_log_proofs_while_growing, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_crash_before_rename, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_witness_and_receipt, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_log_write_faults, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_log_held_by_another_process, disk_setup, disk_teardown),
-    cmocka_unit_test_setup_teardown(test_log_wait_is_per_holder, disk_setup, disk_teardown),
+    ON_DISK(test_log_on_disk),
+    ON_DISK(test_log_remove_empty),
+    ON_DISK(test_log_proofs_while_growing),
+    ON_DISK(test_crash_before_rename),
+    ON_DISK(test_witness_and_receipt),
+    ON_DISK(test_log_write_faults),
+    ON_DISK(test_log_held_by_another_process),
+    ON_DISK(test_log_wait_is_per_holder),
 };
 
 DM_UNIT_MAIN("tlog", tests, NULL, NULL)

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "doormat/vault.h"
+#include "stanza_check.h"
 #include "unit_main.h"
 
 /* The testkit's x25519 vector: identity, its stanza, and the file key. */
@@ -70,11 +71,7 @@ static void test_keygen_round_trip(void **state) {
     randombytes_buf(key, sizeof key);
     dm_stanza_list l = {0};
     assert_int_equal(r->wrap(r, key, &l), DM_OK);
-    assert_int_equal(l.len, 1);
-    assert_string_equal(l.items[0].type, "X25519");
-    assert_int_equal(l.items[0].nargs, 1);
-    assert_int_equal(strlen(l.items[0].args[0]), 43);
-    assert_int_equal(l.items[0].body_len, 32);
+    assert_lone_stanza(&l, "X25519", 1, 43, 32);
     assert_int_equal(unwrap_with(secret, &l, got), DM_OK);
     assert_memory_equal(got, key, 16);
     assert_int_equal(unwrap_with(OTHER_IDENTITY, &l, got), DM_ERR_NO_MATCH);
@@ -168,42 +165,41 @@ static void test_malformed_stanzas(void **state) {
     (void)state;
     uint8_t body[33] = {0}, got[16];
     b64(TK_BODY, body, 32);
-    dm_stanza_list l;
-
-    const char *two[2] = {TK_SHARE, "extra"};
-    one_stanza(&l, "X25519", two, 2, body, 32);
-    assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_clear(&l);
-
-    one_stanza(&l, "X25519", NULL, 0, body, 32);
-    assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_clear(&l);
-
-    static const char *bad_shares[] = {
+    static const char *const two[2] = {TK_SHARE, "extra"}, *const share[1] = {TK_SHARE};
+    static const char *const bad_shares[] = {
         "TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOA",   /* 31 bytes */
         "TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCcA", /* 33 bytes */
         "TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCd",  /* non-canonical last char */
         "TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc=", /* padded */
         "TEiF0ypqr-bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOCc",  /* URL alphabet */
     };
-    for (size_t i = 0; i < sizeof bad_shares / sizeof bad_shares[0]; i++) {
-        const char *args[1] = {bad_shares[i]};
-        one_stanza(&l, "X25519", args, 1, body, 32);
-        assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
+    /* Each a header error; the body length is checked before anything is
+     * decrypted (an empty body is no body at all). */
+    static const struct {
+        const char *what;
+        const char *const *args;
+        size_t nargs, body_len;
+    } cases[] = {
+        {"two arguments", two, 2, 32},
+        {"no argument", NULL, 0, 32},
+        {"31-byte share", &bad_shares[0], 1, 32},
+        {"33-byte share", &bad_shares[1], 1, 32},
+        {"non-canonical share", &bad_shares[2], 1, 32},
+        {"padded share", &bad_shares[3], 1, 32},
+        {"URL-alphabet share", &bad_shares[4], 1, 32},
+        {"33-byte body", share, 1, 33},
+        {"31-byte body", share, 1, 31},
+        {"no body", share, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        dm_stanza_list l;
+        one_stanza(&l, "X25519", cases[i].args, cases[i].nargs, cases[i].body_len ? body : NULL,
+                   cases[i].body_len);
+        int err = unwrap_with(TK_IDENTITY, &l, got);
         dm_stanza_list_clear(&l);
+        if (err != DM_ERR_HEADER)
+            fail_msg("%s: error %d, want DM_ERR_HEADER", cases[i].what, err);
     }
-
-    /* The body length is checked before anything is decrypted. */
-    const char *args[1] = {TK_SHARE};
-    one_stanza(&l, "X25519", args, 1, body, 33);
-    assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_clear(&l);
-    one_stanza(&l, "X25519", args, 1, body, 31);
-    assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_clear(&l);
-    one_stanza(&l, "X25519", args, 1, NULL, 0);
-    assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_clear(&l);
 }
 
 static void test_bad_key_strings(void **state) {
