@@ -135,7 +135,7 @@ PLUGIN_SRC := $(sort $(wildcard plugins/age-plugin-*.c))
 PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%) $(PLUGIN_BINS)
 $(BUILD)/age-plugin-%: plugins/age-plugin-%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS) -ldl
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
 binaries: $(BUILD)/doormat $(BUILD)/doormat-net $(LIBS_ALL) $(BUILD)/libdoormat-service.a \
           $(SHARED_LIBS) $(BUILD)/bench/tlog-bench $(PLUGIN_BIN) $(BUILD)/tests/fiu_nth.so
