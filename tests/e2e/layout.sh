@@ -294,4 +294,20 @@ assert_eq "$(readelf -d "$B/doormat" | grep NEEDED | grep -cE 'libssl|libcrypto|
 assert_true "doormat-net links the service room" sh -c "readelf -d '$B/doormat-net' | grep NEEDED | grep -q libevent"
 assert_eq "$(nm "$B/doormat" | grep -c ' T dm_service_')" 0 "doormat holds none of the service room"
 assert_absent "$ROOT/cli/service_lib.c" "the command's loader of the service library is gone"
+# doormat hands a network command to doormat-net (which maps libevent: the
+# loader says so with LD_DEBUG=libs), and keeps every other command.
+# maps_libevent ARGS...: true when doormat ARGS... ran with libevent mapped.
+maps_libevent() {
+  LD_DEBUG=libs "$B/doormat" "$@" >/dev/null 2>"$T/ld" </dev/null
+  grep -q 'libevent' "$T/ld"
+}
+for c in "escrow request" "escrow serve" "escrow witness serve" "escrow init" "lab insider --files 0" \
+  "escrow monitor --logs https" "escrow monitor --logs=https://logs.invalid"; do
+  # shellcheck disable=SC2086
+  assert_true "doormat $c runs as doormat-net" maps_libevent $c
+done
+for c in "--version" "escrow monitor --logs logs" "escrow warrant" "escrow serve --help" "lab list"; do
+  # shellcheck disable=SC2086
+  if maps_libevent $c; then fail "doormat $c runs in doormat"; else ok; fi
+done
 finish
