@@ -77,7 +77,7 @@ void dm_buf_printf(dm_buf *b, const char *fmt, ...) {
 bool dm_buf_take(dm_buf *b, char **text, size_t *len) {
     buf_reserve(b, 0);
     if (b->failed) {
-        dm_buf_free(b);
+        dm_buf_clear(b);
         return false;
     }
     b->data[b->len] = '\0';
@@ -89,7 +89,9 @@ bool dm_buf_take(dm_buf *b, char **text, size_t *len) {
     return true;
 }
 
-void dm_buf_free(dm_buf *b) {
+void dm_buf_clear(dm_buf *b) {
+    if (b == NULL)
+        return;
     if (b->data) {
         if (b->secret) {
             dm_secret_free(b->data);

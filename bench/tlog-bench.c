@@ -143,7 +143,7 @@ static int cmd_append(const char *dir, uint64_t n, uint64_t batch) {
         dm_tlog_log_prove_inclusion(l, size / 3, size, proof, &np);
     if (size > 1)
         dm_tlog_log_prove_consistency(l, size / 2 + 1, size, proof, &nc);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     uint64_t bytes = du(dir);
     printf("appended %" PRIu64 " entries in %.2f s (%.0f/s); log of %" PRIu64 "\n", n - start,
            total, n > start ? (double)(n - start) / total : 0.0, size);
@@ -197,7 +197,7 @@ static int cmd_monitor(const char *dir, uint64_t k) {
         err = dm_tlog_log_append(l, (const uint8_t *)buf, entry(c.size + i, buf, sizeof buf), NULL);
     if (!err)
         err = dm_tlog_log_commit(l);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     if (!err)
         err = read_checkpoint(dir, v, &c2);
     if (err)

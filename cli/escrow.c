@@ -230,7 +230,7 @@ static int read_header(const escrow_args *a, const char *path, dm_inspect_info *
     int err = dm_inspect(dm_source_fd(&fd), info);
     close(fd);
     if (err != DM_OK) {
-        dm_inspect_free(info);
+        dm_inspect_info_clear(info);
         return cli_fail(err, "%s: %s", a->cmd, path);
     }
     return DM_EXIT_OK;
@@ -469,7 +469,9 @@ static int escrow_init(int argc, char **argv) {
             printf("public: %s/authority.pub\n", a.output);
             rc = cli_flush_stdout("the authority's summary");
         }
-        dm_escrow_authority_free_all(auth, keys, court);
+        dm_escrow_agent_keys_free(keys, auth ? dm_escrow_authority_agents(auth) : 0);
+        dm_escrow_court_key_free(court);
+        dm_escrow_authority_free(auth);
     }
     free(wits);
     free(names);
@@ -512,7 +514,7 @@ static int escrow_warrant(int argc, char **argv) {
                 memcpy(ids[i], info.file_id, DM_FILE_ID_LEN);
                 err = DM_OK;
             }
-            dm_inspect_free(&info);
+            dm_inspect_info_clear(&info);
             if (err != DM_OK)
                 rc = cli_fail(err, "%s: %s", a.cmd, a.rest[i]);
         }
@@ -658,7 +660,7 @@ static int escrow_unwrap(int argc, char **argv) {
     free(wits);
     free(cos);
     if (have_info)
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
     dm_escrow_share_free(share);
     dm_escrow_warrant_free(w);
     dm_escrow_agent_key_free(agent);
@@ -773,7 +775,7 @@ static int escrow_recover(int argc, char **argv) {
         dm_escrow_share_free(shares[i]);
     free(shares);
     if (have_info)
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
     dm_escrow_authority_free(auth);
     escrow_args_free(&a);
     return rc;

@@ -566,7 +566,7 @@ static int file_ids(const char *cmd, const dm_escrow_authority *auth, const char
             (*n)++;
         dm_secret_free(key);
     }
-    dm_inspect_free(&info);
+    dm_inspect_info_clear(&info);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: %s", cmd, path);
 }
 

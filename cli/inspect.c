@@ -309,10 +309,10 @@ int cmd_inspect(int argc, char **argv) {
     if (fd != STDIN_FILENO)
         close(fd);
     if (err != DM_OK) {
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
         return cli_fail(err, "inspect");
     }
     rc = print_info(&info, json);
-    dm_inspect_free(&info);
+    dm_inspect_info_clear(&info);
     return rc;
 }

@@ -1194,7 +1194,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
             err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
         if (!err)
             err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
     }
     if (!err)
         err = dm_escrow_warrant_issue(v->auth, v->court, "doormat lab volume", NULL, "2999-12-31",
@@ -1218,7 +1218,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
         v->latency[i] = dm_lab_now() - t1;
         if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
             v->released++;
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
         dm_secret_free(fk);
     }
     free(pk);
@@ -1437,7 +1437,7 @@ static int insider_procedure(void *ctx, const char *adir, const char *warrant, s
     if (!err)
         memcpy(file_key, fk, DM_FILE_KEY_LEN);
     dm_secret_free(fk);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     dm_escrow_authority_free(auth);
     return err;
 }

@@ -438,7 +438,7 @@ int cmd_escrow_request(int argc, char **argv) {
     for (int pass = 0; rc < 0 && pass < 2; pass++) {
         dm_membuf in = {.data = (const uint8_t *)filebuf, .len = file_len};
         if (have_info)
-            dm_inspect_free(&info);
+            dm_inspect_info_clear(&info);
         err = dm_inspect(dm_source_mem(&in), &info);
         have_info = 1;
         if (err != DM_OK && err != DM_ERR_PAYLOAD) {
@@ -504,7 +504,7 @@ int cmd_escrow_request(int argc, char **argv) {
     free(answers);
     dm_secret_free(key);
     if (have_info)
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
     free(filebuf);
     dm_secret_free(identity);
     free(warrant);

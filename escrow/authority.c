@@ -216,13 +216,10 @@ void dm_escrow_agent_key_free(dm_escrow_agent_key *key) {
 void dm_escrow_court_key_free(dm_escrow_court_key *key) {
     dm_secret_free(key);
 }
-void dm_escrow_authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **agent_keys,
-                                  dm_escrow_court_key *court) {
-    for (size_t i = 0; agent_keys && auth && i < auth->n_agents; i++)
+void dm_escrow_agent_keys_free(dm_escrow_agent_key **agent_keys, size_t n) {
+    for (size_t i = 0; agent_keys && i < n; i++)
         dm_escrow_agent_key_free(agent_keys[i]);
     free(agent_keys);
-    dm_escrow_court_key_free(court);
-    dm_escrow_authority_free(auth);
 }
 
 /* ------------------------------------------------------------ derivation */

@@ -215,7 +215,7 @@ int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opt
         if (!seen[i])
             err = dm_fail(DM_ERR_POLICY, "no escrow stanza for agent %s: escrow incomplete",
                           auth->agents[i].name);
-    dm_stanza_list_free(&want);
+    dm_stanza_list_clear(&want);
     return err;
 }
 

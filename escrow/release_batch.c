@@ -178,7 +178,7 @@ static void drop_pending(dm_escrow_releaser *r) {
 static int reopen(dm_escrow_releaser *r) {
     if (r->log)
         r->size = dm_tlog_log_size(r->log);
-    dm_tlog_log_close(r->log);
+    dm_tlog_log_free(r->log);
     r->log = NULL;
     /* Between its close and this open another process may hold the log for
      * a moment (an escrow unwrap): worth a wait, as such a process waits. */
@@ -252,7 +252,7 @@ static int releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_
                                     auth->n_witnesses, auth->witness_threshold, &c) == DM_OK;
     }
     if (err) {
-        dm_escrow_releaser_close(r);
+        dm_escrow_releaser_free(r);
         return err;
     }
     *out = r;
@@ -269,13 +269,13 @@ int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_
     return releaser_open(auth, agent, log_dir, holder, 0, out);
 }
 
-void dm_escrow_releaser_close(dm_escrow_releaser *r) {
+void dm_escrow_releaser_free(dm_escrow_releaser *r) {
     if (!r)
         return;
     drop_pending(r);
     free(r->pending);
     free(r->requests);
-    dm_tlog_log_close(r->log);
+    dm_tlog_log_free(r->log);
     dm_tlog_signer_free(r->signer);
     free(r->dir);
     free(r->holder);
@@ -501,7 +501,7 @@ int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key
         err = dm_escrow_release_commit(r, opts->cosigners, opts->n_cosigners);
     if (!err)
         err = dm_escrow_release_receipt(r, s, index);
-    dm_escrow_releaser_close(r);
+    dm_escrow_releaser_free(r);
     free(entry);
     if (err) {
         dm_escrow_share_free(s);

@@ -132,8 +132,8 @@ int dm_escrow_round_begin(const dm_escrow_authority *auth, dm_tlog_log *log, int
 void dm_escrow_round_free(dm_escrow_round *rd) {
     if (rd == NULL)
         return;
-    dm_buf_free(&rd->plain);
-    dm_buf_free(&rd->lines);
+    dm_buf_clear(&rd->plain);
+    dm_buf_clear(&rd->lines);
     free(rd->c);
     free(rd);
 }
@@ -235,7 +235,7 @@ static void read_cosignatures(dm_escrow_round *rd, round_cosigner *c, const char
             c->signed_ = 1; /* its own line is good; the bad one is still named */
     }
     dm_tlog_note_free(cn);
-    dm_buf_free(&all);
+    dm_buf_clear(&all);
 }
 
 int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp,

@@ -89,7 +89,7 @@ int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len) {
     if (!err)
         err = dm_escrow_b64(s->sig, sizeof s->sig, sig64, sizeof sig64);
     if (err) {
-        dm_buf_free(&b);
+        dm_buf_clear(&b);
         return err;
     }
     dm_buf_printf(&b, "signature: %s\n", sig64);
@@ -259,7 +259,7 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
     if (!err)
         err =
             dm_escrow_sign(agent->sign_sk, SHARE_SIG_LABEL, (const uint8_t *)b.data, b.len, s->sig);
-    dm_buf_free(&b);
+    dm_buf_clear(&b);
     if (err) {
         dm_escrow_share_free(s);
         return err;

@@ -154,7 +154,7 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
         dm_buf_printf(&b, "file: %s\n", hex);
     }
     if (b.failed) {
-        dm_buf_free(&b);
+        dm_buf_clear(&b);
         return dm_fail(DM_ERR_NOMEM, "out of memory");
     }
     uint8_t sig[DM_ESCROW_SIG_LEN];
@@ -164,7 +164,7 @@ int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_cou
     if (!err)
         err = dm_escrow_b64(sig, sizeof sig, sig64, sizeof sig64);
     if (err) {
-        dm_buf_free(&b);
+        dm_buf_clear(&b);
         return err;
     }
     dm_buf_printf(&b, "signature: %s\n", sig64);

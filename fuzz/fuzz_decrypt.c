@@ -74,6 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (err < DM_OK || err >= DM_ERR__COUNT)
         abort();
     free(out.buf);
-    dm_inspect_free(&info); /* also holds the header after a payload-size failure */
+    dm_inspect_info_clear(&info); /* also holds the header after a payload-size failure */
     return 0;
 }

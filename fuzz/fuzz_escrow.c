@@ -210,7 +210,7 @@ static void fuzz_header(const uint8_t *data, size_t len)
         if (err != DM_OK && err != DM_ERR_POLICY && err != DM_ERR_HEADER)
             abort();
     }
-    dm_header_free(&h);
+    dm_header_clear(&h);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

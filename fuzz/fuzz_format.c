@@ -52,8 +52,8 @@ static void fuzz_header(const uint8_t *data, size_t size) {
         memcmp(enc, data, n - 44) != 0)
         abort();
     free(enc);
-    dm_header_free(&copy);
-    dm_header_free(&h);
+    dm_header_clear(&copy);
+    dm_header_clear(&h);
 }
 
 static void fuzz_armor(const uint8_t *data, size_t size) {

@@ -108,7 +108,7 @@ static void fuzz_sessions(const uint8_t *data, size_t size) {
             abort();
         if (err != DM_OK && out.len != 0)
             abort();
-        dm_stanza_list_free(&out);
+        dm_stanza_list_clear(&out);
         return;
     }
     dm_stanza_list stanzas = {0};
@@ -121,7 +121,7 @@ static void fuzz_sessions(const uint8_t *data, size_t size) {
     static const uint8_t zero[DM_FILE_KEY_LEN];
     if (err != DM_OK && memcmp(out_key, zero, sizeof zero) != 0)
         abort();
-    dm_stanza_list_free(&stanzas);
+    dm_stanza_list_clear(&stanzas);
 }
 
 static void fuzz_keys(const uint8_t *data, size_t size) {

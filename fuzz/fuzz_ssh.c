@@ -64,7 +64,7 @@ static void round_trip(const char *text, size_t size) {
         if (err == DM_OK && memcmp(got, file_key, sizeof got) != 0)
             abort();
     }
-    dm_stanza_list_free(&stanzas);
+    dm_stanza_list_clear(&stanzas);
     dm_recipient_free(r);
     dm_identity_free(id);
 }

@@ -192,9 +192,9 @@ int dm_lab_leaf_forge(const dm_escrow_authority *auth, const dm_escrow_opts *opt
     if (!err && decoy)
         memcpy(decoy, bogus, DM_FILE_KEY_LEN);
     dm_secret_free(bogus);
-    dm_stanza_list_free(&fake);
-    dm_header_free(&forged);
-    dm_header_free(&hdr);
+    dm_stanza_list_clear(&fake);
+    dm_header_clear(&forged);
+    dm_header_clear(&hdr);
     return err;
 }
 
@@ -224,6 +224,6 @@ int dm_lab_random_fields(const dm_escrow_authority *auth, const dm_escrow_opts *
         else if (e != DM_ERR_POLICY)
             err = e;
     }
-    dm_header_free(&h);
+    dm_header_clear(&h);
     return err;
 }

@@ -45,7 +45,10 @@ static void blast_free(blast *b) {
     free(b->sk);
     free(b->pk);
     for (int a = 0; a < 2; a++) {
-        dm_escrow_authority_free_all(b->auth[a], b->keys[a], b->court[a]);
+        dm_escrow_agent_keys_free(b->keys[a],
+                                  b->auth[a] ? dm_escrow_authority_agents(b->auth[a]) : 0);
+        dm_escrow_court_key_free(b->court[a]);
+        dm_escrow_authority_free(b->auth[a]);
     }
 }
 
@@ -71,7 +74,7 @@ static int steal_one(blast *b, int set, dm_identity *user, const dm_membuf *file
             err = dm_lab_recover_with_keys(b->auth[a], stolen, n_stolen, &hdr, fk, NULL);
         if (!err)
             err = dm_lab_decrypt_with_key(file->buf, file->len, fk, &plain, &plain_len);
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
         dm_secret_free(fk);
     }
     if (err == DM_OK) {

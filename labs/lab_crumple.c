@@ -51,7 +51,7 @@ static int recover_once(dm_lab_cast *L, const char *dir, unsigned bits, uint64_t
     if (!err && !*found)
         err = dm_fail(DM_ERR_INTERNAL, "the crumple search found a key that is not the file's");
     free(plain);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     dm_secret_free(fk);
     free(file.buf);
     return err;
@@ -111,7 +111,7 @@ int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r) {
         dm_header hdr = {0};
         double t0 = dm_lab_now();
         for (int i = 0; i < RUNS && !err; i++) {
-            dm_header_free(&hdr);
+            dm_header_clear(&hdr);
             memset(&hdr, 0, sizeof hdr);
             err = dm_escrow_build_stanzas(L.auth, &eo, fk, &hdr.stanzas);
         }
@@ -120,7 +120,7 @@ int dm_lab_crumple(const dm_lab_crumple_opts *o, dm_lab_crumple_result *r) {
         for (int i = 0; i < RUNS && !err; i++)
             err = dm_escrow_verify_header(L.auth, &eo, &hdr, fk);
         r->check_seconds = (dm_lab_now() - t0) / RUNS;
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
         sodium_memzero(fk, sizeof fk);
     }
     dm_lab_cast_free(&L);

@@ -120,7 +120,7 @@ int dm_lab_ghost(const dm_lab_ghost_opts *o, dm_lab_ghost_result *r) {
                         (f == 0 || r->ghost_stanza_same_shape) && hdr.stanzas.len == 3 &&
                         same_shape(&hdr.stanzas.items[2], &hdr.stanzas.items[0]);
             }
-            dm_header_free(&hdr);
+            dm_header_clear(&hdr);
             bool opened = false;
             if (!err)
                 err = opens(&file, c.id[P_RECEIVER], msg, &opened);

@@ -188,7 +188,7 @@ static int access_file(const authority *a, int row, const dm_lab_insider_opts *o
     if (!err)
         err = dm_lab_opens_to(file, fk, plain, len, "a file", opened);
     dm_secret_free(fk);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     return err == DM_ERR_NO_MATCH ? DM_OK : err;
 }
 
@@ -232,7 +232,7 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r) {
                 err = dm_header_parse(file.buf, file.len, &hdr);
             if (!err)
                 err = dm_escrow_file_id(a->auth, &hdr, id);
-            dm_header_free(&hdr);
+            dm_header_clear(&hdr);
             for (size_t k = 0; !err && k < DM_FILE_ID_LEN; k++)
                 snprintf(w->ids[f] + 2 * k, 3, "%02x", id[k]);
             snprintf(name, sizeof name, "files/%s-%s-%04u.age", dm_lab_insider_authority[row],

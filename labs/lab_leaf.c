@@ -172,7 +172,7 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
     }
     dm_escrow_share_free(share);
     dm_escrow_warrant_free(w);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     dm_secret_free(got);
     free(forged);
 
@@ -192,7 +192,7 @@ int dm_lab_leaf(const dm_lab_leaf_opts *o, dm_lab_leaf_result *r) {
         r->shamir_seconds = dm_lab_now() - t0;
         r->shamir_tries = o->shamir_tries;
         sodium_memzero(fk, sizeof fk);
-        dm_header_free(&h);
+        dm_header_clear(&h);
         free(file.buf);
     }
     dm_lab_cast_free(&L);

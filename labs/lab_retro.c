@@ -19,7 +19,7 @@ static const char *const agents[] = {"doj", "court", "vendor"};
 static size_t header_len(const dm_membuf *file) {
     dm_header hdr = {0};
     size_t n = dm_header_parse(file->buf, file->len, &hdr) == DM_OK ? hdr.len : 0;
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     return n;
 }
 

@@ -95,7 +95,7 @@ int dm_lab_strip(const char *dir, dm_lab_strip_result *r) {
         }
         dm_escrow_share_free(share);
         dm_escrow_warrant_free(w);
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
     }
     /* The lab's claims, checked. */
     if (!err && !(r->plain_decrypts[0] && r->plain_decrypts[1] && r->plain_decrypts[2] &&

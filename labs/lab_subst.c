@@ -123,7 +123,7 @@ static int publish(const char *dir, const char *text, size_t len, publication *p
     dm_tlog_proof_clear(&proof);
     free(line);
     dm_tlog_note_free(note);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     return err;
 }
 

@@ -70,7 +70,7 @@ static int old_agent_release(const dm_escrow_authority *auth, const dm_escrow_ag
         err = dm_tlog_log_append(l, (const uint8_t *)entry, len, &index);
     if (!err)
         err = dm_tlog_log_commit(l);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     dm_tlog_signer_free(signer);
     free(entry);
     if (err)
@@ -272,8 +272,8 @@ int dm_lab_unbound(const char *dir, dm_lab_unbound_result *r) {
     dm_secret_free(s);
     dm_escrow_warrant_free(w_swap);
     dm_escrow_warrant_free(w_bound);
-    dm_header_free(&swap);
-    dm_header_free(&hdr);
+    dm_header_clear(&swap);
+    dm_header_clear(&hdr);
     free(file.buf);
     dm_lab_cast_free(&L);
     return err;

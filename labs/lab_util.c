@@ -101,7 +101,9 @@ void dm_lab_cast_free(dm_lab_cast *c) {
     dm_recipient_free(c->rcpt);
     dm_secret_free(c->sk);
     free(c->pk);
-    dm_escrow_authority_free_all(c->auth, c->keys, c->court);
+    dm_escrow_agent_keys_free(c->keys, c->auth ? dm_escrow_authority_agents(c->auth) : 0);
+    dm_escrow_court_key_free(c->court);
+    dm_escrow_authority_free(c->auth);
 }
 
 int dm_lab_encrypt(dm_recipient *const *rcpts, size_t n, const dm_escrow_authority *auth,
@@ -178,7 +180,7 @@ int dm_lab_keys_open(const dm_escrow_authority *auth, dm_escrow_agent_key *const
     if (!err)
         err = dm_lab_opens_to(file, fk, want, want_len, "a recovered file", opened);
     dm_secret_free(fk);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     return err == DM_ERR_NO_MATCH ? DM_OK : err;
 }
 

@@ -51,7 +51,7 @@ int dm_lab_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FIL
         return err;
     err = dm_header_verify_mac(&hdr, file_key);
     if (err) {
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
         return err;
     }
     dm_header forged = {0};
@@ -86,7 +86,7 @@ int dm_lab_tamper(const uint8_t *file, size_t len, const uint8_t file_key[DM_FIL
         err = dm_fail(DM_ERR_USAGE, "stripping would leave no recipient at all");
     if (!err)
         err = dm_lab_splice_header(&forged, file_key, file, len, hdr.len, out, out_len);
-    dm_header_free(&forged);
-    dm_header_free(&hdr);
+    dm_header_clear(&forged);
+    dm_header_clear(&hdr);
     return err;
 }

@@ -271,7 +271,7 @@ static void recipient_v1(void) {
             for (size_t a = 0; a < st->nargs && w > 0 && (size_t)w < sizeof head; a++)
                 w += snprintf(head + w, sizeof head - (size_t)w, " %s", st->args[a]);
             send_ok(head, st->body, st->body_len);
-            dm_stanza_list_free(&out);
+            dm_stanza_list_clear(&out);
         }
     }
     dm_recipient_free(r);
@@ -327,7 +327,7 @@ static void identity_v1(void) {
         sodium_free(key);
     }
     for (size_t f = 0; f < n_files; f++)
-        dm_stanza_list_free(&files[f]);
+        dm_stanza_list_clear(&files[f]);
     dm_identity_free(id);
     write_msg("done", NULL, 0);
 }

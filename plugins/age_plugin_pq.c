@@ -317,7 +317,7 @@ static int recipient_v1(void) {
             } else {
                 send_error(&in, "internal", NULL, NULL, dm_err_detail());
             }
-            dm_stanza_list_free(&l);
+            dm_stanza_list_clear(&l);
         }
     }
     if (err == DM_OK)
@@ -404,7 +404,7 @@ static int identity_v1(void) {
     for (size_t i = 0; i < n_ids; i++)
         dm_identity_free(ids[i]);
     for (size_t f = 0; files && f < n_files; f++)
-        dm_stanza_list_free(&files[f].stanzas);
+        dm_stanza_list_clear(&files[f].stanzas);
     free(files);
     free(seen);
     dm_secret_free(in.buf);

@@ -293,7 +293,7 @@ static void answer(agent *a, pending *p, int commit_err, const char *commit_why,
             dm_svc_error(&a->svc, p->req, status_of(err), "%s: %s", dm_escrow_strerror(err),
                          dm_err_detail());
     }
-    dm_buf_free(&why);
+    dm_buf_clear(&why);
     free(body);
     free(sealed);
     dm_secret_free(share_text);
@@ -476,7 +476,7 @@ static void release(agent *a, struct evhttp_request *req) {
     free(p);
     dm_escrow_warrant_free(w);
     if (have_hdr)
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
     dm_svc_release_req_clear(&r);
     free(body);
 }
@@ -677,7 +677,7 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
         event_free(a->retry_ev);
     dm_svc_close(&a->svc);
     free(tls);
-    dm_escrow_releaser_close(a->rel);
+    dm_escrow_releaser_free(a->rel);
     dm_escrow_agent_key_free(a->key);
     dm_escrow_authority_free(a->auth);
     free(a);

@@ -131,7 +131,7 @@ static void end_call(dm_svc_client *c) {
     c->hdrs = NULL;
     free(c->url);
     c->url = NULL;
-    dm_buf_free(&c->s.text);
+    dm_buf_clear(&c->s.text);
     memset(&c->s, 0, sizeof c->s);
 }
 

@@ -184,6 +184,6 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
         dm_identity_free(ids[i]);
     free(ids);
     if (have_hdr)
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
     return err;
 }

@@ -193,7 +193,7 @@ int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const
     if (err == DM_OK)
         err = dm_svc_run(&wi->svc);
     dm_svc_close(&wi->svc);
-    dm_tlog_lock_release(held);
+    dm_tlog_lock_free(held);
     free(tls);
     dm_tlog_signer_free(wi->key);
     free(wi);

@@ -14,6 +14,11 @@ static inline int authority_of_three(const char *name, dm_escrow_authority **aut
 }
 
 /* Frees an authority with every agent key and the court key that came with it. */
-#define authority_free_all dm_escrow_authority_free_all
+static inline void authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **keys,
+                                      dm_escrow_court_key *court) {
+    dm_escrow_agent_keys_free(keys, auth ? dm_escrow_authority_agents(auth) : 0);
+    dm_escrow_court_key_free(court);
+    dm_escrow_authority_free(auth);
+}
 
 #endif

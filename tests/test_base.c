@@ -491,7 +491,7 @@ static void test_buf_failed_stays_failed(void **state) {
     assert_string_equal(text, "untouched");
     assert_int_equal(len, 77);
     assert_null(b.data); /* freed */
-    dm_buf_free(&b);     /* and freeing again is harmless */
+    dm_buf_clear(&b);     /* and freeing again is harmless */
 }
 
 /* ---------------------------------------------------------- secret memory */

@@ -42,8 +42,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     world *w = *state;
-    dm_header_free(&w->hdr);
-    dm_header_free(&w->swap);
+    dm_header_clear(&w->hdr);
+    dm_header_clear(&w->swap);
     authority_free_all(w->auth, w->keys, w->court);
     free(w);
     return 0;
@@ -51,8 +51,8 @@ static int teardown(void **state) {
 
 /* g.age's header for opts, and its rebuilt twin. */
 static void make_headers(world *w, const dm_escrow_opts *opts) {
-    dm_header_free(&w->hdr);
-    dm_header_free(&w->swap);
+    dm_header_clear(&w->hdr);
+    dm_header_clear(&w->swap);
     randombytes_buf(w->fk, sizeof w->fk);
     char *xs, *xp;
     dm_recipient *r;

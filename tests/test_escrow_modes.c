@@ -122,7 +122,7 @@ static int warrant_recover(const dm_escrow_authority *auth, dm_escrow_agent_key 
         dm_escrow_share_free(shares[i]);
     dm_escrow_warrant_free(w);
     free(wtext);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     return err;
 }
 
@@ -166,8 +166,8 @@ static void test_leaf_stanzas(void **state) {
         /* Random wrapping: nothing a recipient could rebuild. */
         assert_string_not_equal(a.items[i].args[6], b.items[i].args[6]);
     }
-    dm_stanza_list_free(&a);
-    dm_stanza_list_free(&b);
+    dm_stanza_list_clear(&a);
+    dm_stanza_list_clear(&b);
 }
 
 /* A file escrowed in mode eo: eo's check passes; the default check (its detail
@@ -214,7 +214,7 @@ static void test_leaf_flow(void **state) {
         }
     assert_int_equal(dm_escrow_verify_header(f->auth, &eo, &hdr, key), DM_ERR_POLICY);
     assert_non_null(strstr(dm_err_detail(), "LEAF checksum"));
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file.buf);
 }
 
@@ -243,7 +243,7 @@ static void test_leaf_forgery(void **state) {
     assert_int_equal(dm_header_parse(forged, flen, &hdr), DM_OK);
     assert_int_equal(dm_lab_recover_with_keys(f->one, f->one_keys, 1, &hdr, got, NULL),
                      DM_ERR_HMAC);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     /* A budget too small to succeed says so. */
     free(forged);
     dm_escrow_opts wide = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 64};
@@ -273,7 +273,7 @@ static void test_random_fields(void **state) {
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     assert_int_equal(dm_lab_random_fields(f->one, NULL, &hdr, key, 512, &passed), DM_OK);
     assert_int_equal(passed, 0);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file.buf);
     /* An 8-bit LEAF: about one random field in 256 passes (16 expected). */
     dm_escrow_opts eo = {.mode = DM_ESCROW_MODE_LEAF, .leaf_bits = 8};
@@ -282,7 +282,7 @@ static void test_random_fields(void **state) {
     assert_int_equal(dm_header_parse(file.buf, file.len, &hdr), DM_OK);
     assert_int_equal(dm_lab_random_fields(f->one, &eo, &hdr, key, 4096, &passed), DM_OK);
     assert_in_range(passed, 1, 48);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file.buf);
 }
 
@@ -301,8 +301,8 @@ static void test_crumple(void **state) {
         assert_int_equal(a.items[i].body_len, 64);
         assert_memory_equal(a.items[i].body, b.items[i].body, 64);
     }
-    dm_stanza_list_free(&a);
-    dm_stanza_list_free(&b);
+    dm_stanza_list_clear(&a);
+    dm_stanza_list_clear(&b);
     dm_escrow_opts other = {.mode = DM_ESCROW_MODE_CRUMPLE, .crumple_bits = 11};
     /* Recovery really searches and really finds the key. */
     checks_and_recovery(f, &eo, NULL, &other, &file, key);
@@ -323,7 +323,7 @@ static void test_crumple(void **state) {
             hdr.stanzas.items[i].body[63] ^= 0x80;
     assert_int_equal(dm_lab_recover_with_keys(f->auth, f->keys, 2, &hdr, got, &tries), DM_ERR_HMAC);
     assert_int_equal(tries, 1024);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file.buf);
 }
 

@@ -85,9 +85,9 @@ static void test_deterministic(void **state) {
     key[0] ^= 1;
     assert_int_equal(dm_escrow_build_stanzas(f->auth, NULL, key, &c), DM_OK);
     assert_string_not_equal(a.items[0].args[6], c.items[0].args[6]);
-    dm_stanza_list_free(&a);
-    dm_stanza_list_free(&b);
-    dm_stanza_list_free(&c);
+    dm_stanza_list_clear(&a);
+    dm_stanza_list_clear(&b);
+    dm_stanza_list_clear(&c);
 }
 
 static void test_authorities_are_domain_separated(void **state) {
@@ -104,7 +104,7 @@ static void test_authorities_are_domain_separated(void **state) {
     /* The other authority finds nothing of its own there. */
     assert_int_equal(dm_escrow_verify_header(other, NULL, &hdr, key), DM_ERR_POLICY);
     assert_non_null(strstr(dm_err_detail(), "missing"));
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     authority_free_all(other, keys, court);
 }
 
@@ -149,7 +149,7 @@ static void test_every_byte_change_detected(void **state) {
     assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &hdr, wrong), DM_ERR_POLICY);
     hdr.stanzas.items[0].body[0] ^= 1;
     assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &hdr, key), DM_OK);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
 }
 
 static void test_missing_incomplete_duplicate(void **state) {
@@ -190,8 +190,8 @@ static void test_missing_incomplete_duplicate(void **state) {
                      DM_OK);
     assert_int_equal(dm_escrow_verify_header(f->auth, NULL, &none, key), DM_ERR_POLICY);
     assert_non_null(strstr(dm_err_detail(), "two escrow stanzas"));
-    dm_header_free(&none);
-    dm_header_free(&full);
+    dm_header_clear(&none);
+    dm_header_clear(&full);
 }
 
 /* The command's words for a refused check: escrow's, not the vault's. */
@@ -235,7 +235,7 @@ static void test_unimplemented_modes(void **state) {
         assert_int_equal(dm_escrow_build_stanzas(f->auth, &modes[m], key, &l), DM_OK);
         assert_int_equal(l.len, 3);
         assert_string_equal(l.items[0].args[0], args[m]);
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
 }
 
@@ -559,8 +559,8 @@ static void test_flow(void **state) {
         dm_escrow_share_free(shares[i]);
     dm_escrow_warrant_free(w);
     free(wtext);
-    dm_header_free(&hdr);
-    dm_header_free(&hdr2);
+    dm_header_clear(&hdr);
+    dm_header_clear(&hdr2);
     free(file.buf);
     free(file2.buf);
     user_free(sk, pk, r, id);
@@ -608,7 +608,7 @@ static void test_agent_open_and_combine(void **state) {
     assert_string_equal(dm_err_detail(), "agent key doj is not a key of authority FBI");
     assert_int_equal(dm_escrow_agent_open(other, keys[0], &hdr, ys[0], NULL), DM_ERR_NO_MATCH);
     authority_free_all(other, keys, court);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file.buf);
     user_free(sk, pk, r, NULL);
 }
@@ -669,7 +669,7 @@ static void test_rogue_sender(void **state) {
             dm_escrow_warrant_free(w);
             free(wtext);
         }
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
         free(bad);
     }
     free(file.buf);
@@ -692,7 +692,7 @@ static void test_passphrase_extension(void **state) {
     assert_int_equal(d.n_authorities, 1);
     assert_int_equal(d.authorities[0].k, 2);
     assert_int_equal(d.authorities[0].n_agents, 3);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
 
     /* With an identity that accepts escrow stanzas beside: opens (and complies). */
     dm_escrow_policy pol = {.auth = f->auth};

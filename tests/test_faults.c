@@ -127,7 +127,7 @@ static void test_hostile_headers(void **state) {
     assert_int_equal(dm_header_parse(h, len, &hdr), DM_OK);
     assert_int_equal(hdr.stanzas.len, 1000000);
     assert_int_equal(hdr.len, len);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(h);
 
     /* Just past the cap: refused, whatever it holds. */

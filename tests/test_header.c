@@ -72,7 +72,7 @@ static void test_exact_encoding(void **state) {
     assert_int_equal(dm_header_verify_mac(&h, key_a), DM_OK);
     assert_int_equal(dm_header_verify_mac(&h, key_b), DM_ERR_HMAC);
     free(enc);
-    dm_header_free(&h);
+    dm_header_clear(&h);
 }
 
 static void round_trip(dm_header *h) {
@@ -113,7 +113,7 @@ static void round_trip(dm_header *h) {
     free(enc);
     free(enc2);
     free(with_payload);
-    dm_header_free(&p);
+    dm_header_clear(&p);
 }
 
 static void test_round_trips(void **state) {
@@ -123,7 +123,7 @@ static void test_round_trips(void **state) {
         dm_header h = {0};
         add(&h.stanzas, "X25519", "share", NULL, lens[i], (uint8_t)i);
         round_trip(&h);
-        dm_header_free(&h);
+        dm_header_clear(&h);
     }
     dm_header h = {0};
     add(&h.stanzas, "grease", NULL, NULL, 0, 0);
@@ -131,7 +131,7 @@ static void test_round_trips(void **state) {
     add(&h.stanzas, "example.com/enigma", "!\"#$%&'()*+,-./", "{|}~", 48, 2);
     add(&h.stanzas, "->", "---", NULL, 97, 3);
     round_trip(&h);
-    dm_header_free(&h);
+    dm_header_clear(&h);
 }
 
 /* Encoded bodies: 48 bytes fill a line, so an empty final line follows. */
@@ -147,14 +147,14 @@ static void test_body_wrapping(void **state) {
     assert_int_equal(lf - p, 64);
     assert_memory_equal(lf, "\n\n---", 5);
     free(enc);
-    dm_header_free(&h);
+    dm_header_clear(&h);
 
     dm_header e = {0};
     add(&e.stanzas, "t", NULL, NULL, 0, 0);
     assert_int_equal(dm_header_encode(&e, key_a, &enc, &n), DM_OK);
     assert_memory_equal(enc, "age-encryption.org/v1\n-> t\n\n--- ", 32);
     free(enc);
-    dm_header_free(&e);
+    dm_header_clear(&e);
 }
 
 static void test_encode_refuses(void **state) {
@@ -170,7 +170,7 @@ static void test_encode_refuses(void **state) {
     h.stanzas.items[0].args[0][0] = ' ';
     assert_int_equal(dm_header_encode(&h, key_a, &enc, &n), DM_ERR_USAGE);
     assert_int_equal(dm_header_verify_mac(&h, key_a), DM_ERR_USAGE);
-    dm_header_free(&h);
+    dm_header_clear(&h);
 }
 
 /* ------------------------------------------------------ malformations */
@@ -317,7 +317,7 @@ static void test_mac_line(void **state) {
     assert_int_equal(h.len, strlen(s));
     assert_int_equal(h.mac[0], 0x5b);
     assert_int_equal(dm_header_verify_mac(&h, key_a), DM_OK);
-    dm_header_free(&h);
+    dm_header_clear(&h);
     free(s);
 }
 
@@ -357,7 +357,7 @@ static void test_size_limit(void **state) {
     memcpy(big, s, sl);
     assert_int_equal(dm_header_parse((const uint8_t *)big, n, &h), DM_OK);
     assert_int_equal(h.len, sl);
-    dm_header_free(&h);
+    dm_header_clear(&h);
     free(s);
     free(big);
 }
@@ -441,8 +441,8 @@ static void test_testkit_headers(void **state) {
             }
             round_trips++;
             free(enc);
-            dm_header_free(&copy);
-            dm_header_free(&h);
+            dm_header_clear(&copy);
+            dm_header_clear(&h);
         }
         tk_free(&v);
     }

@@ -122,7 +122,7 @@ static void test_keygen_round_trip(void **state) {
     assert_int_equal(id->unwrap(id, &l, got), DM_ERR_NO_MATCH);
     dm_identity_free(id);
 
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
     dm_secret_free(secret);
     free(public);
@@ -146,7 +146,7 @@ static void test_stanza_rules(void **state) {
     const char *two[2] = {st->args[0], "x"};
     assert_int_equal(dm_stanza_list_add(&bad, st->type, two, 2, st->body, st->body_len), DM_OK);
     assert_int_equal(id->unwrap(id, &bad, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&bad);
+    dm_stanza_list_clear(&bad);
 
     /* A share one byte short (base64 of 1119 bytes). */
     char *short_arg = strdup(st->args[0]);
@@ -154,7 +154,7 @@ static void test_stanza_rules(void **state) {
     const char *one[1] = {short_arg};
     assert_int_equal(dm_stanza_list_add(&bad, st->type, one, 1, st->body, st->body_len), DM_OK);
     assert_int_equal(id->unwrap(id, &bad, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&bad);
+    dm_stanza_list_clear(&bad);
     free(short_arg);
 
     /* A body of 33 bytes is refused before any decryption. */
@@ -163,24 +163,24 @@ static void test_stanza_rules(void **state) {
     one[0] = st->args[0];
     assert_int_equal(dm_stanza_list_add(&bad, st->type, one, 1, body, sizeof body), DM_OK);
     assert_int_equal(id->unwrap(id, &bad, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&bad);
+    dm_stanza_list_clear(&bad);
 
     /* A changed body: not ours. */
     memcpy(body, st->body, 32);
     body[0] ^= 1;
     assert_int_equal(dm_stanza_list_add(&bad, st->type, one, 1, body, 32), DM_OK);
     assert_int_equal(id->unwrap(id, &bad, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&bad);
+    dm_stanza_list_clear(&bad);
 
     /* Another type is ignored. */
     assert_int_equal(dm_stanza_list_add(&bad, "X25519", one, 1, st->body, 32), DM_OK);
     assert_int_equal(id->unwrap(id, &bad, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&bad);
+    dm_stanza_list_clear(&bad);
 
     assert_int_equal(id->unwrap(id, &l, got), DM_OK);
     assert_memory_equal(got, file_key, sizeof got);
     dm_identity_free(id);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 }
 

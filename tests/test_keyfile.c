@@ -39,7 +39,7 @@ static void check_opens(dm_identity **ids, size_t n, const char *rcpt, size_t wh
             assert_int_equal(err, DM_ERR_NO_MATCH);
         }
     }
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 }
 
@@ -137,7 +137,7 @@ static void test_recipient_file(void **state) {
     assert_int_equal(a->unwrap(a, &l, got), DM_ERR_NO_MATCH);
     assert_int_equal(b->unwrap(b, &l, got), DM_OK);
     assert_memory_equal(got, key, 16);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_identity_free(a);
     dm_identity_free(b);
     for (size_t i = 0; i < n; i++)

@@ -76,7 +76,7 @@ static size_t x25519_stanzas(const char *dir, const char *name) {
     assert_int_equal(dm_header_parse(file, len, &hdr), DM_OK);
     for (size_t i = 0; i < hdr.stanzas.len; i++)
         n += strcmp(hdr.stanzas.items[i].type, "X25519") == 0;
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file);
     return n;
 }
@@ -214,7 +214,7 @@ static void test_subst(void **state) {
     assert_int_equal(dm_lab_recover_with_keys(att, two, 2, &hdr, fk, NULL), DM_OK);
     assert_int_equal(dm_header_verify_mac(&hdr, fk), DM_OK);
     assert_int_equal(dm_lab_recover_with_keys(gen, &gdoj, 1, &hdr, fk, NULL), DM_ERR_NO_MATCH);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     free(file);
     dm_escrow_agent_key_free(doj);
     dm_escrow_agent_key_free(vendor);
@@ -291,8 +291,8 @@ static void test_retro(void **state) {
         archive += al;
         rewritten += ha.len;
         copied += el - ha.len;
-        dm_header_free(&hb);
-        dm_header_free(&ha);
+        dm_header_clear(&hb);
+        dm_header_clear(&ha);
         free(before);
         free(after);
     }

@@ -262,7 +262,7 @@ static void test_wrap(void **state) {
         assert_string_equal(out.items[1].type, "other");
         assert_int_equal(out.items[1].nargs, 0);
         assert_int_equal(out.items[1].body_len, 0);
-        dm_stanza_list_free(&out);
+        dm_stanza_list_clear(&out);
     }
 }
 
@@ -302,13 +302,13 @@ static void test_wrap_ui(void **state) {
                                             "-> unsupported\n\n"
                                             "-> ok\n\n");
     assert_int_equal(out.len, 1);
-    dm_stanza_list_free(&out);
+    dm_stanza_list_clear(&out);
 
     /* No host: every interaction is answered "fail". */
     assert_int_equal(wrap_script(&f, script, NULL, &out), DM_OK);
     assert_string_equal(f.sent, WRAP_PHASE1 "-> fail\n\n-> fail\n\n-> fail\n\n-> fail\n\n"
                                             "-> fail\n\n-> unsupported\n\n-> ok\n\n");
-    dm_stanza_list_free(&out);
+    dm_stanza_list_clear(&out);
 }
 
 static void test_wrap_failures(void **state) {
@@ -352,7 +352,7 @@ static void test_wrap_failures(void **state) {
             fail_msg("case %zu: err %d, detail \"%s\"", i, err, dm_err_detail());
         /* Nothing the plugin sent is kept after a failure. */
         assert_int_equal(out.len, 1);
-        dm_stanza_list_free(&out);
+        dm_stanza_list_clear(&out);
     }
     /* An error is acknowledged before the session ends. */
     fake f;
@@ -381,7 +381,7 @@ static int unwrap_script(fake *f, const char *script, size_t chunk, uint8_t key[
     two_stanzas(&l);
     dm_plugin_transport t = fake_transport(f, script, chunk);
     int err = dm_plugin_unwrap_session(&t, NULL, "test", AGE_TEST_IDENTITY, &l, key);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     return err;
 }
 
@@ -695,13 +695,13 @@ static void test_proc(void **state) {
     assert_string_equal(out.items[0].type, "X25519");
     assert_string_equal(out.items[0].args[0], "abc");
     assert_int_equal(out.items[0].body_len, 3);
-    dm_stanza_list_free(&out);
+    dm_stanza_list_clear(&out);
     assert_clean(fds);
 
     /* 300 KB on standard error: drained while waiting, never a deadlock. */
     assert_int_equal(wrap_with("noisy", 10000, &out), DM_OK);
     assert_int_equal(out.len, 1);
-    dm_stanza_list_free(&out);
+    dm_stanza_list_clear(&out);
     assert_clean(fds);
 
     assert_int_equal(wrap_with("crash", 0, &out), DM_ERR_PLUGIN);
@@ -737,7 +737,7 @@ static void test_proc(void **state) {
                 strcmp(dm_err_detail(), "age-plugin-deaf stopped before the end of the protocol") ==
                     0);
     dm_identity_free(id);
-    dm_stanza_list_free(&big);
+    dm_stanza_list_clear(&big);
     assert_clean(fds);
 
     assert_int_equal(wrap_with("missing", 0, &out), DM_ERR_USAGE);

@@ -96,7 +96,7 @@ static int teardown(void **state) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
     int rc = system(cmd);
     dm_escrow_warrant_free(w->w);
-    dm_header_free(&w->hdr);
+    dm_header_clear(&w->hdr);
     free(w->file.buf);
     dm_tlog_signer_free(w->witness);
     authority_free_all(w->auth, w->keys, w->court);
@@ -649,10 +649,10 @@ static void test_releaser_disk_fault(void **state) {
     dm_escrow_share_free(s);
     assert_true(log_size(w->logs[1]) == 512);
     assert_int_equal(verify_times(w, 1), DM_OK);
-    dm_escrow_releaser_close(r);
+    dm_escrow_releaser_free(r);
     assert_int_equal(dm_escrow_releaser_open(w->auth, w->keys[1], w->logs[1], &r), DM_OK);
     assert_true(dm_escrow_releaser_size(r) == 512);
-    dm_escrow_releaser_close(r);
+    dm_escrow_releaser_free(r);
 }
 
 /* The one writer of new files: O_EXCL, the mode asked, fsynced; an existing
@@ -823,7 +823,7 @@ static void test_retry_gets_its_entry(void **state) {
     dm_escrow_share_free(s1);
     dm_escrow_share_free(s2);
     dm_escrow_share_free(s3);
-    dm_escrow_releaser_close(r);
+    dm_escrow_releaser_free(r);
 
     /* Reopened (an agent restarted): the retry still finds its entry, and
      * the checkpoint, cosigned already, is not cosigned again. */
@@ -842,7 +842,7 @@ static void test_retry_gets_its_entry(void **state) {
     assert_true(idx == 0);
     assert_string_equal(e.requester, "age1one");
     dm_escrow_share_free(s1);
-    dm_escrow_releaser_close(r);
+    dm_escrow_releaser_free(r);
     char path[300];
     snprintf(path, sizeof path, "%s/checkpoint", w->logs[2]);
     char *cp = NULL;

@@ -71,7 +71,7 @@ static void test_round_trip(void **state) {
     /* A fresh salt every time. */
     assert_int_equal(r->wrap(r, key, &l), DM_OK);
     assert_string_not_equal(l.items[0].args[0], l.items[1].args[0]);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 
     /* Passphrases are bytes: embedded NULs count. */
@@ -85,7 +85,7 @@ static void test_round_trip(void **state) {
     assert_int_equal(id->unwrap(id, &l, got), DM_OK);
     assert_memory_equal(got, key, 16);
     dm_identity_free(id);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 }
 
@@ -99,7 +99,7 @@ static void test_default_work_factor(void **state) {
     assert_string_equal(l.items[0].args[1], "18");
     /* An identity limited below the file's work factor refuses it outright. */
     assert_int_equal(unwrap_with("pw", 17, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 
     assert_int_equal(dm_scrypt_recipient_new("pw", 2, -1, &r), DM_ERR_USAGE);
@@ -120,12 +120,12 @@ static void test_known_stanza(void **state) {
     free(l.items[0].type);
     l.items[0].type = strdup("Scrypt");
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 
     /* The right passphrase with the wrong work factor is just no match. */
     known_stanza(&l, TK_SALT, "11", 32);
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 }
 
 static void test_work_factor_syntax(void **state) {
@@ -141,14 +141,14 @@ static void test_work_factor_syntax(void **state) {
         dm_stanza_list l;
         known_stanza(&l, TK_SALT, bad[i], 32);
         assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
     /* The limit is the identity's: 22 by default, lower on request. */
     dm_stanza_list l;
     known_stanza(&l, TK_SALT, "10", 32);
     assert_int_equal(unwrap_with("password", 9, &l, got), DM_ERR_HEADER);
     assert_int_equal(unwrap_with("password", 10, &l, got), DM_OK);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 }
 
 static void test_malformed_stanzas(void **state) {
@@ -163,11 +163,11 @@ static void test_malformed_stanzas(void **state) {
     memset(&l, 0, sizeof l);
     assert_int_equal(dm_stanza_list_add(&l, "scrypt", one, 1, body, 32), DM_OK);
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     memset(&l, 0, sizeof l);
     assert_int_equal(dm_stanza_list_add(&l, "scrypt", three, 3, body, 32), DM_OK);
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 
     /* Salt: 15 and 17 bytes, non-canonical, padded. */
     static const char *salts[] = {
@@ -179,16 +179,16 @@ static void test_malformed_stanzas(void **state) {
     for (size_t i = 0; i < sizeof salts / sizeof salts[0]; i++) {
         known_stanza(&l, salts[i], "10", 32);
         assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
 
     /* Body length is checked before any key is derived. */
     known_stanza(&l, TK_SALT, "10", 33);
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     known_stanza(&l, TK_SALT, "10", 0);
     assert_int_equal(unwrap_with("password", 0, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 }
 
 /* ------------------------------------------ scrypt stands alone, end to end */

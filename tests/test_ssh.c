@@ -104,7 +104,7 @@ static void round_trip(const char *pub, const char *key, const char *type, size_
     /* a stanza with another key's tag is not ours */
     st.items[0].args[0][0] = st.items[0].args[0][0] == 'A' ? 'B' : 'A';
     assert_int_equal(id->unwrap(id, &st, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&st);
+    dm_stanza_list_clear(&st);
     dm_recipient_free(r);
     dm_identity_free(id);
 }
@@ -137,7 +137,7 @@ static void test_stanza_checks(void **state) {
     /* a body that does not open: someone else's (tags are only 4 bytes) */
     st.items[0].body[0] ^= 1;
     assert_int_equal(id->unwrap(id, &st, got), DM_ERR_NO_MATCH);
-    dm_stanza_list_free(&st);
+    dm_stanza_list_clear(&st);
     dm_recipient_free(r);
     dm_identity_free(id);
 }
@@ -346,8 +346,8 @@ static void test_rekey(void **state) {
     assert_int_equal(enc.len - h1.len, re.len - h2.len);
     assert_memory_equal(enc.buf + h1.len, re.buf + h2.len, enc.len - h1.len);
     assert_string_equal(h2.stanzas.items[0].type, "ssh-rsa");
-    dm_header_free(&h1);
-    dm_header_free(&h2);
+    dm_header_clear(&h1);
+    dm_header_clear(&h2);
     /* the new key opens it, the old one no longer does */
     dm_membuf rsrc = {0};
     rsrc.data = re.buf;

@@ -31,12 +31,12 @@ static void test_deep_copy(void **state) {
     assert_int_equal(list.items[0].body_len, 32);
     for (size_t i = 0; i < 32; i++)
         assert_int_equal(list.items[0].body[i], 7);
-    dm_stanza_list_free(&list);
+    dm_stanza_list_clear(&list);
     assert_null(list.items);
     assert_int_equal(list.len, 0);
     assert_int_equal(list.cap, 0);
-    dm_stanza_list_free(&list); /* twice is harmless */
-    dm_stanza_list_free(NULL);
+    dm_stanza_list_clear(&list); /* twice is harmless */
+    dm_stanza_list_clear(NULL);
 }
 
 static void test_many_and_empty(void **state) {
@@ -67,7 +67,7 @@ static void test_many_and_empty(void **state) {
         if (st->body_len)
             assert_int_equal(st->body[0], (uint8_t)i);
     }
-    dm_stanza_list_free(&list);
+    dm_stanza_list_clear(&list);
 }
 
 static void test_rejects_unencodable(void **state) {
@@ -87,7 +87,7 @@ static void test_rejects_unencodable(void **state) {
     const char *fine[] = {"!~", "example.com/enigma"};
     assert_int_equal(dm_stanza_list_add(&list, "->", fine, 2, NULL, 0), DM_OK);
     assert_int_equal(list.len, 1);
-    dm_stanza_list_free(&list);
+    dm_stanza_list_clear(&list);
 }
 
 static const struct CMUnitTest tests[] = {

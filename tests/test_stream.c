@@ -72,7 +72,7 @@ static size_t header_len(const uint8_t *ct, size_t len) {
     int err = dm_inspect(dm_source_mem(&in), &info);
     assert_true(err == DM_OK || err == DM_ERR_PAYLOAD);
     size_t h = (size_t)info.header_size;
-    dm_inspect_free(&info);
+    dm_inspect_info_clear(&info);
     return h;
 }
 
@@ -955,7 +955,7 @@ static void test_armor_and_inspect(void **state) {
             assert_string_equal(info.header.stanzas.items[0].type, "X25519");
             if (!armor)
                 assert_int_equal(info.header_size + info.payload_size, ct.len);
-            dm_inspect_free(&info);
+            dm_inspect_info_clear(&info);
 
             assert_opens_to(ct.buf, ct.len, 2, DM_AEAD_SODIUM, pt, n);
             free(ct.buf);
@@ -976,7 +976,7 @@ static void test_armor_and_inspect(void **state) {
         dm_membuf in = {.data = longer, .len = bad_cuts[i]};
         dm_inspect_info info;
         assert_int_equal(dm_inspect(dm_source_mem(&in), &info), DM_ERR_PAYLOAD);
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
     }
     /* A malformed header is a header failure, with nothing to free. */
     dm_membuf junk = {.data = (const uint8_t *)"age-encryption.org/v2\n", .len = 22};

@@ -73,7 +73,7 @@ static size_t header_len(const uint8_t *ct, size_t len) {
     dm_inspect_info info;
     assert_int_equal(dm_inspect(dm_source_mem(&in), &info), DM_OK);
     size_t h = (size_t)info.header_size;
-    dm_inspect_free(&info);
+    dm_inspect_info_clear(&info);
     return h;
 }
 

@@ -286,7 +286,7 @@ static int inspect_vector(const vector *v) {
         printf("FAIL %s [inspect]: got %s, armored %d (want %d)\n", v->name, outcome(err),
                info.armored, v->armored);
     if (err == DM_OK || err == DM_ERR_PAYLOAD)
-        dm_inspect_free(&info);
+        dm_inspect_info_clear(&info);
     return ok;
 }
 

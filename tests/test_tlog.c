@@ -561,7 +561,7 @@ static void test_log_on_disk(void **state) {
             assert_true(idx == next);
         }
         assert_int_equal(dm_tlog_log_commit(l), DM_OK);
-        dm_tlog_log_close(l);
+        dm_tlog_log_free(l);
         open_checkpoint(d, logdir, &cps[k]);
         assert_true(cps[k].size == sizes[k]);
         seen s = {0};
@@ -607,7 +607,7 @@ static void test_log_on_disk(void **state) {
             dm_tlog_verify_consistency(cps[k].size, 700, cps[k].root, cps[7].root, proof, n),
             DM_OK);
     }
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
 
     /* One flipped bit in a full tile, a partial tile or an entry: caught. */
     const char *victims[] = {"tile/0/001", "tile/0/002.p/188", "tile/entries/000",
@@ -660,7 +660,7 @@ static void test_log_remove_empty(void **state) {
     /* The directory can take a new log again. */
     dm_tlog_log *l = create_and_open(d, logdir);
     assert_true(dm_tlog_log_size(l) == 0);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
 }
 
 /* One open log proving again and again while it grows: the proofs (whose
@@ -701,7 +701,7 @@ static void test_log_proofs_while_growing(void **state) {
     dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
     size_t n;
     assert_int_equal(dm_tlog_log_prove_inclusion(l, 0, next + 1, proof, &n), DM_ERR_USAGE);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
 }
 
 static void test_crash_before_rename(void **state) {
@@ -716,7 +716,7 @@ static void test_crash_before_rename(void **state) {
         assert_int_equal(dm_tlog_log_append(l, (const uint8_t *)e, el, NULL), DM_OK);
     }
     assert_int_equal(dm_tlog_log_commit(l), DM_OK);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     /* A signed checkpoint.new for size 10 (as a crash before the rename
      * leaves it) over a checkpoint rolled back to 0: open finishes it. */
     char from[512];
@@ -740,7 +740,7 @@ static void test_crash_before_rename(void **state) {
     free(note);
     assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
     assert_true(dm_tlog_log_size(l) == 10);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     struct stat st;
     assert_int_not_equal(stat(p, &st), 0);
     /* A checkpoint.new that is not signed by the key is thrown away. */
@@ -749,7 +749,7 @@ static void test_crash_before_rename(void **state) {
     fclose(f);
     assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
     assert_true(dm_tlog_log_size(l) == 10);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     assert_int_not_equal(stat(p, &st), 0);
 }
 
@@ -832,7 +832,7 @@ static void test_log_write_faults(void **state) {
     assert_int_equal(dm_tlog_log_open(base, d->key, &l), DM_OK);
     assert_int_equal(append_from(l, 0, 250, NULL), DM_OK);
     assert_int_equal(dm_tlog_log_commit(l), DM_OK);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     unsigned failed = 0, at_old = 0, at_new = 0, calls = 0;
     for (size_t m = 0; m < 3; m++) {
         for (long k = 1;; k++) {
@@ -854,7 +854,7 @@ static void test_log_write_faults(void **state) {
             fault_at = 0;
             if (fault_point[0] == '\0') { /* past the batch's last call */
                 assert_int_equal(err, DM_OK);
-                dm_tlog_log_close(l);
+                dm_tlog_log_free(l);
                 if (m == 0)
                     calls = (unsigned)(k - 1);
                 break;
@@ -885,11 +885,11 @@ static void test_log_write_faults(void **state) {
             assert_int_equal(append_from(l, size, 270, NULL), DM_OK);
             assert_int_equal(dm_tlog_log_commit(l), DM_OK);
             assert_true(dm_tlog_log_size(l) == 270);
-            dm_tlog_log_close(l);
+            dm_tlog_log_free(l);
             verify_dir(d, logdir, 270);
             assert_int_equal(dm_tlog_log_open(logdir, d->key, &l), DM_OK);
             assert_true(dm_tlog_log_size(l) == 270);
-            dm_tlog_log_close(l);
+            dm_tlog_log_free(l);
         }
     }
     assert_true(calls >= 20);
@@ -1011,7 +1011,7 @@ static void test_witness_and_receipt(void **state) {
         assert_int_equal(dm_tlog_proof_verify(&back, leaf, &logv, &wv, 1, 1, &c), DM_ERR_LOG);
         dm_tlog_proof_clear(&back);
         free(text);
-        dm_tlog_log_close(l);
+        dm_tlog_log_free(l);
     }
     /* The published checkpoint carries the cosignature; the log still verifies. */
     char path[512];
@@ -1093,7 +1093,7 @@ static void test_release_accepts_null(void **state) {
     dm_tlog_signer_free(NULL);
     dm_tlog_note_free(NULL);
     dm_tlog_reader_free(NULL);
-    dm_tlog_log_close(NULL);
+    dm_tlog_log_free(NULL);
     dm_tlog_proof_clear(NULL);
     dm_tlog_proof p = {.extra = malloc(1), .checkpoint = malloc(1)};
     dm_tlog_proof_clear(&p);
@@ -1152,8 +1152,8 @@ static void test_log_held_by_another_process(void **state) {
             _exit(4);
         while (read(go[0], &c, 1) > 0) /* until the parent closes its end */
             ;
-        dm_tlog_lock_release(w);
-        dm_tlog_log_close(l);
+        dm_tlog_lock_free(w);
+        dm_tlog_log_free(l);
         _exit(0);
     }
     close(ready[1]);
@@ -1198,13 +1198,13 @@ static void test_log_held_by_another_process(void **state) {
     assert_int_equal(strncmp(line, want, strlen(want)), 0);
     assert_non_null(strstr(line, "Z the second\n"));
     free(line);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
     line = read_text(lockpath, &len);
     assert_non_null(line);
     assert_int_equal(len, 0); /* let go: nobody's line */
     free(line);
     assert_int_equal(dm_tlog_witness_hold(wdir, NULL, &w), DM_OK);
-    dm_tlog_lock_release(w);
+    dm_tlog_lock_free(w);
     /* A first start makes the state directory, not its parents. */
     char fresh[300];
     snprintf(fresh, sizeof fresh, "%s/fresh-state", d->dir);
@@ -1212,7 +1212,7 @@ static void test_log_held_by_another_process(void **state) {
     struct stat st;
     assert_int_equal(stat(fresh, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0700);
-    dm_tlog_lock_release(w);
+    dm_tlog_lock_free(w);
     snprintf(fresh, sizeof fresh, "%s/no-such-dir/state", d->dir);
     assert_int_equal(dm_tlog_witness_hold(fresh, NULL, &w), DM_ERR_IO);
     assert_null(w);
@@ -1248,7 +1248,7 @@ static void test_log_wait_is_per_holder(void **state) {
             struct timespec pause = {0, 200000000L};
             nanosleep(&pause, NULL);
         }
-        dm_tlog_log_close(l);
+        dm_tlog_log_free(l);
         _exit(0);
     }
     close(ready[1]);
@@ -1261,7 +1261,7 @@ static void test_log_wait_is_per_holder(void **state) {
     int status;
     assert_int_equal(waitpid(child, &status, 0), child);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    dm_tlog_log_close(l);
+    dm_tlog_log_free(l);
 }
 
 static const struct CMUnitTest tests[] = {

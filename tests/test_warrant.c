@@ -293,10 +293,10 @@ static void test_release_accepts_null(void **state) {
     dm_escrow_authority_free(NULL);
     dm_escrow_agent_key_free(NULL);
     dm_escrow_court_key_free(NULL);
-    dm_escrow_authority_free_all(NULL, NULL, NULL);
+    dm_escrow_agent_keys_free(NULL, 3);
     dm_escrow_warrant_free(NULL);
     dm_escrow_share_free(NULL);
-    dm_escrow_releaser_close(NULL);
+    dm_escrow_releaser_free(NULL);
     dm_escrow_round_free(NULL);
 }
 

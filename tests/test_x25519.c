@@ -84,7 +84,7 @@ static void test_keygen_round_trip(void **state) {
     assert_int_equal(l.len, 2);
     assert_string_not_equal(l.items[0].args[0], l.items[1].args[0]);
 
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
     free(derived);
     free(public);
@@ -127,7 +127,7 @@ static void test_known_stanza(void **state) {
         assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_NO_MATCH);
         l.items[0].body[i] ^= 0x01;
     }
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 
     /* Other stanza types are ignored, before and after ours. */
     const char *grease[2] = {"grease", "x"};
@@ -138,7 +138,7 @@ static void test_known_stanza(void **state) {
     assert_int_equal(dm_stanza_list_add(&l, "X25519", args, 1, body, sizeof body), DM_OK);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_OK);
     assert_memory_equal(got, TK_FILE_KEY, 16);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 }
 
 static void test_low_order_shares_rejected(void **state) {
@@ -160,7 +160,7 @@ static void test_low_order_shares_rejected(void **state) {
         one_stanza(&l, "X25519", args, 1, body, sizeof body);
         assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
         assert_non_null(strstr(dm_err_detail(), "low-order"));
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
 }
 
@@ -173,11 +173,11 @@ static void test_malformed_stanzas(void **state) {
     const char *two[2] = {TK_SHARE, "extra"};
     one_stanza(&l, "X25519", two, 2, body, 32);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 
     one_stanza(&l, "X25519", NULL, 0, body, 32);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 
     static const char *bad_shares[] = {
         "TEiF0ypqr+bpvcqXNyCVJpL7OuwPdVwPL7KQEbFDOA",   /* 31 bytes */
@@ -190,20 +190,20 @@ static void test_malformed_stanzas(void **state) {
         const char *args[1] = {bad_shares[i]};
         one_stanza(&l, "X25519", args, 1, body, 32);
         assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
 
     /* The body length is checked before anything is decrypted. */
     const char *args[1] = {TK_SHARE};
     one_stanza(&l, "X25519", args, 1, body, 33);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     one_stanza(&l, "X25519", args, 1, body, 31);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     one_stanza(&l, "X25519", args, 1, NULL, 0);
     assert_int_equal(unwrap_with(TK_IDENTITY, &l, got), DM_ERR_HEADER);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
 }
 
 static void test_bad_key_strings(void **state) {
@@ -260,7 +260,7 @@ static void test_recipient_string_round_trip(void **state) {
     assert_int_equal(r->wrap(r, key, &l), DM_OK);
     assert_int_equal(unwrap_with(SPEC_IDENTITY, &l, got), DM_OK);
     assert_memory_equal(got, key, 16);
-    dm_stanza_list_free(&l);
+    dm_stanza_list_clear(&l);
     dm_recipient_free(r);
 }
 
@@ -280,7 +280,7 @@ static void *wrap_unwrap_many(void *arg) {
         if (k->r->wrap(k->r, key, &l) != DM_OK || k->id->unwrap(k->id, &l, got) != DM_OK ||
             memcmp(got, key, 16) != 0)
             __atomic_add_fetch(&k->failures, 1, __ATOMIC_RELAXED);
-        dm_stanza_list_free(&l);
+        dm_stanza_list_clear(&l);
     }
     return NULL;
 }

@@ -169,7 +169,7 @@ int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_t
     return DM_OK;
 }
 
-void dm_tlog_lock_release(dm_tlog_lock *l) {
+void dm_tlog_lock_free(dm_tlog_lock *l) {
     if (l == NULL)
         return;
     dm_tlog_lock_drop(l->fd);

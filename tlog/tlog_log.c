@@ -245,14 +245,14 @@ int dm_tlog_log_open_with(const char *dir, const dm_tlog_signer *key, const dm_t
     if (!err)
         err = load_edge(l);
     if (err) {
-        dm_tlog_log_close(l);
+        dm_tlog_log_free(l);
         return err;
     }
     *out = l;
     return DM_OK;
 }
 
-void dm_tlog_log_close(dm_tlog_log *l) {
+void dm_tlog_log_free(dm_tlog_log *l) {
     if (!l)
         return;
     dm_tlog_lock_drop(l->lock_fd);

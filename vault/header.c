@@ -275,7 +275,7 @@ int dm_header_parse(const uint8_t *buf, size_t len, dm_header *out) {
     return DM_OK;
 
 fail:
-    dm_header_free(out);
+    dm_header_clear(out);
     return err;
 }
 
@@ -438,9 +438,9 @@ int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]) {
     return DM_OK;
 }
 
-void dm_header_free(dm_header *hdr) {
+void dm_header_clear(dm_header *hdr) {
     if (hdr == NULL)
         return;
-    dm_stanza_list_free(&hdr->stanzas);
+    dm_stanza_list_clear(&hdr->stanzas);
     memset(hdr, 0, sizeof *hdr);
 }

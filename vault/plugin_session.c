@@ -300,7 +300,7 @@ int dm_plugin_wrap_session(const dm_plugin_transport *t, const dm_plugin_host *h
         err = dm_stanza_list_add(out, st->type, (const char *const *)st->args, st->nargs, st->body,
                                  st->body_len);
     }
-    dm_stanza_list_free(&got);
+    dm_stanza_list_clear(&got);
     session_free(&s);
     return err;
 }

@@ -68,7 +68,7 @@ nomem:
     return dm_fail(DM_ERR_NOMEM, "stanza copy");
 }
 
-void dm_stanza_list_free(dm_stanza_list *list) {
+void dm_stanza_list_clear(dm_stanza_list *list) {
     if (list == NULL)
         return;
     for (size_t i = 0; i < list->len; i++)

@@ -183,7 +183,7 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
         dm_armor_writer_free(armor);
     free(hdr_bytes);
     free(first);
-    dm_header_free(&hdr);
+    dm_header_clear(&hdr);
     dm_secret_free(file_key);
     return err;
 }
@@ -352,7 +352,7 @@ static int input_header(input *in, dm_header *hdr) {
         /* Incomplete or foreign: the parser names the first fault. */
         int err = dm_header_parse(in->buf, in->len, hdr);
         if (err == DM_OK) {
-            dm_header_free(hdr);
+            dm_header_clear(hdr);
             err = dm_fail(DM_ERR_HEADER, "header is truncated");
         }
         return err == DM_ERR_HEADER ? err : dm_fail(DM_ERR_HEADER, "malformed header");
@@ -364,7 +364,7 @@ static int input_header(input *in, dm_header *hdr) {
     if (err != DM_OK)
         return err;
     if (hdr->len != in->hdr_len) {
-        dm_header_free(hdr);
+        dm_header_clear(hdr);
         return dm_fail(DM_ERR_HEADER, "header ends before its MAC line");
     }
     return DM_OK;
@@ -479,7 +479,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
 
     dm_secret_free(file_key);
     if (have_hdr)
-        dm_header_free(&hdr);
+        dm_header_clear(&hdr);
     input_close(&inp);
     return err;
 }
@@ -553,9 +553,9 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     free(scratch);
     free(hdr_bytes);
     free(first);
-    dm_header_free(&new_hdr);
+    dm_header_clear(&new_hdr);
     if (have_hdr)
-        dm_header_free(&old_hdr);
+        dm_header_clear(&old_hdr);
     input_close(&inp);
     dm_secret_free(file_key);
     return err;
@@ -616,16 +616,16 @@ int dm_inspect(dm_source in, dm_inspect_info *info) {
     }
     input_close(&inp);
     if (err != DM_OK && err != DM_ERR_PAYLOAD) {
-        dm_header_free(&info->header);
+        dm_header_clear(&info->header);
         memset(info, 0, sizeof *info);
     }
     return err;
 }
 
-void dm_inspect_free(dm_inspect_info *info) {
+void dm_inspect_info_clear(dm_inspect_info *info) {
     if (info == NULL)
         return;
-    dm_header_free(&info->header);
+    dm_header_clear(&info->header);
     memset(info, 0, sizeof *info);
 }
 

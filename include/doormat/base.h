@@ -156,7 +156,7 @@ void dm_buf_vprintf(dm_buf *b, const char *fmt, va_list ap) __attribute__((forma
 bool dm_buf_take(dm_buf *b, char **text, size_t *len);
 /* Frees (and for a secret buffer zeroes) the text; the buffer is empty again.
  * failed and secret stay as they were. */
-void dm_buf_free(dm_buf *b);
+void dm_buf_clear(dm_buf *b);
 
 DM_API_END
 #ifdef __cplusplus

@@ -93,10 +93,10 @@ int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size
 void dm_escrow_authority_free(dm_escrow_authority *auth);
 void dm_escrow_agent_key_free(dm_escrow_agent_key *key);
 void dm_escrow_court_key_free(dm_escrow_court_key *key);
-/* Frees all that dm_escrow_authority_new gave: the authority, its array of
- * agent keys and the court key (any may be NULL). */
-void dm_escrow_authority_free_all(dm_escrow_authority *auth, dm_escrow_agent_key **agent_keys,
-                                  dm_escrow_court_key *court);
+/* Frees the array of n agent keys that dm_escrow_authority_new gave, and
+ * each key in it (NULL does nothing). The authority and the court key are
+ * freed by their own _free. */
+void dm_escrow_agent_keys_free(dm_escrow_agent_key **agent_keys, size_t n);
 
 const char *dm_escrow_authority_name(const dm_escrow_authority *auth);
 const char *dm_escrow_authority_id_hex(const dm_escrow_authority *auth);
@@ -467,7 +467,7 @@ int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_age
  * lock for whoever finds it held. */
 int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                                const char *log_dir, const char *holder, dm_escrow_releaser **out);
-void dm_escrow_releaser_close(dm_escrow_releaser *r);
+void dm_escrow_releaser_free(dm_escrow_releaser *r);
 /* Checks and unwraps; appends the entry (not durable yet). *index gets its
  * place in the log; *share has no receipt yet. */
 int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,

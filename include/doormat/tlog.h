@@ -273,7 +273,7 @@ int dm_tlog_log_open(const char *dir, const dm_tlog_signer *key, dm_tlog_log **o
  * once (wait_s 0) rather than queue behind another. */
 int dm_tlog_log_open_with(const char *dir, const dm_tlog_signer *key, const dm_tlog_lock_opts *lock,
                           dm_tlog_log **out);
-void dm_tlog_log_close(dm_tlog_log *l);
+void dm_tlog_log_free(dm_tlog_log *l);
 /* Appends an entry (1..DM_TLOG_MAX_ENTRY bytes); *index gets its number.
  * Nothing is visible or durable until commit. */
 int dm_tlog_log_append(dm_tlog_log *l, const uint8_t *entry, size_t len, uint64_t *index);
@@ -321,7 +321,7 @@ int dm_tlog_witness_add_checkpoint(const char *state_dir, const dm_tlog_signer *
  * not its parents): a witness's first start. */
 typedef struct dm_tlog_lock dm_tlog_lock;
 int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_tlog_lock **out);
-void dm_tlog_lock_release(dm_tlog_lock *l);
+void dm_tlog_lock_free(dm_tlog_lock *l);
 
 /* ------------------------------------------------------------ tlog-proof */
 

@@ -73,7 +73,7 @@ typedef struct dm_stanza_list {
 /* Appends a copy of the given stanza (strings and body are copied). */
 int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
                        size_t nargs, const uint8_t *body, size_t body_len);
-void dm_stanza_list_free(dm_stanza_list *list);
+void dm_stanza_list_clear(dm_stanza_list *list);
 
 /* ------------------------------------------------------- recipients, identities */
 
@@ -339,7 +339,7 @@ int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], ui
 int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
 /* SHA-256 of the encoded header (MAC line included), first DM_FILE_ID_LEN bytes. */
 int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]);
-void dm_header_free(dm_header *hdr);
+void dm_header_clear(dm_header *hdr);
 
 /* ------------------------------------------------------ sources and sinks */
 
@@ -460,9 +460,9 @@ typedef struct dm_inspect_info {
 } dm_inspect_info;
 /* DM_ERR_PAYLOAD when the payload's size can't be a valid STREAM (info is
  * still filled in); any other error leaves info empty. Always safe to
- * dm_inspect_free afterwards. */
+ * dm_inspect_info_clear afterwards. */
 int dm_inspect(dm_source in, dm_inspect_info *info);
-void dm_inspect_free(dm_inspect_info *info);
+void dm_inspect_info_clear(dm_inspect_info *info);
 
 /* ------------------------------------ building blocks for other recipient types */
 
