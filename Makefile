@@ -1,15 +1,19 @@
 # doormat: build, test and install.
-#   make            build/doormat, build/libdoormat.a (the installed library:
-#                   vault, log, escrow), build/libdoormat-service.{a,so}, build/libdoormat-labs.a
-#                   and build/libdoormat-bench.a
+#   make            build/doormat and build/doormat-net (the same command with the
+#                   services), the installed libraries build/libdoormat.so.1 (base, vault,
+#                   log, escrow) and build/libdoormat-service.so.1 (the services), and the
+#                   archives the command, the tests and the fuzz targets link:
+#                   build/libdoormat.a, libdoormat-service.a, libdoormat-labs.a,
+#                   libdoormat-bench.a
 #   make check      every test (installs missing Debian packages first)
 #   make demo       the classroom walkthrough, ending with the policy briefing
 #   make check-report  a quick briefing loaded in headless Chromium (render, charts, no network)
 #   make sanitize   the whole suite under ASan + UBSan
 #   make memcheck   the end-to-end tests with the command under valgrind memcheck
 #   make fuzz       every libFuzzer target in fuzz/ for FUZZ_SECONDS each (fuzz-smoke: 10 s)
-#   make install    PREFIX=/usr/local DESTDIR= (the command, the age-plugin-* programs,
-#                   libdoormat.a, its headers, doormat.pc for pkg-config, the man page)
+#   make install    PREFIX=/usr/local DESTDIR= (the command and PREFIX/lib/doormat/doormat-net,
+#                   the age-plugin-* programs, libdoormat.so.1 and libdoormat-service.so.1,
+#                   their headers, doormat.pc and doormat-service.pc, the man page)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -23,7 +27,7 @@ CC      ?= cc
 # first parsed would be empty.
 # libfiu: the log's writes are fault-injection points (base/durable.c).
 PKGS := libsodium libcrypto libssh libfiu
-# The services (service/, build/libdoormat-service.a) alone speak HTTP and TLS:
+# The services (service/, libdoormat-service) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
 # clients (docs/operating.md says why). The library (vault, log, escrow) never links them.
 SVC_PKGS := libevent libevent_openssl libssl libcurl
@@ -61,7 +65,18 @@ LDFLAGS  ?=
 # an SSH key or a hybrid key needs them (vault/lazylib.c), so nothing should
 # make every process map them at start.
 LDFLAGS  += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
-LDLIBS   := $(PKG_LIBS) -lpthread -lm
+LDLIBS   := $(PKG_LIBS) -lpthread -lm -ldl
+# The library rooms (base, vault, tlog, escrow, service) are built for their
+# shared objects: position-independent, and every symbol hidden but those an
+# installed header declares, between DM_API_BEGIN and DM_API_END
+# (include/doormat/base.h). Calls inside a library then go direct.
+LIB_CFLAGS := -fPIC -fvisibility=hidden -fno-semantic-interposition
+# The shared objects name every library they need: a symbol left undefined is
+# an error, unless a sanitizer's runtime (which only the program links) is in.
+NO_UNDEFINED := $(if $(findstring -fsanitize,$(EXTRA_LDFLAGS)),,-Wl,--no-undefined)
+# The ABI's version (docs/architecture.md, "The libraries"), not DM_VERSION.
+SO_MAJOR := 1
+SO_VERSION := $(SO_MAJOR).0.0
 
 # The rooms and their arrows: cli -> labs, bench -> escrow -> tlog and vault,
 # never back (the log, tlog/, knows nothing of escrow nor of the vault); every
@@ -70,11 +85,13 @@ LDLIBS   := $(PKG_LIBS) -lpthread -lm
 # libc, libsodium and libfiu. Each room sees
 # include/doormat/ (the public headers) and its own directory; only the unit
 # tests also look inside vault/, tlog/ and escrow/.
-# libdoormat.a (base, vault, log and escrow) is what make install ships, with
-# libdoormat-service.a and libdoormat-service.so (the services, the only room
-# that speaks HTTP and TLS; the command loads the .so when a service command
-# runs); the labs (the teaching and attack code) and the benchmark engine are
-# archives of their own.
+# libdoormat.so.1 (base, vault, log and escrow) and libdoormat-service.so.1
+# (the services, the only room that speaks HTTP and TLS, linked against
+# libdoormat.so.1) are what make install ships. The command, the tests and the
+# fuzz targets link the archives of the same objects (libdoormat.a,
+# libdoormat-service.a): the lab-only operations (escrow/escrow_lab.h), hidden
+# in the shared objects, link there like any other function. The labs (the
+# teaching and attack code) and the benchmark engine are archives of their own.
 LIB_SRC   := $(sort $(wildcard base/*.c) $(wildcard vault/*.c) $(wildcard tlog/*.c) \
                $(wildcard escrow/*.c))
 LABS_SRC  := $(sort $(wildcard labs/*.c))
@@ -87,6 +104,11 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LABS_OBJ  := $(LABS_SRC:%.c=$(BUILD)/obj/%.o)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ   := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+# The command is linked twice from the same objects (cli/net.c says why):
+# doormat without the service room, doormat-net with it.
+DOORMAT_OBJ     := $(filter-out $(BUILD)/obj/cli/net_service.o,$(CLI_OBJ))
+DOORMAT_NET_OBJ := $(filter-out $(BUILD)/obj/cli/net.o,$(CLI_OBJ))
+SHARED_LIBS := $(BUILD)/libdoormat.so.$(SO_VERSION) $(BUILD)/libdoormat-service.so.$(SO_VERSION)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 HEADERS   := $(wildcard include/doormat/*.h base/*.h vault/*.h tlog/*.h escrow/*.h labs/*.h bench/*.h \
                service/*.h cli/*.h tests/*.h)
@@ -113,10 +135,10 @@ PLUGIN_SRC := $(sort $(wildcard plugins/age-plugin-*.c))
 PLUGIN_BIN := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/%) $(PLUGIN_BINS)
 $(BUILD)/age-plugin-%: plugins/age-plugin-%.c $(BUILD)/libdoormat.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS) -ldl
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdoormat.a $(LDLIBS)
 
-binaries: $(BUILD)/doormat $(LIBS_ALL) $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat-service.so \
-          $(BUILD)/bench/tlog-bench $(PLUGIN_BIN) $(BUILD)/tests/fiu_nth.so
+binaries: $(BUILD)/doormat $(BUILD)/doormat-net $(LIBS_ALL) $(BUILD)/libdoormat-service.a \
+          $(SHARED_LIBS) $(BUILD)/bench/tlog-bench $(PLUGIN_BIN) $(BUILD)/tests/fiu_nth.so
 
 # The plugin programs age 1.3 ships, built beside the command (plugins/): age
 # clients without the native type use it through them. They speak the plugin
@@ -134,26 +156,25 @@ $(BUILD)/tests/fiu_nth.so: tests/fiu_nth.c
 
 # Each room's include path: include/ and its own directory; the command also
 # sees the labs' and the bench engine's headers (cli -> labs, bench).
-ROOM_INC_base   := -Ibase
-ROOM_INC_vault  := -Ivault
-ROOM_INC_tlog   := -Itlog
-ROOM_INC_escrow := -Iescrow
+ROOM_INC_base   := -Ibase $(LIB_CFLAGS)
+ROOM_INC_vault  := -Ivault $(LIB_CFLAGS)
+ROOM_INC_tlog   := -Itlog $(LIB_CFLAGS)
+ROOM_INC_escrow := -Iescrow $(LIB_CFLAGS)
 ROOM_INC_labs   := -Ilabs -Iescrow
 ROOM_INC_bench  := -Ibench
 ROOM_INC_cli    := -Icli -Ilabs -Ibench
-# (the service room is built position-independent, for its shared object)
-ROOM_INC_service := -fPIC -Iservice $(SVC_CFLAGS)
+ROOM_INC_service := -Iservice $(LIB_CFLAGS) $(SVC_CFLAGS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(ROOM_INC_$(firstword $(subst /, ,$*))) -c $< -o $@
 
-# Where the command finds libdoormat-service.so (cli/service_lib.c): beside
-# itself, in this build directory, or where make install puts it.
-$(BUILD)/obj/cli/service_lib.o: cli/service_lib.c $(HEADERS)
+# Where doormat finds doormat-net (cli/net.c): beside itself, in this build
+# directory, or where make install puts it.
+$(BUILD)/obj/cli/net.o: cli/net.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(ROOM_INC_cli) -DDM_SERVICE_BUILD_DIR='"$(abspath $(BUILD))"' \
-	  -DDM_SERVICE_LIB_DIR='"$(PREFIX)/lib/doormat"' -c $< -o $@
+	$(CC) $(CFLAGS) $(ROOM_INC_cli) -DDM_NET_BUILD_DIR='"$(abspath $(BUILD))"' \
+	  -DDM_NET_LIB_DIR='"$(PREFIX)/lib/doormat"' -c $< -o $@
 
 $(BUILD)/libdoormat.a: $(LIB_OBJ)
 $(BUILD)/libdoormat-service.a: $(SVC_OBJ)
@@ -164,18 +185,34 @@ $(LIBS_ALL) $(BUILD)/libdoormat-service.a:
 	rm -f $@
 	$(AR) rcs $@ $^
 
-# The services are a shared object the command loads only when a service
-# command runs: libssl, libcrypto, libevent and libcurl are mapped by no other
-# command. It binds to the vault, log and escrow functions the command exports
-# (the whole archive, -rdynamic).
-$(BUILD)/libdoormat-service.so: $(SVC_OBJ)
-	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS) -o $@ $(SVC_OBJ) \
-	  $(SVC_LIBS) $(PKG_LIBS)
+# The installed libraries, with versioned sonames (docs/architecture.md, "The
+# libraries"): libdoormat.so.1 exports what base.h, vault.h, tlog.h and
+# escrow.h declare; libdoormat-service.so.1 what service.h declares, and takes
+# every dm_ function it calls from libdoormat.so.1 (--no-undefined proves it).
+SO_LDFLAGS := -shared -Wl,-z,relro,-z,now -Wl,--as-needed $(NO_UNDEFINED) $(EXTRA_LDFLAGS)
+$(BUILD)/libdoormat.so.$(SO_VERSION): $(LIB_OBJ)
+	$(CC) $(SO_LDFLAGS) -Wl,-soname,libdoormat.so.$(SO_MAJOR) -o $@ $(LIB_OBJ) $(LDLIBS)
+	ln -sf libdoormat.so.$(SO_VERSION) $(BUILD)/libdoormat.so.$(SO_MAJOR)
+	ln -sf libdoormat.so.$(SO_MAJOR) $(BUILD)/libdoormat.so
 
-$(BUILD)/doormat: $(CLI_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.so
-	$(CC) $(LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) $(BUILD)/libdoormat-labs.a \
-	  $(BUILD)/libdoormat-bench.a -Wl,--whole-archive $(BUILD)/libdoormat.a \
-	  -Wl,--no-whole-archive $(LDLIBS) -ldl
+$(BUILD)/libdoormat-service.so.$(SO_VERSION): $(SVC_OBJ) $(BUILD)/libdoormat.so.$(SO_VERSION)
+	$(CC) $(SO_LDFLAGS) -Wl,-soname,libdoormat-service.so.$(SO_MAJOR) -o $@ $(SVC_OBJ) \
+	  $(BUILD)/libdoormat.so.$(SO_VERSION) $(SVC_LIBS) $(LDLIBS)
+	ln -sf libdoormat-service.so.$(SO_VERSION) $(BUILD)/libdoormat-service.so.$(SO_MAJOR)
+	ln -sf libdoormat-service.so.$(SO_MAJOR) $(BUILD)/libdoormat-service.so
+
+# The command links the archives, as any program may: no symbol of it is
+# exported. doormat leaves the service room out, so libssl, libevent and
+# libcurl are mapped by no command but the network ones, which it hands to
+# doormat-net (cli/net.c).
+$(BUILD)/doormat: $(DOORMAT_OBJ) $(LIBS_ALL)
+	$(CC) $(LDFLAGS) -o $@ $(DOORMAT_OBJ) $(BUILD)/libdoormat-labs.a \
+	  $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat.a $(LDLIBS)
+
+$(BUILD)/doormat-net: $(DOORMAT_NET_OBJ) $(LIBS_ALL) $(BUILD)/libdoormat-service.a
+	$(CC) $(LDFLAGS) -o $@ $(DOORMAT_NET_OBJ) $(BUILD)/libdoormat-labs.a \
+	  $(BUILD)/libdoormat-bench.a $(BUILD)/libdoormat-service.a $(BUILD)/libdoormat.a \
+	  $(SVC_LIBS) $(LDLIBS)
 
 # The command's small helpers (cli/util.c) have a unit test of their own.
 $(BUILD)/tests/test_cli_util: tests/test_cli_util.c $(BUILD)/obj/cli/util.o $(BUILD)/obj/cli/exit.o $(LIBS_ALL) $(HEADERS)
@@ -293,18 +330,28 @@ demo: build-deps report-deps
 # The version of the library, for doormat.pc (read from the public header).
 VERSION := $(shell sed -n 's/^\#define DM_VERSION "\(.*\)"$$/\1/p' include/doormat/vault.h)
 
+# What is installed: the command and doormat-net (PREFIX/lib/doormat, where
+# the command looks for it), the plugin programs, the two shared libraries
+# with their soname links, their headers and .pc files, the man page, the
+# briefing's script and the systemd units. The archives stay in the build:
+# they hold the lab-only operations (escrow/escrow_lab.h) that the shared
+# libraries hide.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/doormat \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/lib/doormat
 	install -m 0755 $(BUILD)/doormat $(DESTDIR)$(PREFIX)/bin/doormat
+	install -m 0755 $(BUILD)/doormat-net $(DESTDIR)$(PREFIX)/lib/doormat/doormat-net
 	install -m 0755 $(PLUGIN_BIN) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 $(BUILD)/libdoormat.a $(DESTDIR)$(PREFIX)/lib/libdoormat.a
-	install -m 0644 $(BUILD)/libdoormat-service.a $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' doormat.pc.in \
-	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
-	chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc
-	install -d $(DESTDIR)$(PREFIX)/lib/doormat
-	install -m 0755 $(BUILD)/libdoormat-service.so $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so
+	for l in libdoormat libdoormat-service; do \
+	  install -m 0755 $(BUILD)/$$l.so.$(SO_VERSION) $(DESTDIR)$(PREFIX)/lib/$$l.so.$(SO_VERSION) && \
+	  ln -sf $$l.so.$(SO_VERSION) $(DESTDIR)$(PREFIX)/lib/$$l.so.$(SO_MAJOR) && \
+	  ln -sf $$l.so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/$$l.so || exit 1; \
+	done
+	for p in doormat doormat-service; do \
+	  sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $$p.pc.in \
+	    >$(DESTDIR)$(PREFIX)/lib/pkgconfig/$$p.pc && \
+	  chmod 0644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$p.pc || exit 1; \
+	done
 	install -m 0644 include/doormat/*.h $(DESTDIR)$(PREFIX)/include/doormat/
 	install -m 0644 include/doormat/README.md $(DESTDIR)$(PREFIX)/include/doormat/README.md
 	if [ -f docs/doormat.1 ]; then install -d $(DESTDIR)$(PREFIX)/share/man/man1 && \
@@ -320,13 +367,14 @@ install: all
 
 uninstall:
 	rm -f $(PLUGIN_BIN:$(BUILD)/%=$(DESTDIR)$(PREFIX)/bin/%)
-	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/libdoormat.a \
-	  $(DESTDIR)$(PREFIX)/lib/libdoormat-service.a \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc \
-	  $(DESTDIR)$(PREFIX)/lib/doormat/libdoormat-service.so \
+	rm -f $(DESTDIR)$(PREFIX)/bin/doormat $(DESTDIR)$(PREFIX)/lib/doormat/doormat-net \
+	  $(foreach l,libdoormat libdoormat-service,$(DESTDIR)$(PREFIX)/lib/$(l).so \
+	    $(DESTDIR)$(PREFIX)/lib/$(l).so.$(SO_MAJOR) $(DESTDIR)$(PREFIX)/lib/$(l).so.$(SO_VERSION)) \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/doormat-service.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/doormat.1 \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-agent@.service \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/doormat-witness@.service
+	-rmdir $(DESTDIR)$(PREFIX)/lib/doormat 2>/dev/null
 	rm -rf $(DESTDIR)$(PREFIX)/include/doormat $(DESTDIR)$(PREFIX)/share/doormat
 
 # bench-tlog: the transparency log's figures (bench/tlog.sh; docs/benchmarks.md).

@@ -12,8 +12,10 @@ int cmd_escrow_witness_serve(int argc, char **argv);
 
 #include "doormat/service.h"
 
-/* The service room's entry points, from libdoormat-service.so, loaded on
- * first use (cli/service_lib.c). */
+/* The service room's entry points. doormat-net links the service room and
+ * fills this table with them (cli/net_service.c); doormat, which does not,
+ * hands every command that needs them to doormat-net before it starts
+ * (cli_net_handover), so there it is never asked for. */
 typedef struct cli_service_api {
     __typeof__(&dm_service_tls_new) tls_new;
     __typeof__(&dm_service_agent_run) agent_run;
@@ -25,5 +27,13 @@ typedef struct cli_service_api {
 } cli_service_api;
 /* NULL after one line on stderr saying why (cmd names the command). */
 const cli_service_api *cli_service(const char *cmd);
+
+/* In doormat: when argv (main's) is a command that needs the network (escrow
+ * serve, escrow witness serve, escrow request, escrow init, escrow monitor
+ * --logs https or https://URL, lab volume, lab insider), runs
+ * doormat-net with the same argv in this process (cli/net.c), and returns only
+ * if it could not, with the exit code after one line on stderr. In doormat-net,
+ * and for every other command: -1, the command runs here. */
+int cli_net_handover(int argc, char **argv);
 
 #endif

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_service.h"
 
 typedef struct command {
     const char *name;
@@ -131,6 +132,10 @@ int main(int argc, char **argv) {
         usage(stderr);
         return DM_EXIT_USAGE;
     }
+    /* A network command is doormat-net's (cli/net.c). */
+    int net = cli_net_handover(argc, argv);
+    if (net >= 0)
+        return net;
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0)
         return usage(stdout);

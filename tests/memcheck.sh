@@ -18,15 +18,22 @@ mkdir "$work/logs"
 # root too): the wrapper must be reachable and the logs writable by anyone.
 chmod 755 "$work"
 chmod 1777 "$work/logs"
-# A copy of the binary, so that nobody can run it even from a clone under /root.
+# A copy of the binary, so that nobody can run it even from a clone under /root;
+# beside it, doormat-net (built beside the command), which doormat runs for the
+# network commands (cli/net.c) and which is wrapped the same way.
 cp "$bin" "$work/doormat.bin"
-cat >"$work/doormat" <<WRAP
+net=$(dirname "$bin")/doormat-net
+[ -x "$net" ] || { echo "memcheck: $net is missing (make)" >&2; exit 1; }
+cp "$net" "$work/doormat-net.bin"
+for x in doormat doormat-net; do
+  cat >"$work/$x" <<WRAP
 #!/bin/sh
 exec valgrind --quiet --tool=memcheck --error-exitcode=99 --leak-check=full \\
   --errors-for-leak-kinds=definite --show-leak-kinds=definite --num-callers=30 \\
-  --log-file="$work/logs/vg.%p.log" "$work/doormat.bin" "\$@"
+  --log-file="$work/logs/vg.%p.log" "$work/$x.bin" "\$@"
 WRAP
-chmod 755 "$work/doormat"
+  chmod 755 "$work/$x"
+done
 start=$(date +%s)
 # As many tests at a time as there are cores: each test runs its commands one
 # by one, and valgrind keeps a command on one core.

@@ -13,9 +13,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* What the shared libraries export: they are built with -fvisibility=hidden,
+ * and every installed header (include/doormat/) puts its declarations between
+ * DM_API_BEGIN and DM_API_END, so a function is exported exactly when an
+ * installed header declares it. Internal headers and escrow/escrow_lab.h use
+ * neither, and what they declare stays inside the library. The pair nests (a
+ * header included inside another's pair pushes and pops again). */
+#if defined(__GNUC__)
+#define DM_API_BEGIN _Pragma("GCC visibility push(default)")
+#define DM_API_END _Pragma("GCC visibility pop")
+#else
+#define DM_API_BEGIN
+#define DM_API_END
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+DM_API_BEGIN
 
 /* Error classes. Every public function of the libraries that can fail
  * returns DM_OK or one of these; each cause has its own code. The command
@@ -151,6 +166,7 @@ bool dm_buf_take(dm_buf *b, char **text, size_t *len);
  * failed and secret stay as they were. */
 void dm_buf_clear(dm_buf *b);
 
+DM_API_END
 #ifdef __cplusplus
 }
 #endif

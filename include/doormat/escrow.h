@@ -42,6 +42,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+DM_API_BEGIN
 
 #define DM_ESCROW_STANZA_TYPE "doormat-escrow"
 #define DM_ESCROW_ID_LEN 16 /* authority id, shown as 32 hex digits */
@@ -545,6 +546,7 @@ int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                          dm_escrow_share *const *shares, size_t n_shares,
                          uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);
 
+DM_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -39,6 +39,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+DM_API_BEGIN
 
 /* ---------------------------------------------------------------- TLS keys */
 
@@ -131,6 +132,7 @@ int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigne
                               dm_tlog_fetcher *out);
 void dm_service_fetcher_free(dm_tlog_fetcher *f);
 
+DM_API_END
 #ifdef __cplusplus
 }
 #endif

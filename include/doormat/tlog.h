@@ -31,6 +31,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+DM_API_BEGIN
 
 #define DM_TLOG_HASH_LEN 32
 #define DM_TLOG_MAX_PROOF 64  /* hashes in any proof of a tree below 2^64 */
@@ -344,6 +345,7 @@ int dm_tlog_proof_verify(const dm_tlog_proof *p, const dm_tlog_hash leaf,
                          const dm_tlog_verifier *log_key, const dm_tlog_verifier *witnesses,
                          size_t n_witnesses, unsigned needed, dm_tlog_checkpoint *c);
 
+DM_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -17,6 +17,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+DM_API_BEGIN
 
 #define DM_VERSION "0.1.0"
 
@@ -487,6 +488,7 @@ int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *
 
 /* Guarded memory for secrets: dm_secret_alloc and dm_secret_free (base.h). */
 
+DM_API_END
 #ifdef __cplusplus
 }
 #endif

@@ -7,7 +7,8 @@
 # no two files of escrow/ call each other (one table of modes, not a circle).
 # In every room (each directory of build/obj/ that holds objects) the files
 # that use one another make no circle of any length, and every room includes
-# headers only of the rooms below it (docs/architecture.md).
+# headers only of the rooms below it (docs/architecture.md). One file calls
+# dlopen, and the command exports nothing and maps no service library.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${DOORMAT_BUILD:-$(dirname "$DOORMAT")}
@@ -265,4 +266,48 @@ assert_eq "$(grep -l 'dlopen(' "$ROOT"/base/*.c "$ROOT"/vault/*.c "$ROOT"/tlog/*
 assert_eq "$(for o in "$B"/obj/base/*.o "$B"/obj/vault/*.o "$B"/obj/tlog/*.o "$B"/obj/escrow/*.o; do
   nm -u "$o" | awk '$2 == "dlopen"' | grep -q . && basename "$o"; done | tr '\n' ' ')" "lazylib.o " \
   "lazylib.o is the only library object that needs dlopen"
+# ...and in the whole tree: the command runs doormat-net (cli/net.c: execv), it
+# loads nothing by hand.
+assert_eq "$(grep -l 'dlopen(' "$ROOT"/base/*.[ch] "$ROOT"/vault/*.[ch] "$ROOT"/tlog/*.[ch] \
+  "$ROOT"/escrow/*.[ch] "$ROOT"/service/*.[ch] "$ROOT"/labs/*.[ch] "$ROOT"/bench/*.[ch] \
+  "$ROOT"/cli/*.[ch] "$ROOT"/plugins/*.c | sed "s|$ROOT/||" | tr '\n' ' ')" "vault/lazylib.c " \
+  "vault/lazylib.c is the only file of the tree that calls dlopen"
+assert_eq "$(for o in "$B"/obj/*/*.o; do nm -u "$o" | awk '$2 == "dlopen"' | grep -q . &&
+  basename "$o"; done | tr '\n' ' ')" "lazylib.o " "lazylib.o is the only object that needs dlopen"
+
+# Plain linking (docs/architecture.md, "The libraries"): the command links
+# the archives and exports nothing; no library binds back to it.
+assert_eq "$(grep -c -- '-rdynamic\|--export-dynamic' "$ROOT/Makefile")" 0 "the Makefile links nothing with -rdynamic"
+for x in doormat doormat-net; do
+  assert_true "$x is built" test -x "$B/$x"
+  assert_eq "$(nm -D --defined-only "$B/$x" | awk '$3 ~ /^dm_/' | wc -l)" 0 \
+    "$x exports no dm_ symbol (nm -D --defined-only)"
+done
+# The check sees an exported dm_ symbol where there is one.
+printf 'int dm_exported(void) { return 1; }\nint main(void) { return dm_exported() - 1; }\n' >exp.c
+${DOORMAT_CC:-cc} -rdynamic -o exp exp.c 2>>"$T/err"
+assert_eq "$(nm -D --defined-only exp | awk '$3 ~ /^dm_/ { print $3 }')" "dm_exported" \
+  "and nm -D sees what -rdynamic exports"
+# doormat maps no TLS, HTTP or event library: the service room is doormat-net's.
+assert_eq "$(readelf -d "$B/doormat" | grep NEEDED | grep -cE 'libssl|libcrypto|libevent|libcurl|libdoormat')" 0 \
+  "doormat needs no libssl, libcrypto, libevent, libcurl or libdoormat at start"
+assert_true "doormat-net links the service room" sh -c "readelf -d '$B/doormat-net' | grep NEEDED | grep -q libevent"
+assert_eq "$(nm "$B/doormat" | grep -c ' T dm_service_')" 0 "doormat holds none of the service room"
+assert_absent "$ROOT/cli/service_lib.c" "the command's loader of the service library is gone"
+# doormat hands a network command to doormat-net (which maps libevent: the
+# loader says so with LD_DEBUG=libs), and keeps every other command.
+# maps_libevent ARGS...: true when doormat ARGS... ran with libevent mapped.
+maps_libevent() {
+  LD_DEBUG=libs "$B/doormat" "$@" >/dev/null 2>"$T/ld" </dev/null
+  grep -q 'libevent' "$T/ld"
+}
+for c in "escrow request" "escrow serve" "escrow witness serve" "escrow init" "lab insider --files 0" \
+  "escrow monitor --logs https" "escrow monitor --logs=https://logs.invalid"; do
+  # shellcheck disable=SC2086
+  assert_true "doormat $c runs as doormat-net" maps_libevent $c
+done
+for c in "--version" "escrow monitor --logs logs" "escrow warrant" "escrow serve --help" "lab list"; do
+  # shellcheck disable=SC2086
+  if maps_libevent $c; then fail "doormat $c runs in doormat"; else ok; fi
+done
 finish
