@@ -4,16 +4,12 @@
  * doormat itself as a separate process), and prints the narration and table,
  * or the JSON of docs/labs.md. */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,7 +157,7 @@ typedef struct lab_args {
     unsigned long long shamir_tries;
     double budget, population;
     int all, real;
-    int quick; /* no option asked for full-size runs */
+    int quick;               /* no option asked for full-size runs */
     unsigned long port_base; /* insider, volume: services on ports from here (0: free ports) */
     double t_start;
 } lab_args;
@@ -219,46 +215,12 @@ static const char *jbool(bool b) {
     return b ? "true" : "false";
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static int finish(int rc) {
     if (rc != DM_EXIT_OK) {
         fflush(stdout);
         return rc;
     }
     return cli_flush_stdout("the lab's results");
-}
-
-/* Runs argv with stdout to out_path (NULL: /dev/null) and stderr to /dev/null;
- * returns the exit code, or -1 if it could not run. */
-static int run_process(char *const argv[], const char *out_path) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
-        if (null < 0 || out < 0)
-            _exit(127);
-        dup2(null, 0);
-        dup2(out, 1);
-        dup2(null, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-        return -1;
-    return WEXITSTATUS(status);
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -269,15 +231,6 @@ static bool same_file(const char *a, const char *b) {
     free(x);
     free(y);
     return same;
-}
-
-/* This very binary, to run the real command as a separate process. */
-static int self_path(char *out, size_t cap) {
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0)
-        return dm_fail(DM_ERR_IO, "/proc/self/exe: %s", strerror(errno));
-    out[n] = '\0';
-    return DM_OK;
 }
 
 /* ------------------------------------------------------------ blast-radius */
@@ -350,7 +303,7 @@ static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit
                              int *recover_exit) {
     char self[4096], key[4096], pub[4096], court[4096], agent[4096], log[4096], forged[4096],
         warrant[4096], share[4096], nbits[16];
-    int err = self_path(self, sizeof self);
+    int err = dm_lab_self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab leaf-forge");
     snprintf(key, sizeof key, "%s/user.key", a->dir);
@@ -371,10 +324,10 @@ static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit
                    warrant, "--log",  log,      "-o",          share, forged,    NULL};
     char *rec[] = {self,  "escrow", "recover",   "--authority", pub, "--share",
                    share, "-o",     "/dev/null", forged,        NULL};
-    *decrypt_exit = run_process(dec, NULL);
+    *decrypt_exit = dm_lab_run(dec, NULL);
     *recover_exit = -1;
-    if (run_process(war, NULL) == 0 && run_process(unw, NULL) == 0)
-        *recover_exit = run_process(rec, NULL);
+    if (dm_lab_run(war, NULL) == 0 && dm_lab_run(unw, NULL) == 0)
+        *recover_exit = dm_lab_run(rec, NULL);
     if (*decrypt_exit != 0 || *recover_exit != DM_EXIT_HMAC)
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "the forged file through the command: decrypt exits %d (want 0), "
@@ -488,7 +441,7 @@ static int lab_strip(lab_args *a) {
     static const char age_bin[] = "/usr/bin/age";
     const bool have_age = access(age_bin, X_OK) == 0;
     char self[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
+    if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab strip");
     char key[4096], auth[4096], msg[4096], out[4096];
     snprintf(key, sizeof key, "%s/user.key", a->dir);
@@ -502,13 +455,13 @@ static int lab_strip(lab_args *a) {
         age_same[t] = false;
         if (have_age) {
             char *argv[] = {(char *)age_bin, "-d", "-i", key, r.paths[t], NULL};
-            age_exit[t] = run_process(argv, out);
+            age_exit[t] = dm_lab_run(argv, out);
             age_same[t] = age_exit[t] == 0 && same_file(out, msg);
             remove(out);
         }
         char *argv[] = {self, "decrypt", "-i",        key,        "--require-escrow",
                         auth, "-o",      "/dev/null", r.paths[t], NULL};
-        doormat_exit[t] = run_process(argv, NULL);
+        doormat_exit[t] = dm_lab_run(argv, NULL);
     }
     /* The claims, checked against the real processes. */
     if (doormat_exit[0] != 0 || doormat_exit[1] != DM_EXIT_POLICY ||
@@ -713,7 +666,7 @@ static int lab_passcode(lab_args *a) {
 static long inspect_x25519(const char *self, const char *file, const char *tmp) {
     char *argv[] = {(char *)self, "inspect", (char *)file, NULL};
     long n = -1;
-    if (run_process(argv, tmp) == 0) {
+    if (dm_lab_run(argv, tmp) == 0) {
         char *text = NULL;
         size_t len = 0;
         if (cli_read_file(tmp, &text, &len) == DM_OK) {
@@ -736,7 +689,7 @@ static int lab_ghost(lab_args *a) {
     static const char age_bin[] = "/usr/bin/age";
     const bool have_age = access(age_bin, X_OK) == 0;
     char self[4096], key[4096], msg[4096], out[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
+    if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab ghost");
     snprintf(key, sizeof key, "%s/receiver.key", a->dir);
     snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
@@ -751,12 +704,12 @@ static int lab_ghost(lab_args *a) {
         age_same[p] = false;
         if (have_age) {
             char *argv[] = {(char *)age_bin, "-d", "-i", key, r.sample[p], NULL};
-            age_exit[p] = run_process(argv, out);
+            age_exit[p] = dm_lab_run(argv, out);
             age_same[p] = age_exit[p] == 0 && same_file(out, msg);
             remove(out);
         }
         char *argv[] = {self, "decrypt", "-i", key, "-o", out, r.sample[p], NULL};
-        dec_exit[p] = run_process(argv, NULL);
+        dec_exit[p] = dm_lab_run(argv, NULL);
         if (dec_exit[p] == 0 && !same_file(out, msg))
             dec_exit[p] = -1;
         remove(out);
@@ -916,7 +869,7 @@ static int lab_subst(lab_args *a) {
     static const char age_bin[] = "/usr/bin/age";
     const bool have_age = access(age_bin, X_OK) == 0;
     char self[4096], key[4096], msg[4096], out[4096], file[4096], genuine[4096], swapped[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
+    if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab substitution");
     snprintf(key, sizeof key, "%s/receiver.key", a->dir);
     snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
@@ -929,7 +882,7 @@ static int lab_subst(lab_args *a) {
     bool age_same = false;
     if (have_age) {
         char *argv[] = {(char *)age_bin, "-d", "-i", key, file, NULL};
-        age_exit = run_process(argv, out);
+        age_exit = dm_lab_run(argv, out);
         age_same = age_exit == 0 && same_file(out, msg);
         remove(out);
     }
@@ -937,7 +890,7 @@ static int lab_subst(lab_args *a) {
                   swapped, "-o",      "/dev/null", file, NULL};
     char *gn[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
                   genuine, "-o",      "/dev/null", file, NULL};
-    int swapped_exit = run_process(sw, NULL), genuine_exit = run_process(gn, NULL);
+    int swapped_exit = dm_lab_run(sw, NULL), genuine_exit = dm_lab_run(gn, NULL);
     if (swapped_exit != 0 || genuine_exit != DM_EXIT_POLICY || (have_age && !age_same))
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "unexpected outcome: require-escrow exits %d (swapped) and %d "
@@ -1014,7 +967,7 @@ static int lab_retro(lab_args *a) {
     /* The same through the real command, as separate processes: doormat rekey
      * --escrow on the first archived file, then the compliant check on both. */
     char self[4096], key[4096], pub[4096], old[4096], out[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
+    if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab retroactive");
     snprintf(key, sizeof key, "%s/user.key", a->dir);
     snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
@@ -1026,9 +979,9 @@ static int lab_retro(lab_args *a) {
                       pub,  "-o",      "/dev/null", out, NULL};
     char *ck_old[] = {self, "decrypt", "-i",        key, "--require-escrow",
                       pub,  "-o",      "/dev/null", old, NULL};
-    int rekey_exit = run_process(rk, NULL);
-    int new_exit = rekey_exit == 0 ? run_process(ck_new, NULL) : -1;
-    int old_exit = run_process(ck_old, NULL);
+    int rekey_exit = dm_lab_run(rk, NULL);
+    int new_exit = rekey_exit == 0 ? dm_lab_run(ck_new, NULL) : -1;
+    int old_exit = dm_lab_run(ck_old, NULL);
     if (rekey_exit != 0 || new_exit != 0 || old_exit != DM_EXIT_POLICY)
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "unexpected outcome: rekey exit %d, require-escrow %d (rekeyed) "
@@ -1083,61 +1036,6 @@ static int lab_retro(lab_args *a) {
 }
 
 /* ------------------------------------------------------------ volume */
-
-/* Starts argv in the background, its standard output and error to log_path;
- * returns the pid, or -1. */
-static pid_t spawn_process(char *const argv[], const char *log_path) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (null < 0 || log < 0)
-            _exit(127);
-        dup2(null, 0);
-        dup2(log, 1);
-        dup2(log, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* SIGTERM, then at most 10 seconds for it to finish, then SIGKILL. */
-static void stop_process(pid_t pid) {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-/* Waits (at most 15 seconds) for the port the service writes once listening. */
-static long wait_port(pid_t pid, const char *port_file) {
-    for (int i = 0; i < 300; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        if (cli_read_file(port_file, &text, &len) == DM_OK && len > 0) {
-            long port = strtol(text, NULL, 10);
-            free(text);
-            if (port > 0 && port < 65536)
-                return port;
-        } else {
-            free(text);
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -1;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
 
 typedef struct volume_run {
     dm_escrow_authority *auth;
@@ -1229,7 +1127,7 @@ static int volume_requests(volume_run *v, const char *dir, const char *pub) {
 
 static int lab_volume(lab_args *a) {
     char self[4096], pub[4096], agent[4096], logd[4096], portf[4096], slog[4096], adir[4096];
-    int err = self_path(self, sizeof self);
+    int err = dm_lab_self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab volume");
     snprintf(adir, sizeof adir, "%s/authority", a->dir);
@@ -1241,28 +1139,24 @@ static int lab_volume(lab_args *a) {
     /* The authority as escrow init makes it (TLS key and pin included), its
      * one agent as an HTTPS service on loopback. */
     char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
-    if (run_process(init, NULL) != 0)
+    if (dm_lab_run(init, NULL) != 0)
         return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%lu", a->port_base);
-    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,    "--agent",
-                     agent, "--log",      logd,    "--listen",    listen, "--port-file",
-                     portf, "--log-file", slog,    NULL};
-    pid_t pid = spawn_process(serve, slog);
-    long port = pid > 0 ? wait_port(pid, portf) : -1;
-    if (port < 0) {
-        stop_process(pid);
-        return cli_fail(dm_fail(DM_ERR_IO, "the agent service did not start (see %s)", slog),
-                        "lab volume");
-    }
-    FILE *f = fopen(pub, "a");
-    if (!f || fprintf(f, "url: master https://127.0.0.1:%ld\n", port) < 0 || fclose(f) != 0) {
-        stop_process(pid);
-        return cli_fail(dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub), "lab volume");
+    char *serve[] = {self, "escrow",   "serve", "--authority", pub,   "--agent",    agent, "--log",
+                     logd, "--listen", listen,  "--port-file", portf, "--log-file", slog,  NULL};
+    dm_lab_services services = {0};
+    long port;
+    err = dm_lab_service_start(&services, serve, portf, slog, &port);
+    if (!err)
+        err = dm_lab_append_line(pub, "url: master https://127.0.0.1:%ld\n", port);
+    if (err) {
+        dm_lab_services_stop(&services);
+        return cli_fail(err, "lab volume");
     }
     volume_run v = {.n = a->requests};
     err = volume_requests(&v, a->dir, pub);
-    stop_process(pid);
+    dm_lab_services_stop(&services);
     dm_lab_volume_stats s;
     if (!err && v.released != v.n)
         err = dm_fail(DM_ERR_INTERNAL, "%zu of %zu releases gave the file's key", v.released, v.n);
@@ -1319,16 +1213,13 @@ typedef struct insider_services {
     const char *self, *dir;
     char started[2][4096];
     size_t n_started;
-    pid_t pids[8];
-    size_t n_pids;
+    dm_lab_services services;
     unsigned long port_base; /* 0: free ports */
     char *inv_sk, *inv_pk;
 } insider_services;
 
 static void insider_services_stop(insider_services *s) {
-    for (size_t i = 0; i < s->n_pids; i++)
-        stop_process(s->pids[i]);
-    s->n_pids = 0;
+    dm_lab_services_stop(&s->services);
     dm_secret_free(s->inv_sk);
     free(s->inv_pk);
     s->inv_sk = s->inv_pk = NULL;
@@ -1344,7 +1235,7 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
     snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
     char listen[32];
     snprintf(listen, sizeof listen, "127.0.0.1:%lu",
-             s->port_base ? s->port_base + s->n_pids : 0);
+             s->port_base ? s->port_base + s->services.n : 0);
     char *serve[] = {(char *)s->self,
                      "escrow",
                      "serve",
@@ -1361,8 +1252,6 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
                      "--log-file",
                      slog,
                      NULL};
-    if (s->n_pids >= sizeof s->pids / sizeof s->pids[0])
-        return dm_fail(DM_ERR_INTERNAL, "too many services");
     /* The lab's authorities come from the library, without the TLS identity
      * escrow init gives each agent: make one, and pin it in authority.pub. */
     char tls[4096], pin[DM_ESCROW_TLS_PIN_LEN + 1];
@@ -1376,21 +1265,14 @@ static int insider_start_agent(insider_services *s, const char *adir, const char
         err = dm_write_new_file(tls, pem, pem_len, 0600);
     }
     dm_secret_free(pem);
-    FILE *f = err ? NULL : fopen(pub, "a");
-    if (!err && (!f || fprintf(f, "tls: %s %s\n", agent, pin) < 0 || fclose(f) != 0))
-        err = dm_fail(DM_ERR_IO, "%s: cannot add the tls line", pub);
-    if (err)
-        return err;
-    pid_t pid = spawn_process(serve, slog);
-    if (pid > 0)
-        s->pids[s->n_pids++] = pid;
-    long port = pid > 0 ? wait_port(pid, portf) : -1;
-    if (port < 0)
-        return dm_fail(DM_ERR_IO, "agent %s did not start (see %s)", agent, slog);
-    f = fopen(pub, "a");
-    if (!f || fprintf(f, "url: %s https://127.0.0.1:%ld\n", agent, port) < 0 || fclose(f) != 0)
-        return dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub);
-    return DM_OK;
+    if (!err)
+        err = dm_lab_append_line(pub, "tls: %s %s\n", agent, pin);
+    long port;
+    if (!err)
+        err = dm_lab_service_start(&s->services, serve, portf, slog, &port);
+    if (!err)
+        err = dm_lab_append_line(pub, "url: %s https://127.0.0.1:%ld\n", agent, port);
+    return err;
 }
 
 static int insider_procedure(void *ctx, const char *adir, const char *warrant, size_t warrant_len,
@@ -1453,7 +1335,7 @@ static long monitor_process(const char *self, const char *dir, const char *name,
     snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
     snprintf(out, sizeof out, "%s/monitor-%s.txt", dir, name);
     char *argv[] = {(char *)self, "escrow", "monitor", "--authority", pub, "--logs", logs, NULL};
-    if (run_process(argv, out) != 0)
+    if (dm_lab_run(argv, out) != 0)
         return -1;
     char *text = NULL;
     size_t len = 0;
@@ -1468,7 +1350,7 @@ static long monitor_process(const char *self, const char *dir, const char *name,
 
 static int lab_insider(lab_args *a) {
     char self[4096];
-    int err = self_path(self, sizeof self);
+    int err = dm_lab_self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab insider");
     insider_services svc = {.self = self, .dir = a->dir, .port_base = a->port_base};
@@ -1554,8 +1436,8 @@ static int lab_unbound(lab_args *a) {
                r.header_id, r.swapped_id, r.escrow_id);
         for (int b = 0; b < DM_LAB_UNBOUND_N; b++) {
             const dm_lab_unbound_row *w = &r.rows[b];
-            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":", b ? "," : "",
-                   dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
+            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":",
+                   b ? "," : "", dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
             if (w->answer != DM_OK)
                 cli_json_string(stdout, w->reason);
             else
@@ -1565,8 +1447,8 @@ static int lab_unbound(lab_args *a) {
                 printf("\"%s\"", w->logged_id);
             else
                 printf("null");
-            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}",
-                   jbool(w->opened), w->log_entries, w->monitor_saw);
+            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}", jbool(w->opened),
+                   w->log_entries, w->monitor_saw);
         }
         printf("],\"bound_warrant\":{\"released\":%zu,\"opens_file\":%s,\"monitor_saw\":%zu}}\n",
                r.bound_released, jbool(r.bound_opened), r.bound_monitor_saw);
@@ -1818,7 +1700,7 @@ int cmd_lab(int argc, char **argv) {
     }
     rc = lab->run(&a);
     if (made_temp)
-        nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)dm_lab_remove_tree(tmpl);
     else if (rc == DM_EXIT_OK && !a.json)
         printf("\nThe lab's keys and files are in %s.\n", a.dir);
     return finish(rc);

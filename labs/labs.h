@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "doormat/escrow.h"
 #include "doormat/tlog.h"
@@ -275,12 +276,12 @@ enum { DM_LAB_UNBOUND_OLD, DM_LAB_UNBOUND_NEW, DM_LAB_UNBOUND_N };
 extern const char *const dm_lab_unbound_binding[DM_LAB_UNBOUND_N]; /* "header-hash", "file-key" */
 
 typedef struct dm_lab_unbound_row {
-    size_t released;    /* shares released under the swapped warrant (of the 2 asked) */
-    int answer;         /* DM_OK, or the refusal (DM_ERR_DENIED: the warrant does not cover) */
-    char reason[200];   /* the refusal's words */
-    bool opened;        /* the released shares open the owner's g.age */
+    size_t released;  /* shares released under the swapped warrant (of the 2 asked) */
+    int answer;       /* DM_OK, or the refusal (DM_ERR_DENIED: the warrant does not cover) */
+    char reason[200]; /* the refusal's words */
+    bool opened;      /* the released shares open the owner's g.age */
     char logged_id[2 * DM_FILE_ID_LEN + 1]; /* the id the releases were logged under, or "" */
-    size_t log_entries; /* entries in the agents' logs */
+    size_t log_entries;                     /* entries in the agents' logs */
     size_t monitor_saw; /* of those, the ones the owner's monitor lists for g.age */
 } dm_lab_unbound_row;
 
@@ -535,6 +536,54 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r);
  * monitor is the monitor that also verifies signatures and tiles). */
 int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_LEN + 1],
                          size_t n_want, bool *seen, size_t *entries);
+
+/* --------------------------------------------------------- processes (supervise.c) */
+
+/* The labs run the real command as separate processes, and start the HTTPS
+ * services some need (doormat escrow serve) as children of the command, on
+ * 127.0.0.1; a lab stops every service it started before it returns. */
+
+/* This very binary (/proc/self/exe), to run the real command. */
+int dm_lab_self_path(char *out, size_t cap);
+/* Runs argv (argv[0] a path) with standard input from /dev/null, standard
+ * output to out_path (created or truncated, 0600; NULL: /dev/null) and
+ * errors to /dev/null, and waits for it: its exit code, or -1 when it could
+ * not run or was killed by a signal. */
+int dm_lab_run(char *const argv[], const char *out_path);
+/* Starts argv in the background, its output and errors appended to log_path:
+ * the pid, or -1. */
+pid_t dm_lab_spawn(char *const argv[], const char *log_path);
+/* SIGTERM, then at most 10 seconds for pid to end, then SIGKILL; reaps it.
+ * Nothing for pid <= 0. */
+void dm_lab_stop(pid_t pid);
+/* Waits, at most `seconds`, for the port (1-65535) a service writes to
+ * port_file once it listens: the port; -1 when the time is up (pid still
+ * runs); -2 when pid ended first (and is reaped: nothing to stop). */
+long dm_lab_wait_port(pid_t pid, const char *port_file, unsigned seconds);
+
+#define DM_LAB_MAX_SERVICES 8
+#define DM_LAB_START_SECONDS 15 /* a service's time to write its port file */
+/* The services a lab started; zero-initialised is empty. */
+typedef struct dm_lab_services {
+    pid_t pids[DM_LAB_MAX_SERVICES];
+    size_t n;
+} dm_lab_services;
+/* Starts argv as a service of s (dm_lab_spawn) and waits for its port
+ * (dm_lab_wait_port, DM_LAB_START_SECONDS). A service still running is in s
+ * even when it did not listen in time (dm_lab_services_stop stops it); one
+ * that ended is not.
+ * DM_ERR_IO when it did not start or listen (the detail names log_path);
+ * DM_ERR_INTERNAL when s is full. */
+int dm_lab_service_start(dm_lab_services *s, char *const argv[], const char *port_file,
+                         const char *log_path, long *port);
+/* Stops every service of s (dm_lab_stop), newest last; s is empty after. */
+void dm_lab_services_stop(dm_lab_services *s);
+/* Appends one formatted line to the existing file path (an authority's
+ * url: and tls: lines). DM_ERR_IO when it cannot. */
+int dm_lab_append_line(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Removes dir and everything under it (the command's temporary lab directory). */
+int dm_lab_remove_tree(const char *dir);
 
 #ifdef __cplusplus
 }
