@@ -4,14 +4,18 @@
  * doormat itself as a separate process), and prints the narration and table,
  * or the JSON of docs/labs.md. */
 #include <errno.h>
+#include <float.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cli.h"
 #include "cli_service.h"
@@ -206,21 +210,87 @@ static const char *human(double s, char *buf, size_t cap) {
 }
 #define H(s) human((s), (char[32]){0}, 32)
 
-static void json_head(const lab_args *a) {
-    printf("{\"lab\":\"%s\",\"schema\":1,\"quick\":%s,\"seconds_total\":%.6g", a->name,
-           a->quick ? "true" : "false", dm_lab_now() - a->t_start);
-}
-
-static const char *jbool(bool b) {
-    return b ? "true" : "false";
-}
-
 static int finish(int rc) {
     if (rc != DM_EXIT_OK) {
         fflush(stdout);
         return rc;
     }
     return cli_flush_stdout("the lab's results");
+}
+
+/* ------------------------------------------------------------ JSON */
+
+/* The documents of docs/labs.md, through jansson. A figure is the number
+ * "%.<digits>g" names (6 significant digits for times and rates, 17 for
+ * counts held in a double): an integer when that text is whole and has no
+ * exponent, as the schema has always had it; else that number as a real. A
+ * document is written with 15 significant digits (DBL_DIG: any figure of 6
+ * digits comes out as those digits), or with 17 when it holds a real of 17
+ * (the leaf lab's 2^64 and 2^80), so that a reader gets back exactly the
+ * number the text used to name. Not a number is null. */
+static bool json_needs_17;
+static json_t *jfig(double v, int digits) {
+    if (!isfinite(v))
+        return json_null();
+    char text[64];
+    snprintf(text, sizeof text, "%.*g", digits, v);
+    if (strpbrk(text, ".e") == NULL)
+        return json_integer(strtoll(text, NULL, 10));
+    if (digits > DBL_DIG)
+        json_needs_17 = true;
+    return json_real(strtod(text, NULL));
+}
+#define J6(v) jfig((v), 6)
+#define J17(v) jfig((v), 17)
+#define JU(v) json_integer((json_int_t)(v))
+
+/* A count, or null when the row has none. */
+static json_t *ju_or_null(bool have, unsigned long long v) {
+    return have ? JU(v) : json_null();
+}
+
+/* json_pack, noting a document that could not be made (json_print says so). */
+static char json_broken[JSON_ERROR_TEXT_LENGTH];
+static json_t *jpack(const char *fmt, ...) {
+    va_list ap;
+    json_error_t e;
+    va_start(ap, fmt);
+    json_t *v = json_vpack_ex(&e, 0, fmt, ap);
+    va_end(ap);
+    if (!v && !json_broken[0])
+        snprintf(json_broken, sizeof json_broken, "%s", e.text[0] ? e.text : "out of memory");
+    return v;
+}
+
+/* Every document starts with the lab, the schema, quick and seconds_total. */
+static json_t *json_head(const lab_args *a) {
+    return jpack("{s:s, s:i, s:b, s:o}", "lab", a->name, "schema", 1, "quick", a->quick != 0,
+                 "seconds_total", J6(dm_lab_now() - a->t_start));
+}
+
+/* Adds the members of more (a json_pack result, consumed) to doc, in order. */
+static void jadd(json_t *doc, json_t *more) {
+    if (doc && more)
+        json_object_update(doc, more);
+    json_decref(more);
+}
+
+/* Prints doc on one line (compact, keys in the order they were added) and
+ * releases it; finish()'s exit code. */
+static int json_print(json_t *doc, const char *what) {
+    char *text =
+        doc && !json_broken[0]
+            ? json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(json_needs_17 ? 17 : DBL_DIG))
+            : NULL;
+    json_decref(doc);
+    if (!text)
+        return cli_fail(dm_fail(DM_ERR_INTERNAL, "the JSON document: %s",
+                                json_broken[0] ? json_broken : "out of memory"),
+                        "lab %s", what);
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    free(text);
+    return finish(DM_EXIT_OK);
 }
 
 static bool same_file(const char *a, const char *b) {
@@ -245,28 +315,29 @@ static int lab_blast(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab blast-radius");
     if (a->json) {
-        json_head(a);
-        printf(",\"users\":%u,\"files_per_user\":%u,\"file_bytes\":%zu,\"populations\":[", o.users,
-               o.files_per_user, o.file_bytes);
-        for (int p = 0; p < DM_LAB_N_POPS; p++)
-            printf("%s{\"name\":\"%s\",\"files\":%zu}", p ? "," : "", dm_lab_pop_names[p],
-                   r.pop_files[p]);
-        printf("],\"population_files\":%zu,\"encrypt_seconds\":{", r.total_files);
-        for (int p = 0; p < DM_LAB_N_POPS; p++)
-            printf("%s\"%s\":%.6g", p ? "," : "", dm_lab_pop_names[p], r.encrypt_seconds[p]);
-        printf("},\"rows\":[");
+        json_t *doc = json_head(a), *pops = json_array(), *enc = json_object(),
+               *rows = json_array();
+        for (int p = 0; p < DM_LAB_N_POPS; p++) {
+            json_array_append_new(pops, jpack("{s:s, s:o}", "name", dm_lab_pop_names[p], "files",
+                                              JU(r.pop_files[p])));
+            json_object_set_new(enc, dm_lab_pop_names[p], J6(r.encrypt_seconds[p]));
+        }
         for (int s = 0; s < DM_LAB_N_STOLEN; s++) {
             const dm_lab_blast_row *w = &r.rows[s];
-            printf("%s{\"stolen\":\"%s\",\"label\":\"%s\",\"files_exposed\":%zu,\"share\":%.6g,"
-                   "\"seconds\":%.6g,\"by_population\":{",
-                   s ? "," : "", dm_lab_stolen_names[s], dm_lab_stolen_labels[s], w->exposed,
-                   (double)w->exposed / (double)r.total_files, w->seconds);
+            json_t *by = json_object();
             for (int p = 0; p < DM_LAB_N_POPS; p++)
-                printf("%s\"%s\":%zu", p ? "," : "", dm_lab_pop_names[p], w->by_pop[p]);
-            printf("},\"measured\":true}");
+                json_object_set_new(by, dm_lab_pop_names[p], JU(w->by_pop[p]));
+            json_array_append_new(
+                rows, jpack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "stolen", dm_lab_stolen_names[s],
+                            "label", dm_lab_stolen_labels[s], "files_exposed", JU(w->exposed),
+                            "share", J6((double)w->exposed / (double)r.total_files), "seconds",
+                            J6(w->seconds), "by_population", by, "measured", 1));
         }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        jadd(doc,
+             jpack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "users", JU(o.users), "files_per_user",
+                   JU(o.files_per_user), "file_bytes", JU(o.file_bytes), "populations", pops,
+                   "population_files", JU(r.total_files), "encrypt_seconds", enc, "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("Blast radius: what one stolen key set opens\n\n"
            "A population of %u users with %u files each (%zu random bytes per file) is\n"
@@ -355,34 +426,30 @@ static int lab_leaf(lab_args *a) {
     dm_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
     dm_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
-        json_head(a);
-        printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rate_tries\":%llu,"
-               "\"rows\":[",
-               o.budget, r.seconds_per_try, (unsigned long long)r.rate_tries);
+        json_t *doc = json_head(a), *rows = json_array(), *beyond = json_array();
         for (int i = 0; i < DM_LAB_LEAF_ROWS; i++) {
             const dm_lab_leaf_row *w = &r.rows[i];
-            printf("%s{\"bits\":%u,\"measured\":%s,\"tries\":", i ? "," : "", w->bits,
-                   jbool(w->measured));
-            if (w->measured)
-                printf("%llu", (unsigned long long)w->tries);
-            else
-                printf("null");
-            printf(",\"seconds\":%.6g,\"expected_tries\":%.17g}", w->seconds, w->expected_tries);
+            json_array_append_new(
+                rows, jpack("{s:o, s:b, s:o, s:o, s:o}", "bits", JU(w->bits), "measured",
+                            w->measured, "tries", ju_or_null(w->measured, w->tries), "seconds",
+                            J6(w->seconds), "expected_tries", J17(w->expected_tries)));
         }
-        printf("],\"beyond\":[");
         for (int i = 0; i < DM_LAB_LEAF_BEYOND; i++)
-            printf("%s{\"bits\":%u,\"expected_tries\":%.17g,\"seconds\":%.6g,\"measured\":false}",
-                   i ? "," : "", r.beyond[i].bits, r.beyond[i].expected_tries, r.beyond[i].seconds);
-        printf("],\"forgery\":{\"bits\":%u,\"tries\":%llu,\"seconds\":%.6g,"
-               "\"passes_require_escrow\":%s,\"recovery_exit\":%d,\"authority_key_hex\":\"%s\","
-               "\"file_key_hex\":\"%s\"}",
-               r.forge_bits, (unsigned long long)r.forge_tries, r.forge_seconds,
-               jbool(r.forged_passes_check && decrypt_exit == 0), recover_exit, akey, fkey);
-        printf(",\"shamir\":{\"tries\":%llu,\"passed\":%llu,\"seconds\":%.6g,"
-               "\"forgery_chance_log2\":-128}}\n",
-               (unsigned long long)r.shamir_tries, (unsigned long long)r.shamir_passed,
-               r.shamir_seconds);
-        return finish(DM_EXIT_OK);
+            json_array_append_new(beyond,
+                                  jpack("{s:o, s:o, s:o, s:b}", "bits", JU(r.beyond[i].bits),
+                                        "expected_tries", J17(r.beyond[i].expected_tries),
+                                        "seconds", J6(r.beyond[i].seconds), "measured", 0));
+        jadd(doc, jpack("{s:o, s:o, s:o, s:o, s:o}", "budget_seconds", J6(o.budget),
+                        "seconds_per_try", J6(r.seconds_per_try), "rate_tries", JU(r.rate_tries),
+                        "rows", rows, "beyond", beyond));
+        jadd(doc, jpack("{s:{s:o, s:o, s:o, s:b, s:i, s:s, s:s}, s:{s:o, s:o, s:o, s:i}}",
+                        "forgery", "bits", JU(r.forge_bits), "tries", JU(r.forge_tries), "seconds",
+                        J6(r.forge_seconds), "passes_require_escrow",
+                        r.forged_passes_check && decrypt_exit == 0, "recovery_exit", recover_exit,
+                        "authority_key_hex", akey, "file_key_hex", fkey, "shamir", "tries",
+                        JU(r.shamir_tries), "passed", JU(r.shamir_passed), "seconds",
+                        J6(r.shamir_seconds), "forgery_chance_log2", -128));
+        return json_print(doc, a->name);
     }
     printf("Clipper mode and the LEAF forgery\n\n"
            "History (Matt Blaze, \"Protocol Failure in the Escrowed Encryption Standard\",\n"
@@ -473,20 +540,16 @@ static int lab_strip(lab_args *a) {
                                 age_exit[1], age_exit[2]),
                         "lab strip");
     if (a->json) {
-        json_head(a);
-        printf(",\"age_available\":%s,\"rows\":[", jbool(have_age));
-        for (int t = 0; t < DM_LAB_STRIP_N; t++) {
-            printf("%s{\"file\":\"%s\",", t ? "," : "", dm_lab_strip_names[t]);
-            if (have_age)
-                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s,", age_exit[t],
-                       jbool(age_same[t]));
-            else
-                printf("\"age_exit\":null,\"age_plaintext_matches\":null,");
-            printf("\"require_escrow_exit\":%d,\"recovery\":\"%s\"}", doormat_exit[t],
-                   r.recovery[t]);
-        }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        json_t *doc = json_head(a), *rows = json_array();
+        for (int t = 0; t < DM_LAB_STRIP_N; t++)
+            json_array_append_new(
+                rows,
+                jpack("{s:s, s:o, s:o, s:i, s:s}", "file", dm_lab_strip_names[t], "age_exit",
+                      have_age ? json_integer(age_exit[t]) : json_null(), "age_plaintext_matches",
+                      have_age ? json_boolean(age_same[t]) : json_null(), "require_escrow_exit",
+                      doormat_exit[t], "recovery", r.recovery[t]));
+        jadd(doc, jpack("{s:b, s:o}", "age_available", have_age, "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("Stripping the escrow\n\n"
            "Alice encrypts a message to Bob with escrow to the FBI (original.age). She\n"
@@ -536,23 +599,22 @@ static int lab_crumple(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab crumple");
     if (a->json) {
-        json_head(a);
-        printf(",\"budget_seconds\":%.6g,\"population_files\":%.17g,\"encrypt_seconds\":%.6g,"
-               "\"check_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rows\":[",
-               o.budget, o.population, r.encrypt_seconds, r.check_seconds, r.seconds_per_try);
+        json_t *doc = json_head(a), *rows = json_array();
         for (size_t i = 0; i < r.n_rows; i++) {
             const dm_lab_crumple_row *w = &r.rows[i];
-            printf("%s{\"bits\":%u,\"measured\":%s,", i ? "," : "", w->bits, jbool(w->measured));
-            if (w->measured)
-                printf("\"tries\":%llu,\"seconds\":%.6g,\"found\":%s,",
-                       (unsigned long long)w->tries, w->seconds, jbool(w->found));
-            else
-                printf("\"tries\":null,\"seconds\":null,\"found\":null,");
-            printf("\"expected_seconds\":%.6g,\"worst_seconds\":%.6g,\"population_seconds\":%.6g}",
-                   w->expected_seconds, w->worst_seconds, w->population_seconds);
+            json_array_append_new(
+                rows, jpack("{s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "bits", JU(w->bits),
+                            "measured", w->measured, "tries", ju_or_null(w->measured, w->tries),
+                            "seconds", w->measured ? J6(w->seconds) : json_null(), "found",
+                            w->measured ? json_boolean(w->found) : json_null(), "expected_seconds",
+                            J6(w->expected_seconds), "worst_seconds", J6(w->worst_seconds),
+                            "population_seconds", J6(w->population_seconds)));
         }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        jadd(doc, jpack("{s:o, s:o, s:o, s:o, s:o, s:o}", "budget_seconds", J6(o.budget),
+                        "population_files", J17(o.population), "encrypt_seconds",
+                        J6(r.encrypt_seconds), "check_seconds", J6(r.check_seconds),
+                        "seconds_per_try", J6(r.seconds_per_try), "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("Crumple zones: exceptional access that cannot scale\n\n"
            "Wright and Varia (\"Crypto Crumple Zones\", 2018) proposed making each\n"
@@ -597,29 +659,27 @@ static int lab_passcode(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab passcode");
     if (a->json) {
-        json_head(a);
-        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"target_ms\":%.6g,"
-               "\"ms_per_try\":%.6g}",
-               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.target_ms,
-               r.calibrated.ms_per_try);
-        printf(",\"fast\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}", r.fast.log_n,
-               r.fast.r, r.fast.p, r.fast.ms_per_try);
-        printf(",\"crack\":{\"kdf\":\"%s\",\"digits\":%u,\"tries\":%llu,\"seconds\":%.6g,"
-               "\"found\":%s}",
-               r.crack_real ? "calibrated" : "fast", r.digits, (unsigned long long)r.crack_tries,
-               r.crack_seconds, jbool(r.crack_found));
-        printf(",\"retry_limit\":{\"kdf\":\"%s\",\"limit\":%u,\"tries\":%llu,\"erased\":%s,"
-               "\"found\":%s,\"correct_pin_after_erase_fails\":%s}",
-               r.crack_real ? "calibrated" : "fast", r.limit, (unsigned long long)r.limited_tries,
-               jbool(r.erased), jbool(r.limited_found), jbool(r.correct_pin_after_erase_fails));
-        printf(",\"rows\":[");
+        const char *kdf = r.crack_real ? "calibrated" : "fast";
+        json_t *doc = json_head(a), *rows = json_array();
+        jadd(doc, jpack("{s:{s:i, s:o, s:o, s:o, s:o}, s:{s:i, s:o, s:o, s:o}}", "calibrated",
+                        "log_n", r.calibrated.log_n, "r", JU(r.calibrated.r), "p",
+                        JU(r.calibrated.p), "target_ms", J6(r.target_ms), "ms_per_try",
+                        J6(r.calibrated.ms_per_try), "fast", "log_n", r.fast.log_n, "r",
+                        JU(r.fast.r), "p", JU(r.fast.p), "ms_per_try", J6(r.fast.ms_per_try)));
+        jadd(doc, jpack("{s:{s:s, s:o, s:o, s:o, s:b}, s:{s:s, s:o, s:o, s:b, s:b, s:b}}", "crack",
+                        "kdf", kdf, "digits", JU(r.digits), "tries", JU(r.crack_tries), "seconds",
+                        J6(r.crack_seconds), "found", r.crack_found, "retry_limit", "kdf", kdf,
+                        "limit", JU(r.limit), "tries", JU(r.limited_tries), "erased", r.erased,
+                        "found", r.limited_found, "correct_pin_after_erase_fails",
+                        r.correct_pin_after_erase_fails));
         for (int i = 0; i < DM_LAB_PASSCODE_ROWS; i++)
-            printf("%s{\"space\":\"%s\",\"candidates\":%.17g,\"measured\":false,"
-                   "\"seconds_average\":%.6g,\"seconds_worst\":%.6g}",
-                   i ? "," : "", dm_lab_passcode_spaces[i], dm_lab_passcode_candidates[i],
-                   r.rows_worst[i] / 2, r.rows_worst[i]);
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+            json_array_append_new(rows, jpack("{s:s, s:o, s:b, s:o, s:o}", "space",
+                                              dm_lab_passcode_spaces[i], "candidates",
+                                              J17(dm_lab_passcode_candidates[i]), "measured", 0,
+                                              "seconds_average", J6(r.rows_worst[i] / 2),
+                                              "seconds_worst", J6(r.rows_worst[i])));
+        json_object_set_new(doc, "rows", rows);
+        return json_print(doc, a->name);
     }
     printf("The San Bernardino passcode\n\n"
            "History: Apple's iOS security guide says the passcode is entangled with a key\n"
@@ -724,25 +784,25 @@ static int lab_ghost(lab_args *a) {
                                     dm_lab_ghost_names[p], dec_exit[p], age_exit[p], inspected[p]),
                             "lab ghost");
     if (a->json) {
-        json_head(a);
-        printf(",\"files\":%u,\"age_available\":%s,\"ghost_stanza_same_shape\":%s,\"rows\":[",
-               o.files, jbool(have_age), jbool(r.ghost_stanza_same_shape));
+        json_t *doc = json_head(a), *rows = json_array();
         for (int p = 0; p < DM_LAB_GHOST_N; p++) {
             const dm_lab_ghost_row *w = &r.rows[p];
-            printf("%s{\"client\":\"%s\",\"files\":%zu,\"addressed\":%zu,\"stanzas\":%zu,"
-                   "\"receiver_opened\":%zu,\"ghost_opened\":%zu,\"counted_flags\":%zu,"
-                   "\"encrypt_seconds\":%.6g,\"inspect_stanzas\":%ld,\"decrypt_exit\":%d,",
-                   p ? "," : "", dm_lab_ghost_names[p], w->files, w->addressed, w->stanzas,
-                   w->receiver_opened, w->ghost_opened, w->counted_flags, w->encrypt_seconds,
-                   inspected[p], dec_exit[p]);
-            if (have_age)
-                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s}", age_exit[p],
-                       jbool(age_same[p]));
-            else
-                printf("\"age_exit\":null,\"age_plaintext_matches\":null}");
+            json_t *row =
+                jpack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:i}", "client",
+                      dm_lab_ghost_names[p], "files", JU(w->files), "addressed", JU(w->addressed),
+                      "stanzas", JU(w->stanzas), "receiver_opened", JU(w->receiver_opened),
+                      "ghost_opened", JU(w->ghost_opened), "counted_flags", JU(w->counted_flags),
+                      "encrypt_seconds", J6(w->encrypt_seconds), "inspect_stanzas",
+                      (json_int_t)inspected[p], "decrypt_exit", dec_exit[p]);
+            jadd(row,
+                 jpack("{s:o, s:o}", "age_exit", have_age ? json_integer(age_exit[p]) : json_null(),
+                       "age_plaintext_matches",
+                       have_age ? json_boolean(age_same[p]) : json_null()));
+            json_array_append_new(rows, row);
         }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        jadd(doc, jpack("{s:o, s:b, s:b, s:o}", "files", JU(o.files), "age_available", have_age,
+                        "ghost_stanza_same_shape", r.ghost_stanza_same_shape, "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("The ghost user\n\n"
            "History: Ian Levy and Crispin Robinson of GCHQ (\"Principles for a More Informed\n"
@@ -792,36 +852,37 @@ static int lab_clear(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab clear");
     if (a->json) {
-        json_head(a);
-        printf(",\"devices\":%u,\"digits\":%u,\"candidates\":%.17g", r.devices, r.digits,
-               pow(10.0, r.digits));
-        printf(",\"device_kdf\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
-               r.device_kdf.log_n, r.device_kdf.r, r.device_kdf.p, r.device_kdf.ms_per_try);
-        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
-               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try);
-        printf(",\"vendor\":{\"opened\":%zu,\"bricked\":%zu,\"first_seconds\":%.6g,"
-               "\"all_seconds\":%.6g,\"decrypt_seconds\":%.6g}",
-               r.vendor_opened, r.bricked, r.vendor_first_seconds, r.vendor_all_seconds,
-               r.vendor_decrypt_seconds);
-        printf(",\"brute_force\":{\"tries\":%llu,\"seconds\":%.6g,\"found\":%s}",
-               (unsigned long long)r.brute_tries, r.brute_seconds, jbool(r.brute_found));
-        printf(",\"blast_radius\":{\"one_passcode\":%zu,\"vendor_key\":%zu}",
-               r.opened_by_one_passcode, r.opened_by_vendor_key);
-        printf(",\"rows\":["
-               "{\"method\":\"vendor-key\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key\",\"target\":\"all\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key-real-device\",\"target\":\"one\",\"measured\":false,"
-               "\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key-real-device\",\"target\":\"all\",\"measured\":false,"
-               "\"seconds\":%.6g},"
-               "{\"method\":\"brute-force\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"brute-force-real-device\",\"target\":\"one\",\"measured\":false,"
-               "\"seconds\":%.6g,\"seconds_worst\":%.6g},"
-               "{\"method\":\"brute-force-real-device\",\"target\":\"all\",\"measured\":false,"
-               "\"seconds\":%.6g}]}\n",
-               r.vendor_first_seconds, r.vendor_all_seconds, r.vendor_one_real, r.vendor_all_real,
-               r.brute_seconds, r.brute_one_average, r.brute_one_worst, r.brute_all_average);
-        return finish(DM_EXIT_OK);
+        json_t *doc = json_head(a);
+        jadd(doc, jpack("{s:o, s:o, s:o}", "devices", JU(r.devices), "digits", JU(r.digits),
+                        "candidates", J17(pow(10.0, r.digits))));
+        jadd(doc, jpack("{s:{s:i, s:o, s:o, s:o}, s:{s:i, s:o, s:o, s:o}}", "device_kdf", "log_n",
+                        r.device_kdf.log_n, "r", JU(r.device_kdf.r), "p", JU(r.device_kdf.p),
+                        "ms_per_try", J6(r.device_kdf.ms_per_try), "calibrated", "log_n",
+                        r.calibrated.log_n, "r", JU(r.calibrated.r), "p", JU(r.calibrated.p),
+                        "ms_per_try", J6(r.calibrated.ms_per_try)));
+        jadd(doc, jpack("{s:{s:o, s:o, s:o, s:o, s:o}, s:{s:o, s:o, s:b}, s:{s:o, s:o}}", "vendor",
+                        "opened", JU(r.vendor_opened), "bricked", JU(r.bricked), "first_seconds",
+                        J6(r.vendor_first_seconds), "all_seconds", J6(r.vendor_all_seconds),
+                        "decrypt_seconds", J6(r.vendor_decrypt_seconds), "brute_force", "tries",
+                        JU(r.brute_tries), "seconds", J6(r.brute_seconds), "found", r.brute_found,
+                        "blast_radius", "one_passcode", JU(r.opened_by_one_passcode), "vendor_key",
+                        JU(r.opened_by_vendor_key)));
+        json_t *rows =
+            jpack("[{s:s, s:s, s:b, s:o}, {s:s, s:s, s:b, s:o}, {s:s, s:s, s:b, s:o},"
+                  " {s:s, s:s, s:b, s:o}, {s:s, s:s, s:b, s:o}, {s:s, s:s, s:b, s:o, s:o},"
+                  " {s:s, s:s, s:b, s:o}]",
+                  "method", "vendor-key", "target", "one", "measured", 1, "seconds",
+                  J6(r.vendor_first_seconds), "method", "vendor-key", "target", "all", "measured",
+                  1, "seconds", J6(r.vendor_all_seconds), "method", "vendor-key-real-device",
+                  "target", "one", "measured", 0, "seconds", J6(r.vendor_one_real), "method",
+                  "vendor-key-real-device", "target", "all", "measured", 0, "seconds",
+                  J6(r.vendor_all_real), "method", "brute-force", "target", "one", "measured", 1,
+                  "seconds", J6(r.brute_seconds), "method", "brute-force-real-device", "target",
+                  "one", "measured", 0, "seconds", J6(r.brute_one_average), "seconds_worst",
+                  J6(r.brute_one_worst), "method", "brute-force-real-device", "target", "all",
+                  "measured", 0, "seconds", J6(r.brute_all_average));
+        json_object_set_new(doc, "rows", rows);
+        return json_print(doc, a->name);
     }
     printf("Ozzie's CLEAR: one vendor key for every device\n\n"
            "History: Ray Ozzie's CLEAR (2018): the device encrypts its passcode to the\n"
@@ -898,27 +959,24 @@ static int lab_subst(lab_args *a) {
                                 swapped_exit, genuine_exit, age_exit),
                         "lab substitution");
     if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"attacker_opened\":%zu,\"genuine_opened\":%zu,"
-               "\"attacker_seconds\":%.6g,\"same_name\":%s,\"genuine_id\":\"%s\","
-               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"logged_exposed\":%zu,"
-               "\"genuine_in_log\":%s,\"age_available\":%s,"
-               "\"age_exit\":",
-               r.files, r.attacker_opened, r.genuine_opened, r.attacker_seconds, jbool(r.same_name),
-               r.genuine_id, r.swapped_id, r.pinned_exposed, r.logged_exposed,
-               jbool(r.genuine_in_log), jbool(have_age));
-        if (have_age)
-            printf("%d", age_exit);
-        else
-            printf("null");
-        printf(",\"require_escrow_swapped_exit\":%d,\"require_escrow_genuine_exit\":%d,\"rows\":[",
-               swapped_exit, genuine_exit);
+        json_t *doc = json_head(a), *rows = json_array();
+        jadd(doc,
+             jpack("{s:o, s:o, s:o, s:o, s:b, s:s, s:s, s:o, s:o, s:b, s:b}", "files", JU(r.files),
+                   "attacker_opened", JU(r.attacker_opened), "genuine_opened", JU(r.genuine_opened),
+                   "attacker_seconds", J6(r.attacker_seconds), "same_name", r.same_name,
+                   "genuine_id", r.genuine_id, "swapped_id", r.swapped_id, "pinned_exposed",
+                   JU(r.pinned_exposed), "logged_exposed", JU(r.logged_exposed), "genuine_in_log",
+                   r.genuine_in_log, "age_available", have_age));
         for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
-            printf("%s{\"client\":\"%s\",\"accepted\":%zu,\"refused\":%zu,\"notices\":%s}",
-                   k ? "," : "", dm_lab_subst_names[k], r.accepted[k], r.refused[k],
-                   jbool(r.refused[k] == r.files));
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+            json_array_append_new(rows,
+                                  jpack("{s:s, s:o, s:o, s:b}", "client", dm_lab_subst_names[k],
+                                        "accepted", JU(r.accepted[k]), "refused", JU(r.refused[k]),
+                                        "notices", r.refused[k] == r.files));
+        jadd(doc,
+             jpack("{s:o, s:i, s:i, s:o}", "age_exit",
+                   have_age ? json_integer(age_exit) : json_null(), "require_escrow_swapped_exit",
+                   swapped_exit, "require_escrow_genuine_exit", genuine_exit, "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("The swapped authority\n\n"
            "History: PGP 5.5.x to 6.5.3 honoured Additional Decryption Keys placed in the\n"
@@ -989,23 +1047,24 @@ static int lab_retro(lab_args *a) {
                                 rekey_exit, new_exit, old_exit),
                         "lab retroactive");
     if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"file_bytes\":%zu,\"archive_bytes\":%llu,\"bytes_rewritten\":%llu,"
-               "\"bytes_copied\":%llu,\"header_bytes_before\":%llu,\"rewritten_share\":%.6g,"
-               "\"seconds\":%.6g,\"files_per_second\":%.6g,\"payloads_identical\":%s,"
-               "\"authority_opened_before\":%zu,\"authority_opened_after\":%zu,"
-               "\"user_opened_after\":%zu,\"rekey_exit\":%d,\"require_escrow_exit_before\":%d,"
-               "\"require_escrow_exit_after\":%d,\"rows\":["
-               "{\"archive\":\"before\",\"authority_opened\":%zu,\"require_escrow_exit\":%d},"
-               "{\"archive\":\"after\",\"authority_opened\":%zu,\"require_escrow_exit\":%d}]}\n",
-               r.files, o.file_bytes, (unsigned long long)r.archive_bytes,
-               (unsigned long long)r.bytes_rewritten, (unsigned long long)r.bytes_copied,
-               (unsigned long long)r.header_bytes_before,
-               (double)r.bytes_rewritten / (double)r.archive_bytes, r.seconds, r.files_per_second,
-               jbool(r.payloads_identical), r.authority_opened_before, r.authority_opened_after,
-               r.user_opened_after, rekey_exit, old_exit, new_exit, r.authority_opened_before,
-               old_exit, r.authority_opened_after, new_exit);
-        return finish(DM_EXIT_OK);
+        json_t *doc = json_head(a);
+        jadd(doc, jpack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "files", JU(r.files),
+                        "file_bytes", JU(o.file_bytes), "archive_bytes", JU(r.archive_bytes),
+                        "bytes_rewritten", JU(r.bytes_rewritten), "bytes_copied",
+                        JU(r.bytes_copied), "header_bytes_before", JU(r.header_bytes_before),
+                        "rewritten_share", J6((double)r.bytes_rewritten / (double)r.archive_bytes),
+                        "seconds", J6(r.seconds), "files_per_second", J6(r.files_per_second),
+                        "payloads_identical", r.payloads_identical));
+        jadd(doc,
+             jpack("{s:o, s:o, s:o, s:i, s:i, s:i, s:[{s:s, s:o, s:i}, {s:s, s:o, s:i}]}",
+                   "authority_opened_before", JU(r.authority_opened_before),
+                   "authority_opened_after", JU(r.authority_opened_after), "user_opened_after",
+                   JU(r.user_opened_after), "rekey_exit", rekey_exit, "require_escrow_exit_before",
+                   old_exit, "require_escrow_exit_after", new_exit, "rows", "archive", "before",
+                   "authority_opened", JU(r.authority_opened_before), "require_escrow_exit",
+                   old_exit, "archive", "after", "authority_opened", JU(r.authority_opened_after),
+                   "require_escrow_exit", new_exit));
+        return json_print(doc, a->name);
     }
     printf("Escrow after the fact\n\n"
            "An archive of %zu vault files (%zu random bytes each), encrypted to their owner\n"
@@ -1170,18 +1229,19 @@ static int lab_volume(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab volume");
     if (a->json) {
-        json_head(a);
-        printf(",\"requests\":%zu,\"clients\":1,\"seconds\":%.6g,\"releases_per_second\":%.6g,"
-               "\"latency_ms\":{\"p50\":%.6g,\"p90\":%.6g,\"p99\":%.6g,\"max\":%.6g},\"rows\":[",
-               s.requests, s.seconds, s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms,
-               s.max_ms);
+        json_t *doc = json_head(a), *rows = json_array();
         for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
-            printf("%s{\"label\":\"%s\",\"per_year\":%.17g,\"cited\":%s,\"measured\":false,"
-                   "\"service_seconds\":%.6g,\"share_of_year\":%.6g}",
-                   i ? "," : "", s.rows[i].label, s.rows[i].per_year, jbool(s.rows[i].cited),
-                   s.rows[i].service_seconds, s.rows[i].share_of_year);
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+            json_array_append_new(rows, jpack("{s:s, s:o, s:b, s:b, s:o, s:o}", "label",
+                                              s.rows[i].label, "per_year", J17(s.rows[i].per_year),
+                                              "cited", s.rows[i].cited, "measured", 0,
+                                              "service_seconds", J6(s.rows[i].service_seconds),
+                                              "share_of_year", J6(s.rows[i].share_of_year)));
+        jadd(doc,
+             jpack("{s:o, s:i, s:o, s:o, s:{s:o, s:o, s:o, s:o}, s:o}", "requests", JU(s.requests),
+                   "clients", 1, "seconds", J6(s.seconds), "releases_per_second",
+                   J6(s.releases_per_second), "latency_ms", "p50", J6(s.p50_ms), "p90",
+                   J6(s.p90_ms), "p99", J6(s.p99_ms), "max", J6(s.max_ms), "rows", rows));
+        return json_print(doc, a->name);
     }
     printf("Request volume: is capacity a brake?\n\n"
            "History: Director Wray cited nearly 7,800 locked devices in 2017; the Washington\n"
@@ -1379,19 +1439,19 @@ static int lab_insider(lab_args *a) {
         return cli_fail(err, "lab insider");
     }
     if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"rows\":[", r->files);
+        json_t *doc = json_head(a), *rows = json_array();
         for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
             const dm_lab_insider_row *w = &r->rows[i];
-            printf("%s{\"authority\":\"%s\",\"path\":\"%s\",\"accesses\":%zu,\"opened\":%zu,"
-                   "\"monitor_saw\":%zu,\"log_entries\":%zu,\"seconds\":%.6g,"
-                   "\"monitor_command_saw\":%ld}",
-                   i ? "," : "", dm_lab_insider_authority[i], dm_lab_insider_path[i], w->accesses,
-                   w->opened, w->monitor_saw, w->log_entries, w->seconds, seen[i]);
+            json_array_append_new(
+                rows, jpack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:I}", "authority",
+                            dm_lab_insider_authority[i], "path", dm_lab_insider_path[i], "accesses",
+                            JU(w->accesses), "opened", JU(w->opened), "monitor_saw",
+                            JU(w->monitor_saw), "log_entries", JU(w->log_entries), "seconds",
+                            J6(w->seconds), "monitor_command_saw", (json_int_t)seen[i]));
         }
-        printf("]}\n");
+        jadd(doc, jpack("{s:o, s:o}", "files", JU(r->files), "rows", rows));
         free(r);
-        return finish(DM_EXIT_OK);
+        return json_print(doc, a->name);
     }
     printf("The insider, and what the log sees\n\n"
            "Two authorities whose agents run as HTTPS services on this machine (doormat\n"
@@ -1430,29 +1490,22 @@ static int lab_unbound(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab unbound-id");
     if (a->json) {
-        json_head(a);
-        printf(",\"header_id\":\"%s\",\"swapped_header_id\":\"%s\",\"escrow_file_id\":\"%s\","
-               "\"rows\":[",
-               r.header_id, r.swapped_id, r.escrow_id);
+        json_t *doc = json_head(a), *rows = json_array();
         for (int b = 0; b < DM_LAB_UNBOUND_N; b++) {
             const dm_lab_unbound_row *w = &r.rows[b];
-            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":",
-                   b ? "," : "", dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
-            if (w->answer != DM_OK)
-                cli_json_string(stdout, w->reason);
-            else
-                printf("null");
-            printf(",\"logged_id\":");
-            if (w->logged_id[0])
-                printf("\"%s\"", w->logged_id);
-            else
-                printf("null");
-            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}", jbool(w->opened),
-                   w->log_entries, w->monitor_saw);
+            json_array_append_new(
+                rows,
+                jpack("{s:s, s:o, s:b, s:s?, s:s?, s:b, s:o, s:o}", "binding",
+                      dm_lab_unbound_binding[b], "released", JU(w->released), "refused",
+                      w->answer != DM_OK, "reason", w->answer != DM_OK ? w->reason : NULL,
+                      "logged_id", w->logged_id[0] ? w->logged_id : NULL, "opens_file", w->opened,
+                      "log_entries", JU(w->log_entries), "monitor_saw", JU(w->monitor_saw)));
         }
-        printf("],\"bound_warrant\":{\"released\":%zu,\"opens_file\":%s,\"monitor_saw\":%zu}}\n",
-               r.bound_released, jbool(r.bound_opened), r.bound_monitor_saw);
-        return finish(DM_EXIT_OK);
+        jadd(doc, jpack("{s:s, s:s, s:s, s:o, s:{s:o, s:b, s:o}}", "header_id", r.header_id,
+                        "swapped_header_id", r.swapped_id, "escrow_file_id", r.escrow_id, "rows",
+                        rows, "bound_warrant", "released", JU(r.bound_released), "opens_file",
+                        r.bound_opened, "monitor_saw", JU(r.bound_monitor_saw)));
+        return json_print(doc, a->name);
     }
     const dm_lab_unbound_row *o = &r.rows[DM_LAB_UNBOUND_OLD], *n = &r.rows[DM_LAB_UNBOUND_NEW];
     printf("The log must name the file whose key a release opens\n\n"
