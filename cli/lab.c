@@ -293,16 +293,6 @@ static int json_print(json_t *doc, const char *what) {
     return finish(DM_EXIT_OK);
 }
 
-static bool same_file(const char *a, const char *b) {
-    char *x = NULL, *y = NULL;
-    size_t xl = 0, yl = 0;
-    bool same = cli_read_file(a, &x, &xl) == DM_OK && cli_read_file(b, &y, &yl) == DM_OK &&
-                xl == yl && memcmp(x, y, xl) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 /* ------------------------------------------------------------ blast-radius */
 
 static int lab_blast(lab_args *a) {
@@ -369,36 +359,14 @@ static int lab_blast(lab_args *a) {
 /* ------------------------------------------------------------ leaf-forge */
 
 /* The forged file through the real command, as separate processes: Bob's
- * compliant client, then the authority's whole procedure. */
+ * compliant client releases it, the authority's recovery fails its MAC. */
 static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit,
                              int *recover_exit) {
-    char self[4096], key[4096], pub[4096], court[4096], agent[4096], log[4096], forged[4096],
-        warrant[4096], share[4096], nbits[16];
+    char self[4096];
     int err = dm_lab_self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab leaf-forge");
-    snprintf(key, sizeof key, "%s/user.key", a->dir);
-    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
-    snprintf(court, sizeof court, "%s/authority/court.key", a->dir);
-    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(log, sizeof log, "%s/authority/logs/master", a->dir);
-    snprintf(forged, sizeof forged, "%s/forged-leaf-%u.age", a->dir, bits);
-    snprintf(warrant, sizeof warrant, "%s/warrant.txt", a->dir);
-    snprintf(share, sizeof share, "%s/master.share", a->dir);
-    snprintf(nbits, sizeof nbits, "%u", bits);
-    char *dec[] = {self, "decrypt",   "-i",   key, "--require-escrow", pub, "--leaf-bits", nbits,
-                   "-o", "/dev/null", forged, NULL};
-    char *war[] = {self,          "escrow", "warrant", "--court",    court,
-                   "--authority", pub,      "--case",  "leaf-forge", "--expires",
-                   "2999-12-31",  "-o",     warrant,   forged,       NULL};
-    char *unw[] = {self,    "escrow", "unwrap", "--authority", pub,   "--agent", agent, "--warrant",
-                   warrant, "--log",  log,      "-o",          share, forged,    NULL};
-    char *rec[] = {self,  "escrow", "recover",   "--authority", pub, "--share",
-                   share, "-o",     "/dev/null", forged,        NULL};
-    *decrypt_exit = dm_lab_run(dec, NULL);
-    *recover_exit = -1;
-    if (dm_lab_run(war, NULL) == 0 && dm_lab_run(unw, NULL) == 0)
-        *recover_exit = dm_lab_run(rec, NULL);
+    dm_lab_cmd_leaf(self, a->dir, bits, decrypt_exit, recover_exit);
     if (*decrypt_exit != 0 || *recover_exit != DM_EXIT_HMAC)
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "the forged file through the command: decrypt exits %d (want 0), "
@@ -505,8 +473,7 @@ static int lab_strip(lab_args *a) {
     int err = dm_lab_strip(a->dir, &r);
     if (err != DM_OK)
         return cli_fail(err, "lab strip");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
+    const bool have_age = dm_lab_age_available();
     char self[4096];
     if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab strip");
@@ -520,15 +487,9 @@ static int lab_strip(lab_args *a) {
     for (int t = 0; t < DM_LAB_STRIP_N; t++) {
         age_exit[t] = -1;
         age_same[t] = false;
-        if (have_age) {
-            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.paths[t], NULL};
-            age_exit[t] = dm_lab_run(argv, out);
-            age_same[t] = age_exit[t] == 0 && same_file(out, msg);
-            remove(out);
-        }
-        char *argv[] = {self, "decrypt", "-i",        key,        "--require-escrow",
-                        auth, "-o",      "/dev/null", r.paths[t], NULL};
-        doormat_exit[t] = dm_lab_run(argv, NULL);
+        if (have_age)
+            age_exit[t] = dm_lab_age_decrypt(key, r.paths[t], msg, out, &age_same[t]);
+        doormat_exit[t] = dm_lab_cmd_decrypt(self, key, auth, 0, r.paths[t], NULL, NULL);
     }
     /* The claims, checked against the real processes. */
     if (doormat_exit[0] != 0 || doormat_exit[1] != DM_EXIT_POLICY ||
@@ -721,33 +682,13 @@ static int lab_passcode(lab_args *a) {
 
 /* ------------------------------------------------------------ ghost */
 
-/* `doormat inspect FILE` as a separate process: the number N of its
- * "stanza: X25519 xN" line, or -1. */
-static long inspect_x25519(const char *self, const char *file, const char *tmp) {
-    char *argv[] = {(char *)self, "inspect", (char *)file, NULL};
-    long n = -1;
-    if (dm_lab_run(argv, tmp) == 0) {
-        char *text = NULL;
-        size_t len = 0;
-        if (cli_read_file(tmp, &text, &len) == DM_OK) {
-            const char *line = strstr(text, "stanza: X25519 x");
-            if (line)
-                n = strtol(line + strlen("stanza: X25519 x"), NULL, 10);
-        }
-        free(text);
-    }
-    remove(tmp);
-    return n;
-}
-
 static int lab_ghost(lab_args *a) {
     dm_lab_ghost_opts o = {.files = (unsigned)a->files, .dir = a->dir};
     dm_lab_ghost_result r;
     int err = dm_lab_ghost(&o, &r);
     if (err != DM_OK)
         return cli_fail(err, "lab ghost");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
+    const bool have_age = dm_lab_age_available();
     char self[4096], key[4096], msg[4096], out[4096];
     if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab ghost");
@@ -762,18 +703,10 @@ static int lab_ghost(lab_args *a) {
     for (int p = 0; p < DM_LAB_GHOST_N; p++) {
         age_exit[p] = -1;
         age_same[p] = false;
-        if (have_age) {
-            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.sample[p], NULL};
-            age_exit[p] = dm_lab_run(argv, out);
-            age_same[p] = age_exit[p] == 0 && same_file(out, msg);
-            remove(out);
-        }
-        char *argv[] = {self, "decrypt", "-i", key, "-o", out, r.sample[p], NULL};
-        dec_exit[p] = dm_lab_run(argv, NULL);
-        if (dec_exit[p] == 0 && !same_file(out, msg))
-            dec_exit[p] = -1;
-        remove(out);
-        inspected[p] = inspect_x25519(self, r.sample[p], out);
+        if (have_age)
+            age_exit[p] = dm_lab_age_decrypt(key, r.sample[p], msg, out, &age_same[p]);
+        dec_exit[p] = dm_lab_cmd_decrypt(self, key, NULL, 0, r.sample[p], msg, out);
+        inspected[p] = dm_lab_cmd_inspect_x25519(self, r.sample[p], out);
     }
     for (int p = 0; p < DM_LAB_GHOST_N; p++)
         if (dec_exit[p] != 0 || (have_age && !age_same[p]) ||
@@ -927,8 +860,7 @@ static int lab_subst(lab_args *a) {
     int err = dm_lab_subst(&o, &r);
     if (err != DM_OK)
         return cli_fail(err, "lab substitution");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
+    const bool have_age = dm_lab_age_available();
     char self[4096], key[4096], msg[4096], out[4096], file[4096], genuine[4096], swapped[4096];
     if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab substitution");
@@ -941,17 +873,10 @@ static int lab_subst(lab_args *a) {
     /* The receivers as separate processes, on the first file. */
     int age_exit = -1;
     bool age_same = false;
-    if (have_age) {
-        char *argv[] = {(char *)age_bin, "-d", "-i", key, file, NULL};
-        age_exit = dm_lab_run(argv, out);
-        age_same = age_exit == 0 && same_file(out, msg);
-        remove(out);
-    }
-    char *sw[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
-                  swapped, "-o",      "/dev/null", file, NULL};
-    char *gn[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
-                  genuine, "-o",      "/dev/null", file, NULL};
-    int swapped_exit = dm_lab_run(sw, NULL), genuine_exit = dm_lab_run(gn, NULL);
+    if (have_age)
+        age_exit = dm_lab_age_decrypt(key, file, msg, out, &age_same);
+    int swapped_exit = dm_lab_cmd_decrypt(self, key, swapped, 0, file, NULL, NULL);
+    int genuine_exit = dm_lab_cmd_decrypt(self, key, genuine, 0, file, NULL, NULL);
     if (swapped_exit != 0 || genuine_exit != DM_EXIT_POLICY || (have_age && !age_same))
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "unexpected outcome: require-escrow exits %d (swapped) and %d "
@@ -1031,15 +956,9 @@ static int lab_retro(lab_args *a) {
     snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
     snprintf(old, sizeof old, "%s/archive/file-0001.age", a->dir);
     snprintf(out, sizeof out, "%s/rekeyed-by-command.age", a->dir);
-    char *rk[] = {self,       "rekey", "-i", key, "-r", r.user_recipient,
-                  "--escrow", pub,     "-o", out, old,  NULL};
-    char *ck_new[] = {self, "decrypt", "-i",        key, "--require-escrow",
-                      pub,  "-o",      "/dev/null", out, NULL};
-    char *ck_old[] = {self, "decrypt", "-i",        key, "--require-escrow",
-                      pub,  "-o",      "/dev/null", old, NULL};
-    int rekey_exit = dm_lab_run(rk, NULL);
-    int new_exit = rekey_exit == 0 ? dm_lab_run(ck_new, NULL) : -1;
-    int old_exit = dm_lab_run(ck_old, NULL);
+    int rekey_exit = dm_lab_cmd_rekey_escrow(self, key, r.user_recipient, pub, old, out);
+    int new_exit = rekey_exit == 0 ? dm_lab_cmd_decrypt(self, key, pub, 0, out, NULL, NULL) : -1;
+    int old_exit = dm_lab_cmd_decrypt(self, key, pub, 0, old, NULL, NULL);
     if (rekey_exit != 0 || new_exit != 0 || old_exit != DM_EXIT_POLICY)
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "unexpected outcome: rekey exit %d, require-escrow %d (rekeyed) "
@@ -1096,136 +1015,45 @@ static int lab_retro(lab_args *a) {
 
 /* ------------------------------------------------------------ volume */
 
-typedef struct volume_run {
-    dm_escrow_authority *auth;
-    dm_escrow_court_key *court;
-    dm_recipient *rc;
-    dm_membuf *files;
-    size_t n;
-    char *warrant;
-    size_t warrant_len;
-    char *inv_sk;
-    double *latency;
-    size_t released;
-} volume_run;
-
-static void volume_run_free(volume_run *v) {
-    for (size_t i = 0; v->files && i < v->n; i++)
-        free(v->files[i].buf);
-    free(v->files);
-    free(v->warrant);
-    free(v->latency);
-    dm_secret_free(v->inv_sk);
-    dm_recipient_free(v->rc);
-    dm_escrow_court_key_free(v->court);
-    dm_escrow_authority_free(v->auth);
+/* The service room's client, as the network labs take it (dm_lab_net). */
+static int net_request(void *ctx, const dm_escrow_authority *auth, const char *warrant,
+                       size_t warrant_len, const uint8_t *hdr, size_t hdr_len, const char *identity,
+                       uint8_t *file_key) {
+    const cli_service_api *svc = ctx;
+    dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
+    return svc->request(auth, warrant, warrant_len, hdr, hdr_len, identity, strlen(identity), 10,
+                        file_key, answers);
 }
 
-/* The files, the warrant naming them, and the requests, timed one by one. */
-static int volume_requests(volume_run *v, const char *dir, const char *pub) {
-    char path[4096], *pk = NULL, *user_sk = NULL, *user_pk = NULL;
-    int err = dm_escrow_authority_load(pub, &v->auth);
-    snprintf(path, sizeof path, "%s/authority/court.key", dir);
-    if (!err)
-        err = dm_escrow_court_key_load(v->auth, path, &v->court);
-    if (!err)
-        err = dm_x25519_keygen(&user_sk, &user_pk);
-    if (!err)
-        err = dm_x25519_recipient_parse(user_pk, &v->rc);
-    if (!err)
-        err = dm_x25519_keygen(&v->inv_sk, &pk);
-    v->files = calloc(v->n, sizeof *v->files);
-    v->latency = calloc(v->n, sizeof *v->latency);
-    uint8_t(*ids)[DM_FILE_ID_LEN] = calloc(v->n, sizeof *ids);
-    if (!err && (!v->files || !v->latency || !ids))
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < v->n && !err; i++) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "Seized device %zu: its file key, escrowed.\n", i + 1);
-        dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
-        dm_encrypt_opts eo = {.threads = 1};
-        err = dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(&v->files[i]), &v->rc, 1, v->auth,
-                                NULL, &eo);
-        dm_header hdr = {0};
-        if (!err)
-            err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
-        if (!err)
-            err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
-        dm_header_clear(&hdr);
-    }
-    if (!err)
-        err = dm_escrow_warrant_issue(v->auth, v->court, "doormat lab volume", NULL, "2999-12-31",
-                                      (const uint8_t(*)[DM_FILE_ID_LEN])ids, v->n, &v->warrant,
-                                      &v->warrant_len);
-    free(ids);
-    /* The agents are real HTTPS services: the client is the service room's. */
-    const cli_service_api *svc = err ? NULL : cli_service("lab volume");
-    if (!err && svc == NULL)
-        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
-    for (size_t i = 0; i < v->n && !err; i++) {
-        dm_header hdr = {0};
-        dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
-        uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
-        err = fk ? dm_header_parse(v->files[i].buf, v->files[i].len, &hdr)
-                 : dm_fail(DM_ERR_NOMEM, "out of memory");
-        double t1 = dm_lab_now();
-        if (!err)
-            err = svc->request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
-                               v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
-        v->latency[i] = dm_lab_now() - t1;
-        if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
-            v->released++;
-        dm_header_clear(&hdr);
-        dm_secret_free(fk);
-    }
-    free(pk);
-    free(user_pk);
-    dm_secret_free(user_sk);
-    return err;
+static int net_tls_new(void *ctx, const char *name, char **pem, size_t *pem_len,
+                       char pin[DM_ESCROW_TLS_PIN_LEN + 1]) {
+    const cli_service_api *svc = ctx;
+    return svc->tls_new(name, pem, pem_len, pin);
+}
+
+/* The doormat binary and the service library, for a network lab. */
+static int net_for(const lab_args *a, char *self, size_t cap, dm_lab_net *net) {
+    int err = dm_lab_self_path(self, cap);
+    if (err != DM_OK)
+        return err;
+    const cli_service_api *svc = cli_service(a->name);
+    if (svc == NULL)
+        return dm_fail(DM_ERR_IO, "the service library could not be loaded");
+    *net = (dm_lab_net){.self = self,
+                        .port_base = a->port_base,
+                        .request = net_request,
+                        .tls_new = net_tls_new,
+                        .ctx = (void *)svc};
+    return DM_OK;
 }
 
 static int lab_volume(lab_args *a) {
-    char self[4096], pub[4096], agent[4096], logd[4096], portf[4096], slog[4096], adir[4096];
-    int err = dm_lab_self_path(self, sizeof self);
-    if (err != DM_OK)
-        return cli_fail(err, "lab volume");
-    snprintf(adir, sizeof adir, "%s/authority", a->dir);
-    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
-    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(logd, sizeof logd, "%s/authority/logs/master", a->dir);
-    snprintf(portf, sizeof portf, "%s/service.port", a->dir);
-    snprintf(slog, sizeof slog, "%s/service.log", a->dir);
-    /* The authority as escrow init makes it (TLS key and pin included), its
-     * one agent as an HTTPS service on loopback. */
-    char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
-    if (dm_lab_run(init, NULL) != 0)
-        return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%lu", a->port_base);
-    char *serve[] = {self, "escrow",   "serve", "--authority", pub,   "--agent",    agent, "--log",
-                     logd, "--listen", listen,  "--port-file", portf, "--log-file", slog,  NULL};
-    dm_lab_services services = {0};
-    long port;
-    err = dm_lab_service_start(&services, serve, portf, slog, &port);
-    if (!err)
-        err = dm_lab_append_line(pub, "url: master https://127.0.0.1:%ld\n", port);
-    if (err) {
-        dm_lab_services_stop(&services);
-        return cli_fail(err, "lab volume");
-    }
-    volume_run v = {.n = a->requests};
-    err = volume_requests(&v, a->dir, pub);
-    dm_lab_services_stop(&services);
+    char self[4096];
+    dm_lab_net net;
     dm_lab_volume_stats s;
-    if (!err && v.released != v.n)
-        err = dm_fail(DM_ERR_INTERNAL, "%zu of %zu releases gave the file's key", v.released, v.n);
-    /* The rate counts the requests alone, not making the files. */
-    double req_seconds = 0;
-    for (size_t i = 0; !err && i < v.n; i++)
-        req_seconds += v.latency[i];
+    int err = net_for(a, self, sizeof self, &net);
     if (!err)
-        err = dm_lab_volume_compute(v.latency, v.n, req_seconds, &s);
-    volume_run_free(&v);
+        err = dm_lab_volume(a->dir, a->requests, &net, &s);
     if (err != DM_OK)
         return cli_fail(err, "lab volume");
     if (a->json) {
@@ -1266,169 +1094,30 @@ static int lab_volume(lab_args *a) {
     return finish(DM_EXIT_OK);
 }
 
-/* The insider lab's procedure over the network: the authority's agents run
- * as HTTPS services on 127.0.0.1 (started on first use, stopped by the lab),
- * and the investigator's client asks them, as doormat escrow request does. */
-typedef struct insider_services {
-    const char *self, *dir;
-    char started[2][4096];
-    size_t n_started;
-    dm_lab_services services;
-    unsigned long port_base; /* 0: free ports */
-    char *inv_sk, *inv_pk;
-} insider_services;
-
-static void insider_services_stop(insider_services *s) {
-    dm_lab_services_stop(&s->services);
-    dm_secret_free(s->inv_sk);
-    free(s->inv_pk);
-    s->inv_sk = s->inv_pk = NULL;
-}
-
-/* Starts agent i of the authority in adir and adds its url: line. */
-static int insider_start_agent(insider_services *s, const char *adir, const char *agent) {
-    char pub[4096], key[4096], logd[4096], portf[4096], slog[4096];
-    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
-    snprintf(key, sizeof key, "%s/agents/%s.key", adir, agent);
-    snprintf(logd, sizeof logd, "%s/logs/%s", adir, agent);
-    snprintf(portf, sizeof portf, "%s/service-%s.port", adir, agent);
-    snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%lu",
-             s->port_base ? s->port_base + s->services.n : 0);
-    char *serve[] = {(char *)s->self,
-                     "escrow",
-                     "serve",
-                     "--authority",
-                     pub,
-                     "--agent",
-                     key,
-                     "--log",
-                     logd,
-                     "--listen",
-                     listen,
-                     "--port-file",
-                     portf,
-                     "--log-file",
-                     slog,
-                     NULL};
-    /* The lab's authorities come from the library, without the TLS identity
-     * escrow init gives each agent: make one, and pin it in authority.pub. */
-    char tls[4096], pin[DM_ESCROW_TLS_PIN_LEN + 1];
-    snprintf(tls, sizeof tls, "%s/agents/%s.tls.pem", adir, agent);
-    char *pem = NULL;
-    size_t pem_len = 0;
-    const cli_service_api *svc = cli_service("lab insider");
-    int err = svc == NULL ? dm_fail(DM_ERR_IO, "the service library could not be loaded")
-                          : svc->tls_new(agent, &pem, &pem_len, pin);
-    if (!err) {
-        err = dm_write_new_file(tls, pem, pem_len, 0600);
-    }
-    dm_secret_free(pem);
-    if (!err)
-        err = dm_lab_append_line(pub, "tls: %s %s\n", agent, pin);
-    long port;
-    if (!err)
-        err = dm_lab_service_start(&s->services, serve, portf, slog, &port);
-    if (!err)
-        err = dm_lab_append_line(pub, "url: %s https://127.0.0.1:%ld\n", agent, port);
-    return err;
-}
-
-static int insider_procedure(void *ctx, const char *adir, const char *warrant, size_t warrant_len,
-                             const uint8_t *file, size_t file_len,
-                             uint8_t file_key[DM_FILE_KEY_LEN]) {
-    insider_services *s = ctx;
-    char pub[4096];
-    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
-    dm_escrow_authority *auth = NULL;
-    int err = DM_OK;
-    if (!s->inv_sk)
-        err = dm_x25519_keygen(&s->inv_sk, &s->inv_pk);
-    bool started = false;
-    for (size_t i = 0; i < s->n_started; i++)
-        started = started || strcmp(s->started[i], adir) == 0;
-    if (!err && !started) {
-        /* The agents the procedure needs: the first, and for k > 1 the last. */
-        err = dm_escrow_authority_load(pub, &auth);
-        size_t n = auth ? dm_escrow_authority_agents(auth) : 0;
-        if (!err)
-            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, 0));
-        if (!err && dm_escrow_authority_threshold(auth) > 1)
-            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, n - 1));
-        if (!err && s->n_started < 2)
-            snprintf(s->started[s->n_started++], sizeof s->started[0], "%s", adir);
-        dm_escrow_authority_free(auth);
-        auth = NULL;
-    }
-    dm_header hdr = {0};
-    dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
-    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
-    if (!err && !fk)
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err)
-        err = dm_escrow_authority_load(pub, &auth);
-    if (!err)
-        err = dm_header_parse(file, file_len, &hdr);
-    const cli_service_api *svc = err ? NULL : cli_service("lab insider");
-    if (!err && svc == NULL)
-        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
-    if (!err)
-        err = svc->request(auth, warrant, warrant_len, file, hdr.len, s->inv_sk, strlen(s->inv_sk),
-                           10, fk, answers);
-    if (!err)
-        memcpy(file_key, fk, DM_FILE_KEY_LEN);
-    dm_secret_free(fk);
-    dm_header_clear(&hdr);
-    dm_escrow_authority_free(auth);
-    return err;
-}
-
 /* ------------------------------------------------------------ insider */
-
-/* `doormat escrow monitor` on an authority of the lab, as a separate
- * process: how many of ids its listing names, or -1. */
-static long monitor_process(const char *self, const char *dir, const char *name,
-                            const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n) {
-    char pub[4096], logs[4096], out[4096];
-    snprintf(pub, sizeof pub, "%s/%s/authority.pub", dir, name);
-    snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
-    snprintf(out, sizeof out, "%s/monitor-%s.txt", dir, name);
-    char *argv[] = {(char *)self, "escrow", "monitor", "--authority", pub, "--logs", logs, NULL};
-    if (dm_lab_run(argv, out) != 0)
-        return -1;
-    char *text = NULL;
-    size_t len = 0;
-    long seen = 0;
-    if (cli_read_file(out, &text, &len) != DM_OK)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        seen += strstr(text, ids[i]) != NULL;
-    free(text);
-    return seen;
-}
 
 static int lab_insider(lab_args *a) {
     char self[4096];
-    int err = dm_lab_self_path(self, sizeof self);
+    dm_lab_net net;
+    int err = net_for(a, self, sizeof self, &net);
     if (err != DM_OK)
         return cli_fail(err, "lab insider");
-    insider_services svc = {.self = self, .dir = a->dir, .port_base = a->port_base};
+    dm_lab_net_procedure proc = {.net = &net};
     dm_lab_insider_opts o = {.files = (unsigned)a->files,
                              .dir = a->dir,
-                             .procedure = insider_procedure,
-                             .procedure_ctx = &svc};
+                             .procedure = dm_lab_net_procedure_fn,
+                             .procedure_ctx = &proc};
     dm_lab_insider_result *r = malloc(sizeof *r);
     if (!r)
         return cli_fail(dm_fail(DM_ERR_NOMEM, "out of memory"), "lab insider");
     err = dm_lab_insider(&o, r);
-    insider_services_stop(&svc);
+    dm_lab_net_procedure_stop(&proc);
     /* The owner's monitor, the real command, must see what the lab counted. */
     long seen[DM_LAB_INSIDER_N];
     for (int i = 0; i < DM_LAB_INSIDER_N && !err; i++) {
-        seen[i] = monitor_process(self, a->dir,
-                                  i < DM_LAB_INSIDER_3_KEY ? "authority-1of1" : "authority-2of3",
-                                  (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[i].ids, r->files);
+        seen[i] = dm_lab_cmd_monitor(
+            self, a->dir, i < DM_LAB_INSIDER_3_KEY ? "authority-1of1" : "authority-2of3",
+            (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[i].ids, r->files);
         if (seen[i] != (long)r->rows[i].monitor_saw)
             err = dm_fail(DM_ERR_INTERNAL,
                           "doormat escrow monitor saw %ld files of row %d, the lab counted %zu",

@@ -585,6 +585,91 @@ int dm_lab_append_line(const char *path, const char *fmt, ...)
 /* Removes dir and everything under it (the command's temporary lab directory). */
 int dm_lab_remove_tree(const char *dir);
 
+/* --------------------------------------------------------- the network labs (lab_network.c) */
+
+/* What the labs that talk to agents over HTTPS need from the command: the
+ * doormat binary (to run escrow init and escrow serve), the ports, and the
+ * service room's client calls (labs/ does not link the services). */
+typedef struct dm_lab_net {
+    const char *self;        /* the doormat binary (dm_lab_self_path) */
+    unsigned long port_base; /* services on ports from here (0: free ports) */
+    /* doormat escrow request's client: the key of the file whose header is
+     * hdr (hdr_len bytes), released under warrant by the agents of auth
+     * (their url: and tls: lines), sealed to the investigator's identity
+     * (X25519 identity text); file_key is guarded memory. */
+    int (*request)(void *ctx, const dm_escrow_authority *auth, const char *warrant,
+                   size_t warrant_len, const uint8_t *hdr, size_t hdr_len, const char *identity,
+                   uint8_t *file_key);
+    /* A TLS identity for an agent named name: *pem (guarded memory,
+     * dm_secret_free) and its pin. */
+    int (*tls_new)(void *ctx, const char *name, char **pem, size_t *pem_len,
+                   char pin[DM_ESCROW_TLS_PIN_LEN + 1]);
+    void *ctx;
+} dm_lab_net;
+
+/* The volume lab: the authority made by doormat escrow init in dir/authority,
+ * its one agent started as an HTTPS service on 127.0.0.1 (port_base, or a
+ * free port) and stopped before this returns; `requests` files escrowed to
+ * it, one warrant naming them all, one release request for each, timed;
+ * *s from the latencies (dm_lab_volume_compute). DM_ERR_INTERNAL when a
+ * release did not give its file's key; DM_ERR_IO when the agent did not
+ * start. */
+int dm_lab_volume(const char *dir, size_t requests, const dm_lab_net *net, dm_lab_volume_stats *s);
+
+/* The insider lab's procedure over the network (a dm_lab_procedure_fn, its
+ * ctx a dm_lab_net_procedure): the authority's agents the procedure needs
+ * are started as HTTPS services on first use, and the investigator's client
+ * asks them. dm_lab_net_procedure_stop stops them, always. */
+typedef struct dm_lab_net_procedure {
+    const dm_lab_net *net;
+    dm_lab_services services;
+    char started[2][4096]; /* the authorities whose agents run */
+    size_t n_started;
+    char *inv_sk, *inv_pk;
+} dm_lab_net_procedure;
+int dm_lab_net_procedure_fn(void *ctx, const char *authority_dir, const char *warrant,
+                            size_t warrant_len, const uint8_t *file, size_t file_len,
+                            uint8_t file_key[DM_FILE_KEY_LEN]);
+void dm_lab_net_procedure_stop(dm_lab_net_procedure *p);
+
+/* --------------------------------------------------------- outside checks (outside.c) */
+
+/* What the real tools say about a lab's files, as separate processes:
+ * each returns the exit code as dm_lab_run gives it (-1: did not run); the
+ * command judges them. self is the doormat binary (dm_lab_self_path). */
+
+/* Whether files a and b exist and hold the same bytes. */
+bool dm_lab_same_file(const char *a, const char *b);
+/* Whether plain age (/usr/bin/age) is there to ask. */
+bool dm_lab_age_available(void);
+/* age -d -i key file, its output to tmp (removed after): the exit code;
+ * *same whether the output is the file want. */
+int dm_lab_age_decrypt(const char *key, const char *file, const char *want, const char *tmp,
+                       bool *same);
+/* doormat decrypt -i key [--require-escrow require_escrow] [--leaf-bits
+ * leaf_bits, when not 0] file: the exit code. With want, the output goes to
+ * tmp (removed after) and must be the file want (else -1); without, to
+ * /dev/null. */
+int dm_lab_cmd_decrypt(const char *self, const char *key, const char *require_escrow,
+                       unsigned leaf_bits, const char *file, const char *want, const char *tmp);
+/* doormat inspect file: the N of its "stanza: X25519 xN" line, or -1 (its
+ * output goes to tmp, removed after). */
+long dm_lab_cmd_inspect_x25519(const char *self, const char *file, const char *tmp);
+/* doormat escrow monitor on the authority dir/name (its listing kept in
+ * dir/monitor-NAME.txt): how many of the n ids it names, or -1. */
+long dm_lab_cmd_monitor(const char *self, const char *dir, const char *name,
+                        const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n);
+/* The leaf-forge lab's forged file (dir/forged-leaf-BITS.age) through the
+ * real command: Bob's compliant client (decrypt --require-escrow
+ * --leaf-bits bits: *decrypt_exit), then the authority's whole procedure
+ * (escrow warrant, unwrap, recover: *recover_exit, -1 when the warrant or
+ * the unwrap failed). */
+void dm_lab_cmd_leaf(const char *self, const char *dir, unsigned bits, int *decrypt_exit,
+                     int *recover_exit);
+/* doormat rekey -i key -r recipient --escrow authority -o out in: the exit code. */
+int dm_lab_cmd_rekey_escrow(const char *self, const char *key, const char *recipient,
+                            const char *authority, const char *in, const char *out);
+
 #ifdef __cplusplus
 }
 #endif
