@@ -6,6 +6,7 @@
 #include <float.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,19 @@ static json_t *jfixed(double v, int decimals) {
 }
 #define JU(v) json_integer((json_int_t)(v))
 
+/* json_pack, keeping the first failure's words in why (a later call that
+ * succeeds leaves them). */
+static json_t *bench_pack(json_error_t *why, const char *fmt, ...) {
+    va_list ap;
+    json_error_t e;
+    va_start(ap, fmt);
+    json_t *v = json_vpack_ex(&e, 0, fmt, ap);
+    va_end(ap);
+    if (!v && !why->text[0])
+        snprintf(why->text, sizeof why->text, "%s", e.text[0] ? e.text : "out of memory");
+    return v;
+}
+
 /* The doormat-bench/1 document (docs/benchmarks.md), indented by two; NULL
  * when it could not be made (why: in *why). */
 static json_t *bench_json(const settings *set, const dm_bench_machine *mc,
@@ -269,22 +283,21 @@ static json_t *bench_json(const settings *set, const dm_bench_machine *mc,
         const dm_bench_result *r = &res->items[i];
         json_array_append_new(
             results,
-            json_pack_ex(why, 0, "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                         "mode", dm_bench_mode_names[r->m], "op", dm_bench_op_names[r->o], "size",
-                         JU(r->size), "threads", JU(threads), "backend", backend, "reps",
-                         JU(r->reps), "median_s", jfixed(r->median, 9), "min_s", jfixed(r->min, 9),
-                         "max_s", jfixed(r->max, 9), "spread_pct", jfixed(spread_pct(r), 2),
-                         "mib_per_s", jfixed(mib_per_s(r), 2), "per_file_us",
-                         jfixed(r->median * 1e6, 3)));
+            bench_pack(why, "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "mode",
+                       dm_bench_mode_names[r->m], "op", dm_bench_op_names[r->o], "size",
+                       JU(r->size), "threads", JU(threads), "backend", backend, "reps", JU(r->reps),
+                       "median_s", jfixed(r->median, 9), "min_s", jfixed(r->min, 9), "max_s",
+                       jfixed(r->max, 9), "spread_pct", jfixed(spread_pct(r), 2), "mib_per_s",
+                       jfixed(mib_per_s(r), 2), "per_file_us", jfixed(r->median * 1e6, 3)));
     }
     for (int m = 0; m < DM_BENCH_N_MODES; m++) {
         if (!res->have_fixed[m])
             continue;
         const dm_bench_fixed_cost *fc = &res->fixed[m];
         json_array_append_new(
-            fixed, json_pack_ex(why, 0, "{s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[m],
-                                "encrypt", jfixed(fc->encrypt_us, 3), "decrypt",
-                                jfixed(fc->decrypt_us, 3), "check", jfixed(fc->check_us, 3)));
+            fixed, bench_pack(why, "{s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[m],
+                              "encrypt", jfixed(fc->encrypt_us, 3), "decrypt",
+                              jfixed(fc->decrypt_us, 3), "check", jfixed(fc->check_us, 3)));
     }
     for (size_t i = 0; i < res->len; i++) {
         const dm_bench_result *r = &res->items[i];
@@ -300,14 +313,14 @@ static json_t *bench_json(const settings *set, const dm_bench_machine *mc,
                                                      : fc->decrypt_us + fc->check_us;
         json_array_append_new(
             overhead,
-            json_pack_ex(
-                why, 0, "{s:s, s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[r->m], "op",
+            bench_pack(
+                why, "{s:s, s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[r->m], "op",
                 dm_bench_op_names[r->o], "size", JU(r->size), "overhead_pct", jfixed(pct, 3),
                 "fixed_share_pct",
                 jfixed(res->have_fixed[r->m] ? fixed_us / (v->median * 1e6) * 100.0 : 0.0, 5)));
     }
-    return json_pack_ex(
-        why, 0,
+    json_t *doc = bench_pack(
+        why,
         "{s:s, s:s, s:{s:o, s:s, s:s, s:s, s:s}, s:{s:b, s:o, s:o, s:o, s:o, s:s, s:s, s:o},"
         " s:o, s:o, s:o}",
         "schema", "doormat-bench/1", "doormat", DM_VERSION, "machine", "cpus_online", JU(mc->cpus),
@@ -316,6 +329,11 @@ static json_t *bench_json(const settings *set, const dm_bench_machine *mc,
         JU(set->run.reps), "warmup", JU(set->run.warmup), "threads", JU(threads), "backend",
         backend, "sink", dm_bench_sink_names[set->run.sink], "modes", modes, "results", results,
         "escrow_fixed_cost_us", fixed, "escrow_overhead", overhead);
+    if (doc && why->text[0]) { /* a row could not be made: no document */
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
 }
 
 /* Prints the document: DM_OK, or the error of a document that could not be
