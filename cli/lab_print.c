@@ -71,7 +71,7 @@ json_t *lab_ju_or_null(bool have, unsigned long long v) {
     return have ? JU(v) : json_null();
 }
 
-/* json_pack, noting a document that could not be made (json_print says so). */
+/* json_pack, noting a document that could not be made (lab_json_print says so). */
 static char json_broken[JSON_ERROR_TEXT_LENGTH];
 json_t *lab_pack(const char *fmt, ...) {
     va_list ap;
