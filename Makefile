@@ -26,7 +26,10 @@ CC      ?= cc
 # exist until the packages are installed, so flags read when this file is
 # first parsed would be empty.
 # libfiu: the log's writes are fault-injection points (base/durable.c).
-PKGS := libsodium libcrypto libssh libfiu
+# jansson: every JSON document cli/, labs/ and bench/ write or read
+# (docs/architecture.md); the library (vault, log, escrow) never uses it, and
+# --as-needed keeps it out of the libraries and programs that do not.
+PKGS := libsodium libcrypto libssh libfiu jansson
 # The services (service/, libdoormat-service) alone speak HTTP and TLS:
 # libevent's evhttp over OpenSSL bufferevents for the servers, libcurl for the
 # clients (docs/operating.md says why). The library (vault, log, escrow) never links them.
@@ -235,7 +238,7 @@ $(BUILD)/tests/test_service%: tests/test_service%.c $(BUILD)/libdoormat-service.
 # build-deps: what building needs (the compiler included); deps: that and
 # every peer and tool the tests, the demo and the benchmarks use (Debian).
 BUILD_PKGS := build-essential pkg-config libsodium-dev libssl-dev libssh-dev libevent-dev \
-              libcurl4-openssl-dev libfiu-dev
+              libcurl4-openssl-dev libfiu-dev libjansson-dev
 DEB_PKGS := $(BUILD_PKGS) openssh-client libcmocka-dev zlib1g-dev pkg-config age expect time \
             libgfshare2 fiu-utils \
             hyperfine gpg gpg-agent \

@@ -3,7 +3,10 @@
  * measured. Every figure printed is a measurement of this run. */
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -238,60 +242,63 @@ static int overhead_pct(const dm_bench_results *res, const dm_bench_result *r, d
     return 1;
 }
 
-static void print_json(FILE *o, const settings *set, const dm_bench_machine *mc,
-                       const dm_bench_results *res) {
-    fprintf(o, "{\n  \"schema\": \"doormat-bench/1\",\n  \"doormat\": ");
-    cli_json_string(o, DM_VERSION);
-    fprintf(o, ",\n  \"machine\": {\n    \"cpus_online\": %ld,\n    \"cpu_model\": ", mc->cpus);
-    cli_json_string(o, mc->cpu_model);
-    fprintf(o, ",\n    \"kernel\": ");
-    cli_json_string(o, mc->kernel);
-    fprintf(o, ",\n    \"openssl\": ");
-    cli_json_string(o, openssl_version());
-    fprintf(o, ",\n    \"libsodium\": ");
-    cli_json_string(o, sodium_version_string());
-    fprintf(o, "\n  },\n  \"config\": {\n    \"quick\": %s,\n    \"sizes\": [",
-            set->quick ? "true" : "false");
+/* A figure as "%.<decimals>f" wrote it: the real that text names (so a
+ * reader gets exactly it back; docs/benchmarks.md). */
+static json_t *jfixed(double v, int decimals) {
+    if (!isfinite(v))
+        return json_null();
+    char text[64];
+    snprintf(text, sizeof text, "%.*f", decimals, v);
+    return json_real(strtod(text, NULL));
+}
+#define JU(v) json_integer((json_int_t)(v))
+
+/* json_pack, keeping the first failure's words in why (a later call that
+ * succeeds leaves them). */
+static json_t *bench_pack(json_error_t *why, const char *fmt, ...) {
+    va_list ap;
+    json_error_t e;
+    va_start(ap, fmt);
+    json_t *v = json_vpack_ex(&e, 0, fmt, ap);
+    va_end(ap);
+    if (!v && !why->text[0])
+        snprintf(why->text, sizeof why->text, "%s", e.text[0] ? e.text : "out of memory");
+    return v;
+}
+
+/* The doormat-bench/1 document (docs/benchmarks.md), indented by two; NULL
+ * when it could not be made (why: in *why). */
+static json_t *bench_json(const settings *set, const dm_bench_machine *mc,
+                          const dm_bench_results *res, json_error_t *why) {
+    unsigned threads = dm_bench_threads(&set->run, mc);
+    const char *backend = backend_name(set->run.backend);
+    json_t *sizes = json_array(), *modes = json_array(), *results = json_array(),
+           *fixed = json_array(), *overhead = json_array();
     for (size_t i = 0; i < set->run.n_sizes; i++)
-        fprintf(o, "%s%zu", i ? ", " : "", set->run.sizes[i]);
-    fprintf(o,
-            "],\n    \"reps\": %u,\n    \"warmup\": %u,\n    \"threads\": %u,\n"
-            "    \"backend\": \"%s\",\n    \"sink\": \"%s\",\n    \"modes\": [",
-            set->run.reps, set->run.warmup, dm_bench_threads(&set->run, mc),
-            backend_name(set->run.backend), dm_bench_sink_names[set->run.sink]);
-    int first = 1;
+        json_array_append_new(sizes, JU(set->run.sizes[i]));
     for (int m = 0; m < DM_BENCH_N_MODES; m++)
-        if (set->run.modes[m]) {
-            fprintf(o, "%s\"%s\"", first ? "" : ", ", dm_bench_mode_names[m]);
-            first = 0;
-        }
-    fprintf(o, "]\n  },\n  \"results\": [");
+        if (set->run.modes[m])
+            json_array_append_new(modes, json_string(dm_bench_mode_names[m]));
     for (size_t i = 0; i < res->len; i++) {
         const dm_bench_result *r = &res->items[i];
-        fprintf(o,
-                "%s\n    {\"mode\": \"%s\", \"op\": \"%s\", \"size\": %zu, \"threads\": %u, "
-                "\"backend\": \"%s\", \"reps\": %u, \"median_s\": %.9f, \"min_s\": %.9f, "
-                "\"max_s\": %.9f, \"spread_pct\": %.2f, \"mib_per_s\": %.2f, "
-                "\"per_file_us\": %.3f}",
-                i ? "," : "", dm_bench_mode_names[r->m], dm_bench_op_names[r->o], r->size,
-                dm_bench_threads(&set->run, mc), backend_name(set->run.backend), r->reps, r->median,
-                r->min, r->max, spread_pct(r), mib_per_s(r), r->median * 1e6);
+        json_array_append_new(
+            results,
+            bench_pack(why, "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "mode",
+                       dm_bench_mode_names[r->m], "op", dm_bench_op_names[r->o], "size",
+                       JU(r->size), "threads", JU(threads), "backend", backend, "reps", JU(r->reps),
+                       "median_s", jfixed(r->median, 9), "min_s", jfixed(r->min, 9), "max_s",
+                       jfixed(r->max, 9), "spread_pct", jfixed(spread_pct(r), 2), "mib_per_s",
+                       jfixed(mib_per_s(r), 2), "per_file_us", jfixed(r->median * 1e6, 3)));
     }
-    fprintf(o, "%s],\n  \"escrow_fixed_cost_us\": [", res->len ? "\n  " : "");
-    first = 1;
     for (int m = 0; m < DM_BENCH_N_MODES; m++) {
         if (!res->have_fixed[m])
             continue;
         const dm_bench_fixed_cost *fc = &res->fixed[m];
-        fprintf(o,
-                "%s\n    {\"mode\": \"%s\", \"encrypt\": %.3f, \"decrypt\": %.3f, "
-                "\"check\": %.3f}",
-                first ? "" : ",", dm_bench_mode_names[m], fc->encrypt_us, fc->decrypt_us,
-                fc->check_us);
-        first = 0;
+        json_array_append_new(
+            fixed, bench_pack(why, "{s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[m],
+                              "encrypt", jfixed(fc->encrypt_us, 3), "decrypt",
+                              jfixed(fc->decrypt_us, 3), "check", jfixed(fc->check_us, 3)));
     }
-    fprintf(o, "%s],\n  \"escrow_overhead\": [", first ? "" : "\n  ");
-    first = 1;
     for (size_t i = 0; i < res->len; i++) {
         const dm_bench_result *r = &res->items[i];
         double pct;
@@ -304,14 +311,46 @@ static void print_json(FILE *o, const settings *set, const dm_bench_machine *mc,
         double fixed_us = r->o == DM_BENCH_ENCRYPT   ? fc->encrypt_us
                           : r->o == DM_BENCH_DECRYPT ? fc->decrypt_us
                                                      : fc->decrypt_us + fc->check_us;
-        fprintf(o,
-                "%s\n    {\"mode\": \"%s\", \"op\": \"%s\", \"size\": %zu, \"overhead_pct\": "
-                "%.3f, \"fixed_share_pct\": %.5f}",
-                first ? "" : ",", dm_bench_mode_names[r->m], dm_bench_op_names[r->o], r->size, pct,
-                res->have_fixed[r->m] ? fixed_us / (v->median * 1e6) * 100.0 : 0.0);
-        first = 0;
+        json_array_append_new(
+            overhead,
+            bench_pack(
+                why, "{s:s, s:s, s:o, s:o, s:o}", "mode", dm_bench_mode_names[r->m], "op",
+                dm_bench_op_names[r->o], "size", JU(r->size), "overhead_pct", jfixed(pct, 3),
+                "fixed_share_pct",
+                jfixed(res->have_fixed[r->m] ? fixed_us / (v->median * 1e6) * 100.0 : 0.0, 5)));
     }
-    fprintf(o, "%s]\n}\n", first ? "" : "\n  ");
+    json_t *doc = bench_pack(
+        why,
+        "{s:s, s:s, s:{s:o, s:s, s:s, s:s, s:s}, s:{s:b, s:o, s:o, s:o, s:o, s:s, s:s, s:o},"
+        " s:o, s:o, s:o}",
+        "schema", "doormat-bench/1", "doormat", DM_VERSION, "machine", "cpus_online", JU(mc->cpus),
+        "cpu_model", mc->cpu_model, "kernel", mc->kernel, "openssl", openssl_version(), "libsodium",
+        sodium_version_string(), "config", "quick", set->quick != 0, "sizes", sizes, "reps",
+        JU(set->run.reps), "warmup", JU(set->run.warmup), "threads", JU(threads), "backend",
+        backend, "sink", dm_bench_sink_names[set->run.sink], "modes", modes, "results", results,
+        "escrow_fixed_cost_us", fixed, "escrow_overhead", overhead);
+    if (doc && why->text[0]) { /* a row could not be made: no document */
+        json_decref(doc);
+        doc = NULL;
+    }
+    return doc;
+}
+
+/* Prints the document: DM_OK, or the error of a document that could not be
+ * made or written. */
+static int print_json(FILE *o, const settings *set, const dm_bench_machine *mc,
+                      const dm_bench_results *res) {
+    json_error_t why = {0};
+    json_t *doc = bench_json(set, mc, res, &why);
+    /* 15 significant digits: every figure comes out as the digits it was
+     * rounded to (DBL_DIG). */
+    int rc = doc ? json_dumpf(doc, o, JSON_INDENT(2) | JSON_REAL_PRECISION(DBL_DIG)) : -1;
+    json_decref(doc);
+    if (rc != 0)
+        return dm_fail(DM_ERR_INTERNAL, "the JSON document: %s",
+                       why.text[0] ? why.text : "cannot write it");
+    fputc('\n', o);
+    return DM_OK;
 }
 
 static void print_csv(FILE *o, const settings *set, const dm_bench_machine *mc,
@@ -545,12 +584,14 @@ int cmd_bench(int argc, char **argv) {
         return cli_fail(err, "bench");
     }
     if (set.json)
-        print_json(stdout, &set, &mc, &res);
+        err = print_json(stdout, &set, &mc, &res);
     else if (set.csv)
         print_csv(stdout, &set, &mc, &res);
     else
         print_table(stdout, &set, &mc, &res);
     dm_bench_results_free(&res);
+    if (err != DM_OK)
+        return cli_fail(err, "bench");
     if (fflush(stdout) != 0)
         return cli_fail(DM_ERR_IO, "bench: standard output");
     return DM_EXIT_OK;

@@ -1,25 +1,23 @@
-/* doormat lab NAME: the classroom labs. The work is in the lab cores
- * (labs/labs.h); this file parses flags, makes the working
- * directory, runs the outside programs the strip lab compares (age, and
- * doormat itself as a separate process), and prints the narration and table,
- * or the JSON of docs/labs.md. */
+/* doormat lab NAME: the classroom labs. The work is in the lab cores and
+ * the processes they run (labs/labs.h); this file parses the flags, makes
+ * the working directory, dispatches, and runs the labs of the vault
+ * (blast-radius, leaf-forge, strip, crumple, passcode): each core, the
+ * outside checks it judges, and the narration and table, or the JSON of
+ * docs/labs.md. cli/lab_access.c runs the other labs. */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli.h"
-#include "cli_service.h"
-#include "labs.h"
+#include "lab.h"
 
 static const char lab_usage[] =
     "Usage:\n"
@@ -153,19 +151,6 @@ static const struct option lab_longopts[] = {
     {NULL, 0, NULL, 0},
 };
 
-typedef struct lab_args {
-    const char *name;
-    const char *dir;
-    int json;
-    unsigned long users, files, bytes, bits, min, max, digits, devices, requests;
-    unsigned long long shamir_tries;
-    double budget, population;
-    int all, real;
-    int quick; /* no option asked for full-size runs */
-    unsigned long port_base; /* insider, volume: services on ports from here (0: free ports) */
-    double t_start;
-} lab_args;
-
 /* ------------------------------------------------------------ helpers */
 
 /* DM_EXIT_OK, or the usage error's exit code. */
@@ -188,98 +173,6 @@ static int parse_double(const char *name, const char *arg, double lo, double hi,
     return DM_EXIT_OK;
 }
 
-/* "0.42 s", "3.1 min", "2.5 h", "4.1 days", "3.2 years". */
-static const char *human(double s, char *buf, size_t cap) {
-    if (s < 1e-3)
-        snprintf(buf, cap, "%.1f us", s * 1e6);
-    else if (s < 1)
-        snprintf(buf, cap, "%.1f ms", s * 1e3);
-    else if (s < 120)
-        snprintf(buf, cap, "%.2f s", s);
-    else if (s < 7200)
-        snprintf(buf, cap, "%.1f min", s / 60);
-    else if (s < 3 * 86400)
-        snprintf(buf, cap, "%.1f h", s / 3600);
-    else if (s < 2 * 365.25 * 86400)
-        snprintf(buf, cap, "%.1f days", s / 86400);
-    else if (s < 1e6 * 365.25 * 86400)
-        snprintf(buf, cap, "%.1f years", s / (365.25 * 86400));
-    else
-        snprintf(buf, cap, "%.2g years", s / (365.25 * 86400));
-    return buf;
-}
-#define H(s) human((s), (char[32]){0}, 32)
-
-static void json_head(const lab_args *a) {
-    printf("{\"lab\":\"%s\",\"schema\":1,\"quick\":%s,\"seconds_total\":%.6g", a->name,
-           a->quick ? "true" : "false", dm_lab_now() - a->t_start);
-}
-
-static const char *jbool(bool b) {
-    return b ? "true" : "false";
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int finish(int rc) {
-    if (rc != DM_EXIT_OK) {
-        fflush(stdout);
-        return rc;
-    }
-    return cli_flush_stdout("the lab's results");
-}
-
-/* Runs argv with stdout to out_path (NULL: /dev/null) and stderr to /dev/null;
- * returns the exit code, or -1 if it could not run. */
-static int run_process(char *const argv[], const char *out_path) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : null;
-        if (null < 0 || out < 0)
-            _exit(127);
-        dup2(null, 0);
-        dup2(out, 1);
-        dup2(null, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
-        return -1;
-    return WEXITSTATUS(status);
-}
-
-static bool same_file(const char *a, const char *b) {
-    char *x = NULL, *y = NULL;
-    size_t xl = 0, yl = 0;
-    bool same = cli_read_file(a, &x, &xl) == DM_OK && cli_read_file(b, &y, &yl) == DM_OK &&
-                xl == yl && memcmp(x, y, xl) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
-/* This very binary, to run the real command as a separate process. */
-static int self_path(char *out, size_t cap) {
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0)
-        return dm_fail(DM_ERR_IO, "/proc/self/exe: %s", strerror(errno));
-    out[n] = '\0';
-    return DM_OK;
-}
-
 /* ------------------------------------------------------------ blast-radius */
 
 static int lab_blast(lab_args *a) {
@@ -292,28 +185,30 @@ static int lab_blast(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab blast-radius");
     if (a->json) {
-        json_head(a);
-        printf(",\"users\":%u,\"files_per_user\":%u,\"file_bytes\":%zu,\"populations\":[", o.users,
-               o.files_per_user, o.file_bytes);
-        for (int p = 0; p < DM_LAB_N_POPS; p++)
-            printf("%s{\"name\":\"%s\",\"files\":%zu}", p ? "," : "", dm_lab_pop_names[p],
-                   r.pop_files[p]);
-        printf("],\"population_files\":%zu,\"encrypt_seconds\":{", r.total_files);
-        for (int p = 0; p < DM_LAB_N_POPS; p++)
-            printf("%s\"%s\":%.6g", p ? "," : "", dm_lab_pop_names[p], r.encrypt_seconds[p]);
-        printf("},\"rows\":[");
+        json_t *doc = lab_json_head(a), *pops = json_array(), *enc = json_object(),
+               *rows = json_array();
+        for (int p = 0; p < DM_LAB_N_POPS; p++) {
+            json_array_append_new(pops, lab_pack("{s:s, s:o}", "name", dm_lab_pop_names[p], "files",
+                                                 JU(r.pop_files[p])));
+            json_object_set_new(enc, dm_lab_pop_names[p], J6(r.encrypt_seconds[p]));
+        }
         for (int s = 0; s < DM_LAB_N_STOLEN; s++) {
             const dm_lab_blast_row *w = &r.rows[s];
-            printf("%s{\"stolen\":\"%s\",\"label\":\"%s\",\"files_exposed\":%zu,\"share\":%.6g,"
-                   "\"seconds\":%.6g,\"by_population\":{",
-                   s ? "," : "", dm_lab_stolen_names[s], dm_lab_stolen_labels[s], w->exposed,
-                   (double)w->exposed / (double)r.total_files, w->seconds);
+            json_t *by = json_object();
             for (int p = 0; p < DM_LAB_N_POPS; p++)
-                printf("%s\"%s\":%zu", p ? "," : "", dm_lab_pop_names[p], w->by_pop[p]);
-            printf("},\"measured\":true}");
+                json_object_set_new(by, dm_lab_pop_names[p], JU(w->by_pop[p]));
+            json_array_append_new(
+                rows,
+                lab_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "stolen", dm_lab_stolen_names[s],
+                         "label", dm_lab_stolen_labels[s], "files_exposed", JU(w->exposed), "share",
+                         J6((double)w->exposed / (double)r.total_files), "seconds", J6(w->seconds),
+                         "by_population", by, "measured", 1));
         }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        lab_jadd(doc, lab_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "users", JU(o.users),
+                               "files_per_user", JU(o.files_per_user), "file_bytes",
+                               JU(o.file_bytes), "populations", pops, "population_files",
+                               JU(r.total_files), "encrypt_seconds", enc, "rows", rows));
+        return lab_json_print(doc, a->name);
     }
     printf("Blast radius: what one stolen key set opens\n\n"
            "A population of %u users with %u files each (%zu random bytes per file) is\n"
@@ -339,42 +234,20 @@ static int lab_blast(lab_args *a) {
            "(one agent opens nothing) helps only until enough of the few key holders are\n"
            "breached -- \"Keys Under Doormats\" (Abelson et al., 2015): escrow concentrates\n"
            "the risk of a whole population in a few keys.\n");
-    return finish(DM_EXIT_OK);
+    return lab_finish(DM_EXIT_OK);
 }
 
 /* ------------------------------------------------------------ leaf-forge */
 
 /* The forged file through the real command, as separate processes: Bob's
- * compliant client, then the authority's whole procedure. */
+ * compliant client releases it, the authority's recovery fails its MAC. */
 static int leaf_real_command(const lab_args *a, unsigned bits, int *decrypt_exit,
                              int *recover_exit) {
-    char self[4096], key[4096], pub[4096], court[4096], agent[4096], log[4096], forged[4096],
-        warrant[4096], share[4096], nbits[16];
-    int err = self_path(self, sizeof self);
+    char self[4096];
+    int err = dm_lab_self_path(self, sizeof self);
     if (err != DM_OK)
         return cli_fail(err, "lab leaf-forge");
-    snprintf(key, sizeof key, "%s/user.key", a->dir);
-    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
-    snprintf(court, sizeof court, "%s/authority/court.key", a->dir);
-    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(log, sizeof log, "%s/authority/logs/master", a->dir);
-    snprintf(forged, sizeof forged, "%s/forged-leaf-%u.age", a->dir, bits);
-    snprintf(warrant, sizeof warrant, "%s/warrant.txt", a->dir);
-    snprintf(share, sizeof share, "%s/master.share", a->dir);
-    snprintf(nbits, sizeof nbits, "%u", bits);
-    char *dec[] = {self, "decrypt",   "-i",   key, "--require-escrow", pub, "--leaf-bits", nbits,
-                   "-o", "/dev/null", forged, NULL};
-    char *war[] = {self,          "escrow", "warrant", "--court",    court,
-                   "--authority", pub,      "--case",  "leaf-forge", "--expires",
-                   "2999-12-31",  "-o",     warrant,   forged,       NULL};
-    char *unw[] = {self,    "escrow", "unwrap", "--authority", pub,   "--agent", agent, "--warrant",
-                   warrant, "--log",  log,      "-o",          share, forged,    NULL};
-    char *rec[] = {self,  "escrow", "recover",   "--authority", pub, "--share",
-                   share, "-o",     "/dev/null", forged,        NULL};
-    *decrypt_exit = run_process(dec, NULL);
-    *recover_exit = -1;
-    if (run_process(war, NULL) == 0 && run_process(unw, NULL) == 0)
-        *recover_exit = run_process(rec, NULL);
+    dm_lab_cmd_leaf(self, a->dir, bits, decrypt_exit, recover_exit);
     if (*decrypt_exit != 0 || *recover_exit != DM_EXIT_HMAC)
         return cli_fail(dm_fail(DM_ERR_INTERNAL,
                                 "the forged file through the command: decrypt exits %d (want 0), "
@@ -402,34 +275,31 @@ static int lab_leaf(lab_args *a) {
     dm_hex(r.authority_key, DM_FILE_KEY_LEN, akey);
     dm_hex(r.file_key, DM_FILE_KEY_LEN, fkey);
     if (a->json) {
-        json_head(a);
-        printf(",\"budget_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rate_tries\":%llu,"
-               "\"rows\":[",
-               o.budget, r.seconds_per_try, (unsigned long long)r.rate_tries);
+        json_t *doc = lab_json_head(a), *rows = json_array(), *beyond = json_array();
         for (int i = 0; i < DM_LAB_LEAF_ROWS; i++) {
             const dm_lab_leaf_row *w = &r.rows[i];
-            printf("%s{\"bits\":%u,\"measured\":%s,\"tries\":", i ? "," : "", w->bits,
-                   jbool(w->measured));
-            if (w->measured)
-                printf("%llu", (unsigned long long)w->tries);
-            else
-                printf("null");
-            printf(",\"seconds\":%.6g,\"expected_tries\":%.17g}", w->seconds, w->expected_tries);
+            json_array_append_new(rows, lab_pack("{s:o, s:b, s:o, s:o, s:o}", "bits", JU(w->bits),
+                                                 "measured", w->measured, "tries",
+                                                 lab_ju_or_null(w->measured, w->tries), "seconds",
+                                                 J6(w->seconds), "expected_tries",
+                                                 J17(w->expected_tries)));
         }
-        printf("],\"beyond\":[");
         for (int i = 0; i < DM_LAB_LEAF_BEYOND; i++)
-            printf("%s{\"bits\":%u,\"expected_tries\":%.17g,\"seconds\":%.6g,\"measured\":false}",
-                   i ? "," : "", r.beyond[i].bits, r.beyond[i].expected_tries, r.beyond[i].seconds);
-        printf("],\"forgery\":{\"bits\":%u,\"tries\":%llu,\"seconds\":%.6g,"
-               "\"passes_require_escrow\":%s,\"recovery_exit\":%d,\"authority_key_hex\":\"%s\","
-               "\"file_key_hex\":\"%s\"}",
-               r.forge_bits, (unsigned long long)r.forge_tries, r.forge_seconds,
-               jbool(r.forged_passes_check && decrypt_exit == 0), recover_exit, akey, fkey);
-        printf(",\"shamir\":{\"tries\":%llu,\"passed\":%llu,\"seconds\":%.6g,"
-               "\"forgery_chance_log2\":-128}}\n",
-               (unsigned long long)r.shamir_tries, (unsigned long long)r.shamir_passed,
-               r.shamir_seconds);
-        return finish(DM_EXIT_OK);
+            json_array_append_new(beyond,
+                                  lab_pack("{s:o, s:o, s:o, s:b}", "bits", JU(r.beyond[i].bits),
+                                           "expected_tries", J17(r.beyond[i].expected_tries),
+                                           "seconds", J6(r.beyond[i].seconds), "measured", 0));
+        lab_jadd(doc, lab_pack("{s:o, s:o, s:o, s:o, s:o}", "budget_seconds", J6(o.budget),
+                               "seconds_per_try", J6(r.seconds_per_try), "rate_tries",
+                               JU(r.rate_tries), "rows", rows, "beyond", beyond));
+        lab_jadd(doc, lab_pack("{s:{s:o, s:o, s:o, s:b, s:i, s:s, s:s}, s:{s:o, s:o, s:o, s:i}}",
+                               "forgery", "bits", JU(r.forge_bits), "tries", JU(r.forge_tries),
+                               "seconds", J6(r.forge_seconds), "passes_require_escrow",
+                               r.forged_passes_check && decrypt_exit == 0, "recovery_exit",
+                               recover_exit, "authority_key_hex", akey, "file_key_hex", fkey,
+                               "shamir", "tries", JU(r.shamir_tries), "passed", JU(r.shamir_passed),
+                               "seconds", J6(r.shamir_seconds), "forgery_chance_log2", -128));
+        return lab_json_print(doc, a->name);
     }
     printf("Clipper mode and the LEAF forgery\n\n"
            "History (Matt Blaze, \"Protocol Failure in the Escrowed Encryption Standard\",\n"
@@ -475,7 +345,7 @@ static int lab_leaf(lab_args *a) {
            "16-byte authentication tag alone) -- not 2^-%u.\n",
            (unsigned long long)r.shamir_tries, (unsigned long long)r.shamir_passed,
            H(r.shamir_seconds), r.forge_bits);
-    return finish(DM_EXIT_OK);
+    return lab_finish(DM_EXIT_OK);
 }
 
 /* ------------------------------------------------------------ strip */
@@ -485,10 +355,9 @@ static int lab_strip(lab_args *a) {
     int err = dm_lab_strip(a->dir, &r);
     if (err != DM_OK)
         return cli_fail(err, "lab strip");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
+    const bool have_age = dm_lab_age_available();
     char self[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
+    if ((err = dm_lab_self_path(self, sizeof self)) != DM_OK)
         return cli_fail(err, "lab strip");
     char key[4096], auth[4096], msg[4096], out[4096];
     snprintf(key, sizeof key, "%s/user.key", a->dir);
@@ -500,15 +369,9 @@ static int lab_strip(lab_args *a) {
     for (int t = 0; t < DM_LAB_STRIP_N; t++) {
         age_exit[t] = -1;
         age_same[t] = false;
-        if (have_age) {
-            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.paths[t], NULL};
-            age_exit[t] = run_process(argv, out);
-            age_same[t] = age_exit[t] == 0 && same_file(out, msg);
-            remove(out);
-        }
-        char *argv[] = {self, "decrypt", "-i",        key,        "--require-escrow",
-                        auth, "-o",      "/dev/null", r.paths[t], NULL};
-        doormat_exit[t] = run_process(argv, NULL);
+        if (have_age)
+            age_exit[t] = dm_lab_age_decrypt(key, r.paths[t], msg, out, &age_same[t]);
+        doormat_exit[t] = dm_lab_cmd_decrypt(self, key, auth, 0, r.paths[t], NULL, NULL);
     }
     /* The claims, checked against the real processes. */
     if (doormat_exit[0] != 0 || doormat_exit[1] != DM_EXIT_POLICY ||
@@ -520,20 +383,16 @@ static int lab_strip(lab_args *a) {
                                 age_exit[1], age_exit[2]),
                         "lab strip");
     if (a->json) {
-        json_head(a);
-        printf(",\"age_available\":%s,\"rows\":[", jbool(have_age));
-        for (int t = 0; t < DM_LAB_STRIP_N; t++) {
-            printf("%s{\"file\":\"%s\",", t ? "," : "", dm_lab_strip_names[t]);
-            if (have_age)
-                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s,", age_exit[t],
-                       jbool(age_same[t]));
-            else
-                printf("\"age_exit\":null,\"age_plaintext_matches\":null,");
-            printf("\"require_escrow_exit\":%d,\"recovery\":\"%s\"}", doormat_exit[t],
-                   r.recovery[t]);
-        }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        json_t *doc = lab_json_head(a), *rows = json_array();
+        for (int t = 0; t < DM_LAB_STRIP_N; t++)
+            json_array_append_new(
+                rows, lab_pack("{s:s, s:o, s:o, s:i, s:s}", "file", dm_lab_strip_names[t],
+                               "age_exit", have_age ? json_integer(age_exit[t]) : json_null(),
+                               "age_plaintext_matches",
+                               have_age ? json_boolean(age_same[t]) : json_null(),
+                               "require_escrow_exit", doormat_exit[t], "recovery", r.recovery[t]));
+        lab_jadd(doc, lab_pack("{s:b, s:o}", "age_available", have_age, "rows", rows));
+        return lab_json_print(doc, a->name);
     }
     printf("Stripping the escrow\n\n"
            "Alice encrypts a message to Bob with escrow to the FBI (original.age). She\n"
@@ -566,7 +425,7 @@ static int lab_strip(lab_args *a) {
            "business, and the header MAC is valid. Only a client that insists on escrow\n"
            "notices (exit 7) -- and only if both ends run it. Escrow binds cooperating\n"
            "software; anyone with something to hide uses the plain vault, or age.\n");
-    return finish(DM_EXIT_OK);
+    return lab_finish(DM_EXIT_OK);
 }
 
 /* ------------------------------------------------------------ crumple */
@@ -583,23 +442,23 @@ static int lab_crumple(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab crumple");
     if (a->json) {
-        json_head(a);
-        printf(",\"budget_seconds\":%.6g,\"population_files\":%.17g,\"encrypt_seconds\":%.6g,"
-               "\"check_seconds\":%.6g,\"seconds_per_try\":%.6g,\"rows\":[",
-               o.budget, o.population, r.encrypt_seconds, r.check_seconds, r.seconds_per_try);
+        json_t *doc = lab_json_head(a), *rows = json_array();
         for (size_t i = 0; i < r.n_rows; i++) {
             const dm_lab_crumple_row *w = &r.rows[i];
-            printf("%s{\"bits\":%u,\"measured\":%s,", i ? "," : "", w->bits, jbool(w->measured));
-            if (w->measured)
-                printf("\"tries\":%llu,\"seconds\":%.6g,\"found\":%s,",
-                       (unsigned long long)w->tries, w->seconds, jbool(w->found));
-            else
-                printf("\"tries\":null,\"seconds\":null,\"found\":null,");
-            printf("\"expected_seconds\":%.6g,\"worst_seconds\":%.6g,\"population_seconds\":%.6g}",
-                   w->expected_seconds, w->worst_seconds, w->population_seconds);
+            json_array_append_new(
+                rows,
+                lab_pack("{s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "bits", JU(w->bits),
+                         "measured", w->measured, "tries", lab_ju_or_null(w->measured, w->tries),
+                         "seconds", w->measured ? J6(w->seconds) : json_null(), "found",
+                         w->measured ? json_boolean(w->found) : json_null(), "expected_seconds",
+                         J6(w->expected_seconds), "worst_seconds", J6(w->worst_seconds),
+                         "population_seconds", J6(w->population_seconds)));
         }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+        lab_jadd(doc, lab_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "budget_seconds", J6(o.budget),
+                               "population_files", J17(o.population), "encrypt_seconds",
+                               J6(r.encrypt_seconds), "check_seconds", J6(r.check_seconds),
+                               "seconds_per_try", J6(r.seconds_per_try), "rows", rows));
+        return lab_json_print(doc, a->name);
     }
     printf("Crumple zones: exceptional access that cannot scale\n\n"
            "Wright and Varia (\"Crypto Crumple Zones\", 2018) proposed making each\n"
@@ -616,7 +475,7 @@ static int lab_crumple(lab_args *a) {
         char tries[32], t[32];
         if (w->measured) {
             snprintf(tries, sizeof tries, "%llu", (unsigned long long)w->tries);
-            human(w->seconds, t, sizeof t);
+            lab_human(w->seconds, t, sizeof t);
         } else {
             snprintf(tries, sizeof tries, "-");
             snprintf(t, sizeof t, "extrapolated");
@@ -632,7 +491,7 @@ static int lab_crumple(lab_args *a) {
     printf("Every bit doubles the cost of each recovery and leaves the sender's cost alone.\n"
            "Ask the class which C would make one warrant affordable and a million files not\n"
            "-- and whether an agency with a data centre, or tomorrow's hardware, agrees.\n");
-    return finish(DM_EXIT_OK);
+    return lab_finish(DM_EXIT_OK);
 }
 
 /* ------------------------------------------------------------ passcode */
@@ -644,29 +503,29 @@ static int lab_passcode(lab_args *a) {
     if (err != DM_OK)
         return cli_fail(err, "lab passcode");
     if (a->json) {
-        json_head(a);
-        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"target_ms\":%.6g,"
-               "\"ms_per_try\":%.6g}",
-               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.target_ms,
-               r.calibrated.ms_per_try);
-        printf(",\"fast\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}", r.fast.log_n,
-               r.fast.r, r.fast.p, r.fast.ms_per_try);
-        printf(",\"crack\":{\"kdf\":\"%s\",\"digits\":%u,\"tries\":%llu,\"seconds\":%.6g,"
-               "\"found\":%s}",
-               r.crack_real ? "calibrated" : "fast", r.digits, (unsigned long long)r.crack_tries,
-               r.crack_seconds, jbool(r.crack_found));
-        printf(",\"retry_limit\":{\"kdf\":\"%s\",\"limit\":%u,\"tries\":%llu,\"erased\":%s,"
-               "\"found\":%s,\"correct_pin_after_erase_fails\":%s}",
-               r.crack_real ? "calibrated" : "fast", r.limit, (unsigned long long)r.limited_tries,
-               jbool(r.erased), jbool(r.limited_found), jbool(r.correct_pin_after_erase_fails));
-        printf(",\"rows\":[");
+        const char *kdf = r.crack_real ? "calibrated" : "fast";
+        json_t *doc = lab_json_head(a), *rows = json_array();
+        lab_jadd(doc,
+                 lab_pack("{s:{s:i, s:o, s:o, s:o, s:o}, s:{s:i, s:o, s:o, s:o}}", "calibrated",
+                          "log_n", r.calibrated.log_n, "r", JU(r.calibrated.r), "p",
+                          JU(r.calibrated.p), "target_ms", J6(r.target_ms), "ms_per_try",
+                          J6(r.calibrated.ms_per_try), "fast", "log_n", r.fast.log_n, "r",
+                          JU(r.fast.r), "p", JU(r.fast.p), "ms_per_try", J6(r.fast.ms_per_try)));
+        lab_jadd(doc,
+                 lab_pack("{s:{s:s, s:o, s:o, s:o, s:b}, s:{s:s, s:o, s:o, s:b, s:b, s:b}}",
+                          "crack", "kdf", kdf, "digits", JU(r.digits), "tries", JU(r.crack_tries),
+                          "seconds", J6(r.crack_seconds), "found", r.crack_found, "retry_limit",
+                          "kdf", kdf, "limit", JU(r.limit), "tries", JU(r.limited_tries), "erased",
+                          r.erased, "found", r.limited_found, "correct_pin_after_erase_fails",
+                          r.correct_pin_after_erase_fails));
         for (int i = 0; i < DM_LAB_PASSCODE_ROWS; i++)
-            printf("%s{\"space\":\"%s\",\"candidates\":%.17g,\"measured\":false,"
-                   "\"seconds_average\":%.6g,\"seconds_worst\":%.6g}",
-                   i ? "," : "", dm_lab_passcode_spaces[i], dm_lab_passcode_candidates[i],
-                   r.rows_worst[i] / 2, r.rows_worst[i]);
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
+            json_array_append_new(rows, lab_pack("{s:s, s:o, s:b, s:o, s:o}", "space",
+                                                 dm_lab_passcode_spaces[i], "candidates",
+                                                 J17(dm_lab_passcode_candidates[i]), "measured", 0,
+                                                 "seconds_average", J6(r.rows_worst[i] / 2),
+                                                 "seconds_worst", J6(r.rows_worst[i])));
+        json_object_set_new(doc, "rows", rows);
+        return lab_json_print(doc, a->name);
     }
     printf("The San Bernardino passcode\n\n"
            "History: Apple's iOS security guide says the passcode is entangled with a key\n"
@@ -703,904 +562,7 @@ static int lab_passcode(lab_args *a) {
            "passcode, is what protected the phone: removing it turns a 4-digit PIN into\n"
            "minutes of work.\n",
            r.calibrated.ms_per_try);
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ ghost */
-
-/* `doormat inspect FILE` as a separate process: the number N of its
- * "stanza: X25519 xN" line, or -1. */
-static long inspect_x25519(const char *self, const char *file, const char *tmp) {
-    char *argv[] = {(char *)self, "inspect", (char *)file, NULL};
-    long n = -1;
-    if (run_process(argv, tmp) == 0) {
-        char *text = NULL;
-        size_t len = 0;
-        if (cli_read_file(tmp, &text, &len) == DM_OK) {
-            const char *line = strstr(text, "stanza: X25519 x");
-            if (line)
-                n = strtol(line + strlen("stanza: X25519 x"), NULL, 10);
-        }
-        free(text);
-    }
-    remove(tmp);
-    return n;
-}
-
-static int lab_ghost(lab_args *a) {
-    dm_lab_ghost_opts o = {.files = (unsigned)a->files, .dir = a->dir};
-    dm_lab_ghost_result r;
-    int err = dm_lab_ghost(&o, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "lab ghost");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
-    char self[4096], key[4096], msg[4096], out[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
-        return cli_fail(err, "lab ghost");
-    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
-    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
-    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
-    /* What the receiver's tools say about the first file of each kind, as
-     * separate processes: plain age, doormat decrypt, doormat inspect. */
-    int age_exit[DM_LAB_GHOST_N], dec_exit[DM_LAB_GHOST_N];
-    long inspected[DM_LAB_GHOST_N];
-    bool age_same[DM_LAB_GHOST_N];
-    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
-        age_exit[p] = -1;
-        age_same[p] = false;
-        if (have_age) {
-            char *argv[] = {(char *)age_bin, "-d", "-i", key, r.sample[p], NULL};
-            age_exit[p] = run_process(argv, out);
-            age_same[p] = age_exit[p] == 0 && same_file(out, msg);
-            remove(out);
-        }
-        char *argv[] = {self, "decrypt", "-i", key, "-o", out, r.sample[p], NULL};
-        dec_exit[p] = run_process(argv, NULL);
-        if (dec_exit[p] == 0 && !same_file(out, msg))
-            dec_exit[p] = -1;
-        remove(out);
-        inspected[p] = inspect_x25519(self, r.sample[p], out);
-    }
-    for (int p = 0; p < DM_LAB_GHOST_N; p++)
-        if (dec_exit[p] != 0 || (have_age && !age_same[p]) ||
-            inspected[p] != (long)r.rows[p].stanzas)
-            return cli_fail(dm_fail(DM_ERR_INTERNAL,
-                                    "unexpected outcome on the %s file: decrypt exit %d, age "
-                                    "exit %d, inspect counts %ld stanzas",
-                                    dm_lab_ghost_names[p], dec_exit[p], age_exit[p], inspected[p]),
-                            "lab ghost");
-    if (a->json) {
-        json_head(a);
-        printf(",\"files\":%u,\"age_available\":%s,\"ghost_stanza_same_shape\":%s,\"rows\":[",
-               o.files, jbool(have_age), jbool(r.ghost_stanza_same_shape));
-        for (int p = 0; p < DM_LAB_GHOST_N; p++) {
-            const dm_lab_ghost_row *w = &r.rows[p];
-            printf("%s{\"client\":\"%s\",\"files\":%zu,\"addressed\":%zu,\"stanzas\":%zu,"
-                   "\"receiver_opened\":%zu,\"ghost_opened\":%zu,\"counted_flags\":%zu,"
-                   "\"encrypt_seconds\":%.6g,\"inspect_stanzas\":%ld,\"decrypt_exit\":%d,",
-                   p ? "," : "", dm_lab_ghost_names[p], w->files, w->addressed, w->stanzas,
-                   w->receiver_opened, w->ghost_opened, w->counted_flags, w->encrypt_seconds,
-                   inspected[p], dec_exit[p]);
-            if (have_age)
-                printf("\"age_exit\":%d,\"age_plaintext_matches\":%s}", age_exit[p],
-                       jbool(age_same[p]));
-            else
-                printf("\"age_exit\":null,\"age_plaintext_matches\":null}");
-        }
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
-    }
-    printf("The ghost user\n\n"
-           "History: Ian Levy and Crispin Robinson of GCHQ (\"Principles for a More Informed\n"
-           "Exceptional Access Debate\", Lawfare, November 2018) proposed that a provider\n"
-           "silently add a law-enforcement participant to a conversation. The open letter\n"
-           "in reply (47 signatories, 30 May 2019) said this requires suppressing\n"
-           "notifications and undermines authentication.\n\n"
-           "Here a sender writes %u messages to a receiver (and to herself) three ways:\n"
-           "an honest client; an honest sender who adds a blind copy on purpose; and a\n"
-           "client that silently adds one more X25519 recipient, the ghost, to every file.\n\n",
-           o.files);
-    printf("%-9s %9s %8s %11s %10s %13s %14s\n", "client", "addressed", "stanzas", "receiver",
-           "ghost", "plain age", "count flags");
-    for (int p = 0; p < DM_LAB_GHOST_N; p++) {
-        const dm_lab_ghost_row *w = &r.rows[p];
-        char rcv[32], gh[32], agecol[32], fl[32];
-        snprintf(rcv, sizeof rcv, "%zu/%zu", w->receiver_opened, w->files);
-        snprintf(gh, sizeof gh, "%zu/%zu", w->ghost_opened, w->files);
-        snprintf(fl, sizeof fl, "%zu/%zu", w->counted_flags, w->files);
-        if (have_age)
-            snprintf(agecol, sizeof agecol, "exit %d%s", age_exit[p], age_same[p] ? ", opens" : "");
-        else
-            snprintf(agecol, sizeof agecol, "(no age)");
-        printf("%-9s %9zu %8zu %11s %10s %13s %14s\n", dm_lab_ghost_names[p], w->addressed,
-               w->stanzas, rcv, gh, agecol, fl);
-    }
-    printf("\n\"receiver\" and \"ghost\": files each really decrypted. The receiver's doormat\n"
-           "decrypt and plain age open every file without a word. Each stanza is an\n"
-           "ephemeral key and a wrapped file key that name nobody (a privacy feature of\n"
-           "age): the ghost's stanza has %s shape as the receiver's. Only counting the\n"
-           "stanzas (doormat inspect: %ld, %ld, %ld) against the people the sender meant\n"
-           "to address shows that someone was added -- \"count flags\" -- and counting\n"
-           "cannot tell a ghost from a blind copy the sender chose. Somebody has to count,\n"
-           "and know what to expect: the ghost works because nobody does.\n",
-           r.ghost_stanza_same_shape ? "the same" : "a different", inspected[0], inspected[1],
-           inspected[2]);
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ clear */
-
-static int lab_clear(lab_args *a) {
-    dm_lab_clear_opts o = {
-        .devices = (unsigned)a->devices, .digits = (unsigned)a->digits, .dir = a->dir};
-    dm_lab_clear_result r;
-    int err = dm_lab_clear(&o, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "lab clear");
-    if (a->json) {
-        json_head(a);
-        printf(",\"devices\":%u,\"digits\":%u,\"candidates\":%.17g", r.devices, r.digits,
-               pow(10.0, r.digits));
-        printf(",\"device_kdf\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
-               r.device_kdf.log_n, r.device_kdf.r, r.device_kdf.p, r.device_kdf.ms_per_try);
-        printf(",\"calibrated\":{\"log_n\":%d,\"r\":%u,\"p\":%u,\"ms_per_try\":%.6g}",
-               r.calibrated.log_n, r.calibrated.r, r.calibrated.p, r.calibrated.ms_per_try);
-        printf(",\"vendor\":{\"opened\":%zu,\"bricked\":%zu,\"first_seconds\":%.6g,"
-               "\"all_seconds\":%.6g,\"decrypt_seconds\":%.6g}",
-               r.vendor_opened, r.bricked, r.vendor_first_seconds, r.vendor_all_seconds,
-               r.vendor_decrypt_seconds);
-        printf(",\"brute_force\":{\"tries\":%llu,\"seconds\":%.6g,\"found\":%s}",
-               (unsigned long long)r.brute_tries, r.brute_seconds, jbool(r.brute_found));
-        printf(",\"blast_radius\":{\"one_passcode\":%zu,\"vendor_key\":%zu}",
-               r.opened_by_one_passcode, r.opened_by_vendor_key);
-        printf(",\"rows\":["
-               "{\"method\":\"vendor-key\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key\",\"target\":\"all\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key-real-device\",\"target\":\"one\",\"measured\":false,"
-               "\"seconds\":%.6g},"
-               "{\"method\":\"vendor-key-real-device\",\"target\":\"all\",\"measured\":false,"
-               "\"seconds\":%.6g},"
-               "{\"method\":\"brute-force\",\"target\":\"one\",\"measured\":true,\"seconds\":%.6g},"
-               "{\"method\":\"brute-force-real-device\",\"target\":\"one\",\"measured\":false,"
-               "\"seconds\":%.6g,\"seconds_worst\":%.6g},"
-               "{\"method\":\"brute-force-real-device\",\"target\":\"all\",\"measured\":false,"
-               "\"seconds\":%.6g}]}\n",
-               r.vendor_first_seconds, r.vendor_all_seconds, r.vendor_one_real, r.vendor_all_real,
-               r.brute_seconds, r.brute_one_average, r.brute_one_worst, r.brute_all_average);
-        return finish(DM_EXIT_OK);
-    }
-    printf("Ozzie's CLEAR: one vendor key for every device\n\n"
-           "History: Ray Ozzie's CLEAR (2018): the device encrypts its passcode to the\n"
-           "vendor's public key; under a warrant, with physical possession, the vendor\n"
-           "decrypts it and the device is bricked. Critics (Matthew Green, Steven\n"
-           "Bellovin, Eran Tromer) said it is a master key for every device, whose theft\n"
-           "cannot be detected.\n\n"
-           "Here: %u phone-like devices of the passcode lab (a %u-digit PIN entangled with\n"
-           "a device secret through scrypt, erase after 10 failures), each with its PIN\n"
-           "encrypted to one vendor X25519 key with the vault.\n\n",
-           r.devices, r.digits);
-    printf("%-48s %14s %14s\n", "", "one device", "all devices");
-    printf("%-48s %14s %14s\n", "vendor key (measured, classroom devices)",
-           H(r.vendor_first_seconds), H(r.vendor_all_seconds));
-    printf("%-48s %14s %14s\n", "vendor key, at ~80 ms a try (extrapolated)", H(r.vendor_one_real),
-           H(r.vendor_all_real));
-    printf("%-48s %14s %14s\n", "brute force (measured, classroom devices)", H(r.brute_seconds),
-           "-");
-    printf("%-48s %14s %14s\n", "brute force, at ~80 ms a try (extrapolated)",
-           H(r.brute_one_average), H(r.brute_all_average));
-    printf("\nThe classroom devices cost %.3f ms a try (scrypt N=2^%d, r=%u); a real one\n"
-           "about 80 ms (calibrated here: %.1f ms). The vendor's part, decrypting one\n"
-           "passcode, took %s. The brute force found the PIN after %llu tries; every PIN\n"
-           "takes %s at 80 ms a try, %s for half of them on average.\n\n",
-           r.device_kdf.ms_per_try, r.device_kdf.log_n, r.device_kdf.r, r.calibrated.ms_per_try,
-           H(r.vendor_decrypt_seconds), (unsigned long long)r.brute_tries, H(r.brute_one_worst),
-           H(r.brute_one_average));
-    printf("Blast radius: one device's passcode opened %zu of %u devices; the vendor key\n"
-           "opened %zu of %u (%zu bricked, as the design wants). The passcode's retry limit,\n"
-           "which the passcode lab shows is what protects a phone, does not apply to the\n"
-           "vendor: one try per device. Whoever copies the vendor key opens every device\n"
-           "they can hold, and nothing tells the vendor that its key was used.\n",
-           r.opened_by_one_passcode, r.devices, r.opened_by_vendor_key, r.devices, r.bricked);
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ substitution */
-
-static int lab_subst(lab_args *a) {
-    dm_lab_subst_opts o = {.files = (unsigned)a->files, .dir = a->dir};
-    dm_lab_subst_result r;
-    int err = dm_lab_subst(&o, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "lab substitution");
-    static const char age_bin[] = "/usr/bin/age";
-    const bool have_age = access(age_bin, X_OK) == 0;
-    char self[4096], key[4096], msg[4096], out[4096], file[4096], genuine[4096], swapped[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
-        return cli_fail(err, "lab substitution");
-    snprintf(key, sizeof key, "%s/receiver.key", a->dir);
-    snprintf(msg, sizeof msg, "%s/message-0001.txt", a->dir);
-    snprintf(out, sizeof out, "%s/outside-check.txt", a->dir);
-    snprintf(file, sizeof file, "%s/files/message-0001.age", a->dir);
-    snprintf(genuine, sizeof genuine, "%s/genuine/authority.pub", a->dir);
-    snprintf(swapped, sizeof swapped, "%s/swapped.pub", a->dir);
-    /* The receivers as separate processes, on the first file. */
-    int age_exit = -1;
-    bool age_same = false;
-    if (have_age) {
-        char *argv[] = {(char *)age_bin, "-d", "-i", key, file, NULL};
-        age_exit = run_process(argv, out);
-        age_same = age_exit == 0 && same_file(out, msg);
-        remove(out);
-    }
-    char *sw[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
-                  swapped, "-o",      "/dev/null", file, NULL};
-    char *gn[] = {self,    "decrypt", "-i",        key,  "--require-escrow",
-                  genuine, "-o",      "/dev/null", file, NULL};
-    int swapped_exit = run_process(sw, NULL), genuine_exit = run_process(gn, NULL);
-    if (swapped_exit != 0 || genuine_exit != DM_EXIT_POLICY || (have_age && !age_same))
-        return cli_fail(dm_fail(DM_ERR_INTERNAL,
-                                "unexpected outcome: require-escrow exits %d (swapped) and %d "
-                                "(genuine), age %d",
-                                swapped_exit, genuine_exit, age_exit),
-                        "lab substitution");
-    if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"attacker_opened\":%zu,\"genuine_opened\":%zu,"
-               "\"attacker_seconds\":%.6g,\"same_name\":%s,\"genuine_id\":\"%s\","
-               "\"swapped_id\":\"%s\",\"pinned_exposed\":%zu,\"logged_exposed\":%zu,"
-               "\"genuine_in_log\":%s,\"age_available\":%s,"
-               "\"age_exit\":",
-               r.files, r.attacker_opened, r.genuine_opened, r.attacker_seconds, jbool(r.same_name),
-               r.genuine_id, r.swapped_id, r.pinned_exposed, r.logged_exposed,
-               jbool(r.genuine_in_log), jbool(have_age));
-        if (have_age)
-            printf("%d", age_exit);
-        else
-            printf("null");
-        printf(",\"require_escrow_swapped_exit\":%d,\"require_escrow_genuine_exit\":%d,\"rows\":[",
-               swapped_exit, genuine_exit);
-        for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
-            printf("%s{\"client\":\"%s\",\"accepted\":%zu,\"refused\":%zu,\"notices\":%s}",
-                   k ? "," : "", dm_lab_subst_names[k], r.accepted[k], r.refused[k],
-                   jbool(r.refused[k] == r.files));
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
-    }
-    printf("The swapped authority\n\n"
-           "History: PGP 5.5.x to 6.5.3 honoured Additional Decryption Keys placed in the\n"
-           "unsigned part of a public key, so anyone could add a decryption key to someone\n"
-           "else's key (Ralf Senderek, August 2000; CERT VU#747124, October 2000).\n\n"
-           "Here a sender's authority.pub is swapped, as a tampered update would do, for one\n"
-           "with the same name (FBI), agents (doj, court, vendor) and threshold (2 of 3),\n"
-           "whose agents are the attacker's. The sender then writes %zu files.\n\n",
-           r.files);
-    printf("The attacker's agents, without any warrant, opened %zu of %zu files (%s);\n"
-           "the genuine FBI's agents opened %zu.\n\n",
-           r.attacker_opened, r.files, H(r.attacker_seconds), r.genuine_opened);
-    static const char *const labels[DM_LAB_SUBST_N_RECEIVERS] = {
-        "plain age / doormat decrypt", "compliant client, swapped authority.pub",
-        "compliant client, genuine authority.pub", "sender pinning the genuine id",
-        "sender wanting it in the witnessed log"};
-    printf("%-42s %9s %9s   %s\n", "who", "accepted", "refused", "notices?");
-    for (int k = 0; k < DM_LAB_SUBST_N_RECEIVERS; k++)
-        printf("%-42s %9zu %9zu   %s\n", labels[k], r.accepted[k], r.refused[k],
-               r.refused[k] == r.files ? "yes" : "no");
-    printf("\nAs separate processes, on the first file:\n"
-           "  age -d                                       %s\n"
-           "  doormat decrypt --require-escrow swapped.pub  exit %d\n"
-           "  doormat decrypt --require-escrow genuine/authority.pub  exit %d\n\n"
-           "The two authorities differ only in their ids:\n"
-           "  genuine %s\n  swapped %s\n"
-           "Whoever checks the escrow against the genuine authority notices; a sender\n"
-           "whose client pins the genuine id refuses to send (%zu files exposed), and so\n"
-           "does one that accepts only an authority file published in a transparency log\n"
-           "whose checkpoint a witness cosigned (%zu exposed: the swapped file is not the\n"
-           "logged entry; the genuine one's receipt %s). A name on a key is not a key.\n",
-           have_age ? (age_same ? "exit 0, the message" : "failed") : "(age not installed)",
-           swapped_exit, genuine_exit, r.genuine_id, r.swapped_id, r.pinned_exposed,
-           r.logged_exposed, r.genuine_in_log ? "verifies" : "does NOT verify");
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ retroactive */
-
-static int lab_retro(lab_args *a) {
-    dm_lab_retro_opts o = {.files = (unsigned)a->files, .file_bytes = a->bytes, .dir = a->dir};
-    dm_lab_retro_result r;
-    int err = dm_lab_retro(&o, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "lab retroactive");
-    /* The same through the real command, as separate processes: doormat rekey
-     * --escrow on the first archived file, then the compliant check on both. */
-    char self[4096], key[4096], pub[4096], old[4096], out[4096];
-    if ((err = self_path(self, sizeof self)) != DM_OK)
-        return cli_fail(err, "lab retroactive");
-    snprintf(key, sizeof key, "%s/user.key", a->dir);
-    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
-    snprintf(old, sizeof old, "%s/archive/file-0001.age", a->dir);
-    snprintf(out, sizeof out, "%s/rekeyed-by-command.age", a->dir);
-    char *rk[] = {self,       "rekey", "-i", key, "-r", r.user_recipient,
-                  "--escrow", pub,     "-o", out, old,  NULL};
-    char *ck_new[] = {self, "decrypt", "-i",        key, "--require-escrow",
-                      pub,  "-o",      "/dev/null", out, NULL};
-    char *ck_old[] = {self, "decrypt", "-i",        key, "--require-escrow",
-                      pub,  "-o",      "/dev/null", old, NULL};
-    int rekey_exit = run_process(rk, NULL);
-    int new_exit = rekey_exit == 0 ? run_process(ck_new, NULL) : -1;
-    int old_exit = run_process(ck_old, NULL);
-    if (rekey_exit != 0 || new_exit != 0 || old_exit != DM_EXIT_POLICY)
-        return cli_fail(dm_fail(DM_ERR_INTERNAL,
-                                "unexpected outcome: rekey exit %d, require-escrow %d (rekeyed) "
-                                "and %d (archived)",
-                                rekey_exit, new_exit, old_exit),
-                        "lab retroactive");
-    if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"file_bytes\":%zu,\"archive_bytes\":%llu,\"bytes_rewritten\":%llu,"
-               "\"bytes_copied\":%llu,\"header_bytes_before\":%llu,\"rewritten_share\":%.6g,"
-               "\"seconds\":%.6g,\"files_per_second\":%.6g,\"payloads_identical\":%s,"
-               "\"authority_opened_before\":%zu,\"authority_opened_after\":%zu,"
-               "\"user_opened_after\":%zu,\"rekey_exit\":%d,\"require_escrow_exit_before\":%d,"
-               "\"require_escrow_exit_after\":%d,\"rows\":["
-               "{\"archive\":\"before\",\"authority_opened\":%zu,\"require_escrow_exit\":%d},"
-               "{\"archive\":\"after\",\"authority_opened\":%zu,\"require_escrow_exit\":%d}]}\n",
-               r.files, o.file_bytes, (unsigned long long)r.archive_bytes,
-               (unsigned long long)r.bytes_rewritten, (unsigned long long)r.bytes_copied,
-               (unsigned long long)r.header_bytes_before,
-               (double)r.bytes_rewritten / (double)r.archive_bytes, r.seconds, r.files_per_second,
-               jbool(r.payloads_identical), r.authority_opened_before, r.authority_opened_after,
-               r.user_opened_after, rekey_exit, old_exit, new_exit, r.authority_opened_before,
-               old_exit, r.authority_opened_after, new_exit);
-        return finish(DM_EXIT_OK);
-    }
-    printf("Escrow after the fact\n\n"
-           "An archive of %zu vault files (%zu random bytes each), encrypted to their owner\n"
-           "alone before any mandate. The owner's software holds the owner's key, so it\n"
-           "can reach every file key: when a mandate arrives, it rewrites each header for\n"
-           "the owner and a 2-of-3 authority (doormat rekey --escrow), and copies the\n"
-           "encrypted contents as they are.\n\n",
-           r.files, o.file_bytes);
-    printf("%-34s %14s %14s\n", "", "before", "after");
-    printf("%-34s %14zu %14zu\n", "files the authority's agents open", r.authority_opened_before,
-           r.authority_opened_after);
-    printf("%-34s %14s %14s\n", "doormat decrypt --require-escrow",
-           old_exit == DM_EXIT_POLICY ? "exit 7" : "?", new_exit == 0 ? "exit 0" : "?");
-    printf("%-34s %14s %14zu\n\n", "files the owner opens", "all", r.user_opened_after);
-    printf("Rewritten: %zu files in %s, %.0f files a second.\n"
-           "Header bytes written: %llu, for an archive of %llu bytes (%.3g%%);\n"
-           "payload bytes copied: %llu, %s.\n\n",
-           r.files, H(r.seconds), r.files_per_second, (unsigned long long)r.bytes_rewritten,
-           (unsigned long long)r.archive_bytes,
-           100.0 * (double)r.bytes_rewritten / (double)r.archive_bytes,
-           (unsigned long long)r.bytes_copied,
-           r.payloads_identical ? "byte for byte" : "changed (!)");
-    printf("The cost of a retroactive mandate is the headers, not the data: a few hundred\n"
-           "bytes a file, less of the archive the larger its files. A mandate can reach\n"
-           "every file encrypted before it existed, wherever software holds the keys --\n"
-           "and nothing in a rewritten file says when its escrow was added.\n");
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ volume */
-
-/* Starts argv in the background, its standard output and error to log_path;
- * returns the pid, or -1. */
-static pid_t spawn_process(char *const argv[], const char *log_path) {
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (null < 0 || log < 0)
-            _exit(127);
-        dup2(null, 0);
-        dup2(log, 1);
-        dup2(log, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* SIGTERM, then at most 10 seconds for it to finish, then SIGKILL. */
-static void stop_process(pid_t pid) {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
-/* Waits (at most 15 seconds) for the port the service writes once listening. */
-static long wait_port(pid_t pid, const char *port_file) {
-    for (int i = 0; i < 300; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        if (cli_read_file(port_file, &text, &len) == DM_OK && len > 0) {
-            long port = strtol(text, NULL, 10);
-            free(text);
-            if (port > 0 && port < 65536)
-                return port;
-        } else {
-            free(text);
-        }
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return -1;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-    return -1;
-}
-
-typedef struct volume_run {
-    dm_escrow_authority *auth;
-    dm_escrow_court_key *court;
-    dm_recipient *rc;
-    dm_membuf *files;
-    size_t n;
-    char *warrant;
-    size_t warrant_len;
-    char *inv_sk;
-    double *latency;
-    size_t released;
-} volume_run;
-
-static void volume_run_free(volume_run *v) {
-    for (size_t i = 0; v->files && i < v->n; i++)
-        free(v->files[i].buf);
-    free(v->files);
-    free(v->warrant);
-    free(v->latency);
-    dm_secret_free(v->inv_sk);
-    dm_recipient_free(v->rc);
-    dm_escrow_court_key_free(v->court);
-    dm_escrow_authority_free(v->auth);
-}
-
-/* The files, the warrant naming them, and the requests, timed one by one. */
-static int volume_requests(volume_run *v, const char *dir, const char *pub) {
-    char path[4096], *pk = NULL, *user_sk = NULL, *user_pk = NULL;
-    int err = dm_escrow_authority_load(pub, &v->auth);
-    snprintf(path, sizeof path, "%s/authority/court.key", dir);
-    if (!err)
-        err = dm_escrow_court_key_load(v->auth, path, &v->court);
-    if (!err)
-        err = dm_x25519_keygen(&user_sk, &user_pk);
-    if (!err)
-        err = dm_x25519_recipient_parse(user_pk, &v->rc);
-    if (!err)
-        err = dm_x25519_keygen(&v->inv_sk, &pk);
-    v->files = calloc(v->n, sizeof *v->files);
-    v->latency = calloc(v->n, sizeof *v->latency);
-    uint8_t(*ids)[DM_FILE_ID_LEN] = calloc(v->n, sizeof *ids);
-    if (!err && (!v->files || !v->latency || !ids))
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < v->n && !err; i++) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "Seized device %zu: its file key, escrowed.\n", i + 1);
-        dm_membuf in = {.data = (const uint8_t *)msg, .len = strlen(msg)};
-        dm_encrypt_opts eo = {.threads = 1};
-        err = dm_escrow_encrypt(dm_source_mem(&in), dm_sink_mem(&v->files[i]), &v->rc, 1, v->auth,
-                                NULL, &eo);
-        dm_header hdr = {0};
-        if (!err)
-            err = dm_header_parse(v->files[i].buf, v->files[i].len, &hdr);
-        if (!err)
-            err = dm_escrow_file_id(v->auth, &hdr, ids[i]);
-        dm_header_clear(&hdr);
-    }
-    if (!err)
-        err = dm_escrow_warrant_issue(v->auth, v->court, "doormat lab volume", NULL, "2999-12-31",
-                                      (const uint8_t(*)[DM_FILE_ID_LEN])ids, v->n, &v->warrant,
-                                      &v->warrant_len);
-    free(ids);
-    /* The agents are real HTTPS services: the client is the service room's. */
-    const cli_service_api *svc = err ? NULL : cli_service("lab volume");
-    if (!err && svc == NULL)
-        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
-    for (size_t i = 0; i < v->n && !err; i++) {
-        dm_header hdr = {0};
-        dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
-        uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
-        err = fk ? dm_header_parse(v->files[i].buf, v->files[i].len, &hdr)
-                 : dm_fail(DM_ERR_NOMEM, "out of memory");
-        double t1 = dm_lab_now();
-        if (!err)
-            err = svc->request(v->auth, v->warrant, v->warrant_len, v->files[i].buf, hdr.len,
-                               v->inv_sk, strlen(v->inv_sk), 10, fk, answers);
-        v->latency[i] = dm_lab_now() - t1;
-        if (!err && dm_header_verify_mac(&hdr, fk) == DM_OK)
-            v->released++;
-        dm_header_clear(&hdr);
-        dm_secret_free(fk);
-    }
-    free(pk);
-    free(user_pk);
-    dm_secret_free(user_sk);
-    return err;
-}
-
-static int lab_volume(lab_args *a) {
-    char self[4096], pub[4096], agent[4096], logd[4096], portf[4096], slog[4096], adir[4096];
-    int err = self_path(self, sizeof self);
-    if (err != DM_OK)
-        return cli_fail(err, "lab volume");
-    snprintf(adir, sizeof adir, "%s/authority", a->dir);
-    snprintf(pub, sizeof pub, "%s/authority/authority.pub", a->dir);
-    snprintf(agent, sizeof agent, "%s/authority/agents/master.key", a->dir);
-    snprintf(logd, sizeof logd, "%s/authority/logs/master", a->dir);
-    snprintf(portf, sizeof portf, "%s/service.port", a->dir);
-    snprintf(slog, sizeof slog, "%s/service.log", a->dir);
-    /* The authority as escrow init makes it (TLS key and pin included), its
-     * one agent as an HTTPS service on loopback. */
-    char *init[] = {self, "escrow", "init", "--name", "FBI", "-o", adir, NULL};
-    if (run_process(init, NULL) != 0)
-        return cli_fail(dm_fail(DM_ERR_INTERNAL, "doormat escrow init failed"), "lab volume");
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%lu", a->port_base);
-    char *serve[] = {self,  "escrow",     "serve", "--authority", pub,    "--agent",
-                     agent, "--log",      logd,    "--listen",    listen, "--port-file",
-                     portf, "--log-file", slog,    NULL};
-    pid_t pid = spawn_process(serve, slog);
-    long port = pid > 0 ? wait_port(pid, portf) : -1;
-    if (port < 0) {
-        stop_process(pid);
-        return cli_fail(dm_fail(DM_ERR_IO, "the agent service did not start (see %s)", slog),
-                        "lab volume");
-    }
-    FILE *f = fopen(pub, "a");
-    if (!f || fprintf(f, "url: master https://127.0.0.1:%ld\n", port) < 0 || fclose(f) != 0) {
-        stop_process(pid);
-        return cli_fail(dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub), "lab volume");
-    }
-    volume_run v = {.n = a->requests};
-    err = volume_requests(&v, a->dir, pub);
-    stop_process(pid);
-    dm_lab_volume_stats s;
-    if (!err && v.released != v.n)
-        err = dm_fail(DM_ERR_INTERNAL, "%zu of %zu releases gave the file's key", v.released, v.n);
-    /* The rate counts the requests alone, not making the files. */
-    double req_seconds = 0;
-    for (size_t i = 0; !err && i < v.n; i++)
-        req_seconds += v.latency[i];
-    if (!err)
-        err = dm_lab_volume_compute(v.latency, v.n, req_seconds, &s);
-    volume_run_free(&v);
-    if (err != DM_OK)
-        return cli_fail(err, "lab volume");
-    if (a->json) {
-        json_head(a);
-        printf(",\"requests\":%zu,\"clients\":1,\"seconds\":%.6g,\"releases_per_second\":%.6g,"
-               "\"latency_ms\":{\"p50\":%.6g,\"p90\":%.6g,\"p99\":%.6g,\"max\":%.6g},\"rows\":[",
-               s.requests, s.seconds, s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms,
-               s.max_ms);
-        for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
-            printf("%s{\"label\":\"%s\",\"per_year\":%.17g,\"cited\":%s,\"measured\":false,"
-                   "\"service_seconds\":%.6g,\"share_of_year\":%.6g}",
-                   i ? "," : "", s.rows[i].label, s.rows[i].per_year, jbool(s.rows[i].cited),
-                   s.rows[i].service_seconds, s.rows[i].share_of_year);
-        printf("]}\n");
-        return finish(DM_EXIT_OK);
-    }
-    printf("Request volume: is capacity a brake?\n\n"
-           "History: Director Wray cited nearly 7,800 locked devices in 2017; the Washington\n"
-           "Post reported on 22 May 2018 that the real number was probably 1,200 to 2,000.\n\n"
-           "Here one escrow agent runs as its HTTPS service on loopback (doormat escrow\n"
-           "serve) and answers %zu release requests, one after another, from the\n"
-           "investigator's client (doormat escrow request's code): each a warrant checked,\n"
-           "a release logged durably in the agent's transparency log, a share sealed to\n"
-           "the investigator, the file key recovered and checked.\n\n",
-           s.requests);
-    printf("Measured: %.1f releases a second; latency %.1f ms median, %.1f ms at the 90th\n"
-           "percentile, %.1f ms at the 99th, %.1f ms at most.\n\n",
-           s.releases_per_second, s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms);
-    printf("%-38s %12s %14s %12s\n", "volume", "devices/year", "service time", "of a year");
-    for (int i = 0; i < DM_LAB_VOLUME_ROWS; i++)
-        printf("%-38s %12.0f %14s %11.3g%%\n", s.rows[i].label, s.rows[i].per_year,
-               H(s.rows[i].service_seconds), 100 * s.rows[i].share_of_year);
-    printf("\nThe service times are computed from the measured rate (one client, one agent,\n"
-           "this machine). A year of the FBI's claimed volume is minutes of one agent's\n"
-           "time: capacity is no brake on use. Only the procedure -- who signs the\n"
-           "warrants, who reads the logs -- and the cost per access are.\n");
-    return finish(DM_EXIT_OK);
-}
-
-/* The insider lab's procedure over the network: the authority's agents run
- * as HTTPS services on 127.0.0.1 (started on first use, stopped by the lab),
- * and the investigator's client asks them, as doormat escrow request does. */
-typedef struct insider_services {
-    const char *self, *dir;
-    char started[2][4096];
-    size_t n_started;
-    pid_t pids[8];
-    size_t n_pids;
-    unsigned long port_base; /* 0: free ports */
-    char *inv_sk, *inv_pk;
-} insider_services;
-
-static void insider_services_stop(insider_services *s) {
-    for (size_t i = 0; i < s->n_pids; i++)
-        stop_process(s->pids[i]);
-    s->n_pids = 0;
-    dm_secret_free(s->inv_sk);
-    free(s->inv_pk);
-    s->inv_sk = s->inv_pk = NULL;
-}
-
-/* Starts agent i of the authority in adir and adds its url: line. */
-static int insider_start_agent(insider_services *s, const char *adir, const char *agent) {
-    char pub[4096], key[4096], logd[4096], portf[4096], slog[4096];
-    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
-    snprintf(key, sizeof key, "%s/agents/%s.key", adir, agent);
-    snprintf(logd, sizeof logd, "%s/logs/%s", adir, agent);
-    snprintf(portf, sizeof portf, "%s/service-%s.port", adir, agent);
-    snprintf(slog, sizeof slog, "%s/service-%s.log", adir, agent);
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%lu",
-             s->port_base ? s->port_base + s->n_pids : 0);
-    char *serve[] = {(char *)s->self,
-                     "escrow",
-                     "serve",
-                     "--authority",
-                     pub,
-                     "--agent",
-                     key,
-                     "--log",
-                     logd,
-                     "--listen",
-                     listen,
-                     "--port-file",
-                     portf,
-                     "--log-file",
-                     slog,
-                     NULL};
-    if (s->n_pids >= sizeof s->pids / sizeof s->pids[0])
-        return dm_fail(DM_ERR_INTERNAL, "too many services");
-    /* The lab's authorities come from the library, without the TLS identity
-     * escrow init gives each agent: make one, and pin it in authority.pub. */
-    char tls[4096], pin[DM_ESCROW_TLS_PIN_LEN + 1];
-    snprintf(tls, sizeof tls, "%s/agents/%s.tls.pem", adir, agent);
-    char *pem = NULL;
-    size_t pem_len = 0;
-    const cli_service_api *svc = cli_service("lab insider");
-    int err = svc == NULL ? dm_fail(DM_ERR_IO, "the service library could not be loaded")
-                          : svc->tls_new(agent, &pem, &pem_len, pin);
-    if (!err) {
-        err = dm_write_new_file(tls, pem, pem_len, 0600);
-    }
-    dm_secret_free(pem);
-    FILE *f = err ? NULL : fopen(pub, "a");
-    if (!err && (!f || fprintf(f, "tls: %s %s\n", agent, pin) < 0 || fclose(f) != 0))
-        err = dm_fail(DM_ERR_IO, "%s: cannot add the tls line", pub);
-    if (err)
-        return err;
-    pid_t pid = spawn_process(serve, slog);
-    if (pid > 0)
-        s->pids[s->n_pids++] = pid;
-    long port = pid > 0 ? wait_port(pid, portf) : -1;
-    if (port < 0)
-        return dm_fail(DM_ERR_IO, "agent %s did not start (see %s)", agent, slog);
-    f = fopen(pub, "a");
-    if (!f || fprintf(f, "url: %s https://127.0.0.1:%ld\n", agent, port) < 0 || fclose(f) != 0)
-        return dm_fail(DM_ERR_IO, "%s: cannot add the url line", pub);
-    return DM_OK;
-}
-
-static int insider_procedure(void *ctx, const char *adir, const char *warrant, size_t warrant_len,
-                             const uint8_t *file, size_t file_len,
-                             uint8_t file_key[DM_FILE_KEY_LEN]) {
-    insider_services *s = ctx;
-    char pub[4096];
-    snprintf(pub, sizeof pub, "%s/authority.pub", adir);
-    dm_escrow_authority *auth = NULL;
-    int err = DM_OK;
-    if (!s->inv_sk)
-        err = dm_x25519_keygen(&s->inv_sk, &s->inv_pk);
-    bool started = false;
-    for (size_t i = 0; i < s->n_started; i++)
-        started = started || strcmp(s->started[i], adir) == 0;
-    if (!err && !started) {
-        /* The agents the procedure needs: the first, and for k > 1 the last. */
-        err = dm_escrow_authority_load(pub, &auth);
-        size_t n = auth ? dm_escrow_authority_agents(auth) : 0;
-        if (!err)
-            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, 0));
-        if (!err && dm_escrow_authority_threshold(auth) > 1)
-            err = insider_start_agent(s, adir, dm_escrow_authority_agent_name(auth, n - 1));
-        if (!err && s->n_started < 2)
-            snprintf(s->started[s->n_started++], sizeof s->started[0], "%s", adir);
-        dm_escrow_authority_free(auth);
-        auth = NULL;
-    }
-    dm_header hdr = {0};
-    dm_service_answer answers[DM_ESCROW_MAX_AGENTS];
-    uint8_t *fk = dm_secret_alloc(DM_FILE_KEY_LEN);
-    if (!err && !fk)
-        err = dm_fail(DM_ERR_NOMEM, "out of memory");
-    if (!err)
-        err = dm_escrow_authority_load(pub, &auth);
-    if (!err)
-        err = dm_header_parse(file, file_len, &hdr);
-    const cli_service_api *svc = err ? NULL : cli_service("lab insider");
-    if (!err && svc == NULL)
-        err = dm_fail(DM_ERR_IO, "the service library could not be loaded");
-    if (!err)
-        err = svc->request(auth, warrant, warrant_len, file, hdr.len, s->inv_sk, strlen(s->inv_sk),
-                           10, fk, answers);
-    if (!err)
-        memcpy(file_key, fk, DM_FILE_KEY_LEN);
-    dm_secret_free(fk);
-    dm_header_clear(&hdr);
-    dm_escrow_authority_free(auth);
-    return err;
-}
-
-/* ------------------------------------------------------------ insider */
-
-/* `doormat escrow monitor` on an authority of the lab, as a separate
- * process: how many of ids its listing names, or -1. */
-static long monitor_process(const char *self, const char *dir, const char *name,
-                            const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n) {
-    char pub[4096], logs[4096], out[4096];
-    snprintf(pub, sizeof pub, "%s/%s/authority.pub", dir, name);
-    snprintf(logs, sizeof logs, "%s/%s/logs", dir, name);
-    snprintf(out, sizeof out, "%s/monitor-%s.txt", dir, name);
-    char *argv[] = {(char *)self, "escrow", "monitor", "--authority", pub, "--logs", logs, NULL};
-    if (run_process(argv, out) != 0)
-        return -1;
-    char *text = NULL;
-    size_t len = 0;
-    long seen = 0;
-    if (cli_read_file(out, &text, &len) != DM_OK)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        seen += strstr(text, ids[i]) != NULL;
-    free(text);
-    return seen;
-}
-
-static int lab_insider(lab_args *a) {
-    char self[4096];
-    int err = self_path(self, sizeof self);
-    if (err != DM_OK)
-        return cli_fail(err, "lab insider");
-    insider_services svc = {.self = self, .dir = a->dir, .port_base = a->port_base};
-    dm_lab_insider_opts o = {.files = (unsigned)a->files,
-                             .dir = a->dir,
-                             .procedure = insider_procedure,
-                             .procedure_ctx = &svc};
-    dm_lab_insider_result *r = malloc(sizeof *r);
-    if (!r)
-        return cli_fail(dm_fail(DM_ERR_NOMEM, "out of memory"), "lab insider");
-    err = dm_lab_insider(&o, r);
-    insider_services_stop(&svc);
-    /* The owner's monitor, the real command, must see what the lab counted. */
-    long seen[DM_LAB_INSIDER_N];
-    for (int i = 0; i < DM_LAB_INSIDER_N && !err; i++) {
-        seen[i] = monitor_process(self, a->dir,
-                                  i < DM_LAB_INSIDER_3_KEY ? "authority-1of1" : "authority-2of3",
-                                  (const char(*)[2 * DM_FILE_ID_LEN + 1]) r->rows[i].ids, r->files);
-        if (seen[i] != (long)r->rows[i].monitor_saw)
-            err = dm_fail(DM_ERR_INTERNAL,
-                          "doormat escrow monitor saw %ld files of row %d, the lab counted %zu",
-                          seen[i], i, r->rows[i].monitor_saw);
-    }
-    if (err != DM_OK) {
-        free(r);
-        return cli_fail(err, "lab insider");
-    }
-    if (a->json) {
-        json_head(a);
-        printf(",\"files\":%zu,\"rows\":[", r->files);
-        for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
-            const dm_lab_insider_row *w = &r->rows[i];
-            printf("%s{\"authority\":\"%s\",\"path\":\"%s\",\"accesses\":%zu,\"opened\":%zu,"
-                   "\"monitor_saw\":%zu,\"log_entries\":%zu,\"seconds\":%.6g,"
-                   "\"monitor_command_saw\":%ld}",
-                   i ? "," : "", dm_lab_insider_authority[i], dm_lab_insider_path[i], w->accesses,
-                   w->opened, w->monitor_saw, w->log_entries, w->seconds, seen[i]);
-        }
-        printf("]}\n");
-        free(r);
-        return finish(DM_EXIT_OK);
-    }
-    printf("The insider, and what the log sees\n\n"
-           "Two authorities whose agents run as HTTPS services on this machine (doormat\n"
-           "escrow serve) and log every release in their transparency logs: one master key\n"
-           "(1-of-1), and 2 of 3 agents. The owner runs a monitor over the logs (doormat\n"
-           "escrow monitor). An insider at an agency goes\n"
-           "after %zu of the owner's files per row: through the procedure (a warrant and\n"
-           "a logged release by each agent needed), or with agents' key files directly.\n\n",
-           r->files);
-    static const char *const labels[DM_LAB_INSIDER_N] = {
-        "1-of-1, the master key file", "1-of-1, through the procedure",
-        "2-of-3, one agent's key file", "2-of-3, two agents' key files",
-        "2-of-3, through the procedure"};
-    printf("%-32s %8s %8s %14s %12s\n", "insider", "tried", "opened", "monitor saw", "log entries");
-    for (int i = 0; i < DM_LAB_INSIDER_N; i++) {
-        const dm_lab_insider_row *w = &r->rows[i];
-        printf("%-32s %8zu %8zu %14zu %12zu\n", labels[i], w->accesses, w->opened, w->monitor_saw,
-               w->log_entries);
-    }
-    printf("\nThe log sees the procedure, not the key: every file opened through the\n"
-           "procedure is in the monitor's listing (%zu and %zu), every file opened with\n"
-           "key files is not (%zu and %zu opened, %zu and %zu seen). 2 of 3 raises the bar\n"
-           "-- one agent's key file opened %zu -- but two colluding insiders, or one thief\n"
-           "with two key files, leave no trace at all.\n",
-           r->rows[1].monitor_saw, r->rows[4].monitor_saw, r->rows[0].opened, r->rows[3].opened,
-           r->rows[0].monitor_saw, r->rows[3].monitor_saw, r->rows[2].opened);
-    free(r);
-    return finish(DM_EXIT_OK);
-}
-
-/* ------------------------------------------------------------ unbound-id */
-
-static int lab_unbound(lab_args *a) {
-    dm_lab_unbound_result r;
-    int err = dm_lab_unbound(a->dir, &r);
-    if (err != DM_OK)
-        return cli_fail(err, "lab unbound-id");
-    if (a->json) {
-        json_head(a);
-        printf(",\"header_id\":\"%s\",\"swapped_header_id\":\"%s\",\"escrow_file_id\":\"%s\","
-               "\"rows\":[",
-               r.header_id, r.swapped_id, r.escrow_id);
-        for (int b = 0; b < DM_LAB_UNBOUND_N; b++) {
-            const dm_lab_unbound_row *w = &r.rows[b];
-            printf("%s{\"binding\":\"%s\",\"released\":%zu,\"refused\":%s,\"reason\":", b ? "," : "",
-                   dm_lab_unbound_binding[b], w->released, jbool(w->answer != DM_OK));
-            if (w->answer != DM_OK)
-                cli_json_string(stdout, w->reason);
-            else
-                printf("null");
-            printf(",\"logged_id\":");
-            if (w->logged_id[0])
-                printf("\"%s\"", w->logged_id);
-            else
-                printf("null");
-            printf(",\"opens_file\":%s,\"log_entries\":%zu,\"monitor_saw\":%zu}",
-                   jbool(w->opened), w->log_entries, w->monitor_saw);
-        }
-        printf("],\"bound_warrant\":{\"released\":%zu,\"opens_file\":%s,\"monitor_saw\":%zu}}\n",
-               r.bound_released, jbool(r.bound_opened), r.bound_monitor_saw);
-        return finish(DM_EXIT_OK);
-    }
-    const dm_lab_unbound_row *o = &r.rows[DM_LAB_UNBOUND_OLD], *n = &r.rows[DM_LAB_UNBOUND_NEW];
-    printf("The log must name the file whose key a release opens\n\n"
-           "The owner's g.age is escrowed to the FBI, 2 of 3 agents (doj, court, vendor).\n"
-           "A requester rebuilds its header without the owner's stanza, keeping the escrow\n"
-           "stanzas and the MAC line:\n"
-           "  header id of g.age         %s\n"
-           "  header id of the rebuild   %s\n"
-           "The court, which only ever sees ids, signs a warrant for the second. doj and\n"
-           "court are asked; the owner runs a monitor over their logs for g.age.\n\n",
-           r.header_id, r.swapped_id);
-    printf("%-30s %9s %12s %12s %12s\n", "binding", "released", "opens g.age", "log entries",
-           "monitor saw");
-    printf("%-30s %9zu %12s %12zu %12zu\n", "old: the header's hash", o->released,
-           o->opened ? "yes" : "no", o->log_entries, o->monitor_saw);
-    printf("%-30s %9zu %12s %12zu %12zu\n", "new: the file key's id", n->released,
-           n->opened ? "yes" : "no", n->log_entries, n->monitor_saw);
-    printf("%-30s %9zu %12s %12s %12zu\n", "new, warrant for the bound id", r.bound_released,
-           r.bound_opened ? "yes" : "no", "", r.bound_monitor_saw);
-    printf("\nOld: the agents named the file by the hash of the header they were sent:\n"
-           "they released and logged %s, the two shares open\n"
-           "g.age, and the owner's monitor, looking for %s,\n"
-           "saw nothing.\n"
-           "New: every escrow stanza names %s, derived from\n"
-           "the file key, and its seal binds it. The agents refused:\n  %s\n"
-           "and a warrant for the real id is logged where the owner looks.\n\n"
-           "A designed escrow system with a careful log still had a bypass that only an\n"
-           "adversarial read found.\n",
-           o->logged_id, r.header_id, r.escrow_id, n->reason);
-    return finish(DM_EXIT_OK);
+    return lab_finish(DM_EXIT_OK);
 }
 
 /* ------------------------------------------------------------ dispatch */
@@ -1635,7 +597,7 @@ int cmd_lab(int argc, char **argv) {
     if (strcmp(name, "list") == 0) {
         for (size_t i = 0; i < sizeof lab_table / sizeof lab_table[0]; i++)
             printf("%-13s %s\n", lab_table[i].name, lab_table[i].summary);
-        return finish(DM_EXIT_OK);
+        return lab_finish(DM_EXIT_OK);
     }
     const lab_entry *lab = NULL;
     for (size_t i = 0; i < sizeof lab_table / sizeof lab_table[0]; i++)
@@ -1818,8 +780,8 @@ int cmd_lab(int argc, char **argv) {
     }
     rc = lab->run(&a);
     if (made_temp)
-        nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        (void)dm_lab_remove_tree(tmpl);
     else if (rc == DM_EXIT_OK && !a.json)
         printf("\nThe lab's keys and files are in %s.\n", a.dir);
-    return finish(rc);
+    return lab_finish(rc);
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "doormat/escrow.h"
 #include "doormat/tlog.h"
@@ -275,12 +276,12 @@ enum { DM_LAB_UNBOUND_OLD, DM_LAB_UNBOUND_NEW, DM_LAB_UNBOUND_N };
 extern const char *const dm_lab_unbound_binding[DM_LAB_UNBOUND_N]; /* "header-hash", "file-key" */
 
 typedef struct dm_lab_unbound_row {
-    size_t released;    /* shares released under the swapped warrant (of the 2 asked) */
-    int answer;         /* DM_OK, or the refusal (DM_ERR_DENIED: the warrant does not cover) */
-    char reason[200];   /* the refusal's words */
-    bool opened;        /* the released shares open the owner's g.age */
+    size_t released;  /* shares released under the swapped warrant (of the 2 asked) */
+    int answer;       /* DM_OK, or the refusal (DM_ERR_DENIED: the warrant does not cover) */
+    char reason[200]; /* the refusal's words */
+    bool opened;      /* the released shares open the owner's g.age */
     char logged_id[2 * DM_FILE_ID_LEN + 1]; /* the id the releases were logged under, or "" */
-    size_t log_entries; /* entries in the agents' logs */
+    size_t log_entries;                     /* entries in the agents' logs */
     size_t monitor_saw; /* of those, the ones the owner's monitor lists for g.age */
 } dm_lab_unbound_row;
 
@@ -535,6 +536,139 @@ int dm_lab_insider(const dm_lab_insider_opts *o, dm_lab_insider_result *r);
  * monitor is the monitor that also verifies signatures and tiles). */
 int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_LEN + 1],
                          size_t n_want, bool *seen, size_t *entries);
+
+/* --------------------------------------------------------- processes (supervise.c) */
+
+/* The labs run the real command as separate processes, and start the HTTPS
+ * services some need (doormat escrow serve) as children of the command, on
+ * 127.0.0.1; a lab stops every service it started before it returns. */
+
+/* This very binary (/proc/self/exe), to run the real command. */
+int dm_lab_self_path(char *out, size_t cap);
+/* Runs argv (argv[0] a path) with standard input from /dev/null, standard
+ * output to out_path (created or truncated, 0600; NULL: /dev/null) and
+ * errors to /dev/null, and waits for it: its exit code, or -1 when it could
+ * not run or was killed by a signal. */
+int dm_lab_run(char *const argv[], const char *out_path);
+/* Starts argv in the background, its output and errors appended to log_path:
+ * the pid, or -1. */
+pid_t dm_lab_spawn(char *const argv[], const char *log_path);
+/* SIGTERM, then at most 10 seconds for pid to end, then SIGKILL; reaps it.
+ * Nothing for pid <= 0. */
+void dm_lab_stop(pid_t pid);
+/* Waits, at most `seconds`, for the port (1-65535) a service writes to
+ * port_file once it listens: the port; -1 when the time is up (pid still
+ * runs); -2 when pid ended first (and is reaped: nothing to stop). */
+long dm_lab_wait_port(pid_t pid, const char *port_file, unsigned seconds);
+
+#define DM_LAB_MAX_SERVICES 8
+#define DM_LAB_START_SECONDS 15 /* a service's time to write its port file */
+/* The services a lab started; zero-initialised is empty. */
+typedef struct dm_lab_services {
+    pid_t pids[DM_LAB_MAX_SERVICES];
+    size_t n;
+} dm_lab_services;
+/* Starts argv as a service of s (dm_lab_spawn) and waits for its port
+ * (dm_lab_wait_port, DM_LAB_START_SECONDS). A service still running is in s
+ * even when it did not listen in time (dm_lab_services_stop stops it); one
+ * that ended is not.
+ * DM_ERR_IO when it did not start or listen (the detail names log_path);
+ * DM_ERR_INTERNAL when s is full. */
+int dm_lab_service_start(dm_lab_services *s, char *const argv[], const char *port_file,
+                         const char *log_path, long *port);
+/* Stops every service of s (dm_lab_stop), newest last; s is empty after. */
+void dm_lab_services_stop(dm_lab_services *s);
+/* Appends one formatted line to the existing file path (an authority's
+ * url: and tls: lines). DM_ERR_IO when it cannot. */
+int dm_lab_append_line(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Removes dir and everything under it (the command's temporary lab directory). */
+int dm_lab_remove_tree(const char *dir);
+
+/* --------------------------------------------------------- the network labs (lab_network.c) */
+
+/* What the labs that talk to agents over HTTPS need from the command: the
+ * doormat binary (to run escrow init and escrow serve), the ports, and the
+ * service room's client calls (labs/ does not link the services). */
+typedef struct dm_lab_net {
+    const char *self;        /* the doormat binary (dm_lab_self_path) */
+    unsigned long port_base; /* services on ports from here (0: free ports) */
+    /* doormat escrow request's client: the key of the file whose header is
+     * hdr (hdr_len bytes), released under warrant by the agents of auth
+     * (their url: and tls: lines), sealed to the investigator's identity
+     * (X25519 identity text); file_key is guarded memory. */
+    int (*request)(void *ctx, const dm_escrow_authority *auth, const char *warrant,
+                   size_t warrant_len, const uint8_t *hdr, size_t hdr_len, const char *identity,
+                   uint8_t *file_key);
+    /* A TLS identity for an agent named name: *pem (guarded memory,
+     * dm_secret_free) and its pin. */
+    int (*tls_new)(void *ctx, const char *name, char **pem, size_t *pem_len,
+                   char pin[DM_ESCROW_TLS_PIN_LEN + 1]);
+    void *ctx;
+} dm_lab_net;
+
+/* The volume lab: the authority made by doormat escrow init in dir/authority,
+ * its one agent started as an HTTPS service on 127.0.0.1 (port_base, or a
+ * free port) and stopped before this returns; `requests` files escrowed to
+ * it, one warrant naming them all, one release request for each, timed;
+ * *s from the latencies (dm_lab_volume_compute). DM_ERR_INTERNAL when a
+ * release did not give its file's key; DM_ERR_IO when the agent did not
+ * start. */
+int dm_lab_volume(const char *dir, size_t requests, const dm_lab_net *net, dm_lab_volume_stats *s);
+
+/* The insider lab's procedure over the network (a dm_lab_procedure_fn, its
+ * ctx a dm_lab_net_procedure): the authority's agents the procedure needs
+ * are started as HTTPS services on first use, and the investigator's client
+ * asks them. dm_lab_net_procedure_stop stops them, always. */
+typedef struct dm_lab_net_procedure {
+    const dm_lab_net *net;
+    dm_lab_services services;
+    char started[2][4096]; /* the authorities whose agents run */
+    size_t n_started;
+    char *inv_sk, *inv_pk;
+} dm_lab_net_procedure;
+int dm_lab_net_procedure_fn(void *ctx, const char *authority_dir, const char *warrant,
+                            size_t warrant_len, const uint8_t *file, size_t file_len,
+                            uint8_t file_key[DM_FILE_KEY_LEN]);
+void dm_lab_net_procedure_stop(dm_lab_net_procedure *p);
+
+/* --------------------------------------------------------- outside checks (outside.c) */
+
+/* What the real tools say about a lab's files, as separate processes:
+ * each returns the exit code as dm_lab_run gives it (-1: did not run); the
+ * command judges them. self is the doormat binary (dm_lab_self_path). */
+
+/* Whether files a and b exist and hold the same bytes. */
+bool dm_lab_same_file(const char *a, const char *b);
+/* Whether plain age (/usr/bin/age) is there to ask. */
+bool dm_lab_age_available(void);
+/* age -d -i key file, its output to tmp (removed after): the exit code;
+ * *same whether the output is the file want. */
+int dm_lab_age_decrypt(const char *key, const char *file, const char *want, const char *tmp,
+                       bool *same);
+/* doormat decrypt -i key [--require-escrow require_escrow] [--leaf-bits
+ * leaf_bits, when not 0] file: the exit code. With want, the output goes to
+ * tmp (removed after) and must be the file want (else -1); without, to
+ * /dev/null. */
+int dm_lab_cmd_decrypt(const char *self, const char *key, const char *require_escrow,
+                       unsigned leaf_bits, const char *file, const char *want, const char *tmp);
+/* doormat inspect file: the N of its "stanza: X25519 xN" line, or -1 (its
+ * output goes to tmp, removed after). */
+long dm_lab_cmd_inspect_x25519(const char *self, const char *file, const char *tmp);
+/* doormat escrow monitor on the authority dir/name (its listing kept in
+ * dir/monitor-NAME.txt): how many of the n ids it names, or -1. */
+long dm_lab_cmd_monitor(const char *self, const char *dir, const char *name,
+                        const char (*ids)[2 * DM_FILE_ID_LEN + 1], size_t n);
+/* The leaf-forge lab's forged file (dir/forged-leaf-BITS.age) through the
+ * real command: Bob's compliant client (decrypt --require-escrow
+ * --leaf-bits bits: *decrypt_exit), then the authority's whole procedure
+ * (escrow warrant, unwrap, recover: *recover_exit, -1 when the warrant or
+ * the unwrap failed). */
+void dm_lab_cmd_leaf(const char *self, const char *dir, unsigned bits, int *decrypt_exit,
+                     int *recover_exit);
+/* doormat rekey -i key -r recipient --escrow authority -o out in: the exit code. */
+int dm_lab_cmd_rekey_escrow(const char *self, const char *key, const char *recipient,
+                            const char *authority, const char *in, const char *out);
 
 #ifdef __cplusplus
 }
