@@ -39,7 +39,7 @@ int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *sta
 int cli_escrow_recipient(const char *authority_path, const dm_escrow_opts *opts,
                          dm_recipient **out);
 
-/* --leaf-bits N (leaf nonzero) or --crumple-bits C into opts; -1 to go on, or
+/* --leaf-bits N (leaf nonzero) or --crumple-bits C into opts; DM_EXIT_OK, or
  * the usage error's exit code (a bad number, both modes, a flag twice). */
 int cli_escrow_mode_flag(const char *cmd, int leaf, const char *arg, dm_escrow_opts *opts);
 
