@@ -56,9 +56,16 @@ static const char decrypt_usage[] =
     "  doormat decrypt -i ~/.ssh/id_ed25519 -o notes.txt notes.age\n"
     "  doormat decrypt -j yubikey -o notes.txt notes.age\n";
 
-static const int decrypt_flags[] = {'i', 'j', CLI_OPT_PASSPHRASE_FILE, CLI_OPT_REQUIRE_ESCROW,
-                                    CLI_OPT_LEAF_BITS, CLI_OPT_CRUMPLE_BITS, 'o', CLI_OPT_THREADS,
-                                    'h', 0};
+static const int decrypt_flags[] = {'i',
+                                    'j',
+                                    CLI_OPT_PASSPHRASE_FILE,
+                                    CLI_OPT_REQUIRE_ESCROW,
+                                    CLI_OPT_LEAF_BITS,
+                                    CLI_OPT_CRUMPLE_BITS,
+                                    'o',
+                                    CLI_OPT_THREADS,
+                                    'h',
+                                    0};
 
 /* Armored ciphertext typed (or pasted) on a terminal, read up to its END line
  * (or an end of file), a byte at a time so that nothing after it is taken:
@@ -216,8 +223,8 @@ int cmd_decrypt(int argc, char **argv) {
         f.input = optind < argc ? argv[optind] : NULL;
         int stdin_users = cli_is_stdin(f.input, 1) + cli_is_stdin(f.passphrase_file, 0);
         for (size_t i = 0; i < f.n_specs; i++)
-            stdin_users += f.specs[i].kind == CLI_SPEC_IDENTITY_FILE &&
-                           cli_is_stdin(f.specs[i].value, 0);
+            stdin_users +=
+                f.specs[i].kind == CLI_SPEC_IDENTITY_FILE && cli_is_stdin(f.specs[i].value, 0);
         cli_warn_duplicates(f.specs, f.n_specs); /* -i files only: -j names are not */
         rc = stdin_users > 1 ? cli_usage_error("decrypt: standard input is used for more "
                                                "than one thing (IN, -i -, --passphrase-file -)")

@@ -66,9 +66,20 @@ static const char encrypt_usage[] =
     "  doormat encrypt -r \"$(cat ~/.ssh/id_ed25519.pub)\" -o notes.age notes.txt\n"
     "  doormat encrypt -r age1yubikey1q... -o notes.age notes.txt   # a plugin\n";
 
-static const int encrypt_flags[] = {'r', 'R', 'i', 'j', 'p', CLI_OPT_PASSPHRASE_FILE, 'a',
-                                    CLI_OPT_ESCROW, CLI_OPT_LEAF_BITS, CLI_OPT_CRUMPLE_BITS,
-                                    'o', CLI_OPT_THREADS, 'h', 0};
+static const int encrypt_flags[] = {'r',
+                                    'R',
+                                    'i',
+                                    'j',
+                                    'p',
+                                    CLI_OPT_PASSPHRASE_FILE,
+                                    'a',
+                                    CLI_OPT_ESCROW,
+                                    CLI_OPT_LEAF_BITS,
+                                    CLI_OPT_CRUMPLE_BITS,
+                                    'o',
+                                    CLI_OPT_THREADS,
+                                    'h',
+                                    0};
 
 int cli_run_encrypt(const cli_flags *f) {
     /* Refuse early, before asking for a passphrase, when stdout is a terminal. */

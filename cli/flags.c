@@ -1,5 +1,6 @@
 /* The flags of encrypt, decrypt, rekey and age's command line: one option
- * table, one parser, and the checks they share (cli/flags.h). */
+ * table, one parser, the checks they share, and the lists their keys are
+ * read into (cli/flags.h). */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,13 +124,13 @@ int cli_flags_parse(const char *cmd, int argc, char **argv, const char *shortopt
     int c, rc = DM_EXIT_OK;
     while (rc == DM_EXIT_OK && !f->help &&
            (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
-        rc = cli_option_in(c, allowed) ? take_flag(cmd, c, optarg, f)
-                                       : cli_bad_option(cmd, argv, c);
+        rc =
+            cli_option_in(c, allowed) ? take_flag(cmd, c, optarg, f) : cli_bad_option(cmd, argv, c);
     return rc;
 }
 
-int cli_flags_check_new(const char *cmd, const cli_flags *f, size_t n_rcpts, int argc,
-                        char **argv, const char *rcpt_any, const char *rcpt_all, const char *new_) {
+int cli_flags_check_new(const char *cmd, const cli_flags *f, size_t n_rcpts, int argc, char **argv,
+                        const char *rcpt_any, const char *rcpt_all, const char *new_) {
     int passphrase = f->passphrase_tty || f->passphrase_file != NULL;
     if (argc - optind > 1)
         return cli_usage_error("%s: more than one input (\"%s\", \"%s\"); see doormat %s --help",
@@ -155,8 +156,7 @@ int cli_is_stdin(const char *arg, int absent_is_stdin) {
     return arg == NULL ? absent_is_stdin : strcmp(arg, "-") == 0;
 }
 
-static void warn_duplicates(const cli_spec *specs, size_t n, cli_spec_kind kind,
-                            const char *what) {
+static void warn_duplicates(const cli_spec *specs, size_t n, cli_spec_kind kind, const char *what) {
     for (size_t i = 0; i < n; i++) {
         if (specs[i].kind != kind)
             continue;
@@ -215,4 +215,50 @@ int cli_finish_output(cli_output *out, int err, const char *cmd) {
     }
     err = cli_output_commit(out);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);
+}
+
+/* ------------------------------------------------------------- lists */
+
+static int grow(void **items, size_t *cap, size_t len, size_t elem, const char *what) {
+    if (len < *cap)
+        return DM_OK;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void *n = realloc(*items, ncap * elem);
+    if (n == NULL)
+        return dm_fail(DM_ERR_NOMEM, "%s", what);
+    *items = n;
+    *cap = ncap;
+    return DM_OK;
+}
+
+int cli_rcpt_push(cli_rcpt_list *l, dm_recipient *r) {
+    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "recipient list");
+    if (err != DM_OK) {
+        dm_recipient_free(r);
+        return err;
+    }
+    l->items[l->len++] = r;
+    return DM_OK;
+}
+
+int cli_ident_push(cli_ident_list *l, dm_identity *id) {
+    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "identity list");
+    if (err != DM_OK) {
+        dm_identity_free(id);
+        return err;
+    }
+    l->items[l->len++] = id;
+    return DM_OK;
+}
+
+void cli_rcpt_list_clear(cli_rcpt_list *l) {
+    for (size_t i = 0; i < l->len; i++)
+        dm_recipient_free(l->items[i]);
+    free(l->items);
+}
+
+void cli_ident_list_clear(cli_ident_list *l) {
+    for (size_t i = 0; i < l->len; i++)
+        dm_identity_free(l->items[i]);
+    free(l->items);
 }

@@ -1,8 +1,8 @@
 /* The flags and keys of the commands that make and open age files: encrypt,
  * decrypt, rekey (cli/encrypt.c, decrypt.c, rekey.c) and age's own command
- * line (cli/age.c). One option table and one parser (cli/flags.c), the
- * loading of recipients and identities (cli/keys.c), and the passphrases
- * (cli/passphrase.c). Every function that prints a failure returns its exit
+ * line (cli/age.c). One option table, one parser and the lists of keys
+ * (cli/flags.c), the loading of recipients and identities (cli/keys.c), and
+ * the passphrases (cli/passphrase.c). Every function that prints a failure returns its exit
  * code, DM_EXIT_OK otherwise. */
 #ifndef DOORMAT_CLI_FLAGS_H
 #define DOORMAT_CLI_FLAGS_H
@@ -75,8 +75,8 @@ int cli_flags_parse(const char *cmd, int argc, char **argv, const char *shortopt
 /* What encrypt and rekey check once the flags are read: n_rcpts recipient
  * flags, rcpt_any and rcpt_all naming them ("-r, -R, -i or -j", "-r, -R, -i,
  * -j"), new_ "new " where they are a file's new recipients. */
-int cli_flags_check_new(const char *cmd, const cli_flags *f, size_t n_rcpts, int argc,
-                        char **argv, const char *rcpt_any, const char *rcpt_all, const char *new_);
+int cli_flags_check_new(const char *cmd, const cli_flags *f, size_t n_rcpts, int argc, char **argv,
+                        const char *rcpt_any, const char *rcpt_all, const char *new_);
 
 /* Whether arg reads standard input: "-", or absent when absent_is_stdin. */
 int cli_is_stdin(const char *arg, int absent_is_stdin);

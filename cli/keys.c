@@ -9,53 +9,6 @@
 
 #include "flags.h"
 
-/* ------------------------------------------------------------- lists */
-
-static int grow(void **items, size_t *cap, size_t len, size_t elem, const char *what) {
-    if (len < *cap)
-        return DM_OK;
-    size_t ncap = *cap ? *cap * 2 : 8;
-    void *n = realloc(*items, ncap * elem);
-    if (n == NULL)
-        return dm_fail(DM_ERR_NOMEM, "%s", what);
-    *items = n;
-    *cap = ncap;
-    return DM_OK;
-}
-
-int cli_rcpt_push(cli_rcpt_list *l, dm_recipient *r) {
-    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "recipient list");
-    if (err != DM_OK) {
-        dm_recipient_free(r);
-        return err;
-    }
-    l->items[l->len++] = r;
-    return DM_OK;
-}
-
-int cli_ident_push(cli_ident_list *l, dm_identity *id) {
-    int err = grow((void **)&l->items, &l->cap, l->len, sizeof *l->items, "identity list");
-    if (err != DM_OK) {
-        dm_identity_free(id);
-        return err;
-    }
-    l->items[l->len++] = id;
-    return DM_OK;
-}
-
-void cli_rcpt_list_clear(cli_rcpt_list *l) {
-    for (size_t i = 0; i < l->len; i++)
-        dm_recipient_free(l->items[i]);
-    free(l->items);
-}
-
-void cli_ident_list_clear(cli_ident_list *l) {
-    for (size_t i = 0; i < l->len; i++)
-        dm_identity_free(l->items[i]);
-    free(l->items);
-}
-
-
 int cli_add_recipient(cli_rcpt_list *l, const char *s) {
     /* A secret key pasted where a recipient belongs must not be echoed back. */
     if (strncmp(s, "AGE-SECRET-KEY-", 15) == 0)
@@ -296,7 +249,6 @@ int cli_add_recipients_file(cli_rcpt_list *l, const char *path) {
     return DM_EXIT_OK;
 }
 
-
 int cli_add_plugin_recipient(cli_rcpt_list *l, const char *name) {
     if (strcmp(name, "batchpass") == 0)
         return cli_batchpass_recipient(l);
@@ -310,7 +262,6 @@ int cli_add_plugin_recipient(cli_rcpt_list *l, const char *name) {
         err = cli_rcpt_push(l, r);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: -j %s", name);
 }
-
 
 int cli_add_escrow_recipient(cli_rcpt_list *l, const cli_flags *f, const char *cmd) {
     dm_recipient *escrow = NULL;
@@ -367,5 +318,3 @@ int cli_add_plugin_identity(cli_ident_list *l, const char *name) {
         err = cli_ident_push(l, id);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: -j %s", name);
 }
-
-

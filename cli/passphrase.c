@@ -201,7 +201,6 @@ static int prompt_identity_new(dm_identity **out) {
     return DM_OK;
 }
 
-
 /* No identity given: the passphrase, asked on the terminal when a stanza wants it. */
 int cli_add_prompt_identity(cli_ident_list *l, const char *cmd) {
     dm_identity *prompt = NULL;

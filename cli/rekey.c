@@ -39,9 +39,19 @@ static const char rekey_usage[] =
     "Example:\n"
     "  doormat rekey -i old.txt -r age1... -o notes.age notes.age\n";
 
-static const int rekey_flags[] = {'i', CLI_OPT_OLD_PASSPHRASE_FILE, 'r', 'R', 'p',
-                                  CLI_OPT_PASSPHRASE_FILE, CLI_OPT_ESCROW, CLI_OPT_LEAF_BITS,
-                                  CLI_OPT_CRUMPLE_BITS, 'a', 'o', 'h', 0};
+static const int rekey_flags[] = {'i',
+                                  CLI_OPT_OLD_PASSPHRASE_FILE,
+                                  'r',
+                                  'R',
+                                  'p',
+                                  CLI_OPT_PASSPHRASE_FILE,
+                                  CLI_OPT_ESCROW,
+                                  CLI_OPT_LEAF_BITS,
+                                  CLI_OPT_CRUMPLE_BITS,
+                                  'a',
+                                  'o',
+                                  'h',
+                                  0};
 
 /* The -i files of f open the old file; its other specs are the new file's
  * recipients. */
@@ -122,7 +132,8 @@ int cmd_rekey(int argc, char **argv) {
         int stdin_users = cli_is_stdin(f.input, 1) + cli_is_stdin(f.passphrase_file, 0) +
                           cli_is_stdin(f.old_passphrase_file, 0);
         for (size_t i = 0; i < f.n_specs; i++)
-            stdin_users += f.specs[i].kind != CLI_SPEC_RECIPIENT && cli_is_stdin(f.specs[i].value, 0);
+            stdin_users +=
+                f.specs[i].kind != CLI_SPEC_RECIPIENT && cli_is_stdin(f.specs[i].value, 0);
         rc = stdin_users > 1
                  ? cli_usage_error("rekey: standard input is used for more than one thing")
                  : run_rekey(&f);
