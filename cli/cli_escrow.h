@@ -21,10 +21,7 @@ int cli_escrow_authority(int argc, char **argv);
  * log keys of one authority: a dm_escrow_cosigner on files. open prints the
  * failure and returns its exit code. */
 typedef struct cli_witness {
-    char state[4096];
-    dm_tlog_signer *key;
-    dm_tlog_verifier logs[DM_ESCROW_MAX_AGENTS];
-    size_t n_logs;
+    dm_tlog_witness_dir *dir;
 } cli_witness;
 int cli_witness_open(const char *cmd, const char *wdir, const dm_escrow_authority *auth,
                      cli_witness *w);

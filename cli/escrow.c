@@ -630,7 +630,7 @@ static int escrow_unwrap(int argc, char **argv) {
                 break;
             cos[n_wits].add_checkpoint = cli_witness_add_checkpoint;
             cos[n_wits].ctx = &wits[n_wits];
-            cos[n_wits].name = dm_tlog_signer_verifier(wits[n_wits].key)->name;
+            cos[n_wits].name = dm_tlog_witness_dir_verifier(wits[n_wits].dir)->name;
         }
     }
     if (rc == DM_EXIT_OK) {
