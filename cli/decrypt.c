@@ -206,9 +206,7 @@ done:
 
 int cmd_decrypt(int argc, char **argv) {
     cli_flags f;
-    int rc = cli_flags_init(&f, argc, "decrypt");
-    if (rc == DM_EXIT_OK)
-        rc = cli_flags_parse("decrypt", argc, argv, ":i:j:o:h", decrypt_flags, &f);
+    int rc = cli_flags_parse("decrypt", argc, argv, ":i:j:o:h", decrypt_flags, &f);
     if (rc != DM_EXIT_OK) {
         /* a bad flag, said */
     } else if (f.help) {

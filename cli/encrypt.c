@@ -171,9 +171,7 @@ done:
 
 int cmd_encrypt(int argc, char **argv) {
     cli_flags f;
-    int rc = cli_flags_init(&f, argc, "encrypt");
-    if (rc == DM_EXIT_OK)
-        rc = cli_flags_parse("encrypt", argc, argv, ":r:R:i:j:pao:h", encrypt_flags, &f);
+    int rc = cli_flags_parse("encrypt", argc, argv, ":r:R:i:j:pao:h", encrypt_flags, &f);
     if (rc == DM_EXIT_OK && f.help)
         rc = cli_help(encrypt_usage);
     else if (rc == DM_EXIT_OK)

@@ -113,6 +113,9 @@ static int take_flag(const char *cmd, int c, const char *value, cli_flags *f) {
 
 int cli_flags_parse(const char *cmd, int argc, char **argv, const char *shortopts,
                     const int *allowed, cli_flags *f) {
+    int rc = cli_flags_init(f, argc, cmd);
+    if (rc != DM_EXIT_OK)
+        return rc;
     struct option longopts[N_LONGOPTS];
     size_t n = 0;
     for (const struct option *o = all_longopts; o->name != NULL; o++)
@@ -121,7 +124,7 @@ int cli_flags_parse(const char *cmd, int argc, char **argv, const char *shortopt
     longopts[n] = (struct option){NULL, 0, NULL, 0};
     optind = 1;
     opterr = 0;
-    int c, rc = DM_EXIT_OK;
+    int c;
     while (rc == DM_EXIT_OK && !f->help &&
            (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
         rc =
@@ -249,6 +252,28 @@ int cli_ident_push(cli_ident_list *l, dm_identity *id) {
     }
     l->items[l->len++] = id;
     return DM_OK;
+}
+
+int cli_rcpt_push_all(cli_rcpt_list *l, dm_recipient **items, size_t n) {
+    int err = DM_OK;
+    size_t i = 0;
+    for (; i < n && err == DM_OK; i++)
+        err = cli_rcpt_push(l, items[i]);
+    for (; i < n; i++)
+        dm_recipient_free(items[i]);
+    free(items);
+    return err;
+}
+
+int cli_ident_push_all(cli_ident_list *l, dm_identity **items, size_t n) {
+    int err = DM_OK;
+    size_t i = 0;
+    for (; i < n && err == DM_OK; i++)
+        err = cli_ident_push(l, items[i]);
+    for (; i < n; i++)
+        dm_identity_free(items[i]);
+    free(items);
+    return err;
 }
 
 void cli_rcpt_list_clear(cli_rcpt_list *l) {

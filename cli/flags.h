@@ -64,7 +64,8 @@ void cli_flags_push_spec(cli_flags *f, int c, const char *value);
 /* How many specs are of kind. */
 size_t cli_flags_count(const cli_flags *f, cli_spec_kind kind);
 
-/* Reads argv with getopt_long: shortopts as getopt's, allowed the options
+/* Makes f (cli_flags_init; cli_flags_clear it whatever the result) and reads
+ * argv into it with getopt_long: shortopts as getopt's, allowed the options
  * of the command (short letters and CLI_OPT_*, 0-terminated), in one table
  * for every command. Stops at -h (f->help set) or at the first bad flag
  * (its usage error printed, the exit code returned). f->input is left to
@@ -110,6 +111,9 @@ typedef struct cli_ident_list {
 /* Takes r (or frees it on failure); DM_OK or DM_ERR_NOMEM. */
 int cli_rcpt_push(cli_rcpt_list *l, dm_recipient *r);
 int cli_ident_push(cli_ident_list *l, dm_identity *id);
+/* Take every one of the n items (freeing those left on failure) and the array. */
+int cli_rcpt_push_all(cli_rcpt_list *l, dm_recipient **items, size_t n);
+int cli_ident_push_all(cli_ident_list *l, dm_identity **items, size_t n);
 void cli_rcpt_list_clear(cli_rcpt_list *l);
 void cli_ident_list_clear(cli_ident_list *l);
 

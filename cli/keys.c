@@ -236,12 +236,7 @@ int cli_add_recipients_file(cli_rcpt_list *l, const char *path) {
         (void)bad_line;
         return cli_fail(err, "encrypt: recipients file %s", path);
     }
-    size_t i = 0;
-    for (; i < n && err == DM_OK; i++)
-        err = cli_rcpt_push(l, rs[i]);
-    for (; i < n; i++)
-        dm_recipient_free(rs[i]);
-    free(rs);
+    err = cli_rcpt_push_all(l, rs, n);
     if (err != DM_OK)
         return cli_fail(err, "encrypt");
     if (n == 0)
@@ -271,8 +266,6 @@ int cli_add_escrow_recipient(cli_rcpt_list *l, const cli_flags *f, const char *c
     return rc;
 }
 
-/* Stdout is a terminal and no armor: asked before any passphrase. */
-
 int cli_add_identity_file(cli_ident_list *l, const char *path) {
     const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
     char *text = NULL;
@@ -296,12 +289,7 @@ int cli_add_identity_file(cli_ident_list *l, const char *path) {
         (void)bad_line; /* the detail names the line; a secret line is never echoed */
         return cli_fail(err, "decrypt: identity file %s", name);
     }
-    size_t i = 0;
-    for (; i < n && err == DM_OK; i++)
-        err = cli_ident_push(l, ids[i]);
-    for (; i < n; i++)
-        dm_identity_free(ids[i]);
-    free(ids);
+    err = cli_ident_push_all(l, ids, n);
     if (err != DM_OK)
         return cli_fail(err, "decrypt");
     if (n == 0)

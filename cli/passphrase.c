@@ -86,29 +86,53 @@ int cli_batchpass_recipient(cli_rcpt_list *l) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: -j batchpass");
 }
 
+/* The identities below wrap a scrypt identity (made at once for -j
+ * batchpass, when first needed for the prompt): unwrap says what the
+ * wrapper checks, the scrypt identity is freed with it. */
+typedef struct scrypt_ctx {
+    dm_identity *scrypt;
+} scrypt_ctx;
+
+static void scrypt_ctx_destroy(dm_identity *self) {
+    scrypt_ctx *ctx = self->ctx;
+    if (ctx != NULL && ctx->scrypt != NULL)
+        dm_identity_free(ctx->scrypt);
+    free(ctx); /* dm_identity_free frees the identity itself */
+}
+
+/* Takes scrypt (may be NULL), also on failure. */
+typedef int (*unwrap_fn)(const dm_identity *self, const dm_stanza_list *stanzas,
+                         uint8_t file_key[DM_FILE_KEY_LEN]);
+static int wrapping_identity_new(unwrap_fn unwrap, dm_identity *scrypt, dm_identity **out) {
+    dm_identity *id = calloc(1, sizeof *id);
+    scrypt_ctx *ctx = calloc(1, sizeof *ctx);
+    if (id == NULL || ctx == NULL) {
+        free(id);
+        free(ctx);
+        dm_identity_free(scrypt);
+        return dm_fail(DM_ERR_NOMEM, "identity");
+    }
+    ctx->scrypt = scrypt;
+    id->unwrap = unwrap;
+    id->destroy = scrypt_ctx_destroy;
+    id->ctx = ctx;
+    *out = id;
+    return DM_OK;
+}
+
 /* The identity of decrypt -j batchpass: the scrypt identity, whose failure
  * is the passphrase's ("incorrect passphrase"), and only for a file whose one
  * stanza is scrypt, as age's plugin says. */
-typedef struct batchpass_ctx {
-    dm_identity *scrypt;
-} batchpass_ctx;
 
 static int batchpass_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                             uint8_t file_key[DM_FILE_KEY_LEN]) {
-    const batchpass_ctx *ctx = self->ctx;
+    const scrypt_ctx *ctx = self->ctx;
     if (stanzas->len != 1 || strcmp(stanzas->items[0].type, "scrypt") != 0)
         return dm_fail(DM_ERR_NO_MATCH, "file is not passphrase-encrypted");
     int err = ctx->scrypt->unwrap(ctx->scrypt, stanzas, file_key);
     if (err == DM_ERR_NO_MATCH)
         return dm_fail(DM_ERR_NO_MATCH, "incorrect passphrase");
     return err;
-}
-
-static void batchpass_destroy(dm_identity *self) {
-    batchpass_ctx *ctx = self->ctx;
-    if (ctx != NULL && ctx->scrypt != NULL)
-        dm_identity_free(ctx->scrypt);
-    free(ctx);
 }
 
 int cli_batchpass_identity(cli_ident_list *l) {
@@ -123,24 +147,10 @@ int cli_batchpass_identity(cli_ident_list *l) {
         err = dm_scrypt_identity_new(pass, len, max_log_n, &scrypt);
     dm_secret_free(pass);
     dm_identity *id = NULL;
-    batchpass_ctx *ctx = NULL;
-    if (err == DM_OK) {
-        id = calloc(1, sizeof *id);
-        ctx = calloc(1, sizeof *ctx);
-        if (id == NULL || ctx == NULL) {
-            free(id);
-            free(ctx);
-            dm_identity_free(scrypt);
-            err = dm_fail(DM_ERR_NOMEM, "identity");
-        }
-    }
-    if (err == DM_OK) {
-        ctx->scrypt = scrypt;
-        id->unwrap = batchpass_unwrap;
-        id->destroy = batchpass_destroy;
-        id->ctx = ctx;
+    if (err == DM_OK)
+        err = wrapping_identity_new(batchpass_unwrap, scrypt, &id);
+    if (err == DM_OK)
         err = cli_ident_push(l, id);
-    }
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "decrypt: -j batchpass");
 }
 
@@ -148,13 +158,9 @@ int cli_batchpass_identity(cli_ident_list *l) {
 
 /* With no identity given, age asks for a passphrase only once it has seen that
  * the file holds a scrypt stanza; this identity does the same, lazily. */
-typedef struct prompt_ctx {
-    dm_identity *scrypt;
-} prompt_ctx;
-
 static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                          uint8_t file_key[DM_FILE_KEY_LEN]) {
-    prompt_ctx *ctx = self->ctx;
+    scrypt_ctx *ctx = self->ctx;
     int has_scrypt = 0;
     for (size_t i = 0; i < stanzas->len; i++)
         if (strcmp(stanzas->items[i].type, "scrypt") == 0)
@@ -179,32 +185,10 @@ static int prompt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
     return err;
 }
 
-static void prompt_destroy(dm_identity *self) {
-    prompt_ctx *ctx = self->ctx;
-    if (ctx != NULL && ctx->scrypt != NULL)
-        dm_identity_free(ctx->scrypt);
-    free(ctx); /* dm_identity_free frees the identity itself */
-}
-
-static int prompt_identity_new(dm_identity **out) {
-    dm_identity *id = calloc(1, sizeof *id);
-    prompt_ctx *ctx = calloc(1, sizeof *ctx);
-    if (id == NULL || ctx == NULL) {
-        free(id);
-        free(ctx);
-        return dm_fail(DM_ERR_NOMEM, "identity");
-    }
-    id->unwrap = prompt_unwrap;
-    id->destroy = prompt_destroy;
-    id->ctx = ctx;
-    *out = id;
-    return DM_OK;
-}
-
 /* No identity given: the passphrase, asked on the terminal when a stanza wants it. */
 int cli_add_prompt_identity(cli_ident_list *l, const char *cmd) {
     dm_identity *prompt = NULL;
-    int err = prompt_identity_new(&prompt);
+    int err = wrapping_identity_new(prompt_unwrap, NULL, &prompt);
     if (err == DM_OK)
         err = cli_ident_push(l, prompt);
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s", cmd);

@@ -118,9 +118,7 @@ static int run_rekey(const cli_flags *f) {
 
 int cmd_rekey(int argc, char **argv) {
     cli_flags f;
-    int rc = cli_flags_init(&f, argc, "rekey");
-    if (rc == DM_EXIT_OK)
-        rc = cli_flags_parse("rekey", argc, argv, ":i:r:R:pao:h", rekey_flags, &f);
+    int rc = cli_flags_parse("rekey", argc, argv, ":i:r:R:pao:h", rekey_flags, &f);
     size_t n_old = rc == DM_EXIT_OK ? cli_flags_count(&f, CLI_SPEC_IDENTITY_FILE) : 0;
     if (rc == DM_EXIT_OK && f.help)
         rc = cli_help(rekey_usage);
