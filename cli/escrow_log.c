@@ -51,6 +51,7 @@ typedef struct log_args {
         *output;
     char **rest;
     int n_rest;
+    int help; /* -h: the usage is printed and nothing else is done */
 } log_args;
 
 /* The long name of an option (argv[optind - 1] is its value when that came
@@ -63,7 +64,8 @@ static const char *flag_name(int c) {
 }
 
 /* Parses argv (argv[0] is the last subcommand word); allowed lists the
- * options taken. -1 to go on, or an exit code. */
+ * options taken. DM_EXIT_OK (a->help set for -h), or the exit code of a
+ * usage error, said. */
 static int parse(int argc, char **argv, const char *cmd, const int *allowed, log_args *a) {
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
@@ -71,8 +73,10 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":o:i:h", log_longopts, NULL)) != -1) {
-        if (c == 'h')
-            return cli_help(cli_escrow_usage);
+        if (c == 'h') {
+            a->help = 1;
+            return DM_EXIT_OK;
+        }
         if (c == 'i')
             c = O_IDENTITY;
         if (!cli_option_in(c, allowed)) {
@@ -98,7 +102,7 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     }
     a->rest = argv + optind;
     a->n_rest = argc - optind;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 static int need(const log_args *a, const char *value, const char *flag) {
@@ -242,7 +246,9 @@ static int audit_verify(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_SINCE, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow audit verify", allowed, &a);
-    if (rc < 0)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK)
         rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit verify: name one LOGDIR");
     dm_escrow_authority *auth = NULL;
     char *text = NULL, *old_text = NULL;
@@ -310,9 +316,11 @@ static int audit_prove(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_SINCE, O_INDEX, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow audit prove", allowed, &a);
-    if (rc < 0 && (a.since == NULL) == (a.index == NULL))
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && (a.since == NULL) == (a.index == NULL))
         rc = cli_usage_error("escrow audit prove: give one of --index N and --since N");
-    if (rc < 0)
+    if (rc == DM_EXIT_OK)
         rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit prove: name one LOGDIR");
     uint64_t n = 0;
     if (rc == DM_EXIT_OK)
@@ -415,9 +423,11 @@ static int witness_init(int argc, char **argv) {
     static const int allowed[] = {O_NAME, 'o', 0};
     log_args a;
     int rc = parse(argc, argv, "escrow witness init", allowed, &a);
-    if (rc < 0 && a.n_rest > 0)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && a.n_rest > 0)
         rc = cli_usage_error("escrow witness init: unexpected argument \"%s\"", a.rest[0]);
-    if (rc < 0 && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
         rc = need(&a, a.output, "-o WDIR");
     if (rc == DM_EXIT_OK)
         rc = cli_init();
@@ -446,9 +456,11 @@ static int witness_add(int argc, char **argv) {
     static const int allowed[] = {O_WITNESS, O_AUTHORITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow witness add-checkpoint", allowed, &a);
-    if (rc < 0 && a.n_rest > 1)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && a.n_rest > 1)
         rc = cli_usage_error("escrow witness add-checkpoint: at most one REQUEST");
-    if (rc < 0)
+    if (rc == DM_EXIT_OK)
         rc = need(&a, a.witness, "--witness WDIR");
     dm_escrow_authority *auth = NULL;
     cli_witness w = {0};
@@ -689,8 +701,8 @@ int cli_escrow_monitor(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_LOGS_CA, O_IDENTITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow monitor", allowed, &a);
-    if (rc < 0)
-        rc = DM_EXIT_OK;
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
     /* A URL names a web server that publishes the log directories. */
     int published = rc == DM_EXIT_OK && a.logs != NULL && strstr(a.logs, "://") != NULL;
     if (rc == DM_EXIT_OK && a.logs_ca != NULL && !published)
