@@ -3,7 +3,8 @@
 # standard output, nothing on standard error and exit 0, and does nothing
 # else: the escrow log subcommands (audit verify|prove, witness
 # init|add-checkpoint, monitor) once went on after printing it, to a usage
-# error (exit 2) or a crash. Their usage is the escrow group's, byte for byte.
+# error (exit 2) or a crash. The escrow subcommands' usage is the escrow
+# group's, byte for byte.
 . "$(dirname "$0")/lib.sh"
 D=$DOORMAT
 cd "$T" || exit 1
@@ -13,7 +14,8 @@ assert_exit 0 "doormat escrow --help"
 cp "$T/out" escrow-usage.txt
 assert_true "the escrow usage says what it is" grep -q '^Usage:' escrow-usage.txt
 
-for sub in "audit verify" "audit prove" "witness init" "witness add-checkpoint" monitor; do
+for sub in init warrant unwrap recover tamper "audit verify" "audit prove" "witness init" \
+  "witness add-checkpoint" monitor; do
   for h in -h --help; do
     # shellcheck disable=SC2086 # the subcommand is two words
     run "$D" escrow $sub $h
