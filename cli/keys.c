@@ -220,6 +220,19 @@ int cli_add_identity_recipients(cli_rcpt_list *l, const char *path) {
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "encrypt: identity file %s", name);
 }
 
+/* The end of reading a file of keys: parsed is its parser's result, took
+ * that of taking its n keys into a list; a file with none is refused. */
+static int file_keys_taken(int parsed, int took, size_t n, const char *cmd, const char *kind,
+                           const char *name, const char *item) {
+    if (parsed != DM_OK)
+        return cli_fail(parsed, "%s: %s file %s", cmd, kind, name);
+    if (took != DM_OK)
+        return cli_fail(took, "%s", cmd);
+    if (n == 0)
+        return cli_usage_error("%s: %s file %s holds no %s", cmd, kind, name, item);
+    return DM_EXIT_OK;
+}
+
 int cli_add_recipients_file(cli_rcpt_list *l, const char *path) {
     char *text = NULL;
     size_t len = 0;
@@ -231,17 +244,9 @@ int cli_add_recipients_file(cli_rcpt_list *l, const char *path) {
     err =
         dm_recipient_file_parse_skipping(text, len, &rs, &n, &bad_line, warn_skipped, (void *)path);
     free(text);
-    if (err != DM_OK) {
-        /* The detail already names the line (bad_line); the line itself is not echoed. */
-        (void)bad_line;
-        return cli_fail(err, "encrypt: recipients file %s", path);
-    }
-    err = cli_rcpt_push_all(l, rs, n);
-    if (err != DM_OK)
-        return cli_fail(err, "encrypt");
-    if (n == 0)
-        return cli_usage_error("encrypt: recipients file %s holds no recipient", path);
-    return DM_EXIT_OK;
+    (void)bad_line; /* the detail already names the line; the line itself is not echoed */
+    int took = err == DM_OK ? cli_rcpt_push_all(l, rs, n) : DM_OK;
+    return file_keys_taken(err, took, n, "encrypt", "recipients", path, "recipient");
 }
 
 int cli_add_plugin_recipient(cli_rcpt_list *l, const char *name) {
@@ -285,16 +290,9 @@ int cli_add_identity_file(cli_ident_list *l, const char *path) {
     size_t n = 0, bad_line = 0;
     err = dm_identity_file_parse(text, len, &ids, &n, &bad_line);
     dm_secret_free(text);
-    if (err != DM_OK) {
-        (void)bad_line; /* the detail names the line; a secret line is never echoed */
-        return cli_fail(err, "decrypt: identity file %s", name);
-    }
-    err = cli_ident_push_all(l, ids, n);
-    if (err != DM_OK)
-        return cli_fail(err, "decrypt");
-    if (n == 0)
-        return cli_usage_error("decrypt: identity file %s holds no identity", name);
-    return DM_EXIT_OK;
+    (void)bad_line; /* the detail names the line; a secret line is never echoed */
+    int took = err == DM_OK ? cli_ident_push_all(l, ids, n) : DM_OK;
+    return file_keys_taken(err, took, n, "decrypt", "identity", name, "identity");
 }
 
 int cli_add_plugin_identity(cli_ident_list *l, const char *name) {
