@@ -150,15 +150,32 @@ int cli_fail_plainly(int err, const char *cmd, const char *path) {
     return cli_fail(err, "%s", cmd);
 }
 
+/* An identity file read (read_identity_text), and what messages call it. */
+typedef struct identity_file {
+    const char *name; /* the path, or "standard input" */
+    char *text;       /* guarded memory */
+    size_t len;
+    int is_ssh;
+} identity_file;
+
+static int open_identity_file(const char *path, identity_file *f) {
+    f->name = strcmp(path, "-") == 0 ? "standard input" : path;
+    f->text = NULL;
+    f->len = 0;
+    f->is_ssh = 0;
+    return read_identity_text(path, &f->text, &f->len, &f->is_ssh);
+}
+
 /* Adds the recipients of every identity in an identity file (encrypt -i). */
 int cli_add_identity_recipients(cli_rcpt_list *l, const char *path) {
-    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    char *text = NULL;
-    size_t len = 0;
-    int is_ssh = 0;
-    int err = read_identity_text(path, &text, &len, &is_ssh);
+    identity_file file;
+    int err = open_identity_file(path, &file);
     if (err != DM_OK)
-        return cli_fail_plainly(err, "encrypt", name);
+        return cli_fail_plainly(err, "encrypt", file.name);
+    const char *name = file.name;
+    char *text = file.text;
+    size_t len = file.len;
+    int is_ssh = file.is_ssh;
     if (is_ssh) {
         char *line = NULL;
         dm_recipient *r = NULL;
@@ -272,13 +289,14 @@ int cli_add_escrow_recipient(cli_rcpt_list *l, const cli_flags *f, const char *c
 }
 
 int cli_add_identity_file(cli_ident_list *l, const char *path) {
-    const char *name = strcmp(path, "-") == 0 ? "standard input" : path;
-    char *text = NULL;
-    size_t len = 0;
-    int is_ssh = 0;
-    int err = read_identity_text(path, &text, &len, &is_ssh);
+    identity_file file;
+    int err = open_identity_file(path, &file);
     if (err != DM_OK)
-        return cli_fail_plainly(err, "decrypt", name);
+        return cli_fail_plainly(err, "decrypt", file.name);
+    const char *name = file.name;
+    char *text = file.text;
+    size_t len = file.len;
+    int is_ssh = file.is_ssh;
     if (is_ssh) {
         dm_identity *id = NULL;
         err = open_ssh_key(path, text, len, &id, NULL);
