@@ -21,10 +21,7 @@ int cli_escrow_authority(int argc, char **argv);
  * log keys of one authority: a dm_escrow_cosigner on files. open prints the
  * failure and returns its exit code. */
 typedef struct cli_witness {
-    char state[4096];
-    dm_tlog_signer *key;
-    dm_tlog_verifier logs[DM_ESCROW_MAX_AGENTS];
-    size_t n_logs;
+    dm_tlog_witness_dir *dir;
 } cli_witness;
 int cli_witness_open(const char *cmd, const char *wdir, const dm_escrow_authority *auth,
                      cli_witness *w);
@@ -39,7 +36,7 @@ int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *sta
 int cli_escrow_recipient(const char *authority_path, const dm_escrow_opts *opts,
                          dm_recipient **out);
 
-/* --leaf-bits N (leaf nonzero) or --crumple-bits C into opts; -1 to go on, or
+/* --leaf-bits N (leaf nonzero) or --crumple-bits C into opts; DM_EXIT_OK, or
  * the usage error's exit code (a bad number, both modes, a flag twice). */
 int cli_escrow_mode_flag(const char *cmd, int leaf, const char *arg, dm_escrow_opts *opts);
 

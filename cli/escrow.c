@@ -77,6 +77,7 @@ typedef struct escrow_args {
     int strip, corrupt, pq;
     char **rest; /* positional arguments */
     int n_rest;
+    int help; /* -h: the usage is printed and nothing else is done */
 } escrow_args;
 
 /* The options given once, each a string: where parse_args keeps each. */
@@ -119,7 +120,8 @@ static void escrow_args_free(escrow_args *a) {
 }
 
 /* Parses argv (argv[0] is the subcommand word); allowed lists the accepted
- * options by their enum value or short letter. Returns -1 to go on, or an exit code. */
+ * options by their enum value or short letter. Returns DM_EXIT_OK (a->help set
+ * for -h: nothing else is read), or the exit code of a usage error, said. */
 static int parse_args(int argc, char **argv, const char *cmd, const int *allowed, escrow_args *a) {
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
@@ -133,9 +135,8 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     int c;
     while ((c = getopt_long(argc, argv, ":i:o:h", escrow_longopts, NULL)) != -1) {
         if (c == 'h') {
-            /* Every caller reads 0 as "arguments fine, go on": help ends the process here. */
-            escrow_args_free(a);
-            exit(cli_help(cli_escrow_usage));
+            a->help = 1;
+            return DM_EXIT_OK;
         }
         if (!cli_option_in(c, allowed)) {
             if (c == '?' || c == ':')
@@ -166,7 +167,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const int *allowed
     }
     a->rest = argv + optind;
     a->n_rest = argc - optind;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 static int need(const escrow_args *a, const char *value, const char *flag) {
@@ -378,14 +379,18 @@ static int escrow_init(int argc, char **argv) {
         'o',      0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow init", allowed, &a);
+    if (rc == DM_EXIT_OK && a.help) {
+        escrow_args_free(&a);
+        return cli_help(cli_escrow_usage);
+    }
     dm_tlog_verifier *wits = NULL;
     unsigned wk = 0;
-    if (rc < 0 && a.witness_threshold != NULL && a.n_witnesses == 0)
+    if (rc == DM_EXIT_OK && a.witness_threshold != NULL && a.n_witnesses == 0)
         rc = cli_usage_error("escrow init: --witness-threshold without --witness");
 
-    if (rc < 0 && a.n_rest > 0)
+    if (rc == DM_EXIT_OK && a.n_rest > 0)
         rc = cli_usage_error("escrow init: unexpected argument \"%s\"", a.rest[0]);
-    if (rc < 0 && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
         rc = need(&a, a.output, "-o DIR");
     if (rc == DM_EXIT_OK && a.n_witnesses > 0)
         rc = parse_witnesses(&a, &wits, &wk);
@@ -487,7 +492,11 @@ static int escrow_warrant(int argc, char **argv) {
                                   OPT_ISSUED, 'o',           0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow warrant", allowed, &a);
-    if (rc < 0 && (rc = need(&a, a.court, "--court DIR/court.key")) == DM_EXIT_OK &&
+    if (rc == DM_EXIT_OK && a.help) {
+        escrow_args_free(&a);
+        return cli_help(cli_escrow_usage);
+    }
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.court, "--court DIR/court.key")) == DM_EXIT_OK &&
         (rc = need(&a, a.case_ref, "--case TEXT")) == DM_EXIT_OK &&
         (rc = need(&a, a.expires, "--expires YYYY-MM-DD")) == DM_EXIT_OK &&
         (rc = need(&a, a.output, "-o WARRANT")) == DM_EXIT_OK && a.n_rest == 0)
@@ -587,7 +596,11 @@ static int escrow_unwrap(int argc, char **argv) {
                                   OPT_REQUESTER, OPT_WITNESS, 'o',         0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow unwrap", allowed, &a);
-    if (rc < 0 && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
+    if (rc == DM_EXIT_OK && a.help) {
+        escrow_args_free(&a);
+        return cli_help(cli_escrow_usage);
+    }
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.agent, "--agent DIR/agents/AGENT.key")) == DM_EXIT_OK &&
         (rc = need(&a, a.warrant, "--warrant WARRANT")) == DM_EXIT_OK &&
         (rc = need(&a, a.log, "--log DIR/logs/AGENT")) == DM_EXIT_OK &&
         (rc = need(&a, a.output, "-o SHARE")) == DM_EXIT_OK && a.n_rest != 1)
@@ -630,7 +643,7 @@ static int escrow_unwrap(int argc, char **argv) {
                 break;
             cos[n_wits].add_checkpoint = cli_witness_add_checkpoint;
             cos[n_wits].ctx = &wits[n_wits];
-            cos[n_wits].name = dm_tlog_signer_verifier(wits[n_wits].key)->name;
+            cos[n_wits].name = dm_tlog_witness_dir_verifier(wits[n_wits].dir)->name;
         }
     }
     if (rc == DM_EXIT_OK) {
@@ -675,8 +688,12 @@ static int escrow_recover(int argc, char **argv) {
     static const int allowed[] = {OPT_AUTHORITY, OPT_SHARE, 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow recover", allowed, &a);
+    if (rc == DM_EXIT_OK && a.help) {
+        escrow_args_free(&a);
+        return cli_help(cli_escrow_usage);
+    }
     /* "--share A B FILE": every positional but the last is a share too. */
-    if (rc < 0) {
+    if (rc == DM_EXIT_OK) {
         if (a.n_rest < 1)
             rc = cli_usage_error("escrow recover: name the FILE to recover");
         else {
@@ -787,9 +804,13 @@ static int escrow_tamper(int argc, char **argv) {
     static const int allowed[] = {OPT_STRIP, OPT_CORRUPT, 'i', 'o', 0};
     escrow_args a;
     int rc = parse_args(argc, argv, "escrow tamper", allowed, &a);
-    if (rc < 0 && a.strip == a.corrupt)
+    if (rc == DM_EXIT_OK && a.help) {
+        escrow_args_free(&a);
+        return cli_help(cli_escrow_usage);
+    }
+    if (rc == DM_EXIT_OK && a.strip == a.corrupt)
         rc = cli_usage_error("escrow tamper: give exactly one of --strip and --corrupt");
-    if (rc < 0 && (rc = need(&a, a.identity, "-i IDENTITY")) == DM_EXIT_OK &&
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.identity, "-i IDENTITY")) == DM_EXIT_OK &&
         (rc = need(&a, a.output, "-o OUT")) == DM_EXIT_OK && a.n_rest != 1)
         rc = cli_usage_error("escrow tamper: name exactly one FILE");
     if (rc == DM_EXIT_OK)

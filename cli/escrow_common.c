@@ -165,7 +165,7 @@ int cli_escrow_mode_flag(const char *cmd, int leaf, const char *arg, dm_escrow_o
         opts->leaf_bits = (unsigned)v;
     else
         opts->crumple_bits = (unsigned)v;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 int cli_escrow_recipient(const char *authority_path, const dm_escrow_opts *opts,

@@ -51,6 +51,7 @@ typedef struct log_args {
         *output;
     char **rest;
     int n_rest;
+    int help; /* -h: the usage is printed and nothing else is done */
 } log_args;
 
 /* The long name of an option (argv[optind - 1] is its value when that came
@@ -63,7 +64,8 @@ static const char *flag_name(int c) {
 }
 
 /* Parses argv (argv[0] is the last subcommand word); allowed lists the
- * options taken. -1 to go on, or an exit code. */
+ * options taken. DM_EXIT_OK (a->help set for -h), or the exit code of a
+ * usage error, said. */
 static int parse(int argc, char **argv, const char *cmd, const int *allowed, log_args *a) {
     memset(a, 0, sizeof *a);
     a->cmd = cmd;
@@ -71,8 +73,10 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":o:i:h", log_longopts, NULL)) != -1) {
-        if (c == 'h')
-            return cli_help(cli_escrow_usage);
+        if (c == 'h') {
+            a->help = 1;
+            return DM_EXIT_OK;
+        }
         if (c == 'i')
             c = O_IDENTITY;
         if (!cli_option_in(c, allowed)) {
@@ -98,7 +102,7 @@ static int parse(int argc, char **argv, const char *cmd, const int *allowed, log
     }
     a->rest = argv + optind;
     a->n_rest = argc - optind;
-    return -1;
+    return DM_EXIT_OK;
 }
 
 static int need(const log_args *a, const char *value, const char *flag) {
@@ -242,7 +246,9 @@ static int audit_verify(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_SINCE, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow audit verify", allowed, &a);
-    if (rc < 0)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK)
         rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit verify: name one LOGDIR");
     dm_escrow_authority *auth = NULL;
     char *text = NULL, *old_text = NULL;
@@ -310,9 +316,11 @@ static int audit_prove(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_SINCE, O_INDEX, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow audit prove", allowed, &a);
-    if (rc < 0 && (a.since == NULL) == (a.index == NULL))
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && (a.since == NULL) == (a.index == NULL))
         rc = cli_usage_error("escrow audit prove: give one of --index N and --since N");
-    if (rc < 0)
+    if (rc == DM_EXIT_OK)
         rc = a.n_rest == 1 ? DM_EXIT_OK : cli_usage_error("escrow audit prove: name one LOGDIR");
     uint64_t n = 0;
     if (rc == DM_EXIT_OK)
@@ -380,87 +388,59 @@ int cli_escrow_audit(int argc, char **argv) {
 int cli_witness_open(const char *cmd, const char *wdir, const dm_escrow_authority *auth,
                      cli_witness *w) {
     memset(w, 0, sizeof *w);
-    char path[4096];
-    if ((size_t)snprintf(path, sizeof path, "%s/witness.key", wdir) >= sizeof path ||
-        (size_t)snprintf(w->state, sizeof w->state, "%s/state", wdir) >= sizeof w->state)
+    char path[DM_TLOG_MAX_PATH];
+    if (dm_tlog_witness_dir_path(wdir, DM_TLOG_WITNESS_KEY_FILE, path, sizeof path) != DM_OK)
         return cli_usage_error("%s: %s: path too long", cmd, wdir);
     struct stat st;
     if (stat(path, &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH)) != 0)
         return cli_usage_error("%s: %s is readable by others; run chmod 600 %s", cmd, path, path);
+    dm_tlog_verifier logs[DM_ESCROW_MAX_AGENTS];
+    size_t n_logs = 0;
+    for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
+        logs[n_logs++] = *dm_escrow_authority_log_key(auth, i);
     char *text = NULL;
     size_t len = 0;
     int err = cli_read_secret_file(path, &text, &len);
     if (err == DM_OK)
-        err = dm_tlog_signer_parse(text, len, &w->key);
+        err = dm_tlog_witness_dir_open(wdir, text, len, logs, n_logs, &w->dir);
     dm_secret_free(text);
-    if (err == DM_OK && dm_tlog_signer_verifier(w->key)->type != DM_TLOG_SIG_COSIGNATURE)
-        err = dm_fail(DM_ERR_USAGE, "%s is not a witness key", path);
-    if (err != DM_OK) {
-        dm_tlog_signer_free(w->key);
-        w->key = NULL;
-        return cli_fail(err, "%s: witness %s", cmd, wdir);
-    }
-    for (size_t i = 0; i < dm_escrow_authority_agents(auth); i++)
-        w->logs[w->n_logs++] = *dm_escrow_authority_log_key(auth, i);
-    return DM_EXIT_OK;
+    return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: witness %s", cmd, wdir);
 }
 
 void cli_witness_close(cli_witness *w) {
-    dm_tlog_signer_free(w->key);
-    w->key = NULL;
+    dm_tlog_witness_dir_free(w->dir);
+    w->dir = NULL;
 }
 
 int cli_witness_add_checkpoint(void *ctx, const char *body, size_t len, int *status,
                                char **response, size_t *response_len) {
     cli_witness *w = ctx;
-    return dm_tlog_witness_add_checkpoint(w->state, w->key, w->logs, w->n_logs, body, len,
-                                          (uint64_t)time(NULL), status, response, response_len);
+    return dm_tlog_witness_dir_add_checkpoint(w->dir, body, len, (uint64_t)cli_now(), status,
+                                              response, response_len);
 }
 
 static int witness_init(int argc, char **argv) {
     static const int allowed[] = {O_NAME, 'o', 0};
     log_args a;
     int rc = parse(argc, argv, "escrow witness init", allowed, &a);
-    if (rc < 0 && a.n_rest > 0)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && a.n_rest > 0)
         rc = cli_usage_error("escrow witness init: unexpected argument \"%s\"", a.rest[0]);
-    if (rc < 0 && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
+    if (rc == DM_EXIT_OK && (rc = need(&a, a.name, "--name NAME")) == DM_EXIT_OK)
         rc = need(&a, a.output, "-o WDIR");
     if (rc == DM_EXIT_OK)
         rc = cli_init();
-    char *sk = NULL, *vk = NULL;
-    char key[4096], pub[4096], state[4096];
+    char *vk = NULL;
+    char key[DM_TLOG_MAX_PATH], pub[DM_TLOG_MAX_PATH], state[DM_TLOG_MAX_PATH];
     if (rc == DM_EXIT_OK &&
-        ((size_t)snprintf(key, sizeof key, "%s/witness.key", a.output) >= sizeof key ||
-         (size_t)snprintf(pub, sizeof pub, "%s/witness.vkey", a.output) >= sizeof pub ||
-         (size_t)snprintf(state, sizeof state, "%s/state", a.output) >= sizeof state))
+        (dm_tlog_witness_dir_path(a.output, DM_TLOG_WITNESS_KEY_FILE, key, sizeof key) != DM_OK ||
+         dm_tlog_witness_dir_path(a.output, DM_TLOG_WITNESS_VKEY_FILE, pub, sizeof pub) != DM_OK ||
+         dm_tlog_witness_dir_path(a.output, DM_TLOG_WITNESS_STATE_DIR, state, sizeof state) !=
+             DM_OK))
         rc = cli_usage_error("escrow witness init: %s: path too long", a.output);
     if (rc == DM_EXIT_OK) {
-        int err = dm_tlog_key_generate(a.name, DM_TLOG_SIG_COSIGNATURE, &sk, &vk);
-        int made = 0;
-        if (err == DM_OK && mkdir(a.output, 0700) == 0)
-            made = 1;
-        else if (err == DM_OK && errno != EEXIST)
-            err = dm_fail(DM_ERR_IO, "%s: %s", a.output, strerror(errno));
-        if (err == DM_OK) {
-            char line[4200];
-            int n = snprintf(line, sizeof line, "%s\n", sk);
-            err = dm_write_new_file(key, line, (size_t)n, 0600);
-            sodium_memzero(line, sizeof line);
-        }
-        if (err == DM_OK) {
-            char line[600];
-            int n = snprintf(line, sizeof line, "%s\n", vk);
-            err = dm_write_new_file(pub, line, (size_t)n, 0644);
-            if (err != DM_OK)
-                unlink(key);
-        }
-        if (err == DM_OK && mkdir(state, 0700) != 0) {
-            err = dm_fail(DM_ERR_IO, "%s: %s", state, strerror(errno));
-            unlink(key);
-            unlink(pub);
-        }
-        if (err != DM_OK && made)
-            rmdir(a.output);
+        int err = dm_tlog_witness_dir_create(a.output, a.name, &vk);
         if (err != DM_OK) {
             rc = cli_fail(err, "escrow witness init");
         } else {
@@ -468,7 +448,6 @@ static int witness_init(int argc, char **argv) {
             rc = cli_flush_stdout("the witness's summary");
         }
     }
-    dm_secret_free(sk);
     free(vk);
     return rc;
 }
@@ -477,9 +456,11 @@ static int witness_add(int argc, char **argv) {
     static const int allowed[] = {O_WITNESS, O_AUTHORITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow witness add-checkpoint", allowed, &a);
-    if (rc < 0 && a.n_rest > 1)
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
+    if (rc == DM_EXIT_OK && a.n_rest > 1)
         rc = cli_usage_error("escrow witness add-checkpoint: at most one REQUEST");
-    if (rc < 0)
+    if (rc == DM_EXIT_OK)
         rc = need(&a, a.witness, "--witness WDIR");
     dm_escrow_authority *auth = NULL;
     cli_witness w = {0};
@@ -570,79 +551,6 @@ static int file_ids(const char *cmd, const dm_escrow_authority *auth, const char
     return err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: %s", cmd, path);
 }
 
-/* What a monitor keeps per log (docs/escrow-format.md, "Monitoring and
- * auditing"): the checkpoint it verified last and the time of the latest
- * entry of that tree, which the order check of the next entries needs.
- *
- *     doormat-escrow-monitor/v1
- *     last-entry: YYYY-MM-DDTHH:MM:SSZ      ("none" for an empty log)
- *     the signed checkpoint, verbatim
- *
- * A file of older doormat versions holds the checkpoint alone. */
-#define STATE_MAGIC "doormat-escrow-monitor/v1\n"
-#define STATE_LAST "last-entry: "
-
-/* Splits a kept state: *note, *note_len the checkpoint; last gets the time
- * ("" for an empty log); *legacy is set for a bare checkpoint (no time). */
-static int parse_state(const char *text, size_t len, const char **note, size_t *note_len,
-                       char last[21], int *legacy) {
-    size_t ml = strlen(STATE_MAGIC), ll = strlen(STATE_LAST);
-    last[0] = '\0';
-    *legacy = len < ml || memcmp(text, STATE_MAGIC, ml) != 0;
-    if (*legacy) {
-        *note = text;
-        *note_len = len;
-        return DM_OK;
-    }
-    const char *v = text + ml, *nl = memchr(v, '\n', len - ml);
-    if (nl == NULL || (size_t)(nl - v) < ll || memcmp(v, STATE_LAST, ll) != 0)
-        return dm_fail(DM_ERR_LOG, "line 2 is not \"%s\"", STATE_LAST);
-    size_t tl = (size_t)(nl - v) - ll;
-    if (tl == 20) {
-        memcpy(last, v + ll, 20);
-        last[20] = '\0';
-    }
-    /* A valid time is one that reads back the same. */
-    struct tm tm = {0};
-    char again[32] = "";
-    time_t t = (time_t)-1;
-    if (tl == 20 && sscanf(last, "%4d-%2d-%2dT%2d:%2d:%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) == 6) {
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        t = timegm(&tm);
-    }
-    if (t != (time_t)-1 && gmtime_r(&t, &tm) != NULL)
-        strftime(again, sizeof again, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!(tl == 4 && memcmp(v + ll, "none", 4) == 0) && strcmp(again, last) != 0) {
-        last[0] = '\0';
-        return dm_fail(DM_ERR_LOG, "line 2: not a time (YYYY-MM-DDTHH:MM:SSZ) or \"none\"");
-    }
-    *note = nl + 1;
-    *note_len = len - (size_t)(nl + 1 - text);
-    return DM_OK;
-}
-
-/* Writes the state (checkpoint note and the latest entry time, "" for
- * none) to path, replaced whole (dm_atomic_write). */
-static int save_state(const char *path, const char *note, size_t len, const char *last) {
-    size_t cap = len + 64;
-    char *text = malloc(cap);
-    if (text == NULL)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    int h = snprintf(text, cap, "%s%s%s\n", STATE_MAGIC, STATE_LAST, last[0] ? last : "none");
-    memcpy(text + h, note, len);
-    dm_io_step step;
-    int rc = dm_atomic_write(NULL, path, text, (size_t)h + len, 0644, &step);
-    int e = errno;
-    free(text);
-    if (rc == 0)
-        return DM_OK;
-    if (step == DM_IO_STEP_OPEN)
-        return dm_fail(e == EEXIST ? DM_ERR_USAGE : DM_ERR_IO, "%s.tmp: %s", path, strerror(e));
-    return dm_fail(DM_ERR_IO, "%s: %s", path, strerror(e));
-}
-
 static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, size_t agent,
                            dm_tlog_fetcher f, const uint8_t (*files)[DM_FILE_ID_LEN],
                            size_t n_files);
@@ -705,15 +613,10 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
                            size_t n_files) {
     const char *name = dm_escrow_authority_agent_name(auth, agent);
     const dm_tlog_verifier *key = dm_escrow_authority_log_key(auth, agent);
-    char state[4096] = "";
-    if (a->state != NULL) {
-        uint8_t h[32];
-        char hex[65];
-        crypto_hash_sha256(h, (const uint8_t *)key->name, strlen(key->name));
-        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-        if ((size_t)snprintf(state, sizeof state, "%s/%s", a->state, hex) >= sizeof state)
-            return cli_usage_error("%s: %s: path too long", a->cmd, a->state);
-    }
+    char state[DM_TLOG_MAX_PATH] = "";
+    if (a->state != NULL &&
+        dm_tlog_monitor_state_path(a->state, key->name, state, sizeof state) != DM_OK)
+        return cli_usage_error("%s: %s: path too long", a->cmd, a->state);
     uint8_t *data = NULL;
     size_t len = 0;
     int err = f.fetch(f.ctx, "checkpoint", &data, &len);
@@ -742,10 +645,13 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
     struct stat st;
     if (err == DM_OK && state[0] && stat(state, &st) == 0) {
         err = cli_read_file(state, &old_text, &old_len);
-        const char *old_note = NULL;
-        size_t old_note_len = 0;
+        dm_tlog_monitor_state kept = {0};
         if (err == DM_OK) {
-            err = parse_state(old_text, old_len, &old_note, &old_note_len, l.last_time, &legacy);
+            err = dm_tlog_monitor_state_parse(old_text, old_len, &kept);
+            const char *old_note = kept.note;
+            size_t old_note_len = kept.note_len;
+            legacy = kept.legacy;
+            memcpy(l.last_time, kept.last_entry, sizeof l.last_time);
             if (err == DM_OK)
                 err = dm_tlog_checkpoint_open(old_note, old_note_len, key, NULL, 0, 0, &old);
             /* The new entries were not in the kept tree when its witnesses
@@ -775,7 +681,7 @@ static int monitor_fetched(const log_args *a, const dm_escrow_authority *auth, s
                        : dm_tlog_verify_log(f, &c, list_entry, &l);
     }
     if (err == DM_OK && state[0])
-        err = save_state(state, (const char *)data, len, l.last_time);
+        err = dm_tlog_monitor_state_save(state, (const char *)data, len, l.last_time);
     int rc = err == DM_OK ? DM_EXIT_OK : cli_fail(err, "%s: log of agent %s", a->cmd, name);
     /* The summary goes with the listing on standard output: standard error
      * carries failures only, one line each. */
@@ -795,8 +701,8 @@ int cli_escrow_monitor(int argc, char **argv) {
     static const int allowed[] = {O_AUTHORITY, O_STATE, O_LOGS, O_LOGS_CA, O_IDENTITY, 0};
     log_args a;
     int rc = parse(argc, argv, "escrow monitor", allowed, &a);
-    if (rc < 0)
-        rc = DM_EXIT_OK;
+    if (rc == DM_EXIT_OK && a.help)
+        return cli_help(cli_escrow_usage);
     /* A URL names a web server that publishes the log directories. */
     int published = rc == DM_EXIT_OK && a.logs != NULL && strstr(a.logs, "://") != NULL;
     if (rc == DM_EXIT_OK && a.logs_ca != NULL && !published)

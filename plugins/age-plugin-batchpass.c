@@ -1,7 +1,7 @@
 /* age-plugin-batchpass: age 1.3's batchpass plugin as a program, built on the
  * vault's scrypt recipient and identity, for age clients that lack it (age
  * 1.1.1 gains `-j batchpass` with this on $PATH). doormat itself has it built
- * in (cli/crypt.c, the same words). The server side of the age plugin
+ * in (cli/passphrase.c, the same words). The server side of the age plugin
  * protocol (c2sp.org/age-plugin): recipient-v1 wraps each file key into one
  * scrypt stanza, identity-v1 opens a file whose only stanza is scrypt.
  *

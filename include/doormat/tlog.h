@@ -323,6 +323,66 @@ typedef struct dm_tlog_lock dm_tlog_lock;
 int dm_tlog_witness_hold(const char *state_dir, const dm_tlog_lock_opts *o, dm_tlog_lock **out);
 void dm_tlog_lock_free(dm_tlog_lock *l);
 
+/* A witness kept in a directory (tlog/tlog_witness_dir.c): WDIR/witness.key
+ * (its signer key, secret, 0600), WDIR/witness.vkey (its verifier key) and
+ * WDIR/state/ (the state directory above). */
+#define DM_TLOG_WITNESS_KEY_FILE "witness.key"
+#define DM_TLOG_WITNESS_VKEY_FILE "witness.vkey"
+#define DM_TLOG_WITNESS_STATE_DIR "state"
+#define DM_TLOG_MAX_PATH 4096
+/* WDIR/FILE into out (DM_ERR_USAGE when it does not fit in cap). */
+int dm_tlog_witness_dir_path(const char *wdir, const char *file, char *out, size_t cap);
+/* Makes a new witness NAME in wdir (made 0700 unless it exists): a new key
+ * pair, witness.key and witness.vkey written as new files, state/ made.
+ * *vkey gets the verifier key (free()). On failure nothing it made is left. */
+int dm_tlog_witness_dir_create(const char *wdir, const char *name, char **vkey);
+/* A witness of wdir whose signer key text (witness.key, read by the caller:
+ * a program has its own rules for secret files) is skey, trusting the n_logs
+ * log keys of logs (copied). DM_ERR_USAGE when skey is not a cosignature key. */
+typedef struct dm_tlog_witness_dir dm_tlog_witness_dir;
+int dm_tlog_witness_dir_open(const char *wdir, const char *skey, size_t len,
+                             const dm_tlog_verifier *logs, size_t n_logs,
+                             dm_tlog_witness_dir **out);
+/* dm_tlog_witness_add_checkpoint on the witness's state at time now. */
+int dm_tlog_witness_dir_add_checkpoint(const dm_tlog_witness_dir *w, const char *body,
+                                       size_t len, uint64_t now, int *status, char **response,
+                                       size_t *response_len);
+/* The witness's own key (its name names it in cosignatures). */
+const dm_tlog_verifier *dm_tlog_witness_dir_verifier(const dm_tlog_witness_dir *w);
+void dm_tlog_witness_dir_free(dm_tlog_witness_dir *w);
+
+/* -------------------------------------------------------- monitor state */
+
+/* What a monitor keeps per log (tlog/tlog_monitor.c; docs/escrow-format.md,
+ * "Monitoring and auditing"): the checkpoint it verified last and the time
+ * of the latest entry of that tree, which the order check of the next
+ * entries needs:
+ *
+ *     doormat-escrow-monitor/v1
+ *     last-entry: YYYY-MM-DDTHH:MM:SSZ      ("none" for an empty log)
+ *     the signed checkpoint, verbatim
+ *
+ * A file of older doormat versions holds the checkpoint alone (legacy). */
+#define DM_TLOG_TIME_LEN 20 /* YYYY-MM-DDTHH:MM:SSZ */
+typedef struct dm_tlog_monitor_state {
+    const char *note; /* the checkpoint: points into the text parsed */
+    size_t note_len;
+    char last_entry[DM_TLOG_TIME_LEN + 1]; /* "" for none (an empty log, or legacy) */
+    int legacy;                            /* a bare checkpoint: no time kept */
+} dm_tlog_monitor_state;
+/* Splits a kept state; DM_ERR_LOG when line 2 is not a last-entry line with
+ * a valid time or "none". */
+int dm_tlog_monitor_state_parse(const char *text, size_t len, dm_tlog_monitor_state *out);
+/* Replaces path whole with the state (note and last_entry, NULL or "" for
+ * none), atomically (dm_atomic_write): on failure the old file is left as it
+ * was. DM_ERR_USAGE when PATH.tmp exists (another monitor writing), DM_ERR_IO
+ * otherwise. */
+int dm_tlog_monitor_state_save(const char *path, const char *note, size_t len,
+                               const char *last_entry);
+/* dir/HEX: the state file of the log whose key is named log_name, HEX the
+ * SHA-256 of the name in lower-case hex (DM_ERR_USAGE when it does not fit). */
+int dm_tlog_monitor_state_path(const char *dir, const char *log_name, char *out, size_t cap);
+
 /* ------------------------------------------------------------ tlog-proof */
 
 typedef struct dm_tlog_proof {
