@@ -528,7 +528,7 @@ static int file_ids(const char *cmd, const dm_escrow_authority *auth, const char
     int bound = err == DM_OK ? dm_escrow_file_id(auth, &info.header, files[*n]) : err;
     if (bound == DM_OK)
         (*n)++;
-    else if (bound != DM_ERR_NO_MATCH || n_ids == 0)
+    else if (bound != DM_ERR_NO_STANZA || n_ids == 0)
         err = bound; /* no escrow stanza: only the owner's key can name the file */
     uint8_t *key = NULL;
     if (err == DM_OK && n_ids > 0) {

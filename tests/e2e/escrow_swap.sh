@@ -112,6 +112,12 @@ assert_true "with the requester" grep -q "doj #0 file $eid .*requester the reque
 run "$D" escrow monitor --authority fbi/authority.pub -i owner.key g.age
 assert_exit 0 "the monitor with the owner's identity"
 assert_eq "$(grep -c " file $eid " "$T/out")" "2" "finds them by the id of the file key"
+# A copy without the escrow stanzas names no id of its own: the owner's key does.
+run "$D" escrow tamper --strip -i owner.key -o stripped.age g.age
+assert_exit 0 "a copy of the file without its escrow stanzas"
+run "$D" escrow monitor --authority fbi/authority.pub -i owner.key stripped.age
+assert_exit 0 "the monitor with the owner's identity, given the stripped copy"
+assert_eq "$(grep -c " file $eid " "$T/out")" "2" "finds them by the id of its file key"
 
 # Stanzas of the old format bind no file id: refused, with the reason.
 rebuild g.age v1.age v1
