@@ -143,6 +143,12 @@ bool dm_escrow_valid_text(const char *s, size_t len, size_t max) {
     return len >= 1 && len <= max && !has_control(s, len);
 }
 
+void *dm_escrow_parse_new(size_t size, size_t *line_out) {
+    if (line_out)
+        *line_out = 0;
+    return dm_secret_new(size);
+}
+
 /* ------------------------------------------------------------ text buffer */
 
 int dm_escrow_buf_take(dm_buf *b, char **text, size_t *len) {

@@ -272,17 +272,6 @@ done:
     return DM_OK;
 }
 
-int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, false, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_warrant_parse(text, len, out, &line);
-    free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
-}
-
 /* ------------------------------------------------------------ check */
 
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
