@@ -175,8 +175,7 @@ static int write_header(dm_sink out, bool armored, dm_header *hdr, const uint8_t
 int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
                const dm_encrypt_opts *opts) {
     static const dm_encrypt_opts defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
+    opts = opts ? opts : &defaults;
     int err = usable_recipients(rcpts, n_rcpts);
     if (err != DM_OK)
         return err;
@@ -234,8 +233,7 @@ static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n) {
 }
 
 static dm_source input_source(input *in) {
-    dm_source s = {tracked_read, in, DM_SOURCE_STREAM};
-    return s;
+    return (dm_source){tracked_read, in, DM_SOURCE_STREAM};
 }
 
 /* Turns a failed read into its class: malformed armor, or plain I/O. */
@@ -482,8 +480,7 @@ static int open_file_key(const dm_header *hdrp, dm_identity *const *ids, size_t 
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
                const dm_decrypt_opts *opts) {
     static const dm_decrypt_opts defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
+    opts = opts ? opts : &defaults;
     for (size_t i = 0; i < n_ids; i++)
         if (ids[i] == NULL || ids[i]->unwrap == NULL)
             return dm_fail(DM_ERR_USAGE, "identity %zu is not usable", i + 1);
@@ -538,8 +535,7 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
 int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
              dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *ropts) {
     static const dm_rekey_opts defaults = {0};
-    if (ropts == NULL)
-        ropts = &defaults;
+    ropts = ropts ? ropts : &defaults;
     int err = usable_recipients(rcpts, n_rcpts);
     if (err != DM_OK)
         return err;
@@ -626,10 +622,8 @@ int dm_inspect(dm_source in, dm_inspect_info *info) {
         }
     }
     input_close(&inp);
-    if (err != DM_OK && err != DM_ERR_PAYLOAD) {
-        dm_header_clear(&info->header);
-        memset(info, 0, sizeof *info);
-    }
+    if (err != DM_OK && err != DM_ERR_PAYLOAD)
+        dm_inspect_info_clear(info);
     return err;
 }
 
