@@ -145,6 +145,14 @@ static int ed_open(ed_identity *id) {
     return err;
 }
 
+static const dm_stanza_shape ed_shape = {
+    .nargs = 2,
+    .arg_len = {DM_SSH_TAG_LEN, 32},
+    .bad_args = "ssh-ed25519 stanza arguments are not a 4-byte tag and a 32-byte share in "
+                "canonical base64",
+    .body_len = BODY_LEN,
+};
+
 static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                      uint8_t file_key[DM_FILE_KEY_LEN]) {
     ed_identity *id = self->ctx;
@@ -154,24 +162,9 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, DM_SSH_ED25519) != 0)
             continue;
-        if (st->nargs != 2) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza has %zu arguments, want 2", st->nargs);
-            break;
-        }
-        uint8_t tag[DM_SSH_TAG_LEN + 1], share[33];
-        size_t tag_len = 0, share_len = 0;
-        if (dm_b64_decode(st->args[0], strlen(st->args[0]), tag, sizeof tag, &tag_len) != DM_OK ||
-            tag_len != DM_SSH_TAG_LEN ||
-            dm_b64_decode(st->args[1], strlen(st->args[1]), share, sizeof share, &share_len) !=
-                DM_OK ||
-            share_len != 32) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza arguments are not a 4-byte tag and "
-                                         "a 32-byte share in canonical base64");
-            break;
-        }
-        if (st->body_len != BODY_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza body is %zu bytes, want %d",
-                          st->body_len, BODY_LEN);
+        uint8_t tag[DM_SSH_TAG_LEN], share[32];
+        if (!dm_stanza_fits(&ed_shape, st, (uint8_t *const[]){tag, share})) {
+            err = DM_ERR_HEADER;
             break;
         }
         if (strcmp(st->args[0], id->key.tag) != 0)

@@ -185,6 +185,14 @@ static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[D
     return err;
 }
 
+/* The body's length is the key's: checked when it is decrypted. */
+static const dm_stanza_shape rsa_shape = {
+    .nargs = 1,
+    .arg_len = {DM_SSH_TAG_LEN},
+    .bad_nargs = "ssh-rsa stanza must have one argument, a 4-byte tag in canonical base64",
+    .bad_args = "ssh-rsa stanza must have one argument, a 4-byte tag in canonical base64",
+};
+
 static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                       uint8_t file_key[DM_FILE_KEY_LEN]) {
     rsa_identity *id = self->ctx;
@@ -193,13 +201,9 @@ static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, DM_SSH_RSA) != 0)
             continue;
-        uint8_t tag[DM_SSH_TAG_LEN + 1];
-        size_t tag_len = 0;
-        if (st->nargs != 1 ||
-            dm_b64_decode(st->args[0], strlen(st->args[0]), tag, sizeof tag, &tag_len) != DM_OK ||
-            tag_len != DM_SSH_TAG_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-rsa stanza must have one argument, a 4-byte tag in "
-                                         "canonical base64");
+        uint8_t tag[DM_SSH_TAG_LEN];
+        if (!dm_stanza_fits(&rsa_shape, st, (uint8_t *const[]){tag})) {
+            err = DM_ERR_HEADER;
             break;
         }
         if (strcmp(st->args[0], id->key.tag) != 0)
