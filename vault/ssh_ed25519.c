@@ -124,16 +124,10 @@ typedef struct ed_identity {
 
 static int ed_open(ed_identity *id) {
     dm_ssh_private priv;
-    int err = dm_ssh_pending_open(id->pending, &priv);
+    int err = dm_ssh_pending_open_key(id->pending, id->key.blob, id->key.blob_len, &priv);
     if (err != DM_OK)
         return err;
-    if (priv.secret == NULL || priv.pub.blob_len != id->key.blob_len ||
-        memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = id->pending->public_from_file
-                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
-                                          "file beside the key is another key's)")
-                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
-    if (err == DM_OK && (id->secret = dm_secret_alloc(32)) == NULL)
+    if ((id->secret = dm_secret_alloc(32)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
     if (err == DM_OK && crypto_sign_ed25519_sk_to_curve25519(id->secret, priv.secret) != 0)
         err = dm_fail(DM_ERR_USAGE, "ssh-ed25519 private key is unusable");

@@ -27,12 +27,9 @@ typedef struct rsa_key {
 static void rsa_key_clear(rsa_key *k) {
     free(k->blob);
     k->blob = NULL;
-    if (k->pkey != NULL) {
-        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
-        if (c != NULL)
-            c->EVP_PKEY_free(k->pkey);
-        k->pkey = NULL;
-    }
+    void *pkey = k->pkey;
+    dm_ssh_pkey_free(&pkey);
+    k->pkey = NULL;
 }
 
 static int rsa_key_init(rsa_key *k, const dm_ssh_public *pub) {
@@ -143,23 +140,15 @@ typedef struct rsa_identity {
 
 static int rsa_open(rsa_identity *id) {
     dm_ssh_private priv;
-    int err = dm_ssh_pending_open(id->pending, &priv);
+    int err = dm_ssh_pending_open_key(id->pending, id->key.blob, id->key.blob_len, &priv);
     if (err != DM_OK)
         return err;
-    if (priv.rsa == NULL || priv.pub.blob_len != id->key.blob_len ||
-        memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = id->pending->public_from_file
-                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
-                                          "file beside the key is another key's)")
-                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
-    if (err == DM_OK) {
-        id->key.pkey = priv.rsa;
-        priv.rsa = NULL;
-        dm_ssh_pending_free(id->pending);
-        id->pending = NULL;
-    }
+    id->key.pkey = priv.rsa;
+    priv.rsa = NULL;
+    dm_ssh_pending_free(id->pending);
+    id->pending = NULL;
     dm_ssh_private_free(&priv);
-    return err;
+    return DM_OK;
 }
 
 /* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
