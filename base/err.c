@@ -23,18 +23,26 @@ int dm_fail(int err, const char *fmt, ...) {
     }
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(dm_detail, sizeof dm_detail, fmt, ap);
+    dm_vformat_words(dm_detail, sizeof dm_detail, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        dm_detail[0] = '\0';
-    if (n >= (int)sizeof dm_detail) {
-        /* Never a word cut in half: end at the last space, then " ...". */
-        size_t cut = sizeof dm_detail - 5, at = cut;
-        while (at > 0 && dm_detail[at] != ' ')
-            at--;
-        if (at > 0) /* (one word longer than the whole text is cut where it must be) */
-            cut = at;
-        memcpy(dm_detail + cut, " ...", 5);
-    }
     return err;
+}
+
+void dm_vformat_words(char *buf, size_t cap, const char *fmt, va_list ap) {
+    int n = vsnprintf(buf, cap, fmt, ap);
+    if (n < 0)
+        buf[0] = '\0';
+    else if ((size_t)n >= cap)
+        dm_cut_words(buf, cap);
+}
+
+void dm_cut_words(char *buf, size_t cap) {
+    size_t cut = cap - 5, at = cut; /* room for " ..." */
+    while (at > 0 && buf[at] != ' ')
+        at--;
+    if (at > 0)
+        cut = at;
+    while (cut > 0 && buf[cut - 1] == ' ')
+        cut--;
+    memcpy(buf + cut, " ...", 5);
 }

@@ -92,3 +92,12 @@ void dm_secret_free(void *p) {
     }
     sodium_free(b); /* zeroes the region and unmaps it; ignores NULL */
 }
+
+void *dm_secret_new(size_t n) {
+    void *p = dm_secret_alloc(n);
+    if (p == NULL)
+        dm_fail(DM_ERR_NOMEM, "out of memory");
+    else
+        memset(p, 0, n);
+    return p;
+}

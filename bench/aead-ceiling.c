@@ -38,15 +38,10 @@
 
 #include <openssl/evp.h>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
+#include "aead_bench.h"
 
-#define CHUNK 65536
-#define SEALED (CHUNK + 16)
 #define JOB_CHUNKS 8
 #define JOB (JOB_CHUNKS * CHUNK)
-#define MAX_THREADS 64
 
 enum mode { HOT, MEMORY, OPEN, FILE_MAPPED, FILE_PREAD, FILE_WINDOW };
 
@@ -64,38 +59,19 @@ typedef struct worker {
     int ok;
 } worker;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static void nonce_of(unsigned long long counter, unsigned char nonce[12]) {
-    memset(nonce, 0, 12);
-    for (int b = 0; b < 8; b++)
-        nonce[10 - b] = (unsigned char)(counter >> (8 * b));
-}
-
-static int seal(EVP_CIPHER_CTX *c, unsigned long long counter, const unsigned char *in,
-                unsigned char *out) {
+/* Seals (enc) or opens one chunk: CHUNK bytes, the sealed side followed by
+ * its 16-byte tag. */
+static int chunk(EVP_CIPHER_CTX *c, unsigned long long counter, const unsigned char *in,
+                 unsigned char *out, int enc) {
     unsigned char nonce[12];
     nonce_of(counter, nonce);
+    unsigned char *tag = enc ? out + CHUNK : (unsigned char *)(in + CHUNK);
     int got = 0, fin = 0;
-    return EVP_EncryptInit_ex2(c, NULL, NULL, nonce, NULL) == 1 &&
-           EVP_EncryptUpdate(c, out, &got, in, CHUNK) == 1 &&
-           EVP_EncryptFinal_ex(c, out + CHUNK, &fin) == 1 &&
-           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, out + CHUNK) == 1;
-}
-
-static int open_chunk(EVP_CIPHER_CTX *c, unsigned long long counter, const unsigned char *in,
-                      unsigned char *out) {
-    unsigned char nonce[12];
-    nonce_of(counter, nonce);
-    int got = 0, fin = 0;
-    return EVP_DecryptInit_ex2(c, NULL, NULL, nonce, NULL) == 1 &&
-           EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(in + CHUNK)) == 1 &&
-           EVP_DecryptUpdate(c, out, &got, in, CHUNK) == 1 &&
-           EVP_DecryptFinal_ex(c, out + CHUNK, &fin) == 1;
+    return EVP_CipherInit_ex2(c, NULL, NULL, nonce, enc, NULL) == 1 &&
+           (enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, tag) == 1) &&
+           EVP_CipherUpdate(c, out, &got, in, CHUNK) == 1 &&
+           EVP_CipherFinal_ex(c, out + CHUNK, &fin) == 1 &&
+           (!enc || EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_GET_TAG, 16, tag) == 1);
 }
 
 static void *run(void *arg) {
@@ -108,7 +84,7 @@ static void *run(void *arg) {
         double end = now() + seconds;
         for (unsigned long long i = 0; w->ok && now() < end; i++) {
             for (int k = 0; k < 16 && w->ok; k++) {
-                w->ok = seal(c, i * 16 + (unsigned)k, in, out);
+                w->ok = chunk(c, i * 16 + (unsigned)k, in, out, 1);
                 w->bytes += CHUNK;
             }
         }
@@ -125,8 +101,8 @@ static void *run(void *arg) {
         }
         for (size_t k = 0; w->ok && k < len / CHUNK; k++) {
             unsigned long long counter = off / CHUNK + k;
-            w->ok = mode == OPEN ? open_chunk(c, counter, src + counter * SEALED, out + k * CHUNK)
-                                 : seal(c, counter, p + k * CHUNK, out + k * SEALED);
+            w->ok = mode == OPEN ? chunk(c, counter, src + counter * SEALED, out + k * CHUNK, 0)
+                                 : chunk(c, counter, p + k * CHUNK, out + k * SEALED, 1);
         }
         if (mode == FILE_WINDOW)
             (void)madvise((void *)p, len, MADV_DONTNEED);
@@ -146,7 +122,7 @@ static unsigned char *sealed_buffer(size_t len) {
     if (pt != NULL)
         memset(pt, 7, CHUNK);
     for (size_t i = 0; ok && i < len / CHUNK; i++)
-        ok = seal(c, i, pt, ct + i * SEALED);
+        ok = chunk(c, i, pt, ct + i * SEALED, 1);
     EVP_CIPHER_CTX_free(c);
     free(pt);
     if (!ok) {

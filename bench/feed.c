@@ -39,15 +39,10 @@
 
 #include <openssl/evp.h>
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22 /* Linux 5.14 */
-#endif
+#include "aead_bench.h"
 
-#define CHUNK 65536
-#define SEALED (CHUNK + 16)
 #define PIECE 4096
 #define AHEAD 16384
-#define MAX_THREADS 64
 #define MAX_JOB_CHUNKS 1024
 
 enum way { PREAD, PREADV, WINDOW, WINDOW_WILLNEED, WINDOW_FAULT, WINDOW_PREFETCH, JOB_MAP, MAP_KEEP };
@@ -62,19 +57,12 @@ static EVP_CIPHER *cipher;
 static atomic_size_t next_job;
 static atomic_int failed;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* Seals one chunk; with `prefetch`, in 4 KiB pieces, each after prefetching
  * the piece 16 KiB ahead (up to `end`). */
 static int seal(EVP_CIPHER_CTX *c, unsigned long long counter, const unsigned char *in,
                 unsigned char *out, int prefetch, const unsigned char *end) {
-    unsigned char nonce[12] = {0};
-    for (int b = 0; b < 8; b++)
-        nonce[10 - b] = (unsigned char)(counter >> (8 * b));
+    unsigned char nonce[12];
+    nonce_of(counter, nonce);
     int got = 0, fin = 0;
     if (EVP_EncryptInit_ex2(c, NULL, NULL, nonce, NULL) != 1)
         return 0;

@@ -78,12 +78,11 @@ int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size
     auth->threshold = threshold;
     auth->n_agents = n_agents;
     for (size_t i = 0; i < n_agents && !err; i++) {
-        keys[i] = dm_secret_alloc(sizeof *keys[i]);
+        keys[i] = dm_secret_new(sizeof *keys[i]);
         if (!keys[i]) {
-            err = dm_fail(DM_ERR_NOMEM, "out of memory");
+            err = DM_ERR_NOMEM;
             break;
         }
-        memset(keys[i], 0, sizeof *keys[i]);
         snprintf(keys[i]->name, sizeof keys[i]->name, "%s", agents[i]);
         keys[i]->index = i;
         randombytes_buf(keys[i]->seed, sizeof keys[i]->seed);

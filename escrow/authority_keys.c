@@ -106,12 +106,9 @@ done:
 int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_agent_key **out, size_t *line_out) {
     *out = NULL;
-    if (line_out)
-        *line_out = 0;
-    dm_escrow_agent_key *key = dm_secret_alloc(sizeof *key);
+    dm_escrow_agent_key *key = dm_escrow_parse_new(sizeof *key, line_out);
     if (!key)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memset(key, 0, sizeof *key);
+        return DM_ERR_NOMEM;
     int err = key_parse(auth, AGENT_KEY_MAGIC, text, len, key->name, key->seed, line_out);
     if (!err)
         err = dm_escrow_agent_key_derive(key);
@@ -141,12 +138,9 @@ int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text,
 int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_court_key **out, size_t *line_out) {
     *out = NULL;
-    if (line_out)
-        *line_out = 0;
-    dm_escrow_court_key *key = dm_secret_alloc(sizeof *key);
+    dm_escrow_court_key *key = dm_escrow_parse_new(sizeof *key, line_out);
     if (!key)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memset(key, 0, sizeof *key);
+        return DM_ERR_NOMEM;
     int err = key_parse(auth, COURT_KEY_MAGIC, text, len, NULL, key->seed, line_out);
     if (!err)
         err = dm_escrow_court_key_derive(key);
@@ -161,28 +155,4 @@ int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text,
     }
     *out = key;
     return DM_OK;
-}
-
-int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
-                             dm_escrow_agent_key **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, true, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_agent_key_parse(auth, text, len, out, &line);
-    dm_secret_free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
-}
-
-int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
-                             dm_escrow_court_key **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, true, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_court_key_parse(auth, text, len, out, &line);
-    dm_secret_free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }

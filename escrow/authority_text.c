@@ -318,14 +318,3 @@ done:
     *out = auth;
     return DM_OK;
 }
-
-int dm_escrow_authority_load(const char *path, dm_escrow_authority **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, false, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_authority_parse(text, len, out, &line);
-    free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
-}

@@ -110,6 +110,12 @@ bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned 
 
 bool dm_escrow_valid_name(const char *s, size_t len);       /* authority */
 bool dm_escrow_valid_agent_name(const char *s, size_t len); /* agent */
+/* 1 to max bytes of text without a control character (a requester, a case reference). */
+bool dm_escrow_valid_text(const char *s, size_t len, size_t max);
+
+/* The start of a parser of a secret text: *line_out (when not NULL) 0, and a
+ * zeroed guarded object of size bytes, or NULL with DM_ERR_NOMEM's detail. */
+void *dm_escrow_parse_new(size_t size, size_t *line_out);
 
 /* The growing text buffer is base's (dm_buf); take says DM_ERR_NOMEM with a
  * detail when any step failed. */

@@ -29,14 +29,7 @@
 /* ------------------------------------------------------------------ entries */
 
 static bool valid_requester(const char *s, size_t len) {
-    if (len < 1 || len > DM_ESCROW_MAX_REQUESTER)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
+    return dm_escrow_valid_text(s, len, DM_ESCROW_MAX_REQUESTER);
 }
 
 static bool valid_time(const char *s, size_t len) {
@@ -173,38 +166,32 @@ int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t a
     return DM_OK;
 }
 
-/* A witness's time as an entry's: YYYY-MM-DDTHH:MM:SSZ. */
-static void witness_time_text(uint64_t t, char out[32]) {
-    time_t tt = (time_t)t; /* a verified cosignature's time is at most INT64_MAX */
+/* The error for an entry dated outside what witness w saw: when says on which side of the
+ * cosignature the entry lies, dated and clock how the agent's clock was off. */
+static int clock_skew(const dm_escrow_entry *e, uint64_t index, const dm_escrow_witness_time *w,
+                      const char *when, const char *dated, const char *clock) {
+    time_t tt = (time_t)w->time; /* a verified cosignature's time is at most INT64_MAX */
     struct tm tm;
-    if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, 32, "%" PRIu64 " s", t);
+    char wt[32]; /* the witness's time as an entry's: YYYY-MM-DDTHH:MM:SSZ */
+    if (gmtime_r(&tt, &tm) == NULL || strftime(wt, sizeof wt, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(wt, sizeof wt, "%" PRIu64 " s", w->time);
+    return dm_fail(DM_ERR_LOG,
+                   "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
+                   "%" PRIu64 ", %s %s: the entry was %s (the agent's clock was %s by more "
+                   "than %d minutes)",
+                   index, e->time, w->witness, w->size, when, wt, dated, clock,
+                   DM_ESCROW_WITNESS_SLACK / 60);
 }
 
 int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
                                     const dm_escrow_witness_time *after,
                                     const dm_escrow_witness_time *before) {
     int64_t t = (int64_t)entry_seconds(e->time);
-    char wt[32];
-    if (after != NULL && after->time != 0 && t + DM_ESCROW_WITNESS_SLACK < (int64_t)after->time) {
-        witness_time_text(after->time, wt);
-        return dm_fail(DM_ERR_LOG,
-                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
-                       "%" PRIu64 ", without it, at %s: the entry was backdated (the agent's "
-                       "clock was behind by more than %d minutes)",
-                       index, e->time, after->witness, after->size, wt,
-                       DM_ESCROW_WITNESS_SLACK / 60);
-    }
+    if (after != NULL && after->time != 0 && t + DM_ESCROW_WITNESS_SLACK < (int64_t)after->time)
+        return clock_skew(e, index, after, "without it, at", "backdated", "behind");
     if (before != NULL && before->time != 0 &&
-        t - DM_ESCROW_WITNESS_SLACK > (int64_t)before->time) {
-        witness_time_text(before->time, wt);
-        return dm_fail(DM_ERR_LOG,
-                       "entry %" PRIu64 " is dated %s, but witness %s cosigned the log at size "
-                       "%" PRIu64 ", with it, already at %s: the entry was postdated (the "
-                       "agent's clock was ahead by more than %d minutes)",
-                       index, e->time, before->witness, before->size, wt,
-                       DM_ESCROW_WITNESS_SLACK / 60);
-    }
+        t - DM_ESCROW_WITNESS_SLACK > (int64_t)before->time)
+        return clock_skew(e, index, before, "with it, already at", "postdated", "ahead");
     return DM_OK;
 }
 

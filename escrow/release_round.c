@@ -47,24 +47,16 @@ static void set_why(char *why, const char *fmt, ...) {
     char tmp[2 * DM_ESCROW_WHY_LEN];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    dm_vformat_words(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        tmp[0] = '\0';
     for (char *q = tmp; *q; q++)
         if (*q == '\n' || *q == '\r' || *q == '\t')
             *q = ' ';
     size_t len = strlen(tmp);
     while (len > 0 && tmp[len - 1] == ' ')
         tmp[--len] = '\0';
-    if (len >= DM_ESCROW_WHY_LEN) {
-        size_t cut = DM_ESCROW_WHY_LEN - 5; /* room for " ..." */
-        while (cut > 0 && tmp[cut] != ' ')
-            cut--;
-        while (cut > 0 && tmp[cut - 1] == ' ')
-            cut--;
-        memcpy(tmp + cut, " ...", 5);
-    }
+    if (len >= DM_ESCROW_WHY_LEN)
+        dm_cut_words(tmp, DM_ESCROW_WHY_LEN);
     snprintf(why, DM_ESCROW_WHY_LEN, "%s", tmp);
 }
 

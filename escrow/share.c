@@ -101,12 +101,9 @@ int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len) {
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                           dm_escrow_share **out, size_t *line_out) {
     *out = NULL;
-    if (line_out)
-        *line_out = 0;
-    dm_escrow_share *s = dm_secret_alloc(sizeof *s);
+    dm_escrow_share *s = dm_escrow_parse_new(sizeof *s, line_out);
     if (!s)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memset(s, 0, sizeof *s);
+        return DM_ERR_NOMEM;
     dm_escrow_lines it = {.text = text, .len = len};
     const char *line, *v;
     size_t llen, vlen;
@@ -190,17 +187,6 @@ done:
     return DM_OK;
 }
 
-int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_escrow_share **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, true, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_share_parse(auth, text, len, out, &line);
-    dm_secret_free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
-}
-
 static bool key_of(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent) {
     return memcmp(agent->authority_id, auth->id, DM_ESCROW_ID_LEN) == 0 &&
            agent->index < auth->n_agents &&
@@ -239,10 +225,9 @@ int dm_escrow_share_prepare(const dm_escrow_authority *auth, const dm_escrow_age
     err = dm_escrow_warrant_check(w, auth, file_id, now);
     if (err)
         return err;
-    dm_escrow_share *s = dm_secret_alloc(sizeof *s);
+    dm_escrow_share *s = dm_secret_new(sizeof *s);
     if (!s)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memset(s, 0, sizeof *s);
+        return DM_ERR_NOMEM;
     memcpy(s->authority_id, auth->id, DM_ESCROW_ID_LEN);
     snprintf(s->agent, sizeof s->agent, "%s", agent->name);
     memcpy(s->file_id, file_id, DM_FILE_ID_LEN);

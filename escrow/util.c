@@ -111,29 +111,42 @@ bool dm_escrow_parse_uint(const char *in, size_t in_len, unsigned max, unsigned 
     return true;
 }
 
-bool dm_escrow_valid_name(const char *s, size_t len) {
-    if (len < 1 || len > DM_ESCROW_MAX_NAME)
+/* A name of 1 to max bytes, each of which ok() accepts at its place. */
+static bool valid_chars(const char *s, size_t len, size_t max, bool (*ok)(char c, size_t i)) {
+    if (len < 1 || len > max)
         return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
+    for (size_t i = 0; i < len; i++)
+        if (!ok(s[i], i))
             return false;
-    }
     return true;
 }
 
+static bool name_char(char c, size_t i) {
+    (void)i;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+static bool agent_name_char(char c, size_t i) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
+}
+
+bool dm_escrow_valid_name(const char *s, size_t len) {
+    return valid_chars(s, len, DM_ESCROW_MAX_NAME, name_char);
+}
+
 bool dm_escrow_valid_agent_name(const char *s, size_t len) {
-    if (len < 1 || len > DM_ESCROW_MAX_AGENT_NAME)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        bool ok =
-            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
-        if (!ok)
-            return false;
-    }
-    return true;
+    return valid_chars(s, len, DM_ESCROW_MAX_AGENT_NAME, agent_name_char);
+}
+
+bool dm_escrow_valid_text(const char *s, size_t len, size_t max) {
+    return len >= 1 && len <= max && !has_control(s, len);
+}
+
+void *dm_escrow_parse_new(size_t size, size_t *line_out) {
+    if (line_out)
+        *line_out = 0;
+    return dm_secret_new(size);
 }
 
 /* ------------------------------------------------------------ text buffer */

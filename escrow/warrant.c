@@ -101,14 +101,7 @@ const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w) {
 }
 
 static bool valid_case(const char *s, size_t len) {
-    if (len < 1 || len > MAX_CASE)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    }
-    return true;
+    return dm_escrow_valid_text(s, len, MAX_CASE);
 }
 
 /* ------------------------------------------------------------ issue */
@@ -277,17 +270,6 @@ done:
     }
     *out = w;
     return DM_OK;
-}
-
-int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out) {
-    char *text;
-    size_t len, line = 0;
-    int err = dm_escrow_read_file(path, false, &text, &len);
-    if (err)
-        return err;
-    err = dm_escrow_warrant_parse(text, len, out, &line);
-    free(text);
-    return err ? dm_escrow_fail_at(err, path, line) : DM_OK;
 }
 
 /* ------------------------------------------------------------ check */

@@ -675,10 +675,8 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
     if (a->svc.base != NULL && a->flush_ev != NULL)
         drain(a);
     dm_svc_cosigners_free(&a->cosigners);
-    if (a->flush_ev)
-        event_free(a->flush_ev);
-    if (a->retry_ev)
-        event_free(a->retry_ev);
+    dm_svc_event_free(a->flush_ev);
+    dm_svc_event_free(a->retry_ev);
     dm_svc_close(&a->svc);
     free(tls);
     dm_escrow_releaser_free(a->rel);

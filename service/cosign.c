@@ -312,12 +312,9 @@ void dm_svc_cosigners_free(dm_svc_cosigners *c) {
         release_round(c, rd);
         dm_svc_client_free(c->w[i].client);
     }
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
-    if (c->timer)
-        event_free(c->timer);
-    if (c->kick)
-        event_free(c->kick);
+    curl_multi_cleanup(c->multi); /* (NULL-safe) */
+    dm_svc_event_free(c->timer);
+    dm_svc_event_free(c->kick);
     dm_escrow_round_free(c->round);
     free(c->w);
     free(c->names);

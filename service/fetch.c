@@ -48,17 +48,22 @@ static void https_destroy(void *ctx) {
     dm_svc_client_free(ctx);
 }
 
-int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
-                           dm_tlog_fetcher *out) {
-    memset(out, 0, sizeof *out);
-    dm_svc_client *c = NULL;
-    int err = dm_svc_client_new(base_url, pin, timeout_s, &c);
+/* out becomes the fetcher over client c (NULL after a failure err, which is passed on). */
+static int fetcher_over(int err, dm_svc_client *c, dm_tlog_fetcher *out) {
     if (err != DM_OK)
         return err;
     out->fetch = https_fetch;
     out->destroy = https_destroy;
     out->ctx = c;
     return DM_OK;
+}
+
+int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
+                           dm_tlog_fetcher *out) {
+    memset(out, 0, sizeof *out);
+    dm_svc_client *c = NULL;
+    int err = dm_svc_client_new(base_url, pin, timeout_s, &c);
+    return fetcher_over(err, c, out);
 }
 
 /* An https:// URL libcurl reads, with a host, to which paths can be
@@ -118,12 +123,7 @@ int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigne
     dm_svc_client *c = NULL;
     if (err == DM_OK)
         err = dm_svc_client_new_ca(base_url, ca_file, timeout_s, &c);
-    if (err != DM_OK)
-        return err;
-    out->fetch = https_fetch;
-    out->destroy = https_destroy;
-    out->ctx = c;
-    return DM_OK;
+    return fetcher_over(err, c, out);
 }
 
 void dm_service_fetcher_free(dm_tlog_fetcher *f) {

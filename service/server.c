@@ -60,8 +60,7 @@ static void linger_end(dm_svc_linger *l) {
     if (l->next)
         l->next->prev = l->prev;
     svc->n_lingering--;
-    if (l->ev)
-        event_free(l->ev);
+    dm_svc_event_free(l->ev);
     evutil_closesocket(l->fd);
     free(l);
 }
@@ -123,8 +122,7 @@ static void conn_freed(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, lon
     dm_svc *svc = c->svc;
     if (c->linger_fd >= 0)
         linger_start(svc, c->linger_fd);
-    if (c->deadline != NULL)
-        event_free(c->deadline);
+    dm_svc_event_free(c->deadline);
     dm_svc_conns_remove(&svc->conns, c);
     if (c->fresh)
         for (dm_svc_conn **p = &svc->fresh; *p != NULL; p = &(*p)->fresh_next)
@@ -546,29 +544,24 @@ void dm_svc_close(dm_svc *svc) {
     /* The connections still open are freed with evhttp and the event base:
      * from here on their records only go. */
     for (dm_svc_conn *c = svc->all; c != NULL; c = c->anext) {
-        if (c->deadline != NULL)
-            event_free(c->deadline);
+        dm_svc_event_free(c->deadline);
         c->deadline = NULL;
         dm_svc_conns_remove(&svc->conns, c); /* (frees its address group with the last) */
         c->detached = 1;
     }
     svc->all = svc->fresh = NULL;
-    if (svc->admit_ev)
-        event_free(svc->admit_ev);
+    dm_svc_event_free(svc->admit_ev);
     while (svc->lingering != NULL)
         linger_end(svc->lingering);
-    if (svc->sig_term)
-        event_free(svc->sig_term);
-    if (svc->sig_int)
-        event_free(svc->sig_int);
+    dm_svc_event_free(svc->sig_term);
+    dm_svc_event_free(svc->sig_int);
     if (svc->http)
         evhttp_free(svc->http);
     if (svc->metrics_http)
         evhttp_free(svc->metrics_http);
     if (svc->base)
         event_base_free(svc->base);
-    if (svc->ssl)
-        SSL_CTX_free(svc->ssl);
+    SSL_CTX_free(svc->ssl); /* (NULL-safe) */
     if (svc->own_log)
         fclose(svc->log);
     if (svc->sigpipe_blocked)

@@ -24,6 +24,12 @@
 #define DM_SVC_LINGER_SECONDS 2
 #define DM_SVC_DEFAULT_MAX_PER_ADDRESS 32
 
+/* event_free, which libevent does not let take NULL. */
+static inline void dm_svc_event_free(struct event *ev) {
+    if (ev != NULL)
+        event_free(ev);
+}
+
 /* ------------------------------------------------ the connections a server holds */
 
 struct bufferevent;

@@ -80,18 +80,6 @@ static int unb64(const char *v, size_t vlen, size_t max, uint8_t **out, size_t *
     return 1;
 }
 
-int dm_svc_release_req_format(const char *recipient, const char *warrant, size_t warrant_len,
-                              const uint8_t *header, size_t header_len, char **body,
-                              size_t *body_len) {
-    dm_buf t = {0};
-    dm_buf_printf(&t, "%s\nrecipient: %s\nwarrant: ", DM_SVC_REQUEST_MAGIC, recipient);
-    dm_svc_buf_b64(&t, (const uint8_t *)warrant, warrant_len);
-    dm_buf_add(&t, "\nheader: ", 9);
-    dm_svc_buf_b64(&t, header, header_len);
-    dm_buf_add(&t, "\n", 1);
-    return dm_svc_buf_take(&t, body, body_len);
-}
-
 void dm_svc_release_req_clear(dm_svc_release_req *r) {
     free(r->warrant);
     free(r->header);
@@ -133,30 +121,42 @@ static int parse_msg(const msg_shape *m, const char *body, size_t len, char *tex
     return DM_OK;
 }
 
+/* The message of shape m, its fields text1, then b2 and b3 in base64. */
+static int format_msg(const msg_shape *m, const char *text1, const uint8_t *b2, size_t n2,
+                      const uint8_t *b3, size_t n3, char **body, size_t *body_len) {
+    dm_buf t = {0};
+    dm_buf_printf(&t, "%s\n%s: %s\n%s: ", m->magic, m->f1, text1, m->f2);
+    dm_svc_buf_b64(&t, b2, n2);
+    dm_buf_printf(&t, "\n%s: ", m->f3);
+    if (n3 > 0)
+        dm_svc_buf_b64(&t, b3, n3);
+    dm_buf_add(&t, "\n", 1);
+    return dm_svc_buf_take(&t, body, body_len);
+}
+
+static const msg_shape request_shape = {
+    DM_SVC_REQUEST_MAGIC, "a release request", "recipient", "recipient: age1...",
+    DM_SVC_MAX_RECIPIENT, "warrant",           "header",    0};
+static const msg_shape release_shape = {DM_SVC_RELEASE_MAGIC,     "a release", "agent",
+                                        "agent: NAME",            DM_ESCROW_MAX_AGENT_NAME,
+                                        "sealed",                 "receipt",   1};
+
+int dm_svc_release_req_format(const char *recipient, const char *warrant, size_t warrant_len,
+                              const uint8_t *header, size_t header_len, char **body,
+                              size_t *body_len) {
+    return format_msg(&request_shape, recipient, (const uint8_t *)warrant, warrant_len, header,
+                      header_len, body, body_len);
+}
+
 int dm_svc_release_req_parse(const char *body, size_t len, dm_svc_release_req *out) {
-    static const msg_shape shape = {
-        DM_SVC_REQUEST_MAGIC, "a release request", "recipient", "recipient: age1...",
-        DM_SVC_MAX_RECIPIENT, "warrant",           "header",    0};
     memset(out, 0, sizeof *out);
     uint8_t *w = NULL;
-    int err = parse_msg(&shape, body, len, out->recipient, &w, &out->warrant_len, &out->header,
+    int err = parse_msg(&request_shape, body, len, out->recipient, &w, &out->warrant_len, &out->header,
                         &out->header_len);
     out->warrant = (char *)w;
     if (err != DM_OK)
         dm_svc_release_req_clear(out);
     return err;
-}
-
-int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
-                          const char *receipt, size_t receipt_len, char **body, size_t *body_len) {
-    dm_buf t = {0};
-    dm_buf_printf(&t, "%s\nagent: %s\nsealed: ", DM_SVC_RELEASE_MAGIC, agent);
-    dm_svc_buf_b64(&t, sealed, sealed_len);
-    dm_buf_add(&t, "\nreceipt: ", 10);
-    if (receipt_len > 0)
-        dm_svc_buf_b64(&t, (const uint8_t *)receipt, receipt_len);
-    dm_buf_add(&t, "\n", 1);
-    return dm_svc_buf_take(&t, body, body_len);
 }
 
 void dm_svc_release_clear(dm_svc_release *r) {
@@ -165,12 +165,16 @@ void dm_svc_release_clear(dm_svc_release *r) {
     memset(r, 0, sizeof *r);
 }
 
+int dm_svc_release_format(const char *agent, const uint8_t *sealed, size_t sealed_len,
+                          const char *receipt, size_t receipt_len, char **body, size_t *body_len) {
+    return format_msg(&release_shape, agent, sealed, sealed_len, (const uint8_t *)receipt,
+                      receipt_len, body, body_len);
+}
+
 int dm_svc_release_parse(const char *body, size_t len, dm_svc_release *out) {
-    static const msg_shape shape = {DM_SVC_RELEASE_MAGIC,     "a release", "agent",   "agent: NAME",
-                                    DM_ESCROW_MAX_AGENT_NAME, "sealed",    "receipt", 1};
     memset(out, 0, sizeof *out);
     uint8_t *r = NULL;
-    int err = parse_msg(&shape, body, len, out->agent, &out->sealed, &out->sealed_len, &r,
+    int err = parse_msg(&release_shape, body, len, out->agent, &out->sealed, &out->sealed_len, &r,
                         &out->receipt_len);
     out->receipt = (char *)r;
     if (err != DM_OK)

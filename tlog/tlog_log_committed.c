@@ -128,22 +128,25 @@ static int check_size(const dm_tlog_log *l, uint64_t size) {
     return DM_OK;
 }
 
-int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size, dm_tlog_hash *proof,
-                                size_t *n) {
+/* A proof in the tree of size: of inclusion of the entry at index a, or of
+ * consistency with the older tree of size a; over the log's hashes. */
+static int prove(dm_tlog_log *l, bool inclusion, uint64_t a, uint64_t size, dm_tlog_hash *proof,
+                 size_t *n) {
     memo_ctx m = {l, NULL};
     int err = check_size(l, size);
     if (!err)
-        err = dm_tlog_prove_inclusion(memo_hash, &m, index, size, proof, n);
+        err = inclusion ? dm_tlog_prove_inclusion(memo_hash, &m, a, size, proof, n)
+                        : dm_tlog_prove_consistency(memo_hash, &m, a, size, proof, n);
     dm_tlog_reader_free(m.r);
     return err;
 }
 
+int dm_tlog_log_prove_inclusion(dm_tlog_log *l, uint64_t index, uint64_t size, dm_tlog_hash *proof,
+                                size_t *n) {
+    return prove(l, true, index, size, proof, n);
+}
+
 int dm_tlog_log_prove_consistency(dm_tlog_log *l, uint64_t size1, uint64_t size2,
                                   dm_tlog_hash *proof, size_t *n) {
-    memo_ctx m = {l, NULL};
-    int err = check_size(l, size2);
-    if (!err)
-        err = dm_tlog_prove_consistency(memo_hash, &m, size1, size2, proof, n);
-    dm_tlog_reader_free(m.r);
-    return err;
+    return prove(l, false, size1, size2, proof, n);
 }

@@ -57,6 +57,20 @@ static void proof_step(const dm_tlog_hash p, uint64_t *fn, uint64_t *sn, dm_tlog
     *sn >>= 1;
 }
 
+/* Folds proof[from..n) into r (and old, when not NULL) from node (fn, sn):
+ * the proof must end exactly at the root. what names it in errors. */
+static int run_proof(const char *what, const dm_tlog_hash *proof, size_t from, size_t n,
+                     uint64_t fn, uint64_t sn, dm_tlog_hash old, dm_tlog_hash r) {
+    for (size_t i = from; i < n; i++) {
+        if (sn == 0)
+            return dm_fail(DM_ERR_LOG, "%s proof: too many hashes (%zu)", what, n);
+        proof_step(proof[i], &fn, &sn, old, r);
+    }
+    if (sn != 0)
+        return dm_fail(DM_ERR_LOG, "%s proof: too few hashes (%zu)", what, n);
+    return DM_OK;
+}
+
 int dm_tlog_verify_inclusion(uint64_t index, uint64_t size, const dm_tlog_hash leaf,
                              const dm_tlog_hash *proof, size_t n, const dm_tlog_hash root) {
     if (index >= size)
@@ -65,13 +79,9 @@ int dm_tlog_verify_inclusion(uint64_t index, uint64_t size, const dm_tlog_hash l
     uint64_t fn = index, sn = size - 1;
     dm_tlog_hash r;
     memcpy(r, leaf, DM_TLOG_HASH_LEN);
-    for (size_t i = 0; i < n; i++) {
-        if (sn == 0)
-            return dm_fail(DM_ERR_LOG, "inclusion proof: too many hashes (%zu)", n);
-        proof_step(proof[i], &fn, &sn, NULL, r);
-    }
-    if (sn != 0)
-        return dm_fail(DM_ERR_LOG, "inclusion proof: too few hashes (%zu)", n);
+    int err = run_proof("inclusion", proof, 0, n, fn, sn, NULL, r);
+    if (err != DM_OK)
+        return err;
     if (!same_hash(r, root))
         return dm_fail(DM_ERR_LOG, "inclusion proof: the entry is not in the tree with this root");
     return DM_OK;
@@ -115,13 +125,9 @@ int dm_tlog_verify_consistency(uint64_t size1, uint64_t size2, const dm_tlog_has
     dm_tlog_hash fr, sr;
     memcpy(fr, *first, DM_TLOG_HASH_LEN);
     memcpy(sr, *first, DM_TLOG_HASH_LEN);
-    for (size_t i = start; i < n; i++) {
-        if (sn == 0)
-            return dm_fail(DM_ERR_LOG, "consistency proof: too many hashes (%zu)", n);
-        proof_step(proof[i], &fn, &sn, fr, sr);
-    }
-    if (sn != 0)
-        return dm_fail(DM_ERR_LOG, "consistency proof: too few hashes (%zu)", n);
+    int err = run_proof("consistency", proof, start, n, fn, sn, fr, sr);
+    if (err != DM_OK)
+        return err;
     if (!same_hash(fr, root1))
         return dm_fail(DM_ERR_LOG, "consistency proof: the old tree (size %llu) is not a prefix",
                        (unsigned long long)size1);

@@ -176,10 +176,9 @@ int dm_tlog_verifier_parse(const char *vkey, size_t len, dm_tlog_verifier *out) 
 
 static int signer_from_seed(const char *name, size_t name_len, uint8_t type, const uint8_t seed[32],
                             dm_tlog_signer **out) {
-    dm_tlog_signer *s = dm_secret_alloc(sizeof *s);
+    dm_tlog_signer *s = dm_secret_new(sizeof *s);
     if (!s)
-        return dm_fail(DM_ERR_NOMEM, "out of memory");
-    memset(s, 0, sizeof *s);
+        return DM_ERR_NOMEM;
     memcpy(s->v.name, name, name_len);
     s->v.type = type;
     if (crypto_sign_seed_keypair(s->v.pk, s->sk, seed) != 0) {

@@ -532,6 +532,13 @@ static int walk_init(walk *w, dm_tlog_fetcher f, uint64_t size, dm_tlog_entry_fn
     return DM_OK;
 }
 
+/* Whether the entries walked so far give the root want. */
+static bool walk_gives(const walk *w, const dm_tlog_hash want) {
+    dm_tlog_hash root;
+    dm_tlog_edge_root(&w->edge, root);
+    return sodium_memcmp(root, want, DM_TLOG_HASH_LEN) == 0;
+}
+
 static void walk_clear(walk *w) {
     free(w->leaves);
     for (int l = 0; l < 8; l++)
@@ -553,14 +560,9 @@ int dm_tlog_verify_log(dm_tlog_fetcher f, const dm_tlog_checkpoint *c, dm_tlog_e
         else if (want > 0)
             err = compare_tile(&w, (int)l, w.tile_index[l], w.level[l], want);
     }
-    if (!err) {
-        dm_tlog_hash root;
-        dm_tlog_edge_root(&w.edge, root);
-        if (sodium_memcmp(root, c->root, DM_TLOG_HASH_LEN) != 0)
-            err = dm_fail(DM_ERR_LOG,
-                          "the entries do not give the checkpoint's root (size %" PRIu64 ")",
-                          c->size);
-    }
+    if (!err && !walk_gives(&w, c->root))
+        err = dm_fail(DM_ERR_LOG,
+                      "the entries do not give the checkpoint's root (size %" PRIu64 ")", c->size);
     walk_clear(&w);
     return err;
 }
@@ -586,27 +588,19 @@ int dm_tlog_catch_up(dm_tlog_fetcher f, const dm_tlog_checkpoint *old, const dm_
         err = dm_tlog_reader_new(f, c->size, &r);
     if (!err)
         err = dm_tlog_edge_load(&w.edge, dm_tlog_reader_hash, r, old->size);
-    if (!err) {
-        dm_tlog_hash root;
-        dm_tlog_edge_root(&w.edge, root);
-        if (sodium_memcmp(root, old->root, DM_TLOG_HASH_LEN) != 0)
-            err = dm_fail(DM_ERR_LOG,
-                          "fork: the tree of size %" PRIu64 " in log %s no longer has the root "
-                          "seen before",
-                          old->size, c->origin);
-    }
+    if (!err && !walk_gives(&w, old->root))
+        err = dm_fail(DM_ERR_LOG,
+                      "fork: the tree of size %" PRIu64 " in log %s no longer has the root "
+                      "seen before",
+                      old->size, c->origin);
     if (!err) {
         w.next = old->size;
         err = walk_entries(&w, c->size);
     }
-    if (!err) {
-        dm_tlog_hash root;
-        dm_tlog_edge_root(&w.edge, root);
-        if (sodium_memcmp(root, c->root, DM_TLOG_HASH_LEN) != 0)
-            err = dm_fail(DM_ERR_LOG,
-                          "the new entries do not give the checkpoint's root (size %" PRIu64 ")",
-                          c->size);
-    }
+    if (!err && !walk_gives(&w, c->root))
+        err = dm_fail(DM_ERR_LOG,
+                      "the new entries do not give the checkpoint's root (size %" PRIu64 ")",
+                      c->size);
     dm_tlog_reader_free(r);
     walk_clear(&w);
     return err;

@@ -289,8 +289,7 @@ int dm_armor_reader_new(dm_source inner, const uint8_t *prefix, size_t prefix_le
 }
 
 dm_source dm_armor_reader_source(dm_armor_reader *r) {
-    dm_source s = {dm_armor_read, r, DM_SOURCE_STREAM};
-    return s;
+    return (dm_source){dm_armor_read, r, DM_SOURCE_STREAM};
 }
 
 int dm_armor_reader_err(const dm_armor_reader *r) {
@@ -420,8 +419,7 @@ int dm_armor_writer_new(dm_sink inner, dm_armor_writer **out) {
 }
 
 dm_sink dm_armor_writer_sink(dm_armor_writer *w) {
-    dm_sink s = {dm_armor_write, w};
-    return s;
+    return (dm_sink){dm_armor_write, w};
 }
 
 int dm_armor_writer_finish(dm_armor_writer *w) {

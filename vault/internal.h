@@ -76,4 +76,19 @@ void *dm_secret_struct(size_t n);
  * its arguments must be, so that the header that holds it can be encoded. */
 int dm_stanza_is_argument(const char *s);
 
+/* What a recipient type checks of its stanza before any key work, in this
+ * order: nargs arguments (else bad_nargs, or "TYPE stanza has N arguments,
+ * want M" when NULL); argument i, where arg_len[i] > 0, the canonical base64
+ * of arg_len[i] bytes (else bad_args); a body of body_len bytes, where
+ * body_len > 0 ("TYPE stanza body is N bytes, want M"). */
+typedef struct dm_stanza_shape {
+    size_t nargs;
+    size_t arg_len[2];
+    size_t body_len;
+    const char *bad_nargs, *bad_args;
+} dm_stanza_shape;
+/* True with argument i decoded into args[i] (arg_len[i] > 0); false with
+ * the first fault said (dm_fail, DM_ERR_HEADER). */
+bool dm_stanza_fits(const dm_stanza_shape *shape, const dm_stanza *st, uint8_t *const *args);
+
 #endif

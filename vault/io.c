@@ -33,13 +33,11 @@ static int fd_write(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 dm_source dm_source_fd(int *fd) {
-    dm_source s = {fd_read, fd, DM_SOURCE_FD};
-    return s;
+    return (dm_source){fd_read, fd, DM_SOURCE_FD};
 }
 
 dm_sink dm_sink_fd(int *fd) {
-    dm_sink s = {fd_write, fd};
-    return s;
+    return (dm_sink){fd_write, fd};
 }
 
 static ssize_t mem_read(void *ctx, uint8_t *buf, size_t n) {
@@ -83,13 +81,11 @@ static int mem_write(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 dm_source dm_source_mem(dm_membuf *m) {
-    dm_source s = {mem_read, m, DM_SOURCE_MEM};
-    return s;
+    return (dm_source){mem_read, m, DM_SOURCE_MEM};
 }
 
 dm_sink dm_sink_mem(dm_membuf *m) {
-    dm_sink s = {mem_write, m};
-    return s;
+    return (dm_sink){mem_write, m};
 }
 
 static int null_write(void *ctx, const uint8_t *buf, size_t n) {
@@ -100,8 +96,7 @@ static int null_write(void *ctx, const uint8_t *buf, size_t n) {
 }
 
 dm_sink dm_sink_null(void) {
-    dm_sink s = {null_write, NULL};
-    return s;
+    return (dm_sink){null_write, NULL};
 }
 
 dm_membuf *dm_source_mem_of(dm_source s) {

@@ -46,13 +46,20 @@ static pthread_once_t ssh_once = PTHREAD_ONCE_INIT;
             memcpy(&(table).name, &sym_, sizeof sym_);                                             \
     } while (0);
 
-static void crypto_load(void) {
-    void *lib = dlopen(LIBCRYPTO_SONAME, RTLD_NOW | RTLD_LOCAL);
+/* The library soname, or NULL with the reason in why[160]. */
+static void *open_lib(const char *soname, char why[160]) {
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL) {
-        const char *why = dlerror();
-        snprintf(crypto.why, sizeof crypto.why, "%s", why ? why : LIBCRYPTO_SONAME " not found");
-        return;
+        const char *err = dlerror();
+        snprintf(why, 160, "%s%s", err ? err : soname, err ? "" : " not found");
     }
+    return lib;
+}
+
+static void crypto_load(void) {
+    void *lib = open_lib(LIBCRYPTO_SONAME, crypto.why);
+    if (lib == NULL)
+        return;
     crypto.loaded = 1;
     int ok = 1;
     RESOLVE(lib, crypto.fns, OpenSSL_version, ok)
@@ -136,12 +143,9 @@ const char *dm_openssl_version(void) {
 }
 
 static void ssh_load(void) {
-    void *lib = dlopen(LIBSSH_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (lib == NULL) {
-        const char *why = dlerror();
-        snprintf(ssh.why, sizeof ssh.why, "%s", why ? why : LIBSSH_SONAME " not found");
+    void *lib = open_lib(LIBSSH_SONAME, ssh.why);
+    if (lib == NULL)
         return;
-    }
     int ok = 1;
 #define SSH_RESOLVE(name) RESOLVE(lib, ssh.fns, name, ok)
     DM_LIBSSH_FUNCS(SSH_RESOLVE)

@@ -65,18 +65,19 @@ static int decode_hrp(const char *s, char hrp[HRP_CAP], const char *what) {
 
 /* ------------------------------------------------------------ recipient */
 
-typedef struct plugin_recipient {
+/* What a plugin recipient and a plugin identity both hold. */
+typedef struct plugin_key {
     char name[DM_PLUGIN_MAX_NAME + 1];
-    const char *add_cmd; /* "add-recipient" or "add-identity" */
-    char *encoding;      /* guarded: an identity may hold key material */
+    char *encoding; /* guarded: an identity may hold key material */
     dm_plugin_host host;
-} plugin_recipient;
+} plugin_key;
 
-typedef struct plugin_identity {
-    char name[DM_PLUGIN_MAX_NAME + 1];
-    char *encoding; /* guarded */
-    dm_plugin_host host;
-} plugin_identity;
+typedef plugin_key plugin_identity;
+
+typedef struct plugin_recipient {
+    plugin_key key;      /* first: the recipient is freed as a plugin_key */
+    const char *add_cmd; /* "add-recipient" or "add-identity" */
+} plugin_recipient;
 
 static const dm_plugin_host no_host;
 
@@ -88,29 +89,45 @@ static int plugin_wrap(const dm_recipient *self, const uint8_t file_key[DM_FILE_
                        dm_stanza_list *out) {
     const plugin_recipient *pr = self->ctx;
     dm_plugin_proc *proc = NULL;
-    int err = dm_plugin_proc_start(pr->name, "recipient-v1", resolved_timeout(&pr->host), &proc);
+    const plugin_key *k = &pr->key;
+    int err = dm_plugin_proc_start(k->name, "recipient-v1", resolved_timeout(&k->host), &proc);
     if (err != DM_OK)
         return err;
     dm_plugin_transport t = dm_plugin_proc_transport(proc);
-    err = dm_plugin_wrap_session(&t, &pr->host, pr->name, pr->add_cmd, pr->encoding, file_key, out);
+    err = dm_plugin_wrap_session(&t, &k->host, k->name, pr->add_cmd, k->encoding, file_key, out);
     return dm_plugin_proc_finish(proc, err);
 }
 
-static void plugin_recipient_destroy(dm_recipient *self) {
-    plugin_recipient *pr = self->ctx;
-    if (pr != NULL) {
-        dm_secret_free(pr->encoding);
-        free(pr);
+/* A zeroed object of size bytes that starts with a plugin_key, holding name,
+ * a guarded copy of encoding and host; NULL when out of memory. */
+static void *key_new(size_t size, const char *name, const char *encoding,
+                     const dm_plugin_host *host) {
+    plugin_key *k = calloc(1, size);
+    size_t n = strlen(encoding);
+    char *enc = dm_secret_alloc(n + 1);
+    if (k == NULL || enc == NULL) {
+        free(k);
+        dm_secret_free(enc);
+        return NULL;
     }
-    self->ctx = NULL;
+    memcpy(enc, encoding, n + 1);
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->encoding = enc;
+    k->host = host ? *host : no_host;
+    return k;
 }
 
-static char *secret_strdup(const char *s) {
-    size_t n = strlen(s);
-    char *copy = dm_secret_alloc(n + 1);
-    if (copy != NULL)
-        memcpy(copy, s, n + 1);
-    return copy;
+/* Frees what key_new made. */
+static void key_free(plugin_key *k) {
+    if (k != NULL) {
+        dm_secret_free(k->encoding);
+        free(k);
+    }
+}
+
+static void plugin_recipient_destroy(dm_recipient *self) {
+    key_free(self->ctx);
+    self->ctx = NULL;
 }
 
 /* A plugin's labels follow its stanzas: post-quantum when every one is of a
@@ -136,17 +153,10 @@ static const dm_recipient plugin_recipient_kind = {.type = "plugin",
 
 static int new_recipient(const char *name, const char *add_cmd, const char *encoding,
                          const dm_plugin_host *host, dm_recipient **out) {
-    plugin_recipient *pr = calloc(1, sizeof *pr);
-    char *enc = secret_strdup(encoding);
-    if (pr == NULL || enc == NULL) {
-        free(pr);
-        dm_secret_free(enc);
+    plugin_recipient *pr = key_new(sizeof *pr, name, encoding, host);
+    if (pr == NULL)
         return dm_fail(DM_ERR_NOMEM, "plugin recipient");
-    }
-    snprintf(pr->name, sizeof pr->name, "%s", name);
     pr->add_cmd = add_cmd;
-    pr->encoding = enc;
-    pr->host = host ? *host : no_host;
     return dm_recipient_make(&plugin_recipient_kind, pr, "plugin recipient", out);
 }
 
@@ -179,11 +189,7 @@ static int plugin_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
 }
 
 static void plugin_identity_destroy(dm_identity *self) {
-    plugin_identity *pi = self->ctx;
-    if (pi != NULL) {
-        dm_secret_free(pi->encoding);
-        free(pi);
-    }
+    key_free(self->ctx);
     self->ctx = NULL;
 }
 
@@ -192,16 +198,9 @@ static const dm_identity plugin_identity_kind = {.unwrap = plugin_unwrap,
 
 static int new_identity(const char *name, const char *encoding, const dm_plugin_host *host,
                         dm_identity **out) {
-    plugin_identity *pi = calloc(1, sizeof *pi);
-    char *enc = secret_strdup(encoding);
-    if (pi == NULL || enc == NULL) {
-        free(pi);
-        dm_secret_free(enc);
+    plugin_identity *pi = key_new(sizeof *pi, name, encoding, host);
+    if (pi == NULL)
         return dm_fail(DM_ERR_NOMEM, "plugin identity");
-    }
-    snprintf(pi->name, sizeof pi->name, "%s", name);
-    pi->encoding = enc;
-    pi->host = host ? *host : no_host;
     return dm_identity_make(&plugin_identity_kind, pi, "plugin identity", out);
 }
 
@@ -255,7 +254,7 @@ void dm_plugin_recipients_set_host(dm_recipient *const *rcpts, size_t n,
                                    const dm_plugin_host *host) {
     for (size_t i = 0; i < n; i++)
         if (rcpts[i] != NULL && rcpts[i]->wrap == plugin_wrap)
-            ((plugin_recipient *)rcpts[i]->ctx)->host = host ? *host : no_host;
+            ((plugin_recipient *)rcpts[i]->ctx)->key.host = host ? *host : no_host;
 }
 
 void dm_plugin_identities_set_host(dm_identity *const *ids, size_t n, const dm_plugin_host *host) {
@@ -265,7 +264,8 @@ void dm_plugin_identities_set_host(dm_identity *const *ids, size_t n, const dm_p
 }
 
 const char *dm_plugin_recipient_name(const dm_recipient *r) {
-    return r != NULL && r->wrap == plugin_wrap ? ((const plugin_recipient *)r->ctx)->name : NULL;
+    return r != NULL && r->wrap == plugin_wrap ? ((const plugin_recipient *)r->ctx)->key.name
+                                               : NULL;
 }
 
 const char *dm_plugin_identity_name(const dm_identity *id) {

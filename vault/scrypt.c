@@ -86,18 +86,23 @@ static const dm_recipient scrypt_recipient_kind = {.type = SCRYPT_TYPE,
                                                    .destroy = scrypt_destroy_recipient,
                                                    .flags = DM_RCPT_ALONE};
 
-int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out) {
-    if (log_n == 0)
-        log_n = DM_SCRYPT_DEFAULT_LOG_N;
+/* The context of a recipient or an identity (what), after the checks of its
+ * work factor (factor: how errors name it) and passphrase. */
+static int ctx_checked(const char *passphrase, size_t len, int log_n, const char *factor,
+                       const char *what, scrypt_ctx **out) {
     if (log_n < 1 || log_n > LOG_N_LIMIT)
-        return dm_fail(DM_ERR_USAGE, "scrypt work factor %d is out of range 1..%d", log_n,
-                       LOG_N_LIMIT);
+        return dm_fail(DM_ERR_USAGE, "%s %d is out of range 1..%d", factor, log_n, LOG_N_LIMIT);
     if (passphrase == NULL && len > 0)
         return dm_fail(DM_ERR_USAGE, "no passphrase");
-    scrypt_ctx *c = ctx_new(passphrase, len, log_n);
-    if (c == NULL)
-        return dm_fail(DM_ERR_NOMEM, "scrypt recipient");
-    return dm_recipient_make(&scrypt_recipient_kind, c, "scrypt recipient", out);
+    *out = ctx_new(passphrase, len, log_n);
+    return *out != NULL ? DM_OK : dm_fail(DM_ERR_NOMEM, "%s", what);
+}
+
+int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out) {
+    scrypt_ctx *c = NULL;
+    int err = ctx_checked(passphrase, len, log_n ? log_n : DM_SCRYPT_DEFAULT_LOG_N,
+                          "scrypt work factor", "scrypt recipient", &c);
+    return err ? err : dm_recipient_make(&scrypt_recipient_kind, c, "scrypt recipient", out);
 }
 
 /* ------------------------------------------------------------- identity */
@@ -118,6 +123,13 @@ static int parse_log_n(const char *s) {
     return v > LOG_N_LIMIT ? LOG_N_LIMIT + 1 : v;
 }
 
+/* The salt; the work factor and the body are checked by scrypt_unwrap. */
+static const dm_stanza_shape scrypt_args = {
+    .nargs = 2,
+    .arg_len = {SALT_LEN},
+    .bad_args = "scrypt salt is not canonical base64 of 16 bytes",
+};
+
 static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                          uint8_t file_key[DM_FILE_KEY_LEN]) {
     const scrypt_ctx *c = self->ctx;
@@ -131,16 +143,9 @@ static int scrypt_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         if (strcmp(st->type, SCRYPT_TYPE) != 0)
             continue;
         seen = 1;
-        if (st->nargs != 2) {
-            err = dm_fail(DM_ERR_HEADER, "scrypt stanza has %zu arguments, want 2", st->nargs);
-            break;
-        }
-        uint8_t salt[SALT_LEN + 1];
-        size_t salt_len = 0;
-        if (dm_b64_decode(st->args[0], strlen(st->args[0]), salt, sizeof salt, &salt_len) !=
-                DM_OK ||
-            salt_len != SALT_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "scrypt salt is not canonical base64 of 16 bytes");
+        uint8_t salt[SALT_LEN];
+        if (!dm_stanza_fits(&scrypt_args, st, (uint8_t *const[]){salt, NULL})) {
+            err = DM_ERR_HEADER;
             break;
         }
         int log_n = parse_log_n(st->args[1]);
@@ -182,15 +187,8 @@ static const dm_identity scrypt_identity_kind = {.unwrap = scrypt_unwrap,
                                                  .destroy = scrypt_destroy_identity};
 
 int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out) {
-    if (max_log_n == 0)
-        max_log_n = DM_SCRYPT_MAX_LOG_N;
-    if (max_log_n < 1 || max_log_n > LOG_N_LIMIT)
-        return dm_fail(DM_ERR_USAGE, "scrypt work factor limit %d is out of range 1..%d", max_log_n,
-                       LOG_N_LIMIT);
-    if (passphrase == NULL && len > 0)
-        return dm_fail(DM_ERR_USAGE, "no passphrase");
-    scrypt_ctx *c = ctx_new(passphrase, len, max_log_n);
-    if (c == NULL)
-        return dm_fail(DM_ERR_NOMEM, "scrypt identity");
-    return dm_identity_make(&scrypt_identity_kind, c, "scrypt identity", out);
+    scrypt_ctx *c = NULL;
+    int err = ctx_checked(passphrase, len, max_log_n ? max_log_n : DM_SCRYPT_MAX_LOG_N,
+                          "scrypt work factor limit", "scrypt identity", &c);
+    return err ? err : dm_identity_make(&scrypt_identity_kind, c, "scrypt identity", out);
 }

@@ -189,11 +189,6 @@ static int load_with_public(const char *text, size_t len, const char *pub_line,
     return err;
 }
 
-int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
-                          dm_identity **out) {
-    return dm_ssh_identity_parse_pub(text, len, NULL, NULL, ask, ask_ctx, out);
-}
-
 int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line,
                               const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                               dm_identity **out) {
@@ -225,9 +220,9 @@ int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line
     return t->identity_new(&priv, pending, out);
 }
 
-int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
-                           char **line_out) {
-    return dm_ssh_identity_public_pub(text, len, NULL, NULL, ask, ask_ctx, line_out);
+int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                          dm_identity **out) {
+    return dm_ssh_identity_parse_pub(text, len, NULL, NULL, ask, ask_ctx, out);
 }
 
 int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_line,
@@ -252,4 +247,9 @@ int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_lin
     dm_ssh_private_free(&priv);
     *line_out = line;
     return DM_OK;
+}
+
+int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
+                           char **line_out) {
+    return dm_ssh_identity_public_pub(text, len, NULL, NULL, ask, ask_ctx, line_out);
 }

@@ -81,6 +81,8 @@ int dm_ssh_keygen_to_pem(const char *text, size_t len, const char *passphrase, c
 
 /* An OpenSSL EVP_PKEY for an ssh-rsa public key. */
 int dm_ssh_rsa_public_key(const dm_ssh_public *pub, void **out);
+/* Frees the EVP_PKEY *pkey (through the loaded libcrypto) and sets it NULL. */
+void dm_ssh_pkey_free(void **pkey);
 
 /* ---- ssh_ed25519.c, ssh_rsa.c: reached through ssh.c's table of types */
 
@@ -106,6 +108,10 @@ struct dm_ssh_pending {
 };
 /* Asks for the passphrase and opens the key into priv. */
 int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv);
+/* The same, for the identity made from the public key blob: the file must
+ * hold that key with its private part (priv is left empty otherwise). */
+int dm_ssh_pending_open_key(dm_ssh_pending *p, const uint8_t *blob, size_t blob_len,
+                            dm_ssh_private *priv);
 void dm_ssh_pending_free(dm_ssh_pending *p);
 
 #endif

@@ -152,16 +152,20 @@ int dm_ssh_public_from_blob(const uint8_t *blob, size_t len, dm_ssh_public *out)
 
 /* ------------------------------------------------------------ private keys */
 
+void dm_ssh_pkey_free(void **pkey) {
+    if (*pkey != NULL) {
+        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
+        if (c != NULL)
+            c->EVP_PKEY_free(*pkey);
+        *pkey = NULL;
+    }
+}
+
 void dm_ssh_private_free(dm_ssh_private *priv) {
     dm_ssh_public_free(&priv->pub);
     dm_secret_free(priv->secret);
     priv->secret = NULL;
-    if (priv->rsa != NULL) {
-        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
-        if (c != NULL)
-            c->EVP_PKEY_free(priv->rsa);
-        priv->rsa = NULL;
-    }
+    dm_ssh_pkey_free(&priv->rsa);
 }
 
 int dm_ssh_is_private_key(const char *text, size_t len) {
@@ -585,6 +589,24 @@ int dm_ssh_pending_open(dm_ssh_pending *p, dm_ssh_private *priv) {
         err = dm_fail(DM_ERR_USAGE, "incorrect passphrase for the SSH key");
     }
     return err;
+}
+
+int dm_ssh_pending_open_key(dm_ssh_pending *p, const uint8_t *blob, size_t blob_len,
+                            dm_ssh_private *priv) {
+    int err = dm_ssh_pending_open(p, priv);
+    if (err != DM_OK)
+        return err;
+    /* the private part: an EVP_PKEY for ssh-rsa, the seed for ssh-ed25519 */
+    const void *part = strcmp(priv->pub.type, DM_SSH_RSA) == 0 ? priv->rsa : priv->secret;
+    if (part == NULL || priv->pub.blob_len != blob_len ||
+        memcmp(priv->pub.blob, blob, blob_len) != 0) {
+        dm_ssh_private_free(priv);
+        return p->public_from_file
+                   ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
+                                           "file beside the key is another key's)")
+                   : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
+    }
+    return DM_OK;
 }
 
 void dm_ssh_pending_free(dm_ssh_pending *p) {

@@ -124,16 +124,10 @@ typedef struct ed_identity {
 
 static int ed_open(ed_identity *id) {
     dm_ssh_private priv;
-    int err = dm_ssh_pending_open(id->pending, &priv);
+    int err = dm_ssh_pending_open_key(id->pending, id->key.blob, id->key.blob_len, &priv);
     if (err != DM_OK)
         return err;
-    if (priv.secret == NULL || priv.pub.blob_len != id->key.blob_len ||
-        memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = id->pending->public_from_file
-                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
-                                          "file beside the key is another key's)")
-                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
-    if (err == DM_OK && (id->secret = dm_secret_alloc(32)) == NULL)
+    if ((id->secret = dm_secret_alloc(32)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "ssh-ed25519 identity");
     if (err == DM_OK && crypto_sign_ed25519_sk_to_curve25519(id->secret, priv.secret) != 0)
         err = dm_fail(DM_ERR_USAGE, "ssh-ed25519 private key is unusable");
@@ -145,6 +139,14 @@ static int ed_open(ed_identity *id) {
     return err;
 }
 
+static const dm_stanza_shape ed_shape = {
+    .nargs = 2,
+    .arg_len = {DM_SSH_TAG_LEN, 32},
+    .bad_args = "ssh-ed25519 stanza arguments are not a 4-byte tag and a 32-byte share in "
+                "canonical base64",
+    .body_len = BODY_LEN,
+};
+
 static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                      uint8_t file_key[DM_FILE_KEY_LEN]) {
     ed_identity *id = self->ctx;
@@ -154,24 +156,9 @@ static int ed_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, DM_SSH_ED25519) != 0)
             continue;
-        if (st->nargs != 2) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza has %zu arguments, want 2", st->nargs);
-            break;
-        }
-        uint8_t tag[DM_SSH_TAG_LEN + 1], share[33];
-        size_t tag_len = 0, share_len = 0;
-        if (dm_b64_decode(st->args[0], strlen(st->args[0]), tag, sizeof tag, &tag_len) != DM_OK ||
-            tag_len != DM_SSH_TAG_LEN ||
-            dm_b64_decode(st->args[1], strlen(st->args[1]), share, sizeof share, &share_len) !=
-                DM_OK ||
-            share_len != 32) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza arguments are not a 4-byte tag and "
-                                         "a 32-byte share in canonical base64");
-            break;
-        }
-        if (st->body_len != BODY_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-ed25519 stanza body is %zu bytes, want %d",
-                          st->body_len, BODY_LEN);
+        uint8_t tag[DM_SSH_TAG_LEN], share[32];
+        if (!dm_stanza_fits(&ed_shape, st, (uint8_t *const[]){tag, share})) {
+            err = DM_ERR_HEADER;
             break;
         }
         if (strcmp(st->args[0], id->key.tag) != 0)

@@ -27,12 +27,9 @@ typedef struct rsa_key {
 static void rsa_key_clear(rsa_key *k) {
     free(k->blob);
     k->blob = NULL;
-    if (k->pkey != NULL) {
-        const dm_libcrypto *c = dm_libcrypto_get(DM_LIBCRYPTO_PKEY);
-        if (c != NULL)
-            c->EVP_PKEY_free(k->pkey);
-        k->pkey = NULL;
-    }
+    void *pkey = k->pkey;
+    dm_ssh_pkey_free(&pkey);
+    k->pkey = NULL;
 }
 
 static int rsa_key_init(rsa_key *k, const dm_ssh_public *pub) {
@@ -143,23 +140,15 @@ typedef struct rsa_identity {
 
 static int rsa_open(rsa_identity *id) {
     dm_ssh_private priv;
-    int err = dm_ssh_pending_open(id->pending, &priv);
+    int err = dm_ssh_pending_open_key(id->pending, id->key.blob, id->key.blob_len, &priv);
     if (err != DM_OK)
         return err;
-    if (priv.rsa == NULL || priv.pub.blob_len != id->key.blob_len ||
-        memcmp(priv.pub.blob, id->key.blob, priv.pub.blob_len) != 0)
-        err = id->pending->public_from_file
-                  ? dm_fail(DM_ERR_USAGE, "mismatched private and public SSH key (the .pub "
-                                          "file beside the key is another key's)")
-                  : dm_fail(DM_ERR_USAGE, "the SSH key file's public and private keys differ");
-    if (err == DM_OK) {
-        id->key.pkey = priv.rsa;
-        priv.rsa = NULL;
-        dm_ssh_pending_free(id->pending);
-        id->pending = NULL;
-    }
+    id->key.pkey = priv.rsa;
+    priv.rsa = NULL;
+    dm_ssh_pending_free(id->pending);
+    id->pending = NULL;
     dm_ssh_private_free(&priv);
-    return err;
+    return DM_OK;
 }
 
 /* OAEP-decrypts body; DM_ERR_NO_MATCH when it does not decrypt to a file key. */
@@ -185,6 +174,14 @@ static int rsa_decrypt(const rsa_key *k, const dm_stanza *st, uint8_t file_key[D
     return err;
 }
 
+/* The body's length is the key's: checked when it is decrypted. */
+static const dm_stanza_shape rsa_shape = {
+    .nargs = 1,
+    .arg_len = {DM_SSH_TAG_LEN},
+    .bad_nargs = "ssh-rsa stanza must have one argument, a 4-byte tag in canonical base64",
+    .bad_args = "ssh-rsa stanza must have one argument, a 4-byte tag in canonical base64",
+};
+
 static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                       uint8_t file_key[DM_FILE_KEY_LEN]) {
     rsa_identity *id = self->ctx;
@@ -193,13 +190,9 @@ static int rsa_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, DM_SSH_RSA) != 0)
             continue;
-        uint8_t tag[DM_SSH_TAG_LEN + 1];
-        size_t tag_len = 0;
-        if (st->nargs != 1 ||
-            dm_b64_decode(st->args[0], strlen(st->args[0]), tag, sizeof tag, &tag_len) != DM_OK ||
-            tag_len != DM_SSH_TAG_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "ssh-rsa stanza must have one argument, a 4-byte tag in "
-                                         "canonical base64");
+        uint8_t tag[DM_SSH_TAG_LEN];
+        if (!dm_stanza_fits(&rsa_shape, st, (uint8_t *const[]){tag})) {
+            err = DM_ERR_HEADER;
             break;
         }
         if (strcmp(st->args[0], id->key.tag) != 0)

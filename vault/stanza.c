@@ -78,3 +78,33 @@ void dm_stanza_list_clear(dm_stanza_list *list) {
     list->len = 0;
     list->cap = 0;
 }
+
+/* The canonical base64 of exactly n bytes. */
+static bool arg_bytes(const char *arg, uint8_t *out, size_t n) {
+    size_t len = strlen(arg), got = 0;
+    return len == dm_b64_encoded_len(n) && dm_b64_decode(arg, len, out, n, &got) == DM_OK &&
+           got == n;
+}
+
+bool dm_stanza_fits(const dm_stanza_shape *shape, const dm_stanza *st, uint8_t *const *args) {
+    if (st->nargs != shape->nargs) {
+        if (shape->bad_nargs != NULL)
+            dm_fail(DM_ERR_HEADER, "%s", shape->bad_nargs);
+        else
+            dm_fail(DM_ERR_HEADER, "%s stanza has %zu arguments, want %zu", st->type, st->nargs,
+                    shape->nargs);
+        return false;
+    }
+    for (size_t i = 0; i < shape->nargs && i < 2; i++) {
+        if (shape->arg_len[i] > 0 && !arg_bytes(st->args[i], args[i], shape->arg_len[i])) {
+            dm_fail(DM_ERR_HEADER, "%s", shape->bad_args);
+            return false;
+        }
+    }
+    if (shape->body_len > 0 && st->body_len != shape->body_len) {
+        dm_fail(DM_ERR_HEADER, "%s stanza body is %zu bytes, want %zu", st->type, st->body_len,
+                shape->body_len);
+        return false;
+    }
+    return true;
+}

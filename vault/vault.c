@@ -135,18 +135,50 @@ static int wrap_all(dm_recipient *const *rcpts, size_t n_rcpts, const uint8_t *f
     return err;
 }
 
-/* ------------------------------------------------------------- encrypt */
-
-int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
-               const dm_encrypt_opts *opts) {
-    static const dm_encrypt_opts defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
+/* The recipients of encrypt and rekey: at least one, each able to wrap. */
+static int usable_recipients(dm_recipient *const *rcpts, size_t n_rcpts) {
     if (n_rcpts == 0 || rcpts == NULL)
         return dm_fail(DM_ERR_USAGE, "no recipients");
     for (size_t i = 0; i < n_rcpts; i++)
         if (rcpts[i] == NULL || rcpts[i]->wrap == NULL)
             return dm_fail(DM_ERR_USAGE, "recipient %zu is not usable", i + 1);
+    return DM_OK;
+}
+
+static int sink_put(dm_sink sink, const uint8_t *buf, size_t len) {
+    if (sink.write(sink.ctx, buf, len) != 0)
+        return dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+    return DM_OK;
+}
+
+/* Writes hdr, MACed with file_key, to out (through a new *armor when armored);
+ * *sink is where the payload goes next. */
+static int write_header(dm_sink out, bool armored, dm_header *hdr, const uint8_t *file_key,
+                        dm_armor_writer **armor, dm_sink *sink) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    *sink = out;
+    int err = dm_header_encode(hdr, file_key, &bytes, &len);
+    if (err == DM_OK && armored) {
+        err = dm_armor_writer_new(out, armor);
+        if (err == DM_OK)
+            *sink = dm_armor_writer_sink(*armor);
+    }
+    if (err == DM_OK)
+        err = sink_put(*sink, bytes, len);
+    free(bytes);
+    return err;
+}
+
+/* ------------------------------------------------------------- encrypt */
+
+int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
+               const dm_encrypt_opts *opts) {
+    static const dm_encrypt_opts defaults = {0};
+    opts = opts ? opts : &defaults;
+    int err = usable_recipients(rcpts, n_rcpts);
+    if (err != DM_OK)
+        return err;
 
     uint8_t *file_key = dm_secret_alloc(DM_STREAM_SECRETS_LEN);
     if (file_key == NULL)
@@ -156,24 +188,14 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
     dm_header hdr;
     memset(&hdr, 0, sizeof hdr);
     size_t *first = calloc(n_rcpts + 1, sizeof *first);
-    uint8_t *hdr_bytes = NULL;
-    size_t hdr_len = 0;
     dm_armor_writer *armor = NULL;
-    int err = first ? DM_OK : dm_fail(DM_ERR_NOMEM, "recipient list");
+    dm_sink sink = out;
+    err = first ? DM_OK : dm_fail(DM_ERR_NOMEM, "recipient list");
 
     if (err == DM_OK)
         err = wrap_all(rcpts, n_rcpts, file_key, first, &hdr);
-
     if (err == DM_OK)
-        err = dm_header_encode(&hdr, file_key, &hdr_bytes, &hdr_len);
-    dm_sink sink = out;
-    if (err == DM_OK && opts->armor) {
-        err = dm_armor_writer_new(out, &armor);
-        if (err == DM_OK)
-            sink = dm_armor_writer_sink(armor);
-    }
-    if (err == DM_OK && sink.write(sink.ctx, hdr_bytes, hdr_len) != 0)
-        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+        err = write_header(out, opts->armor, &hdr, file_key, &armor, &sink);
     if (err == DM_OK)
         err = dm_stream_seal(in, sink, file_key, opts->threads, opts->backend);
     if (err == DM_OK && armor)
@@ -181,7 +203,6 @@ int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_r
 
     if (armor)
         dm_armor_writer_free(armor);
-    free(hdr_bytes);
     free(first);
     dm_header_clear(&hdr);
     dm_secret_free(file_key);
@@ -212,8 +233,7 @@ static ssize_t tracked_read(void *ctx, uint8_t *buf, size_t n) {
 }
 
 static dm_source input_source(input *in) {
-    dm_source s = {tracked_read, in, DM_SOURCE_STREAM};
-    return s;
+    return (dm_source){tracked_read, in, DM_SOURCE_STREAM};
 }
 
 /* Turns a failed read into its class: malformed armor, or plain I/O. */
@@ -370,6 +390,27 @@ static int input_header(input *in, dm_header *hdr) {
     return DM_OK;
 }
 
+/* Reads the rest of the input, handing each block to sink (when not NULL)
+ * or adding its length to *n; what names the buffer when there is no memory. */
+static int input_drain(input *in, const dm_sink *sink, const char *what, uint64_t *n) {
+    dm_source src = input_source(in);
+    uint8_t *scratch = malloc(READ_BLOCK);
+    int err = scratch ? DM_OK : dm_fail(DM_ERR_NOMEM, "%s", what);
+    while (err == DM_OK) {
+        ssize_t got = src.read(src.ctx, scratch, READ_BLOCK);
+        if (got < 0)
+            err = input_error(in);
+        else if (got == 0)
+            break;
+        else if (sink != NULL)
+            err = sink_put(*sink, scratch, (size_t)got);
+        else
+            *n += (uint64_t)got;
+    }
+    free(scratch);
+    return err;
+}
+
 /* ------------------------------------------------------------- decrypt */
 
 static int has_stanza(const dm_header *hdr, const char *type) {
@@ -431,11 +472,22 @@ static int unwrap_any(const dm_header *hdrp, dm_identity *const *ids, size_t n_i
     return err;
 }
 
+/* The file key of hdr, as decrypt and rekey open it: the scrypt rule, an
+ * identity that unwraps a stanza, and the header's MAC. */
+static int open_file_key(const dm_header *hdrp, dm_identity *const *ids, size_t n_ids,
+                         uint8_t *file_key) {
+    int err = check_scrypt_alone(hdrp, ids, n_ids);
+    if (err == DM_OK)
+        err = unwrap_any(hdrp, ids, n_ids, file_key);
+    if (err == DM_OK && dm_header_verify_mac(hdrp, file_key) != DM_OK)
+        err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
+    return err;
+}
+
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
                const dm_decrypt_opts *opts) {
     static const dm_decrypt_opts defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
+    opts = opts ? opts : &defaults;
     for (size_t i = 0; i < n_ids; i++)
         if (ids[i] == NULL || ids[i]->unwrap == NULL)
             return dm_fail(DM_ERR_USAGE, "identity %zu is not usable", i + 1);
@@ -448,16 +500,10 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     int err = input_open(&inp, in);
     if (err == DM_OK && (err = input_header(&inp, &hdr)) == DM_OK)
         have_hdr = 1;
-    if (err == DM_OK)
-        err = check_scrypt_alone(&hdr, ids, n_ids);
     if (err == DM_OK && (file_key = dm_secret_alloc(DM_STREAM_SECRETS_LEN)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "file key");
-
-    if (err == DM_OK) {
-        err = unwrap_any(&hdr, ids, n_ids, file_key);
-    }
-    if (err == DM_OK && dm_header_verify_mac(&hdr, file_key) != DM_OK)
-        err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
+    if (err == DM_OK)
+        err = open_file_key(&hdr, ids, n_ids, file_key);
     if (err == DM_OK && opts->policy != NULL)
         err = opts->policy(opts->policy_ctx, &hdr, file_key);
     if (err == DM_OK && opts->file_key_out != NULL)
@@ -496,10 +542,10 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
 int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
              dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *ropts) {
     static const dm_rekey_opts defaults = {0};
-    if (ropts == NULL)
-        ropts = &defaults;
-    if (n_rcpts == 0 || rcpts == NULL)
-        return dm_fail(DM_ERR_USAGE, "no recipients");
+    ropts = ropts ? ropts : &defaults;
+    int err = usable_recipients(rcpts, n_rcpts);
+    if (err != DM_OK)
+        return err;
     /* Open the file key exactly as decryption does (header MAC checked). */
     uint8_t *file_key = dm_secret_alloc(DM_FILE_KEY_LEN);
     if (file_key == NULL)
@@ -510,55 +556,29 @@ int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
     memset(&new_hdr, 0, sizeof new_hdr);
     int have_hdr = 0;
     size_t *first = calloc(n_rcpts + 1, sizeof *first);
-    uint8_t *hdr_bytes = NULL, *scratch = NULL;
-    size_t hdr_len = 0;
     dm_armor_writer *armor = NULL;
-    int err = first ? input_open(&inp, in) : dm_fail(DM_ERR_NOMEM, "recipient list");
+    dm_sink sink = out;
+    err = first ? input_open(&inp, in) : dm_fail(DM_ERR_NOMEM, "recipient list");
     if (first == NULL)
         memset(&inp, 0, sizeof inp);
     if (err == DM_OK && (err = input_header(&inp, &old_hdr)) == DM_OK)
         have_hdr = 1;
     if (err == DM_OK)
-        err = check_scrypt_alone(&old_hdr, ids, n_ids);
-    if (err == DM_OK)
-        err = unwrap_any(&old_hdr, ids, n_ids, file_key);
-    if (err == DM_OK && dm_header_verify_mac(&old_hdr, file_key) != DM_OK)
-        err = dm_fail(DM_ERR_HMAC, "the header was altered or the file key is wrong");
+        err = open_file_key(&old_hdr, ids, n_ids, file_key);
     /* The same file key under new stanzas: the payload stays valid as it is. */
     if (err == DM_OK)
         err = wrap_all(rcpts, n_rcpts, file_key, first, &new_hdr);
     if (err == DM_OK)
-        err = dm_header_encode(&new_hdr, file_key, &hdr_bytes, &hdr_len);
-    dm_sink sink = out;
-    if (err == DM_OK && ropts->encrypt.armor) {
-        err = dm_armor_writer_new(out, &armor);
-        if (err == DM_OK)
-            sink = dm_armor_writer_sink(armor);
-    }
-    if (err == DM_OK && sink.write(sink.ctx, hdr_bytes, hdr_len) != 0)
-        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
+        err = write_header(out, ropts->encrypt.armor, &new_hdr, file_key, &armor, &sink);
     /* The payload bytes, copied unchanged: what was read ahead, then the rest. */
-    if (err == DM_OK && inp.len > inp.hdr_len &&
-        sink.write(sink.ctx, inp.buf + inp.hdr_len, inp.len - inp.hdr_len) != 0)
-        err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
-    if (err == DM_OK && (scratch = malloc(READ_BLOCK)) == NULL)
-        err = dm_fail(DM_ERR_NOMEM, "copy buffer");
-    dm_source src = input_source(&inp);
-    while (err == DM_OK) {
-        ssize_t got = src.read(src.ctx, scratch, READ_BLOCK);
-        if (got < 0)
-            err = input_error(&inp);
-        else if (got == 0)
-            break;
-        else if (sink.write(sink.ctx, scratch, (size_t)got) != 0)
-            err = dm_fail(DM_ERR_IO, "writing the output: %s", strerror(errno));
-    }
+    if (err == DM_OK && inp.len > inp.hdr_len)
+        err = sink_put(sink, inp.buf + inp.hdr_len, inp.len - inp.hdr_len);
+    if (err == DM_OK)
+        err = input_drain(&inp, &sink, "copy buffer", NULL);
     if (err == DM_OK && armor)
         err = dm_armor_writer_finish(armor);
     if (armor)
         dm_armor_writer_free(armor);
-    free(scratch);
-    free(hdr_bytes);
     free(first);
     dm_header_clear(&new_hdr);
     if (have_hdr)
@@ -583,20 +603,7 @@ int dm_inspect(dm_source in, dm_inspect_info *info) {
     info->armored = inp.armor != NULL;
     info->header_size = inp.hdr_len;
     uint64_t payload = inp.len - inp.hdr_len;
-    dm_source src = input_source(&inp);
-    uint8_t *scratch = malloc(READ_BLOCK);
-    if (scratch == NULL)
-        err = dm_fail(DM_ERR_NOMEM, "read buffer");
-    while (err == DM_OK) {
-        ssize_t got = src.read(src.ctx, scratch, READ_BLOCK);
-        if (got < 0)
-            err = input_error(&inp);
-        else if (got == 0)
-            break;
-        else
-            payload += (uint64_t)got;
-    }
-    free(scratch);
+    err = input_drain(&inp, NULL, "read buffer", &payload);
     if (err == DM_OK)
         err = dm_header_file_id(&info->header, info->file_id);
     info->payload_size = payload;
@@ -622,10 +629,8 @@ int dm_inspect(dm_source in, dm_inspect_info *info) {
         }
     }
     input_close(&inp);
-    if (err != DM_OK && err != DM_ERR_PAYLOAD) {
-        dm_header_clear(&info->header);
-        memset(info, 0, sizeof *info);
-    }
+    if (err != DM_OK && err != DM_ERR_PAYLOAD)
+        dm_inspect_info_clear(info);
     return err;
 }
 

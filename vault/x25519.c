@@ -166,6 +166,13 @@ int dm_x25519_recipient_parse(const char *age1, dm_recipient **out) {
 
 /* ------------------------------------------------------------- identity */
 
+static const dm_stanza_shape x25519_shape = {
+    .nargs = 1,
+    .arg_len = {X25519_LEN},
+    .bad_args = "X25519 share is not canonical base64 of 32 bytes",
+    .body_len = BODY_LEN,
+};
+
 static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
                          uint8_t file_key[DM_FILE_KEY_LEN]) {
     x25519_identity *id = self->ctx;
@@ -178,22 +185,11 @@ static int x25519_unwrap(const dm_identity *self, const dm_stanza_list *stanzas,
         const dm_stanza *st = &stanzas->items[i];
         if (strcmp(st->type, X25519_TYPE) != 0)
             continue;
-        if (st->nargs != 1) {
-            err = dm_fail(DM_ERR_HEADER, "X25519 stanza has %zu arguments, want 1", st->nargs);
-            break;
-        }
-        uint8_t share[X25519_LEN + 1];
-        size_t share_len = 0;
-        if (dm_b64_decode(st->args[0], strlen(st->args[0]), share, sizeof share, &share_len) !=
-                DM_OK ||
-            share_len != X25519_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "X25519 share is not canonical base64 of 32 bytes");
-            break;
-        }
-        /* Checked before any decryption: a partitioning oracle feeds on odd lengths. */
-        if (st->body_len != BODY_LEN) {
-            err = dm_fail(DM_ERR_HEADER, "X25519 stanza body is %zu bytes, want %d", st->body_len,
-                          BODY_LEN);
+        uint8_t share[X25519_LEN];
+        /* The body's length is checked before any decryption: a
+         * partitioning oracle feeds on odd lengths. */
+        if (!dm_stanza_fits(&x25519_shape, st, (uint8_t *const[]){share})) {
+            err = DM_ERR_HEADER;
             break;
         }
         if (crypto_scalarmult(shared, id->secret, share) != 0 ||

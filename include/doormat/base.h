@@ -69,6 +69,15 @@ typedef enum dm_err {
 const char *dm_err_detail(void);
 /* Sets the detail text for this thread and returns err, for `return dm_fail(...)`. */
 int dm_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends the text in buf, too long for cap bytes (cap > 5), within them and
+ * never in the middle of a word: at the last space before cap - 5, the spaces
+ * before it dropped, then " ...". One word longer than the room is cut where
+ * it must be. */
+void dm_cut_words(char *buf, size_t cap);
+/* vsnprintf into buf, "" when it fails; a text too long for cap bytes is
+ * ended by dm_cut_words. */
+void dm_vformat_words(char *buf, size_t cap, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* The unsigned decimal in s[0..len), strictly: one to twenty ASCII digits, no
  * sign, no space, no leading zero (but "0" itself), at most UINT64_MAX. On
@@ -141,6 +150,8 @@ int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mod
  * NULL when out of memory. */
 void *dm_secret_alloc(size_t n);
 void dm_secret_free(void *p); /* zeroes and frees; accepts NULL */
+/* n zeroed bytes of guarded memory, or NULL with DM_ERR_NOMEM's detail set. */
+void *dm_secret_new(size_t n);
 
 /* A growing text buffer, NUL-terminated once anything is added. Start it
  * zeroed ({0}, or {.secret = true} for text that must live in guarded memory:

@@ -150,34 +150,23 @@ done
 # The circle finder sees circles where there are some: two files that call
 # each other, three in a ring, and, beside them, a file that only calls.
 mkdir -p knot
-cat >knot/a.c <<'EOF'
-int knot_b(int);
-int knot_a(int n) { return n > 0 ? knot_b(n - 1) : 0; }
-EOF
-cat >knot/b.c <<'EOF'
-int knot_a(int);
-int knot_b(int n) { return n > 0 ? knot_a(n - 1) : 1; }
-EOF
-cat >knot/c.c <<'EOF'
-int knot_d(int);
-int knot_c(int n) { return knot_d(n); }
-EOF
-cat >knot/d.c <<'EOF'
-int knot_e(int);
-int knot_d(int n) { return knot_e(n); }
-EOF
-cat >knot/e.c <<'EOF'
-int knot_c(int);
-int knot_e(int n) { return n > 0 ? knot_c(n - 1) : 2; }
-EOF
-cat >knot/f.c <<'EOF'
-int knot_a(int);
-int knot_c(int);
-int knot_f(int n) { return knot_a(n) + knot_c(n); }
-EOF
-for f in a b c d e f; do
+# knot F CALLEE...: knot/F.o, whose knot_F calls knot_CALLEE for each CALLEE.
+knot() {
+  local f=$1 c calls=0
+  shift
+  for c; do
+    echo "int knot_$c(int);"
+    calls="$calls + knot_$c(n - 1)"
+  done >"knot/$f.c"
+  echo "int knot_$f(int n) { return n > 0 ? $calls : 0; }" >>"knot/$f.c"
   ${DOORMAT_CC:-cc} -c -o "knot/$f.o" "knot/$f.c" 2>>"$T/err"
-done
+}
+knot a b
+knot b a
+knot c d
+knot d e
+knot e c
+knot f a c
 assert_eq "$(circles knot)" "a -> b (knot_b) -> a (knot_a)
 c -> d (knot_d) -> e (knot_e) -> c (knot_c)" "the circle finder names both circles, and only them"
 rm knot/a.o knot/d.o

@@ -33,11 +33,11 @@ assert_true "agent doj starts" test -n "${doj_port:-}"
 U=https://127.0.0.1:${doj_port:-1}
 assert_eq "$(stat -c %a doj.log)" 600 "a new --log-file is created 0600"
 
-mkreq "$inv" w.txt memo.age >req-good
-hcurl --data-binary @req-good "$U/release"
+# release FILE: asks the agent for FILE's share under the warrant w.txt.
+release() { mkreq "$inv" w.txt "$1" >"req-$1" && hcurl --data-binary "@req-$1" "$U/release"; }
+release memo.age
 assert_status 200 "^doormat-escrow-release/v1$" "a release"
-mkreq "$inv" w.txt other.age >req-other
-hcurl --data-binary @req-other "$U/release"
+release other.age
 assert_status 403 "case $case_hex\) does not cover file" "a warrant for another file names the case by its digest"
 svc_stop "${doj_pid:-0}"
 assert_true "the release's log line names the case by its digest" \
