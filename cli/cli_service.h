@@ -23,7 +23,6 @@ typedef struct cli_service_api {
     __typeof__(&dm_service_request) request;
     __typeof__(&dm_service_fetcher_new) fetcher_new;
     __typeof__(&dm_service_fetcher_new_ca) fetcher_new_ca;
-    __typeof__(&dm_service_fetcher_free) fetcher_free;
 } cli_service_api;
 /* NULL after one line on stderr saying why (cmd names the command). */
 const cli_service_api *cli_service(const char *cmd);

@@ -604,7 +604,7 @@ static int monitor_log(const log_args *a, const dm_escrow_authority *auth, size_
     if (err != DM_OK)
         return cli_fail(err, "%s: log of agent %s", a->cmd, name);
     int rc = monitor_fetched(a, auth, agent, f, files, n_files);
-    svc->fetcher_free(&f);
+    dm_tlog_fetcher_clear(&f);
     return rc;
 }
 
@@ -773,7 +773,7 @@ int cli_escrow_monitor(int argc, char **argv) {
     if (rc == DM_EXIT_OK)
         rc = worst;
     if (site.fetch != NULL)
-        svc->fetcher_free(&site);
+        dm_tlog_fetcher_clear(&site);
     free(files);
     for (size_t i = 0; i < n_ids; i++)
         dm_identity_free(ids[i]);

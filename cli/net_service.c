@@ -14,7 +14,6 @@ static const cli_service_api api = {
     .request = dm_service_request,
     .fetcher_new = dm_service_fetcher_new,
     .fetcher_new_ca = dm_service_fetcher_new_ca,
-    .fetcher_free = dm_service_fetcher_free,
 };
 
 int cli_net_handover(int argc, char **argv) {

@@ -27,39 +27,9 @@ typedef struct authority {
 } authority;
 
 static void authority_free(authority *a) {
-    for (size_t i = 0; a->keys && i < dm_escrow_authority_agents(a->auth); i++)
-        dm_escrow_agent_key_free(a->keys[i]);
-    free(a->keys);
+    dm_escrow_agent_keys_free(a->keys, a->auth ? dm_escrow_authority_agents(a->auth) : 0);
     dm_escrow_court_key_free(a->court);
     dm_escrow_authority_free(a->auth);
-}
-
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *more = realloc(buf, 2 * cap + 1);
-            if (!more) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = more;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
 }
 
 int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_LEN + 1],
@@ -68,7 +38,7 @@ int dm_lab_monitor_count(const char *log_dir, const char (*want)[2 * DM_FILE_ID_
     *entries = 0;
     int err = dm_lab_path(path, sizeof path, log_dir, "checkpoint");
     size_t len = 0;
-    char *note_text = err ? NULL : read_all(path, &len);
+    char *note_text = err ? NULL : dm_lab_read_file(path, &len);
     if (!err && !note_text)
         err = dm_fail(DM_ERR_IO, "%s: cannot read", path);
     dm_tlog_note *note = NULL;

@@ -20,6 +20,10 @@ static inline bool dm_lab_refused(int err) {
            err == DM_ERR_TOO_FEW_SHARES;
 }
 
+/* The whole of path (NUL-terminated, malloc'd; *len its length), or NULL
+ * when it cannot be read. */
+char *dm_lab_read_file(const char *path, size_t *len);
+
 /* DIR/NAME, or DM_ERR_USAGE when it does not fit. */
 int dm_lab_path(char *out, size_t cap, const char *dir, const char *name);
 /* mkdir DIR/NAME (0700); an existing directory is fine. */

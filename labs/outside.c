@@ -7,46 +7,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "labs.h"
+#include "lab_internal.h"
 
 #define AGE_BIN "/usr/bin/age"
 
-/* The whole of path (NUL-terminated, malloc'd), or NULL. */
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *bigger = realloc(buf, 2 * cap + 1);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    if (buf && ferror(f)) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        *len = n;
-    }
-    return buf;
-}
-
 bool dm_lab_same_file(const char *a, const char *b) {
     size_t xl = 0, yl = 0;
-    char *x = slurp(a, &xl), *y = slurp(b, &yl);
+    char *x = dm_lab_read_file(a, &xl), *y = dm_lab_read_file(b, &yl);
     bool same = x && y && xl == yl && memcmp(x, y, xl) == 0;
     free(x);
     free(y);
@@ -103,7 +70,7 @@ long dm_lab_cmd_inspect_x25519(const char *self, const char *file, const char *t
     long n = -1;
     if (dm_lab_run(argv, tmp) == 0) {
         size_t len = 0;
-        char *text = slurp(tmp, &len);
+        char *text = dm_lab_read_file(tmp, &len);
         const char *line = text ? strstr(text, mark) : NULL;
         if (line)
             n = strtol(line + strlen(mark), NULL, 10);
@@ -123,7 +90,7 @@ long dm_lab_cmd_monitor(const char *self, const char *dir, const char *name,
     if (dm_lab_run(argv, out) != 0)
         return -1;
     size_t len = 0;
-    char *text = slurp(out, &len);
+    char *text = dm_lab_read_file(out, &len);
     if (!text)
         return -1;
     long seen = 0;

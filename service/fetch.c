@@ -125,7 +125,3 @@ int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigne
         err = dm_svc_client_new_ca(base_url, ca_file, timeout_s, &c);
     return fetcher_over(err, c, out);
 }
-
-void dm_service_fetcher_free(dm_tlog_fetcher *f) {
-    dm_tlog_fetcher_clear(f);
-}

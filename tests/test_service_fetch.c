@@ -28,7 +28,7 @@ static int make(const char *url, const char *ca) {
     if (err == DM_OK) {
         assert_non_null(f.fetch);
         assert_non_null(f.destroy);
-        dm_service_fetcher_free(&f);
+        dm_tlog_fetcher_clear(&f);
         assert_null(f.destroy);
     } else {
         assert_null(f.fetch);
@@ -107,7 +107,7 @@ static void test_no_server(void **state) {
     assert_int_equal(len, 0);
     snprintf(want, sizeof want, "https://127.0.0.1:%d/logs/doj/checkpoint: ", port);
     assert_non_null(strstr(dm_err_detail(), want));
-    dm_service_fetcher_free(&f);
+    dm_tlog_fetcher_clear(&f);
     assert_null(f.fetch);
 }
 
@@ -130,8 +130,8 @@ static void test_destroy(void **state) {
     assert_non_null(f.destroy);
     f.destroy(f.ctx);
     memset(&f, 0, sizeof f);
-    dm_service_fetcher_free(&f);
-    dm_service_fetcher_free(NULL);
+    dm_tlog_fetcher_clear(&f);
+    dm_tlog_fetcher_clear(NULL);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -118,7 +118,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
 
 /* A tile fetcher over HTTPS for the monitor (dm_tlog_fetcher): paths are
  * read from base_url ("https://host:port/log") pinned to pin. 404 is
- * DM_ERR_NOT_FOUND. Free with dm_service_fetcher_free. */
+ * DM_ERR_NOT_FOUND. Released, as every fetcher, by dm_tlog_fetcher_clear. */
 int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
                            dm_tlog_fetcher *out);
 /* The same fetcher for logs published on a web server: paths are read from
@@ -130,7 +130,6 @@ int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeo
  * ca_file without a PEM certificate, DM_ERR_IO. */
 int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigned timeout_s,
                               dm_tlog_fetcher *out);
-void dm_service_fetcher_free(dm_tlog_fetcher *f);
 
 DM_API_END
 #ifdef __cplusplus

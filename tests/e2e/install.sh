@@ -186,7 +186,7 @@ int main(void) {
     int same = strcmp(pin, again) == 0 && strncmp(pin, "sha256//", 8) == 0 &&
                strstr(pem, "-----BEGIN CERTIFICATE-----") != NULL;
     printf("%s\n", same ? "pinned" : "different");
-    dm_service_fetcher_free(&f);
+    dm_tlog_fetcher_clear(&f);
     dm_secret_free(pem);
     return same ? 0 : 1;
 }
