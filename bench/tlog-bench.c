@@ -139,11 +139,18 @@ static int cmd_append(const char *dir, uint64_t n, uint64_t batch) {
     uint64_t size = dm_tlog_log_size(l);
     dm_tlog_hash proof[DM_TLOG_MAX_PROOF];
     size_t np = 0, nc = 0;
+    int perr = DM_OK;
     if (size > 0)
-        dm_tlog_log_prove_inclusion(l, size / 3, size, proof, &np);
-    if (size > 1)
-        dm_tlog_log_prove_consistency(l, size / 2 + 1, size, proof, &nc);
+        perr = dm_tlog_log_prove_inclusion(l, size / 3, size, proof, &np);
+    if (perr == DM_OK && size > 1)
+        perr = dm_tlog_log_prove_consistency(l, size / 2 + 1, size, proof, &nc);
     dm_tlog_log_free(l);
+    if (perr != DM_OK) {
+        fprintf(stderr, "tlog-bench: a proof of the log failed: %s: %s\n", dm_strerror(perr),
+                dm_err_detail());
+        dm_tlog_signer_free(key);
+        return 1;
+    }
     uint64_t bytes = du(dir);
     printf("appended %" PRIu64 " entries in %.2f s (%.0f/s); log of %" PRIu64 "\n", n - start,
            total, n > start ? (double)(n - start) / total : 0.0, size);

@@ -66,7 +66,7 @@ int dm_escrow_authority_compute_id(const dm_escrow_authority *auth, uint8_t id[D
     if (err)
         return err;
     uint8_t digest[32];
-    err = dm_sha256((const uint8_t *)text, len, digest);
+    dm_sha256((const uint8_t *)text, len, digest);
     free(text);
     memcpy(id, digest, DM_ESCROW_ID_LEN);
     return err;

@@ -26,6 +26,7 @@ extern "C" {
  * it). DM_ERR_USAGE for a key of another authority; DM_ERR_NO_STANZA when the
  * header has no stanza for this agent. *x (may be NULL) gets the share's
  * x coordinate (agent index + 1). */
+DM_MUST_CHECK
 int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                          const dm_header *hdr, uint8_t share[DM_FILE_KEY_LEN], unsigned *x);
 
@@ -34,6 +35,7 @@ int dm_escrow_agent_open(const dm_escrow_authority *auth, const dm_escrow_agent_
  * crumple, and checks the result against the header MAC (DM_ERR_HMAC).
  * n_shares below the threshold is DM_ERR_TOO_FEW_SHARES. *tries (may be NULL) gets
  * the crumple candidates tried (0 for other modes). */
+DM_MUST_CHECK
 int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, const uint8_t *xs,
                       const uint8_t *const *ys, size_t n_shares, uint8_t file_key[DM_FILE_KEY_LEN],
                       uint64_t *tries);
@@ -43,6 +45,7 @@ int dm_escrow_combine(const dm_escrow_authority *auth, const dm_header *hdr, con
  * DM_ERR_NO_STANZA) and its signed share, but no entry, no witnesses and no
  * receipt (dm_escrow_share_check_receipt refuses the share; dm_escrow_recover
  * takes it as given). Nothing is written. */
+DM_MUST_CHECK
 int dm_escrow_release_unlogged(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                                const dm_escrow_warrant *w, const dm_header *hdr, time_t now,
                                dm_escrow_share **out);

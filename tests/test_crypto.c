@@ -126,10 +126,10 @@ static void test_sha256_fips180(void **state) {
     (void)state;
     uint8_t want[32], got[32];
     unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", want, 32);
-    assert_int_equal(dm_sha256((const uint8_t *)"abc", 3, got), DM_OK);
+    dm_sha256((const uint8_t *)"abc", 3, got);
     assert_memory_equal(got, want, 32);
     unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", want, 32);
-    assert_int_equal(dm_sha256(NULL, 0, got), DM_OK);
+    dm_sha256(NULL, 0, got);
     assert_memory_equal(got, want, 32);
 }
 

@@ -95,7 +95,7 @@ static void round_trip(const char *pub, const char *key, const char *type, size_
     while (b64_len > 0 && padded[b64_len - 1] == '=')
         b64_len--;
     assert_int_equal(dm_b64_decode(padded, b64_len, blob, sizeof blob, &blob_len), DM_OK);
-    assert_int_equal(dm_sha256(blob, blob_len, digest), DM_OK);
+    dm_sha256(blob, blob_len, digest);
     char tag[8];
     assert_int_equal(dm_b64_encode(digest, 4, tag, sizeof tag), DM_OK);
     assert_string_equal(st.items[0].args[0], tag);

@@ -62,7 +62,8 @@ static int write_tile(dm_tlog_log *l, int level, uint64_t index, unsigned w, con
 /* Removes the partial tiles of a tile that is now full (tile/L/N.p/). */
 static void prune(dm_tlog_log *l, int level, uint64_t index) {
     char rel[64], p[4096];
-    dm_tlog_tile_path(level, index, 1, rel);
+    if (dm_tlog_tile_path(level, index, 1, rel) != DM_OK)
+        return; /* pruning is best effort: a path that cannot be named is kept */
     char *slash = strrchr(rel, '/');
     *slash = '\0'; /* ".../N.p" */
     if (dm_tlog_dir_path(p, sizeof p, l->dir, rel) != DM_OK)

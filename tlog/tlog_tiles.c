@@ -229,8 +229,9 @@ int dm_tlog_fetch_tile(dm_tlog_fetcher f, int level, uint64_t index, unsigned w,
     char first[64];
     memcpy(first, path, sizeof first);
     if (err == DM_ERR_NOT_FOUND && w < DM_TLOG_TILE_WIDTH) {
-        dm_tlog_tile_path(level, index, DM_TLOG_TILE_WIDTH, path);
-        err = f.fetch(f.ctx, path, data, len);
+        err = dm_tlog_tile_path(level, index, DM_TLOG_TILE_WIDTH, path);
+        if (!err)
+            err = f.fetch(f.ctx, path, data, len);
         if (!err && level >= 0) {
             if (*len != DM_TLOG_TILE_WIDTH * DM_TLOG_HASH_LEN) {
                 free(*data);
@@ -441,8 +442,8 @@ static int compare_tile(walk *w, int level, uint64_t index, const dm_tlog_hash *
     free(data);
     if (!same) {
         char path[64];
-        dm_tlog_tile_path(level, index, n, path);
-        return dm_fail(DM_ERR_LOG, "%s does not hold the hashes of the entries", path);
+        err = dm_tlog_tile_path(level, index, n, path);
+        return err ? err : dm_fail(DM_ERR_LOG, "%s does not hold the hashes of the entries", path);
     }
     return DM_OK;
 }

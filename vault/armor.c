@@ -362,7 +362,8 @@ static int dm_armor_stage_line(dm_armor_writer *w, const uint8_t *bytes, size_t 
         return -1;
     char *o = w->stage + w->stage_len;
     size_t cols = dm_b64_encoded_len(n);
-    dm_b64_encode(bytes, n, o, cols);
+    if (dm_b64_encode(bytes, n, o, cols) != DM_OK)
+        return -1;
     while (cols % 4 != 0)
         o[cols++] = '=';
     o[cols] = '\n';

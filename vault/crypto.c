@@ -61,9 +61,8 @@ int dm_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_
     return DM_OK;
 }
 
-int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]) {
+void dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]) {
     crypto_hash_sha256(out, msg, len);
-    return DM_OK;
 }
 
 int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,

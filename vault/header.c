@@ -318,7 +318,7 @@ static char *dm_put(char *o, const char *s) {
 }
 
 /* Writes the header through "---" into out (sized by dm_header_mac_input_len). */
-static void dm_header_write_mac_input(const dm_header *hdr, char *out) {
+static int dm_header_write_mac_input(const dm_header *hdr, char *out) {
     char *o = dm_put(out, DM_INTRO);
     for (size_t i = 0; i < hdr->stanzas.len; i++) {
         const dm_stanza *st = &hdr->stanzas.items[i];
@@ -334,7 +334,9 @@ static void dm_header_write_mac_input(const dm_header *hdr, char *out) {
         for (;;) {
             size_t take = st->body_len - off < 48 ? st->body_len - off : 48;
             size_t cols = dm_b64_encoded_len(take);
-            dm_b64_encode(st->body ? st->body + off : NULL, take, o, cols);
+            int err = dm_b64_encode(st->body ? st->body + off : NULL, take, o, cols);
+            if (err)
+                return err;
             o += cols;
             *o++ = '\n';
             off += take;
@@ -343,6 +345,7 @@ static void dm_header_write_mac_input(const dm_header *hdr, char *out) {
         }
     }
     dm_put(o, DM_MAC_MARK);
+    return DM_OK;
 }
 
 static int dm_header_mac(const uint8_t *bytes, size_t n, const uint8_t file_key[DM_FILE_KEY_LEN],
@@ -368,9 +371,15 @@ static int dm_header_encode_with_mac(const dm_header *hdr, const uint8_t *mac_ov
     char *buf = malloc(total + 1);
     if (buf == NULL)
         return dm_fail(DM_ERR_NOMEM, "header encoding");
-    dm_header_write_mac_input(hdr, buf);
+    err = dm_header_write_mac_input(hdr, buf);
+    if (!err)
+        err = dm_b64_encode(mac_override ? mac_override : hdr->mac, DM_MAC_LEN, buf + n + 1,
+                            DM_MAC_B64_LEN);
+    if (err) {
+        free(buf);
+        return err;
+    }
     buf[n] = ' ';
-    dm_b64_encode(mac_override ? mac_override : hdr->mac, DM_MAC_LEN, buf + n + 1, DM_MAC_B64_LEN);
     buf[total - 1] = '\n';
     buf[total] = '\0';
     *out = (uint8_t *)buf;
@@ -394,7 +403,11 @@ int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], ui
         free(buf);
         return err;
     }
-    dm_b64_encode(mac, DM_MAC_LEN, (char *)buf + n + 1, DM_MAC_B64_LEN);
+    err = dm_b64_encode(mac, DM_MAC_LEN, (char *)buf + n + 1, DM_MAC_B64_LEN);
+    if (err) {
+        free(buf);
+        return err;
+    }
     memcpy(hdr->mac, mac, DM_MAC_LEN);
     hdr->len = total;
     *out = buf;
@@ -410,9 +423,10 @@ int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KE
     char *buf = malloc(n + 1);
     if (buf == NULL)
         return dm_fail(DM_ERR_NOMEM, "header encoding");
-    dm_header_write_mac_input(hdr, buf);
+    err = dm_header_write_mac_input(hdr, buf);
     uint8_t mac[DM_MAC_LEN];
-    err = dm_header_mac((const uint8_t *)buf, n, file_key, mac);
+    if (!err)
+        err = dm_header_mac((const uint8_t *)buf, n, file_key, mac);
     free(buf);
     if (err)
         return err;
@@ -430,10 +444,8 @@ int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]) {
     if (err)
         return err;
     uint8_t digest[32];
-    err = dm_sha256(buf, total, digest);
+    dm_sha256(buf, total, digest);
     free(buf);
-    if (err)
-        return err;
     memcpy(id, digest, DM_FILE_ID_LEN);
     return DM_OK;
 }

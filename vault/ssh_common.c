@@ -67,10 +67,8 @@ static int wire_is(const uint8_t *s, size_t len, const char *want) {
 
 int dm_ssh_tag(const uint8_t *blob, size_t len, char out[DM_SSH_TAG_B64_LEN + 1]) {
     uint8_t digest[32];
-    int err = dm_sha256(blob, len, digest);
-    if (err == DM_OK)
-        err = dm_b64_encode(digest, DM_SSH_TAG_LEN, out, DM_SSH_TAG_B64_LEN + 1);
-    return err;
+    dm_sha256(blob, len, digest);
+    return dm_b64_encode(digest, DM_SSH_TAG_LEN, out, DM_SSH_TAG_B64_LEN + 1);
 }
 
 /* Copies a type name for messages, printable characters only. */

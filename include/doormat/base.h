@@ -19,6 +19,14 @@
  * installed header declares it. Internal headers and escrow/escrow_lab.h use
  * neither, and what they declare stays inside the library. The pair nests (a
  * header included inside another's pair pushes and pops again). */
+/* On every library function that can fail: its dm_err must be looked at
+ * (a call that drops it does not compile with -Werror). */
+#if defined(__GNUC__)
+#define DM_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define DM_MUST_CHECK
+#endif
+
 #if defined(__GNUC__)
 #define DM_API_BEGIN _Pragma("GCC visibility push(default)")
 #define DM_API_END _Pragma("GCC visibility pop")
@@ -97,6 +105,7 @@ ssize_t dm_pread_all(int fd, void *buf, size_t n, off_t off);
 /* Writes the n bytes of buf to fd, retrying EINTR and short writes. 0, or -1
  * with errno set (EIO for a write that wrote nothing). dm_io_write_all with
  * no fault point. */
+DM_MUST_CHECK
 int dm_write_all(int fd, const void *buf, size_t n);
 
 /* Writes that must survive a crash or a full disk (base/durable.c). Each
@@ -108,18 +117,27 @@ int dm_write_all(int fd, const void *buf, size_t n);
  * dm_io_write_all writes everything or fails (a short write is retried);
  * dm_io_close closes fd even when it fails; dm_io_fsync_dir fsyncs the
  * directory path. */
+DM_MUST_CHECK
 int dm_io_open(const char *point, const char *path, int flags, mode_t mode);
+DM_MUST_CHECK
 int dm_io_write_all(const char *point, int fd, const void *data, size_t len);
+DM_MUST_CHECK
 int dm_io_fsync(const char *point, int fd);
+DM_MUST_CHECK
 int dm_io_close(const char *point, int fd);
+DM_MUST_CHECK
 int dm_io_rename(const char *point, const char *from, const char *to);
+DM_MUST_CHECK
 int dm_io_mkdir(const char *point, const char *path, mode_t mode);
+DM_MUST_CHECK
 int dm_io_fsync_dir(const char *point, const char *path);
+DM_MUST_CHECK
 int dm_io_syncfs(const char *point, int fd);
 /* The second half of a replace: fd is tmp, opened for writing; it is given
  * mode (0: left as it is), written, fsync'd and closed, and tmp is renamed
  * over path. On failure tmp is removed, path is as it was, -1 with errno. The
  * directory is not fsync'd: the caller syncs it (once for many files). */
+DM_MUST_CHECK
 int dm_io_replace(const char *point, int fd, const char *tmp, const char *path, mode_t mode,
                   const void *data, size_t len);
 
@@ -136,6 +154,7 @@ typedef enum dm_io_step {
  * rename leaves path byte for byte as it was and no PATH.tmp. 0, or -1 with
  * errno set and *failed (if not NULL) the step. point names the fault
  * points of its calls, as above (NULL: none). */
+DM_MUST_CHECK
 int dm_atomic_write(const char *point, const char *path, const void *data, size_t len, mode_t mode,
                     dm_io_step *failed);
 /* Writes a file that must not exist yet (O_EXCL) with mode (less the umask),
@@ -143,6 +162,7 @@ int dm_atomic_write(const char *point, const char *path, const void *data, size_
  * existing file is DM_ERR_USAGE, other failures DM_ERR_IO, with the detail
  * (dm_err_detail). The authority's files, keys and TLS identities are written
  * with it. */
+DM_MUST_CHECK
 int dm_write_new_file(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Guarded memory for secrets: pages of its own between guard pages, locked,

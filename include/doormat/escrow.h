@@ -63,10 +63,12 @@ uint8_t dm_gf256_inv(uint8_t a); /* inv(0) = 0 */
  * coeffs holds (k-1)*len bytes: coefficient j (1..k-1) of byte i is
  * coeffs[(j-1)*len + i] (random, or derived as escrow does). Share i (0-based)
  * is the polynomial at x = i+1, written to shares[i*len .. i*len+len). */
+DM_MUST_CHECK
 int dm_shamir_split(const uint8_t *secret, size_t len, unsigned k, unsigned n,
                     const uint8_t *coeffs, uint8_t *shares);
 /* Lagrange interpolation at 0 from k shares: xs[i] distinct and non-zero,
  * ys[i] of len bytes each. DM_ERR_USAGE on repeated or zero x. */
+DM_MUST_CHECK
 int dm_shamir_combine(const uint8_t *xs, const uint8_t *const *ys, size_t k, size_t len,
                       uint8_t *secret);
 
@@ -80,6 +82,7 @@ typedef struct dm_escrow_court_key dm_escrow_court_key; /* the warrant signing k
  * agent named "master", the single key under the doormat; threshold 0 means 1.
  * *agent_keys_out receives an array of n_agents keys, in authority order
  * (free each with dm_escrow_agent_key_free, then free() the array). */
+DM_MUST_CHECK
 int dm_escrow_authority_new(const char *name, const char *const *agents, size_t n_agents,
                             unsigned threshold, dm_escrow_authority **auth_out,
                             dm_escrow_agent_key ***agent_keys_out, dm_escrow_court_key **court_out);
@@ -88,6 +91,7 @@ int dm_escrow_authority_new(const char *name, const char *const *agents, size_t 
  * so the shares are as safe as the files' own post-quantum recipients
  * (escrow init --pq; DM_ERR_USAGE without ML-KEM, see dm_pq_available). */
 #define DM_ESCROW_PQ 1u
+DM_MUST_CHECK
 int dm_escrow_authority_new_ex(const char *name, const char *const *agents, size_t n_agents,
                                unsigned threshold, unsigned flags, dm_escrow_authority **auth_out,
                                dm_escrow_agent_key ***agent_keys_out,
@@ -126,9 +130,11 @@ const char *dm_escrow_authority_agent_url(const dm_escrow_authority *auth, size_
 /* Sets either (NULL leaves it as is) for an agent or a witness of the
  * authority. DM_ERR_USAGE for another name, a pin not of the form above, or a
  * URL that is not https://, printable and at most 255 bytes. */
+DM_MUST_CHECK
 int dm_escrow_authority_set_endpoint(dm_escrow_authority *auth, const char *name,
                                      const char *tls_pin, const char *url);
 /* Index of an agent by name, or -1. */
+DM_MUST_CHECK
 int dm_escrow_authority_find_agent(const dm_escrow_authority *auth, const char *name);
 const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
 
@@ -138,13 +144,19 @@ const char *dm_escrow_agent_key_name(const dm_escrow_agent_key *key);
  * line, 0 when the problem is the file as a whole. A key is parsed against its
  * authority: a key of another authority, or of an agent not in it, or whose
  * public half does not match, is refused. */
+DM_MUST_CHECK
 int dm_escrow_authority_format(const dm_escrow_authority *auth, char **text, size_t *len);
+DM_MUST_CHECK
 int dm_escrow_authority_parse(const char *text, size_t len, dm_escrow_authority **out,
                               size_t *line_out);
+DM_MUST_CHECK
 int dm_escrow_agent_key_format(const dm_escrow_agent_key *key, char **text, size_t *len);
+DM_MUST_CHECK
 int dm_escrow_agent_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_agent_key **out, size_t *line_out);
+DM_MUST_CHECK
 int dm_escrow_court_key_format(const dm_escrow_court_key *key, char **text, size_t *len);
+DM_MUST_CHECK
 int dm_escrow_court_key_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                               dm_escrow_court_key **out, size_t *line_out);
 
@@ -158,11 +170,13 @@ const dm_tlog_verifier *dm_escrow_authority_witness(const dm_escrow_authority *a
 unsigned dm_escrow_authority_witness_threshold(const dm_escrow_authority *auth);
 /* Names the witness policy of a new authority (before it is written): the
  * authority id commits to it, so the keys' copies of the id follow. */
+DM_MUST_CHECK
 int dm_escrow_authority_set_witnesses(dm_escrow_authority *auth,
                                       dm_escrow_agent_key *const *agent_keys,
                                       dm_escrow_court_key *court, const dm_tlog_verifier *witnesses,
                                       size_t n, unsigned threshold);
 /* The agent's log signing key, derived from its agent key (guarded). */
+DM_MUST_CHECK
 int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_authority *auth,
                                dm_tlog_signer **out);
 
@@ -171,13 +185,17 @@ int dm_escrow_agent_log_signer(const dm_escrow_agent_key *key, const dm_escrow_a
  * agent's log DIR/logs/<agent>/ (a tiled log at size 0). Refuses
  * (DM_ERR_USAGE) when DIR/authority.pub exists; on failure removes what it
  * wrote. */
+DM_MUST_CHECK
 int dm_escrow_authority_write_dir(const char *dir, const dm_escrow_authority *auth,
                                   dm_escrow_agent_key *const *agent_keys,
                                   const dm_escrow_court_key *court);
 /* File loaders: like parse, with dm_err_detail naming "path:line: ...". */
+DM_MUST_CHECK
 int dm_escrow_authority_load(const char *path, dm_escrow_authority **out);
+DM_MUST_CHECK
 int dm_escrow_agent_key_load(const dm_escrow_authority *auth, const char *path,
                              dm_escrow_agent_key **out);
+DM_MUST_CHECK
 int dm_escrow_court_key_load(const dm_escrow_authority *auth, const char *path,
                              dm_escrow_court_key **out);
 
@@ -212,6 +230,7 @@ const char *dm_escrow_mode_name(dm_escrow_mode mode);
 
 /* Appends the authority's n escrow stanzas for file_key, derived
  * deterministically from it (opts NULL: SHAMIR). */
+DM_MUST_CHECK
 int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const uint8_t file_key[DM_FILE_KEY_LEN], dm_stanza_list *out);
 
@@ -219,6 +238,7 @@ int dm_escrow_build_stanzas(const dm_escrow_authority *auth, const dm_escrow_opt
  * (type DM_ESCROW_STANZA_TYPE): a companion (DM_RCPT_COMPANION), with the
  * label DM_LABEL_PQ when every agent key is hybrid. It keeps its own copy of auth and opts;
  * free it with dm_recipient_free. */
+DM_MUST_CHECK
 int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             dm_recipient **out);
 
@@ -226,11 +246,13 @@ int dm_escrow_recipient_new(const dm_escrow_authority *auth, const dm_escrow_opt
  * a companion (DM_RCPT_COMPANION), and an identity that opens such files
  * says so with this function as its dm_identity.beside. A documented
  * doormat extension: age refuses such files. */
+DM_MUST_CHECK
 int dm_escrow_beside(const dm_identity *self, const char *stanza_type);
 
 /* The compliant client's check: the header holds exactly one stanza per agent
  * of this authority, each byte for byte as derived from file_key.
  * DM_ERR_POLICY (with the reason) otherwise. */
+DM_MUST_CHECK
 int dm_escrow_verify_header(const dm_escrow_authority *auth, const dm_escrow_opts *opts,
                             const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
 
@@ -246,11 +268,13 @@ typedef struct dm_escrow_policy {
     const dm_escrow_authority *auth;
     const dm_escrow_opts *opts; /* NULL: SHAMIR */
 } dm_escrow_policy;
+DM_MUST_CHECK
 int dm_escrow_policy_check(void *ctx, const dm_header *hdr,
                            const uint8_t file_key[DM_FILE_KEY_LEN]);
 
 /* Convenience: dm_encrypt with the authority added to rcpts (and the escrow
  * stanza type allowed beside scrypt). eopts NULL: SHAMIR; opts may be NULL. */
+DM_MUST_CHECK
 int dm_escrow_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
                       const dm_escrow_authority *auth, const dm_escrow_opts *eopts,
                       const dm_encrypt_opts *opts);
@@ -279,6 +303,7 @@ typedef struct dm_escrow_description {
 } dm_escrow_description;
 /* Fills out from hdr. Malformed escrow stanzas, or more than
  * DM_ESCROW_MAX_DESCRIBED authorities, are DM_ERR_HEADER. */
+DM_MUST_CHECK
 int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
 
 /* The escrow file id: the first 16 bytes of HKDF-SHA-256(file key, no salt,
@@ -287,12 +312,14 @@ int dm_escrow_describe(const dm_header *hdr, dm_escrow_description *out);
  * of this key only under this id: warrants name it, log entries record it,
  * and the owner of a file (who has its key) finds its releases by it
  * (docs/escrow-format.md, "File id"). */
+DM_MUST_CHECK
 int dm_escrow_file_id_of_key(const uint8_t file_key[DM_FILE_KEY_LEN],
                              uint8_t id[DM_FILE_ID_LEN]);
 /* The file id that the header's stanzas for auth name (in the clear; a
  * stanza whose id was edited does not open). DM_ERR_NO_STANZA when the header
  * has no stanza of auth, DM_ERR_HEADER when one is malformed or of the old
  * format v1 (no file id), or when they name different ids. */
+DM_MUST_CHECK
 int dm_escrow_file_id(const dm_escrow_authority *auth, const dm_header *hdr,
                       uint8_t id[DM_FILE_ID_LEN]);
 
@@ -302,19 +329,23 @@ typedef struct dm_escrow_warrant dm_escrow_warrant;
 
 /* Dates are "YYYY-MM-DD" (UTC). Issues a warrant signed by the court key:
  * malloc'd text. issued NULL means the UTC date of now. */
+DM_MUST_CHECK
 int dm_escrow_warrant_issue(const dm_escrow_authority *auth, const dm_escrow_court_key *court,
                             const char *case_ref, const char *issued, const char *expires,
                             const uint8_t (*file_ids)[DM_FILE_ID_LEN], size_t n_files, char **text,
                             size_t *len);
 /* Parses the grammar only (DM_ERR_USAGE with *line_out); the signature and
  * everything else are checked by dm_escrow_warrant_check. */
+DM_MUST_CHECK
 int dm_escrow_warrant_parse(const char *text, size_t len, dm_escrow_warrant **out,
                             size_t *line_out);
+DM_MUST_CHECK
 int dm_escrow_warrant_load(const char *path, dm_escrow_warrant **out);
 void dm_escrow_warrant_free(dm_escrow_warrant *w);
 /* Checks signature (court key of auth), authority, scope (file_id listed) and
  * dates (issued <= today <= expires, today the UTC date of now).
  * DM_ERR_DENIED with the reason in dm_err_detail(). */
+DM_MUST_CHECK
 int dm_escrow_warrant_check(const dm_escrow_warrant *w, const dm_escrow_authority *auth,
                             const uint8_t file_id[DM_FILE_ID_LEN], time_t now);
 /* SHA-256 of the warrant's exact text (what the log entry records). */
@@ -327,7 +358,9 @@ void dm_escrow_warrant_case_hex(const dm_escrow_warrant *w, char hex[2 * DM_ESCR
 const char *dm_escrow_warrant_expires(const dm_escrow_warrant *w);
 
 /* "YYYY-MM-DD" of a time (UTC) into out[11]; and the reverse (noon UTC). */
+DM_MUST_CHECK
 int dm_escrow_date(time_t t, char out[11]);
+DM_MUST_CHECK
 int dm_escrow_parse_date(const char *s, time_t *out);
 
 /* --------------------------------------------------------- shares, recovery */
@@ -338,6 +371,7 @@ typedef struct dm_escrow_share dm_escrow_share; /* secret: one agent's share */
  * share, signed by the agent, with its receipt. A NULL log_dir is
  * DM_ERR_USAGE: there is no release without a log here. Nothing is appended
  * when any check fails. */
+DM_MUST_CHECK
 int dm_escrow_unwrap(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                      const dm_escrow_warrant *w, const dm_header *hdr, const char *log_dir,
                      time_t now, dm_escrow_share **out);
@@ -346,9 +380,12 @@ void dm_escrow_share_free(dm_escrow_share *s);
  * receipt, when there is one, follows the signature line. parse checks
  * grammar, authority and the agent's signature, and keeps the receipt text
  * (checked by dm_escrow_share_check_receipt). */
+DM_MUST_CHECK
 int dm_escrow_share_format(const dm_escrow_share *s, char **text, size_t *len);
+DM_MUST_CHECK
 int dm_escrow_share_parse(const dm_escrow_authority *auth, const char *text, size_t len,
                           dm_escrow_share **out, size_t *line_out);
+DM_MUST_CHECK
 int dm_escrow_share_load(const dm_escrow_authority *auth, const char *path, dm_escrow_share **out);
 const char *dm_escrow_share_agent(const dm_escrow_share *s);
 const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_LEN bytes */
@@ -357,6 +394,7 @@ const uint8_t *dm_escrow_share_file_id(const dm_escrow_share *s); /* DM_FILE_ID_
  * share must be for this authority and this file (DM_ERR_USAGE otherwise);
  * repeated agents count once; fewer than k is DM_ERR_TOO_FEW_SHARES saying how many
  * are needed. The result is checked against the header MAC (DM_ERR_HMAC). */
+DM_MUST_CHECK
 int dm_escrow_recover(const dm_escrow_authority *auth, const dm_header *hdr,
                       dm_escrow_share *const *shares, size_t n_shares,
                       uint8_t file_key[DM_FILE_KEY_LEN]);
@@ -378,7 +416,9 @@ typedef struct dm_escrow_entry {
     uint8_t file_id[DM_FILE_ID_LEN];
     char requester[DM_ESCROW_MAX_REQUESTER + 1];
 } dm_escrow_entry;
+DM_MUST_CHECK
 int dm_escrow_entry_format(const dm_escrow_entry *e, char **text, size_t *len);
+DM_MUST_CHECK
 int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out);
 /* Entries of one log are in time order. Each release reads the clock before
  * it waits for the log's lock (and, under it, for the witnesses), so
@@ -387,6 +427,7 @@ int dm_escrow_entry_parse(const uint8_t *text, size_t len, dm_escrow_entry *out)
  * and no more (a backdated entry: DM_ERR_LOG, naming both times). latest
  * holds the latest time read so far ("" before the first entry). */
 #define DM_ESCROW_ENTRY_SKEW 600
+DM_MUST_CHECK
 int dm_escrow_entry_in_order(const dm_escrow_entry *e, uint64_t index, char latest[21]);
 
 /* The witnesses' clocks bound the agent's. A witness that cosigned a
@@ -408,6 +449,7 @@ typedef struct dm_escrow_witness_time {
  * witnesses, of a signed checkpoint of agent's log (either may be NULL;
  * time 0 when no witness cosigned it). DM_ERR_LOG when the checkpoint or a
  * cosignature of a known key does not verify. */
+DM_MUST_CHECK
 int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t agent,
                                        const char *note, size_t len,
                                        dm_escrow_witness_time *earliest,
@@ -416,6 +458,7 @@ int dm_escrow_checkpoint_witness_times(const dm_escrow_authority *auth, size_t a
  * (after, NULL or time 0: none known) and one it cannot be dated after
  * (before, likewise): DM_ERR_LOG naming the entry, its time, the witness and
  * its time, and which way the agent's clock was moved. */
+DM_MUST_CHECK
 int dm_escrow_entry_in_witness_time(const dm_escrow_entry *e, uint64_t index,
                                     const dm_escrow_witness_time *after,
                                     const dm_escrow_witness_time *before);
@@ -450,6 +493,7 @@ typedef struct dm_escrow_release_opts {
  * one on the path of dm_escrow_releaser below. Closed by default: NULL opts
  * are the defaults, and with no log_dir nothing is checked, written or
  * released (DM_ERR_USAGE). */
+DM_MUST_CHECK
 int dm_escrow_release(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                       const dm_escrow_warrant *w, const dm_header *hdr,
                       const dm_escrow_release_opts *opts, time_t now, dm_escrow_share **out);
@@ -465,15 +509,18 @@ typedef struct dm_escrow_releaser dm_escrow_releaser;
  * its signed checkpoint): an agent does not start on a log that does not
  * verify (DM_ERR_LOG), nor on one another process holds (DM_ERR_BUSY at
  * once, the detail naming that process: see dm_tlog_lock_opts). */
+DM_MUST_CHECK
 int dm_escrow_releaser_open(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                             const char *log_dir, dm_escrow_releaser **out);
 /* The same, with holder ("doormat escrow serve") written beside the log's
  * lock for whoever finds it held. */
+DM_MUST_CHECK
 int dm_escrow_releaser_open_as(const dm_escrow_authority *auth, const dm_escrow_agent_key *agent,
                                const char *log_dir, const char *holder, dm_escrow_releaser **out);
 void dm_escrow_releaser_free(dm_escrow_releaser *r);
 /* Checks and unwraps; appends the entry (not durable yet). *index gets its
  * place in the log; *share has no receipt yet. */
+DM_MUST_CHECK
 int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, const dm_header *hdr,
                           const char *requester, time_t now, dm_escrow_share **share,
                           uint64_t *index);
@@ -482,17 +529,21 @@ int dm_escrow_release_add(dm_escrow_releaser *r, const dm_escrow_warrant *w, con
  * DM_ERR_IO when the log cannot be written (the added entries are dropped),
  * DM_ERR_LOG when the witness threshold is not met (the entries stay in the
  * log; no share may be released), with the reason. */
+DM_MUST_CHECK
 int dm_escrow_release_commit(dm_escrow_releaser *r, const dm_escrow_cosigner *cosigners,
                              size_t n_cosigners);
 /* The receipt of the release at index, after a commit that succeeded. */
+DM_MUST_CHECK
 int dm_escrow_release_receipt(dm_escrow_releaser *r, dm_escrow_share *share, uint64_t index);
 uint64_t dm_escrow_releaser_size(const dm_escrow_releaser *r);
 /* The log part of dm_escrow_release_commit: every added entry durable, a new
  * checkpoint signed (none when nothing was added). Then a round of
  * cosignatures (dm_escrow_round_new) decides whether shares may leave. */
+DM_MUST_CHECK
 int dm_escrow_release_commit_log(dm_escrow_releaser *r);
 /* True when the checkpoint committed last holds the authority's witness
  * threshold of valid cosignatures: receipts can be made. */
+DM_MUST_CHECK
 int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r);
 
 /* One round of witness cosignatures over the checkpoint the releaser
@@ -506,14 +557,17 @@ int dm_escrow_releaser_cosigned_now(const dm_escrow_releaser *r);
  * authority.pub (NULL: not known). */
 typedef struct dm_escrow_round dm_escrow_round;
 #define DM_ESCROW_WHY_LEN 240 /* one witness's reason, with its end */
+DM_MUST_CHECK
 int dm_escrow_round_new(dm_escrow_releaser *r, size_t n, const char *const *names,
                         dm_escrow_round **out);
 /* Cosigner i's add-checkpoint body (malloc'd); *body NULL when it is done. */
+DM_MUST_CHECK
 int dm_escrow_round_request(dm_escrow_round *rd, size_t i, char **body, size_t *len);
 /* Cosigner i's answer. 1: ask it again (dm_escrow_round_request), 0: done. */
 int dm_escrow_round_answer(dm_escrow_round *rd, size_t i, int status, const char *resp, size_t len);
 /* Cosigner i is not asked (or no longer waited for), for this reason. */
 void dm_escrow_round_give_up(dm_escrow_round *rd, size_t i, const char *why);
+DM_MUST_CHECK
 int dm_escrow_round_done(const dm_escrow_round *rd, size_t i);
 unsigned dm_escrow_round_have(const dm_escrow_round *rd);   /* valid cosignatures */
 unsigned dm_escrow_round_needed(const dm_escrow_round *rd); /* the authority's threshold */
@@ -522,9 +576,11 @@ const char *dm_escrow_round_name(const dm_escrow_round *rd, size_t i);
 /* Why cosigner i did not cosign (or what was wrong in its answer), "" when nothing. */
 const char *dm_escrow_round_why(const dm_escrow_round *rd, size_t i);
 /* Every reason, "witness W: why; witness X: why" (malloc'd; "" when none). */
+DM_MUST_CHECK
 int dm_escrow_round_failures(const dm_escrow_round *rd, char **text, size_t *len);
 /* Adds the new cosignatures to the checkpoint; DM_OK when the threshold is
  * met, DM_ERR_LOG naming every witness that failed and why otherwise. */
+DM_MUST_CHECK
 int dm_escrow_round_finish(dm_escrow_round *rd);
 void dm_escrow_round_free(dm_escrow_round *rd);
 
@@ -535,6 +591,7 @@ const uint8_t *dm_escrow_share_warrant(const dm_escrow_share *s); /* digest */
  * file, warrant), the checkpoint is signed by the agent's log key and
  * cosigned by the witness threshold, and the entry is in it. DM_ERR_LOG when
  * missing or not valid. entry and index (may be NULL) get what it logs. */
+DM_MUST_CHECK
 int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escrow_share *s,
                                   dm_escrow_entry *entry, uint64_t *index);
 
@@ -542,6 +599,7 @@ int dm_escrow_share_check_receipt(const dm_escrow_authority *auth, const dm_escr
  * give the file's key it tries the other combinations (at most
  * DM_ESCROW_MAX_COMBINATIONS); misfit (n_shares bytes, may be NULL) then
  * marks the shares that do not fit the key found. */
+DM_MUST_CHECK
 int dm_escrow_recover_ex(const dm_escrow_authority *auth, const dm_header *hdr,
                          dm_escrow_share *const *shares, size_t n_shares,
                          uint8_t file_key[DM_FILE_KEY_LEN], uint8_t *misfit);

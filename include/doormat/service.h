@@ -48,9 +48,11 @@ DM_API_BEGIN
  * certificate chain). *pem is the key then the certificate, PEM, in guarded
  * memory (free with dm_secret_free); pin gets "sha256//BASE64" of the key's
  * SubjectPublicKeyInfo, as curl's CURLOPT_PINNEDPUBLICKEY wants it. */
+DM_MUST_CHECK
 int dm_service_tls_new(const char *common_name, char **pem, size_t *pem_len,
                        char pin[DM_ESCROW_TLS_PIN_LEN + 1]);
 /* The pin of the certificate (or key) in a PEM text. */
+DM_MUST_CHECK
 int dm_service_tls_pin(const char *pem, size_t pem_len, char pin[DM_ESCROW_TLS_PIN_LEN + 1]);
 /* Where escrow init keeps agent A's TLS identity beside its key:
  * ".../A.key" -> ".../A.tls.pem" (malloc'd). */
@@ -83,6 +85,7 @@ typedef struct dm_service_opts {
 /* doormat escrow serve: agent agent_key_path of authority_path, logging
  * releases in log_dir. Runs until SIGTERM or SIGINT, finishing the releases
  * in flight. A log another process holds is DM_ERR_BUSY at once, naming it. */
+DM_MUST_CHECK
 int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
                          const char *agent_key_path, const char *log_dir);
 
@@ -91,6 +94,7 @@ int dm_service_agent_run(const dm_service_opts *o, const char *authority_path,
  * key at key_path and its state in state_dir, which it holds while it runs
  * (another witness serving it: DM_ERR_BUSY at once, naming it). Runs until
  * SIGTERM or SIGINT. */
+DM_MUST_CHECK
 int dm_service_witness_run(const dm_service_opts *o, const char *key_path, const char *const *trust,
                            size_t n_trust, const char *state_dir);
 
@@ -111,6 +115,7 @@ typedef struct dm_service_answer {
  * answer and stops at k good shares. On DM_OK *file_key (guarded memory,
  * DM_FILE_KEY_LEN) is the file's key. answers[i] says what agent i did
  * (n_answers = the authority's agents). Fewer than k shares: DM_ERR_TOO_FEW_SHARES. */
+DM_MUST_CHECK
 int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text,
                        size_t warrant_len, const uint8_t *hdr_bytes, size_t hdr_len,
                        const char *identity_text, size_t identity_len, unsigned timeout_s,
@@ -119,6 +124,7 @@ int dm_service_request(const dm_escrow_authority *auth, const char *warrant_text
 /* A tile fetcher over HTTPS for the monitor (dm_tlog_fetcher): paths are
  * read from base_url ("https://host:port/log") pinned to pin. 404 is
  * DM_ERR_NOT_FOUND. Released, as every fetcher, by dm_tlog_fetcher_clear. */
+DM_MUST_CHECK
 int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeout_s,
                            dm_tlog_fetcher *out);
 /* The same fetcher for logs published on a web server: paths are read from
@@ -128,6 +134,7 @@ int dm_service_fetcher_new(const char *base_url, const char *pin, unsigned timeo
  * ca_file is NULL (an untrusted certificate: DM_ERR_DENIED). A base_url that
  * is not such an https:// URL (plain http:// included) is DM_ERR_USAGE; a
  * ca_file without a PEM certificate, DM_ERR_IO. */
+DM_MUST_CHECK
 int dm_service_fetcher_new_ca(const char *base_url, const char *ca_file, unsigned timeout_s,
                               dm_tlog_fetcher *out);
 

@@ -38,6 +38,7 @@ DM_API_BEGIN
 const char *dm_strerror(int err);
 
 /* Must be called once before anything else (initialises libsodium). */
+DM_MUST_CHECK
 int dm_init(void);
 
 /* ---------------------------------------------------------------- stanzas */
@@ -57,6 +58,7 @@ typedef struct dm_stanza_list {
 } dm_stanza_list;
 
 /* Appends a copy of the given stanza (strings and body are copied). */
+DM_MUST_CHECK
 int dm_stanza_list_add(dm_stanza_list *list, const char *type, const char *const *args,
                        size_t nargs, const uint8_t *body, size_t body_len);
 void dm_stanza_list_clear(dm_stanza_list *list);
@@ -128,10 +130,14 @@ void dm_identity_free(dm_identity *id);
 
 /* X25519. Secret strings (AGE-SECRET-KEY-1...) are returned in sodium_malloc'd
  * memory: release them with dm_secret_free. */
+DM_MUST_CHECK
 int dm_x25519_keygen(char **secret_out, char **public_out);
+DM_MUST_CHECK
 int dm_x25519_recipient_parse(const char *age1, dm_recipient **out);
+DM_MUST_CHECK
 int dm_x25519_identity_parse(const char *secret, dm_identity **out);
 /* Writes the age1... recipient of an AGE-SECRET-KEY-1... string (malloc'd). */
+DM_MUST_CHECK
 int dm_x25519_identity_to_recipient(const char *secret, char **public_out);
 
 /* The MLKEM768-X25519 hybrid post-quantum type (age1pq1... recipients,
@@ -140,13 +146,20 @@ int dm_x25519_identity_to_recipient(const char *secret, char **public_out);
  * build and the OpenSSL it runs on have them; otherwise every function below
  * fails with DM_ERR_USAGE and the detail dm_pq_unavailable_reason(). The
  * dm_pq_is_* tests only look at the prefix (any case). */
+DM_MUST_CHECK
 int dm_pq_available(void);
 const char *dm_pq_unavailable_reason(void);
+DM_MUST_CHECK
 int dm_pq_is_recipient(const char *s);
+DM_MUST_CHECK
 int dm_pq_is_identity(const char *s);
+DM_MUST_CHECK
 int dm_pq_keygen(char **secret_out, char **public_out);
+DM_MUST_CHECK
 int dm_pq_recipient_parse(const char *age1pq, dm_recipient **out);
+DM_MUST_CHECK
 int dm_pq_identity_parse(const char *secret, dm_identity **out);
+DM_MUST_CHECK
 int dm_pq_identity_to_recipient(const char *secret, char **public_out);
 /* The KEM alone (MLKEM768-X25519), for other rooms that seal to hybrid keys
  * (the escrow agents of an authority made with --pq). A key pair is a 32-byte
@@ -159,22 +172,29 @@ int dm_pq_identity_to_recipient(const char *secret, char **public_out);
 #define DM_PQ_ENC_LEN 1120
 #define DM_PQ_RAND_LEN 64
 #define DM_PQ_SHARED_LEN 32
+DM_MUST_CHECK
 int dm_pq_public_from_seed(const uint8_t seed[DM_PQ_SEED_LEN], uint8_t public[DM_PQ_PUBLIC_LEN]);
+DM_MUST_CHECK
 int dm_pq_encapsulate(const uint8_t public[DM_PQ_PUBLIC_LEN], const uint8_t *rand,
                       uint8_t enc[DM_PQ_ENC_LEN], uint8_t shared[DM_PQ_SHARED_LEN]);
+DM_MUST_CHECK
 int dm_pq_decapsulate(const uint8_t seed[DM_PQ_SEED_LEN], const uint8_t enc[DM_PQ_ENC_LEN],
                       uint8_t shared[DM_PQ_SHARED_LEN]);
 
 /* scrypt passphrase recipient (log_n 0 means DM_SCRYPT_DEFAULT_LOG_N) and
  * identity (refuses work factors above max_log_n; 0 means DM_SCRYPT_MAX_LOG_N). */
+DM_MUST_CHECK
 int dm_scrypt_recipient_new(const char *passphrase, size_t len, int log_n, dm_recipient **out);
+DM_MUST_CHECK
 int dm_scrypt_identity_new(const char *passphrase, size_t len, int max_log_n, dm_identity **out);
 
 /* Identity file text: age-keygen format, '#' comments, blank lines, one or
  * more AGE-SECRET-KEY-1 lines. On error, *line_out names the bad line (1-based). */
+DM_MUST_CHECK
 int dm_identity_file_parse(const char *text, size_t len, dm_identity ***ids_out, size_t *n_out,
                            size_t *line_out);
 /* Recipients file text (-R): one recipient per line, '#' comments, blank lines. */
+DM_MUST_CHECK
 int dm_recipient_file_parse(const char *text, size_t len, dm_recipient ***rcpts_out, size_t *n_out,
                             size_t *line_out);
 
@@ -185,15 +205,18 @@ typedef int (*dm_passphrase_fn)(void *ctx, char **pass_out, size_t *len_out);
 /* SSH recipients (age's ssh-ed25519 and ssh-rsa types; see docs/format.md).
  * The SSH files are read with libssh and the RSA arithmetic is OpenSSL's;
  * both libraries are loaded the first time an SSH key is used. */
+DM_MUST_CHECK
 int dm_ssh_recipient_parse(const char *line, dm_recipient **out);
 /* An OpenSSH private key file (or a PEM RSA key). A key protected by a
  * passphrase is opened lazily: ask is called the first time a stanza
  * carries the key's tag (an OpenSSH file names its public key in clear), or
  * at once for a PEM file, whose public key is encrypted too. */
+DM_MUST_CHECK
 int dm_ssh_identity_parse(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                           dm_identity **out);
 /* The public key line ("ssh-ed25519 AAAA...") of a private key file, for
  * encrypting to one's own key; asks for a passphrase only for a PEM file. */
+DM_MUST_CHECK
 int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, void *ask_ctx,
                            char **line_out);
 /* The same, with the public key line of the key's .pub file (pub_line, NULL
@@ -203,13 +226,16 @@ int dm_ssh_identity_public(const char *text, size_t len, dm_passphrase_fn ask, v
  * is "mismatched private and public SSH key"), and encrypting to it asks
  * nothing; without a .pub such a key is refused, naming pub_name. With
  * pub_name NULL they are the functions above. */
+DM_MUST_CHECK
 int dm_ssh_identity_parse_pub(const char *text, size_t len, const char *pub_line,
                               const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                               dm_identity **out);
+DM_MUST_CHECK
 int dm_ssh_identity_public_pub(const char *text, size_t len, const char *pub_line,
                                const char *pub_name, dm_passphrase_fn ask, void *ask_ctx,
                                char **line_out);
 /* 1 when text looks like an SSH/PEM private key file ("-----BEGIN ..."). */
+DM_MUST_CHECK
 int dm_ssh_is_private_key(const char *text, size_t len);
 
 /* An identity file that is itself an age file (age -p of a keygen file):
@@ -217,13 +243,16 @@ int dm_ssh_is_private_key(const char *text, size_t len);
  * with dm_secret_free). DM_ERR_BAD_PASSPHRASE (detail "incorrect passphrase")
  * when the passphrase is wrong; DM_ERR_USAGE when the file is encrypted to
  * something other than a passphrase. */
+DM_MUST_CHECK
 int dm_identity_file_decrypt(const uint8_t *file, size_t len, const char *passphrase,
                              size_t pass_len, char **text_out, size_t *len_out);
 /* 1 when the bytes begin an age file, binary or armored. */
+DM_MUST_CHECK
 int dm_is_age_file(const uint8_t *buf, size_t len);
 /* The binary age file inside an armored one (c2sp.org/age, "ASCII armor",
  * read as strictly as decryption reads it): *out is malloc'd. DM_ERR_ARMOR
  * when the text is not valid armor. */
+DM_MUST_CHECK
 int dm_dearmor(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
 
 /* Like dm_recipient_file_parse, but SSH keys of unsupported types (ssh-dss,
@@ -231,6 +260,7 @@ int dm_dearmor(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len);
  * does, each reported to skipped(ctx, line, type); without it they are
  * errors ("unsupported SSH key type ... at line N"). */
 typedef void (*dm_skipped_fn)(void *ctx, size_t line, const char *type);
+DM_MUST_CHECK
 int dm_recipient_file_parse_skipping(const char *text, size_t len, dm_recipient ***rcpts_out,
                                      size_t *n_out, size_t *line_out, dm_skipped_fn skipped,
                                      void *skipped_ctx);
@@ -243,7 +273,9 @@ int dm_recipient_file_parse_skipping(const char *text, size_t len, dm_recipient 
  * AGE-PLUGIN-NAME-1... (a plugin; SSH identities are files, see
  * dm_ssh_identity_parse). Plugin ones are made with no host (see
  * dm_plugin_recipients_set_host). */
+DM_MUST_CHECK
 int dm_recipient_parse(const char *s, dm_recipient **out);
+DM_MUST_CHECK
 int dm_identity_parse(const char *s, dm_identity **out);
 
 /* ----------------------------------------------------------------- plugins */
@@ -282,21 +314,28 @@ typedef struct dm_plugin_host {
 
 /* Cheap tests of a string's shape: "age1" with a second '1' (a plugin
  * recipient), "AGE-PLUGIN-" (a plugin identity). */
+DM_MUST_CHECK
 int dm_is_plugin_recipient(const char *s);
+DM_MUST_CHECK
 int dm_is_plugin_identity(const char *s);
 
 /* age1NAME1... recipients and AGE-PLUGIN-NAME-1... identities (strict
  * Bech32; the identity string is kept in guarded memory). host may be NULL
  * (no user interface, default timeout); the struct is copied. */
+DM_MUST_CHECK
 int dm_plugin_recipient_parse(const char *s, const dm_plugin_host *host, dm_recipient **out);
+DM_MUST_CHECK
 int dm_plugin_identity_parse(const char *s, const dm_plugin_host *host, dm_identity **out);
 /* -j NAME: the plugin's default identity, AGE-PLUGIN-NAME-1 with no data. */
+DM_MUST_CHECK
 int dm_plugin_identity_default(const char *name, const dm_plugin_host *host, dm_identity **out);
 /* Writes that identity's string (upper case, NUL-terminated) into out. */
+DM_MUST_CHECK
 int dm_plugin_default_identity_string(const char *name, char *out, size_t out_cap);
 /* The recipient that encrypts to a plugin identity (recipient-v1's
  * add-identity): age -e -j NAME, or a plugin identity in an identity file.
  * DM_ERR_USAGE when id is not a plugin identity. */
+DM_MUST_CHECK
 int dm_plugin_identity_to_recipient(const dm_identity *id, dm_recipient **out);
 /* Gives the host to every plugin recipient or identity in the list (others
  * are left alone): key files are parsed without one. */
@@ -318,14 +357,18 @@ typedef struct dm_header {
 /* Parses a binary (de-armored) header at the start of buf. Returns
  * DM_ERR_HEADER when malformed, DM_ERR_IO ("need more") never: give it the
  * whole header. */
+DM_MUST_CHECK
 int dm_header_parse(const uint8_t *buf, size_t len, dm_header *out);
 /* Encodes stanzas + "---" and the MAC computed with file_key; sets hdr->mac
  * and hdr->len. *out is malloc'd. */
+DM_MUST_CHECK
 int dm_header_encode(dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN], uint8_t **out,
                      size_t *out_len);
 /* Constant-time check of hdr->mac against the MAC of its encoding. */
+DM_MUST_CHECK
 int dm_header_verify_mac(const dm_header *hdr, const uint8_t file_key[DM_FILE_KEY_LEN]);
 /* SHA-256 of the encoded header (MAC line included), first DM_FILE_ID_LEN bytes. */
+DM_MUST_CHECK
 int dm_header_file_id(const dm_header *hdr, uint8_t id[DM_FILE_ID_LEN]);
 void dm_header_clear(dm_header *hdr);
 
@@ -412,10 +455,12 @@ typedef struct dm_decrypt_opts {
     uint8_t *file_key_out;
 } dm_decrypt_opts;
 
+DM_MUST_CHECK
 int dm_encrypt(dm_source in, dm_sink out, dm_recipient *const *rcpts, size_t n_rcpts,
                const dm_encrypt_opts *opts);
 /* Payload chunks are released to out only after each is authenticated; on a
  * failure, what was already released was authentic but the whole is not. */
+DM_MUST_CHECK
 int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
                const dm_decrypt_opts *opts);
 
@@ -430,10 +475,12 @@ int dm_decrypt(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
 typedef struct dm_rekey_opts {
     dm_encrypt_opts encrypt;
 } dm_rekey_opts;
+DM_MUST_CHECK
 int dm_rekey(dm_source in, dm_sink out, dm_identity *const *ids, size_t n_ids,
              dm_recipient *const *rcpts, size_t n_rcpts, const dm_rekey_opts *opts);
 
 /* A ready identity that "unwraps" to a known file key (recovery, tests). */
+DM_MUST_CHECK
 int dm_file_key_identity_new(const uint8_t file_key[DM_FILE_KEY_LEN], dm_identity **out);
 
 /* What `doormat inspect` shows; reads the header and walks the payload without keys. */
@@ -449,6 +496,7 @@ typedef struct dm_inspect_info {
 /* DM_ERR_PAYLOAD when the payload's size can't be a valid STREAM (info is
  * still filled in); any other error leaves info empty. Always safe to
  * dm_inspect_info_clear afterwards. */
+DM_MUST_CHECK
 int dm_inspect(dm_source in, dm_inspect_info *info);
 void dm_inspect_info_clear(dm_inspect_info *info);
 
@@ -460,29 +508,37 @@ void dm_inspect_info_clear(dm_inspect_info *info);
  * Encode writes dm_b64_encoded_len(n) characters, plus a NUL if out_cap has
  * room for it; a smaller out_cap is DM_ERR_INTERNAL. */
 size_t dm_b64_encoded_len(size_t n);
+DM_MUST_CHECK
 int dm_b64_encode(const uint8_t *in, size_t n, char *out, size_t out_cap);
+DM_MUST_CHECK
 int dm_b64_decode(const char *in, size_t n, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* Bech32 (BIP 173), no length limit. Output is lower-case, or upper-case when
  * hrp is (as age writes AGE-SECRET-KEY-1...), NUL-terminated. Decode accepts
  * all-lower or all-upper and returns the HRP as written ("AGE-SECRET-KEY-",
  * "age"): compare it exactly, as age does. Bad strings are DM_ERR_USAGE. */
+DM_MUST_CHECK
 int dm_bech32_encode(const char *hrp, const uint8_t *data, size_t len, char *out, size_t out_cap);
+DM_MUST_CHECK
 int dm_bech32_decode(const char *s, char *hrp_out, size_t hrp_cap, uint8_t *data_out,
                      size_t data_cap, size_t *data_len);
 
 /* HKDF-SHA-256 (RFC 5869, over libsodium's HMAC-SHA-256). */
+DM_MUST_CHECK
 int dm_hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
                    const char *info, size_t info_len, uint8_t *out, size_t out_len);
 /* HMAC-SHA-256 and SHA-256. */
+DM_MUST_CHECK
 int dm_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t msg_len,
                    uint8_t out[32]);
-int dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
+void dm_sha256(const uint8_t *msg, size_t len, uint8_t out[32]);
 
 /* ChaCha20-Poly1305 (RFC 8439) with a 12-byte nonce; out gets n + 16 bytes
  * (seal) or n - 16 bytes (open). open returns DM_ERR_PAYLOAD on a bad tag. */
+DM_MUST_CHECK
 int dm_aead_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
                  uint8_t *out);
+DM_MUST_CHECK
 int dm_aead_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *in, size_t n,
                  uint8_t *out);
 
