@@ -81,7 +81,8 @@ int dm_tlog_witness_dir_open(const char *wdir, const char *skey, size_t len,
     if (err == DM_OK && n_logs > 0 && (w->logs = calloc(n_logs, sizeof *w->logs)) == NULL)
         err = dm_fail(DM_ERR_NOMEM, "out of memory");
     if (err == DM_OK) {
-        memcpy(w->logs, logs, n_logs * sizeof *logs);
+        if (n_logs > 0)
+            memcpy(w->logs, logs, n_logs * sizeof *logs);
         w->n_logs = n_logs;
         err = dm_tlog_signer_parse(skey, len, &w->key);
     }
